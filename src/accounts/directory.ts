@@ -1,0 +1,61 @@
+/**
+ * The directory: who exists, where their Maildir is, and whether a password is
+ * right. Backends: `sqlite` (embedded, managed by `roost user …`) and `ldap`
+ * (qmail-ldap schema). Protocol modules depend only on this interface.
+ *
+ * Outcomes are distinct on purpose: "no such user" and "wrong password" are
+ * answers; a backend outage is an exception (`RoostError('UNAVAILABLE')`) so it
+ * can never be mistaken for either (QMQP Z, POP3 -ERR [SYS/TEMP], IMAP
+ * NO [UNAVAILABLE]).
+ */
+
+export type AccountStatus = 'active' | 'noaccess' | 'disabled' | 'deleted';
+
+export interface Account {
+  /** Stable key for the account: index file names, locks, journal records. */
+  readonly id: string;
+  /** Primary mail address (lower-cased domain). */
+  readonly address: string;
+  /** Login name (embedded: the address; LDAP: `uid`). */
+  readonly login: string;
+  /** Absolute path of the Maildir root (contains cur/ new/ tmp/). */
+  readonly maildir: string;
+  /** Maildir++ quota; 0 = unlimited. */
+  readonly quotaBytes: number;
+  readonly quotaMessages: number;
+  /** Largest message this user accepts (LDAP mailSizeMax); 0 = no per-user limit. */
+  readonly maxMessageSize: number;
+  readonly status: AccountStatus;
+}
+
+export type RecipientResult =
+  | { kind: 'found'; account: Account }
+  /** Permanently refused (unknown, disabled, deleted, other mailHost): QMQP D with this text. */
+  | { kind: 'rejected'; text: string }
+  /** Temporarily refused (ambiguous entry, other mailHost with defer policy): QMQP Z with this text. */
+  | { kind: 'deferred'; text: string };
+
+export type AuthResult =
+  | { kind: 'ok'; account: Account }
+  /** Unknown login or wrong password: the two are never told apart to the client. */
+  | { kind: 'failed' }
+  /** Right password, but the account may not log in (noaccess, disabled, deleted). */
+  | { kind: 'refused'; status: AccountStatus };
+
+export interface DirectoryHealth {
+  ok: boolean;
+  backend: string;
+  detail?: string;
+}
+
+export interface Directory {
+  readonly backend: 'sqlite' | 'ldap';
+  /** Resolve a recipient address (primary, alias, or catchall) to one account. */
+  lookupRecipient(address: string): Promise<RecipientResult>;
+  /** Check a login and password. Throws RoostError('UNAVAILABLE') on outage. */
+  authenticate(login: string, password: string): Promise<AuthResult>;
+  /** The account for an id previously returned (used by replication and CLI). */
+  accountById(id: string): Promise<Account | null>;
+  health(): DirectoryHealth;
+  close(): Promise<void>;
+}

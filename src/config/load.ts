@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { SCHEMA, type Config, type KeySpec, type Section } from './schema.js';
+
+/** A configuration problem; `key` names the offending key ("qmqp.listen"). */
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`config: ${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse "host:port" ("[::1]:143" for IPv6); "" means disabled. */
+export function parseListen(value: string): { host: string; port: number } | null {
+  if (value === '') return null;
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  if (!m) throw new Error(`expected "host:port", got ${JSON.stringify(value)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`port ${port} out of range`);
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+function checkValue(key: string, spec: KeySpec, value: unknown): unknown {
+  const fail = (why: string): never => {
+    throw new ConfigError(key, why);
+  };
+  switch (spec.type) {
+    case 'string':
+      if (typeof value !== 'string') fail(`expected a string, got ${JSON.stringify(value)}`);
+      return value;
+    case 'listen':
+      if (typeof value !== 'string') fail(`expected "host:port" or "", got ${JSON.stringify(value)}`);
+      try {
+        parseListen(value as string);
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      return value;
+    case 'int': {
+      const n = typeof value === 'bigint' ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isInteger(n)) fail(`expected an integer, got ${JSON.stringify(String(value))}`);
+      if ((n as number) < spec.min || (n as number) > spec.max) fail(`${n} is outside ${spec.min}..${spec.max}`);
+      return n;
+    }
+    case 'bool':
+      if (typeof value !== 'boolean') fail(`expected true or false, got ${JSON.stringify(value)}`);
+      return value;
+    case 'enum':
+      if (typeof value !== 'string' || !spec.values.includes(value))
+        fail(`expected one of ${spec.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`);
+      return value;
+    case 'strings':
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail('expected an array of strings');
+      return [...(value as string[])];
+  }
+}
+
+function applySection(out: Record<string, unknown>, name: string, spec: Section, given: Record<string, unknown>): void {
+  for (const [k, ks] of Object.entries(spec)) {
+    const full = name ? `${name}.${k}` : k;
+    out[k] = k in given ? checkValue(full, ks, given[k]) : Array.isArray(ks.default) ? [...ks.default] : ks.default;
+  }
+}
+
+/**
+ * Validate a parsed TOML document against SCHEMA. Unknown sections and keys
+ * stop the start with a message naming them, so a typo never silently falls
+ * back to a default.
+ */
+export function buildConfig(doc: Record<string, unknown>, configFile: string | null, cwd = process.cwd()): Config {
+  const sections = Object.keys(SCHEMA).filter((s) => s !== '');
+  const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+  const root: Record<string, unknown> = {};
+  const topGiven: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (k in SCHEMA[''] ) topGiven[k] = v;
+    else if (sections.includes(k) || k === 'directory') {
+      if (!isTable(v)) throw new ConfigError(k, 'expected a table');
+    } else throw new ConfigError(k, 'unknown key');
+  }
+  applySection(root, '', SCHEMA[''], topGiven);
+
+  for (const s of sections) {
+    const parts = s.split('.');
+    let given: unknown = doc;
+    for (const p of parts) given = isTable(given) ? given[p] : undefined;
+    const table = isTable(given) ? given : {};
+    const spec = (SCHEMA as Record<string, Section>)[s]!;
+    for (const k of Object.keys(table)) {
+      const sub = `${s}.${k}`;
+      if (k in spec) continue;
+      if (sections.includes(sub)) continue; // nested table such as directory.ldap
+      throw new ConfigError(sub, 'unknown key');
+    }
+    const out: Record<string, unknown> = {};
+    applySection(out, s, spec, table);
+    if (parts.length === 1) root[s] = { ...(root[s] as object), ...out };
+    else {
+      const parent = (root[parts[0]!] ??= {}) as Record<string, unknown>;
+      parent[parts[1]!] = out;
+    }
+  }
+
+  const dataDir = path.resolve(cwd, root.data_dir as string);
+  const mailDir = (root.mail_dir as string) ? path.resolve(cwd, root.mail_dir as string) : path.join(dataDir, 'mail');
+  if (((root.tls as { cert: string; key: string }).cert === '') !== ((root.tls as { key: string }).key === ''))
+    throw new ConfigError('tls.cert', 'tls.cert and tls.key must be set together');
+  return { ...(root as Omit<Config, 'paths'>), paths: { dataDir, mailDir, configFile } } as Config;
+}
+
+/** Load the config file (`--config`, else ROOST_CONFIG, else defaults only). */
+export function loadConfig(file?: string | null, overrides: Record<string, unknown> = {}): Config {
+  const chosen = file ?? process.env.ROOST_CONFIG ?? null;
+  let doc: Record<string, unknown> = {};
+  if (chosen) {
+    let text: string;
+    try {
+      text = readFileSync(chosen, 'utf8');
+    } catch (err) {
+      throw new ConfigError('--config', `cannot read ${chosen}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+    try {
+      doc = parseToml(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(chosen, `TOML syntax error: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const merged = deepMerge(doc, overrides);
+  const cfg = buildConfig(merged, chosen ? path.resolve(chosen) : null, chosen ? path.dirname(path.resolve(chosen)) : process.cwd());
+  return cfg;
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      typeof v === 'object' && v && !Array.isArray(v) && typeof cur === 'object' && cur && !Array.isArray(cur)
+        ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}

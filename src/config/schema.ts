@@ -1,0 +1,123 @@
+/**
+ * Every configuration key Roost knows, with its type and default.
+ * DESIGN.md's operator contract lists the keys tests outside the repo rely on;
+ * keep those names exact. Each key has a default, so an empty file is valid.
+ */
+
+export type KeySpec =
+  | { type: 'string'; default: string }
+  | { type: 'listen'; default: string } // "host:port", or "" to disable
+  | { type: 'int'; default: number; min: number; max: number }
+  | { type: 'bool'; default: boolean }
+  | { type: 'enum'; default: string; values: readonly string[] }
+  | { type: 'strings'; default: readonly string[] };
+
+export type Section = Record<string, KeySpec>;
+
+const MiB = 1024 * 1024;
+
+export const SCHEMA = {
+  '': {
+    data_dir: { type: 'string', default: './data' },
+    /** Maildirs live under this directory; empty means data_dir/mail. */
+    mail_dir: { type: 'string', default: '' },
+    hostname: { type: 'string', default: 'localhost' },
+  },
+  log: {
+    level: { type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  },
+  imap: {
+    listen: { type: 'listen', default: '127.0.0.1:1143' },
+    tls_listen: { type: 'listen', default: '127.0.0.1:1993' },
+    max_connections: { type: 'int', default: 20000, min: 1, max: 1_000_000 },
+  },
+  pop3: {
+    listen: { type: 'listen', default: '127.0.0.1:1110' },
+    tls_listen: { type: 'listen', default: '127.0.0.1:1995' },
+    /** RFC 2449 LOGIN-DELAY in seconds; 0 = not advertised. */
+    login_delay: { type: 'int', default: 0, min: 0, max: 86400 },
+    max_connections: { type: 'int', default: 5000, min: 1, max: 1_000_000 },
+  },
+  qmqp: {
+    listen: { type: 'listen', default: '127.0.0.1:1628' },
+    max_message_size: { type: 'int', default: 50 * MiB, min: 1024, max: 200_000_000 },
+    max_recipients: { type: 'int', default: 1000, min: 1, max: 100_000 },
+    max_connections: { type: 'int', default: 200, min: 1, max: 100_000 },
+    read_timeout_ms: { type: 'int', default: 300_000, min: 100, max: 3_600_000 },
+    /** What a delivery over quota answers: "defer" (Z, retry) or "bounce" (D, as qmail-ldap). */
+    over_quota: { type: 'enum', default: 'defer', values: ['defer', 'bounce'] },
+  },
+  admin: {
+    listen: { type: 'listen', default: '127.0.0.1:8025' },
+  },
+  tls: {
+    cert: { type: 'string', default: '' },
+    key: { type: 'string', default: '' },
+  },
+  auth: {
+    allow_plaintext: { type: 'enum', default: 'loopback', values: ['never', 'loopback', 'always'] },
+  },
+  directory: {
+    backend: { type: 'enum', default: 'sqlite', values: ['sqlite', 'ldap'] },
+  },
+  'directory.ldap': {
+    url: { type: 'string', default: '' },
+    bind_dn: { type: 'string', default: '' },
+    bind_password: { type: 'string', default: '' },
+    base: { type: 'string', default: '' },
+    scope: { type: 'enum', default: 'sub', values: ['base', 'one', 'sub'] },
+    starttls: { type: 'bool', default: false },
+    ca_file: { type: 'string', default: '' },
+    timeout_ms: { type: 'int', default: 5000, min: 100, max: 120_000 },
+    /** "bind" as the user's DN (default) or "compare" userPassword locally. */
+    auth_mode: { type: 'enum', default: 'bind', values: ['bind', 'compare'] },
+    /** Also accept a mail address as login name (qmail-ldap uses uid only). */
+    login_by_mail: { type: 'bool', default: false },
+    object_class: { type: 'string', default: 'qmailUser' },
+    message_store_base: { type: 'string', default: '' },
+    allowed_store_prefixes: { type: 'strings', default: [] },
+    /** This server's name for mailHost; empty = accept any mailHost. */
+    mail_host: { type: 'string', default: '' },
+    other_host: { type: 'enum', default: 'defer', values: ['defer', 'bounce'] },
+    cache_ttl_ms: { type: 'int', default: 60_000, min: 0, max: 86_400_000 },
+    negative_cache_ttl_ms: { type: 'int', default: 10_000, min: 0, max: 86_400_000 },
+    pool_size: { type: 'int', default: 4, min: 1, max: 64 },
+  },
+  replication: {
+    role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },
+    listen: { type: 'listen', default: '127.0.0.1:7600' },
+    peer: { type: 'string', default: '' },
+    secret: { type: 'string', default: '' },
+    ack: { type: 'enum', default: 'sync', values: ['sync', 'async'] },
+    sync_timeout_ms: { type: 'int', default: 5000, min: 10, max: 600_000 },
+    on_sync_timeout: { type: 'enum', default: 'tempfail', values: ['tempfail', 'degrade'] },
+    journal_max_bytes: { type: 'int', default: 1024 * MiB, min: MiB, max: Number.MAX_SAFE_INTEGER },
+  },
+} as const satisfies Record<string, Section>;
+
+type ValueOf<K extends KeySpec> = K extends { type: 'int' }
+  ? number
+  : K extends { type: 'bool' }
+    ? boolean
+    : K extends { type: 'strings' }
+      ? string[]
+      : string;
+
+type SectionValues<S extends Section> = { -readonly [K in keyof S]: ValueOf<S[K]> };
+
+/** The loaded, validated configuration. Top-level keys sit at the root. */
+export type Config = SectionValues<(typeof SCHEMA)['']> & {
+  log: SectionValues<(typeof SCHEMA)['log']>;
+  imap: SectionValues<(typeof SCHEMA)['imap']>;
+  pop3: SectionValues<(typeof SCHEMA)['pop3']>;
+  qmqp: SectionValues<(typeof SCHEMA)['qmqp']>;
+  admin: SectionValues<(typeof SCHEMA)['admin']>;
+  tls: SectionValues<(typeof SCHEMA)['tls']>;
+  auth: SectionValues<(typeof SCHEMA)['auth']>;
+  directory: SectionValues<(typeof SCHEMA)['directory']> & {
+    ldap: SectionValues<(typeof SCHEMA)['directory.ldap']>;
+  };
+  replication: SectionValues<(typeof SCHEMA)['replication']>;
+  /** Absolute paths derived at load time. */
+  paths: { dataDir: string; mailDir: string; configFile: string | null };
+};

@@ -1,0 +1,63 @@
+/**
+ * Every protocol and resource limit in one place (STYLE.md habit 8).
+ * Config keys may lower or raise some of these per site; the constants here
+ * are the defaults and the hard ceilings. Each limit has a test at N and N+1.
+ */
+export const LIMITS = {
+  qmqp: {
+    /** qmail-qmqpd refuses addresses of 1000 bytes or more. */
+    maxAddressLength: 999,
+    /** Digits allowed in a netstring length (200,000,000 has 9). */
+    maxLengthDigits: 10,
+    /** Bytes of reply text we send. */
+    maxReplyText: 400,
+  },
+  pop3: {
+    /** RFC 2449 §4: command lines up to 255 octets; we allow some slack for AUTH responses. */
+    maxLineLength: 8192,
+    maxCommandsBeforeAuth: 50,
+    maxBadCommands: 20,
+    /** RFC 1939 §3: autologout at least 10 minutes. */
+    idleTimeoutMs: 10 * 60 * 1000,
+  },
+  imap: {
+    /** Command text outside literals (Dovecot's imap_max_line_length is 64k). */
+    maxLineLength: 65536,
+    /** Largest literal / APPENDLIMIT. */
+    maxLiteralSize: 50 * 1024 * 1024,
+    /** RFC 7888 LITERAL-: non-synchronizing literals up to 4096 octets if only LITERAL- is offered. */
+    maxNonSyncLiteral: 50 * 1024 * 1024,
+    maxNestingDepth: 32,
+    maxBadCommands: 20,
+    /** RFC 3501 §5.4: at least 30 minutes. */
+    idleTimeoutMs: 30 * 60 * 1000,
+    notAuthTimeoutMs: 60 * 1000,
+    /** Keep-alive during IDLE, as Dovecot's imap_idle_notify_interval. */
+    idleKeepaliveMs: 2 * 60 * 1000,
+  },
+  auth: {
+    /** Failures per connection before it is closed. */
+    maxFailuresPerConnection: 3,
+    /** Growing delay after a failed login: base * 2^(n-1), capped. */
+    failureDelayBaseMs: 500,
+    failureDelayMaxMs: 8000,
+    /** Failures per remote address / per login name within the window before throttling. */
+    perAddressFailures: 50,
+    perUserFailures: 10,
+    throttleWindowMs: 15 * 60 * 1000,
+    maxPasswordLength: 1024,
+    maxLoginLength: 255,
+  },
+  store: {
+    /** Open per-user index handles kept in the LRU. */
+    maxOpenIndexes: 256,
+    maxMailboxNameLength: 255,
+    maxMailboxDepth: 16,
+    /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
+    maxHeaderBytes: 1024 * 1024,
+    maxMimeParts: 10_000,
+    maxMimeDepth: 40,
+    /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
+    groupCommitMaxWaitMs: 2,
+  },
+} as const;

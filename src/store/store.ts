@@ -1,0 +1,184 @@
+/**
+ * THE storage API (STYLE.md habit 4). IMAP, POP3, QMQP, replication and the
+ * CLI use only what this file exports (plus ./types.ts and ./mime/*); Maildir
+ * and index internals under ./maildir and ./index are private and the linter
+ * keeps it so.
+ *
+ * Truth and caches (DESIGN.md "The store"):
+ *  - Maildir++ files are the truth for message bodies and, in their names, flags.
+ *  - The per-user SQLite index (WAL) holds what files cannot: UIDVALIDITY,
+ *    UID <-> file, UIDNEXT, modseqs, keywords, internal date, sizes, parsed MIME.
+ *  - The change journal gets a record, with a global LSN, for every change in
+ *    the same step as the index change; replication ships it; crash recovery
+ *    replays it.
+ *
+ * Every method that changes state is durable when its promise resolves:
+ * files fsync'd, directory entries fsync'd, journal committed. Concurrent
+ * callers share fsyncs (group commit); nothing is skipped.
+ *
+ * Errors are RoostError with a code (../errors.ts); anything else is a bug or
+ * an OS failure, which protocol modules report as a temporary failure.
+ */
+import type { Readable } from 'node:stream';
+import type { Account } from '../accounts/directory.js';
+import type {
+  CopyResult,
+  FlagOp,
+  JournalRecord,
+  MailboxEvent,
+  MailboxInfo,
+  MailboxName,
+  MailboxSnapshot,
+  MailboxStatus,
+  QuotaUsage,
+  SavedMessage,
+  SpecialUse,
+  StoreFlagsResult,
+} from './types.js';
+import type { MimeTree } from './mime/types.js';
+
+export type * from './types.js';
+
+/**
+ * A message being received (QMQP netstring body, IMAP APPEND literal,
+ * `roost deliver` stdin). Bytes go straight to a spool file in the store's
+ * tmp area as they arrive: a message is never held whole in memory.
+ */
+export interface Draft {
+  /** Write a chunk; resolves when it is accepted (honour it for back-pressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** All bytes written: fsync the spool file. Sizes are final afterwards. */
+  finish(): Promise<void>;
+  /** Throw it away (client dropped, message refused). Safe to call twice. */
+  discard(): Promise<void>;
+  /** Bytes written so far. */
+  readonly size: number;
+}
+
+export interface DraftOptions {
+  /** Bytes written before the body (e.g. a `Received:` line, CRLF or LF ends as the body uses). */
+  prefix?: Buffer;
+  /** Refuse with RoostError('TOOBIG') when the body grows beyond this many bytes. */
+  maxSize?: number;
+}
+
+export interface DeliverOptions {
+  /** Envelope sender (may be ""), for logs and the journal. */
+  sender: string;
+  /** INTERNALDATE; default now. */
+  internalDate?: Date;
+  /** Mailbox per recipient; default INBOX. */
+  mailbox?: MailboxName;
+  /** What over-quota means for this caller: 'defer' (TEMP) or 'bounce' (OVERQUOTA). Default 'defer'. */
+  overQuota?: 'defer' | 'bounce';
+}
+
+export interface AppendOptions {
+  flags?: readonly string[];
+  internalDate?: Date;
+  /** Session id, reported back as `origin` in events. */
+  origin?: string;
+}
+
+export interface OpenOptions {
+  readOnly?: boolean;
+  /** Session id, reported back as `origin` in events. */
+  origin?: string;
+}
+
+/** One selected mailbox, as an IMAP session or a POP3 maildrop sees it. */
+export interface MailboxHandle {
+  readonly name: MailboxName;
+  readonly readOnly: boolean;
+  readonly uidvalidity: number;
+
+  /** Current state from the index (sorted by UID). Cheap: no file is opened or stat'ed. */
+  snapshot(): MailboxSnapshot;
+  /** Subscribe to changes of this mailbox made by anyone; returns unsubscribe. */
+  onChange(listener: (event: MailboxEvent) => void): () => void;
+
+  /**
+   * The message bytes exactly as stored (LF or CRLF line ends as delivered),
+   * optionally a byte range [start, end). Streams from the file.
+   * NOTFOUND if the message was expunged meanwhile.
+   */
+  openMessage(uid: number, range?: { start: number; end: number }): Promise<Readable>;
+  /** Read a byte range fully (for small sections); same semantics as openMessage. */
+  readMessage(uid: number, range?: { start: number; end: number }): Promise<Buffer>;
+  /** Parsed MIME structure, computed at delivery and kept in the index. */
+  structure(uid: number): Promise<MimeTree>;
+
+  /** Change flags/keywords; UNCHANGEDSINCE per RFC 7162 when given. */
+  storeFlags(uids: readonly number[], op: FlagOp, flags: readonly string[], opts?: { unchangedSince?: bigint }): Promise<StoreFlagsResult>;
+  /**
+   * Expunge messages carrying \Deleted (only those in `uids` when given, for
+   * UID EXPUNGE), or exactly `uids` regardless of flags when `force` is set
+   * (POP3 DELE at QUIT, MOVE). Returns the expunged UIDs.
+   */
+  expunge(opts?: { uids?: readonly number[]; force?: boolean }): Promise<readonly number[]>;
+  /** COPY (or MOVE when `move`) to another mailbox of the same account. */
+  copyTo(uids: readonly number[], dest: MailboxName, opts?: { move?: boolean }): Promise<CopyResult>;
+  /** Stop events, release the handle. */
+  close(): void;
+}
+
+/** Everything about one account's mailboxes. Obtained from Store.user(). */
+export interface UserStore {
+  readonly account: Account;
+  listMailboxes(): Promise<readonly MailboxInfo[]>;
+  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void>;
+  deleteMailbox(name: MailboxName): Promise<void>;
+  /** RFC 3501 RENAME; renaming INBOX moves its messages to the new mailbox. */
+  renameMailbox(from: MailboxName, to: MailboxName): Promise<void>;
+  setSubscribed(name: MailboxName, subscribed: boolean): Promise<void>;
+  status(name: MailboxName): Promise<MailboxStatus>;
+  openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle>;
+  /** IMAP APPEND: store a finished draft into a mailbox. */
+  append(name: MailboxName, draft: Draft, opts?: AppendOptions): Promise<SavedMessage>;
+  quota(): Promise<QuotaUsage>;
+  /** Create Drafts, Sent, Trash, Junk, Archive with special-use if missing (first login). */
+  ensureSpecialMailboxes(): Promise<void>;
+  /**
+   * RFC 1939 exclusive maildrop lock, in-process across all sessions.
+   * Throws RoostError('INUSE') when held. Returns the release function.
+   */
+  lockMaildrop(owner: string): () => void;
+}
+
+export interface StoreOptions {
+  /** Root of role/epoch, indexes and journal. */
+  dataDir: string;
+  /** Default root for Maildirs (accounts carry absolute paths). */
+  mailDir: string;
+  /** Used in Maildir unique names (TIME.UNIQUE.HOST). */
+  hostname: string;
+  /** Watch mailboxes that sessions have open for files dropped by other programs. */
+  watch?: boolean;
+}
+
+export interface Store {
+  /** Start receiving a message into the spool. */
+  createDraft(opts?: DraftOptions): Promise<Draft>;
+  /**
+   * Final delivery of a finished draft to every recipient, all-or-nothing:
+   * either every recipient has it (file + dir fsync'd, indexed, journaled) or
+   * none shows it. One spool file, hard-linked where the filesystem allows.
+   * Over quota: OVERQUOTA (bounce) or TEMP (defer) as `opts.overQuota` says.
+   */
+  deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]>;
+  /** The per-account API; cheap to call (handles are pooled in an LRU). */
+  user(account: Account): UserStore;
+  /** Rebuild an account's index from its Maildir, keeping UIDs from dovecot-uidlist/courierimapuiddb. */
+  reindex(account: Account): Promise<{ mailboxes: number; messages: number }>;
+
+  // --- Journal (replication, status) ---
+  /** Highest LSN written. */
+  lastLsn(): bigint;
+  /** Records with lsn > after, in order, at most `limit`. */
+  readJournal(after: bigint, limit: number): Promise<readonly JournalRecord[]>;
+  /** Called after each journal commit (in LSN order). Returns unsubscribe. */
+  onJournal(listener: (records: readonly JournalRecord[]) => void): () => void;
+
+  /** Flush and close everything (SIGTERM). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Server tests bind loopback ports and fsync; two cores here.
+    pool: 'forks',
+    maxWorkers: 2,
+    fileParallelism: true,
+  },
+});
