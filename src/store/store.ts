@@ -179,6 +179,33 @@ export interface Store {
   /** Called after each journal commit (in LSN order). Returns unsubscribe. */
   onJournal(listener: (records: readonly JournalRecord[]) => void): () => void;
 
+  /** What replication needs beyond the journal (src/replication only). */
+  readonly replication: ReplicationSupport;
+
   /** Flush and close everything (SIGTERM). */
   close(): Promise<void>;
+}
+
+/**
+ * Replication's view of the store (issue 5). The primary ships journal records
+ * plus the bytes of delivered messages; the replica applies them with the same
+ * file names, UIDs, UIDVALIDITY and modseqs.
+ */
+export interface ReplicationSupport {
+  /** The message bytes a 'deliver' record refers to (as stored). */
+  openDelivered(record: JournalRecord): Promise<Readable>;
+  /**
+   * Apply a record received from the primary, idempotently (a record at or
+   * below appliedLsn() is a no-op). `body` carries the bytes of a 'deliver'.
+   * Durable when it resolves. The replica's own journal gets the same LSN.
+   */
+  apply(record: JournalRecord, body: Buffer | null): Promise<void>;
+  /** Highest LSN applied from the primary (durable across restarts). */
+  appliedLsn(): bigint;
+  /** Epoch stamped on new journal records. */
+  setEpoch(epoch: number): void;
+  /** Refuse client writes (replica) or allow them (primary). */
+  setWritable(writable: boolean): void;
+  /** Account ids with data in this store (full resync, verify). */
+  listAccountIds(): Promise<readonly string[]>;
 }
