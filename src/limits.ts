@@ -47,6 +47,8 @@ export const LIMITS = {
     throttleWindowMs: 15 * 60 * 1000,
     maxPasswordLength: 1024,
     maxLoginLength: 255,
+    /** Addresses / login names tracked for throttling (oldest dropped beyond this). */
+    maxTrackedKeys: 100_000,
   },
   store: {
     /** Open per-user index handles kept in the LRU. */

@@ -1,0 +1,331 @@
+/**
+ * Login policy shared by POP3 and IMAP: when plaintext credentials may be
+ * sent, how a login attempt is checked against the directory, how failures
+ * are slowed down and throttled, and SASL PLAIN / LOGIN decoding
+ * (RFC 4616, draft-murchison-sasl-login) for POP3 AUTH (RFC 5034) and IMAP
+ * AUTHENTICATE (RFC 3501 §6.2.2, RFC 4959 SASL-IR).
+ *
+ * Outcomes are distinct on purpose (src/accounts/directory.ts): a directory
+ * outage is 'unavailable' (POP3 -ERR [SYS/TEMP], IMAP NO [UNAVAILABLE]) and is
+ * never reported as a wrong password.
+ *
+ * Throttling (failures counted within LIMITS.auth.throttleWindowMs):
+ *  - per login name: after `perUserFailures` failures the name is throttled,
+ *    except from addresses where that name logged in successfully before
+ *    (so an attacker elsewhere cannot lock the owner out);
+ *  - per remote address: after `perAddressFailures` failures the address is
+ *    throttled, except for login names that succeeded from that address
+ *    before (so one office behind NAT is not locked out by one user with a
+ *    stale password, while a guesser there is slowed to a stop).
+ * A throttled attempt is not checked against the directory at all (so the
+ * guesser learns nothing) and is answered after the longest delay.
+ */
+import { isIP } from 'node:net';
+import type { Account, AccountStatus, Directory } from '../accounts/directory.js';
+import type { Config } from '../config/schema.js';
+import { isRoostError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import type { Logger } from '../log/logger.js';
+
+export type LoginOutcome =
+  | { kind: 'ok'; account: Account }
+  /** Unknown login or wrong password (never told apart). */
+  | { kind: 'failed' }
+  /** Right password, account may not log in (noaccess, disabled, deleted). */
+  | { kind: 'refused'; status: AccountStatus }
+  /** Directory outage: a temporary failure, never "bad password". */
+  | { kind: 'unavailable' }
+  /** Too many recent failures for this address or login name. */
+  | { kind: 'throttled' };
+
+/** Timing knobs; defaults from LIMITS.auth. Tests shorten them. */
+export interface AuthGuardOptions {
+  failureDelayBaseMs?: number;
+  failureDelayMaxMs?: number;
+  perAddressFailures?: number;
+  perUserFailures?: number;
+  throttleWindowMs?: number;
+  /** Clock for the throttle windows (ms). */
+  now?: () => number;
+}
+
+/** Failure timestamps for one key, oldest first, pruned to the window. */
+interface FailureLog {
+  times: number[];
+}
+
+export class AuthGuard {
+  private readonly byAddress = new Map<string, FailureLog>();
+  private readonly byUser = new Map<string, FailureLog>();
+  /** "address\0login" pairs that logged in successfully (value: last success time). */
+  private readonly trusted = new Map<string, number>();
+  private readonly opt: Required<AuthGuardOptions>;
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly auth: Config['auth'],
+    private readonly log: Logger,
+    options: AuthGuardOptions = {},
+  ) {
+    this.opt = {
+      failureDelayBaseMs: options.failureDelayBaseMs ?? LIMITS.auth.failureDelayBaseMs,
+      failureDelayMaxMs: options.failureDelayMaxMs ?? LIMITS.auth.failureDelayMaxMs,
+      perAddressFailures: options.perAddressFailures ?? LIMITS.auth.perAddressFailures,
+      perUserFailures: options.perUserFailures ?? LIMITS.auth.perUserFailures,
+      throttleWindowMs: options.throttleWindowMs ?? LIMITS.auth.throttleWindowMs,
+      now: options.now ?? Date.now,
+    };
+  }
+
+  /**
+   * May credentials be sent on this connection? Always over TLS; otherwise as
+   * `auth.allow_plaintext` says ("loopback" = only from 127.0.0.0/8 and ::1).
+   * RFC 2595 §2.2 / RFC 8314 §5: refuse before TLS, advertise STLS instead.
+   */
+  allowPlaintext(secure: boolean, remoteAddress: string): boolean {
+    if (secure) return true;
+    switch (this.auth.allow_plaintext) {
+      case 'always':
+        return true;
+      case 'loopback':
+        return isLoopback(remoteAddress);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Check one login attempt. Resolves after the failure delay when it fails,
+   * so callers simply await it and answer.
+   */
+  async login(login: string, password: string, remoteAddress: string): Promise<LoginOutcome> {
+    const now = this.opt.now();
+    const userKey = login.toLowerCase();
+    const pairKey = `${remoteAddress}\0${userKey}`;
+    const trusted = this.isTrusted(pairKey, now);
+
+    if (!trusted && (this.count(this.byAddress, remoteAddress, now) >= this.opt.perAddressFailures || this.count(this.byUser, userKey, now) >= this.opt.perUserFailures)) {
+      this.log.warn({ login: userKey }, 'login throttled');
+      await sleep(this.opt.failureDelayMaxMs);
+      return { kind: 'throttled' };
+    }
+
+    // RFC 4513 §5.1.2: an empty password would be an unauthenticated bind on
+    // LDAP; over-long input is refused before it reaches the directory.
+    if (password === '' || login === '' || login.length > LIMITS.auth.maxLoginLength || password.length > LIMITS.auth.maxPasswordLength || login.includes('\0')) {
+      return this.fail(userKey, remoteAddress, now);
+    }
+
+    let result;
+    try {
+      result = await this.directory.authenticate(login, password);
+    } catch (err) {
+      if (isRoostError(err, 'UNAVAILABLE')) this.log.error({ err: err.message }, 'directory unavailable during login');
+      else this.log.error({ err }, 'directory error during login');
+      return { kind: 'unavailable' };
+    }
+    switch (result.kind) {
+      case 'ok':
+        this.trusted.set(pairKey, now);
+        this.bound(this.trusted);
+        return { kind: 'ok', account: result.account };
+      case 'refused':
+        // The password was right: no failure is counted, the status is told.
+        return { kind: 'refused', status: result.status };
+      case 'failed':
+        return this.fail(userKey, remoteAddress, now);
+    }
+  }
+
+  /** Milliseconds of delay the n-th consecutive failure gets: base * 2^(n-1), capped. */
+  failureDelayMs(n: number): number {
+    return Math.min(this.opt.failureDelayMaxMs, this.opt.failureDelayBaseMs * 2 ** Math.max(0, Math.min(n - 1, 30)));
+  }
+
+  private async fail(userKey: string, address: string, now: number): Promise<LoginOutcome> {
+    this.record(this.byAddress, address, now);
+    const n = this.record(this.byUser, userKey, now);
+    this.log.info({ login: userKey, failures: n }, 'login failed');
+    // The delay grows with the failures of this name, so guessing one
+    // account is slow even when the guesser opens a new connection each time.
+    await sleep(this.failureDelayMs(n));
+    return { kind: 'failed' };
+  }
+
+  private isTrusted(pairKey: string, now: number): boolean {
+    const t = this.trusted.get(pairKey);
+    // A success stays trusted for a day: long enough to outlast any throttle window.
+    return t !== undefined && now - t < Math.max(this.opt.throttleWindowMs, 24 * 3600_000);
+  }
+
+  private count(map: Map<string, FailureLog>, key: string, now: number): number {
+    const entry = map.get(key);
+    if (!entry) return 0;
+    prune(entry, now - this.opt.throttleWindowMs);
+    if (entry.times.length === 0) map.delete(key);
+    return entry.times.length;
+  }
+
+  private record(map: Map<string, FailureLog>, key: string, now: number): number {
+    let entry = map.get(key);
+    if (!entry) {
+      entry = { times: [] };
+      map.set(key, entry);
+      this.bound(map);
+    }
+    prune(entry, now - this.opt.throttleWindowMs);
+    entry.times.push(now);
+    // Only the count up to the highest threshold matters.
+    const cap = Math.max(this.opt.perAddressFailures, this.opt.perUserFailures) + 1;
+    if (entry.times.length > cap) entry.times.splice(0, entry.times.length - cap);
+    return entry.times.length;
+  }
+
+  /** Keep the tables bounded: drop the oldest keys (Map keeps insertion order). */
+  private bound(map: Map<string, unknown>): void {
+    while (map.size > LIMITS.auth.maxTrackedKeys) {
+      const first = map.keys().next().value as string;
+      map.delete(first);
+    }
+  }
+}
+
+function prune(entry: FailureLog, since: number): void {
+  let i = 0;
+  while (i < entry.times.length && entry.times[i]! <= since) i++;
+  if (i > 0) entry.times.splice(0, i);
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(a) === 4) return a.startsWith('127.');
+  return a === '::1';
+}
+
+// ---------------------------------------------------------------------------
+// SASL PLAIN and LOGIN
+
+export const SASL_MECHANISMS = ['PLAIN', 'LOGIN'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+export interface SaslCredentials {
+  /** Authorization identity; '' when the client sent none. */
+  authzid: string;
+  /** Authentication identity (the login name). */
+  authcid: string;
+  password: string;
+}
+
+/**
+ * One step of a server-side SASL exchange. Challenges are already base64
+ * (what goes after "+ " on the wire).
+ */
+export type SaslStep =
+  | { kind: 'challenge'; challenge: string }
+  | { kind: 'done'; credentials: SaslCredentials }
+  /** Client sent "*" (RFC 5034 §4, RFC 3501 §6.2.2). */
+  | { kind: 'cancelled' }
+  | { kind: 'error'; reason: string };
+
+/** A server-side exchange; the protocol module moves the lines. */
+export interface SaslExchange {
+  readonly mechanism: SaslMechanism;
+  /** Start, with the initial response if the client sent one ("=" = empty, RFC 5034 §4 / RFC 4959). */
+  start(initialResponse: string | null): SaslStep;
+  /** The client's next line. */
+  next(response: string): SaslStep;
+}
+
+/** An exchange for a mechanism name (case-insensitive), or null if unknown. */
+export function createSaslExchange(mechanism: string): SaslExchange | null {
+  switch (mechanism.toUpperCase()) {
+    case 'PLAIN':
+      return new PlainExchange();
+    case 'LOGIN':
+      return new LoginExchange();
+    default:
+      return null;
+  }
+}
+
+/** Strict base64 (RFC 4648 §4, padding required); null when malformed. */
+export function decodeBase64(text: string): Buffer | null {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
+  return Buffer.from(text, 'base64');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** Decode a base64 client response ("=" = empty); null when malformed. */
+function responseBytes(text: string): Buffer | null {
+  return text === '=' ? Buffer.alloc(0) : decodeBase64(text);
+}
+
+/**
+ * RFC 4616 §2: message = [authzid] NUL authcid NUL passwd, UTF-8. Roost does
+ * not let one user act as another: an authzid other than empty or the authcid
+ * itself is refused.
+ */
+export function decodeSaslPlain(response: string): SaslCredentials | { error: string } {
+  const bytes = responseBytes(response);
+  if (!bytes) return { error: 'invalid base64' };
+  const first = bytes.indexOf(0);
+  const second = first < 0 ? -1 : bytes.indexOf(0, first + 1);
+  if (first < 0 || second < 0 || bytes.indexOf(0, second + 1) >= 0) return { error: 'malformed PLAIN message' };
+  const authzid = decodeUtf8(bytes.subarray(0, first));
+  const authcid = decodeUtf8(bytes.subarray(first + 1, second));
+  const password = decodeUtf8(bytes.subarray(second + 1));
+  if (authzid === null || authcid === null || password === null) return { error: 'invalid UTF-8' };
+  if (authcid === '') return { error: 'empty authentication identity' };
+  if (authzid !== '' && authzid !== authcid) return { error: 'authorization identity not permitted' };
+  return { authzid, authcid, password };
+}
+
+class PlainExchange implements SaslExchange {
+  readonly mechanism = 'PLAIN' as const;
+  start(initialResponse: string | null): SaslStep {
+    // RFC 4616: the server sends an empty challenge when there is no initial response.
+    return initialResponse === null ? { kind: 'challenge', challenge: '' } : this.next(initialResponse);
+  }
+  next(response: string): SaslStep {
+    if (response === '*') return { kind: 'cancelled' };
+    const r = decodeSaslPlain(response);
+    return 'error' in r ? { kind: 'error', reason: r.error } : { kind: 'done', credentials: r };
+  }
+}
+
+/** LOGIN: "Username:" then "Password:" challenges, one value each. */
+class LoginExchange implements SaslExchange {
+  readonly mechanism = 'LOGIN' as const;
+  private user: string | null = null;
+  start(initialResponse: string | null): SaslStep {
+    return initialResponse === null ? { kind: 'challenge', challenge: b64('Username:') } : this.next(initialResponse);
+  }
+  next(response: string): SaslStep {
+    if (response === '*') return { kind: 'cancelled' };
+    const bytes = responseBytes(response);
+    if (!bytes) return { kind: 'error', reason: 'invalid base64' };
+    const value = decodeUtf8(bytes);
+    if (value === null) return { kind: 'error', reason: 'invalid UTF-8' };
+    if (this.user === null) {
+      if (value === '') return { kind: 'error', reason: 'empty user name' };
+      this.user = value;
+      return { kind: 'challenge', challenge: b64('Password:') };
+    }
+    return { kind: 'done', credentials: { authzid: '', authcid: this.user, password: value } };
+  }
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
