@@ -11,6 +11,10 @@ export const LIMITS = {
     maxLengthDigits: 10,
     /** Bytes of reply text we send. */
     maxReplyText: 400,
+    /** qmail-qmqpd drops a packet whose length exceeds 200,000,000 bytes without a reply; so do we. */
+    maxPacketLength: 200_000_000,
+    /** SIGTERM: how long in-flight QMQP sessions may take to finish before they are cut. */
+    shutdownGraceMs: 30_000,
   },
   pop3: {
     /** RFC 2449 §4: command lines up to 255 octets; we allow some slack for AUTH responses. */
@@ -61,5 +65,25 @@ export const LIMITS = {
     maxMimeDepth: 40,
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
+  },
+  replication: {
+    /** Largest JSON header of a replication frame. */
+    maxFrameHeader: 1024 * 1024,
+    /** Largest frame body (one message; the QMQP ceiling plus slack). */
+    maxFrameBody: 256 * 1024 * 1024,
+    /** Handshake steps must answer within this time. */
+    handshakeTimeoutMs: 10_000,
+    /** Primary → replica keepalive; the replica drops a silent link after 4 of these. */
+    heartbeatMs: 1000,
+    /** Records read from the journal per batch when catching up. */
+    readBatch: 256,
+    /** Bytes of records in flight to the replica before the primary waits for acks. */
+    maxInFlightBytes: 64 * 1024 * 1024,
+    /** The replica acks at the latest after this many ms or records. */
+    ackDelayMs: 1,
+    ackEveryRecords: 64,
+    /** Reconnect back-off to the peer. */
+    reconnectMinMs: 100,
+    reconnectMaxMs: 2000,
   },
 } as const;

@@ -1,0 +1,321 @@
+/**
+ * The replication wire protocol (issue 5), spoken over TLS between the two
+ * nodes of a pair. The replica (or a primary probing its peer for a higher
+ * epoch) connects to `replication.peer`; the other side listens on
+ * `replication.listen`.
+ *
+ * Framing: every frame is
+ *
+ *     u32 BE header length | u32 BE body length | header (UTF-8 JSON) | body
+ *
+ * The header is one of the `Frame` objects below (discriminated by `t`); the
+ * body carries raw message bytes (a delivered message, a snapshot file, a
+ * message handed back after a split brain) and is empty otherwise. Bigints
+ * (LSNs, modseqs) travel as decimal strings.
+ *
+ * Handshake (both sides prove they know `replication.secret`; the secret never
+ * crosses the wire, TLS only hides the traffic — certificates are self-signed
+ * and not checked, authenticity comes from the HMAC):
+ *
+ *   C → S  hello      {nonceC, node state}
+ *   S → C  challenge  {nonceS, macS = HMAC(secret, "S" | nonceC | nonceS | clusterId), node state}
+ *   C → S  auth       {macC = HMAC(secret, "C" | nonceS | nonceC | clusterId)}
+ *   S → C  start      {mode, from}           or   refuse {code, message}
+ *
+ * Then, for a streaming replica:
+ *
+ *   S → C  rec        {record} + body of a 'deliver'
+ *   S → C  hb         {lastLsn, committedLsn}   keepalive; committedLsn = highest LSN acknowledged to a client
+ *   C → S  ack        {lsn}                     batched: highest LSN applied and fsync'd
+ *
+ * Epochs follow DRBD's generation identifiers (protocols.md §5.1, §5.5): each
+ * node carries `history`, the (epoch, startLsn) pairs of the primaries its data
+ * descends from. A node that learns of a higher epoch stops writing and
+ * follows; records it holds beyond the fork point are handed back
+ * (`handback`) to be delivered again on the primary, then it is re-seeded by a
+ * full resync (`snap-*` frames).
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { JournalRecord } from '../store/store.js';
+import { LIMITS } from '../limits.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export type Role = 'primary' | 'replica';
+
+/** One step of a node's ancestry: epoch `epoch` started writing at LSN `startLsn`. */
+export interface EpochStart {
+  epoch: number;
+  startLsn: string;
+}
+
+/** What each side tells the other in hello/challenge. */
+export interface NodeState {
+  nodeId: string;
+  /** Null for a node that never joined a cluster (fresh data dir). */
+  clusterId: string | null;
+  role: Role;
+  epoch: number;
+  /** Highest LSN in this node's journal. */
+  lastLsn: string;
+  /** Epoch of the record at lastLsn (0 when the journal is empty). */
+  lastEpoch: number;
+  history: EpochStart[];
+}
+
+export type WireRecord = Omit<JournalRecord, 'lsn'> & { lsn: string };
+
+export type Frame =
+  | ({ t: 'hello'; v: number; nonce: string; purpose: 'follow' | 'probe' } & NodeState)
+  | ({ t: 'challenge'; v: number; nonce: string; mac: string } & NodeState)
+  | { t: 'auth'; mac: string }
+  | { t: 'refuse'; code: RefuseCode; message: string }
+  | { t: 'start'; mode: 'stream'; from: string; history: EpochStart[]; clusterId: string }
+  | { t: 'start'; mode: 'handback'; fork: string; history: EpochStart[]; clusterId: string }
+  | { t: 'start'; mode: 'resync'; history: EpochStart[]; clusterId: string }
+  | { t: 'rec'; r: WireRecord }
+  | { t: 'hb'; lastLsn: string; committedLsn: string; time: number }
+  | { t: 'ack'; lsn: string }
+  /** A message the follower accepted that the primary lacks (split brain); body = bytes. */
+  | { t: 'handback'; id: number; accountId: string; mailbox: string; basename: string; sender: string; internalDate: number; flags: string[]; messageId: string | null }
+  | { t: 'handback-ok'; id: number; outcome: 'delivered' | 'present' | 'failed'; detail?: string }
+  | { t: 'handback-done' }
+  /** Full resync: the primary's state at `lsn`. */
+  | { t: 'snap-begin'; lsn: string; accounts: number; messages: number; bytes: number }
+  | { t: 'snap-mailbox'; accountId: string; mailbox: string; uidvalidity: number; uidnext: number; highestModseq: string; subscribed: boolean; specialUse: string | null }
+  | { t: 'snap-msg'; accountId: string; mailbox: string; uid: number; modseq: string; flags: string[]; internalDate: number; basename: string }
+  | { t: 'snap-end'; lsn: string }
+  /** Sent by a primary to a peer primary with a lower epoch: step down. */
+  | { t: 'step-down'; epoch: number };
+
+export type RefuseCode = 'VERSION' | 'AUTH' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'INTERNAL';
+
+export interface Message {
+  frame: Frame;
+  body: Buffer;
+}
+
+export function encodeFrame(frame: Frame, body?: Buffer): Buffer[] {
+  const header = Buffer.from(JSON.stringify(frame), 'utf8');
+  const lengths = Buffer.alloc(8);
+  lengths.writeUInt32BE(header.length, 0);
+  lengths.writeUInt32BE(body?.length ?? 0, 4);
+  return body && body.length > 0 ? [lengths, header, body] : [lengths, header];
+}
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/**
+ * Incremental decoder: feed chunks, take whole messages. Bounded by the
+ * header and body limits, so a confused or hostile peer cannot make us buffer
+ * without end.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  push(chunk: Buffer): Message[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: Message[] = [];
+    for (;;) {
+      if (this.buffered < 8) break;
+      const head = this.peek(8);
+      const hlen = head.readUInt32BE(0);
+      const blen = head.readUInt32BE(4);
+      if (hlen === 0 || hlen > LIMITS.replication.maxFrameHeader) throw new ProtocolError(`frame header of ${hlen} bytes`);
+      if (blen > LIMITS.replication.maxFrameBody) throw new ProtocolError(`frame body of ${blen} bytes`);
+      if (this.buffered < 8 + hlen + blen) break;
+      const all = this.take(8 + hlen + blen);
+      let frame: Frame;
+      try {
+        frame = JSON.parse(all.subarray(8, 8 + hlen).toString('utf8')) as Frame;
+      } catch {
+        throw new ProtocolError('frame header is not JSON');
+      }
+      if (typeof frame !== 'object' || frame === null || typeof frame.t !== 'string') throw new ProtocolError('frame without type');
+      out.push({ frame, body: all.subarray(8 + hlen) });
+    }
+    return out;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!.subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = all.length > n ? [all.subarray(n)] : [];
+    this.buffered -= n;
+    return Buffer.from(all.subarray(0, n));
+  }
+}
+
+/**
+ * A framed connection: `next()` pulls one message (with a timeout), `send()`
+ * writes one and honours back-pressure (STYLE.md habit 3).
+ */
+export class Link {
+  private readonly decoder = new FrameDecoder();
+  private readonly queue: Message[] = [];
+  private waiter: { resolve: (m: Message) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+  private readonly listeners = new Set<(m: Message) => void>();
+
+  constructor(readonly socket: Duplex) {
+    socket.on('data', (chunk: Buffer) => {
+      let messages: Message[];
+      try {
+        messages = this.decoder.push(chunk);
+      } catch (err) {
+        this.fail(err as Error);
+        socket.destroy();
+        return;
+      }
+      for (const m of messages) this.deliver(m);
+    });
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () => this.fail(new ProtocolError('connection closed')));
+  }
+
+  get closed(): Error | null {
+    return this.failure;
+  }
+
+  /** Switch from pull to push: every later message goes to `listener`. */
+  onMessage(listener: (m: Message) => void): void {
+    this.listeners.add(listener);
+    while (this.queue.length > 0) listener(this.queue.shift()!);
+  }
+
+  next(timeoutMs: number): Promise<Message> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new ProtocolError(`no frame from peer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+    });
+  }
+
+  /** Write a frame; resolves once the socket accepted it (waits for 'drain' when its buffer is full). */
+  async send(frame: Frame, body?: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    let ok = true;
+    for (const part of encodeFrame(frame, body)) ok = this.socket.write(part);
+    if (!ok) await this.drained();
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', closed);
+        resolve();
+      };
+      const closed = (): void => {
+        this.socket.off('drain', done);
+        reject(this.failure ?? new ProtocolError('connection closed'));
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', closed);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private deliver(m: Message): void {
+    if (this.listeners.size > 0) {
+      for (const l of this.listeners) l(m);
+    } else if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.resolve(m);
+    } else {
+      this.queue.push(m);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(err);
+  }
+}
+
+// --- Authentication (HMAC-SHA256 challenge/response in both directions) ---
+
+export function newNonce(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export function serverMac(secret: string, nonceC: string, nonceS: string, clusterId: string | null): string {
+  return mac(secret, ['roost-repl-v1', 'S', nonceC, nonceS, clusterId ?? '']);
+}
+
+export function clientMac(secret: string, nonceS: string, nonceC: string, clusterId: string | null): string {
+  return mac(secret, ['roost-repl-v1', 'C', nonceS, nonceC, clusterId ?? '']);
+}
+
+function mac(secret: string, parts: string[]): string {
+  return createHmac('sha256', secret).update(parts.join('|')).digest('hex');
+}
+
+/** Constant-time comparison of two hex MACs. */
+export function macEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === 32 && y.length === 32 && timingSafeEqual(x, y);
+}
+
+// --- Records ---
+
+export function toWire(r: JournalRecord): WireRecord {
+  return { ...r, lsn: r.lsn.toString() };
+}
+
+export function fromWire(r: WireRecord): JournalRecord {
+  return { ...r, lsn: BigInt(r.lsn) };
+}
+
+/**
+ * Where a follower's data leaves the primary's line (DRBD generation
+ * identifiers, protocols.md §5.1). Both histories list (epoch, startLsn) in
+ * order; they agree on a common prefix, and the first entry where they differ
+ * starts a generation one side lacks. Records of the follower at or after that
+ * LSN are not on the primary. Returns null when the follower's journal is a
+ * prefix of the primary's (plain catch-up).
+ */
+export function forkPoint(primary: readonly EpochStart[], follower: readonly EpochStart[], followerLastLsn: bigint): bigint | null {
+  let i = 0;
+  while (i < primary.length && i < follower.length && primary[i]!.epoch === follower[i]!.epoch && primary[i]!.startLsn === follower[i]!.startLsn) i++;
+  const candidates: bigint[] = [];
+  if (i < primary.length) candidates.push(BigInt(primary[i]!.startLsn));
+  if (i < follower.length) candidates.push(BigInt(follower[i]!.startLsn));
+  if (candidates.length === 0) return null;
+  const fork = candidates.reduce((a, b) => (b < a ? b : a));
+  return followerLastLsn >= fork ? fork : null;
+}
