@@ -1,0 +1,224 @@
+/**
+ * A real OpenLDAP slapd for tests: its own cn=config (built with slapadd from
+ * an LDIF that includes the repo's contrib/ldap/qmail.ldif) and mdb database
+ * in a temp dir, listening on a free loopback port. stop()/start() kill and
+ * respawn the same server (same port, same data) to simulate an outage.
+ * Only the PID we spawned is ever signalled.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const SLAPD = '/usr/sbin/slapd';
+const SCHEMA_DIR = '/etc/ldap/schema';
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export const SUFFIX = 'dc=example,dc=org';
+export const ROOT_DN = `cn=admin,${SUFFIX}`;
+export const ROOT_PW = 'rootsecret';
+/** Service account used by Roost for searches (may read userPassword). */
+export const READER_DN = `cn=roost,${SUFFIX}`;
+export const READER_PW = 'readersecret';
+export const PEOPLE = `ou=people,${SUFFIX}`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function configLdif(dir: string): string {
+  return `dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: ${dir}/slapd.pid
+olcArgsFile: ${dir}/slapd.args
+olcLogLevel: none
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+olcModuleLoad: pw-sha2
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file://${SCHEMA_DIR}/core.ldif
+
+include: file://${SCHEMA_DIR}/cosine.ldif
+
+include: file://${SCHEMA_DIR}/nis.ldif
+
+include: file://${SCHEMA_DIR}/inetorgperson.ldif
+
+include: file://${REPO}/contrib/ldap/qmail.ldif
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+olcSizeLimit: 500
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcAccess: {0}to * by * none
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcSuffix: ${SUFFIX}
+olcRootDN: ${ROOT_DN}
+olcRootPW: ${ROOT_PW}
+olcDbDirectory: ${dir}/db
+olcDbMaxSize: 67108864
+olcDbNoSync: TRUE
+olcDbIndex: objectClass eq
+olcDbIndex: mail,mailAlternateAddress,uid eq
+olcAccess: {0}to attrs=userPassword by dn.exact="${READER_DN}" read by self read by anonymous auth by * none
+olcAccess: {1}to * by * read
+`;
+}
+
+export class Slapd {
+  readonly dir: string;
+  port = 0;
+  private child: ChildProcess | null = null;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  get url(): string {
+    return `ldap://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Build config + database, start slapd, and add the base entries (suffix, people OU, service account). */
+  static async create(): Promise<Slapd> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'roost-slapd-'));
+    mkdirSync(path.join(dir, 'conf'));
+    mkdirSync(path.join(dir, 'db'));
+    writeFileSync(path.join(dir, 'config.ldif'), configLdif(dir));
+    await run('/usr/sbin/slapadd', ['-n0', '-F', path.join(dir, 'conf'), '-l', path.join(dir, 'config.ldif')]);
+    const s = new Slapd(dir);
+    s.port = await freePort();
+    await s.start();
+    await s.ldapadd(`dn: ${SUFFIX}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ${PEOPLE}
+objectClass: organizationalUnit
+ou: people
+
+dn: ${READER_DN}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: roost
+userPassword: ${READER_PW}
+`);
+    return s;
+  }
+
+  /** Start (or restart after stop()) on the same port; resolves once it answers a search. */
+  async start(): Promise<void> {
+    if (this.child) return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const child = spawn(SLAPD, ['-d', '0', '-F', path.join(this.dir, 'conf'), '-h', `${this.url}/`], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        if (stderr.length < 8192) stderr += d.toString();
+      });
+      this.child = child;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const gone = await Promise.race([exited, new Promise((r) => setTimeout(() => r('wait'), 50))]);
+        if (gone !== 'wait') break;
+        if (await this.answers()) return;
+      }
+      await this.stop();
+      // The port may have been taken between freePort() and bind; a fresh one is fine on first start only.
+      if (attempt === 2) throw new Error(`slapd did not start: ${stderr.slice(-2000)}`);
+      if (!existsSync(path.join(this.dir, 'db', 'data.mdb'))) this.port = await freePort();
+    }
+  }
+
+  private async answers(): Promise<boolean> {
+    try {
+      await run('/usr/bin/ldapsearch', ['-x', '-H', this.url, '-b', '', '-s', 'base', '-o', 'nettimeout=1', '1.1'], {
+        timeout: 2000,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Kill our slapd by PID and wait for it to exit (SIGKILL after 5 s). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  /** Add entries as the root DN with ldapadd (LDIF text). */
+  async ldapadd(ldif: string): Promise<void> {
+    const file = path.join(this.dir, `add-${Date.now()}-${Math.random().toString(36).slice(2)}.ldif`);
+    writeFileSync(file, ldif);
+    await run('/usr/bin/ldapadd', ['-x', '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', file]);
+  }
+
+  /** Apply an LDIF change record as the root DN with ldapmodify. */
+  async ldapmodify(ldif: string): Promise<void> {
+    const file = path.join(this.dir, `mod-${Date.now()}-${Math.random().toString(36).slice(2)}.ldif`);
+    writeFileSync(file, ldif);
+    await run('/usr/bin/ldapmodify', ['-x', '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', file]);
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** One qmailUser entry as LDIF under ou=people; `attrs` values may be arrays. */
+export function userLdif(cn: string, attrs: Record<string, string | string[]>): string {
+  const lines = [`dn: cn=${cn},${PEOPLE}`, 'objectClass: inetOrgPerson', 'objectClass: qmailUser', `cn: ${cn}`, `sn: ${cn}`];
+  for (const [k, v] of Object.entries(attrs)) {
+    for (const one of Array.isArray(v) ? v : [v]) {
+      // RFC 2849: values that are not safe ASCII go base64 ("::").
+      if (/^[\x20-\x7e]*$/.test(one) && !/^[ :<]/.test(one) && !one.endsWith(' ')) lines.push(`${k}: ${one}`);
+      else lines.push(`${k}:: ${Buffer.from(one, 'utf8').toString('base64')}`);
+    }
+  }
+  return lines.join('\n') + '\n\n';
+}
