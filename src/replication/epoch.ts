@@ -23,6 +23,8 @@ export interface ReplicationState {
   committedLsnSeen: string;
   /** The data here diverged from the primary's line and must be re-seeded. */
   needsResync: boolean;
+  /** Own journal records up to this LSN were already handed back to a newer primary. */
+  handedBackThrough: string;
 }
 
 export const STATE_FILE = 'replication.json';
@@ -41,7 +43,8 @@ export class EpochStore {
     const file = path.join(dataDir, STATE_FILE);
     let state: ReplicationState;
     try {
-      state = JSON.parse(await fs.readFile(file, 'utf8')) as ReplicationState;
+      const defaults: Partial<ReplicationState> = { handedBackThrough: '0', needsResync: false };
+      state = { ...defaults, ...(JSON.parse(await fs.readFile(file, 'utf8')) as ReplicationState) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       const primary = initialRole === 'primary';
@@ -53,6 +56,7 @@ export class EpochStore {
         history: primary ? [{ epoch: 1, startLsn: (lastLsn + 1n).toString() }] : [],
         committedLsnSeen: '0',
         needsResync: false,
+        handedBackThrough: '0',
       };
       const store = new EpochStore(file, state);
       await store.write(state);

@@ -44,6 +44,9 @@ export const PROTOCOL_VERSION = 1;
 
 export type Role = 'primary' | 'replica';
 
+/** Why a node connects: to stream from a primary, to compare epochs with a peer primary, or to fetch a manifest for `roost verify`. */
+export type Purpose = 'follow' | 'probe' | 'verify';
+
 /** One step of a node's ancestry: epoch `epoch` started writing at LSN `startLsn`. */
 export interface EpochStart {
   epoch: number;
@@ -62,12 +65,14 @@ export interface NodeState {
   /** Epoch of the record at lastLsn (0 when the journal is empty). */
   lastEpoch: number;
   history: EpochStart[];
+  /** The node's data left the primary's line and waits for a full resync. */
+  needsResync?: boolean;
 }
 
 export type WireRecord = Omit<JournalRecord, 'lsn'> & { lsn: string };
 
 export type Frame =
-  | ({ t: 'hello'; v: number; nonce: string; purpose: 'follow' | 'probe' } & NodeState)
+  | ({ t: 'hello'; v: number; nonce: string; purpose: Purpose } & NodeState)
   | ({ t: 'challenge'; v: number; nonce: string; mac: string } & NodeState)
   | { t: 'auth'; mac: string }
   | { t: 'refuse'; code: RefuseCode; message: string }
@@ -87,9 +92,21 @@ export type Frame =
   | { t: 'snap-msg'; accountId: string; mailbox: string; uid: number; modseq: string; flags: string[]; internalDate: number; basename: string }
   | { t: 'snap-end'; lsn: string }
   /** Sent by a primary to a peer primary with a lower epoch: step down. */
-  | { t: 'step-down'; epoch: number };
+  /** `roost verify`: one mailbox of the peer's manifest per frame, then the end marker. */
+  | { t: 'manifest'; entry: MailboxManifest }
+  | { t: 'manifest-end'; lastLsn: string };
 
-export type RefuseCode = 'VERSION' | 'AUTH' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'INTERNAL';
+/** What `roost verify` compares for one mailbox. */
+export interface MailboxManifest {
+  accountId: string;
+  mailbox: string;
+  uidvalidity: number;
+  uidnext: number;
+  /** uid, basename, flags (sorted, joined by spaces), modseq, SHA-256 of the file. */
+  messages: [number, string, string, string, string][];
+}
+
+export type RefuseCode = 'VERSION' | 'AUTH' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'RESYNC' | 'INTERNAL';
 
 export interface Message {
   frame: Frame;

@@ -1,0 +1,280 @@
+/**
+ * The listening side of replication: accepts authenticated peers on
+ * `replication.listen` (TLS with the node's certificate) and serves them by
+ * purpose — a follower gets the journal streamed from its last LSN (after a
+ * hand-back and/or full resync when its data left our line), a probing peer
+ * primary gets an epoch comparison, `roost verify` gets a manifest.
+ */
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { SecureContextOptions } from 'node:tls';
+import type { Readable } from 'node:stream';
+import type { JournalRecord, Store } from '../store/store.js';
+import type { Logger } from '../log/logger.js';
+import { LIMITS } from '../limits.js';
+import { closeServer, listenOn } from '../net/listen.js';
+import { acceptHandshake, HandshakeError, refuse, type PeerHello } from './handshake.js';
+import { Link, forkPoint, toWire, type NodeState, type Frame } from './protocol.js';
+import type { AckGate } from './gate.js';
+import { metrics } from './metrics.js';
+
+/** What the listener needs from the replication component. */
+export interface PrimaryHost {
+  readonly store: Store;
+  readonly gate: AckGate;
+  readonly log: Logger;
+  readonly secret: string;
+  nodeState(): NodeState;
+  /** A peer with a higher epoch showed up (probe or follow): step down. */
+  peerHasHigherEpoch(peer: NodeState): void;
+  /** Follower sessions come and go (status, metrics). */
+  followerChanged(session: ShipSession | null): void;
+  /** Serve the hand-back of a diverged follower (catchup.ts). */
+  receiveHandback(link: Link, fork: bigint, peer: PeerHello): Promise<void>;
+  /** Send a full snapshot to the follower (catchup.ts). */
+  sendSnapshot(link: Link, peer: PeerHello): Promise<bigint>;
+  /** Send this node's manifest (verify.ts). */
+  sendManifest(link: Link): Promise<void>;
+}
+
+export class PrimaryListener {
+  private server: Server | null = null;
+  private port: number | null = null;
+  private readonly sockets = new Set<TLSSocket>();
+  private session: ShipSession | null = null;
+
+  constructor(
+    private readonly host: PrimaryHost,
+    private readonly listen: string,
+    private readonly tls: SecureContextOptions,
+  ) {}
+
+  get address(): number | null {
+    return this.port;
+  }
+
+  get follower(): ShipSession | null {
+    return this.session;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer({ ...this.tls }, (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 10_000);
+      this.serve(new Link(socket), socket).catch((err) => this.host.log.debug({ err }, 'replication: peer session ended'));
+    });
+    server.on('tlsClientError', (err) => this.host.log.warn({ err: err.message }, 'replication: TLS handshake with peer failed'));
+    this.server = server;
+    this.port = await listenOn(server, this.listen, 'replication.listen');
+  }
+
+  /** Drop the follower session (role change). */
+  dropFollower(): void {
+    this.session?.stop();
+  }
+
+  async close(): Promise<void> {
+    this.session?.stop();
+    for (const s of this.sockets) s.destroy();
+    if (this.server) await closeServer(this.server);
+  }
+
+  private async serve(link: Link, socket: TLSSocket): Promise<void> {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const log = this.host.log.child({ peer: remote });
+    let peer: PeerHello;
+    try {
+      peer = await acceptHandshake(link, this.host.nodeState(), this.host.secret);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'replication: peer refused at handshake');
+      link.close();
+      return;
+    }
+    const me = this.host.nodeState();
+    if (peer.purpose === 'verify') {
+      await this.host.sendManifest(link);
+      link.socket.end();
+      return;
+    }
+    if (peer.epoch > me.epoch && (peer.role === 'primary' || me.role === 'replica')) {
+      // Fencing by epoch (protocols.md §5.5): the newer generation wins.
+      link.close();
+      this.host.peerHasHigherEpoch(peer);
+      return;
+    }
+    if (peer.purpose === 'probe') {
+      if (peer.role === 'primary' && me.role === 'primary' && peer.epoch === me.epoch) {
+        log.error({ epoch: me.epoch }, 'replication: SPLIT BRAIN — peer is primary at the same epoch; refusing');
+        await refuse(link, 'EPOCH', `both nodes are primary at epoch ${me.epoch}`).catch(() => undefined);
+      }
+      link.socket.end();
+      return;
+    }
+    if (me.role !== 'primary') {
+      await refuse(link, 'ROLE', 'this node is a replica').catch(() => undefined);
+      return;
+    }
+    await this.follow(link, peer, log);
+  }
+
+  private async follow(link: Link, peer: PeerHello, log: Logger): Promise<void> {
+    const me = this.host.nodeState();
+    const clusterId = me.clusterId!;
+    const peerLast = BigInt(peer.lastLsn);
+    let fork = forkPoint(me.history, peer.history, peerLast);
+    // A follower ahead of us on our own line means our journal lost records: treat as diverged after our head.
+    if (fork === null && peerLast > this.host.store.lastLsn()) fork = this.host.store.lastLsn() + 1n;
+    let from = peerLast;
+    if (fork !== null) {
+      log.warn({ fork: fork.toString(), peerLastLsn: peer.lastLsn, peerEpoch: peer.epoch }, 'replication: follower diverged from this line; taking its records back, then full resync');
+      await link.send({ t: 'start', mode: 'handback', fork: fork.toString(), history: me.history, clusterId });
+      await this.host.receiveHandback(link, fork, peer);
+      await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId });
+      from = await this.host.sendSnapshot(link, peer);
+    } else if (peer.needsResync || !(await this.journalServes(peerLast))) {
+      log.warn({ peerLastLsn: peer.lastLsn }, 'replication: follower needs a full resync');
+      await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId });
+      from = await this.host.sendSnapshot(link, peer);
+    } else {
+      await link.send({ t: 'start', mode: 'stream', from: peerLast.toString(), history: me.history, clusterId });
+    }
+    this.session?.stop();
+    const session = new ShipSession(link, this.host, from, log);
+    this.session = session;
+    this.host.followerChanged(session);
+    try {
+      await session.run();
+    } finally {
+      if (this.session === session) {
+        this.session = null;
+        this.host.followerChanged(null);
+      }
+    }
+  }
+
+  /** Can the journal still serve every record after `lsn`? */
+  private async journalServes(lsn: bigint): Promise<boolean> {
+    if (lsn >= this.host.store.lastLsn()) return true;
+    const first = await this.host.store.readJournal(lsn, 1);
+    return first.length === 1 && first[0]!.lsn === lsn + 1n;
+  }
+}
+
+/** Streams journal records to one follower and turns its acks into gate releases. */
+export class ShipSession {
+  private sent: bigint;
+  private acked: bigint;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private inFlight: { lsn: bigint; bytes: number; time: number }[] = [];
+  private inFlightBytes = 0;
+  private lastHeard = Date.now();
+  readonly since = Date.now();
+
+  constructor(
+    private readonly link: Link,
+    private readonly host: PrimaryHost,
+    from: bigint,
+    private readonly log: Logger,
+  ) {
+    this.sent = from;
+    this.acked = from;
+  }
+
+  get ackedLsn(): bigint {
+    return this.acked;
+  }
+
+  /** Lag as the primary sees it: records and bytes not yet acknowledged, age of the oldest. */
+  lag(): { records: number; bytes: number; seconds: number } {
+    const records = Number(this.host.store.lastLsn() - this.acked);
+    const oldest = this.inFlight[0];
+    return {
+      records: Math.max(0, records),
+      bytes: this.inFlightBytes,
+      seconds: oldest ? Math.max(0, (Date.now() - oldest.time) / 1000) : 0,
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.link.close();
+    this.wake?.();
+  }
+
+  async run(): Promise<void> {
+    const { store, gate } = this.host;
+    gate.resetAcked(this.acked);
+    this.link.onMessage(({ frame }) => {
+      this.lastHeard = Date.now();
+      if (frame.t === 'ack') this.onAck(BigInt(frame.lsn));
+    });
+    const unsubscribe = store.onJournal(() => this.wake?.());
+    const heartbeat = setInterval(() => {
+      if (Date.now() - this.lastHeard > 4 * LIMITS.replication.heartbeatMs) {
+        this.log.warn('replication: follower silent; dropping link');
+        this.stop();
+        return;
+      }
+      this.link
+        .send({ t: 'hb', lastLsn: store.lastLsn().toString(), committedLsn: gate.committedLsn.toString(), time: Date.now() })
+        .catch(() => this.stop());
+    }, LIMITS.replication.heartbeatMs);
+    this.log.info({ from: this.sent.toString() }, 'replication: follower streaming');
+    try {
+      while (!this.stopped && !this.link.closed) {
+        if (this.sent < store.lastLsn() && this.inFlightBytes < LIMITS.replication.maxInFlightBytes) {
+          const records = await store.readJournal(this.sent, LIMITS.replication.readBatch);
+          if (records.length === 0 || records[0]!.lsn !== this.sent + 1n) {
+            this.log.error({ after: this.sent.toString() }, 'replication: journal no longer holds the records the follower needs; it must resync');
+            break;
+          }
+          for (const r of records) {
+            if (this.stopped) break;
+            await this.ship(r);
+          }
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, LIMITS.replication.heartbeatMs).unref();
+        });
+        this.wake = null;
+      }
+    } finally {
+      clearInterval(heartbeat);
+      unsubscribe();
+      this.link.close();
+      this.log.info({ acked: this.acked.toString() }, 'replication: follower link closed');
+    }
+  }
+
+  private async ship(r: JournalRecord): Promise<void> {
+    let body: Buffer | undefined;
+    if (r.kind === 'deliver') body = await readAll(await this.host.store.replication.openDelivered(r));
+    const frame: Frame = { t: 'rec', r: toWire(r) };
+    await this.link.send(frame, body);
+    const bytes = (body?.length ?? 0) + 200;
+    this.inFlight.push({ lsn: r.lsn, bytes, time: r.time });
+    this.inFlightBytes += bytes;
+    this.sent = r.lsn;
+    metrics.recordsShipped.inc();
+  }
+
+  private onAck(lsn: bigint): void {
+    if (lsn <= this.acked) return;
+    this.acked = lsn;
+    while (this.inFlight.length > 0 && this.inFlight[0]!.lsn <= lsn) this.inFlightBytes -= this.inFlight.shift()!.bytes;
+    this.host.gate.onAck(lsn);
+    this.wake?.();
+  }
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export { HandshakeError };

@@ -1,0 +1,245 @@
+/**
+ * The following side: connects to `replication.peer`, authenticates, and
+ * applies the primary's journal with the same LSNs, file names, UIDs,
+ * UIDVALIDITY and modseqs (store.replication.apply is idempotent and durable
+ * when it resolves), then acks. Acks are batched: one ack covers every record
+ * applied since the last one, sent as soon as the receive queue runs dry, so a
+ * burst of concurrent deliveries on the primary costs one round trip.
+ *
+ * The same connector, run by a primary, only probes: it learns whether the
+ * peer is a primary of a newer epoch and, if so, the node steps down.
+ */
+import { connect, type TLSSocket } from 'node:tls';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
+import { LIMITS } from '../limits.js';
+import { parseListen } from '../config/load.js';
+import { HandshakeError, expect, offerHandshake } from './handshake.js';
+import { Link, fromWire, type EpochStart, type Message, type NodeState, type Purpose } from './protocol.js';
+import { metrics } from './metrics.js';
+
+export interface FollowerHost {
+  readonly store: Store;
+  readonly log: Logger;
+  readonly secret: string;
+  readonly peer: string;
+  nodeState(): NodeState;
+  /** The authenticated primary's line: adopt its cluster id, epoch and history (durably). */
+  adoptLine(clusterId: string, epoch: number, history: EpochStart[]): Promise<void>;
+  /** The primary told us the highest LSN it acknowledged to a client. */
+  sawCommitted(lsn: bigint, primaryLastLsn: bigint): void;
+  /** A probe found a primary with a newer epoch. */
+  peerHasHigherEpoch(peer: NodeState): void;
+  /** Hand our diverged records back (catchup.ts). */
+  sendHandback(link: Link, fork: bigint): Promise<void>;
+  /** Receive a full snapshot (catchup.ts); returns the LSN it is consistent at. */
+  receiveSnapshot(link: Link): Promise<bigint>;
+  linkChanged(state: { connected: boolean; error?: string }): void;
+}
+
+/** Open a TLS connection to "host:port". The peer's certificate is self-signed: authenticity comes from the HMAC handshake. */
+export function connectPeer(peer: string, timeoutMs: number): Promise<TLSSocket> {
+  const addr = parseListen(peer);
+  if (!addr) return Promise.reject(new Error('replication.peer is empty'));
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: addr.host, port: addr.port, rejectUnauthorized: false });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connect to ${peer}: timed out`));
+    }, timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 10_000);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+export class Follower {
+  private running = false;
+  private link: Link | null = null;
+  private loop: Promise<void> | null = null;
+  private sleeping: (() => void) | null = null;
+  /** Highest LSN the primary reported having. */
+  primaryLastLsn = 0n;
+  lastRecordTime = 0;
+  connectedSince: number | null = null;
+
+  constructor(
+    private readonly host: FollowerHost,
+    private readonly purpose: Exclude<Purpose, 'verify'>,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.link?.close();
+    this.sleeping?.();
+    await this.loop;
+    this.loop = null;
+  }
+
+  /** One probe now (used before opening client ports at start). Resolves false when the peer could not be reached. */
+  async probeOnce(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.session(timeoutMs);
+      return true;
+    } catch (err) {
+      this.host.log.debug({ err: (err as Error).message }, 'replication: probe failed');
+      return false;
+    }
+  }
+
+  private async run(): Promise<void> {
+    let backoff: number = LIMITS.replication.reconnectMinMs;
+    while (this.running) {
+      const began = Date.now();
+      try {
+        await this.session(LIMITS.replication.handshakeTimeoutMs);
+      } catch (err) {
+        const e = err as Error;
+        const level = e instanceof HandshakeError ? 'error' : 'debug';
+        this.host.log[level]({ err: e.message, peer: this.host.peer }, `replication: ${this.purpose} link to peer ended`);
+        this.host.linkChanged({ connected: false, error: e.message });
+      }
+      this.connectedSince = null;
+      if (!this.running) break;
+      if (Date.now() - began > 5000) backoff = LIMITS.replication.reconnectMinMs;
+      const wait = this.purpose === 'probe' ? LIMITS.replication.heartbeatMs * 2 : backoff;
+      await new Promise<void>((resolve) => {
+        this.sleeping = resolve;
+        setTimeout(resolve, wait).unref();
+      });
+      this.sleeping = null;
+      backoff = Math.min(backoff * 2, LIMITS.replication.reconnectMaxMs);
+    }
+  }
+
+  private async session(timeoutMs: number): Promise<void> {
+    const socket = await connectPeer(this.host.peer, timeoutMs);
+    const link = new Link(socket);
+    this.link = link;
+    try {
+      const me = this.host.nodeState();
+      const peer = await offerHandshake(link, me, this.host.secret, this.purpose);
+      if (peer.role === 'primary' && peer.epoch > me.epoch && me.role === 'primary') {
+        this.host.peerHasHigherEpoch(peer);
+        return;
+      }
+      if (this.purpose === 'probe') {
+        // Wait for the listener's verdict (close, or refuse on a split brain).
+        await link.next(timeoutMs).catch((err: Error) => {
+          if (err instanceof HandshakeError) throw err;
+        });
+        return;
+      }
+      await this.follow(link);
+    } finally {
+      link.close();
+      if (this.link === link) this.link = null;
+    }
+  }
+
+  private async follow(link: Link): Promise<void> {
+    const log = this.host.log;
+    let start = await expect(link, 'start');
+    if (start.mode === 'handback') {
+      await this.host.sendHandback(link, BigInt(start.fork));
+      start = await expect(link, 'start', 10 * 60_000);
+    }
+    const peerEpoch = start.history.length > 0 ? start.history[start.history.length - 1]!.epoch : 0;
+    if (start.mode === 'resync') {
+      await this.host.receiveSnapshot(link);
+    } else if (start.mode !== 'stream') {
+      throw new Error(`unexpected start mode ${start.mode}`);
+    }
+    await this.host.adoptLine(start.clusterId, peerEpoch, start.history);
+    this.connectedSince = Date.now();
+    this.host.linkChanged({ connected: true });
+    log.info({ peer: this.host.peer, appliedLsn: this.host.store.replication.appliedLsn().toString() }, 'replication: following primary');
+    await this.apply(link);
+  }
+
+  /** Apply records in order; ack when the queue runs dry or every N records. */
+  private apply(link: Link): Promise<void> {
+    const store = this.host.store;
+    const queue: Message[] = [];
+    let busy = false;
+    let sinceAck = 0;
+    let lastHeard = Date.now();
+    let done = false;
+    return new Promise<void>((resolve, reject) => {
+      const finish = (err?: Error): void => {
+        if (done) return;
+        done = true;
+        clearInterval(watchdog);
+        link.close();
+        if (err) reject(err);
+        else resolve();
+      };
+      const ack = (): void => {
+        sinceAck = 0;
+        link.send({ t: 'ack', lsn: store.replication.appliedLsn().toString() }).catch(() => undefined);
+      };
+      const pump = async (): Promise<void> => {
+        if (busy) return;
+        busy = true;
+        try {
+          while (queue.length > 0 && !done) {
+            const { frame, body } = queue.shift()!;
+            if (frame.t === 'rec') {
+              const record = fromWire(frame.r);
+              await store.replication.apply(record, frame.r.kind === 'deliver' ? body : null);
+              this.lastRecordTime = record.time;
+              metrics.recordsApplied.inc();
+              if (++sinceAck >= LIMITS.replication.ackEveryRecords) ack();
+            } else if (frame.t === 'hb') {
+              this.primaryLastLsn = BigInt(frame.lastLsn);
+              this.host.sawCommitted(BigInt(frame.committedLsn), this.primaryLastLsn);
+              // Answer every heartbeat: it doubles as our keepalive.
+              ack();
+            } else if (frame.t === 'refuse') {
+              throw new HandshakeError(frame.code, `primary: ${frame.message}`);
+            }
+          }
+          if (sinceAck > 0) ack();
+        } catch (err) {
+          finish(err as Error);
+        } finally {
+          busy = false;
+        }
+      };
+      const watchdog = setInterval(() => {
+        if (link.closed) finish();
+        else if (Date.now() - lastHeard > 4 * LIMITS.replication.heartbeatMs) {
+          log().warn('replication: primary silent; reconnecting');
+          finish();
+        }
+      }, LIMITS.replication.heartbeatMs);
+      const log = (): Logger => this.host.log;
+      link.onMessage((m) => {
+        lastHeard = Date.now();
+        queue.push(m);
+        void pump();
+      });
+      link.socket.once('close', () => {
+        // Finish after whatever was received has been applied.
+        const wait = (): void => {
+          if (done || (!busy && queue.length === 0)) finish();
+          else setTimeout(wait, 5);
+        };
+        wait();
+      });
+    });
+  }
+}
