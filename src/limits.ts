@@ -23,6 +23,10 @@ export const LIMITS = {
     maxBadCommands: 20,
     /** RFC 1939 §3: autologout at least 10 minutes. */
     idleTimeoutMs: 10 * 60 * 1000,
+    /** Pipelined input (RFC 2449 PIPELINING) read ahead before the socket is paused. */
+    maxPipelinedInput: 64 * 1024,
+    /** LIST/UIDL lines are joined into writes of about this size. */
+    listingChunkBytes: 64 * 1024,
   },
   imap: {
     /** Command text outside literals (Dovecot's imap_max_line_length is 64k). */
@@ -85,5 +89,15 @@ export const LIMITS = {
     /** Reconnect back-off to the peer. */
     reconnectMinMs: 100,
     reconnectMaxMs: 2000,
+  },
+  ldap: {
+    /** Entries kept in each of the positive and negative recipient caches (oldest dropped first). */
+    maxCacheEntries: 100_000,
+    /** Entries read for one recipient or login search; more than one is already an error. */
+    maxSearchResults: 10,
+    /** While the directory is down, probe it this often so /health recovers without traffic. */
+    probeIntervalMs: 2000,
+    /** Longest mailMessageStore value accepted (the schema's IA5 {256}). */
+    maxStorePathLength: 256,
   },
 } as const;

@@ -1,0 +1,77 @@
+/**
+ * RETR and TOP (RFC 1939 §7): the message streams from its file through the
+ * CRLF-converting, dot-stuffing stage into the socket with pipeline(), so a
+ * slow client holds the file read back instead of filling memory.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { DotStuffer, dotStuffStage } from '../dotstuff.js';
+import { pop3BytesRetrieved, pop3MessagesRetrieved } from '../metrics.js';
+import { errorReply } from '../replies.js';
+import type { Session } from '../session.js';
+import { ArgError, noSuchMessage, oneMessage, parseNumber, splitArgs, type Command } from './args.js';
+
+export const retr: Command<{ msg: number }> = {
+  states: ['transaction'],
+  parse: oneMessage,
+  async run(s, { msg }) {
+    const sent = await send(s, msg, null);
+    if (sent) {
+      s.tx().maildrop.markRetrieved(msg);
+      pop3MessagesRetrieved.inc();
+    }
+  },
+};
+
+export const top: Command<{ msg: number; lines: number }> = {
+  states: ['transaction'],
+  parse(args) {
+    const parts = splitArgs(args);
+    if (parts.length !== 2) return new ArgError('TOP requires a message number and a line count.');
+    const msg = parseNumber(parts[0]!);
+    const lines = parseNumber(parts[1]!);
+    if (msg === null) return new ArgError('Invalid message number.');
+    if (lines === null) return new ArgError('Invalid line count.');
+    return { msg, lines };
+  },
+  async run(s, { msg, lines }) {
+    await send(s, msg, lines);
+  },
+};
+
+/** Stream message `msg` (all of it, or TOP's header + `lines`); true when sent in full. */
+async function send(s: Session, msg: number, lines: number | null): Promise<boolean> {
+  const err = noSuchMessage(s, msg);
+  if (err) {
+    await s.reply(err);
+    return false;
+  }
+  const { handle, maildrop } = s.tx();
+  const look = maildrop.get(msg);
+  if (look.kind !== 'ok') return false;
+  let body: Readable;
+  try {
+    body = await handle.openMessage(look.record.uid);
+  } catch (e) {
+    await s.reply(errorReply(e, s.log));
+    return false;
+  }
+  const first = Buffer.from(lines === null ? `+OK ${look.record.vsize} octets\r\n` : '+OK Top of message follows.\r\n');
+  const stuffer = new DotStuffer(lines);
+  let octets = 0;
+  try {
+    // end: false — the socket carries the rest of the session.
+    await pipeline(body, dotStuffStage(stuffer, first, (n) => (octets += n)), s.socket, { end: false });
+  } catch (e) {
+    // Mid-reply there is no way to say -ERR: the connection is gone or must go.
+    s.log.info({ err: (e as Error).message, uid: look.record.uid }, 'message transfer aborted');
+    body.destroy();
+    s.socket.destroy();
+    return false;
+  } finally {
+    pop3BytesRetrieved.inc(octets);
+  }
+  if (lines === null && stuffer.contentOctets !== look.record.vsize)
+    s.log.warn({ uid: look.record.uid, vsize: look.record.vsize, sent: stuffer.contentOctets }, 'RETR size differs from the listed size');
+  return true;
+}

@@ -1,0 +1,91 @@
+/**
+ * The session's view of the maildrop (RFC 1939 §5): messages numbered 1..N
+ * from the index snapshot taken at login, fixed for the whole session (a
+ * delivery meanwhile does not renumber anything), plus the deletion marks
+ * that QUIT applies in the UPDATE state. Nothing here touches a file.
+ */
+import type { MailboxSnapshot, MessageRecord } from '../store/store.js';
+
+export type Lookup =
+  | { kind: 'ok'; record: MessageRecord }
+  | { kind: 'nosuch' }
+  | { kind: 'deleted' };
+
+export class Maildrop {
+  private readonly messages: readonly MessageRecord[];
+  private readonly deleted: Uint8Array;
+  private readonly retrieved: Uint8Array;
+  private deletedCount = 0;
+  private deletedOctets = 0;
+  private readonly totalOctets: number;
+
+  constructor(snapshot: MailboxSnapshot) {
+    this.messages = snapshot.messages;
+    this.deleted = new Uint8Array(this.messages.length);
+    this.retrieved = new Uint8Array(this.messages.length);
+    let total = 0;
+    for (const m of this.messages) total += m.vsize;
+    this.totalOctets = total;
+  }
+
+  /** Messages in the listing, deleted ones included (the numbering range). */
+  get size(): number {
+    return this.messages.length;
+  }
+
+  /** STAT: count and octets of the messages not marked deleted. */
+  stat(): { count: number; octets: number } {
+    return { count: this.messages.length - this.deletedCount, octets: this.totalOctets - this.deletedOctets };
+  }
+
+  /** Message `n` (1-based) for LIST/UIDL/RETR/TOP/DELE. */
+  get(n: number): Lookup {
+    if (!Number.isSafeInteger(n) || n < 1 || n > this.messages.length) return { kind: 'nosuch' };
+    if (this.deleted[n - 1]) return { kind: 'deleted' };
+    return { kind: 'ok', record: this.messages[n - 1]! };
+  }
+
+  /** Every message not marked deleted, with its number, in order. */
+  *live(): Generator<[number, MessageRecord]> {
+    for (let i = 0; i < this.messages.length; i++) if (!this.deleted[i]) yield [i + 1, this.messages[i]!];
+  }
+
+  markDeleted(n: number): void {
+    if (this.deleted[n - 1]) return;
+    this.deleted[n - 1] = 1;
+    this.deletedCount++;
+    this.deletedOctets += this.messages[n - 1]!.vsize;
+  }
+
+  markRetrieved(n: number): void {
+    this.retrieved[n - 1] = 1;
+  }
+
+  /** RSET: unmark all deletions (RFC 1939 §5). */
+  reset(): void {
+    this.deleted.fill(0);
+    this.deletedCount = 0;
+    this.deletedOctets = 0;
+  }
+
+  /** UIDs to expunge at QUIT. */
+  deletedUids(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.messages.length; i++) if (this.deleted[i]) out.push(this.messages[i]!.uid);
+    return out;
+  }
+
+  /**
+   * UIDs retrieved with RETR (TOP does not count), kept,
+   * and not yet \Seen: QUIT flags them \Seen as Dovecot does, so IMAP clients
+   * of the same account see them as read.
+   */
+  seenUids(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.messages.length; i++) {
+      const m = this.messages[i]!;
+      if (this.retrieved[i] && !this.deleted[i] && !m.flags.includes('\\Seen')) out.push(m.uid);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * One POP3 connection (RFC 1939 §3): the state machine, the command loop and
+ * the one place where store and directory errors become POP3 replies.
+ *
+ * The loop pulls one command line, runs it to the end of its reply (awaiting
+ * 'drain' as it writes), and only then reads the next line. Pipelined
+ * commands (RFC 2449 §6.6) are therefore answered in order, and a client that
+ * sends without reading stalls itself, not the server's memory.
+ */
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Account } from '../accounts/directory.js';
+import type { NodeContext } from '../context.js';
+import { isRoostError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import type { Logger } from '../log/logger.js';
+import type { AuthGuard, LoginOutcome } from '../net/auth-guard.js';
+import type { MailboxHandle } from '../store/store.js';
+import { COMMANDS, ArgError, type StateKind } from './commands/index.js';
+import { Maildrop } from './maildrop.js';
+import { pop3Logins, pop3SessionsOpen } from './metrics.js';
+import { LineReader, ListingWriter, writeOut, type LineResult } from './wire.js';
+import { errorReply, loginRefusal } from './replies.js';
+
+/** What the server gives every session. */
+export interface SessionEnv {
+  readonly ctx: NodeContext;
+  readonly guard: AuthGuard;
+  readonly secureContext: SecureContext;
+  readonly idleTimeoutMs: number;
+  /** Last successful login per account id, for RFC 2449 LOGIN-DELAY. */
+  readonly lastLogin: Map<string, number>;
+}
+
+/** Session state (STYLE.md habit 7): transaction data exists only after login. */
+export type SessionState =
+  | { kind: 'authorization'; user: string | null; failures: number; commands: number }
+  | { kind: 'transaction'; account: Account; handle: MailboxHandle; maildrop: Maildrop; release: () => void }
+  /** QUIT is applying deletions (RFC 1939 §6). */
+  | { kind: 'update' }
+  | { kind: 'closed' };
+
+export type TransactionState = Extract<SessionState, { kind: 'transaction' }>;
+
+export class Session {
+  state: SessionState = { kind: 'authorization', user: null, failures: 0, commands: 0 };
+  socket: Duplex;
+  secure: boolean;
+  readonly cid: string;
+  private readonly reader: LineReader;
+  private badCommands = 0;
+  /** Resolves when the session has ended and released everything. */
+  readonly finished: Promise<void>;
+  private finish!: () => void;
+  /** Busy in the UPDATE state: server shutdown waits instead of cutting. */
+  private updating: Promise<void> | null = null;
+
+  constructor(
+    readonly env: SessionEnv,
+    socket: Socket | TLSSocket,
+    readonly remoteAddress: string,
+    readonly log: Logger,
+  ) {
+    this.socket = socket;
+    this.secure = socket instanceof TLSSocket;
+    this.cid = String((log.bindings() as { cid?: string }).cid ?? remoteAddress);
+    this.reader = new LineReader(LIMITS.pop3.maxLineLength, LIMITS.pop3.maxPipelinedInput);
+    this.finished = new Promise((resolve) => (this.finish = resolve));
+    this.watch(socket);
+    this.reader.attach(socket);
+  }
+
+  get ctx(): NodeContext {
+    return this.env.ctx;
+  }
+
+  /** Run the session to its end; never throws. */
+  async run(): Promise<void> {
+    pop3SessionsOpen.inc();
+    try {
+      await this.reply('+OK Roost POP3 server ready.');
+      while (this.state.kind !== 'closed' && !this.socket.destroyed) {
+        const input = await this.reader.readLine();
+        if (input.kind === 'eof') break;
+        await this.handle(input);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'pop3 session failed');
+    } finally {
+      this.end();
+      pop3SessionsOpen.dec();
+      this.log.debug('pop3 session closed');
+      this.finish();
+    }
+  }
+
+  /** Server shutdown: let a running QUIT finish, close everything else now. */
+  async shutdown(): Promise<void> {
+    if (this.updating) await this.updating.catch(() => undefined);
+    this.socket.destroy();
+    await this.finished;
+  }
+
+  private async handle(input: Exclude<LineResult, { kind: 'eof' }>): Promise<void> {
+    if (input.kind === 'tooLong') {
+      await this.bad(`-ERR Line too long (limit ${LIMITS.pop3.maxLineLength} octets).`);
+      return;
+    }
+    const text = input.text;
+    const sp = text.indexOf(' ');
+    const name = (sp < 0 ? text : text.slice(0, sp)).toUpperCase();
+    const rest = sp < 0 ? '' : text.slice(sp + 1);
+    this.log.trace({ command: name }, 'command');
+
+    if (this.state.kind === 'authorization') {
+      this.state.commands++;
+      if (this.state.commands > LIMITS.pop3.maxCommandsBeforeAuth) {
+        await this.reply('-ERR Too many commands before login, closing.');
+        this.close();
+        return;
+      }
+    }
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as keyof typeof COMMANDS] : undefined;
+    if (!command) {
+      await this.bad('-ERR Unknown command.');
+      return;
+    }
+    const kind = this.state.kind as StateKind;
+    if (!(command.states as readonly StateKind[]).includes(kind)) {
+      await this.bad(kind === 'authorization' ? '-ERR Command not valid before login.' : '-ERR Command not valid after login.');
+      return;
+    }
+    const args = command.parse(rest);
+    if (args instanceof ArgError) {
+      await this.bad(`-ERR ${args.text}`);
+      return;
+    }
+    await (command.run as (s: Session, a: unknown) => Promise<void>)(this, args);
+  }
+
+  /** A command that was wrong; too many of them end the session. */
+  async bad(text: string): Promise<void> {
+    this.badCommands++;
+    if (this.badCommands > LIMITS.pop3.maxBadCommands) {
+      await this.reply('-ERR Too many bad commands, closing.');
+      this.close();
+      return;
+    }
+    await this.reply(text);
+  }
+
+  /** One reply line (CRLF added). */
+  reply(line: string): Promise<void> {
+    return writeOut(this.socket, `${line}\r\n`);
+  }
+
+  /** A multi-line reply: call line() for each, then end(). */
+  listing(): ListingWriter {
+    return new ListingWriter(this.socket, LIMITS.pop3.listingChunkBytes);
+  }
+
+  /** The next client line inside a command (SASL responses). */
+  readLine(): Promise<LineResult> {
+    return this.reader.readLine();
+  }
+
+  /** The transaction state; the command table guarantees it for transaction commands. */
+  tx(): TransactionState {
+    if (this.state.kind !== 'transaction') throw new Error(`not in transaction state (${this.state.kind})`);
+    return this.state;
+  }
+
+  /** Stop reading and close the connection (after what was written is flushed). */
+  close(): void {
+    if (this.state.kind === 'transaction') this.releaseMaildrop(this.state);
+    this.state = { kind: 'closed' };
+    this.socket.end();
+  }
+
+  /**
+   * RFC 2595 §4: after "+OK" the TLS handshake starts at once. The reader is
+   * detached first so no byte of the ClientHello is taken as a command; any
+   * plaintext the client pipelined after STLS is thrown away (it could have
+   * been injected by a man in the middle, CVE-2011-0411).
+   */
+  async startTls(): Promise<void> {
+    const plain = this.socket;
+    const leftover = this.reader.detach();
+    if (leftover.length > 0) this.log.warn({ bytes: leftover.length }, 'discarded plaintext pipelined after STLS');
+    await this.reply('+OK Begin TLS negotiation.');
+    this.unwatch(plain);
+    const tls = new TLSSocket(plain as Socket, { isServer: true, secureContext: this.env.secureContext });
+    this.socket = tls;
+    this.watch(tls);
+    const ok = await new Promise<boolean>((resolve) => {
+      tls.once('secure', () => resolve(true));
+      tls.once('close', () => resolve(false));
+    });
+    if (!ok) {
+      this.state = { kind: 'closed' };
+      return;
+    }
+    this.secure = true;
+    this.reader.attach(tls);
+  }
+
+  /**
+   * Turn a login outcome into the transaction state or an error reply:
+   * lock the maildrop (RFC 1939 §4, [IN-USE]), open INBOX, take the listing.
+   */
+  async loginWith(outcome: LoginOutcome): Promise<void> {
+    if (this.state.kind !== 'authorization') return;
+    if (outcome.kind !== 'ok') {
+      pop3Logins.inc({ result: outcome.kind });
+      if (outcome.kind === 'failed') {
+        this.state.failures++;
+        this.state.user = null;
+        await this.reply('-ERR [AUTH] Authentication failed.');
+        if (this.state.failures >= LIMITS.auth.maxFailuresPerConnection) {
+          await this.reply('-ERR Too many failed logins, closing.');
+          this.close();
+        }
+        return;
+      }
+      this.state.user = null;
+      await this.reply(loginRefusal(outcome));
+      return;
+    }
+    const account = outcome.account;
+    const log = this.log.child({ account: account.id });
+    const delay = this.ctx.config.pop3.login_delay;
+    if (delay > 0) {
+      const last = this.env.lastLogin.get(account.id);
+      if (last !== undefined && Date.now() - last < delay * 1000) {
+        pop3Logins.inc({ result: 'login_delay' });
+        await this.reply(`-ERR [LOGIN-DELAY] Minimum time between logins is ${delay} seconds.`);
+        return;
+      }
+    }
+    let release: (() => void) | null = null;
+    let handle: MailboxHandle | null = null;
+    try {
+      const user = this.ctx.store.user(account);
+      release = user.lockMaildrop(this.cid);
+      handle = await user.openMailbox('INBOX', { origin: this.cid });
+      const maildrop = new Maildrop(handle.snapshot());
+      if (this.socket.destroyed || this.state.kind !== 'authorization') throw new Error('connection closed during login');
+      this.state = { kind: 'transaction', account, handle, maildrop, release };
+      if (delay > 0) this.env.lastLogin.set(account.id, Date.now());
+      pop3Logins.inc({ result: 'ok' });
+      log.info({ messages: maildrop.size }, 'pop3 login');
+      const { count, octets } = maildrop.stat();
+      await this.reply(`+OK Logged in, ${count} messages (${octets} octets).`);
+    } catch (err) {
+      handle?.close();
+      release?.();
+      pop3Logins.inc({ result: isRoostError(err, 'INUSE') ? 'in_use' : 'error' });
+      if (this.state.kind === 'authorization') this.state.user = null;
+      await this.reply(errorReply(err, log));
+    }
+  }
+
+  /**
+   * QUIT in the TRANSACTION state (RFC 1939 §6): apply the deletion marks
+   * through the store (so IMAP sessions and the journal see them), set \Seen
+   * on retrieved messages (as Dovecot does unless pop3_no_flag_updates), wait
+   * for the replica as the replication gate says, then answer.
+   */
+  async update(st: TransactionState, apply: (st: TransactionState) => Promise<string>): Promise<void> {
+    this.state = { kind: 'update' };
+    const work = (async () => {
+      let text: string;
+      try {
+        text = await apply(st);
+      } catch (err) {
+        text = errorReply(err, this.log);
+      } finally {
+        this.releaseMaildrop(st);
+      }
+      await this.reply(text);
+    })();
+    this.updating = work;
+    await work;
+    this.close();
+  }
+
+  private releaseMaildrop(st: TransactionState): void {
+    st.handle.close();
+    st.release();
+  }
+
+  private end(): void {
+    if (this.state.kind === 'transaction') this.releaseMaildrop(this.state);
+    this.state = { kind: 'closed' };
+    this.reader.detach();
+    this.socket.destroy();
+  }
+
+  private readonly onTimeout = (): void => {
+    // RFC 1939 §3: the autologout timer ends the session WITHOUT entering
+    // the UPDATE state: no deletion is applied.
+    this.log.info('pop3 autologout');
+    if (this.state.kind === 'update') return;
+    this.socket.end('-ERR Autologout; idle for too long.\r\n');
+    if (this.state.kind === 'transaction') this.releaseMaildrop(this.state);
+    this.state = { kind: 'closed' };
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.log.debug({ err: err.message }, 'pop3 socket error');
+  };
+
+  private watch(socket: Duplex): void {
+    (socket as Socket).setTimeout(this.env.idleTimeoutMs);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+  }
+
+  private unwatch(socket: Duplex): void {
+    (socket as Socket).setTimeout(0);
+    socket.off('timeout', this.onTimeout);
+    // Keep an error listener: the TLS socket drives this one from now on.
+  }
+}
