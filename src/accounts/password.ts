@@ -1,0 +1,47 @@
+/**
+ * Password hashes for the embedded directory: scrypt (RFC 7914) from
+ * node:crypto, stored as `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt b64>$<hash b64>`
+ * so the cost can be raised later without breaking stored hashes.
+ */
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+
+/** N = 2^14, r = 8, p = 1: ~16 MiB and a few tens of ms per check on this class of machine. */
+const DEFAULT_LOG_N = 14;
+const DEFAULT_R = 8;
+const DEFAULT_P = 1;
+const KEY_LENGTH = 32;
+const SALT_LENGTH = 16;
+/** Upper bounds on parameters read back from a stored hash (a tampered row must not eat all memory). */
+const MAX_LOG_N = 20;
+const MAX_R = 32;
+const MAX_P = 16;
+
+function scryptAsync(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+const memFor = (logN: number, r: number): number => 128 * 2 ** logN * r * 2;
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(SALT_LENGTH);
+  const opts = { N: 2 ** DEFAULT_LOG_N, r: DEFAULT_R, p: DEFAULT_P, maxmem: memFor(DEFAULT_LOG_N, DEFAULT_R) };
+  const key = await scryptAsync(password, salt, KEY_LENGTH, opts);
+  return `$scrypt$ln=${DEFAULT_LOG_N},r=${DEFAULT_R},p=${DEFAULT_P}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+const HASH_RE = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
+
+/** True when `password` matches `stored`. An unparseable or empty hash never matches (account without password). */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const m = HASH_RE.exec(stored);
+  if (!m) return false;
+  const [logN, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (logN < 1 || logN > MAX_LOG_N || r < 1 || r > MAX_R || p < 1 || p > MAX_P) return false;
+  const salt = Buffer.from(m[4]!, 'base64');
+  const expected = Buffer.from(m[5]!, 'base64');
+  if (expected.length < 16) return false;
+  const key = await scryptAsync(password, salt, expected.length, { N: 2 ** logN, r, p, maxmem: memFor(logN, r) });
+  return timingSafeEqual(key, expected);
+}

@@ -1,0 +1,22 @@
+/**
+ * Every `roost` command, in one table (STYLE.md habit 2). Adding a command is
+ * one module plus one row here; main.ts builds the commander tree from it.
+ */
+import type { CliCommand } from '../command.js';
+import { deliver } from './deliver.js';
+import { reindex } from './reindex.js';
+import { serve } from './serve.js';
+import { status } from './status.js';
+import { aliasAdd, userAdd, userDel, userList, userPasswd } from './user.js';
+
+export const COMMANDS: readonly CliCommand[] = [
+  serve,
+  userAdd,
+  userDel,
+  userPasswd,
+  userList,
+  aliasAdd,
+  status,
+  deliver,
+  reindex,
+];

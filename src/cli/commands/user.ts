@@ -1,0 +1,115 @@
+/** `roost user add|del|passwd|list` and `roost user alias add` on the embedded directory. */
+import { EXIT, parseCount, parseSize, readFirstLine, UsageError, type CliCommand } from '../command.js';
+import { openEmbeddedDirectory } from '../local.js';
+
+const address = (v: unknown): string => {
+  if (typeof v !== 'string' || v.trim() === '') throw new UsageError('an address is required');
+  return v;
+};
+
+async function passwordFrom(cli: Parameters<CliCommand['run']>[0]): Promise<string> {
+  const pw = await readFirstLine(cli.stdin);
+  if (pw === '') throw new UsageError('empty password on stdin');
+  return pw;
+}
+
+export const userAdd: CliCommand = {
+  path: ['user', 'add'],
+  summary: 'create a mailbox account',
+  args: ['<address>'],
+  options: [
+    { flags: '--password-stdin', description: 'read the password from the first line of stdin' },
+    { flags: '--quota <size>', description: 'Maildir++ quota in bytes (suffix K, M, G); 0 = unlimited' },
+    { flags: '--quota-messages <n>', description: 'Maildir++ message count limit; 0 = unlimited' },
+  ],
+  async run(cli, args, opts) {
+    const addr = address(args[0]);
+    const quotaBytes = opts.quota !== undefined ? parseSize(String(opts.quota), '--quota') : 0;
+    const quotaMessages = opts.quotaMessages !== undefined ? parseCount(String(opts.quotaMessages), '--quota-messages') : 0;
+    const password = opts.passwordStdin ? await passwordFrom(cli) : undefined;
+    const dir = openEmbeddedDirectory(cli.config());
+    try {
+      const account = await dir.addUser({ address: addr, password, quotaBytes, quotaMessages });
+      cli.stdout.write(`added ${account.address} (Maildir ${account.maildir})\n`);
+      if (password === undefined) cli.stdout.write('no password set: use `roost user passwd` before the user logs in\n');
+    } finally {
+      await dir.close();
+    }
+    return EXIT.OK;
+  },
+};
+
+export const userDel: CliCommand = {
+  path: ['user', 'del'],
+  summary: 'delete an account and its aliases (the Maildir stays on disk)',
+  args: ['<address>'],
+  async run(cli, args) {
+    const dir = openEmbeddedDirectory(cli.config());
+    try {
+      await dir.deleteUser(address(args[0]));
+      cli.stdout.write(`deleted ${String(args[0]).toLowerCase()}\n`);
+    } finally {
+      await dir.close();
+    }
+    return EXIT.OK;
+  },
+};
+
+export const userPasswd: CliCommand = {
+  path: ['user', 'passwd'],
+  summary: "set an account's password (first line of stdin)",
+  args: ['<address>'],
+  options: [{ flags: '--password-stdin', description: 'read the password from stdin (the default)' }],
+  async run(cli, args) {
+    const addr = address(args[0]);
+    const password = await passwordFrom(cli);
+    const dir = openEmbeddedDirectory(cli.config());
+    try {
+      await dir.setPassword(addr, password);
+      cli.stdout.write(`password set for ${addr.toLowerCase()}\n`);
+    } finally {
+      await dir.close();
+    }
+    return EXIT.OK;
+  },
+};
+
+export const userList: CliCommand = {
+  path: ['user', 'list'],
+  summary: 'list accounts with status, quota and aliases',
+  options: [{ flags: '--json', description: 'print JSON' }],
+  async run(cli, _args, opts) {
+    const dir = openEmbeddedDirectory(cli.config());
+    try {
+      const users = await dir.listUsers();
+      if (opts.json) {
+        cli.stdout.write(`${JSON.stringify(users.map((u) => ({ ...u.account, aliases: u.aliases, hasPassword: u.hasPassword })))}\n`);
+      } else {
+        for (const u of users) {
+          const quota = u.account.quotaBytes ? ` quota=${u.account.quotaBytes}` : '';
+          const aliases = u.aliases.length ? ` aliases=${u.aliases.join(',')}` : '';
+          cli.stdout.write(`${u.account.address} ${u.account.status}${quota}${aliases}\n`);
+        }
+      }
+    } finally {
+      await dir.close();
+    }
+    return EXIT.OK;
+  },
+};
+
+export const aliasAdd: CliCommand = {
+  path: ['user', 'alias', 'add'],
+  summary: 'deliver mail for ALIAS to ADDRESS (ALIAS "@domain" catches all of a domain)',
+  args: ['<alias>', '<address>'],
+  async run(cli, args) {
+    const dir = openEmbeddedDirectory(cli.config());
+    try {
+      await dir.addAlias(address(args[0]), address(args[1]));
+      cli.stdout.write(`alias ${String(args[0]).toLowerCase()} -> ${String(args[1]).toLowerCase()}\n`);
+    } finally {
+      await dir.close();
+    }
+    return EXIT.OK;
+  },
+};

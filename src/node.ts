@@ -1,0 +1,335 @@
+/**
+ * Boot and stop one Roost node from a Config: logger, TLS, directory, store,
+ * protocol servers, admin HTTP and the control socket. The CLI's `serve`
+ * calls startNode and wires SIGTERM to stop(); tests call it in-process.
+ *
+ * Start order puts the control socket first (it refuses to start a second
+ * node on the same data directory) and the client listeners last, so a
+ * client never reaches a node whose store is not open. Stop runs the other
+ * way: stop accepting, finish in-flight deliveries, then close the store.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SecureContextOptions } from 'node:tls';
+import { collectDefaultMetrics } from 'prom-client';
+import type { Directory } from './accounts/directory.js';
+import { openSqliteDirectory } from './accounts/sqlite.js';
+import { ControlServer } from './admin/control.js';
+import { AdminHttpServer, type HealthReport } from './admin/http.js';
+import type { Config } from './config/schema.js';
+import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js';
+import { RoostError } from './errors.js';
+import { initLogger, type Logger } from './log/logger.js';
+import { loadTls } from './net/tls.js';
+import { deliverStream } from './qmqp/deliver.js';
+import { createQmqpServer } from './qmqp/server.js';
+import { openStore, type Store } from './store/store.js';
+
+/** Bound ports (port 0 in the config resolves to the real one). Absent = listener disabled or closed. */
+export interface NodePorts {
+  imap?: number;
+  imaps?: number;
+  pop3?: number;
+  pop3s?: number;
+  qmqp?: number;
+  admin?: number;
+  replication?: number;
+}
+
+export type Role = 'primary' | 'replica';
+
+/** The file a started node writes (data_dir/node.json) so scripts and tests find its ports. */
+export const NODE_FILE = 'node.json';
+export const CONTROL_SOCKET = 'control.sock';
+
+export interface NodeStatus {
+  pid: number;
+  role: Role;
+  ready: boolean;
+  writable: boolean;
+  lsn: string;
+  ports: NodePorts;
+  directory: ReturnType<Directory['health']>;
+  uptimeSeconds: number;
+  [module: string]: unknown;
+}
+
+/**
+ * A running node. src/replication attaches through this: it replaces the
+ * gate, sets the role, opens/closes client listeners on promote/demote,
+ * registers control commands, adds status fields and its port.
+ */
+export interface RoostNode {
+  readonly config: Config;
+  readonly ctx: NodeContext;
+  readonly log: Logger;
+  readonly control: ControlServer;
+  role: Role;
+  setReplicationGate(gate: ReplicationGate): void;
+  /** Extra fields for `roost status` and /health, under `name`. */
+  addStatus(name: string, provider: () => Record<string, unknown>): void;
+  /** Extra ports for node.json/status (e.g. replication). */
+  addPorts(provider: () => Partial<NodePorts>): void;
+  /** Run before the store closes on stop (reverse order of registration). */
+  onStop(fn: () => Promise<void>): void;
+  /** Health override hook: return false to report not ready (e.g. replica not yet caught up). */
+  addReadiness(check: () => boolean): void;
+  /** IMAP, POP3, QMQP listeners: open on a primary, closed on a replica. */
+  openClientListeners(): Promise<void>;
+  closeClientListeners(): Promise<void>;
+  readonly clientListenersOpen: boolean;
+  ports(): NodePorts;
+  status(): NodeStatus;
+  /** Write data_dir/node.json again (after ports changed). */
+  writeNodeFile(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where JSON logs go (default stdout). */
+  logDestination?: NodeJS.WritableStream;
+}
+
+let defaultMetricsOn = false;
+
+type ServerFactory = (ctx: NodeContext) => ProtocolServer;
+
+/**
+ * Load a protocol server factory by module path, or null when the module is
+ * not in this build (each protocol is its own module; a missing one is logged).
+ */
+async function optionalFactory(modulePath: string, exportName: string, log: Logger): Promise<ServerFactory | null> {
+  try {
+    const mod = (await import(modulePath)) as Record<string, unknown>;
+    const f = mod[exportName];
+    if (typeof f === 'function') return f as ServerFactory;
+    log.warn({ module: modulePath }, `${exportName} not exported; listener disabled`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    log.warn({ module: modulePath, detail: (err as Error).message }, 'module missing from this build; listener disabled');
+  }
+  return null;
+}
+
+/** The configured directory backend (sqlite, or ldap when that module is in the build). */
+export async function openDirectory(config: Config, log: Logger): Promise<Directory> {
+  if (config.directory.backend === 'sqlite') return openSqliteDirectory(config.paths.dataDir, config.paths.mailDir);
+  const mod = (await import('./accounts/ldap.js' as string)) as {
+    createLdapDirectory?: (config: Config, log: Logger) => Directory | Promise<Directory>;
+  };
+  if (!mod.createLdapDirectory) throw new Error('directory.backend: the ldap backend is not available in this build');
+  return mod.createLdapDirectory(config, log);
+}
+
+async function writeAtomic(file: string, data: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}
+
+export async function startNode(config: Config, opts: StartOptions = {}): Promise<RoostNode> {
+  const dataDir = config.paths.dataDir;
+  await mkdir(dataDir, { recursive: true });
+  await mkdir(config.paths.mailDir, { recursive: true });
+  const log = initLogger(config.log.level, opts.logDestination);
+  if (!defaultMetricsOn) {
+    collectDefaultMetrics();
+    defaultMetricsOn = true;
+  }
+
+  const control = new ControlServer(log.child({ component: 'control' }));
+  await control.listen(path.join(dataDir, CONTROL_SOCKET));
+  const cleanups: (() => Promise<void>)[] = [() => control.close()];
+  const unwind = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
+  };
+
+  let tls: SecureContextOptions;
+  let directory: Directory;
+  let store: Store;
+  try {
+    tls = await loadTls(config, log);
+    directory = await openDirectory(config, log);
+    cleanups.push(() => directory.close());
+    store = await openStore({ dataDir, mailDir: config.paths.mailDir, hostname: config.hostname, watch: true });
+    cleanups.push(() => store.close());
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+
+  // Without replication every write is acknowledged at once (src/replication replaces this gate).
+  const ctx: { -readonly [K in keyof NodeContext]: NodeContext[K] } = {
+    config,
+    log,
+    store,
+    directory,
+    tls,
+    replication: { waitFor: async () => undefined, writable: true },
+  };
+
+  const servers: ProtocolServer[] = [createQmqpServer(ctx)];
+  for (const [mod, name] of [
+    ['./pop3/server.js', 'createPop3Server'],
+    ['./imap/server.js', 'createImapServer'],
+  ] as const) {
+    const f = await optionalFactory(mod, name, log);
+    if (f) servers.push(f(ctx));
+  }
+
+  const statusProviders = new Map<string, () => Record<string, unknown>>();
+  const portProviders: (() => Partial<NodePorts>)[] = [];
+  const readiness: (() => boolean)[] = [];
+  const stopHooks: (() => Promise<void>)[] = [];
+  const admin = new AdminHttpServer(() => health(), log.child({ component: 'admin' }));
+  const started = Date.now();
+  let listenersOpen = false;
+  let ready = false;
+  let stopping: Promise<void> | null = null;
+
+  const ports = (): NodePorts => {
+    const p: NodePorts = {};
+    for (const s of servers) {
+      const a = s.addresses();
+      if (s.name === 'qmqp' && a.listen !== undefined) p.qmqp = a.listen;
+      if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {});
+      if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {});
+    }
+    const adminPort = admin.address();
+    if (adminPort !== null) p.admin = adminPort;
+    for (const f of portProviders) Object.assign(p, f());
+    return p;
+  };
+
+  const status = (): NodeStatus => {
+    const s: NodeStatus = {
+      pid: process.pid,
+      role: node.role,
+      ready: isReady(),
+      writable: ctx.replication.writable,
+      lsn: store.lastLsn().toString(),
+      ports: ports(),
+      directory: directory.health(),
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+    };
+    for (const [name, f] of statusProviders) s[name] = f();
+    return s;
+  };
+
+  const isReady = (): boolean =>
+    ready && stopping === null && directory.health().ok && (node.role === 'replica' || listenersOpen) && readiness.every((f) => f());
+
+  const health = (): HealthReport => {
+    const s = status();
+    return { ...s, ready: s.ready, role: s.role };
+  };
+
+  const writeNodeFile = (): Promise<void> =>
+    writeAtomic(path.join(dataDir, NODE_FILE), `${JSON.stringify({ pid: process.pid, ports: ports(), startedAt: new Date(started).toISOString() })}\n`);
+
+  const node: RoostNode = {
+    config,
+    ctx,
+    log,
+    control,
+    role: config.replication.role as Role,
+    setReplicationGate(gate) {
+      ctx.replication = gate;
+    },
+    addStatus(name, provider) {
+      statusProviders.set(name, provider);
+    },
+    addPorts(provider) {
+      portProviders.push(provider);
+    },
+    onStop(fn) {
+      stopHooks.push(fn);
+    },
+    addReadiness(check) {
+      readiness.push(check);
+    },
+    async openClientListeners() {
+      for (const s of servers) await s.listen();
+      listenersOpen = true;
+      if (ready) await writeNodeFile();
+    },
+    async closeClientListeners() {
+      listenersOpen = false;
+      await Promise.all(servers.map((s) => s.close()));
+      if (ready) await writeNodeFile();
+    },
+    get clientListenersOpen() {
+      return listenersOpen;
+    },
+    ports,
+    status,
+    writeNodeFile,
+    stop() {
+      stopping ??= (async () => {
+        log.info('stopping: closing listeners, finishing in-flight work');
+        await Promise.all(servers.map((s) => s.close().catch((err: unknown) => log.error({ err, server: s.name }, 'close failed'))));
+        listenersOpen = false;
+        await admin.close();
+        for (const fn of stopHooks.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'stop hook failed'));
+        await rm(path.join(dataDir, NODE_FILE), { force: true });
+        await unwind();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+
+  registerControlCommands(node);
+
+  try {
+    const replication = await optionalReplication(log);
+    if (replication) await replication(node);
+    if (node.role === 'primary') await node.openClientListeners();
+    await admin.listen(config.admin.listen);
+    ready = true;
+    await writeNodeFile();
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
+    await admin.close().catch(() => undefined);
+    for (const fn of stopHooks.reverse()) await fn().catch(() => undefined);
+    await unwind();
+    throw err;
+  }
+  log.info({ ports: ports(), role: node.role, dataDir }, 'roost node started');
+  return node;
+}
+
+/** src/replication attaches itself when present: `attachReplication(node)` from src/replication/index.ts. */
+async function optionalReplication(log: Logger): Promise<((node: RoostNode) => Promise<void>) | null> {
+  try {
+    const mod = (await import('./replication/index.js' as string)) as { attachReplication?: (node: RoostNode) => Promise<void> };
+    return mod.attachReplication ?? null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    log.debug('replication module not in this build');
+    return null;
+  }
+}
+
+/** Commands every node answers on the control socket. */
+function registerControlCommands(node: RoostNode): void {
+  const { ctx } = node;
+  node.control.register('status', async () => node.status());
+  node.control.register(
+    'deliver',
+    async (args, body) => {
+      const recipients = args.recipients;
+      if (!Array.isArray(recipients) || recipients.length === 0 || recipients.some((r) => typeof r !== 'string'))
+        throw new RoostError('LIMIT', 'deliver: recipients must be a non-empty list of addresses');
+      const sender = typeof args.sender === 'string' ? args.sender : '';
+      return deliverStream(ctx, body!, { sender, recipients: recipients as string[], via: 'local' });
+    },
+    { stream: true },
+  );
+  node.control.register('reindex', async (args) => {
+    const address = String(args.address ?? '');
+    const r = await ctx.directory.lookupRecipient(address);
+    if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
+    return ctx.store.reindex(r.account);
+  });
+}

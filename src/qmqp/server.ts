@@ -1,0 +1,209 @@
+/**
+ * The QMQP listener (cr.yp.to/proto/qmqp.html): one message per connection,
+ * answered with one netstring K/Z/D, then closed.
+ *
+ * Reading pulls from the socket (async iteration) and awaits each write into
+ * the store's draft, so a slow disk slows the client down instead of filling
+ * memory. The reply is sent only after the client has sent the whole packet,
+ * as qmqp.html requires; a client that disconnects earlier is throwing the
+ * message away, and so do we.
+ */
+import net from 'node:net';
+import type { NodeContext, ProtocolServer } from '../context.js';
+import { LIMITS } from '../limits.js';
+import { connectionLogger, type Logger } from '../log/logger.js';
+import { closeServer, listenOn } from '../net/listen.js';
+import { openConnections } from '../net/metrics.js';
+import type { Draft } from '../store/store.js';
+import { deliverDraft, TEXT, verdictForError, verdictForProblem, type Verdict } from './deliver.js';
+import { deliveries } from './metrics.js';
+import { encodeNetstring } from './netstring.js';
+import { QmqpFormatError, QmqpRequestParser, type Envelope } from './request.js';
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** RFC 5322 §3.3 date-time in UTC, e.g. "Tue, 24 Nov 2026 18:15:24 +0000". */
+export function rfc5322Date(d: Date): string {
+  return (
+    `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
+  );
+}
+
+/**
+ * The trace line a final-delivery server adds (RFC 5321 §4.4). LF line end:
+ * QMQP messages use LF (qmqp.html), and the Maildir keeps them as received.
+ */
+export function receivedLine(peer: string, hostname: string, when = new Date()): Buffer {
+  return Buffer.from(`Received: from [${peer}] by ${hostname} (Roost) with QMQP; ${rfc5322Date(when)}\n`, 'latin1');
+}
+
+function reply(socket: net.Socket, v: Verdict): void {
+  const text = v.text.slice(0, LIMITS.qmqp.maxReplyText);
+  socket.end(encodeNetstring(`${v.code}${text}`));
+}
+
+type Phase = 'idle' | 'receiving' | 'delivering';
+
+interface Session {
+  socket: net.Socket;
+  phase: Phase;
+  done: Promise<void>;
+}
+
+/** One connection from accept to close. Never throws. */
+async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log: Logger): Promise<void> {
+  const cfg = ctx.config.qmqp;
+  const parser = new QmqpRequestParser(cfg.max_recipients);
+  let draft: Draft | null = null;
+  let tooBig = false;
+  /** A store failure while receiving: we keep reading (the client must finish) and answer at the end. */
+  let failure: unknown = null;
+  let env: Envelope | null = null;
+  socket.setTimeout(cfg.read_timeout_ms, () => {
+    log.info('read timeout');
+    socket.destroy();
+  });
+
+  const dropDraft = async (): Promise<void> => {
+    const d = draft;
+    draft = null;
+    if (d) await d.discard().catch((err: unknown) => log.warn({ err }, 'draft discard failed'));
+  };
+
+  try {
+    for await (const chunk of socket.iterator({ destroyOnReturn: false })) {
+      session.phase = 'receiving';
+      for (const ev of parser.push(chunk as Buffer)) {
+        switch (ev.kind) {
+          case 'message-start':
+            if (ev.length > cfg.max_message_size) tooBig = true;
+            else {
+              try {
+                draft = await ctx.store.createDraft({
+                  prefix: receivedLine(socket.remoteAddress ?? 'unknown', ctx.config.hostname),
+                  maxSize: cfg.max_message_size,
+                });
+              } catch (err) {
+                failure = err;
+              }
+            }
+            break;
+          case 'message-data':
+            if (draft && failure === null) {
+              try {
+                await draft.write(ev.chunk);
+              } catch (err) {
+                failure = err;
+                await dropDraft();
+              }
+            }
+            break;
+          case 'done':
+            env = ev.envelope;
+            break;
+          case 'message-end':
+            break;
+        }
+      }
+      if (parser.done) break;
+    }
+  } catch (err) {
+    await dropDraft();
+    if (err instanceof QmqpFormatError) {
+      log.info({ reason: err.message }, 'malformed QMQP packet');
+      deliveries.inc({ result: 'D', via: 'qmqp' });
+      // qmail-ldap's compressed QMQP starts with a non-digit; we do not speak it: close, the client defers.
+      if (err.compressed) socket.destroy();
+      else reply(socket, { code: 'D', text: `${err.message} (#5.5.2)` });
+      return;
+    }
+    log.info({ err }, 'connection failed while receiving');
+    socket.destroy();
+    return;
+  }
+
+  if (!env) {
+    // EOF or timeout before the last recipient: the client abandoned the message (qmqp.html).
+    await dropDraft();
+    log.info('client closed before the end of the packet');
+    socket.destroy();
+    return;
+  }
+
+  session.phase = 'delivering';
+  socket.setTimeout(0);
+  let verdict: Verdict;
+  if (env.problem || tooBig || failure !== null || !draft) {
+    verdict = env.problem
+      ? verdictForProblem(env.problem)
+      : tooBig
+        ? { code: 'D', text: TEXT.tooBig }
+        : verdictForError(failure, cfg.over_quota);
+    await dropDraft();
+    deliveries.inc({ result: verdict.code, via: 'qmqp' });
+    log.info({ verdict: verdict.code, text: verdict.text }, 'delivery refused');
+  } else {
+    const d: Draft = draft;
+    draft = null;
+    verdict = await deliverDraft(ctx, { sender: env.sender, recipients: env.recipients, draft: d, via: 'qmqp', log });
+  }
+  reply(socket, verdict);
+}
+
+export function createQmqpServer(ctx: NodeContext): ProtocolServer {
+  const sessions = new Set<Session>();
+  let port: number | null = null;
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (sessions.size >= ctx.config.qmqp.max_connections) {
+      // qmqp.html: the server may close at any time; an answer the client gets is clearer than a reset.
+      socket.on('error', () => undefined);
+      reply(socket, { code: 'Z', text: 'too many connections, try again later (#4.3.2)' });
+      return;
+    }
+    const log = connectionLogger('qmqp', remote);
+    socket.on('error', (err) => log.debug({ err }, 'socket error'));
+    openConnections.inc({ protocol: 'qmqp' });
+    const session: Session = { socket, phase: 'idle', done: Promise.resolve() };
+    session.done = serve(ctx, socket, session, log)
+      .catch((err: unknown) => {
+        log.error({ err }, 'qmqp session failed');
+        socket.destroy();
+      })
+      .finally(() => {
+        sessions.delete(session);
+        openConnections.dec({ protocol: 'qmqp' });
+      });
+    sessions.add(session);
+  });
+
+  return {
+    name: 'qmqp',
+    async listen() {
+      if (server.listening) return;
+      port = await listenOn(server, ctx.config.qmqp.listen, 'qmqp.listen');
+    },
+    async close() {
+      const closed = closeServer(server);
+      // Connections that have not sent a byte hold no message: cut them now; the rest may finish.
+      for (const s of sessions) if (s.phase === 'idle') s.socket.destroy();
+      const pending = Promise.all([...sessions].map((s) => s.done));
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, LIMITS.qmqp.shutdownGraceMs);
+      });
+      await Promise.race([pending, grace]);
+      clearTimeout(timer);
+      for (const s of sessions) s.socket.destroy();
+      await Promise.all([...sessions].map((s) => s.done));
+      await closed;
+      port = null;
+    },
+    addresses() {
+      return port === null ? {} : { listen: port };
+    },
+  };
+}
