@@ -1,0 +1,88 @@
+/**
+ * The POP3 listeners: `pop3.listen` (plaintext with STLS, RFC 2595) and
+ * `pop3.tls_listen` (implicit TLS, RFC 8314). Each connection is a Session;
+ * close() stops accepting, lets running QUITs finish and closes the rest.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { NodeContext, ProtocolServer } from '../context.js';
+import { LIMITS } from '../limits.js';
+import { connectionLogger } from '../log/logger.js';
+import { AuthGuard, type AuthGuardOptions } from '../net/auth-guard.js';
+import { closeServer, listenOn } from '../net/listen.js';
+import { Session, type SessionEnv } from './session.js';
+
+/** Internal knobs (tests, node wiring); the operator contract is the config. */
+export interface Pop3Options {
+  /** RFC 1939 §3 autologout; default LIMITS.pop3.idleTimeoutMs. */
+  idleTimeoutMs?: number;
+  /** Share one login policy between IMAP and POP3 (throttling counts both). */
+  guard?: AuthGuard;
+  /** Timing of the guard created when none is given. */
+  auth?: AuthGuardOptions;
+}
+
+export interface Pop3Server extends ProtocolServer {
+  /** Sessions currently open (tests, shutdown). */
+  readonly sessionCount: number;
+}
+
+export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): Pop3Server {
+  const log = ctx.log.child({ module: 'pop3' });
+  const env: SessionEnv = {
+    ctx,
+    guard: options.guard ?? new AuthGuard(ctx.directory, ctx.config.auth, log, options.auth),
+    secureContext: tls.createSecureContext(ctx.tls),
+    idleTimeoutMs: options.idleTimeoutMs ?? LIMITS.pop3.idleTimeoutMs,
+    lastLogin: new Map(),
+  };
+  const sessions = new Set<Session>();
+  let plain: net.Server | null = null;
+  let secure: tls.Server | null = null;
+  const ports: { listen?: number; tls?: number } = {};
+
+  const start = (socket: net.Socket | tls.TLSSocket): void => {
+    const remote = socket.remoteAddress ?? 'unknown';
+    // Replies are small and paced by the client: do not let Nagle hold them.
+    socket.setNoDelay(true);
+    const session = new Session(env, socket, remote, connectionLogger('pop3', remote));
+    sessions.add(session);
+    void session.run().finally(() => sessions.delete(session));
+  };
+
+  return {
+    name: 'pop3',
+    get sessionCount() {
+      return sessions.size;
+    },
+    async listen() {
+      if (!plain) {
+        plain = net.createServer(start);
+        plain.maxConnections = ctx.config.pop3.max_connections;
+        const port = await listenOn(plain, ctx.config.pop3.listen, 'pop3.listen');
+        if (port === null) plain = null;
+        else ports.listen = port;
+      }
+      if (!secure) {
+        secure = tls.createServer({ ...ctx.tls }, start);
+        secure.maxConnections = ctx.config.pop3.max_connections;
+        // A failed handshake is the client's problem; keep it out of the error path.
+        secure.on('tlsClientError', (err) => log.debug({ err: err.message }, 'pop3s handshake failed'));
+        const port = await listenOn(secure, ctx.config.pop3.tls_listen, 'pop3.tls_listen');
+        if (port === null) secure = null;
+        else ports.tls = port;
+      }
+    },
+    async close() {
+      const closing = [plain, secure].filter((s): s is net.Server => s !== null).map((s) => closeServer(s));
+      plain = null;
+      secure = null;
+      delete ports.listen;
+      delete ports.tls;
+      await Promise.all([...closing, ...[...sessions].map((s) => s.shutdown())]);
+    },
+    addresses() {
+      return { ...ports };
+    },
+  };
+}
