@@ -82,6 +82,29 @@ export const SCHEMA = {
     cache_ttl_ms: { type: 'int', default: 60_000, min: 0, max: 86_400_000 },
     negative_cache_ttl_ms: { type: 'int', default: 10_000, min: 0, max: 86_400_000 },
     pool_size: { type: 'int', default: 4, min: 1, max: 64 },
+    /** Connections kept for user binds (auth_mode "bind"); separate from the search pool. */
+    auth_pool_size: { type: 'int', default: 2, min: 1, max: 64 },
+    /** Verify the server certificate (ldaps:// and StartTLS); off only for test rigs. */
+    tls_verify: { type: 'bool', default: true },
+    /** Look up catchall@domain when an address is not found (qmail-ldap LDAP_CATCH_ALL). */
+    catchall: { type: 'bool', default: true },
+    /** Filters with %s for the RFC 4515-escaped value; empty = qmail-ldap's, built from the attribute names below. */
+    recipient_filter: { type: 'string', default: '' },
+    login_filter: { type: 'string', default: '' },
+    /** Quota for entries without mailQuotaSize/mailQuotaCount (qmail-ldap control/defaultquotasize, …count); 0 = unlimited. */
+    default_quota_bytes: { type: 'int', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
+    default_quota_messages: { type: 'int', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
+    attr_mail: { type: 'string', default: 'mail' },
+    attr_alternate: { type: 'string', default: 'mailAlternateAddress' },
+    attr_uid: { type: 'string', default: 'uid' },
+    attr_password: { type: 'string', default: 'userPassword' },
+    attr_message_store: { type: 'string', default: 'mailMessageStore' },
+    attr_home: { type: 'string', default: 'homeDirectory' },
+    attr_quota_size: { type: 'string', default: 'mailQuotaSize' },
+    attr_quota_count: { type: 'string', default: 'mailQuotaCount' },
+    attr_size_max: { type: 'string', default: 'mailSizeMax' },
+    attr_status: { type: 'string', default: 'accountStatus' },
+    attr_host: { type: 'string', default: 'mailHost' },
   },
   replication: {
     role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },

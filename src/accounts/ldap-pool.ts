@@ -1,0 +1,155 @@
+/**
+ * A small pool of ldapts connections. Each connection is set up once
+ * (connect, optional StartTLS per RFC 4513 §3, optional bind as the service
+ * account) and reused. A connection that failed at the transport level, timed
+ * out, or was closed by the server is thrown away; the next request builds a
+ * new one, so a restarted server is picked up without restarting Roost.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { Client, ResultCodeError } from 'ldapts';
+
+export interface PoolOptions {
+  url: string;
+  size: number;
+  timeoutMs: number;
+  starttls: boolean;
+  tls: ConnectionOptions;
+  /** Service account; empty = anonymous. */
+  bindDn: string;
+  bindPassword: string;
+}
+
+/** LDAP result codes after which the connection itself is still good (RFC 4511 §4.1.9, Appendix A). */
+const CONNECTION_KEPT = new Set([
+  0, // success
+  4, // sizeLimitExceeded
+  32, // noSuchObject
+  48, // inappropriateAuthentication
+  49, // invalidCredentials
+  50, // insufficientAccessRights
+  53, // unwillingToPerform
+]);
+
+/** True when the error says nothing about the connection (an answer, not a fault). */
+export function isAnswer(err: unknown): boolean {
+  return err instanceof ResultCodeError && CONNECTION_KEPT.has(err.code);
+}
+
+interface Waiter {
+  resolve: (c: Client) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class LdapPool {
+  private readonly idle: Client[] = [];
+  private open = 0;
+  private readonly waiters: Waiter[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  /** Run `fn` on a pooled connection; faults discard the connection and rethrow. */
+  async with<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const client = await this.acquire();
+    let healthy = true;
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (!isAnswer(err)) healthy = false;
+      throw err;
+    } finally {
+      this.release(client, healthy);
+    }
+  }
+
+  private async acquire(): Promise<Client> {
+    if (this.closed) throw new Error('LDAP pool closed');
+    while (this.idle.length > 0) {
+      const c = this.idle.pop()!;
+      // The server may have closed it while idle (restart, idle timeout): start over.
+      if (c.isConnected && (this.opts.bindDn === '' || c.isBound)) return c;
+      this.discard(c);
+      this.open--;
+    }
+    if (this.open < this.opts.size) {
+      this.open++;
+      try {
+        return await this.connect();
+      } catch (err) {
+        this.open--;
+        this.wakeOne();
+        throw err;
+      }
+    }
+    return new Promise<Client>((resolve, reject) => {
+      const w: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new Error(`no LDAP connection free within ${this.opts.timeoutMs} ms`));
+        }, this.opts.timeoutMs),
+      };
+      this.waiters.push(w);
+    });
+  }
+
+  private async connect(): Promise<Client> {
+    const { url, timeoutMs, tls } = this.opts;
+    // ldapts speaks TLS from the first byte whenever tlsOptions are given, so pass them only for ldaps://.
+    const implicitTls = /^ldaps:/i.test(url);
+    const client = new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs, ...(implicitTls ? { tlsOptions: tls } : {}) });
+    try {
+      if (this.opts.starttls) await client.startTLS(tls);
+      if (this.opts.bindDn !== '') await client.bind(this.opts.bindDn, this.opts.bindPassword);
+      return client;
+    } catch (err) {
+      void client.unbind().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private release(c: Client, healthy: boolean): void {
+    if (!healthy || this.closed) {
+      this.discard(c);
+      this.open--;
+      this.wakeOne();
+      return;
+    }
+    const w = this.waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(c);
+    } else this.idle.push(c);
+  }
+
+  /** A slot came free: let the first waiter open a new connection. */
+  private wakeOne(): void {
+    const w = this.waiters.shift();
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.open++;
+    this.connect().then(w.resolve, (err: Error) => {
+      this.open--;
+      w.reject(err);
+      this.wakeOne();
+    });
+  }
+
+  private discard(c: Client): void {
+    void c.unbind().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new Error('LDAP pool closed'));
+    }
+    const all = this.idle.splice(0);
+    this.open -= all.length;
+    await Promise.all(all.map((c) => c.unbind().catch(() => undefined)));
+  }
+}
