@@ -1,0 +1,407 @@
+/**
+ * The replication component of a node: durable role and epoch, the ack gate,
+ * the listener for peers, the follower (on a replica) or prober (on a
+ * primary), and the role changes — promote, demote, and stepping down when a
+ * peer of a newer epoch shows up (protocols.md §5.5). Role changes are
+ * serialised: one at a time, each durable before the ports change.
+ *
+ * A replica keeps the QMQP, IMAP and POP3 ports closed (connections refused),
+ * because qmail-qmqpc tries the next server only when connect() fails
+ * (DESIGN.md "Replication and failover").
+ */
+import type { Directory } from '../accounts/directory.js';
+import type { Config } from '../config/schema.js';
+import { RoostError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
+import type { SecureContextOptions } from 'node:tls';
+import { EpochStore } from './epoch.js';
+import { AckGate } from './gate.js';
+import { HandshakeError, offerHandshake } from './handshake.js';
+import { metrics } from './metrics.js';
+import { PrimaryListener, type ShipSession } from './primary.js';
+import { Follower, connectPeer } from './replica.js';
+import { Link, type EpochStart, type NodeState, type Role } from './protocol.js';
+import { receiveHandback, receiveSnapshot, sendHandback, sendSnapshot } from './catchup.js';
+import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyReport } from './verify.js';
+import type { MailboxManifest } from './protocol.js';
+
+/** How the component opens and closes the client-facing listeners (src/node.ts provides them). */
+export interface ClientPorts {
+  open(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ReplicationDeps {
+  config: Config;
+  log: Logger;
+  store: Store;
+  directory: Directory;
+  tls: SecureContextOptions;
+  ports: ClientPorts;
+  /** Told after every role change (node.role, node.json). */
+  roleChanged(role: Role): void;
+}
+
+export interface ReplicationStatus {
+  enabled: boolean;
+  role: Role;
+  epoch: number;
+  nodeId: string;
+  clusterId: string | null;
+  peer: string;
+  ack: 'sync' | 'async';
+  onSyncTimeout: 'tempfail' | 'degrade';
+  lastLsn: string;
+  appliedLsn: string;
+  ackedLsn: string;
+  committedLsn: string;
+  connected: boolean;
+  connectedSince: string | null;
+  lag: { records: number; bytes: number | null; seconds: number };
+  sync: boolean;
+  degraded: boolean;
+  degradedSince: string | null;
+  needsResync: boolean;
+  lastError: string | null;
+}
+
+/** How long a primary looks for a newer-epoch peer before opening its ports at start. */
+const START_PROBE_MS = 1500;
+
+export class Replication {
+  readonly gate: AckGate;
+  private readonly log: Logger;
+  private listener: PrimaryListener | null = null;
+  private follower: Follower | null = null;
+  private prober: Follower | null = null;
+  private serial: Promise<unknown> = Promise.resolve();
+  private highestSeenEpoch = 0;
+  private committedSeen = 0n;
+  private committedPersistedAt = 0;
+  private linkError: string | null = null;
+  private followerConnected = false;
+  private closed = false;
+
+  private constructor(
+    private readonly deps: ReplicationDeps,
+    private readonly epochs: EpochStore,
+  ) {
+    const r = deps.config.replication;
+    this.log = deps.log.child({ component: 'replication' });
+    this.committedSeen = BigInt(epochs.state.committedLsnSeen);
+    this.gate = new AckGate({
+      enabled: this.enabled,
+      ack: r.ack as 'sync' | 'async',
+      syncTimeoutMs: r.sync_timeout_ms,
+      onSyncTimeout: r.on_sync_timeout as 'tempfail' | 'degrade',
+      lastLsn: () => deps.store.lastLsn(),
+      log: this.log,
+    });
+  }
+
+  static async create(deps: ReplicationDeps): Promise<Replication> {
+    const r = deps.config.replication;
+    if (r.peer !== '' && r.secret === '') throw new Error('config: replication.secret: required when replication.peer is set');
+    const epochs = await EpochStore.open(deps.config.paths.dataDir, r.role as Role, deps.store.lastLsn());
+    return new Replication(deps, epochs);
+  }
+
+  get enabled(): boolean {
+    return this.deps.config.replication.peer !== '';
+  }
+
+  get role(): Role {
+    return this.epochs.state.role;
+  }
+
+  get port(): number | null {
+    return this.listener?.address ?? null;
+  }
+
+  /** Bring the node up in its durable role; a primary first checks that no newer primary exists. */
+  async start(): Promise<void> {
+    const { store } = this.deps;
+    this.applyRole(this.role);
+    if (this.enabled) {
+      this.listener = new PrimaryListener(this.listenerHost(), this.deps.config.replication.listen, this.deps.tls);
+      await this.listener.start();
+    }
+    this.log.info({ role: this.role, epoch: this.epochs.state.epoch, lastLsn: store.lastLsn().toString(), peer: this.deps.config.replication.peer }, 'replication: starting');
+    if (this.role === 'primary') {
+      if (this.enabled) {
+        const probe = new Follower(this.followerHost(), 'probe');
+        await probe.probeOnce(START_PROBE_MS);
+        await this.serial;
+      }
+      if (this.role === 'primary') {
+        await this.deps.ports.open();
+        this.startProber();
+      }
+    } else {
+      await this.deps.ports.close();
+      this.startFollower();
+    }
+  }
+
+  /** `roost promote`: replica → primary. Idempotent on a primary. */
+  promote(opts: { force?: boolean } = {}): Promise<{ role: Role; epoch: number; changed: boolean }> {
+    return this.exclusive(async () => {
+      if (this.role === 'primary') return { role: this.role, epoch: this.epochs.state.epoch, changed: false };
+      const { store } = this.deps;
+      const applied = store.replication.appliedLsn();
+      if (!opts.force) {
+        if (this.epochs.state.needsResync) throw new RoostError('UNAVAILABLE', 'this node diverged and waits for a full resync; use --force to promote anyway');
+        if (applied < this.committedSeen) {
+          throw new RoostError('UNAVAILABLE', `this node is behind: applied LSN ${applied}, the primary had acknowledged ${this.committedSeen}; use --force to promote anyway`);
+        }
+      }
+      await this.follower?.stop();
+      this.follower = null;
+      const epoch = await this.epochs.promote(store.lastLsn(), this.highestSeenEpoch);
+      this.applyRole('primary');
+      this.gate.resetAcked(0n);
+      await this.deps.ports.open();
+      this.startProber();
+      this.log.warn({ epoch, lastLsn: store.lastLsn().toString(), force: !!opts.force }, 'replication: PROMOTED to primary');
+      return { role: this.role, epoch, changed: true };
+    });
+  }
+
+  /** `roost demote`: primary → replica, after in-flight work and (bounded) after the replica caught up. */
+  demote(): Promise<{ role: Role; epoch: number; changed: boolean }> {
+    return this.exclusive(async () => {
+      if (this.role === 'replica') return { role: this.role, epoch: this.epochs.state.epoch, changed: false };
+      await this.stepDown('demote requested');
+      return { role: this.role, epoch: this.epochs.state.epoch, changed: true };
+    });
+  }
+
+  status(): ReplicationStatus {
+    const { store, config } = this.deps;
+    const s = this.epochs.state;
+    const primary = s.role === 'primary';
+    const session: ShipSession | null = this.listener?.follower ?? null;
+    const applied = store.replication.appliedLsn();
+    let lag: ReplicationStatus['lag'] = { records: 0, bytes: 0, seconds: 0 };
+    let connected = false;
+    let since: number | null = null;
+    if (primary && session) {
+      lag = session.lag();
+      connected = true;
+      since = session.since;
+    } else if (primary) {
+      lag = { records: Number(store.lastLsn() - this.gate.ackedLsn), bytes: null, seconds: 0 };
+    } else if (this.follower) {
+      const behind = this.follower.primaryLastLsn > applied ? Number(this.follower.primaryLastLsn - applied) : 0;
+      connected = this.followerConnected;
+      since = this.follower.connectedSince;
+      lag = { records: behind, bytes: null, seconds: behind > 0 && this.follower.lastRecordTime > 0 ? Math.max(0, (Date.now() - this.follower.lastRecordTime) / 1000) : 0 };
+    }
+    const degradedSince = this.gate.degradedSinceMs;
+    return {
+      enabled: this.enabled,
+      role: s.role,
+      epoch: s.epoch,
+      nodeId: s.nodeId,
+      clusterId: s.clusterId,
+      peer: config.replication.peer,
+      ack: this.gate.mode,
+      onSyncTimeout: config.replication.on_sync_timeout as 'tempfail' | 'degrade',
+      lastLsn: store.lastLsn().toString(),
+      appliedLsn: applied.toString(),
+      ackedLsn: this.gate.ackedLsn.toString(),
+      committedLsn: (primary ? this.gate.committedLsn : this.committedSeen).toString(),
+      connected,
+      connectedSince: since ? new Date(since).toISOString() : null,
+      lag,
+      sync: this.enabled && this.gate.mode === 'sync' && !this.gate.degraded && connected,
+      degraded: this.gate.degraded,
+      degradedSince: degradedSince ? new Date(degradedSince).toISOString() : null,
+      needsResync: s.needsResync,
+      lastError: this.linkError,
+    };
+  }
+
+  /** Ready for its role: a primary always (ports are the node's business); a replica when following and not diverged. */
+  ready(): boolean {
+    if (!this.enabled || this.role === 'primary') return true;
+    return this.followerConnected && !this.epochs.state.needsResync;
+  }
+
+  /** `roost verify`: compare this node's mailboxes with the peer's. */
+  async verify(): Promise<VerifyReport & { peerLastLsn: string; lastLsn: string }> {
+    if (!this.enabled) throw new RoostError('UNAVAILABLE', 'replication is not configured (replication.peer is empty)');
+    const { store, directory } = this.deps;
+    const socket = await connectPeer(this.deps.config.replication.peer, 10_000);
+    const link = new Link(socket);
+    try {
+      await offerHandshake(link, this.nodeState(), this.deps.config.replication.secret, 'verify');
+      const [peer, local] = await Promise.all([receiveManifest(link), collect(manifest(store, directory))]);
+      return { ...compareManifests(local, peer.entries), peerLastLsn: peer.lastLsn.toString(), lastLsn: store.lastLsn().toString() };
+    } catch (err) {
+      if (err instanceof HandshakeError) throw new RoostError('UNAVAILABLE', err.message);
+      throw err;
+    } finally {
+      link.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.serial.catch(() => undefined);
+    await this.prober?.stop();
+    await this.follower?.stop();
+    await this.listener?.close();
+    this.gate.close();
+  }
+
+  nodeState(): NodeState {
+    const s = this.epochs.state;
+    return {
+      nodeId: s.nodeId,
+      clusterId: s.clusterId,
+      role: s.role,
+      epoch: s.epoch,
+      lastLsn: this.deps.store.lastLsn().toString(),
+      lastEpoch: s.epoch,
+      history: s.history,
+      needsResync: s.needsResync,
+    };
+  }
+
+  // --- internals ---
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(fn, fn);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  private applyRole(role: Role): void {
+    const { store } = this.deps;
+    store.replication.setEpoch(this.epochs.state.epoch);
+    store.replication.setWritable(role === 'primary');
+    this.gate.setPrimary(role === 'primary');
+    metrics.primary.set(role === 'primary' ? 1 : 0);
+    metrics.epoch.set(this.epochs.state.epoch);
+    this.deps.roleChanged(role);
+  }
+
+  /** Primary → replica (operator demote or a newer epoch seen). Caller holds the serial lock. */
+  private async stepDown(reason: string): Promise<void> {
+    this.log.warn({ reason, epoch: this.epochs.state.epoch }, 'replication: stepping down to replica; closing client ports after in-flight work');
+    await this.prober?.stop();
+    this.prober = null;
+    // Close first: in-flight deliveries finish (their acks included) before writes are refused.
+    await this.deps.ports.close();
+    await this.waitForFollowerCatchUp();
+    await this.epochs.update({ role: 'replica' });
+    this.applyRole('replica');
+    this.listener?.dropFollower();
+    if (!this.closed) this.startFollower();
+  }
+
+  /** On a planned demote, give a connected replica a bounded moment to take the last records. */
+  private async waitForFollowerCatchUp(): Promise<void> {
+    const deadline = Date.now() + this.deps.config.replication.sync_timeout_ms;
+    while (this.listener?.follower && this.gate.ackedLsn < this.deps.store.lastLsn() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private startFollower(): void {
+    if (!this.enabled || this.follower) return;
+    this.follower = new Follower(this.followerHost(), 'follow');
+    this.follower.start();
+  }
+
+  private startProber(): void {
+    if (!this.enabled || this.prober) return;
+    this.prober = new Follower(this.followerHost(), 'probe');
+    this.prober.start();
+  }
+
+  private peerHasHigherEpoch(peer: NodeState): void {
+    this.highestSeenEpoch = Math.max(this.highestSeenEpoch, peer.epoch);
+    if (this.role !== 'primary') return;
+    this.log.error(
+      { ourEpoch: this.epochs.state.epoch, peerEpoch: peer.epoch, peerNode: peer.nodeId },
+      'replication: peer is primary at a newer epoch — this node stops taking writes and follows it',
+    );
+    void this.exclusive(async () => {
+      if (this.role === 'primary' && peer.epoch > this.epochs.state.epoch) await this.stepDown(`peer primary at epoch ${peer.epoch}`);
+    });
+  }
+
+  private listenerHost(): ConstructorParameters<typeof PrimaryListener>[0] {
+    const { store, directory } = this.deps;
+    const log = this.log;
+    return {
+      store,
+      gate: this.gate,
+      log,
+      secret: this.deps.config.replication.secret,
+      nodeState: () => this.nodeState(),
+      peerHasHigherEpoch: (peer) => this.peerHasHigherEpoch(peer),
+      followerChanged: (session) => {
+        metrics.connected.set(session ? 1 : 0);
+        if (session) this.prober?.stop().then(() => (this.prober = null));
+        else if (this.role === 'primary' && !this.closed) this.startProber();
+      },
+      receiveHandback: async (link, fork, peer) => {
+        await receiveHandback({ store, directory, log }, link, fork, peer);
+      },
+      sendSnapshot: (link) => sendSnapshot(link),
+      sendManifest: (link) => sendManifest(store, directory, link),
+    };
+  }
+
+  private followerHost(): ConstructorParameters<typeof Follower>[0] {
+    const { store, config } = this.deps;
+    return {
+      store,
+      log: this.log,
+      secret: config.replication.secret,
+      peer: config.replication.peer,
+      nodeState: () => this.nodeState(),
+      adoptLine: async (clusterId: string, epoch: number, history: EpochStart[]) => {
+        this.highestSeenEpoch = Math.max(this.highestSeenEpoch, epoch);
+        const s = this.epochs.state;
+        if (s.clusterId === clusterId && s.epoch >= epoch && JSON.stringify(s.history) === JSON.stringify(history)) return;
+        await this.epochs.update({ clusterId, epoch: Math.max(s.epoch, epoch), history });
+        metrics.epoch.set(this.epochs.state.epoch);
+      },
+      sawCommitted: (lsn) => {
+        if (lsn <= this.committedSeen) return;
+        this.committedSeen = lsn;
+        // Persist at most once a second: promote's "behind" check survives a restart, without an fsync per heartbeat.
+        if (Date.now() - this.committedPersistedAt > 1000) {
+          this.committedPersistedAt = Date.now();
+          void this.epochs.update({ committedLsnSeen: lsn.toString() }).catch((err: unknown) => this.log.error({ err }, 'replication: persisting state failed'));
+        }
+      },
+      peerHasHigherEpoch: (peer) => this.peerHasHigherEpoch(peer),
+      sendHandback: async (link, fork) => {
+        const r = await sendHandback(store, link, fork, BigInt(this.epochs.state.handedBackThrough), this.log);
+        await this.epochs.update({ handedBackThrough: r.through.toString(), needsResync: true });
+        this.log.warn({ ...r, through: r.through.toString() }, 'replication: hand-back done; this node now needs a full resync');
+      },
+      receiveSnapshot: (link) => receiveSnapshot(link),
+      linkChanged: ({ connected, error }) => {
+        this.followerConnected = connected && this.role === 'replica';
+        metrics.connected.set(this.followerConnected ? 1 : 0);
+        if (error) this.linkError = error;
+        else if (connected) this.linkError = null;
+      },
+    };
+  }
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+export type { MailboxManifest };
