@@ -1,42 +1,104 @@
 /**
  * Parsed MIME structure of one message, computed once at delivery and kept in
- * the index (DESIGN.md "Parse once"). Offsets are byte offsets in the file as
- * stored; sizes named `v*` count every line end as CRLF (what IMAP reports).
- * The concrete shape is owned by ./parse.ts; IMAP renders from it without
- * re-reading the file except for the byte ranges it sends.
+ * the index as JSON (DESIGN.md "Parse once"). Offsets are byte offsets in the
+ * file as stored (LF, CRLF or mixed line ends); sizes named `v*` count every
+ * bare LF as CRLF, which is what IMAP reports and sends (RFC 3501 §2.3.4,
+ * RFC822.SIZE must equal the BODY[] length).
+ *
+ * Everything here is plain JSON (numbers, strings, arrays): no Buffer, no
+ * bigint. IMAP renders from it without re-reading the file except for the
+ * byte ranges it sends.
  */
+
+/** A `name=value` parameter as written (case kept; RFC 2231 pieces joined). */
+export type MimeParam = [name: string, value: string];
+
 export interface MimePart {
   /** Offset of the part's header block (for MIME / HEADER sections). */
   headerStart: number;
-  /** Offset of the first body byte (after the blank line). */
+  /**
+   * Offset of the first body byte (after the blank line). Equals the end of
+   * the header block; when the header has no blank line it is the end of
+   * the enclosing range and the body is empty.
+   */
   bodyStart: number;
-  /** Offset after the last body byte (before the CRLF that precedes a boundary). */
+  /** Offset after the last body byte (the line end before a boundary is not part of the body, RFC 2046 §5.1.1). */
   bodyEnd: number;
   /** Header size and body size with CRLF line ends. */
   vHeaderSize: number;
   vBodySize: number;
-  /** Lines in the body (text/* and message/rfc822 in BODYSTRUCTURE). */
+  /** Count of line ends in the body (text/* and message/rfc822 report it). */
   bodyLines: number;
-  /** Lower-cased type and subtype, e.g. "text", "plain". */
+  /**
+   * Lower-cased effective type and subtype for program logic: a missing
+   * Content-Type is "text"/"plain" (RFC 2045 §5.2); a broken one is ""/"".
+   */
   type: string;
   subtype: string;
-  params: [string, string][];
+  /**
+   * Type and subtype exactly as written, only when they differ from
+   * `type`/`subtype` (IMAP BODYSTRUCTURE repeats them as written, as Dovecot does).
+   */
+  typeAsWritten?: [string, string];
+  /** Content-Type parameters in order, as written. */
+  params: MimeParam[];
   id: string | null;
   description: string | null;
-  encoding: string;
+  /** Content-Transfer-Encoding as written, or null when absent (renders "7bit"). */
+  encoding: string | null;
   md5: string | null;
-  disposition: { type: string; params: [string, string][] } | null;
+  disposition: { type: string; params: MimeParam[] } | null;
   language: string[] | null;
   location: string | null;
-  /** Children of a multipart. */
+  /** Children of a multipart (never empty: an empty multipart gets one empty text/plain part). */
   parts?: MimePart[];
-  /** The encapsulated message of a message/rfc822 (or message/global) part. */
-  message?: MimeTree;
+  /**
+   * The encapsulated message of a message/rfc822 part, or of an untyped part
+   * of multipart/digest (RFC 2046 §5.1.5). Absent when the part is encoded
+   * (base64/QP, which RFC 2046 §5.2.1 forbids): then IMAP shows an empty
+   * envelope and an empty body, as Dovecot does.
+   */
+  message?: MimeMessage;
+  /** True for a synthetic part standing in for a multipart with no parts. */
+  synthetic?: true;
 }
 
-export interface MimeTree extends MimePart {
-  /** IMAP ENVELOPE, rendered once (a parenthesised list). */
+/** A message (the top level, or one encapsulated in message/rfc822). */
+export interface MimeMessage extends MimePart {
+  /** IMAP ENVELOPE, rendered once (a parenthesised list, RFC 3501 §7.4.2). */
   envelope: string;
+}
+
+/**
+ * Keys SORT (RFC 5256, RFC 5957) and THREAD need, taken from the top-level
+ * header so that sorting never re-reads files.
+ */
+export interface SortKeys {
+  /** Date: header in ms since the epoch, or null if missing/unparseable (RFC 5256 §3: then INTERNALDATE). */
+  date: number | null;
+  /** Base subject (RFC 5256 §2.1), decoded to UTF-8, case kept (SORT compares with i;ascii-casemap). */
+  subject: string;
+  /** addr-mailbox of the first From / To / Cc address (RFC 5256 §3), lower-cased; "" if none. */
+  from: string;
+  to: string;
+  cc: string;
+  /** RFC 5957 display name (decoded), falling back to addr-spec; "" if none. */
+  displayFrom: string;
+  displayTo: string;
+  /** Message-ID, In-Reply-To (first msg-id) and References msg-ids, with angle brackets; "" / [] if none. */
+  messageId: string;
+  inReplyTo: string;
+  references: string[];
+  /** Whether the subject was a reply/forward (RFC 5256 §2.1 step 6 for ORDEREDSUBJECT threading). */
+  isReply: boolean;
+}
+
+export interface MimeTree extends MimeMessage {
   /** Whether the stored bytes contain bare LF line ends (sections need CRLF conversion). */
   bareLf: boolean;
+  /** Stored file size in bytes. */
+  rawSize: number;
+  /** RFC822.SIZE: the size with every line end counted as CRLF. */
+  vSize: number;
+  sort: SortKeys;
 }

@@ -1,0 +1,82 @@
+/**
+ * BODY and BODYSTRUCTURE values (RFC 3501 §7.4.2, §9 `body`) from a parsed
+ * tree, written as Dovecot 2.3 writes them (types as written, "7bit" for a
+ * missing encoding, a default charset for text/*, extension data only in
+ * BODYSTRUCTURE). The result is a byte string: send it as latin1.
+ */
+import type { MimeParam, MimePart } from './types.js';
+import { imapNString, imapNStringNoLf } from './quote.js';
+import { EMPTY_ENVELOPE } from './envelope.js';
+
+const EMPTY_BODY = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0)';
+const EMPTY_BODYSTRUCTURE = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL)';
+
+function params(list: readonly MimeParam[], defaultCharset: boolean): string {
+  if (list.length === 0 && !defaultCharset) return 'NIL';
+  const items: string[] = [];
+  let sawCharset = false;
+  for (const [k, v] of list) {
+    if (defaultCharset && k.toLowerCase() === 'charset') sawCharset = true;
+    items.push(imapNString(k), imapNString(v));
+  }
+  // RFC 2045 §5.2: text without a charset is us-ascii.
+  if (defaultCharset && !sawCharset) items.push('"charset"', '"us-ascii"');
+  return `(${items.join(' ')})`;
+}
+
+function extensionCommon(p: MimePart): string {
+  const disp = p.disposition === null ? 'NIL' : `(${imapNString(p.disposition.type)} ${params(p.disposition.params, false)})`;
+  const lang = p.language === null ? 'NIL' : `(${p.language.map((l) => imapNString(l)).join(' ')})`;
+  return ` ${disp} ${lang} ${imapNStringNoLf(p.location)}`;
+}
+
+function writtenType(p: MimePart): [string, string] {
+  return p.typeAsWritten ?? [p.type, p.subtype];
+}
+
+function isRfc822(p: MimePart): boolean {
+  return p.type === 'message' && p.subtype === 'rfc822';
+}
+
+function leaf(p: MimePart, extended: boolean): string {
+  let out: string;
+  let text = false;
+  if (isRfc822(p)) {
+    out = '"message" "rfc822"';
+  } else {
+    const [t, s] = writtenType(p);
+    text = p.type === 'text';
+    out = `${imapNString(t)} ${imapNString(s)}`;
+  }
+  out += ` ${params(p.params, text)} ${imapNStringNoLf(p.id)} ${imapNStringNoLf(p.description)} `;
+  out += p.encoding === null ? '"7bit"' : imapNString(p.encoding);
+  out += ` ${p.vBodySize}`;
+  if (text) {
+    out += ` ${p.bodyLines}`;
+  } else if (isRfc822(p)) {
+    // RFC 3501 §7.4.2: envelope, body structure and size in lines of the encapsulated message.
+    if (p.message) out += ` ${p.message.envelope} ${render(p.message, extended)}`;
+    else out += ` ${EMPTY_ENVELOPE} ${extended ? EMPTY_BODYSTRUCTURE : EMPTY_BODY}`;
+    out += ` ${p.bodyLines}`;
+  }
+  if (extended) out += ` ${imapNStringNoLf(p.md5)}${extensionCommon(p)}`;
+  return `(${out})`;
+}
+
+function multipart(p: MimePart, extended: boolean): string {
+  let out = '(';
+  for (const c of p.parts ?? []) out += render(c, extended);
+  if (!p.parts || p.parts.length === 0) out += extended ? EMPTY_BODYSTRUCTURE : EMPTY_BODY;
+  out += ` ${imapNString(writtenType(p)[1])}`;
+  if (extended) out += ` ${params(p.params, false)}${extensionCommon(p)}`;
+  return out + ')';
+}
+
+function render(p: MimePart, extended: boolean): string {
+  return p.parts !== undefined ? multipart(p, extended) : leaf(p, extended);
+}
+
+/** BODYSTRUCTURE (`extended`) or BODY value of a part or a whole message. */
+export function renderBodyStructure(tree: MimePart, extended: boolean): string {
+  return render(tree, extended);
+}

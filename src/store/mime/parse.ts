@@ -1,0 +1,322 @@
+/**
+ * The MIME parser (RFC 2045, RFC 2046): turns the stored bytes of a message
+ * into a MimeTree once, at delivery. Pure: no I/O. Never throws on bad input;
+ * bounded by LIMITS.store (parts, depth, header bytes).
+ *
+ * Boundary handling follows RFC 2046 §5.1.1 as Dovecot 2.3 reads it, which
+ * is what clients have been tested against:
+ *  - a delimiter is a line starting with "--" + boundary (anything may follow);
+ *    the boundaries of all enclosing multiparts are active, the innermost wins;
+ *  - the line end before a delimiter belongs to the delimiter, unless the
+ *    part's header already consumed it;
+ *  - a missing close delimiter ends the part at the end of the message, or at
+ *    an enclosing multipart's delimiter;
+ *  - a multipart with no boundary parameter or no parts gets one empty
+ *    text/plain part, so BODYSTRUCTURE stays valid (RFC 3501 §7.4.2 needs >= 1).
+ */
+import { LIMITS } from '../../limits.js';
+import type { MimeMessage, MimePart, MimeTree } from './types.js';
+import { fieldValue, splitFields, type HeaderField } from './header.js';
+import { parseContentType, parseDisposition, parseEncoding, parseLanguage } from './content.js';
+import { renderEnvelope } from './envelope.js';
+import { sortKeys } from './sort.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const DASH = 0x2d;
+const NL_DASHES = Buffer.from('\n--', 'latin1');
+
+/** A delimiter line found while scanning. */
+interface Hit {
+  /** Index into the active boundary stack (0 = outermost). */
+  level: number;
+  close: boolean;
+  /** Offset of the first "-". */
+  lineStart: number;
+  /** Offset after the delimiter line's line end. */
+  next: number;
+}
+
+interface Ctx {
+  buf: Buffer;
+  end: number;
+  parts: number;
+}
+
+/** Count LF and bare LF (LF without CR before it) in [start, end). */
+export function countLines(buf: Buffer, start: number, end: number): { lines: number; bare: number } {
+  let lines = 0;
+  let bare = 0;
+  let p = start;
+  while (p < end) {
+    const nl = buf.indexOf(LF, p);
+    if (nl < 0 || nl >= end) break;
+    lines++;
+    if (nl === 0 || buf[nl - 1] !== CR) bare++;
+    p = nl + 1;
+  }
+  return { lines, bare };
+}
+
+function matchBoundary(ctx: Ctx, l: number, bounds: Buffer[]): Hit | null {
+  const { buf, end } = ctx;
+  for (let level = bounds.length - 1; level >= 0; level--) {
+    const b = bounds[level];
+    const s = l + 2;
+    if (s + b.length > end) continue;
+    if (buf.compare(b, 0, b.length, s, s + b.length) !== 0) continue;
+    const after = s + b.length;
+    const close = after + 1 < end && buf[after] === DASH && buf[after + 1] === DASH;
+    const nl = buf.indexOf(LF, after);
+    return { level, close, lineStart: l, next: nl < 0 || nl >= end ? end : nl + 1 };
+  }
+  return null;
+}
+
+/** First delimiter line of any active boundary at or after line start `from`. */
+function findBoundary(ctx: Ctx, from: number, bounds: Buffer[]): Hit | null {
+  if (bounds.length === 0) return null;
+  const { buf, end } = ctx;
+  if (from + 1 < end && buf[from] === DASH && buf[from + 1] === DASH) {
+    const h = matchBoundary(ctx, from, bounds);
+    if (h) return h;
+  }
+  let p = from;
+  while (p < end) {
+    const i = buf.indexOf(NL_DASHES, p);
+    if (i < 0 || i + 1 >= end) return null;
+    const h = matchBoundary(ctx, i + 1, bounds);
+    if (h) return h;
+    p = i + 1;
+  }
+  return null;
+}
+
+/** Where a part that stops at `hit` ends (scan began at `scanStart`). */
+function endAt(ctx: Ctx, hit: Hit | null, scanStart: number): number {
+  if (!hit) return ctx.end;
+  let e = hit.lineStart;
+  if (e - 1 >= scanStart && ctx.buf[e - 1] === LF) {
+    e--;
+    if (e - 1 >= scanStart && ctx.buf[e - 1] === CR) e--;
+  }
+  return e;
+}
+
+const IDENTITY = new Set(['7bit', '8bit', 'binary']);
+
+interface Parsed {
+  part: MimePart;
+  hit: Hit | null;
+}
+
+function first(fields: HeaderField[], lname: string): HeaderField | undefined {
+  for (const f of fields) if (f.lname === lname) return f;
+  return undefined;
+}
+
+/**
+ * Parse the entity whose header starts at `start`. `bounds` are the active
+ * boundaries; `digest` marks a child of multipart/digest (default type
+ * message/rfc822, RFC 2046 §5.1.5); `isMessage` marks a message header
+ * (the top or an encapsulated message), whose Content-* fields count only
+ * with MIME-Version when it is the top-level (as Dovecot; RFC 2045 §4).
+ */
+function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, digest: boolean, isMessage: boolean): Parsed {
+  const { buf, end } = ctx;
+  ctx.parts++;
+  // Header: up to a blank line, a delimiter line, or the end.
+  let p = start;
+  let bodyStart = end;
+  let hit: Hit | null = null;
+  while (p < end) {
+    const c = buf[p];
+    if (c === LF) {
+      bodyStart = p + 1;
+      break;
+    }
+    if (c === CR && p + 1 < end && buf[p + 1] === LF) {
+      bodyStart = p + 2;
+      break;
+    }
+    if (c === DASH && bounds.length > 0 && p + 1 < end && buf[p + 1] === DASH) {
+      hit = matchBoundary(ctx, p, bounds);
+      if (hit) {
+        bodyStart = p;
+        break;
+      }
+    }
+    const nl = buf.indexOf(LF, p);
+    p = nl < 0 ? end : nl + 1;
+  }
+  const fields = splitFields(buf, start, bodyStart, LIMITS.store.maxHeaderBytes);
+  const hdr = countLines(buf, start, bodyStart);
+
+  const part: MimePart = {
+    headerStart: start,
+    bodyStart,
+    bodyEnd: bodyStart,
+    vHeaderSize: bodyStart - start + hdr.bare,
+    vBodySize: 0,
+    bodyLines: 0,
+    type: digest ? 'message' : 'text',
+    subtype: digest ? 'rfc822' : 'plain',
+    params: [],
+    id: null,
+    description: null,
+    encoding: null,
+    md5: null,
+    disposition: null,
+    language: null,
+    location: null,
+  };
+  applyContentFields(buf, part, fields);
+  if (isMessage) (part as MimeMessage).envelope = renderEnvelope(buf, fields);
+
+  const tooDeep = depth >= LIMITS.store.maxMimeDepth || ctx.parts >= LIMITS.store.maxMimeParts;
+  if (!hit) {
+    if (part.type === 'multipart' && !tooDeep) {
+      hit = parseMultipart(ctx, part, bounds, depth);
+    } else if (part.type === 'message' && part.subtype === 'rfc822' && !tooDeep &&
+      (part.encoding === null || IDENTITY.has(part.encoding.toLowerCase()))) {
+      const child = parseEntity(ctx, bodyStart, bounds, depth + 1, false, true);
+      part.message = child.part as MimeMessage;
+      hit = child.hit;
+      part.bodyEnd = child.part.bodyEnd;
+    } else {
+      hit = findBoundary(ctx, bodyStart, bounds);
+      part.bodyEnd = endAt(ctx, hit, bodyStart);
+    }
+    if (part.type === 'multipart' && tooDeep) addEmptyChild(part);
+  }
+  const body = countLines(buf, part.bodyStart, part.bodyEnd);
+  part.vBodySize = part.bodyEnd - part.bodyStart + body.bare;
+  part.bodyLines = body.lines;
+  return { part, hit };
+}
+
+function applyContentFields(buf: Buffer, part: MimePart, fields: HeaderField[]): void {
+  const ct = first(fields, 'content-type');
+  if (ct) {
+    const t = parseContentType(fieldValue(buf, ct));
+    part.type = t.type.toLowerCase();
+    part.subtype = t.subtype.toLowerCase();
+    if (t.type !== part.type || t.subtype !== part.subtype) part.typeAsWritten = [t.type, t.subtype];
+    part.params = t.params;
+  }
+  const cte = first(fields, 'content-transfer-encoding');
+  if (cte) part.encoding = parseEncoding(fieldValue(buf, cte));
+  for (const f of fields) {
+    if (!f.lname.startsWith('content-')) continue;
+    switch (f.lname) {
+      case 'content-id':
+        part.id ??= fieldValue(buf, f);
+        break;
+      case 'content-description':
+        part.description ??= fieldValue(buf, f);
+        break;
+      case 'content-md5':
+        part.md5 ??= fieldValue(buf, f);
+        break;
+      case 'content-location':
+        part.location ??= fieldValue(buf, f);
+        break;
+      case 'content-language':
+        part.language ??= parseLanguage(fieldValue(buf, f));
+        break;
+      case 'content-disposition':
+        // Dovecot re-reads a later Content-Disposition while the first had no parameters.
+        if (part.disposition === null || part.disposition.params.length === 0) {
+          part.disposition = parseDisposition(fieldValue(buf, f)) ?? part.disposition;
+        }
+        break;
+    }
+  }
+}
+
+function boundaryOf(part: MimePart): Buffer | null {
+  for (const [k, v] of part.params) {
+    if (k.toLowerCase() === 'boundary') return v.length > 0 ? Buffer.from(v, 'latin1') : null;
+  }
+  return null;
+}
+
+function addEmptyChild(part: MimePart): void {
+  part.parts = [
+    {
+      headerStart: part.bodyStart,
+      bodyStart: part.bodyStart,
+      bodyEnd: part.bodyStart,
+      vHeaderSize: 0,
+      vBodySize: 0,
+      bodyLines: 0,
+      type: 'text',
+      subtype: 'plain',
+      params: [],
+      id: null,
+      description: null,
+      encoding: null,
+      md5: null,
+      disposition: null,
+      language: null,
+      location: null,
+      synthetic: true,
+    },
+  ];
+}
+
+/** Parse a multipart body; returns the delimiter of an enclosing multipart that ended it, if any. */
+function parseMultipart(ctx: Ctx, part: MimePart, bounds: Buffer[], depth: number): Hit | null {
+  const b = boundaryOf(part);
+  if (!b) {
+    const hit = findBoundary(ctx, part.bodyStart, bounds);
+    part.bodyEnd = endAt(ctx, hit, part.bodyStart);
+    addEmptyChild(part);
+    return hit;
+  }
+  const mine = bounds.length;
+  const inner = [...bounds, b];
+  const digest = part.subtype === 'digest';
+  const children: MimePart[] = [];
+  let hit = findBoundary(ctx, part.bodyStart, inner);
+  let epilogueFrom = -1;
+  while (hit && hit.level === mine) {
+    if (hit.close || ctx.parts >= LIMITS.store.maxMimeParts) {
+      // Close delimiter (or out of part budget): the rest is epilogue, which
+      // runs to an enclosing delimiter or the end.
+      epilogueFrom = hit.next;
+      break;
+    }
+    const child = parseEntity(ctx, hit.next, inner, depth + 1, digest, false);
+    children.push(child.part);
+    hit = child.hit;
+  }
+  let outer: Hit | null;
+  if (epilogueFrom >= 0) {
+    outer = findBoundary(ctx, epilogueFrom, bounds);
+    part.bodyEnd = endAt(ctx, outer, epilogueFrom);
+  } else {
+    // Ended by an enclosing delimiter (or the end) where the last child ended.
+    outer = hit;
+    part.bodyEnd = !outer ? ctx.end : children.length > 0 ? children[children.length - 1].bodyEnd : endAt(ctx, outer, part.bodyStart);
+  }
+  if (children.length === 0) addEmptyChild(part);
+  else part.parts = children;
+  return outer;
+}
+
+/** Parse a whole message. Never throws; a malformed message still gets a valid tree. */
+export function parseMessage(raw: Buffer): MimeTree {
+  const ctx: Ctx = { buf: raw, end: raw.length, parts: 0 };
+  const { part } = parseEntity(ctx, 0, [], 0, false, true);
+  const msg = part as MimeMessage;
+  const all = countLines(raw, 0, raw.length);
+  const headerFields = splitFields(raw, 0, part.bodyStart, LIMITS.store.maxHeaderBytes);
+  return {
+    ...msg,
+    bareLf: all.bare > 0,
+    rawSize: raw.length,
+    vSize: raw.length + all.bare,
+    sort: sortKeys(raw, headerFields),
+  };
+}
