@@ -93,6 +93,8 @@ export interface CopyResult {
   readonly uidvalidity: number;
   /** [source uid, destination uid] in source order. */
   readonly pairs: readonly (readonly [number, number])[];
+  /** Journal LSN of the copy's record (replication's sync-ack waits on it before IMAP answers OK). */
+  readonly lsn?: bigint;
 }
 
 /** What `append`/`deliver` report for one stored copy. */
