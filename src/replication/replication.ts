@@ -119,7 +119,11 @@ export class Replication {
     return this.listener?.address ?? null;
   }
 
-  /** Bring the node up in its durable role; a primary first checks that no newer primary exists. */
+  /**
+   * Bring the node up in its durable role; a primary first checks that no
+   * newer primary exists. Client ports stay closed here: src/node.ts opens
+   * them afterwards when the role is primary.
+   */
   async start(): Promise<void> {
     const { store } = this.deps;
     this.applyRole(this.role);
@@ -134,12 +138,9 @@ export class Replication {
         await probe.probeOnce(START_PROBE_MS);
         await this.serial;
       }
-      if (this.role === 'primary') {
-        await this.deps.ports.open();
-        this.startProber();
-      }
+      // The node opens the client ports after this returns when the role is still primary.
+      if (this.role === 'primary') this.startProber();
     } else {
-      await this.deps.ports.close();
       this.startFollower();
     }
   }
