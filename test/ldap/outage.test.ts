@@ -1,0 +1,107 @@
+/**
+ * Directory outage: slapd is stopped mid-test. Lookups and logins must throw
+ * RoostError('UNAVAILABLE') — never "not found", never "failed" — health()
+ * says so, and after a restart the same directory object works again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import type { LdapDirectory } from '../../src/accounts/ldap.js';
+import { Slapd, userLdif } from '../helpers/slapd.js';
+import { makeDirectory } from './fixtures.js';
+
+const SHA = '{SHA}' + createHash('sha1').update('right').digest('base64');
+let slapd: Slapd;
+let bind: LdapDirectory;
+let compare: LdapDirectory;
+let cached: LdapDirectory;
+
+beforeAll(async () => {
+  slapd = await Slapd.create();
+  await slapd.ldapadd(
+    userLdif('u1', { mail: 'u1@example.org', uid: 'u1', mailMessageStore: 'u1/', userPassword: SHA }) +
+      userLdif('u2', { mail: 'u2@example.org', uid: 'u2', mailMessageStore: 'u2/', userPassword: SHA }),
+  );
+  bind = makeDirectory(slapd, { cache_ttl_ms: 0, negative_cache_ttl_ms: 0, timeout_ms: 1000 }).dir;
+  compare = makeDirectory(slapd, { auth_mode: 'compare', cache_ttl_ms: 0, negative_cache_ttl_ms: 0, timeout_ms: 1000 }).dir;
+  cached = makeDirectory(slapd, { cache_ttl_ms: 60_000, negative_cache_ttl_ms: 60_000, timeout_ms: 1000 }).dir;
+});
+afterAll(async () => {
+  for (const d of [bind, compare, cached]) await d?.close();
+  await slapd?.destroy();
+});
+
+const unavailable = { name: 'RoostError', code: 'UNAVAILABLE' };
+
+describe('LDAP outage', () => {
+  it('works, fails with UNAVAILABLE while slapd is down, and recovers after restart', async () => {
+    // Warm the pools (idle connections that the stop will cut) and the cache.
+    expect((await bind.lookupRecipient('u1@example.org')).kind).toBe('found');
+    expect((await bind.authenticate('u1', 'right')).kind).toBe('ok');
+    expect((await compare.authenticate('u1', 'right')).kind).toBe('ok');
+    expect((await cached.lookupRecipient('u1@example.org')).kind).toBe('found');
+    expect((await cached.lookupRecipient('ghost@example.org')).kind).toBe('rejected');
+    expect(bind.health().ok).toBe(true);
+
+    await slapd.stop();
+
+    for (const d of [bind, compare]) {
+      await expect(d.lookupRecipient('u1@example.org')).rejects.toMatchObject(unavailable);
+      await expect(d.lookupRecipient('nobody@example.org')).rejects.toMatchObject(unavailable);
+      await expect(d.authenticate('u1', 'right')).rejects.toMatchObject(unavailable);
+      await expect(d.authenticate('u1', 'wrong')).rejects.toMatchObject(unavailable);
+      await expect(d.authenticate('ghost', 'x')).rejects.toMatchObject(unavailable);
+      await expect(d.accountById('u1@example.org')).rejects.toMatchObject(unavailable);
+      expect(d.health()).toMatchObject({ ok: false, backend: 'ldap' });
+      expect(d.health().detail).toMatch(/unreachable/);
+    }
+    // Cached answers are still given during the outage; uncached ones are UNAVAILABLE.
+    expect((await cached.lookupRecipient('u1@example.org')).kind).toBe('found');
+    expect((await cached.lookupRecipient('ghost@example.org')).kind).toBe('rejected');
+    await expect(cached.lookupRecipient('u2@example.org')).rejects.toMatchObject(unavailable);
+    // Empty passwords are still refused without the server.
+    expect(await bind.authenticate('u1', '')).toEqual({ kind: 'failed' });
+
+    await slapd.start();
+
+    expect((await bind.lookupRecipient('u1@example.org')).kind).toBe('found');
+    expect((await bind.authenticate('u1', 'right')).kind).toBe('ok');
+    expect(await bind.authenticate('u1', 'wrong')).toEqual({ kind: 'failed' });
+    expect((await compare.authenticate('u2', 'right')).kind).toBe('ok');
+    expect((await cached.lookupRecipient('u2@example.org')).kind).toBe('found');
+    expect(bind.health().ok).toBe(true);
+  });
+
+  it('health recovers through the background probe without traffic', async () => {
+    await slapd.stop();
+    await expect(compare.lookupRecipient('u1@example.org')).rejects.toMatchObject(unavailable);
+    expect(compare.health().ok).toBe(false);
+    await slapd.start();
+    const deadline = Date.now() + 10_000;
+    while (!compare.health().ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(compare.health().ok).toBe(true);
+  });
+
+  it('a server that accepts but never answers times out as UNAVAILABLE within the configured timeout', async () => {
+    // SIGSTOP freezes our slapd: connections stay open, nothing is answered.
+    process.kill(slapd.pid!, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      await expect(bind.lookupRecipient('u2@example.org')).rejects.toMatchObject(unavailable);
+      await expect(bind.authenticate('u2', 'right')).rejects.toMatchObject(unavailable);
+      expect(Date.now() - t0).toBeLessThan(6000);
+    } finally {
+      process.kill(slapd.pid!, 'SIGCONT');
+    }
+    const deadline = Date.now() + 10_000;
+    let kind = '';
+    while (Date.now() < deadline) {
+      try {
+        kind = (await bind.lookupRecipient('u2@example.org')).kind;
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(kind).toBe('found');
+  });
+});
