@@ -368,3 +368,8 @@ export class LdapDirectory implements Directory {
     await Promise.all([this.pool.close(), this.authPool.close()]);
   }
 }
+
+/** Factory that src/node.ts loads when directory.backend = "ldap". */
+export function createLdapDirectory(config: Config, log: Logger): Directory {
+  return new LdapDirectory(config.directory.ldap, { mailDir: config.paths.mailDir, log });
+}
