@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { FrameDecoder, clientMac, encodeFrame, forkPoint, macEqual, newNonce, serverMac, type Frame } from '../../src/replication/protocol.js';
+import { AckGate } from '../../src/replication/gate.js';
+import { isRoostError } from '../../src/errors.js';
+import { messageIdOf } from '../../src/replication/catchup.js';
+import { compareManifests } from '../../src/replication/verify.js';
+
+const silent = pino({ level: 'silent' });
+
+describe('frame codec', () => {
+  const frames: [Frame, Buffer | undefined][] = [
+    [{ t: 'ack', lsn: '42' }, undefined],
+    [{ t: 'rec', r: { lsn: '7', epoch: 2, time: 1, accountId: 'a@example.org', kind: 'deliver', data: { uid: 3 } } }, Buffer.from('Subject: x\r\n\r\nbody\r\n')],
+    [{ t: 'hb', lastLsn: '9', committedLsn: '8', time: 5 }, undefined],
+  ];
+  const wire = Buffer.concat(frames.flatMap(([f, b]) => encodeFrame(f, b)));
+
+  it('decodes whole input, split at every offset, and byte by byte', () => {
+    const check = (chunks: Buffer[]): void => {
+      const d = new FrameDecoder();
+      const got = chunks.flatMap((c) => d.push(c));
+      expect(got.map((m) => m.frame)).toEqual(frames.map(([f]) => f));
+      expect(got[1]!.body.toString()).toBe('Subject: x\r\n\r\nbody\r\n');
+      expect(got[0]!.body.length).toBe(0);
+    };
+    check([wire]);
+    for (let i = 1; i < wire.length; i++) check([wire.subarray(0, i), wire.subarray(i)]);
+    check([...wire].map((b) => Buffer.from([b])));
+  });
+
+  it('refuses oversized and malformed frames', () => {
+    const big = Buffer.alloc(8);
+    big.writeUInt32BE(2 * 1024 * 1024, 0);
+    expect(() => new FrameDecoder().push(big)).toThrow(/header/);
+    const bad = Buffer.alloc(8 + 3);
+    bad.writeUInt32BE(3, 0);
+    bad.write('{x}', 8);
+    expect(() => new FrameDecoder().push(bad)).toThrow(/JSON/);
+  });
+});
+
+describe('HMAC handshake values', () => {
+  it('binds both nonces, the direction and the cluster id', () => {
+    const a = newNonce();
+    const b = newNonce();
+    const s = serverMac('secret', a, b, 'c1');
+    expect(macEqual(s, serverMac('secret', a, b, 'c1'))).toBe(true);
+    expect(macEqual(s, serverMac('other', a, b, 'c1'))).toBe(false);
+    expect(macEqual(s, serverMac('secret', b, a, 'c1'))).toBe(false);
+    expect(macEqual(s, serverMac('secret', a, b, 'c2'))).toBe(false);
+    expect(macEqual(s, clientMac('secret', b, a, 'c1'))).toBe(false);
+    expect(macEqual(s, 'zz')).toBe(false);
+  });
+});
+
+describe('fork point (DRBD generation identifiers)', () => {
+  const h = (...p: [number, number][]): { epoch: number; startLsn: string }[] => p.map(([epoch, s]) => ({ epoch, startLsn: String(s) }));
+  it('a follower on the same line catches up', () => {
+    expect(forkPoint(h([1, 1], [2, 50]), h([1, 1]), 40n)).toBeNull();
+    expect(forkPoint(h([1, 1], [2, 50]), h([1, 1], [2, 50]), 70n)).toBeNull();
+    expect(forkPoint(h([1, 1]), [], 0n)).toBeNull();
+  });
+  it('an old primary that wrote past the promotion point diverged there', () => {
+    expect(forkPoint(h([1, 1], [2, 50]), h([1, 1]), 55n)).toBe(50n);
+    expect(forkPoint(h([1, 1], [2, 50]), h([1, 1]), 50n)).toBe(50n);
+  });
+  it('an orphaned epoch diverges at its own start', () => {
+    expect(forkPoint(h([1, 1], [3, 60]), h([1, 1], [2, 45]), 70n)).toBe(45n);
+  });
+});
+
+describe('ack gate', () => {
+  const gate = (over: Partial<ConstructorParameters<typeof AckGate>[0]> = {}): AckGate =>
+    new AckGate({ enabled: true, ack: 'sync', syncTimeoutMs: 200, onSyncTimeout: 'tempfail', lastLsn: () => 10n, log: silent, ...over });
+
+  it('releases every waiter at or below one ack (group commit)', async () => {
+    const g = gate();
+    const done: number[] = [];
+    const ws = [3n, 1n, 2n, 5n].map((l) => g.waitFor(l).then(() => done.push(Number(l))));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(done).toEqual([]);
+    g.onAck(3n);
+    await Promise.all(ws.slice(0, 3));
+    expect(done.sort()).toEqual([1, 2, 3]);
+    expect(g.pending).toBe(1);
+    g.onAck(5n);
+    await ws[3];
+    expect(g.committedLsn).toBe(5n);
+  });
+
+  it('tempfail: a missing ack rejects with TEMP and nothing else changes', async () => {
+    const g = gate();
+    const err = await g.waitFor(4n).catch((e: unknown) => e);
+    expect(isRoostError(err, 'TEMP')).toBe(true);
+    expect(g.degraded).toBe(false);
+    expect(g.committedLsn).toBe(0n);
+  });
+
+  it('degrade: a missing ack releases waiters, then later writes pass at once until caught up', async () => {
+    let last = 4n;
+    const g = gate({ onSyncTimeout: 'degrade', lastLsn: () => last });
+    await g.waitFor(4n);
+    expect(g.degraded).toBe(true);
+    last = 6n;
+    await g.waitFor(6n);
+    g.onAck(5n);
+    expect(g.degraded).toBe(true);
+    g.onAck(6n);
+    expect(g.degraded).toBe(false);
+  });
+
+  it('async mode and disabled replication never wait; a replica refuses', async () => {
+    await gate({ ack: 'async' }).waitFor(9n);
+    await gate({ enabled: false }).waitFor(9n);
+    const g = gate();
+    g.setPrimary(false);
+    expect(g.writable).toBe(false);
+    expect(isRoostError(await g.waitFor(1n).catch((e: unknown) => e), 'NOTPRIMARY')).toBe(true);
+  });
+});
+
+describe('hand-back helpers and verify comparison', () => {
+  it('finds Message-ID in the header block only, with folding', () => {
+    expect(messageIdOf(Buffer.from('Subject: a\r\nMessage-ID:\r\n <x@y>\r\n\r\nMessage-ID: <no>\r\n'))).toBe('<x@y>');
+    expect(messageIdOf(Buffer.from('Subject: a\n\nMessage-ID: <no>\n'))).toBeNull();
+  });
+  it('lists every kind of difference', () => {
+    const base = { accountId: 'a', mailbox: 'INBOX', uidvalidity: 1, uidnext: 3, messages: [[1, 'f1', '\\Seen', '5', 'aa'], [2, 'f2', '', '6', 'bb']] as [number, string, string, string, string][] };
+    expect(compareManifests([base], [structuredClone(base)]).identical).toBe(true);
+    const other = structuredClone(base);
+    other.uidnext = 4;
+    other.messages[0]![2] = '';
+    other.messages[1]![4] = 'cc';
+    const r = compareManifests([base], [other, { ...base, mailbox: 'Sent', messages: [] }]);
+    expect(r.identical).toBe(false);
+    expect(r.differences.join('\n')).toMatch(/UIDNEXT 3 here, 4/);
+    expect(r.differences.join('\n')).toMatch(/UID 1: flags/);
+    expect(r.differences.join('\n')).toMatch(/UID 2: content differs/);
+    expect(r.differences.join('\n')).toMatch(/"Sent": only on peer/);
+  });
+});
