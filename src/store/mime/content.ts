@@ -73,7 +73,10 @@ export function parseParams(sc: Rfc822Scanner, max = 1000): MimeParam[] {
       p++;
     }
     let extended = false;
-    if (key[p] === '*') {
+    if (star + 1 === key.length) {
+      // "name*": a single extended piece (RFC 2231 §4).
+      extended = true;
+    } else if (key[p] === '*') {
       extended = true;
       p++;
     }

@@ -62,10 +62,17 @@ export function splitFields(buf: Buffer, start: number, end: number, maxBytes = 
   return fields;
 }
 
-/** The value of a field as a byte string, with line ends of folded lines removed (whitespace kept). */
+/**
+ * The value of a field as a byte string, folding line ends kept (Dovecot's
+ * "full value": a folded Date or Message-ID is then sent as a literal).
+ */
 export function fieldValue(buf: Buffer, f: HeaderField): string {
-  const raw = buf.toString("latin1", f.valueStart, f.valueEnd);
-  return raw.indexOf('\n') >= 0 ? raw.replace(/\r?\n/g, '') : raw;
+  return buf.toString('latin1', f.valueStart, f.valueEnd);
+}
+
+/** Unfold (RFC 5322 §2.2.3): remove the line ends of folded lines, keep the whitespace. */
+export function unfold(value: string): string {
+  return value.indexOf('\n') >= 0 ? value.replace(/\r?\n/g, '') : value;
 }
 
 /**
@@ -77,7 +84,7 @@ export function headerValues(headerBytes: Buffer, name: string): string[] {
   const lname = name.toLowerCase();
   const out: string[] = [];
   for (const f of splitFields(headerBytes, 0, headerBytes.length)) {
-    if (f.lname === lname) out.push(fieldValue(headerBytes, f));
+    if (f.lname === lname) out.push(unfold(fieldValue(headerBytes, f)));
   }
   return out;
 }

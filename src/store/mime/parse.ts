@@ -103,8 +103,6 @@ function endAt(ctx: Ctx, hit: Hit | null, scanStart: number): number {
   return e;
 }
 
-const IDENTITY = new Set(['7bit', '8bit', 'binary']);
-
 interface Parsed {
   part: MimePart;
   hit: Hit | null;
@@ -177,8 +175,9 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
   if (!hit) {
     if (part.type === 'multipart' && !tooDeep) {
       hit = parseMultipart(ctx, part, bounds, depth);
-    } else if (part.type === 'message' && part.subtype === 'rfc822' && !tooDeep &&
-      (part.encoding === null || IDENTITY.has(part.encoding.toLowerCase()))) {
+    } else if (part.type === 'message' && part.subtype === 'rfc822' && !tooDeep) {
+      // Parsed as a message even when (wrongly, RFC 2046 §5.2.1) encoded: its
+      // "header" then has no fields and swallows the body, as Dovecot reads it.
       const child = parseEntity(ctx, bodyStart, bounds, depth + 1, false, true);
       part.message = child.part as MimeMessage;
       hit = child.hit;

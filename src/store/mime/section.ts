@@ -7,7 +7,7 @@
 import { RoostError } from '../../errors.js';
 import type { MimePart, MimeTree } from './types.js';
 import { splitFields } from './header.js';
-import { decodeTransfer } from './decode.js';
+import { decodeBase64, decodeTransfer } from './decode.js';
 
 export type SectionKind =
   | { kind: '' }
@@ -180,11 +180,52 @@ export async function fetchBinary(tree: MimeTree, path: readonly number[], read:
   const p = findPart(tree, path);
   if (!p) throw new RoostError('NOTFOUND', 'No such section');
   const raw = p.bodyEnd > p.bodyStart ? await read(p.bodyStart, p.bodyEnd) : Buffer.alloc(0);
-  const enc = p.parts ? null : p.encoding;
-  const decoded = decodeTransfer(raw, enc);
+  if (p.parts) return applyPartial(binaryMultipart(raw, p, tree.bareLf), partial);
+  const decoded = decodeTransfer(raw, p.encoding);
   // Identity encodings are sent as lines, so bare LF goes out as CRLF like BODY[] (as Dovecot does).
   const out = decoded === raw && tree.bareLf ? toCrlf(raw) : decoded;
   return applyPartial(out, partial);
+}
+
+/**
+ * A multipart's body for BINARY: every base64 part inside is replaced by its
+ * decoded bytes and its Content-Transfer-Encoding field by
+ * "Content-Transfer-Encoding: binary" at the end of its header (RFC 3516
+ * §4.2 leaves multiparts open; this is Dovecot's answer, byte for byte).
+ * `raw` holds the bytes [part.bodyStart, part.bodyEnd).
+ */
+function binaryMultipart(raw: Buffer, part: MimePart, bareLf: boolean): Buffer {
+  // Text pieces go out with CRLF line ends; decoded bytes stay as they are.
+  const text = (b: Buffer): Buffer => (bareLf ? toCrlf(b) : b);
+  const base = part.bodyStart;
+  const pieces: Buffer[] = [];
+  let pos = 0;
+  const walk = (p: MimePart): void => {
+    if (p.parts) p.parts.forEach(walk);
+    else if (p.message) walk(p.message);
+    else if (p.encoding !== null && p.encoding.toLowerCase() === 'base64' && !p.synthetic) {
+      const hs = p.headerStart - base;
+      const bs = p.bodyStart - base;
+      pieces.push(text(raw.subarray(pos, hs)));
+      const header = raw.subarray(hs, bs);
+      // Drop the old field(s), keep the rest, add ours before the blank line.
+      let blank = header.length;
+      if (blank >= 2 && header[blank - 2] === 0x0d && header[blank - 1] === 0x0a) blank -= 2;
+      else if (blank >= 1 && header[blank - 1] === 0x0a) blank -= 1;
+      let hp = 0;
+      for (const f of splitFields(header, 0, blank)) {
+        if (f.lname !== 'content-transfer-encoding') continue;
+        pieces.push(text(header.subarray(hp, f.start)));
+        hp = f.end;
+      }
+      pieces.push(text(header.subarray(hp, blank)), Buffer.from('Content-Transfer-Encoding: binary\r\n'), text(header.subarray(blank)));
+      pieces.push(decodeBase64(raw.subarray(bs, p.bodyEnd - base)).data);
+      pos = p.bodyEnd - base;
+    }
+  };
+  walk(part);
+  pieces.push(text(raw.subarray(pos)));
+  return Buffer.concat(pieces);
 }
 
 /** BINARY.SIZE[section] (RFC 3516 §4.2): size of the decoded section. */
@@ -192,7 +233,7 @@ export async function binarySize(tree: MimeTree, path: readonly number[], read: 
   if (path.length === 0) return tree.vSize;
   const p = findPart(tree, path);
   if (!p) throw new RoostError('NOTFOUND', 'No such section');
-  const enc = (p.parts ? null : p.encoding)?.toLowerCase() ?? '7bit';
+  const enc = p.parts ? 'base64' : (p.encoding?.toLowerCase() ?? '7bit');
   if (enc === '7bit' || enc === '8bit' || enc === 'binary') return p.vBodySize;
   return (await fetchBinary(tree, path, read)).length;
 }

@@ -54,9 +54,8 @@ export interface MimePart {
   parts?: MimePart[];
   /**
    * The encapsulated message of a message/rfc822 part, or of an untyped part
-   * of multipart/digest (RFC 2046 §5.1.5). Absent when the part is encoded
-   * (base64/QP, which RFC 2046 §5.2.1 forbids): then IMAP shows an empty
-   * envelope and an empty body, as Dovecot does.
+   * of multipart/digest (RFC 2046 §5.1.5). Absent only past the depth or
+   * part limits (IMAP then shows an empty envelope and body).
    */
   message?: MimeMessage;
   /** True for a synthetic part standing in for a multipart with no parts. */
