@@ -15,6 +15,7 @@ import { collectDefaultMetrics } from 'prom-client';
 import type { Directory } from './accounts/directory.js';
 import { openSqliteDirectory } from './accounts/sqlite.js';
 import { ControlServer } from './admin/control.js';
+import { CONTROL_SOCKET, NODE_FILE } from './admin/files.js';
 import { AdminHttpServer, type HealthReport } from './admin/http.js';
 import type { Config } from './config/schema.js';
 import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js';
@@ -38,9 +39,7 @@ export interface NodePorts {
 
 export type Role = 'primary' | 'replica';
 
-/** The file a started node writes (data_dir/node.json) so scripts and tests find its ports. */
-export const NODE_FILE = 'node.json';
-export const CONTROL_SOCKET = 'control.sock';
+export { CONTROL_SOCKET, NODE_FILE };
 
 export interface NodeStatus {
   pid: number;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ControlResponse } from '../admin/control.js';
 import type { Config } from '../config/schema.js';
-import { CONTROL_SOCKET } from '../node.js';
+import { CONTROL_SOCKET } from '../admin/files.js';
 
 /** No node answers on this data directory's control socket. */
 export class NodeNotRunning extends Error {

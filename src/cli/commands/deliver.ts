@@ -5,8 +5,6 @@
  * is streamed to it over the control socket (one writer per store); without
  * one, the store is opened here.
  */
-import { openStore } from '../../store/store.js';
-import { openDirectory } from '../../node.js';
 import { logger } from '../../log/logger.js';
 import { deliverStream, type Verdict } from '../../qmqp/deliver.js';
 import { EXIT, UsageError, type CliCommand, type CliContext } from '../command.js';
@@ -25,6 +23,8 @@ async function viaNode(cli: CliContext, sender: string, recipients: string[]): P
 
 async function inProcess(cli: CliContext, sender: string, recipients: string[]): Promise<Verdict> {
   const config = cli.config();
+  const { openStore } = await import('../../store/store.js');
+  const { openDirectory } = await import('../../node.js');
   const log = logger().child({ component: 'deliver' });
   const directory = await openDirectory(config, log);
   try {

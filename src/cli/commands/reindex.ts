@@ -1,6 +1,4 @@
 /** `roost reindex ADDRESS`: rebuild an account's index from its Maildir (in the node when one runs). */
-import { openStore } from '../../store/store.js';
-import { openDirectory } from '../../node.js';
 import { RoostError } from '../../errors.js';
 import { logger } from '../../log/logger.js';
 import { EXIT, type CliCommand, type CliContext } from '../command.js';
@@ -11,6 +9,8 @@ type Result = { mailboxes: number; messages: number };
 
 async function inProcess(cli: CliContext, address: string): Promise<Result> {
   const config = cli.config();
+  const { openStore } = await import('../../store/store.js');
+  const { openDirectory } = await import('../../node.js');
   const directory = await openDirectory(config, logger());
   try {
     const r = await directory.lookupRecipient(address);

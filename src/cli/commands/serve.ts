@@ -1,5 +1,4 @@
 /** `roost serve`: run a node until SIGTERM/SIGINT, then stop accepting, finish in-flight work, exit 0. */
-import { startNode } from '../../node.js';
 import { EXIT, type CliCommand } from '../command.js';
 
 export const serve: CliCommand = {
@@ -7,6 +6,8 @@ export const serve: CliCommand = {
   summary: 'run the node (IMAP, POP3, QMQP, admin, replication) in the foreground',
   async run(cli) {
     const config = cli.config();
+    // Loaded here, not at CLI start: `roost user add` should not load every protocol module.
+    const { startNode } = await import('../../node.js');
     const node = await startNode(config);
     await new Promise<void>((resolve) => {
       let signalled = false;
