@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:ldap — recipient lookups per second against a real OpenLDAP
+ * slapd (cold: caches off, every lookup a search; cached: warm positive cache),
+ * logins per second (bind and compare mode), and, when the platform's QMQP
+ * ingest bench is present (bench/ingest-lib.js), QMQP ingest with the LDAP
+ * backend versus the embedded one.
+ *
+ * Uses the build in dist/ (npm run build). slapd runs on a free loopback port
+ * with its own cn=config and mdb database in a temp dir, and is killed by PID.
+ * Every loop is bounded by count and by time.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SUFFIX = 'dc=bench,dc=example';
+const USERS = Number(process.env.BENCH_LDAP_USERS ?? 2000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Same setup as test/helpers/slapd.ts (kept in plain JS so the bench runs from dist/ without a TS loader). */
+async function startSlapd() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'roost-bench-slapd-'));
+  mkdirSync(path.join(dir, 'conf'));
+  mkdirSync(path.join(dir, 'db'));
+  const S = '/etc/ldap/schema';
+  writeFileSync(
+    path.join(dir, 'config.ldif'),
+    `dn: cn=config\nobjectClass: olcGlobal\ncn: config\nolcPidFile: ${dir}/slapd.pid\nolcLogLevel: none\n\n` +
+      `dn: cn=module{0},cn=config\nobjectClass: olcModuleList\ncn: module{0}\nolcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb\n\n` +
+      `dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n` +
+      ['core', 'cosine', 'nis', 'inetorgperson'].map((s) => `include: file://${S}/${s}.ldif\n\n`).join('') +
+      `include: file://${REPO}/contrib/ldap/qmail.ldif\n\n` +
+      `dn: olcDatabase={-1}frontend,cn=config\nobjectClass: olcDatabaseConfig\nobjectClass: olcFrontendConfig\nolcDatabase: {-1}frontend\nolcSizeLimit: 500\n\n` +
+      `dn: olcDatabase={0}config,cn=config\nobjectClass: olcDatabaseConfig\nolcDatabase: {0}config\nolcAccess: {0}to * by * none\n\n` +
+      `dn: olcDatabase={1}mdb,cn=config\nobjectClass: olcDatabaseConfig\nobjectClass: olcMdbConfig\nolcDatabase: {1}mdb\nolcSuffix: ${SUFFIX}\n` +
+      `olcRootDN: cn=admin,${SUFFIX}\nolcRootPW: secret\nolcDbDirectory: ${dir}/db\nolcDbMaxSize: 268435456\nolcDbNoSync: TRUE\n` +
+      `olcDbIndex: objectClass eq\nolcDbIndex: mail,mailAlternateAddress,uid eq\n` +
+      `olcAccess: {0}to attrs=userPassword by dn.exact="cn=admin,${SUFFIX}" read by anonymous auth by * none\nolcAccess: {1}to * by * read\n`,
+  );
+  await run('/usr/sbin/slapadd', ['-n0', '-F', path.join(dir, 'conf'), '-l', path.join(dir, 'config.ldif')]);
+  const port = await freePort();
+  const url = `ldap://127.0.0.1:${port}`;
+  const child = spawn('/usr/sbin/slapd', ['-d', '0', '-F', path.join(dir, 'conf'), '-h', `${url}/`], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await run('/usr/bin/ldapsearch', ['-x', '-H', url, '-b', '', '-s', 'base', '1.1'], { timeout: 2000 });
+      break;
+    } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`slapd did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { dir, url, child };
+}
+
+async function addUsers(url, dir, n, passwordHash) {
+  let ldif = `dn: ${SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: bench\no: bench\n\n`;
+  ldif += `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n\n`;
+  for (let i = 0; i < n; i++) {
+    ldif += `dn: uid=u${i},ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nobjectClass: qmailUser\ncn: u${i}\nsn: u${i}\nuid: u${i}\n`;
+    ldif += `mail: u${i}@bench.example\nmailAlternateAddress: alias${i}@bench.example\nmailMessageStore: u${i}/\nmailQuotaSize: 100000000\n`;
+    ldif += `userPassword: ${passwordHash}\n\n`;
+  }
+  const file = path.join(dir, 'users.ldif');
+  writeFileSync(file, ldif);
+  await run('/usr/bin/ldapadd', ['-x', '-H', url, '-D', `cn=admin,${SUFFIX}`, '-w', 'secret', '-f', file], { maxBuffer: 64 << 20 });
+}
+
+/** Run `op(i)` with `concurrency` workers for `seconds` (and at most `maxOps` calls); returns ops/s. */
+async function rate(op, { seconds = SECONDS, concurrency = CONCURRENCY, maxOps = 5_000_000 } = {}) {
+  let i = 0;
+  let done = 0;
+  const end = Date.now() + seconds * 1000;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end && i < maxOps) {
+        await op(i++);
+        done++;
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  return done / secs;
+}
+
+function ldapConfig(buildConfig, url, over = {}) {
+  return buildConfig(
+    {
+      directory: {
+        backend: 'ldap',
+        ldap: { url, base: SUFFIX, bind_dn: `cn=admin,${SUFFIX}`, bind_password: 'secret', message_store_base: os.tmpdir(), ...over },
+      },
+    },
+    null,
+  ).directory.ldap;
+}
+
+async function main() {
+  const { LdapDirectory } = await import(path.join(REPO, 'dist/accounts/ldap.js'));
+  const { buildConfig } = await import(path.join(REPO, 'dist/config/load.js'));
+  const { pino } = await import('pino');
+  const log = pino({ level: 'silent' });
+  const { stdout: hash } = await run('/usr/sbin/slappasswd', ['-h', '{SSHA}', '-s', 'benchpw']);
+  const slapd = await startSlapd();
+  const rows = [];
+  try {
+    await addUsers(slapd.url, slapd.dir, USERS, hash.trim());
+    const pick = (i) => (i % 2 ? `u${(i * 7919) % USERS}@bench.example` : `alias${(i * 7919) % USERS}@bench.example`);
+
+    const cold = new LdapDirectory(ldapConfig(buildConfig, slapd.url, { cache_ttl_ms: 0, negative_cache_ttl_ms: 0 }), { mailDir: os.tmpdir(), log });
+    await cold.lookupRecipient(pick(0));
+    rows.push(['recipient lookup, cold (every lookup searches slapd)', await rate(async (i) => {
+      const r = await cold.lookupRecipient(pick(i));
+      if (r.kind !== 'found') throw new Error(`lookup ${pick(i)}: ${JSON.stringify(r)}`);
+    })]);
+    rows.push(['recipient lookup, cold, unknown address (+ catchall search)', await rate(async (i) => {
+      await cold.lookupRecipient(`nobody${i}@bench.example`);
+    })]);
+    await cold.close();
+
+    const warm = new LdapDirectory(ldapConfig(buildConfig, slapd.url, { cache_ttl_ms: 600_000 }), { mailDir: os.tmpdir(), log });
+    for (let i = 0; i < 2 * USERS; i++) await warm.lookupRecipient(pick(i));
+    rows.push(['recipient lookup, cached (warm positive cache)', await rate(async (i) => {
+      const r = await warm.lookupRecipient(pick(i));
+      if (r.kind !== 'found') throw new Error('lookup failed');
+    })]);
+    await warm.close();
+
+    for (const mode of ['bind', 'compare']) {
+      const d = new LdapDirectory(ldapConfig(buildConfig, slapd.url, { auth_mode: mode }), { mailDir: os.tmpdir(), log });
+      rows.push([`login (${mode} mode, {SSHA})`, await rate(async (i) => {
+        const r = await d.authenticate(`u${i % USERS}`, 'benchpw');
+        if (r.kind !== 'ok') throw new Error(`login: ${JSON.stringify(r)}`);
+      })]);
+      await d.close();
+    }
+
+    const ingestLib = path.join(REPO, 'bench/ingest-lib.js');
+    if (existsSync(ingestLib)) {
+      const { runIngest } = await import(ingestLib);
+      for (const backend of ['sqlite', 'ldap']) {
+        const r = await runIngest({ backend, ldap: backend === 'ldap' ? { url: slapd.url, base: SUFFIX, bind_dn: `cn=admin,${SUFFIX}`, bind_password: 'secret' } : undefined, users: Math.min(USERS, 100) });
+        rows.push([`QMQP ingest, ${backend} directory (messages/s)`, r.messagesPerSecond]);
+      }
+    } else rows.push(['QMQP ingest LDAP vs embedded', 'not run: bench/ingest-lib.js (platform) not present']);
+  } finally {
+    slapd.child.kill('SIGTERM');
+    await new Promise((r) => (slapd.child.exitCode !== null ? r() : slapd.child.once('exit', r)));
+    rmSync(slapd.dir, { recursive: true, force: true });
+  }
+  console.log(`LDAP directory bench: ${USERS} users, ${CONCURRENCY} concurrent callers, ${SECONDS} s per row, slapd ${slapd.url}`);
+  console.log('| workload | per second |\n| --- | ---: |');
+  for (const [name, v] of rows) console.log(`| ${name} | ${typeof v === 'number' ? v.toFixed(0) : v} |`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
