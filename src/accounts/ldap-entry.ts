@@ -100,7 +100,6 @@ function inside(p: string, root: string): boolean {
  * below an allowed prefix (or the base).
  */
 export function resolveStore(value: string, policy: StorePolicy): { path: string } | { error: string } {
-  // eslint-disable-next-line no-control-regex
   if (value === '' || /[\x00-\x1f\x7f]/.test(value)) return { error: 'empty or has control characters' };
   if (value.length > LIMITS.ldap.maxStorePathLength) return { error: 'too long' };
   if (value.split('/').includes('..')) return { error: 'contains ".."' };

@@ -52,7 +52,6 @@ export function fillFilter(template: string, value: string): string {
   return template.replace(/%s/g, () => escaped);
 }
 
-// eslint-disable-next-line no-control-regex
 const hasControl = (s: string): boolean => /[\x00-\x1f\x7f]/.test(s);
 
 interface CacheEntry {
