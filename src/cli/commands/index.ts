@@ -3,10 +3,13 @@
  * one module plus one row here; main.ts builds the commander tree from it.
  */
 import type { CliCommand } from '../command.js';
+import { demote } from './demote.js';
 import { deliver } from './deliver.js';
+import { promote } from './promote.js';
 import { reindex } from './reindex.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
+import { verify } from './verify.js';
 import { aliasAdd, userAdd, userDel, userList, userPasswd } from './user.js';
 
 export const COMMANDS: readonly CliCommand[] = [
@@ -19,4 +22,7 @@ export const COMMANDS: readonly CliCommand[] = [
   status,
   deliver,
   reindex,
+  promote,
+  demote,
+  verify,
 ];
