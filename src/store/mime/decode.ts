@@ -6,6 +6,8 @@
  */
 import iconv from 'iconv-lite';
 import { RoostError } from '../../errors.js';
+import type { MimePart, MimeTree } from './types.js';
+import { fieldValue, splitFields, unfold } from './header.js';
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
@@ -244,4 +246,59 @@ function decodeWord(charset: string, enc: string, text: string): string | null {
 /** Collapse runs of whitespace to one space and trim (for comparing header text). */
 export function normalizeSpace(s: string): string {
   return s.replace(/[ \t\r\n]+/g, ' ').trim();
+}
+
+/*
+ * Decoded text of a message for SEARCH and the full-text index (RFC 3501
+ * §6.4.4: TEXT, BODY and header keys match decoded strings). Headers are
+ * unfolded and RFC 2047-decoded; the body is every text/* part (nested
+ * messages included, their headers too), transfer-decoded and converted to
+ * UTF-8. Non-text parts (images, archives) are skipped.
+ */
+
+export interface SearchText {
+  /** "Name: decoded value" lines, one per field, joined by "\n". */
+  headers: string;
+  /** Decoded text parts joined by "\n". */
+  body: string;
+}
+
+/** Decoded header block [start, end) of `raw` as "Name: value" lines. */
+export function decodedHeaders(raw: Buffer, start: number, end: number): string {
+  const lines: string[] = [];
+  for (const f of splitFields(raw, start, end)) {
+    lines.push(`${f.name}: ${decodeHeaderValue(unfold(fieldValue(raw, f)))}`);
+  }
+  return lines.join('\n');
+}
+
+function charsetOf(p: MimePart): string | null {
+  for (const [k, v] of p.params) if (k.toLowerCase() === 'charset') return v;
+  return null;
+}
+
+/** Bounded: at most `maxChars` of body text are collected (the rest of a huge message is not searched by the index; a final scan still can). */
+export function textForSearch(raw: Buffer, tree: MimeTree, maxChars = 16 * 1024 * 1024): SearchText {
+  const body: string[] = [];
+  let size = 0;
+  const walk = (p: MimePart): void => {
+    if (size >= maxChars) return;
+    if (p.parts) {
+      for (const c of p.parts) walk(c);
+      return;
+    }
+    if (p.message) {
+      const h = decodedHeaders(raw, p.message.headerStart, p.message.bodyStart);
+      body.push(h);
+      size += h.length;
+      walk(p.message);
+      return;
+    }
+    if (p.type !== 'text' || p.synthetic || p.bodyEnd <= p.bodyStart) return;
+    const t = bodyToText(raw.subarray(p.bodyStart, p.bodyEnd), p.encoding, charsetOf(p));
+    body.push(t);
+    size += t.length;
+  };
+  walk(tree);
+  return { headers: decodedHeaders(raw, tree.headerStart, tree.bodyStart), body: body.join('\n') };
 }
