@@ -1,0 +1,58 @@
+/**
+ * APPEND (RFC 3501 §6.3.11) with UIDPLUS APPENDUID (RFC 4315 §3). The
+ * message bytes already streamed into store drafts while the literal arrived
+ * (Session.onLiteral/onAppendData, never a whole message in memory); here
+ * they are committed to the mailbox, and the tagged OK waits for the
+ * replica's acknowledgement. A missing mailbox answers [TRYCREATE].
+ */
+import { isRoostError } from '../../errors.js';
+import type { SavedMessage } from '../../store/types.js';
+import type { CommandOf } from '../wire/types.js';
+import { checkName } from '../names.js';
+import type { CommandEnv, CommandResult } from '../session.js';
+import { bad, no, ok } from '../session.js';
+import { answerForError } from '../responses.js';
+import { formatUidSet } from './sets.js';
+
+export async function appendCommand(env: CommandEnv, cmd: CommandOf<'APPEND'>): Promise<CommandResult> {
+  const s = env.s;
+  const { drafts, error } = s.takeAppendDrafts();
+  const discardAll = (): Promise<unknown> => Promise.all(drafts.map((d) => d.discard().catch(() => undefined)));
+  if (error) {
+    await discardAll();
+    const a = answerForError(error, s.log, 'APPEND');
+    return { status: a.status, text: a.text, code: a.code ? { name: a.code } : undefined };
+  }
+  if (drafts.length !== cmd.args.messages.length || drafts.length === 0) {
+    await discardAll();
+    return bad('APPEND without message data');
+  }
+  for (const m of cmd.args.messages) {
+    if (m.flags.some((f) => f.toLowerCase() === '\\recent')) {
+      await discardAll();
+      return bad('\\Recent cannot be set by APPEND');
+    }
+  }
+  const name = checkName(cmd.args.mailbox);
+  const saved: SavedMessage[] = [];
+  try {
+    for (let i = 0; i < drafts.length; i++) {
+      const m = cmd.args.messages[i]!;
+      saved.push(
+        await s.user.append(name, drafts[i]!, {
+          flags: m.flags,
+          internalDate: m.internalDate ?? undefined,
+          origin: s.id,
+        }),
+      );
+    }
+  } catch (err) {
+    await discardAll();
+    if (isRoostError(err, 'NOTFOUND')) return no('Mailbox does not exist', { name: 'TRYCREATE' });
+    throw err;
+  }
+  const last = saved[saved.length - 1]!;
+  await s.ctx.replication.waitFor(last.lsn);
+  const uidSet = formatUidSet(saved.map((m) => m.uid));
+  return ok('Append completed', { name: 'APPENDUID', args: [last.uidvalidity, { kind: 'atom', value: uidSet }] });
+}

@@ -1,0 +1,8 @@
+/** CAPABILITY (RFC 3501 §6.1.1): the list depends on the state and on TLS (Session.capabilities). */
+import type { CommandEnv, CommandResult } from '../session.js';
+import { ok } from '../session.js';
+
+export async function capabilityCommand(env: CommandEnv): Promise<CommandResult> {
+  env.s.out.push(`* CAPABILITY ${env.s.capabilities().join(' ')}\r\n`);
+  return ok('Capability completed');
+}

@@ -1,0 +1,58 @@
+/**
+ * FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8). Sequence numbers resolve
+ * against this session's view; a message another session expunged (still in
+ * our map, gone from the store) is never replaced by another: RFC 2180
+ * §4.1.2 — the others are answered and the command ends NO. Implicit \Seen
+ * is set in one store call before the answers, which then carry FLAGS.
+ */
+import { isRoostError } from '../../errors.js';
+import type { MimeTree } from '../../store/mime/types.js';
+import type { CommandOf } from '../wire/types.js';
+import { planFetch } from '../fetch/plan.js';
+import { renderFetch } from '../fetch/render.js';
+import type { CommandEnv, CommandResult } from '../session.js';
+import { bad, no, ok } from '../session.js';
+import { resolveSet } from './sets.js';
+
+export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Promise<CommandResult> {
+  const s = env.s;
+  const view = s.view;
+  if (cmd.args.changedSince !== null || cmd.args.vanished) return bad('CONDSTORE is not supported');
+  const planned = planFetch(cmd.args.items, cmd.uid);
+  if (!planned.ok) return bad(planned.reason);
+  const plan = planned.plan;
+  const uids = resolveSet(view, cmd.args.set, cmd.uid);
+  const { found, missing } = view.records(uids);
+
+  // Implicit \Seen (RFC 3501 §6.4.5), once for the whole command.
+  const newFlags = new Map<number, readonly string[]>();
+  if (plan.setsSeen && !view.readOnly) {
+    const unseen = found.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
+    if (unseen.length > 0) {
+      const r = await view.handle.storeFlags(unseen, 'add', ['\\Seen']);
+      for (const u of r.updated) newFlags.set(u.uid, u.flags);
+    }
+  }
+
+  let vanished = 0;
+  for (const record of found) {
+    const seq = view.seqOf(record.uid);
+    if (seq === 0) continue;
+    let tree: MimeTree | null = null;
+    try {
+      if (plan.needsStructure) tree = await view.handle.structure(record.uid);
+      await renderFetch(s.out, view.handle, plan, { seq, record, flags: newFlags.get(record.uid) ?? record.flags, tree });
+    } catch (err) {
+      // Expunged between the snapshot and reading it: like a missing message.
+      if (isRoostError(err, 'NOTFOUND')) {
+        vanished++;
+        continue;
+      }
+      throw err;
+    }
+  }
+  if (!cmd.uid && missing.length + vanished > 0) {
+    return no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
+  }
+  return ok('Fetch completed');
+}

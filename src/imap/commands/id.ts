@@ -1,0 +1,18 @@
+/** ID (RFC 2971): log what the client says about itself, answer with our name. */
+import type { CommandOf } from '../wire/types.js';
+import type { CommandEnv, CommandResult } from '../session.js';
+import { ok } from '../session.js';
+
+/** RFC 2971 §3.3: at most 30 pairs, field names up to 30 octets, values up to 1024. */
+const MAX_PAIRS = 30;
+
+export async function idCommand(env: CommandEnv, cmd: CommandOf<'ID'>): Promise<CommandResult> {
+  const params = cmd.args.params;
+  if (params && params.length > 0) {
+    const client: Record<string, string | null> = {};
+    for (const [k, v] of params.slice(0, MAX_PAIRS)) client[k.slice(0, 30)] = v === null ? null : v.slice(0, 1024);
+    env.s.log.info({ client }, 'client ID');
+  }
+  env.s.out.push('* ID ("name" "Roost" "vendor" "Roost")\r\n');
+  return ok('ID completed');
+}

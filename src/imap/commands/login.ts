@@ -1,0 +1,62 @@
+/**
+ * LOGIN (RFC 3501 §6.2.3) and the login step AUTHENTICATE shares. Policy
+ * (plaintext before TLS, growing delay, throttling, outage) is AuthGuard's;
+ * this module only turns its outcome into IMAP answers (RFC 5530 codes):
+ * a directory outage is `NO [UNAVAILABLE]`, never `[AUTHENTICATIONFAILED]`.
+ */
+import { LIMITS } from '../../limits.js';
+import type { CommandOf } from '../wire/types.js';
+import type { CommandEnv, CommandResult } from '../session.js';
+import { no, ok } from '../session.js';
+
+export async function loginCommand(env: CommandEnv, cmd: CommandOf<'LOGIN'>): Promise<CommandResult> {
+  const s = env.s;
+  // RFC 3501 §6.2.3 / §7.2.1 LOGINDISABLED.
+  if (!s.guard.allowPlaintext(s.secure, s.remoteAddress)) {
+    return no('Plaintext authentication disallowed on non-secure connections', { name: 'PRIVACYREQUIRED' });
+  }
+  return completeLogin(env, cmd.args.username, cmd.args.password);
+}
+
+export async function completeLogin(env: CommandEnv, login: string, password: string): Promise<CommandResult> {
+  const s = env.s;
+  if (s.state.kind !== 'notAuth') return no('Already logged in');
+  const outcome = await s.guard.login(login, password, s.remoteAddress);
+  switch (outcome.kind) {
+    case 'ok': {
+      const user = s.ctx.store.user(outcome.account);
+      // RFC 6154: Drafts, Sent, Trash, Junk, Archive exist from the first login on.
+      await user.ensureSpecialMailboxes();
+      s.state = { kind: 'auth', account: outcome.account, user };
+      s.log.info({ login: outcome.account.login }, 'logged in');
+      return ok('Logged in', { name: 'CAPABILITY', args: s.capabilities().map((c) => ({ kind: 'atom', value: c })) });
+    }
+    case 'failed':
+      return failure(env);
+    case 'refused':
+      return no('Account is not allowed to log in', { name: 'AUTHORIZATIONFAILED' });
+    case 'unavailable':
+      return no('Authentication service temporarily unavailable, try again later', { name: 'UNAVAILABLE' });
+    case 'throttled':
+      return no('Too many failed logins, try again later', { name: 'UNAVAILABLE' });
+  }
+}
+
+/** Count the failure; after LIMITS.auth.maxFailuresPerConnection the connection is closed. */
+function failure(env: CommandEnv): CommandResult {
+  const s = env.s;
+  if (s.state.kind !== 'notAuth') return no('Authentication failed', { name: 'AUTHENTICATIONFAILED' });
+  s.state.authFailures++;
+  if (s.state.authFailures >= LIMITS.auth.maxFailuresPerConnection) {
+    return {
+      status: 'NO',
+      text: 'Authentication failed',
+      code: { name: 'AUTHENTICATIONFAILED' },
+      after: async () => {
+        s.out.push('* BYE Too many authentication failures\r\n');
+        await s.logout();
+      },
+    };
+  }
+  return no('Authentication failed', { name: 'AUTHENTICATIONFAILED' });
+}

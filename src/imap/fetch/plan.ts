@@ -1,0 +1,70 @@
+/**
+ * What a FETCH needs (RFC 3501 §6.4.5), decided once per command:
+ *  - FLAGS, UID, RFC822.SIZE, INTERNALDATE come from the index snapshot
+ *    (no file is opened);
+ *  - ENVELOPE, BODY, BODYSTRUCTURE come from the stored MIME structure;
+ *  - only section items read the message file, and only their byte range.
+ * It also decides whether the fetch sets \Seen (BODY[…] without .PEEK,
+ * RFC822, RFC822.TEXT) and so must report FLAGS (§6.4.5).
+ */
+import type { FetchItem } from '../wire/types.js';
+
+export interface FetchPlan {
+  readonly items: readonly FetchItem[];
+  /** Any item needs the MIME structure. */
+  readonly needsStructure: boolean;
+  /** Some item sets \Seen (when the mailbox is writable). */
+  readonly setsSeen: boolean;
+  /** FLAGS is sent even if not asked for, because \Seen may change. */
+  readonly addFlags: boolean;
+  /** UID is sent first: asked for, or a UID FETCH (RFC 3501 §6.4.8). */
+  readonly addUid: boolean;
+}
+
+export type PlanResult = { readonly ok: true; readonly plan: FetchPlan } | { readonly ok: false; readonly reason: string };
+
+export function planFetch(items: readonly FetchItem[], uidCommand: boolean): PlanResult {
+  let needsStructure = false;
+  let setsSeen = false;
+  let hasFlags = false;
+  let hasUid = false;
+  const rest: FetchItem[] = [];
+  for (const it of items) {
+    switch (it.item) {
+      case 'UID':
+        hasUid = true;
+        continue;
+      case 'FLAGS':
+        hasFlags = true;
+        break;
+      case 'INTERNALDATE':
+      case 'RFC822.SIZE':
+        break;
+      case 'ENVELOPE':
+      case 'BODY':
+      case 'BODYSTRUCTURE':
+      case 'RFC822.HEADER':
+        needsStructure = true;
+        break;
+      case 'RFC822':
+      case 'RFC822.TEXT':
+        needsStructure = true;
+        setsSeen = true;
+        break;
+      case 'BODY[]':
+        needsStructure = true;
+        if (!it.peek) setsSeen = true;
+        break;
+      // Not advertised until issue 7 (CONDSTORE, BINARY).
+      case 'MODSEQ':
+      case 'BINARY[]':
+      case 'BINARY.SIZE':
+        return { ok: false, reason: `${it.item} is not supported` };
+    }
+    rest.push(it);
+  }
+  return {
+    ok: true,
+    plan: { items: rest, needsStructure, setsSeen, addFlags: setsSeen && !hasFlags, addUid: hasUid || uidCommand },
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * Rendering one message's FETCH response (RFC 3501 §7.4.2). Metadata items
+ * are strings built from the index record; BODY[section] literals stream
+ * from the Maildir file through Output, which waits for 'drain' (STYLE.md
+ * habit 3), so a 50 MB body never sits in memory. Bare LFs in stored files
+ * are sent as CRLF (the sizes in the index already count them so).
+ */
+import type { Readable } from 'node:stream';
+import type { MailboxHandle } from '../../store/store.js';
+import type { MessageRecord } from '../../store/types.js';
+import type { MimeTree } from '../../store/mime/types.js';
+import { renderBodyStructure } from '../../store/mime/bodystructure.js';
+import { fetchSection, sectionRange, type SectionSpec } from '../../store/mime/section.js';
+import type { FetchItem, Partial, Section } from '../wire/types.js';
+import type { Output } from '../output.js';
+import { flagsText } from '../updates.js';
+import type { FetchPlan } from './plan.js';
+
+export interface FetchTarget {
+  readonly seq: number;
+  readonly record: MessageRecord;
+  /** Flags to report (after an implicit \Seen). */
+  readonly flags: readonly string[];
+  readonly tree: MimeTree | null;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
+/** RFC 3501 date-time: "dd-Mon-yyyy hh:mm:ss +0000" (UTC; day padded with a space). */
+export function internalDateText(ms: number): string {
+  const d = new Date(ms);
+  const day = d.getUTCDate();
+  return `"${day < 10 ? ` ${day}` : day}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000"`;
+}
+
+function sectionLabel(s: Section): string {
+  let t = s.part.join('.');
+  if (s.specifier) t += (t ? '.' : '') + s.specifier;
+  if (s.fields.length > 0) t += ` (${s.fields.join(' ')})`;
+  return t;
+}
+
+function toSpec(s: Section): SectionSpec {
+  const path = [...s.part];
+  switch (s.specifier) {
+    case null:
+      return { path, kind: '' };
+    case 'HEADER.FIELDS':
+    case 'HEADER.FIELDS.NOT':
+      return { path, kind: s.specifier, fields: [...s.fields] };
+    default:
+      return { path, kind: s.specifier };
+  }
+}
+
+/** The section an item reads, its response label, and its partial range. */
+function bodyItem(it: FetchItem): { label: string; spec: SectionSpec; partial: Partial | null } | null {
+  switch (it.item) {
+    case 'RFC822':
+      return { label: 'RFC822', spec: { path: [], kind: '' }, partial: null };
+    case 'RFC822.HEADER':
+      return { label: 'RFC822.HEADER', spec: { path: [], kind: 'HEADER' }, partial: null };
+    case 'RFC822.TEXT':
+      return { label: 'RFC822.TEXT', spec: { path: [], kind: 'TEXT' }, partial: null };
+    case 'BODY[]':
+      // §7.4.2: the answer names BODY[section]<origin> without the length, and never .PEEK.
+      return { label: `BODY[${sectionLabel(it.section)}]${it.partial ? `<${it.partial.offset}>` : ''}`, spec: toSpec(it.section), partial: it.partial };
+    default:
+      return null;
+  }
+}
+
+/** Insert CR before every bare LF, across chunk boundaries. */
+async function* crlf(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let prevCr = false;
+  for await (const chunk of src) {
+    const parts: Buffer[] = [];
+    let start = 0;
+    for (let p = chunk.indexOf(0x0a); p >= 0; p = chunk.indexOf(0x0a, p + 1)) {
+      const cr = p > 0 ? chunk[p - 1] === 0x0d : prevCr;
+      if (!cr) {
+        parts.push(chunk.subarray(start, p), CR);
+        start = p;
+      }
+    }
+    parts.push(chunk.subarray(start));
+    prevCr = chunk.length > 0 && chunk[chunk.length - 1] === 0x0d;
+    yield parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+}
+const CR = Buffer.from('\r');
+
+/** Skip `skip` bytes, then pass `take` bytes. */
+async function* slice(src: AsyncIterable<Buffer>, skip: number, take: number): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    if (take <= 0) return;
+    let c = chunk;
+    if (skip > 0) {
+      if (c.length <= skip) {
+        skip -= c.length;
+        continue;
+      }
+      c = c.subarray(skip);
+      skip = 0;
+    }
+    if (c.length > take) c = c.subarray(0, take);
+    take -= c.length;
+    yield c;
+  }
+}
+
+/**
+ * A literal's bytes: either a small Buffer or a stream of exactly `size`
+ * bytes. The stream is opened before anything is written, so a message
+ * expunged meanwhile fails cleanly (NOTFOUND) instead of mid-literal.
+ */
+type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer>; source: Readable };
+
+async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
+  const read = (start: number, end: number): Promise<Buffer> => handle.readMessage(uid, { start, end });
+  if (spec.kind === 'HEADER.FIELDS' || spec.kind === 'HEADER.FIELDS.NOT') {
+    if (!sectionRange(tree, spec)) return null;
+    const b = await fetchSection(tree, spec, read, partial ?? undefined);
+    return { size: b.length, buffer: b };
+  }
+  const r = sectionRange(tree, spec);
+  if (!r) return null;
+  const off = partial ? Math.min(partial.offset, r.vSize) : 0;
+  const len = partial ? Math.min(partial.length, r.vSize - off) : r.vSize;
+  if (len <= 0 || r.end <= r.start) return { size: 0, buffer: Buffer.alloc(0) };
+  if (len <= 16 * 1024) {
+    const b = await fetchSection(tree, spec, read, partial ?? undefined);
+    return { size: b.length, buffer: b };
+  }
+  if (!tree.bareLf) {
+    const source = await handle.openMessage(uid, { start: r.start + off, end: r.start + off + len });
+    return { size: len, stream: source as AsyncIterable<Buffer>, source };
+  }
+  const source = await handle.openMessage(uid, { start: r.start, end: r.end });
+  return { size: len, stream: slice(crlf(source as AsyncIterable<Buffer>), off, len), source };
+}
+
+/** Write `* seq FETCH (...)` for one message. */
+export async function renderFetch(out: Output, handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
+  const rec = m.record;
+  const head = `* ${m.seq} FETCH (`;
+  const fields: string[] = [];
+  if (plan.addUid) fields.push(`UID ${rec.uid}`);
+  if (plan.addFlags) fields.push(`FLAGS ${flagsText(m.flags)}`);
+  let text = head + fields.join(' ');
+  let first = fields.length === 0;
+  const add = (s: string): void => {
+    text += first ? s : ` ${s}`;
+    first = false;
+  };
+  for (const it of plan.items) {
+    switch (it.item) {
+      case 'FLAGS':
+        add(`FLAGS ${flagsText(m.flags)}`);
+        continue;
+      case 'INTERNALDATE':
+        add(`INTERNALDATE ${internalDateText(rec.internalDate)}`);
+        continue;
+      case 'RFC822.SIZE':
+        add(`RFC822.SIZE ${rec.vsize}`);
+        continue;
+      case 'ENVELOPE':
+        add(`ENVELOPE ${m.tree!.envelope}`);
+        continue;
+      case 'BODY':
+        add(`BODY ${renderBodyStructure(m.tree!, false)}`);
+        continue;
+      case 'BODYSTRUCTURE':
+        add(`BODYSTRUCTURE ${renderBodyStructure(m.tree!, true)}`);
+        continue;
+      default:
+        break;
+    }
+    const b = bodyItem(it);
+    if (!b) continue;
+    const body = await openBody(handle, rec.uid, m.tree!, b.spec, b.partial);
+    if (!body) {
+      // A section the message does not have (RFC 3501 leaves it open; NIL like Dovecot's empty answer).
+      add(`${b.label} NIL`);
+      continue;
+    }
+    add(`${b.label} {${body.size}}\r\n`);
+    // Envelopes and structures are latin1 byte strings (bodystructure.ts).
+    await out.bytes(Buffer.from(text, 'latin1'));
+    text = '';
+    first = true;
+    if ('buffer' in body) await out.bytes(body.buffer);
+    else {
+      let sent = 0;
+      try {
+        for await (const chunk of body.stream) {
+          sent += chunk.length;
+          await out.bytes(chunk);
+        }
+      } finally {
+        body.source.destroy();
+      }
+      // The file shrank under us: keep the protocol in step (the announced size must be sent).
+      if (sent < body.size) await out.bytes(Buffer.alloc(body.size - sent, 0x20));
+    }
+    first = false;
+  }
+  text += ')\r\n';
+  out.push(Buffer.from(text, 'latin1'));
+  if (out.full) await out.flush();
+}

@@ -1,0 +1,371 @@
+/**
+ * One session's view of its selected mailbox (STYLE.md habit 6: store events
+ * in, untagged responses out at safe points).
+ *
+ * Every session keeps its own sequence map (RFC 3501 §2.3.1.2): message
+ * sequence numbers change only when THIS session is told of an expunge, so
+ * other sessions' changes are queued here and handed out by `flush()` at the
+ * moments RFC 3501 §7.4.1 allows:
+ *  - new messages (EXISTS) after any command, and during IDLE;
+ *  - EXPUNGE never during FETCH, STORE or SEARCH (nor any other command that
+ *    takes sequence numbers), never when no command is in progress;
+ *  - flag changes by others as unsolicited FETCH (FLAGS) at the same points.
+ * EXISTS never shrinks (§5.2): expunged messages stay in the map, and count,
+ * until their EXPUNGE is sent.
+ *
+ * Modseqs travel with every queued change and the view tracks the highest
+ * one it has announced, so CONDSTORE (FETCH MODSEQ in unsolicited FETCH) and
+ * QRESYNC (VANISHED instead of EXPUNGE, UID sets not sequence numbers) can be
+ * added by changing how `flush()` results are rendered, not how they are kept.
+ *
+ * Memory: the map is a Uint32Array of UIDs (4 bytes a message); queues are
+ * empty while nothing happens, so an idle session costs little.
+ */
+import type { MailboxHandle } from '../store/store.js';
+import type { MailboxEvent, MailboxSnapshot, MessageRecord } from '../store/types.js';
+
+/** One untagged response the view wants sent, in order. */
+export type ViewUpdate =
+  | { readonly kind: 'expunge'; readonly seq: number; readonly uid: number; readonly modseq: bigint }
+  | { readonly kind: 'exists'; readonly count: number }
+  | { readonly kind: 'recent'; readonly count: number }
+  | {
+      readonly kind: 'flags';
+      readonly seq: number;
+      readonly uid: number;
+      readonly flags: readonly string[];
+      readonly modseq: bigint;
+    }
+  /** The mailbox was deleted or renamed away by another session. */
+  | { readonly kind: 'gone' };
+
+/** A range as the client wrote it; `'*'` is resolved against this view. */
+export interface SeqRange {
+  readonly from: number | '*';
+  readonly to: number | '*';
+}
+
+export interface FlushOptions {
+  /** False while responding to a sequence-number FETCH/STORE/SEARCH/COPY (RFC 3501 §7.4.1). */
+  readonly allowExpunge: boolean;
+  /** When false, queue everything (e.g. Dovecot's delay-newmail; unused by default). */
+  readonly allowExists?: boolean;
+}
+
+/** Thrown for sequence numbers beyond the map (callers answer BAD). */
+export class SequenceError extends Error {}
+
+export class MailboxView {
+  /** UIDs by sequence number - 1; `count` entries are in use. */
+  private uids: Uint32Array;
+  private count = 0;
+  /** UIDs of messages appended since the last flush (ascending). */
+  private pendingNew: number[] = [];
+  /** Expunged in the store, not yet announced to this client (uid -> modseq). */
+  private pendingExpunge = new Map<number, bigint>();
+  /** Flag changes by others, not yet announced (uid -> latest state). */
+  private pendingFlags = new Map<number, { flags: readonly string[]; modseq: bigint }>();
+  private gone = false;
+  private recentCount = 0;
+  private highestModseq: bigint;
+  private readonly unsubscribe: () => void;
+  /** Called (synchronously) when something was queued; IDLE uses it to push at once. */
+  onUpdate: (() => void) | null = null;
+
+  private constructor(
+    readonly handle: MailboxHandle,
+    private readonly origin: string,
+    snapshot: MailboxSnapshot,
+    subscribe: (view: MailboxView) => () => void,
+  ) {
+    const msgs = snapshot.messages;
+    this.uids = new Uint32Array(Math.max(16, msgs.length + (msgs.length >> 4)));
+    for (let i = 0; i < msgs.length; i++) this.uids[i] = msgs[i]!.uid;
+    this.count = msgs.length;
+    this.highestModseq = snapshot.highestModseq;
+    this.unsubscribe = subscribe(this);
+  }
+
+  /**
+   * Build the view of an opened handle. Subscribing and taking the snapshot
+   * happen in the same tick, so no change can fall between them; events that
+   * describe what the snapshot already holds are recognised and ignored.
+   */
+  static open(handle: MailboxHandle, origin: string): { view: MailboxView; snapshot: MailboxSnapshot } {
+    const snapshot = handle.snapshot();
+    const view = new MailboxView(handle, origin, snapshot, (v) => handle.onChange((e: MailboxEvent) => v.onEvent(e)));
+    return { view, snapshot };
+  }
+
+  get exists(): number {
+    return this.count;
+  }
+
+  get readOnly(): boolean {
+    return this.handle.readOnly;
+  }
+
+  get uidvalidity(): number {
+    return this.handle.uidvalidity;
+  }
+
+  /** The highest modseq this view has seen (HIGHESTMODSEQ for CONDSTORE later). */
+  get modseq(): bigint {
+    return this.highestModseq;
+  }
+
+  uidAt(seq: number): number {
+    if (seq < 1 || seq > this.count) throw new SequenceError(`no message ${seq}`);
+    return this.uids[seq - 1]!;
+  }
+
+  /** Sequence number of a UID in this session's map, or 0. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.uids[mid]!;
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** Expunged by someone, not announced yet: FETCH answers NO for it (RFC 2180 §4.1.2). */
+  isExpunged(uid: number): boolean {
+    return this.pendingExpunge.has(uid);
+  }
+
+  get lastUid(): number {
+    return this.count > 0 ? this.uids[this.count - 1]! : 0;
+  }
+
+  /**
+   * Resolve a message sequence set to ascending UIDs. Numbers beyond the map
+   * are a client error (RFC 3501 §9 "seq-number": a number that does not
+   * exist is invalid) except `*`, which is the last message.
+   */
+  resolveSeqs(ranges: readonly SeqRange[]): number[] {
+    const seqs = new Set<number>();
+    const n = this.count;
+    for (const r of ranges) {
+      const a = r.from === '*' ? n : r.from;
+      const b = r.to === '*' ? n : r.to;
+      const lo = Math.min(a, b);
+      const hi = Math.max(a, b);
+      if (lo < 1 || hi > n) throw new SequenceError(n === 0 ? 'mailbox is empty' : `message sequence number out of range (1:${n})`);
+      for (let s = lo; s <= hi; s++) seqs.add(s);
+    }
+    return [...seqs].sort((x, y) => x - y).map((s) => this.uids[s - 1]!);
+  }
+
+  /**
+   * Resolve a UID set to the ascending UIDs present in the map. Absent UIDs
+   * are silently skipped; `n:*` always includes the last message (§6.4.8).
+   */
+  resolveUids(ranges: readonly SeqRange[]): number[] {
+    const out: number[] = [];
+    const last = this.lastUid;
+    const intervals: [number, number][] = [];
+    for (const r of ranges) {
+      const a = r.from === '*' ? last : r.from;
+      const b = r.to === '*' ? last : r.to;
+      intervals.push([Math.min(a, b), Math.max(a, b)]);
+    }
+    intervals.sort((x, y) => x[0] - y[0]);
+    let prevEnd = 0;
+    for (const [lo0, hi] of intervals) {
+      const lo = Math.max(lo0, prevEnd + 1);
+      if (lo > hi) continue;
+      prevEnd = hi;
+      // Walk from the first map entry >= lo: cost is the size of the answer, not of the mailbox.
+      let i = this.lowerBound(lo);
+      while (i < this.count && this.uids[i]! <= hi) out.push(this.uids[i++]!);
+    }
+    return out;
+  }
+
+  /**
+   * The store records of `uids` (ascending), from one snapshot. Missing ones
+   * (expunged meanwhile) are reported separately, never replaced by another
+   * message.
+   */
+  records(uids: readonly number[], snapshot: MailboxSnapshot = this.handle.snapshot()): { found: MessageRecord[]; missing: number[] } {
+    const msgs = snapshot.messages;
+    const found: MessageRecord[] = [];
+    const missing: number[] = [];
+    let j = 0;
+    for (const uid of uids) {
+      // Both lists are sorted by UID: a merge walk, with a binary search to skip big gaps.
+      if (j < msgs.length && msgs[j]!.uid < uid) j = lowerBoundRecords(msgs, uid, j);
+      if (j < msgs.length && msgs[j]!.uid === uid) found.push(msgs[j]!);
+      else missing.push(uid);
+    }
+    return { found, missing };
+  }
+
+  /** Apply this session's own expunge at once (the store event may come later; both are idempotent). */
+  noteExpunged(uids: readonly number[], modseq: bigint): void {
+    for (const uid of uids) if (this.seqOf(uid) > 0) this.pendingExpunge.set(uid, modseq);
+  }
+
+  /** Note messages this session added (COPY/APPEND into the selected mailbox). */
+  noteAppended(records: readonly MessageRecord[]): void {
+    this.queueNew(records);
+  }
+
+  /** Anything queued? (IDLE checks before sleeping.) */
+  get hasPending(): boolean {
+    return this.gone || this.pendingNew.length > 0 || this.pendingExpunge.size > 0 || this.pendingFlags.size > 0;
+  }
+
+  /**
+   * Hand out what may be sent now and apply it to the map. Order: EXPUNGEs
+   * (highest sequence first, so each number is still valid when the client
+   * reads it), then EXISTS/RECENT, then flag changes.
+   */
+  flush(opts: FlushOptions): ViewUpdate[] {
+    const out: ViewUpdate[] = [];
+    if (this.gone) {
+      out.push({ kind: 'gone' });
+      return out;
+    }
+    if (opts.allowExpunge && this.pendingExpunge.size > 0) {
+      const seqs: number[] = [];
+      for (const uid of this.pendingExpunge.keys()) {
+        const seq = this.seqOf(uid);
+        if (seq > 0) seqs.push(seq);
+      }
+      seqs.sort((a, b) => b - a);
+      for (const seq of seqs) {
+        const uid = this.uids[seq - 1]!;
+        const modseq = this.pendingExpunge.get(uid)!;
+        out.push({ kind: 'expunge', seq, uid, modseq });
+        this.pendingFlags.delete(uid);
+        if (modseq > this.highestModseq) this.highestModseq = modseq;
+      }
+      this.removeSeqs(seqs);
+      this.pendingExpunge.clear();
+    }
+    if (opts.allowExists !== false && this.pendingNew.length > 0) {
+      const add = this.pendingNew;
+      this.pendingNew = [];
+      this.ensureCapacity(this.count + add.length);
+      for (const uid of add) this.uids[this.count++] = uid;
+      this.recentCount += add.length;
+      out.push({ kind: 'exists', count: this.count });
+      out.push({ kind: 'recent', count: this.recentCount });
+    }
+    if (this.pendingFlags.size > 0) {
+      const updates: { seq: number; uid: number; flags: readonly string[]; modseq: bigint }[] = [];
+      for (const [uid, u] of this.pendingFlags) {
+        if (this.pendingExpunge.has(uid)) continue;
+        const seq = this.seqOf(uid);
+        if (seq > 0) updates.push({ seq, uid, flags: u.flags, modseq: u.modseq });
+        else if (this.pendingNew.includes(uid)) continue; // announced with its FETCH once it exists
+        this.pendingFlags.delete(uid);
+      }
+      updates.sort((a, b) => a.seq - b.seq);
+      for (const u of updates) {
+        out.push({ kind: 'flags', ...u });
+        if (u.modseq > this.highestModseq) this.highestModseq = u.modseq;
+      }
+    }
+    return out;
+  }
+
+  /** Messages that arrived during this session (RECENT count). */
+  get recent(): number {
+    return this.recentCount;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.onUpdate = null;
+    this.handle.close();
+  }
+
+  private onEvent(e: MailboxEvent): void {
+    switch (e.type) {
+      case 'append':
+        this.queueNew(e.messages);
+        break;
+      case 'expunge':
+        for (const uid of e.uids) {
+          if (this.seqOf(uid) > 0) this.pendingExpunge.set(uid, e.modseq);
+          else this.dropPendingNew(uid);
+        }
+        break;
+      case 'flags':
+        // Our own STORE answers with its own FETCH responses (or none for .SILENT, RFC 3501 §6.4.6).
+        if (e.origin === this.origin) {
+          for (const u of e.updates) if (u.modseq > this.highestModseq) this.highestModseq = u.modseq;
+          return;
+        }
+        for (const u of e.updates) this.pendingFlags.set(u.uid, { flags: u.flags, modseq: u.modseq });
+        break;
+      case 'gone':
+        this.gone = true;
+        break;
+    }
+    this.onUpdate?.();
+  }
+
+  private queueNew(records: readonly MessageRecord[]): void {
+    let last = this.pendingNew.length > 0 ? this.pendingNew[this.pendingNew.length - 1]! : this.lastUid;
+    for (const m of records) {
+      // Already in the map (snapshot raced the event) or already queued.
+      if (m.uid <= last) continue;
+      this.pendingNew.push(m.uid);
+      last = m.uid;
+    }
+  }
+
+  private dropPendingNew(uid: number): void {
+    const i = this.pendingNew.indexOf(uid);
+    if (i >= 0) this.pendingNew.splice(i, 1);
+  }
+
+  /** Remove the given sequence numbers (descending) from the map in one pass. */
+  private removeSeqs(desc: readonly number[]): void {
+    if (desc.length === 0) return;
+    const drop = new Set(desc);
+    let w = 0;
+    for (let r = 0; r < this.count; r++) {
+      if (drop.has(r + 1)) continue;
+      this.uids[w++] = this.uids[r]!;
+    }
+    this.count = w;
+  }
+
+  private ensureCapacity(n: number): void {
+    if (n <= this.uids.length) return;
+    const next = new Uint32Array(Math.max(n, this.uids.length * 2));
+    next.set(this.uids.subarray(0, this.count));
+    this.uids = next;
+  }
+
+  private lowerBound(uid: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.uids[mid]! < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+function lowerBoundRecords(msgs: readonly MessageRecord[], uid: number, from: number): number {
+  let lo = from;
+  let hi = msgs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (msgs[mid]!.uid < uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

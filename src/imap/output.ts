@@ -1,0 +1,113 @@
+/**
+ * The session's outgoing byte stream with back-pressure (STYLE.md habit 3).
+ *
+ * Small responses are gathered into one write (a FETCH 1:* of 100,000
+ * messages is 100,000 lines, and one syscall per line would dominate); when
+ * the gathered bytes pass CHUNK, or the caller needs them on the wire, they
+ * are written, and when the socket's buffer is full the caller awaits
+ * 'drain' before producing more. So a slow reader holds the server to about
+ * CHUNK plus the socket's high-water mark per connection.
+ */
+import type { Readable } from 'node:stream';
+
+/** Gather up to this many bytes before writing (also the per-client memory bound, with the socket's own buffer). */
+const CHUNK = 64 * 1024;
+
+export interface Sink {
+  write(chunk: Buffer | string): boolean;
+  once(event: 'drain' | 'close', fn: () => void): unknown;
+  off(event: 'drain' | 'close', fn: () => void): unknown;
+  readonly destroyed: boolean;
+  readonly writableNeedDrain: boolean;
+}
+
+export class ClosedError extends Error {
+  constructor() {
+    super('connection closed');
+  }
+}
+
+export class Output {
+  private parts: (string | Buffer)[] = [];
+  private pending = 0;
+
+  constructor(private sink: Sink) {}
+
+  /** After STARTTLS the same session writes to the TLS socket. */
+  replaceSink(sink: Sink): void {
+    this.sink = sink;
+  }
+
+  /** Queue text (must already end in CRLF where a line ends). Awaits only when the buffer is full. */
+  async text(s: string): Promise<void> {
+    this.parts.push(s);
+    this.pending += s.length;
+    if (this.pending >= CHUNK) await this.flush();
+  }
+
+  /** Queue bytes. */
+  async bytes(b: Buffer): Promise<void> {
+    this.parts.push(b);
+    this.pending += b.length;
+    if (this.pending >= CHUNK) await this.flush();
+  }
+
+  /** Enough is gathered that the caller should `await flush()` before producing more. */
+  get full(): boolean {
+    return this.pending >= CHUNK;
+  }
+
+  /** Queue text without waiting (small responses; the next flush bounds it). */
+  push(s: string | Buffer): void {
+    this.parts.push(s);
+    this.pending += s.length;
+  }
+
+  /**
+   * Copy a stream to the socket, pausing the source when the socket is full.
+   * Resolves with the number of bytes copied.
+   */
+  async stream(src: Readable): Promise<number> {
+    let n = 0;
+    for await (const chunk of src) {
+      const b = chunk as Buffer;
+      n += b.length;
+      this.parts.push(b);
+      this.pending += b.length;
+      if (this.pending >= CHUNK) await this.flush();
+    }
+    return n;
+  }
+
+  /** Write everything gathered; resolves once the socket can take more. */
+  async flush(): Promise<void> {
+    if (this.sink.destroyed) {
+      this.parts = [];
+      this.pending = 0;
+      throw new ClosedError();
+    }
+    if (this.parts.length > 0) {
+      const parts = this.parts;
+      this.parts = [];
+      this.pending = 0;
+      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+      this.sink.write(data);
+    }
+    if (this.sink.writableNeedDrain) await this.drain();
+  }
+
+  private drain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => {
+        this.sink.off('close', onClose);
+        resolve();
+      };
+      const onClose = (): void => {
+        this.sink.off('drain', onDrain);
+        reject(new ClosedError());
+      };
+      this.sink.once('drain', onDrain);
+      this.sink.once('close', onClose);
+    });
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * SEARCH program evaluation (RFC 3501 §6.4.4) over one mailbox view.
+ *
+ * Keys are answered from the cheapest source that can: flags, sizes, dates
+ * and UIDs from the index snapshot (no file opened); the Date: header from
+ * the stored MIME structure's sort keys; address/subject/HEADER keys from
+ * the decoded header block (RFC 2047 words decoded); BODY/TEXT from the
+ * text parts with base64/quoted-printable removed and charsets converted
+ * (src/store/mime/decode.ts). Within an AND, cheap keys run first, so a
+ * file is opened only for messages the cheap keys did not already rule out.
+ * Matching is case-insensitive substring matching, as §6.4.4 asks.
+ */
+import type { MailboxHandle } from '../../store/store.js';
+import type { MessageRecord } from '../../store/types.js';
+import type { MimeTree } from '../../store/mime/types.js';
+import { decodedHeaders, textForSearch } from '../../store/mime/decode.js';
+import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
+import type { MailboxView } from '../mailbox-view.js';
+
+/** Per-message data loaded on demand and shared by all keys of one message. */
+class MessageData {
+  private tree: MimeTree | null = null;
+  private headers: string | null = null;
+  private body: string | null = null;
+  private raw: Buffer | null = null;
+
+  constructor(
+    private readonly handle: MailboxHandle,
+    readonly rec: MessageRecord,
+  ) {}
+
+  async structure(): Promise<MimeTree> {
+    return (this.tree ??= await this.handle.structure(this.rec.uid));
+  }
+
+  /** Decoded header block as "Name: value" lines. */
+  async headerText(): Promise<string> {
+    if (this.headers === null) {
+      const tree = await this.structure();
+      const bytes = await this.handle.readMessage(this.rec.uid, { start: tree.headerStart, end: tree.bodyStart });
+      this.headers = decodedHeaders(bytes, 0, bytes.length);
+    }
+    return this.headers;
+  }
+
+  async bodyText(): Promise<string> {
+    if (this.body === null) {
+      const tree = await this.structure();
+      this.raw ??= await this.handle.readMessage(this.rec.uid);
+      this.body = textForSearch(this.raw, tree).body;
+      this.raw = null;
+    }
+    return this.body;
+  }
+}
+
+/** Field values of `name` from decoded "Name: value" lines. */
+function fieldValues(headers: string, name: string): string[] {
+  const lname = name.toLowerCase();
+  const out: string[] = [];
+  for (const line of headers.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon).toLowerCase() === lname) out.push(line.slice(colon + 2));
+  }
+  return out;
+}
+
+const contains = (hay: string, needle: string): boolean => hay.toLowerCase().includes(needle.toLowerCase());
+
+/** Calendar day as a number (yyyymmdd) in UTC; §6.4.4 disregards time and zone. */
+const dayOf = (ms: number): number => {
+  const d = new Date(ms);
+  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+};
+const dayOfImap = (d: ImapDate): number => d.year * 10000 + d.month * 100 + d.day;
+
+function compareDay(key: 'BEFORE' | 'ON' | 'SINCE', day: number, want: number): boolean {
+  return key === 'BEFORE' ? day < want : key === 'ON' ? day === want : day >= want;
+}
+
+/** 0: index only; 1: structure; 2: header bytes; 3: body bytes. */
+function cost(k: SearchKey): number {
+  switch (k.key) {
+    case 'SENTBEFORE':
+    case 'SENTON':
+    case 'SENTSINCE':
+      return 1;
+    case 'BCC':
+    case 'CC':
+    case 'FROM':
+    case 'TO':
+    case 'SUBJECT':
+    case 'HEADER':
+      return 2;
+    case 'BODY':
+    case 'TEXT':
+      return 3;
+    case 'NOT':
+      return cost(k.operand);
+    case 'OR':
+      return Math.max(cost(k.left), cost(k.right));
+    case 'AND':
+      return Math.max(0, ...k.operands.map(cost));
+    default:
+      return 0;
+  }
+}
+
+/** A search key that this server does not offer yet (CONDSTORE MODSEQ). */
+export class UnsupportedSearchKey extends Error {}
+
+interface Sets {
+  /** Resolved UID/sequence sets, by key object identity. */
+  readonly members: Map<SequenceSet, Set<number>>;
+  readonly view: MailboxView;
+  readonly now: number;
+}
+
+async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): Promise<boolean> {
+  const r = m.rec;
+  switch (k.key) {
+    case 'ALL':
+      return true;
+    case 'ANSWERED':
+      return r.flags.includes('\\Answered');
+    case 'DELETED':
+      return r.flags.includes('\\Deleted');
+    case 'DRAFT':
+      return r.flags.includes('\\Draft');
+    case 'FLAGGED':
+      return r.flags.includes('\\Flagged');
+    case 'SEEN':
+      return r.flags.includes('\\Seen');
+    case 'UNANSWERED':
+      return !r.flags.includes('\\Answered');
+    case 'UNDELETED':
+      return !r.flags.includes('\\Deleted');
+    case 'UNDRAFT':
+      return !r.flags.includes('\\Draft');
+    case 'UNFLAGGED':
+      return !r.flags.includes('\\Flagged');
+    case 'UNSEEN':
+      return !r.flags.includes('\\Seen');
+    // \Recent is not kept by the store: no message is recent to a SEARCH.
+    case 'RECENT':
+    case 'NEW':
+      return false;
+    case 'OLD':
+      return true;
+    case 'KEYWORD':
+      return r.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase());
+    case 'UNKEYWORD':
+      return !r.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase());
+    case 'LARGER':
+      return r.vsize > k.size;
+    case 'SMALLER':
+      return r.vsize < k.size;
+    case 'BEFORE':
+    case 'ON':
+    case 'SINCE':
+      return compareDay(k.key, dayOf(r.internalDate), dayOfImap(k.date));
+    case 'SENTBEFORE':
+    case 'SENTON':
+    case 'SENTSINCE': {
+      // RFC 5256 §3 fallback when Date: is missing or broken: INTERNALDATE.
+      const date = (await m.structure()).sort.date ?? r.internalDate;
+      return compareDay(k.key === 'SENTBEFORE' ? 'BEFORE' : k.key === 'SENTON' ? 'ON' : 'SINCE', dayOf(date), dayOfImap(k.date));
+    }
+    case 'OLDER':
+      return r.internalDate <= sets.now - k.seconds * 1000;
+    case 'YOUNGER':
+      return r.internalDate > sets.now - k.seconds * 1000;
+    case 'UID':
+      return setMembers(k.set, true, sets).has(r.uid);
+    case 'SEQ':
+      return setMembers(k.set, false, sets).has(seq);
+    case 'BCC':
+    case 'CC':
+    case 'FROM':
+    case 'TO':
+    case 'SUBJECT':
+      return fieldValues(await m.headerText(), k.key).some((v) => contains(v, k.value));
+    case 'HEADER': {
+      const values = fieldValues(await m.headerText(), k.field);
+      // §6.4.4: an empty string matches every message that has the field.
+      return k.value === '' ? values.length > 0 : values.some((v) => contains(v, k.value));
+    }
+    case 'BODY':
+      return contains(await m.bodyText(), k.value);
+    case 'TEXT':
+      return contains(await m.headerText(), k.value) || contains(await m.bodyText(), k.value);
+    case 'NOT':
+      return !(await matches(k.operand, m, seq, sets));
+    case 'OR':
+      return (await matches(k.left, m, seq, sets)) || (await matches(k.right, m, seq, sets));
+    case 'AND': {
+      for (const op of k.operands) if (!(await matches(op, m, seq, sets))) return false;
+      return true;
+    }
+    case 'MODSEQ':
+      throw new UnsupportedSearchKey('MODSEQ (CONDSTORE) is not supported');
+  }
+}
+
+/** Members of a set: UIDs for UID keys, sequence numbers otherwise; numbers beyond the mailbox simply match nothing. */
+function setMembers(set: SequenceSet, uid: boolean, sets: Sets): Set<number> {
+  let s = sets.members.get(set);
+  if (s) return s;
+  s = new Set<number>();
+  if (set.kind === 'ranges') {
+    const view = sets.view;
+    const star = uid ? view.lastUid : view.exists;
+    for (const r of set.ranges) {
+      const a = r.from === '*' ? star : r.from;
+      const b = r.to === '*' ? star : r.to;
+      const lo = Math.min(a, b);
+      const hi = Math.max(a, b);
+      if (uid) for (const u of view.resolveUids([{ from: lo, to: hi }])) s.add(u);
+      else for (let n = lo; n <= Math.min(hi, view.exists); n++) s.add(n);
+    }
+  } else {
+    throw new UnsupportedSearchKey('$ (SEARCHRES) is not supported');
+  }
+  sets.members.set(set, s);
+  return s;
+}
+
+/** Put cheap operands of every AND first (short-circuit before opening files). */
+function reorder(k: SearchKey): SearchKey {
+  switch (k.key) {
+    case 'AND':
+      return { key: 'AND', operands: k.operands.map(reorder).sort((a, b) => cost(a) - cost(b)) };
+    case 'OR':
+      return { key: 'OR', left: reorder(k.left), right: reorder(k.right) };
+    case 'NOT':
+      return { key: 'NOT', operand: reorder(k.operand) };
+    default:
+      return k;
+  }
+}
+
+/**
+ * Evaluate `program` over the messages of `view` (those another session
+ * expunged meanwhile are skipped). Returns matching UIDs with their
+ * sequence numbers, ascending.
+ */
+export async function evaluateSearch(view: MailboxView, program: SearchKey): Promise<{ uid: number; seq: number }[]> {
+  const prog = reorder(program);
+  const sets: Sets = { members: new Map(), view, now: Date.now() };
+  const all: number[] = [];
+  for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
+  const { found } = view.records(all);
+  const out: { uid: number; seq: number }[] = [];
+  for (const rec of found) {
+    const seq = view.seqOf(rec.uid);
+    const m = new MessageData(view.handle, rec);
+    try {
+      if (await matches(prog, m, seq, sets)) out.push({ uid: rec.uid, seq });
+    } catch (err) {
+      if (err instanceof UnsupportedSearchKey) throw err;
+      // A message expunged while we read it does not match; anything else is real.
+      if ((err as { code?: string }).code === 'NOTFOUND') continue;
+      throw err;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+/**
+ * The IMAP listeners: `imap.listen` (plain, STARTTLS offered) and
+ * `imap.tls_listen` (implicit TLS, RFC 8314). Each accepted socket becomes
+ * one Session; the server only counts and closes them.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { NodeContext, ProtocolServer } from '../context.js';
+import { AuthGuard } from '../net/auth-guard.js';
+import { closeServer, listenOn } from '../net/listen.js';
+import { Session } from './session.js';
+
+export function createImapServer(ctx: NodeContext): ProtocolServer {
+  const sessions = new Set<Session>();
+  // One guard per server: failure counts and throttles span connections.
+  const guard = new AuthGuard(ctx.directory, ctx.config.auth, ctx.log);
+  const ports: { listen?: number; tls?: number } = {};
+  let secureContext: tls.SecureContext | null = null;
+  const getSecureContext = (): tls.SecureContext => (secureContext ??= tls.createSecureContext(ctx.tls));
+
+  const accept = (socket: net.Socket, secure: boolean): void => {
+    if (sessions.size >= ctx.config.imap.max_connections) {
+      // RFC 3501 §7.1.5: BYE may be the greeting when the server refuses the connection.
+      socket.end('* BYE Too many connections, try again later\r\n');
+      return;
+    }
+    const session = new Session(ctx, socket, secure, guard, getSecureContext);
+    sessions.add(session);
+    session.run().finally(() => sessions.delete(session));
+  };
+
+  const plain = net.createServer({ noDelay: true }, (s) => accept(s, false));
+  const implicit = net.createServer({ noDelay: true }, (raw) => {
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: getSecureContext() });
+    // A failed handshake is the client's problem; do not let it become an unhandled error.
+    s.once('error', () => s.destroy());
+    s.once('secure', () => {
+      s.removeAllListeners('error');
+      accept(s, true);
+    });
+  });
+  for (const srv of [plain, implicit]) srv.on('error', (err) => ctx.log.error({ err }, 'imap listener error'));
+
+  return {
+    name: 'imap',
+    async listen() {
+      const p = await listenOn(plain, ctx.config.imap.listen, 'imap.listen');
+      if (p !== null) ports.listen = p;
+      const t = await listenOn(implicit, ctx.config.imap.tls_listen, 'imap.tls_listen');
+      if (t !== null) ports.tls = t;
+    },
+    async close() {
+      await Promise.all([closeServer(plain), closeServer(implicit)]);
+      await Promise.all([...sessions].map((s) => s.shutdown('Server shutting down')));
+    },
+    addresses() {
+      return { ...ports };
+    },
+  };
+}

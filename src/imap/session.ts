@@ -1,0 +1,504 @@
+/**
+ * One IMAP connection: reads commands from the wire reader, dispatches them
+ * through the command table, writes answers with back-pressure, and hands
+ * the selected mailbox's queued changes out at safe points.
+ *
+ * State is a discriminated union (STYLE.md habit 7): what exists only after
+ * LOGIN (the user's store) or SELECT (the mailbox view) cannot be reached
+ * before. Multi-line exchanges (AUTHENTICATE continuations, IDLE, the
+ * message literals of APPEND) are a separate `mode`, because they are
+ * "a command in progress" (RFC 3501 §7.4.1) rather than states.
+ *
+ * Reading pulls (habit 3): the socket is paused while a chunk's events are
+ * handled, so a client that pipelines faster than we answer waits in its
+ * own TCP window, not in our memory.
+ */
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Account } from '../accounts/directory.js';
+import type { NodeContext } from '../context.js';
+import { isRoostError, RoostError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { connectionLogger, type Logger } from '../log/logger.js';
+import type { AuthGuard, SaslExchange } from '../net/auth-guard.js';
+import type { Draft, UserStore } from '../store/store.js';
+import { MailboxView, SequenceError } from './mailbox-view.js';
+import { ClosedError, Output } from './output.js';
+import { allowsExpunge, lookup } from './registry.js';
+import { continueSasl } from './commands/authenticate.js';
+import { answerForError } from './responses.js';
+import { renderUpdates } from './updates.js';
+import { CommandReader } from './wire/tokenizer.js';
+import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
+import type { Command, ResponseCode, WireEvent } from './wire/types.js';
+
+export type SessionState =
+  | { readonly kind: 'notAuth'; authFailures: number }
+  | { readonly kind: 'auth'; readonly account: Account; readonly user: UserStore }
+  | { readonly kind: 'selected'; readonly account: Account; readonly user: UserStore; readonly view: MailboxView }
+  | { readonly kind: 'logout' };
+
+export type StateKind = SessionState['kind'];
+
+/** The tagged answer a command module returns. `after` runs once it is on the wire (STARTTLS, LOGOUT). */
+export interface CommandResult {
+  readonly status: 'OK' | 'NO' | 'BAD';
+  readonly text: string;
+  readonly code?: ResponseCode;
+  readonly after?: () => Promise<void>;
+}
+
+/** A command that continues with client lines (AUTHENTICATE, IDLE) answers `PENDING`; the session answers later. */
+export const PENDING: CommandResult = { status: 'OK', text: '' };
+
+export interface CommandEnv {
+  readonly s: Session;
+  readonly tag: string;
+}
+
+export const ok = (text: string, code?: ResponseCode): CommandResult => ({ status: 'OK', text, code });
+export const no = (text: string, code?: ResponseCode): CommandResult => ({ status: 'NO', text, code });
+export const bad = (text: string, code?: ResponseCode): CommandResult => ({ status: 'BAD', text, code });
+
+type Mode =
+  | { readonly kind: 'idle'; readonly tag: string; readonly keepalive: NodeJS.Timeout }
+  | { readonly kind: 'sasl'; readonly tag: string; readonly exchange: SaslExchange }
+  /** Receiving APPEND message literals: drafts finished so far and the one being written. */
+  | { readonly kind: 'append'; readonly tag: string; readonly drafts: Draft[]; current: Draft | null; error: unknown };
+
+let nextSessionId = 0;
+
+/** RFC 2177: the line that ends IDLE (case-insensitive like every IMAP keyword). */
+const isIdleDone = (line: string): boolean => line.toUpperCase() === 'DONE';
+
+export class Session {
+  state: SessionState = { kind: 'notAuth', authFailures: 0 };
+  readonly out: Output;
+  readonly log: Logger;
+  /** Opaque origin id given to the store, so events from our own changes can be told apart. */
+  readonly id: string;
+  readonly remoteAddress: string;
+  private mode: Mode | null = null;
+  private readonly reader: CommandReader;
+  private badCommands = 0;
+  private closed = false;
+  private ended = false;
+  private pumping = false;
+  private idleWake: NodeJS.Immediate | null = null;
+  private done!: () => void;
+  private readonly finished = new Promise<void>((r) => (this.done = r));
+
+  constructor(
+    readonly ctx: NodeContext,
+    private socket: Socket,
+    public secure: boolean,
+    readonly guard: AuthGuard,
+    private readonly secureContext: () => tls.SecureContext,
+  ) {
+    this.id = `imap-${(nextSessionId = (nextSessionId + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.log = connectionLogger('imap', `${this.remoteAddress}:${socket.remotePort ?? 0}`);
+    this.out = new Output(socket);
+    this.reader = new CommandReader({
+      maxLineLength: LIMITS.imap.maxLineLength,
+      maxLiteralSize: LIMITS.imap.maxLiteralSize,
+      maxNonSyncLiteral: LIMITS.imap.maxNonSyncLiteral,
+      maxNestingDepth: LIMITS.imap.maxNestingDepth,
+    });
+  }
+
+  /** Greet, then serve until the connection ends. */
+  async run(): Promise<void> {
+    this.attach(this.socket);
+    this.out.push(`* OK [CAPABILITY ${this.capabilities().join(' ')}] Roost IMAP ready\r\n`);
+    await this.safeFlush();
+    return this.finished;
+  }
+
+  /** Close from outside (server shutdown). */
+  async shutdown(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.out.push(`* BYE ${reason}\r\n`);
+    await this.safeFlush();
+    this.end();
+  }
+
+  get user(): UserStore {
+    if (this.state.kind !== 'auth' && this.state.kind !== 'selected') throw new Error('not authenticated');
+    return this.state.user;
+  }
+
+  get view(): MailboxView {
+    if (this.state.kind !== 'selected') throw new Error('no mailbox selected');
+    return this.state.view;
+  }
+
+  /** The capability list for the current state (RFC 3501 §7.2.1; RFC 2595 §3.2 LOGINDISABLED). */
+  capabilities(): string[] {
+    const caps = ['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE'];
+    if (this.state.kind === 'notAuth') {
+      if (!this.secure) caps.push('STARTTLS');
+      if (this.guard.allowPlaintext(this.secure, this.remoteAddress)) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
+      else caps.push('LOGINDISABLED');
+    } else {
+      caps.push('UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'XLIST', `APPENDLIMIT=${LIMITS.imap.maxLiteralSize}`);
+    }
+    return caps;
+  }
+
+  /** Leave the selected state (CLOSE, UNSELECT, a failed SELECT). */
+  deselect(): void {
+    if (this.state.kind !== 'selected') return;
+    this.state.view.close();
+    this.state = { kind: 'auth', account: this.state.account, user: this.state.user };
+  }
+
+  /** Begin a SASL exchange: send the challenge, answer when the client's line comes. */
+  beginSasl(tag: string, exchange: SaslExchange, challenge: string): void {
+    this.mode = { kind: 'sasl', tag, exchange };
+    this.out.push(`+ ${challenge}\r\n`);
+    this.reader.expectLine();
+  }
+
+  /** RFC 2177: answer `+ idling`, then push changes until DONE. */
+  beginIdle(tag: string): void {
+    const keepalive = setInterval(() => {
+      this.out.push('* OK Still here\r\n');
+      void this.safeFlush();
+    }, LIMITS.imap.idleKeepaliveMs);
+    keepalive.unref();
+    this.mode = { kind: 'idle', tag, keepalive };
+    this.out.push('+ idling\r\n');
+    if (this.state.kind === 'selected') {
+      this.state.view.onUpdate = () => this.scheduleIdlePush();
+      this.pushUpdates(true);
+    }
+    this.reader.expectLine();
+  }
+
+  /** Drafts received for the APPEND now completing (the command module stores them). */
+  takeAppendDrafts(): { drafts: Draft[]; error: unknown } {
+    if (this.mode?.kind !== 'append') return { drafts: [], error: new RoostError('PARSE', 'no message data') };
+    const { drafts, error } = this.mode;
+    this.mode = null;
+    return { drafts, error };
+  }
+
+  /** Write the view's queued changes that are allowed now. */
+  pushUpdates(allowExpunge: boolean): void {
+    if (this.state.kind !== 'selected') return;
+    const updates = this.state.view.flush({ allowExpunge });
+    if (updates.length === 0) return;
+    const { text, gone } = renderUpdates(updates);
+    this.out.push(text);
+    if (gone) {
+      this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');
+      void this.safeFlush().then(() => this.end());
+    }
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private attach(socket: Socket): void {
+    socket.setTimeout(LIMITS.imap.notAuthTimeoutMs);
+    socket.on('data', this.onData);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('timeout', this.onTimeout);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.reader.push(chunk);
+    if (this.pumping) return;
+    this.socket.pause();
+    this.pumping = true;
+    this.pump()
+      .catch((err: unknown) => {
+        if (!(err instanceof ClosedError)) this.log.error({ err }, 'imap session failed');
+        this.end();
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (!this.closed) this.socket.resume();
+      });
+  };
+
+  private readonly onTimeout = (): void => {
+    this.out.push('* BYE Autologout; idle for too long\r\n');
+    void this.safeFlush().then(() => this.end());
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.log.debug({ err: err.message }, 'socket error');
+  };
+
+  private readonly onClose = (): void => {
+    this.end();
+  };
+
+  /** Handle every complete event in the buffered bytes. */
+  private async pump(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const ev = this.reader.next();
+      if (ev.kind === 'needMore') break;
+      await this.handle(ev);
+    }
+    await this.out.flush();
+  }
+
+  private async handle(ev: WireEvent): Promise<void> {
+    switch (ev.kind) {
+      case 'command':
+        return this.dispatch(ev.command);
+      case 'literal':
+        return this.onLiteral(ev);
+      case 'appendData':
+        return this.onAppendData(ev.chunk);
+      case 'appendEnd':
+        return this.onAppendEnd();
+      case 'line':
+        return this.onLine(ev.text);
+      case 'error':
+        await this.abandonAppend();
+        if (ev.status === 'BAD' && this.tooManyBad()) return;
+        this.out.push(ev.tag === null ? untaggedStatus(ev.status === 'NO' ? 'NO' : 'BAD', ev.text) : this.taggedWithCode(ev.tag, ev.status, ev.text, ev.code));
+        return;
+      case 'needMore':
+        return;
+    }
+  }
+
+  private taggedWithCode(tag: string, status: 'OK' | 'NO' | 'BAD', text: string, code: string | null): Buffer | string {
+    return code === null ? tagged(tag, status, text) : `${tag} ${status} [${code}] ${text}\r\n`;
+  }
+
+  /** RFC 3501 gives no number; LIMITS.imap.maxBadCommands BADs are answered, the next gets BYE. */
+  private tooManyBad(): boolean {
+    this.badCommands++;
+    if (this.badCommands <= LIMITS.imap.maxBadCommands) return false;
+    this.out.push('* BYE Too many invalid IMAP commands\r\n');
+    void this.safeFlush().then(() => this.end());
+    this.closed = true;
+    return true;
+  }
+
+  private async dispatch(cmd: Command): Promise<void> {
+    const spec = lookup(cmd);
+    if (!spec) {
+      if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `Unknown or unsupported command ${cmd.name}`));
+      return;
+    }
+    if (!(spec.states as readonly string[]).includes(this.state.kind)) {
+      const why = this.state.kind === 'notAuth' ? 'Not logged in' : this.state.kind === 'auth' ? 'No mailbox selected' : 'Already logged in';
+      if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `${cmd.name}: ${why}`));
+      return;
+    }
+    // Every command resets the autologout timer (RFC 3501 §5.4).
+    this.socket.setTimeout(this.state.kind === 'notAuth' ? LIMITS.imap.notAuthTimeoutMs : LIMITS.imap.idleTimeoutMs);
+    let result: CommandResult;
+    try {
+      result = await spec.run({ s: this, tag: cmd.tag }, cmd as never);
+    } catch (err) {
+      if (err instanceof ClosedError) throw err;
+      if (err instanceof SequenceError) result = bad(`Invalid message set: ${err.message}`);
+      else {
+        const a = answerForError(err, this.log, cmd.name);
+        result = { status: a.status, text: a.text, code: a.code ? { name: a.code } : undefined };
+      }
+    }
+    if (result === PENDING) return;
+    if (this.state.kind === 'selected') this.pushUpdates(allowsExpunge(spec, cmd));
+    this.out.push(tagged(cmd.tag, result.status, result.text, result.code));
+    if (result.after) {
+      await this.out.flush();
+      await result.after();
+    }
+  }
+
+  // ---------------------------------------------------------------- APPEND literals
+
+  private async onLiteral(ev: Extract<WireEvent, { kind: 'literal' }>): Promise<void> {
+    const head = ev.append;
+    if (!head) {
+      // An ordinary synchronising literal inside a command: the reader has checked its size.
+      this.reader.acceptLiteral();
+      if (ev.sync) this.out.push(continuation('Ready for literal data'));
+      await this.out.flush();
+      return;
+    }
+    const refuse = async (status: 'NO' | 'BAD', text: string, code?: ResponseCode): Promise<void> => {
+      this.reader.rejectLiteral();
+      await this.abandonAppend();
+      this.out.push(tagged(ev.tag, status, text, code));
+    };
+    if (this.state.kind !== 'auth' && this.state.kind !== 'selected') return refuse('BAD', 'APPEND: Not logged in');
+    if (!this.ctx.replication.writable) return refuse('NO', 'This server is a standby; writes are refused', { name: 'UNAVAILABLE' });
+    // RFC 7888 §4 / RFC 3501 §6.3.11: refuse before the client sends the bytes.
+    if (head.size > LIMITS.imap.maxLiteralSize) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
+    if (head.index === 0) {
+      try {
+        await this.state.user.status(head.mailbox);
+      } catch (err) {
+        if (isRoostError(err, 'NOTFOUND')) return refuse('NO', 'Mailbox does not exist', { name: 'TRYCREATE' });
+        const a = answerForError(err, this.log, 'APPEND');
+        return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
+      }
+    }
+    const mode: Mode =
+      this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, drafts: [], current: null, error: null };
+    this.mode = mode;
+    try {
+      mode.current = await this.ctx.store.createDraft({ maxSize: LIMITS.imap.maxLiteralSize });
+    } catch (err) {
+      const a = answerForError(err, this.log, 'APPEND');
+      return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
+    }
+    this.reader.acceptLiteral();
+    if (ev.sync) {
+      this.out.push(continuation('Ready for literal data'));
+      await this.out.flush();
+    }
+  }
+
+  private async onAppendData(chunk: Buffer): Promise<void> {
+    const mode = this.mode;
+    if (mode?.kind !== 'append' || !mode.current || mode.error) return;
+    try {
+      await mode.current.write(chunk);
+    } catch (err) {
+      // Keep reading the literal (the client is sending it anyway); answer at the end.
+      mode.error = err;
+    }
+  }
+
+  private async onAppendEnd(): Promise<void> {
+    const mode = this.mode;
+    if (mode?.kind !== 'append' || !mode.current) return;
+    const draft = mode.current;
+    mode.current = null;
+    mode.drafts.push(draft);
+    if (mode.error) return;
+    try {
+      await draft.finish();
+    } catch (err) {
+      mode.error = err;
+    }
+  }
+
+  /** The APPEND did not complete (syntax error, client gone): nothing may reach the Maildir. */
+  private async abandonAppend(): Promise<void> {
+    const mode = this.mode;
+    if (mode?.kind !== 'append') return;
+    this.mode = null;
+    const drafts = mode.current ? [...mode.drafts, mode.current] : mode.drafts;
+    await Promise.all(drafts.map((d) => d.discard().catch(() => undefined)));
+  }
+
+  // ---------------------------------------------------------------- continuation lines
+
+  private async onLine(text: string): Promise<void> {
+    const mode = this.mode;
+    if (mode?.kind === 'idle') {
+      clearInterval(mode.keepalive);
+      this.mode = null;
+      if (this.state.kind === 'selected') this.state.view.onUpdate = null;
+      if (this.idleWake) clearImmediate(this.idleWake);
+      this.idleWake = null;
+      if (!isIdleDone(text)) {
+        if (!this.tooManyBad()) this.out.push(tagged(mode.tag, 'BAD', 'Expected DONE'));
+        return;
+      }
+      this.pushUpdates(true);
+      this.out.push(tagged(mode.tag, 'OK', 'Idle completed'));
+      return;
+    }
+    if (mode?.kind === 'sasl') {
+      this.mode = null;
+      const result = await continueSasl({ s: this, tag: mode.tag }, mode.exchange, text).catch((err: unknown) => {
+        const a = answerForError(err, this.log, 'AUTHENTICATE');
+        const r: CommandResult = { status: a.status, text: a.text, code: a.code ? { name: a.code } : undefined };
+        return r;
+      });
+      if (result === PENDING) return;
+      this.out.push(tagged(mode.tag, result.status, result.text, result.code));
+      if (result.after) {
+        await this.out.flush();
+        await result.after();
+      }
+    }
+  }
+
+  private scheduleIdlePush(): void {
+    // Batch the events of one store commit (they arrive in the same tick), then push at once.
+    if (this.idleWake || this.mode?.kind !== 'idle') return;
+    this.idleWake = setImmediate(() => {
+      this.idleWake = null;
+      if (this.mode?.kind !== 'idle') return;
+      this.pushUpdates(true);
+      void this.safeFlush();
+    });
+  }
+
+  // ---------------------------------------------------------------- TLS, close
+
+  /** RFC 3501 §6.2.1: after the tagged OK, negotiate TLS; bytes the client sent early are discarded (RFC 7817 §... injection). */
+  async upgradeTls(): Promise<void> {
+    const old = this.socket;
+    this.detach(old);
+    this.reader.takeBuffered();
+    const secure = new tls.TLSSocket(old, { isServer: true, secureContext: this.secureContext() });
+    await new Promise<void>((resolve) => {
+      secure.once('secure', () => resolve());
+      secure.once('error', () => {
+        this.end();
+        resolve();
+      });
+    });
+    if (this.closed) return;
+    this.socket = secure;
+    this.secure = true;
+    this.out.replaceSink(secure);
+    this.attach(secure);
+  }
+
+  /** LOGOUT: the BYE was sent by the command; close after the tagged OK is written. */
+  async logout(): Promise<void> {
+    this.deselect();
+    this.state = { kind: 'logout' };
+    await this.safeFlush();
+    this.end();
+  }
+
+  private async safeFlush(): Promise<void> {
+    try {
+      await this.out.flush();
+    } catch {
+      this.end();
+    }
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.mode?.kind === 'idle') clearInterval(this.mode.keepalive);
+    if (this.idleWake) clearImmediate(this.idleWake);
+    void this.abandonAppend();
+    if (this.state.kind === 'selected') this.state.view.close();
+    if (this.state.kind !== 'logout') this.state = { kind: 'logout' };
+    this.closed = true;
+    this.detach(this.socket);
+    this.socket.on('error', () => undefined);
+    this.socket.end();
+    // A peer that never reads its last bytes must not keep the socket forever.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+    this.done();
+  }
+}
