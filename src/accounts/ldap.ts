@@ -113,7 +113,9 @@ export class LdapDirectory implements Directory {
   ) {
     if (!/^ldaps?:\/\//i.test(cfg.url)) throw new Error(`directory.ldap.url: expected ldap:// or ldaps://, got ${JSON.stringify(cfg.url)}`);
     this.log = (opts.log ?? logger()).child({ directory: 'ldap' });
-    const tls: ConnectionOptions = { rejectUnauthorized: cfg.tls_verify };
+    // The certificate must name the host of the URL (RFC 4513 §3.1.3); StartTLS upgrades an existing
+    // socket, so the host is passed explicitly for that check.
+    const tls: ConnectionOptions = { rejectUnauthorized: cfg.tls_verify, host: new URL(cfg.url).hostname };
     if (cfg.ca_file !== '') tls.ca = readFileSync(cfg.ca_file);
     const common = { url: cfg.url, timeoutMs: cfg.timeout_ms, starttls: cfg.starttls, tls };
     this.pool = new LdapPool({ ...common, size: cfg.pool_size, bindDn: cfg.bind_dn, bindPassword: cfg.bind_password });

@@ -37,14 +37,25 @@ async function freePort(): Promise<number> {
   });
 }
 
-function configLdif(dir: string): string {
+export interface SlapdOptions {
+  /** Make a test CA and server certificate, listen on ldaps:// too, and require TLS for the data. */
+  tls?: boolean;
+}
+
+function configLdif(dir: string, tls: boolean): string {
+  const tlsConf = tls
+    ? `olcTLSCACertificateFile: ${dir}/ca.crt
+olcTLSCertificateFile: ${dir}/server.crt
+olcTLSCertificateKeyFile: ${dir}/server.key
+`
+    : '';
   return `dn: cn=config
 objectClass: olcGlobal
 cn: config
 olcPidFile: ${dir}/slapd.pid
 olcArgsFile: ${dir}/slapd.args
 olcLogLevel: none
-
+${tlsConf}
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
@@ -89,17 +100,32 @@ olcDbMaxSize: 67108864
 olcDbNoSync: TRUE
 olcDbIndex: objectClass eq
 olcDbIndex: mail,mailAlternateAddress,uid eq
-olcAccess: {0}to attrs=userPassword by dn.exact="${READER_DN}" read by self read by anonymous auth by * none
+${tls ? 'olcSecurity: tls=1\n' : ''}olcAccess: {0}to attrs=userPassword by dn.exact="${READER_DN}" read by self read by anonymous auth by * none
 olcAccess: {1}to * by * read
 `;
+}
+
+async function makeCerts(dir: string): Promise<void> {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const f = (n: string) => path.join(dir, n);
+  await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=Roost Test CA']);
+  await run('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost']);
+  writeFileSync(f('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('server.crt'), '-days', '2', '-extfile', f('san.cnf')]);
 }
 
 export class Slapd {
   readonly dir: string;
   port = 0;
+  /** ldaps:// port when created with { tls: true }. */
+  tlsPort = 0;
   private child: ChildProcess | null = null;
 
-  private constructor(dir: string) {
+  private constructor(
+    dir: string,
+    readonly tls: boolean,
+  ) {
     this.dir = dir;
   }
 
@@ -107,19 +133,36 @@ export class Slapd {
     return `ldap://127.0.0.1:${this.port}`;
   }
 
+  get ldapsUrl(): string {
+    return `ldaps://127.0.0.1:${this.tlsPort}`;
+  }
+
+  /** PEM of the test CA that signed the server certificate. */
+  get caFile(): string {
+    return path.join(this.dir, 'ca.crt');
+  }
+
+  /** ldap-utils options and environment: StartTLS (-ZZ) with the test CA when TLS is required. */
+  private clientArgs(): { args: string[]; env: NodeJS.ProcessEnv } {
+    return this.tls ? { args: ['-ZZ'], env: { ...process.env, LDAPTLS_CACERT: this.caFile } } : { args: [], env: process.env };
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
   /** Build config + database, start slapd, and add the base entries (suffix, people OU, service account). */
-  static async create(): Promise<Slapd> {
+  static async create(opts: SlapdOptions = {}): Promise<Slapd> {
+    const tls = opts.tls ?? false;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'roost-slapd-'));
     mkdirSync(path.join(dir, 'conf'));
     mkdirSync(path.join(dir, 'db'));
-    writeFileSync(path.join(dir, 'config.ldif'), configLdif(dir));
+    if (tls) await makeCerts(dir);
+    writeFileSync(path.join(dir, 'config.ldif'), configLdif(dir, tls));
     await run('/usr/sbin/slapadd', ['-n0', '-F', path.join(dir, 'conf'), '-l', path.join(dir, 'config.ldif')]);
-    const s = new Slapd(dir);
+    const s = new Slapd(dir, tls);
     s.port = await freePort();
+    if (tls) s.tlsPort = await freePort();
     await s.start();
     await s.ldapadd(`dn: ${SUFFIX}
 objectClass: dcObject
@@ -144,7 +187,8 @@ userPassword: ${READER_PW}
   async start(): Promise<void> {
     if (this.child) return;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const child = spawn(SLAPD, ['-d', '0', '-F', path.join(this.dir, 'conf'), '-h', `${this.url}/`], {
+      const urls = this.tls ? `${this.url}/ ${this.ldapsUrl}/` : `${this.url}/`;
+      const child = spawn(SLAPD, ['-d', '0', '-F', path.join(this.dir, 'conf'), '-h', urls], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
@@ -162,7 +206,10 @@ userPassword: ${READER_PW}
       await this.stop();
       // The port may have been taken between freePort() and bind; a fresh one is fine on first start only.
       if (attempt === 2) throw new Error(`slapd did not start: ${stderr.slice(-2000)}`);
-      if (!existsSync(path.join(this.dir, 'db', 'data.mdb'))) this.port = await freePort();
+      if (!existsSync(path.join(this.dir, 'db', 'data.mdb'))) {
+        this.port = await freePort();
+        if (this.tls) this.tlsPort = await freePort();
+      }
     }
   }
 
@@ -194,14 +241,16 @@ userPassword: ${READER_PW}
   async ldapadd(ldif: string): Promise<void> {
     const file = path.join(this.dir, `add-${Date.now()}-${Math.random().toString(36).slice(2)}.ldif`);
     writeFileSync(file, ldif);
-    await run('/usr/bin/ldapadd', ['-x', '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', file]);
+    const c = this.clientArgs();
+    await run('/usr/bin/ldapadd', ['-x', ...c.args, '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', file], { env: c.env });
   }
 
   /** Apply an LDIF change record as the root DN with ldapmodify. */
   async ldapmodify(ldif: string): Promise<void> {
     const file = path.join(this.dir, `mod-${Date.now()}-${Math.random().toString(36).slice(2)}.ldif`);
     writeFileSync(file, ldif);
-    await run('/usr/bin/ldapmodify', ['-x', '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', file]);
+    const c = this.clientArgs();
+    await run('/usr/bin/ldapmodify', ['-x', ...c.args, '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', file], { env: c.env });
   }
 
   async destroy(): Promise<void> {
