@@ -147,6 +147,20 @@ describe('parseMessage', () => {
     expect(t.vSize).toBe(crlf(s).length);
   });
 
+  it('reads header fields only within maxHeaderBytes (field starting at N-1 counts, at N does not)', () => {
+    const n = LIMITS.store.maxHeaderBytes;
+    const withSubjectAt = (offset: number): Buffer => {
+      const filler = 'X-Filler: ' + 'f'.repeat(offset - 'X-Filler: '.length - 2) + '\r\n';
+      return Buffer.from(filler + 'Subject: found\r\n\r\nbody\r\n', 'latin1');
+    };
+    const inside = parseMessage(withSubjectAt(n - 1));
+    expect(inside.envelope).toContain('"found"');
+    const outside = parseMessage(withSubjectAt(n));
+    expect(outside.envelope).not.toContain('found');
+    // The header still ends where it ends: the body is found and sized.
+    expect(outside.vBodySize).toBe(6);
+  });
+
   it('never throws on random bytes', () => {
     let seed = 42;
     const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
