@@ -203,11 +203,6 @@ export class Follower {
               this.lastRecordTime = record.time;
               metrics.recordsApplied.inc();
               if (++sinceAck >= LIMITS.replication.ackEveryRecords) ack();
-            } else if (frame.t === 'hb') {
-              this.primaryLastLsn = BigInt(frame.lastLsn);
-              this.host.sawCommitted(BigInt(frame.committedLsn), this.primaryLastLsn);
-              // Answer every heartbeat: it doubles as our keepalive.
-              ack();
             } else if (frame.t === 'refuse') {
               throw new HandshakeError(frame.code, `primary: ${frame.message}`);
             }
@@ -229,6 +224,14 @@ export class Follower {
       const log = (): Logger => this.host.log;
       link.onMessage((m) => {
         lastHeard = Date.now();
+        if (m.frame.t === 'hb') {
+          // Heartbeats bypass the apply queue: the replica must learn at once how far the
+          // primary has acknowledged (promote's "behind" check), and answering doubles as keepalive.
+          this.primaryLastLsn = BigInt(m.frame.lastLsn);
+          this.host.sawCommitted(BigInt(m.frame.committedLsn), this.primaryLastLsn);
+          ack();
+          return;
+        }
         queue.push(m);
         void pump();
       });

@@ -1,0 +1,166 @@
+/**
+ * Two real Roost processes replicating over loopback, for the replication
+ * tests: free ports picked by the OS, a shared secret, accounts added on both
+ * nodes (the embedded directory is per node; account ids are addresses), a
+ * small QMQP client and control-socket helpers.
+ */
+import net from 'node:net';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { openSqliteDirectory } from '../../src/accounts/sqlite.js';
+import { controlRequest } from '../../src/cli/control-client.js';
+import type { NodePorts } from '../../src/node.js';
+import { makeTempDir, merge, type Overrides } from '../helpers/node.js';
+import { spawnNode, type SpawnedNode } from '../helpers/spawn.js';
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface PairNode {
+  name: string;
+  dataDir: string;
+  replPort: number;
+  overrides: Overrides;
+  proc: SpawnedNode | null;
+}
+
+export interface PairOptions {
+  ack?: 'sync' | 'async';
+  syncTimeoutMs?: number;
+  onSyncTimeout?: 'tempfail' | 'degrade';
+  users?: string[];
+  secretB?: string;
+  /** Replace how each node reaches its peer (e.g. through a proxy). */
+  peerOf?: (name: 'a' | 'b', peerPort: number) => string;
+}
+
+export const SECRET = 'test-replication-secret';
+
+export class Pair {
+  readonly a: PairNode;
+  readonly b: PairNode;
+
+  private constructor(a: PairNode, b: PairNode) {
+    this.a = a;
+    this.b = b;
+  }
+
+  static async create(opts: PairOptions = {}): Promise<Pair> {
+    const users = opts.users ?? ['alice@example.org', 'bob@example.org'];
+    const [pa, pb] = [await freePort(), await freePort()];
+    const mk = async (name: 'a' | 'b', own: number, peer: number, role: string, secret: string): Promise<PairNode> => {
+      const dataDir = await makeTempDir(`roost-repl-${name}-`);
+      const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
+      for (const u of users) await dir.addUser({ address: u, password: 'pw-' + u });
+      await dir.close();
+      const overrides = {
+        replication: {
+          role,
+          listen: `127.0.0.1:${own}`,
+          peer: opts.peerOf ? opts.peerOf(name, peer) : `127.0.0.1:${peer}`,
+          secret,
+          ack: opts.ack ?? 'sync',
+          sync_timeout_ms: opts.syncTimeoutMs ?? 3000,
+          on_sync_timeout: opts.onSyncTimeout ?? 'tempfail',
+        },
+      };
+      return { name, dataDir, replPort: own, overrides, proc: null };
+    };
+    const a = await mk('a', pa, pb, 'primary', SECRET);
+    const b = await mk('b', pb, pa, 'replica', opts.secretB ?? SECRET);
+    return new Pair(a, b);
+  }
+
+  async start(n: PairNode, extra: Overrides = {}): Promise<SpawnedNode> {
+    n.proc = await spawnNode(n.dataDir, merge(n.overrides, extra));
+    return n.proc;
+  }
+
+  async startBoth(): Promise<void> {
+    await Promise.all([this.start(this.a), this.start(this.b)]);
+  }
+
+  async kill(n: PairNode, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!n.proc) return;
+    n.proc.kill(signal);
+    await n.proc.exited;
+    n.proc = null;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const n of [this.a, this.b]) {
+      if (n.proc) {
+        n.proc.kill('SIGKILL');
+        await n.proc.exited;
+        n.proc = null;
+      }
+      await rm(n.dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+export async function control(n: PairNode, cmd: string, args: Record<string, unknown> = {}): Promise<{ ok: boolean; result?: any; error?: { code: string; message: string } }> {
+  return (await controlRequest(path.join(n.dataDir, 'control.sock'), cmd, args, { timeoutMs: 60_000 })) as never;
+}
+
+export async function replStatus(n: PairNode): Promise<any> {
+  const r = await control(n, 'status');
+  if (!r.ok) throw new Error(`status: ${r.error?.message}`);
+  return r.result;
+}
+
+export async function ports(n: PairNode): Promise<NodePorts> {
+  return (JSON.parse(await readFile(path.join(n.dataDir, 'node.json'), 'utf8')) as { ports: NodePorts }).ports;
+}
+
+/** Poll `check` until it returns true (bounded). */
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const ns = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
+
+/** One QMQP delivery (one message per connection); resolves with the reply netstring's text, e.g. "Kok". */
+export function qmqpSend(port: number, message: Buffer, sender: string, recipients: string[], timeoutMs = 30_000): Promise<string> {
+  const inner = Buffer.concat([ns(message), ns(Buffer.from(sender)), ...recipients.map((r) => ns(Buffer.from(r)))]);
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => s.destroy(new Error('qmqp: timeout')), timeoutMs);
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const m = /^(\d+):([\s\S]*),$/.exec(text);
+      if (m) resolve(m[2]!);
+      else reject(new Error(`qmqp: no reply (${JSON.stringify(text)})`));
+    });
+    s.end(ns(inner));
+  });
+}
+
+export function testMessage(i: number, tag: string, size = 600): Buffer {
+  const head = `From: sender@example.net\r\nTo: alice@example.org\r\nSubject: ${tag} ${i}\r\nMessage-ID: <${tag}-${i}@test.invalid>\r\n\r\n`;
+  const line = `line of ${tag} message ${i} `.padEnd(70, 'x') + '\r\n';
+  let body = '';
+  while (body.length + head.length < size) body += line;
+  return Buffer.from(head + body);
+}
