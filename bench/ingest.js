@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// Durable QMQP ingest: deliveries/s and MB/s for 4 KB and 100 KB messages at
+// 1 and 16 concurrent clients, 1 and 5 recipients. The node runs in its own
+// process from the built checkout (`npm run build` first), exactly as
+// `roost serve` runs; every K means file + directory fsync + index commit.
+//
+//   npm run bench:ingest                 # full table, ~8 s per row
+//   BENCH_SECONDS=3 npm run bench:ingest # shorter rows
+//
+// Prints a table and writes bench/results/ingest-<timestamp>.json.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const WARMUP_MS = 500;
+const SIZES = [4 * 1024, 100 * 1024];
+const CONCURRENCY = [1, 16];
+const RECIPIENTS = [1, 5];
+
+if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
+
+const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
+
+/** A realistic-looking LF message of exactly `size` bytes. */
+function makeMessage(size) {
+  const head = 'From: Bench <bench@example.net>\nTo: user@example.org\nSubject: ingest benchmark\nMessage-Id: <bench@example.net>\nDate: Tue, 24 Nov 2026 18:00:00 +0000\n\n';
+  const line = 'The quick brown fox jumps over the lazy dog while the mail server fsyncs.\n';
+  let body = '';
+  while (head.length + body.length < size) body += line;
+  return Buffer.from((head + body).slice(0, size - 1) + '\n', 'latin1');
+}
+
+function packet(message, recipients) {
+  return netstring(Buffer.concat([netstring(message), netstring(Buffer.from('bench@example.net')), ...recipients.map((r) => netstring(Buffer.from(r)))]));
+}
+
+function deliverOnce(port, pkt) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    const got = [];
+    s.on('data', (c) => got.push(c));
+    s.on('error', reject);
+    s.on('close', () => {
+      const reply = Buffer.concat(got).toString('latin1');
+      const m = /^\d+:([KZD])/.exec(reply);
+      if (!m) reject(new Error(`no reply (${JSON.stringify(reply)})`));
+      else resolve(m[1]);
+    });
+    s.on('connect', () => s.write(pkt));
+  });
+}
+
+async function runRow(port, size, concurrency, rcpts) {
+  const pkt = packet(makeMessage(size), Array.from({ length: rcpts }, (_, i) => `user${i}@example.org`));
+  const latencies = [];
+  let ok = 0;
+  let failed = 0;
+  let measuring = false;
+  const start = Date.now();
+  const warmEnd = start + WARMUP_MS;
+  const end = warmEnd + SECONDS * 1000;
+  let t0 = 0;
+  const worker = async () => {
+    while (Date.now() < end) {
+      const a = process.hrtime.bigint();
+      const code = await deliverOnce(port, pkt);
+      const ms = Number(process.hrtime.bigint() - a) / 1e6;
+      if (!measuring && Date.now() >= warmEnd) {
+        measuring = true;
+        t0 = Date.now();
+      }
+      if (!measuring) continue;
+      if (code === 'K') {
+        ok++;
+        latencies.push(ms);
+      } else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (Date.now() - t0) / 1000;
+  latencies.sort((x, y) => x - y);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+  return {
+    messageBytes: size,
+    concurrency,
+    recipients: rcpts,
+    seconds: Number(elapsed.toFixed(2)),
+    delivered: ok,
+    failed,
+    perSecond: Number((ok / elapsed).toFixed(1)),
+    mbPerSecond: Number(((ok * size) / elapsed / 1e6).toFixed(2)),
+    p50ms: Number(pct(50).toFixed(2)),
+    p99ms: Number(pct(99).toFixed(2)),
+  };
+}
+
+async function startNode(dataDir) {
+  const cfg = path.join(dataDir, 'roost.toml');
+  writeFileSync(
+    cfg,
+    [
+      `data_dir = "${dataDir}"`,
+      'hostname = "bench.example.org"',
+      '[log]\nlevel = "warn"',
+      '[imap]\nlisten = ""\ntls_listen = ""',
+      '[pop3]\nlisten = ""\ntls_listen = ""',
+      '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+      '[admin]\nlisten = "127.0.0.1:0"',
+      '[replication]\nlisten = ""',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'roost'), 'serve', '--config', cfg], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
+      if (info.pid === child.pid) return { child, port: info.ports.qmqp };
+    } catch {
+      // not yet
+    }
+    if (child.exitCode !== null) throw new Error('node exited during start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('node did not start');
+}
+
+const dataDir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-'));
+const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
+for (let i = 0; i < Math.max(...RECIPIENTS); i++) await dir.addUser({ address: `user${i}@example.org` });
+await dir.close();
+
+const { child, port } = await startNode(dataDir);
+const rows = [];
+try {
+  for (const size of SIZES)
+    for (const concurrency of CONCURRENCY)
+      for (const rcpts of RECIPIENTS) {
+        const row = await runRow(port, size, concurrency, rcpts);
+        rows.push(row);
+        process.stderr.write(`  ${JSON.stringify(row)}\n`);
+      }
+} finally {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const header = ['size', 'clients', 'rcpts', 'deliveries/s', 'MB/s', 'p50 ms', 'p99 ms', 'failed'];
+const table = rows.map((r) => [
+  r.messageBytes >= 1024 ? `${r.messageBytes / 1024} KB` : `${r.messageBytes} B`,
+  String(r.concurrency),
+  String(r.recipients),
+  r.perSecond.toFixed(1),
+  r.mbPerSecond.toFixed(2),
+  r.p50ms.toFixed(2),
+  r.p99ms.toFixed(2),
+  String(r.failed),
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+const fmt = (cells) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
+console.log(`\nRoost QMQP ingest (durable: fsync file + dir + index before K), ${SECONDS}s per row`);
+console.log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, data in ${path.dirname(dataDir)}\n`);
+console.log(fmt(header));
+for (const row of table) console.log(fmt(row));
+
+const outDir = path.join(ROOT, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const file = path.join(outDir, `ingest-${stamp}.json`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ benchmark: 'ingest', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, secondsPerRow: SECONDS, rows }, null, 2)}\n`,
+);
+console.log(`\nsaved ${path.relative(ROOT, file)}`);
