@@ -161,6 +161,13 @@ describe('parseMessage', () => {
     expect(outside.vBodySize).toBe(6);
   });
 
+  it('ignores Content-* fields of a non-MIME message (no MIME-Version, no Content-Type)', () => {
+    const t = parseMessage(crlf('Subject: x\nContent-Transfer-Encoding: base64\nContent-ID: <c@x>\n\nnot base64\n'));
+    expect(renderBodyStructure(t, true)).toBe('("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 12 1 NIL NIL NIL NIL)');
+    const m = parseMessage(crlf('MIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\naGk=\n'));
+    expect(m.encoding).toBe('base64');
+  });
+
   it('never throws on random bytes', () => {
     let seed = 42;
     const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;

@@ -118,7 +118,7 @@ function first(fields: HeaderField[], lname: string): HeaderField | undefined {
  * boundaries; `digest` marks a child of multipart/digest (default type
  * message/rfc822, RFC 2046 §5.1.5); `isMessage` marks a message header
  * (the top or an encapsulated message), whose Content-* fields count only
- * with MIME-Version when it is the top-level (as Dovecot; RFC 2045 §4).
+ * with MIME-Version or Content-Type present (as Dovecot; RFC 2045 §4).
  */
 function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, digest: boolean, isMessage: boolean): Parsed {
   const { buf, end } = ctx;
@@ -168,7 +168,11 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
     language: null,
     location: null,
   };
-  applyContentFields(buf, part, fields);
+  // A message header without MIME-Version and without Content-Type is not
+  // MIME (RFC 2045 §4): its other Content-* fields are ignored, as Dovecot does.
+  if (!isMessage || fields.some((f) => f.lname === 'mime-version' || f.lname === 'content-type')) {
+    applyContentFields(buf, part, fields);
+  }
   if (isMessage) (part as MimeMessage).envelope = renderEnvelope(buf, fields);
 
   const tooDeep = depth >= LIMITS.store.maxMimeDepth || ctx.parts >= LIMITS.store.maxMimeParts;
