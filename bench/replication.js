@@ -1,0 +1,285 @@
+#!/usr/bin/env node
+// Replication costs and recovery times, two real nodes on loopback (built
+// checkout, `npm run build` first):
+//   1. QMQP ingest, 16 clients, 4 KB messages: no replica / async / sync
+//      (goal: sync >= 70% of no-replica)
+//   2. replica catch-up rate: N messages delivered while the replica is down,
+//      then the time until it has applied them all
+//   3. failover: SIGKILL the primary, `roost promote` on the replica, time
+//      until the promoted node answers IMAP (goal: < 2 s after promote)
+//
+//   npm run bench:replication                       # 8 s per ingest row, 10,000 catch-up messages
+//   BENCH_SECONDS=3 BENCH_CATCHUP=2000 npm run bench:replication
+//
+// Prints a table and writes bench/results/replication-<timestamp>.json.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'roost');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CATCHUP = Number(process.env.BENCH_CATCHUP ?? 10_000);
+const CLIENTS = 16;
+const SIZE = 4 * 1024;
+const WARMUP_MS = 500;
+
+if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
+const { controlRequest } = await import(path.join(ROOT, 'dist', 'cli', 'control-client.js'));
+
+const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function makeMessage(size) {
+  const head = 'From: Bench <bench@example.net>\nTo: user0@example.org\nSubject: replication benchmark\nMessage-Id: <bench@example.net>\n\n';
+  const line = 'The quick brown fox jumps over the lazy dog while the replica acks.\n';
+  let body = '';
+  while (head.length + body.length < size) body += line;
+  return Buffer.from((head + body).slice(0, size - 1) + '\n', 'latin1');
+}
+
+const PACKET = netstring(Buffer.concat([netstring(makeMessage(SIZE)), netstring(Buffer.from('bench@example.net')), netstring(Buffer.from('user0@example.org'))]));
+
+function deliverOnce(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    const got = [];
+    s.on('data', (c) => got.push(c));
+    s.on('error', reject);
+    s.on('close', () => {
+      const m = /^\d+:([KZD])/.exec(Buffer.concat(got).toString('latin1'));
+      if (!m) reject(new Error('no reply'));
+      else resolve(m[1]);
+    });
+    s.on('connect', () => s.end(PACKET));
+  });
+}
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function makeDir(name) {
+  const dataDir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), `roost-bench-repl-${name}-`));
+  return dataDir;
+}
+
+async function addUsers(dataDir) {
+  const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
+  await dir.addUser({ address: 'user0@example.org' });
+  await dir.close();
+}
+
+function writeConfig(dataDir, repl) {
+  const cfg = path.join(dataDir, 'roost.toml');
+  writeFileSync(
+    cfg,
+    [
+      `data_dir = "${dataDir}"`,
+      'hostname = "bench.example.org"',
+      '[log]\nlevel = "warn"',
+      '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
+      '[pop3]\nlisten = ""\ntls_listen = ""',
+      '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+      '[admin]\nlisten = "127.0.0.1:0"',
+      repl
+        ? `[replication]\nrole = "${repl.role}"\nlisten = "127.0.0.1:${repl.own}"\npeer = "127.0.0.1:${repl.peer}"\nsecret = "bench"\nack = "${repl.ack}"\nsync_timeout_ms = 10000`
+        : '[replication]\nlisten = ""',
+      '',
+    ].join('\n'),
+  );
+  return cfg;
+}
+
+async function startNode(dataDir, cfg) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
+      if (info.pid === child.pid) return { child, ports: info.ports, dataDir };
+    } catch {
+      // not yet
+    }
+    if (child.exitCode !== null) throw new Error('node exited during start');
+    await sleep(25);
+  }
+  child.kill('SIGKILL');
+  throw new Error('node did not start');
+}
+
+async function stopNode(n, signal = 'SIGTERM') {
+  if (n.child.exitCode !== null) return;
+  const exited = new Promise((r) => n.child.on('exit', r));
+  n.child.kill(signal);
+  await exited;
+}
+
+async function status(dataDir) {
+  const r = await controlRequest(path.join(dataDir, 'control.sock'), 'status');
+  if (!r.ok) throw new Error(r.error.message);
+  return r.result;
+}
+
+async function waitFor(what, check, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await sleep(20);
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+async function ingest(port) {
+  let ok = 0;
+  let failed = 0;
+  let measuring = false;
+  const warmEnd = Date.now() + WARMUP_MS;
+  const end = warmEnd + SECONDS * 1000;
+  let t0 = 0;
+  const latencies = [];
+  const worker = async () => {
+    while (Date.now() < end) {
+      const a = process.hrtime.bigint();
+      const code = await deliverOnce(port);
+      const ms = Number(process.hrtime.bigint() - a) / 1e6;
+      if (!measuring && Date.now() >= warmEnd) {
+        measuring = true;
+        t0 = Date.now();
+      }
+      if (!measuring) continue;
+      if (code === 'K') {
+        ok++;
+        latencies.push(ms);
+      } else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, worker));
+  const elapsed = (Date.now() - t0) / 1000;
+  latencies.sort((x, y) => x - y);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+  return { delivered: ok, failed, perSecond: Number((ok / elapsed).toFixed(1)), p50ms: Number(pct(50).toFixed(2)), p99ms: Number(pct(99).toFixed(2)) };
+}
+
+async function pair(ack) {
+  const [pa, pb] = [await freePort(), await freePort()];
+  const da = makeDir('a');
+  const db = makeDir('b');
+  await addUsers(da);
+  await addUsers(db);
+  const ca = writeConfig(da, { role: 'primary', own: pa, peer: pb, ack });
+  const cb = writeConfig(db, { role: 'replica', own: pb, peer: pa, ack });
+  const [a, b] = await Promise.all([startNode(da, ca), startNode(db, cb)]);
+  await waitFor('replica connected', async () => (await status(db)).replication.connected);
+  return { a, b, ca, cb };
+}
+
+async function cleanup(...nodes) {
+  for (const n of nodes) {
+    await stopNode(n, 'SIGKILL');
+    rmSync(n.dataDir, { recursive: true, force: true });
+  }
+}
+
+const results = { ingest: [], catchup: null, failover: null };
+
+// 1. Ingest without a replica, async, sync.
+{
+  const d = makeDir('solo');
+  await addUsers(d);
+  const n = await startNode(d, writeConfig(d, null));
+  results.ingest.push({ mode: 'no replica', ...(await ingest(n.ports.qmqp)) });
+  await cleanup(n);
+}
+for (const ack of ['async', 'sync']) {
+  const p = await pair(ack);
+  const row = await ingest(p.a.ports.qmqp);
+  await waitFor('replica caught up', async () => (await status(p.b.dataDir)).replication.lag.records === 0);
+  results.ingest.push({ mode: ack, ...row });
+  await cleanup(p.a, p.b);
+}
+for (const r of results.ingest) process.stderr.write(`  ${JSON.stringify(r)}\n`);
+
+// 2. Catch-up: replica down while CATCHUP messages arrive (async), then restarted.
+{
+  const p = await pair('async');
+  await stopNode(p.b);
+  let sent = 0;
+  const worker = async () => {
+    while (sent < CATCHUP) {
+      sent++;
+      if ((await deliverOnce(p.a.ports.qmqp)) !== 'K') throw new Error('delivery refused');
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, worker));
+  const target = BigInt((await status(p.a.dataDir)).replication.lastLsn);
+  const t0 = Date.now();
+  p.b = await startNode(p.b.dataDir, p.cb);
+  await waitFor('catch-up', async () => BigInt((await status(p.b.dataDir)).replication.appliedLsn) >= target, 600_000);
+  const seconds = (Date.now() - t0) / 1000;
+  results.catchup = { messages: CATCHUP, seconds: Number(seconds.toFixed(2)), perSecond: Number((CATCHUP / seconds).toFixed(1)) };
+  process.stderr.write(`  catch-up ${JSON.stringify(results.catchup)}\n`);
+
+  // 3. Failover: SIGKILL the primary, promote the replica, time to IMAP greeting.
+  const killedAt = Date.now();
+  await stopNode(p.a, 'SIGKILL');
+  const promoteAt = Date.now();
+  const r = spawnSync(process.execPath, [BIN, 'promote', '--config', p.cb], { encoding: 'utf8', env: { ...process.env, ROOST_CONFIG: '' } });
+  const promoteExit = Date.now();
+  if (r.status !== 0) throw new Error(`promote failed: ${r.stderr}`);
+  const imapPort = JSON.parse(readFileSync(path.join(p.b.dataDir, 'node.json'), 'utf8')).ports.imap;
+  await new Promise((resolve, reject) => {
+    const s = net.connect({ port: imapPort, host: '127.0.0.1' });
+    s.once('data', (c) => {
+      if (/^\* OK/.test(c.toString())) resolve();
+      else reject(new Error(`IMAP said ${c}`));
+      s.destroy();
+    });
+    s.once('error', reject);
+  });
+  const greeted = Date.now();
+  results.failover = {
+    promoteCommandMs: promoteExit - promoteAt,
+    promoteToImapGreetingMs: greeted - promoteAt,
+    killToImapGreetingMs: greeted - killedAt,
+  };
+  process.stderr.write(`  failover ${JSON.stringify(results.failover)}\n`);
+  await cleanup(p.a, p.b);
+}
+
+const base = results.ingest[0].perSecond;
+console.log(`\nRoost replication benchmark: QMQP ingest, ${CLIENTS} clients, ${SIZE / 1024} KB messages, ${SECONDS}s per row`);
+console.log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
+console.log('mode          deliveries/s   p50 ms   p99 ms   failed   vs no replica');
+for (const r of results.ingest) {
+  console.log(
+    `${r.mode.padEnd(12)}  ${r.perSecond.toFixed(1).padStart(12)}  ${r.p50ms.toFixed(2).padStart(7)}  ${r.p99ms.toFixed(2).padStart(7)}  ${String(r.failed).padStart(7)}   ${((100 * r.perSecond) / base).toFixed(0).padStart(5)}%`,
+  );
+}
+console.log(`\ncatch-up: ${results.catchup.messages} messages applied in ${results.catchup.seconds}s (${results.catchup.perSecond} msgs/s)`);
+console.log('full resync: not measured (full resync is not implemented)');
+console.log(
+  `failover: promote command ${results.failover.promoteCommandMs} ms; promote → IMAP greeting ${results.failover.promoteToImapGreetingMs} ms; SIGKILL → IMAP greeting ${results.failover.killToImapGreetingMs} ms`,
+);
+
+const outDir = path.join(ROOT, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const file = path.join(outDir, `replication-${stamp}.json`);
+writeFileSync(file, `${JSON.stringify({ benchmark: 'replication', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, secondsPerRow: SECONDS, ...results }, null, 2)}\n`);
+console.log(`\nsaved ${path.relative(ROOT, file)}`);
