@@ -209,3 +209,6 @@ export interface ReplicationSupport {
   /** Account ids with data in this store (full resync, verify). */
   listAccountIds(): Promise<readonly string[]>;
 }
+
+/** Open the store (creates data_dir/journal.sqlite, index/ and spool/ as needed). */
+export { openStore } from './store-impl.js';

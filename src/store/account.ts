@@ -1,0 +1,515 @@
+/**
+ * One account's live state: its index handle (via the store's LRU), the
+ * caches of loaded mailboxes, and the one place where journal records are
+ * applied — to the files (applyFs) and to the index, caches and event
+ * listeners (applyIndex). Live changes, crash-recovery replay and replication
+ * all go through these two functions, so they stay idempotent and agree.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Account } from '../accounts/directory.js';
+import { RoostError } from '../errors.js';
+import { ChangeHub } from './changes.js';
+import { MailboxCache, internFlags, type Entry } from './cache.js';
+import type { GroupCommitter } from './commit.js';
+import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
+import { STATE_OK, STATE_RENAME, STATE_UNLINK } from './index/db.js';
+import type { Journal } from './index/journal.js';
+import { curName, flagsKey, parseName } from './maildir/filename.js';
+import { INBOX, mailboxDir } from './maildir/names.js';
+import { ensureMaildir, fsyncDir } from './maildir/save.js';
+import { addQuotaDelta } from './maildir/quota.js';
+import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
+
+/** What an account needs from the store around it. */
+export interface StoreCore {
+  readonly journal: Journal;
+  readonly committer: GroupCommitter;
+  readonly hub: ChangeHub;
+  readonly hostname: string;
+  isWritable(): boolean;
+  openIndex(state: AccountState): IndexDb;
+  /** Run first-open recovery for an account (replay, reconcile). */
+  recover(state: AccountState): void;
+  warn(msg: string, err?: unknown): void;
+}
+
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const r = this.tail.then(fn);
+    this.tail = r.then(
+      () => undefined,
+      () => undefined,
+    );
+    return r;
+  }
+}
+
+/** Extra facts a live change hands to applyIndex that the record does not carry. */
+export interface ApplyExtras {
+  /** MIME structure JSON by "mailbox\0uid". */
+  structures?: Map<string, string>;
+  /** LSNs whose files were not found during replay (not indexed). */
+  lost?: Set<bigint>;
+  /** Replay found a delivered file under another name (flags changed by another program). */
+  renamedTo?: Map<bigint, string>;
+}
+
+export const num = (v: unknown): number => Number(v);
+
+export class AccountState {
+  private idx: IndexDb | null = null;
+  recovered = false;
+  readonly caches = new Map<number, MailboxCache>();
+  readonly handles = new Map<number, number>();
+  /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */
+  readonly inflight = new Set<string>();
+  readonly mutex = new Mutex();
+  maildropOwner: string | null = null;
+  private fsWorkRunning = false;
+  private fsWorkAgain = false;
+  private fsWorkDone: (() => void)[] = [];
+
+  constructor(
+    readonly core: StoreCore,
+    public account: Account,
+  ) {}
+
+  get id(): string {
+    return this.account.id;
+  }
+
+  /** The index, opened through the store's LRU; recovery runs on the first open in this process. */
+  db(): IndexDb {
+    if (!this.idx || !this.idx.db.open) this.idx = this.core.openIndex(this);
+    if (!this.recovered) {
+      this.recovered = true;
+      this.core.recover(this);
+    }
+    return this.idx;
+  }
+
+  /** Called by the LRU when it closes our handle. */
+  dropIndex(): void {
+    this.idx?.close();
+    this.idx = null;
+  }
+
+  hasIndexOpen(): boolean {
+    return this.idx !== null && this.idx.db.open;
+  }
+
+  busy(): boolean {
+    return this.handles.size > 0 || this.inflight.size > 0 || this.fsWorkRunning;
+  }
+
+  dir(name: string): string {
+    return mailboxDir(this.account.maildir, name);
+  }
+
+  mailbox(name: string): MailboxRow | null {
+    return this.db().mailbox(name);
+  }
+
+  requireMailbox(name: string): MailboxRow {
+    const mb = this.mailbox(name);
+    if (!mb) throw new RoostError('NOTFOUND', `no mailbox ${name}`);
+    return mb;
+  }
+
+  /** UIDVALIDITY for a new mailbox: creation time, strictly increasing per account (RFC 3501 §2.3.1.1). */
+  nextUidvalidity(): number {
+    const db = this.db();
+    const last = Number(db.meta('last_uidvalidity') ?? '0');
+    const uv = Math.max(Math.floor(Date.now() / 1000), last + 1) >>> 0;
+    db.setMeta('last_uidvalidity', String(uv));
+    return uv;
+  }
+
+  noteUidvalidity(uv: number): void {
+    const db = this.db();
+    if (uv > Number(db.meta('last_uidvalidity') ?? '0')) db.setMeta('last_uidvalidity', String(uv));
+  }
+
+  cache(mb: MailboxRow): MailboxCache {
+    let c = this.caches.get(mb.id);
+    if (!c || c.uidvalidity !== mb.uidvalidity) {
+      c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), this.db().loadMessages(mb.id));
+      this.caches.set(mb.id, c);
+    }
+    return c;
+  }
+
+  key(mailboxId: number): string {
+    return ChangeHub.key(this.id, mailboxId);
+  }
+
+  /** Record the new/ and cur/ mtimes the index has seen (DESIGN.md: detect external changes at open). */
+  noteMtimes(mb: MailboxRow): void {
+    const m = dirMtimes(this.dir(mb.name));
+    this.db().setMtimes(mb.id, m.newMtime, m.curMtime);
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /**
+   * File effects of a committed record; idempotent (replay may run it twice or
+   * after a partial first run). Returns directories whose entries must be
+   * fsync'd before the change counts as done.
+   */
+  applyFs(rec: JournalRecord, extras: ApplyExtras): string[] {
+    const d = rec.data;
+    const root = this.account.maildir;
+    switch (rec.kind) {
+      case 'deliver': {
+        const dir = this.dir(String(d.mailbox));
+        const target = path.join(dir, String(d.filename));
+        if (fs.existsSync(target)) return [path.dirname(target)];
+        try {
+          fs.renameSync(path.join(dir, String(d.tmp)), target);
+          return [path.dirname(target)];
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        const found = findByBasename(dir, String(d.basename));
+        if (found) {
+          (extras.renamedTo ??= new Map()).set(rec.lsn, found);
+          return [];
+        }
+        (extras.lost ??= new Set()).add(rec.lsn);
+        return [];
+      }
+      case 'mailbox-create':
+        ensureMaildir(this.dir(String(d.mailbox)), String(d.mailbox) !== INBOX);
+        return [root];
+      case 'mailbox-delete': {
+        const dir = this.dir(String(d.mailbox));
+        const row = this.db().mailbox(String(d.mailbox));
+        if (row && row.uidvalidity !== num(d.uidvalidity)) return [];
+        if (fs.existsSync(dir)) {
+          // Rename first (atomic: the folder disappears at once), then remove at leisure.
+          const trash = path.join(root, `..roost-trash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+          fs.renameSync(dir, trash);
+          fs.rmSync(trash, { recursive: true, force: true });
+        }
+        return [root];
+      }
+      case 'mailbox-rename': {
+        if (String(d.from) === INBOX) {
+          const to = this.dir(String(d.to));
+          ensureMaildir(to, true);
+          const inbox = this.db().mailbox(INBOX);
+          for (const uid of (d.uids as number[]) ?? []) {
+            const row = inbox ? this.db().message(inbox.id, uid) : null;
+            if (!row) continue;
+            const src = path.join(root, row.disk_name);
+            if (fs.existsSync(src)) fs.renameSync(src, path.join(to, row.disk_name));
+          }
+          return [root, path.join(root, 'new'), path.join(root, 'cur'), path.join(to, 'new'), path.join(to, 'cur')];
+        }
+        for (const [f, t] of d.pairs as [string, string][]) {
+          const from = this.dir(f);
+          const to = this.dir(t);
+          if (fs.existsSync(from) && !fs.existsSync(to)) fs.renameSync(from, to);
+        }
+        return [root];
+      }
+      default:
+        return [];
+    }
+  }
+
+  // ---------------------------------------------------------------- index
+
+  /** Apply committed records to the index (one transaction), then caches and events. */
+  applyIndex(recs: readonly JournalRecord[], extras: ApplyExtras = {}): void {
+    if (recs.length === 0) return;
+    const db = this.db();
+    const events: [number, MailboxEvent][] = [];
+    const appends = new Map<number, MessageRecord[]>();
+    let maxLsn = 0n;
+    let schedule = false;
+    db.tx(() => {
+      for (const rec of recs) {
+        if (rec.lsn > maxLsn) maxLsn = rec.lsn;
+        if (extras.lost?.has(rec.lsn)) continue;
+        const d = rec.data;
+        const origin = (d.origin as string | undefined) ?? null;
+        switch (rec.kind) {
+          case 'deliver': {
+            const mb = this.ensureMailboxRow(String(d.mailbox), num(d.uidvalidity));
+            if (!mb) break;
+            const renamedTo = extras.renamedTo?.get(rec.lsn);
+            const filename = renamedTo ?? String(d.filename);
+            const flags = (d.flags as string[]) ?? [];
+            const row: MessageRow = {
+              mailbox: mb.id,
+              uid: num(d.uid),
+              basename: String(d.basename),
+              filename,
+              disk_name: filename,
+              state: STATE_OK,
+              flags: flagsKey(flags),
+              modseq: num(d.modseq),
+              internal_date: num(d.internalDate),
+              size: num(d.size),
+              vsize: num(d.vsize),
+            };
+            if (!db.insertMessage(row)) break;
+            db.bumpUidnext(mb.id, row.uid + 1);
+            db.bumpModseq(mb.id, row.modseq);
+            const st = extras.structures?.get(`${d.mailbox}\u0000${row.uid}`);
+            if (st) db.setStructure(mb.id, row.uid, st);
+            const c = this.caches.get(mb.id);
+            const e = entryOf(row);
+            if (c && c.uidvalidity === mb.uidvalidity) c.add(e);
+            let list = appends.get(mb.id);
+            if (!list) appends.set(mb.id, (list = []));
+            list.push(e);
+            break;
+          }
+          case 'flags': {
+            const mb = db.mailbox(String(d.mailbox));
+            if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
+            const modseq = num(d.modseq);
+            const updates: { uid: number; flags: readonly string[]; modseq: bigint }[] = [];
+            const c = this.caches.get(mb.id);
+            for (const u of d.updates as { flags: string[]; uids: number[]; filenames?: string[] }[]) {
+              const key = flagsKey(u.flags);
+              u.uids.forEach((uid, k) => {
+                const row = db.message(mb.id, uid);
+                if (!row || row.state === STATE_UNLINK || row.modseq >= modseq) return;
+                // An external rename (reconcile) says which name the file has now.
+                const external = u.filenames?.[k];
+                const filename = external ?? targetName(row, u.flags);
+                const state = filename === row.disk_name && !external ? STATE_OK : external ? STATE_OK : STATE_RENAME;
+                if (external) db.setFilenames(mb.id, uid, external);
+                db.updateFlags(mb.id, uid, key, modseq, filename, state);
+                if (state === STATE_RENAME) schedule = true;
+                const e = entryOf({ ...row, flags: key, modseq, filename, disk_name: external ?? row.disk_name });
+                c?.replace(e);
+                updates.push({ uid, flags: e.flags, modseq: e.modseq });
+              });
+            }
+            db.bumpModseq(mb.id, modseq);
+            c?.bump(0, BigInt(modseq));
+            if (updates.length > 0) events.push([mb.id, { type: 'flags', origin, updates }]);
+            break;
+          }
+          case 'expunge': {
+            const mb = db.mailbox(String(d.mailbox));
+            if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
+            const modseq = num(d.modseq);
+            const done: number[] = [];
+            for (const uid of d.uids as number[]) if (db.markExpunged(mb.id, uid)) done.push(uid);
+            db.bumpModseq(mb.id, modseq);
+            this.caches.get(mb.id)?.remove(done, BigInt(modseq));
+            if (done.length > 0) {
+              schedule = true;
+              events.push([mb.id, { type: 'expunge', origin, uids: done, modseq: BigInt(modseq) }]);
+            }
+            break;
+          }
+          case 'mailbox-create': {
+            const name = String(d.mailbox);
+            const uv = num(d.uidvalidity);
+            const row = db.mailbox(name);
+            if (!row) db.insertMailbox(name, uv, (d.specialUse as string | null) ?? null, d.subscribed !== false, num(d.uidnext ?? 1));
+            else if (d.specialUse !== undefined && d.specialUse !== null && row.special_use !== d.specialUse) db.setSpecialUse(row.id, String(d.specialUse));
+            this.noteUidvalidity(uv);
+            break;
+          }
+          case 'mailbox-delete': {
+            const row = db.mailbox(String(d.mailbox));
+            if (!row || row.uidvalidity !== num(d.uidvalidity)) break;
+            db.deleteMailbox(row.id);
+            this.caches.delete(row.id);
+            events.push([row.id, { type: 'gone', origin }]);
+            break;
+          }
+          case 'mailbox-rename': {
+            if (String(d.from) === INBOX) {
+              const inbox = db.mailbox(INBOX);
+              if (!inbox || db.mailbox(String(d.to))) break;
+              const uv = num(d.uidvalidity);
+              const toId = db.insertMailbox(String(d.to), uv, null, true, inbox.uidnext, inbox.highestmodseq);
+              this.noteUidvalidity(uv);
+              db.moveAllMessages(inbox.id, toId);
+              const modseq = num(d.modseq);
+              db.bumpModseq(inbox.id, modseq);
+              const uids = (d.uids as number[]) ?? [];
+              this.caches.get(inbox.id)?.remove(uids, BigInt(modseq));
+              if (uids.length > 0) events.push([inbox.id, { type: 'expunge', origin, uids, modseq: BigInt(modseq) }]);
+              break;
+            }
+            for (const [f, t] of d.pairs as [string, string][]) {
+              const row = db.mailbox(f);
+              if (!row || db.mailbox(t)) continue;
+              db.renameMailbox(row.id, t);
+              events.push([row.id, { type: 'gone', origin }]);
+            }
+            break;
+          }
+          case 'subscribe': {
+            const row = db.mailbox(String(d.mailbox));
+            if (row) db.setSubscribed(row.id, d.subscribed === true);
+            break;
+          }
+          default:
+            break;
+        }
+      }
+      db.setAppliedLsn(maxLsn);
+    });
+    for (const [id, list] of appends) this.emit(id, { type: 'append', origin: null, messages: list });
+    for (const [id, ev] of events) this.emit(id, ev);
+    if (schedule) this.scheduleFsWork();
+  }
+
+  private ensureMailboxRow(name: string, uidvalidity: number): MailboxRow | null {
+    const db = this.db();
+    const row = db.mailbox(name);
+    if (row) return row.uidvalidity === uidvalidity ? row : null;
+    db.insertMailbox(name, uidvalidity, null, true);
+    this.noteUidvalidity(uidvalidity);
+    return db.mailbox(name);
+  }
+
+  emit(mailboxId: number, ev: MailboxEvent): void {
+    this.core.hub.emit(this.key(mailboxId), ev);
+  }
+
+  // ---------------------------------------------------------------- background file work
+
+  /**
+   * Flag renames and expunge unlinks run after the commit, in chunks, so a
+   * STORE or EXPUNGE over 100,000 messages answers when the journal and index
+   * say so (the index is authoritative) instead of after 100,000 renames.
+   * Pending work is marked in the index (state 1/2), so a crash resumes it.
+   */
+  scheduleFsWork(): void {
+    if (this.fsWorkRunning) {
+      this.fsWorkAgain = true;
+      return;
+    }
+    this.fsWorkRunning = true;
+    setImmediate(() => void this.fsWork());
+  }
+
+  /** Resolves when no file work is pending (tests, close). */
+  fsIdle(): Promise<void> {
+    if (!this.fsWorkRunning) return Promise.resolve();
+    return new Promise((r) => this.fsWorkDone.push(r));
+  }
+
+  private async fsWork(): Promise<void> {
+    try {
+      do {
+        this.fsWorkAgain = false;
+        const rows = this.db().pending();
+        const byMailbox = new Map<number, MessageRow[]>();
+        for (const r of rows) {
+          let l = byMailbox.get(r.mailbox);
+          if (!l) byMailbox.set(r.mailbox, (l = []));
+          l.push(r);
+        }
+        for (const [mbId, list] of byMailbox) {
+          const mb = this.db().mailboxById(mbId);
+          if (!mb) continue;
+          const dir = this.dir(mb.name);
+          for (let i = 0; i < list.length; i += 2000) await this.fsChunk(mb, dir, list.slice(i, i + 2000));
+          this.noteMtimes(mb);
+        }
+      } while (this.fsWorkAgain);
+    } catch (err) {
+      this.core.warn('store: background file work failed', err);
+    } finally {
+      this.fsWorkRunning = false;
+      for (const w of this.fsWorkDone.splice(0)) w();
+    }
+  }
+
+  private async fsChunk(mb: MailboxRow, dir: string, rows: MessageRow[]): Promise<void> {
+    const renamed: [number, string][] = [];
+    const unlinked: MessageRow[] = [];
+    for (const r of rows) {
+      if (r.state === STATE_RENAME) {
+        try {
+          fs.renameSync(path.join(dir, r.disk_name), path.join(dir, r.filename));
+          renamed.push([r.uid, r.filename]);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          // Already renamed (replay) or gone (reconcile will expunge it).
+          if (fs.existsSync(path.join(dir, r.filename))) renamed.push([r.uid, r.filename]);
+        }
+      } else if (r.state === STATE_UNLINK) {
+        try {
+          fs.unlinkSync(path.join(dir, r.disk_name));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        unlinked.push(r);
+      }
+    }
+    // Make the new names durable before the index forgets the old ones.
+    await Promise.allSettled([fsyncDir(path.join(dir, 'cur')), fsyncDir(path.join(dir, 'new'))]);
+    const db = this.db();
+    db.tx(() => {
+      for (const [uid, name] of renamed) db.renamed(mb.id, uid, name);
+      for (const r of unlinked) db.deleteMessage(mb.id, r.uid);
+    });
+    if (unlinked.length > 0) {
+      const bytes = unlinked.reduce((s, r) => s + r.size, 0);
+      addQuotaDelta(this.account, -bytes, -unlinked.length);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** Name a message should have for these flags: cur/<base>:2,<letters> (a first flag change moves it out of new/). */
+export function targetName(row: { basename: string; filename: string }, flags: readonly string[]): string {
+  const old = row.filename.slice(4);
+  const letters = parseName(old).letters;
+  if (row.filename.startsWith('new/') && flags.length === 0) return row.filename;
+  return 'cur/' + curName(row.basename, flags, letters);
+}
+
+export function entryOf(row: MessageRow): Entry {
+  return {
+    uid: row.uid,
+    modseq: BigInt(row.modseq),
+    flags: internFlags(row.flags),
+    internalDate: row.internal_date,
+    size: row.size,
+    vsize: row.vsize,
+    basename: row.basename,
+    filename: row.filename,
+    diskName: row.disk_name,
+  };
+}
+
+export function dirMtimes(dir: string): { newMtime: string; curMtime: string } {
+  const m = (sub: string): string => {
+    try {
+      return fs.statSync(path.join(dir, sub), { bigint: true }).mtimeNs.toString();
+    } catch {
+      return '';
+    }
+  };
+  return { newMtime: m('new'), curMtime: m('cur') };
+}
+
+/** "new/<name>" or "cur/<name>" of the file with this base name, or null. */
+export function findByBasename(dir: string, basename: string): string | null {
+  for (const sub of ['new', 'cur']) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(dir, sub));
+    } catch {
+      continue;
+    }
+    for (const n of names) if (n === basename || n.startsWith(basename + ':')) return `${sub}/${n}`;
+  }
+  return null;
+}

@@ -1,0 +1,138 @@
+/**
+ * In-memory view of one mailbox's messages, shared by every handle on it
+ * (IMAP benchmark: SELECT + FETCH 1:* of 100,000 messages in well under
+ * 100 ms). Updated in place on each commit; snapshots are copy-on-write, so a
+ * snapshot a session holds never changes under it and taking one when
+ * nothing changed costs nothing.
+ */
+import type { MailboxSnapshot, MessageRecord } from './types.js';
+
+/** A cached message: what the API shows plus where the file is. */
+export interface Entry extends MessageRecord {
+  /** Name the index wants on disk, relative to the mailbox dir ("cur/…:2,S"). */
+  readonly filename: string;
+  /** Name last known on disk (differs while a flag rename is pending). */
+  readonly diskName: string;
+}
+
+const internedFlags = new Map<string, readonly string[]>();
+
+/** Flag arrays are shared between messages with the same flags (most of a big mailbox). */
+export function internFlags(key: string): readonly string[] {
+  let f = internedFlags.get(key);
+  if (!f) {
+    f = Object.freeze(key === '' ? [] : key.split(' '));
+    if (internedFlags.size < 10_000) internedFlags.set(key, f);
+  }
+  return f;
+}
+
+export class MailboxCache {
+  private entries: Entry[] = [];
+  private frozen: readonly Entry[] | null = null;
+  uidvalidity: number;
+  uidnext: number;
+  highestModseq: bigint;
+
+  constructor(
+    readonly id: number,
+    uidvalidity: number,
+    uidnext: number,
+    highestModseq: bigint,
+    rows: unknown[][],
+  ) {
+    this.uidvalidity = uidvalidity;
+    this.uidnext = uidnext;
+    this.highestModseq = highestModseq;
+    const out: Entry[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = {
+        uid: r[0] as number,
+        modseq: BigInt(r[1] as number),
+        flags: internFlags(r[2] as string),
+        internalDate: r[3] as number,
+        size: r[4] as number,
+        vsize: r[5] as number,
+        basename: r[6] as string,
+        filename: r[7] as string,
+        diskName: r[8] as string,
+      };
+    }
+    this.entries = out;
+  }
+
+  get count(): number {
+    return this.entries.length;
+  }
+
+  snapshot(): MailboxSnapshot {
+    if (!this.frozen) this.frozen = Object.freeze(this.entries.slice());
+    return { uidvalidity: this.uidvalidity, uidnext: this.uidnext, highestModseq: this.highestModseq, messages: this.frozen };
+  }
+
+  /** Position of a UID, or -1. */
+  indexOf(uid: number): number {
+    const a = this.entries;
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const u = a[mid]!.uid;
+      if (u === uid) return mid;
+      if (u < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  get(uid: number): Entry | undefined {
+    const i = this.indexOf(uid);
+    return i >= 0 ? this.entries[i] : undefined;
+  }
+
+  all(): readonly Entry[] {
+    return this.entries;
+  }
+
+  add(e: Entry): void {
+    const a = this.entries;
+    if (a.length === 0 || a[a.length - 1]!.uid < e.uid) a.push(e);
+    else {
+      if (this.indexOf(e.uid) >= 0) return;
+      let i = a.length;
+      while (i > 0 && a[i - 1]!.uid > e.uid) i--;
+      a.splice(i, 0, e);
+    }
+    if (e.uid >= this.uidnext) this.uidnext = e.uid + 1;
+    if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
+    this.frozen = null;
+  }
+
+  replace(e: Entry): void {
+    const i = this.indexOf(e.uid);
+    if (i < 0) return;
+    this.entries[i] = e;
+    if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
+    this.frozen = null;
+  }
+
+  remove(uids: readonly number[], modseq: bigint): number[] {
+    const drop = new Set(uids);
+    const removed: number[] = [];
+    this.entries = this.entries.filter((e) => {
+      if (!drop.has(e.uid)) return true;
+      removed.push(e.uid);
+      return false;
+    });
+    if (modseq > this.highestModseq) this.highestModseq = modseq;
+    this.frozen = null;
+    return removed;
+  }
+
+  bump(uidnext: number, modseq: bigint): void {
+    if (uidnext > this.uidnext) this.uidnext = uidnext;
+    if (modseq > this.highestModseq) this.highestModseq = modseq;
+    this.frozen = null;
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * One account's index (DESIGN.md "The store"): SQLite in WAL mode with
+ * synchronous=NORMAL. That is safe because the index is a cache: everything
+ * in it is either in the journal (synchronous=FULL, replayed at open from
+ * `applied_lsn`) or recoverable from the Maildir.
+ */
+import Database from 'better-sqlite3';
+import { INDEX_SCHEMA, INDEX_VERSION } from './schema.js';
+
+export interface MailboxRow {
+  id: number;
+  name: string;
+  uidvalidity: number;
+  uidnext: number;
+  highestmodseq: number;
+  special_use: string | null;
+  subscribed: number;
+  new_mtime: string;
+  cur_mtime: string;
+}
+
+export interface MessageRow {
+  mailbox: number;
+  uid: number;
+  basename: string;
+  filename: string;
+  disk_name: string;
+  state: number;
+  flags: string;
+  modseq: number;
+  internal_date: number;
+  size: number;
+  vsize: number;
+}
+
+/** Row states: 0 = in sync with disk; 1 = flag rename pending; 2 = expunged, unlink pending. */
+export const STATE_OK = 0;
+export const STATE_RENAME = 1;
+export const STATE_UNLINK = 2;
+
+export class IndexDb {
+  readonly db: Database.Database;
+  private readonly s: Record<string, Database.Statement>;
+
+  constructor(readonly file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 10000');
+    if ((this.db.pragma('user_version', { simple: true }) as number) === 0) {
+      this.db.exec(INDEX_SCHEMA);
+      this.db.pragma(`user_version = ${INDEX_VERSION}`);
+    }
+    const p = (sql: string): Database.Statement => this.db.prepare(sql);
+    this.s = {
+      getMeta: p('SELECT value FROM meta WHERE key = ?'),
+      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      mailboxes: p('SELECT * FROM mailboxes ORDER BY name'),
+      mailboxByName: p('SELECT * FROM mailboxes WHERE name = ?'),
+      mailboxById: p('SELECT * FROM mailboxes WHERE id = ?'),
+      insertMailbox: p(
+        'INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq, special_use, subscribed) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      allocUid: p('UPDATE mailboxes SET uidnext = uidnext + ? WHERE id = ? RETURNING uidnext - ? AS first'),
+      allocModseq: p('UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq AS m'),
+      bumpUidnext: p('UPDATE mailboxes SET uidnext = max(uidnext, ?) WHERE id = ?'),
+      bumpModseq: p('UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?) WHERE id = ?'),
+      setMtimes: p('UPDATE mailboxes SET new_mtime = ?, cur_mtime = ? WHERE id = ?'),
+      renameMailbox: p('UPDATE mailboxes SET name = ? WHERE id = ?'),
+      deleteMailbox: p('DELETE FROM mailboxes WHERE id = ?'),
+      deleteMailboxMessages: p('DELETE FROM messages WHERE mailbox = ?'),
+      deleteMailboxStructures: p('DELETE FROM structures WHERE mailbox = ?'),
+      setSubscribed: p('UPDATE mailboxes SET subscribed = ? WHERE id = ?'),
+      setSpecialUse: p('UPDATE mailboxes SET special_use = ? WHERE id = ?'),
+      setUidvalidity: p('UPDATE mailboxes SET uidvalidity = ? WHERE id = ?'),
+      insertMessage: p(
+        `INSERT OR IGNORE INTO messages (mailbox, uid, basename, filename, disk_name, state, flags, modseq, internal_date, size, vsize)
+         VALUES (@mailbox, @uid, @basename, @filename, @disk_name, @state, @flags, @modseq, @internal_date, @size, @vsize)`,
+      ),
+      getMessage: p('SELECT * FROM messages WHERE mailbox = ? AND uid = ?'),
+      byBasename: p('SELECT * FROM messages WHERE mailbox = ? AND basename = ?'),
+      updateFlags: p('UPDATE messages SET flags = ?, modseq = ?, filename = ?, state = ? WHERE mailbox = ? AND uid = ?'),
+      markExpunged: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid = ? AND state <> 2'),
+      deleteMessage: p('DELETE FROM messages WHERE mailbox = ? AND uid = ?'),
+      deleteStructure: p('DELETE FROM structures WHERE mailbox = ? AND uid = ?'),
+      setDiskName: p('UPDATE messages SET disk_name = ?, state = CASE WHEN filename = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ? AND state = 1'),
+      setFilenames: p('UPDATE messages SET filename = ?, disk_name = ? WHERE mailbox = ? AND uid = ?'),
+      moveMessages: p('UPDATE messages SET mailbox = ? WHERE mailbox = ?'),
+      moveStructures: p('UPDATE structures SET mailbox = ? WHERE mailbox = ?'),
+      loadMessages: p(
+        'SELECT uid, modseq, flags, internal_date, size, vsize, basename, filename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
+      ).raw(true),
+      allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
+      pending: p('SELECT * FROM messages WHERE state <> 0'),
+      getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
+      setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
+      usage: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> 2'),
+    };
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  meta(key: string): string | null {
+    const r = this.s.getMeta!.get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+  setMeta(key: string, value: string): void {
+    this.s.setMeta!.run(key, value);
+  }
+  appliedLsn(): bigint {
+    return BigInt(this.meta('applied_lsn') ?? '0');
+  }
+  setAppliedLsn(lsn: bigint): void {
+    if (lsn > this.appliedLsn()) this.setMeta('applied_lsn', lsn.toString());
+  }
+
+  mailboxes(): MailboxRow[] {
+    return this.s.mailboxes!.all() as MailboxRow[];
+  }
+  mailbox(name: string): MailboxRow | null {
+    return (this.s.mailboxByName!.get(name) as MailboxRow | undefined) ?? null;
+  }
+  mailboxById(id: number): MailboxRow | null {
+    return (this.s.mailboxById!.get(id) as MailboxRow | undefined) ?? null;
+  }
+  insertMailbox(name: string, uidvalidity: number, specialUse: string | null, subscribed: boolean, uidnext = 1, modseq = 1): number {
+    const info = this.s.insertMailbox!.run(name, uidvalidity, uidnext, modseq, specialUse, subscribed ? 1 : 0);
+    return Number(info.lastInsertRowid);
+  }
+  /** Reserve `n` UIDs; returns the first. Atomic across processes (SQLite write lock). */
+  allocUids(mailbox: number, n: number): number {
+    return (this.s.allocUid!.get(n, mailbox, n) as { first: number }).first;
+  }
+  allocModseq(mailbox: number): number {
+    return (this.s.allocModseq!.get(mailbox) as { m: number }).m;
+  }
+  bumpUidnext(mailbox: number, atLeast: number): void {
+    this.s.bumpUidnext!.run(atLeast, mailbox);
+  }
+  bumpModseq(mailbox: number, atLeast: number): void {
+    this.s.bumpModseq!.run(atLeast, mailbox);
+  }
+  setMtimes(mailbox: number, newMtime: string, curMtime: string): void {
+    this.s.setMtimes!.run(newMtime, curMtime, mailbox);
+  }
+  renameMailbox(id: number, name: string): void {
+    this.s.renameMailbox!.run(name, id);
+  }
+  deleteMailbox(id: number): void {
+    this.s.deleteMailboxMessages!.run(id);
+    this.s.deleteMailboxStructures!.run(id);
+    this.s.deleteMailbox!.run(id);
+  }
+  setSubscribed(id: number, on: boolean): void {
+    this.s.setSubscribed!.run(on ? 1 : 0, id);
+  }
+  setSpecialUse(id: number, use: string | null): void {
+    this.s.setSpecialUse!.run(use, id);
+  }
+  setUidvalidity(id: number, uv: number): void {
+    this.s.setUidvalidity!.run(uv, id);
+  }
+
+  insertMessage(row: MessageRow): boolean {
+    return this.s.insertMessage!.run(row).changes > 0;
+  }
+  message(mailbox: number, uid: number): MessageRow | null {
+    return (this.s.getMessage!.get(mailbox, uid) as MessageRow | undefined) ?? null;
+  }
+  byBasename(mailbox: number, basename: string): MessageRow | null {
+    return (this.s.byBasename!.get(mailbox, basename) as MessageRow | undefined) ?? null;
+  }
+  updateFlags(mailbox: number, uid: number, flags: string, modseq: number, filename: string, state: number): void {
+    this.s.updateFlags!.run(flags, modseq, filename, state, mailbox, uid);
+  }
+  markExpunged(mailbox: number, uid: number): boolean {
+    return this.s.markExpunged!.run(mailbox, uid).changes > 0;
+  }
+  deleteMessage(mailbox: number, uid: number): void {
+    this.s.deleteMessage!.run(mailbox, uid);
+    this.s.deleteStructure!.run(mailbox, uid);
+  }
+  /** After a rename on disk: the file is now called `diskName` (still pending if flags changed again meanwhile). */
+  renamed(mailbox: number, uid: number, diskName: string): void {
+    this.s.setDiskName!.run(diskName, diskName, mailbox, uid);
+  }
+  setFilenames(mailbox: number, uid: number, filename: string): void {
+    this.s.setFilenames!.run(filename, filename, mailbox, uid);
+  }
+  moveAllMessages(from: number, to: number): void {
+    this.s.moveMessages!.run(to, from);
+    this.s.moveStructures!.run(to, from);
+  }
+  /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, filename, disk_name, state]. */
+  loadMessages(mailbox: number): unknown[][] {
+    return this.s.loadMessages!.all(mailbox) as unknown[][];
+  }
+  allRows(mailbox: number): MessageRow[] {
+    return this.s.allRows!.all(mailbox) as MessageRow[];
+  }
+  pending(): MessageRow[] {
+    return this.s.pending!.all() as MessageRow[];
+  }
+  structure(mailbox: number, uid: number): string | null {
+    const r = this.s.getStructure!.get(mailbox, uid) as { json: string } | undefined;
+    return r ? r.json : null;
+  }
+  setStructure(mailbox: number, uid: number, json: string): void {
+    this.s.setStructure!.run(mailbox, uid, json);
+  }
+  usage(): { messages: number; bytes: number } {
+    const r = this.s.usage!.get() as { n: number; bytes: number };
+    return { messages: r.n, bytes: r.bytes };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * SQLite schemas of the store: the global change journal and the per-account
+ * index (DESIGN.md "The store"). Versioned through `PRAGMA user_version`.
+ */
+
+export const JOURNAL_VERSION = 1;
+
+/**
+ * data_dir/journal.sqlite — one for the node, shared by every process that
+ * opens the store (server, CLI). The commit of a `records` row is the commit
+ * point of every change; `accounts` remembers where each account's Maildir
+ * is so replication and recovery can act without the directory.
+ */
+export const JOURNAL_SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+  lsn INTEGER PRIMARY KEY AUTOINCREMENT,
+  epoch INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_account ON records (account, lsn);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  id TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  login TEXT NOT NULL,
+  maildir TEXT NOT NULL,
+  quota_bytes INTEGER NOT NULL,
+  quota_messages INTEGER NOT NULL,
+  max_message_size INTEGER NOT NULL,
+  status TEXT NOT NULL
+);
+`;
+
+export const INDEX_VERSION = 1;
+
+/**
+ * data_dir/index/<account>.sqlite — a cache rebuilt from the journal and the
+ * Maildir. `filename` is the name the index wants on disk ("new/…" or
+ * "cur/…:2,FLAGS"); `disk_name` is the name last known on disk. They differ
+ * while a flag rename is pending (state 1); state 2 = expunged, unlink
+ * pending. Structures live in their own table so message rows stay small for
+ * the full-mailbox scans SELECT needs.
+ */
+export const INDEX_SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mailboxes (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  uidvalidity INTEGER NOT NULL,
+  uidnext INTEGER NOT NULL,
+  highestmodseq INTEGER NOT NULL,
+  special_use TEXT,
+  subscribed INTEGER NOT NULL DEFAULT 1,
+  new_mtime TEXT NOT NULL DEFAULT '',
+  cur_mtime TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS messages (
+  mailbox INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  basename TEXT NOT NULL,
+  filename TEXT NOT NULL,
+  disk_name TEXT NOT NULL,
+  state INTEGER NOT NULL DEFAULT 0,
+  flags TEXT NOT NULL,
+  modseq INTEGER NOT NULL,
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  vsize INTEGER NOT NULL,
+  PRIMARY KEY (mailbox, uid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_basename ON messages (mailbox, basename);
+CREATE INDEX IF NOT EXISTS messages_state ON messages (state) WHERE state <> 0;
+CREATE TABLE IF NOT EXISTS structures (
+  mailbox INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (mailbox, uid)
+);
+`;

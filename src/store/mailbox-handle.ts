@@ -1,0 +1,348 @@
+/**
+ * A selected mailbox (IMAP SELECT/EXAMINE, a POP3 maildrop). Reads come from
+ * the shared in-memory cache; writes run under the account mutex and commit
+ * through the group committer.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { RoostError } from '../errors.js';
+import type { AccountState } from './account.js';
+import type { MailboxCache, Entry } from './cache.js';
+import type { MailboxRow } from './index/db.js';
+import type { RecordDraft } from './index/journal.js';
+import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
+import { normalizeMailboxName } from './maildir/names.js';
+import { wouldExceed } from './maildir/quota.js';
+import { placeInTmp } from './maildir/save.js';
+import { parseMessage } from './mime/parse.js';
+import type { MimeTree } from './mime/types.js';
+import type { StoreImpl } from './store-impl.js';
+import type { MailboxHandle } from './store.js';
+import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, StoreFlagsResult } from './types.js';
+
+export class MailboxHandleImpl implements MailboxHandle {
+  readonly name: string;
+  readonly uidvalidity: number;
+  private readonly mailboxId: number;
+  private closed = false;
+  private readonly unsubs = new Set<() => void>();
+  private last: MailboxCache;
+
+  constructor(
+    private readonly store: StoreImpl,
+    private readonly st: AccountState,
+    mb: MailboxRow,
+    readonly readOnly: boolean,
+    private readonly origin: string | null,
+  ) {
+    this.name = mb.name;
+    this.uidvalidity = mb.uidvalidity;
+    this.mailboxId = mb.id;
+    this.last = st.cache(mb);
+    st.handles.set(mb.id, (st.handles.get(mb.id) ?? 0) + 1);
+    store.watcher?.add(st, mb.id);
+  }
+
+  /** The shared cache (reloaded if the LRU dropped it). */
+  private cache(): MailboxCache {
+    const c = this.st.caches.get(this.mailboxId);
+    if (c) return (this.last = c);
+    const mb = this.st.db().mailboxById(this.mailboxId);
+    if (mb && mb.uidvalidity === this.uidvalidity) this.last = this.st.cache(mb);
+    return this.last;
+  }
+
+  private row(): MailboxRow {
+    const mb = this.st.db().mailboxById(this.mailboxId);
+    if (!mb || mb.uidvalidity !== this.uidvalidity) throw new RoostError('NOTFOUND', `mailbox ${this.name} is gone`);
+    return mb;
+  }
+
+  private dir(): string {
+    return this.st.dir(this.row().name);
+  }
+
+  snapshot(): MailboxSnapshot {
+    return this.cache().snapshot();
+  }
+
+  onChange(listener: (event: MailboxEvent) => void): () => void {
+    const off = this.store.hub.on(this.st.key(this.mailboxId), listener);
+    this.unsubs.add(off);
+    return () => {
+      off();
+      this.unsubs.delete(off);
+    };
+  }
+
+  private entry(uid: number): Entry {
+    const e = this.cache().get(uid);
+    if (!e) throw new RoostError('NOTFOUND', `no message with UID ${uid}`);
+    return e;
+  }
+
+  /** Open the file under its wanted name, its last known name, or what the index says now (a rename may be running). */
+  private async openFile(uid: number): Promise<fsp.FileHandle> {
+    const e = this.entry(uid);
+    const dir = this.dir();
+    const names = [e.filename, e.diskName];
+    const row = this.st.db().message(this.mailboxId, uid);
+    if (row && row.state !== 2) names.push(row.disk_name, row.filename);
+    for (const n of new Set(names)) {
+      try {
+        return await fsp.open(path.join(dir, n), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    throw new RoostError('NOTFOUND', `message UID ${uid} is gone`);
+  }
+
+  async openMessage(uid: number, range?: { start: number; end: number }): Promise<Readable> {
+    const fh = await this.openFile(uid);
+    if (range && range.end <= range.start) {
+      await fh.close();
+      return Readable.from([]);
+    }
+    return fh.createReadStream(range ? { start: range.start, end: range.end - 1, autoClose: true } : { autoClose: true });
+  }
+
+  async readMessage(uid: number, range?: { start: number; end: number }): Promise<Buffer> {
+    const fh = await this.openFile(uid);
+    try {
+      const size = (await fh.stat()).size;
+      const start = Math.min(range?.start ?? 0, size);
+      const end = Math.max(start, Math.min(range?.end ?? size, size));
+      const buf = Buffer.alloc(end - start);
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      return off === buf.length ? buf : buf.subarray(0, off);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async structure(uid: number): Promise<MimeTree> {
+    this.entry(uid);
+    const db = this.st.db();
+    const json = db.structure(this.mailboxId, uid);
+    if (json) return JSON.parse(json) as MimeTree;
+    const tree = parseMessage(await this.readMessage(uid));
+    // Parse once (DESIGN.md): keep it for the next FETCH.
+    this.st.db().setStructure(this.mailboxId, uid, JSON.stringify(tree));
+    return tree;
+  }
+
+  private assertWrite(): void {
+    if (this.closed) throw new RoostError('TEMP', 'mailbox handle is closed');
+    this.store.assertWritable();
+    if (this.readOnly) throw new RoostError('READONLY', 'mailbox is open read-only');
+  }
+
+  async storeFlags(
+    uids: readonly number[],
+    op: FlagOp,
+    flags: readonly string[],
+    opts?: { unchangedSince?: bigint },
+  ): Promise<StoreFlagsResult> {
+    this.assertWrite();
+    const given = normalizeFlags(flags);
+    return this.st.mutex.run(async () => {
+      const mb = this.row();
+      const c = this.cache();
+      const modified: number[] = [];
+      const groups = new Map<string, { flags: string[]; uids: number[] }>();
+      for (const uid of uids) {
+        const e = c.get(uid);
+        if (!e) continue;
+        // RFC 7162 §3.2: UNCHANGEDSINCE fails for a message whose modseq is higher.
+        if (opts?.unchangedSince !== undefined && e.modseq > opts.unchangedSince) {
+          modified.push(uid);
+          continue;
+        }
+        const next = applyOp(e.flags, op, given);
+        const k = flagsKey(next);
+        if (k === flagsKey(e.flags)) continue;
+        let g = groups.get(k);
+        if (!g) groups.set(k, (g = { flags: next, uids: [] }));
+        g.uids.push(uid);
+      }
+      if (groups.size === 0) return { updated: [], modified };
+      const changed = new Set<number>();
+      for (const g of groups.values()) for (const u of g.uids) changed.add(u);
+      await this.store.committer.submit({
+        build: () => {
+          this.store.assertWritable();
+          const modseq = this.st.db().allocModseq(mb.id);
+          return [this.draft('flags', { modseq: String(modseq), updates: [...groups.values()] })];
+        },
+        finish: (recs) => this.st.applyIndex(recs),
+      });
+      const after = this.cache();
+      const updated = [...changed]
+        .sort((a, b) => a - b)
+        .map((uid) => after.get(uid))
+        .filter((e): e is Entry => e !== undefined)
+        .map((e) => ({ uid: e.uid, flags: e.flags, modseq: e.modseq }));
+      return { updated, modified };
+    });
+  }
+
+  async expunge(opts?: { uids?: readonly number[]; force?: boolean }): Promise<readonly number[]> {
+    this.assertWrite();
+    return this.st.mutex.run(async () => {
+      const mb = this.row();
+      const c = this.cache();
+      const within = opts?.uids ? new Set(opts.uids) : null;
+      const targets = c
+        .all()
+        .filter((e) => (within ? within.has(e.uid) : true) && (opts?.force ? within !== null : e.flags.includes('\\Deleted')))
+        .map((e) => e.uid);
+      if (targets.length === 0) return [];
+      await this.store.committer.submit({
+        build: () => {
+          this.store.assertWritable();
+          return [this.draft('expunge', { modseq: String(this.st.db().allocModseq(mb.id)), uids: targets })];
+        },
+        finish: (recs) => this.st.applyIndex(recs),
+      });
+      return targets;
+    });
+  }
+
+  async copyTo(uids: readonly number[], dest: string, opts?: { move?: boolean }): Promise<CopyResult> {
+    this.assertWrite();
+    const destName = normalizeMailboxName(dest);
+    return this.st.mutex.run(async () => {
+      const src = this.row();
+      const dst = this.st.requireMailbox(destName);
+      if (dst.id === src.id && opts?.move) throw new RoostError('BADNAME', 'cannot move a message into its own mailbox');
+      const c = this.cache();
+      const entries = [...new Set(uids)]
+        .sort((a, b) => a - b)
+        .map((u) => c.get(u))
+        .filter((e): e is Entry => e !== undefined);
+      if (entries.length === 0) return { uidvalidity: dst.uidvalidity, pairs: [] };
+      if (!opts?.move) {
+        const bytes = entries.reduce((s, e) => s + e.size, 0);
+        if (wouldExceed(this.st.account, bytes, entries.length)) throw new RoostError('OVERQUOTA', 'copy would exceed the quota');
+      }
+      const srcDir = this.st.dir(src.name);
+      const dstDir = this.st.dir(dst.name);
+      const placed: { e: Entry; basename: string; filename: string; tmp: string }[] = [];
+      try {
+        for (const e of entries) {
+          const basename = withSizes(uniqueName(this.store.hostname), e.size, e.vsize);
+          const tmp = `tmp/${basename}`;
+          let ok = false;
+          for (const n of new Set([e.filename, e.diskName])) {
+            try {
+              await placeInTmp(path.join(srcDir, n), path.join(dstDir, tmp));
+              ok = true;
+              break;
+            } catch {
+              // Try the other name (a flag rename may be running).
+            }
+          }
+          if (!ok) continue;
+          const filename = e.flags.length > 0 ? `cur/${curName(basename, e.flags.filter((f) => f.startsWith('\\')))}` : `new/${basename}`;
+          placed.push({ e, basename, filename, tmp });
+        }
+        const structures = new Map<string, string>();
+        const srcDb = this.st.db();
+        const result = await this.store.committer.submit({
+          build: () => {
+            this.store.assertWritable();
+            const db = this.st.db();
+            const first = db.allocUids(dst.id, placed.length);
+            const modseq = db.allocModseq(dst.id);
+            const drafts: RecordDraft[] = placed.map((p, i) => {
+              const s = srcDb.structure(src.id, p.e.uid);
+              if (s) structures.set(`${dst.name}\u0000${first + i}`, s);
+              return {
+                accountId: this.st.id,
+                kind: 'deliver',
+                data: {
+                  maildir: this.st.account.maildir,
+                  mailbox: dst.name,
+                  uidvalidity: dst.uidvalidity,
+                  uid: first + i,
+                  modseq: String(modseq),
+                  basename: p.basename,
+                  filename: p.filename,
+                  tmp: p.tmp,
+                  flags: [...p.e.flags],
+                  internalDate: p.e.internalDate,
+                  size: p.e.size,
+                  vsize: p.e.vsize,
+                  copyOf: { mailbox: src.name, uidvalidity: src.uidvalidity, uid: p.e.uid },
+                  ...(this.origin ? { origin: this.origin } : {}),
+                },
+              };
+            });
+            if (opts?.move && placed.length > 0) {
+              drafts.push(this.draft('expunge', { modseq: String(db.allocModseq(src.id)), uids: placed.map((p) => p.e.uid) }));
+            }
+            return drafts;
+          },
+          afterJournal: (recs) => recs.flatMap((r) => this.st.applyFs(r, {})),
+          finish: (recs) => {
+            this.st.applyIndex(recs, { structures });
+            const again = this.st.mailbox(dst.name);
+            if (again) this.st.noteMtimes(again);
+            return recs.filter((r) => r.kind === 'deliver').map((r, i) => [placed[i]!.e.uid, Number(r.data.uid)] as const);
+          },
+          abort: () => {
+            for (const p of placed) void fsp.unlink(path.join(dstDir, p.tmp)).catch(() => undefined);
+          },
+        });
+        if (!opts?.move) {
+          const { addQuotaDelta } = await import('./maildir/quota.js');
+          addQuotaDelta(this.st.account, placed.reduce((s, p) => s + p.e.size, 0), placed.length);
+        }
+        return { uidvalidity: dst.uidvalidity, pairs: result };
+      } catch (err) {
+        for (const p of placed) await fsp.unlink(path.join(dstDir, p.tmp)).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const off of this.unsubs) off();
+    this.unsubs.clear();
+    const n = (this.st.handles.get(this.mailboxId) ?? 1) - 1;
+    if (n <= 0) {
+      this.st.handles.delete(this.mailboxId);
+      this.store.watcher?.remove(this.st, this.mailboxId);
+    } else this.st.handles.set(this.mailboxId, n);
+  }
+
+  private draft(kind: RecordDraft['kind'], data: Record<string, unknown>): RecordDraft {
+    return {
+      accountId: this.st.id,
+      kind,
+      data: {
+        maildir: this.st.account.maildir,
+        mailbox: this.name,
+        uidvalidity: this.uidvalidity,
+        ...data,
+        ...(this.origin ? { origin: this.origin } : {}),
+      },
+    };
+  }
+}
+
+function applyOp(current: readonly string[], op: FlagOp, given: readonly string[]): string[] {
+  if (op === 'set') return [...given];
+  const lower = new Set(given.map((f) => f.toLowerCase()));
+  if (op === 'remove') return current.filter((f) => !lower.has(f.toLowerCase()));
+  return normalizeFlags([...current, ...given]);
+}

@@ -1,0 +1,111 @@
+/**
+ * Mailbox names: validation of the Unicode names the store API takes, and
+ * their Maildir++ directory names (protocols.md §3.3, §6.4).
+ *
+ * API names use "." as hierarchy separator and "INBOX" (any case) for the
+ * root. On disk, folder "A.B" is `<maildir>/.A.B`, each component written in
+ * IMAP modified UTF-7 (RFC 3501 §5.1.3) as Dovecot and Courier do, so the
+ * same Maildir reads the same under either of them.
+ */
+import path from 'node:path';
+import { LIMITS } from '../../limits.js';
+import { RoostError } from '../../errors.js';
+
+export const INBOX = 'INBOX';
+
+/**
+ * Canonical form of a mailbox name, or BADNAME. "inbox" and "Inbox.x" become
+ * "INBOX" / "INBOX.x" (RFC 3501 §5.1: INBOX is case-insensitive).
+ */
+export function normalizeMailboxName(name: string): string {
+  if (typeof name !== 'string' || name.length === 0) throw bad(name, 'empty');
+  if (Buffer.byteLength(name, 'utf8') > LIMITS.store.maxMailboxNameLength) throw bad(name, 'too long');
+  // Control characters would end up in file names and log lines; "/" would
+  // leave the Maildir; "%" and "*" are LIST wildcards (RFC 3501 §6.3.8).
+  if (/[\u0000-\u001f\u007f/%*]/.test(name)) throw bad(name, 'forbidden character');
+  if (name.startsWith('.') || name.endsWith('.') || name.includes('..')) throw bad(name, 'empty hierarchy level');
+  const parts = name.split('.');
+  if (parts.length > LIMITS.store.maxMailboxDepth) throw bad(name, 'too deep');
+  if (parts[0]!.toUpperCase() === INBOX) parts[0] = INBOX;
+  return parts.join('.');
+}
+
+function bad(name: string, why: string): RoostError {
+  return new RoostError('BADNAME', `invalid mailbox name (${why}): ${JSON.stringify(String(name).slice(0, 80))}`);
+}
+
+export function isInbox(name: string): boolean {
+  return name === INBOX;
+}
+
+/** Directory of a mailbox: the Maildir root for INBOX, `.Enc.Oded` otherwise. */
+export function mailboxDir(maildir: string, name: string): string {
+  if (name === INBOX) return maildir;
+  return path.join(maildir, folderDirName(name));
+}
+
+export function folderDirName(name: string): string {
+  return '.' + name.split('.').map(encodeMUtf7).join('.');
+}
+
+/** Decode a `.Folder.Sub` directory name; null when it is not a folder name we can use. */
+export function nameFromFolderDir(dir: string): string | null {
+  if (!dir.startsWith('.') || dir.startsWith('..') || dir.length < 2) return null;
+  try {
+    const name = dir.slice(1).split('.').map(decodeMUtf7).join('.');
+    return normalizeMailboxName(name);
+  } catch {
+    return null;
+  }
+}
+
+/** Modified UTF-7 (RFC 3501 §5.1.3): printable ASCII as is, "&" as "&-", the rest as UTF-16BE base64 with "," for "/". */
+export function encodeMUtf7(s: string): string {
+  let out = '';
+  let pending: number[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const buf = Buffer.alloc(pending.length * 2);
+    pending.forEach((u, i) => buf.writeUInt16BE(u, i * 2));
+    out += '&' + buf.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
+    pending = [];
+  };
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c <= 0x7e) {
+      flush();
+      out += c === 0x26 ? '&-' : s[i];
+    } else {
+      pending.push(c);
+    }
+  }
+  flush();
+  return out;
+}
+
+export function decodeMUtf7(s: string): string {
+  return s.replace(/&([^-]*)-/g, (_m, b64: string) => {
+    if (b64 === '') return '&';
+    const buf = Buffer.from(b64.replace(/,/g, '/'), 'base64');
+    if (buf.length % 2 !== 0) throw new Error('bad modified UTF-7');
+    let r = '';
+    for (let i = 0; i < buf.length; i += 2) r += String.fromCharCode(buf.readUInt16BE(i));
+    return r;
+  });
+}
+
+/** Ancestors of a name: "A.B.C" → ["A", "A.B"]. */
+export function ancestors(name: string): string[] {
+  const parts = name.split('.');
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('.'));
+  return out;
+}
+
+/** Index file name for an account id: safe on any filesystem, distinct ids stay distinct. */
+export function safeFileName(id: string): string {
+  const enc = id.replace(/[^A-Za-z0-9_@+-]/g, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join(''),
+  );
+  return enc.slice(0, 200);
+}

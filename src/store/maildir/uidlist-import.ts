@@ -1,0 +1,80 @@
+/**
+ * UIDs kept across migration (protocols.md §3.5): Dovecot's `dovecot-uidlist`
+ * (version 3 and the Courier-compatible version 1) and Courier's
+ * `courierimapuiddb`. Both map a base file name to a UID and give the
+ * folder's UIDVALIDITY and next UID, so clients keep their caches and POP3
+ * UIDLs stay the base names they were.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface UidList {
+  source: 'dovecot-uidlist' | 'courierimapuiddb';
+  uidvalidity: number;
+  uidnext: number;
+  /** base name → UID */
+  uids: Map<string, number>;
+}
+
+/** Read the UID list of a mailbox directory, preferring dovecot-uidlist; null when none is usable. */
+export function readUidList(dir: string): UidList | null {
+  for (const source of ['dovecot-uidlist', 'courierimapuiddb'] as const) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(dir, source), 'utf8');
+    } catch {
+      continue;
+    }
+    const parsed = parseUidList(text, source);
+    if (parsed) return parsed;
+  }
+  return null;
+}
+
+export function parseUidList(text: string, source: UidList['source']): UidList | null {
+  const lines = text.split('\n');
+  const header = (lines[0] ?? '').trim().split(/\s+/);
+  let uidvalidity = 0;
+  let uidnext = 0;
+  let version: number;
+  if (header[0] === '3') {
+    version = 3;
+    for (const f of header.slice(1)) {
+      if (f.startsWith('V')) uidvalidity = Number(f.slice(1));
+      else if (f.startsWith('N')) uidnext = Number(f.slice(1));
+    }
+  } else if (header[0] === '1' && header.length >= 3) {
+    version = 1;
+    uidvalidity = Number(header[1]);
+    uidnext = Number(header[2]);
+  } else {
+    return null;
+  }
+  if (!Number.isInteger(uidvalidity) || uidvalidity <= 0 || uidvalidity > 0xffffffff) return null;
+  const uids = new Map<string, number>();
+  let maxUid = 0;
+  for (const line of lines.slice(1)) {
+    if (line.trim() === '') continue;
+    let uid: number;
+    let name: string;
+    if (version === 3) {
+      // "<uid> [<key><value> ...] :<filename>"
+      const m = /^(\d+)(?:\s[^:]*)?\s?:(.+)$/.exec(line);
+      if (!m) continue;
+      uid = Number(m[1]);
+      name = m[2]!;
+    } else {
+      // "<uid> <filename>" (v1 and courierimapuiddb store the base name)
+      const m = /^(\d+)\s+(\S+)/.exec(line);
+      if (!m) continue;
+      uid = Number(m[1]);
+      name = m[2]!;
+    }
+    if (!Number.isInteger(uid) || uid <= 0 || uid > 0xffffffff) continue;
+    const colon = name.indexOf(':');
+    const base = colon >= 0 ? name.slice(0, colon) : name;
+    uids.set(base, uid);
+    if (uid > maxUid) maxUid = uid;
+  }
+  return { source, uidvalidity, uidnext: Math.max(uidnext, maxUid + 1, 1), uids };
+}

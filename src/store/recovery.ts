@@ -1,0 +1,279 @@
+/**
+ * Bringing an account's index in line with the journal and the Maildir.
+ *
+ *  - replay: journal records for the account above the index's applied_lsn
+ *    are applied again (files first, then index). Everything acknowledged was
+ *    journaled, so nothing acknowledged is lost; application is idempotent.
+ *  - reconcile: files in new/ or cur/ that the index does not know are
+ *    indexed as new messages (another MDA, mutt, a restored backup); index
+ *    rows whose file is gone are expunged; names changed by other programs
+ *    become flag changes. Each of these gets journal records like any change.
+ *  - import: a Maildir without an index (first use of an existing Maildir,
+ *    `roost reindex`) is indexed keeping UIDs from dovecot-uidlist /
+ *    courierimapuiddb when present.
+ *
+ * A delivery that crashed before its journal commit left only a link in the
+ * folder's tmp/, which no reader looks at (maildir(5)); it is never adopted,
+ * so a client retry cannot produce a duplicate.
+ */
+import fs from 'node:fs';
+import { parseMessage } from './mime/parse.js';
+import type { AccountState, StoreCore } from './account.js';
+import { dirMtimes } from './account.js';
+import type { MailboxRow } from './index/db.js';
+import { STATE_UNLINK } from './index/db.js';
+import type { RecordDraft } from './index/journal.js';
+import { flagsFromLetters, flagsKey, normalizeFlags } from './maildir/filename.js';
+import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
+import { ensureMaildir } from './maildir/save.js';
+import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
+import { readUidList } from './maildir/uidlist-import.js';
+import type { JournalRecord } from './types.js';
+
+/** First open of an account in this process (synchronous: runs inside AccountState.db()). */
+export function recoverAccount(core: StoreCore, st: AccountState): void {
+  const db = st.db();
+  const root = st.account.maildir;
+  if (core.isWritable()) ensureMaildir(root, false);
+  const recs = core.journal.forAccount(st.id, db.appliedLsn());
+  if (recs.length > 0) replay(core, st, recs);
+  if (!core.isWritable()) return;
+  if (!db.mailbox(INBOX)) importMaildir(core, st, new Map());
+  else discoverFolders(core, st);
+  if (db.pending().length > 0) st.scheduleFsWork();
+}
+
+function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void {
+  const extras = {} as Parameters<AccountState['applyFs']>[1];
+  for (const r of recs) {
+    try {
+      st.applyFs(r, extras);
+    } catch (err) {
+      core.warn(`store: replay of lsn ${r.lsn} (${r.kind}) on files failed`, err);
+    }
+  }
+  st.applyIndex(recs, extras);
+}
+
+/** Apply records written synchronously (recovery, import): journal, files, index. */
+function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>): void {
+  if (drafts.length === 0) return;
+  const recs = core.journal.append(drafts, 0);
+  const extras = { structures };
+  for (const r of recs) st.applyFs(r, extras);
+  st.applyIndex(recs, extras);
+}
+
+/** Folders created on disk by other programs become mailboxes. */
+function discoverFolders(core: StoreCore, st: AccountState): void {
+  const db = st.db();
+  for (const dir of listFolderDirs(st.account.maildir)) {
+    const name = nameFromFolderDir(dir);
+    if (!name || db.mailbox(name)) continue;
+    importMailbox(core, st, name, new Map());
+  }
+}
+
+/**
+ * Index every mailbox of the Maildir. `keep` maps mailbox name → (basename →
+ * uid, uidvalidity, uidnext) from a previous index (reindex); UID lists on
+ * disk are used where `keep` has nothing.
+ */
+export function importMaildir(core: StoreCore, st: AccountState, keep: Map<string, KeptUids>): { mailboxes: number; messages: number } {
+  let mailboxes = 0;
+  let messages = 0;
+  const names = [INBOX];
+  for (const dir of listFolderDirs(st.account.maildir)) {
+    const n = nameFromFolderDir(dir);
+    if (n && n !== INBOX) names.push(n);
+  }
+  for (const name of names) {
+    messages += importMailbox(core, st, name, keep);
+    mailboxes++;
+  }
+  return { mailboxes, messages };
+}
+
+export interface KeptUids {
+  uidvalidity: number;
+  uidnext: number;
+  uids: Map<string, number>;
+  specialUse: string | null;
+  subscribed: boolean;
+  flags: Map<string, string>;
+}
+
+function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>): number {
+  const dir = mailboxDir(st.account.maildir, name);
+  const kept = keep.get(name) ?? null;
+  const list = kept ?? readUidList(dir);
+  const uidvalidity = list ? list.uidvalidity : st.nextUidvalidity();
+  st.noteUidvalidity(uidvalidity);
+  const found: FoundMessage[] = [];
+  for (const f of listMessages(dir).values()) {
+    const m = readFound(dir, f);
+    if (m) found.push(m);
+  }
+  sortFound(found);
+  // Files the list knows keep their UID; the rest get new ones above everything listed.
+  let next = list ? list.uidnext : 1;
+  const used = new Set<number>();
+  const assigned = found.map((m) => {
+    const u = list?.uids.get(m.basename);
+    if (u !== undefined && !used.has(u)) {
+      used.add(u);
+      return u;
+    }
+    return 0;
+  });
+  for (let i = 0; i < found.length; i++) if (assigned[i] === 0) assigned[i] = next++;
+  const maxUid = Math.max(0, ...assigned);
+  const drafts: RecordDraft[] = [
+    {
+      accountId: st.id,
+      kind: 'mailbox-create',
+      data: {
+        maildir: st.account.maildir,
+        mailbox: name,
+        uidvalidity,
+        uidnext: Math.max(next, maxUid + 1),
+        specialUse: kept?.specialUse ?? null,
+        subscribed: kept?.subscribed ?? true,
+      },
+    },
+  ];
+  found.forEach((m, i) => {
+    const keptFlags = kept?.flags.get(m.basename);
+    const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
+    drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords]), true));
+  });
+  commitNow(core, st, drafts);
+  const mb = st.db().mailbox(name);
+  if (mb) st.noteMtimes(mb);
+  return found.length;
+}
+
+export function deliverDraft(
+  st: AccountState,
+  mailbox: string,
+  uidvalidity: number,
+  uid: number,
+  modseq: number,
+  m: Pick<FoundMessage, 'basename' | 'rel' | 'size' | 'vsize' | 'internalDate'>,
+  flags: string[],
+  external: boolean,
+): RecordDraft {
+  return {
+    accountId: st.id,
+    kind: 'deliver',
+    data: {
+      maildir: st.account.maildir,
+      mailbox,
+      uidvalidity,
+      uid,
+      modseq: String(modseq),
+      basename: m.basename,
+      filename: m.rel,
+      tmp: '',
+      flags,
+      internalDate: m.internalDate,
+      size: m.size,
+      vsize: m.vsize,
+      external,
+    },
+  };
+}
+
+/** Whether new/ or cur/ changed since the index last looked (DESIGN.md: checked when a mailbox is opened). */
+export function looksChanged(st: AccountState, mb: MailboxRow): boolean {
+  const m = dirMtimes(st.dir(mb.name));
+  return m.newMtime !== mb.new_mtime || m.curMtime !== mb.cur_mtime;
+}
+
+/** Compare one mailbox with its directory and commit the differences. */
+export async function reconcileMailbox(core: StoreCore, st: AccountState, name: string): Promise<void> {
+  await st.mutex.run(async () => {
+    const mb = st.mailbox(name);
+    if (!mb) return;
+    const dir = st.dir(name);
+    if (!fs.existsSync(dir)) return;
+    const disk = listMessages(dir);
+    const rows = st.db().allRows(mb.id);
+    const known = new Set(rows.map((r) => r.basename));
+    const expunged: number[] = [];
+    const renamed: { uid: number; flags: string[]; filename: string }[] = [];
+    for (const r of rows) {
+      if (r.state === STATE_UNLINK) continue;
+      const f = disk.get(r.basename);
+      if (!f) {
+        expunged.push(r.uid);
+        continue;
+      }
+      if (f.rel === r.filename || f.rel === r.disk_name) continue;
+      const keywords = r.flags.split(' ').filter((x) => x && !x.startsWith('\\'));
+      renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...keywords]), filename: f.rel });
+    }
+    const found: FoundMessage[] = [];
+    for (const f of disk.values()) {
+      if (known.has(f.basename) || st.inflight.has(`${mb.id}/${f.basename}`)) continue;
+      const m = readFound(dir, f);
+      if (m) found.push(m);
+    }
+    sortFound(found);
+    if (!core.isWritable() || (expunged.length === 0 && renamed.length === 0 && found.length === 0)) {
+      st.noteMtimes(mb);
+      return;
+    }
+    const structures = new Map<string, string>();
+    await core.committer.submit({
+      build: () => {
+        const db = st.db();
+        const drafts: RecordDraft[] = [];
+        const base = { maildir: st.account.maildir, mailbox: name, uidvalidity: mb.uidvalidity };
+        if (expunged.length > 0) {
+          drafts.push({ accountId: st.id, kind: 'expunge', data: { ...base, modseq: String(db.allocModseq(mb.id)), uids: expunged } });
+        }
+        if (renamed.length > 0) {
+          const groups = new Map<string, { flags: string[]; uids: number[]; filenames: string[] }>();
+          for (const r of renamed) {
+            const k = flagsKey(r.flags);
+            let g = groups.get(k);
+            if (!g) groups.set(k, (g = { flags: r.flags, uids: [], filenames: [] }));
+            g.uids.push(r.uid);
+            g.filenames.push(r.filename);
+          }
+          drafts.push({ accountId: st.id, kind: 'flags', data: { ...base, modseq: String(db.allocModseq(mb.id)), updates: [...groups.values()] } });
+        }
+        if (found.length > 0) {
+          const first = db.allocUids(mb.id, found.length);
+          const modseq = db.allocModseq(mb.id);
+          found.forEach((m, i) => {
+            drafts.push(deliverDraft(st, name, mb.uidvalidity, first + i, modseq, m, m.flags, true));
+            try {
+              structures.set(`${name}\u0000${first + i}`, JSON.stringify(parseMessage(m.content)));
+            } catch {
+              // Parsed again on first access.
+            }
+          });
+        }
+        return drafts;
+      },
+      finish: (recs) => {
+        st.applyIndex(recs, { structures });
+        const again = st.mailbox(name);
+        if (again) st.noteMtimes(again);
+      },
+    });
+  });
+}
+
+/** Remove an index database and its WAL files (reindex starts from nothing). */
+export function removeIndexFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      fs.unlinkSync(file + suffix);
+    } catch {
+      // Not there.
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * ReplicationSupport (issue 5): what src/replication needs beyond the
+ * journal. A replica applies the primary's records with the same LSNs, file
+ * names, UIDs, UIDVALIDITY and modseqs through the same applyFs/applyIndex
+ * code the primary used, so both sides run one implementation.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Account } from '../accounts/directory.js';
+import { RoostError } from '../errors.js';
+import { findByBasename, Mutex, type AccountState } from './account.js';
+import { fsyncDir, ensureMaildir } from './maildir/save.js';
+import { INBOX, mailboxDir } from './maildir/names.js';
+import { parseMessage } from './mime/parse.js';
+import type { StoreImpl } from './store-impl.js';
+import type { ReplicationSupport } from './store.js';
+import type { JournalRecord } from './types.js';
+
+const APPLIED_KEY = 'replica_applied_lsn';
+
+export class ReplicationImpl implements ReplicationSupport {
+  private applied: bigint | null = null;
+  private readonly chain = new Mutex();
+
+  constructor(private readonly store: StoreImpl) {}
+
+  private account(rec: JournalRecord): AccountState {
+    const known = this.store.stateById(rec.accountId);
+    if (known) return known;
+    const maildir = String(rec.data.maildir ?? '');
+    if (!maildir) throw new RoostError('NOTFOUND', `unknown account ${rec.accountId}`);
+    const a: Account = {
+      id: rec.accountId,
+      address: rec.accountId,
+      login: rec.accountId,
+      maildir,
+      quotaBytes: 0,
+      quotaMessages: 0,
+      maxMessageSize: 0,
+      status: 'active',
+    };
+    return this.store.state(a);
+  }
+
+  async openDelivered(record: JournalRecord): Promise<Readable> {
+    if (record.kind !== 'deliver') throw new RoostError('NOTFOUND', 'not a deliver record');
+    const st = this.account(record);
+    const d = record.data;
+    const dir = mailboxDir(st.account.maildir, String(d.mailbox));
+    const names = [String(d.filename)];
+    const mb = st.mailbox(String(d.mailbox));
+    if (mb && mb.uidvalidity === Number(d.uidvalidity)) {
+      const row = st.db().message(mb.id, Number(d.uid));
+      if (row) names.push(row.disk_name, row.filename);
+    }
+    const found = findByBasename(dir, String(d.basename));
+    if (found) names.push(found);
+    for (const n of new Set(names)) {
+      try {
+        const fh = await fsp.open(path.join(dir, n), 'r');
+        return fh.createReadStream({ autoClose: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    throw new RoostError('NOTFOUND', `message ${String(d.basename)} is gone`);
+  }
+
+  apply(record: JournalRecord, body: Buffer | null): Promise<void> {
+    return this.chain.run(() => this.applyOne(record, body));
+  }
+
+  private async applyOne(rec: JournalRecord, body: Buffer | null): Promise<void> {
+    if (rec.lsn <= this.appliedLsn()) return;
+    if (rec.kind === 'account') {
+      const a = rec.data as unknown as Partial<Account>;
+      if (a && typeof a.id === 'string' && typeof a.maildir === 'string') this.store.journal.rememberAccount(a as Account);
+      this.store.journal.appendAt(rec, APPLIED_KEY);
+      this.applied = rec.lsn;
+      return;
+    }
+    const st = this.account(rec);
+    st.db(); // recovery (replay of earlier records) before this one lands
+    const d = rec.data;
+    if (rec.kind === 'deliver') {
+      const dir = mailboxDir(st.account.maildir, String(d.mailbox));
+      ensureMaildir(dir, String(d.mailbox) !== INBOX);
+      const target = path.join(dir, String(d.filename));
+      if (!fs.existsSync(target) && !findByBasename(dir, String(d.basename))) {
+        if (!body) throw new RoostError('TEMP', `deliver lsn ${rec.lsn} needs the message bytes`);
+        const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
+        const fh = await fsp.open(tmp, 'w', 0o600);
+        try {
+          await fh.writeFile(body);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        await fsp.utimes(tmp, new Date(Number(d.internalDate)), new Date(Number(d.internalDate)));
+        rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
+      }
+    }
+    this.store.journal.appendAt(rec, APPLIED_KEY);
+    this.applied = rec.lsn;
+    const extras: Parameters<AccountState['applyFs']>[1] = {};
+    if (rec.kind === 'deliver' && body) {
+      try {
+        extras.structures = new Map([[`${String(d.mailbox)}\u0000${Number(d.uid)}`, JSON.stringify(parseMessage(body))]]);
+      } catch {
+        // Parsed on first access instead.
+      }
+    }
+    const dirs = st.applyFs(rec, extras);
+    await Promise.all([...new Set(dirs)].map((x) => fsyncDir(x).catch(() => undefined)));
+    st.applyIndex([rec], extras);
+    this.store.notifyJournal([rec]);
+  }
+
+  appliedLsn(): bigint {
+    if (this.applied === null) this.applied = BigInt(this.store.journal.meta(APPLIED_KEY) ?? '0');
+    return this.applied;
+  }
+
+  setEpoch(epoch: number): void {
+    this.store.epoch = epoch;
+    this.store.journal.setMeta('epoch', String(epoch));
+  }
+
+  setWritable(writable: boolean): void {
+    this.store.writable = writable;
+  }
+
+  async listAccountIds(): Promise<readonly string[]> {
+    return this.store.journal.accountIds();
+  }
+}

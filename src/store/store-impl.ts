@@ -1,0 +1,351 @@
+/**
+ * The store behind ./store.ts: owns the journal, the group committer, the
+ * event hub, the LRU of per-account index handles, and the delivery path.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Account } from '../accounts/directory.js';
+import { RoostError, isRoostError, tempFromOs } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { AccountState, type StoreCore } from './account.js';
+import { ChangeHub } from './changes.js';
+import { GroupCommitter } from './commit.js';
+import { IndexDb } from './index/db.js';
+import { Journal, type RecordDraft } from './index/journal.js';
+import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
+import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
+import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
+import { SpoolDraft, placeInTmp } from './maildir/save.js';
+import { parseMessage } from './mime/parse.js';
+import { recoverAccount } from './recovery.js';
+import { ReplicationImpl } from './replication.js';
+import { reindexAccount } from './reindex.js';
+import type { Draft, DraftOptions, DeliverOptions, Store, StoreOptions, UserStore } from './store.js';
+import type { JournalRecord, SavedMessage } from './types.js';
+import { UserStoreImpl } from './user-store.js';
+import { MailboxWatcher } from './maildir/watcher.js';
+
+/** Spool files older than this at start-up belong to no running delivery. */
+const STALE_SPOOL_MS = 60 * 60 * 1000;
+
+export interface SaveTarget {
+  st: AccountState;
+  mailbox: string;
+  flags: string[];
+}
+
+export class StoreImpl implements Store, StoreCore {
+  readonly journal: Journal;
+  readonly committer: GroupCommitter;
+  readonly hub = new ChangeHub();
+  readonly hostname: string;
+  readonly replication: ReplicationImpl;
+  readonly watcher: MailboxWatcher | null;
+  readonly spoolDir: string;
+  private readonly indexDir: string;
+  private readonly states = new Map<string, AccountState>();
+  /** Accounts with an open index, least recently used first. */
+  private readonly lru = new Map<string, AccountState>();
+  private readonly journalListeners = new Set<(r: readonly JournalRecord[]) => void>();
+  writable = true;
+  epoch = 0;
+  private closed = false;
+
+  constructor(readonly opts: StoreOptions) {
+    this.hostname = opts.hostname;
+    fs.mkdirSync(opts.dataDir, { recursive: true });
+    this.indexDir = path.join(opts.dataDir, 'index');
+    this.spoolDir = path.join(opts.dataDir, 'spool');
+    fs.mkdirSync(this.indexDir, { recursive: true });
+    fs.mkdirSync(this.spoolDir, { recursive: true });
+    cleanSpool(this.spoolDir);
+    this.journal = new Journal(opts.dataDir);
+    this.epoch = Number(this.journal.meta('epoch') ?? '0');
+    this.committer = new GroupCommitter(this.journal, () => this.epoch, (recs) => this.notifyJournal(recs));
+    this.replication = new ReplicationImpl(this);
+    this.watcher = opts.watch ? new MailboxWatcher(this) : null;
+  }
+
+  // ------------------------------------------------------------ StoreCore
+
+  isWritable(): boolean {
+    return this.writable;
+  }
+
+  assertWritable(): void {
+    if (!this.writable) throw new RoostError('NOTPRIMARY', 'this node is a replica');
+    if (this.closed) throw new RoostError('TEMP', 'store is closing');
+  }
+
+  openIndex(st: AccountState): IndexDb {
+    const file = path.join(this.indexDir, safeFileName(st.id) + '.sqlite');
+    let db: IndexDb;
+    try {
+      db = new IndexDb(file);
+    } catch (err) {
+      throw tempFromOs(err, `open index ${file}`);
+    }
+    this.lru.delete(st.id);
+    this.lru.set(st.id, st);
+    this.evict();
+    return db;
+  }
+
+  /** Mark an account as recently used (keeps its index open). */
+  touch(st: AccountState): void {
+    if (this.lru.has(st.id)) {
+      this.lru.delete(st.id);
+      this.lru.set(st.id, st);
+    }
+  }
+
+  private evict(): void {
+    if (this.lru.size <= LIMITS.store.maxOpenIndexes) return;
+    for (const [id, st] of this.lru) {
+      if (this.lru.size <= LIMITS.store.maxOpenIndexes) break;
+      if (st.busy()) continue;
+      this.lru.delete(id);
+      st.dropIndex();
+      // Caches of unused accounts go too: memory stays bounded with the LRU.
+      st.caches.clear();
+    }
+  }
+
+  openIndexCount(): number {
+    return [...this.lru.values()].filter((s) => s.hasIndexOpen()).length;
+  }
+
+  recover(st: AccountState): void {
+    recoverAccount(this, st);
+  }
+
+  warn(msg: string, err?: unknown): void {
+    process.emitWarning(`${msg}${err ? `: ${(err as Error).message ?? String(err)}` : ''}`);
+  }
+
+  /** The state object for an account (created on first use; the directory's view of the account wins). */
+  state(account: Account): AccountState {
+    let st = this.states.get(account.id);
+    if (!st) {
+      st = new AccountState(this, account);
+      this.states.set(account.id, st);
+      this.journal.rememberAccount(account);
+    } else if (!sameAccount(st.account, account)) {
+      st.account = account;
+      this.journal.rememberAccount(account);
+    }
+    this.touch(st);
+    return st;
+  }
+
+  /** State for an account known only by id (replication): from the journal's account table. */
+  stateById(id: string): AccountState | null {
+    const st = this.states.get(id);
+    if (st) return st;
+    const a = this.journal.account(id);
+    return a ? this.state(a) : null;
+  }
+
+  // ------------------------------------------------------------ Store
+
+  async createDraft(opts?: DraftOptions): Promise<Draft> {
+    return SpoolDraft.create(this.spoolDir, uniqueName(this.hostname), opts);
+  }
+
+  async deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]> {
+    this.assertWritable();
+    if (recipients.length === 0) throw new RoostError('LIMIT', 'no recipients');
+    const mailbox = normalizeMailboxName(opts.mailbox ?? INBOX);
+    const targets = recipients.map((a) => ({ st: this.state(a), mailbox, flags: [] as string[] }));
+    return this.save(draft, targets, { internalDate: opts.internalDate, overQuota: opts.overQuota ?? 'defer', origin: null, sender: opts.sender });
+  }
+
+  /**
+   * The one save path (deliver, APPEND): place the spool file in each
+   * target's tmp/, then one group-committed job: journal, rename into
+   * new/ or cur/, fsync those directories, index. All-or-nothing: a failure
+   * before the commit removes every tmp/ link, so no copy is visible.
+   */
+  async save(
+    draft: Draft,
+    targets: SaveTarget[],
+    o: { internalDate?: Date; overQuota: 'defer' | 'bounce'; origin: string | null; sender?: string },
+  ): Promise<SavedMessage[]> {
+    if (!(draft instanceof SpoolDraft)) throw new TypeError('draft does not come from this store');
+    const done = this.committer.preparing();
+    const placed: string[] = [];
+    const inflight: [AccountState, string][] = [];
+    try {
+      if (!draft.finished) await draft.finish();
+      const content = await draft.content();
+      let structure: string | null = null;
+      try {
+        structure = JSON.stringify(parseMessage(content));
+      } catch (err) {
+        this.warn('store: MIME parse failed at delivery (will retry on access)', err);
+      }
+      if (o.internalDate) await fsp.utimes(draft.path, o.internalDate, o.internalDate).catch((e) => Promise.reject(tempFromOs(e, 'utimes')));
+      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((await fsp.stat(draft.path)).mtimeMs);
+      const size = draft.size;
+      const vsize = draft.vsize;
+      const prepared: { t: SaveTarget; basename: string; filename: string; tmp: string }[] = [];
+      for (const t of targets) {
+        const mb = t.st.mailbox(t.mailbox);
+        if (!mb) throw new RoostError('NOTFOUND', `no mailbox ${t.mailbox}`);
+        if (wouldExceed(t.st.account, size, 1)) {
+          throw new RoostError(o.overQuota === 'bounce' ? 'OVERQUOTA' : 'TEMP', `mailbox of ${t.st.account.address} is over quota`);
+        }
+        const basename = withSizes(uniqueName(this.hostname), size, vsize);
+        const flags = normalizeFlags(t.flags);
+        const filename = flags.length > 0 ? `cur/${curName(basename, flags)}` : `new/${basename}`;
+        const tmp = `tmp/${basename}`;
+        const abs = path.join(t.st.dir(t.mailbox), tmp);
+        await placeInTmp(draft.path, abs);
+        placed.push(abs);
+        const key = `${mb.id}/${basename}`;
+        t.st.inflight.add(key);
+        inflight.push([t.st, key]);
+        prepared.push({ t: { ...t, flags }, basename, filename, tmp });
+      }
+      done();
+      const structures = new Map<string, string>();
+      const saved = await this.committer.submit({
+        build: () => {
+          this.assertWritable();
+          return prepared.map((p): RecordDraft => {
+            const db = p.t.st.db();
+            const mb = p.t.st.requireMailbox(p.t.mailbox);
+            const uid = db.allocUids(mb.id, 1);
+            const modseq = db.allocModseq(mb.id);
+            if (structure) structures.set(`${p.t.mailbox}\u0000${uid}`, structure);
+            return {
+              accountId: p.t.st.id,
+              kind: 'deliver',
+              data: {
+                maildir: p.t.st.account.maildir,
+                mailbox: p.t.mailbox,
+                uidvalidity: mb.uidvalidity,
+                uid,
+                modseq: String(modseq),
+                basename: p.basename,
+                filename: p.filename,
+                tmp: p.tmp,
+                flags: p.t.flags,
+                internalDate,
+                size,
+                vsize,
+                ...(o.sender !== undefined ? { sender: o.sender } : {}),
+                ...(o.origin ? { origin: o.origin } : {}),
+              },
+            };
+          });
+        },
+        afterJournal: (recs) => recs.flatMap((r, i) => prepared[i]!.t.st.applyFs(r, {})),
+        finish: (recs) =>
+          recs.map((r, i): SavedMessage => {
+            const st = prepared[i]!.t.st;
+            st.applyIndex([r], { structures });
+            const mb = st.mailbox(prepared[i]!.t.mailbox);
+            if (mb) st.noteMtimes(mb);
+            addQuotaDelta(st.account, size, 1);
+            return {
+              accountId: st.id,
+              mailbox: String(r.data.mailbox),
+              uidvalidity: Number(r.data.uidvalidity),
+              uid: Number(r.data.uid),
+              basename: prepared[i]!.basename,
+              lsn: r.lsn,
+            };
+          }),
+      });
+      placed.length = 0;
+      return saved;
+    } catch (err) {
+      for (const p of placed) await fsp.unlink(p).catch(() => undefined);
+      if (isRoostError(err)) throw err;
+      throw tempFromOs(err, 'deliver');
+    } finally {
+      done();
+      for (const [st, key] of inflight) st.inflight.delete(key);
+      await draft.discard();
+    }
+  }
+
+  user(account: Account): UserStore {
+    return new UserStoreImpl(this, this.state(account));
+  }
+
+  async reindex(account: Account): Promise<{ mailboxes: number; messages: number }> {
+    this.assertWritable();
+    return reindexAccount(this, this.state(account), path.join(this.indexDir, safeFileName(account.id) + '.sqlite'));
+  }
+
+  lastLsn(): bigint {
+    return this.journal.lastLsn();
+  }
+
+  async readJournal(after: bigint, limit: number): Promise<readonly JournalRecord[]> {
+    return this.journal.read(after, limit);
+  }
+
+  onJournal(listener: (records: readonly JournalRecord[]) => void): () => void {
+    this.journalListeners.add(listener);
+    return () => this.journalListeners.delete(listener);
+  }
+
+  notifyJournal(records: readonly JournalRecord[]): void {
+    for (const l of this.journalListeners) {
+      try {
+        l(records);
+      } catch (err) {
+        this.warn('store: journal listener failed', err);
+      }
+    }
+  }
+
+  /** Wait for queued commits and background file work (tests, shutdown). */
+  async settle(): Promise<void> {
+    await this.committer.idle();
+    await Promise.all([...this.states.values()].map((s) => s.fsIdle()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.settle();
+    this.closed = true;
+    await this.watcher?.close();
+    for (const st of this.states.values()) st.dropIndex();
+    this.lru.clear();
+    this.journal.close();
+  }
+}
+
+function sameAccount(a: Account, b: Account): boolean {
+  return (
+    a.maildir === b.maildir &&
+    a.address === b.address &&
+    a.login === b.login &&
+    a.quotaBytes === b.quotaBytes &&
+    a.quotaMessages === b.quotaMessages &&
+    a.maxMessageSize === b.maxMessageSize &&
+    a.status === b.status
+  );
+}
+
+/** Spool files left by a process that died: never linked, or linked and journaled (replay covers those). */
+function cleanSpool(dir: string): void {
+  const now = Date.now();
+  for (const n of fs.readdirSync(dir)) {
+    try {
+      const p = path.join(dir, n);
+      if (now - fs.statSync(p).mtimeMs > STALE_SPOOL_MS) fs.unlinkSync(p);
+    } catch {
+      // Another process removed it.
+    }
+  }
+}
+
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  return new StoreImpl(opts);
+}

@@ -1,0 +1,242 @@
+/**
+ * UserStore: one account's mailboxes (LIST, CREATE, DELETE, RENAME,
+ * SUBSCRIBE, STATUS, SELECT, APPEND, quota, the POP3 maildrop lock).
+ * Mailbox-level changes run under the account's mutex and commit through the
+ * group committer like every other change.
+ */
+import type { Account } from '../accounts/directory.js';
+import { RoostError } from '../errors.js';
+import type { AccountState } from './account.js';
+import { MailboxHandleImpl } from './mailbox-handle.js';
+import type { MailboxRow } from './index/db.js';
+import type { RecordDraft } from './index/journal.js';
+import { INBOX, ancestors, normalizeMailboxName } from './maildir/names.js';
+import { quotaEnabled, usage } from './maildir/quota.js';
+import { looksChanged, reconcileMailbox } from './recovery.js';
+import type { StoreImpl } from './store-impl.js';
+import type { AppendOptions, Draft, MailboxHandle, OpenOptions, UserStore } from './store.js';
+import type { MailboxInfo, MailboxName, MailboxStatus, QuotaUsage, SavedMessage, SpecialUse } from './types.js';
+
+const SPECIAL: readonly [string, SpecialUse][] = [
+  ['Drafts', '\\Drafts'],
+  ['Sent', '\\Sent'],
+  ['Trash', '\\Trash'],
+  ['Junk', '\\Junk'],
+  ['Archive', '\\Archive'],
+];
+
+export class UserStoreImpl implements UserStore {
+  constructor(
+    private readonly store: StoreImpl,
+    private readonly st: AccountState,
+  ) {}
+
+  get account(): Account {
+    return this.st.account;
+  }
+
+  async listMailboxes(): Promise<readonly MailboxInfo[]> {
+    const rows = this.st.db().mailboxes();
+    const names = new Set(rows.map((r) => r.name));
+    const all = new Map<string, MailboxInfo>();
+    const hasChildren = (n: string): boolean => {
+      for (const o of names) if (o.startsWith(n + '.')) return true;
+      return false;
+    };
+    for (const r of rows) {
+      all.set(r.name, {
+        name: r.name,
+        specialUse: (r.special_use as SpecialUse | null) ?? null,
+        subscribed: r.subscribed === 1,
+        hasChildren: hasChildren(r.name),
+        selectable: true,
+      });
+      for (const a of ancestors(r.name)) {
+        if (!names.has(a) && !all.has(a)) all.set(a, { name: a, specialUse: null, subscribed: false, hasChildren: true, selectable: false });
+      }
+    }
+    return [...all.values()].sort((a, b) => (a.name === INBOX ? -1 : b.name === INBOX ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void> {
+    this.store.assertWritable();
+    const n = normalizeMailboxName(name);
+    await this.st.mutex.run(async () => {
+      if (this.st.mailbox(n)) throw new RoostError('EXISTS', `mailbox ${n} exists`);
+      await this.commit(() => [
+        this.draft('mailbox-create', {
+          mailbox: n,
+          uidvalidity: this.st.nextUidvalidity(),
+          specialUse: opts?.specialUse ?? null,
+          subscribed: true,
+        }),
+      ]);
+    });
+  }
+
+  async deleteMailbox(name: MailboxName): Promise<void> {
+    this.store.assertWritable();
+    const n = normalizeMailboxName(name);
+    if (n === INBOX) throw new RoostError('NOPERM', 'INBOX cannot be deleted');
+    await this.st.mutex.run(async () => {
+      const mb = this.st.requireMailbox(n);
+      await this.store.committer.idle();
+      const before = quotaEnabled(this.st.account) ? this.st.db().allRows(mb.id) : [];
+      await this.commit(() => [this.draft('mailbox-delete', { mailbox: n, uidvalidity: mb.uidvalidity })]);
+      if (before.length > 0) {
+        const { addQuotaDelta } = await import('./maildir/quota.js');
+        addQuotaDelta(this.st.account, -before.reduce((s, r) => s + r.size, 0), -before.length);
+      }
+    });
+  }
+
+  async renameMailbox(from: MailboxName, to: MailboxName): Promise<void> {
+    this.store.assertWritable();
+    const f = normalizeMailboxName(from);
+    const t = normalizeMailboxName(to);
+    if (t === INBOX) throw new RoostError('EXISTS', 'INBOX exists');
+    if (t === f || t.startsWith(f + '.')) throw new RoostError('BADNAME', 'cannot rename a mailbox under itself');
+    await this.st.mutex.run(async () => {
+      const mb = this.st.requireMailbox(f);
+      if (this.st.mailbox(t)) throw new RoostError('EXISTS', `mailbox ${t} exists`);
+      await this.store.committer.idle();
+      if (f === INBOX) {
+        await this.commit(() => {
+          const db = this.st.db();
+          const uids = db.allRows(mb.id).filter((r) => r.state !== 2).map((r) => r.uid).sort((a, b) => a - b);
+          return [
+            this.draft('mailbox-rename', {
+              from: f,
+              to: t,
+              uidvalidity: this.st.nextUidvalidity(),
+              uids,
+              modseq: String(db.allocModseq(mb.id)),
+            }),
+          ];
+        });
+        return;
+      }
+      const pairs: [string, string][] = [[f, t]];
+      for (const r of this.st.db().mailboxes()) {
+        if (r.name.startsWith(f + '.')) {
+          const nt = t + r.name.slice(f.length);
+          if (this.st.mailbox(nt)) throw new RoostError('EXISTS', `mailbox ${nt} exists`);
+          pairs.push([r.name, nt]);
+        }
+      }
+      await this.commit(() => [this.draft('mailbox-rename', { from: f, to: t, pairs })]);
+    });
+  }
+
+  async setSubscribed(name: MailboxName, subscribed: boolean): Promise<void> {
+    this.store.assertWritable();
+    const n = normalizeMailboxName(name);
+    await this.st.mutex.run(async () => {
+      this.st.requireMailbox(n);
+      await this.commit(() => [this.draft('subscribe', { mailbox: n, subscribed })]);
+    });
+  }
+
+  async status(name: MailboxName): Promise<MailboxStatus> {
+    const mb = await this.fresh(normalizeMailboxName(name));
+    const c = this.st.caches.get(mb.id);
+    if (c && c.uidvalidity === mb.uidvalidity) {
+      let unseen = 0;
+      let size = 0;
+      for (const m of c.all()) {
+        if (!m.flags.includes('\\Seen')) unseen++;
+        size += m.vsize;
+      }
+      return { messages: c.count, recent: 0, unseen, uidnext: c.uidnext, uidvalidity: c.uidvalidity, highestModseq: c.highestModseq, size };
+    }
+    const r = this.st
+      .db()
+      .db.prepare(
+        `SELECT count(*) AS n, coalesce(sum(instr(flags, '\\Seen') = 0), 0) AS unseen, coalesce(sum(vsize), 0) AS size
+         FROM messages WHERE mailbox = ? AND state <> 2`,
+      )
+      .get(mb.id) as { n: number; unseen: number; size: number };
+    return { messages: r.n, recent: 0, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };
+  }
+
+  async openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle> {
+    const n = normalizeMailboxName(name);
+    const mb = await this.fresh(n);
+    return new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null);
+  }
+
+  async append(name: MailboxName, draft: Draft, opts?: AppendOptions): Promise<SavedMessage> {
+    this.store.assertWritable();
+    const n = normalizeMailboxName(name);
+    this.st.requireMailbox(n);
+    const [saved] = await this.store.save(draft, [{ st: this.st, mailbox: n, flags: [...(opts?.flags ?? [])] }], {
+      internalDate: opts?.internalDate,
+      overQuota: 'bounce',
+      origin: opts?.origin ?? null,
+    });
+    return saved!;
+  }
+
+  async quota(): Promise<QuotaUsage> {
+    const a = this.st.account;
+    const u = usage(a);
+    return { bytes: u.bytes, messages: u.messages, limitBytes: a.quotaBytes, limitMessages: a.quotaMessages };
+  }
+
+  async ensureSpecialMailboxes(): Promise<void> {
+    this.store.assertWritable();
+    await this.st.mutex.run(async () => {
+      const drafts: RecordDraft[] = [];
+      const rows = this.st.db().mailboxes();
+      for (const [name, use] of SPECIAL) {
+        const row = rows.find((r) => r.name === name);
+        if (row && row.special_use) continue;
+        if (rows.some((r) => r.special_use === use)) continue;
+        drafts.push(this.draft('mailbox-create', { mailbox: name, uidvalidity: row ? row.uidvalidity : this.st.nextUidvalidity(), specialUse: use, subscribed: true }));
+      }
+      if (drafts.length > 0) await this.commit(() => drafts);
+    });
+  }
+
+  lockMaildrop(owner: string): () => void {
+    if (this.st.maildropOwner !== null) throw new RoostError('INUSE', 'maildrop is locked by another session');
+    this.st.maildropOwner = owner;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (this.st.maildropOwner === owner) this.st.maildropOwner = null;
+    };
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  /** The mailbox row, after reconciling with the disk if new/ or cur/ changed behind our back. */
+  private async fresh(name: string): Promise<MailboxRow> {
+    let mb = this.st.requireMailbox(name);
+    if (looksChanged(this.st, mb) && this.st.inflight.size === 0) {
+      await reconcileMailbox(this.store, this.st, name);
+      mb = this.st.requireMailbox(name);
+    }
+    const c = this.st.caches.get(mb.id);
+    // Another process (the CLI) changed the index: reload the shared cache.
+    if (c && (c.uidnext < mb.uidnext || c.highestModseq < BigInt(mb.highestmodseq))) this.st.caches.delete(mb.id);
+    return mb;
+  }
+
+  private draft(kind: RecordDraft['kind'], data: Record<string, unknown>): RecordDraft {
+    return { accountId: this.st.id, kind, data: { maildir: this.st.account.maildir, ...data } };
+  }
+
+  /** Commit records of a mailbox-level change: files, then index (under the account mutex). */
+  private async commit(build: () => RecordDraft[]): Promise<void> {
+    await this.store.committer.submit({
+      build: () => {
+        this.store.assertWritable();
+        return build();
+      },
+      afterJournal: (recs) => recs.flatMap((r) => this.st.applyFs(r, {})),
+      finish: (recs) => this.st.applyIndex(recs),
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Account } from '../../src/accounts/directory.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import type { StoreImpl } from '../../src/store/store-impl.js';
+
+export function tempDir(prefix = 'roost-store-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function account(root: string, name: string, extra: Partial<Account> = {}): Account {
+  return {
+    id: `${name}@example.org`,
+    address: `${name}@example.org`,
+    login: `${name}@example.org`,
+    maildir: path.join(root, 'mail', name, 'Maildir'),
+    quotaBytes: 0,
+    quotaMessages: 0,
+    maxMessageSize: 0,
+    status: 'active',
+    ...extra,
+  };
+}
+
+export async function open(root: string, watch = false): Promise<StoreImpl> {
+  return (await openStore({ dataDir: path.join(root, 'data'), mailDir: path.join(root, 'mail'), hostname: 'test.host', watch })) as StoreImpl;
+}
+
+export function message(subject: string, body = 'Hello\n'): Buffer {
+  return Buffer.from(`From: a@example.org\nTo: b@example.org\nSubject: ${subject}\n\n${body}`);
+}
+
+export async function deliver(store: Store, to: Account[], msg: Buffer) {
+  const d = await store.createDraft();
+  await d.write(msg);
+  await d.finish();
+  return store.deliver(to, d, { sender: 'a@example.org' });
+}
+
+export function files(dir: string, sub: 'new' | 'cur' | 'tmp'): string[] {
+  try {
+    return fs.readdirSync(path.join(dir, sub)).filter((n) => !n.startsWith('.'));
+  } catch {
+    return [];
+  }
+}
+
+export function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (cond()) {
+        clearInterval(t);
+        resolve();
+      } else if (Date.now() - start > ms) {
+        clearInterval(t);
+        reject(new Error('timed out waiting'));
+      }
+    }, 10);
+  });
+}
