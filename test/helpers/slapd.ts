@@ -6,7 +6,7 @@
  * Only the PID we spawned is ever signalled.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,6 +121,7 @@ export class Slapd {
   /** ldaps:// port when created with { tls: true }. */
   tlsPort = 0;
   private child: ChildProcess | null = null;
+  private startedOnce = false;
 
   private constructor(
     dir: string,
@@ -201,15 +202,29 @@ userPassword: ${READER_PW}
       while (Date.now() < deadline) {
         const gone = await Promise.race([exited, new Promise((r) => setTimeout(() => r('wait'), 50))]);
         if (gone !== 'wait') break;
-        if (await this.answers()) return;
+        // Ours must be the one answering: while stopped, another test's server may have been given this
+        // port, and slapd writes its pid file only after it has bound its listeners.
+        if (this.pidFileIs(child.pid) && (await this.answers()) && child.exitCode === null) {
+          this.startedOnce = true;
+          return;
+        }
       }
       await this.stop();
-      // The port may have been taken between freePort() and bind; a fresh one is fine on first start only.
+      // The port may have been taken between freePort() and bind: a fresh one on first start only
+      // (after that, clients hold the URL), else wait a moment and try the same port again.
       if (attempt === 2) throw new Error(`slapd did not start: ${stderr.slice(-2000)}`);
-      if (!existsSync(path.join(this.dir, 'db', 'data.mdb'))) {
+      if (!this.startedOnce) {
         this.port = await freePort();
         if (this.tls) this.tlsPort = await freePort();
-      }
+      } else await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  private pidFileIs(pid: number | undefined): boolean {
+    try {
+      return Number(readFileSync(path.join(this.dir, 'slapd.pid'), 'utf8').trim()) === pid;
+    } catch {
+      return false;
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { buildConfig } from '../../src/config/load.js';
 import { LdapDirectory, type LdapConfig } from '../../src/accounts/ldap.js';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
 import { READER_DN, READER_PW, SUFFIX, Slapd, userLdif } from '../helpers/slapd.js';
 
@@ -55,7 +55,7 @@ export interface Captured {
 }
 
 /** A pino logger whose lines the test can read. */
-export function captureLogger(): { log: pino.Logger; captured: Captured } {
+export function captureLogger(): { log: Logger; captured: Captured } {
   const captured: Captured = { lines: [] };
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
