@@ -58,7 +58,7 @@ function deliverOnce(port) {
       if (!m) reject(new Error('no reply'));
       else resolve(m[1]);
     });
-    s.on('connect', () => s.end(PACKET));
+    s.on('connect', () => s.write(PACKET));
   });
 }
 

@@ -11,7 +11,7 @@
  */
 import { connect, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.js';
-import type { Store } from '../store/store.js';
+import type { JournalRecord, Store } from '../store/store.js';
 import { LIMITS } from '../limits.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, expect, offerHandshake } from './handshake.js';
@@ -35,6 +35,8 @@ export interface FollowerHost {
   /** Receive a full snapshot (catchup.ts); returns the LSN it is consistent at. */
   receiveSnapshot(link: Link): Promise<bigint>;
   linkChanged(state: { connected: boolean; error?: string }): void;
+  /** Called before each record is applied (e.g. to map its account to the local directory entry). */
+  beforeApply(record: JournalRecord): Promise<void>;
 }
 
 /** Open a TLS connection to "host:port". The peer's certificate is self-signed: authenticity comes from the HMAC handshake. */
@@ -199,6 +201,7 @@ export class Follower {
             const { frame, body } = queue.shift()!;
             if (frame.t === 'rec') {
               const record = fromWire(frame.r);
+              await this.host.beforeApply(record);
               await store.replication.apply(record, frame.r.kind === 'deliver' ? body : null);
               this.lastRecordTime = record.time;
               metrics.recordsApplied.inc();

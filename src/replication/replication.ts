@@ -82,6 +82,7 @@ export class Replication {
   private linkError: string | null = null;
   private followerConnected = false;
   private closed = false;
+  private readonly introduced = new Set<string>();
 
   private constructor(
     private readonly deps: ReplicationDeps,
@@ -323,6 +324,18 @@ export class Replication {
     this.prober.start();
   }
 
+  /**
+   * Make the store resolve `accountId` through this node's own directory (its
+   * own Maildir path) before records for it are applied; without this the
+   * store would fall back to the path recorded by the primary.
+   */
+  private async introduceAccount(accountId: string): Promise<void> {
+    if (this.introduced.has(accountId)) return;
+    const account = await this.deps.directory.accountById(accountId);
+    if (account) this.deps.store.user(account);
+    this.introduced.add(accountId);
+  }
+
   private peerHasHigherEpoch(peer: NodeState): void {
     this.highestSeenEpoch = Math.max(this.highestSeenEpoch, peer.epoch);
     if (this.role !== 'primary') return;
@@ -389,6 +402,7 @@ export class Replication {
         this.log.warn({ ...r, through: r.through.toString() }, 'replication: hand-back done; this node now needs a full resync');
       },
       receiveSnapshot: (link) => receiveSnapshot(link),
+      beforeApply: (record) => this.introduceAccount(record.accountId),
       linkChanged: ({ connected, error }) => {
         this.followerConnected = connected && this.role === 'replica';
         metrics.connected.set(this.followerConnected ? 1 : 0);

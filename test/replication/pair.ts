@@ -153,7 +153,7 @@ export function qmqpSend(port: number, message: Buffer, sender: string, recipien
       if (m) resolve(m[2]!);
       else reject(new Error(`qmqp: no reply (${JSON.stringify(text)})`));
     });
-    s.end(ns(inner));
+    s.write(ns(inner));
   });
 }
 
