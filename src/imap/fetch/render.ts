@@ -12,6 +12,7 @@ import type { MimeTree } from '../../store/mime/types.js';
 import { renderBodyStructure } from '../../store/mime/bodystructure.js';
 import { fetchSection, sectionRange, type SectionSpec } from '../../store/mime/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
+import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
 import type { Output } from '../output.js';
 import { flagsText } from '../updates.js';
 import type { FetchPlan } from './plan.js';
@@ -22,23 +23,6 @@ export interface FetchTarget {
   /** Flags to report (after an implicit \Seen). */
   readonly flags: readonly string[];
   readonly tree: MimeTree | null;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
-
-/** RFC 3501 date-time: "dd-Mon-yyyy hh:mm:ss +0000" (UTC; day padded with a space). */
-export function internalDateText(ms: number): string {
-  const d = new Date(ms);
-  const day = d.getUTCDate();
-  return `"${day < 10 ? ` ${day}` : day}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000"`;
-}
-
-function sectionLabel(s: Section): string {
-  let t = s.part.join('.');
-  if (s.specifier) t += (t ? '.' : '') + s.specifier;
-  if (s.fields.length > 0) t += ` (${s.fields.join(' ')})`;
-  return t;
 }
 
 function toSpec(s: Section): SectionSpec {
@@ -65,7 +49,7 @@ function bodyItem(it: FetchItem): { label: string; spec: SectionSpec; partial: P
       return { label: 'RFC822.TEXT', spec: { path: [], kind: 'TEXT' }, partial: null };
     case 'BODY[]':
       // §7.4.2: the answer names BODY[section]<origin> without the length, and never .PEEK.
-      return { label: `BODY[${sectionLabel(it.section)}]${it.partial ? `<${it.partial.offset}>` : ''}`, spec: toSpec(it.section), partial: it.partial };
+      return { label: fetchItemLabel(it), spec: toSpec(it.section), partial: it.partial };
     default:
       return null;
   }
@@ -160,7 +144,7 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
         add(`FLAGS ${flagsText(m.flags)}`);
         continue;
       case 'INTERNALDATE':
-        add(`INTERNALDATE ${internalDateText(rec.internalDate)}`);
+        add(`INTERNALDATE "${formatDateTime(rec.internalDate)}"`);
         continue;
       case 'RFC822.SIZE':
         add(`RFC822.SIZE ${rec.vsize}`);

@@ -183,7 +183,7 @@ const SYSTEM_FLAG_CASE = new Map(
   ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', '\\Recent'].map((f) => [f.toUpperCase(), f]),
 );
 /** flag-keyword = atom: ATOM-CHARs, i.e. no ( ) { SP CTL % * " \ ] */
-const KEYWORD_RE = /^[\x21\x23-\x27\x2b-\x5b\x5e-\x7a\x7c\x7e]+$/;
+const KEYWORD_RE = /^[\x21\x23\x24\x26\x27\x2b-\x5b\x5e-\x7a\x7c\x7e]+$/;
 
 /** A flag as RFC 3501 §9 `flag`: system flags canonicalised, `\ext` and keywords kept. */
 export function parseFlag(t: Token, what = 'flag'): string {
