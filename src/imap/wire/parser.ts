@@ -39,7 +39,7 @@ export class ParseError extends Error {
 }
 
 /** RFC 3501 §9 tag: ASTRING-CHAR except "+", i.e. no SP ( ) { % * " \ + or controls. */
-const TAG_RE = /^[\x21\x23-\x27\x2c-\x5b\x5d-\x7a\x7c\x7e]+$/;
+const TAG_RE = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c\x7e]+$/;
 
 /** The tag of a command's first token, or null if it is not a valid tag. */
 export function tagOf(t: Token | undefined): string | null {

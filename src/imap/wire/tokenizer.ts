@@ -556,7 +556,7 @@ export class CommandReader implements CommandReaderApi {
   private literalHeader(seg: Buffer, i: number): LiteralHeader {
     const text = seg.toString('latin1', i);
     const m = /^(~?)\{([0-9]{1,10})(\+?)\}$/.exec(text);
-    if (!m) throw new TokenError(text.length > 13 && /^~?\{[0-9]+\+?\}$/.test(text) ? 'Literal size too large' : 'Invalid literal');
+    if (!m) throw new TokenError(/^~?\{[0-9]+\+?\}$/.test(text) ? 'Literal size too large' : 'Invalid literal');
     const size = Number(m[2]);
     if (size > 4294967295) throw new TokenError('Literal size too large');
     return { size, sync: m[3] !== '+', binary: m[1] === '~' };
