@@ -127,6 +127,11 @@ export class Replication {
    */
   async start(): Promise<void> {
     const { store } = this.deps;
+    if (this.epochs.state.needsResync && store.lastLsn() === 0n) {
+      // Re-seeded by the operator (data directory emptied, contrib/README.md): start over as a fresh follower.
+      this.log.warn('replication: empty store after a divergence; following from LSN 0');
+      await this.epochs.update({ needsResync: false, handedBackThrough: '0', history: [], role: 'replica' });
+    }
     this.applyRole(this.role);
     if (this.enabled) {
       this.listener = new PrimaryListener(this.listenerHost(), this.deps.config.replication.listen, this.deps.tls);
