@@ -3,8 +3,9 @@
  * RFC 3501 §9 unless noted. Every refusal is a `ParseError` whose message is
  * sent as the BAD (or NO) text, so it names what was wrong.
  *
- * Argument grammar lives in this file and search.ts-like helpers below it;
- * FETCH items and search keys are in parse-fetch.ts and parse-search.ts.
+ * The argument cursor, shared value grammar (numbers, mod-sequences,
+ * mailbox names, flags, dates) and most commands live here; FETCH items are
+ * in parse-fetch.ts, search programs / SORT / THREAD in parse-search.ts.
  */
 import type { SpecialUse } from '../../store/types.js';
 import { decodeMailboxName, Utf7Error } from './utf7.js';
