@@ -102,7 +102,8 @@ export const COMMANDS: { readonly [N in CommandName]?: CommandSpec<N> } = {
   FETCH: row(SELECTED, fetchCommand, { uses: true }),
   STORE: row(SELECTED, storeCommand, { uses: true }),
   COPY: row(SELECTED, copyCommand, { uses: true }),
-  MOVE: row(SELECTED, moveCommand, { uses: true, breaks: true }),
+  // RFC 6851 §3.3: MOVE's own EXPUNGEs go out with its answer, so expunges are allowed.
+  MOVE: row(SELECTED, moveCommand, { breaks: true }),
 };
 
 export function lookup(cmd: Command): CommandSpec | undefined {

@@ -50,8 +50,10 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
       if (t !== null) ports.tls = t;
     },
     async close() {
-      await Promise.all([closeServer(plain), closeServer(implicit)]);
+      // net.Server.close() resolves only when every connection has ended, so stop accepting first, then end the sessions.
+      const stopped = Promise.all([closeServer(plain), closeServer(implicit)]);
       await Promise.all([...sessions].map((s) => s.shutdown('Server shutting down')));
+      await stopped;
     },
     addresses() {
       return { ...ports };

@@ -14,6 +14,9 @@ import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
 
+/** Attempts (5 ms apart) to open a file the index still lists while the store renames it. */
+const RENAME_RETRIES = 20;
+
 export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Promise<CommandResult> {
   const s = env.s;
   const view = s.view;
@@ -38,17 +41,23 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   for (const record of found) {
     const seq = view.seqOf(record.uid);
     if (seq === 0) continue;
-    let tree: MimeTree | null = null;
-    try {
-      if (plan.needsStructure) tree = await view.handle.structure(record.uid);
-      await renderFetch(s.out, view.handle, plan, { seq, record, flags: newFlags.get(record.uid) ?? record.flags, tree });
-    } catch (err) {
-      // Expunged between the snapshot and reading it: like a missing message.
-      if (isRoostError(err, 'NOTFOUND')) {
+    const flags = newFlags.get(record.uid) ?? record.flags;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const tree: MimeTree | null = plan.needsStructure ? await view.handle.structure(record.uid) : null;
+        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree });
+        break;
+      } catch (err) {
+        if (!isRoostError(err, 'NOTFOUND')) throw err;
+        // Still in the index: the file is being renamed for a flag change; look again shortly.
+        if (attempt < RENAME_RETRIES && view.records([record.uid]).found.length > 0) {
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        // Expunged between the snapshot and reading it: like a missing message.
         vanished++;
-        continue;
+        break;
       }
-      throw err;
     }
   }
   if (!cmd.uid && missing.length + vanished > 0) {
