@@ -25,6 +25,8 @@ export interface Pop3Options {
 export interface Pop3Server extends ProtocolServer {
   /** Sessions currently open (tests, shutdown). */
   readonly sessionCount: number;
+  /** Reply bytes queued in sockets, not yet taken by the kernel (back-pressure tests). */
+  bufferedBytes(): number;
 }
 
 export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): Pop3Server {
@@ -54,6 +56,11 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
     name: 'pop3',
     get sessionCount() {
       return sessions.size;
+    },
+    bufferedBytes() {
+      let n = 0;
+      for (const s of sessions) n += s.socket.writableLength;
+      return n;
     },
     async listen() {
       if (!plain) {
