@@ -2,16 +2,16 @@
 /**
  * npm run bench:ldap — recipient lookups per second against a real OpenLDAP
  * slapd (cold: caches off, every lookup a search; cached: warm positive cache),
- * logins per second (bind and compare mode), and, when the platform's QMQP
- * ingest bench is present (bench/ingest-lib.js), QMQP ingest with the LDAP
- * backend versus the embedded one.
+ * logins per second (bind and compare mode), and durable QMQP ingest through
+ * a real node (`roost serve` in its own process, as bench/ingest.js runs it)
+ * with the LDAP backend (cache warm) versus the embedded one.
  *
  * Uses the build in dist/ (npm run build). slapd runs on a free loopback port
  * with its own cn=config and mdb database in a temp dir, and is killed by PID.
  * Every loop is bounded by count and by time.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,6 +116,81 @@ function ldapConfig(buildConfig, url, over = {}) {
   ).directory.ldap;
 }
 
+const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
+
+function qmqpPacket(message, recipients) {
+  return netstring(Buffer.concat([netstring(message), netstring(Buffer.from('bench@example.net')), ...recipients.map((r) => netstring(Buffer.from(r)))]));
+}
+
+function deliverOnce(port, pkt) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    const got = [];
+    s.on('data', (c) => got.push(c));
+    s.on('error', reject);
+    s.on('close', () => {
+      const m = /^\d+:([KZD])/.exec(Buffer.concat(got).toString('latin1'));
+      if (!m) reject(new Error('no QMQP reply'));
+      else resolve(m[1]);
+    });
+    s.on('connect', () => s.write(pkt));
+  });
+}
+
+/** Start `roost serve` on a temp data dir with the given directory backend; deliver for SECONDS; stop it by PID. */
+async function ingest(backend, ldapUrl, rcpts) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `roost-bench-${backend}-`));
+  const users = Array.from({ length: rcpts }, (_, i) => `u${i}@bench.example`);
+  const cfg = [
+    `data_dir = "${dataDir}"`,
+    'hostname = "bench.example.org"',
+    '[log]\nlevel = "warn"',
+    '[imap]\nlisten = ""\ntls_listen = ""',
+    '[pop3]\nlisten = ""\ntls_listen = ""',
+    '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+    '[admin]\nlisten = "127.0.0.1:0"',
+    '[replication]\nlisten = ""',
+    `[directory]\nbackend = "${backend}"`,
+  ];
+  if (backend === 'ldap')
+    cfg.push(`[directory.ldap]\nurl = "${ldapUrl}"\nbase = "${SUFFIX}"\nbind_dn = "cn=admin,${SUFFIX}"\nbind_password = "secret"`);
+  else {
+    const { openSqliteDirectory } = await import(path.join(REPO, 'dist/accounts/sqlite.js'));
+    const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
+    for (const address of users) await dir.addUser({ address });
+    await dir.close();
+  }
+  writeFileSync(path.join(dataDir, 'roost.toml'), cfg.join('\n') + '\n');
+  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'roost'), 'serve', '--config', path.join(dataDir, 'roost.toml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    let port = 0;
+    const deadline = Date.now() + 20_000;
+    while (!port) {
+      try {
+        const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
+        if (info.pid === child.pid) port = info.ports.qmqp;
+      } catch {
+        // node.json not written yet
+      }
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`roost serve (${backend}) did not start`);
+      if (!port) await new Promise((r) => setTimeout(r, 50));
+    }
+    const message = Buffer.from('From: bench@example.net\nSubject: ingest\n\n' + 'The quick brown fox jumps over the lazy dog.\n'.repeat(90), 'latin1').subarray(0, 4096);
+    const pkt = qmqpPacket(message, users);
+    // Warm-up fills the directory cache; then measure.
+    for (let i = 0; i < 20; i++) await deliverOnce(port, pkt);
+    let failed = 0;
+    const perSecond = await rate(async () => {
+      if ((await deliverOnce(port, pkt)) !== 'K') failed++;
+    });
+    return { perSecond, failed };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const { LdapDirectory } = await import(path.join(REPO, 'dist/accounts/ldap.js'));
   const { buildConfig } = await import(path.join(REPO, 'dist/config/load.js'));
@@ -156,22 +231,20 @@ async function main() {
       await d.close();
     }
 
-    const ingestLib = path.join(REPO, 'bench/ingest-lib.js');
-    if (existsSync(ingestLib)) {
-      const { runIngest } = await import(ingestLib);
+    for (const rcpts of [1, 5]) {
       for (const backend of ['sqlite', 'ldap']) {
-        const r = await runIngest({ backend, ldap: backend === 'ldap' ? { url: slapd.url, base: SUFFIX, bind_dn: `cn=admin,${SUFFIX}`, bind_password: 'secret' } : undefined, users: Math.min(USERS, 100) });
-        rows.push([`QMQP ingest, ${backend} directory (messages/s)`, r.messagesPerSecond]);
+        const r = await ingest(backend, slapd.url, rcpts);
+        rows.push([`QMQP ingest 4 KB, ${rcpts} rcpt, ${CONCURRENCY} clients, ${backend} directory (deliveries)`, r.perSecond, r.failed ? `${r.failed} not K` : '']);
       }
-    } else rows.push(['QMQP ingest LDAP vs embedded', 'not run: bench/ingest-lib.js (platform) not present']);
+    }
   } finally {
     slapd.child.kill('SIGTERM');
     await new Promise((r) => (slapd.child.exitCode !== null ? r() : slapd.child.once('exit', r)));
     rmSync(slapd.dir, { recursive: true, force: true });
   }
   console.log(`LDAP directory bench: ${USERS} users, ${CONCURRENCY} concurrent callers, ${SECONDS} s per row, slapd ${slapd.url}`);
-  console.log('| workload | per second |\n| --- | ---: |');
-  for (const [name, v] of rows) console.log(`| ${name} | ${typeof v === 'number' ? v.toFixed(0) : v} |`);
+  console.log('| workload | per second | note |\n| --- | ---: | --- |');
+  for (const [name, v, note = ''] of rows) console.log(`| ${name} | ${typeof v === 'number' ? v.toFixed(0) : v} | ${note} |`);
 }
 
 main().catch((err) => {
