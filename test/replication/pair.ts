@@ -59,6 +59,8 @@ export class Pair {
       for (const u of users) await dir.addUser({ address: u, password: 'pw-' + u });
       await dir.close();
       const overrides = {
+        // Captured in memory (SpawnedNode.output()), so tests can look for the logged message ids.
+        log: { level: process.env.ROOST_TEST_LOG ?? 'warn' },
         replication: {
           role,
           listen: `127.0.0.1:${own}`,
