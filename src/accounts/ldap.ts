@@ -148,6 +148,8 @@ export class LdapDirectory implements Directory {
     this.positive = new TtlCache(cfg.cache_ttl_ms);
     this.negative = new TtlCache(cfg.negative_cache_ttl_ms);
     directoryUp.set({ backend: 'ldap' }, 1);
+    // Find out now whether the directory answers, so /health is right before the first delivery.
+    void this.probe();
   }
 
   private get attributes(): string[] {
@@ -207,12 +209,18 @@ export class LdapDirectory implements Directory {
     this.probeTimer.unref();
   }
 
+  /** One base-object search; any LDAP answer (even noSuchObject) means the server is there. */
   private async probe(): Promise<void> {
     try {
       await this.pool.with((c) => c.search(this.cfg.base, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] }));
       this.markUp();
     } catch (err) {
+      if (this.closed) return;
       if (isAnswer(err)) this.markUp();
+      else {
+        if (this.up) this.log.warn({ err: String(err) }, 'LDAP directory unavailable');
+        this.markDown(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+      }
     }
   }
 

@@ -81,6 +81,24 @@ describe('LDAP outage', () => {
     expect(compare.health().ok).toBe(true);
   });
 
+  it('a directory opened while the server is down says so in health() before any traffic', async () => {
+    await slapd.stop();
+    const { dir: late } = makeDirectory(slapd, { timeout_ms: 1000 });
+    try {
+      const waitFor = async (ok: boolean) => {
+        const deadline = Date.now() + 10_000;
+        while (late.health().ok !== ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        return late.health().ok;
+      };
+      expect(await waitFor(false)).toBe(false);
+      await slapd.start();
+      expect(await waitFor(true)).toBe(true);
+    } finally {
+      await slapd.start();
+      await late.close();
+    }
+  });
+
   it('a server that accepts but never answers times out as UNAVAILABLE within the configured timeout', async () => {
     // SIGSTOP freezes our slapd: connections stay open, nothing is answered.
     process.kill(slapd.pid!, 'SIGSTOP');
