@@ -106,6 +106,7 @@ export class LdapDirectory implements Directory {
   private detail = 'not contacted yet';
   private probeTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly inFlight = new Map<string, Promise<RecipientResult>>();
 
   constructor(
     private readonly cfg: LdapConfig,
@@ -235,7 +236,13 @@ export class LdapDirectory implements Directory {
     }
     let result: RecipientResult;
     try {
-      result = await this.resolveRecipient(key);
+      // Concurrent lookups of one address (a burst of mail to one user) share one search.
+      let pending = this.inFlight.get(key);
+      if (!pending) {
+        pending = this.resolveRecipient(key).finally(() => this.inFlight.delete(key));
+        this.inFlight.set(key, pending);
+      }
+      result = await pending;
     } catch (err) {
       directoryLookups.inc({ backend: 'ldap', kind: 'recipient', result: 'unavailable' });
       throw err;

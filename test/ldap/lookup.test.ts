@@ -118,6 +118,28 @@ describe('recipient lookup', () => {
     expect((await dir.lookupRecipient('plain@example.org')).kind).toBe('rejected');
   });
 
+  it('filters and attribute names can be overridden', async () => {
+    const { dir: onlyMail } = makeDirectory(slapd, { recipient_filter: '(mail=%s)' });
+    const { dir: noClass } = makeDirectory(slapd, { object_class: '' });
+    const { dir: renamed } = makeDirectory(slapd, { attr_quota_size: 'mailSizeMax', attr_alternate: 'mail' });
+    try {
+      expect((await onlyMail.lookupRecipient('alice@example.org')).kind).toBe('found');
+      expect((await onlyMail.lookupRecipient('al@example.org')).kind).toBe('rejected');
+      // Without the objectClass condition the plain inetOrgPerson entry is found (and refused: no store path).
+      expect(await noClass.lookupRecipient('plain@example.org')).toEqual({ kind: 'deferred', text: TEXTS.badEntry });
+      const r = await renamed.lookupRecipient('alice@example.org');
+      expect(r.kind === 'found' && r.account.quotaBytes).toBe(200_000);
+      expect((await renamed.lookupRecipient('al@example.org')).kind).toBe('rejected');
+    } finally {
+      for (const d of [onlyMail, noClass, renamed]) await d.close();
+    }
+  });
+
+  it('concurrent lookups of one address all get the answer', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, () => dir.lookupRecipient('bob@example.org')));
+    expect(results.every((r) => r.kind === 'found' && r.account.id === 'bob@example.org')).toBe(true);
+  });
+
   it('accountById reads the primary address back', async () => {
     expect((await dir.accountById('alice@example.org'))?.maildir).toBe(`${STORE_BASE}/alice/Maildir`);
     expect(await dir.accountById('al@example.org')).toBeNull();
