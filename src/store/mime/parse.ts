@@ -105,7 +105,10 @@ function endAt(ctx: Ctx, hit: Hit | null, scanStart: number): number {
 
 interface Parsed {
   part: MimePart;
+  /** The delimiter that ended the entity, or null at the end of the message. */
   hit: Hit | null;
+  /** Where enclosing parts that end at the same delimiter end. */
+  end: number;
 }
 
 function first(fields: HeaderField[], lname: string): HeaderField | undefined {
@@ -176,26 +179,50 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
   if (isMessage) (part as MimeMessage).envelope = renderEnvelope(buf, fields);
 
   const tooDeep = depth >= LIMITS.store.maxMimeDepth || ctx.parts >= LIMITS.store.maxMimeParts;
+  let partEnd = bodyStart;
   if (!hit) {
     if (part.type === 'multipart' && !tooDeep) {
-      hit = parseMultipart(ctx, part, bounds, depth);
+      ({ hit, end: partEnd } = parseMultipart(ctx, part, bounds, depth));
     } else if (part.type === 'message' && part.subtype === 'rfc822' && !tooDeep) {
       // Parsed as a message even when (wrongly, RFC 2046 §5.2.1) encoded: its
       // "header" then has no fields and swallows the body, as Dovecot reads it.
       const child = parseEntity(ctx, bodyStart, bounds, depth + 1, false, true);
       part.message = child.part as MimeMessage;
-      hit = child.hit;
-      part.bodyEnd = child.part.bodyEnd;
+      ({ hit, end: partEnd } = child);
+      part.bodyEnd = partEnd;
     } else {
       hit = findBoundary(ctx, bodyStart, bounds);
-      part.bodyEnd = endAt(ctx, hit, bodyStart);
+      partEnd = endAt(ctx, hit, bodyStart);
+      part.bodyEnd = partEnd;
+      if (hit && hit.lineStart === bodyStart) giveBlankLineToDelimiter(buf, part, start);
     }
     if (part.type === 'multipart' && tooDeep) addEmptyChild(part);
+  }
+  if (part.bodyStart !== bodyStart) {
+    const h = countLines(buf, start, part.bodyStart);
+    part.vHeaderSize = part.bodyStart - start + h.bare;
   }
   const body = countLines(buf, part.bodyStart, part.bodyEnd);
   part.vBodySize = part.bodyEnd - part.bodyStart + body.bare;
   part.bodyLines = body.lines;
-  return { part, hit };
+  return { part, hit, end: partEnd };
+}
+
+/**
+ * A leaf whose delimiter follows its header's blank line directly has an
+ * empty body, and that blank line's line end is the one RFC 2046 §5.1.1
+ * gives to the delimiter: the header stops before it (Dovecot's sizes).
+ * Enclosing parts still end at the delimiter line.
+ */
+function giveBlankLineToDelimiter(buf: Buffer, part: MimePart, headerStart: number): void {
+  const b = part.bodyStart;
+  let blank = -1;
+  if (b - 2 >= headerStart && buf[b - 2] === CR && buf[b - 1] === LF) blank = b - 2;
+  else if (b - 1 >= headerStart && buf[b - 1] === LF) blank = b - 1;
+  // Only a real blank line: at the header start or right after another line end.
+  if (blank < 0 || (blank > headerStart && buf[blank - 1] !== LF)) return;
+  part.bodyStart = blank;
+  part.bodyEnd = blank;
 }
 
 function applyContentFields(buf: Buffer, part: MimePart, fields: HeaderField[]): void {
@@ -269,19 +296,20 @@ function addEmptyChild(part: MimePart): void {
 }
 
 /** Parse a multipart body; returns the delimiter of an enclosing multipart that ended it, if any. */
-function parseMultipart(ctx: Ctx, part: MimePart, bounds: Buffer[], depth: number): Hit | null {
+function parseMultipart(ctx: Ctx, part: MimePart, bounds: Buffer[], depth: number): { hit: Hit | null; end: number } {
   const b = boundaryOf(part);
   if (!b) {
     const hit = findBoundary(ctx, part.bodyStart, bounds);
     part.bodyEnd = endAt(ctx, hit, part.bodyStart);
     addEmptyChild(part);
-    return hit;
+    return { hit, end: part.bodyEnd };
   }
   const mine = bounds.length;
   const inner = [...bounds, b];
   const digest = part.subtype === 'digest';
   const children: MimePart[] = [];
   let hit = findBoundary(ctx, part.bodyStart, inner);
+  let lastEnd = -1;
   let epilogueFrom = -1;
   while (hit && hit.level === mine) {
     if (hit.close || ctx.parts >= LIMITS.store.maxMimeParts) {
@@ -293,6 +321,7 @@ function parseMultipart(ctx: Ctx, part: MimePart, bounds: Buffer[], depth: numbe
     const child = parseEntity(ctx, hit.next, inner, depth + 1, digest, false);
     children.push(child.part);
     hit = child.hit;
+    lastEnd = child.end;
   }
   let outer: Hit | null;
   if (epilogueFrom >= 0) {
@@ -301,11 +330,11 @@ function parseMultipart(ctx: Ctx, part: MimePart, bounds: Buffer[], depth: numbe
   } else {
     // Ended by an enclosing delimiter (or the end) where the last child ended.
     outer = hit;
-    part.bodyEnd = !outer ? ctx.end : children.length > 0 ? children[children.length - 1].bodyEnd : endAt(ctx, outer, part.bodyStart);
+    part.bodyEnd = !outer ? ctx.end : lastEnd >= 0 ? lastEnd : endAt(ctx, outer, part.bodyStart);
   }
   if (children.length === 0) addEmptyChild(part);
   else part.parts = children;
-  return outer;
+  return { hit: outer, end: part.bodyEnd };
 }
 
 /** Parse a whole message. Never throws; a malformed message still gets a valid tree. */

@@ -7,7 +7,7 @@
 import { RoostError } from '../../errors.js';
 import type { MimePart, MimeTree } from './types.js';
 import { splitFields } from './header.js';
-import { decodeBase64, decodeTransfer } from './decode.js';
+import { decodeTransfer } from './decode.js';
 
 export type SectionKind =
   | { kind: '' }
@@ -37,24 +37,33 @@ export interface ByteRange {
 }
 
 /**
- * The part a path names (RFC 3501 §6.4.5): numbers walk multipart children;
- * a number applied to a message/rfc822 part walks into its message's body;
- * "1" of a non-multipart body is the body itself. Returns null if no such part.
+ * The part a path names (RFC 3501 §6.4.5): numbers pick multipart children;
+ * "1" of a non-multipart message is its body; below a message/rfc822 part
+ * the numbers address the encapsulated message the same way. A leaf that is
+ * not a message has no subparts. Returns null if there is no such part.
  */
 export function findPart(tree: MimeTree, path: readonly number[]): MimePart | null {
   let cur: MimePart = tree;
-  let top = true;
+  // `cur` stands for a message (whose non-multipart body is part 1) ...
+  let isMessage = true;
+  // ... or is the non-multipart body of one, which has no subparts.
+  let bodyOfMessage = false;
   for (const n of path) {
-    // Below a message/rfc822 part the numbers address the encapsulated message's parts.
-    const container: MimePart = !top && cur.message ? cur.message : cur;
-    top = false;
+    let container: MimePart;
+    if (isMessage || cur.parts) container = cur;
+    else if (cur.message) container = cur.message;
+    else if (!bodyOfMessage && n === 1) continue; // Dovecot reads "n.1" of a leaf part as the part itself.
+    else return null;
     if (container.parts) {
       if (n < 1 || n > container.parts.length) return null;
       cur = container.parts[n - 1];
+      bodyOfMessage = false;
     } else {
       if (n !== 1) return null;
       cur = container;
+      bodyOfMessage = true;
     }
+    isMessage = false;
   }
   return cur;
 }
@@ -67,10 +76,10 @@ function messageAt(tree: MimeTree, path: readonly number[]): MimePart | null {
 }
 
 /**
- * Byte range of a section that is a plain slice of the file (everything but
- * HEADER.FIELDS[.NOT]). Null when the section does not exist. For a message
- * part whose message was not parsed (encoded message/rfc822), HEADER and
- * TEXT are empty.
+ * Byte range of a section. Null when the message has no such section,
+ * including HEADER/TEXT of a part that is not message/rfc822 (RFC 3501
+ * §6.4.5 allows them only there); Dovecot answers those with an empty string.
+ * For HEADER.FIELDS[.NOT] the range is the whole header to filter.
  */
 export function sectionRange(tree: MimeTree, spec: SectionSpec): ByteRange | null {
   switch (spec.kind) {
@@ -88,13 +97,11 @@ export function sectionRange(tree: MimeTree, spec: SectionSpec): ByteRange | nul
     case 'HEADER.FIELDS':
     case 'HEADER.FIELDS.NOT': {
       const m = messageAt(tree, spec.path);
-      if (m) return { start: m.headerStart, end: m.bodyStart, vSize: m.vHeaderSize };
-      return spec.path.length > 0 && findPart(tree, spec.path) ? { start: 0, end: 0, vSize: 0 } : null;
+      return m ? { start: m.headerStart, end: m.bodyStart, vSize: m.vHeaderSize } : null;
     }
     case 'TEXT': {
       const m = messageAt(tree, spec.path);
-      if (m) return { start: m.bodyStart, end: m.bodyEnd, vSize: m.vBodySize };
-      return spec.path.length > 0 && findPart(tree, spec.path) ? { start: 0, end: 0, vSize: 0 } : null;
+      return m ? { start: m.bodyStart, end: m.bodyEnd, vSize: m.vBodySize } : null;
     }
   }
 }
@@ -127,20 +134,34 @@ export function applyPartial(b: Buffer, partial: Partial | undefined): Buffer {
 
 /**
  * HEADER.FIELDS / HEADER.FIELDS.NOT (RFC 3501 §6.4.5): the matching fields
- * as written, in message order, each line ending in CRLF, then the blank
- * line that ends a header.
+ * as written (folded lines included), in message order. HEADER.FIELDS always
+ * ends with a blank line (RFC 3501: "the delimiting blank line between the
+ * header and the body is not affected by header line subsetting"); .NOT
+ * passes on the header's own blank line, so a header that had none gets none
+ * (both as Dovecot does).
  */
 export function filterHeader(header: Buffer, names: readonly string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const pieces: Buffer[] = [];
-  for (const f of splitFields(header, 0, header.length)) {
-    if (wanted.has(f.lname) === not) continue;
-    let field = header.subarray(f.start, f.end);
-    if (field.length === 0 || field[field.length - 1] !== 0x0a) field = Buffer.concat([field, Buffer.from('\r\n')]);
-    pieces.push(field);
+  const fields = splitFields(header, 0, header.length);
+  for (const f of fields) {
+    if (wanted.has(f.lname) !== not) pieces.push(header.subarray(f.start, f.end));
   }
-  pieces.push(Buffer.from('\r\n'));
+  if (!not) pieces.push(Buffer.from('\r\n'));
+  else {
+    const last = fields.length > 0 ? fields[fields.length - 1].end : 0;
+    const blank = blankLineAt(header, last);
+    if (blank) pieces.push(blank);
+  }
   return toCrlf(Buffer.concat(pieces));
+}
+
+/** The header-ending blank line at the end of `header`, if the header has one. */
+function blankLineAt(header: Buffer, from: number): Buffer | null {
+  const n = header.length;
+  if (n >= 2 && header[n - 2] === 0x0d && header[n - 1] === 0x0a && n - 2 >= from) return header.subarray(n - 2);
+  if (n >= 1 && header[n - 1] === 0x0a && n - 1 >= from) return header.subarray(n - 1);
+  return null;
 }
 
 /**
@@ -170,70 +191,94 @@ export function sectionSize(tree: MimeTree, spec: SectionSpec): number | null {
   return sectionRange(tree, spec)?.vSize ?? null;
 }
 
-/**
- * BINARY[section]<partial> (RFC 3516 §4.2): the section's body with its
- * Content-Transfer-Encoding removed. `path` [] means the whole message, which
- * is sent as is. Throws RoostError('UNKNOWNCTE') / ('PARSE') / ('NOTFOUND').
- */
-export async function fetchBinary(tree: MimeTree, path: readonly number[], read: ReadRange, partial?: Partial): Promise<Buffer> {
-  if (path.length === 0) return fetchSection(tree, { path: [], kind: '' }, read, partial);
-  const p = findPart(tree, path);
-  if (!p) throw new RoostError('NOTFOUND', 'No such section');
-  const raw = p.bodyEnd > p.bodyStart ? await read(p.bodyStart, p.bodyEnd) : Buffer.alloc(0);
-  if (p.parts) return applyPartial(binaryMultipart(raw, p, tree.bareLf), partial);
-  const decoded = decodeTransfer(raw, p.encoding);
-  // Identity encodings are sent as lines, so bare LF goes out as CRLF like BODY[] (as Dovecot does).
-  const out = decoded === raw && tree.bareLf ? toCrlf(raw) : decoded;
-  return applyPartial(out, partial);
+const IDENTITY = new Set(['7bit', '8bit', 'binary']);
+
+function isIdentity(encoding: string | null): boolean {
+  return encoding === null || IDENTITY.has(encoding.toLowerCase());
 }
 
 /**
- * A multipart's body for BINARY: every base64 part inside is replaced by its
- * decoded bytes and its Content-Transfer-Encoding field by
- * "Content-Transfer-Encoding: binary" at the end of its header (RFC 3516
- * §4.2 leaves multiparts open; this is Dovecot's answer, byte for byte).
- * `raw` holds the bytes [part.bodyStart, part.bodyEnd).
+ * BINARY[section]<partial> (RFC 3516 §4.2): the section with its
+ * Content-Transfer-Encoding removed. For a leaf that is its decoded body;
+ * for the whole message, a multipart or a message/rfc822 part, every
+ * base64 / quoted-printable part inside is decoded in place (see
+ * convertParts). Throws RoostError('UNKNOWNCTE') / ('PARSE') for a leaf
+ * that cannot be decoded, ('NOTFOUND') for a missing part.
  */
-function binaryMultipart(raw: Buffer, part: MimePart, bareLf: boolean): Buffer {
-  // Text pieces go out with CRLF line ends; decoded bytes stay as they are.
+export async function fetchBinary(tree: MimeTree, path: readonly number[], read: ReadRange, partial?: Partial): Promise<Buffer> {
+  if (path.length === 0) {
+    const raw = await read(0, tree.rawSize);
+    return applyPartial(convertParts(raw, 0, tree, tree.bareLf), partial);
+  }
+  const p = findPart(tree, path);
+  if (!p) throw new RoostError('NOTFOUND', 'No such section');
+  const raw = p.bodyEnd > p.bodyStart ? await read(p.bodyStart, p.bodyEnd) : Buffer.alloc(0);
+  if (p.parts) return applyPartial(convertParts(raw, p.bodyStart, p, tree.bareLf), partial);
+  if (p.message) return applyPartial(convertParts(raw, p.bodyStart, p.message, tree.bareLf), partial);
+  return applyPartial(decodeLeaf(raw, p.encoding, tree.bareLf), partial);
+}
+
+/** A leaf's body decoded; text encodings are decoded from the CRLF form IMAP sends. */
+function decodeLeaf(raw: Buffer, encoding: string | null, bareLf: boolean): Buffer {
+  if (isIdentity(encoding)) return bareLf ? toCrlf(raw) : raw;
+  return decodeTransfer(bareLf && encoding!.toLowerCase() === 'quoted-printable' ? toCrlf(raw) : raw, encoding);
+}
+
+/**
+ * The bytes `raw` (stored bytes from offset `base`) with every base64 or
+ * quoted-printable leaf under `root` replaced by its decoded bytes, and that
+ * leaf's Content-Transfer-Encoding field replaced by
+ * "Content-Transfer-Encoding: binary" at the end of its header. RFC 3516
+ * §4.2 leaves non-leaf sections open; this is Dovecot's answer, byte for
+ * byte. Text around decoded bodies goes out with CRLF line ends; decoding
+ * errors are those of decodeTransfer (UNKNOWNCTE, PARSE) for any part inside.
+ */
+function convertParts(raw: Buffer, base: number, root: MimePart, bareLf: boolean): Buffer {
   const text = (b: Buffer): Buffer => (bareLf ? toCrlf(b) : b);
-  const base = part.bodyStart;
   const pieces: Buffer[] = [];
   let pos = 0;
   const walk = (p: MimePart): void => {
-    if (p.parts) p.parts.forEach(walk);
-    else if (p.message) walk(p.message);
-    else if (p.encoding !== null && p.encoding.toLowerCase() === 'base64' && !p.synthetic) {
-      const hs = p.headerStart - base;
-      const bs = p.bodyStart - base;
-      pieces.push(text(raw.subarray(pos, hs)));
-      const header = raw.subarray(hs, bs);
-      // Drop the old field(s), keep the rest, add ours before the blank line.
-      let blank = header.length;
-      if (blank >= 2 && header[blank - 2] === 0x0d && header[blank - 1] === 0x0a) blank -= 2;
-      else if (blank >= 1 && header[blank - 1] === 0x0a) blank -= 1;
-      let hp = 0;
-      for (const f of splitFields(header, 0, blank)) {
-        if (f.lname !== 'content-transfer-encoding') continue;
-        pieces.push(text(header.subarray(hp, f.start)));
-        hp = f.end;
-      }
-      pieces.push(text(header.subarray(hp, blank)), Buffer.from('Content-Transfer-Encoding: binary\r\n'), text(header.subarray(blank)));
-      pieces.push(decodeBase64(raw.subarray(bs, p.bodyEnd - base)).data);
-      pos = p.bodyEnd - base;
+    if (p.parts) {
+      p.parts.forEach(walk);
+      return;
     }
+    if (p.message) {
+      // The encapsulated message is converted; the part's own (illegal, RFC
+      // 2046 §5.2.1) encoding is left alone, as Dovecot does.
+      walk(p.message);
+      return;
+    }
+    const enc = p.encoding?.toLowerCase();
+    if (p.synthetic || isIdentity(p.encoding)) return;
+    if (enc !== 'base64' && enc !== 'quoted-printable') throw new RoostError('UNKNOWNCTE', `Unknown Content-Transfer-Encoding ${enc}`);
+    const hs = p.headerStart - base;
+    const bs = p.bodyStart - base;
+    pieces.push(text(raw.subarray(pos, hs)));
+    const header = raw.subarray(hs, bs);
+    let blank = header.length;
+    if (blank >= 2 && header[blank - 2] === 0x0d && header[blank - 1] === 0x0a) blank -= 2;
+    else if (blank >= 1 && header[blank - 1] === 0x0a) blank -= 1;
+    let hp = 0;
+    for (const f of splitFields(header, 0, blank)) {
+      if (f.lname !== 'content-transfer-encoding') continue;
+      pieces.push(text(header.subarray(hp, f.start)));
+      hp = f.end;
+    }
+    pieces.push(text(header.subarray(hp, blank)), Buffer.from('Content-Transfer-Encoding: binary\r\n'), text(header.subarray(blank)));
+    const body = raw.subarray(bs, p.bodyEnd - base);
+    pieces.push(decodeTransfer(enc === 'base64' ? body : text(body), enc));
+    pos = p.bodyEnd - base;
   };
-  walk(part);
+  walk(root);
   pieces.push(text(raw.subarray(pos)));
   return Buffer.concat(pieces);
 }
 
-/** BINARY.SIZE[section] (RFC 3516 §4.2): size of the decoded section. */
+/** BINARY.SIZE[section] (RFC 3516 §4.2): the length BINARY[section] has. */
 export async function binarySize(tree: MimeTree, path: readonly number[], read: ReadRange): Promise<number> {
-  if (path.length === 0) return tree.vSize;
-  const p = findPart(tree, path);
-  if (!p) throw new RoostError('NOTFOUND', 'No such section');
-  const enc = p.parts ? 'base64' : (p.encoding?.toLowerCase() ?? '7bit');
-  if (enc === '7bit' || enc === '8bit' || enc === 'binary') return p.vBodySize;
+  const p = path.length === 0 ? null : findPart(tree, path);
+  if (path.length > 0 && !p) throw new RoostError('NOTFOUND', 'No such section');
+  // A leaf in an identity encoding: the size is known without reading.
+  if (p && !p.parts && !p.message && isIdentity(p.encoding)) return p.vBodySize;
   return (await fetchBinary(tree, path, read)).length;
 }
