@@ -13,9 +13,9 @@ import { RECIPIENTS, makeDirectory } from './fixtures.js';
 const PW = 'pä$s wörd*()\\';
 const openssl = (...a: string[]) => execFileSync('openssl', ['passwd', ...a], { encoding: 'utf8' }).trim();
 const syscrypt = (pw: string, salt: string) =>
-  execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]))', pw, salt], {
-    encoding: 'utf8',
-  }).trim();
+  execFileSync('/usr/sbin/slappasswd', ['-h', '{CRYPT}', '-c', salt.replace(/%/g, '%%'), '-s', pw], { encoding: 'utf8' })
+    .trim()
+    .replace(/^\{CRYPT\}/, '');
 const slappasswd = (scheme: string, pw: string) => execFileSync('/usr/sbin/slappasswd', ['-h', scheme, '-s', pw], { encoding: 'utf8' }).trim();
 const salted = (algo: string, pw: string) => {
   const salt = randomBytes(8);

@@ -1,6 +1,6 @@
 /**
  * Password schemes against hashes made by independent code: openssl passwd,
- * the system's crypt(3) through python3, slappasswd, and node:crypto.
+ * the system's crypt(3) through slappasswd -c, slappasswd, and node:crypto.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,11 +10,11 @@ import { verifyPassword, splitScheme } from '../../src/accounts/schemes.js';
 const openssl = (...args: string[]) => execFileSync('openssl', ['passwd', ...args], { encoding: 'utf8' }).trim();
 const slappasswd = (scheme: string, pw: string, extra: string[] = []) =>
   execFileSync('/usr/sbin/slappasswd', ['-h', scheme, '-s', pw, ...extra], { encoding: 'utf8' }).trim();
-/** libc/libxcrypt crypt(3) via python3 (the crypt module warns about deprecation; silence it). */
+/** The system's crypt(3) (libxcrypt) with a fixed salt, through slappasswd -c. */
 const syscrypt = (pw: string, salt: string) =>
-  execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]))', pw, salt], {
-    encoding: 'utf8',
-  }).trim();
+  execFileSync('/usr/sbin/slappasswd', ['-h', '{CRYPT}', '-c', salt.replace(/%/g, '%%'), '-s', pw], { encoding: 'utf8' })
+    .trim()
+    .replace(/^\{CRYPT\}/, '');
 const salted = (algo: string, pw: string, salt: Buffer) =>
   Buffer.concat([createHash(algo).update(pw, 'utf8').update(salt).digest(), salt]).toString('base64');
 const plain = (algo: string, pw: string) => createHash(algo).update(pw, 'utf8').digest('base64');
