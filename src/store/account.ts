@@ -54,6 +54,8 @@ export interface ApplyExtras {
   lost?: Set<bigint>;
   /** Replay found a delivered file under another name (flags changed by another program). */
   renamedTo?: Map<bigint, string>;
+  /** Record new/ and cur/ mtimes of the mailboxes delivered to, in the same transaction. */
+  noteMtimes?: boolean;
 }
 
 export const num = (v: unknown): number => Number(v);
@@ -166,9 +168,14 @@ export class AccountState {
         const dir = this.dir(String(d.mailbox));
         const target = path.join(dir, String(d.filename));
         if (fs.existsSync(target)) return [path.dirname(target)];
+        const tmp = d.tmp ? path.join(dir, String(d.tmp)) : '';
         try {
-          fs.renameSync(path.join(dir, String(d.tmp)), target);
-          return [path.dirname(target)];
+          // The data fsync runs in parallel with the journal commit; after a
+          // crash between the two a short tmp/ file is not the message.
+          if (tmp && fs.statSync(tmp).size === num(d.size)) {
+            fs.renameSync(tmp, target);
+            return [path.dirname(target)];
+          }
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }
@@ -358,6 +365,12 @@ export class AccountState {
           }
           default:
             break;
+        }
+      }
+      if (extras.noteMtimes) {
+        for (const id of appends.keys()) {
+          const mb = db.mailboxById(id);
+          if (mb) this.noteMtimes(mb);
         }
       }
       db.setAppliedLsn(maxLsn);

@@ -2,7 +2,8 @@
  * Group commit (issue 2 benchmark; STYLE.md habit 6). Every change is a job:
  *
  *   build()        sync, in commit order: allocate UIDs/modseqs, return records
- *   journal        one SQLite transaction (WAL, synchronous=FULL) for the whole batch
+ *   journal        one SQLite transaction (WAL, synchronous=FULL) for the whole batch,
+ *                  while the new message files are fdatasync'd in parallel (dataSync)
  *   afterJournal() sync: make files visible (rename tmp/ → new/), return dirs to fsync
  *   fsync dirs     each distinct directory once per batch, in parallel
  *   finish()       sync: index update, caches, events; the job's promise resolves
@@ -21,7 +22,12 @@ import { fsyncDir } from './maildir/save.js';
 
 export interface CommitJob<T> {
   build(): RecordDraft[];
-  afterJournal?(records: readonly JournalRecord[]): readonly string[];
+  /**
+   * Make the job's new file data durable (fdatasync). Runs in the thread
+   * pool while the journal commits; afterJournal() only runs once it is done.
+   */
+  dataSync?(): Promise<void>;
+  afterJournal?(records: readonly JournalRecord[]): readonly string[] | Promise<readonly string[]>;
   finish(records: readonly JournalRecord[]): T;
   /** The job failed before its records were committed: undo its preparations. */
   abort?(err: unknown): void;
@@ -40,6 +46,9 @@ export class GroupCommitter {
   private preparingCount = 0;
   private wake: (() => void) | null = null;
   private idleWaiters: (() => void)[] = [];
+  /** Batches past their journal commit whose finish has not run yet. */
+  private outstanding = 0;
+  private tail: Promise<void> = Promise.resolve();
   /** Batches flushed and jobs committed (for tests and metrics). */
   stats = { batches: 0, jobs: 0 };
 
@@ -70,7 +79,7 @@ export class GroupCommitter {
 
   /** Resolves when nothing is queued or flushing. */
   idle(): Promise<void> {
-    if (!this.flushing && this.queue.length === 0) return Promise.resolve();
+    if (!this.flushing && !this.scheduled && this.queue.length === 0 && this.outstanding === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -104,12 +113,19 @@ export class GroupCommitter {
     } finally {
       this.flushing = false;
       if (this.queue.length > 0) this.schedule();
-      else for (const w of this.idleWaiters.splice(0)) w();
+      else if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
+  /**
+   * Phase A (this call): build, journal + data fsyncs, renames. Phase B
+   * (chained on `tail`): directory fsyncs, then finish() in batch order. The
+   * next batch's phase A may start while this one's directory fsyncs run, so
+   * the journal fsync of one batch overlaps the directory fsyncs of the
+   * previous; finishes (index, events, promises) stay in LSN order.
+   */
   private async run(batch: Queued[]): Promise<void> {
-    const live: { q: Queued; drafts: RecordDraft[]; records: JournalRecord[]; dirs: readonly string[]; failed: unknown }[] = [];
+    const live: Live[] = [];
     for (const q of batch) {
       try {
         live.push({ q, drafts: q.job.build(), records: [], dirs: [], failed: null });
@@ -119,30 +135,60 @@ export class GroupCommitter {
       }
     }
     if (live.length === 0) return;
+    // Start the data fsyncs first: they run in the thread pool while the
+    // journal commit (synchronous, on this thread) waits for its own fsync.
+    const syncs = live.map((l) => (l.q.job.dataSync ? l.q.job.dataSync() : null));
     let all: JournalRecord[];
     try {
       all = live.some((l) => l.drafts.length > 0) ? this.journal.append(live.flatMap((l) => l.drafts), this.epoch()) : [];
     } catch (err) {
+      await Promise.allSettled(syncs.map((p) => p ?? Promise.resolve()));
       for (const l of live) {
         safeAbort(l.q.job, err);
         l.q.reject(err);
       }
       return;
     }
+    const synced = await Promise.allSettled(syncs.map((p) => p ?? Promise.resolve()));
     let i = 0;
-    for (const l of live) {
+    const after: Promise<void>[] = [];
+    for (const [k, l] of live.entries()) {
       l.records = all.slice(i, i + l.drafts.length);
       i += l.drafts.length;
-      try {
-        l.dirs = l.q.job.afterJournal?.(l.records) ?? [];
-      } catch (err) {
-        l.failed = err;
+      const s = synced[k]!;
+      if (s.status === 'rejected') {
+        // Journaled but not durable: nothing is made visible; replay at the
+        // next open checks the tmp/ file's size before using it.
+        l.failed = s.reason;
+        continue;
       }
+      after.push(
+        (async () => {
+          try {
+            l.dirs = (await l.q.job.afterJournal?.(l.records)) ?? [];
+          } catch (err) {
+            l.failed = err;
+          }
+        })(),
+      );
     }
-    const dirs = new Set<string>();
-    for (const l of live) for (const d of l.dirs) dirs.add(d);
-    const synced = await Promise.allSettled([...dirs].map((d) => fsyncDir(d)));
-    const failedDirs = new Set([...dirs].filter((_d, k) => synced[k]!.status === 'rejected'));
+    await Promise.all(after);
+    const dirs = [...new Set(live.flatMap((l) => l.dirs))];
+    const dirSynced = Promise.allSettled(dirs.map((d) => fsyncDir(d)));
+    const prev = this.tail;
+    this.outstanding++;
+    this.tail = (async () => {
+      const res = await dirSynced;
+      await prev;
+      const failedDirs = new Set(dirs.filter((_d, k) => res[k]!.status === 'rejected'));
+      this.finishBatch(live, failedDirs, all);
+    })().finally(() => {
+      this.outstanding--;
+      if (this.outstanding === 0 && !this.flushing && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    });
+  }
+
+  private finishBatch(live: Live[], failedDirs: Set<string>, all: JournalRecord[]): void {
     for (const l of live) {
       const dirErr = l.dirs.find((d) => failedDirs.has(d));
       if (l.failed === null && dirErr !== undefined) l.failed = new Error(`fsync ${dirErr} failed`);
@@ -160,6 +206,14 @@ export class GroupCommitter {
     this.stats.jobs += live.length;
     if (all.length > 0) this.onRecords(all);
   }
+}
+
+interface Live {
+  q: Queued;
+  drafts: RecordDraft[];
+  records: JournalRecord[];
+  dirs: readonly string[];
+  failed: unknown;
 }
 
 function safeAbort(job: CommitJob<unknown>, err: unknown): void {

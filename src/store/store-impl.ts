@@ -48,6 +48,8 @@ export class StoreImpl implements Store, StoreCore {
   /** Accounts with an open index, least recently used first. */
   private readonly lru = new Map<string, AccountState>();
   private readonly journalListeners = new Set<(r: readonly JournalRecord[]) => void>();
+  /** Spool unlinks still running (settle() waits for them). */
+  private readonly discards = new Set<Promise<void>>();
   writable = true;
   epoch = 0;
   private closed = false;
@@ -178,6 +180,7 @@ export class StoreImpl implements Store, StoreCore {
     const inflight: [AccountState, string][] = [];
     try {
       if (!draft.finished) await draft.finish();
+      if (draft.fd === null) throw new RoostError('TEMP', 'draft was discarded');
       const content = await draft.content();
       let structure: string | null = null;
       try {
@@ -185,8 +188,9 @@ export class StoreImpl implements Store, StoreCore {
       } catch (err) {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
-      if (o.internalDate) await fsp.utimes(draft.path, o.internalDate, o.internalDate).catch((e) => Promise.reject(tempFromOs(e, 'utimes')));
-      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((await fsp.stat(draft.path)).mtimeMs);
+      // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
+      if (o.internalDate) fs.futimesSync(draft.fd, o.internalDate, o.internalDate);
+      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor(fs.fstatSync(draft.fd).mtimeMs);
       const size = draft.size;
       const vsize = draft.vsize;
       const prepared: { t: SaveTarget; basename: string; filename: string; tmp: string }[] = [];
@@ -216,8 +220,7 @@ export class StoreImpl implements Store, StoreCore {
           return prepared.map((p): RecordDraft => {
             const db = p.t.st.db();
             const mb = p.t.st.requireMailbox(p.t.mailbox);
-            const uid = db.allocUids(mb.id, 1);
-            const modseq = db.allocModseq(mb.id);
+            const { uid, modseq } = db.allocUidModseq(mb.id);
             if (structure) structures.set(`${p.t.mailbox}\u0000${uid}`, structure);
             return {
               accountId: p.t.st.id,
@@ -241,13 +244,17 @@ export class StoreImpl implements Store, StoreCore {
             };
           });
         },
-        afterJournal: (recs) => recs.flatMap((r, i) => prepared[i]!.t.st.applyFs(r, {})),
+        // Copies (EXDEV) were fsync'd when made; the hard links share the spool inode.
+        dataSync: () => draft.datasync(),
+        afterJournal: async (recs) => {
+          // rename(2) can wait on the filesystem journal: run them in the thread pool.
+          await Promise.all(recs.map((r, i) => fsp.rename(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), prepared[i]!.tmp), path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))));
+          return [...new Set(recs.map((r, i) => path.dirname(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))))];
+        },
         finish: (recs) =>
           recs.map((r, i): SavedMessage => {
             const st = prepared[i]!.t.st;
-            st.applyIndex([r], { structures });
-            const mb = st.mailbox(prepared[i]!.t.mailbox);
-            if (mb) st.noteMtimes(mb);
+            st.applyIndex([r], { structures, noteMtimes: true });
             addQuotaDelta(st.account, size, 1);
             return {
               accountId: st.id,
@@ -262,13 +269,21 @@ export class StoreImpl implements Store, StoreCore {
       placed.length = 0;
       return saved;
     } catch (err) {
-      for (const p of placed) await fsp.unlink(p).catch(() => undefined);
+      for (const p of placed) {
+        try {
+          fs.unlinkSync(p);
+        } catch {
+          // Not linked or already gone.
+        }
+      }
       if (isRoostError(err)) throw err;
       throw tempFromOs(err, 'deliver');
     } finally {
       done();
       for (const [st, key] of inflight) st.inflight.delete(key);
-      await draft.discard();
+      // The spool name goes away in the background; the answer does not wait for it.
+      const gone = draft.discard().finally(() => this.discards.delete(gone));
+      this.discards.add(gone);
     }
   }
 
@@ -307,6 +322,7 @@ export class StoreImpl implements Store, StoreCore {
   /** Wait for queued commits and background file work (tests, shutdown). */
   async settle(): Promise<void> {
     await this.committer.idle();
+    await Promise.all([...this.discards]);
     await Promise.all([...this.states.values()].map((s) => s.fsIdle()));
   }
 

@@ -26,6 +26,7 @@ describe('store core', () => {
     expect(sa.ino).toBe(sb.ino);
     expect(fs.readFileSync(path.join(alice.maildir, 'new', fa[0]!))).toEqual(msg);
     expect(files(alice.maildir, 'tmp')).toEqual([]);
+    await store.settle();
     expect(fs.readdirSync(store.spoolDir)).toEqual([]);
     const box = await store.user(alice).openMailbox('inbox');
     const snap = box.snapshot();

@@ -62,6 +62,9 @@ export class IndexDb {
         'INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq, special_use, subscribed) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       allocUid: p('UPDATE mailboxes SET uidnext = uidnext + ? WHERE id = ? RETURNING uidnext - ? AS first'),
+      allocUidModseq: p(
+        'UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext - 1 AS uid, highestmodseq AS modseq',
+      ),
       allocModseq: p('UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq AS m'),
       bumpUidnext: p('UPDATE mailboxes SET uidnext = max(uidnext, ?) WHERE id = ?'),
       bumpModseq: p('UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?) WHERE id = ?'),
@@ -132,6 +135,10 @@ export class IndexDb {
   /** Reserve `n` UIDs; returns the first. Atomic across processes (SQLite write lock). */
   allocUids(mailbox: number, n: number): number {
     return (this.s.allocUid!.get(n, mailbox, n) as { first: number }).first;
+  }
+  /** One new UID and one new modseq in one statement (the delivery path). */
+  allocUidModseq(mailbox: number): { uid: number; modseq: number } {
+    return this.s.allocUidModseq!.get(mailbox) as { uid: number; modseq: number };
   }
   allocModseq(mailbox: number): number {
     return (this.s.allocModseq!.get(mailbox) as { m: number }).m;

@@ -16,69 +16,67 @@ import type { Draft, DraftOptions } from '../store.js';
 
 /** Bytes kept in memory for the MIME parser when the message is small; larger ones are read back. */
 const KEEP_IN_MEMORY = 512 * 1024;
-/** Writes are coalesced into chunks of this size (fewer syscalls for many small network reads). */
-const WRITE_CHUNK = 64 * 1024;
 
 export class SpoolDraft implements Draft {
   size = 0;
   /** Size with every bare LF counted as CRLF (Maildir W=, RFC822.SIZE). */
   vsize = 0;
   finished = false;
+  /** Whether the data has been fdatasync'd (deliver does it inside the group commit when finish() did not). */
+  synced = false;
   private discarded = false;
   private bodyBytes = 0;
   private lastCr = false;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
   private kept: Buffer[] | null = [];
-  private fh: fsp.FileHandle | null;
+  /** Open until the draft is delivered or discarded, so the commit can fdatasync it. */
+  fd: number | null;
   private failure: Error | null = null;
 
   private constructor(
     readonly path: string,
-    fh: fsp.FileHandle,
+    fd: number,
     private readonly maxSize: number,
   ) {
-    this.fh = fh;
+    this.fd = fd;
   }
 
   static async create(spoolDir: string, name: string, opts: DraftOptions = {}): Promise<SpoolDraft> {
     const file = path.join(spoolDir, name);
-    let fh: fsp.FileHandle;
+    let fd: number;
     try {
-      fh = await fsp.open(file, 'wx', 0o600);
+      // Asynchronous on purpose: creating a file can wait for the
+      // filesystem journal while other deliveries fsync (ext4 jbd2), and
+      // that wait must not stall the event loop.
+      fd = await new Promise<number>((resolve, reject) => fs.open(file, 'wx', 0o600, (e, f) => (e ? reject(e) : resolve(f))));
     } catch (err) {
       throw tempFromOs(err, 'spool open');
     }
-    const d = new SpoolDraft(file, fh, opts.maxSize ?? 0);
-    if (opts.prefix && opts.prefix.length > 0) d.account(opts.prefix, false);
+    const d = new SpoolDraft(file, fd, opts.maxSize ?? 0);
+    if (opts.prefix && opts.prefix.length > 0) d.append(opts.prefix, false);
     return d;
   }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.finished || this.discarded) throw new RoostError('TEMP', 'draft is closed');
     if (this.failure) throw this.failure;
-    this.account(chunk, true);
-    if (this.maxSize > 0 && this.bodyBytes > this.maxSize) {
+    if (this.maxSize > 0 && this.bodyBytes + chunk.length > this.maxSize) {
       this.failure = new RoostError('TOOBIG', `message larger than ${this.maxSize} bytes`);
       throw this.failure;
     }
-    if (this.pendingBytes >= WRITE_CHUNK) await this.flush();
+    this.append(chunk, true);
   }
 
+  /**
+   * All bytes written. The fdatasync that makes them durable runs in
+   * deliver()/append(), in parallel with the journal commit of the same
+   * group (one fewer serial fsync per message); nothing becomes visible in a
+   * Maildir before both have completed. A draft that is never delivered is
+   * never synced, which costs nothing.
+   */
   async finish(): Promise<void> {
     if (this.finished) return;
     if (this.discarded) throw new RoostError('TEMP', 'draft was discarded');
     if (this.failure) throw this.failure;
-    await this.flush();
-    try {
-      // fdatasync covers the data and the size (what a reader needs); the
-      // directory entries that make it visible are fsync'd at commit.
-      await this.fh!.datasync();
-      await this.fh!.close();
-      this.fh = null;
-    } catch (err) {
-      throw tempFromOs(err, 'spool fsync');
-    }
     this.finished = true;
   }
 
@@ -86,11 +84,33 @@ export class SpoolDraft implements Draft {
     if (this.discarded) return;
     this.discarded = true;
     this.kept = null;
-    this.pending = [];
-    const fh = this.fh;
-    this.fh = null;
-    await fh?.close().catch(() => undefined);
+    this.closeFd();
     await fsp.unlink(this.path).catch(() => undefined);
+  }
+
+  closeFd(): void {
+    if (this.fd === null) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // Closing twice or after an I/O error: nothing left to do.
+    }
+    this.fd = null;
+  }
+
+  /** fdatasync the spool file (covers every hard link to it). */
+  datasync(): Promise<void> {
+    if (this.synced || this.fd === null) return Promise.resolve();
+    const fd = this.fd;
+    return new Promise((resolve, reject) =>
+      fs.fdatasync(fd, (err) => {
+        if (err) reject(tempFromOs(err, 'spool fsync'));
+        else {
+          this.synced = true;
+          resolve();
+        }
+      }),
+    );
   }
 
   /** The message bytes: from memory when small, else read back from the spool file. */
@@ -99,7 +119,7 @@ export class SpoolDraft implements Draft {
     return fsp.readFile(this.path);
   }
 
-  private account(chunk: Buffer, body: boolean): void {
+  private append(chunk: Buffer, body: boolean): void {
     let bare = 0;
     let idx = chunk.indexOf(10);
     while (idx >= 0) {
@@ -108,45 +128,32 @@ export class SpoolDraft implements Draft {
       idx = chunk.indexOf(10, idx + 1);
     }
     if (chunk.length > 0) this.lastCr = chunk[chunk.length - 1] === 13;
-    this.size += chunk.length;
-    this.vsize += chunk.length + bare;
-    if (body) this.bodyBytes += chunk.length;
-    // Copy: callers may reuse their buffers after write() resolves.
-    const copy = Buffer.from(chunk);
-    this.pending.push(copy);
-    this.pendingBytes += copy.length;
-    if (this.kept) {
-      if (this.size <= KEEP_IN_MEMORY) this.kept.push(copy);
-      else this.kept = null;
-    }
-  }
-
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
     try {
       let off = 0;
-      while (off < buf.length) {
-        const { bytesWritten } = await this.fh!.write(buf, off, buf.length - off);
-        off += bytesWritten;
-      }
+      while (off < chunk.length) off += fs.writeSync(this.fd!, chunk, off, chunk.length - off);
     } catch (err) {
       this.failure = tempFromOs(err, 'spool write');
       throw this.failure;
+    }
+    this.size += chunk.length;
+    this.vsize += chunk.length + bare;
+    if (body) this.bodyBytes += chunk.length;
+    if (this.kept) {
+      // Copy: callers may reuse their buffers after write() resolves.
+      if (this.size <= KEEP_IN_MEMORY) this.kept.push(Buffer.from(chunk));
+      else this.kept = null;
     }
   }
 }
 
 /**
  * Put the spool file at `dest` (a Maildir tmp/ path): hard link, or copy and
- * fsync when the Maildir is on another filesystem.
+ * fsync when the Maildir is on another filesystem. Returns true for a copy.
  */
-export async function placeInTmp(spoolFile: string, dest: string): Promise<void> {
+export async function placeInTmp(spoolFile: string, dest: string): Promise<boolean> {
   try {
     await fsp.link(spoolFile, dest);
-    return;
+    return false;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw tempFromOs(err, `link ${dest}`);
@@ -159,6 +166,7 @@ export async function placeInTmp(spoolFile: string, dest: string): Promise<void>
     } finally {
       await fh.close();
     }
+    return true;
   } catch (err) {
     await fsp.unlink(dest).catch(() => undefined);
     throw tempFromOs(err, `copy ${dest}`);
