@@ -18,8 +18,10 @@
  * QRESYNC (VANISHED instead of EXPUNGE, UID sets not sequence numbers) can be
  * added by changing how `flush()` results are rendered, not how they are kept.
  *
- * Memory: the map is a Uint32Array of UIDs (4 bytes a message); queues are
- * empty while nothing happens, so an idle session costs little.
+ * Memory: while nothing is held back the map is the store's shared snapshot
+ * array; a private Uint32Array (4 bytes a message) exists only while this
+ * session has not yet been told of changes. Queues are empty while nothing
+ * happens, so an idle session costs little.
  */
 import type { MailboxHandle } from '../store/store.js';
 import type { MailboxEvent, MailboxSnapshot, MessageRecord } from '../store/types.js';
@@ -56,8 +58,15 @@ export interface FlushOptions {
 export class SequenceError extends Error {}
 
 export class MailboxView {
-  /** UIDs by sequence number - 1; `count` entries are in use. */
-  private uids: Uint32Array;
+  /**
+   * The sequence map. While this session has been told everything, it IS the
+   * store's current frozen snapshot array (shared by every session on the
+   * mailbox, so 5,000 idle sessions on one big INBOX cost one array, not
+   * 5,000). Only while changes are held back does the session keep its own
+   * copy: `own` (UIDs by sequence number - 1, `count` entries in use).
+   */
+  private shared: readonly MessageRecord[] | null;
+  private own: Uint32Array | null = null;
   private count = 0;
   /** UIDs of messages appended since the last flush (ascending). */
   private pendingNew: number[] = [];
@@ -78,10 +87,8 @@ export class MailboxView {
     snapshot: MailboxSnapshot,
     subscribe: (view: MailboxView) => () => void,
   ) {
-    const msgs = snapshot.messages;
-    this.uids = new Uint32Array(Math.max(16, msgs.length + (msgs.length >> 4)));
-    for (let i = 0; i < msgs.length; i++) this.uids[i] = msgs[i]!.uid;
-    this.count = msgs.length;
+    this.shared = snapshot.messages;
+    this.count = snapshot.messages.length;
     this.highestModseq = snapshot.highestModseq;
     this.unsubscribe = subscribe(this);
   }
@@ -116,7 +123,7 @@ export class MailboxView {
 
   uidAt(seq: number): number {
     if (seq < 1 || seq > this.count) throw new SequenceError(`no message ${seq}`);
-    return this.uids[seq - 1]!;
+    return this.at(seq - 1);
   }
 
   /** Sequence number of a UID in this session's map, or 0. */
@@ -125,7 +132,7 @@ export class MailboxView {
     let hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const v = this.uids[mid]!;
+      const v = this.at(mid);
       if (v === uid) return mid + 1;
       if (v < uid) lo = mid + 1;
       else hi = mid - 1;
@@ -139,7 +146,7 @@ export class MailboxView {
   }
 
   get lastUid(): number {
-    return this.count > 0 ? this.uids[this.count - 1]! : 0;
+    return this.count > 0 ? this.at(this.count - 1) : 0;
   }
 
   /**
@@ -148,17 +155,24 @@ export class MailboxView {
    * exist is invalid) except `*`, which is the last message.
    */
   resolveSeqs(ranges: readonly SeqRange[]): number[] {
-    const seqs = new Set<number>();
     const n = this.count;
+    const intervals: [number, number][] = [];
     for (const r of ranges) {
       const a = r.from === '*' ? n : r.from;
       const b = r.to === '*' ? n : r.to;
       const lo = Math.min(a, b);
       const hi = Math.max(a, b);
       if (lo < 1 || hi > n) throw new SequenceError(n === 0 ? 'mailbox is empty' : `message sequence number out of range (1:${n})`);
-      for (let s = lo; s <= hi; s++) seqs.add(s);
+      intervals.push([lo, hi]);
     }
-    return [...seqs].sort((x, y) => x - y).map((s) => this.uids[s - 1]!);
+    intervals.sort((x, y) => x[0] - y[0]);
+    const out: number[] = [];
+    let next = 1;
+    for (const [lo, hi] of intervals) {
+      for (let s = Math.max(lo, next); s <= hi; s++) out.push(this.at(s - 1));
+      next = Math.max(next, hi + 1);
+    }
+    return out;
   }
 
   /**
@@ -182,7 +196,7 @@ export class MailboxView {
       prevEnd = hi;
       // Walk from the first map entry >= lo: cost is the size of the answer, not of the mailbox.
       let i = this.lowerBound(lo);
-      while (i < this.count && this.uids[i]! <= hi) out.push(this.uids[i++]!);
+      while (i < this.count && this.at(i) <= hi) out.push(this.at(i++));
     }
     return out;
   }
@@ -240,7 +254,7 @@ export class MailboxView {
       }
       seqs.sort((a, b) => b - a);
       for (const seq of seqs) {
-        const uid = this.uids[seq - 1]!;
+        const uid = this.at(seq - 1);
         const modseq = this.pendingExpunge.get(uid)!;
         out.push({ kind: 'expunge', seq, uid, modseq });
         this.pendingFlags.delete(uid);
@@ -252,8 +266,8 @@ export class MailboxView {
     if (opts.allowExists !== false && this.pendingNew.length > 0) {
       const add = this.pendingNew;
       this.pendingNew = [];
-      this.ensureCapacity(this.count + add.length);
-      for (const uid of add) this.uids[this.count++] = uid;
+      const own = this.ensureCapacity(this.count + add.length);
+      for (const uid of add) own[this.count++] = uid;
       this.recentCount += add.length;
       out.push({ kind: 'exists', count: this.count });
       out.push({ kind: 'recent', count: this.recentCount });
@@ -273,6 +287,7 @@ export class MailboxView {
         if (u.modseq > this.highestModseq) this.highestModseq = u.modseq;
       }
     }
+    this.adoptSnapshot();
     return out;
   }
 
@@ -332,19 +347,45 @@ export class MailboxView {
   private removeSeqs(desc: readonly number[]): void {
     if (desc.length === 0) return;
     const drop = new Set(desc);
+    const own = this.ensureCapacity(this.count);
     let w = 0;
     for (let r = 0; r < this.count; r++) {
       if (drop.has(r + 1)) continue;
-      this.uids[w++] = this.uids[r]!;
+      own[w++] = own[r]!;
     }
     this.count = w;
   }
 
-  private ensureCapacity(n: number): void {
-    if (n <= this.uids.length) return;
-    const next = new Uint32Array(Math.max(n, this.uids.length * 2));
-    next.set(this.uids.subarray(0, this.count));
-    this.uids = next;
+  /** UID at 0-based position i of the map. */
+  private at(i: number): number {
+    return this.shared ? this.shared[i]!.uid : this.own![i]!;
+  }
+
+  /** The session's own copy of the map, with room for n entries (made from the shared snapshot if needed). */
+  private ensureCapacity(n: number): Uint32Array {
+    let own = this.own;
+    if (!own || n > own.length) {
+      const next = new Uint32Array(Math.max(16, n, own ? own.length * 2 : n + (n >> 4)));
+      if (own) next.set(own.subarray(0, this.count));
+      else for (let i = 0; i < this.count; i++) next[i] = this.shared![i]!.uid;
+      own = this.own = next;
+    }
+    this.shared = null;
+    return own;
+  }
+
+  /**
+   * Nothing held back: the map equals the store's current snapshot, so share
+   * it again and drop the private copy.
+   */
+  private adoptSnapshot(): void {
+    if (this.shared || this.pendingExpunge.size > 0 || this.pendingNew.length > 0) return;
+    const msgs = this.handle.snapshot().messages;
+    if (msgs.length !== this.count) return;
+    const own = this.own!;
+    for (let i = 0; i < msgs.length; i++) if (msgs[i]!.uid !== own[i]) return;
+    this.shared = msgs;
+    this.own = null;
   }
 
   private lowerBound(uid: number): number {
@@ -352,7 +393,7 @@ export class MailboxView {
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.uids[mid]! < uid) lo = mid + 1;
+      if (this.at(mid) < uid) lo = mid + 1;
       else hi = mid;
     }
     return lo;
