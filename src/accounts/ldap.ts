@@ -331,8 +331,11 @@ export class LdapDirectory implements Directory {
   }
 
   private async compareLocally(entry: Entry, password: string): Promise<boolean> {
-    for (const stored of rawValues(entry, this.policy.attrs.password)) {
-      if (await verifyPassword(stored, password)) return true;
+    const hashes = rawValues(entry, this.policy.attrs.password);
+    // Without a readable userPassword every login of this entry fails: tell the operator why.
+    if (hashes.length === 0) this.log.warn({ dn: entry.dn }, 'compare mode: no userPassword readable (ACL, or none set)');
+    for (const hash of hashes) {
+      if (await verifyPassword(hash, password)) return true;
     }
     return false;
   }
