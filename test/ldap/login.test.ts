@@ -1,47 +1,14 @@
 /**
- * POP3/IMAP logins through the LDAP directory against a real slapd, with
+ * Logins (what POP3 and IMAP call) through the LDAP directory against a real slapd, with
  * every supported userPassword scheme in bind mode (slapd checks) and in
  * compare mode (schemes.ts checks). Hashes come from independent tools.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapDirectory } from '../../src/accounts/ldap.js';
 import { Slapd, userLdif } from '../helpers/slapd.js';
 import { RECIPIENTS, makeDirectory } from './fixtures.js';
-
-const PW = 'pä$s wörd*()\\';
-const openssl = (...a: string[]) => execFileSync('openssl', ['passwd', ...a], { encoding: 'utf8' }).trim();
-const syscrypt = (pw: string, salt: string) =>
-  execFileSync('/usr/sbin/slappasswd', ['-h', '{CRYPT}', '-c', salt.replace(/%/g, '%%'), '-s', pw], { encoding: 'utf8' })
-    .trim()
-    .replace(/^\{CRYPT\}/, '');
-const slappasswd = (scheme: string, pw: string) => execFileSync('/usr/sbin/slappasswd', ['-h', scheme, '-s', pw], { encoding: 'utf8' }).trim();
-const salted = (algo: string, pw: string) => {
-  const salt = randomBytes(8);
-  return Buffer.concat([createHash(algo).update(pw, 'utf8').update(salt).digest(), salt]).toString('base64');
-};
-
-/** uid → [userPassword, works in bind mode] */
-const SCHEMES: Record<string, [() => string, boolean]> = {
-  's-ssha': [() => '{SSHA}' + salted('sha1', PW), true],
-  's-ssha-slap': [() => slappasswd('{SSHA}', PW), true],
-  's-sha': [() => '{SHA}' + createHash('sha1').update(PW).digest('base64'), true],
-  's-ssha256': [() => '{SSHA256}' + salted('sha256', PW), true],
-  's-ssha512': [() => '{SSHA512}' + salted('sha512', PW), true],
-  's-smd5': [() => slappasswd('{SMD5}', PW), true],
-  's-md5': [() => '{MD5}' + createHash('md5').update(PW).digest('base64'), true],
-  's-crypt1': [() => '{CRYPT}' + openssl('-1', PW), true],
-  's-crypt5': [() => '{CRYPT}' + openssl('-5', PW), true],
-  's-crypt5r': [() => '{CRYPT}' + syscrypt(PW, '$5$rounds=2000$roundsalt'), true],
-  's-crypt6': [() => '{CRYPT}' + openssl('-6', PW), true],
-  's-crypt2b': [() => '{CRYPT}' + syscrypt(PW, '$2b$05$abcdefghijklmnopqrstuu'), true],
-  's-crypt2y': [() => '{CRYPT}' + syscrypt(PW, '$2y$05$ABCDEFGHIJKLMNOPQRSTUu'), true],
-  's-des': [() => '{CRYPT}' + syscrypt(PW, 'xy'), true],
-  // No prefix: qmail-ldap treats it as crypt(3); slapd takes it as cleartext, so only compare mode accepts it.
-  's-bare6': [() => syscrypt(PW, '$6$baresalt'), false],
-  's-baredes': [() => syscrypt(PW, 'Ab'), false],
-};
+import { PW, SCHEMES, salted, schemeLdif } from './scheme-fixtures.js';
 
 const OTHERS = [
   userLdif('alice2', { mail: 'alice2@example.org', uid: 'alice2', mailMessageStore: 'alice2/', userPassword: '{SSHA}' + salted('sha1', 'right') }),
@@ -59,8 +26,7 @@ let compare: LdapDirectory;
 beforeAll(async () => {
   slapd = await Slapd.create();
   await slapd.ldapadd(RECIPIENTS);
-  const ldif = Object.entries(SCHEMES).map(([uid, [make]]) => userLdif(uid, { mail: `${uid}@example.org`, uid, mailMessageStore: `${uid}/`, userPassword: make() }));
-  await slapd.ldapadd(ldif.join('') + OTHERS.join(''));
+  await slapd.ldapadd(schemeLdif() + OTHERS.join(''));
   // Give the fixture accounts of RECIPIENTS a password for status checks.
   const sha = '{SHA}' + createHash('sha1').update('right').digest('base64');
   const set = (cn: string) => `dn: cn=${cn},ou=people,dc=example,dc=org\nchangetype: modify\nreplace: userPassword\nuserPassword: ${sha}\n`;
