@@ -140,7 +140,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   await control.listen(path.join(dataDir, CONTROL_SOCKET));
   const cleanups: (() => Promise<void>)[] = [() => control.close()];
   const unwind = async (): Promise<void> => {
-    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
+    for (const fn of cleanups.reverse()) {
+      await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
+      log.debug({ step: fn.name || 'close' }, 'closed');
+    }
   };
 
   let tls: SecureContextOptions;
@@ -266,10 +269,17 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     stop() {
       stopping ??= (async () => {
         log.info('stopping: closing listeners, finishing in-flight work');
-        await Promise.all(servers.map((s) => s.close().catch((err: unknown) => log.error({ err, server: s.name }, 'close failed'))));
+        await Promise.all(
+          servers.map(async (s) => {
+            await s.close().catch((err: unknown) => log.error({ err, server: s.name }, 'close failed'));
+            log.debug({ server: s.name }, 'listener closed');
+          }),
+        );
         listenersOpen = false;
         await admin.close();
+        log.debug('admin closed');
         for (const fn of stopHooks.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'stop hook failed'));
+        log.debug('stop hooks done');
         await rm(path.join(dataDir, NODE_FILE), { force: true });
         await unwind();
         log.info('stopped');

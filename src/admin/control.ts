@@ -11,7 +11,7 @@
  */
 import net from 'node:net';
 import { chmod, unlink } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
@@ -115,7 +115,14 @@ export class ControlServer {
       if (!h) response = { ok: false, error: { code: 'UNKNOWN', message: `unknown control command ${JSON.stringify(cmd)}` } };
       else {
         const args = typeof req.args === 'object' && req.args !== null ? (req.args as ControlArgs) : {};
-        const result = await h.fn(args, h.stream ? socket : null);
+        // The body is piped through its own stream: a consumer that iterates it to the end must not
+        // destroy the socket the answer still has to go out on.
+        let body: PassThrough | null = null;
+        if (h.stream) {
+          body = new PassThrough();
+          socket.pipe(body);
+        }
+        const result = await h.fn(args, body);
         response = { ok: true, result: result ?? null };
       }
     } catch (err) {

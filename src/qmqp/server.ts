@@ -40,9 +40,19 @@ export function receivedLine(peer: string, hostname: string, when = new Date()):
   return Buffer.from(`Received: from [${peer}] by ${hostname} (Roost) with QMQP; ${rfc5322Date(when)}\n`, 'latin1');
 }
 
+/** After the answer, how long the client may take to close before we cut the connection. */
+const LINGER_MS = 10_000;
+
+/**
+ * Answer and close. Reading resumes (discarding anything after the packet) so
+ * the client's FIN is seen and the socket is released; a client that never
+ * closes is cut after LINGER_MS.
+ */
 function reply(socket: net.Socket, v: Verdict): void {
   const text = v.text.slice(0, LIMITS.qmqp.maxReplyText);
   socket.end(encodeNetstring(`${v.code}${text}`));
+  socket.resume();
+  socket.setTimeout(LINGER_MS, () => socket.destroy());
 }
 
 type Phase = 'idle' | 'receiving' | 'delivering';
@@ -155,8 +165,12 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
 
 export function createQmqpServer(ctx: NodeContext): ProtocolServer {
   const sessions = new Set<Session>();
+  /** Every open socket, including answered ones lingering until the client closes. */
+  const sockets = new Set<net.Socket>();
   let port: number | null = null;
   const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     if (sessions.size >= ctx.config.qmqp.max_connections) {
       // qmqp.html: the server may close at any time; an answer the client gets is clearer than a reset.
@@ -190,6 +204,7 @@ export function createQmqpServer(ctx: NodeContext): ProtocolServer {
       const closed = closeServer(server);
       // Connections that have not sent a byte hold no message: cut them now; the rest may finish.
       for (const s of sessions) if (s.phase === 'idle') s.socket.destroy();
+      if (sessions.size > 0) ctx.log.info({ sessions: sessions.size }, 'qmqp: waiting for in-flight sessions');
       const pending = Promise.all([...sessions].map((s) => s.done));
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
@@ -199,6 +214,7 @@ export function createQmqpServer(ctx: NodeContext): ProtocolServer {
       clearTimeout(timer);
       for (const s of sessions) s.socket.destroy();
       await Promise.all([...sessions].map((s) => s.done));
+      for (const s of sockets) s.destroy();
       await closed;
       port = null;
     },

@@ -89,7 +89,7 @@ describe('control socket and CLI against a running node', () => {
     const before = (await inboxMessages(t.ctx.store, alice)).length;
     const msg = 'From: cli@x\nSubject: via deliver\n\nhello\n';
     const ok = await roost(['deliver', '-f', 'cli@x', 'alice@example.org', '--config', cfgFile], msg);
-    expect(ok.code).toBe(0);
+    expect(ok.code, ok.stderr).toBe(0);
     const msgs = await inboxMessages(t.ctx.store, alice);
     expect(msgs.length).toBe(before + 1);
     expect(msgs.at(-1)!.toString()).toBe(msg);

@@ -76,9 +76,9 @@ describe('SIGKILL during deliveries', () => {
       const workers = Array.from({ length: CLIENTS }, (_, w) => worker(w));
       const delay = ROUND_MS[0] + Math.floor(Math.random() * (ROUND_MS[1] - ROUND_MS[0]));
       await new Promise((r) => setTimeout(r, delay));
+      dead = true;
       node.kill('SIGKILL');
       const code = await node.exited;
-      dead = true;
       await Promise.all(workers);
       expect(code).toBe('SIGKILL');
     }

@@ -1,4 +1,6 @@
+import { readdir } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import { inboxMessages, maildirFiles, RECEIVED_RE, splitReceived } from '../helpers/maildir.js';
@@ -27,6 +29,8 @@ afterAll(async () => {
 async function counts(a: Account): Promise<number> {
   const f = await maildirFiles(a);
   expect(f.tmp).toEqual([]);
+  // The store's spool (data_dir/spool) holds drafts being received: none may outlive its connection.
+  expect(await readdir(path.join(t.dataDir, 'spool')).catch(() => [])).toEqual([]);
   return f.new.length + f.cur.length;
 }
 
