@@ -11,6 +11,7 @@ import { serve } from './serve.js';
 import { status } from './status.js';
 import { verify } from './verify.js';
 import { aliasAdd, userAdd, userDel, userList, userPasswd } from './user.js';
+import { userShow } from './user-show.js';
 
 export const COMMANDS: readonly CliCommand[] = [
   serve,
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CliCommand[] = [
   userDel,
   userPasswd,
   userList,
+  userShow,
   aliasAdd,
   status,
   deliver,
