@@ -1,0 +1,509 @@
+#!/usr/bin/env node
+// Side-by-side benchmark: Roost and a private Dovecot on the same host, the
+// same corpus (bench/lib/corpus.js) and the same client code (./clients.js),
+// alternating A B A B … for BENCH_ROUNDS rounds; prints medians and ratios,
+// writes bench/results/compare-<stamp>.json and .svg.
+//
+//   bash bench/compare/setup.sh      # installs Dovecot (and Postfix tools) if missing
+//   npm run build && npm run bench:compare
+//   BENCH_SCALE=0.1 npm run bench:compare   # a tenth of every size, for a quick look
+//
+// Sizes at BENCH_SCALE=1 are the issue's: 5,000 ingested messages at 1 and 16
+// clients, a 10,000-message POP3 maildrop, a 100,000-message IMAP INBOX,
+// 2,000 idle IMAP connections, 200 mixed-load clients.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { message, RARE_WORD } from '../lib/corpus.js';
+import { Imap, Pop3, Lmtp, qmqpDeliver } from './clients.js';
+import { startDovecot, dovecotVersion } from './dovecot.js';
+import { renderSvg } from './chart.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const N = {
+  ingest: Math.max(50, Math.round(5000 * SCALE)),
+  pop: Math.max(100, Math.round(10_000 * SCALE)),
+  big: Math.max(1000, Math.round(100_000 * SCALE)),
+  idle: Math.max(50, Math.round(2000 * SCALE)),
+  mixedClients: Math.max(10, Math.round(200 * SCALE)),
+  mixedSeconds: Number(process.env.BENCH_MIXED_SECONDS ?? 10),
+};
+const SEED = 7;
+const PASS = 'bench-secret';
+const USERS = { ingest: 'ingest', pop: 'pop', big: 'big', idle: 'idle', mixed: Array.from({ length: 10 }, (_, i) => `mix${i}`) };
+const DOMAIN = 'example.org';
+
+if (!dovecotVersion()) {
+  console.error('dovecot is not installed: run `bash bench/compare/setup.sh` first');
+  process.exit(1);
+}
+if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
+
+const log = (s) => process.stderr.write(`${s}\n`);
+const now = () => performance.now();
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------ corpus files
+
+/** Write the same corpus files into a Maildir's new/ (both servers index them on first open). */
+function fillMaildir(maildir, count, seed, to) {
+  for (const d of ['cur', 'new', 'tmp']) mkdirSync(path.join(maildir, d), { recursive: true });
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const m = message(seed, i, to);
+    bytes += m.length;
+    writeFileSync(path.join(maildir, 'new', `${1767225600 + i}.M${i}P1.bench,S=${m.length}`), m);
+  }
+  return bytes;
+}
+
+// ------------------------------------------------------------ the two servers
+
+async function startRoost(dir) {
+  const dataDir = path.join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const directory = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
+  const maildirs = {};
+  const all = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed];
+  for (const u of all) {
+    const acct = await directory.addUser({ address: `${u}@${DOMAIN}`, password: PASS });
+    maildirs[u] = acct.maildir;
+  }
+  await directory.close();
+  const cfg = path.join(dir, 'roost.toml');
+  writeFileSync(
+    cfg,
+    [
+      `data_dir = "${dataDir}"`,
+      'hostname = "bench.example.org"',
+      '[log]\nlevel = "warn"',
+      '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
+      '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
+      '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+      '[admin]\nlisten = "127.0.0.1:0"',
+      '[auth]\nallow_plaintext = "always"',
+      '[replication]\nlisten = ""',
+      '',
+    ].join('\n'),
+  );
+  return {
+    kind: 'roost',
+    dataDir,
+    cfg,
+    maildir: (u) => maildirs[u],
+    login: (u) => `${u}@${DOMAIN}`,
+    async start() {
+      this.child = spawn(process.execPath, ['--max-old-space-size=4096', path.join(ROOT, 'bin', 'roost'), 'serve', '--config', cfg], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        try {
+          const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
+          if (info.pid === this.child.pid && info.ports.imap) {
+            this.ports = { imap: info.ports.imap, pop3: info.ports.pop3, qmqp: info.ports.qmqp };
+            return;
+          }
+        } catch {
+          // not written yet
+        }
+        if (this.child.exitCode !== null) throw new Error('roost exited during start');
+        await sleep(50);
+      }
+      throw new Error('roost did not start');
+    },
+    pids() {
+      return [this.child.pid];
+    },
+    deliver(msg, rcpt) {
+      return qmqpDeliver(this.ports.qmqp, msg, 'bench@example.net', [rcpt]);
+    },
+    async stop() {
+      this.child.kill('SIGTERM');
+      await new Promise((r) => (this.child.exitCode !== null ? r() : this.child.once('exit', r)));
+    },
+  };
+}
+
+async function startDove(dir) {
+  const users = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed].map((u) => ({ name: `${u}@${DOMAIN}`, password: PASS }));
+  const dv = await startDovecot(dir, users);
+  const lmtpPool = [];
+  return {
+    ...dv,
+    maildir: (u) => dv.maildir(`${u}@${DOMAIN}`),
+    login: (u) => `${u}@${DOMAIN}`,
+    async deliver(msg, rcpt) {
+      const c = lmtpPool.pop() ?? (await Lmtp.connect(dv.ports.lmtp));
+      await c.deliver(msg, 'bench@example.net', [rcpt]);
+      lmtpPool.push(c);
+    },
+    async stop() {
+      for (const c of lmtpPool) c.close();
+      await dv.stop();
+    },
+  };
+}
+
+function pss(pids) {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const m = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // process gone
+    }
+  }
+  return kb * 1024;
+}
+
+// ------------------------------------------------------------ workloads
+
+async function imapLogin(t, user, select = 'INBOX') {
+  const c = await Imap.connect(t.ports.imap);
+  await c.login(t.login(user), PASS);
+  if (select) await c.cmd(`SELECT ${select}`);
+  return c;
+}
+
+async function timed(fn) {
+  const a = now();
+  await fn();
+  return now() - a;
+}
+
+const WORKLOADS = [
+  {
+    id: 'ingest-1',
+    label: `ingest ${N.ingest} msgs, 1 client (msg/s)`,
+    better: 'higher',
+    async run(t, round) {
+      const a = now();
+      for (let i = 0; i < N.ingest; i++) await t.deliver(message(SEED + 100 + round, i), `${USERS.ingest}@${DOMAIN}`);
+      return N.ingest / ((now() - a) / 1000);
+    },
+  },
+  {
+    id: 'ingest-16',
+    label: `ingest ${N.ingest} msgs, 16 clients (msg/s)`,
+    better: 'higher',
+    async run(t, round) {
+      let next = 0;
+      const a = now();
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < N.ingest) {
+            const i = next++;
+            await t.deliver(message(SEED + 200 + round, i), `${USERS.ingest}@${DOMAIN}`);
+          }
+        }),
+      );
+      return N.ingest / ((now() - a) / 1000);
+    },
+  },
+  {
+    id: 'pop3-uidl',
+    label: `POP3 login + UIDL, ${N.pop} msgs (ms)`,
+    better: 'lower',
+    async run(t) {
+      const a = now();
+      const c = await Pop3.connect(t.ports.pop3);
+      await c.send(`USER ${t.login(USERS.pop)}`, false);
+      await c.send(`PASS ${PASS}`, false);
+      await c.send('UIDL', true);
+      const ms = now() - a;
+      await c.send('QUIT', false);
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'pop3-download',
+    label: `POP3 download all ${N.pop} msgs (MB/s)`,
+    better: 'higher',
+    async run(t) {
+      const c = await Pop3.connect(t.ports.pop3);
+      await c.send(`USER ${t.login(USERS.pop)}`, false);
+      await c.send(`PASS ${PASS}`, false);
+      const stat = await c.send('STAT', false);
+      const count = Number(stat.first.split(' ')[1]);
+      const a = now();
+      let bytes = 0;
+      for (let i = 1; i <= count; i++) bytes += (await c.send(`RETR ${i}`, true)).size;
+      const s = (now() - a) / 1000;
+      await c.send('QUIT', false);
+      c.close();
+      return bytes / 1e6 / s;
+    },
+  },
+  {
+    id: 'imap-select-flags',
+    label: `IMAP SELECT + FETCH 1:* (FLAGS UID), ${N.big} msgs (ms)`,
+    better: 'lower',
+    async run(t) {
+      const c = await imapLogin(t, USERS.big, null);
+      const ms = await timed(async () => {
+        await c.cmd('SELECT INBOX');
+        await c.cmd('FETCH 1:* (FLAGS UID)');
+      });
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-envelope',
+    label: 'IMAP UID FETCH 1:* (ENVELOPE BODYSTRUCTURE) (ms)',
+    better: 'lower',
+    async run(t) {
+      const c = await imapLogin(t, USERS.big);
+      const ms = await timed(() => c.cmd('UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)'));
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-bodies',
+    label: 'IMAP 1,000 full bodies, one command (ms)',
+    better: 'lower',
+    async run(t) {
+      const c = await imapLogin(t, USERS.big);
+      const ms = await timed(() => c.cmd(`FETCH 1:${Math.min(1000, N.big)} (BODY.PEEK[])`));
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-search-header',
+    label: 'IMAP SEARCH HEADER Message-ID (ms)',
+    better: 'lower',
+    async run(t, round) {
+      const c = await imapLogin(t, USERS.big);
+      const ms = await timed(() => c.cmd(`SEARCH HEADER Message-ID "<${SEED}.${(round * 7919) % N.big}@corpus"`));
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-search-body',
+    label: `IMAP SEARCH BODY (rare word) (ms)`,
+    better: 'lower',
+    async run(t) {
+      const c = await imapLogin(t, USERS.big);
+      const ms = await timed(() => c.cmd(`SEARCH BODY ${RARE_WORD}`));
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-store',
+    label: 'IMAP STORE 1:* +/-FLAGS.SILENT (\\Seen) (ms)',
+    better: 'lower',
+    async run(t, round) {
+      const c = await imapLogin(t, USERS.big);
+      const ms = await timed(() => c.cmd(`STORE 1:* ${round % 2 ? '-' : '+'}FLAGS.SILENT (\\Seen)`));
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-idle-wake',
+    label: 'IMAP IDLE wake-up after delivery, median of 10 (ms)',
+    better: 'lower',
+    async run(t, round) {
+      const c = await imapLogin(t, USERS.idle);
+      const samples = [];
+      for (let i = 0; i < 10; i++) {
+        let resolveExists;
+        const exists = new Promise((r) => (resolveExists = r));
+        c.onUntagged = (line) => {
+          if (/^\* \d+ EXISTS/.test(line)) resolveExists(now());
+        };
+        const done = c.cmd('IDLE');
+        await new Promise((r) => setTimeout(r, 20));
+        const a = now();
+        await t.deliver(message(SEED + 300 + round, i), `${USERS.idle}@${DOMAIN}`);
+        const at = await Promise.race([exists, sleep(5000).then(() => null)]);
+        samples.push(at === null ? 5000 : at - a);
+        c.s.write('DONE\r\n');
+        await done;
+      }
+      c.onUntagged = null;
+      c.close();
+      return median(samples);
+    },
+  },
+  {
+    id: 'imap-idle-memory',
+    label: `memory per idle IMAP connection, ${N.idle} conns (KB, PSS)`,
+    better: 'lower',
+    async run(t) {
+      await sleep(500);
+      const before = pss(t.pids());
+      const conns = [];
+      for (let i = 0; i < N.idle; i += 50) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(50, N.idle - i) }, async () => {
+            const c = await imapLogin(t, USERS.idle);
+            c.cmd('IDLE').catch(() => undefined);
+            return c;
+          }),
+        );
+        conns.push(...batch);
+      }
+      await sleep(2000);
+      const after = pss(t.pids());
+      for (const c of conns) c.close();
+      await sleep(1000);
+      return (after - before) / conns.length / 1024;
+    },
+  },
+  {
+    id: 'mixed-p50',
+    label: `mixed load ${N.mixedClients} clients: p50 command latency (ms)`,
+    better: 'lower',
+    async run(t, round, state) {
+      state.lat = await mixedLoad(t);
+      return pct(state.lat, 50);
+    },
+  },
+  {
+    id: 'mixed-p99',
+    label: `mixed load ${N.mixedClients} clients: p99 command latency (ms)`,
+    better: 'lower',
+    derived: true,
+    async run(t, round, state) {
+      return pct(state.lat, 99);
+    },
+  },
+];
+
+/** Thunderbird-like: NOOP, fetch headers of the newest 20, read one, flag it; a short think time. */
+async function mixedLoad(t) {
+  const lat = [];
+  const end = now() + N.mixedSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: N.mixedClients }, async (_, k) => {
+      const c = await imapLogin(t, USERS.mixed[k % USERS.mixed.length]);
+      let i = k;
+      while (now() < end) {
+        for (const cmd of [
+          'NOOP',
+          'FETCH 481:500 (UID FLAGS RFC822.SIZE ENVELOPE)',
+          `FETCH ${(i % 500) + 1} (BODY.PEEK[])`,
+          `STORE ${(i % 500) + 1} +FLAGS.SILENT (\\Seen)`,
+        ]) {
+          const a = now();
+          await c.cmd(cmd);
+          lat.push(now() - a);
+        }
+        i += 7;
+        await sleep(20);
+      }
+      c.close();
+    }),
+  );
+  return lat;
+}
+
+// ------------------------------------------------------------ main
+
+const work = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-compare-'));
+const roost = await startRoost(path.join(work, 'roost'));
+mkdirSync(path.join(work, 'dovecot'), { recursive: true });
+const dovecot = await startDove(path.join(work, 'dovecot'));
+
+log(`corpus: ${N.pop} POP3 msgs, ${N.big} IMAP msgs, 10×500 mixed (seed ${SEED}) into both Maildirs`);
+const setup = {};
+for (const t of [roost, dovecot]) {
+  const a = now();
+  fillMaildir(t.maildir(USERS.pop), N.pop, SEED, `${USERS.pop}@${DOMAIN}`);
+  fillMaildir(t.maildir(USERS.big), N.big, SEED, `${USERS.big}@${DOMAIN}`);
+  for (const u of USERS.mixed) fillMaildir(t.maildir(u), 500, SEED + 1, `${u}@${DOMAIN}`);
+  fillMaildir(t.maildir(USERS.idle), 10, SEED + 2, `${USERS.idle}@${DOMAIN}`);
+  fillMaildir(t.maildir(USERS.ingest), 0, SEED, '');
+  setup[t.kind] = { writeMs: Math.round(now() - a) };
+}
+execFileSync('chown', ['-R', `${dovecot.uid}:${dovecot.gid}`, path.join(work, 'dovecot', 'mail')]);
+await roost.start();
+
+// First access: each server indexes the Maildirs it was handed (reported, not compared).
+for (const t of [roost, dovecot]) {
+  for (const u of [USERS.pop, USERS.big, USERS.idle, ...USERS.mixed]) {
+    const a = now();
+    const c = await imapLogin(t, u, null);
+    await c.cmd('SELECT INBOX');
+    if (u === USERS.big) await c.cmd('UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)');
+    c.close();
+    if (u === USERS.big) setup[t.kind].firstOpenBigMs = Math.round(now() - a);
+  }
+}
+log(`setup: ${JSON.stringify(setup)}`);
+
+const results = [];
+const state = { roost: {}, dovecot: {} };
+for (const w of WORKLOADS) {
+  const r = { id: w.id, label: w.label, better: w.better, roost: [], dovecot: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of round % 2 ? [dovecot, roost] : [roost, dovecot]) {
+      const v = await w.run(t, round, state[t.kind]);
+      r[t.kind].push(Number(v.toFixed(3)));
+    }
+  }
+  r.roostMedian = median(r.roost);
+  r.dovecotMedian = median(r.dovecot);
+  // "advantage": how many times better Roost is (>1 = Roost ahead).
+  const adv = (a, b) => (w.better === 'higher' ? a / b : b / a);
+  r.advantage = adv(r.roostMedian, r.dovecotMedian);
+  r.roundAdvantage = r.roost.map((v, i) => Number(adv(v, r.dovecot[i]).toFixed(2)));
+  results.push(r);
+  log(`  ${w.label}: roost ${r.roostMedian.toFixed(2)}, dovecot ${r.dovecotMedian.toFixed(2)}, ×${r.advantage.toFixed(2)} (rounds ${r.roundAdvantage.join(', ')})`);
+}
+
+await roost.stop();
+await dovecot.stop();
+if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+
+const machine = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  memGiB: Math.round(os.totalmem() / 2 ** 30),
+  kernel: os.release(),
+  node: process.version,
+  dovecot: dovecotVersion(),
+};
+const header = ['metric', 'Roost', 'Dovecot', 'Roost advantage'];
+const rows = results.map((r) => [r.label, r.roostMedian.toFixed(2), r.dovecotMedian.toFixed(2), `${r.advantage.toFixed(2)}×`]);
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+const line = (cells) => `| ${cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+const table = [line(header), `|${widths.map((w, i) => (i ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`, ...rows.map(line)].join('\n');
+console.log(`\nRoost vs Dovecot — medians of ${ROUNDS} alternating rounds, scale ${SCALE}`);
+console.log(`${machine.cpus} × ${machine.cpuModel}, kernel ${machine.kernel}, Node ${machine.node}, Dovecot ${machine.dovecot}\n`);
+console.log(table);
+console.log('\n"Roost advantage" > 1 means Roost is ahead (time: Dovecot/Roost; throughput: Roost/Dovecot).');
+
+const outDir = path.join(ROOT, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const json = path.join(outDir, `compare-${stamp}.json`);
+writeFileSync(json, JSON.stringify({ benchmark: 'compare', date: new Date().toISOString(), scale: SCALE, rounds: ROUNDS, sizes: N, machine, setup, results }, null, 2) + '\n');
+const svg = path.join(outDir, `compare-${stamp}.svg`);
+writeFileSync(svg, renderSvg(results, `Roost vs Dovecot ${machine.dovecot?.split(' ')[0]} (scale ${SCALE}, ${machine.cpus} cores)`));
+writeFileSync(path.join(outDir, 'compare-latest.md'), `${table}\n`);
+console.log(`\nsaved ${path.relative(ROOT, json)} and ${path.relative(ROOT, svg)}`);
