@@ -210,7 +210,8 @@ describe('mbsync both ways', () => {
     await c.connect();
     const lock = await c.getMailboxLock('INBOX');
     await c.messageFlagsAdd('2', ['\\Flagged']);
-    const gone = (await c.fetchOne('3', { uid: true, source: true }))!;
+    const gone = await c.fetchOne('3', { uid: true, source: true });
+    if (!gone || !gone.source) throw new Error('message 3 not found');
     await c.messageDelete('3');
     lock.release();
     await c.logout();
