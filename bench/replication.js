@@ -120,7 +120,7 @@ async function startNode(dataDir, cfg) {
 }
 
 async function stopNode(n, signal = 'SIGTERM') {
-  if (n.child.exitCode !== null) return;
+  if (n.child.exitCode !== null || n.child.signalCode !== null) return;
   const exited = new Promise((r) => n.child.on('exit', r));
   n.child.kill(signal);
   await exited;

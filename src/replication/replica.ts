@@ -11,7 +11,8 @@
  */
 import { connect, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.js';
-import type { JournalRecord, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { ReceiveSpool, Spooled } from './spool.js';
 import { LIMITS } from '../limits.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, expect, offerHandshake } from './handshake.js';
@@ -35,8 +36,8 @@ export interface FollowerHost {
   /** Receive a full snapshot (catchup.ts); returns the LSN it is consistent at. */
   receiveSnapshot(link: Link): Promise<bigint>;
   linkChanged(state: { connected: boolean; error?: string }): void;
-  /** Called before each record is applied (e.g. to map its account to the local directory entry). */
-  beforeApply(record: JournalRecord): Promise<void>;
+  /** Durable receive spool: records are acknowledged once spooled, applied behind it. */
+  readonly spool: ReceiveSpool;
 }
 
 /** Open a TLS connection to "host:port". The peer's certificate is self-signed: authenticity comes from the HMAC handshake. */
@@ -172,12 +173,16 @@ export class Follower {
     await this.apply(link);
   }
 
-  /** Apply records in order; ack when the queue runs dry or every N records. */
+  /**
+   * Spool received records in batches (one fdatasync each) and ack the
+   * highest LSN spooled; the spool applies them to the store behind the acks.
+   * When the applier falls too far behind, acks wait for it, which makes the
+   * primary stop sending (its in-flight bound) — back-pressure end to end.
+   */
   private apply(link: Link): Promise<void> {
-    const store = this.host.store;
+    const spool = this.host.spool;
     const queue: Message[] = [];
     let busy = false;
-    let sinceAck = 0;
     let lastHeard = Date.now();
     let done = false;
     return new Promise<void>((resolve, reject) => {
@@ -190,27 +195,27 @@ export class Follower {
         else resolve();
       };
       const ack = (): void => {
-        sinceAck = 0;
-        link.send({ t: 'ack', lsn: store.replication.appliedLsn().toString() }).catch(() => undefined);
+        link.send({ t: 'ack', lsn: spool.receivedLsn.toString() }).catch(() => undefined);
       };
       const pump = async (): Promise<void> => {
         if (busy) return;
         busy = true;
         try {
           while (queue.length > 0 && !done) {
-            const { frame, body } = queue.shift()!;
-            if (frame.t === 'rec') {
-              const record = fromWire(frame.r);
-              await this.host.beforeApply(record);
-              await store.replication.apply(record, frame.r.kind === 'deliver' ? body : null);
-              this.lastRecordTime = record.time;
-              metrics.recordsApplied.inc();
-              if (++sinceAck >= LIMITS.replication.ackEveryRecords) ack();
-            } else if (frame.t === 'refuse') {
-              throw new HandshakeError(frame.code, `primary: ${frame.message}`);
+            const batch: Spooled[] = [];
+            for (const { frame, body } of queue.splice(0)) {
+              if (frame.t === 'rec') {
+                const record = fromWire(frame.r);
+                batch.push({ record, body: frame.r.kind === 'deliver' ? body : null });
+                this.lastRecordTime = record.time;
+              } else if (frame.t === 'refuse') {
+                throw new HandshakeError(frame.code, `primary: ${frame.message}`);
+              }
             }
+            await spool.append(batch);
+            if (spool.pendingBytes > LIMITS.replication.maxInFlightBytes) await spool.drain();
+            ack();
           }
-          if (sinceAck > 0) ack();
         } catch (err) {
           finish(err as Error);
         } finally {

@@ -22,6 +22,7 @@ import { metrics } from './metrics.js';
 import { PrimaryListener, type ShipSession } from './primary.js';
 import { Follower, connectPeer } from './replica.js';
 import { Link, type EpochStart, type NodeState, type Role } from './protocol.js';
+import { ReceiveSpool } from './spool.js';
 import { receiveHandback, receiveSnapshot, sendHandback, sendSnapshot } from './catchup.js';
 import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyReport } from './verify.js';
 import type { MailboxManifest } from './protocol.js';
@@ -54,6 +55,8 @@ export interface ReplicationStatus {
   onSyncTimeout: 'tempfail' | 'degrade';
   lastLsn: string;
   appliedLsn: string;
+  /** Replica: highest LSN durably spooled (acknowledged); it is applied right behind. */
+  receivedLsn: string;
   ackedLsn: string;
   committedLsn: string;
   connected: boolean;
@@ -83,6 +86,7 @@ export class Replication {
   private followerConnected = false;
   private closed = false;
   private readonly introduced = new Set<string>();
+  private spool: ReceiveSpool | null = null;
 
   private constructor(
     private readonly deps: ReplicationDeps,
@@ -132,6 +136,16 @@ export class Replication {
       this.log.warn('replication: empty store after a divergence; following from LSN 0');
       await this.epochs.update({ needsResync: false, handedBackThrough: '0', history: [], role: 'replica' });
     }
+    this.spool = await ReceiveSpool.open(
+      this.deps.config.paths.dataDir,
+      async (record, body) => {
+        await this.introduceAccount(record.accountId);
+        await store.replication.apply(record, body);
+        metrics.recordsApplied.inc();
+      },
+      () => store.replication.appliedLsn(),
+      this.log,
+    );
     this.applyRole(this.role);
     if (this.enabled) {
       this.listener = new PrimaryListener(this.listenerHost(), this.deps.config.replication.listen, this.deps.tls);
@@ -156,15 +170,17 @@ export class Replication {
     return this.exclusive(async () => {
       if (this.role === 'primary') return { role: this.role, epoch: this.epochs.state.epoch, changed: false };
       const { store } = this.deps;
-      const applied = store.replication.appliedLsn();
+      const received = this.spool?.receivedLsn ?? store.replication.appliedLsn();
       if (!opts.force) {
         if (this.epochs.state.needsResync) throw new RoostError('UNAVAILABLE', 'this node diverged and waits for a full resync; use --force to promote anyway');
-        if (applied < this.committedSeen) {
-          throw new RoostError('UNAVAILABLE', `this node is behind: applied LSN ${applied}, the primary had acknowledged ${this.committedSeen}; use --force to promote anyway`);
+        if (received < this.committedSeen) {
+          throw new RoostError('UNAVAILABLE', `this node is behind: received LSN ${received}, the primary had acknowledged ${this.committedSeen}; use --force to promote anyway`);
         }
       }
       await this.follower?.stop();
       this.follower = null;
+      // Everything acknowledged to the old primary is applied before this node takes writes.
+      await this.spool?.drain();
       const epoch = await this.epochs.promote(store.lastLsn(), this.highestSeenEpoch);
       this.applyRole('primary');
       this.gate.resetAcked(0n);
@@ -217,6 +233,7 @@ export class Replication {
       onSyncTimeout: config.replication.on_sync_timeout as 'tempfail' | 'degrade',
       lastLsn: store.lastLsn().toString(),
       appliedLsn: applied.toString(),
+      receivedLsn: (this.spool?.receivedLsn ?? applied).toString(),
       ackedLsn: this.gate.ackedLsn.toString(),
       committedLsn: (primary ? this.gate.committedLsn : this.committedSeen).toString(),
       connected,
@@ -260,6 +277,7 @@ export class Replication {
     await this.prober?.stop();
     await this.follower?.stop();
     await this.listener?.close();
+    await this.spool?.close();
     this.gate.close();
   }
 
@@ -270,7 +288,7 @@ export class Replication {
       clusterId: s.clusterId,
       role: s.role,
       epoch: s.epoch,
-      lastLsn: this.deps.store.lastLsn().toString(),
+      lastLsn: this.localLastLsn().toString(),
       lastEpoch: s.epoch,
       history: s.history,
       needsResync: s.needsResync,
@@ -278,6 +296,13 @@ export class Replication {
   }
 
   // --- internals ---
+
+  /** The journal head, counting records received into the spool but not yet applied. */
+  private localLastLsn(): bigint {
+    const own = this.deps.store.lastLsn();
+    const received = this.spool?.receivedLsn ?? 0n;
+    return received > own ? received : own;
+  }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.serial.then(fn, fn);
@@ -407,7 +432,7 @@ export class Replication {
         this.log.warn({ ...r, through: r.through.toString() }, 'replication: hand-back done; this node now needs a full resync');
       },
       receiveSnapshot: (link) => receiveSnapshot(link),
-      beforeApply: (record) => this.introduceAccount(record.accountId),
+      spool: this.spool!,
       linkChanged: ({ connected, error }) => {
         this.followerConnected = connected && this.role === 'replica';
         metrics.connected.set(this.followerConnected ? 1 : 0);

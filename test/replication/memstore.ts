@@ -15,6 +15,8 @@ export class MemStore {
   writable = true;
   applied = 0n;
   applyDelayMs = 0;
+  /** Slow journal reads on the primary: records are acknowledged (async) before they can be shipped. */
+  readDelayMs = 0;
   private listeners = new Set<(r: readonly JournalRecord[]) => void>();
 
   lastLsn(): bigint {
@@ -35,7 +37,10 @@ export class MemStore {
     const self = this;
     return {
       lastLsn: () => self.lastLsn(),
-      readJournal: async (after: bigint, limit: number) => self.records.filter((r) => r.lsn > after).slice(0, limit),
+      readJournal: async (after: bigint, limit: number) => {
+        if (self.readDelayMs) await new Promise((res) => setTimeout(res, self.readDelayMs));
+        return self.records.filter((r) => r.lsn > after).slice(0, limit);
+      },
       onJournal: (l: (r: readonly JournalRecord[]) => void) => {
         self.listeners.add(l);
         return () => self.listeners.delete(l);
