@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isRoostError } from '../errors.js';
+import { initLogger } from '../log/logger.js';
 import { EXIT, UsageError, type CliCommand, type CliContext, type CliIO, type ExitCode } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { NodeNotRunning } from './control-client.js';
@@ -101,6 +102,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
 
 const isMain = import.meta.url.endsWith('/cli/main.js') && /(?:main\.js|roost)$/.test(process.argv[1] ?? '');
 if (isMain) {
+  // Only `serve` logs to stdout (JSON lines for the log collector); other commands keep stdout for
+  // their output (`user list --json`, `status --json`) and log warnings to stderr.
+  if (process.argv[2] !== 'serve') initLogger('warn', process.stderr);
   const code = await runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   // Exit once stdout has drained (piped output of `user list`, `status --json`); an open stdin must not keep us alive.
   process.stdout.write('', () => process.exit(code));

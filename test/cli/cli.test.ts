@@ -56,6 +56,17 @@ describe('roost user …', () => {
     expect((await roost(['--help'])).code).toBe(0);
   });
 
+  it('deliver without a running node opens the store itself: 0 delivered, 1 refused, 75 over quota', async () => {
+    expect((await roost(['user', 'add', 'dee@example.org', '--quota', '1K', '--config', cfg])).code).toBe(0);
+    const ok = await roost(['deliver', 'dee@example.org', '--config', cfg], 'Subject: local\n\nhi\n');
+    expect(ok.code, ok.stderr).toBe(0);
+    const unknown = await roost(['deliver', 'nobody@example.org', '--config', cfg], 'x\n');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/#5\.1\.1/);
+    const big = await roost(['deliver', 'dee@example.org', '--config', cfg], 'y'.repeat(4000));
+    expect(big.code).toBe(75);
+  });
+
   it('status without a running node exits 1 and says so', async () => {
     const r = await roost(['status', '--config', cfg]);
     expect(r.code).toBe(1);

@@ -4,6 +4,7 @@
  */
 import type { CliCommand } from '../command.js';
 import { demote } from './demote.js';
+import { importMaildir } from './import.js';
 import { deliver } from './deliver.js';
 import { promote } from './promote.js';
 import { reindex } from './reindex.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly CliCommand[] = [
   status,
   deliver,
   reindex,
+  importMaildir,
   promote,
   demote,
   verify,

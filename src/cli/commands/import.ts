@@ -1,0 +1,89 @@
+/**
+ * `roost import ADDRESS SOURCE_MAILDIR`: bring an existing Maildir++ (from
+ * qmail-ldap, Courier or Dovecot) into an account that has no mail yet, then
+ * rebuild its index. Message files keep their names (so POP3 UIDLs stay the
+ * same) and a `dovecot-uidlist` or `courierimapuiddb` in each folder keeps
+ * IMAP UIDs and UIDVALIDITY, so clients do not download everything again.
+ */
+import { cp, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { RoostError } from '../../errors.js';
+import { logger } from '../../log/logger.js';
+import { EXIT, UsageError, type CliCommand, type CliContext } from '../command.js';
+import { controlRequest, controlSocketPath, NodeNotRunning } from '../control-client.js';
+import { failFromControl } from '../control-errors.js';
+
+/** Files that describe another server's private state and must not be carried over. */
+const SKIP = /^(?:tmp|dovecot\.index.*|dovecot\.list\.index.*|dovecot-uidlist\.lock|maildirsize)$/;
+
+async function isMaildir(dir: string): Promise<boolean> {
+  const dirs = await Promise.all(['cur', 'new'].map((d) => stat(path.join(dir, d)).then((s) => s.isDirectory(), () => false)));
+  return dirs.every(Boolean);
+}
+
+/** Message files in cur/ and new/ of the root and every `.Folder`. */
+async function countMessages(root: string): Promise<number> {
+  const folders = ['', ...(await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('.') && n !== '.' && n !== '..')];
+  let n = 0;
+  for (const f of folders)
+    for (const sub of ['cur', 'new']) n += (await readdir(path.join(root, f, sub)).catch(() => [] as string[])).filter((x) => !x.startsWith('.')).length;
+  return n;
+}
+
+async function reindexIn(cli: CliContext, address: string): Promise<{ mailboxes: number; messages: number }> {
+  try {
+    return failFromControl(await controlRequest(controlSocketPath(cli.config()), 'reindex', { address })) as { mailboxes: number; messages: number };
+  } catch (err) {
+    if (!(err instanceof NodeNotRunning)) throw err;
+  }
+  const config = cli.config();
+  const { openStore } = await import('../../store/store.js');
+  const { openDirectory } = await import('../../node.js');
+  const directory = await openDirectory(config, logger());
+  try {
+    const r = await directory.lookupRecipient(address);
+    if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
+    const store = await openStore({ dataDir: config.paths.dataDir, mailDir: config.paths.mailDir, hostname: config.hostname });
+    try {
+      return await store.reindex(r.account);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await directory.close();
+  }
+}
+
+export const importMaildir: CliCommand = {
+  path: ['import'],
+  summary: 'copy an existing Maildir++ into an account without mail, keeping UIDs and UIDLs, then index it',
+  args: ['<address>', '<maildir>'],
+  async run(cli, args) {
+    const address = String(args[0]);
+    const source = path.resolve(String(args[1]));
+    if (!(await isMaildir(source))) throw new UsageError(`${source} is not a Maildir (no cur/ and new/)`);
+    const config = cli.config();
+    const { openDirectory } = await import('../../node.js');
+    const directory = await openDirectory(config, logger());
+    let target: string;
+    try {
+      const r = await directory.lookupRecipient(address);
+      if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
+      target = r.account.maildir;
+    } finally {
+      await directory.close();
+    }
+    if ((await countMessages(target)) > 0)
+      throw new RoostError('EXISTS', `${target} already holds messages; import only into an account without mail`);
+    await cp(source, target, {
+      recursive: true,
+      force: false,
+      errorOnExist: false,
+      preserveTimestamps: true, // mtime is the INTERNALDATE
+      filter: (src) => !SKIP.test(path.basename(src)) || src === source,
+    });
+    const result = await reindexIn(cli, address);
+    cli.stdout.write(`imported ${source} into ${address}: ${result.mailboxes} mailboxes, ${result.messages} messages\n`);
+    return EXIT.OK;
+  },
+};

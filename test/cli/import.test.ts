@@ -1,0 +1,64 @@
+/** `roost import`: a Dovecot Maildir keeps its UIDs, UIDVALIDITY, file names (POP3 UIDLs) and flags. */
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roost } from '../helpers/cli.js';
+import { makeTempDir, startTestNode } from '../helpers/node.js';
+
+let dir: string;
+let cfg: string;
+let src: string;
+
+const A = '1276528487.M364837P9451.oldhost,S=38,W=40';
+const B = '1276533073.M242911P3632.oldhost,S=38,W=40';
+const body = (n: string): string => `Subject: ${n}\n\nmessage body here\n`.padEnd(38, '.');
+
+beforeAll(async () => {
+  dir = await makeTempDir();
+  cfg = path.join(dir, 'roost.toml');
+  await writeFile(cfg, 'data_dir = "./data"\n');
+  src = path.join(dir, 'old', 'Maildir');
+  for (const d of ['cur', 'new', 'tmp']) await mkdir(path.join(src, d), { recursive: true });
+  await writeFile(path.join(src, 'cur', `${A}:2,S`), body('a'));
+  await writeFile(path.join(src, 'cur', `${B}:2,FS`), body('b'));
+  await writeFile(path.join(src, 'tmp', 'half-written'), 'junk');
+  await writeFile(path.join(src, 'dovecot-uidlist'), `3 V1234567 N30 G0123456789abcdef0123456789abcdef\n25 :${A}:2,S\n27 :${B}:2,FS\n`);
+  await utimes(path.join(src, 'cur', `${A}:2,S`), 1_276_528_487, 1_276_528_487);
+  expect((await roost(['user', 'add', 'mig@example.org', '--config', cfg])).code).toBe(0);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('roost import', () => {
+  it('copies the Maildir and indexes it with the old UIDs and names', async () => {
+    const r = await roost(['import', 'mig@example.org', src, '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/2 messages/);
+    const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+    try {
+      const found = await t.ctx.directory.lookupRecipient('mig@example.org');
+      if (found.kind !== 'found') throw new Error('account missing');
+      const box = await t.ctx.store.user(found.account).openMailbox('INBOX', { readOnly: true });
+      const snap = box.snapshot();
+      expect(snap.uidvalidity).toBe(1234567);
+      expect(snap.uidnext).toBeGreaterThanOrEqual(30);
+      expect(snap.messages.map((m) => [m.uid, m.basename, m.flags])).toEqual([
+        [25, A, ['\\Seen']],
+        [27, B, ['\\Flagged', '\\Seen']],
+      ]);
+      expect(snap.messages[0]!.internalDate).toBe(1_276_528_487_000);
+      box.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('refuses an account that already has mail, and a source that is not a Maildir', async () => {
+    const again = await roost(['import', 'mig@example.org', src, '--config', cfg]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already holds messages/);
+    expect((await roost(['import', 'mig@example.org', dir, '--config', cfg])).code).toBe(2);
+    expect((await roost(['import', 'ghost@example.org', src, '--config', cfg])).code).toBe(1);
+  });
+});
