@@ -5,7 +5,8 @@
  *
  * The argument cursor, shared value grammar (numbers, mod-sequences,
  * mailbox names, flags, dates) and most commands live here; FETCH items are
- * in parse-fetch.ts, search programs / SORT / THREAD in parse-search.ts.
+ * in parse-fetch.ts, mailbox commands in parse-mailbox.ts, search programs /
+ * SORT / THREAD in parse-search.ts.
  */
 import { decodeMailboxName, Utf7Error } from './utf7.js';
 import { parseFetch } from './parse-fetch.js';

@@ -185,12 +185,14 @@ export class CommandReader implements CommandReaderApi {
           return { kind: 'appendData', chunk };
         }
         case 'literal': {
-          const head = this.head();
-          if (!head) return { kind: 'needMore' };
-          const n = Math.min(mode.buf.length - mode.filled, head.length - this.pos);
-          head.copy(mode.buf, mode.filled, this.pos, this.pos + n);
-          this.advance(n);
-          mode.filled += n;
+          if (mode.filled < mode.buf.length) {
+            const head = this.head();
+            if (!head) return { kind: 'needMore' };
+            const n = Math.min(mode.buf.length - mode.filled, head.length - this.pos);
+            head.copy(mode.buf, mode.filled, this.pos, this.pos + n);
+            this.advance(n);
+            mode.filled += n;
+          }
           if (mode.filled === mode.buf.length) {
             this.top().items.push({ type: 'string', value: mode.buf, form: 'literal' });
             this.mode = { m: 'line' };
