@@ -390,7 +390,12 @@ export class Replication {
       peerHasHigherEpoch: (peer) => this.peerHasHigherEpoch(peer),
       followerChanged: (session) => {
         metrics.connected.set(session ? 1 : 0);
-        if (session) this.prober?.stop().then(() => (this.prober = null));
+        if (session && this.prober) {
+          // A follower is attached, so the peer is a replica: no need to probe it.
+          const prober = this.prober;
+          this.prober = null;
+          void prober.stop();
+        }
         else if (this.role === 'primary' && !this.closed) this.startProber();
       },
       receiveHandback: async (link, fork, peer) => {
