@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { ChangeHub } from './changes.js';
-import { MailboxCache, internFlags, type Entry } from './cache.js';
+import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import { STATE_OK, STATE_RENAME, STATE_UNLINK } from './index/db.js';
@@ -280,27 +280,46 @@ export class AccountState {
             const mb = db.mailbox(String(d.mailbox));
             if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
             const modseq = num(d.modseq);
+            const big = BigInt(modseq);
             const updates: { uid: number; flags: readonly string[]; modseq: bigint }[] = [];
             const c = this.caches.get(mb.id);
-            for (const u of d.updates as { flags: string[]; uids: number[]; filenames?: string[] }[]) {
+            const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
+            const changed: Entry[] = [];
+            for (const u of d.updates as { flags: string[]; uids?: number[]; ranges?: [number, number][]; filenames?: string[] }[]) {
               const key = flagsKey(u.flags);
-              u.uids.forEach((uid, k) => {
-                const row = db.message(mb.id, uid);
-                if (!row || row.state === STATE_UNLINK || row.modseq >= modseq) return;
-                // An external rename (reconcile) says which name the file has now.
-                const external = u.filenames?.[k];
-                const filename = external ?? targetName(row, u.flags);
-                const state = filename === row.disk_name && !external ? STATE_OK : external ? STATE_OK : STATE_RENAME;
-                if (external) db.setFilenames(mb.id, uid, external);
-                db.updateFlags(mb.id, uid, key, modseq, filename, state);
-                if (state === STATE_RENAME) schedule = true;
-                const e = entryOf({ ...row, flags: key, modseq, filename, disk_name: external ?? row.disk_name });
-                c?.replace(e);
-                updates.push({ uid, flags: e.flags, modseq: e.modseq });
-              });
+              const flags = internFlags(key);
+              if (u.filenames) {
+                // Another program renamed these files (reconcile): the name on disk is the truth.
+                (u.uids ?? []).forEach((uid, k) => {
+                  const row = db.message(mb.id, uid);
+                  if (!row || row.state === STATE_UNLINK || row.modseq >= modseq) return;
+                  const name = u.filenames![k]!;
+                  db.setFilenames(mb.id, uid, name);
+                  db.updateFlags(mb.id, uid, key, modseq, name, STATE_OK);
+                  const e = entryOf({ ...row, flags: key, modseq, filename: name, disk_name: name });
+                  changed.push(e);
+                  updates.push({ uid, flags: e.flags, modseq: big });
+                });
+                continue;
+              }
+              const { ranges } = uidsOf(u);
+              for (const [first, last] of ranges) {
+                if (db.flagsRange(mb.id, first, last, key, modseq) === 0) continue;
+                schedule = true;
+                if (!cacheOk) continue;
+                for (const e of c.range(first, last)) {
+                  if (e.modseq >= big) continue;
+                  const ne: Entry = { ...e, flags, modseq: big, filename: targetName({ basename: e.basename, diskName: e.diskName }, flags) };
+                  changed.push(ne);
+                  updates.push({ uid: e.uid, flags, modseq: big });
+                }
+              }
             }
             db.bumpModseq(mb.id, modseq);
-            c?.bump(0, BigInt(modseq));
+            if (cacheOk) {
+              c.replaceMany(changed);
+              c.bump(0, big);
+            }
             if (updates.length > 0) events.push([mb.id, { type: 'flags', origin, updates }]);
             break;
           }
@@ -308,14 +327,17 @@ export class AccountState {
             const mb = db.mailbox(String(d.mailbox));
             if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
             const modseq = num(d.modseq);
+            const c = this.caches.get(mb.id);
+            const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
             const done: number[] = [];
-            for (const uid of d.uids as number[]) if (db.markExpunged(mb.id, uid)) done.push(uid);
-            db.bumpModseq(mb.id, modseq);
-            this.caches.get(mb.id)?.remove(done, BigInt(modseq));
-            if (done.length > 0) {
+            for (const [first, last] of uidsOf(d).ranges) {
+              if (db.expungeRange(mb.id, first, last) === 0) continue;
               schedule = true;
-              events.push([mb.id, { type: 'expunge', origin, uids: done, modseq: BigInt(modseq) }]);
+              if (cacheOk) for (const e of c.range(first, last)) done.push(e.uid);
             }
+            db.bumpModseq(mb.id, modseq);
+            if (cacheOk) c.remove(done, BigInt(modseq));
+            if (done.length > 0) events.push([mb.id, { type: 'expunge', origin, uids: done, modseq: BigInt(modseq) }]);
             break;
           }
           case 'mailbox-create': {
@@ -444,17 +466,22 @@ export class AccountState {
   }
 
   private async fsChunk(mb: MailboxRow, dir: string, rows: MessageRow[]): Promise<void> {
-    const renamed: [number, string][] = [];
+    const renamed: [number, string, string][] = [];
     const unlinked: MessageRow[] = [];
     for (const r of rows) {
       if (r.state === STATE_RENAME) {
+        const want = targetName({ basename: r.basename, diskName: r.disk_name }, internFlags(r.flags));
+        if (want === r.disk_name) {
+          renamed.push([r.uid, want, r.flags]);
+          continue;
+        }
         try {
-          fs.renameSync(path.join(dir, r.disk_name), path.join(dir, r.filename));
-          renamed.push([r.uid, r.filename]);
+          fs.renameSync(path.join(dir, r.disk_name), path.join(dir, want));
+          renamed.push([r.uid, want, r.flags]);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           // Already renamed (replay) or gone (reconcile will expunge it).
-          if (fs.existsSync(path.join(dir, r.filename))) renamed.push([r.uid, r.filename]);
+          if (fs.existsSync(path.join(dir, want))) renamed.push([r.uid, want, r.flags]);
         }
       } else if (r.state === STATE_UNLINK) {
         try {
@@ -469,7 +496,7 @@ export class AccountState {
     await Promise.allSettled([fsyncDir(path.join(dir, 'cur')), fsyncDir(path.join(dir, 'new'))]);
     const db = this.db();
     db.tx(() => {
-      for (const [uid, name] of renamed) db.renamed(mb.id, uid, name);
+      for (const [uid, name, flags] of renamed) db.renamed(mb.id, uid, name, flags);
       for (const r of unlinked) db.deleteMessage(mb.id, r.uid);
     });
     if (unlinked.length > 0) {
@@ -480,11 +507,14 @@ export class AccountState {
   }
 }
 
-/** Name a message should have for these flags: cur/<base>:2,<letters> (a first flag change moves it out of new/). */
-export function targetName(row: { basename: string; filename: string }, flags: readonly string[]): string {
-  const old = row.filename.slice(4);
-  const letters = parseName(old).letters;
-  if (row.filename.startsWith('new/') && flags.length === 0) return row.filename;
+/**
+ * Name a message should have for these flags: cur/<base>:2,<letters>, keeping
+ * letters we do not map (P, keyword letters) from its current name; the first
+ * flag change moves it out of new/ (maildir.html).
+ */
+export function targetName(row: { basename: string; diskName: string }, flags: readonly string[]): string {
+  if (row.diskName.startsWith('new/') && flags.length === 0) return row.diskName;
+  const letters = parseName(row.diskName.slice(4)).letters;
   return 'cur/' + curName(row.basename, flags, letters);
 }
 

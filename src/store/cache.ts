@@ -95,6 +95,29 @@ export class MailboxCache {
     return this.entries;
   }
 
+  /** Entries with a UID in [first, last], in order. */
+  *range(first: number, last: number): Generator<Entry> {
+    const a = this.entries;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]!.uid < first) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < a.length && a[i]!.uid <= last; i++) yield a[i]!;
+  }
+
+  /** Replace entries in place by position (bulk flag changes), one copy-on-write invalidation. */
+  replaceMany(es: readonly Entry[]): void {
+    for (const e of es) {
+      const i = this.indexOf(e.uid);
+      if (i >= 0) this.entries[i] = e;
+      if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
+    }
+    this.frozen = null;
+  }
+
   add(e: Entry): void {
     const a = this.entries;
     if (a.length === 0 || a[a.length - 1]!.uid < e.uid) a.push(e);
@@ -135,4 +158,31 @@ export class MailboxCache {
     if (modseq > this.highestModseq) this.highestModseq = modseq;
     this.frozen = null;
   }
+}
+
+/**
+ * UID ranges covering exactly `uids` (sorted): consecutive positions in the
+ * cache form one range even when UIDs have gaps (expunged messages have no
+ * live row), else consecutive integers.
+ */
+export function toRanges(uids: readonly number[], cache?: MailboxCache): [number, number][] {
+  const out: [number, number][] = [];
+  let prevPos = -2;
+  let prevUid = -2;
+  for (const uid of uids) {
+    const pos = cache ? cache.indexOf(uid) : -1;
+    const adjacent = cache ? pos >= 0 && pos === prevPos + 1 : uid === prevUid + 1;
+    if (adjacent && out.length > 0) out[out.length - 1]![1] = uid;
+    else out.push([uid, uid]);
+    prevPos = pos;
+    prevUid = uid;
+  }
+  return out;
+}
+
+/** UIDs of a record: an explicit list or ranges. */
+export function uidsOf(d: { uids?: unknown; ranges?: unknown }): { uids: number[] | null; ranges: [number, number][] } {
+  if (Array.isArray(d.ranges)) return { uids: null, ranges: d.ranges as [number, number][] };
+  const uids = (Array.isArray(d.uids) ? (d.uids as number[]) : []).slice().sort((a, b) => a - b);
+  return { uids, ranges: toRanges(uids) };
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { RoostError } from '../errors.js';
 import type { AccountState } from './account.js';
-import type { MailboxCache, Entry } from './cache.js';
+import { toRanges, type MailboxCache, type Entry } from './cache.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
@@ -179,7 +179,9 @@ export class MailboxHandleImpl implements MailboxHandle {
         build: () => {
           this.store.assertWritable();
           const modseq = this.st.db().allocModseq(mb.id);
-          return [this.draft('flags', { modseq: String(modseq), updates: [...groups.values()] })];
+          // Ranges keep the record small: STORE 1:* on 100,000 messages is one range.
+          const updates = [...groups.values()].map((g) => ({ flags: g.flags, ranges: toRanges([...g.uids].sort((a, b) => a - b), c) }));
+          return [this.draft('flags', { modseq: String(modseq), updates })];
         },
         finish: (recs) => this.st.applyIndex(recs),
       });
@@ -207,7 +209,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       await this.store.committer.submit({
         build: () => {
           this.store.assertWritable();
-          return [this.draft('expunge', { modseq: String(this.st.db().allocModseq(mb.id)), uids: targets })];
+          return [this.draft('expunge', { modseq: String(this.st.db().allocModseq(mb.id)), ranges: toRanges(targets, c) })];
         },
         finish: (recs) => this.st.applyIndex(recs),
       });
@@ -286,7 +288,7 @@ export class MailboxHandleImpl implements MailboxHandle {
               };
             });
             if (opts?.move && placed.length > 0) {
-              drafts.push(this.draft('expunge', { modseq: String(db.allocModseq(src.id)), uids: placed.map((p) => p.e.uid) }));
+              drafts.push(this.draft('expunge', { modseq: String(db.allocModseq(src.id)), ranges: toRanges(placed.map((p) => p.e.uid), c) }));
             }
             return drafts;
           },

@@ -86,7 +86,13 @@ export class IndexDb {
       markExpunged: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid = ? AND state <> 2'),
       deleteMessage: p('DELETE FROM messages WHERE mailbox = ? AND uid = ?'),
       deleteStructure: p('DELETE FROM structures WHERE mailbox = ? AND uid = ?'),
-      setDiskName: p('UPDATE messages SET disk_name = ?, state = CASE WHEN filename = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ? AND state = 1'),
+      setDiskName: p(
+        'UPDATE messages SET disk_name = ?, filename = ?, state = CASE WHEN flags = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ? AND state = 1',
+      ),
+      flagsRange: p(
+        'UPDATE messages SET flags = ?, modseq = ?, state = 1 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2 AND modseq < ?',
+      ),
+      expungeRange: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2'),
       setFilenames: p('UPDATE messages SET filename = ?, disk_name = ? WHERE mailbox = ? AND uid = ?'),
       moveMessages: p('UPDATE messages SET mailbox = ? WHERE mailbox = ?'),
       moveStructures: p('UPDATE structures SET mailbox = ? WHERE mailbox = ?'),
@@ -189,9 +195,20 @@ export class IndexDb {
     this.s.deleteMessage!.run(mailbox, uid);
     this.s.deleteStructure!.run(mailbox, uid);
   }
-  /** After a rename on disk: the file is now called `diskName` (still pending if flags changed again meanwhile). */
-  renamed(mailbox: number, uid: number, diskName: string): void {
-    this.s.setDiskName!.run(diskName, diskName, mailbox, uid);
+  /** After a rename on disk: the file is now called `diskName`; done unless the flags changed again meanwhile. */
+  renamed(mailbox: number, uid: number, diskName: string, flagsAtRename: string): void {
+    this.s.setDiskName!.run(diskName, diskName, flagsAtRename, mailbox, uid);
+  }
+  /**
+   * Set flags on every live message with a UID in [first, last] whose modseq
+   * is older (idempotent replay); marks their file names for the renamer.
+   * One statement per range: STORE 1:* on 100,000 messages is one range.
+   */
+  flagsRange(mailbox: number, first: number, last: number, flags: string, modseq: number): number {
+    return this.s.flagsRange!.run(flags, modseq, mailbox, first, last, modseq).changes;
+  }
+  expungeRange(mailbox: number, first: number, last: number): number {
+    return this.s.expungeRange!.run(mailbox, first, last).changes;
   }
   setFilenames(mailbox: number, uid: number, filename: string): void {
     this.s.setFilenames!.run(filename, filename, mailbox, uid);

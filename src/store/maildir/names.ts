@@ -7,6 +7,7 @@
  * IMAP modified UTF-7 (RFC 3501 §5.1.3) as Dovecot and Courier do, so the
  * same Maildir reads the same under either of them.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { LIMITS } from '../../limits.js';
 import { RoostError } from '../../errors.js';
@@ -107,5 +108,7 @@ export function safeFileName(id: string): string {
   const enc = id.replace(/[^A-Za-z0-9_@+-]/g, (c) =>
     [...Buffer.from(c, 'utf8')].map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join(''),
   );
-  return enc.slice(0, 200);
+  if (enc.length <= 200) return enc;
+  // Long ids keep a readable prefix and a hash of the whole id.
+  return enc.slice(0, 180) + '-' + createHash('sha256').update(id).digest('hex').slice(0, 16);
 }
