@@ -3,7 +3,7 @@
  * `roost` CLI talks to for commands that must run inside the node (status,
  * promote, demote, deliver while serving…). One request per connection:
  *
- *   client: {"cmd":"status","args":{}}\n          (then, for stream commands, raw bytes until half-close)
+ *   client: {"cmd":"status","args":{}}\n          (then, for stream commands, the body framed as in framing.ts)
  *   server: {"ok":true,"result":…}\n  or  {"ok":false,"error":{"code":"TEMP","message":"…"}}\n
  *
  * Modules register handlers (replication registers promote/demote); the
@@ -11,9 +11,10 @@
  */
 import net from 'node:net';
 import { chmod, unlink } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { chunkDecoder } from './framing.js';
 
 /** Longest request line accepted (JSON args are small). */
 const MAX_REQUEST_LINE = 64 * 1024;
@@ -115,12 +116,19 @@ export class ControlServer {
       if (!h) response = { ok: false, error: { code: 'UNKNOWN', message: `unknown control command ${JSON.stringify(cmd)}` } };
       else {
         const args = typeof req.args === 'object' && req.args !== null ? (req.args as ControlArgs) : {};
-        // The body is piped through its own stream: a consumer that iterates it to the end must not
-        // destroy the socket the answer still has to go out on.
-        let body: PassThrough | null = null;
+        // The body is decoded into its own stream (framed: see framing.ts); a consumer that iterates
+        // it to the end must not destroy the socket the answer still has to go out on.
+        let body: Readable | null = null;
         if (h.stream) {
-          body = new PassThrough();
-          socket.pipe(body);
+          const b = chunkDecoder();
+          // Errors surface to the consumer when it reads; this keeps one arriving earlier from being unhandled.
+          b.on('error', (err) => this.log.debug({ err, cmd }, 'control body failed'));
+          socket.pipe(b);
+          // A client that vanishes mid-body: fail the body so the command ends (and discards what it had).
+          socket.once('close', () => {
+            if (!b.writableEnded) b.destroy(new Error('control client closed before the end of the body'));
+          });
+          body = b;
         }
         const result = await h.fn(args, body);
         response = { ok: true, result: result ?? null };

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import type { ControlResponse } from '../admin/control.js';
 import type { Config } from '../config/schema.js';
 import { CONTROL_SOCKET } from '../admin/files.js';
+import { chunkEncoder } from '../admin/framing.js';
 
 /** No node answers on this data directory's control socket. */
 export class NodeNotRunning extends Error {
@@ -52,9 +53,9 @@ export async function controlRequest(
   });
   socket.write(`${JSON.stringify({ cmd, args })}\n`);
   if (opts.body) {
-    // pipe() honours back-pressure and half-closes the socket at the end of the body; the answer follows.
+    // pipe() honours back-pressure; the body is framed so a partial one is never taken for complete.
     opts.body.once('error', (err) => socket.destroy(err));
-    opts.body.pipe(socket);
+    opts.body.pipe(chunkEncoder()).pipe(socket);
   } else socket.end();
   return response;
 }

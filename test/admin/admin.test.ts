@@ -1,4 +1,6 @@
+import { readdir } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
@@ -103,6 +105,21 @@ describe('control socket and CLI against a running node', () => {
     const overQuota2 = await roost(['deliver', 'alice@example.org', '--config', cfgFile], 'q'.repeat(2000));
     const overQuota3 = await roost(['deliver', 'alice@example.org', '--config', cfgFile], 'q'.repeat(2000));
     expect([overQuota.code, overQuota2.code, overQuota3.code]).toContain(75);
+  });
+
+  it('a control client that dies mid-body leaves nothing behind and the node keeps answering', async () => {
+    const before = (await inboxMessages(t.ctx.store, alice)).length;
+    const s = net.connect({ path: path.join(t.dataDir, 'control.sock') });
+    await new Promise((r) => s.once('connect', r));
+    // What a killed `roost deliver` leaves: the request and a framed first chunk, but no final empty chunk.
+    const chunk = 'Subject: half\n\npart';
+    s.write(`${JSON.stringify({ cmd: 'deliver', args: { recipients: ['alice@example.org'] } })}\n${chunk.length}:${chunk},`);
+    await new Promise((r) => setTimeout(r, 100));
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await readdir(path.join(t.dataDir, 'spool'))).toEqual([]);
+    expect((await inboxMessages(t.ctx.store, alice)).length).toBe(before);
+    expect((await roost(['status', '--json', '--config', cfgFile])).code).toBe(0);
   });
 
   it('a second node on the same data directory refuses to start', async () => {
