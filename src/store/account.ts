@@ -488,6 +488,9 @@ export class AccountState {
           fs.unlinkSync(path.join(dir, r.disk_name));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          // Renamed under another name meanwhile: find it, or a crash would resurrect it.
+          const other = findByBasename(dir, r.basename);
+          if (other) fs.rmSync(path.join(dir, other), { force: true });
         }
         unlinked.push(r);
       }

@@ -19,9 +19,9 @@
 import fs from 'node:fs';
 import { parseMessage } from './mime/parse.js';
 import type { AccountState, StoreCore } from './account.js';
-import { dirMtimes } from './account.js';
+import { dirMtimes, targetName } from './account.js';
 import type { MailboxRow } from './index/db.js';
-import { STATE_UNLINK } from './index/db.js';
+import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { flagsFromLetters, flagsKey, normalizeFlags } from './maildir/filename.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
@@ -210,6 +210,8 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
         continue;
       }
       if (f.rel === r.filename || f.rel === r.disk_name) continue;
+      // The background renamer got there first: our own change, not another program's.
+      if (r.state === STATE_RENAME && f.rel === targetName({ basename: r.basename, diskName: r.disk_name }, r.flags ? r.flags.split(' ') : [])) continue;
       const keywords = r.flags.split(' ').filter((x) => x && !x.startsWith('\\'));
       renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...keywords]), filename: f.rel });
     }

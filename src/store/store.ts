@@ -208,6 +208,14 @@ export interface ReplicationSupport {
   setWritable(writable: boolean): void;
   /** Account ids with data in this store (full resync, verify). */
   listAccountIds(): Promise<readonly string[]>;
+  /**
+   * Optional (full resync of a diverged or too-far-behind replica): forget all
+   * mailbox data — every known account's Maildir contents, indexes, the
+   * journal — so that appliedLsn() and lastLsn() are 0 and the primary's
+   * journal can be applied from LSN 1. Durable when it resolves. Replication
+   * falls back to "re-seed by hand" (contrib/README.md) while it is absent.
+   */
+  reset?(): Promise<void>;
 }
 
 /** Open the store (creates data_dir/journal.sqlite, index/ and spool/ as needed). */

@@ -87,7 +87,7 @@ export class IndexDb {
       deleteMessage: p('DELETE FROM messages WHERE mailbox = ? AND uid = ?'),
       deleteStructure: p('DELETE FROM structures WHERE mailbox = ? AND uid = ?'),
       setDiskName: p(
-        'UPDATE messages SET disk_name = ?, filename = ?, state = CASE WHEN flags = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ? AND state = 1',
+        'UPDATE messages SET disk_name = ?, filename = ?, state = CASE WHEN state = 2 THEN 2 WHEN flags = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ?',
       ),
       flagsRange: p(
         'UPDATE messages SET flags = ?, modseq = ?, state = 1 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2 AND modseq < ?',
@@ -195,7 +195,11 @@ export class IndexDb {
     this.s.deleteMessage!.run(mailbox, uid);
     this.s.deleteStructure!.run(mailbox, uid);
   }
-  /** After a rename on disk: the file is now called `diskName`; done unless the flags changed again meanwhile. */
+  /**
+   * After a rename on disk: the file is now called `diskName` — recorded even
+   * if the message was expunged meanwhile, so the unlink finds it; done unless
+   * the flags changed again meanwhile.
+   */
   renamed(mailbox: number, uid: number, diskName: string, flagsAtRename: string): void {
     this.s.setDiskName!.run(diskName, diskName, flagsAtRename, mailbox, uid);
   }
