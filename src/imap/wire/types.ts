@@ -292,8 +292,9 @@ export interface ListReturn {
 
 /**
  * LIST (RFC 3501 §6.3.8 and RFC 5258). `reference` and `patterns` are decoded
- * like mailbox names but INBOX is not canonicalised inside patterns (wildcards
- * `*` and `%` are kept). `extended` is true when any RFC 5258 syntax was used
+ * like mailbox names (modified UTF-7 → Unicode; a first component that is
+ * exactly "inbox" in any case becomes "INBOX"; wildcards `*` and `%` are kept,
+ * so "inbox*" stays as written). `extended` is true when any RFC 5258 syntax was used
  * (selection options, return options or a pattern list): the answer then
  * follows RFC 5258 (e.g. \NonExistent instead of \Noselect, CHILDINFO).
  */
@@ -619,6 +620,13 @@ export interface CommandReaderApi {
  * - value helpers: `atom`, `raw`, `literal`, `streamLiteral`, `astring`, `nstring`,
  *   `mailboxValue` (mUTF-7 encode + astring), `flagList`, `dateTimeValue` (INTERNALDATE),
  *   `fetchItemLabel(item: FetchItem): string` (e.g. `BODY[HEADER.FIELDS (From)]<0>`),
- *   `sequenceSetValue` (formatSet from seqset.ts as an atom).
+ *   `sequenceSetValue` (formatSequenceSet from seqset.ts as an atom), `formatDateTime`, `encodeString`.
+ *
+ * Other wire modules:
+ * - seqset.ts: `parseSequenceSet`, `formatSequenceSet`, `expandSequenceSet(set, count)`,
+ *   `expandUidSet(set, uids)` (→ sequence numbers), `selectUids`, `normalizeRanges`,
+ *   `setContains`, `compactSet(nums, keepOrder?)`, `toSequenceSet`.
+ * - utf7.ts: `encodeMailboxName`, `decodeMailboxName` (throws `Utf7Error`).
+ * - continuation.ts: `parseSaslResponse(line)`, `isIdleDone(line)`.
  */
 export type EncoderApiDoc = never;
