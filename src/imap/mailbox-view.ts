@@ -213,8 +213,8 @@ export class MailboxView {
     let j = 0;
     for (const uid of uids) {
       // Both lists are sorted by UID: a merge walk, with a binary search to skip big gaps.
-      if (j < msgs.length && msgs[j]!.uid < uid) j = lowerBoundRecords(msgs, uid, j);
-      if (j < msgs.length && msgs[j]!.uid === uid) found.push(msgs[j]!);
+      if (j < msgs.length && msgs[j]!.uid < uid) j = msgs[j + 1]?.uid === uid ? j + 1 : lowerBoundRecords(msgs, uid, j);
+      if (j < msgs.length && msgs[j]!.uid === uid) found.push(msgs[j++]!);
       else missing.push(uid);
     }
     return { found, missing };

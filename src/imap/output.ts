@@ -28,7 +28,9 @@ export class ClosedError extends Error {
 }
 
 export class Output {
-  private parts: (string | Buffer)[] = [];
+  /** Text gathered since the last Buffer (one string: 100,000 FETCH lines become one conversion). */
+  private str = '';
+  private parts: Buffer[] = [];
   private pending = 0;
 
   constructor(private sink: Sink) {}
@@ -38,18 +40,20 @@ export class Output {
     this.sink = sink;
   }
 
-  /** Queue text (must already end in CRLF where a line ends). Awaits only when the buffer is full. */
-  async text(s: string): Promise<void> {
+  /**
+   * Queue response text without waiting. Text is a byte string (latin1):
+   * responses are ASCII except ENVELOPE/BODYSTRUCTURE values, which the MIME
+   * layer renders as byte strings; UTF-8 text goes through the encoder as Buffers.
+   */
+  push(s: string | Buffer): void {
+    if (typeof s === 'string') {
+      this.str += s;
+      this.pending += s.length;
+      return;
+    }
+    this.takeText();
     this.parts.push(s);
     this.pending += s.length;
-    if (this.pending >= CHUNK) await this.flush();
-  }
-
-  /** Queue bytes. */
-  async bytes(b: Buffer): Promise<void> {
-    this.parts.push(b);
-    this.pending += b.length;
-    if (this.pending >= CHUNK) await this.flush();
   }
 
   /** Enough is gathered that the caller should `await flush()` before producing more. */
@@ -57,10 +61,16 @@ export class Output {
     return this.pending >= CHUNK;
   }
 
-  /** Queue text without waiting (small responses; the next flush bounds it). */
-  push(s: string | Buffer): void {
-    this.parts.push(s);
-    this.pending += s.length;
+  /** Queue text; awaits only when the buffer is full. */
+  async text(s: string): Promise<void> {
+    this.push(s);
+    if (this.pending >= CHUNK) await this.flush();
+  }
+
+  /** Queue bytes; awaits only when the buffer is full. */
+  async bytes(b: Buffer): Promise<void> {
+    this.push(b);
+    if (this.pending >= CHUNK) await this.flush();
   }
 
   /**
@@ -72,9 +82,7 @@ export class Output {
     for await (const chunk of src) {
       const b = chunk as Buffer;
       n += b.length;
-      this.parts.push(b);
-      this.pending += b.length;
-      if (this.pending >= CHUNK) await this.flush();
+      await this.bytes(b);
     }
     return n;
   }
@@ -82,18 +90,25 @@ export class Output {
   /** Write everything gathered; resolves once the socket can take more. */
   async flush(): Promise<void> {
     if (this.sink.destroyed) {
+      this.str = '';
       this.parts = [];
       this.pending = 0;
       throw new ClosedError();
     }
+    this.takeText();
     if (this.parts.length > 0) {
       const parts = this.parts;
       this.parts = [];
       this.pending = 0;
-      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
-      this.sink.write(data);
+      this.sink.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
     }
     if (this.sink.writableNeedDrain) await this.drain();
+  }
+
+  private takeText(): void {
+    if (this.str === '') return;
+    this.parts.push(Buffer.from(this.str, 'latin1'));
+    this.str = '';
   }
 
   private drain(): Promise<void> {

@@ -35,6 +35,8 @@ async function copyOrMove(env: CommandEnv, cmd: CommandOf<'COPY' | 'MOVE'>, move
     throw err;
   }
   if (result.lsn !== undefined) await s.ctx.replication.waitFor(result.lsn);
+  // The store skips messages whose file vanished meanwhile; with none copied there is no COPYUID to give.
+  if (result.pairs.length === 0) return no('The messages could not be copied, try again', { name: 'UNAVAILABLE' });
   // RFC 4315 §3: the nth source UID maps to the nth destination UID; both lists are in source order.
   const src = formatUidSet(result.pairs.map((p) => p[0]));
   const dst = result.pairs.map((p) => p[1]);

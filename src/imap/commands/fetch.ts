@@ -9,7 +9,7 @@ import { isRoostError } from '../../errors.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { planFetch } from '../fetch/plan.js';
-import { renderFetch } from '../fetch/render.js';
+import { renderFetch, renderMetaLine } from '../fetch/render.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
@@ -35,6 +35,16 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
       const r = await view.handle.storeFlags(unseen, 'add', ['\\Seen']);
       for (const u of r.updated) newFlags.set(u.uid, u.flags);
     }
+  }
+
+  if (plan.metaOnly) {
+    for (const record of found) {
+      const seq = view.seqOf(record.uid);
+      if (seq === 0) continue;
+      s.out.push(renderMetaLine(plan, seq, record, newFlags.get(record.uid) ?? record.flags));
+      if (s.out.full) await s.out.flush();
+    }
+    return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
   }
 
   let vanished = 0;

@@ -19,6 +19,8 @@ export interface FetchPlan {
   readonly addFlags: boolean;
   /** UID is sent first: asked for, or a UID FETCH (RFC 3501 §6.4.8). */
   readonly addUid: boolean;
+  /** Only index data is needed (FLAGS, UID, RFC822.SIZE, INTERNALDATE): no structure, no file. */
+  readonly metaOnly: boolean;
 }
 
 export type PlanResult = { readonly ok: true; readonly plan: FetchPlan } | { readonly ok: false; readonly reason: string };
@@ -65,6 +67,6 @@ export function planFetch(items: readonly FetchItem[], uidCommand: boolean): Pla
   }
   return {
     ok: true,
-    plan: { items: rest, needsStructure, setsSeen, addFlags: setsSeen && !hasFlags, addUid: hasUid || uidCommand },
+    plan: { items: rest, needsStructure, setsSeen, addFlags: setsSeen && !hasFlags, addUid: hasUid || uidCommand, metaOnly: !needsStructure },
   };
 }

@@ -33,12 +33,22 @@ class MessageData {
     return (this.tree ??= await this.handle.structure(this.rec.uid));
   }
 
-  /** Decoded header block as "Name: value" lines. */
+  /**
+   * Decoded header block as "Name: value" lines. Most headers fit in the
+   * first HEAD_PROBE bytes: read those and find the blank line, which avoids
+   * loading the stored structure; a longer header falls back to it.
+   */
   async headerText(): Promise<string> {
     if (this.headers === null) {
-      const tree = await this.structure();
-      const bytes = await this.handle.readMessage(this.rec.uid, { start: tree.headerStart, end: tree.bodyStart });
-      this.headers = decodedHeaders(bytes, 0, bytes.length);
+      const probe = await this.handle.readMessage(this.rec.uid, { start: 0, end: HEAD_PROBE });
+      const end = headerEnd(probe);
+      if (end >= 0 || probe.length < HEAD_PROBE) {
+        this.headers = decodedHeaders(probe, 0, end >= 0 ? end : probe.length);
+      } else {
+        const tree = await this.structure();
+        const bytes = await this.handle.readMessage(this.rec.uid, { start: tree.headerStart, end: tree.bodyStart });
+        this.headers = decodedHeaders(bytes, 0, bytes.length);
+      }
     }
     return this.headers;
   }
@@ -52,6 +62,22 @@ class MessageData {
     }
     return this.body;
   }
+}
+
+/** Bytes read to find the end of a header without the stored structure. */
+const HEAD_PROBE = 8192;
+/** Messages evaluated at once when keys read files (the file system works in parallel). */
+const PARALLEL = 16;
+
+/** Offset of the empty line ending a header block (LF or CRLF line ends), or -1. */
+function headerEnd(b: Buffer): number {
+  if (b[0] === 0x0a) return 0;
+  if (b[0] === 0x0d && b[1] === 0x0a) return 0;
+  for (let p = b.indexOf(0x0a); p >= 0 && p + 1 < b.length; p = b.indexOf(0x0a, p + 1)) {
+    if (b[p + 1] === 0x0a) return p + 1;
+    if (b[p + 1] === 0x0d && b[p + 2] === 0x0a) return p + 1;
+  }
+  return -1;
 }
 
 /** Field values of `name` from decoded "Name: value" lines. */
@@ -251,17 +277,22 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey): Pro
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
   const { found } = view.records(all);
   const out: { uid: number; seq: number }[] = [];
-  for (const rec of found) {
-    const seq = view.seqOf(rec.uid);
-    const m = new MessageData(view.handle, rec);
+  const one = async (rec: MessageRecord): Promise<boolean> => {
     try {
-      if (await matches(prog, m, seq, sets)) out.push({ uid: rec.uid, seq });
+      return await matches(prog, new MessageData(view.handle, rec), view.seqOf(rec.uid), sets);
     } catch (err) {
       if (err instanceof UnsupportedSearchKey) throw err;
       // A message expunged while we read it does not match; anything else is real.
-      if ((err as { code?: string }).code === 'NOTFOUND') continue;
+      if ((err as { code?: string }).code === 'NOTFOUND') return false;
       throw err;
     }
+  };
+  // Keys that only look at the index run one by one; keys that read files run PARALLEL at a time.
+  const width = cost(prog) === 0 ? 1 : PARALLEL;
+  for (let i = 0; i < found.length; i += width) {
+    const batch = found.slice(i, i + width);
+    const hits = width === 1 ? [await one(batch[0]!)] : await Promise.all(batch.map(one));
+    for (let j = 0; j < batch.length; j++) if (hits[j]) out.push({ uid: batch[j]!.uid, seq: view.seqOf(batch[j]!.uid) });
   }
   return out;
 }
