@@ -2,7 +2,8 @@
  * isync's mbsync (Debian package, a client no one here wrote) syncing a
  * mailbox tree both ways against a real node: server folders with a
  * hierarchy come down, local folders and messages go up (APPEND, CREATE),
- * flag changes and deletions travel both ways — and a second run right
+ * flag changes and deletions travel both ways, names with spaces and
+ * modified UTF-7 survive — and a second run right
  * after each sync changes nothing on either side (same files, same UIDs,
  * UIDVALIDITY, flags; mbsync sends no APPEND/STORE/EXPUNGE/CREATE).
  */
@@ -150,7 +151,10 @@ beforeAll(async () => {
   await c.connect();
   await c.mailboxCreate('Lists');
   await c.mailboxCreate('Lists.dev');
+  // A name that needs quoting and modified UTF-7 on the wire (RFC 3501 §5.1.3).
+  await c.mailboxCreate('Entwürfe alt');
   await c.logout();
+  await n.deliver([message(40, { subject: 'alter Entwurf' })], { mailbox: 'Entwürfe alt' });
   await n.deliver([message(10, { subject: 'dev list 1' }), message(11, { subject: 'dev list 2' })], { mailbox: 'Lists.dev' });
   const c2 = imap();
   await c2.connect();
@@ -163,6 +167,7 @@ beforeAll(async () => {
   await makeMaildir('INBOX', [message(20, { subject: 'written offline' })]);
   await makeMaildir('Local', [message(30, { subject: 'local one' }), message(31, { subject: 'local two' })]);
   await makeMaildir('Local/Sub', [message(32, { subject: 'deep local' })]);
+  await makeMaildir('Local Stuff', [message(33, { subject: 'spaced' })]);
 }, 60_000);
 
 afterAll(async () => {
@@ -178,7 +183,12 @@ describe('mbsync both ways', () => {
     expect(r.out).toMatch(/^>>> \d+ APPEND /m);
     expect(r.out).toMatch(/^>>> \d+ CREATE /m);
     const server = await serverSnapshot();
-    expect(Object.keys(server)).toEqual(expect.arrayContaining(['INBOX', 'Lists', 'Lists.dev', 'Local', 'Local.Sub', 'Sent', 'Trash']));
+    expect(Object.keys(server)).toEqual(expect.arrayContaining(['INBOX', 'Lists', 'Lists.dev', 'Local', 'Local.Sub', 'Local Stuff', 'Entwürfe alt', 'Sent', 'Trash']));
+    expect(server['Local Stuff']!.messages).toHaveLength(1);
+    // isync 1.4 keeps the wire (modified UTF-7) form as the local folder name.
+    const local8 = Object.keys(await localSnapshot()).filter((k) => k.startsWith('Entw'));
+    expect(local8).toHaveLength(1);
+    expect(local8[0]!.startsWith('Entw&APw-rfe alt/')).toBe(true);
     expect(server.INBOX!.messages).toHaveLength(4);
     expect(server['Local']!.messages).toHaveLength(2);
     expect(server['Local.Sub']!.messages).toHaveLength(1);
