@@ -1,0 +1,341 @@
+#!/usr/bin/env node
+// IMAP server benchmark over a big INBOX, timed with a raw socket client
+// (a full client library spends more time parsing than the server answering):
+//
+//   1. populate INBOX with BENCH_MESSAGES (default 100,000) corpus messages
+//      through the store API (bench/lib/corpus.js, the same bytes Dovecot gets);
+//   2. start `roost serve` from dist/ in its own process;
+//   3. time SELECT, FETCH 1:* (FLAGS UID), UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)
+//      twice, 1,000 full bodies in one command, SEARCH HEADER (twice) and
+//      SEARCH BODY, STORE 1:* +FLAGS.SILENT (\Seen), IDLE wake-up latency after
+//      a QMQP delivery, and server RSS per authenticated IDLE connection.
+//
+//   npm run build && npm run bench:imap
+//   BENCH_MESSAGES=20000 BENCH_IDLE_CONNECTIONS=1000 npm run bench:imap
+//
+// Prints a table and writes bench/results/imap-<timestamp>.json.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { message, RARE_WORD } from './lib/corpus.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 5000);
+const IDLE_SAMPLES = 20;
+const SEED = 42;
+const USER = 'bench@example.org';
+const PASS = 'bench-password';
+
+if (!existsSync(path.join(ROOT, 'dist', 'store', 'store.js'))) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
+const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'store.js'));
+
+// ---------------------------------------------------------------- raw client
+
+/**
+ * Minimal IMAP reader: counts bytes, skips literal contents without copying
+ * them, and resolves a command when its tagged line arrives.
+ */
+class Raw {
+  constructor(socket) {
+    this.s = socket;
+    this.pending = Buffer.alloc(0);
+    this.literal = 0;
+    this.lines = [];
+    this.keepLines = false;
+    this.waiter = null;
+    this.bytes = 0;
+    this.tag = 0;
+    socket.on('data', (c) => this.onData(c));
+    socket.on('error', () => undefined);
+  }
+
+  static connect(port) {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(new Raw(s)));
+      s.once('error', reject);
+    });
+  }
+
+  onData(chunk) {
+    this.bytes += chunk.length;
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let pos = 0;
+    for (;;) {
+      if (this.literal > 0) {
+        const n = Math.min(this.literal, buf.length - pos);
+        this.literal -= n;
+        pos += n;
+        if (this.literal > 0) break;
+      }
+      const nl = buf.indexOf(10, pos);
+      if (nl < 0) break;
+      const line = buf.toString('latin1', pos, nl - 1);
+      pos = nl + 1;
+      const m = /\{(\d+)\}$/.exec(line);
+      if (m) this.literal = Number(m[1]);
+      this.onLine(line);
+    }
+    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+  }
+
+  onLine(line) {
+    if (this.keepLines) this.lines.push(line);
+    const w = this.waiter;
+    if (w && w.test(line)) {
+      this.waiter = null;
+      w.resolve(line);
+    }
+  }
+
+  /** Resolve with the first line matching `re` from now on. */
+  wait(re) {
+    return new Promise((resolve) => {
+      this.waiter = { test: (l) => re.test(l), resolve };
+    });
+  }
+
+  /** Send a command; resolve with {ms, bytes, tagged, lines}. */
+  async cmd(text, { keep = false } = {}) {
+    const tag = `b${++this.tag}`;
+    this.lines = [];
+    this.keepLines = keep;
+    const b0 = this.bytes;
+    const t0 = performance.now();
+    const done = this.wait(new RegExp(`^${tag} (OK|NO|BAD)`));
+    this.s.write(`${tag} ${text}\r\n`);
+    const tagged = await done;
+    const ms = performance.now() - t0;
+    if (!tagged.startsWith(`${tag} OK`)) throw new Error(`${text.slice(0, 60)}: ${tagged}`);
+    return { ms, bytes: this.bytes - b0, tagged, lines: this.lines };
+  }
+
+  close() {
+    this.s.destroy();
+  }
+}
+
+async function login(port) {
+  const c = await Raw.connect(port);
+  await c.wait(/^\* OK/);
+  await c.cmd(`LOGIN ${USER} ${PASS}`);
+  return c;
+}
+
+// ---------------------------------------------------------------- setup
+
+const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
+function qmqpDeliver(port, msg) {
+  const pkt = netstring(Buffer.concat([netstring(msg), netstring(Buffer.from('bench@example.net')), netstring(Buffer.from(USER))]));
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => s.write(pkt));
+    const got = [];
+    s.on('data', (c) => got.push(c));
+    s.on('error', reject);
+    s.on('close', () => resolve(Buffer.concat(got).toString('latin1')));
+  });
+}
+
+async function populate(dataDir) {
+  const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
+  const account = await dir.addUser({ address: USER, password: PASS });
+  await dir.close();
+  const store = await openStore({ dataDir, mailDir: path.join(dataDir, 'mail'), hostname: 'bench.example.org' });
+  const t0 = performance.now();
+  let next = 0;
+  let bytes = 0;
+  const worker = async () => {
+    while (next < MESSAGES) {
+      const i = next++;
+      const m = message(SEED, i, USER);
+      bytes += m.length;
+      const draft = await store.createDraft();
+      await draft.write(m);
+      await draft.finish();
+      await store.deliver([account], draft, { sender: 'bench@example.net', internalDate: new Date(Date.UTC(2026, 0, 1) + i * 61_000) });
+      if (i % 10_000 === 0) process.stderr.write(`  populated ${i}/${MESSAGES}\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+  const ms = performance.now() - t0;
+  await store.close();
+  return { ms, bytes };
+}
+
+async function startNode(dataDir) {
+  const cfg = path.join(dataDir, 'roost.toml');
+  writeFileSync(
+    cfg,
+    [
+      `data_dir = "${dataDir}"`,
+      'hostname = "bench.example.org"',
+      '[log]\nlevel = "warn"',
+      '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
+      '[pop3]\nlisten = ""\ntls_listen = ""',
+      '[qmqp]\nlisten = "127.0.0.1:0"',
+      '[admin]\nlisten = ""',
+      '[auth]\nallow_plaintext = "loopback"',
+      '[replication]\nlisten = ""',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'roost'), 'serve', '--config', cfg], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
+      if (info.pid === child.pid && info.ports.imap) return { child, imap: info.ports.imap, qmqp: info.ports.qmqp };
+    } catch {
+      // not yet
+    }
+    if (child.exitCode !== null) throw new Error('node exited during start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('node did not start');
+}
+
+/** Resident and proportional set size of a process, in KiB (Linux /proc). */
+function memoryKiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  let pss = 0;
+  try {
+    pss = Number(/Pss:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    // smaps_rollup needs Linux 4.14+
+  }
+  return { rss, pss };
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+// ---------------------------------------------------------------- run
+
+const dataDir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-imap-'));
+const rows = [];
+const row = (name, ms, extra = '') => {
+  rows.push({ name, ms: Number(ms.toFixed(1)), extra });
+  process.stderr.write(`  ${name}: ${ms.toFixed(1)} ms ${extra}\n`);
+};
+
+let child;
+try {
+  process.stderr.write(`populating ${MESSAGES} messages through the store API…\n`);
+  const pop = await populate(dataDir);
+  process.stderr.write(`  ${MESSAGES} messages, ${(pop.bytes / 1e6).toFixed(0)} MB in ${(pop.ms / 1000).toFixed(1)} s\n`);
+  const node = await startNode(dataDir);
+  child = node.child;
+
+  const c = await login(node.imap);
+  const sel = await c.cmd('SELECT INBOX', { keep: true });
+  row('SELECT INBOX', sel.ms, sel.lines.find((l) => / EXISTS$/.test(l)) ?? '');
+  const flags = await c.cmd('FETCH 1:* (FLAGS UID)');
+  row('FETCH 1:* (FLAGS UID)', flags.ms, `${(flags.bytes / 1e6).toFixed(1)} MB`);
+  const env1 = await c.cmd('UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)');
+  row('UID FETCH 1:* (ENVELOPE BODYSTRUCTURE), first', env1.ms, `${(env1.bytes / 1e6).toFixed(1)} MB`);
+  const env2 = await c.cmd('UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)');
+  row('UID FETCH 1:* (ENVELOPE BODYSTRUCTURE), again', env2.ms);
+  const bodies = await c.cmd('FETCH 1:1000 BODY.PEEK[]');
+  row('FETCH 1:1000 BODY.PEEK[] (1,000 full bodies)', bodies.ms, `${(bodies.bytes / 1e6).toFixed(1)} MB`);
+  const sh1 = await c.cmd('SEARCH HEADER Message-ID "<42.77777@"', { keep: true });
+  row('SEARCH HEADER Message-ID, first', sh1.ms, sh1.lines.find((l) => l.startsWith('* SEARCH')) ?? '');
+  const sh2 = await c.cmd('SEARCH HEADER Message-ID "<42.77777@"');
+  row('SEARCH HEADER Message-ID, again', sh2.ms);
+  const sb = await c.cmd(`SEARCH BODY ${RARE_WORD}`, { keep: true });
+  const hits = (sb.lines.find((l) => l.startsWith('* SEARCH')) ?? '').split(' ').length - 2;
+  row(`SEARCH BODY ${RARE_WORD}`, sb.ms, `${hits} hits`);
+  const st = await c.cmd('STORE 1:* +FLAGS.SILENT (\\Seen)');
+  row('STORE 1:* +FLAGS.SILENT (\\Seen)', st.ms);
+
+  // IDLE wake-up: a QMQP delivery, timed from the moment the packet is sent
+  // and from the moment the node answers K, to the EXISTS at the idle client.
+  const idler = await login(node.imap);
+  await idler.cmd('SELECT INBOX');
+  idler.s.write('i1 IDLE\r\n');
+  await idler.wait(/^\+ /);
+  const fromSend = [];
+  const fromK = [];
+  for (let i = 0; i < IDLE_SAMPLES; i++) {
+    const exists = idler.wait(/ EXISTS$/);
+    const t0 = performance.now();
+    let tK = 0;
+    const k = qmqpDeliver(node.qmqp, message(SEED + 1, i, USER)).then((r) => {
+      tK = performance.now();
+      return r;
+    });
+    await exists;
+    const tE = performance.now();
+    const reply = await k;
+    if (!/^\d+:K/.test(reply)) throw new Error(`QMQP: ${reply}`);
+    fromSend.push(tE - t0);
+    fromK.push(tE - tK);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  idler.s.write('DONE\r\n');
+  row('IDLE wake-up after QMQP delivery, p50 (from send)', pct(fromSend, 50), `p90 ${pct(fromSend, 90).toFixed(1)} ms`);
+  row('IDLE EXISTS relative to QMQP K, p50', pct(fromK, 50), '(negative: EXISTS arrived before K)');
+  c.close();
+  idler.close();
+
+  // Idle memory: N authenticated connections in IDLE on INBOX.
+  await new Promise((r) => setTimeout(r, 1000));
+  if (global.gc) global.gc();
+  const before = memoryKiB(child.pid);
+  const conns = [];
+  const t0 = performance.now();
+  let opened = 0;
+  const opener = async () => {
+    while (opened < IDLE_CONNECTIONS) {
+      opened++;
+      const k = await login(node.imap);
+      await k.cmd('SELECT INBOX');
+      k.s.write('i IDLE\r\n');
+      await k.wait(/^\+ /);
+      conns.push(k);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, opener));
+  process.stderr.write(`  ${conns.length} IDLE connections opened in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  await new Promise((r) => setTimeout(r, 3000));
+  const after = memoryKiB(child.pid);
+  const perRss = ((after.rss - before.rss) * 1024) / conns.length;
+  const perPss = ((after.pss - before.pss) * 1024) / conns.length;
+  rows.push({ name: `server memory per IDLE connection (${conns.length}, INBOX selected)`, ms: null, extra: `RSS ${(perRss / 1024).toFixed(1)} KB, PSS ${(perPss / 1024).toFixed(1)} KB` });
+  process.stderr.write(`  memory before ${before.rss} KiB RSS, after ${after.rss} KiB RSS\n`);
+  // A delivery while they all idle: time until the last one hears of it.
+  const waits = conns.map((k) => k.wait(/ EXISTS$/));
+  const tAll = performance.now();
+  await qmqpDeliver(node.qmqp, message(SEED + 2, 0, USER));
+  await Promise.all(waits);
+  row(`IDLE wake-up of all ${conns.length} idle clients (last one)`, performance.now() - tAll);
+  for (const k of conns) k.close();
+} finally {
+  if (child) {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('exit', r));
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+console.log(`\nRoost IMAP, ${MESSAGES} messages in INBOX, raw socket client`);
+console.log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
+const w = Math.max(...rows.map((r) => r.name.length));
+for (const r of rows) console.log(`${r.name.padEnd(w)}  ${r.ms === null ? '' : `${r.ms.toFixed(1).padStart(9)} ms`}  ${r.extra}`);
+
+const outDir = path.join(ROOT, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const file = path.join(outDir, `imap-${stamp}.json`);
+writeFileSync(file, `${JSON.stringify({ benchmark: 'imap', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, messages: MESSAGES, idleConnections: IDLE_CONNECTIONS, rows }, null, 2)}\n`);
+console.log(`\nsaved ${path.relative(ROOT, file)}`);
