@@ -29,7 +29,7 @@ const STARTS = ['APPEND INBOX', 'APPEND INBOX (\\Seen)', 'LOGIN', 'SEARCH', 'FET
 const VALID = [
   'TAG NOOP\r\n',
   'TAG APPEND INBOX (\\Seen) {5+}\r\nhello\r\n',
-  'TAG APPEND INBOX {3}\r\nabc ~{2+}\r\n\0\1\r\n',
+  'TAG APPEND INBOX {3}\r\nabc ~{2+}\r\n\x00\x01\r\n',
   'TAG LOGIN {3+}\r\njoe "x"\r\n',
   'TAG UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From)]<0.10>)\r\n',
   'TAG SEARCH CHARSET UTF-8 OR (FROM {2+}\r\nab) NOT SEEN\r\n',
