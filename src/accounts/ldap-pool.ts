@@ -4,12 +4,15 @@
  * account) and reused. A connection that failed at the transport level, timed
  * out, or was closed by the server is thrown away; the next request builds a
  * new one, so a restarted server is picked up without restarting Roost.
+ * With several server URLs (as qmail-ldap's control/ldapserver), a new
+ * connection goes to the last server that worked, else to the next in turn.
  */
 import type { ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError } from 'ldapts';
 
 export interface PoolOptions {
-  url: string;
+  /** Servers to try in turn: ldap:// or ldaps:// (proto/host/port only). */
+  urls: readonly string[];
   size: number;
   timeoutMs: number;
   starttls: boolean;
@@ -46,6 +49,8 @@ export class LdapPool {
   private open = 0;
   private readonly waiters: Waiter[] = [];
   private closed = false;
+  /** Index in opts.urls of the server new connections go to first. */
+  private preferred = 0;
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -68,7 +73,7 @@ export class LdapPool {
     while (this.idle.length > 0) {
       const c = this.idle.pop()!;
       // The server may have closed it while idle (restart, idle timeout): start over.
-      if (c.isConnected && (this.opts.bindDn === '' || c.isBound)) return c;
+      if (c.isConnected && c.isBound) return c;
       this.discard(c);
       this.open--;
     }
@@ -96,14 +101,37 @@ export class LdapPool {
     });
   }
 
+  /** Open a connection to the preferred server, else to the others in turn. */
   private async connect(): Promise<Client> {
-    const { url, timeoutMs, tls } = this.opts;
+    const { urls } = this.opts;
+    let lastErr: unknown = new Error('no LDAP server configured');
+    for (let i = 0; i < urls.length; i++) {
+      const idx = (this.preferred + i) % urls.length;
+      try {
+        const client = await this.openTo(urls[idx]!);
+        this.preferred = idx;
+        return client;
+      } catch (err) {
+        // A refused service bind is the same mistake on every server: no point trying the others.
+        if (isAnswer(err)) throw err;
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  }
+
+  private async openTo(url: string): Promise<Client> {
+    const { timeoutMs } = this.opts;
+    // The certificate must name the host of the URL (RFC 4513 §3.1.3); StartTLS upgrades an existing
+    // socket, so the host is passed explicitly for that check.
+    const tls: ConnectionOptions = { ...this.opts.tls, host: new URL(url).hostname };
     // ldapts speaks TLS from the first byte whenever tlsOptions are given, so pass them only for ldaps://.
     const implicitTls = /^ldaps:/i.test(url);
     const client = new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs, ...(implicitTls ? { tlsOptions: tls } : {}) });
     try {
       if (this.opts.starttls) await client.startTLS(tls);
-      if (this.opts.bindDn !== '') await client.bind(this.opts.bindDn, this.opts.bindPassword);
+      // Bind now (anonymously if there is no service account) so a dead server shows here, not mid-request.
+      await client.bind(this.opts.bindDn, this.opts.bindDn === '' ? '' : this.opts.bindPassword);
       return client;
     } catch (err) {
       void client.unbind().catch(() => undefined);

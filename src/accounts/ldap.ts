@@ -107,18 +107,21 @@ export class LdapDirectory implements Directory {
   private probeTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly inFlight = new Map<string, Promise<RecipientResult>>();
+  private readonly multiServer: boolean;
 
   constructor(
     private readonly cfg: LdapConfig,
     opts: LdapDirectoryOptions,
   ) {
-    if (!/^ldaps?:\/\//i.test(cfg.url)) throw new Error(`directory.ldap.url: expected ldap:// or ldaps://, got ${JSON.stringify(cfg.url)}`);
+    // Several servers, separated by spaces, are tried in turn (as OpenLDAP's ldap.conf URI).
+    const urls = cfg.url.split(/\s+/).filter((u) => u !== '');
+    if (urls.length === 0 || urls.some((u) => !/^ldaps?:\/\/[^/\s]+\/?$/i.test(u)))
+      throw new Error(`directory.ldap.url: expected ldap://host[:port] or ldaps://host[:port] (several separated by spaces), got ${JSON.stringify(cfg.url)}`);
+    this.multiServer = urls.length > 1;
     this.log = (opts.log ?? logger()).child({ directory: 'ldap' });
-    // The certificate must name the host of the URL (RFC 4513 §3.1.3); StartTLS upgrades an existing
-    // socket, so the host is passed explicitly for that check.
-    const tls: ConnectionOptions = { rejectUnauthorized: cfg.tls_verify, host: new URL(cfg.url).hostname };
+    const tls: ConnectionOptions = { rejectUnauthorized: cfg.tls_verify };
     if (cfg.ca_file !== '') tls.ca = readFileSync(cfg.ca_file);
-    const common = { url: cfg.url, timeoutMs: cfg.timeout_ms, starttls: cfg.starttls, tls };
+    const common = { urls, timeoutMs: cfg.timeout_ms, starttls: cfg.starttls, tls };
     this.pool = new LdapPool({ ...common, size: cfg.pool_size, bindDn: cfg.bind_dn, bindPassword: cfg.bind_password });
     // User binds change a connection's identity, so they get their own connections.
     this.authPool = new LdapPool({ ...common, size: cfg.auth_pool_size, bindDn: '', bindPassword: '' });
@@ -161,8 +164,8 @@ export class LdapDirectory implements Directory {
   /** Search under base; a fault becomes UNAVAILABLE (and marks the directory down). */
   private async search(filter: string, op: string, withPassword = false): Promise<Entry[]> {
     const attributes = withPassword ? [...this.attributes, this.policy.attrs.password] : this.attributes;
-    try {
-      const res = await this.pool.with((c) =>
+    const once = () =>
+      this.pool.with((c) =>
         c.search(this.cfg.base, {
           scope: this.cfg.scope as 'base' | 'one' | 'sub',
           filter,
@@ -172,6 +175,15 @@ export class LdapDirectory implements Directory {
           explicitBufferAttributes: withPassword ? [this.policy.attrs.password] : [],
         }),
       );
+    try {
+      let res;
+      try {
+        res = await once();
+      } catch (err) {
+        // A search is safe to repeat: with several servers, a connection that broke gets one more try elsewhere.
+        if (!this.multiServer || isAnswer(err)) throw err;
+        res = await once();
+      }
       this.markUp();
       return res.searchEntries;
     } catch (err) {

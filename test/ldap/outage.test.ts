@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import type { LdapDirectory } from '../../src/accounts/ldap.js';
 import { Slapd, userLdif } from '../helpers/slapd.js';
 import { makeDirectory } from './fixtures.js';
@@ -81,6 +83,27 @@ describe('LDAP outage', () => {
     expect(compare.health().ok).toBe(true);
   });
 
+  it('with several servers in url, a dead one is skipped and the live one answers', async () => {
+    const dead = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const { dir: two } = makeDirectory(slapd, { url: `ldap://127.0.0.1:${dead} ${slapd.url}`, cache_ttl_ms: 0 });
+    const { dir: auth } = makeDirectory(slapd, { url: `ldap://127.0.0.1:${dead}/ ${slapd.url}/` });
+    try {
+      expect((await two.lookupRecipient('u1@example.org')).kind).toBe('found');
+      expect((await auth.authenticate('u2', 'right')).kind).toBe('ok');
+      expect(two.health().ok).toBe(true);
+    } finally {
+      await two.close();
+      await auth.close();
+    }
+    expect(() => makeDirectory(slapd, { url: 'ldap://a/x' })).toThrow(/directory\.ldap\.url/);
+    expect(() => makeDirectory(slapd, { url: 'http://a' })).toThrow(/directory\.ldap\.url/);
+  });
+
   it('a directory opened while the server is down says so in health() before any traffic', async () => {
     await slapd.stop();
     const { dir: late } = makeDirectory(slapd, { timeout_ms: 1000 });
@@ -102,6 +125,9 @@ describe('LDAP outage', () => {
   it('a server that accepts but never answers times out as UNAVAILABLE within the configured timeout', async () => {
     // SIGSTOP freezes our slapd: connections stay open, nothing is answered.
     process.kill(slapd.pid!, 'SIGSTOP');
+    // Under load the stop can take a moment to land on every thread: wait until the kernel says "T".
+    const deadline0 = Date.now() + 5000;
+    while (!/^\d+ \(.*\) T/.test(readFileSync(`/proc/${slapd.pid}/stat`, 'utf8')) && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 10));
     try {
       const t0 = Date.now();
       await expect(bind.lookupRecipient('u2@example.org')).rejects.toMatchObject(unavailable);
