@@ -9,9 +9,10 @@
  * Message-ID delivered since the fork), and logs every decision with the
  * message id. Nothing accepted is dropped; nothing present is duplicated.
  *
- * Full resync (the follower's data must be re-seeded): not available through
- * the store API yet — the follower is marked `needsResync`, reported by
- * `roost status`, and kept read-only until an operator re-seeds it.
+ * Full resync (the follower's data must be re-seeded): the follower resets
+ * its store (ReplicationSupport.reset) and the primary replays its journal
+ * from LSN 1. A store without reset() leaves the follower marked
+ * `needsResync` (roost status) and read-only until an operator re-seeds it.
  */
 import type { Account, Directory } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
@@ -21,6 +22,7 @@ import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';
 import type { Frame, Link } from './protocol.js';
 import { readAll } from './primary.js';
+import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
 
@@ -160,14 +162,31 @@ async function present(user: ReturnType<Store['user']>, mailbox: string, m: Hand
   }
 }
 
-/** Full resync, primary side. */
-export async function sendSnapshot(link: Link): Promise<bigint> {
-  await link.send({ t: 'refuse', code: 'RESYNC', message: 'full resync is not available in this version; re-seed the replica data directory' });
-  throw new HandshakeError('RESYNC', 'full resync requested but not available');
+/**
+ * Full resync, primary side: the follower resets its store, then streams from
+ * LSN 0 — the journal replayed from the start. Refused when the journal no
+ * longer starts at LSN 1 (a snapshot transfer would be needed).
+ */
+export async function serveResync(store: Store, link: Link, log: Logger): Promise<bigint> {
+  if (store.lastLsn() > 0n) {
+    const first = await store.readJournal(0n, 1);
+    if (first.length === 0 || first[0]!.lsn !== 1n) {
+      await link.send({ t: 'refuse', code: 'RESYNC', message: 'the journal no longer starts at LSN 1; re-seed the replica from a copy of this node' });
+      throw new HandshakeError('RESYNC', 'journal truncated: cannot replay from LSN 1');
+    }
+  }
+  await expect(link, 'resync-ready', 10 * 60_000);
+  log.warn({ lastLsn: store.lastLsn().toString() }, 'replication: full resync: replaying the journal from LSN 1 to the follower');
+  return 0n;
 }
 
-/** Full resync, follower side. */
-export async function receiveSnapshot(link: Link): Promise<bigint> {
-  await expect(link, 'snap-begin');
-  throw new HandshakeError('RESYNC', 'full resync is not available in this version');
+/** Full resync, follower side: reset the spool and the store, then tell the primary to replay. */
+export async function acceptResync(store: Store, spool: ReceiveSpool, link: Link, log: Logger): Promise<void> {
+  if (!store.replication.reset) {
+    throw new HandshakeError('RESYNC', 'this store cannot reset itself; re-seed the data directory by hand (contrib/README.md)');
+  }
+  log.warn({ lastLsn: store.lastLsn().toString() }, 'replication: full resync: discarding local mailbox data and following from LSN 0');
+  await spool.reset();
+  await store.replication.reset();
+  await link.send({ t: 'resync-ready' });
 }

@@ -30,8 +30,8 @@ export interface PrimaryHost {
   followerChanged(session: ShipSession | null): void;
   /** Serve the hand-back of a diverged follower (catchup.ts). */
   receiveHandback(link: Link, fork: bigint, peer: PeerHello): Promise<void>;
-  /** Send a full snapshot to the follower (catchup.ts). */
-  sendSnapshot(link: Link, peer: PeerHello): Promise<bigint>;
+  /** Full resync of the follower (catchup.ts); returns the LSN to stream from. */
+  serveResync(link: Link, peer: PeerHello): Promise<bigint>;
   /** Send this node's manifest (verify.ts). */
   sendManifest(link: Link): Promise<void>;
 }
@@ -131,11 +131,11 @@ export class PrimaryListener {
       await link.send({ t: 'start', mode: 'handback', fork: fork.toString(), history: me.history, clusterId });
       await this.host.receiveHandback(link, fork, peer);
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId });
-      from = await this.host.sendSnapshot(link, peer);
+      from = await this.host.serveResync(link, peer);
     } else if (peer.needsResync || !(await this.journalServes(peerLast))) {
       log.warn({ peerLastLsn: peer.lastLsn }, 'replication: follower needs a full resync');
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId });
-      from = await this.host.sendSnapshot(link, peer);
+      from = await this.host.serveResync(link, peer);
     } else {
       await link.send({ t: 'start', mode: 'stream', from: peerLast.toString(), history: me.history, clusterId });
     }

@@ -9,8 +9,8 @@
  *     u32 BE header length | u32 BE body length | header (UTF-8 JSON) | body
  *
  * The header is one of the `Frame` objects below (discriminated by `t`); the
- * body carries raw message bytes (a delivered message, a snapshot file, a
- * message handed back after a split brain) and is empty otherwise. Bigints
+ * body carries raw message bytes (a delivered message, or a message handed
+ * back after a split brain) and is empty otherwise. Bigints
  * (LSNs, modseqs) travel as decimal strings.
  *
  * Handshake (both sides prove they know `replication.secret`; the secret never
@@ -33,7 +33,8 @@
  * descends from. A node that learns of a higher epoch stops writing and
  * follows; records it holds beyond the fork point are handed back
  * (`handback`) to be delivered again on the primary, then it is re-seeded by a
- * full resync (`snap-*` frames).
+ * full resync: it resets its store (`resync-ready`) and the primary replays
+ * its journal from LSN 1.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -86,12 +87,8 @@ export type Frame =
   | { t: 'handback'; id: number; accountId: string; mailbox: string; basename: string; sender: string; internalDate: number; flags: string[]; messageId: string | null }
   | { t: 'handback-ok'; id: number; outcome: 'delivered' | 'present' | 'failed'; detail?: string }
   | { t: 'handback-done' }
-  /** Full resync: the primary's state at `lsn`. */
-  | { t: 'snap-begin'; lsn: string; accounts: number; messages: number; bytes: number }
-  | { t: 'snap-mailbox'; accountId: string; mailbox: string; uidvalidity: number; uidnext: number; highestModseq: string; subscribed: boolean; specialUse: string | null }
-  | { t: 'snap-msg'; accountId: string; mailbox: string; uid: number; modseq: string; flags: string[]; internalDate: number; basename: string }
-  | { t: 'snap-end'; lsn: string }
-  /** Sent by a primary to a peer primary with a lower epoch: step down. */
+  /** Full resync: the follower has reset its store; the primary replays its journal from LSN 1. */
+  | { t: 'resync-ready' }
   /** `roost verify`: one mailbox of the peer's manifest per frame, then the end marker. */
   | { t: 'manifest'; entry: MailboxManifest }
   | { t: 'manifest-end'; lastLsn: string };

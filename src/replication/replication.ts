@@ -23,7 +23,7 @@ import { PrimaryListener, type ShipSession } from './primary.js';
 import { Follower, connectPeer } from './replica.js';
 import { Link, type EpochStart, type NodeState, type Role } from './protocol.js';
 import { ReceiveSpool } from './spool.js';
-import { receiveHandback, receiveSnapshot, sendHandback, sendSnapshot } from './catchup.js';
+import { acceptResync, receiveHandback, sendHandback, serveResync } from './catchup.js';
 import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyReport } from './verify.js';
 import type { MailboxManifest } from './protocol.js';
 
@@ -401,7 +401,7 @@ export class Replication {
       receiveHandback: async (link, fork, peer) => {
         await receiveHandback({ store, directory, log }, link, fork, peer);
       },
-      sendSnapshot: (link) => sendSnapshot(link),
+      serveResync: (link) => serveResync(store, link, log),
       sendManifest: (link) => sendManifest(store, directory, link),
     };
   }
@@ -436,7 +436,12 @@ export class Replication {
         await this.epochs.update({ handedBackThrough: r.through.toString(), needsResync: true });
         this.log.warn({ ...r, through: r.through.toString() }, 'replication: hand-back done; this node now needs a full resync');
       },
-      receiveSnapshot: (link) => receiveSnapshot(link),
+      resync: async (link) => {
+        await acceptResync(store, this.spool!, link, this.log);
+        this.introduced.clear();
+        // The primary's history is adopted right after, before any record is applied.
+        await this.epochs.update({ needsResync: false, handedBackThrough: '0', history: [] });
+      },
       spool: this.spool!,
       linkChanged: ({ connected, error }) => {
         this.followerConnected = connected && this.role === 'replica';

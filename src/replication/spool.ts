@@ -108,6 +108,20 @@ export class ReceiveSpool {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /** Forget everything spooled (full resync: the store is being reset). */
+  async reset(): Promise<void> {
+    this.stopped = true;
+    await this.applying;
+    await this.serial(async () => {
+      this.pending = [];
+      this.pendingBytesCount = 0;
+      await this.fh.truncate(0);
+      await this.fh.datasync();
+    });
+    this.received = 0n;
+    this.stopped = false;
+  }
+
   /** Stop applying (records not yet applied stay in the file for the next start) and close the file. */
   async close(): Promise<void> {
     this.stopped = true;

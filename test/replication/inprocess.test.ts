@@ -151,6 +151,55 @@ describe('two components over TLS', () => {
   });
 });
 
+describe('divergence and full resync', () => {
+  it('an old primary with records the new primary lacks resets and replays the new line', async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    let a = await side('primary', pa, pb, { sync_timeout_ms: 300 });
+    let b = await side('replica', pb, pa, { sync_timeout_ms: 300 });
+    await waitUntil('connected', () => b.repl.status().connected);
+    for (let i = 0; i < 3; i++) await a.repl.gate.waitFor(a.mem.write('u', Buffer.from(`m${i}`)).lsn);
+    await waitUntil('applied', () => b.mem.applied === 3n);
+    await stop(b);
+    // Written on A only (flag changes: nothing to hand back), then A dies.
+    a.mem.write('u', null, { n: 1 });
+    a.mem.write('u', null, { n: 2 });
+    await stop(a);
+    b = await side('replica', pb, pa, { sync_timeout_ms: 300 }, { dir: b.dir, mem: b.mem });
+    await b.repl.promote();
+    b.mem.write('u', Buffer.from('new line 1'));
+    b.mem.write('u', Buffer.from('new line 2'));
+    a = await side('primary', pa, pb, { sync_timeout_ms: 300 }, { dir: a.dir, mem: a.mem });
+    expect(a.repl.role).toBe('replica');
+    await waitUntil('resynced', () => a.repl.status().connected && a.mem.applied === b.mem.lastLsn(), 10_000);
+    expect(a.mem.records.map((r) => [r.lsn, r.epoch, r.kind])).toEqual(b.mem.records.map((r) => [r.lsn, r.epoch, r.kind]));
+    expect(a.mem.bodies.get(5n)?.toString()).toBe('new line 2');
+    expect(a.repl.status()).toMatchObject({ needsResync: false, epoch: 2, role: 'replica' });
+    await stop(a);
+    await stop(b);
+  });
+
+  it('without store reset the diverged node waits, read-only, for a manual re-seed', async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    let a = await side('primary', pa, pb, { ack: 'async' });
+    let b = await side('replica', pb, pa, { ack: 'async' });
+    await waitUntil('connected', () => b.repl.status().connected);
+    a.mem.write('u', null);
+    await waitUntil('applied', () => b.mem.applied === 1n);
+    await stop(b);
+    a.mem.write('u', null);
+    await stop(a);
+    b = await side('replica', pb, pa, { ack: 'async' }, { dir: b.dir, mem: b.mem });
+    await b.repl.promote();
+    a.mem.canReset = false;
+    a = await side('primary', pa, pb, { ack: 'async' }, { dir: a.dir, mem: a.mem });
+    await waitUntil('marked', () => a.repl.status().needsResync === true && /re-seed/.test(a.repl.status().lastError ?? ''), 10_000);
+    expect(a.repl.role).toBe('replica');
+    expect(isRoostError(await a.repl.promote().catch((e: unknown) => e), 'UNAVAILABLE')).toBe(true);
+    await stop(a);
+    await stop(b);
+  });
+});
+
 describe('promote when behind', () => {
   it('refuses while the replica knows it lacks acknowledged records; --force overrides', async () => {
     const [pa, pb] = [await freePort(), await freePort()];

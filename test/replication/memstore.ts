@@ -17,6 +17,8 @@ export class MemStore {
   applyDelayMs = 0;
   /** Slow journal reads on the primary: records are acknowledged (async) before they can be shipped. */
   readDelayMs = 0;
+  /** Offer ReplicationSupport.reset (full resync). */
+  canReset = true;
   private listeners = new Set<(r: readonly JournalRecord[]) => void>();
 
   lastLsn(): bigint {
@@ -62,6 +64,15 @@ export class MemStore {
           self.writable = w;
         },
         listAccountIds: async () => [],
+        ...(self.canReset
+          ? {
+              reset: async () => {
+                self.records = [];
+                self.bodies.clear();
+                self.applied = 0n;
+              },
+            }
+          : {}),
       },
     } as unknown as Store;
   }
