@@ -48,12 +48,16 @@ export class ReplicationImpl implements ReplicationSupport {
     if (record.kind !== 'deliver') throw new RoostError('NOTFOUND', 'not a deliver record');
     const st = this.account(record);
     const d = record.data;
-    const dir = mailboxDir(st.account.maildir, String(d.mailbox));
+    // The mailbox may have been renamed since: UIDVALIDITY survives a rename
+    // and is unique within the account, so it finds the mailbox.
+    const uv = Number(d.uidvalidity);
+    const rows = st.db().mailboxes();
+    const mb = rows.find((r) => r.name === String(d.mailbox) && r.uidvalidity === uv) ?? rows.find((r) => r.uidvalidity === uv) ?? null;
+    const dir = mailboxDir(st.account.maildir, mb ? mb.name : String(d.mailbox));
     const names = [String(d.filename)];
-    const mb = st.mailbox(String(d.mailbox));
-    if (mb && mb.uidvalidity === Number(d.uidvalidity)) {
+    if (mb) {
       const row = st.db().message(mb.id, Number(d.uid));
-      if (row) names.push(row.disk_name, row.filename);
+      if (row && row.state !== 2) names.push(row.disk_name, row.filename);
     }
     const found = findByBasename(dir, String(d.basename));
     if (found) names.push(found);
@@ -89,7 +93,15 @@ export class ReplicationImpl implements ReplicationSupport {
       ensureMaildir(dir, String(d.mailbox) !== INBOX);
       const target = path.join(dir, String(d.filename));
       if (!fs.existsSync(target) && !findByBasename(dir, String(d.basename))) {
-        if (!body) throw new RoostError('TEMP', `deliver lsn ${rec.lsn} needs the message bytes`);
+        if (!body) {
+          // The primary no longer has it (expunged since: openDelivered said
+          // NOTFOUND). Journal the record; a later expunge record covers it.
+          this.store.journal.appendAt(rec, APPLIED_KEY);
+          this.applied = rec.lsn;
+          st.applyIndex([rec], { lost: new Set([rec.lsn]) });
+          this.store.notifyJournal([rec]);
+          return;
+        }
         const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
         const fh = await fsp.open(tmp, 'w', 0o600);
         try {

@@ -149,7 +149,8 @@ export function addQuotaDelta(a: Account, bytes: number, messages: number): void
 
 export function usage(a: Account): { bytes: number; messages: number } {
   if (quotaEnabled(a)) {
-    const q = readMaildirSize(a.maildir) ?? recalculate(a);
+    let q = readMaildirSize(a.maildir);
+    if (!q || q.fileSize >= MAX_FILE_SIZE || q.limitBytes !== a.quotaBytes || q.limitMessages !== a.quotaMessages) q = recalculate(a);
     return { bytes: Math.max(0, q.bytes), messages: Math.max(0, q.messages) };
   }
   return countUsage(a.maildir);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { AccountState } from '../account.js';
 import { parseName } from './filename.js';
-import { reconcileMailbox } from '../recovery.js';
+import { looksChanged, reconcileMailbox } from '../recovery.js';
 import type { StoreImpl } from '../store-impl.js';
 
 /** Events within this window are looked at together. */
@@ -51,6 +51,13 @@ export class MailboxWatcher {
     watcher.on('add', on('add'));
     watcher.on('unlink', on('unlink'));
     watcher.on('error', (err) => this.store.warn('store: watcher error', err));
+    // Files that arrived between the open and the watch being ready fire no event.
+    watcher.on('ready', () => {
+      const row = st.db().mailboxById(mailboxId);
+      if (row && looksChanged(st, row)) {
+        reconcileMailbox(this.store, st, row.name).catch((err) => this.store.warn('store: reconcile failed', err));
+      }
+    });
     this.watched.set(key, w);
   }
 
