@@ -95,9 +95,12 @@ export function verdictForError(err: unknown, overQuota: string): Verdict {
 
 /** Resolve every recipient; the first refusal decides (all-or-nothing). Accounts are de-duplicated. */
 async function resolveRecipients(directory: Directory, recipients: readonly string[]): Promise<Account[] | Verdict> {
+  // Look up distinct addresses at once (an LDAP backend bounds concurrency with its pool); the verdict
+  // is still that of the first refused recipient in envelope order.
+  const distinct = [...new Set(recipients.map((r) => r.toLowerCase()))];
+  const results = await Promise.all(distinct.map((r) => directory.lookupRecipient(r)));
   const accounts = new Map<string, Account>();
-  for (const rcpt of recipients) {
-    const r = await directory.lookupRecipient(rcpt);
+  for (const r of results) {
     if (r.kind === 'rejected') return { code: 'D', text: r.text };
     if (r.kind === 'deferred') return { code: 'Z', text: r.text };
     accounts.set(r.account.id, r.account);

@@ -223,3 +223,20 @@ describe('QMQP over quota with over_quota = "bounce"', () => {
     expect(r.text).toMatch(/#5\.2\.2/);
   });
 });
+
+describe('QMQP with the directory down', () => {
+  it('answers Z (never D "no such user"), and /health reports not ready', async () => {
+    const n = await startTestNode();
+    try {
+      await n.addUser('dora@example.org', 'pw');
+      expect((await qmqpSend(n.ports.qmqp!, 'x\n', '', ['dora@example.org'])).code).toBe('K');
+      // The embedded directory's database goes away under the running node.
+      await n.ctx.directory.close();
+      const r = await qmqpSend(n.ports.qmqp!, 'x\n', '', ['dora@example.org']);
+      expect(r).toEqual({ code: 'Z', text: 'account directory temporarily unavailable (#4.3.0)' });
+      expect(n.node.status().ready).toBe(false);
+    } finally {
+      await n.stop();
+    }
+  });
+});
