@@ -15,29 +15,35 @@ export interface Address {
   domain: string | null;
 }
 
+/** U+FFFD as UTF-8 bytes: what a NUL inside a quoted string or comment becomes. */
+const NUL_REPLACEMENT = '\xef\xbf\xbd';
+
 class AddressParser {
   readonly out: Address[] = [];
   private cur: Address = blank();
+  /** The current member is malformed (placeholders are filled in). */
+  private invalid = false;
   readonly sc: Rfc822Scanner;
 
   constructor(value: string) {
-    this.sc = new Rfc822Scanner(value, true);
+    this.sc = new Rfc822Scanner(value, true, NUL_REPLACEMENT);
   }
 
   private push(): void {
     this.out.push(this.cur);
     this.cur = blank();
+    this.invalid = false;
   }
 
   private pushFixed(): void {
     if (this.cur.mailbox === null) this.cur.mailbox = 'MISSING_MAILBOX';
-    if (this.cur.domain === null) this.cur.domain = 'MISSING_DOMAIN';
+    if (this.cur.domain === null || this.cur.domain === '') this.cur.domain = 'MISSING_DOMAIN';
     this.push();
   }
 
   private localPart(): number {
     const sc = this.sc;
-    const [r, t] = sc.peek() === 0x22 ? sc.quotedString() : sc.dotAtom();
+    const [r, t] = sc.peek() === 0x22 ? sc.quotedString() : sc.looseDotAtom();
     if (r < 0) return -1;
     this.cur.mailbox = t;
     return r;
@@ -70,22 +76,21 @@ class AddressParser {
   private angleAddr(): number {
     const sc = this.sc;
     sc.pos++;
-    let r = sc.skipLwsp();
-    if (r <= 0) return r;
+    if (sc.skipLwsp() <= 0) return -1;
     if (sc.peek() === 0x40) {
-      if (this.route() <= 0 || sc.peek() !== 0x3a) {
+      if (this.route() > 0 && sc.peek() === 0x3a) {
+        sc.pos++;
+      } else {
+        // A broken route: mark it and try to read the address anyway.
         this.cur.route = 'INVALID_ROUTE';
-        return -1;
+        if (sc.end) return -1;
       }
-      sc.pos++;
-      r = sc.skipLwsp();
-      if (r <= 0) return r;
+      if (sc.skipLwsp() <= 0) return -1;
     }
-    r = this.localPart();
-    if (r <= 0) return r;
-    if (sc.peek() === 0x40) {
-      r = this.domain();
-      if (r <= 0) return r;
+    // "<>" has neither mailbox nor domain (placeholders follow).
+    if (sc.peek() !== 0x3e) {
+      if (this.localPart() <= 0) return -1;
+      if (sc.peek() === 0x40 && this.domain() <= 0) return -1;
     }
     if (sc.peek() !== 0x3e) return -1;
     sc.pos++;
@@ -97,19 +102,38 @@ class AddressParser {
     const [r, name] = sc.phrase();
     if (r <= 0 || sc.peek() !== 0x3c) return -1;
     this.cur.name = name === '' ? null : name;
-    if (this.angleAddr() < 0) this.cur.domain = 'SYNTAX_ERROR';
+    if (this.angleAddr() < 0) {
+      this.cur.domain = 'SYNTAX_ERROR';
+      this.invalid = true;
+    }
     return sc.end ? 0 : 1;
   }
 
   private addrSpec(): number {
     const sc = this.sc;
     sc.lastComment = '';
+    const quoted = sc.peek() === 0x22;
     let r = this.localPart();
-    if (r !== 0 && sc.peek() === 0x40) {
-      const r2 = this.domain();
+    let r2 = -2;
+    if (r <= 0) this.invalid = true;
+    if (r !== 0 && !sc.end && sc.peek() === 0x40) {
+      r2 = this.domain();
       if (r2 <= 0) r = r2;
     }
-    if (sc.lastComment.length > 0) this.cur.name = sc.lastComment;
+    if (sc.lastComment.length > 0) {
+      this.cur.name = sc.lastComment;
+    } else if (r2 === -2) {
+      // A lone word is a mailbox, but words followed by more words are a display name.
+      const [, more] = sc.phrase();
+      if (more.length > 0) {
+        this.cur.name = `${this.cur.mailbox ?? ''} ${more}`;
+        this.cur.mailbox = null;
+      } else if (!quoted) {
+        this.cur.domain = '';
+      }
+      this.invalid = true;
+      r = -1;
+    }
     return r;
   }
 
@@ -120,7 +144,12 @@ class AddressParser {
     if (r < 0) {
       sc.pos = start;
       this.cur = blank();
+      this.invalid = false;
       r = this.addrSpec();
+      if (this.invalid && this.cur.name === null && this.cur.mailbox !== null && this.cur.domain === null) {
+        this.cur.name = this.cur.mailbox;
+        this.cur.mailbox = null;
+      }
     }
     this.pushFixed();
     return r;
@@ -130,17 +159,15 @@ class AddressParser {
     const sc = this.sc;
     const [pr, name] = sc.phrase();
     if (pr <= 0 || sc.peek() !== 0x3a) return -1;
+    // From here on this is a group, whatever follows.
     sc.pos++;
     let r = sc.skipLwsp();
     this.cur.mailbox = name;
     this.push();
     if (r > 0 && sc.peek() !== 0x3b) {
       for (;;) {
-        if (this.mailbox() <= 0) {
-          r = -1;
-          break;
-        }
-        if (sc.peek() !== 0x2c) break;
+        this.mailbox();
+        if (sc.end || sc.peek() !== 0x2c) break;
         sc.pos++;
         if (sc.skipLwsp() <= 0) {
           r = -1;
@@ -149,7 +176,7 @@ class AddressParser {
       }
     }
     if (r >= 0) {
-      if (sc.peek() !== 0x3b) r = -1;
+      if (sc.end || sc.peek() !== 0x3b) r = -1;
       else {
         sc.pos++;
         r = sc.skipLwsp();
@@ -168,6 +195,7 @@ class AddressParser {
       sc.pos = start;
       this.out.length = before;
       this.cur = blank();
+      this.invalid = false;
       r = this.mailbox();
     }
     return r;
@@ -177,10 +205,9 @@ class AddressParser {
   list(max: number): void {
     const sc = this.sc;
     if (sc.skipLwsp() <= 0) return;
-    let n = 0;
-    while (n++ < max) {
+    for (let n = 0; n < max; n++) {
       if (this.address() === 0) break;
-      if (sc.peek() !== 0x2c) break;
+      if (sc.end || sc.peek() !== 0x2c) break;
       sc.pos++;
       const r = sc.skipLwsp();
       if (r <= 0) {

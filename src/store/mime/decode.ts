@@ -91,9 +91,10 @@ function hexVal(c: number): number {
 /**
  * Quoted-printable (RFC 2045 §6.7): "=XX" (either case), soft line breaks
  * "=" CRLF / "=" LF, trailing blanks on a line dropped (rule 3). Malformed
- * "=" sequences are kept as they are (§6.7 note: robust decoders do so).
+ * "=" sequences are kept as they are (§6.7 note: robust decoders do so);
+ * `onInvalid` hears of them (BINARY refuses such parts).
  */
-export function decodeQuotedPrintable(input: Buffer): Buffer {
+export function decodeQuotedPrintable(input: Buffer, onInvalid?: () => void): Buffer {
   const out = Buffer.allocUnsafe(input.length);
   let n = 0;
   let i = 0;
@@ -123,6 +124,7 @@ export function decodeQuotedPrintable(input: Buffer): Buffer {
         i = j + 2;
         continue;
       }
+      onInvalid?.();
       out[n++] = c;
       i++;
       continue;
@@ -148,7 +150,8 @@ export function decodeQuotedPrintable(input: Buffer): Buffer {
  * Decode a body in its Content-Transfer-Encoding for BINARY (RFC 3516 §4.2).
  * Identity encodings (none, 7bit, 8bit, binary) return the input. Throws
  * RoostError('UNKNOWNCTE') for an encoding we cannot undo (RFC 3516 §4.3) and
- * RoostError('PARSE') for base64 with bytes outside the alphabet.
+ * RoostError('PARSE') for base64 with bytes outside the alphabet or
+ * quoted-printable with a malformed "=" escape.
  */
 export function decodeTransfer(body: Buffer, encoding: string | null): Buffer {
   const enc = (encoding ?? '7bit').toLowerCase();
@@ -157,8 +160,12 @@ export function decodeTransfer(body: Buffer, encoding: string | null): Buffer {
     case '8bit':
     case 'binary':
       return body;
-    case 'quoted-printable':
-      return decodeQuotedPrintable(body);
+    case 'quoted-printable': {
+      let bad = false;
+      const out = decodeQuotedPrintable(body, () => (bad = true));
+      if (bad) throw new RoostError('PARSE', 'Invalid data in MIME part');
+      return out;
+    }
     case 'base64': {
       const r = decodeBase64(body);
       if (r.invalid) throw new RoostError('PARSE', 'Invalid data in MIME part');

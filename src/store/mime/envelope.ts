@@ -7,7 +7,7 @@
  */
 import { parseAddressList, type Address } from './address.js';
 import { fieldValue, type HeaderField } from './header.js';
-import { imapNString, imapStringForHumans } from './quote.js';
+import { imapNString, imapNStringNoLf, imapStringForHumans } from './quote.js';
 
 export type EnvelopeAddressField = 'from' | 'sender' | 'reply-to' | 'to' | 'cc' | 'bcc';
 
@@ -66,7 +66,8 @@ export function renderEnvelopeFields(e: EnvelopeFields): string {
   return (
     '(' +
     [
-      imapNString(e.date),
+      // Folded values lose their line ends but keep the blanks (Dovecot's choice).
+      imapNStringNoLf(e.date),
       e.subject === null ? 'NIL' : imapStringForHumans(e.subject),
       addressList(e.from),
       // RFC 3501 §7.4.2: sender and reply-to default to from.
@@ -75,8 +76,8 @@ export function renderEnvelopeFields(e: EnvelopeFields): string {
       addressList(e.to),
       addressList(e.cc),
       addressList(e.bcc),
-      imapNString(e.inReplyTo),
-      imapNString(e.messageId),
+      imapNStringNoLf(e.inReplyTo),
+      imapNStringNoLf(e.messageId),
     ].join(' ') +
     ')'
   );

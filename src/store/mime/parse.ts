@@ -60,17 +60,22 @@ export function countLines(buf: Buffer, start: number, end: number): { lines: nu
 
 function matchBoundary(ctx: Ctx, l: number, bounds: Buffer[]): Hit | null {
   const { buf, end } = ctx;
+  // The longest active boundary that prefixes the line wins; on a tie the
+  // innermost (RFC 2046 §5.1.2 nesting; Dovecot 2.3 reads "--ab" as "ab"
+  // even inside a part whose boundary is "a").
+  let best = -1;
+  const s = l + 2;
   for (let level = bounds.length - 1; level >= 0; level--) {
     const b = bounds[level];
-    const s = l + 2;
+    if (best >= 0 && b.length <= bounds[best].length) continue;
     if (s + b.length > end) continue;
-    if (buf.compare(b, 0, b.length, s, s + b.length) !== 0) continue;
-    const after = s + b.length;
-    const close = after + 1 < end && buf[after] === DASH && buf[after + 1] === DASH;
-    const nl = buf.indexOf(LF, after);
-    return { level, close, lineStart: l, next: nl < 0 || nl >= end ? end : nl + 1 };
+    if (buf.compare(b, 0, b.length, s, s + b.length) === 0) best = level;
   }
-  return null;
+  if (best < 0) return null;
+  const after = s + bounds[best].length;
+  const close = after + 1 < end && buf[after] === DASH && buf[after + 1] === DASH;
+  const nl = buf.indexOf(LF, after);
+  return { level: best, close, lineStart: l, next: nl < 0 || nl >= end ? end : nl + 1 };
 }
 
 /** First delimiter line of any active boundary at or after line start `from`. */
@@ -176,6 +181,13 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
   if (!isMessage || fields.some((f) => f.lname === 'mime-version' || f.lname === 'content-type')) {
     applyContentFields(buf, part, fields);
   }
+  // BINARY reads Content-Transfer-Encoding even where BODYSTRUCTURE does not.
+  const cteField = first(fields, 'content-transfer-encoding');
+  if (cteField) {
+    const v = fieldValue(buf, cteField);
+    const cte = parseEncoding(v) ?? v.trim();
+    if (cte !== part.encoding) part.cte = cte;
+  }
   if (isMessage) (part as MimeMessage).envelope = renderEnvelope(buf, fields);
 
   const tooDeep = depth >= LIMITS.store.maxMimeDepth || ctx.parts >= LIMITS.store.maxMimeParts;
@@ -194,10 +206,10 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
       hit = findBoundary(ctx, bodyStart, bounds);
       partEnd = endAt(ctx, hit, bodyStart);
       part.bodyEnd = partEnd;
-      if (hit && hit.lineStart === bodyStart) giveBlankLineToDelimiter(buf, part, start);
     }
     if (part.type === 'multipart' && tooDeep) addEmptyChild(part);
   }
+  if (hit && hit.lineStart === bodyStart) giveLineEndToDelimiter(buf, part, start);
   if (part.bodyStart !== bodyStart) {
     const h = countLines(buf, start, part.bodyStart);
     part.vHeaderSize = part.bodyStart - start + h.bare;
@@ -209,20 +221,20 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
 }
 
 /**
- * A leaf whose delimiter follows its header's blank line directly has an
- * empty body, and that blank line's line end is the one RFC 2046 §5.1.1
- * gives to the delimiter: the header stops before it (Dovecot's sizes).
- * Enclosing parts still end at the delimiter line.
+ * An entity whose header runs straight into a delimiter line (after its blank
+ * line, or without one) has an empty body, and the line end before the
+ * delimiter is the delimiter's (RFC 2046 §5.1.1), so the header stops before
+ * it: Dovecot's sizes. Enclosing parts still end at the delimiter line.
  */
-function giveBlankLineToDelimiter(buf: Buffer, part: MimePart, headerStart: number): void {
+function giveLineEndToDelimiter(buf: Buffer, part: MimePart, headerStart: number): void {
   const b = part.bodyStart;
-  let blank = -1;
-  if (b - 2 >= headerStart && buf[b - 2] === CR && buf[b - 1] === LF) blank = b - 2;
-  else if (b - 1 >= headerStart && buf[b - 1] === LF) blank = b - 1;
-  // Only a real blank line: at the header start or right after another line end.
-  if (blank < 0 || (blank > headerStart && buf[blank - 1] !== LF)) return;
-  part.bodyStart = blank;
-  part.bodyEnd = blank;
+  let e = b;
+  if (e - 1 >= headerStart && buf[e - 1] === LF) {
+    e--;
+    if (e - 1 >= headerStart && buf[e - 1] === CR) e--;
+  }
+  part.bodyStart = e;
+  part.bodyEnd = e;
 }
 
 function applyContentFields(buf: Buffer, part: MimePart, fields: HeaderField[]): void {

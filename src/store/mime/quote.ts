@@ -65,7 +65,8 @@ export function imapStringForHumans(s: string): string {
       if (!lastWs) out += ' ';
       lastWs = true;
     } else {
-      out += c === 0 ? '\x80' : s[i];
+      // NUL cannot be sent (RFC 3501 §9 TEXT-CHAR); U+FFFD as UTF-8, as Dovecot 2.3.
+      out += c === 0 ? '\xef\xbf\xbd' : s[i];
       lastWs = false;
     }
   }

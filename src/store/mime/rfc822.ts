@@ -26,9 +26,15 @@ export class Rfc822Scanner {
   /** Text of the last comment skipped, when `keepComments` (addr-spec display names). */
   lastComment = '';
 
+  /**
+   * `keepComments`: remember the last comment's text (an addr-spec's
+   * display name). `nulReplacement`: what a NUL inside a quoted string,
+   * comment or domain literal becomes (Dovecot uses U+FFFD as UTF-8).
+   */
   constructor(
     readonly s: string,
     readonly keepComments = false,
+    readonly nulReplacement: string | null = null,
   ) {}
 
   get end(): boolean {
@@ -39,7 +45,7 @@ export class Rfc822Scanner {
     return this.pos < this.s.length ? this.s.charCodeAt(this.pos) : -1;
   }
 
-  /** Skip a (possibly nested) comment starting at "(". */
+  /** Skip a (possibly nested) comment starting at "("; its text (unescaped, unfolded) goes to lastComment. */
   skipComment(): number {
     const s = this.s;
     let level = 1;
@@ -47,18 +53,32 @@ export class Rfc822Scanner {
     let text = '';
     for (; this.pos < s.length; this.pos++) {
       const c = s.charCodeAt(this.pos);
-      if (c === 0x28) level++;
+      if (c === 0x00 && this.nulReplacement !== null) {
+        text += s.slice(start, this.pos) + this.nulReplacement;
+        start = this.pos + 1;
+      } else if (c === 0x28) level++;
       else if (c === 0x29) {
         if (--level === 0) {
           if (this.keepComments) this.lastComment = text + s.slice(start, this.pos);
           this.pos++;
           return this.end ? 0 : 1;
         }
-      } else if (c === 0x5c) {
-        text += s.slice(start, this.pos);
+      } else if (c === 0x0a) {
+        let piece = s.slice(start, this.pos);
+        if (piece.endsWith('\r')) piece = piece.slice(0, -1);
+        text += piece;
         start = this.pos + 1;
+      } else if (c === 0x5c) {
         this.pos++;
         if (this.pos >= s.length) return -1;
+        const n = s.charCodeAt(this.pos);
+        // A backslash before a line end or NUL quotes nothing: keep it as text.
+        if (n === 0x0d || n === 0x0a || n === 0x00) {
+          this.pos--;
+          continue;
+        }
+        text += s.slice(start, this.pos - 1);
+        start = this.pos;
       }
     }
     return -1;
@@ -105,21 +125,44 @@ export class Rfc822Scanner {
     return [this.skipLwsp(), t];
   }
 
-  /** dot-atom, allowing CFWS around the dots (RFC 822 compatibility). */
+  /** dot-atom, allowing CFWS around the dots (RFC 822 compatibility); an empty atom is an error. */
   dotAtom(): [number, string] {
     if (this.end || !isAtext(this.peek())) return [-1, ''];
     let out = '';
     for (;;) {
-      out += this.run(ATEXT, false);
+      const word = this.run(ATEXT, false);
+      if (word.length === 0) return [-1, out];
+      out += word;
       if (this.end) return [0, out];
       const r = this.skipLwsp();
       if (r <= 0) return [r, out];
       if (this.peek() !== 0x2e) return [1, out];
       this.pos++;
       out += '.';
-      const r2 = this.skipLwsp();
-      if (r2 <= 0) return [r2, out];
+      if (this.skipLwsp() <= 0) return [-1, out];
     }
+  }
+
+  /**
+   * Local part with dots anywhere ("a..b", ".a", "a."), as mail in the wild
+   * has them (RFC 5322 §4.4 obs-local-part, read loosely).
+   */
+  looseDotAtom(): [number, string] {
+    let out = '';
+    let r = -1;
+    do {
+      while (this.peek() === 0x2e) {
+        out += '.';
+        this.pos++;
+        if (this.end) return [0, out];
+        r = 1;
+      }
+      if (this.peek() === 0x40) break;
+      let w: string;
+      [r, w] = this.atom();
+      out += w;
+    } while (r > 0 && this.peek() === 0x2e);
+    return [r, out];
   }
 
   /** quoted-string at a '"'; folding CRLFs inside are removed, quoted-pairs unescaped. */
@@ -134,7 +177,10 @@ export class Rfc822Scanner {
         this.pos++;
         return [this.skipLwsp(), out];
       }
-      if (c === 0x0a) {
+      if (c === 0x00 && this.nulReplacement !== null) {
+        out += s.slice(start, this.pos) + this.nulReplacement;
+        start = this.pos + 1;
+      } else if (c === 0x0a) {
         let piece = s.slice(start, this.pos);
         if (piece.endsWith('\r')) piece = piece.slice(0, -1);
         out += piece;
@@ -142,6 +188,11 @@ export class Rfc822Scanner {
       } else if (c === 0x5c) {
         this.pos++;
         if (this.pos >= s.length) return [-1, out];
+        const n = s.charCodeAt(this.pos);
+        if (n === 0x0d || n === 0x0a || n === 0x00) {
+          this.pos--;
+          continue;
+        }
         out += s.slice(start, this.pos - 1);
         start = this.pos;
       }
@@ -171,18 +222,36 @@ export class Rfc822Scanner {
     return [this.skipLwsp(), out];
   }
 
+  /** "[" ... "]", brackets kept; folding removed; a second "[" is an error. */
   private domainLiteral(): [number, string] {
     const s = this.s;
-    const start = this.pos;
+    let start = this.pos++;
+    let out = '';
     for (; this.pos < s.length; this.pos++) {
       const c = s.charCodeAt(this.pos);
-      if (c === 0x5c) {
-        this.pos++;
-        if (this.pos >= s.length) break;
+      if (c === 0x00 && this.nulReplacement !== null) {
+        out += s.slice(start, this.pos) + this.nulReplacement;
+        start = this.pos + 1;
+      } else if (c === 0x5b) {
+        return [-1, ''];
       } else if (c === 0x5d) {
+        out += s.slice(start, this.pos + 1);
         this.pos++;
-        const t = s.slice(start, this.pos);
-        return [this.skipLwsp(), t];
+        return [this.skipLwsp(), out];
+      } else if (c === 0x0a) {
+        let piece = s.slice(start, this.pos);
+        if (piece.endsWith('\r')) piece = piece.slice(0, -1);
+        out += piece;
+        start = this.pos + 1;
+      } else if (c === 0x5c) {
+        this.pos++;
+        if (this.pos >= s.length) return [-1, ''];
+        const n = s.charCodeAt(this.pos);
+        if (n === 0x0d || n === 0x0a || n === 0x00) {
+          out += s.slice(start, this.pos);
+          start = this.pos;
+          this.pos--;
+        }
       }
     }
     return [-1, ''];

@@ -144,24 +144,20 @@ export function filterHeader(header: Buffer, names: readonly string[], not: bool
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const pieces: Buffer[] = [];
   const fields = splitFields(header, 0, header.length);
-  for (const f of fields) {
-    if (wanted.has(f.lname) !== not) pieces.push(header.subarray(f.start, f.end));
-  }
-  if (!not) pieces.push(Buffer.from('\r\n'));
-  else {
-    const last = fields.length > 0 ? fields[fields.length - 1].end : 0;
-    const blank = blankLineAt(header, last);
-    if (blank) pieces.push(blank);
+  if (!not) {
+    for (const f of fields) if (wanted.has(f.lname)) pieces.push(header.subarray(f.start, f.end));
+    pieces.push(Buffer.from('\r\n'));
+  } else {
+    // Everything but the named fields: lines that are not fields and the blank line stay.
+    let pos = 0;
+    for (const f of fields) {
+      if (!wanted.has(f.lname)) continue;
+      pieces.push(header.subarray(pos, f.start));
+      pos = f.end;
+    }
+    pieces.push(header.subarray(pos));
   }
   return toCrlf(Buffer.concat(pieces));
-}
-
-/** The header-ending blank line at the end of `header`, if the header has one. */
-function blankLineAt(header: Buffer, from: number): Buffer | null {
-  const n = header.length;
-  if (n >= 2 && header[n - 2] === 0x0d && header[n - 1] === 0x0a && n - 2 >= from) return header.subarray(n - 2);
-  if (n >= 1 && header[n - 1] === 0x0a && n - 1 >= from) return header.subarray(n - 1);
-  return null;
 }
 
 /**
@@ -215,7 +211,7 @@ export async function fetchBinary(tree: MimeTree, path: readonly number[], read:
   const raw = p.bodyEnd > p.bodyStart ? await read(p.bodyStart, p.bodyEnd) : Buffer.alloc(0);
   if (p.parts) return applyPartial(convertParts(raw, p.bodyStart, p, tree.bareLf), partial);
   if (p.message) return applyPartial(convertParts(raw, p.bodyStart, p.message, tree.bareLf), partial);
-  return applyPartial(decodeLeaf(raw, p.encoding, tree.bareLf), partial);
+  return applyPartial(decodeLeaf(raw, p.cte ?? p.encoding, tree.bareLf), partial);
 }
 
 /** A leaf's body decoded; text encodings are decoded from the CRLF form IMAP sends. */
@@ -248,8 +244,10 @@ function convertParts(raw: Buffer, base: number, root: MimePart, bareLf: boolean
       walk(p.message);
       return;
     }
-    const enc = p.encoding?.toLowerCase();
-    if (p.synthetic || isIdentity(p.encoding)) return;
+    const encoding = p.cte ?? p.encoding;
+    const enc = encoding?.toLowerCase();
+    // An empty body is left as it is, header included (as Dovecot does).
+    if (p.synthetic || isIdentity(encoding) || p.bodyEnd <= p.bodyStart) return;
     if (enc !== 'base64' && enc !== 'quoted-printable') throw new RoostError('UNKNOWNCTE', `Unknown Content-Transfer-Encoding ${enc}`);
     const hs = p.headerStart - base;
     const bs = p.bodyStart - base;
@@ -279,6 +277,6 @@ export async function binarySize(tree: MimeTree, path: readonly number[], read: 
   const p = path.length === 0 ? null : findPart(tree, path);
   if (path.length > 0 && !p) throw new RoostError('NOTFOUND', 'No such section');
   // A leaf in an identity encoding: the size is known without reading.
-  if (p && !p.parts && !p.message && isIdentity(p.encoding)) return p.vBodySize;
+  if (p && !p.parts && !p.message && isIdentity(p.cte ?? p.encoding)) return p.vBodySize;
   return (await fetchBinary(tree, path, read)).length;
 }

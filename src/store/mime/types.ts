@@ -44,8 +44,14 @@ export interface MimePart {
   params: MimeParam[];
   id: string | null;
   description: string | null;
-  /** Content-Transfer-Encoding as written, or null when absent (renders "7bit"). */
+  /** Content-Transfer-Encoding as written, or null when absent or malformed (renders "7bit"). */
   encoding: string | null;
+  /**
+   * The Content-Transfer-Encoding BINARY must undo, only when it differs from
+   * `encoding`: a malformed value (kept as written, so BINARY answers
+   * UNKNOWN-CTE) or one in a non-MIME header (which BODYSTRUCTURE ignores).
+   */
+  cte?: string;
   md5: string | null;
   disposition: { type: string; params: MimeParam[] } | null;
   language: string[] | null;

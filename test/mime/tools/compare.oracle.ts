@@ -61,6 +61,7 @@ it('matches Dovecot', async () => {
   for (const [name, items] of Object.entries(results)) {
     const raw = readFileSync(join(dir, name));
     for (const [item, ans] of Object.entries(items)) {
+      if (item === 'APPEND') continue;
       compared++;
       const got = await mine(raw, item);
       // No such section: Roost says NOTFOUND, Dovecot sends an empty string (or BINARY.SIZE 0).

@@ -24,56 +24,69 @@ def main():
         f.write(f"mail_location = maildir:{root}/Maildir\nbase_dir = {root}/run\nstate_dir = {root}/state\n"
                 f"log_path = {root}/log\nssl = no\nmail_uid = 65534\nmail_gid = 65534\nfirst_valid_uid = 0\nfirst_valid_gid = 0\n")
     subprocess.run(['chown', '-R', '65534:65534', os.path.join(root, 'Maildir'), os.path.join(root, 'state')], check=True)
-    p = subprocess.Popen(['/usr/lib/dovecot/imap', '-c', conf], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         env={'USER': 'tester', 'HOME': root, 'PATH': '/usr/bin:/bin'})
-    buf = bytearray()
+    state = {}
+
+    def start():
+        state['p'] = subprocess.Popen(['/usr/lib/dovecot/imap', '-c', conf], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      env={'USER': 'tester', 'HOME': root, 'PATH': '/usr/bin:/bin'})
+        state['buf'] = bytearray()
+        read_line()  # PREAUTH greeting
+        send(b'S SELECT INBOX\r\n')
+        read_until_tag('S')
+
+    def fill():
+        chunk = state['p'].stdout.read1(65536)
+        if not chunk:
+            raise EOFError()
+        state['buf'] += chunk
+
+    def read_line():
+        buf = state['buf']
+        while b'\r\n' not in buf:
+            fill()
+        i = buf.index(b'\r\n') + 2
+        line = bytes(buf[:i]); del buf[:i]
+        return line
 
     def read_until_tag(tag):
-        """Read until a tagged line for `tag`, honouring literals; returns (untagged bytes, tagged line)."""
-        nonlocal buf
+        """Untagged bytes (literals included) up to the tagged line; tagged None if the server hung up."""
         lines = bytearray()
-        while True:
-            while b'\r\n' not in buf:
-                chunk = p.stdout.read1(65536)
-                if not chunk:
-                    return bytes(lines), None
-                buf += chunk
-            i = buf.index(b'\r\n') + 2
-            line = bytes(buf[:i]); del buf[:i]
-            m = re.search(rb'\{(\d+)\}\r\n$', line)
-            if m:
-                n = int(m.group(1))
-                while len(buf) < n:
-                    chunk = p.stdout.read1(65536)
-                    if not chunk:
-                        break
-                    buf += chunk
-                line += bytes(buf[:n]); del buf[:n]
+        try:
+            while True:
+                line = read_line()
+                m = re.search(rb'~?\{(\d+)\}\r\n$', line)
+                if m:
+                    n = int(m.group(1))
+                    while len(state['buf']) < n:
+                        fill()
+                    line += bytes(state['buf'][:n]); del state['buf'][:n]
+                    lines += line
+                    continue
+                if line.startswith(tag.encode() + b' '):
+                    return bytes(lines), line
                 lines += line
-                continue  # the rest of the logical line follows
-            if line.startswith(tag.encode() + b' '):
-                return bytes(lines), line
-            lines += line
+        except EOFError:
+            return bytes(lines), None
 
     def send(b):
-        p.stdin.write(b); p.stdin.flush()
+        state['p'].stdin.write(b); state['p'].stdin.flush()
 
-    read_until_tag('*')  # greeting has no tag; read_until_tag returns at EOF only, so read PREAUTH line directly
+    start()
     results = {}
-    send(b'S SELECT INBOX\r\n'); read_until_tag('S')
-    for uid, path in enumerate(msgs, start=1):
+    for n, path in enumerate(msgs, start=1):
         data = open(path, 'rb').read()
-        send(f'A{uid} APPEND INBOX {{{len(data)}}}\r\n'.encode())
-        # wait for continuation
-        while b'\r\n' not in buf:
-            buf += p.stdout.read1(65536)
-        i = buf.index(b'\r\n') + 2; cont = bytes(buf[:i]); del buf[:i]
-        while not cont.startswith(b'+'):
-            while b'\r\n' not in buf:
-                buf += p.stdout.read1(65536)
-            i = buf.index(b'\r\n') + 2; cont = bytes(buf[:i]); del buf[:i]
-        send(data + b'\r\n')
-        read_until_tag(f'A{uid}')
+        send(f'A{n} APPEND INBOX {{{len(data)}}}\r\n'.encode())
+        line = read_line()
+        while not line.startswith(b'+') and not line.startswith(f'A{n} '.encode()):
+            line = read_line()
+        if line.startswith(b'+'):
+            send(data + b'\r\n')
+            _, line = read_until_tag(f'A{n}')
+        m = re.search(rb'APPENDUID \d+ (\d+)', line or b'')
+        if not m:
+            results[os.path.basename(path)] = {'APPEND': {'status': 'NO', 'tagged': (line or b'').decode('latin-1'), 'response': ''}}
+            continue
+        uid = int(m.group(1))
         r = {}
         for k, item in enumerate(items):
             tag = f'F{uid}_{k}'
@@ -81,13 +94,14 @@ def main():
             untagged, tagged = read_until_tag(tag)
             if tagged is None:
                 r[item] = {'status': 'BYE', 'tagged': '', 'response': untagged.decode('latin-1')}
-                break
+                state['p'].wait(timeout=10)
+                start()
+                continue
             t = tagged.decode('latin-1')[len(tag) + 1:]
             fetch = [l for l in re.split(rb'(?=\* \d+ FETCH)', untagged) if l.startswith(b'* ') and b' FETCH ' in l[:20]]
             r[item] = {'status': t.split(' ', 1)[0], 'tagged': t, 'response': fetch[-1].decode('latin-1') if fetch else ''}
         results[os.path.basename(path)] = r
-        if tagged is None:
-            break
+    p = state['p']
     try:
         send(b'Z LOGOUT\r\n')
     except BrokenPipeError:
