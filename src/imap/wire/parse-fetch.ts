@@ -145,7 +145,8 @@ export function parseFetch(a: Args, uid: boolean): FetchArgs {
     const mods = new Args(a.list('FETCH modifiers'), 'FETCH modifiers');
     while (!mods.done) {
       const k = mods.keyword('FETCH modifier');
-      if (k === 'CHANGEDSINCE') changedSince = parseModseq(mods.atom('CHANGEDSINCE value'), 'CHANGEDSINCE value', false);
+      // RFC 7162 §3.1.4 asks for a non-zero value; 0 ("everything") is accepted as harmless.
+      if (k === 'CHANGEDSINCE') changedSince = parseModseq(mods.atom('CHANGEDSINCE value'), 'CHANGEDSINCE value', true);
       else if (k === 'VANISHED') vanished = true;
       else throw new ParseError(`Unknown FETCH modifier ${k}`);
     }

@@ -228,6 +228,8 @@ describe('message commands', () => {
   it('FETCH modifiers (RFC 7162)', () => {
     expect(cmd('f FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)').args).toMatchObject({ changedSince: '12345n', items: [{ item: 'FLAGS' }, { item: 'MODSEQ' }] });
     expect(cmd('f UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)').args).toMatchObject({ vanished: true });
+    expect(cmd('f FETCH 1:* (FLAGS) (CHANGEDSINCE 0)').args).toMatchObject({ changedSince: '0n' });
+    expect(err('f FETCH 1:* (FLAGS) (CHANGEDSINCE 9223372036854775808)').text).toBe('Invalid CHANGEDSINCE value "9223372036854775808": out of range');
     expect(err('f FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)').text).toBe('VANISHED is only allowed in UID FETCH');
     expect(err('f UID FETCH 1 (FLAGS) (VANISHED)').text).toBe('VANISHED requires CHANGEDSINCE');
     expect(err('f FETCH 1 (FLAGS) (FOO)').text).toBe('Unknown FETCH modifier FOO');
