@@ -66,6 +66,8 @@ export interface ReplicationStatus {
   degraded: boolean;
   degradedSince: string | null;
   needsResync: boolean;
+  /** A full resync in progress: the journal head it is replaying up to. */
+  resync: { targetLsn: string; appliedLsn: string; since: string } | null;
   lastError: string | null;
 }
 
@@ -87,6 +89,7 @@ export class Replication {
   private closed = false;
   private readonly introduced = new Set<string>();
   private spool: ReceiveSpool | null = null;
+  private resyncing: { target: bigint; since: number; timer: NodeJS.Timeout } | null = null;
 
   private constructor(
     private readonly deps: ReplicationDeps,
@@ -219,7 +222,12 @@ export class Replication {
       const behind = this.follower.primaryLastLsn > applied ? Number(this.follower.primaryLastLsn - applied) : 0;
       connected = this.followerConnected;
       since = this.follower.connectedSince;
-      lag = { records: behind, bytes: null, seconds: behind > 0 && this.follower.lastRecordTime > 0 ? Math.max(0, (Date.now() - this.follower.lastRecordTime) / 1000) : 0 };
+      // Bytes: received and spooled but not yet applied (what is still unknown beyond the spool is not counted).
+      lag = {
+        records: behind,
+        bytes: this.spool?.pendingBytes ?? null,
+        seconds: behind > 0 && this.follower.lastRecordTime > 0 ? Math.max(0, (Date.now() - this.follower.lastRecordTime) / 1000) : 0,
+      };
     }
     const degradedSince = this.gate.degradedSinceMs;
     return {
@@ -243,6 +251,7 @@ export class Replication {
       degraded: this.gate.degraded,
       degradedSince: degradedSince ? new Date(degradedSince).toISOString() : null,
       needsResync: s.needsResync,
+      resync: this.resyncing ? { targetLsn: this.resyncing.target.toString(), appliedLsn: applied.toString(), since: new Date(this.resyncing.since).toISOString() } : null,
       lastError: this.linkError,
     };
   }
@@ -278,6 +287,7 @@ export class Replication {
     await this.follower?.stop();
     await this.listener?.close();
     await this.spool?.close();
+    if (this.resyncing) clearInterval(this.resyncing.timer);
     this.gate.close();
   }
 
@@ -340,6 +350,26 @@ export class Replication {
     while (this.listener?.follower && this.gate.ackedLsn < this.deps.store.lastLsn() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  /** Log full-resync progress every few seconds until the replica has applied what the primary had. */
+  private trackResync(): void {
+    if (this.resyncing) clearInterval(this.resyncing.timer);
+    const since = Date.now();
+    const timer = setInterval(() => {
+      const target = this.follower?.primaryLastLsn ?? 0n;
+      const applied = this.deps.store.replication.appliedLsn();
+      if (this.resyncing) this.resyncing.target = target;
+      if (target > 0n && applied >= target) {
+        this.log.warn({ appliedLsn: applied.toString(), seconds: (Date.now() - since) / 1000 }, 'replication: full resync complete');
+        clearInterval(timer);
+        this.resyncing = null;
+        return;
+      }
+      this.log.info({ appliedLsn: applied.toString(), targetLsn: target.toString() }, 'replication: full resync in progress');
+    }, 2000);
+    timer.unref();
+    this.resyncing = { target: 0n, since, timer };
   }
 
   private startFollower(): void {
@@ -441,6 +471,7 @@ export class Replication {
         this.introduced.clear();
         // The primary's history is adopted right after, before any record is applied.
         await this.epochs.update({ needsResync: false, handedBackThrough: '0', history: [] });
+        this.trackResync();
       },
       spool: this.spool!,
       linkChanged: ({ connected, error }) => {
