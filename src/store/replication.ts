@@ -144,6 +144,23 @@ export class ReplicationImpl implements ReplicationSupport {
     this.store.writable = writable;
   }
 
+  /**
+   * Full resync on a replica: remove every known account's Maildir and
+   * index and empty the journal, so the primary's journal applies from LSN 1.
+   */
+  async reset(): Promise<void> {
+    if (this.store.isWritable()) throw new RoostError('NOPERM', 'reset is for replicas only');
+    await this.chain.run(async () => {
+      await this.store.settle();
+      const ids = this.store.journal.accountIds();
+      const maildirs = ids.map((id) => this.store.journal.account(id)?.maildir).filter((m): m is string => !!m);
+      this.store.forgetAccounts();
+      for (const m of maildirs) await fsp.rm(m, { recursive: true, force: true });
+      this.store.journal.clear(APPLIED_KEY);
+      this.applied = 0n;
+    });
+  }
+
   async listAccountIds(): Promise<readonly string[]> {
     return this.store.journal.accountIds();
   }

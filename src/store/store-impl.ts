@@ -141,6 +141,17 @@ export class StoreImpl implements Store, StoreCore {
     return st;
   }
 
+  /** Close and delete every account's index and drop all in-memory state (replica reset). */
+  forgetAccounts(): void {
+    for (const st of this.states.values()) {
+      for (const id of st.caches.keys()) this.hub.emit(st.key(id), { type: 'gone', origin: null });
+      st.dropIndex();
+    }
+    this.states.clear();
+    this.lru.clear();
+    for (const n of fs.readdirSync(this.indexDir)) fs.rmSync(path.join(this.indexDir, n), { force: true });
+  }
+
   /** State for an account known only by id (replication): from the journal's account table. */
   stateById(id: string): AccountState | null {
     const st = this.states.get(id);

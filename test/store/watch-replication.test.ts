@@ -114,8 +114,22 @@ describe('replication support', () => {
     expect(await replica.replication.listAccountIds()).toEqual([ra.id]);
     replica.replication.setEpoch(7);
     expect(replica.epoch).toBe(7);
-    pb.close();
     rb.close();
+
+    // Full resync: the replica forgets everything and applies from LSN 1 again.
+    await replica.replication.reset!();
+    expect(replica.replication.appliedLsn()).toBe(0n);
+    expect(replica.lastLsn()).toBe(0n);
+    expect(fs.existsSync(ra.maildir)).toBe(false);
+    replica.user(ra);
+    for (const r of recs) {
+      const body = r.kind === 'deliver' ? await primary.replication.openDelivered(r).then(readAll, () => null) : null;
+      await replica.replication.apply(r, body);
+    }
+    const rb2 = await replica.user(ra).openMailbox('INBOX');
+    expect(rb2.snapshot().messages.map((m) => [m.uid, m.flags])).toEqual(ps.messages.map((m) => [m.uid, m.flags]));
+    rb2.close();
+    pb.close();
     await primary.close();
     await replica.close();
   });

@@ -161,6 +161,16 @@ export class Journal {
     return (this.db.prepare('SELECT id FROM accounts ORDER BY id').all() as { id: string }[]).map((r) => r.id);
   }
 
+  /** Empty the journal (replica full resync): LSNs start again at 1. */
+  clear(appliedKey: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM records').run();
+      this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'records'").run();
+      this.setMetaStmt.run(appliedKey, '0');
+    }).immediate();
+    this.last = 0n;
+  }
+
   close(): void {
     this.db.close();
   }
