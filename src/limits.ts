@@ -13,6 +13,8 @@ export const LIMITS = {
     maxReplyText: 400,
     /** qmail-qmqpd drops a packet whose length exceeds 200,000,000 bytes without a reply; so do we. */
     maxPacketLength: 200_000_000,
+    /** qmqp.html: "a session should take at most 1 hour"; receiving is cut after this (qmail-qmqpd: alarm(3600)). */
+    maxSessionMs: 3_600_000,
     /** SIGTERM: how long in-flight QMQP sessions may take to finish before they are cut. */
     shutdownGraceMs: 30_000,
   },

@@ -76,6 +76,11 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
     log.info('read timeout');
     socket.destroy();
   });
+  const sessionTimer = setTimeout(() => {
+    log.info('session time limit reached while receiving');
+    socket.destroy();
+  }, LIMITS.qmqp.maxSessionMs);
+  socket.once('close', () => clearTimeout(sessionTimer));
 
   const dropDraft = async (): Promise<void> => {
     const d = draft;
@@ -145,6 +150,7 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
 
   session.phase = 'delivering';
   socket.setTimeout(0);
+  clearTimeout(sessionTimer);
   let verdict: Verdict;
   if (env.problem || tooBig || failure !== null || !draft) {
     verdict = env.problem
