@@ -156,13 +156,57 @@ export function expandUidSet(set: SequenceSet, uids: ArrayLike<number>): Uint32A
   const n = uids.length;
   if (n === 0) return new Uint32Array(0);
   const star = uids[n - 1]!;
-  const idx: Array<[number, number]> = [];
-  for (const [lo, hi] of normalizeRanges(set.ranges, star)) {
-    const a = lowerBound(uids, lo);
-    const b = lowerBound(uids, hi + 1, a) - 1;
-    if (a <= b) idx.push([a + 1, b + 1]);
+  // Index intervals [start, end] (0-based, inclusive) in typed arrays: no
+  // per-range allocation, so a 100,000-element set stays cheap.
+  const k = set.ranges.length;
+  let starts = new Float64Array(k);
+  let ends = new Float64Array(k);
+  let m = 0;
+  let sorted = true;
+  for (const r of set.ranges) {
+    const a = r.from === '*' ? star : r.from;
+    const b = r.to === '*' ? star : r.to;
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    const ia = lowerBound(uids, lo);
+    const ib = lowerBound(uids, hi + 1, ia) - 1;
+    if (ia > ib) continue;
+    if (m > 0 && ia < starts[m - 1]!) sorted = false;
+    starts[m] = ia;
+    ends[m] = ib;
+    m++;
   }
-  return expandIntervals(mergeIntervals(idx));
+  if (!sorted) {
+    const order = Array.from({ length: m }, (_, i) => i).sort((x, y) => starts[x]! - starts[y]!);
+    const s2 = new Float64Array(m);
+    const e2 = new Float64Array(m);
+    order.forEach((o, i) => {
+      s2[i] = starts[o]!;
+      e2[i] = ends[o]!;
+    });
+    starts = s2;
+    ends = e2;
+  }
+  // Merge overlapping/adjacent intervals in place, counting the result.
+  let w = -1;
+  let total = 0;
+  for (let i = 0; i < m; i++) {
+    if (w >= 0 && starts[i]! <= ends[w]! + 1) {
+      if (ends[i]! > ends[w]!) {
+        total += ends[i]! - ends[w]!;
+        ends[w] = ends[i]!;
+      }
+    } else {
+      w++;
+      starts[w] = starts[i]!;
+      ends[w] = ends[i]!;
+      total += ends[w]! - starts[w]! + 1;
+    }
+  }
+  const out = new Uint32Array(total);
+  let j = 0;
+  for (let i = 0; i <= w; i++) for (let x = starts[i]!; x <= ends[i]!; x++) out[j++] = x + 1;
+  return out;
 }
 
 /** UIDs (not sequence numbers) in the set that exist in `uids`, ascending. */

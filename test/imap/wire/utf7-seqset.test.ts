@@ -103,6 +103,37 @@ describe('sequence sets', () => {
     expect(setContains(parseSequenceSet('1:3,9:*'), 5, 10)).toBe(false);
   });
 
+  it('UID and sequence expansion agree with a brute-force reading on random sets', () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let round = 0; round < 300; round++) {
+      const uids: number[] = [];
+      for (let u = 1 + rnd(5); uids.length < 1 + rnd(60); u += 1 + rnd(4)) uids.push(u);
+      const star = uids[uids.length - 1]!;
+      const parts: string[] = [];
+      for (let i = 0, k = 1 + rnd(6); i < k; i++) {
+        const a = rnd(5) === 0 ? '*' : String(1 + rnd(star + 10));
+        const b = rnd(5) === 0 ? '*' : String(1 + rnd(star + 10));
+        parts.push(rnd(3) === 0 ? a : `${a}:${b}`);
+      }
+      const set = parseSequenceSet(parts.join(','));
+      const want: number[] = [];
+      uids.forEach((u, i) => {
+        if (setContains(set, u, star)) want.push(i + 1);
+      });
+      expect([...expandUidSet(set, Uint32Array.from(uids))], parts.join(',')).toEqual(want);
+      const count = uids.length;
+      const seqWant: number[] = [];
+      for (let q = 1; q <= count; q++) if (setContains(set, q, count)) seqWant.push(q);
+      const inRange = set.kind === 'ranges' && set.ranges.every((r) => (r.from === '*' || r.from <= count) && (r.to === '*' || r.to <= count));
+      if (inRange) expect([...expandSequenceSet(set, count)]).toEqual(seqWant);
+      else expect(() => expandSequenceSet(set, count)).toThrow(SeqSetError);
+    }
+  });
+
   it('normalises overlapping and adjacent ranges', () => {
     const s = parseSequenceSet('5:9,1:2,3,8:12,20');
     if (s.kind !== 'ranges') throw new Error('unexpected');
