@@ -6,11 +6,28 @@ Usage: dovecot_oracle.py OUT.json ITEMS-FILE MSG.eml [MSG.eml ...]
 Runs Dovecot's imap binary in PREAUTH mode over stdin/stdout on a scratch
 Maildir (mail_uid nobody), APPENDs each message and sends one
 `UID FETCH <uid> (<item>)` per item listed (one item per line) in ITEMS-FILE.
-Writes {name: {item: {"status", "tagged", "response"}}} where `response` is
-the untagged FETCH (literals included) as a latin-1 string. Dev tool only;
-the findings are kept as unit-test expectations.
+Writes {name: {item: answer}} where answer is {"ok": value} (the item's
+value, a literal's content or the rest of the list, as a latin-1 string),
+{"no": "CODE"}, {"bye": true} (Dovecot hung up), or for a refused APPEND
+{"APPEND": {"no": text}}. Dev tool only: the recorded answers are kept in
+test/mime/dovecot/ and checked by test/mime/dovecot-oracle.test.ts.
 """
 import json, os, re, shutil, subprocess, sys, tempfile
+
+def item_value(resp, item):
+    """The value after the item's label in `* n FETCH (UID u LABEL value)`."""
+    m = re.match(rb'\* \d+ FETCH \(UID \d+ ', resp)
+    rest = resp[m.end():]
+    label = re.sub(r'\.PEEK', '', item)
+    label = re.sub(r'<(\d+)\.\d+>$', r'<\1>', label).encode()
+    assert rest.startswith(label + b' '), (rest[:80], label)
+    v = rest[len(label) + 1:]
+    lit = re.match(rb'~?\{(\d+)\}\r\n', v)
+    if lit:
+        return v[lit.end():lit.end() + int(lit.group(1))]
+    assert v.endswith(b')\r\n')
+    return v[:-3]
+
 
 def main():
     out_path, items_path, *msgs = sys.argv[1:]
@@ -84,7 +101,7 @@ def main():
             _, line = read_until_tag(f'A{n}')
         m = re.search(rb'APPENDUID \d+ (\d+)', line or b'')
         if not m:
-            results[os.path.basename(path)] = {'APPEND': {'status': 'NO', 'tagged': (line or b'').decode('latin-1'), 'response': ''}}
+            results[os.path.basename(path)] = {'APPEND': {'no': (line or b'').decode('latin-1').strip()}}
             continue
         uid = int(m.group(1))
         r = {}
@@ -93,13 +110,17 @@ def main():
             send(f'{tag} UID FETCH {uid} ({item})\r\n'.encode())
             untagged, tagged = read_until_tag(tag)
             if tagged is None:
-                r[item] = {'status': 'BYE', 'tagged': '', 'response': untagged.decode('latin-1')}
+                r[item] = {'bye': True}
                 state['p'].wait(timeout=10)
                 start()
                 continue
             t = tagged.decode('latin-1')[len(tag) + 1:]
+            if not t.startswith('OK'):
+                m = re.search(r'\[([A-Z-]+)\]', t)
+                r[item] = {'no': m.group(1) if m else t.strip()}
+                continue
             fetch = [l for l in re.split(rb'(?=\* \d+ FETCH)', untagged) if l.startswith(b'* ') and b' FETCH ' in l[:20]]
-            r[item] = {'status': t.split(' ', 1)[0], 'tagged': t, 'response': fetch[-1].decode('latin-1') if fetch else ''}
+            r[item] = {'ok': item_value(fetch[-1], item).decode('latin-1')}
         results[os.path.basename(path)] = r
     p = state['p']
     try:
@@ -108,7 +129,7 @@ def main():
         pass
     p.wait(timeout=10)
     shutil.rmtree(root, ignore_errors=True)
-    json.dump(results, open(out_path, 'w'), indent=1)
+    json.dump(results, open(out_path, 'w'), indent=0, sort_keys=True)
 
 if __name__ == '__main__':
     main()
