@@ -234,7 +234,7 @@ export class AccountState {
     if (recs.length === 0) return;
     const db = this.db();
     const events: [number, MailboxEvent][] = [];
-    const appends = new Map<number, MessageRecord[]>();
+    const appends = new Map<string, { id: number; origin: string | null; list: MessageRecord[] }>();
     let maxLsn = 0n;
     let schedule = false;
     db.tx(() => {
@@ -271,9 +271,10 @@ export class AccountState {
             const c = this.caches.get(mb.id);
             const e = entryOf(row);
             if (c && c.uidvalidity === mb.uidvalidity) c.add(e);
-            let list = appends.get(mb.id);
-            if (!list) appends.set(mb.id, (list = []));
-            list.push(e);
+            const ak = `${mb.id}\u0000${origin ?? ''}`;
+            let group = appends.get(ak);
+            if (!group) appends.set(ak, (group = { id: mb.id, origin, list: [] }));
+            group.list.push(e);
             break;
           }
           case 'flags': {
@@ -390,14 +391,14 @@ export class AccountState {
         }
       }
       if (extras.noteMtimes) {
-        for (const id of appends.keys()) {
+        for (const id of new Set([...appends.values()].map((g) => g.id))) {
           const mb = db.mailboxById(id);
           if (mb) this.noteMtimes(mb);
         }
       }
       db.setAppliedLsn(maxLsn);
     });
-    for (const [id, list] of appends) this.emit(id, { type: 'append', origin: null, messages: list });
+    for (const g of appends.values()) this.emit(g.id, { type: 'append', origin: g.origin, messages: g.list });
     for (const [id, ev] of events) this.emit(id, ev);
     if (schedule) this.scheduleFsWork();
   }

@@ -17,6 +17,7 @@
  * so a client retry cannot produce a duplicate.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseMessage } from './mime/parse.js';
 import type { AccountState, StoreCore } from './account.js';
 import { dirMtimes, targetName } from './account.js';
@@ -25,7 +26,7 @@ import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { flagsFromLetters, flagsKey, normalizeFlags } from './maildir/filename.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
-import { ensureMaildir } from './maildir/save.js';
+import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import type { JournalRecord } from './types.js';
@@ -40,6 +41,8 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   if (!core.isWritable()) return;
   if (!db.mailbox(INBOX)) importMaildir(core, st, new Map());
   else discoverFolders(core, st);
+  // After replay (which may still need tmp/ files of committed deliveries).
+  for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));
   if (db.pending().length > 0) st.scheduleFsWork();
 }
 

@@ -16,7 +16,7 @@ import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
-import { SpoolDraft, placeInTmp } from './maildir/save.js';
+import { SpoolDraft, cleanLeftovers, placeInTmp } from './maildir/save.js';
 import { parseMessage } from './mime/parse.js';
 import { recoverAccount } from './recovery.js';
 import { ReplicationImpl } from './replication.js';
@@ -25,9 +25,6 @@ import type { Draft, DraftOptions, DeliverOptions, Store, StoreOptions, UserStor
 import type { JournalRecord, SavedMessage } from './types.js';
 import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
-
-/** Spool files older than this at start-up belong to no running delivery. */
-const STALE_SPOOL_MS = 60 * 60 * 1000;
 
 export interface SaveTarget {
   st: AccountState;
@@ -61,7 +58,7 @@ export class StoreImpl implements Store, StoreCore {
     this.spoolDir = path.join(opts.dataDir, 'spool');
     fs.mkdirSync(this.indexDir, { recursive: true });
     fs.mkdirSync(this.spoolDir, { recursive: true });
-    cleanSpool(this.spoolDir);
+    cleanLeftovers(this.spoolDir);
     this.journal = new Journal(opts.dataDir);
     this.epoch = Number(this.journal.meta('epoch') ?? '0');
     this.committer = new GroupCommitter(this.journal, () => this.epoch, (recs) => this.notifyJournal(recs));
@@ -358,19 +355,6 @@ function sameAccount(a: Account, b: Account): boolean {
     a.maxMessageSize === b.maxMessageSize &&
     a.status === b.status
   );
-}
-
-/** Spool files left by a process that died: never linked, or linked and journaled (replay covers those). */
-function cleanSpool(dir: string): void {
-  const now = Date.now();
-  for (const n of fs.readdirSync(dir)) {
-    try {
-      const p = path.join(dir, n);
-      if (now - fs.statSync(p).mtimeMs > STALE_SPOOL_MS) fs.unlinkSync(p);
-    } catch {
-      // Another process removed it.
-    }
-  }
 }
 
 export async function openStore(opts: StoreOptions): Promise<Store> {

@@ -113,7 +113,12 @@ describe('mailboxes', () => {
     await d.write(message('appended'));
     await d.finish();
     const date = new Date('2020-02-03T04:05:06Z');
+    const pre = await u.openMailbox('INBOX');
+    const seen: MailboxEvent[] = [];
+    pre.onChange((e) => seen.push(e));
     const saved = await u.append('INBOX', d, { flags: ['\\Seen', '$Work'], internalDate: date, origin: 'S1' });
+    expect(seen).toMatchObject([{ type: 'append', origin: 'S1' }]);
+    pre.close();
     expect(saved.uid).toBe(1);
     const cur = files(a.maildir, 'cur');
     expect(cur).toHaveLength(1);

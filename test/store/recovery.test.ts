@@ -32,7 +32,7 @@ describe('crash recovery', () => {
     fs.writeFileSync(path.join(a.maildir, 'new', '1700000000.M1P99.other'), message('dropped'));
     fs.writeFileSync(path.join(a.maildir, 'cur', '1700000001.M1P99.other:2,FS'), message('seen one'));
     // 4. A delivery that crashed before its journal commit left a tmp/ link.
-    fs.writeFileSync(path.join(a.maildir, 'tmp', '1700000002.M5P1Q1.test.host,S=10,W=10'), 'half done');
+    fs.writeFileSync(path.join(a.maildir, 'tmp', '1700000002.M5P4194303Q1.test.host,S=10,W=10'), 'half done');
 
     store = await open(root);
     const box = await store.user(a).openMailbox('INBOX');
@@ -44,6 +44,8 @@ describe('crash recovery', () => {
     expect(snap.messages[2]!.flags).toEqual(['\\Flagged', '\\Seen']);
     expect((await box.readMessage(3)).toString()).toContain('dropped');
     expect(files(a.maildir, 'new').concat(files(a.maildir, 'cur'))).toHaveLength(3);
+    // The dead delivery's tmp/ link is cleaned (its process is gone).
+    expect(files(a.maildir, 'tmp')).toEqual([]);
     const recs = (await store.readJournal(two!.lsn, 100)).filter((r) => r.accountId === a.id);
     expect(recs.map((r) => r.kind)).toEqual(['expunge', 'deliver', 'deliver']);
     expect(recs[1]!.data).toMatchObject({ external: true, basename: '1700000000.M1P99.other', uid: 3 });

@@ -200,3 +200,44 @@ export function ensureMaildir(dir: string, isFolder: boolean): void {
     if (!fs.existsSync(marker)) fs.writeFileSync(marker, '', { mode: 0o600 });
   }
 }
+
+/**
+ * Leftovers of deliveries that died before their commit: files in a spool or
+ * tmp/ directory named by a process (P<pid>) that no longer runs, or older
+ * than 36 hours whoever wrote them (maildir(5)). A live process's files —
+ * another Roost process delivering right now — are left alone.
+ */
+export function cleanLeftovers(dir: string, maxAgeMs = 36 * 3600 * 1000): number {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  const now = Date.now();
+  for (const n of names) {
+    if (n.startsWith('maildirsize')) continue;
+    const m = /\.M\d+P(\d+)Q\d+\./.exec(n);
+    const p = path.join(dir, n);
+    try {
+      const dead = m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+      if (dead || now - fs.statSync(p).mtimeMs > maxAgeMs) {
+        fs.unlinkSync(p);
+        removed++;
+      }
+    } catch {
+      // Gone already, or a directory: not ours to remove.
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
