@@ -33,7 +33,7 @@ function get(name: string): Step {
 function ok(name: string): string[] {
   const s = get(name);
   expect(s.error, `${name}: ${s.error}`).toBeUndefined();
-  expect(s.typ, name).toBe('OK');
+  expect(s.typ, `${name}: ${JSON.stringify(s.data)}`).toBe('OK');
   return (s.data ?? []).map((d) => (Array.isArray(d) ? d.join('') : String(d)));
 }
 
