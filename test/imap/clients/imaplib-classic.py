@@ -1,7 +1,8 @@
 """Drive a Roost IMAP server with Python's imaplib (the classic RFC 3501
 command set) and print every answer as JSON for the vitest side to check.
 
-Usage: imaplib-classic.py PORT USER PASSWORD
+Usage: imaplib-classic.py PORT USER PASSWORD USER2 PASSWORD2
+(the second account has a password that needs quoting)
 Each step records {"step", "typ", "data"} (bytes decoded as latin-1) or
 {"step", "error"} when imaplib raised (a NO/BAD answer).
 """
@@ -11,6 +12,7 @@ import sys
 import time
 
 port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+user2, password2 = sys.argv[4], sys.argv[5]
 out = []
 
 
@@ -112,4 +114,17 @@ step('lsub-after', M.lsub, '""', 'Work*')
 step('select-inbox', M.select, 'inbox')
 step('fetch-inbox-copy', M.fetch, '1:*', '(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
 step('logout', M.logout)
+
+# AUTHENTICATE PLAIN: imaplib answers the server's "+" with a base64 line.
+A = imaplib.IMAP4('127.0.0.1', port, timeout=20)
+step('auth-plain-bad', A.authenticate, 'PLAIN', lambda _: ('\0%s\0%s' % (user, 'nope')).encode())
+step('auth-plain', A.authenticate, 'PLAIN', lambda _: ('\0%s\0%s' % (user, password)).encode())
+step('auth-select', A.select, 'INBOX', True)
+step('auth-logout', A.logout)
+
+# LOGIN with a password imaplib must quote (space, quote, backslash, braces).
+B = imaplib.IMAP4('127.0.0.1', port, timeout=20)
+step('login-quoted', B.login, user2, password2)
+step('login-quoted-list', B.list, '""', '*')
+step('login-quoted-logout', B.logout)
 print(json.dumps(out))

@@ -13,6 +13,9 @@ import { startImapNode, type ImapTestNode } from '../helpers/node.js';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'imaplib-classic.py');
 
+const USER2 = 'bob@example.org';
+const PASS2 = 'p"a\\ss w{3}rd';
+
 interface Step {
   step: string;
   typ?: string;
@@ -39,7 +42,8 @@ function ok(name: string): string[] {
 
 beforeAll(async () => {
   n = await startImapNode();
-  const r = await promisify(execFile)('python3', [SCRIPT, String(n.port), n.user, n.pass], { timeout: 60_000 });
+  await n.t.addUser(USER2, PASS2);
+  const r = await promisify(execFile)('python3', [SCRIPT, String(n.port), n.user, n.pass, USER2, PASS2], { timeout: 60_000 });
   steps = new Map((JSON.parse(r.stdout) as Step[]).map((s) => [s.step, s]));
 }, 90_000);
 
@@ -155,5 +159,14 @@ describe('Python imaplib, classic command set', () => {
     expect(ok('select-inbox')).toEqual(['1']);
     expect(ok('fetch-inbox-copy')[0]).toContain('Subject: Quarterly report');
     expect(get('logout').typ).toBe('BYE');
+  });
+
+  it('AUTHENTICATE PLAIN over the continuation, and LOGIN with a password that needs quoting', () => {
+    expect(get('auth-plain-bad').error).toContain('AUTHENTICATIONFAILED');
+    ok('auth-plain');
+    ok('auth-select');
+    ok('login-quoted');
+    expect(ok('login-quoted-list').some((l) => l.endsWith('"." INBOX'))).toBe(true);
+    expect(get('login-quoted-logout').typ).toBe('BYE');
   });
 });
