@@ -245,7 +245,12 @@ export class Session {
       release = user.lockMaildrop(this.cid);
       handle = await user.openMailbox('INBOX', { origin: this.cid });
       const maildrop = new Maildrop(handle.snapshot());
-      if (this.socket.destroyed || this.state.kind !== 'authorization') throw new Error('connection closed during login');
+      if (this.socket.destroyed || this.state.kind !== 'authorization') {
+        // The client went away (or autologout fired) while INBOX was opening.
+        handle.close();
+        release();
+        return;
+      }
       this.state = { kind: 'transaction', account, handle, maildrop, release };
       if (delay > 0) this.env.lastLogin.set(account.id, Date.now());
       pop3Logins.inc({ result: 'ok' });
