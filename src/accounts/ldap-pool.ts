@@ -73,7 +73,7 @@ export class LdapPool {
     while (this.idle.length > 0) {
       const c = this.idle.pop()!;
       // The server may have closed it while idle (restart, idle timeout): start over.
-      if (c.isConnected && c.isBound) return c;
+      if (c.isConnected && (this.opts.bindDn === '' || c.isBound)) return c;
       this.discard(c);
       this.open--;
     }
@@ -130,8 +130,14 @@ export class LdapPool {
     const client = new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs, ...(implicitTls ? { tlsOptions: tls } : {}) });
     try {
       if (this.opts.starttls) await client.startTLS(tls);
-      // Bind now (anonymously if there is no service account) so a dead server shows here, not mid-request.
-      await client.bind(this.opts.bindDn, this.opts.bindDn === '' ? '' : this.opts.bindPassword);
+      if (this.opts.bindDn !== '') await client.bind(this.opts.bindDn, this.opts.bindPassword);
+      else {
+        // Without a service account, an anonymous bind makes the connection now, so a dead server shows
+        // here and the next URL is tried; a server that refuses anonymous binds has still answered.
+        await client.bind('', '').catch((err: unknown) => {
+          if (!isAnswer(err)) throw err;
+        });
+      }
       return client;
     } catch (err) {
       void client.unbind().catch(() => undefined);

@@ -38,7 +38,7 @@ async function freePort(): Promise<number> {
 }
 
 export interface SlapdOptions {
-  /** Make a test CA and server certificate, listen on ldaps:// too, and require TLS for the data. */
+  /** Make a test CA and server certificate, listen on ldaps:// too, require TLS for the data, and refuse anonymous binds. */
   tls?: boolean;
 }
 
@@ -55,7 +55,7 @@ cn: config
 olcPidFile: ${dir}/slapd.pid
 olcArgsFile: ${dir}/slapd.args
 olcLogLevel: none
-${tlsConf}
+${tlsConf}${tls ? 'olcDisallows: bind_anon\n' : ''}
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
@@ -229,15 +229,19 @@ userPassword: ${READER_PW}
   }
 
   private async answers(): Promise<boolean> {
+    const c = this.clientArgs();
     try {
-      await run('/usr/bin/ldapsearch', ['-x', '-H', this.url, '-b', '', '-s', 'base', '-o', 'nettimeout=1', '1.1'], {
-        timeout: 2000,
-      });
+      await run(
+        '/usr/bin/ldapsearch',
+        ['-x', ...c.args, '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PW, '-b', '', '-s', 'base', '-o', 'nettimeout=1', '1.1'],
+        { timeout: 2000, env: c.env },
+      );
       return true;
     } catch {
       return false;
     }
   }
+
 
   /** Kill our slapd by PID and wait for it to exit (SIGKILL after 5 s). */
   async stop(): Promise<void> {

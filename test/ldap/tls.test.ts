@@ -1,13 +1,17 @@
 /**
  * ldaps:// and StartTLS against a slapd that requires TLS for its data
- * (olcSecurity tls=1) and presents a certificate from a test CA.
+ * (olcSecurity tls=1), refuses anonymous binds, and presents a certificate
+ * from a test CA.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Slapd, userLdif } from '../helpers/slapd.js';
 import { makeDirectory } from './fixtures.js';
 import type { LdapConfig } from '../../src/accounts/ldap.js';
 
+const run = promisify(execFile);
 let slapd: Slapd;
 beforeAll(async () => {
   slapd = await Slapd.create({ tls: true });
@@ -44,6 +48,18 @@ describe('LDAP over TLS', () => {
         expect((await d.authenticate('t1', 'right')).kind).toBe('ok');
       });
     }
+  });
+
+  it('bind-mode logins work on a server that refuses anonymous binds', async () => {
+    // The server really refuses them (olcDisallows: bind_anon):
+    await expect(
+      run('/usr/bin/ldapsearch', ['-x', '-ZZ', '-H', slapd.url, '-b', '', '-s', 'base', '1.1'], { env: { ...process.env, LDAPTLS_CACERT: slapd.caFile } }),
+    ).rejects.toThrow();
+    await withDir({ starttls: true, ca_file: slapd.caFile }, async (d) => {
+      expect((await d.authenticate('t1', 'right')).kind).toBe('ok');
+      expect(await d.authenticate('t1', 'wrong')).toEqual({ kind: 'failed' });
+      expect((await d.authenticate('t1', 'right')).kind).toBe('ok');
+    });
   });
 
   it('an unverifiable certificate is a temporary failure, never "not found"', async () => {
