@@ -60,7 +60,7 @@ interface CacheEntry {
 }
 
 /** Insertion-ordered map as a bounded cache: expired or oldest entries go first. */
-class TtlCache {
+export class TtlCache {
   private readonly map = new Map<string, CacheEntry>();
   constructor(private readonly ttlMs: number) {}
 
