@@ -137,10 +137,42 @@ export class AccountState {
   cache(mb: MailboxRow): MailboxCache {
     let c = this.caches.get(mb.id);
     if (!c || c.uidvalidity !== mb.uidvalidity) {
+      this.db().track(mb);
       c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), this.db().loadMessages(mb.id));
       this.caches.set(mb.id, c);
     }
     return c;
+  }
+
+  /**
+   * Another process (`roost deliver`, a second server on the same data)
+   * changed this mailbox's index: bring the shared cache up to date and tell
+   * listeners what changed, as if the change had been made here.
+   */
+  refreshFromDb(mb: MailboxRow, force = false): void {
+    const c = this.caches.get(mb.id);
+    if (!c) return;
+    if (c.uidvalidity !== mb.uidvalidity) {
+      this.caches.delete(mb.id);
+      this.emit(mb.id, { type: 'gone', origin: null });
+      return;
+    }
+    if (!force && !this.db().changedElsewhere(mb)) return;
+    this.db().track(mb);
+    const fresh = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), this.db().loadMessages(mb.id));
+    const now = new Map(fresh.all().map((e) => [e.uid, e]));
+    const gone: number[] = [];
+    const flags: { uid: number; flags: readonly string[]; modseq: bigint }[] = [];
+    for (const e of c.all()) {
+      const n = now.get(e.uid);
+      if (!n) gone.push(e.uid);
+      else if (n.modseq !== e.modseq) flags.push({ uid: n.uid, flags: n.flags, modseq: n.modseq });
+    }
+    const added = fresh.all().filter((e) => c.get(e.uid) === undefined);
+    this.caches.set(mb.id, fresh);
+    if (gone.length > 0) this.emit(mb.id, { type: 'expunge', origin: null, uids: gone, modseq: fresh.highestModseq });
+    if (flags.length > 0) this.emit(mb.id, { type: 'flags', origin: null, updates: flags });
+    if (added.length > 0) this.emit(mb.id, { type: 'append', origin: null, messages: added });
   }
 
   key(mailboxId: number): string {

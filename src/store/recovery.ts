@@ -202,6 +202,12 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     if (!fs.existsSync(dir)) return;
     const disk = listMessages(dir);
     const rows = st.db().allRows(mb.id);
+    // Rows another process indexed (its files are what woke the watcher).
+    const c = st.caches.get(mb.id);
+    if (c) {
+      const live = rows.filter((r) => r.state !== STATE_UNLINK);
+      if (live.length !== c.count || live.some((r) => c.get(r.uid)?.modseq !== BigInt(r.modseq))) st.refreshFromDb(mb, true);
+    }
     const known = new Set(rows.map((r) => r.basename));
     const expunged: number[] = [];
     const renamed: { uid: number; flags: string[]; filename: string }[] = [];

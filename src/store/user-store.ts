@@ -218,9 +218,8 @@ export class UserStoreImpl implements UserStore {
       await reconcileMailbox(this.store, this.st, name);
       mb = this.st.requireMailbox(name);
     }
-    const c = this.st.caches.get(mb.id);
-    // Another process (the CLI) changed the index: reload the shared cache.
-    if (c && (c.uidnext < mb.uidnext || c.highestModseq < BigInt(mb.highestmodseq))) this.st.caches.delete(mb.id);
+    // Another process (the CLI) may have changed the index.
+    this.st.refreshFromDb(mb);
     return mb;
   }
 

@@ -52,6 +52,26 @@ describe('watcher', () => {
     await store.close();
   });
 
+  it('sees deliveries another process (roost deliver) made into the same store', async () => {
+    const server = await open(root, true);
+    const a = account(root, 'shared');
+    await deliver(server, [a], message('first'));
+    const box = await server.user(a).openMailbox('INBOX');
+    const events: MailboxEvent[] = [];
+    box.onChange((e) => events.push(e));
+    await new Promise((r) => setTimeout(r, 100));
+    const cli = await open(root);
+    const [saved] = await deliver(cli, [a], message('from the cli'));
+    await cli.close();
+    expect(saved!.uid).toBe(2);
+    await waitFor(() => events.some((e) => e.type === 'append'));
+    expect(box.snapshot().messages.map((m) => m.uid)).toEqual([1, 2]);
+    const [third] = await deliver(server, [a], message('third'));
+    expect(third!.uid).toBe(3);
+    box.close();
+    await server.close();
+  });
+
   it('notices changes to an unwatched mailbox when it is opened (mtime check)', async () => {
     const store = await open(root);
     const a = account(root, 'unwatched');

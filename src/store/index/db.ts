@@ -40,6 +40,11 @@ export const STATE_UNLINK = 2;
 
 export class IndexDb {
   readonly db: Database.Database;
+  /**
+   * UIDNEXT / HIGHESTMODSEQ per mailbox as this process last wrote or read
+   * them. A mailbox row that differs was changed by another process.
+   */
+  readonly seen = new Map<number, { uidnext: number; modseq: number }>();
   private readonly s: Record<string, Database.Statement>;
 
   constructor(readonly file: string) {
@@ -140,20 +145,44 @@ export class IndexDb {
   }
   /** Reserve `n` UIDs; returns the first. Atomic across processes (SQLite write lock). */
   allocUids(mailbox: number, n: number): number {
-    return (this.s.allocUid!.get(n, mailbox, n) as { first: number }).first;
+    const first = (this.s.allocUid!.get(n, mailbox, n) as { first: number }).first;
+    this.note(mailbox, first + n, 0);
+    return first;
+  }
+  note(mailbox: number, uidnext: number, modseq: number): void {
+    const s = this.seen.get(mailbox);
+    if (s) {
+      if (uidnext > s.uidnext) s.uidnext = uidnext;
+      if (modseq > s.modseq) s.modseq = modseq;
+    }
+  }
+  /** Start tracking a mailbox from its current row. */
+  track(row: MailboxRow): void {
+    this.seen.set(row.id, { uidnext: row.uidnext, modseq: row.highestmodseq });
+  }
+  /** Whether another process changed the mailbox since we last looked. */
+  changedElsewhere(row: MailboxRow): boolean {
+    const s = this.seen.get(row.id);
+    return !s || s.uidnext !== row.uidnext || s.modseq !== row.highestmodseq;
   }
   /** One new UID and one new modseq in one statement (the delivery path). */
   allocUidModseq(mailbox: number): { uid: number; modseq: number } {
-    return this.s.allocUidModseq!.get(mailbox) as { uid: number; modseq: number };
+    const r = this.s.allocUidModseq!.get(mailbox) as { uid: number; modseq: number };
+    this.note(mailbox, r.uid + 1, r.modseq);
+    return r;
   }
   allocModseq(mailbox: number): number {
-    return (this.s.allocModseq!.get(mailbox) as { m: number }).m;
+    const m = (this.s.allocModseq!.get(mailbox) as { m: number }).m;
+    this.note(mailbox, 0, m);
+    return m;
   }
   bumpUidnext(mailbox: number, atLeast: number): void {
     this.s.bumpUidnext!.run(atLeast, mailbox);
+    this.note(mailbox, atLeast, 0);
   }
   bumpModseq(mailbox: number, atLeast: number): void {
     this.s.bumpModseq!.run(atLeast, mailbox);
+    this.note(mailbox, 0, atLeast);
   }
   setMtimes(mailbox: number, newMtime: string, curMtime: string): void {
     this.s.setMtimes!.run(newMtime, curMtime, mailbox);

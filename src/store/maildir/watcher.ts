@@ -12,6 +12,7 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { AccountState } from '../account.js';
 import { parseName } from './filename.js';
+import { STATE_UNLINK } from '../index/db.js';
 import { looksChanged, reconcileMailbox } from '../recovery.js';
 import type { StoreImpl } from '../store-impl.js';
 
@@ -94,10 +95,10 @@ export class MailboxWatcher {
     reconcileMailbox(this.store, w.st, mb.name).catch((err) => this.store.warn('store: reconcile after watcher event failed', err));
   }
 
-  /** A file we are about to unlink (expunged, state 2) still shows up briefly. */
+  /** A file we are about to unlink (expunged, state 2) may still show up; a live row not in our cache was added by another process. */
   private expungePending(w: Watched, base: string): boolean {
     const row = w.st.db().byBasename(w.mailboxId, base);
-    return row !== null;
+    return row !== null && row.state === STATE_UNLINK;
   }
 
   async close(): Promise<void> {
