@@ -29,6 +29,8 @@ export const LIMITS = {
     maxPipelinedInput: 64 * 1024,
     /** LIST/UIDL lines are joined into writes of about this size. */
     listingChunkBytes: 64 * 1024,
+    /** After the last reply, how long a client that does not read may hold the closing socket. */
+    closeLingerMs: 10_000,
   },
   imap: {
     /** Command text outside literals (Dovecot's imap_max_line_length is 64k). */

@@ -88,7 +88,7 @@ export class Session {
     } catch (err) {
       this.log.error({ err }, 'pop3 session failed');
     } finally {
-      this.end();
+      await this.end();
       pop3SessionsOpen.dec();
       this.log.debug('pop3 session closed');
       this.finish();
@@ -295,11 +295,32 @@ export class Session {
     st.release();
   }
 
-  private end(): void {
+  /**
+   * Release everything, then close the connection once the last reply (e.g.
+   * QUIT's +OK) has reached the kernel; a client that stopped reading gets
+   * LIMITS.pop3.closeLingerMs before the socket is destroyed.
+   */
+  private async end(): Promise<void> {
     if (this.state.kind === 'transaction') this.releaseMaildrop(this.state);
     this.state = { kind: 'closed' };
     this.reader.detach();
-    this.socket.destroy();
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (!s.writableFinished) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          s.off('finish', done);
+          s.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, LIMITS.pop3.closeLingerMs);
+        s.once('finish', done);
+        s.once('close', done);
+        if (!s.writableEnded) s.end();
+      });
+    }
+    s.destroy();
   }
 
   private readonly onTimeout = (): void => {
