@@ -101,8 +101,10 @@ describe('parseMessage', () => {
     const noParam = parseMessage(crlf('Content-Type: multipart/mixed\n\n--zz\n\nbody\n'));
     expect(noParam.parts).toHaveLength(1);
     expect(noParam.parts![0].synthetic).toBe(true);
+    // An empty boundary parameter still delimits at every "--" line (Dovecot does the same).
     const emptyB = parseMessage(crlf('Content-Type: multipart/mixed; boundary=""\n\n--\n\nbody\n'));
-    expect(emptyB.parts![0].synthetic).toBe(true);
+    expect(emptyB.parts![0].synthetic).toBeUndefined();
+    expect(emptyB.parts![0].vBodySize).toBe(6);
   });
 
   it('keeps 8-bit header bytes as they are in ENVELOPE (literal) and BODYSTRUCTURE', () => {

@@ -76,7 +76,24 @@ function render(p: MimePart, extended: boolean): string {
   return p.parts !== undefined ? multipart(p, extended) : leaf(p, extended);
 }
 
-/** BODYSTRUCTURE (`extended`) or BODY value of a part or a whole message. */
+/**
+ * A top-level text/plain part with nothing but charset=us-ascii and 7bit is
+ * written in the canonical lower-case form, whatever case the header used:
+ * Dovecot stores such messages as "plain 7bit" and regenerates the structure.
+ */
+function isPlain7bit(p: MimePart): boolean {
+  if (p.parts || p.message || p.type !== 'text' || p.subtype !== 'plain') return false;
+  if (p.params.length > 1) return false;
+  if (p.params.length === 1 && (p.params[0][0].toLowerCase() !== 'charset' || p.params[0][1].toLowerCase() !== 'us-ascii')) return false;
+  if (p.encoding !== null && p.encoding.toLowerCase() !== '7bit') return false;
+  return p.id === null && p.description === null && p.md5 === null && p.disposition === null && p.language === null && p.location === null;
+}
+
+/** BODYSTRUCTURE (`extended`) or BODY value of a whole message (its top-level part). */
 export function renderBodyStructure(tree: MimePart, extended: boolean): string {
+  if (isPlain7bit(tree)) {
+    const base = `("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" ${tree.vBodySize} ${tree.bodyLines}`;
+    return extended ? `${base} NIL NIL NIL NIL)` : `${base})`;
+  }
   return render(tree, extended);
 }

@@ -207,8 +207,9 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
       partEnd = endAt(ctx, hit, bodyStart);
       part.bodyEnd = partEnd;
     }
-    if (part.type === 'multipart' && tooDeep) addEmptyChild(part);
   }
+  // A multipart always shows at least one part (here: cut short by a delimiter or the limits).
+  if (part.type === 'multipart' && !part.parts) addEmptyChild(part);
   if (hit && hit.lineStart === bodyStart) giveLineEndToDelimiter(buf, part, start);
   if (part.bodyStart !== bodyStart) {
     const h = countLines(buf, start, part.bodyStart);
@@ -278,7 +279,8 @@ function applyContentFields(buf: Buffer, part: MimePart, fields: HeaderField[]):
 
 function boundaryOf(part: MimePart): Buffer | null {
   for (const [k, v] of part.params) {
-    if (k.toLowerCase() === 'boundary') return v.length > 0 ? Buffer.from(v, 'latin1') : null;
+    // An empty boundary is still a boundary: every line starting "--" delimits (as Dovecot reads it).
+    if (k.toLowerCase() === 'boundary') return Buffer.from(v, 'latin1');
   }
   return null;
 }

@@ -246,23 +246,25 @@ function convertParts(raw: Buffer, base: number, root: MimePart, bareLf: boolean
     }
     const encoding = p.cte ?? p.encoding;
     const enc = encoding?.toLowerCase();
-    // An empty body is left as it is, header included (as Dovecot does).
-    if (p.synthetic || isIdentity(encoding) || p.bodyEnd <= p.bodyStart) return;
+    if (p.synthetic || isIdentity(encoding)) return;
     if (enc !== 'base64' && enc !== 'quoted-printable') throw new RoostError('UNKNOWNCTE', `Unknown Content-Transfer-Encoding ${enc}`);
     const hs = p.headerStart - base;
     const bs = p.bodyStart - base;
-    pieces.push(text(raw.subarray(pos, hs)));
     const header = raw.subarray(hs, bs);
-    let blank = header.length;
-    if (blank >= 2 && header[blank - 2] === 0x0d && header[blank - 1] === 0x0a) blank -= 2;
-    else if (blank >= 1 && header[blank - 1] === 0x0a) blank -= 1;
+    const blank = blankLineStart(header);
+    // With a blank line but no body, the part is left as it is (as Dovecot does).
+    if (blank >= 0 && p.bodyEnd <= p.bodyStart) return;
+    pieces.push(text(raw.subarray(pos, hs)));
+    const fieldsEnd = blank >= 0 ? blank : header.length;
     let hp = 0;
-    for (const f of splitFields(header, 0, blank)) {
+    for (const f of splitFields(header, 0, fieldsEnd)) {
       if (f.lname !== 'content-transfer-encoding') continue;
       pieces.push(text(header.subarray(hp, f.start)));
       hp = f.end;
     }
-    pieces.push(text(header.subarray(hp, blank)), Buffer.from('Content-Transfer-Encoding: binary\r\n'), text(header.subarray(blank)));
+    pieces.push(text(header.subarray(hp, fieldsEnd)));
+    // A header cut short (no blank line) loses the field and gains nothing.
+    if (blank >= 0) pieces.push(Buffer.from('Content-Transfer-Encoding: binary\r\n'), text(header.subarray(blank)));
     const body = raw.subarray(bs, p.bodyEnd - base);
     pieces.push(decodeTransfer(enc === 'base64' ? body : text(body), enc));
     pos = p.bodyEnd - base;
@@ -270,6 +272,14 @@ function convertParts(raw: Buffer, base: number, root: MimePart, bareLf: boolean
   walk(root);
   pieces.push(text(raw.subarray(pos)));
   return Buffer.concat(pieces);
+}
+
+/** Offset of the blank line that ends a header block, or -1 if it has none. */
+function blankLineStart(header: Buffer): number {
+  const n = header.length;
+  if (n >= 2 && header[n - 1] === 0x0a && header[n - 2] === 0x0d && (n === 2 || header[n - 3] === 0x0a)) return n - 2;
+  if (n >= 1 && header[n - 1] === 0x0a && (n === 1 || header[n - 2] === 0x0a)) return n - 1;
+  return -1;
 }
 
 /** BINARY.SIZE[section] (RFC 3516 §4.2): the length BINARY[section] has. */

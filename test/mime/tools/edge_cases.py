@@ -102,6 +102,22 @@ add('bin-mixed-qp-b64', M + 'Content-Type: multipart/mixed; boundary=B\n\n--B\nC
 add('bin-8bit', M + 'Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\ncaf\xe9\n')
 add('bin-binary-lf', M + 'Content-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n\x00\x01\n\x02\n', crlf=False)
 add('bin-uuencode-inner', M + 'Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Transfer-Encoding: x-uuencode\n\nbegin\n--B\n\nok\n--B--\n')
+# --- Dovecot's "plain 7bit" shortcut for a top-level text/plain
+add('plain7-upper', M + 'Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\nx\n')
+add('plain7-upper-cte', M + 'Content-Type: Text/Plain\nContent-Transfer-Encoding: 7BIT\n\nx\n')
+add('plain7-second-param', M + 'Content-Type: text/plain; charset=us-ascii; format=flowed\n\nx\n')
+add('plain7-first-param-other', M + 'Content-Type: text/plain; format=flowed; charset=us-ascii\n\nx\n')
+add('plain7-quoted-charset', M + 'Content-Type: text/plain; charset="US-ASCII"\n\nx\n')
+add('plain7-with-id', M + 'Content-Type: TEXT/PLAIN\nContent-ID: <x@y>\n\nx\n')
+add('plain7-8bit', M + 'Content-Type: TEXT/PLAIN\nContent-Transfer-Encoding: 8bit\n\nx\n')
+add('plain7-in-multipart', M + 'Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\nx\n--B--\n')
+add('plain7-in-rfc822', M + 'Content-Type: message/rfc822\n\nMIME-Version: 1.0\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\nx\n')
+add('plain7-no-mime-version', H + 'Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\nx\n')
+add('plain7-html-upper', M + 'Content-Type: TEXT/HTML; CHARSET=US-ASCII\n\nx\n')
+add('plain7-text-only', M + 'Content-Type: TEXT\n\nx\n')
+# --- empty boundary and interrupted multipart headers
+add('b-empty-boundary', M + 'Content-Type: multipart/mixed; boundary=""\n\n--\n\none\n--x\n\ntwo\n----\n')
+add('b-multipart-header-interrupted', M + 'Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: multipart/alternative; boundary=C\n--B\n\nx\n--B--\n')
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
