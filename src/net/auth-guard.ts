@@ -190,6 +190,21 @@ export class AuthGuard {
   }
 }
 
+const shared = new WeakMap<Directory, AuthGuard>();
+
+/**
+ * The node's one guard per directory, so IMAP and POP3 count failures
+ * together (a guesser cannot double the rate by using both protocols).
+ */
+export function sharedAuthGuard(directory: Directory, auth: Config['auth'], log: Logger): AuthGuard {
+  let g = shared.get(directory);
+  if (!g) {
+    g = new AuthGuard(directory, auth, log);
+    shared.set(directory, g);
+  }
+  return g;
+}
+
 function prune(entry: FailureLog, since: number): void {
   let i = 0;
   while (i < entry.times.length && entry.times[i]! <= since) i++;

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import type { NodeContext, ProtocolServer } from '../context.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger } from '../log/logger.js';
-import { AuthGuard, type AuthGuardOptions } from '../net/auth-guard.js';
+import { AuthGuard, sharedAuthGuard, type AuthGuardOptions } from '../net/auth-guard.js';
 import { closeServer, listenOn } from '../net/listen.js';
 import { Session, type SessionEnv } from './session.js';
 
@@ -16,9 +16,9 @@ import { Session, type SessionEnv } from './session.js';
 export interface Pop3Options {
   /** RFC 1939 §3 autologout; default LIMITS.pop3.idleTimeoutMs. */
   idleTimeoutMs?: number;
-  /** Share one login policy between IMAP and POP3 (throttling counts both). */
+  /** A login policy to use; default: the node's shared one (sharedAuthGuard), which IMAP uses too. */
   guard?: AuthGuard;
-  /** Timing of the guard created when none is given. */
+  /** Timing knobs (tests): a guard of this server's own is made with them. */
   auth?: AuthGuardOptions;
 }
 
@@ -33,7 +33,7 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
   const log = ctx.log.child({ module: 'pop3' });
   const env: SessionEnv = {
     ctx,
-    guard: options.guard ?? new AuthGuard(ctx.directory, ctx.config.auth, log, options.auth),
+    guard: options.guard ?? (options.auth ? new AuthGuard(ctx.directory, ctx.config.auth, log, options.auth) : sharedAuthGuard(ctx.directory, ctx.config.auth, ctx.log)),
     secureContext: tls.createSecureContext(ctx.tls),
     idleTimeoutMs: options.idleTimeoutMs ?? LIMITS.pop3.idleTimeoutMs,
     lastLogin: new Map(),
