@@ -11,6 +11,7 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { ChangeHub } from './changes.js';
 import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
+import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import { STATE_OK, STATE_RENAME, STATE_UNLINK } from './index/db.js';
@@ -60,6 +61,9 @@ export interface ApplyExtras {
 
 export const num = (v: unknown): number => Number(v);
 
+/** Mailboxes smaller than this load fast enough from rows. */
+const PACK_MIN = 5000;
+
 export class AccountState {
   private idx: IndexDb | null = null;
   recovered = false;
@@ -94,8 +98,27 @@ export class AccountState {
 
   /** Called by the LRU when it closes our handle. */
   dropIndex(): void {
+    if (this.idx?.db.open) this.packCaches();
     this.idx?.close();
     this.idx = null;
+  }
+
+  /** Store packed copies of large changed caches (on eviction, close, last handle closed). */
+  packCaches(only?: number): void {
+    const db = this.idx;
+    if (!db || !db.db.open) return;
+    for (const [id, c] of this.caches) {
+      if (only !== undefined && id !== only) continue;
+      if (!c.dirty || c.count < PACK_MIN) continue;
+      const row = db.mailboxById(id);
+      if (!row || row.uidvalidity !== c.uidvalidity || BigInt(row.highestmodseq) !== c.highestModseq || row.uidnext !== c.uidnext) continue;
+      try {
+        db.setSnapshot(row, pack(c.all()));
+        c.dirty = false;
+      } catch (err) {
+        this.core.warn('store: could not pack a mailbox list', err);
+      }
+    }
   }
 
   hasIndexOpen(): boolean {
@@ -137,8 +160,16 @@ export class AccountState {
   cache(mb: MailboxRow): MailboxCache {
     let c = this.caches.get(mb.id);
     if (!c || c.uidvalidity !== mb.uidvalidity) {
-      this.db().track(mb);
-      c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), this.db().loadMessages(mb.id));
+      const db = this.db();
+      db.track(mb);
+      const packed = db.snapshot(mb);
+      if (packed) {
+        c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), unpack(packed, internFlags), true);
+      } else {
+        c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), db.loadMessages(mb.id));
+        // A big mailbox: keep a packed copy for the next cold start.
+        if (c.count >= PACK_MIN) c.dirty = true;
+      }
       this.caches.set(mb.id, c);
     }
     return c;

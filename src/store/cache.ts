@@ -29,6 +29,8 @@ export function internFlags(key: string): readonly string[] {
 
 export class MailboxCache {
   private entries: Entry[] = [];
+  /** Changed since it was loaded or last packed (worth packing again when dropped). */
+  dirty = false;
   private frozen: readonly Entry[] | null = null;
   uidvalidity: number;
   uidnext: number;
@@ -39,11 +41,17 @@ export class MailboxCache {
     uidvalidity: number,
     uidnext: number,
     highestModseq: bigint,
-    rows: unknown[][],
+    rows: unknown[][] | Entry[],
+    packed = false,
   ) {
     this.uidvalidity = uidvalidity;
     this.uidnext = uidnext;
     this.highestModseq = highestModseq;
+    if (packed) {
+      this.entries = rows as Entry[];
+      return;
+    }
+    rows = rows as unknown[][];
     const out: Entry[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
@@ -116,6 +124,7 @@ export class MailboxCache {
       if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
     }
     this.frozen = null;
+    this.dirty = true;
   }
 
   add(e: Entry): void {
@@ -130,6 +139,7 @@ export class MailboxCache {
     if (e.uid >= this.uidnext) this.uidnext = e.uid + 1;
     if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
     this.frozen = null;
+    this.dirty = true;
   }
 
   replace(e: Entry): void {
@@ -138,6 +148,7 @@ export class MailboxCache {
     this.entries[i] = e;
     if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
     this.frozen = null;
+    this.dirty = true;
   }
 
   remove(uids: readonly number[], modseq: bigint): number[] {
@@ -150,6 +161,7 @@ export class MailboxCache {
     });
     if (modseq > this.highestModseq) this.highestModseq = modseq;
     this.frozen = null;
+    this.dirty = true;
     return removed;
   }
 
@@ -157,6 +169,7 @@ export class MailboxCache {
     if (uidnext > this.uidnext) this.uidnext = uidnext;
     if (modseq > this.highestModseq) this.highestModseq = modseq;
     this.frozen = null;
+    this.dirty = true;
   }
 }
 

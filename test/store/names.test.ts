@@ -90,3 +90,24 @@ describe('mailbox names', () => {
     expect(safeFileName('a.b')).not.toBe(safeFileName('a_b'));
   });
 });
+
+describe('packed mailbox lists', () => {
+  it('round-trips entries exactly', async () => {
+    const { pack, unpack } = await import('../../src/store/index/snapshot.js');
+    const { internFlags } = await import('../../src/store/cache.js');
+    const entries = Array.from({ length: 50 }, (_, i) => ({
+      uid: i * 3 + 1,
+      modseq: BigInt(1000 + i),
+      flags: internFlags(i % 2 ? '\\Seen' : i % 3 ? '$Junk \\Flagged' : ''),
+      internalDate: 1700000000123 + i,
+      size: 100 + i,
+      vsize: 104 + i,
+      basename: `17000000${i}.M${i}P1.hést,S=${100 + i}`,
+      filename: `cur/17000000${i}.M${i}P1.hést,S=${100 + i}:2,S`,
+      diskName: `cur/17000000${i}.M${i}P1.hést,S=${100 + i}:2,S`,
+    }));
+    const back = unpack(pack(entries), internFlags);
+    expect(back).toEqual(entries);
+    expect(unpack(pack([]), internFlags)).toEqual([]);
+  });
+});

@@ -56,6 +56,8 @@ export class IndexDb {
       this.db.exec(INDEX_SCHEMA);
       this.db.pragma(`user_version = ${INDEX_VERSION}`);
     }
+    // Added after version 1; harmless when present.
+    this.db.exec('CREATE TABLE IF NOT EXISTS snapshots (mailbox INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL, data BLOB NOT NULL)');
     const p = (sql: string): Database.Statement => this.db.prepare(sql);
     this.s = {
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
@@ -108,6 +110,9 @@ export class IndexDb {
       pending: p('SELECT * FROM messages WHERE state <> 0'),
       getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
       setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
+      getSnapshot: p('SELECT data FROM snapshots WHERE mailbox = ? AND uidvalidity = ? AND uidnext = ? AND modseq = ?').pluck(),
+      setSnapshot: p('INSERT OR REPLACE INTO snapshots (mailbox, uidvalidity, uidnext, modseq, data) VALUES (?, ?, ?, ?, ?)'),
+      dropSnapshot: p('DELETE FROM snapshots WHERE mailbox = ?'),
       usage: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> 2'),
     };
   }
@@ -191,6 +196,7 @@ export class IndexDb {
     this.s.renameMailbox!.run(name, id);
   }
   deleteMailbox(id: number): void {
+    this.s.dropSnapshot!.run(id);
     this.s.deleteMailboxMessages!.run(id);
     this.s.deleteMailboxStructures!.run(id);
     this.s.deleteMailbox!.run(id);
@@ -266,6 +272,13 @@ export class IndexDb {
   }
   setStructure(mailbox: number, uid: number, json: string): void {
     this.s.setStructure!.run(mailbox, uid, json);
+  }
+  /** The packed message list if it still describes the mailbox exactly. */
+  snapshot(row: MailboxRow): Buffer | null {
+    return (this.s.getSnapshot!.get(row.id, row.uidvalidity, row.uidnext, row.highestmodseq) as Buffer | undefined) ?? null;
+  }
+  setSnapshot(row: { id: number; uidvalidity: number; uidnext: number; highestmodseq: number }, data: Buffer): void {
+    this.s.setSnapshot!.run(row.id, row.uidvalidity, row.uidnext, row.highestmodseq, data);
   }
   usage(): { messages: number; bytes: number } {
     const r = this.s.usage!.get() as { n: number; bytes: number };
