@@ -25,6 +25,8 @@ export const ROOT_PW = 'rootsecret';
 export const READER_DN = `cn=roost,${SUFFIX}`;
 export const READER_PW = 'readersecret';
 export const PEOPLE = `ou=people,${SUFFIX}`;
+/** Administrator of cn=config (password ROOT_PW), for changing the schema online. */
+export const CONFIG_DN = 'cn=admin,cn=config';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,11 +40,13 @@ async function freePort(): Promise<number> {
 }
 
 export interface SlapdOptions {
+  /** Load contrib/ldap/qmail.ldif at build time (default true); false to add it online in a test. */
+  qmailSchema?: boolean;
   /** Make a test CA and server certificate, listen on ldaps:// too, require TLS for the data, and refuse anonymous binds. */
   tls?: boolean;
 }
 
-function configLdif(dir: string, tls: boolean): string {
+function configLdif(dir: string, tls: boolean, qmail: boolean): string {
   const tlsConf = tls
     ? `olcTLSCACertificateFile: ${dir}/ca.crt
 olcTLSCertificateFile: ${dir}/server.crt
@@ -75,7 +79,7 @@ include: file://${SCHEMA_DIR}/nis.ldif
 
 include: file://${SCHEMA_DIR}/inetorgperson.ldif
 
-include: file://${REPO}/contrib/ldap/qmail.ldif
+${qmail ? `include: file://${REPO}/contrib/ldap/qmail.ldif` : ''}
 
 dn: olcDatabase={-1}frontend,cn=config
 objectClass: olcDatabaseConfig
@@ -86,6 +90,8 @@ olcSizeLimit: 500
 dn: olcDatabase={0}config,cn=config
 objectClass: olcDatabaseConfig
 olcDatabase: {0}config
+olcRootDN: ${CONFIG_DN}
+olcRootPW: ${ROOT_PW}
 olcAccess: {0}to * by * none
 
 dn: olcDatabase={1}mdb,cn=config
@@ -99,7 +105,7 @@ olcDbDirectory: ${dir}/db
 olcDbMaxSize: 67108864
 olcDbNoSync: TRUE
 olcDbIndex: objectClass eq
-olcDbIndex: mail,mailAlternateAddress,uid eq
+olcDbIndex: ${qmail ? 'mail,mailAlternateAddress,uid' : 'mail,uid'} eq
 ${tls ? 'olcSecurity: tls=1\n' : ''}olcAccess: {0}to attrs=userPassword by dn.exact="${READER_DN}" read by self read by anonymous auth by * none
 olcAccess: {1}to * by * read
 `;
@@ -159,7 +165,7 @@ export class Slapd {
     mkdirSync(path.join(dir, 'conf'));
     mkdirSync(path.join(dir, 'db'));
     if (tls) await makeCerts(dir);
-    writeFileSync(path.join(dir, 'config.ldif'), configLdif(dir, tls));
+    writeFileSync(path.join(dir, 'config.ldif'), configLdif(dir, tls, opts.qmailSchema ?? true));
     await run('/usr/sbin/slapadd', ['-n0', '-F', path.join(dir, 'conf'), '-l', path.join(dir, 'config.ldif')]);
     const s = new Slapd(dir, tls);
     s.port = await freePort();

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, Slapd, userLdif, PEOPLE } from '../helpers/slapd.js';
+import { CONFIG_DN, REPO, ROOT_PW, Slapd, userLdif, PEOPLE } from '../helpers/slapd.js';
 
 const run = promisify(execFile);
 
@@ -53,6 +53,20 @@ describe('qmail-ldap schema', () => {
 
   it('refuses a non-integer mailQuotaSize (INTEGER syntax)', async () => {
     await expect(slapd.ldapadd(userLdif('bad', { mail: 'bad@example.org', mailQuotaSize: 'lots' }))).rejects.toThrow();
+  });
+
+  it('the cn=config LDIF can be added to a running server with ldapadd', async () => {
+    const bare = await Slapd.create({ qmailSchema: false });
+    try {
+      const entry = userLdif('late', { mail: 'late@example.org', mailMessageStore: 'late/', accountStatus: 'active' });
+      await expect(bare.ldapadd(entry)).rejects.toThrow();
+      await run('/usr/bin/ldapadd', ['-x', '-H', bare.url, '-D', CONFIG_DN, '-w', ROOT_PW, '-f', `${REPO}/contrib/ldap/qmail.ldif`]);
+      await bare.ldapadd(entry);
+      const { stdout } = await run('/usr/bin/ldapsearch', ['-x', '-LLL', '-H', bare.url, '-b', PEOPLE, '(accountStatus=ACTIVE)', 'mail']);
+      expect(stdout).toContain('mail: late@example.org');
+    } finally {
+      await bare.destroy();
+    }
   });
 
   it('the slapd.conf form passes slaptest', async () => {
