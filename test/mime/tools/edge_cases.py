@@ -118,6 +118,9 @@ add('plain7-text-only', M + 'Content-Type: TEXT\n\nx\n')
 # --- empty boundary and interrupted multipart headers
 add('b-empty-boundary', M + 'Content-Type: multipart/mixed; boundary=""\n\n--\n\none\n--x\n\ntwo\n----\n')
 add('b-multipart-header-interrupted', M + 'Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: multipart/alternative; boundary=C\n--B\n\nx\n--B--\n')
+# --- folded Content-Transfer-Encoding (Dovecot's BINARY reads it as unknown)
+add('cte-folded', M + 'Content-Type: text/plain\nContent-Transfer-Encoding:\n base64\n\naGk=\n')
+add('cte-ws-continuation', M + 'Content-Type: text/plain\nContent-Transfer-Encoding: 7bit\n \n\nbody\n')
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
