@@ -120,7 +120,13 @@ export class LdapDirectory implements Directory {
     this.multiServer = urls.length > 1;
     this.log = (opts.log ?? logger()).child({ directory: 'ldap' });
     const tls: ConnectionOptions = { rejectUnauthorized: cfg.tls_verify };
-    if (cfg.ca_file !== '') tls.ca = readFileSync(cfg.ca_file);
+    if (cfg.ca_file !== '') {
+      try {
+        tls.ca = readFileSync(cfg.ca_file);
+      } catch (err) {
+        throw new Error(`directory.ldap.ca_file: cannot read ${cfg.ca_file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      }
+    }
     const common = { urls, timeoutMs: cfg.timeout_ms, starttls: cfg.starttls, tls };
     this.pool = new LdapPool({ ...common, size: cfg.pool_size, bindDn: cfg.bind_dn, bindPassword: cfg.bind_password });
     // User binds change a connection's identity, so they get their own connections.

@@ -72,6 +72,10 @@ describe('LDAP over TLS', () => {
     });
   });
 
+  it('an unreadable ca_file stops the start with a message naming the key', () => {
+    expect(() => makeDirectory(slapd, { url: slapd.ldapsUrl, ca_file: '/nonexistent/ca.pem' })).toThrow(/directory\.ldap\.ca_file: cannot read \/nonexistent\/ca\.pem: ENOENT/);
+  });
+
   it('tls_verify = false accepts the certificate (test rigs only)', async () => {
     await withDir({ url: slapd.ldapsUrl, tls_verify: false }, async (d) => {
       expect((await d.lookupRecipient('t1@example.org')).kind).toBe('found');
