@@ -71,6 +71,8 @@ export const LIMITS = {
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,
     maxMimeDepth: 40,
+    /** Decoded body text per message handed to SEARCH / the full-text index (characters). */
+    maxSearchTextChars: 16 * 1024 * 1024,
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
   },

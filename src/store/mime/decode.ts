@@ -6,6 +6,7 @@
  */
 import iconv from 'iconv-lite';
 import { RoostError } from '../../errors.js';
+import { LIMITS } from '../../limits.js';
 import type { MimePart, MimeTree } from './types.js';
 import { fieldValue, splitFields, unfold } from './header.js';
 
@@ -285,7 +286,7 @@ function charsetOf(p: MimePart): string | null {
 }
 
 /** Bounded: at most `maxChars` of body text are collected (the rest of a huge message is not searched by the index; a final scan still can). */
-export function textForSearch(raw: Buffer, tree: MimeTree, maxChars = 16 * 1024 * 1024): SearchText {
+export function textForSearch(raw: Buffer, tree: MimeTree, maxChars: number = LIMITS.store.maxSearchTextChars): SearchText {
   const body: string[] = [];
   let size = 0;
   const walk = (p: MimePart): void => {
