@@ -33,6 +33,10 @@ export interface StoreCore {
   /** Run first-open recovery for an account (replay, reconcile). */
   recover(state: AccountState): void;
   warn(msg: string, err?: unknown): void;
+  /** Tell journal listeners (replication) about records committed outside the group committer. */
+  notifyJournal(records: readonly JournalRecord[]): void;
+  /** Epoch stamped on new records. */
+  epoch(): number;
 }
 
 export class Mutex {

@@ -13,7 +13,7 @@ import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { normalizeMailboxName } from './maildir/names.js';
-import { wouldExceed } from './maildir/quota.js';
+import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
 import { parseMessage } from './mime/parse.js';
 import type { MimeTree } from './mime/types.js';
@@ -304,7 +304,6 @@ export class MailboxHandleImpl implements MailboxHandle {
           },
         });
         if (!opts?.move) {
-          const { addQuotaDelta } = await import('./maildir/quota.js');
           addQuotaDelta(this.st.account, placed.reduce((s, p) => s + p.e.size, 0), placed.length);
         }
         return { uidvalidity: dst.uidvalidity, pairs: result };

@@ -61,10 +61,11 @@ function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void 
 /** Apply records written synchronously (recovery, import): journal, files, index. */
 function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>): void {
   if (drafts.length === 0) return;
-  const recs = core.journal.append(drafts, 0);
+  const recs = core.journal.append(drafts, core.epoch());
   const extras = { structures };
   for (const r of recs) st.applyFs(r, extras);
   st.applyIndex(recs, extras);
+  core.notifyJournal(recs);
 }
 
 /** Folders created on disk by other programs become mailboxes. */

@@ -136,7 +136,7 @@ export class ReplicationImpl implements ReplicationSupport {
   }
 
   setEpoch(epoch: number): void {
-    this.store.epoch = epoch;
+    this.store.currentEpoch = epoch;
     this.store.journal.setMeta('epoch', String(epoch));
   }
 

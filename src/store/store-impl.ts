@@ -48,7 +48,7 @@ export class StoreImpl implements Store, StoreCore {
   /** Spool unlinks still running (settle() waits for them). */
   private readonly discards = new Set<Promise<void>>();
   writable = true;
-  epoch = 0;
+  currentEpoch = 0;
   private closed = false;
 
   constructor(readonly opts: StoreOptions) {
@@ -60,13 +60,17 @@ export class StoreImpl implements Store, StoreCore {
     fs.mkdirSync(this.spoolDir, { recursive: true });
     cleanLeftovers(this.spoolDir);
     this.journal = new Journal(opts.dataDir);
-    this.epoch = Number(this.journal.meta('epoch') ?? '0');
-    this.committer = new GroupCommitter(this.journal, () => this.epoch, (recs) => this.notifyJournal(recs));
+    this.currentEpoch = Number(this.journal.meta('epoch') ?? '0');
+    this.committer = new GroupCommitter(this.journal, () => this.currentEpoch, (recs) => this.notifyJournal(recs));
     this.replication = new ReplicationImpl(this);
     this.watcher = opts.watch ? new MailboxWatcher(this) : null;
   }
 
   // ------------------------------------------------------------ StoreCore
+
+  epoch(): number {
+    return this.currentEpoch;
+  }
 
   isWritable(): boolean {
     return this.writable;

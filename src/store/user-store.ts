@@ -11,7 +11,7 @@ import { MailboxHandleImpl } from './mailbox-handle.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { INBOX, ancestors, normalizeMailboxName } from './maildir/names.js';
-import { quotaEnabled, usage } from './maildir/quota.js';
+import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
 import type { AppendOptions, Draft, MailboxHandle, OpenOptions, UserStore } from './store.js';
@@ -84,7 +84,6 @@ export class UserStoreImpl implements UserStore {
       const before = quotaEnabled(this.st.account) ? this.st.db().allRows(mb.id) : [];
       await this.commit(() => [this.draft('mailbox-delete', { mailbox: n, uidvalidity: mb.uidvalidity })]);
       if (before.length > 0) {
-        const { addQuotaDelta } = await import('./maildir/quota.js');
         addQuotaDelta(this.st.account, -before.reduce((s, r) => s + r.size, 0), -before.length);
       }
     });

@@ -133,7 +133,7 @@ describe('replication support', () => {
     await expect(ru.createMailbox('Nope')).rejects.toMatchObject({ code: 'NOTPRIMARY' });
     expect(await replica.replication.listAccountIds()).toEqual([ra.id]);
     replica.replication.setEpoch(7);
-    expect(replica.epoch).toBe(7);
+    expect(replica.epoch()).toBe(7);
     rb.close();
 
     // Full resync: the replica forgets everything and applies from LSN 1 again.
