@@ -202,8 +202,10 @@ export class LdapDirectory implements Directory {
     if (isRoostError(err)) return err;
     directoryErrors.inc({ backend: 'ldap', op });
     const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    // Once per outage at warn level; while it lasts, every failed request would flood the log.
+    if (this.up) this.log.warn({ op, err: why }, 'LDAP directory unavailable');
+    else this.log.debug({ op, err: why }, 'LDAP directory still unavailable');
     this.markDown(why);
-    this.log.warn({ op, err: why }, 'LDAP directory unavailable');
     return new RoostError('UNAVAILABLE', `directory unavailable: ${why}`, { cause: err });
   }
 
