@@ -285,7 +285,7 @@ function charsetOf(p: MimePart): string | null {
   return null;
 }
 
-/** Bounded: at most `maxChars` of body text are collected (the rest of a huge message is not searched by the index; a final scan still can). */
+/** Bounded: at most `maxChars` characters of body text are collected; text beyond that is not searched. */
 export function textForSearch(raw: Buffer, tree: MimeTree, maxChars: number = LIMITS.store.maxSearchTextChars): SearchText {
   const body: string[] = [];
   let size = 0;
@@ -303,8 +303,8 @@ export function textForSearch(raw: Buffer, tree: MimeTree, maxChars: number = LI
       return;
     }
     if (p.type !== 'text' || p.synthetic || p.bodyEnd <= p.bodyStart) return;
-    const t = bodyToText(raw.subarray(p.bodyStart, p.bodyEnd), p.encoding, charsetOf(p));
-    body.push(t);
+    const t = bodyToText(raw.subarray(p.bodyStart, p.bodyEnd), p.cte ?? p.encoding, charsetOf(p));
+    body.push(t.length > maxChars - size ? t.slice(0, maxChars - size) : t);
     size += t.length;
   };
   walk(tree);
