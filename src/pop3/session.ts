@@ -8,7 +8,7 @@
  * sends without reading stalls itself, not the server's memory.
  */
 import { TLSSocket, type SecureContext } from 'node:tls';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Account } from '../accounts/directory.js';
 import type { NodeContext } from '../context.js';
@@ -55,6 +55,8 @@ export class Session {
   private finish!: () => void;
   /** Busy in the UPDATE state: server shutdown waits instead of cutting. */
   private updating: Promise<void> | null = null;
+  /** At most one message opened ahead for a pipelined RETR/TOP that is already waiting. */
+  private ahead: { uid: number; body: Promise<Readable> } | null = null;
 
   constructor(
     readonly env: SessionEnv,
@@ -163,6 +165,43 @@ export class Session {
   /** The next client line inside a command (SASL responses). */
   readLine(): Promise<LineResult> {
     return this.reader.readLine();
+  }
+
+  /** The next command line the client has already sent (pipelining), without consuming it. */
+  peekCommand(): string | null {
+    return this.reader.peekLine();
+  }
+
+  /**
+   * Start opening (and reading the first chunk of) a message the next,
+   * already received command will send, so the file system works while the
+   * current reply is on the wire. Bounded: one stream, one buffer.
+   */
+  openAhead(uid: number, open: () => Promise<Readable>): void {
+    this.takeAhead(-1);
+    const body = open();
+    body.then(
+      (r) => {
+        // An I/O error before the command runs must not go unhandled; the
+        // pipeline that consumes the stream later still sees it.
+        r.on('error', () => undefined);
+        r.read(0);
+      },
+      () => undefined,
+    );
+    this.ahead = { uid, body };
+  }
+
+  /** The stream opened ahead for `uid` (null if none); anything else opened ahead is closed. */
+  takeAhead(uid: number): Promise<Readable> | null {
+    const a = this.ahead;
+    this.ahead = null;
+    if (a && a.uid === uid) return a.body;
+    a?.body.then(
+      (r) => r.destroy(),
+      () => undefined,
+    );
+    return null;
   }
 
   /** The transaction state; the command table guarantees it for transaction commands. */
@@ -291,6 +330,7 @@ export class Session {
   }
 
   private releaseMaildrop(st: TransactionState): void {
+    this.takeAhead(-1);
     st.handle.close();
     st.release();
   }

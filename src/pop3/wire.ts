@@ -81,6 +81,15 @@ export class LineReader {
     return this.buf.length;
   }
 
+  /** The next complete line already received, without consuming it (null if none). */
+  peekLine(): string | null {
+    if (this.discarding) return null;
+    const lf = this.buf.indexOf(LF);
+    if (lf < 0 || lf > this.maxLine + 1) return null;
+    const end = lf > 0 && this.buf[lf - 1] === CR ? lf - 1 : lf;
+    return this.buf.toString('utf8', 0, end);
+  }
+
   async readLine(): Promise<LineResult> {
     for (;;) {
       const lf = this.buf.indexOf(LF, this.scanned);

@@ -39,6 +39,12 @@ export const top: Command<{ msg: number; lines: number }> = {
   },
 };
 
+/** The message number of a RETR or TOP command line, else null. */
+function nextRetrieval(line: string | null): number | null {
+  const m = line === null ? null : /^(?:RETR|TOP) +([0-9]{1,15})(?: |$)/i.exec(line);
+  return m ? Number(m[1]) : null;
+}
+
 /** Stream message `msg` (all of it, or TOP's header + `lines`); true when sent in full. */
 async function send(s: Session, msg: number, lines: number | null): Promise<boolean> {
   const err = noSuchMessage(s, msg);
@@ -51,10 +57,17 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   if (look.kind !== 'ok') return false;
   let body: Readable;
   try {
-    body = await handle.openMessage(look.record.uid);
+    body = await (s.takeAhead(look.record.uid) ?? handle.openMessage(look.record.uid));
   } catch (e) {
     await s.reply(errorReply(e, s.log));
     return false;
+  }
+  // Pipelining: when the client's next command is already here and sends a
+  // message too, open that one while this one is on the wire.
+  const next = nextRetrieval(s.peekCommand());
+  if (next !== null) {
+    const ahead = maildrop.get(next);
+    if (ahead.kind === 'ok') s.openAhead(ahead.record.uid, () => handle.openMessage(ahead.record.uid));
   }
   const first = Buffer.from(lines === null ? `+OK ${look.record.vsize} octets\r\n` : '+OK Top of message follows.\r\n');
   const stuffer = new DotStuffer(lines);
