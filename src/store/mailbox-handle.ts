@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { RoostError } from '../errors.js';
 import type { AccountState } from './account.js';
-import { toRanges, type MailboxCache, type Entry } from './cache.js';
+import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
@@ -215,6 +215,36 @@ export class MailboxHandleImpl implements MailboxHandle {
       });
       return targets;
     });
+  }
+
+  expungedSince(modseq: bigint): readonly (readonly [number, number])[] {
+    const ranges: [number, number][] = [];
+    for (const d of this.store.journal.expungesSince(this.st.id, this.uidvalidity, this.name, modseq)) {
+      const u = uidsOf(d as { uids?: unknown; ranges?: unknown });
+      for (const r of u.ranges) ranges.push([r[0], r[1]]);
+    }
+    ranges.sort((a, b) => a[0] - b[0]);
+    // Merge, then cut out any UID that is live now: VANISHED must never name an existing message.
+    const merged: [number, number][] = [];
+    for (const r of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    const live = this.cache().all();
+    const out: [number, number][] = [];
+    let i = 0;
+    for (const [first, last] of merged) {
+      let from = first;
+      while (i < live.length && live[i]!.uid < from) i++;
+      while (i < live.length && live[i]!.uid <= last) {
+        if (live[i]!.uid > from) out.push([from, live[i]!.uid - 1]);
+        from = live[i]!.uid + 1;
+        i++;
+      }
+      if (from <= last) out.push([from, last]);
+    }
+    return out;
   }
 
   async copyTo(uids: readonly number[], dest: string, opts?: { move?: boolean }): Promise<CopyResult> {

@@ -116,6 +116,14 @@ export interface MailboxHandle {
    * (POP3 DELE at QUIT, MOVE). Returns the expunged UIDs.
    */
   expunge(opts?: { uids?: readonly number[]; force?: boolean }): Promise<readonly number[]>;
+  /**
+   * RFC 7162 §3.2.5 (QRESYNC): UIDs of this mailbox expunged with a modseq
+   * above `modseq`, as ascending disjoint [first, last] ranges. Ranges may
+   * also cover UIDs that were expunged earlier (gaps), which RFC 7162 allows
+   * in VANISHED (EARLIER); they never cover a message that exists.
+   * Survives restarts and failover (it comes from the journal).
+   */
+  expungedSince(modseq: bigint): readonly (readonly [number, number])[];
   /** COPY (or MOVE when `move`) to another mailbox of the same account. */
   copyTo(uids: readonly number[], dest: MailboxName, opts?: { move?: boolean }): Promise<CopyResult>;
   /** Stop events, release the handle. */

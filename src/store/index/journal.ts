@@ -157,6 +157,23 @@ export class Journal {
     };
   }
 
+  /**
+   * Expunges of one mailbox after a mod-sequence, from the journal (which is
+   * never pruned, and is replicated with the same LSNs): RFC 7162 §3.2.5
+   * needs the UIDs expunged since the client's modseq. A mailbox is known by
+   * its UIDVALIDITY (never reused within an account); INBOX also loses all its
+   * messages when renamed (RFC 3501 §6.3.5), recorded as 'mailbox-rename'.
+   */
+  expungesSince(accountId: string, uidvalidity: number, mailbox: string, modseq: bigint): Record<string, unknown>[] {
+    this.readExpunges ??= this.db.prepare(
+      `SELECT data FROM records WHERE account = ? AND kind IN ('expunge', 'mailbox-rename')
+         AND ((kind = 'expunge' AND json_extract(data, '$.uidvalidity') = ?) OR (kind = 'mailbox-rename' AND json_extract(data, '$.from') = ?))
+         AND CAST(json_extract(data, '$.modseq') AS INTEGER) > ? ORDER BY lsn`,
+    );
+    return (this.readExpunges.all(accountId, uidvalidity, mailbox, modseq) as { data: string }[]).map((r) => JSON.parse(r.data) as Record<string, unknown>);
+  }
+  private readExpunges: Database.Statement | undefined;
+
   accountIds(): string[] {
     return (this.db.prepare('SELECT id FROM accounts ORDER BY id').all() as { id: string }[]).map((r) => r.id);
   }
