@@ -41,6 +41,8 @@ interface Ctx {
   buf: Buffer;
   end: number;
   parts: number;
+  /** Whether the message has any bare LF; without one, sizes need no scan. */
+  bareLf: boolean;
 }
 
 /** Count LF and bare LF (LF without CR before it) in [start, end). */
@@ -156,13 +158,13 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
     p = nl < 0 ? end : nl + 1;
   }
   const fields = splitFields(buf, start, bodyStart, LIMITS.store.maxHeaderBytes);
-  const hdr = countLines(buf, start, bodyStart);
+  const hdrBare = ctx.bareLf ? countLines(buf, start, bodyStart).bare : 0;
 
   const part: MimePart = {
     headerStart: start,
     bodyStart,
     bodyEnd: bodyStart,
-    vHeaderSize: bodyStart - start + hdr.bare,
+    vHeaderSize: bodyStart - start + hdrBare,
     vBodySize: 0,
     bodyLines: 0,
     type: digest ? 'message' : 'text',
@@ -212,12 +214,17 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
   if (part.type === 'multipart' && !part.parts) addEmptyChild(part);
   if (hit && hit.lineStart === bodyStart) giveLineEndToDelimiter(buf, part, start);
   if (part.bodyStart !== bodyStart) {
-    const h = countLines(buf, start, part.bodyStart);
-    part.vHeaderSize = part.bodyStart - start + h.bare;
+    part.vHeaderSize = part.bodyStart - start + (ctx.bareLf ? countLines(buf, start, part.bodyStart).bare : 0);
   }
-  const body = countLines(buf, part.bodyStart, part.bodyEnd);
-  part.vBodySize = part.bodyEnd - part.bodyStart + body.bare;
-  part.bodyLines = body.lines;
+  // Line counts are reported for text/* and message/rfc822 only (RFC 3501 §7.4.2).
+  const wantLines = part.type === 'text' || (part.type === 'message' && part.subtype === 'rfc822');
+  if (wantLines || ctx.bareLf) {
+    const body = countLines(buf, part.bodyStart, part.bodyEnd);
+    part.vBodySize = part.bodyEnd - part.bodyStart + body.bare;
+    part.bodyLines = wantLines ? body.lines : 0;
+  } else {
+    part.vBodySize = part.bodyEnd - part.bodyStart;
+  }
   return { part, hit, end: partEnd };
 }
 
@@ -353,10 +360,10 @@ function parseMultipart(ctx: Ctx, part: MimePart, bounds: Buffer[], depth: numbe
 
 /** Parse a whole message. Never throws; a malformed message still gets a valid tree. */
 export function parseMessage(raw: Buffer): MimeTree {
-  const ctx: Ctx = { buf: raw, end: raw.length, parts: 0 };
+  const all = countLines(raw, 0, raw.length);
+  const ctx: Ctx = { buf: raw, end: raw.length, parts: 0, bareLf: all.bare > 0 };
   const { part } = parseEntity(ctx, 0, [], 0, false, true);
   const msg = part as MimeMessage;
-  const all = countLines(raw, 0, raw.length);
   const headerFields = splitFields(raw, 0, part.bodyStart, LIMITS.store.maxHeaderBytes);
   return {
     ...msg,

@@ -1,4 +1,14 @@
 /**
+ * The MIME layer (pure functions; the caller supplies bytes):
+ *  - parse.ts         parseMessage(raw) -> MimeTree (once, at delivery)
+ *  - bodystructure.ts renderBodyStructure(tree, extended) -> BODY / BODYSTRUCTURE
+ *  - envelope.ts      ENVELOPE, rendered by the parser into tree.envelope
+ *  - section.ts       FETCH BODY[section]<partial> and BINARY / BINARY.SIZE
+ *  - header.ts        headerValues(headerBytes, name) for header lookups
+ *  - decode.ts        RFC 2047 words, base64 / QP, charsets, textForSearch
+ *  - sort.ts          SORT keys (tree.sort), base subject, RFC 5322 dates
+ * Rendered IMAP values are byte strings (latin1): send with Buffer.from(s, 'latin1').
+ *
  * Parsed MIME structure of one message, computed once at delivery and kept in
  * the index as JSON (DESIGN.md "Parse once"). Offsets are byte offsets in the
  * file as stored (LF, CRLF or mixed line ends); sizes named `v*` count every
@@ -27,7 +37,7 @@ export interface MimePart {
   /** Header size and body size with CRLF line ends. */
   vHeaderSize: number;
   vBodySize: number;
-  /** Count of line ends in the body (text/* and message/rfc822 report it). */
+  /** Count of line ends in the body; only for text/* and message/rfc822 (0 for other parts). */
   bodyLines: number;
   /**
    * Lower-cased effective type and subtype for program logic: a missing
