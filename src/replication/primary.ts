@@ -15,6 +15,7 @@ import { closeServer, listenOn } from '../net/listen.js';
 import { acceptHandshake, HandshakeError, refuse, type PeerHello } from './handshake.js';
 import { Link, forkPoint, toWire, type NodeState, type Frame } from './protocol.js';
 import type { AckGate } from './gate.js';
+import { isRoostError } from '../errors.js';
 import { metrics } from './metrics.js';
 
 /** What the listener needs from the replication component. */
@@ -170,6 +171,7 @@ export class ShipSession {
   private inFlight: { lsn: bigint; bytes: number; time: number }[] = [];
   private inFlightBytes = 0;
   private lastHeard = Date.now();
+  private visible = 0n;
   readonly since = Date.now();
 
   constructor(
@@ -210,7 +212,14 @@ export class ShipSession {
       this.lastHeard = Date.now();
       if (frame.t === 'ack') this.onAck(BigInt(frame.lsn));
     });
-    const unsubscribe = store.onJournal(() => this.wake?.());
+    // Ship only what the store has announced: a record is journaled before its file is
+    // renamed into place, and announced (onJournal) after.
+    this.visible = store.lastLsn();
+    const unsubscribe = store.onJournal((records) => {
+      const last = records[records.length - 1];
+      if (last && last.lsn > this.visible) this.visible = last.lsn;
+      this.wake?.();
+    });
     const heartbeat = setInterval(() => {
       if (Date.now() - this.lastHeard > 4 * LIMITS.replication.heartbeatMs) {
         this.log.warn('replication: follower silent; dropping link');
@@ -224,8 +233,9 @@ export class ShipSession {
     this.log.info({ from: this.sent.toString() }, 'replication: follower streaming');
     try {
       while (!this.stopped && !this.link.closed) {
-        if (this.sent < store.lastLsn() && this.inFlightBytes < LIMITS.replication.maxInFlightBytes) {
-          const records = await store.readJournal(this.sent, LIMITS.replication.readBatch);
+        if (this.sent < this.visible && this.inFlightBytes < LIMITS.replication.maxInFlightBytes) {
+          const limit = Math.min(LIMITS.replication.readBatch, Number(this.visible - this.sent));
+          const records = await store.readJournal(this.sent, limit);
           if (records.length === 0 || records[0]!.lsn !== this.sent + 1n) {
             this.log.error({ after: this.sent.toString() }, 'replication: journal no longer holds the records the follower needs; it must resync');
             break;
@@ -252,7 +262,9 @@ export class ShipSession {
 
   private async ship(r: JournalRecord): Promise<void> {
     let body: Buffer | undefined;
-    if (r.kind === 'deliver') body = await readAll(await this.host.store.replication.openDelivered(r));
+    if (r.kind === 'deliver') {
+      body = await this.delivered(r);
+    }
     const frame: Frame = { t: 'rec', r: toWire(r) };
     await this.link.send(frame, body);
     const bytes = (body?.length ?? 0) + 200;
@@ -260,6 +272,29 @@ export class ShipSession {
     this.inFlightBytes += bytes;
     this.sent = r.lsn;
     metrics.recordsShipped.inc();
+  }
+
+  /**
+   * The bytes of a 'deliver' record. A file still being placed (a batch that
+   * was in flight when this session started) shows up within moments; one
+   * that stays missing was expunged — or moved, and the move has its own
+   * 'deliver' record with the bytes — before it could be shipped. It goes out
+   * empty: the replica, like the primary's own crash replay, indexes no message
+   * for it, which is what the later expunge would have left.
+   */
+  private async delivered(r: JournalRecord): Promise<Buffer> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await readAll(await this.host.store.replication.openDelivered(r));
+      } catch (err) {
+        if (!isRoostError(err, 'NOTFOUND')) throw err;
+        if (attempt >= 20 || this.stopped) {
+          this.log.warn({ lsn: r.lsn.toString(), accountId: r.accountId }, 'replication: delivered message gone before it could be shipped; sending it empty');
+          return Buffer.alloc(0);
+        }
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
   }
 
   private onAck(lsn: bigint): void {

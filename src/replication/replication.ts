@@ -252,7 +252,7 @@ export class Replication {
       degradedSince: degradedSince ? new Date(degradedSince).toISOString() : null,
       needsResync: s.needsResync,
       resync: this.resyncing ? { targetLsn: this.resyncing.target.toString(), appliedLsn: applied.toString(), since: new Date(this.resyncing.since).toISOString() } : null,
-      lastError: this.linkError,
+      lastError: this.spool?.error ? `applying: ${this.spool.error.message}` : this.linkError,
     };
   }
 

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { roostProcess } from '../helpers/cli.js';
 import { FaultProxy } from './proxy.js';
+import { pop3Dele } from './pop3.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
 let pair: Pair | null = null;
@@ -101,6 +102,25 @@ describe('link faults', () => {
       return b.replication.connected && b.replication.appliedLsn === a.replication.lastLsn;
     }, 15_000);
     expect((await roostProcess(['verify', '--config', pair.a.proc!.configFile])).code).toBe(0);
+  }, 60_000);
+
+  it('catch-up after downtime, across deliveries whose files were deleted before they could be shipped', async () => {
+    pair = await Pair.create({ ack: 'async' });
+    await pair.startBoth();
+    await waitUntil('replica connected', async () => (await replStatus(pair!.b)).replication.connected);
+    await pair.kill(pair.b, 'SIGKILL');
+    const p = await ports(pair.a);
+    for (let i = 0; i < 12; i++) expect((await qmqpSend(p.qmqp!, testMessage(i, 'down'), 's@x.net', ['bob@example.org']))[0]).toBe('K');
+    // Delete some of them (POP3 DELE + QUIT) before the replica is back.
+    expect(await pop3Dele(p.pop3!, 'bob@example.org', 'pw-bob@example.org', [1, 2, 5])).toMatch(/^\+OK/);
+    await pair.start(pair.b);
+    await waitUntil('caught up', async () => {
+      const [a, b] = [await replStatus(pair!.a), await replStatus(pair!.b)];
+      return b.replication.connected && b.replication.appliedLsn === a.replication.lastLsn;
+    }, 20_000);
+    const v = await roostProcess(['verify', '--config', pair.a.proc!.configFile, '--json']);
+    expect(JSON.parse(v.stdout)).toMatchObject({ identical: true, messages: 9 });
+    expect(v.code).toBe(0);
   }, 60_000);
 
   it('a replica with the wrong secret is refused and gets nothing; both sides log it', async () => {
