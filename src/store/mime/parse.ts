@@ -183,12 +183,17 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
   if (!isMessage || fields.some((f) => f.lname === 'mime-version' || f.lname === 'content-type')) {
     applyContentFields(buf, part, fields);
   }
-  // BINARY reads Content-Transfer-Encoding even where BODYSTRUCTURE does not.
-  const cteField = first(fields, 'content-transfer-encoding');
-  if (cteField) {
-    const v = fieldValue(buf, cteField);
-    const cte = parseEncoding(v) ?? v.trim();
-    if (cte !== part.encoding) part.cte = cte;
+  // BINARY reads Content-Transfer-Encoding even where BODYSTRUCTURE does not
+  // (non-MIME header), and a malformed one means "unknown" to it.
+  if (part.encoding === null) {
+    let cte: string | null = null;
+    for (const f of fields) {
+      if (f.lname !== 'content-transfer-encoding') continue;
+      const v = fieldValue(buf, f);
+      cte = parseEncoding(v) ?? (cte === null ? v.trim() : cte);
+      if (parseEncoding(v) !== null) break;
+    }
+    if (cte !== null) part.cte = cte;
   }
   if (isMessage) (part as MimeMessage).envelope = renderEnvelope(buf, fields);
 
@@ -254,8 +259,12 @@ function applyContentFields(buf: Buffer, part: MimePart, fields: HeaderField[]):
     if (t.type !== part.type || t.subtype !== part.subtype) part.typeAsWritten = [t.type, t.subtype];
     part.params = t.params;
   }
-  const cte = first(fields, 'content-transfer-encoding');
-  if (cte) part.encoding = parseEncoding(fieldValue(buf, cte));
+  // The first Content-Transfer-Encoding that parses counts (a malformed one is skipped, as Dovecot does).
+  for (const f of fields) {
+    if (f.lname !== 'content-transfer-encoding') continue;
+    part.encoding = parseEncoding(fieldValue(buf, f));
+    if (part.encoding !== null) break;
+  }
   for (const f of fields) {
     if (!f.lname.startsWith('content-')) continue;
     switch (f.lname) {

@@ -121,6 +121,11 @@ add('b-multipart-header-interrupted', M + 'Content-Type: multipart/mixed; bounda
 # --- folded Content-Transfer-Encoding (Dovecot's BINARY reads it as unknown)
 add('cte-folded', M + 'Content-Type: text/plain\nContent-Transfer-Encoding:\n base64\n\naGk=\n')
 add('cte-ws-continuation', M + 'Content-Type: text/plain\nContent-Transfer-Encoding: 7bit\n \n\nbody\n')
+# --- repeated Content-* fields: which one counts
+add('cte-dup-first-invalid', M + 'Content-Type: text/plain\nContent-Transfer-Encoding: \nContent-Transfer-Encoding: base64\n\naGk=\n')
+add('lang-dup-first-empty', M + 'Content-Type: text/plain\nContent-Language: ,\nContent-Language: en\n\nx\n')
+add('ct-dup-first-empty', M + 'Content-Type:\nContent-Type: text/html\n\nx\n')
+add('id-dup', M + 'Content-Type: text/plain\nContent-ID: <a@x>\nContent-ID: <b@x>\nContent-Description:\nContent-Description: second\n\nx\n')
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
