@@ -16,7 +16,7 @@ import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
-import { SpoolDraft, cleanLeftovers, placeInTmp } from './maildir/save.js';
+import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
 import { parseMessage } from './mime/parse.js';
 import { recoverAccount } from './recovery.js';
 import { ReplicationImpl } from './replication.js';
@@ -40,6 +40,7 @@ export class StoreImpl implements Store, StoreCore {
   readonly replication: ReplicationImpl;
   readonly watcher: MailboxWatcher | null;
   readonly spoolDir: string;
+  private readonly spool: SpoolPool;
   private readonly indexDir: string;
   private readonly states = new Map<string, AccountState>();
   /** Accounts with an open index, least recently used first. */
@@ -59,6 +60,7 @@ export class StoreImpl implements Store, StoreCore {
     fs.mkdirSync(this.indexDir, { recursive: true });
     fs.mkdirSync(this.spoolDir, { recursive: true });
     cleanLeftovers(this.spoolDir);
+    this.spool = new SpoolPool(this.spoolDir, () => uniqueName(this.hostname));
     this.journal = new Journal(opts.dataDir);
     this.currentEpoch = Number(this.journal.meta('epoch') ?? '0');
     this.committer = new GroupCommitter(this.journal, () => this.currentEpoch, (recs) => this.notifyJournal(recs));
@@ -164,7 +166,8 @@ export class StoreImpl implements Store, StoreCore {
   // ------------------------------------------------------------ Store
 
   async createDraft(opts?: DraftOptions): Promise<Draft> {
-    return SpoolDraft.create(this.spoolDir, uniqueName(this.hostname), opts);
+    if (this.closed) throw new RoostError('TEMP', 'store is closing');
+    return SpoolDraft.create(await this.spool.take(), opts);
   }
 
   async deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]> {
@@ -342,6 +345,7 @@ export class StoreImpl implements Store, StoreCore {
     if (this.closed) return;
     await this.settle();
     this.closed = true;
+    this.spool.close();
     await this.watcher?.close();
     for (const st of this.states.values()) st.dropIndex();
     this.lru.clear();

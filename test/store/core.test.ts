@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MailboxEvent } from '../../src/store/store.js';
-import { account, deliver, files, message, open, tempDir } from './helpers.js';
+import { account, spoolWithData, deliver, files, message, open, tempDir } from './helpers.js';
 
 const root = tempDir();
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -27,7 +27,7 @@ describe('store core', () => {
     expect(fs.readFileSync(path.join(alice.maildir, 'new', fa[0]!))).toEqual(msg);
     expect(files(alice.maildir, 'tmp')).toEqual([]);
     await store.settle();
-    expect(fs.readdirSync(store.spoolDir)).toEqual([]);
+    expect(spoolWithData(store.spoolDir)).toEqual([]);
     const box = await store.user(alice).openMailbox('inbox');
     const snap = box.snapshot();
     expect(snap.messages.map((m) => m.uid)).toEqual([1]);

@@ -60,3 +60,8 @@ export function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
     }, 10);
   });
 }
+
+/** Spool files holding data (the pool keeps a few empty ones ready). */
+export function spoolWithData(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).size > 0);
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isRoostError } from '../../src/errors.js';
 import { safeFileName } from '../../src/store/maildir/names.js';
-import { account, deliver, files, message, open, tempDir } from './helpers.js';
+import { account, spoolWithData, deliver, files, message, open, tempDir } from './helpers.js';
 
 const root = tempDir();
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -119,7 +119,7 @@ describe('all-or-nothing delivery', () => {
     expect(files(broken.maildir, 'new')).toHaveLength(1);
     expect((await store.readJournal(lsn, 10)).filter((r) => r.kind === 'deliver')).toEqual([]);
     await store.settle();
-    expect(fs.readdirSync(store.spoolDir)).toEqual([]);
+    expect(spoolWithData(store.spoolDir)).toEqual([]);
     const box = await store.user(ok).openMailbox('INBOX');
     expect(box.snapshot().messages).toEqual([]);
     box.close();

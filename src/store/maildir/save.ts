@@ -40,18 +40,8 @@ export class SpoolDraft implements Draft {
     this.fd = fd;
   }
 
-  static async create(spoolDir: string, name: string, opts: DraftOptions = {}): Promise<SpoolDraft> {
-    const file = path.join(spoolDir, name);
-    let fd: number;
-    try {
-      // Asynchronous on purpose: creating a file can wait for the
-      // filesystem journal while other deliveries fsync (ext4 jbd2), and
-      // that wait must not stall the event loop.
-      fd = await new Promise<number>((resolve, reject) => fs.open(file, 'wx', 0o600, (e, f) => (e ? reject(e) : resolve(f))));
-    } catch (err) {
-      throw tempFromOs(err, 'spool open');
-    }
-    const d = new SpoolDraft(file, fd, opts.maxSize ?? 0);
+  static create(file: { path: string; fd: number }, opts: DraftOptions = {}): SpoolDraft {
+    const d = new SpoolDraft(file.path, file.fd, opts.maxSize ?? 0);
     if (opts.prefix && opts.prefix.length > 0) d.append(opts.prefix, false);
     return d;
   }
@@ -143,6 +133,63 @@ export class SpoolDraft implements Draft {
       if (this.size <= KEEP_IN_MEMORY) this.kept.push(Buffer.from(chunk));
       else this.kept = null;
     }
+  }
+}
+
+/**
+ * Empty spool files created ahead of need. Creating a file can wait a
+ * millisecond or more for the filesystem journal while other writers fsync
+ * (ext4 jbd2); taking a ready one keeps that wait off the delivery path.
+ */
+export class SpoolPool {
+  private ready: { path: string; fd: number }[] = [];
+  private filling = 0;
+  private closed = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly name: () => string,
+    private readonly size = 8,
+  ) {}
+
+  async take(): Promise<{ path: string; fd: number }> {
+    const f = this.ready.pop() ?? (await this.create());
+    this.refill();
+    return f;
+  }
+
+  private refill(): void {
+    while (!this.closed && this.ready.length + this.filling < this.size) {
+      this.filling++;
+      this.create()
+        .then((f) => {
+          if (this.closed) SpoolPool.remove(f);
+          else this.ready.push(f);
+        })
+        .catch(() => undefined)
+        .finally(() => this.filling--);
+    }
+  }
+
+  private create(): Promise<{ path: string; fd: number }> {
+    const file = path.join(this.dir, this.name());
+    return new Promise((resolve, reject) =>
+      fs.open(file, 'wx', 0o600, (e, fd) => (e ? reject(tempFromOs(e, 'spool open')) : resolve({ path: file, fd }))),
+    );
+  }
+
+  private static remove(f: { path: string; fd: number }): void {
+    try {
+      fs.closeSync(f.fd);
+      fs.unlinkSync(f.path);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const f of this.ready.splice(0)) SpoolPool.remove(f);
   }
 }
 
