@@ -79,8 +79,17 @@ export class Pair {
   }
 
   async start(n: PairNode, extra: Overrides = {}): Promise<SpawnedNode> {
-    n.proc = await spawnNode(n.dataDir, merge(n.overrides, extra));
-    return n.proc;
+    // The replication port is fixed per node (its peer must know it); after a kill another
+    // process may briefly hold it, so a bind failure is retried a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        n.proc = await spawnNode(n.dataDir, merge(n.overrides, extra));
+        return n.proc;
+      } catch (err) {
+        if (attempt >= 4 || !/EADDRINUSE|cannot listen|answers/.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
   }
 
   async startBoth(): Promise<void> {
