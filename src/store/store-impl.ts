@@ -1,6 +1,26 @@
 /**
  * The store behind ./store.ts: owns the journal, the group committer, the
  * event hub, the LRU of per-account index handles, and the delivery path.
+ *
+ * Delivery, step by step (what makes QMQP's K mean "durable"):
+ *  1. The message streams into a spool file (data_dir/spool), counting W=.
+ *  2. deliver(): the spool file is hard-linked into each recipient folder's
+ *     tmp/ (copied + fsync'd across filesystems). Readers never look in
+ *     tmp/, so nothing is visible yet; any failure unlinks every link made.
+ *  3. Group commit: UIDs/modseqs are allocated in commit order; the journal
+ *     transaction (synchronous=FULL) commits while the spool inode is
+ *     fdatasync'd in parallel — the commit point.
+ *  4. tmp/X is renamed to new/X (or cur/X:2,FLAGS for APPEND with flags);
+ *     each touched new/ or cur/ directory is fsync'd once per batch.
+ *  5. The index (and caches, events) is updated; the promise resolves → K.
+ *
+ * Crash semantics: before 3 nothing is visible and tmp/ leftovers of dead
+ * processes are removed at the next open. After 3 the record is replayed at
+ * the next open (a tmp/ file whose size is not the recorded size is not
+ * used), so a delivery interrupted after its commit but before K appears
+ * once; a client that retries it gets a second copy, as with qmail. The
+ * index may lag the journal by a few commits (synchronous=NORMAL): replay
+ * from its applied_lsn covers that.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -135,7 +155,9 @@ export class StoreImpl implements Store, StoreCore {
     if (!st) {
       st = new AccountState(this, account);
       this.states.set(account.id, st);
-      this.journal.rememberAccount(account);
+      // A durable write only when something changed (each costs an fsync).
+      const known = this.journal.account(account.id);
+      if (!known || !sameAccount(known, account)) this.journal.rememberAccount(account);
     } else if (!sameAccount(st.account, account)) {
       st.account = account;
       this.journal.rememberAccount(account);
