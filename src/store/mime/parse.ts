@@ -183,17 +183,15 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
   if (!isMessage || fields.some((f) => f.lname === 'mime-version' || f.lname === 'content-type')) {
     applyContentFields(buf, part, fields);
   }
-  // BINARY reads Content-Transfer-Encoding even where BODYSTRUCTURE does not
-  // (non-MIME header), and a malformed one means "unknown" to it.
-  if (part.encoding === null) {
-    let cte: string | null = null;
-    for (const f of fields) {
-      if (f.lname !== 'content-transfer-encoding') continue;
-      const v = fieldValue(buf, f);
-      cte = parseEncoding(v) ?? (cte === null ? v.trim() : cte);
-      if (parseEncoding(v) !== null) break;
-    }
-    if (cte !== null) part.cte = cte;
+  // BINARY reads Content-Transfer-Encoding its own way (as Dovecot's decoder
+  // does): also in a non-MIME header, the last field counts, and a malformed
+  // value means an unknown encoding.
+  let cteField: HeaderField | undefined;
+  for (const f of fields) if (f.lname === 'content-transfer-encoding') cteField = f;
+  if (cteField) {
+    const v = fieldValue(buf, cteField);
+    const cte = parseEncoding(v) ?? v.trim();
+    if (cte !== part.encoding) part.cte = cte;
   }
   if (isMessage) (part as MimeMessage).envelope = renderEnvelope(buf, fields);
 

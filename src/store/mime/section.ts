@@ -234,6 +234,13 @@ function convertParts(raw: Buffer, base: number, root: MimePart, bareLf: boolean
   const pieces: Buffer[] = [];
   let pos = 0;
   const walk = (p: MimePart): void => {
+    if (p.parts || p.message) {
+      // A container's own encoding is not undone, but one nobody knows is refused (as Dovecot does).
+      const own = (p.cte ?? p.encoding)?.toLowerCase();
+      if (own !== undefined && !isIdentity(own) && own !== 'base64' && own !== 'quoted-printable') {
+        throw new RoostError('UNKNOWNCTE', `Unknown Content-Transfer-Encoding ${own}`);
+      }
+    }
     if (p.parts) {
       p.parts.forEach(walk);
       return;

@@ -58,8 +58,8 @@ export interface MimePart {
   encoding: string | null;
   /**
    * The Content-Transfer-Encoding BINARY must undo, only when it differs from
-   * `encoding`: a malformed value (kept as written, so BINARY answers
-   * UNKNOWN-CTE) or one in a non-MIME header (which BODYSTRUCTURE ignores).
+   * `encoding`: BINARY reads the last such field, also in a non-MIME header,
+   * and keeps a malformed value as written (so it answers UNKNOWN-CTE).
    */
   cte?: string;
   md5: string | null;
