@@ -126,9 +126,10 @@ export class StoreImpl implements Store, StoreCore {
   }
 
   private evict(): void {
-    if (this.lru.size <= LIMITS.store.maxOpenIndexes) return;
+    const max = this.opts.maxOpenIndexes ?? LIMITS.store.maxOpenIndexes;
+    if (this.lru.size <= max) return;
     for (const [id, st] of this.lru) {
-      if (this.lru.size <= LIMITS.store.maxOpenIndexes) break;
+      if (this.lru.size <= max) break;
       if (st.busy()) continue;
       this.lru.delete(id);
       st.dropIndex();

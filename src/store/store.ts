@@ -162,6 +162,8 @@ export interface StoreOptions {
   hostname: string;
   /** Watch mailboxes that sessions have open for files dropped by other programs. */
   watch?: boolean;
+  /** Open per-account index databases kept (LRU); default LIMITS.store.maxOpenIndexes. */
+  maxOpenIndexes?: number;
 }
 
 export interface Store {

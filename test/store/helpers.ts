@@ -23,8 +23,8 @@ export function account(root: string, name: string, extra: Partial<Account> = {}
   };
 }
 
-export async function open(root: string, watch = false): Promise<StoreImpl> {
-  return (await openStore({ dataDir: path.join(root, 'data'), mailDir: path.join(root, 'mail'), hostname: 'test.host', watch })) as StoreImpl;
+export async function open(root: string, watch = false, maxOpenIndexes?: number): Promise<StoreImpl> {
+  return (await openStore({ dataDir: path.join(root, 'data'), mailDir: path.join(root, 'mail'), hostname: 'test.host', watch, maxOpenIndexes })) as StoreImpl;
 }
 
 export function message(subject: string, body = 'Hello\n'): Buffer {
