@@ -76,6 +76,18 @@ async function serverLatency(adminPort) {
   };
 }
 
+/** CPU time (ms, user + system) the node process has used so far; null where /proc is missing. */
+function nodeCpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
 async function runRow(port, size, concurrency, rcpts) {
   const pkt = packet(makeMessage(size), Array.from({ length: rcpts }, (_, i) => `user${i}@example.org`));
   const latencies = [];
@@ -164,8 +176,12 @@ try {
     for (const concurrency of CONCURRENCY)
       for (const rcpts of RECIPIENTS) {
         const before = await serverLatency(adminPort);
+        const cpu0 = nodeCpuMs(child.pid);
         const row = await runRow(port, size, concurrency, rcpts);
+        const cpu1 = nodeCpuMs(child.pid);
         const after = await serverLatency(adminPort);
+        // CPU the node spent per delivery (warm-up included): what bounds throughput once fsyncs are batched.
+        row.nodeCpuMsPerDelivery = cpu0 === null || cpu1 === null ? null : Number(((cpu1 - cpu0) / Math.max(1, after.count - before.count)).toFixed(2));
         // Mean time inside the node from end of input to verdict (includes the warm-up deliveries).
         row.serverMeanMs = Number((((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 1000).toFixed(2));
         rows.push(row);
@@ -177,7 +193,7 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-const header = ['size', 'clients', 'rcpts', 'deliveries/s', 'MB/s', 'p50 ms', 'p99 ms', 'in-node ms', 'failed'];
+const header = ['size', 'clients', 'rcpts', 'deliveries/s', 'MB/s', 'p50 ms', 'p99 ms', 'in-node ms', 'node CPU ms', 'failed'];
 const table = rows.map((r) => [
   r.messageBytes >= 1024 ? `${r.messageBytes / 1024} KB` : `${r.messageBytes} B`,
   String(r.concurrency),
@@ -187,13 +203,15 @@ const table = rows.map((r) => [
   r.p50ms.toFixed(2),
   r.p99ms.toFixed(2),
   r.serverMeanMs.toFixed(2),
+  r.nodeCpuMsPerDelivery === null ? '-' : r.nodeCpuMsPerDelivery.toFixed(2),
   String(r.failed),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
 const fmt = (cells) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
 console.log(`\nRoost QMQP ingest (durable: fsync file + dir + index before K), ${SECONDS}s per row`);
 console.log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, data in ${path.dirname(dataDir)}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-console.log('p50/p99: client round trip incl. connect; in-node: mean time from end of input to verdict\n');
+console.log('p50/p99: client round trip incl. connect; in-node: mean time from end of input to verdict;');
+console.log('node CPU: CPU time of the node process per delivery (user + system)\n');
 console.log(fmt(header));
 for (const row of table) console.log(fmt(row));
 
