@@ -37,7 +37,10 @@ export function rfc5322Date(d: Date): string {
  * QMQP messages use LF (qmqp.html), and the Maildir keeps them as received.
  */
 export function receivedLine(peer: string, hostname: string, when = new Date()): Buffer {
-  return Buffer.from(`Received: from [${peer}] by ${hostname} (Roost) with QMQP; ${rfc5322Date(when)}\n`, 'latin1');
+  // RFC 5321 §4.1.3 address literals: [192.0.2.1], [IPv6:2001:db8::1]; IPv4-mapped IPv6 shown as IPv4.
+  const v4 = peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
+  const literal = v4.includes(':') ? `IPv6:${v4}` : v4;
+  return Buffer.from(`Received: from [${literal}] by ${hostname} (Roost) with QMQP; ${rfc5322Date(when)}\n`, 'latin1');
 }
 
 /** After the answer, how long the client may take to close before we cut the connection. */

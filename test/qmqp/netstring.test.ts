@@ -170,3 +170,15 @@ describe('QmqpRequestParser', () => {
     });
   }
 });
+
+describe('Received line', () => {
+  it('is an RFC 5321 trace line with an address literal and an RFC 5322 date, LF-terminated', async () => {
+    const { receivedLine } = await import('../../src/qmqp/server.js');
+    const when = new Date(Date.UTC(2026, 10, 24, 8, 5, 9));
+    expect(receivedLine('192.0.2.7', 'mx.example.org', when).toString()).toBe(
+      'Received: from [192.0.2.7] by mx.example.org (Roost) with QMQP; Tue, 24 Nov 2026 08:05:09 +0000\n',
+    );
+    expect(receivedLine('::ffff:10.0.0.1', 'h', when).toString()).toMatch(/^Received: from \[10\.0\.0\.1\] /);
+    expect(receivedLine('2001:db8::1', 'h', when).toString()).toMatch(/^Received: from \[IPv6:2001:db8::1\] /);
+  });
+});
