@@ -12,7 +12,7 @@
 // clients, a 10,000-message POP3 maildrop, a 100,000-message IMAP INBOX,
 // 2,000 idle IMAP connections, 200 mixed-load clients.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -425,9 +425,22 @@ async function mixedLoad(t) {
 // ------------------------------------------------------------ main
 
 const work = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-compare-'));
+// Dovecot's auth and mail processes run as other users and must reach their files.
+chmodSync(work, 0o755);
 const roost = await startRoost(path.join(work, 'roost'));
 mkdirSync(path.join(work, 'dovecot'), { recursive: true });
 const dovecot = await startDove(path.join(work, 'dovecot'));
+// Never leave either server running when the benchmark fails.
+process.on('exit', () => {
+  roost.child?.kill('SIGKILL');
+  for (const pid of dovecot.pids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
 
 log(`corpus: ${N.pop} POP3 msgs, ${N.big} IMAP msgs, 10×500 mixed (seed ${SEED}) into both Maildirs`);
 const setup = {};
