@@ -5,7 +5,9 @@
  * malformed MIME messages (tools/random_cases.py, seed 2; BODYSTRUCTURE,
  * ENVELOPE, sizes and sections, no BINARY) and (c) the 74 shared fixtures
  * with the items their JSON files do not cover (nested part numbers,
- * HEADER.FIELDS.NOT, partials, BINARY[] / BINARY.SIZE). Roost must give the
+ * HEADER.FIELDS.NOT, partials, BINARY[] / BINARY.SIZE), and (d) 400 messages
+ * with random address / subject / id headers (tools/random_addresses.py,
+ * seed 2; ENVELOPE only). Roost must give the
  * same bytes except where it deliberately differs, listed below.
  *
  * Re-record (needs Dovecot 2.3 installed; runs it as nobody on a scratch Maildir):
@@ -80,6 +82,9 @@ describe('answers recorded from Dovecot 2.3.19', () => {
   });
   it('random corpus: 400 malformed messages, 16 items each', async () => {
     await check(join(HERE, 'dovecot', 'random'), 'random.json', 6000);
+  });
+  it('address corpus: 400 random address, subject and id headers (ENVELOPE)', async () => {
+    await check(join(HERE, 'dovecot', 'addresses'), 'addresses.json', 399);
   });
   it('shared fixtures: the items their JSON does not cover', async () => {
     await check(join(HERE, 'fixtures'), 'fixtures-extra.json', 1000);

@@ -41,9 +41,13 @@ class AddressParser {
     this.push();
   }
 
+  /** What the last local part read produced, even when it failed (the phrase fallback reuses it). */
+  private localText = '';
+
   private localPart(): number {
     const sc = this.sc;
     const [r, t] = sc.peek() === 0x22 ? sc.quotedString() : sc.looseDotAtom();
+    this.localText = t;
     if (r < 0) return -1;
     this.cur.mailbox = t;
     return r;
@@ -126,7 +130,7 @@ class AddressParser {
       // A lone word is a mailbox, but words followed by more words are a display name.
       const [, more] = sc.phrase();
       if (more.length > 0) {
-        this.cur.name = `${this.cur.mailbox ?? ''} ${more}`;
+        this.cur.name = `${this.localText} ${more}`;
         this.cur.mailbox = null;
       } else if (!quoted) {
         this.cur.domain = '';

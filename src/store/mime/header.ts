@@ -52,6 +52,8 @@ export function splitFields(buf: Buffer, start: number, end: number, maxBytes = 
         const name = buf.toString("latin1", p, nameEnd);
         let v = colon + 1;
         while (v < contentEnd && (buf[v] === 0x20 || buf[v] === 0x09)) v++;
+        // A value of blanks only loses just the one blank after the colon (as Dovecot reads it).
+        if (v === contentEnd && colon + 1 < contentEnd) v = colon + 2;
         cur = { name, lname: name.toLowerCase(), start: p, end: lineEnd, valueStart: v, valueEnd: contentEnd };
         fields.push(cur);
       }

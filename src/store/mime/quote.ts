@@ -37,7 +37,7 @@ function literal(s: string): string {
 
 /**
  * A string meant for people (Subject, display names): runs of whitespace
- * (SP, TAB, CR, LF) become one space and trailing whitespace goes; written
+ * (SP, TAB, CR, LF) become one space and leading/trailing whitespace goes; written
  * quoted when nothing needed changing or escaping, otherwise as a literal.
  * This is Dovecot's imap_append_string_for_humans; RFC 3501 leaves the form
  * free, and matching it keeps our answers byte-identical to the fixtures.
@@ -48,14 +48,15 @@ export function imapStringForHumans(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) {
-      if (c !== 0x20) modify = true;
-      if (lastWs) modify = true;
+      if (c !== 0x20 || lastWs) modify = true;
       lastWs = true;
     } else {
       if (c === 0x22 || c === 0x5c || c >= 0x80 || c === 0) modify = true;
       lastWs = false;
     }
   }
+  // Trailing whitespace is dropped too.
+  if (lastWs && s.length > 0) modify = true;
   if (!modify) return `"${s}"`;
   let out = '';
   lastWs = true;

@@ -45,28 +45,34 @@ export class Rfc822Scanner {
     return this.pos < this.s.length ? this.s.charCodeAt(this.pos) : -1;
   }
 
-  /** Skip a (possibly nested) comment starting at "("; its text (unescaped, unfolded) goes to lastComment. */
+  /**
+   * Skip a (possibly nested) comment starting at "(". With keepComments its
+   * text (unescaped, unfolded) goes to lastComment as it is read, so an
+   * unterminated comment leaves what was read so far (as Dovecot does).
+   */
   skipComment(): number {
     const s = this.s;
+    const keep = this.keepComments;
     let level = 1;
     let start = ++this.pos;
-    let text = '';
+    if (keep) this.lastComment = '';
     for (; this.pos < s.length; this.pos++) {
       const c = s.charCodeAt(this.pos);
       if (c === 0x00 && this.nulReplacement !== null) {
-        text += s.slice(start, this.pos) + this.nulReplacement;
+        if (keep) this.lastComment += s.slice(start, this.pos) + this.nulReplacement;
         start = this.pos + 1;
       } else if (c === 0x28) level++;
       else if (c === 0x29) {
         if (--level === 0) {
-          if (this.keepComments) this.lastComment = text + s.slice(start, this.pos);
+          if (keep) this.lastComment += s.slice(start, this.pos);
           this.pos++;
           return this.end ? 0 : 1;
         }
       } else if (c === 0x0a) {
+        if (!keep) continue;
         let piece = s.slice(start, this.pos);
         if (piece.endsWith('\r')) piece = piece.slice(0, -1);
-        text += piece;
+        this.lastComment += piece;
         start = this.pos + 1;
       } else if (c === 0x5c) {
         this.pos++;
@@ -77,7 +83,7 @@ export class Rfc822Scanner {
           this.pos--;
           continue;
         }
-        text += s.slice(start, this.pos - 1);
+        if (keep) this.lastComment += s.slice(start, this.pos - 1);
         start = this.pos;
       }
     }
