@@ -28,6 +28,7 @@ import { allowsExpunge, lookup } from './registry.js';
 import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
 import { renderUpdates } from './updates.js';
+import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -78,6 +79,8 @@ export class Session {
   /** Opaque origin id given to the store, so events from our own changes can be told apart. */
   readonly id: string;
   readonly remoteAddress: string;
+  /** RFC 5161 ENABLE state: 'CONDSTORE' once any CONDSTORE-enabling command ran (RFC 7162 §3.1), 'QRESYNC' after ENABLE QRESYNC. */
+  readonly enabled = new Set<string>();
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
@@ -142,6 +145,7 @@ export class Session {
       else caps.push('LOGINDISABLED');
     } else {
       caps.push('UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'XLIST', `APPENDLIMIT=${LIMITS.imap.maxLiteralSize}`);
+      caps.push(...EXTENSION_CAPABILITIES);
     }
     return caps;
   }
@@ -189,7 +193,7 @@ export class Session {
     if (this.state.kind !== 'selected') return;
     const updates = this.state.view.flush({ allowExpunge });
     if (updates.length === 0) return;
-    const { text, gone } = renderUpdates(updates);
+    const { text, gone } = renderUpdates(updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') });
     this.out.push(text);
     if (gone) {
       this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');

@@ -321,7 +321,7 @@ describe('other commands', () => {
     const c = await login(n.port, n.user, n.pass);
     expect((await c.cmd('NAMESPACE')).untagged).toEqual(['* NAMESPACE (("" ".")) NIL NIL']);
     expect((await c.cmd('ID ("name" "test")')).untagged[0]).toMatch(/^\* ID \("name" "Roost"/);
-    expect((await c.cmd('ENABLE CONDSTORE')).untagged).toEqual(['* ENABLED']);
+    expect((await c.cmd('ENABLE CONDSTORE')).untagged).toEqual(['* ENABLED CONDSTORE']);
     await c.cmd('SELECT INBOX');
     expect((await c.cmd('CHECK')).tagged).toMatch(/OK/);
     expect((await c.cmd('UNSELECT')).tagged).toMatch(/OK/);

@@ -1,17 +1,26 @@
 /**
- * ENABLE (RFC 5161). No extension that needs enabling is offered yet
- * (CONDSTORE/QRESYNC come with issue 7), so the answer lists none: RFC 5161
- * §3.1 says unknown or unsupported names are ignored.
+ * ENABLE (RFC 5161). CONDSTORE and QRESYNC can be enabled (RFC 7162 §3.1,
+ * §3.2.3); QRESYNC implies CONDSTORE. RFC 5161 §3.1: names this server does
+ * not know or cannot enable are ignored; the answer lists each requested
+ * extension that is now enabled (also one a SELECT (CONDSTORE) had enabled
+ * implicitly, so the client learns its state either way).
  */
 import type { CommandOf } from '../wire/types.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { ok } from '../session.js';
 
 /** Extensions this server can enable (upper case). */
-const ENABLEABLE: ReadonlySet<string> = new Set<string>();
+const ENABLEABLE: ReadonlySet<string> = new Set<string>(['CONDSTORE', 'QRESYNC']);
 
 export async function enableCommand(env: CommandEnv, cmd: CommandOf<'ENABLE'>): Promise<CommandResult> {
-  const enabled = cmd.args.capabilities.filter((c) => ENABLEABLE.has(c));
-  env.s.out.push(enabled.length > 0 ? `* ENABLED ${enabled.join(' ')}\r\n` : '* ENABLED\r\n');
+  const s = env.s;
+  const enabled: string[] = [];
+  for (const c of cmd.args.capabilities) {
+    if (!ENABLEABLE.has(c) || enabled.includes(c)) continue;
+    enabled.push(c);
+  }
+  for (const c of enabled) s.enabled.add(c);
+  if (s.enabled.has('QRESYNC')) s.enabled.add('CONDSTORE');
+  s.out.push(enabled.length > 0 ? `* ENABLED ${enabled.join(' ')}\r\n` : '* ENABLED\r\n');
   return ok('Enabled');
 }

@@ -4,6 +4,11 @@
  * our map, gone from the store) is never replaced by another: RFC 2180
  * §4.1.2 — the others are answered and the command ends NO. Implicit \Seen
  * is set in one store call before the answers, which then carry FLAGS.
+ *
+ * RFC 7162: MODSEQ and CHANGEDSINCE enable CONDSTORE (§3.1); CHANGEDSINCE
+ * answers only messages with a higher modseq (§3.1.4.1); UID FETCH
+ * (CHANGEDSINCE n VANISHED) first reports the UIDs of the set expunged
+ * since n as VANISHED (EARLIER) (§3.2.6).
  */
 import { isRoostError } from '../../errors.js';
 import type { MimeTree } from '../../store/mime/types.js';
@@ -13,6 +18,7 @@ import { renderFetch, renderMetaLine } from '../fetch/render.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
+import { setIntervals, writeVanishedEarlier } from '../qresync.js';
 
 /** Attempts (5 ms apart) to open a file the index still lists while the store renames it. */
 const RENAME_RETRIES = 20;
@@ -20,20 +26,32 @@ const RENAME_RETRIES = 20;
 export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Promise<CommandResult> {
   const s = env.s;
   const view = s.view;
-  if (cmd.args.changedSince !== null || cmd.args.vanished) return bad('CONDSTORE is not supported');
+  const changedSince = cmd.args.changedSince;
+  if (cmd.args.vanished && !s.enabled.has('QRESYNC')) return bad('VANISHED requires ENABLE QRESYNC');
   const planned = planFetch(cmd.args.items, cmd.uid);
   if (!planned.ok) return bad(planned.reason);
   const plan = planned.plan;
+  if (changedSince !== null || plan.items.some((i) => i.item === 'MODSEQ')) s.enabled.add('CONDSTORE');
   const uids = resolveSet(view, cmd.args.set, cmd.uid);
-  const { found, missing } = view.records(uids);
+  const snapshot = view.handle.snapshot();
+  const records = view.records(uids, snapshot);
+  const missing = records.missing;
+  const found = changedSince === null ? records.found : records.found.filter((m) => m.modseq > changedSince);
+  if (cmd.args.vanished && changedSince !== null && cmd.args.set.kind === 'ranges') {
+    writeVanishedEarlier(s.out, view, snapshot.uidnext, changedSince, setIntervals(cmd.args.set, snapshot.uidnext - 1));
+  }
 
   // Implicit \Seen (RFC 3501 §6.4.5), once for the whole command.
   const newFlags = new Map<number, readonly string[]>();
+  const newModseq = new Map<number, bigint>();
   if (plan.setsSeen && !view.readOnly) {
     const unseen = found.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
     if (unseen.length > 0) {
       const r = await view.handle.storeFlags(unseen, 'add', ['\\Seen']);
-      for (const u of r.updated) newFlags.set(u.uid, u.flags);
+      for (const u of r.updated) {
+        newFlags.set(u.uid, u.flags);
+        newModseq.set(u.uid, u.modseq);
+      }
     }
   }
 
@@ -41,7 +59,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     for (const record of found) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      s.out.push(renderMetaLine(plan, seq, record, newFlags.get(record.uid) ?? record.flags));
+      s.out.push(renderMetaLine(plan, seq, record, newFlags.get(record.uid) ?? record.flags, newModseq.get(record.uid) ?? record.modseq));
       if (s.out.full) await s.out.flush();
     }
     return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
@@ -55,7 +73,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     for (let attempt = 0; ; attempt++) {
       try {
         const tree: MimeTree | null = plan.needsStructure ? await view.handle.structure(record.uid) : null;
-        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree });
+        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, modseq: newModseq.get(record.uid) });
         break;
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;

@@ -2,6 +2,11 @@
  * SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2). A failed SELECT leaves the
  * session unselected (§6.3.1). The view (mailbox-view.ts) is created here and
  * lives until CLOSE/UNSELECT/another SELECT/LOGOUT.
+ *
+ * RFC 7162: `(CONDSTORE)` enables CONDSTORE (§3.1.8); HIGHESTMODSEQ is sent
+ * on every SELECT (§3.1.2.1); `(QRESYNC (...))` needs ENABLE QRESYNC first
+ * (§3.2.5) and adds VANISHED (EARLIER) and changed FETCHes (qresync.ts);
+ * leaving a selected mailbox for another sends `* OK [CLOSED]` (§3.2.11).
  */
 import { SYSTEM_FLAGS } from '../../store/types.js';
 import type { CommandOf } from '../wire/types.js';
@@ -10,11 +15,14 @@ import { checkName } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 import { flagsText } from '../updates.js';
+import { resyncOnSelect } from '../qresync.js';
 
 export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
   const s = env.s;
   const args = cmd.args;
-  if (args.condstore || args.qresync) return bad('CONDSTORE/QRESYNC are not supported');
+  if (args.qresync && !s.enabled.has('QRESYNC')) return bad('QRESYNC parameter requires ENABLE QRESYNC');
+  if (args.condstore) s.enabled.add('CONDSTORE');
+  if (s.state.kind === 'selected') s.out.push('* OK [CLOSED] Previous mailbox closed\r\n');
   s.deselect();
   const name = checkName(args.mailbox);
   const readOnly = cmd.name === 'EXAMINE';
@@ -48,5 +56,7 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   if (firstUnseen > 0) s.out.push(`* OK [UNSEEN ${firstUnseen}] First unseen\r\n`);
   s.out.push(`* OK [UIDVALIDITY ${snapshot.uidvalidity}] UIDs valid\r\n`);
   s.out.push(`* OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID\r\n`);
+  s.out.push(`* OK [HIGHESTMODSEQ ${snapshot.highestModseq}] Highest\r\n`);
+  if (args.qresync) await resyncOnSelect(s.out, view, snapshot, args.qresync);
   return ok(`${readOnly ? 'Examine' : 'Select'} completed`, { name: handle.readOnly ? 'READ-ONLY' : 'READ-WRITE' });
 }

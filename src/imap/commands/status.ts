@@ -18,16 +18,20 @@ function valueOf(item: StatusItem, st: MailboxStatus): number | bigint | null {
       return st.uidvalidity;
     case 'UNSEEN':
       return st.unseen;
-    // CONDSTORE and STATUS=SIZE are not advertised yet (issue 7).
+    // RFC 7162 §3.1.10.
     case 'HIGHESTMODSEQ':
+      return st.highestModseq;
+    // RFC 8438: the mailbox size in octets as RFC822.SIZE counts them.
     case 'SIZE':
-      return null;
+      return st.size;
   }
 }
 
 export async function statusCommand(env: CommandEnv, cmd: CommandOf<'STATUS'>): Promise<CommandResult> {
   const name = checkName(cmd.args.mailbox);
   const st = await env.s.user.status(name);
+  // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE-enabling command.
+  if (cmd.args.items.includes('HIGHESTMODSEQ')) env.s.enabled.add('CONDSTORE');
   const values: (string | number | bigint | { kind: 'atom'; value: string })[] = [];
   for (const item of cmd.args.items) {
     const v = valueOf(item, st);

@@ -4,39 +4,57 @@
  * did not change, as §6.4.6 describes). \Recent cannot be stored (§2.3.2).
  * A message expunged by another session makes the command end NO
  * (RFC 2180 §4.2.1) after the others were changed.
+ *
+ * RFC 7162 §3.1.3 UNCHANGEDSINCE (enables CONDSTORE): messages changed after
+ * the given modseq are left alone and listed in `[MODIFIED set]` (sequence
+ * numbers, or UIDs for UID STORE). With CONDSTORE enabled every FETCH carries
+ * MODSEQ, and even .SILENT reports the new MODSEQ of the messages it changed.
  */
 import type { CommandOf } from '../wire/types.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { flagsText } from '../updates.js';
-import { resolveSet } from './sets.js';
+import { formatUidSet, resolveSet } from './sets.js';
 
 export async function storeCommand(env: CommandEnv, cmd: CommandOf<'STORE'>): Promise<CommandResult> {
   const s = env.s;
   const view = s.view;
   const args = cmd.args;
-  if (args.unchangedSince !== null) return bad('CONDSTORE is not supported');
+  if (args.unchangedSince !== null) s.enabled.add('CONDSTORE');
+  const condstore = s.enabled.has('CONDSTORE');
   if (args.flags.some((f) => f.toLowerCase() === '\\recent')) return bad('\\Recent cannot be stored');
   if (view.readOnly) return no('Mailbox is read-only', { name: 'READ-ONLY' });
   const uids = resolveSet(view, args.set, cmd.uid);
   const { found, missing } = view.records(uids);
+  let modified: readonly number[] = [];
+  let updated = new Set<number>();
   if (found.length > 0) {
-    await view.handle.storeFlags(
+    const r = await view.handle.storeFlags(
       found.map((m) => m.uid),
       args.op,
       args.flags,
+      args.unchangedSince !== null ? { unchangedSince: args.unchangedSince } : undefined,
     );
+    modified = r.modified;
+    updated = new Set(r.updated.map((u) => u.uid));
   }
-  if (!args.silent && found.length > 0) {
+  const failed = new Set(modified);
+  const report = args.silent ? (condstore ? found.filter((m) => updated.has(m.uid)) : []) : found.filter((m) => !failed.has(m.uid));
+  if (report.length > 0) {
     // Report what is stored now (one snapshot after the change).
-    const now = view.records(found.map((m) => m.uid)).found;
+    const now = view.records(report.map((m) => m.uid)).found;
     for (const m of now) {
       const seq = view.seqOf(m.uid);
       if (seq === 0) continue;
-      s.out.push(`* ${seq} FETCH (${cmd.uid ? `UID ${m.uid} ` : ''}FLAGS ${flagsText(m.flags)})\r\n`);
+      const items = [cmd.uid ? `UID ${m.uid}` : '', args.silent ? '' : `FLAGS ${flagsText(m.flags)}`, condstore ? `MODSEQ (${m.modseq})` : ''];
+      s.out.push(`* ${seq} FETCH (${items.filter((x) => x !== '').join(' ')})\r\n`);
       if (s.out.full) await s.out.flush();
     }
   }
   if (missing.length > 0 && !cmd.uid) return no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
+  if (modified.length > 0) {
+    const set = cmd.uid ? modified : modified.map((u) => view.seqOf(u)).filter((n) => n > 0).sort((a, b) => a - b);
+    return ok('Conditional STORE failed', { name: 'MODIFIED', args: [{ kind: 'atom', value: formatUidSet(set) }] });
+  }
   return ok('Store completed');
 }

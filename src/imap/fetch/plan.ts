@@ -41,6 +41,8 @@ export function planFetch(items: readonly FetchItem[], uidCommand: boolean): Pla
         break;
       case 'INTERNALDATE':
       case 'RFC822.SIZE':
+      // RFC 7162 §3.1.4.1: the modseq is in the index.
+      case 'MODSEQ':
         break;
       case 'ENVELOPE':
       case 'BODY':
@@ -57,8 +59,7 @@ export function planFetch(items: readonly FetchItem[], uidCommand: boolean): Pla
         needsStructure = true;
         if (!it.peek) setsSeen = true;
         break;
-      // Not advertised until issue 7 (CONDSTORE, BINARY).
-      case 'MODSEQ':
+      // Not advertised yet (BINARY, RFC 3516).
       case 'BINARY[]':
       case 'BINARY.SIZE':
         return { ok: false, reason: `${it.item} is not supported` };

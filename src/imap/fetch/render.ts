@@ -23,6 +23,8 @@ export interface FetchTarget {
   /** Flags to report (after an implicit \Seen). */
   readonly flags: readonly string[];
   readonly tree: MimeTree | null;
+  /** Modseq to report when it changed with the flags (implicit \Seen); else the record's. */
+  readonly modseq?: bigint;
 }
 
 function toSpec(s: Section): SectionSpec {
@@ -130,7 +132,7 @@ async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec
  * RFC822.SIZE, INTERNALDATE): built synchronously, no promise per message,
  * which is what makes FETCH 1:* (FLAGS UID) over 100,000 messages cheap.
  */
-export function renderMetaLine(plan: FetchPlan, seq: number, rec: MessageRecord, flags: readonly string[]): string {
+export function renderMetaLine(plan: FetchPlan, seq: number, rec: MessageRecord, flags: readonly string[], modseq: bigint = rec.modseq): string {
   let t = `* ${seq} FETCH (`;
   let sep = '';
   if (plan.addUid) {
@@ -151,6 +153,9 @@ export function renderMetaLine(plan: FetchPlan, seq: number, rec: MessageRecord,
         break;
       case 'RFC822.SIZE':
         t += `${sep}RFC822.SIZE ${rec.vsize}`;
+        break;
+      case 'MODSEQ':
+        t += `${sep}MODSEQ (${modseq})`;
         break;
       default:
         throw new Error(`renderMetaLine: ${it.item} needs more than the index`);
@@ -183,6 +188,9 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
         continue;
       case 'RFC822.SIZE':
         add(`RFC822.SIZE ${rec.vsize}`);
+        continue;
+      case 'MODSEQ':
+        add(`MODSEQ (${m.modseq ?? rec.modseq})`);
         continue;
       case 'ENVELOPE':
         add(`ENVELOPE ${m.tree!.envelope}`);

@@ -132,7 +132,7 @@ function cost(k: SearchKey): number {
   }
 }
 
-/** A search key that this server does not offer yet (CONDSTORE MODSEQ). */
+/** A search key that this server cannot answer (SEARCHRES `$` without a saved result). */
 export class UnsupportedSearchKey extends Error {}
 
 interface Sets {
@@ -223,8 +223,9 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
       for (const op of k.operands) if (!(await matches(op, m, seq, sets))) return false;
       return true;
     }
+    // RFC 7162 §3.1.5: modseq at or above the value. Only flag changes have modseqs here, so every entry name matches the message's one modseq.
     case 'MODSEQ':
-      throw new UnsupportedSearchKey('MODSEQ (CONDSTORE) is not supported');
+      return r.modseq >= k.modseq;
   }
 }
 
@@ -295,4 +296,20 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey): Pro
     for (let j = 0; j < batch.length; j++) if (hits[j]) out.push({ uid: batch[j]!.uid, seq: view.seqOf(batch[j]!.uid) });
   }
   return out;
+}
+
+/** Does the program use the MODSEQ key (RFC 7162 §3.1.5: then the answer carries the highest modseq)? */
+export function usesModseq(k: SearchKey): boolean {
+  switch (k.key) {
+    case 'MODSEQ':
+      return true;
+    case 'NOT':
+      return usesModseq(k.operand);
+    case 'OR':
+      return usesModseq(k.left) || usesModseq(k.right);
+    case 'AND':
+      return k.operands.some(usesModseq);
+    default:
+      return false;
+  }
 }

@@ -1,0 +1,11 @@
+/**
+ * Capabilities of the issue-7 extensions, advertised after authentication
+ * (only what is implemented: RFC 3501 §7.2.1 lets clients rely on the list).
+ */
+export const EXTENSION_CAPABILITIES: readonly string[] = [
+  // RFC 7162: per-message mod-sequences (CONDSTORE) and quick resync (QRESYNC).
+  'CONDSTORE',
+  'QRESYNC',
+  // RFC 8438: STATUS SIZE.
+  'STATUS=SIZE',
+];
