@@ -31,6 +31,8 @@ export const LIMITS = {
     listingChunkBytes: 64 * 1024,
     /** After the last reply, how long a client that does not read may hold the closing socket. */
     closeLingerMs: 10_000,
+    /** RETR/TOP read messages up to this size whole; larger ones are streamed. */
+    readWholeMaxBytes: 128 * 1024,
   },
   imap: {
     /** Command text outside literals (Dovecot's imap_max_line_length is 64k). */

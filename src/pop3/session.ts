@@ -43,6 +43,9 @@ export type SessionState =
 
 export type TransactionState = Extract<SessionState, { kind: 'transaction' }>;
 
+/** A message to send: read whole (small ones) or streamed from the file. */
+export type MessageBody = Buffer | Readable;
+
 export class Session {
   state: SessionState = { kind: 'authorization', user: null, failures: 0, commands: 0 };
   socket: Duplex;
@@ -56,7 +59,7 @@ export class Session {
   /** Busy in the UPDATE state: server shutdown waits instead of cutting. */
   private updating: Promise<void> | null = null;
   /** At most one message opened ahead for a pipelined RETR/TOP that is already waiting. */
-  private ahead: { uid: number; body: Promise<Readable> } | null = null;
+  private ahead: { uid: number; body: Promise<MessageBody> } | null = null;
 
   constructor(
     readonly env: SessionEnv,
@@ -177,11 +180,12 @@ export class Session {
    * already received command will send, so the file system works while the
    * current reply is on the wire. Bounded: one stream, one buffer.
    */
-  openAhead(uid: number, open: () => Promise<Readable>): void {
+  openAhead(uid: number, open: () => Promise<MessageBody>): void {
     this.takeAhead(-1);
     const body = open();
     body.then(
       (r) => {
+        if (Buffer.isBuffer(r)) return;
         // An I/O error before the command runs must not go unhandled; the
         // pipeline that consumes the stream later still sees it.
         r.on('error', () => undefined);
@@ -193,12 +197,12 @@ export class Session {
   }
 
   /** The stream opened ahead for `uid` (null if none); anything else opened ahead is closed. */
-  takeAhead(uid: number): Promise<Readable> | null {
+  takeAhead(uid: number): Promise<MessageBody> | null {
     const a = this.ahead;
     this.ahead = null;
     if (a && a.uid === uid) return a.body;
     a?.body.then(
-      (r) => r.destroy(),
+      (r) => (Buffer.isBuffer(r) ? undefined : r.destroy()),
       () => undefined,
     );
     return null;

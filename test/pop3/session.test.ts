@@ -193,6 +193,14 @@ describe('POP3 back-pressure', () => {
     }
     expect(await c.line()).toBe('+OK Logging out.');
   });
+
+  it('TOP of a streamed (large) message stops after the requested lines', async () => {
+    const c = await loggedIn(node);
+    expect(await c.cmd('TOP 1 2')).toBe('+OK Top of message follows.');
+    expect(await c.multi()).toEqual(['From: big@example.org', 'Subject: big', '', '0123456789'.repeat(7), '0123456789'.repeat(7)]);
+    expect(await c.cmd('NOOP')).toBe('+OK');
+    c.destroy();
+  });
 });
 
 describe('POP3 policies', () => {

@@ -1,14 +1,17 @@
 /**
- * RETR and TOP (RFC 1939 §7): the message streams from its file through the
+ * RETR and TOP (RFC 1939 §7): a message streams from its file through the
  * CRLF-converting, dot-stuffing stage into the socket with pipeline(), so a
- * slow client holds the file read back instead of filling memory.
+ * slow client holds the file read back instead of filling memory; a small
+ * one is read whole and written at once.
  */
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import { DotStuffer, dotStuffStage } from '../dotstuff.js';
 import { pop3BytesRetrieved, pop3MessagesRetrieved } from '../metrics.js';
 import { errorReply } from '../replies.js';
-import type { Session } from '../session.js';
+import { LIMITS } from '../../limits.js';
+import type { MailboxHandle, MessageRecord } from '../../store/store.js';
+import type { MessageBody, Session } from '../session.js';
+import { writeOut } from '../wire.js';
 import { ArgError, noSuchMessage, oneMessage, parseNumber, splitArgs, type Command } from './args.js';
 
 export const retr: Command<{ msg: number }> = {
@@ -39,6 +42,15 @@ export const top: Command<{ msg: number; lines: number }> = {
   },
 };
 
+/**
+ * Small messages are read whole (one buffer of at most
+ * LIMITS.pop3.readWholeMaxBytes: fewer file system round trips and no stream
+ * machinery per message); larger ones stream with back-pressure.
+ */
+function openBody(handle: MailboxHandle, record: MessageRecord): Promise<MessageBody> {
+  return record.size <= LIMITS.pop3.readWholeMaxBytes ? handle.readMessage(record.uid) : handle.openMessage(record.uid);
+}
+
 /** The message number of a RETR or TOP command line, else null. */
 function nextRetrieval(line: string | null): number | null {
   const m = line === null ? null : /^(?:RETR|TOP) +([0-9]{1,15})(?: |$)/i.exec(line);
@@ -55,9 +67,9 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   const { handle, maildrop } = s.tx();
   const look = maildrop.get(msg);
   if (look.kind !== 'ok') return false;
-  let body: Readable;
+  let body: MessageBody;
   try {
-    body = await (s.takeAhead(look.record.uid) ?? handle.openMessage(look.record.uid));
+    body = await (s.takeAhead(look.record.uid) ?? openBody(handle, look.record));
   } catch (e) {
     await s.reply(errorReply(e, s.log));
     return false;
@@ -67,11 +79,19 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   const next = nextRetrieval(s.peekCommand());
   if (next !== null) {
     const ahead = maildrop.get(next);
-    if (ahead.kind === 'ok') s.openAhead(ahead.record.uid, () => handle.openMessage(ahead.record.uid));
+    if (ahead.kind === 'ok') s.openAhead(ahead.record.uid, () => openBody(handle, ahead.record));
   }
   const first = Buffer.from(lines === null ? `+OK ${look.record.vsize} octets\r\n` : '+OK Top of message follows.\r\n');
   const stuffer = new DotStuffer(lines);
   let octets = 0;
+  if (Buffer.isBuffer(body)) {
+    // A small message: one conversion, one write (awaiting 'drain').
+    const converted = stuffer.convert(body);
+    octets = converted.length;
+    pop3BytesRetrieved.inc(octets);
+    await writeOut(s.socket, Buffer.concat([first, converted, stuffer.end()]));
+    return !s.socket.destroyed;
+  }
   try {
     // end: false — the socket carries the rest of the session.
     await pipeline(body, dotStuffStage(stuffer, first, (n) => (octets += n)), s.socket, { end: false });
