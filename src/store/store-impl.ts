@@ -197,8 +197,13 @@ export class StoreImpl implements Store, StoreCore {
     this.assertWritable();
     if (recipients.length === 0) throw new RoostError('LIMIT', 'no recipients');
     const mailbox = normalizeMailboxName(opts.mailbox ?? INBOX);
-    const targets = recipients.map((a) => ({ st: this.state(a), mailbox, flags: [] as string[] }));
-    return this.save(draft, targets, { internalDate: opts.internalDate, overQuota: opts.overQuota ?? 'defer', origin: null, sender: opts.sender });
+    // An account listed twice (two aliases of one user) gets one copy; the
+    // answer still has one entry per recipient, in order.
+    const unique = [...new Map(recipients.map((a) => [a.id, a])).values()];
+    const targets = unique.map((a) => ({ st: this.state(a), mailbox, flags: [] as string[] }));
+    const saved = await this.save(draft, targets, { internalDate: opts.internalDate, overQuota: opts.overQuota ?? 'defer', origin: null, sender: opts.sender });
+    const byId = new Map(saved.map((m) => [m.accountId, m]));
+    return recipients.map((a) => byId.get(a.id)!);
   }
 
   /**

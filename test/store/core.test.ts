@@ -13,8 +13,9 @@ describe('store core', () => {
     const alice = account(root, 'alice');
     const bob = account(root, 'bob');
     const msg = message('hi\r\nthere');
-    const saved = await deliver(store, [alice, bob], msg);
-    expect(saved).toHaveLength(2);
+    const saved = await deliver(store, [alice, bob, alice], msg);
+    expect(saved).toHaveLength(3);
+    expect(saved[2]).toBe(saved[0]);
     expect(saved[0]!.uid).toBe(1);
     const fa = files(alice.maildir, 'new');
     const fb = files(bob.maildir, 'new');
