@@ -55,12 +55,16 @@ const show = (b: Buffer | string): string => JSON.stringify((typeof b === 'strin
  * says NOTFOUND and Dovecot sent an empty string (BINARY.SIZE: 0): what the
  * client sees is the IMAP layer's choice.
  */
-export async function differences(dir: string, recorded: Recorded): Promise<{ compared: number; diffs: string[] }> {
+export async function differences(
+  dir: string,
+  recorded: Recorded,
+  transform: (raw: Buffer) => Buffer = (raw) => raw,
+): Promise<{ compared: number; diffs: string[] }> {
   const diffs: string[] = [];
   let compared = 0;
   for (const [name, items] of Object.entries(recorded)) {
     if ('APPEND' in items) continue;
-    const raw = readFileSync(join(dir, name));
+    const raw = transform(readFileSync(join(dir, name)));
     for (const [item, ans] of Object.entries(items)) {
       compared++;
       const got = await roostAnswer(raw, item);
