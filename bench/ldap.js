@@ -157,18 +157,23 @@ async function ingest(backend, ldapUrl, rcpts) {
   else {
     const { openSqliteDirectory } = await import(path.join(REPO, 'dist/accounts/sqlite.js'));
     const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
-    for (const address of users) await dir.addUser({ address });
+    // Same quota as the LDAP entries (mailQuotaSize), so both nodes do the same Maildir++ accounting.
+    for (const address of users) await dir.addUser({ address, quotaBytes: 100_000_000 });
     await dir.close();
   }
   writeFileSync(path.join(dataDir, 'roost.toml'), cfg.join('\n') + '\n');
   const child = spawn(process.execPath, [path.join(REPO, 'bin', 'roost'), 'serve', '--config', path.join(dataDir, 'roost.toml')], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     let port = 0;
+    let admin = 0;
     const deadline = Date.now() + 20_000;
     while (!port) {
       try {
         const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-        if (info.pid === child.pid) port = info.ports.qmqp;
+        if (info.pid === child.pid) {
+          port = info.ports.qmqp;
+          admin = info.ports.admin;
+        }
       } catch {
         // node.json not written yet
       }
@@ -183,7 +188,12 @@ async function ingest(backend, ldapUrl, rcpts) {
     const perSecond = await rate(async () => {
       if ((await deliverOnce(port, pkt)) !== 'K') failed++;
     });
-    return { perSecond, failed };
+    // How the directory answered during the run (from the node's own /metrics).
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    const sum = (re) => [...metrics.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+    const lookups = sum(new RegExp(`roost_directory_lookups_total\\{backend="${backend}",kind="recipient"[^}]*\\} (\\d+)`, 'g'));
+    const hits = sum(new RegExp(`roost_directory_cache_hits_total\\{backend="${backend}"[^}]*\\} (\\d+)`, 'g'));
+    return { perSecond, failed, lookups, hits };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -239,7 +249,10 @@ async function main() {
         const runs = got[backend];
         const mean = runs.reduce((a, r) => a + r.perSecond, 0) / runs.length;
         const failed = runs.reduce((a, r) => a + r.failed, 0);
-        const note = `runs ${runs.map((r) => r.perSecond.toFixed(0)).join(', ')}${failed ? `; ${failed} not K` : ''}`;
+        const lookups = runs.reduce((a, r) => a + r.lookups, 0);
+        const hits = runs.reduce((a, r) => a + r.hits, 0);
+        const cache = backend === 'ldap' ? `; directory lookups ${lookups}, cache hits ${hits}` : '';
+        const note = `runs ${runs.map((r) => r.perSecond.toFixed(0)).join(', ')}${failed ? `; ${failed} not K` : ''}${cache}`;
         rows.push([`QMQP ingest 4 KB, ${rcpts} rcpt, ${CONCURRENCY} clients, ${backend} directory (deliveries)`, mean, note]);
       }
     }
