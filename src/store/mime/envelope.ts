@@ -9,8 +9,6 @@ import { parseAddressList, type Address } from './address.js';
 import { fieldValue, type HeaderField } from './header.js';
 import { imapNString, imapNStringNoLf, imapStringForHumans } from './quote.js';
 
-export type EnvelopeAddressField = 'from' | 'sender' | 'reply-to' | 'to' | 'cc' | 'bcc';
-
 export interface EnvelopeFields {
   date: string | null;
   subject: string | null;
