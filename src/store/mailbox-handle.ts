@@ -16,6 +16,7 @@ import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
 import { parseMessage } from './mime/parse.js';
+import { fullTextFor, indexable } from './fts/fulltext.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
 import type { MailboxHandle } from './store.js';
@@ -245,6 +246,13 @@ export class MailboxHandleImpl implements MailboxHandle {
       if (from <= last) out.push([from, last]);
     }
     return out;
+  }
+
+  async textCandidates(field: 'BODY' | 'TEXT', needle: string): Promise<ReadonlySet<number> | null> {
+    if (!indexable(needle)) return null;
+    const idx = fullTextFor(this.store).get(this.st.id);
+    await idx.reconcile(this.uidvalidity, this.cache().all().map((e) => e.uid), this);
+    return idx.query(this.uidvalidity, field, needle);
   }
 
   async copyTo(uids: readonly number[], dest: string, opts?: { move?: boolean }): Promise<CopyResult> {

@@ -124,6 +124,14 @@ export interface MailboxHandle {
    * Survives restarts and failover (it comes from the journal).
    */
   expungedSince(modseq: bigint): readonly (readonly [number, number])[];
+  /**
+   * SEARCH BODY / TEXT help (RFC 3501 §6.4.4) from the full-text index:
+   * a superset of the UIDs whose decoded text parts (BODY) or header and
+   * text parts (TEXT) contain `needle` case-insensitively. null when the
+   * index cannot narrow this needle (shorter than three characters): scan.
+   * Callers confirm each candidate with the exact check.
+   */
+  textCandidates(field: 'BODY' | 'TEXT', needle: string): Promise<ReadonlySet<number> | null>;
   /** COPY (or MOVE when `move`) to another mailbox of the same account. */
   copyTo(uids: readonly number[], dest: MailboxName, opts?: { move?: boolean }): Promise<CopyResult>;
   /** Stop events, release the handle. */

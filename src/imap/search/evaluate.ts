@@ -16,6 +16,7 @@ import type { MimeTree } from '../../store/mime/types.js';
 import { decodedHeaders, textForSearch } from '../../store/mime/decode.js';
 import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
+import { textNarrowing } from './fulltext.js';
 
 /** Per-message data loaded on demand and shared by all keys of one message. */
 class MessageData {
@@ -276,7 +277,9 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey): Pro
   const sets: Sets = { members: new Map(), view, now: Date.now() };
   const all: number[] = [];
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
-  const { found } = view.records(all);
+  // The full-text index rules out messages that cannot contain a required BODY/TEXT string (fulltext.ts).
+  const possible = await textNarrowing(view.handle, prog);
+  const { found } = view.records(possible ? all.filter((uid) => possible.has(uid)) : all);
   const out: { uid: number; seq: number }[] = [];
   const one = async (rec: MessageRecord): Promise<boolean> => {
     try {

@@ -1,0 +1,231 @@
+/**
+ * Full-text index for SEARCH BODY / TEXT (RFC 3501 §6.4.4), one SQLite FTS5
+ * database per account in data_dir/fts/.
+ *
+ * What is indexed is exactly what a full scan compares: the decoded header
+ * block and the decoded text parts (src/store/mime/decode.ts: base64 and
+ * quoted-printable removed, charsets converted), lower-cased the way the
+ * scan lower-cases them. The FTS5 `trigram` tokenizer (case-sensitive over
+ * that lower-cased text) answers a quoted phrase with exactly the rows that
+ * contain it as a substring, which is RFC 3501's substring semantics, so the
+ * index never misses a match; the caller still confirms each candidate with
+ * the scan's own check. Needles shorter than a trigram cannot be answered
+ * (null: the caller scans).
+ *
+ * Maintenance is by reconciliation with the mailbox's live UID list on each
+ * query (index what is missing, drop what was expunged), so every way a
+ * message can arrive or leave — delivery, APPEND, COPY/MOVE, replication,
+ * `roost deliver` in another process, reindex, recovery — is covered without
+ * a second write path; `warm()` indexes ahead of time after deliveries. The
+ * rows are keyed by (UIDVALIDITY, UID): a mailbox whose UIDVALIDITY changed
+ * simply has no rows yet.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodedHeaders, textForSearch } from '../mime/decode.js';
+import type { MimeTree } from '../mime/types.js';
+
+/** Open FTS databases kept per process (least recently used is closed beyond this). */
+export const MAX_OPEN_FTS = 64;
+/** Messages read and decoded at once while catching up (the file system works in parallel). */
+const PARALLEL = 16;
+/** Catch-up commits every this many messages, so a reader never waits long behind a big backlog. */
+const BATCH = 256;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS docs (
+  id INTEGER PRIMARY KEY,
+  uidvalidity INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  UNIQUE (uidvalidity, uid)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS text USING fts5(headers, body, tokenize = 'trigram case_sensitive 1', content = '', contentless_delete = 1);
+`;
+
+/** How the index reads a message (MailboxHandle methods). */
+export interface MessageSource {
+  readMessage(uid: number): Promise<Buffer>;
+  structure(uid: number): Promise<MimeTree>;
+}
+
+/** The header block the scan compares (the top-level header, RFC 2047 words decoded). */
+export function headerTextOf(raw: Buffer, tree: MimeTree): string {
+  return decodedHeaders(raw, tree.headerStart, tree.bodyStart);
+}
+
+export class FullTextIndex {
+  private readonly db: Database.Database;
+  private readonly s: Record<string, Database.Statement>;
+  /** Catch-ups in progress per UIDVALIDITY (concurrent searches share one). */
+  private readonly running = new Map<number, Promise<void>>();
+
+  constructor(file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // A lost tail after a crash is re-indexed by the next reconciliation.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.exec(SCHEMA);
+    const p = (sql: string): Database.Statement => this.db.prepare(sql);
+    this.s = {
+      uids: p('SELECT uid FROM docs WHERE uidvalidity = ? ORDER BY uid').pluck(),
+      insertDoc: p('INSERT OR IGNORE INTO docs (uidvalidity, uid) VALUES (?, ?)'),
+      insertText: p('INSERT INTO text (rowid, headers, body) VALUES (?, ?, ?)'),
+      docId: p('SELECT id FROM docs WHERE uidvalidity = ? AND uid = ?').pluck(),
+      deleteText: p('DELETE FROM text WHERE rowid = ?'),
+      deleteDoc: p('DELETE FROM docs WHERE id = ?'),
+      matchBody: p('SELECT d.uid FROM text JOIN docs d ON d.id = text.rowid WHERE text MATCH ? AND d.uidvalidity = ?').pluck(),
+    };
+  }
+
+  /**
+   * UIDs (among those indexed for `uidvalidity`) whose body, or for TEXT
+   * header or body, contains `needle` case-insensitively; null when the
+   * needle is too short for trigrams.
+   */
+  query(uidvalidity: number, field: 'BODY' | 'TEXT', needle: string): Set<number> | null {
+    const n = needle.toLowerCase();
+    if ([...n].length < 3) return null;
+    const phrase = `"${n.replace(/"/g, '""')}"`;
+    const expr = field === 'BODY' ? `body : ${phrase}` : `{headers body} : ${phrase}`;
+    return new Set(this.s.matchBody!.all(expr, uidvalidity) as number[]);
+  }
+
+  /** Bring the rows of one mailbox in line with its live UIDs (ascending). */
+  async reconcile(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<void> {
+    for (;;) {
+      const run = this.running.get(uidvalidity);
+      if (!run) break;
+      await run;
+    }
+    const run = this.catchUp(uidvalidity, live, src).finally(() => this.running.delete(uidvalidity));
+    this.running.set(uidvalidity, run);
+    return run;
+  }
+
+  private async catchUp(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<void> {
+    const have = this.s.uids!.all(uidvalidity) as number[];
+    const missing: number[] = [];
+    const gone: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < live.length || j < have.length) {
+      const a = i < live.length ? live[i]! : Infinity;
+      const b = j < have.length ? have[j]! : Infinity;
+      if (a === b) {
+        i++;
+        j++;
+      } else if (a < b) {
+        missing.push(a);
+        i++;
+      } else {
+        gone.push(b);
+        j++;
+      }
+    }
+    if (gone.length > 0) this.remove(uidvalidity, gone);
+    let pending: { uid: number; headers: string; body: string }[] = [];
+    for (let k = 0; k < missing.length; k += PARALLEL) {
+      const batch = missing.slice(k, k + PARALLEL);
+      const docs = await Promise.all(
+        batch.map(async (uid) => {
+          try {
+            const [raw, tree] = await Promise.all([src.readMessage(uid), src.structure(uid)]);
+            return { uid, headers: headerTextOf(raw, tree).toLowerCase(), body: textForSearch(raw, tree).body.toLowerCase() };
+          } catch (err) {
+            // Expunged while we read it: the next reconciliation has nothing to do for it.
+            if ((err as { code?: string }).code === 'NOTFOUND') return null;
+            throw err;
+          }
+        }),
+      );
+      for (const d of docs) if (d) pending.push(d);
+      if (pending.length >= BATCH) {
+        this.add(uidvalidity, pending);
+        pending = [];
+      }
+    }
+    if (pending.length > 0) this.add(uidvalidity, pending);
+  }
+
+  private add(uidvalidity: number, docs: readonly { uid: number; headers: string; body: string }[]): void {
+    this.db.transaction(() => {
+      for (const d of docs) {
+        const r = this.s.insertDoc!.run(uidvalidity, d.uid);
+        if (r.changes === 0) continue;
+        this.s.insertText!.run(r.lastInsertRowid, d.headers, d.body);
+      }
+    })();
+  }
+
+  private remove(uidvalidity: number, uids: readonly number[]): void {
+    this.db.transaction(() => {
+      for (const uid of uids) {
+        const id = this.s.docId!.get(uidvalidity, uid) as number | bigint | undefined;
+        if (id === undefined) continue;
+        this.s.deleteText!.run(id);
+        this.s.deleteDoc!.run(id);
+      }
+    })();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** The FTS databases of one store (LRU of MAX_OPEN_FTS), keyed by account id. */
+export class FullTextIndexes {
+  private readonly open = new Map<string, FullTextIndex>();
+
+  constructor(private readonly dir: string) {}
+
+  file(accountId: string): string {
+    return path.join(this.dir, `${encodeURIComponent(accountId)}.sqlite`);
+  }
+
+  get(accountId: string): FullTextIndex {
+    let idx = this.open.get(accountId);
+    if (idx) {
+      this.open.delete(accountId);
+      this.open.set(accountId, idx);
+      return idx;
+    }
+    idx = new FullTextIndex(this.file(accountId));
+    this.open.set(accountId, idx);
+    if (this.open.size > MAX_OPEN_FTS) {
+      const [oldId, old] = this.open.entries().next().value as [string, FullTextIndex];
+      this.open.delete(oldId);
+      old.close();
+    }
+    return idx;
+  }
+
+  /** Forget an account's index (reindex rebuilds it on the next search). */
+  drop(accountId: string): void {
+    this.open.get(accountId)?.close();
+    this.open.delete(accountId);
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(this.file(accountId) + suffix, { force: true });
+  }
+
+  close(): void {
+    for (const idx of this.open.values()) idx.close();
+    this.open.clear();
+  }
+}
+
+const perStore = new WeakMap<object, FullTextIndexes>();
+
+/** The FTS databases of a store (data_dir/fts), created on first use. */
+export function fullTextFor(store: { readonly opts: { readonly dataDir: string } }): FullTextIndexes {
+  let f = perStore.get(store);
+  if (!f) perStore.set(store, (f = new FullTextIndexes(path.join(store.opts.dataDir, 'fts'))));
+  return f;
+}
+
+/** Can the trigram index answer this needle (at least three characters)? */
+export function indexable(needle: string): boolean {
+  return [...needle.toLowerCase()].length >= 3;
+}
