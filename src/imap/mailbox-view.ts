@@ -246,28 +246,43 @@ export class MailboxView {
       out.push({ kind: 'gone' });
       return out;
     }
+    const applyAll = (opts.allowExpunge || this.pendingExpunge.size === 0) && opts.allowExists !== false;
+    const removed: number[] = [];
     if (opts.allowExpunge && this.pendingExpunge.size > 0) {
-      const seqs: number[] = [];
       for (const uid of this.pendingExpunge.keys()) {
         const seq = this.seqOf(uid);
-        if (seq > 0) seqs.push(seq);
+        if (seq > 0) removed.push(seq);
       }
-      seqs.sort((a, b) => b - a);
-      for (const seq of seqs) {
+      removed.sort((a, b) => b - a);
+      for (const seq of removed) {
         const uid = this.at(seq - 1);
         const modseq = this.pendingExpunge.get(uid)!;
         out.push({ kind: 'expunge', seq, uid, modseq });
         this.pendingFlags.delete(uid);
         if (modseq > this.highestModseq) this.highestModseq = modseq;
       }
-      this.removeSeqs(seqs);
       this.pendingExpunge.clear();
     }
-    if (opts.allowExists !== false && this.pendingNew.length > 0) {
-      const add = this.pendingNew;
-      this.pendingNew = [];
-      const own = this.ensureCapacity(this.count + add.length);
-      for (const uid of add) own[this.count++] = uid;
+    const add = opts.allowExists !== false ? this.pendingNew : [];
+    if (add.length > 0) this.pendingNew = [];
+    const nextCount = this.count - removed.length + add.length;
+    // Everything received is being applied, and the store updates its snapshot
+    // before it emits (store.ts), so the result IS the current snapshot: share
+    // it instead of copying 100,000 UIDs per session (5,000 idle sessions wake
+    // on one delivery). Anything else edits a private copy.
+    const snap = applyAll && (removed.length > 0 || add.length > 0) ? this.handle.snapshot().messages : null;
+    if (snap && snap.length === nextCount && (add.length === 0 || snap[nextCount - 1]!.uid === add[add.length - 1])) {
+      this.shared = snap;
+      this.own = null;
+      this.count = nextCount;
+    } else {
+      if (removed.length > 0) this.removeSeqs(removed);
+      if (add.length > 0) {
+        const own = this.ensureCapacity(this.count + add.length);
+        for (const uid of add) own[this.count++] = uid;
+      }
+    }
+    if (add.length > 0) {
       this.recentCount += add.length;
       out.push({ kind: 'exists', count: this.count });
       out.push({ kind: 'recent', count: this.recentCount });
