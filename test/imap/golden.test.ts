@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, type RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
 
-const DIR = path.resolve(__dirname, '../../../shared/fixtures/mime');
+// The repo keeps its own copy of ../shared/fixtures/mime (CI clones only this repo).
+const DIR = path.resolve(__dirname, '../mime/fixtures');
 
 interface FetchEntry {
   status: string | null;
