@@ -16,7 +16,8 @@ import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import { STATE_OK, STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { Journal } from './index/journal.js';
-import { curName, flagsKey, parseName } from './maildir/filename.js';
+import { flagsKey, targetName } from './maildir/filename.js';
+
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
 import { addQuotaDelta } from './maildir/quota.js';
@@ -37,6 +38,8 @@ export interface StoreCore {
   notifyJournal(records: readonly JournalRecord[]): void;
   /** Epoch stamped on new records. */
   epoch(): number;
+  /** A mailbox cache was built or used (keeps the total of cached messages bounded). */
+  usedCache(st: AccountState, mailboxId: number, count: number): void;
 }
 
 export class Mutex {
@@ -176,6 +179,7 @@ export class AccountState {
       }
       this.caches.set(mb.id, c);
     }
+    this.core.usedCache(this, mb.id, c.count);
     return c;
   }
 
@@ -208,6 +212,19 @@ export class AccountState {
     if (gone.length > 0) this.emit(mb.id, { type: 'expunge', origin: null, uids: gone, modseq: fresh.highestModseq });
     if (flags.length > 0) this.emit(mb.id, { type: 'flags', origin: null, updates: flags });
     if (added.length > 0) this.emit(mb.id, { type: 'append', origin: null, messages: added });
+  }
+
+  /**
+   * Where a message's file is now, relative to its mailbox directory: the
+   * names the cache and the index know, the name its flags call for (a
+   * background rename may just have happened), else a directory search.
+   */
+  locate(mailboxId: number, dir: string, e: { uid: number; basename: string; filename: string; diskName: string }): string | null {
+    const names = [e.filename, e.diskName];
+    const row = this.db().message(mailboxId, e.uid);
+    if (row) names.push(row.disk_name, row.filename, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags)));
+    for (const n of new Set(names)) if (fs.existsSync(path.join(dir, n))) return n;
+    return findByBasename(dir, e.basename);
   }
 
   key(mailboxId: number): string {
@@ -576,17 +593,6 @@ export class AccountState {
     }
     await new Promise((r) => setImmediate(r));
   }
-}
-
-/**
- * Name a message should have for these flags: cur/<base>:2,<letters>, keeping
- * letters we do not map (P, keyword letters) from its current name; the first
- * flag change moves it out of new/ (maildir.html).
- */
-export function targetName(row: { basename: string; diskName: string }, flags: readonly string[]): string {
-  if (row.diskName.startsWith('new/') && flags.length === 0) return row.diskName;
-  const letters = parseName(row.diskName.slice(4)).letters;
-  return 'cur/' + curName(row.basename, flags, letters);
 }
 
 export function entryOf(row: MessageRow): Entry {

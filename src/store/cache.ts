@@ -5,6 +5,7 @@
  * snapshot a session holds never changes under it and taking one when
  * nothing changed costs nothing.
  */
+import { targetName } from './maildir/filename.js';
 import type { MailboxSnapshot, MessageRecord } from './types.js';
 
 /** A cached message: what the API shows plus where the file is. */
@@ -63,7 +64,8 @@ export class MailboxCache {
         size: r[4] as number,
         vsize: r[5] as number,
         basename: r[6] as string,
-        filename: r[7] as string,
+        // A pending rename (state 1): the wanted name follows from the flags.
+        filename: r[9] === 1 ? targetName({ basename: r[6] as string, diskName: r[8] as string }, internFlags(r[2] as string)) : (r[7] as string),
         diskName: r[8] as string,
       };
     }

@@ -83,14 +83,13 @@ export class MailboxHandleImpl implements MailboxHandle {
     return e;
   }
 
-  /** Open the file under its wanted name, its last known name, or what the index says now (a rename may be running). */
+  /** Open the message file wherever it is now (a flag rename may be running). */
   private async openFile(uid: number): Promise<fsp.FileHandle> {
     const e = this.entry(uid);
     const dir = this.dir();
-    const names = [e.filename, e.diskName];
-    const row = this.st.db().message(this.mailboxId, uid);
-    if (row && row.state !== 2) names.push(row.disk_name, row.filename);
-    for (const n of new Set(names)) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const n = attempt === 0 ? e.filename : this.st.locate(this.mailboxId, dir, e);
+      if (n === null) break;
       try {
         return await fsp.open(path.join(dir, n), 'r');
       } catch (err) {
@@ -280,13 +279,14 @@ export class MailboxHandleImpl implements MailboxHandle {
           const basename = withSizes(uniqueName(this.store.hostname), e.size, e.vsize);
           const tmp = `tmp/${basename}`;
           let ok = false;
-          for (const n of new Set([e.filename, e.diskName])) {
+          for (let attempt = 0; attempt < 3 && !ok; attempt++) {
+            const n = attempt === 0 ? e.filename : this.st.locate(src.id, srcDir, e);
+            if (n === null) break;
             try {
               await placeInTmp(path.join(srcDir, n), path.join(dstDir, tmp));
               ok = true;
-              break;
             } catch {
-              // Try the other name (a flag rename may be running).
+              // Renamed meanwhile by the background renamer: look again.
             }
           }
           if (!ok) continue;

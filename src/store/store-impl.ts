@@ -46,6 +46,12 @@ import type { JournalRecord, SavedMessage } from './types.js';
 import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
 
+/**
+ * Messages kept in mailbox caches across all accounts (about 200 bytes
+ * each). Belongs in LIMITS.store once that file is free to change.
+ */
+const MAX_CACHED_MESSAGES = 1_000_000;
+
 export interface SaveTarget {
   st: AccountState;
   mailbox: string;
@@ -66,6 +72,9 @@ export class StoreImpl implements Store, StoreCore {
   /** Accounts with an open index, least recently used first. */
   private readonly lru = new Map<string, AccountState>();
   private readonly journalListeners = new Set<(r: readonly JournalRecord[]) => void>();
+  /** Cached mailboxes, least recently used first, and how many messages they hold. */
+  private readonly cacheUse = new Map<string, { st: AccountState; mailboxId: number; count: number }>();
+  private cachedTotal = 0;
   /** Spool unlinks still running (settle() waits for them). */
   private readonly discards = new Set<Promise<void>>();
   writable = true;
@@ -135,11 +144,41 @@ export class StoreImpl implements Store, StoreCore {
       st.dropIndex();
       // Caches of unused accounts go too: memory stays bounded with the LRU.
       st.caches.clear();
+      for (const [k, u] of this.cacheUse) {
+        if (u.st !== st) continue;
+        this.cacheUse.delete(k);
+        this.cachedTotal -= u.count;
+      }
     }
   }
 
   openIndexCount(): number {
     return [...this.lru.values()].filter((s) => s.hasIndexOpen()).length;
+  }
+
+  /**
+   * Caches of mailboxes nobody has open are dropped, least recently used
+   * first, once more than MAX_CACHED_MESSAGES messages are cached (a large
+   * one is packed first, so reloading it stays fast).
+   */
+  usedCache(st: AccountState, mailboxId: number, count: number): void {
+    const key = st.key(mailboxId);
+    const old = this.cacheUse.get(key);
+    if (old) {
+      this.cachedTotal -= old.count;
+      this.cacheUse.delete(key);
+    }
+    this.cacheUse.set(key, { st, mailboxId, count });
+    this.cachedTotal += count;
+    if (this.cachedTotal <= MAX_CACHED_MESSAGES) return;
+    for (const [k, u] of this.cacheUse) {
+      if (this.cachedTotal <= MAX_CACHED_MESSAGES) break;
+      if (u.st.handles.has(u.mailboxId)) continue;
+      if (u.st.hasIndexOpen()) u.st.packCaches(u.mailboxId);
+      u.st.caches.delete(u.mailboxId);
+      this.cacheUse.delete(k);
+      this.cachedTotal -= u.count;
+    }
   }
 
   recover(st: AccountState): void {

@@ -159,3 +159,15 @@ function sortKey(name: string): { secs: number; usec: number } {
 export function shortHash(s: string): string {
   return createHash('sha1').update(s).digest('hex').slice(0, 12);
 }
+
+/**
+ * Name a message should have for these flags: cur/<base>:2,<letters>, keeping
+ * letters we do not map (P, keyword letters) from its current name; the first
+ * flag change moves it out of new/ (maildir.html).
+ */
+export function targetName(row: { basename: string; diskName: string }, flags: readonly string[]): string {
+  if (row.diskName.startsWith('new/') && flags.length === 0) return row.diskName;
+  const letters = parseName(row.diskName.slice(4)).letters;
+  return 'cur/' + curName(row.basename, flags, letters);
+}
+
