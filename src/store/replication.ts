@@ -54,14 +54,11 @@ export class ReplicationImpl implements ReplicationSupport {
     const rows = st.db().mailboxes();
     const mb = rows.find((r) => r.name === String(d.mailbox) && r.uidvalidity === uv) ?? rows.find((r) => r.uidvalidity === uv) ?? null;
     const dir = mailboxDir(st.account.maildir, mb ? mb.name : String(d.mailbox));
-    const names = [String(d.filename)];
-    if (mb) {
-      const row = st.db().message(mb.id, Number(d.uid));
-      if (row && row.state !== 2) names.push(row.disk_name, row.filename);
-    }
-    const found = findByBasename(dir, String(d.basename));
-    if (found) names.push(found);
-    for (const n of new Set(names)) {
+    const want = { uid: Number(d.uid), basename: String(d.basename), filename: String(d.filename), diskName: String(d.filename) };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // A background flag rename may move the file between looking and opening.
+      const n = attempt === 0 ? want.filename : mb ? st.locate(mb.id, dir, want) : findByBasename(dir, want.basename);
+      if (n === null) break;
       try {
         const fh = await fsp.open(path.join(dir, n), 'r');
         return fh.createReadStream({ autoClose: true });
