@@ -39,7 +39,7 @@ export function isAnswer(err: unknown): boolean {
 }
 
 interface Waiter {
-  resolve: (c: Client) => void;
+  resolve: (c: Client, reused: boolean) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -54,42 +54,50 @@ export class LdapPool {
 
   constructor(private readonly opts: PoolOptions) {}
 
-  /** Run `fn` on a pooled connection; faults discard the connection and rethrow. */
+  /**
+   * Run `fn` (a search or a bind: safe to repeat) on a pooled connection;
+   * faults discard the connection and rethrow. A connection taken from the
+   * idle list may have died unnoticed (a firewall dropping idle sessions, a
+   * server restart): if it fails, `fn` gets one more try on a new connection.
+   */
   async with<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-    const client = await this.acquire();
-    let healthy = true;
-    try {
-      return await fn(client);
-    } catch (err) {
-      if (!isAnswer(err)) healthy = false;
-      throw err;
-    } finally {
-      this.release(client, healthy);
+    for (let attempt = 0; ; attempt++) {
+      const { client, reused } = await this.acquire();
+      try {
+        const result = await fn(client);
+        this.release(client, true);
+        return result;
+      } catch (err) {
+        const answer = isAnswer(err);
+        this.release(client, answer);
+        if (answer || !reused || attempt > 0 || this.closed) throw err;
+      }
     }
   }
 
-  private async acquire(): Promise<Client> {
+  private async acquire(): Promise<{ client: Client; reused: boolean }> {
     if (this.closed) throw new Error('LDAP pool closed');
     while (this.idle.length > 0) {
       const c = this.idle.pop()!;
       // The server may have closed it while idle (restart, idle timeout): start over.
-      if (c.isConnected && (this.opts.bindDn === '' || c.isBound)) return c;
+      if (c.isConnected && (this.opts.bindDn === '' || c.isBound)) return { client: c, reused: true };
       this.discard(c);
       this.open--;
     }
     if (this.open < this.opts.size) {
       this.open++;
       try {
-        return await this.connect();
+        return { client: await this.connect(), reused: false };
       } catch (err) {
         this.open--;
         this.wakeOne();
         throw err;
       }
     }
-    return new Promise<Client>((resolve, reject) => {
+    // A connection handed over by release() was in use a moment ago: count it as reused.
+    return new Promise<{ client: Client; reused: boolean }>((resolve, reject) => {
       const w: Waiter = {
-        resolve,
+        resolve: (client, reused) => resolve({ client, reused }),
         reject,
         timer: setTimeout(() => {
           const i = this.waiters.indexOf(w);
@@ -155,7 +163,7 @@ export class LdapPool {
     const w = this.waiters.shift();
     if (w) {
       clearTimeout(w.timer);
-      w.resolve(c);
+      w.resolve(c, true);
     } else this.idle.push(c);
   }
 
@@ -165,7 +173,7 @@ export class LdapPool {
     if (!w) return;
     clearTimeout(w.timer);
     this.open++;
-    this.connect().then(w.resolve, (err: Error) => {
+    this.connect().then((c) => w.resolve(c, false), (err: Error) => {
       this.open--;
       w.reject(err);
       this.wakeOne();

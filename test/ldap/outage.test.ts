@@ -104,6 +104,42 @@ describe('LDAP outage', () => {
     expect(() => makeDirectory(slapd, { url: 'http://a' })).toThrow(/directory\.ldap\.url/);
   });
 
+  it('a pooled connection that died silently (idle-dropping firewall) is replaced, not reported as an outage', async () => {
+    // A transparent TCP relay in front of the real slapd; "blackhole" makes the open connections go
+    // silent (bytes are swallowed, nothing is closed) while new connections still get through.
+    const open = new Set<{ silent: boolean }>();
+    const relay = net.createServer((client) => {
+      const state = { silent: false };
+      open.add(state);
+      const upstream = net.connect(slapd.port, '127.0.0.1');
+      client.on('data', (d) => state.silent || upstream.write(d));
+      upstream.on('data', (d) => state.silent || client.write(d));
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+        open.delete(state);
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const { port } = relay.address() as net.AddressInfo;
+    const { dir: d } = makeDirectory(slapd, { url: `ldap://127.0.0.1:${port}`, cache_ttl_ms: 0, negative_cache_ttl_ms: 0, timeout_ms: 500, pool_size: 1 });
+    try {
+      expect((await d.lookupRecipient('u1@example.org')).kind).toBe('found');
+      for (const st of open) st.silent = true;
+      const t0 = Date.now();
+      expect((await d.lookupRecipient('u2@example.org')).kind).toBe('found');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(400); // the dead connection cost one timeout
+      expect((await d.lookupRecipient('u1@example.org')).kind).toBe('found');
+    } finally {
+      await d.close();
+      for (const st of open) st.silent = true;
+      relay.close();
+      relay.unref();
+    }
+  });
+
   it('a directory opened while the server is down says so in health() before any traffic', async () => {
     await slapd.stop();
     const { dir: late } = makeDirectory(slapd, { timeout_ms: 1000 });
