@@ -26,6 +26,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 5000);
 const IDLE_SAMPLES = 20;
+/** `idle-memory`: only the idle-connection memory phase, on a fresh node with a small INBOX (no 100,000-message churn in the baseline). */
+const ONLY = process.env.BENCH_ONLY ?? '';
 const SEED = 42;
 const USER = 'bench@example.org';
 const PASS = 'bench-password';
@@ -238,6 +240,8 @@ try {
   child = node.child;
 
   const c = await login(node.imap);
+  if (ONLY === 'idle-memory') await c.cmd('SELECT INBOX');
+  else {
   const sel = await c.cmd('SELECT INBOX', { keep: true });
   row('SELECT INBOX', sel.ms, sel.lines.find((l) => / EXISTS$/.test(l)) ?? '');
   const flags = await c.cmd('FETCH 1:* (FLAGS UID)');
@@ -284,6 +288,7 @@ try {
   row('IDLE wake-up after QMQP delivery, p50 (from send)', pct(fromSend, 50), `p90 ${pct(fromSend, 90).toFixed(1)} ms`);
   row('IDLE EXISTS relative to QMQP K, p50', pct(fromK, 50), '(negative: EXISTS arrived before K)');
   idler.close();
+  }
 
   // Idle memory: N authenticated connections in IDLE on INBOX.
   await new Promise((r) => setTimeout(r, 1000));
@@ -320,8 +325,10 @@ try {
   for (const k of conns) k.close();
 
   // Last, because renaming 100,000 files for the new flag keeps the store busy afterwards.
-  const st = await c.cmd('STORE 1:* +FLAGS.SILENT (\\Seen)');
-  row('STORE 1:* +FLAGS.SILENT (\\Seen)', st.ms);
+  if (ONLY !== 'idle-memory') {
+    const st = await c.cmd('STORE 1:* +FLAGS.SILENT (\\Seen)');
+    row('STORE 1:* +FLAGS.SILENT (\\Seen)', st.ms);
+  }
   c.close();
 } finally {
   if (child) {

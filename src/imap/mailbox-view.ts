@@ -31,15 +31,21 @@ export type ViewUpdate =
   | { readonly kind: 'expunge'; readonly seq: number; readonly uid: number; readonly modseq: bigint }
   | { readonly kind: 'exists'; readonly count: number }
   | { readonly kind: 'recent'; readonly count: number }
-  | {
-      readonly kind: 'flags';
-      readonly seq: number;
-      readonly uid: number;
-      readonly flags: readonly string[];
-      readonly modseq: bigint;
-    }
+  /**
+   * Flag changes by others, as the store's own event arrays (shared by every
+   * session, never copied: a STORE 1:* over 100,000 messages must not cost
+   * 100,000 entries per idle session). Lines are produced while writing
+   * (`flagLines`), skipping messages no longer in this session's map.
+   */
+  | { readonly kind: 'flags'; readonly batches: readonly (readonly FlagChange[])[] }
   /** The mailbox was deleted or renamed away by another session. */
   | { readonly kind: 'gone' };
+
+export interface FlagChange {
+  readonly uid: number;
+  readonly flags: readonly string[];
+  readonly modseq: bigint;
+}
 
 /** A range as the client wrote it; `'*'` is resolved against this view. */
 export interface SeqRange {
@@ -72,12 +78,18 @@ export class MailboxView {
   private pendingNew: number[] = [];
   /** Expunged in the store, not yet announced to this client (uid -> modseq). */
   private pendingExpunge = new Map<number, bigint>();
-  /** Flag changes by others, not yet announced (uid -> latest state). */
-  private pendingFlags = new Map<number, { flags: readonly string[]; modseq: bigint }>();
+  /** Flag changes by others, not yet announced: the events' arrays, in order. */
+  private pendingFlags: (readonly FlagChange[])[] = [];
   private gone = false;
   private recentCount = 0;
   private highestModseq: bigint;
   private readonly unsubscribe: () => void;
+  /**
+   * RFC 5182 SEARCHRES: UIDs saved by the last SEARCH/SORT RETURN (SAVE), `$`
+   * in later commands; empty at SELECT (§2.1). Expunged UIDs simply no longer
+   * resolve (resolveSaved).
+   */
+  searchResult: readonly number[] = [];
   /** Called (synchronously) when something was queued; IDLE uses it to push at once. */
   onUpdate: (() => void) | null = null;
 
@@ -201,6 +213,11 @@ export class MailboxView {
     return out;
   }
 
+  /** The saved search result (RFC 5182 `$`) as ascending UIDs still in the map. */
+  resolveSaved(): number[] {
+    return [...this.searchResult].sort((a, b) => a - b).filter((uid) => this.seqOf(uid) > 0);
+  }
+
   /**
    * The store records of `uids` (ascending), from one snapshot. Missing ones
    * (expunged meanwhile) are reported separately, never replaced by another
@@ -232,7 +249,7 @@ export class MailboxView {
 
   /** Anything queued? (IDLE checks before sleeping.) */
   get hasPending(): boolean {
-    return this.gone || this.pendingNew.length > 0 || this.pendingExpunge.size > 0 || this.pendingFlags.size > 0;
+    return this.gone || this.pendingNew.length > 0 || this.pendingExpunge.size > 0 || this.pendingFlags.length > 0;
   }
 
   /**
@@ -258,7 +275,6 @@ export class MailboxView {
         const uid = this.at(seq - 1);
         const modseq = this.pendingExpunge.get(uid)!;
         out.push({ kind: 'expunge', seq, uid, modseq });
-        this.pendingFlags.delete(uid);
         if (modseq > this.highestModseq) this.highestModseq = modseq;
       }
       this.pendingExpunge.clear();
@@ -287,23 +303,22 @@ export class MailboxView {
       out.push({ kind: 'exists', count: this.count });
       out.push({ kind: 'recent', count: this.recentCount });
     }
-    if (this.pendingFlags.size > 0) {
-      const updates: { seq: number; uid: number; flags: readonly string[]; modseq: bigint }[] = [];
-      for (const [uid, u] of this.pendingFlags) {
-        if (this.pendingExpunge.has(uid)) continue;
-        const seq = this.seqOf(uid);
-        if (seq > 0) updates.push({ seq, uid, flags: u.flags, modseq: u.modseq });
-        else if (this.pendingNew.includes(uid)) continue; // announced with its FETCH once it exists
-        this.pendingFlags.delete(uid);
-      }
-      updates.sort((a, b) => a.seq - b.seq);
-      for (const u of updates) {
-        out.push({ kind: 'flags', ...u });
-        if (u.modseq > this.highestModseq) this.highestModseq = u.modseq;
-      }
+    if (this.pendingFlags.length > 0) {
+      const batches = this.pendingFlags;
+      this.pendingFlags = [];
+      for (const b of batches) for (const u of b) if (u.modseq > this.highestModseq) this.highestModseq = u.modseq;
+      out.push({ kind: 'flags', batches });
     }
     this.adoptSnapshot();
     return out;
+  }
+
+  /**
+   * Sequence number for an unsolicited FETCH of a flag change, or 0 when the
+   * message is not (or no longer, as far as this client may know) in the map.
+   */
+  flagSeq(uid: number): number {
+    return this.pendingExpunge.has(uid) ? 0 : this.seqOf(uid);
   }
 
   /** Messages that arrived during this session (RECENT count). */
@@ -334,7 +349,7 @@ export class MailboxView {
           for (const u of e.updates) if (u.modseq > this.highestModseq) this.highestModseq = u.modseq;
           return;
         }
-        for (const u of e.updates) this.pendingFlags.set(u.uid, { flags: u.flags, modseq: u.modseq });
+        this.pendingFlags.push(e.updates);
         break;
       case 'gone':
         this.gone = true;

@@ -43,6 +43,8 @@ import { idleCommand } from './commands/idle.js';
 import { namespaceCommand } from './commands/namespace.js';
 import { idCommand } from './commands/id.js';
 import { enableCommand } from './commands/enable.js';
+import { sortCommand } from './commands/sort.js';
+import { threadCommand } from './commands/thread.js';
 
 export type Handler<N extends CommandName> = (env: CommandEnv, cmd: CommandOf<N>) => Promise<CommandResult>;
 
@@ -69,7 +71,7 @@ const row = <N extends CommandName>(states: readonly StateKind[], run: Handler<N
 
 /**
  * Every command Roost answers. Commands the parser knows but this table lacks
- * (SORT, THREAD, COMPRESS, QUOTA: issue 7) are not advertised and get BAD.
+ * are not advertised and get BAD.
  */
 export const COMMANDS: { readonly [N in CommandName]?: CommandSpec<N> } = {
   CAPABILITY: row(ANY, capabilityCommand),
@@ -99,6 +101,8 @@ export const COMMANDS: { readonly [N in CommandName]?: CommandSpec<N> } = {
   UNSELECT: row(SELECTED, unselectCommand),
   EXPUNGE: row(SELECTED, expungeCommand, { breaks: true }),
   SEARCH: row(SELECTED, searchCommand, { uses: true }),
+  SORT: row(SELECTED, sortCommand, { uses: true }),
+  THREAD: row(SELECTED, threadCommand, { uses: true }),
   FETCH: row(SELECTED, fetchCommand, { uses: true }),
   STORE: row(SELECTED, storeCommand, { uses: true }),
   COPY: row(SELECTED, copyCommand, { uses: true }),

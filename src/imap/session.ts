@@ -27,7 +27,7 @@ import { ClosedError, Output } from './output.js';
 import { allowsExpunge, lookup } from './registry.js';
 import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
-import { renderUpdates } from './updates.js';
+import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
@@ -88,6 +88,7 @@ export class Session {
   private ended = false;
   private pumping = false;
   private idleWake: NodeJS.Immediate | null = null;
+  private pushChain: Promise<void> = Promise.resolve();
   private done!: () => void;
   private readonly finished = new Promise<void>((r) => (this.done = r));
 
@@ -175,7 +176,7 @@ export class Session {
     this.out.push('+ idling\r\n');
     if (this.state.kind === 'selected') {
       this.state.view.onUpdate = () => this.scheduleIdlePush();
-      this.pushUpdates(true);
+      this.scheduleIdlePush();
     }
     this.reader.expectLine();
   }
@@ -188,16 +189,25 @@ export class Session {
     return { drafts, error };
   }
 
-  /** Write the view's queued changes that are allowed now. */
-  pushUpdates(allowExpunge: boolean): void {
+  /**
+   * Write the view's queued changes that are allowed now. Pushes are chained:
+   * an IDLE push still streaming flag changes finishes before DONE's answer.
+   */
+  pushUpdates(allowExpunge: boolean): Promise<void> {
+    const p = this.pushChain.then(() => this.writePending(allowExpunge));
+    this.pushChain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async writePending(allowExpunge: boolean): Promise<void> {
     if (this.state.kind !== 'selected') return;
-    const updates = this.state.view.flush({ allowExpunge });
+    const view = this.state.view;
+    const updates = view.flush({ allowExpunge });
     if (updates.length === 0) return;
-    const { text, gone } = renderUpdates(updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') });
-    this.out.push(text);
-    if (gone) {
+    if (await writeUpdates(this.out, view, updates)) {
       this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');
-      void this.safeFlush().then(() => this.end());
+      await this.safeFlush();
+      this.end();
     }
   }
 
@@ -319,7 +329,7 @@ export class Session {
       }
     }
     if (result === PENDING) return;
-    if (this.state.kind === 'selected') this.pushUpdates(allowsExpunge(spec, cmd));
+    if (this.state.kind === 'selected') await this.pushUpdates(allowsExpunge(spec, cmd));
     this.out.push(tagged(cmd.tag, result.status, result.text, result.code));
     if (result.after) {
       await this.out.flush();
@@ -420,7 +430,7 @@ export class Session {
         if (!this.tooManyBad()) this.out.push(tagged(mode.tag, 'BAD', 'Expected DONE'));
         return;
       }
-      this.pushUpdates(true);
+      await this.pushUpdates(true);
       this.out.push(tagged(mode.tag, 'OK', 'Idle completed'));
       return;
     }
@@ -446,8 +456,9 @@ export class Session {
     this.idleWake = setImmediate(() => {
       this.idleWake = null;
       if (this.mode?.kind !== 'idle') return;
-      this.pushUpdates(true);
-      void this.safeFlush();
+      void this.pushUpdates(true)
+        .then(() => this.safeFlush())
+        .catch(() => this.end());
     });
   }
 

@@ -1,53 +1,48 @@
 /**
  * Untagged responses for a view's queued changes (RFC 3501 §7.3.1 EXISTS,
- * §7.3.2 RECENT, §7.4.1 EXPUNGE, §7.4.2 FETCH). Once CONDSTORE is enabled
- * unsolicited FETCH carries MODSEQ (RFC 7162 §3.1.4.1); once QRESYNC is
- * enabled EXPUNGE becomes VANISHED with UIDs (RFC 7162 §3.2.10).
+ * §7.3.2 RECENT, §7.4.1 EXPUNGE, §7.4.2 FETCH). When QRESYNC arrives
+ * (issue 7) this is where EXPUNGE becomes VANISHED and FETCH gains MODSEQ.
  */
-import type { ViewUpdate } from './mailbox-view.js';
-import { formatUidSet } from './commands/sets.js';
-
-export interface RenderOptions {
-  /** CONDSTORE enabled: add MODSEQ to flag updates. */
-  readonly modseq: boolean;
-  /** QRESYNC enabled: one `VANISHED uid-set` instead of EXPUNGEs. */
-  readonly vanished: boolean;
-}
+import type { MailboxView, ViewUpdate } from './mailbox-view.js';
+import type { Output } from './output.js';
 
 /** `(\Seen $Junk)`: flags are atoms or `\`-flags as the store keeps them. */
 export function flagsText(flags: readonly string[]): string {
   return `(${flags.join(' ')})`;
 }
 
-export function renderUpdates(updates: readonly ViewUpdate[], opts: RenderOptions = { modseq: false, vanished: false }): { text: string; gone: boolean } {
-  let text = '';
+/**
+ * Write the updates; flag changes stream with back-pressure (a STORE 1:* by
+ * another session is one line per message). Returns true when the mailbox
+ * went away (the caller says BYE).
+ */
+export async function writeUpdates(out: Output, view: MailboxView, updates: readonly ViewUpdate[]): Promise<boolean> {
   let gone = false;
-  const vanished: number[] = [];
   for (const u of updates) {
     switch (u.kind) {
       case 'expunge':
-        if (opts.vanished) vanished.push(u.uid);
-        else text += `* ${u.seq} EXPUNGE\r\n`;
+        out.push(`* ${u.seq} EXPUNGE\r\n`);
         break;
       case 'exists':
-        text += `* ${u.count} EXISTS\r\n`;
+        out.push(`* ${u.count} EXISTS\r\n`);
         break;
       case 'recent':
-        text += `* ${u.count} RECENT\r\n`;
+        out.push(`* ${u.count} RECENT\r\n`);
         break;
       case 'flags':
-        // UID is included so clients that track by UID need no extra round trip.
-        text += `* ${u.seq} FETCH (UID ${u.uid} FLAGS ${flagsText(u.flags)}${opts.modseq ? ` MODSEQ (${u.modseq})` : ''})\r\n`;
+        for (const batch of u.batches) {
+          for (const f of batch) {
+            const seq = view.flagSeq(f.uid);
+            // UID is included so clients that track by UID need no extra round trip.
+            if (seq > 0) out.push(`* ${seq} FETCH (UID ${f.uid} FLAGS ${flagsText(f.flags)})\r\n`);
+            if (out.full) await out.flush();
+          }
+        }
         break;
       case 'gone':
         gone = true;
         break;
     }
   }
-  if (vanished.length > 0) {
-    // Expunges come first in the flush (so sequence numbers stay valid); one VANISHED keeps that order.
-    vanished.sort((a, b) => a - b);
-    text = `* VANISHED ${formatUidSet(vanished)}\r\n${text}`;
-  }
-  return { text, gone };
+  return gone;
 }

@@ -84,19 +84,15 @@ describe('two sessions', () => {
     b.close();
   });
 
-  it('IDLE: EXISTS, EXPUNGE and FLAGS pushed at once; delivery wake-up under 100 ms', async () => {
+  // Pushed without any client command; the latency itself is measured in bench/imap.js (STYLE.md: speed is not asserted in tests).
+  it('IDLE: EXISTS, EXPUNGE and FLAGS are pushed to the idling client', async () => {
     const { a, b, name } = await twoSessions(2);
     b.write('i1 IDLE\r\n');
     expect(await b.line()).toMatch(/^\+ /);
-    const times: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
       await n.deliver([message(10 + i)], { mailbox: name });
-      const l = await b.waitFor(/EXISTS$/, 2000);
-      times.push(performance.now() - t0);
-      expect(l).toBe(`* ${3 + i} EXISTS`);
+      expect(await b.waitFor(/EXISTS$/, 2000)).toBe(`* ${3 + i} EXISTS`);
     }
-    expect(Math.max(...times)).toBeLessThan(100);
     await a.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)');
     await a.cmd('EXPUNGE');
     expect(await b.waitFor(/EXPUNGE$/, 2000)).toBe('* 1 EXPUNGE');

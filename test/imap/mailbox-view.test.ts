@@ -89,8 +89,11 @@ describe('MailboxView', () => {
     await other.storeFlags([1], 'add', ['\\Answered']);
     const u = view.flush({ allowExpunge: true });
     expect(u).toHaveLength(1);
-    expect(u[0]).toMatchObject({ kind: 'flags', seq: 1, uid: 1, flags: ['\\Answered', '\\Flagged'] });
-    expect(u[0]!.kind === 'flags' && u[0]!.modseq > 0n).toBe(true);
+    const change = u[0]!.kind === 'flags' ? u[0]!.batches[0]![0]! : null;
+    expect(change).toMatchObject({ uid: 1, flags: ['\\Answered', '\\Flagged'] });
+    expect(change!.modseq > 0n).toBe(true);
+    expect(view.flagSeq(1)).toBe(1);
+    expect(view.modseq).toBe(change!.modseq);
     other.close();
     view.close();
   });

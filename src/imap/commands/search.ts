@@ -1,17 +1,20 @@
 /**
  * SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8). CHARSET is checked by the
  * parser (UTF-8 and US-ASCII, else NO [BADCHARSET]); evaluation lives in
- * search/evaluate.ts. ESEARCH (RETURN) comes with issue 7.
+ * search/evaluate.ts. `RETURN (...)` answers with ESEARCH (RFC 4731) and
+ * may SAVE the result for `$` (RFC 5182); MODSEQ adds the highest modseq of
+ * the hits (RFC 7162 §3.1.5).
  */
 import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
+import { esearchLine, saveResult, type Hit } from '../search/result.js';
 import type { MailboxView } from '../mailbox-view.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 
 export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): Promise<CommandResult> {
   const s = env.s;
-  if (cmd.args.returnOptions !== null) return bad('SEARCH RETURN (ESEARCH) is not supported');
+  const opts = cmd.args.returnOptions;
   // RFC 7162 §3.1.5: MODSEQ enables CONDSTORE, and a non-empty answer carries the highest modseq of the hits.
   const withModseq = usesModseq(cmd.args.program);
   if (withModseq) s.enabled.add('CONDSTORE');
@@ -19,19 +22,28 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
   try {
     hits = await evaluateSearch(s.view, cmd.args.program);
   } catch (err) {
+    // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves `$` empty.
+    if (opts?.includes('SAVE')) s.view.searchResult = [];
     if (err instanceof UnsupportedSearchKey) return bad(err.message);
     throw err;
+  }
+  const modseq = withModseq && hits.length > 0 ? highestOf(s.view, hits) : null;
+  if (opts !== null) {
+    saveResult(s.view, opts, hits);
+    const line = esearchLine(env.tag, cmd.uid, opts, hits, modseq);
+    if (line) s.out.push(line);
+    return ok('Search completed');
   }
   // One line; numbers are short, and even 100,000 hits are under a megabyte.
   let line = '* SEARCH';
   for (const h of hits) line += ` ${cmd.uid ? h.uid : h.seq}`;
-  if (withModseq && hits.length > 0) line += ` (MODSEQ ${highestOf(s.view, hits)})`;
+  if (modseq !== null) line += ` (MODSEQ ${modseq})`;
   s.out.push(`${line}\r\n`);
   return ok('Search completed');
 }
 
-function highestOf(view: MailboxView, hits: readonly { uid: number }[]): bigint {
+export function highestOf(view: MailboxView, hits: readonly Hit[]): bigint {
   let max = 0n;
-  for (const m of view.records(hits.map((h) => h.uid)).found) if (m.modseq > max) max = m.modseq;
+  for (const m of view.records(hits.map((h) => h.uid).sort((a, b) => a - b)).found) if (m.modseq > max) max = m.modseq;
   return max;
 }

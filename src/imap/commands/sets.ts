@@ -1,11 +1,11 @@
 /** Resolving a client's sequence set against the session's view (RFC 3501 §9 sequence-set). */
 import type { SequenceSet } from '../wire/types.js';
-import { SequenceError, type MailboxView } from '../mailbox-view.js';
+import type { MailboxView } from '../mailbox-view.js';
 
 /** Ascending UIDs named by `set`: UIDs when `uid`, else message sequence numbers. */
 export function resolveSet(view: MailboxView, set: SequenceSet, uid: boolean): number[] {
-  // RFC 5182 SEARCHRES is not advertised, so "$" cannot be valid.
-  if (set.kind === 'saved') throw new SequenceError('$ (SEARCHRES) is not supported');
+  // RFC 5182 §2.1: "$" is the saved result (UIDs), whether or not the command is a UID command.
+  if (set.kind === 'saved') return view.resolveSaved();
   return uid ? view.resolveUids(set.ranges) : view.resolveSeqs(set.ranges);
 }
 

@@ -247,7 +247,8 @@ function setMembers(set: SequenceSet, uid: boolean, sets: Sets): Set<number> {
       else for (let n = lo; n <= Math.min(hi, view.exists); n++) s.add(n);
     }
   } else {
-    throw new UnsupportedSearchKey('$ (SEARCHRES) is not supported');
+    // RFC 5182 §2.1: `$` means the saved UIDs in UID and sequence contexts alike.
+    for (const u of sets.view.resolveSaved()) s.add(uid ? u : sets.view.seqOf(u));
   }
   sets.members.set(set, s);
   return s;

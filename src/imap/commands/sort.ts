@@ -1,0 +1,47 @@
+/**
+ * SORT and UID SORT (RFC 5256 §3; RFC 5957 DISPLAYFROM/DISPLAYTO), and
+ * ESORT: `SORT RETURN (...)` answers with ESEARCH in sort order (RFC 5267
+ * §3), which may SAVE the result for `$` (RFC 5182). The search program is
+ * the SEARCH evaluator's; the keys come from the index (search/sort.ts).
+ */
+import type { CommandOf } from '../wire/types.js';
+import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
+import { esearchLine, saveResult } from '../search/result.js';
+import { loadItems, sortItems } from '../search/sort.js';
+import type { CommandEnv, CommandResult } from '../session.js';
+import { bad, ok } from '../session.js';
+import { highestOf } from './search.js';
+
+export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Promise<CommandResult> {
+  const s = env.s;
+  const view = s.view;
+  const opts = cmd.args.returnOptions;
+  const withModseq = usesModseq(cmd.args.program);
+  if (withModseq) s.enabled.add('CONDSTORE');
+  let hits;
+  try {
+    hits = await evaluateSearch(view, cmd.args.program);
+  } catch (err) {
+    if (opts?.includes('SAVE')) view.searchResult = [];
+    if (err instanceof UnsupportedSearchKey) return bad(err.message);
+    throw err;
+  }
+  const { found } = view.records(hits.map((h) => h.uid));
+  const items = await loadItems(
+    view.handle,
+    found.map((rec) => ({ rec, seq: view.seqOf(rec.uid) })),
+  );
+  const sorted = sortItems(items, cmd.args.criteria);
+  const modseq = withModseq && sorted.length > 0 ? highestOf(view, sorted) : null;
+  if (opts !== null) {
+    saveResult(view, opts, sorted);
+    const line = esearchLine(env.tag, cmd.uid, opts, sorted, modseq);
+    if (line) s.out.push(line);
+    return ok('Sort completed');
+  }
+  let line = '* SORT';
+  for (const it of sorted) line += ` ${cmd.uid ? it.uid : it.seq}`;
+  if (modseq !== null) line += ` (MODSEQ ${modseq})`;
+  s.out.push(`${line}\r\n`);
+  return ok('Sort completed');
+}

@@ -1,0 +1,65 @@
+/**
+ * Answers of SEARCH / SORT: the classic `* SEARCH` / `* SORT` line, RFC 4731
+ * ESEARCH (and RFC 5267 ESORT, where MIN/MAX/ALL follow the sort order), and
+ * RFC 5182 SAVE of the result for `$`.
+ */
+import type { SearchReturnOption } from '../wire/types.js';
+import type { MailboxView } from '../mailbox-view.js';
+
+export interface Hit {
+  readonly uid: number;
+  readonly seq: number;
+}
+
+/** Runs of consecutive ascending numbers as `a:b`, keeping the given order (ESORT ALL, RFC 5267 §3.2). */
+export function formatInOrder(nums: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < nums.length; ) {
+    let j = i;
+    while (j + 1 < nums.length && nums[j + 1] === nums[j]! + 1) j++;
+    out.push(i === j ? `${nums[i]}` : `${nums[i]}:${nums[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+/**
+ * `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [MODSEQ m]`.
+ * `hits` in answer order (UID order for SEARCH, sort order for SORT).
+ * RFC 4731 §3.1: MIN/MAX/ALL are left out when nothing matched; COUNT 0 is
+ * given. With SAVE alone no ESEARCH is sent (RFC 5182 §2.4). Returns null then.
+ */
+export function esearchLine(tag: string, uid: boolean, opts: readonly SearchReturnOption[], hits: readonly Hit[], modseq: bigint | null): string | null {
+  const want = new Set(opts);
+  if (want.size === 1 && want.has('SAVE')) return null;
+  const nums = hits.map((h) => (uid ? h.uid : h.seq));
+  // Tags are atoms without quotes or backslashes (RFC 3501 §9 tag), so quoting is plain.
+  let line = `* ESEARCH (TAG "${tag}")${uid ? ' UID' : ''}`;
+  // SEARCH hits come in ascending order (UIDs and sequence numbers grow together), SORT hits in sort order:
+  // either way MIN is the first and MAX the last (RFC 4731 §3.1, RFC 5267 §3.1).
+  if (nums.length > 0) {
+    if (want.has('MIN')) line += ` MIN ${nums[0]}`;
+    if (want.has('MAX')) line += ` MAX ${nums[nums.length - 1]}`;
+  }
+  if (want.has('COUNT')) line += ` COUNT ${nums.length}`;
+  if (nums.length > 0 && want.has('ALL')) line += ` ALL ${formatInOrder(nums)}`;
+  if (modseq !== null && nums.length > 0) line += ` MODSEQ ${modseq}`;
+  return `${line}\r\n`;
+}
+
+/**
+ * RFC 5182 §2.1: SAVE keeps the whole result, except that with MIN and/or
+ * MAX but neither ALL nor COUNT only those messages are kept.
+ */
+export function saveResult(view: MailboxView, opts: readonly SearchReturnOption[] | null, hits: readonly Hit[]): void {
+  if (!opts || !opts.includes('SAVE')) return;
+  const want = new Set(opts);
+  let keep = hits;
+  if ((want.has('MIN') || want.has('MAX')) && !want.has('ALL') && !want.has('COUNT') && hits.length > 0) {
+    const picks: Hit[] = [];
+    if (want.has('MIN')) picks.push(hits[0]!);
+    if (want.has('MAX')) picks.push(hits[hits.length - 1]!);
+    keep = picks;
+  }
+  view.searchResult = keep.map((h) => h.uid);
+}

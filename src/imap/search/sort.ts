@@ -1,0 +1,101 @@
+/**
+ * SORT keys and ordering (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).
+ * Keys come from the index: INTERNALDATE and RFC822.SIZE from the message
+ * record, the others from the sort keys stored with the MIME structure at
+ * delivery (MimeTree.sort), so no message file is read.
+ *
+ * Comparisons: i;ascii-casemap for addresses and subjects (RFC 5256 §3:
+ * ASCII letters compared as upper case), i;unicode-casemap approximated by
+ * Unicode upper-casing for display names (RFC 5957 §3). Equal messages are
+ * ordered by sequence number (RFC 5256 §3, last paragraph).
+ */
+import type { MessageRecord } from '../../store/types.js';
+import type { SortKeys } from '../../store/mime/types.js';
+import type { MailboxHandle } from '../../store/store.js';
+import type { SortCriterion } from '../wire/types.js';
+
+/** What SORT and THREAD know about one message. */
+export interface SortItem {
+  readonly uid: number;
+  readonly seq: number;
+  readonly rec: MessageRecord;
+  readonly keys: SortKeys;
+  /** Sent date (Date: header, else INTERNALDATE; RFC 5256 §3 DATE). */
+  readonly date: number;
+}
+
+/** Structures loaded at once (they come from the index, which answers in parallel poorly; small batches suffice). */
+const PARALLEL = 64;
+
+/** Load sort items for records (those expunged meanwhile are left out). */
+export async function loadItems(handle: MailboxHandle, recs: readonly { rec: MessageRecord; seq: number }[]): Promise<SortItem[]> {
+  const out: SortItem[] = [];
+  for (let i = 0; i < recs.length; i += PARALLEL) {
+    const batch = recs.slice(i, i + PARALLEL);
+    const trees = await Promise.all(
+      batch.map((r) =>
+        handle.structure(r.rec.uid).catch((err: unknown) => {
+          if ((err as { code?: string }).code === 'NOTFOUND') return null;
+          throw err;
+        }),
+      ),
+    );
+    for (let j = 0; j < batch.length; j++) {
+      const t = trees[j];
+      if (!t) continue;
+      const { rec, seq } = batch[j]!;
+      out.push({ uid: rec.uid, seq, rec, keys: t.sort, date: t.sort.date ?? rec.internalDate });
+    }
+  }
+  return out;
+}
+
+/** i;ascii-casemap key: ASCII a-z as A-Z, everything else unchanged. */
+export function asciiCasemap(s: string): string {
+  return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+type Extract = (i: SortItem) => string | number;
+
+function extractor(key: SortCriterion['key']): Extract {
+  switch (key) {
+    case 'ARRIVAL':
+      return (i) => i.rec.internalDate;
+    case 'DATE':
+      return (i) => i.date;
+    case 'SIZE':
+      return (i) => i.rec.vsize;
+    case 'FROM':
+      return (i) => asciiCasemap(i.keys.from);
+    case 'TO':
+      return (i) => asciiCasemap(i.keys.to);
+    case 'CC':
+      return (i) => asciiCasemap(i.keys.cc);
+    case 'SUBJECT':
+      return (i) => asciiCasemap(i.keys.subject);
+    case 'DISPLAYFROM':
+      return (i) => i.keys.displayFrom.toUpperCase();
+    case 'DISPLAYTO':
+      return (i) => i.keys.displayTo.toUpperCase();
+  }
+}
+
+/** Sort items by the criteria (stable on sequence number). Keys are computed once per item. */
+export function sortItems(items: readonly SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
+  const ex = criteria.map((c) => extractor(c.key));
+  const keyed = items.map((it) => ({ it, k: ex.map((f) => f(it)) }));
+  keyed.sort((a, b) => {
+    for (let c = 0; c < criteria.length; c++) {
+      const x = a.k[c]!;
+      const y = b.k[c]!;
+      const r = typeof x === 'number' ? x - (y as number) : cmpStr(x, y as string);
+      if (r !== 0) return criteria[c]!.reverse ? -r : r;
+    }
+    return a.it.seq - b.it.seq;
+  });
+  return keyed.map((k) => k.it);
+}
