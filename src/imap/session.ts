@@ -204,7 +204,7 @@ export class Session {
     const view = this.state.view;
     const updates = view.flush({ allowExpunge });
     if (updates.length === 0) return;
-    if (await writeUpdates(this.out, view, updates)) {
+    if (await writeUpdates(this.out, view, updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') })) {
       this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');
       await this.safeFlush();
       this.end();
