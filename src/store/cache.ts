@@ -64,9 +64,10 @@ export class MailboxCache {
         size: r[4] as number,
         vsize: r[5] as number,
         basename: r[6] as string,
-        // A pending rename (state 1): the wanted name follows from the flags.
-        filename: r[9] === 1 ? targetName({ basename: r[6] as string, diskName: r[8] as string }, internFlags(r[2] as string)) : (r[7] as string),
-        diskName: r[8] as string,
+        // In sync (state 0) the file has its wanted name; a pending rename's
+        // wanted name follows from the flags.
+        filename: r[8] === 1 ? targetName({ basename: r[6] as string, diskName: r[7] as string }, internFlags(r[2] as string)) : (r[7] as string),
+        diskName: r[7] as string,
       };
     }
     this.entries = out;

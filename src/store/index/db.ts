@@ -104,7 +104,7 @@ export class IndexDb {
       moveMessages: p('UPDATE messages SET mailbox = ? WHERE mailbox = ?'),
       moveStructures: p('UPDATE structures SET mailbox = ? WHERE mailbox = ?'),
       loadMessages: p(
-        'SELECT uid, modseq, flags, internal_date, size, vsize, basename, filename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
+        'SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
       ).raw(true),
       allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
       pending: p('SELECT * FROM messages WHERE state <> 0'),
@@ -256,7 +256,7 @@ export class IndexDb {
     this.s.moveMessages!.run(to, from);
     this.s.moveStructures!.run(to, from);
   }
-  /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, filename, disk_name, state]. */
+  /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state] (fewest columns: 100,000 rows per SELECT). */
   loadMessages(mailbox: number): unknown[][] {
     return this.s.loadMessages!.all(mailbox) as unknown[][];
   }
