@@ -69,7 +69,7 @@ export interface ApplyExtras {
 export const num = (v: unknown): number => Number(v);
 
 /** Mailboxes smaller than this load fast enough from rows. */
-const PACK_MIN = 5000;
+export const PACK_MIN = 5000;
 
 export class AccountState {
   private idx: IndexDb | null = null;

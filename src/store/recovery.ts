@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseMessage } from './mime/parse.js';
 import type { AccountState, StoreCore } from './account.js';
-import { dirMtimes } from './account.js';
+import { PACK_MIN, dirMtimes } from './account.js';
 import type { MailboxRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
@@ -153,7 +153,16 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   });
   commitNow(core, st, drafts);
   const mb = st.db().mailbox(name);
-  if (mb) st.noteMtimes(mb);
+  if (mb) {
+    st.noteMtimes(mb);
+    // A large imported mailbox gets its packed list now, so the first SELECT
+    // after `roost reindex` / a migration does not read every row.
+    if (found.length >= PACK_MIN && !st.caches.has(mb.id)) {
+      st.cache(mb);
+      st.packCaches(mb.id);
+      st.caches.delete(mb.id);
+    }
+  }
   return found.length;
 }
 

@@ -173,8 +173,8 @@ export class StoreImpl implements Store, StoreCore {
     if (this.cachedTotal <= MAX_CACHED_MESSAGES) return;
     for (const [k, u] of this.cacheUse) {
       if (this.cachedTotal <= MAX_CACHED_MESSAGES) break;
-      if (u.st.handles.has(u.mailboxId)) continue;
-      if (u.st.hasIndexOpen()) u.st.packCaches(u.mailboxId);
+      if (u.st.handles.has(u.mailboxId) && u.st.caches.has(u.mailboxId)) continue;
+      if (u.st.hasIndexOpen() && u.st.caches.has(u.mailboxId)) u.st.packCaches(u.mailboxId);
       u.st.caches.delete(u.mailboxId);
       this.cacheUse.delete(k);
       this.cachedTotal -= u.count;
