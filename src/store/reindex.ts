@@ -34,6 +34,8 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
       });
     }
     const lastUv = db.meta('last_uidvalidity');
+    // Mailbox ids change with the new index: open sessions must reselect.
+    for (const mb of db.mailboxes()) st.emit(mb.id, { type: 'gone', origin: null });
     st.caches.clear();
     st.dropIndex();
     removeIndexFiles(file);
