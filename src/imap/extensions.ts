@@ -18,4 +18,10 @@ export const EXTENSION_CAPABILITIES: readonly string[] = [
   'ESORT',
   'THREAD=ORDEREDSUBJECT',
   'THREAD=REFERENCES',
+  // RFC 9208 quotas (STORAGE, MESSAGE) from the account's Maildir++ limits.
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'QUOTA=RES-MESSAGE',
+  // RFC 4978.
+  'COMPRESS=DEFLATE',
 ];

@@ -45,6 +45,8 @@ import { idCommand } from './commands/id.js';
 import { enableCommand } from './commands/enable.js';
 import { sortCommand } from './commands/sort.js';
 import { threadCommand } from './commands/thread.js';
+import { compressCommand } from './commands/compress.js';
+import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './commands/quota.js';
 
 export type Handler<N extends CommandName> = (env: CommandEnv, cmd: CommandOf<N>) => Promise<CommandResult>;
 
@@ -93,6 +95,10 @@ export const COMMANDS: { readonly [N in CommandName]?: CommandSpec<N> } = {
   LSUB: row(AUTHED, lsubCommand),
   XLIST: row(AUTHED, xlistCommand),
   NAMESPACE: row(AUTHED, namespaceCommand),
+  COMPRESS: row(AUTHED, compressCommand),
+  GETQUOTA: row(AUTHED, getQuotaCommand),
+  GETQUOTAROOT: row(AUTHED, getQuotaRootCommand),
+  SETQUOTA: row(AUTHED, setQuotaCommand),
   STATUS: row(AUTHED, statusCommand),
   APPEND: row(AUTHED, appendCommand),
   IDLE: row(AUTHED, idleCommand),

@@ -29,6 +29,7 @@ import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
 import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
+import { compressLayer } from './compress.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -89,6 +90,10 @@ export class Session {
   private pumping = false;
   private idleWake: NodeJS.Immediate | null = null;
   private pushChain: Promise<void> = Promise.resolve();
+  /** Where client bytes come from: the socket, or the inflater after COMPRESS (RFC 4978). */
+  private input: { pause(): unknown; resume(): unknown };
+  /** COMPRESS=DEFLATE is active (a second COMPRESS answers NO [COMPRESSIONACTIVE]). */
+  compressed = false;
   private done!: () => void;
   private readonly finished = new Promise<void>((r) => (this.done = r));
 
@@ -103,6 +108,7 @@ export class Session {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.log = connectionLogger('imap', `${this.remoteAddress}:${socket.remotePort ?? 0}`);
     this.out = new Output(socket);
+    this.input = socket;
     this.reader = new CommandReader({
       maxLineLength: LIMITS.imap.maxLineLength,
       maxLiteralSize: LIMITS.imap.maxLiteralSize,
@@ -231,7 +237,7 @@ export class Session {
   private readonly onData = (chunk: Buffer): void => {
     this.reader.push(chunk);
     if (this.pumping) return;
-    this.socket.pause();
+    this.input.pause();
     this.pumping = true;
     this.pump()
       .catch((err: unknown) => {
@@ -240,7 +246,7 @@ export class Session {
       })
       .finally(() => {
         this.pumping = false;
-        if (!this.closed) this.socket.resume();
+        if (!this.closed) this.input.resume();
       });
   };
 
@@ -481,7 +487,20 @@ export class Session {
     this.socket = secure;
     this.secure = true;
     this.out.replaceSink(secure);
+    this.input = secure;
     this.attach(secure);
+  }
+
+  /** RFC 4978 §3: after the tagged OK of COMPRESS, everything in both directions is DEFLATE. */
+  startCompression(): void {
+    const raw = this.socket;
+    raw.off('data', this.onData);
+    const layer = compressLayer(raw, this.reader.takeBuffered());
+    layer.input.on('data', this.onData);
+    layer.input.on('error', () => this.end());
+    this.input = layer.input;
+    this.out.replaceSink(layer.sink);
+    this.compressed = true;
   }
 
   /** LOGOUT: the BYE was sent by the command; close after the tagged OK is written. */
