@@ -29,7 +29,7 @@ import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
 import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
-import { compressLayer } from './compress.js';
+import { compressLayer, type CompressLayer } from './compress.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -92,8 +92,8 @@ export class Session {
   private pushChain: Promise<void> = Promise.resolve();
   /** Where client bytes come from: the socket, or the inflater after COMPRESS (RFC 4978). */
   private input: { pause(): unknown; resume(): unknown };
-  /** COMPRESS=DEFLATE is active (a second COMPRESS answers NO [COMPRESSIONACTIVE]). */
-  compressed = false;
+  /** The DEFLATE layer once COMPRESS is active (RFC 4978). */
+  private compression: CompressLayer | null = null;
   private done!: () => void;
   private readonly finished = new Promise<void>((r) => (this.done = r));
 
@@ -500,7 +500,12 @@ export class Session {
     layer.input.on('error', () => this.end());
     this.input = layer.input;
     this.out.replaceSink(layer.sink);
-    this.compressed = true;
+    this.compression = layer;
+  }
+
+  /** COMPRESS=DEFLATE is active (a second COMPRESS answers NO [COMPRESSIONACTIVE]). */
+  get compressed(): boolean {
+    return this.compression !== null;
   }
 
   /** LOGOUT: the BYE was sent by the command; close after the tagged OK is written. */
@@ -530,7 +535,9 @@ export class Session {
     this.closed = true;
     this.detach(this.socket);
     this.socket.on('error', () => undefined);
-    this.socket.end();
+    // Under COMPRESS the last responses may still be in the deflater: ending it flushes them, then ends the socket.
+    if (this.compression) this.compression.sink.end();
+    else this.socket.end();
     // A peer that never reads its last bytes must not keep the socket forever.
     setTimeout(() => this.socket.destroy(), 5000).unref();
     this.done();

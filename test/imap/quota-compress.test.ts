@@ -138,6 +138,10 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
       expect(again[again.length - 1]).toMatch(/^c3 NO \[COMPRESSIONACTIVE\]/);
       const noop = await s.cmd('NOOP');
       expect(noop[noop.length - 1]).toMatch(/^c4 OK/);
+      // The last answers still come out of the deflater before the connection closes.
+      const bye = await s.cmd('LOGOUT');
+      expect(bye[0]).toMatch(/^\* BYE/);
+      expect(bye[bye.length - 1]).toMatch(/^c5 OK/);
       s.close();
     });
   }
