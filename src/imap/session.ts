@@ -497,6 +497,8 @@ export class Session {
     raw.off('data', this.onData);
     const layer = compressLayer(raw, this.reader.takeBuffered());
     layer.input.on('data', this.onData);
+    // Paused like the socket it replaces while this command's pump runs; the pump's end resumes it.
+    layer.input.pause();
     layer.input.on('error', () => this.end());
     this.input = layer.input;
     this.out.replaceSink(layer.sink);
