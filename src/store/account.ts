@@ -133,7 +133,9 @@ export class AccountState {
   }
 
   busy(): boolean {
-    return this.handles.size > 0 || this.inflight.size > 0 || this.fsWorkRunning;
+    // An index inside a group-commit batch transaction must not be closed (that would roll it back).
+    const inTx = this.idx !== null && this.idx.db.open && this.idx.db.inTransaction;
+    return this.handles.size > 0 || this.inflight.size > 0 || this.fsWorkRunning || inTx;
   }
 
   dir(name: string): string {

@@ -19,6 +19,7 @@ import { LIMITS } from '../limits.js';
 import type { JournalRecord } from './types.js';
 import type { Journal, RecordDraft } from './index/journal.js';
 import { fsyncDir } from './maildir/save.js';
+import { beginIndexBatch, endIndexBatch } from './index/db.js';
 
 export interface CommitJob<T> {
   build(): RecordDraft[];
@@ -189,6 +190,19 @@ export class GroupCommitter {
   }
 
   private finishBatch(live: Live[], failedDirs: Set<string>, all: JournalRecord[]): void {
+    beginIndexBatch();
+    try {
+      this.finishJobs(live, failedDirs);
+    } finally {
+      endIndexBatch();
+    }
+    this.stats.batches++;
+    this.stats.jobs += live.length;
+    if (all.length > 0) this.onRecords(all);
+  }
+
+  /** Promises resolve after endIndexBatch() commits (their callbacks run later, as microtasks). */
+  private finishJobs(live: Live[], failedDirs: Set<string>): void {
     for (const l of live) {
       const dirErr = l.dirs.find((d) => failedDirs.has(d));
       if (l.failed === null && dirErr !== undefined) l.failed = new Error(`fsync ${dirErr} failed`);
@@ -202,9 +216,6 @@ export class GroupCommitter {
         l.q.reject(err);
       }
     }
-    this.stats.batches++;
-    this.stats.jobs += live.length;
-    if (all.length > 0) this.onRecords(all);
   }
 }
 

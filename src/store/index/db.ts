@@ -38,6 +38,23 @@ export const STATE_OK = 0;
 export const STATE_RENAME = 1;
 export const STATE_UNLINK = 2;
 
+/**
+ * While the group committer finishes a batch, index writes of all its jobs
+ * share one transaction per account database (committed at the end of the
+ * batch, before any caller hears back) instead of one per delivery.
+ */
+let batch: Set<IndexDb> | null = null;
+
+export function beginIndexBatch(): void {
+  batch = new Set();
+}
+
+export function endIndexBatch(): void {
+  const dbs = batch;
+  batch = null;
+  for (const d of dbs ?? []) if (d.db.open && d.db.inTransaction) d.db.exec('COMMIT');
+}
+
 export class IndexDb {
   readonly db: Database.Database;
   /**
@@ -118,6 +135,15 @@ export class IndexDb {
   }
 
   tx<T>(fn: () => T): T {
+    if (batch) {
+      if (!this.db.inTransaction) {
+        this.db.exec('BEGIN IMMEDIATE');
+        batch.add(this);
+      }
+      // Inside the open batch transaction better-sqlite3 uses a savepoint,
+      // so a failing job rolls back only its own writes.
+      return this.db.transaction(fn)();
+    }
     return this.db.transaction(fn).immediate();
   }
 
