@@ -14,13 +14,13 @@ import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
 import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
-import { STATE_OK, STATE_RENAME, STATE_UNLINK } from './index/db.js';
+import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import type { Journal } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
-import { ensureMaildir, fsyncDir } from './maildir/save.js';
-import { addQuotaDelta } from './maildir/quota.js';
+import { ensureMaildir } from './maildir/save.js';
+import { FileWork } from './file-work.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
 
 /** What an account needs from the store around it. */
@@ -80,9 +80,7 @@ export class AccountState {
   readonly inflight = new Set<string>();
   readonly mutex = new Mutex();
   maildropOwner: string | null = null;
-  private fsWorkRunning = false;
-  private fsWorkAgain = false;
-  private fsWorkDone: (() => void)[] = [];
+  readonly files: FileWork = new FileWork(this);
 
   constructor(
     readonly core: StoreCore,
@@ -135,7 +133,7 @@ export class AccountState {
   busy(): boolean {
     // An index inside a group-commit batch transaction must not be closed (that would roll it back).
     const inTx = this.idx !== null && this.idx.db.open && this.idx.db.inTransaction;
-    return this.handles.size > 0 || this.inflight.size > 0 || this.fsWorkRunning || inTx;
+    return this.handles.size > 0 || this.inflight.size > 0 || this.files.running || inTx;
   }
 
   dir(name: string): string {
@@ -504,96 +502,14 @@ export class AccountState {
 
   // ---------------------------------------------------------------- background file work
 
-  /**
-   * Flag renames and expunge unlinks run after the commit, in chunks, so a
-   * STORE or EXPUNGE over 100,000 messages answers when the journal and index
-   * say so (the index is authoritative) instead of after 100,000 renames.
-   * Pending work is marked in the index (state 1/2), so a crash resumes it.
-   */
+  /** Flag renames and expunge unlinks after the commit (./file-work.ts). */
   scheduleFsWork(): void {
-    if (this.fsWorkRunning) {
-      this.fsWorkAgain = true;
-      return;
-    }
-    this.fsWorkRunning = true;
-    setImmediate(() => void this.fsWork());
+    this.files.schedule();
   }
 
   /** Resolves when no file work is pending (tests, close). */
   fsIdle(): Promise<void> {
-    if (!this.fsWorkRunning) return Promise.resolve();
-    return new Promise((r) => this.fsWorkDone.push(r));
-  }
-
-  private async fsWork(): Promise<void> {
-    try {
-      do {
-        this.fsWorkAgain = false;
-        const rows = this.db().pending();
-        const byMailbox = new Map<number, MessageRow[]>();
-        for (const r of rows) {
-          let l = byMailbox.get(r.mailbox);
-          if (!l) byMailbox.set(r.mailbox, (l = []));
-          l.push(r);
-        }
-        for (const [mbId, list] of byMailbox) {
-          const mb = this.db().mailboxById(mbId);
-          if (!mb) continue;
-          const dir = this.dir(mb.name);
-          for (let i = 0; i < list.length; i += 2000) await this.fsChunk(mb, dir, list.slice(i, i + 2000));
-          this.noteMtimes(mb);
-        }
-      } while (this.fsWorkAgain);
-    } catch (err) {
-      this.core.warn('store: background file work failed', err);
-    } finally {
-      this.fsWorkRunning = false;
-      for (const w of this.fsWorkDone.splice(0)) w();
-    }
-  }
-
-  private async fsChunk(mb: MailboxRow, dir: string, rows: MessageRow[]): Promise<void> {
-    const renamed: [number, string, string][] = [];
-    const unlinked: MessageRow[] = [];
-    for (const r of rows) {
-      if (r.state === STATE_RENAME) {
-        const want = targetName({ basename: r.basename, diskName: r.disk_name }, internFlags(r.flags));
-        if (want === r.disk_name) {
-          renamed.push([r.uid, want, r.flags]);
-          continue;
-        }
-        try {
-          fs.renameSync(path.join(dir, r.disk_name), path.join(dir, want));
-          renamed.push([r.uid, want, r.flags]);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          // Already renamed (replay) or gone (reconcile will expunge it).
-          if (fs.existsSync(path.join(dir, want))) renamed.push([r.uid, want, r.flags]);
-        }
-      } else if (r.state === STATE_UNLINK) {
-        try {
-          fs.unlinkSync(path.join(dir, r.disk_name));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          // Renamed under another name meanwhile: find it, or a crash would resurrect it.
-          const other = findByBasename(dir, r.basename);
-          if (other) fs.rmSync(path.join(dir, other), { force: true });
-        }
-        unlinked.push(r);
-      }
-    }
-    // Make the new names durable before the index forgets the old ones.
-    await Promise.allSettled([fsyncDir(path.join(dir, 'cur')), fsyncDir(path.join(dir, 'new'))]);
-    const db = this.db();
-    db.tx(() => {
-      for (const [uid, name, flags] of renamed) db.renamed(mb.id, uid, name, flags);
-      for (const r of unlinked) db.deleteMessage(mb.id, r.uid);
-    });
-    if (unlinked.length > 0) {
-      const bytes = unlinked.reduce((s, r) => s + r.size, 0);
-      addQuotaDelta(this.account, -bytes, -unlinked.length);
-    }
-    await new Promise((r) => setImmediate(r));
+    return this.files.idle();
   }
 }
 
