@@ -4,6 +4,11 @@
  * (Session.onLiteral/onAppendData, never a whole message in memory); here
  * they are committed to the mailbox, and the tagged OK waits for the
  * replica's acknowledgement. A missing mailbox answers [TRYCREATE].
+ *
+ * MULTIAPPEND (RFC 3502 §6.3.11): several messages in one command, all or
+ * nothing. If a later message fails (over quota, store error) the ones
+ * already stored are expunged again before the NO, so the mailbox ends as
+ * it was (their UIDs stay used, as any expunged UID does).
  */
 import { isRoostError } from '../../errors.js';
 import type { SavedMessage } from '../../store/types.js';
@@ -48,6 +53,7 @@ export async function appendCommand(env: CommandEnv, cmd: CommandOf<'APPEND'>): 
     }
   } catch (err) {
     await discardAll();
+    if (saved.length > 0) await undo(env, name, saved.map((m) => m.uid));
     if (isRoostError(err, 'NOTFOUND')) return no('Mailbox does not exist', { name: 'TRYCREATE' });
     throw err;
   }
@@ -55,4 +61,14 @@ export async function appendCommand(env: CommandEnv, cmd: CommandOf<'APPEND'>): 
   await s.ctx.replication.waitFor(last.lsn);
   const uidSet = formatUidSet(saved.map((m) => m.uid));
   return ok('Append completed', { name: 'APPENDUID', args: [last.uidvalidity, { kind: 'atom', value: uidSet }] });
+}
+
+/** Remove the messages a failed MULTIAPPEND already stored (RFC 3502: none may remain). */
+async function undo(env: CommandEnv, name: string, uids: readonly number[]): Promise<void> {
+  const h = await env.s.user.openMailbox(name, { origin: env.s.id });
+  try {
+    await h.expunge({ uids, force: true });
+  } finally {
+    h.close();
+  }
 }

@@ -6,7 +6,7 @@ import { checkName } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 
-function valueOf(item: StatusItem, st: MailboxStatus): number | bigint | null {
+export function valueOf(item: StatusItem, st: MailboxStatus): number | bigint | null {
   switch (item) {
     case 'MESSAGES':
       return st.messages;
