@@ -30,12 +30,13 @@ CREATE TABLE IF NOT EXISTS aliases (
   address TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS aliases_address ON aliases(address);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /** qmail-local's answer for an unknown mailbox; D text (#5.1.1). */
 export const NO_MAILBOX_TEXT = 'Sorry, no mailbox here by that name. (#5.1.1)';
 
-interface UserRow {
+export interface UserRow {
   address: string;
   password: string;
   maildir: string;
@@ -54,6 +55,18 @@ export interface NewUser {
   maxMessageSize?: number;
   status?: AccountStatus;
 }
+
+/**
+ * One change of the embedded directory as it travels in an 'account' journal
+ * record (issue 5): the full row after the change (the password as its hash),
+ * or its removal. Applying one twice, or a put over an equal row, changes
+ * nothing, so replay and replication may repeat them.
+ */
+export type DirectoryChange =
+  | { op: 'user-put'; user: UserRow }
+  | { op: 'user-del'; address: string }
+  | { op: 'alias-put'; alias: string; address: string }
+  | { op: 'alias-del'; alias: string };
 
 export interface UserSummary {
   account: Account;
@@ -265,7 +278,93 @@ export class SqliteDirectory implements Directory {
       })),
     );
   }
+  // --- Replication (issue 5): the directory follows the journal (src/accounts/journaled.ts) ---
+
+  /** The rows behind these keys as changes; a missing row becomes a delete. */
+  currentState(keys: { users?: readonly string[]; aliases?: readonly string[] }): DirectoryChange[] {
+    return this.guard('state', () => [
+      ...(keys.users ?? []).map((address): DirectoryChange => {
+        const user = this.q.user.get(address);
+        return user ? { op: 'user-put', user } : { op: 'user-del', address };
+      }),
+      ...(keys.aliases ?? []).map((alias): DirectoryChange => {
+        const hit = this.q.alias.get(alias);
+        return hit ? { op: 'alias-put', alias, address: hit.address } : { op: 'alias-del', alias };
+      }),
+    ]);
+  }
+
+  /** Every user, then every alias: what a journal that never saw this directory is seeded with. */
+  snapshot(): DirectoryChange[] {
+    return this.guard('snapshot', () => [
+      ...this.q.all.all().map((user): DirectoryChange => ({ op: 'user-put', user })),
+      ...(this.db.prepare('SELECT alias, address FROM aliases ORDER BY alias').all() as { alias: string; address: string }[]).map(
+        (r): DirectoryChange => ({ op: 'alias-put', alias: r.alias, address: r.address }),
+      ),
+    ]);
+  }
+
+  /** Apply journaled changes idempotently and remember `lsn` as applied, in one transaction. */
+  applyChanges(changes: readonly DirectoryChange[], lsn: bigint): void {
+    const putUser = this.db.prepare(
+      `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created)
+       VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created)
+       ON CONFLICT(address) DO UPDATE SET password = excluded.password, maildir = excluded.maildir,
+         quota_bytes = excluded.quota_bytes, quota_messages = excluded.quota_messages,
+         max_message_size = excluded.max_message_size, status = excluded.status, created = excluded.created`,
+    );
+    // An alias whose user is missing here (a diverged copy) is skipped rather than breaking the foreign key.
+    const putAlias = this.db.prepare(
+      `INSERT INTO aliases (alias, address) SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM users WHERE address = ?2)
+       ON CONFLICT(alias) DO UPDATE SET address = excluded.address`,
+    );
+    this.guard('apply', () =>
+      this.db.transaction(() => {
+        for (const c of changes) {
+          if (c.op === 'user-put') {
+            this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.user.address);
+            putUser.run(c.user);
+          } else if (c.op === 'user-del') this.db.prepare('DELETE FROM users WHERE address = ?').run(c.address);
+          else if (c.op === 'alias-put') putAlias.run(c.alias, c.address);
+          else this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.alias);
+        }
+        this.setMeta('journal_lsn', lsn.toString());
+      })(),
+    );
+  }
+
+  /** LSN of the last 'account' journal record applied here (0 when none). */
+  journalLsn(): bigint {
+    return BigInt(this.meta('journal_lsn') ?? '0');
+  }
+
+  meta(key: string): string | null {
+    return this.guard('meta', () => (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.guard('meta', () => this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value));
+  }
+
+  /**
+   * Run `fn` inside one write transaction held across its awaits, so a change
+   * and the journal record describing it commit together or not at all (the
+   * management methods' own transactions nest as savepoints). Callers
+   * serialise: one connection has one transaction.
+   */
+  async inWriteTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    this.guard('begin', () => this.db.exec('BEGIN IMMEDIATE'));
+    try {
+      const v = await fn();
+      this.guard('commit', () => this.db.exec('COMMIT'));
+      return v;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
 }
+
 
 /** A valid hash of a random password, checked against when the login is unknown. */
 let dummy: Promise<string> | null = null;

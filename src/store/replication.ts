@@ -80,6 +80,8 @@ export class ReplicationImpl implements ReplicationSupport {
       if (a && typeof a.id === 'string' && typeof a.maildir === 'string') this.store.journal.rememberAccount(a as Account);
       this.store.journal.appendAt(rec, APPLIED_KEY);
       this.applied = rec.lsn;
+      // The embedded directory follows these through onJournal (src/accounts/journaled.ts), before the ack.
+      this.store.notifyJournal([rec]);
       return;
     }
     const st = this.account(rec);

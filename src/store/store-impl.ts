@@ -386,6 +386,22 @@ export class StoreImpl implements Store, StoreCore {
     return this.journal.read(after, limit);
   }
 
+  async journalAccountChange(accountId: string, data: Record<string, unknown>): Promise<bigint> {
+    this.assertWritable();
+    const recs = await this.committer.submit({
+      build: (): RecordDraft[] => {
+        this.assertWritable();
+        return [{ accountId, kind: 'account', data }];
+      },
+      finish: (records) => records,
+    });
+    return recs[0]!.lsn;
+  }
+
+  async readAccountRecords(after: bigint, limit: number): Promise<readonly JournalRecord[]> {
+    return this.journal.readKind('account', after, limit);
+  }
+
   onJournal(listener: (records: readonly JournalRecord[]) => void): () => void {
     this.journalListeners.add(listener);
     return () => this.journalListeners.delete(listener);

@@ -197,6 +197,17 @@ export interface Store {
   /** Called after each journal commit (in LSN order). Returns unsubscribe. */
   onJournal(listener: (records: readonly JournalRecord[]) => void): () => void;
 
+  /**
+   * Journal an embedded-directory change (issue 5: users, aliases, password
+   * hashes, quota, status) as an 'account' record, so replication ships it
+   * like any other write. `data` is the full new state (never a password).
+   * NOTPRIMARY on a replica. Resolves with the record's LSN once durable;
+   * onJournal listeners have seen it by then.
+   */
+  journalAccountChange(accountId: string, data: Record<string, unknown>): Promise<bigint>;
+  /** 'account' records with lsn > after, in order, at most `limit` (the directory catching up after a crash). */
+  readAccountRecords(after: bigint, limit: number): Promise<readonly JournalRecord[]>;
+
   /** What replication needs beyond the journal (src/replication only). */
   readonly replication: ReplicationSupport;
 

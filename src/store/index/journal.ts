@@ -114,6 +114,13 @@ export class Journal {
     return (this.readAfter.all(after, limit) as Row[]).map(toRecord);
   }
 
+  /** Records of one kind with lsn > after, in order (the directory catching up on 'account' records). */
+  readKind(kind: RecordKind, after: bigint, limit: number): JournalRecord[] {
+    this.readKindStmt ??= this.db.prepare('SELECT * FROM records WHERE kind = ? AND lsn > ? ORDER BY lsn LIMIT ?').safeIntegers(true);
+    return (this.readKindStmt.all(kind, after, limit) as Row[]).map(toRecord);
+  }
+  private readKindStmt: Database.Statement | undefined;
+
   forAccount(accountId: string, after: bigint): JournalRecord[] {
     return (this.readAccount.all(accountId, after) as Row[]).map(toRecord);
   }
