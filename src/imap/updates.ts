@@ -17,8 +17,15 @@ export interface RenderOptions {
 
 /** `(\Seen $Junk)`: flags are atoms or `\`-flags as the store keeps them. */
 export function flagsText(flags: readonly string[]): string {
-  return `(${flags.join(' ')})`;
+  // The store interns flag arrays (most messages of a big mailbox share one), so the text is made once per array.
+  let t = flagsTextCache.get(flags);
+  if (t === undefined) {
+    t = `(${flags.join(' ')})`;
+    flagsTextCache.set(flags, t);
+  }
+  return t;
 }
+const flagsTextCache = new WeakMap<readonly string[], string>();
 
 /**
  * Write the updates; flag changes stream with back-pressure (a STORE 1:* by
