@@ -15,10 +15,15 @@ import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { planFetch } from '../fetch/plan.js';
 import { renderFetch, renderMetaLine } from '../fetch/render.js';
+import { structureKey, structureTexts, type StructureTexts } from '../fetch/cache.js';
+import { renderBodyStructure } from '../../store/mime/bodystructure.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
 import { setIntervals, writeVanishedEarlier } from '../qresync.js';
+
+/** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
+const TEXT_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
 
 /** Attempts (5 ms apart) to open a file the index still lists while the store renames it. */
 const RENAME_RETRIES = 20;
@@ -65,6 +70,11 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
   }
 
+  // Structure needed only for ENVELOPE/BODY/BODYSTRUCTURE: answer from the rendered-text cache when possible.
+  const textsOnly = plan.needsStructure && plan.items.every((i) => TEXT_ITEMS.has(i.item));
+  const wantBody = plan.items.some((i) => i.item === 'BODY');
+  const wantBs = plan.items.some((i) => i.item === 'BODYSTRUCTURE');
+  const accountId = s.user.account.id;
   let vanished = 0;
   for (const record of found) {
     const seq = view.seqOf(record.uid);
@@ -72,8 +82,22 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     const flags = newFlags.get(record.uid) ?? record.flags;
     for (let attempt = 0; ; attempt++) {
       try {
-        const tree: MimeTree | null = plan.needsStructure ? await view.handle.structure(record.uid) : null;
-        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, modseq: newModseq.get(record.uid) });
+        let tree: MimeTree | null = null;
+        let texts: StructureTexts | undefined;
+        if (textsOnly) {
+          const key = structureKey(accountId, view.handle.name, view.uidvalidity, record.uid);
+          texts = structureTexts.get(key);
+          if (!texts || (wantBody && texts.body === undefined) || (wantBs && texts.bodystructure === undefined)) {
+            const t = await view.handle.structure(record.uid);
+            texts = {
+              envelope: t.envelope,
+              body: wantBody ? renderBodyStructure(t, false) : texts?.body,
+              bodystructure: wantBs ? renderBodyStructure(t, true) : texts?.bodystructure,
+            };
+            structureTexts.set(key, texts);
+          }
+        } else if (plan.needsStructure) tree = await view.handle.structure(record.uid);
+        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq: newModseq.get(record.uid) });
         break;
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;

@@ -10,12 +10,13 @@ import type { MailboxHandle } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import { renderBodyStructure } from '../../store/mime/bodystructure.js';
-import { fetchSection, sectionRange, type SectionSpec } from '../../store/mime/section.js';
+import { binarySize, fetchBinary, fetchSection, findPart, sectionRange, type SectionSpec } from '../../store/mime/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
 import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
 import type { Output } from '../output.js';
 import { flagsText } from '../updates.js';
 import type { FetchPlan } from './plan.js';
+import type { StructureTexts } from './cache.js';
 
 export interface FetchTarget {
   readonly seq: number;
@@ -23,6 +24,8 @@ export interface FetchTarget {
   /** Flags to report (after an implicit \Seen). */
   readonly flags: readonly string[];
   readonly tree: MimeTree | null;
+  /** ENVELOPE/BODY/BODYSTRUCTURE already rendered (fetch/cache.ts); used instead of `tree` when present. */
+  readonly texts?: StructureTexts;
   /** Modseq to report when it changed with the flags (implicit \Seen); else the record's. */
   readonly modseq?: bigint;
 }
@@ -56,6 +59,16 @@ function bodyItem(it: FetchItem): { label: string; spec: SectionSpec; partial: P
       return null;
   }
 }
+
+function needsLiteral8(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] === 0 || b[i]! >= 0x80) return true;
+  return false;
+}
+
+const reader =
+  (handle: MailboxHandle, uid: number) =>
+  (start: number, end: number): Promise<Buffer> =>
+    handle.readMessage(uid, { start, end });
 
 /** Insert CR before every bare LF, across chunk boundaries. */
 async function* crlf(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -193,14 +206,35 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
         add(`MODSEQ (${m.modseq ?? rec.modseq})`);
         continue;
       case 'ENVELOPE':
-        add(`ENVELOPE ${m.tree!.envelope}`);
+        add(`ENVELOPE ${m.texts?.envelope ?? m.tree!.envelope}`);
         continue;
       case 'BODY':
-        add(`BODY ${renderBodyStructure(m.tree!, false)}`);
+        add(`BODY ${m.texts?.body ?? renderBodyStructure(m.tree!, false)}`);
         continue;
       case 'BODYSTRUCTURE':
-        add(`BODYSTRUCTURE ${renderBodyStructure(m.tree!, true)}`);
+        add(`BODYSTRUCTURE ${m.texts?.bodystructure ?? renderBodyStructure(m.tree!, true)}`);
         continue;
+      case 'BINARY.SIZE': {
+        const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(handle, rec.uid)) : null;
+        add(`${fetchItemLabel(it)} ${size ?? 'NIL'}`);
+        continue;
+      }
+      case 'BINARY[]': {
+        // A part the message does not have: NIL, as for BODY[]; an undecodable one throws UNKNOWNCTE (tagged NO [UNKNOWN-CTE]).
+        if (it.part.length > 0 && !findPart(m.tree!, it.part)) {
+          add(`${fetchItemLabel(it)} NIL`);
+          continue;
+        }
+        const data = await fetchBinary(m.tree!, it.part, reader(handle, rec.uid), it.partial ?? undefined);
+        // RFC 3516 §4.2 allows literal8 for any decoded content; like Dovecot, use it only for bytes outside 7-bit text (NUL or 8-bit).
+        add(`${fetchItemLabel(it)} ${needsLiteral8(data) ? '~' : ''}{${data.length}}\r\n`);
+        out.push(text);
+        text = '';
+        first = true;
+        await out.bytes(data);
+        first = false;
+        continue;
+      }
       default:
         break;
     }
