@@ -13,7 +13,8 @@ import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics } from 'prom-client';
 import type { Directory } from './accounts/directory.js';
-import { openSqliteDirectory } from './accounts/sqlite.js';
+import { JournaledDirectory, parseUserOp } from './accounts/journaled.js';
+import { openSqliteDirectory, SqliteDirectory } from './accounts/sqlite.js';
 import { ControlServer } from './admin/control.js';
 import { CONTROL_SOCKET, NODE_FILE } from './admin/files.js';
 import { AdminHttpServer, type HealthReport } from './admin/http.js';
@@ -291,8 +292,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   registerControlCommands(node);
 
   try {
+    const journaled = directory instanceof SqliteDirectory ? await journalDirectory(node, directory, cleanups) : null;
     const replication = await optionalReplication(log);
     if (replication) await replication(node);
+    if (journaled && ctx.replication.writable) {
+      const seeded = await journaled.seed();
+      if (seeded > 0) log.info({ entries: seeded }, 'directory: existing users and aliases journaled for replication');
+    }
     if (node.role === 'primary') await node.openClientListeners();
     await admin.listen(config.admin.listen);
     ready = true;
@@ -318,6 +324,22 @@ async function optionalReplication(log: Logger): Promise<((node: RoostNode) => P
     log.debug('replication module not in this build');
     return null;
   }
+}
+
+/**
+ * The embedded directory follows the journal (src/accounts/journaled.ts):
+ * apply what a crash left unapplied, apply the primary's 'account' records on
+ * a replica, and take `roost user …` changes over the control socket.
+ */
+async function journalDirectory(node: RoostNode, directory: SqliteDirectory, cleanups: (() => Promise<void>)[]): Promise<JournaledDirectory> {
+  const { ctx, log } = node;
+  const journaled = new JournaledDirectory(directory, ctx.store);
+  const caught = await journaled.catchUp();
+  if (caught > 0) log.info({ records: caught }, 'directory: applied journaled account changes');
+  const unfollow = journaled.follow((err, rec) => log.error({ err, lsn: rec.lsn.toString() }, 'directory: applying an account record failed'));
+  cleanups.push(async () => unfollow());
+  node.control.register('user', async (args) => journaled.run(parseUserOp(args)));
+  return journaled;
 }
 
 /** Commands every node answers on the control socket. */

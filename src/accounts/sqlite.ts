@@ -315,7 +315,7 @@ export class SqliteDirectory implements Directory {
     );
     // An alias whose user is missing here (a diverged copy) is skipped rather than breaking the foreign key.
     const putAlias = this.db.prepare(
-      `INSERT INTO aliases (alias, address) SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM users WHERE address = ?2)
+      `INSERT INTO aliases (alias, address) SELECT @alias, @address WHERE EXISTS (SELECT 1 FROM users WHERE address = @address)
        ON CONFLICT(alias) DO UPDATE SET address = excluded.address`,
     );
     this.guard('apply', () =>
@@ -325,7 +325,7 @@ export class SqliteDirectory implements Directory {
             this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.user.address);
             putUser.run(c.user);
           } else if (c.op === 'user-del') this.db.prepare('DELETE FROM users WHERE address = ?').run(c.address);
-          else if (c.op === 'alias-put') putAlias.run(c.alias, c.address);
+          else if (c.op === 'alias-put') putAlias.run({ alias: c.alias, address: c.address });
           else this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.alias);
         }
         this.setMeta('journal_lsn', lsn.toString());

@@ -1,6 +1,50 @@
-/** `roost user add|del|passwd|list` and `roost user alias add` on the embedded directory. */
-import { EXIT, parseCount, parseSize, readFirstLine, UsageError, type CliCommand } from '../command.js';
+/**
+ * `roost user add|del|passwd|list` and `roost user alias add` on the embedded
+ * directory. Changes are journaled so replication carries them
+ * (src/accounts/journaled.ts): with a node running on this data directory
+ * they go over its control socket (one journal writer per node, as for
+ * `roost deliver`); without one the store is opened here. A replica refuses
+ * them (make them on the primary; they reach the replica in the stream).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { JournaledDirectory, type UserOp } from '../../accounts/journaled.js';
+import { RoostError } from '../../errors.js';
+import { EXIT, parseCount, parseSize, readFirstLine, UsageError, type CliCommand, type CliContext } from '../command.js';
+import { controlRequest, controlSocketPath, NodeNotRunning } from '../control-client.js';
+import { failFromControl } from '../control-errors.js';
 import { openEmbeddedDirectory } from '../local.js';
+
+type ChangeResult = { address: string; maildir?: string };
+
+/** Make a directory change through the running node, or in this process when none runs. */
+async function change(cli: CliContext, op: UserOp): Promise<ChangeResult> {
+  const config = cli.config();
+  await openEmbeddedDirectory(config).close(); // refuses a non-sqlite backend as a usage error
+  try {
+    return failFromControl(await controlRequest(controlSocketPath(config), 'user', op)) as ChangeResult;
+  } catch (err) {
+    if (!(err instanceof NodeNotRunning)) throw err;
+  }
+  const state = await readFile(path.join(config.paths.dataDir, 'replication.json'), 'utf8').catch(() => null);
+  if (state !== null && (JSON.parse(state) as { role?: string }).role === 'replica')
+    throw new RoostError('NOTPRIMARY', 'this data directory belongs to a replica: change accounts on the primary');
+  const { openStore } = await import('../../store/store.js');
+  const store = await openStore({ dataDir: config.paths.dataDir, mailDir: config.paths.mailDir, hostname: config.hostname });
+  try {
+    const dir = openEmbeddedDirectory(config);
+    try {
+      const journaled = new JournaledDirectory(dir, store);
+      await journaled.catchUp();
+      await journaled.seed();
+      return await journaled.run(op);
+    } finally {
+      await dir.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
 
 const address = (v: unknown): string => {
   if (typeof v !== 'string' || v.trim() === '') throw new UsageError('an address is required');
@@ -27,14 +71,9 @@ export const userAdd: CliCommand = {
     const quotaBytes = opts.quota !== undefined ? parseSize(String(opts.quota), '--quota') : 0;
     const quotaMessages = opts.quotaMessages !== undefined ? parseCount(String(opts.quotaMessages), '--quota-messages') : 0;
     const password = opts.passwordStdin ? await passwordFrom(cli) : undefined;
-    const dir = openEmbeddedDirectory(cli.config());
-    try {
-      const account = await dir.addUser({ address: addr, password, quotaBytes, quotaMessages });
-      cli.stdout.write(`added ${account.address} (Maildir ${account.maildir})\n`);
-      if (password === undefined) cli.stdout.write('no password set: use `roost user passwd` before the user logs in\n');
-    } finally {
-      await dir.close();
-    }
+    const account = await change(cli, { op: 'add', address: addr, ...(password !== undefined ? { password } : {}), quotaBytes, quotaMessages });
+    cli.stdout.write(`added ${account.address} (Maildir ${account.maildir ?? '?'})\n`);
+    if (password === undefined) cli.stdout.write('no password set: use `roost user passwd` before the user logs in\n');
     return EXIT.OK;
   },
 };
@@ -44,13 +83,8 @@ export const userDel: CliCommand = {
   summary: 'delete an account and its aliases (the Maildir stays on disk)',
   args: ['<address>'],
   async run(cli, args) {
-    const dir = openEmbeddedDirectory(cli.config());
-    try {
-      await dir.deleteUser(address(args[0]));
-      cli.stdout.write(`deleted ${String(args[0]).toLowerCase()}\n`);
-    } finally {
-      await dir.close();
-    }
+    await change(cli, { op: 'del', address: address(args[0]) });
+    cli.stdout.write(`deleted ${String(args[0]).toLowerCase()}\n`);
     return EXIT.OK;
   },
 };
@@ -63,13 +97,8 @@ export const userPasswd: CliCommand = {
   async run(cli, args) {
     const addr = address(args[0]);
     const password = await passwordFrom(cli);
-    const dir = openEmbeddedDirectory(cli.config());
-    try {
-      await dir.setPassword(addr, password);
-      cli.stdout.write(`password set for ${addr.toLowerCase()}\n`);
-    } finally {
-      await dir.close();
-    }
+    await change(cli, { op: 'passwd', address: addr, password });
+    cli.stdout.write(`password set for ${addr.toLowerCase()}\n`);
     return EXIT.OK;
   },
 };
@@ -103,13 +132,8 @@ export const aliasAdd: CliCommand = {
   summary: 'deliver mail for ALIAS to ADDRESS (ALIAS "@domain" catches all of a domain)',
   args: ['<alias>', '<address>'],
   async run(cli, args) {
-    const dir = openEmbeddedDirectory(cli.config());
-    try {
-      await dir.addAlias(address(args[0]), address(args[1]));
-      cli.stdout.write(`alias ${String(args[0]).toLowerCase()} -> ${String(args[1]).toLowerCase()}\n`);
-    } finally {
-      await dir.close();
-    }
+    await change(cli, { op: 'alias-add', alias: address(args[0]), address: address(args[1]) });
+    cli.stdout.write(`alias ${String(args[0]).toLowerCase()} -> ${String(args[1]).toLowerCase()}\n`);
     return EXIT.OK;
   },
 };
