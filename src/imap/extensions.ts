@@ -29,4 +29,6 @@ export const EXTENSION_CAPABILITIES: readonly string[] = [
   'LIST-STATUS',
   'CREATE-SPECIAL-USE',
   'MULTIAPPEND',
+  // RFC 3516: decoded section fetch (src/store/mime/section.ts), BINARY.SIZE, literal8 APPEND.
+  'BINARY',
 ];

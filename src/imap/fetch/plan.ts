@@ -59,10 +59,14 @@ export function planFetch(items: readonly FetchItem[], uidCommand: boolean): Pla
         needsStructure = true;
         if (!it.peek) setsSeen = true;
         break;
-      // Not advertised yet (BINARY, RFC 3516).
+      // RFC 3516 §4.2: decoded content; BINARY without .PEEK sets \Seen like BODY[].
       case 'BINARY[]':
+        needsStructure = true;
+        if (!it.peek) setsSeen = true;
+        break;
       case 'BINARY.SIZE':
-        return { ok: false, reason: `${it.item} is not supported` };
+        needsStructure = true;
+        break;
     }
     rest.push(it);
   }

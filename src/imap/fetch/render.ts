@@ -60,9 +60,22 @@ function bodyItem(it: FetchItem): { label: string; spec: SectionSpec; partial: P
   }
 }
 
-function needsLiteral8(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] === 0 || b[i]! >= 0x80) return true;
-  return false;
+/**
+ * RFC 3516 §4.2 allows literal8 for any BINARY answer and requires it for
+ * NUL. Like Dovecot: also when decoding produced 8-bit bytes (the section
+ * was 7-bit on the wire before); an 8bit/binary part sent as stored keeps a
+ * plain literal.
+ */
+function needsLiteral8(b: Buffer, tree: MimeTree, part: readonly number[]): boolean {
+  let eight = false;
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] === 0) return true;
+    if (b[i]! >= 0x80) eight = true;
+  }
+  if (!eight) return false;
+  const p = part.length === 0 ? tree : findPart(tree, part);
+  const identity = (e: string | null | undefined): boolean => !e || ['7bit', '8bit', 'binary'].includes(e.toLowerCase());
+  return !p || p.parts || p.message ? true : !identity(p.cte ?? p.encoding);
 }
 
 const reader =
@@ -226,8 +239,7 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
           continue;
         }
         const data = await fetchBinary(m.tree!, it.part, reader(handle, rec.uid), it.partial ?? undefined);
-        // RFC 3516 §4.2 allows literal8 for any decoded content; like Dovecot, use it only for bytes outside 7-bit text (NUL or 8-bit).
-        add(`${fetchItemLabel(it)} ${needsLiteral8(data) ? '~' : ''}{${data.length}}\r\n`);
+        add(`${fetchItemLabel(it)} ${needsLiteral8(data, m.tree!, it.part) ? '~' : ''}{${data.length}}\r\n`);
         out.push(text);
         text = '';
         first = true;
