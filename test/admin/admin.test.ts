@@ -1,4 +1,3 @@
-import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import net from 'node:net';
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import { startNode } from '../../src/node.js';
 import { roost } from '../helpers/cli.js';
-import { inboxMessages } from '../helpers/maildir.js';
+import { inboxMessages, spoolLeftovers } from '../helpers/maildir.js';
 import { startTestNode, testConfig, type TestNode } from '../helpers/node.js';
 import { parseReply, qmqpPacket, qmqpSend } from '../helpers/qmqp.js';
 import { writeTestConfig } from '../helpers/spawn.js';
@@ -117,7 +116,7 @@ describe('control socket and CLI against a running node', () => {
     await new Promise((r) => setTimeout(r, 100));
     s.destroy();
     await new Promise((r) => setTimeout(r, 200));
-    expect(await readdir(path.join(t.dataDir, 'spool'))).toEqual([]);
+    expect(await spoolLeftovers(t.dataDir)).toEqual([]);
     expect((await inboxMessages(t.ctx.store, alice)).length).toBe(before);
     expect((await roost(['status', '--json', '--config', cfgFile])).code).toBe(0);
   });

@@ -2,7 +2,7 @@
  * Looking at delivered mail in tests: through the store API (what clients
  * see) and, for "nothing half-written", the Maildir directories themselves.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../../src/accounts/directory.js';
 import type { Store } from '../../src/store/store.js';
@@ -44,4 +44,19 @@ export const RECEIVED_RE = /^Received: from \[127\.0\.0\.1\] by [^ ]+ \(Roost\) 
 export function splitReceived(stored: Buffer): { received: string; body: Buffer } {
   const nl = stored.indexOf(0x0a);
   return { received: stored.subarray(0, nl + 1).toString('latin1'), body: stored.subarray(nl + 1) };
+}
+
+/**
+ * Spool files (data_dir/spool) that hold bytes. The store keeps a few empty,
+ * pre-created spool files ready for the next drafts; a draft that outlived its
+ * connection would have content.
+ */
+export async function spoolLeftovers(dataDir: string): Promise<string[]> {
+  const dir = path.join(dataDir, 'spool');
+  const out: string[] = [];
+  for (const n of await list(dir)) {
+    const st = await stat(path.join(dir, n)).catch(() => null);
+    if (st && st.size > 0) out.push(n);
+  }
+  return out;
 }

@@ -1,9 +1,7 @@
-import { readdir } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
-import { inboxMessages, maildirFiles, RECEIVED_RE, splitReceived } from '../helpers/maildir.js';
+import { inboxMessages, maildirFiles, RECEIVED_RE, spoolLeftovers, splitReceived } from '../helpers/maildir.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { netstring, parseReply, qmqpPacket, qmqpRaw, qmqpSend } from '../helpers/qmqp.js';
 
@@ -30,7 +28,7 @@ async function counts(a: Account): Promise<number> {
   const f = await maildirFiles(a);
   expect(f.tmp).toEqual([]);
   // The store's spool (data_dir/spool) holds drafts being received: none may outlive its connection.
-  expect(await readdir(path.join(t.dataDir, 'spool')).catch(() => [])).toEqual([]);
+  expect(await spoolLeftovers(t.dataDir)).toEqual([]);
   return f.new.length + f.cur.length;
 }
 
