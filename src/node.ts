@@ -333,7 +333,7 @@ async function optionalReplication(log: Logger): Promise<((node: RoostNode) => P
  */
 async function journalDirectory(node: RoostNode, directory: SqliteDirectory, cleanups: (() => Promise<void>)[]): Promise<JournaledDirectory> {
   const { ctx, log } = node;
-  const journaled = new JournaledDirectory(directory, ctx.store);
+  const journaled = new JournaledDirectory(directory, ctx.store, () => !ctx.replication.writable);
   const caught = await journaled.catchUp();
   if (caught > 0) log.info({ records: caught }, 'directory: applied journaled account changes');
   const unfollow = journaled.follow((err, rec) => log.error({ err, lsn: rec.lsn.toString() }, 'directory: applying an account record failed'));

@@ -29,7 +29,7 @@ import { normalizeAddress } from './address.js';
 import type { DirectoryChange, SqliteDirectory } from './sqlite.js';
 
 /** The store methods this module uses. */
-export type AccountJournal = Pick<Store, 'journalAccountChange' | 'readAccountRecords' | 'onJournal' | 'lastLsn'>;
+export type AccountJournal = Pick<Store, 'journalAccountChange' | 'readAccountRecords' | 'onJournal' | 'lastLsn' | 'user'>;
 
 export type UserOp =
   | { op: 'add'; address: string; password?: string; quotaBytes?: number; quotaMessages?: number }
@@ -95,9 +95,16 @@ function changesOf(data: Record<string, unknown>): DirectoryChange[] {
 export class JournaledDirectory {
   private chain: Promise<unknown> = Promise.resolve();
 
+  /**
+   * `registerAccounts()` true (a replica): each user a record puts is made
+   * known to the store with this node's Maildir path, so the primary's
+   * deliveries for it land under this node's mail_dir (records carry the
+   * primary's absolute path, which is only a fallback for unknown accounts).
+   */
   constructor(
     readonly dir: SqliteDirectory,
     private readonly store: AccountJournal,
+    private readonly registerAccounts: () => boolean = () => false,
   ) {}
 
   /** One change at a time: the directory connection holds one transaction. */
@@ -186,7 +193,9 @@ export class JournaledDirectory {
   }
 
   private apply(rec: JournalRecord): void {
-    this.dir.applyChanges(changesOf(rec.data), rec.lsn);
+    const changes = changesOf(rec.data);
+    this.dir.applyChanges(changes, rec.lsn);
+    if (this.registerAccounts()) for (const c of changes) if (c.op === 'user-put') this.store.user(this.dir.toAccount(c.user));
     // A directory fed by a primary shares its history: nothing to seed if promoted later.
     if (this.dir.meta(SEEDED_KEY) === null) this.dir.setMeta(SEEDED_KEY, rec.lsn.toString());
   }

@@ -119,7 +119,8 @@ export class SqliteDirectory implements Directory {
     }
   }
 
-  private toAccount(row: UserRow): Account {
+  /** The Account a row describes (Maildir resolved against this node's mail_dir). */
+  toAccount(row: UserRow): Account {
     return {
       id: row.address,
       address: row.address,
