@@ -140,6 +140,7 @@ export class ReplicationImpl implements ReplicationSupport {
   }
 
   setWritable(writable: boolean): void {
+    if (writable && !this.store.writable) this.store.recoverAgainWhenWritable();
     this.store.writable = writable;
   }
 

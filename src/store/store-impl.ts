@@ -206,6 +206,15 @@ export class StoreImpl implements Store, StoreCore {
     return st;
   }
 
+  /**
+   * Becoming writable (promote): accounts first opened read-only skipped the
+   * writable half of recovery (INBOX for a Maildir-less account, folders
+   * dropped in by other programs); run it on their next use, as a restart would.
+   */
+  recoverAgainWhenWritable(): void {
+    for (const st of this.states.values()) st.recovered = false;
+  }
+
   /** Close and delete every account's index and drop all in-memory state (replica reset). */
   forgetAccounts(): void {
     for (const st of this.states.values()) {
