@@ -94,6 +94,8 @@ export const LIMITS = {
     /** The replica acks at the latest after this many ms or records. */
     ackDelayMs: 1,
     ackEveryRecords: 64,
+    /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
+    accountSeedBatch: 200,
     /** Reconnect back-off to the peer. */
     reconnectMinMs: 100,
     reconnectMaxMs: 2000,

@@ -24,6 +24,7 @@
  */
 import type { JournalRecord, Store } from '../store/store.js';
 import { RoostError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 import type { AccountStatus } from './directory.js';
 import { normalizeAddress } from './address.js';
 import type { DirectoryChange, SqliteDirectory } from './sqlite.js';
@@ -40,10 +41,6 @@ export type UserOp =
   | { op: 'alias-add'; alias: string; address: string }
   | { op: 'alias-del'; alias: string };
 
-/** Changes per record when seeding (keeps a record well under the replication frame limit). */
-const SEED_BATCH = 200;
-/** Records read per step when catching up. */
-const CATCHUP_BATCH = 1000;
 const SEEDED_KEY = 'journal_seeded';
 const STATUSES: readonly AccountStatus[] = ['active', 'noaccess', 'disabled', 'deleted'];
 
@@ -168,10 +165,10 @@ export class JournaledDirectory {
     if (after > this.store.lastLsn()) after = 0n;
     let n = 0;
     for (let step = 0; step < 1_000_000; step++) {
-      const recs = await this.store.readAccountRecords(after, CATCHUP_BATCH);
+      const recs = await this.store.readAccountRecords(after, LIMITS.replication.readBatch);
       for (const r of recs) this.apply(r);
       n += recs.length;
-      if (recs.length < CATCHUP_BATCH) break;
+      if (recs.length < LIMITS.replication.readBatch) break;
       after = recs[recs.length - 1]!.lsn;
     }
     return n;
@@ -211,8 +208,8 @@ export class JournaledDirectory {
       return this.dir.inWriteTransaction(async () => {
         const all = this.dir.snapshot();
         let lsn = this.store.lastLsn();
-        for (let i = 0; i < all.length; i += SEED_BATCH) {
-          const changes = all.slice(i, i + SEED_BATCH);
+        for (let i = 0; i < all.length; i += LIMITS.replication.accountSeedBatch) {
+          const changes = all.slice(i, i + LIMITS.replication.accountSeedBatch);
           const first = changes[0]!;
           lsn = await this.store.journalAccountChange(first.op === 'user-put' ? first.user.address : '', { changes });
           this.dir.applyChanges(changes, lsn);
