@@ -250,7 +250,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   async textCandidates(field: 'BODY' | 'TEXT', needle: string): Promise<ReadonlySet<number> | null> {
     if (!indexable(needle)) return null;
     const idx = fullTextFor(this.store).get(this.st.id);
-    await idx.reconcile(this.uidvalidity, this.cache().all().map((e) => e.uid), this);
+    if (!(await idx.reconcile(this.uidvalidity, this.cache().all().map((e) => e.uid), this))) return null;
     return idx.query(this.uidvalidity, field, needle);
   }
 

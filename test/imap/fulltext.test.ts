@@ -9,9 +9,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodedHeaders, textForSearch } from '../../src/store/mime/decode.js';
+import { INLINE_MAX } from '../../src/store/fts/fulltext.js';
 import { login, type RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
 
@@ -163,6 +165,31 @@ beforeAll(async () => {
 afterAll(async () => {
   c?.close();
   await n?.stop();
+});
+
+describe('a big backlog is indexed in the background while searches scan', () => {
+  it('answers right at once, and the index fills up behind it', async () => {
+    await n.t.ctx.store.user(n.account).createMailbox('Big');
+    const msgs = Array.from({ length: INLINE_MAX + 40 }, (_, i) => `Subject: b${i}\r\n\r\n${i % 50 === 0 ? 'needle-in-haystack' : 'hay'} ${i}\r\n`);
+    const uids = await n.deliver(msgs, { mailbox: 'Big' });
+    const want = uids.filter((_, i) => i % 50 === 0);
+    const b = await login(n.port, n.user, n.pass);
+    await b.cmd('SELECT Big');
+    const first = await b.cmd('UID SEARCH BODY needle-in-haystack');
+    expect(first.untagged[0]).toBe(`* SEARCH ${want.join(' ')}`);
+    // The background job indexes every message; poll the index file (bounded).
+    const file = path.join(n.t.dataDir, 'fts', `${encodeURIComponent(n.account.id)}.sqlite`);
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    let count = 0;
+    for (let i = 0; i < 200 && count < msgs.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      count = (db.prepare("SELECT count(*) AS c FROM docs WHERE uidvalidity = (SELECT max(uidvalidity) FROM docs)").get() as { c: number }).c;
+    }
+    db.close();
+    expect(count).toBe(msgs.length);
+    expect((await b.cmd('UID SEARCH BODY needle-in-haystack')).untagged[0]).toBe(`* SEARCH ${want.join(' ')}`);
+    b.close();
+  });
 });
 
 describe('SEARCH BODY/TEXT with the full-text index', () => {

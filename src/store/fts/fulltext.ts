@@ -16,9 +16,12 @@
  * query (index what is missing, drop what was expunged), so every way a
  * message can arrive or leave — delivery, APPEND, COPY/MOVE, replication,
  * `roost deliver` in another process, reindex, recovery — is covered without
- * a second write path; `warm()` indexes ahead of time after deliveries. The
- * rows are keyed by (UIDVALIDITY, UID): a mailbox whose UIDVALIDITY changed
- * simply has no rows yet.
+ * a second write path. A few missing messages are indexed inside the query;
+ * a big backlog (a mailbox never searched, a reindex) is indexed in the
+ * background while that query, and any other until it is done, scans — so
+ * no SEARCH waits for a whole mailbox to be indexed. The rows are keyed by
+ * (UIDVALIDITY, UID): a mailbox whose UIDVALIDITY changed simply has no rows
+ * yet.
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -31,7 +34,9 @@ export const MAX_OPEN_FTS = 64;
 /** Messages read and decoded at once while catching up (the file system works in parallel). */
 const PARALLEL = 16;
 /** Catch-up commits every this many messages, so a reader never waits long behind a big backlog. */
-const BATCH = 256;
+const BATCH = 64;
+/** Missing messages indexed inside a query; more go to the background and the query scans. */
+export const INLINE_MAX = 500;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -59,6 +64,8 @@ export class FullTextIndex {
   private readonly s: Record<string, Database.Statement>;
   /** Catch-ups in progress per UIDVALIDITY (concurrent searches share one). */
   private readonly running = new Map<number, Promise<void>>();
+  /** Background catch-ups of big backlogs, per UIDVALIDITY. */
+  private readonly background = new Set<number>();
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -93,19 +100,36 @@ export class FullTextIndex {
     return new Set(this.s.matchBody!.all(expr, uidvalidity) as number[]);
   }
 
-  /** Bring the rows of one mailbox in line with its live UIDs (ascending). */
-  async reconcile(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<void> {
+  /**
+   * Bring the rows of one mailbox in line with its live UIDs (ascending).
+   * True when the index now covers them all; false when a big backlog is
+   * being indexed in the background (the caller scans meanwhile).
+   */
+  async reconcile(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<boolean> {
+    if (this.background.has(uidvalidity)) return false;
     for (;;) {
       const run = this.running.get(uidvalidity);
       if (!run) break;
       await run;
     }
-    const run = this.catchUp(uidvalidity, live, src).finally(() => this.running.delete(uidvalidity));
+    const { missing, gone } = this.diff(uidvalidity, live);
+    if (gone.length > 0) this.remove(uidvalidity, gone);
+    if (missing.length === 0) return true;
+    if (missing.length > INLINE_MAX) {
+      this.background.add(uidvalidity);
+      const job = this.index(uidvalidity, missing, src, true)
+        .catch(() => undefined)
+        .finally(() => this.background.delete(uidvalidity));
+      void job;
+      return false;
+    }
+    const run = this.index(uidvalidity, missing, src, false).finally(() => this.running.delete(uidvalidity));
     this.running.set(uidvalidity, run);
-    return run;
+    await run;
+    return true;
   }
 
-  private async catchUp(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<void> {
+  private diff(uidvalidity: number, live: readonly number[]): { missing: number[]; gone: number[] } {
     const have = this.s.uids!.all(uidvalidity) as number[];
     const missing: number[] = [];
     const gone: number[] = [];
@@ -125,7 +149,10 @@ export class FullTextIndex {
         j++;
       }
     }
-    if (gone.length > 0) this.remove(uidvalidity, gone);
+    return { missing, gone };
+  }
+
+  private async index(uidvalidity: number, missing: readonly number[], src: MessageSource, yieldBetween: boolean): Promise<void> {
     let pending: { uid: number; headers: string; body: string }[] = [];
     for (let k = 0; k < missing.length; k += PARALLEL) {
       const batch = missing.slice(k, k + PARALLEL);
@@ -143,11 +170,14 @@ export class FullTextIndex {
       );
       for (const d of docs) if (d) pending.push(d);
       if (pending.length >= BATCH) {
+        if (!this.db.open) return;
         this.add(uidvalidity, pending);
         pending = [];
+        // In the background, let sessions run between batches (decoding is synchronous work).
+        if (yieldBetween) await new Promise((r) => setImmediate(r));
       }
     }
-    if (pending.length > 0) this.add(uidvalidity, pending);
+    if (pending.length > 0 && this.db.open) this.add(uidvalidity, pending);
   }
 
   private add(uidvalidity: number, docs: readonly { uid: number; headers: string; body: string }[]): void {
