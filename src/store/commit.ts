@@ -2,10 +2,11 @@
  * Group commit (issue 2 benchmark; STYLE.md habit 6). Every change is a job:
  *
  *   build()        sync, in commit order: allocate UIDs/modseqs, return records
- *   journal        one SQLite transaction (WAL, synchronous=FULL) for the whole batch,
- *                  while the new message files are fdatasync'd in parallel (dataSync)
- *   afterJournal() sync: make files visible (rename tmp/ → new/), return dirs to fsync
- *   fsync dirs     each distinct directory once per batch, in parallel
+ *   journal        one SQLite transaction for the whole batch (committed, not yet synced)
+ *   afterJournal() rename tmp/ → new/, return dirs to fsync
+ *   fsyncs         at once, in the thread pool: the journal's WAL (shared by
+ *                  concurrent batches), the new files' data (dataSync), each
+ *                  distinct directory (shared too)
  *   finish()       sync: index update, caches, events; the job's promise resolves
  *
  * Jobs that arrive while a batch is being flushed wait for the next batch, so
@@ -50,6 +51,7 @@ export class GroupCommitter {
   /** Batches past their journal commit whose finish has not run yet. */
   private outstanding = 0;
   private tail: Promise<void> = Promise.resolve();
+  private readonly dirSyncs = new SharedSync((d) => fsyncDir(d));
   /** Batches flushed and jobs committed (for tests and metrics). */
   stats = { batches: 0, jobs: 0 };
 
@@ -119,11 +121,29 @@ export class GroupCommitter {
   }
 
   /**
-   * Phase A (this call): build, journal + data fsyncs, renames. Phase B
-   * (chained on `tail`): directory fsyncs, then finish() in batch order. The
-   * next batch's phase A may start while this one's directory fsyncs run, so
-   * the journal fsync of one batch overlaps the directory fsyncs of the
-   * previous; finishes (index, events, promises) stay in LSN order.
+   * Phase A (this call, holds `flushing`): build, commit the journal
+   * transaction (no fsync: see ./index/journal.ts), start the fsyncs, rename
+   * tmp/ → new/. Phase B (chained on `tail`): wait for the journal's WAL
+   * fdatasync, the data fdatasyncs and the directory fsyncs, which all run
+   * at once in the thread pool; then finish() in batch order. The next
+   * batch's phase A may run while this one's fsyncs are in flight; the
+   * journal and directory syncs are shared between such batches.
+   *
+   * Invariant (what K / OK means): a job resolves only after (1) its records
+   * are committed and the WAL holding them is fdatasync'd, (2) the message
+   * data is fdatasync'd, (3) the directories holding the new names are
+   * fsync'd after the renames. Renaming before (1) completes is safe:
+   *  - kill -9: the commit is already in the page cache (SQLite recovers it
+   *    at the next open) and so is the rename, so both or neither survive
+   *    exactly as before;
+   *  - power loss after the rename reached the disk but before the WAL
+   *    frames did: the file sits in new/ with no journal record; the next
+   *    open's reconcile indexes it as a message found in the Maildir. Nothing
+   *    acknowledged is lost and nothing is removed; the client got no K and
+   *    may send it again, the same outcome as a crash between the commit and
+   *    the K (documented in ./store-impl.ts). On ext4 the rename and the WAL
+   *    append share the filesystem journal, so the WAL fdatasync commits
+   *    both together in practice.
    */
   private async run(batch: Queued[]): Promise<void> {
     const live: Live[] = [];
@@ -136,33 +156,23 @@ export class GroupCommitter {
       }
     }
     if (live.length === 0) return;
-    // Start the data fsyncs first: they run in the thread pool while the
-    // journal commit (synchronous, on this thread) waits for its own fsync.
-    const syncs = live.map((l) => (l.q.job.dataSync ? l.q.job.dataSync() : null));
     let all: JournalRecord[];
     try {
-      all = live.some((l) => l.drafts.length > 0) ? this.journal.append(live.flatMap((l) => l.drafts), this.epoch()) : [];
+      all = live.some((l) => l.drafts.length > 0) ? this.journal.appendCommitted(live.flatMap((l) => l.drafts), this.epoch()) : [];
     } catch (err) {
-      await Promise.allSettled(syncs.map((p) => p ?? Promise.resolve()));
       for (const l of live) {
         safeAbort(l.q.job, err);
         l.q.reject(err);
       }
       return;
     }
-    const synced = await Promise.allSettled(syncs.map((p) => p ?? Promise.resolve()));
+    const walSynced = all.length > 0 ? this.journal.durable() : Promise.resolve();
+    const synced = Promise.allSettled(live.map((l) => (l.q.job.dataSync ? l.q.job.dataSync() : Promise.resolve())));
     let i = 0;
     const after: Promise<void>[] = [];
-    for (const [k, l] of live.entries()) {
+    for (const l of live) {
       l.records = all.slice(i, i + l.drafts.length);
       i += l.drafts.length;
-      const s = synced[k]!;
-      if (s.status === 'rejected') {
-        // Journaled but not durable: nothing is made visible; replay at the
-        // next open checks the tmp/ file's size before using it.
-        l.failed = s.reason;
-        continue;
-      }
       after.push(
         (async () => {
           try {
@@ -175,13 +185,18 @@ export class GroupCommitter {
     }
     await Promise.all(after);
     const dirs = [...new Set(live.flatMap((l) => l.dirs))];
-    const dirSynced = Promise.allSettled(dirs.map((d) => fsyncDir(d)));
+    const dirSynced = Promise.allSettled(dirs.map((d) => this.dirSyncs.sync(d)));
     const prev = this.tail;
     this.outstanding++;
     this.tail = (async () => {
-      const res = await dirSynced;
+      const [wal, data, dirRes] = await Promise.all([walSynced.then(() => null, (e: unknown) => e), synced, dirSynced]);
       await prev;
-      const failedDirs = new Set(dirs.filter((_d, k) => res[k]!.status === 'rejected'));
+      live.forEach((l, k) => {
+        const s = data[k]!;
+        if (l.failed === null && s.status === 'rejected') l.failed = s.reason;
+        if (l.failed === null && wal !== null && l.drafts.length > 0) l.failed = wal;
+      });
+      const failedDirs = new Set(dirs.filter((_d, k) => dirRes[k]!.status === 'rejected'));
       this.finishBatch(live, failedDirs, all);
     })().finally(() => {
       this.outstanding--;
@@ -216,6 +231,41 @@ export class GroupCommitter {
         l.q.reject(err);
       }
     }
+  }
+}
+
+/**
+ * fsync of a key (a directory) shared by concurrent callers: a call made
+ * while one runs waits for the following one, which starts after the
+ * running one ends and so covers every change made before the call.
+ */
+export class SharedSync {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly waiting = new Map<string, Promise<void>>();
+
+  constructor(private readonly doSync: (key: string) => Promise<void>) {}
+
+  sync(key: string): Promise<void> {
+    const cur = this.running.get(key);
+    if (!cur) return this.start(key);
+    let next = this.waiting.get(key);
+    if (!next) {
+      const again = (): Promise<void> => {
+        this.waiting.delete(key);
+        return this.start(key);
+      };
+      next = cur.then(again, again);
+      this.waiting.set(key, next);
+    }
+    return next;
+  }
+
+  private start(key: string): Promise<void> {
+    const p: Promise<void> = this.doSync(key).finally(() => {
+      if (this.running.get(key) === p) this.running.delete(key);
+    });
+    this.running.set(key, p);
+    return p;
   }
 }
 
