@@ -69,11 +69,19 @@ export class EpochStore {
     return this.current;
   }
 
+  /** Writes run one at a time: they share the temp file, and each builds on the last. */
+  private queue: Promise<void> = Promise.resolve();
+
   /** Apply `change` and make it durable before resolving. */
-  async update(change: Partial<ReplicationState>): Promise<void> {
-    const next = { ...this.current, ...change };
-    await this.write(next);
-    this.current = next;
+  update(change: Partial<ReplicationState>): Promise<void> {
+    const run = this.queue.then(async () => {
+      const next = { ...this.current, ...change };
+      await this.write(next);
+      this.current = next;
+    });
+    // A failed write must not wedge later updates; the caller still sees the error.
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /**
