@@ -294,6 +294,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           placed.push({ e, basename, filename, tmp });
         }
         const structures = new Map<string, string>();
+        let lastLsn: bigint | undefined;
         const srcDb = this.st.db();
         const result = await this.store.committer.submit({
           build: () => {
@@ -335,6 +336,8 @@ export class MailboxHandleImpl implements MailboxHandle {
             this.st.applyIndex(recs, { structures });
             const again = this.st.mailbox(dst.name);
             if (again) this.st.noteMtimes(again);
+            // The last record's LSN: COPY/MOVE answer OK once the replica has it.
+            lastLsn = recs.length > 0 ? recs[recs.length - 1]!.lsn : undefined;
             return recs.filter((r) => r.kind === 'deliver').map((r, i) => [placed[i]!.e.uid, Number(r.data.uid)] as const);
           },
           abort: () => {
@@ -344,7 +347,7 @@ export class MailboxHandleImpl implements MailboxHandle {
         if (!opts?.move) {
           addQuotaDelta(this.st.account, placed.reduce((s, p) => s + p.e.size, 0), placed.length);
         }
-        return { uidvalidity: dst.uidvalidity, pairs: result };
+        return { uidvalidity: dst.uidvalidity, pairs: result, ...(lastLsn !== undefined ? { lsn: lastLsn } : {}) };
       } catch (err) {
         for (const p of placed) await fsp.unlink(path.join(dstDir, p.tmp)).catch(() => undefined);
         throw err;
