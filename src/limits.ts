@@ -48,6 +48,12 @@ export const LIMITS = {
     notAuthTimeoutMs: 60 * 1000,
     /** Keep-alive during IDLE, as Dovecot's imap_idle_notify_interval. */
     idleKeepaliveMs: 2 * 60 * 1000,
+    /** FETCH of whole messages (BODY[], RFC822): files up to this size are read in one piece instead of streamed. */
+    fetchWholeReadMaxBytes: 256 * 1024,
+    /** Such reads kept in flight ahead of the one being written (at most this × the size above in memory per session). */
+    fetchReadAhead: 8,
+    /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
+    searchHeaderCacheBytes: 96 * 1024 * 1024,
   },
   auth: {
     /** Failures per connection before it is closed. */

@@ -14,8 +14,10 @@ import { isRoostError } from '../../errors.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { planFetch } from '../fetch/plan.js';
-import { renderFetch, renderMetaLine } from '../fetch/render.js';
-import { structureKey, structureTexts, type StructureTexts } from '../fetch/cache.js';
+import { isWholeMessageItem, renderFetch, renderMetaLine, renderWholeMessage } from '../fetch/render.js';
+import { structureTexts, type StructureTexts } from '../fetch/cache.js';
+import type { MailboxHandle, MessageRecord } from '../../store/store.js';
+import { LIMITS } from '../../limits.js';
 import { renderBodyStructure } from '../../store/mime/bodystructure.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
@@ -24,6 +26,46 @@ import { setIntervals, writeVanishedEarlier } from '../qresync.js';
 
 /** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
 const TEXT_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
+
+/** Items that need the stored structure even with the whole message at hand. */
+const STRUCTURE_ITEMS: ReadonlySet<string> = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
+
+/**
+ * Whole small messages read LIMITS.imap.fetchReadAhead at a time ahead of
+ * the one being written: the file system (libuv's thread pool) works on the
+ * next files while this one goes out. A file it cannot read (being renamed,
+ * expunged, or bigger than fetchWholeReadMaxBytes) yields null, and the
+ * caller takes the general path, which retries and streams.
+ */
+class ReadAhead {
+  private readonly reads = new Map<number, Promise<Buffer | null>>();
+  private next = 0;
+
+  constructor(
+    private readonly handle: MailboxHandle,
+    private readonly records: readonly MessageRecord[],
+  ) {}
+
+  take(i: number): Promise<Buffer | null> {
+    while (this.next < this.records.length && this.next <= i + LIMITS.imap.fetchReadAhead) this.start(this.next++);
+    const r = this.reads.get(i) ?? Promise.resolve(null);
+    this.reads.delete(i);
+    return r;
+  }
+
+  private start(i: number): void {
+    const rec = this.records[i]!;
+    if (rec.size > LIMITS.imap.fetchWholeReadMaxBytes) return;
+    // Never rejects: an unread promise must not become an unhandled rejection when the command ends early.
+    this.reads.set(
+      i,
+      this.handle.readMessage(rec.uid).then(
+        (b) => (b.length === rec.size ? b : null),
+        () => null,
+      ),
+    );
+  }
+}
 
 /** Attempts (5 ms apart) to open a file the index still lists while the store renames it. */
 const RENAME_RETRIES = 20;
@@ -74,30 +116,46 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const textsOnly = plan.needsStructure && plan.items.every((i) => TEXT_ITEMS.has(i.item));
   const wantBody = plan.items.some((i) => i.item === 'BODY');
   const wantBs = plan.items.some((i) => i.item === 'BODYSTRUCTURE');
-  const accountId = s.user.account.id;
+  // Only index data and whole messages: small files are read in one piece, several ahead, without their structure.
+  const wholeOnly = plan.items.every((i) => TEXT_ITEMS.has(i.item) || isWholeMessageItem(i)) && !plan.items.some((i) => STRUCTURE_ITEMS.has(i.item));
+  const cache = textsOnly ? structureTexts.forMailbox(s.user.account.id, view.handle.name, view.uidvalidity) : null;
+  const ahead = wholeOnly ? new ReadAhead(view.handle, found) : null;
   let vanished = 0;
-  for (const record of found) {
+  for (let i = 0; i < found.length; i++) {
+    const record = found[i]!;
     const seq = view.seqOf(record.uid);
     if (seq === 0) continue;
     const flags = newFlags.get(record.uid) ?? record.flags;
+    const modseq = newModseq.get(record.uid);
+    if (cache) {
+      const hit = cache.get(record.uid);
+      if (hit && (!wantBody || hit.body !== undefined) && (!wantBs || hit.bodystructure !== undefined)) {
+        s.out.push(renderMetaLine(plan, seq, record, flags, modseq ?? record.modseq, hit));
+        if (s.out.full) await s.out.flush();
+        continue;
+      }
+    }
+    const raw = ahead ? await ahead.take(i) : null;
+    if (raw) {
+      renderWholeMessage(s.out, plan, { seq, record, flags, tree: null, modseq }, raw);
+      if (s.out.full) await s.out.flush();
+      continue;
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         let tree: MimeTree | null = null;
         let texts: StructureTexts | undefined;
-        if (textsOnly) {
-          const key = structureKey(accountId, view.handle.name, view.uidvalidity, record.uid);
-          texts = structureTexts.get(key);
-          if (!texts || (wantBody && texts.body === undefined) || (wantBs && texts.bodystructure === undefined)) {
-            const t = await view.handle.structure(record.uid);
-            texts = {
-              envelope: t.envelope,
-              body: wantBody ? renderBodyStructure(t, false) : texts?.body,
-              bodystructure: wantBs ? renderBodyStructure(t, true) : texts?.bodystructure,
-            };
-            structureTexts.set(key, texts);
-          }
+        if (cache) {
+          const old = cache.get(record.uid);
+          const t = await view.handle.structure(record.uid);
+          texts = {
+            envelope: t.envelope,
+            body: wantBody ? renderBodyStructure(t, false) : old?.body,
+            bodystructure: wantBs ? renderBodyStructure(t, true) : old?.bodystructure,
+          };
+          cache.set(record.uid, texts);
         } else if (plan.needsStructure) tree = await view.handle.structure(record.uid);
-        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq: newModseq.get(record.uid) });
+        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq });
         break;
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;

@@ -1,14 +1,18 @@
 /**
- * Rendered ENVELOPE / BODY / BODYSTRUCTURE values, shared by every session
- * of the process. A message's bytes never change under its (mailbox,
- * UIDVALIDITY, UID), so an entry is never stale; it only ages out. Without
- * it every UID FETCH 1:* (ENVELOPE BODYSTRUCTURE) reads and parses each
- * message's stored structure again (clients re-fetch these on every resync).
- * Bounded by bytes, evicting the least recently used (Map order).
+ * Per-message values derived from a message's bytes, shared by every session
+ * of the process: rendered ENVELOPE / BODY / BODYSTRUCTURE (FETCH) and
+ * decoded header blocks (SEARCH). A message's bytes never change under its
+ * (mailbox, UIDVALIDITY, UID), so an entry is never stale; it only ages out.
+ * Without it every UID FETCH 1:* (ENVELOPE BODYSTRUCTURE) reads and parses
+ * each message's stored structure again (clients re-fetch these on every
+ * resync), and every SEARCH FROM/HEADER reads every message file again.
+ *
+ * Two levels, so a lookup in a 100,000-message FETCH is one Map.get by UID
+ * (no key string per message): mailboxes are kept least recently used first;
+ * over the byte budget, the oldest entries of the least recently used
+ * mailbox go first.
  */
-
-/** Byte budget for cached text (about 100,000 messages' envelopes and structures). */
-const MAX_BYTES = 64 * 1024 * 1024;
+import { LIMITS } from '../../limits.js';
 
 export interface StructureTexts {
   envelope?: string;
@@ -16,39 +20,67 @@ export interface StructureTexts {
   bodystructure?: string;
 }
 
-class StructureTextCache {
-  private readonly map = new Map<string, StructureTexts>();
+/** The values of one mailbox (one UIDVALIDITY), by UID. */
+export interface MailboxValues<V> {
+  get(uid: number): V | undefined;
+  set(uid: number, value: V): void;
+}
+
+export class MailboxCache<V> {
+  private readonly boxes = new Map<string, Map<number, V>>();
   private bytes = 0;
 
-  static key(accountId: string, mailbox: string, uidvalidity: number, uid: number): string {
-    return `${accountId}\0${mailbox}\0${uidvalidity}\0${uid}`;
+  constructor(
+    private readonly maxBytes: number,
+    private readonly sizeOf: (v: V) => number,
+  ) {}
+
+  /** Look up once per command; the mailbox becomes the most recently used. */
+  forMailbox(accountId: string, mailbox: string, uidvalidity: number): MailboxValues<V> {
+    const key = `${accountId}\0${mailbox}\0${uidvalidity}`;
+    let box = this.boxes.get(key);
+    if (box) this.boxes.delete(key);
+    else box = new Map();
+    this.boxes.set(key, box);
+    const values = box;
+    return {
+      get: (uid) => values.get(uid),
+      set: (uid, value) => this.put(values, uid, value),
+    };
   }
 
-  get(key: string): StructureTexts | undefined {
-    const v = this.map.get(key);
-    if (v) {
-      // Most recently used goes to the end.
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: string, texts: StructureTexts): void {
-    const old = this.map.get(key);
-    if (old) this.bytes -= size(old);
-    this.map.delete(key);
-    this.map.set(key, texts);
-    this.bytes += size(texts) + key.length;
-    while (this.bytes > MAX_BYTES && this.map.size > 0) {
-      const [k, v] = this.map.entries().next().value as [string, StructureTexts];
-      this.map.delete(k);
-      this.bytes -= size(v) + k.length;
+  private put(box: Map<number, V>, uid: number, value: V): void {
+    const old = box.get(uid);
+    if (old !== undefined) this.bytes -= this.sizeOf(old) + ENTRY_OVERHEAD;
+    box.set(uid, value);
+    this.bytes += this.sizeOf(value) + ENTRY_OVERHEAD;
+    while (this.bytes > this.maxBytes) {
+      const first = this.boxes.entries().next();
+      if (first.done) break;
+      const [key, oldest] = first.value;
+      const entry = oldest.entries().next();
+      if (entry.done) {
+        if (oldest === box) break;
+        this.boxes.delete(key);
+        continue;
+      }
+      const [u, v] = entry.value;
+      oldest.delete(u);
+      this.bytes -= this.sizeOf(v) + ENTRY_OVERHEAD;
+      if (oldest.size === 0 && oldest !== box) this.boxes.delete(key);
     }
   }
 }
 
-const size = (t: StructureTexts): number => (t.envelope?.length ?? 0) + (t.body?.length ?? 0) + (t.bodystructure?.length ?? 0);
+/** Rough per-entry bookkeeping (Map slot, object header) counted against the budget. */
+const ENTRY_OVERHEAD = 64;
 
-export const structureTexts = new StructureTextCache();
-export const structureKey = StructureTextCache.key;
+/** Byte budget for rendered structure text (about 100,000 messages' envelopes and structures). */
+const STRUCTURE_TEXT_BYTES = 64 * 1024 * 1024;
+
+const textsSize = (t: StructureTexts): number => (t.envelope?.length ?? 0) + (t.body?.length ?? 0) + (t.bodystructure?.length ?? 0);
+
+export const structureTexts = new MailboxCache<StructureTexts>(STRUCTURE_TEXT_BYTES, textsSize);
+
+/** Decoded header blocks ("Name: value" lines) for SEARCH (search/evaluate.ts). */
+export const decodedHeaderBlocks = new MailboxCache<string>(LIMITS.imap.searchHeaderCacheBytes, (s) => s.length);

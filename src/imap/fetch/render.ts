@@ -10,7 +10,7 @@ import type { MailboxHandle } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import { renderBodyStructure } from '../../store/mime/bodystructure.js';
-import { binarySize, fetchBinary, fetchSection, findPart, sectionRange, type SectionSpec } from '../../store/mime/section.js';
+import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, type SectionSpec } from '../../store/mime/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
 import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
 import type { Output } from '../output.js';
@@ -158,7 +158,14 @@ async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec
  * RFC822.SIZE, INTERNALDATE): built synchronously, no promise per message,
  * which is what makes FETCH 1:* (FLAGS UID) over 100,000 messages cheap.
  */
-export function renderMetaLine(plan: FetchPlan, seq: number, rec: MessageRecord, flags: readonly string[], modseq: bigint = rec.modseq): string {
+export function renderMetaLine(
+  plan: FetchPlan,
+  seq: number,
+  rec: MessageRecord,
+  flags: readonly string[],
+  modseq: bigint = rec.modseq,
+  texts?: StructureTexts,
+): string {
   let t = `* ${seq} FETCH (`;
   let sep = '';
   if (plan.addUid) {
@@ -170,25 +177,79 @@ export function renderMetaLine(plan: FetchPlan, seq: number, rec: MessageRecord,
     sep = ' ';
   }
   for (const it of plan.items) {
-    switch (it.item) {
-      case 'FLAGS':
-        t += `${sep}FLAGS ${flagsText(flags)}`;
-        break;
-      case 'INTERNALDATE':
-        t += `${sep}INTERNALDATE "${formatDateTime(rec.internalDate)}"`;
-        break;
-      case 'RFC822.SIZE':
-        t += `${sep}RFC822.SIZE ${rec.vsize}`;
-        break;
-      case 'MODSEQ':
-        t += `${sep}MODSEQ (${modseq})`;
-        break;
-      default:
-        throw new Error(`renderMetaLine: ${it.item} needs more than the index`);
-    }
+    t += sep + metaItem(it, rec, flags, modseq, texts);
     sep = ' ';
   }
   return `${t})\r\n`;
+}
+
+/** One index-data item (or a cached rendered text) as `NAME value`. */
+function metaItem(it: FetchItem, rec: MessageRecord, flags: readonly string[], modseq: bigint, texts: StructureTexts | undefined): string {
+  switch (it.item) {
+    case 'FLAGS':
+      return `FLAGS ${flagsText(flags)}`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE "${formatDateTime(rec.internalDate)}"`;
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${rec.vsize}`;
+    case 'MODSEQ':
+      return `MODSEQ (${modseq})`;
+    // Rendered-text cache hits (fetch/cache.ts): still one synchronous line per message.
+    case 'ENVELOPE':
+      return `ENVELOPE ${textOf(texts?.envelope, it.item)}`;
+    case 'BODY':
+      return `BODY ${textOf(texts?.body, it.item)}`;
+    case 'BODYSTRUCTURE':
+      return `BODYSTRUCTURE ${textOf(texts?.bodystructure, it.item)}`;
+    default:
+      throw new Error(`renderMetaLine: ${it.item} needs more than the index`);
+  }
+}
+
+function textOf(t: string | undefined, item: string): string {
+  if (t === undefined) throw new Error(`renderMetaLine: ${item} is not in the rendered texts`);
+  return t;
+}
+
+/** BODY[] or RFC822 of the whole message: the file's bytes (CRLF line ends), no structure needed. */
+export function isWholeMessageItem(it: FetchItem): boolean {
+  return it.item === 'RFC822' || (it.item === 'BODY[]' && it.section.part.length === 0 && it.section.specifier === null);
+}
+
+/**
+ * `* seq FETCH (...)` when every item is index data or the whole message
+ * (isWholeMessageItem) and the file was read into `raw` in one piece:
+ * queued synchronously, one string plus the literal per message, so 1,000
+ * small bodies cost no stream and no stored structure each. Bare LFs become
+ * CRLF (toCrlf returns `raw` itself when there are none), as openBody does.
+ */
+export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget, raw: Buffer): void {
+  const rec = m.record;
+  const content = toCrlf(raw);
+  let text = `* ${m.seq} FETCH (`;
+  let sep = '';
+  if (plan.addUid) {
+    text += `UID ${rec.uid}`;
+    sep = ' ';
+  }
+  if (plan.addFlags) {
+    text += `${sep}FLAGS ${flagsText(m.flags)}`;
+    sep = ' ';
+  }
+  for (const it of plan.items) {
+    if (!isWholeMessageItem(it)) {
+      text += sep + metaItem(it, rec, m.flags, m.modseq ?? rec.modseq, undefined);
+      sep = ' ';
+      continue;
+    }
+    const b = bodyItem(it)!;
+    const data = applyPartial(content, b.partial ?? undefined);
+    out.push(`${text}${sep}${b.label} {${data.length}}\r\n`);
+    out.push(data);
+    text = '';
+    sep = ' ';
+  }
+  out.push(`${text})\r\n`);
 }
 
 /** Write `* seq FETCH (...)` for one message. */
