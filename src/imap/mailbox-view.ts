@@ -110,11 +110,15 @@ export class MailboxView {
    * happen in the same tick, so no change can fall between them; events that
    * describe what the snapshot already holds are recognised and ignored.
    */
-  static open(handle: MailboxHandle, origin: string): { view: MailboxView; snapshot: MailboxSnapshot } {
+  static open(handle: MailboxHandle, origin: string, accountId = ''): { view: MailboxView; snapshot: MailboxSnapshot } {
     const snapshot = handle.snapshot();
     const view = new MailboxView(handle, origin, snapshot, (v) => handle.onChange((e: MailboxEvent) => v.onEvent(e)));
+    view.accountId = accountId;
     return { view, snapshot };
   }
+
+  /** Owner of the mailbox, for process-wide caches keyed by mailbox (fetch/cache.ts); '' when unknown (no sharing). */
+  accountId = '';
 
   get exists(): number {
     return this.count;

@@ -28,7 +28,7 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   const readOnly = cmd.name === 'EXAMINE';
   const user = s.user;
   const handle = await user.openMailbox(name, { readOnly, origin: s.id });
-  const { view, snapshot } = MailboxView.open(handle, s.id);
+  const { view, snapshot } = MailboxView.open(handle, s.id, user.account.id);
   if (s.state.kind !== 'auth') {
     view.close();
     return bad('Session state changed');

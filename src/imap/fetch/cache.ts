@@ -84,3 +84,8 @@ export const structureTexts = new MailboxCache<StructureTexts>(STRUCTURE_TEXT_BY
 
 /** Decoded header blocks ("Name: value" lines) for SEARCH (search/evaluate.ts). */
 export const decodedHeaderBlocks = new MailboxCache<string>(LIMITS.imap.searchHeaderCacheBytes, (s) => s.length);
+
+/** Values kept nowhere: for a view whose owner is unknown (no risk of mixing accounts). */
+export function unshared<V>(): MailboxValues<V> {
+  return { get: () => undefined, set: () => undefined };
+}

@@ -17,6 +17,7 @@ import { decodedHeaders, textForSearch } from '../../store/mime/decode.js';
 import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 import { textNarrowing } from './fulltext.js';
+import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cache.js';
 
 /** Per-message data loaded on demand and shared by all keys of one message. */
 class MessageData {
@@ -28,6 +29,7 @@ class MessageData {
   constructor(
     private readonly handle: MailboxHandle,
     readonly rec: MessageRecord,
+    private readonly headerCache: MailboxValues<string>,
   ) {}
 
   async structure(): Promise<MimeTree> {
@@ -40,6 +42,8 @@ class MessageData {
    * loading the stored structure; a longer header falls back to it.
    */
   async headerText(): Promise<string> {
+    // Process-wide cache (fetch/cache.ts): a repeated SEARCH FROM/HEADER opens no file.
+    if (this.headers === null) this.headers = this.headerCache.get(this.rec.uid) ?? null;
     if (this.headers === null) {
       const probe = await this.handle.readMessage(this.rec.uid, { start: 0, end: HEAD_PROBE });
       const end = headerEnd(probe);
@@ -50,6 +54,7 @@ class MessageData {
         const bytes = await this.handle.readMessage(this.rec.uid, { start: tree.headerStart, end: tree.bodyStart });
         this.headers = decodedHeaders(bytes, 0, bytes.length);
       }
+      this.headerCache.set(this.rec.uid, this.headers);
     }
     return this.headers;
   }
@@ -282,9 +287,10 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey): Pro
   const possible = await textNarrowing(view.handle, prog);
   const { found } = view.records(possible ? all.filter((uid) => possible.has(uid)) : all);
   const out: { uid: number; seq: number }[] = [];
+  const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<string>();
   const one = async (rec: MessageRecord): Promise<boolean> => {
     try {
-      return await matches(prog, new MessageData(view.handle, rec), view.seqOf(rec.uid), sets);
+      return await matches(prog, new MessageData(view.handle, rec, headerCache), view.seqOf(rec.uid), sets);
     } catch (err) {
       if (err instanceof UnsupportedSearchKey) throw err;
       // A message expunged while we read it does not match; anything else is real.
