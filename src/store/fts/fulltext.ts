@@ -35,6 +35,8 @@ export const MAX_OPEN_FTS = 64;
 const PARALLEL = 16;
 /** Catch-up commits every this many messages, so a reader never waits long behind a big backlog. */
 const BATCH = 64;
+/** Longest rest between background batches (ms). */
+const BACKGROUND_PAUSE_MAX_MS = 200;
 /** Missing messages indexed inside a query; more go to the background and the query scans. */
 export const INLINE_MAX = 500;
 
@@ -155,6 +157,7 @@ export class FullTextIndex {
   private async index(uidvalidity: number, missing: readonly number[], src: MessageSource, yieldBetween: boolean): Promise<void> {
     let pending: { uid: number; headers: string; body: string }[] = [];
     for (let k = 0; k < missing.length; k += PARALLEL) {
+      const t0 = performance.now();
       const batch = missing.slice(k, k + PARALLEL);
       const docs = await Promise.all(
         batch.map(async (uid) => {
@@ -173,9 +176,9 @@ export class FullTextIndex {
         if (!this.db.open) return;
         this.add(uidvalidity, pending);
         pending = [];
-        // In the background, let sessions run between batches (decoding is synchronous work).
-        if (yieldBetween) await new Promise((r) => setImmediate(r));
       }
+      // In the background, rest as long as the batch took: at most half the CPU goes to indexing, sessions keep the rest.
+      if (yieldBetween) await new Promise((r) => setTimeout(r, Math.min(BACKGROUND_PAUSE_MAX_MS, performance.now() - t0)));
     }
     if (pending.length > 0 && this.db.open) this.add(uidvalidity, pending);
   }
