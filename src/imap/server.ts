@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { NodeContext, ProtocolServer } from '../context.js';
 import { AuthGuard } from '../net/auth-guard.js';
 import { closeServer, listenOn } from '../net/listen.js';
+import { openConnections } from '../net/metrics.js';
 import { Session } from './session.js';
 
 export function createImapServer(ctx: NodeContext): ProtocolServer {
@@ -26,7 +27,11 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
     }
     const session = new Session(ctx, socket, secure, guard, getSecureContext);
     sessions.add(session);
-    session.run().finally(() => sessions.delete(session));
+    openConnections.inc({ protocol: 'imap' });
+    session.run().finally(() => {
+      sessions.delete(session);
+      openConnections.dec({ protocol: 'imap' });
+    });
   };
 
   const plain = net.createServer({ noDelay: true }, (s) => accept(s, false));

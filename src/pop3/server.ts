@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { openConnections } from '../net/metrics.js';
 import type { NodeContext, ProtocolServer } from '../context.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger } from '../log/logger.js';
@@ -49,7 +50,11 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
     socket.setNoDelay(true);
     const session = new Session(env, socket, remote, connectionLogger('pop3', remote));
     sessions.add(session);
-    void session.run().finally(() => sessions.delete(session));
+    openConnections.inc({ protocol: 'pop3' });
+    void session.run().finally(() => {
+      sessions.delete(session);
+      openConnections.dec({ protocol: 'pop3' });
+    });
   };
 
   return {

@@ -59,6 +59,30 @@ describe('admin HTTP', () => {
     expect(r.body).toMatch(/^process_cpu_user_seconds_total /m);
   });
 
+  it('GET /metrics: open IMAP and POP3 connections are counted while they last', async () => {
+    const open = (port: number) =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('data', () => resolve(s)); // the greeting: the session exists
+        s.once('error', reject);
+      });
+    const gauge = async (proto: string) => {
+      const m = new RegExp(`^roost_open_connections\\{protocol="${proto}"\\} (\\d+)$`, 'm').exec((await get(t.ports.admin!, '/metrics')).body);
+      return m ? Number(m[1]) : 0;
+    };
+    const [imapBefore, popBefore] = [await gauge('imap'), await gauge('pop3')];
+    const a = await open(t.ports.imap!);
+    const b = await open(t.ports.pop3!);
+    expect(await gauge('imap')).toBe(imapBefore + 1);
+    expect(await gauge('pop3')).toBe(popBefore + 1);
+    a.destroy();
+    b.destroy();
+    for (let i = 0; i < 50 && ((await gauge('imap')) !== imapBefore || (await gauge('pop3')) !== popBefore); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await gauge('imap')).toBe(imapBefore);
+    expect(await gauge('pop3')).toBe(popBefore);
+  });
+
   it('unknown paths are 404, other methods 405', async () => {
     expect((await get(t.ports.admin!, '/nope')).status).toBe(404);
     const status = await new Promise<number>((resolve, reject) => {
