@@ -33,6 +33,9 @@ export const LIMITS = {
     closeLingerMs: 10_000,
     /** RETR/TOP read messages up to this size whole; larger ones are streamed. */
     readWholeMaxBytes: 128 * 1024,
+    /** Pipelined RETR/TOP: messages opened ahead of the one being sent, and their bytes held. */
+    readAheadMessages: 8,
+    readAheadBytes: 1024 * 1024,
   },
   imap: {
     /** Command text outside literals (Dovecot's imap_max_line_length is 64k). */

@@ -58,8 +58,8 @@ export class Session {
   private finish!: () => void;
   /** Busy in the UPDATE state: server shutdown waits instead of cutting. */
   private updating: Promise<void> | null = null;
-  /** At most one message opened ahead for a pipelined RETR/TOP that is already waiting. */
-  private ahead: { uid: number; body: Promise<MessageBody> } | null = null;
+  /** Messages read ahead for pipelined RETR/TOP commands already received, in command order. */
+  private ahead: { uid: number; body: Promise<MessageBody> }[] = [];
 
   constructor(
     readonly env: SessionEnv,
@@ -170,42 +170,52 @@ export class Session {
     return this.reader.readLine();
   }
 
-  /** The next command line the client has already sent (pipelining), without consuming it. */
-  peekCommand(): string | null {
-    return this.reader.peekLine();
+  /** Up to `max` command lines the client has already sent (pipelining), without consuming them. */
+  peekCommands(max: number): string[] {
+    return this.reader.peekLines(max);
   }
 
   /**
-   * Start opening (and reading the first chunk of) a message the next,
-   * already received command will send, so the file system works while the
-   * current reply is on the wire. Bounded: one stream, one buffer.
+   * Keep the messages that already received RETR/TOP commands will send
+   * opened (small ones read whole, large ones with their first chunk read)
+   * while the current reply is on the wire, so the file system works for
+   * several messages at once. `plan` is in command order and bounded by the
+   * caller (LIMITS.pop3.readAhead*); entries already under way are kept.
    */
-  openAhead(uid: number, open: () => Promise<MessageBody>): void {
-    this.takeAhead(-1);
-    const body = open();
-    body.then(
-      (r) => {
-        if (Buffer.isBuffer(r)) return;
-        // An I/O error before the command runs must not go unhandled; the
-        // pipeline that consumes the stream later still sees it.
-        r.on('error', () => undefined);
-        r.read(0);
-      },
-      () => undefined,
-    );
-    this.ahead = { uid, body };
+  readAhead(plan: readonly { uid: number; open: () => Promise<MessageBody> }[]): void {
+    let keep = 0;
+    while (keep < this.ahead.length && keep < plan.length && this.ahead[keep]!.uid === plan[keep]!.uid) keep++;
+    for (const a of this.ahead.splice(keep)) discard(a.body);
+    for (const p of plan.slice(keep)) {
+      const body = p.open();
+      body.then(
+        (r) => {
+          if (Buffer.isBuffer(r)) return;
+          // An I/O error before the command runs must not go unhandled; the
+          // pipeline that consumes the stream later still sees it.
+          r.on('error', () => undefined);
+          r.read(0);
+        },
+        () => undefined,
+      );
+      this.ahead.push({ uid: p.uid, body });
+    }
   }
 
-  /** The stream opened ahead for `uid` (null if none); anything else opened ahead is closed. */
+  /** The message read ahead for `uid` if it is next (null if not); a mismatch drops everything read ahead. */
   takeAhead(uid: number): Promise<MessageBody> | null {
-    const a = this.ahead;
-    this.ahead = null;
-    if (a && a.uid === uid) return a.body;
-    a?.body.then(
-      (r) => (Buffer.isBuffer(r) ? undefined : r.destroy()),
-      () => undefined,
-    );
+    const first = this.ahead[0];
+    if (first && first.uid === uid) {
+      this.ahead.shift();
+      return first.body;
+    }
+    this.dropAhead();
     return null;
+  }
+
+  private dropAhead(): void {
+    for (const a of this.ahead) discard(a.body);
+    this.ahead = [];
   }
 
   /** The transaction state; the command table guarantees it for transaction commands. */
@@ -334,7 +344,7 @@ export class Session {
   }
 
   private releaseMaildrop(st: TransactionState): void {
-    this.takeAhead(-1);
+    this.dropAhead();
     st.handle.close();
     st.release();
   }
@@ -393,4 +403,12 @@ export class Session {
     socket.off('timeout', this.onTimeout);
     // Keep an error listener: the TLS socket drives this one from now on.
   }
+}
+
+/** Close a message read ahead and not used. */
+function discard(body: Promise<MessageBody>): void {
+  body.then(
+    (r) => (Buffer.isBuffer(r) ? undefined : r.destroy()),
+    () => undefined,
+  );
 }

@@ -81,13 +81,19 @@ export class LineReader {
     return this.buf.length;
   }
 
-  /** The next complete line already received, without consuming it (null if none). */
-  peekLine(): string | null {
-    if (this.discarding) return null;
-    const lf = this.buf.indexOf(LF);
-    if (lf < 0 || lf > this.maxLine + 1) return null;
-    const end = lf > 0 && this.buf[lf - 1] === CR ? lf - 1 : lf;
-    return this.buf.toString('utf8', 0, end);
+  /** Up to `max` complete lines already received, without consuming them. */
+  peekLines(max: number): string[] {
+    const out: string[] = [];
+    if (this.discarding) return out;
+    let pos = 0;
+    while (out.length < max) {
+      const lf = this.buf.indexOf(LF, pos);
+      if (lf < 0 || lf - pos > this.maxLine + 1) break;
+      const end = lf > pos && this.buf[lf - 1] === CR ? lf - 1 : lf;
+      out.push(this.buf.toString('utf8', pos, end));
+      pos = lf + 1;
+    }
+    return out;
   }
 
   async readLine(): Promise<LineResult> {

@@ -61,6 +61,7 @@ describe('LineReader', () => {
     reader.attach(src);
     src.write('STLS\r\nUSER injected\r\n');
     expect(await reader.readLine()).toEqual({ kind: 'line', text: 'STLS' });
+    expect(reader.peekLines(5)).toEqual(['USER injected']);
     expect(reader.detach().toString()).toBe('USER injected\r\n');
   });
 });

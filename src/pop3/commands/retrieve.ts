@@ -57,6 +57,25 @@ function nextRetrieval(line: string | null): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** The messages that the consecutive RETR/TOP lines waiting in the input will send, within the read-ahead budget. */
+function planAhead(s: Session): { uid: number; open: () => Promise<MessageBody> }[] {
+  const { handle, maildrop } = s.tx();
+  const plan: { uid: number; open: () => Promise<MessageBody> }[] = [];
+  let bytes = 0;
+  for (const line of s.peekCommands(LIMITS.pop3.readAheadMessages)) {
+    const n = nextRetrieval(line);
+    if (n === null) break;
+    const look = maildrop.get(n);
+    if (look.kind !== 'ok') break;
+    const record = look.record;
+    // A streamed message holds one chunk (at most readWholeMaxBytes) until it is sent.
+    bytes += Math.min(record.size, LIMITS.pop3.readWholeMaxBytes);
+    if (plan.length > 0 && bytes > LIMITS.pop3.readAheadBytes) break;
+    plan.push({ uid: record.uid, open: () => openBody(handle, record) });
+  }
+  return plan;
+}
+
 /** Stream message `msg` (all of it, or TOP's header + `lines`); true when sent in full. */
 async function send(s: Session, msg: number, lines: number | null): Promise<boolean> {
   const err = noSuchMessage(s, msg);
@@ -74,13 +93,9 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
     await s.reply(errorReply(e, s.log));
     return false;
   }
-  // Pipelining: when the client's next command is already here and sends a
-  // message too, open that one while this one is on the wire.
-  const next = nextRetrieval(s.peekCommand());
-  if (next !== null) {
-    const ahead = maildrop.get(next);
-    if (ahead.kind === 'ok') s.openAhead(ahead.record.uid, () => openBody(handle, ahead.record));
-  }
+  // Pipelining: RETR/TOP commands already received get their messages
+  // opened while this one is on the wire.
+  s.readAhead(planAhead(s));
   const first = Buffer.from(lines === null ? `+OK ${look.record.vsize} octets\r\n` : '+OK Top of message follows.\r\n');
   const stuffer = new DotStuffer(lines);
   let octets = 0;
