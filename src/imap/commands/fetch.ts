@@ -59,7 +59,7 @@ class ReadAhead {
     // Never rejects: an unread promise must not become an unhandled rejection when the command ends early.
     this.reads.set(
       i,
-      this.handle.readMessage(rec.uid).then(
+      this.handle.readMessage(rec.uid, { start: 0, end: rec.size }).then(
         (b) => (b.length === rec.size ? b : null),
         () => null,
       ),
