@@ -69,6 +69,9 @@ export const LIMITS = {
     perUserFailures: 10,
     throttleWindowMs: 15 * 60 * 1000,
     maxPasswordLength: 1024,
+    /** Successful embedded-directory password checks remembered (src/accounts/password.ts). */
+    verifiedCacheEntries: 10_000,
+    verifiedCacheTtlMs: 5 * 60 * 1000,
     maxLoginLength: 255,
     /** Addresses / login names tracked for throttling (oldest dropped beyond this). */
     maxTrackedKeys: 100_000,

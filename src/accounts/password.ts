@@ -3,7 +3,8 @@
  * node:crypto, stored as `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt b64>$<hash b64>`
  * so the cost can be raised later without breaking stored hashes.
  */
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { LIMITS } from '../limits.js';
 
 /** N = 2^14, r = 8, p = 1: ~16 MiB and a few tens of ms per check on this class of machine. */
 const DEFAULT_LOG_N = 14;
@@ -33,8 +34,36 @@ export async function hashPassword(password: string): Promise<string> {
 
 const HASH_RE = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 
+/**
+ * Successful checks, remembered for a while (as Dovecot's auth_cache does), so
+ * a mail client that logs in every few seconds with five connections does not
+ * pay scrypt's tens of milliseconds each time. The key is an HMAC, under a
+ * per-process random key, of the stored hash and the password: a password
+ * change (new hash) misses at once, and nothing in memory is a reusable
+ * password check. Only successes are kept, so guessing still pays full cost.
+ */
+const cacheKey = randomBytes(32);
+const verified = new Map<string, number>();
+
+function cacheId(password: string, stored: string): string {
+  return createHmac('sha256', cacheKey).update(stored).update('\0').update(password).digest('base64');
+}
+
 /** True when `password` matches `stored`. An unparseable or empty hash never matches (account without password). */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const id = cacheId(password, stored);
+  const until = verified.get(id);
+  if (until !== undefined && until > Date.now()) return true;
+  if (until !== undefined) verified.delete(id);
+  const ok = await verifyScrypt(password, stored);
+  if (ok) {
+    if (verified.size >= LIMITS.auth.verifiedCacheEntries) verified.delete(verified.keys().next().value!);
+    verified.set(id, Date.now() + LIMITS.auth.verifiedCacheTtlMs);
+  }
+  return ok;
+}
+
+async function verifyScrypt(password: string, stored: string): Promise<boolean> {
   const m = HASH_RE.exec(stored);
   if (!m) return false;
   const [logN, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];

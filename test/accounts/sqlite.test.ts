@@ -14,6 +14,16 @@ describe('password hashes (scrypt)', () => {
     expect(await verifyPassword('s3cret unicode', h)).toBe(false);
     expect(await hashPassword('x')).not.toBe(await hashPassword('x')); // salted
   });
+  it('remembers only successes, per stored hash: a new hash or a wrong password is checked in full', async () => {
+    const old = await hashPassword('first');
+    expect(await verifyPassword('first', old)).toBe(true);
+    expect(await verifyPassword('first', old)).toBe(true); // from the cache
+    expect(await verifyPassword('First', old)).toBe(false);
+    expect(await verifyPassword('First', old)).toBe(false); // failures are not remembered as anything
+    const changed = await hashPassword('second'); // `roost user passwd`
+    expect(await verifyPassword('first', changed)).toBe(false);
+    expect(await verifyPassword('second', changed)).toBe(true);
+  });
   it('never matches an empty or foreign hash, or absurd parameters', async () => {
     expect(await verifyPassword('', '')).toBe(false);
     expect(await verifyPassword('x', '{SSHA}abcd')).toBe(false);
