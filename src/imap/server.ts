@@ -6,15 +6,17 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { NodeContext, ProtocolServer } from '../context.js';
-import { AuthGuard } from '../net/auth-guard.js';
+import { sharedAuthGuard } from '../net/auth-guard.js';
 import { closeServer, listenOn } from '../net/listen.js';
 import { openConnections } from '../net/metrics.js';
 import { Session } from './session.js';
 
 export function createImapServer(ctx: NodeContext): ProtocolServer {
   const sessions = new Set<Session>();
-  // One guard per server: failure counts and throttles span connections.
-  const guard = new AuthGuard(ctx.directory, ctx.config.auth, ctx.log);
+  // The node's one login policy (shared with POP3): failure counts and
+  // throttles span connections and protocols, so a guesser cannot double
+  // their rate by alternating IMAP and POP3.
+  const guard = sharedAuthGuard(ctx.directory, ctx.config.auth, ctx.log);
   const ports: { listen?: number; tls?: number } = {};
   let secureContext: tls.SecureContext | null = null;
   const getSecureContext = (): tls.SecureContext => (secureContext ??= tls.createSecureContext(ctx.tls));
