@@ -298,13 +298,28 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey): Pro
       throw err;
     }
   };
-  // Keys that only look at the index run one by one; keys that read files run PARALLEL at a time.
-  const width = cost(prog) === 0 ? 1 : PARALLEL;
-  for (let i = 0; i < found.length; i += width) {
-    const batch = found.slice(i, i + width);
-    const hits = width === 1 ? [await one(batch[0]!)] : await Promise.all(batch.map(one));
-    for (let j = 0; j < batch.length; j++) if (hits[j]) out.push({ uid: batch[j]!.uid, seq: view.seqOf(batch[j]!.uid) });
+  // Keys that only look at the index run one by one; keys that read files keep PARALLEL messages in flight
+  // (a sliding window: a slow file does not hold up the next fifteen, as fixed batches would).
+  if (cost(prog) === 0) {
+    for (const rec of found) if (await one(rec)) out.push({ uid: rec.uid, seq: view.seqOf(rec.uid) });
+    return out;
   }
+  const hit = new Uint8Array(found.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    try {
+      while (next < found.length) {
+        const i = next++;
+        if (await one(found[i]!)) hit[i] = 1;
+      }
+    } catch (err) {
+      // Stop the other workers too; the first error answers the command.
+      next = found.length;
+      throw err;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, found.length) }, worker));
+  for (let i = 0; i < found.length; i++) if (hit[i]) out.push({ uid: found[i]!.uid, seq: view.seqOf(found[i]!.uid) });
   return out;
 }
 
