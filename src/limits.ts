@@ -52,9 +52,11 @@ export const LIMITS = {
     /** Keep-alive during IDLE, as Dovecot's imap_idle_notify_interval. */
     idleKeepaliveMs: 2 * 60 * 1000,
     /** FETCH of whole messages (BODY[], RFC822): files up to this size are read in one piece instead of streamed. */
-    fetchWholeReadMaxBytes: 256 * 1024,
-    /** Such reads kept in flight ahead of the one being written (at most this × the size above in memory per session). */
+    fetchWholeReadMaxBytes: 1024 * 1024,
+    /** Such reads kept in flight ahead of the one being written… */
     fetchReadAhead: 8,
+    /** …holding at most this many bytes per session (plus the one being written). */
+    fetchReadAheadBytes: 2 * 1024 * 1024,
     /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
     searchHeaderCacheBytes: 96 * 1024 * 1024,
   },

@@ -38,8 +38,10 @@ const STRUCTURE_ITEMS: ReadonlySet<string> = new Set(['ENVELOPE', 'BODY', 'BODYS
  * caller takes the general path, which retries and streams.
  */
 class ReadAhead {
-  private readonly reads = new Map<number, Promise<Buffer | null>>();
+  private readonly reads = new Map<number, { size: number; data: Promise<Buffer | null> }>();
   private next = 0;
+  /** Bytes read or being read and not yet taken (bounded by LIMITS.imap.fetchReadAheadBytes). */
+  private held = 0;
 
   constructor(
     private readonly handle: MailboxHandle,
@@ -47,23 +49,26 @@ class ReadAhead {
   ) {}
 
   take(i: number): Promise<Buffer | null> {
-    while (this.next < this.records.length && this.next <= i + LIMITS.imap.fetchReadAhead) this.start(this.next++);
-    const r = this.reads.get(i) ?? Promise.resolve(null);
+    while (this.next < this.records.length && this.next <= i + LIMITS.imap.fetchReadAhead && (this.next <= i || this.held < LIMITS.imap.fetchReadAheadBytes)) {
+      this.start(this.next++);
+    }
+    const r = this.reads.get(i);
+    if (!r) return Promise.resolve(null);
     this.reads.delete(i);
-    return r;
+    this.held -= r.size;
+    return r.data;
   }
 
   private start(i: number): void {
     const rec = this.records[i]!;
     if (rec.size > LIMITS.imap.fetchWholeReadMaxBytes) return;
+    this.held += rec.size;
     // Never rejects: an unread promise must not become an unhandled rejection when the command ends early.
-    this.reads.set(
-      i,
-      this.handle.readMessage(rec.uid, { start: 0, end: rec.size }).then(
-        (b) => (b.length === rec.size ? b : null),
-        () => null,
-      ),
+    const data = this.handle.readMessage(rec.uid, { start: 0, end: rec.size }).then(
+      (b) => (b.length === rec.size ? b : null),
+      () => null,
     );
+    this.reads.set(i, { size: rec.size, data });
   }
 }
 
