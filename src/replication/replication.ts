@@ -141,10 +141,18 @@ export class Replication {
     }
     this.spool = await ReceiveSpool.open(
       this.deps.config.paths.dataDir,
-      async (record, body) => {
-        await this.introduceAccount(record.accountId);
-        await store.replication.apply(record, body);
-        metrics.recordsApplied.inc();
+      async (items) => {
+        // An 'account' record ends a run: records after it may be for the account it adds.
+        for (let i = 0; i < items.length; ) {
+          let j = i;
+          while (j < items.length - 1 && items[j]!.record.kind !== 'account') j++;
+          const run = items.slice(i, j + 1);
+          for (const id of new Set(run.map((r) => r.record.accountId))) await this.introduceAccount(id);
+          if (store.replication.applyBatch) await store.replication.applyBatch(run);
+          else for (const r of run) await store.replication.apply(r.record, r.body);
+          metrics.recordsApplied.inc(run.length);
+          i = j + 1;
+        }
       },
       () => store.replication.appliedLsn(),
       this.log,

@@ -23,6 +23,8 @@ import type { JournalRecord } from '../store/store.js';
 import { FrameDecoder, ProtocolError, encodeFrame, fromWire, toWire } from './protocol.js';
 
 export const SPOOL_FILE = 'replication-spool';
+/** Records handed to the store per apply call (one group commit on the replica). */
+const APPLY_BATCH = 256;
 
 export interface Spooled {
   record: JournalRecord;
@@ -41,7 +43,8 @@ export class ReceiveSpool {
 
   private constructor(
     private readonly fh: FileHandle,
-    private readonly apply: (r: JournalRecord, body: Buffer | null) => Promise<void>,
+    /** Applies a run of records in LSN order (store.replication.applyBatch: one group commit per run). */
+    private readonly apply: (items: readonly Spooled[]) => Promise<void>,
     private readonly appliedLsn: () => bigint,
     private readonly log: Logger,
   ) {
@@ -151,19 +154,21 @@ export class ReceiveSpool {
   private async run(): Promise<void> {
     while (this.pending.length > 0) {
       if (this.stopped) return;
-      const next = this.pending[0]!;
+      const run = this.pending.slice(0, APPLY_BATCH);
       try {
-        await this.apply(next.record, next.body);
+        await this.apply(run);
         this.failure = null;
+        // Closing: leave the file as it is; the next start skips what is applied.
+        if (this.stopped) return;
       } catch (err) {
-        // The record stays first in line: apply is idempotent, so retrying is safe.
+        // The records stay first in line: apply is idempotent, so retrying is safe.
         this.failure = err as Error;
-        this.log.error({ err, lsn: next.record.lsn.toString() }, 'replication: applying a spooled record failed; retrying');
+        this.log.error({ err, lsn: run[0]!.record.lsn.toString() }, 'replication: applying spooled records failed; retrying');
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      this.pending.shift();
-      this.pendingBytesCount -= (next.body?.length ?? 0) + 200;
+      this.pending.splice(0, run.length);
+      for (const next of run) this.pendingBytesCount -= (next.body?.length ?? 0) + 200;
     }
     // Everything in the file is applied: empty it (checked again inside the file lock).
     await this.serial(async () => {

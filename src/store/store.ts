@@ -229,6 +229,13 @@ export interface ReplicationSupport {
    * Durable when it resolves. The replica's own journal gets the same LSN.
    */
   apply(record: JournalRecord, body: Buffer | null): Promise<void>;
+  /**
+   * apply() for a run of records in LSN order, with consecutive deliveries
+   * group-committed (parallel file fsyncs, one journal sync, one index
+   * transaction per account). Durable when it resolves. Optional: callers
+   * fall back to apply() one record at a time.
+   */
+  applyBatch?(items: readonly { record: JournalRecord; body: Buffer | null }[]): Promise<void>;
   /** Highest LSN applied from the primary (durable across restarts). */
   appliedLsn(): bigint;
   /** Epoch stamped on new journal records. */

@@ -32,10 +32,12 @@ describe('receive spool', () => {
     // Second life: nothing was applied; everything comes back from the file.
     const s2 = await ReceiveSpool.open(
       dir,
-      async (r, body) => {
-        seen.push(Number(r.lsn));
-        expect(body?.toString()).toBe(`body ${r.lsn}`);
-        applied = r.lsn;
+      async (items) => {
+        for (const { record: r, body } of items) {
+          seen.push(Number(r.lsn));
+          expect(body?.toString()).toBe(`body ${r.lsn}`);
+          applied = r.lsn;
+        }
       },
       () => applied,
       log,
