@@ -14,7 +14,9 @@
  *
  * A delivery that crashed before its journal commit left only a link in the
  * folder's tmp/, which no reader looks at (maildir(5)); it is never adopted,
- * so a client retry cannot produce a duplicate.
+ * so a client retry cannot produce a duplicate. (One exception, power loss
+ * only: a rename into new/ that reached the disk while the WAL frames of its
+ * commit did not; reconcile then indexes that file, see ./commit.ts.)
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -8,10 +8,12 @@
  *     tmp/ (copied + fsync'd across filesystems). Readers never look in
  *     tmp/, so nothing is visible yet; any failure unlinks every link made.
  *  3. Group commit: UIDs/modseqs are allocated in commit order; the journal
- *     transaction (synchronous=FULL) commits while the spool inode is
- *     fdatasync'd in parallel — the commit point.
- *  4. tmp/X is renamed to new/X (or cur/X:2,FLAGS for APPEND with flags);
- *     each touched new/ or cur/ directory is fsync'd once per batch.
+ *     transaction commits (no fsync yet) and tmp/X is renamed to new/X (or
+ *     cur/X:2,FLAGS for APPEND with flags).
+ *  4. At once, in the thread pool: fdatasync of the journal's WAL (the
+ *     commit point, shared by concurrent batches), fdatasync of the spool
+ *     inode, fsync of each touched new/ or cur/ directory (./commit.ts
+ *     explains why the rename may come before the WAL sync).
  *  5. The index (and caches, events) is updated; the promise resolves → K.
  *
  * Crash semantics: before 3 nothing is visible and tmp/ leftovers of dead

@@ -1,7 +1,7 @@
 /**
  * One account's index (DESIGN.md "The store"): SQLite in WAL mode with
  * synchronous=NORMAL. That is safe because the index is a cache: everything
- * in it is either in the journal (synchronous=FULL, replayed at open from
+ * in it is either in the journal (durable at each commit, replayed at open from
  * `applied_lsn`) or recoverable from the Maildir.
  */
 import Database from 'better-sqlite3';

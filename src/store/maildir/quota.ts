@@ -35,35 +35,90 @@ function limitsLine(a: Account): string {
   return parts.join(',');
 }
 
+/**
+ * What we last parsed of each maildirsize: the sums up to `consumed` (the
+ * end of its last complete line) of the file with inode `ino`. Deltas are
+ * only ever appended (O_APPEND) and rewrites go through a rename (a new
+ * inode), so a file with the same inode that has grown needs only its new
+ * tail parsed: a delivery costs one stat and a small read instead of
+ * re-reading up to 5 KB of lines.
+ */
+interface Parsed {
+  ino: number;
+  consumed: number;
+  limitBytes: number;
+  limitMessages: number;
+  bytes: number;
+  messages: number;
+  lines: number;
+}
+const parsed = new Map<string, Parsed>();
+/** Accounts whose parse we remember (Map order = insertion; oldest dropped first). */
+const MAX_PARSED = 10_000;
+
 export function readMaildirSize(maildir: string): MaildirSize | null {
   const file = path.join(maildir, 'maildirsize');
-  let text: string;
   let st: fs.Stats;
   try {
-    text = fs.readFileSync(file, 'latin1');
     st = fs.statSync(file);
   } catch {
+    parsed.delete(maildir);
     return null;
   }
-  const lines = text.split('\n').filter((l) => l.length > 0);
-  const head = lines[0] ?? '';
-  let limitBytes = 0;
-  let limitMessages = 0;
-  for (const p of head.split(',')) {
-    const m = /^\s*(\d+)([SC])\s*$/.exec(p);
-    if (!m) continue;
-    if (m[2] === 'S') limitBytes = Number(m[1]);
-    else limitMessages = Number(m[1]);
+  let p = parsed.get(maildir);
+  if (!p || p.ino !== st.ino || st.size < p.consumed) {
+    p = { ino: st.ino, consumed: 0, limitBytes: 0, limitMessages: 0, bytes: 0, messages: 0, lines: 0 };
   }
-  let bytes = 0;
-  let messages = 0;
-  for (const l of lines.slice(1)) {
-    const m = /^\s*(-?\d+)\s+(-?\d+)\s*$/.exec(l);
-    if (!m) continue;
-    bytes += Number(m[1]);
-    messages += Number(m[2]);
+  if (st.size > p.consumed) {
+    let text: string;
+    try {
+      text = readFrom(file, p.consumed, st.size - p.consumed);
+    } catch {
+      parsed.delete(maildir);
+      return null;
+    }
+    // A writer may be mid-line: parse complete lines only, the rest next time.
+    const end = text.lastIndexOf('\n') + 1;
+    for (const l of text.slice(0, end).split('\n')) {
+      if (l.length === 0) continue;
+      if (p.lines === 0) {
+        for (const part of l.split(',')) {
+          const m = /^\s*(\d+)([SC])\s*$/.exec(part);
+          if (!m) continue;
+          if (m[2] === 'S') p.limitBytes = Number(m[1]);
+          else p.limitMessages = Number(m[1]);
+        }
+      } else {
+        const m = /^\s*(-?\d+)\s+(-?\d+)\s*$/.exec(l);
+        if (m) {
+          p.bytes += Number(m[1]);
+          p.messages += Number(m[2]);
+        }
+      }
+      p.lines++;
+    }
+    p.consumed += Buffer.byteLength(text.slice(0, end), 'latin1');
   }
-  return { limitBytes, limitMessages, bytes, messages, lines: lines.length, fileSize: st.size, mtimeMs: st.mtimeMs };
+  parsed.delete(maildir);
+  parsed.set(maildir, p);
+  if (parsed.size > MAX_PARSED) parsed.delete(parsed.keys().next().value!);
+  return { limitBytes: p.limitBytes, limitMessages: p.limitMessages, bytes: p.bytes, messages: p.messages, lines: p.lines, fileSize: st.size, mtimeMs: st.mtimeMs };
+}
+
+function readFrom(file: string, offset: number, length: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = fs.readSync(fd, buf, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.toString('latin1', 0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Walk INBOX and every folder, summing S= (or stat) sizes; `T` (trashed) messages do not count. */
@@ -135,15 +190,28 @@ export function wouldExceed(a: Account, addBytes: number, addMessages: number): 
   return over(q);
 }
 
-/** Append a delta line (O_APPEND, as qmail-ldap and Courier do); no file = quota not kept. */
+/**
+ * Append a delta line (O_APPEND, as qmail-ldap and Courier do); no file =
+ * quota not kept. No fsync, unlike qmail-ldap: maildirsize is a cache of the
+ * Maildir's usage (protocols.md §3.4 recount rules), the journal and the
+ * index are the truth, and a line lost to a power cut only makes the next
+ * over-quota check recount.
+ */
 export function addQuotaDelta(a: Account, bytes: number, messages: number): void {
   if (!quotaEnabled(a) || (bytes === 0 && messages === 0)) return;
-  const file = path.join(a.maildir, 'maildirsize');
-  if (!fs.existsSync(file)) return;
+  let fd: number;
   try {
-    fs.appendFileSync(file, `${bytes} ${messages}\n`);
+    // No O_CREAT: a missing file means the quota is recounted when next needed.
+    fd = fs.openSync(path.join(a.maildir, 'maildirsize'), fs.constants.O_WRONLY | fs.constants.O_APPEND);
+  } catch {
+    return;
+  }
+  try {
+    fs.writeSync(fd, `${bytes} ${messages}\n`);
   } catch {
     // Usage is recounted from the Maildir when the file is wrong or missing.
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

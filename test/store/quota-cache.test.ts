@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { addQuotaDelta, readMaildirSize } from '../../src/store/maildir/quota.js';
+import type { Account } from '../../src/accounts/directory.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-quota-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('maildirsize parsed incrementally', () => {
+  it('follows appends by us and by others, a half-written line, and a rewrite by rename', () => {
+    const file = path.join(dir, 'maildirsize');
+    const a: Account = { id: 'u', address: 'u@x', login: 'u', maildir: dir, quotaBytes: 1000, quotaMessages: 0, maxMessageSize: 0, status: 'active' };
+    addQuotaDelta(a, 5, 1); // no file: quota not kept, nothing created
+    expect(fs.existsSync(file)).toBe(false);
+    fs.writeFileSync(file, '1000S\n100 2\n');
+    expect(readMaildirSize(dir)).toMatchObject({ limitBytes: 1000, bytes: 100, messages: 2, lines: 2 });
+    addQuotaDelta(a, 50, 1);
+    fs.appendFileSync(file, '-20 -1\n30 ');
+    // The trailing half line is not counted until it is complete.
+    expect(readMaildirSize(dir)).toMatchObject({ bytes: 130, messages: 2, lines: 4 });
+    fs.appendFileSync(file, '1\n');
+    expect(readMaildirSize(dir)).toMatchObject({ bytes: 160, messages: 3, lines: 5 });
+    const tmp = path.join(dir, 'maildirsize.tmp');
+    fs.writeFileSync(tmp, '2000S,10C\n7 1\n');
+    fs.renameSync(tmp, file);
+    expect(readMaildirSize(dir)).toMatchObject({ limitBytes: 2000, limitMessages: 10, bytes: 7, messages: 1, lines: 2 });
+    fs.unlinkSync(file);
+    expect(readMaildirSize(dir)).toBeNull();
+  });
+});
