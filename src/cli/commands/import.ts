@@ -9,9 +9,8 @@ import { cp, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError } from '../../errors.js';
 import { logger } from '../../log/logger.js';
-import { EXIT, UsageError, type CliCommand, type CliContext } from '../command.js';
-import { controlRequest, controlSocketPath, NodeNotRunning } from '../control-client.js';
-import { failFromControl } from '../control-errors.js';
+import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { reindexAccount } from './reindex.js';
 
 /** Files that describe another server's private state and must not be carried over. */
 const SKIP = /^(?:tmp|dovecot\.index.*|dovecot\.list\.index.*|dovecot-uidlist\.lock|maildirsize)$/;
@@ -28,30 +27,6 @@ async function countMessages(root: string): Promise<number> {
   for (const f of folders)
     for (const sub of ['cur', 'new']) n += (await readdir(path.join(root, f, sub)).catch(() => [] as string[])).filter((x) => !x.startsWith('.')).length;
   return n;
-}
-
-async function reindexIn(cli: CliContext, address: string): Promise<{ mailboxes: number; messages: number }> {
-  try {
-    return failFromControl(await controlRequest(controlSocketPath(cli.config()), 'reindex', { address })) as { mailboxes: number; messages: number };
-  } catch (err) {
-    if (!(err instanceof NodeNotRunning)) throw err;
-  }
-  const config = cli.config();
-  const { openStore } = await import('../../store/store.js');
-  const { openDirectory } = await import('../../node.js');
-  const directory = await openDirectory(config, logger());
-  try {
-    const r = await directory.lookupRecipient(address);
-    if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
-    const store = await openStore({ dataDir: config.paths.dataDir, mailDir: config.paths.mailDir, hostname: config.hostname });
-    try {
-      return await store.reindex(r.account);
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await directory.close();
-  }
 }
 
 export const importMaildir: CliCommand = {
@@ -82,7 +57,7 @@ export const importMaildir: CliCommand = {
       preserveTimestamps: true, // mtime is the INTERNALDATE
       filter: (src) => !SKIP.test(path.basename(src)) || src === source,
     });
-    const result = await reindexIn(cli, address);
+    const result = await reindexAccount(cli, address);
     cli.stdout.write(`imported ${source} into ${address}: ${result.mailboxes} mailboxes, ${result.messages} messages\n`);
     return EXIT.OK;
   },

@@ -26,20 +26,27 @@ async function inProcess(cli: CliContext, address: string): Promise<Result> {
   }
 }
 
+/**
+ * Rebuild an account's index: through the running node's control socket when
+ * a node runs (one writer per store), else with the store opened here.
+ * `roost import` uses it after copying a Maildir in.
+ */
+export async function reindexAccount(cli: CliContext, address: string): Promise<Result> {
+  try {
+    return failFromControl(await controlRequest(controlSocketPath(cli.config()), 'reindex', { address })) as Result;
+  } catch (err) {
+    if (!(err instanceof NodeNotRunning)) throw err;
+  }
+  return inProcess(cli, address);
+}
+
 export const reindex: CliCommand = {
   path: ['reindex'],
   summary: "rebuild an account's index from its Maildir (keeps UIDs from dovecot-uidlist/courierimapuiddb)",
   args: ['<address>'],
   async run(cli, args) {
     const address = String(args[0]);
-    let result: Result;
-    try {
-      const r = await controlRequest(controlSocketPath(cli.config()), 'reindex', { address });
-      result = failFromControl(r) as Result;
-    } catch (err) {
-      if (!(err instanceof NodeNotRunning)) throw err;
-      result = await inProcess(cli, address);
-    }
+    const result = await reindexAccount(cli, address);
     cli.stdout.write(`reindexed ${address}: ${result.mailboxes} mailboxes, ${result.messages} messages\n`);
     return EXIT.OK;
   },
