@@ -4,6 +4,8 @@
  * are the CRLF sizes (vsize, RFC 1939 §11), UIDLs the Maildir base names as
  * qmail-pop3d and Courier report them.
  */
+import type { MessageRecord } from '../../store/store.js';
+import type { Maildrop } from '../maildrop.js';
 import { noArgs, noSuchMessage, optionalMessage, type Command } from './args.js';
 
 export const stat: Command<null> = {
@@ -15,41 +17,44 @@ export const stat: Command<null> = {
   },
 };
 
-export const list: Command<{ msg: number | null }> = {
-  states: ['transaction'],
-  parse: optionalMessage,
-  async run(s, { msg }) {
-    const { maildrop } = s.tx();
-    if (msg !== null) {
-      const err = noSuchMessage(s, msg);
-      if (err) return s.reply(err);
-      const look = maildrop.get(msg);
-      if (look.kind === 'ok') await s.reply(`+OK ${msg} ${look.record.vsize}`);
-      return;
-    }
-    const { count, octets } = maildrop.stat();
-    await s.reply(`+OK ${count} messages (${octets} octets)`);
-    const out = s.listing();
-    for (const [n, m] of maildrop.live()) await out.line(`${n} ${m.vsize}`);
-    await out.end();
-  },
-};
+/**
+ * LIST and UIDL share one shape (RFC 1939 §7): with a number, one `+OK n value`
+ * line (or -ERR for a missing or deleted message); without, a multi-line
+ * listing of every message not marked deleted.
+ */
+function perMessage(
+  value: (m: MessageRecord) => string | number,
+  header: (maildrop: Maildrop) => string,
+): Command<{ msg: number | null }> {
+  return {
+    states: ['transaction'],
+    parse: optionalMessage,
+    async run(s, { msg }) {
+      const { maildrop } = s.tx();
+      if (msg !== null) {
+        const err = noSuchMessage(s, msg);
+        if (err) return s.reply(err);
+        const look = maildrop.get(msg);
+        if (look.kind === 'ok') await s.reply(`+OK ${msg} ${value(look.record)}`);
+        return;
+      }
+      await s.reply(header(maildrop));
+      const out = s.listing();
+      for (const [n, m] of maildrop.live()) await out.line(`${n} ${value(m)}`);
+      await out.end();
+    },
+  };
+}
 
-export const uidl: Command<{ msg: number | null }> = {
-  states: ['transaction'],
-  parse: optionalMessage,
-  async run(s, { msg }) {
-    const { maildrop } = s.tx();
-    if (msg !== null) {
-      const err = noSuchMessage(s, msg);
-      if (err) return s.reply(err);
-      const look = maildrop.get(msg);
-      if (look.kind === 'ok') await s.reply(`+OK ${msg} ${look.record.basename}`);
-      return;
-    }
-    await s.reply('+OK Unique-ID listing follows');
-    const out = s.listing();
-    for (const [n, m] of maildrop.live()) await out.line(`${n} ${m.basename}`);
-    await out.end();
+export const list = perMessage(
+  (m) => m.vsize,
+  (maildrop) => {
+    const { count, octets } = maildrop.stat();
+    return `+OK ${count} messages (${octets} octets)`;
   },
-};
+);
+
+export const uidl = perMessage(
+  (m) => m.basename,
+  () => '+OK Unique-ID listing follows',
+);
