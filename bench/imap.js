@@ -16,13 +16,13 @@
 //   BENCH_MESSAGES=20000 BENCH_IDLE_CONNECTIONS=1000 npm run bench:imap
 //
 // Prints a table and writes bench/results/imap-<timestamp>.json.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { message, RARE_WORD } from './lib/corpus.js';
+import { qmqpPacket, spawnRoost } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -135,9 +135,8 @@ async function login(port) {
 
 // ---------------------------------------------------------------- setup
 
-const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
 function qmqpDeliver(port, msg) {
-  const pkt = netstring(Buffer.concat([netstring(msg), netstring(Buffer.from('bench@example.net')), netstring(Buffer.from(USER))]));
+  const pkt = qmqpPacket(msg, 'bench@example.net', [USER]);
   return new Promise((resolve, reject) => {
     const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => s.write(pkt));
     const got = [];
@@ -190,20 +189,8 @@ async function startNode(dataDir) {
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'roost'), 'serve', '--config', cfg], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-      if (info.pid === child.pid && info.ports.imap) return { child, imap: info.ports.imap, qmqp: info.ports.qmqp };
-    } catch {
-      // not yet
-    }
-    if (child.exitCode !== null) throw new Error('node exited during start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('node did not start');
+  const { child, ports } = await spawnRoost(dataDir, cfg);
+  return { child, imap: ports.imap, qmqp: ports.qmqp };
 }
 
 /** Resident and proportional set size of a process, in KiB (Linux /proc). */

@@ -8,13 +8,12 @@
 //   BENCH_SECONDS=3 npm run bench:ingest # shorter rows
 //
 // Prints a table and writes bench/results/ingest-<timestamp>.json.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureDeliveries, qmqpPacket, qmqpSend, spawnRoost } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -29,8 +28,6 @@ if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
 }
 const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
 
-const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
-
 /** A realistic-looking LF message of exactly `size` bytes. */
 function makeMessage(size) {
   const head = 'From: Bench <bench@example.net>\nTo: user@example.org\nSubject: ingest benchmark\nMessage-Id: <bench@example.net>\nDate: Tue, 24 Nov 2026 18:00:00 +0000\n\n';
@@ -41,24 +38,9 @@ function makeMessage(size) {
 }
 
 function packet(message, recipients) {
-  return netstring(Buffer.concat([netstring(message), netstring(Buffer.from('bench@example.net')), ...recipients.map((r) => netstring(Buffer.from(r)))]));
+  return qmqpPacket(message, 'bench@example.net', recipients);
 }
 
-function deliverOnce(port, pkt) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    const got = [];
-    s.on('data', (c) => got.push(c));
-    s.on('error', reject);
-    s.on('close', () => {
-      const reply = Buffer.concat(got).toString('latin1');
-      const m = /^\d+:([KZD])/.exec(reply);
-      if (!m) reject(new Error(`no reply (${JSON.stringify(reply)})`));
-      else resolve(m[1]);
-    });
-    s.on('connect', () => s.write(pkt));
-  });
-}
 
 /** Sum and count of the node's own delivery-latency histogram (lookup + fsyncs + index + replica wait). */
 async function serverLatency(adminPort) {
@@ -90,45 +72,13 @@ function nodeCpuMs(pid) {
 
 async function runRow(port, size, concurrency, rcpts) {
   const pkt = packet(makeMessage(size), Array.from({ length: rcpts }, (_, i) => `user${i}@example.org`));
-  const latencies = [];
-  let ok = 0;
-  let failed = 0;
-  let measuring = false;
-  const start = Date.now();
-  const warmEnd = start + WARMUP_MS;
-  const end = warmEnd + SECONDS * 1000;
-  let t0 = 0;
-  const worker = async () => {
-    while (Date.now() < end) {
-      const a = process.hrtime.bigint();
-      const code = await deliverOnce(port, pkt);
-      const ms = Number(process.hrtime.bigint() - a) / 1e6;
-      if (!measuring && Date.now() >= warmEnd) {
-        measuring = true;
-        t0 = Date.now();
-      }
-      if (!measuring) continue;
-      if (code === 'K') {
-        ok++;
-        latencies.push(ms);
-      } else failed++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsed = (Date.now() - t0) / 1000;
-  latencies.sort((x, y) => x - y);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+  const m = await measureDeliveries({ port, pkt, concurrency, seconds: SECONDS, warmupMs: WARMUP_MS });
   return {
     messageBytes: size,
     concurrency,
     recipients: rcpts,
-    seconds: Number(elapsed.toFixed(2)),
-    delivered: ok,
-    failed,
-    perSecond: Number((ok / elapsed).toFixed(1)),
-    mbPerSecond: Number(((ok * size) / elapsed / 1e6).toFixed(2)),
-    p50ms: Number(pct(50).toFixed(2)),
-    p99ms: Number(pct(99).toFixed(2)),
+    ...m,
+    mbPerSecond: Number(((m.delivered * size) / m.seconds / 1e6).toFixed(2)),
   };
 }
 
@@ -148,20 +98,8 @@ async function startNode(dataDir) {
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'roost'), 'serve', '--config', cfg], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-      if (info.pid === child.pid) return { child, port: info.ports.qmqp, adminPort: info.ports.admin };
-    } catch {
-      // not yet
-    }
-    if (child.exitCode !== null) throw new Error('node exited during start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('node did not start');
+  const { child, ports } = await spawnRoost(dataDir, cfg);
+  return { child, port: ports.qmqp, adminPort: ports.admin };
 }
 
 const dataDir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-'));

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { qmqpPacket, qmqpSend } from './lib/node.js';
 
 const run = promisify(execFile);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -116,26 +117,8 @@ function ldapConfig(buildConfig, url, over = {}) {
   ).directory.ldap;
 }
 
-const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
 
-function qmqpPacket(message, recipients) {
-  return netstring(Buffer.concat([netstring(message), netstring(Buffer.from('bench@example.net')), ...recipients.map((r) => netstring(Buffer.from(r)))]));
-}
 
-function deliverOnce(port, pkt) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    const got = [];
-    s.on('data', (c) => got.push(c));
-    s.on('error', reject);
-    s.on('close', () => {
-      const m = /^\d+:([KZD])/.exec(Buffer.concat(got).toString('latin1'));
-      if (!m) reject(new Error('no QMQP reply'));
-      else resolve(m[1]);
-    });
-    s.on('connect', () => s.write(pkt));
-  });
-}
 
 /** Start `roost serve` on a temp data dir with the given directory backend; deliver for SECONDS; stop it by PID. */
 async function ingest(backend, ldapUrl, rcpts) {
@@ -181,12 +164,12 @@ async function ingest(backend, ldapUrl, rcpts) {
       if (!port) await new Promise((r) => setTimeout(r, 50));
     }
     const message = Buffer.from('From: bench@example.net\nSubject: ingest\n\n' + 'The quick brown fox jumps over the lazy dog.\n'.repeat(90), 'latin1').subarray(0, 4096);
-    const pkt = qmqpPacket(message, users);
+    const pkt = qmqpPacket(message, 'bench@example.net', users);
     // Warm-up fills the directory cache; then measure.
-    for (let i = 0; i < 20; i++) await deliverOnce(port, pkt);
+    for (let i = 0; i < 20; i++) await qmqpSend(port, pkt);
     let failed = 0;
     const perSecond = await rate(async () => {
-      if ((await deliverOnce(port, pkt)) !== 'K') failed++;
+      if ((await qmqpSend(port, pkt)) !== 'K') failed++;
     });
     // How the directory answered during the run (from the node's own /metrics).
     const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();

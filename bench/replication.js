@@ -13,12 +13,13 @@
 //   BENCH_SECONDS=3 BENCH_CATCHUP=2000 npm run bench:replication
 //
 // Prints a table and writes bench/results/replication-<timestamp>.json.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureDeliveries, qmqpPacket, qmqpSend, spawnRoost } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'roost');
@@ -35,7 +36,6 @@ if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
 const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
 const { controlRequest } = await import(path.join(ROOT, 'dist', 'cli', 'control-client.js'));
 
-const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function makeMessage(size) {
@@ -46,22 +46,9 @@ function makeMessage(size) {
   return Buffer.from((head + body).slice(0, size - 1) + '\n', 'latin1');
 }
 
-const PACKET = netstring(Buffer.concat([netstring(makeMessage(SIZE)), netstring(Buffer.from('bench@example.net')), netstring(Buffer.from('user0@example.org'))]));
+const PACKET = qmqpPacket(makeMessage(SIZE), 'bench@example.net', ['user0@example.org']);
 
-function deliverOnce(port) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    const got = [];
-    s.on('data', (c) => got.push(c));
-    s.on('error', reject);
-    s.on('close', () => {
-      const m = /^\d+:([KZD])/.exec(Buffer.concat(got).toString('latin1'));
-      if (!m) reject(new Error('no reply'));
-      else resolve(m[1]);
-    });
-    s.on('connect', () => s.write(PACKET));
-  });
-}
+const deliverOnce = (port) => qmqpSend(port, PACKET);
 
 async function freePort() {
   const s = net.createServer();
@@ -104,20 +91,8 @@ function writeConfig(dataDir, repl) {
 }
 
 async function startNode(dataDir, cfg) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-      if (info.pid === child.pid) return { child, ports: info.ports, dataDir };
-    } catch {
-      // not yet
-    }
-    if (child.exitCode !== null) throw new Error('node exited during start');
-    await sleep(25);
-  }
-  child.kill('SIGKILL');
-  throw new Error('node did not start');
+  const { child, ports } = await spawnRoost(dataDir, cfg, { stdio: ['ignore', 'ignore', 'inherit'], timeoutMs: 20_000 });
+  return { child, ports, dataDir };
 }
 
 async function stopNode(n, signal = 'SIGTERM') {
@@ -147,34 +122,8 @@ async function waitFor(what, check, timeoutMs = 120_000) {
 }
 
 async function ingest(port) {
-  let ok = 0;
-  let failed = 0;
-  let measuring = false;
-  const warmEnd = Date.now() + WARMUP_MS;
-  const end = warmEnd + SECONDS * 1000;
-  let t0 = 0;
-  const latencies = [];
-  const worker = async () => {
-    while (Date.now() < end) {
-      const a = process.hrtime.bigint();
-      const code = await deliverOnce(port);
-      const ms = Number(process.hrtime.bigint() - a) / 1e6;
-      if (!measuring && Date.now() >= warmEnd) {
-        measuring = true;
-        t0 = Date.now();
-      }
-      if (!measuring) continue;
-      if (code === 'K') {
-        ok++;
-        latencies.push(ms);
-      } else failed++;
-    }
-  };
-  await Promise.all(Array.from({ length: CLIENTS }, worker));
-  const elapsed = (Date.now() - t0) / 1000;
-  latencies.sort((x, y) => x - y);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return { delivered: ok, failed, perSecond: Number((ok / elapsed).toFixed(1)), p50ms: Number(pct(50).toFixed(2)), p99ms: Number(pct(99).toFixed(2)) };
+  const { delivered, failed, perSecond, p50ms, p99ms } = await measureDeliveries({ port, pkt: PACKET, concurrency: CLIENTS, seconds: SECONDS, warmupMs: WARMUP_MS });
+  return { delivered, failed, perSecond, p50ms, p99ms };
 }
 
 async function pair(ack) {

@@ -2,6 +2,7 @@
 // times Roost and Dovecot. Raw sockets, minimal parsing (literal contents are
 // counted and skipped, never copied), so the client is never the bottleneck.
 import net from 'node:net';
+import { qmqpPacket } from '../lib/node.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -181,11 +182,10 @@ export class Pop3 {
   }
 }
 
-const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
 
 /** One QMQP delivery (one connection per message, as the protocol says). */
 export function qmqpDeliver(port, message, sender, rcpts) {
-  const pkt = netstring(Buffer.concat([netstring(message), netstring(Buffer.from(sender)), ...rcpts.map((r) => netstring(Buffer.from(r)))]));
+  const pkt = qmqpPacket(message, sender, rcpts);
   return new Promise((resolve, reject) => {
     const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
     const got = [];

@@ -11,8 +11,8 @@
 // Sizes at BENCH_SCALE=1 are the issue's: 5,000 ingested messages at 1 and 16
 // clients, a 10,000-message POP3 maildrop, a 100,000-message IMAP INBOX,
 // 2,000 idle IMAP connections, 200 mixed-load clients.
-import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { message, RARE_WORD } from '../lib/corpus.js';
 import { Imap, Pop3, Lmtp, qmqpDeliver } from './clients.js';
 import { startDovecot, dovecotVersion } from './dovecot.js';
 import { renderSvg } from './chart.js';
+import { spawnRoost } from '../lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -109,24 +110,9 @@ async function startRoost(dir) {
     maildir: (u) => maildirs[u],
     login: (u) => `${u}@${DOMAIN}`,
     async start() {
-      this.child = spawn(process.execPath, ['--max-old-space-size=4096', path.join(ROOT, 'bin', 'roost'), 'serve', '--config', cfg], {
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        try {
-          const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-          if (info.pid === this.child.pid && info.ports.imap) {
-            this.ports = { imap: info.ports.imap, pop3: info.ports.pop3, qmqp: info.ports.qmqp };
-            return;
-          }
-        } catch {
-          // not written yet
-        }
-        if (this.child.exitCode !== null) throw new Error('roost exited during start');
-        await sleep(50);
-      }
-      throw new Error('roost did not start');
+      const started = await spawnRoost(dataDir, cfg, { nodeArgs: ['--max-old-space-size=4096'], timeoutMs: 30_000 });
+      this.child = started.child;
+      this.ports = { imap: started.ports.imap, pop3: started.ports.pop3, qmqp: started.ports.qmqp };
     },
     pids() {
       return [this.child.pid];
