@@ -160,24 +160,7 @@ function parseEntity(ctx: Ctx, start: number, bounds: Buffer[], depth: number, d
   const fields = splitFields(buf, start, bodyStart, LIMITS.store.maxHeaderBytes);
   const hdrBare = ctx.bareLf ? countLines(buf, start, bodyStart).bare : 0;
 
-  const part: MimePart = {
-    headerStart: start,
-    bodyStart,
-    bodyEnd: bodyStart,
-    vHeaderSize: bodyStart - start + hdrBare,
-    vBodySize: 0,
-    bodyLines: 0,
-    type: digest ? 'message' : 'text',
-    subtype: digest ? 'rfc822' : 'plain',
-    params: [],
-    id: null,
-    description: null,
-    encoding: null,
-    md5: null,
-    disposition: null,
-    language: null,
-    location: null,
-  };
+  const part = emptyPart(start, bodyStart, bodyStart - start + hdrBare, digest);
   // A message header without MIME-Version and without Content-Type is not
   // MIME (RFC 2045 §4): its other Content-* fields are ignored, as Dovecot does.
   if (!isMessage || fields.some((f) => f.lname === 'mime-version' || f.lname === 'content-type')) {
@@ -299,28 +282,34 @@ function boundaryOf(part: MimePart): Buffer | null {
   return null;
 }
 
+/**
+ * A part with no Content-* fields yet: text/plain, or message/rfc822 inside a
+ * multipart/digest (RFC 2046 §5.1.5); its body starts empty at `bodyStart`.
+ */
+function emptyPart(headerStart: number, bodyStart: number, vHeaderSize: number, digest: boolean): MimePart {
+  return {
+    headerStart,
+    bodyStart,
+    bodyEnd: bodyStart,
+    vHeaderSize,
+    vBodySize: 0,
+    bodyLines: 0,
+    type: digest ? 'message' : 'text',
+    subtype: digest ? 'rfc822' : 'plain',
+    params: [],
+    id: null,
+    description: null,
+    encoding: null,
+    md5: null,
+    disposition: null,
+    language: null,
+    location: null,
+  };
+}
+
+/** Dovecot shows a multipart without usable parts as one empty text/plain part. */
 function addEmptyChild(part: MimePart): void {
-  part.parts = [
-    {
-      headerStart: part.bodyStart,
-      bodyStart: part.bodyStart,
-      bodyEnd: part.bodyStart,
-      vHeaderSize: 0,
-      vBodySize: 0,
-      bodyLines: 0,
-      type: 'text',
-      subtype: 'plain',
-      params: [],
-      id: null,
-      description: null,
-      encoding: null,
-      md5: null,
-      disposition: null,
-      language: null,
-      location: null,
-      synthetic: true,
-    },
-  ];
+  part.parts = [{ ...emptyPart(part.bodyStart, part.bodyStart, 0, false), synthetic: true }];
 }
 
 /** Parse a multipart body; returns the delimiter of an enclosing multipart that ended it, if any. */
