@@ -91,6 +91,13 @@ export const LIMITS = {
     maxSearchTextChars: 16 * 1024 * 1024,
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
+    /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */
+    journalCheckEveryRecords: 256,
+    journalCheckMs: 10_000,
+    /** Pruning keeps this share of journal_max_bytes (the newest records) and deletes older ones. */
+    journalKeepFraction: 0.75,
+    /** Records deleted per transaction while pruning (the event loop breathes in between). */
+    journalPruneChunk: 5000,
   },
   replication: {
     /** Largest JSON header of a replication frame. */
@@ -110,6 +117,8 @@ export const LIMITS = {
     ackEveryRecords: 64,
     /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
     accountSeedBatch: 200,
+    /** Message files written by a replica being seeded before their fdatasyncs are awaited together. */
+    snapshotWriteBatch: 64,
     /** Reconnect back-off to the peer. */
     reconnectMinMs: 100,
     reconnectMaxMs: 2000,

@@ -154,7 +154,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     tls = await loadTls(config, log);
     directory = await openDirectory(config, log);
     cleanups.push(() => directory.close());
-    store = await openStore({ dataDir, mailDir: config.paths.mailDir, hostname: config.hostname, watch: true });
+    const storeLog = log.child({ component: 'store' });
+    store = await openStore({
+      dataDir,
+      mailDir: config.paths.mailDir,
+      hostname: config.hostname,
+      watch: true,
+      journalMaxBytes: config.replication.journal_max_bytes,
+      log: (msg, fields) => storeLog.warn(fields, msg),
+    });
     cleanups.push(() => store.close());
   } catch (err) {
     await unwind();

@@ -58,4 +58,12 @@ export interface Directory {
   accountById(id: string): Promise<Account | null>;
   health(): DirectoryHealth;
   close(): Promise<void>;
+  /**
+   * Backends whose contents replicate with the store (the embedded one): the
+   * whole directory, for a replica being seeded by a snapshot. LDAP has its
+   * own replication and leaves these out.
+   */
+  exportState?(): unknown[];
+  /** Replace the whole directory with an exportState() of the primary, as of journal LSN `lsn`. */
+  replaceState?(state: unknown[], lsn: bigint): void;
 }

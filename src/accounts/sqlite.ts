@@ -334,6 +334,23 @@ export class SqliteDirectory implements Directory {
     );
   }
 
+  exportState(): DirectoryChange[] {
+    return this.snapshot();
+  }
+
+  /** Replace every user and alias with `state` (puts from snapshot()), in one transaction. */
+  replaceState(state: unknown[], lsn: bigint): void {
+    const changes = state as DirectoryChange[];
+    if (!changes.every((c) => c && (c.op === 'user-put' || c.op === 'alias-put'))) throw new Error('directory state: only user-put and alias-put entries');
+    this.guard('replace', () =>
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM aliases').run();
+        this.db.prepare('DELETE FROM users').run();
+        this.applyChanges(changes, lsn);
+      })(),
+    );
+  }
+
   /** LSN of the last 'account' journal record applied here (0 when none). */
   journalLsn(): bigint {
     return BigInt(this.meta('journal_lsn') ?? '0');

@@ -114,7 +114,7 @@ export const SCHEMA = {
     ack: { type: 'enum', default: 'sync', values: ['sync', 'async'] },
     sync_timeout_ms: { type: 'int', default: 5000, min: 10, max: 600_000 },
     on_sync_timeout: { type: 'enum', default: 'tempfail', values: ['tempfail', 'degrade'] },
-    journal_max_bytes: { type: 'int', default: 1024 * MiB, min: MiB, max: Number.MAX_SAFE_INTEGER },
+    journal_max_bytes: { type: 'int', default: 1024 * MiB, min: 64 * 1024, max: Number.MAX_SAFE_INTEGER },
   },
 } as const satisfies Record<string, Section>;
 

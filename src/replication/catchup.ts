@@ -9,12 +9,18 @@
  * Message-ID delivered since the fork), and logs every decision with the
  * message id. Nothing accepted is dropped; nothing present is duplicated.
  *
- * Full resync (the follower's data must be re-seeded): the follower resets
- * its store (ReplicationSupport.reset) and the primary replays its journal
- * from LSN 1. A store without reset() leaves the follower marked
- * `needsResync` (roost status) and read-only until an operator re-seeds it.
+ * Full resync (a new follower, one too far behind for the bounded journal,
+ * or one whose data left the primary's line): the follower resets its store
+ * (ReplicationSupport.reset), then the primary sends a snapshot — the
+ * embedded directory, and per account its index image and message files
+ * (../store/snapshot.ts) — while it keeps serving, and streams the journal
+ * from the snapshot's LSN. A store without snapshots replays its journal
+ * from LSN 1 instead (possible only while nothing was pruned). A follower
+ * without reset() stays marked `needsResync` (roost status) and read-only
+ * until an operator re-seeds it.
  */
 import type { Account, Directory } from '../accounts/directory.js';
+import type { SnapshotFile } from '../store/store.js';
 import type { Logger } from '../log/logger.js';
 import type { JournalRecord, Store } from '../store/store.js';
 import { LIMITS } from '../limits.js';
@@ -162,12 +168,34 @@ async function present(user: ReturnType<Store['user']>, mailbox: string, m: Hand
   }
 }
 
-/**
- * Full resync, primary side: the follower resets its store, then streams from
- * LSN 0 — the journal replayed from the start. Refused when the journal no
- * longer starts at LSN 1 (a snapshot transfer would be needed).
- */
-export async function serveResync(store: Store, link: Link, log: Logger): Promise<bigint> {
+/** How the primary will re-seed a follower: its store's snapshots when it has them. */
+export function resyncMethod(store: Store): 'snapshot' | 'replay' {
+  const rs = store.replication;
+  return rs.snapshotAccount && rs.readSnapshotFile ? 'snapshot' : 'replay';
+}
+
+/** Where the stream continues after a full resync, and the journal pin to drop once it got there. */
+export interface ResyncStart {
+  from: bigint;
+  release: () => void;
+}
+
+/** Snapshot progress for `roost status` and the logs (both sides). */
+export interface SnapshotProgress {
+  accounts: number;
+  accountsDone: number;
+  files: number;
+  bytes: number;
+  lsn: string;
+}
+
+/** Full resync, primary side (after 'start' resync was sent): wait for the follower's reset, then seed it. */
+export async function serveResync(deps: { store: Store; directory: Directory }, link: Link, log: Logger, progress?: (p: SnapshotProgress) => void): Promise<ResyncStart> {
+  const { store } = deps;
+  if (resyncMethod(store) === 'snapshot') {
+    await expect(link, 'resync-ready', 10 * 60_000);
+    return serveSnapshot(deps, link, log, progress);
+  }
   if (store.lastLsn() > 0n) {
     const first = await store.readJournal(0n, 1);
     if (first.length === 0 || first[0]!.lsn !== 1n) {
@@ -177,16 +205,161 @@ export async function serveResync(store: Store, link: Link, log: Logger): Promis
   }
   await expect(link, 'resync-ready', 10 * 60_000);
   log.warn({ lastLsn: store.lastLsn().toString() }, 'replication: full resync: replaying the journal from LSN 1 to the follower');
-  return 0n;
+  return { from: 0n, release: () => undefined };
 }
 
-/** Full resync, follower side: reset the spool and the store, then tell the primary to replay. */
-export async function acceptResync(store: Store, spool: ReceiveSpool, link: Link, log: Logger): Promise<void> {
-  if (!store.replication.reset) {
+/** Chunks of snapshot frames, each acknowledged once the follower installed it; at most two unacknowledged. */
+class FlushWindow {
+  private seq = 0;
+  private acked = 0;
+  constructor(private readonly link: Link) {}
+
+  async flush(): Promise<void> {
+    await this.link.send({ t: 'snap-flush', seq: ++this.seq });
+    while (this.seq - this.acked > 2) await this.ackOne();
+  }
+
+  async drain(): Promise<void> {
+    while (this.acked < this.seq) await this.ackOne();
+  }
+
+  private async ackOne(): Promise<void> {
+    this.acked = (await expect(this.link, 'snap-ack', 10 * 60_000)).seq;
+  }
+}
+
+const CHUNK_BYTES = 8 * 1024 * 1024;
+
+async function serveSnapshot(deps: { store: Store; directory: Directory }, link: Link, log: Logger, progress?: (p: SnapshotProgress) => void): Promise<ResyncStart> {
+  const { store, directory } = deps;
+  const rs = store.replication;
+  const pin = (lsn: bigint): (() => void) => rs.pinJournal?.(lsn) ?? (() => undefined);
+  // The stream after the snapshot starts here, or earlier when an account had commits in flight.
+  let from = store.lastLsn();
+  let unpin = pin(from);
+  const began = Date.now();
+  try {
+    const ids = await rs.listAccountIds();
+    const p: SnapshotProgress = { accounts: ids.length, accountsDone: 0, files: 0, bytes: 0, lsn: from.toString() };
+    log.warn({ accounts: ids.length, lsn: from.toString() }, 'replication: full resync: sending a snapshot to the follower');
+    await link.send({ t: 'snap-begin', accounts: ids.length, lsn: from.toString() });
+    const dirState = directory.exportState?.() ?? null;
+    if (dirState) await link.send({ t: 'snap-dir' }, Buffer.from(JSON.stringify(dirState)));
+    const window = new FlushWindow(link);
+    let logged = Date.now();
+    for (const id of ids) {
+      const snap = await rs.snapshotAccount!(id);
+      if (!snap) continue;
+      if (snap.firstAfter !== null && snap.firstAfter - 1n < from) {
+        from = snap.firstAfter - 1n;
+        const old = unpin;
+        unpin = pin(from);
+        old();
+      }
+      await link.send({ t: 'snap-account', accountId: id, account: snap.account, appliedLsn: snap.appliedLsn.toString(), files: snap.files.length }, snap.image);
+      let chunk = 0;
+      let chunkBytes = 0;
+      for (const f of snap.files) {
+        const body = await rs.readSnapshotFile!(id, f);
+        await link.send({ t: 'snap-file', accountId: id, file: f, ...(body ? {} : { lost: true }) }, body ?? undefined);
+        p.files++;
+        p.bytes += body?.length ?? 0;
+        chunkBytes += body?.length ?? 0;
+        if (++chunk >= LIMITS.replication.snapshotWriteBatch || chunkBytes >= CHUNK_BYTES) {
+          await window.flush();
+          chunk = 0;
+          chunkBytes = 0;
+        }
+      }
+      await window.flush();
+      p.accountsDone++;
+      progress?.({ ...p });
+      if (Date.now() - logged > 2000) {
+        logged = Date.now();
+        log.info({ ...p }, 'replication: full resync: snapshot in progress');
+      }
+    }
+    await window.drain();
+    await link.send({ t: 'snap-end', from: from.toString() });
+    log.warn({ ...p, from: from.toString(), seconds: (Date.now() - began) / 1000 }, 'replication: full resync: snapshot sent; streaming the journal from its LSN');
+    return { from, release: unpin };
+  } catch (err) {
+    unpin();
+    throw err;
+  }
+}
+
+/** What the follower side of a full resync needs from the replication component. */
+export interface ResyncFollower {
+  store: Store;
+  spool: ReceiveSpool;
+  directory: Directory;
+  log: Logger;
+  /** The account as this node's directory knows it (its own Maildir path), or null. */
+  localAccount(id: string): Promise<Account | null>;
+  progress?(p: SnapshotProgress): void;
+}
+
+/** Full resync, follower side: reset the spool and the store, then take the snapshot (or the replay) the primary sends. */
+export async function acceptResync(f: ResyncFollower, link: Link, method: 'snapshot' | 'replay'): Promise<void> {
+  const { store, spool, log } = f;
+  const rs = store.replication;
+  if (!rs.reset) {
     throw new HandshakeError('RESYNC', 'this store cannot reset itself; re-seed the data directory by hand (contrib/README.md)');
   }
-  log.warn({ lastLsn: store.lastLsn().toString() }, 'replication: full resync: discarding local mailbox data and following from LSN 0');
+  if (method === 'snapshot' && !(rs.installSnapshot && rs.installSnapshotFiles && rs.finishSnapshot)) {
+    throw new HandshakeError('RESYNC', 'this store cannot install snapshots; re-seed the data directory by hand (contrib/README.md)');
+  }
+  log.warn({ lastLsn: store.lastLsn().toString(), method }, 'replication: full resync: discarding local mailbox data');
   await spool.reset();
-  await store.replication.reset();
+  await rs.reset();
   await link.send({ t: 'resync-ready' });
+  if (method === 'snapshot') await receiveSnapshot(f, link);
+}
+
+async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
+  const { store, spool, directory, log } = f;
+  const rs = store.replication;
+  const begin = await expect(link, 'snap-begin', 10 * 60_000);
+  const p: SnapshotProgress = { accounts: begin.accounts, accountsDone: 0, files: 0, bytes: 0, lsn: begin.lsn };
+  const began = Date.now();
+  let account: Account | null = null;
+  let pending: { file: SnapshotFile; body: Buffer }[] = [];
+  for (;;) {
+    const { frame, body } = await link.next(10 * 60_000);
+    switch (frame.t) {
+      case 'snap-dir':
+        directory.replaceState?.(JSON.parse(body.toString('utf8')) as unknown[], BigInt(begin.lsn));
+        break;
+      case 'snap-account':
+        account = (await f.localAccount(frame.accountId)) ?? frame.account;
+        await rs.installSnapshot!(account, body);
+        p.accountsDone++;
+        f.progress?.({ ...p });
+        break;
+      case 'snap-file':
+        if (!account || account.id !== frame.accountId) throw new HandshakeError('INTERNAL', `snapshot file for ${frame.accountId} outside its account`);
+        if (!frame.lost) pending.push({ file: frame.file, body });
+        p.files++;
+        p.bytes += body.length;
+        break;
+      case 'snap-flush':
+        if (pending.length > 0) await rs.installSnapshotFiles!(account!, pending);
+        pending = [];
+        f.progress?.({ ...p });
+        await link.send({ t: 'snap-ack', seq: frame.seq });
+        break;
+      case 'snap-end': {
+        const from = BigInt(frame.from);
+        await rs.finishSnapshot!(from);
+        spool.startAt(from);
+        log.warn({ ...p, from: frame.from, seconds: (Date.now() - began) / 1000 }, 'replication: full resync: snapshot installed; following the stream from its LSN');
+        return;
+      }
+      case 'refuse':
+        throw new HandshakeError(frame.code, `primary: ${frame.message}`);
+      default:
+        throw new HandshakeError('INTERNAL', `unexpected ${frame.t} during a snapshot`);
+    }
+  }
 }

@@ -25,6 +25,8 @@ export interface ReplicationState {
   needsResync: boolean;
   /** Own journal records up to this LSN were already handed back to a newer primary. */
   handedBackThrough: string;
+  /** A snapshot from the primary is being installed (full resync): the data here is partial until it ends. */
+  seeding: boolean;
 }
 
 export const STATE_FILE = 'replication.json';
@@ -43,7 +45,7 @@ export class EpochStore {
     const file = path.join(dataDir, STATE_FILE);
     let state: ReplicationState;
     try {
-      const defaults: Partial<ReplicationState> = { handedBackThrough: '0', needsResync: false };
+      const defaults: Partial<ReplicationState> = { handedBackThrough: '0', needsResync: false, seeding: false };
       state = { ...defaults, ...(JSON.parse(await fs.readFile(file, 'utf8')) as ReplicationState) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -57,6 +59,7 @@ export class EpochStore {
         committedLsnSeen: '0',
         needsResync: false,
         handedBackThrough: '0',
+        seeding: false,
       };
       const store = new EpochStore(file, state);
       await store.write(state);

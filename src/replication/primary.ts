@@ -17,6 +17,7 @@ import { Link, forkPoint, toWire, type NodeState, type Frame } from './protocol.
 import type { AckGate } from './gate.js';
 import { isRoostError } from '../errors.js';
 import { metrics } from './metrics.js';
+import { resyncMethod, type ResyncStart } from './catchup.js';
 
 /** What the listener needs from the replication component. */
 export interface PrimaryHost {
@@ -31,8 +32,8 @@ export interface PrimaryHost {
   followerChanged(session: ShipSession | null): void;
   /** Serve the hand-back of a diverged follower (catchup.ts). */
   receiveHandback(link: Link, fork: bigint, peer: PeerHello): Promise<void>;
-  /** Full resync of the follower (catchup.ts); returns the LSN to stream from. */
-  serveResync(link: Link, peer: PeerHello): Promise<bigint>;
+  /** Full resync of the follower (catchup.ts): where to stream from, and the journal pin to drop once there. */
+  serveResync(link: Link, peer: PeerHello): Promise<ResyncStart>;
   /** Send this node's manifest (verify.ts). */
   sendManifest(link: Link): Promise<void>;
 }
@@ -127,21 +128,25 @@ export class PrimaryListener {
     // A follower ahead of us on our own line means our journal lost records: treat as diverged after our head.
     if (fork === null && peerLast > this.host.store.lastLsn()) fork = this.host.store.lastLsn() + 1n;
     let from = peerLast;
+    let resync: ResyncStart | null = null;
+    const method = resyncMethod(this.host.store);
     if (fork !== null) {
       log.warn({ fork: fork.toString(), peerLastLsn: peer.lastLsn, peerEpoch: peer.epoch }, 'replication: follower diverged from this line; taking its records back, then full resync');
       await link.send({ t: 'start', mode: 'handback', fork: fork.toString(), history: me.history, clusterId });
       await this.host.receiveHandback(link, fork, peer);
-      await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId });
-      from = await this.host.serveResync(link, peer);
+      await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
+      resync = await this.host.serveResync(link, peer);
     } else if (peer.needsResync || !(await this.journalServes(peerLast))) {
-      log.warn({ peerLastLsn: peer.lastLsn }, 'replication: follower needs a full resync');
-      await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId });
-      from = await this.host.serveResync(link, peer);
+      log.warn({ peerLastLsn: peer.lastLsn, journalFirstLsn: this.host.store.replication.journalInfo?.().firstLsn }, 'replication: follower needs a full resync');
+      await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
+      resync = await this.host.serveResync(link, peer);
     } else {
       await link.send({ t: 'start', mode: 'stream', from: peerLast.toString(), history: me.history, clusterId });
     }
+    if (resync) from = resync.from;
     this.session?.stop();
-    const session = new ShipSession(link, this.host, from, log);
+    // After a snapshot the journal stays pinned until the backlog it accumulated meanwhile is shipped.
+    const session = new ShipSession(link, this.host, from, log, resync ? { until: this.host.store.lastLsn(), release: resync.release } : null);
     this.session = session;
     this.host.followerChanged(session);
     try {
@@ -179,9 +184,17 @@ export class ShipSession {
     private readonly host: PrimaryHost,
     from: bigint,
     private readonly log: Logger,
+    private pinned: { until: bigint; release: () => void } | null = null,
   ) {
     this.sent = from;
     this.acked = from;
+  }
+
+  private unpinWhenShipped(force = false): void {
+    if (this.pinned && (force || this.sent >= this.pinned.until)) {
+      this.pinned.release();
+      this.pinned = null;
+    }
   }
 
   get ackedLsn(): bigint {
@@ -253,6 +266,7 @@ export class ShipSession {
         this.wake = null;
       }
     } finally {
+      this.unpinWhenShipped(true);
       clearInterval(heartbeat);
       unsubscribe();
       this.link.close();
@@ -271,6 +285,7 @@ export class ShipSession {
     this.inFlight.push({ lsn: r.lsn, bytes, time: r.time });
     this.inFlightBytes += bytes;
     this.sent = r.lsn;
+    this.unpinWhenShipped();
     metrics.recordsShipped.inc();
   }
 

@@ -38,7 +38,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { JournalRecord } from '../store/store.js';
+import type { JournalRecord, SnapshotFile } from '../store/store.js';
+import type { Account } from '../accounts/directory.js';
 import { LIMITS } from '../limits.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -79,7 +80,8 @@ export type Frame =
   | { t: 'refuse'; code: RefuseCode; message: string }
   | { t: 'start'; mode: 'stream'; from: string; history: EpochStart[]; clusterId: string }
   | { t: 'start'; mode: 'handback'; fork: string; history: EpochStart[]; clusterId: string }
-  | { t: 'start'; mode: 'resync'; history: EpochStart[]; clusterId: string }
+  /** Full resync by `method`: a snapshot of every account (snap-* frames), or the journal replayed from LSN 1. */
+  | { t: 'start'; mode: 'resync'; history: EpochStart[]; clusterId: string; method?: 'snapshot' | 'replay' }
   | { t: 'rec'; r: WireRecord }
   | { t: 'hb'; lastLsn: string; committedLsn: string; time: number }
   | { t: 'ack'; lsn: string }
@@ -89,6 +91,16 @@ export type Frame =
   | { t: 'handback-done' }
   /** Full resync: the follower has reset its store; the primary replays its journal from LSN 1. */
   | { t: 'resync-ready' }
+  /** Snapshot (catchup.ts): counts for progress, then the embedded directory (body: JSON), then per account its index image and files. */
+  | { t: 'snap-begin'; accounts: number; lsn: string }
+  | { t: 'snap-dir' }
+  | { t: 'snap-account'; accountId: string; account: Account; appliedLsn: string; files: number }
+  | { t: 'snap-file'; accountId: string; file: SnapshotFile; lost?: boolean }
+  /** End of a chunk of frames: the follower installs it and answers snap-ack with the same seq (flow control). */
+  | { t: 'snap-flush'; seq: number }
+  | { t: 'snap-ack'; seq: number }
+  /** Every account sent: the stream continues with the records after `from`. */
+  | { t: 'snap-end'; from: string }
   /** `roost verify`: one mailbox of the peer's manifest per frame, then the end marker. */
   | { t: 'manifest'; entry: MailboxManifest }
   | { t: 'manifest-end'; lastLsn: string };

@@ -33,8 +33,8 @@ export interface FollowerHost {
   peerHasHigherEpoch(peer: NodeState): void;
   /** Hand our diverged records back (catchup.ts). */
   sendHandback(link: Link, fork: bigint): Promise<void>;
-  /** Full resync (catchup.ts): reset local data, then the primary replays from LSN 1. */
-  resync(link: Link): Promise<void>;
+  /** Full resync (catchup.ts): reset local data, then take the primary's snapshot (or its journal from LSN 1). */
+  resync(link: Link, method: 'snapshot' | 'replay'): Promise<void>;
   linkChanged(state: { connected: boolean; error?: string }): void;
   /** Durable receive spool: records are acknowledged once spooled, applied behind it. */
   readonly spool: ReceiveSpool;
@@ -162,7 +162,7 @@ export class Follower {
     }
     const peerEpoch = start.history.length > 0 ? start.history[start.history.length - 1]!.epoch : 0;
     if (start.mode === 'resync') {
-      await this.host.resync(link);
+      await this.host.resync(link, start.method ?? 'replay');
     } else if (start.mode !== 'stream') {
       throw new Error(`unexpected start mode ${start.mode}`);
     }

@@ -23,7 +23,7 @@ import { PrimaryListener, type ShipSession } from './primary.js';
 import { Follower, connectPeer } from './replica.js';
 import { Link, type EpochStart, type NodeState, type Role } from './protocol.js';
 import { ReceiveSpool } from './spool.js';
-import { acceptResync, receiveHandback, sendHandback, serveResync } from './catchup.js';
+import { acceptResync, receiveHandback, sendHandback, serveResync, type SnapshotProgress } from './catchup.js';
 import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyReport } from './verify.js';
 import type { MailboxManifest } from './protocol.js';
 
@@ -68,6 +68,12 @@ export interface ReplicationStatus {
   needsResync: boolean;
   /** A full resync in progress: the journal head it is replaying up to. */
   resync: { targetLsn: string; appliedLsn: string; since: string } | null;
+  /** A snapshot being sent to the follower (primary) or installed (replica). */
+  snapshot: { role: 'sending' | 'receiving'; accounts: number; accountsDone: number; files: number; bytes: number; lsn: string; since: string } | null;
+  /** The journal's bounded history (replication.journal_max_bytes). */
+  journal: { firstLsn: string; usedBytes: number; maxBytes: number | null; pruned: number } | null;
+  /** Primary: the replica's last acknowledged LSN is no longer in the journal, so it gets a full resync when it connects. */
+  replicaNeedsResync: boolean;
   lastError: string | null;
 }
 
@@ -90,6 +96,8 @@ export class Replication {
   private readonly introduced = new Set<string>();
   private spool: ReceiveSpool | null = null;
   private resyncing: { target: bigint; since: number; timer: NodeJS.Timeout } | null = null;
+  /** A snapshot being sent (primary) or installed (replica). */
+  private snapshotProgress: (SnapshotProgress & { role: 'sending' | 'receiving'; since: number }) | null = null;
 
   private constructor(
     private readonly deps: ReplicationDeps,
@@ -134,7 +142,11 @@ export class Replication {
    */
   async start(): Promise<void> {
     const { store } = this.deps;
-    if (this.epochs.state.needsResync && store.lastLsn() === 0n) {
+    if (this.epochs.state.seeding) {
+      // A snapshot was being installed when the node stopped: what is here is partial.
+      this.log.warn('replication: a full resync was interrupted; asking the primary for a new one');
+      await this.epochs.update({ needsResync: true });
+    } else if (this.epochs.state.needsResync && store.lastLsn() === 0n) {
       // Re-seeded by the operator (data directory emptied, contrib/README.md): start over as a fresh follower.
       this.log.warn('replication: empty store after a divergence; following from LSN 0');
       await this.epochs.update({ needsResync: false, handedBackThrough: '0', history: [], role: 'replica' });
@@ -238,6 +250,7 @@ export class Replication {
       };
     }
     const degradedSince = this.gate.degradedSinceMs;
+    const journal = store.replication.journalInfo?.() ?? null;
     return {
       enabled: this.enabled,
       role: s.role,
@@ -260,6 +273,9 @@ export class Replication {
       degradedSince: degradedSince ? new Date(degradedSince).toISOString() : null,
       needsResync: s.needsResync,
       resync: this.resyncing ? { targetLsn: this.resyncing.target.toString(), appliedLsn: applied.toString(), since: new Date(this.resyncing.since).toISOString() } : null,
+      snapshot: this.snapshotProgress ? { ...this.snapshotProgress, since: new Date(this.snapshotProgress.since).toISOString() } : null,
+      journal: journal ? { firstLsn: journal.firstLsn, usedBytes: journal.usedBytes, maxBytes: journal.maxBytes, pruned: journal.pruned } : null,
+      replicaNeedsResync: primary && this.enabled && journal !== null && BigInt(journal.firstLsn) > this.gate.ackedLsn + 1n,
       lastError: this.spool?.error ? `applying: ${this.spool.error.message}` : this.linkError,
     };
   }
@@ -439,7 +455,9 @@ export class Replication {
       receiveHandback: async (link, fork, peer) => {
         await receiveHandback({ store, directory, log }, link, fork, peer);
       },
-      serveResync: (link) => serveResync(store, link, log),
+      serveResync: (link) => serveResync({ store, directory }, link, log, (p) => (this.snapshotProgress = { ...p, role: 'sending', since: this.snapshotProgress?.since ?? Date.now() })).finally(() => {
+        this.snapshotProgress = null;
+      }),
       sendManifest: (link) => sendManifest(store, directory, link),
     };
   }
@@ -474,11 +492,25 @@ export class Replication {
         await this.epochs.update({ handedBackThrough: r.through.toString(), needsResync: true });
         this.log.warn({ ...r, through: r.through.toString() }, 'replication: hand-back done; this node now needs a full resync');
       },
-      resync: async (link) => {
-        await acceptResync(store, this.spool!, link, this.log);
+      resync: async (link, method) => {
+        // Durable before anything is removed: a crash half-way leaves the node asking for a full resync again.
+        await this.epochs.update({ needsResync: true, seeding: true });
         this.introduced.clear();
+        const follower = {
+          store,
+          spool: this.spool!,
+          directory: this.deps.directory,
+          log: this.log,
+          localAccount: (id: string) => this.deps.directory.accountById(id),
+          progress: (p: SnapshotProgress) => (this.snapshotProgress = { ...p, role: 'receiving', since: this.snapshotProgress?.since ?? Date.now() }),
+        };
+        try {
+          await acceptResync(follower, link, method);
+        } finally {
+          this.snapshotProgress = null;
+        }
         // The primary's history is adopted right after, before any record is applied.
-        await this.epochs.update({ needsResync: false, handedBackThrough: '0', history: [] });
+        await this.epochs.update({ needsResync: false, seeding: false, handedBackThrough: '0', history: [] });
         this.trackResync();
       },
       spool: this.spool!,

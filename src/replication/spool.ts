@@ -125,6 +125,12 @@ export class ReceiveSpool {
     this.stopped = false;
   }
 
+  /** After a snapshot (the spool is empty): the stream continues after `lsn`. */
+  startAt(lsn: bigint): void {
+    if (this.pending.length > 0) throw new Error('spool: startAt with records pending');
+    this.received = lsn;
+  }
+
   /** Stop applying (records not yet applied stay in the file for the next start) and close the file. */
   async close(): Promise<void> {
     this.stopped = true;

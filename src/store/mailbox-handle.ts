@@ -225,7 +225,15 @@ export class MailboxHandleImpl implements MailboxHandle {
 
   expungedSince(modseq: bigint): readonly (readonly [number, number])[] {
     const ranges: [number, number][] = [];
-    for (const d of this.store.journal.expungesSince(this.st.id, this.uidvalidity, this.name, modseq)) {
+    const history = this.store.journal.expungesSince(this.st.id, this.uidvalidity, this.name, modseq);
+    if (history === null) {
+      // The journal no longer reaches back to `modseq` (pruned, or a replica
+      // seeded by a snapshot): every UID below UIDNEXT that is not live is
+      // reported. A client ignores UIDs it does not hold (RFC 7162 §3.2.10).
+      const uidnext = this.row().uidnext;
+      if (uidnext > 1) ranges.push([1, uidnext - 1]);
+    }
+    for (const d of history ?? []) {
       const u = uidsOf(d as { uids?: unknown; ranges?: unknown });
       for (const r of u.ranges) ranges.push([r[0], r[1]]);
     }

@@ -15,7 +15,8 @@ import { fsyncDir, ensureMaildir } from './maildir/save.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { parseMessage } from './mime/parse.js';
 import type { StoreImpl } from './store-impl.js';
-import type { ReplicationSupport } from './store.js';
+import { installFiles, installIndex, readSnapshotFile, takeSnapshot } from './snapshot.js';
+import type { AccountSnapshot, JournalInfo, ReplicationSupport, SnapshotFile } from './store.js';
 import type { JournalRecord } from './types.js';
 
 const APPLIED_KEY = 'replica_applied_lsn';
@@ -99,12 +100,17 @@ export class ReplicationImpl implements ReplicationSupport {
 
   private async applyDeliveries(items: readonly { record: JournalRecord; body: Buffer | null }[]): Promise<void> {
     const todo: { st: AccountState; rec: JournalRecord; extras: Parameters<AccountState['applyFs']>[1] }[] = [];
+    /** Every new record in LSN order, the ones a snapshot already holds included (journaled, not applied). */
+    const journaled: JournalRecord[] = [];
     const writes: Promise<void>[] = [];
     for (const { record, body } of items) {
       let rec = record;
-      if (rec.lsn <= this.appliedLsn() || todo.some((t) => t.rec.lsn === rec.lsn)) continue;
+      if (rec.lsn <= this.appliedLsn() || journaled.some((r) => r.lsn === rec.lsn)) continue;
       const st = this.account(rec);
-      st.db(); // recovery (replay of earlier records) before these land
+      if (inSnapshot(st, rec)) {
+        journaled.push(rec);
+        continue;
+      }
       const d = rec.data;
       const dir = mailboxDir(st.account.maildir, String(d.mailbox));
       ensureMaildir(dir, String(d.mailbox) !== INBOX);
@@ -127,11 +133,12 @@ export class ReplicationImpl implements ReplicationSupport {
         }
       }
       todo.push({ st, rec, extras });
+      journaled.push(rec);
     }
-    if (todo.length === 0) return;
+    if (journaled.length === 0) return;
     // Data first, as in applyOne: a durable record never names a file whose bytes are not.
     await Promise.all(writes);
-    const recs = todo.map((t) => t.rec);
+    const recs = journaled;
     this.store.journal.appendAtCommitted(recs, APPLIED_KEY);
     const walSynced = this.store.journal.durable();
     // Renames may precede the WAL fdatasync: see the invariant in ./commit.ts.
@@ -167,7 +174,11 @@ export class ReplicationImpl implements ReplicationSupport {
       return;
     }
     const st = this.account(rec);
-    st.db(); // recovery (replay of earlier records) before this one lands
+    if (inSnapshot(st, rec)) {
+      this.store.journal.appendAt(rec, APPLIED_KEY);
+      this.applied = rec.lsn;
+      return;
+    }
     const d = rec.data;
     if (rec.kind === 'deliver') {
       const dir = mailboxDir(st.account.maildir, String(d.mailbox));
@@ -246,6 +257,59 @@ export class ReplicationImpl implements ReplicationSupport {
   async listAccountIds(): Promise<readonly string[]> {
     return this.store.journal.accountIds();
   }
+
+  // --- Bounded journal and snapshots (./journal-keeper.ts, ./snapshot.ts) ---
+
+  journalInfo(): JournalInfo {
+    const k = this.store.keeper;
+    const j = this.store.journal;
+    return {
+      firstLsn: j.firstLsn().toString(),
+      lastLsn: j.lastLsn().toString(),
+      usedBytes: j.usedBytes(),
+      maxBytes: k ? k.maxBytes : null,
+      pruned: k ? k.status().pruned : 0,
+    };
+  }
+
+  pinJournal(lsn: bigint): () => void {
+    return this.store.keeper ? this.store.keeper.pin(lsn) : () => undefined;
+  }
+
+  async snapshotAccount(accountId: string): Promise<AccountSnapshot | null> {
+    return takeSnapshot(this.store, accountId);
+  }
+
+  readSnapshotFile(accountId: string, file: SnapshotFile): Promise<Buffer | null> {
+    return readSnapshotFile(this.store, accountId, file);
+  }
+
+  installSnapshot(account: Account, image: Buffer): Promise<void> {
+    if (this.store.isWritable()) return Promise.reject(new RoostError('NOPERM', 'snapshots are installed on replicas only'));
+    return this.chain.run(() => installIndex(this.store, account, image, this.store.indexFile(account.id)));
+  }
+
+  installSnapshotFiles(account: Account, items: readonly { file: SnapshotFile; body: Buffer }[]): Promise<void> {
+    return installFiles(account, items);
+  }
+
+  finishSnapshot(lsn: bigint): Promise<void> {
+    return this.chain.run(async () => {
+      this.store.journal.startAt(lsn, APPLIED_KEY);
+      this.applied = lsn;
+    });
+  }
+}
+
+/**
+ * A record the account's index already reflects: after a snapshot the
+ * stream starts at or below each account's image, and those records are
+ * journaled without being applied again. (Never true for an account that
+ * was not seeded by a snapshot: its index trails the global applied LSN.)
+ * Opening the index here also runs recovery before new records land.
+ */
+function inSnapshot(st: AccountState, rec: JournalRecord): boolean {
+  return rec.lsn <= st.db().appliedLsn();
 }
 
 /** Write a replicated message into tmp/ and fdatasync it (INTERNALDATE is the mtime). */

@@ -41,6 +41,7 @@ import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
 import { parseMessage } from './mime/parse.js';
 import { recoverAccount } from './recovery.js';
+import { JournalKeeper } from './journal-keeper.js';
 import { ReplicationImpl } from './replication.js';
 import { reindexAccount } from './reindex.js';
 import type { Draft, DraftOptions, DeliverOptions, Store, StoreOptions, UserStore } from './store.js';
@@ -79,6 +80,8 @@ export class StoreImpl implements Store, StoreCore {
   private cachedTotal = 0;
   /** Spool unlinks still running (settle() waits for them). */
   private readonly discards = new Set<Promise<void>>();
+  /** Prunes the journal past journal_max_bytes (null: unbounded, e.g. CLI tools). */
+  readonly keeper: JournalKeeper | null;
   writable = true;
   currentEpoch = 0;
   private closed = false;
@@ -96,6 +99,9 @@ export class StoreImpl implements Store, StoreCore {
     this.currentEpoch = Number(this.journal.meta('epoch') ?? '0');
     this.committer = new GroupCommitter(this.journal, () => this.currentEpoch, (recs) => this.notifyJournal(recs));
     this.replication = new ReplicationImpl(this);
+    const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => process.emitWarning(`${msg} ${JSON.stringify(fields)}`));
+    this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
+    this.keeper?.start();
     this.watcher = opts.watch ? new MailboxWatcher(this) : null;
   }
 
@@ -226,6 +232,22 @@ export class StoreImpl implements Store, StoreCore {
     this.states.clear();
     this.lru.clear();
     for (const n of fs.readdirSync(this.indexDir)) fs.rmSync(path.join(this.indexDir, n), { force: true });
+  }
+
+  /** Close and delete one account's index and drop its in-memory state (a snapshot replaces it). */
+  forgetAccount(id: string): void {
+    const st = this.states.get(id);
+    if (st) {
+      for (const mb of st.caches.keys()) this.hub.emit(st.key(mb), { type: 'gone', origin: null });
+      st.dropIndex();
+    }
+    this.states.delete(id);
+    this.lru.delete(id);
+  }
+
+  /** The index database file of an account. */
+  indexFile(id: string): string {
+    return path.join(this.indexDir, safeFileName(id) + '.sqlite');
   }
 
   /** State for an account known only by id (replication): from the journal's account table. */
@@ -419,6 +441,7 @@ export class StoreImpl implements Store, StoreCore {
   }
 
   notifyJournal(records: readonly JournalRecord[]): void {
+    this.keeper?.noteRecords(records.length);
     for (const l of this.journalListeners) {
       try {
         l(records);
@@ -437,6 +460,7 @@ export class StoreImpl implements Store, StoreCore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.keeper?.stop();
     await this.settle();
     this.closed = true;
     this.spool.close();

@@ -172,6 +172,10 @@ export interface StoreOptions {
   watch?: boolean;
   /** Open per-account index databases kept (LRU); default LIMITS.store.maxOpenIndexes. */
   maxOpenIndexes?: number;
+  /** Bound on the journal's history (replication.journal_max_bytes); unset: never pruned (CLI tools). */
+  journalMaxBytes?: number;
+  /** Where the store reports maintenance (journal pruning); default process.emitWarning. */
+  log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 export interface Store {
@@ -252,6 +256,60 @@ export interface ReplicationSupport {
    * falls back to "re-seed by hand" (contrib/README.md) while it is absent.
    */
   reset?(): Promise<void>;
+
+  // --- Bounded journal and snapshots (optional: without them a full resync replays the journal from LSN 1) ---
+
+  /** Size and range of the journal's history. */
+  journalInfo?(): JournalInfo;
+  /** Keep every journal record above `lsn` until the returned function is called (a snapshot's stream start). */
+  pinJournal?(lsn: bigint): () => void;
+  /** Primary: a consistent copy of one account's index; null when the account is unknown. */
+  snapshotAccount?(accountId: string): Promise<AccountSnapshot | null>;
+  /** Primary: the bytes of a snapshot's file, or null when it went after the image was taken. */
+  readSnapshotFile?(accountId: string, file: SnapshotFile): Promise<Buffer | null>;
+  /** Replica (after reset()): make a snapshot's image this account's index; `account` carries this node's Maildir path. */
+  installSnapshot?(account: Account, image: Buffer): Promise<void>;
+  /** Replica: write a batch of a snapshot's files durably. */
+  installSnapshotFiles?(account: Account, items: readonly { file: SnapshotFile; body: Buffer }[]): Promise<void>;
+  /** Replica: every account is installed; the journal continues after `lsn` (appliedLsn() = lastLsn() = lsn). Durable. */
+  finishSnapshot?(lsn: bigint): Promise<void>;
+}
+
+/** One live message named by an account snapshot. */
+export interface SnapshotFile {
+  mailbox: string;
+  uidvalidity: number;
+  uid: number;
+  basename: string;
+  /** The name (under the mailbox folder) the index wants; the replica writes the file under it. */
+  filename: string;
+  /** The name last known on disk on the primary (differs while a flag rename is pending). */
+  diskName: string;
+  internalDate: number;
+  size: number;
+}
+
+/** A consistent copy of one account's index (full resync; ./snapshot.ts). */
+export interface AccountSnapshot {
+  /** The account as the primary's store knows it. */
+  account: Account;
+  /** The image holds exactly the changes up to this LSN for the account. */
+  appliedLsn: bigint;
+  /** The account's first journaled record not yet in the image (a commit in flight), or null. */
+  firstAfter: bigint | null;
+  /** The index database (SQLite file image). */
+  image: Buffer;
+  /** Live messages, whose bytes readSnapshotFile() gives. */
+  files: SnapshotFile[];
+}
+
+/** The journal's bounded history, as `roost status` shows it. */
+export interface JournalInfo {
+  firstLsn: string;
+  lastLsn: string;
+  usedBytes: number;
+  maxBytes: number | null;
+  pruned: number;
 }
 
 /** Open the store (creates data_dir/journal.sqlite, index/ and spool/ as needed). */

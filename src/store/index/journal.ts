@@ -97,12 +97,20 @@ export class Journal {
          max_message_size = excluded.max_message_size, status = excluded.status`,
     );
     this.accountStmt = this.db.prepare('SELECT * FROM accounts WHERE id = ?');
+    // Added after version 1 (journal pruning); harmless when present.
+    this.db.exec('CREATE TABLE IF NOT EXISTS expunge_floor (account TEXT PRIMARY KEY, modseq INTEGER NOT NULL)');
     this.last = this.readMaxLsn();
   }
 
+  /**
+   * The head: the highest LSN ever handed out. Once old records are pruned,
+   * or on a replica seeded by a snapshot, the records table may hold fewer
+   * (or none); AUTOINCREMENT's counter in sqlite_sequence still has it.
+   */
   private readMaxLsn(): bigint {
-    const m = (this.maxLsn.get() as { m: bigint | null }).m;
-    return m ?? 0n;
+    const m = (this.maxLsn.get() as { m: bigint | null }).m ?? 0n;
+    const seq = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'").safeIntegers(true).get() as { seq: bigint } | undefined;
+    return seq && seq.seq > m ? seq.seq : m;
   }
 
   /** Highest LSN this process knows (refreshed on each append, also picking up other processes' records). */
@@ -286,12 +294,17 @@ export class Journal {
 
   /**
    * Expunges of one mailbox after a mod-sequence, from the journal (which is
-   * never pruned, and is replicated with the same LSNs): RFC 7162 §3.2.5
-   * needs the UIDs expunged since the client's modseq. A mailbox is known by
+   * replicated with the same LSNs): RFC 7162 §3.2.5 needs the UIDs expunged
+   * since the client's modseq. Null when pruning removed expunges of this
+   * account newer than `modseq` (the caller then answers with every UID
+   * that is not live, as RFC 7162 §3.2.5.2 allows). A mailbox is known by
    * its UIDVALIDITY (never reused within an account); INBOX also loses all its
    * messages when renamed (RFC 3501 §6.3.5), recorded as 'mailbox-rename'.
    */
-  expungesSince(accountId: string, uidvalidity: number, mailbox: string, modseq: bigint): Record<string, unknown>[] {
+  expungesSince(accountId: string, uidvalidity: number, mailbox: string, modseq: bigint): Record<string, unknown>[] | null {
+    const floor = this.db.prepare('SELECT modseq FROM expunge_floor WHERE account = ?').safeIntegers(true).get(accountId) as { modseq: bigint } | undefined;
+    // Pruned history above the client's modseq (journal_max_bytes): the journal cannot say.
+    if (floor && floor.modseq > modseq) return null;
     this.readExpunges ??= this.db.prepare(
       `SELECT data FROM records WHERE account = ? AND kind IN ('expunge', 'mailbox-rename')
          AND ((kind = 'expunge' AND json_extract(data, '$.uidvalidity') = ?) OR (kind = 'mailbox-rename' AND json_extract(data, '$.from') = ?))
@@ -305,11 +318,86 @@ export class Journal {
     return (this.db.prepare('SELECT id FROM accounts ORDER BY id').all() as { id: string }[]).map((r) => r.id);
   }
 
+  // --- Bounded history (replication.journal_max_bytes; ../journal-keeper.ts decides what goes) ---
+
+  /** Bytes the journal's records occupy (pages in use; free pages left by pruning are reused). */
+  usedBytes(): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  /** Lowest LSN still held (0 when the journal holds no record). */
+  firstLsn(): bigint {
+    const r = this.db.prepare('SELECT min(lsn) AS m FROM records').safeIntegers(true).get() as { m: bigint | null };
+    return r.m ?? 0n;
+  }
+
+  /** Accounts with mail records (not directory 'account' records) at or below `lsn`, each with the highest such LSN. */
+  accountsUpTo(lsn: bigint): { account: string; last: bigint }[] {
+    return this.db
+      .prepare("SELECT account, max(lsn) AS last FROM records WHERE lsn <= ? AND kind <> 'account' GROUP BY account")
+      .safeIntegers(true)
+      .all(lsn) as { account: string; last: bigint }[];
+  }
+
+  /** The first record of an account after `lsn` (a snapshot's in-flight tail), or null. */
+  firstForAccountAfter(accountId: string, lsn: bigint): bigint | null {
+    const r = this.db.prepare('SELECT min(lsn) AS m FROM records WHERE account = ? AND lsn > ?').safeIntegers(true).get(accountId, lsn) as { m: bigint | null };
+    return r.m;
+  }
+
+  /**
+   * Delete records with lsn in (from, to], in one transaction. Before they go,
+   * each account's expunge floor rises to the highest modseq of its pruned
+   * expunges: QRESYNC asked about an older modseq can no longer be answered
+   * from the journal (expungesSince returns null).
+   */
+  prune(from: bigint, to: bigint): number {
+    let n = 0;
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO expunge_floor (account, modseq)
+             SELECT account, max(CAST(json_extract(data, '$.modseq') AS INTEGER)) FROM records
+              WHERE lsn > ? AND lsn <= ? AND kind IN ('expunge', 'mailbox-rename') GROUP BY account
+           ON CONFLICT(account) DO UPDATE SET modseq = max(modseq, excluded.modseq)`,
+        )
+        .run(from, to);
+      n = this.db.prepare('DELETE FROM records WHERE lsn > ? AND lsn <= ?').run(from, to).changes;
+    }).immediate();
+    return n;
+  }
+
+  /** Raise an account's expunge floor (a replica seeded by a snapshot has no history below it). */
+  raiseExpungeFloor(accountId: string, modseq: number): void {
+    this.db
+      .prepare('INSERT INTO expunge_floor (account, modseq) VALUES (?, ?) ON CONFLICT(account) DO UPDATE SET modseq = max(modseq, excluded.modseq)')
+      .run(accountId, modseq);
+  }
+
+  /**
+   * Start an empty journal at `lsn` (a replica seeded by a snapshot taken at
+   * that LSN): the next record received or written is lsn + 1.
+   */
+  startAt(lsn: bigint, appliedKey: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM records').run();
+      this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'records'").run();
+      this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?)").run(lsn);
+      this.setMetaStmt.run(appliedKey, lsn.toString());
+    }).immediate();
+    this.syncNow();
+    this.last = lsn;
+  }
+
   /** Empty the journal (replica full resync): LSNs start again at 1. */
   clear(appliedKey: string): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM records').run();
       this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'records'").run();
+      this.db.prepare('DELETE FROM expunge_floor').run();
       this.setMetaStmt.run(appliedKey, '0');
     }).immediate();
     this.syncNow();

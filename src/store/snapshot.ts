@@ -1,0 +1,137 @@
+/**
+ * Account snapshots for a full resync (issue 5: "a consistent snapshot —
+ * Maildir files + index state at an LSN, then the stream from that LSN").
+ *
+ * Primary side: an account's index database is serialised in one
+ * synchronous step (SQLite's own image of the file, taken between two
+ * commits, so it is exactly the state after the index's applied_lsn), with
+ * the list of live messages in it. The message files are read afterwards; a
+ * file that has gone since was expunged (or moved) by a change whose record
+ * comes after applied_lsn, which the stream that follows the snapshot
+ * carries. Records of the account that were journaled but not yet applied
+ * to its index when the image was taken (a commit in flight) are reported as
+ * `firstAfter`, so the stream starts early enough to include them.
+ *
+ * Replica side: the image becomes the account's index — rows whose flag
+ * rename or unlink was pending on the primary are settled to the name the
+ * index wants (that is the name the file is written under) — and each file
+ * is written, fdatasync'd in groups, under its mailbox. Records of the
+ * stream at or below an account's applied_lsn are already in its image and
+ * only journaled (ReplicationImpl), so starting the stream early is safe.
+ */
+import Database from 'better-sqlite3';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Account } from '../accounts/directory.js';
+import { RoostError } from '../errors.js';
+import { findByBasename } from './account.js';
+import { INBOX, mailboxDir } from './maildir/names.js';
+import { ensureMaildir, fsyncDir } from './maildir/save.js';
+import type { StoreImpl } from './store-impl.js';
+import type { AccountSnapshot, SnapshotFile } from './store.js';
+
+/** Primary: a consistent image of one account's index and the files it names; null for an unknown account. */
+export function takeSnapshot(store: StoreImpl, accountId: string): AccountSnapshot | null {
+  const st = store.stateById(accountId);
+  if (!st) return null;
+  const db = st.db();
+  if (db.db.inTransaction) throw new RoostError('TEMP', `index of ${accountId} is inside a transaction`);
+  // Everything below runs in this one synchronous step: no commit can slip in between.
+  const image = db.db.serialize();
+  const appliedLsn = db.appliedLsn();
+  const files = db.db
+    .prepare(
+      `SELECT b.name AS mailbox, b.uidvalidity, m.uid, m.basename, m.filename, m.disk_name AS diskName, m.internal_date AS internalDate, m.size
+         FROM messages m JOIN mailboxes b ON b.id = m.mailbox WHERE m.state <> 2 ORDER BY b.name, m.uid`,
+    )
+    .all() as SnapshotFile[];
+  const firstAfter = store.journal.firstForAccountAfter(accountId, appliedLsn);
+  return { account: st.account, appliedLsn, firstAfter, image, files };
+}
+
+/** Primary: the bytes of one snapshot file, or null when it was expunged or moved after the image was taken. */
+export async function readSnapshotFile(store: StoreImpl, accountId: string, f: SnapshotFile): Promise<Buffer | null> {
+  const st = store.stateById(accountId);
+  if (!st) return null;
+  // The mailbox may have been renamed since: UIDVALIDITY finds it.
+  const row = st.db().mailboxes().find((r) => r.uidvalidity === f.uidvalidity) ?? null;
+  const dir = mailboxDir(st.account.maildir, row ? row.name : f.mailbox);
+  const want = { uid: f.uid, basename: f.basename, filename: f.filename, diskName: f.diskName };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    // A background flag rename may move the file between looking and reading.
+    const name = attempt === 0 ? f.diskName : row ? st.locate(row.id, dir, want) : findByBasename(dir, f.basename);
+    if (name === null) return null;
+    try {
+      return await fsp.readFile(path.join(dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return null;
+}
+
+/**
+ * Replica: make `image` the account's index, replacing whatever this node had
+ * for the account (its Maildir included), and create its folders.
+ */
+export async function installIndex(store: StoreImpl, account: Account, image: Buffer, indexFile: string): Promise<void> {
+  store.forgetAccount(account.id);
+  await fsp.rm(account.maildir, { recursive: true, force: true });
+  for (const ext of ['', '-wal', '-shm']) await fsp.rm(indexFile + ext, { force: true });
+  const tmp = `${indexFile}.snapshot-${process.pid}`;
+  const fh = await fsp.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(image);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  // Settle what was pending on the primary: files are written under the name the index wants.
+  const db = new Database(tmp);
+  let maxModseq = 0;
+  let mailboxes: string[] = [];
+  try {
+    db.pragma('journal_mode = WAL');
+    db.transaction(() => {
+      db.prepare('DELETE FROM structures WHERE (mailbox, uid) IN (SELECT mailbox, uid FROM messages WHERE state = 2)').run();
+      db.prepare('DELETE FROM messages WHERE state = 2').run();
+      db.prepare('UPDATE messages SET disk_name = filename, state = 0 WHERE state <> 0').run();
+      db.prepare("UPDATE mailboxes SET new_mtime = '', cur_mtime = ''").run();
+      db.prepare('DELETE FROM snapshots').run();
+    })();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const rows = db.prepare('SELECT name, highestmodseq FROM mailboxes').all() as { name: string; highestmodseq: number }[];
+    mailboxes = rows.map((r) => r.name);
+    maxModseq = rows.reduce((m, r) => Math.max(m, Number(r.highestmodseq)), 0);
+  } finally {
+    db.close();
+  }
+  await fsp.rm(`${tmp}-wal`, { force: true });
+  await fsp.rm(`${tmp}-shm`, { force: true });
+  await fsp.rename(tmp, indexFile);
+  await fsyncDir(path.dirname(indexFile));
+  for (const name of mailboxes) ensureMaildir(mailboxDir(account.maildir, name), name !== INBOX);
+  // No expunge history below the image: QRESYNC from an older modseq gets the complete answer.
+  store.journal.raiseExpungeFloor(account.id, maxModseq);
+  store.state(account);
+}
+
+/** Replica: write snapshot files (each fdatasync'd, in parallel), then fsync the directories that got them. */
+export async function installFiles(account: Account, items: readonly { file: SnapshotFile; body: Buffer }[]): Promise<void> {
+  const dirs = new Set<string>();
+  await Promise.all(
+    items.map(async ({ file, body }) => {
+      const target = path.join(mailboxDir(account.maildir, file.mailbox), file.filename);
+      dirs.add(path.dirname(target));
+      const fh = await fsp.open(target, 'w', 0o600);
+      try {
+        await fh.writeFile(body);
+        await fh.utimes(new Date(file.internalDate), new Date(file.internalDate));
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    }),
+  );
+  await Promise.all([...dirs].map((d) => fsyncDir(d)));
+}
