@@ -42,11 +42,16 @@ export class JournalKeeper {
   private timer: NodeJS.Timeout | null = null;
   private prunedTotal = 0;
 
+  /** Records between size checks: journalCheckEveryRecords, fewer for a small bound (a record is a few hundred bytes). */
+  private readonly checkEvery: number;
+
   constructor(
     private readonly store: StoreImpl,
     readonly maxBytes: number,
     private readonly log: (msg: string, fields: Record<string, unknown>) => void,
-  ) {}
+  ) {
+    this.checkEvery = Math.max(8, Math.min(LIMITS.store.journalCheckEveryRecords, Math.floor(maxBytes / 8192)));
+  }
 
   start(): void {
     if (this.timer) return;
@@ -69,10 +74,13 @@ export class JournalKeeper {
     };
   }
 
-  /** Counted after each commit; a size check runs every journalCheckEveryRecords records. */
+  /**
+   * Counted after each commit; a size check runs every `checkEvery` records,
+   * so the journal exceeds the bound by at most that many records between checks.
+   */
   noteRecords(n: number): void {
     this.sinceCheck += n;
-    if (this.sinceCheck >= LIMITS.store.journalCheckEveryRecords) this.check();
+    if (this.sinceCheck >= this.checkEvery) this.check();
   }
 
   status(): JournalStatus {
