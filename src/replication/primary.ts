@@ -136,7 +136,8 @@ export class PrimaryListener {
       await this.host.receiveHandback(link, fork, peer);
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
-    } else if (peer.needsResync || !(await this.journalServes(peerLast))) {
+    } else if (peer.needsResync || !(await this.journalServes(peerLast)) || (method === 'snapshot' && peerLast === 0n && this.host.store.lastLsn() > 0n)) {
+      // A new follower gets a snapshot too: cheaper than replaying all history, expunged mail included.
       log.warn({ peerLastLsn: peer.lastLsn, journalFirstLsn: this.host.store.replication.journalInfo?.().firstLsn }, 'replication: follower needs a full resync');
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
