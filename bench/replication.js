@@ -4,8 +4,10 @@
 //   1. QMQP ingest, 16 clients, 4 KB messages: no replica / async / sync
 //      (goal: sync >= 70% of no-replica)
 //   2. replica catch-up rate: N messages delivered while the replica is down,
-//      then the time until it has applied them all; then a full resync of the
-//      same N (replica store emptied, journal replayed from LSN 1)
+//      then the time until it has applied them all (journal stream); then a
+//      full resync of the same N: the replica's data directory emptied, so it
+//      comes back as a new replica and is seeded by a snapshot (index images
+//      and message files), timed until it follows the stream again
 //   3. failover: SIGKILL the primary, `roost promote` on the replica, time
 //      until the promoted node answers IMAP (goal: < 2 s after promote)
 //
@@ -26,6 +28,8 @@ const BIN = path.join(ROOT, 'bin', 'roost');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CATCHUP = Number(process.env.BENCH_CATCHUP ?? 10_000);
 const CLIENTS = 16;
+// BENCH_PARTS=ingest runs only the ingest rows (A/B comparisons of the sync path).
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'ingest,catchup').split(','));
 const SIZE = 4 * 1024;
 const WARMUP_MS = 500;
 
@@ -90,8 +94,16 @@ function writeConfig(dataDir, repl) {
   return cfg;
 }
 
-async function startNode(dataDir, cfg) {
-  const { child, ports } = await spawnRoost(dataDir, cfg, { stdio: ['ignore', 'ignore', 'inherit'], timeoutMs: 20_000 });
+// BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": Node flags for every spawned node (profiling).
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// BENCH_PIN=1: "two machines" on one — the primary (or the lone node) and this load generator on
+// CPU 0, the replica on CPU 1, so the replica's work does not take the primary's CPU time. Needs
+// taskset(1) and 2 CPUs. Without it all processes share all CPUs (the default, and what one box is).
+const PIN = process.env.BENCH_PIN === '1' && os.cpus().length >= 2;
+if (PIN) spawnSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' });
+
+async function startNode(dataDir, cfg, cpus = null) {
+  const { child, ports } = await spawnRoost(dataDir, cfg, { stdio: ['ignore', 'ignore', 'inherit'], timeoutMs: 20_000, nodeArgs: NODE_ARGS, cpus: PIN ? cpus : null });
   return { child, ports, dataDir };
 }
 
@@ -121,9 +133,22 @@ async function waitFor(what, check, timeoutMs = 120_000) {
   throw new Error(`timed out: ${what}`);
 }
 
+/** Busy share of all CPUs between two readings of /proc/stat (null where there is none). */
+function cpuTimes() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
 async function ingest(port) {
+  const c0 = cpuTimes();
   const { delivered, failed, perSecond, p50ms, p99ms } = await measureDeliveries({ port, pkt: PACKET, concurrency: CLIENTS, seconds: SECONDS, warmupMs: WARMUP_MS });
-  return { delivered, failed, perSecond, p50ms, p99ms };
+  const c1 = cpuTimes();
+  const cpuBusy = c0 && c1 ? Number((100 * (1 - (c1.idle - c0.idle) / (c1.total - c0.total))).toFixed(0)) : null;
+  return { delivered, failed, perSecond, p50ms, p99ms, cpuBusy };
 }
 
 async function pair(ack) {
@@ -134,14 +159,14 @@ async function pair(ack) {
   await addUsers(db);
   const ca = writeConfig(da, { role: 'primary', own: pa, peer: pb, ack });
   const cb = writeConfig(db, { role: 'replica', own: pb, peer: pa, ack });
-  const [a, b] = await Promise.all([startNode(da, ca), startNode(db, cb)]);
+  const [a, b] = await Promise.all([startNode(da, ca, '0'), startNode(db, cb, '1')]);
   await waitFor('replica connected', async () => (await status(db)).replication.connected);
   return { a, b, ca, cb };
 }
 
 async function cleanup(...nodes) {
   for (const n of nodes) {
-    await stopNode(n, 'SIGKILL');
+    await stopNode(n, NODE_ARGS.length > 0 ? 'SIGTERM' : 'SIGKILL');
     rmSync(n.dataDir, { recursive: true, force: true });
   }
 }
@@ -152,7 +177,7 @@ const results = { ingest: [], catchup: null, fullResync: null, failover: null, l
 {
   const d = makeDir('solo');
   await addUsers(d);
-  const n = await startNode(d, writeConfig(d, null));
+  const n = await startNode(d, writeConfig(d, null), '0');
   results.ingest.push({ mode: 'no replica', ...(await ingest(n.ports.qmqp)) });
   await cleanup(n);
 }
@@ -166,7 +191,7 @@ for (const ack of ['async', 'sync']) {
 for (const r of results.ingest) process.stderr.write(`  ${JSON.stringify(r)}\n`);
 
 // 2. Catch-up: replica down while CATCHUP messages arrive (async), then restarted.
-{
+if (PARTS.has('catchup')) {
   const p = await pair('async');
   await stopNode(p.b);
   let sent = 0;
@@ -179,20 +204,27 @@ for (const r of results.ingest) process.stderr.write(`  ${JSON.stringify(r)}\n`)
   await Promise.all(Array.from({ length: CLIENTS }, worker));
   const target = BigInt((await status(p.a.dataDir)).replication.lastLsn);
   const t0 = Date.now();
-  p.b = await startNode(p.b.dataDir, p.cb);
+  p.b = await startNode(p.b.dataDir, p.cb, '1');
   await waitFor('catch-up', async () => BigInt((await status(p.b.dataDir)).replication.appliedLsn) >= target, 600_000);
   const seconds = (Date.now() - t0) / 1000;
   results.catchup = { messages: CATCHUP, seconds: Number(seconds.toFixed(2)), perSecond: Number((CATCHUP / seconds).toFixed(1)) };
   process.stderr.write(`  catch-up ${JSON.stringify(results.catchup)}\n`);
 
-  // 2b. Full resync: the replica's store emptied (re-seed), it replays the primary's journal from LSN 1.
+  // 2b. Full resync: the replica's store emptied (a new replica); the primary sends a snapshot.
   await stopNode(p.b);
-  for (const f of ['journal.sqlite', 'journal.sqlite-wal', 'journal.sqlite-shm', 'index', 'mail', 'spool', 'replication-spool']) {
+  for (const f of ['journal.sqlite', 'journal.sqlite-wal', 'journal.sqlite-shm', 'index', 'mail', 'spool', 'replication-spool', 'replication.json']) {
     rmSync(path.join(p.b.dataDir, f), { recursive: true, force: true });
   }
   const r0 = Date.now();
-  p.b = await startNode(p.b.dataDir, p.cb);
-  await waitFor('full resync', async () => BigInt((await status(p.b.dataDir)).replication.appliedLsn) >= target, 900_000);
+  p.b = await startNode(p.b.dataDir, p.cb, '1');
+  await waitFor(
+    'full resync',
+    async () => {
+      const s = (await status(p.b.dataDir)).replication;
+      return s.connected && s.snapshot === null && BigInt(s.appliedLsn) >= target;
+    },
+    900_000,
+  );
   const rs = (Date.now() - r0) / 1000;
   results.fullResync = { messages: CATCHUP, seconds: Number(rs.toFixed(2)), perSecond: Number((CATCHUP / rs).toFixed(1)) };
   process.stderr.write(`  full resync ${JSON.stringify(results.fullResync)}\n`);
@@ -226,24 +258,26 @@ for (const r of results.ingest) process.stderr.write(`  ${JSON.stringify(r)}\n`)
 
 const base = results.ingest[0].perSecond;
 console.log(`\nRoost replication benchmark: QMQP ingest, ${CLIENTS} clients, ${SIZE / 1024} KB messages, ${SECONDS}s per row`);
-console.log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
-console.log('mode          deliveries/s   p50 ms   p99 ms   failed   vs no replica');
+console.log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}${PIN ? '; pinned: primary + load generator on CPU 0, replica on CPU 1' : '; all processes share all CPUs'}\n`);
+console.log('mode          deliveries/s   p50 ms   p99 ms   failed   vs no replica   CPU busy');
 for (const r of results.ingest) {
   console.log(
-    `${r.mode.padEnd(12)}  ${r.perSecond.toFixed(1).padStart(12)}  ${r.p50ms.toFixed(2).padStart(7)}  ${r.p99ms.toFixed(2).padStart(7)}  ${String(r.failed).padStart(7)}   ${((100 * r.perSecond) / base).toFixed(0).padStart(5)}%`,
+    `${r.mode.padEnd(12)}  ${r.perSecond.toFixed(1).padStart(12)}  ${r.p50ms.toFixed(2).padStart(7)}  ${r.p99ms.toFixed(2).padStart(7)}  ${String(r.failed).padStart(7)}   ${((100 * r.perSecond) / base).toFixed(0).padStart(11)}%   ${String(r.cpuBusy ?? '-').padStart(7)}%`,
   );
 }
-console.log(`\ncatch-up: ${results.catchup.messages} messages applied in ${results.catchup.seconds}s (${results.catchup.perSecond} msgs/s)`);
-console.log(`full resync (empty replica replays the journal): ${results.fullResync.messages} messages in ${results.fullResync.seconds}s (${results.fullResync.perSecond} msgs/s)`);
-results.loadAverage.end = os.loadavg();
-console.log(`load average at start ${results.loadAverage.start.map((x) => x.toFixed(1)).join(' ')}, at end ${results.loadAverage.end.map((x) => x.toFixed(1)).join(' ')} (both nodes share this machine's CPUs and disk)`);
+if (results.catchup) {
+  console.log(`\ncatch-up: ${results.catchup.messages} messages applied in ${results.catchup.seconds}s (${results.catchup.perSecond} msgs/s)`);
+console.log(`full resync (new replica seeded by a snapshot): ${results.fullResync.messages} messages in ${results.fullResync.seconds}s (${results.fullResync.perSecond} msgs/s)`);
 console.log(
   `failover: promote command ${results.failover.promoteCommandMs} ms; promote → IMAP greeting ${results.failover.promoteToImapGreetingMs} ms; SIGKILL → IMAP greeting ${results.failover.killToImapGreetingMs} ms`,
 );
+}
+results.loadAverage.end = os.loadavg();
+console.log(`load average at start ${results.loadAverage.start.map((x) => x.toFixed(1)).join(' ')}, at end ${results.loadAverage.end.map((x) => x.toFixed(1)).join(' ')} (both nodes share this machine's CPUs and disk)`);
 
 const outDir = path.join(ROOT, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const file = path.join(outDir, `replication-${stamp}.json`);
-writeFileSync(file, `${JSON.stringify({ benchmark: 'replication', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, secondsPerRow: SECONDS, ...results }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ benchmark: 'replication', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, secondsPerRow: SECONDS, pinned: PIN, ...results }, null, 2)}\n`);
 console.log(`\nsaved ${path.relative(ROOT, file)}`);

@@ -27,6 +27,8 @@ export interface ReplicationState {
   handedBackThrough: string;
   /** A snapshot from the primary is being installed (full resync): the data here is partial until it ends. */
   seeding: boolean;
+  /** Set while the node runs, cleared at a clean stop: found set at start, the last stop was a crash. */
+  running: boolean;
 }
 
 export const STATE_FILE = 'replication.json';
@@ -45,7 +47,7 @@ export class EpochStore {
     const file = path.join(dataDir, STATE_FILE);
     let state: ReplicationState;
     try {
-      const defaults: Partial<ReplicationState> = { handedBackThrough: '0', needsResync: false, seeding: false };
+      const defaults: Partial<ReplicationState> = { handedBackThrough: '0', needsResync: false, seeding: false, running: false };
       state = { ...defaults, ...(JSON.parse(await fs.readFile(file, 'utf8')) as ReplicationState) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -60,6 +62,7 @@ export class EpochStore {
         needsResync: false,
         handedBackThrough: '0',
         seeding: false,
+        running: false,
       };
       const store = new EpochStore(file, state);
       await store.write(state);
@@ -100,6 +103,22 @@ export class EpochStore {
       history: [...this.current.history, { epoch, startLsn: (lastLsn + 1n).toString() }],
     });
     return epoch;
+  }
+
+  /**
+   * A primary restarting after a crash starts a new generation at the LSN it
+   * writes next (same epoch). Records are shipped while their local fsyncs
+   * still run, so after a power loss a replica may hold records this node
+   * lost — and this node would hand the same LSNs out again. The generation
+   * boundary makes forkPoint() see that (DRBD does the same with a new
+   * current UUID after an unclean primary shutdown, protocols.md §5.1); a
+   * replica that holds nothing past it just follows on.
+   */
+  async newGeneration(lastLsn: bigint): Promise<void> {
+    const startLsn = (lastLsn + 1n).toString();
+    const last = this.current.history[this.current.history.length - 1];
+    if (last && last.startLsn === startLsn) return;
+    await this.update({ history: [...this.current.history, { epoch: this.current.epoch, startLsn }] });
   }
 
   private async write(state: ReplicationState): Promise<void> {

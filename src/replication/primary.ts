@@ -168,6 +168,9 @@ export class PrimaryListener {
   }
 }
 
+/** Delivered messages whose bytes are read ahead of the one being sent. */
+const READ_AHEAD = 16;
+
 /** Streams journal records to one follower and turns its acks into gate releases. */
 export class ShipSession {
   private sent: bigint;
@@ -227,13 +230,20 @@ export class ShipSession {
       if (frame.t === 'ack') this.onAck(BigInt(frame.lsn));
     });
     // Ship only what the store has announced: a record is journaled before its file is
-    // renamed into place, and announced (onJournal) after.
+    // renamed into place, and announced after — by onCommit as soon as the files are in
+    // place (the local fsyncs still running), else by onJournal once durable.
     this.visible = store.lastLsn();
-    const unsubscribe = store.onJournal((records) => {
+    const announced = (records: readonly JournalRecord[]): void => {
       const last = records[records.length - 1];
       if (last && last.lsn > this.visible) this.visible = last.lsn;
       this.wake?.();
-    });
+    };
+    const unsubscribeJournal = store.onJournal(announced);
+    const unsubscribeCommit = store.onCommit?.(announced) ?? (() => undefined);
+    const unsubscribe = (): void => {
+      unsubscribeJournal();
+      unsubscribeCommit();
+    };
     const heartbeat = setInterval(() => {
       if (Date.now() - this.lastHeard > 4 * LIMITS.replication.heartbeatMs) {
         this.log.warn('replication: follower silent; dropping link');
@@ -254,9 +264,21 @@ export class ShipSession {
             this.log.error({ after: this.sent.toString() }, 'replication: journal no longer holds the records the follower needs; it must resync');
             break;
           }
-          for (const r of records) {
+          // Bodies are read a few records ahead, so one batch of deliveries costs one round of file reads.
+          const bodies: (Promise<Buffer> | undefined)[] = [];
+          const fetch = (i: number): void => {
+            const r = records[i];
+            if (!r || r.kind !== 'deliver') return;
+            const p = this.delivered(r);
+            p.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+            bodies[i] = p;
+          };
+          for (let i = 0; i < READ_AHEAD; i++) fetch(i);
+          for (let i = 0; i < records.length; i++) {
             if (this.stopped) break;
-            await this.ship(r);
+            fetch(i + READ_AHEAD);
+            await this.ship(records[i]!, await bodies[i]);
+            bodies[i] = undefined;
           }
           continue;
         }
@@ -275,11 +297,7 @@ export class ShipSession {
     }
   }
 
-  private async ship(r: JournalRecord): Promise<void> {
-    let body: Buffer | undefined;
-    if (r.kind === 'deliver') {
-      body = await this.delivered(r);
-    }
+  private async ship(r: JournalRecord, body: Buffer | undefined): Promise<void> {
     const frame: Frame = { t: 'rec', r: toWire(r) };
     await this.link.send(frame, body);
     const bytes = (body?.length ?? 0) + 200;
@@ -301,7 +319,8 @@ export class ShipSession {
   private async delivered(r: JournalRecord): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await readAll(await this.host.store.replication.openDelivered(r));
+        const rs = this.host.store.replication;
+        return rs.readDelivered ? await rs.readDelivered(r) : await readAll(await rs.openDelivered(r));
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;
         if (attempt >= 20 || this.stopped) {

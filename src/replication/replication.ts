@@ -169,6 +169,8 @@ export class Replication {
       () => store.replication.appliedLsn(),
       this.log,
     );
+    const crashed = this.epochs.state.running;
+    await this.epochs.update({ running: true });
     this.applyRole(this.role);
     if (this.enabled) {
       this.listener = new PrimaryListener(this.listenerHost(), this.deps.config.replication.listen, this.deps.tls);
@@ -182,7 +184,13 @@ export class Replication {
         await this.serial;
       }
       // The node opens the client ports after this returns when the role is still primary.
-      if (this.role === 'primary') this.startProber();
+      if (this.role === 'primary') {
+        if (crashed && this.enabled && store.lastLsn() > 0n) {
+          await this.epochs.newGeneration(store.lastLsn());
+          this.log.warn({ startLsn: (store.lastLsn() + 1n).toString() }, 'replication: restarted after a crash; new generation in the epoch history');
+        }
+        this.startProber();
+      }
     } else {
       this.startFollower();
     }
@@ -313,6 +321,7 @@ export class Replication {
     await this.spool?.close();
     if (this.resyncing) clearInterval(this.resyncing.timer);
     this.gate.close();
+    await this.epochs.update({ running: false }).catch((err: unknown) => this.log.error({ err }, 'replication: recording the clean stop failed'));
   }
 
   nodeState(): NodeState {

@@ -59,6 +59,8 @@ export class GroupCommitter {
     private readonly journal: Journal,
     private readonly epoch: () => number,
     private readonly onRecords: (records: readonly JournalRecord[]) => void,
+    /** Records committed and their files renamed into place, before any fsync is awaited (replication ships from here). */
+    private readonly onCommitted: (records: readonly JournalRecord[]) => void = () => undefined,
   ) {}
 
   /** A delivery is being prepared and will submit soon (lets the flush wait for it briefly). */
@@ -184,6 +186,9 @@ export class GroupCommitter {
       );
     }
     await Promise.all(after);
+    // Shipping may start now, in parallel with the local fsyncs (DRBD protocol C writes both
+    // disks at once); a client still hears OK only after both (gate.waitFor after finish).
+    if (all.length > 0) this.onCommitted(all);
     const dirs = [...new Set(live.flatMap((l) => l.dirs))];
     const dirSynced = Promise.allSettled(dirs.map((d) => this.dirSyncs.sync(d)));
     const prev = this.tail;

@@ -16,6 +16,7 @@ import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './mail
 import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
+import { fdClose, fdOpen, fdRead, fdStat } from './maildir/fd.js';
 import { parseMessage } from './mime/parse.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import type { MimeTree } from './mime/types.js';
@@ -406,9 +407,3 @@ function applyOp(current: readonly string[], op: FlagOp, given: readonly string[
   if (op === 'remove') return current.filter((f) => !lower.has(f.toLowerCase()));
   return normalizeFlags([...current, ...given]);
 }
-
-const fdOpen = (file: string): Promise<number> => new Promise((resolve, reject) => fs.open(file, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
-const fdStat = (fd: number): Promise<fs.Stats> => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
-const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
-const fdRead = (fd: number, buf: Buffer, off: number, pos: number): Promise<number> =>
-  new Promise((resolve, reject) => fs.read(fd, buf, off, buf.length - off, pos, (err, n) => (err ? reject(err) : resolve(n))));

@@ -12,6 +12,7 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { findByBasename, Mutex, type AccountState } from './account.js';
 import { fsyncDir, ensureMaildir } from './maildir/save.js';
+import { readWhole, writeDurable } from './maildir/fd.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { parseMessage } from './mime/parse.js';
 import type { StoreImpl } from './store-impl.js';
@@ -46,6 +47,16 @@ export class ReplicationImpl implements ReplicationSupport {
   }
 
   async openDelivered(record: JournalRecord): Promise<Readable> {
+    return this.withDelivered(record, async (file) => (await fsp.open(file, 'r')).createReadStream({ autoClose: true }));
+  }
+
+  readDelivered(record: JournalRecord): Promise<Buffer> {
+    const size = Number(record.data.size);
+    return this.withDelivered(record, (file) => readWhole(file, Number.isSafeInteger(size) && size >= 0 ? size : undefined));
+  }
+
+  /** Run `use` on the file of a 'deliver' record wherever it is now (ENOENT: looked up again); NOTFOUND when gone. */
+  private async withDelivered<T>(record: JournalRecord, use: (file: string) => Promise<T>): Promise<T> {
     if (record.kind !== 'deliver') throw new RoostError('NOTFOUND', 'not a deliver record');
     const st = this.account(record);
     const d = record.data;
@@ -61,8 +72,7 @@ export class ReplicationImpl implements ReplicationSupport {
       const n = attempt === 0 ? want.filename : mb ? st.locate(mb.id, dir, want) : findByBasename(dir, want.basename);
       if (n === null) break;
       try {
-        const fh = await fsp.open(path.join(dir, n), 'r');
-        return fh.createReadStream({ autoClose: true });
+        return await use(path.join(dir, n));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -115,13 +125,15 @@ export class ReplicationImpl implements ReplicationSupport {
       const dir = mailboxDir(st.account.maildir, String(d.mailbox));
       ensureMaildir(dir, String(d.mailbox) !== INBOX);
       const extras: Parameters<AccountState['applyFs']>[1] = {};
-      if (!fs.existsSync(path.join(dir, String(d.filename))) && !findByBasename(dir, String(d.basename))) {
+      // A record above the applied LSN cannot have been renamed by a later flag change (those
+      // come after it), so its file is at `filename` or nowhere: no directory scan needed.
+      if (!fs.existsSync(path.join(dir, String(d.filename)))) {
         if (!body) {
           // The primary no longer has it (expunged since); a later expunge record covers it.
           extras.lost = new Set([rec.lsn]);
         } else {
           const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
-          writes.push(writeDurably(tmp, body, Number(d.internalDate)));
+          writes.push(writeDurable(tmp, body, new Date(Number(d.internalDate))));
           rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
         }
       }
@@ -184,7 +196,7 @@ export class ReplicationImpl implements ReplicationSupport {
       const dir = mailboxDir(st.account.maildir, String(d.mailbox));
       ensureMaildir(dir, String(d.mailbox) !== INBOX);
       const target = path.join(dir, String(d.filename));
-      if (!fs.existsSync(target) && !findByBasename(dir, String(d.basename))) {
+      if (!fs.existsSync(target)) {
         if (!body) {
           // The primary no longer has it (expunged since: openDelivered said
           // NOTFOUND). Journal the record; a later expunge record covers it.
@@ -195,14 +207,7 @@ export class ReplicationImpl implements ReplicationSupport {
           return;
         }
         const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
-        const fh = await fsp.open(tmp, 'w', 0o600);
-        try {
-          await fh.writeFile(body);
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-        await fsp.utimes(tmp, new Date(Number(d.internalDate)), new Date(Number(d.internalDate)));
+        await writeDurable(tmp, body, new Date(Number(d.internalDate)));
         rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
       }
     }
@@ -310,16 +315,4 @@ export class ReplicationImpl implements ReplicationSupport {
  */
 function inSnapshot(st: AccountState, rec: JournalRecord): boolean {
   return rec.lsn <= st.db().appliedLsn();
-}
-
-/** Write a replicated message into tmp/ and fdatasync it (INTERNALDATE is the mtime). */
-async function writeDurably(file: string, body: Buffer, internalDate: number): Promise<void> {
-  const fh = await fsp.open(file, 'w', 0o600);
-  try {
-    await fh.writeFile(body);
-    await fh.utimes(new Date(internalDate), new Date(internalDate));
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
 }

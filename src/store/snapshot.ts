@@ -27,6 +27,7 @@ import { RoostError } from '../errors.js';
 import { findByBasename } from './account.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
+import { readWhole, writeDurable } from './maildir/fd.js';
 import type { StoreImpl } from './store-impl.js';
 import type { AccountSnapshot, SnapshotFile } from './store.js';
 
@@ -62,7 +63,7 @@ export async function readSnapshotFile(store: StoreImpl, accountId: string, f: S
     const name = attempt === 0 ? f.diskName : row ? st.locate(row.id, dir, want) : findByBasename(dir, f.basename);
     if (name === null) return null;
     try {
-      return await fsp.readFile(path.join(dir, name));
+      return await readWhole(path.join(dir, name), f.size);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -123,14 +124,7 @@ export async function installFiles(account: Account, items: readonly { file: Sna
     items.map(async ({ file, body }) => {
       const target = path.join(mailboxDir(account.maildir, file.mailbox), file.filename);
       dirs.add(path.dirname(target));
-      const fh = await fsp.open(target, 'w', 0o600);
-      try {
-        await fh.writeFile(body);
-        await fh.utimes(new Date(file.internalDate), new Date(file.internalDate));
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
+      await writeDurable(target, body, new Date(file.internalDate));
     }),
   );
   await Promise.all([...dirs].map((d) => fsyncDir(d)));

@@ -75,6 +75,7 @@ export class StoreImpl implements Store, StoreCore {
   /** Accounts with an open index, least recently used first. */
   private readonly lru = new Map<string, AccountState>();
   private readonly journalListeners = new Set<(r: readonly JournalRecord[]) => void>();
+  private readonly commitListeners = new Set<(r: readonly JournalRecord[]) => void>();
   /** Cached mailboxes, least recently used first, and how many messages they hold. */
   private readonly cacheUse = new Map<string, { st: AccountState; mailboxId: number; count: number }>();
   private cachedTotal = 0;
@@ -97,7 +98,12 @@ export class StoreImpl implements Store, StoreCore {
     this.spool = new SpoolPool(this.spoolDir, () => uniqueName(this.hostname));
     this.journal = new Journal(opts.dataDir);
     this.currentEpoch = Number(this.journal.meta('epoch') ?? '0');
-    this.committer = new GroupCommitter(this.journal, () => this.currentEpoch, (recs) => this.notifyJournal(recs));
+    this.committer = new GroupCommitter(
+      this.journal,
+      () => this.currentEpoch,
+      (recs) => this.notifyJournal(recs),
+      (recs) => this.notifyCommitted(recs),
+    );
     this.replication = new ReplicationImpl(this);
     const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => process.emitWarning(`${msg} ${JSON.stringify(fields)}`));
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
@@ -438,6 +444,21 @@ export class StoreImpl implements Store, StoreCore {
   onJournal(listener: (records: readonly JournalRecord[]) => void): () => void {
     this.journalListeners.add(listener);
     return () => this.journalListeners.delete(listener);
+  }
+
+  onCommit(listener: (records: readonly JournalRecord[]) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  private notifyCommitted(records: readonly JournalRecord[]): void {
+    for (const l of this.commitListeners) {
+      try {
+        l(records);
+      } catch (err) {
+        this.warn('store: commit listener failed', err);
+      }
+    }
   }
 
   notifyJournal(records: readonly JournalRecord[]): void {

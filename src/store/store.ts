@@ -200,6 +200,14 @@ export interface Store {
   readJournal(after: bigint, limit: number): Promise<readonly JournalRecord[]>;
   /** Called after each journal commit (in LSN order). Returns unsubscribe. */
   onJournal(listener: (records: readonly JournalRecord[]) => void): () => void;
+  /**
+   * Called earlier than onJournal, in LSN order: the records are committed
+   * and their message files are in place, but the fsyncs that make them
+   * durable may still run. Replication ships from here so the replica's
+   * disk write overlaps the local one; no client has been answered yet.
+   * Optional: without it, shipping waits for onJournal.
+   */
+  onCommit?(listener: (records: readonly JournalRecord[]) => void): () => void;
 
   /**
    * Journal an embedded-directory change (issue 5: users, aliases, password
@@ -227,6 +235,8 @@ export interface Store {
 export interface ReplicationSupport {
   /** The message bytes a 'deliver' record refers to (as stored). */
   openDelivered(record: JournalRecord): Promise<Readable>;
+  /** The same bytes read whole (cheaper per small message than a stream). Optional. */
+  readDelivered?(record: JournalRecord): Promise<Buffer>;
   /**
    * Apply a record received from the primary, idempotently (a record at or
    * below appliedLsn() is a no-op). `body` carries the bytes of a 'deliver'.

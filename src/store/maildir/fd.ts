@@ -1,0 +1,56 @@
+/**
+ * File I/O on plain descriptors with callbacks. For the many small files a
+ * mail store reads and writes (one per message), this costs noticeably less
+ * main-thread time than FileHandle promises or streams: each step is one
+ * libuv request, nothing else.
+ */
+import fs from 'node:fs';
+
+export const fdOpen = (file: string, flags: string = 'r', mode = 0o600): Promise<number> =>
+  new Promise((resolve, reject) => fs.open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+export const fdStat = (fd: number): Promise<fs.Stats> => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
+export const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
+export const fdRead = (fd: number, buf: Buffer, off: number, pos: number): Promise<number> =>
+  new Promise((resolve, reject) => fs.read(fd, buf, off, buf.length - off, pos, (err, n) => (err ? reject(err) : resolve(n))));
+const fdWrite = (fd: number, buf: Buffer, off: number): Promise<number> =>
+  new Promise((resolve, reject) => fs.write(fd, buf, off, buf.length - off, null, (err, n) => (err ? reject(err) : resolve(n))));
+const fdDatasync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+const fdTimes = (fd: number, t: Date): Promise<void> => new Promise((resolve, reject) => fs.futimes(fd, t, t, (err) => (err ? reject(err) : resolve())));
+
+/** The whole file. `size` (the message's S= size) saves the fstat; a file that turns out longer is read to its end. */
+export async function readWhole(file: string, size?: number): Promise<Buffer> {
+  const fd = await fdOpen(file);
+  try {
+    const want = size ?? (await fdStat(fd)).size;
+    let buf = Buffer.allocUnsafe(want);
+    let got = 0;
+    for (;;) {
+      if (got === buf.length) {
+        // At the expected end: confirm EOF (a stale size hint reads on).
+        const probe = Buffer.allocUnsafe(64 * 1024);
+        const n = await fdRead(fd, probe, 0, got);
+        if (n === 0) return buf;
+        buf = Buffer.concat([buf, probe.subarray(0, n)]);
+        got += n;
+        continue;
+      }
+      const n = await fdRead(fd, buf, got, got);
+      if (n === 0) return buf.subarray(0, got);
+      got += n;
+    }
+  } finally {
+    await fdClose(fd);
+  }
+}
+
+/** Create `file` with `body`, set its mtime (a message's INTERNALDATE), fdatasync it. */
+export async function writeDurable(file: string, body: Buffer, mtime: Date): Promise<void> {
+  const fd = await fdOpen(file, 'w');
+  try {
+    for (let off = 0; off < body.length; ) off += await fdWrite(fd, body, off);
+    await fdTimes(fd, mtime);
+    await fdDatasync(fd);
+  } finally {
+    await fdClose(fd);
+  }
+}
