@@ -256,7 +256,9 @@ async function serveSnapshot(deps: { store: Store; directory: Directory }, link:
         unpin = pin(from);
         old();
       }
-      await link.send({ t: 'snap-account', accountId: id, account: snap.account, appliedLsn: snap.appliedLsn.toString(), files: snap.files.length }, snap.image);
+      await link.send({ t: 'snap-account', accountId: id, account: snap.account, appliedLsn: snap.appliedLsn.toString(), files: snap.files.length, imageBytes: snap.image.length });
+      // In pieces: a large account's index can outgrow one frame (LIMITS.replication.maxFrameBody).
+      for (let off = 0; off < snap.image.length; off += CHUNK_BYTES) await link.send({ t: 'snap-image' }, snap.image.subarray(off, off + CHUNK_BYTES));
       let chunk = 0;
       let chunkBytes = 0;
       for (const f of snap.files) {
@@ -331,12 +333,22 @@ async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
       case 'snap-dir':
         directory.replaceState?.(JSON.parse(body.toString('utf8')) as unknown[], BigInt(begin.lsn));
         break;
-      case 'snap-account':
+      case 'snap-account': {
         account = (await f.localAccount(frame.accountId)) ?? frame.account;
-        await rs.installSnapshot!(account, body);
+        const pieces: Buffer[] = [];
+        let got = 0;
+        while (got < frame.imageBytes) {
+          const piece = await link.next(10 * 60_000);
+          if (piece.frame.t !== 'snap-image') throw new HandshakeError('INTERNAL', `expected snap-image, got ${piece.frame.t}`);
+          pieces.push(piece.body);
+          got += piece.body.length;
+        }
+        if (got !== frame.imageBytes) throw new HandshakeError('INTERNAL', `index image of ${frame.accountId}: ${got} bytes, expected ${frame.imageBytes}`);
+        await rs.installSnapshot!(account, Buffer.concat(pieces));
         p.accountsDone++;
         f.progress?.({ ...p });
         break;
+      }
       case 'snap-file':
         if (!account || account.id !== frame.accountId) throw new HandshakeError('INTERNAL', `snapshot file for ${frame.accountId} outside its account`);
         if (!frame.lost) pending.push({ file: frame.file, body });

@@ -94,7 +94,9 @@ export type Frame =
   /** Snapshot (catchup.ts): counts for progress, then the embedded directory (body: JSON), then per account its index image and files. */
   | { t: 'snap-begin'; accounts: number; lsn: string }
   | { t: 'snap-dir' }
-  | { t: 'snap-account'; accountId: string; account: Account; appliedLsn: string; files: number }
+  /** One account: its index image follows in `imageBytes` worth of snap-image frames (body: a piece), then its files. */
+  | { t: 'snap-account'; accountId: string; account: Account; appliedLsn: string; files: number; imageBytes: number }
+  | { t: 'snap-image' }
   | { t: 'snap-file'; accountId: string; file: SnapshotFile; lost?: boolean }
   /** End of a chunk of frames: the follower installs it and answers snap-ack with the same seq (flow control). */
   | { t: 'snap-flush'; seq: number }
