@@ -53,7 +53,13 @@ describe('config loading', () => {
     ['value out of range', '[qmqp]\nmax_recipients = 0\n', /qmqp\.max_recipients: 0 is outside/],
     ['bad enum', '[replication]\nack = "maybe"\n', /replication\.ack: expected one of/],
     ['unknown ldap key', '[directory.ldap]\nhost = "x"\n', /directory\.ldap\.host: unknown key/],
+    ['a journal bound below 64 KiB', '[replication]\njournal_max_bytes = 65535\n', /replication\.journal_max_bytes: 65535 is outside/],
   ];
+
+  it('takes the smallest journal bound, 64 KiB', async () => {
+    const f = await configFile('journal-min.toml', '[replication]\njournal_max_bytes = 65536\n');
+    expect(loadConfig(f).replication.journal_max_bytes).toBe(65536);
+  });
   for (const [what, text, re] of bad) {
     it(`refuses ${what}, naming the key`, async () => {
       const f = await configFile(`bad-${what.replace(/\W+/g, '-')}.toml`, text);
