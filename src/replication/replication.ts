@@ -18,7 +18,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { EpochStore } from './epoch.js';
 import { AckGate } from './gate.js';
 import { HandshakeError, offerHandshake } from './handshake.js';
-import { metrics } from './metrics.js';
+import { metrics, setStatusSource } from './metrics.js';
 import { PrimaryListener, type ShipSession } from './primary.js';
 import { Follower, connectPeer } from './replica.js';
 import { Link, type EpochStart, type NodeState, type Role } from './protocol.js';
@@ -120,7 +120,9 @@ export class Replication {
     const r = deps.config.replication;
     if (r.peer !== '' && r.secret === '') throw new Error('config: replication.secret: required when replication.peer is set');
     const epochs = await EpochStore.open(deps.config.paths.dataDir, r.role as Role, deps.store.lastLsn());
-    return new Replication(deps, epochs);
+    const replication = new Replication(deps, epochs);
+    setStatusSource(() => replication.status());
+    return replication;
   }
 
   get enabled(): boolean {
@@ -314,6 +316,7 @@ export class Replication {
 
   async close(): Promise<void> {
     this.closed = true;
+    setStatusSource(null);
     await this.serial.catch(() => undefined);
     await this.prober?.stop();
     await this.follower?.stop();

@@ -114,6 +114,12 @@ describe('bounded journal and full resync by snapshot', () => {
     expect(BigInt(sa.journal.firstLsn)).toBeGreaterThan(30n);
     expect(sa.replicaNeedsResync).toBe(true);
     expect(pair.a.proc!.output()).toMatch(/journal pruned to stay within journal_max_bytes/);
+    const metrics = await (await fetch(`http://127.0.0.1:${pa.admin}/metrics`)).text();
+    const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    expect(gauge('roost_replication_replica_needs_resync')).toBe(1);
+    expect(gauge('roost_journal_first_lsn')).toBe(Number(sa.journal.firstLsn));
+    expect(gauge('roost_journal_bytes')).toBeGreaterThan(0);
+    expect(gauge('roost_replication_last_lsn')).toBeGreaterThanOrEqual(Number(sa.lastLsn));
 
     // The replica returns and is seeded while deliveries go on.
     await pair.start(pair.b);
