@@ -117,6 +117,9 @@ export const LIMITS = {
     ackEveryRecords: 64,
     /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
     accountSeedBatch: 200,
+    /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */
+    shipCacheBytes: 32 * 1024 * 1024,
+    shipCacheMaxMessage: 1024 * 1024,
     /** Message files written by a replica being seeded before their fdatasyncs are awaited together. */
     snapshotWriteBatch: 64,
     /** Reconnect back-off to the peer. */

@@ -51,6 +51,8 @@ export class ReplicationImpl implements ReplicationSupport {
   }
 
   readDelivered(record: JournalRecord): Promise<Buffer> {
+    const kept = this.store.takeRecentBody(record.lsn);
+    if (kept) return Promise.resolve(kept);
     const size = Number(record.data.size);
     return this.withDelivered(record, (file) => readWhole(file, Number.isSafeInteger(size) && size >= 0 ? size : undefined));
   }

@@ -76,6 +76,8 @@ export class StoreImpl implements Store, StoreCore {
   private readonly lru = new Map<string, AccountState>();
   private readonly journalListeners = new Set<(r: readonly JournalRecord[]) => void>();
   private readonly commitListeners = new Set<(r: readonly JournalRecord[]) => void>();
+  private readonly recentBodies = new Map<bigint, Buffer>();
+  private recentBytes = 0;
   /** Cached mailboxes, least recently used first, and how many messages they hold. */
   private readonly cacheUse = new Map<string, { st: AccountState; mailboxId: number; count: number }>();
   private cachedTotal = 0;
@@ -368,6 +370,7 @@ export class StoreImpl implements Store, StoreCore {
         // Copies (EXDEV) were fsync'd when made; the hard links share the spool inode.
         dataSync: () => draft.datasync(),
         afterJournal: async (recs) => {
+          for (const r of recs) this.keepBody(r.lsn, content);
           // rename(2) can wait on the filesystem journal: run them in the thread pool.
           await Promise.all(recs.map((r, i) => fsp.rename(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), prepared[i]!.tmp), path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))));
           return [...new Set(recs.map((r, i) => path.dirname(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))))];
@@ -444,6 +447,32 @@ export class StoreImpl implements Store, StoreCore {
   onJournal(listener: (records: readonly JournalRecord[]) => void): () => void {
     this.journalListeners.add(listener);
     return () => this.journalListeners.delete(listener);
+  }
+
+  /**
+   * Bodies of deliveries just committed, kept (bounded, oldest dropped first)
+   * only while someone ships records, so replication sends them without
+   * reading each file back; a miss reads the file as before.
+   */
+  private keepBody(lsn: bigint, body: Buffer): void {
+    if (this.commitListeners.size === 0 || body.length > LIMITS.replication.shipCacheMaxMessage) return;
+    this.recentBodies.set(lsn, body);
+    this.recentBytes += body.length;
+    for (const [k, b] of this.recentBodies) {
+      if (this.recentBytes <= LIMITS.replication.shipCacheBytes) break;
+      this.recentBodies.delete(k);
+      this.recentBytes -= b.length;
+    }
+  }
+
+  /** The body of a just-committed delivery, once (see keepBody). */
+  takeRecentBody(lsn: bigint): Buffer | undefined {
+    const b = this.recentBodies.get(lsn);
+    if (b) {
+      this.recentBodies.delete(lsn);
+      this.recentBytes -= b.length;
+    }
+    return b;
   }
 
   onCommit(listener: (records: readonly JournalRecord[]) => void): () => void {
