@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/store.js';
 import type { StoreImpl } from '../../src/store/store-impl.js';
+import { LIMITS } from '../../src/limits.js';
 import { account, deliver, message, tempDir } from './helpers.js';
 
 const MAX = 64 * 1024;
@@ -98,6 +99,40 @@ describe('journal keeper', () => {
     // New records continue after the head, not after what is left.
     await deliverN(store, bob, 1);
     expect(store.lastLsn()).toBe(lastBefore + 1n);
+    await store.close();
+  });
+});
+
+describe('bodies kept for shipping', () => {
+  it('are kept only while someone ships, within LIMITS.replication.shipCacheBytes, and never above shipCacheMaxMessage', async () => {
+    const root = tempDir();
+    roots.push(root);
+    const store = await openBounded(root);
+    const carol = account(root, 'carol');
+    const body = (n: number, size: number): Buffer => Buffer.concat([message(`big${n}`), Buffer.alloc(size - message(`big${n}`).length, 'x')]);
+    // Nobody listens: nothing is kept.
+    const [first] = await deliver(store, [carol], body(0, 1000));
+    expect(store.takeRecentBody(first!.lsn)).toBeUndefined();
+
+    const off = store.onCommit(() => undefined);
+    const max = LIMITS.replication.shipCacheMaxMessage;
+    const [atMax] = await deliver(store, [carol], body(1, max));
+    const [overMax] = await deliver(store, [carol], body(2, max + 1));
+    expect(store.takeRecentBody(atMax!.lsn)?.length).toBe(max);
+    expect(store.takeRecentBody(atMax!.lsn)).toBeUndefined(); // once
+    expect(store.takeRecentBody(overMax!.lsn)).toBeUndefined();
+
+    // More than the bound: the oldest go first, the newest stay, and what is kept is the stored bytes.
+    const n = Math.ceil(LIMITS.replication.shipCacheBytes / max) + 4;
+    const saved = [];
+    for (let i = 0; i < n; i++) saved.push((await deliver(store, [carol], body(10 + i, max)))[0]!);
+    expect(store.takeRecentBody(saved[0]!.lsn)).toBeUndefined();
+    const last = saved[saved.length - 1]!;
+    const kept = store.takeRecentBody(last.lsn)!;
+    const box = await store.user(carol).openMailbox('INBOX');
+    expect(kept.equals(await box.readMessage(last.uid))).toBe(true);
+    box.close();
+    off();
     await store.close();
   });
 });
