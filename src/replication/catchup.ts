@@ -51,6 +51,11 @@ function str(v: unknown, fallback: string): string {
 export async function sendHandback(store: Store, link: Link, fork: bigint, handedBackThrough: bigint, log: Logger): Promise<{ sent: number; missing: number; through: bigint }> {
   // Records handed back in an earlier attempt are not sent twice.
   let after = fork - 1n > handedBackThrough ? fork - 1n : handedBackThrough;
+  const first = BigInt(store.replication.journalInfo?.().firstLsn ?? '0');
+  if (first > after + 1n) {
+    // journal_max_bytes pruned part of the divergence: those messages stay in this node's Maildir, unreplicated.
+    log.error({ fork: fork.toString(), journalFirstLsn: first.toString() }, 'replication: hand-back: records after the fork were pruned from the journal; their messages are NOT handed back (copy them from this Maildir by hand)');
+  }
   let id = 0;
   let sent = 0;
   let missing = 0;
