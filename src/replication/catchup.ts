@@ -53,8 +53,13 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
   let after = fork - 1n > handedBackThrough ? fork - 1n : handedBackThrough;
   const first = BigInt(store.replication.journalInfo?.().firstLsn ?? '0');
   if (first > after + 1n) {
-    // journal_max_bytes pruned part of the divergence: those messages stay in this node's Maildir, unreplicated.
-    log.error({ fork: fork.toString(), journalFirstLsn: first.toString() }, 'replication: hand-back: records after the fork were pruned from the journal; their messages are NOT handed back (copy them from this Maildir by hand)');
+    // journal_max_bytes pruned part of the divergence. A resync would delete those messages with the
+    // rest of this node's data, so stop here: the node stays a read-only replica until an operator acts.
+    log.error(
+      { fork: fork.toString(), journalFirstLsn: first.toString() },
+      'replication: hand-back impossible: records after the fork were pruned from the journal; NOT resyncing — save this Maildir, then re-seed the node by hand (contrib/README.md)',
+    );
+    throw new HandshakeError('RESYNC', `hand-back: journal starts at ${first}, after the fork at ${fork}; manual re-seed needed`);
   }
   let id = 0;
   let sent = 0;

@@ -500,7 +500,11 @@ export class Replication {
       },
       peerHasHigherEpoch: (peer) => this.peerHasHigherEpoch(peer),
       sendHandback: async (link, fork) => {
-        const r = await sendHandback(store, link, fork, BigInt(this.epochs.state.handedBackThrough), this.log);
+        const r = await sendHandback(store, link, fork, BigInt(this.epochs.state.handedBackThrough), this.log).catch(async (err: unknown) => {
+          // Diverged either way: refuse promote until it is sorted out.
+          if (!this.epochs.state.needsResync) await this.epochs.update({ needsResync: true });
+          throw err;
+        });
         await this.epochs.update({ handedBackThrough: r.through.toString(), needsResync: true });
         this.log.warn({ ...r, through: r.through.toString() }, 'replication: hand-back done; this node now needs a full resync');
       },
