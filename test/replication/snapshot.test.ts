@@ -14,7 +14,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { roostProcess } from '../helpers/cli.js';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { login } from '../imap/helpers/client.js';
+import { FaultProxy } from './proxy.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
 const run = promisify(execFile);
@@ -164,6 +167,45 @@ describe('bounded journal and full resync by snapshot', () => {
     expect(arch.untagged).toContain('* 3 EXISTS');
     await r.cmd('LOGOUT');
   }, 180_000);
+
+  it('an old primary whose divergence was partly pruned does not resync (that would delete it) and says so', async () => {
+    await pair?.cleanup();
+    pair = await Pair.create({ ack: 'async', users: USERS });
+    for (const n of [pair.a, pair.b]) (n.overrides.replication as Record<string, unknown>).journal_max_bytes = JOURNAL_MAX;
+    const proxy = new FaultProxy(pair.a.replPort);
+    await proxy.listen();
+    try {
+      (pair.b.overrides.replication as Record<string, unknown>).peer = `127.0.0.1:${proxy.port}`;
+      await pair.startBoth();
+      await waitUntil('replica connected', async () => (await replStatus(pair.b)).replication.connected);
+      const pa = await ports(pair.a);
+      await deliverMany(pa.qmqp!, 4, 'shared');
+      await waitUntil('replicated', () => caughtUp(pair));
+      // Cut off, A (async) accepts far more than its journal bound holds.
+      proxy.drop();
+      await waitUntil('link down', async () => !(await replStatus(pair.b)).replication.connected);
+      await deliverMany(pa.qmqp!, 300, 'cut');
+      await waitUntil('A pruned', async () => (await replStatus(pair.a)).replication.journal.pruned > 0, 20_000);
+      await pair.kill(pair.a, 'SIGKILL');
+      expect((await roostProcess(['promote', '--config', pair.b.proc!.configFile])).code).toBe(0);
+
+      const a = await pair.start(pair.a);
+      await waitUntil('hand-back refused', () => /hand-back impossible/.test(a.output()), 20_000);
+      const st = await replStatus(pair.a);
+      expect(st.role).toBe('replica');
+      expect(st.replication.needsResync).toBe(true);
+      expect(a.output()).not.toMatch(/discarding local mailbox data/);
+      // Its mail is all still there for the operator: 2 shared + 150 cut-off messages per user.
+      for (const u of USERS) {
+        const [local, domain] = u.split('@') as [string, string];
+        const dir = path.join(pair.a.dataDir, 'mail', domain, local, 'Maildir');
+        const files = (await readdir(path.join(dir, 'new')).catch(() => [])).length + (await readdir(path.join(dir, 'cur')).catch(() => [])).length;
+        expect(files).toBe(152);
+      }
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 
   it('a replica killed half-way through its snapshot asks for a new one and ends identical', async () => {
     await pair?.cleanup();
