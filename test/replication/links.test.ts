@@ -104,6 +104,47 @@ describe('link faults', () => {
     expect((await roostProcess(['verify', '--config', pair.a.proc!.configFile])).code).toBe(0);
   }, 60_000);
 
+  it('a reordered byte stream is caught by TLS: the link is dropped and re-established, nothing garbled is applied', async () => {
+    ({ pair, proxy } = await proxiedPair('degrade'));
+    const q = (await ports(pair.a)).qmqp!;
+    const acked: string[] = [];
+    const before = (await replStatus(pair.b)).replication.connectedSince as string;
+    let faultsDone = false;
+    let sent = 0;
+    // Deliveries keep the link busy until every reorder has happened (bounded).
+    const stream = (async () => {
+      for (let i = 0; i < 2000 && (!faultsDone || i < 20); i++) {
+        const rcpt = i % 2 ? 'alice@example.org' : 'bob@example.org';
+        sent++;
+        if ((await qmqpSend(q, testMessage(i, 'reorder'), 's@x.net', [rcpt]))[0] === 'K') acked.push(`${rcpt} ${i}`);
+      }
+    })();
+    let reconnects = 0;
+    for (let k = 0; k < 3; k++) {
+      const since = (await replStatus(pair.b)).replication.connectedSince as string;
+      const swapped = proxy.swapped;
+      proxy.reorder();
+      await waitUntil('chunks swapped', () => proxy!.swapped > swapped, 10_000);
+      await waitUntil('link re-established', async () => {
+        const s = (await replStatus(pair!.b)).replication;
+        return s.connected && s.connectedSince !== since;
+      }, 10_000);
+      reconnects++;
+    }
+    faultsDone = true;
+    await stream;
+    expect(reconnects).toBe(3);
+    await waitUntil('caught up', async () => {
+      const [a, b] = [await replStatus(pair!.a), await replStatus(pair!.b)];
+      return b.replication.connected && b.replication.appliedLsn === a.replication.lastLsn;
+    }, 20_000);
+    // The replica had to reconnect (TLS refused the reordered records).
+    expect((await replStatus(pair.b)).replication.connectedSince).not.toBe(before);
+    expect(acked).toHaveLength(sent);
+    const v = await roostProcess(['verify', '--config', pair.a.proc!.configFile, '--json']);
+    expect(JSON.parse(v.stdout)).toMatchObject({ identical: true, messages: sent });
+  }, 60_000);
+
   it('catch-up after downtime, across deliveries whose files were deleted before they could be shipped', async () => {
     pair = await Pair.create({ ack: 'async' });
     await pair.startBoth();

@@ -1,14 +1,26 @@
 /**
  * A TCP proxy the link-fault tests put between the nodes: it forwards, and on
- * demand stalls (stops reading both ways), resumes, or drops every
- * connection and refuses new ones until restored.
+ * demand stalls (stops reading both ways), resumes, drops every connection
+ * and refuses new ones until restored, or reorders the byte stream from the
+ * primary (two chunks swapped, as a broken middlebox would) — which TLS on
+ * the link must detect, so the nodes reconnect instead of applying garbage.
  */
 import net from 'node:net';
 
+interface Conn {
+  client: net.Socket;
+  upstream: net.Socket;
+  /** A primary → replica chunk held back to be sent after the next one. */
+  held: Buffer | null;
+}
+
 export class FaultProxy {
   private readonly server: net.Server;
-  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private readonly conns = new Set<Conn>();
   private mode: 'pass' | 'stall' | 'drop' = 'pass';
+  private reorders = 0;
+  /** Chunk pairs swapped so far. */
+  swapped = 0;
   port = 0;
 
   constructor(private readonly targetPort: number) {
@@ -18,18 +30,18 @@ export class FaultProxy {
         return;
       }
       const upstream = net.connect({ host: '127.0.0.1', port: this.targetPort });
-      const pair: [net.Socket, net.Socket] = [client, upstream];
-      this.pairs.add(pair);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      const conn: Conn = { client, upstream, held: null };
+      this.conns.add(conn);
+      this.forward(client, upstream, null);
+      this.forward(upstream, client, conn);
       const end = (): void => {
         client.destroy();
         upstream.destroy();
-        this.pairs.delete(pair);
+        this.conns.delete(conn);
       };
       client.on('error', end).on('close', end);
       upstream.on('error', end).on('close', end);
-      if (this.mode === 'stall') this.pause(pair);
+      if (this.mode === 'stall') this.pause(conn);
     });
   }
 
@@ -42,26 +54,31 @@ export class FaultProxy {
   /** Stop moving bytes in both directions; connections stay open. */
   stall(): void {
     this.mode = 'stall';
-    for (const p of this.pairs) this.pause(p);
+    for (const c of this.conns) this.pause(c);
   }
 
   /** Move bytes again. */
   resume(): void {
     this.mode = 'pass';
-    for (const [a, b] of this.pairs) {
-      a.pipe(b);
-      b.pipe(a);
+    for (const c of this.conns) {
+      c.client.resume();
+      c.upstream.resume();
     }
   }
 
   /** Cut every connection and refuse new ones until resume(). */
   drop(): void {
     this.mode = 'drop';
-    for (const [a, b] of this.pairs) {
-      a.destroy();
-      b.destroy();
+    for (const c of this.conns) {
+      c.client.destroy();
+      c.upstream.destroy();
     }
-    this.pairs.clear();
+    this.conns.clear();
+  }
+
+  /** Swap the order of the next `pairs` pairs of chunks flowing from the primary to the replica. */
+  reorder(pairs = 1): void {
+    this.reorders += pairs;
   }
 
   async close(): Promise<void> {
@@ -69,10 +86,39 @@ export class FaultProxy {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  private pause([a, b]: [net.Socket, net.Socket]): void {
-    a.unpipe(b);
-    b.unpipe(a);
-    a.pause();
-    b.pause();
+  /** Copy `from` → `to` with back-pressure; `conn` set for the primary → replica direction (reordering). */
+  private forward(from: net.Socket, to: net.Socket, conn: Conn | null): void {
+    from.on('data', (chunk: Buffer) => {
+      let out: Buffer[] = [chunk];
+      if (conn && conn.held) {
+        out = [chunk, conn.held];
+        conn.held = null;
+        this.swapped++;
+      } else if (conn && this.reorders > 0) {
+        this.reorders--;
+        conn.held = chunk;
+        // No second chunk soon (e.g. a handshake waiting for this one): let it go unswapped.
+        setTimeout(() => {
+          if (conn.held !== chunk) return;
+          conn.held = null;
+          this.reorders++;
+          to.write(chunk);
+        }, 50);
+        return;
+      }
+      let ok = true;
+      for (const b of out) ok = to.write(b) && ok;
+      if (!ok) {
+        from.pause();
+        to.once('drain', () => {
+          if (this.mode !== 'stall') from.resume();
+        });
+      }
+    });
+  }
+
+  private pause(c: Conn): void {
+    c.client.pause();
+    c.upstream.pause();
   }
 }
