@@ -13,12 +13,25 @@ import type { NodePorts } from '../../src/node.js';
 import { makeTempDir, merge, type Overrides } from '../helpers/node.js';
 import { spawnNode, type SpawnedNode } from '../helpers/spawn.js';
 
+/**
+ * A free port for a node that must keep it across restarts (its peer knows
+ * it). Taken below Linux's ephemeral range (32768–60999 by default): a port
+ * from that range may become some outgoing connection's source port while
+ * its node is down, and the restart would then fail to bind it.
+ */
 export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!ok) continue;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 export interface PairNode {
