@@ -310,8 +310,9 @@ export class ShipSession {
 
   /**
    * The bytes of a 'deliver' record. A file still being placed (a batch that
-   * was in flight when this session started) shows up within moments; one
-   * that stays missing was expunged — or moved, and the move has its own
+   * was in flight when this session started, or another process's) shows up
+   * within moments; one at or below the store's placedLsn(), or that stays
+   * missing, was expunged — or moved, and the move has its own
    * 'deliver' record with the bytes — before it could be shipped. It goes out
    * empty: the replica, like the primary's own crash replay, indexes no message
    * for it, which is what the later expunge would have left.
@@ -323,7 +324,8 @@ export class ShipSession {
         return rs.readDelivered ? await rs.readDelivered(r) : await readAll(await rs.openDelivered(r));
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;
-        if (attempt >= 20 || this.stopped) {
+        const placed = this.host.store.placedLsn?.();
+        if (attempt >= 20 || this.stopped || (placed !== undefined && r.lsn <= placed)) {
           this.log.warn({ lsn: r.lsn.toString(), accountId: r.accountId }, 'replication: delivered message gone before it could be shipped; sending it empty');
           return Buffer.alloc(0);
         }

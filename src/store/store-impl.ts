@@ -78,6 +78,7 @@ export class StoreImpl implements Store, StoreCore {
   private readonly commitListeners = new Set<(r: readonly JournalRecord[]) => void>();
   private readonly recentBodies = new Map<bigint, Buffer>();
   private recentBytes = 0;
+  private placed = 0n;
   /** Cached mailboxes, least recently used first, and how many messages they hold. */
   private readonly cacheUse = new Map<string, { st: AccountState; mailboxId: number; count: number }>();
   private cachedTotal = 0;
@@ -100,6 +101,7 @@ export class StoreImpl implements Store, StoreCore {
     this.spool = new SpoolPool(this.spoolDir, () => uniqueName(this.hostname));
     this.journal = new Journal(opts.dataDir);
     this.currentEpoch = Number(this.journal.meta('epoch') ?? '0');
+    this.placed = this.journal.lastLsn();
     this.committer = new GroupCommitter(
       this.journal,
       () => this.currentEpoch,
@@ -480,7 +482,22 @@ export class StoreImpl implements Store, StoreCore {
     return () => this.commitListeners.delete(listener);
   }
 
+  /**
+   * Highest LSN whose message files are in place (or never will be: the job
+   * failed). Records journaled before this process opened the store count as
+   * placed — recovery settles them.
+   */
+  placedLsn(): bigint {
+    return this.placed;
+  }
+
+  private notePlaced(records: readonly JournalRecord[]): void {
+    const last = records[records.length - 1];
+    if (last && last.lsn > this.placed) this.placed = last.lsn;
+  }
+
   private notifyCommitted(records: readonly JournalRecord[]): void {
+    this.notePlaced(records);
     for (const l of this.commitListeners) {
       try {
         l(records);
@@ -491,6 +508,7 @@ export class StoreImpl implements Store, StoreCore {
   }
 
   notifyJournal(records: readonly JournalRecord[]): void {
+    this.notePlaced(records);
     this.keeper?.noteRecords(records.length);
     for (const l of this.journalListeners) {
       try {

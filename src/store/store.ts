@@ -208,6 +208,13 @@ export interface Store {
    * Optional: without it, shipping waits for onJournal.
    */
   onCommit?(listener: (records: readonly JournalRecord[]) => void): () => void;
+  /**
+   * Highest LSN whose message files are in place (announced by onCommit or
+   * onJournal, or journaled before the store was opened). A 'deliver' at or
+   * below it whose file is missing was expunged or moved, not still being
+   * placed. Optional.
+   */
+  placedLsn?(): bigint;
 
   /**
    * Journal an embedded-directory change (issue 5: users, aliases, password
