@@ -250,6 +250,15 @@ export class Session {
       });
   };
 
+  /**
+   * Start the autologout clock again, for the current state (RFC 3501 §5.4:
+   * at least 30 minutes once logged in; a short one before). Called at each
+   * command and when a login succeeds, so the longer timer applies at once.
+   */
+  restartAutologout(): void {
+    this.socket.setTimeout(this.state.kind === 'notAuth' ? LIMITS.imap.notAuthTimeoutMs : LIMITS.imap.idleTimeoutMs);
+  }
+
   private readonly onTimeout = (): void => {
     this.out.push('* BYE Autologout; idle for too long\r\n');
     void this.safeFlush().then(() => this.end());
@@ -322,7 +331,7 @@ export class Session {
       return;
     }
     // Every command resets the autologout timer (RFC 3501 §5.4).
-    this.socket.setTimeout(this.state.kind === 'notAuth' ? LIMITS.imap.notAuthTimeoutMs : LIMITS.imap.idleTimeoutMs);
+    this.restartAutologout();
     let result: CommandResult;
     try {
       result = await spec.run({ s: this, tag: cmd.tag }, cmd as never);

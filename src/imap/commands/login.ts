@@ -28,6 +28,7 @@ export async function completeLogin(env: CommandEnv, login: string, password: st
       // RFC 6154: Drafts, Sent, Trash, Junk, Archive exist from the first login on.
       await user.ensureSpecialMailboxes();
       s.state = { kind: 'auth', account: outcome.account, user };
+      s.restartAutologout();
       s.log.info({ login: outcome.account.login }, 'logged in');
       return ok('Logged in', { name: 'CAPABILITY', args: s.capabilities().map((c) => ({ kind: 'atom', value: c })) });
     }

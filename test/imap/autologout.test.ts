@@ -1,0 +1,60 @@
+/**
+ * Autologout timers (RFC 3501 §5.4): a connection that has not logged in is
+ * closed after LIMITS.imap.notAuthTimeoutMs of silence, a logged-in one
+ * after idleTimeoutMs (at least 30 minutes by the RFC; shortened here), each
+ * command restarting the clock; the longer timer applies from the moment
+ * LOGIN succeeds, and an autologout expunges nothing (only CLOSE/EXPUNGE do).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/limits.js';
+import { login, RawImap } from './helpers/client.js';
+import { message, startImapNode, type ImapTestNode } from './helpers/node.js';
+
+const limits = LIMITS.imap as { notAuthTimeoutMs: number; idleTimeoutMs: number };
+const saved = { ...limits };
+const NOT_AUTH = 300;
+const IDLE = 900;
+let n: ImapTestNode;
+
+beforeAll(async () => {
+  limits.notAuthTimeoutMs = NOT_AUTH;
+  limits.idleTimeoutMs = IDLE;
+  n = await startImapNode();
+});
+afterAll(async () => {
+  Object.assign(limits, saved);
+  await n?.stop();
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('autologout', () => {
+  it('before login: silence up to the limit is kept, each command restarts it, past it comes BYE and close', async () => {
+    const c = await RawImap.connect(n.port);
+    await c.line();
+    await sleep(NOT_AUTH * 0.6);
+    expect((await c.cmd('NOOP')).tagged).toMatch(/OK/);
+    await sleep(NOT_AUTH * 0.6);
+    expect((await c.cmd('CAPABILITY')).tagged).toMatch(/OK/);
+    expect(await c.waitFor(/^\* BYE Autologout/, NOT_AUTH * 4)).toMatch(/BYE/);
+    expect(await c.waitClosed()).toBe(true);
+  });
+
+  it('after login the longer timer applies at once, and an autologout leaves \\Deleted messages in place', async () => {
+    await n.deliver([message(1), message(2)]);
+    const c = await login(n.port, n.user, n.pass);
+    // Right after LOGIN, silent for longer than the not-logged-in limit: still connected.
+    await sleep(NOT_AUTH * 2);
+    expect((await c.cmd('SELECT INBOX')).tagged).toMatch(/OK/);
+    expect((await c.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)')).tagged).toMatch(/OK/);
+    await sleep(IDLE * 0.6);
+    expect((await c.cmd('NOOP')).tagged).toMatch(/OK/);
+    expect(await c.waitFor(/^\* BYE Autologout/, IDLE * 4)).toMatch(/BYE/);
+    expect(await c.waitClosed()).toBe(true);
+
+    const d = await login(n.port, n.user, n.pass);
+    const sel = await d.cmd('EXAMINE INBOX');
+    expect(sel.untagged).toContain('* 2 EXISTS');
+    await d.cmd('LOGOUT');
+  });
+});
