@@ -7,6 +7,7 @@
  * the compressed stream arrives intact; imapflow negotiates it on its own.
  */
 import { ImapFlow } from 'imapflow';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
@@ -74,7 +75,7 @@ describe('QUOTA (RFC 9208)', () => {
 });
 
 /** A raw client speaking through DEFLATE after COMPRESS. */
-async function compressedSession(port: number, useTls: boolean): Promise<{ cmd: (t: string) => Promise<string[]>; close: () => void }> {
+async function compressedSession(port: number, useTls: boolean): Promise<{ cmd: (t: string) => Promise<string[]>; close: () => void; socket: net.Socket }> {
   const sock: net.Socket = await new Promise((resolve, reject) => {
     const s = useTls ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => resolve(s)) : net.connect({ port, host: '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
@@ -121,6 +122,7 @@ async function compressedSession(port: number, useTls: boolean): Promise<{ cmd: 
       return text.split('\r\n').filter((l) => l !== '');
     },
     close: () => sock.destroy(),
+    socket: sock,
   };
 }
 
@@ -145,6 +147,26 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
       s.close();
     });
   }
+
+  it('a slow reader through DEFLATE: the server waits for the deflater and the socket, and the bytes arrive intact', async () => {
+    // Random base64 barely compresses: about 6 MB of output for an 8 MB message.
+    const text = randomBytes(6 * 1024 * 1024).toString('base64').replace(/.{76}/g, '$&\r\n');
+    const [uid] = await n.deliver([message(9, { body: text })]);
+    const s = await compressedSession(n.port, false);
+    await s.cmd('SELECT INBOX');
+    const rss0 = process.memoryUsage().rss;
+    s.socket.pause();
+    const pending = s.cmd(`UID FETCH ${uid} (BODY.PEEK[TEXT])`);
+    await new Promise((r) => setTimeout(r, 500));
+    // The server (this process) cannot have deflated the whole body into a paused socket.
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(text.length);
+    s.socket.resume();
+    const f = await pending;
+    expect(f[f.length - 1]).toMatch(/^c2 OK/);
+    expect(f.join('\r\n')).toContain(text.slice(0, 100_000));
+    expect(f.join('\r\n')).toContain(text.slice(-100_000));
+    s.close();
+  }, 30_000);
 
   it('imapflow negotiates COMPRESS itself and works through it', async () => {
     const f = new ImapFlow({ host: '127.0.0.1', port: n.port, secure: false, auth: { user: n.user, pass: n.pass }, logger: false, tls: { rejectUnauthorized: false } });
