@@ -11,13 +11,13 @@
  * Every loop is bounded by count and by time.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { qmqpPacket, qmqpSend } from './lib/node.js';
+import { qmqpPacket, qmqpSend, spawnRoost } from './lib/node.js';
 
 const run = promisify(execFile);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -145,24 +145,10 @@ async function ingest(backend, ldapUrl, rcpts) {
     await dir.close();
   }
   writeFileSync(path.join(dataDir, 'roost.toml'), cfg.join('\n') + '\n');
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'roost'), 'serve', '--config', path.join(dataDir, 'roost.toml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const { child, ports } = await spawnRoost(dataDir, path.join(dataDir, 'roost.toml'), { stdio: ['ignore', 'ignore', 'inherit'], timeoutMs: 20_000 });
   try {
-    let port = 0;
-    let admin = 0;
-    const deadline = Date.now() + 20_000;
-    while (!port) {
-      try {
-        const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-        if (info.pid === child.pid) {
-          port = info.ports.qmqp;
-          admin = info.ports.admin;
-        }
-      } catch {
-        // node.json not written yet
-      }
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`roost serve (${backend}) did not start`);
-      if (!port) await new Promise((r) => setTimeout(r, 50));
-    }
+    const port = ports.qmqp;
+    const admin = ports.admin;
     const message = Buffer.from('From: bench@example.net\nSubject: ingest\n\n' + 'The quick brown fox jumps over the lazy dog.\n'.repeat(90), 'latin1').subarray(0, 4096);
     const pkt = qmqpPacket(message, 'bench@example.net', users);
     // Warm-up fills the directory cache; then measure.
