@@ -9,6 +9,7 @@
  *   DROP            client drops the connection without QUIT
  *   CLOSED          the server closes the connection
  *   TLS             client starts TLS (after "+OK" to STLS)
+ *   LOGIN user pass  USER user (expects +OK), then PASS pass; the next S: line is PASS's answer
  *   # ...           comment
  * ${V1} ${V2} ${V3} ${TOTAL} expand to the fixture messages' CRLF sizes.
  */
@@ -100,6 +101,11 @@ describe('POP3 transcripts', () => {
             await current.waitClosed();
           } else if (line === 'TLS') {
             await current.startTls();
+          } else if (line.startsWith('LOGIN ')) {
+            const [user, ...pass] = line.slice(6).split(' ');
+            current.send(`USER ${user}`);
+            expect(await current.line(), where).toBe('+OK');
+            current.send(`PASS ${pass.join(' ')}`);
           } else throw new Error(`${where}: bad transcript line ${JSON.stringify(raw)}`);
         }
       } finally {

@@ -1,8 +1,6 @@
 # Every TRANSACTION command, the listing, RETR/TOP bytes and the state errors.
 S: +OK*
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: +OK Logged in, 3 messages (${TOTAL} octets).
 C: STAT
 S: +OK 3 ${TOTAL}
@@ -129,9 +127,7 @@ S: +OK Logging out.
 CLOSED
 SESSION again
 S: +OK*
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: +OK Logged in, 3 messages (${TOTAL} octets).
 C: QUIT
 S: +OK Logging out.

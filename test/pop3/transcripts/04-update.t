@@ -1,8 +1,6 @@
 # Deletions happen only at QUIT; a dropped connection deletes nothing; [IN-USE].
 S: +OK*
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: +OK Logged in, 3 messages (${TOTAL} octets).
 C: DELE 1
 S: +OK Message 1 deleted.
@@ -13,17 +11,13 @@ S: +OK Message 3 deleted.
 # a second session for the same maildrop is refused while the first holds it
 SESSION second
 S: +OK*
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: -ERR [IN-USE] Mailbox is locked by another POP3 session.
 # the first session drops the line: nothing is deleted, the lock is released
 SESSION default
 DROP
 SESSION second
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: +OK Logged in, 3 messages (${TOTAL} octets).
 C: DELE 2
 S: +OK Message 2 deleted.
@@ -32,9 +26,7 @@ S: +OK Logging out, 1 messages deleted.
 CLOSED
 SESSION third
 S: +OK*
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: +OK Logged in, 2 messages (* octets).
 C: LIST
 S: +OK 2 messages*

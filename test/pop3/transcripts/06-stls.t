@@ -17,9 +17,7 @@ S: IMPLEMENTATION Roost
 S: .
 C: STLS
 S: -ERR TLS is already active.
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: +OK Logged in, 3 messages (${TOTAL} octets).
 C: RETR 2
 S: +OK ${V2} octets

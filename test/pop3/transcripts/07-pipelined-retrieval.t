@@ -1,9 +1,7 @@
 # Pipelined RETR/TOP (the next message is opened while the current one is sent):
 # same message twice, TOP after RETR, a deleted message, out of range, then QUIT.
 S: +OK*
-C: USER alice@example.org
-S: +OK
-C: PASS secret
+LOGIN alice@example.org secret
 S: +OK Logged in, 3 messages (${TOTAL} octets).
 P: RETR 2
 P: RETR 2
