@@ -376,6 +376,8 @@ export class Replication {
     await this.waitForFollowerCatchUp();
     await this.epochs.update({ role: 'replica' });
     this.applyRole('replica');
+    // What it wrote as primary it holds: promote's "behind" check and the acks start from there.
+    this.spool?.advanceTo(this.deps.store.replication.appliedLsn());
     this.listener?.dropFollower();
     if (!this.closed) this.startFollower();
   }

@@ -125,6 +125,11 @@ export class ReceiveSpool {
     this.stopped = false;
   }
 
+  /** The node holds everything up to `lsn` by itself (a primary stepping down): nothing at or below it is expected. */
+  advanceTo(lsn: bigint): void {
+    if (lsn > this.received) this.received = lsn;
+  }
+
   /** After a snapshot (the spool is empty): the stream continues after `lsn`. */
   startAt(lsn: bigint): void {
     if (this.pending.length > 0) throw new Error('spool: startAt with records pending');

@@ -13,6 +13,7 @@ import { RoostError } from '../errors.js';
 import { findByBasename, Mutex, type AccountState } from './account.js';
 import { fsyncDir, ensureMaildir } from './maildir/save.js';
 import { readWhole, writeDurable } from './maildir/fd.js';
+import { addQuotaDelta } from './maildir/quota.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { parseMessage } from './mime/parse.js';
 import type { StoreImpl } from './store-impl.js';
@@ -172,7 +173,11 @@ export class ReplicationImpl implements ReplicationSupport {
       for (const l of t.extras.lost ?? []) g.extras.lost!.add(l);
       for (const [k, v] of t.extras.renamedTo ?? []) (g.extras.renamedTo ??= new Map()).set(k, v);
     }
-    for (const [st, g] of byAccount) st.applyIndex(g.recs, g.extras);
+    for (const [st, g] of byAccount) {
+      st.applyIndex(g.recs, g.extras);
+      // maildirsize follows deliveries here as on the primary (expunges subtract in file-work.ts).
+      for (const r of g.recs) if (!g.extras.lost?.has(r.lsn)) addQuotaDelta(st.account, Number(r.data.size), 1);
+    }
     this.store.notifyJournal(recs);
   }
 
@@ -226,11 +231,20 @@ export class ReplicationImpl implements ReplicationSupport {
     const dirs = st.applyFs(rec, extras);
     await Promise.all([...new Set(dirs)].map((x) => fsyncDir(x).catch(() => undefined)));
     st.applyIndex([rec], extras);
+    if (rec.kind === 'deliver' && !extras.lost?.has(rec.lsn)) addQuotaDelta(st.account, Number(d.size), 1);
     this.store.notifyJournal([rec]);
   }
 
+  /**
+   * A node's own records count as applied: a primary that steps down holds
+   * everything up to its journal head, though it received none of it.
+   */
   appliedLsn(): bigint {
-    if (this.applied === null) this.applied = BigInt(this.store.journal.meta(APPLIED_KEY) ?? '0');
+    if (this.applied === null) {
+      const received = BigInt(this.store.journal.meta(APPLIED_KEY) ?? '0');
+      const own = this.store.journal.lastLsn();
+      this.applied = own > received ? own : received;
+    }
     return this.applied;
   }
 
@@ -241,6 +255,8 @@ export class ReplicationImpl implements ReplicationSupport {
 
   setWritable(writable: boolean): void {
     if (writable && !this.store.writable) this.store.recoverAgainWhenWritable();
+    // Stepping down: the records written as primary are applied (appliedLsn reads the head again).
+    if (!writable && this.store.writable) this.applied = null;
     this.store.writable = writable;
   }
 
