@@ -12,8 +12,8 @@ import { message, startImapNode, type ImapTestNode } from './helpers/node.js';
 
 const limits = LIMITS.imap as { notAuthTimeoutMs: number; idleTimeoutMs: number };
 const saved = { ...limits };
-const NOT_AUTH = 300;
-const IDLE = 900;
+const NOT_AUTH = 1000;
+const IDLE = 2500;
 let n: ImapTestNode;
 
 beforeAll(async () => {
@@ -32,9 +32,9 @@ describe('autologout', () => {
   it('before login: silence up to the limit is kept, each command restarts it, past it comes BYE and close', async () => {
     const c = await RawImap.connect(n.port);
     await c.line();
-    await sleep(NOT_AUTH * 0.6);
+    await sleep(NOT_AUTH * 0.4);
     expect((await c.cmd('NOOP')).tagged).toMatch(/OK/);
-    await sleep(NOT_AUTH * 0.6);
+    await sleep(NOT_AUTH * 0.4);
     expect((await c.cmd('CAPABILITY')).tagged).toMatch(/OK/);
     expect(await c.waitFor(/^\* BYE Autologout/, NOT_AUTH * 4)).toMatch(/BYE/);
     expect(await c.waitClosed()).toBe(true);
@@ -44,10 +44,10 @@ describe('autologout', () => {
     await n.deliver([message(1), message(2)]);
     const c = await login(n.port, n.user, n.pass);
     // Right after LOGIN, silent for longer than the not-logged-in limit: still connected.
-    await sleep(NOT_AUTH * 2);
+    await sleep(NOT_AUTH * 1.5);
     expect((await c.cmd('SELECT INBOX')).tagged).toMatch(/OK/);
     expect((await c.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)')).tagged).toMatch(/OK/);
-    await sleep(IDLE * 0.6);
+    await sleep(IDLE * 0.4);
     expect((await c.cmd('NOOP')).tagged).toMatch(/OK/);
     expect(await c.waitFor(/^\* BYE Autologout/, IDLE * 4)).toMatch(/BYE/);
     expect(await c.waitClosed()).toBe(true);
