@@ -20,9 +20,8 @@
  * until an operator re-seeds it.
  */
 import type { Account, Directory } from '../accounts/directory.js';
-import type { SnapshotFile } from '../store/store.js';
 import type { Logger } from '../log/logger.js';
-import type { JournalRecord, Store } from '../store/store.js';
+import type { JournalRecord, SnapshotFile, Store } from '../store/store.js';
 import { LIMITS } from '../limits.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';
