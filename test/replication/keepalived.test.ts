@@ -24,8 +24,27 @@ import { login } from '../imap/helpers/client.js';
 
 const KEEPALIVED = '/usr/sbin/keepalived';
 const NOTIFY = path.join(REPO, 'contrib', 'keepalived', 'roost-notify');
-const canRun = process.getuid?.() === 0 && existsSync(KEEPALIVED) && existsSync('/usr/sbin/ip');
 const tag = `rka${process.pid % 100000}`;
+
+/** Root, keepalived, and a kernel/sandbox that lets us make network namespaces and veth pairs. */
+function netnsWorks(): boolean {
+  if (process.getuid?.() !== 0 || !existsSync(KEEPALIVED) || !existsSync('/usr/sbin/ip')) return false;
+  const probe = `${tag}p`;
+  try {
+    execFileSync('/usr/sbin/ip', ['netns', 'add', probe], { stdio: 'ignore' });
+    execFileSync('/usr/sbin/ip', ['-n', probe, 'link', 'add', `${tag}q`, 'type', 'veth', 'peer', 'name', `${tag}r`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      execFileSync('/usr/sbin/ip', ['netns', 'del', probe], { stdio: 'ignore' });
+    } catch {
+      // never made
+    }
+  }
+}
+const canRun = netnsWorks();
 const NS = { a: `${tag}a`, b: `${tag}b` };
 const IP = { a: '10.213.77.1', b: '10.213.77.2' };
 
