@@ -112,9 +112,6 @@ export const LIMITS = {
     readBatch: 256,
     /** Bytes of records in flight to the replica before the primary waits for acks. */
     maxInFlightBytes: 64 * 1024 * 1024,
-    /** The replica acks at the latest after this many ms or records. */
-    ackDelayMs: 1,
-    ackEveryRecords: 64,
     /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
     accountSeedBatch: 200,
     /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */
