@@ -373,7 +373,7 @@ async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
       case 'snap-end': {
         const from = BigInt(frame.from);
         await rs.finishSnapshot!(from);
-        spool.startAt(from);
+        spool.advanceTo(from);
         log.warn({ ...p, from: frame.from, seconds: (Date.now() - began) / 1000 }, 'replication: full resync: snapshot installed; following the stream from its LSN');
         return;
       }

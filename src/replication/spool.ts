@@ -125,15 +125,13 @@ export class ReceiveSpool {
     this.stopped = false;
   }
 
-  /** The node holds everything up to `lsn` by itself (a primary stepping down): nothing at or below it is expected. */
+  /**
+   * The node holds everything up to `lsn` without having received it here (a
+   * primary stepping down, a snapshot just installed): nothing at or below it
+   * is expected, and acks start from it.
+   */
   advanceTo(lsn: bigint): void {
     if (lsn > this.received) this.received = lsn;
-  }
-
-  /** After a snapshot (the spool is empty): the stream continues after `lsn`. */
-  startAt(lsn: bigint): void {
-    if (this.pending.length > 0) throw new Error('spool: startAt with records pending');
-    this.received = lsn;
   }
 
   /** Stop applying (records not yet applied stay in the file for the next start) and close the file. */

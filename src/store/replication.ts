@@ -26,6 +26,8 @@ const APPLIED_KEY = 'replica_applied_lsn';
 export class ReplicationImpl implements ReplicationSupport {
   private applied: bigint | null = null;
   private readonly chain = new Mutex();
+  /** Accounts whose index this process has seen the stream pass (see inSnapshot). */
+  private readonly caughtUp = new Set<string>();
 
   constructor(private readonly store: StoreImpl) {}
 
@@ -116,11 +118,14 @@ export class ReplicationImpl implements ReplicationSupport {
     /** Every new record in LSN order, the ones a snapshot already holds included (journaled, not applied). */
     const journaled: JournalRecord[] = [];
     const writes: Promise<void>[] = [];
+    // Items come in LSN order: anything at or below the last one taken is a repeat.
+    let last = this.appliedLsn();
     for (const { record, body } of items) {
       let rec = record;
-      if (rec.lsn <= this.appliedLsn() || journaled.some((r) => r.lsn === rec.lsn)) continue;
+      if (rec.lsn <= last) continue;
+      last = rec.lsn;
       const st = this.account(rec);
-      if (inSnapshot(st, rec)) {
+      if (this.inSnapshot(st, rec)) {
         journaled.push(rec);
         continue;
       }
@@ -193,7 +198,7 @@ export class ReplicationImpl implements ReplicationSupport {
       return;
     }
     const st = this.account(rec);
-    if (inSnapshot(st, rec)) {
+    if (this.inSnapshot(st, rec)) {
       this.store.journal.appendAt(rec, APPLIED_KEY);
       this.applied = rec.lsn;
       return;
@@ -239,6 +244,22 @@ export class ReplicationImpl implements ReplicationSupport {
    * A node's own records count as applied: a primary that steps down holds
    * everything up to its journal head, though it received none of it.
    */
+  /**
+   * A record the account's index already reflects: after a snapshot the
+   * stream starts at or below each account's image, and those records are
+   * journaled without being applied again. Once a record above the index's
+   * applied LSN has come, no later one can be below it, so the index is
+   * asked once per account and process, not per record. Opening the index
+   * here also runs recovery before new records land.
+   */
+  private inSnapshot(st: AccountState, rec: JournalRecord): boolean {
+    const db = st.db();
+    if (this.caughtUp.has(st.id)) return false;
+    if (rec.lsn <= db.appliedLsn()) return true;
+    this.caughtUp.add(st.id);
+    return false;
+  }
+
   appliedLsn(): bigint {
     if (this.applied === null) {
       const received = BigInt(this.store.journal.meta(APPLIED_KEY) ?? '0');
@@ -271,6 +292,7 @@ export class ReplicationImpl implements ReplicationSupport {
       const ids = this.store.journal.accountIds();
       const maildirs = ids.map((id) => this.store.journal.account(id)?.maildir).filter((m): m is string => !!m);
       this.store.forgetAccounts();
+      this.caughtUp.clear();
       for (const m of maildirs) await fsp.rm(m, { recursive: true, force: true });
       this.store.journal.clear(APPLIED_KEY);
       this.applied = 0n;
@@ -284,15 +306,9 @@ export class ReplicationImpl implements ReplicationSupport {
   // --- Bounded journal and snapshots (./journal-keeper.ts, ./snapshot.ts) ---
 
   journalInfo(): JournalInfo {
-    const k = this.store.keeper;
     const j = this.store.journal;
-    return {
-      firstLsn: j.firstLsn().toString(),
-      lastLsn: j.lastLsn().toString(),
-      usedBytes: j.usedBytes(),
-      maxBytes: k ? k.maxBytes : null,
-      pruned: k ? k.status().pruned : 0,
-    };
+    const s = this.store.keeper?.status() ?? { firstLsn: j.firstLsn(), lastLsn: j.lastLsn(), usedBytes: j.usedBytes(), maxBytes: null, pruned: 0 };
+    return { ...s, firstLsn: s.firstLsn.toString(), lastLsn: s.lastLsn.toString() };
   }
 
   pinJournal(lsn: bigint): () => void {
@@ -309,6 +325,7 @@ export class ReplicationImpl implements ReplicationSupport {
 
   installSnapshot(account: Account, image: Buffer): Promise<void> {
     if (this.store.isWritable()) return Promise.reject(new RoostError('NOPERM', 'snapshots are installed on replicas only'));
+    this.caughtUp.delete(account.id);
     return this.chain.run(() => installIndex(this.store, account, image, this.store.indexFile(account.id)));
   }
 
@@ -324,13 +341,4 @@ export class ReplicationImpl implements ReplicationSupport {
   }
 }
 
-/**
- * A record the account's index already reflects: after a snapshot the
- * stream starts at or below each account's image, and those records are
- * journaled without being applied again. (Never true for an account that
- * was not seeded by a snapshot: its index trails the global applied LSN.)
- * Opening the index here also runs recovery before new records land.
- */
-function inSnapshot(st: AccountState, rec: JournalRecord): boolean {
-  return rec.lsn <= st.db().appliedLsn();
-}
+

@@ -80,13 +80,7 @@ export async function installIndex(store: StoreImpl, account: Account, image: Bu
   await fsp.rm(account.maildir, { recursive: true, force: true });
   for (const ext of ['', '-wal', '-shm']) await fsp.rm(indexFile + ext, { force: true });
   const tmp = `${indexFile}.snapshot-${process.pid}`;
-  const fh = await fsp.open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(image);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
+  await writeDurable(tmp, image, new Date());
   // Settle what was pending on the primary: files are written under the name the index wants.
   const db = new Database(tmp);
   let maxModseq = 0;

@@ -131,7 +131,7 @@ export class StoreImpl implements Store, StoreCore {
   }
 
   openIndex(st: AccountState): IndexDb {
-    const file = path.join(this.indexDir, safeFileName(st.id) + '.sqlite');
+    const file = this.indexFile(st.id);
     let db: IndexDb;
     try {
       db = new IndexDb(file);
@@ -235,16 +235,11 @@ export class StoreImpl implements Store, StoreCore {
 
   /** Close and delete every account's index and drop all in-memory state (replica reset). */
   forgetAccounts(): void {
-    for (const st of this.states.values()) {
-      for (const id of st.caches.keys()) this.hub.emit(st.key(id), { type: 'gone', origin: null });
-      st.dropIndex();
-    }
-    this.states.clear();
-    this.lru.clear();
+    for (const id of [...this.states.keys()]) this.forgetAccount(id);
     for (const n of fs.readdirSync(this.indexDir)) fs.rmSync(path.join(this.indexDir, n), { force: true });
   }
 
-  /** Close and delete one account's index and drop its in-memory state (a snapshot replaces it). */
+  /** Close one account's index and drop its in-memory state (a snapshot replaces it; the file stays). */
   forgetAccount(id: string): void {
     const st = this.states.get(id);
     if (st) {
@@ -419,7 +414,7 @@ export class StoreImpl implements Store, StoreCore {
 
   async reindex(account: Account): Promise<{ mailboxes: number; messages: number }> {
     this.assertWritable();
-    return reindexAccount(this, this.state(account), path.join(this.indexDir, safeFileName(account.id) + '.sqlite'));
+    return reindexAccount(this, this.state(account), this.indexFile(account.id));
   }
 
   lastLsn(): bigint {

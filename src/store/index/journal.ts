@@ -109,8 +109,16 @@ export class Journal {
    */
   private readMaxLsn(): bigint {
     const m = (this.maxLsn.get() as { m: bigint | null }).m ?? 0n;
-    const seq = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'").safeIntegers(true).get() as { seq: bigint } | undefined;
+    const seq = this.q("SELECT seq FROM sqlite_sequence WHERE name = 'records'").get() as { seq: bigint } | undefined;
     return seq && seq.seq > m ? seq.seq : m;
+  }
+
+  /** Statements prepared on first use (the ones the bounded history and snapshots need). */
+  private readonly prepared = new Map<string, Database.Statement>();
+  private q(sql: string): Database.Statement {
+    let st = this.prepared.get(sql);
+    if (!st) this.prepared.set(sql, (st = this.db.prepare(sql).safeIntegers(true)));
+    return st;
   }
 
   /** Highest LSN this process knows (refreshed on each append, also picking up other processes' records). */
@@ -302,7 +310,7 @@ export class Journal {
    * messages when renamed (RFC 3501 §6.3.5), recorded as 'mailbox-rename'.
    */
   expungesSince(accountId: string, uidvalidity: number, mailbox: string, modseq: bigint): Record<string, unknown>[] | null {
-    const floor = this.db.prepare('SELECT modseq FROM expunge_floor WHERE account = ?').safeIntegers(true).get(accountId) as { modseq: bigint } | undefined;
+    const floor = this.q('SELECT modseq FROM expunge_floor WHERE account = ?').get(accountId) as { modseq: bigint } | undefined;
     // Pruned history above the client's modseq (journal_max_bytes): the journal cannot say.
     if (floor && floor.modseq > modseq) return null;
     this.readExpunges ??= this.db.prepare(
@@ -330,21 +338,18 @@ export class Journal {
 
   /** Lowest LSN still held (0 when the journal holds no record). */
   firstLsn(): bigint {
-    const r = this.db.prepare('SELECT min(lsn) AS m FROM records').safeIntegers(true).get() as { m: bigint | null };
+    const r = this.q('SELECT min(lsn) AS m FROM records').get() as { m: bigint | null };
     return r.m ?? 0n;
   }
 
   /** Accounts with mail records (not directory 'account' records) at or below `lsn`, each with the highest such LSN. */
   accountsUpTo(lsn: bigint): { account: string; last: bigint }[] {
-    return this.db
-      .prepare("SELECT account, max(lsn) AS last FROM records WHERE lsn <= ? AND kind <> 'account' GROUP BY account")
-      .safeIntegers(true)
-      .all(lsn) as { account: string; last: bigint }[];
+    return this.q("SELECT account, max(lsn) AS last FROM records WHERE lsn <= ? AND kind <> 'account' GROUP BY account").all(lsn) as { account: string; last: bigint }[];
   }
 
   /** The first record of an account after `lsn` (a snapshot's in-flight tail), or null. */
   firstForAccountAfter(accountId: string, lsn: bigint): bigint | null {
-    const r = this.db.prepare('SELECT min(lsn) AS m FROM records WHERE account = ? AND lsn > ?').safeIntegers(true).get(accountId, lsn) as { m: bigint | null };
+    const r = this.q('SELECT min(lsn) AS m FROM records WHERE account = ? AND lsn > ?').get(accountId, lsn) as { m: bigint | null };
     return r.m;
   }
 
@@ -357,24 +362,20 @@ export class Journal {
   prune(from: bigint, to: bigint): number {
     let n = 0;
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO expunge_floor (account, modseq)
-             SELECT account, max(CAST(json_extract(data, '$.modseq') AS INTEGER)) FROM records
-              WHERE lsn > ? AND lsn <= ? AND kind IN ('expunge', 'mailbox-rename') GROUP BY account
-           ON CONFLICT(account) DO UPDATE SET modseq = max(modseq, excluded.modseq)`,
-        )
-        .run(from, to);
-      n = this.db.prepare('DELETE FROM records WHERE lsn > ? AND lsn <= ?').run(from, to).changes;
+      this.q(
+        `INSERT INTO expunge_floor (account, modseq)
+           SELECT account, max(CAST(json_extract(data, '$.modseq') AS INTEGER)) FROM records
+            WHERE lsn > ? AND lsn <= ? AND kind IN ('expunge', 'mailbox-rename') GROUP BY account
+         ON CONFLICT(account) DO UPDATE SET modseq = max(modseq, excluded.modseq)`,
+      ).run(from, to);
+      n = this.q('DELETE FROM records WHERE lsn > ? AND lsn <= ?').run(from, to).changes;
     }).immediate();
     return n;
   }
 
   /** Raise an account's expunge floor (a replica seeded by a snapshot has no history below it). */
   raiseExpungeFloor(accountId: string, modseq: number): void {
-    this.db
-      .prepare('INSERT INTO expunge_floor (account, modseq) VALUES (?, ?) ON CONFLICT(account) DO UPDATE SET modseq = max(modseq, excluded.modseq)')
-      .run(accountId, modseq);
+    this.q('INSERT INTO expunge_floor (account, modseq) VALUES (?, ?) ON CONFLICT(account) DO UPDATE SET modseq = max(modseq, excluded.modseq)').run(accountId, modseq);
   }
 
   /**
@@ -382,26 +383,25 @@ export class Journal {
    * that LSN): the next record received or written is lsn + 1.
    */
   startAt(lsn: bigint, appliedKey: string): void {
+    this.restart(lsn, appliedKey, false);
+  }
+
+  /** Empty the journal and its expunge floors (replica full resync): LSNs start again at 1. */
+  clear(appliedKey: string): void {
+    this.restart(0n, appliedKey, true);
+  }
+
+  /** No records, the next LSN lsn + 1, `appliedKey` = lsn; durable. Expunge floors kept unless `dropFloors`. */
+  private restart(lsn: bigint, appliedKey: string, dropFloors: boolean): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM records').run();
       this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'records'").run();
-      this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?)").run(lsn);
+      if (lsn > 0n) this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?)").run(lsn);
+      if (dropFloors) this.db.prepare('DELETE FROM expunge_floor').run();
       this.setMetaStmt.run(appliedKey, lsn.toString());
     }).immediate();
     this.syncNow();
     this.last = lsn;
-  }
-
-  /** Empty the journal (replica full resync): LSNs start again at 1. */
-  clear(appliedKey: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM records').run();
-      this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'records'").run();
-      this.db.prepare('DELETE FROM expunge_floor').run();
-      this.setMetaStmt.run(appliedKey, '0');
-    }).immediate();
-    this.syncNow();
-    this.last = 0n;
   }
 
   close(): void {

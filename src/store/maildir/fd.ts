@@ -17,26 +17,24 @@ const fdWrite = (fd: number, buf: Buffer, off: number): Promise<number> =>
 const fdDatasync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 const fdTimes = (fd: number, t: Date): Promise<void> => new Promise((resolve, reject) => fs.futimes(fd, t, t, (err) => (err ? reject(err) : resolve())));
 
-/** The whole file. `size` (the message's S= size) saves the fstat; a file that turns out longer is read to its end. */
+/**
+ * The whole file. `size` (the message's S= size) saves the fstat: the buffer
+ * has one byte more, so reading the whole file ends in a short read, which
+ * on a regular file is EOF — no extra read to confirm it. A file longer than
+ * the hint is read on to its end.
+ */
 export async function readWhole(file: string, size?: number): Promise<Buffer> {
   const fd = await fdOpen(file);
   try {
-    const want = size ?? (await fdStat(fd)).size;
-    let buf = Buffer.allocUnsafe(want);
+    let buf = Buffer.allocUnsafe((size ?? (await fdStat(fd)).size) + 1);
     let got = 0;
     for (;;) {
-      if (got === buf.length) {
-        // At the expected end: confirm EOF (a stale size hint reads on).
-        const probe = Buffer.allocUnsafe(64 * 1024);
-        const n = await fdRead(fd, probe, 0, got);
-        if (n === 0) return buf;
-        buf = Buffer.concat([buf, probe.subarray(0, n)]);
-        got += n;
-        continue;
-      }
       const n = await fdRead(fd, buf, got, got);
-      if (n === 0) return buf.subarray(0, got);
       got += n;
+      if (n === 0 || got < buf.length) return buf.subarray(0, got);
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger);
+      buf = bigger;
     }
   } finally {
     await fdClose(fd);
