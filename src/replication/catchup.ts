@@ -26,7 +26,7 @@ import { LIMITS } from '../limits.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';
 import type { Frame, Link } from './protocol.js';
-import { readAll } from './primary.js';
+import { deliveredBytes } from './primary.js';
 import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
@@ -71,7 +71,7 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
       if (r.kind !== 'deliver') continue;
       let body: Buffer;
       try {
-        body = await readAll(await store.replication.openDelivered(r));
+        body = await deliveredBytes(store, r);
       } catch (err) {
         missing++;
         log.error({ lsn: r.lsn.toString(), accountId: r.accountId, err: (err as Error).message }, 'replication: hand-back: bytes of a diverged delivery are gone (expunged here); not handed back');

@@ -22,6 +22,19 @@ interface ReplicationStatusLike {
 
 export function setStatusSource(fn: (() => ReplicationStatusLike) | null): void {
   statusSource = fn;
+  scraped = null;
+}
+
+/** One status per scrape: every live gauge's collect() in the same turn of the event loop shares it. */
+let scraped: ReplicationStatusLike | null = null;
+function scrapeStatus(): ReplicationStatusLike | null {
+  if (!scraped && statusSource) {
+    scraped = statusSource();
+    setImmediate(() => {
+      scraped = null;
+    });
+  }
+  return scraped;
 }
 
 /** A gauge whose value is read from the status at scrape time. */
@@ -32,7 +45,7 @@ function live(name: string, help: string, read: (s: ReplicationStatusLike) => nu
     name,
     help,
     collect() {
-      const s = statusSource?.();
+      const s = scrapeStatus();
       if (s) this.set(read(s));
     },
   });

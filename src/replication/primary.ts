@@ -136,8 +136,7 @@ export class PrimaryListener {
       await this.host.receiveHandback(link, fork, peer);
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
-    } else if (peer.needsResync || !(await this.journalServes(peerLast)) || (method === 'snapshot' && peerLast === 0n && this.host.store.lastLsn() > 0n)) {
-      // A new follower gets a snapshot too: cheaper than replaying all history, expunged mail included.
+    } else if (await this.needsFullResync(peer, peerLast, method)) {
       log.warn({ peerLastLsn: peer.lastLsn, journalFirstLsn: this.host.store.replication.journalInfo?.().firstLsn }, 'replication: follower needs a full resync');
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
@@ -158,6 +157,17 @@ export class PrimaryListener {
         this.host.followerChanged(null);
       }
     }
+  }
+
+  /**
+   * A follower on our line still gets a full resync when it asks for one,
+   * when the journal no longer holds what comes after its last LSN, or when
+   * it is new and snapshots exist (cheaper than replaying all history,
+   * expunged mail included).
+   */
+  private async needsFullResync(peer: PeerHello, peerLast: bigint, method: 'snapshot' | 'replay'): Promise<boolean> {
+    if (peer.needsResync || !(await this.journalServes(peerLast))) return true;
+    return method === 'snapshot' && peerLast === 0n && this.host.store.lastLsn() > 0n;
   }
 
   /** Can the journal still serve every record after `lsn`? */
@@ -320,8 +330,7 @@ export class ShipSession {
   private async delivered(r: JournalRecord): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const rs = this.host.store.replication;
-        return rs.readDelivered ? await rs.readDelivered(r) : await readAll(await rs.openDelivered(r));
+        return await deliveredBytes(this.host.store, r);
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;
         const placed = this.host.store.placedLsn?.();
@@ -341,6 +350,12 @@ export class ShipSession {
     this.host.gate.onAck(lsn);
     this.wake?.();
   }
+}
+
+/** The stored bytes of a 'deliver' record (read whole where the store can; NOTFOUND when gone). */
+export async function deliveredBytes(store: Store, r: JournalRecord): Promise<Buffer> {
+  const rs = store.replication;
+  return rs.readDelivered ? rs.readDelivered(r) : readAll(await rs.openDelivered(r));
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

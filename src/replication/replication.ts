@@ -13,7 +13,7 @@ import type { Directory } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
 import { RoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { Store } from '../store/store.js';
+import type { JournalInfo, Store } from '../store/store.js';
 import type { SecureContextOptions } from 'node:tls';
 import { EpochStore } from './epoch.js';
 import { AckGate } from './gate.js';
@@ -71,7 +71,7 @@ export interface ReplicationStatus {
   /** A snapshot being sent to the follower (primary) or installed (replica). */
   snapshot: { role: 'sending' | 'receiving'; accounts: number; accountsDone: number; files: number; bytes: number; lsn: string; since: string } | null;
   /** The journal's bounded history (replication.journal_max_bytes). */
-  journal: { firstLsn: string; usedBytes: number; maxBytes: number | null; pruned: number } | null;
+  journal: JournalInfo | null;
   /** Primary: the replica's last acknowledged LSN is no longer in the journal, so it gets a full resync when it connects. */
   replicaNeedsResync: boolean;
   lastError: string | null;
@@ -284,7 +284,7 @@ export class Replication {
       needsResync: s.needsResync,
       resync: this.resyncing ? { targetLsn: this.resyncing.target.toString(), appliedLsn: applied.toString(), since: new Date(this.resyncing.since).toISOString() } : null,
       snapshot: this.snapshotProgress ? { ...this.snapshotProgress, since: new Date(this.snapshotProgress.since).toISOString() } : null,
-      journal: journal ? { firstLsn: journal.firstLsn, usedBytes: journal.usedBytes, maxBytes: journal.maxBytes, pruned: journal.pruned } : null,
+      journal,
       replicaNeedsResync: primary && this.enabled && journal !== null && BigInt(journal.firstLsn) > this.gate.ackedLsn + 1n,
       lastError: this.spool?.error ? `applying: ${this.spool.error.message}` : this.linkError,
     };
@@ -390,6 +390,16 @@ export class Replication {
     }
   }
 
+  /** Run a snapshot transfer, showing its progress in status() (replication.snapshot) while it runs. */
+  private async reportingSnapshot<T>(role: 'sending' | 'receiving', run: (progress: (p: SnapshotProgress) => void) => Promise<T>): Promise<T> {
+    const since = Date.now();
+    try {
+      return await run((p) => (this.snapshotProgress = { ...p, role, since }));
+    } finally {
+      this.snapshotProgress = null;
+    }
+  }
+
   /** Log full-resync progress every few seconds until the replica has applied what the primary had. */
   private trackResync(): void {
     if (this.resyncing) clearInterval(this.resyncing.timer);
@@ -469,9 +479,7 @@ export class Replication {
       receiveHandback: async (link, fork, peer) => {
         await receiveHandback({ store, directory, log }, link, fork, peer);
       },
-      serveResync: (link) => serveResync({ store, directory }, link, log, (p) => (this.snapshotProgress = { ...p, role: 'sending', since: this.snapshotProgress?.since ?? Date.now() })).finally(() => {
-        this.snapshotProgress = null;
-      }),
+      serveResync: (link) => this.reportingSnapshot('sending', (progress) => serveResync({ store, directory }, link, log, progress)),
       sendManifest: (link) => sendManifest(store, directory, link),
     };
   }
@@ -520,13 +528,8 @@ export class Replication {
           directory: this.deps.directory,
           log: this.log,
           localAccount: (id: string) => this.deps.directory.accountById(id),
-          progress: (p: SnapshotProgress) => (this.snapshotProgress = { ...p, role: 'receiving', since: this.snapshotProgress?.since ?? Date.now() }),
         };
-        try {
-          await acceptResync(follower, link, method);
-        } finally {
-          this.snapshotProgress = null;
-        }
+        await this.reportingSnapshot('receiving', (progress) => acceptResync({ ...follower, progress }, link, method));
         // The primary's history is adopted right after, before any record is applied.
         await this.epochs.update({ needsResync: false, seeding: false, handedBackThrough: '0', history: [] });
         this.trackResync();
