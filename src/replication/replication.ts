@@ -510,12 +510,10 @@ export class Replication {
       },
       peerHasHigherEpoch: (peer) => this.peerHasHigherEpoch(peer),
       sendHandback: async (link, fork) => {
-        const r = await sendHandback(store, link, fork, BigInt(this.epochs.state.handedBackThrough), this.log).catch(async (err: unknown) => {
-          // Diverged either way: refuse promote until it is sorted out.
-          if (!this.epochs.state.needsResync) await this.epochs.update({ needsResync: true });
-          throw err;
-        });
-        await this.epochs.update({ handedBackThrough: r.through.toString(), needsResync: true });
+        // Diverged from here on, whatever the hand-back's outcome: promote refuses until a resync.
+        if (!this.epochs.state.needsResync) await this.epochs.update({ needsResync: true });
+        const r = await sendHandback(store, link, fork, BigInt(this.epochs.state.handedBackThrough), this.log);
+        await this.epochs.update({ handedBackThrough: r.through.toString() });
         this.log.warn({ ...r, through: r.through.toString() }, 'replication: hand-back done; this node now needs a full resync');
       },
       resync: async (link, method) => {
