@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import { roostProcess } from '../helpers/cli.js';
 import { inspectStore } from './inspect.js';
-import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
+import { Pair, deliverUntil, ports, replStatus, waitUntil } from './pair.js';
 
 const USERS = ['alice@example.org', 'bob@example.org'];
 const ROUNDS = 3;
@@ -27,21 +27,7 @@ describe('failover under load', () => {
       await pair.startBoth();
       await waitUntil('replica connected', async () => (await replStatus(pair!.b)).replication.connected);
       const qmqp = (await ports(pair.a)).qmqp!;
-      const acked: string[] = [];
-      let n = 0;
-      const sender = async (): Promise<void> => {
-        for (let k = 0; k < 10_000; k++) {
-          const i = n++;
-          const rcpt = USERS[i % 2]!;
-          try {
-            const v = await qmqpSend(qmqp, testMessage(i, `fo${round}`, 600 + (i % 7) * 900), 's@example.net', [rcpt], 10_000);
-            if (v[0] === 'K') acked.push(`${rcpt} <fo${round}-${i}@test.invalid>`);
-          } catch {
-            return; // the primary is gone
-          }
-        }
-      };
-      const senders = Promise.all(Array.from({ length: 4 }, sender));
+      const { acked, done: senders } = deliverUntil({ port: qmqp, users: USERS, tag: `fo${round}`, clients: 4, perClient: 10_000, size: (i) => 600 + (i % 7) * 900 });
       await waitUntil('some deliveries acknowledged', () => acked.length >= 5);
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 500)));
       await pair.kill(pair.a, 'SIGKILL');

@@ -13,24 +13,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { roostProcess } from '../helpers/cli.js';
-import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
+import { Pair, inboxEnvelopes, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
 const USER = 'alice@example.org';
 
 async function subjects(port: number): Promise<string[]> {
-  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: USER, pass: `pw-${USER}` }, tls: { rejectUnauthorized: false }, logger: false });
-  await client.connect();
-  const out: string[] = [];
-  const lock = await client.getMailboxLock('INBOX');
-  try {
-    for await (const m of client.fetch('1:*', { envelope: true })) out.push(m.envelope?.subject ?? '');
-  } finally {
-    lock.release();
-  }
-  await client.logout();
-  return out.sort();
+  return (await inboxEnvelopes(port, USER)).map((e) => e.subject).sort();
 }
 
 /** What a power loss can leave: the journal without its last `n` deliveries, their files gone, indexes gone. */

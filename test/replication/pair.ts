@@ -5,6 +5,7 @@
  * small QMQP client and control-socket helpers.
  */
 import net from 'node:net';
+import { ImapFlow } from 'imapflow';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { openSqliteDirectory } from '../../src/accounts/sqlite.js';
@@ -187,4 +188,52 @@ export function testMessage(i: number, tag: string, size = 600): Buffer {
   let body = '';
   while (body.length + head.length < size) body += line;
   return Buffer.from(head + body);
+}
+
+/**
+ * `clients` QMQP senders delivering back to back to `users` in turn until
+ * `stop()` returns true, the per-sender count runs out, or the node goes away.
+ * `acked` collects "rcpt <tag-i@test.invalid>" (the key inspectStore uses) for each K.
+ */
+export function deliverUntil(opts: {
+  port: number;
+  users: readonly string[];
+  tag: string;
+  clients: number;
+  perClient: number;
+  size: (i: number) => number;
+  stop?: () => boolean;
+}): { acked: string[]; done: Promise<void> } {
+  const acked: string[] = [];
+  let n = 0;
+  const sender = async (): Promise<void> => {
+    for (let k = 0; k < opts.perClient && !opts.stop?.(); k++) {
+      const i = n++;
+      const rcpt = opts.users[i % opts.users.length]!;
+      try {
+        const v = await qmqpSend(opts.port, testMessage(i, opts.tag, opts.size(i)), 's@example.net', [rcpt], 10_000);
+        if (v[0] === 'K') acked.push(`${rcpt} <${opts.tag}-${i}@test.invalid>`);
+      } catch {
+        return; // the node is gone
+      }
+    }
+  };
+  return { acked, done: Promise.all(Array.from({ length: opts.clients }, sender)).then(() => undefined) };
+}
+
+/** Every INBOX message's envelope over IMAP (imapflow, STARTTLS with the node's self-signed certificate). */
+export async function inboxEnvelopes(port: number, user: string, pass = `pw-${user}`): Promise<{ subject: string; messageId: string }[]> {
+  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass }, tls: { rejectUnauthorized: false }, logger: false });
+  await client.connect();
+  const out: { subject: string; messageId: string }[] = [];
+  const lock = await client.getMailboxLock('INBOX');
+  try {
+    for await (const m of client.fetch('1:*', { envelope: true })) out.push({ subject: m.envelope?.subject ?? '', messageId: m.envelope?.messageId ?? '' });
+  } catch {
+    // empty mailbox
+  } finally {
+    lock.release();
+  }
+  await client.logout();
+  return out;
 }

@@ -12,27 +12,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { roostProcess } from '../helpers/cli.js';
 import { FaultProxy } from './proxy.js';
-import { Pair, control, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
+import { Pair, control, inboxEnvelopes, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
 const USERS = ['alice@example.org', 'bob@example.org'];
 
 async function messageIds(port: number, user: string): Promise<string[]> {
-  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass: `pw-${user}` }, tls: { rejectUnauthorized: false }, logger: false });
-  await client.connect();
-  const ids: string[] = [];
-  const lock = await client.getMailboxLock('INBOX');
-  try {
-    for await (const m of client.fetch('1:*', { envelope: true })) ids.push(m.envelope?.messageId ?? '');
-  } catch {
-    // empty mailbox
-  } finally {
-    lock.release();
-  }
-  await client.logout();
-  return ids;
+  return (await inboxEnvelopes(port, user)).map((e) => e.messageId);
 }
 
 describe('old primary rejoins after a split brain', () => {

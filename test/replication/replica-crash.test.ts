@@ -12,7 +12,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { roostProcess } from '../helpers/cli.js';
 import { inspectStore } from './inspect.js';
-import { Pair, qmqpSend, ports, replStatus, testMessage, waitUntil } from './pair.js';
+import { Pair, deliverUntil, ports, replStatus, waitUntil } from './pair.js';
 
 const USERS = ['alice@example.org', 'bob@example.org'];
 
@@ -29,22 +29,8 @@ describe('replica crash in sync mode', () => {
       await pair.startBoth();
       await waitUntil('replica connected', async () => (await replStatus(pair!.b)).replication.connected);
       const qmqp = (await ports(pair.a)).qmqp!;
-      const acked: string[] = [];
-      let n = 0;
       let stop = false;
-      const sender = async (): Promise<void> => {
-        for (let k = 0; k < 5000 && !stop; k++) {
-          const i = n++;
-          const rcpt = USERS[i % 2]!;
-          try {
-            const v = await qmqpSend(qmqp, testMessage(i, `rc${round}`, 600 + (i % 5) * 1500), 's@example.net', [rcpt], 10_000);
-            if (v[0] === 'K') acked.push(`${rcpt} <rc${round}-${i}@test.invalid>`);
-          } catch {
-            return;
-          }
-        }
-      };
-      const senders = Promise.all(Array.from({ length: 6 }, sender));
+      const { acked, done: senders } = deliverUntil({ port: qmqp, users: USERS, tag: `rc${round}`, clients: 6, perClient: 5000, size: (i) => 600 + (i % 5) * 1500, stop: () => stop });
       await waitUntil('some deliveries acknowledged', () => acked.length >= 20);
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       await pair.kill(pair.b, 'SIGKILL');

@@ -36,6 +36,22 @@ async function uidl(port: number, user: string): Promise<string[]> {
   return stdout.split('\n').filter(Boolean);
 }
 
+/** ENABLE QRESYNC and SELECT INBOX (QRESYNC (uidvalidity modseq 1:10)) with Python's imaplib; the VANISHED responses it collected. */
+async function imaplibVanished(port: number, user: string, pass: string, uidvalidity: string, modseq: string): Promise<string[]> {
+  const script = [
+    'import imaplib',
+    `m = imaplib.IMAP4("127.0.0.1", ${port}, timeout=20)`,
+    `m.login(${JSON.stringify(user)}, ${JSON.stringify(pass)})`,
+    'm.enable("QRESYNC")',
+    `typ, _ = m._simple_command("SELECT", "INBOX (QRESYNC (${uidvalidity} ${modseq} 1:10))")`,
+    'assert typ == "OK", typ',
+    'print("\\n".join(v.decode() for v in m.untagged_responses.get("VANISHED", [])))',
+    'm.logout()',
+  ].join('\n');
+  const { stdout } = await run('python3', ['-c', script], { timeout: 30_000 });
+  return stdout.split('\n').filter(Boolean);
+}
+
 function code(lines: string[], name: string): string {
   for (const l of lines) {
     const m = new RegExp(`\\[${name} (\\d+)\\]`).exec(l);
@@ -161,6 +177,8 @@ describe('bounded journal and full resync by snapshot', () => {
     expect(res.untagged.filter((l) => l.startsWith('* VANISHED'))).toEqual(['* VANISHED (EARLIER) 5:9']);
     const flagged = res.untagged.filter((l) => / FETCH /.test(l) && /\\Flagged/.test(l)).map((l) => /UID (\d+)/.exec(l)![1]);
     expect(flagged).toEqual(['1', '2', '3', '4']);
+    // The same answer to a real client library: Python's imaplib with QRESYNC enabled.
+    expect(await imaplibVanished(pb.imap!, USERS[0]!, `pw-${USERS[0]}`, uidvalidity, oldModseq)).toEqual(['(EARLIER) 5:9']);
     const list = await r.cmd('LIST "" *');
     expect(list.untagged.some((l) => / Older$/.test(l))).toBe(true);
     const arch = await r.cmd('SELECT Older');
