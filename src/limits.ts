@@ -45,6 +45,12 @@ export const LIMITS = {
     /** RFC 7888 LITERAL-: non-synchronizing literals up to 4096 octets if only LITERAL- is offered. */
     maxNonSyncLiteral: 50 * 1024 * 1024,
     maxNestingDepth: 32,
+    /**
+     * RFC 4469 CATENATE: parts (TEXT literals and URLs) in one message. Each URL
+     * opens a mailbox and reads a stored message; the whole result is still held
+     * to maxLiteralSize (APPENDLIMIT).
+     */
+    maxCatenateParts: 256,
     maxBadCommands: 20,
     /** RFC 3501 §5.4: at least 30 minutes. */
     idleTimeoutMs: 30 * 60 * 1000,

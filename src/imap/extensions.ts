@@ -29,6 +29,8 @@ export const EXTENSION_CAPABILITIES: readonly string[] = [
   'LIST-STATUS',
   'CREATE-SPECIAL-USE',
   'MULTIAPPEND',
+  // RFC 4469: APPEND built from TEXT literals and URLs of the user's own messages (commands/catenate.ts).
+  'CATENATE',
   // RFC 3516: decoded section fetch (src/store/mime/section.ts), BINARY.SIZE, literal8 APPEND.
   'BINARY',
 ];

@@ -17,11 +17,11 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Account } from '../accounts/directory.js';
 import type { NodeContext } from '../context.js';
-import { isRoostError, RoostError } from '../errors.js';
+import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger, type Logger } from '../log/logger.js';
 import type { AuthGuard, SaslExchange } from '../net/auth-guard.js';
-import type { Draft, UserStore } from '../store/store.js';
+import type { UserStore } from '../store/store.js';
 import { MailboxView, SequenceError } from './mailbox-view.js';
 import { ClosedError, Output } from './output.js';
 import { allowsExpunge, lookup } from './registry.js';
@@ -30,6 +30,7 @@ import { answerForError } from './responses.js';
 import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { compressLayer, type CompressLayer } from './compress.js';
+import { AppendAssembly, appendFailure } from './commands/catenate.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -65,8 +66,8 @@ export const bad = (text: string, code?: ResponseCode): CommandResult => ({ stat
 type Mode =
   | { readonly kind: 'idle'; readonly tag: string; readonly keepalive: NodeJS.Timeout }
   | { readonly kind: 'sasl'; readonly tag: string; readonly exchange: SaslExchange }
-  /** Receiving APPEND message literals: drafts finished so far and the one being written. */
-  | { readonly kind: 'append'; readonly tag: string; readonly drafts: Draft[]; current: Draft | null; error: unknown };
+  /** Receiving APPEND message literals (and CATENATE TEXT parts) into the command's drafts. */
+  | { readonly kind: 'append'; readonly tag: string; readonly assembly: AppendAssembly };
 
 let nextSessionId = 0;
 
@@ -187,12 +188,18 @@ export class Session {
     this.reader.expectLine();
   }
 
-  /** Drafts received for the APPEND now completing (the command module stores them). */
-  takeAppendDrafts(): { drafts: Draft[]; error: unknown } {
-    if (this.mode?.kind !== 'append') return { drafts: [], error: new RoostError('PARSE', 'no message data') };
-    const { drafts, error } = this.mode;
+  /** The drafts of the APPEND now completing (the command module stores them); null if no literal came. */
+  takeAppendAssembly(): AppendAssembly | null {
+    if (this.mode?.kind !== 'append') return null;
+    const { assembly } = this.mode;
     this.mode = null;
-    return { drafts, error };
+    return assembly;
+  }
+
+  /** A new assembly for this session's APPEND (commands/catenate.ts). */
+  newAppendAssembly(): AppendAssembly {
+    const selected = this.state.kind === 'selected' ? this.state.view.handle.name : null;
+    return new AppendAssembly({ store: this.ctx.store, user: this.user, selected });
   }
 
   /**
@@ -372,7 +379,7 @@ export class Session {
     if (!this.ctx.replication.writable) return refuse('NO', 'This server is a standby; writes are refused', { name: 'UNAVAILABLE' });
     // RFC 7888 §4 / RFC 3501 §6.3.11: refuse before the client sends the bytes.
     if (head.size > LIMITS.imap.maxLiteralSize) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
-    if (head.index === 0) {
+    if (this.mode?.kind !== 'append') {
       try {
         await this.state.user.status(head.mailbox);
       } catch (err) {
@@ -381,14 +388,13 @@ export class Session {
         return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
       }
     }
-    const mode: Mode =
-      this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, drafts: [], current: null, error: null };
+    const mode: Mode = this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, assembly: this.newAppendAssembly() };
     this.mode = mode;
     try {
-      mode.current = await this.ctx.store.createDraft({ maxSize: LIMITS.imap.maxLiteralSize });
+      await mode.assembly.beginLiteral(head, ev.size);
     } catch (err) {
-      const a = answerForError(err, this.log, 'APPEND');
-      return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
+      const a = appendFailure(err, this.log);
+      return refuse(a.status, a.text, a.code);
     }
     this.reader.acceptLiteral();
     if (ev.sync) {
@@ -398,28 +404,12 @@ export class Session {
   }
 
   private async onAppendData(chunk: Buffer): Promise<void> {
-    const mode = this.mode;
-    if (mode?.kind !== 'append' || !mode.current || mode.error) return;
-    try {
-      await mode.current.write(chunk);
-    } catch (err) {
-      // Keep reading the literal (the client is sending it anyway); answer at the end.
-      mode.error = err;
-    }
+    // A write error is kept and answered when the command ends (the client is sending the literal anyway).
+    if (this.mode?.kind === 'append') await this.mode.assembly.write(chunk);
   }
 
   private async onAppendEnd(): Promise<void> {
-    const mode = this.mode;
-    if (mode?.kind !== 'append' || !mode.current) return;
-    const draft = mode.current;
-    mode.current = null;
-    mode.drafts.push(draft);
-    if (mode.error) return;
-    try {
-      await draft.finish();
-    } catch (err) {
-      mode.error = err;
-    }
+    if (this.mode?.kind === 'append') await this.mode.assembly.endLiteral();
   }
 
   /** The APPEND did not complete (syntax error, client gone): nothing may reach the Maildir. */
@@ -427,8 +417,7 @@ export class Session {
     const mode = this.mode;
     if (mode?.kind !== 'append') return;
     this.mode = null;
-    const drafts = mode.current ? [...mode.drafts, mode.current] : mode.drafts;
-    await Promise.all(drafts.map((d) => d.discard().catch(() => undefined)));
+    await mode.assembly.discard();
   }
 
   // ---------------------------------------------------------------- continuation lines

@@ -30,7 +30,7 @@ export interface FetchTarget {
   readonly modseq?: bigint;
 }
 
-function toSpec(s: Section): SectionSpec {
+export function toSpec(s: Section): SectionSpec {
   const path = [...s.part];
   switch (s.specifier) {
     case null:
@@ -127,9 +127,10 @@ async function* slice(src: AsyncIterable<Buffer>, skip: number, take: number): A
  * bytes. The stream is opened before anything is written, so a message
  * expunged meanwhile fails cleanly (NOTFOUND) instead of mid-literal.
  */
-type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer>; source: Readable };
+export type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer>; source: Readable };
 
-async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
+/** Also the reader of CATENATE URL parts (commands/catenate.ts): the same bytes FETCH would send. */
+export async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
   const read = (start: number, end: number): Promise<Buffer> => handle.readMessage(uid, { start, end });
   if (spec.kind === 'HEADER.FIELDS' || spec.kind === 'HEADER.FIELDS.NOT') {
     if (!sectionRange(tree, spec)) return null;

@@ -332,9 +332,38 @@ export interface AppendMessageHead {
   readonly mailbox: string;
   readonly flags: readonly string[];
   readonly internalDate: Date | null;
+  /** Size of the message literal (0 for a CATENATE message). */
   readonly size: number;
   /** `~{n}` literal8 (RFC 3516 §4.4): the body may contain NUL. */
   readonly binary: boolean;
+  /**
+   * RFC 4469 CATENATE: the parts the message is built from, in order; null
+   * for a plain message literal. In a `literal` event the list ends with the
+   * TEXT part being announced (later parts are not known yet).
+   */
+  readonly catenate: readonly CatenatePart[] | null;
+}
+
+/** One `cat-part` of RFC 4469 §5: new text streamed like a message literal, or a reference to stored bytes. */
+export type CatenatePart =
+  | { readonly kind: 'text'; readonly size: number; readonly binary: boolean }
+  /** `ref` is null when `url` is not an IMAP URL we can resolve (the command answers NO [BADURL url]). */
+  | { readonly kind: 'url'; readonly url: string; readonly ref: ImapUrlRef | null };
+
+/**
+ * A message (part) reference of RFC 5092 as CATENATE accepts it here: a
+ * relative URL on this server for the logged-in user (URLAUTH, RFC 4467, is
+ * not offered).
+ */
+export interface ImapUrlRef {
+  /** Decoded mailbox name (RFC 5092 §9: UTF-8, %-escaped); null = relative to the selected mailbox. */
+  readonly mailbox: string | null;
+  readonly uidvalidity: number | null;
+  readonly uid: number;
+  /** `;SECTION=` as a FETCH section; null for the whole message. */
+  readonly section: Section | null;
+  /** `;PARTIAL=offset[.length]`; length null = to the end. */
+  readonly partial: { readonly offset: number; readonly length: number | null } | null;
 }
 
 /** The completed command; the bodies were already streamed. */
