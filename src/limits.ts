@@ -63,6 +63,12 @@ export const LIMITS = {
     fetchReadAhead: 8,
     /** …holding at most this many bytes per session (plus the one being written). */
     fetchReadAheadBytes: 2 * 1024 * 1024,
+    /**
+     * RFC 5267 §4.3.1: live SEARCH RETURN (UPDATE) contexts per session (the
+     * RFC asks for at least one). Each keeps its matching UIDs and is checked
+     * against every changed message; one more is refused with NO [NOUPDATE].
+     */
+    maxUpdateContexts: 5,
     /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
     searchHeaderCacheBytes: 96 * 1024 * 1024,
   },

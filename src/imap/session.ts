@@ -31,6 +31,7 @@ import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { compressLayer, type CompressLayer } from './compress.js';
 import { AppendAssembly, appendFailure } from './commands/catenate.js';
+import { SearchContexts } from './search-context.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -83,6 +84,8 @@ export class Session {
   readonly remoteAddress: string;
   /** RFC 5161 ENABLE state: 'CONDSTORE' once any CONDSTORE-enabling command ran (RFC 7162 §3.1), 'QRESYNC' after ENABLE QRESYNC. */
   readonly enabled = new Set<string>();
+  /** RFC 5267 §4.3 SEARCH RETURN (UPDATE) contexts of the selected mailbox. */
+  readonly searchContexts: SearchContexts;
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
@@ -109,6 +112,7 @@ export class Session {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.log = connectionLogger('imap', `${this.remoteAddress}:${socket.remotePort ?? 0}`);
     this.out = new Output(socket);
+    this.searchContexts = new SearchContexts(this.log);
     this.input = socket;
     this.reader = new CommandReader({
       maxLineLength: LIMITS.imap.maxLineLength,
@@ -216,12 +220,15 @@ export class Session {
     if (this.state.kind !== 'selected') return;
     const view = this.state.view;
     const updates = view.flush({ allowExpunge });
-    if (updates.length === 0) return;
-    if (await writeUpdates(this.out, view, updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') })) {
+    // RFC 5267 §4.3: live SEARCH results change around the updates (search-context.ts).
+    this.searchContexts.beforeWrite(this.out, view, updates);
+    if (updates.length > 0 && (await writeUpdates(this.out, view, updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') }))) {
       this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');
       await this.safeFlush();
       this.end();
+      return;
     }
+    await this.searchContexts.afterWrite(this.out, view);
   }
 
   // ---------------------------------------------------------------- reading

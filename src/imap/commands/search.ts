@@ -3,12 +3,14 @@
  * parser (UTF-8 and US-ASCII, else NO [BADCHARSET]); evaluation lives in
  * search/evaluate.ts. `RETURN (...)` answers with ESEARCH (RFC 4731) and
  * may SAVE the result for `$` (RFC 5182); MODSEQ adds the highest modseq of
- * the hits (RFC 7162 §3.1.5).
+ * the hits (RFC 7162 §3.1.5). RFC 5267 §4: PARTIAL picks result positions,
+ * UPDATE keeps the result live (search-context.ts), CONTEXT is a hint.
  */
 import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
 import { esearchLine, saveResult, type Hit } from '../search/result.js';
 import type { MailboxView } from '../mailbox-view.js';
+import { searchUpdate } from '../search-context.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 
@@ -18,6 +20,11 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
   // RFC 7162 §3.1.5: MODSEQ enables CONDSTORE, and a non-empty answer carries the highest modseq of the hits.
   const withModseq = usesModseq(cmd.args.program);
   if (withModseq) s.enabled.add('CONDSTORE');
+  const update = opts?.includes('UPDATE') === true;
+  if (update) {
+    const refused = searchUpdate.begin(s.searchContexts, s.view, env.tag);
+    if (refused) return bad(refused);
+  }
   let hits;
   try {
     hits = await evaluateSearch(s.view, cmd.args.program);
@@ -30,8 +37,9 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
   const modseq = withModseq && hits.length > 0 ? highestOf(s.view, hits) : null;
   if (opts !== null) {
     saveResult(s.view, opts, hits);
-    const line = esearchLine(env.tag, cmd.uid, opts, hits, modseq);
+    const line = esearchLine(env.tag, cmd.uid, opts, hits, modseq, cmd.args.partial);
     if (line) s.out.push(line);
+    if (update) searchUpdate.finish(s.searchContexts, s.out, s.view, { tag: env.tag, uid: cmd.uid, program: cmd.args.program }, hits.map((h) => h.uid));
     return ok('Search completed');
   }
   // One line; numbers are short, and even 100,000 hits are under a megabyte.

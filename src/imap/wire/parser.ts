@@ -374,6 +374,16 @@ const COMMANDS: Readonly<Record<string, ArgParser>> = {
     a.end();
     return { mechanism };
   },
+  // RFC 5267 §5: CANCELUPDATE 1*(SP quoted).
+  CANCELUPDATE: (a) => {
+    const tags: string[] = [];
+    do {
+      const t = a.next('search tag');
+      if (t.type !== 'string' || t.form !== 'quoted') throw new ParseError('CANCELUPDATE takes quoted tags');
+      tags.push(t.value.toString('latin1'));
+    } while (!a.done);
+    return { tags };
+  },
   GETQUOTA: (a) => {
     const root = utf8(a.astring('quota root'));
     a.end();

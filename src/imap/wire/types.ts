@@ -106,8 +106,17 @@ export type SearchKey =
   /** RFC 5032 WITHIN: INTERNALDATE older / younger than `seconds` before now. */
   | { readonly key: 'OLDER' | 'YOUNGER'; readonly seconds: number };
 
-/** RFC 4731 ESEARCH return options; SAVE is RFC 5182. */
-export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+/**
+ * RFC 4731 ESEARCH return options; SAVE is RFC 5182; UPDATE, CONTEXT (and
+ * PARTIAL, kept apart in `partial` for its range) are RFC 5267 §4.
+ */
+export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'UPDATE' | 'CONTEXT';
+
+/** RFC 5267 §4.4 `PARTIAL first:last`: positions in the result list, 1-based, first <= last (500:400 is 400:500). */
+export interface PartialRange {
+  readonly first: number;
+  readonly last: number;
+}
 
 export interface SearchArgs {
   /** Upper-cased CHARSET if given (only UTF-8 and US-ASCII are accepted by the parser), else null. */
@@ -119,6 +128,8 @@ export interface SearchArgs {
    * options; `RETURN ()` is given as ['ALL'] (RFC 4731 §3.1).
    */
   readonly returnOptions: readonly SearchReturnOption[] | null;
+  /** RFC 5267 §4.4: present only with `RETURN (PARTIAL …)` (never together with ALL). */
+  readonly partial?: PartialRange;
 }
 
 /** RFC 5256 sort keys; DISPLAYFROM/DISPLAYTO are RFC 5957. */
@@ -135,6 +146,8 @@ export interface SortArgs {
   readonly program: SearchKey;
   /** RFC 5267 ESORT: `SORT RETURN (...)`; null for a classic `* SORT` answer. */
   readonly returnOptions: readonly SearchReturnOption[] | null;
+  /** RFC 5267 §4.4: present only with `RETURN (PARTIAL …)`; positions in sort order. */
+  readonly partial?: PartialRange;
 }
 
 export interface ThreadArgs {
@@ -376,6 +389,11 @@ export interface AppendArgs {
 // Session-level commands
 // ---------------------------------------------------------------------------
 
+/** RFC 5267 §4.3.5 `CANCELUPDATE 1*(SP quoted)`: tags of searching commands that asked for UPDATE. */
+export interface CancelUpdateArgs {
+  readonly tags: readonly string[];
+}
+
 export interface LoginArgs {
   readonly username: string;
   readonly password: string;
@@ -463,7 +481,8 @@ export type Command =
   | Cmd<'COMPRESS', CompressArgs>
   | Cmd<'GETQUOTA', QuotaRootArgs>
   | Cmd<'GETQUOTAROOT', MailboxArgs>
-  | Cmd<'SETQUOTA', SetQuotaArgs>;
+  | Cmd<'SETQUOTA', SetQuotaArgs>
+  | Cmd<'CANCELUPDATE', CancelUpdateArgs>;
 
 export type CommandName = Command['name'];
 
