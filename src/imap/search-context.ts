@@ -243,6 +243,8 @@ export class SearchContexts {
   private onEvent(e: MailboxEvent): void {
     if (e.type === 'append') for (const m of e.messages) this.changed.add(m.uid);
     else if (e.type === 'flags') for (const u of e.updates) this.changed.add(u.uid);
+    // An expunged message leaves the results through beforeWrite, with its EXPUNGE (or never arrived).
+    else if (e.type === 'expunge') for (const uid of e.uids) this.changed.delete(uid);
   }
 
   private releaseIfUnused(): void {
