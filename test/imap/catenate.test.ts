@@ -121,6 +121,8 @@ describe('CATENATE', () => {
       [`/Src;UIDVALIDITY=${uidvalidity + 1}/;UID=1`, `CATENATE (TEXT ${lit('hdr: 1\r\n\r\n')} URL "%u")`],
       ['/Src/;UID=99', `CATENATE (URL "%u" TEXT ${lit('x\r\n')})`],
       ['/NoSuchBox/;UID=1', 'CATENATE (URL "%u")'],
+      ['/..%2F..%2FSrc/;UID=1', 'CATENATE (URL "%u")'],
+      ['/Src%00/;UID=1', 'CATENATE (URL "%u")'],
       ['/Src/;UID=1/;SECTION=7', 'CATENATE (URL "/Src/;UID=2" URL "%u")'],
       ['/Src/;UID=1/;SECTION=1.HEADER', 'CATENATE (URL "%u")'],
       ['imap://alice@example.org/Src/;UID=1', 'CATENATE (URL "%u")'],

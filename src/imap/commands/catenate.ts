@@ -24,6 +24,7 @@ import type { Logger } from '../../log/logger.js';
 import type { Draft, MailboxHandle, Store, UserStore } from '../../store/store.js';
 import { openBody, toSpec } from '../fetch/render.js';
 import { answerForError } from '../responses.js';
+import { nameProblem } from '../names.js';
 import type { AppendMessageHead, CatenatePart } from '../wire/types.js';
 import type { CommandResult } from '../session.js';
 
@@ -157,6 +158,8 @@ export class AppendAssembly {
     const name = ref?.mailbox ?? this.ctx.selected;
     if (!ref) throw new BadUrlError(part.url, 'not an IMAP URL of this server and user');
     if (name === null) throw new BadUrlError(part.url, 'relative URL with no mailbox selected');
+    // The name came %-decoded from a URL: the same checks as any mailbox name from the client.
+    if (nameProblem(name) !== null) throw new BadUrlError(part.url, 'no such mailbox');
     let h: MailboxHandle;
     try {
       h = await this.ctx.user.openMailbox(name, { readOnly: true });
