@@ -77,6 +77,13 @@ export const LIMITS = {
     maxLoginLength: 255,
     /** Addresses / login names tracked for throttling (oldest dropped beyond this). */
     maxTrackedKeys: 100_000,
+    /**
+     * Password checks under way at once for the whole node, and per remote
+     * address; more wait in line. scrypt uses libuv's 4-thread pool, which
+     * file I/O shares: two checks leave two threads for the disk.
+     */
+    maxConcurrentChecks: 2,
+    maxConcurrentChecksPerAddress: 1,
   },
   store: {
     /** Open per-user index handles kept in the LRU. */
