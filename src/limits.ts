@@ -4,6 +4,16 @@
  * are the defaults and the hard ceilings. Each limit has a test at N and N+1.
  */
 export const LIMITS = {
+  net: {
+    /** A TLS handshake (IMAPS, POP3S, STARTTLS, STLS) not finished by then is cut. */
+    tlsHandshakeTimeoutMs: 30_000,
+    /**
+     * New connections are refused (with a protocol answer and a log line)
+     * while fewer than this many descriptors are left below the process's
+     * limit, so spool files, indexes and the journal can still be opened.
+     */
+    fdReserve: 256,
+  },
   qmqp: {
     /** qmail-qmqpd refuses addresses of 1000 bytes or more. */
     maxAddressLength: 999,
@@ -49,6 +59,9 @@ export const LIMITS = {
     /** RFC 3501 §5.4: at least 30 minutes. */
     idleTimeoutMs: 30 * 60 * 1000,
     notAuthTimeoutMs: 60 * 1000,
+    /** Before login: commands answered (POP3 has the same), and total time however busy (Dovecot: 180 s). */
+    maxCommandsBeforeAuth: 50,
+    notAuthMaxSessionMs: 180 * 1000,
     /** Keep-alive during IDLE, as Dovecot's imap_idle_notify_interval. */
     idleKeepaliveMs: 2 * 60 * 1000,
     /** FETCH of whole messages (BODY[], RFC822): files up to this size are read in one piece instead of streamed. */

@@ -30,6 +30,8 @@ export const SCHEMA = {
     listen: { type: 'listen', default: '127.0.0.1:1143' },
     tls_listen: { type: 'listen', default: '127.0.0.1:1993' },
     max_connections: { type: 'int', default: 20000, min: 1, max: 1_000_000 },
+    /** Concurrent connections from one remote address (counted from accept, TLS handshakes included). */
+    max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
   },
   pop3: {
     listen: { type: 'listen', default: '127.0.0.1:1110' },
@@ -37,6 +39,7 @@ export const SCHEMA = {
     /** RFC 2449 LOGIN-DELAY in seconds; 0 = not advertised. */
     login_delay: { type: 'int', default: 0, min: 0, max: 86400 },
     max_connections: { type: 'int', default: 5000, min: 1, max: 1_000_000 },
+    max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
   },
   qmqp: {
     listen: { type: 'listen', default: '127.0.0.1:1628' },
