@@ -165,7 +165,7 @@ describe('link faults', () => {
   }, 60_000);
 
   it('a replica with the wrong secret is refused and gets nothing; both sides log it', async () => {
-    pair = await Pair.create({ ack: 'sync', syncTimeoutMs: 500, secretB: 'not-the-secret' });
+    pair = await Pair.create({ ack: 'sync', syncTimeoutMs: 500, secretB: 'not-the-replication-secret-0123456789abc' });
     await pair.startBoth();
     await waitUntil('refusal visible', async () => /authentication/.test((await replStatus(pair!.b)).replication.lastError ?? ''));
     const q = (await ports(pair.a)).qmqp!;
