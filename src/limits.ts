@@ -126,6 +126,27 @@ export const LIMITS = {
     maxFrameBody: 256 * 1024 * 1024,
     /** Handshake steps must answer within this time. */
     handshakeTimeoutMs: 10_000,
+    /**
+     * From accept (TCP) until the peer has proved replication.secret and both
+     * states are exchanged; then the socket is destroyed. Also the TLS
+     * handshake timeout of the replication listener.
+     */
+    handshakeDeadlineMs: 10_000,
+    /** Largest frame (header and body) read before the peer has proved the secret: hello, challenge, auth, proof are a few hundred bytes. */
+    maxHandshakeFrame: 4096,
+    /** Bytes read in all before the peer has proved the secret (several small frames queued must not add up either). */
+    maxHandshakeBytes: 16 * 1024,
+    /**
+     * Concurrent connections on replication.listen, from TCP accept on (a
+     * follower, a probe, `roost verify` and one spare); more are closed at once.
+     */
+    maxConnections: 4,
+    /** A refused peer's socket is ended after the refuse frame and destroyed after this, whatever the peer does. */
+    refuseLingerMs: 2000,
+    /** replication.secret (or the key in replication.secret_file): the MACs sent to a peer are testable offline against guesses. */
+    minSecretLength: 32,
+    /** …and made of at least this many different characters ("aaaa…" is long, not strong). */
+    minSecretDistinctChars: 8,
     /** Primary → replica keepalive; the replica drops a silent link after 4 of these. */
     heartbeatMs: 1000,
     /** Records read from the journal per batch when catching up. */

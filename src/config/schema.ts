@@ -113,7 +113,13 @@ export const SCHEMA = {
     role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },
     listen: { type: 'listen', default: '127.0.0.1:7600' },
     peer: { type: 'string', default: '' },
+    /**
+     * Shared by both nodes; required (≥ LIMITS.replication.minSecretLength characters) when
+     * peer is set. `roost secret` prints a new one. Or secret_file: a file holding it
+     * (not readable by others), read at start into `secret`.
+     */
     secret: { type: 'string', default: '' },
+    secret_file: { type: 'string', default: '' },
     ack: { type: 'enum', default: 'sync', values: ['sync', 'async'] },
     sync_timeout_ms: { type: 'int', default: 5000, min: 10, max: 600_000 },
     on_sync_timeout: { type: 'enum', default: 'tempfail', values: ['tempfail', 'degrade'] },
