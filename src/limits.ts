@@ -55,6 +55,10 @@ export const LIMITS = {
     /** RFC 7888 LITERAL-: non-synchronizing literals up to 4096 octets if only LITERAL- is offered. */
     maxNonSyncLiteral: 50 * 1024 * 1024,
     maxNestingDepth: 32,
+    /** Messages in one MULTIAPPEND (RFC 3502); the next literal is refused with NO [LIMIT]. */
+    maxAppendMessages: 1000,
+    /** Messages of one MULTIAPPEND that keep their spool descriptor open; later ones are synced and closed (park). */
+    appendOpenDrafts: 8,
     maxBadCommands: 20,
     /** RFC 3501 §5.4: at least 30 minutes. */
     idleTimeoutMs: 30 * 60 * 1000,

@@ -396,6 +396,8 @@ export class Session {
         return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
       }
     }
+    // RFC 3502 gives no number; each message is a spool file until the command ends.
+    if (head.index >= LIMITS.imap.maxAppendMessages) return refuse('NO', `Too many messages in one APPEND (limit ${LIMITS.imap.maxAppendMessages})`, { name: 'LIMIT' });
     const mode: Mode =
       this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, drafts: [], current: null, error: null };
     this.mode = mode;
@@ -431,7 +433,9 @@ export class Session {
     mode.drafts.push(draft);
     if (mode.error) return;
     try {
-      await draft.finish();
+      // Past the first few, a waiting message gives its descriptor back.
+      if (mode.drafts.length > LIMITS.imap.appendOpenDrafts) await draft.park();
+      else await draft.finish();
     } catch (err) {
       mode.error = err;
     }
