@@ -5,9 +5,9 @@
  * delivery (MimeTree.sort), so no message file is read.
  *
  * Comparisons: i;ascii-casemap for addresses and subjects (RFC 5256 §3:
- * ASCII letters compared as upper case), i;unicode-casemap approximated by
- * Unicode upper-casing for display names (RFC 5957 §3). Equal messages are
- * ordered by sequence number (RFC 5256 §3, last paragraph).
+ * ASCII letters compared as upper case), i;unicode-casemap for display names
+ * (RFC 5957 §3, RFC 5051). Equal messages are ordered by sequence number
+ * (RFC 5256 §3, last paragraph).
  */
 import type { MessageRecord } from '../../store/types.js';
 import type { SortKeys } from '../../store/mime/types.js';
@@ -55,6 +55,15 @@ export function asciiCasemap(s: string): string {
   return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
 }
 
+/**
+ * i;unicode-casemap key (RFC 5051 §2): each character title-cased (upper
+ * case stands in, equal but for a few digraphs), then fully decomposed
+ * (NFKD), so "É" sorts as "E" + U+0301, next to "E", as Dovecot sorts it.
+ */
+export function unicodeCasemap(s: string): string {
+  return s.toUpperCase().normalize('NFKD');
+}
+
 function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -78,9 +87,9 @@ function extractor(key: SortCriterion['key']): Extract {
     case 'SUBJECT':
       return (i) => asciiCasemap(i.keys.subject);
     case 'DISPLAYFROM':
-      return (i) => i.keys.displayFrom.toUpperCase();
+      return (i) => unicodeCasemap(i.keys.displayFrom);
     case 'DISPLAYTO':
-      return (i) => i.keys.displayTo.toUpperCase();
+      return (i) => unicodeCasemap(i.keys.displayTo);
   }
 }
 
