@@ -29,7 +29,8 @@ class MessageData {
   private tree: MimeTree | null = null;
   private header: SearchHeader | null = null;
   private fields: Map<string, string[]> | null = null;
-  private addresses: Map<string, string[]> | null = null;
+  /** Per address field: its decoded values and its canonical forms. */
+  private addresses: Map<string, readonly string[]> | null = null;
   private body: string | null = null;
 
   constructor(
@@ -82,8 +83,14 @@ class MessageData {
    * so `user@domain.org` also finds `<user (comment)@ (comment) domain.org>`.
    */
   async addressField(lname: string): Promise<readonly string[]> {
-    this.addresses ??= fieldsOf((await this.searchHeader()).addresses);
-    return [...(await this.field(lname)), ...(this.addresses.get(lname) ?? NONE)];
+    this.addresses ??= new Map();
+    let values = this.addresses.get(lname);
+    if (values === undefined) {
+      const forms = fieldsOf((await this.searchHeader()).addresses).get(lname) ?? NONE;
+      values = [...(await this.field(lname)), ...forms];
+      this.addresses.set(lname, values);
+    }
+    return values;
   }
 
   /** Lower-cased decoded body text, made once per message however many keys look at it. */

@@ -46,7 +46,7 @@ export function searchHeader(raw: Buffer, start: number, end: number): SearchHea
 /** Size for the cache's byte budget. */
 export const searchHeaderSize = (h: SearchHeader): number => h.text.length + h.addresses.length;
 
-/** Values of field `lname` from "name: value" lines (names compared lower-cased). */
+/** "name: value" lines split into values by lower-cased field name, in order. */
 export function fieldsOf(lines: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   if (lines === '') return out;
