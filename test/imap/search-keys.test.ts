@@ -5,6 +5,9 @@
  * on every form of an address, and a program of thousands of BODY keys.
  * The expected answers are worked out by hand in the comments.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, type RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
@@ -72,6 +75,28 @@ describe('sent dates: the Date header as written (RFC 3501 §6.4.4 "disregarding
     expect(await search('SEARCH SENTSINCE 7-Oct-2026')).toBe('* SEARCH 6');
     expect(await search('SEARCH NOT SENTON 6-Oct-2026')).toBe('* SEARCH 1 4 5 6');
     expect(await search('SEARCH 1:3 NOT SENTBEFORE 6-Oct-2026')).toBe('* SEARCH 2 3');
+  });
+
+  it('a structure stored before the zone was kept reads the zone from the header again', async () => {
+    // Rewrite the stored structures the way the previous version wrote them (no sort.dateZone).
+    const dir = path.join(n.t.dataDir, 'index');
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.sqlite'))) {
+      const db = new Database(path.join(dir, f));
+      try {
+        const rows = db.prepare('SELECT mailbox, uid, json FROM structures').all() as { mailbox: number; uid: number; json: string }[];
+        expect(rows.length).toBeGreaterThan(0);
+        const put = db.prepare('UPDATE structures SET json = ? WHERE mailbox = ? AND uid = ?');
+        for (const r of rows) {
+          const tree = JSON.parse(r.json) as { sort: Record<string, unknown> };
+          delete tree.sort.dateZone;
+          put.run(JSON.stringify(tree), r.mailbox, r.uid);
+        }
+      } finally {
+        db.close();
+      }
+    }
+    expect(await search('SEARCH SENTON 5-Oct-2026')).toBe('* SEARCH 1');
+    expect(await search('SEARCH SENTON 6-Oct-2026')).toBe('* SEARCH 2 3');
   });
 
   it('a missing or unparseable Date is 1 January 1970, not INTERNALDATE', async () => {
