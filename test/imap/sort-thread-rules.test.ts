@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, type RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
+import { unicodeCasemap } from '../../src/imap/search/sort.js';
 
 let n: ImapTestNode;
 let c: RawImap;
@@ -68,6 +69,19 @@ describe('SORT: a group first in the list sorts by the group name', () => {
   it('SORT (DISPLAYTO): display name, else addr-spec, a group by its name', async () => {
     expect(await answer('SORT (DISPLAYTO) UTF-8 ALL')).toBe('* SORT 3 4 2 1 5');
     expect(await answer('SORT (REVERSE DISPLAYTO) UTF-8 ALL')).toBe('* SORT 5 1 2 4 3');
+  });
+});
+
+describe('i;unicode-casemap keys (RFC 5051 §2)', () => {
+  it('simple title case, then NFKD', () => {
+    expect(unicodeCasemap('Émile')).toBe('E\u0301MILE');
+    // No one-character title case: unchanged (full upper case would give "SS").
+    expect(unicodeCasemap('straße')).toBe('STRAßE');
+    // Digraphs take their title-case form (U+01C5 "Dž"), not their upper case ("DŽ"), then decompose.
+    expect(unicodeCasemap('\u01c6emal')).toBe('Dz\u030cEMAL');
+    expect(unicodeCasemap('\u01c4EMAL')).toBe('Dz\u030cEMAL');
+    // Compatibility decomposition: the ligature becomes two letters.
+    expect(unicodeCasemap('\ufb01le')).toBe('fiLE');
   });
 });
 
