@@ -49,6 +49,11 @@ export interface Draft {
   write(chunk: Buffer): Promise<void>;
   /** All bytes written: fsync the spool file. Sizes are final afterwards. */
   finish(): Promise<void>;
+  /**
+   * finish(), made durable at once, and the draft's file descriptor closed:
+   * for a draft that waits for others (MULTIAPPEND) before it is delivered.
+   */
+  park(): Promise<void>;
   /** Throw it away (client dropped, message refused). Safe to call twice. */
   discard(): Promise<void>;
   /** Bytes written so far. */

@@ -167,6 +167,33 @@ describe('CATENATE', () => {
     expect(await count('Dst')).toBe(mid);
   });
 
+  it(`more CATENATE messages than keep a descriptor (${LIMITS.imap.appendOpenDrafts}) in one MULTIAPPEND all arrive intact`, async () => {
+    const before = await count('Dst');
+    const k = LIMITS.imap.appendOpenDrafts + 4;
+    const parts = Array.from({ length: k }, (_, i) => `CATENATE (URL "/Src/;UID=1/;SECTION=HEADER" TEXT ${lit(`m${i}\r\n`)} URL "/Src/;UID=2/;PARTIAL=6.3")`);
+    expect(await append(`Dst ${parts.join(' ')}`)).toMatch(/^a\d+ OK \[APPENDUID /);
+    await c.cmd('UNSELECT');
+    expect((await bodies('Dst')).slice(before)).toEqual(Array.from({ length: k }, (_, i) => `From: foo@example.com\r\n\r\nm${i}\r\nfoo`));
+    await c.cmd('UNSELECT');
+  });
+
+  it('messages made of URLs only count against the MULTIAPPEND limit too (N stored, N+1 NO [LIMIT], nothing stored)', async () => {
+    const limits = LIMITS.imap as { maxAppendMessages: number };
+    const saved = limits.maxAppendMessages;
+    limits.maxAppendMessages = 12;
+    try {
+      const N = limits.maxAppendMessages;
+      const before = await count('Dst');
+      const msgs = (k: number) => Array.from({ length: k }, () => 'CATENATE (URL "/Src/;UID=1")').join(' ');
+      expect(await append(`Dst ${msgs(N)}`)).toMatch(/^a\d+ OK \[APPENDUID /);
+      expect(await count('Dst')).toBe(before + N);
+      expect(await append(`Dst ${msgs(N + 1)}`)).toMatch(/^a\d+ NO \[LIMIT\] /);
+      expect(await count('Dst')).toBe(before + N);
+    } finally {
+      limits.maxAppendMessages = saved;
+    }
+  });
+
   it(`the catenated message may reach APPENDLIMIT (${LIMITS.imap.maxLiteralSize}); one more octet is TOOBIG before the literal is sent`, async () => {
     const head = 'From: foo@example.com\r\n\r\n';
     const N = LIMITS.imap.maxLiteralSize;

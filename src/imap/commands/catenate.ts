@@ -12,6 +12,10 @@
  * reader FETCH uses (fetch/render.ts `openBody`), so neither a URL's bytes
  * nor a whole message are held in memory, and the draft's size cap
  * (APPENDLIMIT) applies to the catenated result: NO [TOOBIG] (§5).
+ * A message is sealed as soon as its last part is in — a CATENATE one when
+ * a later message's literal is announced — and past
+ * LIMITS.imap.appendOpenDrafts sealed messages each is parked (synced, its
+ * descriptor closed), so a long MULTIAPPEND holds files, not descriptors.
  *
  * URL parts name messages of the logged-in user only (wire/imap-url.ts;
  * URLAUTH is not offered). A URL that names nothing we can read — unknown
@@ -51,6 +55,8 @@ interface Building {
   readonly draft: Draft;
   /** Parts of the message already in the draft (a plain message literal counts as one). */
   written: number;
+  /** All parts are in: finished, or parked (see `seal`). */
+  sealed: boolean;
 }
 
 /** The drafts of one APPEND command while it arrives. */
@@ -60,15 +66,27 @@ export class AppendAssembly {
   private current: { readonly b: Building; readonly whole: boolean } | null = null;
   /** First failure while a literal streamed; the client sends the rest anyway, the command answers it. */
   private error: unknown = null;
+  /** Messages complete so far (past LIMITS.imap.appendOpenDrafts they give their descriptor back). */
+  private sealedCount = 0;
 
   constructor(private readonly ctx: AssemblyContext) {}
 
   /**
-   * A literal of `head` was announced (before `+`): copy the URL parts that
-   * precede it and check that it fits. Throws BadUrlError or RoostError
-   * (TOOBIG, …) to refuse the literal; the caller then discards everything.
+   * A literal of `head` was announced (before `+`): complete the earlier
+   * CATENATE messages (`before`: the rest of their parts are URLs), copy the
+   * URL parts that precede this literal and check that it fits. Throws
+   * BadUrlError or RoostError (TOOBIG, …) to refuse the literal; the caller
+   * then discards everything.
    */
-  async beginLiteral(head: AppendMessageHead, size: number): Promise<void> {
+  async beginLiteral(head: AppendMessageHead, size: number, before: readonly AppendMessageHead[] = []): Promise<void> {
+    this.current = null;
+    if (this.error) return;
+    for (const m of before) {
+      const e = await this.entry(m.index);
+      if (e.sealed) continue;
+      await this.copyUrls(e, m.catenate ?? [], m.catenate?.length ?? 0);
+      await this.seal(e);
+    }
     const b = await this.entry(head.index);
     const parts = head.catenate;
     if (parts) await this.copyUrls(b, parts, parts.length - 1);
@@ -95,7 +113,7 @@ export class AppendAssembly {
     this.current = null;
     if (!cur || this.error || !cur.whole) return;
     try {
-      await cur.b.draft.finish();
+      await this.seal(cur.b);
     } catch (err) {
       this.error = err;
     }
@@ -113,9 +131,11 @@ export class AppendAssembly {
       const drafts: Draft[] = [];
       for (const m of messages) {
         const b = await this.entry(m.index);
-        if (m.catenate) await this.copyUrls(b, m.catenate, m.catenate.length);
-        else if (b.written === 0) throw new RoostError('PARSE', 'APPEND without message data');
-        await b.draft.finish();
+        if (!b.sealed) {
+          if (m.catenate) await this.copyUrls(b, m.catenate, m.catenate.length);
+          else if (b.written === 0) throw new RoostError('PARSE', 'APPEND without message data');
+          await this.seal(b);
+        }
         drafts.push(b.draft);
       }
       if (drafts.length === 0) throw new RoostError('PARSE', 'APPEND without message data');
@@ -138,10 +158,20 @@ export class AppendAssembly {
   private async entry(index: number): Promise<Building> {
     let b = this.building.get(index);
     if (!b) {
-      b = { draft: await this.ctx.store.createDraft({ maxSize: LIMITS.imap.maxLiteralSize }), written: 0 };
+      // RFC 3502 gives no number; the session refuses a literal past it, this catches messages made of URLs only.
+      if (index >= LIMITS.imap.maxAppendMessages) throw new RoostError('LIMIT', `more than ${LIMITS.imap.maxAppendMessages} messages in one APPEND`);
+      b = { draft: await this.ctx.store.createDraft({ maxSize: LIMITS.imap.maxLiteralSize }), written: 0, sealed: false };
       this.building.set(index, b);
     }
     return b;
+  }
+
+  /** The message is complete: finish its draft, or past the first few park it (synced, descriptor closed). */
+  private async seal(b: Building): Promise<void> {
+    if (b.sealed) return;
+    b.sealed = true;
+    if (++this.sealedCount > LIMITS.imap.appendOpenDrafts) await b.draft.park();
+    else await b.draft.finish();
   }
 
   /** Copy parts [b.written, end) into the draft; every one of them is a URL (TEXT parts arrived as literals). */

@@ -509,11 +509,11 @@ function catenateParts(items: readonly Token[]): CatenatePart[] {
 }
 
 /**
- * The head of the message whose literal (a message literal or a CATENATE
- * TEXT literal) was just announced; `tokens` is the command so far without
- * it (an open CATENATE list as its last list token).
+ * The heads of the messages so far; the last one's literal (a message
+ * literal or a CATENATE TEXT literal) was just announced. `tokens` is the
+ * command so far without it (an open CATENATE list as its last list token).
  */
-export function appendHead(tokens: readonly Token[], size: number, binary: boolean, inCatenate: boolean): AppendMessageHead {
+export function appendHeads(tokens: readonly Token[], size: number, binary: boolean, inCatenate: boolean): AppendMessageHead[] {
   const stream: Token = { type: 'stream', size, binary };
   let all: readonly Token[];
   if (inCatenate) {
@@ -523,8 +523,7 @@ export function appendHead(tokens: readonly Token[], size: number, binary: boole
   } else {
     all = [...tokens, stream];
   }
-  const { heads } = appendGroups(all);
-  return heads[heads.length - 1]!;
+  return appendGroups(all).heads;
 }
 
 const APPEND_PREFIX: readonly Token[] = [

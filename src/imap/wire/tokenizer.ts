@@ -25,7 +25,7 @@
  * parser.ts gives them meaning. Line ends are CRLF; a bare LF is accepted too.
  */
 import { LIMITS } from '../../limits.js';
-import { ParseError, appendHead, parseCommand, tagOf } from './parser.js';
+import { ParseError, appendHeads, parseCommand, tagOf } from './parser.js';
 import type { AppendMessageHead, CommandReaderApi, ReaderLimits, WireEvent } from './types.js';
 
 /** A lexical token of a command. */
@@ -418,10 +418,10 @@ export class CommandReader implements CommandReaderApi {
       tokens[1]!.type === 'atom' &&
       tokens[1]!.value.toUpperCase() === 'APPEND';
     if (isAppend) {
-      let head: AppendMessageHead;
+      let heads: AppendMessageHead[];
       try {
         const sofar = catenate ? [...tokens, { type: 'list' as const, items: this.top().items }] : tokens;
-        head = appendHead(sofar, lit.size, lit.binary, catenate);
+        heads = appendHeads(sofar, lit.size, lit.binary, catenate);
       } catch (e) {
         if (!(e instanceof ParseError)) throw e;
         return this.fail(e.message, skip, e.status, e.code);
@@ -430,8 +430,12 @@ export class CommandReader implements CommandReaderApi {
         // RFC 7889 §4: TOOBIG before the client sends; RFC 7888 §4: BAD for a non-synchronising one.
         return this.fail(`Message too large (limit ${this.limits.maxLiteralSize} octets)`, skip, lit.sync ? 'NO' : 'BAD', 'TOOBIG');
       }
+      const head = heads[heads.length - 1]!;
       this.mode = { m: 'decide', lit, append: head };
-      return { kind: 'literal', tag: this.currentTag()!, size: lit.size, sync: lit.sync, binary: lit.binary, append: head };
+      const ev: WireEvent = { kind: 'literal', tag: this.currentTag()!, size: lit.size, sync: lit.sync, binary: lit.binary, append: head };
+      // Earlier CATENATE messages: the session can finish them now (their remaining parts are all URLs).
+      const before = heads.slice(0, -1).filter((h) => h.catenate !== null);
+      return before.length > 0 ? { ...ev, before } : ev;
     }
     if (lit.binary) return this.fail('literal8 is only allowed in APPEND', skip);
     if (!lit.sync && lit.size > this.limits.maxNonSyncLiteral) {

@@ -534,6 +534,11 @@ export type WireEvent =
       readonly binary: boolean;
       /** Set when this literal is an APPEND message body. */
       readonly append: AppendMessageHead | null;
+      /**
+       * Earlier messages of the same APPEND that are CATENATE ones (RFC 4469),
+       * complete now; present only when there are any.
+       */
+      readonly before?: readonly AppendMessageHead[];
     }
   | { readonly kind: 'appendData'; readonly chunk: Buffer }
   | { readonly kind: 'appendEnd' }

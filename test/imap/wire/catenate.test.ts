@@ -18,6 +18,7 @@ describe('CATENATE in the command reader', () => {
     const ev = driveAll(`a APPEND Sent (\\Seen) CATENATE (TEXT {4}\r\nHdr: URL "${u}" TEXT {3+}\r\nEnd)\r\n`);
     expect(ev.map((e) => e.kind)).toEqual(['literal', 'body', 'literal', 'body', 'command']);
     expect(ev[0]).toMatchObject({ size: 4, sync: true, append: { index: 0, flags: ['\\Seen'], catenate: [{ kind: 'text', size: 4, binary: false }] } });
+    expect(ev[0]).not.toHaveProperty('before');
     expect(ev[1]).toEqual({ kind: 'body', data: 'Hdr:' });
     expect(ev[2]).toMatchObject({ size: 3, sync: false, append: { index: 0, catenate: [{ kind: 'text', size: 4 }, url(u), { kind: 'text', size: 3 }] } });
     expect(ev[3]).toEqual({ kind: 'body', data: 'End' });
@@ -30,8 +31,10 @@ describe('CATENATE in the command reader', () => {
     const u = '/INBOX/;UID=1';
     const ev = driveAll(`a APPEND INBOX CATENATE (URL "${u}") (\\Answered) {2+}\r\nhi catenate (text ~{1+}\r\n\0)\r\n`);
     expect(ev.map((e) => e.kind)).toEqual(['literal', 'body', 'literal', 'body', 'command']);
-    expect(ev[0]).toMatchObject({ append: { index: 1, flags: ['\\Answered'], size: 2, catenate: null } });
-    expect(ev[2]).toMatchObject({ append: { index: 2, catenate: [{ kind: 'text', size: 1, binary: true }] } });
+    // Earlier CATENATE messages come along, complete, so the session can finish them before this body.
+    expect(ev[0]).toMatchObject({ append: { index: 1, flags: ['\\Answered'], size: 2, catenate: null }, before: [{ index: 0, catenate: [url(u)] }] });
+    expect(ev[2]).toMatchObject({ append: { index: 2, catenate: [{ kind: 'text', size: 1, binary: true }] }, before: [{ index: 0 }] });
+    expect((ev[2] as { before: unknown[] }).before).toHaveLength(1);
     const cmd = ev[4] as { command: { args: { messages: { catenate: unknown }[] } } };
     expect(cmd.command.args.messages.map((m) => m.catenate)).toEqual([[url(u)], null, [{ kind: 'text', size: 1, binary: true }]]);
     expect(driveAll(`a APPEND INBOX CATENATE (URL "${u}")\r\n`)).toMatchObject([{ kind: 'command', command: { args: { messages: [{ catenate: [url(u)] }] } } }]);
