@@ -20,21 +20,8 @@ import { mailboxValue, untagged } from '../wire/encoder.js';
 import { SEPARATOR } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { ok } from '../session.js';
+import { patternMatcher } from '../list-match.js';
 import { valueOf } from './status.js';
-
-/** RFC 3501 §6.3.8 matching; the INBOX prefix compares case-insensitively (§5.1). */
-export function patternMatcher(reference: string, pattern: string): (name: string) => boolean {
-  let full = reference + pattern;
-  if (/^inbox(?=$|[.*%])/i.test(full)) full = `INBOX${full.slice(5)}`;
-  let re = '^';
-  for (const ch of full) {
-    if (ch === '*') re += '.*';
-    else if (ch === '%') re += '[^.]*';
-    else re += ch.replace(/[\\^$.|?+()[\]{}]/g, '\\$&');
-  }
-  const rx = new RegExp(`${re}$`, 'su');
-  return (name) => rx.test(name);
-}
 
 type Flavour = 'LIST' | 'LSUB' | 'XLIST';
 
