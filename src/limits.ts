@@ -92,6 +92,12 @@ export const LIMITS = {
     maxOpenIndexes: 256,
     maxMailboxNameLength: 255,
     maxMailboxDepth: 16,
+    /**
+     * Bytes of a folder's Maildir++ directory name (".A.B", modified UTF-7):
+     * NAME_MAX of Linux file systems. The whole hierarchy is one directory
+     * name, so this bounds the encoded full name, not each level.
+     */
+    maxFolderDirNameBytes: 255,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,

@@ -10,7 +10,7 @@ import type { AccountState } from './account.js';
 import { MailboxHandleImpl } from './mailbox-handle.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
-import { INBOX, ancestors, normalizeMailboxName } from './maildir/names.js';
+import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
@@ -61,6 +61,7 @@ export class UserStoreImpl implements UserStore {
   async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void> {
     this.store.assertWritable();
     const n = normalizeMailboxName(name);
+    assertFolderDirFits(n);
     await this.st.mutex.run(async () => {
       if (this.st.mailbox(n)) throw new RoostError('EXISTS', `mailbox ${n} exists`);
       await this.commit(() => [
@@ -95,6 +96,7 @@ export class UserStoreImpl implements UserStore {
     const t = normalizeMailboxName(to);
     if (t === INBOX) throw new RoostError('EXISTS', 'INBOX exists');
     if (t === f || t.startsWith(f + '.')) throw new RoostError('BADNAME', 'cannot rename a mailbox under itself');
+    assertFolderDirFits(t);
     await this.st.mutex.run(async () => {
       const mb = this.st.requireMailbox(f);
       if (this.st.mailbox(t)) throw new RoostError('EXISTS', `mailbox ${t} exists`);
@@ -119,6 +121,7 @@ export class UserStoreImpl implements UserStore {
       for (const r of this.st.db().mailboxes()) {
         if (r.name.startsWith(f + '.')) {
           const nt = t + r.name.slice(f.length);
+          assertFolderDirFits(nt);
           if (this.st.mailbox(nt)) throw new RoostError('EXISTS', `mailbox ${nt} exists`);
           pairs.push([r.name, nt]);
         }
