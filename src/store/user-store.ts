@@ -58,7 +58,13 @@ export class UserStoreImpl implements UserStore {
     return [...all.values()].sort((a, b) => (a.name === INBOX ? -1 : b.name === INBOX ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void> {
+  async subscriptions(): Promise<readonly MailboxName[]> {
+    const db = this.st.db();
+    const names = db.mailboxes().filter((r) => r.subscribed === 1).map((r) => r.name);
+    return [...names, ...db.orphanSubscriptions()].sort();
+  }
+
+  async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse; subscribed?: boolean }): Promise<void> {
     this.store.assertWritable();
     const n = normalizeMailboxName(name);
     assertFolderDirFits(n);
@@ -69,7 +75,7 @@ export class UserStoreImpl implements UserStore {
           mailbox: n,
           uidvalidity: this.st.nextUidvalidity(),
           specialUse: opts?.specialUse ?? null,
-          subscribed: true,
+          subscribed: opts?.subscribed !== false,
         }),
       ]);
     });
@@ -134,7 +140,9 @@ export class UserStoreImpl implements UserStore {
     this.store.assertWritable();
     const n = normalizeMailboxName(name);
     await this.st.mutex.run(async () => {
-      this.st.requireMailbox(n);
+      // Subscribing needs the mailbox (RFC 3501 §6.3.6 lets the server check);
+      // a subscription that outlived its mailbox can still be ended.
+      if (subscribed || !this.st.db().hasOrphanSubscription(n)) this.st.requireMailbox(n);
       await this.commit(() => [this.draft('subscribe', { mailbox: n, subscribed })]);
     });
   }

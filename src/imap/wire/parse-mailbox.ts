@@ -89,8 +89,8 @@ export function listArgs(a: Args): ListArgs {
       else if (o === 'SPECIAL-USE') selection.specialUse = true;
       else throw new ParseError(`Unknown LIST selection option ${t.type === 'atom' ? t.value : ''}`.trimEnd());
     }
-    // RFC 5258 §3.1: RECURSIVEMATCH alone is meaningless and must be refused.
-    if (selection.recursiveMatch && !selection.subscribed && !selection.remote && !selection.specialUse) {
+    // RFC 5258 §3: RECURSIVEMATCH MUST NOT be the only option, nor come with REMOTE alone (it selects nothing to recurse on).
+    if (selection.recursiveMatch && !selection.subscribed && !selection.specialUse) {
       throw new ParseError('RECURSIVEMATCH needs another selection option');
     }
   }
