@@ -147,11 +147,22 @@ export interface MailboxHandle {
 export interface UserStore {
   readonly account: Account;
   listMailboxes(): Promise<readonly MailboxInfo[]>;
-  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void>;
+  /**
+   * Create a mailbox. `subscribed` (default true) subscribes it at once; IMAP
+   * CREATE passes false (RFC 3501 §6.3.3 does not subscribe). A name whose
+   * earlier mailbox was deleted while subscribed is subscribed again.
+   */
+  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse; subscribed?: boolean }): Promise<void>;
   deleteMailbox(name: MailboxName): Promise<void>;
   /** RFC 3501 RENAME; renaming INBOX moves its messages to the new mailbox. */
   renameMailbox(from: MailboxName, to: MailboxName): Promise<void>;
+  /**
+   * SUBSCRIBE (needs the mailbox) / UNSUBSCRIBE (also of a name whose
+   * mailbox is gone). DELETE keeps a subscription (RFC 3501 §6.3.6).
+   */
   setSubscribed(name: MailboxName, subscribed: boolean): Promise<void>;
+  /** Every subscribed name, sorted: subscribed mailboxes and subscriptions that outlived their mailbox. */
+  subscriptions(): Promise<readonly MailboxName[]>;
   status(name: MailboxName): Promise<MailboxStatus>;
   openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle>;
   /** IMAP APPEND: store a finished draft into a mailbox. */
