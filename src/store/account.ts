@@ -21,6 +21,7 @@ import { flagsKey, targetName } from './maildir/filename.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
 import { FileWork } from './file-work.js';
+import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
 
 /** What an account needs from the store around it. */
@@ -81,6 +82,8 @@ export class AccountState {
   readonly mutex = new Mutex();
   maildropOwner: string | null = null;
   readonly files: FileWork = new FileWork(this);
+  /** Which session owns each mailbox's \Recent arrivals (recent.ts). */
+  readonly recent = new RecentOwners(() => this.db());
 
   constructor(
     readonly core: StoreCore,
@@ -497,6 +500,8 @@ export class AccountState {
   }
 
   emit(mailboxId: number, ev: MailboxEvent): void {
+    // Before any listener runs: a STATUS or SELECT it triggers must see the boundary moved.
+    if (ev.type === 'append') this.recent.arrived(mailboxId, ev.messages);
     this.core.hub.emit(this.key(mailboxId), ev);
   }
 
