@@ -502,6 +502,7 @@ export class AccountState {
   emit(mailboxId: number, ev: MailboxEvent): void {
     // Before any listener runs: a STATUS or SELECT it triggers must see the boundary moved.
     if (ev.type === 'append') this.recent.arrived(mailboxId, ev.messages);
+    else if (ev.type === 'gone') this.recent.forget(mailboxId);
     this.core.hub.emit(this.key(mailboxId), ev);
   }
 

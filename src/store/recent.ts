@@ -86,6 +86,15 @@ export class RecentOwners {
   }
 
   /**
+   * The mailbox is gone for its sessions (deleted, renamed, UIDVALIDITY
+   * changed, index rebuilt): their claims end now, not when each session
+   * gets round to closing, so a new mailbox that reuses the id starts free.
+   */
+  forget(mailboxId: number): void {
+    this.live.delete(mailboxId);
+  }
+
+  /**
    * Messages were added to a mailbox (any writer, before listeners hear of
    * it): with a live owner they are its recent messages, so the boundary
    * moves past them and nobody else (STATUS, the next SELECT) sees them.

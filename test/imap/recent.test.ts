@@ -155,6 +155,23 @@ describe('\\Recent for arrivals while selected', () => {
   });
 });
 
+describe('\\Recent and mailbox lifetime', () => {
+  it('a session left on a deleted mailbox claims nothing in a new mailbox that takes its place', async () => {
+    // Created last, so its row id is the highest and the next CREATE reuses it (SQLite rowids).
+    const name = await mailboxWith(1);
+    const a = await login(n.port, n.user, n.pass);
+    const b = await login(n.port, n.user, n.pass);
+    expect(recentLine((await a.cmd(`SELECT ${name}`)).untagged)).toBe('* 1 RECENT');
+    expect((await b.cmd(`DELETE ${name}`)).tagged).toMatch(/OK/);
+    expect((await b.cmd(`CREATE ${name}x`)).tagged).toMatch(/OK/);
+    await n.deliver([message(2)], { mailbox: `${name}x` });
+    expect(await statusRecent(b, `${name}x`)).toBe(1);
+    expect(recentLine((await b.cmd(`SELECT ${name}x`)).untagged)).toBe('* 1 RECENT');
+    a.close();
+    b.close();
+  });
+});
+
 describe('\\Recent in COPY, MOVE and APPEND targets', () => {
   it('copies and appends are recent in the session that has the target selected', async () => {
     const src = await mailboxWith(3);
@@ -221,6 +238,21 @@ describe('the \\Recent boundary is durable', () => {
       await node.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('a rebuilt index (reindex) keeps the boundary', async () => {
+    const name = await mailboxWith(2);
+    const a = await login(n.port, n.user, n.pass);
+    expect(recentLine((await a.cmd(`SELECT ${name}`)).untagged)).toBe('* 2 RECENT');
+    await a.cmd('LOGOUT');
+    a.close();
+    await n.deliver([message(3)], { mailbox: name });
+    await n.t.ctx.store.reindex(n.account);
+    const b = await login(n.port, n.user, n.pass);
+    expect(await statusRecent(b, name)).toBe(1);
+    expect(recentLine((await b.cmd(`SELECT ${name}`)).untagged)).toBe('* 1 RECENT');
+    expect((await b.cmd('SEARCH RECENT')).untagged).toEqual(['* SEARCH 3']);
+    b.close();
   });
 
   it('an index from before \\Recent tracking is upgraded without calling old mail recent', async () => {
