@@ -142,6 +142,32 @@ describe('\\Recent for arrivals while selected', () => {
     b.close();
   });
 
+  it('RECENT counts only messages still in the session: an expunged recent message no longer counts', async () => {
+    const name = await mailboxWith(3);
+    const a = await login(n.port, n.user, n.pass);
+    expect(recentLine((await a.cmd(`SELECT ${name}`)).untagged)).toBe('* 3 RECENT');
+    await a.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)');
+    expect((await a.cmd('EXPUNGE')).untagged).toEqual(['* 2 EXPUNGE']);
+    await n.deliver([message(4)], { mailbox: name });
+    expect((await a.cmd('NOOP')).untagged).toEqual(['* 3 EXISTS', '* 3 RECENT']);
+    expect((await a.cmd('SEARCH RECENT')).untagged).toEqual(['* SEARCH 1 2 3']);
+    a.close();
+  });
+
+  it('IDLE announces an arrival with EXISTS and RECENT at once', async () => {
+    const name = await mailboxWith(1);
+    const a = await login(n.port, n.user, n.pass);
+    await a.cmd(`SELECT ${name}`);
+    a.write('i1 IDLE\r\n');
+    expect(await a.line()).toMatch(/^\+ /);
+    await n.deliver([message(2)], { mailbox: name });
+    expect(await a.line()).toBe('* 2 EXISTS');
+    expect(await a.line()).toBe('* 2 RECENT');
+    a.write('DONE\r\n');
+    expect((await a.until('i1')).tagged).toMatch(/^i1 OK/);
+    a.close();
+  });
+
   it("the session's own APPEND into its selected mailbox is recent there", async () => {
     const name = await mailboxWith(0);
     const a = await login(n.port, n.user, n.pass);
