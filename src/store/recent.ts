@@ -21,12 +21,18 @@
  * A session's recent set is therefore one UID range [from, to) — two
  * numbers, never a per-message structure, however big the mailbox.
  *
- * Limits, by choice: ownership is per process (a second server process on
- * the same data would claim separately); the boundary is written to the
- * index only, not journaled, so a replica keeps the value it was created or
- * seeded with and a promoted replica reports too many messages recent once,
- * never too few. A rebuilt index (`roost reindex`) starts at 1 for new
- * mailbox rows, the same over-reporting.
+ * Durability and replication: the index row is written at once (STATUS and
+ * the next SELECT see it), and a `recent` journal record carries the new
+ * boundary when a SELECT claims and when an owner that received arrivals
+ * leaves — not at each arrival, which would double the journal. Replay and
+ * replicas apply it with max(), so the boundary never goes backwards; after
+ * a crash or a failover, messages that arrived while an owner was live are
+ * reported recent once more: too many, never too few (a client misses no
+ * "new mail" hint). `roost reindex` keeps the boundary of every mailbox it
+ * finds in the old index.
+ *
+ * Ownership is per process: a second server process on the same data would
+ * claim separately.
  */
 import type { IndexDb } from './index/db.js';
 import type { RecentRange } from './types.js';
@@ -34,13 +40,19 @@ import type { RecentRange } from './types.js';
 class Claim implements RecentRange {
   from = 0;
   to = 0;
+  /** While owner: the boundary last written to the journal. */
+  journaled = 0;
 }
 
 export class RecentOwners {
   /** Read-write claims per mailbox id, in SELECT order; the first is the owner. */
   private readonly live = new Map<number, Claim[]>();
 
-  constructor(private readonly db: () => IndexDb) {}
+  constructor(
+    private readonly db: () => IndexDb,
+    /** Write a `recent` journal record (best effort, not awaited). */
+    private readonly journal: (mailboxId: number, uid: number) => void,
+  ) {}
 
   /**
    * A session selects (or, `readOnly`, examines) a mailbox whose highest
@@ -61,7 +73,11 @@ export class RecentOwners {
     if (list.length === 0) {
       c.from = boundary;
       c.to = Infinity;
-      db.raiseRecent(mailboxId, lastUid + 1);
+      c.journaled = boundary;
+      if (db.raiseRecent(mailboxId, lastUid + 1)) {
+        c.journaled = lastUid + 1;
+        this.journal(mailboxId, lastUid + 1);
+      }
     }
     list.push(c);
     return c;
@@ -73,14 +89,15 @@ export class RecentOwners {
     const i = list ? list.indexOf(range as Claim) : -1;
     if (!list || i < 0) return;
     list.splice(i, 1);
-    if (list.length === 0) {
-      this.live.delete(mailboxId);
-      return;
-    }
+    if (list.length === 0) this.live.delete(mailboxId);
     if (i !== 0) return;
     const row = this.db().mailboxById(mailboxId);
     if (!row) return;
+    // What the leaving owner was handed since it claimed reaches the journal now.
+    if (row.recent_uid > (range as Claim).journaled) this.journal(mailboxId, row.recent_uid);
+    if (list.length === 0) return;
     const next = list[0]!;
+    next.journaled = row.recent_uid;
     next.from = row.recent_uid;
     next.to = Infinity;
   }

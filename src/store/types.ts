@@ -143,6 +143,8 @@ export interface JournalRecord {
     | 'mailbox-rename'
     | 'mailbox-delete'
     | 'subscribe'
+    /** The \Recent boundary moved (store/recent.ts): {mailbox, uidvalidity, uid}. */
+    | 'recent'
     | 'account'
     | 'quota';
   /** Kind-specific data (JSON-serialisable, bigint as decimal strings). */
