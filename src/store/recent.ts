@@ -6,7 +6,10 @@
  *  - Per mailbox a durable boundary UID (`mailboxes.recent_uid` in the
  *    per-user index): every UID below it has already been handed to some
  *    session as recent. Messages at or above it are recent for whoever
- *    claims them next; STATUS RECENT (§6.3.10) counts exactly those.
+ *    claims them next; STATUS RECENT (§6.3.10) counts exactly those, not
+ *    the ones recent in a live session (Dovecot's answer too: imaptest's
+ *    `append` script expects RECENT 0 from STATUS while a session that has
+ *    the mailbox selected holds the new message as recent).
  *  - A read-write SELECT that finds no other owner in this process becomes
  *    the mailbox's owner: its recent messages are every UID from the old
  *    boundary on, including all that arrive while it stays selected (the
