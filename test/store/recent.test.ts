@@ -8,6 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { IndexDb } from '../../src/store/index/db.js';
+import { INDEX_VERSION } from '../../src/store/index/schema.js';
 import { account, deliver, message, open, tempDir } from './helpers.js';
 
 const root = tempDir();
@@ -62,6 +64,25 @@ describe('\\Recent boundary and replication', () => {
     expect((await pu.status('INBOX')).recent).toBe(1);
     await primary.close();
     await replica.close();
+  });
+});
+
+describe('index versions', () => {
+  it('a new index is created at INDEX_VERSION with the boundary column; a newer file is left alone', () => {
+    const file = path.join(root, 'versions.sqlite');
+    const db = new IndexDb(file);
+    expect(db.db.pragma('user_version', { simple: true })).toBe(INDEX_VERSION);
+    const id = db.insertMailbox('INBOX', 1, null, true);
+    expect(db.mailboxById(id)!.recent_uid).toBe(1);
+    expect(db.raiseRecent(id, 5)).toBe(true);
+    expect(db.raiseRecent(id, 3)).toBe(false);
+    expect(db.mailboxById(id)!.recent_uid).toBe(5);
+    db.db.pragma(`user_version = ${INDEX_VERSION + 1}`);
+    db.close();
+    const again = new IndexDb(file);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(INDEX_VERSION + 1);
+    expect(again.mailboxById(id)!.recent_uid).toBe(5);
+    again.close();
   });
 });
 
