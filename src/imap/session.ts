@@ -21,6 +21,7 @@ import { isRoostError, RoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger, type Logger } from '../log/logger.js';
 import type { AuthGuard, SaslExchange } from '../net/auth-guard.js';
+import { serverTls } from '../net/tls-handshake.js';
 import type { Draft, UserStore } from '../store/store.js';
 import { MailboxView, SequenceError } from './mailbox-view.js';
 import { ClosedError, Output } from './output.js';
@@ -85,6 +86,8 @@ export class Session {
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
+  /** Commands received before login (LIMITS.imap.maxCommandsBeforeAuth). */
+  private preAuthCommands = 0;
   private closed = false;
   private ended = false;
   private pumping = false;
@@ -120,6 +123,14 @@ export class Session {
   /** Greet, then serve until the connection ends. */
   async run(): Promise<void> {
     this.attach(this.socket);
+    // Commands restart the autologout clock, so a connection that never logs
+    // in is also bounded in total time (Dovecot: 180 s), or one host could
+    // hold every slot with NOOPs.
+    const preAuth = setTimeout(() => {
+      if (this.state.kind === 'notAuth' && !this.closed) this.bye('Login time limit exceeded');
+    }, LIMITS.imap.notAuthMaxSessionMs);
+    preAuth.unref();
+    void this.finished.then(() => clearTimeout(preAuth));
     this.out.push(`* OK [CAPABILITY ${this.capabilities().join(' ')}] Roost IMAP ready\r\n`);
     await this.safeFlush();
     return this.finished;
@@ -320,6 +331,10 @@ export class Session {
   }
 
   private async dispatch(cmd: Command): Promise<void> {
+    if (this.state.kind === 'notAuth' && ++this.preAuthCommands > LIMITS.imap.maxCommandsBeforeAuth) {
+      this.bye('Too many commands before login');
+      return;
+    }
     const spec = lookup(cmd);
     if (!spec) {
       if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `Unknown or unsupported command ${cmd.name}`));
@@ -381,6 +396,8 @@ export class Session {
         return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
       }
     }
+    // RFC 3502 gives no number; each message is a spool file until the command ends.
+    if (head.index >= LIMITS.imap.maxAppendMessages) return refuse('NO', `Too many messages in one APPEND (limit ${LIMITS.imap.maxAppendMessages})`, { name: 'LIMIT' });
     const mode: Mode =
       this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, drafts: [], current: null, error: null };
     this.mode = mode;
@@ -416,7 +433,9 @@ export class Session {
     mode.drafts.push(draft);
     if (mode.error) return;
     try {
-      await draft.finish();
+      // Past the first few, a waiting message gives its descriptor back.
+      if (mode.drafts.length > LIMITS.imap.appendOpenDrafts) await draft.park();
+      else await draft.finish();
     } catch (err) {
       mode.error = err;
     }
@@ -484,15 +503,9 @@ export class Session {
     const old = this.socket;
     this.detach(old);
     this.reader.takeBuffered();
-    const secure = new tls.TLSSocket(old, { isServer: true, secureContext: this.secureContext() });
-    await new Promise<void>((resolve) => {
-      secure.once('secure', () => resolve());
-      secure.once('error', () => {
-        this.end();
-        resolve();
-      });
-    });
-    if (this.closed) return;
+    const secure = await serverTls(old, this.secureContext());
+    if (!secure) this.end();
+    if (!secure || this.closed) return;
     this.socket = secure;
     this.secure = true;
     this.out.replaceSink(secure);
@@ -525,6 +538,13 @@ export class Session {
     this.state = { kind: 'logout' };
     await this.safeFlush();
     this.end();
+  }
+
+  /** Say BYE and close; nothing else is read or sent (RFC 3501 §7.1.5). */
+  private bye(text: string): void {
+    this.out.push(`* BYE ${text}\r\n`);
+    void this.safeFlush().then(() => this.end());
+    this.closed = true;
   }
 
   private async safeFlush(): Promise<void> {

@@ -435,7 +435,10 @@ export class AccountState {
             const name = String(d.mailbox);
             const uv = num(d.uidvalidity);
             const row = db.mailbox(name);
-            if (!row) db.insertMailbox(name, uv, (d.specialUse as string | null) ?? null, d.subscribed !== false, num(d.uidnext ?? 1));
+            // A subscription that outlived an earlier mailbox of this name (RFC 3501 §6.3.6) applies to the new one.
+            const kept = db.hasOrphanSubscription(name);
+            if (kept) db.setOrphanSubscription(name, false);
+            if (!row) db.insertMailbox(name, uv, (d.specialUse as string | null) ?? null, d.subscribed !== false || kept, num(d.uidnext ?? 1));
             else if (d.specialUse !== undefined && d.specialUse !== null && row.special_use !== d.specialUse) db.setSpecialUse(row.id, String(d.specialUse));
             this.noteUidvalidity(uv);
             break;
@@ -443,6 +446,8 @@ export class AccountState {
           case 'mailbox-delete': {
             const row = db.mailbox(String(d.mailbox));
             if (!row || row.uidvalidity !== num(d.uidvalidity)) break;
+            // RFC 3501 §6.3.6: the server MUST NOT drop a subscription because the mailbox is gone.
+            if (row.subscribed === 1) db.setOrphanSubscription(row.name, true);
             db.deleteMailbox(row.id);
             this.caches.delete(row.id);
             events.push([row.id, { type: 'gone', origin }]);
@@ -467,6 +472,10 @@ export class AccountState {
               const row = db.mailbox(f);
               if (!row || db.mailbox(t)) continue;
               db.renameMailbox(row.id, t);
+              if (db.hasOrphanSubscription(t)) {
+                db.setOrphanSubscription(t, false);
+                db.setSubscribed(row.id, true);
+              }
               events.push([row.id, { type: 'gone', origin }]);
             }
             break;
@@ -474,6 +483,7 @@ export class AccountState {
           case 'subscribe': {
             const row = db.mailbox(String(d.mailbox));
             if (row) db.setSubscribed(row.id, d.subscribed === true);
+            else db.setOrphanSubscription(String(d.mailbox), d.subscribed === true);
             break;
           }
           case 'recent': {

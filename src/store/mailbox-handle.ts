@@ -279,7 +279,7 @@ export class MailboxHandleImpl implements MailboxHandle {
     return this.st.mutex.run(async () => {
       const src = this.row();
       const dst = this.st.requireMailbox(destName);
-      if (dst.id === src.id && opts?.move) throw new RoostError('BADNAME', 'cannot move a message into its own mailbox');
+      // RFC 6851 §3.3 allows MOVE into the same mailbox: the copies get new UIDs and the originals are expunged, all in one commit.
       const c = this.cache();
       const entries = [...new Set(uids)]
         .sort((a, b) => a - b)

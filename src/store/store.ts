@@ -50,6 +50,11 @@ export interface Draft {
   write(chunk: Buffer): Promise<void>;
   /** All bytes written: fsync the spool file. Sizes are final afterwards. */
   finish(): Promise<void>;
+  /**
+   * finish(), made durable at once, and the draft's file descriptor closed:
+   * for a draft that waits for others (MULTIAPPEND) before it is delivered.
+   */
+  park(): Promise<void>;
   /** Throw it away (client dropped, message refused). Safe to call twice. */
   discard(): Promise<void>;
   /** Bytes written so far. */
@@ -152,11 +157,22 @@ export interface MailboxHandle {
 export interface UserStore {
   readonly account: Account;
   listMailboxes(): Promise<readonly MailboxInfo[]>;
-  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void>;
+  /**
+   * Create a mailbox. `subscribed` (default true) subscribes it at once; IMAP
+   * CREATE passes false (RFC 3501 §6.3.3 does not subscribe). A name whose
+   * earlier mailbox was deleted while subscribed is subscribed again.
+   */
+  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse; subscribed?: boolean }): Promise<void>;
   deleteMailbox(name: MailboxName): Promise<void>;
   /** RFC 3501 RENAME; renaming INBOX moves its messages to the new mailbox. */
   renameMailbox(from: MailboxName, to: MailboxName): Promise<void>;
+  /**
+   * SUBSCRIBE (needs the mailbox) / UNSUBSCRIBE (also of a name whose
+   * mailbox is gone). DELETE keeps a subscription (RFC 3501 §6.3.6).
+   */
   setSubscribed(name: MailboxName, subscribed: boolean): Promise<void>;
+  /** Every subscribed name, sorted: subscribed mailboxes and subscriptions that outlived their mailbox. */
+  subscriptions(): Promise<readonly MailboxName[]>;
   status(name: MailboxName): Promise<MailboxStatus>;
   openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle>;
   /** IMAP APPEND: store a finished draft into a mailbox. */

@@ -10,7 +10,7 @@ import type { AccountState } from './account.js';
 import { MailboxHandleImpl } from './mailbox-handle.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
-import { INBOX, ancestors, normalizeMailboxName } from './maildir/names.js';
+import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
@@ -58,9 +58,16 @@ export class UserStoreImpl implements UserStore {
     return [...all.values()].sort((a, b) => (a.name === INBOX ? -1 : b.name === INBOX ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void> {
+  async subscriptions(): Promise<readonly MailboxName[]> {
+    const db = this.st.db();
+    const names = db.mailboxes().filter((r) => r.subscribed === 1).map((r) => r.name);
+    return [...names, ...db.orphanSubscriptions()].sort();
+  }
+
+  async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse; subscribed?: boolean }): Promise<void> {
     this.store.assertWritable();
     const n = normalizeMailboxName(name);
+    assertFolderDirFits(n);
     await this.st.mutex.run(async () => {
       if (this.st.mailbox(n)) throw new RoostError('EXISTS', `mailbox ${n} exists`);
       await this.commit(() => [
@@ -68,7 +75,7 @@ export class UserStoreImpl implements UserStore {
           mailbox: n,
           uidvalidity: this.st.nextUidvalidity(),
           specialUse: opts?.specialUse ?? null,
-          subscribed: true,
+          subscribed: opts?.subscribed !== false,
         }),
       ]);
     });
@@ -95,6 +102,7 @@ export class UserStoreImpl implements UserStore {
     const t = normalizeMailboxName(to);
     if (t === INBOX) throw new RoostError('EXISTS', 'INBOX exists');
     if (t === f || t.startsWith(f + '.')) throw new RoostError('BADNAME', 'cannot rename a mailbox under itself');
+    assertFolderDirFits(t);
     await this.st.mutex.run(async () => {
       const mb = this.st.requireMailbox(f);
       if (this.st.mailbox(t)) throw new RoostError('EXISTS', `mailbox ${t} exists`);
@@ -119,6 +127,7 @@ export class UserStoreImpl implements UserStore {
       for (const r of this.st.db().mailboxes()) {
         if (r.name.startsWith(f + '.')) {
           const nt = t + r.name.slice(f.length);
+          assertFolderDirFits(nt);
           if (this.st.mailbox(nt)) throw new RoostError('EXISTS', `mailbox ${nt} exists`);
           pairs.push([r.name, nt]);
         }
@@ -131,7 +140,9 @@ export class UserStoreImpl implements UserStore {
     this.store.assertWritable();
     const n = normalizeMailboxName(name);
     await this.st.mutex.run(async () => {
-      this.st.requireMailbox(n);
+      // Subscribing needs the mailbox (RFC 3501 §6.3.6 lets the server check);
+      // a subscription that outlived its mailbox can still be ended.
+      if (subscribed || !this.st.db().hasOrphanSubscription(n)) this.st.requireMailbox(n);
       await this.commit(() => [this.draft('subscribe', { mailbox: n, subscribed })]);
     });
   }

@@ -74,8 +74,15 @@ export class IndexDb {
     this.upgrade();
     // Added after version 1; harmless when present.
     this.db.exec('CREATE TABLE IF NOT EXISTS snapshots (mailbox INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL, data BLOB NOT NULL)');
+    // Subscriptions of names that have no mailbox (RFC 3501 §6.3.6: DELETE
+    // does not end a subscription); subscribed mailboxes carry theirs in the row.
+    this.db.exec('CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY)');
     const p = (sql: string): Database.Statement => this.db.prepare(sql);
     this.s = {
+      orphanSubscriptions: p('SELECT name FROM subscriptions ORDER BY name').pluck(),
+      hasOrphanSubscription: p('SELECT 1 FROM subscriptions WHERE name = ?').pluck(),
+      addOrphanSubscription: p('INSERT OR IGNORE INTO subscriptions (name) VALUES (?)'),
+      dropOrphanSubscription: p('DELETE FROM subscriptions WHERE name = ?'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       mailboxes: p('SELECT * FROM mailboxes ORDER BY name'),
@@ -253,6 +260,17 @@ export class IndexDb {
   }
   setSubscribed(id: number, on: boolean): void {
     this.s.setSubscribed!.run(on ? 1 : 0, id);
+  }
+  /** Subscribed names without a mailbox, sorted. */
+  orphanSubscriptions(): string[] {
+    return this.s.orphanSubscriptions!.all() as string[];
+  }
+  hasOrphanSubscription(name: string): boolean {
+    return this.s.hasOrphanSubscription!.get(name) !== undefined;
+  }
+  setOrphanSubscription(name: string, on: boolean): void {
+    if (on) this.s.addOrphanSubscription!.run(name);
+    else this.s.dropOrphanSubscription!.run(name);
   }
   setSpecialUse(id: number, use: string | null): void {
     this.s.setSpecialUse!.run(use, id);

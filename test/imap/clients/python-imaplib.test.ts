@@ -155,7 +155,7 @@ describe('Python imaplib, classic command set', () => {
     expect(get('select-nosuch').typ).toBe('NO');
     expect(ok('namespace')).toEqual(['(("" ".")) NIL NIL']);
     ok('unsubscribe');
-    // Work is gone from LSUB; its child (subscribed when created here) stays.
+    // Work is gone from LSUB once unsubscribed.
     const lsub = ok('lsub-after');
     expect(lsub.some((l) => l.endsWith('"." Work'))).toBe(false);
     expect(ok('select-inbox')).toEqual(['1']);
