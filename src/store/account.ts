@@ -15,12 +15,13 @@ import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
-import type { Journal } from './index/journal.js';
+import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
 import { FileWork } from './file-work.js';
+import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
 
 /** What an account needs from the store around it. */
@@ -81,6 +82,11 @@ export class AccountState {
   readonly mutex = new Mutex();
   maildropOwner: string | null = null;
   readonly files: FileWork = new FileWork(this);
+  /** Which session owns each mailbox's \Recent arrivals (recent.ts). */
+  readonly recent = new RecentOwners(
+    () => this.db(),
+    (id, uid) => this.journalRecent(id, uid),
+  );
 
   constructor(
     readonly core: StoreCore,
@@ -480,6 +486,12 @@ export class AccountState {
             else db.setOrphanSubscription(String(d.mailbox), d.subscribed === true);
             break;
           }
+          case 'recent': {
+            // max(): replay and replicas never move the boundary back (recent.ts).
+            const row = db.mailbox(String(d.mailbox));
+            if (row && row.uidvalidity === num(d.uidvalidity)) db.raiseRecent(row.id, num(d.uid));
+            break;
+          }
           default:
             break;
         }
@@ -506,7 +518,33 @@ export class AccountState {
     return db.mailbox(name);
   }
 
+  /**
+   * Journal a moved \Recent boundary (recent.ts) so replay and the replica
+   * learn it. Best effort and not awaited: the index row is already written,
+   * and a lost record only means some messages are reported recent again.
+   */
+  private journalRecent(mailboxId: number, uid: number): void {
+    if (!this.core.isWritable()) return;
+    const mb = this.db().mailboxById(mailboxId);
+    if (!mb) return;
+    const draft: RecordDraft = {
+      accountId: this.id,
+      kind: 'recent',
+      data: { maildir: this.account.maildir, mailbox: mb.name, uidvalidity: mb.uidvalidity, uid },
+    };
+    try {
+      this.core.committer
+        .submit({ build: () => [draft], finish: (recs) => this.applyIndex(recs) })
+        .catch((err: unknown) => this.core.warn('store: could not journal the \\Recent boundary', err));
+    } catch (err) {
+      this.core.warn('store: could not journal the \\Recent boundary', err);
+    }
+  }
+
   emit(mailboxId: number, ev: MailboxEvent): void {
+    // Before any listener runs: a STATUS or SELECT it triggers must see the boundary moved.
+    if (ev.type === 'append') this.recent.arrived(mailboxId, ev.messages);
+    else if (ev.type === 'gone') this.recent.forget(mailboxId);
     this.core.hub.emit(this.key(mailboxId), ev);
   }
 

@@ -27,6 +27,7 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
       keep.set(mb.name, {
         uidvalidity: mb.uidvalidity,
         uidnext: mb.uidnext,
+        recentUid: mb.recent_uid,
         uids,
         flags,
         specialUse: mb.special_use,

@@ -31,6 +31,7 @@ import type {
   MailboxSnapshot,
   MailboxStatus,
   QuotaUsage,
+  RecentRange,
   SavedMessage,
   SpecialUse,
   StoreFlagsResult,
@@ -89,6 +90,13 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Session id, reported back as `origin` in events. */
   origin?: string;
+  /**
+   * Take part in \Recent (RFC 3501 §2.3.2, store/recent.ts): IMAP SELECT
+   * claims the mailbox's unclaimed messages and its new arrivals, EXAMINE
+   * (readOnly) sees the unclaimed ones without claiming. Others (POP3,
+   * APPEND) leave \Recent alone.
+   */
+  recent?: boolean;
 }
 
 /** One selected mailbox, as an IMAP session or a POP3 maildrop sees it. */
@@ -96,6 +104,8 @@ export interface MailboxHandle {
   readonly name: MailboxName;
   readonly readOnly: boolean;
   readonly uidvalidity: number;
+  /** This session's \Recent messages when opened with `recent`, else null; updated in place by the store. */
+  readonly recent: RecentRange | null;
 
   /** Current state from the index (sorted by UID). Cheap: no file is opened or stat'ed. */
   snapshot(): MailboxSnapshot;

@@ -148,31 +148,37 @@ export class UserStoreImpl implements UserStore {
   }
 
   async status(name: MailboxName): Promise<MailboxStatus> {
-    const mb = await this.fresh(normalizeMailboxName(name));
+    const stale = await this.fresh(normalizeMailboxName(name));
+    // Re-read: catching up with another process may just have moved the \Recent boundary (recent.ts).
+    const mb = this.st.db().mailboxById(stale.id) ?? stale;
     const c = this.st.caches.get(mb.id);
     if (c && c.uidvalidity === mb.uidvalidity) {
       let unseen = 0;
       let size = 0;
+      let recent = 0;
+      // RFC 3501 §6.3.10 RECENT: the messages no session has been handed as recent yet (store/recent.ts).
       for (const m of c.all()) {
         if (!m.flags.includes('\\Seen')) unseen++;
+        if (m.uid >= mb.recent_uid) recent++;
         size += m.vsize;
       }
-      return { messages: c.count, recent: 0, unseen, uidnext: c.uidnext, uidvalidity: c.uidvalidity, highestModseq: c.highestModseq, size };
+      return { messages: c.count, recent, unseen, uidnext: c.uidnext, uidvalidity: c.uidvalidity, highestModseq: c.highestModseq, size };
     }
     const r = this.st
       .db()
       .db.prepare(
-        `SELECT count(*) AS n, coalesce(sum(instr(flags, '\\Seen') = 0), 0) AS unseen, coalesce(sum(vsize), 0) AS size
+        `SELECT count(*) AS n, coalesce(sum(instr(flags, '\\Seen') = 0), 0) AS unseen, coalesce(sum(vsize), 0) AS size,
+                coalesce(sum(uid >= ?), 0) AS recent
          FROM messages WHERE mailbox = ? AND state <> 2`,
       )
-      .get(mb.id) as { n: number; unseen: number; size: number };
-    return { messages: r.n, recent: 0, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };
+      .get(mb.recent_uid, mb.id) as { n: number; unseen: number; size: number; recent: number };
+    return { messages: r.n, recent: r.recent, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };
   }
 
   async openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle> {
     const n = normalizeMailboxName(name);
     const mb = await this.fresh(n);
-    return new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null);
+    return new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null, opts?.recent === true);
   }
 
   async append(name: MailboxName, draft: Draft, opts?: AppendOptions): Promise<SavedMessage> {

@@ -16,6 +16,7 @@ beforeAll(async () => {
   n = await startImapNode();
   await n.deliver([m1, big], { mailbox: 'INBOX' });
   c = await login(n.port, n.user, n.pass);
+  // Delivered before this first SELECT: \Recent in this session (RFC 3501 §2.3.2), so every FLAGS below carries it.
   await c.cmd('SELECT INBOX');
 });
 afterAll(async () => {
@@ -26,7 +27,7 @@ afterAll(async () => {
 describe('FETCH item order', () => {
   it('FETCH 1 (BODY[] RFC822.SIZE FLAGS UID): UID, RFC822.SIZE, FLAGS, then the literal', async () => {
     const r = await c.cmd('FETCH 1 (BODY[] RFC822.SIZE FLAGS UID)');
-    expect(r.untagged).toEqual([`* 1 FETCH (UID 1 RFC822.SIZE ${m1.length} FLAGS (\\Seen) BODY[] {${m1.length}}\r\n${m1})`]);
+    expect(r.untagged).toEqual([`* 1 FETCH (UID 1 RFC822.SIZE ${m1.length} FLAGS (\\Recent \\Seen) BODY[] {${m1.length}}\r\n${m1})`]);
   });
 
   it('sections and ENVELOPE: inline items first, literals in request order', async () => {
@@ -39,7 +40,7 @@ describe('FETCH item order', () => {
     const r = await c.cmd('UID FETCH 2 (BODY[TEXT] RFC822.SIZE)');
     expect(r.untagged).toHaveLength(1);
     const head = r.untagged[0]!.slice(0, r.untagged[0]!.indexOf('\r\n'));
-    expect(head).toMatch(/^\* 2 FETCH \(UID 2 FLAGS \(\\Seen\) RFC822\.SIZE \d+ BODY\[TEXT\] \{\d+\}$/);
+    expect(head).toMatch(/^\* 2 FETCH \(UID 2 FLAGS \(\\Recent \\Seen\) RFC822\.SIZE \d+ BODY\[TEXT\] \{\d+\}$/);
     expect(r.untagged[0]!.endsWith('line of a long body\r\n\r\n)')).toBe(true);
   });
 
@@ -47,8 +48,8 @@ describe('FETCH item order', () => {
     expect((await c.cmd('STORE 1:2 -FLAGS (\\Seen)')).tagged).toMatch(/OK/);
     const r = await c.cmd('FETCH 1 (RFC822.HEADER FLAGS)');
     expect(r.untagged).toHaveLength(1);
-    expect(r.untagged[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\) RFC822\.HEADER \{\d+\}\r\n/);
+    expect(r.untagged[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\\Recent\) RFC822\.HEADER \{\d+\}\r\n/);
     const t = await c.cmd('FETCH 1 (RFC822.TEXT FLAGS)');
-    expect(t.untagged).toEqual(['* 1 FETCH (FLAGS (\\Seen) RFC822.TEXT {20}\r\nBody of message 1.\r\n)']);
+    expect(t.untagged).toEqual(['* 1 FETCH (FLAGS (\\Recent \\Seen) RFC822.TEXT {20}\r\nBody of message 1.\r\n)']);
   });
 });

@@ -41,7 +41,8 @@ describe('MOVE and COPY into the selected mailbox', () => {
     const mv = await c.cmd('UID MOVE 2 INBOX');
     expect(noRecent(mv.untagged)).toEqual([expect.stringMatching(/^\* OK \[COPYUID \d+ 2 5\]/), '* 1 EXPUNGE', '* 3 EXISTS']);
     const f = await c.cmd('UID FETCH 5 (FLAGS)');
-    expect(f.untagged).toEqual(['* 3 FETCH (UID 5 FLAGS (\\Flagged))']);
+    // Moved into the mailbox this session owns: \Recent here (RFC 3501 §2.3.2).
+    expect(f.untagged).toEqual(['* 3 FETCH (UID 5 FLAGS (\\Recent \\Flagged))']);
     const cp = await c.cmd('UID COPY 3 INBOX');
     expect(cp.tagged).toMatch(/^a\d+ OK \[COPYUID \d+ 3 6\]/);
     expect(noRecent(cp.untagged)).toEqual(['* 4 EXISTS']);

@@ -5,7 +5,7 @@
  * `applied_lsn`) or recoverable from the Maildir.
  */
 import Database from 'better-sqlite3';
-import { INDEX_SCHEMA, INDEX_VERSION } from './schema.js';
+import { INDEX_MIGRATIONS, INDEX_SCHEMA, INDEX_VERSION } from './schema.js';
 
 export interface MailboxRow {
   id: number;
@@ -17,6 +17,8 @@ export interface MailboxRow {
   subscribed: number;
   new_mtime: string;
   cur_mtime: string;
+  /** \Recent boundary (store/recent.ts): UIDs below it were announced as recent already. */
+  recent_uid: number;
 }
 
 export interface MessageRow {
@@ -69,10 +71,7 @@ export class IndexDb {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
-    if ((this.db.pragma('user_version', { simple: true }) as number) === 0) {
-      this.db.exec(INDEX_SCHEMA);
-      this.db.pragma(`user_version = ${INDEX_VERSION}`);
-    }
+    this.upgrade();
     // Added after version 1; harmless when present.
     this.db.exec('CREATE TABLE IF NOT EXISTS snapshots (mailbox INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL, data BLOB NOT NULL)');
     // Subscriptions of names that have no mailbox (RFC 3501 §6.3.6: DELETE
@@ -99,6 +98,7 @@ export class IndexDb {
       allocModseq: p('UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq AS m'),
       bumpUidnext: p('UPDATE mailboxes SET uidnext = max(uidnext, ?) WHERE id = ?'),
       bumpModseq: p('UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?) WHERE id = ?'),
+      raiseRecent: p('UPDATE mailboxes SET recent_uid = max(recent_uid, ?) WHERE id = ? AND recent_uid < ?'),
       setMtimes: p('UPDATE mailboxes SET new_mtime = ?, cur_mtime = ? WHERE id = ?'),
       renameMailbox: p('UPDATE mailboxes SET name = ? WHERE id = ?'),
       deleteMailbox: p('DELETE FROM mailboxes WHERE id = ?'),
@@ -139,6 +139,26 @@ export class IndexDb {
       dropSnapshot: p('DELETE FROM snapshots WHERE mailbox = ?'),
       usage: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> 2'),
     };
+  }
+
+  /**
+   * Create a new index, or bring an older one to INDEX_VERSION step by step
+   * (schema.ts INDEX_MIGRATIONS), in one write transaction so two processes
+   * opening the same old file do not both migrate it.
+   */
+  private upgrade(): void {
+    const version = (): number => this.db.pragma('user_version', { simple: true }) as number;
+    // A newer file (written by a later version) is left as it is.
+    if (version() >= INDEX_VERSION) return;
+    this.db
+      .transaction(() => {
+        const v = version();
+        if (v >= INDEX_VERSION) return;
+        if (v === 0) this.db.exec(INDEX_SCHEMA);
+        else for (let next = v + 1; next <= INDEX_VERSION; next++) this.db.exec(INDEX_MIGRATIONS[next]!);
+        this.db.pragma(`user_version = ${INDEX_VERSION}`);
+      })
+      .immediate();
   }
 
   tx<T>(fn: () => T): T {
@@ -221,6 +241,10 @@ export class IndexDb {
   bumpModseq(mailbox: number, atLeast: number): void {
     this.s.bumpModseq!.run(atLeast, mailbox);
     this.note(mailbox, 0, atLeast);
+  }
+  /** Move the \Recent boundary up to `uid` (never down); true when it moved. */
+  raiseRecent(mailbox: number, uid: number): boolean {
+    return this.s.raiseRecent!.run(uid, mailbox, uid).changes > 0;
   }
   setMtimes(mailbox: number, newMtime: string, curMtime: string): void {
     this.s.setMtimes!.run(newMtime, curMtime, mailbox);
