@@ -86,6 +86,15 @@ export const LIMITS = {
      * against every changed message; one more is refused with NO [NOUPDATE].
      */
     maxUpdateContexts: 5,
+    /**
+     * Octets of one LIST/LSUB pattern or reference as sent. Names are at most
+     * store.maxMailboxNameLength bytes, so a longer pattern matches nothing
+     * it could not match shorter; the bound keeps matching work
+     * (pattern × name per mailbox) small.
+     */
+    maxListPatternLength: 1024,
+    /** Patterns in one LIST-EXTENDED pattern list (RFC 5258 §3): each is matched against every mailbox. */
+    maxListPatterns: 64,
     /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
     searchHeaderCacheBytes: 96 * 1024 * 1024,
   },
@@ -119,6 +128,12 @@ export const LIMITS = {
     maxOpenIndexes: 256,
     maxMailboxNameLength: 255,
     maxMailboxDepth: 16,
+    /**
+     * Bytes of a folder's Maildir++ directory name (".A.B", modified UTF-7):
+     * NAME_MAX of Linux file systems. The whole hierarchy is one directory
+     * name, so this bounds the encoded full name, not each level.
+     */
+    maxFolderDirNameBytes: 255,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,

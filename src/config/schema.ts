@@ -32,6 +32,8 @@ export const SCHEMA = {
     max_connections: { type: 'int', default: 20000, min: 1, max: 1_000_000 },
     /** Concurrent connections from one remote address (counted from accept, TLS handshakes included). */
     max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
+    /** Logged-in sessions of one account from one address (Dovecot's mail_max_userip_connections). */
+    max_userip_connections: { type: 'int', default: 10, min: 1, max: 1_000_000 },
   },
   pop3: {
     listen: { type: 'listen', default: '127.0.0.1:1110' },

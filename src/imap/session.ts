@@ -103,6 +103,10 @@ export class Session {
   private compression: CompressLayer | null = null;
   private done!: () => void;
   private readonly finished = new Promise<void>((r) => (this.done = r));
+  /** Resolves when the connection has ended (slots held for it are released then). */
+  get whenEnded(): Promise<void> {
+    return this.finished;
+  }
 
   constructor(
     readonly ctx: NodeContext,

@@ -61,7 +61,7 @@ export async function writeUpdates(
           for (const f of batch) {
             const seq = view.flagSeq(f.uid);
             // UID is included so clients that track by UID need no extra round trip.
-            if (seq > 0) out.push(`* ${seq} FETCH (UID ${f.uid} FLAGS ${flagsText(f.flags)}${opts.modseq ? ` MODSEQ (${f.modseq})` : ''})\r\n`);
+            if (seq > 0) out.push(`* ${seq} FETCH (UID ${f.uid} FLAGS ${flagsText(view.reportFlags(f.uid, f.flags))}${opts.modseq ? ` MODSEQ (${f.modseq})` : ''})\r\n`);
             if (out.full) await out.flush();
           }
         }

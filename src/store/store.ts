@@ -31,6 +31,7 @@ import type {
   MailboxSnapshot,
   MailboxStatus,
   QuotaUsage,
+  RecentRange,
   SavedMessage,
   SpecialUse,
   StoreFlagsResult,
@@ -89,6 +90,13 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Session id, reported back as `origin` in events. */
   origin?: string;
+  /**
+   * Take part in \Recent (RFC 3501 §2.3.2, store/recent.ts): IMAP SELECT
+   * claims the mailbox's unclaimed messages and its new arrivals, EXAMINE
+   * (readOnly) sees the unclaimed ones without claiming. Others (POP3,
+   * APPEND) leave \Recent alone.
+   */
+  recent?: boolean;
 }
 
 /** One selected mailbox, as an IMAP session or a POP3 maildrop sees it. */
@@ -96,6 +104,8 @@ export interface MailboxHandle {
   readonly name: MailboxName;
   readonly readOnly: boolean;
   readonly uidvalidity: number;
+  /** This session's \Recent messages when opened with `recent`, else null; updated in place by the store. */
+  readonly recent: RecentRange | null;
 
   /** Current state from the index (sorted by UID). Cheap: no file is opened or stat'ed. */
   snapshot(): MailboxSnapshot;
@@ -147,11 +157,22 @@ export interface MailboxHandle {
 export interface UserStore {
   readonly account: Account;
   listMailboxes(): Promise<readonly MailboxInfo[]>;
-  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void>;
+  /**
+   * Create a mailbox. `subscribed` (default true) subscribes it at once; IMAP
+   * CREATE passes false (RFC 3501 §6.3.3 does not subscribe). A name whose
+   * earlier mailbox was deleted while subscribed is subscribed again.
+   */
+  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse; subscribed?: boolean }): Promise<void>;
   deleteMailbox(name: MailboxName): Promise<void>;
   /** RFC 3501 RENAME; renaming INBOX moves its messages to the new mailbox. */
   renameMailbox(from: MailboxName, to: MailboxName): Promise<void>;
+  /**
+   * SUBSCRIBE (needs the mailbox) / UNSUBSCRIBE (also of a name whose
+   * mailbox is gone). DELETE keeps a subscription (RFC 3501 §6.3.6).
+   */
   setSubscribed(name: MailboxName, subscribed: boolean): Promise<void>;
+  /** Every subscribed name, sorted: subscribed mailboxes and subscriptions that outlived their mailbox. */
+  subscriptions(): Promise<readonly MailboxName[]>;
   status(name: MailboxName): Promise<MailboxStatus>;
   openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle>;
   /** IMAP APPEND: store a finished draft into a mailbox. */

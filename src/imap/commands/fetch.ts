@@ -111,7 +111,8 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     for (const record of found) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      s.out.push(renderMetaLine(plan, seq, record, newFlags.get(record.uid) ?? record.flags, newModseq.get(record.uid) ?? record.modseq));
+      const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
+      s.out.push(renderMetaLine(plan, seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
       if (s.out.full) await s.out.flush();
     }
     return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
@@ -130,7 +131,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     const record = found[i]!;
     const seq = view.seqOf(record.uid);
     if (seq === 0) continue;
-    const flags = newFlags.get(record.uid) ?? record.flags;
+    const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
     const modseq = newModseq.get(record.uid);
     if (cache) {
       const hit = cache.get(record.uid);

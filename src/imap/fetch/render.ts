@@ -10,7 +10,7 @@ import type { MailboxHandle } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import { renderBodyStructure } from '../../store/mime/bodystructure.js';
-import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, type SectionSpec } from '../../store/mime/section.js';
+import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, withoutNuls, type SectionSpec } from '../../store/mime/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
 import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
 import type { Output } from '../output.js';
@@ -103,6 +103,11 @@ async function* crlf(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
 }
 const CR = Buffer.from('\r');
 
+/** NUL as 0x80 in a streamed literal (withoutNuls: a plain literal cannot carry NUL). */
+async function* noNuls(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of src) yield withoutNuls(chunk);
+}
+
 /** Skip `skip` bytes, then pass `take` bytes. */
 async function* slice(src: AsyncIterable<Buffer>, skip: number, take: number): AsyncGenerator<Buffer> {
   for await (const chunk of src) {
@@ -148,10 +153,10 @@ export async function openBody(handle: MailboxHandle, uid: number, tree: MimeTre
   }
   if (!tree.bareLf) {
     const source = await handle.openMessage(uid, { start: r.start + off, end: r.start + off + len });
-    return { size: len, stream: source as AsyncIterable<Buffer>, source };
+    return { size: len, stream: noNuls(source as AsyncIterable<Buffer>), source };
   }
   const source = await handle.openMessage(uid, { start: r.start, end: r.end });
-  return { size: len, stream: slice(crlf(source as AsyncIterable<Buffer>), off, len), source };
+  return { size: len, stream: noNuls(slice(crlf(source as AsyncIterable<Buffer>), off, len)), source };
 }
 
 /**
@@ -226,7 +231,7 @@ export function isWholeMessageItem(it: FetchItem): boolean {
  */
 export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget, raw: Buffer): void {
   const rec = m.record;
-  const content = toCrlf(raw);
+  const content = withoutNuls(toCrlf(raw));
   let text = `* ${m.seq} FETCH (`;
   let sep = '';
   if (plan.addUid) {
