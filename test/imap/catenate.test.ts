@@ -196,6 +196,17 @@ describe('CATENATE', () => {
     }
   });
 
+  it(`${LIMITS.imap.maxCatenateParts} parts make one message; ${LIMITS.imap.maxCatenateParts + 1} are NO [LIMIT] and nothing is stored`, async () => {
+    const N = LIMITS.imap.maxCatenateParts;
+    const before = await count('Dst');
+    const urls = (k: number) => Array.from({ length: k }, () => 'URL "/Src/;UID=1/;PARTIAL=0.1"').join(' ');
+    expect(await append(`Dst CATENATE (${urls(N)})`)).toMatch(/^a\d+ OK \[APPENDUID /);
+    expect(await append(`Dst CATENATE (${urls(N + 1)})`)).toMatch(/^a\d+ NO \[LIMIT\] Too many CATENATE parts/);
+    expect(await count('Dst')).toBe(before + 1);
+    expect((await bodies('Dst')).slice(before)).toEqual(['F'.repeat(N)]);
+    await c.cmd('UNSELECT');
+  });
+
   it(`the catenated message may reach APPENDLIMIT (${LIMITS.imap.maxLiteralSize}); one more octet is TOOBIG before the literal is sent`, async () => {
     const head = 'From: foo@example.com\r\n\r\n';
     const N = LIMITS.imap.maxLiteralSize;
