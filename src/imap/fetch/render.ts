@@ -13,7 +13,7 @@ import { renderBodyStructure } from '../../store/mime/bodystructure.js';
 import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, type SectionSpec } from '../../store/mime/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
 import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
-import type { Output } from '../output.js';
+import { ClosedError, ResponseAbortedError, type Output } from '../output.js';
 import { flagsText } from '../updates.js';
 import type { FetchPlan } from './plan.js';
 import type { StructureTexts } from './cache.js';
@@ -252,8 +252,57 @@ export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget,
   out.push(`${text})\r\n`);
 }
 
-/** Write `* seq FETCH (...)` for one message. */
+/**
+ * Write `* seq FETCH (...)` for one message. Every item is read (small
+ * sections into buffers) or opened (big ones: a stream on an open file,
+ * which stays readable if the message is expunged and unlinked meanwhile)
+ * before the first byte goes out, so a message that vanishes, or a part that
+ * cannot be decoded (UNKNOWNCTE), fails with nothing written and the command
+ * can skip it; a response once started is always completed (RFC 3501 §7.4.2),
+ * or the connection ends (writeLiteral).
+ */
 export async function renderFetch(out: Output, handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
+  const pieces: (string | Buffer | Body)[] = [];
+  try {
+    await gatherFetch(pieces, handle, plan, m);
+    for (const p of pieces) {
+      if (typeof p === 'string') out.push(p);
+      else if (Buffer.isBuffer(p)) await out.bytes(p);
+      else if ('buffer' in p) await out.bytes(p.buffer);
+      else await writeLiteral(out, p);
+    }
+  } finally {
+    for (const p of pieces) if (typeof p !== 'string' && !Buffer.isBuffer(p) && 'source' in p) p.source.destroy();
+  }
+  if (out.full) await out.flush();
+}
+
+/**
+ * Send a streamed literal of exactly the announced size. If the file ends
+ * early (another program truncated it) or a read fails, the bytes announced
+ * cannot be sent: padding would hand the client a corrupt message as if it
+ * were whole, and anything else desynchronises the stream, so the
+ * connection ends mid-literal (Dovecot disconnects too), which every client
+ * reads as an incomplete response.
+ */
+async function writeLiteral(out: Output, body: Extract<Body, { stream: AsyncIterable<Buffer> }>): Promise<void> {
+  let sent = 0;
+  try {
+    for await (const chunk of body.stream) {
+      const c = chunk.length > body.size - sent ? chunk.subarray(0, body.size - sent) : chunk;
+      sent += c.length;
+      await out.bytes(c);
+      if (sent === body.size) break;
+    }
+  } catch (err) {
+    if (err instanceof ClosedError) throw err;
+    throw new ResponseAbortedError(`message read failed after ${sent} of ${body.size} literal bytes: ${(err as Error).message}`);
+  }
+  if (sent < body.size) throw new ResponseAbortedError(`message file ended after ${sent} of ${body.size} literal bytes`);
+}
+
+/** The pieces of one FETCH response, in order; nothing is written. */
+async function gatherFetch(pieces: (string | Buffer | Body)[], handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
   const rec = m.record;
   const head = `* ${m.seq} FETCH (`;
   const fields: string[] = [];
@@ -301,10 +350,8 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
         }
         const data = await fetchBinary(m.tree!, it.part, reader(handle, rec.uid), it.partial ?? undefined);
         add(`${fetchItemLabel(it)} ${needsLiteral8(data, m.tree!, it.part) ? '~' : ''}{${data.length}}\r\n`);
-        out.push(text);
+        pieces.push(text, data);
         text = '';
-        first = true;
-        await out.bytes(data);
         first = false;
         continue;
       }
@@ -321,26 +368,9 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
     }
     add(`${b.label} {${body.size}}\r\n`);
     // Envelopes and structures are latin1 byte strings (bodystructure.ts), as Output.push expects.
-    out.push(text);
+    pieces.push(text, body);
     text = '';
-    first = true;
-    if ('buffer' in body) await out.bytes(body.buffer);
-    else {
-      let sent = 0;
-      try {
-        for await (const chunk of body.stream) {
-          sent += chunk.length;
-          await out.bytes(chunk);
-        }
-      } finally {
-        body.source.destroy();
-      }
-      // The file shrank under us: keep the protocol in step (the announced size must be sent).
-      if (sent < body.size) await out.bytes(Buffer.alloc(body.size - sent, 0x20));
-    }
     first = false;
   }
-  text += ')\r\n';
-  out.push(text);
-  if (out.full) await out.flush();
+  pieces.push(`${text})\r\n`);
 }
