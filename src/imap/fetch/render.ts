@@ -5,8 +5,7 @@
  * habit 3), so a 50 MB body never sits in memory. Bare LFs in stored files
  * are sent as CRLF (the sizes in the index already count them so).
  */
-import type { Readable } from 'node:stream';
-import type { MailboxHandle } from '../../store/store.js';
+import type { MailboxHandle, MessageFile } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import { renderBodyStructure } from '../../store/mime/bodystructure.js';
@@ -79,9 +78,9 @@ function needsLiteral8(b: Buffer, tree: MimeTree, part: readonly number[]): bool
 }
 
 const reader =
-  (handle: MailboxHandle, uid: number) =>
+  (file: MessageFile) =>
   (start: number, end: number): Promise<Buffer> =>
-    handle.readMessage(uid, { start, end });
+    file.read(start, end);
 
 /** Insert CR before every bare LF, across chunk boundaries. */
 async function* crlf(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -123,14 +122,14 @@ async function* slice(src: AsyncIterable<Buffer>, skip: number, take: number): A
 }
 
 /**
- * A literal's bytes: either a small Buffer or a stream of exactly `size`
- * bytes. The stream is opened before anything is written, so a message
- * expunged meanwhile fails cleanly (NOTFOUND) instead of mid-literal.
+ * A literal's bytes: either a small Buffer or a stream of `size` bytes on
+ * the message's open file (renderFetch), so a message expunged and unlinked
+ * meanwhile is still read whole.
  */
-type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer>; source: Readable };
+type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer> };
 
-async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
-  const read = (start: number, end: number): Promise<Buffer> => handle.readMessage(uid, { start, end });
+async function openBody(file: MessageFile, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
+  const read = reader(file);
   if (spec.kind === 'HEADER.FIELDS' || spec.kind === 'HEADER.FIELDS.NOT') {
     if (!sectionRange(tree, spec)) return null;
     const b = await fetchSection(tree, spec, read, partial ?? undefined);
@@ -146,11 +145,9 @@ async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec
     return { size: b.length, buffer: b };
   }
   if (!tree.bareLf) {
-    const source = await handle.openMessage(uid, { start: r.start + off, end: r.start + off + len });
-    return { size: len, stream: source as AsyncIterable<Buffer>, source };
+    return { size: len, stream: file.chunks(r.start + off, r.start + off + len) };
   }
-  const source = await handle.openMessage(uid, { start: r.start, end: r.end });
-  return { size: len, stream: slice(crlf(source as AsyncIterable<Buffer>), off, len), source };
+  return { size: len, stream: slice(crlf(file.chunks(r.start, r.end)), off, len) };
 }
 
 /**
@@ -252,19 +249,22 @@ export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget,
   out.push(`${text})\r\n`);
 }
 
+/** Items that read the message file (all others come from the index and the stored structure). */
+const readsFile = (it: FetchItem): boolean => it.item === 'BINARY[]' || it.item === 'BINARY.SIZE' || bodyItem(it) !== null;
+
 /**
- * Write `* seq FETCH (...)` for one message. Every item is read (small
- * sections into buffers) or opened (big ones: a stream on an open file,
- * which stays readable if the message is expunged and unlinked meanwhile)
- * before the first byte goes out, so a message that vanishes, or a part that
- * cannot be decoded (UNKNOWNCTE), fails with nothing written and the command
- * can skip it; a response once started is always completed (RFC 3501 §7.4.2),
- * or the connection ends (writeLiteral).
+ * Write `* seq FETCH (...)` for one message. The file is opened once, and
+ * every item is read (small sections into buffers) or set up (big ones: a
+ * stream on that open file, which stays readable if the message is expunged
+ * and unlinked meanwhile) before the first byte goes out, so a message that
+ * is gone, or a part that cannot be decoded (UNKNOWNCTE), fails with nothing
+ * written and the command can skip it. A response once started is always
+ * completed (RFC 3501 §7.4.2), or the connection ends (writeLiteral).
  */
 export async function renderFetch(out: Output, handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
-  const pieces: (string | Buffer | Body)[] = [];
+  const file = plan.items.some(readsFile) ? await handle.openMessageFile(m.record.uid) : null;
   try {
-    await gatherFetch(pieces, handle, plan, m);
+    const pieces = await gatherFetch(file, plan, m);
     for (const p of pieces) {
       if (typeof p === 'string') out.push(p);
       else if (Buffer.isBuffer(p)) await out.bytes(p);
@@ -272,7 +272,7 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
       else await writeLiteral(out, p);
     }
   } finally {
-    for (const p of pieces) if (typeof p !== 'string' && !Buffer.isBuffer(p) && 'source' in p) p.source.destroy();
+    await file?.close();
   }
   if (out.full) await out.flush();
 }
@@ -301,8 +301,9 @@ async function writeLiteral(out: Output, body: Extract<Body, { stream: AsyncIter
   if (sent < body.size) throw new ResponseAbortedError(`message file ended after ${sent} of ${body.size} literal bytes`);
 }
 
-/** The pieces of one FETCH response, in order; nothing is written. */
-async function gatherFetch(pieces: (string | Buffer | Body)[], handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
+/** The pieces of one FETCH response, in order; nothing is written. `file` is open when an item reads it (readsFile). */
+async function gatherFetch(file: MessageFile | null, plan: FetchPlan, m: FetchTarget): Promise<(string | Buffer | Body)[]> {
+  const pieces: (string | Buffer | Body)[] = [];
   const rec = m.record;
   const head = `* ${m.seq} FETCH (`;
   const fields: string[] = [];
@@ -338,7 +339,7 @@ async function gatherFetch(pieces: (string | Buffer | Body)[], handle: MailboxHa
         add(`BODYSTRUCTURE ${m.texts?.bodystructure ?? renderBodyStructure(m.tree!, true)}`);
         continue;
       case 'BINARY.SIZE': {
-        const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(handle, rec.uid)) : null;
+        const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(file!)) : null;
         add(`${fetchItemLabel(it)} ${size ?? 'NIL'}`);
         continue;
       }
@@ -348,7 +349,7 @@ async function gatherFetch(pieces: (string | Buffer | Body)[], handle: MailboxHa
           add(`${fetchItemLabel(it)} NIL`);
           continue;
         }
-        const data = await fetchBinary(m.tree!, it.part, reader(handle, rec.uid), it.partial ?? undefined);
+        const data = await fetchBinary(m.tree!, it.part, reader(file!), it.partial ?? undefined);
         add(`${fetchItemLabel(it)} ${needsLiteral8(data, m.tree!, it.part) ? '~' : ''}{${data.length}}\r\n`);
         pieces.push(text, data);
         text = '';
@@ -360,7 +361,7 @@ async function gatherFetch(pieces: (string | Buffer | Body)[], handle: MailboxHa
     }
     const b = bodyItem(it);
     if (!b) continue;
-    const body = await openBody(handle, rec.uid, m.tree!, b.spec, b.partial);
+    const body = await openBody(file!, m.tree!, b.spec, b.partial);
     if (!body) {
       // A section the message does not have (RFC 3501 leaves it open; NIL like Dovecot's empty answer).
       add(`${b.label} NIL`);
@@ -373,4 +374,5 @@ async function gatherFetch(pieces: (string | Buffer | Body)[], handle: MailboxHa
     first = false;
   }
   pieces.push(`${text})\r\n`);
+  return pieces;
 }
