@@ -175,6 +175,28 @@ describe('FETCH while the message goes away', () => {
     expect((await c.cmd('SELECT INBOX')).tagged).toMatch(/OK/);
     c.close();
   });
+  it('a small message whose file was truncated: NO before any of its response, the session goes on', async () => {
+    await emptyInbox();
+    await n.deliver([message(1), message(2, { body: 'b'.repeat(2000) })]);
+    const files = await inboxFiles();
+    expect(files).toHaveLength(2);
+    // Both headers are longer than 100 bytes: every section read comes back short.
+    for (const f of files) await truncate(f, 100);
+    const a = await login(n.port, n.user, n.pass);
+    await a.cmd('SELECT INBOX');
+    const raw = record(a);
+    for (const items of ['BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[TEXT]', 'BINARY.PEEK[1]', 'BODY.PEEK[]']) {
+      const reply = await a.cmd(`FETCH 1:2 (${items})`);
+      expect(reply.tagged).toMatch(/^a\d+ NO \[SERVERBUG\]/);
+    }
+    expect((await a.cmd('NOOP')).tagged).toMatch(/OK/);
+    const r = parseStrict(raw());
+    expect(r.error).toBeNull();
+    expect(r.incomplete).toBe(0);
+    expect(r.responses.filter((l) => / FETCH \(/.test(l))).toEqual([]);
+    a.close();
+  });
+
   it('A fetches sections and bodies in a loop while B expunges and delivers: every response A gets is whole', async () => {
     await emptyInbox();
     // Every third message is big enough to be streamed from its file (over 16 KB), the others are read whole.

@@ -77,10 +77,18 @@ function needsLiteral8(b: Buffer, tree: MimeTree, part: readonly number[]): bool
   return !p || p.parts || p.message ? true : !identity(p.cte ?? p.encoding);
 }
 
+/**
+ * Reads for a section, whose range comes from the stored structure. A file
+ * shorter than that (truncated by another program) fails the command
+ * before any of this response is written, never as a shorter literal.
+ */
 const reader =
   (file: MessageFile) =>
-  (start: number, end: number): Promise<Buffer> =>
-    file.read(start, end);
+  async (start: number, end: number): Promise<Buffer> => {
+    const b = await file.read(start, end);
+    if (b.length < end - start) throw new Error(`message file ends at byte ${start + b.length}, its stored structure at ${end} or later`);
+    return b;
+  };
 
 /** Insert CR before every bare LF, across chunk boundaries. */
 async function* crlf(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
