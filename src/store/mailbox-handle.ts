@@ -21,7 +21,8 @@ import { parseMessage } from './mime/parse.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
-import type { MailboxHandle } from './store.js';
+import type { MailboxHandle, MessageFile } from './store.js';
+import { FdMessageFile } from './maildir/message-file.js';
 import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, RecentRange, StoreFlagsResult } from './types.js';
 
 export class MailboxHandleImpl implements MailboxHandle {
@@ -136,6 +137,10 @@ export class MailboxHandleImpl implements MailboxHandle {
     } finally {
       await fdClose(fd);
     }
+  }
+
+  async openMessageFile(uid: number): Promise<MessageFile> {
+    return new FdMessageFile(await this.openFile(uid, fdOpen));
   }
 
   async structure(uid: number): Promise<MimeTree> {

@@ -99,6 +99,15 @@ export interface OpenOptions {
   recent?: boolean;
 }
 
+/** An open message file (MailboxHandle.openMessageFile): one descriptor, any number of reads, then close. */
+export interface MessageFile {
+  /** Bytes [start, end), fewer if the file is shorter (as readMessage). */
+  read(start: number, end: number): Promise<Buffer>;
+  /** Bytes [start, end) in chunks from the same descriptor, for a big section; ends early at the end of the file. */
+  chunks(start: number, end: number): AsyncIterable<Buffer>;
+  close(): Promise<void>;
+}
+
 /** One selected mailbox, as an IMAP session or a POP3 maildrop sees it. */
 export interface MailboxHandle {
   readonly name: MailboxName;
@@ -120,6 +129,14 @@ export interface MailboxHandle {
   openMessage(uid: number, range?: { start: number; end: number }): Promise<Readable>;
   /** Read a byte range fully (for small sections); same semantics as openMessage. */
   readMessage(uid: number, range?: { start: number; end: number }): Promise<Buffer>;
+  /**
+   * Open the message file once for several reads (every section of one
+   * FETCH response). NOTFOUND if the message is gone now; once open, the
+   * reads keep working if it is expunged and its file unlinked meanwhile
+   * (POSIX keeps an open file), so a response can be gathered before it is
+   * written. The caller must close it.
+   */
+  openMessageFile(uid: number): Promise<MessageFile>;
   /** Parsed MIME structure, computed at delivery and kept in the index. */
   structure(uid: number): Promise<MimeTree>;
 

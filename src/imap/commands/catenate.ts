@@ -25,7 +25,8 @@
 import { isRoostError, RoostError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
 import type { Logger } from '../../log/logger.js';
-import type { Draft, MailboxHandle, Store, UserStore } from '../../store/store.js';
+import type { Draft, MailboxHandle, MessageFile, Store, UserStore } from '../../store/store.js';
+import type { MimeTree } from '../../store/mime/types.js';
 import { openBody, toSpec } from '../fetch/render.js';
 import { answerForError } from '../responses.js';
 import { nameProblem } from '../names.js';
@@ -201,22 +202,22 @@ export class AppendAssembly {
       if (ref.uidvalidity !== null && ref.uidvalidity !== h.uidvalidity) throw new BadUrlError(part.url, 'UIDVALIDITY differs');
       const spec = toSpec(ref.section ?? { part: [], specifier: null, fields: [] });
       const partial = ref.partial ? { offset: ref.partial.offset, length: ref.partial.length ?? Number.MAX_SAFE_INTEGER } : null;
-      let body: Awaited<ReturnType<typeof openBody>>;
+      let file: MessageFile;
+      let tree: MimeTree;
       try {
-        body = await openBody(h, ref.uid, await h.structure(ref.uid), spec, partial);
+        tree = await h.structure(ref.uid);
+        file = await h.openMessageFile(ref.uid);
       } catch (err) {
         if (isRoostError(err, 'NOTFOUND')) throw new BadUrlError(part.url, 'no such message');
         throw err;
       }
-      if (!body) throw new BadUrlError(part.url, 'no such section');
-      if ('buffer' in body) {
-        await draft.write(body.buffer);
-        return;
-      }
       try {
-        for await (const chunk of body.stream) await draft.write(chunk);
+        const body = await openBody(file, tree, spec, partial);
+        if (!body) throw new BadUrlError(part.url, 'no such section');
+        if ('buffer' in body) await draft.write(body.buffer);
+        else for await (const chunk of body.stream) await draft.write(chunk);
       } finally {
-        body.source.destroy();
+        await file.close();
       }
     } finally {
       h.close();

@@ -22,6 +22,7 @@ import { renderBodyStructure } from '../../store/mime/bodystructure.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
+import { ResponseAbortedError } from '../output.js';
 import { setIntervals, writeVanishedEarlier } from '../qresync.js';
 
 /** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
@@ -164,7 +165,10 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
         await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq });
         break;
       } catch (err) {
+        // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.
+        if (err instanceof ResponseAbortedError) s.log.error({ uid: record.uid, mailbox: view.handle.name, reason: err.reason }, 'FETCH response aborted, closing the connection');
         if (!isRoostError(err, 'NOTFOUND')) throw err;
+        // Nothing of this message was written (renderFetch reads before it writes).
         // Still in the index: the file is being renamed for a flag change; look again shortly.
         if (attempt < RENAME_RETRIES && view.records([record.uid]).found.length > 0) {
           await new Promise((r) => setTimeout(r, 5));
