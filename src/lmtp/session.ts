@@ -91,8 +91,9 @@ export class LmtpSession {
   shutdown(): void {
     this.closing = true;
     if (this.idle) {
-      this.socket.write('421 4.3.2 Service shutting down, try again later\r\n');
-      this.socket.destroy();
+      // The reply is flushed before the socket goes; the waiting read then sees the end of input.
+      this.flush();
+      this.socket.end('421 4.3.2 Service shutting down, try again later\r\n', () => this.socket.destroy());
     }
   }
 
