@@ -286,3 +286,49 @@ describe('LMTP is a client listener: closed on a replica, opened by promote', ()
     }
   });
 });
+
+describe('LMTP over quota with qmqp.over_quota = "bounce"', () => {
+  it('the recipient over quota gets 552 5.2.2, the other one 250', async () => {
+    const n = await startTestNode({ qmqp: { over_quota: 'bounce' } });
+    try {
+      await n.addUser('tiny@example.org', 'pw', { quotaBytes: 100 });
+      await n.addUser('roomy@example.org', 'pw');
+      const r = await lmtpSend(n.ports.lmtp!, `Subject: b\n\n${'x'.repeat(300)}\n`, 's@x', ['tiny@example.org', 'roomy@example.org']);
+      expect(r.data.map((x) => `${x.code} ${x.text.slice(0, 5)}`)).toEqual(['552 5.2.2', '250 2.0.0']);
+    } finally {
+      await n.stop();
+    }
+  });
+});
+
+describe('LMTP at shutdown', () => {
+  it('a transaction in DATA is finished and answered; an idle session gets 421 at once; then the port is closed', async () => {
+    const n = await startTestNode();
+    try {
+      const acct = await n.addUser('s@example.org', 'pw');
+      const busy = (await LmtpClient.connect(n.ports.lmtp!)).client;
+      const idle = (await LmtpClient.connect(n.ports.lmtp!)).client;
+      await busy.cmd('LHLO test.example');
+      await busy.cmd('MAIL FROM:<a@b>');
+      await busy.cmd('RCPT TO:<s@example.org>');
+      expect((await busy.cmd('DATA')).code).toBe(354);
+      busy.send('Subject: in flight\r\n\r\nfirst half ');
+      await idle.cmd('LHLO test.example');
+      const closing = n.node.closeClientListeners();
+      const cut = await idle.reply();
+      expect([cut.code, cut.text.slice(0, 5)]).toEqual([421, '4.3.2']);
+      expect(await idle.waitClosed()).toBe(true);
+      busy.send('second half\r\n.\r\n');
+      const done = await busy.reply();
+      expect(done.code).toBe(250);
+      expect((await busy.reply()).code).toBe(421);
+      await closing;
+      const stored = (await inboxMessages(n.ctx.store, acct)).map((m) => m.toString('latin1'));
+      expect(stored.length).toBe(1);
+      expect(stored[0]!.endsWith('Subject: in flight\n\nfirst half second half\n')).toBe(true);
+      await expect(LmtpClient.connect(n.ports.lmtp!)).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      await n.stop();
+    }
+  });
+});
