@@ -44,8 +44,8 @@ export const LIMITS = {
     maxBadCommands: 20,
     /** BDAT chunk sizes are decimal numbers of at most this many digits (RFC 3030 §2: chunk-size = 1*DIGIT). */
     maxChunkSizeDigits: 12,
-    /** Pipelined command bytes read ahead of the command being served before the socket is paused. */
-    maxPipelinedInput: 64 * 1024,
+    /** Reply bytes queued for a client that does not read, before the session waits for 'drain' (and so stops reading). */
+    maxQueuedOutput: 64 * 1024,
     /** After 221 or 421, how long a client may hold the closing socket. */
     closeLingerMs: 10_000,
     /** SIGTERM / demote: how long transactions in DATA may take to finish before they are cut. */

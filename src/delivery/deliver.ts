@@ -48,10 +48,6 @@ export class Incoming {
     this.trace.push(chunk);
     return this.draft.write(chunk);
   }
-
-  get size(): number {
-    return this.draft.size;
-  }
 }
 
 /** A directory answer as a verdict, or the account. */

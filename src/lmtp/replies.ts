@@ -65,16 +65,7 @@ export function replyForVerdict(v: Verdict, recipient: string): Reply {
   }
 }
 
-/** One reply line, or a multi-line reply when `lines` has more than one entry (RFC 5321 §4.2.1). */
-export function formatReply(code: number, status: string | null, lines: readonly string[]): string {
-  const head = status ? `${status} ` : '';
-  let out = '';
-  for (let i = 0; i < lines.length; i++) {
-    out += `${code}${i === lines.length - 1 ? ' ' : '-'}${i === 0 || status === null ? head : ''}${lines[i]}\r\n`;
-  }
-  return out;
-}
-
+/** One reply line (RFC 5321 §4.2, with the RFC 2034 enhanced code). */
 export function formatOne(r: Reply): string {
   return `${r.code} ${r.status} ${r.text}\r\n`;
 }

@@ -31,7 +31,7 @@ type State =
   | { kind: 'ready'; helo: string }
   /** MAIL accepted; RCPTs being collected. */
   | ({ kind: 'mail' } & Transaction)
-  /** BDAT chunks arriving; `incoming` is null once a chunk failed (the reply said why). */
+  /** BDAT chunks arriving (RFC 3030); a failed chunk ends the transaction (back to ready). */
   | ({ kind: 'chunking'; incoming: Incoming; crlf: CrlfDecoder; size: number } & Transaction);
 
 type Kind = State['kind'];
@@ -337,7 +337,7 @@ export class LmtpSession {
       this.corked = true;
     }
     this.socket.write(text);
-    if (this.socket.writableLength > LIMITS.lmtp.maxPipelinedInput) {
+    if (this.socket.writableLength > LIMITS.lmtp.maxQueuedOutput) {
       this.flush();
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -369,7 +369,7 @@ const anyState: readonly Kind[] = ['start', 'ready', 'mail', 'chunking'];
 const notInChunking = (k: Kind): Reply => (k === 'chunking' ? SEQUENCE('BDAT transaction in progress; send BDAT or RSET') : SEQUENCE('Bad sequence of commands'));
 
 /** The command table: allowed states, the refusal outside them, the handler. */
-const TABLE: Record<Exclude<Command['verb'], never>, Row> = {
+const TABLE: Record<Command['verb'], Row> = {
   LHLO: { states: anyState, refusal: notInChunking, run: (s, c: Extract<Command, { verb: 'LHLO' }>) => s.lhlo(c) },
   HELO: {
     states: [],

@@ -4,7 +4,9 @@
  * `delivery.max_hops` Received lines is refused permanently (#5.4.6), as
  * qmail-local and qmail-send do; nothing is stored.
  */
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliverStream } from '../../src/delivery/deliver.js';
 import type { Account } from '../../src/accounts/directory.js';
 import { lmtpSend } from '../helpers/lmtp.js';
 import { inboxMessages, maildirFiles, spoolLeftovers } from '../helpers/maildir.js';
@@ -82,6 +84,21 @@ describe('loops over LMTP', () => {
     expect(again.data.map((x) => x.code)).toEqual([554]);
     const viaQmqp = await qmqpSend(t.ports.qmqp!, stored, '', ['alice@example.org']);
     expect(viaQmqp.code).toBe('D');
+    expect(await count(alice)).toBe(a0 + 1);
+  });
+});
+
+describe('loops in local delivery (roost deliver)', () => {
+  it('the same check: Delivered-To of the recipient is D #5.4.6, nothing stored', async () => {
+    const a0 = await count(alice);
+    const looping = await deliverStream(t.ctx, Readable.from([Buffer.from('Delivered-To: alice@example.org\n'), Buffer.from('Subject: l\n\nl\n')]), {
+      sender: '',
+      recipients: ['alice@example.org'],
+      via: 'local',
+    });
+    expect([looping.code, looping.reason]).toEqual(['D', 'loop']);
+    const ok = await deliverStream(t.ctx, Readable.from([Buffer.from('Subject: fine\n\nfine\n')]), { sender: '', recipients: ['alice@example.org'], via: 'local' });
+    expect(ok.code).toBe('K');
     expect(await count(alice)).toBe(a0 + 1);
   });
 });
