@@ -28,6 +28,29 @@ export const LIMITS = {
     /** SIGTERM: how long in-flight QMQP sessions may take to finish before they are cut. */
     shutdownGraceMs: 30_000,
   },
+  delivery: {
+    /** Header bytes of an incoming message scanned for Received and Delivered-To lines (the loop checks); the rest is not looked at. */
+    maxTraceHeaderBytes: 256 * 1024,
+    /** Distinct Delivered-To addresses remembered from one header. */
+    maxDeliveredTo: 1000,
+  },
+  lmtp: {
+    /**
+     * A command line, CRLF included. RFC 5321 §4.5.3.1.4 gives 512 octets
+     * and lets extensions raise it; MAIL with SIZE and BODY stays far below.
+     */
+    maxLineLength: 2048,
+    /** Unknown or malformed commands in one connection before 421 and close (RFC 5321 §4.3.2 lets a server give up). */
+    maxBadCommands: 20,
+    /** BDAT chunk sizes are decimal numbers of at most this many digits (RFC 3030 §2: chunk-size = 1*DIGIT). */
+    maxChunkSizeDigits: 12,
+    /** Reply bytes queued for a client that does not read, before the session waits for 'drain' (and so stops reading). */
+    maxQueuedOutput: 64 * 1024,
+    /** After 221 or 421, how long a client may hold the closing socket. */
+    closeLingerMs: 10_000,
+    /** SIGTERM / demote: how long transactions in DATA may take to finish before they are cut. */
+    shutdownGraceMs: 30_000,
+  },
   pop3: {
     /** RFC 2449 §4: command lines up to 255 octets; we allow some slack for AUTH responses. */
     maxLineLength: 8192,

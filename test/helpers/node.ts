@@ -27,6 +27,7 @@ export const TEST_DEFAULTS: Overrides = {
   imap: { listen: '127.0.0.1:0', tls_listen: '127.0.0.1:0', max_connections_per_ip: 10_000, max_userip_connections: 10_000 },
   pop3: { listen: '127.0.0.1:0', tls_listen: '127.0.0.1:0', max_connections_per_ip: 10_000 },
   qmqp: { listen: '127.0.0.1:0' },
+  lmtp: { listen: '127.0.0.1:0' },
   admin: { listen: '127.0.0.1:0' },
   replication: { listen: '' },
 };
