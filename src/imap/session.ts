@@ -128,7 +128,7 @@ export class Session {
   /** Close from outside (server shutdown). */
   async shutdown(reason: string): Promise<void> {
     if (this.closed) return;
-    this.out.push(`* BYE ${reason}\r\n`);
+    this.bye(reason);
     await this.safeFlush();
     this.end();
   }
@@ -155,6 +155,31 @@ export class Session {
       caps.push(...EXTENSION_CAPABILITIES);
     }
     return caps;
+  }
+
+  /**
+   * Queue `* BYE text` as the last untagged response (RFC 3501 §7.1.5): the
+   * selected mailbox is let go first, so no queued EXPUNGE/EXISTS/FETCH can
+   * follow, and the output is sealed, so nothing still running (an IDLE
+   * push, a streaming answer) can either. `allowTag` is the command whose
+   * tagged answer may still come (LOGOUT's OK, §6.1.3).
+   */
+  bye(text: string, allowTag: string | null = null): void {
+    if (this.out.sealed) return;
+    this.deselect();
+    this.out.push(`* BYE ${text}\r\n`);
+    this.out.seal(allowTag);
+  }
+
+  /**
+   * A CONDSTORE-enabling command ran (RFC 7162 §3.1). The first one while a
+   * mailbox is selected also reports that mailbox's HIGHESTMODSEQ, which is
+   * the store's current one, so it is at least every modseq shown before.
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.state.kind === 'selected') this.out.push(`* OK [HIGHESTMODSEQ ${this.state.view.handle.snapshot().highestModseq}] Highest\r\n`);
   }
 
   /** Leave the selected state (CLOSE, UNSELECT, a failed SELECT). */
@@ -211,7 +236,7 @@ export class Session {
     const updates = view.flush({ allowExpunge });
     if (updates.length === 0) return;
     if (await writeUpdates(this.out, view, updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') })) {
-      this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');
+      this.bye('Selected mailbox was deleted or renamed, have to disconnect');
       await this.safeFlush();
       this.end();
     }
@@ -260,7 +285,7 @@ export class Session {
   }
 
   private readonly onTimeout = (): void => {
-    this.out.push('* BYE Autologout; idle for too long\r\n');
+    this.bye('Autologout; idle for too long');
     void this.safeFlush().then(() => this.end());
   };
 
@@ -313,7 +338,7 @@ export class Session {
   private tooManyBad(): boolean {
     this.badCommands++;
     if (this.badCommands <= LIMITS.imap.maxBadCommands) return false;
-    this.out.push('* BYE Too many invalid IMAP commands\r\n');
+    this.bye('Too many invalid IMAP commands');
     void this.safeFlush().then(() => this.end());
     this.closed = true;
     return true;
@@ -345,7 +370,7 @@ export class Session {
     }
     if (result === PENDING) return;
     if (this.state.kind === 'selected') await this.pushUpdates(allowsExpunge(spec, cmd));
-    this.out.push(tagged(cmd.tag, result.status, result.text, result.code));
+    this.out.tagged(cmd.tag, tagged(cmd.tag, result.status, result.text, result.code));
     if (result.after) {
       await this.out.flush();
       await result.after();
@@ -519,7 +544,7 @@ export class Session {
     return this.compression !== null;
   }
 
-  /** LOGOUT: the BYE was sent by the command; close after the tagged OK is written. */
+  /** LOGOUT: the BYE was queued by the command (bye()); close after the tagged OK is written. */
   async logout(): Promise<void> {
     this.deselect();
     this.state = { kind: 'logout' };
