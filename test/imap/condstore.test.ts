@@ -66,8 +66,12 @@ describe('CONDSTORE (RFC 7162 §3.1)', () => {
     const c = await session();
     await c.cmd('SELECT Cs');
     const f = await c.cmd('FETCH 1:3 (MODSEQ)');
-    expect(f.untagged).toHaveLength(3);
-    const before = f.untagged.map(modseqOf);
+    // RFC 7162 §3.1: the first CONDSTORE-enabling command while selected also reports HIGHESTMODSEQ.
+    expect(f.untagged[0]).toMatch(/^\* OK \[HIGHESTMODSEQ \d+\]/);
+    expect(f.untagged).toHaveLength(4);
+    const before = f.untagged.slice(1).map(modseqOf);
+    expect(before.every((m) => BigInt(code(f.untagged, 'HIGHESTMODSEQ')) >= m)).toBe(true);
+    expect((await c.cmd('FETCH 1 (MODSEQ)')).untagged).toHaveLength(1);
     // RFC 7162 §3.1.3 example adapted: message 2 changes first, so a conditional STORE on 1:3 skips it.
     const s1 = await c.cmd('STORE 2 +FLAGS (\\Flagged)');
     expect(s1.untagged[0]).toMatch(/^\* 2 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/);

@@ -10,11 +10,12 @@
  * (CHANGEDSINCE n VANISHED) first reports the UIDs of the set expunged
  * since n as VANISHED (EARLIER) (§3.2.6).
  */
+import { Readable } from 'node:stream';
 import { isRoostError } from '../../errors.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { planFetch } from '../fetch/plan.js';
-import { isWholeMessageItem, renderFetch, renderMetaLine, renderWholeMessage } from '../fetch/render.js';
+import { isWholeMessageItem, renderFetch, renderMetaLine, renderWholeMessage, type MessageReader } from '../fetch/render.js';
 import { structureTexts, type StructureTexts } from '../fetch/cache.js';
 import type { MailboxHandle, MessageRecord } from '../../store/store.js';
 import { LIMITS } from '../../limits.js';
@@ -23,9 +24,29 @@ import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
 import { setIntervals, writeVanishedEarlier } from '../qresync.js';
+import { announceKeywords } from '../updates.js';
 
 /** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
 const TEXT_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
+
+/** Items that read the message file (each one a read of its own). */
+const FILE_ITEMS: ReadonlySet<string> = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+
+/**
+ * The whole file, read once, as the reader of one message's answer. With
+ * two or more sections the answer is already on the wire when the second
+ * is read; a concurrent expunge unlinking the file then would leave a
+ * FETCH line cut in the middle. Reading first fails before anything is
+ * written (and is retried or answered NO like any vanished message).
+ */
+function wholeFileReader(whole: Buffer): MessageReader {
+  const cut = (r?: { start: number; end: number }): Buffer =>
+    r ? whole.subarray(Math.min(r.start, whole.length), Math.max(Math.min(r.start, whole.length), Math.min(r.end, whole.length))) : whole;
+  return {
+    readMessage: async (_uid, r) => cut(r),
+    openMessage: async (_uid, r) => Readable.from([cut(r)]),
+  };
+}
 
 /** Items that need the stored structure even with the whole message at hand. */
 const STRUCTURE_ITEMS: ReadonlySet<string> = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
@@ -83,7 +104,9 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const planned = planFetch(cmd.args.items, cmd.uid);
   if (!planned.ok) return bad(planned.reason);
   const plan = planned.plan;
-  if (changedSince !== null || plan.items.some((i) => i.item === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (changedSince !== null || plan.items.some((i) => i.item === 'MODSEQ')) s.enableCondstore();
+  // RFC 3501 §7.2.6: a keyword is shown only after FLAGS announced it to this session.
+  const showsFlags = plan.addFlags || plan.items.some((i) => i.item === 'FLAGS');
   const uids = resolveSet(view, cmd.args.set, cmd.uid);
   const snapshot = view.handle.snapshot();
   const records = view.records(uids, snapshot);
@@ -111,7 +134,9 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     for (const record of found) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      s.out.push(renderMetaLine(plan, seq, record, newFlags.get(record.uid) ?? record.flags, newModseq.get(record.uid) ?? record.modseq));
+      const flags = newFlags.get(record.uid) ?? record.flags;
+      if (showsFlags) announceKeywords(s.out, view, flags);
+      s.out.push(renderMetaLine(plan, seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
       if (s.out.full) await s.out.flush();
     }
     return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
@@ -125,6 +150,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const wholeOnly = plan.items.every((i) => TEXT_ITEMS.has(i.item) || isWholeMessageItem(i)) && !plan.items.some((i) => STRUCTURE_ITEMS.has(i.item));
   const cache = textsOnly ? structureTexts.forMailbox(s.user.account.id, view.handle.name, view.uidvalidity) : null;
   const ahead = wholeOnly ? new ReadAhead(view.handle, found) : null;
+  const readsTwice = plan.items.filter((i) => FILE_ITEMS.has(i.item)).length > 1;
   let vanished = 0;
   for (let i = 0; i < found.length; i++) {
     const record = found[i]!;
@@ -132,6 +158,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     if (seq === 0) continue;
     const flags = newFlags.get(record.uid) ?? record.flags;
     const modseq = newModseq.get(record.uid);
+    if (showsFlags) announceKeywords(s.out, view, flags);
     if (cache) {
       const hit = cache.get(record.uid);
       if (hit && (!wantBody || hit.body !== undefined) && (!wantBs || hit.bodystructure !== undefined)) {
@@ -160,7 +187,8 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
           };
           cache.set(record.uid, texts);
         } else if (plan.needsStructure) tree = await view.handle.structure(record.uid);
-        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq });
+        const source = readsTwice && record.size <= LIMITS.imap.fetchWholeReadMaxBytes ? wholeFileReader(await view.handle.readMessage(record.uid)) : view.handle;
+        await renderFetch(s.out, source, plan, { seq, record, flags, tree, texts, modseq });
         break;
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;

@@ -18,6 +18,9 @@ import { flagsText } from '../updates.js';
 import type { FetchPlan } from './plan.js';
 import type { StructureTexts } from './cache.js';
 
+/** Where a FETCH reads message bytes: the mailbox, or one file read whole beforehand (commands/fetch.ts). */
+export type MessageReader = Pick<MailboxHandle, 'readMessage' | 'openMessage'>;
+
 export interface FetchTarget {
   readonly seq: number;
   readonly record: MessageRecord;
@@ -79,7 +82,7 @@ function needsLiteral8(b: Buffer, tree: MimeTree, part: readonly number[]): bool
 }
 
 const reader =
-  (handle: MailboxHandle, uid: number) =>
+  (handle: MessageReader, uid: number) =>
   (start: number, end: number): Promise<Buffer> =>
     handle.readMessage(uid, { start, end });
 
@@ -129,7 +132,7 @@ async function* slice(src: AsyncIterable<Buffer>, skip: number, take: number): A
  */
 type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer>; source: Readable };
 
-async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
+async function openBody(handle: MessageReader, uid: number, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
   const read = (start: number, end: number): Promise<Buffer> => handle.readMessage(uid, { start, end });
   if (spec.kind === 'HEADER.FIELDS' || spec.kind === 'HEADER.FIELDS.NOT') {
     if (!sectionRange(tree, spec)) return null;
@@ -253,7 +256,7 @@ export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget,
 }
 
 /** Write `* seq FETCH (...)` for one message. */
-export async function renderFetch(out: Output, handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
+export async function renderFetch(out: Output, handle: MessageReader, plan: FetchPlan, m: FetchTarget): Promise<void> {
   const rec = m.record;
   const head = `* ${m.seq} FETCH (`;
   const fields: string[] = [];
