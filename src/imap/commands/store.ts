@@ -11,7 +11,8 @@
  * RFC 7162 §3.1.3 UNCHANGEDSINCE (enables CONDSTORE): messages changed after
  * the given modseq are left alone and listed in `[MODIFIED set]` (sequence
  * numbers, or UIDs for UID STORE). With CONDSTORE enabled every FETCH carries
- * MODSEQ, and even .SILENT reports the new MODSEQ of the messages it changed.
+ * UID and MODSEQ (RFC 7162 §3.1, RFC 5162 erratum 1807), and even .SILENT
+ * reports the new MODSEQ of the messages it changed.
  */
 import type { CommandOf } from '../wire/types.js';
 import type { CommandEnv, CommandResult } from '../session.js';
@@ -50,7 +51,7 @@ export async function storeCommand(env: CommandEnv, cmd: CommandOf<'STORE'>): Pr
       const seq = view.seqOf(m.uid);
       if (seq === 0) continue;
       if (!args.silent) announceKeywords(s.out, view, m.flags);
-      const items = [cmd.uid ? `UID ${m.uid}` : '', args.silent ? '' : `FLAGS ${flagsText(m.flags)}`, condstore ? `MODSEQ (${m.modseq})` : ''];
+      const items = [cmd.uid || condstore ? `UID ${m.uid}` : '', args.silent ? '' : `FLAGS ${flagsText(m.flags)}`, condstore ? `MODSEQ (${m.modseq})` : ''];
       s.out.push(`* ${seq} FETCH (${items.filter((x) => x !== '').join(' ')})\r\n`);
       if (s.out.full) await s.out.flush();
     }
