@@ -2,7 +2,7 @@
  * Concurrency stress (issue 12; what imaptest's stress mode checks): many
  * sessions over a few shared mailboxes run random SELECT, FETCH, STORE
  * (flags and keywords, .SILENT, UID forms), EXPUNGE, APPEND, COPY, MOVE,
- * IDLE, NOOP and LOGOUT, and a ViewChecker follows each session's view from
+ * IDLE, NOOP, STATUS and LOGOUT, and a ViewChecker follows each session's view from
  * the untagged responses it got (helpers/view-checker.ts lists the
  * invariants). At the end, in a quiet moment, every view is compared with
  * the server's state as a fresh session reads it. Any violation fails.
@@ -164,8 +164,10 @@ class Worker {
       await this.run(`${this.rand() < 0.5 ? 'MOVE' : 'UID MOVE'} ${this.rand() < 0.5 ? this.seq() : '*'} ${other}`, /NO \[EXPUNGEISSUED\]/);
     } else if (r < 0.86) {
       await this.idle();
-    } else if (r < 0.93) {
+    } else if (r < 0.91) {
       await this.run('NOOP');
+    } else if (r < 0.93) {
+      await this.run(`STATUS ${this.box} (MESSAGES HIGHESTMODSEQ)`);
     } else if (r < 0.97) {
       this.box = other;
       await this.run(`SELECT ${this.box}${this.condstore ? ' (CONDSTORE)' : ''}`);
@@ -231,6 +233,7 @@ describe('the checker catches what a broken server would send', () => {
     ['EXPUNGE beyond EXISTS', (v) => v.feed('b', 'NOOP', ['* 4 EXPUNGE'], 'b OK'), /EXPUNGE 4 outside 1:3/],
     ['FETCH beyond EXISTS', (v) => v.feed('b', 'NOOP', ['* 2 EXPUNGE', '* 3 FETCH (UID 3 FLAGS ())'], 'b OK'), /FETCH 3 outside 1:2/],
     ['a FETCH cut short', (v) => v.feed('b', 'FETCH 1:2 (BODY[TEXT] BODY[HEADER])', ['* 1 FETCH (BODY[TEXT] {2}\r\n\r\n* 2 FETCH (BODY[TEXT] {2}\r\n\r\n BODY[HEADER] {2}\r\n\r\n)'], 'b OK'), /malformed FETCH/],
+    ['STATUS HIGHESTMODSEQ below a shown MODSEQ', (v) => v.feed('b', 'STATUS Box (HIGHESTMODSEQ)', ['* STATUS Box (HIGHESTMODSEQ 9)'], 'b OK'), /STATUS HIGHESTMODSEQ 9 below/],
     ['EXISTS shrinking', (v) => v.feed('b', 'NOOP', ['* 2 EXISTS'], 'b OK'), /EXISTS shrank 3 -> 2/],
     ['EXPUNGE during FETCH', (v) => v.feed('b', 'FETCH 1 (FLAGS)', ['* 3 EXPUNGE'], 'b OK'), /EXPUNGE during a sequence-number/],
     ['a keyword before FLAGS', (v) => v.feed('b', 'NOOP', ['* 2 FETCH (UID 2 FLAGS ($B) MODSEQ (11))'], 'b OK'), /keyword \$B used before FLAGS/],

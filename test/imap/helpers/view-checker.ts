@@ -11,8 +11,11 @@
  *    ascend with sequence numbers (§2.3.1.1, §2.3.1.2);
  *  - a keyword appears in FETCH only after FLAGS announced it, and FLAGS
  *    never drops a keyword a message still carries (§7.2.6);
- *  - per-UID MODSEQ never decreases, HIGHESTMODSEQ never decreases and is at
- *    least every MODSEQ shown before it (RFC 7162 §3.1.2.1, §3.1.4.1);
+ *  - per-UID MODSEQ never decreases, HIGHESTMODSEQ (also in STATUS of the
+ *    selected mailbox) never decreases and is at least every MODSEQ shown
+ *    before it (RFC 7162 §3.1.2.1, §3.1.4.1, §3.1.10);
+ *  - every FETCH response is one well-formed line (a message vanishing
+ *    mid-answer must not cut it);
  *  - nothing after BYE but the tagged answer of LOGOUT (RFC 3501 §6.1.3).
  *
  * It parses the lines itself (it trusts nothing the server says about its
@@ -98,6 +101,8 @@ export class ViewChecker {
   private logoutTag: string | null = null;
   private noExpunge = false;
   private command = '';
+  /** The selected mailbox's name as the client wrote it (STATUS of it is checked too). */
+  private mailbox = '';
 
   constructor(readonly name: string) {}
 
@@ -135,6 +140,7 @@ export class ViewChecker {
     const verb = uidCmd ? words[1] : words[0];
     this.noExpunge = !uidCmd && (verb === 'FETCH' || verb === 'STORE' || verb === 'SEARCH' || verb === 'COPY');
     if (verb === 'SELECT' || verb === 'EXAMINE') {
+      this.mailbox = command.split(' ')[1] ?? '';
       this.selected = false;
       this.uids = [];
       this.flags.clear();
@@ -178,6 +184,12 @@ export class ViewChecker {
       if (m[2] === 'EXISTS') this.onExists(n, line);
       else if (m[2] === 'EXPUNGE') this.onExpunge(n, line);
       else if (m[2] === 'FETCH') this.onFetch(n, m[3]!, line);
+      return;
+    }
+    m = /^\* STATUS (\S+) \(.*HIGHESTMODSEQ (\d+)/.exec(line);
+    if (m) {
+      // RFC 7162 §3.1.10: the selected mailbox's STATUS HIGHESTMODSEQ covers every MODSEQ this session was shown.
+      if (this.selected && m[1] === this.mailbox && BigInt(m[2]!) < this.maxShown) this.fail(`STATUS HIGHESTMODSEQ ${m[2]} below a MODSEQ already shown (${this.maxShown})`, line);
       return;
     }
     m = /^\* FLAGS \((.*)\)$/.exec(line);
