@@ -38,6 +38,8 @@ const FILE_ITEMS: ReadonlySet<string> = new Set(['RFC822', 'RFC822.HEADER', 'RFC
  * is read; a concurrent expunge unlinking the file then would leave a
  * FETCH line cut in the middle. Reading first fails before anything is
  * written (and is retried or answered NO like any vanished message).
+ * Files above LIMITS.imap.fetchWholeReadMaxBytes keep reading per section:
+ * memory stays bounded, and the window stays open for them only.
  */
 function wholeFileReader(whole: Buffer): MessageReader {
   const cut = (r?: { start: number; end: number }): Buffer =>
