@@ -149,6 +149,17 @@ describe('STORE on messages another session expunged (RFC 2180 §4.2.1)', () => 
   });
 });
 
+describe('COPY out of an EXAMINEd mailbox (RFC 3501 §6.3.2)', () => {
+  it('copies: only the destination is written', async () => {
+    const { a, name } = await twoSessions(2);
+    await a.cmd('CREATE ViewDest');
+    await a.cmd(`EXAMINE ${name}`);
+    expect((await a.cmd('COPY 1:2 ViewDest')).tagged).toMatch(/^a\d+ OK \[COPYUID \d+ 1:2 1:2\]/);
+    expect((await a.cmd('MOVE 1 ViewDest')).tagged).toMatch(/NO \[READ-ONLY\]/);
+    expect((await a.cmd('STATUS ViewDest (MESSAGES)')).untagged).toEqual(['* STATUS ViewDest (MESSAGES 2)']);
+  });
+});
+
 describe('ESEARCH MODSEQ (RFC 4731 §3.1, RFC 7162 §3.1.5)', () => {
   it('is the highest modseq of the returned messages: MIN/MAX alone, else all matches', async () => {
     const { a } = await twoSessions(4, ' (CONDSTORE)');
