@@ -61,6 +61,8 @@ class Worker {
   box: string;
   readonly problems: string[] = [];
   private readonly condstore: boolean;
+  /** Every fifth session only EXAMINEs: it reads and watches, and its FETCHes never set \Seen. */
+  private readonly readOnly: boolean;
 
   constructor(
     readonly id: number,
@@ -69,6 +71,7 @@ class Worker {
     this.chk = new ViewChecker(`session ${id}`);
     this.box = MAILBOXES[id % MAILBOXES.length]!;
     this.condstore = id % 2 === 0;
+    this.readOnly = id % 5 === 4;
   }
 
   private pick<T>(xs: readonly T[]): T {
@@ -103,7 +106,11 @@ class Worker {
   async connect(): Promise<void> {
     this.c = await login(n.port, n.user, n.pass);
     this.chk.reset();
-    await this.run(`SELECT ${this.box}${this.condstore ? ' (CONDSTORE)' : ''}`);
+    await this.select();
+  }
+
+  private select(): Promise<void> {
+    return this.run(`${this.readOnly ? 'EXAMINE' : 'SELECT'} ${this.box}${this.condstore ? ' (CONDSTORE)' : ''}`);
   }
 
   async idle(): Promise<void> {
@@ -132,7 +139,10 @@ class Worker {
     const ms = this.condstore ? ' MODSEQ' : '';
     const r = this.rand();
     const other = this.pick(MAILBOXES.filter((b) => b !== this.box));
-    if (exists === 0 || (r < 0.1 && exists < 30)) {
+    if (this.readOnly && exists > 0 && ((r >= 0.37 && r < 0.7) || (r >= 0.75 && r < 0.79))) {
+      // No STORE/EXPUNGE/MOVE in a read-only view: a BODY[] fetch instead (no implicit \Seen under EXAMINE, RFC 3501 §6.3.2).
+      await this.run(`FETCH ${this.seq()} (UID FLAGS BODY[TEXT])`, /NO \[EXPUNGEISSUED\]/);
+    } else if (exists === 0 || (r < 0.1 && exists < 30)) {
       const msg = message(1000 + Math.floor(this.rand() * 1000));
       const flags = this.flagList();
       await this.run(`APPEND ${this.box} ${flags}`, null, `APPEND ${this.box} ${flags} {${msg.length}+}\r\n${msg}\r\n`);
@@ -170,7 +180,7 @@ class Worker {
       await this.run(`STATUS ${this.box} (MESSAGES HIGHESTMODSEQ)`);
     } else if (r < 0.97) {
       this.box = other;
-      await this.run(`SELECT ${this.box}${this.condstore ? ' (CONDSTORE)' : ''}`);
+      await this.select();
     } else {
       await this.logout();
       await this.connect();
