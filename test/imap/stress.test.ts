@@ -2,7 +2,7 @@
  * Concurrency stress (issue 12; what imaptest's stress mode checks): many
  * sessions over a few shared mailboxes run random SELECT, FETCH, STORE
  * (flags and keywords, .SILENT, UID forms), EXPUNGE, APPEND, COPY, MOVE,
- * IDLE, NOOP, STATUS and LOGOUT, and a ViewChecker follows each session's view from
+ * IDLE, NOOP, STATUS and LOGOUT (some read-only, some with QRESYNC), and a ViewChecker follows each session's view from
  * the untagged responses it got (helpers/view-checker.ts lists the
  * invariants). At the end, in a quiet moment, every view is compared with
  * the server's state as a fresh session reads it. Any violation fails.
@@ -63,6 +63,8 @@ class Worker {
   private readonly condstore: boolean;
   /** Every fifth session only EXAMINEs: it reads and watches, and its FETCHes never set \Seen. */
   private readonly readOnly: boolean;
+  /** Every third session enables QRESYNC: expunges reach it as VANISHED (RFC 7162 §3.2.10). */
+  private readonly qresync: boolean;
 
   constructor(
     readonly id: number,
@@ -72,6 +74,7 @@ class Worker {
     this.box = MAILBOXES[id % MAILBOXES.length]!;
     this.condstore = id % 2 === 0;
     this.readOnly = id % 5 === 4;
+    this.qresync = id % 3 === 1;
   }
 
   private pick<T>(xs: readonly T[]): T {
@@ -106,6 +109,7 @@ class Worker {
   async connect(): Promise<void> {
     this.c = await login(n.port, n.user, n.pass);
     this.chk.reset();
+    if (this.qresync) await this.run('ENABLE QRESYNC');
     await this.select();
   }
 
@@ -244,6 +248,7 @@ describe('the checker catches what a broken server would send', () => {
     ['FETCH beyond EXISTS', (v) => v.feed('b', 'NOOP', ['* 2 EXPUNGE', '* 3 FETCH (UID 3 FLAGS ())'], 'b OK'), /FETCH 3 outside 1:2/],
     ['a FETCH cut short', (v) => v.feed('b', 'FETCH 1:2 (BODY[TEXT] BODY[HEADER])', ['* 1 FETCH (BODY[TEXT] {2}\r\n\r\n* 2 FETCH (BODY[TEXT] {2}\r\n\r\n BODY[HEADER] {2}\r\n\r\n)'], 'b OK'), /malformed FETCH/],
     ['STATUS HIGHESTMODSEQ below a shown MODSEQ', (v) => v.feed('b', 'STATUS Box (HIGHESTMODSEQ)', ['* STATUS Box (HIGHESTMODSEQ 9)'], 'b OK'), /STATUS HIGHESTMODSEQ 9 below/],
+    ['VANISHED of a UID the view lacks', (v) => v.feed('b', 'NOOP', ['* VANISHED 2:3', '* VANISHED 7'], 'b OK'), /VANISHED UID 7 is not in the view/],
     ['EXISTS shrinking', (v) => v.feed('b', 'NOOP', ['* 2 EXISTS'], 'b OK'), /EXISTS shrank 3 -> 2/],
     ['EXPUNGE during FETCH', (v) => v.feed('b', 'FETCH 1 (FLAGS)', ['* 3 EXPUNGE'], 'b OK'), /EXPUNGE during a sequence-number/],
     ['a keyword before FLAGS', (v) => v.feed('b', 'NOOP', ['* 2 FETCH (UID 2 FLAGS ($B) MODSEQ (11))'], 'b OK'), /keyword \$B used before FLAGS/],
@@ -270,6 +275,15 @@ describe('the checker catches what a broken server would send', () => {
       expect(v.violations.join('\n')).toMatch(expected);
     });
   }
+
+  it('VANISHED removes known UIDs and, for unknown ones, a slot of the gap they fit in', () => {
+    const v = selected();
+    v.feed('b', 'NOOP', ['* 6 EXISTS', '* 6 FETCH (UID 9 FLAGS ())'], 'b OK');
+    // Slots 4 and 5 are unknown UIDs between 3 and 9: VANISHED 5 takes one of them.
+    v.feed('c', 'NOOP', ['* VANISHED 2,5', '* 4 FETCH (UID 9 FLAGS ())', '* 3 FETCH (UID 6 FLAGS ())'], 'c OK');
+    expect(v.violations).toEqual([]);
+    expect(v.uids).toEqual([1, 3, 6, 9]);
+  });
 
   it('a consistent transcript passes, with EXPUNGE renumbering and .SILENT changes applied', () => {
     const v = selected();

@@ -4,9 +4,11 @@
  * server could have sent (the invariants imaptest's stress mode checks):
  *
  *  - sequence numbers are valid: `n EXPUNGE` and `n FETCH` have 1 ≤ n ≤ EXISTS
- *    (RFC 3501 §7.4.1, §7.4.2);
+ *    (RFC 3501 §7.4.1, §7.4.2); `VANISHED uids` (QRESYNC, RFC 7162 §3.2.10)
+ *    names only messages in the view;
  *  - EXISTS never shrinks; only EXPUNGE removes messages (§5.2, §7.3.1);
- *  - no EXPUNGE while a FETCH, STORE, SEARCH or COPY by sequence number runs (§7.4.1);
+ *  - no EXPUNGE (or VANISHED) while a FETCH, STORE, SEARCH or COPY by
+ *    sequence number runs (§7.4.1);
  *  - a UID keeps its sequence number except through EXPUNGEs, and UIDs
  *    ascend with sequence numbers (§2.3.1.1, §2.3.1.2);
  *  - a keyword appears in FETCH only after FLAGS announced it, and FLAGS
@@ -186,6 +188,12 @@ export class ViewChecker {
       else if (m[2] === 'FETCH') this.onFetch(n, m[3]!, line);
       return;
     }
+    m = /^\* VANISHED (\(EARLIER\) )?([\d:,]+)$/.exec(line);
+    if (m) {
+      // EARLIER reports history (QRESYNC SELECT, UID FETCH ... VANISHED) and changes nothing in the view.
+      if (!m[1]) for (const uid of expandSet(m[2]!)) this.onVanished(uid, line);
+      return;
+    }
     m = /^\* STATUS (\S+) \(.*HIGHESTMODSEQ (\d+)/.exec(line);
     if (m) {
       // RFC 7162 §3.1.10: the selected mailbox's STATUS HIGHESTMODSEQ covers every MODSEQ this session was shown.
@@ -233,6 +241,33 @@ export class ViewChecker {
       this.flags.delete(uid);
       this.modseqs.delete(uid);
     }
+  }
+
+  /**
+   * One UID of `* VANISHED`: its slot leaves the view. A UID this view never
+   * learnt is one of the unknown slots between its known neighbours; those
+   * are interchangeable, so removing any of them is exact.
+   */
+  private onVanished(uid: number, line: string): void {
+    if (this.noExpunge) this.fail('VANISHED during a sequence-number FETCH/STORE/SEARCH/COPY', line);
+    let i = this.uids.indexOf(uid);
+    if (i < 0) {
+      // The last known UID below it; the slot after that is unknown when the gap can hold it.
+      let below = -1;
+      for (let k = 0; k < this.uids.length; k++) {
+        const u = this.uids[k]!;
+        if (u > uid) break;
+        if (u !== 0) below = k;
+      }
+      i = this.uids[below + 1] === 0 ? below + 1 : -1;
+    }
+    if (i < 0) {
+      this.fail(`VANISHED UID ${uid} is not in the view`, line);
+      return;
+    }
+    this.uids.splice(i, 1);
+    this.flags.delete(uid);
+    this.modseqs.delete(uid);
   }
 
   private onFlags(list: string[], line: string): void {
@@ -344,6 +379,18 @@ export class ViewChecker {
       if (f && !sameFlags(f, s.flags)) this.fail(`UID ${s.uid} flags last seen (${f.join(' ')}) differ from the server's (${s.flags.join(' ')})`, line);
     }
   }
+}
+
+/** The UIDs of a set like `3:5,9` (small sets only: the test's mailboxes are small). */
+function expandSet(set: string): number[] {
+  const out: number[] = [];
+  for (const part of set.split(',')) {
+    const [a, b] = part.split(':').map(Number);
+    const lo = Math.min(a!, b ?? a!);
+    const hi = Math.max(a!, b ?? a!);
+    for (let u = lo; u <= hi && out.length < 100_000; u++) out.push(u);
+  }
+  return out;
 }
 
 /** `* n FETCH (UID u FLAGS (...))` lines of `UID FETCH 1:* (FLAGS)` as the server's state, in sequence order. */
