@@ -84,6 +84,7 @@ export async function writeUpdates(
         // (this session's own STORE or FETCH) already showed, and each message goes out once.
         const now = view.handle.snapshot();
         const written = u.batches.length > 1 ? new Set<number>() : null;
+        let at = 0;
         for (const batch of u.batches) {
           for (const f of batch) {
             const seq = view.flagSeq(f.uid);
@@ -92,9 +93,11 @@ export async function writeUpdates(
               if (written.has(f.uid)) continue;
               written.add(f.uid);
             }
-            const m = view.recordOf(f.uid, now);
+            const i = view.indexIn(now, f.uid, at);
             // Gone from the store: its EXPUNGE is queued and says the rest.
-            if (!m) continue;
+            if (i < 0) continue;
+            at = i + 1;
+            const m = now.messages[i]!;
             announceKeywords(out, view, m.flags);
             // UID is included so clients that track by UID need no extra round trip.
             out.push(`* ${seq} FETCH (UID ${m.uid} FLAGS ${flagsText(m.flags)}${opts.modseq ? ` MODSEQ (${m.modseq})` : ''})\r\n`);
