@@ -4,6 +4,16 @@
  * are the defaults and the hard ceilings. Each limit has a test at N and N+1.
  */
 export const LIMITS = {
+  net: {
+    /** A TLS handshake (IMAPS, POP3S, STARTTLS, STLS) not finished by then is cut. */
+    tlsHandshakeTimeoutMs: 30_000,
+    /**
+     * New connections are refused (with a protocol answer and a log line)
+     * while fewer than this many descriptors are left below the process's
+     * limit, so spool files, indexes and the journal can still be opened.
+     */
+    fdReserve: 256,
+  },
   qmqp: {
     /** qmail-qmqpd refuses addresses of 1000 bytes or more. */
     maxAddressLength: 999,
@@ -45,10 +55,17 @@ export const LIMITS = {
     /** RFC 7888 LITERAL-: non-synchronizing literals up to 4096 octets if only LITERAL- is offered. */
     maxNonSyncLiteral: 50 * 1024 * 1024,
     maxNestingDepth: 32,
+    /** Messages in one MULTIAPPEND (RFC 3502); the next literal is refused with NO [LIMIT]. */
+    maxAppendMessages: 1000,
+    /** Messages of one MULTIAPPEND that keep their spool descriptor open; later ones are synced and closed (park). */
+    appendOpenDrafts: 8,
     maxBadCommands: 20,
     /** RFC 3501 §5.4: at least 30 minutes. */
     idleTimeoutMs: 30 * 60 * 1000,
     notAuthTimeoutMs: 60 * 1000,
+    /** Before login: commands answered (POP3 has the same), and total time however busy (Dovecot: 180 s). */
+    maxCommandsBeforeAuth: 50,
+    notAuthMaxSessionMs: 180 * 1000,
     /** Keep-alive during IDLE, as Dovecot's imap_idle_notify_interval. */
     idleKeepaliveMs: 2 * 60 * 1000,
     /** FETCH of whole messages (BODY[], RFC822): files up to this size are read in one piece instead of streamed. */
@@ -57,6 +74,15 @@ export const LIMITS = {
     fetchReadAhead: 8,
     /** …holding at most this many bytes per session (plus the one being written). */
     fetchReadAheadBytes: 2 * 1024 * 1024,
+    /**
+     * Octets of one LIST/LSUB pattern or reference as sent. Names are at most
+     * store.maxMailboxNameLength bytes, so a longer pattern matches nothing
+     * it could not match shorter; the bound keeps matching work
+     * (pattern × name per mailbox) small.
+     */
+    maxListPatternLength: 1024,
+    /** Patterns in one LIST-EXTENDED pattern list (RFC 5258 §3): each is matched against every mailbox. */
+    maxListPatterns: 64,
     /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
     searchHeaderCacheBytes: 96 * 1024 * 1024,
   },
@@ -77,12 +103,25 @@ export const LIMITS = {
     maxLoginLength: 255,
     /** Addresses / login names tracked for throttling (oldest dropped beyond this). */
     maxTrackedKeys: 100_000,
+    /**
+     * Password checks under way at once for the whole node, and per remote
+     * address; more wait in line. scrypt uses libuv's 4-thread pool, which
+     * file I/O shares: two checks leave two threads for the disk.
+     */
+    maxConcurrentChecks: 2,
+    maxConcurrentChecksPerAddress: 1,
   },
   store: {
     /** Open per-user index handles kept in the LRU. */
     maxOpenIndexes: 256,
     maxMailboxNameLength: 255,
     maxMailboxDepth: 16,
+    /**
+     * Bytes of a folder's Maildir++ directory name (".A.B", modified UTF-7):
+     * NAME_MAX of Linux file systems. The whole hierarchy is one directory
+     * name, so this bounds the encoded full name, not each level.
+     */
+    maxFolderDirNameBytes: 255,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,
@@ -106,6 +145,27 @@ export const LIMITS = {
     maxFrameBody: 256 * 1024 * 1024,
     /** Handshake steps must answer within this time. */
     handshakeTimeoutMs: 10_000,
+    /**
+     * From accept (TCP) until the peer has proved replication.secret and both
+     * states are exchanged; then the socket is destroyed. Also the TLS
+     * handshake timeout of the replication listener.
+     */
+    handshakeDeadlineMs: 10_000,
+    /** Largest frame (header and body) read before the peer has proved the secret: hello, challenge, auth, proof are a few hundred bytes. */
+    maxHandshakeFrame: 4096,
+    /** Bytes read in all before the peer has proved the secret (several small frames queued must not add up either). */
+    maxHandshakeBytes: 16 * 1024,
+    /**
+     * Concurrent connections on replication.listen, from TCP accept on (a
+     * follower, a probe, `roost verify` and one spare); more are closed at once.
+     */
+    maxConnections: 4,
+    /** A refused peer's socket is ended after the refuse frame and destroyed after this, whatever the peer does. */
+    refuseLingerMs: 2000,
+    /** replication.secret (or the key in replication.secret_file): the MACs sent to a peer are testable offline against guesses. */
+    minSecretLength: 32,
+    /** …and made of at least this many different characters ("aaaa…" is long, not strong). */
+    minSecretDistinctChars: 8,
     /** Primary → replica keepalive; the replica drops a silent link after 4 of these. */
     heartbeatMs: 1000,
     /** Records read from the journal per batch when catching up. */

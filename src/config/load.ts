@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { SCHEMA, type Config, type KeySpec, type Section } from './schema.js';
+import { LIMITS } from '../limits.js';
 
 /** A configuration problem; `key` names the offending key ("qmqp.listen"). */
 export class ConfigError extends Error {
@@ -110,7 +111,48 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
   const mailDir = (root.mail_dir as string) ? path.resolve(cwd, root.mail_dir as string) : path.join(dataDir, 'mail');
   if (((root.tls as { cert: string; key: string }).cert === '') !== ((root.tls as { key: string }).key === ''))
     throw new ConfigError('tls.cert', 'tls.cert and tls.key must be set together');
+  resolveSecret(root.replication as Config['replication'], cwd);
   return { ...(root as Omit<Config, 'paths'>), paths: { dataDir, mailDir, configFile } } as Config;
+}
+
+/**
+ * Why `secret` is too weak to authenticate the replication link, or null.
+ * A node sends a MAC under it to whatever answers at replication.peer, and a
+ * MAC over inputs an impostor chose can be tested against guesses offline,
+ * so only a long random key holds (`roost secret` prints one).
+ */
+export function secretWeakness(secret: string): string | null {
+  const { minSecretLength, minSecretDistinctChars } = LIMITS.replication;
+  const hint = 'generate one with `roost secret` and set it on both nodes';
+  if (secret === '') return `required when replication.peer is set (at least ${minSecretLength} characters; ${hint})`;
+  if ([...secret].length < minSecretLength) return `too short: ${[...secret].length} characters, at least ${minSecretLength} required (${hint})`;
+  if (new Set(secret).size < minSecretDistinctChars) return `too weak: only ${new Set(secret).size} different characters (${hint})`;
+  return null;
+}
+
+/**
+ * replication.secret_file is read into replication.secret (surrounding
+ * whitespace dropped); a file others may read is refused, as ssh refuses such
+ * a private key. The strength is checked when replication is on (a peer is
+ * set): the default config, with no peer and no secret, starts as before.
+ */
+function resolveSecret(r: Config['replication'], cwd: string): void {
+  if (r.secret_file !== '') {
+    if (r.secret !== '') throw new ConfigError('replication.secret_file', 'set replication.secret or replication.secret_file, not both');
+    const file = path.resolve(cwd, r.secret_file);
+    let mode: number;
+    try {
+      mode = statSync(file).mode;
+      r.secret = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError('replication.secret_file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+    if ((mode & 0o007) !== 0) {
+      throw new ConfigError('replication.secret_file', `${file} is accessible to other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+  }
+  const weak = r.peer === '' ? null : secretWeakness(r.secret);
+  if (weak) throw new ConfigError(r.secret_file !== '' ? 'replication.secret_file' : 'replication.secret', weak);
 }
 
 /** Load the config file (`--config`, else ROOST_CONFIG, else defaults only). */

@@ -30,6 +30,10 @@ export const SCHEMA = {
     listen: { type: 'listen', default: '127.0.0.1:1143' },
     tls_listen: { type: 'listen', default: '127.0.0.1:1993' },
     max_connections: { type: 'int', default: 20000, min: 1, max: 1_000_000 },
+    /** Concurrent connections from one remote address (counted from accept, TLS handshakes included). */
+    max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
+    /** Logged-in sessions of one account from one address (Dovecot's mail_max_userip_connections). */
+    max_userip_connections: { type: 'int', default: 10, min: 1, max: 1_000_000 },
   },
   pop3: {
     listen: { type: 'listen', default: '127.0.0.1:1110' },
@@ -37,6 +41,7 @@ export const SCHEMA = {
     /** RFC 2449 LOGIN-DELAY in seconds; 0 = not advertised. */
     login_delay: { type: 'int', default: 0, min: 0, max: 86400 },
     max_connections: { type: 'int', default: 5000, min: 1, max: 1_000_000 },
+    max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
   },
   qmqp: {
     listen: { type: 'listen', default: '127.0.0.1:1628' },
@@ -110,7 +115,13 @@ export const SCHEMA = {
     role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },
     listen: { type: 'listen', default: '127.0.0.1:7600' },
     peer: { type: 'string', default: '' },
+    /**
+     * Shared by both nodes; required (≥ LIMITS.replication.minSecretLength characters) when
+     * peer is set. `roost secret` prints a new one. Or secret_file: a file holding it
+     * (not readable by others), read at start into `secret`.
+     */
     secret: { type: 'string', default: '' },
+    secret_file: { type: 'string', default: '' },
     ack: { type: 'enum', default: 'sync', values: ['sync', 'async'] },
     sync_timeout_ms: { type: 'int', default: 5000, min: 10, max: 600_000 },
     on_sync_timeout: { type: 'enum', default: 'tempfail', values: ['tempfail', 'degrade'] },

@@ -24,7 +24,8 @@
  * happens, so an idle session costs little.
  */
 import type { MailboxHandle } from '../store/store.js';
-import type { MailboxEvent, MailboxSnapshot, MessageRecord } from '../store/types.js';
+import type { MailboxEvent, MailboxSnapshot, MessageRecord, RecentRange } from '../store/types.js';
+import { NO_RECENT, inRange, withRecent } from './recent.js';
 
 /** One untagged response the view wants sent, in order. */
 export type ViewUpdate =
@@ -87,12 +88,13 @@ export class MailboxView {
   /**
    * Keywords this client has been told of in FLAGS (RFC 3501 §7.2.6): a
    * FETCH may show only these, so a new one is announced first
-   * (announceKeywords in updates.ts). Never shrinks during the session.
+   * (announceKeywords in updates.ts). Never shrinks while the mailbox is selected.
    */
   private readonly keywords = new Set<string>();
   /** Flag arrays (the store interns them) already known to hold only announced keywords. */
   private readonly knownFlagArrays = new WeakSet<readonly string[]>();
-  private recentCount = 0;
+  /** This session's \Recent messages (RFC 3501 §2.3.2; the store keeps it current, imap/recent.ts). */
+  private readonly recentRange: RecentRange;
   private highestModseq: bigint;
   private readonly unsubscribe: () => void;
   /**
@@ -113,6 +115,7 @@ export class MailboxView {
     this.shared = snapshot.messages;
     this.count = snapshot.messages.length;
     this.highestModseq = snapshot.highestModseq;
+    this.recentRange = handle.recent ?? NO_RECENT;
     this.unsubscribe = subscribe(this);
   }
 
@@ -355,9 +358,8 @@ export class MailboxView {
       }
     }
     if (add.length > 0) {
-      this.recentCount += add.length;
       out.push({ kind: 'exists', count: this.count });
-      out.push({ kind: 'recent', count: this.recentCount });
+      out.push({ kind: 'recent', count: this.recent });
     }
     if (this.pendingFlags.length > 0) {
       const batches = this.pendingFlags;
@@ -377,9 +379,20 @@ export class MailboxView {
     return this.pendingExpunge.has(uid) ? 0 : this.seqOf(uid);
   }
 
-  /** Messages that arrived during this session (RECENT count). */
+  /** How many messages in this session's map are \Recent here (RFC 3501 §7.3.2 RECENT). */
   get recent(): number {
-    return this.recentCount;
+    const r = this.recentRange;
+    return r.from >= r.to ? 0 : this.lowerBound(r.to) - this.lowerBound(r.from);
+  }
+
+  /** Whether a message is \Recent in this session (SEARCH RECENT/NEW/OLD, §6.4.4). */
+  isRecent(uid: number): boolean {
+    return inRange(this.recentRange, uid);
+  }
+
+  /** A message's flags as this session reports them: with \Recent when it is recent here. */
+  reportFlags(uid: number, flags: readonly string[]): readonly string[] {
+    return inRange(this.recentRange, uid) ? withRecent(flags) : flags;
   }
 
   close(): void {

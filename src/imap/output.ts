@@ -27,6 +27,19 @@ export class ClosedError extends Error {
   }
 }
 
+/**
+ * A response that was started could not be completed (a message file that
+ * failed or ended early mid-literal). The peer can no longer tell where the
+ * next response begins, so like a closed connection this ends the session:
+ * the dispatcher sends no tagged reply for it, and the session closes.
+ */
+export class ResponseAbortedError extends ClosedError {
+  constructor(readonly reason: string) {
+    super();
+    this.message = `response aborted: ${reason}`;
+  }
+}
+
 export class Output {
   /** Text gathered since the last Buffer (one string: 100,000 FETCH lines become one conversion). */
   private str = '';

@@ -6,9 +6,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { NodeContext, ProtocolServer } from '../context.js';
+import { ConnectionGate, type Refusal } from '../net/admission.js';
 import { sharedAuthGuard } from '../net/auth-guard.js';
 import { closeServer, listenOn } from '../net/listen.js';
 import { openConnections } from '../net/metrics.js';
+import { serverTls } from '../net/tls-handshake.js';
 import { Session } from './session.js';
 
 export function createImapServer(ctx: NodeContext): ProtocolServer {
@@ -21,12 +23,10 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
   let secureContext: tls.SecureContext | null = null;
   const getSecureContext = (): tls.SecureContext => (secureContext ??= tls.createSecureContext(ctx.tls));
 
+  // Counted from accept, before any TLS handshake, until the socket closes.
+  const gate = new ConnectionGate('imap', { maxConnections: ctx.config.imap.max_connections, maxPerAddress: ctx.config.imap.max_connections_per_ip }, ctx.log);
+
   const accept = (socket: net.Socket, secure: boolean): void => {
-    if (sessions.size >= ctx.config.imap.max_connections) {
-      // RFC 3501 §7.1.5: BYE may be the greeting when the server refuses the connection.
-      socket.end('* BYE Too many connections, try again later\r\n');
-      return;
-    }
     const session = new Session(ctx, socket, secure, guard, getSecureContext);
     sessions.add(session);
     openConnections.inc({ protocol: 'imap' });
@@ -35,15 +35,23 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
       openConnections.dec({ protocol: 'imap' });
     });
   };
+  /** RFC 3501 §7.1.5: BYE may be the greeting when the server refuses the connection. */
+  const refuse = (socket: net.Socket, why: Refusal): void => {
+    socket.on('error', () => undefined);
+    socket.end(`* BYE ${REFUSAL_TEXT[why]}\r\n`);
+  };
 
-  const plain = net.createServer({ noDelay: true }, (s) => accept(s, false));
+  const plain = net.createServer({ noDelay: true }, (s) => {
+    const why = gate.admit(s);
+    if (why) refuse(s, why);
+    else accept(s, false);
+  });
   const implicit = net.createServer({ noDelay: true }, (raw) => {
-    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: getSecureContext() });
-    // A failed handshake is the client's problem; do not let it become an unhandled error.
-    s.once('error', () => s.destroy());
-    s.once('secure', () => {
-      s.removeAllListeners('error');
-      accept(s, true);
+    const why = gate.admit(raw);
+    // No TLS yet, so the refusal cannot be read: close at once rather than hold a slot for a handshake.
+    if (why) return void raw.destroy();
+    void serverTls(raw, getSecureContext()).then((s) => {
+      if (s) accept(s, true);
     });
   });
   for (const srv of [plain, implicit]) srv.on('error', (err) => ctx.log.error({ err }, 'imap listener error'));
@@ -67,3 +75,9 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
     },
   };
 }
+
+const REFUSAL_TEXT: Record<Refusal, string> = {
+  connections: 'Too many connections, try again later',
+  address: 'Too many connections from your address, try again later',
+  descriptors: 'Server is out of resources, try again later',
+};

@@ -21,6 +21,7 @@ import { isRoostError, RoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger, type Logger } from '../log/logger.js';
 import type { AuthGuard, SaslExchange } from '../net/auth-guard.js';
+import { serverTls } from '../net/tls-handshake.js';
 import type { Draft, UserStore } from '../store/store.js';
 import { MailboxView, SequenceError } from './mailbox-view.js';
 import { ClosedError, Output } from './output.js';
@@ -85,6 +86,8 @@ export class Session {
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
+  /** Commands received before login (LIMITS.imap.maxCommandsBeforeAuth). */
+  private preAuthCommands = 0;
   private closed = false;
   private ended = false;
   private pumping = false;
@@ -96,6 +99,10 @@ export class Session {
   private compression: CompressLayer | null = null;
   private done!: () => void;
   private readonly finished = new Promise<void>((r) => (this.done = r));
+  /** Resolves when the connection has ended (slots held for it are released then). */
+  get whenEnded(): Promise<void> {
+    return this.finished;
+  }
 
   constructor(
     readonly ctx: NodeContext,
@@ -120,6 +127,14 @@ export class Session {
   /** Greet, then serve until the connection ends. */
   async run(): Promise<void> {
     this.attach(this.socket);
+    // Commands restart the autologout clock, so a connection that never logs
+    // in is also bounded in total time (Dovecot: 180 s), or one host could
+    // hold every slot with NOOPs.
+    const preAuth = setTimeout(() => {
+      if (this.state.kind === 'notAuth' && !this.closed) this.byeAndClose('Login time limit exceeded');
+    }, LIMITS.imap.notAuthMaxSessionMs);
+    preAuth.unref();
+    void this.finished.then(() => clearTimeout(preAuth));
     this.out.push(`* OK [CAPABILITY ${this.capabilities().join(' ')}] Roost IMAP ready\r\n`);
     await this.safeFlush();
     return this.finished;
@@ -338,13 +353,15 @@ export class Session {
   private tooManyBad(): boolean {
     this.badCommands++;
     if (this.badCommands <= LIMITS.imap.maxBadCommands) return false;
-    this.bye('Too many invalid IMAP commands');
-    void this.safeFlush().then(() => this.end());
-    this.closed = true;
+    this.byeAndClose('Too many invalid IMAP commands');
     return true;
   }
 
   private async dispatch(cmd: Command): Promise<void> {
+    if (this.state.kind === 'notAuth' && ++this.preAuthCommands > LIMITS.imap.maxCommandsBeforeAuth) {
+      this.byeAndClose('Too many commands before login');
+      return;
+    }
     const spec = lookup(cmd);
     if (!spec) {
       if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `Unknown or unsupported command ${cmd.name}`));
@@ -406,6 +423,8 @@ export class Session {
         return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
       }
     }
+    // RFC 3502 gives no number; each message is a spool file until the command ends.
+    if (head.index >= LIMITS.imap.maxAppendMessages) return refuse('NO', `Too many messages in one APPEND (limit ${LIMITS.imap.maxAppendMessages})`, { name: 'LIMIT' });
     const mode: Mode =
       this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, drafts: [], current: null, error: null };
     this.mode = mode;
@@ -441,7 +460,9 @@ export class Session {
     mode.drafts.push(draft);
     if (mode.error) return;
     try {
-      await draft.finish();
+      // Past the first few, a waiting message gives its descriptor back.
+      if (mode.drafts.length > LIMITS.imap.appendOpenDrafts) await draft.park();
+      else await draft.finish();
     } catch (err) {
       mode.error = err;
     }
@@ -509,15 +530,9 @@ export class Session {
     const old = this.socket;
     this.detach(old);
     this.reader.takeBuffered();
-    const secure = new tls.TLSSocket(old, { isServer: true, secureContext: this.secureContext() });
-    await new Promise<void>((resolve) => {
-      secure.once('secure', () => resolve());
-      secure.once('error', () => {
-        this.end();
-        resolve();
-      });
-    });
-    if (this.closed) return;
+    const secure = await serverTls(old, this.secureContext());
+    if (!secure) this.end();
+    if (!secure || this.closed) return;
     this.socket = secure;
     this.secure = true;
     this.out.replaceSink(secure);
@@ -550,6 +565,13 @@ export class Session {
     this.state = { kind: 'logout' };
     await this.safeFlush();
     this.end();
+  }
+
+  /** Say BYE and close; nothing else is read or sent (RFC 3501 §7.1.5). */
+  private byeAndClose(text: string): void {
+    this.bye(text);
+    void this.safeFlush().then(() => this.end());
+    this.closed = true;
   }
 
   private async safeFlush(): Promise<void> {

@@ -100,7 +100,7 @@ export async function writeUpdates(
             const m = now.messages[i]!;
             announceKeywords(out, view, m.flags);
             // UID is included so clients that track by UID need no extra round trip.
-            out.push(`* ${seq} FETCH (UID ${m.uid} FLAGS ${flagsText(m.flags)}${opts.modseq ? ` MODSEQ (${m.modseq})` : ''})\r\n`);
+            out.push(`* ${seq} FETCH (UID ${m.uid} FLAGS ${flagsText(view.reportFlags(m.uid, m.flags))}${opts.modseq ? ` MODSEQ (${m.modseq})` : ''})\r\n`);
             if (out.full) await out.flush();
           }
         }

@@ -19,8 +19,20 @@
  *    stale password, while a guesser there is slowed to a stop).
  * A throttled attempt is not checked against the directory at all (so the
  * guesser learns nothing) and is answered after the longest delay.
+ *
+ * Attempts in flight count as failures until they are decided: the check
+ * and the reservation happen in the same tick, so 150 concurrent LOGINs for
+ * one name cannot all pass a threshold of 10 while the first is still being
+ * hashed. Keys are the login as the directory will look it up
+ * (normalizeAddress: trimmed, lower-cased, angle brackets stripped), so
+ * `" name@dom"` and `"<name@dom>"` share the throttle of `name@dom`.
+ * Password checks run at most `maxConcurrentChecks` at a time for the whole
+ * node and `maxConcurrentChecksPerAddress` per remote address; the rest wait
+ * in line. scrypt runs on libuv's thread pool (4 threads), which file I/O
+ * needs too: hashing must never hold all of it.
  */
 import { isIP } from 'node:net';
+import { normalizeAddress } from '../accounts/address.js';
 import type { Account, AccountStatus, Directory } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
 import { isRoostError } from '../errors.js';
@@ -47,6 +59,9 @@ export interface AuthGuardOptions {
   throttleWindowMs?: number;
   /** Clock for the throttle windows (ms). */
   now?: () => number;
+  /** Password checks under way at once, node-wide and per remote address. */
+  maxConcurrentChecks?: number;
+  maxConcurrentChecksPerAddress?: number;
 }
 
 /** Failure timestamps for one key, oldest first, pruned to the window. */
@@ -59,6 +74,14 @@ export class AuthGuard {
   private readonly byUser = new Map<string, FailureLog>();
   /** "address\0login" pairs that logged in successfully (value: last success time). */
   private readonly trusted = new Map<string, number>();
+  /** Attempts reserved but not yet decided, by address and by login name. */
+  private readonly inFlightByAddress = new Map<string, number>();
+  private readonly inFlightByUser = new Map<string, number>();
+  /** Password checks: node-wide and per-address slots. */
+  private readonly checks: Slots;
+  private readonly checksByAddress = new Map<string, Slots>();
+  /** Attempts waiting for in-flight ones to be decided (woken as each ends). */
+  private readonly waiters = new Set<() => void>();
   private readonly opt: Required<AuthGuardOptions>;
 
   constructor(
@@ -74,7 +97,10 @@ export class AuthGuard {
       perUserFailures: options.perUserFailures ?? LIMITS.auth.perUserFailures,
       throttleWindowMs: options.throttleWindowMs ?? LIMITS.auth.throttleWindowMs,
       now: options.now ?? Date.now,
+      maxConcurrentChecks: options.maxConcurrentChecks ?? LIMITS.auth.maxConcurrentChecks,
+      maxConcurrentChecksPerAddress: options.maxConcurrentChecksPerAddress ?? LIMITS.auth.maxConcurrentChecksPerAddress,
     };
+    this.checks = new Slots(this.opt.maxConcurrentChecks);
   }
 
   /**
@@ -100,40 +126,94 @@ export class AuthGuard {
    */
   async login(login: string, password: string, remoteAddress: string): Promise<LoginOutcome> {
     const now = this.opt.now();
-    const userKey = login.toLowerCase();
+    const userKey = normalizeAddress(login);
     const pairKey = `${remoteAddress}\0${userKey}`;
     const trusted = this.isTrusted(pairKey, now);
 
-    if (!trusted && (this.count(this.byAddress, remoteAddress, now) >= this.opt.perAddressFailures || this.count(this.byUser, userKey, now) >= this.opt.perUserFailures)) {
-      this.log.warn({ login: userKey }, 'login throttled');
-      await sleep(this.opt.failureDelayMaxMs);
-      return { kind: 'throttled' };
-    }
-
     // RFC 4513 §5.1.2: an empty password would be an unauthenticated bind on
     // LDAP; over-long input is refused before it reaches the directory.
-    if (password === '' || login === '' || login.length > LIMITS.auth.maxLoginLength || password.length > LIMITS.auth.maxPasswordLength || login.includes('\0')) {
-      return this.fail(userKey, remoteAddress, now);
+    const malformed = password === '' || userKey === '' || login.length > LIMITS.auth.maxLoginLength || password.length > LIMITS.auth.maxPasswordLength || login.includes('\0');
+    // Decide and reserve in one tick (no await between the check and the
+    // count). While attempts in flight could take a name or address past its
+    // threshold, later ones wait for them to be decided instead of racing.
+    for (;;) {
+      const over = this.budget(userKey, remoteAddress, this.opt.now());
+      if (!trusted && over === 'throttled') {
+        this.log.warn({ login: userKey }, 'login throttled');
+        await sleep(this.opt.failureDelayMaxMs);
+        return { kind: 'throttled' };
+      }
+      if (trusted || over === 'free') break;
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
     }
-
-    let result;
+    if (malformed) return this.fail(userKey, remoteAddress, this.opt.now());
+    bump(this.inFlightByUser, userKey, 1);
+    bump(this.inFlightByAddress, remoteAddress, 1);
+    let outcome: LoginOutcome;
     try {
-      result = await this.directory.authenticate(login, password);
-    } catch (err) {
-      if (isRoostError(err, 'UNAVAILABLE')) this.log.error({ err: err.message }, 'directory unavailable during login');
-      else this.log.error({ err }, 'directory error during login');
-      return { kind: 'unavailable' };
+      outcome = await this.check(login, password, remoteAddress, pairKey);
+    } finally {
+      bump(this.inFlightByUser, userKey, -1);
+      bump(this.inFlightByAddress, remoteAddress, -1);
     }
-    switch (result.kind) {
-      case 'ok':
-        this.trusted.set(pairKey, now);
-        this.bound(this.trusted);
-        return { kind: 'ok', account: result.account };
-      case 'refused':
-        // The password was right: no failure is counted, the status is told.
-        return { kind: 'refused', status: result.status };
-      case 'failed':
-        return this.fail(userKey, remoteAddress, now);
+    // The failure is recorded as the reservation ends (same tick, no gap),
+    // then waiting attempts look again; the delay is served outside the
+    // check slots, so a stale password does not hold up an office behind one
+    // NAT address.
+    const failed = outcome.kind === 'failed' ? this.fail(userKey, remoteAddress, this.opt.now()) : null;
+    this.wakeWaiters();
+    return failed ?? outcome;
+  }
+
+  /**
+   * 'throttled' when recorded failures alone reach a threshold, 'busy' when
+   * failures plus attempts still in flight do (wait for those), else 'free'.
+   */
+  private budget(userKey: string, address: string, now: number): 'free' | 'busy' | 'throttled' {
+    const failedAddress = this.count(this.byAddress, address, now);
+    const failedUser = this.count(this.byUser, userKey, now);
+    if (failedAddress >= this.opt.perAddressFailures || failedUser >= this.opt.perUserFailures) return 'throttled';
+    const busy = failedAddress + (this.inFlightByAddress.get(address) ?? 0) >= this.opt.perAddressFailures || failedUser + (this.inFlightByUser.get(userKey) ?? 0) >= this.opt.perUserFailures;
+    return busy ? 'busy' : 'free';
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.size === 0) return;
+    const all = [...this.waiters];
+    this.waiters.clear();
+    for (const w of all) w();
+  }
+
+  /** The password check itself, in the node-wide and per-address slots. */
+  private async check(login: string, password: string, address: string, pairKey: string): Promise<LoginOutcome> {
+    let perAddress = this.checksByAddress.get(address);
+    if (!perAddress) this.checksByAddress.set(address, (perAddress = new Slots(this.opt.maxConcurrentChecksPerAddress)));
+    await perAddress.acquire();
+    try {
+      await this.checks.acquire();
+      let result: Awaited<ReturnType<Directory['authenticate']>>;
+      try {
+        result = await this.directory.authenticate(login, password);
+      } catch (err) {
+        if (isRoostError(err, 'UNAVAILABLE')) this.log.error({ err: err.message }, 'directory unavailable during login');
+        else this.log.error({ err }, 'directory error during login');
+        return { kind: 'unavailable' };
+      } finally {
+        this.checks.release();
+      }
+      switch (result.kind) {
+        case 'ok':
+          this.trusted.set(pairKey, this.opt.now());
+          this.bound(this.trusted);
+          return { kind: 'ok', account: result.account };
+        case 'refused':
+          // The password was right: no failure is counted, the status is told.
+          return { kind: 'refused', status: result.status };
+      }
+      return { kind: 'failed' };
+    } finally {
+      perAddress.release();
+      if (perAddress.idle) this.checksByAddress.delete(address);
     }
   }
 
@@ -203,6 +283,35 @@ export function sharedAuthGuard(directory: Directory, auth: Config['auth'], log:
     shared.set(directory, g);
   }
   return g;
+}
+
+/** A counting semaphore: at most `size` holders, the rest wait in FIFO order. */
+class Slots {
+  private used = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+  get idle(): boolean {
+    return this.used === 0 && this.waiting.length === 0;
+  }
+  acquire(): Promise<void> {
+    if (this.used < this.size) {
+      this.used++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    // The slot passes straight to the next in line (used stays the same).
+    if (next) next();
+    else this.used--;
+  }
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n > 0) map.set(key, n);
+  else map.delete(key);
 }
 
 function prune(entry: FailureLog, since: number): void {

@@ -9,8 +9,10 @@ import { openConnections } from '../net/metrics.js';
 import type { NodeContext, ProtocolServer } from '../context.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger } from '../log/logger.js';
+import { ConnectionGate, type Refusal } from '../net/admission.js';
 import { AuthGuard, sharedAuthGuard, type AuthGuardOptions } from '../net/auth-guard.js';
 import { closeServer, listenOn } from '../net/listen.js';
+import { serverTls } from '../net/tls-handshake.js';
 import { Session, type SessionEnv } from './session.js';
 
 /** Internal knobs (tests, node wiring); the operator contract is the config. */
@@ -41,7 +43,9 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
   };
   const sessions = new Set<Session>();
   let plain: net.Server | null = null;
-  let secure: tls.Server | null = null;
+  let secure: net.Server | null = null;
+  // Counted from accept, before any TLS handshake, until the socket closes.
+  const gate = new ConnectionGate('pop3', { maxConnections: ctx.config.pop3.max_connections, maxPerAddress: ctx.config.pop3.max_connections_per_ip }, log);
   const ports: { listen?: number; tls?: number } = {};
 
   const start = (socket: net.Socket | tls.TLSSocket): void => {
@@ -69,17 +73,24 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
     },
     async listen() {
       if (!plain) {
-        plain = net.createServer(start);
-        plain.maxConnections = ctx.config.pop3.max_connections;
+        plain = net.createServer((socket) => {
+          const why = gate.admit(socket);
+          if (why) refuse(socket, why);
+          else start(socket);
+        });
         const port = await listenOn(plain, ctx.config.pop3.listen, 'pop3.listen');
         if (port === null) plain = null;
         else ports.listen = port;
       }
       if (!secure) {
-        secure = tls.createServer({ ...ctx.tls }, start);
-        secure.maxConnections = ctx.config.pop3.max_connections;
-        // A failed handshake is the client's problem; keep it out of the error path.
-        secure.on('tlsClientError', (err) => log.debug({ err: err.message }, 'pop3s handshake failed'));
+        secure = net.createServer((raw) => {
+          // No TLS yet, so a refusal could not be read: close at once.
+          if (gate.admit(raw)) return void raw.destroy();
+          void serverTls(raw, env.secureContext).then((s) => {
+            if (s) start(s);
+            else log.debug('pop3s handshake failed or timed out');
+          });
+        });
         const port = await listenOn(secure, ctx.config.pop3.tls_listen, 'pop3.tls_listen');
         if (port === null) secure = null;
         else ports.tls = port;
@@ -97,4 +108,11 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
       return { ...ports };
     },
   };
+}
+
+/** Refused before the greeting: RFC 1939 §3 lets the server answer -ERR and close. */
+function refuse(socket: net.Socket, why: Refusal): void {
+  socket.on('error', () => undefined);
+  const text = why === 'connections' ? 'Too many connections, try again later.' : why === 'address' ? 'Too many connections from your address, try again later.' : 'Server is out of resources, try again later.';
+  socket.end(`-ERR [SYS/TEMP] ${text}\r\n`);
 }

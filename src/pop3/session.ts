@@ -8,6 +8,7 @@
  * sends without reading stalls itself, not the server's memory.
  */
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { serverTls } from '../net/tls-handshake.js';
 import type { Duplex, Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Account } from '../accounts/directory.js';
@@ -243,17 +244,13 @@ export class Session {
     if (leftover.length > 0) this.log.warn({ bytes: leftover.length }, 'discarded plaintext pipelined after STLS');
     await this.reply('+OK Begin TLS negotiation.');
     this.unwatch(plain);
-    const tls = new TLSSocket(plain as Socket, { isServer: true, secureContext: this.env.secureContext });
-    this.socket = tls;
-    this.watch(tls);
-    const ok = await new Promise<boolean>((resolve) => {
-      tls.once('secure', () => resolve(true));
-      tls.once('close', () => resolve(false));
-    });
-    if (!ok) {
+    const tls = await serverTls(plain as Socket, this.env.secureContext);
+    if (!tls) {
       this.state = { kind: 'closed' };
       return;
     }
+    this.socket = tls;
+    this.watch(tls);
     this.secure = true;
     this.reader.attach(tls);
   }

@@ -12,6 +12,7 @@ import net from 'node:net';
 import type { NodeContext, ProtocolServer } from '../context.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger, type Logger } from '../log/logger.js';
+import { descriptorsLow } from '../net/admission.js';
 import { closeServer, listenOn } from '../net/listen.js';
 import { openConnections } from '../net/metrics.js';
 import type { Draft } from '../store/store.js';
@@ -185,6 +186,13 @@ export function createQmqpServer(ctx: NodeContext): ProtocolServer {
       // qmqp.html: the server may close at any time; an answer the client gets is clearer than a reset.
       socket.on('error', () => undefined);
       reply(socket, { code: 'Z', text: 'too many connections, try again later (#4.3.2)' });
+      return;
+    }
+    if (descriptorsLow()) {
+      // A delivery needs spool, index and journal descriptors: refuse while we can still answer.
+      socket.on('error', () => undefined);
+      ctx.log.warn({ remote }, 'qmqp: out of file descriptors, connection refused');
+      reply(socket, { code: 'Z', text: 'server is out of resources, try again later (#4.3.0)' });
       return;
     }
     const log = connectionLogger('qmqp', remote);

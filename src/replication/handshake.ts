@@ -1,22 +1,28 @@
 /**
- * Both halves of the authenticated handshake (see protocol.ts). Each side
- * proves knowledge of the shared secret with an HMAC over both nonces; a side
- * that fails to prove it is told nothing beyond the other side's public state
- * and is disconnected. Cluster ids must match once both sides have one: a
- * replica of another cluster is refused.
+ * Both halves of the authenticated handshake (protocol.ts has the picture).
+ * Each side proves knowledge of the shared secret with an HMAC over both
+ * nonces, the purpose and the TLS session's exporter value (RFC 9266), so a
+ * relay that terminates TLS fails even though it forwards every byte. The
+ * connecting side proves first; the listener answers with its own proof only
+ * then, and each side sends its node state only after the other has proved
+ * the secret. Cluster ids must match once both sides have one: a replica of
+ * another cluster is refused.
  */
 import {
   PROTOCOL_VERSION,
+  PURPOSES,
   ProtocolError,
-  clientMac,
+  channelBinding,
+  isNonce,
   macEqual,
   newNonce,
-  serverMac,
+  proofMac,
   type Frame,
   type Link,
   type NodeState,
   type Purpose,
   type RefuseCode,
+  type Transcript,
 } from './protocol.js';
 import { LIMITS } from '../limits.js';
 
@@ -32,43 +38,58 @@ export class HandshakeError extends Error {
 
 export type PeerHello = NodeState & { purpose: Purpose };
 
-/** Listening side: returns the authenticated peer's hello. Refuses (and throws) otherwise. */
+const WRONG_SECRET = 'authentication failed: replication.secret differs between the nodes';
+const RELAYED =
+  'authentication failed: the peer knows replication.secret but sees a different TLS session — something between the nodes terminates TLS (a man in the middle); nothing is exchanged through it';
+
+/** Listening side: returns the authenticated peer's state and purpose. Refuses (and throws) otherwise. */
 export async function acceptHandshake(link: Link, me: NodeState, secret: string): Promise<PeerHello> {
   const hello = await expect(link, 'hello');
-  if (hello.v !== PROTOCOL_VERSION) return refuse(link, 'VERSION', `protocol version ${hello.v} not supported (want ${PROTOCOL_VERSION})`);
-  const nonce = newNonce();
-  await link.send({ t: 'challenge', v: PROTOCOL_VERSION, nonce, mac: serverMac(secret, hello.nonce, nonce, me.clusterId), ...me });
-  const auth = await expect(link, 'auth');
-  if (!macEqual(auth.mac, clientMac(secret, nonce, hello.nonce, me.clusterId))) return refuse(link, 'AUTH', 'authentication failed (replication.secret differs)');
-  if (hello.clusterId && me.clusterId && hello.clusterId !== me.clusterId) {
-    return refuse(link, 'CLUSTER', `peer belongs to cluster ${hello.clusterId}, this node to ${me.clusterId}`);
+  if (hello.v !== PROTOCOL_VERSION) {
+    return refuse(link, 'VERSION', `replication protocol version ${String(hello.v)} not supported: this node speaks version ${PROTOCOL_VERSION} (run the same Roost release on both nodes)`);
   }
-  const { t: _t, v: _v, nonce: _n, ...peer } = hello;
-  return peer;
+  if (!isNonce(hello.nonce) || !PURPOSES.includes(hello.purpose)) return refuse(link, 'PROTOCOL', 'malformed hello');
+  const t: Transcript = { purpose: hello.purpose, nonceC: hello.nonce, nonceS: newNonce(), binding: channelBinding(link.socket) };
+  await link.send({ t: 'challenge', v: PROTOCOL_VERSION, nonce: t.nonceS });
+  const auth = await expect(link, 'auth');
+  if (!macEqual(auth.mac, proofMac(secret, 'C', t))) {
+    const relayed = macEqual(auth.unbound, proofMac(secret, 'C', t, false));
+    return refuse(link, relayed ? 'CHANNEL' : 'AUTH', relayed ? RELAYED : WRONG_SECRET);
+  }
+  link.authenticated();
+  await link.send({ t: 'proof', mac: proofMac(secret, 'S', t) });
+  const peer = stateOf(await expect(link, 'state'));
+  if (peer.clusterId && me.clusterId && peer.clusterId !== me.clusterId) {
+    return refuse(link, 'CLUSTER', `peer belongs to cluster ${peer.clusterId}, this node to ${me.clusterId}`);
+  }
+  await link.send({ t: 'state', ...me });
+  return { ...peer, purpose: t.purpose };
 }
 
 /** Connecting side: returns the authenticated listener's state. */
 export async function offerHandshake(link: Link, me: NodeState, secret: string, purpose: Purpose): Promise<NodeState> {
-  const nonce = newNonce();
-  await link.send({ t: 'hello', v: PROTOCOL_VERSION, nonce, purpose, ...me });
+  const nonceC = newNonce();
+  await link.send({ t: 'hello', v: PROTOCOL_VERSION, nonce: nonceC, purpose });
   const ch = await expect(link, 'challenge');
-  if (!macEqual(ch.mac, serverMac(secret, nonce, ch.nonce, ch.clusterId))) {
-    link.close();
-    throw new HandshakeError('AUTH', 'peer failed authentication (replication.secret differs)');
+  if (ch.v !== PROTOCOL_VERSION) return refuse(link, 'VERSION', `replication protocol version ${String(ch.v)} not supported: this node speaks version ${PROTOCOL_VERSION}`);
+  if (!isNonce(ch.nonce)) return refuse(link, 'PROTOCOL', 'malformed challenge');
+  const t: Transcript = { purpose, nonceC, nonceS: ch.nonce, binding: channelBinding(link.socket) };
+  await link.send({ t: 'auth', mac: proofMac(secret, 'C', t), unbound: proofMac(secret, 'C', t, false) });
+  const proof = await expect(link, 'proof');
+  if (!macEqual(proof.mac, proofMac(secret, 'S', t))) return refuse(link, 'AUTH', 'the listener failed to prove replication.secret over this TLS session');
+  link.authenticated();
+  await link.send({ t: 'state', ...me });
+  const peer = stateOf(await expect(link, 'state'));
+  if (peer.clusterId && me.clusterId && peer.clusterId !== me.clusterId) {
+    return refuse(link, 'CLUSTER', `peer belongs to cluster ${peer.clusterId}, this node to ${me.clusterId}`);
   }
-  if (ch.clusterId && me.clusterId && ch.clusterId !== me.clusterId) {
-    link.close();
-    throw new HandshakeError('CLUSTER', `peer belongs to cluster ${ch.clusterId}, this node to ${me.clusterId}`);
-  }
-  await link.send({ t: 'auth', mac: clientMac(secret, ch.nonce, nonce, ch.clusterId) });
-  const { t: _t, v: _v, nonce: _n, mac: _m, ...peer } = ch;
   return peer;
 }
 
-export async function refuse(link: Link, code: RefuseCode, message: string): Promise<never> {
-  await link.send({ t: 'refuse', code, message }).catch(() => undefined);
-  link.socket.end();
-  throw new HandshakeError(code, message);
+/** Refuse the peer (the frame reaches it before the socket closes, Link.refuse) and throw. */
+export function refuse(link: Link, code: RefuseCode, message: string): Promise<never> {
+  link.refuse(code, message);
+  return Promise.reject(new HandshakeError(code, message));
 }
 
 /** The next frame, which must be of type `t` (a `refuse` from the peer becomes a HandshakeError). */
@@ -77,4 +98,13 @@ export async function expect<T extends Frame['t']>(link: Link, t: T, timeoutMs: 
   if (frame.t === 'refuse') throw new HandshakeError(frame.code, `peer refused: ${frame.message}`);
   if (frame.t !== t) throw new ProtocolError(`expected ${t}, got ${frame.t}`);
   return frame as Extract<Frame, { t: T }>;
+}
+
+/** A peer's state frame, checked for the fields the decisions read (the peer is authenticated; this catches bugs, not attacks). */
+function stateOf(frame: Extract<Frame, { t: 'state' }>): NodeState {
+  const { t: _t, ...state } = frame;
+  if (typeof state.nodeId !== 'string' || typeof state.epoch !== 'number' || typeof state.lastLsn !== 'string' || !Array.isArray(state.history)) {
+    throw new ProtocolError('malformed state frame');
+  }
+  return state;
 }

@@ -36,6 +36,8 @@ export interface PrimaryHost {
   serveResync(link: Link, peer: PeerHello): Promise<ResyncStart>;
   /** Send this node's manifest (verify.ts). */
   sendManifest(link: Link): Promise<void>;
+  /** A peer failed the handshake or was refused there (status: lastRefusal). */
+  refused(peer: string, reason: string): void;
 }
 
 export class PrimaryListener {
@@ -43,6 +45,7 @@ export class PrimaryListener {
   private port: number | null = null;
   private readonly sockets = new Set<TLSSocket>();
   private session: ShipSession | null = null;
+  private dropLoggedAt = 0;
 
   constructor(
     private readonly host: PrimaryHost,
@@ -59,12 +62,22 @@ export class PrimaryListener {
   }
 
   async start(): Promise<void> {
-    const server = createServer({ ...this.tls }, (socket) => {
+    // TLS 1.3 only: its exporter (RFC 8446 §7.5) is bound to the whole handshake, which the
+    // channel binding of the replication handshake relies on (RFC 9266 §2).
+    const options = { ...this.tls, minVersion: 'TLSv1.3' as const, handshakeTimeout: LIMITS.replication.handshakeDeadlineMs };
+    const server = createServer(options, (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 10_000);
       this.serve(new Link(socket), socket).catch((err) => this.host.log.debug({ err }, 'replication: peer session ended'));
+    });
+    // Counted from TCP accept, so peers stuck in the TLS handshake count too; Node closes the excess at once.
+    server.maxConnections = LIMITS.replication.maxConnections;
+    server.on('drop', (d) => {
+      if (Date.now() - this.dropLoggedAt < 10_000) return;
+      this.dropLoggedAt = Date.now();
+      this.host.log.warn({ peer: `${d?.remoteAddress}:${d?.remotePort}`, limit: LIMITS.replication.maxConnections }, 'replication: connection limit reached; closing new connections');
     });
     server.on('tlsClientError', (err) => this.host.log.warn({ err: err.message }, 'replication: TLS handshake with peer failed'));
     this.server = server;
@@ -86,12 +99,21 @@ export class PrimaryListener {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const log = this.host.log.child({ peer: remote });
     let peer: PeerHello;
+    let expired = false;
+    const deadline = setTimeout(() => {
+      expired = true;
+      socket.destroy();
+    }, LIMITS.replication.handshakeDeadlineMs);
     try {
       peer = await acceptHandshake(link, this.host.nodeState(), this.host.secret);
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'replication: peer refused at handshake');
+      const reason = expired ? `no completed handshake within ${LIMITS.replication.handshakeDeadlineMs} ms` : (err as Error).message;
+      log.warn({ err: reason }, 'replication: peer refused at handshake');
+      this.host.refused(remote, reason);
       link.close();
       return;
+    } finally {
+      clearTimeout(deadline);
     }
     const me = this.host.nodeState();
     if (peer.purpose === 'verify') {

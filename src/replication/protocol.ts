@@ -13,14 +13,33 @@
  * back after a split brain) and is empty otherwise. Bigints
  * (LSNs, modseqs) travel as decimal strings.
  *
- * Handshake (both sides prove they know `replication.secret`; the secret never
- * crosses the wire, TLS only hides the traffic — certificates are self-signed
- * and not checked, authenticity comes from the HMAC):
+ * Handshake (version 2). Both sides prove they know `replication.secret`
+ * and that they see the same TLS session: each MACs the session's
+ * tls-exporter value (RFC 9266 §2 over RFC 8446 §7.5, RFC 5705; TLS 1.3
+ * only) with both nonces and the purpose. A relay that terminates TLS towards
+ * both nodes holds two sessions with two different exporter values, so the
+ * proofs fail even when it forwards every byte; once they pass, TLS itself
+ * keeps the link confidential and unaltered end to end. Certificates are
+ * self-signed and not checked: authenticity comes from the secret.
  *
- *   C → S  hello      {nonceC, node state}
- *   S → C  challenge  {nonceS, macS = HMAC(secret, "S" | nonceC | nonceS | clusterId), node state}
- *   C → S  auth       {macC = HMAC(secret, "C" | nonceS | nonceC | clusterId)}
- *   S → C  start      {mode, from}           or   refuse {code, message}
+ *   C → S  hello      {v, nonceC, purpose}                   nothing about the node
+ *   S → C  challenge  {v, nonceS}                            no MAC: the listener gives nothing testable
+ *   C → S  auth       {mac = HMAC(secret, "C" | purpose | nonceC | nonceS | exporter), unbound}
+ *   S → C  proof      {mac = HMAC(secret, "S" | …same…)}      or refuse {AUTH | CHANNEL}
+ *   C → S  state      {node state}                           only after the listener proved the secret
+ *   S → C  state      {node state}                           or refuse {CLUSTER}
+ *   S → C  start      {mode, from}  (follow)                 or refuse {ROLE | EPOCH …}
+ *
+ * The party that speaks first proves first, so the listener — the side any
+ * host can reach — never sends a MAC, nor its state, to a peer that has not
+ * proved the secret. The connecting side does send its MAC before the
+ * listener proves anything; whoever receives it (an impostor at the peer's
+ * address) can test guesses of the secret against it offline, which is why
+ * the secret must be long and random (config: replication.secret). `unbound`
+ * is the same MAC without the exporter value: it lets the listener tell "the
+ * secret differs" from "a TLS-terminating relay sits between us" and reveals
+ * nothing the bound MAC does not. Frames read before the peer has proved the
+ * secret are capped (LIMITS.replication.maxHandshakeFrame/maxHandshakeBytes).
  *
  * Then, for a streaming replica:
  *
@@ -38,16 +57,19 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import type { JournalRecord, SnapshotFile } from '../store/store.js';
 import type { Account } from '../accounts/directory.js';
 import { LIMITS } from '../limits.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: the handshake is bound to the TLS session and nothing is told before the peer proved the secret (1 sent state and MACs in hello). */
+export const PROTOCOL_VERSION = 2;
 
 export type Role = 'primary' | 'replica';
 
 /** Why a node connects: to stream from a primary, to compare epochs with a peer primary, or to fetch a manifest for `roost verify`. */
 export type Purpose = 'follow' | 'probe' | 'verify';
+export const PURPOSES: readonly Purpose[] = ['follow', 'probe', 'verify'];
 
 /** One step of a node's ancestry: epoch `epoch` started writing at LSN `startLsn`. */
 export interface EpochStart {
@@ -55,7 +77,7 @@ export interface EpochStart {
   startLsn: string;
 }
 
-/** What each side tells the other in hello/challenge. */
+/** What each side tells the other once both have proved the secret. */
 export interface NodeState {
   nodeId: string;
   /** Null for a node that never joined a cluster (fresh data dir). */
@@ -74,9 +96,11 @@ export interface NodeState {
 export type WireRecord = Omit<JournalRecord, 'lsn'> & { lsn: string };
 
 export type Frame =
-  | ({ t: 'hello'; v: number; nonce: string; purpose: Purpose } & NodeState)
-  | ({ t: 'challenge'; v: number; nonce: string; mac: string } & NodeState)
-  | { t: 'auth'; mac: string }
+  | { t: 'hello'; v: number; nonce: string; purpose: Purpose }
+  | { t: 'challenge'; v: number; nonce: string }
+  | { t: 'auth'; mac: string; unbound: string }
+  | { t: 'proof'; mac: string }
+  | ({ t: 'state' } & NodeState)
   | { t: 'refuse'; code: RefuseCode; message: string }
   | { t: 'start'; mode: 'stream'; from: string; history: EpochStart[]; clusterId: string }
   | { t: 'start'; mode: 'handback'; fork: string; history: EpochStart[]; clusterId: string }
@@ -117,7 +141,8 @@ export interface MailboxManifest {
   messages: [number, string, string, string, string][];
 }
 
-export type RefuseCode = 'VERSION' | 'AUTH' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'RESYNC' | 'INTERNAL';
+/** AUTH: the secret differs; CHANNEL: the secret is right but the TLS sessions differ (a relay terminates TLS); PROTOCOL: malformed or oversized frames. */
+export type RefuseCode = 'VERSION' | 'AUTH' | 'CHANNEL' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'RESYNC' | 'PROTOCOL' | 'INTERNAL';
 
 export interface Message {
   frame: Frame;
@@ -142,23 +167,39 @@ export class ProtocolError extends Error {
 /**
  * Incremental decoder: feed chunks, take whole messages. Bounded by the
  * header and body limits, so a confused or hostile peer cannot make us buffer
- * without end.
+ * without end; in handshake mode (until lift()) every frame and the bytes in
+ * all are capped far lower, because the peer has not proved anything yet.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  private received = 0;
+
+  constructor(private handshake = false) {}
+
+  /** The peer proved the secret: the full frame limits apply from now on. */
+  lift(): void {
+    this.handshake = false;
+  }
 
   push(chunk: Buffer): Message[] {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    const { maxHandshakeBytes, maxHandshakeFrame, maxFrameHeader, maxFrameBody } = LIMITS.replication;
+    if (this.handshake && (this.received += chunk.length) > maxHandshakeBytes) {
+      throw new ProtocolError(`more than ${maxHandshakeBytes} bytes before authentication`);
+    }
     const out: Message[] = [];
     for (;;) {
       if (this.buffered < 8) break;
       const head = this.peek(8);
       const hlen = head.readUInt32BE(0);
       const blen = head.readUInt32BE(4);
-      if (hlen === 0 || hlen > LIMITS.replication.maxFrameHeader) throw new ProtocolError(`frame header of ${hlen} bytes`);
-      if (blen > LIMITS.replication.maxFrameBody) throw new ProtocolError(`frame body of ${blen} bytes`);
+      if (this.handshake && 8 + hlen + blen > maxHandshakeFrame) {
+        throw new ProtocolError(`frame of ${8 + hlen + blen} bytes before authentication (limit ${maxHandshakeFrame})`);
+      }
+      if (hlen === 0 || hlen > maxFrameHeader) throw new ProtocolError(`frame header of ${hlen} bytes`);
+      if (blen > maxFrameBody) throw new ProtocolError(`frame body of ${blen} bytes`);
       if (this.buffered < 8 + hlen + blen) break;
       const all = this.take(8 + hlen + blen);
       let frame: Frame;
@@ -191,20 +232,25 @@ export class FrameDecoder {
  * writes one and honours back-pressure (STYLE.md habit 3).
  */
 export class Link {
-  private readonly decoder = new FrameDecoder();
+  /** Handshake limits until authenticated() (the peer proved the secret). */
+  private readonly decoder = new FrameDecoder(true);
   private readonly queue: Message[] = [];
+  /** A refuse frame was sent: the socket ends on its own (refuse()). */
+  private ending = false;
   private waiter: { resolve: (m: Message) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
   private readonly listeners = new Set<(m: Message) => void>();
 
   constructor(readonly socket: Duplex) {
     socket.on('data', (chunk: Buffer) => {
+      if (this.ending) return;
       let messages: Message[];
       try {
         messages = this.decoder.push(chunk);
       } catch (err) {
         this.fail(err as Error);
-        socket.destroy();
+        // Tell the peer why, and read nothing more from it (memory stays flat whatever it sends).
+        this.refuse('PROTOCOL', (err as Error).message, { stopReading: true });
         return;
       }
       for (const m of messages) this.deliver(m);
@@ -215,6 +261,11 @@ export class Link {
 
   get closed(): Error | null {
     return this.failure;
+  }
+
+  /** The peer proved the secret over this TLS session: lift the handshake limits. */
+  authenticated(): void {
+    this.decoder.lift();
   }
 
   /** Switch from pull to push: every later message goes to `listener`. */
@@ -269,8 +320,27 @@ export class Link {
     });
   }
 
+  /** Destroy the socket — unless a refuse frame is on its way out (refuse() ends the socket itself). */
   close(): void {
-    this.socket.destroy();
+    if (!this.ending) this.socket.destroy();
+  }
+
+  /**
+   * Send `refuse` and end the socket, so the frame reaches the peer before
+   * the connection closes (its `roost status` says why). The socket is
+   * destroyed after LIMITS.replication.refuseLingerMs whatever the peer does;
+   * with `stopReading` nothing more is read from it meanwhile.
+   */
+  refuse(code: RefuseCode, message: string, opts: { stopReading?: boolean } = {}): void {
+    if (this.ending) return;
+    this.ending = true;
+    if (opts.stopReading) this.socket.pause();
+    if (this.socket.writable) {
+      for (const part of encodeFrame({ t: 'refuse', code, message })) this.socket.write(part);
+      this.socket.end();
+    }
+    setTimeout(() => this.socket.destroy(), LIMITS.replication.refuseLingerMs).unref();
+    this.fail(new ProtocolError(`refused: ${message}`));
   }
 
   private deliver(m: Message): void {
@@ -294,26 +364,51 @@ export class Link {
   }
 }
 
-// --- Authentication (HMAC-SHA256 challenge/response in both directions) ---
+// --- Authentication (HMAC-SHA256 proofs bound to the TLS session) ---
 
 export function newNonce(): string {
   return randomBytes(32).toString('hex');
 }
 
-export function serverMac(secret: string, nonceC: string, nonceS: string, clusterId: string | null): string {
-  return mac(secret, ['roost-repl-v1', 'S', nonceC, nonceS, clusterId ?? '']);
+export function isNonce(v: unknown): v is string {
+  return typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 }
 
-export function clientMac(secret: string, nonceS: string, nonceC: string, clusterId: string | null): string {
-  return mac(secret, ['roost-repl-v1', 'C', nonceS, nonceC, clusterId ?? '']);
+/** What both proofs cover: the purpose, both nonces, and the TLS session's exporter value. */
+export interface Transcript {
+  purpose: Purpose;
+  nonceC: string;
+  nonceS: string;
+  /** channelBinding() of this side's TLS session. */
+  binding: Buffer;
 }
 
-function mac(secret: string, parts: string[]): string {
-  return createHmac('sha256', secret).update(parts.join('|')).digest('hex');
+/**
+ * The tls-exporter channel binding of RFC 9266 §2: 32 bytes exported with
+ * the label "EXPORTER-Channel-Binding" and no context (RFC 5705 §4, RFC 8446
+ * §7.5). Both ends of one TLS 1.3 session compute the same value; the two
+ * sessions of a relay that terminates TLS towards each node do not.
+ */
+export function channelBinding(socket: Duplex): Buffer {
+  if (!(socket instanceof TLSSocket)) throw new ProtocolError('replication links run over TLS');
+  // TLS 1.3 makes an empty context the same as none (RFC 8446 §7.5), which RFC 9266 asks for.
+  return socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+}
+
+/**
+ * A side's proof: "C" for the connecting side, "S" for the listener. `bound`
+ * false leaves the exporter value out (auth.unbound, for the diagnosis only).
+ */
+export function proofMac(secret: string, side: 'C' | 'S', t: Transcript, bound = true): string {
+  const channel = bound ? ['tls-exporter', t.binding.toString('hex')] : ['unbound', ''];
+  return createHmac('sha256', secret)
+    .update(['roost-repl-v2', side, t.purpose, t.nonceC, t.nonceS, ...channel].join('|'))
+    .digest('hex');
 }
 
 /** Constant-time comparison of two hex MACs. */
-export function macEqual(a: string, b: string): boolean {
+export function macEqual(a: unknown, b: string): boolean {
+  if (typeof a !== 'string') return false;
   const x = Buffer.from(a, 'hex');
   const y = Buffer.from(b, 'hex');
   return x.length === 32 && y.length === 32 && timingSafeEqual(x, y);

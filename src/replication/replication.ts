@@ -11,6 +11,7 @@
  */
 import type { Directory } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
+import { ConfigError, secretWeakness } from '../config/load.js';
 import { RoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { JournalInfo, Store } from '../store/store.js';
@@ -75,6 +76,8 @@ export interface ReplicationStatus {
   /** Primary: the replica's last acknowledged LSN is no longer in the journal, so it gets a full resync when it connects. */
   replicaNeedsResync: boolean;
   lastError: string | null;
+  /** The last peer this node's listener refused at the handshake (wrong secret, a TLS-terminating relay, silence, oversized frames…), and why. */
+  lastRefusal: { peer: string; reason: string; at: string } | null;
 }
 
 /** How long a primary looks for a newer-epoch peer before opening its ports at start. */
@@ -91,6 +94,7 @@ export class Replication {
   private committedSeen = 0n;
   private committedPersistedAt = 0;
   private linkError: string | null = null;
+  private lastRefusal: ReplicationStatus['lastRefusal'] = null;
   private followerConnected = false;
   private closed = false;
   private readonly introduced = new Set<string>();
@@ -118,7 +122,9 @@ export class Replication {
 
   static async create(deps: ReplicationDeps): Promise<Replication> {
     const r = deps.config.replication;
-    if (r.peer !== '' && r.secret === '') throw new Error('config: replication.secret: required when replication.peer is set');
+    // buildConfig checked the secret's strength; a config built some other way must not slip through.
+    const weak = r.peer === '' ? null : secretWeakness(r.secret);
+    if (weak) throw new ConfigError(r.secret_file ? 'replication.secret_file' : 'replication.secret', weak);
     const epochs = await EpochStore.open(deps.config.paths.dataDir, r.role as Role, deps.store.lastLsn());
     const replication = new Replication(deps, epochs);
     setStatusSource(() => replication.status());
@@ -287,6 +293,7 @@ export class Replication {
       journal,
       replicaNeedsResync: primary && this.enabled && journal !== null && BigInt(journal.firstLsn) > this.gate.ackedLsn + 1n,
       lastError: this.spool?.error ? `applying: ${this.spool.error.message}` : this.linkError,
+      lastRefusal: this.lastRefusal,
     };
   }
 
@@ -481,6 +488,9 @@ export class Replication {
       },
       serveResync: (link) => this.reportingSnapshot('sending', (progress) => serveResync({ store, directory }, link, log, progress)),
       sendManifest: (link) => sendManifest(store, directory, link),
+      refused: (peer, reason) => {
+        this.lastRefusal = { peer, reason, at: new Date().toISOString() };
+      },
     };
   }
 

@@ -21,12 +21,14 @@ import { parseMessage } from './mime/parse.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
-import type { MailboxHandle } from './store.js';
-import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, StoreFlagsResult } from './types.js';
+import type { MailboxHandle, MessageFile } from './store.js';
+import { FdMessageFile } from './maildir/message-file.js';
+import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, RecentRange, StoreFlagsResult } from './types.js';
 
 export class MailboxHandleImpl implements MailboxHandle {
   readonly name: string;
   readonly uidvalidity: number;
+  readonly recent: RecentRange | null;
   private readonly mailboxId: number;
   private closed = false;
   private readonly unsubs = new Set<() => void>();
@@ -38,11 +40,14 @@ export class MailboxHandleImpl implements MailboxHandle {
     mb: MailboxRow,
     readonly readOnly: boolean,
     private readonly origin: string | null,
+    trackRecent = false,
   ) {
     this.name = mb.name;
     this.uidvalidity = mb.uidvalidity;
     this.mailboxId = mb.id;
     this.last = st.cache(mb);
+    const all = this.last.all();
+    this.recent = trackRecent ? st.recent.open(mb.id, all.length > 0 ? all[all.length - 1]!.uid : 0, readOnly) : null;
     st.handles.set(mb.id, (st.handles.get(mb.id) ?? 0) + 1);
     store.watcher?.add(st, mb.id);
   }
@@ -132,6 +137,10 @@ export class MailboxHandleImpl implements MailboxHandle {
     } finally {
       await fdClose(fd);
     }
+  }
+
+  async openMessageFile(uid: number): Promise<MessageFile> {
+    return new FdMessageFile(await this.openFile(uid, fdOpen));
   }
 
   async structure(uid: number): Promise<MimeTree> {
@@ -276,7 +285,7 @@ export class MailboxHandleImpl implements MailboxHandle {
     return this.st.mutex.run(async () => {
       const src = this.row();
       const dst = this.st.requireMailbox(destName);
-      if (dst.id === src.id && opts?.move) throw new RoostError('BADNAME', 'cannot move a message into its own mailbox');
+      // RFC 6851 §3.3 allows MOVE into the same mailbox: the copies get new UIDs and the originals are expunged, all in one commit.
       const c = this.cache();
       const entries = [...new Set(uids)]
         .sort((a, b) => a - b)
@@ -374,6 +383,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.recent) this.st.recent.close(this.mailboxId, this.recent);
     for (const off of this.unsubs) off();
     this.unsubs.clear();
     const n = (this.st.handles.get(this.mailboxId) ?? 1) - 1;

@@ -300,7 +300,7 @@ export class StoreImpl implements Store, StoreCore {
     const inflight: [AccountState, string][] = [];
     try {
       if (!draft.finished) await draft.finish();
-      if (draft.fd === null) throw new RoostError('TEMP', 'draft was discarded');
+      if (draft.isDiscarded) throw new RoostError('TEMP', 'draft was discarded');
       const content = await draft.content();
       let structure: string | null = null;
       try {
@@ -309,8 +309,12 @@ export class StoreImpl implements Store, StoreCore {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
       // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
-      if (o.internalDate) fs.futimesSync(draft.fd, o.internalDate, o.internalDate);
-      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor(fs.fstatSync(draft.fd).mtimeMs);
+      // A parked draft (park()) has given its descriptor back: the same calls by path.
+      if (o.internalDate) {
+        if (draft.fd !== null) fs.futimesSync(draft.fd, o.internalDate, o.internalDate);
+        else fs.utimesSync(draft.path, o.internalDate, o.internalDate);
+      }
+      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((draft.fd !== null ? fs.fstatSync(draft.fd) : fs.statSync(draft.path)).mtimeMs);
       const size = draft.size;
       const vsize = draft.vsize;
       const prepared: { t: SaveTarget; basename: string; filename: string; tmp: string }[] = [];

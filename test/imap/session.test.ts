@@ -285,7 +285,7 @@ describe('mailboxes', () => {
     expect((await c.until('p3')).tagged).toMatch(/^p3 OK \[APPENDUID \d+ 2\]/);
     await c.cmd('SELECT Appended');
     const f = await c.cmd('FETCH 1 (FLAGS INTERNALDATE)');
-    expect(f.untagged[0]).toBe('* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "05-Jan-2025 09:00:00 +0000")');
+    expect(f.untagged[0]).toBe('* 1 FETCH (FLAGS (\\Recent \\Seen) INTERNALDATE "05-Jan-2025 09:00:00 +0000")');
     c.close();
   });
 

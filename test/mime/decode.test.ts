@@ -122,6 +122,7 @@ describe('sort keys', () => {
     const raw = crlf('From: "Zed, Z." <ZED@example.org>\nTo: =?utf-8?q?J=C3=BCrgen?= <j@x>\nSubject: Re: Hi\nDate: 1 Jan 2020 00:00:00 +0000\nMessage-ID: <m1@x>\nIn-Reply-To: junk <m0@x>\nReferences: <a@x> <b@x>\n\nbody\n');
     expect(parseMessage(raw).sort).toEqual({
       date: Date.UTC(2020, 0, 1),
+      dateZone: 0,
       subject: 'Hi',
       isReply: true,
       from: 'zed',
@@ -133,5 +134,18 @@ describe('sort keys', () => {
       inReplyTo: '<m0@x>',
       references: ['<a@x>', '<b@x>'],
     });
+  });
+
+  it('keeps the Date zone, and takes a group first in To/Cc as the first address (RFC 5256 §3, RFC 5957 §3)', () => {
+    const raw = crlf('From: =?utf-8?q??= <empty@x>\nTo: team: a@x, b@y;\nCc: list:;\nDate: Sun, 25 Mar 2007 00:30:00 +0200\n\nbody\n');
+    const sort = parseMessage(raw).sort;
+    // 00:30 +0200 is 22:30 UTC the day before; the zone lets SEARCH SENTON see 25 March.
+    expect(sort.date).toBe(Date.UTC(2007, 2, 24, 22, 30));
+    expect(sort.dateZone).toBe(120);
+    expect(sort.to).toBe('team');
+    expect(sort.cc).toBe('list');
+    expect(sort.displayTo).toBe('team');
+    // A display name that decodes to nothing falls back to the addr-spec.
+    expect(sort.displayFrom).toBe('empty@x');
   });
 });

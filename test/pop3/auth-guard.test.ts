@@ -60,6 +60,56 @@ describe('AuthGuard', () => {
     expect((await g.login('alice@example.org', 'x'.repeat(1025), '192.0.2.1')).kind).toBe('failed');
   });
 
+  /** The real directory, watched: how many checks ran and how many at once. */
+  function watched(): { dir: SqliteDirectory; calls: () => number; peak: () => number } {
+    let calls = 0;
+    let now = 0;
+    let peak = 0;
+    const real = directory;
+    const dir = Object.create(real) as SqliteDirectory;
+    dir.authenticate = async (login: string, password: string) => {
+      calls++;
+      peak = Math.max(peak, ++now);
+      try {
+        return await real.authenticate(login, password);
+      } finally {
+        now--;
+      }
+    };
+    return { dir, calls: () => calls, peak: () => peak };
+  }
+
+  it('150 concurrent wrong LOGINs for one name: only the first perUserFailures reach the directory', async () => {
+    const w = watched();
+    const g = new AuthGuard(w.dir, { allow_plaintext: 'loopback' }, log, { perUserFailures: 10, perAddressFailures: 1000, failureDelayBaseMs: 1, failureDelayMaxMs: 1 });
+    const results = await Promise.all(Array.from({ length: 150 }, (_, i) => g.login('bob@example.org', `guess${i}`, `203.0.113.${i % 200}`)));
+    expect(w.calls()).toBe(10);
+    expect(results.filter((r) => r.kind === 'failed').length).toBe(10);
+    expect(results.filter((r) => r.kind === 'throttled').length).toBe(140);
+  });
+
+  it('the throttle keys on the login the directory uses: spaces, case and angle brackets do not escape it', async () => {
+    const g = guard({ perUserFailures: 2, perAddressFailures: 1000, failureDelayBaseMs: 1, failureDelayMaxMs: 1 });
+    for (let i = 0; i < 2; i++) expect((await g.login('dave@example.org', 'guess' + i, '203.0.113.50')).kind).toBe('failed');
+    for (const variant of [' dave@example.org', 'dave@example.org ', '<dave@example.org>', 'DAVE@Example.Org'])
+      expect((await g.login(variant, 'dave-pw', '203.0.113.51')).kind).toBe('throttled');
+  });
+
+  it('password checks: at most maxConcurrentChecks node-wide (N allowed, never N+1), one per address', async () => {
+    const w = watched();
+    const g = new AuthGuard(w.dir, { allow_plaintext: 'loopback' }, log, { maxConcurrentChecks: 2, maxConcurrentChecksPerAddress: 1, failureDelayBaseMs: 1, failureDelayMaxMs: 1 });
+    // Twelve good logins from four addresses: all succeed, never more than two hashing at once.
+    const r = await Promise.all(Array.from({ length: 12 }, (_, i) => g.login('alice@example.org', 'alice-pw', `198.51.100.${i % 4}`)));
+    expect(r.every((x) => x.kind === 'ok')).toBe(true);
+    expect(w.calls()).toBe(12);
+    expect(w.peak()).toBe(2);
+    // From one address the checks run one at a time.
+    const w1 = watched();
+    const g1 = new AuthGuard(w1.dir, { allow_plaintext: 'loopback' }, log, { maxConcurrentChecks: 2, maxConcurrentChecksPerAddress: 1 });
+    await Promise.all(Array.from({ length: 4 }, () => g1.login('alice@example.org', 'alice-pw', '198.51.100.9')));
+    expect(w1.peak()).toBe(1);
+  });
+
   it('per-user throttling: N failures allowed, then throttled even with the right password, except from a known address', async () => {
     const g = guard({ perUserFailures: 3, perAddressFailures: 1000, failureDelayBaseMs: 1, failureDelayMaxMs: 1 });
     // carol logged in from her office before

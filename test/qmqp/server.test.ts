@@ -1,4 +1,6 @@
+import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import { inboxMessages, maildirFiles, RECEIVED_RE, spoolLeftovers, splitReceived } from '../helpers/maildir.js';
@@ -236,5 +238,45 @@ describe('QMQP with the directory down', () => {
     } finally {
       await n.stop();
     }
+  });
+});
+
+describe('QMQP shutdown with connections in the middle of a packet', () => {
+  // SIGTERM/demote finishes in-flight deliveries (README: "finishes in-flight
+  // deliveries, exits 0") but does not wait on connections that hold no message.
+  it('stop() closes a silent connection at once and lets a half-sent packet finish with K', async () => {
+    const n = await startTestNode({ qmqp: { read_timeout_ms: 60_000 } });
+    const sam = await n.addUser('sam@example.org', 'pw');
+    const qport = n.ports.qmqp!;
+    const open = (): Promise<{ s: net.Socket; closed: Promise<string> }> =>
+      new Promise((resolve, reject) => {
+        const s = net.connect({ port: qport, host: '127.0.0.1' }, () => {
+          let got = '';
+          s.on('data', (b) => (got += b.toString('latin1')));
+          s.on('error', () => undefined);
+          resolve({ s, closed: new Promise((r) => s.once('close', () => r(got))) });
+        });
+        s.once('error', reject);
+      });
+    const body = 'Subject: in flight\n\nsent across a shutdown\n';
+    const packet = qmqpPacket(body, 'relay@example.net', ['sam@example.org']);
+    const half = await open();
+    half.s.write(packet.subarray(0, 20));
+    const silent = await open();
+    // Both are accepted and being served: a delivery on a third connection is answered meanwhile.
+    expect((await qmqpSend(qport, 'x\n', '', ['sam@example.org'])).code).toBe('K');
+    const stopping = n.stop({ keep: true });
+    // The silent one holds no message: closed without an answer while the node stops.
+    expect(await silent.closed).toBe('');
+    half.s.write(packet.subarray(20));
+    expect(parseReply(await half.closed)?.code).toBe('K');
+    await stopping;
+    // On disk, byte for byte after the Received line, with the node gone.
+    const f = await maildirFiles(sam);
+    const names = [...f.new.map((x) => path.join('new', x)), ...f.cur.map((x) => path.join('cur', x))];
+    const stored = await Promise.all(names.map((name) => readFile(path.join(sam.maildir, name))));
+    expect(stored.length).toBe(2);
+    expect(stored.map((b) => splitReceived(b).body.toString('latin1'))).toContain(body);
+    await rm(n.ctx.config.paths.dataDir, { recursive: true, force: true });
   });
 });

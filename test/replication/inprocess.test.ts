@@ -33,7 +33,7 @@ async function side(role: 'primary' | 'replica', own: number, peer: number, over
   const dir = reuse?.dir ?? (await makeTempDir('roost-repl-mem-'));
   if (!reuse) dirs.push(dir);
   const config = testConfig(dir, {
-    replication: { role, listen: `127.0.0.1:${own}`, peer: `127.0.0.1:${peer}`, secret: 's3cret', ack: 'sync', sync_timeout_ms: 1500, on_sync_timeout: 'tempfail', ...over },
+    replication: { role, listen: `127.0.0.1:${own}`, peer: `127.0.0.1:${peer}`, secret: 'in-process-replication-secret-0123456789', ack: 'sync', sync_timeout_ms: 1500, on_sync_timeout: 'tempfail', ...over },
   });
   const mem = reuse?.mem ?? new MemStore();
   const s: Side = { dir, mem, repl: null as never, portsOpen: false, opens: 0 };
@@ -227,7 +227,7 @@ describe('refusals', () => {
   it('a replica with the wrong secret never gets data, and says why', async () => {
     const [pa, pb] = [await freePort(), await freePort()];
     const a = await side('primary', pa, pb, { sync_timeout_ms: 300 });
-    const b = await side('replica', pb, pa, { secret: 'wrong' });
+    const b = await side('replica', pb, pa, { secret: 'another-replication-secret-0123456789xyz' });
     await waitUntil('auth error reported', () => /authentication/.test(b.repl.status().lastError ?? ''), 5000);
     const w = a.mem.write('u', Buffer.from('secret stuff'));
     expect(isRoostError(await a.repl.gate.waitFor(w.lsn).catch((e: unknown) => e), 'TEMP')).toBe(true);

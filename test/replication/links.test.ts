@@ -165,14 +165,19 @@ describe('link faults', () => {
   }, 60_000);
 
   it('a replica with the wrong secret is refused and gets nothing; both sides log it', async () => {
-    pair = await Pair.create({ ack: 'sync', syncTimeoutMs: 500, secretB: 'not-the-secret' });
+    pair = await Pair.create({ ack: 'sync', syncTimeoutMs: 500, secretB: 'not-the-replication-secret-0123456789abc' });
     await pair.startBoth();
     await waitUntil('refusal visible', async () => /authentication/.test((await replStatus(pair!.b)).replication.lastError ?? ''));
     const q = (await ports(pair.a)).qmqp!;
     expect((await qmqpSend(q, testMessage(0, 'x'), 's@x.net', ['alice@example.org']))[0]).toBe('Z');
+    // The refuse frame reached the replica before the socket closed: its status names the key.
     const b = (await replStatus(pair.b)).replication;
     expect(b).toMatchObject({ connected: false, appliedLsn: '0', clusterId: null });
-    expect((await replStatus(pair.a)).replication.connected).toBe(false);
+    expect(b.lastError).toBe('peer refused: authentication failed: replication.secret differs between the nodes');
+    const a = (await replStatus(pair.a)).replication;
+    expect(a.connected).toBe(false);
+    expect(a.lastRefusal).toMatchObject({ reason: 'authentication failed: replication.secret differs between the nodes' });
     expect(pair.b.proc!.output()).toMatch(/secret differs/);
+    expect(pair.a.proc!.output()).toMatch(/secret differs/);
   }, 60_000);
 });

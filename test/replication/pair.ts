@@ -53,7 +53,7 @@ export interface PairOptions {
   peerOf?: (name: 'a' | 'b', peerPort: number) => string;
 }
 
-export const SECRET = 'test-replication-secret';
+export const SECRET = 'test-replication-secret-0123456789abcdef';
 
 export class Pair {
   readonly a: PairNode;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { FrameDecoder, clientMac, encodeFrame, forkPoint, macEqual, newNonce, serverMac, type Frame } from '../../src/replication/protocol.js';
+import { randomBytes } from 'node:crypto';
+import { FrameDecoder, encodeFrame, forkPoint, macEqual, newNonce, proofMac, type Frame, type Transcript } from '../../src/replication/protocol.js';
+import { LIMITS } from '../../src/limits.js';
 import { AckGate } from '../../src/replication/gate.js';
 import { isRoostError } from '../../src/errors.js';
 import { messageIdOf } from '../../src/replication/catchup.js';
@@ -40,17 +42,60 @@ describe('frame codec', () => {
   });
 });
 
-describe('HMAC handshake values', () => {
-  it('binds both nonces, the direction and the cluster id', () => {
-    const a = newNonce();
-    const b = newNonce();
-    const s = serverMac('secret', a, b, 'c1');
-    expect(macEqual(s, serverMac('secret', a, b, 'c1'))).toBe(true);
-    expect(macEqual(s, serverMac('other', a, b, 'c1'))).toBe(false);
-    expect(macEqual(s, serverMac('secret', b, a, 'c1'))).toBe(false);
-    expect(macEqual(s, serverMac('secret', a, b, 'c2'))).toBe(false);
-    expect(macEqual(s, clientMac('secret', b, a, 'c1'))).toBe(false);
-    expect(macEqual(s, 'zz')).toBe(false);
+describe('handshake limits in the frame decoder', () => {
+  const { maxHandshakeFrame, maxHandshakeBytes } = LIMITS.replication;
+  const sized = (total: number): Buffer => {
+    // A frame of exactly `total` bytes: 8 of lengths, a small JSON header, the rest body.
+    const header = Buffer.from(JSON.stringify({ t: 'ack', lsn: '1' }));
+    const body = Buffer.alloc(total - 8 - header.length, 0x61);
+    return Buffer.concat(encodeFrame({ t: 'ack', lsn: '1' }, body));
+  };
+
+  it('takes a frame of maxHandshakeFrame bytes before authentication and refuses one byte more at its length prefix', () => {
+    expect(sized(maxHandshakeFrame).length).toBe(maxHandshakeFrame);
+    expect(new FrameDecoder(true).push(sized(maxHandshakeFrame))).toHaveLength(1);
+    // Only the 8 length bytes are needed to refuse: a 200 MB claim is cut before any of it is buffered.
+    const claim = Buffer.alloc(8);
+    claim.writeUInt32BE(10, 0);
+    claim.writeUInt32BE(maxHandshakeFrame - 8 - 10 + 1, 4);
+    expect(() => new FrameDecoder(true).push(claim)).toThrow(/before authentication/);
+    claim.writeUInt32BE(200 * 1024 * 1024, 4);
+    expect(() => new FrameDecoder(true).push(claim)).toThrow(/before authentication/);
+  });
+
+  it('caps the bytes of all handshake frames together at maxHandshakeBytes', () => {
+    const d = new FrameDecoder(true);
+    const frame = sized(1024);
+    let taken = 0;
+    for (let sent = 0; sent + frame.length <= maxHandshakeBytes; sent += frame.length) taken += d.push(frame).length;
+    expect(taken).toBe(maxHandshakeBytes / 1024);
+    expect(() => d.push(Buffer.alloc(1))).toThrow(/before authentication/);
+  });
+
+  it('lifts the caps once the peer proved the secret', () => {
+    const d = new FrameDecoder(true);
+    d.lift();
+    expect(d.push(sized(maxHandshakeBytes * 4))).toHaveLength(1);
+  });
+});
+
+describe('handshake proofs', () => {
+  it('bind the side, the purpose, both nonces and the TLS exporter value', () => {
+    const secret = 'a-replication-secret-of-32-chars!';
+    const t: Transcript = { purpose: 'follow', nonceC: newNonce(), nonceS: newNonce(), binding: randomBytes(32) };
+    const c = proofMac(secret, 'C', t);
+    expect(macEqual(c, proofMac(secret, 'C', { ...t }))).toBe(true);
+    expect(macEqual(c, proofMac(secret + 'x', 'C', t))).toBe(false);
+    expect(macEqual(c, proofMac(secret, 'S', t))).toBe(false);
+    expect(macEqual(c, proofMac(secret, 'C', { ...t, purpose: 'verify' }))).toBe(false);
+    expect(macEqual(c, proofMac(secret, 'C', { ...t, nonceC: t.nonceS, nonceS: t.nonceC }))).toBe(false);
+    // Another TLS session (a relay's): the bound proof fails, the unbound one still matches.
+    const relayed = { ...t, binding: randomBytes(32) };
+    expect(macEqual(c, proofMac(secret, 'C', relayed))).toBe(false);
+    expect(macEqual(proofMac(secret, 'C', t, false), proofMac(secret, 'C', relayed, false))).toBe(true);
+    expect(macEqual(c, proofMac(secret, 'C', t, false))).toBe(false);
+    expect(macEqual(c, 'zz')).toBe(false);
+    expect(macEqual(42, c)).toBe(false);
   });
 });
 

@@ -6,6 +6,8 @@
  * the link must detect, so the nodes reconnect instead of applying garbage.
  */
 import net from 'node:net';
+import tls from 'node:tls';
+import { generate } from 'selfsigned';
 
 interface Conn {
   client: net.Socket;
@@ -120,5 +122,66 @@ export class FaultProxy {
   private pause(c: Conn): void {
     c.client.pause();
     c.upstream.pause();
+  }
+}
+
+/**
+ * A man in the middle that terminates TLS: it presents its own self-signed
+ * certificate to the connecting node, opens its own TLS session to the
+ * target, and forwards the plaintext between the two sessions — recording
+ * it, and replacing `rewrite.from` with `rewrite.to` in what the target
+ * sends (an attacker altering records). Each node sees a working TLS link;
+ * only the replication handshake's channel binding can tell.
+ */
+export class TlsRelay {
+  private server: tls.Server | null = null;
+  private readonly sockets = new Set<tls.TLSSocket>();
+  /** Plaintext seen in either direction. */
+  readonly seen: Buffer[] = [];
+  /** Connections relayed (both TLS sessions up). */
+  relayed = 0;
+  rewrite: { from: string; to: string } | null = null;
+  port = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  async listen(): Promise<number> {
+    const pems = await generate([{ name: 'commonName', value: 'relay.invalid' }], { keyType: 'ec', curve: 'P-256' });
+    this.server = tls.createServer({ cert: pems.cert, key: pems.private }, (client) => {
+      const upstream = tls.connect({ host: '127.0.0.1', port: this.targetPort, rejectUnauthorized: false });
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      upstream.once('secureConnect', () => this.relayed++);
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('data', (c: Buffer) => {
+        this.seen.push(c);
+        upstream.write(c);
+      });
+      upstream.on('data', (c: Buffer) => {
+        this.seen.push(c);
+        const r = this.rewrite;
+        client.write(r ? Buffer.from(c.toString('latin1').split(r.from).join(r.to), 'latin1') : c);
+      });
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this.port;
+  }
+
+  /** Everything relayed so far, as text. */
+  text(): string {
+    return Buffer.concat(this.seen).toString('latin1');
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
   }
 }

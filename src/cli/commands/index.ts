@@ -8,6 +8,7 @@ import { importMaildir } from './import.js';
 import { deliver } from './deliver.js';
 import { promote } from './promote.js';
 import { reindex } from './reindex.js';
+import { secret } from './secret.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
 import { verify } from './verify.js';
@@ -29,4 +30,5 @@ export const COMMANDS: readonly CliCommand[] = [
   promote,
   demote,
   verify,
+  secret,
 ];

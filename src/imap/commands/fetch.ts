@@ -10,12 +10,11 @@
  * (CHANGEDSINCE n VANISHED) first reports the UIDs of the set expunged
  * since n as VANISHED (EARLIER) (§3.2.6).
  */
-import { Readable } from 'node:stream';
 import { isRoostError } from '../../errors.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { planFetch } from '../fetch/plan.js';
-import { isWholeMessageItem, renderFetch, renderMetaLine, renderWholeMessage, type MessageReader } from '../fetch/render.js';
+import { isWholeMessageItem, renderFetch, renderMetaLine, renderWholeMessage } from '../fetch/render.js';
 import { structureTexts, type StructureTexts } from '../fetch/cache.js';
 import type { MailboxHandle, MessageRecord } from '../../store/store.js';
 import { LIMITS } from '../../limits.js';
@@ -23,32 +22,12 @@ import { renderBodyStructure } from '../../store/mime/bodystructure.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
+import { ResponseAbortedError } from '../output.js';
 import { setIntervals, writeVanishedEarlier } from '../qresync.js';
 import { announceKeywords } from '../updates.js';
 
 /** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
 const TEXT_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
-
-/** Items that read the message file (each one a read of its own). */
-const FILE_ITEMS: ReadonlySet<string> = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
-
-/**
- * The whole file, read once, as the reader of one message's answer. With
- * two or more sections the answer is already on the wire when the second
- * is read; a concurrent expunge unlinking the file then would leave a
- * FETCH line cut in the middle. Reading first fails before anything is
- * written (and is retried or answered NO like any vanished message).
- * Files above LIMITS.imap.fetchWholeReadMaxBytes keep reading per section:
- * memory stays bounded, and the window stays open for them only.
- */
-function wholeFileReader(whole: Buffer): MessageReader {
-  const cut = (r?: { start: number; end: number }): Buffer =>
-    r ? whole.subarray(Math.min(r.start, whole.length), Math.max(Math.min(r.start, whole.length), Math.min(r.end, whole.length))) : whole;
-  return {
-    readMessage: async (_uid, r) => cut(r),
-    openMessage: async (_uid, r) => Readable.from([cut(r)]),
-  };
-}
 
 /** Items that need the stored structure even with the whole message at hand. */
 const STRUCTURE_ITEMS: ReadonlySet<string> = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
@@ -136,7 +115,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     for (const record of found) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      const flags = newFlags.get(record.uid) ?? record.flags;
+      const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
       if (showsFlags) announceKeywords(s.out, view, flags);
       s.out.push(renderMetaLine(plan, seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
       if (s.out.full) await s.out.flush();
@@ -152,15 +131,14 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const wholeOnly = plan.items.every((i) => TEXT_ITEMS.has(i.item) || isWholeMessageItem(i)) && !plan.items.some((i) => STRUCTURE_ITEMS.has(i.item));
   const cache = textsOnly ? structureTexts.forMailbox(s.user.account.id, view.handle.name, view.uidvalidity) : null;
   const ahead = wholeOnly ? new ReadAhead(view.handle, found) : null;
-  const readsTwice = plan.items.filter((i) => FILE_ITEMS.has(i.item)).length > 1;
   let vanished = 0;
   for (let i = 0; i < found.length; i++) {
     const record = found[i]!;
     const seq = view.seqOf(record.uid);
     if (seq === 0) continue;
-    const flags = newFlags.get(record.uid) ?? record.flags;
-    const modseq = newModseq.get(record.uid);
+    const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
     if (showsFlags) announceKeywords(s.out, view, flags);
+    const modseq = newModseq.get(record.uid);
     if (cache) {
       const hit = cache.get(record.uid);
       if (hit && (!wantBody || hit.body !== undefined) && (!wantBs || hit.bodystructure !== undefined)) {
@@ -189,11 +167,13 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
           };
           cache.set(record.uid, texts);
         } else if (plan.needsStructure) tree = await view.handle.structure(record.uid);
-        const source = readsTwice && record.size <= LIMITS.imap.fetchWholeReadMaxBytes ? wholeFileReader(await view.handle.readMessage(record.uid)) : view.handle;
-        await renderFetch(s.out, source, plan, { seq, record, flags, tree, texts, modseq });
+        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq });
         break;
       } catch (err) {
+        // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.
+        if (err instanceof ResponseAbortedError) s.log.error({ uid: record.uid, mailbox: view.handle.name, reason: err.reason }, 'FETCH response aborted, closing the connection');
         if (!isRoostError(err, 'NOTFOUND')) throw err;
+        // Nothing of this message was written (renderFetch reads before it writes).
         // Still in the index: the file is being renamed for a flag change; look again shortly.
         if (attempt < RENAME_RETRIES && view.records([record.uid]).found.length > 0) {
           await new Promise((r) => setTimeout(r, 5));

@@ -26,7 +26,8 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   const name = checkName(args.mailbox);
   const readOnly = cmd.name === 'EXAMINE';
   const user = s.user;
-  const handle = await user.openMailbox(name, { readOnly, origin: s.id });
+  // SELECT takes \Recent ownership, EXAMINE only looks (RFC 3501 §6.3.2; store/recent.ts).
+  const handle = await user.openMailbox(name, { readOnly, origin: s.id, recent: true });
   const { view, snapshot } = MailboxView.open(handle, s.id, user.account.id);
   if (s.state.kind !== 'auth') {
     view.close();
@@ -45,7 +46,7 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   }
   s.out.push(flagsResponses(view));
   s.out.push(`* ${view.exists} EXISTS\r\n`);
-  s.out.push('* 0 RECENT\r\n');
+  s.out.push(`* ${view.recent} RECENT\r\n`);
   if (firstUnseen > 0) s.out.push(`* OK [UNSEEN ${firstUnseen}] First unseen\r\n`);
   s.out.push(`* OK [UIDVALIDITY ${snapshot.uidvalidity}] UIDs valid\r\n`);
   s.out.push(`* OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID\r\n`);

@@ -51,7 +51,7 @@ export async function storeCommand(env: CommandEnv, cmd: CommandOf<'STORE'>): Pr
       const seq = view.seqOf(m.uid);
       if (seq === 0) continue;
       if (!args.silent) announceKeywords(s.out, view, m.flags);
-      const items = [cmd.uid || condstore ? `UID ${m.uid}` : '', args.silent ? '' : `FLAGS ${flagsText(m.flags)}`, condstore ? `MODSEQ (${m.modseq})` : ''];
+      const items = [cmd.uid || condstore ? `UID ${m.uid}` : '', args.silent ? '' : `FLAGS ${flagsText(view.reportFlags(m.uid, m.flags))}`, condstore ? `MODSEQ (${m.modseq})` : ''];
       s.out.push(`* ${seq} FETCH (${items.filter((x) => x !== '').join(' ')})\r\n`);
       if (s.out.full) await s.out.flush();
     }

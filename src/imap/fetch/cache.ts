@@ -13,6 +13,7 @@
  * mailbox go first.
  */
 import { LIMITS } from '../../limits.js';
+import { searchHeaderSize, type SearchHeader } from '../search/header.js';
 
 export interface StructureTexts {
   envelope?: string;
@@ -82,8 +83,8 @@ const textsSize = (t: StructureTexts): number => (t.envelope?.length ?? 0) + (t.
 
 export const structureTexts = new MailboxCache<StructureTexts>(STRUCTURE_TEXT_BYTES, textsSize);
 
-/** Decoded header blocks ("Name: value" lines) for SEARCH (search/evaluate.ts). */
-export const decodedHeaderBlocks = new MailboxCache<string>(LIMITS.imap.searchHeaderCacheBytes, (s) => s.length);
+/** Decoded header blocks and their address forms for SEARCH (search/header.ts, search/evaluate.ts). */
+export const decodedHeaderBlocks = new MailboxCache<SearchHeader>(LIMITS.imap.searchHeaderCacheBytes, searchHeaderSize);
 
 /** Values kept nowhere: for a view whose owner is unknown (no risk of mixing accounts). */
 export function unshared<V>(): MailboxValues<V> {

@@ -4,32 +4,39 @@
  * Keys are answered from the cheapest source that can: flags, sizes, dates
  * and UIDs from the index snapshot (no file opened); the Date: header from
  * the stored MIME structure's sort keys; address/subject/HEADER keys from
- * the decoded header block (RFC 2047 words decoded); BODY/TEXT from the
- * text parts with base64/quoted-printable removed and charsets converted
- * (src/store/mime/decode.ts). Within an AND, cheap keys run first, so a
- * file is opened only for messages the cheap keys did not already rule out.
- * Matching is case-insensitive substring matching, as §6.4.4 asks.
+ * the decoded header block (RFC 2047 words decoded; search/header.ts);
+ * BODY/TEXT from the text parts with base64/quoted-printable removed and
+ * charsets converted (src/store/mime/decode.ts). Within an AND, cheap keys
+ * run first, so a file is opened only for messages the cheap keys did not
+ * already rule out. Matching is case-insensitive substring matching, as
+ * §6.4.4 asks: each key's string is lower-cased once per command (prepare)
+ * and each message's header and body text once per message, so a program of
+ * thousands of keys costs one lower-casing per message, not one per key.
  */
 import type { MailboxHandle } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
-import { decodedHeaders, textForSearch } from '../../store/mime/decode.js';
+import { textForSearch } from '../../store/mime/decode.js';
+import { parseRfc5322DateZone } from '../../store/mime/sort.js';
 import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 import { textNarrowing } from './fulltext.js';
+import { fieldsOf, searchHeader, type SearchHeader } from './header.js';
 import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cache.js';
 
 /** Per-message data loaded on demand and shared by all keys of one message. */
 class MessageData {
   private tree: MimeTree | null = null;
-  private headers: string | null = null;
+  private header: SearchHeader | null = null;
+  private fields: Map<string, string[]> | null = null;
+  /** Per address field: its decoded values and its canonical forms. */
+  private addresses: Map<string, readonly string[]> | null = null;
   private body: string | null = null;
-  private raw: Buffer | null = null;
 
   constructor(
     private readonly handle: MailboxHandle,
     readonly rec: MessageRecord,
-    private readonly headerCache: MailboxValues<string>,
+    private readonly headerCache: MailboxValues<SearchHeader>,
   ) {}
 
   async structure(): Promise<MimeTree> {
@@ -37,38 +44,82 @@ class MessageData {
   }
 
   /**
-   * Decoded header block as "Name: value" lines. Most headers fit in the
-   * first HEAD_PROBE bytes: read those and find the blank line, which avoids
-   * loading the stored structure; a longer header falls back to it.
+   * The header block as SEARCH sees it (search/header.ts). Most headers fit
+   * in the first HEAD_PROBE bytes: read those and find the blank line, which
+   * avoids loading the stored structure; a longer header falls back to it.
    */
-  async headerText(): Promise<string> {
+  async searchHeader(): Promise<SearchHeader> {
     // Process-wide cache (fetch/cache.ts): a repeated SEARCH FROM/HEADER opens no file.
-    if (this.headers === null) this.headers = this.headerCache.get(this.rec.uid) ?? null;
-    if (this.headers === null) {
+    if (this.header === null) this.header = this.headerCache.get(this.rec.uid) ?? null;
+    if (this.header === null) {
       const probe = await this.handle.readMessage(this.rec.uid, { start: 0, end: HEAD_PROBE });
       const end = headerEnd(probe);
       if (end >= 0 || probe.length < HEAD_PROBE) {
-        this.headers = decodedHeaders(probe, 0, end >= 0 ? end : probe.length);
+        this.header = searchHeader(probe, 0, end >= 0 ? end : probe.length);
       } else {
         const tree = await this.structure();
         const bytes = await this.handle.readMessage(this.rec.uid, { start: tree.headerStart, end: tree.bodyStart });
-        this.headers = decodedHeaders(bytes, 0, bytes.length);
+        this.header = searchHeader(bytes, 0, bytes.length);
       }
-      this.headerCache.set(this.rec.uid, this.headers);
+      this.headerCache.set(this.rec.uid, this.header);
     }
-    return this.headers;
+    return this.header;
   }
 
+  /** Lower-cased decoded header text ("name: value" lines). */
+  async headerText(): Promise<string> {
+    return (await this.searchHeader()).text;
+  }
+
+  /** Lower-cased decoded values of field `lname`, split once per message. */
+  async field(lname: string): Promise<readonly string[]> {
+    this.fields ??= fieldsOf(await this.headerText());
+    return this.fields.get(lname) ?? NONE;
+  }
+
+  /**
+   * What FROM/TO/CC/BCC match: the decoded field as written (§6.4.4 "header
+   * field contains") and its address list in canonical form (addressListText),
+   * so `user@domain.org` also finds `<user (comment)@ (comment) domain.org>`.
+   */
+  async addressField(lname: string): Promise<readonly string[]> {
+    this.addresses ??= new Map();
+    let values = this.addresses.get(lname);
+    if (values === undefined) {
+      const forms = fieldsOf((await this.searchHeader()).addresses).get(lname) ?? NONE;
+      values = [...(await this.field(lname)), ...forms];
+      this.addresses.set(lname, values);
+    }
+    return values;
+  }
+
+  /** Lower-cased decoded body text, made once per message however many keys look at it. */
   async bodyText(): Promise<string> {
     if (this.body === null) {
       const tree = await this.structure();
-      this.raw ??= await this.handle.readMessage(this.rec.uid);
-      this.body = textForSearch(this.raw, tree).body;
-      this.raw = null;
+      this.body = textForSearch(await this.handle.readMessage(this.rec.uid), tree).body.toLowerCase();
     }
     return this.body;
   }
+
+  /**
+   * The sent date's calendar day as written in the Date: header, in the
+   * header's own zone (§6.4.4 SENTBEFORE/SENTON/SENTSINCE: "disregarding
+   * time and timezone"): `Sun, 25 Mar 2007 00:00:00 +0200` is on 25 March.
+   * Without a usable Date: the day is 1 January 1970, as Dovecot reads it
+   * (RFC 3501 gives no fallback; RFC 5256's INTERNALDATE fallback is SORT's).
+   */
+  async sentDay(): Promise<number> {
+    const sort = (await this.structure()).sort;
+    if (sort.date === null) return utcDay(0);
+    let zone = sort.dateZone;
+    // A structure stored before the zone was kept: read it from the header again.
+    if (zone === undefined) zone = parseRfc5322DateZone((await this.field('date'))[0] ?? '')?.zone ?? 0;
+    return utcDay(sort.date + zone * 60_000);
+  }
 }
+
+const NONE: readonly string[] = [];
 
 /** Bytes read to find the end of a header without the stored structure. */
 const HEAD_PROBE = 8192;
@@ -86,23 +137,19 @@ function headerEnd(b: Buffer): number {
   return -1;
 }
 
-/** Field values of `name` from decoded "Name: value" lines. */
-function fieldValues(headers: string, name: string): string[] {
-  const lname = name.toLowerCase();
-  const out: string[] = [];
-  for (const line of headers.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && line.slice(0, colon).toLowerCase() === lname) out.push(line.slice(colon + 2));
-  }
-  return out;
-}
-
-const contains = (hay: string, needle: string): boolean => hay.toLowerCase().includes(needle.toLowerCase());
-
-/** Calendar day as a number (yyyymmdd) in UTC; §6.4.4 disregards time and zone. */
-const dayOf = (ms: number): number => {
+/** Calendar day (yyyymmdd) of an instant read in UTC. */
+const utcDay = (ms: number): number => {
   const d = new Date(ms);
   return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+};
+/**
+ * Calendar day of INTERNALDATE in the server's time zone: §6.4.4 BEFORE/ON/
+ * SINCE disregard time and zone, and the store keeps only the instant, so
+ * the day is the one the server's clock showed (Dovecot's reading too).
+ */
+const localDay = (ms: number): number => {
+  const d = new Date(ms);
+  return d.getFullYear() * 10000 + (d.getMonth() + 1) * 100 + d.getDate();
 };
 const dayOfImap = (d: ImapDate): number => d.year * 10000 + d.month * 100 + d.day;
 
@@ -173,12 +220,13 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
       return !r.flags.includes('\\Flagged');
     case 'UNSEEN':
       return !r.flags.includes('\\Seen');
-    // \Recent is not kept by the store: no message is recent to a SEARCH.
+    // \Recent is this session's (RFC 3501 §6.4.4): NEW = RECENT UNSEEN, OLD = NOT RECENT.
     case 'RECENT':
+      return sets.view.isRecent(r.uid);
     case 'NEW':
-      return false;
+      return sets.view.isRecent(r.uid) && !r.flags.includes('\\Seen');
     case 'OLD':
-      return true;
+      return !sets.view.isRecent(r.uid);
     case 'KEYWORD':
       return r.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase());
     case 'UNKEYWORD':
@@ -190,14 +238,11 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
     case 'BEFORE':
     case 'ON':
     case 'SINCE':
-      return compareDay(k.key, dayOf(r.internalDate), dayOfImap(k.date));
+      return compareDay(k.key, localDay(r.internalDate), dayOfImap(k.date));
     case 'SENTBEFORE':
     case 'SENTON':
-    case 'SENTSINCE': {
-      // RFC 5256 §3 fallback when Date: is missing or broken: INTERNALDATE.
-      const date = (await m.structure()).sort.date ?? r.internalDate;
-      return compareDay(k.key === 'SENTBEFORE' ? 'BEFORE' : k.key === 'SENTON' ? 'ON' : 'SINCE', dayOf(date), dayOfImap(k.date));
-    }
+    case 'SENTSINCE':
+      return compareDay(k.key === 'SENTBEFORE' ? 'BEFORE' : k.key === 'SENTON' ? 'ON' : 'SINCE', await m.sentDay(), dayOfImap(k.date));
     case 'OLDER':
       return r.internalDate <= sets.now - k.seconds * 1000;
     case 'YOUNGER':
@@ -206,21 +251,23 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
       return setMembers(k.set, true, sets).has(r.uid);
     case 'SEQ':
       return setMembers(k.set, false, sets).has(seq);
+    // String keys were lower-cased by prepare(), the message's text by MessageData.
     case 'BCC':
     case 'CC':
     case 'FROM':
     case 'TO':
+      return (await m.addressField(k.key.toLowerCase())).some((v) => v.includes(k.value));
     case 'SUBJECT':
-      return fieldValues(await m.headerText(), k.key).some((v) => contains(v, k.value));
+      return (await m.field('subject')).some((v) => v.includes(k.value));
     case 'HEADER': {
-      const values = fieldValues(await m.headerText(), k.field);
+      const values = await m.field(k.field);
       // §6.4.4: an empty string matches every message that has the field.
-      return k.value === '' ? values.length > 0 : values.some((v) => contains(v, k.value));
+      return k.value === '' ? values.length > 0 : values.some((v) => v.includes(k.value));
     }
     case 'BODY':
-      return contains(await m.bodyText(), k.value);
+      return (await m.bodyText()).includes(k.value);
     case 'TEXT':
-      return contains(await m.headerText(), k.value) || contains(await m.bodyText(), k.value);
+      return (await m.headerText()).includes(k.value) || (await m.bodyText()).includes(k.value);
     case 'NOT':
       return !(await matches(k.operand, m, seq, sets));
     case 'OR':
@@ -259,15 +306,30 @@ function setMembers(set: SequenceSet, uid: boolean, sets: Sets): Set<number> {
   return s;
 }
 
-/** Put cheap operands of every AND first (short-circuit before opening files). */
-function reorder(k: SearchKey): SearchKey {
+/**
+ * Prepare the program once per command: cheap operands of every AND first
+ * (short-circuit before opening files), and every string a key matches on
+ * lower-cased (matching compares with lower-cased message text). Set keys
+ * keep their SequenceSet objects, which setMembers resolves once by identity.
+ */
+function prepare(k: SearchKey): SearchKey {
   switch (k.key) {
     case 'AND':
-      return { key: 'AND', operands: k.operands.map(reorder).sort((a, b) => cost(a) - cost(b)) };
+      return { key: 'AND', operands: k.operands.map(prepare).sort((a, b) => cost(a) - cost(b)) };
     case 'OR':
-      return { key: 'OR', left: reorder(k.left), right: reorder(k.right) };
+      return { key: 'OR', left: prepare(k.left), right: prepare(k.right) };
     case 'NOT':
-      return { key: 'NOT', operand: reorder(k.operand) };
+      return { key: 'NOT', operand: prepare(k.operand) };
+    case 'BCC':
+    case 'CC':
+    case 'FROM':
+    case 'TO':
+    case 'SUBJECT':
+    case 'BODY':
+    case 'TEXT':
+      return { ...k, value: k.value.toLowerCase() };
+    case 'HEADER':
+      return { ...k, field: k.field.toLowerCase(), value: k.value.toLowerCase() };
     default:
       return k;
   }
@@ -279,7 +341,7 @@ function reorder(k: SearchKey): SearchKey {
  * sequence numbers, ascending.
  */
 export async function evaluateSearch(view: MailboxView, program: SearchKey): Promise<{ uid: number; seq: number }[]> {
-  const prog = reorder(program);
+  const prog = prepare(program);
   const sets: Sets = { members: new Map(), view, now: Date.now() };
   const all: number[] = [];
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
@@ -287,7 +349,7 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey): Pro
   const possible = await textNarrowing(view.handle, prog);
   const { found } = view.records(possible ? all.filter((uid) => possible.has(uid)) : all);
   const out: { uid: number; seq: number }[] = [];
-  const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<string>();
+  const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();
   const one = async (rec: MessageRecord): Promise<boolean> => {
     try {
       return await matches(prog, new MessageData(view.handle, rec, headerCache), view.seqOf(rec.uid), sets);

@@ -5,9 +5,9 @@
  * delivery (MimeTree.sort), so no message file is read.
  *
  * Comparisons: i;ascii-casemap for addresses and subjects (RFC 5256 §3:
- * ASCII letters compared as upper case), i;unicode-casemap approximated by
- * Unicode upper-casing for display names (RFC 5957 §3). Equal messages are
- * ordered by sequence number (RFC 5256 §3, last paragraph).
+ * ASCII letters compared as upper case), i;unicode-casemap for display names
+ * (RFC 5957 §3, RFC 5051). Equal messages are ordered by sequence number
+ * (RFC 5256 §3, last paragraph).
  */
 import type { MessageRecord } from '../../store/types.js';
 import type { SortKeys } from '../../store/mime/types.js';
@@ -55,6 +55,34 @@ export function asciiCasemap(s: string): string {
   return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
 }
 
+/** The four digraphs whose title case differs from their upper case (U+01C4-U+01CC, U+01F1-U+01F3). */
+const TITLE_DIGRAPHS: Record<string, string> = {
+  '\u01c4': '\u01c5', '\u01c5': '\u01c5', '\u01c6': '\u01c5',
+  '\u01c7': '\u01c8', '\u01c8': '\u01c8', '\u01c9': '\u01c8',
+  '\u01ca': '\u01cb', '\u01cb': '\u01cb', '\u01cc': '\u01cb',
+  '\u01f1': '\u01f2', '\u01f2': '\u01f2', '\u01f3': '\u01f2',
+};
+
+/**
+ * i;unicode-casemap key (RFC 5051 §2): each character mapped by its simple
+ * title case (one character to one: upper case where that is one
+ * character, so "ß" stays "ß"), then fully decomposed (NFKD), so "É" sorts
+ * as "E" + U+0301, next to "E", as Dovecot sorts it.
+ */
+export function unicodeCasemap(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const digraph = TITLE_DIGRAPHS[ch];
+    if (digraph !== undefined) {
+      out += digraph;
+      continue;
+    }
+    const up = ch.toUpperCase();
+    out += [...up].length === 1 ? up : ch;
+  }
+  return out.normalize('NFKD');
+}
+
 function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -78,9 +106,9 @@ function extractor(key: SortCriterion['key']): Extract {
     case 'SUBJECT':
       return (i) => asciiCasemap(i.keys.subject);
     case 'DISPLAYFROM':
-      return (i) => i.keys.displayFrom.toUpperCase();
+      return (i) => unicodeCasemap(i.keys.displayFrom);
     case 'DISPLAYTO':
-      return (i) => i.keys.displayTo.toUpperCase();
+      return (i) => unicodeCasemap(i.keys.displayTo);
   }
 }
 

@@ -69,9 +69,14 @@ function isAncestor(maybe: Node, of: Node): boolean {
   return false;
 }
 
+function unlink(child: Node): void {
+  if (child.parent) child.parent.children = child.parent.children.filter((c) => c !== child);
+  child.parent = null;
+}
+
 function link(parent: Node, child: Node): void {
   if (child.parent === parent) return;
-  if (child.parent) child.parent.children = child.parent.children.filter((c) => c !== child);
+  unlink(child);
   child.parent = parent;
   parent.children.push(child);
 }
@@ -102,12 +107,11 @@ export function references(items: readonly SortItem[], id: (i: SortItem) => numb
       if (prev && !c.parent && c !== prev && !isAncestor(c, prev)) link(prev, c);
       prev = c;
     }
-    // (1B) The last reference is the message's parent, unless that would make a loop.
+    // (1C) The last reference is the message's parent. A parent it already has (set by an earlier
+    // message's References) is dropped first, as §4 1C says the most recent one is probably wrong; the
+    // new link is then skipped if it would make a loop, which leaves the message a root.
+    if (own.parent && own.parent !== prev) unlink(own);
     if (prev && prev !== own && !isAncestor(own, prev)) link(prev, own);
-    else if (!prev && own.parent) {
-      own.parent.children = own.parent.children.filter((c) => c !== own);
-      own.parent = null;
-    }
   }
   // (2) Root set.
   let roots = all.filter((c) => c.parent === null);

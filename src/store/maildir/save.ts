@@ -28,7 +28,7 @@ export class SpoolDraft implements Draft {
   private bodyBytes = 0;
   private lastCr = false;
   private kept: Buffer[] | null = [];
-  /** Open until the draft is delivered or discarded, so the commit can fdatasync it. */
+  /** Open until the draft is delivered, discarded or parked, so the commit can fdatasync it. */
   fd: number | null;
   private failure: Error | null = null;
 
@@ -68,6 +68,22 @@ export class SpoolDraft implements Draft {
     if (this.discarded) throw new RoostError('TEMP', 'draft was discarded');
     if (this.failure) throw this.failure;
     this.finished = true;
+  }
+
+  /**
+   * Finished, and waiting for the rest of a batch (MULTIAPPEND): make the
+   * bytes durable now and give the descriptor back, so a client sending
+   * thousands of messages in one command holds files on disk, not fds.
+   */
+  async park(): Promise<void> {
+    await this.finish();
+    await this.datasync();
+    this.closeFd();
+  }
+
+  /** Discarded (nothing may be delivered from it). */
+  get isDiscarded(): boolean {
+    return this.discarded;
   }
 
   async discard(): Promise<void> {

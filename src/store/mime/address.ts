@@ -232,3 +232,47 @@ export function parseAddressList(value: string, max = 1000): Address[] {
   p.list(max);
   return p.out;
 }
+
+/** Placeholders the lenient parser puts in place of missing parts; they are not text of the message. */
+const PLACEHOLDERS = new Set(['MISSING_MAILBOX', 'MISSING_DOMAIN', 'SYNTAX_ERROR', 'INVALID_ROUTE']);
+const real = (s: string | null): string => (s === null || PLACEHOLDERS.has(s) ? '' : s);
+
+function mailboxText(a: Address): string {
+  const local = real(a.mailbox);
+  const domain = real(a.domain);
+  const route = real(a.route);
+  const spec = domain === '' ? local : `${local}@${domain}`;
+  const addr = route === '' ? `<${spec}>` : `<${route}:${spec}>`;
+  return a.name ? `${a.name} ${addr}` : addr;
+}
+
+/**
+ * An address list written back in one canonical form, for SEARCH FROM/TO/
+ * CC/BCC: `name <@route:local@domain>` per mailbox and `group: member, …;`
+ * per group, comments and folding gone, a lone comment standing in as the
+ * name (`a@b (Name)` reads `Name <a@b>`). A client searching for
+ * `user@domain.org` then finds `<user (c)@ (c) domain.org>` too; Dovecot
+ * matches the same normalised form. Encoded words are left as written
+ * (decode the whole result, as RFC 2047 §6 allows only in phrases anyway).
+ */
+export function addressListText(list: readonly Address[]): string {
+  const parts: string[] = [];
+  let group: { name: string; members: string[] } | null = null;
+  const close = (): void => {
+    if (group) parts.push(`${group.name}: ${group.members.join(', ')};`);
+    group = null;
+  };
+  for (const a of list) {
+    // Group markers (RFC 3501 §7.4.2 notation): a start has only the name in `mailbox`, an end has nothing.
+    if (a.domain === null) {
+      close();
+      if (a.mailbox !== null) group = { name: a.mailbox, members: [] };
+      continue;
+    }
+    const text = mailboxText(a);
+    if (group) group.members.push(text);
+    else parts.push(text);
+  }
+  close();
+  return parts.join(', ');
+}

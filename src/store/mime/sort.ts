@@ -16,8 +16,23 @@ const ZONES: Record<string, number> = {
 // RFC 5322 §3.3 date-time (and obs- forms): [day ","] d mon yyyy hh:mm[:ss] zone.
 const DATE_RE = /(\d{1,2})\s+([A-Za-z]{3})[A-Za-z]*\s+(\d{2,4})\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?\s*([+-]\d{4}|[A-Za-z]{1,5})?/;
 
+/** An RFC 5322 date-time: the instant, and the zone it was written in (minutes east of UTC). */
+export interface SentDate {
+  ms: number;
+  zone: number;
+}
+
 /** Parse an RFC 5322 date to ms since the epoch, or null when it makes no sense. */
 export function parseRfc5322Date(value: string): number | null {
+  return parseRfc5322DateZone(value)?.ms ?? null;
+}
+
+/**
+ * Parse an RFC 5322 date keeping its zone: SEARCH SENTON and friends compare
+ * the calendar day as written in the header (RFC 3501 §6.4.4 "disregarding
+ * time and timezone"), which the instant alone cannot give back.
+ */
+export function parseRfc5322DateZone(value: string): SentDate | null {
   const m = DATE_RE.exec(value.slice(0, 200));
   if (!m) return null;
   const mon = MONTHS[m[2].toLowerCase()];
@@ -41,7 +56,7 @@ export function parseRfc5322Date(value: string): number | null {
     } else offset = ZONES[z.toUpperCase()] ?? 0;
   }
   const t = Date.UTC(year, mon, day, h, mi, s) - offset * 60_000;
-  return Number.isFinite(t) ? t : null;
+  return Number.isFinite(t) ? { ms: t, zone: offset } : null;
 }
 
 /**
@@ -86,9 +101,14 @@ export function baseSubject(subject: string): { base: string; isReply: boolean }
   return { base: s, isReply };
 }
 
-function firstMailbox(list: Address[]): Address | null {
-  for (const a of list) if (a.domain !== null) return a;
-  return null;
+/**
+ * The first member of an address list, a group's start marker included
+ * (RFC 5256 §3 CC/FROM/TO and RFC 5957 §3 take the first address as written; for a
+ * group that is its name, mailbox = group name and domain = null here, which
+ * is what Dovecot sorts on too).
+ */
+function firstAddress(list: Address[]): Address | null {
+  return list[0] ?? null;
 }
 
 function msgIds(value: string): string[] {
@@ -117,17 +137,22 @@ export function sortKeys(buf: Buffer, fields: readonly HeaderField[]): SortKeys 
     }
   }
   const subj = baseSubject(decodeHeaderValue(subject));
-  const f0 = firstMailbox(from);
-  const t0 = firstMailbox(to);
-  const c0 = firstMailbox(cc);
+  const f0 = firstAddress(from);
+  const t0 = firstAddress(to);
+  const c0 = firstAddress(cc);
   const display = (a: Address | null): string => {
     if (a === null) return '';
-    // RFC 5957 §3: the decoded display name, else the addr-spec.
-    if (a.name) return normalizeSpace(decodeHeaderValue(a.name));
-    return `${a.mailbox ?? ''}@${a.domain ?? ''}`;
+    // RFC 5957 §3: the decoded display name; when it is absent or decodes to nothing, the addr-spec
+    // (a group's start marker has only its name, in `mailbox`).
+    const name = a.name ? normalizeSpace(decodeHeaderValue(a.name)) : '';
+    if (name !== '') return name;
+    if (a.mailbox === null) return '';
+    return a.domain === null ? a.mailbox : `${a.mailbox}@${a.domain}`;
   };
+  const sent = date === null ? null : parseRfc5322DateZone(date);
   return {
-    date: date === null ? null : parseRfc5322Date(date),
+    date: sent?.ms ?? null,
+    dateZone: sent?.zone ?? 0,
     subject: subj.base,
     isReply: subj.isReply,
     from: (f0?.mailbox ?? '').toLowerCase(),

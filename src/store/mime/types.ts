@@ -91,9 +91,14 @@ export interface MimeMessage extends MimePart {
 export interface SortKeys {
   /** Date: header in ms since the epoch, or null if missing/unparseable (RFC 5256 §3: then INTERNALDATE). */
   date: number | null;
+  /**
+   * Zone the Date: header was written in, minutes east of UTC (0 without a
+   * date). Absent in structures stored before it was kept: then read the header again.
+   */
+  dateZone?: number;
   /** Base subject (RFC 5256 §2.1), decoded to UTF-8, case kept (SORT compares with i;ascii-casemap). */
   subject: string;
-  /** addr-mailbox of the first From / To / Cc address (RFC 5256 §3), lower-cased; "" if none. */
+  /** addr-mailbox of the first From / To / Cc address (RFC 5256 §3; a group's name when it comes first), lower-cased; "" if none. */
   from: string;
   to: string;
   cc: string;

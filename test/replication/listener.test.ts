@@ -1,0 +1,165 @@
+/**
+ * The replication listener facing peers that have proved nothing: one
+ * spawned node, reached by raw TLS clients written here. Before the peer
+ * proved replication.secret it gets a nonce and nothing else, its frames are
+ * capped (LIMITS.replication.maxHandshakeFrame, a 200 MB length prefix is
+ * cut off with memory flat), it is dropped at the handshake deadline, and
+ * at most LIMITS.replication.maxConnections are open at once (N and N+1).
+ * An old-protocol node is refused with a reason naming both versions.
+ */
+import { readFile } from 'node:fs/promises';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/limits.js';
+import { FrameDecoder, encodeFrame, newNonce, type Frame } from '../../src/replication/protocol.js';
+import { Pair, replStatus, waitUntil } from './pair.js';
+
+let pair: Pair;
+beforeAll(async () => {
+  // Node a alone: its peer (b) is never started, so every inbound connection is ours.
+  pair = await Pair.create();
+  await pair.start(pair.a);
+}, 60_000);
+afterAll(async () => {
+  await pair?.cleanup();
+});
+
+/** A raw TLS client of the listener: frames it received, whether and when it closed. */
+class RawPeer {
+  readonly frames: Frame[] = [];
+  bytes = 0;
+  closedAt: number | null = null;
+  readonly openedAt = Date.now();
+  private readonly decoder = new FrameDecoder();
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: tls.TLSSocket) {
+    this.decoder.lift();
+    socket.on('data', (c: Buffer) => {
+      this.bytes += c.length;
+      this.frames.push(...this.decoder.push(c).map((m) => m.frame));
+    });
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.closedAt = Date.now();
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves once TLS is up; rejects when the listener closes the connection first. */
+  static open(port: number): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+      const peer = new RawPeer(socket);
+      socket.once('secureConnect', () => resolve(peer));
+      void peer.closed.then(() => reject(new Error('closed before TLS was up')));
+    });
+  }
+
+  send(frame: Frame): void {
+    for (const part of encodeFrame(frame)) this.socket.write(part);
+  }
+
+  async frame(t: Frame['t']): Promise<Frame> {
+    await waitUntil(`a ${t} frame`, () => this.frames.some((f) => f.t === t) || this.closedAt !== null, 15_000);
+    const f = this.frames.find((x) => x.t === t);
+    if (!f) throw new Error(`closed without ${t}; got ${JSON.stringify(this.frames)}`);
+    return f;
+  }
+}
+
+async function memory(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)![1]) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+describe('the replication listener before the peer proved the secret', () => {
+  // First, while no earlier connection may still hold a slot.
+  it(`serves ${LIMITS.replication.maxConnections} connections at once and closes one more at once`, async () => {
+    const n = LIMITS.replication.maxConnections;
+    const open: RawPeer[] = [];
+    try {
+      for (let i = 0; i < n; i++) open.push(await RawPeer.open(pair.a.replPort));
+      // The Nth is served: it gets a challenge.
+      open[n - 1]!.send({ t: 'hello', v: 2, nonce: newNonce(), purpose: 'verify' });
+      expect((await open[n - 1]!.frame('challenge')).t).toBe('challenge');
+      // The N+1th is closed before TLS is up.
+      await expect(RawPeer.open(pair.a.replPort)).rejects.toThrow(/closed before TLS/);
+      // One slot freed, a new peer gets in again.
+      open.shift()!.socket.destroy();
+      let again: RawPeer | null = null;
+      for (let attempt = 0; attempt < 50 && !again; attempt++) {
+        again = await RawPeer.open(pair.a.replPort).catch(() => null);
+        if (!again) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(again).not.toBeNull();
+      open.push(again!);
+    } finally {
+      for (const p of open) p.socket.destroy();
+    }
+  }, 60_000);
+
+  it('sends a nonce and nothing about the node; a bad proof is refused with the reason before the close', async () => {
+    const p = await RawPeer.open(pair.a.replPort);
+    p.send({ t: 'hello', v: 2, nonce: newNonce(), purpose: 'follow' });
+    const ch = await p.frame('challenge');
+    expect(Object.keys(ch).sort()).toEqual(['nonce', 't', 'v']);
+    p.send({ t: 'auth', mac: '00'.repeat(32), unbound: '00'.repeat(32) });
+    expect(await p.frame('refuse')).toEqual({ t: 'refuse', code: 'AUTH', message: 'authentication failed: replication.secret differs between the nodes' });
+    await p.closed;
+    expect(p.frames.map((f) => f.t)).toEqual(['challenge', 'refuse']);
+  }, 30_000);
+
+  it('refuses a node of the old protocol (version 1) naming both versions', async () => {
+    const p = await RawPeer.open(pair.a.replPort);
+    p.send({ t: 'hello', v: 1, nonce: newNonce(), purpose: 'follow' });
+    const r = (await p.frame('refuse')) as Extract<Frame, { t: 'refuse' }>;
+    expect(r.code).toBe('VERSION');
+    expect(r.message).toMatch(/version 1 not supported: this node speaks version 2/);
+    await p.closed;
+  }, 30_000);
+
+  it('cuts off peers announcing a 200 MB frame at the length prefix; memory stays flat', async () => {
+    const before = await memory(pair.a.proc!.pid);
+    const attack = async (): Promise<{ peer: RawPeer; sent: number }> => {
+      const p = await RawPeer.open(pair.a.replPort);
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(64, 0);
+      head.writeUInt32BE(200 * 1024 * 1024, 4);
+      p.socket.write(head);
+      // Then keep sending the "body" as fast as the listener takes it, for at most 256 MB.
+      const chunk = Buffer.alloc(64 * 1024, 0x78);
+      let sent = 0;
+      while (p.closedAt === null && sent < 256 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!p.socket.write(chunk)) await Promise.race([new Promise((r) => p.socket.once('drain', r)), p.closed]);
+      }
+      await p.closed;
+      return { peer: p, sent };
+    };
+    const results = await Promise.all([attack(), attack(), attack()]);
+    const after = await memory(pair.a.proc!.pid);
+    for (const { peer, sent } of results) {
+      const r = (await peer.frame('refuse')) as Extract<Frame, { t: 'refuse' }>;
+      expect(r).toMatchObject({ code: 'PROTOCOL' });
+      expect(r.message).toMatch(/before authentication \(limit 4096\)/);
+      // Closed long before the announced 200 MB were taken.
+      expect(sent).toBeLessThan(200 * 1024 * 1024);
+    }
+    expect(after.peak - Math.max(before.peak, before.rss)).toBeLessThan(100 * 1024 * 1024);
+    expect((await replStatus(pair.a)).replication.lastRefusal.reason).toMatch(/before authentication/);
+  }, 60_000);
+
+  it('drops a peer that says nothing once the handshake deadline has passed', async () => {
+    const p = await RawPeer.open(pair.a.replPort);
+    await p.closed;
+    expect(p.bytes).toBe(0);
+    // Timers never fire early by more than a millisecond: the drop came at the deadline, not before.
+    expect(p.closedAt! - p.openedAt).toBeGreaterThanOrEqual(LIMITS.replication.handshakeDeadlineMs - 50);
+    await waitUntil('refusal recorded', async () => /no completed handshake within/.test((await replStatus(pair.a)).replication.lastRefusal?.reason ?? ''));
+  }, 60_000);
+
+});
