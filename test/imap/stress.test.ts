@@ -249,6 +249,7 @@ describe('the checker catches what a broken server would send', () => {
     ['a FETCH cut short', (v) => v.feed('b', 'FETCH 1:2 (BODY[TEXT] BODY[HEADER])', ['* 1 FETCH (BODY[TEXT] {2}\r\n\r\n* 2 FETCH (BODY[TEXT] {2}\r\n\r\n BODY[HEADER] {2}\r\n\r\n)'], 'b OK'), /malformed FETCH/],
     ['STATUS HIGHESTMODSEQ below a shown MODSEQ', (v) => v.feed('b', 'STATUS Box (HIGHESTMODSEQ)', ['* STATUS Box (HIGHESTMODSEQ 9)'], 'b OK'), /STATUS HIGHESTMODSEQ 9 below/],
     ['VANISHED of a UID the view lacks', (v) => v.feed('b', 'NOOP', ['* VANISHED 2:3', '* VANISHED 7'], 'b OK'), /VANISHED UID 7 is not in the view/],
+    ['RECENT above EXISTS', (v) => v.feed('b', 'NOOP', ['* 4 RECENT'], 'b OK'), /RECENT 4 above EXISTS 3/],
     ['EXISTS shrinking', (v) => v.feed('b', 'NOOP', ['* 2 EXISTS'], 'b OK'), /EXISTS shrank 3 -> 2/],
     ['EXPUNGE during FETCH', (v) => v.feed('b', 'FETCH 1 (FLAGS)', ['* 3 EXPUNGE'], 'b OK'), /EXPUNGE during a sequence-number/],
     ['a keyword before FLAGS', (v) => v.feed('b', 'NOOP', ['* 2 FETCH (UID 2 FLAGS ($B) MODSEQ (11))'], 'b OK'), /keyword \$B used before FLAGS/],

@@ -7,6 +7,7 @@
  *    (RFC 3501 §7.4.1, §7.4.2); `VANISHED uids` (QRESYNC, RFC 7162 §3.2.10)
  *    names only messages in the view;
  *  - EXISTS never shrinks; only EXPUNGE removes messages (§5.2, §7.3.1);
+ *    RECENT never exceeds EXISTS (§7.3.2);
  *  - no EXPUNGE (or VANISHED) while a FETCH, STORE, SEARCH or COPY by
  *    sequence number runs (§7.4.1);
  *  - a UID keeps its sequence number except through EXPUNGEs, and UIDs
@@ -82,9 +83,15 @@ function atoms(v: Value | undefined): string[] | null {
 }
 
 const isKeyword = (f: string): boolean => !f.startsWith('\\');
+/** Same stored flags; \Recent is per session (RFC 3501 §2.3.2), so it is left out. */
 const sameFlags = (a: readonly string[], b: readonly string[]): boolean => {
-  const x = [...a].map((f) => f.toLowerCase()).sort();
-  const y = [...b].map((f) => f.toLowerCase()).sort();
+  const stored = (l: readonly string[]): string[] =>
+    l
+      .map((f) => f.toLowerCase())
+      .filter((f) => f !== '\\recent')
+      .sort();
+  const x = stored(a);
+  const y = stored(b);
   return x.length === y.length && x.every((f, i) => f === y[i]);
 };
 
@@ -186,6 +193,8 @@ export class ViewChecker {
       if (m[2] === 'EXISTS') this.onExists(n, line);
       else if (m[2] === 'EXPUNGE') this.onExpunge(n, line);
       else if (m[2] === 'FETCH') this.onFetch(n, m[3]!, line);
+      // RFC 3501 §7.3.2: the recent messages are some of the messages there are.
+      else if (n > this.uids.length) this.fail(`RECENT ${n} above EXISTS ${this.uids.length}`, line);
       return;
     }
     m = /^\* VANISHED (\(EARLIER\) )?([\d:,]+)$/.exec(line);
