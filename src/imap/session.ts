@@ -136,7 +136,7 @@ export class Session {
     // in is also bounded in total time (Dovecot: 180 s), or one host could
     // hold every slot with NOOPs.
     const preAuth = setTimeout(() => {
-      if (this.state.kind === 'notAuth' && !this.closed) this.bye('Login time limit exceeded');
+      if (this.state.kind === 'notAuth' && !this.closed) this.byeAndClose('Login time limit exceeded');
     }, LIMITS.imap.notAuthMaxSessionMs);
     preAuth.unref();
     void this.finished.then(() => clearTimeout(preAuth));
@@ -148,7 +148,7 @@ export class Session {
   /** Close from outside (server shutdown). */
   async shutdown(reason: string): Promise<void> {
     if (this.closed) return;
-    this.out.push(`* BYE ${reason}\r\n`);
+    this.bye(reason);
     await this.safeFlush();
     this.end();
   }
@@ -175,6 +175,31 @@ export class Session {
       caps.push(...EXTENSION_CAPABILITIES);
     }
     return caps;
+  }
+
+  /**
+   * Queue `* BYE text` as the last untagged response (RFC 3501 §7.1.5): the
+   * selected mailbox is let go first, so no queued EXPUNGE/EXISTS/FETCH can
+   * follow, and the output is sealed, so nothing still running (an IDLE
+   * push, a streaming answer) can either. `allowTag` is the command whose
+   * tagged answer may still come (LOGOUT's OK, §6.1.3).
+   */
+  bye(text: string, allowTag: string | null = null): void {
+    if (this.out.sealed) return;
+    this.deselect();
+    this.out.push(`* BYE ${text}\r\n`);
+    this.out.seal(allowTag);
+  }
+
+  /**
+   * A CONDSTORE-enabling command ran (RFC 7162 §3.1). The first one while a
+   * mailbox is selected also reports that mailbox's HIGHESTMODSEQ, which is
+   * the store's current one, so it is at least every modseq shown before.
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.state.kind === 'selected') this.out.push(`* OK [HIGHESTMODSEQ ${this.state.view.handle.snapshot().highestModseq}] Highest\r\n`);
   }
 
   /** Leave the selected state (CLOSE, UNSELECT, a failed SELECT). */
@@ -238,7 +263,7 @@ export class Session {
     // RFC 5267 §4.3: live SEARCH results change around the updates (search-context.ts).
     this.searchContexts.beforeWrite(this.out, view, updates);
     if (updates.length > 0 && (await writeUpdates(this.out, view, updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') }))) {
-      this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');
+      this.bye('Selected mailbox was deleted or renamed, have to disconnect');
       await this.safeFlush();
       this.end();
       return;
@@ -289,7 +314,7 @@ export class Session {
   }
 
   private readonly onTimeout = (): void => {
-    this.out.push('* BYE Autologout; idle for too long\r\n');
+    this.bye('Autologout; idle for too long');
     void this.safeFlush().then(() => this.end());
   };
 
@@ -342,15 +367,13 @@ export class Session {
   private tooManyBad(): boolean {
     this.badCommands++;
     if (this.badCommands <= LIMITS.imap.maxBadCommands) return false;
-    this.out.push('* BYE Too many invalid IMAP commands\r\n');
-    void this.safeFlush().then(() => this.end());
-    this.closed = true;
+    this.byeAndClose('Too many invalid IMAP commands');
     return true;
   }
 
   private async dispatch(cmd: Command): Promise<void> {
     if (this.state.kind === 'notAuth' && ++this.preAuthCommands > LIMITS.imap.maxCommandsBeforeAuth) {
-      this.bye('Too many commands before login');
+      this.byeAndClose('Too many commands before login');
       return;
     }
     const spec = lookup(cmd);
@@ -378,7 +401,7 @@ export class Session {
     }
     if (result === PENDING) return;
     if (this.state.kind === 'selected') await this.pushUpdates(allowsExpunge(spec, cmd));
-    this.out.push(tagged(cmd.tag, result.status, result.text, result.code));
+    this.out.tagged(cmd.tag, tagged(cmd.tag, result.status, result.text, result.code));
     if (result.after) {
       await this.out.flush();
       await result.after();
@@ -530,7 +553,7 @@ export class Session {
     return this.compression !== null;
   }
 
-  /** LOGOUT: the BYE was sent by the command; close after the tagged OK is written. */
+  /** LOGOUT: the BYE was queued by the command (bye()); close after the tagged OK is written. */
   async logout(): Promise<void> {
     this.deselect();
     this.state = { kind: 'logout' };
@@ -539,8 +562,8 @@ export class Session {
   }
 
   /** Say BYE and close; nothing else is read or sent (RFC 3501 §7.1.5). */
-  private bye(text: string): void {
-    this.out.push(`* BYE ${text}\r\n`);
+  private byeAndClose(text: string): void {
+    this.bye(text);
     void this.safeFlush().then(() => this.end());
     this.closed = true;
   }

@@ -154,10 +154,11 @@ export class MailboxHandleImpl implements MailboxHandle {
     return tree;
   }
 
-  private assertWrite(): void {
+  /** `changesThis` false: the write goes elsewhere (COPY out of a mailbox opened read-only, RFC 3501 §6.3.2). */
+  private assertWrite(changesThis = true): void {
     if (this.closed) throw new RoostError('TEMP', 'mailbox handle is closed');
     this.store.assertWritable();
-    if (this.readOnly) throw new RoostError('READONLY', 'mailbox is open read-only');
+    if (changesThis && this.readOnly) throw new RoostError('READONLY', 'mailbox is open read-only');
   }
 
   async storeFlags(
@@ -279,7 +280,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   }
 
   async copyTo(uids: readonly number[], dest: string, opts?: { move?: boolean }): Promise<CopyResult> {
-    this.assertWrite();
+    this.assertWrite(opts?.move === true);
     const destName = normalizeMailboxName(dest);
     return this.st.mutex.run(async () => {
       const src = this.row();

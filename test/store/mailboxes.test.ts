@@ -175,6 +175,9 @@ describe('mailboxes', () => {
     const ro = await u.openMailbox('INBOX', { readOnly: true });
     expect(await code(ro.storeFlags([1], 'add', ['\\Deleted']))).toBe('READONLY');
     expect(await code(ro.expunge())).toBe('READONLY');
+    expect(await code(ro.copyTo([1], 'Archive', { move: true }))).toBe('READONLY');
+    // COPY out of a mailbox opened read-only writes only the destination (RFC 3501 §6.3.2 EXAMINE).
+    expect((await ro.copyTo([1], 'Archive')).pairs).toEqual([[1, 4]]);
     expect(await code(ro.readMessage(42))).toBe('NOTFOUND');
     ro.close();
 

@@ -24,6 +24,7 @@ import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
 import { ResponseAbortedError } from '../output.js';
 import { setIntervals, writeVanishedEarlier } from '../qresync.js';
+import { announceKeywords } from '../updates.js';
 
 /** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
 const TEXT_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
@@ -84,7 +85,9 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const planned = planFetch(cmd.args.items, cmd.uid);
   if (!planned.ok) return bad(planned.reason);
   const plan = planned.plan;
-  if (changedSince !== null || plan.items.some((i) => i.item === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (changedSince !== null || plan.items.some((i) => i.item === 'MODSEQ')) s.enableCondstore();
+  // RFC 3501 §7.2.6: a keyword is shown only after FLAGS announced it to this session.
+  const showsFlags = plan.addFlags || plan.items.some((i) => i.item === 'FLAGS');
   const uids = resolveSet(view, cmd.args.set, cmd.uid);
   const snapshot = view.handle.snapshot();
   const records = view.records(uids, snapshot);
@@ -113,6 +116,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
       const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
+      if (showsFlags) announceKeywords(s.out, view, flags);
       s.out.push(renderMetaLine(plan, seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
       if (s.out.full) await s.out.flush();
     }
@@ -133,6 +137,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     const seq = view.seqOf(record.uid);
     if (seq === 0) continue;
     const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
+    if (showsFlags) announceKeywords(s.out, view, flags);
     const modseq = newModseq.get(record.uid);
     if (cache) {
       const hit = cache.get(record.uid);

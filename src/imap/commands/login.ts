@@ -66,7 +66,7 @@ function failure(env: CommandEnv): CommandResult {
       text: 'Authentication failed',
       code: { name: 'AUTHENTICATIONFAILED' },
       after: async () => {
-        s.out.push('* BYE Too many authentication failures\r\n');
+        s.bye('Too many authentication failures');
         await s.logout();
       },
     };
