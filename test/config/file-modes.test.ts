@@ -6,7 +6,7 @@
  * (delivered mail, `roost user add`) are made private by the umask, and
  * nothing is widened.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -14,25 +14,10 @@ import { MODES_MARKER, privatizeDataDir } from '../../src/config/file-modes.js';
 import { roost } from '../helpers/cli.js';
 import { makeTempDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { qmqpSend } from '../helpers/qmqp.js';
+import { looseModes, modeOf } from '../helpers/modes.js';
 
-const mode = (p: string): number => lstatSync(p).mode & 0o777;
-
-/** Every path under `dir` (itself included) with group or other bits, as "path mode". */
-function loose(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, depth: number): void => {
-    expect(depth).toBeLessThan(20);
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isSymbolicLink()) continue;
-      if ((mode(p) & 0o077) !== 0) out.push(`${path.relative(dir, p)} ${mode(p).toString(8)}`);
-      if (e.isDirectory()) walk(p, depth + 1);
-    }
-  };
-  if ((mode(dir) & 0o077) !== 0) out.push(`. ${mode(dir).toString(8)}`);
-  walk(dir, 0);
-  return out;
-}
+const mode = modeOf;
+const loose = (dir: string): string[] => looseModes(dir);
 
 const umaskBefore = process.umask();
 const cleanup: string[] = [];
