@@ -304,7 +304,7 @@ export class StoreImpl implements Store, StoreCore {
       const content = draft.smallContent();
       let structure: string | null = null;
       try {
-        structure = JSON.stringify(draft.structure());
+        structure = JSON.stringify(await draft.structure());
       } catch (err) {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }

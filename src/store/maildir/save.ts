@@ -13,7 +13,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError, tempFromOs } from '../../errors.js';
 import type { Draft, DraftOptions } from '../store.js';
-import { MimeStreamParser } from '../mime/stream.js';
+import { MimeStreamParser, parseChunks } from '../mime/stream.js';
 import type { MimeTree } from '../mime/types.js';
 
 /**
@@ -38,6 +38,7 @@ export class SpoolDraft implements Draft {
   private tree: MimeTree | null = null;
   private parseError: unknown = null;
   private lastByte = -1;
+  private parked = false;
   /** Open until the draft is delivered, discarded or parked, so the commit can fdatasync it. */
   fd: number | null;
   private failure: Error | null = null;
@@ -88,10 +89,11 @@ export class SpoolDraft implements Draft {
     }
   }
 
-  /** The MIME structure of a finished draft; throws what the parser threw, if it did. */
-  structure(): MimeTree {
-    if (!this.tree) throw this.parseError ?? new RoostError('TEMP', 'draft is not finished');
-    return this.tree;
+  /** The MIME structure of a finished draft (of a parked one: parsed from its file); throws what the parser threw. */
+  async structure(): Promise<MimeTree> {
+    if (this.tree) return this.tree;
+    if (this.parked && !this.discarded) return parseChunks(fs.createReadStream(this.path, { highWaterMark: 64 * 1024 }));
+    throw this.parseError ?? new RoostError('TEMP', 'draft is not finished');
   }
 
   /**
@@ -103,6 +105,11 @@ export class SpoolDraft implements Draft {
     await this.finish();
     await this.datasync();
     this.closeFd();
+    // Held until the batch commits, possibly a thousand of them: keep neither the bytes nor the
+    // structure (the commit parses the file again, in chunks); only what is on disk.
+    this.kept = null;
+    this.tree = null;
+    this.parked = true;
   }
 
   /** Discarded (nothing may be delivered from it). */
