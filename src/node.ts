@@ -135,7 +135,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await mkdir(config.paths.mailDir, { recursive: true, mode: 0o700 });
   const log = initLogger(config.log.level, opts.logDestination);
-  const tightened = await privatizeDataDir(dataDir, config.paths.mailDir);
+  const tightened = await privatizeDataDir(dataDir);
   if (tightened > 0) log.info({ paths: tightened, dataDir }, 'data_dir: group and other access removed');
   if (!defaultMetricsOn) {
     collectDefaultMetrics();

@@ -14,8 +14,8 @@ import path from 'node:path';
 export const PRIVATE_UMASK = 0o077;
 
 /**
- * Written once the whole mail tree under data_dir has been walked, so later
- * starts (which make only private files) do not walk millions of files again.
+ * Written once everything under data_dir has been walked, so later starts
+ * (which find only private files) do not walk millions of files again.
  */
 export const MODES_MARKER = '.modes-private';
 
@@ -43,7 +43,7 @@ export function tightenSync(file: string): void {
 }
 
 /** Walk `dir` (not following symlinks) and tighten everything in it; returns how many paths changed. */
-async function tightenTree(dir: string, skip: ReadonlySet<string>): Promise<number> {
+async function tightenTree(dir: string): Promise<number> {
   let changed = (await tighten(dir)) ? 1 : 0;
   const stack = [dir];
   while (stack.length > 0) {
@@ -51,7 +51,6 @@ async function tightenTree(dir: string, skip: ReadonlySet<string>): Promise<numb
     const entries = await fsp.readdir(d, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
       const p = path.join(d, e.name);
-      if (skip.has(p)) continue;
       if (await tighten(p)) changed++;
       if (e.isDirectory()) stack.push(p);
     }
@@ -60,21 +59,26 @@ async function tightenTree(dir: string, skip: ReadonlySet<string>): Promise<numb
 }
 
 /**
- * Tighten data_dir: itself and everything in it, the mail tree included when
- * it lies inside data_dir (once: see MODES_MARKER). A mail directory elsewhere
- * (an existing qmail tree) is left as the operator keeps it. Returns how many
- * paths were changed.
+ * Tighten data_dir. The first time (no MODES_MARKER yet) everything in it is
+ * walked (symlinks not followed), the mail tree too when it lies inside
+ * data_dir; afterwards, since
+ * the node and the CLI create only private files, just data_dir and its
+ * direct entries (accounts.sqlite, journal.sqlite, node.json, tls/ …), so a
+ * start with 100,000 index files and Maildirs stays quick. A mail directory
+ * elsewhere (an existing qmail tree) is left as the operator keeps it.
+ * Returns how many paths were changed.
  */
-export async function privatizeDataDir(dataDir: string, mailDir: string, opts: { mail?: boolean } = {}): Promise<number> {
+export async function privatizeDataDir(dataDir: string): Promise<number> {
   const root = path.resolve(dataDir);
-  const mail = path.resolve(mailDir);
-  const mailInside = mail === root || mail.startsWith(root + path.sep);
   const marker = path.join(root, MODES_MARKER);
-  const walkMail = mailInside && opts.mail !== false && !(await fsp.stat(marker).catch(() => null));
-  const skip = new Set<string>();
-  if (mailInside && !walkMail && mail !== root) skip.add(mail);
-  let changed = await tightenTree(root, skip);
-  if (mailInside && !walkMail && mail !== root && (await tighten(mail))) changed++;
-  if (walkMail) await fsp.writeFile(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+  if (!(await fsp.stat(marker).catch(() => null))) {
+    const changed = await tightenTree(root);
+    await fsp.writeFile(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+    return changed;
+  }
+  let changed = (await tighten(root)) ? 1 : 0;
+  for (const e of await fsp.readdir(root, { withFileTypes: true }).catch(() => [])) {
+    if (await tighten(path.join(root, e.name))) changed++;
+  }
   return changed;
 }

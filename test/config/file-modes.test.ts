@@ -69,7 +69,7 @@ describe('data_dir file modes', () => {
     for (const f of files) expect(mode(path.join(alice.maildir, 'new', f))).toBe(0o600);
   });
 
-  it('nothing is widened; the mail tree is walked once (marker), data_dir itself at every start', async () => {
+  it('nothing is widened; data_dir is walked once (marker), its top level at every start', async () => {
     const dataDir = await makeTempDir();
     cleanup.push(dataDir);
     const mail = path.join(dataDir, 'mail');
@@ -80,16 +80,16 @@ describe('data_dir file modes', () => {
     const wide = path.join(mail, 'x', 'cur', 'wide');
     writeFileSync(wide, 'x');
     chmodSync(wide, 0o666);
-    expect(await privatizeDataDir(dataDir, mail)).toBeGreaterThan(0);
+    expect(await privatizeDataDir(dataDir)).toBeGreaterThan(0);
     expect(mode(narrow)).toBe(0o400);
     expect(mode(wide)).toBe(0o600);
     expect(mode(path.join(dataDir, MODES_MARKER))).toBe(0o600);
-    // With the marker present the mail tree is not walked again; files at the top still are.
+    // With the marker present only data_dir and its direct entries are looked at.
     chmodSync(wide, 0o644);
     const top = path.join(dataDir, 'journal.sqlite');
     writeFileSync(top, '');
     chmodSync(top, 0o644);
-    await privatizeDataDir(dataDir, mail);
+    await privatizeDataDir(dataDir);
     expect(mode(top)).toBe(0o600);
     expect(mode(wide)).toBe(0o644);
   });
