@@ -12,16 +12,17 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError, tempFromOs } from '../../errors.js';
+import { LIMITS } from '../../limits.js';
 import type { Draft, DraftOptions } from '../store.js';
 import { MimeStreamParser, parseChunks } from '../mime/stream.js';
 import type { MimeTree } from '../mime/types.js';
 
 /**
  * A small message is also kept in memory, for the replication ship cache
- * (LIMITS.replication.shipCacheMaxMessage); nothing else needs the bytes,
- * since the MIME structure is built while they stream (issue 13 §5).
+ * (up to LIMITS.replication.shipCacheMaxMessage); nothing else needs the
+ * bytes, since the MIME structure is built while they stream (issue 13 §5).
  */
-const KEEP_IN_MEMORY = 512 * 1024;
+const KEEP_IN_MEMORY = LIMITS.replication.shipCacheMaxMessage;
 
 export class SpoolDraft implements Draft {
   size = 0;
