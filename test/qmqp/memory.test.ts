@@ -98,8 +98,9 @@ describe('memory bounded by limits, not message size', () => {
     }
     const grown = peak - base;
     // 24 messages of 20 MB = 480 MB if held whole (reading each back at commit grew RSS by ~470 MB here;
-    // streaming, ~60 MB). Loose bound, a third of the sum, for GC timing and socket/SQLite buffers.
-    expect(grown, `RSS grew by ${Math.round(grown / MB)} MB`).toBeLessThan(160 * MB);
+    // streaming, ~60 MB on a quiet machine). Loose bound, half the sum: garbage from socket chunks is
+    // freed when the GC gets to it, later on a loaded machine.
+    expect(grown, `RSS grew by ${Math.round(grown / MB)} MB`).toBeLessThan(240 * MB);
 
     const c = await login(t.ports.imap!, 'big@example.org', 'pw');
     await c.cmd('SELECT INBOX');
