@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../src/store/mime/parse.js';
 import { MimeStreamParser } from '../../src/store/mime/stream.js';
 import { LIMITS } from '../../src/limits.js';
+import { fieldValue, splitFields } from '../../src/store/mime/header.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIRS = ['fixtures', 'dovecot/edge', 'dovecot/random', 'dovecot/addresses'];
@@ -92,6 +93,21 @@ describe('streaming MIME parser = whole-buffer parser', () => {
       expect(tree.envelope.length).toBeGreaterThan(Math.min(subjectLen, 2 * max - 40));
       // The To: line starts past the limit and so is not read.
       expect(tree.envelope.includes('"c"')).toBe(subjectLen < max - 50);
+    }
+  });
+
+  it('a field line ending at exactly twice maxHeaderBytes is whole; one byte longer, it is cut there', () => {
+    const max = LIMITS.store.maxHeaderBytes;
+    for (const extra of [0, 1]) {
+      // "X-Long: " + value + "\r\n" ends at 2 * max (+ extra).
+      const value = 'v'.repeat(2 * max - 'X-Long: '.length - 2 + extra);
+      const hdr = Buffer.from(`X-Long: ${value}\r\n\r\nbody\r\n`, 'latin1');
+      const fields = splitFields(hdr, 0, hdr.length - 'body\r\n'.length, max);
+      expect(fields.length).toBe(1);
+      const got = fieldValue(hdr, fields[0]!);
+      expect(got.length, `extra ${extra}`).toBe(extra === 0 ? value.length : value.length + 1);
+      expect(got.endsWith('\r'), `extra ${extra}`).toBe(extra === 1);
+      expect(streamed(hdr, 4096)).toBe(JSON.stringify(parseMessage(hdr)));
     }
   });
 
