@@ -212,6 +212,8 @@ export const LIMITS = {
     /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */
     shipCacheBytes: 32 * 1024 * 1024,
     shipCacheMaxMessage: 1024 * 1024,
+    /** Bytes of delivered bodies the primary reads ahead of the one it is sending (besides that one). */
+    readAheadBytes: 8 * 1024 * 1024,
     /** Message files written by a replica being seeded before their fdatasyncs are awaited together. */
     snapshotWriteBatch: 64,
     /** Reconnect back-off to the peer. */

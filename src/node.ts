@@ -9,6 +9,7 @@
  * way: stop accepting, finish in-flight deliveries, then close the store.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { privatizeDataDir, usePrivateUmask } from './config/file-modes.js';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics } from 'prom-client';
@@ -131,9 +132,13 @@ async function writeAtomic(file: string, data: string): Promise<void> {
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RoostNode> {
   const dataDir = config.paths.dataDir;
-  await mkdir(dataDir, { recursive: true });
-  await mkdir(config.paths.mailDir, { recursive: true });
+  // Everything the node writes is private (issue 13 §6): password hashes, mail, the TLS key.
+  usePrivateUmask();
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(config.paths.mailDir, { recursive: true, mode: 0o700 });
   const log = initLogger(config.log.level, opts.logDestination);
+  const tightened = await privatizeDataDir(dataDir);
+  if (tightened > 0) log.info({ paths: tightened, dataDir }, 'data_dir: group and other access removed');
   if (!defaultMetricsOn) {
     collectDefaultMetrics();
     defaultMetricsOn = true;

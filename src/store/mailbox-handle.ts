@@ -17,7 +17,7 @@ import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
 import { fdClose, fdOpen, fdRead, fdStat } from './maildir/fd.js';
-import { parseMessage } from './mime/parse.js';
+import { parseChunks } from './mime/stream.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
@@ -148,7 +148,8 @@ export class MailboxHandleImpl implements MailboxHandle {
     const db = this.st.db();
     const json = db.structure(this.mailboxId, uid);
     if (json) return JSON.parse(json) as MimeTree;
-    const tree = parseMessage(await this.readMessage(uid));
+    // Parsed from the file in chunks: a large message is never read whole (issue 13 §5).
+    const tree = await parseChunks(await this.openMessage(uid));
     // Parse once (DESIGN.md): keep it for the next FETCH.
     this.st.db().setStructure(this.mailboxId, uid, JSON.stringify(tree));
     return tree;
