@@ -92,7 +92,7 @@ export class MailboxHandleImpl implements MailboxHandle {
     const e = this.entry(uid);
     const dir = this.dir();
     for (let attempt = 0; attempt < 3; attempt++) {
-      const n = attempt === 0 ? e.filename : this.st.locate(this.mailboxId, dir, e);
+      const n = attempt === 0 ? e.diskName : this.st.locate(this.mailboxId, dir, e);
       if (n === null) break;
       try {
         return await open(path.join(dir, n));
@@ -295,7 +295,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           const tmp = `tmp/${basename}`;
           let ok = false;
           for (let attempt = 0; attempt < 3 && !ok; attempt++) {
-            const n = attempt === 0 ? e.filename : this.st.locate(src.id, srcDir, e);
+            const n = attempt === 0 ? e.diskName : this.st.locate(src.id, srcDir, e);
             if (n === null) break;
             try {
               await placeInTmp(path.join(srcDir, n), path.join(dstDir, tmp));

@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseMessage } from './mime/parse.js';
 import type { AccountState, StoreCore } from './account.js';
-import { PACK_MIN, dirMtimes } from './account.js';
+import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
 import type { MailboxRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
@@ -45,7 +45,7 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   else discoverFolders(core, st);
   // After replay (which may still need tmp/ files of committed deliveries).
   for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));
-  if (db.pending().length > 0) st.scheduleFsWork();
+  if (db.hasPending()) st.scheduleFsWork();
 }
 
 function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void {
@@ -230,9 +230,10 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
         expunged.push(r.uid);
         continue;
       }
-      if (f.rel === r.filename || f.rel === r.disk_name) continue;
-      // The background renamer got there first: our own change, not another program's.
-      if (r.state === STATE_RENAME && f.rel === targetName({ basename: r.basename, diskName: r.disk_name }, r.flags ? r.flags.split(' ') : [])) continue;
+      // Our own names (the file work may be between rename and record, or a
+      // crash came there): never read back as a flag change. The index is
+      // newer than any name it gave the file.
+      if (isOwnName(r, f.rel)) continue;
       const keywords = r.flags.split(' ').filter((x) => x && !x.startsWith('\\'));
       renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...keywords]), filename: f.rel });
     }
