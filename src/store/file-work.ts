@@ -23,7 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AccountState } from './account.js';
 import { findByBasename } from './account.js';
-import { internFlags } from './cache.js';
+import { flat, internFlags } from './cache.js';
 import type { MailboxRow, MessageRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import { targetName } from './maildir/filename.js';
@@ -121,7 +121,7 @@ export class FileWork {
         renamed.push([r.uid, want, r.flags]);
         // Readers open the name the cache holds: point it at the file now.
         const e = cache?.get(r.uid);
-        if (e) e.diskName = want;
+        if (e) e.diskName = flat(want);
       }
       await maybeYield();
     }
