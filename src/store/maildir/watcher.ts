@@ -32,6 +32,8 @@ import type { StoreImpl } from '../store-impl.js';
 const DEBOUNCE_MS = 40;
 /** How long a name our file work announced waits for its event (events can be coalesced or lost on overflow). */
 const OWN_TTL_MS = 10_000;
+/** Announced names kept at most (events normally consume them within a debounce window); past it, events take the index lookup. */
+const OWN_MAX = 20_000;
 
 interface Watched {
   st: AccountState;
@@ -100,7 +102,7 @@ export class MailboxWatcher {
   /** The file work is about to rename `from` to `to` ('' = unlink): both events are ours. */
   private noteOwn(st: AccountState, mailboxId: number, from: string, to: string): void {
     const w = this.watched.get(st.key(mailboxId));
-    if (!w) return;
+    if (!w || w.own.size >= OWN_MAX) return;
     const until = Date.now() + OWN_TTL_MS;
     // Delete first so the map stays in expiry order.
     w.own.delete(from);
