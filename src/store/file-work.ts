@@ -34,8 +34,10 @@ import { fsyncDir } from './maildir/save.js';
 export const PAGE = 1000;
 /** Synchronous file work between yields to the event loop. */
 const SLICE_MS = 4;
-/** Pause after a slice when the event loop had other work during the last pause (about a quarter of the time for renames then). */
+/** Pause after a slice while clients read messages (renames then get about a quarter of the time). */
 const BUSY_PAUSE_MS = 12;
+/** How long after the last message read the file work keeps pausing. */
+const FOREGROUND_MS = 200;
 /** Wait before starting, so changes made in quick succession are done as one (coalescing). */
 const START_DELAY_MS = 30;
 
@@ -136,8 +138,13 @@ export class FileWork {
     await Promise.allSettled([fsyncDir(path.join(dir, 'cur')), fsyncDir(path.join(dir, 'new'))]);
     const db2 = this.st.db();
     db2.tx(() => {
-      for (const [uid, name, flags] of renamed) db2.renamed(mb.id, uid, name, flags);
-      for (const { r } of renames) db2.setRenaming(mb.id, r.uid, null);
+      // renamed() clears `renaming` too; only renames that found no file need it cleared.
+      const done = new Set<number>();
+      for (const [uid, name, flags] of renamed) {
+        db2.renamed(mb.id, uid, name, flags);
+        done.add(uid);
+      }
+      for (const { r } of renames) if (!done.has(r.uid)) db2.setRenaming(mb.id, r.uid, null);
       for (const r of unlinked) db2.deleteMessage(mb.id, r.uid);
     });
     if (unlinked.length > 0) {
@@ -149,17 +156,22 @@ export class FileWork {
 }
 
 /**
- * Yield to the event loop between slices: 1 ms while nothing else runs,
- * longer while the loop had other work during the last pause, so commands
- * waiting on I/O get many turns of the loop between two slices of renames
- * (a setImmediate gives them one turn per slice: a FETCH of 1,000 bodies
- * then takes a slice per step of each message).
+ * Yield to the event loop between slices: at once (setImmediate) while no
+ * one reads messages, else for BUSY_PAUSE_MS, so a FETCH or SEARCH waiting
+ * on file reads gets many turns of the loop between two slices of renames
+ * (with one turn per slice, a FETCH of 1,000 bodies took a slice per step of
+ * each message). Event-loop utilisation is no signal here: our own watcher
+ * events keep the loop busy during a rename run.
  */
-let othersBusy = false;
+let lastForeground = -Infinity;
 async function pause(): Promise<void> {
-  const before = performance.eventLoopUtilization();
-  await new Promise<void>((r) => setTimeout(r, othersBusy ? BUSY_PAUSE_MS : 1));
-  othersBusy = performance.eventLoopUtilization(before).utilization > 0.05;
+  const busy = performance.now() - lastForeground < FOREGROUND_MS;
+  await new Promise<void>((r) => (busy ? setTimeout(r, BUSY_PAUSE_MS) : setImmediate(r)));
+}
+
+/** A client is reading messages (mailbox-handle.ts): file work steps back for a while. */
+export function noteForeground(): void {
+  lastForeground = performance.now();
 }
 
 /**

@@ -19,6 +19,7 @@ import { placeInTmp } from './maildir/save.js';
 import { fdClose, fdOpen, fdRead, fdStat } from './maildir/fd.js';
 import { parseMessage } from './mime/parse.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
+import { noteForeground } from './file-work.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
 import type { MailboxHandle } from './store.js';
@@ -91,6 +92,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   private async openFile(uid: number, open: (file: string) => Promise<fsp.FileHandle | number> = (f) => fsp.open(f, 'r')): Promise<fsp.FileHandle | number> {
     const e = this.entry(uid);
     const dir = this.dir();
+    noteForeground();
     for (let attempt = 0; attempt < 3; attempt++) {
       const n = attempt === 0 ? e.diskName : this.st.locate(this.mailboxId, dir, e);
       if (n === null) break;
