@@ -222,13 +222,15 @@ export class AccountState {
 
   /**
    * Where a message's file is now, relative to its mailbox directory: the
-   * names the cache and the index know, the name its flags call for (a
-   * background rename may just have happened), else a directory search.
+   * names the cache and the index know (the name a rename is moving it to,
+   * the name its flags call for), else a directory search. Only the file is
+   * found: its name never changes the flags (the index is the truth).
    */
-  locate(mailboxId: number, dir: string, e: { uid: number; basename: string; filename: string; diskName: string }): string | null {
-    const names = [e.filename, e.diskName];
+  locate(mailboxId: number, dir: string, e: { uid: number; basename: string; diskName: string; filename?: string }): string | null {
+    const names = [e.diskName];
+    if (e.filename) names.push(e.filename);
     const row = this.db().message(mailboxId, e.uid);
-    if (row) names.push(row.disk_name, row.filename, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags)));
+    if (row) names.push(row.disk_name, row.renaming ?? row.disk_name, row.filename, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags)));
     for (const n of new Set(names)) if (fs.existsSync(path.join(dir, n))) return n;
     return findByBasename(dir, e.basename);
   }
@@ -387,7 +389,7 @@ export class AccountState {
                   const name = u.filenames![k]!;
                   db.setFilenames(mb.id, uid, name);
                   db.updateFlags(mb.id, uid, key, modseq, name, STATE_OK);
-                  const e = entryOf({ ...row, flags: key, modseq, filename: name, disk_name: name });
+                  const e = entryOf({ ...row, flags: key, modseq, disk_name: name });
                   changed.push(e);
                   updates.push({ uid, flags: e.flags, modseq: big });
                 });
@@ -400,7 +402,7 @@ export class AccountState {
                 if (!cacheOk) continue;
                 for (const e of c.range(first, last)) {
                   if (e.modseq >= big) continue;
-                  const ne: Entry = { ...e, flags, modseq: big, filename: targetName({ basename: e.basename, diskName: e.diskName }, flags) };
+                  const ne: Entry = { ...e, flags, modseq: big };
                   changed.push(ne);
                   updates.push({ uid: e.uid, flags, modseq: big });
                 }
@@ -570,9 +572,19 @@ export function entryOf(row: MessageRow): Entry {
     size: row.size,
     vsize: row.vsize,
     basename: row.basename,
-    filename: row.filename,
     diskName: row.disk_name,
   };
+}
+
+/**
+ * Whether `rel` is a name the index gave or is giving this message's file:
+ * the recorded one, the one a rename in progress moves it to, or the one
+ * its flags call for. Any other name for a known base name was given by
+ * another program (mutt, qmail-pop3d) and is a change to pick up.
+ */
+export function isOwnName(row: MessageRow, rel: string): boolean {
+  if (rel === row.disk_name || rel === row.renaming) return true;
+  return rel === targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags));
 }
 
 export function dirMtimes(dir: string): { newMtime: string; curMtime: string } {

@@ -5,15 +5,17 @@
  * snapshot a session holds never changes under it and taking one when
  * nothing changed costs nothing.
  */
-import { targetName } from './maildir/filename.js';
 import type { MailboxSnapshot, MessageRecord } from './types.js';
 
 /** A cached message: what the API shows plus where the file is. */
 export interface Entry extends MessageRecord {
-  /** Name the index wants on disk, relative to the mailbox dir ("cur/…:2,S"). */
-  readonly filename: string;
-  /** Name last known on disk (differs while a flag rename is pending). */
-  readonly diskName: string;
+  /**
+   * Name of the file on disk, relative to the mailbox dir ("new/…",
+   * "cur/…:2,S"). While a flag rename is pending it is the old name; the
+   * file work points it at the new one the moment it renames (in place: it
+   * is not part of what a snapshot shows, so snapshots need no copy).
+   */
+  diskName: string;
 }
 
 const internedFlags = new Map<string, readonly string[]>();
@@ -26,6 +28,15 @@ export function internFlags(key: string): readonly string[] {
     if (internedFlags.size < 10_000) internedFlags.set(key, f);
   }
   return f;
+}
+
+/**
+ * A flat copy of a string built by concatenation or slicing: a cons string
+ * keeps each of its pieces alive and a slice its whole parent, which in a
+ * cache of 100,000 names is several objects per entry instead of one.
+ */
+export function flat(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 export class MailboxCache {
@@ -64,9 +75,6 @@ export class MailboxCache {
         size: r[4] as number,
         vsize: r[5] as number,
         basename: r[6] as string,
-        // In sync (state 0) the file has its wanted name; a pending rename's
-        // wanted name follows from the flags.
-        filename: r[8] === 1 ? targetName({ basename: r[6] as string, diskName: r[7] as string }, internFlags(r[2] as string)) : (r[7] as string),
         diskName: r[7] as string,
       };
     }

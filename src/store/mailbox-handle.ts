@@ -19,6 +19,7 @@ import { placeInTmp } from './maildir/save.js';
 import { fdClose, fdOpen, fdRead, fdStat } from './maildir/fd.js';
 import { parseChunks } from './mime/stream.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
+import { noteForeground } from './file-work.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
 import type { MailboxHandle, MessageFile } from './store.js';
@@ -96,8 +97,9 @@ export class MailboxHandleImpl implements MailboxHandle {
   private async openFile(uid: number, open: (file: string) => Promise<fsp.FileHandle | number> = (f) => fsp.open(f, 'r')): Promise<fsp.FileHandle | number> {
     const e = this.entry(uid);
     const dir = this.dir();
+    noteForeground();
     for (let attempt = 0; attempt < 3; attempt++) {
-      const n = attempt === 0 ? e.filename : this.st.locate(this.mailboxId, dir, e);
+      const n = attempt === 0 ? e.diskName : this.st.locate(this.mailboxId, dir, e);
       if (n === null) break;
       try {
         return await open(path.join(dir, n));
@@ -306,7 +308,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           const tmp = `tmp/${basename}`;
           let ok = false;
           for (let attempt = 0; attempt < 3 && !ok; attempt++) {
-            const n = attempt === 0 ? e.filename : this.st.locate(src.id, srcDir, e);
+            const n = attempt === 0 ? e.diskName : this.st.locate(src.id, srcDir, e);
             if (n === null) break;
             try {
               await placeInTmp(path.join(srcDir, n), path.join(dstDir, tmp));

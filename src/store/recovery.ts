@@ -20,9 +20,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseMessage } from './mime/parse.js';
 import type { AccountState, StoreCore } from './account.js';
-import { PACK_MIN, dirMtimes } from './account.js';
+import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
 import type { MailboxRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
@@ -32,6 +31,11 @@ import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import type { JournalRecord } from './types.js';
+
+/** Deliver records per journal transaction when a Maildir is imported. */
+const IMPORT_BATCH = 5000;
+/** Files found by reconcile whose structure is parsed at once (their bytes are read anyway). */
+const PARSE_AT_RECONCILE = 1000;
 
 /** First open of an account in this process (synchronous: runs inside AccountState.db()). */
 export function recoverAccount(core: StoreCore, st: AccountState): void {
@@ -45,7 +49,7 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   else discoverFolders(core, st);
   // After replay (which may still need tmp/ files of committed deliveries).
   for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));
-  if (db.pending().length > 0) st.scheduleFsWork();
+  if (db.hasPending()) st.scheduleFsWork();
 }
 
 function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void {
@@ -135,8 +139,9 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
     return 0;
   });
   for (let i = 0; i < found.length; i++) if (assigned[i] === 0) assigned[i] = next++;
-  const maxUid = Math.max(0, ...assigned);
-  const drafts: RecordDraft[] = [
+  // A loop, not Math.max(...assigned): spreading a few hundred thousand arguments overflows the stack.
+  const maxUid = assigned.reduce((a, b) => (b > a ? b : a), 0);
+  commitNow(core, st, [
     {
       accountId: st.id,
       kind: 'mailbox-create',
@@ -149,13 +154,18 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         subscribed: kept?.subscribed ?? true,
       },
     },
-  ];
-  found.forEach((m, i) => {
-    const keptFlags = kept?.flags.get(m.basename);
-    const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
-    drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords]), true));
-  });
-  commitNow(core, st, drafts);
+  ]);
+  // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
+  for (let at = 0; at < found.length; at += IMPORT_BATCH) {
+    const drafts: RecordDraft[] = [];
+    for (let i = at; i < Math.min(found.length, at + IMPORT_BATCH); i++) {
+      const m = found[i]!;
+      const keptFlags = kept?.flags.get(m.basename);
+      const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
+      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords]), true));
+    }
+    commitNow(core, st, drafts);
+  }
   const mb = st.db().mailbox(name);
   if (mb) {
     if (kept?.recentUid !== undefined) st.db().raiseRecent(mb.id, kept.recentUid);
@@ -233,15 +243,17 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
         expunged.push(r.uid);
         continue;
       }
-      if (f.rel === r.filename || f.rel === r.disk_name) continue;
-      // The background renamer got there first: our own change, not another program's.
-      if (r.state === STATE_RENAME && f.rel === targetName({ basename: r.basename, diskName: r.disk_name }, r.flags ? r.flags.split(' ') : [])) continue;
+      // Our own names (the file work may be between rename and record, or a
+      // crash came there): never read back as a flag change. The index is
+      // newer than any name it gave the file.
+      if (isOwnName(r, f.rel)) continue;
       const keywords = r.flags.split(' ').filter((x) => x && !x.startsWith('\\'));
       renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...keywords]), filename: f.rel });
     }
     const found: FoundMessage[] = [];
     for (const f of disk.values()) {
       if (known.has(f.basename) || st.inflight.has(`${mb.id}/${f.basename}`)) continue;
+      // Bytes kept for parsing the structure now only for a handful; the rest are parsed on first access.
       const m = readFound(dir, f);
       if (m) found.push(m);
     }
@@ -275,10 +287,10 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
           const modseq = db.allocModseq(mb.id);
           found.forEach((m, i) => {
             drafts.push(deliverDraft(st, name, mb.uidvalidity, first + i, modseq, m, m.flags, true));
-            try {
-              structures.set(`${name}\u0000${first + i}`, JSON.stringify(parseMessage(m.content)));
-            } catch {
-              // Parsed again on first access.
+            // A handful are parsed now (from the file, in chunks); the rest on first access.
+            if (i < PARSE_AT_RECONCILE) {
+              const tree = m.structure;
+              if (tree) structures.set(`${name}\u0000${first + i}`, JSON.stringify(tree));
             }
           });
         }

@@ -103,7 +103,6 @@ describe('packed mailbox lists', () => {
       size: 100 + i,
       vsize: 104 + i,
       basename: `17000000${i}.M${i}P1.hést,S=${100 + i}`,
-      filename: `cur/17000000${i}.M${i}P1.hést,S=${100 + i}:2,S`,
       diskName: `cur/17000000${i}.M${i}P1.hést,S=${100 + i}:2,S`,
     }));
     const back = unpack(pack(entries), internFlags);

@@ -33,6 +33,12 @@ export interface MessageRow {
   internal_date: number;
   size: number;
   vsize: number;
+  /**
+   * The name a flag rename is moving the file to, set before rename(2) and
+   * cleared when its result is recorded (null otherwise): the watcher and
+   * reconcile know the name as ours even after a crash in between.
+   */
+  renaming?: string | null;
 }
 
 /** Row states: 0 = in sync with disk; 1 = flag rename pending; 2 = expunged, unlink pending. */
@@ -57,6 +63,23 @@ export function endIndexBatch(): void {
   for (const d of dbs ?? []) if (d.db.open && d.db.inTransaction) d.db.exec('COMMIT');
 }
 
+/**
+ * Additive migrations after version 1 (an older index gains them at open;
+ * two processes opening it at once may race, so "already there" is fine).
+ */
+function addRenamingColumn(db: Database.Database): void {
+  const cols = db.pragma('table_info(messages)') as { name: string }[];
+  if (!cols.some((c) => c.name === 'renaming')) {
+    try {
+      db.exec('ALTER TABLE messages ADD COLUMN renaming TEXT');
+    } catch (err) {
+      if (!/duplicate column/i.test((err as Error).message)) throw err;
+    }
+  }
+  // File work pages through waiting rows of one mailbox in UID order.
+  db.exec('CREATE INDEX IF NOT EXISTS messages_pending ON messages (mailbox, uid) WHERE state <> 0');
+}
+
 export class IndexDb {
   readonly db: Database.Database;
   /**
@@ -77,6 +100,7 @@ export class IndexDb {
     // Subscriptions of names that have no mailbox (RFC 3501 §6.3.6: DELETE
     // does not end a subscription); subscribed mailboxes carry theirs in the row.
     this.db.exec('CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY)');
+    addRenamingColumn(this.db);
     const p = (sql: string): Database.Statement => this.db.prepare(sql);
     this.s = {
       orphanSubscriptions: p('SELECT name FROM subscriptions ORDER BY name').pluck(),
@@ -117,21 +141,25 @@ export class IndexDb {
       markExpunged: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid = ? AND state <> 2'),
       deleteMessage: p('DELETE FROM messages WHERE mailbox = ? AND uid = ?'),
       deleteStructure: p('DELETE FROM structures WHERE mailbox = ? AND uid = ?'),
-      setDiskName: p(
-        'UPDATE messages SET disk_name = ?, filename = ?, state = CASE WHEN state = 2 THEN 2 WHEN flags = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ?',
-      ),
       flagsRange: p(
         'UPDATE messages SET flags = ?, modseq = ?, state = 1 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2 AND modseq < ?',
       ),
       expungeRange: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2'),
-      setFilenames: p('UPDATE messages SET filename = ?, disk_name = ? WHERE mailbox = ? AND uid = ?'),
+      setFilenames: p('UPDATE messages SET filename = ?, disk_name = ?, renaming = NULL WHERE mailbox = ? AND uid = ?'),
+      pendingMailboxes: p('SELECT DISTINCT mailbox FROM messages WHERE state <> 0').pluck(),
+      pendingPage: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? AND state <> 0 ORDER BY uid LIMIT ?'),
+      hasPending: p('SELECT 1 FROM messages WHERE state <> 0 LIMIT 1').pluck(),
+      setRenaming: p('UPDATE messages SET renaming = ? WHERE mailbox = ? AND uid = ?'),
+      renamedTo: p(
+        `UPDATE messages SET disk_name = ?, renaming = NULL, filename = CASE WHEN flags = ? THEN ? ELSE filename END,
+           state = CASE WHEN state = 2 THEN 2 WHEN flags = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ?`,
+      ),
       moveMessages: p('UPDATE messages SET mailbox = ? WHERE mailbox = ?'),
       moveStructures: p('UPDATE structures SET mailbox = ? WHERE mailbox = ?'),
       loadMessages: p(
         'SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
       ).raw(true),
       allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
-      pending: p('SELECT * FROM messages WHERE state <> 0'),
       getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
       setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
       getSnapshot: p('SELECT data FROM snapshots WHERE mailbox = ? AND uidvalidity = ? AND uidnext = ? AND modseq = ?').pluck(),
@@ -300,11 +328,16 @@ export class IndexDb {
   }
   /**
    * After a rename on disk: the file is now called `diskName` — recorded even
-   * if the message was expunged meanwhile, so the unlink finds it; done unless
-   * the flags changed again meanwhile.
+   * if the message was expunged meanwhile, so the unlink finds it; done only
+   * if the flags are still `flagsAtRename` (a newer STORE leaves the row
+   * pending, and the next pass renames it again from `diskName`).
    */
   renamed(mailbox: number, uid: number, diskName: string, flagsAtRename: string): void {
-    this.s.setDiskName!.run(diskName, diskName, flagsAtRename, mailbox, uid);
+    this.s.renamedTo!.run(diskName, flagsAtRename, diskName, flagsAtRename, mailbox, uid);
+  }
+  /** Note the name a rename is about to give the file (see MessageRow.renaming). */
+  setRenaming(mailbox: number, uid: number, name: string | null): void {
+    this.s.setRenaming!.run(name, mailbox, uid);
   }
   /**
    * Set flags on every live message with a UID in [first, last] whose modseq
@@ -331,8 +364,16 @@ export class IndexDb {
   allRows(mailbox: number): MessageRow[] {
     return this.s.allRows!.all(mailbox) as MessageRow[];
   }
-  pending(): MessageRow[] {
-    return this.s.pending!.all() as MessageRow[];
+  /** Mailboxes with rows waiting for file work (state 1 or 2). */
+  pendingMailboxes(): number[] {
+    return this.s.pendingMailboxes!.all() as number[];
+  }
+  /** Up to `limit` waiting rows of a mailbox with UIDs above `afterUid`, in UID order (a page, never the whole list). */
+  pendingPage(mailbox: number, afterUid: number, limit: number): MessageRow[] {
+    return this.s.pendingPage!.all(mailbox, afterUid, limit) as MessageRow[];
+  }
+  hasPending(): boolean {
+    return this.s.hasPending!.get() !== undefined;
   }
   structure(mailbox: number, uid: number): string | null {
     const r = this.s.getStructure!.get(mailbox, uid) as { json: string } | undefined;

@@ -83,7 +83,6 @@ export function unpack(buf: Buffer, intern: (key: string) => readonly string[]):
       size: u32[n + i]!,
       vsize: u32[2 * n + i]!,
       basename: bases[i]!,
-      filename: disks[i]!,
       diskName: disks[i]!,
     };
   }

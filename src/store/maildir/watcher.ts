@@ -10,22 +10,30 @@
  * fs.watch per new/ and cur/ directory — two inotify watches per open
  * mailbox — tells us everything we need: a name appeared or vanished.
  *
- * Our own renames and
- * deliveries also fire events; they are recognised (the cache or the
- * in-flight set knows the name) and cost nothing more than a lookup. Anything
- * unknown triggers a reconcile of that mailbox, which journals and emits the
- * change like any other.
+ * Our own renames and deliveries also fire events; they are recognised and
+ * cost nothing more than a lookup: the file work names each rename before it
+ * makes it (a STORE on 100,000 messages fires 200,000 events), deliveries are
+ * in the in-flight set, and any other name is compared with the names the
+ * index gave or is giving the file (account.ts isOwnName) — never with the
+ * name alone, which may lag the index. Anything else (a new file, a file
+ * renamed or removed by mutt or qmail-pop3d) triggers a reconcile of that
+ * mailbox, which journals and emits the change like any other.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { findByBasename, type AccountState } from '../account.js';
-import { parseName } from './filename.js';
-import { STATE_UNLINK } from '../index/db.js';
+import { isOwnName, type AccountState } from '../account.js';
+import { internFlags } from '../cache.js';
+import { parseName, targetName } from './filename.js';
+import { STATE_UNLINK, type MessageRow } from '../index/db.js';
 import { looksChanged, reconcileMailbox } from '../recovery.js';
 import type { StoreImpl } from '../store-impl.js';
 
 /** Events within this window are looked at together. */
 const DEBOUNCE_MS = 40;
+/** How long a name our file work announced waits for its event (events can be coalesced or lost on overflow). */
+const OWN_TTL_MS = 10_000;
+/** Announced names kept at most (events normally consume them within a debounce window); past it, events take the index lookup. */
+const OWN_MAX = 20_000;
 
 interface Watched {
   st: AccountState;
@@ -35,6 +43,8 @@ interface Watched {
   /** Names ("new/x", "cur/x:2,S") that changed since the last check; "" = compare everything. */
   events: Set<string>;
   timer: NodeJS.Timeout | null;
+  /** Names ("cur/x:2,S") our file work renamed from or to, and when they stop counting as ours (insertion order = expiry order). */
+  own: Map<string, number>;
 }
 
 export class MailboxWatcher {
@@ -48,7 +58,8 @@ export class MailboxWatcher {
     const mb = st.db().mailboxById(mailboxId);
     if (!mb) return;
     const dir = st.dir(mb.name);
-    const w: Watched = { st, mailboxId, dir, watchers: [], events: new Set(), timer: null };
+    const w: Watched = { st, mailboxId, dir, watchers: [], events: new Set(), timer: null, own: new Map() };
+    st.files.onRename ??= (mbId, from, to) => this.noteOwn(st, mbId, from, to);
     const onEvent = (sub: 'new' | 'cur') => (_type: string, name: string | Buffer | null) => {
       if (name === null) {
         // The kernel queue overflowed: compare the whole directory.
@@ -88,51 +99,58 @@ export class MailboxWatcher {
     for (const fw of w.watchers) fw.close();
   }
 
+  /** The file work is about to rename `from` to `to` ('' = unlink): both events are ours. */
+  private noteOwn(st: AccountState, mailboxId: number, from: string, to: string): void {
+    const w = this.watched.get(st.key(mailboxId));
+    if (!w || w.own.size >= OWN_MAX) return;
+    const until = Date.now() + OWN_TTL_MS;
+    // Delete first so the map stays in expiry order.
+    w.own.delete(from);
+    w.own.set(from, until);
+    if (to) {
+      w.own.delete(to);
+      w.own.set(to, until);
+    }
+  }
+
   /**
-   * Is any name in this batch something the index does not already know?
-   * Our own deliveries and renames are recognised without touching the disk
-   * (the cache knows both the old and the new name), so a STORE on 100,000
-   * messages costs a map lookup per event.
+   * Is any name in this batch a change the index does not know? Our own
+   * renames cost a map lookup per event; other names one index lookup by
+   * base name and a stat or two, never a directory listing.
    */
   private check(w: Watched): void {
     w.timer = null;
     const events = [...w.events];
     w.events.clear();
-    const cache = w.st.caches.get(w.mailboxId);
-    const byBase = new Map<string, { filename: string; diskName: string }>();
-    for (const e of cache?.all() ?? []) byBase.set(e.basename, e);
+    const now = Date.now();
+    for (const [name, until] of w.own) {
+      if (until > now) break;
+      w.own.delete(name);
+    }
+    const db = w.st.db();
+    const mb = db.mailboxById(w.mailboxId);
+    if (!mb) return;
     const exists = (rel: string): boolean => fs.existsSync(path.join(w.dir, rel));
-    const unknown = events.some((rel) => {
+    // Another process (`roost deliver`) indexed these files: reconcile brings the cache up to date.
+    const elsewhere = db.seen.has(mb.id) && db.changedElsewhere(mb);
+    const unknown = elsewhere || events.some((rel) => {
       if (rel === '') return true;
+      if (w.own.delete(rel)) return false;
       const base = parseName(rel.slice(4)).basename;
       if (w.st.inflight.has(`${w.mailboxId}/${base}`)) return false;
-      const known = byBase.get(base);
-      if (known) {
-        // The old name of a rename our background worker is doing.
-        if (rel === known.diskName && known.filename !== known.diskName) return false;
-        if (rel === known.filename || rel === known.diskName) {
-          if (exists(rel)) return false;
-          // Our name for it vanished: fine if it lives on under another name.
-          return !exists(known.filename) && !exists(known.diskName) && findByBasename(w.dir, base) === null;
-        }
-        // Another name for a message we know: renamed by someone else, or
-        // a name that vanished while the message has none left.
-        if (exists(rel)) return true;
-        return !exists(known.filename) && !exists(known.diskName) && findByBasename(w.dir, base) === null;
-      }
-      // Not in our cache: a new file (another MDA, another Roost process) unless it is on its way out.
-      return exists(rel) && !this.expungePending(w, base);
+      const row = db.byBasename(w.mailboxId, base);
+      // Not in the index: a new file (another MDA, another Roost process) if it is there.
+      if (!row) return exists(rel);
+      // Expunged, on its way out.
+      if (row.state === STATE_UNLINK) return false;
+      if (isOwnName(row, rel) && exists(rel)) return false;
+      // Another program gave the file this name, or a name vanished: a
+      // change unless the file still has one of our names.
+      if (!isOwnName(row, rel) && exists(rel)) return true;
+      return !ownNames(row).some(exists);
     });
     if (!unknown) return;
-    const mb = w.st.db().mailboxById(w.mailboxId);
-    if (!mb) return;
     reconcileMailbox(this.store, w.st, mb.name).catch((err) => this.store.warn('store: reconcile after watcher event failed', err));
-  }
-
-  /** A file we are about to unlink (expunged, state 2) may still show up; a live row not in our cache was added by another process. */
-  private expungePending(w: Watched, base: string): boolean {
-    const row = w.st.db().byBasename(w.mailboxId, base);
-    return row !== null && row.state === STATE_UNLINK;
   }
 
   async close(): Promise<void> {
@@ -142,4 +160,11 @@ export class MailboxWatcher {
     }
     this.watched.clear();
   }
+}
+
+/** The names a row's file may have that are ours (see isOwnName). */
+function ownNames(row: MessageRow): string[] {
+  const out = [row.disk_name, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags))];
+  if (row.renaming) out.push(row.renaming);
+  return out;
 }
