@@ -33,6 +33,11 @@ import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage }
 import { readUidList } from './maildir/uidlist-import.js';
 import type { JournalRecord } from './types.js';
 
+/** Deliver records per journal transaction when a Maildir is imported. */
+const IMPORT_BATCH = 5000;
+/** Files found by reconcile whose structure is parsed at once (their bytes are read anyway). */
+const PARSE_AT_RECONCILE = 1000;
+
 /** First open of an account in this process (synchronous: runs inside AccountState.db()). */
 export function recoverAccount(core: StoreCore, st: AccountState): void {
   const db = st.db();
@@ -135,8 +140,9 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
     return 0;
   });
   for (let i = 0; i < found.length; i++) if (assigned[i] === 0) assigned[i] = next++;
-  const maxUid = Math.max(0, ...assigned);
-  const drafts: RecordDraft[] = [
+  // A loop, not Math.max(...assigned): spreading a few hundred thousand arguments overflows the stack.
+  const maxUid = assigned.reduce((a, b) => (b > a ? b : a), 0);
+  commitNow(core, st, [
     {
       accountId: st.id,
       kind: 'mailbox-create',
@@ -149,13 +155,18 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         subscribed: kept?.subscribed ?? true,
       },
     },
-  ];
-  found.forEach((m, i) => {
-    const keptFlags = kept?.flags.get(m.basename);
-    const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
-    drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords]), true));
-  });
-  commitNow(core, st, drafts);
+  ]);
+  // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
+  for (let at = 0; at < found.length; at += IMPORT_BATCH) {
+    const drafts: RecordDraft[] = [];
+    for (let i = at; i < Math.min(found.length, at + IMPORT_BATCH); i++) {
+      const m = found[i]!;
+      const keptFlags = kept?.flags.get(m.basename);
+      const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
+      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords]), true));
+    }
+    commitNow(core, st, drafts);
+  }
   const mb = st.db().mailbox(name);
   if (mb) {
     if (kept?.recentUid !== undefined) st.db().raiseRecent(mb.id, kept.recentUid);
@@ -242,7 +253,8 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     const found: FoundMessage[] = [];
     for (const f of disk.values()) {
       if (known.has(f.basename) || st.inflight.has(`${mb.id}/${f.basename}`)) continue;
-      const m = readFound(dir, f);
+      // Bytes kept for parsing the structure now only for a handful; the rest are parsed on first access.
+      const m = readFound(dir, f, found.length < PARSE_AT_RECONCILE);
       if (m) found.push(m);
     }
     sortFound(found);
@@ -276,7 +288,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
           found.forEach((m, i) => {
             drafts.push(deliverDraft(st, name, mb.uidvalidity, first + i, modseq, m, m.flags, true));
             try {
-              structures.set(`${name}\u0000${first + i}`, JSON.stringify(parseMessage(m.content)));
+              if (m.content) structures.set(`${name}\u0000${first + i}`, JSON.stringify(parseMessage(m.content)));
             } catch {
               // Parsed again on first access.
             }

@@ -42,11 +42,12 @@ export interface FoundMessage {
   size: number;
   vsize: number;
   internalDate: number;
-  content: Buffer;
+  /** The bytes, only when asked for (a 100,000-file import must not hold them all). */
+  content?: Buffer;
 }
 
-/** Read a found file: size, W= (counting bare LFs when the name lacks it), mtime. */
-export function readFound(dir: string, f: DiskFile): FoundMessage | null {
+/** Read a found file: size, W= (counting bare LFs when the name lacks it), mtime; its bytes if `keep`. */
+export function readFound(dir: string, f: DiskFile, keep = false): FoundMessage | null {
   const file = path.join(dir, f.rel);
   let content: Buffer;
   let st: fs.Stats;
@@ -64,7 +65,7 @@ export function readFound(dir: string, f: DiskFile): FoundMessage | null {
     size: content.length,
     vsize: p.vsize ?? content.length + countBareLf(content),
     internalDate: Math.floor(st.mtimeMs),
-    content,
+    ...(keep ? { content } : {}),
   };
 }
 
