@@ -28,6 +28,7 @@ import { ClosedError, Output } from './output.js';
 import { allowsExpunge, lookup } from './registry.js';
 import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
+import { appendLimit } from './append-limit.js';
 import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { compressLayer, type CompressLayer } from './compress.js';
@@ -118,7 +119,7 @@ export class Session {
     this.input = socket;
     this.reader = new CommandReader({
       maxLineLength: LIMITS.imap.maxLineLength,
-      maxLiteralSize: LIMITS.imap.maxLiteralSize,
+      maxLiteralSize: appendLimit(ctx),
       maxNonSyncLiteral: LIMITS.imap.maxNonSyncLiteral,
       maxNestingDepth: LIMITS.imap.maxNestingDepth,
     });
@@ -166,7 +167,7 @@ export class Session {
       if (this.guard.allowPlaintext(this.secure, this.remoteAddress)) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
       else caps.push('LOGINDISABLED');
     } else {
-      caps.push('UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'XLIST', `APPENDLIMIT=${LIMITS.imap.maxLiteralSize}`);
+      caps.push('UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'XLIST', `APPENDLIMIT=${appendLimit(this.ctx)}`);
       caps.push(...EXTENSION_CAPABILITIES);
     }
     return caps;
@@ -390,7 +391,7 @@ export class Session {
     if (this.state.kind !== 'auth' && this.state.kind !== 'selected') return refuse('BAD', 'APPEND: Not logged in');
     if (!this.ctx.replication.writable) return refuse('NO', 'This server is a standby; writes are refused', { name: 'UNAVAILABLE' });
     // RFC 7888 §4 / RFC 3501 §6.3.11: refuse before the client sends the bytes.
-    if (head.size > LIMITS.imap.maxLiteralSize) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
+    if (head.size > appendLimit(this.ctx)) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
     if (head.index === 0) {
       try {
         await this.state.user.status(head.mailbox);
@@ -406,7 +407,7 @@ export class Session {
       this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, drafts: [], current: null, error: null };
     this.mode = mode;
     try {
-      mode.current = await this.ctx.store.createDraft({ maxSize: LIMITS.imap.maxLiteralSize });
+      mode.current = await this.ctx.store.createDraft({ maxSize: appendLimit(this.ctx) });
     } catch (err) {
       const a = answerForError(err, this.log, 'APPEND');
       return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
