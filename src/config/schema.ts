@@ -45,6 +45,8 @@ export const SCHEMA = {
     tls_listen: { type: 'listen', default: '127.0.0.1:1995' },
     /** RFC 2449 LOGIN-DELAY in seconds; 0 = not advertised. */
     login_delay: { type: 'int', default: 0, min: 0, max: 86400 },
+    /** UIDL form (src/pop3/uidl-format.ts): "filename" (qmail-pop3d, Courier) or Dovecot's variables, e.g. "%08Xu%08Xv". */
+    uidl_format: { type: 'string', default: 'filename' },
     max_connections: { type: 'int', default: 5000, min: 1, max: 1_000_000 },
     max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
   },
@@ -115,6 +117,8 @@ export const SCHEMA = {
     attr_size_max: { type: 'string', default: 'mailSizeMax' },
     attr_status: { type: 'string', default: 'accountStatus' },
     attr_host: { type: 'string', default: 'mailHost' },
+    /** Attribute holding a per-account pop3.uidl_format; empty: not read. */
+    attr_uidl_format: { type: 'string', default: '' },
   },
   replication: {
     role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },
