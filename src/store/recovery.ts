@@ -31,6 +31,7 @@ import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
+import { subscribedOnImport } from './maildir/subscriptions.js';
 import type { JournalRecord } from './types.js';
 
 /** Deliver records per journal transaction when a Maildir is imported. */
@@ -152,7 +153,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         uidvalidity,
         uidnext: Math.max(next, maxUid + 1),
         specialUse: kept?.specialUse ?? null,
-        subscribed: kept?.subscribed ?? true,
+        subscribed: kept?.subscribed ?? subscribedOnImport(st.account.maildir, name),
       },
     },
   ]);

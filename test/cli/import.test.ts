@@ -103,3 +103,22 @@ describe('roost import of folders with any legal name (issue 15 §4)', () => {
     }
   });
 });
+
+describe('roost import carries subscriptions (issue 15 §3)', () => {
+  it("keeps Courier's courierimapsubscribed: only the folders listed there are subscribed", async () => {
+    const src3 = path.join(dir, 'old3', 'Maildir');
+    for (const f of ['', '.Sent', '.Lists', '.Lists.roost']) for (const d of ['cur', 'new', 'tmp']) await mkdir(path.join(src3, f, d), { recursive: true });
+    await writeFile(path.join(src3, 'courierimapsubscribed'), 'INBOX\nINBOX.Lists.roost\n');
+    expect((await roost(['user', 'add', 'courier@example.org', '--config', cfg])).code).toBe(0);
+    const r = await roost(['import', 'courier@example.org', src3, '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+    try {
+      const found = await t.ctx.directory.lookupRecipient('courier@example.org');
+      if (found.kind !== 'found') throw new Error('account missing');
+      expect([...(await t.ctx.store.user(found.account).subscriptions())].sort()).toEqual(['INBOX', 'Lists.roost']);
+    } finally {
+      await t.stop();
+    }
+  });
+});
