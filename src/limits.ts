@@ -73,8 +73,12 @@ export const LIMITS = {
   imap: {
     /** Command text outside literals (Dovecot's imap_max_line_length is 64k). */
     maxLineLength: 65536,
-    /** Largest literal / APPENDLIMIT. */
-    maxLiteralSize: 50 * 1024 * 1024,
+    /**
+     * Hard ceiling of a literal and of APPENDLIMIT (RFC 7889); the advertised
+     * limit is imap.max_message_size (default 50 MiB), which may not exceed
+     * this. 1 GiB keeps sizes inside the u32 fields of the packed lists.
+     */
+    maxLiteralSize: 1024 * 1024 * 1024,
     /** RFC 7888 LITERAL-: non-synchronizing literals up to 4096 octets if only LITERAL- is offered. */
     maxNonSyncLiteral: 50 * 1024 * 1024,
     maxNestingDepth: 32,

@@ -25,6 +25,7 @@
 import type { JournalRecord, Store } from '../store/store.js';
 import { RoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import { compileUidlFormat } from './uidl-format.js';
 import type { AccountStatus } from './directory.js';
 import { normalizeAddress } from './address.js';
 import type { DirectoryChange, SqliteDirectory } from './sqlite.js';
@@ -38,6 +39,7 @@ export type UserOp =
   | { op: 'passwd'; address: string; password: string }
   | { op: 'quota'; address: string; quotaBytes: number; quotaMessages: number }
   | { op: 'status'; address: string; status: AccountStatus }
+  | { op: 'uidl'; address: string; format: string }
   | { op: 'alias-add'; alias: string; address: string }
   | { op: 'alias-del'; alias: string };
 
@@ -75,6 +77,18 @@ export function parseUserOp(args: Record<string, unknown>): UserOp {
       const status = str('status') as AccountStatus;
       if (!STATUSES.includes(status)) throw new RoostError('LIMIT', `user: unknown status ${JSON.stringify(status)}`);
       return { op: 'status', address: str('address'), status };
+    }
+    case 'uidl': {
+      const format = args.format;
+      if (typeof format !== 'string') throw new RoostError('LIMIT', 'user: "format" must be a string');
+      if (format !== '') {
+        try {
+          compileUidlFormat(format);
+        } catch (err) {
+          throw new RoostError('LIMIT', `user: uidl format: ${(err as Error).message}`);
+        }
+      }
+      return { op: 'uidl', address: str('address'), format };
     }
     case 'alias-add':
       return { op: 'alias-add', alias: str('alias'), address: str('address') };
@@ -142,6 +156,9 @@ export class JournaledDirectory {
         break;
       case 'status':
         await d.setStatus(op.address, op.status);
+        break;
+      case 'uidl':
+        await d.setUidlFormat(op.address, op.format);
         break;
       case 'alias-add': {
         await d.addAlias(op.alias, op.address);

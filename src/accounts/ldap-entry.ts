@@ -22,6 +22,8 @@ export interface AttrNames {
   sizeMax: string;
   status: string;
   host: string;
+  /** Per-account pop3.uidl_format (directory.ldap.attr_uidl_format); '' = not read. */
+  uidlFormat?: string;
 }
 
 export interface StorePolicy {
@@ -147,5 +149,7 @@ export function entryToAccount(entry: Entry, policy: EntryPolicy): EntryVerdict 
     maxMessageSize: maxMessageSize as number,
     status: parseStatus(first(entry, a.status)),
   };
+  const uidl = a.uidlFormat ? first(entry, a.uidlFormat) : undefined;
+  if (uidl) return { ok: true, account: { ...account, uidlFormat: uidl }, host: first(entry, a.host) };
   return { ok: true, account, host: first(entry, a.host) };
 }

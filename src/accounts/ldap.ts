@@ -143,6 +143,7 @@ export class LdapDirectory implements Directory {
       sizeMax: cfg.attr_size_max,
       status: cfg.attr_status,
       host: cfg.attr_host,
+      uidlFormat: cfg.attr_uidl_format,
     };
     this.policy = {
       attrs,
@@ -164,7 +165,9 @@ export class LdapDirectory implements Directory {
 
   private get attributes(): string[] {
     const a = this.policy.attrs;
-    return [a.mail, a.uid, a.store, a.home, a.quotaSize, a.quotaCount, a.sizeMax, a.status, a.host];
+    const out = [a.mail, a.uid, a.store, a.home, a.quotaSize, a.quotaCount, a.sizeMax, a.status, a.host];
+    if (a.uidlFormat) out.push(a.uidlFormat);
+    return out;
   }
 
   /** Search under base; a fault becomes UNAVAILABLE (and marks the directory down). */

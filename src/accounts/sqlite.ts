@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS users (
   quota_messages INTEGER NOT NULL DEFAULT 0,
   max_message_size INTEGER NOT NULL DEFAULT 0,
   status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','noaccess','disabled','deleted')),
-  created INTEGER NOT NULL
+  created INTEGER NOT NULL,
+  uidl_format TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS aliases (
   alias TEXT PRIMARY KEY,
@@ -45,6 +46,8 @@ export interface UserRow {
   max_message_size: number;
   status: AccountStatus;
   created: number;
+  /** pop3.uidl_format for this account; '' = the config's. */
+  uidl_format: string;
 }
 
 export interface NewUser {
@@ -95,6 +98,9 @@ export class SqliteDirectory implements Directory {
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('foreign_keys = ON');
       this.db.exec(SCHEMA_SQL);
+      // Directories made before the column existed.
+      const cols = this.db.prepare('PRAGMA table_info(users)').all() as { name: string }[];
+      if (!cols.some((c) => c.name === 'uidl_format')) this.db.exec("ALTER TABLE users ADD COLUMN uidl_format TEXT NOT NULL DEFAULT ''");
     } catch (err) {
       throw new RoostError('UNAVAILABLE', `directory ${file}: ${(err as Error).message}`, { cause: err });
     }
@@ -130,6 +136,7 @@ export class SqliteDirectory implements Directory {
       quotaMessages: row.quota_messages,
       maxMessageSize: row.max_message_size,
       status: row.status,
+      ...(row.uidl_format ? { uidlFormat: row.uidl_format } : {}),
     };
   }
 
@@ -203,6 +210,7 @@ export class SqliteDirectory implements Directory {
       max_message_size: u.maxMessageSize ?? 0,
       status: u.status ?? 'active',
       created: Math.floor(Date.now() / 1000),
+      uidl_format: '',
     };
     this.guard('add', () => {
       const tx = this.db.transaction(() => {
@@ -210,8 +218,8 @@ export class SqliteDirectory implements Directory {
         if (this.q.alias.get(address)) throw new RoostError('EXISTS', `${address} is an alias`);
         this.db
           .prepare(
-            `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created)
-             VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created)`,
+            `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created, uidl_format)
+             VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created, @uidl_format)`,
           )
           .run(row);
       });
@@ -238,6 +246,13 @@ export class SqliteDirectory implements Directory {
     const changes = this.guard('quota', () =>
       this.db.prepare('UPDATE users SET quota_bytes = ?, quota_messages = ? WHERE address = ?').run(quotaBytes, quotaMessages, a).changes,
     );
+    if (changes === 0) throw new RoostError('NOTFOUND', `no user ${a}`);
+  }
+
+  /** The account's UIDL form (pop3.uidl_format syntax); '' returns it to the config's. */
+  async setUidlFormat(address: string, format: string): Promise<void> {
+    const a = normalizeAddress(address);
+    const changes = this.guard('uidl', () => this.db.prepare('UPDATE users SET uidl_format = ? WHERE address = ?').run(format, a).changes);
     if (changes === 0) throw new RoostError('NOTFOUND', `no user ${a}`);
   }
 
@@ -308,11 +323,12 @@ export class SqliteDirectory implements Directory {
   /** Apply journaled changes idempotently and remember `lsn` as applied, in one transaction. */
   applyChanges(changes: readonly DirectoryChange[], lsn: bigint): void {
     const putUser = this.db.prepare(
-      `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created)
-       VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created)
+      `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created, uidl_format)
+       VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created, @uidl_format)
        ON CONFLICT(address) DO UPDATE SET password = excluded.password, maildir = excluded.maildir,
          quota_bytes = excluded.quota_bytes, quota_messages = excluded.quota_messages,
-         max_message_size = excluded.max_message_size, status = excluded.status, created = excluded.created`,
+         max_message_size = excluded.max_message_size, status = excluded.status, created = excluded.created,
+         uidl_format = excluded.uidl_format`,
     );
     // An alias whose user is missing here (a diverged copy) is skipped rather than breaking the foreign key.
     const putAlias = this.db.prepare(
@@ -324,7 +340,8 @@ export class SqliteDirectory implements Directory {
         for (const c of changes) {
           if (c.op === 'user-put') {
             this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.user.address);
-            putUser.run(c.user);
+            // Records journaled before the column existed carry no uidl_format.
+            putUser.run({ ...c.user, uidl_format: c.user.uidl_format ?? '' });
           } else if (c.op === 'user-del') this.db.prepare('DELETE FROM users WHERE address = ?').run(c.address);
           else if (c.op === 'alias-put') putAlias.run({ alias: c.alias, address: c.address });
           else this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.alias);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { SCHEMA, type Config, type KeySpec, type Section } from './schema.js';
 import { LIMITS } from '../limits.js';
+import { compileUidlFormat } from '../accounts/uidl-format.js';
 
 /** A configuration problem; `key` names the offending key ("qmqp.listen"). */
 export class ConfigError extends Error {
@@ -112,6 +113,11 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
   if (((root.tls as { cert: string; key: string }).cert === '') !== ((root.tls as { key: string }).key === ''))
     throw new ConfigError('tls.cert', 'tls.cert and tls.key must be set together');
   resolveSecret(root.replication as Config['replication'], cwd);
+  try {
+    compileUidlFormat((root.pop3 as Config['pop3']).uidl_format);
+  } catch (err) {
+    throw new ConfigError('pop3.uidl_format', (err as Error).message);
+  }
   return { ...(root as Omit<Config, 'paths'>), paths: { dataDir, mailDir, configFile } } as Config;
 }
 

@@ -3,6 +3,7 @@
  * DESIGN.md's operator contract lists the keys tests outside the repo rely on;
  * keep those names exact. Each key has a default, so an empty file is valid.
  */
+import { LIMITS } from '../limits.js';
 
 export type KeySpec =
   | { type: 'string'; default: string }
@@ -15,6 +16,8 @@ export type KeySpec =
 export type Section = Record<string, KeySpec>;
 
 const MiB = 1024 * 1024;
+/** One default for every way in (QMQP, LMTP, IMAP APPEND), so a message one accepts the others accept too. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB;
 
 export const SCHEMA = {
   '': {
@@ -34,18 +37,22 @@ export const SCHEMA = {
     max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
     /** Logged-in sessions of one account from one address (Dovecot's mail_max_userip_connections). */
     max_userip_connections: { type: 'int', default: 10, min: 1, max: 1_000_000 },
+    /** Largest APPEND literal, advertised as APPENDLIMIT (RFC 7889); LIMITS.imap.maxLiteralSize is the ceiling. */
+    max_message_size: { type: 'int', default: DEFAULT_MAX_MESSAGE_SIZE, min: 1024, max: LIMITS.imap.maxLiteralSize },
   },
   pop3: {
     listen: { type: 'listen', default: '127.0.0.1:1110' },
     tls_listen: { type: 'listen', default: '127.0.0.1:1995' },
     /** RFC 2449 LOGIN-DELAY in seconds; 0 = not advertised. */
     login_delay: { type: 'int', default: 0, min: 0, max: 86400 },
+    /** UIDL form (src/pop3/uidl-format.ts): "filename" (qmail-pop3d, Courier) or Dovecot's variables, e.g. "%08Xu%08Xv". */
+    uidl_format: { type: 'string', default: 'filename' },
     max_connections: { type: 'int', default: 5000, min: 1, max: 1_000_000 },
     max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
   },
   qmqp: {
     listen: { type: 'listen', default: '127.0.0.1:1628' },
-    max_message_size: { type: 'int', default: 50 * MiB, min: 1024, max: 200_000_000 },
+    max_message_size: { type: 'int', default: DEFAULT_MAX_MESSAGE_SIZE, min: 1024, max: 200_000_000 },
     max_recipients: { type: 'int', default: 1000, min: 1, max: 100_000 },
     max_connections: { type: 'int', default: 200, min: 1, max: 100_000 },
     read_timeout_ms: { type: 'int', default: 300_000, min: 100, max: 3_600_000 },
@@ -125,6 +132,8 @@ export const SCHEMA = {
     attr_size_max: { type: 'string', default: 'mailSizeMax' },
     attr_status: { type: 'string', default: 'accountStatus' },
     attr_host: { type: 'string', default: 'mailHost' },
+    /** Attribute holding a per-account pop3.uidl_format; empty: not read. */
+    attr_uidl_format: { type: 'string', default: '' },
   },
   replication: {
     role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },

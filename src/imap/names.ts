@@ -14,8 +14,11 @@ export const SEPARATOR = '.';
 export function nameProblem(name: string): string | null {
   if (name === '') return 'Empty mailbox name';
   if (name.length > LIMITS.store.maxMailboxNameLength) return 'Mailbox name too long';
-  // Control characters, "/" (a path separator on disk) and the LIST wildcards.
-  if (/[\u0000-\u001f\u007f/*%]/u.test(name)) return 'Mailbox name contains a character that is not allowed';
+  // Control characters and "/" (a path separator on disk). "%" and "*" are
+  // allowed as Dovecot, Courier and Gmail allow them (RFC 3501 §5.1 only
+  // discourages them): LIST still reads them as wildcards in a pattern, and
+  // the encoder quotes such names.
+  if (/[\u0000-\u001f\u007f/]/u.test(name)) return 'Mailbox name contains a character that is not allowed';
   const parts = name.split(SEPARATOR);
   if (parts.length > LIMITS.store.maxMailboxDepth) return 'Mailbox hierarchy too deep';
   // An empty component means "..", a leading or a trailing separator.

@@ -28,6 +28,7 @@ import { ClosedError, Output } from './output.js';
 import { allowsExpunge, lookup } from './registry.js';
 import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
+import { appendLimit } from './append-limit.js';
 import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { compressLayer, type CompressLayer } from './compress.js';
@@ -123,7 +124,7 @@ export class Session {
     this.input = socket;
     this.reader = new CommandReader({
       maxLineLength: LIMITS.imap.maxLineLength,
-      maxLiteralSize: LIMITS.imap.maxLiteralSize,
+      maxLiteralSize: appendLimit(ctx),
       maxNonSyncLiteral: LIMITS.imap.maxNonSyncLiteral,
       maxNestingDepth: LIMITS.imap.maxNestingDepth,
     });
@@ -171,7 +172,7 @@ export class Session {
       if (this.guard.allowPlaintext(this.secure, this.remoteAddress)) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
       else caps.push('LOGINDISABLED');
     } else {
-      caps.push('UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'XLIST', `APPENDLIMIT=${LIMITS.imap.maxLiteralSize}`);
+      caps.push('UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'XLIST', `APPENDLIMIT=${appendLimit(this.ctx)}`);
       caps.push(...EXTENSION_CAPABILITIES);
     }
     return caps;
@@ -243,7 +244,7 @@ export class Session {
   /** A new assembly for this session's APPEND (commands/catenate.ts). */
   newAppendAssembly(): AppendAssembly {
     const selected = this.state.kind === 'selected' ? this.state.view.handle.name : null;
-    return new AppendAssembly({ store: this.ctx.store, user: this.user, selected });
+    return new AppendAssembly({ store: this.ctx.store, user: this.user, selected, maxSize: appendLimit(this.ctx) });
   }
 
   /**
@@ -427,7 +428,7 @@ export class Session {
     if (this.state.kind !== 'auth' && this.state.kind !== 'selected') return refuse('BAD', 'APPEND: Not logged in');
     if (!this.ctx.replication.writable) return refuse('NO', 'This server is a standby; writes are refused', { name: 'UNAVAILABLE' });
     // RFC 7888 §4 / RFC 3501 §6.3.11: refuse before the client sends the bytes.
-    if (head.size > LIMITS.imap.maxLiteralSize) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
+    if (head.size > appendLimit(this.ctx)) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
     if (this.mode?.kind !== 'append') {
       try {
         await this.state.user.status(head.mailbox);

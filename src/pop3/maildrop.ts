@@ -5,6 +5,7 @@
  * that QUIT applies in the UPDATE state. Nothing here touches a file.
  */
 import type { MailboxSnapshot, MessageRecord } from '../store/store.js';
+import type { UidlFormatter } from '../accounts/uidl-format.js';
 
 export type Lookup =
   | { kind: 'ok'; record: MessageRecord }
@@ -19,8 +20,15 @@ export class Maildrop {
   private deletedOctets = 0;
   private readonly totalOctets: number;
 
-  constructor(snapshot: MailboxSnapshot) {
+  private readonly uidvalidity: number;
+
+  /** `format`: the account's UIDL form (./uidl-format.ts); the Maildir base name when not given. */
+  constructor(
+    snapshot: MailboxSnapshot,
+    private readonly format: UidlFormatter = (m) => m.basename,
+  ) {
     this.messages = snapshot.messages;
+    this.uidvalidity = snapshot.uidvalidity;
     this.deleted = new Uint8Array(this.messages.length);
     this.retrieved = new Uint8Array(this.messages.length);
     let total = 0;
@@ -43,6 +51,11 @@ export class Maildrop {
     if (!Number.isSafeInteger(n) || n < 1 || n > this.messages.length) return { kind: 'nosuch' };
     if (this.deleted[n - 1]) return { kind: 'deleted' };
     return { kind: 'ok', record: this.messages[n - 1]! };
+  }
+
+  /** The UIDL of a message (RFC 1939 §7). */
+  uidl(m: MessageRecord): string {
+    return this.format(m, this.uidvalidity);
   }
 
   /** Every message not marked deleted, with its number, in order. */

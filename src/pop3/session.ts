@@ -20,6 +20,7 @@ import type { AuthGuard, LoginOutcome } from '../net/auth-guard.js';
 import type { MailboxHandle } from '../store/store.js';
 import { COMMANDS, ArgError, type StateKind } from './commands/index.js';
 import { Maildrop } from './maildrop.js';
+import { uidlFormatter } from '../accounts/uidl-format.js';
 import { pop3Logins, pop3SessionsOpen } from './metrics.js';
 import { LineReader, ListingWriter, writeOut, type LineResult } from './wire.js';
 import { errorReply, loginRefusal } from './replies.js';
@@ -294,7 +295,7 @@ export class Session {
       const user = this.ctx.store.user(account);
       release = user.lockMaildrop(this.cid);
       handle = await user.openMailbox('INBOX', { origin: this.cid });
-      const maildrop = new Maildrop(handle.snapshot());
+      const maildrop = new Maildrop(handle.snapshot(), uidlFormatter(account.uidlFormat || this.ctx.config.pop3.uidl_format));
       if (this.socket.destroyed || this.state.kind !== 'authorization') {
         // The client went away (or autologout fired) while INBOX was opening.
         handle.close();

@@ -101,8 +101,15 @@ export class AccountState {
   db(): IndexDb {
     if (!this.idx || !this.idx.db.open) this.idx = this.core.openIndex(this);
     if (!this.recovered) {
+      // Set first: recovery itself calls db().
       this.recovered = true;
-      this.core.recover(this);
+      try {
+        this.core.recover(this);
+      } catch (err) {
+        // A failed rebuild is retried on the next use instead of leaving a half-built index in service.
+        this.recovered = false;
+        throw err;
+      }
     }
     return this.idx;
   }

@@ -25,11 +25,13 @@ import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
 import type { MailboxRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
-import { flagsFromLetters, flagsKey, normalizeFlags, targetName } from './maildir/filename.js';
+import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } from './maildir/filename.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
+import { subscribedOnImport } from './maildir/subscriptions.js';
+import { keywordsFromLetters, readDovecotKeywords } from './maildir/keyword-letters.js';
 import type { JournalRecord } from './types.js';
 
 /** Deliver records per journal transaction when a Maildir is imported. */
@@ -151,10 +153,11 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         uidvalidity,
         uidnext: Math.max(next, maxUid + 1),
         specialUse: kept?.specialUse ?? null,
-        subscribed: kept?.subscribed ?? true,
+        subscribed: kept?.subscribed ?? subscribedOnImport(st.account.maildir, name),
       },
     },
   ]);
+  const keywordTable = readDovecotKeywords(dir);
   // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
   for (let at = 0; at < found.length; at += IMPORT_BATCH) {
     const drafts: RecordDraft[] = [];
@@ -162,7 +165,9 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       const m = found[i]!;
       const keptFlags = kept?.flags.get(m.basename);
       const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
-      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords]), true));
+      // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
+      const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
+      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered]), true));
     }
     commitNow(core, st, drafts);
   }

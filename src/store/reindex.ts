@@ -5,6 +5,8 @@
  * courierimapuiddb in the folder (migration), otherwise they are new.
  * Keywords survive from the old index; system flags come from file names.
  */
+import fs from 'node:fs';
+import { RoostError, isRoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { STATE_UNLINK } from './index/db.js';
 import { importMaildir, removeIndexFiles, type KeptUids } from './recovery.js';
@@ -41,12 +43,40 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
     for (const mb of db.mailboxes()) st.emit(mb.id, { type: 'gone', origin: null });
     st.caches.clear();
     st.dropIndex();
-    removeIndexFiles(file);
-    const fresh = st.db();
-    // Old journal records describe the old index: the new one starts after them.
-    fresh.setAppliedLsn(store.journal.refreshLastLsn());
-    if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
-    for (const name of orphans) fresh.setOrphanSubscription(name, true);
-    return importMaildir(store, st, keep);
+    // The old index stays aside until the new one is complete: a rebuild that
+    // fails (a folder it cannot create, a full disk) must not leave the
+    // account with half an index (issue 15: that locked users out).
+    const aside = `${file}.before-reindex`;
+    removeIndexFiles(aside);
+    moveIndexFiles(file, aside);
+    try {
+      const fresh = st.db();
+      // Old journal records describe the old index: the new one starts after them.
+      fresh.setAppliedLsn(store.journal.refreshLastLsn());
+      if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
+      for (const name of orphans) fresh.setOrphanSubscription(name, true);
+      const done = importMaildir(store, st, keep);
+      removeIndexFiles(aside);
+      return done;
+    } catch (err) {
+      st.caches.clear();
+      st.dropIndex();
+      removeIndexFiles(file);
+      moveIndexFiles(aside, file);
+      // The records the failed rebuild journaled describe the discarded index (same UIDs): not replayed onto the old one.
+      st.db().setAppliedLsn(store.journal.refreshLastLsn());
+      throw isRoostError(err) ? err : new RoostError('TEMP', `reindex of ${st.id} failed, old index kept: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
   });
+}
+
+/** Rename an index database and its WAL files (missing ones are skipped). */
+function moveIndexFiles(from: string, to: string): void {
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      fs.renameSync(from + suffix, to + suffix);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }

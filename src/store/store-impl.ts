@@ -85,6 +85,7 @@ export class StoreImpl implements Store, StoreCore {
   private readonly discards = new Set<Promise<void>>();
   /** Prunes the journal past journal_max_bytes (null: unbounded, e.g. CLI tools). */
   readonly keeper: JournalKeeper | null;
+  private readonly log: (msg: string, fields: Record<string, unknown>) => void;
   writable = true;
   currentEpoch = 0;
   private closed = false;
@@ -109,6 +110,7 @@ export class StoreImpl implements Store, StoreCore {
     );
     this.replication = new ReplicationImpl(this);
     const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => process.emitWarning(`${msg} ${JSON.stringify(fields)}`));
+    this.log = log;
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
     this.keeper?.start();
     this.watcher = opts.watch ? new MailboxWatcher(this) : null;
@@ -199,7 +201,15 @@ export class StoreImpl implements Store, StoreCore {
   }
 
   recover(st: AccountState): void {
-    recoverAccount(this, st);
+    try {
+      recoverAccount(this, st);
+    } catch (err) {
+      // Never a lock-out (issue 15): the client gets a temporary failure
+      // (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP]), the operator the cause,
+      // and the next use of the account tries again (AccountState.db()).
+      this.log('store: index rebuild failed; the next login retries', { account: st.id, err: (err as Error)?.stack ?? String(err) });
+      throw isRoostError(err) && err.code !== 'NOTFOUND' ? err : new RoostError('TEMP', `index rebuild of ${st.id} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
   }
 
   warn(msg: string, err?: unknown): void {

@@ -62,3 +62,63 @@ describe('roost import', () => {
     expect((await roost(['import', 'ghost@example.org', src, '--config', cfg])).code).toBe(1);
   });
 });
+
+describe('roost import of folders with any legal name (issue 15 §4)', () => {
+  let src2: string;
+  beforeAll(async () => {
+    src2 = path.join(dir, 'old2', 'Maildir');
+    for (const f of ['', '.Percent 50%', '.Star*', '.&AMk-t&AOk-', '.Bad&Zm9v-', '.NoMaildir']) {
+      for (const d of f === '.NoMaildir' ? ['x'] : ['cur', 'new', 'tmp']) await mkdir(path.join(src2, f, d), { recursive: true });
+    }
+    await writeFile(path.join(src2, '.Percent 50%', 'cur', `${A}:2,S`), body('p'));
+    await writeFile(path.join(src2, '.Star*', 'cur', `${B}:2,`), body('s'));
+    await writeFile(path.join(src2, '.Bad&Zm9v-', 'cur', `${B}:2,`), body('b'));
+    for (const u of ['pct@example.org', 'pct2@example.org']) expect((await roost(['user', 'add', u, '--config', cfg])).code).toBe(0);
+  });
+
+  it('lists every folder it cannot carry on stderr, exits 1 with the count, and copies nothing', async () => {
+    const r = await roost(['import', 'pct@example.org', src2, '--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot import folder ".Bad&Zm9v-"');
+    expect(r.stderr).toContain('cannot import folder ".NoMaildir"');
+    expect(r.stderr).toMatch(/2 folders cannot be imported/);
+    expect(r.stderr).not.toContain('Percent');
+  });
+
+  it('with --skip-errors imports the rest, "%" and "*" folders included, and still lists what it left', async () => {
+    const r = await roost(['import', 'pct2@example.org', src2, '--skip-errors', '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('cannot import folder ".Bad&Zm9v-"');
+    expect(r.stdout).toMatch(/4 mailboxes, 2 messages \(2 folders skipped/);
+    const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+    try {
+      const found = await t.ctx.directory.lookupRecipient('pct2@example.org');
+      if (found.kind !== 'found') throw new Error('account missing');
+      const user = t.ctx.store.user(found.account);
+      expect((await user.status('Percent 50%')).messages).toBe(1);
+      expect((await user.status('Star*')).messages).toBe(1);
+      expect((await user.status('Été')).messages).toBe(0);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('roost import carries subscriptions (issue 15 §3)', () => {
+  it("keeps Courier's courierimapsubscribed: only the folders listed there are subscribed", async () => {
+    const src3 = path.join(dir, 'old3', 'Maildir');
+    for (const f of ['', '.Sent', '.Lists', '.Lists.roost']) for (const d of ['cur', 'new', 'tmp']) await mkdir(path.join(src3, f, d), { recursive: true });
+    await writeFile(path.join(src3, 'courierimapsubscribed'), 'INBOX\nINBOX.Lists.roost\n');
+    expect((await roost(['user', 'add', 'courier@example.org', '--config', cfg])).code).toBe(0);
+    const r = await roost(['import', 'courier@example.org', src3, '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+    try {
+      const found = await t.ctx.directory.lookupRecipient('courier@example.org');
+      if (found.kind !== 'found') throw new Error('account missing');
+      expect([...(await t.ctx.store.user(found.account).subscriptions())].sort()).toEqual(['INBOX', 'Lists.roost']);
+    } finally {
+      await t.stop();
+    }
+  });
+});

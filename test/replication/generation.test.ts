@@ -26,7 +26,7 @@ async function subjects(port: number): Promise<string[]> {
 async function loseTail(dataDir: string, n: number): Promise<string[]> {
   const db = new Database(path.join(dataDir, 'journal.sqlite'));
   const lost = db.prepare("SELECT lsn, data FROM records WHERE kind = 'deliver' ORDER BY lsn DESC LIMIT ?").all(n) as { lsn: number; data: string }[];
-  const from = Math.min(...lost.map((r) => r.lsn));
+  const from = lost.reduce((m, r) => (r.lsn < m ? r.lsn : m), lost[0]!.lsn);
   db.prepare('DELETE FROM records WHERE lsn >= ?').run(from);
   db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'").run(from - 1);
   db.close();

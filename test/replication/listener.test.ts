@@ -37,7 +37,7 @@ class RawPeer {
     this.decoder.lift();
     socket.on('data', (c: Buffer) => {
       this.bytes += c.length;
-      this.frames.push(...this.decoder.push(c).map((m) => m.frame));
+      for (const m of this.decoder.push(c)) this.frames.push(m.frame);
     });
     socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => {

@@ -34,7 +34,7 @@ describe('sync-mode streaming between two real nodes', () => {
         const batch = await Promise.all(
           Array.from({ length: 6 }, (_, j) => qmqpSend(p.qmqp!, testMessage(round * 6 + j, 'stream'), 's@example.net', [j % 2 ? 'alice@example.org' : 'bob@example.org'])),
         );
-        verdicts.push(...batch.map((v) => v[0]!));
+        for (const v of batch) verdicts.push(v[0]!);
       }
       return verdicts;
     })();

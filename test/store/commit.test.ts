@@ -15,10 +15,12 @@ describe('group commit', () => {
     const box = await store.user(a).openMailbox('INBOX');
     const appended: number[] = [];
     box.onChange((e: MailboxEvent) => {
-      if (e.type === 'append') appended.push(...e.messages.map((m) => m.uid));
+      if (e.type === 'append') for (const m of e.messages) appended.push(m.uid);
     });
     const seenLsn: bigint[] = [];
-    store.onJournal((recs) => seenLsn.push(...recs.map((r) => r.lsn)));
+    store.onJournal((recs) => {
+      for (const r of recs) seenLsn.push(r.lsn);
+    });
     const before = { ...store.committer.stats };
     const saved = (await Promise.all(Array.from({ length: 64 }, (_, i) => deliver(store, [a], message(`c${i}`))))).flat();
     const batches = store.committer.stats.batches - before.batches;

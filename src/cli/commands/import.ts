@@ -9,6 +9,7 @@ import { cp, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError } from '../../errors.js';
 import { logger } from '../../log/logger.js';
+import { folderDirProblem } from '../../store/maildir/names.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { reindexAccount } from './reindex.js';
 
@@ -29,14 +30,34 @@ async function countMessages(root: string): Promise<number> {
   return n;
 }
 
+/** Folder directories of the source that cannot become mailboxes, with the reason (never skipped silently). */
+async function uncarriable(root: string): Promise<{ dir: string; why: string }[]> {
+  const out: { dir: string; why: string }[] = [];
+  for (const e of await readdir(root, { withFileTypes: true })) {
+    if (!e.isDirectory() || !e.name.startsWith('.') || e.name === '.' || e.name === '..') continue;
+    const why = folderDirProblem(e.name);
+    if (why) out.push({ dir: e.name, why });
+    else if (!(await isMaildir(path.join(root, e.name)))) out.push({ dir: e.name, why: 'no cur/ and new/ in it' });
+  }
+  return out;
+}
+
 export const importMaildir: CliCommand = {
   path: ['import'],
   summary: 'copy an existing Maildir++ into an account without mail, keeping UIDs and UIDLs, then index it',
   args: ['<address>', '<maildir>'],
-  async run(cli, args) {
+  options: [{ flags: '--skip-errors', description: 'import the rest when some folders cannot be carried (they are still listed on stderr)' }],
+  async run(cli, args, opts) {
     const address = String(args[0]);
     const source = path.resolve(String(args[1]));
     if (!(await isMaildir(source))) throw new UsageError(`${source} is not a Maildir (no cur/ and new/)`);
+    const bad = await uncarriable(source);
+    for (const b of bad) cli.stderr.write(`roost import: cannot import folder ${JSON.stringify(b.dir)}: ${b.why}\n`);
+    if (bad.length > 0 && !opts.skipErrors) {
+      cli.stderr.write(`roost import: ${bad.length} folder${bad.length === 1 ? '' : 's'} cannot be imported; nothing was copied (--skip-errors imports the rest)\n`);
+      return EXIT.FAILURE;
+    }
+    const skipped = new Set(bad.map((b) => path.join(source, b.dir)));
     const config = cli.config();
     const { openDirectory } = await import('../../node.js');
     const directory = await openDirectory(config, logger());
@@ -55,10 +76,11 @@ export const importMaildir: CliCommand = {
       force: false,
       errorOnExist: false,
       preserveTimestamps: true, // mtime is the INTERNALDATE
-      filter: (src) => !SKIP.test(path.basename(src)) || src === source,
+      filter: (src) => (!SKIP.test(path.basename(src)) || src === source) && !skipped.has(src),
     });
     const result = await reindexAccount(cli, address);
-    cli.stdout.write(`imported ${source} into ${address}: ${result.mailboxes} mailboxes, ${result.messages} messages\n`);
+    const note = bad.length > 0 ? ` (${bad.length} folder${bad.length === 1 ? '' : 's'} skipped, listed on stderr)` : '';
+    cli.stdout.write(`imported ${source} into ${address}: ${result.mailboxes} mailboxes, ${result.messages} messages${note}\n`);
     return EXIT.OK;
   },
 };

@@ -12,7 +12,7 @@ import { secret } from './secret.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
 import { verify } from './verify.js';
-import { aliasAdd, userAdd, userDel, userList, userPasswd } from './user.js';
+import { aliasAdd, userAdd, userDel, userList, userPasswd, userUidl } from './user.js';
 import { userShow } from './user-show.js';
 
 export const COMMANDS: readonly CliCommand[] = [
@@ -21,6 +21,7 @@ export const COMMANDS: readonly CliCommand[] = [
   userDel,
   userPasswd,
   userList,
+  userUidl,
   userShow,
   aliasAdd,
   status,

@@ -103,6 +103,19 @@ export const userPasswd: CliCommand = {
   },
 };
 
+export const userUidl: CliCommand = {
+  path: ['user', 'uidl'],
+  summary: "set an account's POP3 UIDL form (pop3.uidl_format syntax, e.g. %08Xu%08Xv); \"\" = the config's",
+  args: ['<address>', '<format>'],
+  async run(cli, args) {
+    const addr = address(args[0]);
+    const format = typeof args[1] === 'string' ? args[1] : '';
+    await change(cli, { op: 'uidl', address: addr, format });
+    cli.stdout.write(format ? `uidl format of ${addr.toLowerCase()} is ${format}\n` : `uidl format of ${addr.toLowerCase()} follows pop3.uidl_format\n`);
+    return EXIT.OK;
+  },
+};
+
 export const userList: CliCommand = {
   path: ['user', 'list'],
   summary: 'list accounts with status, quota and aliases',
@@ -117,7 +130,8 @@ export const userList: CliCommand = {
         for (const u of users) {
           const quota = u.account.quotaBytes ? ` quota=${u.account.quotaBytes}` : '';
           const aliases = u.aliases.length ? ` aliases=${u.aliases.join(',')}` : '';
-          cli.stdout.write(`${u.account.address} ${u.account.status}${quota}${aliases}\n`);
+          const uidl = u.account.uidlFormat ? ` uidl=${u.account.uidlFormat}` : '';
+          cli.stdout.write(`${u.account.address} ${u.account.status}${quota}${aliases}${uidl}\n`);
         }
       }
     } finally {

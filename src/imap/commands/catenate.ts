@@ -50,6 +50,8 @@ export interface AssemblyContext {
   readonly user: UserStore;
   /** The selected mailbox: the base of URLs relative to it (`;UID=…`); null when none is selected. */
   readonly selected: string | null;
+  /** APPENDLIMIT (append-limit.ts): the largest message the assembly may build. */
+  readonly maxSize: number;
 }
 
 interface Building {
@@ -91,8 +93,8 @@ export class AppendAssembly {
     const b = await this.entry(head.index);
     const parts = head.catenate;
     if (parts) await this.copyUrls(b, parts, parts.length - 1);
-    if (b.draft.size + size > LIMITS.imap.maxLiteralSize) {
-      throw new RoostError('TOOBIG', `message larger than ${LIMITS.imap.maxLiteralSize} bytes`);
+    if (b.draft.size + size > this.ctx.maxSize) {
+      throw new RoostError('TOOBIG', `message larger than ${this.ctx.maxSize} bytes`);
     }
     b.written = parts ? parts.length : 1;
     this.current = { b, whole: parts === null };
@@ -161,7 +163,7 @@ export class AppendAssembly {
     if (!b) {
       // RFC 3502 gives no number; the session refuses a literal past it, this catches messages made of URLs only.
       if (index >= LIMITS.imap.maxAppendMessages) throw new RoostError('LIMIT', `more than ${LIMITS.imap.maxAppendMessages} messages in one APPEND`);
-      b = { draft: await this.ctx.store.createDraft({ maxSize: LIMITS.imap.maxLiteralSize }), written: 0, sealed: false };
+      b = { draft: await this.ctx.store.createDraft({ maxSize: this.ctx.maxSize }), written: 0, sealed: false };
       this.building.set(index, b);
     }
     return b;

@@ -28,6 +28,7 @@ import type { CommandEnv, CommandResult } from '../session.js';
 import { ok } from '../session.js';
 import { patternMatcher } from '../list-match.js';
 import { valueOf } from './status.js';
+import { appendLimit } from '../append-limit.js';
 
 type Flavour = 'LIST' | 'LSUB' | 'XLIST';
 
@@ -158,7 +159,7 @@ async function answer(
       if (st) {
         const items: (string | number | bigint | { kind: 'atom'; value: string })[] = [];
         for (const item of statusItems) {
-          const v = valueOf(item, st);
+          const v = valueOf(item, st, appendLimit(s.ctx));
           if (v !== null) items.push({ kind: 'atom', value: item }, v);
         }
         s.out.push(untagged({ kind: 'atom', value: 'STATUS' }, mailboxValue(c.name), items));

@@ -2,11 +2,13 @@
 import type { CommandOf, StatusItem } from '../wire/types.js';
 import { mailboxValue, untagged } from '../wire/encoder.js';
 import type { MailboxStatus } from '../../store/types.js';
+import { appendLimit } from '../append-limit.js';
 import { checkName } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 
-export function valueOf(item: StatusItem, st: MailboxStatus): number | bigint | null {
+/** `limit`: the APPENDLIMIT of the mailbox (appendLimit(ctx); the same for every mailbox here). */
+export function valueOf(item: StatusItem, st: MailboxStatus, limit: number): number | bigint | null {
   switch (item) {
     case 'MESSAGES':
       return st.messages;
@@ -24,6 +26,9 @@ export function valueOf(item: StatusItem, st: MailboxStatus): number | bigint | 
     // RFC 8438: the mailbox size in octets as RFC822.SIZE counts them.
     case 'SIZE':
       return st.size;
+    // RFC 7889 §3.
+    case 'APPENDLIMIT':
+      return limit;
   }
 }
 
@@ -34,7 +39,7 @@ export async function statusCommand(env: CommandEnv, cmd: CommandOf<'STATUS'>): 
   if (cmd.args.items.includes('HIGHESTMODSEQ')) env.s.enableCondstore();
   const values: (string | number | bigint | { kind: 'atom'; value: string })[] = [];
   for (const item of cmd.args.items) {
-    const v = valueOf(item, st);
+    const v = valueOf(item, st, appendLimit(env.s.ctx));
     if (v === null) return bad(`Unsupported STATUS item ${item}`);
     values.push({ kind: 'atom', value: item }, v);
   }

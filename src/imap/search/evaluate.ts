@@ -179,7 +179,7 @@ function cost(k: SearchKey): number {
     case 'OR':
       return Math.max(cost(k.left), cost(k.right));
     case 'AND':
-      return Math.max(0, ...k.operands.map(cost));
+      return k.operands.reduce((m, o) => Math.max(m, cost(o)), 0);
     default:
       return 0;
   }

@@ -16,7 +16,7 @@ const SPECIAL_USE = new Map(
   (['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'] as SpecialUse[]).map((u) => [u.toUpperCase(), u]),
 );
 
-const STATUS_ITEMS: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE'];
+const STATUS_ITEMS: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT'];
 
 export function statusItems(items: readonly Token[]): StatusItem[] {
   if (items.length === 0) throw new ParseError('Empty STATUS item list');

@@ -157,7 +157,9 @@ export class CommandReader implements CommandReaderApi {
     const parts: Buffer[] = [];
     if (this.mode.m === 'line' && !this.started && this.lineLen > 0) parts.push(Buffer.from(this.lineBuf.subarray(0, this.lineLen)));
     if (this.chunks.length > 0) {
-      parts.push(this.chunks[0]!.subarray(this.pos), ...this.chunks.slice(1));
+      // A loop, not push(...chunks): a big literal arrives in tens of thousands of chunks.
+      parts.push(this.chunks[0]!.subarray(this.pos));
+      for (let i = 1; i < this.chunks.length; i++) parts.push(this.chunks[i]!);
     }
     this.chunks = [];
     this.pos = 0;

@@ -292,7 +292,7 @@ export interface ListSelection {
   readonly specialUse: boolean;
 }
 
-export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE';
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE' | 'APPENDLIMIT';
 
 /** RFC 5258 §3.2 return options (+ RFC 5819 STATUS, RFC 6154 SPECIAL-USE). */
 export interface ListReturn {

@@ -2,7 +2,7 @@
  * STAT, LIST and UIDL (RFC 1939 §5, §7): answered from the listing taken at
  * login (the index snapshot) — no message file is opened or stat'ed. Sizes
  * are the CRLF sizes (vsize, RFC 1939 §11), UIDLs the Maildir base names as
- * qmail-pop3d and Courier report them.
+ * qmail-pop3d and Courier report them, or pop3.uidl_format (src/accounts/uidl-format.ts).
  */
 import type { MessageRecord } from '../../store/store.js';
 import type { Maildrop } from '../maildrop.js';
@@ -23,7 +23,7 @@ export const stat: Command<null> = {
  * listing of every message not marked deleted.
  */
 function perMessage(
-  value: (m: MessageRecord) => string | number,
+  value: (m: MessageRecord, maildrop: Maildrop) => string | number,
   header: (maildrop: Maildrop) => string,
 ): Command<{ msg: number | null }> {
   return {
@@ -35,12 +35,12 @@ function perMessage(
         const err = noSuchMessage(s, msg);
         if (err) return s.reply(err);
         const look = maildrop.get(msg);
-        if (look.kind === 'ok') await s.reply(`+OK ${msg} ${value(look.record)}`);
+        if (look.kind === 'ok') await s.reply(`+OK ${msg} ${value(look.record, maildrop)}`);
         return;
       }
       await s.reply(header(maildrop));
       const out = s.listing();
-      for (const [n, m] of maildrop.live()) await out.line(`${n} ${value(m)}`);
+      for (const [n, m] of maildrop.live()) await out.line(`${n} ${value(m, maildrop)}`);
       await out.end();
     },
   };
@@ -55,6 +55,6 @@ export const list = perMessage(
 );
 
 export const uidl = perMessage(
-  (m) => m.basename,
+  (m, maildrop) => maildrop.uidl(m),
   () => '+OK Unique-ID listing follows',
 );

@@ -22,8 +22,9 @@ export function normalizeMailboxName(name: string): string {
   if (typeof name !== 'string' || name.length === 0) throw bad(name, 'empty');
   if (Buffer.byteLength(name, 'utf8') > LIMITS.store.maxMailboxNameLength) throw bad(name, 'too long');
   // Control characters would end up in file names and log lines; "/" would
-  // leave the Maildir; "%" and "*" are LIST wildcards (RFC 3501 §6.3.8).
-  if (/[\u0000-\u001f\u007f/%*]/.test(name)) throw bad(name, 'forbidden character');
+  // leave the Maildir. "%" and "*" are legal (RFC 3501 §5.1 discourages
+  // them; Dovecot and Courier store them as is, so imported folders keep them).
+  if (/[\u0000-\u001f\u007f/]/.test(name)) throw bad(name, 'forbidden character');
   if (name.startsWith('.') || name.endsWith('.') || name.includes('..')) throw bad(name, 'empty hierarchy level');
   const parts = name.split('.');
   if (parts.length > LIMITS.store.maxMailboxDepth) throw bad(name, 'too deep');
@@ -61,6 +62,23 @@ export function assertFolderDirFits(name: string): void {
   if (bytes > LIMITS.store.maxFolderDirNameBytes) {
     throw new RoostError('LIMIT', `mailbox directory name of ${bytes} bytes exceeds ${LIMITS.store.maxFolderDirNameBytes}: ${JSON.stringify(name.slice(0, 80))}`);
   }
+}
+
+/** Why a `.Folder.Sub` directory cannot be a mailbox (bad modified UTF-7, a forbidden name, too long), or null. */
+export function folderDirProblem(dir: string): string | null {
+  if (!dir.startsWith('.') || dir.startsWith('..') || dir.length < 2) return 'not a Maildir++ folder name';
+  let name: string;
+  try {
+    name = dir.slice(1).split('.').map(decodeMUtf7).join('.');
+  } catch {
+    return 'not valid modified UTF-7 (RFC 3501 §5.1.3)';
+  }
+  try {
+    assertFolderDirFits(normalizeMailboxName(name));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return null;
 }
 
 /** Decode a `.Folder.Sub` directory name; null when it is not a folder name we can use. */

@@ -31,7 +31,10 @@ export function envelopeFields(buf: Buffer, fields: readonly HeaderField[]): Env
   const addAddrs = (cur: Address[] | null, f: HeaderField): Address[] | null => {
     const list = parseAddressList(fieldValue(buf, f));
     if (list.length === 0) return cur;
-    return cur === null ? list : cur.concat(list);
+    if (cur === null) return list;
+    // Appended in place: concat per repeated field would copy the list each time.
+    for (const a of list) cur.push(a);
+    return cur;
   };
   for (const f of fields) {
     switch (f.lname) {
