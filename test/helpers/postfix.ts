@@ -40,7 +40,11 @@ export function freePort(): Promise<number> {
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const p = spawn(POSTFIX!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Postfix makes its queue directories with the caller's umask, and its
+    // unprivileged daemons must reach them: a Roost node started in this
+    // process has set umask 077 (data_dir stays private), so run Postfix under
+    // the usual 022 instead.
+    const p = spawn('/bin/sh', ['-c', 'umask 022; exec "$0" "$@"', POSTFIX!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     p.stdout.on('data', (d: Buffer) => (output += d.toString()));
     p.stderr.on('data', (d: Buffer) => (output += d.toString()));
