@@ -97,9 +97,11 @@ export async function startPostfix(opts: { lmtpPort: number; domain: string }): 
   const smtpPort = await freePort();
   const lmtp = `lmtp:inet:127.0.0.1:${opts.lmtpPort}`;
   const etc = path.join(dir, 'etc');
-  await mkdir(etc);
-  await mkdir(path.join(dir, 'queue'));
-  await mkdir(path.join(dir, 'data'));
+  // Explicit modes: a Roost node in this process has set umask 077.
+  for (const d of [etc, path.join(dir, 'queue'), path.join(dir, 'data')]) {
+    await mkdir(d);
+    await chmod(d, 0o755);
+  }
   const passwd = await readFile('/etc/passwd', 'utf8');
   await chown(path.join(dir, 'data'), uidOf(passwd, 'postfix'), 0);
   const main = {
