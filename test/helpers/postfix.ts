@@ -40,7 +40,11 @@ export function freePort(): Promise<number> {
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const p = spawn(POSTFIX!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Postfix makes its queue directories with the caller's umask, and its
+    // unprivileged daemons must reach them: a Roost node started in this
+    // process has set umask 077 (data_dir stays private), so run Postfix under
+    // the usual 022 instead.
+    const p = spawn('/bin/sh', ['-c', 'umask 022; exec "$0" "$@"', POSTFIX!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     p.stdout.on('data', (d: Buffer) => (output += d.toString()));
     p.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -93,9 +97,11 @@ export async function startPostfix(opts: { lmtpPort: number; domain: string }): 
   const smtpPort = await freePort();
   const lmtp = `lmtp:inet:127.0.0.1:${opts.lmtpPort}`;
   const etc = path.join(dir, 'etc');
-  await mkdir(etc);
-  await mkdir(path.join(dir, 'queue'));
-  await mkdir(path.join(dir, 'data'));
+  // Explicit modes: a Roost node in this process has set umask 077.
+  for (const d of [etc, path.join(dir, 'queue'), path.join(dir, 'data')]) {
+    await mkdir(d);
+    await chmod(d, 0o755);
+  }
   const passwd = await readFile('/etc/passwd', 'utf8');
   await chown(path.join(dir, 'data'), uidOf(passwd, 'postfix'), 0);
   const main = {

@@ -130,9 +130,15 @@ function killingRelay(target: () => number, nth: number, onMidData: () => void):
       s.on('error', () => undefined);
     }
     let armed = false;
+    // Once this connection's DATA is cut, nothing more of it reaches Roost:
+    // forwarding later chunks would hand the node a message with a hole in it
+    // (and its final dot) in the 50 ms before the kill lands.
+    let held = false;
     client.on('data', (c: Buffer) => {
+      if (held) return;
       if (armed && !fired) {
         fired = true;
+        held = true;
         upstream.write(c.subarray(0, c.length >> 1), () => setTimeout(onMidData, 50));
         return;
       }
