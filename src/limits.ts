@@ -76,6 +76,21 @@ export const LIMITS = {
     fetchReadAheadBytes: 2 * 1024 * 1024,
     /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
     searchHeaderCacheBytes: 96 * 1024 * 1024,
+    /**
+     * Work one SEARCH, SORT or THREAD may do before it is answered NO [LIMIT]
+     * (src/work/budget.ts). A unit is one character decoded or compared, one
+     * key tested on one message, one comparison or linking step: about 100
+     * million units a second on one core here, so this is some 40 s of CPU.
+     */
+    commandWorkUnits: 4_000_000_000,
+  },
+  work: {
+    /**
+     * Longest stretch of CPU work a command runs before it yields to the event
+     * loop (src/work/budget.ts): other sessions' greetings, NOOPs and QMQP
+     * answers wait at most about this long behind it.
+     */
+    sliceMs: 10,
   },
   auth: {
     /** Failures per connection before it is closed. */
