@@ -128,6 +128,12 @@ export const LIMITS = {
     maxMimeDepth: 40,
     /** Decoded body text per message handed to SEARCH / the full-text index (characters). */
     maxSearchTextChars: 16 * 1024 * 1024,
+    /**
+     * A message whose header and text parts exceed this many bytes is kept
+     * out of the full-text index (store/fts): inserting its text would hold
+     * the event loop too long in one call. SEARCH scans it instead.
+     */
+    ftsMaxTextBytes: 256 * 1024,
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
     /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */
