@@ -128,7 +128,7 @@ class MessageData {
       run = this.needles.body.run(this.budget);
       const tree = await this.structure();
       const raw = await this.handle.readMessage(this.rec.uid);
-      this.budget.charge(raw.length);
+      await this.budget.step(raw.length);
       await matchBodyText(raw, tree, run, this.budget);
       this.runs.set('body', run);
     }
@@ -486,6 +486,7 @@ async function resolveSets(prog: SearchKey, sets: Sets, budget: WorkBudget): Pro
 export async function evaluateSearch(view: MailboxView, program: SearchKey, budget: WorkBudget = new WorkBudget()): Promise<{ uid: number; seq: number }[]> {
   const prog = prepare(program, budget);
   const { needles, size } = collectNeedles(prog);
+  await budget.step(size);
   const sets: Sets = { members: new Map(), view, now: Date.now() };
   await resolveSets(prog, sets, budget);
   const all: number[] = [];
