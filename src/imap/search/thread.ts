@@ -104,6 +104,8 @@ export async function orderedSubject(items: readonly SortItem[], id: (i: SortIte
 
 /** Is `maybe` `of` or one of its ancestors? The walk is charged: a long chain makes it long. */
 function isAncestor(maybe: Node, of: Node, budget: WorkBudget): boolean {
+  // A node without children is nobody's ancestor: the usual case (a message's own container) costs nothing.
+  if (maybe.children.length === 0) return maybe === of;
   let steps = 0;
   let found = false;
   for (let p: Node | null = of; p; p = p.parent) {
