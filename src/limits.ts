@@ -90,7 +90,7 @@ export const LIMITS = {
      * loop (src/work/budget.ts): other sessions' greetings, NOOPs and QMQP
      * answers wait at most about this long behind it.
      */
-    sliceMs: 10,
+    sliceMs: 5,
   },
   auth: {
     /** Failures per connection before it is closed. */

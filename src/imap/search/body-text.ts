@@ -18,7 +18,7 @@ import type { WorkBudget } from '../../work/budget.js';
 import type { MatchRun } from './matcher.js';
 
 /** Bytes decoded, and characters folded and matched, per slice step (a few milliseconds each). */
-const CHUNK = 256 * 1024;
+const CHUNK = 64 * 1024;
 
 const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
 
