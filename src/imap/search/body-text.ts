@@ -1,15 +1,16 @@
 /**
- * BODY/TEXT matching over a message's decoded text without building it
- * whole and without one long synchronous stretch (RFC 3501 §6.4.4: the
- * text keys match decoded text). It walks the same parts, in the same
- * order, with the same "\n" between them and the same character limit as
- * store/mime/decode.ts textForSearch (which the full-text index still
- * uses for its small messages), but each text part is transfer-decoded,
- * converted from its charset, lower-cased and matched CHUNK bytes at a
- * time, yielding between chunks (src/work/budget.ts). A 40 MB body is then
- * slices of a few milliseconds each instead of one long stall.
+ * BODY/TEXT matching over a message's decoded text without holding the
+ * message or its text whole and without one long synchronous stretch
+ * (RFC 3501 §6.4.4: the text keys match decoded text). It walks the same
+ * parts, in the same order, with the same "\n" between them and the same
+ * character limit as store/mime/decode.ts textForSearch (which the
+ * full-text index still uses for its small messages), but each text part
+ * is read WINDOW bytes at a time, transfer-decoded, converted from its
+ * charset with a streaming decoder, lower-cased and matched in pieces of
+ * FEED characters, yielding between pieces (src/work/budget.ts). A 40 MB
+ * body is then many slices of a few milliseconds each and a few hundred
+ * kilobytes in memory, instead of one long stall over 40 MB.
  */
-import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import { LIMITS } from '../../limits.js';
 import { decodeBase64, decodeQuotedPrintable, decodedHeaders } from '../../store/mime/decode.js';
@@ -17,84 +18,90 @@ import type { MimePart, MimeTree } from '../../store/mime/types.js';
 import type { WorkBudget } from '../../work/budget.js';
 import type { MatchRun } from './matcher.js';
 
-/** Bytes decoded, and characters folded and matched, per slice step (a few milliseconds each). */
-const CHUNK = 64 * 1024;
+/** Bytes of a part read, and transfer-decoded, at once. */
+const WINDOW = 256 * 1024;
+/** Characters folded and matched per slice step. */
+const FEED = 64 * 1024;
+
+/** Bytes [start, end) of the message (a short read means the file ends there). */
+export type ByteSource = (start: number, end: number) => Promise<Buffer>;
 
 const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
 
-/** End of the next base64 piece from `start`: a whole number of 4-character quanta, so pieces decode alone. */
-function base64Cut(b: Buffer, start: number, end: number): number {
-  if (end >= b.length) return b.length;
+/** Where to cut a base64 window that is not the part's last: after a whole number of 4-character quanta, so pieces decode alone. */
+function base64Cut(b: Buffer): number {
   let sig = 0;
-  for (let i = start; i < end; i++) if (!isBlank(b[i]!)) sig++;
-  let cut = end;
-  while (sig % 4 !== 0 && cut > start) if (!isBlank(b[--cut]!)) sig--;
-  return cut > start ? cut : end;
+  for (let i = 0; i < b.length; i++) if (!isBlank(b[i]!)) sig++;
+  let cut = b.length;
+  while (sig % 4 !== 0 && cut > 0) if (!isBlank(b[--cut]!)) sig--;
+  return cut > 0 ? cut : b.length;
 }
 
-/** End of the next quoted-printable piece: after a line end, so no "=XX" escape or soft break is split. */
-function qpCut(b: Buffer, start: number, end: number): number {
-  if (end >= b.length) return b.length;
-  const nl = b.lastIndexOf(0x0a, end - 1);
-  if (nl >= start) return nl + 1;
-  // One line longer than a piece: cut before an "=" that begins an escape.
-  let cut = end;
-  if (b[cut - 1] === 0x3d) cut -= 1;
-  else if (b[cut - 2] === 0x3d) cut -= 2;
-  return cut;
+/** Where to cut a quoted-printable window that is not the part's last: after a line end, so no "=XX" escape or soft break is split. */
+function qpCut(b: Buffer): number {
+  const nl = b.lastIndexOf(0x0a);
+  if (nl >= 0) return nl + 1;
+  // One line longer than a window: cut before an "=" that begins an escape.
+  if (b[b.length - 1] === 0x3d) return b.length - 1;
+  if (b[b.length - 2] === 0x3d) return b.length - 2;
+  return b.length;
 }
 
-/** The body of one part with its transfer encoding removed (leniently, as for searching), decoded in pieces. */
-async function transferDecoded(body: Buffer, encoding: string | null, budget: WorkBudget): Promise<Buffer> {
+/** The part's body [start, end) with its transfer encoding removed (leniently, as for searching), a window at a time. */
+async function* transferDecoded(read: ByteSource, start: number, end: number, encoding: string | null, budget: WorkBudget): AsyncGenerator<Buffer> {
   const enc = (encoding ?? '7bit').toLowerCase();
-  if (enc !== 'base64' && enc !== 'quoted-printable') return body;
-  const pieces: Buffer[] = [];
-  for (let pos = 0; pos < body.length; ) {
-    const end = enc === 'base64' ? base64Cut(body, pos, pos + CHUNK) : qpCut(body, pos, pos + CHUNK);
-    const raw = body.subarray(pos, end);
-    pieces.push(enc === 'base64' ? decodeBase64(raw).data : decodeQuotedPrintable(raw));
-    pos = end;
-    await budget.step(raw.length);
+  for (let pos = start; pos < end; ) {
+    const want = Math.min(end, pos + WINDOW);
+    const win = await read(pos, want);
+    if (win.length === 0) return;
+    const last = pos + win.length >= end;
+    let cut = win.length;
+    if (!last && enc === 'base64') cut = base64Cut(win);
+    else if (!last && enc === 'quoted-printable') cut = qpCut(win);
+    const raw = win.subarray(0, cut);
+    yield enc === 'base64' ? decodeBase64(raw).data : enc === 'quoted-printable' ? decodeQuotedPrintable(raw) : raw;
+    pos += cut;
+    await budget.step(cut);
   }
-  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
 }
 
-/** A decoder from bytes to text, fed in pieces (charsetToString's choice of decoder, RFC 6532 for raw bytes). */
-function textDecoder(bytes: Buffer, charset: string | null): { write(b: Buffer): string; cut(b: Buffer, start: number, end: number): number } {
+/**
+ * How bytes become text, as charsetToString chooses: raw bytes (no or a
+ * Unicode/ASCII charset, or one iconv does not know) as UTF-8 when the
+ * whole part is valid UTF-8, else as latin1 (RFC 6532); others by iconv.
+ */
+type Mode = 'utf8' | 'latin1' | { iconv: string };
+
+function modeOf(charset: string | null): Mode {
   const cs = (charset ?? '').trim().toLowerCase();
-  const whole = (b: Buffer, start: number, end: number): number => Math.min(end, b.length);
-  if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8' || !iconv.encodingExists(cs)) {
-    // Valid UTF-8 as UTF-8, anything else as latin1: decided for the whole part, as rawToString does.
-    if (!isUtf8(bytes)) return { write: (b) => b.toString('latin1'), cut: whole };
-    return {
-      write: (b) => b.toString('utf8'),
-      // Back off to the first byte of a character, so no piece ends inside one.
-      cut: (b, start, end) => {
-        if (end >= b.length) return b.length;
-        let c = end;
-        while (c > start && c > end - 4 && (b[c]! & 0xc0) === 0x80) c--;
-        return c > start ? c : end;
-      },
-    };
-  }
-  const d = iconv.getDecoder(cs);
-  return { write: (b) => d.write(b), cut: whole };
+  if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8' || !iconv.encodingExists(cs)) return 'utf8';
+  return { iconv: cs };
 }
+
+/** Thrown inside a part read as UTF-8 that turns out not to be: the part is read again as latin1. */
+class NotUtf8 extends Error {}
 
 /** Feeds lower-cased text to the matcher, holding back a word cut by a piece end (lower-casing can look at the next letter: final sigma). */
 class Folder {
   private carry = '';
 
-  constructor(private readonly run: MatchRun) {}
+  constructor(
+    private readonly run: MatchRun,
+    private readonly budget: WorkBudget,
+  ) {}
 
-  push(text: string): void {
-    const t = this.carry + text;
-    let cut = t.length;
-    while (cut > 0 && !isBlank(t.charCodeAt(cut - 1))) cut--;
-    // A run of text without blanks is not held back beyond a piece.
-    if (t.length - cut > CHUNK) cut = t.length;
-    this.carry = t.slice(cut);
-    this.run.feed(t.slice(0, cut).toLowerCase());
+  async push(text: string): Promise<void> {
+    for (let i = 0; i < text.length && !this.run.complete; i += FEED) {
+      const t = this.carry + text.slice(i, i + FEED);
+      let cut = t.length;
+      while (cut > 0 && !isBlank(t.charCodeAt(cut - 1))) cut--;
+      // A run of text without blanks is not held back beyond a piece.
+      if (t.length - cut > FEED) cut = t.length;
+      this.carry = t.slice(cut);
+      this.budget.charge(cut);
+      this.run.feed(t.slice(0, cut).toLowerCase());
+      await this.budget.pause();
+    }
   }
 
   flush(): void {
@@ -110,14 +117,63 @@ function charsetOf(p: MimePart): string | null {
 
 /**
  * Match the message's decoded body text (textForSearch's `body`) against
- * `run`, stopping early once every needle is found.
+ * `run`, stopping early once every needle is found (a part being read as
+ * UTF-8 is still checked to its end: invalid UTF-8 anywhere makes the whole
+ * part latin1, and it is matched again so).
  */
-export async function matchBodyText(raw: Buffer, tree: MimeTree, run: MatchRun, budget: WorkBudget, maxChars: number = LIMITS.store.maxSearchTextChars): Promise<void> {
+export async function matchBodyText(read: ByteSource, tree: MimeTree, run: MatchRun, budget: WorkBudget, maxChars: number = LIMITS.store.maxSearchTextChars): Promise<void> {
   let size = 0;
   let first = true;
   const separate = (): void => {
     if (!first) run.feed('\n');
     first = false;
+  };
+  /** One text part in one decoding; the characters it counts against maxChars. */
+  const scanPart = async (p: MimePart, mode: Mode, room: number): Promise<number> => {
+    const fold = new Folder(run, budget);
+    const utf8 = mode === 'utf8' ? new TextDecoder('utf-8', { fatal: true }) : null;
+    const conv = typeof mode === 'object' ? iconv.getDecoder(mode.iconv) : null;
+    let chars = 0;
+    let stopped = false;
+    const take = async (text: string): Promise<boolean> => {
+      // The part's text beyond the limit is not searched (it still counts whole, as in textForSearch).
+      const left = room - chars;
+      chars += text.length;
+      await fold.push(text.length > left ? text.slice(0, Math.max(0, left)) : text);
+      return chars < room && !run.complete;
+    };
+    for await (const bytes of transferDecoded(read, p.bodyStart, p.bodyEnd, p.cte ?? p.encoding, budget)) {
+      let text: string;
+      if (utf8) {
+        try {
+          text = utf8.decode(bytes, { stream: true });
+        } catch {
+          throw new NotUtf8();
+        }
+        // Whether the part is UTF-8 is decided by all of it (as rawToString decides): once matching is
+        // done, the rest is still decoded, only to see that it is valid.
+        if (stopped) continue;
+      } else text = conv ? conv.write(bytes) : bytes.toString('latin1');
+      if (!(await take(text))) {
+        stopped = true;
+        if (!utf8) break;
+      }
+    }
+    if (stopped && !utf8) {
+      fold.flush();
+      return chars;
+    }
+    if (utf8) {
+      let rest: string;
+      try {
+        rest = utf8.decode();
+      } catch {
+        throw new NotUtf8();
+      }
+      if (!stopped) await take(rest);
+    } else if (conv) await take(conv.end() ?? '');
+    fold.flush();
+    return chars;
   };
   const walk = async (p: MimePart): Promise<void> => {
     if (size >= maxChars || run.complete) return;
@@ -126,36 +182,28 @@ export async function matchBodyText(raw: Buffer, tree: MimeTree, run: MatchRun, 
       return;
     }
     if (p.message) {
-      const h = decodedHeaders(raw, p.message.headerStart, p.message.bodyStart);
+      const head = await read(p.message.headerStart, p.message.bodyStart);
+      const h = decodedHeaders(head, 0, head.length);
       separate();
       budget.charge(h.length);
       run.feed(h.toLowerCase());
       size += h.length;
       await budget.pause();
+      // The encapsulated message's offsets are the outer file's: walk on with the same source.
       await walk(p.message);
       return;
     }
     if (p.type !== 'text' || p.synthetic || p.bodyEnd <= p.bodyStart) return;
-    const bytes = await transferDecoded(raw.subarray(p.bodyStart, p.bodyEnd), p.cte ?? p.encoding, budget);
-    const dec = textDecoder(bytes, charsetOf(p));
-    const fold = new Folder(run);
     separate();
-    for (let pos = 0; pos < bytes.length && !run.complete; ) {
-      const end = dec.cut(bytes, pos, pos + CHUNK);
-      let text = dec.write(bytes.subarray(pos, end));
-      pos = end;
-      // The part's text beyond the limit is not searched (it still counts whole, as in textForSearch).
-      const room = maxChars - size;
-      size += text.length;
-      if (text.length > room) {
-        text = text.slice(0, Math.max(0, room));
-        pos = bytes.length;
-      }
-      budget.charge(text.length);
-      fold.push(text);
-      await budget.pause();
+    const mode = modeOf(charsetOf(p));
+    const before = run.snapshot();
+    try {
+      size += await scanPart(p, mode, maxChars - size);
+    } catch (err) {
+      if (!(err instanceof NotUtf8)) throw err;
+      run.restore(before);
+      size += await scanPart(p, 'latin1', maxChars - size);
     }
-    fold.flush();
   };
   await walk(tree);
 }

@@ -30,7 +30,7 @@ import { textNarrowing } from './fulltext.js';
 import { fieldsOf, searchHeader, type SearchHeader } from './header.js';
 import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cache.js';
 import { WorkBudget } from '../../work/budget.js';
-import { matchBodyText } from './body-text.js';
+import { matchBodyText, type ByteSource } from './body-text.js';
 import { NeedleSet, type MatchRun } from './matcher.js';
 
 /** The strings a prepared program matches, per text they look at. */
@@ -45,6 +45,8 @@ interface Needles {
   readonly addresses: ReadonlyMap<string, NeedleSet>;
 }
 
+/** Messages up to this size are read whole for BODY/TEXT; bigger ones in windows (search/body-text.ts). */
+const WHOLE_READ_MAX = 1024 * 1024;
 /** Characters of header text matched per slice step. */
 const TEXT_CHUNK = 256 * 1024;
 
@@ -127,9 +129,12 @@ class MessageData {
     if (!run) {
       run = this.needles.body.run(this.budget);
       const tree = await this.structure();
-      const raw = await this.handle.readMessage(this.rec.uid);
-      await this.budget.step(raw.length);
-      await matchBodyText(raw, tree, run, this.budget);
+      const uid = this.rec.uid;
+      // A small message is read in one go (one file operation); a big one a window at a time, never whole.
+      const whole = this.rec.size <= WHOLE_READ_MAX ? await this.handle.readMessage(uid) : null;
+      const read: ByteSource = whole ? (start, end) => Promise.resolve(whole.subarray(start, end)) : (start, end) => this.handle.readMessage(uid, { start, end });
+      await this.budget.step(whole?.length ?? 1);
+      await matchBodyText(read, tree, run, this.budget);
       this.runs.set('body', run);
     }
     return run.has(needle);

@@ -45,6 +45,14 @@ export class NeedleSet {
   }
 }
 
+export interface MatchSnapshot {
+  readonly found: Uint8Array;
+  readonly remaining: number;
+  readonly tail: string;
+  readonly state: number;
+  readonly seen: Uint8Array | null;
+}
+
 /** Matching state over one text: feed chunks, then read `has`. */
 export class MatchRun {
   private readonly found: Uint8Array;
@@ -86,6 +94,19 @@ export class MatchRun {
     if (this.found[i]) return;
     this.found[i] = 1;
     this.remaining--;
+  }
+
+  /** The state so far, to go back to if a text must be read again (body-text.ts: a part that is not UTF-8 after all). */
+  snapshot(): MatchSnapshot {
+    return { found: this.found.slice(), remaining: this.remaining, tail: this.tail, state: this.state, seen: this.seen?.slice() ?? null };
+  }
+
+  restore(s: MatchSnapshot): void {
+    this.found.set(s.found);
+    this.remaining = s.remaining;
+    this.tail = s.tail;
+    this.state = s.state;
+    if (this.seen && s.seen) this.seen.set(s.seen);
   }
 
   /** Start of a separate text (another value of the same field): no match spans the two. */
