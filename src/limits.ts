@@ -90,7 +90,7 @@ export const LIMITS = {
      * loop (src/work/budget.ts): other sessions' greetings, NOOPs and QMQP
      * answers wait at most about this long behind it.
      */
-    sliceMs: 5,
+    sliceMs: 2,
   },
   auth: {
     /** Failures per connection before it is closed. */
