@@ -17,7 +17,7 @@ export default tseslint.config(
     rules: {},
   },
   {
-    files: ['src/imap/**/*.ts', 'src/pop3/**/*.ts', 'src/qmqp/**/*.ts', 'src/replication/**/*.ts', 'src/admin/**/*.ts'],
+    files: ['src/imap/**/*.ts', 'src/pop3/**/*.ts', 'src/qmqp/**/*.ts', 'src/lmtp/**/*.ts', 'src/delivery/**/*.ts', 'src/replication/**/*.ts', 'src/admin/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [storeInternals] }] },
   },
 );

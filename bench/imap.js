@@ -183,6 +183,7 @@ async function startNode(dataDir) {
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
       '[pop3]\nlisten = ""\ntls_listen = ""',
       '[qmqp]\nlisten = "127.0.0.1:0"',
+      '[lmtp]\nlisten = ""',
       '[admin]\nlisten = ""',
       '[auth]\nallow_plaintext = "loopback"',
       '[replication]\nlisten = ""',

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Durable QMQP ingest: deliveries/s and MB/s for 4 KB and 100 KB messages at
-// 1 and 16 concurrent clients, 1 and 5 recipients. The node runs in its own
+// Durable ingest: deliveries/s and MB/s over QMQP for 4 KB and 100 KB messages
+// at 1 and 16 concurrent clients, 1 and 5 recipients, and over LMTP (RFC 2033:
+// one kept connection per client, MAIL/RCPT/DATA pipelined, one 250 per
+// recipient) for 4 KB messages at the same client and recipient counts. The node runs in its own
 // process from the built checkout (`npm run build` first), exactly as
 // `roost serve` runs; every K means file + directory fsync + index commit.
 //
@@ -13,7 +15,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureDeliveries, qmqpPacket, qmqpSend, spawnRoost } from './lib/node.js';
+import { lmtpConnection, measureDeliveries, qmqpPacket, spawnRoost } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -21,6 +23,7 @@ const WARMUP_MS = 500;
 const SIZES = [4 * 1024, 100 * 1024];
 const CONCURRENCY = [1, 16];
 const RECIPIENTS = [1, 5];
+const LMTP_SIZES = [4 * 1024];
 
 if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
@@ -43,7 +46,7 @@ function packet(message, recipients) {
 
 
 /** Sum and count of the node's own delivery-latency histogram (lookup + fsyncs + index + replica wait). */
-async function serverLatency(adminPort) {
+async function serverLatency(adminPort, via) {
   const text = await new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port: adminPort, path: '/metrics', agent: false }, (res) => {
       const chunks = [];
@@ -53,8 +56,8 @@ async function serverLatency(adminPort) {
   });
   const num = (re) => Number(re.exec(text)?.[1] ?? 0);
   return {
-    sum: num(/^roost_delivery_duration_seconds_sum\{result="K",via="qmqp"\} (\S+)$/m),
-    count: num(/^roost_delivery_duration_seconds_count\{result="K",via="qmqp"\} (\S+)$/m),
+    sum: num(new RegExp(`^roost_delivery_duration_seconds_sum\\{result="K",via="${via}"\\} (\\S+)$`, 'm')),
+    count: num(new RegExp(`^roost_delivery_duration_seconds_count\\{result="K",via="${via}"\\} (\\S+)$`, 'm')),
   };
 }
 
@@ -70,10 +73,15 @@ function nodeCpuMs(pid) {
   }
 }
 
-async function runRow(port, size, concurrency, rcpts) {
-  const pkt = packet(makeMessage(size), Array.from({ length: rcpts }, (_, i) => `user${i}@example.org`));
-  const m = await measureDeliveries({ port, pkt, concurrency, seconds: SECONDS, warmupMs: WARMUP_MS });
+async function runRow(protocol, port, size, concurrency, rcpts) {
+  const recipients = Array.from({ length: rcpts }, (_, i) => `user${i}@example.org`);
+  const message = makeMessage(size);
+  const m =
+    protocol === 'qmqp'
+      ? await measureDeliveries({ port, pkt: packet(message, recipients), concurrency, seconds: SECONDS, warmupMs: WARMUP_MS })
+      : await measureDeliveries({ port, connect: () => lmtpConnection(port, 'bench@example.net', recipients, message), concurrency, seconds: SECONDS, warmupMs: WARMUP_MS });
   return {
+    protocol,
     messageBytes: size,
     concurrency,
     recipients: rcpts,
@@ -93,13 +101,14 @@ async function startNode(dataDir) {
       '[imap]\nlisten = ""\ntls_listen = ""',
       '[pop3]\nlisten = ""\ntls_listen = ""',
       '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+      '[lmtp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
       '[admin]\nlisten = "127.0.0.1:0"',
       '[replication]\nlisten = ""',
       '',
     ].join('\n'),
   );
   const { child, ports } = await spawnRoost(dataDir, cfg);
-  return { child, port: ports.qmqp, adminPort: ports.admin };
+  return { child, ports: { qmqp: ports.qmqp, lmtp: ports.lmtp }, adminPort: ports.admin };
 }
 
 const dataDir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-'));
@@ -107,32 +116,37 @@ const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
 for (let i = 0; i < Math.max(...RECIPIENTS); i++) await dir.addUser({ address: `user${i}@example.org` });
 await dir.close();
 
-const { child, port, adminPort } = await startNode(dataDir);
+const { child, ports, adminPort } = await startNode(dataDir);
 const rows = [];
+const plan = [
+  ...SIZES.flatMap((size) => CONCURRENCY.flatMap((c) => RECIPIENTS.map((r) => ['qmqp', size, c, r]))),
+  ...LMTP_SIZES.flatMap((size) => CONCURRENCY.flatMap((c) => RECIPIENTS.map((r) => ['lmtp', size, c, r]))),
+];
 try {
-  for (const size of SIZES)
-    for (const concurrency of CONCURRENCY)
-      for (const rcpts of RECIPIENTS) {
-        const before = await serverLatency(adminPort);
+  for (const [protocol, size, concurrency, rcpts] of plan) {
+        const before = await serverLatency(adminPort, protocol);
         const cpu0 = nodeCpuMs(child.pid);
-        const row = await runRow(port, size, concurrency, rcpts);
+        const row = await runRow(protocol, ports[protocol], size, concurrency, rcpts);
         const cpu1 = nodeCpuMs(child.pid);
-        const after = await serverLatency(adminPort);
+        const after = await serverLatency(adminPort, protocol);
+        // LMTP counts one verdict per recipient; a delivery here is one message.
+        const delivered = Math.max(1, (after.count - before.count) / (protocol === 'lmtp' ? rcpts : 1));
         // CPU the node spent per delivery (warm-up included): what bounds throughput once fsyncs are batched.
-        row.nodeCpuMsPerDelivery = cpu0 === null || cpu1 === null ? null : Number(((cpu1 - cpu0) / Math.max(1, after.count - before.count)).toFixed(2));
+        row.nodeCpuMsPerDelivery = cpu0 === null || cpu1 === null ? null : Number(((cpu1 - cpu0) / delivered).toFixed(2));
         // Mean time inside the node from end of input to verdict (includes the warm-up deliveries).
         row.serverMeanMs = Number((((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 1000).toFixed(2));
         rows.push(row);
         process.stderr.write(`  ${JSON.stringify(row)}\n`);
-      }
+  }
 } finally {
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-const header = ['size', 'clients', 'rcpts', 'deliveries/s', 'MB/s', 'p50 ms', 'p99 ms', 'in-node ms', 'node CPU ms', 'failed'];
+const header = ['protocol', 'size', 'clients', 'rcpts', 'deliveries/s', 'MB/s', 'p50 ms', 'p99 ms', 'in-node ms', 'node CPU ms', 'failed'];
 const table = rows.map((r) => [
+  r.protocol.toUpperCase(),
   r.messageBytes >= 1024 ? `${r.messageBytes / 1024} KB` : `${r.messageBytes} B`,
   String(r.concurrency),
   String(r.recipients),
@@ -146,9 +160,10 @@ const table = rows.map((r) => [
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
 const fmt = (cells) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
-console.log(`\nRoost QMQP ingest (durable: fsync file + dir + index before K), ${SECONDS}s per row`);
+console.log(`\nRoost ingest over QMQP and LMTP (durable: fsync file + dir + index before K / each 250), ${SECONDS}s per row`);
 console.log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, data in ${path.dirname(dataDir)}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-console.log('p50/p99: client round trip incl. connect; in-node: mean time from end of input to verdict;');
+console.log('QMQP: one connection per message; LMTP: one kept connection per client, a transaction per message;');
+console.log('p50/p99: client round trip (QMQP incl. connect); in-node: mean time from end of input to verdict;');
 console.log('node CPU: CPU time of the node process per delivery (user + system)\n');
 console.log(fmt(header));
 for (const row of table) console.log(fmt(row));

@@ -131,6 +131,7 @@ async function ingest(backend, ldapUrl, rcpts) {
     '[imap]\nlisten = ""\ntls_listen = ""',
     '[pop3]\nlisten = ""\ntls_listen = ""',
     '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+    '[lmtp]\nlisten = ""',
     '[admin]\nlisten = "127.0.0.1:0"',
     '[replication]\nlisten = ""',
     `[directory]\nbackend = "${backend}"`,

@@ -84,6 +84,7 @@ function writeConfig(dataDir, repl) {
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
       '[pop3]\nlisten = ""\ntls_listen = ""',
       '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+      '[lmtp]\nlisten = ""',
       '[admin]\nlisten = "127.0.0.1:0"',
       repl
         ? `[replication]\nrole = "${repl.role}"\nlisten = "127.0.0.1:${repl.own}"\npeer = "127.0.0.1:${repl.peer}"\nsecret = "bench-replication-secret-0123456789abcdef"\nack = "${repl.ack}"\nsync_timeout_ms = 10000`

@@ -3,7 +3,8 @@
  * each protocol maps `code` to its answer in exactly one switch:
  *   IMAP  -> NO [CODE]          (src/imap/responses.ts)
  *   POP3  -> -ERR [SYS/...]     (src/pop3/session.ts)
- *   QMQP  -> Z / D              (src/qmqp/deliver.ts)
+ *   QMQP  -> Z / D              (src/delivery/verdict.ts)
+ *   LMTP  -> 4xx / 5xx          (that verdict, then src/lmtp/replies.ts)
  * Anything that is not a RoostError is a bug or an OS failure: the client gets
  * a generic temporary failure and the cause goes to the log.
  */

@@ -28,6 +28,29 @@ export const LIMITS = {
     /** SIGTERM: how long in-flight QMQP sessions may take to finish before they are cut. */
     shutdownGraceMs: 30_000,
   },
+  delivery: {
+    /** Header bytes of an incoming message scanned for Received and Delivered-To lines (the loop checks); the rest is not looked at. */
+    maxTraceHeaderBytes: 256 * 1024,
+    /** Distinct Delivered-To addresses remembered from one header. */
+    maxDeliveredTo: 1000,
+  },
+  lmtp: {
+    /**
+     * A command line, CRLF included. RFC 5321 §4.5.3.1.4 gives 512 octets
+     * and lets extensions raise it; MAIL with SIZE and BODY stays far below.
+     */
+    maxLineLength: 2048,
+    /** Unknown or malformed commands in one connection before 421 and close (RFC 5321 §4.3.2 lets a server give up). */
+    maxBadCommands: 20,
+    /** BDAT chunk sizes are decimal numbers of at most this many digits (RFC 3030 §2: chunk-size = 1*DIGIT). */
+    maxChunkSizeDigits: 12,
+    /** Reply bytes queued for a client that does not read, before the session waits for 'drain' (and so stops reading). */
+    maxQueuedOutput: 64 * 1024,
+    /** After 221 or 421, how long a client may hold the closing socket. */
+    closeLingerMs: 10_000,
+    /** SIGTERM / demote: how long transactions in DATA may take to finish before they are cut. */
+    shutdownGraceMs: 30_000,
+  },
   pop3: {
     /** RFC 2449 §4: command lines up to 255 octets; we allow some slack for AUTH responses. */
     maxLineLength: 8192,
@@ -55,6 +78,12 @@ export const LIMITS = {
     /** RFC 7888 LITERAL-: non-synchronizing literals up to 4096 octets if only LITERAL- is offered. */
     maxNonSyncLiteral: 50 * 1024 * 1024,
     maxNestingDepth: 32,
+    /**
+     * RFC 4469 CATENATE: parts (TEXT literals and URLs) in one message. Each URL
+     * opens a mailbox and reads a stored message; the whole result is still held
+     * to maxLiteralSize (APPENDLIMIT).
+     */
+    maxCatenateParts: 256,
     /** Messages in one MULTIAPPEND (RFC 3502); the next literal is refused with NO [LIMIT]. */
     maxAppendMessages: 1000,
     /** Messages of one MULTIAPPEND that keep their spool descriptor open; later ones are synced and closed (park). */
@@ -74,6 +103,21 @@ export const LIMITS = {
     fetchReadAhead: 8,
     /** …holding at most this many bytes per session (plus the one being written). */
     fetchReadAheadBytes: 2 * 1024 * 1024,
+    /**
+     * RFC 5267 §4.3.1: live SEARCH RETURN (UPDATE) contexts per session (the
+     * RFC asks for at least one). Each keeps its matching UIDs and is checked
+     * against every changed message; one more is refused with NO [NOUPDATE].
+     */
+    maxUpdateContexts: 5,
+    /**
+     * Octets of one LIST/LSUB pattern or reference as sent. Names are at most
+     * store.maxMailboxNameLength bytes, so a longer pattern matches nothing
+     * it could not match shorter; the bound keeps matching work
+     * (pattern × name per mailbox) small.
+     */
+    maxListPatternLength: 1024,
+    /** Patterns in one LIST-EXTENDED pattern list (RFC 5258 §3): each is matched against every mailbox. */
+    maxListPatterns: 64,
     /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
     searchHeaderCacheBytes: 96 * 1024 * 1024,
     /**
@@ -122,6 +166,12 @@ export const LIMITS = {
     maxOpenIndexes: 256,
     maxMailboxNameLength: 255,
     maxMailboxDepth: 16,
+    /**
+     * Bytes of a folder's Maildir++ directory name (".A.B", modified UTF-7):
+     * NAME_MAX of Linux file systems. The whole hierarchy is one directory
+     * name, so this bounds the encoded full name, not each level.
+     */
+    maxFolderDirNameBytes: 255,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,
@@ -183,6 +233,8 @@ export const LIMITS = {
     /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */
     shipCacheBytes: 32 * 1024 * 1024,
     shipCacheMaxMessage: 1024 * 1024,
+    /** Bytes of delivered bodies the primary reads ahead of the one it is sending (besides that one). */
+    readAheadBytes: 8 * 1024 * 1024,
     /** Message files written by a replica being seeded before their fdatasyncs are awaited together. */
     snapshotWriteBatch: 64,
     /** Reconnect back-off to the peer. */

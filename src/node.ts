@@ -9,6 +9,7 @@
  * way: stop accepting, finish in-flight deliveries, then close the store.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { privatizeDataDir, usePrivateUmask } from './config/file-modes.js';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics } from 'prom-client';
@@ -23,7 +24,8 @@ import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js'
 import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
-import { deliverStream } from './qmqp/deliver.js';
+import { deliverStream } from './delivery/deliver.js';
+import { createLmtpServer } from './lmtp/server.js';
 import { createQmqpServer } from './qmqp/server.js';
 import { openStore, type Store } from './store/store.js';
 
@@ -34,6 +36,7 @@ export interface NodePorts {
   pop3?: number;
   pop3s?: number;
   qmqp?: number;
+  lmtp?: number;
   admin?: number;
   replication?: number;
 }
@@ -74,7 +77,7 @@ export interface RoostNode {
   onStop(fn: () => Promise<void>): void;
   /** Health override hook: return false to report not ready (e.g. replica not yet caught up). */
   addReadiness(check: () => boolean): void;
-  /** IMAP, POP3, QMQP listeners: open on a primary, closed on a replica. */
+  /** IMAP, POP3, QMQP, LMTP listeners: open on a primary, closed on a replica. */
   openClientListeners(): Promise<void>;
   closeClientListeners(): Promise<void>;
   readonly clientListenersOpen: boolean;
@@ -129,9 +132,13 @@ async function writeAtomic(file: string, data: string): Promise<void> {
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RoostNode> {
   const dataDir = config.paths.dataDir;
-  await mkdir(dataDir, { recursive: true });
-  await mkdir(config.paths.mailDir, { recursive: true });
+  // Everything the node writes is private (issue 13 §6): password hashes, mail, the TLS key.
+  usePrivateUmask();
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(config.paths.mailDir, { recursive: true, mode: 0o700 });
   const log = initLogger(config.log.level, opts.logDestination);
+  const tightened = await privatizeDataDir(dataDir);
+  if (tightened > 0) log.info({ paths: tightened, dataDir }, 'data_dir: group and other access removed');
   if (!defaultMetricsOn) {
     collectDefaultMetrics();
     defaultMetricsOn = true;
@@ -179,7 +186,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     replication: { waitFor: async () => undefined, writable: true },
   };
 
-  const servers: ProtocolServer[] = [createQmqpServer(ctx)];
+  const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx)];
   for (const [mod, name] of [
     ['./pop3/server.js', 'createPop3Server'],
     ['./imap/server.js', 'createImapServer'],
@@ -203,6 +210,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     for (const s of servers) {
       const a = s.addresses();
       if (s.name === 'qmqp' && a.listen !== undefined) p.qmqp = a.listen;
+      if (s.name === 'lmtp' && a.listen !== undefined) p.lmtp = a.listen;
       if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {});
       if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {});
     }

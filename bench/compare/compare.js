@@ -97,6 +97,7 @@ async function startRoost(dir) {
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
       '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
       '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
+      '[lmtp]\nlisten = ""',
       '[admin]\nlisten = "127.0.0.1:0"',
       '[auth]\nallow_plaintext = "always"',
       '[replication]\nlisten = ""',

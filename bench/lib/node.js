@@ -55,21 +55,90 @@ export function qmqpSend(port, pkt) {
   });
 }
 
+/** SMTP/LMTP DATA framing of an LF message: CRLF line ends, leading dots doubled, final ".CRLF". */
+export function dataBlock(message) {
+  const text = message.toString('latin1');
+  const lines = (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n').map((l) => (l.startsWith('.') ? `.${l}` : l));
+  return Buffer.from(`${lines.join('\r\n')}\r\n.\r\n`, 'latin1');
+}
+
+/**
+ * An LMTP client on one kept connection (as Postfix's lmtp with its
+ * connection cache): `send()` runs one transaction, MAIL + RCPTs + DATA
+ * pipelined (RFC 2920), and resolves 'K' when every recipient got 250.
+ */
+export async function lmtpConnection(port, sender, recipients, message) {
+  const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  let buf = '';
+  let want = 0;
+  let replies = [];
+  let wake = null;
+  s.setEncoding('latin1');
+  s.on('data', (d) => {
+    buf += d;
+    for (;;) {
+      const nl = buf.indexOf('\r\n');
+      if (nl < 0) break;
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 2);
+      if (line[3] === ' ') replies.push(Number(line.slice(0, 3)));
+    }
+    if (wake && replies.length >= want) {
+      const w = wake;
+      wake = null;
+      w();
+    }
+  });
+  const closed = new Promise((_, reject) => s.on('close', () => reject(new Error('LMTP connection closed'))));
+  closed.catch(() => undefined);
+  const read = (n) => {
+    want = n;
+    if (replies.length >= n) return Promise.resolve(replies.splice(0, n));
+    return Promise.race([new Promise((r) => (wake = r)).then(() => replies.splice(0, n)), closed]);
+  };
+  await new Promise((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
+  await read(1);
+  s.write('LHLO bench.example.net\r\n');
+  await read(1);
+  const head = Buffer.from(`MAIL FROM:<${sender}>\r\n${recipients.map((r) => `RCPT TO:<${r}>\r\n`).join('')}DATA\r\n`);
+  const body = dataBlock(message);
+  return {
+    async send() {
+      s.write(head);
+      const pre = await read(recipients.length + 2);
+      if (pre.at(-1) !== 354) return 'Z';
+      s.write(body);
+      const after = await read(recipients.length);
+      return after.every((c) => c === 250) ? 'K' : after.some((c) => c >= 500) ? 'D' : 'Z';
+    },
+    close() {
+      s.destroy();
+    },
+  };
+}
+
 /**
  * `concurrency` clients deliver `pkt` back to back for `seconds` after a
  * warm-up; returns counts, the rate of K answers and latency percentiles.
+ * With `connect` instead of `pkt`, each client first opens its own session
+ * (`connect()` resolves {send, close}) and delivers through it.
  */
-export async function measureDeliveries({ port, pkt, concurrency, seconds, warmupMs = 500 }) {
+export async function measureDeliveries({ port, pkt, connect, concurrency, seconds, warmupMs = 500 }) {
   const latencies = [];
   let ok = 0;
   let failed = 0;
   const warmEnd = Date.now() + warmupMs;
   const end = warmEnd + seconds * 1000;
   let t0 = 0;
-  const worker = async () => {
+  const sessions = connect ? await Promise.all(Array.from({ length: concurrency }, () => connect())) : [];
+  const worker = async (_, w) => {
+    const send = connect ? () => sessions[w].send() : () => qmqpSend(port, pkt);
     while (Date.now() < end) {
       const a = process.hrtime.bigint();
-      const code = await qmqpSend(port, pkt);
+      const code = await send();
       const ms = Number(process.hrtime.bigint() - a) / 1e6;
       if (!t0 && Date.now() >= warmEnd) t0 = Date.now();
       if (!t0) continue;
@@ -80,6 +149,7 @@ export async function measureDeliveries({ port, pkt, concurrency, seconds, warmu
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+  for (const c of sessions) c.close();
   const elapsed = (Date.now() - t0) / 1000;
   latencies.sort((x, y) => x - y);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { usePrivateUmask } from '../config/file-modes.js';
 import type { Config } from '../config/schema.js';
 import { isRoostError } from '../errors.js';
 import { initLogger } from '../log/logger.js';
@@ -78,6 +79,8 @@ function addCommand(parent: Command, spec: CliCommand, io: CliIO, program: Comma
 
 /** Run the CLI with `argv` (without node and script); resolves with the exit code. Never throws. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  // Whatever a command creates in data_dir (accounts.sqlite by `user add`, a spool file by `deliver`) is private.
+  usePrivateUmask();
   let running: Promise<ExitCode> | null = null;
   const program = buildProgram(io, (p) => {
     running = p;

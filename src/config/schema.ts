@@ -32,6 +32,8 @@ export const SCHEMA = {
     max_connections: { type: 'int', default: 20000, min: 1, max: 1_000_000 },
     /** Concurrent connections from one remote address (counted from accept, TLS handshakes included). */
     max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
+    /** Logged-in sessions of one account from one address (Dovecot's mail_max_userip_connections). */
+    max_userip_connections: { type: 'int', default: 10, min: 1, max: 1_000_000 },
   },
   pop3: {
     listen: { type: 'listen', default: '127.0.0.1:1110' },
@@ -49,6 +51,21 @@ export const SCHEMA = {
     read_timeout_ms: { type: 'int', default: 300_000, min: 100, max: 3_600_000 },
     /** What a delivery over quota answers: "defer" (Z, retry) or "bounce" (D, as qmail-ldap). */
     over_quota: { type: 'enum', default: 'defer', values: ['defer', 'bounce'] },
+  },
+  /** RFC 2033 LMTP, for Postfix (`lmtp:inet:…`), Exim and others: per-recipient replies, each meaning what QMQP's K means. */
+  lmtp: {
+    listen: { type: 'listen', default: '127.0.0.1:2424' },
+    max_message_size: { type: 'int', default: 50 * MiB, min: 1024, max: 200_000_000 },
+    /** RCPTs accepted per transaction; the next gets 452 4.5.3 (RFC 5321 §4.5.3.1.10). */
+    max_recipients: { type: 'int', default: 1000, min: 1, max: 100_000 },
+    max_connections: { type: 'int', default: 200, min: 1, max: 100_000 },
+    /** Each read (command or data) must arrive within this (RFC 5321 §4.5.3.2.7: 5 minutes). */
+    read_timeout_ms: { type: 'int', default: 300_000, min: 100, max: 3_600_000 },
+  },
+  /** Shared by every final-delivery path (QMQP, LMTP, `roost deliver`). */
+  delivery: {
+    /** More Received lines than this in an incoming header is a loop (qmail-send's 100): D #5.4.6 / 554 5.4.6. */
+    max_hops: { type: 'int', default: 100, min: 1, max: 10_000 },
   },
   admin: {
     listen: { type: 'listen', default: '127.0.0.1:8025' },
@@ -143,6 +160,8 @@ export type Config = SectionValues<(typeof SCHEMA)['']> & {
   imap: SectionValues<(typeof SCHEMA)['imap']>;
   pop3: SectionValues<(typeof SCHEMA)['pop3']>;
   qmqp: SectionValues<(typeof SCHEMA)['qmqp']>;
+  lmtp: SectionValues<(typeof SCHEMA)['lmtp']>;
+  delivery: SectionValues<(typeof SCHEMA)['delivery']>;
   admin: SectionValues<(typeof SCHEMA)['admin']>;
   tls: SectionValues<(typeof SCHEMA)['tls']>;
   auth: SectionValues<(typeof SCHEMA)['auth']>;

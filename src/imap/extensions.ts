@@ -12,6 +12,8 @@ export const EXTENSION_CAPABILITIES: readonly string[] = [
   'ESEARCH',
   'SEARCHRES',
   'WITHIN',
+  // RFC 5267 §4: SEARCH RETURN (UPDATE CONTEXT PARTIAL), CANCELUPDATE (search-context.ts).
+  'CONTEXT=SEARCH',
   // RFC 5256 SORT and THREAD, RFC 5957 DISPLAYFROM/DISPLAYTO, RFC 5267 ESORT.
   'SORT',
   'SORT=DISPLAY',
@@ -29,6 +31,8 @@ export const EXTENSION_CAPABILITIES: readonly string[] = [
   'LIST-STATUS',
   'CREATE-SPECIAL-USE',
   'MULTIAPPEND',
+  // RFC 4469: APPEND built from TEXT literals and URLs of the user's own messages (commands/catenate.ts).
+  'CATENATE',
   // RFC 3516: decoded section fetch (src/store/mime/section.ts), BINARY.SIZE, literal8 APPEND.
   'BINARY',
 ];

@@ -24,7 +24,8 @@
  * happens, so an idle session costs little.
  */
 import type { MailboxHandle } from '../store/store.js';
-import type { MailboxEvent, MailboxSnapshot, MessageRecord } from '../store/types.js';
+import type { MailboxEvent, MailboxSnapshot, MessageRecord, RecentRange } from '../store/types.js';
+import { NO_RECENT, inRange, withRecent } from './recent.js';
 
 /** One untagged response the view wants sent, in order. */
 export type ViewUpdate =
@@ -34,8 +35,11 @@ export type ViewUpdate =
   /**
    * Flag changes by others, as the store's own event arrays (shared by every
    * session, never copied: a STORE 1:* over 100,000 messages must not cost
-   * 100,000 entries per idle session). Lines are produced while writing
-   * (`flagLines`), skipping messages no longer in this session's map.
+   * 100,000 entries per idle session). They only say WHICH messages changed:
+   * the lines carry each message's state when they are written
+   * (updates.ts), so an event queued before this session's own STORE or
+   * FETCH answer can never show older flags or a lower MODSEQ after it
+   * (RFC 7162 §3.1.4.1: a client's view of a modseq only grows).
    */
   | { readonly kind: 'flags'; readonly batches: readonly (readonly FlagChange[])[] }
   /** The mailbox was deleted or renamed away by another session. */
@@ -81,7 +85,16 @@ export class MailboxView {
   /** Flag changes by others, not yet announced: the events' arrays, in order. */
   private pendingFlags: (readonly FlagChange[])[] = [];
   private gone = false;
-  private recentCount = 0;
+  /**
+   * Keywords this client has been told of in FLAGS (RFC 3501 §7.2.6): a
+   * FETCH may show only these, so a new one is announced first
+   * (announceKeywords in updates.ts). Never shrinks while the mailbox is selected.
+   */
+  private readonly keywords = new Set<string>();
+  /** Flag arrays (the store interns them) already known to hold only announced keywords. */
+  private readonly knownFlagArrays = new WeakSet<readonly string[]>();
+  /** This session's \Recent messages (RFC 3501 §2.3.2; the store keeps it current, imap/recent.ts). */
+  private readonly recentRange: RecentRange;
   private highestModseq: bigint;
   private readonly unsubscribe: () => void;
   /**
@@ -102,6 +115,7 @@ export class MailboxView {
     this.shared = snapshot.messages;
     this.count = snapshot.messages.length;
     this.highestModseq = snapshot.highestModseq;
+    this.recentRange = handle.recent ?? NO_RECENT;
     this.unsubscribe = subscribe(this);
   }
 
@@ -241,9 +255,50 @@ export class MailboxView {
     return { found, missing };
   }
 
-  /** Apply this session's own expunge at once (the store event may come later; both are idempotent). */
+  /** Apply this session's own expunge at once (the store event may come later; both are idempotent, the event's modseq wins). */
   noteExpunged(uids: readonly number[], modseq: bigint): void {
-    for (const uid of uids) if (this.seqOf(uid) > 0) this.pendingExpunge.set(uid, modseq);
+    for (const uid of uids) if (this.seqOf(uid) > 0 && !this.pendingExpunge.has(uid)) this.pendingExpunge.set(uid, modseq);
+  }
+
+  /**
+   * Note the keywords of `flags` as announced; true when one was new, and
+   * the caller must send FLAGS/PERMANENTFLAGS before showing them.
+   */
+  learnKeywords(flags: readonly string[]): boolean {
+    if (this.knownFlagArrays.has(flags)) return false;
+    let fresh = false;
+    for (const f of flags) {
+      // 92 = '\\': system flags are always in FLAGS.
+      if (f.charCodeAt(0) !== 92 && !this.keywords.has(f)) {
+        this.keywords.add(f);
+        fresh = true;
+      }
+    }
+    this.knownFlagArrays.add(flags);
+    return fresh;
+  }
+
+  /** Every keyword announced so far, sorted (the FLAGS list is system flags plus these). */
+  get announcedKeywords(): string[] {
+    return [...this.keywords].sort();
+  }
+
+  /** The record of `uid` in `snapshot`, or undefined when it is not there (expunged). */
+  recordOf(uid: number, snapshot: MailboxSnapshot): MessageRecord | undefined {
+    const i = this.indexIn(snapshot, uid, 0);
+    return i >= 0 ? snapshot.messages[i] : undefined;
+  }
+
+  /**
+   * Position of `uid` in `snapshot.messages`, or -1. `hint` is where the
+   * caller expects it (the position after the previous hit): a walk over
+   * ascending UIDs then costs one comparison a message, not a search.
+   */
+  indexIn(snapshot: MailboxSnapshot, uid: number, hint: number): number {
+    const msgs = snapshot.messages;
+    if (hint < msgs.length && msgs[hint]!.uid === uid) return hint;
+    const i = lowerBoundRecords(msgs, uid, 0);
+    return i < msgs.length && msgs[i]!.uid === uid ? i : -1;
   }
 
   /** Note messages this session added (COPY/APPEND into the selected mailbox). */
@@ -303,9 +358,8 @@ export class MailboxView {
       }
     }
     if (add.length > 0) {
-      this.recentCount += add.length;
       out.push({ kind: 'exists', count: this.count });
-      out.push({ kind: 'recent', count: this.recentCount });
+      out.push({ kind: 'recent', count: this.recent });
     }
     if (this.pendingFlags.length > 0) {
       const batches = this.pendingFlags;
@@ -325,9 +379,20 @@ export class MailboxView {
     return this.pendingExpunge.has(uid) ? 0 : this.seqOf(uid);
   }
 
-  /** Messages that arrived during this session (RECENT count). */
+  /** How many messages in this session's map are \Recent here (RFC 3501 §7.3.2 RECENT). */
   get recent(): number {
-    return this.recentCount;
+    const r = this.recentRange;
+    return r.from >= r.to ? 0 : this.lowerBound(r.to) - this.lowerBound(r.from);
+  }
+
+  /** Whether a message is \Recent in this session (SEARCH RECENT/NEW/OLD, §6.4.4). */
+  isRecent(uid: number): boolean {
+    return inRange(this.recentRange, uid);
+  }
+
+  /** A message's flags as this session reports them: with \Recent when it is recent here. */
+  reportFlags(uid: number, flags: readonly string[]): readonly string[] {
+    return inRange(this.recentRange, uid) ? withRecent(flags) : flags;
   }
 
   close(): void {

@@ -27,13 +27,51 @@ export class ClosedError extends Error {
   }
 }
 
+/**
+ * A response that was started could not be completed (a message file that
+ * failed or ended early mid-literal). The peer can no longer tell where the
+ * next response begins, so like a closed connection this ends the session:
+ * the dispatcher sends no tagged reply for it, and the session closes.
+ */
+export class ResponseAbortedError extends ClosedError {
+  constructor(readonly reason: string) {
+    super();
+    this.message = `response aborted: ${reason}`;
+  }
+}
+
 export class Output {
   /** Text gathered since the last Buffer (one string: 100,000 FETCH lines become one conversion). */
   private str = '';
   private parts: Buffer[] = [];
   private pending = 0;
+  /** After BYE: the one tagged line still allowed (RFC 3501 §6.1.3, §7.1.5), or null; undefined while open. */
+  private sealedFor: string | null | undefined = undefined;
 
   constructor(private sink: Sink) {}
+
+  /**
+   * BYE has been queued: nothing untagged may follow it (RFC 3501 §7.1.5; for
+   * LOGOUT only the tagged OK, §6.1.3). Later pushes are dropped, so an IDLE
+   * push or a streaming answer still running cannot write after it; only
+   * `tagged(allowTag, …)` gets through.
+   */
+  seal(allowTag: string | null): void {
+    if (this.sealedFor === undefined) this.sealedFor = allowTag;
+  }
+
+  get sealed(): boolean {
+    return this.sealedFor !== undefined;
+  }
+
+  /** Queue a command's tagged answer; after seal() only the allowed tag's. */
+  tagged(tag: string, line: string | Buffer): void {
+    if (this.sealedFor === undefined) this.push(line);
+    else if (this.sealedFor === tag) {
+      this.sealedFor = null;
+      this.append(line);
+    }
+  }
 
   /** After STARTTLS the same session writes to the TLS socket. */
   replaceSink(sink: Sink): void {
@@ -46,6 +84,11 @@ export class Output {
    * layer renders as byte strings; UTF-8 text goes through the encoder as Buffers.
    */
   push(s: string | Buffer): void {
+    if (this.sealedFor !== undefined) return;
+    this.append(s);
+  }
+
+  private append(s: string | Buffer): void {
     if (typeof s === 'string') {
       this.str += s;
       this.pending += s.length;

@@ -89,7 +89,7 @@ export async function resyncOnSelect(out: Output, view: MailboxView, snapshot: M
     const m = msgs[i]!;
     if (m.modseq <= q.modseq) continue;
     if (known && !within(known, m.uid)) continue;
-    out.push(`* ${i + 1} FETCH (UID ${m.uid} FLAGS ${flagsText(m.flags)} MODSEQ (${m.modseq}))\r\n`);
+    out.push(`* ${i + 1} FETCH (UID ${m.uid} FLAGS ${flagsText(view.reportFlags(m.uid, m.flags))} MODSEQ (${m.modseq}))\r\n`);
     if (out.full) await out.flush();
   }
 }

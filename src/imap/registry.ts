@@ -36,6 +36,7 @@ import { appendCommand } from './commands/append.js';
 import { closeCommand, unselectCommand } from './commands/close.js';
 import { expungeCommand } from './commands/expunge.js';
 import { searchCommand } from './commands/search.js';
+import { cancelUpdateCommand } from './commands/cancelupdate.js';
 import { fetchCommand } from './commands/fetch.js';
 import { storeCommand } from './commands/store.js';
 import { copyCommand, moveCommand } from './commands/copy-move.js';
@@ -107,6 +108,7 @@ export const COMMANDS: { readonly [N in CommandName]?: CommandSpec<N> } = {
   UNSELECT: row(SELECTED, unselectCommand),
   EXPUNGE: row(SELECTED, expungeCommand, { breaks: true }),
   SEARCH: row(SELECTED, searchCommand, { uses: true }),
+  CANCELUPDATE: row(SELECTED, cancelUpdateCommand),
   SORT: row(SELECTED, sortCommand, { uses: true }),
   THREAD: row(SELECTED, threadCommand, { uses: true }),
   FETCH: row(SELECTED, fetchCommand, { uses: true }),

@@ -17,12 +17,12 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Account } from '../accounts/directory.js';
 import type { NodeContext } from '../context.js';
-import { isRoostError, RoostError } from '../errors.js';
+import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger, type Logger } from '../log/logger.js';
 import type { AuthGuard, SaslExchange } from '../net/auth-guard.js';
 import { serverTls } from '../net/tls-handshake.js';
-import type { Draft, UserStore } from '../store/store.js';
+import type { UserStore } from '../store/store.js';
 import { MailboxView, SequenceError } from './mailbox-view.js';
 import { ClosedError, Output } from './output.js';
 import { allowsExpunge, lookup } from './registry.js';
@@ -31,6 +31,8 @@ import { answerForError } from './responses.js';
 import { writeUpdates } from './updates.js';
 import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { compressLayer, type CompressLayer } from './compress.js';
+import { AppendAssembly, appendFailure } from './commands/catenate.js';
+import { SearchContexts } from './search-context.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -66,8 +68,8 @@ export const bad = (text: string, code?: ResponseCode): CommandResult => ({ stat
 type Mode =
   | { readonly kind: 'idle'; readonly tag: string; readonly keepalive: NodeJS.Timeout }
   | { readonly kind: 'sasl'; readonly tag: string; readonly exchange: SaslExchange }
-  /** Receiving APPEND message literals: drafts finished so far and the one being written. */
-  | { readonly kind: 'append'; readonly tag: string; readonly drafts: Draft[]; current: Draft | null; error: unknown };
+  /** Receiving APPEND message literals (and CATENATE TEXT parts) into the command's drafts. */
+  | { readonly kind: 'append'; readonly tag: string; readonly assembly: AppendAssembly };
 
 let nextSessionId = 0;
 
@@ -83,6 +85,8 @@ export class Session {
   readonly remoteAddress: string;
   /** RFC 5161 ENABLE state: 'CONDSTORE' once any CONDSTORE-enabling command ran (RFC 7162 §3.1), 'QRESYNC' after ENABLE QRESYNC. */
   readonly enabled = new Set<string>();
+  /** RFC 5267 §4.3 SEARCH RETURN (UPDATE) contexts of the selected mailbox. */
+  readonly searchContexts: SearchContexts;
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
@@ -99,6 +103,10 @@ export class Session {
   private compression: CompressLayer | null = null;
   private done!: () => void;
   private readonly finished = new Promise<void>((r) => (this.done = r));
+  /** Resolves when the connection has ended (slots held for it are released then). */
+  get whenEnded(): Promise<void> {
+    return this.finished;
+  }
 
   constructor(
     readonly ctx: NodeContext,
@@ -111,6 +119,7 @@ export class Session {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.log = connectionLogger('imap', `${this.remoteAddress}:${socket.remotePort ?? 0}`);
     this.out = new Output(socket);
+    this.searchContexts = new SearchContexts(this.log);
     this.input = socket;
     this.reader = new CommandReader({
       maxLineLength: LIMITS.imap.maxLineLength,
@@ -127,7 +136,7 @@ export class Session {
     // in is also bounded in total time (Dovecot: 180 s), or one host could
     // hold every slot with NOOPs.
     const preAuth = setTimeout(() => {
-      if (this.state.kind === 'notAuth' && !this.closed) this.bye('Login time limit exceeded');
+      if (this.state.kind === 'notAuth' && !this.closed) this.byeAndClose('Login time limit exceeded');
     }, LIMITS.imap.notAuthMaxSessionMs);
     preAuth.unref();
     void this.finished.then(() => clearTimeout(preAuth));
@@ -139,7 +148,7 @@ export class Session {
   /** Close from outside (server shutdown). */
   async shutdown(reason: string): Promise<void> {
     if (this.closed) return;
-    this.out.push(`* BYE ${reason}\r\n`);
+    this.bye(reason);
     await this.safeFlush();
     this.end();
   }
@@ -166,6 +175,31 @@ export class Session {
       caps.push(...EXTENSION_CAPABILITIES);
     }
     return caps;
+  }
+
+  /**
+   * Queue `* BYE text` as the last untagged response (RFC 3501 §7.1.5): the
+   * selected mailbox is let go first, so no queued EXPUNGE/EXISTS/FETCH can
+   * follow, and the output is sealed, so nothing still running (an IDLE
+   * push, a streaming answer) can either. `allowTag` is the command whose
+   * tagged answer may still come (LOGOUT's OK, §6.1.3).
+   */
+  bye(text: string, allowTag: string | null = null): void {
+    if (this.out.sealed) return;
+    this.deselect();
+    this.out.push(`* BYE ${text}\r\n`);
+    this.out.seal(allowTag);
+  }
+
+  /**
+   * A CONDSTORE-enabling command ran (RFC 7162 §3.1). The first one while a
+   * mailbox is selected also reports that mailbox's HIGHESTMODSEQ, which is
+   * the store's current one, so it is at least every modseq shown before.
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.state.kind === 'selected') this.out.push(`* OK [HIGHESTMODSEQ ${this.state.view.handle.snapshot().highestModseq}] Highest\r\n`);
   }
 
   /** Leave the selected state (CLOSE, UNSELECT, a failed SELECT). */
@@ -198,12 +232,18 @@ export class Session {
     this.reader.expectLine();
   }
 
-  /** Drafts received for the APPEND now completing (the command module stores them). */
-  takeAppendDrafts(): { drafts: Draft[]; error: unknown } {
-    if (this.mode?.kind !== 'append') return { drafts: [], error: new RoostError('PARSE', 'no message data') };
-    const { drafts, error } = this.mode;
+  /** The drafts of the APPEND now completing (the command module stores them); null if no literal came. */
+  takeAppendAssembly(): AppendAssembly | null {
+    if (this.mode?.kind !== 'append') return null;
+    const { assembly } = this.mode;
     this.mode = null;
-    return { drafts, error };
+    return assembly;
+  }
+
+  /** A new assembly for this session's APPEND (commands/catenate.ts). */
+  newAppendAssembly(): AppendAssembly {
+    const selected = this.state.kind === 'selected' ? this.state.view.handle.name : null;
+    return new AppendAssembly({ store: this.ctx.store, user: this.user, selected });
   }
 
   /**
@@ -220,12 +260,15 @@ export class Session {
     if (this.state.kind !== 'selected') return;
     const view = this.state.view;
     const updates = view.flush({ allowExpunge });
-    if (updates.length === 0) return;
-    if (await writeUpdates(this.out, view, updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') })) {
-      this.out.push('* BYE Selected mailbox was deleted or renamed, have to disconnect\r\n');
+    // RFC 5267 §4.3: live SEARCH results change around the updates (search-context.ts).
+    this.searchContexts.beforeWrite(this.out, view, updates);
+    if (updates.length > 0 && (await writeUpdates(this.out, view, updates, { modseq: this.enabled.has('CONDSTORE'), vanished: this.enabled.has('QRESYNC') }))) {
+      this.bye('Selected mailbox was deleted or renamed, have to disconnect');
       await this.safeFlush();
       this.end();
+      return;
     }
+    await this.searchContexts.afterWrite(this.out, view);
   }
 
   // ---------------------------------------------------------------- reading
@@ -271,7 +314,7 @@ export class Session {
   }
 
   private readonly onTimeout = (): void => {
-    this.out.push('* BYE Autologout; idle for too long\r\n');
+    this.bye('Autologout; idle for too long');
     void this.safeFlush().then(() => this.end());
   };
 
@@ -324,15 +367,13 @@ export class Session {
   private tooManyBad(): boolean {
     this.badCommands++;
     if (this.badCommands <= LIMITS.imap.maxBadCommands) return false;
-    this.out.push('* BYE Too many invalid IMAP commands\r\n');
-    void this.safeFlush().then(() => this.end());
-    this.closed = true;
+    this.byeAndClose('Too many invalid IMAP commands');
     return true;
   }
 
   private async dispatch(cmd: Command): Promise<void> {
     if (this.state.kind === 'notAuth' && ++this.preAuthCommands > LIMITS.imap.maxCommandsBeforeAuth) {
-      this.bye('Too many commands before login');
+      this.byeAndClose('Too many commands before login');
       return;
     }
     const spec = lookup(cmd);
@@ -360,7 +401,7 @@ export class Session {
     }
     if (result === PENDING) return;
     if (this.state.kind === 'selected') await this.pushUpdates(allowsExpunge(spec, cmd));
-    this.out.push(tagged(cmd.tag, result.status, result.text, result.code));
+    this.out.tagged(cmd.tag, tagged(cmd.tag, result.status, result.text, result.code));
     if (result.after) {
       await this.out.flush();
       await result.after();
@@ -387,7 +428,7 @@ export class Session {
     if (!this.ctx.replication.writable) return refuse('NO', 'This server is a standby; writes are refused', { name: 'UNAVAILABLE' });
     // RFC 7888 §4 / RFC 3501 §6.3.11: refuse before the client sends the bytes.
     if (head.size > LIMITS.imap.maxLiteralSize) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
-    if (head.index === 0) {
+    if (this.mode?.kind !== 'append') {
       try {
         await this.state.user.status(head.mailbox);
       } catch (err) {
@@ -398,14 +439,13 @@ export class Session {
     }
     // RFC 3502 gives no number; each message is a spool file until the command ends.
     if (head.index >= LIMITS.imap.maxAppendMessages) return refuse('NO', `Too many messages in one APPEND (limit ${LIMITS.imap.maxAppendMessages})`, { name: 'LIMIT' });
-    const mode: Mode =
-      this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, drafts: [], current: null, error: null };
+    const mode: Mode = this.mode?.kind === 'append' ? this.mode : { kind: 'append', tag: ev.tag, assembly: this.newAppendAssembly() };
     this.mode = mode;
     try {
-      mode.current = await this.ctx.store.createDraft({ maxSize: LIMITS.imap.maxLiteralSize });
+      await mode.assembly.beginLiteral(head, ev.size, ev.before);
     } catch (err) {
-      const a = answerForError(err, this.log, 'APPEND');
-      return refuse(a.status, a.text, a.code ? { name: a.code } : undefined);
+      const a = appendFailure(err, this.log);
+      return refuse(a.status, a.text, a.code);
     }
     this.reader.acceptLiteral();
     if (ev.sync) {
@@ -415,30 +455,12 @@ export class Session {
   }
 
   private async onAppendData(chunk: Buffer): Promise<void> {
-    const mode = this.mode;
-    if (mode?.kind !== 'append' || !mode.current || mode.error) return;
-    try {
-      await mode.current.write(chunk);
-    } catch (err) {
-      // Keep reading the literal (the client is sending it anyway); answer at the end.
-      mode.error = err;
-    }
+    // A write error is kept and answered when the command ends (the client is sending the literal anyway).
+    if (this.mode?.kind === 'append') await this.mode.assembly.write(chunk);
   }
 
   private async onAppendEnd(): Promise<void> {
-    const mode = this.mode;
-    if (mode?.kind !== 'append' || !mode.current) return;
-    const draft = mode.current;
-    mode.current = null;
-    mode.drafts.push(draft);
-    if (mode.error) return;
-    try {
-      // Past the first few, a waiting message gives its descriptor back.
-      if (mode.drafts.length > LIMITS.imap.appendOpenDrafts) await draft.park();
-      else await draft.finish();
-    } catch (err) {
-      mode.error = err;
-    }
+    if (this.mode?.kind === 'append') await this.mode.assembly.endLiteral();
   }
 
   /** The APPEND did not complete (syntax error, client gone): nothing may reach the Maildir. */
@@ -446,8 +468,7 @@ export class Session {
     const mode = this.mode;
     if (mode?.kind !== 'append') return;
     this.mode = null;
-    const drafts = mode.current ? [...mode.drafts, mode.current] : mode.drafts;
-    await Promise.all(drafts.map((d) => d.discard().catch(() => undefined)));
+    await mode.assembly.discard();
   }
 
   // ---------------------------------------------------------------- continuation lines
@@ -532,7 +553,7 @@ export class Session {
     return this.compression !== null;
   }
 
-  /** LOGOUT: the BYE was sent by the command; close after the tagged OK is written. */
+  /** LOGOUT: the BYE was queued by the command (bye()); close after the tagged OK is written. */
   async logout(): Promise<void> {
     this.deselect();
     this.state = { kind: 'logout' };
@@ -541,8 +562,8 @@ export class Session {
   }
 
   /** Say BYE and close; nothing else is read or sent (RFC 3501 §7.1.5). */
-  private bye(text: string): void {
-    this.out.push(`* BYE ${text}\r\n`);
+  private byeAndClose(text: string): void {
+    this.bye(text);
     void this.safeFlush().then(() => this.end());
     this.closed = true;
   }

@@ -13,7 +13,6 @@
  * and that many body lines are sent, then `done` turns true and the caller
  * stops reading the file.
  */
-import type { Readable } from 'node:stream';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -113,11 +112,11 @@ export function dotStuffStage(
   stuffer: DotStuffer,
   first: Buffer,
   onOctets: (n: number) => void,
-): (source: Readable) => AsyncGenerator<Buffer> {
-  return async function* stuff(source: Readable): AsyncGenerator<Buffer> {
+): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* stuff(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     let head: Buffer | null = first;
     for await (const chunk of source) {
-      const body = stuffer.convert(chunk as Buffer);
+      const body = stuffer.convert(chunk);
       const out = head ? Buffer.concat([head, body]) : body;
       head = null;
       onOctets(body.length);

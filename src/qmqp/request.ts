@@ -4,15 +4,11 @@
  * Bytes in, typed events out; the message body is passed through in slices
  * for streaming, addresses are collected (bounded) into an Envelope.
  */
+import type { EnvelopeProblem } from '../delivery/verdict.js';
 import { LIMITS } from '../limits.js';
 import { NetstringDecoder, NetstringError, type NetstringEvent } from './netstring.js';
 
-/** Why an envelope is refused even though it was well-formed netstrings. */
-export type EnvelopeProblem =
-  /** An address of ≥ 1000 bytes or with a NUL byte (qmail-qmqpd rule). */
-  | 'badaddress'
-  | 'norecipients'
-  | 'toomanyrecipients';
+export type { EnvelopeProblem };
 
 export interface Envelope {
   sender: string;

@@ -12,36 +12,15 @@ import net from 'node:net';
 import type { NodeContext, ProtocolServer } from '../context.js';
 import { LIMITS } from '../limits.js';
 import { connectionLogger, type Logger } from '../log/logger.js';
+import { descriptorsLow } from '../net/admission.js';
 import { closeServer, listenOn } from '../net/listen.js';
 import { openConnections } from '../net/metrics.js';
-import type { Draft } from '../store/store.js';
-import { deliverDraft, TEXT, verdictForError, verdictForProblem, type Verdict } from './deliver.js';
-import { deliveries } from './metrics.js';
+import { deliverDraft, Incoming } from '../delivery/deliver.js';
+import { deliveries } from '../delivery/metrics.js';
+import { receivedLine } from '../delivery/trace.js';
+import { TEXT, verdictForError, verdictForProblem, type Verdict } from '../delivery/verdict.js';
 import { encodeNetstring } from './netstring.js';
 import { QmqpFormatError, QmqpRequestParser, type Envelope } from './request.js';
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-/** RFC 5322 §3.3 date-time in UTC, e.g. "Tue, 24 Nov 2026 18:15:24 +0000". */
-export function rfc5322Date(d: Date): string {
-  return (
-    `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
-  );
-}
-
-/**
- * The trace line a final-delivery server adds (RFC 5321 §4.4). LF line end:
- * QMQP messages use LF (qmqp.html), and the Maildir keeps them as received.
- */
-export function receivedLine(peer: string, hostname: string, when = new Date()): Buffer {
-  // RFC 5321 §4.1.3 address literals: [192.0.2.1], [IPv6:2001:db8::1]; IPv4-mapped IPv6 shown as IPv4.
-  const v4 = peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
-  const literal = v4.includes(':') ? `IPv6:${v4}` : v4;
-  return Buffer.from(`Received: from [${literal}] by ${hostname} (Roost) with QMQP; ${rfc5322Date(when)}\n`, 'latin1');
-}
 
 /** After the answer, how long the client may take to close before we cut the connection. */
 const LINGER_MS = 10_000;
@@ -51,7 +30,7 @@ const LINGER_MS = 10_000;
  * the client's FIN is seen and the socket is released; a client that never
  * closes is cut after LINGER_MS.
  */
-function reply(socket: net.Socket, v: Verdict): void {
+function reply(socket: net.Socket, v: Pick<Verdict, 'code' | 'text'>): void {
   const text = v.text.slice(0, LIMITS.qmqp.maxReplyText);
   socket.end(encodeNetstring(`${v.code}${text}`));
   socket.resume();
@@ -70,7 +49,7 @@ interface Session {
 async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log: Logger): Promise<void> {
   const cfg = ctx.config.qmqp;
   const parser = new QmqpRequestParser(cfg.max_recipients);
-  let draft: Draft | null = null;
+  let draft: Incoming | null = null;
   let tooBig = false;
   /** A store failure while receiving: we keep reading (the client must finish) and answer at the end. */
   let failure: unknown = null;
@@ -88,7 +67,7 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
   const dropDraft = async (): Promise<void> => {
     const d = draft;
     draft = null;
-    if (d) await d.discard().catch((err: unknown) => log.warn({ err }, 'draft discard failed'));
+    if (d) await d.draft.discard().catch((err: unknown) => log.warn({ err }, 'draft discard failed'));
   };
 
   try {
@@ -100,10 +79,11 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
             if (ev.length > cfg.max_message_size) tooBig = true;
             else {
               try {
-                draft = await ctx.store.createDraft({
-                  prefix: receivedLine(socket.remoteAddress ?? 'unknown', ctx.config.hostname),
+                const d = await ctx.store.createDraft({
+                  prefix: receivedLine(socket.remoteAddress ?? 'unknown', ctx.config.hostname, { via: 'QMQP' }),
                   maxSize: cfg.max_message_size,
                 });
+                draft = new Incoming(d);
               } catch (err) {
                 failure = err;
               }
@@ -159,15 +139,15 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
     verdict = env.problem
       ? verdictForProblem(env.problem)
       : tooBig
-        ? { code: 'D', text: TEXT.tooBig }
+        ? { code: 'D', text: TEXT.tooBig, reason: 'toobig' }
         : verdictForError(failure, cfg.over_quota);
     await dropDraft();
     deliveries.inc({ result: verdict.code, via: 'qmqp' });
     log.info({ verdict: verdict.code, text: verdict.text }, 'delivery refused');
   } else {
-    const d: Draft = draft;
+    const incoming: Incoming = draft;
     draft = null;
-    verdict = await deliverDraft(ctx, { sender: env.sender, recipients: env.recipients, draft: d, via: 'qmqp', log });
+    verdict = await deliverDraft(ctx, { sender: env.sender, recipients: env.recipients, incoming, via: 'qmqp', log });
   }
   reply(socket, verdict);
 }
@@ -185,6 +165,13 @@ export function createQmqpServer(ctx: NodeContext): ProtocolServer {
       // qmqp.html: the server may close at any time; an answer the client gets is clearer than a reset.
       socket.on('error', () => undefined);
       reply(socket, { code: 'Z', text: 'too many connections, try again later (#4.3.2)' });
+      return;
+    }
+    if (descriptorsLow()) {
+      // A delivery needs spool, index and journal descriptors: refuse while we can still answer.
+      socket.on('error', () => undefined);
+      ctx.log.warn({ remote }, 'qmqp: out of file descriptors, connection refused');
+      reply(socket, { code: 'Z', text: 'server is out of resources, try again later (#4.3.0)' });
       return;
     }
     const log = connectionLogger('qmqp', remote);

@@ -201,7 +201,28 @@ export class PrimaryListener {
 }
 
 /** Delivered messages whose bytes are read ahead of the one being sent. */
-const READ_AHEAD = 16;
+export const READ_AHEAD = 16;
+
+/** The body bytes a record brings (its message size for a 'deliver', else 0). */
+function recordBytes(r: JournalRecord): number {
+  return r.kind === 'deliver' ? Number(r.data.size) || 0 : 0;
+}
+
+/**
+ * Records [next, end) to read now, when `cur` is about to be sent and `held`
+ * body bytes are already read and not yet sent: the current one always, then
+ * while READ_AHEAD and LIMITS.replication.readAheadBytes (counting `held`) allow.
+ */
+export function readAheadEnd(sizes: readonly number[], next: number, cur: number, held: number): number {
+  let end = next;
+  let bytes = held;
+  while (end < sizes.length && end < cur + READ_AHEAD) {
+    if (end > cur && bytes + sizes[end]! > LIMITS.replication.readAheadBytes) break;
+    bytes += sizes[end]!;
+    end++;
+  }
+  return end;
+}
 
 /** Streams journal records to one follower and turns its acks into gate releases. */
 export class ShipSession {
@@ -297,20 +318,33 @@ export class ShipSession {
             break;
           }
           // Bodies are read a few records ahead, so one batch of deliveries costs one round of file reads.
+          // Ahead by count and by bytes (the record's size): a large body is read only when its turn comes,
+          // so bodies held here stay near LIMITS.replication.readAheadBytes plus the one being sent.
           const bodies: (Promise<Buffer> | undefined)[] = [];
+          const sizes: number[] = [];
+          const recSizes = records.map(recordBytes);
+          let aheadBytes = 0;
+          let next = 0;
           const fetch = (i: number): void => {
             const r = records[i];
             if (!r || r.kind !== 'deliver') return;
             const p = this.delivered(r);
             p.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
             bodies[i] = p;
+            sizes[i] = recordBytes(r);
+            aheadBytes += sizes[i]!;
           };
-          for (let i = 0; i < READ_AHEAD; i++) fetch(i);
+          const fill = (cur: number): void => {
+            const upTo = readAheadEnd(recSizes, next, cur, aheadBytes);
+            while (next < upTo) fetch(next++);
+          };
           for (let i = 0; i < records.length; i++) {
             if (this.stopped) break;
-            fetch(i + READ_AHEAD);
-            await this.ship(records[i]!, await bodies[i]);
+            fill(i);
+            const body = await bodies[i];
             bodies[i] = undefined;
+            aheadBytes -= sizes[i] ?? 0;
+            await this.ship(records[i]!, body);
           }
           continue;
         }

@@ -15,12 +15,13 @@ import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
-import type { Journal } from './index/journal.js';
+import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
 import { FileWork } from './file-work.js';
+import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
 
 /** What an account needs from the store around it. */
@@ -81,6 +82,11 @@ export class AccountState {
   readonly mutex = new Mutex();
   maildropOwner: string | null = null;
   readonly files: FileWork = new FileWork(this);
+  /** Which session owns each mailbox's \Recent arrivals (recent.ts). */
+  readonly recent = new RecentOwners(
+    () => this.db(),
+    (id, uid) => this.journalRecent(id, uid),
+  );
 
   constructor(
     readonly core: StoreCore,
@@ -429,7 +435,10 @@ export class AccountState {
             const name = String(d.mailbox);
             const uv = num(d.uidvalidity);
             const row = db.mailbox(name);
-            if (!row) db.insertMailbox(name, uv, (d.specialUse as string | null) ?? null, d.subscribed !== false, num(d.uidnext ?? 1));
+            // A subscription that outlived an earlier mailbox of this name (RFC 3501 §6.3.6) applies to the new one.
+            const kept = db.hasOrphanSubscription(name);
+            if (kept) db.setOrphanSubscription(name, false);
+            if (!row) db.insertMailbox(name, uv, (d.specialUse as string | null) ?? null, d.subscribed !== false || kept, num(d.uidnext ?? 1));
             else if (d.specialUse !== undefined && d.specialUse !== null && row.special_use !== d.specialUse) db.setSpecialUse(row.id, String(d.specialUse));
             this.noteUidvalidity(uv);
             break;
@@ -437,6 +446,8 @@ export class AccountState {
           case 'mailbox-delete': {
             const row = db.mailbox(String(d.mailbox));
             if (!row || row.uidvalidity !== num(d.uidvalidity)) break;
+            // RFC 3501 §6.3.6: the server MUST NOT drop a subscription because the mailbox is gone.
+            if (row.subscribed === 1) db.setOrphanSubscription(row.name, true);
             db.deleteMailbox(row.id);
             this.caches.delete(row.id);
             events.push([row.id, { type: 'gone', origin }]);
@@ -461,6 +472,10 @@ export class AccountState {
               const row = db.mailbox(f);
               if (!row || db.mailbox(t)) continue;
               db.renameMailbox(row.id, t);
+              if (db.hasOrphanSubscription(t)) {
+                db.setOrphanSubscription(t, false);
+                db.setSubscribed(row.id, true);
+              }
               events.push([row.id, { type: 'gone', origin }]);
             }
             break;
@@ -468,6 +483,13 @@ export class AccountState {
           case 'subscribe': {
             const row = db.mailbox(String(d.mailbox));
             if (row) db.setSubscribed(row.id, d.subscribed === true);
+            else db.setOrphanSubscription(String(d.mailbox), d.subscribed === true);
+            break;
+          }
+          case 'recent': {
+            // max(): replay and replicas never move the boundary back (recent.ts).
+            const row = db.mailbox(String(d.mailbox));
+            if (row && row.uidvalidity === num(d.uidvalidity)) db.raiseRecent(row.id, num(d.uid));
             break;
           }
           default:
@@ -496,7 +518,33 @@ export class AccountState {
     return db.mailbox(name);
   }
 
+  /**
+   * Journal a moved \Recent boundary (recent.ts) so replay and the replica
+   * learn it. Best effort and not awaited: the index row is already written,
+   * and a lost record only means some messages are reported recent again.
+   */
+  private journalRecent(mailboxId: number, uid: number): void {
+    if (!this.core.isWritable()) return;
+    const mb = this.db().mailboxById(mailboxId);
+    if (!mb) return;
+    const draft: RecordDraft = {
+      accountId: this.id,
+      kind: 'recent',
+      data: { maildir: this.account.maildir, mailbox: mb.name, uidvalidity: mb.uidvalidity, uid },
+    };
+    try {
+      this.core.committer
+        .submit({ build: () => [draft], finish: (recs) => this.applyIndex(recs) })
+        .catch((err: unknown) => this.core.warn('store: could not journal the \\Recent boundary', err));
+    } catch (err) {
+      this.core.warn('store: could not journal the \\Recent boundary', err);
+    }
+  }
+
   emit(mailboxId: number, ev: MailboxEvent): void {
+    // Before any listener runs: a STATUS or SELECT it triggers must see the boundary moved.
+    if (ev.type === 'append') this.recent.arrived(mailboxId, ev.messages);
+    else if (ev.type === 'gone') this.recent.forget(mailboxId);
     this.core.hub.emit(this.key(mailboxId), ev);
   }
 

@@ -17,16 +17,18 @@ import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
 import { fdClose, fdOpen, fdRead, fdStat } from './maildir/fd.js';
-import { parseMessage } from './mime/parse.js';
+import { parseChunks } from './mime/stream.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
-import type { MailboxHandle } from './store.js';
-import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, StoreFlagsResult } from './types.js';
+import type { MailboxHandle, MessageFile } from './store.js';
+import { FdMessageFile } from './maildir/message-file.js';
+import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, RecentRange, StoreFlagsResult } from './types.js';
 
 export class MailboxHandleImpl implements MailboxHandle {
   readonly name: string;
   readonly uidvalidity: number;
+  readonly recent: RecentRange | null;
   private readonly mailboxId: number;
   private closed = false;
   private readonly unsubs = new Set<() => void>();
@@ -38,11 +40,14 @@ export class MailboxHandleImpl implements MailboxHandle {
     mb: MailboxRow,
     readonly readOnly: boolean,
     private readonly origin: string | null,
+    trackRecent = false,
   ) {
     this.name = mb.name;
     this.uidvalidity = mb.uidvalidity;
     this.mailboxId = mb.id;
     this.last = st.cache(mb);
+    const all = this.last.all();
+    this.recent = trackRecent ? st.recent.open(mb.id, all.length > 0 ? all[all.length - 1]!.uid : 0, readOnly) : null;
     st.handles.set(mb.id, (st.handles.get(mb.id) ?? 0) + 1);
     store.watcher?.add(st, mb.id);
   }
@@ -134,21 +139,27 @@ export class MailboxHandleImpl implements MailboxHandle {
     }
   }
 
+  async openMessageFile(uid: number): Promise<MessageFile> {
+    return new FdMessageFile(await this.openFile(uid, fdOpen));
+  }
+
   async structure(uid: number): Promise<MimeTree> {
     this.entry(uid);
     const db = this.st.db();
     const json = db.structure(this.mailboxId, uid);
     if (json) return JSON.parse(json) as MimeTree;
-    const tree = parseMessage(await this.readMessage(uid));
+    // Parsed from the file in chunks: a large message is never read whole (issue 13 §5).
+    const tree = await parseChunks(await this.openMessage(uid));
     // Parse once (DESIGN.md): keep it for the next FETCH.
     this.st.db().setStructure(this.mailboxId, uid, JSON.stringify(tree));
     return tree;
   }
 
-  private assertWrite(): void {
+  /** `changesThis` false: the write goes elsewhere (COPY out of a mailbox opened read-only, RFC 3501 §6.3.2). */
+  private assertWrite(changesThis = true): void {
     if (this.closed) throw new RoostError('TEMP', 'mailbox handle is closed');
     this.store.assertWritable();
-    if (this.readOnly) throw new RoostError('READONLY', 'mailbox is open read-only');
+    if (changesThis && this.readOnly) throw new RoostError('READONLY', 'mailbox is open read-only');
   }
 
   async storeFlags(
@@ -270,12 +281,12 @@ export class MailboxHandleImpl implements MailboxHandle {
   }
 
   async copyTo(uids: readonly number[], dest: string, opts?: { move?: boolean }): Promise<CopyResult> {
-    this.assertWrite();
+    this.assertWrite(opts?.move === true);
     const destName = normalizeMailboxName(dest);
     return this.st.mutex.run(async () => {
       const src = this.row();
       const dst = this.st.requireMailbox(destName);
-      if (dst.id === src.id && opts?.move) throw new RoostError('BADNAME', 'cannot move a message into its own mailbox');
+      // RFC 6851 §3.3 allows MOVE into the same mailbox: the copies get new UIDs and the originals are expunged, all in one commit.
       const c = this.cache();
       const entries = [...new Set(uids)]
         .sort((a, b) => a - b)
@@ -373,6 +384,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.recent) this.st.recent.close(this.mailboxId, this.recent);
     for (const off of this.unsubs) off();
     this.unsubs.clear();
     const n = (this.st.handles.get(this.mailboxId) ?? 1) - 1;

@@ -103,6 +103,8 @@ export function importMaildir(core: StoreCore, st: AccountState, keep: Map<strin
 export interface KeptUids {
   uidvalidity: number;
   uidnext: number;
+  /** The \Recent boundary (recent.ts), so a rebuilt index does not call claimed mail recent again. */
+  recentUid?: number;
   uids: Map<string, number>;
   specialUse: string | null;
   subscribed: boolean;
@@ -156,6 +158,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   commitNow(core, st, drafts);
   const mb = st.db().mailbox(name);
   if (mb) {
+    if (kept?.recentUid !== undefined) st.db().raiseRecent(mb.id, kept.recentUid);
     st.noteMtimes(mb);
     // A large imported mailbox gets its packed list now, so the first SELECT
     // after `roost reindex` / a migration does not read every row.

@@ -27,6 +27,7 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
       keep.set(mb.name, {
         uidvalidity: mb.uidvalidity,
         uidnext: mb.uidnext,
+        recentUid: mb.recent_uid,
         uids,
         flags,
         specialUse: mb.special_use,
@@ -34,6 +35,8 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
       });
     }
     const lastUv = db.meta('last_uidvalidity');
+    // Subscriptions that outlived their mailbox are not in the Maildir (RFC 3501 §6.3.6: keep them).
+    const orphans = db.orphanSubscriptions();
     // Mailbox ids change with the new index: open sessions must reselect.
     for (const mb of db.mailboxes()) st.emit(mb.id, { type: 'gone', origin: null });
     st.caches.clear();
@@ -43,6 +46,7 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
     // Old journal records describe the old index: the new one starts after them.
     fresh.setAppliedLsn(store.journal.refreshLastLsn());
     if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
+    for (const name of orphans) fresh.setOrphanSubscription(name, true);
     return importMaildir(store, st, keep);
   });
 }

@@ -39,7 +39,6 @@ import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filena
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
-import { parseMessage } from './mime/parse.js';
 import { recoverAccount } from './recovery.js';
 import { JournalKeeper } from './journal-keeper.js';
 import { ReplicationImpl } from './replication.js';
@@ -301,10 +300,11 @@ export class StoreImpl implements Store, StoreCore {
     try {
       if (!draft.finished) await draft.finish();
       if (draft.isDiscarded) throw new RoostError('TEMP', 'draft was discarded');
-      const content = await draft.content();
+      // Built while the bytes streamed in (SpoolDraft): the message is not read back.
+      const content = draft.smallContent();
       let structure: string | null = null;
       try {
-        structure = JSON.stringify(parseMessage(content));
+        structure = JSON.stringify(await draft.structure());
       } catch (err) {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
@@ -371,7 +371,7 @@ export class StoreImpl implements Store, StoreCore {
         // Copies (EXDEV) were fsync'd when made; the hard links share the spool inode.
         dataSync: () => draft.datasync(),
         afterJournal: async (recs) => {
-          for (const r of recs) this.keepBody(r.lsn, content);
+          if (content) for (const r of recs) this.keepBody(r.lsn, content);
           // rename(2) can wait on the filesystem journal: run them in the thread pool.
           await Promise.all(recs.map((r, i) => fsp.rename(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), prepared[i]!.tmp), path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))));
           return [...new Set(recs.map((r, i) => path.dirname(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))))];

@@ -31,6 +31,7 @@ import type {
   MailboxSnapshot,
   MailboxStatus,
   QuotaUsage,
+  RecentRange,
   SavedMessage,
   SpecialUse,
   StoreFlagsResult,
@@ -89,6 +90,22 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Session id, reported back as `origin` in events. */
   origin?: string;
+  /**
+   * Take part in \Recent (RFC 3501 §2.3.2, store/recent.ts): IMAP SELECT
+   * claims the mailbox's unclaimed messages and its new arrivals, EXAMINE
+   * (readOnly) sees the unclaimed ones without claiming. Others (POP3,
+   * APPEND) leave \Recent alone.
+   */
+  recent?: boolean;
+}
+
+/** An open message file (MailboxHandle.openMessageFile): one descriptor, any number of reads, then close. */
+export interface MessageFile {
+  /** Bytes [start, end), fewer if the file is shorter (as readMessage). */
+  read(start: number, end: number): Promise<Buffer>;
+  /** Bytes [start, end) in chunks from the same descriptor, for a big section; ends early at the end of the file. */
+  chunks(start: number, end: number): AsyncIterable<Buffer>;
+  close(): Promise<void>;
 }
 
 /** One selected mailbox, as an IMAP session or a POP3 maildrop sees it. */
@@ -96,6 +113,8 @@ export interface MailboxHandle {
   readonly name: MailboxName;
   readonly readOnly: boolean;
   readonly uidvalidity: number;
+  /** This session's \Recent messages when opened with `recent`, else null; updated in place by the store. */
+  readonly recent: RecentRange | null;
 
   /** Current state from the index (sorted by UID). Cheap: no file is opened or stat'ed. */
   snapshot(): MailboxSnapshot;
@@ -110,6 +129,14 @@ export interface MailboxHandle {
   openMessage(uid: number, range?: { start: number; end: number }): Promise<Readable>;
   /** Read a byte range fully (for small sections); same semantics as openMessage. */
   readMessage(uid: number, range?: { start: number; end: number }): Promise<Buffer>;
+  /**
+   * Open the message file once for several reads (every section of one
+   * FETCH response). NOTFOUND if the message is gone now; once open, the
+   * reads keep working if it is expunged and its file unlinked meanwhile
+   * (POSIX keeps an open file), so a response can be gathered before it is
+   * written. The caller must close it.
+   */
+  openMessageFile(uid: number): Promise<MessageFile>;
   /** Parsed MIME structure, computed at delivery and kept in the index. */
   structure(uid: number): Promise<MimeTree>;
 
@@ -147,11 +174,22 @@ export interface MailboxHandle {
 export interface UserStore {
   readonly account: Account;
   listMailboxes(): Promise<readonly MailboxInfo[]>;
-  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void>;
+  /**
+   * Create a mailbox. `subscribed` (default true) subscribes it at once; IMAP
+   * CREATE passes false (RFC 3501 §6.3.3 does not subscribe). A name whose
+   * earlier mailbox was deleted while subscribed is subscribed again.
+   */
+  createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse; subscribed?: boolean }): Promise<void>;
   deleteMailbox(name: MailboxName): Promise<void>;
   /** RFC 3501 RENAME; renaming INBOX moves its messages to the new mailbox. */
   renameMailbox(from: MailboxName, to: MailboxName): Promise<void>;
+  /**
+   * SUBSCRIBE (needs the mailbox) / UNSUBSCRIBE (also of a name whose
+   * mailbox is gone). DELETE keeps a subscription (RFC 3501 §6.3.6).
+   */
   setSubscribed(name: MailboxName, subscribed: boolean): Promise<void>;
+  /** Every subscribed name, sorted: subscribed mailboxes and subscriptions that outlived their mailbox. */
+  subscriptions(): Promise<readonly MailboxName[]>;
   status(name: MailboxName): Promise<MailboxStatus>;
   openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle>;
   /** IMAP APPEND: store a finished draft into a mailbox. */

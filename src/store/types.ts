@@ -54,6 +54,16 @@ export interface MailboxStatus {
   readonly size: number;
 }
 
+/**
+ * One session's \Recent messages (RFC 3501 §2.3.2): the UIDs in [from, to),
+ * empty when from >= to; `to` is Infinity while the session owns the
+ * mailbox's new arrivals. Kept current by the store (store/recent.ts).
+ */
+export interface RecentRange {
+  readonly from: number;
+  readonly to: number;
+}
+
 /** A consistent view of a mailbox at one moment (sorted by UID). */
 export interface MailboxSnapshot {
   readonly uidvalidity: number;
@@ -133,6 +143,8 @@ export interface JournalRecord {
     | 'mailbox-rename'
     | 'mailbox-delete'
     | 'subscribe'
+    /** The \Recent boundary moved (store/recent.ts): {mailbox, uidvalidity, uid}. */
+    | 'recent'
     | 'account'
     | 'quota';
   /** Kind-specific data (JSON-serialisable, bigint as decimal strings). */

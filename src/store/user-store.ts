@@ -10,7 +10,7 @@ import type { AccountState } from './account.js';
 import { MailboxHandleImpl } from './mailbox-handle.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
-import { INBOX, ancestors, normalizeMailboxName } from './maildir/names.js';
+import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
@@ -58,9 +58,16 @@ export class UserStoreImpl implements UserStore {
     return [...all.values()].sort((a, b) => (a.name === INBOX ? -1 : b.name === INBOX ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse }): Promise<void> {
+  async subscriptions(): Promise<readonly MailboxName[]> {
+    const db = this.st.db();
+    const names = db.mailboxes().filter((r) => r.subscribed === 1).map((r) => r.name);
+    return [...names, ...db.orphanSubscriptions()].sort();
+  }
+
+  async createMailbox(name: MailboxName, opts?: { specialUse?: SpecialUse; subscribed?: boolean }): Promise<void> {
     this.store.assertWritable();
     const n = normalizeMailboxName(name);
+    assertFolderDirFits(n);
     await this.st.mutex.run(async () => {
       if (this.st.mailbox(n)) throw new RoostError('EXISTS', `mailbox ${n} exists`);
       await this.commit(() => [
@@ -68,7 +75,7 @@ export class UserStoreImpl implements UserStore {
           mailbox: n,
           uidvalidity: this.st.nextUidvalidity(),
           specialUse: opts?.specialUse ?? null,
-          subscribed: true,
+          subscribed: opts?.subscribed !== false,
         }),
       ]);
     });
@@ -95,6 +102,7 @@ export class UserStoreImpl implements UserStore {
     const t = normalizeMailboxName(to);
     if (t === INBOX) throw new RoostError('EXISTS', 'INBOX exists');
     if (t === f || t.startsWith(f + '.')) throw new RoostError('BADNAME', 'cannot rename a mailbox under itself');
+    assertFolderDirFits(t);
     await this.st.mutex.run(async () => {
       const mb = this.st.requireMailbox(f);
       if (this.st.mailbox(t)) throw new RoostError('EXISTS', `mailbox ${t} exists`);
@@ -119,6 +127,7 @@ export class UserStoreImpl implements UserStore {
       for (const r of this.st.db().mailboxes()) {
         if (r.name.startsWith(f + '.')) {
           const nt = t + r.name.slice(f.length);
+          assertFolderDirFits(nt);
           if (this.st.mailbox(nt)) throw new RoostError('EXISTS', `mailbox ${nt} exists`);
           pairs.push([r.name, nt]);
         }
@@ -131,37 +140,45 @@ export class UserStoreImpl implements UserStore {
     this.store.assertWritable();
     const n = normalizeMailboxName(name);
     await this.st.mutex.run(async () => {
-      this.st.requireMailbox(n);
+      // Subscribing needs the mailbox (RFC 3501 §6.3.6 lets the server check);
+      // a subscription that outlived its mailbox can still be ended.
+      if (subscribed || !this.st.db().hasOrphanSubscription(n)) this.st.requireMailbox(n);
       await this.commit(() => [this.draft('subscribe', { mailbox: n, subscribed })]);
     });
   }
 
   async status(name: MailboxName): Promise<MailboxStatus> {
-    const mb = await this.fresh(normalizeMailboxName(name));
+    const stale = await this.fresh(normalizeMailboxName(name));
+    // Re-read: catching up with another process may just have moved the \Recent boundary (recent.ts).
+    const mb = this.st.db().mailboxById(stale.id) ?? stale;
     const c = this.st.caches.get(mb.id);
     if (c && c.uidvalidity === mb.uidvalidity) {
       let unseen = 0;
       let size = 0;
+      let recent = 0;
+      // RFC 3501 §6.3.10 RECENT: the messages no session has been handed as recent yet (store/recent.ts).
       for (const m of c.all()) {
         if (!m.flags.includes('\\Seen')) unseen++;
+        if (m.uid >= mb.recent_uid) recent++;
         size += m.vsize;
       }
-      return { messages: c.count, recent: 0, unseen, uidnext: c.uidnext, uidvalidity: c.uidvalidity, highestModseq: c.highestModseq, size };
+      return { messages: c.count, recent, unseen, uidnext: c.uidnext, uidvalidity: c.uidvalidity, highestModseq: c.highestModseq, size };
     }
     const r = this.st
       .db()
       .db.prepare(
-        `SELECT count(*) AS n, coalesce(sum(instr(flags, '\\Seen') = 0), 0) AS unseen, coalesce(sum(vsize), 0) AS size
+        `SELECT count(*) AS n, coalesce(sum(instr(flags, '\\Seen') = 0), 0) AS unseen, coalesce(sum(vsize), 0) AS size,
+                coalesce(sum(uid >= ?), 0) AS recent
          FROM messages WHERE mailbox = ? AND state <> 2`,
       )
-      .get(mb.id) as { n: number; unseen: number; size: number };
-    return { messages: r.n, recent: 0, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };
+      .get(mb.recent_uid, mb.id) as { n: number; unseen: number; size: number; recent: number };
+    return { messages: r.n, recent: r.recent, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };
   }
 
   async openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle> {
     const n = normalizeMailboxName(name);
     const mb = await this.fresh(n);
-    return new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null);
+    return new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null, opts?.recent === true);
   }
 
   async append(name: MailboxName, draft: Draft, opts?: AppendOptions): Promise<SavedMessage> {

@@ -28,6 +28,8 @@ describe('config loading', () => {
     expect(c.pop3.listen).toBe('127.0.0.1:1110');
     expect(c.pop3.tls_listen).toBe('127.0.0.1:1995');
     expect(c.qmqp.listen).toBe('127.0.0.1:1628');
+    expect(c.lmtp.listen).toBe('127.0.0.1:2424');
+    expect(c.delivery.max_hops).toBe(100);
     expect(c.admin.listen).toBe('127.0.0.1:8025');
     expect(c.replication.listen).toBe('127.0.0.1:7600');
     expect(c.replication.ack).toBe('sync');

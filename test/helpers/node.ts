@@ -24,9 +24,10 @@ export const TEST_DEFAULTS: Overrides = {
   hostname: 'test.roost.invalid',
   log: { level: process.env.ROOST_TEST_LOG ?? 'silent' },
   // Tests open many loopback connections at once; the per-address cap has its own tests.
-  imap: { listen: '127.0.0.1:0', tls_listen: '127.0.0.1:0', max_connections_per_ip: 10_000 },
+  imap: { listen: '127.0.0.1:0', tls_listen: '127.0.0.1:0', max_connections_per_ip: 10_000, max_userip_connections: 10_000 },
   pop3: { listen: '127.0.0.1:0', tls_listen: '127.0.0.1:0', max_connections_per_ip: 10_000 },
   qmqp: { listen: '127.0.0.1:0' },
+  lmtp: { listen: '127.0.0.1:0' },
   admin: { listen: '127.0.0.1:0' },
   replication: { listen: '' },
 };

@@ -66,18 +66,23 @@ describe('CONDSTORE (RFC 7162 §3.1)', () => {
     const c = await session();
     await c.cmd('SELECT Cs');
     const f = await c.cmd('FETCH 1:3 (MODSEQ)');
-    expect(f.untagged).toHaveLength(3);
-    const before = f.untagged.map(modseqOf);
+    // RFC 7162 §3.1: the first CONDSTORE-enabling command while selected also reports HIGHESTMODSEQ.
+    expect(f.untagged[0]).toMatch(/^\* OK \[HIGHESTMODSEQ \d+\]/);
+    expect(f.untagged).toHaveLength(4);
+    const before = f.untagged.slice(1).map(modseqOf);
+    expect(before.every((m) => BigInt(code(f.untagged, 'HIGHESTMODSEQ')) >= m)).toBe(true);
+    expect((await c.cmd('FETCH 1 (MODSEQ)')).untagged).toHaveLength(1);
     // RFC 7162 §3.1.3 example adapted: message 2 changes first, so a conditional STORE on 1:3 skips it.
     const s1 = await c.cmd('STORE 2 +FLAGS (\\Flagged)');
-    expect(s1.untagged[0]).toMatch(/^\* 2 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/);
+    // RFC 7162 §3.1: once CONDSTORE is on, STORE's FETCH responses carry UID and MODSEQ.
+    expect(s1.untagged[0]).toMatch(/^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/);
     const after2 = modseqOf(s1.untagged[0]!);
     expect(after2).toBeGreaterThan(before[1]!);
     const limit = before.reduce((a, b) => (a > b ? a : b));
     const s2 = await c.cmd(`STORE 1:3 (UNCHANGEDSINCE ${limit}) +FLAGS.SILENT (\\Seen)`);
     expect(s2.tagged).toMatch(/OK \[MODIFIED 2\]/);
     // .SILENT still reports the new MODSEQ of the changed messages (§3.1.3), and nothing for the failed one.
-    expect(s2.untagged.map((l) => l.replace(/MODSEQ \(\d+\)/, 'MODSEQ (N)'))).toEqual(['* 1 FETCH (MODSEQ (N))', '* 3 FETCH (MODSEQ (N))']);
+    expect(s2.untagged.map((l) => l.replace(/MODSEQ \(\d+\)/, 'MODSEQ (N)'))).toEqual(['* 1 FETCH (UID 1 MODSEQ (N))', '* 3 FETCH (UID 3 MODSEQ (N))']);
     const s3 = await c.cmd(`UID STORE 1:* (UNCHANGEDSINCE 1) -FLAGS (\\Seen)`);
     expect(s3.tagged).toMatch(/OK \[MODIFIED 1:3\]/);
     const changed = await c.cmd(`FETCH 1:* (FLAGS) (CHANGEDSINCE ${after2})`);

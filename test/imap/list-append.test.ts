@@ -15,9 +15,8 @@ beforeAll(async () => {
   await c.cmd('CREATE Lists.A');
   await c.cmd('CREATE Lists.B');
   await c.cmd('CREATE Other');
-  await c.cmd('UNSUBSCRIBE Lists');
-  await c.cmd('UNSUBSCRIBE Lists.B');
-  await c.cmd('UNSUBSCRIBE Other');
+  // CREATE does not subscribe (RFC 3501 §6.3.3): only Lists.A is subscribed.
+  await c.cmd('SUBSCRIBE Lists.A');
   await n.deliver([message(1), message(2)], { mailbox: 'Lists.A' });
 });
 afterAll(async () => {

@@ -97,4 +97,20 @@ describe('MailboxView', () => {
     other.close();
     view.close();
   });
+
+  it('learns keywords once (system flags never count), and finds records in a later snapshot', async () => {
+    const user = store.user(account);
+    const mine = await user.openMailbox('INBOX', { origin: 'v4' });
+    const { view } = MailboxView.open(mine, 'v4');
+    expect(view.learnKeywords(['\\Seen', '\\Flagged'])).toBe(false);
+    expect(view.learnKeywords(['$B', '\\Seen'])).toBe(true);
+    expect(view.learnKeywords(['$B'])).toBe(false);
+    expect(view.learnKeywords(['$A', '$B'])).toBe(true);
+    expect(view.announcedKeywords).toEqual(['$A', '$B']);
+    await mine.storeFlags([3], 'add', ['$C']);
+    const now = mine.snapshot();
+    expect(view.recordOf(3, now)?.flags).toContain('$C');
+    expect(view.recordOf(999, now)).toBeUndefined();
+    view.close();
+  });
 });

@@ -170,7 +170,13 @@ describe('selected state', () => {
     const c = await login(n.port, n.user, n.pass);
     await c.cmd('SELECT INBOX');
     const r = await c.cmd('STORE 2 +FLAGS (\\Flagged $Work)');
-    expect(r.untagged).toEqual(['* 2 FETCH (FLAGS ($Work \\Flagged))']);
+    // RFC 3501 §7.2.6: the new keyword is announced in FLAGS before the FETCH shows it, once.
+    expect(r.untagged).toEqual([
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)',
+      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted',
+      '* 2 FETCH (FLAGS ($Work \\Flagged))',
+    ]);
+    expect((await c.cmd('STORE 2 FLAGS ($Work \\Flagged)')).untagged).toEqual(['* 2 FETCH (FLAGS ($Work \\Flagged))']);
     const u = await c.cmd('UID STORE 2 -FLAGS.SILENT ($Work)');
     expect(u.untagged).toEqual([]);
     expect((await c.cmd('STORE 2 +FLAGS (\\Recent)')).tagged).toMatch(/BAD/);
@@ -279,7 +285,7 @@ describe('mailboxes', () => {
     expect((await c.until('p3')).tagged).toMatch(/^p3 OK \[APPENDUID \d+ 2\]/);
     await c.cmd('SELECT Appended');
     const f = await c.cmd('FETCH 1 (FLAGS INTERNALDATE)');
-    expect(f.untagged[0]).toBe('* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "05-Jan-2025 09:00:00 +0000")');
+    expect(f.untagged[0]).toBe('* 1 FETCH (FLAGS (\\Recent \\Seen) INTERNALDATE "05-Jan-2025 09:00:00 +0000")');
     c.close();
   });
 

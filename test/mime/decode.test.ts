@@ -149,3 +149,38 @@ describe('sort keys', () => {
     expect(sort.displayFrom).toBe('empty@x');
   });
 });
+
+describe('base64 and quoted-printable bodies with line breaks anywhere (RFC 2045 §6.7, §6.8; issue 13 §7)', () => {
+  const bytes = Buffer.from(Array.from({ length: 301 }, (_v, i) => (i * 37 + 11) & 0xff));
+  const b64 = bytes.toString('base64');
+  const lines = (s: string, width: number, eol: string): Buffer => {
+    const out: string[] = [];
+    for (let i = 0; i < s.length; i += width) out.push(s.slice(i, i + width));
+    return Buffer.from(out.join(eol) + eol, 'latin1');
+  };
+
+  it('every decoder gives the whole part at every line width from 1 to 80, CRLF and LF', () => {
+    for (let width = 1; width <= 80; width++) {
+      for (const eol of ['\r\n', '\n']) {
+        const body = lines(b64, width, eol);
+        const r = decodeBase64(body);
+        expect(r.invalid || r.unpadded, `width ${width}`).toBe(false);
+        expect(r.data.equals(bytes), `width ${width}`).toBe(true);
+        expect(decodeTransfer(body, 'base64').equals(bytes), `width ${width}`).toBe(true);
+        expect(bodyToText(body, 'base64', 'iso-8859-1'), `width ${width}`).toBe(bytes.toString('latin1'));
+      }
+    }
+  });
+
+  it('textForSearch finds a word whose base64 straddles odd line breaks', () => {
+    const word = Buffer.from('one two zebrafinch three', 'utf8').toString('base64');
+    const raw = Buffer.from(`Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n${lines(word, 7, '\r\n').toString('latin1')}`, 'latin1');
+    expect(textForSearch(raw, parseMessage(raw)).body).toBe('one two zebrafinch three');
+  });
+
+  it('quoted-printable soft breaks inside a word and inside an escape sequence pair', () => {
+    const qp = Buffer.from('zebra=\r\nfinch caf=C3=\r\n=A9 end=\n', 'latin1');
+    expect(decodeTransfer(qp, 'quoted-printable').toString('utf8')).toBe('zebrafinch café end');
+    expect(bodyToText(qp, 'quoted-printable', 'utf-8')).toBe('zebrafinch café end');
+  });
+});

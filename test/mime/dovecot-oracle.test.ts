@@ -28,21 +28,6 @@ const load = (f: string): Recorded => JSON.parse(readFileSync(join(HERE, 'doveco
 
 /** Where Roost answers differently on purpose, and why. */
 const DELIBERATE: Record<string, string> = {
-  // Dovecot deletes NUL bytes from a message when it saves an APPEND; Roost
-  // keeps the message as delivered (the store decides what to accept; RFC
-  // 3501 §4.3 forbids NUL in a literal, so the IMAP layer must use literal8
-  // (RFC 3516) or refuse such a section).
-  'env-nul.eml BODY.PEEK[HEADER]': 'NUL kept',
-  'env-nul.eml BODY.PEEK[TEXT]': 'NUL kept',
-  'env-nul.eml BODY.PEEK[1]': 'NUL kept',
-  'env-nul.eml BODY.PEEK[1.MIME]': 'NUL kept',
-  'env-nul.eml BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]': 'NUL kept',
-  'env-nul.eml BODY.PEEK[HEADER.FIELDS.NOT (FROM)]': 'NUL kept',
-  'env-nul.eml BODY.PEEK[]': 'NUL kept',
-  'env-nul.eml BODY.PEEK[]<3.9>': 'NUL kept',
-  'bin-binary-lf.eml BODY.PEEK[TEXT]': 'NUL kept',
-  'bin-binary-lf.eml BODY.PEEK[1]': 'NUL kept',
-  'bin-binary-lf.eml BODY.PEEK[]': 'NUL kept',
   // RFC 3516 §4.2: BINARY.SIZE is the size of what BINARY returns. Dovecot's
   // BINARY.SIZE of a multipart / message part disagrees with its own BINARY
   // answer (1110 vs 1432 bytes; 0 vs 570), and it fails part 2 because part

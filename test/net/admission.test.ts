@@ -190,3 +190,37 @@ describe('max_connections', () => {
     }
   });
 });
+
+describe('imap.max_userip_connections', () => {
+  it('N logged-in sessions of one account from one address; the N+1th LOGIN gets NO [LIMIT]; logging out frees the slot; another account is unaffected', async () => {
+    const m = await startImapNode({ imap: { max_userip_connections: 2 } });
+    try {
+      await m.t.addUser('bob@example.org', 'bob-pw');
+      const a = await login(m.port, m.user, m.pass);
+      const b = await login(m.port, m.user, m.pass);
+      const c = await RawImap.connect(m.port);
+      await c.line();
+      expect((await c.cmd(`LOGIN ${m.user} ${m.pass}`)).tagged).toMatch(/^\S+ NO \[LIMIT\] Maximum number of connections from user\+IP exceeded/);
+      // The refused connection stays usable, and other accounts are not counted against alice.
+      expect((await c.cmd('LOGIN bob@example.org bob-pw')).tagged).toMatch(/OK/);
+      expect((await a.cmd('LOGOUT')).tagged).toMatch(/OK/);
+      await a.waitClosed(30_000);
+      // The slot is released when the connection ends (asynchronously): retry until it is.
+      let again = '';
+      for (let i = 0; i < 100 && !/OK/.test(again); i++) {
+        const d = await RawImap.connect(m.port);
+        await d.line();
+        again = (await d.cmd(`LOGIN ${m.user} ${m.pass}`)).tagged;
+        if (!/OK/.test(again)) {
+          d.close();
+          await new Promise((r) => setTimeout(r, 50));
+        } else d.close();
+      }
+      expect(again).toMatch(/OK/);
+      b.close();
+      c.close();
+    } finally {
+      await m.stop();
+    }
+  });
+});

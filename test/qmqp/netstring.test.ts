@@ -173,12 +173,17 @@ describe('QmqpRequestParser', () => {
 
 describe('Received line', () => {
   it('is an RFC 5321 trace line with an address literal and an RFC 5322 date, LF-terminated', async () => {
-    const { receivedLine } = await import('../../src/qmqp/server.js');
+    const { receivedLine } = await import('../../src/delivery/trace.js');
     const when = new Date(Date.UTC(2026, 10, 24, 8, 5, 9));
-    expect(receivedLine('192.0.2.7', 'mx.example.org', when).toString()).toBe(
+    expect(receivedLine('192.0.2.7', 'mx.example.org', { via: 'QMQP', when }).toString()).toBe(
       'Received: from [192.0.2.7] by mx.example.org (Roost) with QMQP; Tue, 24 Nov 2026 08:05:09 +0000\n',
     );
-    expect(receivedLine('::ffff:10.0.0.1', 'h', when).toString()).toMatch(/^Received: from \[10\.0\.0\.1\] /);
-    expect(receivedLine('2001:db8::1', 'h', when).toString()).toMatch(/^Received: from \[IPv6:2001:db8::1\] /);
+    expect(receivedLine('::ffff:10.0.0.1', 'h', { via: 'QMQP', when }).toString()).toMatch(/^Received: from \[10\.0\.0\.1\] /);
+    expect(receivedLine('2001:db8::1', 'h', { via: 'QMQP', when }).toString()).toMatch(/^Received: from \[IPv6:2001:db8::1\] /);
+    // LMTP names the client's LHLO domain when it is a plain name, and only then.
+    expect(receivedLine('192.0.2.7', 'mx.example.org', { via: 'LMTP', helo: 'relay.example.net', when }).toString()).toBe(
+      'Received: from relay.example.net ([192.0.2.7]) by mx.example.org (Roost) with LMTP; Tue, 24 Nov 2026 08:05:09 +0000\n',
+    );
+    expect(receivedLine('192.0.2.7', 'h', { via: 'LMTP', helo: 'evil (forged) x', when }).toString()).toMatch(/^Received: from \[192\.0\.2\.7\] by h /);
   });
 });

@@ -18,6 +18,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { login } from '../imap/helpers/client.js';
 import { FaultProxy } from './proxy.js';
+import { looseModes } from '../helpers/modes.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
 const run = promisify(execFile);
@@ -148,6 +149,8 @@ describe('bounded journal and full resync by snapshot', () => {
     expect(pair.a.proc!.output()).toMatch(/snapshot sent; streaming the journal/);
     expect(pair.b.proc!.output()).toMatch(/snapshot installed; following the stream/);
     await verifyIdentical(pair);
+    // What the snapshot wrote on the replica (index images, Maildir files, accounts) is private (issue 13 §6).
+    expect(looseModes(pair.b.dataDir)).toEqual([]);
 
     // The stream goes on after the snapshot.
     await deliverMany(pa.qmqp!, 6, 'later');

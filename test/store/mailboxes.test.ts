@@ -77,6 +77,28 @@ describe('mailboxes', () => {
     await store.close();
   });
 
+  it('subscriptions outlive DELETE (RFC 3501 §6.3.6), through a reindex, and apply to a re-created mailbox', async () => {
+    const store = await open(root);
+    const a = account(root, 'subs');
+    const u = store.user(a);
+    await u.createMailbox('Kept');
+    await u.createMailbox('Plain', { subscribed: false });
+    expect(await u.subscriptions()).toEqual(['INBOX', 'Kept']);
+    expect(await code(u.setSubscribed('Never', true))).toBe('NOTFOUND');
+    await u.deleteMailbox('Kept');
+    expect((await u.listMailboxes()).map((m) => m.name)).not.toContain('Kept');
+    expect(await u.subscriptions()).toEqual(['INBOX', 'Kept']);
+    await store.reindex(a);
+    expect(await u.subscriptions()).toEqual(['INBOX', 'Kept']);
+    await u.createMailbox('Kept', { subscribed: false });
+    expect((await u.listMailboxes()).find((m) => m.name === 'Kept')!.subscribed).toBe(true);
+    await u.deleteMailbox('Kept');
+    await u.setSubscribed('Kept', false);
+    expect(await u.subscriptions()).toEqual(['INBOX']);
+    expect(await code(u.setSubscribed('Kept', false))).toBe('NOTFOUND');
+    await store.close();
+  });
+
   it('renaming INBOX moves its messages and leaves INBOX empty', async () => {
     const store = await open(root);
     const a = account(root, 'eve');
@@ -153,6 +175,9 @@ describe('mailboxes', () => {
     const ro = await u.openMailbox('INBOX', { readOnly: true });
     expect(await code(ro.storeFlags([1], 'add', ['\\Deleted']))).toBe('READONLY');
     expect(await code(ro.expunge())).toBe('READONLY');
+    expect(await code(ro.copyTo([1], 'Archive', { move: true }))).toBe('READONLY');
+    // COPY out of a mailbox opened read-only writes only the destination (RFC 3501 §6.3.2 EXAMINE).
+    expect((await ro.copyTo([1], 'Archive')).pairs).toEqual([[1, 4]]);
     expect(await code(ro.readMessage(42))).toBe('NOTFOUND');
     ro.close();
 

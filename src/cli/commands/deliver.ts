@@ -6,14 +6,15 @@
  * one, the store is opened here.
  */
 import { logger } from '../../log/logger.js';
-import { deliverStream, type Verdict } from '../../qmqp/deliver.js';
+import { deliverStream } from '../../delivery/deliver.js';
+import type { Verdict } from '../../delivery/verdict.js';
 import { EXIT, UsageError, type CliCommand, type CliContext } from '../command.js';
 import { controlRequest, controlSocketPath, NodeNotRunning } from '../control-client.js';
 
 async function viaNode(cli: CliContext, sender: string, recipients: string[]): Promise<Verdict | null> {
   try {
     const r = await controlRequest(controlSocketPath(cli.config()), 'deliver', { sender, recipients }, { body: cli.stdin });
-    if (!r.ok) return { code: r.error.code === 'LIMIT' ? 'D' : 'Z', text: r.error.message };
+    if (!r.ok) return r.error.code === 'LIMIT' ? { code: 'D', text: r.error.message, reason: 'limit' } : { code: 'Z', text: r.error.message, reason: 'temporary' };
     return r.result as Verdict;
   } catch (err) {
     if (err instanceof NodeNotRunning) return null;

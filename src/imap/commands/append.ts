@@ -9,6 +9,10 @@
  * nothing. If a later message fails (over quota, store error) the ones
  * already stored are expunged again before the NO, so the mailbox ends as
  * it was (their UIDs stay used, as any expunged UID does).
+ *
+ * CATENATE (RFC 4469): a message may be built from TEXT literals and URLs of
+ * stored messages; commands/catenate.ts assembles the drafts, finishing
+ * here the URL parts that followed the last literal.
  */
 import { isRoostError } from '../../errors.js';
 import type { SavedMessage } from '../../store/types.js';
@@ -16,29 +20,40 @@ import type { CommandOf } from '../wire/types.js';
 import { checkName } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
-import { answerForError } from '../responses.js';
 import { formatUidSet } from './sets.js';
+import { appendFailure } from './catenate.js';
 
 export async function appendCommand(env: CommandEnv, cmd: CommandOf<'APPEND'>): Promise<CommandResult> {
   const s = env.s;
-  const { drafts, error } = s.takeAppendDrafts();
-  const discardAll = (): Promise<unknown> => Promise.all(drafts.map((d) => d.discard().catch(() => undefined)));
-  if (error) {
-    await discardAll();
-    const a = answerForError(error, s.log, 'APPEND');
-    return { status: a.status, text: a.text, code: a.code ? { name: a.code } : undefined };
+  let assembly = s.takeAppendAssembly();
+  if (cmd.args.messages.some((m) => m.flags.some((f) => f.toLowerCase() === '\\recent'))) {
+    await assembly?.discard();
+    return bad('\\Recent cannot be set by APPEND');
   }
-  if (drafts.length !== cmd.args.messages.length || drafts.length === 0) {
-    await discardAll();
-    return bad('APPEND without message data');
+  let name: string;
+  try {
+    name = checkName(cmd.args.mailbox);
+  } catch (err) {
+    await assembly?.discard();
+    throw err;
   }
-  for (const m of cmd.args.messages) {
-    if (m.flags.some((f) => f.toLowerCase() === '\\recent')) {
-      await discardAll();
-      return bad('\\Recent cannot be set by APPEND');
+  if (!assembly) {
+    // Only CATENATE URL parts, no literal: the mailbox was not checked yet (TRYCREATE comes before BADURL).
+    try {
+      await s.user.status(name);
+    } catch (err) {
+      if (isRoostError(err, 'NOTFOUND')) return no('Mailbox does not exist', { name: 'TRYCREATE' });
+      throw err;
     }
+    assembly = s.newAppendAssembly();
   }
-  const name = checkName(cmd.args.mailbox);
+  let drafts;
+  try {
+    drafts = await assembly.complete(cmd.args.messages);
+  } catch (err) {
+    return appendFailure(err, s.log);
+  }
+  const discardAll = (): Promise<unknown> => Promise.all(drafts.map((d) => d.discard().catch(() => undefined)));
   const saved: SavedMessage[] = [];
   try {
     for (let i = 0; i < drafts.length; i++) {

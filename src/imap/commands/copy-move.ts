@@ -35,8 +35,14 @@ async function copyOrMove(env: CommandEnv, cmd: CommandOf<'COPY' | 'MOVE'>, move
     throw err;
   }
   if (result.lsn !== undefined) await s.ctx.replication.waitFor(result.lsn);
-  // The store skips messages whose file vanished meanwhile; with none copied there is no COPYUID to give.
-  if (result.pairs.length === 0) return no('The messages could not be copied, try again', { name: 'UNAVAILABLE' });
+  if (result.pairs.length === 0) {
+    // Another session expunged them between our look and the store's (RFC 2180 §4.4): like any expunged message.
+    if (view.records(found.map((m) => m.uid)).missing.length > 0) {
+      return cmd.uid ? ok(`No messages ${move ? 'moved' : 'copied'}`) : no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
+    }
+    // The store skips messages whose file vanished meanwhile; with none copied there is no COPYUID to give.
+    return no('The messages could not be copied, try again', { name: 'UNAVAILABLE' });
+  }
   // RFC 4315 §3: the nth source UID maps to the nth destination UID; both lists are in source order.
   const src = formatUidSet(result.pairs.map((p) => p[0]));
   const dst = result.pairs.map((p) => p[1]);

@@ -16,6 +16,7 @@ export async function createCommand(env: CommandEnv, cmd: CommandOf<'CREATE'>): 
   // RFC 6154 §3: one special use per mailbox here; more than one cannot be honoured.
   if (cmd.args.specialUse.length > 1) return no('Only one special use per mailbox', { name: 'USEATTR' });
   const specialUse = cmd.args.specialUse[0];
-  await env.s.user.createMailbox(name, specialUse ? { specialUse } : undefined);
+  // §6.3.3: CREATE does not subscribe (SUBSCRIBE does, §6.3.6).
+  await env.s.user.createMailbox(name, { subscribed: false, ...(specialUse ? { specialUse } : {}) });
   return ok('Create completed');
 }

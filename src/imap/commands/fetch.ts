@@ -22,7 +22,9 @@ import { renderBodyStructure } from '../../store/mime/bodystructure.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
 import { resolveSet } from './sets.js';
+import { ResponseAbortedError } from '../output.js';
 import { setIntervals, writeVanishedEarlier } from '../qresync.js';
+import { announceKeywords } from '../updates.js';
 
 /** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
 const TEXT_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
@@ -83,7 +85,9 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const planned = planFetch(cmd.args.items, cmd.uid);
   if (!planned.ok) return bad(planned.reason);
   const plan = planned.plan;
-  if (changedSince !== null || plan.items.some((i) => i.item === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (changedSince !== null || plan.items.some((i) => i.item === 'MODSEQ')) s.enableCondstore();
+  // RFC 3501 §7.2.6: a keyword is shown only after FLAGS announced it to this session.
+  const showsFlags = plan.addFlags || plan.items.some((i) => i.item === 'FLAGS');
   const uids = resolveSet(view, cmd.args.set, cmd.uid);
   const snapshot = view.handle.snapshot();
   const records = view.records(uids, snapshot);
@@ -111,7 +115,9 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     for (const record of found) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      s.out.push(renderMetaLine(plan, seq, record, newFlags.get(record.uid) ?? record.flags, newModseq.get(record.uid) ?? record.modseq));
+      const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
+      if (showsFlags) announceKeywords(s.out, view, flags);
+      s.out.push(renderMetaLine(plan, seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
       if (s.out.full) await s.out.flush();
     }
     return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
@@ -130,7 +136,8 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     const record = found[i]!;
     const seq = view.seqOf(record.uid);
     if (seq === 0) continue;
-    const flags = newFlags.get(record.uid) ?? record.flags;
+    const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
+    if (showsFlags) announceKeywords(s.out, view, flags);
     const modseq = newModseq.get(record.uid);
     if (cache) {
       const hit = cache.get(record.uid);
@@ -163,7 +170,10 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
         await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq });
         break;
       } catch (err) {
+        // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.
+        if (err instanceof ResponseAbortedError) s.log.error({ uid: record.uid, mailbox: view.handle.name, reason: err.reason }, 'FETCH response aborted, closing the connection');
         if (!isRoostError(err, 'NOTFOUND')) throw err;
+        // Nothing of this message was written (renderFetch reads before it writes).
         // Still in the index: the file is being renamed for a flag change; look again shortly.
         if (attempt < RENAME_RETRIES && view.records([record.uid]).found.length > 0) {
           await new Promise((r) => setTimeout(r, 5));

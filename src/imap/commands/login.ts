@@ -8,6 +8,7 @@ import { LIMITS } from '../../limits.js';
 import type { CommandOf } from '../wire/types.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { no, ok } from '../session.js';
+import { takeUserIpSlot } from '../userip.js';
 
 export async function loginCommand(env: CommandEnv, cmd: CommandOf<'LOGIN'>): Promise<CommandResult> {
   const s = env.s;
@@ -24,9 +25,20 @@ export async function completeLogin(env: CommandEnv, login: string, password: st
   const outcome = await s.guard.login(login, password, s.remoteAddress);
   switch (outcome.kind) {
     case 'ok': {
+      const release = takeUserIpSlot(s.ctx, outcome.account.id, s.remoteAddress);
+      if (!release) {
+        s.log.warn({ login: outcome.account.login, limit: s.ctx.config.imap.max_userip_connections }, 'too many sessions for user+IP');
+        return no('Maximum number of connections from user+IP exceeded', { name: 'LIMIT' });
+      }
       const user = s.ctx.store.user(outcome.account);
-      // RFC 6154: Drafts, Sent, Trash, Junk, Archive exist from the first login on.
-      await user.ensureSpecialMailboxes();
+      try {
+        // RFC 6154: Drafts, Sent, Trash, Junk, Archive exist from the first login on.
+        await user.ensureSpecialMailboxes();
+      } catch (err) {
+        release();
+        throw err;
+      }
+      void s.whenEnded.then(release);
       s.state = { kind: 'auth', account: outcome.account, user };
       s.restartAutologout();
       s.log.info({ login: outcome.account.login }, 'logged in');
@@ -54,7 +66,7 @@ function failure(env: CommandEnv): CommandResult {
       text: 'Authentication failed',
       code: { name: 'AUTHENTICATIONFAILED' },
       after: async () => {
-        s.out.push('* BYE Too many authentication failures\r\n');
+        s.bye('Too many authentication failures');
         await s.logout();
       },
     };

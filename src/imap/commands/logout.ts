@@ -1,7 +1,11 @@
-/** LOGOUT (RFC 3501 §6.1.3): untagged BYE, tagged OK, then close. */
+/**
+ * LOGOUT (RFC 3501 §6.1.3): untagged BYE, tagged OK, then close. Nothing
+ * else may come between them: Session.bye() lets go of the selected
+ * mailbox first, so its queued changes are never sent.
+ */
 import type { CommandEnv, CommandResult } from '../session.js';
 
 export async function logoutCommand(env: CommandEnv): Promise<CommandResult> {
-  env.s.out.push('* BYE Logging out\r\n');
+  env.s.bye('Logging out', env.tag);
   return { status: 'OK', text: 'Logout completed', after: () => env.s.logout() };
 }

@@ -3,12 +3,14 @@
  * parser (UTF-8 and US-ASCII, else NO [BADCHARSET]); evaluation lives in
  * search/evaluate.ts. `RETURN (...)` answers with ESEARCH (RFC 4731) and
  * may SAVE the result for `$` (RFC 5182); MODSEQ adds the highest modseq of
- * the hits (RFC 7162 §3.1.5).
+ * the hits (RFC 7162 §3.1.5). RFC 5267 §4: PARTIAL picks result positions,
+ * UPDATE keeps the result live (search-context.ts), CONTEXT is a hint.
  */
 import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
 import { esearchLine, saveResult, type Hit } from '../search/result.js';
 import type { MailboxView } from '../mailbox-view.js';
+import { searchUpdate } from '../search-context.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 
@@ -17,7 +19,12 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
   const opts = cmd.args.returnOptions;
   // RFC 7162 §3.1.5: MODSEQ enables CONDSTORE, and a non-empty answer carries the highest modseq of the hits.
   const withModseq = usesModseq(cmd.args.program);
-  if (withModseq) s.enabled.add('CONDSTORE');
+  if (withModseq) s.enableCondstore();
+  const update = opts?.includes('UPDATE') === true;
+  if (update) {
+    const refused = searchUpdate.begin(s.searchContexts, s.view, env.tag);
+    if (refused) return bad(refused);
+  }
   let hits;
   try {
     hits = await evaluateSearch(s.view, cmd.args.program);
@@ -27,11 +34,12 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
     if (err instanceof UnsupportedSearchKey) return bad(err.message);
     throw err;
   }
-  const modseq = withModseq && hits.length > 0 ? highestOf(s.view, hits) : null;
+  const modseq = withModseq && hits.length > 0 ? highestOf(s.view, opts ? returnedHits(opts, hits) : hits) : null;
   if (opts !== null) {
     saveResult(s.view, opts, hits);
-    const line = esearchLine(env.tag, cmd.uid, opts, hits, modseq);
+    const line = esearchLine(env.tag, cmd.uid, opts, hits, modseq, cmd.args.partial);
     if (line) s.out.push(line);
+    if (update) searchUpdate.finish(s.searchContexts, s.out, s.view, { tag: env.tag, uid: cmd.uid, program: cmd.args.program }, hits.map((h) => h.uid));
     return ok('Search completed');
   }
   // One line; numbers are short, and even 100,000 hits are under a megabyte.
@@ -40,6 +48,20 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
   if (modseq !== null) line += ` (MODSEQ ${modseq})`;
   s.out.push(`${line}\r\n`);
   return ok('Search completed');
+}
+
+/**
+ * The messages an ESEARCH answer names (RFC 4731 §3.1): with MIN and/or MAX
+ * but neither ALL nor COUNT only those, else all hits. Its MODSEQ is the
+ * highest modseq of exactly these (RFC 7162 §3.1.5).
+ */
+function returnedHits(opts: readonly string[], hits: readonly Hit[]): readonly Hit[] {
+  const want = new Set(opts);
+  if (!(want.has('MIN') || want.has('MAX')) || want.has('ALL') || want.has('COUNT')) return hits;
+  const picks: Hit[] = [];
+  if (want.has('MIN')) picks.push(hits[0]!);
+  if (want.has('MAX') && (picks.length === 0 || hits.length > 1)) picks.push(hits[hits.length - 1]!);
+  return picks;
 }
 
 export function highestOf(view: MailboxView, hits: readonly Hit[]): bigint {

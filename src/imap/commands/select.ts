@@ -8,13 +8,12 @@
  * (§3.2.5) and adds VANISHED (EARLIER) and changed FETCHes (qresync.ts);
  * leaving a selected mailbox for another sends `* OK [CLOSED]` (§3.2.11).
  */
-import { SYSTEM_FLAGS } from '../../store/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { MailboxView } from '../mailbox-view.js';
 import { checkName } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
-import { flagsText } from '../updates.js';
+import { flagsResponses } from '../updates.js';
 import { resyncOnSelect } from '../qresync.js';
 
 export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
@@ -27,7 +26,8 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   const name = checkName(args.mailbox);
   const readOnly = cmd.name === 'EXAMINE';
   const user = s.user;
-  const handle = await user.openMailbox(name, { readOnly, origin: s.id });
+  // SELECT takes \Recent ownership, EXAMINE only looks (RFC 3501 §6.3.2; store/recent.ts).
+  const handle = await user.openMailbox(name, { readOnly, origin: s.id, recent: true });
   const { view, snapshot } = MailboxView.open(handle, s.id, user.account.id);
   if (s.state.kind !== 'auth') {
     view.close();
@@ -35,24 +35,18 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   }
   s.state = { kind: 'selected', account: s.state.account, user: s.state.user, view };
 
-  // Keywords in use (RFC 3501 §7.2.6 FLAGS lists the flags applicable here).
-  const keywords = new Set<string>();
+  // Keywords in use (RFC 3501 §7.2.6 FLAGS lists the flags applicable here); the view
+  // remembers them, and announces any later one before a FETCH shows it.
   let firstUnseen = 0;
   const msgs = snapshot.messages;
   for (let i = 0; i < msgs.length; i++) {
     const f = msgs[i]!.flags;
-    let seen = false;
-    for (const flag of f) {
-      if (flag === '\\Seen') seen = true;
-      else if (flag.charCodeAt(0) !== 92) keywords.add(flag);
-    }
-    if (!seen && firstUnseen === 0) firstUnseen = i + 1;
+    view.learnKeywords(f);
+    if (firstUnseen === 0 && !f.includes('\\Seen')) firstUnseen = i + 1;
   }
-  const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()];
-  s.out.push(`* FLAGS ${flagsText(flags)}\r\n`);
-  s.out.push(`* OK [PERMANENTFLAGS ${handle.readOnly ? '()' : flagsText([...flags, '\\*'])}] Flags permitted\r\n`);
+  s.out.push(flagsResponses(view));
   s.out.push(`* ${view.exists} EXISTS\r\n`);
-  s.out.push('* 0 RECENT\r\n');
+  s.out.push(`* ${view.recent} RECENT\r\n`);
   if (firstUnseen > 0) s.out.push(`* OK [UNSEEN ${firstUnseen}] First unseen\r\n`);
   s.out.push(`* OK [UIDVALIDITY ${snapshot.uidvalidity}] UIDs valid\r\n`);
   s.out.push(`* OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID\r\n`);

@@ -3,6 +3,9 @@
  * ESORT: `SORT RETURN (...)` answers with ESEARCH in sort order (RFC 5267
  * §3), which may SAVE the result for `$` (RFC 5182). The search program is
  * the SEARCH evaluator's; the keys come from the index (search/sort.ts).
+ * RFC 5267 §4.4 PARTIAL picks positions in sort order; live updates of a
+ * sorted result (CONTEXT=SORT) are not offered, so UPDATE answers
+ * NO [NOUPDATE] (§4.3.1) and the rest of the answer stands.
  */
 import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
@@ -39,8 +42,9 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
   const modseq = withModseq && sorted.length > 0 ? highestOf(view, sorted) : null;
   if (opts !== null) {
     saveResult(view, opts, sorted);
-    const line = esearchLine(env.tag, cmd.uid, opts, sorted, modseq);
+    const line = esearchLine(env.tag, cmd.uid, opts, sorted, modseq, cmd.args.partial);
     if (line) s.out.push(line);
+    if (opts.includes('UPDATE')) s.out.push(`* NO [NOUPDATE "${env.tag}"] Updates of sorted results are not offered\r\n`);
     return ok('Sort completed');
   }
   let line = '* SORT';

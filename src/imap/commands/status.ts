@@ -31,7 +31,7 @@ export async function statusCommand(env: CommandEnv, cmd: CommandOf<'STATUS'>): 
   const name = checkName(cmd.args.mailbox);
   const st = await env.s.user.status(name);
   // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE-enabling command.
-  if (cmd.args.items.includes('HIGHESTMODSEQ')) env.s.enabled.add('CONDSTORE');
+  if (cmd.args.items.includes('HIGHESTMODSEQ')) env.s.enableCondstore();
   const values: (string | number | bigint | { kind: 'atom'; value: string })[] = [];
   for (const item of cmd.args.items) {
     const v = valueOf(item, st);

@@ -2,30 +2,34 @@
  * STORE and UID STORE (RFC 3501 §6.4.6). Without .SILENT every named message
  * gets an untagged FETCH with its flags afterwards (also those whose flags
  * did not change, as §6.4.6 describes). \Recent cannot be stored (§2.3.2).
- * A message expunged by another session makes the command end NO
- * (RFC 2180 §4.2.1) after the others were changed.
+ * A message another session expunged (still in this session's map until its
+ * EXPUNGE may be sent) is skipped and the command still answers OK, as
+ * Dovecot and Cyrus do (RFC 2180 §4.2.1 allows either; clients and imaptest
+ * take NO as a failure of the whole STORE). A keyword new to this session is
+ * announced in FLAGS before the FETCH that shows it (RFC 3501 §7.2.6).
  *
  * RFC 7162 §3.1.3 UNCHANGEDSINCE (enables CONDSTORE): messages changed after
  * the given modseq are left alone and listed in `[MODIFIED set]` (sequence
  * numbers, or UIDs for UID STORE). With CONDSTORE enabled every FETCH carries
- * MODSEQ, and even .SILENT reports the new MODSEQ of the messages it changed.
+ * UID and MODSEQ (RFC 7162 §3.1, RFC 5162 erratum 1807), and even .SILENT
+ * reports the new MODSEQ of the messages it changed.
  */
 import type { CommandOf } from '../wire/types.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, no, ok } from '../session.js';
-import { flagsText } from '../updates.js';
+import { announceKeywords, flagsText } from '../updates.js';
 import { formatUidSet, resolveSet } from './sets.js';
 
 export async function storeCommand(env: CommandEnv, cmd: CommandOf<'STORE'>): Promise<CommandResult> {
   const s = env.s;
   const view = s.view;
   const args = cmd.args;
-  if (args.unchangedSince !== null) s.enabled.add('CONDSTORE');
+  if (args.unchangedSince !== null) s.enableCondstore();
   const condstore = s.enabled.has('CONDSTORE');
   if (args.flags.some((f) => f.toLowerCase() === '\\recent')) return bad('\\Recent cannot be stored');
   if (view.readOnly) return no('Mailbox is read-only', { name: 'READ-ONLY' });
   const uids = resolveSet(view, args.set, cmd.uid);
-  const { found, missing } = view.records(uids);
+  const { found } = view.records(uids);
   let modified: readonly number[] = [];
   let updated = new Set<number>();
   if (found.length > 0) {
@@ -46,12 +50,12 @@ export async function storeCommand(env: CommandEnv, cmd: CommandOf<'STORE'>): Pr
     for (const m of now) {
       const seq = view.seqOf(m.uid);
       if (seq === 0) continue;
-      const items = [cmd.uid ? `UID ${m.uid}` : '', args.silent ? '' : `FLAGS ${flagsText(m.flags)}`, condstore ? `MODSEQ (${m.modseq})` : ''];
+      if (!args.silent) announceKeywords(s.out, view, m.flags);
+      const items = [cmd.uid || condstore ? `UID ${m.uid}` : '', args.silent ? '' : `FLAGS ${flagsText(view.reportFlags(m.uid, m.flags))}`, condstore ? `MODSEQ (${m.modseq})` : ''];
       s.out.push(`* ${seq} FETCH (${items.filter((x) => x !== '').join(' ')})\r\n`);
       if (s.out.full) await s.out.flush();
     }
   }
-  if (missing.length > 0 && !cmd.uid) return no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
   if (modified.length > 0) {
     const set = cmd.uid ? modified : modified.map((u) => view.seqOf(u)).filter((n) => n > 0).sort((a, b) => a - b);
     return ok('Conditional STORE failed', { name: 'MODIFIED', args: [{ kind: 'atom', value: formatUidSet(set) }] });

@@ -25,6 +25,18 @@ export interface FetchPlan {
 
 export type PlanResult = { readonly ok: true; readonly plan: FetchPlan } | { readonly ok: false; readonly reason: string };
 
+/** Items answered with a literal (or NIL): the message text, a section, a decoded part. */
+function isLiteralItem(it: FetchItem): boolean {
+  return it.item === 'RFC822' || it.item === 'RFC822.HEADER' || it.item === 'RFC822.TEXT' || it.item === 'BODY[]' || it.item === 'BINARY[]';
+}
+
+/**
+ * The plan's items: UID first (addUid), then every item answered inline in
+ * request order, then the literals in request order. RFC 3501 §7.4.2 leaves
+ * the order open; this is Dovecot's (imap-fetch.c puts buffered handlers
+ * before the streamed ones), so a client reads UID, FLAGS, RFC822.SIZE and
+ * ENVELOPE before the bodies, whatever order it asked in.
+ */
 export function planFetch(items: readonly FetchItem[], uidCommand: boolean): PlanResult {
   let needsStructure = false;
   let setsSeen = false;
@@ -72,6 +84,6 @@ export function planFetch(items: readonly FetchItem[], uidCommand: boolean): Pla
   }
   return {
     ok: true,
-    plan: { items: rest, needsStructure, setsSeen, addFlags: setsSeen && !hasFlags, addUid: hasUid || uidCommand, metaOnly: !needsStructure },
+    plan: { items: [...rest.filter((it) => !isLiteralItem(it)), ...rest.filter(isLiteralItem)], needsStructure, setsSeen, addFlags: setsSeen && !hasFlags, addUid: hasUid || uidCommand, metaOnly: !needsStructure },
   };
 }

@@ -5,15 +5,14 @@
  * habit 3), so a 50 MB body never sits in memory. Bare LFs in stored files
  * are sent as CRLF (the sizes in the index already count them so).
  */
-import type { Readable } from 'node:stream';
-import type { MailboxHandle } from '../../store/store.js';
+import type { MailboxHandle, MessageFile } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import { renderBodyStructure } from '../../store/mime/bodystructure.js';
-import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, type SectionSpec } from '../../store/mime/section.js';
+import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, withoutNuls, type SectionSpec } from '../../store/mime/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
 import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
-import type { Output } from '../output.js';
+import { ClosedError, ResponseAbortedError, type Output } from '../output.js';
 import { flagsText } from '../updates.js';
 import type { FetchPlan } from './plan.js';
 import type { StructureTexts } from './cache.js';
@@ -30,7 +29,7 @@ export interface FetchTarget {
   readonly modseq?: bigint;
 }
 
-function toSpec(s: Section): SectionSpec {
+export function toSpec(s: Section): SectionSpec {
   const path = [...s.part];
   switch (s.specifier) {
     case null:
@@ -78,10 +77,18 @@ function needsLiteral8(b: Buffer, tree: MimeTree, part: readonly number[]): bool
   return !p || p.parts || p.message ? true : !identity(p.cte ?? p.encoding);
 }
 
+/**
+ * Reads for a section, whose range comes from the stored structure. A file
+ * shorter than that (truncated by another program) fails the command
+ * before any of this response is written, never as a shorter literal.
+ */
 const reader =
-  (handle: MailboxHandle, uid: number) =>
-  (start: number, end: number): Promise<Buffer> =>
-    handle.readMessage(uid, { start, end });
+  (file: MessageFile) =>
+  async (start: number, end: number): Promise<Buffer> => {
+    const b = await file.read(start, end);
+    if (b.length < end - start) throw new Error(`message file ends at byte ${start + b.length}, its stored structure at ${end} or later`);
+    return b;
+  };
 
 /** Insert CR before every bare LF, across chunk boundaries. */
 async function* crlf(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -103,6 +110,11 @@ async function* crlf(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
 }
 const CR = Buffer.from('\r');
 
+/** NUL as 0x80 in a streamed literal (withoutNuls: a plain literal cannot carry NUL). */
+async function* noNuls(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of src) yield withoutNuls(chunk);
+}
+
 /** Skip `skip` bytes, then pass `take` bytes. */
 async function* slice(src: AsyncIterable<Buffer>, skip: number, take: number): AsyncGenerator<Buffer> {
   for await (const chunk of src) {
@@ -123,14 +135,15 @@ async function* slice(src: AsyncIterable<Buffer>, skip: number, take: number): A
 }
 
 /**
- * A literal's bytes: either a small Buffer or a stream of exactly `size`
- * bytes. The stream is opened before anything is written, so a message
- * expunged meanwhile fails cleanly (NOTFOUND) instead of mid-literal.
+ * A literal's bytes: either a small Buffer or a stream of `size` bytes on
+ * the message's open file (renderFetch), so a message expunged and unlinked
+ * meanwhile is still read whole.
  */
-type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer>; source: Readable };
+export type Body = { size: number; buffer: Buffer } | { size: number; stream: AsyncIterable<Buffer> };
 
-async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
-  const read = (start: number, end: number): Promise<Buffer> => handle.readMessage(uid, { start, end });
+/** Also the reader of CATENATE URL parts (commands/catenate.ts): the same bytes FETCH would send. */
+export async function openBody(file: MessageFile, tree: MimeTree, spec: SectionSpec, partial: Partial | null): Promise<Body | null> {
+  const read = reader(file);
   if (spec.kind === 'HEADER.FIELDS' || spec.kind === 'HEADER.FIELDS.NOT') {
     if (!sectionRange(tree, spec)) return null;
     const b = await fetchSection(tree, spec, read, partial ?? undefined);
@@ -146,11 +159,9 @@ async function openBody(handle: MailboxHandle, uid: number, tree: MimeTree, spec
     return { size: b.length, buffer: b };
   }
   if (!tree.bareLf) {
-    const source = await handle.openMessage(uid, { start: r.start + off, end: r.start + off + len });
-    return { size: len, stream: source as AsyncIterable<Buffer>, source };
+    return { size: len, stream: noNuls(file.chunks(r.start + off, r.start + off + len)) };
   }
-  const source = await handle.openMessage(uid, { start: r.start, end: r.end });
-  return { size: len, stream: slice(crlf(source as AsyncIterable<Buffer>), off, len), source };
+  return { size: len, stream: noNuls(slice(crlf(file.chunks(r.start, r.end)), off, len)) };
 }
 
 /**
@@ -225,7 +236,7 @@ export function isWholeMessageItem(it: FetchItem): boolean {
  */
 export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget, raw: Buffer): void {
   const rec = m.record;
-  const content = toCrlf(raw);
+  const content = withoutNuls(toCrlf(raw));
   let text = `* ${m.seq} FETCH (`;
   let sep = '';
   if (plan.addUid) {
@@ -252,8 +263,61 @@ export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget,
   out.push(`${text})\r\n`);
 }
 
-/** Write `* seq FETCH (...)` for one message. */
+/** Items that read the message file (all others come from the index and the stored structure). */
+const readsFile = (it: FetchItem): boolean => it.item === 'BINARY[]' || it.item === 'BINARY.SIZE' || bodyItem(it) !== null;
+
+/**
+ * Write `* seq FETCH (...)` for one message. The file is opened once, and
+ * every item is read (small sections into buffers) or set up (big ones: a
+ * stream on that open file, which stays readable if the message is expunged
+ * and unlinked meanwhile) before the first byte goes out, so a message that
+ * is gone, or a part that cannot be decoded (UNKNOWNCTE), fails with nothing
+ * written and the command can skip it. A response once started is always
+ * completed (RFC 3501 §7.4.2), or the connection ends (writeLiteral).
+ */
 export async function renderFetch(out: Output, handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
+  const file = plan.items.some(readsFile) ? await handle.openMessageFile(m.record.uid) : null;
+  try {
+    const pieces = await gatherFetch(file, plan, m);
+    for (const p of pieces) {
+      if (typeof p === 'string') out.push(p);
+      else if (Buffer.isBuffer(p)) await out.bytes(p);
+      else if ('buffer' in p) await out.bytes(p.buffer);
+      else await writeLiteral(out, p);
+    }
+  } finally {
+    await file?.close();
+  }
+  if (out.full) await out.flush();
+}
+
+/**
+ * Send a streamed literal of exactly the announced size. If the file ends
+ * early (another program truncated it) or a read fails, the bytes announced
+ * cannot be sent: padding would hand the client a corrupt message as if it
+ * were whole, and anything else desynchronises the stream, so the
+ * connection ends mid-literal (Dovecot disconnects too), which every client
+ * reads as an incomplete response.
+ */
+async function writeLiteral(out: Output, body: Extract<Body, { stream: AsyncIterable<Buffer> }>): Promise<void> {
+  let sent = 0;
+  try {
+    for await (const chunk of body.stream) {
+      const c = chunk.length > body.size - sent ? chunk.subarray(0, body.size - sent) : chunk;
+      sent += c.length;
+      await out.bytes(c);
+      if (sent === body.size) break;
+    }
+  } catch (err) {
+    if (err instanceof ClosedError) throw err;
+    throw new ResponseAbortedError(`message read failed after ${sent} of ${body.size} literal bytes: ${(err as Error).message}`);
+  }
+  if (sent < body.size) throw new ResponseAbortedError(`message file ended after ${sent} of ${body.size} literal bytes`);
+}
+
+/** The pieces of one FETCH response, in order; nothing is written. `file` is open when an item reads it (readsFile). */
+async function gatherFetch(file: MessageFile | null, plan: FetchPlan, m: FetchTarget): Promise<(string | Buffer | Body)[]> {
+  const pieces: (string | Buffer | Body)[] = [];
   const rec = m.record;
   const head = `* ${m.seq} FETCH (`;
   const fields: string[] = [];
@@ -289,7 +353,7 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
         add(`BODYSTRUCTURE ${m.texts?.bodystructure ?? renderBodyStructure(m.tree!, true)}`);
         continue;
       case 'BINARY.SIZE': {
-        const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(handle, rec.uid)) : null;
+        const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(file!)) : null;
         add(`${fetchItemLabel(it)} ${size ?? 'NIL'}`);
         continue;
       }
@@ -299,12 +363,10 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
           add(`${fetchItemLabel(it)} NIL`);
           continue;
         }
-        const data = await fetchBinary(m.tree!, it.part, reader(handle, rec.uid), it.partial ?? undefined);
+        const data = await fetchBinary(m.tree!, it.part, reader(file!), it.partial ?? undefined);
         add(`${fetchItemLabel(it)} ${needsLiteral8(data, m.tree!, it.part) ? '~' : ''}{${data.length}}\r\n`);
-        out.push(text);
+        pieces.push(text, data);
         text = '';
-        first = true;
-        await out.bytes(data);
         first = false;
         continue;
       }
@@ -313,7 +375,7 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
     }
     const b = bodyItem(it);
     if (!b) continue;
-    const body = await openBody(handle, rec.uid, m.tree!, b.spec, b.partial);
+    const body = await openBody(file!, m.tree!, b.spec, b.partial);
     if (!body) {
       // A section the message does not have (RFC 3501 leaves it open; NIL like Dovecot's empty answer).
       add(`${b.label} NIL`);
@@ -321,26 +383,10 @@ export async function renderFetch(out: Output, handle: MailboxHandle, plan: Fetc
     }
     add(`${b.label} {${body.size}}\r\n`);
     // Envelopes and structures are latin1 byte strings (bodystructure.ts), as Output.push expects.
-    out.push(text);
+    pieces.push(text, body);
     text = '';
-    first = true;
-    if ('buffer' in body) await out.bytes(body.buffer);
-    else {
-      let sent = 0;
-      try {
-        for await (const chunk of body.stream) {
-          sent += chunk.length;
-          await out.bytes(chunk);
-        }
-      } finally {
-        body.source.destroy();
-      }
-      // The file shrank under us: keep the protocol in step (the announced size must be sent).
-      if (sent < body.size) await out.bytes(Buffer.alloc(body.size - sent, 0x20));
-    }
     first = false;
   }
-  text += ')\r\n';
-  out.push(text);
-  if (out.full) await out.flush();
+  pieces.push(`${text})\r\n`);
+  return pieces;
 }

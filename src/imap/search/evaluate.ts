@@ -300,12 +300,13 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
       return !r.flags.includes('\\Flagged');
     case 'UNSEEN':
       return !r.flags.includes('\\Seen');
-    // \Recent is not kept by the store: no message is recent to a SEARCH.
+    // \Recent is this session's (RFC 3501 §6.4.4): NEW = RECENT UNSEEN, OLD = NOT RECENT.
     case 'RECENT':
+      return sets.view.isRecent(r.uid);
     case 'NEW':
-      return false;
+      return sets.view.isRecent(r.uid) && !r.flags.includes('\\Seen');
     case 'OLD':
-      return true;
+      return !sets.view.isRecent(r.uid);
     case 'KEYWORD':
       return r.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase());
     case 'UNKEYWORD':

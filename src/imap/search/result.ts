@@ -3,7 +3,7 @@
  * ESEARCH (and RFC 5267 ESORT, where MIN/MAX/ALL follow the sort order), and
  * RFC 5182 SAVE of the result for `$`.
  */
-import type { SearchReturnOption } from '../wire/types.js';
+import type { PartialRange, SearchReturnOption } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 
 export interface Hit {
@@ -24,14 +24,23 @@ export function formatInOrder(nums: readonly number[]): string {
 }
 
 /**
- * `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [MODSEQ m]`.
+ * `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [PARTIAL (range set)] [MODSEQ m]`.
  * `hits` in answer order (UID order for SEARCH, sort order for SORT).
  * RFC 4731 §3.1: MIN/MAX/ALL are left out when nothing matched; COUNT 0 is
  * given. With SAVE alone no ESEARCH is sent (RFC 5182 §2.4). Returns null then.
+ * RFC 5267 §4.4 PARTIAL gives the hits at those positions, NIL when none;
+ * UPDATE and CONTEXT add nothing to this answer (§4.2, §4.3).
  */
-export function esearchLine(tag: string, uid: boolean, opts: readonly SearchReturnOption[], hits: readonly Hit[], modseq: bigint | null): string | null {
+export function esearchLine(
+  tag: string,
+  uid: boolean,
+  opts: readonly SearchReturnOption[],
+  hits: readonly Hit[],
+  modseq: bigint | null,
+  partial?: PartialRange,
+): string | null {
   const want = new Set(opts);
-  if (want.size === 1 && want.has('SAVE')) return null;
+  if (want.size === 1 && want.has('SAVE') && !partial) return null;
   const nums = hits.map((h) => (uid ? h.uid : h.seq));
   // Tags are atoms without quotes or backslashes (RFC 3501 §9 tag), so quoting is plain.
   let line = `* ESEARCH (TAG "${tag}")${uid ? ' UID' : ''}`;
@@ -43,6 +52,10 @@ export function esearchLine(tag: string, uid: boolean, opts: readonly SearchRetu
   }
   if (want.has('COUNT')) line += ` COUNT ${nums.length}`;
   if (nums.length > 0 && want.has('ALL')) line += ` ALL ${formatInOrder(nums)}`;
+  if (partial) {
+    const window = nums.slice(partial.first - 1, partial.last);
+    line += ` PARTIAL (${partial.first}:${partial.last} ${window.length > 0 ? formatInOrder(window) : 'NIL'})`;
+  }
   if (modseq !== null && nums.length > 0) line += ` MODSEQ ${modseq}`;
   return `${line}\r\n`;
 }

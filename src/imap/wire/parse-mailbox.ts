@@ -6,7 +6,9 @@
  * RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE).
  */
 import type { SpecialUse } from '../../store/types.js';
-import { Args, ParseError, astringBytes, mailboxName, parseModseq } from './parser.js';
+import { LIMITS } from '../../limits.js';
+import { Args, ParseError, astringBytes, parseModseq } from './parser.js';
+import { decodeListPattern } from './utf7.js';
 import type { Token } from './tokenizer.js';
 import type { ListArgs, ListReturn, ListSelection, QresyncParams, SelectArgs, SequenceSet, StatusItem } from './types.js';
 
@@ -61,9 +63,17 @@ export function selectArgs(a: Args): SelectArgs {
   return { mailbox, condstore, qresync };
 }
 
+/**
+ * list-mailbox = 1*list-char / string: atoms may carry % and * (the tokenizer
+ * allows them). A pattern or reference is not a mailbox name, so modified
+ * UTF-7 is decoded leniently (decodeListPattern) rather than refused.
+ */
 function listMailbox(t: Token, what: string): string {
-  // list-mailbox = 1*list-char / string: atoms may carry % and * (the tokenizer allows them).
-  return mailboxName(astringBytes(t, what));
+  const wire = astringBytes(t, what).toString('latin1');
+  if (wire.length > LIMITS.imap.maxListPatternLength) {
+    throw new ParseError(`${what} longer than ${LIMITS.imap.maxListPatternLength} octets`, 'NO', 'LIMIT');
+  }
+  return decodeListPattern(wire);
 }
 
 export function listArgs(a: Args): ListArgs {
@@ -79,17 +89,18 @@ export function listArgs(a: Args): ListArgs {
       else if (o === 'SPECIAL-USE') selection.specialUse = true;
       else throw new ParseError(`Unknown LIST selection option ${t.type === 'atom' ? t.value : ''}`.trimEnd());
     }
-    // RFC 5258 §3.1: RECURSIVEMATCH alone is meaningless and must be refused.
-    if (selection.recursiveMatch && !selection.subscribed && !selection.remote && !selection.specialUse) {
+    // RFC 5258 §3: RECURSIVEMATCH MUST NOT be the only option, nor come with REMOTE alone (it selects nothing to recurse on).
+    if (selection.recursiveMatch && !selection.subscribed && !selection.specialUse) {
       throw new ParseError('RECURSIVEMATCH needs another selection option');
     }
   }
-  const reference = mailboxName(a.astring('reference name'));
+  const reference = listMailbox(a.next('reference name'), 'reference name');
   const pt = a.next('mailbox pattern');
   let patterns: string[];
   if (pt.type === 'list') {
     extended = true;
     if (pt.items.length === 0) throw new ParseError('Empty mailbox pattern list');
+    if (pt.items.length > LIMITS.imap.maxListPatterns) throw new ParseError(`More than ${LIMITS.imap.maxListPatterns} mailbox patterns`, 'NO', 'LIMIT');
     patterns = pt.items.map((t) => listMailbox(t, 'mailbox pattern'));
   } else {
     patterns = [listMailbox(pt, 'mailbox pattern')];
@@ -115,7 +126,7 @@ export function listArgs(a: Args): ListArgs {
 }
 
 export function listPatternArgs(a: Args): { reference: string; pattern: string } {
-  const reference = mailboxName(a.astring('reference name'));
+  const reference = listMailbox(a.next('reference name'), 'reference name');
   const pattern = listMailbox(a.next('mailbox pattern'), 'mailbox pattern');
   a.end();
   return { reference, pattern };

@@ -10,6 +10,7 @@ import { isSequenceSetText } from './seqset.js';
 import type { Token } from './tokenizer.js';
 import type {
   ImapDate,
+  PartialRange,
   SearchArgs,
   SearchFlagKey,
   SearchKey,
@@ -146,21 +147,46 @@ class ProgramParser {
   }
 }
 
-const RETURN_OPTIONS: readonly SearchReturnOption[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'];
+const RETURN_OPTIONS: readonly SearchReturnOption[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'UPDATE', 'CONTEXT'];
 
-/** `RETURN (...)` if present (RFC 4731 §3.1: an empty list means ALL). */
-function returnOptions(a: Args): SearchReturnOption[] | null {
-  if (a.peekKeyword() !== 'RETURN') return null;
+interface ReturnSpec {
+  readonly options: SearchReturnOption[] | null;
+  readonly partial?: PartialRange;
+}
+
+/** RFC 5267 §5 partial-range = nz-number ":" nz-number (no "*"; 500:400 is 400:500). */
+function partialRange(t: Token | undefined): PartialRange {
+  const text = t?.type === 'atom' && t.section === null ? t.value : '';
+  const m = /^([0-9]+):([0-9]+)$/.exec(text);
+  if (!m) throw new ParseError(`Invalid PARTIAL range ${text}`.trimEnd());
+  const a = parseNumber(m[1]!, 'PARTIAL range', true);
+  const b = parseNumber(m[2]!, 'PARTIAL range', true);
+  return { first: Math.min(a, b), last: Math.max(a, b) };
+}
+
+/** `RETURN (...)` if present (RFC 4731 §3.1: an empty list means ALL; RFC 5267 §4 UPDATE, CONTEXT, PARTIAL). */
+function returnOptions(a: Args): ReturnSpec {
+  if (a.peekKeyword() !== 'RETURN') return { options: null };
   a.next('RETURN');
   const list = a.list('RETURN options');
   const out: SearchReturnOption[] = [];
-  for (const t of list) {
+  let partial: PartialRange | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i]!;
     const v = t.type === 'atom' ? t.value.toUpperCase() : '';
+    if (v === 'PARTIAL') {
+      // §4.4: one PARTIAL at most, and never together with ALL.
+      if (partial) throw new ParseError('PARTIAL given twice');
+      partial = partialRange(list[++i]);
+      continue;
+    }
     const o = RETURN_OPTIONS.find((r) => r === v);
     if (!o) throw new ParseError(`Unknown SEARCH RETURN option ${t.type === 'atom' ? t.value : ''}`.trimEnd());
     if (!out.includes(o)) out.push(o);
   }
-  return out.length === 0 ? ['ALL'] : out;
+  if (partial && out.includes('ALL')) throw new ParseError('PARTIAL and ALL cannot be combined');
+  if (partial) return { options: out, partial };
+  return { options: out.length === 0 ? ['ALL'] : out };
 }
 
 export function parseSearchCommand(a: Args): SearchArgs {
@@ -170,7 +196,8 @@ export function parseSearchCommand(a: Args): SearchArgs {
     a.next('CHARSET');
     charset = checkCharset(astringBytes(a.next('charset name'), 'charset name').toString('latin1'));
   }
-  return { charset, program: new ProgramParser(a).program(), returnOptions: ret };
+  const args: SearchArgs = { charset, program: new ProgramParser(a).program(), returnOptions: ret.options };
+  return ret.partial ? { ...args, partial: ret.partial } : args;
 }
 
 const SORT_KEYS: readonly SortKey[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
@@ -195,7 +222,8 @@ export function parseSortCommand(a: Args): SortArgs {
   }
   if (reverse) throw new ParseError('REVERSE must precede a sort key');
   const charset = checkCharset(astringBytes(a.next('charset'), 'charset').toString('latin1'));
-  return { criteria, charset, program: new ProgramParser(a).program(), returnOptions: ret };
+  const args: SortArgs = { criteria, charset, program: new ProgramParser(a).program(), returnOptions: ret.options };
+  return ret.partial ? { ...args, partial: ret.partial } : args;
 }
 
 export function parseThreadCommand(a: Args): ThreadArgs {

@@ -13,10 +13,13 @@ import { parseFetch } from './parse-fetch.js';
 import { createArgs, listArgs, listPatternArgs, selectArgs, statusItems } from './parse-mailbox.js';
 import { parseSearchCommand, parseSortCommand, parseThreadCommand } from './parse-search.js';
 import { parseSequenceSet, SeqSetError } from './seqset.js';
+import { parseImapUrl } from './imap-url.js';
+import { LIMITS } from '../../limits.js';
 import type { Token } from './tokenizer.js';
 import type {
   AppendArgs,
   AppendMessageHead,
+  CatenatePart,
   Command,
   CommandName,
   SequenceSet,
@@ -371,6 +374,16 @@ const COMMANDS: Readonly<Record<string, ArgParser>> = {
     a.end();
     return { mechanism };
   },
+  // RFC 5267 §5: CANCELUPDATE 1*(SP quoted).
+  CANCELUPDATE: (a) => {
+    const tags: string[] = [];
+    do {
+      const t = a.next('search tag');
+      if (t.type !== 'string' || t.form !== 'quoted') throw new ParseError('CANCELUPDATE takes quoted tags');
+      tags.push(t.value.toString('latin1'));
+    } while (!a.done);
+    return { tags };
+  },
   GETQUOTA: (a) => {
     const root = utf8(a.astring('quota root'));
     a.end();
@@ -435,11 +448,13 @@ export function parseCommand(tokens: readonly Token[]): Command {
 // ---------------------------------------------------------------------------
 
 /**
- * Walk APPEND's arguments (`mailbox 1*( [flags] [date-time] literal )`,
- * RFC 3502 for more than one) and return the message heads. Used when a
- * message literal is announced (with a placeholder for it, so flags and
- * date are checked before the client sends the body) and on the complete
- * command. `tokens` starts with the tag and APPEND.
+ * Walk APPEND's arguments (`mailbox 1*( [flags] [date-time] append-data )`,
+ * RFC 3502 for more than one, RFC 4469 §5 `CATENATE (cat-part …)` as
+ * append-data) and return the message heads. Used when a message literal
+ * or a CATENATE TEXT literal is announced (with a placeholder for it, so
+ * flags and date are checked before the client sends the body; a CATENATE
+ * list still open then holds the parts so far) and on the complete command.
+ * `tokens` starts with the tag and APPEND.
  */
 function appendGroups(tokens: readonly Token[]): { mailbox: string; heads: AppendMessageHead[] } {
   const a = new Args(tokens.slice(2), 'APPEND');
@@ -457,21 +472,58 @@ function appendGroups(tokens: readonly Token[]): { mailbox: string; heads: Appen
       internalDate = parseDateTime(t.value.toString('latin1'));
       t = a.next('message literal');
     }
-    if (t.type !== 'stream') {
-      if (t.type === 'atom' && t.value.toUpperCase() === 'CATENATE') throw new ParseError('CATENATE is not supported');
-      throw new ParseError('Invalid APPEND arguments: expected flags, date-time or a message literal');
+    const head = { index: heads.length, mailbox, flags, internalDate };
+    if (t.type === 'atom' && t.section === null && t.value.toUpperCase() === 'CATENATE') {
+      heads.push({ ...head, size: 0, binary: false, catenate: catenateParts(a.list('CATENATE parts')) });
+      continue;
     }
-    heads.push({ index: heads.length, mailbox, flags, internalDate, size: t.size, binary: t.binary });
+    if (t.type !== 'stream') throw new ParseError('Invalid APPEND arguments: expected flags, date-time, a message literal or CATENATE');
+    heads.push({ ...head, size: t.size, binary: t.binary, catenate: null });
   } while (!a.done);
   return { mailbox, heads };
 }
 
-/** The head of the message whose literal was just announced (`tokens`: the command so far, without it). */
-export function appendHead(tokens: readonly Token[], index: number, size: number, binary: boolean): AppendMessageHead {
-  const { heads } = appendGroups([...tokens, { type: 'stream', size, binary }]);
-  const head = heads[heads.length - 1]!;
-  if (head.index !== index) throw new ParseError('Invalid APPEND arguments');
-  return head;
+/** RFC 4469 §5 `cat-part *(SP cat-part)`; at most LIMITS.imap.maxCatenateParts of them. */
+function catenateParts(items: readonly Token[]): CatenatePart[] {
+  if (items.length === 0) throw new ParseError('Empty CATENATE list');
+  const a = new Args(items, 'CATENATE');
+  const parts: CatenatePart[] = [];
+  while (!a.done) {
+    if (parts.length === LIMITS.imap.maxCatenateParts) {
+      throw new ParseError(`Too many CATENATE parts (limit ${LIMITS.imap.maxCatenateParts})`, 'NO', 'LIMIT');
+    }
+    const kind = a.keyword('CATENATE part');
+    if (kind === 'TEXT') {
+      const t = a.next('TEXT literal');
+      // The tokenizer streams every TEXT literal; a quoted string or atom here is not `literal`.
+      if (t.type !== 'stream') throw new ParseError('CATENATE TEXT needs a literal');
+      parts.push({ kind: 'text', size: t.size, binary: t.binary });
+    } else if (kind === 'URL') {
+      const url = a.astring('CATENATE URL').toString('utf8');
+      parts.push({ kind: 'url', url, ref: parseImapUrl(url) });
+    } else {
+      throw new ParseError(`Unknown CATENATE part ${kind}`);
+    }
+  }
+  return parts;
+}
+
+/**
+ * The heads of the messages so far; the last one's literal (a message
+ * literal or a CATENATE TEXT literal) was just announced. `tokens` is the
+ * command so far without it (an open CATENATE list as its last list token).
+ */
+export function appendHeads(tokens: readonly Token[], size: number, binary: boolean, inCatenate: boolean): AppendMessageHead[] {
+  const stream: Token = { type: 'stream', size, binary };
+  let all: readonly Token[];
+  if (inCatenate) {
+    const open = tokens[tokens.length - 1];
+    if (open?.type !== 'list') throw new ParseError('Invalid APPEND arguments');
+    all = [...tokens.slice(0, -1), { type: 'list', items: [...open.items, stream] }];
+  } else {
+    all = [...tokens, stream];
+  }
+  return appendGroups(all).heads;
 }
 
 const APPEND_PREFIX: readonly Token[] = [

@@ -11,8 +11,9 @@
  *   (RFC 3516 literal8) announces a literal of n octets, after which the
  *   command continues on the next segment (RFC 3501 §4.3, §7.5).
  * - A literal that is an APPEND message body (RFC 3501 §6.3.11, RFC 3502
- *   MULTIAPPEND) is never buffered: it is handed out as `appendData` slices
- *   of the pushed chunks so the session can stream it into the store.
+ *   MULTIAPPEND) or a CATENATE TEXT part (RFC 4469 §5) is never buffered:
+ *   it is handed out as `appendData` slices of the pushed chunks so the
+ *   session can stream it into the store.
  * - Synchronising literals and APPEND bodies stop at a `literal` event so the
  *   session can send `+` or refuse (e.g. `NO [TOOBIG]`, RFC 7889) before the
  *   client sends the bytes (RFC 3501 §7.5).
@@ -24,7 +25,7 @@
  * parser.ts gives them meaning. Line ends are CRLF; a bare LF is accepted too.
  */
 import { LIMITS } from '../../limits.js';
-import { ParseError, appendHead, parseCommand, tagOf } from './parser.js';
+import { ParseError, appendHeads, parseCommand, tagOf } from './parser.js';
 import type { AppendMessageHead, CommandReaderApi, ReaderLimits, WireEvent } from './types.js';
 
 /** A lexical token of a command. */
@@ -116,7 +117,6 @@ export class CommandReader implements CommandReaderApi {
   /** Command text and small-literal bytes of the current command so far. */
   private cmdBytes = 0;
   private started = false;
-  private appendHeads: AppendMessageHead[] = [];
 
   constructor(limits: Partial<ReaderLimits> = {}) {
     this.limits = { ...DEFAULT_READER_LIMITS, ...limits };
@@ -130,8 +130,8 @@ export class CommandReader implements CommandReaderApi {
     const mode = this.mode;
     if (mode.m !== 'decide') throw new Error('acceptLiteral() without a pending literal');
     if (mode.append) {
+      // Into the top level, or into the open CATENATE list for a TEXT literal.
       this.top().items.push({ type: 'stream', size: mode.lit.size, binary: mode.lit.binary });
-      this.appendHeads.push(mode.append);
       this.mode = mode.lit.size === 0 ? { m: 'appendEnd' } : { m: 'append', remaining: mode.lit.size };
     } else {
       this.cmdBytes += mode.lit.size;
@@ -278,7 +278,6 @@ export class CommandReader implements CommandReaderApi {
     this.frames = [{ kind: 'top', items: [], owner: '' }];
     this.cmdBytes = 0;
     this.started = false;
-    this.appendHeads = [];
     this.lineLen = 0;
   }
 
@@ -412,15 +411,17 @@ export class CommandReader implements CommandReaderApi {
     const skip = lit.sync ? 'none' : lit.size;
     const tokens = this.frames[0]!.items;
     if (tokens.length === 0 || this.currentTag() === null) return this.fail('Invalid or missing tag', skip);
+    const catenate = this.inCatenateText();
     const isAppend =
-      this.frames.length === 1 &&
+      (this.frames.length === 1 || catenate) &&
       tokens.length >= 3 &&
       tokens[1]!.type === 'atom' &&
       tokens[1]!.value.toUpperCase() === 'APPEND';
     if (isAppend) {
-      let head: AppendMessageHead;
+      let heads: AppendMessageHead[];
       try {
-        head = appendHead(tokens, this.appendHeads.length, lit.size, lit.binary);
+        const sofar = catenate ? [...tokens, { type: 'list' as const, items: this.top().items }] : tokens;
+        heads = appendHeads(sofar, lit.size, lit.binary, catenate);
       } catch (e) {
         if (!(e instanceof ParseError)) throw e;
         return this.fail(e.message, skip, e.status, e.code);
@@ -429,8 +430,12 @@ export class CommandReader implements CommandReaderApi {
         // RFC 7889 §4: TOOBIG before the client sends; RFC 7888 §4: BAD for a non-synchronising one.
         return this.fail(`Message too large (limit ${this.limits.maxLiteralSize} octets)`, skip, lit.sync ? 'NO' : 'BAD', 'TOOBIG');
       }
+      const head = heads[heads.length - 1]!;
       this.mode = { m: 'decide', lit, append: head };
-      return { kind: 'literal', tag: this.currentTag()!, size: lit.size, sync: lit.sync, binary: lit.binary, append: head };
+      const ev: WireEvent = { kind: 'literal', tag: this.currentTag()!, size: lit.size, sync: lit.sync, binary: lit.binary, append: head };
+      // Earlier CATENATE messages: the session can finish them now (their remaining parts are all URLs).
+      const before = heads.slice(0, -1).filter((h) => h.catenate !== null);
+      return before.length > 0 ? { ...ev, before } : ev;
     }
     if (lit.binary) return this.fail('literal8 is only allowed in APPEND', skip);
     if (!lit.sync && lit.size > this.limits.maxNonSyncLiteral) {
@@ -446,6 +451,20 @@ export class CommandReader implements CommandReaderApi {
     this.cmdBytes += lit.size;
     this.mode = { m: 'literal', buf: Buffer.allocUnsafe(lit.size), filled: 0 };
     return null;
+  }
+
+  /**
+   * The literal now announced is a CATENATE `TEXT` literal (RFC 4469 §5):
+   * directly inside the list that follows a top-level CATENATE atom. It is
+   * streamed like a message literal; any other literal inside that list
+   * (a URL given as a literal) is an ordinary one.
+   */
+  private inCatenateText(): boolean {
+    if (this.frames.length !== 2 || this.top().kind !== 'list') return false;
+    const before = this.frames[0]!.items[this.frames[0]!.items.length - 1];
+    const last = this.top().items[this.top().items.length - 1];
+    const isAtom = (t: Token | undefined, v: string): boolean => t?.type === 'atom' && t.section === null && t.value.toUpperCase() === v;
+    return isAtom(before, 'CATENATE') && isAtom(last, 'TEXT');
   }
 
   // -------------------------------------------------------------------------

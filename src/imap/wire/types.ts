@@ -106,8 +106,17 @@ export type SearchKey =
   /** RFC 5032 WITHIN: INTERNALDATE older / younger than `seconds` before now. */
   | { readonly key: 'OLDER' | 'YOUNGER'; readonly seconds: number };
 
-/** RFC 4731 ESEARCH return options; SAVE is RFC 5182. */
-export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+/**
+ * RFC 4731 ESEARCH return options; SAVE is RFC 5182; UPDATE, CONTEXT (and
+ * PARTIAL, kept apart in `partial` for its range) are RFC 5267 §4.
+ */
+export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'UPDATE' | 'CONTEXT';
+
+/** RFC 5267 §4.4 `PARTIAL first:last`: positions in the result list, 1-based, first <= last (500:400 is 400:500). */
+export interface PartialRange {
+  readonly first: number;
+  readonly last: number;
+}
 
 export interface SearchArgs {
   /** Upper-cased CHARSET if given (only UTF-8 and US-ASCII are accepted by the parser), else null. */
@@ -119,6 +128,8 @@ export interface SearchArgs {
    * options; `RETURN ()` is given as ['ALL'] (RFC 4731 §3.1).
    */
   readonly returnOptions: readonly SearchReturnOption[] | null;
+  /** RFC 5267 §4.4: present only with `RETURN (PARTIAL …)` (never together with ALL). */
+  readonly partial?: PartialRange;
 }
 
 /** RFC 5256 sort keys; DISPLAYFROM/DISPLAYTO are RFC 5957. */
@@ -135,6 +146,8 @@ export interface SortArgs {
   readonly program: SearchKey;
   /** RFC 5267 ESORT: `SORT RETURN (...)`; null for a classic `* SORT` answer. */
   readonly returnOptions: readonly SearchReturnOption[] | null;
+  /** RFC 5267 §4.4: present only with `RETURN (PARTIAL …)`; positions in sort order. */
+  readonly partial?: PartialRange;
 }
 
 export interface ThreadArgs {
@@ -332,9 +345,38 @@ export interface AppendMessageHead {
   readonly mailbox: string;
   readonly flags: readonly string[];
   readonly internalDate: Date | null;
+  /** Size of the message literal (0 for a CATENATE message). */
   readonly size: number;
   /** `~{n}` literal8 (RFC 3516 §4.4): the body may contain NUL. */
   readonly binary: boolean;
+  /**
+   * RFC 4469 CATENATE: the parts the message is built from, in order; null
+   * for a plain message literal. In a `literal` event the list ends with the
+   * TEXT part being announced (later parts are not known yet).
+   */
+  readonly catenate: readonly CatenatePart[] | null;
+}
+
+/** One `cat-part` of RFC 4469 §5: new text streamed like a message literal, or a reference to stored bytes. */
+export type CatenatePart =
+  | { readonly kind: 'text'; readonly size: number; readonly binary: boolean }
+  /** `ref` is null when `url` is not an IMAP URL we can resolve (the command answers NO [BADURL url]). */
+  | { readonly kind: 'url'; readonly url: string; readonly ref: ImapUrlRef | null };
+
+/**
+ * A message (part) reference of RFC 5092 as CATENATE accepts it here: a
+ * relative URL on this server for the logged-in user (URLAUTH, RFC 4467, is
+ * not offered).
+ */
+export interface ImapUrlRef {
+  /** Decoded mailbox name (RFC 5092 §9: UTF-8, %-escaped); null = relative to the selected mailbox. */
+  readonly mailbox: string | null;
+  readonly uidvalidity: number | null;
+  readonly uid: number;
+  /** `;SECTION=` as a FETCH section; null for the whole message. */
+  readonly section: Section | null;
+  /** `;PARTIAL=offset[.length]`; length null = to the end. */
+  readonly partial: { readonly offset: number; readonly length: number | null } | null;
 }
 
 /** The completed command; the bodies were already streamed. */
@@ -346,6 +388,11 @@ export interface AppendArgs {
 // ---------------------------------------------------------------------------
 // Session-level commands
 // ---------------------------------------------------------------------------
+
+/** RFC 5267 §4.3.5 `CANCELUPDATE 1*(SP quoted)`: tags of searching commands that asked for UPDATE. */
+export interface CancelUpdateArgs {
+  readonly tags: readonly string[];
+}
 
 export interface LoginArgs {
   readonly username: string;
@@ -434,7 +481,8 @@ export type Command =
   | Cmd<'COMPRESS', CompressArgs>
   | Cmd<'GETQUOTA', QuotaRootArgs>
   | Cmd<'GETQUOTAROOT', MailboxArgs>
-  | Cmd<'SETQUOTA', SetQuotaArgs>;
+  | Cmd<'SETQUOTA', SetQuotaArgs>
+  | Cmd<'CANCELUPDATE', CancelUpdateArgs>;
 
 export type CommandName = Command['name'];
 
@@ -486,6 +534,11 @@ export type WireEvent =
       readonly binary: boolean;
       /** Set when this literal is an APPEND message body. */
       readonly append: AppendMessageHead | null;
+      /**
+       * Earlier messages of the same APPEND that are CATENATE ones (RFC 4469),
+       * complete now; present only when there are any.
+       */
+      readonly before?: readonly AppendMessageHead[];
     }
   | { readonly kind: 'appendData'; readonly chunk: Buffer }
   | { readonly kind: 'appendEnd' }

@@ -95,6 +95,44 @@ export function decodeMailboxName(wire: string): string {
   return out;
 }
 
+/**
+ * A LIST/LSUB pattern (RFC 3501 §6.3.8 list-mailbox) → Unicode. A pattern is
+ * not a mailbox name: each canonical `&…-` run is decoded so the pattern
+ * meets names as the store holds them, and an `&` that does not start one
+ * stands for itself (Dovecot does the same), so such a pattern simply
+ * matches nothing instead of failing the command.
+ */
+export function decodeListPattern(wire: string): string {
+  let out = '';
+  let i = 0;
+  while (i < wire.length) {
+    const end = wire[i] === '&' ? wire.indexOf('-', i + 1) : -1;
+    if (end === i + 1) {
+      out += '&';
+      i = end + 1;
+      continue;
+    }
+    if (end > i + 1) {
+      let run: string | null;
+      try {
+        run = decodeRun(wire, i + 1, end);
+      } catch (e) {
+        if (!(e instanceof Utf7Error)) throw e;
+        run = null;
+      }
+      // Only the canonical encoding counts (no encoded ASCII, no bad padding).
+      if (run !== null && encodeMailboxName(run) === wire.slice(i, end + 1)) {
+        out += run;
+        i = end + 1;
+        continue;
+      }
+    }
+    out += wire[i];
+    i++;
+  }
+  return out;
+}
+
 function decodeRun(s: string, from: number, to: number): string {
   let bits = 0;
   let nbits = 0;

@@ -76,6 +76,24 @@ function planAhead(s: Session): { uid: number; open: () => Promise<MessageBody> 
   return plan;
 }
 
+/**
+ * Pass the file's bytes on, and fail if it ends before `size` (the bytes
+ * indexed): another program truncated it mid-reply. The failure ends the
+ * connection before the terminating "." (RFC 1939 §3), so the client sees
+ * an incomplete reply, not a shorter message it might then DELE. The open
+ * descriptor keeps a file that is unlinked meanwhile (expunged) readable.
+ */
+function whole(size: number): (src: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* (src) {
+    let n = 0;
+    for await (const chunk of src) {
+      n += chunk.length;
+      yield chunk;
+    }
+    if (n < size) throw new Error(`message file ended after ${n} of ${size} bytes`);
+  };
+}
+
 /** Stream message `msg` (all of it, or TOP's header + `lines`); true when sent in full. */
 async function send(s: Session, msg: number, lines: number | null): Promise<boolean> {
   const err = noSuchMessage(s, msg);
@@ -89,6 +107,8 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   let body: MessageBody;
   try {
     body = await (s.takeAhead(look.record.uid) ?? openBody(handle, look.record));
+    // Nothing is written yet: a file shorter than indexed (truncated by another program) is refused here.
+    if (Buffer.isBuffer(body) && body.length < look.record.size) throw new Error(`message file UID ${look.record.uid} has ${body.length} of ${look.record.size} bytes`);
   } catch (e) {
     await s.reply(errorReply(e, s.log));
     return false;
@@ -109,7 +129,7 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   }
   try {
     // end: false — the socket carries the rest of the session.
-    await pipeline(body, dotStuffStage(stuffer, first, (n) => (octets += n)), s.socket, { end: false });
+    await pipeline(body, whole(look.record.size), dotStuffStage(stuffer, first, (n) => (octets += n)), s.socket, { end: false });
   } catch (e) {
     // Mid-reply there is no way to say -ERR: the connection is gone or must go.
     s.log.info({ err: (e as Error).message, uid: look.record.uid }, 'message transfer aborted');

@@ -5,7 +5,7 @@
  * `applied_lsn`) or recoverable from the Maildir.
  */
 import Database from 'better-sqlite3';
-import { INDEX_SCHEMA, INDEX_VERSION } from './schema.js';
+import { INDEX_MIGRATIONS, INDEX_SCHEMA, INDEX_VERSION } from './schema.js';
 
 export interface MailboxRow {
   id: number;
@@ -17,6 +17,8 @@ export interface MailboxRow {
   subscribed: number;
   new_mtime: string;
   cur_mtime: string;
+  /** \Recent boundary (store/recent.ts): UIDs below it were announced as recent already. */
+  recent_uid: number;
 }
 
 export interface MessageRow {
@@ -69,14 +71,18 @@ export class IndexDb {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
-    if ((this.db.pragma('user_version', { simple: true }) as number) === 0) {
-      this.db.exec(INDEX_SCHEMA);
-      this.db.pragma(`user_version = ${INDEX_VERSION}`);
-    }
+    this.upgrade();
     // Added after version 1; harmless when present.
     this.db.exec('CREATE TABLE IF NOT EXISTS snapshots (mailbox INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL, data BLOB NOT NULL)');
+    // Subscriptions of names that have no mailbox (RFC 3501 §6.3.6: DELETE
+    // does not end a subscription); subscribed mailboxes carry theirs in the row.
+    this.db.exec('CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY)');
     const p = (sql: string): Database.Statement => this.db.prepare(sql);
     this.s = {
+      orphanSubscriptions: p('SELECT name FROM subscriptions ORDER BY name').pluck(),
+      hasOrphanSubscription: p('SELECT 1 FROM subscriptions WHERE name = ?').pluck(),
+      addOrphanSubscription: p('INSERT OR IGNORE INTO subscriptions (name) VALUES (?)'),
+      dropOrphanSubscription: p('DELETE FROM subscriptions WHERE name = ?'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       mailboxes: p('SELECT * FROM mailboxes ORDER BY name'),
@@ -92,6 +98,7 @@ export class IndexDb {
       allocModseq: p('UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq AS m'),
       bumpUidnext: p('UPDATE mailboxes SET uidnext = max(uidnext, ?) WHERE id = ?'),
       bumpModseq: p('UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?) WHERE id = ?'),
+      raiseRecent: p('UPDATE mailboxes SET recent_uid = max(recent_uid, ?) WHERE id = ? AND recent_uid < ?'),
       setMtimes: p('UPDATE mailboxes SET new_mtime = ?, cur_mtime = ? WHERE id = ?'),
       renameMailbox: p('UPDATE mailboxes SET name = ? WHERE id = ?'),
       deleteMailbox: p('DELETE FROM mailboxes WHERE id = ?'),
@@ -132,6 +139,26 @@ export class IndexDb {
       dropSnapshot: p('DELETE FROM snapshots WHERE mailbox = ?'),
       usage: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> 2'),
     };
+  }
+
+  /**
+   * Create a new index, or bring an older one to INDEX_VERSION step by step
+   * (schema.ts INDEX_MIGRATIONS), in one write transaction so two processes
+   * opening the same old file do not both migrate it.
+   */
+  private upgrade(): void {
+    const version = (): number => this.db.pragma('user_version', { simple: true }) as number;
+    // A newer file (written by a later version) is left as it is.
+    if (version() >= INDEX_VERSION) return;
+    this.db
+      .transaction(() => {
+        const v = version();
+        if (v >= INDEX_VERSION) return;
+        if (v === 0) this.db.exec(INDEX_SCHEMA);
+        else for (let next = v + 1; next <= INDEX_VERSION; next++) this.db.exec(INDEX_MIGRATIONS[next]!);
+        this.db.pragma(`user_version = ${INDEX_VERSION}`);
+      })
+      .immediate();
   }
 
   tx<T>(fn: () => T): T {
@@ -215,6 +242,10 @@ export class IndexDb {
     this.s.bumpModseq!.run(atLeast, mailbox);
     this.note(mailbox, 0, atLeast);
   }
+  /** Move the \Recent boundary up to `uid` (never down); true when it moved. */
+  raiseRecent(mailbox: number, uid: number): boolean {
+    return this.s.raiseRecent!.run(uid, mailbox, uid).changes > 0;
+  }
   setMtimes(mailbox: number, newMtime: string, curMtime: string): void {
     this.s.setMtimes!.run(newMtime, curMtime, mailbox);
   }
@@ -229,6 +260,17 @@ export class IndexDb {
   }
   setSubscribed(id: number, on: boolean): void {
     this.s.setSubscribed!.run(on ? 1 : 0, id);
+  }
+  /** Subscribed names without a mailbox, sorted. */
+  orphanSubscriptions(): string[] {
+    return this.s.orphanSubscriptions!.all() as string[];
+  }
+  hasOrphanSubscription(name: string): boolean {
+    return this.s.hasOrphanSubscription!.get(name) !== undefined;
+  }
+  setOrphanSubscription(name: string, on: boolean): void {
+    if (on) this.s.addOrphanSubscription!.run(name);
+    else this.s.dropOrphanSubscription!.run(name);
   }
   setSpecialUse(id: number, use: string | null): void {
     this.s.setSpecialUse!.run(use, id);

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 `;
 
-export const INDEX_VERSION = 1;
+export const INDEX_VERSION = 2;
 
 /**
  * data_dir/index/<account>.sqlite — a cache rebuilt from the journal and the
@@ -42,7 +42,9 @@ export const INDEX_VERSION = 1;
  * "cur/…:2,FLAGS"); `disk_name` is the name last known on disk. They differ
  * while a flag rename is pending (state 1); state 2 = expunged, unlink
  * pending. Structures live in their own table so message rows stay small for
- * the full-mailbox scans SELECT needs.
+ * the full-mailbox scans SELECT needs. `recent_uid` is the \Recent boundary
+ * (RFC 3501 §2.3.2, store/recent.ts): every UID below it has been announced
+ * as recent to some session already.
  */
 export const INDEX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS mailboxes (
   special_use TEXT,
   subscribed INTEGER NOT NULL DEFAULT 1,
   new_mtime TEXT NOT NULL DEFAULT '',
-  cur_mtime TEXT NOT NULL DEFAULT ''
+  cur_mtime TEXT NOT NULL DEFAULT '',
+  recent_uid INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS messages (
   mailbox INTEGER NOT NULL,
@@ -80,3 +83,14 @@ CREATE TABLE IF NOT EXISTS structures (
   PRIMARY KEY (mailbox, uid)
 );
 `;
+
+/**
+ * Steps from one index version to the next, run in order on an older file
+ * (`INDEX_MIGRATIONS[v]` turns version v - 1 into v). Version 2 adds the
+ * \Recent boundary; an index that never tracked \Recent starts it at UIDNEXT,
+ * so an upgrade does not suddenly call every stored message recent.
+ */
+export const INDEX_MIGRATIONS: Readonly<Record<number, string>> = {
+  2: `ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;
+      UPDATE mailboxes SET recent_uid = uidnext;`,
+};

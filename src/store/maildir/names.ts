@@ -49,6 +49,20 @@ export function folderDirName(name: string): string {
   return '.' + name.split('.').map(encodeMUtf7).join('.');
 }
 
+/**
+ * LIMIT unless the folder directory of `name` fits in one file name
+ * (LIMITS.store.maxFolderDirNameBytes): checked before CREATE or RENAME
+ * makes a directory, so the client gets NO [LIMIT] instead of an
+ * ENAMETOOLONG from mkdir.
+ */
+export function assertFolderDirFits(name: string): void {
+  if (name === INBOX) return;
+  const bytes = Buffer.byteLength(folderDirName(name), 'utf8');
+  if (bytes > LIMITS.store.maxFolderDirNameBytes) {
+    throw new RoostError('LIMIT', `mailbox directory name of ${bytes} bytes exceeds ${LIMITS.store.maxFolderDirNameBytes}: ${JSON.stringify(name.slice(0, 80))}`);
+  }
+}
+
 /** Decode a `.Folder.Sub` directory name; null when it is not a folder name we can use. */
 export function nameFromFolderDir(dir: string): string | null {
   if (!dir.startsWith('.') || dir.startsWith('..') || dir.length < 2) return null;

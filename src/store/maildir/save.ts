@@ -12,10 +12,17 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError, tempFromOs } from '../../errors.js';
+import { LIMITS } from '../../limits.js';
 import type { Draft, DraftOptions } from '../store.js';
+import { MimeStreamParser, parseChunks } from '../mime/stream.js';
+import type { MimeTree } from '../mime/types.js';
 
-/** Bytes kept in memory for the MIME parser when the message is small; larger ones are read back. */
-const KEEP_IN_MEMORY = 512 * 1024;
+/**
+ * A small message is also kept in memory, for the replication ship cache
+ * (up to LIMITS.replication.shipCacheMaxMessage); nothing else needs the
+ * bytes, since the MIME structure is built while they stream (issue 13 §5).
+ */
+const KEEP_IN_MEMORY = LIMITS.replication.shipCacheMaxMessage;
 
 export class SpoolDraft implements Draft {
   size = 0;
@@ -26,8 +33,13 @@ export class SpoolDraft implements Draft {
   synced = false;
   private discarded = false;
   private bodyBytes = 0;
-  private lastCr = false;
   private kept: Buffer[] | null = [];
+  /** Fed every byte written; null once it failed (the structure is then parsed on first access). */
+  private parser: MimeStreamParser | null = new MimeStreamParser();
+  private tree: MimeTree | null = null;
+  private parseError: unknown = null;
+  private lastByte = -1;
+  private parked = false;
   /** Open until the draft is delivered, discarded or parked, so the commit can fdatasync it. */
   fd: number | null;
   private failure: Error | null = null;
@@ -68,6 +80,21 @@ export class SpoolDraft implements Draft {
     if (this.discarded) throw new RoostError('TEMP', 'draft was discarded');
     if (this.failure) throw this.failure;
     this.finished = true;
+    if (this.parser) {
+      try {
+        this.tree = this.parser.end();
+      } catch (err) {
+        this.parseError = err;
+      }
+      this.parser = null;
+    }
+  }
+
+  /** The MIME structure of a finished draft (of a parked one: parsed from its file); throws what the parser threw. */
+  async structure(): Promise<MimeTree> {
+    if (this.tree) return this.tree;
+    if (this.parked && !this.discarded) return parseChunks(fs.createReadStream(this.path, { highWaterMark: 64 * 1024 }));
+    throw this.parseError ?? new RoostError('TEMP', 'draft is not finished');
   }
 
   /**
@@ -79,6 +106,11 @@ export class SpoolDraft implements Draft {
     await this.finish();
     await this.datasync();
     this.closeFd();
+    // Held until the batch commits, possibly a thousand of them: keep neither the bytes nor the
+    // structure (the commit parses the file again, in chunks); only what is on disk.
+    this.kept = null;
+    this.tree = null;
+    this.parked = true;
   }
 
   /** Discarded (nothing may be delivered from it). */
@@ -90,6 +122,8 @@ export class SpoolDraft implements Draft {
     if (this.discarded) return;
     this.discarded = true;
     this.kept = null;
+    this.parser = null;
+    this.tree = null;
     this.closeFd();
     await fsp.unlink(this.path).catch(() => undefined);
   }
@@ -119,21 +153,12 @@ export class SpoolDraft implements Draft {
     );
   }
 
-  /** The message bytes: from memory when small, else read back from the spool file. */
-  async content(): Promise<Buffer> {
-    if (this.kept) return Buffer.concat(this.kept, this.size);
-    return fsp.readFile(this.path);
+  /** The message bytes when it is small (at most KEEP_IN_MEMORY); null for a larger one. */
+  smallContent(): Buffer | null {
+    return this.kept ? Buffer.concat(this.kept, this.size) : null;
   }
 
   private append(chunk: Buffer, body: boolean): void {
-    let bare = 0;
-    let idx = chunk.indexOf(10);
-    while (idx >= 0) {
-      const prevCr = idx === 0 ? this.lastCr : chunk[idx - 1] === 13;
-      if (!prevCr) bare++;
-      idx = chunk.indexOf(10, idx + 1);
-    }
-    if (chunk.length > 0) this.lastCr = chunk[chunk.length - 1] === 13;
     try {
       let off = 0;
       while (off < chunk.length) off += fs.writeSync(this.fd!, chunk, off, chunk.length - off);
@@ -142,7 +167,16 @@ export class SpoolDraft implements Draft {
       throw this.failure;
     }
     this.size += chunk.length;
-    this.vsize += chunk.length + bare;
+    if (this.parser) {
+      try {
+        this.parser.push(chunk);
+      } catch (err) {
+        this.parseError = err;
+        this.parser = null;
+      }
+    }
+    this.vsize += chunk.length + bareLf(chunk, this.lastByte);
+    this.lastByte = chunk.length > 0 ? chunk[chunk.length - 1]! : this.lastByte;
     if (body) this.bodyBytes += chunk.length;
     if (this.kept) {
       // Copy: callers may reuse their buffers after write() resolves.
@@ -150,6 +184,17 @@ export class SpoolDraft implements Draft {
       else this.kept = null;
     }
   }
+}
+
+/** Bare LFs (no CR before) in `chunk`, whose previous byte was `prev` (-1 at the start). */
+function bareLf(chunk: Buffer, prev: number): number {
+  let bare = 0;
+  let idx = chunk.indexOf(10);
+  while (idx >= 0) {
+    if ((idx === 0 ? prev : chunk[idx - 1]) !== 13) bare++;
+    idx = chunk.indexOf(10, idx + 1);
+  }
+  return bare;
 }
 
 /**

@@ -6,6 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { compareNames, flagsFromLetters, parseName } from './filename.js';
+import { MimeStreamParser } from '../mime/stream.js';
+import type { MimeTree } from '../mime/types.js';
 
 export interface DiskFile {
   basename: string;
@@ -42,37 +44,86 @@ export interface FoundMessage {
   size: number;
   vsize: number;
   internalDate: number;
-  content: Buffer;
+  /**
+   * The file's bytes, read when asked (whole: prefer `structure`, which a
+   * mailbox of thousands of found files can ask of each without holding any).
+   */
+  readonly content: Buffer;
+  /** The MIME structure, parsed from the file in bounded chunks when asked; null if the file is gone. */
+  readonly structure: MimeTree | null;
 }
 
-/** Read a found file: size, W= (counting bare LFs when the name lacks it), mtime. */
+const CHUNK = 64 * 1024;
+
+/** Feed a file to `each` in CHUNK pieces (synchronously: recovery runs in one step). */
+function readChunks(file: string, each: (chunk: Buffer) => void): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (let pos = 0; ; ) {
+      const n = fs.readSync(fd, buf, 0, CHUNK, pos);
+      if (n === 0) break;
+      each(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Read a found file: size, W= (counting bare LFs when the name lacks it),
+ * mtime. Its bytes are not kept: a mailbox of found files would otherwise
+ * be held whole in memory (issue 13 §5).
+ */
 export function readFound(dir: string, f: DiskFile): FoundMessage | null {
   const file = path.join(dir, f.rel);
-  let content: Buffer;
   let st: fs.Stats;
+  let vsize: number;
   try {
-    content = fs.readFileSync(file);
     st = fs.statSync(file);
+    const p = parseName(f.rel.slice(4));
+    if (p.vsize !== undefined && p.vsize !== null) vsize = p.vsize;
+    else {
+      let bare = 0;
+      let prev = -1;
+      readChunks(file, (c) => {
+        bare += countBareLf(c, prev);
+        prev = c[c.length - 1]!;
+      });
+      vsize = st.size + bare;
+    }
   } catch {
     return null;
   }
-  const p = parseName(f.rel.slice(4));
   return {
     basename: f.basename,
     rel: f.rel,
     flags: flagsFromLetters(f.letters),
-    size: content.length,
-    vsize: p.vsize ?? content.length + countBareLf(content),
+    size: st.size,
+    vsize,
     internalDate: Math.floor(st.mtimeMs),
-    content,
+    get content(): Buffer {
+      return fs.readFileSync(file);
+    },
+    get structure(): MimeTree | null {
+      try {
+        const parser = new MimeStreamParser();
+        readChunks(file, (c) => parser.push(c));
+        return parser.end();
+      } catch {
+        return null;
+      }
+    },
   };
 }
 
-export function countBareLf(buf: Buffer): number {
+/** Bare LFs (no CR before) in `buf`; `prev` is the byte before it (-1: none). */
+export function countBareLf(buf: Buffer, prev = -1): number {
   let n = 0;
   let i = buf.indexOf(10);
   while (i >= 0) {
-    if (i === 0 || buf[i - 1] !== 13) n++;
+    if ((i === 0 ? prev : buf[i - 1]) !== 13) n++;
     i = buf.indexOf(10, i + 1);
   }
   return n;

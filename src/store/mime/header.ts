@@ -25,17 +25,23 @@ const CR = 0x0d;
  * Split the header block [start, end) into fields. Lines before the first
  * field that start with whitespace, and lines without a colon, are skipped
  * (they carry no field) but stay inside the block. `maxBytes` bounds how
- * much of the block is looked at.
+ * much of the block is looked at: fields starting in it, each cut at
+ * twice `maxBytes` from `start`.
  */
 export function splitFields(buf: Buffer, start: number, end: number, maxBytes = Infinity): HeaderField[] {
   const fields: HeaderField[] = [];
   const stop = Math.min(end, start + maxBytes);
+  const cut = Math.min(end, start + 2 * maxBytes);
   let p = start;
   let cur: HeaderField | null = null;
   while (p < stop) {
     let nl = buf.indexOf(LF, p);
-    const lineEnd = nl < 0 || nl >= end ? end : nl + 1;
-    let contentEnd = nl < 0 || nl >= end ? end : nl;
+    // A field that starts inside the limit is read to its end, but not past
+    // twice the limit: its value would otherwise be as long as the message
+    // (and the streaming parser keeps only that much).
+    if (nl >= cut) nl = -1;
+    const lineEnd = nl < 0 || nl >= end ? cut : nl + 1;
+    let contentEnd = nl < 0 || nl >= end ? cut : nl;
     if (contentEnd > p && buf[contentEnd - 1] === CR && contentEnd === nl) contentEnd--;
     const c = buf[p];
     if (c === CR && contentEnd === p) break;

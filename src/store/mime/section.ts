@@ -125,6 +125,20 @@ export function toCrlf(b: Buffer): Buffer {
   return out;
 }
 
+/**
+ * A literal may carry any octet but NUL (RFC 3501 §4.3, §9 CHAR8); only
+ * BINARY's literal8 may (RFC 3516 §4.2). BODY[…] and RFC822 of a message
+ * stored with NULs send 0x80 in their place, as Dovecot does: the size is
+ * unchanged, so RFC822.SIZE and partial offsets still hold.
+ */
+export function withoutNuls(b: Buffer): Buffer {
+  let p = b.indexOf(0);
+  if (p < 0) return b;
+  const out = Buffer.from(b);
+  for (; p >= 0; p = out.indexOf(0, p + 1)) out[p] = 0x80;
+  return out;
+}
+
 /** Apply `<offset.length>` (RFC 3501 §6.4.5: an offset past the end gives an empty string). */
 export function applyPartial(b: Buffer, partial: Partial | undefined): Buffer {
   if (!partial) return b;
@@ -169,16 +183,16 @@ export async function fetchSection(tree: MimeTree, spec: SectionSpec, read: Read
   if (!r) throw new RoostError('NOTFOUND', 'No such section');
   if (spec.kind === 'HEADER.FIELDS' || spec.kind === 'HEADER.FIELDS.NOT') {
     const header = r.end > r.start ? await read(r.start, r.end) : Buffer.alloc(0);
-    return applyPartial(filterHeader(header, spec.fields, spec.kind === 'HEADER.FIELDS.NOT'), partial);
+    return withoutNuls(applyPartial(filterHeader(header, spec.fields, spec.kind === 'HEADER.FIELDS.NOT'), partial));
   }
   if (!tree.bareLf && partial) {
     // Without bare LFs stored offsets equal sent offsets: read only the slice.
     const s = Math.min(r.end, r.start + partial.offset);
     const e = Math.min(r.end, s + partial.length);
-    return e > s ? read(s, e) : Buffer.alloc(0);
+    return e > s ? withoutNuls(await read(s, e)) : Buffer.alloc(0);
   }
   const bytes = r.end > r.start ? await read(r.start, r.end) : Buffer.alloc(0);
-  return applyPartial(tree.bareLf ? toCrlf(bytes) : bytes, partial);
+  return withoutNuls(applyPartial(tree.bareLf ? toCrlf(bytes) : bytes, partial));
 }
 
 /** Size as sent of a section that is a plain slice (RFC822.SIZE-style), without reading; null for HEADER.FIELDS. */
@@ -191,6 +205,20 @@ const IDENTITY = new Set(['7bit', '8bit', 'binary']);
 
 function isIdentity(encoding: string | null): boolean {
   return encoding === null || IDENTITY.has(encoding.toLowerCase());
+}
+
+/**
+ * Whether BINARY gives a leaf's stored bytes without completing bare LFs
+ * with CR: Content-Transfer-Encoding binary (RFC 2045 §2.9, §6.2) says the
+ * body is not lines, and when the part's own header has CRLF line ends the
+ * message was stored as sent, so an LF in that body is data (imaptest
+ * append-binary). A message stored with LF line ends throughout (QMQP
+ * delivery) has its LFs completed, as Dovecot answers for such a file; 7bit
+ * and 8bit bodies are text and always go out with CRLF, like BODY[].
+ */
+function binaryAsStored(p: MimePart): boolean {
+  const e = p.cte ?? p.encoding;
+  return e !== null && e.toLowerCase() === 'binary' && p.vHeaderSize === p.bodyStart - p.headerStart;
 }
 
 /**
@@ -211,6 +239,7 @@ export async function fetchBinary(tree: MimeTree, path: readonly number[], read:
   const raw = p.bodyEnd > p.bodyStart ? await read(p.bodyStart, p.bodyEnd) : Buffer.alloc(0);
   if (p.parts) return applyPartial(convertParts(raw, p.bodyStart, p, tree.bareLf), partial);
   if (p.message) return applyPartial(convertParts(raw, p.bodyStart, p.message, tree.bareLf), partial);
+  if (binaryAsStored(p)) return applyPartial(raw, partial);
   return applyPartial(decodeLeaf(raw, p.cte ?? p.encoding, tree.bareLf), partial);
 }
 
@@ -253,6 +282,12 @@ function convertParts(raw: Buffer, base: number, root: MimePart, bareLf: boolean
     }
     const encoding = p.cte ?? p.encoding;
     const enc = encoding?.toLowerCase();
+    if (!p.synthetic && binaryAsStored(p) && p.bodyEnd > p.bodyStart) {
+      // Text up to the body with CRLF, the body as stored (see binaryAsStored).
+      pieces.push(text(raw.subarray(pos, p.bodyStart - base)), raw.subarray(p.bodyStart - base, p.bodyEnd - base));
+      pos = p.bodyEnd - base;
+      return;
+    }
     if (p.synthetic || isIdentity(encoding)) return;
     if (enc !== 'base64' && enc !== 'quoted-printable') throw new RoostError('UNKNOWNCTE', `Unknown Content-Transfer-Encoding ${enc}`);
     const hs = p.headerStart - base;
@@ -294,6 +329,8 @@ export async function binarySize(tree: MimeTree, path: readonly number[], read: 
   const p = path.length === 0 ? null : findPart(tree, path);
   if (path.length > 0 && !p) throw new RoostError('NOTFOUND', 'No such section');
   // A leaf in an identity encoding: the size is known without reading.
-  if (p && !p.parts && !p.message && isIdentity(p.cte ?? p.encoding)) return p.vBodySize;
+  if (p && !p.parts && !p.message && isIdentity(p.cte ?? p.encoding)) {
+    return binaryAsStored(p) ? Math.max(0, p.bodyEnd - p.bodyStart) : p.vBodySize;
+  }
   return (await fetchBinary(tree, path, read)).length;
 }

@@ -85,6 +85,8 @@ describe('Python imaplib, classic command set', () => {
   it('SELECT answers imaplib reads', () => {
     expect(ok('select')).toEqual(['2']);
     expect(ok('select-EXISTS')).toEqual(['2']);
+    // Both APPENDs arrived before this first SELECT: recent here (RFC 3501 §2.3.2).
+    expect(ok('select-RECENT')).toEqual(['2']);
     expect(ok('select-UIDNEXT')).toEqual(['3']);
     expect(ok('select-UIDVALIDITY')[0]).toMatch(/^[1-9][0-9]*$/);
     expect(ok('select-FLAGS')[0]).toContain('\\Seen');
@@ -104,27 +106,27 @@ describe('Python imaplib, classic command set', () => {
 
   it('FETCH: flags/size/date, header fields, envelope, bodystructure, RFC822 sets \\Seen, partial, errors', () => {
     const fast = ok('fetch-fast');
-    expect(fast[0]).toBe('1 (FLAGS (\\Seen) RFC822.SIZE 175 INTERNALDATE "23-Nov-2026 09:30:00 +0000")');
-    expect(fast[1]).toMatch(/^2 \(FLAGS \(\) RFC822\.SIZE 260 INTERNALDATE "/);
+    expect(fast[0]).toBe('1 (FLAGS (\\Recent \\Seen) RFC822.SIZE 175 INTERNALDATE "23-Nov-2026 09:30:00 +0000")');
+    expect(fast[1]).toMatch(/^2 \(FLAGS \(\\Recent\) RFC822\.SIZE 260 INTERNALDATE "/);
     expect(ok('fetch-header-field')[0]).toBe('1 (BODY[HEADER.FIELDS (SUBJECT)] {29}Subject: Quarterly report\r\n\r\n');
     expect(ok('fetch-envelope')[0]).toContain('"Quarterly report" (("Bob" NIL "bob" "example.net"))');
     expect(ok('fetch-bodystructure')[0]).toBe('2 (BODYSTRUCTURE ("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 26 1 NIL NIL NIL NIL))');
     const rfc822 = ok('fetch-rfc822')[0]!;
     expect(rfc822).toMatch(/RFC822 \{260\}From: Carl/);
     expect(Buffer.from(rfc822, 'latin1').toString('utf8')).toContain('Viele Grüße aus Köln.');
-    expect(ok('fetch-flags-after-rfc822')).toEqual(['2 (FLAGS (\\Seen))']);
+    expect(ok('fetch-flags-after-rfc822')).toEqual(['2 (FLAGS (\\Recent \\Seen))']);
     expect(ok('fetch-partial')[0]).toBe('1 (BODY[TEXT]<0> {7}Numbers');
     expect(get('fetch-bad-item').error).toContain('Unknown FETCH item BOGUS');
     expect(get('fetch-bad-seq').error).toContain('BAD');
   });
 
   it('STORE and the UID commands', () => {
-    expect(ok('store-flagged')).toEqual(['1 (FLAGS (\\Flagged \\Seen))']);
+    expect(ok('store-flagged')).toEqual(['1 (FLAGS (\\Recent \\Flagged \\Seen))']);
     expect(ok('store-silent')).toEqual(['null']); // no untagged FETCH
     expect(ok('store-keyword')[0]).toContain('$Important');
     expect(ok('uid-search')).toEqual(['1 2']);
-    expect(ok('uid-fetch')).toEqual(['1 (UID 1 FLAGS ($Important \\Flagged \\Seen))', '2 (UID 2 FLAGS (\\Deleted \\Seen))']);
-    expect(ok('uid-store')).toEqual(['1 (UID 1 FLAGS ($Important \\Seen))']);
+    expect(ok('uid-fetch')).toEqual(['1 (UID 1 FLAGS (\\Recent $Important \\Flagged \\Seen))', '2 (UID 2 FLAGS (\\Recent \\Deleted \\Seen))']);
+    expect(ok('uid-store')).toEqual(['1 (UID 1 FLAGS (\\Recent $Important \\Seen))']);
     ok('uid-copy');
     expect(ok('copy')[0]).toMatch(/^\[COPYUID \d+ 1 1\]/);
   });
@@ -153,7 +155,7 @@ describe('Python imaplib, classic command set', () => {
     expect(get('select-nosuch').typ).toBe('NO');
     expect(ok('namespace')).toEqual(['(("" ".")) NIL NIL']);
     ok('unsubscribe');
-    // Work is gone from LSUB; its child (subscribed when created here) stays.
+    // Work is gone from LSUB once unsubscribed.
     const lsub = ok('lsub-after');
     expect(lsub.some((l) => l.endsWith('"." Work'))).toBe(false);
     expect(ok('select-inbox')).toEqual(['1']);

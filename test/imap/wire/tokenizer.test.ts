@@ -63,6 +63,7 @@ describe('APPEND streaming', () => {
       internalDate: '1994-02-08T05:52:25.000Z',
       size: msg.length,
       binary: false,
+      catenate: null,
     };
     expect(driveAll(input)).toEqual([
       { kind: 'literal', tag: 'A003', size: msg.length, sync: true, binary: false, append: head },
@@ -111,7 +112,7 @@ describe('APPEND streaming', () => {
   it('garbage after a streamed body spoils the command (drafts must be discarded)', () => {
     const ev = driveAll('a APPEND INBOX {2+}\r\nhi FOO\r\nb NOOP\r\n');
     expect(ev.map((e) => e.kind)).toEqual(['literal', 'body', 'error', 'command']);
-    expect(ev[2]).toMatchObject({ tag: 'a', text: 'Invalid APPEND arguments: expected flags, date-time or a message literal' });
+    expect(ev[2]).toMatchObject({ tag: 'a', text: 'Invalid APPEND arguments: expected flags, date-time, a message literal or CATENATE' });
   });
 
   it('a 1 MB body comes out in slices of the pushed chunks, never buffered whole', () => {

@@ -1,4 +1,4 @@
-/** Delivery metrics (QMQP and `roost deliver`), on prom-client's default register. */
+/** Delivery metrics (QMQP per message, LMTP per recipient, `roost deliver`), on prom-client's default register. */
 import { Counter, Histogram } from 'prom-client';
 
 export const deliveries = new Counter({

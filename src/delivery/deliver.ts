@@ -1,0 +1,274 @@
+/**
+ * Final delivery, shared by the QMQP and LMTP listeners and `roost deliver`:
+ * resolve recipients, check for loops, store the finished draft in every
+ * Maildir at once (one spool file, hard links), wait for the replica, and
+ * turn the outcome into verdicts (./verdict.ts).
+ *
+ * Two shapes over the same store call:
+ *  - deliverDraft: one verdict for the message, all-or-nothing (QMQP has one
+ *    answer per message, qmqp.html; `roost deliver` is an MDA with one exit code).
+ *  - deliverEach: one verdict per recipient (LMTP, RFC 2033 §4.2). What can
+ *    differ per recipient (loop, mailSizeMax, quota) is decided before the
+ *    store call; the recipients left go into one store.deliver, whose outcome
+ *    is then the same for all of them, so nothing is half-delivered and a
+ *    recipient answered 250 stays delivered.
+ */
+import type { Readable } from 'node:stream';
+import type { Account, Directory, RecipientResult } from '../accounts/directory.js';
+import type { Config } from '../config/schema.js';
+import type { ReplicationGate } from '../context.js';
+import { isRoostError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Draft, SavedMessage, Store } from '../store/store.js';
+import { deliveredBytes, deliveries, deliveryLatency } from './metrics.js';
+import { TraceScanner } from './trace.js';
+import { accepted, overQuotaVerdict, TEXT, verdictForError, type Verdict } from './verdict.js';
+
+export type DeliveryVia = 'qmqp' | 'lmtp' | 'local';
+
+/** What delivery needs from the node (a NodeContext satisfies it). */
+export interface DeliveryContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly directory: Directory;
+  readonly replication: ReplicationGate;
+}
+
+/**
+ * A message being received: the store's draft plus the header scan for the
+ * loop checks, fed with the same chunks (the client's bytes; a prefix given
+ * to the draft is ours and not scanned).
+ */
+export class Incoming {
+  readonly trace = new TraceScanner();
+  constructor(readonly draft: Draft) {}
+
+  write(chunk: Buffer): Promise<void> {
+    this.trace.push(chunk);
+    return this.draft.write(chunk);
+  }
+}
+
+/** A directory answer as a verdict, or the account. */
+export function recipientVerdict(r: RecipientResult): Account | Verdict {
+  if (r.kind === 'found') return r.account;
+  return { code: r.kind === 'rejected' ? 'D' : 'Z', text: r.text, reason: 'directory' };
+}
+
+/** Look one recipient up; a directory failure (thrown) is a verdict too. Never throws. */
+export async function resolveRecipient(ctx: DeliveryContext, address: string): Promise<Account | Verdict> {
+  try {
+    return recipientVerdict(await ctx.directory.lookupRecipient(address));
+  } catch (err) {
+    ctx.log.warn({ err }, 'recipient lookup failed');
+    return verdictForError(err, ctx.config.qmqp.over_quota);
+  }
+}
+
+/** Resolve every recipient; the first refusal decides (all-or-nothing). Accounts are de-duplicated. */
+async function resolveAll(directory: Directory, recipients: readonly string[]): Promise<Account[] | Verdict> {
+  // Look up distinct addresses at once (an LDAP backend bounds concurrency with its pool); the verdict
+  // is still that of the first refused recipient in envelope order.
+  const distinct = [...new Set(recipients.map((r) => r.toLowerCase()))];
+  const results = await Promise.all(distinct.map((r) => directory.lookupRecipient(r)));
+  const accounts = new Map<string, Account>();
+  for (const r of results) {
+    const v = recipientVerdict(r);
+    if ('code' in v) return v;
+    accounts.set(v.id, v);
+  }
+  return [...accounts.values()];
+}
+
+/**
+ * qmail's two loop checks on the incoming header: more than `max_hops`
+ * Received lines (qmail-send), or a Delivered-To line naming this recipient
+ * (qmail-local). null when neither applies.
+ */
+export function loopVerdict(trace: TraceScanner, recipient: string, maxHops: number): Verdict | null {
+  if (trace.received > maxHops) return { code: 'D', text: TEXT.loopHops, reason: 'loop' };
+  if (trace.hasDeliveredTo(recipient)) return { code: 'D', text: TEXT.loopDeliveredTo, reason: 'loop' };
+  return null;
+}
+
+function maxLsn(saved: readonly SavedMessage[]): bigint {
+  return saved.reduce((m, s) => (s.lsn > m ? s.lsn : m), 0n);
+}
+
+function record(via: DeliveryVia, v: Verdict, seconds: number, bytes: number): void {
+  deliveries.inc({ result: v.code, via });
+  deliveryLatency.observe({ result: v.code, via }, seconds);
+  if (v.code === 'K') deliveredBytes.inc({ via }, bytes);
+}
+
+export interface DeliveryRequest {
+  sender: string;
+  recipients: readonly string[];
+  /** Receiving finished (all bytes written); finish() is called here. */
+  incoming: Incoming;
+  via: DeliveryVia;
+  /** Correlates the log lines of one connection/command. */
+  log?: Logger;
+}
+
+/**
+ * Deliver a draft to all recipients and answer once. Never throws: every
+ * outcome is a verdict. K only after the store's deliver resolved (files and
+ * directories fsync'd, index and journal committed) and the replica gate
+ * released the highest LSN. On anything but K the draft is discarded, and the
+ * store guarantees no copy is visible, so a retry does not duplicate.
+ */
+export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verdict> {
+  const started = process.hrtime.bigint();
+  const log = req.log ?? ctx.log;
+  const draft = req.incoming.draft;
+  let verdict: Verdict;
+  try {
+    verdict = await attempt(ctx, req);
+  } catch (err) {
+    verdict = verdictForError(err, ctx.config.qmqp.over_quota);
+    const level = verdict.code === 'D' ? 'info' : 'warn';
+    log[level]({ err, code: isRoostError(err) ? err.code : undefined }, 'delivery failed');
+  }
+  if (verdict.code !== 'K') await draft.discard().catch((err: unknown) => log.warn({ err }, 'draft discard failed'));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  record(req.via, verdict, seconds, draft.size);
+  log.info(
+    { verdict: verdict.code, text: verdict.text, sender: req.sender, recipients: req.recipients.length, size: draft.size, ms: seconds * 1000 },
+    'delivery',
+  );
+  return verdict;
+}
+
+async function attempt(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verdict> {
+  if (!ctx.replication.writable) return { code: 'Z', text: TEXT.notPrimary, reason: 'notprimary' };
+  const resolved = await resolveAll(ctx.directory, req.recipients);
+  if (!Array.isArray(resolved)) return resolved;
+  const draft = req.incoming.draft;
+  await draft.finish();
+  for (const r of req.recipients) {
+    const loop = loopVerdict(req.incoming.trace, r, ctx.config.delivery.max_hops);
+    if (loop) return loop;
+  }
+  // Per-account size limit (LDAP mailSizeMax); the global limit was enforced while receiving.
+  if (resolved.some((a) => a.maxMessageSize > 0 && draft.size > a.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
+  const saved = await ctx.store.deliver(resolved, draft, { sender: req.sender, overQuota: 'bounce' });
+  await ctx.replication.waitFor(maxLsn(saved));
+  return accepted();
+}
+
+/** One LMTP recipient, resolved at RCPT time. */
+export interface ResolvedRecipient {
+  address: string;
+  account: Account;
+}
+
+export interface EachRequest {
+  sender: string;
+  recipients: readonly ResolvedRecipient[];
+  incoming: Incoming;
+  via: DeliveryVia;
+  log?: Logger;
+}
+
+async function overQuota(ctx: DeliveryContext, account: Account, size: number): Promise<boolean> {
+  if (account.quotaBytes <= 0 && account.quotaMessages <= 0) return false;
+  const q = await ctx.store.user(account).quota();
+  return (q.limitBytes > 0 && q.bytes + size > q.limitBytes) || (q.limitMessages > 0 && q.messages + 1 > q.limitMessages);
+}
+
+/**
+ * Deliver a finished draft to recipients resolved earlier and answer each
+ * (RFC 2033 §4.2). Never throws; the verdicts are in recipient order.
+ */
+export async function deliverEach(ctx: DeliveryContext, req: EachRequest): Promise<Verdict[]> {
+  const started = process.hrtime.bigint();
+  const log = req.log ?? ctx.log;
+  const draft = req.incoming.draft;
+  let verdicts: Verdict[];
+  if (!ctx.replication.writable) verdicts = req.recipients.map(() => ({ code: 'Z', text: TEXT.notPrimary, reason: 'notprimary' }));
+  else {
+    try {
+      verdicts = await decideEach(ctx, req, log);
+    } catch (err) {
+      const v = verdictForError(err, ctx.config.qmqp.over_quota);
+      log[v.code === 'D' ? 'info' : 'warn']({ err, code: isRoostError(err) ? err.code : undefined }, 'delivery failed');
+      verdicts = req.recipients.map(() => v);
+    }
+  }
+  if (!verdicts.some((v) => v.code === 'K')) await draft.discard().catch((err: unknown) => log.warn({ err }, 'draft discard failed'));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  for (const v of verdicts) record(req.via, v, seconds, draft.size);
+  log.info(
+    { verdicts: verdicts.map((v) => v.code).join(''), sender: req.sender, recipients: verdicts.length, size: draft.size, ms: seconds * 1000 },
+    'delivery',
+  );
+  return verdicts;
+}
+
+async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger): Promise<Verdict[]> {
+  const draft = req.incoming.draft;
+  await draft.finish();
+  const out: (Verdict | null)[] = req.recipients.map(() => null);
+  let group: number[] = [];
+  for (let i = 0; i < req.recipients.length; i++) {
+    const r = req.recipients[i]!;
+    const loop = loopVerdict(req.incoming.trace, r.address, ctx.config.delivery.max_hops);
+    if (loop) out[i] = loop;
+    else if (r.account.maxMessageSize > 0 && draft.size > r.account.maxMessageSize) out[i] = { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
+    else group.push(i);
+  }
+  const accountOf = (i: number): Account => req.recipients[i]!.account;
+  const distinct = [...new Map(group.map((i) => [accountOf(i).id, accountOf(i)])).values()];
+  // One store call is all-or-nothing: with several accounts, take out the ones over quota first so
+  // they do not fail the others. A single account is checked by the store itself.
+  if (distinct.length > 1) {
+    const over = new Set<string>();
+    for (const a of distinct) if (await overQuota(ctx, a, draft.size)) over.add(a.id);
+    for (const i of group) if (over.has(accountOf(i).id)) out[i] = overQuotaVerdict(ctx.config.qmqp.over_quota);
+    group = group.filter((i) => !over.has(accountOf(i).id));
+  }
+  if (group.length > 0) {
+    let v: Verdict;
+    try {
+      const saved = await ctx.store.deliver(group.map(accountOf), draft, { sender: req.sender, overQuota: 'bounce' });
+      await ctx.replication.waitFor(maxLsn(saved));
+      v = accepted();
+    } catch (err) {
+      // Quota moved between the check and the store: which account is over is unknown, so each
+      // is told to try again (the check separates them next time).
+      const several = new Set(group.map((i) => accountOf(i).id)).size > 1;
+      v = isRoostError(err, 'OVERQUOTA') && several ? overQuotaVerdict('defer') : verdictForError(err, ctx.config.qmqp.over_quota);
+      log[v.code === 'D' ? 'info' : 'warn']({ err, code: isRoostError(err) ? err.code : undefined }, 'delivery failed');
+    }
+    for (const i of group) out[i] = v;
+  }
+  return out.map((v) => v ?? { code: 'Z', text: TEXT.temporary, reason: 'temporary' });
+}
+
+/**
+ * `roost deliver`: read a message from a stream into a draft and deliver it
+ * exactly as QMQP does. The stream is piped with back-pressure, never buffered whole.
+ */
+export async function deliverStream(
+  ctx: DeliveryContext,
+  source: Readable,
+  opts: { sender: string; recipients: readonly string[]; via: DeliveryVia; prefix?: Buffer; log?: Logger },
+): Promise<Verdict> {
+  let incoming: Incoming;
+  try {
+    incoming = new Incoming(await ctx.store.createDraft({ prefix: opts.prefix, maxSize: ctx.config.qmqp.max_message_size }));
+  } catch (err) {
+    return verdictForError(err, ctx.config.qmqp.over_quota);
+  }
+  try {
+    for await (const chunk of source) await incoming.write(chunk as Buffer);
+  } catch (err) {
+    await incoming.draft.discard().catch(() => undefined);
+    const v = verdictForError(err, ctx.config.qmqp.over_quota);
+    deliveries.inc({ result: v.code, via: opts.via });
+    return v;
+  }
+  return deliverDraft(ctx, { sender: opts.sender, recipients: opts.recipients, incoming, via: opts.via, log: opts.log });
+}
