@@ -124,6 +124,21 @@ export const LIMITS = {
     maxListPatterns: 64,
     /** Decoded header blocks kept for SEARCH FROM/TO/CC/BCC/SUBJECT/HEADER, shared by all sessions of the process. */
     searchHeaderCacheBytes: 96 * 1024 * 1024,
+    /**
+     * Work one SEARCH, SORT or THREAD may do before it is answered NO [LIMIT]
+     * (src/work/budget.ts). A unit is one character decoded or compared, one
+     * key tested on one message, one comparison or linking step: about 100
+     * million units a second on one core here, so this is some 40 s of CPU.
+     */
+    commandWorkUnits: 4_000_000_000,
+  },
+  work: {
+    /**
+     * Longest stretch of CPU work a command runs before it yields to the event
+     * loop (src/work/budget.ts): other sessions' greetings, NOOPs and QMQP
+     * answers wait at most about this long behind it.
+     */
+    sliceMs: 2,
   },
   auth: {
     /** Failures per connection before it is closed. */
@@ -167,6 +182,12 @@ export const LIMITS = {
     maxMimeDepth: 40,
     /** Decoded body text per message handed to SEARCH / the full-text index (characters). */
     maxSearchTextChars: 16 * 1024 * 1024,
+    /**
+     * A message whose header and text parts exceed this many bytes is kept
+     * out of the full-text index (store/fts): inserting its text would hold
+     * the event loop too long in one call. SEARCH scans it instead.
+     */
+    ftsMaxTextBytes: 256 * 1024,
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
     /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */

@@ -14,6 +14,7 @@ import { loadItems, sortItems } from '../search/sort.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 import { highestOf } from './search.js';
+import { WorkBudget } from '../../work/budget.js';
 
 export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Promise<CommandResult> {
   const s = env.s;
@@ -21,9 +22,11 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
   const opts = cmd.args.returnOptions;
   const withModseq = usesModseq(cmd.args.program);
   if (withModseq) s.enabled.add('CONDSTORE');
+  // One budget for the search and the sort (src/work/budget.ts): past it, NO [LIMIT].
+  const budget = new WorkBudget();
   let hits;
   try {
-    hits = await evaluateSearch(view, cmd.args.program);
+    hits = await evaluateSearch(view, cmd.args.program, budget);
   } catch (err) {
     if (opts?.includes('SAVE')) view.searchResult = [];
     if (err instanceof UnsupportedSearchKey) return bad(err.message);
@@ -33,8 +36,9 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
   const items = await loadItems(
     view.handle,
     found.map((rec) => ({ rec, seq: view.seqOf(rec.uid) })),
+    budget,
   );
-  const sorted = sortItems(items, cmd.args.criteria);
+  const sorted = await sortItems(items, cmd.args.criteria, budget);
   const modseq = withModseq && sorted.length > 0 ? highestOf(view, sorted) : null;
   if (opts !== null) {
     saveResult(view, opts, sorted);

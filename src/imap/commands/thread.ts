@@ -8,13 +8,16 @@ import { loadItems } from '../search/sort.js';
 import { orderedSubject, references } from '../search/thread.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
+import { WorkBudget } from '../../work/budget.js';
 
 export async function threadCommand(env: CommandEnv, cmd: CommandOf<'THREAD'>): Promise<CommandResult> {
   const s = env.s;
   const view = s.view;
+  // One budget for the search and the threading (src/work/budget.ts): past it, NO [LIMIT].
+  const budget = new WorkBudget();
   let hits;
   try {
-    hits = await evaluateSearch(view, cmd.args.program);
+    hits = await evaluateSearch(view, cmd.args.program, budget);
   } catch (err) {
     if (err instanceof UnsupportedSearchKey) return bad(err.message);
     throw err;
@@ -23,9 +26,10 @@ export async function threadCommand(env: CommandEnv, cmd: CommandOf<'THREAD'>): 
   const items = await loadItems(
     view.handle,
     found.map((rec) => ({ rec, seq: view.seqOf(rec.uid) })),
+    budget,
   );
   const id = cmd.uid ? (i: { uid: number }) => i.uid : (i: { seq: number }) => i.seq;
-  const text = cmd.args.algorithm === 'REFERENCES' ? references(items, id) : orderedSubject(items, id);
+  const text = cmd.args.algorithm === 'REFERENCES' ? await references(items, id, budget) : await orderedSubject(items, id, budget);
   s.out.push(text === '' ? '* THREAD\r\n' : `* THREAD ${text}\r\n`);
   return ok('Thread completed');
 }

@@ -10,19 +10,45 @@
  * run first, so a file is opened only for messages the cheap keys did not
  * already rule out. Matching is case-insensitive substring matching, as
  * §6.4.4 asks: each key's string is lower-cased once per command (prepare)
- * and each message's header and body text once per message, so a program of
- * thousands of keys costs one lower-casing per message, not one per key.
+ * and each message's header and body text once per message. The strings of
+ * all keys that look at one text (the body, the header block, one field)
+ * are matched together in one pass over it (search/matcher.ts), so a
+ * program of thousands of keys reads each text once, not once per key.
+ *
+ * The work is charged to the command's budget and runs in slices that
+ * yield to the event loop (src/work/budget.ts): per message, per chunk of
+ * body text (search/body-text.ts), per sequence set resolved; past
+ * LIMITS.imap.commandWorkUnits the command is answered NO [LIMIT].
  */
 import type { MailboxHandle } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
-import { textForSearch } from '../../store/mime/decode.js';
 import { parseRfc5322DateZone } from '../../store/mime/sort.js';
 import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 import { textNarrowing } from './fulltext.js';
 import { fieldsOf, searchHeader, type SearchHeader } from './header.js';
 import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cache.js';
+import { WorkBudget } from '../../work/budget.js';
+import { matchBodyText, type ByteSource } from './body-text.js';
+import { NeedleSet, type MatchRun } from './matcher.js';
+
+/** The strings a prepared program matches, per text they look at. */
+interface Needles {
+  /** BODY and TEXT. */
+  readonly body: NeedleSet;
+  /** TEXT: the decoded header block. */
+  readonly headers: NeedleSet;
+  /** SUBJECT and HEADER, by lower-cased field name. */
+  readonly fields: ReadonlyMap<string, NeedleSet>;
+  /** FROM/TO/CC/BCC, by lower-cased field name. */
+  readonly addresses: ReadonlyMap<string, NeedleSet>;
+}
+
+/** Messages up to this size are read whole for BODY/TEXT; bigger ones in windows (search/body-text.ts). */
+const WHOLE_READ_MAX = 1024 * 1024;
+/** Characters of header text matched per slice step. */
+const TEXT_CHUNK = 256 * 1024;
 
 /** Per-message data loaded on demand and shared by all keys of one message. */
 class MessageData {
@@ -31,12 +57,15 @@ class MessageData {
   private fields: Map<string, string[]> | null = null;
   /** Per address field: its decoded values and its canonical forms. */
   private addresses: Map<string, readonly string[]> | null = null;
-  private body: string | null = null;
+  /** Match results per text, made on first use for all of that text's needles at once. */
+  private readonly runs = new Map<string, MatchRun>();
 
   constructor(
     private readonly handle: MailboxHandle,
     readonly rec: MessageRecord,
     private readonly headerCache: MailboxValues<SearchHeader>,
+    private readonly needles: Needles,
+    private readonly budget: WorkBudget,
   ) {}
 
   async structure(): Promise<MimeTree> {
@@ -62,6 +91,7 @@ class MessageData {
         this.header = searchHeader(bytes, 0, bytes.length);
       }
       this.headerCache.set(this.rec.uid, this.header);
+      this.budget.charge(this.header.text.length + this.header.addresses.length);
     }
     return this.header;
   }
@@ -93,13 +123,54 @@ class MessageData {
     return values;
   }
 
-  /** Lower-cased decoded body text, made once per message however many keys look at it. */
-  async bodyText(): Promise<string> {
-    if (this.body === null) {
+  /** Does the decoded body text contain `needle`? The first call matches every BODY/TEXT needle in one pass. */
+  async bodyHas(needle: string): Promise<boolean> {
+    let run = this.runs.get('body');
+    if (!run) {
+      run = this.needles.body.run(this.budget);
       const tree = await this.structure();
-      this.body = textForSearch(await this.handle.readMessage(this.rec.uid), tree).body.toLowerCase();
+      const uid = this.rec.uid;
+      // A small message is read in one go (one file operation); a big one a window at a time, never whole.
+      const whole = this.rec.size <= WHOLE_READ_MAX ? await this.handle.readMessage(uid) : null;
+      const read: ByteSource = whole ? (start, end) => Promise.resolve(whole.subarray(start, end)) : (start, end) => this.handle.readMessage(uid, { start, end });
+      await this.budget.step(whole?.length ?? 1);
+      await matchBodyText(read, tree, run, this.budget);
+      this.runs.set('body', run);
     }
-    return this.body;
+    return run.has(needle);
+  }
+
+  /** Does the decoded header block contain `needle` (TEXT)? */
+  async headerHas(needle: string): Promise<boolean> {
+    let run = this.runs.get('headers');
+    if (!run) {
+      run = this.needles.headers.run(this.budget);
+      const text = await this.headerText();
+      for (let i = 0; i < text.length && !run.complete; i += TEXT_CHUNK) {
+        run.feed(text.slice(i, i + TEXT_CHUNK));
+        await this.budget.pause();
+      }
+      this.runs.set('headers', run);
+    }
+    return run.has(needle);
+  }
+
+  /** Does a value of field `lname` (SUBJECT, HEADER; or an address field's forms) contain `needle`? Each value is a text of its own. */
+  async fieldHas(lname: string, needle: string, address: boolean): Promise<boolean> {
+    const key = `${address ? 'a' : 'f'}:${lname}`;
+    let run = this.runs.get(key);
+    if (!run) {
+      const set = (address ? this.needles.addresses : this.needles.fields).get(lname)!;
+      run = set.run(this.budget);
+      for (const v of address ? await this.addressField(lname) : await this.field(lname)) {
+        run.boundary();
+        run.feed(v);
+        if (run.complete) break;
+      }
+      await this.budget.pause();
+      this.runs.set(key, run);
+    }
+    return run.has(needle);
   }
 
   /**
@@ -157,8 +228,17 @@ function compareDay(key: 'BEFORE' | 'ON' | 'SINCE', day: number, want: number): 
   return key === 'BEFORE' ? day < want : key === 'ON' ? day === want : day >= want;
 }
 
+/** Costs computed so far, by key object (prepare sorts by cost at every level: each node is costed once). */
+const costs = new WeakMap<SearchKey, number>();
+
 /** 0: index only; 1: structure; 2: header bytes; 3: body bytes. */
 function cost(k: SearchKey): number {
+  let c = costs.get(k);
+  if (c === undefined) costs.set(k, (c = costOf(k)));
+  return c;
+}
+
+function costOf(k: SearchKey): number {
   switch (k.key) {
     case 'SENTBEFORE':
     case 'SENTON':
@@ -256,18 +336,16 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
     case 'CC':
     case 'FROM':
     case 'TO':
-      return (await m.addressField(k.key.toLowerCase())).some((v) => v.includes(k.value));
+      return m.fieldHas(k.key.toLowerCase(), k.value, true);
     case 'SUBJECT':
-      return (await m.field('subject')).some((v) => v.includes(k.value));
-    case 'HEADER': {
-      const values = await m.field(k.field);
+      return m.fieldHas('subject', k.value, false);
+    case 'HEADER':
       // §6.4.4: an empty string matches every message that has the field.
-      return k.value === '' ? values.length > 0 : values.some((v) => v.includes(k.value));
-    }
+      return k.value === '' ? (await m.field(k.field)).length > 0 : m.fieldHas(k.field, k.value, false);
     case 'BODY':
-      return (await m.bodyText()).includes(k.value);
+      return m.bodyHas(k.value);
     case 'TEXT':
-      return (await m.headerText()).includes(k.value) || (await m.bodyText()).includes(k.value);
+      return (await m.headerHas(k.value)) || (await m.bodyHas(k.value));
     case 'NOT':
       return !(await matches(k.operand, m, seq, sets));
     case 'OR':
@@ -312,14 +390,15 @@ function setMembers(set: SequenceSet, uid: boolean, sets: Sets): Set<number> {
  * lower-cased (matching compares with lower-cased message text). Set keys
  * keep their SequenceSet objects, which setMembers resolves once by identity.
  */
-function prepare(k: SearchKey): SearchKey {
+function prepare(k: SearchKey, budget: WorkBudget): SearchKey {
+  budget.charge(1);
   switch (k.key) {
     case 'AND':
-      return { key: 'AND', operands: k.operands.map(prepare).sort((a, b) => cost(a) - cost(b)) };
+      return { key: 'AND', operands: k.operands.map((o) => prepare(o, budget)).sort((a, b) => cost(a) - cost(b)) };
     case 'OR':
-      return { key: 'OR', left: prepare(k.left), right: prepare(k.right) };
+      return { key: 'OR', left: prepare(k.left, budget), right: prepare(k.right, budget) };
     case 'NOT':
-      return { key: 'NOT', operand: prepare(k.operand) };
+      return { key: 'NOT', operand: prepare(k.operand, budget) };
     case 'BCC':
     case 'CC':
     case 'FROM':
@@ -335,24 +414,99 @@ function prepare(k: SearchKey): SearchKey {
   }
 }
 
+/** The strings of a prepared program, grouped by the text they are matched against; and the number of keys. */
+function collectNeedles(prog: SearchKey): { needles: Needles; size: number } {
+  const body: string[] = [];
+  const headers: string[] = [];
+  const fields = new Map<string, string[]>();
+  const addresses = new Map<string, string[]>();
+  const add = (m: Map<string, string[]>, name: string, v: string): void => {
+    const l = m.get(name);
+    if (l) l.push(v);
+    else m.set(name, [v]);
+  };
+  let size = 0;
+  // Iterative: an OR chain of thousands of keys nests that deep.
+  const stack: SearchKey[] = [prog];
+  while (stack.length > 0) {
+    const k = stack.pop()!;
+    size++;
+    switch (k.key) {
+      case 'AND':
+        stack.push(...k.operands);
+        break;
+      case 'OR':
+        stack.push(k.left, k.right);
+        break;
+      case 'NOT':
+        stack.push(k.operand);
+        break;
+      case 'BODY':
+        body.push(k.value);
+        break;
+      case 'TEXT':
+        body.push(k.value);
+        headers.push(k.value);
+        break;
+      case 'SUBJECT':
+        add(fields, 'subject', k.value);
+        break;
+      case 'HEADER':
+        add(fields, k.field, k.value);
+        break;
+      case 'BCC':
+      case 'CC':
+      case 'FROM':
+      case 'TO':
+        add(addresses, k.key.toLowerCase(), k.value);
+        break;
+      default:
+        break;
+    }
+  }
+  const sets = (m: Map<string, string[]>): Map<string, NeedleSet> => new Map([...m].map(([n, l]) => [n, new NeedleSet(l)]));
+  return { needles: { body: new NeedleSet(body), headers: new NeedleSet(headers), fields: sets(fields), addresses: sets(addresses) }, size };
+}
+
+/** Resolve every UID/sequence set of the program before the scan, in slices (a set can span the whole mailbox). */
+async function resolveSets(prog: SearchKey, sets: Sets, budget: WorkBudget): Promise<void> {
+  const stack: SearchKey[] = [prog];
+  while (stack.length > 0) {
+    const k = stack.pop()!;
+    if (k.key === 'AND') stack.push(...k.operands);
+    else if (k.key === 'OR') stack.push(k.left, k.right);
+    else if (k.key === 'NOT') stack.push(k.operand);
+    else if ((k.key === 'UID' || k.key === 'SEQ') && !sets.members.has(k.set)) {
+      await budget.step(setMembers(k.set, k.key === 'UID', sets).size + 1);
+    }
+  }
+}
+
 /**
  * Evaluate `program` over the messages of `view` (those another session
  * expunged meanwhile are skipped). Returns matching UIDs with their
- * sequence numbers, ascending.
+ * sequence numbers, ascending. The work is charged to `budget` (a SORT or
+ * THREAD passes its own, which it goes on using); past it this throws
+ * RoostError('LIMIT').
  */
-export async function evaluateSearch(view: MailboxView, program: SearchKey): Promise<{ uid: number; seq: number }[]> {
-  const prog = prepare(program);
+export async function evaluateSearch(view: MailboxView, program: SearchKey, budget: WorkBudget = new WorkBudget()): Promise<{ uid: number; seq: number }[]> {
+  const prog = prepare(program, budget);
+  const { needles, size } = collectNeedles(prog);
+  await budget.step(size);
   const sets: Sets = { members: new Map(), view, now: Date.now() };
+  await resolveSets(prog, sets, budget);
   const all: number[] = [];
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
   // The full-text index rules out messages that cannot contain a required BODY/TEXT string (fulltext.ts).
-  const possible = await textNarrowing(view.handle, prog);
+  const possible = await textNarrowing(view.handle, prog, budget);
   const { found } = view.records(possible ? all.filter((uid) => possible.has(uid)) : all);
   const out: { uid: number; seq: number }[] = [];
   const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();
   const one = async (rec: MessageRecord): Promise<boolean> => {
     try {
-      return await matches(prog, new MessageData(view.handle, rec, headerCache), view.seqOf(rec.uid), sets);
+      // Each message costs at least one unit per key, and yields when its slice is used up.
+      await budget.step(size);
+      return await matches(prog, new MessageData(view.handle, rec, headerCache, needles, budget), view.seqOf(rec.uid), sets);
     } catch (err) {
       if (err instanceof UnsupportedSearchKey) throw err;
       // A message expunged while we read it does not match; anything else is real.

@@ -8,6 +8,14 @@
  */
 import type { MailboxHandle } from '../../store/store.js';
 import type { SearchKey } from '../wire/types.js';
+import type { WorkBudget } from '../../work/budget.js';
+
+/**
+ * Index queries per command: a few required strings narrow the candidates
+ * about as well as thousands would, and each query is a synchronous SQLite
+ * call, so a program of 4,000 BODY keys asks about the first few only.
+ */
+const MAX_QUERIES = 8;
 
 function conjuncts(k: SearchKey, out: SearchKey[]): SearchKey[] {
   if (k.key === 'AND') for (const op of k.operands) conjuncts(op, out);
@@ -16,12 +24,15 @@ function conjuncts(k: SearchKey, out: SearchKey[]): SearchKey[] {
 }
 
 /** UIDs that can possibly match `program`, or null when the index cannot narrow it. */
-export async function textNarrowing(handle: MailboxHandle, program: SearchKey): Promise<ReadonlySet<number> | null> {
+export async function textNarrowing(handle: MailboxHandle, program: SearchKey, budget: WorkBudget): Promise<ReadonlySet<number> | null> {
   let result: Set<number> | null = null;
+  let queries = 0;
   for (const k of conjuncts(program, [])) {
     if (k.key !== 'BODY' && k.key !== 'TEXT') continue;
+    if (queries++ >= MAX_QUERIES) break;
     const c = await handle.textCandidates(k.key, k.value);
     if (c === null) continue;
+    await budget.step(c.size + (result?.size ?? 0));
     if (result === null) result = new Set(c);
     else for (const uid of result) if (!c.has(uid)) result.delete(uid);
   }

@@ -8,11 +8,17 @@
  * ASCII letters compared as upper case), i;unicode-casemap for display names
  * (RFC 5957 §3, RFC 5051). Equal messages are ordered by sequence number
  * (RFC 5256 §3, last paragraph).
+ *
+ * Loading, key extraction and sorting run in slices under the command's
+ * budget (src/work/budget.ts), so SORT over a big mailbox does not hold
+ * the event loop.
  */
 import type { MessageRecord } from '../../store/types.js';
 import type { SortKeys } from '../../store/mime/types.js';
 import type { MailboxHandle } from '../../store/store.js';
 import type { SortCriterion } from '../wire/types.js';
+import type { WorkBudget } from '../../work/budget.js';
+import { sortInSlices } from '../../work/sort.js';
 
 /** What SORT and THREAD know about one message. */
 export interface SortItem {
@@ -28,7 +34,7 @@ export interface SortItem {
 const PARALLEL = 64;
 
 /** Load sort items for records (those expunged meanwhile are left out). */
-export async function loadItems(handle: MailboxHandle, recs: readonly { rec: MessageRecord; seq: number }[]): Promise<SortItem[]> {
+export async function loadItems(handle: MailboxHandle, recs: readonly { rec: MessageRecord; seq: number }[], budget: WorkBudget): Promise<SortItem[]> {
   const out: SortItem[] = [];
   for (let i = 0; i < recs.length; i += PARALLEL) {
     const batch = recs.slice(i, i + PARALLEL);
@@ -46,6 +52,7 @@ export async function loadItems(handle: MailboxHandle, recs: readonly { rec: Mes
       const { rec, seq } = batch[j]!;
       out.push({ uid: rec.uid, seq, rec, keys: t.sort, date: t.sort.date ?? rec.internalDate });
     }
+    await budget.step(batch.length);
   }
   return out;
 }
@@ -113,10 +120,14 @@ function extractor(key: SortCriterion['key']): Extract {
 }
 
 /** Sort items by the criteria (stable on sequence number). Keys are computed once per item. */
-export function sortItems(items: readonly SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
+export async function sortItems(items: readonly SortItem[], criteria: readonly SortCriterion[], budget: WorkBudget): Promise<SortItem[]> {
   const ex = criteria.map((c) => extractor(c.key));
-  const keyed = items.map((it) => ({ it, k: ex.map((f) => f(it)) }));
-  keyed.sort((a, b) => {
+  const keyed: { it: SortItem; k: (string | number)[] }[] = [];
+  for (const it of items) {
+    keyed.push({ it, k: ex.map((f) => f(it)) });
+    await budget.step(ex.length);
+  }
+  const sorted = await sortInSlices(keyed, (a, b) => {
     for (let c = 0; c < criteria.length; c++) {
       const x = a.k[c]!;
       const y = b.k[c]!;
@@ -124,6 +135,6 @@ export function sortItems(items: readonly SortItem[], criteria: readonly SortCri
       if (r !== 0) return criteria[c]!.reverse ? -r : r;
     }
     return a.it.seq - b.it.seq;
-  });
-  return keyed.map((k) => k.it);
+  }, budget);
+  return sorted.map((k) => k.it);
 }

@@ -2,7 +2,14 @@
  * THREAD (RFC 5256 §3 ORDEREDSUBJECT, §4 REFERENCES) over sort items
  * (sort.ts), and the thread-list output (§5 BNF: `(3 6 (4 23)(44 7 96))`).
  * Numbers are sequence numbers, or UIDs for UID THREAD.
+ *
+ * Threading runs in slices under the command's budget (src/work/budget.ts):
+ * each linking step and comparison is charged, the loops pause, and the
+ * tree walks are iterative, so a 20,000-message reference chain neither
+ * holds the event loop nor overflows the stack.
  */
+import type { WorkBudget } from '../../work/budget.js';
+import { sortInSlices } from '../../work/sort.js';
 import { asciiCasemap, type SortItem } from './sort.js';
 
 interface Node {
@@ -24,32 +31,64 @@ function seqOf(n: Node): number {
 }
 const byDate = (a: Node, b: Node): number => dateOf(a) - dateOf(b) || seqOf(a) - seqOf(b);
 
-/** Thread list text; `id` gives the number to print for a message. */
-function render(roots: readonly Node[], id: (i: SortItem) => number): string {
-  const members = (start: Node): string => {
-    const parts: string[] = [];
-    let cur = start;
-    for (;;) {
-      if (cur.item) parts.push(String(id(cur.item)));
-      if (cur.item && cur.children.length === 1) {
-        cur = cur.children[0]!;
-        continue;
-      }
-      if (cur.children.length > 0) parts.push(cur.children.map((c) => `(${members(c)})`).join(''));
-      return parts.join(' ');
+/**
+ * Thread list text; `id` gives the number to print for a message. A chain
+ * of single children is written flat ("1 2 3"), siblings each in
+ * parentheses after it (§5); an explicit stack instead of recursion.
+ */
+async function render(roots: readonly Node[], id: (i: SortItem) => number, budget: WorkBudget): Promise<string> {
+  const out: string[] = [];
+  const stack: (string | Node)[] = [];
+  for (let i = roots.length - 1; i >= 0; i--) stack.push(')', roots[i]!, '(');
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (typeof x === 'string') {
+      out.push(x);
+      continue;
     }
-  };
-  return roots.map((r) => `(${members(r)})`).join('');
+    const ids: string[] = [];
+    let cur = x;
+    for (;;) {
+      if (cur.item) ids.push(String(id(cur.item)));
+      if (cur.item && cur.children.length === 1) cur = cur.children[0]!;
+      else break;
+    }
+    out.push(ids.join(' ') + (ids.length > 0 && cur.children.length > 0 ? ' ' : ''));
+    for (let i = cur.children.length - 1; i >= 0; i--) stack.push(')', cur.children[i]!, '(');
+    await budget.step(ids.length + cur.children.length);
+  }
+  return out.join('');
+}
+
+/** Nodes of the forest, every node after all of its descendants (a reversed pre-order walk). */
+function bottomUp(roots: readonly Node[]): Node[] {
+  const order: Node[] = [];
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    order.push(n);
+    for (const c of n.children) stack.push(c);
+  }
+  return order.reverse();
+}
+
+async function sortSiblings(list: Node[], budget: WorkBudget): Promise<Node[]> {
+  if (list.length < 2) return list;
+  return sortInSlices(list, byDate, budget);
 }
 
 /** §3: sort by base subject then sent date; each subject group is one thread, all children of its first message. */
-export function orderedSubject(items: readonly SortItem[], id: (i: SortItem) => number): string {
-  const keyed = items.map((it) => ({ it, s: asciiCasemap(it.keys.subject) }));
-  keyed.sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : a.it.date - b.it.date || a.it.seq - b.it.seq));
+export async function orderedSubject(items: readonly SortItem[], id: (i: SortItem) => number, budget: WorkBudget): Promise<string> {
+  const keyed: { it: SortItem; s: string }[] = [];
+  for (const it of items) {
+    keyed.push({ it, s: asciiCasemap(it.keys.subject) });
+    await budget.step(1);
+  }
+  const sorted = await sortInSlices(keyed, (a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : a.it.date - b.it.date || a.it.seq - b.it.seq), budget);
   const roots: Node[] = [];
   let current: Node | null = null;
   let subject: string | null = null;
-  for (const k of keyed) {
+  for (const k of sorted) {
     if (current && k.s === subject) {
       const child = node(k.it);
       child.parent = current;
@@ -60,29 +99,74 @@ export function orderedSubject(items: readonly SortItem[], id: (i: SortItem) => 
     subject = k.s;
     roots.push(current);
   }
-  roots.sort(byDate);
-  return render(roots, id);
+  return render(await sortSiblings(roots, budget), id, budget);
 }
 
-function isAncestor(maybe: Node, of: Node): boolean {
-  for (let p: Node | null = of; p; p = p.parent) if (p === maybe) return true;
-  return false;
+/** Is `maybe` `of` or one of its ancestors? The walk is charged: a long chain makes it long. */
+function isAncestor(maybe: Node, of: Node, budget: WorkBudget): boolean {
+  // A node without children is nobody's ancestor: the usual case (a message's own container) costs nothing.
+  if (maybe.children.length === 0) return maybe === of;
+  let steps = 0;
+  let found = false;
+  for (let p: Node | null = of; p; p = p.parent) {
+    steps++;
+    if (p === maybe) {
+      found = true;
+      break;
+    }
+  }
+  budget.charge(steps);
+  return found;
 }
 
-function unlink(child: Node): void {
-  if (child.parent) child.parent.children = child.parent.children.filter((c) => c !== child);
+function unlink(child: Node, budget: WorkBudget): void {
+  if (child.parent) {
+    budget.charge(child.parent.children.length);
+    child.parent.children = child.parent.children.filter((c) => c !== child);
+  }
   child.parent = null;
 }
 
-function link(parent: Node, child: Node): void {
+function link(parent: Node, child: Node, budget: WorkBudget): void {
   if (child.parent === parent) return;
-  unlink(child);
+  unlink(child, budget);
   child.parent = parent;
   parent.children.push(child);
 }
 
+/** §4 step 3 over the whole forest, children before parents: childless dummies go, a dummy's children move up (at the root only a single child). */
+function prune(roots: Node[]): Node[] {
+  const level = (list: readonly Node[], atRoot: boolean): Node[] => {
+    const out: Node[] = [];
+    for (const c of list) {
+      if (c.item) out.push(c);
+      else if (c.children.length === 0) continue;
+      else if (!atRoot || c.children.length === 1) {
+        for (const ch of c.children) {
+          ch.parent = atRoot ? null : c.parent;
+          out.push(ch);
+        }
+      } else out.push(c);
+    }
+    return out;
+  };
+  for (const c of bottomUp(roots)) {
+    c.children = level(c.children, false);
+    for (const ch of c.children) ch.parent = c;
+  }
+  return level(roots, true);
+}
+
+/** Step 6 over a forest: children before parents, so a dummy's date is its earliest child's. */
+async function sortTrees(roots: readonly Node[], budget: WorkBudget): Promise<void> {
+  for (const n of bottomUp(roots)) {
+    n.children = await sortSiblings(n.children, budget);
+    await budget.step(1);
+  }
+}
+
 /** §4 REFERENCES. */
-export function references(items: readonly SortItem[], id: (i: SortItem) => number): string {
+export async function references(items: readonly SortItem[], id: (i: SortItem) => number, budget: WorkBudget): Promise<string> {
   const table = new Map<string, Node>();
   const all: Node[] = [];
   const container = (msgid: string): Node => {
@@ -104,49 +188,32 @@ export function references(items: readonly SortItem[], id: (i: SortItem) => numb
     let prev: Node | null = null;
     for (const r of refs) {
       const c = container(r);
-      if (prev && !c.parent && c !== prev && !isAncestor(c, prev)) link(prev, c);
+      if (prev && !c.parent && c !== prev && !isAncestor(c, prev, budget)) link(prev, c, budget);
       prev = c;
     }
     // (1C) The last reference is the message's parent. A parent it already has (set by an earlier
     // message's References) is dropped first, as §4 1C says the most recent one is probably wrong; the
     // new link is then skipped if it would make a loop, which leaves the message a root.
-    if (own.parent && own.parent !== prev) unlink(own);
-    if (prev && prev !== own && !isAncestor(own, prev)) link(prev, own);
+    if (own.parent && own.parent !== prev) unlink(own, budget);
+    if (prev && prev !== own && !isAncestor(own, prev, budget)) link(prev, own, budget);
+    await budget.step(1 + refs.length);
   }
   // (2) Root set.
   let roots = all.filter((c) => c.parent === null);
   // (3) Prune dummies: drop childless ones, promote children (at the root only a single child is promoted).
-  const prune = (list: Node[], atRoot: boolean): Node[] => {
-    const out: Node[] = [];
-    for (const c of list) {
-      c.children = prune(c.children, false);
-      for (const ch of c.children) ch.parent = c;
-      if (c.item) out.push(c);
-      else if (c.children.length === 0) continue;
-      else if (!atRoot || c.children.length === 1) {
-        for (const ch of c.children) {
-          ch.parent = atRoot ? null : c.parent;
-          out.push(ch);
-        }
-      } else out.push(c);
-    }
-    return out;
-  };
-  roots = prune(roots, true);
+  roots = prune(roots);
+  await budget.step(all.length);
   // Sort children first (step 6) so a dummy's date is its earliest child's.
-  const sortTree = (n: Node): void => {
-    for (const c of n.children) sortTree(c);
-    n.children.sort(byDate);
-  };
-  for (const r of roots) sortTree(r);
+  await sortTrees(roots, budget);
   // (4) Sort the root set by date.
-  roots.sort(byDate);
+  roots = await sortSiblings(roots, budget);
   // (5) Gather roots with the same base subject.
   const subjectOf = (n: Node): string => asciiCasemap((n.item ?? n.children[0]?.item)?.keys.subject ?? '');
   const isReply = (n: Node): boolean => (n.item ?? n.children[0]?.item)?.keys.isReply ?? false;
   const bySubject = new Map<string, Node>();
   for (const r of roots) {
     const s = subjectOf(r);
+    await budget.step(1);
     if (s === '') continue;
     const old = bySubject.get(s);
     if (!old || (!r.item && old.item) || (old.item && r.item && isReply(old) && !isReply(r))) bySubject.set(s, r);
@@ -157,28 +224,29 @@ export function references(items: readonly SortItem[], id: (i: SortItem) => numb
     if (r.parent) continue;
     const s = subjectOf(r);
     const t = s === '' ? undefined : bySubject.get(s);
+    await budget.step(1);
     if (!t || t === r) {
       merged.push(r);
       continue;
     }
     if (!t.item && !r.item) {
-      for (const c of [...r.children]) link(t, c);
+      for (const c of [...r.children]) link(t, c, budget);
     } else if (!t.item && r.item) {
-      link(t, r);
+      link(t, r, budget);
     } else if (t.item && !isReply(t) && r.item && isReply(r)) {
-      link(t, r);
+      link(t, r, budget);
     } else {
       // Neither is a reply of the other: both become children of a new dummy in t's place.
       const d = node(null);
+      budget.charge(merged.length);
       const at = merged.indexOf(t);
-      link(d, t);
-      link(d, r);
+      link(d, t, budget);
+      link(d, r, budget);
       bySubject.set(s, d);
       if (at >= 0) merged[at] = d;
       else merged.push(d);
     }
   }
-  for (const r of merged) sortTree(r);
-  merged.sort(byDate);
-  return render(merged, id);
+  await sortTrees(merged, budget);
+  return render(await sortSiblings(merged, budget), id, budget);
 }

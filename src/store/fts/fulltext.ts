@@ -22,12 +22,24 @@
  * no SEARCH waits for a whole mailbox to be indexed. The rows are keyed by
  * (UIDVALIDITY, UID): a mailbox whose UIDVALIDITY changed simply has no rows
  * yet.
+ *
+ * An FTS5 insert is one synchronous call whose time grows with the text
+ * (about 0.2 µs a character with trigrams: 3 s for a 16 M character body),
+ * and it cannot be split, so a message whose text parts exceed
+ * LIMITS.store.ftsMaxTextBytes is not put into the index at all: it is
+ * listed as unindexed and every query names it as a candidate, so the scan
+ * (which works in slices, src/imap/search/body-text.ts) decides. Inserts are
+ * committed in groups of at most INSERT_GROUP_CHARS characters with a turn
+ * of the event loop between groups, so indexing never holds the loop for
+ * more than a few tens of milliseconds.
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { LIMITS } from '../../limits.js';
 import { decodedHeaders, textForSearch } from '../mime/decode.js';
-import type { MimeTree } from '../mime/types.js';
+import type { MimePart, MimeTree } from '../mime/types.js';
 
 /** Open FTS databases kept per process (least recently used is closed beyond this). */
 export const MAX_OPEN_FTS = 64;
@@ -39,6 +51,10 @@ const BATCH = 64;
 const BACKGROUND_PAUSE_MAX_MS = 200;
 /** Missing messages indexed inside a query; more go to the background and the query scans. */
 export const INLINE_MAX = 500;
+/** Characters inserted per transaction; the event loop runs between transactions. */
+const INSERT_GROUP_CHARS = 256 * 1024;
+/** Characters of a needle the index is asked about: a text holding the needle holds its start, and the query stays small. */
+const QUERY_MAX_CHARS = 64;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -48,7 +64,31 @@ CREATE TABLE IF NOT EXISTS docs (
   UNIQUE (uidvalidity, uid)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS text USING fts5(headers, body, tokenize = 'trigram case_sensitive 1', content = '', contentless_delete = 1);
+CREATE TABLE IF NOT EXISTS unindexed (
+  uidvalidity INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  PRIMARY KEY (uidvalidity, uid)
+) WITHOUT ROWID;
 `;
+
+/**
+ * Bytes of a message's text parts and encapsulated headers (what textForSearch
+ * decodes; decoding never makes more characters than bytes), or Infinity
+ * past `max` (the walk stops early).
+ */
+export function textBytes(tree: MimeTree, max: number): number {
+  let n = tree.bodyStart - tree.headerStart;
+  const walk = (p: MimePart): void => {
+    if (n > max) return;
+    if (p.parts) for (const c of p.parts) walk(c);
+    else if (p.message) {
+      n += p.message.bodyStart - p.message.headerStart;
+      walk(p.message);
+    } else if (p.type === 'text' && !p.synthetic) n += Math.max(0, p.bodyEnd - p.bodyStart);
+  };
+  walk(tree);
+  return n > max ? Infinity : n;
+}
 
 /** How the index reads a message (MailboxHandle methods). */
 export interface MessageSource {
@@ -59,6 +99,14 @@ export interface MessageSource {
 /** The header block the scan compares (the top-level header, RFC 2047 words decoded). */
 export function headerTextOf(raw: Buffer, tree: MimeTree): string {
   return decodedHeaders(raw, tree.headerStart, tree.bodyStart);
+}
+
+interface Doc {
+  uid: number;
+  headers: string;
+  body: string;
+  /** False: too big for the index, listed in `unindexed`. */
+  whole: boolean;
 }
 
 export class FullTextIndex {
@@ -86,20 +134,27 @@ export class FullTextIndex {
       deleteText: p('DELETE FROM text WHERE rowid = ?'),
       deleteDoc: p('DELETE FROM docs WHERE id = ?'),
       matchBody: p('SELECT d.uid FROM text JOIN docs d ON d.id = text.rowid WHERE text MATCH ? AND d.uidvalidity = ?').pluck(),
+      unindexed: p('SELECT uid FROM unindexed WHERE uidvalidity = ?').pluck(),
+      insertUnindexed: p('INSERT OR IGNORE INTO unindexed (uidvalidity, uid) VALUES (?, ?)'),
+      deleteUnindexed: p('DELETE FROM unindexed WHERE uidvalidity = ? AND uid = ?'),
     };
   }
 
   /**
    * UIDs (among those indexed for `uidvalidity`) whose body, or for TEXT
-   * header or body, contains `needle` case-insensitively; null when the
-   * needle is too short for trigrams.
+   * header or body, contains `needle` case-insensitively, and those too
+   * big to be indexed (the scan decides for them); null when the needle is
+   * too short for trigrams.
    */
   query(uidvalidity: number, field: 'BODY' | 'TEXT', needle: string): Set<number> | null {
-    const n = needle.toLowerCase();
-    if ([...n].length < 3) return null;
+    const chars = [...needle.toLowerCase()];
+    if (chars.length < 3) return null;
+    const n = chars.slice(0, QUERY_MAX_CHARS).join('');
     const phrase = `"${n.replace(/"/g, '""')}"`;
     const expr = field === 'BODY' ? `body : ${phrase}` : `{headers body} : ${phrase}`;
-    return new Set(this.s.matchBody!.all(expr, uidvalidity) as number[]);
+    const out = new Set(this.s.matchBody!.all(expr, uidvalidity) as number[]);
+    for (const uid of this.s.unindexed!.all(uidvalidity) as number[]) out.add(uid);
+    return out;
   }
 
   /**
@@ -155,15 +210,18 @@ export class FullTextIndex {
   }
 
   private async index(uidvalidity: number, missing: readonly number[], src: MessageSource, yieldBetween: boolean): Promise<void> {
-    let pending: { uid: number; headers: string; body: string }[] = [];
+    let pending: Doc[] = [];
     for (let k = 0; k < missing.length; k += PARALLEL) {
       const t0 = performance.now();
       const batch = missing.slice(k, k + PARALLEL);
       const docs = await Promise.all(
-        batch.map(async (uid) => {
+        batch.map(async (uid): Promise<Doc | null> => {
           try {
-            const [raw, tree] = await Promise.all([src.readMessage(uid), src.structure(uid)]);
-            return { uid, headers: headerTextOf(raw, tree).toLowerCase(), body: textForSearch(raw, tree).body.toLowerCase() };
+            const tree = await src.structure(uid);
+            // Too much text to insert in one short call: listed as unindexed, never read here.
+            if (textBytes(tree, LIMITS.store.ftsMaxTextBytes) === Infinity) return { uid, headers: '', body: '', whole: false };
+            const raw = await src.readMessage(uid);
+            return { uid, headers: headerTextOf(raw, tree).toLowerCase(), body: textForSearch(raw, tree).body.toLowerCase(), whole: true };
           } catch (err) {
             // Expunged while we read it: the next reconciliation has nothing to do for it.
             if ((err as { code?: string }).code === 'NOTFOUND') return null;
@@ -173,24 +231,38 @@ export class FullTextIndex {
       );
       for (const d of docs) if (d) pending.push(d);
       if (pending.length >= BATCH) {
-        if (!this.db.open) return;
-        this.add(uidvalidity, pending);
+        if (!(await this.add(uidvalidity, pending))) return;
         pending = [];
       }
       // In the background, rest as long as the batch took: at most half the CPU goes to indexing, sessions keep the rest.
       if (yieldBetween) await new Promise((r) => setTimeout(r, Math.min(BACKGROUND_PAUSE_MAX_MS, performance.now() - t0)));
     }
-    if (pending.length > 0 && this.db.open) this.add(uidvalidity, pending);
+    if (pending.length > 0) await this.add(uidvalidity, pending);
   }
 
-  private add(uidvalidity: number, docs: readonly { uid: number; headers: string; body: string }[]): void {
-    this.db.transaction(() => {
-      for (const d of docs) {
-        const r = this.s.insertDoc!.run(uidvalidity, d.uid);
-        if (r.changes === 0) continue;
-        this.s.insertText!.run(r.lastInsertRowid, d.headers, d.body);
+  /** Insert docs in groups of about INSERT_GROUP_CHARS, the event loop running in between; false once the index was closed. */
+  private async add(uidvalidity: number, docs: readonly Doc[]): Promise<boolean> {
+    for (let i = 0; i < docs.length; ) {
+      if (!this.db.open) return false;
+      let chars = 0;
+      let j = i;
+      while (j < docs.length && (j === i || chars + docs[j]!.body.length + docs[j]!.headers.length <= INSERT_GROUP_CHARS)) {
+        chars += docs[j]!.body.length + docs[j]!.headers.length;
+        j++;
       }
-    })();
+      const group = docs.slice(i, j);
+      this.db.transaction(() => {
+        for (const d of group) {
+          const r = this.s.insertDoc!.run(uidvalidity, d.uid);
+          if (r.changes === 0) continue;
+          if (d.whole) this.s.insertText!.run(r.lastInsertRowid, d.headers, d.body);
+          else this.s.insertUnindexed!.run(uidvalidity, d.uid);
+        }
+      })();
+      i = j;
+      if (i < docs.length) await nextTurn();
+    }
+    return this.db.open;
   }
 
   private remove(uidvalidity: number, uids: readonly number[]): void {
@@ -200,6 +272,7 @@ export class FullTextIndex {
         if (id === undefined) continue;
         this.s.deleteText!.run(id);
         this.s.deleteDoc!.run(id);
+        this.s.deleteUnindexed!.run(uidvalidity, uid);
       }
     })();
   }
