@@ -33,6 +33,7 @@ import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { compressLayer, type CompressLayer } from './compress.js';
 import { AppendAssembly, appendFailure } from './commands/catenate.js';
 import { SearchContexts } from './search-context.js';
+import type { Notifier } from './notify.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -87,6 +88,8 @@ export class Session {
   readonly enabled = new Set<string>();
   /** RFC 5267 §4.3 SEARCH RETURN (UPDATE) contexts of the selected mailbox. */
   readonly searchContexts: SearchContexts;
+  /** RFC 5465 NOTIFY state, from the first NOTIFY SET on. */
+  notifier: Notifier | null = null;
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
@@ -224,11 +227,10 @@ export class Session {
     }, LIMITS.imap.idleKeepaliveMs);
     keepalive.unref();
     this.mode = { kind: 'idle', tag, keepalive };
+    if (this.notifier) this.notifier.onUpdate = () => this.scheduleIdlePush();
     this.out.push('+ idling\r\n');
-    if (this.state.kind === 'selected') {
-      this.state.view.onUpdate = () => this.scheduleIdlePush();
-      this.scheduleIdlePush();
-    }
+    if (this.state.kind === 'selected') this.state.view.onUpdate = () => this.scheduleIdlePush();
+    if (this.state.kind === 'selected' || this.notifier?.hasPending) this.scheduleIdlePush();
     this.reader.expectLine();
   }
 
@@ -257,6 +259,8 @@ export class Session {
   }
 
   private async writePending(allowExpunge: boolean): Promise<void> {
+    // RFC 5465: other mailboxes' STATUS/LIST notifications go out at the same safe points.
+    if (this.notifier?.hasPending) await this.notifier.write(this.out);
     if (this.state.kind !== 'selected') return;
     const view = this.state.view;
     const updates = view.flush({ allowExpunge });
@@ -400,7 +404,7 @@ export class Session {
       }
     }
     if (result === PENDING) return;
-    if (this.state.kind === 'selected') await this.pushUpdates(allowsExpunge(spec, cmd));
+    if (this.state.kind === 'selected' || this.notifier?.hasPending) await this.pushUpdates(allowsExpunge(spec, cmd));
     this.out.tagged(cmd.tag, tagged(cmd.tag, result.status, result.text, result.code));
     if (result.after) {
       await this.out.flush();
@@ -479,6 +483,7 @@ export class Session {
       clearInterval(mode.keepalive);
       this.mode = null;
       if (this.state.kind === 'selected') this.state.view.onUpdate = null;
+      if (this.notifier) this.notifier.onUpdate = null;
       if (this.idleWake) clearImmediate(this.idleWake);
       this.idleWake = null;
       if (!isIdleDone(text)) {
@@ -581,6 +586,7 @@ export class Session {
     this.ended = true;
     if (this.mode?.kind === 'idle') clearInterval(this.mode.keepalive);
     if (this.idleWake) clearImmediate(this.idleWake);
+    this.notifier?.close();
     void this.abandonAppend();
     if (this.state.kind === 'selected') this.state.view.close();
     if (this.state.kind !== 'logout') this.state = { kind: 'logout' };
