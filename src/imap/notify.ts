@@ -16,6 +16,7 @@
 import type { Store, UserStore } from '../store/store.js';
 import type { JournalRecord, MailboxStatus } from '../store/types.js';
 import { isRoostError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 import { LIMITS } from '../limits.js';
 import { SEPARATOR } from './names.js';
 import type { Output } from './output.js';
@@ -77,6 +78,7 @@ export class Notifier {
   private overflowed = false;
   /** Subscribed names, kept only while a `subscribed` filter is in force. */
   private subscribed: Set<string> | null = null;
+  private readonly sets = new WeakMap<NotifyFilter, ReadonlySet<string>>();
   /** Called when something is pending (the session pushes during IDLE). */
   onUpdate: (() => void) | null = null;
 
@@ -85,6 +87,7 @@ export class Notifier {
     private readonly user: UserStore,
     /** The selected mailbox's name, or null. */
     private readonly selected: () => string | null,
+    private readonly log: Logger,
   ) {}
 
   /** Anything to write at the next safe point. */
@@ -169,17 +172,28 @@ export class Notifier {
       case 'subtree':
         return f.names.some((n) => name === n || name.startsWith(n + SEPARATOR));
       case 'mailboxes':
-        return f.names.includes(name);
+        return this.nameSet(f).has(name);
     }
   }
 
+  /** Up to LIMITS.imap.notifyMaxMailboxes names, looked up once per journal record: a set, made once. */
+  private nameSet(f: Extract<NotifyFilter, { names: readonly string[] }>): ReadonlySet<string> {
+    let set = this.sets.get(f);
+    if (!set) this.sets.set(f, (set = new Set(f.names)));
+    return set;
+  }
+
+  /**
+   * A notification is a courtesy, not an answer: a mailbox gone since the
+   * event (its LIST (\NonExistent) says so, if asked for) or a failing
+   * read skips the line rather than failing the command it rides with.
+   */
   private async statusOf(name: string): Promise<MailboxStatus | null> {
     try {
       return await this.user.status(name);
     } catch (err) {
-      // Deleted since the event: its LIST (\NonExistent), if asked for, says so.
-      if (isRoostError(err, 'NOTFOUND')) return null;
-      throw err;
+      if (!isRoostError(err, 'NOTFOUND')) this.log.warn({ err, mailbox: name }, 'NOTIFY status failed; notification skipped');
+      return null;
     }
   }
 

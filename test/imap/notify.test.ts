@@ -160,6 +160,25 @@ describe('change notifications (§5)', () => {
   });
 });
 
+describe('subscribed and subtree filters (§6)', () => {
+  it('follow SUBSCRIBE/UNSUBSCRIBE made after NOTIFY SET, and match a subtree by prefix', async () => {
+    await ok(a, 'CREATE Tree.a');
+    await ok(a, 'CREATE Treetop');
+    await ok(a, 'CREATE Sub');
+    await ok(b, 'NOTIFY SET (subscribed (MessageNew MessageExpunge)) (subtree Tree (MessageNew MessageExpunge))');
+    await ok(a, 'SUBSCRIBE Sub');
+    for (const box of ['Tree.a', 'Treetop', 'Sub', 'Quiet']) await appendTo(a, box);
+    const lines = (await noopUntil(b, /^\* STATUS /, 2)).filter((l) => l.startsWith('* STATUS'));
+    expect(lines.map((l) => l.split(' ')[2]).sort()).toEqual(['Sub', 'Tree.a']);
+    await ok(a, 'UNSUBSCRIBE Sub');
+    await appendTo(a, 'Sub');
+    await appendTo(a, 'Tree.a');
+    const after = (await noopUntil(b, /^\* STATUS Tree\.a /)).filter((l) => l.startsWith('* STATUS'));
+    expect(after.map((l) => l.split(' ')[2])).toEqual(['Tree.a']);
+    await ok(b, 'NOTIFY NONE');
+  });
+});
+
 describe(`overflow (§5.8): LIMITS.imap.notifyMaxPending = ${LIMITS.imap.notifyMaxPending}`, () => {
   const N = LIMITS.imap.notifyMaxPending;
   const user = () => n.t.ctx.store.user(n.account);
