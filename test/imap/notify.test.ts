@@ -72,6 +72,13 @@ describe('NOTIFY SET and initial STATUS (§3.1)', () => {
     expect(lines.some((l) => l.includes('Quiet'))).toBe(false);
   });
 
+  it(`a NOTIFY naming more than LIMITS.imap.notifyMaxMailboxes (${LIMITS.imap.notifyMaxMailboxes}) mailboxes is NO [LIMIT]; N is fine`, async () => {
+    const names = (k: number) => Array.from({ length: k }, (_, i) => `W${i}`).join(' ');
+    expect((await b.cmd(`NOTIFY SET (mailboxes (${names(LIMITS.imap.notifyMaxMailboxes)}) (MessageNew))`)).tagged).toMatch(/^a\d+ OK/);
+    expect((await b.cmd(`NOTIFY SET (mailboxes (${names(LIMITS.imap.notifyMaxMailboxes + 1)}) (MessageNew))`)).tagged).toMatch(/^a\d+ NO \[LIMIT\] /);
+    expect(await ok(b, 'NOOP')).toEqual([]);
+  });
+
   it('unsupported events are NO [BADEVENT] listing what is supported (§5.9), and the old setting stays', async () => {
     await ok(b, 'NOTIFY SET (mailboxes Other (MessageNew MessageExpunge))');
     const r = await b.cmd('NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))');
