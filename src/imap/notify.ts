@@ -79,8 +79,6 @@ export class Notifier {
   /** Subscribed names, kept only while a `subscribed` filter is in force. */
   private subscribed: Set<string> | null = null;
   private readonly sets = new WeakMap<NotifyFilter, ReadonlySet<string>>();
-  /** Called when something is pending (the session pushes during IDLE). */
-  onUpdate: (() => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -88,6 +86,8 @@ export class Notifier {
     /** The selected mailbox's name, or null. */
     private readonly selected: () => string | null,
     private readonly log: Logger,
+    /** Something new is pending (the session pushes it during IDLE or while quiet). */
+    private readonly wake: () => void,
   ) {}
 
   /** Anything to write at the next safe point. */
@@ -129,27 +129,39 @@ export class Notifier {
 
   close(): void {
     this.none();
-    this.onUpdate = null;
   }
 
-  /** Write what is pending (a safe point: a command's answer, or IDLE). */
-  async write(out: Output): Promise<void> {
-    if (this.overflowed) {
-      this.overflowed = false;
-      out.push(untaggedStatus('OK', 'Too many notifications; NOTIFY is off, use NOTIFY SET again', { name: 'NOTIFICATIONOVERFLOW' }));
-    }
+  /**
+   * Write what is pending. At a safe point (a command's answer, IDLE) pass no
+   * `canPush`. Between commands (the session was quiet) the lines are
+   * gathered first and pushed only if `canPush()` still holds once the
+   * counts are read, so nothing lands inside a command that started
+   * meanwhile (a FETCH literal); otherwise everything is put back, the
+   * mailboxes to be read afresh, so no stale STATUS follows a newer one.
+   */
+  async write(out: Output, canPush: () => boolean = () => true): Promise<void> {
+    const overflowed = this.overflowed;
     const lists = this.lists;
-    this.lists = [];
-    for (const l of lists) out.push(l);
-    if (this.pending.size === 0) return;
     const pending = [...this.pending];
+    this.overflowed = false;
+    this.lists = [];
     this.pending.clear();
+    const lines: Buffer[] = [];
+    if (overflowed) lines.push(untaggedStatus('OK', 'Too many notifications; NOTIFY is off, use NOTIFY SET again', { name: 'NOTIFICATIONOVERFLOW' }));
+    lines.push(...lists);
     const selected = this.selected();
     for (const [name, events] of pending) {
       if (name === selected) continue;
       const st = await this.statusOf(name);
-      if (st) out.push(statusLine(name, statusItems(events, true), st));
+      if (st) lines.push(statusLine(name, statusItems(events, true), st));
     }
+    if (canPush()) {
+      for (const l of lines) out.push(l);
+      return;
+    }
+    this.overflowed ||= overflowed;
+    this.lists = [...lists, ...this.lists];
+    for (const [name, events] of pending) for (const e of events) this.add(name, e);
   }
 
   /** The events the first group matching `name` asks for (non-selected filters). */
@@ -205,7 +217,7 @@ export class Notifier {
       this.none();
       this.overflowed = true;
     }
-    if (this.hasPending && (this.overflowed || this.pending.size + this.lists.length !== before)) this.onUpdate?.();
+    if (this.hasPending && (this.overflowed || this.pending.size + this.lists.length !== before)) this.wake();
   }
 
   private note(r: JournalRecord): void {
@@ -251,6 +263,10 @@ export class Notifier {
 
   private message(name: string, event: MessageEvent): void {
     if (name === this.selected() || !this.eventsFor(name).includes(event)) return;
+    this.add(name, event);
+  }
+
+  private add(name: string, event: MessageEvent): void {
     let set = this.pending.get(name);
     if (!set) this.pending.set(name, (set = new Set()));
     set.add(event);

@@ -90,6 +90,7 @@ export class Session {
   readonly searchContexts: SearchContexts;
   /** RFC 5465 NOTIFY state, from the first NOTIFY SET on. */
   notifier: Notifier | null = null;
+  private notifyQueued = false;
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
@@ -227,7 +228,6 @@ export class Session {
     }, LIMITS.imap.idleKeepaliveMs);
     keepalive.unref();
     this.mode = { kind: 'idle', tag, keepalive };
-    if (this.notifier) this.notifier.onUpdate = () => this.scheduleIdlePush();
     this.out.push('+ idling\r\n');
     if (this.state.kind === 'selected') this.state.view.onUpdate = () => this.scheduleIdlePush();
     if (this.state.kind === 'selected' || this.notifier?.hasPending) this.scheduleIdlePush();
@@ -404,7 +404,7 @@ export class Session {
       }
     }
     if (result === PENDING) return;
-    if (this.state.kind === 'selected' || this.notifier?.hasPending) await this.pushUpdates(allowsExpunge(spec, cmd));
+    if (this.state.kind === 'selected' || this.notifier) await this.pushUpdates(allowsExpunge(spec, cmd));
     this.out.tagged(cmd.tag, tagged(cmd.tag, result.status, result.text, result.code));
     if (result.after) {
       await this.out.flush();
@@ -483,7 +483,6 @@ export class Session {
       clearInterval(mode.keepalive);
       this.mode = null;
       if (this.state.kind === 'selected') this.state.view.onUpdate = null;
-      if (this.notifier) this.notifier.onUpdate = null;
       if (this.idleWake) clearImmediate(this.idleWake);
       this.idleWake = null;
       if (!isIdleDone(text)) {
@@ -508,6 +507,28 @@ export class Session {
         await result.after();
       }
     }
+  }
+
+  /**
+   * NOTIFY has news (notify.ts): during IDLE it goes with the idle push;
+   * between commands it is written at once (RFC 5465 §1: no need to poll),
+   * unless a command has begun by the time the counts are read.
+   */
+  wakeNotify(): void {
+    if (this.mode?.kind === 'idle') return this.scheduleIdlePush();
+    // One write queued at a time: while a reader that does not read keeps us in drain, changes gather (bounded) in the notifier.
+    if (!this.quiet() || this.notifyQueued) return;
+    this.notifyQueued = true;
+    const p = this.pushChain.then(() => {
+      this.notifyQueued = false;
+      return this.notifier?.write(this.out, () => this.quiet());
+    });
+    this.pushChain = p.then(() => this.safeFlush()).catch(() => this.end());
+  }
+
+  /** No command is being read or run, no exchange is in progress. */
+  private quiet(): boolean {
+    return !this.pumping && this.mode === null && !this.closed && !this.out.sealed;
   }
 
   private scheduleIdlePush(): void {

@@ -21,7 +21,13 @@ export async function notifyCommand(env: CommandEnv, cmd: CommandOf<'NOTIFY'>): 
     return no(`Unsupported NOTIFY event ${unsupported[0]}`, { name: 'BADEVENT', args: [SUPPORTED_EVENTS.map((e) => ({ kind: 'atom' as const, value: e }))] });
   }
   const user = s.user;
-  s.notifier ??= new Notifier(s.ctx.store, user, () => (s.state.kind === 'selected' ? s.state.view.handle.name : null), s.log);
+  s.notifier ??= new Notifier(
+    s.ctx.store,
+    user,
+    () => (s.state.kind === 'selected' ? s.state.view.handle.name : null),
+    s.log,
+    () => s.wakeNotify(),
+  );
   await s.notifier.set(args.groups, args.status, s.out);
   return ok('NOTIFY completed');
 }
