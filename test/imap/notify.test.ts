@@ -169,6 +169,9 @@ describe('change notifications (§5)', () => {
     expect(lines).toContain('* 4 EXISTS');
     expect(lines.some((l) => l.startsWith('* STATUS INBOX'))).toBe(false);
     expect(lines).toContainEqual(expect.stringMatching(/^\* STATUS Other \(MESSAGES 4 /));
+    // The initial STATUS of NOTIFY SET STATUS leaves the selected mailbox out too.
+    const initial = await ok(b, 'NOTIFY SET STATUS (inboxes (MessageNew MessageExpunge)) (mailboxes Other (MessageNew MessageExpunge))');
+    expect(initial.map((l) => l.split(' ')[2])).toEqual(['Other']);
     await ok(b, 'UNSELECT');
   });
 
