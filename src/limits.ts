@@ -88,6 +88,18 @@ export const LIMITS = {
      * to maxLiteralSize (APPENDLIMIT).
      */
     maxCatenateParts: 256,
+    /**
+     * Mailbox names in one NOTIFY SET's `mailboxes`/`subtree` lists (RFC 5465
+     * gives no number); more is NO [LIMIT]. `personal` watches every mailbox
+     * without naming them and is not counted.
+     */
+    notifyMaxMailboxes: 1000,
+    /**
+     * NOTIFY notifications waiting for a safe point (one per mailbox with
+     * changes, plus each LIST for a name or subscription change). One more
+     * ends NOTIFY with `* OK [NOTIFICATIONOVERFLOW]` (RFC 5465 §5.8).
+     */
+    notifyMaxPending: 256,
     /** Messages in one MULTIAPPEND (RFC 3502); the next literal is refused with NO [LIMIT]. */
     maxAppendMessages: 1000,
     /** Messages of one MULTIAPPEND that keep their spool descriptor open; later ones are synced and closed (park). */

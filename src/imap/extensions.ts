@@ -35,4 +35,6 @@ export const EXTENSION_CAPABILITIES: readonly string[] = [
   'CATENATE',
   // RFC 3516: decoded section fetch (src/store/mime/section.ts), BINARY.SIZE, literal8 APPEND.
   'BINARY',
+  // RFC 5465: STATUS/LIST notifications for watched mailbox (src/imap/notify.ts).
+  'NOTIFY',
 ];

@@ -47,6 +47,7 @@ import { enableCommand } from './commands/enable.js';
 import { sortCommand } from './commands/sort.js';
 import { threadCommand } from './commands/thread.js';
 import { compressCommand } from './commands/compress.js';
+import { notifyCommand } from './commands/notify.js';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './commands/quota.js';
 
 export type Handler<N extends CommandName> = (env: CommandEnv, cmd: CommandOf<N>) => Promise<CommandResult>;
@@ -103,6 +104,8 @@ export const COMMANDS: { readonly [N in CommandName]?: CommandSpec<N> } = {
   STATUS: row(AUTHED, statusCommand),
   APPEND: row(AUTHED, appendCommand),
   IDLE: row(AUTHED, idleCommand),
+  // RFC 5465 §3.1: authenticated and selected states.
+  NOTIFY: row(AUTHED, notifyCommand),
   CHECK: row(SELECTED, checkCommand),
   CLOSE: row(SELECTED, closeCommand, { breaks: true }),
   UNSELECT: row(SELECTED, unselectCommand),

@@ -34,6 +34,7 @@ import { EXTENSION_CAPABILITIES } from './extensions.js';
 import { compressLayer, type CompressLayer } from './compress.js';
 import { AppendAssembly, appendFailure } from './commands/catenate.js';
 import { SearchContexts } from './search-context.js';
+import type { Notifier } from './notify.js';
 import { CommandReader } from './wire/tokenizer.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
@@ -88,6 +89,9 @@ export class Session {
   readonly enabled = new Set<string>();
   /** RFC 5267 §4.3 SEARCH RETURN (UPDATE) contexts of the selected mailbox. */
   readonly searchContexts: SearchContexts;
+  /** RFC 5465 NOTIFY state, from the first NOTIFY SET on. */
+  notifier: Notifier | null = null;
+  private notifyQueued = false;
   private mode: Mode | null = null;
   private readonly reader: CommandReader;
   private badCommands = 0;
@@ -226,10 +230,8 @@ export class Session {
     keepalive.unref();
     this.mode = { kind: 'idle', tag, keepalive };
     this.out.push('+ idling\r\n');
-    if (this.state.kind === 'selected') {
-      this.state.view.onUpdate = () => this.scheduleIdlePush();
-      this.scheduleIdlePush();
-    }
+    if (this.state.kind === 'selected') this.state.view.onUpdate = () => this.scheduleIdlePush();
+    if (this.state.kind === 'selected' || this.notifier?.hasPending) this.scheduleIdlePush();
     this.reader.expectLine();
   }
 
@@ -258,6 +260,8 @@ export class Session {
   }
 
   private async writePending(allowExpunge: boolean): Promise<void> {
+    // RFC 5465: other mailboxes' STATUS/LIST notifications go out at the same safe points.
+    if (this.notifier?.hasPending) await this.notifier.write(this.out);
     if (this.state.kind !== 'selected') return;
     const view = this.state.view;
     const updates = view.flush({ allowExpunge });
@@ -401,7 +405,7 @@ export class Session {
       }
     }
     if (result === PENDING) return;
-    if (this.state.kind === 'selected') await this.pushUpdates(allowsExpunge(spec, cmd));
+    if (this.state.kind === 'selected' || this.notifier) await this.pushUpdates(allowsExpunge(spec, cmd));
     this.out.tagged(cmd.tag, tagged(cmd.tag, result.status, result.text, result.code));
     if (result.after) {
       await this.out.flush();
@@ -506,6 +510,28 @@ export class Session {
     }
   }
 
+  /**
+   * NOTIFY has news (notify.ts): during IDLE it goes with the idle push;
+   * between commands it is written at once (RFC 5465 §1: no need to poll),
+   * unless a command has begun by the time the counts are read.
+   */
+  wakeNotify(): void {
+    if (this.mode?.kind === 'idle') return this.scheduleIdlePush();
+    // One write queued at a time: while a reader that does not read keeps us in drain, changes gather (bounded) in the notifier.
+    if (!this.quiet() || this.notifyQueued) return;
+    this.notifyQueued = true;
+    const p = this.pushChain.then(() => {
+      this.notifyQueued = false;
+      return this.notifier?.write(this.out, () => this.quiet());
+    });
+    this.pushChain = p.then(() => this.safeFlush()).catch(() => this.end());
+  }
+
+  /** No command is being read or run, no exchange is in progress. */
+  private quiet(): boolean {
+    return !this.pumping && this.mode === null && !this.closed && !this.out.sealed;
+  }
+
   private scheduleIdlePush(): void {
     // Batch the events of one store commit (they arrive in the same tick), then push at once.
     if (this.idleWake || this.mode?.kind !== 'idle') return;
@@ -582,6 +608,7 @@ export class Session {
     this.ended = true;
     if (this.mode?.kind === 'idle') clearInterval(this.mode.keepalive);
     if (this.idleWake) clearImmediate(this.idleWake);
+    this.notifier?.close();
     void this.abandonAppend();
     if (this.state.kind === 'selected') this.state.view.close();
     if (this.state.kind !== 'logout') this.state = { kind: 'logout' };

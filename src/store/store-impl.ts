@@ -74,6 +74,8 @@ export class StoreImpl implements Store, StoreCore {
   /** Accounts with an open index, least recently used first. */
   private readonly lru = new Map<string, AccountState>();
   private readonly journalListeners = new Set<(r: readonly JournalRecord[]) => void>();
+  /** onAccountJournal listeners by account id: a record reaches only its own account's sessions. */
+  private readonly accountListeners = new Map<string, Set<(r: readonly JournalRecord[]) => void>>();
   private readonly commitListeners = new Set<(r: readonly JournalRecord[]) => void>();
   private readonly recentBodies = new Map<bigint, Buffer>();
   private recentBytes = 0;
@@ -460,6 +462,37 @@ export class StoreImpl implements Store, StoreCore {
     return () => this.journalListeners.delete(listener);
   }
 
+  onAccountJournal(accountId: string, listener: (records: readonly JournalRecord[]) => void): () => void {
+    let set = this.accountListeners.get(accountId);
+    if (!set) this.accountListeners.set(accountId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.accountListeners.get(accountId) === set) this.accountListeners.delete(accountId);
+    };
+  }
+
+  /** Hand each account's records (in LSN order) to that account's listeners. */
+  private notifyAccounts(records: readonly JournalRecord[]): void {
+    if (this.accountListeners.size === 0) return;
+    const by = new Map<string, JournalRecord[]>();
+    for (const r of records) {
+      if (!this.accountListeners.has(r.accountId)) continue;
+      let list = by.get(r.accountId);
+      if (!list) by.set(r.accountId, (list = []));
+      list.push(r);
+    }
+    for (const [id, list] of by) {
+      for (const l of this.accountListeners.get(id) ?? []) {
+        try {
+          l(list);
+        } catch (err) {
+          this.warn('store: account listener failed', err);
+        }
+      }
+    }
+  }
+
   /**
    * Bodies of deliveries just committed, kept (bounded, oldest dropped first)
    * only while someone ships records, so replication sends them without
@@ -526,6 +559,7 @@ export class StoreImpl implements Store, StoreCore {
         this.warn('store: journal listener failed', err);
       }
     }
+    this.notifyAccounts(records);
   }
 
   /** Wait for queued commits and background file work (tests, shutdown). */

@@ -244,6 +244,13 @@ export interface Store {
   /** Called after each journal commit (in LSN order). Returns unsubscribe. */
   onJournal(listener: (records: readonly JournalRecord[]) => void): () => void;
   /**
+   * onJournal narrowed to one account: called after each journal commit with
+   * that account's records only (in LSN order). For per-session watchers of
+   * many mailboxes (IMAP NOTIFY, RFC 5465), which must not hold a
+   * MailboxHandle per mailbox. Returns unsubscribe.
+   */
+  onAccountJournal(accountId: string, listener: (records: readonly JournalRecord[]) => void): () => void;
+  /**
    * Called earlier than onJournal, in LSN order: the records are committed
    * and their message files are in place, but the fsyncs that make them
    * durable may still run. Replication ships from here so the replica's

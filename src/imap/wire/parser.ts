@@ -14,6 +14,7 @@ import { createArgs, listArgs, listPatternArgs, selectArgs, statusItems } from '
 import { parseSearchCommand, parseSortCommand, parseThreadCommand } from './parse-search.js';
 import { parseSequenceSet, SeqSetError } from './seqset.js';
 import { parseImapUrl } from './imap-url.js';
+import { parseNotify } from './parse-notify.js';
 import { LIMITS } from '../../limits.js';
 import type { Token } from './tokenizer.js';
 import type {
@@ -384,6 +385,7 @@ const COMMANDS: Readonly<Record<string, ArgParser>> = {
     } while (!a.done);
     return { tags };
   },
+  NOTIFY: parseNotify,
   GETQUOTA: (a) => {
     const root = utf8(a.astring('quota root'));
     a.end();

@@ -439,6 +439,31 @@ export interface SetQuotaArgs {
 type Cmd<N extends string, A> = { readonly tag: string; readonly uid: boolean; readonly name: N; readonly args: A };
 type NoArgs = Record<string, never>;
 
+// ---------------------------------------------------------------------------
+// NOTIFY (RFC 5465 §8)
+// ---------------------------------------------------------------------------
+
+/** The events Roost can report (RFC 5465 §5.1–§5.5). */
+export type NotifyEvent = 'MessageNew' | 'MessageExpunge' | 'FlagChange' | 'MailboxName' | 'SubscriptionChange';
+
+/** RFC 5465 §6 filter-mailboxes. `names` are decoded, INBOX canonicalised. */
+export type NotifyFilter =
+  | { readonly kind: 'selected'; readonly delayed: boolean }
+  | { readonly kind: 'inboxes' | 'personal' | 'subscribed' }
+  | { readonly kind: 'subtree' | 'mailboxes'; readonly names: readonly string[] };
+
+/** One `(filter-mailboxes SP events)` group; `events` empty = NONE. */
+export interface NotifyGroup {
+  readonly filter: NotifyFilter;
+  readonly events: readonly NotifyEvent[];
+  /** Event names the parser does not know (event-ext, AnnotationChange…): the command answers NO [BADEVENT]. */
+  readonly unsupported: readonly string[];
+}
+
+export type NotifyArgs =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'set'; readonly status: boolean; readonly groups: readonly NotifyGroup[] };
+
 /**
  * Every command the parser produces. `uid` is true only for the UID forms
  * (UID FETCH/STORE/COPY/MOVE/SEARCH/SORT/THREAD/EXPUNGE); otherwise false.
@@ -482,7 +507,8 @@ export type Command =
   | Cmd<'GETQUOTA', QuotaRootArgs>
   | Cmd<'GETQUOTAROOT', MailboxArgs>
   | Cmd<'SETQUOTA', SetQuotaArgs>
-  | Cmd<'CANCELUPDATE', CancelUpdateArgs>;
+  | Cmd<'CANCELUPDATE', CancelUpdateArgs>
+  | Cmd<'NOTIFY', NotifyArgs>;
 
 export type CommandName = Command['name'];
 

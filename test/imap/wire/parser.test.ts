@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { cmd, err } from './drive.js';
+import { cmd, drive, err } from './drive.js';
+import { LIMITS } from '../../../src/limits.js';
+
+/** One long line, fed whole (the split runs are for the shapes above, not for size). */
+const parseLine = (line: string) => {
+  const ev = drive([Buffer.from(line + '\r\n')]);
+  expect(ev).toHaveLength(1);
+  return ev[0]!;
+};
 
 const all = { kind: 'ranges', ranges: [{ from: 1, to: '*' }] };
 const one = (n: number) => ({ kind: 'ranges', ranges: [{ from: n, to: n }] });
@@ -377,5 +385,56 @@ describe('syntax details', () => {
     expect(err('a SELECT caf\xe9').text).toBe('8-bit character in atom (use a quoted string or literal)');
     expect(err('a SELECT a\x01b').text).toBe('Control character in command');
     expect(err('a SELECT a{b').text).toBe('Invalid character "{" in atom');
+  });
+});
+
+describe('NOTIFY (RFC 5465 §8)', () => {
+  it('NONE, SET with STATUS and every filter', () => {
+    expect(cmd('n NOTIFY none').args).toEqual({ kind: 'none' });
+    expect(
+      cmd('n NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) (inboxes (messagenew)) (personal (MailboxName SubscriptionChange)) (subscribed NONE) (subtree (Lists "a b") (FlagChange)) (mailboxes inbox.x (MessageExpunge))').args,
+    ).toEqual({
+      kind: 'set',
+      status: true,
+      groups: [
+        { filter: { kind: 'selected', delayed: false }, events: ['MessageNew', 'MessageExpunge'], unsupported: [] },
+        { filter: { kind: 'inboxes' }, events: ['MessageNew'], unsupported: [] },
+        { filter: { kind: 'personal' }, events: ['MailboxName', 'SubscriptionChange'], unsupported: [] },
+        { filter: { kind: 'subscribed' }, events: [], unsupported: [] },
+        { filter: { kind: 'subtree', names: ['Lists', 'a b'] }, events: ['FlagChange'], unsupported: [] },
+        { filter: { kind: 'mailboxes', names: ['INBOX.x'] }, events: ['MessageExpunge'], unsupported: [] },
+      ],
+    });
+    expect(cmd('n NOTIFY SET (selected-delayed (MessageNew)) (mailboxes {3+}\r\nOne (AnnotationChange x-Foo))').args).toEqual({
+      kind: 'set',
+      status: false,
+      groups: [
+        { filter: { kind: 'selected', delayed: true }, events: ['MessageNew'], unsupported: [] },
+        { filter: { kind: 'mailboxes', names: ['One'] }, events: [], unsupported: ['AnnotationChange', 'x-Foo'] },
+      ],
+    });
+  });
+
+  it('refusals', () => {
+    expect(err('n NOTIFY').text).toBe('Missing NOTIFY SET or NONE');
+    expect(err('n NOTIFY SET').text).toBe('Missing NOTIFY event group');
+    expect(err('n NOTIFY NONE x').text).toBe('Unexpected extra arguments to NOTIFY');
+    expect(err('n NOTIFY SET (personal)').text).toBe('Missing NOTIFY events');
+    expect(err('n NOTIFY SET (personal ())').text).toBe('Invalid NOTIFY events: expected a list of events or NONE');
+    expect(err('n NOTIFY SET (everything (MessageNew))').text).toBe('Unknown NOTIFY filter EVERYTHING');
+    expect(err('n NOTIFY SET (mailboxes () (MessageNew))').text).toBe('Empty NOTIFY mailbox list');
+    expect(err('n NOTIFY SET (selected (MessageNew (UID FLAGS)))').text).toBe('MessageNew with fetch attributes is not supported');
+    expect(err('n NOTIFY SET (selected (MessageNew)) (selected-delayed (MessageNew))').text).toBe('NOTIFY names the selected mailbox more than once');
+    expect(err('n NOTIFY SET (selected (MailboxName))').text).toBe('Only message events may be given for the selected mailbox');
+  });
+
+  it(`at most LIMITS.imap.notifyMaxMailboxes (${LIMITS.imap.notifyMaxMailboxes}) names: N parses, N+1 is NO [LIMIT]`, () => {
+    const names = (k: number) => Array.from({ length: k }, (_, i) => `m${i}`);
+    const half = Math.floor(LIMITS.imap.notifyMaxMailboxes / 2);
+    const line = (k: number) => `n NOTIFY SET (subtree (${names(half).join(' ')}) (MessageNew)) (mailboxes (${names(k - half).join(' ')}) (MessageNew))`;
+    const a = parseLine(line(LIMITS.imap.notifyMaxMailboxes));
+    expect(a.kind).toBe('command');
+    const b = parseLine(line(LIMITS.imap.notifyMaxMailboxes + 1));
+    expect(b).toMatchObject({ kind: 'error', status: 'NO', code: 'LIMIT', text: `NOTIFY names too many mailboxes (limit ${LIMITS.imap.notifyMaxMailboxes})` });
   });
 });
