@@ -52,7 +52,8 @@ export function statusItems(events: Iterable<NotifyEvent>, change: boolean): Sta
 
 export function statusLine(name: string, items: readonly StatusItem[], st: MailboxStatus): Buffer {
   const values: ImapValue[] = [];
-  for (const item of items) values.push({ kind: 'atom', value: item }, valueOf(item, st));
+  // NOTIFY's items (ITEM_ORDER) never include APPENDLIMIT, the one item that needs the limit.
+  for (const item of items) values.push({ kind: 'atom', value: item }, valueOf(item, st, 0));
   return untagged({ kind: 'atom', value: 'STATUS' }, mailboxValue(name), values);
 }
 

@@ -207,9 +207,9 @@ describe('CATENATE', () => {
     await c.cmd('UNSELECT');
   });
 
-  it(`the catenated message may reach APPENDLIMIT (${LIMITS.imap.maxLiteralSize}); one more octet is TOOBIG before the literal is sent`, async () => {
+  it(`the catenated message may reach APPENDLIMIT (imap.max_message_size); one more octet is TOOBIG before the literal is sent`, async () => {
     const head = 'From: foo@example.com\r\n\r\n';
-    const N = LIMITS.imap.maxLiteralSize;
+    const N = n.t.config.imap.max_message_size;
     const ok = c.nextTag();
     c.write(`${ok} APPEND Dst CATENATE (URL "/Src/;UID=1/;SECTION=HEADER" TEXT {${N - head.length}}\r\n`);
     expect(await c.line()).toMatch(/^\+ /);
