@@ -58,14 +58,17 @@ describe('quota usage across switchovers', () => {
 
     await switchTo(pair.a, pair.b);
     await deliver(pair.b, 4, 'on-b');
-    expect(await pop3Dele((await ports(pair.b)).pop3!, USER, 'pw-quota', [1])).toMatch(/^\+OK/);
-    const onB = await quotaOf(pair.b);
     const kib = (l: string): number => Number(/STORAGE (\d+)/.exec(l)![1]);
+    const beforeDele = kib(await quotaOf(pair.b));
+    expect(await pop3Dele((await ports(pair.b)).pop3!, USER, 'pw-quota', [1])).toMatch(/^\+OK/);
+    // The expunged file's bytes leave the quota when the background unlink runs (paced: file-work.ts).
+    await waitUntil('the expunge unlinked on B', async () => kib(await quotaOf(pair.b)) < beforeDele);
+    const onB = await quotaOf(pair.b);
     expect(kib(onB)).toBeGreaterThan(kib(onA));
 
     // Back to A, whose maildirsize was written while it was primary.
-    await new Promise((r) => setTimeout(r, 300)); // background unlinks of the expunge on A
     await switchTo(pair.b, pair.a);
+    await waitUntil('A reports the usage B left', async () => (await quotaOf(pair.a)) === onB);
     expect(await quotaOf(pair.a)).toBe(onB);
   }, 90_000);
 });
