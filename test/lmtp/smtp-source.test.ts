@@ -5,47 +5,14 @@
  * compared byte for byte with the DATA the client sent (unstuffed and with
  * LF line ends by this test's own reading of RFC 5321 §4.5.2).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import { inboxMessages, maildirFiles } from '../helpers/maildir.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
+import { recordingRelay, runTool } from '../helpers/relay.js';
 
 const SMTP_SOURCE = ['/usr/sbin/smtp-source', '/usr/lib/postfix/sbin/smtp-source'].find((p) => existsSync(p));
-
-/** Relay 127.0.0.1:<port> → target, keeping what each client connection sent. */
-function recordingRelay(target: number): Promise<{ port: number; sent: Buffer[][]; close: () => Promise<void> }> {
-  const sent: Buffer[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const chunks: Buffer[] = [];
-    sent.push(chunks);
-    const upstream = net.connect({ port: target, host: '127.0.0.1' });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.on('data', (c: Buffer) => chunks.push(c));
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        sent,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      }),
-    );
-  });
-}
 
 /** The messages in one recorded LMTP connection: each DATA block, unstuffed, CRLF → LF. */
 function messagesOf(conn: Buffer): string[] {
@@ -62,20 +29,6 @@ function messagesOf(conn: Buffer): string[] {
     out.push(lines.map((l) => `${l}\n`).join(''));
     pos = end + 5;
   }
-}
-
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
 }
 
 /** A stored message without our trace lines: the optional Delivered-To, then our Received. */
@@ -110,7 +63,7 @@ describe.skipIf(!SMTP_SOURCE)('smtp-source -L (Postfix) delivering over LMTP', (
   it('300 messages to two recipients over 5 sessions land byte for byte in both Maildirs', async () => {
     const relay = await recordingRelay(t.ports.lmtp!);
     try {
-      const r = await run(SMTP_SOURCE!, ['-L', '-s', '5', '-m', '300', '-r', '2', '-l', '3000', '-d', '-f', 'sender@example.net', '-t', 'rcpt@example.org', '-S', 'load', `127.0.0.1:${relay.port}`], 120_000);
+      const r = await runTool(SMTP_SOURCE!, ['-L', '-s', '5', '-m', '300', '-r', '2', '-l', '3000', '-d', '-f', 'sender@example.net', '-t', 'rcpt@example.org', '-S', 'load', `127.0.0.1:${relay.port}`], 120_000);
       expect(r.output).toBe('');
       expect(r.code).toBe(0);
     } finally {
@@ -130,7 +83,7 @@ describe.skipIf(!SMTP_SOURCE)('smtp-source -L (Postfix) delivering over LMTP', (
   it('100 single-recipient messages over one reused connection each carry Delivered-To', async () => {
     const relay = await recordingRelay(t.ports.lmtp!);
     try {
-      const r = await run(SMTP_SOURCE!, ['-L', '-s', '1', '-m', '100', '-l', '200', '-d', '-f', '', '-t', 'solo@example.org', `127.0.0.1:${relay.port}`], 120_000);
+      const r = await runTool(SMTP_SOURCE!, ['-L', '-s', '1', '-m', '100', '-l', '200', '-d', '-f', '', '-t', 'solo@example.org', `127.0.0.1:${relay.port}`], 120_000);
       expect(r.code).toBe(0);
     } finally {
       await relay.close();

@@ -4,49 +4,16 @@
  * transparent TCP relay that records every connection's bytes, so each stored
  * file can be compared byte for byte with what the client actually sent.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import { inboxMessages, maildirFiles, RECEIVED_RE, splitReceived } from '../helpers/maildir.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
+import { recordingRelay, runTool } from '../helpers/relay.js';
 
 const QMQP_SOURCE = ['/usr/sbin/qmqp-source', '/usr/lib/postfix/sbin/qmqp-source'].find((p) => existsSync(p));
 const MESSAGES = 300;
 const SESSIONS = 5;
-
-/** Relay 127.0.0.1:<port> → target, keeping what each client connection sent. */
-function recordingRelay(target: number): Promise<{ port: number; sent: Buffer[][]; close: () => Promise<void> }> {
-  const sent: Buffer[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const chunks: Buffer[] = [];
-    sent.push(chunks);
-    const upstream = net.connect({ port: target, host: '127.0.0.1' });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.on('data', (c: Buffer) => chunks.push(c));
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        sent,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
-}
 
 /** The message netstring inside a recorded QMQP packet (independent of the server's parser). */
 function messageOf(packet: Buffer): Buffer {
@@ -55,21 +22,6 @@ function messageOf(packet: Buffer): Buffer {
   const innerColon = packet.indexOf(0x3a, innerStart);
   const len = Number(packet.subarray(innerStart, innerColon).toString('latin1'));
   return packet.subarray(innerColon + 1, innerColon + 1 + len);
-}
-
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => out.push(c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output: Buffer.concat(out).toString() });
-    });
-  });
 }
 
 let t: TestNode;
@@ -87,7 +39,7 @@ describe.skipIf(!QMQP_SOURCE)('Postfix qmqp-source', () => {
   it(`delivers ${MESSAGES} messages over ${SESSIONS} parallel sessions, each stored byte for byte`, { timeout: 120_000 }, async () => {
     const relay = await recordingRelay(t.ports.qmqp!);
     try {
-      const r = await run(
+      const r = await runTool(
         QMQP_SOURCE!,
         ['-m', String(MESSAGES), '-s', String(SESSIONS), '-l', '2000', '-f', 'from@source.test', '-t', 'alice@example.org', `127.0.0.1:${relay.port}`],
         90_000,
