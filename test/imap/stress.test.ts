@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, type RawImap } from './helpers/client.js';
 import { message, startImapNode, type ImapTestNode } from './helpers/node.js';
 import { stateFromFetch, ViewChecker } from './helpers/view-checker.js';
+import { rng } from '../helpers/rng.js';
 
 const SESSIONS = 15;
 const MAILBOXES = ['Stress1', 'Stress2', 'Stress3'];
@@ -24,18 +25,6 @@ const DEADLINE_MS = 35_000;
 const REPLY_TIMEOUT_MS = 20_000;
 const KEYWORDS = ['$Label1', '$Label2', '$Label3', '$Label4', '$Label5', 'NIL'];
 const SYSTEM = ['\\Seen', '\\Flagged', '\\Answered', '\\Draft'];
-
-/** mulberry32: small, seedable, good enough to pick operations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let n: ImapTestNode;
 

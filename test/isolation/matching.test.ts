@@ -13,15 +13,7 @@ import { matchBodyText } from '../../src/imap/search/body-text.js';
 import { textForSearch } from '../../src/store/mime/decode.js';
 import { parseMessage } from '../../src/store/mime/parse.js';
 import { WorkBudget } from '../../src/work/budget.js';
-
-/** Deterministic pseudo-random numbers (tests repeat exactly). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 function feedAll(set: NeedleSet, text: string, chunk: number): boolean[] {
   const run = set.run(new WorkBudget());
