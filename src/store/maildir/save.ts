@@ -94,7 +94,7 @@ export class SpoolDraft implements Draft {
   /** The MIME structure of a finished draft (of a parked one: parsed from its file); throws what the parser threw. */
   async structure(): Promise<MimeTree> {
     if (this.tree) return this.tree;
-    if (this.parked && !this.discarded) return parseChunks(fs.createReadStream(this.path, { highWaterMark: 64 * 1024 }));
+    if (this.parked && !this.discarded) return parseChunks(fs.createReadStream(this.path, { highWaterMark: LIMITS.store.readChunkBytes }));
     throw this.parseError ?? new RoostError('TEMP', 'draft is not finished');
   }
 
