@@ -209,6 +209,26 @@ export const LIMITS = {
     journalKeepFraction: 0.75,
     /** Records deleted per transaction while pruning (the event loop breathes in between). */
     journalPruneChunk: 5000,
+    /** Rows read from the index per page of background file work (one fsync of new/ and cur/ and one index transaction each). */
+    fileWorkPage: 1000,
+    /** Synchronous background file work (renames, unlinks) between yields to the event loop. */
+    fileWorkSliceMs: 4,
+    /** Pause after a slice while clients read messages (renames then get about a quarter of the time). */
+    fileWorkBusyPauseMs: 12,
+    /** How long after the last message read the file work keeps pausing. */
+    fileWorkForegroundMs: 200,
+    /** Wait before file work starts, so changes made in quick succession are done as one (coalescing). */
+    fileWorkStartDelayMs: 30,
+    /** How long a name our file work announced to the watcher waits for its event (events can be coalesced or lost on overflow). */
+    watcherOwnTtlMs: 10_000,
+    /** Announced names kept at most (events normally consume them within a debounce window); past it, events take the index lookup. */
+    watcherOwnMax: 20_000,
+    /** Deliver records per journal transaction when a Maildir is imported. */
+    importBatch: 5000,
+    /** Files found by reconcile whose structure is parsed at once (their bytes are read anyway). */
+    parseAtReconcile: 1000,
+    /** Bytes per read when a message file is streamed (range reads, recovery scans). */
+    readChunkBytes: 64 * 1024,
   },
   replication: {
     /** Largest JSON header of a replication frame. */

@@ -80,8 +80,13 @@ export class AuthGuard {
   /** Password checks: node-wide and per-address slots. */
   private readonly checks: Slots;
   private readonly checksByAddress = new Map<string, Slots>();
-  /** Attempts waiting for in-flight ones to be decided (woken as each ends). */
-  private readonly waiters = new Set<() => void>();
+  /**
+   * Attempts waiting for in-flight ones to be decided, under "u\0login" and
+   * "a\0address": an attempt is only ever busy because of in-flight ones with
+   * its name or address, so an ending attempt wakes just those (a flood of
+   * waiters on one name is not woken by every other login).
+   */
+  private readonly waiters = new Map<string, Set<() => void>>();
   private readonly opt: Required<AuthGuardOptions>;
 
   constructor(
@@ -144,7 +149,7 @@ export class AuthGuard {
         return { kind: 'throttled' };
       }
       if (trusted || over === 'free') break;
-      await new Promise<void>((resolve) => this.waiters.add(resolve));
+      await this.waitFor(userKey, remoteAddress);
     }
     if (malformed) return this.fail(userKey, remoteAddress, this.opt.now());
     bump(this.inFlightByUser, userKey, 1);
@@ -161,7 +166,7 @@ export class AuthGuard {
     // check slots, so a stale password does not hold up an office behind one
     // NAT address.
     const failed = outcome.kind === 'failed' ? this.fail(userKey, remoteAddress, this.opt.now()) : null;
-    this.wakeWaiters();
+    this.wakeWaiters(userKey, remoteAddress);
     return failed ?? outcome;
   }
 
@@ -177,11 +182,31 @@ export class AuthGuard {
     return busy ? 'busy' : 'free';
   }
 
-  private wakeWaiters(): void {
-    if (this.waiters.size === 0) return;
-    const all = [...this.waiters];
-    this.waiters.clear();
-    for (const w of all) w();
+  private waitFor(userKey: string, address: string): Promise<void> {
+    const keys = [`u\0${userKey}`, `a\0${address}`];
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        for (const k of keys) {
+          const set = this.waiters.get(k);
+          set?.delete(wake);
+          if (set?.size === 0) this.waiters.delete(k);
+        }
+        resolve();
+      };
+      for (const k of keys) {
+        let set = this.waiters.get(k);
+        if (!set) this.waiters.set(k, (set = new Set()));
+        set.add(wake);
+      }
+    });
+  }
+
+  /** Wake the attempts waiting on this name or address; they look at their budget again. */
+  private wakeWaiters(userKey: string, address: string): void {
+    for (const k of [`u\0${userKey}`, `a\0${address}`]) {
+      const set = this.waiters.get(k);
+      if (set) for (const w of [...set]) w();
+    }
   }
 
   /** The password check itself, in the node-wide and per-address slots. */

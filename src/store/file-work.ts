@@ -21,6 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { LIMITS } from '../limits.js';
 import type { AccountState } from './account.js';
 import { findByBasename } from './account.js';
 import { flat, internFlags } from './cache.js';
@@ -30,16 +31,12 @@ import { targetName } from './maildir/filename.js';
 import { addQuotaDelta } from './maildir/quota.js';
 import { fsyncDir } from './maildir/save.js';
 
-/** Rows read from the index per page (one fsync of new/ and cur/ and one index transaction each). */
-export const PAGE = 1000;
-/** Synchronous file work between yields to the event loop. */
-const SLICE_MS = 4;
-/** Pause after a slice while clients read messages (renames then get about a quarter of the time). */
-const BUSY_PAUSE_MS = 12;
-/** How long after the last message read the file work keeps pausing. */
-const FOREGROUND_MS = 200;
-/** Wait before starting, so changes made in quick succession are done as one (coalescing). */
-const START_DELAY_MS = 30;
+/** Tuning of this worker: see LIMITS.store.fileWork*. */
+const PAGE = LIMITS.store.fileWorkPage;
+const SLICE_MS = LIMITS.store.fileWorkSliceMs;
+const BUSY_PAUSE_MS = LIMITS.store.fileWorkBusyPauseMs;
+const FOREGROUND_MS = LIMITS.store.fileWorkForegroundMs;
+const START_DELAY_MS = LIMITS.store.fileWorkStartDelayMs;
 
 /** A file rename this worker has done or is about to do, as the watcher sees it. */
 export type OwnRename = (mailboxId: number, from: string, to: string) => void;

@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { LIMITS } from '../limits.js';
 import type { AccountState, StoreCore } from './account.js';
 import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
 import type { MailboxRow } from './index/db.js';
@@ -34,10 +35,9 @@ import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordsFromLetters, readDovecotKeywords } from './maildir/keyword-letters.js';
 import type { JournalRecord } from './types.js';
 
-/** Deliver records per journal transaction when a Maildir is imported. */
-const IMPORT_BATCH = 5000;
-/** Files found by reconcile whose structure is parsed at once (their bytes are read anyway). */
-const PARSE_AT_RECONCILE = 1000;
+/** See LIMITS.store.importBatch and parseAtReconcile. */
+const IMPORT_BATCH = LIMITS.store.importBatch;
+const PARSE_AT_RECONCILE = LIMITS.store.parseAtReconcile;
 
 /** First open of an account in this process (synchronous: runs inside AccountState.db()). */
 export function recoverAccount(core: StoreCore, st: AccountState): void {

@@ -88,6 +88,17 @@ describe('AuthGuard', () => {
     expect(results.filter((r) => r.kind === 'throttled').length).toBe(140);
   });
 
+  it('60 concurrent wrong LOGINs from one address for 60 names: only the first perAddressFailures reach the directory', async () => {
+    // The waiters here are blocked by their address, not their name: the
+    // attempts ending must wake them through the address.
+    const w = watched();
+    const g = new AuthGuard(w.dir, { allow_plaintext: 'loopback' }, log, { perUserFailures: 1000, perAddressFailures: 5, failureDelayBaseMs: 1, failureDelayMaxMs: 1 });
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => g.login(`user${i}@example.org`, 'guess', '203.0.113.77')));
+    expect(w.calls()).toBe(5);
+    expect(results.filter((r) => r.kind === 'failed').length).toBe(5);
+    expect(results.filter((r) => r.kind === 'throttled').length).toBe(55);
+  });
+
   it('the throttle keys on the login the directory uses: spaces, case and angle brackets do not escape it', async () => {
     const g = guard({ perUserFailures: 2, perAddressFailures: 1000, failureDelayBaseMs: 1, failureDelayMaxMs: 1 });
     for (let i = 0; i < 2; i++) expect((await g.login('dave@example.org', 'guess' + i, '203.0.113.50')).kind).toBe('failed');

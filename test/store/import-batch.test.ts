@@ -1,6 +1,6 @@
 /**
  * Indexing an existing Maildir at first open commits its messages in
- * batches (recovery.ts IMPORT_BATCH = 5,000) without holding their bytes:
+ * batches (LIMITS.store.importBatch = 5,000) without holding their bytes:
  * at the batch size and one past it every file gets its UID in name order,
  * exactly once, and its flags from the name (maildir(5) info ":2,S").
  */

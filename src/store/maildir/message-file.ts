@@ -6,11 +6,12 @@
  * No fs.ReadStream: destroying one closes its descriptor whatever autoClose
  * says, which would pull the file from under the other sections.
  */
+import { LIMITS } from '../../limits.js';
 import type { MessageFile } from '../store.js';
 import { fdClose, fdRead } from './fd.js';
 
 /** Bytes per read when streaming a range. */
-const CHUNK = 64 * 1024;
+const CHUNK = LIMITS.store.readChunkBytes;
 
 export class FdMessageFile implements MessageFile {
   /** Reads in libuv's pool: the descriptor is closed only after they finish. */

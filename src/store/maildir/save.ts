@@ -16,6 +16,7 @@ import { LIMITS } from '../../limits.js';
 import type { Draft, DraftOptions } from '../store.js';
 import { MimeStreamParser, parseChunks } from '../mime/stream.js';
 import type { MimeTree } from '../mime/types.js';
+import { countBareLf } from './scan.js';
 
 /**
  * A small message is also kept in memory, for the replication ship cache
@@ -93,7 +94,7 @@ export class SpoolDraft implements Draft {
   /** The MIME structure of a finished draft (of a parked one: parsed from its file); throws what the parser threw. */
   async structure(): Promise<MimeTree> {
     if (this.tree) return this.tree;
-    if (this.parked && !this.discarded) return parseChunks(fs.createReadStream(this.path, { highWaterMark: 64 * 1024 }));
+    if (this.parked && !this.discarded) return parseChunks(fs.createReadStream(this.path, { highWaterMark: LIMITS.store.readChunkBytes }));
     throw this.parseError ?? new RoostError('TEMP', 'draft is not finished');
   }
 
@@ -175,7 +176,7 @@ export class SpoolDraft implements Draft {
         this.parser = null;
       }
     }
-    this.vsize += chunk.length + bareLf(chunk, this.lastByte);
+    this.vsize += chunk.length + countBareLf(chunk, this.lastByte);
     this.lastByte = chunk.length > 0 ? chunk[chunk.length - 1]! : this.lastByte;
     if (body) this.bodyBytes += chunk.length;
     if (this.kept) {
@@ -184,17 +185,6 @@ export class SpoolDraft implements Draft {
       else this.kept = null;
     }
   }
-}
-
-/** Bare LFs (no CR before) in `chunk`, whose previous byte was `prev` (-1 at the start). */
-function bareLf(chunk: Buffer, prev: number): number {
-  let bare = 0;
-  let idx = chunk.indexOf(10);
-  while (idx >= 0) {
-    if ((idx === 0 ? prev : chunk[idx - 1]) !== 13) bare++;
-    idx = chunk.indexOf(10, idx + 1);
-  }
-  return bare;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { LIMITS } from '../../limits.js';
 import { compareNames, flagsFromLetters, parseName } from './filename.js';
 import { MimeStreamParser } from '../mime/stream.js';
 import type { MimeTree } from '../mime/types.js';
@@ -53,7 +54,7 @@ export interface FoundMessage {
   readonly structure: MimeTree | null;
 }
 
-const CHUNK = 64 * 1024;
+const CHUNK = LIMITS.store.readChunkBytes;
 
 /** Feed a file to `each` in CHUNK pieces (synchronously: recovery runs in one step). */
 function readChunks(file: string, each: (chunk: Buffer) => void): void {

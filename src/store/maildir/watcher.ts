@@ -21,6 +21,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { LIMITS } from '../../limits.js';
 import { isOwnName, type AccountState } from '../account.js';
 import { internFlags } from '../cache.js';
 import { parseName, targetName } from './filename.js';
@@ -30,10 +31,9 @@ import type { StoreImpl } from '../store-impl.js';
 
 /** Events within this window are looked at together. */
 const DEBOUNCE_MS = 40;
-/** How long a name our file work announced waits for its event (events can be coalesced or lost on overflow). */
-const OWN_TTL_MS = 10_000;
-/** Announced names kept at most (events normally consume them within a debounce window); past it, events take the index lookup. */
-const OWN_MAX = 20_000;
+/** Names our file work announced: see LIMITS.store.watcherOwn*. */
+const OWN_TTL_MS = LIMITS.store.watcherOwnTtlMs;
+const OWN_MAX = LIMITS.store.watcherOwnMax;
 
 interface Watched {
   st: AccountState;
