@@ -95,6 +95,17 @@ describe('CONDSTORE (RFC 7162 §3.1)', () => {
     expect((await c.cmd('SEARCH MODSEQ 99999999999999')).untagged[0]).toBe('* SEARCH');
   });
 
+  it('SORT and LIST-STATUS, as CONDSTORE-enabling commands, report HIGHESTMODSEQ the first time while selected', async () => {
+    const hms = /^\* OK \[HIGHESTMODSEQ \d+\]/;
+    for (const enabling of ['SORT (DATE) UTF-8 MODSEQ 1', 'LIST "" Cs RETURN (STATUS (HIGHESTMODSEQ))']) {
+      const c = await session();
+      await c.cmd('SELECT Cs');
+      expect((await c.cmd(enabling)).untagged.filter((l) => hms.test(l))).toHaveLength(1);
+      // §3.1: only the first one; CONDSTORE stays on.
+      expect((await c.cmd(enabling)).untagged.filter((l) => hms.test(l))).toHaveLength(0);
+    }
+  });
+
   it('unsolicited flag changes carry MODSEQ once CONDSTORE is enabled', async () => {
     const a = await session();
     const b = await session();

@@ -144,7 +144,8 @@ async function answer(
   const extended = ext?.extended === true;
   const showSubscribed = flavour === 'LIST' && (selection?.subscribed === true || ext?.returnOptions.subscribed === true);
   const statusItems = ext?.returnOptions.status ?? null;
-  if (statusItems?.includes('HIGHESTMODSEQ')) s.enabled.add('CONDSTORE');
+  // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ), here in LIST-STATUS, enables CONDSTORE.
+  if (statusItems?.includes('HIGHESTMODSEQ')) s.enableCondstore();
   for (const c of await candidates(env, flavour, matches, wildcardParents, selection)) {
     if (selection?.specialUse && !c.info?.specialUse) continue;
     const attrs = attributesOf(c, flavour, extended);

@@ -21,7 +21,7 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
   const view = s.view;
   const opts = cmd.args.returnOptions;
   const withModseq = usesModseq(cmd.args.program);
-  if (withModseq) s.enabled.add('CONDSTORE');
+  if (withModseq) s.enableCondstore();
   // One budget for the search and the sort (src/work/budget.ts): past it, NO [LIMIT].
   const budget = new WorkBudget();
   let hits;
