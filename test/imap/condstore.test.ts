@@ -106,6 +106,21 @@ describe('CONDSTORE (RFC 7162 §3.1)', () => {
     }
   });
 
+  it('a FETCH that sets \\Seen reports UID and the new MODSEQ under CONDSTORE (§3.1), once', async () => {
+    const c = await session();
+    await c.cmd('SELECT Cs (CONDSTORE)');
+    await c.cmd('STORE 1:2 -FLAGS.SILENT (\\Seen)');
+    for (const cmd of ['FETCH 1 (BODY[])', 'FETCH 2 (RFC822.SIZE BODY[HEADER.FIELDS (SUBJECT)])']) {
+      const r = await c.cmd(cmd);
+      const seq = cmd.split(' ')[1];
+      expect(r.untagged[0]).toMatch(new RegExp(`^\\* ${seq} FETCH \\(UID ${seq} FLAGS \\([^)]*\\\\Seen\\) [^]*MODSEQ \\(\\d+\\) BODY\\[`));
+      const now = (await c.cmd(`FETCH ${seq} (MODSEQ)`)).untagged[0]!;
+      expect(modseqOf(r.untagged[0]!)).toBe(modseqOf(now));
+      // Already \Seen: nothing changes, so the plain answer.
+      expect((await c.cmd(cmd)).untagged[0]).not.toMatch(/MODSEQ|UID/);
+    }
+  });
+
   it('unsolicited flag changes carry MODSEQ once CONDSTORE is enabled', async () => {
     const a = await session();
     const b = await session();
