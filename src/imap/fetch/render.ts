@@ -263,8 +263,10 @@ export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget,
   out.push(`${text})\r\n`);
 }
 
-/** Items that read the message file (all others come from the index and the stored structure). */
-const readsFile = (it: FetchItem): boolean => it.item === 'BINARY[]' || it.item === 'BINARY.SIZE' || bodyItem(it) !== null;
+/** Items that read the message file (all others come from the index and the stored structure); bodyItem's items and BINARY. */
+const FILE_ITEMS: ReadonlySet<string> = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+/** Checked per message: a set lookup, without building bodyItem's label and section. */
+const readsFile = (it: FetchItem): boolean => FILE_ITEMS.has(it.item);
 
 /**
  * Write `* seq FETCH (...)` for one message. The file is opened once, and
