@@ -27,7 +27,7 @@ import { SEPARATOR } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { ok } from '../session.js';
 import { patternMatcher } from '../list-match.js';
-import { valueOf } from './status.js';
+import { statusResponse } from './status.js';
 import { appendLimit } from '../append-limit.js';
 
 type Flavour = 'LIST' | 'LSUB' | 'XLIST';
@@ -157,14 +157,7 @@ async function answer(
     if (statusItems && c.info?.selectable) {
       // RFC 5819 §2: a mailbox that cannot be opened just gets no STATUS line.
       const st = await s.user.status(c.name).catch(() => null);
-      if (st) {
-        const items: (string | number | bigint | { kind: 'atom'; value: string })[] = [];
-        for (const item of statusItems) {
-          const v = valueOf(item, st, appendLimit(s.ctx));
-          if (v !== null) items.push({ kind: 'atom', value: item }, v);
-        }
-        s.out.push(untagged({ kind: 'atom', value: 'STATUS' }, mailboxValue(c.name), items));
-      }
+      if (st) s.out.push(statusResponse(c.name, statusItems, st, appendLimit(s.ctx)));
     }
     if (s.out.full) await s.out.flush();
   }
