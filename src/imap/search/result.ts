@@ -66,7 +66,7 @@ export function esearchLine(
  * answer order), else all hits. SAVE keeps exactly these (RFC 5182 §2.1), and
  * MODSEQ is the highest modseq of these (RFC 7162 §3.1.5).
  */
-export function returnedHits(opts: readonly SearchReturnOption[], hits: readonly Hit[]): readonly Hit[] {
+function returnedHits(opts: readonly SearchReturnOption[], hits: readonly Hit[]): readonly Hit[] {
   const want = new Set(opts);
   if (hits.length === 0 || !(want.has('MIN') || want.has('MAX')) || want.has('ALL') || want.has('COUNT')) return hits;
   const picks: Hit[] = [];
