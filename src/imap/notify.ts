@@ -22,7 +22,7 @@ import { SEPARATOR } from './names.js';
 import type { Output } from './output.js';
 import { mailboxValue, untagged, untaggedStatus } from './wire/encoder.js';
 import type { ImapValue, NotifyEvent, NotifyFilter, NotifyGroup, StatusItem } from './wire/types.js';
-import { valueOf } from './commands/status.js';
+import { statusResponse } from './commands/status.js';
 
 /** Every event Roost reports, in the order `[BADEVENT (...)]` lists them (§5.9). */
 export const SUPPORTED_EVENTS: readonly NotifyEvent[] = ['MessageNew', 'MessageExpunge', 'FlagChange', 'MailboxName', 'SubscriptionChange'];
@@ -50,11 +50,9 @@ export function statusItems(events: Iterable<NotifyEvent>, change: boolean): Sta
   return ITEM_ORDER.filter((i) => want.has(i));
 }
 
-export function statusLine(name: string, items: readonly StatusItem[], st: MailboxStatus): Buffer {
-  const values: ImapValue[] = [];
-  // NOTIFY's items (ITEM_ORDER) never include APPENDLIMIT, the one item that needs the limit.
-  for (const item of items) values.push({ kind: 'atom', value: item }, valueOf(item, st, 0));
-  return untagged({ kind: 'atom', value: 'STATUS' }, mailboxValue(name), values);
+/** NOTIFY's items (ITEM_ORDER) never include APPENDLIMIT, the one item that needs the limit. */
+function statusLine(name: string, items: readonly StatusItem[], st: MailboxStatus): Buffer {
+  return statusResponse(name, items, st, 0);
 }
 
 function listLine(attrs: readonly string[], name: string, oldName?: string): Buffer {

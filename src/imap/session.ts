@@ -319,8 +319,7 @@ export class Session {
   }
 
   private readonly onTimeout = (): void => {
-    this.bye('Autologout; idle for too long');
-    void this.safeFlush().then(() => this.end());
+    this.byeAndClose('Autologout; idle for too long');
   };
 
   private readonly onError = (err: Error): void => {
@@ -588,7 +587,11 @@ export class Session {
     this.end();
   }
 
-  /** Say BYE and close; nothing else is read or sent (RFC 3501 §7.1.5). */
+  /**
+   * The server ends the session on its own (limits, autologout): say BYE and
+   * close; nothing else is read or sent (RFC 3501 §7.1.5). bye() alone only
+   * queues it, for a caller that closes after more output (LOGOUT's OK).
+   */
   private byeAndClose(text: string): void {
     this.bye(text);
     void this.safeFlush().then(() => this.end());

@@ -95,6 +95,32 @@ describe('CONDSTORE (RFC 7162 §3.1)', () => {
     expect((await c.cmd('SEARCH MODSEQ 99999999999999')).untagged[0]).toBe('* SEARCH');
   });
 
+  it('SORT and LIST-STATUS, as CONDSTORE-enabling commands, report HIGHESTMODSEQ the first time while selected', async () => {
+    const hms = /^\* OK \[HIGHESTMODSEQ \d+\]/;
+    for (const enabling of ['SORT (DATE) UTF-8 MODSEQ 1', 'LIST "" Cs RETURN (STATUS (HIGHESTMODSEQ))']) {
+      const c = await session();
+      await c.cmd('SELECT Cs');
+      expect((await c.cmd(enabling)).untagged.filter((l) => hms.test(l))).toHaveLength(1);
+      // §3.1: only the first one; CONDSTORE stays on.
+      expect((await c.cmd(enabling)).untagged.filter((l) => hms.test(l))).toHaveLength(0);
+    }
+  });
+
+  it('a FETCH that sets \\Seen reports UID and the new MODSEQ under CONDSTORE (§3.1), once', async () => {
+    const c = await session();
+    await c.cmd('SELECT Cs (CONDSTORE)');
+    await c.cmd('STORE 1:2 -FLAGS.SILENT (\\Seen)');
+    for (const cmd of ['FETCH 1 (BODY[])', 'FETCH 2 (RFC822.SIZE BODY[HEADER.FIELDS (SUBJECT)])']) {
+      const r = await c.cmd(cmd);
+      const seq = cmd.split(' ')[1];
+      expect(r.untagged[0]).toMatch(new RegExp(`^\\* ${seq} FETCH \\(UID ${seq} FLAGS \\([^)]*\\\\Seen\\) [^]*MODSEQ \\(\\d+\\) BODY\\[`));
+      const now = (await c.cmd(`FETCH ${seq} (MODSEQ)`)).untagged[0]!;
+      expect(modseqOf(r.untagged[0]!)).toBe(modseqOf(now));
+      // Already \Seen: nothing changes, so the plain answer.
+      expect((await c.cmd(cmd)).untagged[0]).not.toMatch(/MODSEQ|UID/);
+    }
+  });
+
   it('unsolicited flag changes carry MODSEQ once CONDSTORE is enabled', async () => {
     const a = await session();
     const b = await session();

@@ -161,7 +161,7 @@ describe('COPY out of an EXAMINEd mailbox (RFC 3501 §6.3.2)', () => {
   });
 });
 
-describe('ESEARCH MODSEQ (RFC 4731 §3.1, RFC 7162 §3.1.5)', () => {
+describe('ESEARCH and ESORT MODSEQ (RFC 4731 §3.1, RFC 5267 §3.1, RFC 7162 §3.1.5)', () => {
   it('is the highest modseq of the returned messages: MIN/MAX alone, else all matches', async () => {
     const { a } = await twoSessions(4, ' (CONDSTORE)');
     const ms: bigint[] = [];
@@ -173,5 +173,11 @@ describe('ESEARCH MODSEQ (RFC 4731 §3.1, RFC 7162 §3.1.5)', () => {
     expect(await q('', '1:3')).toMatch(new RegExp(`ALL 1:3 MODSEQ ${ms[2]}$`));
     expect(await q('MIN MAX', '2:3')).toMatch(new RegExp(`MIN 2 MAX 3 MODSEQ ${ms[2]}$`));
     expect(await q('COUNT', '1:4')).toMatch(new RegExp(`COUNT 4 MODSEQ ${ms[4]}$`));
+    // ESORT (RFC 5267 §3.1): MIN/MAX are first/last in sort order, and MODSEQ is of those alone.
+    const sq = (ret: string): Promise<string> =>
+      a.cmd(`SORT RETURN (${ret}) (REVERSE ARRIVAL) UTF-8 1:3 MODSEQ 1`).then((r) => r.untagged.find((l) => l.startsWith('* ESEARCH'))!);
+    expect(await sq('MIN')).toMatch(new RegExp(`MIN 3 MODSEQ ${ms[3]}$`));
+    expect(await sq('MAX')).toMatch(new RegExp(`MAX 1 MODSEQ ${ms[1]}$`));
+    expect(await sq('COUNT')).toMatch(new RegExp(`COUNT 3 MODSEQ ${ms[2]}$`));
   });
 });

@@ -19,8 +19,9 @@ export async function enableCommand(env: CommandEnv, cmd: CommandOf<'ENABLE'>): 
     if (!ENABLEABLE.has(c) || enabled.includes(c)) continue;
     enabled.push(c);
   }
-  for (const c of enabled) s.enabled.add(c);
-  if (s.enabled.has('QRESYNC')) s.enabled.add('CONDSTORE');
   s.out.push(enabled.length > 0 ? `* ENABLED ${enabled.join(' ')}\r\n` : '* ENABLED\r\n');
+  // Both imply CONDSTORE (RFC 7162 §3.2.3); ENABLE runs before any SELECT (RFC 5161 §3.1), so this reports nothing.
+  if (enabled.length > 0) s.enableCondstore();
+  for (const c of enabled) s.enabled.add(c);
   return ok('Enabled');
 }

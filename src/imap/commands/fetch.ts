@@ -3,7 +3,8 @@
  * against this session's view; a message another session expunged (still in
  * our map, gone from the store) is never replaced by another: RFC 2180
  * §4.1.2 — the others are answered and the command ends NO. Implicit \Seen
- * is set in one store call before the answers, which then carry FLAGS.
+ * is set in one store call before the answers, which then carry FLAGS (and,
+ * under CONDSTORE, UID and the new MODSEQ: RFC 7162 §3.1).
  *
  * RFC 7162: MODSEQ and CHANGEDSINCE enable CONDSTORE (§3.1); CHANGEDSINCE
  * answers only messages with a higher modseq (§3.1.4.1); UID FETCH
@@ -13,7 +14,7 @@
 import { isRoostError } from '../../errors.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
-import { planFetch } from '../fetch/plan.js';
+import { planFetch, reportingChange } from '../fetch/plan.js';
 import { isWholeMessageItem, renderFetch, renderMetaLine, renderWholeMessage } from '../fetch/render.js';
 import { structureTexts, type StructureTexts } from '../fetch/cache.js';
 import type { MailboxHandle, MessageRecord } from '../../store/store.js';
@@ -111,13 +112,17 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     }
   }
 
+  // RFC 7162 §3.1: under CONDSTORE an answer reporting the new \Seen also carries UID and MODSEQ.
+  const changedPlan = newModseq.size > 0 && s.enabled.has('CONDSTORE') ? reportingChange(plan) : plan;
+  const planFor = (uid: number): typeof plan => (newModseq.has(uid) ? changedPlan : plan);
+
   if (plan.metaOnly) {
     for (const record of found) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
       const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
       if (showsFlags) announceKeywords(s.out, view, flags);
-      s.out.push(renderMetaLine(plan, seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
+      s.out.push(renderMetaLine(planFor(record.uid), seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
       if (s.out.full) await s.out.flush();
     }
     return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
@@ -139,17 +144,18 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
     if (showsFlags) announceKeywords(s.out, view, flags);
     const modseq = newModseq.get(record.uid);
+    const p = planFor(record.uid);
     if (cache) {
       const hit = cache.get(record.uid);
       if (hit && (!wantBody || hit.body !== undefined) && (!wantBs || hit.bodystructure !== undefined)) {
-        s.out.push(renderMetaLine(plan, seq, record, flags, modseq ?? record.modseq, hit));
+        s.out.push(renderMetaLine(p, seq, record, flags, modseq ?? record.modseq, hit));
         if (s.out.full) await s.out.flush();
         continue;
       }
     }
     const raw = ahead ? await ahead.take(i) : null;
     if (raw) {
-      renderWholeMessage(s.out, plan, { seq, record, flags, tree: null, modseq }, raw);
+      renderWholeMessage(s.out, p, { seq, record, flags, tree: null, modseq }, raw);
       if (s.out.full) await s.out.flush();
       continue;
     }
@@ -167,7 +173,7 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
           };
           cache.set(record.uid, texts);
         } else if (plan.needsStructure) tree = await view.handle.structure(record.uid);
-        await renderFetch(s.out, view.handle, plan, { seq, record, flags, tree, texts, modseq });
+        await renderFetch(s.out, view.handle, p, { seq, record, flags, tree, texts, modseq });
         break;
       } catch (err) {
         // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.

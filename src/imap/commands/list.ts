@@ -27,7 +27,7 @@ import { SEPARATOR } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { ok } from '../session.js';
 import { patternMatcher } from '../list-match.js';
-import { valueOf } from './status.js';
+import { statusResponse } from './status.js';
 import { appendLimit } from '../append-limit.js';
 
 type Flavour = 'LIST' | 'LSUB' | 'XLIST';
@@ -144,7 +144,8 @@ async function answer(
   const extended = ext?.extended === true;
   const showSubscribed = flavour === 'LIST' && (selection?.subscribed === true || ext?.returnOptions.subscribed === true);
   const statusItems = ext?.returnOptions.status ?? null;
-  if (statusItems?.includes('HIGHESTMODSEQ')) s.enabled.add('CONDSTORE');
+  // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ), here in LIST-STATUS, enables CONDSTORE.
+  if (statusItems?.includes('HIGHESTMODSEQ')) s.enableCondstore();
   for (const c of await candidates(env, flavour, matches, wildcardParents, selection)) {
     if (selection?.specialUse && !c.info?.specialUse) continue;
     const attrs = attributesOf(c, flavour, extended);
@@ -156,14 +157,7 @@ async function answer(
     if (statusItems && c.info?.selectable) {
       // RFC 5819 §2: a mailbox that cannot be opened just gets no STATUS line.
       const st = await s.user.status(c.name).catch(() => null);
-      if (st) {
-        const items: (string | number | bigint | { kind: 'atom'; value: string })[] = [];
-        for (const item of statusItems) {
-          const v = valueOf(item, st, appendLimit(s.ctx));
-          if (v !== null) items.push({ kind: 'atom', value: item }, v);
-        }
-        s.out.push(untagged({ kind: 'atom', value: 'STATUS' }, mailboxValue(c.name), items));
-      }
+      if (st) s.out.push(statusResponse(c.name, statusItems, st, appendLimit(s.ctx)));
     }
     if (s.out.full) await s.out.flush();
   }

@@ -8,8 +8,7 @@
  */
 import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
-import { esearchLine, saveResult, type Hit } from '../search/result.js';
-import type { MailboxView } from '../mailbox-view.js';
+import { answerModseq, esearchLine, saveResult } from '../search/result.js';
 import { searchUpdate } from '../search-context.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
@@ -34,7 +33,7 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
     if (err instanceof UnsupportedSearchKey) return bad(err.message);
     throw err;
   }
-  const modseq = withModseq && hits.length > 0 ? highestOf(s.view, opts ? returnedHits(opts, hits) : hits) : null;
+  const modseq = withModseq ? answerModseq(s.view, opts, hits) : null;
   if (opts !== null) {
     saveResult(s.view, opts, hits);
     const line = esearchLine(env.tag, cmd.uid, opts, hits, modseq, cmd.args.partial);
@@ -48,24 +47,4 @@ export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): 
   if (modseq !== null) line += ` (MODSEQ ${modseq})`;
   s.out.push(`${line}\r\n`);
   return ok('Search completed');
-}
-
-/**
- * The messages an ESEARCH answer names (RFC 4731 §3.1): with MIN and/or MAX
- * but neither ALL nor COUNT only those, else all hits. Its MODSEQ is the
- * highest modseq of exactly these (RFC 7162 §3.1.5).
- */
-function returnedHits(opts: readonly string[], hits: readonly Hit[]): readonly Hit[] {
-  const want = new Set(opts);
-  if (!(want.has('MIN') || want.has('MAX')) || want.has('ALL') || want.has('COUNT')) return hits;
-  const picks: Hit[] = [];
-  if (want.has('MIN')) picks.push(hits[0]!);
-  if (want.has('MAX') && (picks.length === 0 || hits.length > 1)) picks.push(hits[hits.length - 1]!);
-  return picks;
-}
-
-export function highestOf(view: MailboxView, hits: readonly Hit[]): bigint {
-  let max = 0n;
-  for (const m of view.records(hits.map((h) => h.uid).sort((a, b) => a - b)).found) if (m.modseq > max) max = m.modseq;
-  return max;
 }

@@ -20,9 +20,10 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   const s = env.s;
   const args = cmd.args;
   if (args.qresync && !s.enabled.has('QRESYNC')) return bad('QRESYNC parameter requires ENABLE QRESYNC');
-  if (args.condstore) s.enabled.add('CONDSTORE');
   if (s.state.kind === 'selected') s.out.push('* OK [CLOSED] Previous mailbox closed\r\n');
   s.deselect();
+  // After the deselect, so the old mailbox's HIGHESTMODSEQ is not reported; this SELECT reports the new one.
+  if (args.condstore) s.enableCondstore();
   const name = checkName(args.mailbox);
   const readOnly = cmd.name === 'EXAMINE';
   const user = s.user;

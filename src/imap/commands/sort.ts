@@ -9,11 +9,10 @@
  */
 import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
-import { esearchLine, saveResult } from '../search/result.js';
+import { answerModseq, esearchLine, saveResult } from '../search/result.js';
 import { loadItems, sortItems } from '../search/sort.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
-import { highestOf } from './search.js';
 import { WorkBudget } from '../../work/budget.js';
 
 export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Promise<CommandResult> {
@@ -21,7 +20,7 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
   const view = s.view;
   const opts = cmd.args.returnOptions;
   const withModseq = usesModseq(cmd.args.program);
-  if (withModseq) s.enabled.add('CONDSTORE');
+  if (withModseq) s.enableCondstore();
   // One budget for the search and the sort (src/work/budget.ts): past it, NO [LIMIT].
   const budget = new WorkBudget();
   let hits;
@@ -39,7 +38,8 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
     budget,
   );
   const sorted = await sortItems(items, cmd.args.criteria, budget);
-  const modseq = withModseq && sorted.length > 0 ? highestOf(view, sorted) : null;
+  // RFC 7162 §3.1.5: the highest modseq of the returned messages (MIN/MAX alone: just those, in sort order).
+  const modseq = withModseq ? answerModseq(view, opts, sorted) : null;
   if (opts !== null) {
     saveResult(view, opts, sorted);
     const line = esearchLine(env.tag, cmd.uid, opts, sorted, modseq, cmd.args.partial);

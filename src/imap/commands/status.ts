@@ -5,10 +5,10 @@ import type { MailboxStatus } from '../../store/types.js';
 import { appendLimit } from '../append-limit.js';
 import { checkName } from '../names.js';
 import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, ok } from '../session.js';
+import { ok } from '../session.js';
 
 /** `limit`: the APPENDLIMIT of the mailbox (appendLimit(ctx); the same for every mailbox here). */
-export function valueOf(item: StatusItem, st: MailboxStatus, limit: number): number | bigint | null {
+function valueOf(item: StatusItem, st: MailboxStatus, limit: number): number | bigint {
   switch (item) {
     case 'MESSAGES':
       return st.messages;
@@ -32,17 +32,18 @@ export function valueOf(item: StatusItem, st: MailboxStatus, limit: number): num
   }
 }
 
+/** `* STATUS name (item value ...)` in the items' order: STATUS, LIST-STATUS (RFC 5819 §2) and NOTIFY (RFC 5465 §5). */
+export function statusResponse(name: string, items: readonly StatusItem[], st: MailboxStatus, limit: number): Buffer {
+  const values: (number | bigint | { kind: 'atom'; value: string })[] = [];
+  for (const item of items) values.push({ kind: 'atom', value: item }, valueOf(item, st, limit));
+  return untagged({ kind: 'atom', value: 'STATUS' }, mailboxValue(name), values);
+}
+
 export async function statusCommand(env: CommandEnv, cmd: CommandOf<'STATUS'>): Promise<CommandResult> {
   const name = checkName(cmd.args.mailbox);
   const st = await env.s.user.status(name);
   // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE-enabling command.
   if (cmd.args.items.includes('HIGHESTMODSEQ')) env.s.enableCondstore();
-  const values: (string | number | bigint | { kind: 'atom'; value: string })[] = [];
-  for (const item of cmd.args.items) {
-    const v = valueOf(item, st, appendLimit(env.s.ctx));
-    if (v === null) return bad(`Unsupported STATUS item ${item}`);
-    values.push({ kind: 'atom', value: item }, v);
-  }
-  env.s.out.push(untagged({ kind: 'atom', value: 'STATUS' }, mailboxValue(name), values));
+  env.s.out.push(statusResponse(name, cmd.args.items, st, appendLimit(env.s.ctx)));
   return ok('Status completed');
 }

@@ -87,3 +87,19 @@ export function planFetch(items: readonly FetchItem[], uidCommand: boolean): Pla
     plan: { items: [...rest.filter((it) => !isLiteralItem(it)), ...rest.filter(isLiteralItem)], needsStructure, setsSeen, addFlags: setsSeen && !hasFlags, addUid: hasUid || uidCommand, metaOnly: !needsStructure },
   };
 }
+
+/**
+ * The plan for a message whose \Seen this FETCH just set while CONDSTORE is
+ * on: RFC 7162 §3.1 wants UID and MODSEQ in every FETCH response that reports
+ * a flag change, so both are added (MODSEQ with the other inline items).
+ */
+export function reportingChange(plan: FetchPlan): FetchPlan {
+  if (plan.addUid && plan.items.some((it) => it.item === 'MODSEQ')) return plan;
+  let items = plan.items;
+  if (!items.some((it) => it.item === 'MODSEQ')) {
+    const firstLiteral = items.findIndex(isLiteralItem);
+    const at = firstLiteral < 0 ? items.length : firstLiteral;
+    items = [...items.slice(0, at), { item: 'MODSEQ' }, ...items.slice(at)];
+  }
+  return { ...plan, items, addUid: true };
+}

@@ -194,8 +194,11 @@ export function renderMetaLine(
   return `${t})\r\n`;
 }
 
-/** One index-data item (or a cached rendered text) as `NAME value`. */
-function metaItem(it: FetchItem, rec: MessageRecord, flags: readonly string[], modseq: bigint, texts: StructureTexts | undefined): string {
+/**
+ * One index-data item, or a structure item from the cached rendered texts
+ * or else the stored structure `tree`, as `NAME value`.
+ */
+function metaItem(it: FetchItem, rec: MessageRecord, flags: readonly string[], modseq: bigint, texts: StructureTexts | undefined, tree: MimeTree | null = null): string {
   switch (it.item) {
     case 'FLAGS':
       return `FLAGS ${flagsText(flags)}`;
@@ -207,18 +210,18 @@ function metaItem(it: FetchItem, rec: MessageRecord, flags: readonly string[], m
       return `MODSEQ (${modseq})`;
     // Rendered-text cache hits (fetch/cache.ts): still one synchronous line per message.
     case 'ENVELOPE':
-      return `ENVELOPE ${textOf(texts?.envelope, it.item)}`;
+      return `ENVELOPE ${textOf(texts?.envelope ?? tree?.envelope, it.item)}`;
     case 'BODY':
-      return `BODY ${textOf(texts?.body, it.item)}`;
+      return `BODY ${textOf(texts?.body ?? (tree ? renderBodyStructure(tree, false) : undefined), it.item)}`;
     case 'BODYSTRUCTURE':
-      return `BODYSTRUCTURE ${textOf(texts?.bodystructure, it.item)}`;
+      return `BODYSTRUCTURE ${textOf(texts?.bodystructure ?? (tree ? renderBodyStructure(tree, true) : undefined), it.item)}`;
     default:
       throw new Error(`renderMetaLine: ${it.item} needs more than the index`);
   }
 }
 
 function textOf(t: string | undefined, item: string): string {
-  if (t === undefined) throw new Error(`renderMetaLine: ${item} is not in the rendered texts`);
+  if (t === undefined) throw new Error(`FETCH ${item}: neither rendered text nor structure at hand`);
   return t;
 }
 
@@ -263,8 +266,10 @@ export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget,
   out.push(`${text})\r\n`);
 }
 
-/** Items that read the message file (all others come from the index and the stored structure). */
-const readsFile = (it: FetchItem): boolean => it.item === 'BINARY[]' || it.item === 'BINARY.SIZE' || bodyItem(it) !== null;
+/** Items that read the message file (all others come from the index and the stored structure); bodyItem's items and BINARY. */
+const FILE_ITEMS: ReadonlySet<string> = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+/** Checked per message: a set lookup, without building bodyItem's label and section. */
+const readsFile = (it: FetchItem): boolean => FILE_ITEMS.has(it.item);
 
 /**
  * Write `* seq FETCH (...)` for one message. The file is opened once, and
@@ -332,25 +337,13 @@ async function gatherFetch(file: MessageFile | null, plan: FetchPlan, m: FetchTa
   for (const it of plan.items) {
     switch (it.item) {
       case 'FLAGS':
-        add(`FLAGS ${flagsText(m.flags)}`);
-        continue;
       case 'INTERNALDATE':
-        add(`INTERNALDATE "${formatDateTime(rec.internalDate)}"`);
-        continue;
       case 'RFC822.SIZE':
-        add(`RFC822.SIZE ${rec.vsize}`);
-        continue;
       case 'MODSEQ':
-        add(`MODSEQ (${m.modseq ?? rec.modseq})`);
-        continue;
       case 'ENVELOPE':
-        add(`ENVELOPE ${m.texts?.envelope ?? m.tree!.envelope}`);
-        continue;
       case 'BODY':
-        add(`BODY ${m.texts?.body ?? renderBodyStructure(m.tree!, false)}`);
-        continue;
       case 'BODYSTRUCTURE':
-        add(`BODYSTRUCTURE ${m.texts?.bodystructure ?? renderBodyStructure(m.tree!, true)}`);
+        add(metaItem(it, rec, m.flags, m.modseq ?? rec.modseq, m.texts, m.tree));
         continue;
       case 'BINARY.SIZE': {
         const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(file!)) : null;

@@ -61,18 +61,34 @@ export function esearchLine(
 }
 
 /**
- * RFC 5182 §2.1: SAVE keeps the whole result, except that with MIN and/or
- * MAX but neither ALL nor COUNT only those messages are kept.
+ * The messages an ESEARCH/ESORT answer names (RFC 4731 §3.1, RFC 5267 §3.1):
+ * with MIN and/or MAX but neither ALL nor COUNT only those (first and last in
+ * answer order), else all hits. SAVE keeps exactly these (RFC 5182 §2.1), and
+ * MODSEQ is the highest modseq of these (RFC 7162 §3.1.5).
  */
+function returnedHits(opts: readonly SearchReturnOption[], hits: readonly Hit[]): readonly Hit[] {
+  const want = new Set(opts);
+  if (hits.length === 0 || !(want.has('MIN') || want.has('MAX')) || want.has('ALL') || want.has('COUNT')) return hits;
+  const picks: Hit[] = [];
+  if (want.has('MIN')) picks.push(hits[0]!);
+  if (want.has('MAX') && (picks.length === 0 || hits.length > 1)) picks.push(hits[hits.length - 1]!);
+  return picks;
+}
+
+/**
+ * The MODSEQ of a SEARCH/SORT answer with a MODSEQ key (RFC 7162 §3.1.5):
+ * the highest modseq of the messages it returns, null when nothing matched.
+ */
+export function answerModseq(view: MailboxView, opts: readonly SearchReturnOption[] | null, hits: readonly Hit[]): bigint | null {
+  if (hits.length === 0) return null;
+  const named = opts ? returnedHits(opts, hits) : hits;
+  let max = 0n;
+  for (const m of view.records(named.map((h) => h.uid).sort((a, b) => a - b)).found) if (m.modseq > max) max = m.modseq;
+  return max;
+}
+
+/** RFC 5182 §2.1: SAVE keeps the messages the answer names (returnedHits). */
 export function saveResult(view: MailboxView, opts: readonly SearchReturnOption[] | null, hits: readonly Hit[]): void {
   if (!opts || !opts.includes('SAVE')) return;
-  const want = new Set(opts);
-  let keep = hits;
-  if ((want.has('MIN') || want.has('MAX')) && !want.has('ALL') && !want.has('COUNT') && hits.length > 0) {
-    const picks: Hit[] = [];
-    if (want.has('MIN')) picks.push(hits[0]!);
-    if (want.has('MAX')) picks.push(hits[hits.length - 1]!);
-    keep = picks;
-  }
-  view.searchResult = keep.map((h) => h.uid);
+  view.searchResult = returnedHits(opts, hits).map((h) => h.uid);
 }
