@@ -58,6 +58,22 @@ class RawPeer {
     });
   }
 
+  /**
+   * open(), retried while the listener is still at its connection limit:
+   * slots held by an earlier test's sockets are released when the node sees
+   * their close, which may come after this test starts.
+   */
+  static async openWhenFree(port: number): Promise<RawPeer> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await RawPeer.open(port);
+      } catch (err) {
+        if (attempt >= 100) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
   send(frame: Frame): void {
     for (const part of encodeFrame(frame)) this.socket.write(part);
   }
@@ -103,7 +119,7 @@ describe('the replication listener before the peer proved the secret', () => {
   }, 60_000);
 
   it('sends a nonce and nothing about the node; a bad proof is refused with the reason before the close', async () => {
-    const p = await RawPeer.open(pair.a.replPort);
+    const p = await RawPeer.openWhenFree(pair.a.replPort);
     p.send({ t: 'hello', v: 2, nonce: newNonce(), purpose: 'follow' });
     const ch = await p.frame('challenge');
     expect(Object.keys(ch).sort()).toEqual(['nonce', 't', 'v']);
@@ -114,7 +130,7 @@ describe('the replication listener before the peer proved the secret', () => {
   }, 30_000);
 
   it('refuses a node of the old protocol (version 1) naming both versions', async () => {
-    const p = await RawPeer.open(pair.a.replPort);
+    const p = await RawPeer.openWhenFree(pair.a.replPort);
     p.send({ t: 'hello', v: 1, nonce: newNonce(), purpose: 'follow' });
     const r = (await p.frame('refuse')) as Extract<Frame, { t: 'refuse' }>;
     expect(r.code).toBe('VERSION');
@@ -125,7 +141,7 @@ describe('the replication listener before the peer proved the secret', () => {
   it('cuts off peers announcing a 200 MB frame at the length prefix; memory stays flat', async () => {
     const before = await memory(pair.a.proc!.pid);
     const attack = async (): Promise<{ peer: RawPeer; sent: number }> => {
-      const p = await RawPeer.open(pair.a.replPort);
+      const p = await RawPeer.openWhenFree(pair.a.replPort);
       const head = Buffer.alloc(8);
       head.writeUInt32BE(64, 0);
       head.writeUInt32BE(200 * 1024 * 1024, 4);
@@ -154,7 +170,7 @@ describe('the replication listener before the peer proved the secret', () => {
   }, 60_000);
 
   it('drops a peer that says nothing once the handshake deadline has passed', async () => {
-    const p = await RawPeer.open(pair.a.replPort);
+    const p = await RawPeer.openWhenFree(pair.a.replPort);
     await p.closed;
     expect(p.bytes).toBe(0);
     // Timers never fire early by more than a millisecond: the drop came at the deadline, not before.
