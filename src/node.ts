@@ -15,6 +15,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics } from 'prom-client';
 import type { Directory } from './accounts/directory.js';
 import { JournaledDirectory, parseUserOp } from './accounts/journaled.js';
+import { createLdapDirectory } from './accounts/ldap.js';
 import { openSqliteDirectory, SqliteDirectory } from './accounts/sqlite.js';
 import { ControlServer } from './admin/control.js';
 import { CONTROL_SOCKET, NODE_FILE } from './admin/files.js';
@@ -25,8 +26,11 @@ import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
 import { deliverStream } from './delivery/deliver.js';
+import { createImapServer } from './imap/server.js';
 import { createLmtpServer } from './lmtp/server.js';
+import { createPop3Server } from './pop3/server.js';
 import { createQmqpServer } from './qmqp/server.js';
+import { attachReplication } from './replication/index.js';
 import { openStore, type Store } from './store/store.js';
 
 /** Bound ports (port 0 in the config resolves to the real one). Absent = listener disabled or closed. */
@@ -95,33 +99,10 @@ export interface StartOptions {
 
 let defaultMetricsOn = false;
 
-type ServerFactory = (ctx: NodeContext) => ProtocolServer;
-
-/**
- * Load a protocol server factory by module path, or null when the module is
- * not in this build (each protocol is its own module; a missing one is logged).
- */
-async function optionalFactory(modulePath: string, exportName: string, log: Logger): Promise<ServerFactory | null> {
-  try {
-    const mod = (await import(modulePath)) as Record<string, unknown>;
-    const f = mod[exportName];
-    if (typeof f === 'function') return f as ServerFactory;
-    log.warn({ module: modulePath }, `${exportName} not exported; listener disabled`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    log.warn({ module: modulePath, detail: (err as Error).message }, 'module missing from this build; listener disabled');
-  }
-  return null;
-}
-
-/** The configured directory backend (sqlite, or ldap when that module is in the build). */
+/** The configured directory backend: the embedded SQLite one or LDAP. */
 export async function openDirectory(config: Config, log: Logger): Promise<Directory> {
   if (config.directory.backend === 'sqlite') return openSqliteDirectory(config.paths.dataDir, config.paths.mailDir);
-  const mod = (await import('./accounts/ldap.js' as string)) as {
-    createLdapDirectory?: (config: Config, log: Logger) => Directory | Promise<Directory>;
-  };
-  if (!mod.createLdapDirectory) throw new Error('directory.backend: the ldap backend is not available in this build');
-  return mod.createLdapDirectory(config, log);
+  return createLdapDirectory(config, log);
 }
 
 async function writeAtomic(file: string, data: string): Promise<void> {
@@ -186,14 +167,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     replication: { waitFor: async () => undefined, writable: true },
   };
 
-  const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx)];
-  for (const [mod, name] of [
-    ['./pop3/server.js', 'createPop3Server'],
-    ['./imap/server.js', 'createImapServer'],
-  ] as const) {
-    const f = await optionalFactory(mod, name, log);
-    if (f) servers.push(f(ctx));
-  }
+  const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx), createPop3Server(ctx), createImapServer(ctx)];
 
   const statusProviders = new Map<string, () => Record<string, unknown>>();
   const portProviders: (() => Partial<NodePorts>)[] = [];
@@ -309,8 +283,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   try {
     const journaled = directory instanceof SqliteDirectory ? await journalDirectory(node, directory, cleanups) : null;
-    const replication = await optionalReplication(log);
-    if (replication) await replication(node);
+    await attachReplication(node);
     if (journaled && ctx.replication.writable) {
       const seeded = await journaled.seed();
       if (seeded > 0) log.info({ entries: seeded }, 'directory: existing users and aliases journaled for replication');
@@ -328,18 +301,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   }
   log.info({ ports: ports(), role: node.role, dataDir }, 'roost node started');
   return node;
-}
-
-/** src/replication attaches itself when present: `attachReplication(node)` from src/replication/index.ts. */
-async function optionalReplication(log: Logger): Promise<((node: RoostNode) => Promise<void>) | null> {
-  try {
-    const mod = (await import('./replication/index.js' as string)) as { attachReplication?: (node: RoostNode) => Promise<void> };
-    return mod.attachReplication ?? null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    log.debug('replication module not in this build');
-    return null;
-  }
 }
 
 /**
