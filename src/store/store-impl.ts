@@ -30,6 +30,7 @@ import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
 import { RoostError, isRoostError, tempFromOs } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import { logger } from '../log/logger.js';
 import { AccountState, type StoreCore } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
@@ -63,7 +64,7 @@ export interface SaveTarget {
 export class StoreImpl implements Store, StoreCore {
   readonly journal: Journal;
   readonly committer: GroupCommitter;
-  readonly hub = new ChangeHub();
+  readonly hub = new ChangeHub((msg, err) => this.warn(msg, err));
   readonly hostname: string;
   readonly replication: ReplicationImpl;
   readonly watcher: MailboxWatcher | null;
@@ -111,7 +112,8 @@ export class StoreImpl implements Store, StoreCore {
       (recs) => this.notifyCommitted(recs),
     );
     this.replication = new ReplicationImpl(this);
-    const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => process.emitWarning(`${msg} ${JSON.stringify(fields)}`));
+    // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
+    const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => logger().warn(fields, msg));
     this.log = log;
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
     this.keeper?.start();
@@ -215,7 +217,7 @@ export class StoreImpl implements Store, StoreCore {
   }
 
   warn(msg: string, err?: unknown): void {
-    process.emitWarning(`${msg}${err ? `: ${(err as Error).message ?? String(err)}` : ''}`);
+    this.log(msg, err === undefined ? {} : { err: (err as Error)?.message ?? String(err) });
   }
 
   /** The state object for an account (created on first use; the directory's view of the account wins). */
@@ -321,12 +323,8 @@ export class StoreImpl implements Store, StoreCore {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
       // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
-      // A parked draft (park()) has given its descriptor back: the same calls by path.
-      if (o.internalDate) {
-        if (draft.fd !== null) fs.futimesSync(draft.fd, o.internalDate, o.internalDate);
-        else fs.utimesSync(draft.path, o.internalDate, o.internalDate);
-      }
-      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((draft.fd !== null ? fs.fstatSync(draft.fd) : fs.statSync(draft.path)).mtimeMs);
+      if (o.internalDate) await fsp.utimes(draft.path, o.internalDate, o.internalDate);
+      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((await fsp.stat(draft.path)).mtimeMs);
       const size = draft.size;
       const vsize = draft.vsize;
       const prepared: { t: SaveTarget; basename: string; filename: string; tmp: string }[] = [];
@@ -406,13 +404,8 @@ export class StoreImpl implements Store, StoreCore {
       placed.length = 0;
       return saved;
     } catch (err) {
-      for (const p of placed) {
-        try {
-          fs.unlinkSync(p);
-        } catch {
-          // Not linked or already gone.
-        }
-      }
+      // Not linked or already gone: nothing to remove.
+      await Promise.all(placed.map((p) => fsp.unlink(p).catch(() => undefined)));
       if (isRoostError(err)) throw err;
       throw tempFromOs(err, 'deliver');
     } finally {
