@@ -1,4 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
@@ -85,6 +86,32 @@ describe('config loading', () => {
     const viaEnv = await roostProcess(['serve'], { env: { ROOST_CONFIG: f } });
     expect(viaEnv.code).toBe(1);
     expect(viaEnv.stderr).toMatch(/qmqp\.over_quota/);
+  });
+
+  it('`roost serve` with a configured listener that cannot start stops with its error (exit 1), not without that listener', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const f = await configFile(
+        'serve-taken.toml',
+        [
+          `data_dir = "${dir}/taken"`,
+          '[log]\nlevel = "error"',
+          `[imap]\nlisten = "127.0.0.1:${port}"\ntls_listen = ""`,
+          '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
+          '[qmqp]\nlisten = "127.0.0.1:0"',
+          '[lmtp]\nlisten = "127.0.0.1:0"',
+          '[admin]\nlisten = "127.0.0.1:0"',
+          '[replication]\nlisten = ""',
+        ].join('\n') + '\n',
+      );
+      const r = await roostProcess(['serve', '--config', f]);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(new RegExp(`EADDRINUSE.*${port}|${port}.*EADDRINUSE`));
+    } finally {
+      taken.close();
+    }
   });
 
   it('a missing config file is an error naming --config', async () => {
