@@ -34,6 +34,7 @@ import { logger } from '../log/logger.js';
 import { AccountState, type StoreCore } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
+import { closeFullText } from './fts/fulltext.js';
 import { IndexDb } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
@@ -571,6 +572,7 @@ export class StoreImpl implements Store, StoreCore {
     await this.watcher?.close();
     for (const st of this.states.values()) st.dropIndex();
     this.lru.clear();
+    closeFullText(this);
     this.journal.close();
   }
 }
