@@ -7,6 +7,7 @@
 //   bash bench/compare/setup.sh      # installs Dovecot (and Postfix tools) if missing
 //   npm run build && npm run bench:compare
 //   BENCH_SCALE=0.1 npm run bench:compare   # a tenth of every size, for a quick look
+//   BENCH_ONLY=imap-append-p50,imap-append-p99 npm run bench:compare   # only those rows
 //
 // Sizes at BENCH_SCALE=1 are the issue's: 5,000 ingested messages at 1 and 16
 // clients, a 10,000-message POP3 maildrop, a 100,000-message IMAP INBOX,
@@ -33,7 +34,10 @@ const N = {
   idle: Math.max(50, Math.round(2000 * SCALE)),
   mixedClients: Math.max(10, Math.round(200 * SCALE)),
   mixedSeconds: Number(process.env.BENCH_MIXED_SECONDS ?? 10),
+  append: Math.max(50, Math.round(500 * SCALE)),
 };
+// BENCH_ONLY=id,id… runs only those workloads (ids as in the JSON results).
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 const SEED = 7;
 const PASS = 'bench-secret';
 const USERS = { ingest: 'ingest', pop: 'pop', big: 'big', idle: 'idle', mixed: Array.from({ length: 10 }, (_, i) => `mix${i}`) };
@@ -289,6 +293,33 @@ const WORKLOADS = [
     },
   },
   {
+    id: 'imap-append-p50',
+    label: `IMAP APPEND ${N.append} msgs one by one, synchronizing literal, p50 (ms)`,
+    better: 'lower',
+    async run(t, round, st) {
+      const c = await imapLogin(t, USERS.ingest, null);
+      const samples = [];
+      for (let i = 0; i < N.append; i++) {
+        const m = message(SEED + 300 + round, i, `${USERS.ingest}@${DOMAIN}`);
+        const crlf = Buffer.from(m.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+        const a = now();
+        await c.cmd(`APPEND INBOX {${crlf.length}}`, { onContinue: () => c.s.write(Buffer.concat([crlf, Buffer.from('\r\n')])) });
+        samples.push(now() - a);
+      }
+      c.close();
+      st.appendP99 = pct(samples, 99);
+      return median(samples);
+    },
+  },
+  {
+    id: 'imap-append-p99',
+    label: 'IMAP APPEND p99 (ms, same run as the row above)',
+    better: 'lower',
+    async run(t, round, st) {
+      return st.appendP99 ?? NaN;
+    },
+  },
+  {
     id: 'imap-search-body',
     label: `IMAP SEARCH BODY (rare word) (ms)`,
     better: 'lower',
@@ -464,7 +495,7 @@ log(`setup: ${JSON.stringify(setup)}`);
 
 const results = [];
 const state = { roost: {}, dovecot: {} };
-for (const w of WORKLOADS) {
+for (const w of WORKLOADS.filter((x) => !ONLY || ONLY.has(x.id))) {
   const r = { id: w.id, label: w.label, better: w.better, roost: [], dovecot: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of round % 2 ? [dovecot, roost] : [roost, dovecot]) {
