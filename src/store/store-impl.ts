@@ -150,6 +150,49 @@ export class StoreImpl implements Store, StoreCore {
     return db;
   }
 
+  /**
+   * Before an account's first index use from a session: a new account's
+   * index file is a copy of an empty one, made in the thread pool. Creating a
+   * SQLite file and its schema on the event loop waits on the filesystem
+   * journal (tens of ms while other writers fsync), for every session.
+   * Linked into place, never renamed over: a file another process made first wins.
+   */
+  async prepareIndex(st: AccountState): Promise<void> {
+    if (st.hasIndexOpen()) return;
+    const file = this.indexFile(st.id);
+    if (await fsp.access(file).then(() => true, () => false)) return;
+    const tmp = `${file}.${process.pid}.${uniqueName(this.hostname)}.new`;
+    try {
+      await fsp.copyFile(await this.indexTemplate(), tmp);
+      await fsp.link(tmp, file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    } catch (err) {
+      // The ordinary path still works: db() creates the file itself.
+      this.warn('store: could not prepare an index file from the template', err);
+    } finally {
+      await fsp.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  private template: Promise<string> | null = null;
+
+  /** data_dir/index.template.sqlite: an empty index of the current version, written once per process. */
+  private indexTemplate(): Promise<string> {
+    this.template ??= (async () => {
+      const file = path.join(this.opts.dataDir, 'index.template.sqlite');
+      const tmp = `${file}.${process.pid}.new`;
+      for (const ext of ['', '-wal', '-shm']) await fsp.rm(tmp + ext, { force: true });
+      new IndexDb(tmp).close();
+      await fsp.rename(tmp, file);
+      return file;
+    })();
+    this.template.catch(() => {
+      this.template = null;
+    });
+    return this.template;
+  }
+
   /** Mark an account as recently used (keeps its index open). */
   touch(st: AccountState): void {
     if (this.lru.has(st.id)) {

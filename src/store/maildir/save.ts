@@ -314,6 +314,12 @@ export function fsyncDirSync(dir: string): void {
   }
 }
 
+/** ensureMaildir in the thread pool. */
+export async function ensureMaildirAsync(dir: string, isFolder: boolean): Promise<void> {
+  for (const sub of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
+  if (isFolder) await fsp.writeFile(path.join(dir, 'maildirfolder'), '', { mode: 0o600, flag: 'a' });
+}
+
 /** Create cur/ new/ tmp/ (and `maildirfolder` for a Maildir++ folder) if missing. */
 export function ensureMaildir(dir: string, isFolder: boolean): void {
   for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
