@@ -13,6 +13,16 @@ export const LIMITS = {
      * limit, so spool files, indexes and the journal can still be opened.
      */
     fdReserve: 256,
+    /** HAProxy proxy-protocol.txt §2.1: a v1 header is at most 107 bytes, CRLF included. */
+    proxyV1MaxBytes: 107,
+    /**
+     * v2 bytes after the 16-byte fixed part (address block + TLVs). The
+     * format allows 65535; the largest address block is 216 (AF_UNIX) and the
+     * TLVs HAProxy sends (ALPN, authority, SSL, unique id ≤ 128) fit well below this.
+     */
+    proxyV2MaxLength: 1024,
+    /** A proxied connection whose PROXY header is not complete by then is closed (the proxy sends it at connect). */
+    proxyHeaderTimeoutMs: 10_000,
   },
   qmqp: {
     /** qmail-qmqpd refuses addresses of 1000 bytes or more. */

@@ -35,6 +35,9 @@ export interface NodePorts {
   imaps?: number;
   pop3?: number;
   pop3s?: number;
+  /** imap.proxy_listen and pop3.proxy_listen (PROXY protocol first). */
+  imapProxy?: number;
+  pop3Proxy?: number;
   qmqp?: number;
   lmtp?: number;
   admin?: number;
@@ -211,8 +214,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       const a = s.addresses();
       if (s.name === 'qmqp' && a.listen !== undefined) p.qmqp = a.listen;
       if (s.name === 'lmtp' && a.listen !== undefined) p.lmtp = a.listen;
-      if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {});
-      if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {});
+      if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {}, a.proxy !== undefined ? { pop3Proxy: a.proxy } : {});
+      if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {}, a.proxy !== undefined ? { imapProxy: a.proxy } : {});
     }
     const adminPort = admin.address();
     if (adminPort !== null) p.admin = adminPort;
