@@ -187,6 +187,13 @@ export const LIMITS = {
     maxConcurrentChecks: 2,
     maxConcurrentChecksPerAddress: 1,
   },
+  /** The nginx auth_http service (src/proxy/auth-http.ts). */
+  proxyAuth: {
+    /** A request (nginx sends one small GET per login) must be complete by then. */
+    requestTimeoutMs: 10_000,
+    /** nginx sends about ten headers (plus auth_http_header ones). */
+    maxHeaders: 64,
+  },
   store: {
     /** Open per-user index handles kept in the LRU. */
     maxOpenIndexes: 256,

@@ -24,6 +24,9 @@ import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js'
 import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
+import { sharedAuthGuard } from './net/auth-guard.js';
+import { parseListen } from './config/load.js';
+import { AuthHttpServer, type Backend, type MailProtocol } from './proxy/auth-http.js';
 import { deliverStream } from './delivery/deliver.js';
 import { createLmtpServer } from './lmtp/server.js';
 import { createQmqpServer } from './qmqp/server.js';
@@ -41,6 +44,8 @@ export interface NodePorts {
   qmqp?: number;
   lmtp?: number;
   admin?: number;
+  /** proxy.auth_listen (nginx auth_http). */
+  proxyAuth?: number;
   replication?: number;
 }
 
@@ -203,6 +208,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const readiness: (() => boolean)[] = [];
   const stopHooks: (() => Promise<void>)[] = [];
   const admin = new AdminHttpServer(() => health(), log.child({ component: 'admin' }));
+  const proxyAuth = new AuthHttpServer({
+    config,
+    directory,
+    guard: sharedAuthGuard(directory, config.auth, log),
+    log: log.child({ component: 'auth_http' }),
+    localBackend: (protocol) => localBackend(config, protocol, listenersOpen ? ports() : {}),
+  });
   const started = Date.now();
   let listenersOpen = false;
   let ready = false;
@@ -219,6 +231,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     }
     const adminPort = admin.address();
     if (adminPort !== null) p.admin = adminPort;
+    const authPort = proxyAuth.address();
+    if (authPort !== null) p.proxyAuth = authPort;
     for (const f of portProviders) Object.assign(p, f());
     return p;
   };
@@ -297,6 +311,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         );
         listenersOpen = false;
         await admin.close();
+        await proxyAuth.close();
         log.debug('admin closed');
         for (const fn of stopHooks.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'stop hook failed'));
         log.debug('stop hooks done');
@@ -320,17 +335,36 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     }
     if (node.role === 'primary') await node.openClientListeners();
     await admin.listen(config.admin.listen);
+    await proxyAuth.listen(config.proxy.auth_listen);
     ready = true;
     await writeNodeFile();
   } catch (err) {
     await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
     await admin.close().catch(() => undefined);
+    await proxyAuth.close().catch(() => undefined);
     for (const fn of stopHooks.reverse()) await fn().catch(() => undefined);
     await unwind();
     throw err;
   }
   log.info({ ports: ports(), role: node.role, dataDir }, 'roost node started');
   return node;
+}
+
+/**
+ * This node as an auth_http backend: the proxied listener when there is one
+ * (the proxy then sends the client's address in a PROXY header), else the
+ * plain one; a wildcard listen address is reached over loopback. Null while
+ * the client listeners are closed (a replica serves no one).
+ */
+function localBackend(config: Config, protocol: MailProtocol, p: NodePorts): Backend | null {
+  const section = protocol === 'imap' ? config.imap : config.pop3;
+  const proxied = protocol === 'imap' ? p.imapProxy : p.pop3Proxy;
+  const plain = protocol === 'imap' ? p.imap : p.pop3;
+  const spec = proxied !== undefined ? section.proxy_listen : section.listen;
+  const port = proxied ?? plain;
+  if (port === undefined) return null;
+  const host = parseListen(spec)?.host ?? '127.0.0.1';
+  return { host: host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host, port };
 }
 
 /** src/replication attaches itself when present: `attachReplication(node)` from src/replication/index.ts. */

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { startImapNode, type ImapTestNode } from '../imap/helpers/node.js';
 import { v2Inet } from '../helpers/proxy-header.js';
+import { rawConnect, type RawConn } from '../helpers/raw-conn.js';
 
 const limits = { net: LIMITS.net as { proxyHeaderTimeoutMs: number }, auth: LIMITS.auth as { failureDelayBaseMs: number; failureDelayMaxMs: number; perAddressFailures: number } };
 const saved = { net: { ...limits.net }, auth: { ...limits.auth } };
@@ -21,47 +22,8 @@ let imapPort: number;
 let pop3Port: number;
 const open: net.Socket[] = [];
 
-interface Conn {
-  s: net.Socket;
-  text(): string;
-  /** Resolves with everything received once `pattern` is seen or the server closes (bounded). */
-  until(pattern: RegExp): Promise<string>;
-  closed: Promise<void>;
-}
-
-async function connect(port: number, localAddress = '127.0.0.1'): Promise<Conn> {
-  const s = await new Promise<net.Socket>((resolve, reject) => {
-    const c = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(c));
-    c.once('error', reject);
-  });
-  open.push(s);
-  let got = '';
-  const wake = new Set<() => void>();
-  s.on('data', (b: Buffer) => {
-    got += b.toString('latin1');
-    for (const w of wake) w();
-  });
-  s.on('error', () => undefined);
-  const closed = new Promise<void>((r) => s.once('close', () => r()));
-  void closed.then(() => {
-    for (const w of wake) w();
-  });
-  const until = async (pattern: RegExp): Promise<string> => {
-    const deadline = Date.now() + 30_000;
-    while (!pattern.test(got) && !s.destroyed && Date.now() < deadline) {
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        wake.add(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-      wake.clear();
-    }
-    return got;
-  };
-  return { s, text: () => got, until, closed };
-}
+type Conn = RawConn;
+const connect = (port: number, localAddress = '127.0.0.1'): Promise<Conn> => rawConnect(port, localAddress, open);
 
 const v1 = (client: string, port = 40000): string => `PROXY TCP4 ${client} 127.0.0.1 ${port} 143\r\n`;
 
