@@ -193,6 +193,12 @@ export const LIMITS = {
     requestTimeoutMs: 10_000,
     /** nginx sends about ten headers (plus auth_http_header ones). */
     maxHeaders: 64,
+    /** A pair given by its nodes (src/proxy/pairs.ts): each /health gets this long to answer… */
+    healthTimeoutMs: 2000,
+    /** …its answer is at most this large… */
+    maxHealthBytes: 65_536,
+    /** …and who is primary is asked again after this (a failover is seen within it). */
+    primaryCacheMs: 2000,
   },
   store: {
     /** Open per-user index handles kept in the LRU. */

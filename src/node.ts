@@ -27,6 +27,7 @@ import { loadTls } from './net/tls.js';
 import { sharedAuthGuard } from './net/auth-guard.js';
 import { parseListen } from './config/load.js';
 import { AuthHttpServer, type Backend, type MailProtocol } from './proxy/auth-http.js';
+import { PrimaryFinder } from './proxy/pairs.js';
 import { deliverStream } from './delivery/deliver.js';
 import { createLmtpServer } from './lmtp/server.js';
 import { createQmqpServer } from './qmqp/server.js';
@@ -213,6 +214,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     directory,
     guard: sharedAuthGuard(directory, config.auth, log),
     log: log.child({ component: 'auth_http' }),
+    primaries: new PrimaryFinder(log.child({ component: 'auth_http' })),
     localBackend: (protocol) => localBackend(config, protocol, listenersOpen ? ports() : {}),
   });
   const started = Date.now();

@@ -5,6 +5,7 @@ import { SCHEMA, type Config, type KeySpec, type Section } from './schema.js';
 import { LIMITS } from '../limits.js';
 import { compileUidlFormat } from '../accounts/uidl-format.js';
 import { parseCidrList } from '../net/cidr.js';
+import { parsePairSpec } from '../proxy/pairs.js';
 
 /** A configuration problem; `key` names the offending key ("qmqp.listen"). */
 export class ConfigError extends Error {
@@ -128,6 +129,13 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
     parseCidrList((root.proxy as Config['proxy']).trusted);
   } catch (err) {
     throw new ConfigError('proxy.trusted', (err as Error).message);
+  }
+  for (const [name, value] of Object.entries((root.cluster as Config['cluster']).hosts)) {
+    try {
+      parsePairSpec(value);
+    } catch (err) {
+      throw new ConfigError('cluster.hosts', `${name}: ${(err as Error).message}`);
+    }
   }
   // A proxied listener or auth_http with no trusted proxy would refuse everyone: say so at start.
   const proxy = root.proxy as Config['proxy'];

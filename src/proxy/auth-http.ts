@@ -30,6 +30,7 @@ import type { Logger } from '../log/logger.js';
 import type { AuthGuard } from '../net/auth-guard.js';
 import { parseCidrList, type AddressSet } from '../net/cidr.js';
 import { closeServer, listenOn } from '../net/listen.js';
+import { parsePairSpec, type PrimaryFinder } from './pairs.js';
 
 export type MailProtocol = 'imap' | 'pop3';
 
@@ -100,6 +101,8 @@ export interface AuthServiceDeps {
   readonly log: Logger;
   /** This node's proxied (or plain) listener for `protocol`; null while it does not serve (a replica). */
   readonly localBackend: (protocol: MailProtocol) => Backend | null;
+  /** Finds the primary of a pair given by its nodes' admin listeners. */
+  readonly primaries: PrimaryFinder;
 }
 
 /** Decide one attempt: the password check, then where the account lives. */
@@ -140,8 +143,9 @@ export async function answerAttempt(deps: AuthServiceDeps, req: AuthRequest): Pr
 /**
  * Where the account's mailbox is served: this node unless its mailHost names
  * another one (the same rule as src/accounts/ldap.ts: with no
- * directory.ldap.mail_host every account is local). nginx takes only an IP
- * address in Auth-Server, so a name in cluster.hosts is resolved here.
+ * directory.ldap.mail_host every account is local). The pair is its
+ * service address or its current primary (src/proxy/pairs.ts). nginx takes
+ * only an IP address in Auth-Server, so a name is resolved here.
  */
 async function backendFor(deps: AuthServiceDeps, account: Account, protocol: MailProtocol): Promise<Backend | null> {
   const self = deps.config.directory.ldap.mail_host.toLowerCase();
@@ -152,12 +156,27 @@ async function backendFor(deps: AuthServiceDeps, account: Account, protocol: Mai
     deps.log.error({ login: account.login, mailHost: host }, 'auth_http: mailHost not in cluster.hosts');
     return null;
   }
-  const port = protocol === 'imap' ? deps.config.cluster.imap_port : deps.config.cluster.pop3_port;
-  if (isIP(target) !== 0) return { host: target, port };
+  const spec = parsePairSpec(target);
+  let name: string;
+  let port: number | undefined;
+  if (spec.kind === 'address') {
+    name = spec.host;
+    port = protocol === 'imap' ? deps.config.cluster.imap_port : deps.config.cluster.pop3_port;
+  } else {
+    const primary = await deps.primaries.primary(host, spec.admins);
+    if (!primary) return null;
+    name = primary.host;
+    port = primary[protocol];
+    if (port === undefined) {
+      deps.log.error({ mailHost: host, primary: primary.host, protocol }, 'auth_http: the primary reports no listener for the protocol');
+      return null;
+    }
+  }
+  if (isIP(name) !== 0) return { host: name, port };
   try {
-    return { host: (await lookup(target)).address, port };
+    return { host: (await lookup(name)).address, port };
   } catch (err) {
-    deps.log.error({ mailHost: host, target, err: (err as Error).message }, 'auth_http: cannot resolve the pair address');
+    deps.log.error({ mailHost: host, target: name, err: (err as Error).message }, 'auth_http: cannot resolve the pair address');
     return null;
   }
 }
