@@ -60,6 +60,19 @@ describe('a trusted proxy names the client', () => {
     expect(await p.until(/\+OK.*\r\n\+OK.*\r\n\+OK/)).toMatch(/^\+OK Roost POP3 server ready\.\r\n\+OK.*\r\n\+OK/);
   });
 
+  it(`the largest headers are read: a v1 line of ${LIMITS.net.proxyV1MaxBytes} bytes, a v2 header with ${LIMITS.net.proxyV2MaxLength} bytes after the fixed part`, async () => {
+    const longV1 = `PROXY UNKNOWN ${'x'.repeat(LIMITS.net.proxyV1MaxBytes - 16)}\r\n`;
+    expect(longV1.length).toBe(LIMITS.net.proxyV1MaxBytes);
+    const a = await connect(imapPort);
+    a.s.write(longV1);
+    expect(await a.until(/\* OK/)).toMatch(/^\* OK /);
+    const longV2 = v2Inet('192.0.2.5', '127.0.0.1', 1, 143, Buffer.alloc(LIMITS.net.proxyV2MaxLength - 12));
+    expect(longV2.length).toBe(16 + LIMITS.net.proxyV2MaxLength);
+    const b = await connect(pop3Port);
+    b.s.write(longV2);
+    expect(await b.until(/\+OK/)).toMatch(/^\+OK /);
+  });
+
   it('a header delivered byte by byte is read', async () => {
     const c = await connect(imapPort);
     for (const byte of Buffer.from(v1('192.0.2.4'))) {

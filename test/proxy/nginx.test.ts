@@ -5,7 +5,9 @@
  * connect from 127.0.0.2 / 127.0.0.3 while nginx reaches Roost from
  * 127.0.0.1, so "Roost sees the client" is told apart from "Roost sees nginx".
  */
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +133,33 @@ describe('IMAP and POP3 through nginx', () => {
     const text = await c.until(/^(?:[^\r]*\r\n){4}/);
     expect(text.split('\r\n')[3]).toMatch(/^\+OK 1 \d+$/);
     expect(logLines.some((l) => l.proto === 'pop3' && typeof l.remote === 'string' && l.remote.startsWith('127.0.0.2') && typeof l.via === 'string')).toBe(true);
+  });
+
+  it('Python imaplib and poplib through nginx log in and read the message', async () => {
+    const script = [
+      'import imaplib, poplib, json, sys',
+      'port, pport, user, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]',
+      'out = {}',
+      "m = imaplib.IMAP4('127.0.0.1', port, timeout=20)",
+      "out['login'] = m.login(user, pw)[0]",
+      "out['select'] = m.select('INBOX', readonly=True)[1][0].decode()",
+      "typ, data = m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')",
+      "out['subject'] = data[0][1].decode().strip()",
+      'm.logout()',
+      "p = poplib.POP3('127.0.0.1', pport, timeout=20)",
+      'p.user(user)',
+      "out['pass'] = p.pass_(pw).decode()",
+      "out['retr'] = b'\\n'.join(p.retr(1)[1]).decode('latin-1')",
+      'p.quit()',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const r = await promisify(execFile)('python3', ['-c', script, String(imapPort), String(pop3Port), USER, PASS], { timeout: 60_000 });
+    const out = JSON.parse(r.stdout) as Record<string, string>;
+    expect(out.login).toBe('OK');
+    expect(out.select).toBe('1');
+    expect(out.subject).toBe('Subject: Through nginx');
+    expect(out.pass).toMatch(/^\+OK/);
+    expect(out.retr).toContain('Subject: Through nginx');
   });
 
   it(`wrong passwords through nginx are refused; after ${PER_USER} the name is throttled, for direct logins too, but not from where it logged in before`, async () => {
