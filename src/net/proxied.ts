@@ -23,6 +23,16 @@ export interface ClientPeer {
   readonly via: string | null;
 }
 
+/** Refusals are logged at most once a second per listener and reason, so a flood cannot flood the log too. */
+const lastLogged = new Map<string, number>();
+function logRefusal(log: Logger, listener: string, reason: string, fields: Record<string, unknown>, msg: string): void {
+  const key = `${listener}\0${reason}`;
+  const now = Date.now();
+  if (now - (lastLogged.get(key) ?? 0) < 1000) return;
+  lastLogged.set(key, now);
+  log.warn({ listener, ...fields }, msg);
+}
+
 export function directPeer(socket: Socket): ClientPeer {
   return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, via: null };
 }
@@ -37,13 +47,13 @@ export async function proxiedPeer(socket: Socket, trusted: AddressSet, listener:
   const proxy = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
   socket.on('error', () => undefined);
   if (!trusted.has(socket.remoteAddress ?? '')) {
-    log.warn({ listener, peer: proxy }, 'proxied listener: peer is not in proxy.trusted; closed');
+    logRefusal(log, listener, 'untrusted', { peer: proxy }, 'proxied listener: peer is not in proxy.trusted; closed');
     socket.destroy();
     return null;
   }
   const r = await readProxyHeader(socket, timeoutMs);
   if (r.kind === 'error') {
-    log.warn({ listener, peer: proxy, reason: r.reason }, 'proxied listener: bad PROXY header; closed');
+    logRefusal(log, listener, 'header', { peer: proxy, reason: r.reason }, 'proxied listener: bad PROXY header; closed');
     socket.destroy();
     return null;
   }

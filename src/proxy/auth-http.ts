@@ -47,6 +47,8 @@ export interface AuthRequest {
   readonly protocol: string;
   readonly attempt: number;
   readonly clientIp: string;
+  /** Auth-SSL: the client reached nginx over TLS (logged; the policy is nginx's). */
+  readonly ssl: boolean;
 }
 
 export type AuthAnswer = { kind: 'ok'; backend: Backend; user?: string } | { kind: 'error'; text: string; waitSeconds?: number };
@@ -85,6 +87,7 @@ export function parseAuthRequest(headers: http.IncomingHttpHeaders): AuthRequest
     protocol: h('auth-protocol').toLowerCase(),
     attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
     clientIp,
+    ssl: h('auth-ssl').toLowerCase() === 'on',
   };
 }
 
@@ -111,7 +114,7 @@ export async function answerAttempt(deps: AuthServiceDeps, req: AuthRequest): Pr
   // APOP and CRAM-MD5 would need the cleartext password stored; nginx must be set to `imap_auth login plain` / `pop3_auth plain`.
   if (req.method !== 'plain' && req.method !== 'login') return { kind: 'error', text: 'Authentication method not supported' };
   const outcome = await deps.guard.login(req.user, req.pass, req.clientIp, { serveDelay: false, anyHost: true });
-  const fields = { login: req.user, client: req.clientIp, protocol: req.protocol, attempt: req.attempt };
+  const fields = { login: req.user, client: req.clientIp, protocol: req.protocol, attempt: req.attempt, ssl: req.ssl };
   switch (outcome.kind) {
     case 'ok': {
       const backend = await backendFor(deps, outcome.account, req.protocol);

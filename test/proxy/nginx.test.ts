@@ -109,7 +109,7 @@ describe('IMAP and POP3 through nginx', () => {
     expect(seen?.remote).toMatch(/^127\.0\.0\.2:\d+$/);
     expect(seen?.via).toMatch(/^127\.0\.0\.1:\d+$/);
     const routed = logLines.find((l) => l.msg === 'auth_http: login routed');
-    expect(routed).toMatchObject({ client: '127.0.0.2', protocol: 'imap', login: USER });
+    expect(routed).toMatchObject({ client: '127.0.0.2', protocol: 'imap', login: USER, ssl: false });
     expect(JSON.stringify(logLines)).not.toContain(PASS);
   });
 
