@@ -98,7 +98,11 @@ export const SCHEMA = {
   },
   /** The other servers (pairs) of a cluster, named by LDAP mailHost. */
   cluster: {
-    /** mailHost → the pair's service address (an IP, or a name resolved when asked; a floating address for a pair). */
+    /**
+     * mailHost → the pair: its service (floating) address, an IP or a name
+     * resolved when asked; or its nodes' admin listeners ("host:port host:port"),
+     * whose /health names the primary (src/proxy/pairs.ts).
+     */
     hosts: { type: 'map', default: {} },
     /** Where the pairs take proxied IMAP and POP3 (their imap.proxy_listen / pop3.proxy_listen port). */
     imap_port: { type: 'int', default: 143, min: 1, max: 65535 },
