@@ -25,6 +25,10 @@ import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js'
 import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
+import { sharedAuthGuard } from './net/auth-guard.js';
+import { parseListen } from './config/load.js';
+import { AuthHttpServer, type Backend, type MailProtocol } from './proxy/auth-http.js';
+import { PrimaryFinder } from './proxy/pairs.js';
 import { deliverStream } from './delivery/deliver.js';
 import { createImapServer } from './imap/server.js';
 import { createLmtpServer } from './lmtp/server.js';
@@ -39,9 +43,14 @@ export interface NodePorts {
   imaps?: number;
   pop3?: number;
   pop3s?: number;
+  /** imap.proxy_listen and pop3.proxy_listen (PROXY protocol first). */
+  imapProxy?: number;
+  pop3Proxy?: number;
   qmqp?: number;
   lmtp?: number;
   admin?: number;
+  /** proxy.auth_listen (nginx auth_http). */
+  proxyAuth?: number;
   replication?: number;
 }
 
@@ -174,6 +183,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const readiness: (() => boolean)[] = [];
   const stopHooks: (() => Promise<void>)[] = [];
   const admin = new AdminHttpServer(() => health(), log.child({ component: 'admin' }));
+  const proxyAuth = new AuthHttpServer({
+    config,
+    directory,
+    guard: sharedAuthGuard(directory, config.auth, log),
+    log: log.child({ component: 'auth_http' }),
+    primaries: new PrimaryFinder(log.child({ component: 'auth_http' })),
+    localBackend: (protocol) => localBackend(config, protocol, listenersOpen ? ports() : {}),
+  });
   const started = Date.now();
   let listenersOpen = false;
   let ready = false;
@@ -185,11 +202,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       const a = s.addresses();
       if (s.name === 'qmqp' && a.listen !== undefined) p.qmqp = a.listen;
       if (s.name === 'lmtp' && a.listen !== undefined) p.lmtp = a.listen;
-      if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {});
-      if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {});
+      if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {}, a.proxy !== undefined ? { pop3Proxy: a.proxy } : {});
+      if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {}, a.proxy !== undefined ? { imapProxy: a.proxy } : {});
     }
     const adminPort = admin.address();
     if (adminPort !== null) p.admin = adminPort;
+    const authPort = proxyAuth.address();
+    if (authPort !== null) p.proxyAuth = authPort;
     for (const f of portProviders) Object.assign(p, f());
     return p;
   };
@@ -268,6 +287,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         );
         listenersOpen = false;
         await admin.close();
+        await proxyAuth.close();
         log.debug('admin closed');
         for (const fn of stopHooks.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'stop hook failed'));
         log.debug('stop hooks done');
@@ -290,17 +310,36 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     }
     if (node.role === 'primary') await node.openClientListeners();
     await admin.listen(config.admin.listen);
+    await proxyAuth.listen(config.proxy.auth_listen);
     ready = true;
     await writeNodeFile();
   } catch (err) {
     await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
     await admin.close().catch(() => undefined);
+    await proxyAuth.close().catch(() => undefined);
     for (const fn of stopHooks.reverse()) await fn().catch(() => undefined);
     await unwind();
     throw err;
   }
   log.info({ ports: ports(), role: node.role, dataDir }, 'roost node started');
   return node;
+}
+
+/**
+ * This node as an auth_http backend: the proxied listener when there is one
+ * (the proxy then sends the client's address in a PROXY header), else the
+ * plain one; a wildcard listen address is reached over loopback. Null while
+ * the client listeners are closed (a replica serves no one).
+ */
+function localBackend(config: Config, protocol: MailProtocol, p: NodePorts): Backend | null {
+  const section = protocol === 'imap' ? config.imap : config.pop3;
+  const proxied = protocol === 'imap' ? p.imapProxy : p.pop3Proxy;
+  const plain = protocol === 'imap' ? p.imap : p.pop3;
+  const spec = proxied !== undefined ? section.proxy_listen : section.listen;
+  const port = proxied ?? plain;
+  if (port === undefined) return null;
+  const host = parseListen(spec)?.host ?? '127.0.0.1';
+  return { host: host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host, port };
 }
 
 /**

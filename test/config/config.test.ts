@@ -36,6 +36,10 @@ describe('config loading', () => {
     expect(c.replication.ack).toBe('sync');
     expect(c.directory.backend).toBe('sqlite');
     expect(c.auth.allow_plaintext).toBe('loopback');
+    expect(c.imap.proxy_listen).toBe('');
+    expect(c.pop3.proxy_listen).toBe('');
+    expect(c.proxy).toEqual({ trusted: [], auth_listen: '', auth_secret: '' });
+    expect(c.cluster).toEqual({ hosts: {}, imap_port: 143, pop3_port: 110 });
   });
 
   it('resolves a relative data_dir against the config file directory', async () => {
@@ -57,6 +61,12 @@ describe('config loading', () => {
     ['bad enum', '[replication]\nack = "maybe"\n', /replication\.ack: expected one of/],
     ['unknown ldap key', '[directory.ldap]\nhost = "x"\n', /directory\.ldap\.host: unknown key/],
     ['a journal bound below 64 KiB', '[replication]\njournal_max_bytes = 65535\n', /replication\.journal_max_bytes: 65535 is outside/],
+    ['a proxy.trusted entry that is not an address', '[proxy]\ntrusted = ["nginx.example"]\n', /proxy\.trusted: "nginx\.example" is not an address/],
+    ['a proxy.trusted prefix too long', '[proxy]\ntrusted = ["10.0.0.0/33"]\n', /proxy\.trusted:/],
+    ['imap.proxy_listen without proxy.trusted', '[imap]\nproxy_listen = "127.0.0.1:1144"\n', /imap\.proxy_listen: needs proxy\.trusted/],
+    ['proxy.auth_listen without proxy.trusted', '[proxy]\nauth_listen = "127.0.0.1:8026"\n', /proxy\.auth_listen: needs proxy\.trusted/],
+    ['a cluster.hosts node list with a bad entry', '[cluster.hosts]\n"a.example" = "10.0.0.1:8025 10.0.0.2"\n', /cluster\.hosts: a\.example: "10\.0\.0\.2" is not "host:port"/],
+    ['a cluster.hosts value that is not a string', '[cluster.hosts]\n"a.example" = 5\n', /cluster\.hosts: a\.example: expected a non-empty string/],
   ];
 
   it('takes the smallest journal bound, 64 KiB', async () => {
