@@ -40,7 +40,15 @@ const N = {
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 const SEED = 7;
 const PASS = 'bench-secret';
-const USERS = { ingest: 'ingest', pop: 'pop', big: 'big', idle: 'idle', mixed: Array.from({ length: 10 }, (_, i) => `mix${i}`) };
+const USERS = {
+  ingest: 'ingest',
+  pop: 'pop',
+  big: 'big',
+  idle: 'idle',
+  mixed: Array.from({ length: 10 }, (_, i) => `mix${i}`),
+  // Never used before their round of the first-login row.
+  fresh: Array.from({ length: ROUNDS }, (_, i) => `fresh${i}`),
+};
 const DOMAIN = 'example.org';
 
 if (!dovecotVersion()) {
@@ -86,7 +94,7 @@ async function startRoost(dir) {
   mkdirSync(dataDir, { recursive: true });
   const directory = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
   const maildirs = {};
-  const all = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed];
+  const all = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed, ...USERS.fresh];
   for (const u of all) {
     const acct = await directory.addUser({ address: `${u}@${DOMAIN}`, password: PASS });
     maildirs[u] = acct.maildir;
@@ -134,7 +142,7 @@ async function startRoost(dir) {
 }
 
 async function startDove(dir) {
-  const users = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed].map((u) => ({ name: `${u}@${DOMAIN}`, password: PASS }));
+  const users = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed, ...USERS.fresh].map((u) => ({ name: `${u}@${DOMAIN}`, password: PASS }));
   const dv = await startDovecot(dir, users);
   const lmtpPool = [];
   return {
@@ -288,6 +296,18 @@ const WORKLOADS = [
     async run(t, round) {
       const c = await imapLogin(t, USERS.big);
       const ms = await timed(() => c.cmd(`SEARCH HEADER Message-ID "<${SEED}.${(round * 7919) % N.big}@corpus"`));
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-first-login',
+    label: 'IMAP first login of an account: connect, LOGIN, SELECT INBOX (ms)',
+    better: 'lower',
+    async run(t, round) {
+      const a = now();
+      const c = await imapLogin(t, USERS.fresh[round]);
+      const ms = now() - a;
       c.close();
       return ms;
     },
@@ -474,6 +494,7 @@ for (const t of [roost, dovecot]) {
   fillMaildir(t.maildir(USERS.big), N.big, SEED, `${USERS.big}@${DOMAIN}`);
   for (const u of USERS.mixed) fillMaildir(t.maildir(u), 500, SEED + 1, `${u}@${DOMAIN}`);
   fillMaildir(t.maildir(USERS.idle), 10, SEED + 2, `${USERS.idle}@${DOMAIN}`);
+  for (const u of USERS.fresh) fillMaildir(t.maildir(u), 20, SEED + 3, `${u}@${DOMAIN}`);
   fillMaildir(t.maildir(USERS.ingest), 0, SEED, '');
   setup[t.kind] = { writeMs: Math.round(now() - a) };
 }
