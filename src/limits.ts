@@ -200,6 +200,13 @@ export const LIMITS = {
     /** …and who is primary is asked again after this (a failover is seen within it). */
     primaryCacheMs: 2000,
   },
+  /** `roost cluster status` and the storage figures in /health (src/admin/storage-status.ts). */
+  cluster: {
+    /** How often a node refreshes its account count and mail_dir disk figures. */
+    storageRefreshMs: 10_000,
+    /** Each node's /health gets this long to answer `roost cluster status`. */
+    statusTimeoutMs: 3000,
+  },
   store: {
     /** Open per-user index handles kept in the LRU. */
     maxOpenIndexes: 256,

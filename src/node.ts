@@ -18,6 +18,7 @@ import { JournaledDirectory, parseUserOp } from './accounts/journaled.js';
 import { createLdapDirectory } from './accounts/ldap.js';
 import { openSqliteDirectory, SqliteDirectory } from './accounts/sqlite.js';
 import { ControlServer } from './admin/control.js';
+import { attachStorageStatus } from './admin/storage-status.js';
 import { CONTROL_SOCKET, NODE_FILE } from './admin/files.js';
 import { AdminHttpServer, type HealthReport } from './admin/http.js';
 import type { Config } from './config/schema.js';
@@ -302,6 +303,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   registerControlCommands(node);
 
   try {
+    await attachStorageStatus(node);
     const journaled = directory instanceof SqliteDirectory ? await journalDirectory(node, directory, cleanups) : null;
     await attachReplication(node);
     if (journaled && ctx.replication.writable) {

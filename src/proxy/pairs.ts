@@ -36,13 +36,15 @@ export function parsePairSpec(value: string): PairSpec {
 }
 
 /** What a node's /health says, as far as routing needs it. */
-interface Health {
+export interface Health {
   role?: unknown;
   ready?: unknown;
   ports?: Record<string, unknown>;
+  [detail: string]: unknown;
 }
 
-function getHealth(admin: Endpoint, timeoutMs: number): Promise<Health | null> {
+/** GET /health of one node's admin listener; null when it does not answer in time or with JSON. */
+export function getHealth(admin: Endpoint, timeoutMs: number): Promise<Health | null> {
   return new Promise((resolve) => {
     const req = http.get({ host: admin.host, port: admin.port, path: '/health', timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
