@@ -110,7 +110,7 @@ async function startRoost(dir) {
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
       '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
       '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
-      '[lmtp]\nlisten = ""',
+      '[lmtp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
       '[admin]\nlisten = "127.0.0.1:0"',
       '[auth]\nallow_plaintext = "always"',
       '[replication]\nlisten = ""',
@@ -126,7 +126,8 @@ async function startRoost(dir) {
     async start() {
       const started = await spawnRoost(dataDir, cfg, { nodeArgs: ['--max-old-space-size=4096'], timeoutMs: 30_000 });
       this.child = started.child;
-      this.ports = { imap: started.ports.imap, pop3: started.ports.pop3, qmqp: started.ports.qmqp };
+      this.ports = { imap: started.ports.imap, pop3: started.ports.pop3, qmqp: started.ports.qmqp, lmtp: started.ports.lmtp };
+      this.lmtpPool = [];
     },
     pids() {
       return [this.child.pid];
@@ -134,7 +135,14 @@ async function startRoost(dir) {
     deliver(msg, rcpt) {
       return qmqpDeliver(this.ports.qmqp, msg, 'bench@example.net', [rcpt]);
     },
+    // The same LMTP client and connection reuse as Dovecot's side (one kept connection per client).
+    async deliverLmtp(msg, rcpt) {
+      const c = this.lmtpPool.pop() ?? (await Lmtp.connect(this.ports.lmtp));
+      await c.deliver(msg, 'bench@example.net', [rcpt]);
+      this.lmtpPool.push(c);
+    },
     async stop() {
+      for (const c of this.lmtpPool) c.close();
       this.child.kill('SIGTERM');
       await new Promise((r) => (this.child.exitCode !== null ? r() : this.child.once('exit', r)));
     },
@@ -149,6 +157,9 @@ async function startDove(dir) {
     ...dv,
     maildir: (u) => dv.maildir(`${u}@${DOMAIN}`),
     login: (u) => `${u}@${DOMAIN}`,
+    async deliverLmtp(msg, rcpt) {
+      return this.deliver(msg, rcpt);
+    },
     async deliver(msg, rcpt) {
       const c = lmtpPool.pop() ?? (await Lmtp.connect(dv.ports.lmtp));
       await c.deliver(msg, 'bench@example.net', [rcpt]);
@@ -212,6 +223,24 @@ const WORKLOADS = [
           while (next < N.ingest) {
             const i = next++;
             await t.deliver(message(SEED + 200 + round, i), `${USERS.ingest}@${DOMAIN}`);
+          }
+        }),
+      );
+      return N.ingest / ((now() - a) / 1000);
+    },
+  },
+  {
+    id: 'ingest-lmtp-16',
+    label: `ingest ${N.ingest} msgs over LMTP on both sides, 16 clients (msg/s)`,
+    better: 'higher',
+    async run(t, round) {
+      let next = 0;
+      const a = now();
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < N.ingest) {
+            const i = next++;
+            await t.deliverLmtp(message(SEED + 400 + round, i), `${USERS.ingest}@${DOMAIN}`);
           }
         }),
       );
