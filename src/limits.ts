@@ -181,7 +181,7 @@ export const LIMITS = {
     maxTrackedKeys: 100_000,
     /**
      * Password checks under way at once for the whole node, and per remote
-     * address; more wait in line. scrypt uses libuv's 4-thread pool, which
+     * address; more wait in line. scrypt uses libuv's thread pool (16 threads, bin/roost), which
      * file I/O shares: two checks leave two threads for the disk.
      */
     maxConcurrentChecks: 2,

@@ -28,7 +28,7 @@
  * `" name@dom"` and `"<name@dom>"` share the throttle of `name@dom`.
  * Password checks run at most `maxConcurrentChecks` at a time for the whole
  * node and `maxConcurrentChecksPerAddress` per remote address; the rest wait
- * in line. scrypt runs on libuv's thread pool (4 threads), which file I/O
+ * in line. scrypt runs on libuv's thread pool (16 threads, set in bin/roost), which file I/O
  * needs too: hashing must never hold all of it.
  */
 import { isIP } from 'node:net';
