@@ -182,7 +182,7 @@ export const LIMITS = {
     /**
      * Password checks under way at once for the whole node, and per remote
      * address; more wait in line. scrypt uses libuv's thread pool (16 threads, bin/roost), which
-     * file I/O shares: two checks leave two threads for the disk.
+     * file I/O shares: two checks leave the other threads for the disk.
      */
     maxConcurrentChecks: 2,
     maxConcurrentChecksPerAddress: 1,
