@@ -188,6 +188,8 @@ export const LIMITS = {
      * name, so this bounds the encoded full name, not each level.
      */
     maxFolderDirNameBytes: 255,
+    /** Folders whose dovecot-keywords table is kept in memory (keyword-letters.ts; the rest are read again when used). */
+    keywordTables: 4096,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,

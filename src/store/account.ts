@@ -17,6 +17,7 @@ import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
+import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
@@ -237,7 +238,7 @@ export class AccountState {
     const names = [e.diskName];
     if (e.filename) names.push(e.filename);
     const row = this.db().message(mailboxId, e.uid);
-    if (row) names.push(row.disk_name, row.renaming ?? row.disk_name, row.filename, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags)));
+    if (row) names.push(row.disk_name, row.renaming ?? row.disk_name, row.filename, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags), keywordTable(dir)));
     for (const n of new Set(names)) if (fs.existsSync(path.join(dir, n))) return n;
     return findByBasename(dir, e.basename);
   }
@@ -293,6 +294,7 @@ export class AccountState {
         const dir = this.dir(String(d.mailbox));
         const row = this.db().mailbox(String(d.mailbox));
         if (row && row.uidvalidity !== num(d.uidvalidity)) return [];
+        forgetKeywordTable(dir);
         if (fs.existsSync(dir)) {
           // Rename first (atomic: the folder disappears at once), then remove at leisure.
           const trash = path.join(root, `..roost-trash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
@@ -317,6 +319,8 @@ export class AccountState {
         for (const [f, t] of d.pairs as [string, string][]) {
           const from = this.dir(f);
           const to = this.dir(t);
+          forgetKeywordTable(from);
+          forgetKeywordTable(to);
           if (fs.existsSync(from) && !fs.existsSync(to)) fs.renameSync(from, to);
         }
         return [root];
@@ -589,9 +593,9 @@ export function entryOf(row: MessageRow): Entry {
  * its flags call for. Any other name for a known base name was given by
  * another program (mutt, qmail-pop3d) and is a change to pick up.
  */
-export function isOwnName(row: MessageRow, rel: string): boolean {
+export function isOwnName(row: MessageRow, rel: string, table: KeywordTable): boolean {
   if (rel === row.disk_name || rel === row.renaming) return true;
-  return rel === targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags));
+  return rel === targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags), table);
 }
 
 export function dirMtimes(dir: string): { newMtime: string; curMtime: string } {

@@ -32,7 +32,7 @@ import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
-import { keywordsFromLetters, readDovecotKeywords } from './maildir/keyword-letters.js';
+import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
 import type { JournalRecord } from './types.js';
 
 /** See LIMITS.store.importBatch and parseAtReconcile. */
@@ -157,7 +157,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       },
     },
   ]);
-  const keywordTable = readDovecotKeywords(dir);
+  const keywordTable = reloadKeywordTable(dir);
   // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
   for (let at = 0; at < found.length; at += IMPORT_BATCH) {
     const drafts: RecordDraft[] = [];
@@ -232,6 +232,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     if (!fs.existsSync(dir)) return;
     const disk = listMessages(dir);
     const rows = st.db().allRows(mb.id);
+    const table = reloadKeywordTable(dir);
     // Rows another process indexed (its files are what woke the watcher).
     const c = st.caches.get(mb.id);
     if (c) {
@@ -251,9 +252,12 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
       // Our own names (the file work may be between rename and record, or a
       // crash came there): never read back as a flag change. The index is
       // newer than any name it gave the file.
-      if (isOwnName(r, f.rel)) continue;
-      const keywords = r.flags.split(' ').filter((x) => x && !x.startsWith('\\'));
-      renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...keywords]), filename: f.rel });
+      if (isOwnName(r, f.rel, table)) continue;
+      // Keywords with a letter are as the name says (Dovecot or another tool
+      // changed them); those past the 26th live only in the index.
+      const unlettered = r.flags.split(' ').filter((x) => x && !x.startsWith('\\') && keywordIndex(x, table) < 0);
+      const lettered = keywordsFromLetters(f.letters, table);
+      renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...unlettered, ...lettered]), filename: f.rel });
     }
     const found: FoundMessage[] = [];
     for (const f of disk.values()) {

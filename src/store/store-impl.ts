@@ -36,6 +36,7 @@ import { GroupCommitter } from './commit.js';
 import { IndexDb } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
+import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
@@ -338,7 +339,8 @@ export class StoreImpl implements Store, StoreCore {
         }
         const basename = withSizes(uniqueName(this.hostname), size, vsize);
         const flags = normalizeFlags(t.flags);
-        const filename = flags.length > 0 ? `cur/${curName(basename, flags)}` : `new/${basename}`;
+        // Keywords get their Dovecot letters (dovecot-keywords written first).
+        const filename = flags.length > 0 ? `cur/${curName(basename, flags, '', ensureKeywordLetters(t.st.dir(t.mailbox), flags))}` : `new/${basename}`;
         const tmp = `tmp/${basename}`;
         const abs = path.join(t.st.dir(t.mailbox), tmp);
         await placeInTmp(draft.path, abs);
