@@ -18,6 +18,7 @@ import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
+import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
@@ -520,6 +521,22 @@ export class AccountState {
     for (const g of appends.values()) this.emit(g.id, { type: 'append', origin: g.origin, messages: g.list });
     for (const [id, ev] of events) this.emit(id, ev);
     if (schedule) this.scheduleFsWork();
+    if (recs.some(changesSubscriptions)) this.writeSubscriptions();
+  }
+
+  /**
+   * Keep the Maildir's Dovecot `subscriptions` file equal to the index's
+   * list (issue 15 §3), so the Maildir handed back to Dovecot keeps what the
+   * user subscribed. Best effort: the index stays the truth for Roost.
+   */
+  private writeSubscriptions(): void {
+    const db = this.db();
+    const names = [...db.mailboxes().filter((r) => r.subscribed === 1).map((r) => r.name), ...db.orphanSubscriptions()].sort();
+    try {
+      writeDovecotSubscriptions(this.account.maildir, names);
+    } catch (err) {
+      this.core.warn('store: cannot write the subscriptions file', err);
+    }
   }
 
   private ensureMailboxRow(name: string, uidvalidity: number): MailboxRow | null {
@@ -572,6 +589,16 @@ export class AccountState {
   fsIdle(): Promise<void> {
     return this.files.idle();
   }
+}
+
+/**
+ * Whether a record can change the subscription list. Mailboxes a Maildir
+ * import creates are left out: the import reads the old server's file for
+ * each of them, so the file must not be rewritten halfway through.
+ */
+function changesSubscriptions(rec: JournalRecord): boolean {
+  if (rec.kind === 'mailbox-create') return rec.data.fromMaildir !== true;
+  return rec.kind === 'subscribe' || rec.kind === 'mailbox-rename' || rec.kind === 'mailbox-delete';
 }
 
 export function entryOf(row: MessageRow): Entry {

@@ -154,6 +154,8 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         uidnext: Math.max(next, maxUid + 1),
         specialUse: kept?.specialUse ?? null,
         subscribed: kept?.subscribed ?? subscribedOnImport(st.account.maildir, name),
+        // The subscriptions file is not rewritten for these (account.ts changesSubscriptions).
+        fromMaildir: true,
       },
     },
   ]);
