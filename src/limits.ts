@@ -289,4 +289,10 @@ export const LIMITS = {
     /** Longest mailMessageStore value accepted (the schema's IA5 {256}). */
     maxStorePathLength: 256,
   },
+  importImap: {
+    /** Messages asked for per FETCH when copying from a live server (`roost import imap://…`); the resume point advances per batch. */
+    batch: 200,
+    /** Messages up to this size are fetched whole in a batch; bigger ones are streamed to their file in chunks. */
+    inlineBytes: 1024 * 1024,
+  },
 } as const;

@@ -119,8 +119,16 @@ export interface KeptUids {
 
 function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>): number {
   const dir = mailboxDir(st.account.maildir, name);
-  const kept = keep.get(name) ?? null;
-  const list = kept ?? readUidList(dir);
+  const onDisk = readUidList(dir);
+  // A kept mailbox that never held a message (INBOX made at the account's
+  // first open) has no UIDs a client could have cached: a UID list on disk
+  // (a migration into it) wins, so UIDVALIDITY and UIDs come across.
+  const kept = onDisk && keep.get(name)?.uidnext === 1 ? null : (keep.get(name) ?? null);
+  const keptAttrs = keep.get(name) ?? null;
+  const list = kept ?? onDisk;
+  // Files the kept index does not know but a UID list of the same UIDVALIDITY
+  // names above the kept UIDNEXT (a resumed `roost import imap://…`) keep that UID.
+  const extra = kept && onDisk && onDisk.uidvalidity === kept.uidvalidity ? onDisk : null;
   const uidvalidity = list ? list.uidvalidity : st.nextUidvalidity();
   st.noteUidvalidity(uidvalidity);
   const found: FoundMessage[] = [];
@@ -133,9 +141,14 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   let next = list ? list.uidnext : 1;
   const used = new Set<number>();
   const assigned = found.map((m) => {
-    const u = list?.uids.get(m.basename);
+    let u = list?.uids.get(m.basename);
+    if (u === undefined && extra && kept) {
+      const x = extra.uids.get(m.basename);
+      if (x !== undefined && x >= kept.uidnext) u = x;
+    }
     if (u !== undefined && !used.has(u)) {
       used.add(u);
+      if (u >= next) next = u + 1;
       return u;
     }
     return 0;
@@ -152,7 +165,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         mailbox: name,
         uidvalidity,
         uidnext: Math.max(next, maxUid + 1),
-        specialUse: kept?.specialUse ?? null,
+        specialUse: keptAttrs?.specialUse ?? null,
         subscribed: kept?.subscribed ?? subscribedOnImport(st.account.maildir, name),
         // The subscriptions file is not rewritten for these (account.ts changesSubscriptions).
         fromMaildir: true,
@@ -175,7 +188,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   }
   const mb = st.db().mailbox(name);
   if (mb) {
-    if (kept?.recentUid !== undefined) st.db().raiseRecent(mb.id, kept.recentUid);
+    if (keptAttrs?.recentUid !== undefined) st.db().raiseRecent(mb.id, keptAttrs.recentUid);
     st.noteMtimes(mb);
     // A large imported mailbox gets its packed list now, so the first SELECT
     // after `roost reindex` / a migration does not read every row.

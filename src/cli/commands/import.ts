@@ -11,6 +11,7 @@ import { RoostError } from '../../errors.js';
 import { logger } from '../../log/logger.js';
 import { folderDirProblem } from '../../store/maildir/names.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { importImap, isImapUrl } from './import-imap.js';
 import { reindexAccount } from './reindex.js';
 
 /** Files that describe another server's private state and must not be carried over. */
@@ -44,11 +45,16 @@ async function uncarriable(root: string): Promise<{ dir: string; why: string }[]
 
 export const importMaildir: CliCommand = {
   path: ['import'],
-  summary: 'copy an existing Maildir++ into an account without mail, keeping UIDs and UIDLs, then index it',
-  args: ['<address>', '<maildir>'],
-  options: [{ flags: '--skip-errors', description: 'import the rest when some folders cannot be carried (they are still listed on stderr)' }],
+  summary: 'copy an existing Maildir++ (into an account without mail) or a live IMAP server (imap[s]://user@host[:port], password on stdin; resumable) into an account, keeping UIDs and UIDLs, then index it',
+  args: ['<address>', '<source>'],
+  options: [
+    { flags: '--skip-errors', description: 'import the rest when some folders cannot be carried (they are still listed on stderr)' },
+    { flags: '--force', description: 'imap://: copy a folder again whose UIDVALIDITY changed at the source (refused otherwise)' },
+    { flags: '--no-tls-verify', description: "imaps://: do not check the source server's certificate (self-signed old servers)" },
+  ],
   async run(cli, args, opts) {
     const address = String(args[0]);
+    if (isImapUrl(String(args[1]))) return importImap(cli, address, String(args[1]), opts);
     const source = path.resolve(String(args[1]));
     if (!(await isMaildir(source))) throw new UsageError(`${source} is not a Maildir (no cur/ and new/)`);
     const bad = await uncarriable(source);

@@ -1,0 +1,171 @@
+/**
+ * Writing messages copied from another server (`roost import imap://…`)
+ * into a Maildir++ folder the way Dovecot would have left them, so the
+ * ordinary index rebuild (recovery.ts) takes them in with their UIDs:
+ *
+ *  - one file per message in cur/, named `TIME.V<uidvalidity>U<uid>.HOST,S=,W=:2,<letters>`
+ *    (TIME is the INTERNALDATE in seconds, the file's mtime is the INTERNALDATE);
+ *    the name is a function of the source's (UIDVALIDITY, UID), so a copy
+ *    that was interrupted after the rename is recognised and never made twice;
+ *  - `dovecot-uidlist` (version 3) lines mapping those names to the source UIDs;
+ *  - `dovecot-keywords` and letters a–z for keywords (keyword-letters.ts);
+ *  - `roost-import`: "<uidvalidity> <highest source UID copied>", the resume point.
+ *
+ * Files go tmp/ → fsync → rename into cur/ → fsync cur/ (maildir(5)), so a
+ * crash leaves at most a file in tmp/, which no reader adopts.
+ */
+import fs from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { escapeHost, lettersFor, normalizeFlags } from './filename.js';
+import { lettersForKeywords, readDovecotKeywords, writeDovecotKeywords, type KeywordTable } from './keyword-letters.js';
+import { countBareLf } from './scan.js';
+import { parseUidList } from './uidlist-import.js';
+import { formatDovecotSubscriptions, parseDovecotSubscriptions } from './subscriptions.js';
+
+const STATE_FILE = 'roost-import';
+const UIDLIST = 'dovecot-uidlist';
+const COPIED = /^\d+\.V(\d+)U(\d+)\./;
+
+export interface ImportState {
+  uidvalidity: number;
+  lastUid: number;
+}
+
+/** One source message as the importer writes it. */
+export interface ImportedMessage {
+  uid: number;
+  flags: readonly string[];
+  internalDate: Date;
+  body: Readable | Buffer;
+}
+
+export class FolderWriter {
+  readonly dir: string;
+  private readonly host: string;
+  private table: KeywordTable;
+  private uidlist: string[] = [];
+  private readonly done = new Set<number>();
+  /** Keywords that found no letter (past the 26th of the folder): not carried. */
+  droppedKeywords = 0;
+  bytes = 0;
+
+  private constructor(dir: string, host: string, readonly uidvalidity: number) {
+    this.dir = dir;
+    this.host = escapeHost(host);
+    this.table = readDovecotKeywords(dir);
+    for (const sub of ['cur', 'new']) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(path.join(dir, sub));
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const m = COPIED.exec(n);
+        if (m && Number(m[1]) === uidvalidity) this.done.add(Number(m[2]));
+      }
+    }
+  }
+
+  /** Open (creating cur/ new/ tmp/ as needed) a folder for messages of this UIDVALIDITY. */
+  static open(dir: string, host: string, uidvalidity: number, uidnext: number): FolderWriter {
+    for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
+    const w = new FolderWriter(dir, host, uidvalidity);
+    const list = readText(path.join(dir, UIDLIST));
+    const parsed = list === null ? null : parseUidList(list, 'dovecot-uidlist');
+    // A list of another UIDVALIDITY (a forced re-import) is replaced: its UIDs mean nothing now.
+    if (!parsed || parsed.uidvalidity !== uidvalidity) w.uidlist.push(`3 V${uidvalidity} N${uidnext}`);
+    return w;
+  }
+
+  /** Whether the message with this source UID is already in the folder. */
+  has(uid: number): boolean {
+    return this.done.has(uid);
+  }
+
+  /** Write one message durably into cur/ (the body is streamed, never held whole). */
+  async write(m: ImportedMessage): Promise<void> {
+    if (this.done.has(m.uid)) return;
+    const flags = normalizeFlags(m.flags);
+    const keywords = flags.filter((f) => !f.startsWith('\\'));
+    const { letters: kwLetters, grew } = lettersForKeywords(keywords, this.table);
+    this.droppedKeywords += keywords.filter((k) => !this.table.some((t) => t !== undefined && t.toLowerCase() === k.toLowerCase())).length;
+    if (grew) writeDovecotKeywords(this.dir, this.table);
+    const secs = Math.floor(m.internalDate.getTime() / 1000);
+    const unique = `${secs}.V${this.uidvalidity}U${m.uid}.${this.host}`;
+    const tmp = path.join(this.dir, 'tmp', unique);
+    const fh = await open(tmp, 'w', 0o600);
+    let size = 0;
+    let bare = 0;
+    let prev = -1;
+    try {
+      const chunks = Buffer.isBuffer(m.body) ? [m.body] : (m.body as AsyncIterable<Buffer>);
+      for await (const c of chunks) {
+        bare += countBareLf(c, prev);
+        prev = c[c.length - 1] ?? prev;
+        size += c.length;
+        await fh.write(c);
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.utimes(tmp, m.internalDate, m.internalDate);
+    const base = `${unique},S=${size},W=${size + bare}`;
+    const letters = [...new Set(lettersFor(flags) + kwLetters)].sort().join('');
+    await fs.promises.rename(tmp, path.join(this.dir, 'cur', `${base}:2,${letters}`));
+    this.uidlist.push(`${m.uid} :${base}`);
+    this.done.add(m.uid);
+    this.bytes += size;
+  }
+
+  /** Make the renames durable and record the UIDs and the resume point. */
+  async commit(lastUid: number): Promise<void> {
+    const d = await open(path.join(this.dir, 'cur'), 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+    if (this.uidlist.length > 0) {
+      const file = path.join(this.dir, UIDLIST);
+      if (this.uidlist[0]!.startsWith('3 ')) fs.writeFileSync(file, this.uidlist.join('\n') + '\n', { mode: 0o600 });
+      else fs.appendFileSync(file, this.uidlist.join('\n') + '\n', { mode: 0o600 });
+      this.uidlist = [];
+    }
+    writeImportState(this.dir, { uidvalidity: this.uidvalidity, lastUid });
+  }
+}
+
+/** The folder's resume point, or null when nothing was imported into it. */
+export function readImportState(dir: string): ImportState | null {
+  const text = readText(path.join(dir, STATE_FILE));
+  const m = text === null ? null : /^(\d+) (\d+)/.exec(text);
+  return m ? { uidvalidity: Number(m[1]), lastUid: Number(m[2]) } : null;
+}
+
+function writeImportState(dir: string, s: ImportState): void {
+  const file = path.join(dir, STATE_FILE);
+  fs.writeFileSync(`${file}.tmp`, `${s.uidvalidity} ${s.lastUid}\n`, { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Add names to the Maildir root's Dovecot `subscriptions` file (read by the index rebuild). */
+export function addSubscriptions(maildir: string, names: readonly string[]): void {
+  const file = path.join(maildir, 'subscriptions');
+  const old = readText(file);
+  const all = new Set([...(old === null ? [] : parseDovecotSubscriptions(old)), ...names]);
+  fs.writeFileSync(`${file}.tmp`, formatDovecotSubscriptions([...all].sort()), { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
