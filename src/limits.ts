@@ -295,4 +295,10 @@ export const LIMITS = {
     /** Messages up to this size are fetched whole in a batch; bigger ones are streamed to their file in chunks. */
     inlineBytes: 1024 * 1024,
   },
+  progress: {
+    /** A terminal's progress line is redrawn at most this often (src/cli/progress.ts). */
+    ttyEveryMs: 250,
+    /** Without a terminal, a JSON progress line this often (and one at the end). */
+    jsonEveryMs: 10_000,
+  },
 } as const;

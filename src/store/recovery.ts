@@ -91,7 +91,12 @@ function discoverFolders(core: StoreCore, st: AccountState): void {
  * uid, uidvalidity, uidnext) from a previous index (reindex); UID lists on
  * disk are used where `keep` has nothing.
  */
-export function importMaildir(core: StoreCore, st: AccountState, keep: Map<string, KeptUids>): { mailboxes: number; messages: number } {
+export function importMaildir(
+  core: StoreCore,
+  st: AccountState,
+  keep: Map<string, KeptUids>,
+  onProgress?: (messages: number) => void,
+): { mailboxes: number; messages: number } {
   let mailboxes = 0;
   let messages = 0;
   const names = [INBOX];
@@ -100,7 +105,8 @@ export function importMaildir(core: StoreCore, st: AccountState, keep: Map<strin
     if (n && n !== INBOX) names.push(n);
   }
   for (const name of names) {
-    messages += importMailbox(core, st, name, keep);
+    const before = messages;
+    messages += importMailbox(core, st, name, keep, onProgress && ((n) => onProgress(before + n)));
     mailboxes++;
   }
   return { mailboxes, messages };
@@ -117,7 +123,7 @@ export interface KeptUids {
   flags: Map<string, string>;
 }
 
-function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>): number {
+function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>, onProgress?: (messages: number) => void): number {
   const dir = mailboxDir(st.account.maildir, name);
   const onDisk = readUidList(dir);
   // A kept mailbox that never held a message (INBOX made at the account's
@@ -185,6 +191,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered]), true));
     }
     commitNow(core, st, drafts);
+    onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
   }
   const mb = st.db().mailbox(name);
   if (mb) {

@@ -12,7 +12,12 @@ import { STATE_UNLINK } from './index/db.js';
 import { importMaildir, removeIndexFiles, type KeptUids } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
 
-export async function reindexAccount(store: StoreImpl, st: AccountState, file: string): Promise<{ mailboxes: number; messages: number }> {
+export async function reindexAccount(
+  store: StoreImpl,
+  st: AccountState,
+  file: string,
+  onProgress?: (messages: number) => void,
+): Promise<{ mailboxes: number; messages: number }> {
   return st.mutex.run(async () => {
     await store.committer.idle();
     await st.fsIdle();
@@ -55,7 +60,7 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
       fresh.setAppliedLsn(store.journal.refreshLastLsn());
       if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
       for (const name of orphans) fresh.setOrphanSubscription(name, true);
-      const done = importMaildir(store, st, keep);
+      const done = importMaildir(store, st, keep, onProgress);
       removeIndexFiles(aside);
       return done;
     } catch (err) {

@@ -430,9 +430,9 @@ export class StoreImpl implements Store, StoreCore {
     return new UserStoreImpl(this, this.state(account));
   }
 
-  async reindex(account: Account): Promise<{ mailboxes: number; messages: number }> {
+  async reindex(account: Account, opts: { onProgress?: (messages: number) => void } = {}): Promise<{ mailboxes: number; messages: number }> {
     this.assertWritable();
-    return reindexAccount(this, this.state(account), this.indexFile(account.id));
+    return reindexAccount(this, this.state(account), this.indexFile(account.id), opts.onProgress);
   }
 
   lastLsn(): bigint {

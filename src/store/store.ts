@@ -233,8 +233,12 @@ export interface Store {
   deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]>;
   /** The per-account API; cheap to call (handles are pooled in an LRU). */
   user(account: Account): UserStore;
-  /** Rebuild an account's index from its Maildir, keeping UIDs from dovecot-uidlist/courierimapuiddb. */
-  reindex(account: Account): Promise<{ mailboxes: number; messages: number }>;
+  /**
+   * Rebuild an account's index from its Maildir, keeping UIDs from
+   * dovecot-uidlist/courierimapuiddb. `onProgress` hears the messages
+   * indexed so far after each batch (issue 15 §8).
+   */
+  reindex(account: Account, opts?: { onProgress?: (messages: number) => void }): Promise<{ mailboxes: number; messages: number }>;
 
   // --- Journal (replication, status) ---
   /** Highest LSN written. */

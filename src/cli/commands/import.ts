@@ -12,7 +12,8 @@ import { logger } from '../../log/logger.js';
 import { folderDirProblem } from '../../store/maildir/names.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { importImap, isImapUrl } from './import-imap.js';
-import { reindexAccount } from './reindex.js';
+import { startProgress } from '../progress.js';
+import { countMaildirFiles, reindexAccount } from './reindex.js';
 
 /** Files that describe another server's private state and must not be carried over. */
 const SKIP = /^(?:tmp|dovecot\.index.*|dovecot\.list\.index.*|dovecot-uidlist\.lock|maildirsize)$/;
@@ -20,15 +21,6 @@ const SKIP = /^(?:tmp|dovecot\.index.*|dovecot\.list\.index.*|dovecot-uidlist\.l
 async function isMaildir(dir: string): Promise<boolean> {
   const dirs = await Promise.all(['cur', 'new'].map((d) => stat(path.join(dir, d)).then((s) => s.isDirectory(), () => false)));
   return dirs.every(Boolean);
-}
-
-/** Message files in cur/ and new/ of the root and every `.Folder`. */
-async function countMessages(root: string): Promise<number> {
-  const folders = ['', ...(await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('.') && n !== '.' && n !== '..')];
-  let n = 0;
-  for (const f of folders)
-    for (const sub of ['cur', 'new']) n += (await readdir(path.join(root, f, sub)).catch(() => [] as string[])).filter((x) => !x.startsWith('.')).length;
-  return n;
 }
 
 /** Folder directories of the source that cannot become mailboxes, with the reason (never skipped silently). */
@@ -75,15 +67,26 @@ export const importMaildir: CliCommand = {
     } finally {
       await directory.close();
     }
-    if ((await countMessages(target)) > 0)
+    if ((await countMaildirFiles(target)) > 0)
       throw new RoostError('EXISTS', `${target} already holds messages; import only into an account without mail`);
-    await cp(source, target, {
-      recursive: true,
-      force: false,
-      errorOnExist: false,
-      preserveTimestamps: true, // mtime is the INTERNALDATE
-      filter: (src) => (!SKIP.test(path.basename(src)) || src === source) && !skipped.has(src),
-    });
+    const progress = startProgress(cli.stderr, `copy ${source}`, await countMaildirFiles(source));
+    // Message files sit in cur/ or new/; the filter sees each path just before it is copied.
+    const isMessage = /[/\\](?:cur|new)[/\\][^/\\.][^/\\]*$/;
+    try {
+      await cp(source, target, {
+        recursive: true,
+        force: false,
+        errorOnExist: false,
+        preserveTimestamps: true, // mtime is the INTERNALDATE
+        filter: (src) => {
+          const take = (!SKIP.test(path.basename(src)) || src === source) && !skipped.has(src);
+          if (take && isMessage.test(src)) progress.add();
+          return take;
+        },
+      });
+    } finally {
+      progress.finish();
+    }
     const result = await reindexAccount(cli, address);
     const note = bad.length > 0 ? ` (${bad.length} folder${bad.length === 1 ? '' : 's'} skipped, listed on stderr)` : '';
     cli.stdout.write(`imported ${source} into ${address}: ${result.mailboxes} mailboxes, ${result.messages} messages${note}\n`);
