@@ -295,6 +295,12 @@ export const LIMITS = {
     /** Messages up to this size are fetched whole in a batch; bigger ones are streamed to their file in chunks. */
     inlineBytes: 1024 * 1024,
   },
+  importPop3: {
+    /** `roost import … --pop3`: the old server's POP3 must answer each step within this. */
+    timeoutMs: 120_000,
+    /** Its UIDL and LIST answers together (a 300,000-message maildrop is about 15 MB). */
+    maxListingBytes: 64 * 1024 * 1024,
+  },
   progress: {
     /** A terminal's progress line is redrawn at most this often (src/cli/progress.ts). */
     ttyEveryMs: 250,

@@ -6,7 +6,9 @@
  * Maildir, and after `roost import imap://` from it while it runs, every
  * folder, UIDVALIDITY, UID, flag, keyword, INTERNALDATE, subscription and
  * POP3 UIDL (pop3.uidl_format = %08Xu%08Xv, Dovecot's default) is what
- * Dovecot answered, over IMAP and POP3. A second import of either kind
+ * Dovecot answered, over IMAP and POP3 (the live import records Dovecot's
+ * POP3 UIDLs with --pop3, for an account whose own form would differ). A
+ * second import of either kind
  * changes nothing, and a Dovecot pointed at the Maildir Roost wrote sees
  * the keywords Roost set and its subscriptions.
  *
@@ -218,19 +220,27 @@ describe.skipIf(!has)(`migration from a real Dovecot${has ? '' : ' (skipped: no 
     expect(onlyDovecots(await answers(node.ports.imap!, node.ports.pop3!, ADDRESS))).toEqual(before);
   }, 300_000);
 
-  it('roost import imap:// from the running Dovecot: the same answers; a second run copies nothing', async () => {
+  it('roost import imap:// --pop3 from the running Dovecot: the same answers, UIDLs recorded from its POP3; a second run copies nothing', async () => {
     expect(node).not.toBeNull();
     expect((await roost(['user', 'add', LIVE, '--password-stdin', '--config', cfg()], `${PASS}\n`)).code).toBe(0);
+    // Roost's own UIDLs for this account would be file names: only the recorded ones can equal Dovecot's.
+    expect((await roost(['user', 'uidl', LIVE, 'filename', '--config', cfg()])).code).toBe(0);
     const url = `imap://${USER}@127.0.0.1:${dv!.ports.imap}`;
-    const r = await roost(['import', LIVE, url, '--config', cfg()], `${PASS}\n`);
+    const pop3 = ['--pop3', `pop3://${USER}@127.0.0.1:${dv!.ports.pop3}`];
+    const r = await roost(['import', LIVE, url, ...pop3, '--config', cfg()], `${PASS}\n`);
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { messages: number; refused: unknown[] };
+    const summary = JSON.parse(r.stdout) as { messages: number; refused: unknown[]; pop3Uidls: number };
     expect(summary.refused).toEqual([]);
     expect(summary.messages).toBe(Object.values(before.boxes).reduce((n, b) => n + b.messages.length, 0));
+    expect(summary.pop3Uidls).toBe(before.uidl.length);
+    const found = await node!.ctx.directory.lookupRecipient(LIVE);
+    if (found.kind !== 'found') throw new Error('account missing');
+    const names = fs.readdirSync(path.join(found.account.maildir, 'cur')).map((f) => f.split(':2,')[0]);
+    expect(before.uidl.some((l) => names.includes(l.split(' ')[1]))).toBe(false);
     expect(onlyDovecots(await answers(node!.ports.imap!, node!.ports.pop3!, LIVE))).toEqual(before);
-    const again = await roost(['import', LIVE, url, '--config', cfg()], `${PASS}\n`);
+    const again = await roost(['import', LIVE, url, ...pop3, '--config', cfg()], `${PASS}\n`);
     expect(again.code, again.stderr).toBe(0);
-    expect((JSON.parse(again.stdout) as { messages: number }).messages).toBe(0);
+    expect(JSON.parse(again.stdout) as { messages: number; pop3Uidls: number }).toMatchObject({ messages: 0, pop3Uidls: before.uidl.length });
     expect(onlyDovecots(await answers(node!.ports.imap!, node!.ports.pop3!, LIVE))).toEqual(before);
     await dv!.stop();
     dv = null;

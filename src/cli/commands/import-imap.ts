@@ -31,6 +31,7 @@ import { FolderWriter, addSubscriptions, readImportState } from '../../store/mai
 import { INBOX, assertFolderDirFits, mailboxDir, normalizeMailboxName } from '../../store/maildir/names.js';
 import { EXIT, UsageError, readFirstLine, type CliContext } from '../command.js';
 import { startProgress, type Progress } from '../progress.js';
+import { parsePop3Url, pop3Listing, recordPop3Uidls, type Pop3Source } from './import-pop3.js';
 import { reindexAccount } from './reindex.js';
 
 export interface ImapSource {
@@ -71,6 +72,8 @@ export interface ImapImportSummary {
   messages: number;
   bytes: number;
   droppedKeywords: number;
+  /** UIDLs recorded from the old server's POP3 (--pop3), else null. */
+  pop3Uidls: number | null;
   seconds: number;
   messagesPerSecond: number;
   megabytesPerSecond: number;
@@ -148,8 +151,18 @@ async function copyBodies(
   return { copied, last };
 }
 
+/** INBOX's UIDs and sizes at the source, matched to its POP3 listing and recorded (import-pop3.ts). */
+async function recordFromPop3(client: Client, root: string, pop3: Pop3Source, password: string, tlsVerify: boolean): Promise<number> {
+  const mb = await client.mailboxOpen('INBOX', { readOnly: true });
+  const messages: { uid: number; size: number }[] = [];
+  if (mb.exists > 0) for await (const m of client.fetch('1:*', { uid: true, size: true })) messages.push({ uid: m.uid, size: m.size ?? -1 });
+  const listing = await pop3Listing(pop3, password, tlsVerify);
+  return recordPop3Uidls(mailboxDir(root, INBOX), { uidvalidity: Number(mb.uidValidity), messages }, listing);
+}
+
 export async function importImap(cli: CliContext, address: string, url: string, opts: Record<string, unknown>): Promise<number> {
   const src = parseImapUrl(url);
+  const pop3 = typeof opts.pop3 === 'string' ? parsePop3Url(opts.pop3) : null;
   const password = await readFirstLine(cli.stdin);
   if (!password) throw new UsageError('give the source password as the first line of stdin');
   const config = cli.config();
@@ -182,6 +195,7 @@ export async function importImap(cli: CliContext, address: string, url: string, 
     messages: 0,
     bytes: 0,
     droppedKeywords: 0,
+    pop3Uidls: null,
     seconds: 0,
     messagesPerSecond: 0,
     megabytesPerSecond: 0,
@@ -223,6 +237,7 @@ export async function importImap(cli: CliContext, address: string, url: string, 
       summary.droppedKeywords += w.droppedKeywords;
     }
     addSubscriptions(root, subscribed);
+    if (pop3) summary.pop3Uidls = await recordFromPop3(client, root, pop3, password, opts.tlsVerify !== false);
   } finally {
     await client.logout().catch(() => client.close());
   }

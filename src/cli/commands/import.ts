@@ -42,6 +42,11 @@ export const importMaildir: CliCommand = {
   options: [
     { flags: '--skip-errors', description: 'import the rest when some folders cannot be carried (they are still listed on stderr)' },
     { flags: '--force', description: 'imap://: copy a folder again whose UIDVALIDITY changed at the source (refused otherwise)' },
+    {
+      flags: '--pop3 <url>',
+      description:
+        "imap://: also read the old server's POP3 UIDLs (pop3[s]://user@host[:port], same password) and answer them, for a UIDL form Roost cannot compute",
+    },
     { flags: '--no-tls-verify', description: "imaps://: do not check the source server's certificate (self-signed old servers)" },
   ],
   async run(cli, args, opts) {
