@@ -295,6 +295,10 @@ export const LIMITS = {
     /** Messages up to this size are fetched whole in a batch; bigger ones are streamed to their file in chunks. */
     inlineBytes: 1024 * 1024,
   },
+  import: {
+    /** `roost import ADDRESS MAILDIR`: message files copied (or linked) at once. */
+    copyConcurrency: 16,
+  },
   importPop3: {
     /** `roost import … --pop3`: the old server's POP3 must answer each step within this. */
     timeoutMs: 120_000,

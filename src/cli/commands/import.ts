@@ -5,12 +5,13 @@
  * same) and a `dovecot-uidlist` or `courierimapuiddb` in each folder keeps
  * IMAP UIDs and UIDVALIDITY, so clients do not download everything again.
  */
-import { cp, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError } from '../../errors.js';
 import { logger } from '../../log/logger.js';
 import { folderDirProblem } from '../../store/maildir/names.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { copyMaildir } from './import-copy.js';
 import { importImap, isImapUrl } from './import-imap.js';
 import { startProgress } from '../progress.js';
 import { countMaildirFiles, reindexAccount } from './reindex.js';
@@ -40,6 +41,10 @@ export const importMaildir: CliCommand = {
   summary: 'copy an existing Maildir++ (into an account without mail) or a live IMAP server (imap[s]://user@host[:port], password on stdin; resumable) into an account, keeping UIDs and UIDLs, then index it',
   args: ['<address>', '<source>'],
   options: [
+    {
+      flags: '--link',
+      description: 'Maildir: hard-link the message files instead of copying them (same filesystem; messages never change after delivery, and the old Maildir stays as it was)',
+    },
     { flags: '--skip-errors', description: 'import the rest when some folders cannot be carried (they are still listed on stderr)' },
     { flags: '--force', description: 'imap://: copy a folder again whose UIDVALIDITY changed at the source (refused otherwise)' },
     {
@@ -74,21 +79,9 @@ export const importMaildir: CliCommand = {
     }
     if ((await countMaildirFiles(target)) > 0)
       throw new RoostError('EXISTS', `${target} already holds messages; import only into an account without mail`);
-    const progress = startProgress(cli.stderr, `copy ${source}`, await countMaildirFiles(source));
-    // Message files sit in cur/ or new/; the filter sees each path just before it is copied.
-    const isMessage = /[/\\](?:cur|new)[/\\][^/\\.][^/\\]*$/;
+    const progress = startProgress(cli.stderr, `${opts.link ? 'link' : 'copy'} ${source}`, await countMaildirFiles(source));
     try {
-      await cp(source, target, {
-        recursive: true,
-        force: false,
-        errorOnExist: false,
-        preserveTimestamps: true, // mtime is the INTERNALDATE
-        filter: (src) => {
-          const take = (!SKIP.test(path.basename(src)) || src === source) && !skipped.has(src);
-          if (take && isMessage.test(src)) progress.add();
-          return take;
-        },
-      });
+      await copyMaildir(source, target, { skip: SKIP, skipped, link: opts.link === true, onMessage: () => progress.add() });
     } finally {
       progress.finish();
     }
