@@ -77,6 +77,8 @@ export const PACK_MIN = 5000;
 export class AccountState {
   private idx: IndexDb | null = null;
   recovered = false;
+  /** Set by reindex for the first open's import (recovery.ts): hears its progress, keeps its counts. */
+  firstImport: { onProgress: ((messages: number) => void) | null; result: { mailboxes: number; messages: number } | null } | null = null;
   readonly caches = new Map<number, MailboxCache>();
   readonly handles = new Map<number, number>();
   /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */

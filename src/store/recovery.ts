@@ -47,7 +47,10 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   const recs = core.journal.forAccount(st.id, db.appliedLsn());
   if (recs.length > 0) replay(core, st, recs);
   if (!core.isWritable()) return;
-  if (!db.mailbox(INBOX)) importMaildir(core, st, new Map());
+  if (!db.mailbox(INBOX)) {
+    const done = importMaildir(core, st, new Map(), st.firstImport?.onProgress ?? undefined);
+    if (st.firstImport) st.firstImport.result = done;
+  }
   else discoverFolders(core, st);
   // After replay (which may still need tmp/ files of committed deliveries).
   for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));

@@ -21,6 +21,17 @@ export async function reindexAccount(
   return st.mutex.run(async () => {
     await store.committer.idle();
     await st.fsIdle();
+    // An account never indexed (a fresh `roost import`): its first open imports the
+    // Maildir with the UID lists on disk, which is all a rebuild would do — not twice.
+    if (!st.hasIndexOpen() && !fs.existsSync(file)) {
+      st.firstImport = { onProgress: onProgress ?? null, result: null };
+      try {
+        st.db();
+        if (st.firstImport.result) return st.firstImport.result;
+      } finally {
+        st.firstImport = null;
+      }
+    }
     const keep = new Map<string, KeptUids>();
     const db = st.db();
     for (const mb of db.mailboxes()) {
