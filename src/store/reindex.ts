@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import { RoostError, isRoostError } from '../errors.js';
 import type { AccountState } from './account.js';
-import { STATE_UNLINK } from './index/db.js';
 import { importMaildir, removeIndexFiles, type KeptUids } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
 
@@ -37,10 +36,11 @@ export async function reindexAccount(
     for (const mb of db.mailboxes()) {
       const uids = new Map<string, number>();
       const flags = new Map<string, string>();
-      for (const r of db.allRows(mb.id)) {
-        if (r.state === STATE_UNLINK) continue;
-        uids.set(r.basename, r.uid);
-        flags.set(r.basename, r.flags);
+      // keptRows leaves out rows waiting to be unlinked.
+      for (const [uid, basename, f] of db.keptRows(mb.id)) {
+        uids.set(basename, uid);
+        // Only what a rebuild cannot read back from the name: keywords (system flags come from the letters).
+        if (/(?:^| )[^\\ ]/.test(f)) flags.set(basename, f);
       }
       keep.set(mb.name, {
         uidvalidity: mb.uidvalidity,
