@@ -294,6 +294,8 @@ export const LIMITS = {
     batch: 200,
     /** Messages up to this size are fetched whole in a batch; bigger ones are streamed to their file in chunks. */
     inlineBytes: 1024 * 1024,
+    /** A batch's files are fsync'd this many at a time before they are renamed into cur/. */
+    syncConcurrency: 32,
   },
   import: {
     /** `roost import ADDRESS MAILDIR`: message files copied (or linked) at once. */
