@@ -40,5 +40,5 @@ export interface ProtocolServer {
   /** Stop accepting; resolves when in-flight work (deliveries, QUITs) is done. Open sessions are closed. */
   close(): Promise<void>;
   /** Bound addresses (port 0 in tests resolves to the real port). */
-  addresses(): { listen?: number; tls?: number };
+  addresses(): { listen?: number; tls?: number; proxy?: number };
 }

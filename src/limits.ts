@@ -13,6 +13,16 @@ export const LIMITS = {
      * limit, so spool files, indexes and the journal can still be opened.
      */
     fdReserve: 256,
+    /** HAProxy proxy-protocol.txt §2.1: a v1 header is at most 107 bytes, CRLF included. */
+    proxyV1MaxBytes: 107,
+    /**
+     * v2 bytes after the 16-byte fixed part (address block + TLVs). The
+     * format allows 65535; the largest address block is 216 (AF_UNIX) and the
+     * TLVs HAProxy sends (ALPN, authority, SSL, unique id ≤ 128) fit well below this.
+     */
+    proxyV2MaxLength: 1024,
+    /** A proxied connection whose PROXY header is not complete by then is closed (the proxy sends it at connect). */
+    proxyHeaderTimeoutMs: 10_000,
   },
   qmqp: {
     /** qmail-qmqpd refuses addresses of 1000 bytes or more. */
@@ -176,6 +186,26 @@ export const LIMITS = {
      */
     maxConcurrentChecks: 2,
     maxConcurrentChecksPerAddress: 1,
+  },
+  /** The nginx auth_http service (src/proxy/auth-http.ts). */
+  proxyAuth: {
+    /** A request (nginx sends one small GET per login) must be complete by then. */
+    requestTimeoutMs: 10_000,
+    /** nginx sends about ten headers (plus auth_http_header ones). */
+    maxHeaders: 64,
+    /** A pair given by its nodes (src/proxy/pairs.ts): each /health gets this long to answer… */
+    healthTimeoutMs: 2000,
+    /** …its answer is at most this large… */
+    maxHealthBytes: 65_536,
+    /** …and who is primary is asked again after this (a failover is seen within it). */
+    primaryCacheMs: 2000,
+  },
+  /** `roost cluster status` and the storage figures in /health (src/admin/storage-status.ts). */
+  cluster: {
+    /** How often a node refreshes its account count and mail_dir disk figures. */
+    storageRefreshMs: 10_000,
+    /** Each node's /health gets this long to answer `roost cluster status`. */
+    statusTimeoutMs: 3000,
   },
   store: {
     /** Open per-user index handles kept in the LRU. */

@@ -15,8 +15,10 @@ import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics } from 'prom-client';
 import type { Directory } from './accounts/directory.js';
 import { JournaledDirectory, parseUserOp } from './accounts/journaled.js';
+import { createLdapDirectory } from './accounts/ldap.js';
 import { openSqliteDirectory, SqliteDirectory } from './accounts/sqlite.js';
 import { ControlServer } from './admin/control.js';
+import { attachStorageStatus } from './admin/storage-status.js';
 import { CONTROL_SOCKET, NODE_FILE } from './admin/files.js';
 import { AdminHttpServer, type HealthReport } from './admin/http.js';
 import type { Config } from './config/schema.js';
@@ -24,9 +26,16 @@ import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js'
 import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
+import { sharedAuthGuard } from './net/auth-guard.js';
+import { parseListen } from './config/load.js';
+import { AuthHttpServer, type Backend, type MailProtocol } from './proxy/auth-http.js';
+import { PrimaryFinder } from './proxy/pairs.js';
 import { deliverStream } from './delivery/deliver.js';
+import { createImapServer } from './imap/server.js';
 import { createLmtpServer } from './lmtp/server.js';
+import { createPop3Server } from './pop3/server.js';
 import { createQmqpServer } from './qmqp/server.js';
+import { attachReplication } from './replication/index.js';
 import { openStore, type Store } from './store/store.js';
 
 /** Bound ports (port 0 in the config resolves to the real one). Absent = listener disabled or closed. */
@@ -35,9 +44,14 @@ export interface NodePorts {
   imaps?: number;
   pop3?: number;
   pop3s?: number;
+  /** imap.proxy_listen and pop3.proxy_listen (PROXY protocol first). */
+  imapProxy?: number;
+  pop3Proxy?: number;
   qmqp?: number;
   lmtp?: number;
   admin?: number;
+  /** proxy.auth_listen (nginx auth_http). */
+  proxyAuth?: number;
   replication?: number;
 }
 
@@ -95,33 +109,10 @@ export interface StartOptions {
 
 let defaultMetricsOn = false;
 
-type ServerFactory = (ctx: NodeContext) => ProtocolServer;
-
-/**
- * Load a protocol server factory by module path, or null when the module is
- * not in this build (each protocol is its own module; a missing one is logged).
- */
-async function optionalFactory(modulePath: string, exportName: string, log: Logger): Promise<ServerFactory | null> {
-  try {
-    const mod = (await import(modulePath)) as Record<string, unknown>;
-    const f = mod[exportName];
-    if (typeof f === 'function') return f as ServerFactory;
-    log.warn({ module: modulePath }, `${exportName} not exported; listener disabled`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    log.warn({ module: modulePath, detail: (err as Error).message }, 'module missing from this build; listener disabled');
-  }
-  return null;
-}
-
-/** The configured directory backend (sqlite, or ldap when that module is in the build). */
+/** The configured directory backend: the embedded SQLite one or LDAP. */
 export async function openDirectory(config: Config, log: Logger): Promise<Directory> {
   if (config.directory.backend === 'sqlite') return openSqliteDirectory(config.paths.dataDir, config.paths.mailDir);
-  const mod = (await import('./accounts/ldap.js' as string)) as {
-    createLdapDirectory?: (config: Config, log: Logger) => Directory | Promise<Directory>;
-  };
-  if (!mod.createLdapDirectory) throw new Error('directory.backend: the ldap backend is not available in this build');
-  return mod.createLdapDirectory(config, log);
+  return createLdapDirectory(config, log);
 }
 
 async function writeAtomic(file: string, data: string): Promise<void> {
@@ -186,20 +177,21 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     replication: { waitFor: async () => undefined, writable: true },
   };
 
-  const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx)];
-  for (const [mod, name] of [
-    ['./pop3/server.js', 'createPop3Server'],
-    ['./imap/server.js', 'createImapServer'],
-  ] as const) {
-    const f = await optionalFactory(mod, name, log);
-    if (f) servers.push(f(ctx));
-  }
+  const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx), createPop3Server(ctx), createImapServer(ctx)];
 
   const statusProviders = new Map<string, () => Record<string, unknown>>();
   const portProviders: (() => Partial<NodePorts>)[] = [];
   const readiness: (() => boolean)[] = [];
   const stopHooks: (() => Promise<void>)[] = [];
   const admin = new AdminHttpServer(() => health(), log.child({ component: 'admin' }));
+  const proxyAuth = new AuthHttpServer({
+    config,
+    directory,
+    guard: sharedAuthGuard(directory, config.auth, log),
+    log: log.child({ component: 'auth_http' }),
+    primaries: new PrimaryFinder(log.child({ component: 'auth_http' })),
+    localBackend: (protocol) => localBackend(config, protocol, listenersOpen ? ports() : {}),
+  });
   const started = Date.now();
   let listenersOpen = false;
   let ready = false;
@@ -211,11 +203,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       const a = s.addresses();
       if (s.name === 'qmqp' && a.listen !== undefined) p.qmqp = a.listen;
       if (s.name === 'lmtp' && a.listen !== undefined) p.lmtp = a.listen;
-      if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {});
-      if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {});
+      if (s.name === 'pop3') Object.assign(p, a.listen !== undefined ? { pop3: a.listen } : {}, a.tls !== undefined ? { pop3s: a.tls } : {}, a.proxy !== undefined ? { pop3Proxy: a.proxy } : {});
+      if (s.name === 'imap') Object.assign(p, a.listen !== undefined ? { imap: a.listen } : {}, a.tls !== undefined ? { imaps: a.tls } : {}, a.proxy !== undefined ? { imapProxy: a.proxy } : {});
     }
     const adminPort = admin.address();
     if (adminPort !== null) p.admin = adminPort;
+    const authPort = proxyAuth.address();
+    if (authPort !== null) p.proxyAuth = authPort;
     for (const f of portProviders) Object.assign(p, f());
     return p;
   };
@@ -294,6 +288,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         );
         listenersOpen = false;
         await admin.close();
+        await proxyAuth.close();
         log.debug('admin closed');
         for (const fn of stopHooks.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'stop hook failed'));
         log.debug('stop hooks done');
@@ -308,20 +303,22 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   registerControlCommands(node);
 
   try {
+    await attachStorageStatus(node);
     const journaled = directory instanceof SqliteDirectory ? await journalDirectory(node, directory, cleanups) : null;
-    const replication = await optionalReplication(log);
-    if (replication) await replication(node);
+    await attachReplication(node);
     if (journaled && ctx.replication.writable) {
       const seeded = await journaled.seed();
       if (seeded > 0) log.info({ entries: seeded }, 'directory: existing users and aliases journaled for replication');
     }
     if (node.role === 'primary') await node.openClientListeners();
     await admin.listen(config.admin.listen);
+    await proxyAuth.listen(config.proxy.auth_listen);
     ready = true;
     await writeNodeFile();
   } catch (err) {
     await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
     await admin.close().catch(() => undefined);
+    await proxyAuth.close().catch(() => undefined);
     for (const fn of stopHooks.reverse()) await fn().catch(() => undefined);
     await unwind();
     throw err;
@@ -330,16 +327,21 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   return node;
 }
 
-/** src/replication attaches itself when present: `attachReplication(node)` from src/replication/index.ts. */
-async function optionalReplication(log: Logger): Promise<((node: RoostNode) => Promise<void>) | null> {
-  try {
-    const mod = (await import('./replication/index.js' as string)) as { attachReplication?: (node: RoostNode) => Promise<void> };
-    return mod.attachReplication ?? null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    log.debug('replication module not in this build');
-    return null;
-  }
+/**
+ * This node as an auth_http backend: the proxied listener when there is one
+ * (the proxy then sends the client's address in a PROXY header), else the
+ * plain one; a wildcard listen address is reached over loopback. Null while
+ * the client listeners are closed (a replica serves no one).
+ */
+function localBackend(config: Config, protocol: MailProtocol, p: NodePorts): Backend | null {
+  const section = protocol === 'imap' ? config.imap : config.pop3;
+  const proxied = protocol === 'imap' ? p.imapProxy : p.pop3Proxy;
+  const plain = protocol === 'imap' ? p.imap : p.pop3;
+  const spec = proxied !== undefined ? section.proxy_listen : section.listen;
+  const port = proxied ?? plain;
+  if (port === undefined) return null;
+  const host = parseListen(spec)?.host ?? '127.0.0.1';
+  return { host: host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host, port };
 }
 
 /**

@@ -7,6 +7,7 @@
 //   bash bench/compare/setup.sh      # installs Dovecot (and Postfix tools) if missing
 //   npm run build && npm run bench:compare
 //   BENCH_SCALE=0.1 npm run bench:compare   # a tenth of every size, for a quick look
+//   BENCH_ONLY=imap-append-p50,imap-append-p99 npm run bench:compare   # only those rows
 //
 // Sizes at BENCH_SCALE=1 are the issue's: 5,000 ingested messages at 1 and 16
 // clients, a 10,000-message POP3 maildrop, a 100,000-message IMAP INBOX,
@@ -33,10 +34,21 @@ const N = {
   idle: Math.max(50, Math.round(2000 * SCALE)),
   mixedClients: Math.max(10, Math.round(200 * SCALE)),
   mixedSeconds: Number(process.env.BENCH_MIXED_SECONDS ?? 10),
+  append: Math.max(50, Math.round(500 * SCALE)),
 };
+// BENCH_ONLY=id,id… runs only those workloads (ids as in the JSON results).
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 const SEED = 7;
 const PASS = 'bench-secret';
-const USERS = { ingest: 'ingest', pop: 'pop', big: 'big', idle: 'idle', mixed: Array.from({ length: 10 }, (_, i) => `mix${i}`) };
+const USERS = {
+  ingest: 'ingest',
+  pop: 'pop',
+  big: 'big',
+  idle: 'idle',
+  mixed: Array.from({ length: 10 }, (_, i) => `mix${i}`),
+  // Never used before their round of the first-login row.
+  fresh: Array.from({ length: ROUNDS }, (_, i) => `fresh${i}`),
+};
 const DOMAIN = 'example.org';
 
 if (!dovecotVersion()) {
@@ -82,7 +94,7 @@ async function startRoost(dir) {
   mkdirSync(dataDir, { recursive: true });
   const directory = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
   const maildirs = {};
-  const all = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed];
+  const all = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed, ...USERS.fresh];
   for (const u of all) {
     const acct = await directory.addUser({ address: `${u}@${DOMAIN}`, password: PASS });
     maildirs[u] = acct.maildir;
@@ -98,7 +110,7 @@ async function startRoost(dir) {
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
       '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
       '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
-      '[lmtp]\nlisten = ""',
+      '[lmtp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
       '[admin]\nlisten = "127.0.0.1:0"',
       '[auth]\nallow_plaintext = "always"',
       '[replication]\nlisten = ""',
@@ -114,7 +126,8 @@ async function startRoost(dir) {
     async start() {
       const started = await spawnRoost(dataDir, cfg, { nodeArgs: ['--max-old-space-size=4096'], timeoutMs: 30_000 });
       this.child = started.child;
-      this.ports = { imap: started.ports.imap, pop3: started.ports.pop3, qmqp: started.ports.qmqp };
+      this.ports = { imap: started.ports.imap, pop3: started.ports.pop3, qmqp: started.ports.qmqp, lmtp: started.ports.lmtp };
+      this.lmtpPool = [];
     },
     pids() {
       return [this.child.pid];
@@ -122,7 +135,14 @@ async function startRoost(dir) {
     deliver(msg, rcpt) {
       return qmqpDeliver(this.ports.qmqp, msg, 'bench@example.net', [rcpt]);
     },
+    // The same LMTP client and connection reuse as Dovecot's side (one kept connection per client).
+    async deliverLmtp(msg, rcpt) {
+      const c = this.lmtpPool.pop() ?? (await Lmtp.connect(this.ports.lmtp));
+      await c.deliver(msg, 'bench@example.net', [rcpt]);
+      this.lmtpPool.push(c);
+    },
     async stop() {
+      for (const c of this.lmtpPool) c.close();
       this.child.kill('SIGTERM');
       await new Promise((r) => (this.child.exitCode !== null ? r() : this.child.once('exit', r)));
     },
@@ -130,13 +150,16 @@ async function startRoost(dir) {
 }
 
 async function startDove(dir) {
-  const users = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed].map((u) => ({ name: `${u}@${DOMAIN}`, password: PASS }));
+  const users = [USERS.ingest, USERS.pop, USERS.big, USERS.idle, ...USERS.mixed, ...USERS.fresh].map((u) => ({ name: `${u}@${DOMAIN}`, password: PASS }));
   const dv = await startDovecot(dir, users);
   const lmtpPool = [];
   return {
     ...dv,
     maildir: (u) => dv.maildir(`${u}@${DOMAIN}`),
     login: (u) => `${u}@${DOMAIN}`,
+    async deliverLmtp(msg, rcpt) {
+      return this.deliver(msg, rcpt);
+    },
     async deliver(msg, rcpt) {
       const c = lmtpPool.pop() ?? (await Lmtp.connect(dv.ports.lmtp));
       await c.deliver(msg, 'bench@example.net', [rcpt]);
@@ -200,6 +223,24 @@ const WORKLOADS = [
           while (next < N.ingest) {
             const i = next++;
             await t.deliver(message(SEED + 200 + round, i), `${USERS.ingest}@${DOMAIN}`);
+          }
+        }),
+      );
+      return N.ingest / ((now() - a) / 1000);
+    },
+  },
+  {
+    id: 'ingest-lmtp-16',
+    label: `ingest ${N.ingest} msgs over LMTP on both sides, 16 clients (msg/s)`,
+    better: 'higher',
+    async run(t, round) {
+      let next = 0;
+      const a = now();
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < N.ingest) {
+            const i = next++;
+            await t.deliverLmtp(message(SEED + 400 + round, i), `${USERS.ingest}@${DOMAIN}`);
           }
         }),
       );
@@ -286,6 +327,45 @@ const WORKLOADS = [
       const ms = await timed(() => c.cmd(`SEARCH HEADER Message-ID "<${SEED}.${(round * 7919) % N.big}@corpus"`));
       c.close();
       return ms;
+    },
+  },
+  {
+    id: 'imap-first-login',
+    label: 'IMAP first login of an account: connect, LOGIN, SELECT INBOX (ms)',
+    better: 'lower',
+    async run(t, round) {
+      const a = now();
+      const c = await imapLogin(t, USERS.fresh[round]);
+      const ms = now() - a;
+      c.close();
+      return ms;
+    },
+  },
+  {
+    id: 'imap-append-p50',
+    label: `IMAP APPEND ${N.append} msgs one by one, synchronizing literal, p50 (ms)`,
+    better: 'lower',
+    async run(t, round, st) {
+      const c = await imapLogin(t, USERS.ingest, null);
+      const samples = [];
+      for (let i = 0; i < N.append; i++) {
+        const m = message(SEED + 300 + round, i, `${USERS.ingest}@${DOMAIN}`);
+        const crlf = Buffer.from(m.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+        const a = now();
+        await c.cmd(`APPEND INBOX {${crlf.length}}`, { onContinue: () => c.s.write(Buffer.concat([crlf, Buffer.from('\r\n')])) });
+        samples.push(now() - a);
+      }
+      c.close();
+      st.appendP99 = pct(samples, 99);
+      return median(samples);
+    },
+  },
+  {
+    id: 'imap-append-p99',
+    label: 'IMAP APPEND p99 (ms, same run as the row above)',
+    better: 'lower',
+    async run(t, round, st) {
+      return st.appendP99 ?? NaN;
     },
   },
   {
@@ -443,6 +523,7 @@ for (const t of [roost, dovecot]) {
   fillMaildir(t.maildir(USERS.big), N.big, SEED, `${USERS.big}@${DOMAIN}`);
   for (const u of USERS.mixed) fillMaildir(t.maildir(u), 500, SEED + 1, `${u}@${DOMAIN}`);
   fillMaildir(t.maildir(USERS.idle), 10, SEED + 2, `${USERS.idle}@${DOMAIN}`);
+  for (const u of USERS.fresh) fillMaildir(t.maildir(u), 20, SEED + 3, `${u}@${DOMAIN}`);
   fillMaildir(t.maildir(USERS.ingest), 0, SEED, '');
   setup[t.kind] = { writeMs: Math.round(now() - a) };
 }
@@ -464,7 +545,7 @@ log(`setup: ${JSON.stringify(setup)}`);
 
 const results = [];
 const state = { roost: {}, dovecot: {} };
-for (const w of WORKLOADS) {
+for (const w of WORKLOADS.filter((x) => !ONLY || ONLY.has(x.id))) {
   const r = { id: w.id, label: w.label, better: w.better, roost: [], dovecot: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of round % 2 ? [dovecot, roost] : [roost, dovecot]) {

@@ -28,6 +28,17 @@ export interface Account {
   readonly status: AccountStatus;
   /** This account's pop3.uidl_format (a migrated Dovecot user keeps its UIDLs); empty or absent: the config's. */
   readonly uidlFormat?: string;
+  /** LDAP mailHost: the server (pair) holding this mailbox; absent = this one (qmail-ldap: no mailHost is local). */
+  readonly mailHost?: string;
+}
+
+export interface AuthenticateOptions {
+  /**
+   * Accept an account whose mailHost is another server (the auth_http
+   * service routes such logins there); without it such a login is a
+   * temporary failure, as this node cannot serve the mailbox.
+   */
+  anyHost?: boolean;
 }
 
 export type RecipientResult =
@@ -55,7 +66,7 @@ export interface Directory {
   /** Resolve a recipient address (primary, alias, or catchall) to one account. */
   lookupRecipient(address: string): Promise<RecipientResult>;
   /** Check a login and password. Throws RoostError('UNAVAILABLE') on outage. */
-  authenticate(login: string, password: string): Promise<AuthResult>;
+  authenticate(login: string, password: string, options?: AuthenticateOptions): Promise<AuthResult>;
   /** The account for an id previously returned (used by replication and CLI). */
   accountById(id: string): Promise<Account | null>;
   health(): DirectoryHealth;

@@ -23,7 +23,7 @@ import { RoostError, isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { logger, type Logger } from '../log/logger.js';
 import { normalizeAddress } from './address.js';
-import type { Account, AuthResult, Directory, DirectoryHealth, RecipientResult } from './directory.js';
+import type { Account, AuthenticateOptions, AuthResult, Directory, DirectoryHealth, RecipientResult } from './directory.js';
 import { entryToAccount, parseStatus, rawValues, values, type EntryPolicy } from './ldap-entry.js';
 import { LdapPool, isAnswer } from './ldap-pool.js';
 import { directoryCacheHits, directoryErrors, directoryLookups, directoryUp } from './metrics.js';
@@ -315,10 +315,10 @@ export class LdapDirectory implements Directory {
     return this.cfg.mail_host !== '' && host !== undefined && host.trim().toLowerCase() !== this.cfg.mail_host.toLowerCase();
   }
 
-  async authenticate(login: string, password: string): Promise<AuthResult> {
+  async authenticate(login: string, password: string, options: AuthenticateOptions = {}): Promise<AuthResult> {
     let result: AuthResult;
     try {
-      result = await this.checkLogin(login, password);
+      result = await this.checkLogin(login, password, options.anyHost === true);
     } catch (err) {
       directoryLookups.inc({ backend: 'ldap', kind: 'login', result: 'unavailable' });
       throw err;
@@ -327,7 +327,7 @@ export class LdapDirectory implements Directory {
     return result;
   }
 
-  private async checkLogin(login: string, password: string): Promise<AuthResult> {
+  private async checkLogin(login: string, password: string, anyHost: boolean): Promise<AuthResult> {
     // RFC 4513 §5.1.2: a simple bind with a DN and an empty password is an unauthenticated
     // bind that many servers accept, so an empty password never reaches the server.
     if (password === '' || login === '') return { kind: 'failed' };
@@ -349,8 +349,8 @@ export class LdapDirectory implements Directory {
       this.log.error({ login, dn: entry.dn, problem: v.error }, 'LDAP entry refused');
       throw new RoostError('TEMP', `directory entry not usable: ${v.error}`);
     }
-    if (this.isOtherHost(v.host)) throw new RoostError('TEMP', `account lives on mailHost ${v.host}`);
-    return { kind: 'ok', account: v.account };
+    if (!anyHost && this.isOtherHost(v.host)) throw new RoostError('TEMP', `account lives on mailHost ${v.host}`);
+    return { kind: 'ok', account: v.host === undefined ? v.account : { ...v.account, mailHost: v.host.trim().toLowerCase() } };
   }
 
   private async compareLocally(entry: Entry, password: string): Promise<boolean> {

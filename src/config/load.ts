@@ -4,6 +4,8 @@ import { parse as parseToml } from 'smol-toml';
 import { SCHEMA, type Config, type KeySpec, type Section } from './schema.js';
 import { LIMITS } from '../limits.js';
 import { compileUidlFormat } from '../accounts/uidl-format.js';
+import { parseCidrList } from '../net/cidr.js';
+import { parsePairSpec } from '../proxy/pairs.js';
 
 /** A configuration problem; `key` names the offending key ("qmqp.listen"). */
 export class ConfigError extends Error {
@@ -58,13 +60,23 @@ function checkValue(key: string, spec: KeySpec, value: unknown): unknown {
     case 'strings':
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail('expected an array of strings');
       return [...(value as string[])];
+    case 'map': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('expected a table of "name" = "value"');
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== 'string' || v === '') fail(`${k}: expected a non-empty string`);
+        out[k.toLowerCase()] = v as string;
+      }
+      return out;
+    }
   }
 }
 
 function applySection(out: Record<string, unknown>, name: string, spec: Section, given: Record<string, unknown>): void {
   for (const [k, ks] of Object.entries(spec)) {
     const full = name ? `${name}.${k}` : k;
-    out[k] = k in given ? checkValue(full, ks, given[k]) : Array.isArray(ks.default) ? [...ks.default] : ks.default;
+    const fallback = Array.isArray(ks.default) ? [...ks.default] : typeof ks.default === 'object' ? { ...ks.default } : ks.default;
+    out[k] = k in given ? checkValue(full, ks, given[k]) : fallback;
   }
 }
 
@@ -113,6 +125,25 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
   if (((root.tls as { cert: string; key: string }).cert === '') !== ((root.tls as { key: string }).key === ''))
     throw new ConfigError('tls.cert', 'tls.cert and tls.key must be set together');
   resolveSecret(root.replication as Config['replication'], cwd);
+  try {
+    parseCidrList((root.proxy as Config['proxy']).trusted);
+  } catch (err) {
+    throw new ConfigError('proxy.trusted', (err as Error).message);
+  }
+  for (const [name, value] of Object.entries((root.cluster as Config['cluster']).hosts)) {
+    try {
+      parsePairSpec(value);
+    } catch (err) {
+      throw new ConfigError('cluster.hosts', `${name}: ${(err as Error).message}`);
+    }
+  }
+  // A proxied listener or auth_http with no trusted proxy would refuse everyone: say so at start.
+  const proxy = root.proxy as Config['proxy'];
+  for (const key of ['imap.proxy_listen', 'pop3.proxy_listen', 'proxy.auth_listen']) {
+    const [sec, name] = key.split('.') as [string, string];
+    if ((root[sec] as Record<string, string>)[name] !== '' && proxy.trusted.length === 0)
+      throw new ConfigError(key, 'needs proxy.trusted: the proxies allowed to connect');
+  }
   try {
     compileUidlFormat((root.pop3 as Config['pop3']).uidl_format);
   } catch (err) {

@@ -11,7 +11,9 @@ export type KeySpec =
   | { type: 'int'; default: number; min: number; max: number }
   | { type: 'bool'; default: boolean }
   | { type: 'enum'; default: string; values: readonly string[] }
-  | { type: 'strings'; default: readonly string[] };
+  | { type: 'strings'; default: readonly string[] }
+  /** A TOML table of string values (e.g. cluster.hosts: mailHost → address). */
+  | { type: 'map'; default: Readonly<Record<string, string>> };
 
 export type Section = Record<string, KeySpec>;
 
@@ -39,6 +41,8 @@ export const SCHEMA = {
     max_userip_connections: { type: 'int', default: 10, min: 1, max: 1_000_000 },
     /** Largest APPEND literal, advertised as APPENDLIMIT (RFC 7889); LIMITS.imap.maxLiteralSize is the ceiling. */
     max_message_size: { type: 'int', default: DEFAULT_MAX_MESSAGE_SIZE, min: 1024, max: LIMITS.imap.maxLiteralSize },
+    /** Plain IMAP (STARTTLS offered) behind a proxy: each connection starts with a PROXY header (src/net/proxy-protocol.ts), only from proxy.trusted. */
+    proxy_listen: { type: 'listen', default: '' },
   },
   pop3: {
     listen: { type: 'listen', default: '127.0.0.1:1110' },
@@ -49,6 +53,8 @@ export const SCHEMA = {
     uidl_format: { type: 'string', default: 'filename' },
     max_connections: { type: 'int', default: 5000, min: 1, max: 1_000_000 },
     max_connections_per_ip: { type: 'int', default: 50, min: 1, max: 1_000_000 },
+    /** Plain POP3 (STLS offered) behind a proxy, as imap.proxy_listen. */
+    proxy_listen: { type: 'listen', default: '' },
   },
   qmqp: {
     listen: { type: 'listen', default: '127.0.0.1:1628' },
@@ -76,6 +82,31 @@ export const SCHEMA = {
   },
   admin: {
     listen: { type: 'listen', default: '127.0.0.1:8025' },
+  },
+  /** Running behind a mail proxy (nginx's mail module, HAProxy). */
+  proxy: {
+    /**
+     * The proxies' addresses ("127.0.0.1/32", "10.0.0.0/24", a bare address = /32 or /128):
+     * the only peers whose PROXY headers (on *.proxy_listen) and auth_http requests are believed.
+     * Everyone else is closed (PROXY listeners) or answered 403 (auth_http), with a log line.
+     */
+    trusted: { type: 'strings', default: [] },
+    /** nginx `auth_http` service (src/proxy/auth-http.ts): "host:port", "" = off. */
+    auth_listen: { type: 'listen', default: '' },
+    /** When set, auth_http requests must carry it in the X-Roost-Secret header (nginx: `auth_http_header X-Roost-Secret "…";`). */
+    auth_secret: { type: 'string', default: '' },
+  },
+  /** The other servers (pairs) of a cluster, named by LDAP mailHost. */
+  cluster: {
+    /**
+     * mailHost → the pair: its service (floating) address, an IP or a name
+     * resolved when asked; or its nodes' admin listeners ("host:port host:port"),
+     * whose /health names the primary (src/proxy/pairs.ts).
+     */
+    hosts: { type: 'map', default: {} },
+    /** Where the pairs take proxied IMAP and POP3 (their imap.proxy_listen / pop3.proxy_listen port). */
+    imap_port: { type: 'int', default: 143, min: 1, max: 65535 },
+    pop3_port: { type: 'int', default: 110, min: 1, max: 65535 },
   },
   tls: {
     cert: { type: 'string', default: '' },
@@ -159,7 +190,9 @@ type ValueOf<K extends KeySpec> = K extends { type: 'int' }
     ? boolean
     : K extends { type: 'strings' }
       ? string[]
-      : string;
+      : K extends { type: 'map' }
+        ? Record<string, string>
+        : string;
 
 type SectionValues<S extends Section> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
@@ -172,6 +205,8 @@ export type Config = SectionValues<(typeof SCHEMA)['']> & {
   lmtp: SectionValues<(typeof SCHEMA)['lmtp']>;
   delivery: SectionValues<(typeof SCHEMA)['delivery']>;
   admin: SectionValues<(typeof SCHEMA)['admin']>;
+  proxy: SectionValues<(typeof SCHEMA)['proxy']>;
+  cluster: SectionValues<(typeof SCHEMA)['cluster']>;
   tls: SectionValues<(typeof SCHEMA)['tls']>;
   auth: SectionValues<(typeof SCHEMA)['auth']>;
   directory: SectionValues<(typeof SCHEMA)['directory']> & {

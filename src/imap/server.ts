@@ -1,6 +1,7 @@
 /**
- * The IMAP listeners: `imap.listen` (plain, STARTTLS offered) and
- * `imap.tls_listen` (implicit TLS, RFC 8314). Each accepted socket becomes
+ * The IMAP listeners: `imap.listen` (plain, STARTTLS offered),
+ * `imap.tls_listen` (implicit TLS, RFC 8314) and `imap.proxy_listen` (plain,
+ * behind a mail proxy: a PROXY header first, src/net/proxied.ts). Each accepted socket becomes
  * one Session; the server only counts and closes them.
  */
 import net from 'node:net';
@@ -8,7 +9,9 @@ import tls from 'node:tls';
 import type { NodeContext, ProtocolServer } from '../context.js';
 import { ConnectionGate, type Refusal } from '../net/admission.js';
 import { sharedAuthGuard } from '../net/auth-guard.js';
+import { parseCidrList } from '../net/cidr.js';
 import { closeServer, listenOn } from '../net/listen.js';
+import { directPeer, proxiedPeer, type ClientPeer } from '../net/proxied.js';
 import { openConnections } from '../net/metrics.js';
 import { serverTls } from '../net/tls-handshake.js';
 import { Session } from './session.js';
@@ -19,15 +22,16 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
   // throttles span connections and protocols, so a guesser cannot double
   // their rate by alternating IMAP and POP3.
   const guard = sharedAuthGuard(ctx.directory, ctx.config.auth, ctx.log);
-  const ports: { listen?: number; tls?: number } = {};
+  const ports: { listen?: number; tls?: number; proxy?: number } = {};
+  const trusted = parseCidrList(ctx.config.proxy.trusted);
   let secureContext: tls.SecureContext | null = null;
   const getSecureContext = (): tls.SecureContext => (secureContext ??= tls.createSecureContext(ctx.tls));
 
   // Counted from accept, before any TLS handshake, until the socket closes.
   const gate = new ConnectionGate('imap', { maxConnections: ctx.config.imap.max_connections, maxPerAddress: ctx.config.imap.max_connections_per_ip }, ctx.log);
 
-  const accept = (socket: net.Socket, secure: boolean): void => {
-    const session = new Session(ctx, socket, secure, guard, getSecureContext);
+  const accept = (socket: net.Socket, secure: boolean, peer: ClientPeer = directPeer(socket)): void => {
+    const session = new Session(ctx, socket, secure, guard, getSecureContext, peer);
     sessions.add(session);
     openConnections.inc({ protocol: 'imap' });
     session.run().finally(() => {
@@ -54,7 +58,17 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
       if (s) accept(s, true);
     });
   });
-  for (const srv of [plain, implicit]) srv.on('error', (err) => ctx.log.error({ err }, 'imap listener error'));
+  const proxied = net.createServer({ noDelay: true }, (s) => {
+    void proxiedPeer(s, trusted, 'imap.proxy_listen', ctx.log).then((peer) => {
+      if (!peer) return;
+      const why = gate.admit(s, peer.address);
+      if (why) return refuse(s, why);
+      accept(s, false, peer);
+      // proxiedPeer left the socket paused with the bytes after the header put back.
+      s.resume();
+    });
+  });
+  for (const srv of [plain, implicit, proxied]) srv.on('error', (err) => ctx.log.error({ err }, 'imap listener error'));
 
   return {
     name: 'imap',
@@ -63,10 +77,12 @@ export function createImapServer(ctx: NodeContext): ProtocolServer {
       if (p !== null) ports.listen = p;
       const t = await listenOn(implicit, ctx.config.imap.tls_listen, 'imap.tls_listen');
       if (t !== null) ports.tls = t;
+      const x = await listenOn(proxied, ctx.config.imap.proxy_listen, 'imap.proxy_listen');
+      if (x !== null) ports.proxy = x;
     },
     async close() {
       // net.Server.close() resolves only when every connection has ended, so stop accepting first, then end the sessions.
-      const stopped = Promise.all([closeServer(plain), closeServer(implicit)]);
+      const stopped = Promise.all([closeServer(plain), closeServer(implicit), closeServer(proxied)]);
       await Promise.all([...sessions].map((s) => s.shutdown('Server shutting down')));
       await stopped;
     },

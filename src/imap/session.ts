@@ -36,6 +36,7 @@ import { AppendAssembly, appendFailure } from './commands/catenate.js';
 import { SearchContexts } from './search-context.js';
 import type { Notifier } from './notify.js';
 import { CommandReader } from './wire/tokenizer.js';
+import { directPeer, type ClientPeer } from '../net/proxied.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
 
@@ -119,10 +120,12 @@ export class Session {
     public secure: boolean,
     readonly guard: AuthGuard,
     private readonly secureContext: () => tls.SecureContext,
+    /** The client (src/net/proxied.ts): the socket's peer, or the one a trusted proxy named. */
+    readonly peer: ClientPeer = directPeer(socket),
   ) {
     this.id = `imap-${(nextSessionId = (nextSessionId + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.log = connectionLogger('imap', `${this.remoteAddress}:${socket.remotePort ?? 0}`);
+    this.remoteAddress = peer.address;
+    this.log = connectionLogger('imap', `${this.remoteAddress}:${peer.port}`, peer.via);
     this.out = new Output(socket);
     this.searchContexts = new SearchContexts(this.log);
     this.input = socket;
@@ -173,7 +176,7 @@ export class Session {
     const caps = ['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE'];
     if (this.state.kind === 'notAuth') {
       if (!this.secure) caps.push('STARTTLS');
-      if (this.guard.allowPlaintext(this.secure, this.remoteAddress)) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
+      if (this.guard.allowPlaintext(this.secure, this.remoteAddress, this.peer.via !== null)) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
       else caps.push('LOGINDISABLED');
     } else {
       caps.push('UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'XLIST', `APPENDLIMIT=${appendLimit(this.ctx)}`);

@@ -18,9 +18,10 @@ let nextConn = 0;
 /**
  * A child logger for one connection: every line carries `cid` (and the
  * protocol and peer), so an operator can grep one session out of the log.
+ * `via`: the proxy that relayed the connection, when one did (`remote` is then the client it named).
  */
-export function connectionLogger(proto: string, remote: string): Logger {
+export function connectionLogger(proto: string, remote: string, via: string | null = null): Logger {
   nextConn = (nextConn + 1) % Number.MAX_SAFE_INTEGER;
   const cid = `${proto}-${process.pid.toString(36)}-${nextConn.toString(36)}`;
-  return root.child({ cid, proto, remote });
+  return root.child(via === null ? { cid, proto, remote } : { cid, proto, remote, via });
 }

@@ -34,9 +34,11 @@ export class ConnectionGate {
     return this.open;
   }
 
-  /** Admit `socket` (null) or say why not; an admitted socket is counted until 'close'. */
-  admit(socket: Socket): Refusal | null {
-    const address = socket.remoteAddress ?? '';
+  /**
+   * Admit `socket` (null) or say why not; an admitted socket is counted until
+   * 'close'. `address`: the client's, when a proxy relays it (src/net/proxied.ts).
+   */
+  admit(socket: Socket, address: string = socket.remoteAddress ?? ''): Refusal | null {
     const fromAddress = this.byAddress.get(address) ?? 0;
     let refusal: Refusal | null = null;
     if (this.open >= this.limits.maxConnections) refusal = 'connections';

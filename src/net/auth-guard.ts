@@ -33,7 +33,7 @@
  */
 import { isIP } from 'node:net';
 import { normalizeAddress } from '../accounts/address.js';
-import type { Account, AccountStatus, Directory } from '../accounts/directory.js';
+import type { Account, AccountStatus, AuthenticateOptions, Directory } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
 import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -41,14 +41,23 @@ import type { Logger } from '../log/logger.js';
 
 export type LoginOutcome =
   | { kind: 'ok'; account: Account }
-  /** Unknown login or wrong password (never told apart). */
-  | { kind: 'failed' }
+  /** Unknown login or wrong password (never told apart). `waitMs`: the failure delay, when the caller serves it (LoginOptions.serveDelay false). */
+  | { kind: 'failed'; waitMs?: number }
   /** Right password, account may not log in (noaccess, disabled, deleted). */
   | { kind: 'refused'; status: AccountStatus }
   /** Directory outage: a temporary failure, never "bad password". */
   | { kind: 'unavailable' }
   /** Too many recent failures for this address or login name. */
-  | { kind: 'throttled' };
+  | { kind: 'throttled'; waitMs?: number };
+
+export interface LoginOptions extends AuthenticateOptions {
+  /**
+   * False: do not sleep out the failure delay here but report it as
+   * `waitMs`, for a caller that has the client wait elsewhere (auth_http
+   * answers nginx at once with Auth-Wait, so no HTTP request is held open).
+   */
+  serveDelay?: boolean;
+}
 
 /** Timing knobs; defaults from LIMITS.auth. Tests shorten them. */
 export interface AuthGuardOptions {
@@ -112,14 +121,19 @@ export class AuthGuard {
    * May credentials be sent on this connection? Always over TLS; otherwise as
    * `auth.allow_plaintext` says ("loopback" = only from 127.0.0.0/8 and ::1).
    * RFC 2595 §2.2 / RFC 8314 §5: refuse before TLS, advertise STLS instead.
+   * `viaProxy`: the connection came through a proxy in `proxy.trusted` on a
+   * proxied listener. The client's leg is the proxy's to secure (nginx's
+   * `ssl`/`starttls`), and the proxy's leg is one the operator declared
+   * trusted, as loopback is; nginx can only log in with plaintext, so such a
+   * connection counts as loopback (refused only under "never").
    */
-  allowPlaintext(secure: boolean, remoteAddress: string): boolean {
+  allowPlaintext(secure: boolean, remoteAddress: string, viaProxy = false): boolean {
     if (secure) return true;
     switch (this.auth.allow_plaintext) {
       case 'always':
         return true;
       case 'loopback':
-        return isLoopback(remoteAddress);
+        return viaProxy || isLoopback(remoteAddress);
       default:
         return false;
     }
@@ -129,7 +143,8 @@ export class AuthGuard {
    * Check one login attempt. Resolves after the failure delay when it fails,
    * so callers simply await it and answer.
    */
-  async login(login: string, password: string, remoteAddress: string): Promise<LoginOutcome> {
+  async login(login: string, password: string, remoteAddress: string, options: LoginOptions = {}): Promise<LoginOutcome> {
+    const serve = options.serveDelay !== false;
     const now = this.opt.now();
     const userKey = normalizeAddress(login);
     const pairKey = `${remoteAddress}\0${userKey}`;
@@ -145,18 +160,19 @@ export class AuthGuard {
       const over = this.budget(userKey, remoteAddress, this.opt.now());
       if (!trusted && over === 'throttled') {
         this.log.warn({ login: userKey }, 'login throttled');
+        if (!serve) return { kind: 'throttled', waitMs: this.opt.failureDelayMaxMs };
         await sleep(this.opt.failureDelayMaxMs);
         return { kind: 'throttled' };
       }
       if (trusted || over === 'free') break;
       await this.waitFor(userKey, remoteAddress);
     }
-    if (malformed) return this.fail(userKey, remoteAddress, this.opt.now());
+    if (malformed) return this.fail(userKey, remoteAddress, this.opt.now(), serve);
     bump(this.inFlightByUser, userKey, 1);
     bump(this.inFlightByAddress, remoteAddress, 1);
     let outcome: LoginOutcome;
     try {
-      outcome = await this.check(login, password, remoteAddress, pairKey);
+      outcome = await this.check(login, password, remoteAddress, pairKey, options);
     } finally {
       bump(this.inFlightByUser, userKey, -1);
       bump(this.inFlightByAddress, remoteAddress, -1);
@@ -165,7 +181,7 @@ export class AuthGuard {
     // then waiting attempts look again; the delay is served outside the
     // check slots, so a stale password does not hold up an office behind one
     // NAT address.
-    const failed = outcome.kind === 'failed' ? this.fail(userKey, remoteAddress, this.opt.now()) : null;
+    const failed = outcome.kind === 'failed' ? this.fail(userKey, remoteAddress, this.opt.now(), serve) : null;
     this.wakeWaiters(userKey, remoteAddress);
     return failed ?? outcome;
   }
@@ -210,7 +226,7 @@ export class AuthGuard {
   }
 
   /** The password check itself, in the node-wide and per-address slots. */
-  private async check(login: string, password: string, address: string, pairKey: string): Promise<LoginOutcome> {
+  private async check(login: string, password: string, address: string, pairKey: string, options: AuthenticateOptions): Promise<LoginOutcome> {
     let perAddress = this.checksByAddress.get(address);
     if (!perAddress) this.checksByAddress.set(address, (perAddress = new Slots(this.opt.maxConcurrentChecksPerAddress)));
     await perAddress.acquire();
@@ -218,7 +234,7 @@ export class AuthGuard {
       await this.checks.acquire();
       let result: Awaited<ReturnType<Directory['authenticate']>>;
       try {
-        result = await this.directory.authenticate(login, password);
+        result = await this.directory.authenticate(login, password, options);
       } catch (err) {
         if (isRoostError(err, 'UNAVAILABLE')) this.log.error({ err: err.message }, 'directory unavailable during login');
         else this.log.error({ err }, 'directory error during login');
@@ -247,12 +263,13 @@ export class AuthGuard {
     return Math.min(this.opt.failureDelayMaxMs, this.opt.failureDelayBaseMs * 2 ** Math.max(0, Math.min(n - 1, 30)));
   }
 
-  private async fail(userKey: string, address: string, now: number): Promise<LoginOutcome> {
+  private async fail(userKey: string, address: string, now: number, serve: boolean): Promise<LoginOutcome> {
     this.record(this.byAddress, address, now);
     const n = this.record(this.byUser, userKey, now);
     this.log.info({ login: userKey, failures: n }, 'login failed');
     // The delay grows with the failures of this name, so guessing one
     // account is slow even when the guesser opens a new connection each time.
+    if (!serve) return { kind: 'failed', waitMs: this.failureDelayMs(n) };
     await sleep(this.failureDelayMs(n));
     return { kind: 'failed' };
   }

@@ -1,6 +1,8 @@
 /**
- * The POP3 listeners: `pop3.listen` (plaintext with STLS, RFC 2595) and
- * `pop3.tls_listen` (implicit TLS, RFC 8314). Each connection is a Session;
+ * The POP3 listeners: `pop3.listen` (plaintext with STLS, RFC 2595),
+ * `pop3.tls_listen` (implicit TLS, RFC 8314) and `pop3.proxy_listen`
+ * (plaintext behind a mail proxy, PROXY header first: src/net/proxied.ts).
+ * Each connection is a Session;
  * close() stops accepting, lets running QUITs finish and closes the rest.
  */
 import net from 'node:net';
@@ -11,7 +13,9 @@ import { LIMITS } from '../limits.js';
 import { connectionLogger } from '../log/logger.js';
 import { ConnectionGate, type Refusal } from '../net/admission.js';
 import { AuthGuard, sharedAuthGuard, type AuthGuardOptions } from '../net/auth-guard.js';
+import { parseCidrList } from '../net/cidr.js';
 import { closeServer, listenOn } from '../net/listen.js';
+import { directPeer, proxiedPeer, type ClientPeer } from '../net/proxied.js';
 import { serverTls } from '../net/tls-handshake.js';
 import { Session, type SessionEnv } from './session.js';
 
@@ -44,15 +48,16 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
   const sessions = new Set<Session>();
   let plain: net.Server | null = null;
   let secure: net.Server | null = null;
+  let proxied: net.Server | null = null;
+  const trusted = parseCidrList(ctx.config.proxy.trusted);
   // Counted from accept, before any TLS handshake, until the socket closes.
   const gate = new ConnectionGate('pop3', { maxConnections: ctx.config.pop3.max_connections, maxPerAddress: ctx.config.pop3.max_connections_per_ip }, log);
-  const ports: { listen?: number; tls?: number } = {};
+  const ports: { listen?: number; tls?: number; proxy?: number } = {};
 
-  const start = (socket: net.Socket | tls.TLSSocket): void => {
-    const remote = socket.remoteAddress ?? 'unknown';
+  const start = (socket: net.Socket | tls.TLSSocket, peer: ClientPeer = directPeer(socket)): void => {
     // Replies are small and paced by the client: do not let Nagle hold them.
     socket.setNoDelay(true);
-    const session = new Session(env, socket, remote, connectionLogger('pop3', remote));
+    const session = new Session(env, socket, peer, connectionLogger('pop3', peer.address || 'unknown', peer.via));
     sessions.add(session);
     openConnections.inc({ protocol: 'pop3' });
     void session.run().finally(() => {
@@ -95,13 +100,30 @@ export function createPop3Server(ctx: NodeContext, options: Pop3Options = {}): P
         if (port === null) secure = null;
         else ports.tls = port;
       }
+      if (!proxied) {
+        proxied = net.createServer((socket) => {
+          void proxiedPeer(socket, trusted, 'pop3.proxy_listen', log).then((peer) => {
+            if (!peer) return;
+            const why = gate.admit(socket, peer.address);
+            if (why) return refuse(socket, why);
+            start(socket, peer);
+            // proxiedPeer left the socket paused with the bytes after the header put back.
+            socket.resume();
+          });
+        });
+        const port = await listenOn(proxied, ctx.config.pop3.proxy_listen, 'pop3.proxy_listen');
+        if (port === null) proxied = null;
+        else ports.proxy = port;
+      }
     },
     async close() {
-      const closing = [plain, secure].filter((s): s is net.Server => s !== null).map((s) => closeServer(s));
+      const closing = [plain, secure, proxied].filter((s): s is net.Server => s !== null).map((s) => closeServer(s));
       plain = null;
       secure = null;
+      proxied = null;
       delete ports.listen;
       delete ports.tls;
+      delete ports.proxy;
       await Promise.all([...closing, ...[...sessions].map((s) => s.shutdown())]);
     },
     addresses() {

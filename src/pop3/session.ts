@@ -17,6 +17,7 @@ import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import type { AuthGuard, LoginOutcome } from '../net/auth-guard.js';
+import type { ClientPeer } from '../net/proxied.js';
 import type { MailboxHandle } from '../store/store.js';
 import { COMMANDS, ArgError, type StateKind } from './commands/index.js';
 import { Maildrop } from './maildrop.js';
@@ -53,6 +54,8 @@ export class Session {
   socket: Duplex;
   secure: boolean;
   readonly cid: string;
+  /** The client's address: the login throttle keys on it. */
+  readonly remoteAddress: string;
   private readonly reader: LineReader;
   private badCommands = 0;
   /** Resolves when the session has ended and released everything. */
@@ -66,12 +69,14 @@ export class Session {
   constructor(
     readonly env: SessionEnv,
     socket: Socket | TLSSocket,
-    readonly remoteAddress: string,
+    /** The client (src/net/proxied.ts): the socket's peer, or the one a trusted proxy named. */
+    readonly peer: ClientPeer,
     readonly log: Logger,
   ) {
     this.socket = socket;
     this.secure = socket instanceof TLSSocket;
-    this.cid = String((log.bindings() as { cid?: string }).cid ?? remoteAddress);
+    this.remoteAddress = peer.address;
+    this.cid = String((log.bindings() as { cid?: string }).cid ?? peer.address);
     this.reader = new LineReader(LIMITS.pop3.maxLineLength, LIMITS.pop3.maxPipelinedInput);
     this.finished = new Promise((resolve) => (this.finish = resolve));
     this.watch(socket);

@@ -6,6 +6,7 @@
  * all go through these two functions, so they stay idempotent and agree.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
@@ -302,7 +303,9 @@ export class AccountState {
           // Rename first (atomic: the folder disappears at once), then remove at leisure.
           const trash = path.join(root, `..roost-trash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
           fs.renameSync(dir, trash);
-          fs.rmSync(trash, { recursive: true, force: true });
+          // A big folder takes seconds to remove: never on the event loop (a crash leaves a
+          // "..roost-trash-*" directory, which no folder scan reads).
+          void fsp.rm(trash, { recursive: true, force: true }).catch((err: unknown) => this.core.warn('store: could not remove a deleted mailbox', err));
         }
         return [root];
       }

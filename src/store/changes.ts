@@ -12,6 +12,9 @@ export type MailboxListener = (event: MailboxEvent) => void;
 export class ChangeHub {
   private readonly emitters = new Map<string, EventEmitter>();
 
+  /** warn: where a failing listener is reported (the store's log). */
+  constructor(private readonly warn: (msg: string, err: unknown) => void) {}
+
   static key(accountId: string, mailboxId: number): string {
     return `${accountId}\u0000${mailboxId}`;
   }
@@ -45,7 +48,7 @@ export class ChangeHub {
       try {
         l(event);
       } catch (err) {
-        process.emitWarning(`store event listener failed: ${(err as Error).message}`);
+        this.warn('store: event listener failed', err);
       }
     }
   }

@@ -30,9 +30,11 @@ import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
 import { RoostError, isRoostError, tempFromOs } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import { logger } from '../log/logger.js';
 import { AccountState, type StoreCore } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
+import { closeFullText } from './fts/fulltext.js';
 import { IndexDb } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
@@ -64,7 +66,7 @@ export interface SaveTarget {
 export class StoreImpl implements Store, StoreCore {
   readonly journal: Journal;
   readonly committer: GroupCommitter;
-  readonly hub = new ChangeHub();
+  readonly hub = new ChangeHub((msg, err) => this.warn(msg, err));
   readonly hostname: string;
   readonly replication: ReplicationImpl;
   readonly watcher: MailboxWatcher | null;
@@ -112,7 +114,8 @@ export class StoreImpl implements Store, StoreCore {
       (recs) => this.notifyCommitted(recs),
     );
     this.replication = new ReplicationImpl(this);
-    const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => process.emitWarning(`${msg} ${JSON.stringify(fields)}`));
+    // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
+    const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => logger().warn(fields, msg));
     this.log = log;
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
     this.keeper?.start();
@@ -146,6 +149,49 @@ export class StoreImpl implements Store, StoreCore {
     this.lru.set(st.id, st);
     this.evict();
     return db;
+  }
+
+  /**
+   * Before an account's first index use from a session: a new account's
+   * index file is a copy of an empty one, made in the thread pool. Creating a
+   * SQLite file and its schema on the event loop waits on the filesystem
+   * journal (tens of ms while other writers fsync), for every session.
+   * Linked into place, never renamed over: a file another process made first wins.
+   */
+  async prepareIndex(st: AccountState): Promise<void> {
+    if (st.hasIndexOpen()) return;
+    const file = this.indexFile(st.id);
+    if (await fsp.access(file).then(() => true, () => false)) return;
+    const tmp = `${file}.${process.pid}.${uniqueName(this.hostname)}.new`;
+    try {
+      await fsp.copyFile(await this.indexTemplate(), tmp);
+      await fsp.link(tmp, file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    } catch (err) {
+      // The ordinary path still works: db() creates the file itself.
+      this.warn('store: could not prepare an index file from the template', err);
+    } finally {
+      await fsp.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  private template: Promise<string> | null = null;
+
+  /** data_dir/index.template.sqlite: an empty index of the current version, written once per process. */
+  private indexTemplate(): Promise<string> {
+    this.template ??= (async () => {
+      const file = path.join(this.opts.dataDir, 'index.template.sqlite');
+      const tmp = `${file}.${process.pid}.new`;
+      for (const ext of ['', '-wal', '-shm']) await fsp.rm(tmp + ext, { force: true });
+      new IndexDb(tmp).close();
+      await fsp.rename(tmp, file);
+      return file;
+    })();
+    this.template.catch(() => {
+      this.template = null;
+    });
+    return this.template;
   }
 
   /** Mark an account as recently used (keeps its index open). */
@@ -216,7 +262,7 @@ export class StoreImpl implements Store, StoreCore {
   }
 
   warn(msg: string, err?: unknown): void {
-    process.emitWarning(`${msg}${err ? `: ${(err as Error).message ?? String(err)}` : ''}`);
+    this.log(msg, err === undefined ? {} : { err: (err as Error)?.message ?? String(err) });
   }
 
   /** The state object for an account (created on first use; the directory's view of the account wins). */
@@ -322,12 +368,8 @@ export class StoreImpl implements Store, StoreCore {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
       // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
-      // A parked draft (park()) has given its descriptor back: the same calls by path.
-      if (o.internalDate) {
-        if (draft.fd !== null) fs.futimesSync(draft.fd, o.internalDate, o.internalDate);
-        else fs.utimesSync(draft.path, o.internalDate, o.internalDate);
-      }
-      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((draft.fd !== null ? fs.fstatSync(draft.fd) : fs.statSync(draft.path)).mtimeMs);
+      if (o.internalDate) await fsp.utimes(draft.path, o.internalDate, o.internalDate);
+      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((await fsp.stat(draft.path)).mtimeMs);
       const size = draft.size;
       const vsize = draft.vsize;
       const prepared: { t: SaveTarget; basename: string; filename: string; tmp: string }[] = [];
@@ -408,13 +450,8 @@ export class StoreImpl implements Store, StoreCore {
       placed.length = 0;
       return saved;
     } catch (err) {
-      for (const p of placed) {
-        try {
-          fs.unlinkSync(p);
-        } catch {
-          // Not linked or already gone.
-        }
-      }
+      // Not linked or already gone: nothing to remove.
+      await Promise.all(placed.map((p) => fsp.unlink(p).catch(() => undefined)));
       if (isRoostError(err)) throw err;
       throw tempFromOs(err, 'deliver');
     } finally {
@@ -580,6 +617,7 @@ export class StoreImpl implements Store, StoreCore {
     await this.watcher?.close();
     for (const st of this.states.values()) st.dropIndex();
     this.lru.clear();
+    closeFullText(this);
     this.journal.close();
   }
 }

@@ -224,7 +224,7 @@ export interface StoreOptions {
   maxOpenIndexes?: number;
   /** Bound on the journal's history (replication.journal_max_bytes); unset: never pruned (CLI tools). */
   journalMaxBytes?: number;
-  /** Where the store reports maintenance (journal pruning); default process.emitWarning. */
+  /** Where the store reports warnings and maintenance (journal pruning); default the JSON logger. */
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 

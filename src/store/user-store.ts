@@ -12,6 +12,7 @@ import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
+import { ensureMaildirAsync } from './maildir/save.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
@@ -178,6 +179,7 @@ export class UserStoreImpl implements UserStore {
 
   async openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle> {
     const n = normalizeMailboxName(name);
+    await this.store.prepareIndex(this.st);
     const mb = await this.fresh(n);
     return new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null, opts?.recent === true);
   }
@@ -202,6 +204,7 @@ export class UserStoreImpl implements UserStore {
 
   async ensureSpecialMailboxes(): Promise<void> {
     this.store.assertWritable();
+    await this.store.prepareIndex(this.st);
     await this.st.mutex.run(async () => {
       const drafts: RecordDraft[] = [];
       const rows = this.st.db().mailboxes();
@@ -255,7 +258,14 @@ export class UserStoreImpl implements UserStore {
         this.store.assertWritable();
         return build();
       },
-      afterJournal: (recs) => recs.flatMap((r) => this.st.applyFs(r, {})),
+      afterJournal: async (recs) => {
+        // New folders' directories made in the thread pool first (mkdir waits on the
+        // filesystem journal); applyFs then finds them in place.
+        for (const r of recs) {
+          if (r.kind === 'mailbox-create') await ensureMaildirAsync(this.st.dir(String(r.data.mailbox)), String(r.data.mailbox) !== INBOX);
+        }
+        return recs.flatMap((r) => this.st.applyFs(r, {}));
+      },
       finish: (recs) => this.st.applyIndex(recs),
     });
   }

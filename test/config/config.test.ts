@@ -1,4 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
@@ -35,6 +36,10 @@ describe('config loading', () => {
     expect(c.replication.ack).toBe('sync');
     expect(c.directory.backend).toBe('sqlite');
     expect(c.auth.allow_plaintext).toBe('loopback');
+    expect(c.imap.proxy_listen).toBe('');
+    expect(c.pop3.proxy_listen).toBe('');
+    expect(c.proxy).toEqual({ trusted: [], auth_listen: '', auth_secret: '' });
+    expect(c.cluster).toEqual({ hosts: {}, imap_port: 143, pop3_port: 110 });
   });
 
   it('resolves a relative data_dir against the config file directory', async () => {
@@ -56,6 +61,12 @@ describe('config loading', () => {
     ['bad enum', '[replication]\nack = "maybe"\n', /replication\.ack: expected one of/],
     ['unknown ldap key', '[directory.ldap]\nhost = "x"\n', /directory\.ldap\.host: unknown key/],
     ['a journal bound below 64 KiB', '[replication]\njournal_max_bytes = 65535\n', /replication\.journal_max_bytes: 65535 is outside/],
+    ['a proxy.trusted entry that is not an address', '[proxy]\ntrusted = ["nginx.example"]\n', /proxy\.trusted: "nginx\.example" is not an address/],
+    ['a proxy.trusted prefix too long', '[proxy]\ntrusted = ["10.0.0.0/33"]\n', /proxy\.trusted:/],
+    ['imap.proxy_listen without proxy.trusted', '[imap]\nproxy_listen = "127.0.0.1:1144"\n', /imap\.proxy_listen: needs proxy\.trusted/],
+    ['proxy.auth_listen without proxy.trusted', '[proxy]\nauth_listen = "127.0.0.1:8026"\n', /proxy\.auth_listen: needs proxy\.trusted/],
+    ['a cluster.hosts node list with a bad entry', '[cluster.hosts]\n"a.example" = "10.0.0.1:8025 10.0.0.2"\n', /cluster\.hosts: a\.example: "10\.0\.0\.2" is not "host:port"/],
+    ['a cluster.hosts value that is not a string', '[cluster.hosts]\n"a.example" = 5\n', /cluster\.hosts: a\.example: expected a non-empty string/],
   ];
 
   it('takes the smallest journal bound, 64 KiB', async () => {
@@ -85,6 +96,32 @@ describe('config loading', () => {
     const viaEnv = await roostProcess(['serve'], { env: { ROOST_CONFIG: f } });
     expect(viaEnv.code).toBe(1);
     expect(viaEnv.stderr).toMatch(/qmqp\.over_quota/);
+  });
+
+  it('`roost serve` with a configured listener that cannot start stops with its error (exit 1), not without that listener', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const f = await configFile(
+        'serve-taken.toml',
+        [
+          `data_dir = "${dir}/taken"`,
+          '[log]\nlevel = "error"',
+          `[imap]\nlisten = "127.0.0.1:${port}"\ntls_listen = ""`,
+          '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
+          '[qmqp]\nlisten = "127.0.0.1:0"',
+          '[lmtp]\nlisten = "127.0.0.1:0"',
+          '[admin]\nlisten = "127.0.0.1:0"',
+          '[replication]\nlisten = ""',
+        ].join('\n') + '\n',
+      );
+      const r = await roostProcess(['serve', '--config', f]);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(new RegExp(`EADDRINUSE.*${port}|${port}.*EADDRINUSE`));
+    } finally {
+      taken.close();
+    }
   });
 
   it('a missing config file is an error naming --config', async () => {

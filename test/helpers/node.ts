@@ -64,10 +64,10 @@ export interface TestNode {
   stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
-export async function startTestNode(overrides: Overrides = {}, opts: { dataDir?: string } = {}): Promise<TestNode> {
+export async function startTestNode(overrides: Overrides = {}, opts: { dataDir?: string; logDestination?: NodeJS.WritableStream } = {}): Promise<TestNode> {
   const dataDir = opts.dataDir ?? (await makeTempDir());
   const config = testConfig(dataDir, overrides);
-  const node = await startNode(config);
+  const node = await startNode(config, { logDestination: opts.logDestination });
   let stopped = false;
   return {
     node,

@@ -11,6 +11,7 @@ import { reindex } from './reindex.js';
 import { secret } from './secret.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
+import { clusterStatus } from './cluster-status.js';
 import { verify } from './verify.js';
 import { aliasAdd, userAdd, userDel, userList, userPasswd, userUidl } from './user.js';
 import { userShow } from './user-show.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly CliCommand[] = [
   userShow,
   aliasAdd,
   status,
+  clusterStatus,
   deliver,
   reindex,
   importMaildir,

@@ -13,7 +13,7 @@ export async function authenticateCommand(env: CommandEnv, cmd: CommandOf<'AUTHE
   const s = env.s;
   const exchange = createSaslExchange(cmd.args.mechanism);
   if (!exchange) return no(`Unsupported authentication mechanism ${cmd.args.mechanism}`, { name: 'CANNOT' });
-  if (!s.guard.allowPlaintext(s.secure, s.remoteAddress)) {
+  if (!s.guard.allowPlaintext(s.secure, s.remoteAddress, s.peer.via !== null)) {
     return no('Plaintext authentication disallowed on non-secure connections', { name: 'PRIVACYREQUIRED' });
   }
   const ir = cmd.args.initialResponse;

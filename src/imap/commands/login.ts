@@ -13,7 +13,7 @@ import { takeUserIpSlot } from '../userip.js';
 export async function loginCommand(env: CommandEnv, cmd: CommandOf<'LOGIN'>): Promise<CommandResult> {
   const s = env.s;
   // RFC 3501 §6.2.3 / §7.2.1 LOGINDISABLED.
-  if (!s.guard.allowPlaintext(s.secure, s.remoteAddress)) {
+  if (!s.guard.allowPlaintext(s.secure, s.remoteAddress, s.peer.via !== null)) {
     return no('Plaintext authentication disallowed on non-secure connections', { name: 'PRIVACYREQUIRED' });
   }
   return completeLogin(env, cmd.args.username, cmd.args.password);

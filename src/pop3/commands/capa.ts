@@ -8,7 +8,7 @@ export function capabilities(s: Session): string[] {
   const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING'];
   if (s.state.kind === 'authorization') {
     // RFC 2595 §2.2: do not offer plaintext logins the server would refuse.
-    if (s.env.guard.allowPlaintext(s.secure, s.remoteAddress)) caps.push('USER', `SASL ${SASL_MECHANISMS.join(' ')}`);
+    if (s.env.guard.allowPlaintext(s.secure, s.remoteAddress, s.peer.via !== null)) caps.push('USER', `SASL ${SASL_MECHANISMS.join(' ')}`);
     if (!s.secure) caps.push('STLS');
   }
   // Messages are never deleted by the server on its own (RFC 2449 §6.7).

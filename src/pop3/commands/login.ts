@@ -11,7 +11,7 @@ import { ArgError, splitArgs, type Command } from './args.js';
 const PLAINTEXT_REFUSED = '-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.';
 
 function plaintextAllowed(s: Session): boolean {
-  return s.env.guard.allowPlaintext(s.secure, s.remoteAddress);
+  return s.env.guard.allowPlaintext(s.secure, s.remoteAddress, s.peer.via !== null);
 }
 
 export const user: Command<{ name: string }> = {

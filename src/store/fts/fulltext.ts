@@ -331,6 +331,12 @@ export function fullTextFor(store: { readonly opts: { readonly dataDir: string }
   return f;
 }
 
+/** Close a store's FTS databases (store close); a later fullTextFor opens them again. */
+export function closeFullText(store: object): void {
+  perStore.get(store)?.close();
+  perStore.delete(store);
+}
+
 /** Can the trigram index answer this needle (at least three characters)? */
 export function indexable(needle: string): boolean {
   return [...needle.toLowerCase()].length >= 3;

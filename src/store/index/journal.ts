@@ -280,7 +280,9 @@ export class Journal {
       maxMessageSize: a.maxMessageSize,
       status: a.status,
     });
-    this.syncNow();
+    // No fdatasync of its own: the WAL is sequential, so the next durable commit (the
+    // first record that names this account) makes the row durable too; if none comes,
+    // a lost row is written again on the account's next use.
   }
 
   account(id: string): Account | null {

@@ -44,6 +44,12 @@ export class SpoolDraft implements Draft {
   /** Open until the draft is delivered, discarded or parked, so the commit can fdatasync it. */
   fd: number | null;
   private failure: Error | null = null;
+  /**
+   * The disk writes, one after another in the thread pool (never a
+   * synchronous write on the event loop); the bookkeeping (size, parser) is
+   * done when write() is called, so limits see every byte at once.
+   */
+  private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -67,6 +73,14 @@ export class SpoolDraft implements Draft {
       throw this.failure;
     }
     this.append(chunk, true);
+    // Resolves once on disk: callers may then reuse their buffer.
+    return this.drained();
+  }
+
+  /** Every write() so far is on disk (or the first failure is thrown). */
+  private async drained(): Promise<void> {
+    await this.writing;
+    if (this.failure) throw this.failure;
   }
 
   /**
@@ -81,6 +95,7 @@ export class SpoolDraft implements Draft {
     if (this.discarded) throw new RoostError('TEMP', 'draft was discarded');
     if (this.failure) throw this.failure;
     this.finished = true;
+    await this.drained();
     if (this.parser) {
       try {
         this.tree = this.parser.end();
@@ -125,6 +140,7 @@ export class SpoolDraft implements Draft {
     this.kept = null;
     this.parser = null;
     this.tree = null;
+    await this.writing;
     this.closeFd();
     await fsp.unlink(this.path).catch(() => undefined);
   }
@@ -140,8 +156,9 @@ export class SpoolDraft implements Draft {
   }
 
   /** fdatasync the spool file (covers every hard link to it). */
-  datasync(): Promise<void> {
-    if (this.synced || this.fd === null) return Promise.resolve();
+  async datasync(): Promise<void> {
+    await this.drained();
+    if (this.synced || this.fd === null) return;
     const fd = this.fd;
     return new Promise((resolve, reject) =>
       fs.fdatasync(fd, (err) => {
@@ -160,13 +177,16 @@ export class SpoolDraft implements Draft {
   }
 
   private append(chunk: Buffer, body: boolean): void {
-    try {
-      let off = 0;
-      while (off < chunk.length) off += fs.writeSync(this.fd!, chunk, off, chunk.length - off);
-    } catch (err) {
-      this.failure = tempFromOs(err, 'spool write');
-      throw this.failure;
-    }
+    const fd = this.fd!;
+    this.writing = this.writing.then(async () => {
+      if (this.failure) return;
+      try {
+        let off = 0;
+        while (off < chunk.length) off += await writeFd(fd, chunk, off, chunk.length - off);
+      } catch (err) {
+        this.failure = tempFromOs(err, 'spool write');
+      }
+    });
     this.size += chunk.length;
     if (this.parser) {
       try {
@@ -185,6 +205,10 @@ export class SpoolDraft implements Draft {
       else this.kept = null;
     }
   }
+}
+
+function writeFd(fd: number, buf: Buffer, off: number, len: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.write(fd, buf, off, len, null, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /**
@@ -288,6 +312,12 @@ export function fsyncDirSync(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** ensureMaildir in the thread pool. */
+export async function ensureMaildirAsync(dir: string, isFolder: boolean): Promise<void> {
+  for (const sub of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
+  if (isFolder) await fsp.writeFile(path.join(dir, 'maildirfolder'), '', { mode: 0o600, flag: 'a' });
 }
 
 /** Create cur/ new/ tmp/ (and `maildirfolder` for a Maildir++ folder) if missing. */
