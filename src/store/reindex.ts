@@ -20,9 +20,10 @@ export async function reindexAccount(
   return st.mutex.run(async () => {
     await store.committer.idle();
     await st.fsIdle();
-    // An account never indexed (a fresh `roost import`): its first open imports the
-    // Maildir with the UID lists on disk, which is all a rebuild would do — not twice.
-    if (!st.hasIndexOpen() && !fs.existsSync(file)) {
+    // The account's first open in this process imports the Maildir when its index
+    // has no INBOX (a fresh `roost import`), with the UID lists on disk: that is
+    // all a rebuild would do, so it is not done twice. Otherwise rebuild below.
+    if (!st.recovered) {
       st.firstImport = { onProgress: onProgress ?? null, result: null };
       try {
         st.db();
