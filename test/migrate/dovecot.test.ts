@@ -10,13 +10,17 @@
  * POP3 UIDLs with --pop3, for an account whose own form would differ). A
  * second import of either kind
  * changes nothing, and a Dovecot pointed at the Maildir Roost wrote sees
- * the keywords Roost set and its subscriptions.
+ * the keywords Roost set and its subscriptions. mbsync, synced with Dovecot
+ * and then pointed at Roost, transfers nothing (issue 15: a client notices
+ * nothing).
  *
  * Skips only when Dovecot is not installed (CI installs it).
  */
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roost } from '../helpers/cli.js';
 // The bench's private-Dovecot starter (loopback ports, temp dir, no system service touched).
@@ -26,6 +30,7 @@ import { makeTempDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { login, type RawImap } from '../imap/helpers/client.js';
 
 const has = dovecotVersion() !== null;
+const hasMbsync = spawnSync('mbsync', ['--version']).status === 0;
 type PrivateDovecot = Awaited<ReturnType<typeof startDovecot>>;
 const USER = 'mig';
 const PASS = 'pw-mig';
@@ -218,6 +223,70 @@ describe.skipIf(!has)(`migration from a real Dovecot${has ? '' : ' (skipped: no 
     expect(again.code).toBe(1);
     node = await startRoost();
     expect(onlyDovecots(await answers(node.ports.imap!, node.ports.pop3!, ADDRESS))).toEqual(before);
+  }, 300_000);
+
+  it.skipIf(!hasMbsync)('a client synced with Dovecot and pointed at Roost after the import transfers nothing (mbsync)', async () => {
+    const local = path.join(dir, 'mbsync');
+    fs.mkdirSync(local);
+    const rc = path.join(dir, 'mbsyncrc');
+    const write = (port: number, user: string): void =>
+      fs.writeFileSync(
+        rc,
+        [
+          'IMAPAccount acct',
+          'Host 127.0.0.1',
+          `Port ${port}`,
+          `User ${user}`,
+          `Pass ${PASS}`,
+          'SSLType None',
+          'AuthMechs LOGIN',
+          '',
+          'IMAPStore far',
+          'Account acct',
+          '',
+          'MaildirStore near',
+          `Path ${local}/`,
+          `Inbox ${local}/INBOX`,
+          'SubFolders Verbatim',
+          '',
+          'Channel c',
+          'Far :far:',
+          'Near :near:',
+          'Patterns *',
+          // Roost's own empty special-use folders may appear locally; nothing may go up.
+          'Create Near',
+          'Expunge None',
+          'SyncState *',
+          '',
+        ].join('\n'),
+      );
+    const mbsync = async (): Promise<string> => {
+      const r = await promisify(execFile)('mbsync', ['-Dn', '-c', rc, '-a'], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+      return r.stdout + r.stderr;
+    };
+    /** Every local message file (name with flags) per folder. */
+    const files = (): string[] => {
+      const out: string[] = [];
+      const walk = (d: string): void => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+          if (e.isDirectory()) walk(path.join(d, e.name));
+          else if (/\/(cur|new)$/.test(d)) out.push(path.relative(local, path.join(d, e.name)));
+        }
+      };
+      walk(local);
+      return out.sort();
+    };
+    write(dv!.ports.imap, USER);
+    // The first sync downloads everything: the trace shows the body fetches the second must not have.
+    expect(await mbsync()).toMatch(/BODY\.PEEK\[\]/);
+    const synced = files();
+    expect(synced.length).toBe(Object.values(before.boxes).reduce((n, b) => n + b.messages.length, 0));
+    write(node!.ports.imap!, ADDRESS);
+    const out = await mbsync();
+    // -Dn traces the IMAP commands: no FETCH of a body, nothing that changes the server.
+    expect(out).not.toMatch(/^>>> \d+ (?:UID )?(?:APPEND|STORE|EXPUNGE|CREATE|DELETE|RENAME|MOVE|COPY)\b/m);
+    expect(out).not.toMatch(/BODY\.PEEK\[\]|UIDVALIDITY.*changed/i);
+    expect(files()).toEqual(synced);
   }, 300_000);
 
   it('roost import imap:// --pop3 from the running Dovecot: the same answers, UIDLs recorded from its POP3; a second run copies nothing', async () => {
