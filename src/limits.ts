@@ -218,6 +218,8 @@ export const LIMITS = {
      * name, so this bounds the encoded full name, not each level.
      */
     maxFolderDirNameBytes: 255,
+    /** Folders whose dovecot-keywords table is kept in memory (keyword-letters.ts; the rest are read again when used). */
+    keywordTables: 4096,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,
@@ -322,5 +324,23 @@ export const LIMITS = {
     batch: 200,
     /** Messages up to this size are fetched whole in a batch; bigger ones are streamed to their file in chunks. */
     inlineBytes: 1024 * 1024,
+    /** A batch's files are fsync'd this many at a time before they are renamed into cur/. */
+    syncConcurrency: 32,
+  },
+  import: {
+    /** `roost import ADDRESS MAILDIR`: message files copied (or linked) at once. */
+    copyConcurrency: 16,
+  },
+  importPop3: {
+    /** `roost import … --pop3`: the old server's POP3 must answer each step within this. */
+    timeoutMs: 120_000,
+    /** Its UIDL and LIST answers together (a 300,000-message maildrop is about 15 MB). */
+    maxListingBytes: 64 * 1024 * 1024,
+  },
+  progress: {
+    /** A terminal's progress line is redrawn at most this often (src/cli/progress.ts). */
+    ttyEveryMs: 250,
+    /** Without a terminal, a JSON progress line this often (and one at the end). */
+    jsonEveryMs: 10_000,
   },
 } as const;

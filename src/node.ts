@@ -375,10 +375,10 @@ function registerControlCommands(node: RoostNode): void {
     },
     { stream: true },
   );
-  node.control.register('reindex', async (args) => {
+  node.control.register('reindex', async (args, _body, progress) => {
     const address = String(args.address ?? '');
     const r = await ctx.directory.lookupRecipient(address);
     if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
-    return ctx.store.reindex(r.account);
+    return ctx.store.reindex(r.account, { onProgress: (messages) => progress({ messages }) });
   });
 }

@@ -3,8 +3,8 @@
 // free ports, no system service touched. Default fsync settings are kept
 // (no mail_fsync/fsync_disable tuning): both servers answer "stored" only
 // when they consider the mail durable.
-import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, writeFileSync, readFileSync, existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -27,25 +27,45 @@ export function dovecotVersion() {
   }
 }
 
+/** Let other users traverse (x) every directory from `d` up that this process owns (mkdtemp makes 0700). */
+function openPath(d) {
+  for (let at = path.resolve(d); at !== path.dirname(at); at = path.dirname(at)) {
+    const st = statSync(at);
+    if (st.uid === process.getuid() && (st.mode & 0o011) !== 0o011) chmodSync(at, (st.mode & 0o7777) | 0o011);
+  }
+}
+
 /**
- * Start Dovecot with users [{name, password}]. Returns {ports, mailRoot(user),
- * pids(), stop()}. Maildir of user U: <dir>/mail/U/Maildir.
+ * Start Dovecot with users [{name, password}]. Returns {ports, maildir(user),
+ * pids(), stop()}. Maildir of user U: <mailRoot>/U/Maildir, mailRoot being
+ * <dir>/mail unless opts.mailRoot points at existing Maildirs (so a Dovecot
+ * can read what Roost wrote). opts.uidlFormat: pop3_uidl_format (Dovecot's
+ * default %08Xu%08Xv otherwise).
  */
-export async function startDovecot(dir, users) {
+export async function startDovecot(dir, users, opts = {}) {
   // Dovecot refuses uid 0 for mail; when we run as root the mail belongs to
   // "nobody" (mail files written by the benchmark are chowned to it).
-  const uid = process.getuid() === 0 ? 65534 : process.getuid();
-  const gid = process.getuid() === 0 ? 65534 : process.getgid();
+  const root = process.getuid() === 0;
+  const uid = root ? 65534 : process.getuid();
+  const gid = root ? 65534 : process.getgid();
   const ports = { imap: await freePort(), pop3: await freePort(), lmtp: await freePort() };
-  // Dovecot's auth process runs as user dovecot and must reach the passwd file.
+  const mailRoot = opts.mailRoot ?? path.join(dir, 'mail');
+  // Dovecot's auth process runs as user dovecot and must reach the passwd file;
+  // the mail processes run as uid and must reach (and write) the Maildirs.
   chmodSync(dir, 0o755);
-  for (const d of ['run', 'state', 'mail']) mkdirSync(path.join(dir, d), { recursive: true });
-  chownSync(path.join(dir, 'mail'), uid, gid);
+  for (const d of ['run', 'state']) mkdirSync(path.join(dir, d), { recursive: true });
+  mkdirSync(mailRoot, { recursive: true });
+  openPath(dir);
+  openPath(mailRoot);
+  if (opts.mailRoot && root) spawnSync('chown', ['-R', `${uid}:${gid}`, mailRoot]);
+  else chownSync(mailRoot, uid, gid);
   writeFileSync(path.join(dir, 'passwd'), users.map((u) => `${u.name}:{PLAIN}${u.password}::::::`).join('\n') + '\n');
+  // Explicit: a Roost node in the same process sets umask 077.
+  chmodSync(path.join(dir, 'passwd'), 0o644);
   const conf = `
 base_dir = ${dir}/run
 state_dir = ${dir}/state
-instance_name = roost-bench-${process.pid}
+instance_name = roost-bench-${process.pid}-${ports.imap}
 log_path = ${dir}/dovecot.log
 protocols = imap pop3 lmtp
 listen = 127.0.0.1
@@ -53,19 +73,20 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 0
-mail_location = maildir:${dir}/mail/%u/Maildir
+mail_location = maildir:${mailRoot}/%u/Maildir
 mail_uid = ${uid}
 mail_gid = ${gid}
 default_process_limit = 5000
 default_client_limit = 20000
 default_vsz_limit = 1G
+pop3_uidl_format = ${opts.uidlFormat ?? '%08Xu%08Xv'}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${dir}/passwd
 }
 userdb {
   driver = static
-  args = uid=${uid} gid=${gid} home=${dir}/mail/%u
+  args = uid=${uid} gid=${gid} home=${mailRoot}/%u
 }
 protocol imap {
   mail_max_userip_connections = 100000
@@ -119,6 +140,7 @@ service imap {
     if (ok) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       const log = existsSync(path.join(dir, 'dovecot.log')) ? readFileSync(path.join(dir, 'dovecot.log'), 'utf8') : '';
+      child.kill('SIGKILL');
       throw new Error(`dovecot did not start: ${log.slice(-2000)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -129,7 +151,7 @@ service imap {
     gid,
     ports,
     dir,
-    maildir: (user) => path.join(dir, 'mail', user, 'Maildir'),
+    maildir: (user) => path.join(mailRoot, user, 'Maildir'),
     /** Master pid and every child (login, imap, pop3, lmtp, auth, …). */
     pids() {
       const out = [child.pid];

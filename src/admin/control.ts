@@ -6,6 +6,9 @@
  *   client: {"cmd":"status","args":{}}\n          (then, for stream commands, the body framed as in framing.ts)
  *   server: {"ok":true,"result":…}\n  or  {"ok":false,"error":{"code":"TEMP","message":"…"}}\n
  *
+ * A long command (reindex, verify) may send {"progress":{…}}\n lines before
+ * its answer (issue 15 §8); the answer is always the last line.
+ *
  * Modules register handlers (replication registers promote/demote); the
  * socket itself knows nothing about what they do.
  */
@@ -22,8 +25,11 @@ const MAX_REQUEST_LINE = 64 * 1024;
 export type ControlArgs = Record<string, unknown>;
 
 export interface ControlHandler {
-  /** `body` is the rest of the connection after the request line (stream commands only). */
-  (args: ControlArgs, body: Readable | null): Promise<unknown>;
+  /**
+   * `body` is the rest of the connection after the request line (stream
+   * commands only); `progress` sends the client a progress line.
+   */
+  (args: ControlArgs, body: Readable | null, progress: (p: Record<string, unknown>) => void): Promise<unknown>;
 }
 
 export interface ControlError {
@@ -130,7 +136,10 @@ export class ControlServer {
           });
           body = b;
         }
-        const result = await h.fn(args, body);
+        const progress = (p: Record<string, unknown>): void => {
+          if (!socket.destroyed && !socket.writableEnded) socket.write(`${JSON.stringify({ progress: p })}\n`);
+        };
+        const result = await h.fn(args, body, progress);
         response = { ok: true, result: result ?? null };
       }
     } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * The CLI side of the control socket (src/admin/control.ts): one JSON request
- * line, optionally a streamed body, one JSON response line.
+ * line, optionally a streamed body, progress lines, one JSON response line.
  */
 import net from 'node:net';
 import path from 'node:path';
@@ -27,7 +27,7 @@ export async function controlRequest(
   socketPath: string,
   cmd: string,
   args: Record<string, unknown> = {},
-  opts: { body?: Readable; timeoutMs?: number } = {},
+  opts: { body?: Readable; timeoutMs?: number; onProgress?: (p: Record<string, unknown>) => void } = {},
 ): Promise<ControlResponse> {
   const socket = net.connect({ path: socketPath, allowHalfOpen: true });
   await new Promise<void>((resolve, reject) => {
@@ -38,10 +38,33 @@ export async function controlRequest(
   });
   socket.setTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, () => socket.destroy(new Error(`control command ${cmd}: no answer in time`)));
   const chunks: Buffer[] = [];
+  // Complete lines before the last are progress lines; the answer is the last one.
+  const takeProgress = (): void => {
+    let all = Buffer.concat(chunks);
+    chunks.length = 0;
+    for (let nl = all.indexOf(0x0a); nl >= 0; nl = all.indexOf(0x0a)) {
+      const line = all.subarray(0, nl).toString('utf8');
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        parsed = null;
+      }
+      const p = (parsed as { progress?: unknown } | null)?.progress;
+      if (typeof p !== 'object' || p === null) break;
+      opts.onProgress?.(p as Record<string, unknown>);
+      all = all.subarray(nl + 1);
+    }
+    chunks.push(all);
+  };
   const response = new Promise<ControlResponse>((resolve, reject) => {
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (c.includes(0x0a)) takeProgress();
+    });
     socket.once('error', reject);
     socket.once('end', () => {
+      takeProgress();
       const text = Buffer.concat(chunks).toString('utf8').trim();
       try {
         resolve(JSON.parse(text) as ControlResponse);

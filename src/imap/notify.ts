@@ -147,7 +147,7 @@ export class Notifier {
     this.pending.clear();
     const lines: Buffer[] = [];
     if (overflowed) lines.push(untaggedStatus('OK', 'Too many notifications; NOTIFY is off, use NOTIFY SET again', { name: 'NOTIFICATIONOVERFLOW' }));
-    lines.push(...lists);
+    for (const l of lists) lines.push(l);
     const selected = this.selected();
     for (const [name, events] of pending) {
       if (name === selected) continue;

@@ -4,7 +4,7 @@
  * delivery meanwhile does not renumber anything), plus the deletion marks
  * that QUIT applies in the UPDATE state. Nothing here touches a file.
  */
-import type { MailboxSnapshot, MessageRecord } from '../store/store.js';
+import type { MailboxSnapshot, MessageRecord, RecordedUidls } from '../store/store.js';
 import type { UidlFormatter } from '../accounts/uidl-format.js';
 
 export type Lookup =
@@ -22,13 +22,22 @@ export class Maildrop {
 
   private readonly uidvalidity: number;
 
-  /** `format`: the account's UIDL form (./uidl-format.ts); the Maildir base name when not given. */
+  private readonly recorded: ReadonlyMap<number, string> | null;
+
+  /**
+   * `format`: the account's UIDL form (./uidl-format.ts); the Maildir base
+   * name when not given. `recorded`: UIDLs the old server answered (roost
+   * import --pop3), which win for the messages they name — only while
+   * INBOX keeps the UIDVALIDITY they were recorded under.
+   */
   constructor(
     snapshot: MailboxSnapshot,
     private readonly format: UidlFormatter = (m) => m.basename,
+    recorded: RecordedUidls | null = null,
   ) {
     this.messages = snapshot.messages;
     this.uidvalidity = snapshot.uidvalidity;
+    this.recorded = recorded && recorded.uidvalidity === snapshot.uidvalidity ? recorded.byUid : null;
     this.deleted = new Uint8Array(this.messages.length);
     this.retrieved = new Uint8Array(this.messages.length);
     let total = 0;
@@ -55,7 +64,7 @@ export class Maildrop {
 
   /** The UIDL of a message (RFC 1939 §7). */
   uidl(m: MessageRecord): string {
-    return this.format(m, this.uidvalidity);
+    return this.recorded?.get(m.uid) ?? this.format(m, this.uidvalidity);
   }
 
   /** Every message not marked deleted, with its number, in order. */

@@ -300,7 +300,7 @@ export class Session {
       const user = this.ctx.store.user(account);
       release = user.lockMaildrop(this.cid);
       handle = await user.openMailbox('INBOX', { origin: this.cid });
-      const maildrop = new Maildrop(handle.snapshot(), uidlFormatter(account.uidlFormat || this.ctx.config.pop3.uidl_format));
+      const maildrop = new Maildrop(handle.snapshot(), uidlFormatter(account.uidlFormat || this.ctx.config.pop3.uidl_format), await user.recordedUidls());
       if (this.socket.destroyed || this.state.kind !== 'authorization') {
         // The client went away (or autologout fired) while INBOX was opening.
         handle.close();

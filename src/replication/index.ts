@@ -39,7 +39,7 @@ export async function attachReplication(node: RoostNode): Promise<Replication> {
     const r = await replication.demote();
     return { ...r, status: replication.status() };
   });
-  node.control.register('verify', async () => replication.verify());
+  node.control.register('verify', async (_args, _body, progress) => replication.verify((p) => progress(p)));
   node.control.register('replication-status', async () => replication.status());
 
   await replication.start();

@@ -304,14 +304,22 @@ export class Replication {
   }
 
   /** `roost verify`: compare this node's mailboxes with the peer's. */
-  async verify(): Promise<VerifyReport & { peerLastLsn: string; lastLsn: string }> {
+  /** `onProgress` hears the local mailboxes and messages described so far (issue 15 §8). */
+  async verify(onProgress?: (p: { mailboxes: number; messages: number }) => void): Promise<VerifyReport & { peerLastLsn: string; lastLsn: string }> {
     if (!this.enabled) throw new RoostError('UNAVAILABLE', 'replication is not configured (replication.peer is empty)');
     const { store, directory } = this.deps;
     const socket = await connectPeer(this.deps.config.replication.peer, 10_000);
     const link = new Link(socket);
     try {
       await offerHandshake(link, this.nodeState(), this.deps.config.replication.secret, 'verify');
-      const [peer, local] = await Promise.all([receiveManifest(link), collect(manifest(store, directory))]);
+      let mailboxes = 0;
+      let messages = 0;
+      const counted = (m: MailboxManifest): void => {
+        mailboxes++;
+        messages += m.messages.length;
+        onProgress?.({ mailboxes, messages });
+      };
+      const [peer, local] = await Promise.all([receiveManifest(link), collect(manifest(store, directory), counted)]);
       return { ...compareManifests(local, peer.entries), peerLastLsn: peer.lastLsn.toString(), lastLsn: store.lastLsn().toString() };
     } catch (err) {
       if (err instanceof HandshakeError) throw new RoostError('UNAVAILABLE', err.message);
@@ -553,9 +561,12 @@ export class Replication {
   }
 }
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+async function collect<T>(it: AsyncIterable<T>, each: (x: T) => void): Promise<T[]> {
   const out: T[] = [];
-  for await (const x of it) out.push(x);
+  for await (const x of it) {
+    out.push(x);
+    each(x);
+  }
   return out;
 }
 

@@ -18,6 +18,8 @@ import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
+import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
+import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
@@ -76,6 +78,8 @@ export const PACK_MIN = 5000;
 export class AccountState {
   private idx: IndexDb | null = null;
   recovered = false;
+  /** Set by reindex for the first open's import (recovery.ts): hears its progress, keeps its counts. */
+  firstImport: { onProgress: ((messages: number) => void) | null; result: { mailboxes: number; messages: number } | null } | null = null;
   readonly caches = new Map<number, MailboxCache>();
   readonly handles = new Map<number, number>();
   /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */
@@ -238,7 +242,7 @@ export class AccountState {
     const names = [e.diskName];
     if (e.filename) names.push(e.filename);
     const row = this.db().message(mailboxId, e.uid);
-    if (row) names.push(row.disk_name, row.renaming ?? row.disk_name, row.filename, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags)));
+    if (row) names.push(row.disk_name, row.renaming ?? row.disk_name, row.filename, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags), keywordTable(dir)));
     for (const n of new Set(names)) if (fs.existsSync(path.join(dir, n))) return n;
     return findByBasename(dir, e.basename);
   }
@@ -294,6 +298,7 @@ export class AccountState {
         const dir = this.dir(String(d.mailbox));
         const row = this.db().mailbox(String(d.mailbox));
         if (row && row.uidvalidity !== num(d.uidvalidity)) return [];
+        forgetKeywordTable(dir);
         if (fs.existsSync(dir)) {
           // Rename first (atomic: the folder disappears at once), then remove at leisure.
           const trash = path.join(root, `..roost-trash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
@@ -320,6 +325,8 @@ export class AccountState {
         for (const [f, t] of d.pairs as [string, string][]) {
           const from = this.dir(f);
           const to = this.dir(t);
+          forgetKeywordTable(from);
+          forgetKeywordTable(to);
           if (fs.existsSync(from) && !fs.existsSync(to)) fs.renameSync(from, to);
         }
         return [root];
@@ -519,6 +526,22 @@ export class AccountState {
     for (const g of appends.values()) this.emit(g.id, { type: 'append', origin: g.origin, messages: g.list });
     for (const [id, ev] of events) this.emit(id, ev);
     if (schedule) this.scheduleFsWork();
+    if (recs.some(changesSubscriptions)) this.writeSubscriptions();
+  }
+
+  /**
+   * Keep the Maildir's Dovecot `subscriptions` file equal to the index's
+   * list (issue 15 §3), so the Maildir handed back to Dovecot keeps what the
+   * user subscribed. Best effort: the index stays the truth for Roost.
+   */
+  private writeSubscriptions(): void {
+    const db = this.db();
+    const names = [...db.mailboxes().filter((r) => r.subscribed === 1).map((r) => r.name), ...db.orphanSubscriptions()].sort();
+    try {
+      writeDovecotSubscriptions(this.account.maildir, names);
+    } catch (err) {
+      this.core.warn('store: cannot write the subscriptions file', err);
+    }
   }
 
   private ensureMailboxRow(name: string, uidvalidity: number): MailboxRow | null {
@@ -573,6 +596,16 @@ export class AccountState {
   }
 }
 
+/**
+ * Whether a record can change the subscription list. Mailboxes a Maildir
+ * import creates are left out: the import reads the old server's file for
+ * each of them, so the file must not be rewritten halfway through.
+ */
+function changesSubscriptions(rec: JournalRecord): boolean {
+  if (rec.kind === 'mailbox-create') return rec.data.fromMaildir !== true;
+  return rec.kind === 'subscribe' || rec.kind === 'mailbox-rename' || rec.kind === 'mailbox-delete';
+}
+
 export function entryOf(row: MessageRow): Entry {
   return {
     uid: row.uid,
@@ -592,9 +625,9 @@ export function entryOf(row: MessageRow): Entry {
  * its flags call for. Any other name for a known base name was given by
  * another program (mutt, qmail-pop3d) and is a change to pick up.
  */
-export function isOwnName(row: MessageRow, rel: string): boolean {
+export function isOwnName(row: MessageRow, rel: string, table: KeywordTable): boolean {
   if (rel === row.disk_name || rel === row.renaming) return true;
-  return rel === targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags));
+  return rel === targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags), table);
 }
 
 export function dirMtimes(dir: string): { newMtime: string; curMtime: string } {

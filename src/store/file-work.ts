@@ -28,6 +28,7 @@ import { flat, internFlags } from './cache.js';
 import type { MailboxRow, MessageRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import { targetName } from './maildir/filename.js';
+import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { addQuotaDelta } from './maildir/quota.js';
 import { fsyncDir } from './maildir/save.js';
 
@@ -101,7 +102,9 @@ export class FileWork {
     const unlinked: MessageRow[] = [];
     for (const r of rows) {
       if (r.state !== STATE_RENAME) continue;
-      const want = targetName({ basename: r.basename, diskName: r.disk_name }, internFlags(r.flags));
+      const flags = internFlags(r.flags);
+      // dovecot-keywords first: no name may carry a letter the file does not define yet.
+      const want = targetName({ basename: r.basename, diskName: r.disk_name }, flags, ensureKeywordLetters(dir, flags));
       // A leftover `renaming` (a crash between rename and record) means the file may be there instead.
       if (want === r.disk_name && !r.renaming) renamed.push([r.uid, want, r.flags]);
       else renames.push({ r, want });

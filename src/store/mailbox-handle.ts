@@ -13,6 +13,7 @@ import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
+import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
@@ -318,7 +319,8 @@ export class MailboxHandleImpl implements MailboxHandle {
             }
           }
           if (!ok) continue;
-          const filename = e.flags.length > 0 ? `cur/${curName(basename, e.flags.filter((f) => f.startsWith('\\')))}` : `new/${basename}`;
+          // The copy's keywords get the target folder's letters (its dovecot-keywords written first).
+          const filename = e.flags.length > 0 ? `cur/${curName(basename, e.flags, '', ensureKeywordLetters(dstDir, e.flags))}` : `new/${basename}`;
           placed.push({ e, basename, filename, tmp });
         }
         const structures = new Map<string, string>();

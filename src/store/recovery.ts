@@ -32,7 +32,7 @@ import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
-import { keywordsFromLetters, readDovecotKeywords } from './maildir/keyword-letters.js';
+import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
 import type { JournalRecord } from './types.js';
 
 /** See LIMITS.store.importBatch and parseAtReconcile. */
@@ -47,7 +47,10 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   const recs = core.journal.forAccount(st.id, db.appliedLsn());
   if (recs.length > 0) replay(core, st, recs);
   if (!core.isWritable()) return;
-  if (!db.mailbox(INBOX)) importMaildir(core, st, new Map());
+  if (!db.mailbox(INBOX)) {
+    const done = importMaildir(core, st, new Map(), st.firstImport?.onProgress ?? undefined);
+    if (st.firstImport) st.firstImport.result = done;
+  }
   else discoverFolders(core, st);
   // After replay (which may still need tmp/ files of committed deliveries).
   for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));
@@ -91,7 +94,12 @@ function discoverFolders(core: StoreCore, st: AccountState): void {
  * uid, uidvalidity, uidnext) from a previous index (reindex); UID lists on
  * disk are used where `keep` has nothing.
  */
-export function importMaildir(core: StoreCore, st: AccountState, keep: Map<string, KeptUids>): { mailboxes: number; messages: number } {
+export function importMaildir(
+  core: StoreCore,
+  st: AccountState,
+  keep: Map<string, KeptUids>,
+  onProgress?: (messages: number) => void,
+): { mailboxes: number; messages: number } {
   let mailboxes = 0;
   let messages = 0;
   const names = [INBOX];
@@ -100,7 +108,8 @@ export function importMaildir(core: StoreCore, st: AccountState, keep: Map<strin
     if (n && n !== INBOX) names.push(n);
   }
   for (const name of names) {
-    messages += importMailbox(core, st, name, keep);
+    const before = messages;
+    messages += importMailbox(core, st, name, keep, onProgress && ((n) => onProgress(before + n)));
     mailboxes++;
   }
   return { mailboxes, messages };
@@ -117,7 +126,7 @@ export interface KeptUids {
   flags: Map<string, string>;
 }
 
-function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>): number {
+function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>, onProgress?: (messages: number) => void): number {
   const dir = mailboxDir(st.account.maildir, name);
   const onDisk = readUidList(dir);
   // A kept mailbox that never held a message (INBOX made at the account's
@@ -167,10 +176,12 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         uidnext: Math.max(next, maxUid + 1),
         specialUse: keptAttrs?.specialUse ?? null,
         subscribed: kept?.subscribed ?? subscribedOnImport(st.account.maildir, name),
+        // The subscriptions file is not rewritten for these (account.ts changesSubscriptions).
+        fromMaildir: true,
       },
     },
   ]);
-  const keywordTable = readDovecotKeywords(dir);
+  const keywordTable = reloadKeywordTable(dir);
   // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
   for (let at = 0; at < found.length; at += IMPORT_BATCH) {
     const drafts: RecordDraft[] = [];
@@ -183,6 +194,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered]), true));
     }
     commitNow(core, st, drafts);
+    onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
   }
   const mb = st.db().mailbox(name);
   if (mb) {
@@ -245,6 +257,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     if (!fs.existsSync(dir)) return;
     const disk = listMessages(dir);
     const rows = st.db().allRows(mb.id);
+    const table = reloadKeywordTable(dir);
     // Rows another process indexed (its files are what woke the watcher).
     const c = st.caches.get(mb.id);
     if (c) {
@@ -264,9 +277,12 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
       // Our own names (the file work may be between rename and record, or a
       // crash came there): never read back as a flag change. The index is
       // newer than any name it gave the file.
-      if (isOwnName(r, f.rel)) continue;
-      const keywords = r.flags.split(' ').filter((x) => x && !x.startsWith('\\'));
-      renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...keywords]), filename: f.rel });
+      if (isOwnName(r, f.rel, table)) continue;
+      // Keywords with a letter are as the name says (Dovecot or another tool
+      // changed them); those past the 26th live only in the index.
+      const unlettered = r.flags.split(' ').filter((x) => x && !x.startsWith('\\') && keywordIndex(x, table) < 0);
+      const lettered = keywordsFromLetters(f.letters, table);
+      renamed.push({ uid: r.uid, flags: normalizeFlags([...flagsFromLetters(f.letters), ...unlettered, ...lettered]), filename: f.rel });
     }
     const found: FoundMessage[] = [];
     for (const f of disk.values()) {

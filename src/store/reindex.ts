@@ -8,23 +8,40 @@
 import fs from 'node:fs';
 import { RoostError, isRoostError } from '../errors.js';
 import type { AccountState } from './account.js';
-import { STATE_UNLINK } from './index/db.js';
 import { importMaildir, removeIndexFiles, type KeptUids } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
 
-export async function reindexAccount(store: StoreImpl, st: AccountState, file: string): Promise<{ mailboxes: number; messages: number }> {
+export async function reindexAccount(
+  store: StoreImpl,
+  st: AccountState,
+  file: string,
+  onProgress?: (messages: number) => void,
+): Promise<{ mailboxes: number; messages: number }> {
   return st.mutex.run(async () => {
     await store.committer.idle();
     await st.fsIdle();
+    // The account's first open in this process imports the Maildir when its index
+    // has no INBOX (a fresh `roost import`), with the UID lists on disk: that is
+    // all a rebuild would do, so it is not done twice. Otherwise rebuild below.
+    if (!st.recovered) {
+      st.firstImport = { onProgress: onProgress ?? null, result: null };
+      try {
+        st.db();
+        if (st.firstImport.result) return st.firstImport.result;
+      } finally {
+        st.firstImport = null;
+      }
+    }
     const keep = new Map<string, KeptUids>();
     const db = st.db();
     for (const mb of db.mailboxes()) {
       const uids = new Map<string, number>();
       const flags = new Map<string, string>();
-      for (const r of db.allRows(mb.id)) {
-        if (r.state === STATE_UNLINK) continue;
-        uids.set(r.basename, r.uid);
-        flags.set(r.basename, r.flags);
+      // keptRows leaves out rows waiting to be unlinked.
+      for (const [uid, basename, f] of db.keptRows(mb.id)) {
+        uids.set(basename, uid);
+        // Only what a rebuild cannot read back from the name: keywords (system flags come from the letters).
+        if (/(?:^| )[^\\ ]/.test(f)) flags.set(basename, f);
       }
       keep.set(mb.name, {
         uidvalidity: mb.uidvalidity,
@@ -55,7 +72,7 @@ export async function reindexAccount(store: StoreImpl, st: AccountState, file: s
       fresh.setAppliedLsn(store.journal.refreshLastLsn());
       if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
       for (const name of orphans) fresh.setOrphanSubscription(name, true);
-      const done = importMaildir(store, st, keep);
+      const done = importMaildir(store, st, keep, onProgress);
       removeIndexFiles(aside);
       return done;
     } catch (err) {

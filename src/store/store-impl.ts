@@ -38,6 +38,7 @@ import { closeFullText } from './fts/fulltext.js';
 import { IndexDb } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
+import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
@@ -380,7 +381,8 @@ export class StoreImpl implements Store, StoreCore {
         }
         const basename = withSizes(uniqueName(this.hostname), size, vsize);
         const flags = normalizeFlags(t.flags);
-        const filename = flags.length > 0 ? `cur/${curName(basename, flags)}` : `new/${basename}`;
+        // Keywords get their Dovecot letters (dovecot-keywords written first).
+        const filename = flags.length > 0 ? `cur/${curName(basename, flags, '', ensureKeywordLetters(t.st.dir(t.mailbox), flags))}` : `new/${basename}`;
         const tmp = `tmp/${basename}`;
         const abs = path.join(t.st.dir(t.mailbox), tmp);
         await placeInTmp(draft.path, abs);
@@ -465,9 +467,9 @@ export class StoreImpl implements Store, StoreCore {
     return new UserStoreImpl(this, this.state(account));
   }
 
-  async reindex(account: Account): Promise<{ mailboxes: number; messages: number }> {
+  async reindex(account: Account, opts: { onProgress?: (messages: number) => void } = {}): Promise<{ mailboxes: number; messages: number }> {
     this.assertWritable();
-    return reindexAccount(this, this.state(account), this.indexFile(account.id));
+    return reindexAccount(this, this.state(account), this.indexFile(account.id), opts.onProgress);
   }
 
   lastLsn(): bigint {

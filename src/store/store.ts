@@ -19,6 +19,7 @@
  * Errors are RoostError with a code (../errors.ts); anything else is a bug or
  * an OS failure, which protocol modules report as a temporary failure.
  */
+import type { RecordedUidls } from './maildir/pop3-uidls.js';
 import type { Readable } from 'node:stream';
 import type { Account } from '../accounts/directory.js';
 import type {
@@ -202,6 +203,12 @@ export interface UserStore {
    * Throws RoostError('INUSE') when held. Returns the release function.
    */
   lockMaildrop(owner: string): () => void;
+  /**
+   * The UIDLs another POP3 server answered for INBOX messages, by UID, as
+   * `roost import … --pop3` recorded them (RFC 1939 §7; issue 15 §7), or
+   * null when none were recorded.
+   */
+  recordedUidls(): Promise<RecordedUidls | null>;
 }
 
 export interface StoreOptions {
@@ -233,8 +240,12 @@ export interface Store {
   deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]>;
   /** The per-account API; cheap to call (handles are pooled in an LRU). */
   user(account: Account): UserStore;
-  /** Rebuild an account's index from its Maildir, keeping UIDs from dovecot-uidlist/courierimapuiddb. */
-  reindex(account: Account): Promise<{ mailboxes: number; messages: number }>;
+  /**
+   * Rebuild an account's index from its Maildir, keeping UIDs from
+   * dovecot-uidlist/courierimapuiddb. `onProgress` hears the messages
+   * indexed so far after each batch (issue 15 §8).
+   */
+  reindex(account: Account, opts?: { onProgress?: (messages: number) => void }): Promise<{ mailboxes: number; messages: number }>;
 
   // --- Journal (replication, status) ---
   /** Highest LSN written. */
@@ -381,3 +392,4 @@ export interface JournalInfo {
 
 /** Open the store (creates data_dir/journal.sqlite, index/ and spool/ as needed). */
 export { openStore } from './store-impl.js';
+export type { RecordedUidls };

@@ -11,6 +11,7 @@ import { MailboxHandleImpl } from './mailbox-handle.js';
 import type { MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
+import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
 import { ensureMaildirAsync } from './maildir/save.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
@@ -215,6 +216,10 @@ export class UserStoreImpl implements UserStore {
       }
       if (drafts.length > 0) await this.commit(() => drafts);
     });
+  }
+
+  async recordedUidls(): Promise<RecordedUidls | null> {
+    return readRecordedUidls(this.st.account.maildir);
   }
 
   lockMaildrop(owner: string): () => void {

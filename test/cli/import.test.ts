@@ -122,3 +122,39 @@ describe('roost import carries subscriptions (issue 15 §3)', () => {
     }
   });
 });
+
+describe('roost import --link (issue 15 §1: a big Maildir without copying every byte)', () => {
+  it('hard-links the message files, copies the rest, keeps the mtime and leaves tmp/ and the old index behind', async () => {
+    const src4 = path.join(dir, 'old4', 'Maildir');
+    for (const f of ['', '.Work']) for (const d of ['cur', 'new', 'tmp']) await mkdir(path.join(src4, f, d), { recursive: true });
+    await writeFile(path.join(src4, 'cur', `${A}:2,S`), body('a'));
+    await writeFile(path.join(src4, '.Work', 'new', B), body('b'));
+    await writeFile(path.join(src4, 'tmp', 'half-written'), 'junk');
+    await writeFile(path.join(src4, 'dovecot.index.log'), 'old index');
+    await writeFile(path.join(src4, 'dovecot-uidlist'), `3 V7654321 N9 G0123456789abcdef0123456789abcdef\n8 :${A}:2,S\n`);
+    await utimes(path.join(src4, 'cur', `${A}:2,S`), 1_276_528_487, 1_276_528_487);
+    expect((await roost(['user', 'add', 'link@example.org', '--config', cfg])).code).toBe(0);
+    const r = await roost(['import', 'link@example.org', src4, '--link', '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/2 mailboxes, 2 messages/);
+    const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+    try {
+      const found = await t.ctx.directory.lookupRecipient('link@example.org');
+      if (found.kind !== 'found') throw new Error('account missing');
+      const m = found.account.maildir;
+      const { statSync, existsSync, readdirSync } = await import('node:fs');
+      expect(statSync(path.join(m, 'cur', `${A}:2,S`)).ino).toBe(statSync(path.join(src4, 'cur', `${A}:2,S`)).ino);
+      // The uidlist is a copy (Roost may rewrite its own files), not a link.
+      expect(statSync(path.join(m, 'dovecot-uidlist')).ino).not.toBe(statSync(path.join(src4, 'dovecot-uidlist')).ino);
+      expect(existsSync(path.join(m, 'dovecot.index.log'))).toBe(false);
+      expect(readdirSync(path.join(m, 'tmp')).includes('half-written')).toBe(false);
+      const box = await t.ctx.store.user(found.account).openMailbox('INBOX', { readOnly: true });
+      expect(box.snapshot().uidvalidity).toBe(7654321);
+      expect(box.snapshot().messages.map((x) => [x.uid, x.internalDate])).toEqual([[8, 1_276_528_487_000]]);
+      box.close();
+      expect((await t.ctx.store.user(found.account).status('Work')).messages).toBe(1);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -18,6 +18,9 @@
  * Bodies: messages up to LIMITS.importImap.inlineBytes are fetched in
  * batches (BODY.PEEK[], one round trip per batch); bigger ones are streamed
  * to the file in chunks (imapflow's download()), never held whole.
+ *
+ * Progress per folder on stderr (src/cli/progress.ts); the summary on stdout
+ * (JSON unless stdout is a terminal).
  */
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -27,6 +30,8 @@ import { logger } from '../../log/logger.js';
 import { FolderWriter, addSubscriptions, readImportState } from '../../store/maildir/import-folder.js';
 import { INBOX, assertFolderDirFits, mailboxDir, normalizeMailboxName } from '../../store/maildir/names.js';
 import { EXIT, UsageError, readFirstLine, type CliContext } from '../command.js';
+import { startProgress, type Progress } from '../progress.js';
+import { parsePop3Url, pop3Listing, recordPop3Uidls, type Pop3Source } from './import-pop3.js';
 import { reindexAccount } from './reindex.js';
 
 export interface ImapSource {
@@ -67,6 +72,8 @@ export interface ImapImportSummary {
   messages: number;
   bytes: number;
   droppedKeywords: number;
+  /** UIDLs recorded from the old server's POP3 (--pop3), else null. */
+  pop3Uidls: number | null;
   seconds: number;
   messagesPerSecond: number;
   megabytesPerSecond: number;
@@ -89,7 +96,7 @@ function roostName(p: string, delimiter: string): string | { why: string } {
   }
 }
 
-async function copyFolder(client: Client, w: FolderWriter, lastUid: number, progress: (n: number) => void): Promise<{ copied: number; last: number }> {
+async function copyFolder(client: Client, w: FolderWriter, lastUid: number, begin: (total: number) => Progress): Promise<{ copied: number; last: number }> {
   const metas: { uid: number; flags: string[]; internalDate: Date; size: number }[] = [];
   // "N:*" also answers the highest message when N is above it (RFC 3501 §6.4.8): filter.
   for await (const m of client.fetch(`${lastUid + 1}:*`, { uid: true, flags: true, internalDate: true, size: true }, { uid: true })) {
@@ -98,6 +105,21 @@ async function copyFolder(client: Client, w: FolderWriter, lastUid: number, prog
     metas.push({ uid: m.uid, flags: [...(m.flags ?? [])].filter((f) => f !== '\\Recent'), internalDate: date, size: m.size ?? 0 });
   }
   metas.sort((a, b) => a.uid - b.uid);
+  const progress = begin(metas.length);
+  try {
+    return await copyBodies(client, w, lastUid, metas, progress);
+  } finally {
+    progress.finish();
+  }
+}
+
+async function copyBodies(
+  client: Client,
+  w: FolderWriter,
+  lastUid: number,
+  metas: { uid: number; flags: string[]; internalDate: Date; size: number }[],
+  progress: Progress,
+): Promise<{ copied: number; last: number }> {
   let copied = 0;
   let last = lastUid;
   const batch = LIMITS.importImap.batch;
@@ -121,16 +143,26 @@ async function copyFolder(client: Client, w: FolderWriter, lastUid: number, prog
       await w.write({ uid: m.uid, flags: m.flags, internalDate: m.internalDate, body });
       bodies.delete(m.uid);
       copied++;
+      progress.update(copied, w.bytes);
     }
     last = part[part.length - 1]!.uid;
     await w.commit(last);
-    progress(copied);
   }
   return { copied, last };
 }
 
+/** INBOX's UIDs and sizes at the source, matched to its POP3 listing and recorded (import-pop3.ts). */
+async function recordFromPop3(client: Client, root: string, pop3: Pop3Source, password: string, tlsVerify: boolean): Promise<number> {
+  const mb = await client.mailboxOpen('INBOX', { readOnly: true });
+  const messages: { uid: number; size: number }[] = [];
+  if (mb.exists > 0) for await (const m of client.fetch('1:*', { uid: true, size: true })) messages.push({ uid: m.uid, size: m.size ?? -1 });
+  const listing = await pop3Listing(pop3, password, tlsVerify);
+  return recordPop3Uidls(mailboxDir(root, INBOX), { uidvalidity: Number(mb.uidValidity), messages }, listing);
+}
+
 export async function importImap(cli: CliContext, address: string, url: string, opts: Record<string, unknown>): Promise<number> {
   const src = parseImapUrl(url);
+  const pop3 = typeof opts.pop3 === 'string' ? parsePop3Url(opts.pop3) : null;
   const password = await readFirstLine(cli.stdin);
   if (!password) throw new UsageError('give the source password as the first line of stdin');
   const config = cli.config();
@@ -163,6 +195,7 @@ export async function importImap(cli: CliContext, address: string, url: string, 
     messages: 0,
     bytes: 0,
     droppedKeywords: 0,
+    pop3Uidls: null,
     seconds: 0,
     messagesPerSecond: 0,
     megabytesPerSecond: 0,
@@ -196,17 +229,15 @@ export async function importImap(cli: CliContext, address: string, url: string, 
       if (!state) created++;
       if (f.subscribed) subscribed.push(name);
       const w = FolderWriter.open(dir, src.host, uv, Number(mb.uidNext));
-      const r = await copyFolder(client, w, lastUid, (n) => {
-        if (tty) cli.stderr.write(`\r${f.path}: ${n} messages`);
-      });
+      const r = await copyFolder(client, w, lastUid, (total) => startProgress(cli.stderr, `import ${f.path}`, total));
       if (!state) await w.commit(r.last);
-      if (tty) cli.stderr.write('\n');
       summary.folders.push({ folder: f.path, mailbox: name, uidvalidity: uv, copied: r.copied, bytes: w.bytes });
       summary.messages += r.copied;
       summary.bytes += w.bytes;
       summary.droppedKeywords += w.droppedKeywords;
     }
     addSubscriptions(root, subscribed);
+    if (pop3) summary.pop3Uidls = await recordFromPop3(client, root, pop3, password, opts.tlsVerify !== false);
   } finally {
     await client.logout().catch(() => client.close());
   }

@@ -5,14 +5,16 @@
  * same) and a `dovecot-uidlist` or `courierimapuiddb` in each folder keeps
  * IMAP UIDs and UIDVALIDITY, so clients do not download everything again.
  */
-import { cp, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError } from '../../errors.js';
 import { logger } from '../../log/logger.js';
 import { folderDirProblem } from '../../store/maildir/names.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
+import { copyMaildir } from './import-copy.js';
 import { importImap, isImapUrl } from './import-imap.js';
-import { reindexAccount } from './reindex.js';
+import { startProgress } from '../progress.js';
+import { countMaildirFiles, reindexAccount } from './reindex.js';
 
 /** Files that describe another server's private state and must not be carried over. */
 const SKIP = /^(?:tmp|dovecot\.index.*|dovecot\.list\.index.*|dovecot-uidlist\.lock|maildirsize)$/;
@@ -20,15 +22,6 @@ const SKIP = /^(?:tmp|dovecot\.index.*|dovecot\.list\.index.*|dovecot-uidlist\.l
 async function isMaildir(dir: string): Promise<boolean> {
   const dirs = await Promise.all(['cur', 'new'].map((d) => stat(path.join(dir, d)).then((s) => s.isDirectory(), () => false)));
   return dirs.every(Boolean);
-}
-
-/** Message files in cur/ and new/ of the root and every `.Folder`. */
-async function countMessages(root: string): Promise<number> {
-  const folders = ['', ...(await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('.') && n !== '.' && n !== '..')];
-  let n = 0;
-  for (const f of folders)
-    for (const sub of ['cur', 'new']) n += (await readdir(path.join(root, f, sub)).catch(() => [] as string[])).filter((x) => !x.startsWith('.')).length;
-  return n;
 }
 
 /** Folder directories of the source that cannot become mailboxes, with the reason (never skipped silently). */
@@ -48,8 +41,17 @@ export const importMaildir: CliCommand = {
   summary: 'copy an existing Maildir++ (into an account without mail) or a live IMAP server (imap[s]://user@host[:port], password on stdin; resumable) into an account, keeping UIDs and UIDLs, then index it',
   args: ['<address>', '<source>'],
   options: [
+    {
+      flags: '--link',
+      description: 'Maildir: hard-link the message files instead of copying them (same filesystem; messages never change after delivery, and the old Maildir stays as it was)',
+    },
     { flags: '--skip-errors', description: 'import the rest when some folders cannot be carried (they are still listed on stderr)' },
     { flags: '--force', description: 'imap://: copy a folder again whose UIDVALIDITY changed at the source (refused otherwise)' },
+    {
+      flags: '--pop3 <url>',
+      description:
+        "imap://: also read the old server's POP3 UIDLs (pop3[s]://user@host[:port], same password) and answer them, for a UIDL form Roost cannot compute",
+    },
     { flags: '--no-tls-verify', description: "imaps://: do not check the source server's certificate (self-signed old servers)" },
   ],
   async run(cli, args, opts) {
@@ -75,15 +77,14 @@ export const importMaildir: CliCommand = {
     } finally {
       await directory.close();
     }
-    if ((await countMessages(target)) > 0)
+    if ((await countMaildirFiles(target)) > 0)
       throw new RoostError('EXISTS', `${target} already holds messages; import only into an account without mail`);
-    await cp(source, target, {
-      recursive: true,
-      force: false,
-      errorOnExist: false,
-      preserveTimestamps: true, // mtime is the INTERNALDATE
-      filter: (src) => (!SKIP.test(path.basename(src)) || src === source) && !skipped.has(src),
-    });
+    const progress = startProgress(cli.stderr, `${opts.link ? 'link' : 'copy'} ${source}`, await countMaildirFiles(source));
+    try {
+      await copyMaildir(source, target, { skip: SKIP, skipped, link: opts.link === true, onMessage: () => progress.add() });
+    } finally {
+      progress.finish();
+    }
     const result = await reindexAccount(cli, address);
     const note = bad.length > 0 ? ` (${bad.length} folder${bad.length === 1 ? '' : 's'} skipped, listed on stderr)` : '';
     cli.stdout.write(`imported ${source} into ${address}: ${result.mailboxes} mailboxes, ${result.messages} messages${note}\n`);

@@ -7,6 +7,7 @@
 import { EXIT, type CliCommand } from '../command.js';
 import { controlRequest, controlSocketPath } from '../control-client.js';
 import { failFromControl } from '../control-errors.js';
+import { startProgress } from '../progress.js';
 
 interface VerifyResult {
   identical: boolean;
@@ -22,7 +23,16 @@ export const verify: CliCommand = {
   summary: 'compare this node and its replication peer mailbox by mailbox; exit 0 when identical',
   options: [{ flags: '--json', description: 'print JSON' }],
   async run(cli, _args, opts) {
-    const r = failFromControl(await controlRequest(controlSocketPath(cli.config()), 'verify', {}, { timeoutMs: 30 * 60_000 })) as VerifyResult;
+    // Progress on stderr: messages described here so far (the peer describes its own at the same time).
+    const progress = startProgress(cli.stderr, 'verify', null);
+    let r: VerifyResult;
+    try {
+      const onProgress = (p: Record<string, unknown>): void => progress.update(Number(p.messages ?? 0));
+      r = failFromControl(await controlRequest(controlSocketPath(cli.config()), 'verify', {}, { timeoutMs: 30 * 60_000, onProgress })) as VerifyResult;
+      progress.update(r.messages);
+    } finally {
+      progress.finish();
+    }
     if (opts.json) cli.stdout.write(`${JSON.stringify(r)}\n`);
     else {
       for (const d of r.differences) cli.stdout.write(`${d}\n`);

@@ -433,7 +433,8 @@ function collectNeedles(prog: SearchKey): { needles: Needles; size: number } {
     size++;
     switch (k.key) {
       case 'AND':
-        stack.push(...k.operands);
+        // A loop, not push(...operands): no spread of a client-sized list into arguments (issue 15 §1).
+        for (const o of k.operands) stack.push(o);
         break;
       case 'OR':
         stack.push(k.left, k.right);
@@ -473,7 +474,7 @@ async function resolveSets(prog: SearchKey, sets: Sets, budget: WorkBudget): Pro
   const stack: SearchKey[] = [prog];
   while (stack.length > 0) {
     const k = stack.pop()!;
-    if (k.key === 'AND') stack.push(...k.operands);
+    if (k.key === 'AND') for (const o of k.operands) stack.push(o);
     else if (k.key === 'OR') stack.push(k.left, k.right);
     else if (k.key === 'NOT') stack.push(k.operand);
     else if ((k.key === 'UID' || k.key === 'SEQ') && !sets.members.has(k.set)) {

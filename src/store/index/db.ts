@@ -160,6 +160,7 @@ export class IndexDb {
         'SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
       ).raw(true),
       allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
+      keptRows: p('SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> 2').raw(true),
       getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
       setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
       getSnapshot: p('SELECT data FROM snapshots WHERE mailbox = ? AND uidvalidity = ? AND uidnext = ? AND modseq = ?').pluck(),
@@ -360,6 +361,13 @@ export class IndexDb {
   /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state] (fewest columns: 100,000 rows per SELECT). */
   loadMessages(mailbox: number): unknown[][] {
     return this.s.loadMessages!.all(mailbox) as unknown[][];
+  }
+  /**
+   * What a rebuild keeps of each live message — [uid, basename, flags] — one
+   * row at a time (a 300,000-row array of whole rows cost hundreds of MB).
+   */
+  *keptRows(mailbox: number): Generator<[number, string, string]> {
+    for (const r of this.s.keptRows!.iterate(mailbox) as IterableIterator<[number, string, string]>) yield r;
   }
   allRows(mailbox: number): MessageRow[] {
     return this.s.allRows!.all(mailbox) as MessageRow[];

@@ -6,6 +6,7 @@
  * them when it hands out UIDs for files it finds.
  */
 import { createHash } from 'node:crypto';
+import { keywordLetters, type KeywordTable } from './keyword-letters.js';
 
 /** IMAP system flag ↔ Maildir info letter (Dovecot `maildir_filename_get_flags`). */
 const FLAG_TO_LETTER: Record<string, string> = {
@@ -94,23 +95,27 @@ export function flagsFromLetters(letters: string): string[] {
 }
 
 /**
- * Info letters for a set of IMAP flags, keeping letters we do not map
- * (P "passed", Dovecot keyword letters a–z) from the old name untouched,
- * in ASCII order as maildir.html requires.
+ * Info letters for a set of IMAP flags, in ASCII order as maildir.html
+ * requires (Dovecot sorts its letters the same way, system flags A–Z before
+ * keyword letters a–z). Letters we do not map (P "passed", others') are kept
+ * from the old name. With the folder's keyword table the letters a–z follow
+ * the flags' keywords (Dovecot's dovecot-keywords); without one, the old
+ * name's a–z are kept as they are.
  */
-export function lettersFor(flags: readonly string[], oldLetters = ''): string {
+export function lettersFor(flags: readonly string[], oldLetters = '', table?: KeywordTable): string {
   const set = new Set<string>();
-  for (const l of oldLetters) if (!LETTER_TO_FLAG[l]) set.add(l);
+  for (const l of oldLetters) if (!LETTER_TO_FLAG[l] && !(table && l >= 'a' && l <= 'z')) set.add(l);
   for (const f of flags) {
     const l = FLAG_TO_LETTER[f];
     if (l) set.add(l);
   }
+  if (table) for (const l of keywordLetters(flags, table)) set.add(l);
   return [...set].sort().join('');
 }
 
 /** The cur/ name for a base name with these flags. */
-export function curName(basename: string, flags: readonly string[], oldLetters = ''): string {
-  return `${basename}:2,${lettersFor(flags, oldLetters)}`;
+export function curName(basename: string, flags: readonly string[], oldLetters = '', table?: KeywordTable): string {
+  return `${basename}:2,${lettersFor(flags, oldLetters, table)}`;
 }
 
 /**
@@ -161,13 +166,13 @@ export function shortHash(s: string): string {
 }
 
 /**
- * Name a message should have for these flags: cur/<base>:2,<letters>, keeping
- * letters we do not map (P, keyword letters) from its current name; the first
- * flag change moves it out of new/ (maildir.html).
+ * Name a message should have for these flags: cur/<base>:2,<letters>, with
+ * the keyword letters the folder's table gives (keyword-letters.ts) and
+ * other letters (P) kept from its current name; the first flag change moves
+ * it out of new/ (maildir.html).
  */
-export function targetName(row: { basename: string; diskName: string }, flags: readonly string[]): string {
+export function targetName(row: { basename: string; diskName: string }, flags: readonly string[], table: KeywordTable): string {
   if (row.diskName.startsWith('new/') && flags.length === 0) return row.diskName;
   const letters = parseName(row.diskName.slice(4)).letters;
-  return 'cur/' + curName(row.basename, flags, letters);
+  return 'cur/' + curName(row.basename, flags, letters, table);
 }
-

@@ -12,7 +12,10 @@
  *  - `roost-import`: "<uidvalidity> <highest source UID copied>", the resume point.
  *
  * Files go tmp/ → fsync → rename into cur/ → fsync cur/ (maildir(5)), so a
- * crash leaves at most a file in tmp/, which no reader adopts.
+ * crash leaves at most a file in tmp/, which no reader adopts. A batch's
+ * files are written first and fsync'd together at commit (a few at a time:
+ * concurrent fsyncs share the filesystem journal's commits, one after
+ * another each waits for its own), then renamed.
  */
 import fs from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -22,6 +25,7 @@ import { escapeHost, lettersFor, normalizeFlags } from './filename.js';
 import { lettersForKeywords, readDovecotKeywords, writeDovecotKeywords, type KeywordTable } from './keyword-letters.js';
 import { countBareLf } from './scan.js';
 import { parseUidList } from './uidlist-import.js';
+import { LIMITS } from '../../limits.js';
 import { formatDovecotSubscriptions, parseDovecotSubscriptions } from './subscriptions.js';
 
 const STATE_FILE = 'roost-import';
@@ -47,6 +51,8 @@ export class FolderWriter {
   private table: KeywordTable;
   private uidlist: string[] = [];
   private readonly done = new Set<number>();
+  /** Written to tmp/ in this batch, waiting for commit's fsync and rename. */
+  private pending: { uid: number; tmp: string; cur: string; base: string; date: Date; size: number }[] = [];
   /** Keywords that found no letter (past the 26th of the folder): not carried. */
   droppedKeywords = 0;
   bytes = 0;
@@ -80,14 +86,14 @@ export class FolderWriter {
     return w;
   }
 
-  /** Whether the message with this source UID is already in the folder. */
+  /** Whether the message with this source UID is already in the folder (or written in this batch). */
   has(uid: number): boolean {
-    return this.done.has(uid);
+    return this.done.has(uid) || this.pending.some((p) => p.uid === uid);
   }
 
-  /** Write one message durably into cur/ (the body is streamed, never held whole). */
+  /** Write one message to tmp/ (the body is streamed, never held whole); commit() makes it durable and puts it in cur/. */
   async write(m: ImportedMessage): Promise<void> {
-    if (this.done.has(m.uid)) return;
+    if (this.has(m.uid)) return;
     const flags = normalizeFlags(m.flags);
     const keywords = flags.filter((f) => !f.startsWith('\\'));
     const { letters: kwLetters, grew } = lettersForKeywords(keywords, this.table);
@@ -108,21 +114,39 @@ export class FolderWriter {
         size += c.length;
         await fh.write(c);
       }
-      await fh.sync();
     } finally {
       await fh.close();
     }
-    await fs.promises.utimes(tmp, m.internalDate, m.internalDate);
     const base = `${unique},S=${size},W=${size + bare}`;
     const letters = [...new Set(lettersFor(flags) + kwLetters)].sort().join('');
-    await fs.promises.rename(tmp, path.join(this.dir, 'cur', `${base}:2,${letters}`));
-    this.uidlist.push(`${m.uid} :${base}`);
-    this.done.add(m.uid);
+    this.pending.push({ uid: m.uid, tmp, cur: path.join(this.dir, 'cur', `${base}:2,${letters}`), base, date: m.internalDate, size });
     this.bytes += size;
   }
 
-  /** Make the renames durable and record the UIDs and the resume point. */
+  /** fsync the batch's files, rename them into cur/, make the renames durable and record the UIDs and the resume point. */
   async commit(lastUid: number): Promise<void> {
+    const batch = this.pending;
+    let next = 0;
+    const syncOne = async (): Promise<void> => {
+      while (next < batch.length) {
+        const p = batch[next++]!;
+        // mtime is the INTERNALDATE: set before the fsync so it is durable with the data; the rename keeps it.
+        await fs.promises.utimes(p.tmp, p.date, p.date);
+        const fh = await open(p.tmp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIMITS.importImap.syncConcurrency, batch.length) }, syncOne));
+    for (const p of batch) {
+      await fs.promises.rename(p.tmp, p.cur);
+      this.uidlist.push(`${p.uid} :${p.base}`);
+      this.done.add(p.uid);
+    }
+    this.pending = [];
     const d = await open(path.join(this.dir, 'cur'), 'r');
     try {
       await d.sync();

@@ -6,12 +6,15 @@
  * index only). Reading both on import/reindex keeps $Forwarded, $Junk,
  * $Label1…; writing them keeps a Maildir readable by Dovecot.
  *
- * Pure: parsing, formatting and the letter mapping. Where the file is read
- * and written is the caller's (recovery on import; the flag renamer when
- * names follow the index).
+ * Parsing, formatting and the letter mapping are pure. The tables of the
+ * folders in use are cached here (bounded, LIMITS.store.keywordTables);
+ * a writer of names (file work, delivery, COPY) calls ensureKeywordLetters
+ * first, which gives new keywords their letters and writes the file before
+ * any name carries them, so a reader never meets a letter the file lacks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { LIMITS } from '../../limits.js';
 
 export const KEYWORDS_FILE = 'dovecot-keywords';
 /** a..z */
@@ -87,6 +90,77 @@ export function lettersForKeywords(keywords: readonly string[], table: KeywordTa
 export function writeDovecotKeywords(dir: string, table: KeywordTable): void {
   const file = path.join(dir, KEYWORDS_FILE);
   const tmp = `${file}.roost-${process.pid}`;
-  fs.writeFileSync(tmp, formatDovecotKeywords(table), { mode: 0o600 });
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, formatDovecotKeywords(table));
+    // Durable before the rename: names with its letters may follow at once.
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, file);
+}
+
+/** The table's index of a keyword (case-insensitive, RFC 3501 §2.3.2), or -1. */
+export function keywordIndex(keyword: string, table: KeywordTable): number {
+  const lower = keyword.toLowerCase();
+  for (let i = 0; i < table.length && i < MAX_LETTERS; i++) if (table[i] !== undefined && table[i]!.toLowerCase() === lower) return i;
+  return -1;
+}
+
+/** Letters a–z the table already gives these flags' keywords (no new index; keywords without one get no letter). */
+export function keywordLetters(flags: readonly string[], table: KeywordTable): string {
+  let out = '';
+  for (const f of flags) {
+    if (f.startsWith('\\')) continue;
+    const i = keywordIndex(f, table);
+    if (i >= 0) out += String.fromCharCode(0x61 + i);
+  }
+  return out;
+}
+
+const tables = new Map<string, KeywordTable>();
+
+function remember(dir: string, table: KeywordTable): void {
+  tables.delete(dir);
+  tables.set(dir, table);
+  // Insertion order is use order: drop the least recently loaded folder.
+  while (tables.size > LIMITS.store.keywordTables) tables.delete(tables.keys().next().value!);
+}
+
+/** The folder's keyword table (from the cache, else from its dovecot-keywords). */
+export function keywordTable(dir: string): KeywordTable {
+  let t = tables.get(dir);
+  if (!t) remember(dir, (t = readDovecotKeywords(dir)));
+  return t;
+}
+
+/** Read a folder's table from its file again (another program may have changed it). */
+export function reloadKeywordTable(dir: string): KeywordTable {
+  const t = readDovecotKeywords(dir);
+  remember(dir, t);
+  return t;
+}
+
+/** Forget a folder's cached table (the folder was deleted or renamed). */
+export function forgetKeywordTable(dir: string): void {
+  for (const d of [...tables.keys()]) if (d === dir || d.startsWith(dir + path.sep)) tables.delete(d);
+}
+
+/**
+ * Give every keyword of `flags` a letter if one is free, writing the
+ * folder's dovecot-keywords (tmp + rename) before returning when the table
+ * grew; the file is read again first, so indexes another writer added
+ * (Dovecot, a second Roost process) are kept. Past 26 keywords the rest
+ * live only in the index, as in Dovecot. Returns the table to name with.
+ */
+export function ensureKeywordLetters(dir: string, flags: readonly string[]): KeywordTable {
+  const cached = keywordTable(dir);
+  const missing = flags.some((f) => !f.startsWith('\\') && keywordIndex(f, cached) < 0);
+  if (!missing || (cached.length >= MAX_LETTERS && !cached.includes(undefined))) return cached;
+  const table = readDovecotKeywords(dir);
+  const { grew } = lettersForKeywords(flags, table);
+  if (grew) writeDovecotKeywords(dir, table);
+  remember(dir, table);
+  return table;
 }

@@ -83,7 +83,12 @@ export function readForeignSubscriptions(maildir: string): Set<string> | null {
   return new Set([...(dovecot !== null ? parseDovecotSubscriptions(dovecot) : []), ...(courier !== null ? parseCourierSubscriptions(courier) : [])]);
 }
 
-/** A Dovecot version 2 `subscriptions` file for these names (Dovecot reads it after a move back). */
+/**
+ * A Dovecot version 2 `subscriptions` file for these names, as Dovecot
+ * 2.3.19 writes it ("V<TAB>2", an empty line, then one name a line with
+ * TAB between hierarchy levels, "INBOX" as is), so Dovecot reads it after a
+ * move back.
+ */
 export function formatDovecotSubscriptions(names: readonly string[]): string {
   const esc = (s: string) => s.replace(/[\x01\t\r\n]/g, (c) => '\x01' + (c === '\x01' ? '1' : c === '\t' ? 't' : c === '\r' ? 'r' : 'n'));
   let out = `${V2_HEADER}\n\n`;
@@ -99,4 +104,23 @@ export function formatDovecotSubscriptions(names: readonly string[]): string {
 export function subscribedOnImport(maildir: string, name: string): boolean {
   const foreign = readForeignSubscriptions(maildir);
   return foreign === null || foreign.has(name);
+}
+
+export const DOVECOT_SUBSCRIPTIONS_FILE = 'subscriptions';
+
+/**
+ * Write the Maildir root's Dovecot `subscriptions` file (tmp, fsync, rename:
+ * a reader sees the old list or the new one, never half of one).
+ */
+export function writeDovecotSubscriptions(maildir: string, names: readonly string[]): void {
+  const file = path.join(maildir, DOVECOT_SUBSCRIPTIONS_FILE);
+  const tmp = `${file}.roost-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, formatDovecotSubscriptions(names));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
 }

@@ -25,6 +25,7 @@ import { LIMITS } from '../../limits.js';
 import { isOwnName, type AccountState } from '../account.js';
 import { internFlags } from '../cache.js';
 import { parseName, targetName } from './filename.js';
+import { keywordTable } from './keyword-letters.js';
 import { STATE_UNLINK, type MessageRow } from '../index/db.js';
 import { looksChanged, reconcileMailbox } from '../recovery.js';
 import type { StoreImpl } from '../store-impl.js';
@@ -143,11 +144,11 @@ export class MailboxWatcher {
       if (!row) return exists(rel);
       // Expunged, on its way out.
       if (row.state === STATE_UNLINK) return false;
-      if (isOwnName(row, rel) && exists(rel)) return false;
+      if (isOwnName(row, rel, keywordTable(w.dir)) && exists(rel)) return false;
       // Another program gave the file this name, or a name vanished: a
       // change unless the file still has one of our names.
-      if (!isOwnName(row, rel) && exists(rel)) return true;
-      return !ownNames(row).some(exists);
+      if (!isOwnName(row, rel, keywordTable(w.dir)) && exists(rel)) return true;
+      return !ownNames(row, w.dir).some(exists);
     });
     if (!unknown) return;
     reconcileMailbox(this.store, w.st, mb.name).catch((err) => this.store.warn('store: reconcile after watcher event failed', err));
@@ -163,8 +164,8 @@ export class MailboxWatcher {
 }
 
 /** The names a row's file may have that are ours (see isOwnName). */
-function ownNames(row: MessageRow): string[] {
-  const out = [row.disk_name, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags))];
+function ownNames(row: MessageRow, dir: string): string[] {
+  const out = [row.disk_name, targetName({ basename: row.basename, diskName: row.disk_name }, internFlags(row.flags), keywordTable(dir))];
   if (row.renaming) out.push(row.renaming);
   return out;
 }

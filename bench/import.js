@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// Migration throughput (issue 15, Benchmark): the real CLI from dist/, one
+// process per step, as an operator runs it.
+//
+//  1. `roost import ADDRESS MAILDIR` of a Dovecot-style Maildir (one folder,
+//     dovecot-uidlist with UID gaps) at each size of BENCH_SIZES, then
+//     `roost reindex ADDRESS` of the result, then `roost import --link`: wall time, messages/s, MB/s,
+//     peak RSS of the process (/usr/bin/time %M). The curve must stay linear.
+//  2. `roost import ADDRESS imap://…` from a private Dovecot (bench/compare/
+//     dovecot.js) holding BENCH_LIVE_MESSAGES messages.
+//
+//   npm run build && npm run bench:import
+//   BENCH_SIZES=10000,100000,300000 BENCH_LIVE_MESSAGES=20000 BENCH_BODY_BYTES=4000 npm run bench:import
+//
+// Source files are hard links of one file per 10,000 messages (the source
+// is read from the page cache; the import writes every copy). Results:
+// bench/results/import-<ts>.json and bench/results/import.md (latest).
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, BIN } from './lib/node.js';
+import { dovecotVersion, startDovecot } from './compare/dovecot.js';
+
+const SIZES = (process.env.BENCH_SIZES ?? '10000,100000,300000').split(',').map(Number).filter((n) => n > 0);
+const LIVE = Number(process.env.BENCH_LIVE_MESSAGES ?? 20_000);
+const BODY_BYTES = Number(process.env.BENCH_BODY_BYTES ?? 4000);
+if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+
+const work = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-import-'));
+const cfg = path.join(work, 'roost.toml');
+writeFileSync(cfg, `data_dir = ${JSON.stringify(path.join(work, 'data'))}\nhostname = "bench.example.org"\n[log]\nlevel = "warn"\n`);
+
+/** Run `roost ARGS` under /usr/bin/time; resolves {code, seconds, peakMB, stdout, stderr}. */
+function roost(args, stdin = '') {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', 'TIME %M %e', process.execPath, BIN, ...args, '--config', cfg], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /TIME (\d+) ([\d.]+)\s*$/.exec(err);
+      resolve({ code, seconds: m ? Number(m[2]) : NaN, peakMB: m ? Math.round(Number(m[1]) / 1024) : NaN, stdout: out, stderr: err });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+function message(i) {
+  const head = `From: Sender ${i} <s${i}@example.net>\r\nTo: bench@example.org\r\nSubject: bulk message ${i}\r\nMessage-ID: <${i}@bench>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\n`;
+  return head + 'Body of a bulk message.\r\n'.repeat(Math.max(1, Math.ceil((BODY_BYTES - head.length) / 25)));
+}
+
+/** A Dovecot-style Maildir of n messages in INBOX (UIDs 2, 4, 6, … so the list matters). Returns its bytes. */
+function populate(maildir, n, uidlist = true) {
+  for (const sub of ['new', 'cur', 'tmp']) mkdirSync(path.join(maildir, sub), { recursive: true });
+  const tpl = path.join(maildir, 'template');
+  const lines = [`3 V1700000000 N${2 * n + 2} G0123456789abcdef0123456789abcdef`];
+  let bytes = 0;
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    if (i % 10_000 === 0) {
+      rmSync(tpl, { force: true });
+      writeFileSync(tpl, message(i));
+      size = readFileSync(tpl).length;
+    }
+    const base = `${1_700_000_000 + Math.floor(i / 1000)}.M${i}P1Q${i}.gen,S=${size},W=${size}`;
+    linkSync(tpl, path.join(maildir, 'cur', `${base}:2,S`));
+    lines.push(`${2 * i + 2} :${base}:2,S`);
+    bytes += size;
+  }
+  rmSync(tpl, { force: true });
+  if (uidlist) writeFileSync(path.join(maildir, 'dovecot-uidlist'), lines.join('\n') + '\n');
+  return bytes;
+}
+
+const mb = (b) => b / 1048576;
+const rows = [];
+function row(step, messages, bytes, r) {
+  if (r.code !== 0) throw new Error(`${step}: exit ${r.code}\n${r.stderr.slice(-2000)}`);
+  const x = { step, messages, MB: Math.round(mb(bytes)), seconds: r.seconds, perSecond: Math.round(messages / r.seconds), MBps: Math.round((mb(bytes) / r.seconds) * 10) / 10, peakRssMB: r.peakMB };
+  rows.push(x);
+  process.stderr.write(`  ${step}: ${x.messages} messages in ${x.seconds} s = ${x.perSecond}/s, ${x.MBps} MB/s, peak RSS ${x.peakRssMB} MB\n`);
+}
+
+let dovecot = null;
+try {
+  for (const n of SIZES) {
+    const addr = `m${n}@example.org`;
+    const src = path.join(work, `src-${n}`, 'Maildir');
+    process.stderr.write(`writing a ${n}-message Maildir…\n`);
+    const bytes = populate(src, n);
+    if ((await roost(['user', 'add', addr])).code !== 0) throw new Error('user add failed');
+    row(`import Maildir ${n}`, n, bytes, await roost(['import', addr, src]));
+    row(`reindex ${n}`, n, bytes, await roost(['reindex', addr]));
+    const linked = `l${n}@example.org`;
+    if ((await roost(['user', 'add', linked])).code !== 0) throw new Error('user add failed');
+    row(`import Maildir --link ${n}`, n, bytes, await roost(['import', linked, src, '--link']));
+    rmSync(path.dirname(src), { recursive: true, force: true });
+    // The copies too, as we go: a million files left for the end take minutes to remove.
+    for (const u of [`m${n}`, `l${n}`]) rmSync(path.join(work, 'data', 'mail', 'example.org', u), { recursive: true, force: true });
+  }
+
+  if (LIVE > 0 && dovecotVersion()) {
+    process.stderr.write(`private Dovecot with ${LIVE} messages…\n`);
+    const dvDir = path.join(work, 'dovecot');
+    mkdirSync(dvDir);
+    dovecot = await startDovecot(dvDir, [{ name: 'old', password: 'oldpw' }]);
+    const bytes = populate(dovecot.maildir('old'), LIVE);
+    if (process.getuid() === 0) execFileSync('chown', ['-R', `${dovecot.uid}:${dovecot.gid}`, path.join(dvDir, 'mail')]);
+    if ((await roost(['user', 'add', 'live@example.org'])).code !== 0) throw new Error('user add failed');
+    row(`import imap:// ${LIVE} (Dovecot ${dovecotVersion().split(' ')[0]})`, LIVE, bytes, await roost(['import', 'live@example.org', `imap://old@127.0.0.1:${dovecot.ports.imap}`], 'oldpw\n'));
+  } else if (LIVE > 0) process.stderr.write('dovecot is not installed: live import skipped\n');
+} finally {
+  await dovecot?.stop();
+  // Figures first: removing a million files takes minutes on a busy disk.
+  if (rows.length > 0) save();
+  process.stderr.write('removing the work directory…\n');
+  rmSync(work, { recursive: true, force: true });
+}
+
+function save() {
+  const outDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  const result = { benchmark: 'import', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: load, bodyBytes: BODY_BYTES, rows };
+  writeFileSync(path.join(outDir, `import-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  const table = [
+    '| step | messages | MB | seconds | messages/s | MB/s | peak RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.step} | ${r.messages} | ${r.MB} | ${r.seconds} | ${r.perSecond} | ${r.MBps} | ${r.peakRssMB} |`),
+  ].join('\n');
+  const md = `# roost import / reindex (npm run bench:import)\n\n${result.date}, Node ${process.version}, ${result.cpus} CPUs, load average at the end ${load}, messages of about ${BODY_BYTES} bytes.\n\n${table}\n`;
+  writeFileSync(path.join(outDir, 'import.md'), md);
+  console.log(`\n${table}\n\nsaved bench/results/import-${stamp}.json and bench/results/import.md`);
+}
