@@ -70,7 +70,9 @@ describe('store core', () => {
     expect(snap.highestModseq).toBe(r.updated[0]!.modseq);
     await store.settle();
     const cur = files(carol.maildir, 'cur');
-    expect(cur.filter((n) => n.endsWith(':2,FS'))).toHaveLength(2);
+    // $Junk is keyword letter a (dovecot-keywords "0 $Junk"), after the system flags as Dovecot writes it.
+    expect(cur.filter((n) => n.endsWith(':2,FSa'))).toHaveLength(2);
+    expect(fs.readFileSync(path.join(carol.maildir, 'dovecot-keywords'), 'utf8')).toBe('0 $Junk\n');
     expect(files(carol.maildir, 'new')).toHaveLength(1);
     // UNCHANGEDSINCE
     const r2 = await a.storeFlags([1, 3], 'add', ['\\Answered'], { unchangedSince: before.highestModseq });
