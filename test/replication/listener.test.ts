@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
-import { FrameDecoder, encodeFrame, newNonce, type Frame } from '../../src/replication/protocol.js';
+import { FrameDecoder, PROTOCOL_VERSION, encodeFrame, newNonce, type Frame } from '../../src/replication/protocol.js';
 import { Pair, replStatus, waitUntil } from './pair.js';
 
 let pair: Pair;
@@ -100,7 +100,7 @@ describe('the replication listener before the peer proved the secret', () => {
     try {
       for (let i = 0; i < n; i++) open.push(await RawPeer.open(pair.a.replPort));
       // The Nth is served: it gets a challenge.
-      open[n - 1]!.send({ t: 'hello', v: 2, nonce: newNonce(), purpose: 'verify' });
+      open[n - 1]!.send({ t: 'hello', v: PROTOCOL_VERSION, nonce: newNonce(), purpose: 'verify' });
       expect((await open[n - 1]!.frame('challenge')).t).toBe('challenge');
       // The N+1th is closed before TLS is up.
       await expect(RawPeer.open(pair.a.replPort)).rejects.toThrow(/closed before TLS/);
@@ -120,7 +120,7 @@ describe('the replication listener before the peer proved the secret', () => {
 
   it('sends a nonce and nothing about the node; a bad proof is refused with the reason before the close', async () => {
     const p = await RawPeer.openWhenFree(pair.a.replPort);
-    p.send({ t: 'hello', v: 2, nonce: newNonce(), purpose: 'follow' });
+    p.send({ t: 'hello', v: PROTOCOL_VERSION, nonce: newNonce(), purpose: 'follow' });
     const ch = await p.frame('challenge');
     expect(Object.keys(ch).sort()).toEqual(['nonce', 't', 'v']);
     p.send({ t: 'auth', mac: '00'.repeat(32), unbound: '00'.repeat(32) });
@@ -129,13 +129,14 @@ describe('the replication listener before the peer proved the secret', () => {
     expect(p.frames.map((f) => f.t)).toEqual(['challenge', 'refuse']);
   }, 30_000);
 
-  it('refuses a node of the old protocol (version 1) naming both versions', async () => {
+  it.each([1, 2])('refuses a node of the old protocol (version %i) naming both versions', async (v) => {
     const p = await RawPeer.openWhenFree(pair.a.replPort);
-    p.send({ t: 'hello', v: 1, nonce: newNonce(), purpose: 'follow' });
+    p.send({ t: 'hello', v, nonce: newNonce(), purpose: 'follow' });
     const r = (await p.frame('refuse')) as Extract<Frame, { t: 'refuse' }>;
     expect(r.code).toBe('VERSION');
-    expect(r.message).toMatch(/version 1 not supported: this node speaks version 2/);
+    expect(r.message).toMatch(new RegExp(`version ${v} not supported: this node speaks version 3`));
     await p.closed;
+    await waitUntil('refusal recorded', async () => /version .* not supported/.test((await replStatus(pair.a)).replication.lastRefusal?.reason ?? ''));
   }, 30_000);
 
   it('cuts off peers announcing a 200 MB frame at the length prefix; memory stays flat', async () => {
