@@ -6,7 +6,9 @@
  * body is durable (the K comes after that). Both nodes' resident memory is
  * sampled from /proc while it happens and must grow by far less than the
  * message. A link cut mid-body leaves no partial file and the record is sent
- * again; a replica seeded by a snapshot gets large files the same way.
+ * again; a replica seeded by a snapshot gets large files the same way, and
+ * a split brain's hand-back sends a large body in chunks too (one frame of
+ * it would exceed LIMITS.replication.maxFrameBody and be refused).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -15,6 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
+import { roostProcess } from '../helpers/cli.js';
 import { FaultProxy } from './proxy.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil, type PairNode } from './pair.js';
 
@@ -218,5 +221,36 @@ describe('large bodies over the replication link', () => {
     expect(fa.size).toBe(3);
     expect([...fb.entries()].sort()).toEqual([...fa.entries()].sort());
     expect(await strayFiles(p.b)).toEqual([]);
+  }, 180_000);
+
+  it('a large delivery on a cut-off old primary is handed back in chunks and arrives whole on the new primary', async () => {
+    const p = await Pair.create({ ack: 'async' });
+    pair = p;
+    for (const n of [p.a, p.b]) Object.assign(n.overrides, QMQP);
+    const toA = new FaultProxy(p.a.replPort);
+    const toB = new FaultProxy(p.b.replPort);
+    proxy = toA;
+    (p.b.overrides.replication as Record<string, unknown>).peer = `127.0.0.1:${await toA.listen()}`;
+    (p.a.overrides.replication as Record<string, unknown>).peer = `127.0.0.1:${await toB.listen()}`;
+    try {
+      await p.startBoth();
+      await waitUntil('replica connected', async () => (await replStatus(p.b)).replication.connected, 30_000);
+      toA.drop();
+      toB.drop();
+      await waitUntil('link down', async () => !(await replStatus(p.b)).replication.connected);
+      expect((await roostProcess(['promote', '--config', p.b.proc!.configFile])).code).toBe(0);
+      // The old primary still takes mail: a body of several chunks the new one lacks.
+      const old = await qmqpLarge((await ports(p.a)).qmqp!, 'handback-big', 8 * MB, 'bob@example.org');
+      expect(old.reply[0]).toBe('K');
+      const [big] = [...(await messageFiles(p.a)).values()].filter((f) => f.size > 7 * MB);
+      expect(big).toBeDefined();
+      toA.resume();
+      toB.resume();
+      await waitUntil('handed back', async () => [...(await messageFiles(p.b)).values()].some((f) => f.sha256 === big!.sha256), 60_000);
+      expect(p.b.proc!.output()).toMatch(/handback-big@test\.invalid/);
+      expect(await strayFiles(p.b)).toEqual([]);
+    } finally {
+      await toB.close();
+    }
   }, 180_000);
 });
