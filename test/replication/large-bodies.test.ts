@@ -176,6 +176,9 @@ describe('large bodies over the replication link', () => {
     // Stored as the store keeps it (line ends may be normalised): the one large file, the same bytes on both nodes.
     expect([...fa.values()].filter((f) => f.size > SIZE - 2 * MB)).toHaveLength(1);
     expect(await strayFiles(b)).toEqual([]);
+    // `roost verify` hashes each file as it reads it, and agrees.
+    const v = await roostProcess(['verify', '--config', a.proc!.configFile, '--json']);
+    expect(JSON.parse(v.stdout)).toMatchObject({ identical: true });
     // Half the message: a path that held it whole would grow by more than all of it.
     expect(growA).toBeLessThan(SIZE / 2);
     expect(growB).toBeLessThan(SIZE / 2);
