@@ -265,8 +265,27 @@ export const LIMITS = {
   replication: {
     /** Largest JSON header of a replication frame. */
     maxFrameHeader: 1024 * 1024,
-    /** Largest frame body (one message; the QMQP ceiling plus slack). */
-    maxFrameBody: 256 * 1024 * 1024,
+    /**
+     * Largest frame body after authentication. Message bodies larger than
+     * bodyChunkBytes travel as chunk frames after their record (protocol
+     * version 3), so no frame — and no buffer on either side — grows with
+     * the message; a larger frame is refused (PROTOCOL) and the link closed.
+     */
+    maxFrameBody: 1024 * 1024,
+    /** Bytes of message body per chunk frame; a body up to this size rides inline in its record's frame. */
+    bodyChunkBytes: 256 * 1024,
+    /**
+     * Frame bodies read back from the replica's spool file. A spool written
+     * by a release before protocol version 3 may hold whole bodies inline,
+     * which must still apply after the upgrade (they were acknowledged).
+     */
+    maxSpoolFrameBody: 256 * 1024 * 1024,
+    /**
+     * Frames received by a replica and not yet processed (body bytes); past
+     * it the replica stops reading the socket until it caught up, so TCP
+     * back-pressure holds the primary instead of the replica's memory.
+     */
+    receiveQueueBytes: 4 * 1024 * 1024,
     /** Handshake steps must answer within this time. */
     handshakeTimeoutMs: 10_000,
     /**

@@ -21,12 +21,13 @@
  */
 import type { Account, Directory } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
-import type { JournalRecord, SnapshotFile, Store } from '../store/store.js';
+import type { JournalRecord, ReplicaBody, SnapshotFile, Store } from '../store/store.js';
+import type { Readable } from 'node:stream';
 import { LIMITS } from '../limits.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';
-import type { Frame, Link } from './protocol.js';
-import { deliveredBytes } from './primary.js';
+import { receiveBody, type BodySource, type Frame, type Link, type Message } from './protocol.js';
+import { deliveredBytes, streamed } from './primary.js';
 import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
@@ -69,16 +70,16 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
     for (const r of batch) {
       after = r.lsn;
       if (r.kind !== 'deliver') continue;
-      let body: Buffer;
+      let body: { head: Buffer; body: BodySource };
       try {
-        body = await deliveredBytes(store, r);
+        body = await handbackBody(store, r);
       } catch (err) {
         missing++;
         log.error({ lsn: r.lsn.toString(), accountId: r.accountId, err: (err as Error).message }, 'replication: hand-back: bytes of a diverged delivery are gone (expunged here); not handed back');
         continue;
       }
-      const messageId = messageIdOf(body);
-      await link.send(
+      const messageId = messageIdOf(body.head);
+      await link.sendBody(
         {
           t: 'handback',
           id: ++id,
@@ -90,7 +91,7 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
           flags: Array.isArray(r.data.flags) ? (r.data.flags as string[]) : [],
           messageId,
         },
-        body,
+        body.body,
       );
       sent++;
       log.warn({ lsn: r.lsn.toString(), accountId: r.accountId, messageId }, 'replication: handing back a delivery the new primary lacks');
@@ -107,6 +108,43 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
   return { sent, missing, through: after };
 }
 
+/**
+ * The bytes of a diverged delivery to hand back, and its first HEADER_PEEK
+ * bytes (for its Message-ID): a large one is read from its file in chunks,
+ * its head first.
+ */
+async function handbackBody(store: Store, r: JournalRecord): Promise<{ head: Buffer; body: BodySource }> {
+  if (!streamed(r)) {
+    const bytes = await deliveredBytes(store, r);
+    return { head: bytes, body: bytes };
+  }
+  const stream = await store.replication.openDelivered(r);
+  const it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const first: Buffer[] = [];
+  let got = 0;
+  let ended = false;
+  while (got < HEADER_PEEK) {
+    const next = await it.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    first.push(next.value);
+    got += next.value.length;
+  }
+  const head = Buffer.concat(first);
+  async function* rest(): AsyncGenerator<Buffer> {
+    yield head;
+    if (ended) return;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return { head, body: rest() };
+}
+
 /** Primary side: deliver handed-back messages unless already present. */
 export async function receiveHandback(
   deps: { store: Store; directory: Directory; log: Logger },
@@ -117,14 +155,15 @@ export async function receiveHandback(
   const counts = { delivered: 0, present: 0, failed: 0 };
   const log = deps.log.child({ handbackFrom: peer.nodeId, fork: fork.toString() });
   for (;;) {
-    const { frame, body } = await link.next(10 * 60_000);
+    const m = await link.next(10 * 60_000);
+    const frame = m.frame;
     if (frame.t === 'handback-done') break;
     if (frame.t === 'refuse') throw new HandshakeError(frame.code, frame.message);
     if (frame.t !== 'handback') throw new HandshakeError('INTERNAL', `unexpected ${frame.t} during hand-back`);
     let outcome: 'delivered' | 'present' | 'failed';
     let detail: string | undefined;
     try {
-      outcome = await redeliver(deps, frame, body);
+      outcome = await redeliver(deps, link, frame, m);
     } catch (err) {
       outcome = 'failed';
       detail = (err as Error).message;
@@ -139,17 +178,25 @@ export async function receiveHandback(
   return counts;
 }
 
-async function redeliver(deps: { store: Store; directory: Directory }, m: HandbackFrame, body: Buffer): Promise<'delivered' | 'present'> {
-  const account: Account | null = await deps.directory.accountById(m.accountId);
-  if (!account) throw new Error(`account ${m.accountId} unknown here`);
-  const user = deps.store.user(account);
-  const mailboxes = await user.listMailboxes();
-  const mailbox = mailboxes.some((b) => b.name === m.mailbox) ? m.mailbox : 'INBOX';
-  if (await present(user, mailbox, m)) return 'present';
+/**
+ * One handed-back message: its bytes stream into a draft as they come (in
+ * chunks when large), so they are taken off the link whatever the outcome;
+ * then it is delivered unless the mailbox already holds it.
+ */
+async function redeliver(deps: { store: Store; directory: Directory }, link: Link, m: HandbackFrame, first: Message): Promise<'delivered' | 'present'> {
   const draft = await deps.store.createDraft();
   try {
-    await draft.write(body);
+    await receiveBody(link, first, (piece) => draft.write(piece), 10 * 60_000);
     await draft.finish();
+    const account: Account | null = await deps.directory.accountById(m.accountId);
+    if (!account) throw new Error(`account ${m.accountId} unknown here`);
+    const user = deps.store.user(account);
+    const mailboxes = await user.listMailboxes();
+    const mailbox = mailboxes.some((b) => b.name === m.mailbox) ? m.mailbox : 'INBOX';
+    if (await present(user, mailbox, m)) {
+      await draft.discard();
+      return 'present';
+    }
     await deps.store.deliver([account], draft, { sender: m.sender, internalDate: new Date(m.internalDate), mailbox });
   } catch (err) {
     await draft.discard();
@@ -237,7 +284,15 @@ class FlushWindow {
   }
 }
 
-const CHUNK_BYTES = 8 * 1024 * 1024;
+/** Bytes of snapshot files sent between two snap-flush frames (what the follower holds before it installs them). */
+const FLUSH_BYTES = 8 * 1024 * 1024;
+
+/** A snapshot file's bytes: whole when small, else a stream read in chunks as the link takes them; null when gone. */
+async function snapshotBody(store: Store, id: string, f: SnapshotFile): Promise<BodySource | null> {
+  const rs = store.replication;
+  if (f.size > LIMITS.replication.bodyChunkBytes && rs.openSnapshotFile) return rs.openSnapshotFile(id, f);
+  return rs.readSnapshotFile!(id, f);
+}
 
 async function serveSnapshot(deps: { store: Store; directory: Directory }, link: Link, log: Logger, progress?: (p: SnapshotProgress) => void): Promise<ResyncStart> {
   const { store, directory } = deps;
@@ -253,7 +308,7 @@ async function serveSnapshot(deps: { store: Store; directory: Directory }, link:
     log.warn({ accounts: ids.length, lsn: from.toString() }, 'replication: full resync: sending a snapshot to the follower');
     await link.send({ t: 'snap-begin', accounts: ids.length, lsn: from.toString() });
     const dirState = directory.exportState?.() ?? null;
-    if (dirState) await link.send({ t: 'snap-dir' }, Buffer.from(JSON.stringify(dirState)));
+    if (dirState) await link.sendBody({ t: 'snap-dir' }, Buffer.from(JSON.stringify(dirState)));
     const window = new FlushWindow(link);
     let logged = Date.now();
     for (const id of ids) {
@@ -266,17 +321,24 @@ async function serveSnapshot(deps: { store: Store; directory: Directory }, link:
         old();
       }
       await link.send({ t: 'snap-account', accountId: id, account: snap.account, appliedLsn: snap.appliedLsn.toString(), files: snap.files.length, imageBytes: snap.image.length });
-      // In pieces: a large account's index can outgrow one frame (LIMITS.replication.maxFrameBody).
-      for (let off = 0; off < snap.image.length; off += CHUNK_BYTES) await link.send({ t: 'snap-image' }, snap.image.subarray(off, off + CHUNK_BYTES));
+      // In pieces: a large account's index outgrows one frame (LIMITS.replication.maxFrameBody).
+      const piece = LIMITS.replication.bodyChunkBytes;
+      for (let off = 0; off < snap.image.length; off += piece) await link.send({ t: 'snap-image' }, snap.image.subarray(off, off + piece));
       let chunk = 0;
       let chunkBytes = 0;
       for (const f of snap.files) {
-        const body = await rs.readSnapshotFile!(id, f);
-        await link.send({ t: 'snap-file', accountId: id, file: f, ...(body ? {} : { lost: true }) }, body ?? undefined);
+        const body = await snapshotBody(store, id, f);
+        try {
+          await link.sendBody({ t: 'snap-file', accountId: id, file: f, ...(body ? {} : { lost: true }) }, body ?? undefined);
+        } catch (err) {
+          if (body && !Buffer.isBuffer(body)) (body as Partial<Readable>).destroy?.();
+          throw err;
+        }
+        const bytes = body ? (Buffer.isBuffer(body) ? body.length : f.size) : 0;
         p.files++;
-        p.bytes += body?.length ?? 0;
-        chunkBytes += body?.length ?? 0;
-        if (++chunk >= LIMITS.replication.snapshotWriteBatch || chunkBytes >= CHUNK_BYTES) {
+        p.bytes += bytes;
+        chunkBytes += bytes;
+        if (++chunk >= LIMITS.replication.snapshotWriteBatch || chunkBytes >= FLUSH_BYTES) {
           await window.flush();
           chunk = 0;
           chunkBytes = 0;
@@ -335,13 +397,18 @@ async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
   const p: SnapshotProgress = { accounts: begin.accounts, accountsDone: 0, files: 0, bytes: 0, lsn: begin.lsn };
   const began = Date.now();
   let account: Account | null = null;
-  let pending: { file: SnapshotFile; body: Buffer }[] = [];
+  let pending: { file: SnapshotFile; body: ReplicaBody }[] = [];
   for (;;) {
-    const { frame, body } = await link.next(10 * 60_000);
+    const m = await link.next(10 * 60_000);
+    const { frame, body } = m;
     switch (frame.t) {
-      case 'snap-dir':
-        directory.replaceState?.(JSON.parse(body.toString('utf8')) as unknown[], BigInt(begin.lsn));
+      case 'snap-dir': {
+        // The directory's state, not a message: taken whole (in pieces when large).
+        const pieces: Buffer[] = [];
+        await receiveBody(link, m, async (piece) => void pieces.push(piece), 10 * 60_000);
+        directory.replaceState?.(JSON.parse(Buffer.concat(pieces).toString('utf8')) as unknown[], BigInt(begin.lsn));
         break;
+      }
       case 'snap-account': {
         account = (await f.localAccount(frame.accountId)) ?? frame.account;
         const pieces: Buffer[] = [];
@@ -358,14 +425,28 @@ async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
         f.progress?.({ ...p });
         break;
       }
-      case 'snap-file':
+      case 'snap-file': {
         if (!account || account.id !== frame.accountId) throw new HandshakeError('INTERNAL', `snapshot file for ${frame.accountId} outside its account`);
-        if (!frame.lost) pending.push({ file: frame.file, body });
+        let file: ReplicaBody = body;
+        if (frame.chunked) {
+          // A large file goes to the spool directory as it comes, then is linked into place at the flush.
+          const writer = await spool.bodyWriter(BigInt(begin.lsn));
+          try {
+            file = await writer.finish(await receiveBody(link, m, (piece) => writer.write(piece), 10 * 60_000));
+          } catch (err) {
+            await writer.abort();
+            throw err;
+          }
+        }
+        if (!frame.lost) pending.push({ file: frame.file, body: file });
+        else await spool.removeBody(file);
         p.files++;
-        p.bytes += body.length;
+        p.bytes += Buffer.isBuffer(file) ? file.length : file.size;
         break;
+      }
       case 'snap-flush':
         if (pending.length > 0) await rs.installSnapshotFiles!(account!, pending);
+        for (const x of pending) await spool.removeBody(x.body);
         pending = [];
         f.progress?.({ ...p });
         await link.send({ t: 'snap-ack', seq: frame.seq });

@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { LIMITS } from '../limits.js';
 import { closeServer, listenOn } from '../net/listen.js';
 import { acceptHandshake, HandshakeError, refuse, type PeerHello } from './handshake.js';
-import { Link, forkPoint, toWire, type NodeState, type Frame } from './protocol.js';
+import { Link, forkPoint, toWire, type BodySource, type NodeState } from './protocol.js';
 import type { AckGate } from './gate.js';
 import { isRoostError } from '../errors.js';
 import { metrics } from './metrics.js';
@@ -208,6 +208,11 @@ function recordBytes(r: JournalRecord): number {
   return r.kind === 'deliver' ? Number(r.data.size) || 0 : 0;
 }
 
+/** A body too large for one frame: streamed from its file in chunks when its turn comes, never read ahead or whole. */
+export function streamed(r: JournalRecord): boolean {
+  return recordBytes(r) > LIMITS.replication.bodyChunkBytes;
+}
+
 /**
  * Records [next, end) to read now, when `cur` is about to be sent and `held`
  * body bytes are already read and not yet sent: the current one always, then
@@ -322,12 +327,12 @@ export class ShipSession {
           // so bodies held here stay near LIMITS.replication.readAheadBytes plus the one being sent.
           const bodies: (Promise<Buffer> | undefined)[] = [];
           const sizes: number[] = [];
-          const recSizes = records.map(recordBytes);
+          const recSizes = records.map((r) => (streamed(r) ? 0 : recordBytes(r)));
           let aheadBytes = 0;
           let next = 0;
           const fetch = (i: number): void => {
             const r = records[i];
-            if (!r || r.kind !== 'deliver') return;
+            if (!r || r.kind !== 'deliver' || streamed(r)) return;
             const p = this.delivered(r);
             p.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
             bodies[i] = p;
@@ -344,7 +349,7 @@ export class ShipSession {
             const body = await bodies[i];
             bodies[i] = undefined;
             aheadBytes -= sizes[i] ?? 0;
-            await this.ship(records[i]!, body);
+            await this.ship(records[i]!, body ?? (streamed(records[i]!) ? await this.deliveredStream(records[i]!) : undefined));
           }
           continue;
         }
@@ -363,10 +368,15 @@ export class ShipSession {
     }
   }
 
-  private async ship(r: JournalRecord, body: Buffer | undefined): Promise<void> {
-    const frame: Frame = { t: 'rec', r: toWire(r) };
-    await this.link.send(frame, body);
-    const bytes = (body?.length ?? 0) + 200;
+  private async ship(r: JournalRecord, body: BodySource | undefined): Promise<void> {
+    try {
+      await this.link.sendBody({ t: 'rec', r: toWire(r) }, body);
+    } catch (err) {
+      // A file stream not read to its end still holds its descriptor.
+      if (body && !Buffer.isBuffer(body)) (body as Partial<Readable>).destroy?.();
+      throw err;
+    }
+    const bytes = (Buffer.isBuffer(body) ? body.length : recordBytes(r)) + 200;
     this.inFlight.push({ lsn: r.lsn, bytes, time: r.time });
     this.inFlightBytes += bytes;
     this.sent = r.lsn;
@@ -383,16 +393,25 @@ export class ShipSession {
    * empty: the replica, like the primary's own crash replay, indexes no message
    * for it, which is what the later expunge would have left.
    */
-  private async delivered(r: JournalRecord): Promise<Buffer> {
+  private delivered(r: JournalRecord): Promise<Buffer> {
+    return this.whilePlaced(r, () => deliveredBytes(this.host.store, r), Buffer.alloc(0));
+  }
+
+  /** The file of a large 'deliver', opened now and read in chunks as the link takes them (empty when gone, as delivered()). */
+  private deliveredStream(r: JournalRecord): Promise<BodySource> {
+    return this.whilePlaced<BodySource>(r, () => this.host.store.replication.openDelivered(r), Buffer.alloc(0));
+  }
+
+  private async whilePlaced<T>(r: JournalRecord, read: () => Promise<T>, gone: T): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await deliveredBytes(this.host.store, r);
+        return await read();
       } catch (err) {
         if (!isRoostError(err, 'NOTFOUND')) throw err;
         const placed = this.host.store.placedLsn?.();
         if (attempt >= 20 || this.stopped || (placed !== undefined && r.lsn <= placed)) {
           this.log.warn({ lsn: r.lsn.toString(), accountId: r.accountId }, 'replication: delivered message gone before it could be shipped; sending it empty');
-          return Buffer.alloc(0);
+          return gone;
         }
         await new Promise((res) => setTimeout(res, 50));
       }

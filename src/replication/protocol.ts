@@ -13,6 +13,16 @@
  * back after a split brain) and is empty otherwise. Bigints
  * (LSNs, modseqs) travel as decimal strings.
  *
+ * Bodies in chunks (version 3). A frame body is at most
+ * LIMITS.replication.maxFrameBody. A message body larger than
+ * LIMITS.replication.bodyChunkBytes is not put in its frame: the frame
+ * (`rec`, `handback`, `snap-file`, `snap-dir`) says `chunked`, and the bytes
+ * follow as `chunk` frames of at most bodyChunkBytes each, ended by
+ * `chunk-end {bytes}` with the total. The sender reads the file a chunk at a
+ * time and writes each with back-pressure; the receiver writes each chunk to
+ * a file as it comes (the replica fdatasyncs it before it acknowledges the
+ * record), so neither side holds a whole large message.
+ *
  * Handshake (version 2). Both sides prove they know `replication.secret`
  * and that they see the same TLS session: each MACs the session's
  * tls-exporter value (RFC 9266 §2 over RFC 8446 §7.5, RFC 5705; TLS 1.3
@@ -62,8 +72,13 @@ import type { JournalRecord, SnapshotFile } from '../store/store.js';
 import type { Account } from '../accounts/directory.js';
 import { LIMITS } from '../limits.js';
 
-/** 2: the handshake is bound to the TLS session and nothing is told before the peer proved the secret (1 sent state and MACs in hello). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 3: bodies larger than a chunk travel as chunk frames and frames are capped
+ * at LIMITS.replication.maxFrameBody (2 sent each body whole, in one frame of
+ * up to 256 MB). 2: the handshake is bound to the TLS session and nothing is
+ * told before the peer proved the secret (1 sent state and MACs in hello).
+ */
+export const PROTOCOL_VERSION = 3;
 
 export type Role = 'primary' | 'replica';
 
@@ -106,22 +121,27 @@ export type Frame =
   | { t: 'start'; mode: 'handback'; fork: string; history: EpochStart[]; clusterId: string }
   /** Full resync by `method`: a snapshot of every account (snap-* frames), or the journal replayed from LSN 1. */
   | { t: 'start'; mode: 'resync'; history: EpochStart[]; clusterId: string; method?: 'snapshot' | 'replay' }
-  | { t: 'rec'; r: WireRecord }
+  /** `chunked`: the body follows as chunk frames. `file`: only in the replica's spool file, the body's file in the spool directory. */
+  | { t: 'rec'; r: WireRecord; chunked?: boolean; file?: { name: string; size: number } }
+  /** A piece of the body of the chunked frame before it (body: at most LIMITS.replication.bodyChunkBytes). */
+  | { t: 'chunk' }
+  /** The chunked body is complete: `bytes` in all. */
+  | { t: 'chunk-end'; bytes: number }
   | { t: 'hb'; lastLsn: string; committedLsn: string; time: number }
   | { t: 'ack'; lsn: string }
   /** A message the follower accepted that the primary lacks (split brain); body = bytes. */
-  | { t: 'handback'; id: number; accountId: string; mailbox: string; basename: string; sender: string; internalDate: number; flags: string[]; messageId: string | null }
+  | { t: 'handback'; id: number; accountId: string; mailbox: string; basename: string; sender: string; internalDate: number; flags: string[]; messageId: string | null; chunked?: boolean }
   | { t: 'handback-ok'; id: number; outcome: 'delivered' | 'present' | 'failed'; detail?: string }
   | { t: 'handback-done' }
   /** Full resync: the follower has reset its store; the primary replays its journal from LSN 1. */
   | { t: 'resync-ready' }
   /** Snapshot (catchup.ts): counts for progress, then the embedded directory (body: JSON), then per account its index image and files. */
   | { t: 'snap-begin'; accounts: number; lsn: string }
-  | { t: 'snap-dir' }
+  | { t: 'snap-dir'; chunked?: boolean }
   /** One account: its index image follows in `imageBytes` worth of snap-image frames (body: a piece), then its files. */
   | { t: 'snap-account'; accountId: string; account: Account; appliedLsn: string; files: number; imageBytes: number }
   | { t: 'snap-image' }
-  | { t: 'snap-file'; accountId: string; file: SnapshotFile; lost?: boolean }
+  | { t: 'snap-file'; accountId: string; file: SnapshotFile; lost?: boolean; chunked?: boolean }
   /** End of a chunk of frames: the follower installs it and answers snap-ack with the same seq (flow control). */
   | { t: 'snap-flush'; seq: number }
   | { t: 'snap-ack'; seq: number }
@@ -149,6 +169,12 @@ export interface Message {
   body: Buffer;
 }
 
+/** Frames whose body may follow as chunk frames. */
+export type ChunkableFrame = Extract<Frame, { t: 'rec' | 'handback' | 'snap-file' | 'snap-dir' }>;
+
+/** A body to send: bytes in memory, or pieces read from a file as they are sent. */
+export type BodySource = Buffer | AsyncIterable<Buffer>;
+
 export function encodeFrame(frame: Frame, body?: Buffer): Buffer[] {
   const header = Buffer.from(JSON.stringify(frame), 'utf8');
   const lengths = Buffer.alloc(8);
@@ -175,7 +201,11 @@ export class FrameDecoder {
   private buffered = 0;
   private received = 0;
 
-  constructor(private handshake = false) {}
+  /** `maxBody`: the frame body cap once lifted (the replica's spool file has its own). */
+  constructor(
+    private handshake = false,
+    private readonly maxBody: number = LIMITS.replication.maxFrameBody,
+  ) {}
 
   /** The peer proved the secret: the full frame limits apply from now on. */
   lift(): void {
@@ -185,7 +215,7 @@ export class FrameDecoder {
   push(chunk: Buffer): Message[] {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const { maxHandshakeBytes, maxHandshakeFrame, maxFrameHeader, maxFrameBody } = LIMITS.replication;
+    const { maxHandshakeBytes, maxHandshakeFrame, maxFrameHeader } = LIMITS.replication;
     if (this.handshake && (this.received += chunk.length) > maxHandshakeBytes) {
       throw new ProtocolError(`more than ${maxHandshakeBytes} bytes before authentication`);
     }
@@ -199,7 +229,7 @@ export class FrameDecoder {
         throw new ProtocolError(`frame of ${8 + hlen + blen} bytes before authentication (limit ${maxHandshakeFrame})`);
       }
       if (hlen === 0 || hlen > maxFrameHeader) throw new ProtocolError(`frame header of ${hlen} bytes`);
-      if (blen > maxFrameBody) throw new ProtocolError(`frame body of ${blen} bytes`);
+      if (blen > this.maxBody) throw new ProtocolError(`frame body of ${blen} bytes (limit ${this.maxBody})`);
       if (this.buffered < 8 + hlen + blen) break;
       const all = this.take(8 + hlen + blen);
       let frame: Frame;
@@ -304,6 +334,28 @@ export class Link {
     if (!ok) await this.drained();
   }
 
+  /**
+   * Send `frame` with `body`: inline when it is a buffer of at most
+   * LIMITS.replication.bodyChunkBytes, else as `chunked` followed by chunk
+   * frames (each written with back-pressure, so a file source is read no
+   * faster than the peer takes it) and chunk-end. A source that fails
+   * leaves the peer mid-body: the caller must close the link.
+   */
+  async sendBody(frame: ChunkableFrame, body: BodySource | undefined): Promise<void> {
+    const max = LIMITS.replication.bodyChunkBytes;
+    if (body === undefined || (Buffer.isBuffer(body) && body.length <= max)) return this.send(frame, body);
+    await this.send({ ...frame, chunked: true });
+    let bytes = 0;
+    for await (const piece of Buffer.isBuffer(body) ? [body] : body) {
+      for (let off = 0; off < piece.length; off += max) {
+        const part = piece.subarray(off, off + max);
+        await this.send({ t: 'chunk' }, part);
+        bytes += part.length;
+      }
+    }
+    await this.send({ t: 'chunk-end', bytes });
+  }
+
   private drained(): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = (): void => {
@@ -361,6 +413,33 @@ export class Link {
     const w = this.waiter;
     this.waiter = null;
     w?.reject(err);
+  }
+}
+
+/**
+ * Pull the body of `first` (a frame that may be `chunked`) from `link` into
+ * `sink`, a piece at a time; resolves with the byte count. A chunked body
+ * must end with chunk-end naming the bytes received.
+ */
+export async function receiveBody(link: Link, first: Message, sink: (piece: Buffer) => Promise<void>, timeoutMs: number): Promise<number> {
+  if (!(first.frame as { chunked?: boolean }).chunked) {
+    if (first.body.length > 0) await sink(first.body);
+    return first.body.length;
+  }
+  let bytes = 0;
+  for (;;) {
+    const { frame, body } = await link.next(timeoutMs);
+    if (frame.t === 'chunk') {
+      bytes += body.length;
+      await sink(body);
+    } else if (frame.t === 'chunk-end') {
+      if (frame.bytes !== bytes) throw new ProtocolError(`chunked body of ${bytes} bytes, its end says ${String(frame.bytes)}`);
+      return bytes;
+    } else if (frame.t === 'refuse') {
+      throw new ProtocolError(`peer refused: ${frame.message}`);
+    } else {
+      throw new ProtocolError(`expected a chunk, got ${frame.t}`);
+    }
   }
 }
 

@@ -12,11 +12,12 @@
 import { connect, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
-import type { ReceiveSpool, Spooled } from './spool.js';
+import type { BodyWriter, ReceiveSpool, Spooled } from './spool.js';
 import { LIMITS } from '../limits.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, expect, offerHandshake } from './handshake.js';
-import { Link, fromWire, type EpochStart, type Message, type NodeState, type Purpose } from './protocol.js';
+import { Link, ProtocolError, fromWire, type EpochStart, type Message, type NodeState, type Purpose } from './protocol.js';
+import type { JournalRecord } from '../store/store.js';
 import { metrics } from './metrics.js';
 
 export interface FollowerHost {
@@ -183,40 +184,86 @@ export class Follower {
    * highest LSN spooled; the spool applies them to the store behind the acks.
    * When the applier falls too far behind, acks wait for it, which makes the
    * primary stop sending (its in-flight bound) — back-pressure end to end.
+   * A body that comes in chunks is written to its spool file as it arrives
+   * and its record acked once that file is durable; while more than
+   * LIMITS.replication.receiveQueueBytes wait here, the socket is not read.
    */
   private apply(link: Link): Promise<void> {
     const spool = this.host.spool;
     const queue: Message[] = [];
+    let queued = 0;
+    let paused = false;
     let busy = false;
     let lastHeard = Date.now();
     let done = false;
+    /** The record whose body is coming in chunks, and its spool file. */
+    let receiving: { record: JournalRecord; writer: BodyWriter } | null = null;
+    let pumping: Promise<void> = Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const finish = (err?: Error): void => {
         if (done) return;
         done = true;
         clearInterval(watchdog);
         link.close();
-        if (err) reject(err);
-        else resolve();
+        // A body cut off mid-way was never acknowledged: remove it (the primary sends the record again).
+        const settle = pumping.then(async () => {
+          const partial = receiving;
+          receiving = null;
+          await partial?.writer.abort();
+        });
+        settle.then(
+          () => (err ? reject(err) : resolve()),
+          (e: Error) => reject(err ?? e),
+        );
       };
       const ack = (): void => {
         link.send({ t: 'ack', lsn: spool.receivedLsn.toString() }).catch(() => undefined);
+      };
+      const take = (): Message => {
+        const m = queue.shift()!;
+        queued -= m.body.length;
+        lastHeard = Date.now();
+        if (paused && queued <= LIMITS.replication.receiveQueueBytes / 2) {
+          paused = false;
+          link.socket.resume();
+        }
+        return m;
       };
       const pump = async (): Promise<void> => {
         if (busy) return;
         busy = true;
         try {
           while (queue.length > 0 && !done) {
-            const batch: Spooled[] = [];
-            for (const { frame, body } of queue.splice(0)) {
-              if (frame.t === 'rec') {
+            let batch: Spooled[] = [];
+            while (queue.length > 0 && !done) {
+              const { frame, body } = take();
+              if (receiving) {
+                if (frame.t === 'chunk') {
+                  await receiving.writer.write(body);
+                  continue;
+                }
+                if (frame.t !== 'chunk-end') throw new ProtocolError(`expected a chunk, got ${frame.t}`);
+                batch.push({ record: receiving.record, body: await receiving.writer.finish(frame.bytes) });
+                receiving = null;
+              } else if (frame.t === 'rec') {
                 const record = fromWire(frame.r);
-                batch.push({ record, body: frame.r.kind === 'deliver' ? body : null });
                 this.lastRecordTime = record.time;
+                if (frame.chunked) {
+                  // What came before is acknowledged now, not after the large body.
+                  if (batch.length > 0) await spool.append(batch);
+                  if (batch.length > 0) ack();
+                  batch = [];
+                  receiving = { record, writer: await spool.bodyWriter(record.lsn) };
+                } else {
+                  batch.push({ record, body: frame.r.kind === 'deliver' ? body : null });
+                }
               } else if (frame.t === 'refuse') {
                 throw new HandshakeError(frame.code, `primary: ${frame.message}`);
+              } else if (frame.t === 'chunk' || frame.t === 'chunk-end') {
+                throw new ProtocolError(`${frame.t} outside a chunked record`);
               }
             }
+            if (batch.length === 0) continue;
             await spool.append(batch);
             if (spool.pendingBytes > LIMITS.replication.maxInFlightBytes) await spool.drain();
             ack();
@@ -229,7 +276,11 @@ export class Follower {
       };
       const watchdog = setInterval(() => {
         if (link.closed) finish();
-        else if (Date.now() - lastHeard > 4 * LIMITS.replication.heartbeatMs) {
+        else if (paused || busy) {
+          // Not reading on purpose (writing a body, waiting for the applier): tell the primary we are here.
+          lastHeard = Date.now();
+          ack();
+        } else if (Date.now() - lastHeard > 4 * LIMITS.replication.heartbeatMs) {
           log().warn('replication: primary silent; reconnecting');
           finish();
         }
@@ -246,7 +297,12 @@ export class Follower {
           return;
         }
         queue.push(m);
-        void pump();
+        queued += m.body.length;
+        if (!paused && queued > LIMITS.replication.receiveQueueBytes) {
+          paused = true;
+          link.socket.pause();
+        }
+        if (!busy) pumping = pump();
       });
       link.socket.once('close', () => {
         // Finish after whatever was received has been applied.

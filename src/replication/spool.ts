@@ -14,21 +14,82 @@
  * File format: the wire frames of protocol.ts (`rec` header + body), so a
  * torn last frame after a crash is detected by length and dropped (it was
  * never acknowledged).
+ *
+ * Large bodies (those the primary sends in chunks) are not put in the spool
+ * file: each is written, chunk by chunk as it arrives, to its own file in
+ * data_dir/replication-spool.d, fdatasync'd with its directory, and the
+ * spool frame names that file (`rec.file`). The store links it into the
+ * Maildir when it applies the record; the file is removed once applied. A
+ * body cut off mid-way (link lost, crash) is removed: it was never
+ * acknowledged, and the primary sends the record again.
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
-import type { JournalRecord } from '../store/store.js';
-import { FrameDecoder, ProtocolError, encodeFrame, fromWire, toWire } from './protocol.js';
+import type { JournalRecord, ReplicaBody } from '../store/store.js';
+import { LIMITS } from '../limits.js';
+import { FrameDecoder, ProtocolError, encodeFrame, fromWire, toWire, type Frame } from './protocol.js';
 
 export const SPOOL_FILE = 'replication-spool';
+/** Directory (in data_dir) of the bodies received in chunks. */
+export const SPOOL_BODIES = 'replication-spool.d';
 /** Records handed to the store per apply call (one group commit on the replica). */
 const APPLY_BATCH = 256;
 
 export interface Spooled {
   record: JournalRecord;
-  body: Buffer | null;
+  body: ReplicaBody | null;
+}
+
+function bodyBytes(body: ReplicaBody | null): number {
+  if (!body) return 0;
+  return Buffer.isBuffer(body) ? body.length : body.size;
+}
+
+/** fsync a directory, so a file created in it survives a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** One body being received in chunks into the spool directory. */
+export class BodyWriter {
+  private bytes = 0;
+  private closed = false;
+
+  constructor(
+    private readonly fh: FileHandle,
+    readonly file: string,
+  ) {}
+
+  async write(piece: Buffer): Promise<void> {
+    for (let off = 0; off < piece.length; ) off += (await this.fh.write(piece, off, piece.length - off)).bytesWritten;
+    this.bytes += piece.length;
+  }
+
+  /** The whole body is here (`expected` bytes, from chunk-end): make it durable. */
+  async finish(expected: number): Promise<{ file: string; size: number }> {
+    if (expected !== this.bytes) throw new ProtocolError(`chunked body of ${this.bytes} bytes, its end says ${String(expected)}`);
+    await this.fh.datasync();
+    this.closed = true;
+    await this.fh.close();
+    await syncDir(path.dirname(this.file));
+    return { file: this.file, size: this.bytes };
+  }
+
+  /** Cut off mid-way: remove what was written. */
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.fh.close().catch(() => undefined);
+    }
+    await fs.rm(this.file, { force: true });
+  }
 }
 
 export class ReceiveSpool {
@@ -40,9 +101,11 @@ export class ReceiveSpool {
   private failure: Error | null = null;
   private idle: (() => void)[] = [];
   private stopped = false;
+  private bodySeq = 0;
 
   private constructor(
     private readonly fh: FileHandle,
+    private readonly bodyDir: string,
     /** Applies a run of records in LSN order (store.replication.applyBatch: one group commit per run). */
     private readonly apply: (items: readonly Spooled[]) => Promise<void>,
     private readonly appliedLsn: () => bigint,
@@ -54,14 +117,17 @@ export class ReceiveSpool {
   /** Open (and read back) the spool; records not yet applied are applied from here on. */
   static async open(dataDir: string, apply: ReceiveSpool['apply'], appliedLsn: () => bigint, log: Logger): Promise<ReceiveSpool> {
     const file = path.join(dataDir, SPOOL_FILE);
+    const bodyDir = path.join(dataDir, SPOOL_BODIES);
+    await fs.mkdir(bodyDir, { recursive: true, mode: 0o700 });
     const fh = await fs.open(file, 'a+', 0o600);
-    const spool = new ReceiveSpool(fh, apply, appliedLsn, log);
+    const spool = new ReceiveSpool(fh, bodyDir, apply, appliedLsn, log);
     const data = await fs.readFile(file);
     if (data.length > 0) {
-      const decoder = new FrameDecoder();
+      // Not the link's cap: a spool from before protocol version 3 holds large bodies inline.
+      const decoder = new FrameDecoder(false, LIMITS.replication.maxSpoolFrameBody);
       let items: Spooled[] = [];
       try {
-        items = decoder.push(data).flatMap(({ frame, body }) => (frame.t === 'rec' ? [{ record: fromWire(frame.r), body: frame.r.kind === 'deliver' ? body : null }] : []));
+        items = decoder.push(data).flatMap(({ frame, body }) => (frame.t === 'rec' ? [spool.itemOf(frame, body)] : []));
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
         log.warn({ err: err.message }, 'replication: spool ends in a damaged frame (never acknowledged); ignoring the rest');
@@ -70,8 +136,28 @@ export class ReceiveSpool {
       spool.enqueue(items.filter((i) => i.record.lsn > applied));
       if (spool.pending.length > 0) log.info({ records: spool.pending.length, from: spool.pending[0]!.record.lsn.toString() }, 'replication: applying spooled records left from before the restart');
     }
+    // Bodies no pending record names: applied before the file was removed, or cut off mid-way.
+    const kept = new Set(spool.pending.flatMap((i) => (i.body && !Buffer.isBuffer(i.body) ? [path.basename(i.body.file)] : [])));
+    for (const name of await fs.readdir(bodyDir)) if (!kept.has(name)) await fs.rm(path.join(bodyDir, name), { force: true });
     spool.kick();
     return spool;
+  }
+
+  private itemOf(frame: Extract<Frame, { t: 'rec' }>, body: Buffer): Spooled {
+    const record = fromWire(frame.r);
+    if (frame.file) return { record, body: { file: path.join(this.bodyDir, path.basename(frame.file.name)), size: frame.file.size } };
+    return { record, body: frame.r.kind === 'deliver' ? body : null };
+  }
+
+  /** A new file for a body received in chunks (append() takes it as the record's body once finished). */
+  async bodyWriter(lsn: bigint): Promise<BodyWriter> {
+    const file = path.join(this.bodyDir, `${lsn}.${process.pid}.${++this.bodySeq}`);
+    return new BodyWriter(await fs.open(file, 'w', 0o600), file);
+  }
+
+  /** Remove a body file the caller no longer needs (a snapshot file once installed). */
+  async removeBody(body: ReplicaBody): Promise<void> {
+    if (!Buffer.isBuffer(body)) await fs.rm(body.file, { force: true });
   }
 
   /** Highest LSN durably received (spooled or applied). */
@@ -97,7 +183,11 @@ export class ReceiveSpool {
     const fresh = items.filter((i) => i.record.lsn > this.received);
     if (fresh.length === 0) return Promise.resolve();
     return this.serial(async () => {
-      const buffers = fresh.flatMap((i) => encodeFrame({ t: 'rec', r: toWire(i.record) }, i.body ?? undefined));
+      const buffers = fresh.flatMap((i) =>
+        i.body && !Buffer.isBuffer(i.body)
+          ? encodeFrame({ t: 'rec', r: toWire(i.record), file: { name: path.basename(i.body.file), size: i.body.size } })
+          : encodeFrame({ t: 'rec', r: toWire(i.record) }, i.body ?? undefined),
+      );
       await this.fh.writev(buffers);
       await this.fh.datasync();
       this.enqueue(fresh);
@@ -120,6 +210,7 @@ export class ReceiveSpool {
       this.pendingBytesCount = 0;
       await this.fh.truncate(0);
       await this.fh.datasync();
+      for (const name of await fs.readdir(this.bodyDir)) await fs.rm(path.join(this.bodyDir, name), { force: true });
     });
     this.received = 0n;
     this.stopped = false;
@@ -146,7 +237,7 @@ export class ReceiveSpool {
   private enqueue(items: readonly Spooled[]): void {
     for (const i of items) {
       this.pending.push(i);
-      this.pendingBytesCount += (i.body?.length ?? 0) + 200;
+      this.pendingBytesCount += bodyBytes(i.body) + 200;
       if (i.record.lsn > this.received) this.received = i.record.lsn;
     }
   }
@@ -177,7 +268,11 @@ export class ReceiveSpool {
         continue;
       }
       this.pending.splice(0, run.length);
-      for (const next of run) this.pendingBytesCount -= (next.body?.length ?? 0) + 200;
+      for (const next of run) {
+        this.pendingBytesCount -= bodyBytes(next.body) + 200;
+        // Applied (durable): the store linked or copied the body into place.
+        if (next.body) await this.removeBody(next.body);
+      }
     }
     // Everything in the file is applied: empty it (checked again inside the file lock).
     await this.serial(async () => {

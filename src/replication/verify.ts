@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import type { Directory } from '../accounts/directory.js';
 import type { Store } from '../store/store.js';
 import type { Link, MailboxManifest } from './protocol.js';
-import { readAll } from './primary.js';
 import { expect } from './handshake.js';
 
 /** Every mailbox of every account in this store, in a stable order. */
@@ -26,7 +25,10 @@ export async function* manifest(store: Store, directory: Directory): AsyncGenera
         for (const m of snap.messages) {
           let sum = 'missing';
           try {
-            sum = createHash('sha256').update(await readAll(await box.openMessage(m.uid))).digest('hex');
+            // Hashed as it is read: a large message is never held whole (issue 13 §5).
+            const hash = createHash('sha256');
+            for await (const chunk of await box.openMessage(m.uid)) hash.update(chunk as Buffer);
+            sum = hash.digest('hex');
           } catch {
             // Reported as a difference: the index names a file that cannot be read.
           }

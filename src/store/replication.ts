@@ -12,16 +12,29 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { findByBasename, Mutex, type AccountState } from './account.js';
 import { fsyncDir, ensureMaildir } from './maildir/save.js';
-import { readWhole, writeDurable } from './maildir/fd.js';
+import { placeDurable, readWhole } from './maildir/fd.js';
 import { addQuotaDelta } from './maildir/quota.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { parseMessage } from './mime/parse.js';
+import { parseChunks } from './mime/stream.js';
+import { LIMITS } from '../limits.js';
 import type { StoreImpl } from './store-impl.js';
-import { installFiles, installIndex, readSnapshotFile, takeSnapshot } from './snapshot.js';
-import type { AccountSnapshot, JournalInfo, ReplicationSupport, SnapshotFile } from './store.js';
+import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './snapshot.js';
+import type { AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
 import type { JournalRecord } from './types.js';
 
 const APPLIED_KEY = 'replica_applied_lsn';
+
+/** The MIME structure of a replicated body, as the index stores it: a file body is parsed from the file in chunks. */
+async function structureOf(body: ReplicaBody): Promise<string | null> {
+  try {
+    const tree = Buffer.isBuffer(body) ? parseMessage(body) : await parseChunks(fs.createReadStream(body.file, { highWaterMark: LIMITS.store.readChunkBytes }));
+    return JSON.stringify(tree);
+  } catch {
+    // Parsed on first access instead.
+    return null;
+  }
+}
 
 export class ReplicationImpl implements ReplicationSupport {
   private applied: bigint | null = null;
@@ -85,7 +98,7 @@ export class ReplicationImpl implements ReplicationSupport {
     throw new RoostError('NOTFOUND', `message ${String(d.basename)} is gone`);
   }
 
-  apply(record: JournalRecord, body: Buffer | null): Promise<void> {
+  apply(record: JournalRecord, body: ReplicaBody | null): Promise<void> {
     return this.chain.run(() => this.applyOne(record, body));
   }
 
@@ -97,9 +110,9 @@ export class ReplicationImpl implements ReplicationSupport {
    * directory and one index transaction per account. Other kinds go one at
    * a time through applyOne. Durable when it resolves.
    */
-  applyBatch(items: readonly { record: JournalRecord; body: Buffer | null }[]): Promise<void> {
+  applyBatch(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void> {
     return this.chain.run(async () => {
-      let run: { record: JournalRecord; body: Buffer | null }[] = [];
+      let run: { record: JournalRecord; body: ReplicaBody | null }[] = [];
       for (const it of items) {
         if (it.record.kind === 'deliver') {
           run.push(it);
@@ -113,7 +126,7 @@ export class ReplicationImpl implements ReplicationSupport {
     });
   }
 
-  private async applyDeliveries(items: readonly { record: JournalRecord; body: Buffer | null }[]): Promise<void> {
+  private async applyDeliveries(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void> {
     const todo: { st: AccountState; rec: JournalRecord; extras: Parameters<AccountState['applyFs']>[1] }[] = [];
     /** Every new record in LSN order, the ones a snapshot already holds included (journaled, not applied). */
     const journaled: JournalRecord[] = [];
@@ -141,16 +154,13 @@ export class ReplicationImpl implements ReplicationSupport {
           extras.lost = new Set([rec.lsn]);
         } else {
           const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
-          writes.push(writeDurable(tmp, body, new Date(Number(d.internalDate))));
+          writes.push(placeDurable(tmp, body, new Date(Number(d.internalDate))));
           rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
         }
       }
       if (body && !extras.lost) {
-        try {
-          extras.structures = new Map([[`${String(d.mailbox)}\u0000${Number(d.uid)}`, JSON.stringify(parseMessage(body))]]);
-        } catch {
-          // Parsed on first access instead.
-        }
+        const structure = await structureOf(body);
+        if (structure !== null) extras.structures = new Map([[`${String(d.mailbox)}\u0000${Number(d.uid)}`, structure]]);
       }
       todo.push({ st, rec, extras });
       journaled.push(rec);
@@ -186,7 +196,7 @@ export class ReplicationImpl implements ReplicationSupport {
     this.store.notifyJournal(recs);
   }
 
-  private async applyOne(rec: JournalRecord, body: Buffer | null): Promise<void> {
+  private async applyOne(rec: JournalRecord, body: ReplicaBody | null): Promise<void> {
     if (rec.lsn <= this.appliedLsn()) return;
     if (rec.kind === 'account') {
       const a = rec.data as unknown as Partial<Account>;
@@ -219,7 +229,7 @@ export class ReplicationImpl implements ReplicationSupport {
           return;
         }
         const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
-        await writeDurable(tmp, body, new Date(Number(d.internalDate)));
+        await placeDurable(tmp, body, new Date(Number(d.internalDate)));
         rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
       }
     }
@@ -227,11 +237,8 @@ export class ReplicationImpl implements ReplicationSupport {
     this.applied = rec.lsn;
     const extras: Parameters<AccountState['applyFs']>[1] = {};
     if (rec.kind === 'deliver' && body) {
-      try {
-        extras.structures = new Map([[`${String(d.mailbox)}\u0000${Number(d.uid)}`, JSON.stringify(parseMessage(body))]]);
-      } catch {
-        // Parsed on first access instead.
-      }
+      const structure = await structureOf(body);
+      if (structure !== null) extras.structures = new Map([[`${String(d.mailbox)}\u0000${Number(d.uid)}`, structure]]);
     }
     const dirs = st.applyFs(rec, extras);
     await Promise.all([...new Set(dirs)].map((x) => fsyncDir(x).catch(() => undefined)));
@@ -329,7 +336,11 @@ export class ReplicationImpl implements ReplicationSupport {
     return this.chain.run(() => installIndex(this.store, account, image, this.store.indexFile(account.id)));
   }
 
-  installSnapshotFiles(account: Account, items: readonly { file: SnapshotFile; body: Buffer }[]): Promise<void> {
+  openSnapshotFile(accountId: string, file: SnapshotFile): Promise<Readable | null> {
+    return openSnapshotFile(this.store, accountId, file);
+  }
+
+  installSnapshotFiles(account: Account, items: readonly { file: SnapshotFile; body: ReplicaBody }[]): Promise<void> {
     return installFiles(account, items);
   }
 

@@ -27,9 +27,12 @@ import { RoostError } from '../errors.js';
 import { findByBasename } from './account.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
-import { readWhole, writeDurable } from './maildir/fd.js';
+import { placeDurable, readWhole, writeDurable } from './maildir/fd.js';
 import type { StoreImpl } from './store-impl.js';
-import type { AccountSnapshot, SnapshotFile } from './store.js';
+import type { AccountSnapshot, ReplicaBody, SnapshotFile } from './store.js';
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import { LIMITS } from '../limits.js';
 
 /** Primary: a consistent image of one account's index and the files it names; null for an unknown account. */
 export function takeSnapshot(store: StoreImpl, accountId: string): AccountSnapshot | null {
@@ -51,7 +54,19 @@ export function takeSnapshot(store: StoreImpl, accountId: string): AccountSnapsh
 }
 
 /** Primary: the bytes of one snapshot file, or null when it was expunged or moved after the image was taken. */
-export async function readSnapshotFile(store: StoreImpl, accountId: string, f: SnapshotFile): Promise<Buffer | null> {
+export function readSnapshotFile(store: StoreImpl, accountId: string, f: SnapshotFile): Promise<Buffer | null> {
+  return withSnapshotFile(store, accountId, f, (file) => readWhole(file, f.size));
+}
+
+/** Primary: one snapshot file as a stream read in chunks (opened here, so a later rename does not matter), or null when gone. */
+export function openSnapshotFile(store: StoreImpl, accountId: string, f: SnapshotFile): Promise<Readable | null> {
+  return withSnapshotFile(store, accountId, f, async (file) => {
+    const fh = await fs.promises.open(file, 'r');
+    return fh.createReadStream({ autoClose: true, highWaterMark: LIMITS.store.readChunkBytes });
+  });
+}
+
+async function withSnapshotFile<T>(store: StoreImpl, accountId: string, f: SnapshotFile, use: (file: string) => Promise<T>): Promise<T | null> {
   const st = store.stateById(accountId);
   if (!st) return null;
   // The mailbox may have been renamed since: UIDVALIDITY finds it.
@@ -63,7 +78,7 @@ export async function readSnapshotFile(store: StoreImpl, accountId: string, f: S
     const name = attempt === 0 ? f.diskName : row ? st.locate(row.id, dir, want) : findByBasename(dir, f.basename);
     if (name === null) return null;
     try {
-      return await readWhole(path.join(dir, name), f.size);
+      return await use(path.join(dir, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -112,13 +127,13 @@ export async function installIndex(store: StoreImpl, account: Account, image: Bu
 }
 
 /** Replica: write snapshot files (each fdatasync'd, in parallel), then fsync the directories that got them. */
-export async function installFiles(account: Account, items: readonly { file: SnapshotFile; body: Buffer }[]): Promise<void> {
+export async function installFiles(account: Account, items: readonly { file: SnapshotFile; body: ReplicaBody }[]): Promise<void> {
   const dirs = new Set<string>();
   await Promise.all(
     items.map(async ({ file, body }) => {
       const target = path.join(mailboxDir(account.maildir, file.mailbox), file.filename);
       dirs.add(path.dirname(target));
-      await writeDurable(target, body, new Date(file.internalDate));
+      await placeDurable(target, body, new Date(file.internalDate));
     }),
   );
   await Promise.all([...dirs].map((d) => fsyncDir(d)));

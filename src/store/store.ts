@@ -300,6 +300,14 @@ export interface Store {
  * plus the bytes of delivered messages; the replica applies them with the same
  * file names, UIDs, UIDVALIDITY and modseqs.
  */
+/**
+ * The bytes of a replicated message: in memory (a small one), or a file the
+ * replication spool wrote and fdatasync'd (a large one, received in chunks).
+ * The store links or copies such a file into place and reads it only in
+ * chunks; the file stays the caller's (it removes it once the apply is done).
+ */
+export type ReplicaBody = Buffer | { file: string; size: number };
+
 export interface ReplicationSupport {
   /** The message bytes a 'deliver' record refers to (as stored). */
   openDelivered(record: JournalRecord): Promise<Readable>;
@@ -310,14 +318,14 @@ export interface ReplicationSupport {
    * below appliedLsn() is a no-op). `body` carries the bytes of a 'deliver'.
    * Durable when it resolves. The replica's own journal gets the same LSN.
    */
-  apply(record: JournalRecord, body: Buffer | null): Promise<void>;
+  apply(record: JournalRecord, body: ReplicaBody | null): Promise<void>;
   /**
    * apply() for a run of records in LSN order, with consecutive deliveries
    * group-committed (parallel file fsyncs, one journal sync, one index
    * transaction per account). Durable when it resolves. Optional: callers
    * fall back to apply() one record at a time.
    */
-  applyBatch?(items: readonly { record: JournalRecord; body: Buffer | null }[]): Promise<void>;
+  applyBatch?(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void>;
   /** Highest LSN applied from the primary (durable across restarts). */
   appliedLsn(): bigint;
   /** Epoch stamped on new journal records. */
@@ -345,10 +353,12 @@ export interface ReplicationSupport {
   snapshotAccount?(accountId: string): Promise<AccountSnapshot | null>;
   /** Primary: the bytes of a snapshot's file, or null when it went after the image was taken. */
   readSnapshotFile?(accountId: string, file: SnapshotFile): Promise<Buffer | null>;
+  /** Primary: the same bytes as a stream read in chunks (large files), or null when gone. */
+  openSnapshotFile?(accountId: string, file: SnapshotFile): Promise<Readable | null>;
   /** Replica (after reset()): make a snapshot's image this account's index; `account` carries this node's Maildir path. */
   installSnapshot?(account: Account, image: Buffer): Promise<void>;
   /** Replica: write a batch of a snapshot's files durably. */
-  installSnapshotFiles?(account: Account, items: readonly { file: SnapshotFile; body: Buffer }[]): Promise<void>;
+  installSnapshotFiles?(account: Account, items: readonly { file: SnapshotFile; body: ReplicaBody }[]): Promise<void>;
   /** Replica: every account is installed; the journal continues after `lsn` (appliedLsn() = lastLsn() = lsn). Durable. */
   finishSnapshot?(lsn: bigint): Promise<void>;
 }

@@ -5,14 +5,16 @@
  * capped (LIMITS.replication.maxHandshakeFrame, a 200 MB length prefix is
  * cut off with memory flat), it is dropped at the handshake deadline, and
  * at most LIMITS.replication.maxConnections are open at once (N and N+1).
- * An old-protocol node is refused with a reason naming both versions.
+ * An old-protocol node (versions 1 and 2) is refused with a reason naming
+ * both versions; after authentication a frame body past
+ * LIMITS.replication.maxFrameBody is refused (N and N+1).
  */
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
-import { FrameDecoder, encodeFrame, newNonce, type Frame } from '../../src/replication/protocol.js';
-import { Pair, replStatus, waitUntil } from './pair.js';
+import { FrameDecoder, PROTOCOL_VERSION, channelBinding, encodeFrame, newNonce, proofMac, type Frame, type Transcript } from '../../src/replication/protocol.js';
+import { Pair, SECRET, replStatus, waitUntil } from './pair.js';
 
 let pair: Pair;
 beforeAll(async () => {
@@ -74,8 +76,18 @@ class RawPeer {
     }
   }
 
-  send(frame: Frame): void {
-    for (const part of encodeFrame(frame)) this.socket.write(part);
+  send(frame: Frame, body?: Buffer): void {
+    for (const part of encodeFrame(frame, body)) this.socket.write(part);
+  }
+
+  /** Prove replication.secret as a follower would (hello, auth bound to this TLS session) and wait for the listener's proof. */
+  async authenticate(): Promise<void> {
+    const nonceC = newNonce();
+    this.send({ t: 'hello', v: PROTOCOL_VERSION, nonce: nonceC, purpose: 'follow' });
+    const ch = (await this.frame('challenge')) as Extract<Frame, { t: 'challenge' }>;
+    const t: Transcript = { purpose: 'follow', nonceC, nonceS: ch.nonce, binding: channelBinding(this.socket) };
+    this.send({ t: 'auth', mac: proofMac(SECRET, 'C', t), unbound: proofMac(SECRET, 'C', t, false) });
+    await this.frame('proof');
   }
 
   async frame(t: Frame['t']): Promise<Frame> {
@@ -100,7 +112,7 @@ describe('the replication listener before the peer proved the secret', () => {
     try {
       for (let i = 0; i < n; i++) open.push(await RawPeer.open(pair.a.replPort));
       // The Nth is served: it gets a challenge.
-      open[n - 1]!.send({ t: 'hello', v: 2, nonce: newNonce(), purpose: 'verify' });
+      open[n - 1]!.send({ t: 'hello', v: PROTOCOL_VERSION, nonce: newNonce(), purpose: 'verify' });
       expect((await open[n - 1]!.frame('challenge')).t).toBe('challenge');
       // The N+1th is closed before TLS is up.
       await expect(RawPeer.open(pair.a.replPort)).rejects.toThrow(/closed before TLS/);
@@ -120,7 +132,7 @@ describe('the replication listener before the peer proved the secret', () => {
 
   it('sends a nonce and nothing about the node; a bad proof is refused with the reason before the close', async () => {
     const p = await RawPeer.openWhenFree(pair.a.replPort);
-    p.send({ t: 'hello', v: 2, nonce: newNonce(), purpose: 'follow' });
+    p.send({ t: 'hello', v: PROTOCOL_VERSION, nonce: newNonce(), purpose: 'follow' });
     const ch = await p.frame('challenge');
     expect(Object.keys(ch).sort()).toEqual(['nonce', 't', 'v']);
     p.send({ t: 'auth', mac: '00'.repeat(32), unbound: '00'.repeat(32) });
@@ -129,13 +141,14 @@ describe('the replication listener before the peer proved the secret', () => {
     expect(p.frames.map((f) => f.t)).toEqual(['challenge', 'refuse']);
   }, 30_000);
 
-  it('refuses a node of the old protocol (version 1) naming both versions', async () => {
+  it.each([1, 2])('refuses a node of the old protocol (version %i) naming both versions', async (v) => {
     const p = await RawPeer.openWhenFree(pair.a.replPort);
-    p.send({ t: 'hello', v: 1, nonce: newNonce(), purpose: 'follow' });
+    p.send({ t: 'hello', v, nonce: newNonce(), purpose: 'follow' });
     const r = (await p.frame('refuse')) as Extract<Frame, { t: 'refuse' }>;
     expect(r.code).toBe('VERSION');
-    expect(r.message).toMatch(/version 1 not supported: this node speaks version 2/);
+    expect(r.message).toMatch(new RegExp(`version ${v} not supported: this node speaks version 3`));
     await p.closed;
+    await waitUntil('refusal recorded', async () => /version .* not supported/.test((await replStatus(pair.a)).replication.lastRefusal?.reason ?? ''));
   }, 30_000);
 
   it('cuts off peers announcing a 200 MB frame at the length prefix; memory stays flat', async () => {
@@ -167,6 +180,36 @@ describe('the replication listener before the peer proved the secret', () => {
     }
     expect(after.peak - Math.max(before.peak, before.rss)).toBeLessThan(100 * 1024 * 1024);
     expect((await replStatus(pair.a)).replication.lastRefusal.reason).toMatch(/before authentication/);
+  }, 60_000);
+
+  it(`after authentication takes a frame body of maxFrameBody (${LIMITS.replication.maxFrameBody}) bytes and refuses an oversized chunk frame at its length prefix`, async () => {
+    const max = LIMITS.replication.maxFrameBody;
+    // N: the frame is read whole and parsed (the listener then says it wanted the state frame).
+    const ok = await RawPeer.openWhenFree(pair.a.replPort);
+    await ok.authenticate();
+    ok.send({ t: 'chunk' }, Buffer.alloc(max, 0x61));
+    await ok.closed;
+    await waitUntil('N-byte frame taken', async () => /expected state, got chunk/.test((await replStatus(pair.a)).replication.lastRefusal?.reason ?? ''));
+    expect(ok.frames.some((f) => f.t === 'refuse')).toBe(false);
+    // N+1: refused with the reason as soon as the lengths arrive; the body it goes on sending is not waited for.
+    const big = await RawPeer.openWhenFree(pair.a.replPort);
+    await big.authenticate();
+    const header = Buffer.from(JSON.stringify({ t: 'chunk' }));
+    const lengths = Buffer.alloc(8);
+    lengths.writeUInt32BE(header.length, 0);
+    lengths.writeUInt32BE(max + 1, 4);
+    big.socket.write(Buffer.concat([lengths, header]));
+    const piece = Buffer.alloc(64 * 1024, 0x62);
+    let sent = 0;
+    while (big.closedAt === null && sent < 64 * 1024 * 1024) {
+      sent += piece.length;
+      if (!big.socket.write(piece)) await Promise.race([new Promise((r) => big.socket.once('drain', r)), big.closed]);
+    }
+    await big.closed;
+    const r = (await big.frame('refuse')) as Extract<Frame, { t: 'refuse' }>;
+    expect(r).toEqual({ t: 'refuse', code: 'PROTOCOL', message: `frame body of ${max + 1} bytes (limit ${max})` });
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    expect((await replStatus(pair.a)).replication.lastRefusal.reason).toBe(`frame body of ${max + 1} bytes (limit ${max})`);
   }, 60_000);
 
   it('drops a peer that says nothing once the handshake deadline has passed', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { randomBytes } from 'node:crypto';
-import { FrameDecoder, encodeFrame, forkPoint, macEqual, newNonce, proofMac, type Frame, type Transcript } from '../../src/replication/protocol.js';
+import net from 'node:net';
+import { FrameDecoder, Link, encodeFrame, forkPoint, macEqual, newNonce, proofMac, receiveBody, type Frame, type Transcript } from '../../src/replication/protocol.js';
 import { LIMITS } from '../../src/limits.js';
 import { AckGate } from '../../src/replication/gate.js';
 import { isRoostError } from '../../src/errors.js';
@@ -76,6 +77,97 @@ describe('handshake limits in the frame decoder', () => {
     const d = new FrameDecoder(true);
     d.lift();
     expect(d.push(sized(maxHandshakeBytes * 4))).toHaveLength(1);
+  });
+});
+
+describe('frame cap after authentication and chunked bodies (protocol version 3)', () => {
+  const { maxFrameBody, bodyChunkBytes, maxSpoolFrameBody } = LIMITS.replication;
+  const claim = (body: number): Buffer => {
+    const header = Buffer.from(JSON.stringify({ t: 'chunk' }));
+    const lengths = Buffer.alloc(8);
+    lengths.writeUInt32BE(header.length, 0);
+    lengths.writeUInt32BE(body, 4);
+    return Buffer.concat([lengths, header]);
+  };
+
+  it('takes a frame body of maxFrameBody bytes and refuses one byte more at its length prefix', () => {
+    expect(bodyChunkBytes).toBeLessThanOrEqual(maxFrameBody);
+    const d = new FrameDecoder(true);
+    d.lift();
+    const ok = d.push(Buffer.concat(encodeFrame({ t: 'chunk' }, Buffer.alloc(maxFrameBody, 0x62))));
+    expect(ok).toHaveLength(1);
+    expect(ok[0]!.body.length).toBe(maxFrameBody);
+    const e = new FrameDecoder(true);
+    e.lift();
+    // Only the lengths and header are needed to refuse: nothing of the body is waited for.
+    expect(() => e.push(claim(maxFrameBody + 1))).toThrow(`frame body of ${maxFrameBody + 1} bytes (limit ${maxFrameBody})`);
+    expect(() => new FrameDecoder().push(claim(256 * 1024 * 1024))).toThrow(/frame body of/);
+  });
+
+  it('the spool reader keeps the old cap, so bodies spooled inline before the upgrade still apply', () => {
+    expect(new FrameDecoder(false, maxSpoolFrameBody).push(claim(maxFrameBody + 1))).toHaveLength(0);
+    expect(() => new FrameDecoder(false, maxSpoolFrameBody).push(claim(maxSpoolFrameBody + 1))).toThrow(/frame body of/);
+  });
+
+  it('sends a body up to bodyChunkBytes inline and a larger one as chunk frames over a real socket', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const a = new Link(client);
+    const b = new Link(await accepted);
+    a.authenticated();
+    b.authenticated();
+    try {
+      const rec = { t: 'rec' as const, r: { lsn: '1', epoch: 1, time: 1, accountId: 'a', kind: 'deliver' as const, data: {} } };
+      const small = randomBytes(bodyChunkBytes);
+      const large = randomBytes(bodyChunkBytes * 3 + 17);
+      // The large one from a stream of odd-sized pieces, as a file would give them.
+      async function* pieces(): AsyncGenerator<Buffer> {
+        for (let off = 0; off < large.length; off += 100_000) yield large.subarray(off, off + 100_000);
+      }
+      const sent = Promise.all([a.sendBody(rec, small), a.sendBody(rec, pieces())]);
+      const got: Buffer[] = [];
+      const frames: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const first = await b.next(10_000);
+        const parts: Buffer[] = [];
+        frames.push(`${first.frame.t}${(first.frame as { chunked?: boolean }).chunked ? '+chunked' : ''}`);
+        await receiveBody(b, first, async (piece) => {
+          expect(piece.length).toBeLessThanOrEqual(bodyChunkBytes);
+          parts.push(piece);
+        }, 10_000);
+        got.push(Buffer.concat(parts));
+      }
+      await sent;
+      expect(frames).toEqual(['rec', 'rec+chunked']);
+      expect(got[0]!.equals(small)).toBe(true);
+      expect(got[1]!.equals(large)).toBe(true);
+    } finally {
+      a.close();
+      b.close();
+      server.close();
+    }
+  });
+
+  it('a chunked body whose end names another byte count is refused', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const a = new Link(client);
+    const b = new Link(await accepted);
+    b.authenticated();
+    try {
+      await a.send({ t: 'snap-dir', chunked: true });
+      await a.send({ t: 'chunk' }, Buffer.alloc(10));
+      await a.send({ t: 'chunk-end', bytes: 11 });
+      await expect(receiveBody(b, await b.next(10_000), async () => undefined, 10_000)).rejects.toThrow(/10 bytes, its end says 11/);
+    } finally {
+      a.close();
+      b.close();
+      server.close();
+    }
   });
 });
 

@@ -52,3 +52,28 @@ export async function writeDurable(file: string, body: Buffer, mtime: Date): Pro
     await fdClose(fd);
   }
 }
+
+/**
+ * Make `file` hold the bytes of `body` durably with mtime `mtime`: a buffer
+ * is written (writeDurable); a file already fdatasync'd by its writer (the
+ * replication spool) is hard-linked — no copy, nothing read — or, on
+ * another filesystem (EXDEV), copied by the kernel and fdatasync'd. The
+ * source stays where it is.
+ */
+export async function placeDurable(file: string, body: Buffer | { file: string }, mtime: Date): Promise<void> {
+  if (Buffer.isBuffer(body)) return writeDurable(file, body, mtime);
+  await fs.promises.rm(file, { force: true });
+  try {
+    await fs.promises.link(body.file, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await fs.promises.copyFile(body.file, file);
+    const fd = await fdOpen(file, 'r+');
+    try {
+      await fdDatasync(fd);
+    } finally {
+      await fdClose(fd);
+    }
+  }
+  await fs.promises.utimes(file, mtime, mtime);
+}
