@@ -13,7 +13,7 @@ import { ChangeHub } from './changes.js';
 import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
 import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
-import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
+import type { IndexDb, MailboxRow, MessageRow, SearchFieldsRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
@@ -59,6 +59,8 @@ export class Mutex {
 export interface ApplyExtras {
   /** MIME structure JSON by "mailbox\0uid". */
   structures?: Map<string, string>;
+  /** Stored search fields (index search_fields) by "mailbox\0uid". */
+  searchFields?: Map<string, SearchFieldsRow>;
   /** LSNs whose files were not found during replay (not indexed). */
   lost?: Set<bigint>;
   /** Replay found a delivered file under another name (flags changed by another program). */
@@ -367,6 +369,8 @@ export class AccountState {
             db.bumpModseq(mb.id, row.modseq);
             const st = extras.structures?.get(`${d.mailbox}\u0000${row.uid}`);
             if (st) db.setStructure(mb.id, row.uid, st);
+            const sf = extras.searchFields?.get(`${d.mailbox}\u0000${row.uid}`);
+            if (sf) db.setSearchFields(mb.id, row.uid, sf);
             const c = this.caches.get(mb.id);
             const e = entryOf(row);
             if (c && c.uidvalidity === mb.uidvalidity) c.add(e);

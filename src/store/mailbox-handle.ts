@@ -10,7 +10,8 @@ import { Readable } from 'node:stream';
 import { RoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
-import type { MailboxRow } from './index/db.js';
+import { keptSearchFields, type MailboxRow, type SearchFieldsRow } from './index/db.js';
+import type { SearchHeader, StoredSearchFields } from './mime/search-header.js';
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { normalizeMailboxName } from './maildir/names.js';
@@ -155,6 +156,21 @@ export class MailboxHandleImpl implements MailboxHandle {
     // Parse once (DESIGN.md): keep it for the next FETCH.
     this.st.db().setStructure(this.mailboxId, uid, JSON.stringify(tree));
     return tree;
+  }
+
+  async searchFields(firstUid: number, lastUid: number): Promise<readonly (readonly [number, StoredSearchFields | null])[]> {
+    return this.st
+      .db()
+      .searchFieldsRange(this.mailboxId, firstUid, lastUid)
+      .map(([uid, fields, addresses]) => [uid, fields === null || addresses === null ? null : { fields, addresses }] as const);
+  }
+
+  async keepSearchFields(headers: readonly (readonly [number, SearchHeader])[]): Promise<void> {
+    if (headers.length === 0) return;
+    const db = this.st.db();
+    db.tx(() => {
+      for (const [uid, h] of headers) db.fillSearchFields(this.mailboxId, uid, keptSearchFields(h));
+    });
   }
 
   /** `changesThis` false: the write goes elsewhere (COPY out of a mailbox opened read-only, RFC 3501 §6.3.2). */
@@ -322,6 +338,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           placed.push({ e, basename, filename, tmp });
         }
         const structures = new Map<string, string>();
+        const searchFields = new Map<string, SearchFieldsRow>();
         let lastLsn: bigint | undefined;
         const srcDb = this.st.db();
         const result = await this.store.committer.submit({
@@ -333,6 +350,8 @@ export class MailboxHandleImpl implements MailboxHandle {
             const drafts: RecordDraft[] = placed.map((p, i) => {
               const s = srcDb.structure(src.id, p.e.uid);
               if (s) structures.set(`${dst.name}\u0000${first + i}`, s);
+              const f = srcDb.searchFields(src.id, p.e.uid);
+              if (f) searchFields.set(`${dst.name}\u0000${first + i}`, f);
               return {
                 accountId: this.st.id,
                 kind: 'deliver',
@@ -361,7 +380,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           },
           afterJournal: (recs) => recs.flatMap((r) => this.st.applyFs(r, {})),
           finish: (recs) => {
-            this.st.applyIndex(recs, { structures });
+            this.st.applyIndex(recs, { structures, searchFields });
             const again = this.st.mailbox(dst.name);
             if (again) this.st.noteMtimes(again);
             // The last record's LSN: COPY/MOVE answer OK once the replica has it.

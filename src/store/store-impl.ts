@@ -33,7 +33,7 @@ import { LIMITS } from '../limits.js';
 import { AccountState, type StoreCore } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
-import { IndexDb } from './index/db.js';
+import { IndexDb, type SearchFieldsRow } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
@@ -350,6 +350,8 @@ export class StoreImpl implements Store, StoreCore {
       }
       done();
       const structures = new Map<string, string>();
+      const fields = draft.searchFields();
+      const searchFields = new Map<string, SearchFieldsRow>();
       const saved = await this.committer.submit({
         build: () => {
           this.assertWritable();
@@ -358,6 +360,7 @@ export class StoreImpl implements Store, StoreCore {
             const mb = p.t.st.requireMailbox(p.t.mailbox);
             const { uid, modseq } = db.allocUidModseq(mb.id);
             if (structure) structures.set(`${p.t.mailbox}\u0000${uid}`, structure);
+            if (fields) searchFields.set(`${p.t.mailbox}\u0000${uid}`, fields);
             return {
               accountId: p.t.st.id,
               kind: 'deliver',
@@ -391,7 +394,7 @@ export class StoreImpl implements Store, StoreCore {
         finish: (recs) =>
           recs.map((r, i): SavedMessage => {
             const st = prepared[i]!.t.st;
-            st.applyIndex([r], { structures, noteMtimes: true });
+            st.applyIndex([r], { structures, searchFields, noteMtimes: true });
             addQuotaDelta(st.account, size, 1);
             return {
               accountId: st.id,

@@ -37,6 +37,7 @@ import type {
   StoreFlagsResult,
 } from './types.js';
 import type { MimeTree } from './mime/types.js';
+import type { SearchHeader, StoredSearchFields } from './mime/search-header.js';
 
 export type * from './types.js';
 
@@ -139,6 +140,18 @@ export interface MailboxHandle {
   openMessageFile(uid: number): Promise<MessageFile>;
   /** Parsed MIME structure, computed at delivery and kept in the index. */
   structure(uid: number): Promise<MimeTree>;
+  /**
+   * The stored SEARCH view of the common header fields (store/mime/search-header.ts
+   * INDEXED_FIELDS) of the messages with UIDs in [firstUid, lastUid], in UID
+   * order, from the index alone. A message missing from the answer has none
+   * stored yet (delivered before they were kept); null: kept out, too long.
+   */
+  searchFields(firstUid: number, lastUid: number): Promise<readonly (readonly [number, StoredSearchFields | null])[]>;
+  /**
+   * Keep what SEARCH computed from the files of messages that had no stored
+   * fields (one index transaction), so the next SEARCH needs no file.
+   */
+  keepSearchFields(headers: readonly (readonly [number, SearchHeader])[]): Promise<void>;
 
   /** Change flags/keywords; UNCHANGEDSINCE per RFC 7162 when given. */
   storeFlags(uids: readonly number[], op: FlagOp, flags: readonly string[], opts?: { unchangedSince?: bigint }): Promise<StoreFlagsResult>;
