@@ -23,7 +23,7 @@ import { fullTextFor, indexable } from './fts/fulltext.js';
 import { noteForeground } from './file-work.js';
 import type { MimeTree } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
-import type { MailboxHandle, MessageFile } from './store.js';
+import type { MailboxHandle, MessageFile, StoredFieldsNeedle } from './store.js';
 import { FdMessageFile } from './maildir/message-file.js';
 import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, RecentRange, StoreFlagsResult } from './types.js';
 
@@ -158,11 +158,24 @@ export class MailboxHandleImpl implements MailboxHandle {
     return tree;
   }
 
-  async searchFields(firstUid: number, lastUid: number): Promise<readonly (readonly [number, StoredSearchFields | null])[]> {
-    return this.st
-      .db()
-      .searchFieldsRange(this.mailboxId, firstUid, lastUid)
-      .map(([uid, fields, addresses]) => [uid, fields === null || addresses === null ? null : { fields, addresses }] as const);
+  async searchFields(uids: readonly number[]): Promise<readonly (readonly [number, StoredSearchFields | null])[]> {
+    if (uids.length === 0) return [];
+    const db = this.st.db();
+    const first = uids[0]!;
+    const last = uids[uids.length - 1]!;
+    // Dense UIDs: one range query; sparse ones (after narrowing): a lookup each, not every row in between.
+    const rows =
+      last - first < 4 * uids.length
+        ? db.searchFieldsRange(this.mailboxId, first, last)
+        : uids.flatMap((uid) => {
+            const r = db.searchFields(this.mailboxId, uid);
+            return r ? [[uid, r.fields, r.addresses] as [number, string | null, string | null]] : [];
+          });
+    return rows.map(([uid, fields, addresses]) => [uid, fields === null || addresses === null ? null : { fields, addresses }] as const);
+  }
+
+  async searchFieldsExcluded(needles: readonly StoredFieldsNeedle[]): Promise<ReadonlySet<number>> {
+    return new Set(this.st.db().searchFieldsExcluded(this.mailboxId, needles));
   }
 
   async keepSearchFields(headers: readonly (readonly [number, SearchHeader])[]): Promise<void> {

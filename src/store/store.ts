@@ -109,6 +109,13 @@ export interface MessageFile {
   close(): Promise<void>;
 }
 
+/** A string a SEARCH requires, for MailboxHandle.searchFieldsExcluded. */
+export interface StoredFieldsNeedle {
+  readonly needle: string;
+  /** Found in the address forms too (FROM/TO/CC/BCC), not only in the field lines. */
+  readonly addresses: boolean;
+}
+
 /** One selected mailbox, as an IMAP session or a POP3 maildrop sees it. */
 export interface MailboxHandle {
   readonly name: MailboxName;
@@ -142,11 +149,18 @@ export interface MailboxHandle {
   structure(uid: number): Promise<MimeTree>;
   /**
    * The stored SEARCH view of the common header fields (store/mime/search-header.ts
-   * INDEXED_FIELDS) of the messages with UIDs in [firstUid, lastUid], in UID
-   * order, from the index alone. A message missing from the answer has none
+   * INDEXED_FIELDS) of the messages `uids` (ascending), from the index alone;
+   * the answer may hold other UIDs too. A message missing from it has none
    * stored yet (delivered before they were kept); null: kept out, too long.
    */
-  searchFields(firstUid: number, lastUid: number): Promise<readonly (readonly [number, StoredSearchFields | null])[]>;
+  searchFields(uids: readonly number[]): Promise<readonly (readonly [number, StoredSearchFields | null])[]>;
+  /**
+   * UIDs whose stored search fields lack at least one of `needles`
+   * (lower-cased; in the field lines, or with `addresses` in the address
+   * forms either), so a program requiring them all cannot match there.
+   * Messages without stored fields are never in it. One index scan.
+   */
+  searchFieldsExcluded(needles: readonly StoredFieldsNeedle[]): Promise<ReadonlySet<number>>;
   /**
    * Keep what SEARCH computed from the files of messages that had no stored
    * fields (one index transaction), so the next SEARCH needs no file.

@@ -32,6 +32,7 @@ import { parseRfc5322DateZone } from '../../store/mime/sort.js';
 import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 import { textNarrowing } from './fulltext.js';
+import { storedKey, storedNarrowing, usesStoredFields } from './stored-fields.js';
 import {
   fieldsOf,
   INDEXED_FIELDS,
@@ -263,9 +264,8 @@ function costOf(k: SearchKey): number {
     case 'FROM':
     case 'TO':
     case 'SUBJECT':
-      return 1;
     case 'HEADER':
-      return INDEXED_FIELDS.has(k.field.toLowerCase()) ? 1 : 3;
+      return storedKey(k) ? 1 : 3;
     case 'BODY':
     case 'TEXT':
       return 4;
@@ -483,19 +483,6 @@ function collectNeedles(prog: SearchKey): { needles: Needles; size: number } {
   return { needles: { body: new NeedleSet(body), headers: new NeedleSet(headers), fields: sets(fields), addresses: sets(addresses) }, size };
 }
 
-/** Does the program have a key the stored search fields answer? */
-function usesStoredFields(prog: SearchKey): boolean {
-  const stack: SearchKey[] = [prog];
-  while (stack.length > 0) {
-    const k = stack.pop()!;
-    if (k.key === 'AND') stack.push(...k.operands);
-    else if (k.key === 'OR') stack.push(k.left, k.right);
-    else if (k.key === 'NOT') stack.push(k.operand);
-    else if (cost(k) === 1) return true;
-  }
-  return false;
-}
-
 /** Resolve every UID/sequence set of the program before the scan, in slices (a set can span the whole mailbox). */
 async function resolveSets(prog: SearchKey, sets: Sets, budget: WorkBudget): Promise<void> {
   const stack: SearchKey[] = [prog];
@@ -527,10 +514,12 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
   // The full-text index rules out messages that cannot contain a required BODY/TEXT string (fulltext.ts).
   const possible = await textNarrowing(view.handle, prog, budget);
-  const { found } = view.records(possible ? all.filter((uid) => possible.has(uid)) : all);
+  const stored = usesStoredFields(prog);
+  // And the stored fields rule out messages that lack a required SUBJECT/FROM/HEADER… string (stored-fields.ts).
+  const excluded = stored ? await storedNarrowing(view.handle, prog, budget) : null;
+  const { found } = view.records(possible || excluded ? all.filter((uid) => (!possible || possible.has(uid)) && !excluded?.has(uid)) : all);
   const out: { uid: number; seq: number }[] = [];
   const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();
-  const stored = usesStoredFields(prog);
   /** Stored search fields of the messages of the current page (when the program has keys they answer). */
   let page = new Map<number, StoredSearchFields | null>();
   const fill: [number, SearchHeader][] = [];
@@ -573,7 +562,7 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
     stop = Math.min(found.length, start + STORED_PAGE);
     next = start;
     if (stored) {
-      const rows = await view.handle.searchFields(found[start]!.uid, found[stop - 1]!.uid);
+      const rows = await view.handle.searchFields(found.slice(start, stop).map((r) => r.uid));
       await budget.step(rows.length);
       page = new Map(rows);
     }

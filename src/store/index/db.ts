@@ -103,6 +103,8 @@ export class IndexDb {
    */
   readonly seen = new Map<number, { uidnext: number; modseq: number }>();
   private readonly s: Record<string, Database.Statement>;
+  /** searchFieldsExcluded statements by needle shape. */
+  private readonly excluded = new Map<string, Database.Statement>();
 
   constructor(readonly file: string) {
     this.db = new Database(file);
@@ -421,6 +423,21 @@ export class IndexDb {
   }
   setSearchFields(mailbox: number, uid: number, row: SearchFieldsRow): void {
     this.s.setSearchFields!.run(mailbox, uid, row.fields, row.addresses);
+  }
+  /**
+   * UIDs whose stored fields lack one of `needles` (instr is a plain
+   * substring test on the lower-cased text; rows kept out never match).
+   * One statement per shape of the needle list, prepared once.
+   */
+  searchFieldsExcluded(mailbox: number, needles: readonly { needle: string; addresses: boolean }[]): number[] {
+    const shape = needles.map((n) => (n.addresses ? 'a' : 'f')).join('');
+    let st = this.excluded.get(shape);
+    if (!st) {
+      const lacks = needles.map((n) => (n.addresses ? '(instr(fields, ?) = 0 AND instr(addresses, ?) = 0)' : 'instr(fields, ?) = 0'));
+      st = this.db.prepare(`SELECT uid FROM search_fields WHERE mailbox = ? AND fields IS NOT NULL AND (${lacks.join(' OR ')})`).pluck();
+      this.excluded.set(shape, st);
+    }
+    return st.all(mailbox, ...needles.flatMap((n) => (n.addresses ? [n.needle, n.needle] : [n.needle]))) as number[];
   }
   /** Fill in the row of a message stored without one (it must still be there: a row never outlives its message). */
   fillSearchFields(mailbox: number, uid: number, row: SearchFieldsRow): void {
