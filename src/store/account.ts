@@ -59,6 +59,8 @@ export class Mutex {
 export interface ApplyExtras {
   /** MIME structure JSON by "mailbox\0uid". */
   structures?: Map<string, string>;
+  /** JSON of the structures' sort keys by "mailbox\0uid" (else taken from the structure JSON). */
+  sortKeys?: Map<string, string>;
   /** Stored search fields (index search_fields) by "mailbox\0uid". */
   searchFields?: Map<string, SearchFieldsRow>;
   /** LSNs whose files were not found during replay (not indexed). */
@@ -368,7 +370,7 @@ export class AccountState {
             db.bumpUidnext(mb.id, row.uid + 1);
             db.bumpModseq(mb.id, row.modseq);
             const st = extras.structures?.get(`${d.mailbox}\u0000${row.uid}`);
-            if (st) db.setStructure(mb.id, row.uid, st);
+            if (st) db.setStructure(mb.id, row.uid, st, extras.sortKeys?.get(`${d.mailbox}\u0000${row.uid}`));
             const sf = extras.searchFields?.get(`${d.mailbox}\u0000${row.uid}`);
             if (sf) db.setSearchFields(mb.id, row.uid, sf);
             const c = this.caches.get(mb.id);

@@ -36,7 +36,7 @@ import type {
   SpecialUse,
   StoreFlagsResult,
 } from './types.js';
-import type { MimeTree } from './mime/types.js';
+import type { MimeTree, SortKeys } from './mime/types.js';
 import type { SearchHeader, StoredSearchFields } from './mime/search-header.js';
 
 export type * from './types.js';
@@ -147,6 +147,13 @@ export interface MailboxHandle {
   openMessageFile(uid: number): Promise<MessageFile>;
   /** Parsed MIME structure, computed at delivery and kept in the index. */
   structure(uid: number): Promise<MimeTree>;
+  /**
+   * SORT/THREAD keys (MimeTree.sort, RFC 5256 / RFC 5957) of the messages
+   * `uids`, from the index's sort_keys rows (a structure stored before
+   * they were kept gives its keys, and they are stored now). A message
+   * missing from the answer has no stored structure yet: use structure().
+   */
+  sortKeys(uids: readonly number[]): Promise<ReadonlyMap<number, SortKeys>>;
   /**
    * The stored SEARCH view of the common header fields (store/mime/search-header.ts
    * INDEXED_FIELDS) of the messages `uids` (ascending), from the index alone;

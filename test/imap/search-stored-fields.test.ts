@@ -247,6 +247,40 @@ describe('header search from the index equals the file scan (RFC 3501 §6.4.4)',
   });
 });
 
+describe('SORT and THREAD from the stored sort keys (RFC 5256, RFC 5957)', () => {
+  const CRITERIA = ['ARRIVAL', 'DATE', 'SIZE', 'SUBJECT', 'FROM', 'TO', 'CC', 'DISPLAYFROM', 'DISPLAYTO'];
+  const INBOX_ROWS = "SELECT k.uid, k.json FROM sort_keys k JOIN mailboxes m ON m.id = k.mailbox WHERE m.name = 'INBOX' ORDER BY k.uid";
+  const sortKeyRows = (): string[] => withIndex(n.t.dataDir, (db) => (db.prepare(INBOX_ROWS).all() as object[]).map((r) => JSON.stringify(r))).flat();
+
+  it('every delivered message has its sort keys row, equal to its structure\'s', () => {
+    const [bad] = withIndex(n.t.dataDir, (db) =>
+      db.prepare("SELECT count(*) FROM structures s LEFT JOIN sort_keys k USING (mailbox, uid) WHERE k.json IS NULL OR k.json <> json_extract(s.json, '$.sort')").pluck().get(),
+    );
+    expect(bad).toBe(0);
+    expect(sortKeyRows().length).toBeGreaterThanOrEqual(delivered);
+  });
+
+  it('60 random SORT programs and THREAD answer the same from the rows and from the structures; the rows are filled again', async () => {
+    expect((await c.cmd('SELECT INBOX')).tagged).toMatch(/ OK /);
+    const atDelivery = sortKeyRows();
+    const r = rng(5256);
+    const programs = ['THREAD REFERENCES UTF-8 ALL', 'THREAD ORDEREDSUBJECT UTF-8 ALL'];
+    for (let i = 0; i < 60; i++) {
+      const n1 = 1 + Math.floor(r() * 3);
+      const crit = Array.from({ length: n1 }, () => `${r() < 0.3 ? 'REVERSE ' : ''}${CRITERIA[Math.floor(r() * CRITERIA.length)]}`);
+      programs.push(`SORT (${crit.join(' ')}) UTF-8 ${r() < 0.3 ? 'UNSEEN' : 'ALL'}`);
+    }
+    for (const p of programs) {
+      const fromRows = await c.cmd(p, 30_000);
+      expect(fromRows.tagged, p).toMatch(/ OK /);
+      withIndex(n.t.dataDir, (db) => db.prepare("DELETE FROM sort_keys WHERE mailbox = (SELECT id FROM mailboxes WHERE name = 'INBOX')").run());
+      const fromStructures = await c.cmd(p, 30_000);
+      expect(fromStructures.untagged, p).toEqual(fromRows.untagged);
+      expect(sortKeyRows(), p).toEqual(atDelivery);
+    }
+  }, 300_000);
+});
+
 describe('limits of the stored fields (at N and N+1)', () => {
   it(`a header block ending within the first ${LIMITS.store.searchHeadBytes} bytes is stored at delivery; one byte more is filled by the first SEARCH`, async () => {
     const N = LIMITS.store.searchHeadBytes;
@@ -327,22 +361,27 @@ describe('cold: after a restart the answer comes from the index, not the files',
   });
 });
 
-describe('index version 3 (schema.ts)', () => {
-  it('an index of version 2 gains an empty search_fields table at open', async () => {
-    const dir = fs.mkdtempSync(path.join(n.t.dataDir, 'v2-'));
-    const file = path.join(dir, 'a.sqlite');
-    new IndexDb(file).close();
-    const old = new Database(file);
-    old.exec('DROP TABLE search_fields');
-    old.pragma('user_version = 2');
-    old.close();
-    const db = new IndexDb(file);
-    try {
-      expect(db.db.pragma('user_version', { simple: true })).toBe(INDEX_VERSION);
-      expect(INDEX_VERSION).toBe(3);
-      expect(db.db.prepare('SELECT count(*) FROM search_fields').pluck().get()).toBe(0);
-    } finally {
-      db.close();
-    }
-  });
+describe('index versions 3 and 4 (schema.ts)', () => {
+  for (const [from, dropped] of [
+    [2, ['search_fields', 'sort_keys']],
+    [3, ['sort_keys']],
+  ] as const) {
+    it(`an index of version ${from} gains empty ${dropped.join(' and ')} tables at open`, async () => {
+      const dir = fs.mkdtempSync(path.join(n.t.dataDir, `v${from}-`));
+      const file = path.join(dir, 'a.sqlite');
+      new IndexDb(file).close();
+      const old = new Database(file);
+      for (const t of dropped) old.exec(`DROP TABLE ${t}`);
+      old.pragma(`user_version = ${from}`);
+      old.close();
+      const db = new IndexDb(file);
+      try {
+        expect(db.db.pragma('user_version', { simple: true })).toBe(INDEX_VERSION);
+        expect(INDEX_VERSION).toBe(4);
+        for (const t of ['search_fields', 'sort_keys']) expect(db.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get()).toBe(0);
+      } finally {
+        db.close();
+      }
+    });
+  }
 });

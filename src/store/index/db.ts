@@ -146,6 +146,7 @@ export class IndexDb {
       deleteMailboxMessages: p('DELETE FROM messages WHERE mailbox = ?'),
       deleteMailboxStructures: p('DELETE FROM structures WHERE mailbox = ?'),
       deleteMailboxSearchFields: p('DELETE FROM search_fields WHERE mailbox = ?'),
+      deleteMailboxSortKeys: p('DELETE FROM sort_keys WHERE mailbox = ?'),
       setSubscribed: p('UPDATE mailboxes SET subscribed = ? WHERE id = ?'),
       setSpecialUse: p('UPDATE mailboxes SET special_use = ? WHERE id = ?'),
       setUidvalidity: p('UPDATE mailboxes SET uidvalidity = ? WHERE id = ?'),
@@ -160,6 +161,7 @@ export class IndexDb {
       deleteMessage: p('DELETE FROM messages WHERE mailbox = ? AND uid = ?'),
       deleteStructure: p('DELETE FROM structures WHERE mailbox = ? AND uid = ?'),
       deleteSearchFields: p('DELETE FROM search_fields WHERE mailbox = ? AND uid = ?'),
+      deleteSortKeys: p('DELETE FROM sort_keys WHERE mailbox = ? AND uid = ?'),
       flagsRange: p(
         'UPDATE messages SET flags = ?, modseq = ?, state = 1 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2 AND modseq < ?',
       ),
@@ -176,12 +178,16 @@ export class IndexDb {
       moveMessages: p('UPDATE messages SET mailbox = ? WHERE mailbox = ?'),
       moveStructures: p('UPDATE structures SET mailbox = ? WHERE mailbox = ?'),
       moveSearchFields: p('UPDATE search_fields SET mailbox = ? WHERE mailbox = ?'),
+      moveSortKeys: p('UPDATE sort_keys SET mailbox = ? WHERE mailbox = ?'),
       loadMessages: p(
         'SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
       ).raw(true),
       allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
       getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
       setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
+      setSortKeys: p('INSERT OR REPLACE INTO sort_keys (mailbox, uid, json) VALUES (?, ?, ?)'),
+      getSortKeys: p('SELECT json FROM sort_keys WHERE mailbox = ? AND uid = ?').pluck(),
+      sortKeysRange: p('SELECT uid, json FROM sort_keys WHERE mailbox = ? AND uid BETWEEN ? AND ?').raw(true),
       getSearchFields: p('SELECT fields, addresses FROM search_fields WHERE mailbox = ? AND uid = ?').raw(true),
       searchFieldsRange: p('SELECT uid, fields, addresses FROM search_fields WHERE mailbox = ? AND uid BETWEEN ? AND ?').raw(true),
       setSearchFields: p('INSERT OR REPLACE INTO search_fields (mailbox, uid, fields, addresses) VALUES (?, ?, ?, ?)'),
@@ -312,6 +318,7 @@ export class IndexDb {
     this.s.deleteMailboxMessages!.run(id);
     this.s.deleteMailboxStructures!.run(id);
     this.s.deleteMailboxSearchFields!.run(id);
+    this.s.deleteMailboxSortKeys!.run(id);
     this.s.deleteMailbox!.run(id);
   }
   setSubscribed(id: number, on: boolean): void {
@@ -354,6 +361,7 @@ export class IndexDb {
     this.s.deleteMessage!.run(mailbox, uid);
     this.s.deleteStructure!.run(mailbox, uid);
     this.s.deleteSearchFields!.run(mailbox, uid);
+    this.s.deleteSortKeys!.run(mailbox, uid);
   }
   /**
    * After a rename on disk: the file is now called `diskName` — recorded even
@@ -386,6 +394,7 @@ export class IndexDb {
     this.s.moveMessages!.run(to, from);
     this.s.moveStructures!.run(to, from);
     this.s.moveSearchFields!.run(to, from);
+    this.s.moveSortKeys!.run(to, from);
   }
   /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state] (fewest columns: 100,000 rows per SELECT). */
   loadMessages(mailbox: number): unknown[][] {
@@ -409,8 +418,20 @@ export class IndexDb {
     const r = this.s.getStructure!.get(mailbox, uid) as { json: string } | undefined;
     return r ? r.json : null;
   }
-  setStructure(mailbox: number, uid: number, json: string): void {
+  /** Store a structure and its sort keys (`sortJson`: JSON of its `sort`, taken from `json` when not given). */
+  setStructure(mailbox: number, uid: number, json: string, sortJson?: string): void {
     this.s.setStructure!.run(mailbox, uid, json);
+    this.setSortKeys(mailbox, uid, sortJson ?? JSON.stringify((JSON.parse(json) as { sort: unknown }).sort));
+  }
+  setSortKeys(mailbox: number, uid: number, sortJson: string): void {
+    this.s.setSortKeys!.run(mailbox, uid, sortJson);
+  }
+  sortKeys(mailbox: number, uid: number): string | null {
+    return (this.s.getSortKeys!.get(mailbox, uid) as string | undefined) ?? null;
+  }
+  /** Sort key rows with UIDs in [firstUid, lastUid]: [uid, json]. */
+  sortKeysRange(mailbox: number, firstUid: number, lastUid: number): [number, string][] {
+    return this.s.sortKeysRange!.all(mailbox, firstUid, lastUid) as [number, string][];
   }
   /** Stored search fields of one message: undefined without a row, null columns when kept out. */
   searchFields(mailbox: number, uid: number): SearchFieldsRow | undefined {
