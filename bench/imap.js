@@ -18,7 +18,8 @@
 //
 // BENCH_ONLY=header-search times only SEARCH SUBJECT / HEADER Message-ID /
 // FROM, each cold (the first header search after a restart of the node) and
-// warm (again), and SUBJECT right after UID FETCH 1:* ENVELOPE.
+// warm (again), SUBJECT right after UID FETCH 1:* ENVELOPE, and SORT
+// (ARRIVAL, SUBJECT, FROM) and THREAD REFERENCES cold and warm.
 //
 // Prints a table and writes bench/results/imap-<timestamp>.json.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -271,6 +272,15 @@ try {
     await k.cmd('UID FETCH 1:* (ENVELOPE)');
     const afterEnv = await k.cmd(queries[0][1], { keep: true });
     row('SEARCH SUBJECT right after UID FETCH 1:* (ENVELOPE)', afterEnv.ms, hitsOf(afterEnv));
+    // SORT and THREAD, cold (after a restart) then warm, in one session.
+    k.close();
+    k = await restart();
+    for (const round of ['cold (first after restart)', 'warm (again)']) {
+      for (const q of ['SORT (ARRIVAL) UTF-8 ALL', 'SORT (SUBJECT) UTF-8 ALL', 'SORT (FROM) UTF-8 ALL', 'THREAD REFERENCES UTF-8 ALL']) {
+        const r = await k.cmd(q);
+        row(`${q}, ${round}`, r.ms, `${(r.bytes / 1e6).toFixed(1)} MB`);
+      }
+    }
     k.close();
   }
   if (ONLY !== 'header-search') {

@@ -276,7 +276,9 @@ describe('SORT and THREAD from the stored sort keys (RFC 5256, RFC 5957)', () =>
       withIndex(n.t.dataDir, (db) => db.prepare("DELETE FROM sort_keys WHERE mailbox = (SELECT id FROM mailboxes WHERE name = 'INBOX')").run());
       const fromStructures = await c.cmd(p, 30_000);
       expect(fromStructures.untagged, p).toEqual(fromRows.untagged);
-      expect(sortKeyRows(), p).toEqual(atDelivery);
+      // ARRIVAL and SIZE come from the message records: only the other criteria read (and fill) the keys.
+      if (/THREAD|DATE|SUBJECT|FROM|TO|CC/.test(p)) expect(sortKeyRows(), p).toEqual(atDelivery);
+      else expect(sortKeyRows(), p).toEqual([]);
     }
   }, 300_000);
 });

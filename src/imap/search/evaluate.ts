@@ -518,6 +518,11 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
   // And the stored fields rule out messages that lack a required SUBJECT/FROM/HEADER… string (stored-fields.ts).
   const excluded = stored ? await storedNarrowing(view.handle, prog, budget) : null;
   const { found } = view.records(possible || excluded ? all.filter((uid) => (!possible || possible.has(uid)) && !excluded?.has(uid)) : all);
+  // SORT/THREAD … ALL: every message, without a key evaluation each.
+  if (prog.key === 'ALL') {
+    await budget.step(found.length);
+    return found.map((rec) => ({ uid: rec.uid, seq: view.seqOf(rec.uid) }));
+  }
   const out: { uid: number; seq: number }[] = [];
   const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();
   /** Stored search fields of the messages of the current page (when the program has keys they answer). */

@@ -35,9 +35,42 @@ export interface SortItem {
 /** Messages whose sort keys are read from the index in one query. */
 const PAGE = 1024;
 
-/** Load sort items for records (those expunged meanwhile are left out). */
-export async function loadItems(handle: MailboxHandle, recs: readonly { rec: MessageRecord; seq: number }[], budget: WorkBudget): Promise<SortItem[]> {
+/** Keys of an item sorted by ARRIVAL/SIZE only, which come from the message record. */
+const NO_KEYS: SortKeys = Object.freeze({
+  date: null,
+  subject: '',
+  from: '',
+  to: '',
+  cc: '',
+  displayFrom: '',
+  displayTo: '',
+  messageId: '',
+  inReplyTo: '',
+  references: [],
+  isReply: false,
+});
+
+/** Do the criteria look at the stored keys (all but ARRIVAL and SIZE, which the message record has)? */
+export function needsKeys(criteria: readonly SortCriterion[]): boolean {
+  return criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
+}
+
+/**
+ * Load sort items for records (those expunged meanwhile are left out);
+ * `withKeys` false (needsKeys): the stored keys are not read at all.
+ */
+export async function loadItems(
+  handle: MailboxHandle,
+  recs: readonly { rec: MessageRecord; seq: number }[],
+  budget: WorkBudget,
+  withKeys = true,
+): Promise<SortItem[]> {
   const out: SortItem[] = [];
+  if (!withKeys) {
+    for (const { rec, seq } of recs) out.push({ uid: rec.uid, seq, rec, keys: NO_KEYS, date: rec.internalDate });
+    await budget.step(recs.length);
+    return out;
+  }
   for (let i = 0; i < recs.length; i += PAGE) {
     const batch = recs.slice(i, i + PAGE);
     const stored = await handle.sortKeys(batch.map((r) => r.rec.uid));
