@@ -21,6 +21,7 @@ import { LIMITS } from '../../src/limits.js';
 import { IndexDb, keptSearchFields } from '../../src/store/index/db.js';
 import { INDEX_VERSION } from '../../src/store/index/schema.js';
 import { searchHeader } from '../../src/store/mime/search-header.js';
+import { asciiCasemap } from '../../src/imap/search/sort.js';
 import { rng } from '../helpers/rng.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { login, type RawImap } from './helpers/client.js';
@@ -251,6 +252,15 @@ describe('SORT and THREAD from the stored sort keys (RFC 5256, RFC 5957)', () =>
   const CRITERIA = ['ARRIVAL', 'DATE', 'SIZE', 'SUBJECT', 'FROM', 'TO', 'CC', 'DISPLAYFROM', 'DISPLAYTO'];
   const INBOX_ROWS = "SELECT k.uid, k.json FROM sort_keys k JOIN mailboxes m ON m.id = k.mailbox WHERE m.name = 'INBOX' ORDER BY k.uid";
   const sortKeyRows = (): string[] => withIndex(n.t.dataDir, (db) => (db.prepare(INBOX_ROWS).all() as object[]).map((r) => JSON.stringify(r))).flat();
+
+  it('i;ascii-casemap maps a-z only, on ASCII and non-ASCII strings alike (RFC 4790 §9.2)', () => {
+    const r = rng(4790);
+    const alphabet = 'aZz_[`{~ 09ßéİıǆΩж日\u0000\u007f';
+    for (let i = 0; i < 2000; i++) {
+      const s = Array.from({ length: Math.floor(r() * 12) }, () => alphabet[Math.floor(r() * alphabet.length)]).join('');
+      expect(asciiCasemap(s), JSON.stringify(s)).toBe(s.replace(/[a-z]/g, (m) => String.fromCharCode(m.charCodeAt(0) - 32)));
+    }
+  });
 
   it('every delivered message has its sort keys row, equal to its structure\'s', () => {
     const [bad] = withIndex(n.t.dataDir, (db) =>

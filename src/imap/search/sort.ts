@@ -94,8 +94,10 @@ export async function loadItems(
 
 /** i;ascii-casemap key: ASCII a-z as A-Z, everything else unchanged. */
 export function asciiCasemap(s: string): string {
-  return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+  // In an all-ASCII string the native upper-casing touches a-z only (and is much faster than the replace).
+  return NON_ASCII.test(s) ? s.replace(/[a-z]+/g, (m) => m.toUpperCase()) : s.toUpperCase();
 }
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The four digraphs whose title case differs from their upper case (U+01C4-U+01CC, U+01F1-U+01F3). */
 const TITLE_DIGRAPHS: Record<string, string> = {
