@@ -14,6 +14,12 @@
 //
 //   npm run build && npm run bench:imap
 //   BENCH_MESSAGES=20000 BENCH_IDLE_CONNECTIONS=1000 npm run bench:imap
+//   BENCH_ONLY=header-search BENCH_MESSAGES=100000 npm run bench:imap
+//
+// BENCH_ONLY=header-search times only SEARCH SUBJECT / HEADER Message-ID /
+// FROM, each cold (the first header search after a restart of the node) and
+// warm (again), SUBJECT right after UID FETCH 1:* ENVELOPE, and SORT
+// (ARRIVAL, SUBJECT, FROM) and THREAD REFERENCES cold and warm.
 //
 // Prints a table and writes bench/results/imap-<timestamp>.json.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +35,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 5000);
 const IDLE_SAMPLES = 20;
-/** `idle-memory`: only the idle-connection memory phase, on a fresh node with a small INBOX (no 100,000-message churn in the baseline). */
+/**
+ * `idle-memory`: only the idle-connection memory phase, on a fresh node with a small INBOX (no 100,000-message churn in the baseline).
+ * `header-search`: only header SEARCH, cold (right after a restart) and warm.
+ */
 const ONLY = process.env.BENCH_ONLY ?? '';
 const SEED = 42;
 const USER = 'bench@example.org';
@@ -227,8 +236,54 @@ try {
   process.stderr.write(`populating ${MESSAGES} messages through the store API…\n`);
   const pop = await populate(dataDir);
   process.stderr.write(`  ${MESSAGES} messages, ${(pop.bytes / 1e6).toFixed(0)} MB in ${(pop.ms / 1000).toFixed(1)} s\n`);
-  const node = await startNode(dataDir);
+  let node = await startNode(dataDir);
   child = node.child;
+  if (ONLY === 'header-search') {
+    const restart = async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+      child = undefined;
+      node = await startNode(dataDir);
+      child = node.child;
+      const k = await login(node.imap);
+      await k.cmd('SELECT INBOX');
+      return k;
+    };
+    const hitsOf = (r) => `${Math.max(0, (r.lines.find((l) => l.startsWith('* SEARCH')) ?? '* SEARCH').split(' ').length - 2)} hits`;
+    // Each query once cold (first header search of a freshly started node) and once warm.
+    const queries = [
+      ['SEARCH SUBJECT', 'UID SEARCH SUBJECT "budget"'],
+      ['SEARCH HEADER Message-ID', 'UID SEARCH HEADER Message-ID "<42.7777@"'],
+      ['SEARCH FROM', 'UID SEARCH FROM "grace"'],
+    ];
+    let k = await login(node.imap);
+    await k.cmd('SELECT INBOX');
+    for (let qi = 0; qi < queries.length; qi++) {
+      if (qi > 0) {
+        k.close();
+        k = await restart();
+      }
+      const [name, q] = queries[qi];
+      const cold = await k.cmd(q, { keep: true });
+      row(`${name}, cold (first after restart)`, cold.ms, hitsOf(cold));
+      const warm = await k.cmd(q, { keep: true });
+      row(`${name}, warm (again)`, warm.ms, hitsOf(warm));
+    }
+    await k.cmd('UID FETCH 1:* (ENVELOPE)');
+    const afterEnv = await k.cmd(queries[0][1], { keep: true });
+    row('SEARCH SUBJECT right after UID FETCH 1:* (ENVELOPE)', afterEnv.ms, hitsOf(afterEnv));
+    // SORT and THREAD, cold (after a restart) then warm, in one session.
+    k.close();
+    k = await restart();
+    for (const round of ['cold (first after restart)', 'warm (again)']) {
+      for (const q of ['SORT (ARRIVAL) UTF-8 ALL', 'SORT (SUBJECT) UTF-8 ALL', 'SORT (FROM) UTF-8 ALL', 'THREAD REFERENCES UTF-8 ALL']) {
+        const r = await k.cmd(q);
+        row(`${q}, ${round}`, r.ms, `${(r.bytes / 1e6).toFixed(1)} MB`);
+      }
+    }
+    k.close();
+  }
+  if (ONLY !== 'header-search') {
 
   const c = await login(node.imap);
   if (ONLY === 'idle-memory') await c.cmd('SELECT INBOX');
@@ -377,6 +432,7 @@ try {
     row('STORE 1:* -FLAGS.SILENT (\\Seen), until no file name has S', back.ms + during.ms + drained2);
   }
   c.close();
+  }
 } finally {
   if (child) {
     child.kill('SIGTERM');

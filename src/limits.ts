@@ -261,6 +261,17 @@ export const LIMITS = {
     parseAtReconcile: 1000,
     /** Bytes per read when a message file is streamed (range reads, recovery scans). */
     readChunkBytes: 64 * 1024,
+    /**
+     * First bytes of a delivery kept to store its search fields (index
+     * search_fields); a header block longer than this is read from the file
+     * at the first SEARCH instead.
+     */
+    searchHeadBytes: 64 * 1024,
+    /**
+     * Characters of stored search fields (lines and address forms) kept per
+     * message in the index; a message with more is searched from its file.
+     */
+    maxStoredSearchChars: 64 * 1024,
   },
   replication: {
     /** Largest JSON header of a replication frame. */

@@ -14,7 +14,7 @@ import { ChangeHub } from './changes.js';
 import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
 import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
-import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
+import type { IndexDb, MailboxRow, MessageRow, SearchFieldsRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
@@ -62,6 +62,10 @@ export class Mutex {
 export interface ApplyExtras {
   /** MIME structure JSON by "mailbox\0uid". */
   structures?: Map<string, string>;
+  /** JSON of the structures' sort keys by "mailbox\0uid" (else taken from the structure JSON). */
+  sortKeys?: Map<string, string>;
+  /** Stored search fields (index search_fields) by "mailbox\0uid". */
+  searchFields?: Map<string, SearchFieldsRow>;
   /** LSNs whose files were not found during replay (not indexed). */
   lost?: Set<bigint>;
   /** Replay found a delivered file under another name (flags changed by another program). */
@@ -376,7 +380,9 @@ export class AccountState {
             db.bumpUidnext(mb.id, row.uid + 1);
             db.bumpModseq(mb.id, row.modseq);
             const st = extras.structures?.get(`${d.mailbox}\u0000${row.uid}`);
-            if (st) db.setStructure(mb.id, row.uid, st);
+            if (st) db.setStructure(mb.id, row.uid, st, extras.sortKeys?.get(`${d.mailbox}\u0000${row.uid}`));
+            const sf = extras.searchFields?.get(`${d.mailbox}\u0000${row.uid}`);
+            if (sf) db.setSearchFields(mb.id, row.uid, sf);
             const c = this.caches.get(mb.id);
             const e = entryOf(row);
             if (c && c.uidvalidity === mb.uidvalidity) c.add(e);

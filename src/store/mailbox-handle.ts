@@ -10,7 +10,8 @@ import { Readable } from 'node:stream';
 import { RoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
-import type { MailboxRow } from './index/db.js';
+import { keptSearchFields, type MailboxRow, type SearchFieldsRow } from './index/db.js';
+import type { SearchHeader, StoredSearchFields } from './mime/search-header.js';
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
@@ -21,9 +22,9 @@ import { fdClose, fdOpen, fdRead, fdStat } from './maildir/fd.js';
 import { parseChunks } from './mime/stream.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import { noteForeground } from './file-work.js';
-import type { MimeTree } from './mime/types.js';
+import type { MimeTree, SortKeys } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
-import type { MailboxHandle, MessageFile } from './store.js';
+import type { MailboxHandle, MessageFile, StoredFieldsNeedle } from './store.js';
 import { FdMessageFile } from './maildir/message-file.js';
 import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, RecentRange, StoreFlagsResult } from './types.js';
 
@@ -154,8 +155,74 @@ export class MailboxHandleImpl implements MailboxHandle {
     // Parsed from the file in chunks: a large message is never read whole (issue 13 §5).
     const tree = await parseChunks(await this.openMessage(uid));
     // Parse once (DESIGN.md): keep it for the next FETCH.
-    this.st.db().setStructure(this.mailboxId, uid, JSON.stringify(tree));
+    this.st.db().setStructure(this.mailboxId, uid, JSON.stringify(tree), JSON.stringify(tree.sort));
     return tree;
+  }
+
+  async searchFields(uids: readonly number[]): Promise<readonly (readonly [number, StoredSearchFields | null])[]> {
+    if (uids.length === 0) return [];
+    const db = this.st.db();
+    const first = uids[0]!;
+    const last = uids[uids.length - 1]!;
+    // Dense UIDs: one range query; sparse ones (after narrowing): a lookup each, not every row in between.
+    const rows =
+      last - first < 4 * uids.length
+        ? db.searchFieldsRange(this.mailboxId, first, last)
+        : uids.flatMap((uid) => {
+            const r = db.searchFields(this.mailboxId, uid);
+            return r ? [[uid, r.fields, r.addresses] as [number, string | null, string | null]] : [];
+          });
+    return rows.map(([uid, fields, addresses]) => [uid, fields === null || addresses === null ? null : { fields, addresses }] as const);
+  }
+
+  async sortKeys(uids: readonly number[]): Promise<ReadonlyMap<number, SortKeys>> {
+    const out = new Map<number, SortKeys>();
+    if (uids.length === 0) return out;
+    const db = this.st.db();
+    let first = uids[0]!;
+    let last = first;
+    for (const u of uids) {
+      if (u < first) first = u;
+      if (u > last) last = u;
+    }
+    // Dense UIDs: one range query; sparse ones: a lookup each.
+    if (last - first < 4 * uids.length) {
+      for (const [uid, json] of db.sortKeysRange(this.mailboxId, first, last)) out.set(uid, JSON.parse(json) as SortKeys);
+    } else {
+      for (const uid of uids) {
+        const json = db.sortKeys(this.mailboxId, uid);
+        if (json !== null) out.set(uid, JSON.parse(json) as SortKeys);
+      }
+    }
+    // As structure(): a message expunged meanwhile has none.
+    const cache = this.cache();
+    for (const uid of out.keys()) if (!cache.get(uid)) out.delete(uid);
+    // Structures stored before the sort keys were kept: take them from there, once.
+    const missing = uids.filter((u) => !out.has(u) && cache.get(u));
+    if (missing.length > 0) {
+      db.tx(() => {
+        for (const uid of missing) {
+          const json = db.structure(this.mailboxId, uid);
+          if (json === null) continue;
+          const keys = (JSON.parse(json) as MimeTree).sort;
+          db.setSortKeys(this.mailboxId, uid, JSON.stringify(keys));
+          out.set(uid, keys);
+        }
+      });
+    }
+    return out;
+  }
+
+  async searchFieldsExcluded(needles: readonly StoredFieldsNeedle[]): Promise<ReadonlySet<number>> {
+    return new Set(this.st.db().searchFieldsExcluded(this.mailboxId, needles));
+  }
+
+  async keepSearchFields(headers: readonly (readonly [number, SearchHeader])[]): Promise<void> {
+    if (headers.length === 0) return;
+    const db = this.st.db();
+    db.tx(() => {
+      for (const [uid, h] of headers) db.fillSearchFields(this.mailboxId, uid, keptSearchFields(h));
+    });
   }
 
   /** `changesThis` false: the write goes elsewhere (COPY out of a mailbox opened read-only, RFC 3501 §6.3.2). */
@@ -324,6 +391,8 @@ export class MailboxHandleImpl implements MailboxHandle {
           placed.push({ e, basename, filename, tmp });
         }
         const structures = new Map<string, string>();
+        const searchFields = new Map<string, SearchFieldsRow>();
+        const sortKeys = new Map<string, string>();
         let lastLsn: bigint | undefined;
         const srcDb = this.st.db();
         const result = await this.store.committer.submit({
@@ -335,6 +404,10 @@ export class MailboxHandleImpl implements MailboxHandle {
             const drafts: RecordDraft[] = placed.map((p, i) => {
               const s = srcDb.structure(src.id, p.e.uid);
               if (s) structures.set(`${dst.name}\u0000${first + i}`, s);
+              const k = srcDb.sortKeys(src.id, p.e.uid);
+              if (k) sortKeys.set(`${dst.name}\u0000${first + i}`, k);
+              const f = srcDb.searchFields(src.id, p.e.uid);
+              if (f) searchFields.set(`${dst.name}\u0000${first + i}`, f);
               return {
                 accountId: this.st.id,
                 kind: 'deliver',
@@ -363,7 +436,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           },
           afterJournal: (recs) => recs.flatMap((r) => this.st.applyFs(r, {})),
           finish: (recs) => {
-            this.st.applyIndex(recs, { structures });
+            this.st.applyIndex(recs, { structures, sortKeys, searchFields });
             const again = this.st.mailbox(dst.name);
             if (again) this.st.noteMtimes(again);
             // The last record's LSN: COPY/MOVE answer OK once the replica has it.

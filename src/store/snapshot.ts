@@ -104,6 +104,12 @@ export async function installIndex(store: StoreImpl, account: Account, image: Bu
     db.pragma('journal_mode = WAL');
     db.transaction(() => {
       db.prepare('DELETE FROM structures WHERE (mailbox, uid) IN (SELECT mailbox, uid FROM messages WHERE state = 2)').run();
+      // An image from a node before index versions 3 and 4 lacks these tables (the open migrates it).
+      for (const table of ['search_fields', 'sort_keys']) {
+        if (db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table)) {
+          db.prepare(`DELETE FROM ${table} WHERE (mailbox, uid) IN (SELECT mailbox, uid FROM messages WHERE state = 2)`).run();
+        }
+      }
       db.prepare('DELETE FROM messages WHERE state = 2').run();
       db.prepare('UPDATE messages SET disk_name = filename, state = 0 WHERE state <> 0').run();
       db.prepare("UPDATE mailboxes SET new_mtime = '', cur_mtime = ''").run();

@@ -35,7 +35,7 @@ import { AccountState, type StoreCore } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
 import { closeFullText } from './fts/fulltext.js';
-import { IndexDb } from './index/db.js';
+import { IndexDb, type SearchFieldsRow } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
@@ -362,8 +362,11 @@ export class StoreImpl implements Store, StoreCore {
       // Built while the bytes streamed in (SpoolDraft): the message is not read back.
       const content = draft.smallContent();
       let structure: string | null = null;
+      let sortJson: string | null = null;
       try {
-        structure = JSON.stringify(await draft.structure());
+        const tree = await draft.structure();
+        structure = JSON.stringify(tree);
+        sortJson = JSON.stringify(tree.sort);
       } catch (err) {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
@@ -394,6 +397,9 @@ export class StoreImpl implements Store, StoreCore {
       }
       done();
       const structures = new Map<string, string>();
+      const fields = draft.searchFields();
+      const searchFields = new Map<string, SearchFieldsRow>();
+      const sortKeys = new Map<string, string>();
       const saved = await this.committer.submit({
         build: () => {
           this.assertWritable();
@@ -402,6 +408,8 @@ export class StoreImpl implements Store, StoreCore {
             const mb = p.t.st.requireMailbox(p.t.mailbox);
             const { uid, modseq } = db.allocUidModseq(mb.id);
             if (structure) structures.set(`${p.t.mailbox}\u0000${uid}`, structure);
+            if (fields) searchFields.set(`${p.t.mailbox}\u0000${uid}`, fields);
+            if (sortJson) sortKeys.set(`${p.t.mailbox}\u0000${uid}`, sortJson);
             return {
               accountId: p.t.st.id,
               kind: 'deliver',
@@ -435,7 +443,7 @@ export class StoreImpl implements Store, StoreCore {
         finish: (recs) =>
           recs.map((r, i): SavedMessage => {
             const st = prepared[i]!.t.st;
-            st.applyIndex([r], { structures, noteMtimes: true });
+            st.applyIndex([r], { structures, sortKeys, searchFields, noteMtimes: true });
             addQuotaDelta(st.account, size, 1);
             return {
               accountId: st.id,

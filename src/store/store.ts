@@ -37,7 +37,8 @@ import type {
   SpecialUse,
   StoreFlagsResult,
 } from './types.js';
-import type { MimeTree } from './mime/types.js';
+import type { MimeTree, SortKeys } from './mime/types.js';
+import type { SearchHeader, StoredSearchFields } from './mime/search-header.js';
 
 export type * from './types.js';
 
@@ -109,6 +110,13 @@ export interface MessageFile {
   close(): Promise<void>;
 }
 
+/** A string a SEARCH requires, for MailboxHandle.searchFieldsExcluded. */
+export interface StoredFieldsNeedle {
+  readonly needle: string;
+  /** Found in the address forms too (FROM/TO/CC/BCC), not only in the field lines. */
+  readonly addresses: boolean;
+}
+
 /** One selected mailbox, as an IMAP session or a POP3 maildrop sees it. */
 export interface MailboxHandle {
   readonly name: MailboxName;
@@ -140,6 +148,32 @@ export interface MailboxHandle {
   openMessageFile(uid: number): Promise<MessageFile>;
   /** Parsed MIME structure, computed at delivery and kept in the index. */
   structure(uid: number): Promise<MimeTree>;
+  /**
+   * SORT/THREAD keys (MimeTree.sort, RFC 5256 / RFC 5957) of the messages
+   * `uids`, from the index's sort_keys rows (a structure stored before
+   * they were kept gives its keys, and they are stored now). A message
+   * missing from the answer has no stored structure yet: use structure().
+   */
+  sortKeys(uids: readonly number[]): Promise<ReadonlyMap<number, SortKeys>>;
+  /**
+   * The stored SEARCH view of the common header fields (store/mime/search-header.ts
+   * INDEXED_FIELDS) of the messages `uids` (ascending), from the index alone;
+   * the answer may hold other UIDs too. A message missing from it has none
+   * stored yet (delivered before they were kept); null: kept out, too long.
+   */
+  searchFields(uids: readonly number[]): Promise<readonly (readonly [number, StoredSearchFields | null])[]>;
+  /**
+   * UIDs whose stored search fields lack at least one of `needles`
+   * (lower-cased; in the field lines, or with `addresses` in the address
+   * forms either), so a program requiring them all cannot match there.
+   * Messages without stored fields are never in it. One index scan.
+   */
+  searchFieldsExcluded(needles: readonly StoredFieldsNeedle[]): Promise<ReadonlySet<number>>;
+  /**
+   * Keep what SEARCH computed from the files of messages that had no stored
+   * fields (one index transaction), so the next SEARCH needs no file.
+   */
+  keepSearchFields(headers: readonly (readonly [number, SearchHeader])[]): Promise<void>;
 
   /** Change flags/keywords; UNCHANGEDSINCE per RFC 7162 when given. */
   storeFlags(uids: readonly number[], op: FlagOp, flags: readonly string[], opts?: { unchangedSince?: bigint }): Promise<StoreFlagsResult>;

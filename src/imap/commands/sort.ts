@@ -10,7 +10,7 @@
 import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
 import { answerModseq, esearchLine, saveResult } from '../search/result.js';
-import { loadItems, sortItems } from '../search/sort.js';
+import { loadItems, needsKeys, sortItems } from '../search/sort.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 import { WorkBudget } from '../../work/budget.js';
@@ -36,6 +36,7 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
     view.handle,
     found.map((rec) => ({ rec, seq: view.seqOf(rec.uid) })),
     budget,
+    needsKeys(cmd.args.criteria),
   );
   const sorted = await sortItems(items, cmd.args.criteria, budget);
   // RFC 7162 §3.1.5: the highest modseq of the returned messages (MIN/MAX alone: just those, in sort order).

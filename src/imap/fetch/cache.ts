@@ -13,7 +13,7 @@
  * mailbox go first.
  */
 import { LIMITS } from '../../limits.js';
-import { searchHeaderSize, type SearchHeader } from '../search/header.js';
+import { searchHeaderSize, type SearchHeader } from '../../store/mime/search-header.js';
 
 export interface StructureTexts {
   envelope?: string;

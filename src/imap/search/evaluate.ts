@@ -2,9 +2,14 @@
  * SEARCH program evaluation (RFC 3501 §6.4.4) over one mailbox view.
  *
  * Keys are answered from the cheapest source that can: flags, sizes, dates
- * and UIDs from the index snapshot (no file opened); the Date: header from
- * the stored MIME structure's sort keys; address/subject/HEADER keys from
- * the decoded header block (RFC 2047 words decoded; search/header.ts);
+ * and UIDs from the index snapshot (no file opened); SUBJECT, FROM, TO, CC,
+ * BCC and HEADER on the common fields from the search fields the index
+ * stored at delivery (store/mime/search-header.ts INDEXED_FIELDS, read a
+ * page of messages per query); the Date: header from the stored MIME
+ * structure's sort keys; other HEADER fields and TEXT from the decoded
+ * header block (RFC 2047 words decoded; store/mime/search-header.ts), read
+ * from the file, whose common fields are then stored for a message
+ * delivered before the index kept them;
  * BODY/TEXT from the text parts with base64/quoted-printable removed and
  * charsets converted (src/store/mime/decode.ts). Within an AND, cheap keys
  * run first, so a file is opened only for messages the cheap keys did not
@@ -27,7 +32,15 @@ import { parseRfc5322DateZone } from '../../store/mime/sort.js';
 import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 import { textNarrowing } from './fulltext.js';
-import { fieldsOf, searchHeader, type SearchHeader } from './header.js';
+import { storedKey, storedNarrowing, usesStoredFields } from './stored-fields.js';
+import {
+  fieldsOf,
+  INDEXED_FIELDS,
+  searchHeader,
+  searchHeaderOfPrefix,
+  type SearchHeader,
+  type StoredSearchFields,
+} from '../../store/mime/search-header.js';
 import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cache.js';
 import { WorkBudget } from '../../work/budget.js';
 import { matchBodyText, type ByteSource } from './body-text.js';
@@ -55,6 +68,8 @@ class MessageData {
   private tree: MimeTree | null = null;
   private header: SearchHeader | null = null;
   private fields: Map<string, string[]> | null = null;
+  /** The stored fields split by name (from `stored`). */
+  private storedFields: Map<string, string[]> | null = null;
   /** Per address field: its decoded values and its canonical forms. */
   private addresses: Map<string, readonly string[]> | null = null;
   /** Match results per text, made on first use for all of that text's needles at once. */
@@ -66,6 +81,10 @@ class MessageData {
     private readonly headerCache: MailboxValues<SearchHeader>,
     private readonly needles: Needles,
     private readonly budget: WorkBudget,
+    /** The index's stored search fields: undefined when none are stored yet, null when kept out (too long). */
+    private readonly stored: StoredSearchFields | null | undefined,
+    /** Where header blocks read for a message without stored fields go, to be stored. */
+    private readonly fill: [number, SearchHeader][],
   ) {}
 
   async structure(): Promise<MimeTree> {
@@ -79,13 +98,12 @@ class MessageData {
    */
   async searchHeader(): Promise<SearchHeader> {
     // Process-wide cache (fetch/cache.ts): a repeated SEARCH FROM/HEADER opens no file.
-    if (this.header === null) this.header = this.headerCache.get(this.rec.uid) ?? null;
+    if (this.header !== null) return this.header;
+    this.header = this.headerCache.get(this.rec.uid) ?? null;
     if (this.header === null) {
       const probe = await this.handle.readMessage(this.rec.uid, { start: 0, end: HEAD_PROBE });
-      const end = headerEnd(probe);
-      if (end >= 0 || probe.length < HEAD_PROBE) {
-        this.header = searchHeader(probe, 0, end >= 0 ? end : probe.length);
-      } else {
+      this.header = searchHeaderOfPrefix(probe, probe.length < HEAD_PROBE);
+      if (this.header === null) {
         const tree = await this.structure();
         const bytes = await this.handle.readMessage(this.rec.uid, { start: tree.headerStart, end: tree.bodyStart });
         this.header = searchHeader(bytes, 0, bytes.length);
@@ -93,6 +111,7 @@ class MessageData {
       this.headerCache.set(this.rec.uid, this.header);
       this.budget.charge(this.header.text.length + this.header.addresses.length);
     }
+    if (this.stored === undefined) this.fill.push([this.rec.uid, this.header]);
     return this.header;
   }
 
@@ -103,6 +122,10 @@ class MessageData {
 
   /** Lower-cased decoded values of field `lname`, split once per message. */
   async field(lname: string): Promise<readonly string[]> {
+    if (this.stored && INDEXED_FIELDS.has(lname)) {
+      this.storedFields ??= fieldsOf(this.stored.fields);
+      return this.storedFields.get(lname) ?? NONE;
+    }
     this.fields ??= fieldsOf(await this.headerText());
     return this.fields.get(lname) ?? NONE;
   }
@@ -116,7 +139,7 @@ class MessageData {
     this.addresses ??= new Map();
     let values = this.addresses.get(lname);
     if (values === undefined) {
-      const forms = fieldsOf((await this.searchHeader()).addresses).get(lname) ?? NONE;
+      const forms = fieldsOf(this.stored ? this.stored.addresses : (await this.searchHeader()).addresses).get(lname) ?? NONE;
       values = [...(await this.field(lname)), ...forms];
       this.addresses.set(lname, values);
     }
@@ -197,16 +220,8 @@ const HEAD_PROBE = 8192;
 /** Messages evaluated at once when keys read files (the file system works in parallel). */
 const PARALLEL = 16;
 
-/** Offset of the empty line ending a header block (LF or CRLF line ends), or -1. */
-function headerEnd(b: Buffer): number {
-  if (b[0] === 0x0a) return 0;
-  if (b[0] === 0x0d && b[1] === 0x0a) return 0;
-  for (let p = b.indexOf(0x0a); p >= 0 && p + 1 < b.length; p = b.indexOf(0x0a, p + 1)) {
-    if (b[p + 1] === 0x0a) return p + 1;
-    if (b[p + 1] === 0x0d && b[p + 2] === 0x0a) return p + 1;
-  }
-  return -1;
-}
+/** Messages whose stored search fields are read from the index in one query. */
+const STORED_PAGE = 512;
 
 /** Calendar day (yyyymmdd) of an instant read in UTC. */
 const utcDay = (ms: number): number => {
@@ -231,7 +246,7 @@ function compareDay(key: 'BEFORE' | 'ON' | 'SINCE', day: number, want: number): 
 /** Costs computed so far, by key object (prepare sorts by cost at every level: each node is costed once). */
 const costs = new WeakMap<SearchKey, number>();
 
-/** 0: index only; 1: structure; 2: header bytes; 3: body bytes. */
+/** 0: index snapshot only; 1: stored search fields; 2: structure; 3: header bytes; 4: body bytes. */
 function cost(k: SearchKey): number {
   let c = costs.get(k);
   if (c === undefined) costs.set(k, (c = costOf(k)));
@@ -243,17 +258,17 @@ function costOf(k: SearchKey): number {
     case 'SENTBEFORE':
     case 'SENTON':
     case 'SENTSINCE':
-      return 1;
+      return 2;
     case 'BCC':
     case 'CC':
     case 'FROM':
     case 'TO':
     case 'SUBJECT':
     case 'HEADER':
-      return 2;
+      return storedKey(k) ? 1 : 3;
     case 'BODY':
     case 'TEXT':
-      return 3;
+      return 4;
     case 'NOT':
       return cost(k.operand);
     case 'OR':
@@ -500,14 +515,26 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
   // The full-text index rules out messages that cannot contain a required BODY/TEXT string (fulltext.ts).
   const possible = await textNarrowing(view.handle, prog, budget);
-  const { found } = view.records(possible ? all.filter((uid) => possible.has(uid)) : all);
+  const stored = usesStoredFields(prog);
+  // And the stored fields rule out messages that lack a required SUBJECT/FROM/HEADER… string (stored-fields.ts).
+  const excluded = stored ? await storedNarrowing(view.handle, prog, budget) : null;
+  const { found } = view.records(possible || excluded ? all.filter((uid) => (!possible || possible.has(uid)) && !excluded?.has(uid)) : all);
+  // SORT/THREAD … ALL: every message, without a key evaluation each.
+  if (prog.key === 'ALL') {
+    await budget.step(found.length);
+    return found.map((rec) => ({ uid: rec.uid, seq: view.seqOf(rec.uid) }));
+  }
   const out: { uid: number; seq: number }[] = [];
   const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();
+  /** Stored search fields of the messages of the current page (when the program has keys they answer). */
+  let page = new Map<number, StoredSearchFields | null>();
+  const fill: [number, SearchHeader][] = [];
   const one = async (rec: MessageRecord): Promise<boolean> => {
     try {
       // Each message costs at least one unit per key, and yields when its slice is used up.
       await budget.step(size);
-      return await matches(prog, new MessageData(view.handle, rec, headerCache, needles, budget), view.seqOf(rec.uid), sets);
+      const data = new MessageData(view.handle, rec, headerCache, needles, budget, stored ? page.get(rec.uid) : null, fill);
+      return await matches(prog, data, view.seqOf(rec.uid), sets);
     } catch (err) {
       if (err instanceof UnsupportedSearchKey) throw err;
       // A message expunged while we read it does not match; anything else is real.
@@ -523,19 +550,33 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
   }
   const hit = new Uint8Array(found.length);
   let next = 0;
+  let stop = 0;
   const worker = async (): Promise<void> => {
     try {
-      while (next < found.length) {
+      while (next < stop) {
         const i = next++;
         if (await one(found[i]!)) hit[i] = 1;
       }
     } catch (err) {
       // Stop the other workers too; the first error answers the command.
-      next = found.length;
+      next = stop;
       throw err;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, found.length) }, worker));
+  // A page at a time: one index query for its stored fields, then the files it still needs.
+  for (let start = 0; start < found.length; start += STORED_PAGE) {
+    stop = Math.min(found.length, start + STORED_PAGE);
+    next = start;
+    if (stored) {
+      const rows = await view.handle.searchFields(found.slice(start, stop).map((r) => r.uid));
+      await budget.step(rows.length);
+      page = new Map(rows);
+    }
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, stop - start) }, worker));
+    // Header blocks read from files of messages stored without fields: kept for the next SEARCH.
+    // A failure to write that cache must not fail the SEARCH; the next one tries again.
+    if (fill.length > 0) await view.handle.keepSearchFields(fill.splice(0)).catch(() => undefined);
+  }
   for (let i = 0; i < found.length; i++) if (hit[i]) out.push({ uid: found[i]!.uid, seq: view.seqOf(found[i]!.uid) });
   return out;
 }

@@ -17,7 +17,8 @@ import type { WorkBudget } from '../../work/budget.js';
  */
 const MAX_QUERIES = 8;
 
-function conjuncts(k: SearchKey, out: SearchKey[]): SearchKey[] {
+/** The keys that must hold: operands of the top-level AND, nested ANDs flattened. */
+export function conjuncts(k: SearchKey, out: SearchKey[]): SearchKey[] {
   if (k.key === 'AND') for (const op of k.operands) conjuncts(op, out);
   else out.push(k);
   return out;

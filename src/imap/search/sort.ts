@@ -2,7 +2,9 @@
  * SORT keys and ordering (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).
  * Keys come from the index: INTERNALDATE and RFC822.SIZE from the message
  * record, the others from the sort keys stored with the MIME structure at
- * delivery (MimeTree.sort), so no message file is read.
+ * delivery (MimeTree.sort, kept in their own small index rows and read a
+ * page of messages per query), so no message file is read and no whole
+ * structure parsed.
  *
  * Comparisons: i;ascii-casemap for addresses and subjects (RFC 5256 §3:
  * ASCII letters compared as upper case), i;unicode-casemap for display names
@@ -30,27 +32,60 @@ export interface SortItem {
   readonly date: number;
 }
 
-/** Structures loaded at once (they come from the index, which answers in parallel poorly; small batches suffice). */
-const PARALLEL = 64;
+/** Messages whose sort keys are read from the index in one query. */
+const PAGE = 1024;
 
-/** Load sort items for records (those expunged meanwhile are left out). */
-export async function loadItems(handle: MailboxHandle, recs: readonly { rec: MessageRecord; seq: number }[], budget: WorkBudget): Promise<SortItem[]> {
+/** Keys of an item sorted by ARRIVAL/SIZE only, which come from the message record. */
+const NO_KEYS: SortKeys = Object.freeze({
+  date: null,
+  subject: '',
+  from: '',
+  to: '',
+  cc: '',
+  displayFrom: '',
+  displayTo: '',
+  messageId: '',
+  inReplyTo: '',
+  references: [],
+  isReply: false,
+});
+
+/** Do the criteria look at the stored keys (all but ARRIVAL and SIZE, which the message record has)? */
+export function needsKeys(criteria: readonly SortCriterion[]): boolean {
+  return criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
+}
+
+/**
+ * Load sort items for records (those expunged meanwhile are left out);
+ * `withKeys` false (needsKeys): the stored keys are not read at all.
+ */
+export async function loadItems(
+  handle: MailboxHandle,
+  recs: readonly { rec: MessageRecord; seq: number }[],
+  budget: WorkBudget,
+  withKeys = true,
+): Promise<SortItem[]> {
   const out: SortItem[] = [];
-  for (let i = 0; i < recs.length; i += PARALLEL) {
-    const batch = recs.slice(i, i + PARALLEL);
-    const trees = await Promise.all(
-      batch.map((r) =>
-        handle.structure(r.rec.uid).catch((err: unknown) => {
+  if (!withKeys) {
+    for (const { rec, seq } of recs) out.push({ uid: rec.uid, seq, rec, keys: NO_KEYS, date: rec.internalDate });
+    await budget.step(recs.length);
+    return out;
+  }
+  for (let i = 0; i < recs.length; i += PAGE) {
+    const batch = recs.slice(i, i + PAGE);
+    const stored = await handle.sortKeys(batch.map((r) => r.rec.uid));
+    for (const { rec, seq } of batch) {
+      let keys = stored.get(rec.uid);
+      // No structure stored yet: parsed from the file (and stored with its keys).
+      if (!keys) {
+        const tree = await handle.structure(rec.uid).catch((err: unknown) => {
           if ((err as { code?: string }).code === 'NOTFOUND') return null;
           throw err;
-        }),
-      ),
-    );
-    for (let j = 0; j < batch.length; j++) {
-      const t = trees[j];
-      if (!t) continue;
-      const { rec, seq } = batch[j]!;
-      out.push({ uid: rec.uid, seq, rec, keys: t.sort, date: t.sort.date ?? rec.internalDate });
+        });
+        if (!tree) continue;
+        keys = tree.sort;
+      }
+      out.push({ uid: rec.uid, seq, rec, keys, date: keys.date ?? rec.internalDate });
     }
     await budget.step(batch.length);
   }
@@ -59,8 +94,10 @@ export async function loadItems(handle: MailboxHandle, recs: readonly { rec: Mes
 
 /** i;ascii-casemap key: ASCII a-z as A-Z, everything else unchanged. */
 export function asciiCasemap(s: string): string {
-  return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+  // In an all-ASCII string the native upper-casing touches a-z only (and is much faster than the replace).
+  return NON_ASCII.test(s) ? s.replace(/[a-z]+/g, (m) => m.toUpperCase()) : s.toUpperCase();
 }
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The four digraphs whose title case differs from their upper case (U+01C4-U+01CC, U+01F1-U+01F3). */
 const TITLE_DIGRAPHS: Record<string, string> = {

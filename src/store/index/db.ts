@@ -6,6 +6,8 @@
  */
 import Database from 'better-sqlite3';
 import { INDEX_MIGRATIONS, INDEX_SCHEMA, INDEX_VERSION } from './schema.js';
+import { LIMITS } from '../../limits.js';
+import { storedFields, type SearchHeader } from '../mime/search-header.js';
 
 export interface MailboxRow {
   id: number;
@@ -39,6 +41,19 @@ export interface MessageRow {
    * reconcile know the name as ours even after a crash in between.
    */
   renaming?: string | null;
+}
+
+/** A search_fields row (schema.ts); both null when the message's fields were too long to keep. */
+export interface SearchFieldsRow {
+  fields: string | null;
+  addresses: string | null;
+}
+
+/** The row to store for a message's SearchHeader: its stored fields, or nulls past LIMITS.store.maxStoredSearchChars. */
+export function keptSearchFields(h: SearchHeader): SearchFieldsRow {
+  const f = storedFields(h);
+  if (f.fields.length + f.addresses.length > LIMITS.store.maxStoredSearchChars) return { fields: null, addresses: null };
+  return f;
 }
 
 /** Row states: 0 = in sync with disk; 1 = flag rename pending; 2 = expunged, unlink pending. */
@@ -88,6 +103,8 @@ export class IndexDb {
    */
   readonly seen = new Map<number, { uidnext: number; modseq: number }>();
   private readonly s: Record<string, Database.Statement>;
+  /** searchFieldsExcluded statements by needle shape. */
+  private readonly excluded = new Map<string, Database.Statement>();
 
   constructor(readonly file: string) {
     this.db = new Database(file);
@@ -128,6 +145,8 @@ export class IndexDb {
       deleteMailbox: p('DELETE FROM mailboxes WHERE id = ?'),
       deleteMailboxMessages: p('DELETE FROM messages WHERE mailbox = ?'),
       deleteMailboxStructures: p('DELETE FROM structures WHERE mailbox = ?'),
+      deleteMailboxSearchFields: p('DELETE FROM search_fields WHERE mailbox = ?'),
+      deleteMailboxSortKeys: p('DELETE FROM sort_keys WHERE mailbox = ?'),
       setSubscribed: p('UPDATE mailboxes SET subscribed = ? WHERE id = ?'),
       setSpecialUse: p('UPDATE mailboxes SET special_use = ? WHERE id = ?'),
       setUidvalidity: p('UPDATE mailboxes SET uidvalidity = ? WHERE id = ?'),
@@ -141,6 +160,8 @@ export class IndexDb {
       markExpunged: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid = ? AND state <> 2'),
       deleteMessage: p('DELETE FROM messages WHERE mailbox = ? AND uid = ?'),
       deleteStructure: p('DELETE FROM structures WHERE mailbox = ? AND uid = ?'),
+      deleteSearchFields: p('DELETE FROM search_fields WHERE mailbox = ? AND uid = ?'),
+      deleteSortKeys: p('DELETE FROM sort_keys WHERE mailbox = ? AND uid = ?'),
       flagsRange: p(
         'UPDATE messages SET flags = ?, modseq = ?, state = 1 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2 AND modseq < ?',
       ),
@@ -156,6 +177,8 @@ export class IndexDb {
       ),
       moveMessages: p('UPDATE messages SET mailbox = ? WHERE mailbox = ?'),
       moveStructures: p('UPDATE structures SET mailbox = ? WHERE mailbox = ?'),
+      moveSearchFields: p('UPDATE search_fields SET mailbox = ? WHERE mailbox = ?'),
+      moveSortKeys: p('UPDATE sort_keys SET mailbox = ? WHERE mailbox = ?'),
       loadMessages: p(
         'SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
       ).raw(true),
@@ -163,6 +186,16 @@ export class IndexDb {
       keptRows: p('SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> 2').raw(true),
       getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
       setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
+      setSortKeys: p('INSERT OR REPLACE INTO sort_keys (mailbox, uid, json) VALUES (?, ?, ?)'),
+      getSortKeys: p('SELECT json FROM sort_keys WHERE mailbox = ? AND uid = ?').pluck(),
+      sortKeysRange: p('SELECT uid, json FROM sort_keys WHERE mailbox = ? AND uid BETWEEN ? AND ?').raw(true),
+      getSearchFields: p('SELECT fields, addresses FROM search_fields WHERE mailbox = ? AND uid = ?').raw(true),
+      searchFieldsRange: p('SELECT uid, fields, addresses FROM search_fields WHERE mailbox = ? AND uid BETWEEN ? AND ?').raw(true),
+      setSearchFields: p('INSERT OR REPLACE INTO search_fields (mailbox, uid, fields, addresses) VALUES (?, ?, ?, ?)'),
+      fillSearchFields: p(
+        `INSERT OR IGNORE INTO search_fields (mailbox, uid, fields, addresses)
+         SELECT mailbox, uid, ?, ? FROM messages WHERE mailbox = ? AND uid = ? AND state <> 2`,
+      ),
       getSnapshot: p('SELECT data FROM snapshots WHERE mailbox = ? AND uidvalidity = ? AND uidnext = ? AND modseq = ?').pluck(),
       setSnapshot: p('INSERT OR REPLACE INTO snapshots (mailbox, uidvalidity, uidnext, modseq, data) VALUES (?, ?, ?, ?, ?)'),
       dropSnapshot: p('DELETE FROM snapshots WHERE mailbox = ?'),
@@ -285,6 +318,8 @@ export class IndexDb {
     this.s.dropSnapshot!.run(id);
     this.s.deleteMailboxMessages!.run(id);
     this.s.deleteMailboxStructures!.run(id);
+    this.s.deleteMailboxSearchFields!.run(id);
+    this.s.deleteMailboxSortKeys!.run(id);
     this.s.deleteMailbox!.run(id);
   }
   setSubscribed(id: number, on: boolean): void {
@@ -326,6 +361,8 @@ export class IndexDb {
   deleteMessage(mailbox: number, uid: number): void {
     this.s.deleteMessage!.run(mailbox, uid);
     this.s.deleteStructure!.run(mailbox, uid);
+    this.s.deleteSearchFields!.run(mailbox, uid);
+    this.s.deleteSortKeys!.run(mailbox, uid);
   }
   /**
    * After a rename on disk: the file is now called `diskName` — recorded even
@@ -357,6 +394,8 @@ export class IndexDb {
   moveAllMessages(from: number, to: number): void {
     this.s.moveMessages!.run(to, from);
     this.s.moveStructures!.run(to, from);
+    this.s.moveSearchFields!.run(to, from);
+    this.s.moveSortKeys!.run(to, from);
   }
   /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state] (fewest columns: 100,000 rows per SELECT). */
   loadMessages(mailbox: number): unknown[][] {
@@ -387,8 +426,51 @@ export class IndexDb {
     const r = this.s.getStructure!.get(mailbox, uid) as { json: string } | undefined;
     return r ? r.json : null;
   }
-  setStructure(mailbox: number, uid: number, json: string): void {
+  /** Store a structure and its sort keys (`sortJson`: JSON of its `sort`, taken from `json` when not given). */
+  setStructure(mailbox: number, uid: number, json: string, sortJson?: string): void {
     this.s.setStructure!.run(mailbox, uid, json);
+    this.setSortKeys(mailbox, uid, sortJson ?? JSON.stringify((JSON.parse(json) as { sort: unknown }).sort));
+  }
+  setSortKeys(mailbox: number, uid: number, sortJson: string): void {
+    this.s.setSortKeys!.run(mailbox, uid, sortJson);
+  }
+  sortKeys(mailbox: number, uid: number): string | null {
+    return (this.s.getSortKeys!.get(mailbox, uid) as string | undefined) ?? null;
+  }
+  /** Sort key rows with UIDs in [firstUid, lastUid]: [uid, json]. */
+  sortKeysRange(mailbox: number, firstUid: number, lastUid: number): [number, string][] {
+    return this.s.sortKeysRange!.all(mailbox, firstUid, lastUid) as [number, string][];
+  }
+  /** Stored search fields of one message: undefined without a row, null columns when kept out. */
+  searchFields(mailbox: number, uid: number): SearchFieldsRow | undefined {
+    const r = this.s.getSearchFields!.get(mailbox, uid) as [string | null, string | null] | undefined;
+    return r && { fields: r[0], addresses: r[1] };
+  }
+  /** Stored rows with UIDs in [firstUid, lastUid], in UID order: [uid, fields, addresses]. */
+  searchFieldsRange(mailbox: number, firstUid: number, lastUid: number): [number, string | null, string | null][] {
+    return this.s.searchFieldsRange!.all(mailbox, firstUid, lastUid) as [number, string | null, string | null][];
+  }
+  setSearchFields(mailbox: number, uid: number, row: SearchFieldsRow): void {
+    this.s.setSearchFields!.run(mailbox, uid, row.fields, row.addresses);
+  }
+  /**
+   * UIDs whose stored fields lack one of `needles` (instr is a plain
+   * substring test on the lower-cased text; rows kept out never match).
+   * One statement per shape of the needle list, prepared once.
+   */
+  searchFieldsExcluded(mailbox: number, needles: readonly { needle: string; addresses: boolean }[]): number[] {
+    const shape = needles.map((n) => (n.addresses ? 'a' : 'f')).join('');
+    let st = this.excluded.get(shape);
+    if (!st) {
+      const lacks = needles.map((n) => (n.addresses ? '(instr(fields, ?) = 0 AND instr(addresses, ?) = 0)' : 'instr(fields, ?) = 0'));
+      st = this.db.prepare(`SELECT uid FROM search_fields WHERE mailbox = ? AND fields IS NOT NULL AND (${lacks.join(' OR ')})`).pluck();
+      this.excluded.set(shape, st);
+    }
+    return st.all(mailbox, ...needles.flatMap((n) => (n.addresses ? [n.needle, n.needle] : [n.needle]))) as number[];
+  }
+  /** Fill in the row of a message stored without one (it must still be there: a row never outlives its message). */
+  fillSearchFields(mailbox: number, uid: number, row: SearchFieldsRow): void {
+    this.s.fillSearchFields!.run(row.fields, row.addresses, mailbox, uid);
   }
   /** The packed message list if it still describes the mailbox exactly. */
   snapshot(row: MailboxRow): Buffer | null {

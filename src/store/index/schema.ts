@@ -34,7 +34,41 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 `;
 
-export const INDEX_VERSION = 2;
+export const INDEX_VERSION = 4;
+
+/**
+ * The SEARCH view of the common header fields (store/mime/search-header.ts
+ * storedFields): decoded, lower-cased "name: value" lines and address forms,
+ * written at delivery so SUBJECT/FROM/HEADER Message-ID… never open a file.
+ * NULL columns: kept out (too long); SEARCH reads the file for that message.
+ * A message without a row (stored before version 3) is filled in lazily.
+ */
+const SEARCH_FIELDS_TABLE = `
+CREATE TABLE IF NOT EXISTS search_fields (
+  mailbox INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  fields TEXT,
+  addresses TEXT,
+  PRIMARY KEY (mailbox, uid)
+) WITHOUT ROWID;
+`;
+
+/**
+ * The SORT/THREAD keys of each message (MimeTree.sort as JSON: RFC 5256 base
+ * subject, first From/To/Cc address, RFC 5957 display names, Date and the
+ * threading ids), written with its structure, so SORT reads a few hundred
+ * bytes per message instead of parsing the whole stored structure.
+ * A message without a row (structure stored before version 4) gets one the
+ * first time SORT or THREAD reads its structure.
+ */
+const SORT_KEYS_TABLE = `
+CREATE TABLE IF NOT EXISTS sort_keys (
+  mailbox INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (mailbox, uid)
+) WITHOUT ROWID;
+`;
 
 /**
  * data_dir/index/<account>.sqlite — a cache rebuilt from the journal and the
@@ -82,15 +116,20 @@ CREATE TABLE IF NOT EXISTS structures (
   json TEXT NOT NULL,
   PRIMARY KEY (mailbox, uid)
 );
-`;
+${SEARCH_FIELDS_TABLE}${SORT_KEYS_TABLE}`;
 
 /**
  * Steps from one index version to the next, run in order on an older file
  * (`INDEX_MIGRATIONS[v]` turns version v - 1 into v). Version 2 adds the
  * \Recent boundary; an index that never tracked \Recent starts it at UIDNEXT,
  * so an upgrade does not suddenly call every stored message recent.
+ * Version 3 adds the stored search fields, empty: rows are filled as
+ * SEARCH reads the files of older messages (never at open). Version 4 adds
+ * the sort keys, empty too: filled as SORT/THREAD read older structures.
  */
 export const INDEX_MIGRATIONS: Readonly<Record<number, string>> = {
   2: `ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;
       UPDATE mailboxes SET recent_uid = uidnext;`,
+  3: SEARCH_FIELDS_TABLE,
+  4: SORT_KEYS_TABLE,
 };

@@ -16,6 +16,8 @@ import { LIMITS } from '../../limits.js';
 import type { Draft, DraftOptions } from '../store.js';
 import { MimeStreamParser, parseChunks } from '../mime/stream.js';
 import type { MimeTree } from '../mime/types.js';
+import { searchHeaderOfPrefix } from '../mime/search-header.js';
+import { keptSearchFields, type SearchFieldsRow } from '../index/db.js';
 import { countBareLf } from './scan.js';
 
 /**
@@ -35,6 +37,9 @@ export class SpoolDraft implements Draft {
   private discarded = false;
   private bodyBytes = 0;
   private kept: Buffer[] | null = [];
+  /** The first LIMITS.store.searchHeadBytes bytes, for the stored search fields. */
+  private head: Buffer[] = [];
+  private headBytes = 0;
   /** Fed every byte written; null once it failed (the structure is then parsed on first access). */
   private parser: MimeStreamParser | null = new MimeStreamParser();
   private tree: MimeTree | null = null;
@@ -125,6 +130,7 @@ export class SpoolDraft implements Draft {
     // Held until the batch commits, possibly a thousand of them: keep neither the bytes nor the
     // structure (the commit parses the file again, in chunks); only what is on disk.
     this.kept = null;
+    this.head = [];
     this.tree = null;
     this.parked = true;
   }
@@ -171,6 +177,17 @@ export class SpoolDraft implements Draft {
     );
   }
 
+  /**
+   * The index's search fields of a finished draft (store/mime/search-header.ts),
+   * from its first bytes; null when its header block is longer than those
+   * (SEARCH then reads the file once and stores them).
+   */
+  searchFields(): SearchFieldsRow | null {
+    if (this.parked || this.discarded) return null;
+    const h = searchHeaderOfPrefix(Buffer.concat(this.head, this.headBytes), this.headBytes === this.size);
+    return h && keptSearchFields(h);
+  }
+
   /** The message bytes when it is small (at most KEEP_IN_MEMORY); null for a larger one. */
   smallContent(): Buffer | null {
     return this.kept ? Buffer.concat(this.kept, this.size) : null;
@@ -199,6 +216,11 @@ export class SpoolDraft implements Draft {
     this.vsize += chunk.length + countBareLf(chunk, this.lastByte);
     this.lastByte = chunk.length > 0 ? chunk[chunk.length - 1]! : this.lastByte;
     if (body) this.bodyBytes += chunk.length;
+    if (this.headBytes < LIMITS.store.searchHeadBytes) {
+      const part = chunk.subarray(0, LIMITS.store.searchHeadBytes - this.headBytes);
+      this.head.push(Buffer.from(part));
+      this.headBytes += part.length;
+    }
     if (this.kept) {
       // Copy: callers may reuse their buffers after write() resolves.
       if (this.size <= KEEP_IN_MEMORY) this.kept.push(Buffer.from(chunk));
