@@ -122,9 +122,21 @@ async function copyBodies(
 ): Promise<{ copied: number; last: number }> {
   let copied = 0;
   let last = lastUid;
-  const batch = LIMITS.importImap.batch;
-  for (let at = 0; at < metas.length; at += batch) {
-    const part = metas.slice(at, at + batch);
+  // Batches of at most `batch` messages and `batchBytes` of inline bodies.
+  const parts: (typeof metas)[] = [];
+  for (let at = 0, bytes = 0; at < metas.length; at++) {
+    const m = metas[at]!;
+    const inline = m.size <= LIMITS.importImap.inlineBytes ? m.size : 0;
+    const cur = parts[parts.length - 1];
+    if (!cur || cur.length >= LIMITS.importImap.batch || bytes + inline > LIMITS.importImap.batchBytes) {
+      parts.push([m]);
+      bytes = inline;
+    } else {
+      cur.push(m);
+      bytes += inline;
+    }
+  }
+  const fetchSmall = async (part: typeof metas): Promise<Map<number, Buffer>> => {
     const small = part.filter((m) => m.size <= LIMITS.importImap.inlineBytes);
     const bodies = new Map<number, Buffer>();
     if (small.length > 0) {
@@ -132,6 +144,16 @@ async function copyBodies(
         if (m.source) bodies.set(m.uid, m.source);
       }
     }
+    return bodies;
+  };
+  // One batch ahead: the source answers the next FETCH while this batch is written and fsync'd.
+  let ahead: Promise<Map<number, Buffer>> | null = parts.length > 0 ? fetchSmall(parts[0]!) : null;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const bodies = await ahead!;
+    ahead = i + 1 < parts.length ? fetchSmall(parts[i + 1]!) : null;
+    // Awaited next round; a failure meanwhile must not surface as an unhandled rejection.
+    ahead?.catch(() => undefined);
     for (const m of part) {
       let body: Readable | Buffer | undefined = bodies.get(m.uid);
       if (!body) {
