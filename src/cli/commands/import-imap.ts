@@ -113,6 +113,28 @@ async function copyFolder(client: Client, w: FolderWriter, lastUid: number, begi
   }
 }
 
+/**
+ * Batches of at most LIMITS.importImap.batch messages and batchBytes of
+ * whole-fetched bodies (messages over inlineBytes are streamed, so they do
+ * not count); a single message is a batch of its own whatever its size.
+ */
+export function splitBatches<T extends { size: number }>(metas: readonly T[], limits: { batch: number; batchBytes: number; inlineBytes: number } = LIMITS.importImap): T[][] {
+  const parts: T[][] = [];
+  let bytes = 0;
+  for (const m of metas) {
+    const inline = m.size <= limits.inlineBytes ? m.size : 0;
+    const cur = parts[parts.length - 1];
+    if (!cur || cur.length >= limits.batch || bytes + inline > limits.batchBytes) {
+      parts.push([m]);
+      bytes = inline;
+    } else {
+      cur.push(m);
+      bytes += inline;
+    }
+  }
+  return parts;
+}
+
 async function copyBodies(
   client: Client,
   w: FolderWriter,
@@ -122,20 +144,7 @@ async function copyBodies(
 ): Promise<{ copied: number; last: number }> {
   let copied = 0;
   let last = lastUid;
-  // Batches of at most `batch` messages and `batchBytes` of inline bodies.
-  const parts: (typeof metas)[] = [];
-  for (let at = 0, bytes = 0; at < metas.length; at++) {
-    const m = metas[at]!;
-    const inline = m.size <= LIMITS.importImap.inlineBytes ? m.size : 0;
-    const cur = parts[parts.length - 1];
-    if (!cur || cur.length >= LIMITS.importImap.batch || bytes + inline > LIMITS.importImap.batchBytes) {
-      parts.push([m]);
-      bytes = inline;
-    } else {
-      cur.push(m);
-      bytes += inline;
-    }
-  }
+  const parts = splitBatches(metas);
   const fetchSmall = async (part: typeof metas): Promise<Map<number, Buffer>> => {
     const small = part.filter((m) => m.size <= LIMITS.importImap.inlineBytes);
     const bodies = new Map<number, Buffer>();
