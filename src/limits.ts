@@ -354,6 +354,8 @@ export const LIMITS = {
     batch: 200,
     /** Messages up to this size are fetched whole in a batch; bigger ones are streamed to their file in chunks. */
     inlineBytes: 1024 * 1024,
+    /** A batch's whole-fetched bodies together (two batches are held: one written, the next arriving). */
+    batchBytes: 16 * 1024 * 1024,
     /** A batch's files are fsync'd this many at a time before they are renamed into cur/. */
     syncConcurrency: 32,
   },

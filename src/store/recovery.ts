@@ -140,10 +140,12 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const extra = kept && onDisk && onDisk.uidvalidity === kept.uidvalidity ? onDisk : null;
   const uidvalidity = list ? list.uidvalidity : st.nextUidvalidity();
   st.noteUidvalidity(uidvalidity);
-  const found: FoundMessage[] = [];
+  // Only the fields the index takes: readFound's lazy content/structure getters
+  // (two closures and the path per message) are not kept for every file.
+  const found: Pick<FoundMessage, 'basename' | 'rel' | 'flags' | 'size' | 'vsize' | 'internalDate'>[] = [];
   for (const f of listMessages(dir).values()) {
     const m = readFound(dir, f);
-    if (m) found.push(m);
+    if (m) found.push({ basename: m.basename, rel: m.rel, flags: m.flags, size: m.size, vsize: m.vsize, internalDate: m.internalDate });
   }
   sortFound(found);
   // Files the list knows keep their UID; the rest get new ones above everything listed.

@@ -113,6 +113,28 @@ async function copyFolder(client: Client, w: FolderWriter, lastUid: number, begi
   }
 }
 
+/**
+ * Batches of at most LIMITS.importImap.batch messages and batchBytes of
+ * whole-fetched bodies (messages over inlineBytes are streamed, so they do
+ * not count); a single message is a batch of its own whatever its size.
+ */
+export function splitBatches<T extends { size: number }>(metas: readonly T[], limits: { batch: number; batchBytes: number; inlineBytes: number } = LIMITS.importImap): T[][] {
+  const parts: T[][] = [];
+  let bytes = 0;
+  for (const m of metas) {
+    const inline = m.size <= limits.inlineBytes ? m.size : 0;
+    const cur = parts[parts.length - 1];
+    if (!cur || cur.length >= limits.batch || bytes + inline > limits.batchBytes) {
+      parts.push([m]);
+      bytes = inline;
+    } else {
+      cur.push(m);
+      bytes += inline;
+    }
+  }
+  return parts;
+}
+
 async function copyBodies(
   client: Client,
   w: FolderWriter,
@@ -122,9 +144,8 @@ async function copyBodies(
 ): Promise<{ copied: number; last: number }> {
   let copied = 0;
   let last = lastUid;
-  const batch = LIMITS.importImap.batch;
-  for (let at = 0; at < metas.length; at += batch) {
-    const part = metas.slice(at, at + batch);
+  const parts = splitBatches(metas);
+  const fetchSmall = async (part: typeof metas): Promise<Map<number, Buffer>> => {
     const small = part.filter((m) => m.size <= LIMITS.importImap.inlineBytes);
     const bodies = new Map<number, Buffer>();
     if (small.length > 0) {
@@ -132,6 +153,16 @@ async function copyBodies(
         if (m.source) bodies.set(m.uid, m.source);
       }
     }
+    return bodies;
+  };
+  // One batch ahead: the source answers the next FETCH while this batch is written and fsync'd.
+  let ahead: Promise<Map<number, Buffer>> | null = parts.length > 0 ? fetchSmall(parts[0]!) : null;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const bodies = await ahead!;
+    ahead = i + 1 < parts.length ? fetchSmall(parts[i + 1]!) : null;
+    // Awaited next round; a failure meanwhile must not surface as an unhandled rejection.
+    ahead?.catch(() => undefined);
     for (const m of part) {
       let body: Readable | Buffer | undefined = bodies.get(m.uid);
       if (!body) {
