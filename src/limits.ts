@@ -33,6 +33,10 @@ export const LIMITS = {
     maxTraceHeaderBytes: 256 * 1024,
     /** Distinct Delivered-To addresses remembered from one header. */
     maxDeliveredTo: 1000,
+    /** Forwarding targets of one embedded account (`roost user forward add`). */
+    maxForwards: 32,
+    /** Vacation text bytes (qmail-ldap's mailReplyText is DirectoryString {4096}; UTF-8 may take more bytes). */
+    maxReplyTextBytes: 16 * 1024,
   },
   lmtp: {
     /**

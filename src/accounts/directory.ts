@@ -11,6 +11,22 @@
 
 export type AccountStatus = 'active' | 'noaccess' | 'disabled' | 'deleted';
 
+/**
+ * What final delivery does besides (or instead of) the Maildir copy, from
+ * qmail-ldap's mailForwardingAddress, deliveryMode and mailReplyText
+ * (protocols.md §2.1; qmail-local.c) or the embedded directory's
+ * `roost user forward` / `roost user vacation`. Absent on an Account: a
+ * local copy only. Built by src/accounts/delivery-mode.ts.
+ */
+export interface DeliveryOptions {
+  /** Store the Maildir copy (false: deliveryMode nolocal, nombox or forwardonly). */
+  readonly local: boolean;
+  /** Forwarding targets, already empty under deliveryMode noforward. Handed to the smarthost with the same bytes. */
+  readonly forwards: readonly string[];
+  /** Vacation text (deliveryMode reply with a mailReplyText); absent = no replies. */
+  readonly replyText?: string;
+}
+
 export interface Account {
   /** Stable key for the account: index file names, locks, journal records. */
   readonly id: string;
@@ -28,6 +44,8 @@ export interface Account {
   readonly status: AccountStatus;
   /** This account's pop3.uidl_format (a migrated Dovecot user keeps its UIDLs); empty or absent: the config's. */
   readonly uidlFormat?: string;
+  /** Forwards, no-local-copy and vacation; absent = a local copy only. */
+  readonly delivery?: DeliveryOptions;
 }
 
 export type RecipientResult =

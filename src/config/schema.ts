@@ -134,6 +134,14 @@ export const SCHEMA = {
     attr_host: { type: 'string', default: 'mailHost' },
     /** Attribute holding a per-account pop3.uidl_format; empty: not read. */
     attr_uidl_format: { type: 'string', default: '' },
+    /** Forwards (multi-valued), kept in addition to the Maildir copy unless deliveryMode says otherwise; empty: not read. */
+    attr_forwarding_address: { type: 'string', default: 'mailForwardingAddress' },
+    /** qmail-ldap delivery modes (nolocal, nombox, forwardonly, noforward, noprogram, reply; others ignored); empty: not read. */
+    attr_delivery_mode: { type: 'string', default: 'deliveryMode' },
+    /** Vacation text used with deliveryMode reply (%HEADER% / %SUBJECT% as qmail-reply); empty: not read. */
+    attr_reply_text: { type: 'string', default: 'mailReplyText' },
+    /** Pipe programs: not run by Roost; an entry that has one is logged once. Empty: not read. */
+    attr_program: { type: 'string', default: 'deliveryProgramPath' },
   },
   replication: {
     role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },

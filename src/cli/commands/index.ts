@@ -14,6 +14,7 @@ import { status } from './status.js';
 import { verify } from './verify.js';
 import { aliasAdd, userAdd, userDel, userList, userPasswd, userUidl } from './user.js';
 import { userShow } from './user-show.js';
+import { forwardAdd, forwardDel, forwardList, vacationOff, vacationSet } from './user-forward.js';
 
 export const COMMANDS: readonly CliCommand[] = [
   serve,
@@ -24,6 +25,11 @@ export const COMMANDS: readonly CliCommand[] = [
   userUidl,
   userShow,
   aliasAdd,
+  forwardAdd,
+  forwardDel,
+  forwardList,
+  vacationSet,
+  vacationOff,
   status,
   deliver,
   reindex,
