@@ -37,6 +37,14 @@ export const LIMITS = {
     maxForwards: 32,
     /** Vacation text bytes (qmail-ldap's mailReplyText is DirectoryString {4096}; UTF-8 may take more bytes). */
     maxReplyTextBytes: 16 * 1024,
+    /** Header bytes of an incoming message kept to decide and build a vacation reply (RFC 3834 §2); a longer header gets none. */
+    maxReplyHeaderBytes: 64 * 1024,
+    /** Bytes of the incoming subject put into a reply's Subject (%SUBJECT%), so the line stays under RFC 5322 §2.1.1's 998. */
+    maxReplySubjectBytes: 900,
+    /** Message ids in a reply's References (RFC 5322 §3.6.4: the root and the most recent ones are kept). */
+    maxReplyReferences: 20,
+    /** Senders remembered per account for the once-per-window rule (the oldest are forgotten first). */
+    maxVacationSenders: 10_000,
   },
   lmtp: {
     /**

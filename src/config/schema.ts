@@ -73,6 +73,8 @@ export const SCHEMA = {
   delivery: {
     /** More Received lines than this in an incoming header is a loop (qmail-send's 100): D #5.4.6 / 554 5.4.6. */
     max_hops: { type: 'int', default: 100, min: 1, max: 10_000 },
+    /** A vacation reply goes to one sender at most once per this many days (RFC 3834 §2: 7 recommended). */
+    vacation_days: { type: 'int', default: 7, min: 1, max: 365 },
   },
   admin: {
     listen: { type: 'listen', default: '127.0.0.1:8025' },
