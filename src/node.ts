@@ -25,9 +25,13 @@ import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
 import { deliverStream } from './delivery/deliver.js';
+import { VacationMemory } from './delivery/vacation/memory.js';
 import { createLmtpServer } from './lmtp/server.js';
 import { createQmqpServer } from './qmqp/server.js';
 import { openStore, type Store } from './store/store.js';
+
+/** delivery.vacation_days in milliseconds. */
+const DAY_MS = 24 * 3600 * 1000;
 
 /** Bound ports (port 0 in the config resolves to the real one). Absent = listener disabled or closed. */
 export interface NodePorts {
@@ -157,6 +161,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let tls: SecureContextOptions;
   let directory: Directory;
   let store: Store;
+  let vacation: VacationMemory;
   try {
     tls = await loadTls(config, log);
     directory = await openDirectory(config, log);
@@ -171,6 +176,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       log: (msg, fields) => storeLog.warn(fields, msg),
     });
     cleanups.push(() => store.close());
+    vacation = new VacationMemory(path.join(dataDir, 'vacation.sqlite'), store, config.delivery.vacation_days * DAY_MS);
+    cleanups.push(() => vacation.close());
   } catch (err) {
     await unwind();
     throw err;
@@ -184,6 +191,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     directory,
     tls,
     replication: { waitFor: async () => undefined, writable: true },
+    vacation,
   };
 
   const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx)];
@@ -309,6 +317,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   try {
     const journaled = directory instanceof SqliteDirectory ? await journalDirectory(node, directory, cleanups) : null;
+    await followVacation(node, vacation, cleanups);
     const replication = await optionalReplication(log);
     if (replication) await replication(node);
     if (journaled && ctx.replication.writable) {
@@ -356,6 +365,17 @@ async function journalDirectory(node: RoostNode, directory: SqliteDirectory, cle
   cleanups.push(async () => unfollow());
   node.control.register('user', async (args) => journaled.run(parseUserOp(args)));
   return journaled;
+}
+
+/**
+ * The vacation memory follows the journal like the embedded directory: replies a crash left
+ * unrecorded are applied, and a replica applies the primary's (src/delivery/vacation/memory.ts).
+ */
+async function followVacation(node: RoostNode, vacation: VacationMemory, cleanups: (() => Promise<void>)[]): Promise<void> {
+  const caught = await vacation.catchUp();
+  if (caught > 0) node.log.info({ records: caught }, 'vacation: applied journaled replies');
+  const unfollow = vacation.follow((err, rec) => node.log.error({ err, lsn: rec.lsn.toString() }, 'vacation: applying a reply record failed'));
+  cleanups.push(async () => unfollow());
 }
 
 /** Commands every node answers on the control socket. */
