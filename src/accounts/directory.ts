@@ -42,10 +42,10 @@ export interface Account {
   /** Largest message this user accepts (LDAP mailSizeMax); 0 = no per-user limit. */
   readonly maxMessageSize: number;
   readonly status: AccountStatus;
-  /** This account's pop3.uidl_format (a migrated Dovecot user keeps its UIDLs); empty or absent: the config's. */
-  readonly uidlFormat?: string;
   /** Forwards, no-local-copy and vacation; absent = a local copy only. */
   readonly delivery?: DeliveryOptions;
+  /** This account's pop3.uidl_format (a migrated Dovecot user keeps its UIDLs); empty or absent: the config's. */
+  readonly uidlFormat?: string;
 }
 
 export type RecipientResult =
