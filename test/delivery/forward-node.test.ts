@@ -6,10 +6,12 @@
  * sent or remembered — so merging this step alone loses and defers nothing
  * (src/delivery/forward.ts, "INTEGRATION POINT").
  */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboxMessages } from '../helpers/maildir.js';
 import { lmtpSend } from '../helpers/lmtp.js';
-import { startTestNode, type TestNode } from '../helpers/node.js';
+import { makeTempDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 import { READER_DN, READER_PW, SUFFIX, Slapd, userLdif } from '../helpers/slapd.js';
 
@@ -57,5 +59,28 @@ describe('forwards and vacation without an outbound hand-off', () => {
     expect(r.data.map((d) => d.code)).toEqual([250, 250]);
     expect(await inboxMessages(t.ctx.store, await account('fonly@example.org'))).toHaveLength(2);
     expect(await inboxMessages(t.ctx.store, await account('vac@example.org'))).toHaveLength(2);
+  });
+});
+
+describe('vacation memory across a node restart', () => {
+  it('a sender answered before the restart is not answered again after it', async () => {
+    const dataDir = await makeTempDir();
+    try {
+      let n = await startTestNode({}, { dataDir });
+      expect(n.ctx.vacation!.claim('vac@example.org', 'bob@sender.example', 'Away.\n')).toBe(true);
+      await n.ctx.vacation!.remember('vac@example.org', 'bob@sender.example', 'Away.\n');
+      await n.stop();
+      n = await startTestNode({}, { dataDir });
+      expect(n.ctx.vacation!.claim('vac@example.org', 'bob@sender.example', 'Away.\n')).toBe(false);
+      expect(n.ctx.vacation!.count('vac@example.org')).toBe(1);
+      await n.stop();
+      // A lost vacation.sqlite is rebuilt from the journal at the next start.
+      await rm(path.join(dataDir, 'vacation.sqlite'));
+      n = await startTestNode({}, { dataDir });
+      expect(n.ctx.vacation!.claim('vac@example.org', 'bob@sender.example', 'Away.\n')).toBe(false);
+      await n.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
