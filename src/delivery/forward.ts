@@ -21,6 +21,7 @@ import type { Logger } from '../log/logger.js';
 import { LIMITS } from '../limits.js';
 import type { Incoming } from './deliver.js';
 import { expandMessage, type VacationPlan } from './expand.js';
+import { vacationReplies } from './metrics.js';
 import { composeReply } from './vacation/compose.js';
 import { readReplyHeader, type ReplyHeader } from './vacation/header.js';
 import type { VacationMemory } from './vacation/memory.js';
@@ -95,6 +96,7 @@ export async function sendReplies(ctx: ForwardingContext, plan: DeliveryPlan, lo
     try {
       claimed = vacation.claim(account.id, p.to, p.text);
       if (!claimed) {
+        vacationReplies.inc({ result: 'recent' });
         log.debug({ account: account.id, to: p.to }, 'vacation reply already sent within the window');
         continue;
       }
@@ -102,8 +104,10 @@ export async function sendReplies(ctx: ForwardingContext, plan: DeliveryPlan, lo
       await handOff.send({ recipient: p.to, message });
       await vacation.remember(account.id, p.to, p.text);
       claimed = false;
+      vacationReplies.inc({ result: 'sent' });
       log.info({ account: account.id, to: p.to }, 'vacation reply sent');
     } catch (err) {
+      vacationReplies.inc({ result: 'failed' });
       log.warn({ err, account: account.id, to: p.to }, 'vacation reply not sent');
     } finally {
       if (claimed) vacation.release(account.id, p.to);
