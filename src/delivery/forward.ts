@@ -76,7 +76,13 @@ export function planDelivery(
 ): DeliveryPlan {
   const header = readReplyHeader(incoming.header.header());
   const m = expandMessage(recipients, sender, header);
-  if (ctx.handOff) return { local: m.local, forwards: m.forwardTargets, replies: m.replies, header };
+  if (ctx.handOff) {
+    // nolocal/forwardonly without a forward (or with noforward): qmail-local delivers nothing and exits 0; so does Roost, loudly.
+    for (const r of recipients)
+      if (r.account.delivery?.local === false && r.account.delivery.forwards.length === 0)
+        ctx.log.warn({ account: r.account.id }, 'deliveryMode leaves neither a Maildir copy nor a forward: message accepted and dropped, as qmail-local does');
+    return { local: m.local, forwards: m.forwardTargets, replies: m.replies, header };
+  }
   // Without a hand-off every account keeps its Maildir copy: what Roost did before it read forwards.
   const all = new Map(recipients.map((r) => [r.account.id, r.account]));
   for (const a of all.values()) if (a.delivery?.forwards.length) noteOnce(ctx.log, a, 'forwarding');
