@@ -46,6 +46,30 @@ export const LIMITS = {
     /** Senders remembered per account for the once-per-window rule (the oldest are forgotten first). */
     maxVacationSenders: 10_000,
   },
+  outbound: {
+    /**
+     * RFC 5321 §4.5.3.2 client timeouts, per wait: initial 220 (§4.5.3.2.1),
+     * MAIL (.2), RCPT (.3), DATA's 354 (.4), each block of body written (.5),
+     * the reply to the final dot (.6). EHLO, STARTTLS and QUIT have none in the
+     * RFC; they get the MAIL value. `outbound.timeout_ms` may lower them all.
+     */
+    greetingTimeoutMs: 5 * 60_000,
+    mailTimeoutMs: 5 * 60_000,
+    rcptTimeoutMs: 5 * 60_000,
+    dataInitTimeoutMs: 2 * 60_000,
+    dataBlockTimeoutMs: 3 * 60_000,
+    dataTermTimeoutMs: 10 * 60_000,
+    /** QUIT after the outcome is known: a short courtesy wait, so a slow goodbye does not hold the answer back. */
+    quitTimeoutMs: 10_000,
+    /** No RFC value: a smarthost that does not accept the TCP connection by then is skipped. */
+    connectTimeoutMs: 30_000,
+    /** RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, CRLF included; a longer one fails the session. */
+    maxReplyLineLength: 512,
+    /** Lines in one multiline reply (EHLO lists a dozen); more fails the session. */
+    maxReplyLines: 100,
+    /** Smarthosts tried for one message. */
+    maxSmarthosts: 16,
+  },
   lmtp: {
     /**
      * A command line, CRLF included. RFC 5321 §4.5.3.1.4 gives 512 octets

@@ -4,6 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { SCHEMA, type Config, type KeySpec, type Section } from './schema.js';
 import { LIMITS } from '../limits.js';
 import { compileUidlFormat } from '../accounts/uidl-format.js';
+import { parseCidrList, parseHostPort } from '../outbound/targets.js';
 
 /** A configuration problem; `key` names the offending key ("qmqp.listen"). */
 export class ConfigError extends Error {
@@ -113,12 +114,30 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
   if (((root.tls as { cert: string; key: string }).cert === '') !== ((root.tls as { key: string }).key === ''))
     throw new ConfigError('tls.cert', 'tls.cert and tls.key must be set together');
   resolveSecret(root.replication as Config['replication'], cwd);
+  checkTargets(root);
   try {
     compileUidlFormat((root.pop3 as Config['pop3']).uidl_format);
   } catch (err) {
     throw new ConfigError('pop3.uidl_format', (err as Error).message);
   }
   return { ...(root as Omit<Config, 'paths'>), paths: { dataDir, mailDir, configFile } } as Config;
+}
+
+/** Smarthosts and relay networks are parsed here so a typo stops the start, not the mail. */
+function checkTargets(root: Record<string, unknown>): void {
+  const outbound = root.outbound as Config['outbound'];
+  outbound.smarthosts.forEach((s, i) => {
+    try {
+      parseHostPort(s, 25);
+    } catch (err) {
+      throw new ConfigError(`outbound.smarthosts[${i}]`, (err as Error).message);
+    }
+  });
+  try {
+    parseCidrList((root.qmqp as Config['qmqp']).relay_from);
+  } catch (err) {
+    throw new ConfigError('qmqp.relay_from', (err as Error).message);
+  }
 }
 
 /**

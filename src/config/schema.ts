@@ -58,6 +58,11 @@ export const SCHEMA = {
     read_timeout_ms: { type: 'int', default: 300_000, min: 100, max: 3_600_000 },
     /** What a delivery over quota answers: "defer" (Z, retry) or "bounce" (D, as qmail-ldap). */
     over_quota: { type: 'enum', default: 'defer', values: ['defer', 'bounce'] },
+    /**
+     * Peers (CIDR) whose messages may name recipients that are not local
+     * (qmail-qmqpd's RELAYCLIENT); others get D #5.7.1 for such a recipient.
+     */
+    relay_from: { type: 'strings', default: ['127.0.0.0/8', '::1/128'] },
   },
   /** RFC 2033 LMTP, for Postfix (`lmtp:inet:…`), Exim and others: per-recipient replies, each meaning what QMQP's K means. */
   lmtp: {
@@ -75,6 +80,19 @@ export const SCHEMA = {
     max_hops: { type: 'int', default: 100, min: 1, max: 10_000 },
     /** A vacation reply goes to one sender at most once per this many days (RFC 3834 §2: 7 recommended). */
     vacation_days: { type: 'int', default: 7, min: 1, max: 365 },
+  },
+  /** Outbound hand-off (the remote queue): recipients that are not local go to a smarthost within the transaction. */
+  outbound: {
+    /** "host:port" (port 25 when left out; "[v6]:port"), tried in turn; empty = remote delivery disabled. */
+    smarthosts: { type: 'strings', default: [] },
+    /** Domains delivered here; a recipient at any other domain is remote. Empty = every domain is local (no remote recipients). */
+    local_domains: { type: 'strings', default: [] },
+    /** RFC 3207: use STARTTLS when offered, insist on it, or never. */
+    starttls: { type: 'enum', default: 'opportunistic', values: ['opportunistic', 'required', 'off'] },
+    /** Verify the smarthost's certificate (name and chain) after STARTTLS. */
+    tls_verify: { type: 'bool', default: true },
+    /** Caps every SMTP wait (ms); 0 = RFC 5321 §4.5.3.2's per-command values. Keep it under the QMQP client's own timeout. */
+    timeout_ms: { type: 'int', default: 0, min: 0, max: 3_600_000 },
   },
   admin: {
     listen: { type: 'listen', default: '127.0.0.1:8025' },
@@ -181,6 +199,7 @@ export type Config = SectionValues<(typeof SCHEMA)['']> & {
   qmqp: SectionValues<(typeof SCHEMA)['qmqp']>;
   lmtp: SectionValues<(typeof SCHEMA)['lmtp']>;
   delivery: SectionValues<(typeof SCHEMA)['delivery']>;
+  outbound: SectionValues<(typeof SCHEMA)['outbound']>;
   admin: SectionValues<(typeof SCHEMA)['admin']>;
   tls: SectionValues<(typeof SCHEMA)['tls']>;
   auth: SectionValues<(typeof SCHEMA)['auth']>;
