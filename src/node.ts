@@ -26,6 +26,7 @@ import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
 import { deliverStream } from './delivery/deliver.js';
 import { VacationMemory } from './delivery/vacation/memory.js';
+import { smarthostHandOff } from './delivery/smarthost.js';
 import { createLmtpServer } from './lmtp/server.js';
 import { createQmqpServer } from './qmqp/server.js';
 import { openStore, type Store } from './store/store.js';
@@ -192,6 +193,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     tls,
     replication: { waitFor: async () => undefined, writable: true },
     vacation,
+    handOff: smarthostHandOff(config, log),
   };
 
   const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx)];

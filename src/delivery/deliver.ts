@@ -170,7 +170,7 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verd
   if (resolved.some((r) => r.account.maxMessageSize > 0 && draft.size > r.account.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
   const plan = planDelivery(ctx, resolved, req.sender, req.incoming);
   // Forwards first (issue 14 §2): a smarthost that does not take them leaves no local copy behind.
-  if (plan.forwards.length > 0) await ctx.handOff!.handOff({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
+  if (plan.forwards.length > 0) await ctx.handOff!.forward!({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
   if (plan.local.length === 0) {
     // deliveryMode nolocal/forwardonly everywhere: the forwards were the delivery (qmail-local stores nothing either).
     await draft.discard();
@@ -264,7 +264,7 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
   if (plan.forwards.length > 0) {
     // One hand-off for the forwards of all recipients; if it fails, those with forwards get its verdict (RFC 2033 §4.2).
     try {
-      await ctx.handOff!.handOff({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
+      await ctx.handOff!.forward!({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
     } catch (err) {
       const v = verdictForError(err, ctx.config.qmqp.over_quota);
       log[v.code === 'D' ? 'info' : 'warn']({ err, code: isRoostError(err) ? err.code : undefined }, 'forward hand-off failed');

@@ -9,12 +9,13 @@
  *  - sendReplies: after the verdict is K, each due reply is composed, handed
  *    off from <> and remembered. Best effort: a failure is logged, never a Z.
  *
- * INTEGRATION POINT with src/outbound (issue 14 §1, branch `outbound`): the
- * smarthost client is reached only through `DeliveryContext.handOff`
- * (the HandOff interface below). While a node has none, nothing changes for
- * the sender: accounts with forwards keep their Maildir copy (even under
- * deliveryMode nolocal, so no mail is lost), replies are not sent, and each
- * such account is logged once.
+ * INTEGRATION POINT with src/outbound (issue 14 §1): the smarthost client
+ * is reached only through `DeliveryContext.handOff` (the HandOff interface
+ * below; ./smarthost.ts builds it from `[outbound] smarthosts`). Without
+ * one, or without its `forward` (which needs the store to stream a finished
+ * draft), nothing changes for the sender: accounts with forwards keep their
+ * Maildir copy (even under deliveryMode nolocal, so no mail is lost), and
+ * each such account is logged once; without a HandOff no reply is sent.
  */
 import type { Account } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
@@ -35,7 +36,7 @@ export interface HandOff {
    * RoostError whose code verdictForError maps (TEMP → Z, a permanent
    * refusal → D) otherwise.
    */
-  handOff(req: { sender: string; recipients: readonly string[]; incoming: Incoming }): Promise<void>;
+  forward?(req: { sender: string; recipients: readonly string[]; incoming: Incoming }): Promise<void>;
   /** Send a message Roost made (a vacation reply): envelope sender <>, one recipient. Resolves when a smarthost took it. */
   send(req: { recipient: string; message: Buffer }): Promise<void>;
 }
@@ -62,9 +63,10 @@ export interface DeliveryPlan {
 const noted = new Set<string>();
 
 function noteOnce(log: Logger, account: Account, what: string): void {
-  if (noted.has(account.id)) return;
+  const key = `${what}\0${account.id}`;
+  if (noted.has(key)) return;
   if (noted.size >= LIMITS.ldap.maxCacheEntries) noted.clear();
-  noted.add(account.id);
+  noted.add(key);
   log.warn({ account: account.id }, `${what}: no outbound hand-off in this node ([outbound] smarthosts); ignored, the Maildir copy is kept`);
 }
 
@@ -76,7 +78,7 @@ export function planDelivery(
 ): DeliveryPlan {
   const header = readReplyHeader(incoming.header.header());
   const m = expandMessage(recipients, sender, header);
-  if (ctx.handOff) {
+  if (ctx.handOff?.forward) {
     // nolocal/forwardonly without a forward (or with noforward): qmail-local delivers nothing and exits 0; so does Roost, loudly.
     for (const r of recipients)
       if (r.account.delivery?.local === false && r.account.delivery.forwards.length === 0)
@@ -86,8 +88,8 @@ export function planDelivery(
   // Without a hand-off every account keeps its Maildir copy: what Roost did before it read forwards.
   const all = new Map(recipients.map((r) => [r.account.id, r.account]));
   for (const a of all.values()) if (a.delivery?.forwards.length) noteOnce(ctx.log, a, 'forwarding');
-  for (const r of m.replies) noteOnce(ctx.log, r.account, 'vacation reply');
-  return { local: [...all.values()], forwards: [], replies: [], header };
+  if (!ctx.handOff) for (const r of m.replies) noteOnce(ctx.log, r.account, 'vacation reply');
+  return { local: [...all.values()], forwards: [], replies: ctx.handOff ? m.replies : [], header };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * A node with LDAP accounts that have forwards and vacation texts but no
- * outbound hand-off (no [outbound] smarthost in this build): QMQP and LMTP
+ * outbound hand-off (no [outbound] smarthosts configured): QMQP and LMTP
  * deliveries behave as before Roost read those attributes — every account
  * keeps its Maildir copy, even under deliveryMode nolocal, and no reply is
  * sent or remembered — so merging this step alone loses and defers nothing

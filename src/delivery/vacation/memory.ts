@@ -88,6 +88,11 @@ export class VacationMemory {
     return true;
   }
 
+  /** Replies claimed and not yet remembered or released (being sent now). */
+  pending(): number {
+    return this.inFlight.size;
+  }
+
   release(accountId: string, sender: string): void {
     this.inFlight.delete(`${accountId}\0${traceKey(sender)}`);
   }
