@@ -21,6 +21,7 @@ import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Draft, SavedMessage, Store } from '../store/store.js';
 import { deliveredBytes, deliveries, deliveryLatency } from './metrics.js';
+import { handOffDraft, outboundFor, relayDenied, splitRecipients } from './remote.js';
 import { TraceScanner } from './trace.js';
 import { accepted, overQuotaVerdict, TEXT, verdictForError, type Verdict } from './verdict.js';
 
@@ -110,6 +111,8 @@ export interface DeliveryRequest {
   via: DeliveryVia;
   /** Correlates the log lines of one connection/command. */
   log?: Logger;
+  /** Whether recipients that are not local may be handed off (QMQP: peer in qmqp.relay_from). Default true (a local caller). */
+  relay?: boolean;
 }
 
 /**
@@ -125,7 +128,7 @@ export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): 
   const draft = req.incoming.draft;
   let verdict: Verdict;
   try {
-    verdict = await attempt(ctx, req);
+    verdict = await attempt(ctx, req, log);
   } catch (err) {
     verdict = verdictForError(err, ctx.config.qmqp.over_quota);
     const level = verdict.code === 'D' ? 'info' : 'warn';
@@ -141,9 +144,12 @@ export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): 
   return verdict;
 }
 
-async function attempt(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verdict> {
+async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger): Promise<Verdict> {
   if (!ctx.replication.writable) return { code: 'Z', text: TEXT.notPrimary, reason: 'notprimary' };
-  const resolved = await resolveAll(ctx.directory, req.recipients);
+  const outbound = outboundFor(ctx, log);
+  const { local, remote } = splitRecipients(outbound, req.recipients);
+  if (remote.length > 0 && req.relay === false) return relayDenied();
+  const resolved = local.length > 0 ? await resolveAll(ctx.directory, local) : [];
   if (!Array.isArray(resolved)) return resolved;
   const draft = req.incoming.draft;
   await draft.finish();
@@ -153,6 +159,15 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verd
   }
   // Per-account size limit (LDAP mailSizeMax); the global limit was enforced while receiving.
   if (resolved.some((a) => a.maxMessageSize > 0 && draft.size > a.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
+  // Remote first: a refusal then leaves nothing to undo here (./remote.ts).
+  if (remote.length > 0) {
+    const refused = await handOffDraft(outbound, draft, req.sender, remote);
+    if (refused) return refused;
+  }
+  if (resolved.length === 0) {
+    await draft.discard();
+    return accepted();
+  }
   const saved = await ctx.store.deliver(resolved, draft, { sender: req.sender, overQuota: 'bounce' });
   await ctx.replication.waitFor(maxLsn(saved));
   return accepted();
