@@ -21,6 +21,7 @@ import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Draft, SavedMessage, Store } from '../store/store.js';
 import { deliveredBytes, deliveries, deliveryLatency } from './metrics.js';
+import { handOffDraft, outboundFor, relayDenied, splitRecipients } from './remote.js';
 import { TraceScanner } from './trace.js';
 import { planDelivery, sendReplies, type DeliveryPlan, type HandOff } from './forward.js';
 import { HeaderCapture } from './vacation/header.js';
@@ -120,6 +121,8 @@ export interface DeliveryRequest {
   via: DeliveryVia;
   /** Correlates the log lines of one connection/command. */
   log?: Logger;
+  /** Whether recipients that are not local may be handed off (QMQP: peer in qmqp.relay_from). Default true (a local caller). */
+  relay?: boolean;
 }
 
 /**
@@ -136,7 +139,7 @@ export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): 
   let verdict: Verdict;
   let plan: DeliveryPlan | null = null;
   try {
-    const outcome = await attempt(ctx, req);
+    const outcome = await attempt(ctx, req, log);
     verdict = 'code' in outcome ? outcome : outcome.verdict;
     if (!('code' in outcome)) plan = outcome.plan;
   } catch (err) {
@@ -156,9 +159,12 @@ export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): 
   return verdict;
 }
 
-async function attempt(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verdict | { verdict: Verdict; plan: DeliveryPlan }> {
+async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger): Promise<Verdict | { verdict: Verdict; plan: DeliveryPlan }> {
   if (!ctx.replication.writable) return { code: 'Z', text: TEXT.notPrimary, reason: 'notprimary' };
-  const resolved = await resolveAll(ctx.directory, req.recipients);
+  const outbound = outboundFor(ctx, log);
+  const { local, remote } = splitRecipients(outbound, req.recipients);
+  if (remote.length > 0 && req.relay === false) return relayDenied();
+  const resolved = local.length > 0 ? await resolveAll(ctx.directory, local) : [];
   if (!Array.isArray(resolved)) return resolved;
   const draft = req.incoming.draft;
   await draft.finish();
@@ -169,10 +175,14 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verd
   // Per-account size limit (LDAP mailSizeMax); the global limit was enforced while receiving.
   if (resolved.some((r) => r.account.maxMessageSize > 0 && draft.size > r.account.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
   const plan = planDelivery(ctx, resolved, req.sender, req.incoming);
-  // Forwards first (issue 14 §2): a smarthost that does not take them leaves no local copy behind.
-  if (plan.forwards.length > 0) await ctx.handOff!.forward!({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
+  // Remote recipients and forwards (issue 14 §1, §2) first, in one hand-off: a refusal then leaves nothing to undo here (./remote.ts).
+  const out = [...remote, ...plan.forwards];
+  if (out.length > 0) {
+    const refused = await handOffDraft(outbound, draft, req.sender, out);
+    if (refused) return refused;
+  }
   if (plan.local.length === 0) {
-    // deliveryMode nolocal/forwardonly everywhere: the forwards were the delivery (qmail-local stores nothing either).
+    // Only remote recipients, or deliveryMode nolocal/forwardonly: the hand-off was the delivery (qmail-local stores nothing either).
     await draft.discard();
     return { verdict: accepted(), plan };
   }
@@ -263,12 +273,10 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
   const plan = planDelivery(ctx, group.map((i) => req.recipients[i]!), req.sender, req.incoming);
   if (plan.forwards.length > 0) {
     // One hand-off for the forwards of all recipients; if it fails, those with forwards get its verdict (RFC 2033 §4.2).
-    try {
-      await ctx.handOff!.forward!({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
-    } catch (err) {
-      const v = verdictForError(err, ctx.config.qmqp.over_quota);
-      log[v.code === 'D' ? 'info' : 'warn']({ err, code: isRoostError(err) ? err.code : undefined }, 'forward hand-off failed');
-      for (const i of group) if (accountOf(i).delivery?.forwards.length) out[i] = v;
+    const refused = await ctx.handOff!.forward!({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
+    if (refused) {
+      log.info({ verdict: refused.code, text: refused.text }, 'forward hand-off refused');
+      for (const i of group) if (accountOf(i).delivery?.forwards.length) out[i] = refused;
       group = group.filter((i) => out[i] === null);
     }
   }

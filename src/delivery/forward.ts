@@ -10,12 +10,12 @@
  *    off from <> and remembered. Best effort: a failure is logged, never a Z.
  *
  * INTEGRATION POINT with src/outbound (issue 14 §1): the smarthost client
- * is reached only through `DeliveryContext.handOff` (the HandOff interface
- * below; ./smarthost.ts builds it from `[outbound] smarthosts`). Without
- * one, or without its `forward` (which needs the store to stream a finished
- * draft), nothing changes for the sender: accounts with forwards keep their
- * Maildir copy (even under deliveryMode nolocal, so no mail is lost), and
- * each such account is logged once; without a HandOff no reply is sent.
+ * is reached through `DeliveryContext.handOff` (the HandOff interface
+ * below; ./smarthost.ts builds it from `[outbound] smarthosts`; QMQP hands
+ * forwards off together with its remote recipients, ./remote.ts). Without
+ * one nothing changes for the sender: accounts with forwards keep their
+ * Maildir copy (even under deliveryMode nolocal, so no mail is lost), each
+ * such account is logged once, and no reply is sent.
  */
 import type { Account } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
@@ -26,17 +26,17 @@ import { vacationReplies } from './metrics.js';
 import { composeReply } from './vacation/compose.js';
 import { readReplyHeader, type ReplyHeader } from './vacation/header.js';
 import type { VacationMemory } from './vacation/memory.js';
+import type { Verdict } from './verdict.js';
 
 /** What final delivery needs from the smarthost client (src/outbound). */
 export interface HandOff {
   /**
-   * Hand the received message (the draft's bytes, unchanged) to a smarthost
-   * for `recipients` with envelope sender `sender`. Resolves once a
-   * smarthost answered 250 after DATA for every recipient; rejects with a
-   * RoostError whose code verdictForError maps (TEMP → Z, a permanent
-   * refusal → D) otherwise.
+   * Hand the received message (the finished draft's bytes, unchanged) to a
+   * smarthost for `recipients` with envelope sender `sender`: null once a
+   * smarthost answered 250 after DATA for every recipient, else the verdict
+   * (D for a 5xx, Z otherwise). Never throws.
    */
-  forward?(req: { sender: string; recipients: readonly string[]; incoming: Incoming }): Promise<void>;
+  forward?(req: { sender: string; recipients: readonly string[]; incoming: Incoming }): Promise<Verdict | null>;
   /** Send a message Roost made (a vacation reply): envelope sender <>, one recipient. Resolves when a smarthost took it. */
   send(req: { recipient: string; message: Buffer }): Promise<void>;
 }

@@ -4,10 +4,8 @@
  * here: forwards and vacation replies go out whatever the target's domain,
  * as qmail-local's forwards went to qmail-queue.
  *
- * Vacation replies are sent now. Forwards need the finished draft's bytes
- * as a stream (the store's Draft reader, built on branch `outbound` for
- * remote recipients); until that is merged `forward` stays absent and
- * ./forward.ts keeps the Maildir copy instead.
+ * Forwards stream the finished draft (Draft.openReader) like remote
+ * recipients do (./remote.ts); vacation replies are a composed Buffer.
  */
 import { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
@@ -15,11 +13,16 @@ import { RoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { Outbound } from '../outbound/handoff.js';
 import type { HandOff } from './forward.js';
+import { handOffVerdict } from './remote.js';
 
 export function smarthostHandOff(config: Config, log: Logger): HandOff | undefined {
   if (config.outbound.smarthosts.length === 0) return undefined;
   const outbound = new Outbound(config.outbound, config.hostname, log.child({ component: 'outbound' }));
   return {
+    async forward({ sender, recipients, incoming }) {
+      const draft = incoming.draft;
+      return handOffVerdict(await outbound.handOff({ sender, size: draft.size, open: () => draft.openReader() }, recipients));
+    },
     async send({ recipient, message }) {
       // RFC 3834 §4: the reply's envelope sender is null, so nothing answers it.
       const res = await outbound.handOff({ sender: '', size: message.length, open: () => Readable.from([message]) }, [recipient]);
