@@ -261,7 +261,9 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
     else group.push(i);
   }
   const accountOf = (i: number): Account => req.recipients[i]!.account;
-  const distinct = [...new Map(group.map((i) => [accountOf(i).id, accountOf(i)])).values()];
+  // Quota matters only where a Maildir copy is kept (not under nolocal/forwardonly once forwards can go out).
+  const keepsCopy = (a: Account): boolean => a.delivery?.local !== false || !ctx.handOff?.forward;
+  const distinct = [...new Map(group.filter((i) => keepsCopy(accountOf(i))).map((i) => [accountOf(i).id, accountOf(i)])).values()];
   // One store call is all-or-nothing: with several accounts, take out the ones over quota first so
   // they do not fail the others. A single account is checked by the store itself.
   if (distinct.length > 1) {
