@@ -23,7 +23,8 @@ beforeAll(async () => {
   await slapd.ldapadd(
     userLdif('fw', { mail: 'fw@example.org', mailMessageStore: 'fw/', mailForwardingAddress: ['one@remote.example', 'two@remote.example'] }) +
       userLdif('fonly', { mail: 'fonly@example.org', mailMessageStore: 'fonly/', mailForwardingAddress: 'away@remote.example', deliveryMode: 'forwardonly' }) +
-      userLdif('plain', { mail: 'plain@example.org', mailMessageStore: 'plain/' }),
+      userLdif('plain', { mail: 'plain@example.org', mailMessageStore: 'plain/' }) +
+      userLdif('fofull', { mail: 'fofull@example.org', mailMessageStore: 'fofull/', mailForwardingAddress: 'full@remote.example', deliveryMode: 'forwardonly', mailQuotaSize: '10' }),
   );
   sink = await startSink();
   t = await startTestNode({
@@ -76,18 +77,22 @@ describe('forwards through the smarthost', () => {
     const dumps = await sink.waitDumps(3, 20_000);
     expect(dumps.find((x) => x.mailArgs === '<dave@sender.example>')!.rcptArgs).toEqual(['<away@remote.example>']);
     expect(await inbox('fonly@example.org')).toHaveLength(0);
+    // A tiny quota does not refuse an account that keeps no copy.
+    const quota = await lmtpSend(t.ports.lmtp!, MSG, 'gina@sender.example', ['fofull@example.org', 'plain@example.org']);
+    expect(quota.data.map((x) => x.code)).toEqual([250, 250]);
+    expect((await sink.waitDumps(4, 20_000)).find((x) => x.mailArgs === '<gina@sender.example>')!.rcptArgs).toEqual(['<full@remote.example>']);
 
     await sink.stop();
     const down = await lmtpSend(t.ports.lmtp!, MSG, 'erin@sender.example', ['fw@example.org', 'plain@example.org']);
     expect(down.data.map((x) => x.code)).toEqual([451, 250]);
     expect(await inbox('fw@example.org')).toHaveLength(1);
-    expect(await inbox('plain@example.org')).toHaveLength(2);
+    expect(await inbox('plain@example.org')).toHaveLength(3);
   });
 
   it('QMQP with the smarthost down: Z and no local copy', async () => {
     const r = await qmqpSend(t.ports.qmqp!, MSG, 'frank@sender.example', ['fw@example.org', 'plain@example.org']);
     expect(r.code).toBe('Z');
     expect(await inbox('fw@example.org')).toHaveLength(1);
-    expect(await inbox('plain@example.org')).toHaveLength(2);
+    expect(await inbox('plain@example.org')).toHaveLength(3);
   });
 });
