@@ -67,6 +67,10 @@ export const LIMITS = {
     maxReplyLineLength: 512,
     /** Lines in one multiline reply (EHLO lists a dozen); more fails the session. */
     maxReplyLines: 100,
+    /** QMQP hand-off to another mailHost: each wait (connect, write, reply), as qmail-qmqpc's 60 s read/write timeout. */
+    qmqpTimeoutMs: 60_000,
+    /** Bytes of a QMQP reply netstring read from a cluster peer (qmqp.html: K/Z/D and a short text). */
+    maxQmqpReply: 1024,
     /** Smarthosts tried for one message. */
     maxSmarthosts: 16,
   },

@@ -53,7 +53,16 @@ export type RecipientResult =
   /** Permanently refused (unknown, disabled, deleted, other mailHost): QMQP D with this text. */
   | { kind: 'rejected'; text: string }
   /** Temporarily refused (ambiguous entry, other mailHost with defer policy): QMQP Z with this text. */
-  | { kind: 'deferred'; text: string };
+  | {
+      kind: 'deferred';
+      text: string;
+      /**
+       * The account's mailHost when it is another server and
+       * `directory.ldap.other_host = "forward"`: final delivery over QMQP
+       * hands the message to that host; other callers defer as usual.
+       */
+      mailHost?: string;
+    };
 
 export type AuthResult =
   | { kind: 'ok'; account: Account }

@@ -310,9 +310,10 @@ export class LdapDirectory implements Directory {
     this.noteOnce(v.account.id, entry.dn, v.program, v.unknownModes);
     if (this.isOtherHost(v.host)) {
       this.log.info({ address: key, dn: entry.dn, mailHost: v.host }, 'recipient lives on another mailHost');
-      return this.cfg.other_host === 'bounce'
-        ? { kind: 'rejected', text: TEXTS.otherHostBounce }
-        : { kind: 'deferred', text: TEXTS.otherHostDefer };
+      if (this.cfg.other_host === 'bounce') return { kind: 'rejected', text: TEXTS.otherHostBounce };
+      // "forward": final delivery hands it to that host (src/delivery/cluster.ts); every other caller defers.
+      if (this.cfg.other_host === 'forward') return { kind: 'deferred', text: TEXTS.otherHostDefer, mailHost: v.host!.trim().toLowerCase() };
+      return { kind: 'deferred', text: TEXTS.otherHostDefer };
     }
     return { kind: 'found', account: v.account };
   }

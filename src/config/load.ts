@@ -59,13 +59,17 @@ function checkValue(key: string, spec: KeySpec, value: unknown): unknown {
     case 'strings':
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail('expected an array of strings');
       return [...(value as string[])];
+    case 'map':
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string'))
+        fail('expected a table of strings');
+      return { ...(value as Record<string, string>) };
   }
 }
 
 function applySection(out: Record<string, unknown>, name: string, spec: Section, given: Record<string, unknown>): void {
   for (const [k, ks] of Object.entries(spec)) {
     const full = name ? `${name}.${k}` : k;
-    out[k] = k in given ? checkValue(full, ks, given[k]) : Array.isArray(ks.default) ? [...ks.default] : ks.default;
+    out[k] = k in given ? checkValue(full, ks, given[k]) : Array.isArray(ks.default) ? [...ks.default] : typeof ks.default === 'object' ? { ...ks.default } : ks.default;
   }
 }
 
@@ -133,6 +137,13 @@ function checkTargets(root: Record<string, unknown>): void {
       throw new ConfigError(`outbound.smarthosts[${i}]`, (err as Error).message);
     }
   });
+  for (const [host, target] of Object.entries((root.cluster as Config['cluster']).hosts)) {
+    try {
+      parseHostPort(target, 628);
+    } catch (err) {
+      throw new ConfigError(`cluster.hosts.${host}`, (err as Error).message);
+    }
+  }
   try {
     parseCidrList((root.qmqp as Config['qmqp']).relay_from);
   } catch (err) {

@@ -11,7 +11,9 @@ export type KeySpec =
   | { type: 'int'; default: number; min: number; max: number }
   | { type: 'bool'; default: boolean }
   | { type: 'enum'; default: string; values: readonly string[] }
-  | { type: 'strings'; default: readonly string[] };
+  | { type: 'strings'; default: readonly string[] }
+  /** A TOML table of string values (`hosts = { mx2 = "10.0.0.2:628" }`). */
+  | { type: 'map'; default: Readonly<Record<string, string>> };
 
 export type Section = Record<string, KeySpec>;
 
@@ -94,6 +96,13 @@ export const SCHEMA = {
     /** Caps every SMTP wait (ms); 0 = RFC 5321 §4.5.3.2's per-command values. Keep it under the QMQP client's own timeout. */
     timeout_ms: { type: 'int', default: 0, min: 0, max: 3_600_000 },
   },
+  /** qmail-ldap clustering: where `directory.ldap.other_host = "forward"` sends an account's mail on another mailHost. */
+  cluster: {
+    /** QMQP port of the other mailHosts (qmail's 628). */
+    qmqp_port: { type: 'int', default: 628, min: 1, max: 65535 },
+    /** mailHost → "addr:port", for hosts not reachable by their mailHost name on qmqp_port. */
+    hosts: { type: 'map', default: {} },
+  },
   admin: {
     listen: { type: 'listen', default: '127.0.0.1:8025' },
   },
@@ -125,7 +134,8 @@ export const SCHEMA = {
     allowed_store_prefixes: { type: 'strings', default: [] },
     /** This server's name for mailHost; empty = accept any mailHost. */
     mail_host: { type: 'string', default: '' },
-    other_host: { type: 'enum', default: 'defer', values: ['defer', 'bounce'] },
+    /** An account whose mailHost is another server: defer (Z), bounce (D), or forward it to that host's QMQP port ([cluster]). */
+    other_host: { type: 'enum', default: 'defer', values: ['defer', 'bounce', 'forward'] },
     cache_ttl_ms: { type: 'int', default: 60_000, min: 0, max: 86_400_000 },
     negative_cache_ttl_ms: { type: 'int', default: 10_000, min: 0, max: 86_400_000 },
     pool_size: { type: 'int', default: 4, min: 1, max: 64 },
@@ -187,7 +197,9 @@ type ValueOf<K extends KeySpec> = K extends { type: 'int' }
     ? boolean
     : K extends { type: 'strings' }
       ? string[]
-      : string;
+      : K extends { type: 'map' }
+        ? Record<string, string>
+        : string;
 
 type SectionValues<S extends Section> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
@@ -200,6 +212,7 @@ export type Config = SectionValues<(typeof SCHEMA)['']> & {
   lmtp: SectionValues<(typeof SCHEMA)['lmtp']>;
   delivery: SectionValues<(typeof SCHEMA)['delivery']>;
   outbound: SectionValues<(typeof SCHEMA)['outbound']>;
+  cluster: SectionValues<(typeof SCHEMA)['cluster']>;
   admin: SectionValues<(typeof SCHEMA)['admin']>;
   tls: SectionValues<(typeof SCHEMA)['tls']>;
   auth: SectionValues<(typeof SCHEMA)['auth']>;

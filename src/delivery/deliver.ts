@@ -21,6 +21,7 @@ import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Draft, SavedMessage, Store } from '../store/store.js';
 import { deliveredBytes, deliveries, deliveryLatency } from './metrics.js';
+import { clusterLoop, handOffCluster } from './cluster.js';
 import { handOffDraft, outboundFor, relayDenied, splitRecipients } from './remote.js';
 import { TraceScanner } from './trace.js';
 import { planDelivery, sendReplies, type DeliveryPlan, type HandOff } from './forward.js';
@@ -77,19 +78,31 @@ export async function resolveRecipient(ctx: DeliveryContext, address: string): P
   }
 }
 
+interface Resolved {
+  /** Local recipients, one entry per distinct address, with their accounts. */
+  recipients: ResolvedRecipient[];
+  /** Recipients on another mailHost (other_host = "forward") → that mailHost. */
+  elsewhere: Map<string, string>;
+}
+
 /** Resolve every recipient; the first refusal decides (all-or-nothing). One entry per distinct address. */
-async function resolveAll(directory: Directory, recipients: readonly string[]): Promise<ResolvedRecipient[] | Verdict> {
+async function resolveAll(directory: Directory, recipients: readonly string[]): Promise<Resolved | Verdict> {
   // Look up distinct addresses at once (an LDAP backend bounds concurrency with its pool); the verdict
   // is still that of the first refused recipient in envelope order.
   const distinct = [...new Set(recipients.map((r) => r.toLowerCase()))];
   const results = await Promise.all(distinct.map((r) => directory.lookupRecipient(r)));
   const out: ResolvedRecipient[] = [];
+  const elsewhere = new Map<string, string>();
   for (const [i, r] of results.entries()) {
+    if (r.kind === 'deferred' && r.mailHost !== undefined) {
+      elsewhere.set(distinct[i]!, r.mailHost);
+      continue;
+    }
     const v = recipientVerdict(r);
     if ('code' in v) return v;
     out.push({ address: distinct[i]!, account: v });
   }
-  return out;
+  return { recipients: out, elsewhere };
 }
 
 /**
@@ -164,12 +177,17 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger):
   const outbound = outboundFor(ctx, log);
   const { local, remote } = splitRecipients(outbound, req.recipients);
   if (remote.length > 0 && req.relay === false) return relayDenied();
-  const resolved = local.length > 0 ? await resolveAll(ctx.directory, local) : [];
-  if (!Array.isArray(resolved)) return resolved;
+  const found = local.length > 0 ? await resolveAll(ctx.directory, local) : { recipients: [], elsewhere: new Map<string, string>() };
+  if ('code' in found) return found;
+  const resolved = found.recipients;
   const draft = req.incoming.draft;
   await draft.finish();
   for (const r of req.recipients) {
     const loop = loopVerdict(req.incoming.trace, r, ctx.config.delivery.max_hops);
+    if (loop) return loop;
+  }
+  if (found.elsewhere.size > 0) {
+    const loop = clusterLoop(ctx.config, req.incoming.trace);
     if (loop) return loop;
   }
   // Per-account size limit (LDAP mailSizeMax); the global limit was enforced while receiving.
@@ -179,6 +197,10 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger):
   const out = [...remote, ...plan.forwards];
   if (out.length > 0) {
     const refused = await handOffDraft(outbound, draft, req.sender, out);
+    if (refused) return refused;
+  }
+  if (found.elsewhere.size > 0) {
+    const refused = await handOffCluster(ctx.config, log, draft, req.sender, found.elsewhere);
     if (refused) return refused;
   }
   if (plan.local.length === 0) {

@@ -25,6 +25,15 @@ describe('outbound configuration', () => {
     const c = await load('empty.toml', '');
     expect(c.outbound).toEqual({ smarthosts: [], local_domains: [], starttls: 'opportunistic', tls_verify: true, timeout_ms: 0 });
     expect(c.qmqp.relay_from).toEqual(['127.0.0.0/8', '::1/128']);
+    expect(c.cluster).toEqual({ qmqp_port: 628, hosts: {} });
+  });
+
+  it('reads cluster.hosts as a table of host:port and refuses anything else', async () => {
+    const c = await load('cluster.toml', '[cluster]\nqmqp_port = 7628\nhosts = { "mx2.example.org" = "10.0.0.2:628" }\n[directory.ldap]\nother_host = "forward"\n');
+    expect(c.cluster).toEqual({ qmqp_port: 7628, hosts: { 'mx2.example.org': '10.0.0.2:628' } });
+    expect(c.directory.ldap.other_host).toBe('forward');
+    await expect(load('cbad1.toml', '[cluster]\nhosts = ["x"]\n')).rejects.toThrow(/cluster.hosts/);
+    await expect(load('cbad2.toml', '[cluster]\nhosts = { mx2 = "a b" }\n')).rejects.toThrow(/cluster.hosts.mx2/);
   });
 
   it('refuses a smarthost that is not host:port and a relay_from entry that is not CIDR', async () => {
