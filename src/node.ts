@@ -20,13 +20,13 @@ import { ControlServer } from './admin/control.js';
 import { CONTROL_SOCKET, NODE_FILE } from './admin/files.js';
 import { AdminHttpServer, type HealthReport } from './admin/http.js';
 import type { Config } from './config/schema.js';
+import { smarthostHandOff } from './delivery/smarthost.js';
+import { VacationMemory } from './delivery/vacation/memory.js';
 import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js';
 import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
 import { deliverStream } from './delivery/deliver.js';
-import { VacationMemory } from './delivery/vacation/memory.js';
-import { smarthostHandOff } from './delivery/smarthost.js';
 import { createLmtpServer } from './lmtp/server.js';
 import { createQmqpServer } from './qmqp/server.js';
 import { openStore, type Store } from './store/store.js';
@@ -179,6 +179,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     cleanups.push(() => store.close());
     vacation = new VacationMemory(path.join(dataDir, 'vacation.sqlite'), store, config.delivery.vacation_days * DAY_MS);
     cleanups.push(() => vacation.close());
+    await followVacation(log, vacation, cleanups);
   } catch (err) {
     await unwind();
     throw err;
@@ -319,7 +320,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   try {
     const journaled = directory instanceof SqliteDirectory ? await journalDirectory(node, directory, cleanups) : null;
-    await followVacation(node, vacation, cleanups);
     const replication = await optionalReplication(log);
     if (replication) await replication(node);
     if (journaled && ctx.replication.writable) {
@@ -373,10 +373,10 @@ async function journalDirectory(node: RoostNode, directory: SqliteDirectory, cle
  * The vacation memory follows the journal like the embedded directory: replies a crash left
  * unrecorded are applied, and a replica applies the primary's (src/delivery/vacation/memory.ts).
  */
-async function followVacation(node: RoostNode, vacation: VacationMemory, cleanups: (() => Promise<void>)[]): Promise<void> {
+async function followVacation(log: Logger, vacation: VacationMemory, cleanups: (() => Promise<void>)[]): Promise<void> {
   const caught = await vacation.catchUp();
-  if (caught > 0) node.log.info({ records: caught }, 'vacation: applied journaled replies');
-  const unfollow = vacation.follow((err, rec) => node.log.error({ err, lsn: rec.lsn.toString() }, 'vacation: applying a reply record failed'));
+  if (caught > 0) log.info({ records: caught }, 'vacation: applied journaled replies');
+  const unfollow = vacation.follow((err, rec) => log.error({ err, lsn: rec.lsn.toString() }, 'vacation: applying a reply record failed'));
   cleanups.push(async () => unfollow());
 }
 
