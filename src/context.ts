@@ -8,6 +8,8 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import type { Store } from './store/store.js';
 import type { Directory } from './accounts/directory.js';
+import type { HandOff } from './delivery/forward.js';
+import type { VacationMemory } from './delivery/vacation/memory.js';
 
 /**
  * Replica acknowledgement (issue 5). A write is acknowledged to the client
@@ -30,6 +32,10 @@ export interface NodeContext {
   /** Certificate and key for implicit TLS listeners and STARTTLS/STLS. */
   readonly tls: SecureContextOptions;
   readonly replication: ReplicationGate;
+  /** The smarthost client for forwards and vacation replies (src/outbound); absent: neither is done (src/delivery/forward.ts). */
+  readonly handOff?: HandOff;
+  /** Who got a vacation reply when (data_dir/vacation.sqlite, replicated through the journal). */
+  readonly vacation?: VacationMemory;
 }
 
 /** A protocol listener the node can open and close (promote/demote, SIGTERM). */

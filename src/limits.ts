@@ -43,6 +43,46 @@ export const LIMITS = {
     maxTraceHeaderBytes: 256 * 1024,
     /** Distinct Delivered-To addresses remembered from one header. */
     maxDeliveredTo: 1000,
+    /** Forwarding targets of one embedded account (`roost user forward add`). */
+    maxForwards: 32,
+    /** Vacation text bytes (qmail-ldap's mailReplyText is DirectoryString {4096}; UTF-8 may take more bytes). */
+    maxReplyTextBytes: 16 * 1024,
+    /** Header bytes of an incoming message kept to decide and build a vacation reply (RFC 3834 §2); a longer header gets none. */
+    maxReplyHeaderBytes: 64 * 1024,
+    /** Bytes of the incoming subject put into a reply's Subject (%SUBJECT%), so the line stays under RFC 5322 §2.1.1's 998. */
+    maxReplySubjectBytes: 900,
+    /** Message ids in a reply's References (RFC 5322 §3.6.4: the root and the most recent ones are kept). */
+    maxReplyReferences: 20,
+    /** Senders remembered per account for the once-per-window rule (the oldest are forgotten first). */
+    maxVacationSenders: 10_000,
+  },
+  outbound: {
+    /**
+     * RFC 5321 §4.5.3.2 client timeouts, per wait: initial 220 (§4.5.3.2.1),
+     * MAIL (.2), RCPT (.3), DATA's 354 (.4), each block of body written (.5),
+     * the reply to the final dot (.6). EHLO, STARTTLS and QUIT have none in the
+     * RFC; they get the MAIL value. `outbound.timeout_ms` may lower them all.
+     */
+    greetingTimeoutMs: 5 * 60_000,
+    mailTimeoutMs: 5 * 60_000,
+    rcptTimeoutMs: 5 * 60_000,
+    dataInitTimeoutMs: 2 * 60_000,
+    dataBlockTimeoutMs: 3 * 60_000,
+    dataTermTimeoutMs: 10 * 60_000,
+    /** QUIT after the outcome is known: a short courtesy wait, so a slow goodbye does not hold the answer back. */
+    quitTimeoutMs: 10_000,
+    /** No RFC value: a smarthost that does not accept the TCP connection by then is skipped. */
+    connectTimeoutMs: 30_000,
+    /** RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, CRLF included; a longer one fails the session. */
+    maxReplyLineLength: 512,
+    /** Lines in one multiline reply (EHLO lists a dozen); more fails the session. */
+    maxReplyLines: 100,
+    /** QMQP hand-off to another mailHost: each wait (connect, write, reply), as qmail-qmqpc's 60 s read/write timeout. */
+    qmqpTimeoutMs: 60_000,
+    /** Bytes of a QMQP reply netstring read from a cluster peer (qmqp.html: K/Z/D and a short text). */
+    maxQmqpReply: 1024,
+    /** Smarthosts tried for one message. */
+    maxSmarthosts: 16,
   },
   lmtp: {
     /**

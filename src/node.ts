@@ -22,6 +22,8 @@ import { attachStorageStatus } from './admin/storage-status.js';
 import { CONTROL_SOCKET, NODE_FILE } from './admin/files.js';
 import { AdminHttpServer, type HealthReport } from './admin/http.js';
 import type { Config } from './config/schema.js';
+import { smarthostHandOff } from './delivery/smarthost.js';
+import { VacationMemory } from './delivery/vacation/memory.js';
 import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js';
 import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
@@ -37,6 +39,9 @@ import { createPop3Server } from './pop3/server.js';
 import { createQmqpServer } from './qmqp/server.js';
 import { attachReplication } from './replication/index.js';
 import { openStore, type Store } from './store/store.js';
+
+/** delivery.vacation_days in milliseconds. */
+const DAY_MS = 24 * 3600 * 1000;
 
 /** Bound ports (port 0 in the config resolves to the real one). Absent = listener disabled or closed. */
 export interface NodePorts {
@@ -148,6 +153,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let tls: SecureContextOptions;
   let directory: Directory;
   let store: Store;
+  let vacation: VacationMemory;
   try {
     tls = await loadTls(config, log);
     directory = await openDirectory(config, log);
@@ -162,6 +168,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       log: (msg, fields) => storeLog.warn(fields, msg),
     });
     cleanups.push(() => store.close());
+    vacation = new VacationMemory(path.join(dataDir, 'vacation.sqlite'), store, config.delivery.vacation_days * DAY_MS);
+    cleanups.push(() => vacation.close());
+    await followVacation(log, vacation, cleanups);
   } catch (err) {
     await unwind();
     throw err;
@@ -175,6 +184,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     directory,
     tls,
     replication: { waitFor: async () => undefined, writable: true },
+    vacation,
+    handOff: smarthostHandOff(config, log),
   };
 
   const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx), createPop3Server(ctx), createImapServer(ctx)];
@@ -358,6 +369,17 @@ async function journalDirectory(node: RoostNode, directory: SqliteDirectory, cle
   cleanups.push(async () => unfollow());
   node.control.register('user', async (args) => journaled.run(parseUserOp(args)));
   return journaled;
+}
+
+/**
+ * The vacation memory follows the journal like the embedded directory: replies a crash left
+ * unrecorded are applied, and a replica applies the primary's (src/delivery/vacation/memory.ts).
+ */
+async function followVacation(log: Logger, vacation: VacationMemory, cleanups: (() => Promise<void>)[]): Promise<void> {
+  const caught = await vacation.catchUp();
+  if (caught > 0) log.info({ records: caught }, 'vacation: applied journaled replies');
+  const unfollow = vacation.follow((err, rec) => log.error({ err, lsn: rec.lsn.toString() }, 'vacation: applying a reply record failed'));
+  cleanups.push(async () => unfollow());
 }
 
 /** Commands every node answers on the control socket. */

@@ -11,6 +11,22 @@
 
 export type AccountStatus = 'active' | 'noaccess' | 'disabled' | 'deleted';
 
+/**
+ * What final delivery does besides (or instead of) the Maildir copy, from
+ * qmail-ldap's mailForwardingAddress, deliveryMode and mailReplyText
+ * (protocols.md §2.1; qmail-local.c) or the embedded directory's
+ * `roost user forward` / `roost user vacation`. Absent on an Account: a
+ * local copy only. Built by src/accounts/delivery-mode.ts.
+ */
+export interface DeliveryOptions {
+  /** Store the Maildir copy (false: deliveryMode nolocal, nombox or forwardonly). */
+  readonly local: boolean;
+  /** Forwarding targets, already empty under deliveryMode noforward. Handed to the smarthost with the same bytes. */
+  readonly forwards: readonly string[];
+  /** Vacation text (deliveryMode reply with a mailReplyText); absent = no replies. */
+  readonly replyText?: string;
+}
+
 export interface Account {
   /** Stable key for the account: index file names, locks, journal records. */
   readonly id: string;
@@ -26,6 +42,8 @@ export interface Account {
   /** Largest message this user accepts (LDAP mailSizeMax); 0 = no per-user limit. */
   readonly maxMessageSize: number;
   readonly status: AccountStatus;
+  /** Forwards, no-local-copy and vacation; absent = a local copy only. */
+  readonly delivery?: DeliveryOptions;
   /** This account's pop3.uidl_format (a migrated Dovecot user keeps its UIDLs); empty or absent: the config's. */
   readonly uidlFormat?: string;
   /** LDAP mailHost: the server (pair) holding this mailbox; absent = this one (qmail-ldap: no mailHost is local). */
@@ -46,7 +64,16 @@ export type RecipientResult =
   /** Permanently refused (unknown, disabled, deleted, other mailHost): QMQP D with this text. */
   | { kind: 'rejected'; text: string }
   /** Temporarily refused (ambiguous entry, other mailHost with defer policy): QMQP Z with this text. */
-  | { kind: 'deferred'; text: string };
+  | {
+      kind: 'deferred';
+      text: string;
+      /**
+       * The account's mailHost when it is another server and
+       * `directory.ldap.other_host = "forward"`: final delivery over QMQP
+       * hands the message to that host; other callers defer as usual.
+       */
+      mailHost?: string;
+    };
 
 export type AuthResult =
   | { kind: 'ok'; account: Account }

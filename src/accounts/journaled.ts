@@ -41,7 +41,11 @@ export type UserOp =
   | { op: 'status'; address: string; status: AccountStatus }
   | { op: 'uidl'; address: string; format: string }
   | { op: 'alias-add'; alias: string; address: string }
-  | { op: 'alias-del'; alias: string };
+  | { op: 'alias-del'; alias: string }
+  | { op: 'forward-add'; address: string; target: string }
+  | { op: 'forward-del'; address: string; target: string }
+  /** Vacation text; '' turns replies off (`roost user vacation off`). */
+  | { op: 'vacation'; address: string; text: string };
 
 const SEEDED_KEY = 'journal_seeded';
 const STATUSES: readonly AccountStatus[] = ['active', 'noaccess', 'disabled', 'deleted'];
@@ -94,6 +98,16 @@ export function parseUserOp(args: Record<string, unknown>): UserOp {
       return { op: 'alias-add', alias: str('alias'), address: str('address') };
     case 'alias-del':
       return { op: 'alias-del', alias: str('alias') };
+    case 'forward-add':
+    case 'forward-del':
+      return { op: args.op, address: str('address'), target: str('target') };
+    case 'vacation': {
+      const text = args.text;
+      if (typeof text !== 'string') throw new RoostError('LIMIT', 'user: "text" must be a string');
+      if (Buffer.byteLength(text, 'utf8') > LIMITS.delivery.maxReplyTextBytes)
+        throw new RoostError('LIMIT', `user: vacation text is longer than ${LIMITS.delivery.maxReplyTextBytes} bytes`);
+      return { op: 'vacation', address: str('address'), text };
+    }
     default:
       throw new RoostError('LIMIT', `user: unknown op ${JSON.stringify(args.op)}`);
   }
@@ -159,6 +173,15 @@ export class JournaledDirectory {
         break;
       case 'uidl':
         await d.setUidlFormat(op.address, op.format);
+        break;
+      case 'forward-add':
+        await d.addForward(op.address, op.target);
+        break;
+      case 'forward-del':
+        await d.removeForward(op.address, op.target);
+        break;
+      case 'vacation':
+        await d.setReplyText(op.address, op.text);
         break;
       case 'alias-add': {
         await d.addAlias(op.alias, op.address);

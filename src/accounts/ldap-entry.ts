@@ -8,6 +8,7 @@ import type { Entry } from 'ldapts';
 import { LIMITS } from '../limits.js';
 import type { Account, AccountStatus } from './directory.js';
 import { normalizeAddress } from './address.js';
+import { deliveryOptions, forwardTargetProblem, parseDeliveryModes } from './delivery-mode.js';
 
 /** Attribute names in use (config attr_*; qmail-ldap names by default). */
 export interface AttrNames {
@@ -24,6 +25,11 @@ export interface AttrNames {
   host: string;
   /** Per-account pop3.uidl_format (directory.ldap.attr_uidl_format); '' = not read. */
   uidlFormat?: string;
+  /** mailForwardingAddress, deliveryMode, mailReplyText, deliveryProgramPath (protocols.md §2.1). */
+  forwards: string;
+  deliveryMode: string;
+  replyText: string;
+  program: string;
 }
 
 export interface StorePolicy {
@@ -118,7 +124,15 @@ export function resolveStore(value: string, policy: StorePolicy): { path: string
 }
 
 export type EntryVerdict =
-  | { ok: true; account: Account; host: string | undefined }
+  | {
+      ok: true;
+      account: Account;
+      host: string | undefined;
+      /** deliveryProgramPath is set (Roost runs no programs: logged once per account). */
+      program: boolean;
+      /** deliveryMode values qmail-local would warn about (ignored). */
+      unknownModes: string[];
+    }
   | { ok: false; error: string };
 
 /** Build the Account for an entry, or say what in the entry is unusable. */
@@ -139,6 +153,14 @@ export function entryToAccount(entry: Entry, policy: EntryPolicy): EntryVerdict 
   const quotaMessages = intAttr(entry, a.quotaCount, policy.defaultQuotaMessages);
   const maxMessageSize = intAttr(entry, a.sizeMax, 0);
   for (const v of [quotaBytes, quotaMessages, maxMessageSize]) if (typeof v === 'string') return { ok: false, error: v };
+  const forwards = values(entry, a.forwards);
+  for (const f of forwards) {
+    const problem = forwardTargetProblem(f);
+    // Refused (Z) rather than skipped: with nolocal, a dropped forward would lose the mail.
+    if (problem) return { ok: false, error: `${a.forwards} ${JSON.stringify(f)}: ${problem}` };
+  }
+  const modes = parseDeliveryModes(values(entry, a.deliveryMode));
+  const delivery = deliveryOptions(forwards, modes, first(entry, a.replyText));
   const account: Account = {
     id: address,
     address,
@@ -148,8 +170,11 @@ export function entryToAccount(entry: Entry, policy: EntryPolicy): EntryVerdict 
     quotaMessages: quotaMessages as number,
     maxMessageSize: maxMessageSize as number,
     status: parseStatus(first(entry, a.status)),
+    ...(delivery ? { delivery } : {}),
   };
   const uidl = a.uidlFormat ? first(entry, a.uidlFormat) : undefined;
-  if (uidl) return { ok: true, account: { ...account, uidlFormat: uidl }, host: first(entry, a.host) };
-  return { ok: true, account, host: first(entry, a.host) };
+  const program = a.program !== '' && values(entry, a.program).length > 0;
+  const rest = { host: first(entry, a.host), program, unknownModes: modes.unknown };
+  if (uidl) return { ok: true, account: { ...account, uidlFormat: uidl }, ...rest };
+  return { ok: true, account, ...rest };
 }

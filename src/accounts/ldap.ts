@@ -108,6 +108,8 @@ export class LdapDirectory implements Directory {
   private closed = false;
   private readonly inFlight = new Map<string, Promise<RecipientResult>>();
   private readonly multiServer: boolean;
+  /** Accounts whose unsupported attributes were logged already (noteOnce). */
+  private readonly noted = new Set<string>();
 
   constructor(
     private readonly cfg: LdapConfig,
@@ -144,6 +146,10 @@ export class LdapDirectory implements Directory {
       status: cfg.attr_status,
       host: cfg.attr_host,
       uidlFormat: cfg.attr_uidl_format,
+      forwards: cfg.attr_forwarding_address,
+      deliveryMode: cfg.attr_delivery_mode,
+      replyText: cfg.attr_reply_text,
+      program: cfg.attr_program,
     };
     this.policy = {
       attrs,
@@ -166,7 +172,7 @@ export class LdapDirectory implements Directory {
   private get attributes(): string[] {
     const a = this.policy.attrs;
     const out = [a.mail, a.uid, a.store, a.home, a.quotaSize, a.quotaCount, a.sizeMax, a.status, a.host];
-    if (a.uidlFormat) out.push(a.uidlFormat);
+    for (const x of [a.uidlFormat, a.forwards, a.deliveryMode, a.replyText, a.program]) if (x) out.push(x);
     return out;
   }
 
@@ -301,13 +307,28 @@ export class LdapDirectory implements Directory {
       this.log.error({ address: key, dn: entry.dn, problem: v.error }, 'LDAP entry refused');
       return { kind: 'deferred', text: TEXTS.badEntry };
     }
+    this.noteOnce(v.account.id, entry.dn, v.program, v.unknownModes);
     if (this.isOtherHost(v.host)) {
       this.log.info({ address: key, dn: entry.dn, mailHost: v.host }, 'recipient lives on another mailHost');
-      return this.cfg.other_host === 'bounce'
-        ? { kind: 'rejected', text: TEXTS.otherHostBounce }
-        : { kind: 'deferred', text: TEXTS.otherHostDefer };
+      if (this.cfg.other_host === 'bounce') return { kind: 'rejected', text: TEXTS.otherHostBounce };
+      // "forward": final delivery hands it to that host (src/delivery/cluster.ts); every other caller defers.
+      if (this.cfg.other_host === 'forward') return { kind: 'deferred', text: TEXTS.otherHostDefer, mailHost: v.host!.trim().toLowerCase() };
+      return { kind: 'deferred', text: TEXTS.otherHostDefer };
     }
     return { kind: 'found', account: v.account };
+  }
+
+  /**
+   * What an entry asks for that Roost does not do, logged once per account
+   * (per process): deliveryProgramPath (out of scope, README) and deliveryMode
+   * values qmail-local would warn about. The set is bounded like the cache.
+   */
+  private noteOnce(id: string, dn: string, program: boolean, unknownModes: readonly string[]): void {
+    if ((!program && unknownModes.length === 0) || this.noted.has(id)) return;
+    if (this.noted.size >= LIMITS.ldap.maxCacheEntries) this.noted.clear();
+    this.noted.add(id);
+    if (program) this.log.warn({ account: id, dn }, `${this.policy.attrs.program} is set but Roost runs no delivery programs: ignored`);
+    if (unknownModes.length > 0) this.log.warn({ account: id, dn, values: unknownModes }, `undefined ${this.policy.attrs.deliveryMode} value ignored`);
   }
 
   /** qmail-ldap: mailHost must equal this host's control/me; an entry without mailHost is local. */

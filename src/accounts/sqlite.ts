@@ -10,9 +10,16 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { RoostError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 import type { Account, AccountStatus, AuthResult, Directory, DirectoryHealth, RecipientResult } from './directory.js';
 import { normalizeAddress, parseAccountAddress } from './address.js';
 import { hashPassword, verifyPassword } from './password.js';
+import { deliveryOptions, forwardTargetProblem, parseDeliveryModes } from './delivery-mode.js';
+
+/** The forwards column as a list. */
+export function forwardList(row: Pick<UserRow, 'forwards'>): string[] {
+  return (row.forwards ?? '').split('\n').filter((f) => f !== '');
+}
 
 const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS users (
@@ -24,7 +31,9 @@ CREATE TABLE IF NOT EXISTS users (
   max_message_size INTEGER NOT NULL DEFAULT 0,
   status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','noaccess','disabled','deleted')),
   created INTEGER NOT NULL,
-  uidl_format TEXT NOT NULL DEFAULT ''
+  uidl_format TEXT NOT NULL DEFAULT '',
+  forwards TEXT NOT NULL DEFAULT '',
+  reply_text TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS aliases (
   alias TEXT PRIMARY KEY,
@@ -48,6 +57,10 @@ export interface UserRow {
   created: number;
   /** pop3.uidl_format for this account; '' = the config's. */
   uidl_format: string;
+  /** Forwarding targets, one per line ('' = none), kept in addition to the Maildir copy. */
+  forwards: string;
+  /** Vacation text ('' = no replies); as mailReplyText with deliveryMode reply. */
+  reply_text: string;
 }
 
 export interface NewUser {
@@ -100,7 +113,8 @@ export class SqliteDirectory implements Directory {
       this.db.exec(SCHEMA_SQL);
       // Directories made before the column existed.
       const cols = this.db.prepare('PRAGMA table_info(users)').all() as { name: string }[];
-      if (!cols.some((c) => c.name === 'uidl_format')) this.db.exec("ALTER TABLE users ADD COLUMN uidl_format TEXT NOT NULL DEFAULT ''");
+      for (const col of ['uidl_format', 'forwards', 'reply_text'])
+        if (!cols.some((c) => c.name === col)) this.db.exec(`ALTER TABLE users ADD COLUMN ${col} TEXT NOT NULL DEFAULT ''`);
     } catch (err) {
       throw new RoostError('UNAVAILABLE', `directory ${file}: ${(err as Error).message}`, { cause: err });
     }
@@ -127,6 +141,7 @@ export class SqliteDirectory implements Directory {
 
   /** The Account a row describes (Maildir resolved against this node's mail_dir). */
   toAccount(row: UserRow): Account {
+    const delivery = deliveryOptions(forwardList(row), parseDeliveryModes(row.reply_text ? ['reply'] : []), row.reply_text || undefined);
     return {
       id: row.address,
       address: row.address,
@@ -137,6 +152,7 @@ export class SqliteDirectory implements Directory {
       maxMessageSize: row.max_message_size,
       status: row.status,
       ...(row.uidl_format ? { uidlFormat: row.uidl_format } : {}),
+      ...(delivery ? { delivery } : {}),
     };
   }
 
@@ -211,6 +227,8 @@ export class SqliteDirectory implements Directory {
       status: u.status ?? 'active',
       created: Math.floor(Date.now() / 1000),
       uidl_format: '',
+      forwards: '',
+      reply_text: '',
     };
     this.guard('add', () => {
       const tx = this.db.transaction(() => {
@@ -218,8 +236,8 @@ export class SqliteDirectory implements Directory {
         if (this.q.alias.get(address)) throw new RoostError('EXISTS', `${address} is an alias`);
         this.db
           .prepare(
-            `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created, uidl_format)
-             VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created, @uidl_format)`,
+            `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created, uidl_format, forwards, reply_text)
+             VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created, @uidl_format, @forwards, @reply_text)`,
           )
           .run(row);
       });
@@ -253,6 +271,56 @@ export class SqliteDirectory implements Directory {
   async setUidlFormat(address: string, format: string): Promise<void> {
     const a = normalizeAddress(address);
     const changes = this.guard('uidl', () => this.db.prepare('UPDATE users SET uidl_format = ? WHERE address = ?').run(format, a).changes);
+    if (changes === 0) throw new RoostError('NOTFOUND', `no user ${a}`);
+  }
+
+  /** Add a forwarding target (kept in addition to the Maildir copy); EXISTS when already there. */
+  async addForward(address: string, target: string): Promise<void> {
+    const a = normalizeAddress(address);
+    const t = target.trim();
+    const problem = forwardTargetProblem(t);
+    if (problem) throw new RoostError('BADNAME', `not an acceptable forwarding address: ${JSON.stringify(target)} (${problem})`);
+    this.guard('forward add', () => {
+      const tx = this.db.transaction(() => {
+        const row = this.q.user.get(a);
+        if (!row) throw new RoostError('NOTFOUND', `no user ${a}`);
+        const list = forwardList(row);
+        if (list.some((f) => f.toLowerCase() === t.toLowerCase())) throw new RoostError('EXISTS', `${a} already forwards to ${t}`);
+        if (list.length >= LIMITS.delivery.maxForwards) throw new RoostError('LIMIT', `${a} has ${list.length} forwards, the most allowed`);
+        this.db.prepare('UPDATE users SET forwards = ? WHERE address = ?').run([...list, t].join('\n'), a);
+      });
+      tx.immediate();
+    });
+  }
+
+  async removeForward(address: string, target: string): Promise<void> {
+    const a = normalizeAddress(address);
+    const t = target.trim().toLowerCase();
+    this.guard('forward del', () => {
+      const tx = this.db.transaction(() => {
+        const row = this.q.user.get(a);
+        if (!row) throw new RoostError('NOTFOUND', `no user ${a}`);
+        const list = forwardList(row);
+        const rest = list.filter((f) => f.toLowerCase() !== t);
+        if (rest.length === list.length) throw new RoostError('NOTFOUND', `${a} does not forward to ${target.trim()}`);
+        this.db.prepare('UPDATE users SET forwards = ? WHERE address = ?').run(rest.join('\n'), a);
+      });
+      tx.immediate();
+    });
+  }
+
+  /** The account's forwarding targets. */
+  async forwardsOf(address: string): Promise<string[]> {
+    const a = normalizeAddress(address);
+    const row = this.guard('forward list', () => this.q.user.get(a));
+    if (!row) throw new RoostError('NOTFOUND', `no user ${a}`);
+    return forwardList(row);
+  }
+
+  /** Vacation text ('' turns replies off). */
+  async setReplyText(address: string, text: string): Promise<void> {
+    const a = normalizeAddress(address);
+    const changes = this.guard('vacation', () => this.db.prepare('UPDATE users SET reply_text = ? WHERE address = ?').run(text, a).changes);
     if (changes === 0) throw new RoostError('NOTFOUND', `no user ${a}`);
   }
 
@@ -323,12 +391,12 @@ export class SqliteDirectory implements Directory {
   /** Apply journaled changes idempotently and remember `lsn` as applied, in one transaction. */
   applyChanges(changes: readonly DirectoryChange[], lsn: bigint): void {
     const putUser = this.db.prepare(
-      `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created, uidl_format)
-       VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created, @uidl_format)
+      `INSERT INTO users (address, password, maildir, quota_bytes, quota_messages, max_message_size, status, created, uidl_format, forwards, reply_text)
+       VALUES (@address, @password, @maildir, @quota_bytes, @quota_messages, @max_message_size, @status, @created, @uidl_format, @forwards, @reply_text)
        ON CONFLICT(address) DO UPDATE SET password = excluded.password, maildir = excluded.maildir,
          quota_bytes = excluded.quota_bytes, quota_messages = excluded.quota_messages,
          max_message_size = excluded.max_message_size, status = excluded.status, created = excluded.created,
-         uidl_format = excluded.uidl_format`,
+         uidl_format = excluded.uidl_format, forwards = excluded.forwards, reply_text = excluded.reply_text`,
     );
     // An alias whose user is missing here (a diverged copy) is skipped rather than breaking the foreign key.
     const putAlias = this.db.prepare(
@@ -340,8 +408,8 @@ export class SqliteDirectory implements Directory {
         for (const c of changes) {
           if (c.op === 'user-put') {
             this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.user.address);
-            // Records journaled before the column existed carry no uidl_format.
-            putUser.run({ ...c.user, uidl_format: c.user.uidl_format ?? '' });
+            // Records journaled before a column existed carry no value for it.
+            putUser.run({ ...c.user, uidl_format: c.user.uidl_format ?? '', forwards: c.user.forwards ?? '', reply_text: c.user.reply_text ?? '' });
           } else if (c.op === 'user-del') this.db.prepare('DELETE FROM users WHERE address = ?').run(c.address);
           else if (c.op === 'alias-put') putAlias.run({ alias: c.alias, address: c.address });
           else this.db.prepare('DELETE FROM aliases WHERE alias = ?').run(c.alias);

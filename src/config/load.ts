@@ -6,6 +6,7 @@ import { LIMITS } from '../limits.js';
 import { compileUidlFormat } from '../accounts/uidl-format.js';
 import { parseCidrList } from '../net/cidr.js';
 import { parsePairSpec } from '../proxy/pairs.js';
+import { parseHostPort } from '../outbound/targets.js';
 
 /** A configuration problem; `key` names the offending key ("qmqp.listen"). */
 export class ConfigError extends Error {
@@ -125,6 +126,7 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
   if (((root.tls as { cert: string; key: string }).cert === '') !== ((root.tls as { key: string }).key === ''))
     throw new ConfigError('tls.cert', 'tls.cert and tls.key must be set together');
   resolveSecret(root.replication as Config['replication'], cwd);
+  checkTargets(root);
   try {
     parseCidrList((root.proxy as Config['proxy']).trusted);
   } catch (err) {
@@ -134,7 +136,7 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
     try {
       parsePairSpec(value);
     } catch (err) {
-      throw new ConfigError('cluster.hosts', `${name}: ${(err as Error).message}`);
+      throw new ConfigError(`cluster.hosts.${name}`, (err as Error).message);
     }
   }
   // A proxied listener or auth_http with no trusted proxy would refuse everyone: say so at start.
@@ -150,6 +152,23 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
     throw new ConfigError('pop3.uidl_format', (err as Error).message);
   }
   return { ...(root as Omit<Config, 'paths'>), paths: { dataDir, mailDir, configFile } } as Config;
+}
+
+/** Smarthosts and relay networks are parsed here so a typo stops the start, not the mail. */
+function checkTargets(root: Record<string, unknown>): void {
+  const outbound = root.outbound as Config['outbound'];
+  outbound.smarthosts.forEach((s, i) => {
+    try {
+      parseHostPort(s, 25);
+    } catch (err) {
+      throw new ConfigError(`outbound.smarthosts[${i}]`, (err as Error).message);
+    }
+  });
+  try {
+    parseCidrList((root.qmqp as Config['qmqp']).relay_from);
+  } catch (err) {
+    throw new ConfigError('qmqp.relay_from', (err as Error).message);
+  }
 }
 
 /**

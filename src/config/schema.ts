@@ -64,6 +64,11 @@ export const SCHEMA = {
     read_timeout_ms: { type: 'int', default: 300_000, min: 100, max: 3_600_000 },
     /** What a delivery over quota answers: "defer" (Z, retry) or "bounce" (D, as qmail-ldap). */
     over_quota: { type: 'enum', default: 'defer', values: ['defer', 'bounce'] },
+    /**
+     * Peers (CIDR) whose messages may name recipients that are not local
+     * (qmail-qmqpd's RELAYCLIENT); others get D #5.7.1 for such a recipient.
+     */
+    relay_from: { type: 'strings', default: ['127.0.0.0/8', '::1/128'] },
   },
   /** RFC 2033 LMTP, for Postfix (`lmtp:inet:…`), Exim and others: per-recipient replies, each meaning what QMQP's K means. */
   lmtp: {
@@ -79,6 +84,21 @@ export const SCHEMA = {
   delivery: {
     /** More Received lines than this in an incoming header is a loop (qmail-send's 100): D #5.4.6 / 554 5.4.6. */
     max_hops: { type: 'int', default: 100, min: 1, max: 10_000 },
+    /** A vacation reply goes to one sender at most once per this many days (RFC 3834 §2: 7 recommended). */
+    vacation_days: { type: 'int', default: 7, min: 1, max: 365 },
+  },
+  /** Outbound hand-off (the remote queue): recipients that are not local go to a smarthost within the transaction. */
+  outbound: {
+    /** "host:port" (port 25 when left out; "[v6]:port"), tried in turn; empty = remote delivery disabled. */
+    smarthosts: { type: 'strings', default: [] },
+    /** Domains delivered here; a recipient at any other domain is remote. Empty = every domain is local (no remote recipients). */
+    local_domains: { type: 'strings', default: [] },
+    /** RFC 3207: use STARTTLS when offered, insist on it, or never. */
+    starttls: { type: 'enum', default: 'opportunistic', values: ['opportunistic', 'required', 'off'] },
+    /** Verify the smarthost's certificate (name and chain) after STARTTLS. */
+    tls_verify: { type: 'bool', default: true },
+    /** Caps every SMTP wait (ms); 0 = RFC 5321 §4.5.3.2's per-command values. Keep it under the QMQP client's own timeout. */
+    timeout_ms: { type: 'int', default: 0, min: 0, max: 3_600_000 },
   },
   admin: {
     listen: { type: 'listen', default: '127.0.0.1:8025' },
@@ -96,14 +116,21 @@ export const SCHEMA = {
     /** When set, auth_http requests must carry it in the X-Roost-Secret header (nginx: `auth_http_header X-Roost-Secret "…";`). */
     auth_secret: { type: 'string', default: '' },
   },
-  /** The other servers (pairs) of a cluster, named by LDAP mailHost. */
+  /**
+   * The other servers (pairs) of a cluster, named by LDAP mailHost: where
+   * auth_http sends their logins and where `directory.ldap.other_host =
+   * "forward"` sends their mail (qmail-ldap clustering).
+   */
   cluster: {
     /**
      * mailHost → the pair: its service (floating) address, an IP or a name
      * resolved when asked; or its nodes' admin listeners ("host:port host:port"),
-     * whose /health names the primary (src/proxy/pairs.ts).
+     * whose /health names the primary and its ports (src/proxy/pairs.ts).
+     * A mailHost not listed is reached by its own name.
      */
     hosts: { type: 'map', default: {} },
+    /** QMQP port of the other mailHosts' service addresses (qmail's 628). */
+    qmqp_port: { type: 'int', default: 628, min: 1, max: 65535 },
     /** Where the pairs take proxied IMAP and POP3 (their imap.proxy_listen / pop3.proxy_listen port). */
     imap_port: { type: 'int', default: 143, min: 1, max: 65535 },
     pop3_port: { type: 'int', default: 110, min: 1, max: 65535 },
@@ -136,7 +163,8 @@ export const SCHEMA = {
     allowed_store_prefixes: { type: 'strings', default: [] },
     /** This server's name for mailHost; empty = accept any mailHost. */
     mail_host: { type: 'string', default: '' },
-    other_host: { type: 'enum', default: 'defer', values: ['defer', 'bounce'] },
+    /** An account whose mailHost is another server: defer (Z), bounce (D), or forward it to that host's QMQP port ([cluster]). */
+    other_host: { type: 'enum', default: 'defer', values: ['defer', 'bounce', 'forward'] },
     cache_ttl_ms: { type: 'int', default: 60_000, min: 0, max: 86_400_000 },
     negative_cache_ttl_ms: { type: 'int', default: 10_000, min: 0, max: 86_400_000 },
     pool_size: { type: 'int', default: 4, min: 1, max: 64 },
@@ -165,6 +193,14 @@ export const SCHEMA = {
     attr_host: { type: 'string', default: 'mailHost' },
     /** Attribute holding a per-account pop3.uidl_format; empty: not read. */
     attr_uidl_format: { type: 'string', default: '' },
+    /** Forwards (multi-valued), kept in addition to the Maildir copy unless deliveryMode says otherwise; empty: not read. */
+    attr_forwarding_address: { type: 'string', default: 'mailForwardingAddress' },
+    /** qmail-ldap delivery modes (nolocal, nombox, forwardonly, noforward, noprogram, reply; others ignored); empty: not read. */
+    attr_delivery_mode: { type: 'string', default: 'deliveryMode' },
+    /** Vacation text used with deliveryMode reply (%HEADER% / %SUBJECT% as qmail-reply); empty: not read. */
+    attr_reply_text: { type: 'string', default: 'mailReplyText' },
+    /** Pipe programs: not run by Roost; an entry that has one is logged once. Empty: not read. */
+    attr_program: { type: 'string', default: 'deliveryProgramPath' },
   },
   replication: {
     role: { type: 'enum', default: 'primary', values: ['primary', 'replica'] },
@@ -204,6 +240,7 @@ export type Config = SectionValues<(typeof SCHEMA)['']> & {
   qmqp: SectionValues<(typeof SCHEMA)['qmqp']>;
   lmtp: SectionValues<(typeof SCHEMA)['lmtp']>;
   delivery: SectionValues<(typeof SCHEMA)['delivery']>;
+  outbound: SectionValues<(typeof SCHEMA)['outbound']>;
   admin: SectionValues<(typeof SCHEMA)['admin']>;
   proxy: SectionValues<(typeof SCHEMA)['proxy']>;
   cluster: SectionValues<(typeof SCHEMA)['cluster']>;

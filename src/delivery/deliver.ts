@@ -21,7 +21,12 @@ import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Draft, SavedMessage, Store } from '../store/store.js';
 import { deliveredBytes, deliveries, deliveryLatency } from './metrics.js';
+import { clusterLoop, handOffCluster } from './cluster.js';
+import { handOffDraft, outboundFor, relayDenied, splitRecipients } from './remote.js';
 import { TraceScanner } from './trace.js';
+import { planDelivery, sendReplies, type DeliveryPlan, type HandOff } from './forward.js';
+import { HeaderCapture } from './vacation/header.js';
+import type { VacationMemory } from './vacation/memory.js';
 import { accepted, overQuotaVerdict, TEXT, verdictForError, type Verdict } from './verdict.js';
 
 export type DeliveryVia = 'qmqp' | 'lmtp' | 'local';
@@ -33,19 +38,26 @@ export interface DeliveryContext {
   readonly store: Store;
   readonly directory: Directory;
   readonly replication: ReplicationGate;
+  /** The smarthost client (src/outbound) for forwards and vacation replies; absent: neither is done (./forward.ts). */
+  readonly handOff?: HandOff;
+  /** Once-per-sender memory of vacation replies (./vacation/memory.ts). */
+  readonly vacation?: VacationMemory;
 }
 
 /**
  * A message being received: the store's draft plus the header scan for the
- * loop checks, fed with the same chunks (the client's bytes; a prefix given
- * to the draft is ours and not scanned).
+ * loop checks and the header copy a vacation reply is decided on, fed with
+ * the same chunks (the client's bytes; a prefix given to the draft is ours
+ * and not scanned).
  */
 export class Incoming {
   readonly trace = new TraceScanner();
+  readonly header = new HeaderCapture();
   constructor(readonly draft: Draft) {}
 
   write(chunk: Buffer): Promise<void> {
     this.trace.push(chunk);
+    this.header.push(chunk);
     return this.draft.write(chunk);
   }
 }
@@ -66,19 +78,31 @@ export async function resolveRecipient(ctx: DeliveryContext, address: string): P
   }
 }
 
-/** Resolve every recipient; the first refusal decides (all-or-nothing). Accounts are de-duplicated. */
-async function resolveAll(directory: Directory, recipients: readonly string[]): Promise<Account[] | Verdict> {
+interface Resolved {
+  /** Local recipients, one entry per distinct address, with their accounts. */
+  recipients: ResolvedRecipient[];
+  /** Recipients on another mailHost (other_host = "forward") → that mailHost. */
+  elsewhere: Map<string, string>;
+}
+
+/** Resolve every recipient; the first refusal decides (all-or-nothing). One entry per distinct address. */
+async function resolveAll(directory: Directory, recipients: readonly string[]): Promise<Resolved | Verdict> {
   // Look up distinct addresses at once (an LDAP backend bounds concurrency with its pool); the verdict
   // is still that of the first refused recipient in envelope order.
   const distinct = [...new Set(recipients.map((r) => r.toLowerCase()))];
   const results = await Promise.all(distinct.map((r) => directory.lookupRecipient(r)));
-  const accounts = new Map<string, Account>();
-  for (const r of results) {
+  const out: ResolvedRecipient[] = [];
+  const elsewhere = new Map<string, string>();
+  for (const [i, r] of results.entries()) {
+    if (r.kind === 'deferred' && r.mailHost !== undefined) {
+      elsewhere.set(distinct[i]!, r.mailHost);
+      continue;
+    }
     const v = recipientVerdict(r);
     if ('code' in v) return v;
-    accounts.set(v.id, v);
+    out.push({ address: distinct[i]!, account: v });
   }
-  return [...accounts.values()];
+  return { recipients: out, elsewhere };
 }
 
 /**
@@ -110,6 +134,8 @@ export interface DeliveryRequest {
   via: DeliveryVia;
   /** Correlates the log lines of one connection/command. */
   log?: Logger;
+  /** Whether recipients that are not local may be handed off (QMQP: peer in qmqp.relay_from). Default true (a local caller). */
+  relay?: boolean;
 }
 
 /**
@@ -124,8 +150,11 @@ export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): 
   const log = req.log ?? ctx.log;
   const draft = req.incoming.draft;
   let verdict: Verdict;
+  let plan: DeliveryPlan | null = null;
   try {
-    verdict = await attempt(ctx, req);
+    const outcome = await attempt(ctx, req, log);
+    verdict = 'code' in outcome ? outcome : outcome.verdict;
+    if (!('code' in outcome)) plan = outcome.plan;
   } catch (err) {
     verdict = verdictForError(err, ctx.config.qmqp.over_quota);
     const level = verdict.code === 'D' ? 'info' : 'warn';
@@ -138,24 +167,50 @@ export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): 
     { verdict: verdict.code, text: verdict.text, sender: req.sender, recipients: req.recipients.length, size: draft.size, ms: seconds * 1000 },
     'delivery',
   );
+  // RFC 3834 replies are best effort and after the answer's decision: they never change it.
+  if (verdict.code === 'K' && plan && plan.replies.length > 0) void sendReplies(ctx, plan, log);
   return verdict;
 }
 
-async function attempt(ctx: DeliveryContext, req: DeliveryRequest): Promise<Verdict> {
+async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger): Promise<Verdict | { verdict: Verdict; plan: DeliveryPlan }> {
   if (!ctx.replication.writable) return { code: 'Z', text: TEXT.notPrimary, reason: 'notprimary' };
-  const resolved = await resolveAll(ctx.directory, req.recipients);
-  if (!Array.isArray(resolved)) return resolved;
+  const outbound = outboundFor(ctx, log);
+  const { local, remote } = splitRecipients(outbound, req.recipients);
+  if (remote.length > 0 && req.relay === false) return relayDenied();
+  const found = local.length > 0 ? await resolveAll(ctx.directory, local) : { recipients: [], elsewhere: new Map<string, string>() };
+  if ('code' in found) return found;
+  const resolved = found.recipients;
   const draft = req.incoming.draft;
   await draft.finish();
   for (const r of req.recipients) {
     const loop = loopVerdict(req.incoming.trace, r, ctx.config.delivery.max_hops);
     if (loop) return loop;
   }
+  if (found.elsewhere.size > 0) {
+    const loop = clusterLoop(ctx.config, req.incoming.trace);
+    if (loop) return loop;
+  }
   // Per-account size limit (LDAP mailSizeMax); the global limit was enforced while receiving.
-  if (resolved.some((a) => a.maxMessageSize > 0 && draft.size > a.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
-  const saved = await ctx.store.deliver(resolved, draft, { sender: req.sender, overQuota: 'bounce' });
+  if (resolved.some((r) => r.account.maxMessageSize > 0 && draft.size > r.account.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
+  const plan = planDelivery(ctx, resolved, req.sender, req.incoming);
+  // Remote recipients and forwards (issue 14 §1, §2) first, in one hand-off: a refusal then leaves nothing to undo here (./remote.ts).
+  const out = [...remote, ...plan.forwards];
+  if (out.length > 0) {
+    const refused = await handOffDraft(outbound, draft, req.sender, out);
+    if (refused) return refused;
+  }
+  if (found.elsewhere.size > 0) {
+    const refused = await handOffCluster(ctx.config, log, draft, req.sender, found.elsewhere);
+    if (refused) return refused;
+  }
+  if (plan.local.length === 0) {
+    // Only remote recipients, or deliveryMode nolocal/forwardonly: the hand-off was the delivery (qmail-local stores nothing either).
+    await draft.discard();
+    return { verdict: accepted(), plan };
+  }
+  const saved = await ctx.store.deliver(plan.local, draft, { sender: req.sender, overQuota: 'bounce' });
   await ctx.replication.waitFor(maxLsn(saved));
-  return accepted();
+  return { verdict: accepted(), plan };
 }
 
 /** One LMTP recipient, resolved at RCPT time. */
@@ -187,27 +242,35 @@ export async function deliverEach(ctx: DeliveryContext, req: EachRequest): Promi
   const log = req.log ?? ctx.log;
   const draft = req.incoming.draft;
   let verdicts: Verdict[];
+  const each: EachOutcome = { stored: false, plan: null };
   if (!ctx.replication.writable) verdicts = req.recipients.map(() => ({ code: 'Z', text: TEXT.notPrimary, reason: 'notprimary' }));
   else {
     try {
-      verdicts = await decideEach(ctx, req, log);
+      verdicts = await decideEach(ctx, req, log, each);
     } catch (err) {
       const v = verdictForError(err, ctx.config.qmqp.over_quota);
       log[v.code === 'D' ? 'info' : 'warn']({ err, code: isRoostError(err) ? err.code : undefined }, 'delivery failed');
       verdicts = req.recipients.map(() => v);
     }
   }
-  if (!verdicts.some((v) => v.code === 'K')) await draft.discard().catch((err: unknown) => log.warn({ err }, 'draft discard failed'));
+  if (!each.stored || !verdicts.some((v) => v.code === 'K')) await draft.discard().catch((err: unknown) => log.warn({ err }, 'draft discard failed'));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   for (const v of verdicts) record(req.via, v, seconds, draft.size);
   log.info(
     { verdicts: verdicts.map((v) => v.code).join(''), sender: req.sender, recipients: verdicts.length, size: draft.size, ms: seconds * 1000 },
     'delivery',
   );
+  if (each.plan && each.plan.replies.length > 0) void sendReplies(ctx, each.plan, log);
   return verdicts;
 }
 
-async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger): Promise<Verdict[]> {
+/** What decideEach leaves for deliverEach: whether the store took the draft, and the replies due for recipients answered 250. */
+interface EachOutcome {
+  stored: boolean;
+  plan: DeliveryPlan | null;
+}
+
+async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, outcome: EachOutcome): Promise<Verdict[]> {
   const draft = req.incoming.draft;
   await draft.finish();
   const out: (Verdict | null)[] = req.recipients.map(() => null);
@@ -220,7 +283,9 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger): 
     else group.push(i);
   }
   const accountOf = (i: number): Account => req.recipients[i]!.account;
-  const distinct = [...new Map(group.map((i) => [accountOf(i).id, accountOf(i)])).values()];
+  // Quota matters only where a Maildir copy is kept (not under nolocal/forwardonly once forwards can go out).
+  const keepsCopy = (a: Account): boolean => a.delivery?.local !== false || !ctx.handOff?.forward;
+  const distinct = [...new Map(group.filter((i) => keepsCopy(accountOf(i))).map((i) => [accountOf(i).id, accountOf(i)])).values()];
   // One store call is all-or-nothing: with several accounts, take out the ones over quota first so
   // they do not fail the others. A single account is checked by the store itself.
   if (distinct.length > 1) {
@@ -229,10 +294,26 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger): 
     for (const i of group) if (over.has(accountOf(i).id)) out[i] = overQuotaVerdict(ctx.config.qmqp.over_quota);
     group = group.filter((i) => !over.has(accountOf(i).id));
   }
+  const plan = planDelivery(ctx, group.map((i) => req.recipients[i]!), req.sender, req.incoming);
+  if (plan.forwards.length > 0) {
+    // One hand-off for the forwards of all recipients; if it fails, those with forwards get its verdict (RFC 2033 §4.2).
+    const refused = await ctx.handOff!.forward!({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
+    if (refused) {
+      log.info({ verdict: refused.code, text: refused.text }, 'forward hand-off refused');
+      for (const i of group) if (accountOf(i).delivery?.forwards.length) out[i] = refused;
+      group = group.filter((i) => out[i] === null);
+    }
+  }
+  const localIds = new Set(plan.local.map((a) => a.id));
+  const stored = group.filter((i) => localIds.has(accountOf(i).id));
+  // Recipients whose mail only goes on (nolocal/forwardonly) are done once their forwards were taken.
+  for (const i of group) if (!localIds.has(accountOf(i).id)) out[i] = accepted();
+  group = stored;
   if (group.length > 0) {
     let v: Verdict;
     try {
       const saved = await ctx.store.deliver(group.map(accountOf), draft, { sender: req.sender, overQuota: 'bounce' });
+      outcome.stored = true;
       await ctx.replication.waitFor(maxLsn(saved));
       v = accepted();
     } catch (err) {
@@ -244,6 +325,9 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger): 
     }
     for (const i of group) out[i] = v;
   }
+  // Replies only for accounts that were answered 250.
+  const answered = new Set(out.flatMap((v, i) => (v?.code === 'K' ? [accountOf(i).id] : [])));
+  outcome.plan = { ...plan, replies: plan.replies.filter((r) => answered.has(r.account.id)) };
   return out.map((v) => v ?? { code: 'Z', text: TEXT.temporary, reason: 'temporary' });
 }
 

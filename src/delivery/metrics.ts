@@ -19,3 +19,9 @@ export const deliveryLatency = new Histogram({
   labelNames: ['result', 'via'] as const,
   buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 });
+
+export const vacationReplies = new Counter({
+  name: 'roost_vacation_replies_total',
+  help: 'Vacation replies (RFC 3834) due after a delivery: sent, recent (already sent to that sender within delivery.vacation_days), failed',
+  labelNames: ['result'] as const,
+});

@@ -116,6 +116,13 @@ export class TraceScanner {
     return this.delivered.has(traceKey(recipient));
   }
 
+  /** Some Delivered-To line starts with `prefix` (compared as traceKey does): the cluster hand-off's own line. */
+  hasDeliveredToPrefix(prefix: string): boolean {
+    const p = prefix.toLowerCase();
+    for (const d of this.delivered) if (d.startsWith(p)) return true;
+    return false;
+  }
+
   private keep(chunk: Buffer, from: number, to: number): void {
     const n = Math.min(to - from, KEEP_LINE_BYTES - this.lineLen);
     if (n > 0) {

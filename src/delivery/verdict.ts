@@ -27,7 +27,11 @@ export type VerdictReason =
   | 'directorydown'
   | 'temporary'
   /** Delivered-To of this recipient already present, or too many hops (#5.4.6). */
-  | 'loop';
+  | 'loop'
+  /** A recipient that is not local, from a peer not in qmqp.relay_from (#5.7.1). */
+  | 'relaydenied'
+  /** A smarthost or cluster peer refused (D) or could not take (Z) a recipient handed off. */
+  | 'remote';
 
 /** K accepted (durable, indexed, replica-acknowledged in sync mode), Z try again later, D permanent failure. */
 export interface Verdict {
@@ -53,6 +57,8 @@ export const TEXT = {
   // qmail-local's texts for its two loop checks.
   loopDeliveredTo: 'This message is looping: it already has my Delivered-To line. (#5.4.6)',
   loopHops: 'This message is looping: too many Received lines. (#5.4.6)',
+  // qmail-smtpd's answer to a relay attempt without RELAYCLIENT.
+  relayDenied: "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
 } as const;
 
 export function accepted(): Verdict {

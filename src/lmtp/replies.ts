@@ -62,6 +62,10 @@ export function replyForVerdict(v: Verdict, recipient: string): Reply {
     case 'loop':
       // RFC 3463 X.4.6: routing loop detected.
       return { code: 554, status: '5.4.6', text };
+    case 'relaydenied':
+      return { code: 550, status: '5.7.1', text };
+    case 'remote':
+      return temp ? { code: 451, status: statusInText(v.text, '4') ?? '4.4.0', text } : { code: 550, status: statusInText(v.text, '5') ?? '5.0.0', text };
   }
 }
 

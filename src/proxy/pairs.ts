@@ -71,6 +71,7 @@ export interface PrimaryPorts {
   readonly host: string;
   readonly imap?: number;
   readonly pop3?: number;
+  readonly qmqp?: number;
 }
 
 /** Asks pairs' nodes who is primary; answers are kept LIMITS.proxyAuth.primaryCacheMs. */
@@ -100,6 +101,6 @@ export class PrimaryFinder {
     }
     const { admin, ports } = primaries[0]!;
     const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
-    return { host: admin.host, imap: num(ports.imapProxy) ?? num(ports.imap), pop3: num(ports.pop3Proxy) ?? num(ports.pop3) };
+    return { host: admin.host, imap: num(ports.imapProxy) ?? num(ports.imap), pop3: num(ports.pop3Proxy) ?? num(ports.pop3), qmqp: num(ports.qmqp) };
   }
 }

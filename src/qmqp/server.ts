@@ -19,6 +19,7 @@ import { deliverDraft, Incoming } from '../delivery/deliver.js';
 import { deliveries } from '../delivery/metrics.js';
 import { receivedLine } from '../delivery/trace.js';
 import { TEXT, verdictForError, verdictForProblem, type Verdict } from '../delivery/verdict.js';
+import { parseCidrList, type AddressSet } from '../net/cidr.js';
 import { encodeNetstring } from './netstring.js';
 import { QmqpFormatError, QmqpRequestParser, type Envelope } from './request.js';
 
@@ -46,7 +47,7 @@ interface Session {
 }
 
 /** One connection from accept to close. Never throws. */
-async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log: Logger): Promise<void> {
+async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log: Logger, relayFrom: AddressSet): Promise<void> {
   const cfg = ctx.config.qmqp;
   const parser = new QmqpRequestParser(cfg.max_recipients);
   let draft: Incoming | null = null;
@@ -147,7 +148,9 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
   } else {
     const incoming: Incoming = draft;
     draft = null;
-    verdict = await deliverDraft(ctx, { sender: env.sender, recipients: env.recipients, incoming, via: 'qmqp', log });
+    // qmail-qmqpd with RELAYCLIENT unset: recipients that are not ours are refused (#5.7.1).
+    const relay = socket.remoteAddress !== undefined && relayFrom.has(socket.remoteAddress);
+    verdict = await deliverDraft(ctx, { sender: env.sender, recipients: env.recipients, incoming, via: 'qmqp', log, relay });
   }
   reply(socket, verdict);
 }
@@ -157,6 +160,7 @@ export function createQmqpServer(ctx: NodeContext): ProtocolServer {
   /** Every open socket, including answered ones lingering until the client closes. */
   const sockets = new Set<net.Socket>();
   let port: number | null = null;
+  const relayFrom = parseCidrList(ctx.config.qmqp.relay_from);
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -178,7 +182,7 @@ export function createQmqpServer(ctx: NodeContext): ProtocolServer {
     socket.on('error', (err) => log.debug({ err }, 'socket error'));
     openConnections.inc({ protocol: 'qmqp' });
     const session: Session = { socket, phase: 'idle', done: Promise.resolve() };
-    session.done = serve(ctx, socket, session, log)
+    session.done = serve(ctx, socket, session, log, relayFrom)
       .catch((err: unknown) => {
         log.error({ err }, 'qmqp session failed');
         socket.destroy();

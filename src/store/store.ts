@@ -59,6 +59,12 @@ export interface Draft {
   park(): Promise<void>;
   /** Throw it away (client dropped, message refused). Safe to call twice. */
   discard(): Promise<void>;
+  /**
+   * A stream of the bytes of a finished draft, read from its spool file in
+   * chunks: for handing the message on (outbound, cluster peers) before it
+   * is delivered here. Valid until deliver() or discard().
+   */
+  openReader(): Readable;
   /** Bytes written so far. */
   readonly size: number;
 }

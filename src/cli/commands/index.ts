@@ -15,6 +15,7 @@ import { clusterStatus } from './cluster-status.js';
 import { verify } from './verify.js';
 import { aliasAdd, userAdd, userDel, userList, userPasswd, userUidl } from './user.js';
 import { userShow } from './user-show.js';
+import { forwardAdd, forwardDel, forwardList, vacationOff, vacationSet } from './user-forward.js';
 
 export const COMMANDS: readonly CliCommand[] = [
   serve,
@@ -25,6 +26,11 @@ export const COMMANDS: readonly CliCommand[] = [
   userUidl,
   userShow,
   aliasAdd,
+  forwardAdd,
+  forwardDel,
+  forwardList,
+  vacationSet,
+  vacationOff,
   status,
   clusterStatus,
   deliver,

@@ -35,6 +35,9 @@ function describe(address: string, r: RecipientResult): string {
     `quota messages:   ${limit(a.quotaMessages)}`,
     `max message size: ${limit(a.maxMessageSize)}`,
     `status:           ${a.status}`,
+    `local copy:       ${a.delivery?.local === false ? 'no' : 'yes'}`,
+    `forwards:         ${a.delivery?.forwards.length ? a.delivery.forwards.join(', ') : 'none'}`,
+    `vacation reply:   ${a.delivery?.replyText !== undefined ? 'on' : 'off'}`,
     '',
   ].join('\n');
 }

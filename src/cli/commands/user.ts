@@ -18,7 +18,7 @@ import { openEmbeddedDirectory } from '../local.js';
 type ChangeResult = { address: string; maildir?: string };
 
 /** Make a directory change through the running node, or in this process when none runs. */
-async function change(cli: CliContext, op: UserOp): Promise<ChangeResult> {
+export async function change(cli: CliContext, op: UserOp): Promise<ChangeResult> {
   const config = cli.config();
   await openEmbeddedDirectory(config).close(); // refuses a non-sqlite backend as a usage error
   try {
@@ -46,7 +46,7 @@ async function change(cli: CliContext, op: UserOp): Promise<ChangeResult> {
   }
 }
 
-const address = (v: unknown): string => {
+export const address = (v: unknown): string => {
   if (typeof v !== 'string' || v.trim() === '') throw new UsageError('an address is required');
   return v;
 };

@@ -135,6 +135,11 @@ export class SpoolDraft implements Draft {
     this.parked = true;
   }
 
+  openReader(): fs.ReadStream {
+    if (!this.finished || this.discarded) throw new RoostError('TEMP', 'draft is not finished');
+    return fs.createReadStream(this.path, { highWaterMark: LIMITS.store.readChunkBytes });
+  }
+
   /** Discarded (nothing may be delivered from it). */
   get isDiscarded(): boolean {
     return this.discarded;

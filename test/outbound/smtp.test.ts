@@ -1,0 +1,145 @@
+/**
+ * The SMTP client against a server nobody here wrote: Postfix's smtp-sink as
+ * the smarthost, dumping what it receives (-d). Envelope and bytes are
+ * compared with what was handed over; refusals come from smtp-sink's own
+ * options (-f hard, -r soft, -W delay, -p no PIPELINING, -h long name).
+ */
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/schema.js';
+import { logger } from '../../src/log/logger.js';
+import { Outbound } from '../../src/outbound/handoff.js';
+import { sendMail, type OutboundMessage, type SmtpOptions } from '../../src/outbound/smtp.js';
+import { freePort } from '../helpers/postfix.js';
+import { SMTP_SINK, startSink, type Sink } from '../helpers/smtp-sink.js';
+
+const OPTS: SmtpOptions = { helo: 'roost.test', starttls: 'opportunistic', tlsVerify: true, timeoutMs: 0 };
+
+/** A stored message (LF line ends, as in the Maildir), handed over in uneven chunks. */
+function message(bytes: Buffer, sender = 'alice@local.test'): OutboundMessage {
+  return {
+    sender,
+    size: bytes.length,
+    open: () => Readable.from([bytes.subarray(0, 7), bytes.subarray(7, 300), bytes.subarray(300)]),
+  };
+}
+
+const BODY = Buffer.from(
+  'Received: from [127.0.0.1] by roost.test (Roost) with QMQP; Mon, 7 Dec 2026 06:00:00 +0000\n' +
+    'From: alice@local.test\nTo: bob@remote.test\nSubject: outbound\n\n' +
+    '.a line with a leading dot\n..two\n.\nnot the end\n' +
+    `${'long line '.repeat(2000)}\n` +
+    'last\n',
+  'latin1',
+);
+
+const sinks: Sink[] = [];
+async function sink(args: string[] = []): Promise<Sink> {
+  const s = await startSink(args);
+  sinks.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.stop()));
+});
+
+function outbound(cfg: Partial<Config['outbound']>): Outbound {
+  return new Outbound(
+    { smarthosts: [], local_domains: ['local.test'], starttls: 'opportunistic', tls_verify: true, timeout_ms: 0, ...cfg },
+    'roost.test',
+    logger(),
+  );
+}
+
+describe.skipIf(!SMTP_SINK)('SMTP client with smtp-sink', () => {
+  it('delivers the stored bytes with the envelope unchanged, pipelined', { timeout: 30_000 }, async () => {
+    const s = await sink();
+    const res = await sendMail('127.0.0.1', s.port, message(BODY), ['bob@remote.test', 'carol@remote.test'], OPTS);
+    expect(res.recipients.map((r) => r.status)).toEqual(['accepted', 'accepted']);
+    const [d] = await s.waitDumps(1);
+    expect(d!.mailArgs).toBe('<alice@local.test>');
+    expect(d!.rcptArgs).toEqual(['<bob@remote.test>', '<carol@remote.test>']);
+    expect(d!.helo).toBe('roost.test');
+    expect(d!.message.toString('latin1')).toBe(BODY.toString('latin1'));
+  });
+
+  it('delivers without PIPELINING (-p), and the null sender as <>', { timeout: 30_000 }, async () => {
+    const s = await sink(['-p']);
+    const res = await sendMail('127.0.0.1', s.port, message(BODY, ''), ['bob@remote.test'], OPTS);
+    expect(res.recipients[0]!.status).toBe('accepted');
+    const [d] = await s.waitDumps(1);
+    expect(d!.mailArgs).toBe('<>');
+    expect(d!.message.equals(BODY)).toBe(true);
+  });
+
+  it('a recipient refused with 5xx (-f RCPT) is permanent, with 4xx (-r RCPT) temporary; nothing is dumped', { timeout: 30_000 }, async () => {
+    const hard = await sink(['-f', 'RCPT']);
+    const h = await sendMail('127.0.0.1', hard.port, message(BODY), ['bob@remote.test'], OPTS);
+    expect(h.recipients[0]).toMatchObject({ status: 'permanent', reply: expect.stringMatching(/^5\d\d /) });
+    const soft = await sink(['-r', 'RCPT']);
+    const t = await sendMail('127.0.0.1', soft.port, message(BODY), ['bob@remote.test'], OPTS);
+    expect(t.recipients[0]).toMatchObject({ status: 'temporary', reply: expect.stringMatching(/^4\d\d /) });
+    expect(await hard.dumps()).toEqual([]);
+    expect(await soft.dumps()).toEqual([]);
+  });
+
+  it('5xx and 4xx after the final dot are permanent and temporary for every recipient', { timeout: 30_000 }, async () => {
+    const hard = await sink(['-f', '.']);
+    const h = await sendMail('127.0.0.1', hard.port, message(BODY), ['a@remote.test', 'b@remote.test'], OPTS);
+    expect(h.recipients.map((r) => r.status)).toEqual(['permanent', 'permanent']);
+    const soft = await sink(['-r', '.']);
+    const t = await sendMail('127.0.0.1', soft.port, message(BODY), ['a@remote.test'], OPTS);
+    expect(t.recipients[0]!.status).toBe('temporary');
+  });
+
+  it('a smarthost that stalls after the final dot (-W .:60) times out: temporary', { timeout: 30_000 }, async () => {
+    const s = await sink(['-W', '.:60']);
+    const res = await sendMail('127.0.0.1', s.port, message(BODY), ['bob@remote.test'], { ...OPTS, timeoutMs: 1000 });
+    expect(res.recipients[0]).toMatchObject({ status: 'temporary', reply: expect.stringMatching(/no reply to the end of data within 1000 ms/) });
+  });
+
+  it('a greeting line longer than 512 octets (-h) fails the session: temporary', { timeout: 30_000 }, async () => {
+    const s = await sink(['-h', `h${'x'.repeat(600)}.test`]);
+    const res = await sendMail('127.0.0.1', s.port, message(BODY), ['bob@remote.test'], OPTS);
+    expect(res.recipients[0]).toMatchObject({ status: 'temporary', reply: expect.stringMatching(/longer than 512 octets/) });
+    expect(await s.dumps()).toEqual([]);
+  });
+
+  it('starttls = required and a smarthost without STARTTLS: temporary, nothing sent', { timeout: 30_000 }, async () => {
+    const s = await sink();
+    const res = await sendMail('127.0.0.1', s.port, message(BODY), ['bob@remote.test'], { ...OPTS, starttls: 'required' });
+    expect(res.recipients[0]).toMatchObject({ status: 'temporary', reply: expect.stringMatching(/does not offer STARTTLS/) });
+    expect(await s.dumps()).toEqual([]);
+  });
+
+  it('handOff: the first smarthost refuses connections, the second gets the message', { timeout: 30_000 }, async () => {
+    const closed = await freePort();
+    const s = await sink();
+    const res = await outbound({ smarthosts: [`127.0.0.1:${closed}`, `127.0.0.1:${s.port}`] }).handOff(message(BODY), ['bob@remote.test']);
+    expect(res.status).toBe('accepted');
+    const [d] = await s.waitDumps(1);
+    expect(d!.message.equals(BODY)).toBe(true);
+  });
+
+  it('handOff: a 4xx smarthost passes its recipients to the next; a 5xx one decides', { timeout: 30_000 }, async () => {
+    const soft = await sink(['-r', 'RCPT']);
+    const hard = await sink(['-f', 'RCPT']);
+    const good = await sink();
+    const ob = outbound({ smarthosts: [`127.0.0.1:${soft.port}`, `127.0.0.1:${good.port}`] });
+    expect((await ob.handOff(message(BODY), ['bob@remote.test'])).status).toBe('accepted');
+    expect((await good.waitDumps(1)).length).toBe(1);
+    const ob2 = outbound({ smarthosts: [`127.0.0.1:${hard.port}`, `127.0.0.1:${good.port}`] });
+    const r2 = await ob2.handOff(message(BODY), ['bob@remote.test']);
+    expect(r2.status).toBe('permanent');
+    expect((await good.dumps()).length).toBe(1);
+    const ob3 = outbound({ smarthosts: [`127.0.0.1:${soft.port}`] });
+    expect((await ob3.handOff(message(BODY), ['bob@remote.test'])).status).toBe('temporary');
+  });
+
+  it('isRemote: only with smarthosts and local_domains set, and for other domains', () => {
+    expect(outbound({ smarthosts: ['127.0.0.1:25'] }).isRemote('bob@remote.test')).toBe(true);
+    expect(outbound({ smarthosts: ['127.0.0.1:25'] }).isRemote('bob@LOCAL.test')).toBe(false);
+    expect(outbound({ smarthosts: [] }).isRemote('bob@remote.test')).toBe(false);
+    expect(outbound({ smarthosts: ['127.0.0.1:25'], local_domains: [] }).isRemote('bob@remote.test')).toBe(false);
+  });
+});
