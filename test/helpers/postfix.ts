@@ -92,8 +92,8 @@ function masterCf(smtpPort: number): string {
   return `${rows.join('\n')}\n`;
 }
 
-/** `main` adds or overrides main.cf parameters (e.g. smtpd TLS for outbound tests). */
-export async function startPostfix(opts: { lmtpPort: number; domain: string; main?: Record<string, string> }): Promise<PrivatePostfix> {
+/** `main` adds or overrides main.cf parameters (e.g. smtpd TLS for outbound tests); `services` adds master.cf rows (e.g. qmqpd). */
+export async function startPostfix(opts: { lmtpPort: number; domain: string; main?: Record<string, string>; services?: string[] }): Promise<PrivatePostfix> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'roost-postfix-'));
   // mail_owner must reach data_directory and the queue.
   await chmod(dir, 0o755);
@@ -138,7 +138,7 @@ export async function startPostfix(opts: { lmtpPort: number; domain: string; mai
     ...opts.main,
   };
   await writeFile(path.join(etc, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}\n`).join(''));
-  await writeFile(path.join(etc, 'master.cf'), masterCf(smtpPort));
+  await writeFile(path.join(etc, 'master.cf'), masterCf(smtpPort) + (opts.services ?? []).map((r) => `${r}\n`).join(''));
   const started = await run(['-c', etc, 'start']);
   const log = (): Promise<string> => readFile(path.join(dir, 'maillog'), 'utf8').catch(() => '');
   if (started.code !== 0) {
