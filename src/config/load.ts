@@ -157,6 +157,8 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
 /** Smarthosts and relay networks are parsed here so a typo stops the start, not the mail. */
 function checkTargets(root: Record<string, unknown>): void {
   const outbound = root.outbound as Config['outbound'];
+  if (outbound.smarthosts.length > LIMITS.outbound.maxSmarthosts)
+    throw new ConfigError('outbound.smarthosts', `at most ${LIMITS.outbound.maxSmarthosts} smarthosts`);
   outbound.smarthosts.forEach((s, i) => {
     try {
       parseHostPort(s, 25);

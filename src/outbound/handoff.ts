@@ -43,6 +43,7 @@ export class Outbound {
     private readonly helo: string,
     private readonly log: Logger,
   ) {
+    // At most LIMITS.outbound.maxSmarthosts: config load refuses more.
     this.smarthosts = cfg.smarthosts.slice(0, LIMITS.outbound.maxSmarthosts).map((s) => parseHostPort(s, 25));
     this.locals = new Set(cfg.local_domains.map((d) => d.toLowerCase()));
   }

@@ -82,10 +82,12 @@ export class PrimaryFinder {
 
   primary(name: string, admins: readonly Endpoint[]): Promise<PrimaryPorts | null> {
     const now = Date.now();
-    const hit = this.cache.get(name);
+    // Keyed by the nodes too: a changed cluster.hosts entry is never answered from the old one.
+    const key = `${name} ${admins.map((a) => `${a.host}:${a.port}`).join(' ')}`;
+    const hit = this.cache.get(key);
     if (hit && now - hit.at < LIMITS.proxyAuth.primaryCacheMs) return hit.answer;
     const answer = this.ask(name, admins);
-    this.cache.set(name, { at: now, answer });
+    this.cache.set(key, { at: now, answer });
     return answer;
   }
 

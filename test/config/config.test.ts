@@ -39,7 +39,7 @@ describe('config loading', () => {
     expect(c.imap.proxy_listen).toBe('');
     expect(c.pop3.proxy_listen).toBe('');
     expect(c.proxy).toEqual({ trusted: [], auth_listen: '', auth_secret: '' });
-    expect(c.cluster).toEqual({ hosts: {}, imap_port: 143, pop3_port: 110 });
+    expect(c.cluster).toEqual({ hosts: {}, imap_port: 143, pop3_port: 110, qmqp_port: 628 });
   });
 
   it('resolves a relative data_dir against the config file directory', async () => {
@@ -65,7 +65,7 @@ describe('config loading', () => {
     ['a proxy.trusted prefix too long', '[proxy]\ntrusted = ["10.0.0.0/33"]\n', /proxy\.trusted:/],
     ['imap.proxy_listen without proxy.trusted', '[imap]\nproxy_listen = "127.0.0.1:1144"\n', /imap\.proxy_listen: needs proxy\.trusted/],
     ['proxy.auth_listen without proxy.trusted', '[proxy]\nauth_listen = "127.0.0.1:8026"\n', /proxy\.auth_listen: needs proxy\.trusted/],
-    ['a cluster.hosts node list with a bad entry', '[cluster.hosts]\n"a.example" = "10.0.0.1:8025 10.0.0.2"\n', /cluster\.hosts: a\.example: "10\.0\.0\.2" is not "host:port"/],
+    ['a cluster.hosts node list with a bad entry', '[cluster.hosts]\n"a.example" = "10.0.0.1:8025 10.0.0.2"\n', /cluster\.hosts\.a\.example: "10\.0\.0\.2" is not "host:port"/],
     ['a cluster.hosts value that is not a string', '[cluster.hosts]\n"a.example" = 5\n', /cluster\.hosts: a\.example: expected a non-empty string/],
   ];
 

@@ -76,6 +76,8 @@ function masterCf(smtpPort: number): string {
     'verify unix - - n - 1 verify',
     'flush unix n - n 1000? 0 flush',
     'proxymap unix - - n - - proxymap',
+    // smtpd's STARTTLS needs it for entropy (outbound TLS tests); idle otherwise.
+    'tlsmgr unix - - n 1000? 1 tlsmgr',
     'smtp unix - - n - - smtp',
     'relay unix - - n - - smtp',
     'showq unix n - n - - showq',
@@ -90,7 +92,8 @@ function masterCf(smtpPort: number): string {
   return `${rows.join('\n')}\n`;
 }
 
-export async function startPostfix(opts: { lmtpPort: number; domain: string }): Promise<PrivatePostfix> {
+/** `main` adds or overrides main.cf parameters (e.g. smtpd TLS for outbound tests); `services` adds master.cf rows (e.g. qmqpd). */
+export async function startPostfix(opts: { lmtpPort: number; domain: string; main?: Record<string, string>; services?: string[] }): Promise<PrivatePostfix> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'roost-postfix-'));
   // mail_owner must reach data_directory and the queue.
   await chmod(dir, 0o755);
@@ -132,9 +135,10 @@ export async function startPostfix(opts: { lmtpPort: number; domain: string }): 
     maximal_backoff_time: '2s',
     smtputf8_enable: 'no',
     biff: 'no',
+    ...opts.main,
   };
   await writeFile(path.join(etc, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}\n`).join(''));
-  await writeFile(path.join(etc, 'master.cf'), masterCf(smtpPort));
+  await writeFile(path.join(etc, 'master.cf'), masterCf(smtpPort) + (opts.services ?? []).map((r) => `${r}\n`).join(''));
   const started = await run(['-c', etc, 'start']);
   const log = (): Promise<string> => readFile(path.join(dir, 'maillog'), 'utf8').catch(() => '');
   if (started.code !== 0) {

@@ -3,6 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { LIMITS } from '../../src/limits.js';
 import { parseCidrList } from '../../src/net/cidr.js';
 import { parseHostPort } from '../../src/outbound/targets.js';
 import { makeTempDir } from '../helpers/node.js';
@@ -42,6 +43,12 @@ describe('outbound configuration', () => {
     await expect(load('bad2.toml', '[outbound]\nsmarthosts = ["a b"]\n')).rejects.toThrow(/outbound.smarthosts\[0\]/);
     await expect(load('bad3.toml', '[qmqp]\nrelay_from = ["10.0.0.0/33"]\n')).rejects.toThrow(/qmqp.relay_from/);
     await expect(load('bad4.toml', '[qmqp]\nrelay_from = ["example.org"]\n')).rejects.toThrow(ConfigError);
+  });
+
+  it(`accepts ${LIMITS.outbound.maxSmarthosts} smarthosts and refuses one more`, async () => {
+    const list = (n: number): string => JSON.stringify(Array.from({ length: n }, (_, i) => `mx${i}.example:25`));
+    expect((await load('max.toml', `[outbound]\nsmarthosts = ${list(LIMITS.outbound.maxSmarthosts)}\n`)).outbound.smarthosts.length).toBe(LIMITS.outbound.maxSmarthosts);
+    await expect(load('over.toml', `[outbound]\nsmarthosts = ${list(LIMITS.outbound.maxSmarthosts + 1)}\n`)).rejects.toThrow(/at most/);
   });
 
   it('parses host:port forms and checks peers against CIDR lists', () => {

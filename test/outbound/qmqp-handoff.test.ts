@@ -4,11 +4,14 @@
  * after DATA and the local copies are committed; otherwise Z or D and no
  * local copy, no spool leftovers.
  */
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
+import { deliverStream } from '../../src/delivery/deliver.js';
 import { inboxMessages, RECEIVED_RE, spoolLeftovers, splitReceived } from '../helpers/maildir.js';
 import { startTestNode, type Overrides, type TestNode } from '../helpers/node.js';
 import { freePort } from '../helpers/postfix.js';
+import { lmtpSend } from '../helpers/lmtp.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 import { SMTP_SINK, startSink, type Sink } from '../helpers/smtp-sink.js';
 
@@ -126,5 +129,26 @@ describe.skipIf(!SMTP_SINK)('QMQP with remote recipients', () => {
     expect(r.code).toBe('D');
     expect(r.text).toMatch(/#5\.1\.1/);
     expect(await s.dumps()).toEqual([]);
+  });
+
+  it('LMTP does not relay: a remote RCPT gets 550 5.1.1 and the local one is delivered', { timeout: 30_000 }, async () => {
+    const s = await sink();
+    const { t, carol } = await node([`127.0.0.1:${s.port}`]);
+    const r = await lmtpSend(t.ports.lmtp!, MESSAGE, 'alice@local.test', ['bob@remote.test', LOCAL]);
+    expect(r.rcpt.map((x) => x.code)).toEqual([550, 250]);
+    expect(r.rcpt[0]!.text).toMatch(/5\.1\.1/);
+    expect(r.data.map((x) => x.code)).toEqual([250]);
+    expect((await inboxMessages(t.ctx.store, carol)).length).toBe(1);
+    expect(await s.dumps()).toEqual([]);
+  });
+
+  it('`roost deliver` (a local caller) may relay: the smarthost gets it, K', { timeout: 30_000 }, async () => {
+    const s = await sink();
+    const { t, carol } = await node([`127.0.0.1:${s.port}`]);
+    const v = await deliverStream(t.ctx, Readable.from([Buffer.from(MESSAGE)]), { sender: 'alice@local.test', recipients: ['bob@remote.test'], via: 'local' });
+    expect(v.code, v.text).toBe('K');
+    const [d] = await s.waitDumps(1);
+    expect(d!.message.toString('latin1')).toBe(MESSAGE);
+    await nothingKept(t, carol);
   });
 });

@@ -4,6 +4,10 @@
  * compared with what was handed over; refusals come from smtp-sink's own
  * options (-f hard, -r soft, -W delay, -p no PIPELINING, -h long name).
  */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
@@ -141,5 +145,28 @@ describe.skipIf(!SMTP_SINK)('SMTP client with smtp-sink', () => {
     expect(outbound({ smarthosts: ['127.0.0.1:25'] }).isRemote('bob@LOCAL.test')).toBe(false);
     expect(outbound({ smarthosts: [] }).isRemote('bob@remote.test')).toBe(false);
     expect(outbound({ smarthosts: ['127.0.0.1:25'], local_domains: [] }).isRemote('bob@remote.test')).toBe(false);
+  });
+
+  it('streams a 20 MB message from a file and it arrives byte for byte', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'roost-big-'));
+    try {
+      const file = path.join(dir, 'msg');
+      const line = 'a line of a large message, with a dot next:\n.dot\n';
+      const big = Buffer.from(`Subject: big\n\n${line.repeat(Math.ceil((20 * 1024 * 1024) / line.length))}`, 'latin1');
+      await writeFile(file, big);
+      const s = await sink();
+      const res = await sendMail('127.0.0.1', s.port, { sender: 'a@local.test', size: big.length, open: () => createReadStream(file) }, ['bob@remote.test'], OPTS);
+      expect(res.recipients[0]!.status).toBe('accepted');
+      // The dump may still be being written after the 250: wait (bounded) for all of it.
+      let d = (await s.waitDumps(1, 60_000))[0];
+      for (let i = 0; i < 600 && (d?.message.length ?? 0) < big.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        d = (await s.dumps())[0];
+      }
+      expect(d!.message.length).toBe(big.length);
+      expect(d!.message.equals(big)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
