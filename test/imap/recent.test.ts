@@ -7,6 +7,7 @@
  * recent messages, and the boundary survives a restart and an index upgrade.
  */
 import Database from 'better-sqlite3';
+import { INDEX_VERSION } from '../../src/store/index/schema.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -307,7 +308,7 @@ describe('the \\Recent boundary is durable', () => {
       expect((await b.cmd('NOOP')).untagged).toEqual(['* 3 EXISTS', '* 1 RECENT']);
       b.close();
       const check = new Database(path.join(dataDir, 'index', files[0]!), { readonly: true });
-      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      expect(check.pragma('user_version', { simple: true })).toBe(INDEX_VERSION);
       check.close();
     } finally {
       await restarted?.stop();

@@ -82,6 +82,7 @@ describe('uidl format from LDAP (directory.ldap.attr_uidl_format)', () => {
   const attrs = {
     mail: 'mail', alternate: 'mailAlternateAddress', uid: 'uid', password: 'userPassword', store: 'mailMessageStore', home: 'homeDirectory',
     quotaSize: 'mailQuotaSize', quotaCount: 'mailQuotaCount', sizeMax: 'mailSizeMax', status: 'accountStatus', host: 'mailHost',
+    forwards: 'mailForwardingAddress', deliveryMode: 'deliveryMode', replyText: 'mailReplyText', program: 'deliveryProgramPath',
   };
   const policy = { base: '/var/mail/', allowedPrefixes: [], defaultQuotaBytes: 0, defaultQuotaMessages: 0 };
   const entry = { dn: 'uid=dove,dc=example', mail: ['dove@example.org'], uid: ['dove'], mailMessageStore: ['dove/Maildir/'], roostUidlFormat: ['%08Xu%08Xv'] };
