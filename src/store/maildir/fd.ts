@@ -26,18 +26,23 @@ const fdTimes = (fd: number, t: Date): Promise<void> => new Promise((resolve, re
 export async function readWhole(file: string, size?: number): Promise<Buffer> {
   const fd = await fdOpen(file);
   try {
-    let buf = Buffer.allocUnsafe((size ?? (await fdStat(fd)).size) + 1);
-    let got = 0;
-    for (;;) {
-      const n = await fdRead(fd, buf, got, got);
-      got += n;
-      if (n === 0 || got < buf.length) return buf.subarray(0, got);
-      const bigger = Buffer.allocUnsafe(buf.length * 2);
-      buf.copy(bigger);
-      buf = bigger;
-    }
+    return await readToEnd(fd, size ?? (await fdStat(fd)).size);
   } finally {
     await fdClose(fd);
+  }
+}
+
+/** An open file from offset 0 to its end, `size` being the expected length (one read when it is right). */
+export async function readToEnd(fd: number, size: number): Promise<Buffer> {
+  let buf = Buffer.allocUnsafe(size + 1);
+  let got = 0;
+  for (;;) {
+    const n = await fdRead(fd, buf, got, got);
+    got += n;
+    if (n === 0 || got < buf.length) return buf.subarray(0, got);
+    const bigger = Buffer.allocUnsafe(buf.length * 2);
+    buf.copy(bigger);
+    buf = bigger;
   }
 }
 
