@@ -11,7 +11,6 @@ import { errorReply } from '../replies.js';
 import { LIMITS } from '../../limits.js';
 import type { MailboxHandle, MessageRecord } from '../../store/store.js';
 import type { MessageBody, Session } from '../session.js';
-import { writeOut } from '../wire.js';
 import { ArgError, noSuchMessage, oneMessage, parseNumber, splitArgs, type Command } from './args.js';
 
 export const retr: Command<{ msg: number }> = {
@@ -120,13 +119,15 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   const stuffer = new DotStuffer(lines);
   let octets = 0;
   if (Buffer.isBuffer(body)) {
-    // A small message: one conversion, one write (awaiting 'drain').
+    // A small message: one conversion, queued with the replies around it (one write per batch).
     const converted = stuffer.convert(body);
     octets = converted.length;
     pop3BytesRetrieved.inc(octets);
-    await writeOut(s.socket, Buffer.concat([first, converted, stuffer.end()]));
+    await s.out.write(first, converted, stuffer.end());
     return !s.socket.destroyed;
   }
+  // A large one streams straight into the socket, after the replies queued before it.
+  await s.out.flush();
   try {
     // end: false — the socket carries the rest of the session.
     await pipeline(body, whole(look.record.size), dotStuffStage(stuffer, first, (n) => (octets += n)), s.socket, { end: false });
