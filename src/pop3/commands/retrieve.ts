@@ -116,7 +116,8 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   // opened while this one is on the wire.
   s.readAhead(planAhead(s));
   const first = Buffer.from(lines === null ? `+OK ${look.record.vsize} octets\r\n` : '+OK Top of message follows.\r\n');
-  const stuffer = new DotStuffer(lines);
+  // size = vsize: the file has no bare LF (vsize counts each as two octets), so only dots need adding.
+  const stuffer = new DotStuffer(lines, look.record.size === look.record.vsize);
   let octets = 0;
   if (Buffer.isBuffer(body)) {
     // A small message: one conversion, queued with the replies around it (one write per batch).
