@@ -7,6 +7,7 @@
 //   bash bench/compare/setup.sh      # installs Dovecot (and Postfix tools) if missing
 //   npm run build && npm run bench:compare
 //   BENCH_SCALE=0.1 npm run bench:compare   # a tenth of every size, for a quick look
+//   BENCH_ONLY=pop3,imap-bodies npm run bench:compare   # only the workloads whose id starts with one of these
 //
 // Sizes at BENCH_SCALE=1 are the issue's: 5,000 ingested messages at 1 and 16
 // clients, a 10,000-message POP3 maildrop, a 100,000-message IMAP INBOX,
@@ -464,7 +465,8 @@ log(`setup: ${JSON.stringify(setup)}`);
 
 const results = [];
 const state = { roost: {}, dovecot: {} };
-for (const w of WORKLOADS) {
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
+for (const w of WORKLOADS.filter((x) => !ONLY || ONLY.some((p) => x.id.startsWith(p)))) {
   const r = { id: w.id, label: w.label, better: w.better, roost: [], dovecot: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of round % 2 ? [dovecot, roost] : [roost, dovecot]) {
@@ -478,8 +480,10 @@ for (const w of WORKLOADS) {
   const adv = (a, b) => (w.better === 'higher' ? a / b : b / a);
   r.advantage = adv(r.roostMedian, r.dovecotMedian);
   r.roundAdvantage = r.roost.map((v, i) => Number(adv(v, r.dovecot[i]).toFixed(2)));
+  // The machine may be shared: the load next to each figure says how far to trust it.
+  r.loadavg = Number(os.loadavg()[0].toFixed(2));
   results.push(r);
-  log(`  ${w.label}: roost ${r.roostMedian.toFixed(2)}, dovecot ${r.dovecotMedian.toFixed(2)}, ×${r.advantage.toFixed(2)} (rounds ${r.roundAdvantage.join(', ')})`);
+  log(`  ${w.label}: roost ${r.roostMedian.toFixed(2)}, dovecot ${r.dovecotMedian.toFixed(2)}, ×${r.advantage.toFixed(2)} (rounds ${r.roundAdvantage.join(', ')}), load ${r.loadavg}`);
 }
 
 await roost.stop();
