@@ -16,7 +16,7 @@ import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './mail
 import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
-import { fdClose, fdOpen, fdRead, fdStat, readToEnd } from './maildir/fd.js';
+import { fdCloseLater, fdOpen, fdRead, fdStat, readToEnd } from './maildir/fd.js';
 import { parseChunks } from './mime/stream.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import { noteForeground } from './file-work.js';
@@ -155,7 +155,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       }
       return off === buf.length ? buf : buf.subarray(0, off);
     } finally {
-      await fdClose(fd);
+      fdCloseLater(fd);
     }
   }
 

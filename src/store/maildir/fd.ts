@@ -10,6 +10,12 @@ export const fdOpen = (file: string, flags: string = 'r', mode = 0o600): Promise
   new Promise((resolve, reject) => fs.open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
 export const fdStat = (fd: number): Promise<fs.Stats> => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 export const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
+/**
+ * Close a descriptor only read from, without waiting: nothing uses it after
+ * this, and a read-only close has no outcome to wait for. The caller's
+ * answer does not wait one more thread-pool round trip.
+ */
+export const fdCloseLater = (fd: number): void => fs.close(fd, () => undefined);
 export const fdRead = (fd: number, buf: Buffer, off: number, pos: number): Promise<number> =>
   new Promise((resolve, reject) => fs.read(fd, buf, off, buf.length - off, pos, (err, n) => (err ? reject(err) : resolve(n))));
 const fdWrite = (fd: number, buf: Buffer, off: number): Promise<number> =>
