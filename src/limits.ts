@@ -119,6 +119,13 @@ export const LIMITS = {
     /** Pipelined RETR/TOP: messages opened ahead of the one being sent, and their bytes held. */
     readAheadMessages: 8,
     readAheadBytes: 1024 * 1024,
+    /** RETR with nothing pipelined: the next message is read as a guess only up to this size (held while the client is idle). */
+    guessAheadMaxBytes: 64 * 1024,
+    /**
+     * Replies to pipelined commands gathered before one write to the socket
+     * (src/pop3/wire.ts Output); a full batch waits for 'drain'.
+     */
+    outputBatchBytes: 256 * 1024,
   },
   imap: {
     /** Command text outside literals (Dovecot's imap_max_line_length is 64k). */

@@ -12,12 +12,20 @@
  * TOP (RFC 1939 §7): with `bodyLines` set, only the header, the blank line
  * and that many body lines are sent, then `done` turns true and the caller
  * stops reading the file.
+ *
+ * RETR converts in bulk, with no per-line work in JavaScript: a file the
+ * index knows to have CRLF line ends only (its size equals its vsize) gets
+ * dots added after "\n." and is otherwise passed on as it is, without a
+ * copy; a chunk with no CR at all (LF-only storage, e.g. qmail's) is
+ * converted with two native string replacements. Anything else (mixed line
+ * ends, a CR at a chunk's end, TOP) goes line by line.
  */
 
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
 const EMPTY = Buffer.alloc(0);
+const LF_DOT = Buffer.from('\n.');
 
 export class DotStuffer {
   /** The next byte starts a line. */
@@ -33,7 +41,11 @@ export class DotStuffer {
   /** TOP has sent all it should. */
   done = false;
 
-  constructor(bodyLines: number | null = null) {
+  /** `crlf`: every line end of the message is CRLF already (the index says size = vsize). */
+  constructor(
+    bodyLines: number | null = null,
+    private readonly crlf = false,
+  ) {
     this.inHeader = bodyLines !== null;
     this.linesLeft = bodyLines ?? -1;
   }
@@ -45,6 +57,10 @@ export class DotStuffer {
    */
   convert(chunk: Buffer): Buffer {
     if (this.done || chunk.length === 0) return EMPTY;
+    if (this.linesLeft < 0) {
+      if (this.crlf) return this.stuffOnly(chunk);
+      if (!this.prevCR && chunk.indexOf(CR) < 0) return this.lfOnly(chunk);
+    }
     const out = Buffer.allocUnsafe(chunk.length * 2 + 1);
     let o = 0;
     let pos = 0;
@@ -81,6 +97,26 @@ export class DotStuffer {
       }
     }
     return out.subarray(0, o);
+  }
+
+  /** Line ends already CRLF: only the dots at line starts to double. */
+  private stuffOnly(chunk: Buffer): Buffer {
+    this.contentOctets += chunk.length;
+    const lead = this.atLineStart && chunk[0] === DOT;
+    this.atLineStart = chunk[chunk.length - 1] === LF;
+    if (!lead && chunk.indexOf(LF_DOT) < 0) return chunk;
+    const text = chunk.toString('latin1').replaceAll('\n.', '\n..');
+    return Buffer.from(lead ? `.${text}` : text, 'latin1');
+  }
+
+  /** No CR in the chunk (and none pending before it): every LF becomes CRLF. latin1 maps bytes to chars 1:1. */
+  private lfOnly(chunk: Buffer): Buffer {
+    const lead = this.atLineStart && chunk[0] === DOT;
+    this.atLineStart = chunk[chunk.length - 1] === LF;
+    let text = chunk.toString('latin1').replaceAll('\n', '\r\n');
+    this.contentOctets += text.length;
+    if (text.includes('\n.')) text = text.replaceAll('\n.', '\n..');
+    return Buffer.from(lead ? `.${text}` : text, 'latin1');
   }
 
   /** The terminator: CRLF "." CRLF, or "." CRLF after a complete line. */

@@ -23,7 +23,7 @@ import { COMMANDS, ArgError, type StateKind } from './commands/index.js';
 import { Maildrop } from './maildrop.js';
 import { uidlFormatter } from '../accounts/uidl-format.js';
 import { pop3Logins, pop3SessionsOpen } from './metrics.js';
-import { LineReader, ListingWriter, writeOut, type LineResult } from './wire.js';
+import { LineReader, ListingWriter, Output, type LineResult } from './wire.js';
 import { errorReply, loginRefusal } from './replies.js';
 
 /** What the server gives every session. */
@@ -57,6 +57,8 @@ export class Session {
   /** The client's address: the login throttle keys on it. */
   readonly remoteAddress: string;
   private readonly reader: LineReader;
+  /** Replies on their way out, batched across pipelined commands. */
+  readonly out: Output;
   private badCommands = 0;
   /** Resolves when the session has ended and released everything. */
   readonly finished: Promise<void>;
@@ -78,6 +80,7 @@ export class Session {
     this.remoteAddress = peer.address;
     this.cid = String((log.bindings() as { cid?: string }).cid ?? peer.address);
     this.reader = new LineReader(LIMITS.pop3.maxLineLength, LIMITS.pop3.maxPipelinedInput);
+    this.out = new Output(socket, LIMITS.pop3.outputBatchBytes);
     this.finished = new Promise((resolve) => (this.finish = resolve));
     this.watch(socket);
     this.reader.attach(socket);
@@ -93,6 +96,8 @@ export class Session {
     try {
       await this.reply('+OK Roost POP3 server ready.');
       while (this.state.kind !== 'closed' && !this.socket.destroyed) {
+        // Replies wait in the batch only while further commands are already here.
+        if (!this.reader.hasLine()) await this.out.flush();
         const input = await this.reader.readLine();
         if (input.kind === 'eof') break;
         await this.handle(input);
@@ -164,16 +169,17 @@ export class Session {
 
   /** One reply line (CRLF added). */
   reply(line: string): Promise<void> {
-    return writeOut(this.socket, `${line}\r\n`);
+    return this.out.write(`${line}\r\n`);
   }
 
   /** A multi-line reply: call line() for each, then end(). */
   listing(): ListingWriter {
-    return new ListingWriter(this.socket, LIMITS.pop3.listingChunkBytes);
+    return new ListingWriter(this.out, LIMITS.pop3.listingChunkBytes);
   }
 
-  /** The next client line inside a command (SASL responses). */
-  readLine(): Promise<LineResult> {
+  /** The next client line inside a command (SASL responses); what was queued goes out first, as the client waits for it. */
+  async readLine(): Promise<LineResult> {
+    if (!this.reader.hasLine()) await this.out.flush();
     return this.reader.readLine();
   }
 
@@ -235,6 +241,7 @@ export class Session {
   close(): void {
     if (this.state.kind === 'transaction') this.releaseMaildrop(this.state);
     this.state = { kind: 'closed' };
+    this.out.push();
     this.socket.end();
   }
 
@@ -249,6 +256,7 @@ export class Session {
     const leftover = this.reader.detach();
     if (leftover.length > 0) this.log.warn({ bytes: leftover.length }, 'discarded plaintext pipelined after STLS');
     await this.reply('+OK Begin TLS negotiation.');
+    await this.out.flush();
     this.unwatch(plain);
     const tls = await serverTls(plain as Socket, this.env.secureContext);
     if (!tls) {
@@ -256,6 +264,7 @@ export class Session {
       return;
     }
     this.socket = tls;
+    this.out.use(tls);
     this.watch(tls);
     this.secure = true;
     this.reader.attach(tls);
@@ -361,6 +370,7 @@ export class Session {
     if (this.state.kind === 'transaction') this.releaseMaildrop(this.state);
     this.state = { kind: 'closed' };
     this.reader.detach();
+    this.out.push();
     const s = this.socket;
     if (s.destroyed) return;
     if (!s.writableFinished) {
@@ -385,6 +395,7 @@ export class Session {
     // the UPDATE state: no deletion is applied.
     this.log.info('pop3 autologout');
     if (this.state.kind === 'update') return;
+    this.out.push();
     this.socket.end('-ERR Autologout; idle for too long.\r\n');
     if (this.state.kind === 'transaction') this.releaseMaildrop(this.state);
     this.state = { kind: 'closed' };

@@ -81,6 +81,11 @@ export class LineReader {
     return this.buf.length;
   }
 
+  /** A complete command line is already received (the client pipelines): the next readLine will not wait. */
+  hasLine(): boolean {
+    return this.buf.indexOf(LF, this.scanned) >= 0;
+  }
+
   /** Up to `max` complete lines already received, without consuming them. */
   peekLines(max: number): string[] {
     const out: string[] = [];
@@ -145,6 +150,10 @@ export class LineReader {
 export function writeOut(socket: Duplex, data: string | Buffer): Promise<void> {
   if (socket.destroyed) return Promise.resolve();
   if (socket.write(data)) return Promise.resolve();
+  return drained(socket);
+}
+
+function drained(socket: Duplex): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       socket.off('drain', done);
@@ -158,16 +167,74 @@ export function writeOut(socket: Duplex, data: string | Buffer): Promise<void> {
   });
 }
 
+const DONE = Promise.resolve();
+
+/**
+ * The session's replies on their way out. Replies to pipelined commands
+ * (RFC 2449 §6.6) are gathered and handed to the socket together, in one
+ * writev, once `batchBytes` are queued or the session is about to wait for
+ * the client: downloading many small messages then costs one system call
+ * per batch, not one per message. Back-pressure stays: a full batch waits
+ * for 'drain' before the next command runs, so at most one batch plus the
+ * socket's own buffer is held.
+ */
+export class Output {
+  private parts: (string | Buffer)[] = [];
+  private size = 0;
+  constructor(
+    private socket: Duplex,
+    private readonly batchBytes: number,
+  ) {}
+
+  /** After STLS: everything from now on goes to the TLS socket (the queue was flushed before the handshake). */
+  use(socket: Duplex): void {
+    this.socket = socket;
+  }
+
+  /** Queue `data`; when the batch is full it goes out and this waits until the socket takes more. */
+  write(...data: (string | Buffer)[]): Promise<void> {
+    if (this.socket.destroyed) return DONE;
+    for (const d of data) {
+      this.parts.push(d);
+      this.size += d.length;
+    }
+    return this.size >= this.batchBytes ? this.flush() : DONE;
+  }
+
+  /** Hand everything queued to the socket; resolves once the socket can take more. */
+  flush(): Promise<void> {
+    this.push();
+    return this.socket.destroyed || !this.socket.writableNeedDrain ? DONE : drained(this.socket);
+  }
+
+  /** Hand everything queued to the socket now, without waiting (before end()). */
+  push(): void {
+    const parts = this.parts;
+    if (parts.length === 0) return;
+    this.parts = [];
+    this.size = 0;
+    if (this.socket.destroyed) return;
+    if (parts.length === 1) {
+      this.socket.write(parts[0]!);
+      return;
+    }
+    // Corked writes reach the kernel together (net.Socket's writev).
+    this.socket.cork();
+    for (const p of parts) this.socket.write(p);
+    this.socket.uncork();
+  }
+}
+
 /**
  * A multi-line reply (RFC 1939 §3) built from many short lines (LIST, UIDL of
- * 10,000 messages): joined into writes of about `chunkBytes`, each awaited.
- * Lines must not start with "." (listings never do).
+ * 10,000 messages): joined into pieces of about `chunkBytes`, each handed to
+ * the session's Output. Lines must not start with "." (listings never do).
  */
 export class ListingWriter {
   private parts: string[] = [];
   private size = 0;
   constructor(
-    private readonly socket: Duplex,
+    private readonly out: Output,
     private readonly chunkBytes: number,
   ) {}
 
@@ -187,6 +254,6 @@ export class ListingWriter {
     const data = this.parts.join('');
     this.parts = [];
     this.size = 0;
-    await writeOut(this.socket, data);
+    await this.out.write(data);
   }
 }

@@ -18,7 +18,7 @@ import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
-import { fdClose, fdOpen, fdRead, fdStat } from './maildir/fd.js';
+import { fdCloseLater, fdOpen, fdRead, fdStat, readToEnd } from './maildir/fd.js';
 import { parseChunks } from './mime/stream.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import { noteForeground } from './file-work.js';
@@ -36,6 +36,8 @@ export class MailboxHandleImpl implements MailboxHandle {
   private closed = false;
   private readonly unsubs = new Set<() => void>();
   private last: MailboxCache;
+  /** The mailbox directory as last resolved from the index (openFile); null until the first open. */
+  private knownDir: string | null = null;
 
   constructor(
     private readonly store: StoreImpl,
@@ -93,13 +95,27 @@ export class MailboxHandleImpl implements MailboxHandle {
     return e;
   }
 
-  /** Open the message file wherever it is now (a flag rename may be running). */
+  /**
+   * Open the message file wherever it is now (a flag rename may be running).
+   * The first try is the path the cache knows under the directory last
+   * resolved, with no index query and no stat: a POP3 download or a FETCH of
+   * thousands of bodies opens each file with one system call. Only when that
+   * name is missing (RENAME or DELETE of the mailbox, a rename of the file)
+   * is the directory looked up again and the file searched for.
+   */
   private async openFile(uid: number): Promise<fsp.FileHandle>;
   private async openFile(uid: number, open: (file: string) => Promise<number>): Promise<number>;
   private async openFile(uid: number, open: (file: string) => Promise<fsp.FileHandle | number> = (f) => fsp.open(f, 'r')): Promise<fsp.FileHandle | number> {
     const e = this.entry(uid);
-    const dir = this.dir();
     noteForeground();
+    if (this.knownDir !== null) {
+      try {
+        return await open(path.join(this.knownDir, e.diskName));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    const dir = (this.knownDir = this.dir());
     for (let attempt = 0; attempt < 3; attempt++) {
       const n = attempt === 0 ? e.diskName : this.st.locate(this.mailboxId, dir, e);
       if (n === null) break;
@@ -125,12 +141,14 @@ export class MailboxHandleImpl implements MailboxHandle {
     // Plain descriptors and callbacks: a FileHandle costs noticeably more per call, and SEARCH/FETCH read thousands of small files.
     const fd = await this.openFile(uid, fdOpen);
     try {
+      if (!range) return await readToEnd(fd, this.entry(uid).size);
       // A small range is clamped by reading to EOF as well as by a stat: one file-system call fewer per read
-      // (SEARCH header probes, FETCH of small messages); a big or open range still asks the file's size first.
-      const size = range && range.end - range.start <= 1024 * 1024 ? Number.MAX_SAFE_INTEGER : (await fdStat(fd)).size;
-      const start = Math.min(range?.start ?? 0, size);
-      const end = Math.max(start, Math.min(range?.end ?? size, size));
-      const buf = Buffer.alloc(end - start);
+      // (SEARCH header probes, FETCH of small messages); a big range still asks the file's size first.
+      const size = range.end - range.start <= 1024 * 1024 ? Number.MAX_SAFE_INTEGER : (await fdStat(fd)).size;
+      const start = Math.min(range.start, size);
+      const end = Math.max(start, Math.min(range.end, size));
+      // Not zeroed: only the bytes read are returned.
+      const buf = Buffer.allocUnsafe(end - start);
       let off = 0;
       while (off < buf.length) {
         const bytesRead = await fdRead(fd, buf, off, start + off);
@@ -139,7 +157,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       }
       return off === buf.length ? buf : buf.subarray(0, off);
     } finally {
-      await fdClose(fd);
+      fdCloseLater(fd);
     }
   }
 

@@ -18,8 +18,8 @@ function reference(msg: string, bodyLines: number | null): string {
   return out;
 }
 
-function run(msg: Buffer, bodyLines: number | null, cuts: number[]): string {
-  const d = new DotStuffer(bodyLines);
+function run(msg: Buffer, bodyLines: number | null, cuts: number[], crlf = false): string {
+  const d = new DotStuffer(bodyLines, crlf);
   const parts: Buffer[] = [];
   let prev = 0;
   for (const c of [...cuts, msg.length]) {
@@ -54,6 +54,49 @@ describe('DotStuffer', () => {
       });
     }
   }
+
+  // The RETR fast path for a message the index knows to be CRLF-only (size = vsize).
+  const crlfOnly = {
+    crlf: samples.crlf!,
+    dotsEverywhere: '.a\r\n..b\r\n\r\n.\r\n.\r\n',
+    noTrailingNewline: 'From: a\r\n\r\n.body',
+    bareCr: 'From: a\r\n\r\nx\ry\r\n\r\r\n',
+    empty: '',
+  };
+  for (const [name, text] of Object.entries(crlfOnly)) {
+    it(`CRLF-only ${name}: same bytes as the general conversion, whole, split at every offset, byte by byte`, () => {
+      const msg = Buffer.from(text, 'latin1');
+      const want = reference(text, null);
+      expect(run(msg, null, [], true)).toBe(want);
+      for (let i = 0; i <= msg.length; i++) expect(run(msg, null, [i], true)).toBe(want);
+      expect(run(msg, null, Array.from({ length: msg.length }, (_, i) => i), true)).toBe(want);
+    });
+  }
+
+  it('a CRLF-only message without a dot line is passed on as the same buffer (no copy)', () => {
+    const msg = Buffer.from('From: a\r\n\r\nbody\r\n', 'latin1');
+    const d = new DotStuffer(null, true);
+    expect(d.convert(msg)).toBe(msg);
+    expect(d.contentOctets).toBe(msg.length);
+  });
+
+  it('LF-only and CRLF messages of random lines with random dots: every path gives the reference bytes and vsize', () => {
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    for (let m = 0; m < 200; m++) {
+      const lines = Array.from({ length: 1 + rnd(30) }, () => (rnd(4) === 0 ? '.' : '') + 'x'.repeat(rnd(20)));
+      const eol = rnd(2) ? '\r\n' : '\n';
+      const text = lines.join(eol) + (rnd(3) ? eol : '');
+      const msg = Buffer.from(text, 'latin1');
+      const want = reference(text, null);
+      const cut = rnd(msg.length + 1);
+      expect(run(msg, null, [cut], eol === '\r\n')).toBe(want);
+      expect(run(msg, null, [cut])).toBe(want);
+      const d = new DotStuffer(null, eol === '\r\n');
+      d.convert(msg);
+      expect(d.contentOctets).toBe(Buffer.byteLength(text.replace(/\r?\n/g, '\r\n'), 'latin1'));
+    }
+  });
 
   it('counts content octets = message with CRLF line ends (vsize)', () => {
     for (const text of Object.values(samples)) {

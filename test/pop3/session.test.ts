@@ -95,6 +95,30 @@ describe('POP3 session', () => {
     expect(await d.cmd('QUIT')).toBe('+OK Logging out, 1 messages deleted.');
   });
 
+  it('one RETR at a time, in order and out of order, with TOP and DELE between: each reply is its own message (the next one is read as a guess)', async () => {
+    await node.addUser('gus@example.org', 'secret');
+    for (let i = 1; i <= 4; i++) await node.deliver('gus@example.org', MSG(i));
+    const c = await loggedIn(node, 'gus@example.org', 'secret');
+    const body = async (cmd: string): Promise<string> => {
+      expect(await c.cmd(cmd)).toMatch(/^\+OK/);
+      return (await c.multi()).join('\n');
+    };
+    expect(await body('RETR 1')).toContain('body 1');
+    // The guess (message 2) is not what TOP 3 asks for; it is dropped.
+    const top = await body('TOP 3 0');
+    expect(top).toContain('Subject: message 3');
+    expect(top).not.toContain('body 3');
+    expect(await body('RETR 2')).toContain('body 2');
+    expect(await c.cmd('DELE 3')).toMatch(/^\+OK/);
+    expect(await c.cmd('RETR 3')).toMatch(/^-ERR/);
+    expect(await body('RETR 4')).toContain('body 4');
+    // After the last message there is nothing to guess.
+    expect(await body('RETR 1')).toContain('body 1');
+    expect(await c.cmd('RSET')).toMatch(/^\+OK/);
+    expect(await body('RETR 3')).toContain('body 3');
+    c.destroy();
+  });
+
   it('a message expunged by another session meanwhile: RETR says so, QUIT still works', async () => {
     await node.deliver('alice@example.org', MSG(5));
     const c = await loggedIn(node);

@@ -1,6 +1,7 @@
+import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { LineReader, type LineResult } from '../../src/pop3/wire.js';
+import { LineReader, Output, type LineResult } from '../../src/pop3/wire.js';
 
 /** Feed `input` in the given pieces and read every line until EOF. */
 async function readAll(pieces: Buffer[], maxLine: number): Promise<LineResult[]> {
@@ -63,5 +64,74 @@ describe('LineReader', () => {
     expect(await reader.readLine()).toEqual({ kind: 'line', text: 'STLS' });
     expect(reader.peekLines(5)).toEqual(['USER injected']);
     expect(reader.detach().toString()).toBe('USER injected\r\n');
+  });
+});
+
+describe('Output', () => {
+  /** A connected pair of loopback sockets; `received` collects what the far end got. */
+  async function pair(): Promise<{ near: net.Socket; received: () => string; arrived: (n: number) => Promise<void>; close: () => void }> {
+    let got = '';
+    let wake: (() => void) | null = null;
+    const server = net.createServer();
+    const far = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const near = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    await new Promise<void>((r) => near.once('connect', r));
+    const f = await far;
+    f.on('data', (d) => {
+      got += d.toString('latin1');
+      wake?.();
+    });
+    return {
+      near,
+      received: () => got,
+      arrived: async (n) => {
+        const until = Date.now() + 10_000;
+        while (got.length < n && Date.now() < until) await new Promise<void>((r) => ((wake = r), setTimeout(r, 100)));
+      },
+      close: () => {
+        near.destroy();
+        f.destroy();
+        server.close();
+      },
+    };
+  }
+
+  it('holds replies below the batch size until flush, sends a full batch (N and N+1 octets) at once, in order', async () => {
+    const p = await pair();
+    try {
+      const out = new Output(p.near, 10);
+      // 9 octets: under the batch size, nothing is handed to the socket.
+      await out.write('+OK 1\r\n', 'ab');
+      expect(p.near.bytesWritten).toBe(0);
+      await out.flush();
+      await p.arrived(9);
+      expect(p.received()).toBe('+OK 1\r\nab');
+      // Exactly 10 octets: the batch is full and goes out by itself.
+      await out.write('0123456789');
+      await p.arrived(19);
+      expect(p.received()).toBe('+OK 1\r\nab0123456789');
+      // 11 octets in three pieces: one batch, the pieces in order.
+      await out.write('abc', 'defg', 'hijk');
+      await p.arrived(30);
+      expect(p.received()).toBe('+OK 1\r\nab0123456789abcdefghijk');
+      // push() hands over without waiting (before end()).
+      await out.write('.\r\n');
+      out.push();
+      await p.arrived(33);
+      expect(p.received().endsWith('hijk.\r\n')).toBe(true);
+    } finally {
+      p.close();
+    }
+  });
+
+  it('after the socket is gone, writes resolve and nothing is queued', async () => {
+    const p = await pair();
+    const out = new Output(p.near, 10);
+    p.near.destroy();
+    await out.write('x'.repeat(100));
+    await out.flush();
+    expect(p.near.destroyed).toBe(true);
+    p.close();
   });
 });

@@ -99,6 +99,34 @@ describe('mailboxes', () => {
     await store.close();
   });
 
+  it('a handle open across a RENAME of its mailbox still reads its messages (the directory it remembered is looked up again)', async () => {
+    const store = await open(root);
+    const a = account(root, 'rena');
+    const u = store.user(a);
+    await u.createMailbox('Work');
+    const box = await u.openMailbox('Work');
+    const draft = await store.createDraft();
+    await draft.write(message('kept'));
+    await draft.finish();
+    const { uid } = await u.append('Work', draft);
+    // The first read resolves the directory (.Work); the rename moves it to .Jobs.
+    expect((await box.readMessage(uid)).toString()).toContain('Subject: kept');
+    await u.renameMailbox('Work', 'Jobs');
+    expect(fs.existsSync(path.join(a.maildir, '.Work'))).toBe(false);
+    expect((await box.readMessage(uid)).toString()).toContain('Subject: kept');
+    const file = await box.openMessageFile(uid);
+    expect((await file.read(0, 4)).toString()).toBe('From');
+    await file.close();
+    // Deleted: the remembered directory is gone and the index says so.
+    box.close();
+    const again = await u.openMailbox('Jobs');
+    expect((await again.readMessage(uid)).toString()).toContain('Subject: kept');
+    await u.deleteMailbox('Jobs');
+    expect(await code(again.readMessage(uid))).toBe('NOTFOUND');
+    again.close();
+    await store.close();
+  });
+
   it('renaming INBOX moves its messages and leaves INBOX empty', async () => {
     const store = await open(root);
     const a = account(root, 'eve');

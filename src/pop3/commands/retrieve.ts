@@ -11,7 +11,6 @@ import { errorReply } from '../replies.js';
 import { LIMITS } from '../../limits.js';
 import type { MailboxHandle, MessageRecord } from '../../store/store.js';
 import type { MessageBody, Session } from '../session.js';
-import { writeOut } from '../wire.js';
 import { ArgError, noSuchMessage, oneMessage, parseNumber, splitArgs, type Command } from './args.js';
 
 export const retr: Command<{ msg: number }> = {
@@ -57,12 +56,27 @@ function nextRetrieval(line: string | null): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The messages that the consecutive RETR/TOP lines waiting in the input will send, within the read-ahead budget. */
-function planAhead(s: Session): { uid: number; open: () => Promise<MessageBody> }[] {
+/**
+ * The messages that the consecutive RETR/TOP lines waiting in the input will
+ * send, within the read-ahead budget. With none waiting after a RETR of
+ * message `after`, the next message is read as a guess (when small): clients
+ * that send one RETR at a time (fetchmail, poplib) download in order, and
+ * their next RETR then finds its message read.
+ */
+function planAhead(s: Session, after: number | null): { uid: number; open: () => Promise<MessageBody> }[] {
   const { handle, maildrop } = s.tx();
   const plan: { uid: number; open: () => Promise<MessageBody> }[] = [];
+  const lines = s.peekCommands(LIMITS.pop3.readAheadMessages);
+  if (lines.length === 0 && after !== null) {
+    const look = maildrop.get(after + 1);
+    if (look.kind === 'ok' && look.record.size <= LIMITS.pop3.guessAheadMaxBytes) {
+      const record = look.record;
+      plan.push({ uid: record.uid, open: () => openBody(handle, record) });
+    }
+    return plan;
+  }
   let bytes = 0;
-  for (const line of s.peekCommands(LIMITS.pop3.readAheadMessages)) {
+  for (const line of lines) {
     const n = nextRetrieval(line);
     if (n === null) break;
     const look = maildrop.get(n);
@@ -115,18 +129,21 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
   }
   // Pipelining: RETR/TOP commands already received get their messages
   // opened while this one is on the wire.
-  s.readAhead(planAhead(s));
+  s.readAhead(planAhead(s, lines === null ? msg : null));
   const first = Buffer.from(lines === null ? `+OK ${look.record.vsize} octets\r\n` : '+OK Top of message follows.\r\n');
-  const stuffer = new DotStuffer(lines);
+  // size = vsize: the file has no bare LF (vsize counts each as two octets), so only dots need adding.
+  const stuffer = new DotStuffer(lines, look.record.size === look.record.vsize);
   let octets = 0;
   if (Buffer.isBuffer(body)) {
-    // A small message: one conversion, one write (awaiting 'drain').
+    // A small message: one conversion, queued with the replies around it (one write per batch).
     const converted = stuffer.convert(body);
     octets = converted.length;
     pop3BytesRetrieved.inc(octets);
-    await writeOut(s.socket, Buffer.concat([first, converted, stuffer.end()]));
+    await s.out.write(first, converted, stuffer.end());
     return !s.socket.destroyed;
   }
+  // A large one streams straight into the socket, after the replies queued before it.
+  await s.out.flush();
   try {
     // end: false — the socket carries the rest of the session.
     await pipeline(body, whole(look.record.size), dotStuffStage(stuffer, first, (n) => (octets += n)), s.socket, { end: false });

@@ -10,6 +10,12 @@ export const fdOpen = (file: string, flags: string = 'r', mode = 0o600): Promise
   new Promise((resolve, reject) => fs.open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
 export const fdStat = (fd: number): Promise<fs.Stats> => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 export const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
+/**
+ * Close a descriptor only read from, without waiting: nothing uses it after
+ * this, and a read-only close has no outcome to wait for. The caller's
+ * answer does not wait one more thread-pool round trip.
+ */
+export const fdCloseLater = (fd: number): void => fs.close(fd, () => undefined);
 export const fdRead = (fd: number, buf: Buffer, off: number, pos: number): Promise<number> =>
   new Promise((resolve, reject) => fs.read(fd, buf, off, buf.length - off, pos, (err, n) => (err ? reject(err) : resolve(n))));
 const fdWrite = (fd: number, buf: Buffer, off: number): Promise<number> =>
@@ -26,18 +32,23 @@ const fdTimes = (fd: number, t: Date): Promise<void> => new Promise((resolve, re
 export async function readWhole(file: string, size?: number): Promise<Buffer> {
   const fd = await fdOpen(file);
   try {
-    let buf = Buffer.allocUnsafe((size ?? (await fdStat(fd)).size) + 1);
-    let got = 0;
-    for (;;) {
-      const n = await fdRead(fd, buf, got, got);
-      got += n;
-      if (n === 0 || got < buf.length) return buf.subarray(0, got);
-      const bigger = Buffer.allocUnsafe(buf.length * 2);
-      buf.copy(bigger);
-      buf = bigger;
-    }
+    return await readToEnd(fd, size ?? (await fdStat(fd)).size);
   } finally {
     await fdClose(fd);
+  }
+}
+
+/** An open file from offset 0 to its end, `size` being the expected length (one read when it is right). */
+export async function readToEnd(fd: number, size: number): Promise<Buffer> {
+  let buf = Buffer.allocUnsafe(size + 1);
+  let got = 0;
+  for (;;) {
+    const n = await fdRead(fd, buf, got, got);
+    got += n;
+    if (n === 0 || got < buf.length) return buf.subarray(0, got);
+    const bigger = Buffer.allocUnsafe(buf.length * 2);
+    buf.copy(bigger);
+    buf = bigger;
   }
 }
 
