@@ -105,8 +105,9 @@ async function startRoost(dir) {
       `data_dir = "${dataDir}"`,
       'hostname = "bench.example.org"',
       '[log]\nlevel = "warn"',
-      '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
-      '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
+      // Many connections from one test client on loopback: the per-address caps (issue 13) would refuse the idle and mixed rows.
+      '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000\nmax_connections_per_ip = 100000\nmax_userip_connections = 100000',
+      '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections_per_ip = 100000',
       '[qmqp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
       '[lmtp]\nlisten = "127.0.0.1:0"\nmax_connections = 1000',
       '[admin]\nlisten = "127.0.0.1:0"',
