@@ -199,6 +199,18 @@ async function timed(fn) {
   return now() - a;
 }
 
+/** N.ingest corpus messages through `deliver` from `clients` senders at once; messages per second. */
+async function ingestConcurrently(clients, seed, deliver) {
+  let next = 0;
+  const a = now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < N.ingest) await deliver(message(seed, next++), `${USERS.ingest}@${DOMAIN}`);
+    }),
+  );
+  return N.ingest / ((now() - a) / 1000);
+}
+
 const WORKLOADS = [
   {
     id: 'ingest-1',
@@ -214,37 +226,13 @@ const WORKLOADS = [
     id: 'ingest-16',
     label: `ingest ${N.ingest} msgs, 16 clients (msg/s)`,
     better: 'higher',
-    async run(t, round) {
-      let next = 0;
-      const a = now();
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next < N.ingest) {
-            const i = next++;
-            await t.deliver(message(SEED + 200 + round, i), `${USERS.ingest}@${DOMAIN}`);
-          }
-        }),
-      );
-      return N.ingest / ((now() - a) / 1000);
-    },
+    run: (t, round) => ingestConcurrently(16, SEED + 200 + round, (msg, rcpt) => t.deliver(msg, rcpt)),
   },
   {
     id: 'ingest-lmtp-16',
     label: `ingest ${N.ingest} msgs over LMTP on both sides, 16 clients (msg/s)`,
     better: 'higher',
-    async run(t, round) {
-      let next = 0;
-      const a = now();
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next < N.ingest) {
-            const i = next++;
-            await t.deliverLmtp(message(SEED + 400 + round, i), `${USERS.ingest}@${DOMAIN}`);
-          }
-        }),
-      );
-      return N.ingest / ((now() - a) / 1000);
-    },
+    run: (t, round) => ingestConcurrently(16, SEED + 400 + round, (msg, rcpt) => t.deliverLmtp(msg, rcpt)),
   },
   {
     id: 'pop3-uidl',
