@@ -26,13 +26,12 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { RoostError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
-import { logger } from '../../log/logger.js';
 import { FolderWriter, addSubscriptions, readImportState } from '../../store/maildir/import-folder.js';
 import { INBOX, assertFolderDirFits, mailboxDir, normalizeMailboxName } from '../../store/maildir/names.js';
 import { EXIT, UsageError, readFirstLine, type CliContext } from '../command.js';
 import { startProgress, type Progress } from '../progress.js';
 import { parsePop3Url, pop3Listing, recordPop3Uidls, type Pop3Source } from './import-pop3.js';
-import { reindexAccount } from './reindex.js';
+import { maildirOf, reindexAccount } from './reindex.js';
 
 export interface ImapSource {
   secure: boolean;
@@ -196,17 +195,8 @@ export async function importImap(cli: CliContext, address: string, url: string, 
   const pop3 = typeof opts.pop3 === 'string' ? parsePop3Url(opts.pop3) : null;
   const password = await readFirstLine(cli.stdin);
   if (!password) throw new UsageError('give the source password as the first line of stdin');
-  const config = cli.config();
-  const { openDirectory } = await import('../../node.js');
-  const directory = await openDirectory(config, logger());
-  let root: string;
-  try {
-    const r = await directory.lookupRecipient(address);
-    if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
-    root = r.account.maildir;
-  } finally {
-    await directory.close();
-  }
+  const root = await maildirOf(cli, address);
+  if (root === null) throw new RoostError('NOTFOUND', `no account for ${address}`);
   // imapflow is loaded only here: the rest of the CLI does not need it.
   const { ImapFlow } = await import('imapflow');
   const client = new ImapFlow({
