@@ -58,6 +58,6 @@ export async function proxiedPeer(socket: Socket, trusted: AddressSet, listener:
     return null;
   }
   // v2 LOCAL / v1 UNKNOWN: the proxy speaks for itself (health checks), so the peer is the client.
-  if (r.header.kind === 'local') return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, via: proxy };
+  if (r.header.kind === 'local') return { ...directPeer(socket), via: proxy };
   return { address: r.header.source.address, port: r.header.source.port, via: proxy };
 }

@@ -193,10 +193,13 @@ export function answerHeaders(a: AuthAnswer): Record<string, string> {
 export class AuthHttpServer {
   private readonly server: http.Server;
   private readonly trusted: AddressSet;
+  /** proxy.auth_secret as bytes, or null when none is set (then the peer check alone decides). */
+  private readonly secret: Buffer | null;
   private port: number | null = null;
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.trusted = parseCidrList(deps.config.proxy.trusted);
+    this.secret = deps.config.proxy.auth_secret === '' ? null : Buffer.from(deps.config.proxy.auth_secret);
     this.server = http.createServer((req, res) => {
       void this.handle(req, res);
     });
@@ -212,10 +215,9 @@ export class AuthHttpServer {
       this.deps.log.warn({ peer }, 'auth_http: peer not in proxy.trusted; refused');
       return false;
     }
-    const secret = this.deps.config.proxy.auth_secret;
-    if (secret === '') return true;
+    const want = this.secret;
+    if (want === null) return true;
     const given = Buffer.from(String(req.headers['x-roost-secret'] ?? ''));
-    const want = Buffer.from(secret);
     if (given.length === want.length && timingSafeEqual(given, want)) return true;
     this.deps.log.warn({ peer }, 'auth_http: X-Roost-Secret missing or wrong; refused');
     return false;

@@ -26,34 +26,27 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { RoostError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
-import { logger } from '../../log/logger.js';
 import { FolderWriter, addSubscriptions, readImportState } from '../../store/maildir/import-folder.js';
 import { INBOX, assertFolderDirFits, mailboxDir, normalizeMailboxName } from '../../store/maildir/names.js';
 import { EXIT, UsageError, readFirstLine, type CliContext } from '../command.js';
 import { startProgress, type Progress } from '../progress.js';
+import { parseServerUrl, type ServerUrl, type ServerUrlForm } from '../server-url.js';
 import { parsePop3Url, pop3Listing, recordPop3Uidls, type Pop3Source } from './import-pop3.js';
-import { reindexAccount } from './reindex.js';
+import { maildirOf, reindexAccount } from './reindex.js';
 
-export interface ImapSource {
-  secure: boolean;
-  user: string;
-  host: string;
-  port: number;
-}
+export type ImapSource = ServerUrl;
+
+const IMAP_URL: ServerUrlForm = {
+  schemes: { 'imap:': false, 'imaps:': true },
+  ports: { plain: 143, secure: 993 },
+  name: 'imap',
+  prefix: '',
+  passwordInUrl: 'give the password on stdin, not in the URL',
+};
 
 /** Parse `imap://user@host[:port]` / `imaps://…` (RFC 5092 §3 form; the user may be %-encoded). */
 export function parseImapUrl(url: string): ImapSource {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UsageError(`not a URL: ${url}`);
-  }
-  if (u.protocol !== 'imap:' && u.protocol !== 'imaps:') throw new UsageError(`expected imap:// or imaps://, got ${url}`);
-  if (!u.username || !u.hostname) throw new UsageError(`the URL needs a user and a host: imap://user@host, got ${url}`);
-  if (u.password) throw new UsageError('give the password on stdin, not in the URL');
-  const secure = u.protocol === 'imaps:';
-  return { secure, user: decodeURIComponent(u.username), host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : secure ? 993 : 143 };
+  return parseServerUrl(url, IMAP_URL);
 }
 
 interface FolderResult {
@@ -196,17 +189,8 @@ export async function importImap(cli: CliContext, address: string, url: string, 
   const pop3 = typeof opts.pop3 === 'string' ? parsePop3Url(opts.pop3) : null;
   const password = await readFirstLine(cli.stdin);
   if (!password) throw new UsageError('give the source password as the first line of stdin');
-  const config = cli.config();
-  const { openDirectory } = await import('../../node.js');
-  const directory = await openDirectory(config, logger());
-  let root: string;
-  try {
-    const r = await directory.lookupRecipient(address);
-    if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
-    root = r.account.maildir;
-  } finally {
-    await directory.close();
-  }
+  const root = await maildirOf(cli, address);
+  if (root === null) throw new RoostError('NOTFOUND', `no account for ${address}`);
   // imapflow is loaded only here: the rest of the CLI does not need it.
   const { ImapFlow } = await import('imapflow');
   const client = new ImapFlow({

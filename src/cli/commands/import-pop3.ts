@@ -16,28 +16,22 @@ import tls from 'node:tls';
 import { RoostError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
 import { isValidUidl, readRecordedUidls, writeRecordedUidls } from '../../store/maildir/pop3-uidls.js';
-import { UsageError } from '../command.js';
+import { parseServerUrl, type ServerUrl, type ServerUrlForm } from '../server-url.js';
 
-export interface Pop3Source {
-  secure: boolean;
-  user: string;
-  host: string;
-  port: number;
-}
+export type Pop3Source = ServerUrl;
+
+const POP3_URL: ServerUrlForm = {
+  // RFC 2384 §3 names the scheme "pop"; "pop3" is the form mail clients write.
+  schemes: { 'pop3:': false, 'pop3s:': true, 'pop:': false, 'pops:': true },
+  ports: { plain: 110, secure: 995 },
+  name: 'pop3',
+  prefix: '--pop3: ',
+  passwordInUrl: 'the password is the one on stdin, not in the URL',
+};
 
 /** Parse `pop3://user@host[:port]` / `pop3s://…` (RFC 2384 form; the user may be %-encoded). */
 export function parsePop3Url(url: string): Pop3Source {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UsageError(`not a URL: ${url}`);
-  }
-  if (u.protocol !== 'pop3:' && u.protocol !== 'pop3s:' && u.protocol !== 'pop:' && u.protocol !== 'pops:') throw new UsageError(`--pop3: expected pop3:// or pop3s://, got ${url}`);
-  if (!u.username || !u.hostname) throw new UsageError(`--pop3: the URL needs a user and a host: pop3://user@host, got ${url}`);
-  if (u.password) throw new UsageError('--pop3: the password is the one on stdin, not in the URL');
-  const secure = u.protocol.endsWith('s:');
-  return { secure, user: decodeURIComponent(u.username), host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : secure ? 995 : 110 };
+  return parseServerUrl(url, POP3_URL);
 }
 
 /** A minimal POP3 client for the listing: greeting, USER/PASS, UIDL, LIST, QUIT. */

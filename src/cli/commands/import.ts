@@ -8,13 +8,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError } from '../../errors.js';
-import { logger } from '../../log/logger.js';
 import { folderDirProblem } from '../../store/maildir/names.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { copyMaildir } from './import-copy.js';
 import { importImap, isImapUrl } from './import-imap.js';
 import { startProgress } from '../progress.js';
-import { countMaildirFiles, reindexAccount } from './reindex.js';
+import { countMaildirFiles, maildirOf, reindexAccount } from './reindex.js';
 
 /** Files that describe another server's private state and must not be carried over. */
 const SKIP = /^(?:tmp|dovecot\.index.*|dovecot\.list\.index.*|dovecot-uidlist\.lock|maildirsize)$/;
@@ -66,17 +65,8 @@ export const importMaildir: CliCommand = {
       return EXIT.FAILURE;
     }
     const skipped = new Set(bad.map((b) => path.join(source, b.dir)));
-    const config = cli.config();
-    const { openDirectory } = await import('../../node.js');
-    const directory = await openDirectory(config, logger());
-    let target: string;
-    try {
-      const r = await directory.lookupRecipient(address);
-      if (r.kind !== 'found') throw new RoostError('NOTFOUND', `no account for ${address}`);
-      target = r.account.maildir;
-    } finally {
-      await directory.close();
-    }
+    const target = await maildirOf(cli, address);
+    if (target === null) throw new RoostError('NOTFOUND', `no account for ${address}`);
     if ((await countMaildirFiles(target)) > 0)
       throw new RoostError('EXISTS', `${target} already holds messages; import only into an account without mail`);
     const progress = startProgress(cli.stderr, `${opts.link ? 'link' : 'copy'} ${source}`, await countMaildirFiles(source));

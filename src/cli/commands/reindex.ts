@@ -22,7 +22,8 @@ export async function countMaildirFiles(root: string): Promise<number> {
   return n;
 }
 
-async function maildirOf(cli: CliContext, address: string): Promise<string | null> {
+/** The account's Maildir root from the directory, or null when there is no such account (`roost import` uses it too). */
+export async function maildirOf(cli: CliContext, address: string): Promise<string | null> {
   const { openDirectory } = await import('../../node.js');
   const directory = await openDirectory(cli.config(), logger());
   try {
