@@ -43,9 +43,21 @@ export interface Health {
   [detail: string]: unknown;
 }
 
-/** GET /health of one node's admin listener; null when it does not answer in time or with JSON. */
+/**
+ * GET /health of one node's admin listener; null when it does not answer
+ * with JSON within timeoutMs in all (a total deadline: a node dripping bytes
+ * must not hold every login of its pair while the answer is cached).
+ */
 export function getHealth(admin: Endpoint, timeoutMs: number): Promise<Health | null> {
-  return new Promise((resolve) => {
+  return new Promise((done) => {
+    const deadline = setTimeout(() => {
+      req.destroy();
+      done(null);
+    }, timeoutMs);
+    const resolve = (h: Health | null): void => {
+      clearTimeout(deadline);
+      done(h);
+    };
     const req = http.get({ host: admin.host, port: admin.port, path: '/health', timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
