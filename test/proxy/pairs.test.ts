@@ -25,10 +25,10 @@ describe('getHealth', () => {
     const server = net.createServer((sock) => {
       sock.on('error', () => undefined);
       sock.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
-      // One byte every 50 ms, at most 400 of them: never idle for the whole deadline, never done.
+      // One byte every 50 ms, at most 2,000 (100 s, past the test's own timeout): never idle for the deadline, never done.
       let n = 0;
       const t = setInterval(() => {
-        if (++n > 400 || sock.destroyed) return clearInterval(t);
+        if (++n > 2000 || sock.destroyed) return clearInterval(t);
         sock.write(' ');
       }, 50);
       timers.add(t);
