@@ -26,7 +26,7 @@ import { lettersForKeywords, readDovecotKeywords, writeDovecotKeywords, type Key
 import { countBareLf } from './scan.js';
 import { parseUidList } from './uidlist-import.js';
 import { LIMITS } from '../../limits.js';
-import { formatDovecotSubscriptions, parseDovecotSubscriptions } from './subscriptions.js';
+import { DOVECOT_SUBSCRIPTIONS_FILE, parseDovecotSubscriptions, writeDovecotSubscriptions } from './subscriptions.js';
 
 const STATE_FILE = 'roost-import';
 const UIDLIST = 'dovecot-uidlist';
@@ -178,11 +178,9 @@ function writeImportState(dir: string, s: ImportState): void {
 
 /** Add names to the Maildir root's Dovecot `subscriptions` file (read by the index rebuild). */
 export function addSubscriptions(maildir: string, names: readonly string[]): void {
-  const file = path.join(maildir, 'subscriptions');
-  const old = readText(file);
+  const old = readText(path.join(maildir, DOVECOT_SUBSCRIPTIONS_FILE));
   const all = new Set([...(old === null ? [] : parseDovecotSubscriptions(old)), ...names]);
-  fs.writeFileSync(`${file}.tmp`, formatDovecotSubscriptions([...all].sort()), { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
+  writeDovecotSubscriptions(maildir, [...all].sort());
 }
 
 function readText(file: string): string | null {
