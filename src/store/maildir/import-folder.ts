@@ -23,7 +23,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { escapeHost, lettersFor, normalizeFlags } from './filename.js';
 import { lettersForKeywords, readDovecotKeywords, writeDovecotKeywords, type KeywordTable } from './keyword-letters.js';
-import { countBareLf } from './scan.js';
+import { countBareLf, listMessages } from './scan.js';
 import { parseUidList } from './uidlist-import.js';
 import { LIMITS } from '../../limits.js';
 import { DOVECOT_SUBSCRIPTIONS_FILE, parseDovecotSubscriptions, writeDovecotSubscriptions } from './subscriptions.js';
@@ -61,17 +61,9 @@ export class FolderWriter {
     this.dir = dir;
     this.host = escapeHost(host);
     this.table = readDovecotKeywords(dir);
-    for (const sub of ['cur', 'new']) {
-      let names: string[];
-      try {
-        names = fs.readdirSync(path.join(dir, sub));
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        const m = COPIED.exec(n);
-        if (m && Number(m[1]) === uidvalidity) this.done.add(Number(m[2]));
-      }
+    for (const basename of listMessages(dir).keys()) {
+      const m = COPIED.exec(basename);
+      if (m && Number(m[1]) === uidvalidity) this.done.add(Number(m[2]));
     }
   }
 
