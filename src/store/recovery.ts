@@ -299,6 +299,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
       return;
     }
     const structures = new Map<string, string>();
+    const sortKeys = new Map<string, string>();
     await core.committer.submit({
       build: () => {
         const db = st.db();
@@ -326,14 +327,17 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
             // A handful are parsed now (from the file, in chunks); the rest on first access.
             if (i < PARSE_AT_RECONCILE) {
               const tree = m.structure;
-              if (tree) structures.set(`${name}\u0000${first + i}`, JSON.stringify(tree));
+              if (tree) {
+                structures.set(`${name}\u0000${first + i}`, JSON.stringify(tree));
+                sortKeys.set(`${name}\u0000${first + i}`, JSON.stringify(tree.sort));
+              }
             }
           });
         }
         return drafts;
       },
       finish: (recs) => {
-        st.applyIndex(recs, { structures });
+        st.applyIndex(recs, { structures, sortKeys });
         const again = st.mailbox(name);
         if (again) st.noteMtimes(again);
       },

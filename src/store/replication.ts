@@ -26,13 +26,18 @@ import type { JournalRecord } from './types.js';
 const APPLIED_KEY = 'replica_applied_lsn';
 
 /** The MIME structure of a replicated body, as the index stores it: a file body is parsed from the file in chunks. */
-async function structureOf(body: ReplicaBody): Promise<string | null> {
+/**
+ * The extras (structure and its sort keys, as delivery keeps them) for a
+ * replicated message's body; none when it does not parse. The sort keys are
+ * given, so setStructure need not parse the structure's JSON back for them.
+ */
+async function structureExtras(key: string, body: ReplicaBody): Promise<Parameters<AccountState['applyFs']>[1]> {
   try {
     const tree = Buffer.isBuffer(body) ? parseMessage(body) : await parseChunks(fs.createReadStream(body.file, { highWaterMark: LIMITS.store.readChunkBytes }));
-    return JSON.stringify(tree);
+    return { structures: new Map([[key, JSON.stringify(tree)]]), sortKeys: new Map([[key, JSON.stringify(tree.sort)]]) };
   } catch {
     // Parsed on first access instead.
-    return null;
+    return {};
   }
 }
 
@@ -158,10 +163,7 @@ export class ReplicationImpl implements ReplicationSupport {
           rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
         }
       }
-      if (body && !extras.lost) {
-        const structure = await structureOf(body);
-        if (structure !== null) extras.structures = new Map([[`${String(d.mailbox)}\u0000${Number(d.uid)}`, structure]]);
-      }
+      if (body && !extras.lost) Object.assign(extras, await structureExtras(`${String(d.mailbox)}\u0000${Number(d.uid)}`, body));
       todo.push({ st, rec, extras });
       journaled.push(rec);
     }
@@ -182,9 +184,10 @@ export class ReplicationImpl implements ReplicationSupport {
     const byAccount = new Map<AccountState, { recs: JournalRecord[]; extras: Parameters<AccountState['applyFs']>[1] }>();
     for (const t of todo) {
       let g = byAccount.get(t.st);
-      if (!g) byAccount.set(t.st, (g = { recs: [], extras: { structures: new Map(), lost: new Set() } }));
+      if (!g) byAccount.set(t.st, (g = { recs: [], extras: { structures: new Map(), sortKeys: new Map(), lost: new Set() } }));
       g.recs.push(t.rec);
       for (const [k, v] of t.extras.structures ?? []) g.extras.structures!.set(k, v);
+      for (const [k, v] of t.extras.sortKeys ?? []) g.extras.sortKeys!.set(k, v);
       for (const l of t.extras.lost ?? []) g.extras.lost!.add(l);
       for (const [k, v] of t.extras.renamedTo ?? []) (g.extras.renamedTo ??= new Map()).set(k, v);
     }
@@ -235,11 +238,7 @@ export class ReplicationImpl implements ReplicationSupport {
     }
     this.store.journal.appendAt(rec, APPLIED_KEY);
     this.applied = rec.lsn;
-    const extras: Parameters<AccountState['applyFs']>[1] = {};
-    if (rec.kind === 'deliver' && body) {
-      const structure = await structureOf(body);
-      if (structure !== null) extras.structures = new Map([[`${String(d.mailbox)}\u0000${Number(d.uid)}`, structure]]);
-    }
+    const extras = rec.kind === 'deliver' && body ? await structureExtras(`${String(d.mailbox)}\u0000${Number(d.uid)}`, body) : {};
     const dirs = st.applyFs(rec, extras);
     await Promise.all([...new Set(dirs)].map((x) => fsyncDir(x).catch(() => undefined)));
     st.applyIndex([rec], extras);

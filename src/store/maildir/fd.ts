@@ -88,3 +88,21 @@ export async function placeDurable(file: string, body: Buffer | { file: string }
   }
   await fs.promises.utimes(file, mtime, mtime);
 }
+
+/**
+ * Replace `file` with `text` so a reader sees the old content or the new,
+ * never half of it: written to a tmp name beside it, fsync'd (durable before
+ * the name is), then renamed over it. Synchronous: for small control files
+ * (Dovecot keywords, subscriptions) written under the caller's lock.
+ */
+export function replaceFileSync(file: string, text: string): void {
+  const tmp = `${file}.roost-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}

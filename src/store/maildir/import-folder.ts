@@ -23,10 +23,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { escapeHost, lettersFor, normalizeFlags } from './filename.js';
 import { lettersForKeywords, readDovecotKeywords, writeDovecotKeywords, type KeywordTable } from './keyword-letters.js';
-import { countBareLf } from './scan.js';
+import { countBareLf, listMessages } from './scan.js';
 import { parseUidList } from './uidlist-import.js';
 import { LIMITS } from '../../limits.js';
-import { formatDovecotSubscriptions, parseDovecotSubscriptions } from './subscriptions.js';
+import { DOVECOT_SUBSCRIPTIONS_FILE, parseDovecotSubscriptions, writeDovecotSubscriptions } from './subscriptions.js';
 
 const STATE_FILE = 'roost-import';
 const UIDLIST = 'dovecot-uidlist';
@@ -61,17 +61,9 @@ export class FolderWriter {
     this.dir = dir;
     this.host = escapeHost(host);
     this.table = readDovecotKeywords(dir);
-    for (const sub of ['cur', 'new']) {
-      let names: string[];
-      try {
-        names = fs.readdirSync(path.join(dir, sub));
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        const m = COPIED.exec(n);
-        if (m && Number(m[1]) === uidvalidity) this.done.add(Number(m[2]));
-      }
+    for (const basename of listMessages(dir).keys()) {
+      const m = COPIED.exec(basename);
+      if (m && Number(m[1]) === uidvalidity) this.done.add(Number(m[2]));
     }
   }
 
@@ -178,11 +170,9 @@ function writeImportState(dir: string, s: ImportState): void {
 
 /** Add names to the Maildir root's Dovecot `subscriptions` file (read by the index rebuild). */
 export function addSubscriptions(maildir: string, names: readonly string[]): void {
-  const file = path.join(maildir, 'subscriptions');
-  const old = readText(file);
+  const old = readText(path.join(maildir, DOVECOT_SUBSCRIPTIONS_FILE));
   const all = new Set([...(old === null ? [] : parseDovecotSubscriptions(old)), ...names]);
-  fs.writeFileSync(`${file}.tmp`, formatDovecotSubscriptions([...all].sort()), { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
+  writeDovecotSubscriptions(maildir, [...all].sort());
 }
 
 function readText(file: string): string | null {

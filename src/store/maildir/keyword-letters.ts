@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LIMITS } from '../../limits.js';
+import { replaceFileSync } from './fd.js';
 
 export const KEYWORDS_FILE = 'dovecot-keywords';
 /** a..z */
@@ -88,17 +89,8 @@ export function lettersForKeywords(keywords: readonly string[], table: KeywordTa
 
 /** Write the table atomically (tmp + rename), so a reader never sees half a file. */
 export function writeDovecotKeywords(dir: string, table: KeywordTable): void {
-  const file = path.join(dir, KEYWORDS_FILE);
-  const tmp = `${file}.roost-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, formatDovecotKeywords(table));
-    // Durable before the rename: names with its letters may follow at once.
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  // Durable before the rename (replaceFileSync): names with its letters may follow at once.
+  replaceFileSync(path.join(dir, KEYWORDS_FILE), formatDovecotKeywords(table));
 }
 
 /** The table's index of a keyword (case-insensitive, RFC 3501 §2.3.2), or -1. */

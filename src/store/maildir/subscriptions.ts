@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { replaceFileSync } from './fd.js';
 import { decodeMUtf7, INBOX, normalizeMailboxName } from './names.js';
 
 const V2_HEADER = 'V\t2';
@@ -113,14 +114,5 @@ export const DOVECOT_SUBSCRIPTIONS_FILE = 'subscriptions';
  * a reader sees the old list or the new one, never half of one).
  */
 export function writeDovecotSubscriptions(maildir: string, names: readonly string[]): void {
-  const file = path.join(maildir, DOVECOT_SUBSCRIPTIONS_FILE);
-  const tmp = `${file}.roost-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, formatDovecotSubscriptions(names));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  replaceFileSync(path.join(maildir, DOVECOT_SUBSCRIPTIONS_FILE), formatDovecotSubscriptions(names));
 }
