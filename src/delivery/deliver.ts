@@ -53,7 +53,15 @@ export interface DeliveryContext {
 export class Incoming {
   readonly trace = new TraceScanner();
   readonly header = new HeaderCapture();
-  constructor(readonly draft: Draft) {}
+  /**
+   * @param deliveredTo the address of the `Delivered-To:` line the draft's
+   * prefix already carries (LMTP with one recipient), so a forward for that
+   * address does not get the line twice.
+   */
+  constructor(
+    readonly draft: Draft,
+    readonly deliveredTo?: string,
+  ) {}
 
   write(chunk: Buffer): Promise<void> {
     this.trace.push(chunk);
@@ -193,10 +201,15 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger):
   // Per-account size limit (LDAP mailSizeMax); the global limit was enforced while receiving.
   if (resolved.some((r) => r.account.maxMessageSize > 0 && draft.size > r.account.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
   const plan = planDelivery(ctx, resolved, req.sender, req.incoming);
-  // Remote recipients and forwards (issue 14 §1, §2) first, in one hand-off: a refusal then leaves nothing to undo here (./remote.ts).
-  const out = [...remote, ...plan.forwards];
-  if (out.length > 0) {
-    const refused = await handOffDraft(outbound, draft, req.sender, out);
+  // Remote recipients, then each account's forwards behind its Delivered-To line (issue 14 §1, §2), before the local
+  // copy: a refusal then leaves nothing to undo here (./remote.ts). A refusal after an earlier hand-off answers Z, and
+  // the retry may send that one again: duplicated, never lost.
+  if (remote.length > 0) {
+    const refused = await handOffDraft(outbound, draft, req.sender, remote);
+    if (refused) return refused;
+  }
+  for (const g of plan.forwards) {
+    const refused = await ctx.handOff!.forward!({ sender: req.sender, recipients: g.targets, deliveredTo: g.recipient, incoming: req.incoming });
     if (refused) return refused;
   }
   if (found.elsewhere.size > 0) {
@@ -295,12 +308,12 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
     group = group.filter((i) => !over.has(accountOf(i).id));
   }
   const plan = planDelivery(ctx, group.map((i) => req.recipients[i]!), req.sender, req.incoming);
-  if (plan.forwards.length > 0) {
-    // One hand-off for the forwards of all recipients; if it fails, those with forwards get its verdict (RFC 2033 §4.2).
-    const refused = await ctx.handOff!.forward!({ sender: req.sender, recipients: plan.forwards, incoming: req.incoming });
+  for (const g of plan.forwards) {
+    // One hand-off per account behind its Delivered-To line; if it fails, that account's recipients get its verdict (RFC 2033 §4.2).
+    const refused = await ctx.handOff!.forward!({ sender: req.sender, recipients: g.targets, deliveredTo: g.recipient, incoming: req.incoming });
     if (refused) {
-      log.info({ verdict: refused.code, text: refused.text }, 'forward hand-off refused');
-      for (const i of group) if (accountOf(i).delivery?.forwards.length) out[i] = refused;
+      log.info({ verdict: refused.code, text: refused.text, account: g.account.id }, 'forward hand-off refused');
+      for (const i of group) if (accountOf(i).id === g.account.id) out[i] = refused;
       group = group.filter((i) => out[i] === null);
     }
   }

@@ -52,23 +52,40 @@ export function expandRecipient(account: Account, input: ExpandInput): Expansion
   return { keepLocalCopy, forwardTargets, vacation };
 }
 
-/** The whole message: which accounts get a Maildir copy, where forwards go (each target once), which replies are due. */
+/**
+ * One account's forwards: the targets (each once) and the envelope address
+ * the message came in for, which heads the forwarded copy as
+ * `Delivered-To: <recipient>`, as qmail-local prepends its dtline to a
+ * forward, so a chain that comes back here is bounced (./deliver.ts loopVerdict).
+ */
+export interface ForwardGroup {
+  recipient: string;
+  account: Account;
+  targets: string[];
+}
+
+/** The whole message: which accounts get a Maildir copy, whose forwards go where, which replies are due. */
 export interface MessageExpansion {
   local: Account[];
-  forwardTargets: string[];
+  /** One group per account with forwards, in envelope order. */
+  forwards: ForwardGroup[];
   replies: { account: Account; plan: VacationPlan }[];
 }
 
 export function expandMessage(recipients: readonly { address: string; account: Account }[], sender: string, header: ReplyHeader): MessageExpansion {
   const local = new Map<string, Account>();
-  const targets = new Map<string, string>();
+  const forwards = new Map<string, ForwardGroup>();
   const replies = new Map<string, { account: Account; plan: VacationPlan }>();
   for (const r of recipients) {
     const e = expandRecipient(r.account, { recipient: r.address, sender, header });
     if (e.keepLocalCopy) local.set(r.account.id, r.account);
-    for (const t of e.forwardTargets) if (!targets.has(t.toLowerCase())) targets.set(t.toLowerCase(), t);
+    if (e.forwardTargets.length > 0 && !forwards.has(r.account.id)) {
+      const seen = new Set<string>();
+      const targets = e.forwardTargets.filter((t) => !seen.has(t.toLowerCase()) && seen.add(t.toLowerCase()));
+      forwards.set(r.account.id, { recipient: r.address.trim().replace(/^<(.*)>$/, '$1'), account: r.account, targets });
+    }
     // One reply per account, however many of its addresses the envelope names.
     if (e.vacation.send && !replies.has(r.account.id)) replies.set(r.account.id, { account: r.account, plan: e.vacation.plan });
   }
-  return { local: [...local.values()], forwardTargets: [...targets.values()], replies: [...replies.values()] };
+  return { local: [...local.values()], forwards: [...forwards.values()], replies: [...replies.values()] };
 }

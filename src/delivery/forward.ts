@@ -21,7 +21,7 @@ import type { Account } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
 import { LIMITS } from '../limits.js';
 import type { Incoming } from './deliver.js';
-import { expandMessage, type VacationPlan } from './expand.js';
+import { expandMessage, type ForwardGroup, type VacationPlan } from './expand.js';
 import { vacationReplies } from './metrics.js';
 import { composeReply } from './vacation/compose.js';
 import { readReplyHeader, type ReplyHeader } from './vacation/header.js';
@@ -31,12 +31,13 @@ import type { Verdict } from './verdict.js';
 /** What final delivery needs from the smarthost client (src/outbound). */
 export interface HandOff {
   /**
-   * Hand the received message (the finished draft's bytes, unchanged) to a
-   * smarthost for `recipients` with envelope sender `sender`: null once a
-   * smarthost answered 250 after DATA for every recipient, else the verdict
-   * (D for a 5xx, Z otherwise). Never throws.
+   * Hand the received message (the finished draft's bytes, headed by
+   * `Delivered-To: <deliveredTo>` unless the draft already starts with that
+   * line) to a smarthost for `recipients` with envelope sender `sender`:
+   * null once a smarthost answered 250 after DATA for every recipient, else
+   * the verdict (D for a 5xx, Z otherwise). Never throws.
    */
-  forward?(req: { sender: string; recipients: readonly string[]; incoming: Incoming }): Promise<Verdict | null>;
+  forward?(req: { sender: string; recipients: readonly string[]; deliveredTo: string; incoming: Incoming }): Promise<Verdict | null>;
   /** Send a message Roost made (a vacation reply): envelope sender <>, one recipient. Resolves when a smarthost took it. */
   send(req: { recipient: string; message: Buffer }): Promise<void>;
 }
@@ -52,8 +53,8 @@ export interface ForwardingContext {
 export interface DeliveryPlan {
   /** Accounts that get the Maildir copy. */
   local: Account[];
-  /** Forward targets, each once, for one hand-off with the incoming envelope sender. */
-  forwards: string[];
+  /** Per account with forwards: one hand-off with the incoming envelope sender behind its Delivered-To line. */
+  forwards: ForwardGroup[];
   /** Replies due after K (the once-per-sender memory is asked then). */
   replies: { account: Account; plan: VacationPlan }[];
   header: ReplyHeader;
@@ -83,7 +84,7 @@ export function planDelivery(
     for (const r of recipients)
       if (r.account.delivery?.local === false && r.account.delivery.forwards.length === 0)
         ctx.log.warn({ account: r.account.id }, 'deliveryMode leaves neither a Maildir copy nor a forward: message accepted and dropped, as qmail-local does');
-    return { local: m.local, forwards: m.forwardTargets, replies: m.replies, header };
+    return { local: m.local, forwards: m.forwards, replies: m.replies, header };
   }
   // Without a hand-off every account keeps its Maildir copy: what Roost did before it read forwards.
   const all = new Map(recipients.map((r) => [r.account.id, r.account]));

@@ -14,14 +14,29 @@ import type { Logger } from '../log/logger.js';
 import { Outbound } from '../outbound/handoff.js';
 import type { HandOff } from './forward.js';
 import { handOffVerdict } from './remote.js';
+import { deliveredToLine, traceKey } from './trace.js';
+
+/** `head`, then the chunks of `rest`; `rest` is destroyed when the reader stops early. */
+async function* prepend(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
+  try {
+    yield head;
+    for await (const chunk of rest) yield chunk as Buffer;
+  } finally {
+    rest.destroy();
+  }
+}
 
 export function smarthostHandOff(config: Config, log: Logger): HandOff | undefined {
   if (config.outbound.smarthosts.length === 0) return undefined;
   const outbound = new Outbound(config.outbound, config.hostname, log.child({ component: 'outbound' }));
   return {
-    async forward({ sender, recipients, incoming }) {
+    async forward({ sender, recipients, deliveredTo, incoming }) {
       const draft = incoming.draft;
-      return handOffVerdict(await outbound.handOff({ sender, size: draft.size, open: () => draft.openReader() }, recipients));
+      // qmail-local prepends its dtline to a forward as to a Maildir copy; the next hop's loop check reads it.
+      const has = incoming.deliveredTo !== undefined && traceKey(incoming.deliveredTo) === traceKey(deliveredTo);
+      const line = has ? Buffer.alloc(0) : deliveredToLine(deliveredTo);
+      const open = (): Readable => (line.length === 0 ? draft.openReader() : Readable.from(prepend(line, draft.openReader())));
+      return handOffVerdict(await outbound.handOff({ sender, size: line.length + draft.size, open }, recipients));
     },
     async send({ recipient, message }) {
       // RFC 3834 §4: the reply's envelope sender is null, so nothing answers it.

@@ -287,9 +287,10 @@ export class LmtpSession {
    */
   private async startDraft(st: Transaction): Promise<Incoming | Verdict> {
     const received = receivedLine(this.socket.remoteAddress ?? 'unknown', this.ctx.config.hostname, { via: 'LMTP', helo: st.helo });
-    const prefix = st.recipients.length === 1 ? Buffer.concat([deliveredToLine(st.recipients[0]!.address), received]) : received;
+    const one = st.recipients.length === 1 ? st.recipients[0]!.address : undefined;
+    const prefix = one !== undefined ? Buffer.concat([deliveredToLine(one), received]) : received;
     try {
-      return new Incoming(await this.ctx.store.createDraft({ prefix, maxSize: this.ctx.config.lmtp.max_message_size }));
+      return new Incoming(await this.ctx.store.createDraft({ prefix, maxSize: this.ctx.config.lmtp.max_message_size }), one);
     } catch (err) {
       this.log.warn({ err }, 'could not start a draft');
       return verdictForError(err, this.ctx.config.qmqp.over_quota);

@@ -172,7 +172,10 @@ describe('expandMessage', () => {
       h,
     );
     expect(m.local.map((a) => a.id)).toEqual(['both@example.org', 'vac@example.org']);
-    expect(m.forwardTargets).toEqual(['A@Remote.Example', 'c@remote.example', 'b@remote.example']);
+    expect(m.forwards.map((g) => [g.recipient, g.account.id, g.targets])).toEqual([
+      ['both@example.org', 'both@example.org', ['A@Remote.Example', 'c@remote.example']],
+      ['fwonly@example.org', 'fwonly@example.org', ['a@remote.example', 'b@remote.example']],
+    ]);
     expect(m.replies.map((r) => [r.account.id, r.plan.from])).toEqual([
       ['both@example.org', 'both@example.org'],
       ['vac@example.org', 'vac@example.org'],
