@@ -4,6 +4,9 @@
  * with "." gets one more (transparency); the body ends with CRLF "." CRLF.
  * Chunk by chunk, split anywhere: no message is held whole.
  */
+import { isAscii } from 'node:buffer';
+import type { Readable } from 'node:stream';
+
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
@@ -42,4 +45,25 @@ export class DataEncoder {
   end(): Buffer {
     return this.atLineStart ? END : Buffer.concat([CRLF, END]);
   }
+}
+
+/**
+ * Whether a stored message has any octet above 127, so needs BODY=8BITMIME
+ * (RFC 6152 §2-3). Stops at the first such chunk; the stream is destroyed.
+ */
+export async function hasEightBit(source: Readable): Promise<boolean> {
+  try {
+    for await (const chunk of source) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer);
+      if (!isAscii(b)) return true;
+    }
+    return false;
+  } finally {
+    source.destroy();
+  }
+}
+
+/** Whether an envelope address has non-ASCII characters, so needs SMTPUTF8 (RFC 6531 §3.4). */
+export function isNonAsciiAddress(address: string): boolean {
+  return /[^\x00-\x7f]/.test(address);
 }

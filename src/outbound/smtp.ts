@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { LIMITS } from '../limits.js';
-import { DataEncoder } from './body.js';
+import { DataEncoder, hasEightBit, isNonAsciiAddress } from './body.js';
 import { SessionError, SmtpConnection } from './connection.js';
 import { replyText, type SmtpReply } from './reply.js';
 
@@ -32,6 +32,8 @@ export interface OutboundMessage {
   size: number;
   /** A fresh stream of the stored bytes, read once per smarthost tried. */
   open(): Readable;
+  /** Whether the bytes have an octet above 127 (RFC 6152); scanned from open() when absent. */
+  eightBit?: boolean;
 }
 
 export type RecipientStatus = 'accepted' | 'temporary' | 'permanent';
@@ -107,6 +109,8 @@ export async function sendMail(
     tls: conn?.encrypted ?? false,
   });
   try {
+    const eightBit = message.eightBit ?? (await hasEightBit(message.open()));
+    const utf8 = isNonAsciiAddress(message.sender) || recipients.some(isNonAsciiAddress);
     conn = await SmtpConnection.connect(host, port, t.connect);
     const c = conn;
     const expect = async (timeoutMs: number, what: string): Promise<SmtpReply> => {
@@ -136,8 +140,20 @@ export async function sendMail(
     }
     if (opts.starttls === 'required' && !c.encrypted) return all('temporary', `${host}:${port} does not offer STARTTLS (outbound.starttls = required)`);
 
+    // RFC 6531 §3.4: a non-ASCII envelope only to a server that offers SMTPUTF8, with the parameter on MAIL.
+    if (utf8 && !ext.has('SMTPUTF8')) {
+      await quit(c, t.quit);
+      return all('permanent', `${host}:${port}: SMTPUTF8 not offered, and the envelope has a non-ASCII address (RFC 6531 §3.4)`);
+    }
+    // RFC 6152 §3: 8-bit data only to a server that offers 8BITMIME, with BODY=8BITMIME; no downgrade here.
+    if (eightBit && !ext.has('8BITMIME')) {
+      await quit(c, t.quit);
+      return all('permanent', `${host}:${port}: 8BITMIME not offered, and the message has 8-bit octets (RFC 6152 §3)`);
+    }
     const size = ext.has('SIZE') ? ` SIZE=${message.size}` : '';
-    const mail = `MAIL FROM:${path(message.sender)}${size}\r\n`;
+    const body = eightBit ? ' BODY=8BITMIME' : '';
+    const smtputf8 = utf8 ? ' SMTPUTF8' : '';
+    const mail = `MAIL FROM:${path(message.sender)}${size}${body}${smtputf8}\r\n`;
     const rcpts = recipients.map((r) => `RCPT TO:${path(r)}\r\n`);
     const pipelining = ext.has('PIPELINING');
     let mailReply: SmtpReply;

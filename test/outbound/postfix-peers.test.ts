@@ -6,6 +6,9 @@
  *    encrypted and the mail arrives.
  *  - The cluster QMQP client to its qmqpd: the packet is accepted (K) and
  *    the message arrives with the trace prefix, byte for byte.
+ *  - The SMTP client to its smtpd, which offers SMTPUTF8 and 8BITMIME: a
+ *    non-ASCII recipient and an 8-bit body get both MAIL parameters, as
+ *    smtpd logs the command (debug_peer_list).
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import type { Account } from '../../src/accounts/directory.js';
 import { inboxMessages } from '../helpers/maildir.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { qmqpHandOff } from '../../src/outbound/qmqp-client.js';
+import { sendMail } from '../../src/outbound/smtp.js';
 import { freePort, postfixUsable, startPostfix, type PrivatePostfix } from '../helpers/postfix.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 
@@ -52,7 +56,7 @@ beforeAll(async () => {
     services: [`127.0.0.1:${qmqpPort} inet n - n - - qmqpd`],
     lmtpPort: far.ports.lmtp!,
     domain: 'far.test',
-    main: { qmqpd_authorized_clients: '127.0.0.0/8', smtpd_tls_cert_file: crt, smtpd_tls_key_file: key, smtpd_tls_security_level: 'may', smtpd_tls_loglevel: '1' },
+    main: { qmqpd_authorized_clients: '127.0.0.0/8', smtpd_tls_cert_file: crt, smtpd_tls_key_file: key, smtpd_tls_security_level: 'may', smtpd_tls_loglevel: '1', smtputf8_enable: 'yes', debug_peer_list: '127.0.0.1' },
   });
 }, 120_000);
 afterAll(async () => {
@@ -118,6 +122,23 @@ describe.skipIf(!usable)('outbound clients against a private Postfix', () => {
     // Postfix adds its Received line on top (and Date/Message-Id when missing: the message has both); below it, our bytes unchanged.
     const text = got[0]!.toString('latin1');
     expect(text.slice(text.indexOf(prefix.toString('latin1')))).toBe(Buffer.concat([prefix, body]).toString('latin1'));
+  });
+
+  it('SMTP to smtpd: a non-ASCII recipient and an 8-bit body send MAIL FROM:<> BODY=8BITMIME SMTPUTF8 (RFC 6531 §3.4)', { timeout: 60_000 }, async () => {
+    // The null sender: Postfix's bounce (far's LMTP offers no SMTPUTF8) goes nowhere.
+    const body = Buffer.from('From: a@local.test\nSubject: utf8\n\ncaf\u00e9\n', 'utf8');
+    const res = await sendMail(
+      '127.0.0.1',
+      pf.smtpPort,
+      { sender: '', size: body.length, open: () => Readable.from([body]) },
+      ['\u7528\u6237@far.test'],
+      { helo: 'roost.test', starttls: 'off', tlsVerify: false, timeoutMs: 20_000 },
+    );
+    expect(res.recipients[0]!.status, res.recipients[0]!.reply).toBe('accepted');
+    const log = await pf.waitLog((l) => /MAIL FROM:<>/.test(l));
+    expect(log).toMatch(/: MAIL FROM:<> SIZE=\d+ BODY=8BITMIME SMTPUTF8\s*$/m);
+    // Written as UTF-8 on the wire (RFC 6531 §3.3), as smtpd logs it.
+    expect(log).toContain(': RCPT TO:<\u7528\u6237@far.test>');
   });
 
   it('the QMQP client gets Z when nothing listens', { timeout: 30_000 }, async () => {

@@ -2,7 +2,8 @@
  * The SMTP client against a server nobody here wrote: Postfix's smtp-sink as
  * the smarthost, dumping what it receives (-d). Envelope and bytes are
  * compared with what was handed over; refusals come from smtp-sink's own
- * options (-f hard, -r soft, -W delay, -p no PIPELINING, -h long name).
+ * options (-f hard, -r soft, -W delay, -p no PIPELINING, -h long name,
+ * -8 no 8BITMIME; smtp-sink never offers SMTPUTF8).
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -138,6 +139,49 @@ describe.skipIf(!SMTP_SINK)('SMTP client with smtp-sink', () => {
     expect((await good.dumps()).length).toBe(1);
     const ob3 = outbound({ smarthosts: [`127.0.0.1:${soft.port}`] });
     expect((await ob3.handOff(message(BODY), ['bob@remote.test'])).status).toBe('temporary');
+  });
+
+  it('a body with octet 0x7f goes without BODY=, with 0x80 as BODY=8BITMIME (RFC 6152 §3), bytes unchanged', { timeout: 30_000 }, async () => {
+    const s = await sink();
+    const ascii = Buffer.concat([BODY, Buffer.from([0x7f, 0x0a])]);
+    const eight = Buffer.concat([BODY, Buffer.from([0x80, 0x0a])]);
+    expect((await sendMail('127.0.0.1', s.port, message(ascii), ['bob@remote.test'], OPTS)).recipients[0]!.status).toBe('accepted');
+    expect((await s.waitDumps(1))[0]!.mailArgs).toBe('<alice@local.test>');
+    expect((await sendMail('127.0.0.1', s.port, message(eight), ['bob@remote.test'], OPTS)).recipients[0]!.status).toBe('accepted');
+    const dumps = await s.waitDumps(2);
+    const d = dumps.find((x) => x.message.equals(eight));
+    expect(d!.mailArgs).toBe('<alice@local.test> BODY=8BITMIME');
+  });
+
+  it('an 8-bit body to a smarthost without 8BITMIME (-8) fails for good, nothing sent; an ASCII one goes', { timeout: 30_000 }, async () => {
+    const s = await sink(['-8']);
+    const eight = Buffer.concat([BODY, Buffer.from('caf\u00e9\n', 'utf8')]);
+    const res = await sendMail('127.0.0.1', s.port, message(eight), ['bob@remote.test', 'carol@remote.test'], OPTS);
+    expect(res.recipients.map((r) => r.status)).toEqual(['permanent', 'permanent']);
+    expect(res.recipients[0]!.reply).toMatch(/8BITMIME not offered/);
+    expect(await s.dumps()).toEqual([]);
+    expect((await sendMail('127.0.0.1', s.port, message(BODY), ['bob@remote.test'], OPTS)).recipients[0]!.status).toBe('accepted');
+    expect((await s.waitDumps(1))[0]!.mailArgs).toBe('<alice@local.test>');
+  });
+
+  it('handOff: an 8-bit body and no 8BITMIME is permanent (D-style), the next smarthost is not tried', { timeout: 30_000 }, async () => {
+    const no8 = await sink(['-8']);
+    const good = await sink();
+    const eight = Buffer.concat([BODY, Buffer.from([0xe9, 0x0a])]);
+    const res = await outbound({ smarthosts: [`127.0.0.1:${no8.port}`, `127.0.0.1:${good.port}`] }).handOff(message(eight), ['bob@remote.test']);
+    expect(res.status).toBe('permanent');
+    expect(res.recipients[0]!.reply).toMatch(/8BITMIME not offered/);
+    expect(await good.dumps()).toEqual([]);
+  });
+
+  it('a non-ASCII sender or recipient and no SMTPUTF8 fails for good: "SMTPUTF8 not offered", nothing sent', { timeout: 30_000 }, async () => {
+    const s = await sink();
+    const bySender = await sendMail('127.0.0.1', s.port, message(BODY, 'j\u00f6rg@local.test'), ['bob@remote.test'], OPTS);
+    expect(bySender.recipients[0]).toMatchObject({ status: 'permanent', reply: expect.stringMatching(/SMTPUTF8 not offered/) });
+    const byRcpt = await sendMail('127.0.0.1', s.port, message(BODY), ['bob@remote.test', '\u7528\u6237@remote.test'], OPTS);
+    expect(byRcpt.recipients.map((r) => r.status)).toEqual(['permanent', 'permanent']);
+    expect(byRcpt.recipients[1]!.reply).toMatch(/SMTPUTF8 not offered/);
+    expect(await s.dumps()).toEqual([]);
   });
 
   it('isRemote: only with smarthosts and local_domains set, and for other domains', () => {
