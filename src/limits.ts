@@ -43,7 +43,7 @@ export const LIMITS = {
     maxTraceHeaderBytes: 256 * 1024,
     /** Distinct Delivered-To addresses remembered from one header. */
     maxDeliveredTo: 1000,
-    /** Forwarding targets of one embedded account (`roost user forward add`). */
+    /** Forwarding targets of one account: `roost user forward add` refuses more; an LDAP entry with more distinct mailForwardingAddress values is deferred. */
     maxForwards: 32,
     /** Vacation text bytes (qmail-ldap's mailReplyText is DirectoryString {4096}; UTF-8 may take more bytes). */
     maxReplyTextBytes: 16 * 1024,
