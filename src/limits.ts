@@ -55,6 +55,18 @@ export const LIMITS = {
     maxReplyReferences: 20,
     /** Senders remembered per account for the once-per-window rule (the oldest are forgotten first). */
     maxVacationSenders: 10_000,
+    /**
+     * Characters of a smarthost's or cluster peer's reply quoted in a refusal
+     * (src/delivery/remote.ts, cluster.ts): with the recipient and the (#x.y.z)
+     * code it fits qmqp.maxReplyText for usual addresses, so the code is not cut.
+     */
+    maxQuotedReplyChars: 300,
+    /**
+     * Accounts remembered as already warned about forwards or a vacation
+     * reply without a hand-off (src/delivery/forward.ts); past it the memory
+     * starts over and some warnings repeat, which costs only log lines.
+     */
+    maxNotedAccounts: 10_000,
   },
   outbound: {
     /**
