@@ -43,7 +43,7 @@ export const LIMITS = {
     maxTraceHeaderBytes: 256 * 1024,
     /** Distinct Delivered-To addresses remembered from one header. */
     maxDeliveredTo: 1000,
-    /** Forwarding targets of one embedded account (`roost user forward add`). */
+    /** Forwarding targets of one account: `roost user forward add` refuses more; an LDAP entry with more distinct mailForwardingAddress values is deferred. */
     maxForwards: 32,
     /** Vacation text bytes (qmail-ldap's mailReplyText is DirectoryString {4096}; UTF-8 may take more bytes). */
     maxReplyTextBytes: 16 * 1024,
@@ -55,6 +55,18 @@ export const LIMITS = {
     maxReplyReferences: 20,
     /** Senders remembered per account for the once-per-window rule (the oldest are forgotten first). */
     maxVacationSenders: 10_000,
+    /**
+     * Characters of a smarthost's or cluster peer's reply quoted in a refusal
+     * (src/delivery/remote.ts, cluster.ts): with the recipient and the (#x.y.z)
+     * code it fits qmqp.maxReplyText for usual addresses, so the code is not cut.
+     */
+    maxQuotedReplyChars: 300,
+    /**
+     * Accounts remembered as already warned about forwards or a vacation
+     * reply without a hand-off (src/delivery/forward.ts); past it the memory
+     * starts over and some warnings repeat, which costs only log lines.
+     */
+    maxNotedAccounts: 10_000,
   },
   outbound: {
     /**

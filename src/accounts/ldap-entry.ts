@@ -161,6 +161,11 @@ export function entryToAccount(entry: Entry, policy: EntryPolicy): EntryVerdict 
   }
   const modes = parseDeliveryModes(values(entry, a.deliveryMode));
   const delivery = deliveryOptions(forwards, modes, first(entry, a.replyText));
+  // The embedded directory's cap (one message's fan-out), counted after de-duplication (noforward leaves none).
+  // Refused (Z, logged as an entry error) rather than cut to the first N: LDAP values have no order, so which
+  // targets lost the copy would be arbitrary, and with nolocal it would be lost; deferred mail waits for the fix.
+  if (delivery && delivery.forwards.length > LIMITS.delivery.maxForwards)
+    return { ok: false, error: `${a.forwards} has ${delivery.forwards.length} distinct values, more than ${LIMITS.delivery.maxForwards}` };
   const account: Account = {
     id: address,
     address,

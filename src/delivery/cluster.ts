@@ -53,6 +53,15 @@ export function clusterLoop(cfg: Config, trace: TraceScanner): Verdict | null {
 }
 
 /**
+ * A peer's Z or D as this delivery's verdict, its text quoted up to
+ * LIMITS.delivery.maxQuotedReplyChars (the QMQP and LMTP replies cut the
+ * whole line to qmqp.maxReplyText when they send it).
+ */
+export function peerRefusal(recipient: string, host: string, a: { code: 'Z' | 'D'; text: string }): Verdict {
+  return { code: a.code, text: `${recipient}: ${host} said: ${a.text.slice(0, LIMITS.delivery.maxQuotedReplyChars)}`, reason: 'remote' };
+}
+
+/**
  * Hand each recipient to its mailHost; null when every one answered K, else
  * the first refusal (Z or D) refuses the message, as for smarthosts.
  */
@@ -66,7 +75,7 @@ export async function handOffCluster(cfg: Config, log: Logger, draft: Draft, sen
     if (!target) {
       log.warn({ recipient, mailHost: host }, 'cluster hand-off: no single ready primary for the mailHost');
       handoffs.inc({ result: 'temporary', kind: 'qmqp' });
-      return { code: 'Z', text: `${recipient}: no primary of ${host} answers now`.slice(0, LIMITS.qmqp.maxReplyText), reason: 'remote' };
+      return { code: 'Z', text: `${recipient}: no primary of ${host} answers now`, reason: 'remote' };
     }
     const a = await qmqpHandOff(target, message, clusterLine(me, recipient), [recipient], timeoutMs);
     const status = a.code === 'K' ? 'accepted' : a.code === 'D' ? 'permanent' : 'temporary';
@@ -76,7 +85,7 @@ export async function handOffCluster(cfg: Config, log: Logger, draft: Draft, sen
     handoffLatency.observe({ result: status, kind: 'qmqp' }, seconds);
     log.info({ result: status, recipient, mailHost: host, peer: `${target.host}:${target.port}`, reply: `${a.code}${a.text}`, ms: seconds * 1000 }, 'cluster hand-off');
     // Stop at the first refusal: the message is refused as a whole, and the retry sends it again.
-    if (a.code !== 'K') return { code: a.code, text: `${recipient}: ${host} said: ${a.text}`.slice(0, LIMITS.qmqp.maxReplyText), reason: 'remote' };
+    if (a.code !== 'K') return peerRefusal(recipient, host, { code: a.code, text: a.text });
   }
   return null;
 }

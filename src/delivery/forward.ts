@@ -60,14 +60,25 @@ export interface DeliveryPlan {
   header: ReplyHeader;
 }
 
-/** Accounts already logged for forwards or replies without a hand-off (bounded like the LDAP cache). */
-const noted = new Set<string>();
+/** Keys seen before, at most `max` of them: one more starts the memory over (a warning may then repeat). */
+export class SeenOnce {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  /** True the first time `key` is offered (since the memory last started over). */
+  first(key: string): boolean {
+    if (this.seen.has(key)) return false;
+    if (this.seen.size >= this.max) this.seen.clear();
+    this.seen.add(key);
+    return true;
+  }
+}
+
+/** Accounts already logged for forwards or replies without a hand-off. */
+const noted = new SeenOnce(LIMITS.delivery.maxNotedAccounts);
 
 function noteOnce(log: Logger, account: Account, what: string): void {
-  const key = `${what}\0${account.id}`;
-  if (noted.has(key)) return;
-  if (noted.size >= LIMITS.ldap.maxCacheEntries) noted.clear();
-  noted.add(key);
+  if (!noted.first(`${what}\0${account.id}`)) return;
   log.warn({ account: account.id }, `${what}: no outbound hand-off in this node ([outbound] smarthosts); ignored, the Maildir copy is kept`);
 }
 

@@ -7,6 +7,7 @@
  * smarthost took the message answers Z, and the retry may give the remote
  * recipients a second copy: mail is duplicated, never lost (qmail's rule).
  */
+import { LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import { Outbound, type HandOffResult, type RecipientOutcome } from '../outbound/handoff.js';
 import type { Draft } from '../store/store.js';
@@ -45,7 +46,7 @@ export function handOffVerdict(res: HandOffResult): Verdict | null {
   const code = res.status === 'permanent' ? 'D' : 'Z';
   const first: RecipientOutcome = res.recipients.find((o) => o.status === res.status)!;
   const cls = code === 'D' ? '5' : '4';
-  const reply = first.reply.slice(0, 300);
+  const reply = first.reply.slice(0, LIMITS.delivery.maxQuotedReplyChars);
   return { code, text: `${first.recipient}: ${reply} (#${enhanced(first.reply, cls)})`, reason: 'remote' };
 }
 

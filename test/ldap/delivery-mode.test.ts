@@ -5,10 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapDirectory } from '../../src/accounts/ldap.js';
+import { LIMITS } from '../../src/limits.js';
 import { Slapd, userLdif } from '../helpers/slapd.js';
 import { makeDirectory, type Captured } from './fixtures.js';
 
 const REPLY = 'I am away until Monday.\nYour mail about "%SUBJECT%" will be read then.\n';
+
+/** n distinct forwarding addresses. */
+const targets = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}@remote.example`);
 
 const ENTRIES = [
   userLdif('fw', { mail: 'fw@example.org', mailMessageStore: 'fw/', mailForwardingAddress: ['one@remote.example', 'Two@Remote.Example'] }),
@@ -29,6 +33,9 @@ const ENTRIES = [
     mailReplyText: REPLY,
   }),
   userLdif('odd', { mail: 'oddmode@example.org', mailMessageStore: 'om/', deliveryMode: ['echo', 'vacation'] }),
+  userLdif('fwmax', { mail: 'fwmax@example.org', mailMessageStore: 'fx/', mailForwardingAddress: targets(LIMITS.delivery.maxForwards) }),
+  userLdif('fwover', { mail: 'fwover@example.org', mailMessageStore: 'fy/', mailForwardingAddress: targets(LIMITS.delivery.maxForwards + 1) }),
+  userLdif('fwovernf', { mail: 'fwovernf@example.org', mailMessageStore: 'fz/', mailForwardingAddress: targets(LIMITS.delivery.maxForwards + 1), deliveryMode: 'noforward' }),
   userLdif('badfw', { mail: 'badfw@example.org', mailMessageStore: 'bf/', mailForwardingAddress: 'no-domain', deliveryMode: 'nolocal' }),
 ].join('');
 
@@ -99,5 +106,13 @@ describe('deliveryMode and mailForwardingAddress (qmail-local semantics)', () =>
     const r = await dir.lookupRecipient('badfw@example.org');
     expect(r.kind).toBe('deferred');
     expect(captured.lines.some((l) => l.msg === 'LDAP entry refused' && String(l.problem).includes('no-domain'))).toBe(true);
+  });
+
+  it('LIMITS.delivery.maxForwards distinct forwards are kept; one more defers the entry (noforward: not counted)', async () => {
+    expect((await account('fwmax@example.org')).delivery).toEqual({ local: true, forwards: targets(LIMITS.delivery.maxForwards) });
+    const r = await dir.lookupRecipient('fwover@example.org');
+    expect(r.kind).toBe('deferred');
+    expect(captured.lines.some((l) => l.msg === 'LDAP entry refused' && l.address === 'fwover@example.org' && String(l.problem).includes(`more than ${LIMITS.delivery.maxForwards}`))).toBe(true);
+    expect((await account('fwovernf@example.org')).delivery).toBeUndefined();
   });
 });
