@@ -10,6 +10,8 @@ import type { Store } from './store/store.js';
 import type { Directory } from './accounts/directory.js';
 import type { HandOff } from './delivery/forward.js';
 import type { VacationMemory } from './delivery/vacation/memory.js';
+import type { Outbound } from './outbound/handoff.js';
+import type { PrimaryFinder } from './proxy/pairs.js';
 
 /**
  * Replica acknowledgement (issue 5). A write is acknowledged to the client
@@ -32,6 +34,10 @@ export interface NodeContext {
   /** Certificate and key for implicit TLS listeners and STARTTLS/STLS. */
   readonly tls: SecureContextOptions;
   readonly replication: ReplicationGate;
+  /** The node's one smarthost client (src/outbound), made where the node is wired. */
+  readonly outbound: Outbound;
+  /** The node's one asker of pairs' primaries, shared by auth_http and cluster hand-offs. */
+  readonly primaries: PrimaryFinder;
   /** The smarthost client for forwards and vacation replies (src/outbound); absent: neither is done (src/delivery/forward.ts). */
   readonly handOff?: HandOff;
   /** Who got a vacation reply when (data_dir/vacation.sqlite, replicated through the journal). */

@@ -30,6 +30,7 @@ import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
 import { sharedAuthGuard } from './net/auth-guard.js';
 import { parseListen } from './config/load.js';
+import { Outbound } from './outbound/handoff.js';
 import { AuthHttpServer, type Backend, type MailProtocol } from './proxy/auth-http.js';
 import { PrimaryFinder } from './proxy/pairs.js';
 import { deliverStream } from './delivery/deliver.js';
@@ -176,6 +177,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     throw err;
   }
 
+  // One smarthost client and one primary finder per node: delivery (QMQP, LMTP, forwards) and auth_http share them.
+  const outbound = new Outbound(config.outbound, config.hostname, log.child({ component: 'outbound' }));
+  const primaries = new PrimaryFinder(log.child({ component: 'auth_http' }));
   // Without replication every write is acknowledged at once (src/replication replaces this gate).
   const ctx: { -readonly [K in keyof NodeContext]: NodeContext[K] } = {
     config,
@@ -185,7 +189,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     tls,
     replication: { waitFor: async () => undefined, writable: true },
     vacation,
-    handOff: smarthostHandOff(config, log),
+    outbound,
+    primaries,
+    handOff: smarthostHandOff(config, outbound),
   };
 
   const servers: ProtocolServer[] = [createQmqpServer(ctx), createLmtpServer(ctx), createPop3Server(ctx), createImapServer(ctx)];
@@ -200,7 +206,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     directory,
     guard: sharedAuthGuard(directory, config.auth, log),
     log: log.child({ component: 'auth_http' }),
-    primaries: new PrimaryFinder(log.child({ component: 'auth_http' })),
+    primaries,
     localBackend: (protocol) => localBackend(config, protocol, listenersOpen ? ports() : {}),
   });
   const started = Date.now();

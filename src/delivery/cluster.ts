@@ -13,7 +13,7 @@ import { handoffLatency, handoffRecipients, handoffs } from '../outbound/metrics
 import { qmqpHandOff } from '../outbound/qmqp-client.js';
 import { LIMITS } from '../limits.js';
 import type { HostPort } from '../outbound/targets.js';
-import { PrimaryFinder, parsePairSpec } from '../proxy/pairs.js';
+import { parsePairSpec, type PrimaryFinder } from '../proxy/pairs.js';
 import type { Draft } from '../store/store.js';
 import type { TraceScanner } from './trace.js';
 import type { Verdict } from './verdict.js';
@@ -25,8 +25,6 @@ export function clusterName(cfg: Config): string {
   return (cfg.directory.ldap.mail_host || cfg.hostname).toLowerCase();
 }
 
-let finder: PrimaryFinder | null = null;
-
 /**
  * Where a mailHost's QMQP listener is, or null when its pair has no single
  * ready primary now. cluster.hosts names the pair by its service address
@@ -34,13 +32,12 @@ let finder: PrimaryFinder | null = null;
  * QMQP port as its /health reports it, as auth_http finds it); a mailHost
  * not listed is reached by its own name on cluster.qmqp_port.
  */
-export async function clusterTarget(cfg: Config, log: Logger, mailHost: string): Promise<HostPort | null> {
+export async function clusterTarget(cfg: Config, primaries: PrimaryFinder, mailHost: string): Promise<HostPort | null> {
   const mapped = Object.entries(cfg.cluster.hosts).find(([h]) => h.toLowerCase() === mailHost.toLowerCase());
   if (!mapped) return { host: mailHost, port: cfg.cluster.qmqp_port };
   const spec = parsePairSpec(mapped[1]);
   if (spec.kind === 'address') return { host: spec.host, port: cfg.cluster.qmqp_port };
-  finder ??= new PrimaryFinder(log);
-  const primary = await finder.primary(mapped[0], spec.admins);
+  const primary = await primaries.primary(mapped[0], spec.admins);
   return primary?.qmqp !== undefined ? { host: primary.host, port: primary.qmqp } : null;
 }
 
@@ -65,13 +62,13 @@ export function peerRefusal(recipient: string, host: string, a: { code: 'Z' | 'D
  * Hand each recipient to its mailHost; null when every one answered K, else
  * the first refusal (Z or D) refuses the message, as for smarthosts.
  */
-export async function handOffCluster(cfg: Config, log: Logger, draft: Draft, sender: string, elsewhere: ReadonlyMap<string, string>): Promise<Verdict | null> {
+export async function handOffCluster(cfg: Config, log: Logger, primaries: PrimaryFinder, draft: Draft, sender: string, elsewhere: ReadonlyMap<string, string>): Promise<Verdict | null> {
   const me = clusterName(cfg);
   const timeoutMs = cfg.outbound.timeout_ms > 0 ? Math.min(cfg.outbound.timeout_ms, LIMITS.outbound.qmqpTimeoutMs) : LIMITS.outbound.qmqpTimeoutMs;
   const message = { sender, size: draft.size, open: () => draft.openReader() };
   for (const [recipient, host] of elsewhere) {
     const started = process.hrtime.bigint();
-    const target = await clusterTarget(cfg, log, host);
+    const target = await clusterTarget(cfg, primaries, host);
     if (!target) {
       log.warn({ recipient, mailHost: host }, 'cluster hand-off: no single ready primary for the mailHost');
       handoffs.inc({ result: 'temporary', kind: 'qmqp' });

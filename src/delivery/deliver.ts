@@ -19,10 +19,12 @@ import type { Config } from '../config/schema.js';
 import type { ReplicationGate } from '../context.js';
 import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { Outbound } from '../outbound/handoff.js';
+import type { PrimaryFinder } from '../proxy/pairs.js';
 import type { Draft, SavedMessage, Store } from '../store/store.js';
 import { deliveredBytes, deliveries, deliveryLatency } from './metrics.js';
 import { clusterLoop, handOffCluster } from './cluster.js';
-import { handOffDraft, outboundFor, relayDenied, splitRecipients } from './remote.js';
+import { handOffDraft, relayDenied, splitRecipients } from './remote.js';
 import { TraceScanner } from './trace.js';
 import { planDelivery, sendReplies, type DeliveryPlan, type HandOff } from './forward.js';
 import { HeaderCapture } from './vacation/header.js';
@@ -38,6 +40,10 @@ export interface DeliveryContext {
   readonly store: Store;
   readonly directory: Directory;
   readonly replication: ReplicationGate;
+  /** The node's one smarthost client (src/outbound): remote recipients, and forwards through handOff. */
+  readonly outbound: Outbound;
+  /** The node's one asker of pairs' primaries (src/proxy/pairs.ts), shared with auth_http: cluster hand-offs. */
+  readonly primaries: PrimaryFinder;
   /** The smarthost client (src/outbound) for forwards and vacation replies; absent: neither is done (./forward.ts). */
   readonly handOff?: HandOff;
   /** Once-per-sender memory of vacation replies (./vacation/memory.ts). */
@@ -182,7 +188,7 @@ export async function deliverDraft(ctx: DeliveryContext, req: DeliveryRequest): 
 
 async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger): Promise<Verdict | { verdict: Verdict; plan: DeliveryPlan }> {
   if (!ctx.replication.writable) return { code: 'Z', text: TEXT.notPrimary, reason: 'notprimary' };
-  const outbound = outboundFor(ctx, log);
+  const outbound = ctx.outbound;
   const { local, remote } = splitRecipients(outbound, req.recipients);
   if (remote.length > 0 && req.relay === false) return relayDenied();
   const found = local.length > 0 ? await resolveAll(ctx.directory, local) : { recipients: [], elsewhere: new Map<string, string>() };
@@ -213,7 +219,7 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger):
     if (refused) return refused;
   }
   if (found.elsewhere.size > 0) {
-    const refused = await handOffCluster(ctx.config, log, draft, req.sender, found.elsewhere);
+    const refused = await handOffCluster(ctx.config, log, ctx.primaries, draft, req.sender, found.elsewhere);
     if (refused) return refused;
   }
   if (plan.local.length === 0) {

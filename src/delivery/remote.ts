@@ -8,10 +8,8 @@
  * recipients a second copy: mail is duplicated, never lost (qmail's rule).
  */
 import { LIMITS } from '../limits.js';
-import type { Logger } from '../log/logger.js';
-import { Outbound, type HandOffResult, type RecipientOutcome } from '../outbound/handoff.js';
+import type { Outbound, HandOffResult, RecipientOutcome } from '../outbound/handoff.js';
 import type { Draft } from '../store/store.js';
-import type { DeliveryContext } from './deliver.js';
 import { TEXT, type Verdict } from './verdict.js';
 
 export interface Split {
@@ -24,10 +22,6 @@ export function splitRecipients(outbound: Outbound, recipients: readonly string[
   const out: Split = { local: [], remote: [] };
   for (const r of recipients) (outbound.isRemote(r) ? out.remote : out.local).push(r);
   return out;
-}
-
-export function outboundFor(ctx: DeliveryContext, log: Logger): Outbound {
-  return new Outbound(ctx.config.outbound, ctx.config.hostname, log);
 }
 
 export function relayDenied(): Verdict {

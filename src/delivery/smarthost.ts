@@ -10,8 +10,7 @@
 import { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { RoostError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
-import { Outbound } from '../outbound/handoff.js';
+import type { Outbound } from '../outbound/handoff.js';
 import type { HandOff } from './forward.js';
 import { handOffVerdict } from './remote.js';
 import { deliveredToLine, traceKey } from './trace.js';
@@ -26,9 +25,9 @@ async function* prepend(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
   }
 }
 
-export function smarthostHandOff(config: Config, log: Logger): HandOff | undefined {
+/** Forwards and replies through the node's one Outbound (the one remote recipients use). */
+export function smarthostHandOff(config: Config, outbound: Outbound): HandOff | undefined {
   if (config.outbound.smarthosts.length === 0) return undefined;
-  const outbound = new Outbound(config.outbound, config.hostname, log.child({ component: 'outbound' }));
   return {
     async forward({ sender, recipients, deliveredTo, incoming }) {
       const draft = incoming.draft;

@@ -13,6 +13,8 @@ import type { Account } from '../../src/accounts/directory.js';
 import { loadConfig } from '../../src/config/load.js';
 import { initLogger } from '../../src/log/logger.js';
 import type { NodeContext } from '../../src/context.js';
+import { Outbound } from '../../src/outbound/handoff.js';
+import { PrimaryFinder } from '../../src/proxy/pairs.js';
 import { loadTls } from '../../src/net/tls.js';
 import { createPop3Server, type Pop3Options, type Pop3Server } from '../../src/pop3/server.js';
 import { openStore, type Store } from '../../src/store/store.js';
@@ -55,6 +57,8 @@ export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
     directory,
     tls: await loadTls(config, log),
     replication: { waitFor: async () => undefined, writable: true },
+    outbound: new Outbound(config.outbound, config.hostname, log),
+    primaries: new PrimaryFinder(log),
   };
   const server = createPop3Server(ctx, { auth: { failureDelayBaseMs: 50, failureDelayMaxMs: 200 }, ...opts });
   await server.listen();

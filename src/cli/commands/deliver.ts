@@ -31,7 +31,12 @@ async function inProcess(cli: CliContext, sender: string, recipients: string[]):
   try {
     const store = await openStore({ dataDir: config.paths.dataDir, mailDir: config.paths.mailDir, hostname: config.hostname });
     try {
-      const ctx = { config, log, store, directory, replication: { waitFor: async () => undefined, writable: true } };
+      // This process is the delivering node here: its own one Outbound and PrimaryFinder, as src/node.ts makes them.
+      const { Outbound } = await import('../../outbound/handoff.js');
+      const { PrimaryFinder } = await import('../../proxy/pairs.js');
+      const outbound = new Outbound(config.outbound, config.hostname, log.child({ component: 'outbound' }));
+      const primaries = new PrimaryFinder(log);
+      const ctx = { config, log, store, directory, outbound, primaries, replication: { waitFor: async () => undefined, writable: true } };
       return await deliverStream(ctx, cli.stdin, { sender, recipients, via: 'local' });
     } finally {
       await store.close();
