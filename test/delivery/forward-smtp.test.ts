@@ -51,7 +51,8 @@ describe('forwards through the smarthost', () => {
   it('QMQP: the stored bytes go to every target with the original envelope sender, and the local copy stays', async () => {
     expect((await qmqpSend(t.ports.qmqp!, Buffer.from(MSG, 'latin1'), 'bob@sender.example', ['fw@example.org'])).code).toBe('K');
     const [d] = await sink.waitDumps(1, 20_000);
-    expect(d!.mailArgs).toBe('<bob@sender.example>');
+    // The body has 8-bit octets (ç): RFC 6152 §3 wants BODY=8BITMIME, which smtp-sink offers.
+    expect(d!.mailArgs).toBe('<bob@sender.example> BODY=8BITMIME');
     expect(d!.rcptArgs.sort()).toEqual(['<one@remote.example>', '<two@remote.example>']);
     const stored = await inbox('fw@example.org');
     expect(stored).toHaveLength(1);
@@ -69,7 +70,7 @@ describe('forwards through the smarthost', () => {
     const r = await qmqpSend(t.ports.qmqp!, MSG, 'carol@sender.example', ['fonly@example.org', 'plain@example.org']);
     expect(r.code).toBe('K');
     const dumps = await sink.waitDumps(2, 20_000);
-    const d = dumps.find((x) => x.mailArgs === '<carol@sender.example>')!;
+    const d = dumps.find((x) => x.mailArgs === '<carol@sender.example> BODY=8BITMIME')!;
     expect(d.rcptArgs).toEqual(['<away@remote.example>']);
     expect(await inbox('fonly@example.org')).toHaveLength(0);
     const plain = await inbox('plain@example.org');
@@ -81,12 +82,12 @@ describe('forwards through the smarthost', () => {
     const ok = await lmtpSend(t.ports.lmtp!, MSG, 'dave@sender.example', ['fonly@example.org']);
     expect(ok.data.map((x) => x.code)).toEqual([250]);
     const dumps = await sink.waitDumps(3, 20_000);
-    expect(dumps.find((x) => x.mailArgs === '<dave@sender.example>')!.rcptArgs).toEqual(['<away@remote.example>']);
+    expect(dumps.find((x) => x.mailArgs === '<dave@sender.example> BODY=8BITMIME')!.rcptArgs).toEqual(['<away@remote.example>']);
     expect(await inbox('fonly@example.org')).toHaveLength(0);
     // A tiny quota does not refuse an account that keeps no copy.
     const quota = await lmtpSend(t.ports.lmtp!, MSG, 'gina@sender.example', ['fofull@example.org', 'plain@example.org']);
     expect(quota.data.map((x) => x.code)).toEqual([250, 250]);
-    expect((await sink.waitDumps(4, 20_000)).find((x) => x.mailArgs === '<gina@sender.example>')!.rcptArgs).toEqual(['<full@remote.example>']);
+    expect((await sink.waitDumps(4, 20_000)).find((x) => x.mailArgs === '<gina@sender.example> BODY=8BITMIME')!.rcptArgs).toEqual(['<full@remote.example>']);
 
     await sink.stop();
     const down = await lmtpSend(t.ports.lmtp!, MSG, 'erin@sender.example', ['fw@example.org', 'plain@example.org']);
