@@ -141,14 +141,16 @@ export async function sendMail(
     if (opts.starttls === 'required' && !c.encrypted) return all('temporary', `${host}:${port} does not offer STARTTLS (outbound.starttls = required)`);
 
     // RFC 6531 §3.4: a non-ASCII envelope only to a server that offers SMTPUTF8, with the parameter on MAIL.
+    // Worded as the reply a server would give (RFC 6533 §3: 5.6.7, non-ASCII addresses not permitted), so the bounce carries that code.
     if (utf8 && !ext.has('SMTPUTF8')) {
       await quit(c, t.quit);
-      return all('permanent', `${host}:${port}: SMTPUTF8 not offered, and the envelope has a non-ASCII address (RFC 6531 §3.4)`);
+      return all('permanent', `554 5.6.7 ${host}:${port}: SMTPUTF8 not offered, and the envelope has a non-ASCII address (RFC 6531 §3.4)`);
     }
-    // RFC 6152 §3: 8-bit data only to a server that offers 8BITMIME, with BODY=8BITMIME; no downgrade here.
+    // RFC 6152 §3: 8-bit data only to a server that offers 8BITMIME, with BODY=8BITMIME; no downgrade here
+    // (RFC 3463 §3.7: 5.6.3, conversion required but not supported).
     if (eightBit && !ext.has('8BITMIME')) {
       await quit(c, t.quit);
-      return all('permanent', `${host}:${port}: 8BITMIME not offered, and the message has 8-bit octets (RFC 6152 §3)`);
+      return all('permanent', `554 5.6.3 ${host}:${port}: 8BITMIME not offered, and the message has 8-bit octets (RFC 6152 §3)`);
     }
     const size = ext.has('SIZE') ? ` SIZE=${message.size}` : '';
     const body = eightBit ? ' BODY=8BITMIME' : '';

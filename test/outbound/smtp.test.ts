@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
+import { handOffVerdict } from '../../src/delivery/remote.js';
 import { logger } from '../../src/log/logger.js';
 import { Outbound } from '../../src/outbound/handoff.js';
 import { sendMail, type OutboundMessage, type SmtpOptions } from '../../src/outbound/smtp.js';
@@ -171,6 +172,8 @@ describe.skipIf(!SMTP_SINK)('SMTP client with smtp-sink', () => {
     const res = await outbound({ smarthosts: [`127.0.0.1:${no8.port}`, `127.0.0.1:${good.port}`] }).handOff(message(eight), ['bob@remote.test']);
     expect(res.status).toBe('permanent');
     expect(res.recipients[0]!.reply).toMatch(/8BITMIME not offered/);
+    // The bounce names RFC 3463's 5.6.3 (conversion required but not supported).
+    expect(handOffVerdict(res)).toMatchObject({ code: 'D', text: expect.stringMatching(/8BITMIME not offered.*\(#5\.6\.3\)$/) });
     expect(await good.dumps()).toEqual([]);
   });
 
@@ -181,6 +184,8 @@ describe.skipIf(!SMTP_SINK)('SMTP client with smtp-sink', () => {
     const byRcpt = await sendMail('127.0.0.1', s.port, message(BODY), ['bob@remote.test', '\u7528\u6237@remote.test'], OPTS);
     expect(byRcpt.recipients.map((r) => r.status)).toEqual(['permanent', 'permanent']);
     expect(byRcpt.recipients[1]!.reply).toMatch(/SMTPUTF8 not offered/);
+    // The bounce names RFC 6533's 5.6.7 (non-ASCII addresses not permitted).
+    expect(handOffVerdict({ status: 'permanent', recipients: byRcpt.recipients })).toMatchObject({ code: 'D', text: expect.stringMatching(/SMTPUTF8 not offered.*\(#5\.6\.7\)$/) });
     expect(await s.dumps()).toEqual([]);
   });
 
