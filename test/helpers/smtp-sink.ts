@@ -89,7 +89,13 @@ export async function startSink(args: string[] = []): Promise<Sink> {
   const dumps = async (): Promise<SinkDump[]> => {
     const out: SinkDump[] = [];
     for (const f of (await readdir(dir)).sort()) {
-      const d = parseDump(await readFile(path.join(dir, f)));
+      // A dump file listed a moment ago can be gone when read: seen in a full run
+      // with `-f RCPT`, where the refused transaction's file disappeared. Skip it.
+      const bytes = await readFile(path.join(dir, f)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      const d = bytes && parseDump(bytes);
       if (d) out.push(d);
     }
     return out;
