@@ -97,12 +97,21 @@ export async function placeDurable(file: string, body: Buffer | { file: string }
  */
 export function replaceFileSync(file: string, text: string): void {
   const tmp = `${file}.roost-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  writeSyncedSync(tmp, 'w', text);
+  fs.renameSync(tmp, file);
+}
+
+/** Append `text` to `file` (created 0600 when missing) and fsync it before returning. */
+export function appendFileSyncedSync(file: string, text: string): void {
+  writeSyncedSync(file, 'a', text);
+}
+
+function writeSyncedSync(file: string, flags: 'w' | 'a', text: string): void {
+  const fd = fs.openSync(file, flags, 0o600);
   try {
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, file);
 }

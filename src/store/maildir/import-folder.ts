@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { escapeHost, lettersFor, normalizeFlags } from './filename.js';
 import { lettersForKeywords, readDovecotKeywords, writeDovecotKeywords, type KeywordTable } from './keyword-letters.js';
 import { countBareLf, listMessages } from './scan.js';
-import { replaceFileSync } from './fd.js';
+import { appendFileSyncedSync, replaceFileSync } from './fd.js';
 import { parseUidList } from './uidlist-import.js';
 import { LIMITS } from '../../limits.js';
 import { DOVECOT_SUBSCRIPTIONS_FILE, parseDovecotSubscriptions, writeDovecotSubscriptions } from './subscriptions.js';
@@ -152,7 +152,7 @@ export class FolderWriter {
       // point below skips what it names: both are fsync'd before the next batch.
       const text = this.uidlist.join('\n') + '\n';
       if (this.uidlist[0]!.startsWith('3 ')) replaceFileSync(file, text);
-      else appendDurableSync(file, text);
+      else appendFileSyncedSync(file, text);
       this.uidlist = [];
     }
     writeImportState(this.dir, { uidvalidity: this.uidvalidity, lastUid });
@@ -168,17 +168,6 @@ export function readImportState(dir: string): ImportState | null {
 
 function writeImportState(dir: string, s: ImportState): void {
   replaceFileSync(path.join(dir, STATE_FILE), `${s.uidvalidity} ${s.lastUid}\n`);
-}
-
-/** Append `text` to `file` (created 0600 when missing) and fsync it. */
-function appendDurableSync(file: string, text: string): void {
-  const fd = fs.openSync(file, 'a', 0o600);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Add names to the Maildir root's Dovecot `subscriptions` file (read by the index rebuild). */
