@@ -28,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { message, RARE_WORD } from './lib/corpus.js';
+import { Raw } from './lib/imap.js';
 import { qmqpPacket, spawnRoost } from './lib/node.js';
 import { waitForLetter } from './lib/maildir.js';
 
@@ -57,84 +58,6 @@ const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'store.js'))
  * Minimal IMAP reader: counts bytes, skips literal contents without copying
  * them, and resolves a command when its tagged line arrives.
  */
-class Raw {
-  constructor(socket) {
-    this.s = socket;
-    this.pending = Buffer.alloc(0);
-    this.literal = 0;
-    this.lines = [];
-    this.keepLines = false;
-    this.waiter = null;
-    this.bytes = 0;
-    this.tag = 0;
-    socket.on('data', (c) => this.onData(c));
-    socket.on('error', () => undefined);
-  }
-
-  static connect(port) {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(new Raw(s)));
-      s.once('error', reject);
-    });
-  }
-
-  onData(chunk) {
-    this.bytes += chunk.length;
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    let pos = 0;
-    for (;;) {
-      if (this.literal > 0) {
-        const n = Math.min(this.literal, buf.length - pos);
-        this.literal -= n;
-        pos += n;
-        if (this.literal > 0) break;
-      }
-      const nl = buf.indexOf(10, pos);
-      if (nl < 0) break;
-      const line = buf.toString('latin1', pos, nl - 1);
-      pos = nl + 1;
-      const m = /\{(\d+)\}$/.exec(line);
-      if (m) this.literal = Number(m[1]);
-      this.onLine(line);
-    }
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
-  }
-
-  onLine(line) {
-    if (this.keepLines) this.lines.push(line);
-    const w = this.waiter;
-    if (w && w.test(line)) {
-      this.waiter = null;
-      w.resolve(line);
-    }
-  }
-
-  /** Resolve with the first line matching `re` from now on. */
-  wait(re) {
-    return new Promise((resolve) => {
-      this.waiter = { test: (l) => re.test(l), resolve };
-    });
-  }
-
-  /** Send a command; resolve with {ms, bytes, tagged, lines}. */
-  async cmd(text, { keep = false } = {}) {
-    const tag = `b${++this.tag}`;
-    this.lines = [];
-    this.keepLines = keep;
-    const b0 = this.bytes;
-    const t0 = performance.now();
-    const done = this.wait(new RegExp(`^${tag} (OK|NO|BAD)`));
-    this.s.write(`${tag} ${text}\r\n`);
-    const tagged = await done;
-    const ms = performance.now() - t0;
-    if (!tagged.startsWith(`${tag} OK`)) throw new Error(`${text.slice(0, 60)}: ${tagged}`);
-    return { ms, bytes: this.bytes - b0, tagged, lines: this.lines };
-  }
-
-  close() {
-    this.s.destroy();
-  }
-}
 
 async function login(port) {
   const c = await Raw.connect(port);

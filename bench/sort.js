@@ -12,11 +12,11 @@
 // BENCH_REPEAT times warm; the table gives the cold time and the warm median.
 // Writes bench/results/sort-<timestamp>.json.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { message } from './lib/corpus.js';
+import { Raw } from './lib/imap.js';
 import { spawnRoost } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,66 +49,6 @@ if (!existsSync(path.join(ROOT, 'dist', 'store', 'store.js'))) {
 const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
 const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'store.js'));
 
-/** Minimal IMAP reader: resolves a command when its tagged line arrives. */
-class Raw {
-  constructor(socket) {
-    this.s = socket;
-    this.pending = '';
-    this.waiter = null;
-    this.bytes = 0;
-    this.tag = 0;
-    socket.setEncoding('latin1');
-    socket.on('data', (c) => this.onData(c));
-    socket.on('error', () => undefined);
-  }
-
-  static connect(port) {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(new Raw(s)));
-      s.once('error', reject);
-    });
-  }
-
-  onData(chunk) {
-    this.bytes += chunk.length;
-    const buf = this.pending + chunk;
-    let pos = 0;
-    for (;;) {
-      const nl = buf.indexOf('\n', pos);
-      if (nl < 0) break;
-      const line = buf.slice(pos, nl - 1);
-      pos = nl + 1;
-      const w = this.waiter;
-      if (w && w.re.test(line)) {
-        this.waiter = null;
-        w.resolve(line);
-      }
-    }
-    this.pending = buf.slice(pos);
-  }
-
-  wait(re) {
-    return new Promise((resolve) => {
-      this.waiter = { re, resolve };
-    });
-  }
-
-  async cmd(text) {
-    const tag = `b${++this.tag}`;
-    const b0 = this.bytes;
-    const t0 = performance.now();
-    const done = this.wait(new RegExp(`^${tag} (OK|NO|BAD)`));
-    this.s.write(`${tag} ${text}\r\n`);
-    const tagged = await done;
-    const ms = performance.now() - t0;
-    if (!tagged.startsWith(`${tag} OK`)) throw new Error(`${text}: ${tagged}`);
-    return { ms, bytes: this.bytes - b0 };
-  }
-
-  close() {
-    this.s.destroy();
-  }
-}
 
 async function populate(dataDir) {
   const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
