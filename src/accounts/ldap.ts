@@ -28,6 +28,7 @@ import { entryToAccount, parseStatus, rawValues, values, type EntryPolicy } from
 import { LdapPool, isAnswer } from './ldap-pool.js';
 import { directoryCacheHits, directoryErrors, directoryLookups, directoryUp } from './metrics.js';
 import { verifyPassword } from './schemes.js';
+import { SeenOnce } from '../log/seen-once.js';
 
 export type LdapConfig = Config['directory']['ldap'];
 
@@ -109,7 +110,7 @@ export class LdapDirectory implements Directory {
   private readonly inFlight = new Map<string, Promise<RecipientResult>>();
   private readonly multiServer: boolean;
   /** Accounts whose unsupported attributes were logged already (noteOnce). */
-  private readonly noted = new Set<string>();
+  private readonly noted = new SeenOnce(LIMITS.ldap.maxCacheEntries);
 
   constructor(
     private readonly cfg: LdapConfig,
@@ -324,9 +325,7 @@ export class LdapDirectory implements Directory {
    * values qmail-local would warn about. The set is bounded like the cache.
    */
   private noteOnce(id: string, dn: string, program: boolean, unknownModes: readonly string[]): void {
-    if ((!program && unknownModes.length === 0) || this.noted.has(id)) return;
-    if (this.noted.size >= LIMITS.ldap.maxCacheEntries) this.noted.clear();
-    this.noted.add(id);
+    if ((!program && unknownModes.length === 0) || !this.noted.first(id)) return;
     if (program) this.log.warn({ account: id, dn }, `${this.policy.attrs.program} is set but Roost runs no delivery programs: ignored`);
     if (unknownModes.length > 0) this.log.warn({ account: id, dn, values: unknownModes }, `undefined ${this.policy.attrs.deliveryMode} value ignored`);
   }

@@ -19,6 +19,7 @@
  */
 import type { Account } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
+import { SeenOnce } from '../log/seen-once.js';
 import { LIMITS } from '../limits.js';
 import type { Incoming } from './deliver.js';
 import { expandMessage, type ForwardGroup, type VacationPlan } from './expand.js';
@@ -58,20 +59,6 @@ export interface DeliveryPlan {
   /** Replies due after K (the once-per-sender memory is asked then). */
   replies: { account: Account; plan: VacationPlan }[];
   header: ReplyHeader;
-}
-
-/** Keys seen before, at most `max` of them: one more starts the memory over (a warning may then repeat). */
-export class SeenOnce {
-  private readonly seen = new Set<string>();
-  constructor(private readonly max: number) {}
-
-  /** True the first time `key` is offered (since the memory last started over). */
-  first(key: string): boolean {
-    if (this.seen.has(key)) return false;
-    if (this.seen.size >= this.max) this.seen.clear();
-    this.seen.add(key);
-    return true;
-  }
 }
 
 /** Accounts already logged for forwards or replies without a hand-off. */

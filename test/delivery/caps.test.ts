@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { peerRefusal } from '../../src/delivery/cluster.js';
-import { SeenOnce } from '../../src/delivery/forward.js';
+import { SeenOnce } from '../../src/log/seen-once.js';
 import { handOffVerdict } from '../../src/delivery/remote.js';
 import { LIMITS } from '../../src/limits.js';
 
