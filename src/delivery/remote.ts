@@ -44,8 +44,17 @@ export function handOffVerdict(res: HandOffResult): Verdict | null {
   return { code, text: `${first.recipient}: ${reply} (#${enhanced(first.reply, cls)})`, reason: 'remote' };
 }
 
-/** Hand a finished draft's bytes to the smarthosts for `remote`; null when all took it. */
-export async function handOffDraft(outbound: Outbound, draft: Draft, sender: string, remote: readonly string[]): Promise<Verdict | null> {
-  const res = await outbound.handOff({ sender, size: draft.size, open: () => draft.openReader() }, remote);
+/**
+ * Hand a finished draft's bytes to the smarthosts for `remote`; null when all took it.
+ * `eightBit` is what the receiving side saw (Incoming.eightBit), so the copy is not read to find out.
+ */
+export async function handOffDraft(
+  outbound: Outbound,
+  draft: Draft,
+  eightBit: boolean,
+  sender: string,
+  remote: readonly string[],
+): Promise<Verdict | null> {
+  const res = await outbound.handOff({ sender, size: draft.size, eightBit, open: () => draft.openReader() }, remote);
   return handOffVerdict(res);
 }

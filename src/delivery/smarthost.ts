@@ -7,6 +7,7 @@
  * Forwards stream the finished draft (Draft.openReader) like remote
  * recipients do (./remote.ts); vacation replies are a composed Buffer.
  */
+import { isAscii } from 'node:buffer';
 import { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { RoostError } from '../errors.js';
@@ -34,12 +35,13 @@ export function smarthostHandOff(config: Config, outbound: Outbound): HandOff | 
       // qmail-local prepends its dtline to a forward as to a Maildir copy; the next hop's loop check reads it.
       const has = incoming.deliveredTo !== undefined && traceKey(incoming.deliveredTo) === traceKey(deliveredTo);
       const line = has ? Buffer.alloc(0) : deliveredToLine(deliveredTo);
+      const eightBit = incoming.eightBit || !isAscii(line);
       const open = (): Readable => (line.length === 0 ? draft.openReader() : Readable.from(prepend(line, draft.openReader())));
-      return handOffVerdict(await outbound.handOff({ sender, size: line.length + draft.size, open }, recipients));
+      return handOffVerdict(await outbound.handOff({ sender, size: line.length + draft.size, eightBit, open }, recipients));
     },
     async send({ recipient, message }) {
       // RFC 3834 §4: the reply's envelope sender is null, so nothing answers it.
-      const res = await outbound.handOff({ sender: '', size: message.length, open: () => Readable.from([message]) }, [recipient]);
+      const res = await outbound.handOff({ sender: '', size: message.length, eightBit: !isAscii(message), open: () => Readable.from([message]) }, [recipient]);
       if (res.status !== 'accepted') throw new RoostError('TEMP', `smarthost did not take the reply: ${res.recipients[0]?.reply ?? res.status}`);
     },
   };

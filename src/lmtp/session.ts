@@ -290,7 +290,7 @@ export class LmtpSession {
     const one = st.recipients.length === 1 ? st.recipients[0]!.address : undefined;
     const prefix = one !== undefined ? Buffer.concat([deliveredToLine(one), received]) : received;
     try {
-      return new Incoming(await this.ctx.store.createDraft({ prefix, maxSize: this.ctx.config.lmtp.max_message_size }), one);
+      return await Incoming.open(this.ctx.store, { prefix, maxSize: this.ctx.config.lmtp.max_message_size }, one);
     } catch (err) {
       this.log.warn({ err }, 'could not start a draft');
       return verdictForError(err, this.ctx.config.qmqp.over_quota);

@@ -80,11 +80,10 @@ async function serve(ctx: NodeContext, socket: net.Socket, session: Session, log
             if (ev.length > cfg.max_message_size) tooBig = true;
             else {
               try {
-                const d = await ctx.store.createDraft({
+                draft = await Incoming.open(ctx.store, {
                   prefix: receivedLine(socket.remoteAddress ?? 'unknown', ctx.config.hostname, { via: 'QMQP' }),
                   maxSize: cfg.max_message_size,
                 });
-                draft = new Incoming(d);
               } catch (err) {
                 failure = err;
               }

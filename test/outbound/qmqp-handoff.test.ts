@@ -151,4 +151,21 @@ describe.skipIf(!SMTP_SINK)('QMQP with remote recipients', () => {
     expect(d!.message.toString('latin1')).toBe(MESSAGE);
     await nothingKept(t, carol);
   });
+
+  it('BODY=8BITMIME from what was received (RFC 6152 §3): an octet above 127 in a later chunk or in the prefix counts, ASCII does not', { timeout: 30_000 }, async () => {
+    const s = await sink();
+    const { t } = await node([`127.0.0.1:${s.port}`]);
+    const send = (chunks: Buffer[], prefix?: Buffer) =>
+      deliverStream(t.ctx, Readable.from(chunks), { sender: 'alice@local.test', recipients: ['bob@remote.test'], via: 'local', prefix });
+    const ascii = (subject: string) => [Buffer.from(`Subject: ${subject}\n\n`), Buffer.from('\x7f plain\n')];
+    const late8 = [Buffer.from('Subject: b\n\n'), Buffer.from('x'.repeat(70_000)), Buffer.from('fa\xe7ade\n', 'latin1')];
+    expect((await send(ascii('a'))).code).toBe('K');
+    expect((await send(late8)).code).toBe('K');
+    expect((await send(ascii('c'), Buffer.from('X-Prefix: \xe9\n', 'latin1'))).code).toBe('K');
+    const dumps = await s.waitDumps(3);
+    const args = (subject: string) => dumps.find((d) => d.message.includes(`Subject: ${subject}`))!.mailArgs;
+    expect(args('a')).toBe('<alice@local.test>');
+    expect(args('b')).toBe('<alice@local.test> BODY=8BITMIME');
+    expect(args('c')).toBe('<alice@local.test> BODY=8BITMIME');
+  });
 });
