@@ -291,6 +291,23 @@ export const LIMITS = {
      * the event loop too long in one call. SEARCH scans it instead.
      */
     ftsMaxTextBytes: 256 * 1024,
+    /**
+     * A mailbox that received mail or was opened is indexed for SEARCH BODY
+     * in the background once it has been quiet this long (ms), so a burst of
+     * deliveries is not slowed by indexing behind each message.
+     */
+    ftsQuietMs: 1000,
+    /** ... and at the latest this long (ms) after the first change, however busy it stays. */
+    ftsMaxDelayMs: 30_000,
+    /** Mailboxes waiting for background indexing; past this the oldest waits for its next search instead. */
+    ftsMaxQueued: 10_000,
+    /**
+     * Longest a SEARCH waits for a background indexing job (which it speeds up
+     * by lifting the job's pauses) before it scans the files instead (ms).
+     */
+    ftsSearchWaitMs: 2000,
+    /** A search waits only for a job with at most this many messages left; with more it scans at once. */
+    ftsSearchWaitMessages: 5000,
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
     /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */

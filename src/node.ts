@@ -165,6 +165,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       mailDir: config.paths.mailDir,
       hostname: config.hostname,
       watch: true,
+      indexText: true,
       journalMaxBytes: config.replication.journal_max_bytes,
       log: (msg, fields) => storeLog.warn(fields, msg),
     });

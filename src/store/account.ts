@@ -44,6 +44,8 @@ export interface StoreCore {
   epoch(): number;
   /** A mailbox cache was built or used (keeps the total of cached messages bounded). */
   usedCache(st: AccountState, mailboxId: number, count: number): void;
+  /** A mailbox received messages or was opened: its full-text index wants catching up (./text-indexer.ts). */
+  noteText(st: AccountState, mailboxId: number): void;
 }
 
 export class Mutex {
@@ -587,6 +589,7 @@ export class AccountState {
     if (ev.type === 'append') this.recent.arrived(mailboxId, ev.messages);
     else if (ev.type === 'gone') this.recent.forget(mailboxId);
     this.core.hub.emit(this.key(mailboxId), ev);
+    if (ev.type === 'append') this.core.noteText(this, mailboxId);
   }
 
   // ---------------------------------------------------------------- background file work

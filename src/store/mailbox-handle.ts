@@ -361,6 +361,11 @@ export class MailboxHandleImpl implements MailboxHandle {
     return out;
   }
 
+  /** Index this mailbox's missing text in the background, paced (./text-indexer.ts). */
+  catchUpText(): Promise<void> {
+    return fullTextFor(this.store).get(this.st.id).catchUp(this.uidvalidity, this.cache().all().map((e) => e.uid), this);
+  }
+
   async textCandidates(field: 'BODY' | 'TEXT', needle: string): Promise<ReadonlySet<number> | null> {
     if (!indexable(needle)) return null;
     const idx = fullTextFor(this.store).get(this.st.id);

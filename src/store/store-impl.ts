@@ -35,6 +35,7 @@ import { AccountState, type StoreCore } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
 import { closeFullText } from './fts/fulltext.js';
+import { TextIndexer } from './text-indexer.js';
 import { IndexDb, type SearchFieldsRow } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
@@ -70,6 +71,8 @@ export class StoreImpl implements Store, StoreCore {
   readonly hostname: string;
   readonly replication: ReplicationImpl;
   readonly watcher: MailboxWatcher | null;
+  /** Background full-text catch-up (opts.indexText), null in CLI tools. */
+  private readonly textIndexer: TextIndexer | null;
   readonly spoolDir: string;
   private readonly spool: SpoolPool;
   private readonly indexDir: string;
@@ -120,6 +123,7 @@ export class StoreImpl implements Store, StoreCore {
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
     this.keeper?.start();
     this.watcher = opts.watch ? new MailboxWatcher(this) : null;
+    this.textIndexer = opts.indexText ? new TextIndexer((msg, err) => this.warn(msg, err)) : null;
   }
 
   // ------------------------------------------------------------ StoreCore
@@ -616,8 +620,16 @@ export class StoreImpl implements Store, StoreCore {
     await Promise.all([...this.states.values()].map((s) => s.fsIdle()));
   }
 
+  noteText(st: AccountState, mailboxId: number): void {
+    this.textIndexer?.note(st.key(mailboxId), () => {
+      if (this.closed) return null;
+      return new UserStoreImpl(this, st).catchUpText(mailboxId);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    this.textIndexer?.stop();
     await this.keeper?.stop();
     await this.settle();
     this.closed = true;
@@ -626,6 +638,7 @@ export class StoreImpl implements Store, StoreCore {
     for (const st of this.states.values()) st.dropIndex();
     this.lru.clear();
     closeFullText(this);
+    await this.textIndexer?.idle();
     this.journal.close();
   }
 }

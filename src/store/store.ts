@@ -260,6 +260,8 @@ export interface StoreOptions {
   hostname: string;
   /** Watch mailboxes that sessions have open for files dropped by other programs. */
   watch?: boolean;
+  /** Keep the full-text index current in the background (./text-indexer.ts): a server node; CLI tools leave it to searches. */
+  indexText?: boolean;
   /** Open per-account index databases kept (LRU); default LIMITS.store.maxOpenIndexes. */
   maxOpenIndexes?: number;
   /** Bound on the journal's history (replication.journal_max_bytes); unset: never pruned (CLI tools). */

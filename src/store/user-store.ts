@@ -181,7 +181,18 @@ export class UserStoreImpl implements UserStore {
     const n = normalizeMailboxName(name);
     await this.store.prepareIndex(this.st);
     const mb = await this.fresh(n);
-    return new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null, opts?.recent === true);
+    const h = new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null, opts?.recent === true);
+    // Imported, reindexed or dropped-in mail gets indexed for SEARCH BODY before anyone searches it.
+    this.store.noteText(this.st, mb.id);
+    return h;
+  }
+
+  /** Catch a mailbox's full-text index up in the background (the store's TextIndexer); null when it is gone. */
+  catchUpText(mailboxId: number): Promise<void> | null {
+    const mb = this.st.db().mailboxById(mailboxId);
+    if (!mb) return null;
+    const h = new MailboxHandleImpl(this.store, this.st, mb, true, null);
+    return h.catchUpText().finally(() => h.close());
   }
 
   async append(name: MailboxName, draft: Draft, opts?: AppendOptions): Promise<SavedMessage> {

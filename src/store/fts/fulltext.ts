@@ -12,14 +12,18 @@
  * the scan's own check. Needles shorter than a trigram cannot be answered
  * (null: the caller scans).
  *
- * Maintenance is by reconciliation with the mailbox's live UID list on each
- * query (index what is missing, drop what was expunged), so every way a
- * message can arrive or leave — delivery, APPEND, COPY/MOVE, replication,
- * `roost deliver` in another process, reindex, recovery — is covered without
- * a second write path. A few missing messages are indexed inside the query;
- * a big backlog (a mailbox never searched, a reindex) is indexed in the
- * background while that query, and any other until it is done, scans — so
- * no SEARCH waits for a whole mailbox to be indexed. The rows are keyed by
+ * Maintenance is by reconciliation with the mailbox's live UID list (index
+ * what is missing, drop what was expunged), so every way a message can
+ * arrive or leave — delivery, APPEND, COPY/MOVE, replication, `roost
+ * deliver` in another process, reindex, recovery — is covered without a
+ * second write path. A node reconciles in the background a mailbox that
+ * received mail or was opened, once it is quiet (./indexer.ts), so the index
+ * is current when a search comes. A query reconciles too: a few missing
+ * messages are indexed inside it; a big backlog is indexed by a background
+ * job, which a query waits for (lifting its pauses) only while it has at
+ * most LIMITS.store.ftsSearchWaitMessages left and for at most
+ * LIMITS.store.ftsSearchWaitMs — otherwise the query scans, so no SEARCH
+ * waits long for a whole mailbox to be indexed. The rows are keyed by
  * (UIDVALIDITY, UID): a mailbox whose UIDVALIDITY changed simply has no rows
  * yet.
  *
@@ -101,6 +105,13 @@ export function headerTextOf(raw: Buffer, tree: MimeTree): string {
   return decodedHeaders(raw, tree.headerStart, tree.bodyStart);
 }
 
+/** A background indexing job: messages left, searches waiting for it, and its end. */
+interface Job {
+  left: number;
+  waiters: number;
+  done: Promise<void>;
+}
+
 interface Doc {
   uid: number;
   headers: string;
@@ -114,8 +125,8 @@ export class FullTextIndex {
   private readonly s: Record<string, Database.Statement>;
   /** Catch-ups in progress per UIDVALIDITY (concurrent searches share one). */
   private readonly running = new Map<number, Promise<void>>();
-  /** Background catch-ups of big backlogs, per UIDVALIDITY. */
-  private readonly background = new Set<number>();
+  /** Background jobs per UIDVALIDITY (a big backlog, or a quiet mailbox caught up by ./indexer.ts). */
+  private readonly background = new Map<number, Job>();
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -160,10 +171,12 @@ export class FullTextIndex {
   /**
    * Bring the rows of one mailbox in line with its live UIDs (ascending).
    * True when the index now covers them all; false when a big backlog is
-   * being indexed in the background (the caller scans meanwhile).
+   * being indexed in the background and did not finish within the wait
+   * allowed (the caller scans meanwhile).
    */
   async reconcile(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<boolean> {
-    if (this.background.has(uidvalidity)) return false;
+    const bg = this.background.get(uidvalidity);
+    if (bg && !(await this.waitFor(bg))) return false;
     for (;;) {
       const run = this.running.get(uidvalidity);
       if (!run) break;
@@ -173,17 +186,49 @@ export class FullTextIndex {
     if (gone.length > 0) this.remove(uidvalidity, gone);
     if (missing.length === 0) return true;
     if (missing.length > INLINE_MAX) {
-      this.background.add(uidvalidity);
-      const job = this.index(uidvalidity, missing, src, true)
-        .catch(() => undefined)
-        .finally(() => this.background.delete(uidvalidity));
-      void job;
-      return false;
+      const job = this.background.get(uidvalidity) ?? this.startJob(uidvalidity, missing, src);
+      return (await this.waitFor(job)) && this.diff(uidvalidity, live).missing.length === 0;
     }
-    const run = this.index(uidvalidity, missing, src, false).finally(() => this.running.delete(uidvalidity));
+    const run = this.index(uidvalidity, missing, src, null).finally(() => this.running.delete(uidvalidity));
     this.running.set(uidvalidity, run);
     await run;
     return true;
+  }
+
+  /**
+   * Index in the background, paced, what `live` has and the index lacks, and
+   * drop what it no longer has; resolves when done (./indexer.ts, after
+   * deliveries and on first open). A job already running is awaited instead.
+   */
+  async catchUp(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<void> {
+    const bg = this.background.get(uidvalidity);
+    if (bg) return bg.done;
+    const { missing, gone } = this.diff(uidvalidity, live);
+    if (gone.length > 0) this.remove(uidvalidity, gone);
+    if (missing.length > 0) await this.startJob(uidvalidity, missing, src).done;
+  }
+
+  private startJob(uidvalidity: number, missing: readonly number[], src: MessageSource): Job {
+    const job: Job = { left: missing.length, waiters: 0, done: Promise.resolve() };
+    job.done = this.index(uidvalidity, missing, src, job)
+      .catch(() => undefined)
+      .finally(() => this.background.delete(uidvalidity));
+    this.background.set(uidvalidity, job);
+    return job;
+  }
+
+  /** Wait for a job with little left, for a bounded time, unpaced meanwhile; true when it finished. */
+  private async waitFor(job: Job): Promise<boolean> {
+    if (job.left > LIMITS.store.ftsSearchWaitMessages) return false;
+    job.waiters++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), LIMITS.store.ftsSearchWaitMs)));
+      return await Promise.race([job.done.then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+      job.waiters--;
+    }
   }
 
   private diff(uidvalidity: number, live: readonly number[]): { missing: number[]; gone: number[] } {
@@ -209,9 +254,12 @@ export class FullTextIndex {
     return { missing, gone };
   }
 
-  private async index(uidvalidity: number, missing: readonly number[], src: MessageSource, yieldBetween: boolean): Promise<void> {
+  /** Index `missing`; a background `job` rests between batches unless a search waits for it. */
+  private async index(uidvalidity: number, missing: readonly number[], src: MessageSource, job: Job | null): Promise<void> {
     let pending: Doc[] = [];
     for (let k = 0; k < missing.length; k += PARALLEL) {
+      // Closed (store shutdown, LRU): the next reconciliation finds what is left.
+      if (!this.db.open) return;
       const t0 = performance.now();
       const batch = missing.slice(k, k + PARALLEL);
       const docs = await Promise.all(
@@ -234,8 +282,11 @@ export class FullTextIndex {
         if (!(await this.add(uidvalidity, pending))) return;
         pending = [];
       }
+      if (job === null) continue;
+      job.left = missing.length - k - batch.length;
       // In the background, rest as long as the batch took: at most half the CPU goes to indexing, sessions keep the rest.
-      if (yieldBetween) await new Promise((r) => setTimeout(r, Math.min(BACKGROUND_PAUSE_MAX_MS, performance.now() - t0)));
+      if (job.waiters === 0) await new Promise((r) => setTimeout(r, Math.min(BACKGROUND_PAUSE_MAX_MS, performance.now() - t0)));
+      else await nextTurn();
     }
     if (pending.length > 0) await this.add(uidvalidity, pending);
   }
