@@ -279,6 +279,8 @@ export const LIMITS = {
     maxFolderDirNameBytes: 255,
     /** Folders whose dovecot-keywords table is kept in memory (keyword-letters.ts; the rest are read again when used). */
     keywordTables: 4096,
+    /** Largest Courier keyword file read (courierimapkeywords/:list or one update file); a larger one is ignored. */
+    maxCourierKeywordsBytes: 64 * 1024 * 1024,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,

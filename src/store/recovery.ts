@@ -27,6 +27,7 @@ import type { MailboxRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } from './maildir/filename.js';
+import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
@@ -184,6 +185,8 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
     },
   ]);
   const keywordTable = reloadKeywordTable(dir);
+  // Courier-IMAP keeps keywords beside the folder instead (./maildir/courier-keywords.ts).
+  const courier = readCourierKeywords(dir);
   // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
   for (let at = 0; at < found.length; at += IMPORT_BATCH) {
     const drafts: RecordDraft[] = [];
@@ -193,7 +196,8 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
       // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
       const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
-      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered]), true));
+      const fromCourier = courier.get(m.basename) ?? [];
+      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true));
     }
     commitNow(core, st, drafts);
     onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
