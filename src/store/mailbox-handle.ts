@@ -8,10 +8,11 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { RoostError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 import type { AccountState } from './account.js';
 import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
 import { keptSearchFields, type MailboxRow, type SearchFieldsRow } from './index/db.js';
-import type { SearchHeader, StoredSearchFields } from './mime/search-header.js';
+import { searchHeader, type SearchHeader, type StoredSearchFields } from './mime/search-header.js';
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
@@ -172,8 +173,20 @@ export class MailboxHandleImpl implements MailboxHandle {
     if (json) return JSON.parse(json) as MimeTree;
     // Parsed from the file in chunks: a large message is never read whole (issue 13 §5).
     const tree = await parseChunks(await this.openMessage(uid));
+    // A message that arrived without its search fields (imported, reindexed, dropped in by another
+    // program) gets them now, from the header block just parsed (in the page cache), so SUBJECT/FROM/
+    // HEADER searches never read its file. A header past searchHeadBytes is left to the first SEARCH.
+    const headerBytes = tree.bodyStart - tree.headerStart;
+    const header =
+      headerBytes <= LIMITS.store.searchHeadBytes && !db.searchFields(this.mailboxId, uid)
+        ? await this.readMessage(uid, { start: tree.headerStart, end: tree.bodyStart })
+        : null;
     // Parse once (DESIGN.md): keep it for the next FETCH.
-    this.st.db().setStructure(this.mailboxId, uid, JSON.stringify(tree), JSON.stringify(tree.sort));
+    const now = this.st.db();
+    now.tx(() => {
+      now.setStructure(this.mailboxId, uid, JSON.stringify(tree), JSON.stringify(tree.sort));
+      if (header) now.fillSearchFields(this.mailboxId, uid, keptSearchFields(searchHeader(header, 0, header.length)));
+    });
     return tree;
   }
 

@@ -23,8 +23,10 @@ import path from 'node:path';
 import { LIMITS } from '../limits.js';
 import type { AccountState, StoreCore } from './account.js';
 import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
-import type { MailboxRow } from './index/db.js';
-import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
+import type { MailboxRow, SearchFieldsRow } from './index/db.js';
+import { STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
+import { searchHeader } from './mime/search-header.js';
+import type { MimeTree } from './mime/types.js';
 import type { RecordDraft } from './index/journal.js';
 import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } from './maildir/filename.js';
 import { readCourierKeywords } from './maildir/courier-keywords.js';
@@ -304,6 +306,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     }
     const structures = new Map<string, string>();
     const sortKeys = new Map<string, string>();
+    const searchFields = new Map<string, SearchFieldsRow>();
     await core.committer.submit({
       build: () => {
         const db = st.db();
@@ -334,6 +337,8 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
               if (tree) {
                 structures.set(`${name}\u0000${first + i}`, JSON.stringify(tree));
                 sortKeys.set(`${name}\u0000${first + i}`, JSON.stringify(tree.sort));
+                const fields = headerFields(path.join(dir, m.rel), tree);
+                if (fields) searchFields.set(`${name}\u0000${first + i}`, fields);
               }
             }
           });
@@ -341,7 +346,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
         return drafts;
       },
       finish: (recs) => {
-        st.applyIndex(recs, { structures, sortKeys });
+        st.applyIndex(recs, { structures, sortKeys, searchFields });
         const again = st.mailbox(name);
         if (again) st.noteMtimes(again);
       },
@@ -357,5 +362,33 @@ export function removeIndexFiles(file: string): void {
     } catch {
       // Not there.
     }
+  }
+}
+
+/**
+ * The search fields of a file parsed at reconcile (a message another program
+ * dropped in), from its header block, so SUBJECT/FROM/HEADER searches never
+ * read it; null past LIMITS.store.searchHeadBytes (the first SEARCH stores
+ * those) or when the file is gone.
+ */
+function headerFields(file: string, tree: MimeTree): SearchFieldsRow | null {
+  const n = tree.bodyStart - tree.headerStart;
+  if (n > LIMITS.store.searchHeadBytes) return null;
+  try {
+    const buf = Buffer.allocUnsafe(n);
+    const fd = fs.openSync(file, 'r');
+    let got = 0;
+    try {
+      while (got < n) {
+        const r = fs.readSync(fd, buf, got, n - got, tree.headerStart + got);
+        if (r === 0) break;
+        got += r;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return keptSearchFields(searchHeader(buf, 0, got));
+  } catch {
+    return null;
   }
 }
