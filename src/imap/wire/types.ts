@@ -606,32 +606,14 @@ export interface RawValue {
   readonly value: string | Buffer;
 }
 
-/** Always written as a literal `{n}` (or `~{n}` when binary). */
-export interface LiteralValue {
-  readonly kind: 'literal';
-  readonly value: Buffer;
-  readonly binary: boolean;
-}
-
 /**
- * A literal whose bytes come from a stream (FETCH BODY[] from the Maildir
- * file, STYLE.md habit 3). `size` must be exact; `open` is called when the
- * writer reaches it.
- */
-export interface StreamLiteralValue {
-  readonly kind: 'stream';
-  readonly size: number;
-  readonly binary: boolean;
-  readonly open: () => NodeJS.ReadableStream | AsyncIterable<Buffer>;
-}
-
-/**
- * A value in a response, encoded by `encodeValue` (encoder.ts):
+ * A value in a response, encoded by `untagged` / `tagged` (encoder.ts):
  * - `string`: an IMAP string — quoted when safe, literal for CR/LF/8-bit/NUL/long;
  * - `Buffer`: same for bytes;
  * - `null`: NIL; `number`/`bigint`: number;
  * - array: parenthesised list, elements separated by SP;
- * - `AtomValue` / `RawValue` / `LiteralValue` / `StreamLiteralValue` as documented.
+ * - `AtomValue` / `RawValue` as documented.
+ * FETCH responses, whose bodies are streamed, are written by fetch/render.ts.
  */
 export type ImapValue =
   | string
@@ -641,8 +623,6 @@ export type ImapValue =
   | null
   | AtomValue
   | RawValue
-  | LiteralValue
-  | StreamLiteralValue
   | readonly ImapValue[];
 
 /** `[NAME args]` response code (RFC 3501 §7.1, RFC 5530). Args are encoded like values (atoms for words). */
@@ -652,13 +632,6 @@ export interface ResponseCode {
 }
 
 export type ResponseStatus = 'OK' | 'NO' | 'BAD' | 'BYE' | 'PREAUTH';
-
-/**
- * An encoded response: buffers to write in order, and stream literals to pipe
- * between them (with back-pressure). Responses without `stream` values are a
- * single Buffer (see `ResponseWriter` in encoder.ts).
- */
-export type EncodedPiece = Buffer | StreamLiteralValue;
 
 // ---------------------------------------------------------------------------
 // The wire API in one view (implemented in tokenizer.ts and encoder.ts)
@@ -691,21 +664,16 @@ export interface CommandReaderApi {
 /**
  * Encoder (encoder.ts) exports, for reference:
  * - `untagged(...values: ImapValue[]): Buffer` → `* v1 v2 ...\r\n`
- * - `untaggedPieces(...values: ImapValue[]): EncodedPiece[]` (when a StreamLiteralValue is present)
  * - `untaggedStatus(status: ResponseStatus, text: string, code?: ResponseCode): Buffer` → `* OK [CODE] text\r\n`
  * - `tagged(tag: string, status: 'OK'|'NO'|'BAD', text: string, code?: ResponseCode): Buffer`
  * - `continuation(text?: string): Buffer` → `+ text\r\n`
- * - `writePieces(out: Writable, pieces: readonly EncodedPiece[]): Promise<void>` (awaits 'drain')
- * - value helpers: `atom`, `raw`, `literal`, `streamLiteral`, `astring`, `nstring`,
- *   `mailboxValue` (mUTF-7 encode + astring), `flagList`, `dateTimeValue` (INTERNALDATE),
- *   `fetchItemLabel(item: FetchItem): string` (e.g. `BODY[HEADER.FIELDS (From)]<0>`),
- *   `sequenceSetValue` (formatSequenceSet from seqset.ts as an atom), `formatDateTime`, `encodeString`.
+ * - value helpers: `astring`, `mailboxValue` (mUTF-7 encode + astring), `encodeString`,
+ *   `fetchItemLabel(item: FetchItem): string` (e.g. `BODY[HEADER.FIELDS (From)]<0>`), `formatDateTime`.
  *
  * Other wire modules:
  * - seqset.ts: `parseSequenceSet`, `formatSequenceSet`, `expandSequenceSet(set, count)`,
  *   `expandUidSet(set, uids)` (→ sequence numbers), `selectUids`, `normalizeRanges`,
  *   `setContains`, `compactSet(nums, keepOrder?)`, `toSequenceSet`.
  * - utf7.ts: `encodeMailboxName`, `decodeMailboxName` (throws `Utf7Error`).
- * - continuation.ts: `parseSaslResponse(line)`, `isIdleDone(line)`.
  */
 export type EncoderApiDoc = never;
