@@ -17,8 +17,8 @@
  * which untagged updates may accompany each answer.
  */
 import type { Command, CommandName, CommandOf } from './wire/types.js';
-import type { CommandEnv, CommandResult } from './session.js';
-import type { StateKind } from './session.js';
+import type { CommandEnv, CommandResult } from './command.js';
+import type { StateKind } from './command.js';
 import { capabilityCommand } from './commands/capability.js';
 import { noopCommand, checkCommand } from './commands/noop.js';
 import { logoutCommand } from './commands/logout.js';

@@ -39,34 +39,7 @@ import { CommandReader } from './wire/tokenizer.js';
 import { directPeer, type ClientPeer } from '../net/proxied.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
-
-export type SessionState =
-  | { readonly kind: 'notAuth'; authFailures: number }
-  | { readonly kind: 'auth'; readonly account: Account; readonly user: UserStore }
-  | { readonly kind: 'selected'; readonly account: Account; readonly user: UserStore; readonly view: MailboxView }
-  | { readonly kind: 'logout' };
-
-export type StateKind = SessionState['kind'];
-
-/** The tagged answer a command module returns. `after` runs once it is on the wire (STARTTLS, LOGOUT). */
-export interface CommandResult {
-  readonly status: 'OK' | 'NO' | 'BAD';
-  readonly text: string;
-  readonly code?: ResponseCode;
-  readonly after?: () => Promise<void>;
-}
-
-/** A command that continues with client lines (AUTHENTICATE, IDLE) answers `PENDING`; the session answers later. */
-export const PENDING: CommandResult = { status: 'OK', text: '' };
-
-export interface CommandEnv {
-  readonly s: Session;
-  readonly tag: string;
-}
-
-export const ok = (text: string, code?: ResponseCode): CommandResult => ({ status: 'OK', text, code });
-export const no = (text: string, code?: ResponseCode): CommandResult => ({ status: 'NO', text, code });
-export const bad = (text: string, code?: ResponseCode): CommandResult => ({ status: 'BAD', text, code });
+import { bad, PENDING, type CommandResult, type CommandSession, type SessionState } from './command.js';
 
 type Mode =
   | { readonly kind: 'idle'; readonly tag: string; readonly keepalive: NodeJS.Timeout }
@@ -79,7 +52,7 @@ let nextSessionId = 0;
 /** RFC 2177: the line that ends IDLE (case-insensitive like every IMAP keyword). */
 const isIdleDone = (line: string): boolean => line.toUpperCase() === 'DONE';
 
-export class Session {
+export class Session implements CommandSession {
   state: SessionState = { kind: 'notAuth', authFailures: 0 };
   readonly out: Output;
   readonly log: Logger;
