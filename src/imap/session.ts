@@ -25,7 +25,7 @@ import { serverTls } from '../net/tls-handshake.js';
 import type { UserStore } from '../store/store.js';
 import { MailboxView, SequenceError } from './mailbox-view.js';
 import { ClosedError, Output } from './output.js';
-import { allowsExpunge, lookup } from './registry.js';
+import { allowsExpunge, GRAMMAR, rulesOf, runCommand } from './registry.js';
 import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
 import { appendLimit } from './append-limit.js';
@@ -102,7 +102,7 @@ export class Session implements CommandSession {
     this.out = new Output(socket);
     this.searchContexts = new SearchContexts(this.log);
     this.input = socket;
-    this.reader = new CommandReader({
+    this.reader = new CommandReader(GRAMMAR, {
       maxLineLength: LIMITS.imap.maxLineLength,
       maxLiteralSize: appendLimit(ctx),
       maxNonSyncLiteral: LIMITS.imap.maxNonSyncLiteral,
@@ -356,11 +356,7 @@ export class Session implements CommandSession {
       this.byeAndClose('Too many commands before login');
       return;
     }
-    const spec = lookup(cmd);
-    if (!spec) {
-      if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `Unknown or unsupported command ${cmd.name}`));
-      return;
-    }
+    const spec = rulesOf(cmd);
     if (!(spec.states as readonly string[]).includes(this.state.kind)) {
       const why = this.state.kind === 'notAuth' ? 'Not logged in' : this.state.kind === 'auth' ? 'No mailbox selected' : 'Already logged in';
       if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `${cmd.name}: ${why}`));
@@ -370,7 +366,7 @@ export class Session implements CommandSession {
     this.restartAutologout();
     let result: CommandResult;
     try {
-      result = await spec.run({ s: this, tag: cmd.tag }, cmd as never);
+      result = await runCommand({ s: this, tag: cmd.tag }, cmd);
     } catch (err) {
       if (err instanceof ClosedError) throw err;
       if (err instanceof SequenceError) result = bad(`Invalid message set: ${err.message}`);

@@ -465,55 +465,86 @@ export type NotifyArgs =
   | { readonly kind: 'set'; readonly status: boolean; readonly groups: readonly NotifyGroup[] };
 
 /**
- * Every command the parser produces. `uid` is true only for the UID forms
- * (UID FETCH/STORE/COPY/MOVE/SEARCH/SORT/THREAD/EXPUNGE); otherwise false.
- * `name` is the command name upper-cased without the UID prefix.
+ * Every command the parser produces, by name, with its typed arguments.
+ * `name` is the command name upper-cased without the UID prefix; a row in
+ * registry.ts names each one's argument grammar and its module.
  */
-export type Command =
-  | Cmd<'CAPABILITY', NoArgs>
-  | Cmd<'NOOP', NoArgs>
-  | Cmd<'LOGOUT', NoArgs>
-  | Cmd<'STARTTLS', NoArgs>
-  | Cmd<'AUTHENTICATE', AuthenticateArgs>
-  | Cmd<'LOGIN', LoginArgs>
-  | Cmd<'SELECT', SelectArgs>
-  | Cmd<'EXAMINE', SelectArgs>
-  | Cmd<'CREATE', CreateArgs>
-  | Cmd<'DELETE', MailboxArgs>
-  | Cmd<'RENAME', RenameArgs>
-  | Cmd<'SUBSCRIBE', MailboxArgs>
-  | Cmd<'UNSUBSCRIBE', MailboxArgs>
-  | Cmd<'LIST', ListArgs>
-  | Cmd<'LSUB', ListPatternArgs>
-  | Cmd<'XLIST', ListPatternArgs>
-  | Cmd<'STATUS', StatusArgs>
-  | Cmd<'APPEND', AppendArgs>
-  | Cmd<'CHECK', NoArgs>
-  | Cmd<'CLOSE', NoArgs>
-  | Cmd<'UNSELECT', NoArgs>
-  | Cmd<'EXPUNGE', ExpungeArgs>
-  | Cmd<'SEARCH', SearchArgs>
-  | Cmd<'SORT', SortArgs>
-  | Cmd<'THREAD', ThreadArgs>
-  | Cmd<'FETCH', FetchArgs>
-  | Cmd<'STORE', StoreArgs>
-  | Cmd<'COPY', CopyArgs>
-  | Cmd<'MOVE', CopyArgs>
-  | Cmd<'IDLE', NoArgs>
-  | Cmd<'NAMESPACE', NoArgs>
-  | Cmd<'ID', IdArgs>
-  | Cmd<'ENABLE', EnableArgs>
-  | Cmd<'COMPRESS', CompressArgs>
-  | Cmd<'GETQUOTA', QuotaRootArgs>
-  | Cmd<'GETQUOTAROOT', MailboxArgs>
-  | Cmd<'SETQUOTA', SetQuotaArgs>
-  | Cmd<'CANCELUPDATE', CancelUpdateArgs>
-  | Cmd<'NOTIFY', NotifyArgs>;
+export interface CommandArgs {
+  readonly CAPABILITY: NoArgs;
+  readonly NOOP: NoArgs;
+  readonly LOGOUT: NoArgs;
+  readonly STARTTLS: NoArgs;
+  readonly AUTHENTICATE: AuthenticateArgs;
+  readonly LOGIN: LoginArgs;
+  readonly SELECT: SelectArgs;
+  readonly EXAMINE: SelectArgs;
+  readonly CREATE: CreateArgs;
+  readonly DELETE: MailboxArgs;
+  readonly RENAME: RenameArgs;
+  readonly SUBSCRIBE: MailboxArgs;
+  readonly UNSUBSCRIBE: MailboxArgs;
+  readonly LIST: ListArgs;
+  readonly LSUB: ListPatternArgs;
+  readonly XLIST: ListPatternArgs;
+  readonly STATUS: StatusArgs;
+  readonly APPEND: AppendArgs;
+  readonly CHECK: NoArgs;
+  readonly CLOSE: NoArgs;
+  readonly UNSELECT: NoArgs;
+  readonly EXPUNGE: ExpungeArgs;
+  readonly SEARCH: SearchArgs;
+  readonly SORT: SortArgs;
+  readonly THREAD: ThreadArgs;
+  readonly FETCH: FetchArgs;
+  readonly STORE: StoreArgs;
+  readonly COPY: CopyArgs;
+  readonly MOVE: CopyArgs;
+  readonly IDLE: NoArgs;
+  readonly NAMESPACE: NoArgs;
+  readonly ID: IdArgs;
+  readonly ENABLE: EnableArgs;
+  readonly COMPRESS: CompressArgs;
+  readonly GETQUOTA: QuotaRootArgs;
+  readonly GETQUOTAROOT: MailboxArgs;
+  readonly SETQUOTA: SetQuotaArgs;
+  readonly CANCELUPDATE: CancelUpdateArgs;
+  readonly NOTIFY: NotifyArgs;
+}
 
-export type CommandName = Command['name'];
+export type CommandName = keyof CommandArgs;
 
-/** Narrow a Command by name: `CommandOf<'FETCH'>`. */
-export type CommandOf<N extends CommandName> = Extract<Command, { name: N }>;
+/**
+ * A command by name: `CommandOf<'FETCH'>`; for a union of names, the union
+ * of their commands. Written as a mapped type indexed by `N` so a generic
+ * function over `N` can pair a command with its table row (registry.ts)
+ * without a cast.
+ */
+export type CommandOf<N extends CommandName> = { readonly [P in N]: Cmd<P, CommandArgs[P]> }[N];
+
+/**
+ * Any command. `uid` is true only for the UID forms (UID FETCH/STORE/COPY/
+ * MOVE/SEARCH/SORT/THREAD/EXPUNGE); otherwise false.
+ */
+export type Command = CommandOf<CommandName>;
+
+// ---------------------------------------------------------------------------
+// Tokens (tokenizer.ts), given meaning by parser.ts
+// ---------------------------------------------------------------------------
+
+/** A lexical token of a command. */
+export type Token =
+  | {
+      readonly type: 'atom';
+      readonly value: string;
+      /** For `BODY[...]`, `BODY.PEEK[...]`, `BINARY[...]`, `BINARY.PEEK[...]`, `BINARY.SIZE[...]`: the bracket contents. */
+      readonly section: readonly Token[] | null;
+      /** The `<...>` text after a section, without the angle brackets. */
+      readonly partial: string | null;
+    }
+  | { readonly type: 'string'; readonly value: Buffer; readonly form: 'quoted' | 'literal' }
+  | { readonly type: 'list'; readonly items: readonly Token[] }
+  /** An APPEND message body that was streamed out as `appendData` events. */
+  | { readonly type: 'stream'; readonly size: number; readonly binary: boolean };
 
 // ---------------------------------------------------------------------------
 // Reader events (tokenizer.ts `CommandReader.next()`)

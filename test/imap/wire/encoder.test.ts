@@ -11,9 +11,10 @@ import {
   untagged,
   untaggedStatus,
 } from '../../../src/imap/wire/encoder.js';
-import { parseDateTime } from '../../../src/imap/wire/parser.js';
+import { parseDateTime } from '../../../src/imap/wire/args.js';
 import { formatSequenceSet, parseSequenceSet } from '../../../src/imap/wire/seqset.js';
 import { CommandReader } from '../../../src/imap/wire/tokenizer.js';
+import { GRAMMAR } from '../../../src/imap/registry.js';
 import type { AtomValue } from '../../../src/imap/wire/types.js';
 
 const s = (b: Buffer) => b.toString('latin1');
@@ -38,7 +39,7 @@ describe('string form choice', () => {
   it('what the encoder writes, the reader reads back (strings of every byte)', () => {
     for (let c = 0; c < 256; c++) {
       const value = Buffer.from([0x61, c, 0x22, 0x5c, c]);
-      const r = new CommandReader();
+      const r = new CommandReader(GRAMMAR);
       r.push(Buffer.concat([Buffer.from('t LOGIN '), encodeString(value), Buffer.from(' x\r\n')]));
       let ev = r.next();
       if (ev.kind === 'literal') {
