@@ -25,7 +25,7 @@ import { isWholeMessageItem, readsMessageFile, renderFetch, renderMetaLine, rend
 import { structureTexts, type StructureTexts } from '../fetch/cache.js';
 import type { MailboxHandle, MessageFile, MessageRecord } from '../../store/store.js';
 import { LIMITS } from '../../limits.js';
-import { renderBodyStructure } from '../../store/mime/bodystructure.js';
+import { renderBodyStructure } from '../message/bodystructure.js';
 import type { CommandEnv, CommandResult } from '../command.js';
 import { bad, no, ok } from '../command.js';
 import { resolveSet } from './sets.js';

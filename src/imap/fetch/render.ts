@@ -8,8 +8,8 @@
 import type { MessageFile } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
-import { renderBodyStructure } from '../../store/mime/bodystructure.js';
-import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, withoutNuls, type SectionSpec } from '../../store/mime/section.js';
+import { renderBodyStructure } from '../message/bodystructure.js';
+import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, withoutNuls, type SectionSpec } from '../message/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
 import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
 import { ClosedError, ResponseAbortedError, type Output } from '../output.js';
