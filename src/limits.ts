@@ -189,6 +189,13 @@ export const LIMITS = {
     /** …holding at most this many bytes per session (plus the one being written). */
     fetchReadAheadBytes: 2 * 1024 * 1024,
     /**
+     * A FETCH that sets \Seen (RFC 3501 §6.4.5) reads or opens up to this many
+     * messages (and at most fetchReadAheadBytes of whole small files) before
+     * it applies the flag change for them, so the file renames of that change
+     * never pull a file from under its own reads; one store call per window.
+     */
+    fetchSeenWindow: 64,
+    /**
      * RFC 5267 §4.3.1: live SEARCH RETURN (UPDATE) contexts per session (the
      * RFC asks for at least one). Each keeps its matching UIDs and is checked
      * against every changed message; one more is refused with NO [NOUPDATE].

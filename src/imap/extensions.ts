@@ -33,7 +33,7 @@ export const EXTENSION_CAPABILITIES: readonly string[] = [
   'MULTIAPPEND',
   // RFC 4469: APPEND built from TEXT literals and URLs of the user's own messages (commands/catenate.ts).
   'CATENATE',
-  // RFC 3516: decoded section fetch (src/store/mime/section.ts), BINARY.SIZE, literal8 APPEND.
+  // RFC 3516: decoded section fetch (src/imap/message/section.ts), BINARY.SIZE, literal8 APPEND.
   'BINARY',
   // RFC 5465: STATUS/LIST notifications for watched mailbox (src/imap/notify.ts).
   'NOTIFY',

@@ -22,7 +22,7 @@ import { SEPARATOR } from './names.js';
 import type { Output } from './output.js';
 import { mailboxValue, untagged, untaggedStatus } from './wire/encoder.js';
 import type { ImapValue, NotifyEvent, NotifyFilter, NotifyGroup, StatusItem } from './wire/types.js';
-import { statusResponse } from './commands/status.js';
+import { statusResponse } from './status-response.js';
 
 /** Every event Roost reports, in the order `[BADEVENT (...)]` lists them (§5.9). */
 export const SUPPORTED_EVENTS: readonly NotifyEvent[] = ['MessageNew', 'MessageExpunge', 'FlagChange', 'MailboxName', 'SubscriptionChange'];

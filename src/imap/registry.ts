@@ -1,7 +1,11 @@
 /**
  * THE command table (STYLE.md habit 2). One row per command: the session
- * states it is allowed in, how it relates to message sequence numbers, and
- * the module that runs it. Adding a command = one module + one row here.
+ * states it is allowed in, its argument grammar (wire/), whether it takes
+ * the UID prefix, how it relates to message sequence numbers, and the
+ * module that runs it. The table is also the grammar the wire reader parses
+ * by, so a command without a row is unknown (BAD) and a row whose parser and
+ * module disagree on the argument type does not compile. Adding a command =
+ * its `CommandArgs` entry (wire/types.ts), one module + one row here.
  *
  * Sequence-number effects (Dovecot's COMMAND_FLAG_USES_SEQS / BREAKS_SEQS):
  *  - `usesSeqs`: the command's arguments or answers are message sequence
@@ -17,8 +21,32 @@
  * which untagged updates may accompany each answer.
  */
 import type { Command, CommandName, CommandOf } from './wire/types.js';
-import type { CommandEnv, CommandResult } from './session.js';
-import type { StateKind } from './session.js';
+import type { CommandEnv, CommandResult, StateKind } from './command.js';
+import {
+  appendArgs,
+  authenticateArgs,
+  cancelUpdateArgs,
+  compressArgs,
+  copyArgs,
+  enableArgs,
+  expungeArgs,
+  idArgs,
+  loginArgs,
+  mailboxOnly,
+  noArgs,
+  quotaRootArgs,
+  renameArgs,
+  setQuotaArgs,
+  statusArgs,
+  storeArgs,
+  type ArgParser,
+  type CommandGrammar,
+  type CommandSyntax,
+} from './wire/parser.js';
+import { createArgs, listArgs, listPatternArgs, selectArgs } from './wire/parse-mailbox.js';
+import { parseSearchCommand, parseSortCommand, parseThreadCommand } from './wire/parse-search.js';
+import { parseFetch } from './wire/parse-fetch.js';
+import { parseNotify } from './wire/parse-notify.js';
 import { capabilityCommand } from './commands/capability.js';
 import { noopCommand, checkCommand } from './commands/noop.js';
 import { logoutCommand } from './commands/logout.js';
@@ -52,12 +80,16 @@ import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './command
 
 export type Handler<N extends CommandName> = (env: CommandEnv, cmd: CommandOf<N>) => Promise<CommandResult>;
 
-export interface CommandSpec<N extends CommandName = CommandName> {
+/** What the dispatcher checks before running a command. */
+export interface CommandRules {
   readonly states: readonly StateKind[];
   /** Answers or arguments are sequence numbers (only when not a UID command). */
   readonly usesSeqs: boolean;
   /** The command itself renumbers messages. */
   readonly breaksSeqs: boolean;
+}
+
+export interface CommandSpec<N extends CommandName> extends CommandSyntax<N>, CommandRules {
   readonly run: Handler<N>;
 }
 
@@ -66,63 +98,82 @@ const NOT_AUTH: readonly StateKind[] = ['notAuth'];
 const AUTHED: readonly StateKind[] = ['auth', 'selected'];
 const SELECTED: readonly StateKind[] = ['selected'];
 
-const row = <N extends CommandName>(states: readonly StateKind[], run: Handler<N>, seq: { uses?: boolean; breaks?: boolean } = {}): CommandSpec<N> => ({
+interface RowOptions {
+  /** Uses sequence numbers (see the file comment). */
+  readonly uses?: boolean;
+  /** Renumbers messages. */
+  readonly breaks?: boolean;
+  /** Takes the UID prefix (RFC 3501 §6.4.8, RFC 4315 §2.1, RFC 6851 §3.2, RFC 5256 §3). */
+  readonly uid?: boolean;
+}
+
+const row = <N extends CommandName>(states: readonly StateKind[], parse: ArgParser<N>, run: Handler<N>, o: RowOptions = {}): CommandSpec<N> => ({
   states,
-  usesSeqs: seq.uses ?? false,
-  breaksSeqs: seq.breaks ?? false,
+  parse,
+  uid: o.uid ?? false,
+  usesSeqs: o.uses ?? false,
+  breaksSeqs: o.breaks ?? false,
   run,
 });
 
-/**
- * Every command Roost answers. Commands the parser knows but this table lacks
- * are not advertised and get BAD.
- */
-export const COMMANDS: { readonly [N in CommandName]?: CommandSpec<N> } = {
-  CAPABILITY: row(ANY, capabilityCommand),
-  NOOP: row(ANY, noopCommand),
-  LOGOUT: row(ANY, logoutCommand),
-  ID: row(ANY, idCommand),
-  STARTTLS: row(NOT_AUTH, starttlsCommand),
-  AUTHENTICATE: row(NOT_AUTH, authenticateCommand),
-  LOGIN: row(NOT_AUTH, loginCommand),
-  ENABLE: row(['auth'], enableCommand),
-  SELECT: row<'SELECT'>(AUTHED, selectCommand),
-  EXAMINE: row<'EXAMINE'>(AUTHED, selectCommand),
-  CREATE: row(AUTHED, createCommand),
-  DELETE: row(AUTHED, deleteCommand),
-  RENAME: row(AUTHED, renameCommand),
-  SUBSCRIBE: row<'SUBSCRIBE'>(AUTHED, subscribeCommand),
-  UNSUBSCRIBE: row<'UNSUBSCRIBE'>(AUTHED, subscribeCommand),
-  LIST: row(AUTHED, listCommand),
-  LSUB: row(AUTHED, lsubCommand),
-  XLIST: row(AUTHED, xlistCommand),
-  NAMESPACE: row(AUTHED, namespaceCommand),
-  COMPRESS: row(AUTHED, compressCommand),
-  GETQUOTA: row(AUTHED, getQuotaCommand),
-  GETQUOTAROOT: row(AUTHED, getQuotaRootCommand),
-  SETQUOTA: row(AUTHED, setQuotaCommand),
-  STATUS: row(AUTHED, statusCommand),
-  APPEND: row(AUTHED, appendCommand),
-  IDLE: row(AUTHED, idleCommand),
+type CommandTable = { readonly [N in CommandName]: CommandSpec<N> };
+
+/** Every command Roost answers; a command without a row here is unknown to the parser too. */
+export const COMMANDS: CommandTable = {
+  CAPABILITY: row(ANY, noArgs, capabilityCommand),
+  NOOP: row(ANY, noArgs, noopCommand),
+  LOGOUT: row(ANY, noArgs, logoutCommand),
+  ID: row(ANY, idArgs, idCommand),
+  STARTTLS: row(NOT_AUTH, noArgs, starttlsCommand),
+  AUTHENTICATE: row(NOT_AUTH, authenticateArgs, authenticateCommand),
+  LOGIN: row(NOT_AUTH, loginArgs, loginCommand),
+  ENABLE: row(['auth'], enableArgs, enableCommand),
+  SELECT: row<'SELECT'>(AUTHED, selectArgs, selectCommand),
+  EXAMINE: row<'EXAMINE'>(AUTHED, selectArgs, selectCommand),
+  CREATE: row(AUTHED, createArgs, createCommand),
+  DELETE: row(AUTHED, mailboxOnly, deleteCommand),
+  RENAME: row(AUTHED, renameArgs, renameCommand),
+  SUBSCRIBE: row<'SUBSCRIBE'>(AUTHED, mailboxOnly, subscribeCommand),
+  UNSUBSCRIBE: row<'UNSUBSCRIBE'>(AUTHED, mailboxOnly, subscribeCommand),
+  LIST: row(AUTHED, listArgs, listCommand),
+  LSUB: row(AUTHED, listPatternArgs, lsubCommand),
+  XLIST: row(AUTHED, listPatternArgs, xlistCommand),
+  NAMESPACE: row(AUTHED, noArgs, namespaceCommand),
+  COMPRESS: row(AUTHED, compressArgs, compressCommand),
+  GETQUOTA: row(AUTHED, quotaRootArgs, getQuotaCommand),
+  GETQUOTAROOT: row(AUTHED, mailboxOnly, getQuotaRootCommand),
+  SETQUOTA: row(AUTHED, setQuotaArgs, setQuotaCommand),
+  STATUS: row(AUTHED, statusArgs, statusCommand),
+  APPEND: row(AUTHED, appendArgs, appendCommand),
+  IDLE: row(AUTHED, noArgs, idleCommand),
   // RFC 5465 §3.1: authenticated and selected states.
-  NOTIFY: row(AUTHED, notifyCommand),
-  CHECK: row(SELECTED, checkCommand),
-  CLOSE: row(SELECTED, closeCommand, { breaks: true }),
-  UNSELECT: row(SELECTED, unselectCommand),
-  EXPUNGE: row(SELECTED, expungeCommand, { breaks: true }),
-  SEARCH: row(SELECTED, searchCommand, { uses: true }),
-  CANCELUPDATE: row(SELECTED, cancelUpdateCommand),
-  SORT: row(SELECTED, sortCommand, { uses: true }),
-  THREAD: row(SELECTED, threadCommand, { uses: true }),
-  FETCH: row(SELECTED, fetchCommand, { uses: true }),
-  STORE: row(SELECTED, storeCommand, { uses: true }),
-  COPY: row(SELECTED, copyCommand, { uses: true }),
+  NOTIFY: row(AUTHED, parseNotify, notifyCommand),
+  CHECK: row(SELECTED, noArgs, checkCommand),
+  CLOSE: row(SELECTED, noArgs, closeCommand, { breaks: true }),
+  UNSELECT: row(SELECTED, noArgs, unselectCommand),
+  EXPUNGE: row(SELECTED, expungeArgs, expungeCommand, { breaks: true, uid: true }),
+  SEARCH: row(SELECTED, parseSearchCommand, searchCommand, { uses: true, uid: true }),
+  CANCELUPDATE: row(SELECTED, cancelUpdateArgs, cancelUpdateCommand),
+  SORT: row(SELECTED, parseSortCommand, sortCommand, { uses: true, uid: true }),
+  THREAD: row(SELECTED, parseThreadCommand, threadCommand, { uses: true, uid: true }),
+  FETCH: row(SELECTED, parseFetch, fetchCommand, { uses: true, uid: true }),
+  STORE: row(SELECTED, storeArgs, storeCommand, { uses: true, uid: true }),
+  COPY: row(SELECTED, copyArgs, copyCommand, { uses: true, uid: true }),
   // RFC 6851 §3.3: MOVE's own EXPUNGEs go out with its answer, so expunges are allowed.
-  MOVE: row(SELECTED, moveCommand, { breaks: true }),
+  MOVE: row(SELECTED, copyArgs, moveCommand, { breaks: true, uid: true }),
 };
 
-export function lookup(cmd: Command): CommandSpec | undefined {
-  return COMMANDS[cmd.name] as CommandSpec | undefined;
+/** The grammar the wire reader parses by (the same rows). */
+export const GRAMMAR: CommandGrammar = COMMANDS;
+
+/** Run a parsed command by its row; generic so the row's handler and the command pair up without a cast. */
+export function runCommand<N extends CommandName>(env: CommandEnv, cmd: CommandOf<N>): Promise<CommandResult> {
+  const spec: CommandSpec<N> = COMMANDS[cmd.name];
+  return spec.run(env, cmd);
+}
+
+export function rulesOf(cmd: Command): CommandRules {
+  return COMMANDS[cmd.name];
 }
 
 /**
@@ -130,6 +181,6 @@ export function lookup(cmd: Command): CommandSpec | undefined {
  * STORE, SEARCH (RFC 3501 §7.4.1) nor the other sequence-number commands;
  * their UID forms are fine (the client speaks UIDs, §7.4.1 last paragraph).
  */
-export function allowsExpunge(spec: CommandSpec, cmd: Command): boolean {
+export function allowsExpunge(spec: CommandRules, cmd: Command): boolean {
   return !(spec.usesSeqs && !cmd.uid);
 }

@@ -25,7 +25,7 @@ import { serverTls } from '../net/tls-handshake.js';
 import type { UserStore } from '../store/store.js';
 import { MailboxView, SequenceError } from './mailbox-view.js';
 import { ClosedError, Output } from './output.js';
-import { allowsExpunge, lookup } from './registry.js';
+import { allowsExpunge, GRAMMAR, rulesOf, runCommand } from './registry.js';
 import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
 import { appendLimit } from './append-limit.js';
@@ -39,34 +39,7 @@ import { CommandReader } from './wire/tokenizer.js';
 import { directPeer, type ClientPeer } from '../net/proxied.js';
 import { continuation, tagged, untaggedStatus } from './wire/encoder.js';
 import type { Command, ResponseCode, WireEvent } from './wire/types.js';
-
-export type SessionState =
-  | { readonly kind: 'notAuth'; authFailures: number }
-  | { readonly kind: 'auth'; readonly account: Account; readonly user: UserStore }
-  | { readonly kind: 'selected'; readonly account: Account; readonly user: UserStore; readonly view: MailboxView }
-  | { readonly kind: 'logout' };
-
-export type StateKind = SessionState['kind'];
-
-/** The tagged answer a command module returns. `after` runs once it is on the wire (STARTTLS, LOGOUT). */
-export interface CommandResult {
-  readonly status: 'OK' | 'NO' | 'BAD';
-  readonly text: string;
-  readonly code?: ResponseCode;
-  readonly after?: () => Promise<void>;
-}
-
-/** A command that continues with client lines (AUTHENTICATE, IDLE) answers `PENDING`; the session answers later. */
-export const PENDING: CommandResult = { status: 'OK', text: '' };
-
-export interface CommandEnv {
-  readonly s: Session;
-  readonly tag: string;
-}
-
-export const ok = (text: string, code?: ResponseCode): CommandResult => ({ status: 'OK', text, code });
-export const no = (text: string, code?: ResponseCode): CommandResult => ({ status: 'NO', text, code });
-export const bad = (text: string, code?: ResponseCode): CommandResult => ({ status: 'BAD', text, code });
+import { bad, PENDING, type CommandResult, type CommandSession, type SessionState } from './command.js';
 
 type Mode =
   | { readonly kind: 'idle'; readonly tag: string; readonly keepalive: NodeJS.Timeout }
@@ -79,7 +52,7 @@ let nextSessionId = 0;
 /** RFC 2177: the line that ends IDLE (case-insensitive like every IMAP keyword). */
 const isIdleDone = (line: string): boolean => line.toUpperCase() === 'DONE';
 
-export class Session {
+export class Session implements CommandSession {
   state: SessionState = { kind: 'notAuth', authFailures: 0 };
   readonly out: Output;
   readonly log: Logger;
@@ -129,7 +102,7 @@ export class Session {
     this.out = new Output(socket);
     this.searchContexts = new SearchContexts(this.log);
     this.input = socket;
-    this.reader = new CommandReader({
+    this.reader = new CommandReader(GRAMMAR, {
       maxLineLength: LIMITS.imap.maxLineLength,
       maxLiteralSize: appendLimit(ctx),
       maxNonSyncLiteral: LIMITS.imap.maxNonSyncLiteral,
@@ -383,11 +356,7 @@ export class Session {
       this.byeAndClose('Too many commands before login');
       return;
     }
-    const spec = lookup(cmd);
-    if (!spec) {
-      if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `Unknown or unsupported command ${cmd.name}`));
-      return;
-    }
+    const spec = rulesOf(cmd);
     if (!(spec.states as readonly string[]).includes(this.state.kind)) {
       const why = this.state.kind === 'notAuth' ? 'Not logged in' : this.state.kind === 'auth' ? 'No mailbox selected' : 'Already logged in';
       if (!this.tooManyBad()) this.out.push(tagged(cmd.tag, 'BAD', `${cmd.name}: ${why}`));
@@ -397,7 +366,7 @@ export class Session {
     this.restartAutologout();
     let result: CommandResult;
     try {
-      result = await spec.run({ s: this, tag: cmd.tag }, cmd as never);
+      result = await runCommand({ s: this, tag: cmd.tag }, cmd);
     } catch (err) {
       if (err instanceof ClosedError) throw err;
       if (err instanceof SequenceError) result = bad(`Invalid message set: ${err.message}`);

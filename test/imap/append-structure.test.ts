@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { parseMessage } from '../../src/store/mime/parse.js';
-import { renderBodyStructure } from '../../src/store/mime/bodystructure.js';
+import { renderBodyStructure } from '../../src/imap/message/bodystructure.js';
 import { login, type RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
 

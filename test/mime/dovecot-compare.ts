@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMessage } from '../../src/store/mime/parse.js';
-import { renderBodyStructure } from '../../src/store/mime/bodystructure.js';
-import { binarySize, fetchBinary, fetchSection, type SectionSpec } from '../../src/store/mime/section.js';
+import { renderBodyStructure } from '../../src/imap/message/bodystructure.js';
+import { binarySize, fetchBinary, fetchSection, type SectionSpec } from '../../src/imap/message/section.js';
 import { isRoostError } from '../../src/errors.js';
 
 /** A value, a long value by length and (a prefix of its) SHA-256, an error code, or a hang-up. */

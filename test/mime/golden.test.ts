@@ -10,8 +10,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../src/store/mime/parse.js';
-import { renderBodyStructure } from '../../src/store/mime/bodystructure.js';
-import { fetchBinary, fetchSection, type SectionSpec } from '../../src/store/mime/section.js';
+import { renderBodyStructure } from '../../src/imap/message/bodystructure.js';
+import { fetchBinary, fetchSection, type SectionSpec } from '../../src/imap/message/section.js';
 import { decodeBase64 } from '../../src/store/mime/decode.js';
 import { isRoostError } from '../../src/errors.js';
 

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../src/store/mime/parse.js';
-import { renderBodyStructure } from '../../src/store/mime/bodystructure.js';
-import { fetchSection } from '../../src/store/mime/section.js';
+import { renderBodyStructure } from '../../src/imap/message/bodystructure.js';
+import { fetchSection } from '../../src/imap/message/section.js';
 import { headerValues } from '../../src/store/mime/header.js';
 import { LIMITS } from '../../src/limits.js';
 

@@ -14,7 +14,7 @@ import {
   sectionRange,
   sectionSize,
   toCrlf,
-} from '../../src/store/mime/section.js';
+} from '../../src/imap/message/section.js';
 import { isRoostError } from '../../src/errors.js';
 
 const crlf = (s: string): Buffer => Buffer.from(s.replace(/\n/g, '\r\n'), 'latin1');

@@ -18,8 +18,8 @@ import { isRoostError } from '../../errors.js';
 import type { SavedMessage } from '../../store/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { checkName } from '../names.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, no, ok } from '../command.js';
 import { formatUidSet } from './sets.js';
 import { appendFailure } from './catenate.js';
 

@@ -5,8 +5,8 @@
  */
 import { createSaslExchange, type SaslExchange, type SaslStep } from '../../net/auth-guard.js';
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, no, PENDING } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, no, PENDING } from '../command.js';
 import { completeLogin } from './login.js';
 
 export async function authenticateCommand(env: CommandEnv, cmd: CommandOf<'AUTHENTICATE'>): Promise<CommandResult> {

@@ -4,8 +4,8 @@
  * nothing, as in Dovecot.
  */
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, ok } from '../command.js';
 
 export async function cancelUpdateCommand(env: CommandEnv, cmd: CommandOf<'CANCELUPDATE'>): Promise<CommandResult> {
   const unknown = env.s.searchContexts.cancel(cmd.args.tags);

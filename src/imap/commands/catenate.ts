@@ -30,8 +30,7 @@ import type { MimeTree } from '../../store/mime/types.js';
 import { openBody, toSpec } from '../fetch/render.js';
 import { answerForError } from '../responses.js';
 import { nameProblem } from '../names.js';
-import type { AppendMessageHead, CatenatePart } from '../wire/types.js';
-import type { CommandResult } from '../session.js';
+import type { AppendMessageHead, CatenatePart, ResponseCode } from '../wire/types.js';
 
 /** A URL part that does not name a readable message (RFC 4469 §5 BADURL). */
 export class BadUrlError extends Error {
@@ -234,7 +233,14 @@ function urlRespText(url: string): string {
 }
 
 /** The tagged answer for a failed APPEND: NO [BADURL url] here, everything else through the one error map. */
-export function appendFailure(err: unknown, log: Logger): CommandResult & { readonly status: 'NO' | 'BAD' } {
+/** A refused APPEND: a command result (command.ts) without importing the command contract, which names AppendAssembly. */
+export interface AppendFailure {
+  readonly status: 'NO' | 'BAD';
+  readonly text: string;
+  readonly code?: ResponseCode;
+}
+
+export function appendFailure(err: unknown, log: Logger): AppendFailure {
   if (err instanceof BadUrlError) {
     log.debug({ url: err.url, err: err.message }, 'CATENATE URL refused');
     return { status: 'NO', text: `Bad CATENATE URL: ${err.message}`, code: { name: 'BADURL', args: [{ kind: 'raw', value: urlRespText(err.url) }] } };

@@ -2,8 +2,8 @@
  * CLOSE (RFC 3501 §6.4.2): expunge \Deleted silently (no EXPUNGE responses)
  * unless read-only, then deselect. UNSELECT (RFC 3691): deselect only.
  */
-import type { CommandEnv, CommandResult } from '../session.js';
-import { ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { ok } from '../command.js';
 
 export async function closeCommand(env: CommandEnv): Promise<CommandResult> {
   const s = env.s;

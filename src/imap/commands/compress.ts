@@ -4,8 +4,8 @@
  * installed after the tagged OK went out uncompressed (session.ts).
  */
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, no } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, no } from '../command.js';
 
 export async function compressCommand(env: CommandEnv, cmd: CommandOf<'COMPRESS'>): Promise<CommandResult> {
   const s = env.s;

@@ -9,8 +9,8 @@
 import { isRoostError } from '../../errors.js';
 import type { CommandOf } from '../wire/types.js';
 import { checkName } from '../names.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { no, ok } from '../command.js';
 import { formatUidSet, resolveSet } from './sets.js';
 
 async function copyOrMove(env: CommandEnv, cmd: CommandOf<'COPY' | 'MOVE'>, move: boolean): Promise<CommandResult> {

@@ -5,8 +5,8 @@
  */
 import type { CommandOf } from '../wire/types.js';
 import { checkName, isInbox, SEPARATOR } from '../names.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { no, ok } from '../command.js';
 
 export async function createCommand(env: CommandEnv, cmd: CommandOf<'CREATE'>): Promise<CommandResult> {
   let name = cmd.args.mailbox;

@@ -6,8 +6,8 @@
  * implicitly, so the client learns its state either way).
  */
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { ok } from '../command.js';
 
 /** Extensions this server can enable (upper case). */
 const ENABLEABLE: ReadonlySet<string> = new Set<string>(['CONDSTORE', 'QRESYNC']);

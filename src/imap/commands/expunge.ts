@@ -5,8 +5,8 @@
  * highest sequence number first.
  */
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { no, ok } from '../command.js';
 import { resolveSet } from './sets.js';
 
 export async function expungeCommand(env: CommandEnv, cmd: CommandOf<'EXPUNGE'>): Promise<CommandResult> {

@@ -2,9 +2,15 @@
  * FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8). Sequence numbers resolve
  * against this session's view; a message another session expunged (still in
  * our map, gone from the store) is never replaced by another: RFC 2180
- * §4.1.2 — the others are answered and the command ends NO. Implicit \Seen
- * is set in one store call before the answers, which then carry FLAGS (and,
- * under CONDSTORE, UID and the new MODSEQ: RFC 7162 §3.1).
+ * §4.1.2 — the others are answered and the command ends NO.
+ *
+ * Implicit \Seen (RFC 3501 §6.4.5) is set per window of messages
+ * (LIMITS.imap.fetchSeenWindow): the window's files are read (whole small
+ * ones) or opened (a descriptor survives a rename) first, then one store
+ * call flags them, then their answers go out carrying FLAGS (and, under
+ * CONDSTORE, UID and the new MODSEQ: RFC 7162 §3.1). The store renames a
+ * file when its flags change, so reading after the change would chase the
+ * files this very command is moving.
  *
  * RFC 7162: MODSEQ and CHANGEDSINCE enable CONDSTORE (§3.1); CHANGEDSINCE
  * answers only messages with a higher modseq (§3.1.4.1); UID FETCH
@@ -15,13 +21,13 @@ import { isRoostError } from '../../errors.js';
 import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { planFetch, reportingChange } from '../fetch/plan.js';
-import { isWholeMessageItem, renderFetch, renderMetaLine, renderWholeMessage } from '../fetch/render.js';
+import { isWholeMessageItem, readsMessageFile, renderFetch, renderMetaLine, renderWholeMessage } from '../fetch/render.js';
 import { structureTexts, type StructureTexts } from '../fetch/cache.js';
-import type { MailboxHandle, MessageRecord } from '../../store/store.js';
+import type { MailboxHandle, MessageFile, MessageRecord } from '../../store/store.js';
 import { LIMITS } from '../../limits.js';
-import { renderBodyStructure } from '../../store/mime/bodystructure.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, no, ok } from '../session.js';
+import { renderBodyStructure } from '../message/bodystructure.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, no, ok } from '../command.js';
 import { resolveSet } from './sets.js';
 import { ResponseAbortedError } from '../output.js';
 import { setIntervals, writeVanishedEarlier } from '../qresync.js';
@@ -38,7 +44,7 @@ const STRUCTURE_ITEMS: ReadonlySet<string> = new Set(['ENVELOPE', 'BODY', 'BODYS
  * the one being written: the file system (libuv's thread pool) works on the
  * next files while this one goes out. A file it cannot read (being renamed,
  * expunged, or bigger than fetchWholeReadMaxBytes) yields null, and the
- * caller takes the general path, which retries and streams.
+ * caller takes the general path, which opens and streams it.
  */
 class ReadAhead {
   private readonly reads = new Map<number, { size: number; data: Promise<Buffer | null> }>();
@@ -75,8 +81,17 @@ class ReadAhead {
   }
 }
 
-/** Attempts (5 ms apart) to open a file the index still lists while the store renames it. */
-const RENAME_RETRIES = 20;
+/** A message made ready to answer before any flag change of this command: what renderFetch & co. read from. */
+type Ready =
+  | { readonly kind: 'texts'; readonly texts: StructureTexts }
+  | { readonly kind: 'whole'; readonly raw: Buffer }
+  | { readonly kind: 'file'; readonly file: MessageFile | null; readonly tree: MimeTree | null; readonly texts: StructureTexts | undefined };
+
+interface Slot {
+  readonly record: MessageRecord;
+  readonly seq: number;
+  readonly ready: Ready;
+}
 
 export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Promise<CommandResult> {
   const s = env.s;
@@ -97,35 +112,21 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   if (cmd.args.vanished && changedSince !== null && cmd.args.set.kind === 'ranges') {
     writeVanishedEarlier(s.out, view, snapshot.uidnext, changedSince, setIntervals(cmd.args.set, snapshot.uidnext - 1));
   }
-
-  // Implicit \Seen (RFC 3501 §6.4.5), once for the whole command.
-  const newFlags = new Map<number, readonly string[]>();
-  const newModseq = new Map<number, bigint>();
-  if (plan.setsSeen && !view.readOnly) {
-    const unseen = found.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
-    if (unseen.length > 0) {
-      const r = await view.handle.storeFlags(unseen, 'add', ['\\Seen']);
-      for (const u of r.updated) {
-        newFlags.set(u.uid, u.flags);
-        newModseq.set(u.uid, u.modseq);
-      }
-    }
-  }
-
-  // RFC 7162 §3.1: under CONDSTORE an answer reporting the new \Seen also carries UID and MODSEQ.
-  const changedPlan = newModseq.size > 0 && s.enabled.has('CONDSTORE') ? reportingChange(plan) : plan;
-  const planFor = (uid: number): typeof plan => (newModseq.has(uid) ? changedPlan : plan);
+  const condstore = s.enabled.has('CONDSTORE');
+  const done = (vanished: number): CommandResult =>
+    !cmd.uid && missing.length + vanished > 0 ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
 
   if (plan.metaOnly) {
+    // Index data only: no item reads the message, so none sets \Seen (plan.ts).
     for (const record of found) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
+      const flags = view.reportFlags(record.uid, record.flags);
       if (showsFlags) announceKeywords(s.out, view, flags);
-      s.out.push(renderMetaLine(planFor(record.uid), seq, record, flags, newModseq.get(record.uid) ?? record.modseq));
+      s.out.push(renderMetaLine(plan, { seq, record, flags, tree: null }));
       if (s.out.full) await s.out.flush();
     }
-    return missing.length > 0 && !cmd.uid ? no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' }) : ok('Fetch completed');
+    return done(0);
   }
 
   // Structure needed only for ENVELOPE/BODY/BODYSTRUCTURE: answer from the rendered-text cache when possible.
@@ -136,63 +137,103 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const wholeOnly = plan.items.every((i) => TEXT_ITEMS.has(i.item) || isWholeMessageItem(i)) && !plan.items.some((i) => STRUCTURE_ITEMS.has(i.item));
   const cache = textsOnly ? structureTexts.forMailbox(s.user.account.id, view.handle.name, view.uidvalidity) : null;
   const ahead = wholeOnly ? new ReadAhead(view.handle, found) : null;
+  const opensFile = plan.items.some(readsMessageFile);
+  const flagging = plan.setsSeen && !view.readOnly;
+  const windowSize = flagging ? LIMITS.imap.fetchSeenWindow : 1;
   let vanished = 0;
-  for (let i = 0; i < found.length; i++) {
-    const record = found[i]!;
-    const seq = view.seqOf(record.uid);
-    if (seq === 0) continue;
-    const flags = view.reportFlags(record.uid, newFlags.get(record.uid) ?? record.flags);
-    if (showsFlags) announceKeywords(s.out, view, flags);
-    const modseq = newModseq.get(record.uid);
-    const p = planFor(record.uid);
+
+  /** Read or open one message; null when it is gone (expunged since the snapshot: like a missing message). */
+  const prepare = async (record: MessageRecord, i: number): Promise<Ready | null> => {
     if (cache) {
       const hit = cache.get(record.uid);
-      if (hit && (!wantBody || hit.body !== undefined) && (!wantBs || hit.bodystructure !== undefined)) {
-        s.out.push(renderMetaLine(p, seq, record, flags, modseq ?? record.modseq, hit));
-        if (s.out.full) await s.out.flush();
-        continue;
-      }
+      if (hit && (!wantBody || hit.body !== undefined) && (!wantBs || hit.bodystructure !== undefined)) return { kind: 'texts', texts: hit };
     }
     const raw = ahead ? await ahead.take(i) : null;
-    if (raw) {
-      renderWholeMessage(s.out, p, { seq, record, flags, tree: null, modseq }, raw);
-      if (s.out.full) await s.out.flush();
-      continue;
+    if (raw) return { kind: 'whole', raw };
+    try {
+      let tree: MimeTree | null = null;
+      let texts: StructureTexts | undefined;
+      if (cache) {
+        const old = cache.get(record.uid);
+        const t = await view.handle.structure(record.uid);
+        texts = {
+          envelope: t.envelope,
+          body: wantBody ? renderBodyStructure(t, false) : old?.body,
+          bodystructure: wantBs ? renderBodyStructure(t, true) : old?.bodystructure,
+        };
+        cache.set(record.uid, texts);
+      } else if (plan.needsStructure) tree = await view.handle.structure(record.uid);
+      const file = opensFile ? await view.handle.openMessageFile(record.uid) : null;
+      return { kind: 'file', file, tree, texts };
+    } catch (err) {
+      if (!isRoostError(err, 'NOTFOUND')) throw err;
+      vanished++;
+      return null;
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        let tree: MimeTree | null = null;
-        let texts: StructureTexts | undefined;
-        if (cache) {
-          const old = cache.get(record.uid);
-          const t = await view.handle.structure(record.uid);
-          texts = {
-            envelope: t.envelope,
-            body: wantBody ? renderBodyStructure(t, false) : old?.body,
-            bodystructure: wantBs ? renderBodyStructure(t, true) : old?.bodystructure,
-          };
-          cache.set(record.uid, texts);
-        } else if (plan.needsStructure) tree = await view.handle.structure(record.uid);
-        await renderFetch(s.out, view.handle, p, { seq, record, flags, tree, texts, modseq });
-        break;
-      } catch (err) {
-        // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.
-        if (err instanceof ResponseAbortedError) s.log.error({ uid: record.uid, mailbox: view.handle.name, reason: err.reason }, 'FETCH response aborted, closing the connection');
-        if (!isRoostError(err, 'NOTFOUND')) throw err;
-        // Nothing of this message was written (renderFetch reads before it writes).
-        // Still in the index: the file is being renamed for a flag change; look again shortly.
-        if (attempt < RENAME_RETRIES && view.records([record.uid]).found.length > 0) {
-          await new Promise((r) => setTimeout(r, 5));
-          continue;
-        }
-        // Expunged between the snapshot and reading it: like a missing message.
-        vanished++;
-        break;
+  };
+
+  for (let w = 0; w < found.length; ) {
+    // Gather a window: every message read or opened before its flags change.
+    const slots: Slot[] = [];
+    let rawBytes = 0;
+    try {
+      for (; w < found.length && slots.length < windowSize && rawBytes < LIMITS.imap.fetchReadAheadBytes; w++) {
+        const record = found[w]!;
+        const seq = view.seqOf(record.uid);
+        if (seq === 0) continue;
+        const ready = await prepare(record, w);
+        if (!ready) continue;
+        if (ready.kind === 'whole') rawBytes += ready.raw.length;
+        slots.push({ record, seq, ready });
       }
+      const changed = flagging ? await markSeen(view.handle, slots) : NO_CHANGE;
+      // RFC 7162 §3.1: under CONDSTORE an answer reporting the new \Seen also carries UID and MODSEQ.
+      const changedPlan = changed.modseq.size > 0 && condstore ? reportingChange(plan) : plan;
+      for (const { record, seq, ready } of slots) {
+        const flags = view.reportFlags(record.uid, changed.flags.get(record.uid) ?? record.flags);
+        if (showsFlags) announceKeywords(s.out, view, flags);
+        const modseq = changed.modseq.get(record.uid);
+        const p = modseq !== undefined ? changedPlan : plan;
+        if (ready.kind === 'texts') {
+          s.out.push(renderMetaLine(p, { seq, record, flags, tree: null, texts: ready.texts, modseq }));
+        } else if (ready.kind === 'whole') {
+          renderWholeMessage(s.out, p, { seq, record, flags, tree: null, modseq }, ready.raw);
+        } else {
+          try {
+            await renderFetch(s.out, p, { seq, record, flags, tree: ready.tree, texts: ready.texts, modseq }, ready.file);
+          } catch (err) {
+            // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.
+            if (err instanceof ResponseAbortedError) s.log.error({ uid: record.uid, mailbox: view.handle.name, reason: err.reason }, 'FETCH response aborted, closing the connection');
+            throw err;
+          }
+        }
+        if (s.out.full) await s.out.flush();
+      }
+    } finally {
+      for (const { ready } of slots) if (ready.kind === 'file') await ready.file?.close();
     }
   }
-  if (!cmd.uid && missing.length + vanished > 0) {
-    return no('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
+  return done(vanished);
+}
+
+/** The flag change of one window: new flags and modseqs by UID. */
+interface SeenChange {
+  readonly flags: ReadonlyMap<number, readonly string[]>;
+  readonly modseq: ReadonlyMap<number, bigint>;
+}
+
+const NO_CHANGE: SeenChange = { flags: new Map(), modseq: new Map() };
+
+/** Implicit \Seen (RFC 3501 §6.4.5) for a window's messages, in one store call. */
+async function markSeen(handle: MailboxHandle, slots: readonly Slot[]): Promise<SeenChange> {
+  const unseen = slots.filter((x) => !x.record.flags.includes('\\Seen')).map((x) => x.record.uid);
+  if (unseen.length === 0) return NO_CHANGE;
+  const r = await handle.storeFlags(unseen, 'add', ['\\Seen']);
+  const flags = new Map<number, readonly string[]>();
+  const modseq = new Map<number, bigint>();
+  for (const u of r.updated) {
+    flags.set(u.uid, u.flags);
+    modseq.set(u.uid, u.modseq);
   }
-  return ok('Fetch completed');
+  return { flags, modseq };
 }

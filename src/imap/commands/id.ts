@@ -1,7 +1,7 @@
 /** ID (RFC 2971): log what the client says about itself, answer with our name. */
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { ok } from '../command.js';
 
 /** RFC 2971 §3.3: at most 30 pairs, field names up to 30 octets, values up to 1024. */
 const MAX_PAIRS = 30;

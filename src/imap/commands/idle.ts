@@ -4,8 +4,8 @@
  * event loop (Session.beginIdle), so a delivery reaches the client within
  * milliseconds. The tagged OK comes when the client sends DONE.
  */
-import type { CommandEnv, CommandResult } from '../session.js';
-import { PENDING } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { PENDING } from '../command.js';
 
 export async function idleCommand(env: CommandEnv): Promise<CommandResult> {
   env.s.beginIdle(env.tag);

@@ -24,10 +24,10 @@ import type { MailboxInfo, SpecialUse } from '../../store/types.js';
 import type { CommandOf, ImapValue, ListArgs, ListSelection } from '../wire/types.js';
 import { mailboxValue, untagged } from '../wire/encoder.js';
 import { SEPARATOR } from '../names.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { ok } from '../command.js';
 import { patternMatcher } from '../list-match.js';
-import { statusResponse } from './status.js';
+import { statusResponse } from '../status-response.js';
 import { appendLimit } from '../append-limit.js';
 
 type Flavour = 'LIST' | 'LSUB' | 'XLIST';

@@ -6,8 +6,8 @@
  */
 import { LIMITS } from '../../limits.js';
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { no, ok } from '../command.js';
 import { takeUserIpSlot } from '../userip.js';
 
 export async function loginCommand(env: CommandEnv, cmd: CommandOf<'LOGIN'>): Promise<CommandResult> {

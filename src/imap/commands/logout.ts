@@ -3,7 +3,7 @@
  * else may come between them: Session.bye() lets go of the selected
  * mailbox first, so its queued changes are never sent.
  */
-import type { CommandEnv, CommandResult } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
 
 export async function logoutCommand(env: CommandEnv): Promise<CommandResult> {
   env.s.bye('Logging out', env.tag);

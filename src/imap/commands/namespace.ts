@@ -3,8 +3,8 @@
  * hierarchy separator (Maildir++ folders `.Sent`, `.Lists.foo`); no other
  * users' or shared namespaces.
  */
-import type { CommandEnv, CommandResult } from '../session.js';
-import { ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { ok } from '../command.js';
 
 export async function namespaceCommand(env: CommandEnv): Promise<CommandResult> {
   env.s.out.push('* NAMESPACE (("" ".")) NIL NIL\r\n');

@@ -4,8 +4,8 @@
  * every command, so there is nothing else to do. CHECK's "checkpoint" is
  * moot because every store write is durable when it returns.
  */
-import type { CommandEnv, CommandResult } from '../session.js';
-import { ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { ok } from '../command.js';
 
 export async function noopCommand(_env: CommandEnv): Promise<CommandResult> {
   return ok('NOOP completed');

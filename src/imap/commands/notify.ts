@@ -6,8 +6,8 @@
  */
 import { Notifier, SUPPORTED_EVENTS } from '../notify.js';
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { no, ok } from '../command.js';
 
 export async function notifyCommand(env: CommandEnv, cmd: CommandOf<'NOTIFY'>): Promise<CommandResult> {
   const s = env.s;

@@ -12,8 +12,8 @@ import type { QuotaUsage } from '../../store/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { mailboxValue, untagged } from '../wire/encoder.js';
 import { checkName } from '../names.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { no, ok } from '../command.js';
 
 const ROOT = '""';
 

@@ -5,8 +5,8 @@
  */
 import type { CommandOf } from '../wire/types.js';
 import { checkName, isInbox } from '../names.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { no, ok } from '../command.js';
 
 export async function renameCommand(env: CommandEnv, cmd: CommandOf<'RENAME'>): Promise<CommandResult> {
   const from = checkName(cmd.args.from);

@@ -10,8 +10,8 @@ import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
 import { answerModseq, esearchLine, saveResult } from '../search/result.js';
 import { searchUpdate } from '../search-context.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, ok } from '../command.js';
 
 export async function searchCommand(env: CommandEnv, cmd: CommandOf<'SEARCH'>): Promise<CommandResult> {
   const s = env.s;

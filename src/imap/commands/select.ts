@@ -11,8 +11,8 @@
 import type { CommandOf } from '../wire/types.js';
 import { MailboxView } from '../mailbox-view.js';
 import { checkName } from '../names.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, ok } from '../command.js';
 import { flagsResponses } from '../updates.js';
 import { resyncOnSelect } from '../qresync.js';
 

@@ -11,8 +11,8 @@ import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
 import { answerModseq, esearchLine, saveResult } from '../search/result.js';
 import { loadItems, needsKeys, sortItems } from '../search/sort.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, ok } from '../command.js';
 import { WorkBudget } from '../../work/budget.js';
 
 export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Promise<CommandResult> {

@@ -3,8 +3,8 @@
  * login; TLS starts after our tagged OK (the session then drops anything the
  * client sent before the handshake, so no command can be injected in clear).
  */
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad } from '../command.js';
 
 export async function starttlsCommand(env: CommandEnv): Promise<CommandResult> {
   if (env.s.secure) return bad('TLS is already active');

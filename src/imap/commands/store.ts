@@ -15,8 +15,8 @@
  * reports the new MODSEQ of the messages it changed.
  */
 import type { CommandOf } from '../wire/types.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, no, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, no, ok } from '../command.js';
 import { announceKeywords, flagsText } from '../updates.js';
 import { formatUidSet, resolveSet } from './sets.js';
 

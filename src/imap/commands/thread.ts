@@ -6,8 +6,8 @@ import type { CommandOf } from '../wire/types.js';
 import { evaluateSearch, UnsupportedSearchKey } from '../search/evaluate.js';
 import { loadItems } from '../search/sort.js';
 import { orderedSubject, references } from '../search/thread.js';
-import type { CommandEnv, CommandResult } from '../session.js';
-import { bad, ok } from '../session.js';
+import type { CommandEnv, CommandResult } from '../command.js';
+import { bad, ok } from '../command.js';
 import { WorkBudget } from '../../work/budget.js';
 
 export async function threadCommand(env: CommandEnv, cmd: CommandOf<'THREAD'>): Promise<CommandResult> {

@@ -5,11 +5,11 @@
  * habit 3), so a 50 MB body never sits in memory. Bare LFs in stored files
  * are sent as CRLF (the sizes in the index already count them so).
  */
-import type { MailboxHandle, MessageFile } from '../../store/store.js';
+import type { MessageFile } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { MimeTree } from '../../store/mime/types.js';
-import { renderBodyStructure } from '../../store/mime/bodystructure.js';
-import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, withoutNuls, type SectionSpec } from '../../store/mime/section.js';
+import { renderBodyStructure } from '../message/bodystructure.js';
+import { applyPartial, binarySize, fetchBinary, fetchSection, findPart, sectionRange, toCrlf, withoutNuls, type SectionSpec } from '../message/section.js';
 import type { FetchItem, Partial, Section } from '../wire/types.js';
 import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
 import { ClosedError, ResponseAbortedError, type Output } from '../output.js';
@@ -42,18 +42,17 @@ export function toSpec(s: Section): SectionSpec {
   }
 }
 
-/** The section an item reads, its response label, and its partial range. */
-function bodyItem(it: FetchItem): { label: string; spec: SectionSpec; partial: Partial | null } | null {
+/** The section a body item reads and its partial range. */
+function bodyItem(it: FetchItem): { spec: SectionSpec; partial: Partial | null } | null {
   switch (it.item) {
     case 'RFC822':
-      return { label: 'RFC822', spec: { path: [], kind: '' }, partial: null };
+      return { spec: { path: [], kind: '' }, partial: null };
     case 'RFC822.HEADER':
-      return { label: 'RFC822.HEADER', spec: { path: [], kind: 'HEADER' }, partial: null };
+      return { spec: { path: [], kind: 'HEADER' }, partial: null };
     case 'RFC822.TEXT':
-      return { label: 'RFC822.TEXT', spec: { path: [], kind: 'TEXT' }, partial: null };
+      return { spec: { path: [], kind: 'TEXT' }, partial: null };
     case 'BODY[]':
-      // §7.4.2: the answer names BODY[section]<origin> without the length, and never .PEEK.
-      return { label: fetchItemLabel(it), spec: toSpec(it.section), partial: it.partial };
+      return { spec: toSpec(it.section), partial: it.partial };
     default:
       return null;
   }
@@ -164,65 +163,124 @@ export async function openBody(file: MessageFile, tree: MimeTree, spec: SectionS
   return { size: len, stream: noNuls(slice(crlf(file.chunks(r.start, r.end)), off, len)) };
 }
 
+// ---------------------------------------------------------------------------
+// The FETCH line, built in one place
+// ---------------------------------------------------------------------------
+
+/** Items that read the message file (all others come from the index and the stored structure). */
+const FILE_ITEMS: ReadonlySet<string> = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+/** Checked per message: a set lookup, without building bodyItem's section. */
+const readsFile = (it: FetchItem): boolean => FILE_ITEMS.has(it.item);
+/** The item reads the message file (the command opens it for renderFetch). */
+export const readsMessageFile = readsFile;
+
+/** The value of an item that reads the message: text after its label (a number, NIL), or a literal (`~{n}` when `literal8`, RFC 3516 §4.2). */
+type FileValue = { readonly text: string } | { readonly literal: Body; readonly literal8: boolean };
+
+/** Where the built line goes: text, and literals between it. */
+interface LineOut {
+  text(s: string): void;
+  literal(b: Body): void;
+}
+
 /**
- * The whole response line when the plan needs only index data (FLAGS, UID,
- * RFC822.SIZE, INTERNALDATE): built synchronously, no promise per message,
- * which is what makes FETCH 1:* (FLAGS UID) over 100,000 messages cheap.
+ * `* seq FETCH (...)\r\n` for one message (RFC 3501 §7.4.2): UID and FLAGS
+ * first when the plan adds them, then the items in the plan's order.
+ * Index and structure items are written here from `m`; the items that read
+ * the message file take their value from `fileValue`, the strategy of the
+ * caller: none (index data only, renderMetaLine), the whole message in one
+ * buffer (renderWholeMessage), or sections read from an open file
+ * (renderFetch). A new FETCH item is a case of metaItem or of the file
+ * strategies, never a fourth line builder.
  */
-export function renderMetaLine(
-  plan: FetchPlan,
-  seq: number,
-  rec: MessageRecord,
-  flags: readonly string[],
-  modseq: bigint = rec.modseq,
-  texts?: StructureTexts,
-): string {
-  let t = `* ${seq} FETCH (`;
+function buildFetch(plan: FetchPlan, m: FetchTarget, fileValue: (it: FetchItem) => FileValue, out: LineOut): void {
+  const rec = m.record;
+  let text = `* ${m.seq} FETCH (`;
   let sep = '';
   if (plan.addUid) {
-    t += `UID ${rec.uid}`;
+    text += `UID ${rec.uid}`;
     sep = ' ';
   }
   if (plan.addFlags) {
-    t += `${sep}FLAGS ${flagsText(flags)}`;
+    text += `${sep}FLAGS ${flagsText(m.flags)}`;
     sep = ' ';
   }
   for (const it of plan.items) {
-    t += sep + metaItem(it, rec, flags, modseq, texts);
+    if (!readsFile(it)) {
+      text += sep + metaItem(it, m);
+      sep = ' ';
+      continue;
+    }
+    // §7.4.2: the answer names BODY[section]<origin> without the length, and never .PEEK.
+    const v = fileValue(it);
+    if ('text' in v) {
+      text += `${sep}${fetchItemLabel(it)} ${v.text}`;
+    } else {
+      out.text(`${text}${sep}${fetchItemLabel(it)} ${v.literal8 ? '~' : ''}{${v.literal.size}}\r\n`);
+      out.literal(v.literal);
+      text = '';
+    }
     sep = ' ';
   }
-  return `${t})\r\n`;
+  out.text(`${text})\r\n`);
 }
 
 /**
  * One index-data item, or a structure item from the cached rendered texts
- * or else the stored structure `tree`, as `NAME value`.
+ * or else the stored structure, as `NAME value`.
  */
-function metaItem(it: FetchItem, rec: MessageRecord, flags: readonly string[], modseq: bigint, texts: StructureTexts | undefined, tree: MimeTree | null = null): string {
+function metaItem(it: FetchItem, m: FetchTarget): string {
   switch (it.item) {
     case 'FLAGS':
-      return `FLAGS ${flagsText(flags)}`;
+      return `FLAGS ${flagsText(m.flags)}`;
     case 'INTERNALDATE':
-      return `INTERNALDATE "${formatDateTime(rec.internalDate)}"`;
+      return `INTERNALDATE "${formatDateTime(m.record.internalDate)}"`;
     case 'RFC822.SIZE':
-      return `RFC822.SIZE ${rec.vsize}`;
+      return `RFC822.SIZE ${m.record.vsize}`;
     case 'MODSEQ':
-      return `MODSEQ (${modseq})`;
+      return `MODSEQ (${m.modseq ?? m.record.modseq})`;
     // Rendered-text cache hits (fetch/cache.ts): still one synchronous line per message.
     case 'ENVELOPE':
-      return `ENVELOPE ${textOf(texts?.envelope ?? tree?.envelope, it.item)}`;
+      return `ENVELOPE ${textOf(m.texts?.envelope ?? m.tree?.envelope, it.item)}`;
     case 'BODY':
-      return `BODY ${textOf(texts?.body ?? (tree ? renderBodyStructure(tree, false) : undefined), it.item)}`;
+      return `BODY ${textOf(m.texts?.body ?? (m.tree ? renderBodyStructure(m.tree, false) : undefined), it.item)}`;
     case 'BODYSTRUCTURE':
-      return `BODYSTRUCTURE ${textOf(texts?.bodystructure ?? (tree ? renderBodyStructure(tree, true) : undefined), it.item)}`;
+      return `BODYSTRUCTURE ${textOf(m.texts?.bodystructure ?? (m.tree ? renderBodyStructure(m.tree, true) : undefined), it.item)}`;
     default:
-      throw new Error(`renderMetaLine: ${it.item} needs more than the index`);
+      throw new Error(`FETCH ${it.item} reads the message file`);
   }
 }
 
 function textOf(t: string | undefined, item: string): string {
   if (t === undefined) throw new Error(`FETCH ${item}: neither rendered text nor structure at hand`);
   return t;
+}
+
+/** Collects a line as one string (index data only: no literal can come). */
+class TextLine implements LineOut {
+  s = '';
+  text(s: string): void {
+    this.s += s;
+  }
+  literal(): void {
+    throw new Error('FETCH literal without a message file');
+  }
+}
+
+const noFile = (it: FetchItem): FileValue => {
+  throw new Error(`FETCH ${it.item} needs more than the index`);
+};
+
+/**
+ * The whole response line when the plan needs only index data (FLAGS, UID,
+ * RFC822.SIZE, INTERNALDATE, MODSEQ) or cached/stored structure texts:
+ * built synchronously, no promise per message, which is what makes FETCH
+ * 1:* (FLAGS UID) over 100,000 messages cheap.
+ */
+export function renderMetaLine(plan: FetchPlan, m: FetchTarget): string {
+  const line = new TextLine();
+  buildFetch(plan, m, noFile, line);
+  return line.s;
 }
 
 /** BODY[] or RFC822 of the whole message: the file's bytes (CRLF line ends), no structure needed. */
@@ -238,62 +296,70 @@ export function isWholeMessageItem(it: FetchItem): boolean {
  * CRLF (toCrlf returns `raw` itself when there are none), as openBody does.
  */
 export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget, raw: Buffer): void {
-  const rec = m.record;
   const content = withoutNuls(toCrlf(raw));
-  let text = `* ${m.seq} FETCH (`;
-  let sep = '';
-  if (plan.addUid) {
-    text += `UID ${rec.uid}`;
-    sep = ' ';
+  const whole = (it: FetchItem): FileValue => {
+    const partial = it.item === 'BODY[]' ? it.partial : null;
+    const data = applyPartial(content, partial ?? undefined);
+    return { literal: { size: data.length, buffer: data }, literal8: false };
+  };
+  buildFetch(plan, m, whole, {
+    text: (t) => out.push(t),
+    literal: (b) => {
+      if (!('buffer' in b)) throw new Error('renderWholeMessage: a streamed literal');
+      out.push(b.buffer);
+    },
+  });
+}
+
+/**
+ * Write `* seq FETCH (...)` for one message from its open file (`file`,
+ * null when no item reads it; the caller opens and closes it). Every item
+ * is read (small sections into buffers) or set up (big ones: a stream on
+ * that open file, which stays readable if the message is renamed, expunged
+ * and unlinked meanwhile) before the first byte goes out, so a part that
+ * cannot be decoded (UNKNOWNCTE) fails with nothing written and the command
+ * can skip it. A response once started is always completed (RFC 3501
+ * §7.4.2), or the connection ends (writeLiteral).
+ */
+export async function renderFetch(out: Output, plan: FetchPlan, m: FetchTarget, file: MessageFile | null): Promise<void> {
+  const values = await readFileItems(file, plan, m);
+  const pieces: (string | Body)[] = [];
+  let next = 0;
+  buildFetch(plan, m, () => values[next++]!, { text: (t) => pieces.push(t), literal: (b) => pieces.push(b) });
+  for (const p of pieces) {
+    if (typeof p === 'string') out.push(p);
+    else if ('buffer' in p) await out.bytes(p.buffer);
+    else await writeLiteral(out, p);
   }
-  if (plan.addFlags) {
-    text += `${sep}FLAGS ${flagsText(m.flags)}`;
-    sep = ' ';
-  }
+  if (out.full) await out.flush();
+}
+
+/** The values of the plan's file items, in the plan's order; nothing is written. */
+async function readFileItems(file: MessageFile | null, plan: FetchPlan, m: FetchTarget): Promise<FileValue[]> {
+  const values: FileValue[] = [];
   for (const it of plan.items) {
-    if (!isWholeMessageItem(it)) {
-      text += sep + metaItem(it, rec, m.flags, m.modseq ?? rec.modseq, undefined);
-      sep = ' ';
+    if (!readsFile(it)) continue;
+    if (it.item === 'BINARY.SIZE') {
+      const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(file!)) : null;
+      values.push({ text: String(size ?? 'NIL') });
+      continue;
+    }
+    if (it.item === 'BINARY[]') {
+      // A part the message does not have: NIL, as for BODY[]; an undecodable one throws UNKNOWNCTE (tagged NO [UNKNOWN-CTE]).
+      if (it.part.length > 0 && !findPart(m.tree!, it.part)) {
+        values.push({ text: 'NIL' });
+        continue;
+      }
+      const data = await fetchBinary(m.tree!, it.part, reader(file!), it.partial ?? undefined);
+      values.push({ literal: { size: data.length, buffer: data }, literal8: needsLiteral8(data, m.tree!, it.part) });
       continue;
     }
     const b = bodyItem(it)!;
-    const data = applyPartial(content, b.partial ?? undefined);
-    out.push(`${text}${sep}${b.label} {${data.length}}\r\n`);
-    out.push(data);
-    text = '';
-    sep = ' ';
+    const body = await openBody(file!, m.tree!, b.spec, b.partial);
+    // A section the message does not have (RFC 3501 leaves it open; NIL like Dovecot's empty answer).
+    values.push(body ? { literal: body, literal8: false } : { text: 'NIL' });
   }
-  out.push(`${text})\r\n`);
-}
-
-/** Items that read the message file (all others come from the index and the stored structure); bodyItem's items and BINARY. */
-const FILE_ITEMS: ReadonlySet<string> = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
-/** Checked per message: a set lookup, without building bodyItem's label and section. */
-const readsFile = (it: FetchItem): boolean => FILE_ITEMS.has(it.item);
-
-/**
- * Write `* seq FETCH (...)` for one message. The file is opened once, and
- * every item is read (small sections into buffers) or set up (big ones: a
- * stream on that open file, which stays readable if the message is expunged
- * and unlinked meanwhile) before the first byte goes out, so a message that
- * is gone, or a part that cannot be decoded (UNKNOWNCTE), fails with nothing
- * written and the command can skip it. A response once started is always
- * completed (RFC 3501 §7.4.2), or the connection ends (writeLiteral).
- */
-export async function renderFetch(out: Output, handle: MailboxHandle, plan: FetchPlan, m: FetchTarget): Promise<void> {
-  const file = plan.items.some(readsFile) ? await handle.openMessageFile(m.record.uid) : null;
-  try {
-    const pieces = await gatherFetch(file, plan, m);
-    for (const p of pieces) {
-      if (typeof p === 'string') out.push(p);
-      else if (Buffer.isBuffer(p)) await out.bytes(p);
-      else if ('buffer' in p) await out.bytes(p.buffer);
-      else await writeLiteral(out, p);
-    }
-  } finally {
-    await file?.close();
-  }
-  if (out.full) await out.flush();
+  return values;
 }
 
 /**
@@ -318,68 +384,4 @@ async function writeLiteral(out: Output, body: Extract<Body, { stream: AsyncIter
     throw new ResponseAbortedError(`message read failed after ${sent} of ${body.size} literal bytes: ${(err as Error).message}`);
   }
   if (sent < body.size) throw new ResponseAbortedError(`message file ended after ${sent} of ${body.size} literal bytes`);
-}
-
-/** The pieces of one FETCH response, in order; nothing is written. `file` is open when an item reads it (readsFile). */
-async function gatherFetch(file: MessageFile | null, plan: FetchPlan, m: FetchTarget): Promise<(string | Buffer | Body)[]> {
-  const pieces: (string | Buffer | Body)[] = [];
-  const rec = m.record;
-  const head = `* ${m.seq} FETCH (`;
-  const fields: string[] = [];
-  if (plan.addUid) fields.push(`UID ${rec.uid}`);
-  if (plan.addFlags) fields.push(`FLAGS ${flagsText(m.flags)}`);
-  let text = head + fields.join(' ');
-  let first = fields.length === 0;
-  const add = (s: string): void => {
-    text += first ? s : ` ${s}`;
-    first = false;
-  };
-  for (const it of plan.items) {
-    switch (it.item) {
-      case 'FLAGS':
-      case 'INTERNALDATE':
-      case 'RFC822.SIZE':
-      case 'MODSEQ':
-      case 'ENVELOPE':
-      case 'BODY':
-      case 'BODYSTRUCTURE':
-        add(metaItem(it, rec, m.flags, m.modseq ?? rec.modseq, m.texts, m.tree));
-        continue;
-      case 'BINARY.SIZE': {
-        const size = findPart(m.tree!, it.part) || it.part.length === 0 ? await binarySize(m.tree!, it.part, reader(file!)) : null;
-        add(`${fetchItemLabel(it)} ${size ?? 'NIL'}`);
-        continue;
-      }
-      case 'BINARY[]': {
-        // A part the message does not have: NIL, as for BODY[]; an undecodable one throws UNKNOWNCTE (tagged NO [UNKNOWN-CTE]).
-        if (it.part.length > 0 && !findPart(m.tree!, it.part)) {
-          add(`${fetchItemLabel(it)} NIL`);
-          continue;
-        }
-        const data = await fetchBinary(m.tree!, it.part, reader(file!), it.partial ?? undefined);
-        add(`${fetchItemLabel(it)} ${needsLiteral8(data, m.tree!, it.part) ? '~' : ''}{${data.length}}\r\n`);
-        pieces.push(text, data);
-        text = '';
-        first = false;
-        continue;
-      }
-      default:
-        break;
-    }
-    const b = bodyItem(it);
-    if (!b) continue;
-    const body = await openBody(file!, m.tree!, b.spec, b.partial);
-    if (!body) {
-      // A section the message does not have (RFC 3501 leaves it open; NIL like Dovecot's empty answer).
-      add(`${b.label} NIL`);
-      continue;
-    }
-    add(`${b.label} {${body.size}}\r\n`);
-    // Envelopes and structures are latin1 byte strings (bodystructure.ts), as Output.push expects.
-    pieces.push(text, body);
-    text = '';
-    first = false;
-  }
-  pieces.push(`${text})\r\n`);
-  return pieces;
 }

@@ -9,22 +9,8 @@
  * where a literal is cheaper than escaping and safer for clients with line
  * limits — is sent as a literal `{n}`.
  */
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
 import { encodeMailboxName } from './utf7.js';
-import { formatSequenceSet } from './seqset.js';
-import type {
-  AtomValue,
-  EncodedPiece,
-  FetchItem,
-  ImapValue,
-  LiteralValue,
-  RawValue,
-  ResponseCode,
-  ResponseStatus,
-  SequenceSet,
-  StreamLiteralValue,
-} from './types.js';
+import type { AtomValue, FetchItem, ImapValue, RawValue, ResponseCode, ResponseStatus } from './types.js';
 
 /** Longest string sent quoted; longer ones go as literals. */
 export const MAX_QUOTED_LENGTH = 1024;
@@ -35,31 +21,6 @@ const CRLF = Buffer.from('\r\n');
 // Value constructors
 // ---------------------------------------------------------------------------
 
-/** An atom (or `\Flag`), written verbatim. Throws for text that is not atom-safe. */
-export function atom(value: string): AtomValue {
-  if (!/^\\?[\x21\x23-\x27\x2a-\x5b\x5d-\x7a\x7c\x7e]+$/.test(value) && value !== '\\*') {
-    throw new Error(`not an atom: ${JSON.stringify(value)}`);
-  }
-  return { kind: 'atom', value };
-}
-
-/** Pre-built response text, written verbatim with no checks. */
-export const raw = (value: string | Buffer): RawValue => ({ kind: 'raw', value });
-
-/** Always a literal (`~{n}` when binary, RFC 3516 §4.3). */
-export const literal = (value: Buffer | string, binary = false): LiteralValue => ({
-  kind: 'literal',
-  value: typeof value === 'string' ? Buffer.from(value, 'utf8') : value,
-  binary,
-});
-
-/** A literal whose content is streamed by `writePieces` (FETCH bodies, STYLE.md habit 3). */
-export const streamLiteral = (
-  size: number,
-  open: StreamLiteralValue['open'],
-  binary = false,
-): StreamLiteralValue => ({ kind: 'stream', size, open, binary });
-
 const ASTRING_ATOM_RE = /^[\x21\x23-\x24\x26-\x27\x2b-\x5b\x5d-\x7a\x7c\x7e]+$/;
 
 /** An astring: a bare atom when safe (and not "NIL"), else a string. */
@@ -67,25 +28,12 @@ export function astring(s: string): ImapValue {
   return ASTRING_ATOM_RE.test(s) && s.toUpperCase() !== 'NIL' ? { kind: 'atom', value: s } : s;
 }
 
-/** nstring: NIL for null, else a string. */
-export const nstring = (s: string | Buffer | null): ImapValue => s;
-
 /**
  * A mailbox name as IMAP sends it: modified UTF-7 (RFC 3501 §5.1.3), as an
  * atom when safe, else quoted (names with spaces) or literal.
  */
 export function mailboxValue(name: string): ImapValue {
   return astring(encodeMailboxName(name));
-}
-
-/** `(\Seen $Junk)` */
-export function flagList(flags: readonly string[]): ImapValue {
-  return flags.map((f) => ({ kind: 'atom' as const, value: f }));
-}
-
-/** A sequence set or compacted number list as an atom (`1:3,7`). */
-export function sequenceSetValue(set: SequenceSet | string): AtomValue {
-  return { kind: 'atom', value: typeof set === 'string' ? set : formatSequenceSet(set) };
 }
 
 const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -104,11 +52,6 @@ export function formatDateTime(time: number | Date, offsetMinutes = 0): string {
     `${pad2(d.getUTCDate())}-${MONTH_NAMES[d.getUTCMonth()]}-${String(d.getUTCFullYear()).padStart(4, '0')} ` +
     `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} ${sign}${pad2(Math.floor(off / 60))}${pad2(off % 60)}`
   );
-}
-
-/** INTERNALDATE value: the quoted date-time. */
-export function dateTimeValue(time: number | Date, offsetMinutes = 0): RawValue {
-  return { kind: 'raw', value: `"${formatDateTime(time, offsetMinutes)}"` };
 }
 
 /** Header field names in a section label: atoms as sent, quoted if they need it. */
@@ -167,29 +110,12 @@ export function encodeString(s: string | Buffer): Buffer {
   return Buffer.from(`"${b.toString('latin1').replace(/(["\\])/g, '\\$1')}"`, 'latin1');
 }
 
-class PieceBuilder {
-  readonly pieces: EncodedPiece[] = [];
-  private parts: Buffer[] = [];
+/** Appends values' wire forms to a list of buffers; lists are space-separated inside parentheses. */
+class ValueWriter {
+  readonly parts: Buffer[] = [];
 
   text(s: string): void {
     this.parts.push(Buffer.from(s, 'utf8'));
-  }
-
-  bytes(b: Buffer): void {
-    this.parts.push(b);
-  }
-
-  stream(v: StreamLiteralValue): void {
-    this.text(`${v.binary ? '~' : ''}{${v.size}}\r\n`);
-    this.flush();
-    this.pieces.push(v);
-  }
-
-  flush(): void {
-    if (this.parts.length > 0) {
-      this.pieces.push(Buffer.concat(this.parts));
-      this.parts = [];
-    }
   }
 
   value(v: ImapValue): void {
@@ -199,24 +125,19 @@ class PieceBuilder {
       return this.text(String(v));
     }
     if (typeof v === 'bigint') return this.text(v.toString());
-    if (typeof v === 'string' || Buffer.isBuffer(v)) return this.bytes(encodeString(v));
+    if (typeof v === 'string' || Buffer.isBuffer(v)) {
+      this.parts.push(encodeString(v));
+      return;
+    }
     if (Array.isArray(v)) {
       this.text('(');
       this.values(v);
       return this.text(')');
     }
-    const o = v as AtomValue | RawValue | LiteralValue | StreamLiteralValue;
-    switch (o.kind) {
-      case 'atom':
-        return this.text(o.value);
-      case 'raw':
-        return typeof o.value === 'string' ? this.text(o.value) : this.bytes(o.value);
-      case 'literal':
-        this.text(`${o.binary ? '~' : ''}{${o.value.length}}\r\n`);
-        return this.bytes(o.value);
-      case 'stream':
-        return this.stream(o);
-    }
+    const o = v as AtomValue | RawValue;
+    if (o.kind === 'atom') return this.text(o.value);
+    if (typeof o.value === 'string') return this.text(o.value);
+    this.parts.push(o.value);
   }
 
   values(vs: readonly ImapValue[]): void {
@@ -225,36 +146,19 @@ class PieceBuilder {
       this.value(vs[i]!);
     }
   }
-}
 
-/** One value as buffers and stream pieces (lists are space-separated inside parentheses). */
-export function encodeValue(v: ImapValue): EncodedPiece[] {
-  const b = new PieceBuilder();
-  b.value(v);
-  b.flush();
-  return b.pieces;
-}
-
-function single(pieces: EncodedPiece[]): Buffer {
-  if (pieces.length !== 1 || !Buffer.isBuffer(pieces[0])) {
-    throw new Error('response holds a stream literal: use untaggedPieces() and writePieces()');
+  done(): Buffer {
+    return Buffer.concat(this.parts);
   }
-  return pieces[0];
 }
 
-/** `* v1 v2 ...\r\n` as pieces (needed when a value is a stream literal). */
-export function untaggedPieces(...values: ImapValue[]): EncodedPiece[] {
-  const b = new PieceBuilder();
-  b.text('* ');
-  b.values(values);
-  b.bytes(CRLF);
-  b.flush();
-  return b.pieces;
-}
-
-/** `* v1 v2 ...\r\n`, e.g. `untagged(5, atom('EXISTS'))`. */
+/** `* v1 v2 ...\r\n`, e.g. `untagged(5, { kind: 'atom', value: 'EXISTS' })`. */
 export function untagged(...values: ImapValue[]): Buffer {
-  return single(untaggedPieces(...values));
+  const w = new ValueWriter();
+  w.text('* ');
+  w.values(values);
+  w.parts.push(CRLF);
+  return w.done();
 }
 
 /** Human-readable text must stay on one line. */
@@ -264,15 +168,14 @@ function safeText(text: string): string {
 
 function codeText(code: ResponseCode | undefined): string {
   if (!code) return '';
-  const b = new PieceBuilder();
-  b.text(`[${code.name}`);
+  const w = new ValueWriter();
+  w.text(`[${code.name}`);
   if (code.args && code.args.length > 0) {
-    b.text(' ');
-    b.values(code.args);
+    w.text(' ');
+    w.values(code.args);
   }
-  b.text('] ');
-  b.flush();
-  return single(b.pieces).toString('utf8');
+  w.text('] ');
+  return w.done().toString('utf8');
 }
 
 /** `* OK [CODE args] text\r\n` (also NO, BAD, BYE, PREAUTH). */
@@ -288,28 +191,4 @@ export function tagged(tag: string, status: 'OK' | 'NO' | 'BAD', text: string, c
 /** `+ text\r\n` (RFC 3501 §7.5); SASL challenges pass base64 text here. */
 export function continuation(text = 'OK'): Buffer {
   return Buffer.from(`+ ${safeText(text)}\r\n`, 'utf8');
-}
-
-/**
- * Write encoded pieces in order, honouring back-pressure (STYLE.md habit 3):
- * waits for 'drain' whenever `write` returns false, and pipes stream
- * literals chunk by chunk. A stream that yields a different number of bytes
- * than announced leaves the IMAP stream unrecoverable: the error is thrown
- * and the caller must close the connection.
- */
-export async function writePieces(out: Writable, pieces: readonly EncodedPiece[]): Promise<void> {
-  for (const p of pieces) {
-    if (Buffer.isBuffer(p)) {
-      if (!out.write(p)) await once(out, 'drain');
-      continue;
-    }
-    let sent = 0;
-    for await (const chunk of p.open() as AsyncIterable<Buffer | string>) {
-      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      sent += b.length;
-      if (sent > p.size) throw new Error(`stream literal longer than announced ${p.size}`);
-      if (!out.write(b)) await once(out, 'drain');
-    }
-    if (sent !== p.size) throw new Error(`stream literal gave ${sent} of ${p.size} bytes`);
-  }
 }

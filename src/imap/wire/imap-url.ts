@@ -12,7 +12,7 @@
  * malformed escapes — gives null, which the command answers with
  * NO [BADURL url] (RFC 4469 §5).
  */
-import { canonicalInbox } from './parser.js';
+import { canonicalInbox } from './args.js';
 import type { ImapUrlRef, Section, SectionSpecifier } from './types.js';
 
 const NZ_NUMBER = /^[1-9][0-9]{0,9}$/;

@@ -2,9 +2,9 @@
  * FETCH arguments (RFC 3501 §6.4.5 and §9 fetch-att, RFC 3516 BINARY,
  * RFC 7162 §3.1.4 CHANGEDSINCE and §3.2.6 VANISHED).
  */
-import { Args, ParseError, parseModseq, parseNumber } from './parser.js';
-import type { Token } from './tokenizer.js';
-import type { FetchArgs, FetchItem, Partial, Section, SectionSpecifier, SimpleFetchItemName } from './types.js';
+import { Args, ParseError, parseModseq, parseNumber } from './args.js';
+
+import type { FetchArgs, FetchItem, Partial, Section, SectionSpecifier, SimpleFetchItemName, Token } from './types.js';
 
 const SIMPLE = new Set<SimpleFetchItemName>([
   'FLAGS',

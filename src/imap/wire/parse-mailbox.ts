@@ -7,10 +7,10 @@
  */
 import type { SpecialUse } from '../../store/types.js';
 import { LIMITS } from '../../limits.js';
-import { Args, ParseError, astringBytes, parseModseq } from './parser.js';
+import { Args, ParseError, astringBytes, parseModseq } from './args.js';
 import { decodeListPattern } from './utf7.js';
-import type { Token } from './tokenizer.js';
-import type { ListArgs, ListReturn, ListSelection, QresyncParams, SelectArgs, SequenceSet, StatusItem } from './types.js';
+
+import type { ListArgs, ListReturn, ListSelection, QresyncParams, SelectArgs, SequenceSet, StatusItem, Token } from './types.js';
 
 const SPECIAL_USE = new Map(
   (['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'] as SpecialUse[]).map((u) => [u.toUpperCase(), u]),

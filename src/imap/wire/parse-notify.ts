@@ -12,9 +12,9 @@
  * than BAD: they are well-formed.
  */
 import { LIMITS } from '../../limits.js';
-import { Args, astringBytes, mailboxName, ParseError } from './parser.js';
-import type { Token } from './tokenizer.js';
-import type { NotifyArgs, NotifyEvent, NotifyFilter, NotifyGroup } from './types.js';
+import { Args, astringBytes, mailboxName, ParseError } from './args.js';
+
+import type { NotifyArgs, NotifyEvent, NotifyFilter, NotifyGroup, Token } from './types.js';
 
 const KNOWN: ReadonlyMap<string, NotifyEvent> = new Map(
   (['MessageNew', 'MessageExpunge', 'FlagChange', 'MailboxName', 'SubscriptionChange'] as const).map((e) => [e.toUpperCase(), e]),

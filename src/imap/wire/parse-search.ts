@@ -5,9 +5,8 @@
  * that share the program grammar.
  */
 import { LIMITS } from '../../limits.js';
-import { Args, ParseError, astringBytes, daysInMonth, parseFlag, parseModseq, parseNumber, seqSet } from './parser.js';
+import { Args, ParseError, astringBytes, daysInMonth, parseFlag, parseModseq, parseNumber, seqSet } from './args.js';
 import { isSequenceSetText } from './seqset.js';
-import type { Token } from './tokenizer.js';
 import type {
   ImapDate,
   PartialRange,
@@ -21,6 +20,7 @@ import type {
   SortKey,
   ThreadArgs,
   SearchDateKey,
+  Token,
 } from './types.js';
 
 /** Charsets the server accepts for SEARCH/SORT/THREAD strings (RFC 3501 §6.4.4 requires US-ASCII and UTF-8 is expected). */

@@ -3,245 +3,63 @@
  * RFC 3501 §9 unless noted. Every refusal is a `ParseError` whose message is
  * sent as the BAD (or NO) text, so it names what was wrong.
  *
- * The argument cursor, shared value grammar (numbers, mod-sequences,
- * mailbox names, flags, dates) and most commands live here; FETCH items are
- * in parse-fetch.ts, mailbox commands in parse-mailbox.ts, search programs /
- * SORT / THREAD in parse-search.ts.
+ * This module holds the argument grammar of most commands, each an exported
+ * `ArgParser`; the command table (registry.ts) names one per command and is
+ * the grammar `parseCommand` reads by. The argument cursor and shared value
+ * grammar are in args.ts; FETCH items in parse-fetch.ts, mailbox commands in
+ * parse-mailbox.ts, search programs / SORT / THREAD in parse-search.ts.
  */
-import { decodeMailboxName, Utf7Error } from './utf7.js';
-import { parseFetch } from './parse-fetch.js';
-import { createArgs, listArgs, listPatternArgs, selectArgs, statusItems } from './parse-mailbox.js';
-import { parseSearchCommand, parseSortCommand, parseThreadCommand } from './parse-search.js';
-import { parseSequenceSet, SeqSetError } from './seqset.js';
-import { parseImapUrl } from './imap-url.js';
-import { parseNotify } from './parse-notify.js';
 import { LIMITS } from '../../limits.js';
-import type { Token } from './tokenizer.js';
+import { Args, flagList, decodeBase64Strict, parseDateTime, parseModseq, ParseError, tagOf } from './args.js';
+import { parseImapUrl } from './imap-url.js';
+import { statusItems } from './parse-mailbox.js';
 import type {
   AppendArgs,
   AppendMessageHead,
+  AuthenticateArgs,
+  CancelUpdateArgs,
   CatenatePart,
   Command,
+  CommandArgs,
   CommandName,
-  SequenceSet,
+  CommandOf,
+  CompressArgs,
+  CopyArgs,
+  EnableArgs,
+  ExpungeArgs,
+  IdArgs,
+  LoginArgs,
+  MailboxArgs,
+  QuotaRootArgs,
+  RenameArgs,
+  SetQuotaArgs,
+  StatusArgs,
   StoreArgs,
+  Token,
 } from './types.js';
-
-export class ParseError extends Error {
-  constructor(
-    message: string,
-    readonly status: 'BAD' | 'NO' = 'BAD',
-    readonly code: string | null = null,
-  ) {
-    super(message);
-    this.name = 'ParseError';
-  }
-}
-
-/** RFC 3501 §9 tag: ASTRING-CHAR except "+", i.e. no SP ( ) { % * " \ + or controls. */
-const TAG_RE = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c\x7e]+$/;
-
-/** The tag of a command's first token, or null if it is not a valid tag. */
-export function tagOf(t: Token | undefined): string | null {
-  if (!t || t.type !== 'atom' || t.section !== null) return null;
-  return TAG_RE.test(t.value) ? t.value : null;
-}
-
-// ---------------------------------------------------------------------------
-// Argument cursor
-// ---------------------------------------------------------------------------
-
-const NUMBER_RE = /^[0-9]{1,10}$/;
-const MAX_U32 = 4294967295;
-const MAX_MODSEQ = (1n << 63n) - 1n;
-
-/** Reads a command's arguments left to right; every accessor names what it expected. */
-export class Args {
-  private i = 0;
-  constructor(
-    private readonly toks: readonly Token[],
-    readonly command: string,
-  ) {}
-
-  get done(): boolean {
-    return this.i >= this.toks.length;
-  }
-
-  peek(): Token | undefined {
-    return this.toks[this.i];
-  }
-
-  /** Upper-cased atom value of the next token, if it is a plain atom. */
-  peekKeyword(): string | null {
-    const t = this.toks[this.i];
-    return t && t.type === 'atom' && t.section === null ? t.value.toUpperCase() : null;
-  }
-
-  next(what: string): Token {
-    const t = this.toks[this.i];
-    if (!t) throw new ParseError(`Missing ${what}`);
-    this.i++;
-    return t;
-  }
-
-  atom(what: string): string {
-    const t = this.next(what);
-    if (t.type !== 'atom' || t.section !== null) throw new ParseError(`Invalid ${what}: expected an atom`);
-    return t.value;
-  }
-
-  keyword(what: string): string {
-    return this.atom(what).toUpperCase();
-  }
-
-  /** atom or string, as bytes */
-  astring(what: string): Buffer {
-    return astringBytes(this.next(what), what);
-  }
-
-  list(what: string): readonly Token[] {
-    const t = this.next(what);
-    if (t.type !== 'list') throw new ParseError(`Invalid ${what}: expected a parenthesised list`);
-    return t.items;
-  }
-
-  number(what: string, nonZero = false): number {
-    return parseNumber(this.atom(what), what, nonZero);
-  }
-
-  sequenceSet(what = 'sequence set'): SequenceSet {
-    const t = this.next(what);
-    if (t.type !== 'atom' || t.section !== null) throw new ParseError(`Invalid ${what}`);
-    return seqSet(t.value);
-  }
-
-  mailbox(what = 'mailbox name'): string {
-    return mailboxName(this.astring(what));
-  }
-
-  end(): void {
-    if (!this.done) throw new ParseError(`Unexpected extra arguments to ${this.command}`);
-  }
-}
-
-export function astringBytes(t: Token, what: string): Buffer {
-  if (t.type === 'string') return t.value;
-  if (t.type === 'atom' && t.section === null) return Buffer.from(t.value, 'latin1');
-  throw new ParseError(`Invalid ${what}: expected a string`);
-}
-
-export function parseNumber(s: string, what: string, nonZero = false): number {
-  if (!NUMBER_RE.test(s)) throw new ParseError(`Invalid ${what} "${s}": expected a number`);
-  const n = Number(s);
-  if (n > MAX_U32 || (nonZero && n === 0)) throw new ParseError(`Invalid ${what} "${s}": out of range`);
-  return n;
-}
-
-/** RFC 7162 §7 mod-sequence-value (1..2^63-1), or mod-sequence-valzer when `allowZero`. */
-export function parseModseq(s: string, what: string, allowZero: boolean): bigint {
-  if (!/^[0-9]{1,19}$/.test(s)) throw new ParseError(`Invalid ${what} "${s}"`);
-  const v = BigInt(s);
-  if (v > MAX_MODSEQ || (!allowZero && v === 0n)) throw new ParseError(`Invalid ${what} "${s}": out of range`);
-  return v;
-}
-
-export function seqSet(text: string): SequenceSet {
-  try {
-    return parseSequenceSet(text);
-  } catch (e) {
-    if (e instanceof SeqSetError) throw new ParseError(e.message);
-    throw e;
-  }
-}
-
-/**
- * Mailbox name bytes → Unicode, INBOX canonicalised (RFC 3501 §5.1: INBOX
- * is case-insensitive; "inbox.foo" names a child of INBOX with "." as the
- * hierarchy separator). Invalid modified UTF-7 → NO (the name is refused,
- * the command was well-formed).
- */
-export function mailboxName(bytes: Buffer): string {
-  const wire = bytes.toString('latin1');
-  let name: string;
-  try {
-    name = decodeMailboxName(wire);
-  } catch (e) {
-    if (e instanceof Utf7Error) throw new ParseError(`Mailbox name is not valid modified UTF-7: ${e.message}`, 'NO', 'CANNOT');
-    throw e;
-  }
-  return canonicalInbox(name);
-}
-
-export function canonicalInbox(name: string): string {
-  if (name.length >= 5 && name.slice(0, 5).toUpperCase() === 'INBOX' && (name.length === 5 || name[5] === '.')) {
-    return 'INBOX' + name.slice(5);
-  }
-  return name;
-}
-
-const SYSTEM_FLAG_CASE = new Map(
-  ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', '\\Recent'].map((f) => [f.toUpperCase(), f]),
-);
-/** flag-keyword = atom: ATOM-CHARs, i.e. no ( ) { SP CTL % * " \ ] */
-const KEYWORD_RE = /^[\x21\x23\x24\x26\x27\x2b-\x5b\x5e-\x7a\x7c\x7e]+$/;
-
-/** A flag as RFC 3501 §9 `flag`: system flags canonicalised, `\ext` and keywords kept. */
-export function parseFlag(t: Token, what = 'flag'): string {
-  if (t.type !== 'atom' || t.section !== null) throw new ParseError(`Invalid ${what}: expected an atom`);
-  const v = t.value;
-  if (v.startsWith('\\')) {
-    const sys = SYSTEM_FLAG_CASE.get(v.toUpperCase());
-    if (sys) return sys;
-    if (KEYWORD_RE.test(v.slice(1))) return v; // flag-extension
-    throw new ParseError(`Invalid ${what} "${v}"`);
-  }
-  if (!KEYWORD_RE.test(v)) throw new ParseError(`Invalid ${what} "${v}"`);
-  return v;
-}
-
-function flagList(items: readonly Token[]): string[] {
-  const out: string[] = [];
-  for (const t of items) {
-    const f = parseFlag(t);
-    if (!out.includes(f)) out.push(f);
-  }
-  return out;
-}
-
-const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-
-export function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
-/** RFC 3501 §9 date-time `"dd-Mon-yyyy hh:mm:ss +zzzz"` (day may be " d"). */
-export function parseDateTime(s: string): Date {
-  const m = /^([ 0-9]?[0-9])-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})$/.exec(s);
-  const month = m ? MONTHS.indexOf(m[2]!.toUpperCase()) + 1 : 0;
-  if (!m || month === 0) throw new ParseError(`Invalid date-time "${s}"`);
-  const day = Number(m[1]!.trim());
-  const year = Number(m[3]);
-  const [hh, mi, ss, zh, zm] = [m[4], m[5], m[6], m[8], m[9]].map(Number) as [number, number, number, number, number];
-  if (day < 1 || day > daysInMonth(year, month) || hh > 23 || mi > 59 || ss > 60 || zm > 59) {
-    throw new ParseError(`Invalid date-time "${s}"`);
-  }
-  const offset = (m[7] === '-' ? -1 : 1) * (zh * 60 + zm);
-  return new Date(Date.UTC(year, month - 1, day, hh, mi, ss) - offset * 60_000);
-}
 
 // ---------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------
 
-type Parsed = { readonly name: CommandName; readonly args: unknown };
-type ArgParser = (a: Args, uid: boolean) => Parsed['args'];
+/** The argument grammar of command N (RFC 3501 §9 unless the row's RFC says otherwise). */
+export type ArgParser<N extends CommandName> = (a: Args, uid: boolean) => CommandArgs[N];
 
-const noArgs = (a: Args): Record<string, never> => {
+/** How command N is read: its arguments, and whether it takes the UID prefix (RFC 3501 §6.4.8). */
+export interface CommandSyntax<N extends CommandName> {
+  readonly parse: ArgParser<N>;
+  readonly uid: boolean;
+}
+
+/** Every command's syntax; registry.ts's command table is one. */
+export type CommandGrammar = { readonly [N in CommandName]: CommandSyntax<N> };
+
+export function noArgs(a: Args): Record<string, never> {
   a.end();
   return {};
-};
+}
 
-function storeArgs(a: Args): StoreArgs {
+export function storeArgs(a: Args): StoreArgs {
   const set = a.sequenceSet();
   let unchangedSince: bigint | null = null;
   if (a.peek()?.type === 'list') {
@@ -269,7 +87,7 @@ function storeArgs(a: Args): StoreArgs {
   return { set, op, silent: m[2] !== undefined, flags, unchangedSince };
 }
 
-function idArgs(a: Args): { params: (readonly [string, string | null])[] | null } {
+export function idArgs(a: Args): IdArgs {
   const t = a.next('ID parameters');
   a.end();
   if (t.type === 'atom' && t.value.toUpperCase() === 'NIL') return { params: null };
@@ -289,14 +107,7 @@ function idArgs(a: Args): { params: (readonly [string, string | null])[] | null 
   return { params };
 }
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Strict base64 (RFC 4648 §4) as SASL needs it; null if invalid. */
-export function decodeBase64Strict(text: string): Buffer | null {
-  return BASE64_RE.test(text) ? Buffer.from(text, 'base64') : null;
-}
-
-function authenticateArgs(a: Args): { mechanism: string; initialResponse: Buffer | null } {
+export function authenticateArgs(a: Args): AuthenticateArgs {
   const mechanism = a.keyword('SASL mechanism');
   let initialResponse: Buffer | null = null;
   if (!a.done) {
@@ -311,119 +122,111 @@ function authenticateArgs(a: Args): { mechanism: string; initialResponse: Buffer
 
 const utf8 = (b: Buffer): string => b.toString('utf8');
 
-const COMMANDS: Readonly<Record<string, ArgParser>> = {
-  CAPABILITY: noArgs,
-  NOOP: noArgs,
-  LOGOUT: noArgs,
-  STARTTLS: noArgs,
-  CHECK: noArgs,
-  CLOSE: noArgs,
-  UNSELECT: noArgs,
-  IDLE: noArgs,
-  NAMESPACE: noArgs,
-  AUTHENTICATE: authenticateArgs,
-  LOGIN: (a) => {
-    const username = utf8(a.astring('user name'));
-    const password = utf8(a.astring('password'));
-    a.end();
-    return { username, password };
-  },
-  SELECT: selectArgs,
-  EXAMINE: selectArgs,
-  CREATE: createArgs,
-  DELETE: mailboxOnly,
-  SUBSCRIBE: mailboxOnly,
-  UNSUBSCRIBE: mailboxOnly,
-  GETQUOTAROOT: mailboxOnly,
-  RENAME: (a) => {
-    const from = a.mailbox('existing mailbox name');
-    const to = a.mailbox('new mailbox name');
-    a.end();
-    return { from, to };
-  },
-  LIST: listArgs,
-  LSUB: listPatternArgs,
-  XLIST: listPatternArgs,
-  STATUS: (a) => {
-    const mailbox = a.mailbox();
-    const items = statusItems(a.list('STATUS items'));
-    a.end();
-    return { mailbox, items };
-  },
-  APPEND: (a) => appendArgs(a),
-  EXPUNGE: (a, uid) => {
-    const set = uid ? a.sequenceSet('UID set') : null;
-    a.end();
-    return { set };
-  },
-  SEARCH: (a) => parseSearchCommand(a),
-  SORT: (a) => parseSortCommand(a),
-  THREAD: (a) => parseThreadCommand(a),
-  FETCH: (a, uid) => parseFetch(a, uid),
-  STORE: storeArgs,
-  COPY: copyArgs,
-  MOVE: copyArgs,
-  ID: idArgs,
-  ENABLE: (a) => {
-    const capabilities: string[] = [];
-    do capabilities.push(a.keyword('capability'));
-    while (!a.done);
-    return { capabilities };
-  },
-  COMPRESS: (a) => {
-    const mechanism = a.keyword('compression mechanism');
-    a.end();
-    return { mechanism };
-  },
-  // RFC 5267 §5: CANCELUPDATE 1*(SP quoted).
-  CANCELUPDATE: (a) => {
-    const tags: string[] = [];
-    do {
-      const t = a.next('search tag');
-      if (t.type !== 'string' || t.form !== 'quoted') throw new ParseError('CANCELUPDATE takes quoted tags');
-      tags.push(t.value.toString('latin1'));
-    } while (!a.done);
-    return { tags };
-  },
-  NOTIFY: parseNotify,
-  GETQUOTA: (a) => {
-    const root = utf8(a.astring('quota root'));
-    a.end();
-    return { root };
-  },
-  SETQUOTA: (a) => {
-    const root = utf8(a.astring('quota root'));
-    const l = new Args(a.list('quota limits'), 'SETQUOTA');
-    const limits: { resource: string; limit: number }[] = [];
-    while (!l.done) limits.push({ resource: l.keyword('resource name'), limit: parseLimit(l.atom('resource limit')) });
-    a.end();
-    return { root, limits };
-  },
-};
+export function loginArgs(a: Args): LoginArgs {
+  const username = utf8(a.astring('user name'));
+  const password = utf8(a.astring('password'));
+  a.end();
+  return { username, password };
+}
+
+export function renameArgs(a: Args): RenameArgs {
+  const from = a.mailbox('existing mailbox name');
+  const to = a.mailbox('new mailbox name');
+  a.end();
+  return { from, to };
+}
+
+export function statusArgs(a: Args): StatusArgs {
+  const mailbox = a.mailbox();
+  const items = statusItems(a.list('STATUS items'));
+  a.end();
+  return { mailbox, items };
+}
+
+/** EXPUNGE takes no arguments; UID EXPUNGE a UID set (RFC 4315 §2.1). */
+export function expungeArgs(a: Args, uid: boolean): ExpungeArgs {
+  const set = uid ? a.sequenceSet('UID set') : null;
+  a.end();
+  return { set };
+}
+
+/** RFC 5161 §3.1: ENABLE 1*(SP capability). */
+export function enableArgs(a: Args): EnableArgs {
+  const capabilities: string[] = [];
+  do capabilities.push(a.keyword('capability'));
+  while (!a.done);
+  return { capabilities };
+}
+
+export function compressArgs(a: Args): CompressArgs {
+  const mechanism = a.keyword('compression mechanism');
+  a.end();
+  return { mechanism };
+}
+
+/** RFC 5267 §5: CANCELUPDATE 1*(SP quoted). */
+export function cancelUpdateArgs(a: Args): CancelUpdateArgs {
+  const tags: string[] = [];
+  do {
+    const t = a.next('search tag');
+    if (t.type !== 'string' || t.form !== 'quoted') throw new ParseError('CANCELUPDATE takes quoted tags');
+    tags.push(t.value.toString('latin1'));
+  } while (!a.done);
+  return { tags };
+}
+
+/** RFC 9208 §4.2: GETQUOTA quota-root. */
+export function quotaRootArgs(a: Args): QuotaRootArgs {
+  const root = utf8(a.astring('quota root'));
+  a.end();
+  return { root };
+}
+
+/** RFC 9208 §4.3: SETQUOTA quota-root (resource limit …). */
+export function setQuotaArgs(a: Args): SetQuotaArgs {
+  const root = utf8(a.astring('quota root'));
+  const l = new Args(a.list('quota limits'), 'SETQUOTA');
+  const limits: { resource: string; limit: number }[] = [];
+  while (!l.done) limits.push({ resource: l.keyword('resource name'), limit: parseLimit(l.atom('resource limit')) });
+  a.end();
+  return { root, limits };
+}
 
 function parseLimit(s: string): number {
   if (!/^[0-9]{1,15}$/.test(s)) throw new ParseError(`Invalid resource limit "${s}"`);
   return Number(s);
 }
 
-function mailboxOnly(a: Args): { mailbox: string } {
+export function mailboxOnly(a: Args): MailboxArgs {
   const mailbox = a.mailbox();
   a.end();
   return { mailbox };
 }
 
-function copyArgs(a: Args): { set: SequenceSet; mailbox: string } {
+export function copyArgs(a: Args): CopyArgs {
   const set = a.sequenceSet();
   const mailbox = a.mailbox();
   a.end();
   return { set, mailbox };
 }
 
-/** Commands that take the UID prefix (RFC 3501 §6.4.8, RFC 4315, RFC 6851, RFC 5256). */
-const UID_COMMANDS = new Set(['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'SORT', 'THREAD', 'EXPUNGE']);
+/**
+ * One command of the grammar: the UID prefix checked against the row, the
+ * arguments read by the row's parser. Generic in the name so the row and
+ * the command it builds are paired by the types (CommandOf in types.ts).
+ */
+function parseNamed<N extends CommandName>(grammar: CommandGrammar, name: N, tag: string, uid: boolean, a: Args): CommandOf<N> {
+  const syntax: CommandSyntax<N> = grammar[name];
+  if (uid && !syntax.uid) throw new ParseError(`Unknown UID command ${name}`);
+  return { tag, uid, name, args: syntax.parse(a, uid) };
+}
 
-/** tokens[0] is the tag, tokens[1] the command name. Throws ParseError. */
-export function parseCommand(tokens: readonly Token[]): Command {
+function isCommandName(grammar: CommandGrammar, name: string): name is CommandName {
+  return Object.prototype.hasOwnProperty.call(grammar, name);
+}
+
+/** tokens[0] is the tag, tokens[1] the command name (after UID, tokens[2]). Throws ParseError. */
+export function parseCommand(tokens: readonly Token[], grammar: CommandGrammar): Command {
   const tag = tagOf(tokens[0]);
   if (tag === null) throw new ParseError(tokens.length === 0 ? 'Empty command' : 'Invalid or missing tag');
   const a = new Args(tokens.slice(1), 'command');
@@ -436,13 +239,11 @@ export function parseCommand(tokens: readonly Token[]): Command {
     uid = true;
     name = a.peekKeyword() ?? '';
     if (a.done) throw new ParseError('Missing command after UID');
-    if (!UID_COMMANDS.has(name)) throw new ParseError(`Unknown UID command ${name || '(not an atom)'}`);
+    if (!isCommandName(grammar, name) || !grammar[name].uid) throw new ParseError(`Unknown UID command ${name || '(not an atom)'}`);
     a.next('command');
   }
-  const parse = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!parse) throw new ParseError(`Unknown command ${name}`);
-  const args = parse(new Args(tokens.slice(uid ? 3 : 2), uid ? `UID ${name}` : name), uid);
-  return { tag, uid, name, args } as Command;
+  if (!isCommandName(grammar, name)) throw new ParseError(`Unknown command ${name}`);
+  return parseNamed(grammar, name, tag, uid, new Args(tokens.slice(uid ? 3 : 2), uid ? `UID ${name}` : name));
 }
 
 // ---------------------------------------------------------------------------
@@ -533,7 +334,7 @@ const APPEND_PREFIX: readonly Token[] = [
   { type: 'atom', value: 'APPEND', section: null, partial: null },
 ];
 
-function appendArgs(a: Args): AppendArgs {
+export function appendArgs(a: Args): AppendArgs {
   const rest: Token[] = [];
   while (!a.done) rest.push(a.next('message'));
   const { mailbox, heads } = appendGroups([...APPEND_PREFIX, ...rest]);

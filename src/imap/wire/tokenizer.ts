@@ -25,23 +25,9 @@
  * parser.ts gives them meaning. Line ends are CRLF; a bare LF is accepted too.
  */
 import { LIMITS } from '../../limits.js';
-import { ParseError, appendHeads, parseCommand, tagOf } from './parser.js';
-import type { AppendMessageHead, CommandReaderApi, ReaderLimits, WireEvent } from './types.js';
-
-/** A lexical token of a command. */
-export type Token =
-  | {
-      readonly type: 'atom';
-      readonly value: string;
-      /** For `BODY[...]`, `BODY.PEEK[...]`, `BINARY[...]`, `BINARY.PEEK[...]`, `BINARY.SIZE[...]`: the bracket contents. */
-      readonly section: readonly Token[] | null;
-      /** The `<...>` text after a section, without the angle brackets. */
-      readonly partial: string | null;
-    }
-  | { readonly type: 'string'; readonly value: Buffer; readonly form: 'quoted' | 'literal' }
-  | { readonly type: 'list'; readonly items: readonly Token[] }
-  /** An APPEND message body that was streamed out as `appendData` events. */
-  | { readonly type: 'stream'; readonly size: number; readonly binary: boolean };
+import { ParseError, tagOf } from './args.js';
+import { appendHeads, parseCommand, type CommandGrammar } from './parser.js';
+import type { AppendMessageHead, CommandReaderApi, ReaderLimits, Token, WireEvent } from './types.js';
 
 export const DEFAULT_READER_LIMITS: ReaderLimits = {
   maxLineLength: LIMITS.imap.maxLineLength,
@@ -118,7 +104,11 @@ export class CommandReader implements CommandReaderApi {
   private cmdBytes = 0;
   private started = false;
 
-  constructor(limits: Partial<ReaderLimits> = {}) {
+  /** `grammar`: the commands and their argument grammar (registry.ts COMMANDS). */
+  constructor(
+    private readonly grammar: CommandGrammar,
+    limits: Partial<ReaderLimits> = {},
+  ) {
     this.limits = { ...DEFAULT_READER_LIMITS, ...limits };
   }
 
@@ -402,7 +392,7 @@ export class CommandReader implements CommandReaderApi {
     const tag = this.currentTag();
     this.resetCommand();
     try {
-      return { kind: 'command', command: parseCommand(tokens) };
+      return { kind: 'command', command: parseCommand(tokens, this.grammar) };
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
       return { kind: 'error', tag, status: e.status, code: e.code, text: e.message };

@@ -465,55 +465,86 @@ export type NotifyArgs =
   | { readonly kind: 'set'; readonly status: boolean; readonly groups: readonly NotifyGroup[] };
 
 /**
- * Every command the parser produces. `uid` is true only for the UID forms
- * (UID FETCH/STORE/COPY/MOVE/SEARCH/SORT/THREAD/EXPUNGE); otherwise false.
- * `name` is the command name upper-cased without the UID prefix.
+ * Every command the parser produces, by name, with its typed arguments.
+ * `name` is the command name upper-cased without the UID prefix; a row in
+ * registry.ts names each one's argument grammar and its module.
  */
-export type Command =
-  | Cmd<'CAPABILITY', NoArgs>
-  | Cmd<'NOOP', NoArgs>
-  | Cmd<'LOGOUT', NoArgs>
-  | Cmd<'STARTTLS', NoArgs>
-  | Cmd<'AUTHENTICATE', AuthenticateArgs>
-  | Cmd<'LOGIN', LoginArgs>
-  | Cmd<'SELECT', SelectArgs>
-  | Cmd<'EXAMINE', SelectArgs>
-  | Cmd<'CREATE', CreateArgs>
-  | Cmd<'DELETE', MailboxArgs>
-  | Cmd<'RENAME', RenameArgs>
-  | Cmd<'SUBSCRIBE', MailboxArgs>
-  | Cmd<'UNSUBSCRIBE', MailboxArgs>
-  | Cmd<'LIST', ListArgs>
-  | Cmd<'LSUB', ListPatternArgs>
-  | Cmd<'XLIST', ListPatternArgs>
-  | Cmd<'STATUS', StatusArgs>
-  | Cmd<'APPEND', AppendArgs>
-  | Cmd<'CHECK', NoArgs>
-  | Cmd<'CLOSE', NoArgs>
-  | Cmd<'UNSELECT', NoArgs>
-  | Cmd<'EXPUNGE', ExpungeArgs>
-  | Cmd<'SEARCH', SearchArgs>
-  | Cmd<'SORT', SortArgs>
-  | Cmd<'THREAD', ThreadArgs>
-  | Cmd<'FETCH', FetchArgs>
-  | Cmd<'STORE', StoreArgs>
-  | Cmd<'COPY', CopyArgs>
-  | Cmd<'MOVE', CopyArgs>
-  | Cmd<'IDLE', NoArgs>
-  | Cmd<'NAMESPACE', NoArgs>
-  | Cmd<'ID', IdArgs>
-  | Cmd<'ENABLE', EnableArgs>
-  | Cmd<'COMPRESS', CompressArgs>
-  | Cmd<'GETQUOTA', QuotaRootArgs>
-  | Cmd<'GETQUOTAROOT', MailboxArgs>
-  | Cmd<'SETQUOTA', SetQuotaArgs>
-  | Cmd<'CANCELUPDATE', CancelUpdateArgs>
-  | Cmd<'NOTIFY', NotifyArgs>;
+export interface CommandArgs {
+  readonly CAPABILITY: NoArgs;
+  readonly NOOP: NoArgs;
+  readonly LOGOUT: NoArgs;
+  readonly STARTTLS: NoArgs;
+  readonly AUTHENTICATE: AuthenticateArgs;
+  readonly LOGIN: LoginArgs;
+  readonly SELECT: SelectArgs;
+  readonly EXAMINE: SelectArgs;
+  readonly CREATE: CreateArgs;
+  readonly DELETE: MailboxArgs;
+  readonly RENAME: RenameArgs;
+  readonly SUBSCRIBE: MailboxArgs;
+  readonly UNSUBSCRIBE: MailboxArgs;
+  readonly LIST: ListArgs;
+  readonly LSUB: ListPatternArgs;
+  readonly XLIST: ListPatternArgs;
+  readonly STATUS: StatusArgs;
+  readonly APPEND: AppendArgs;
+  readonly CHECK: NoArgs;
+  readonly CLOSE: NoArgs;
+  readonly UNSELECT: NoArgs;
+  readonly EXPUNGE: ExpungeArgs;
+  readonly SEARCH: SearchArgs;
+  readonly SORT: SortArgs;
+  readonly THREAD: ThreadArgs;
+  readonly FETCH: FetchArgs;
+  readonly STORE: StoreArgs;
+  readonly COPY: CopyArgs;
+  readonly MOVE: CopyArgs;
+  readonly IDLE: NoArgs;
+  readonly NAMESPACE: NoArgs;
+  readonly ID: IdArgs;
+  readonly ENABLE: EnableArgs;
+  readonly COMPRESS: CompressArgs;
+  readonly GETQUOTA: QuotaRootArgs;
+  readonly GETQUOTAROOT: MailboxArgs;
+  readonly SETQUOTA: SetQuotaArgs;
+  readonly CANCELUPDATE: CancelUpdateArgs;
+  readonly NOTIFY: NotifyArgs;
+}
 
-export type CommandName = Command['name'];
+export type CommandName = keyof CommandArgs;
 
-/** Narrow a Command by name: `CommandOf<'FETCH'>`. */
-export type CommandOf<N extends CommandName> = Extract<Command, { name: N }>;
+/**
+ * A command by name: `CommandOf<'FETCH'>`; for a union of names, the union
+ * of their commands. Written as a mapped type indexed by `N` so a generic
+ * function over `N` can pair a command with its table row (registry.ts)
+ * without a cast.
+ */
+export type CommandOf<N extends CommandName> = { readonly [P in N]: Cmd<P, CommandArgs[P]> }[N];
+
+/**
+ * Any command. `uid` is true only for the UID forms (UID FETCH/STORE/COPY/
+ * MOVE/SEARCH/SORT/THREAD/EXPUNGE); otherwise false.
+ */
+export type Command = CommandOf<CommandName>;
+
+// ---------------------------------------------------------------------------
+// Tokens (tokenizer.ts), given meaning by parser.ts
+// ---------------------------------------------------------------------------
+
+/** A lexical token of a command. */
+export type Token =
+  | {
+      readonly type: 'atom';
+      readonly value: string;
+      /** For `BODY[...]`, `BODY.PEEK[...]`, `BINARY[...]`, `BINARY.PEEK[...]`, `BINARY.SIZE[...]`: the bracket contents. */
+      readonly section: readonly Token[] | null;
+      /** The `<...>` text after a section, without the angle brackets. */
+      readonly partial: string | null;
+    }
+  | { readonly type: 'string'; readonly value: Buffer; readonly form: 'quoted' | 'literal' }
+  | { readonly type: 'list'; readonly items: readonly Token[] }
+  /** An APPEND message body that was streamed out as `appendData` events. */
+  | { readonly type: 'stream'; readonly size: number; readonly binary: boolean };
 
 // ---------------------------------------------------------------------------
 // Reader events (tokenizer.ts `CommandReader.next()`)
@@ -606,32 +637,14 @@ export interface RawValue {
   readonly value: string | Buffer;
 }
 
-/** Always written as a literal `{n}` (or `~{n}` when binary). */
-export interface LiteralValue {
-  readonly kind: 'literal';
-  readonly value: Buffer;
-  readonly binary: boolean;
-}
-
 /**
- * A literal whose bytes come from a stream (FETCH BODY[] from the Maildir
- * file, STYLE.md habit 3). `size` must be exact; `open` is called when the
- * writer reaches it.
- */
-export interface StreamLiteralValue {
-  readonly kind: 'stream';
-  readonly size: number;
-  readonly binary: boolean;
-  readonly open: () => NodeJS.ReadableStream | AsyncIterable<Buffer>;
-}
-
-/**
- * A value in a response, encoded by `encodeValue` (encoder.ts):
+ * A value in a response, encoded by `untagged` / `tagged` (encoder.ts):
  * - `string`: an IMAP string — quoted when safe, literal for CR/LF/8-bit/NUL/long;
  * - `Buffer`: same for bytes;
  * - `null`: NIL; `number`/`bigint`: number;
  * - array: parenthesised list, elements separated by SP;
- * - `AtomValue` / `RawValue` / `LiteralValue` / `StreamLiteralValue` as documented.
+ * - `AtomValue` / `RawValue` as documented.
+ * FETCH responses, whose bodies are streamed, are written by fetch/render.ts.
  */
 export type ImapValue =
   | string
@@ -641,8 +654,6 @@ export type ImapValue =
   | null
   | AtomValue
   | RawValue
-  | LiteralValue
-  | StreamLiteralValue
   | readonly ImapValue[];
 
 /** `[NAME args]` response code (RFC 3501 §7.1, RFC 5530). Args are encoded like values (atoms for words). */
@@ -652,13 +663,6 @@ export interface ResponseCode {
 }
 
 export type ResponseStatus = 'OK' | 'NO' | 'BAD' | 'BYE' | 'PREAUTH';
-
-/**
- * An encoded response: buffers to write in order, and stream literals to pipe
- * between them (with back-pressure). Responses without `stream` values are a
- * single Buffer (see `ResponseWriter` in encoder.ts).
- */
-export type EncodedPiece = Buffer | StreamLiteralValue;
 
 // ---------------------------------------------------------------------------
 // The wire API in one view (implemented in tokenizer.ts and encoder.ts)
@@ -691,21 +695,16 @@ export interface CommandReaderApi {
 /**
  * Encoder (encoder.ts) exports, for reference:
  * - `untagged(...values: ImapValue[]): Buffer` → `* v1 v2 ...\r\n`
- * - `untaggedPieces(...values: ImapValue[]): EncodedPiece[]` (when a StreamLiteralValue is present)
  * - `untaggedStatus(status: ResponseStatus, text: string, code?: ResponseCode): Buffer` → `* OK [CODE] text\r\n`
  * - `tagged(tag: string, status: 'OK'|'NO'|'BAD', text: string, code?: ResponseCode): Buffer`
  * - `continuation(text?: string): Buffer` → `+ text\r\n`
- * - `writePieces(out: Writable, pieces: readonly EncodedPiece[]): Promise<void>` (awaits 'drain')
- * - value helpers: `atom`, `raw`, `literal`, `streamLiteral`, `astring`, `nstring`,
- *   `mailboxValue` (mUTF-7 encode + astring), `flagList`, `dateTimeValue` (INTERNALDATE),
- *   `fetchItemLabel(item: FetchItem): string` (e.g. `BODY[HEADER.FIELDS (From)]<0>`),
- *   `sequenceSetValue` (formatSequenceSet from seqset.ts as an atom), `formatDateTime`, `encodeString`.
+ * - value helpers: `astring`, `mailboxValue` (mUTF-7 encode + astring), `encodeString`,
+ *   `fetchItemLabel(item: FetchItem): string` (e.g. `BODY[HEADER.FIELDS (From)]<0>`), `formatDateTime`.
  *
  * Other wire modules:
  * - seqset.ts: `parseSequenceSet`, `formatSequenceSet`, `expandSequenceSet(set, count)`,
  *   `expandUidSet(set, uids)` (→ sequence numbers), `selectUids`, `normalizeRanges`,
  *   `setContains`, `compactSet(nums, keepOrder?)`, `toSequenceSet`.
  * - utf7.ts: `encodeMailboxName`, `decodeMailboxName` (throws `Utf7Error`).
- * - continuation.ts: `parseSaslResponse(line)`, `isIdleDone(line)`.
  */
 export type EncoderApiDoc = never;

@@ -1,13 +1,14 @@
 /**
  * The MIME layer (pure functions; the caller supplies bytes):
  *  - parse.ts         parseMessage(raw) -> MimeTree (once, at delivery)
- *  - bodystructure.ts renderBodyStructure(tree, extended) -> BODY / BODYSTRUCTURE
- *  - envelope.ts      ENVELOPE, rendered by the parser into tree.envelope
- *  - section.ts       FETCH BODY[section]<partial> and BINARY / BINARY.SIZE
+ *  - envelope.ts      ENVELOPE, rendered by the parser into tree.envelope (the
+ *                     index stores that text; quote.ts holds its string forms)
  *  - header.ts        headerValues(headerBytes, name) for header lookups
  *  - decode.ts        RFC 2047 words, base64 / QP, charsets, textForSearch
  *  - sort.ts          SORT keys (tree.sort), base subject, RFC 5322 dates
  * Rendered IMAP values are byte strings (latin1): send with Buffer.from(s, 'latin1').
+ * IMAP's own views of a tree are rendered in src/imap/message/: BODY and
+ * BODYSTRUCTURE (bodystructure.ts), BODY[section] and BINARY (section.ts).
  *
  * Parsed MIME structure of one message, computed once at delivery and kept in
  * the index as JSON (DESIGN.md "Parse once"). Offsets are byte offsets in the

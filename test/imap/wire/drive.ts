@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import { CommandReader } from '../../../src/imap/wire/tokenizer.js';
+import { GRAMMAR } from '../../../src/imap/registry.js';
 import type { ReaderLimits, WireEvent } from '../../../src/imap/wire/types.js';
 
 /** Events with APPEND bodies joined per message and Buffers as strings. */
@@ -37,7 +38,7 @@ export function plain(v: unknown): unknown {
 }
 
 export function drive(pieces: readonly Buffer[], opts: DriveOptions = {}): Seen[] {
-  const r = new CommandReader(opts.limits);
+  const r = new CommandReader(GRAMMAR, opts.limits);
   const out: Seen[] = [];
   let body: Buffer[] | null = null;
   let guard = 0;

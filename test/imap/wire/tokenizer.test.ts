@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../src/limits.js';
 import { CommandReader } from '../../../src/imap/wire/tokenizer.js';
+import { GRAMMAR } from '../../../src/imap/registry.js';
 import { drive, driveAll } from './drive.js';
 
 const noop = (tag: string) => ({ kind: 'command', command: { tag, uid: false, name: 'NOOP', args: {} } });
@@ -117,7 +118,7 @@ describe('APPEND streaming', () => {
 
   it('a 1 MB body comes out in slices of the pushed chunks, never buffered whole', () => {
     const size = 1024 * 1024;
-    const r = new CommandReader();
+    const r = new CommandReader(GRAMMAR);
     r.push(Buffer.from(`a APPEND INBOX {${size}+}\r\n`));
     expect(r.next()).toMatchObject({ kind: 'literal', size });
     r.acceptLiteral();
@@ -295,7 +296,7 @@ describe('continuation lines (AUTHENTICATE, IDLE)', () => {
 
 describe('takeBuffered (STARTTLS / COMPRESS)', () => {
   it('returns the bytes after the command, untouched', () => {
-    const r = new CommandReader();
+    const r = new CommandReader(GRAMMAR);
     r.push(Buffer.from('a COMPRESS DEFLATE\r\n\x78\x9c\x01\x02', 'latin1'));
     expect(r.next()).toMatchObject({ kind: 'command', command: { name: 'COMPRESS' } });
     expect(r.takeBuffered()).toEqual(Buffer.from('\x78\x9c\x01\x02', 'latin1'));
@@ -306,7 +307,7 @@ describe('takeBuffered (STARTTLS / COMPRESS)', () => {
 describe('performance sanity', () => {
   it('UID FETCH 1:* (FLAGS) a thousand times and a 100,000-element UID set parse quickly', () => {
     const t0 = performance.now();
-    const r = new CommandReader();
+    const r = new CommandReader(GRAMMAR);
     const line = Buffer.from('a UID FETCH 1:* (FLAGS)\r\n');
     for (let i = 0; i < 1000; i++) {
       r.push(line);
@@ -316,7 +317,7 @@ describe('performance sanity', () => {
     for (let i = 0; i < 100_000; i++) uids.push(String(i * 2 + 1));
     const big = Buffer.from(`b UID FETCH ${uids.join(',')} (FLAGS)\r\n`);
     expect(big.length).toBeLessThan(LIMITS.imap.maxLineLength * 20);
-    const r2 = new CommandReader({ maxLineLength: big.length });
+    const r2 = new CommandReader(GRAMMAR, { maxLineLength: big.length });
     r2.push(big);
     const ev = r2.next();
     expect(ev).toMatchObject({ kind: 'command' });

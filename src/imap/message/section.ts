@@ -5,9 +5,9 @@
  * Stored bare LFs are sent as CRLF (sizes in the tree already count them so).
  */
 import { RoostError } from '../../errors.js';
-import type { MimePart, MimeTree } from './types.js';
-import { splitFields } from './header.js';
-import { decodeTransfer } from './decode.js';
+import type { MimePart, MimeTree } from '../../store/mime/types.js';
+import { splitFields } from '../../store/mime/header.js';
+import { decodeTransfer } from '../../store/mime/decode.js';
 
 export type SectionKind =
   | { kind: '' }

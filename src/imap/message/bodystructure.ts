@@ -4,9 +4,10 @@
  * missing encoding, a default charset for text/*, extension data only in
  * BODYSTRUCTURE). The result is a byte string: send it as latin1.
  */
-import type { MimeParam, MimePart } from './types.js';
-import { imapNString, imapNStringNoLf } from './quote.js';
-import { EMPTY_ENVELOPE } from './envelope.js';
+import type { MimeParam, MimePart } from '../../store/mime/types.js';
+// The quoting of the stored ENVELOPE text (store/mime/envelope.ts), so both values quote alike.
+import { imapNString, imapNStringNoLf } from '../../store/mime/quote.js';
+import { EMPTY_ENVELOPE } from '../../store/mime/envelope.js';
 
 const EMPTY_BODY = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0)';
 const EMPTY_BODYSTRUCTURE = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL)';
