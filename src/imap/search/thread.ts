@@ -10,15 +10,30 @@
  */
 import type { WorkBudget } from '../../work/budget.js';
 import { sortInSlices } from '../../work/sort.js';
-import { asciiCasemap, type SortItem } from './sort.js';
+import { countingPass, type Selected } from './sort.js';
+
+/** What threading needs of one message (a position of the selection). */
+interface Item {
+  readonly seq: number;
+  /** The number printed: sequence number, or UID for UID THREAD. */
+  readonly id: number;
+  /** Sent date (RFC 5256 §3 DATE). */
+  readonly date: number;
+  /** Base subject, i;ascii-casemap'ed. */
+  readonly subject: string;
+  readonly isReply: boolean;
+  readonly messageId: string;
+  readonly inReplyTo: string;
+  readonly references: readonly string[];
+}
 
 interface Node {
-  item: SortItem | null;
+  item: Item | null;
   parent: Node | null;
   children: Node[];
 }
 
-const node = (item: SortItem | null): Node => ({ item, parent: null, children: [] });
+const node = (item: Item | null): Node => ({ item, parent: null, children: [] });
 
 /** Date used to order siblings and roots: the message's, or a dummy's first child's (§4 steps 4 and 6). */
 function dateOf(n: Node): number {
@@ -31,12 +46,31 @@ function seqOf(n: Node): number {
 }
 const byDate = (a: Node, b: Node): number => dateOf(a) - dateOf(b) || seqOf(a) - seqOf(b);
 
+function itemsOf(sel: Selected, uid: boolean): Item[] {
+  const c = sel.cols;
+  const out: Item[] = new Array(sel.count);
+  for (let p = 0; p < sel.count; p++) {
+    const s = sel.slot[p]!;
+    out[p] = {
+      seq: sel.seq[p]!,
+      id: uid ? sel.uid[p]! : sel.seq[p]!,
+      date: c.date[s]!,
+      subject: c.strings.SUBJECT[s]!,
+      isReply: c.isReply[s] === 1,
+      messageId: c.messageId[s]!,
+      inReplyTo: c.inReplyTo[s]!,
+      references: c.references[s]!,
+    };
+  }
+  return out;
+}
+
 /**
  * Thread list text; `id` gives the number to print for a message. A chain
  * of single children is written flat ("1 2 3"), siblings each in
  * parentheses after it (§5); an explicit stack instead of recursion.
  */
-async function render(roots: readonly Node[], id: (i: SortItem) => number, budget: WorkBudget): Promise<string> {
+async function render(roots: readonly Node[], budget: WorkBudget): Promise<string> {
   const out: string[] = [];
   const stack: (string | Node)[] = [];
   for (let i = roots.length - 1; i >= 0; i--) stack.push(')', roots[i]!, '(');
@@ -49,7 +83,7 @@ async function render(roots: readonly Node[], id: (i: SortItem) => number, budge
     const ids: string[] = [];
     let cur = x;
     for (;;) {
-      if (cur.item) ids.push(String(id(cur.item)));
+      if (cur.item) ids.push(String(cur.item.id));
       if (cur.item && cur.children.length === 1) cur = cur.children[0]!;
       else break;
     }
@@ -77,29 +111,49 @@ async function sortSiblings(list: Node[], budget: WorkBudget): Promise<Node[]> {
   return sortInSlices(list, byDate, budget);
 }
 
-/** §3: sort by base subject then sent date; each subject group is one thread, all children of its first message. */
-export async function orderedSubject(items: readonly SortItem[], id: (i: SortItem) => number, budget: WorkBudget): Promise<string> {
-  const keyed: { it: SortItem; s: string }[] = [];
-  for (const it of items) {
-    keyed.push({ it, s: asciiCasemap(it.keys.subject) });
-    await budget.step(1);
+/**
+ * §3: sort by base subject then sent date (then sequence number: counting
+ * passes over the columns' ranks, sort.ts); each subject group is one
+ * thread, all children of its first message; threads ordered by the sent
+ * date of their first message.
+ */
+export async function orderedSubject(sel: Selected, uid: boolean, budget: WorkBudget): Promise<string> {
+  const subject = await sel.cols.rank('SUBJECT');
+  const date = await sel.cols.rank('DATE');
+  let order: Int32Array<ArrayBuffer> = new Int32Array(sel.count);
+  for (let i = 0; i < sel.count; i++) order[i] = i;
+  await budget.step(sel.count + date.distinct);
+  order = countingPass(order, sel.slot, date.rank, date.distinct, false);
+  await budget.step(sel.count + subject.distinct);
+  order = countingPass(order, sel.slot, subject.rank, subject.distinct, false);
+  // Thread starts (positions into `order`), then the threads by their first message's date and sequence number.
+  const starts: number[] = [];
+  for (let i = 0; i < order.length; i++) {
+    if (i === 0 || subject.rank[sel.slot[order[i]!]!] !== subject.rank[sel.slot[order[i - 1]!]!]) starts.push(i);
   }
-  const sorted = await sortInSlices(keyed, (a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : a.it.date - b.it.date || a.it.seq - b.it.seq), budget);
-  const roots: Node[] = [];
-  let current: Node | null = null;
-  let subject: string | null = null;
-  for (const k of sorted) {
-    if (current && k.s === subject) {
-      const child = node(k.it);
-      child.parent = current;
-      current.children.push(child);
-      continue;
+  // Positions ascend with sequence numbers: sorted, then a stable pass by date breaks date ties by sequence number.
+  const at = new Map<number, number>();
+  for (let t = 0; t < starts.length; t++) at.set(order[starts[t]!]!, t);
+  const firsts = Int32Array.from(starts, (i) => order[i]!).sort();
+  await budget.step(sel.count + date.distinct);
+  const threads = countingPass(firsts, sel.slot, date.rank, date.distinct, false);
+  const ids = uid ? sel.uid : sel.seq;
+  // §5: a thread of one message is "(a)", of two "(a b)", of more "(a (b)(c)…)".
+  const out: string[] = [];
+  for (let k = 0; k < threads.length; k++) {
+    const t = at.get(threads[k]!)!;
+    const from = starts[t]!;
+    const to = t + 1 < starts.length ? starts[t + 1]! : order.length;
+    let text = `(${ids[order[from]!]}`;
+    if (to - from === 2) text += ` ${ids[order[from + 1]!]}`;
+    else if (to - from > 2) {
+      text += ' ';
+      for (let i = from + 1; i < to; i++) text += `(${ids[order[i]!]})`;
     }
-    current = node(k.it);
-    subject = k.s;
-    roots.push(current);
+    out.push(`${text})`);
+    if ((k & 1023) === 1023) await budget.step(1024);
   }
-  return render(await sortSiblings(roots, budget), id, budget);
+  return out.join('');
 }
 
 /** Is `maybe` `of` or one of its ancestors? The walk is charged: a long chain makes it long. */
@@ -166,7 +220,8 @@ async function sortTrees(roots: readonly Node[], budget: WorkBudget): Promise<vo
 }
 
 /** §4 REFERENCES. */
-export async function references(items: readonly SortItem[], id: (i: SortItem) => number, budget: WorkBudget): Promise<string> {
+export async function references(sel: Selected, uid: boolean, budget: WorkBudget): Promise<string> {
+  const items = itemsOf(sel, uid);
   const table = new Map<string, Node>();
   const all: Node[] = [];
   const container = (msgid: string): Node => {
@@ -179,12 +234,13 @@ export async function references(items: readonly SortItem[], id: (i: SortItem) =
   };
   let unique = 0;
   // (1) Link messages by Message-ID, References (or In-Reply-To).
-  for (const it of [...items].sort((a, b) => a.seq - b.seq)) {
-    let own = it.keys.messageId !== '' ? container(it.keys.messageId) : null;
+  // The selection is in sequence order already.
+  for (const it of items) {
+    let own = it.messageId !== '' ? container(it.messageId) : null;
     // A duplicate or missing Message-ID gets a container of its own (§4 step 1A).
     if (!own || own.item) own = container(`\0unique-${unique++}`);
     own.item = it;
-    const refs = it.keys.references.length > 0 ? it.keys.references : it.keys.inReplyTo !== '' ? [it.keys.inReplyTo] : [];
+    const refs = it.references.length > 0 ? it.references : it.inReplyTo !== '' ? [it.inReplyTo] : [];
     let prev: Node | null = null;
     for (const r of refs) {
       const c = container(r);
@@ -208,8 +264,8 @@ export async function references(items: readonly SortItem[], id: (i: SortItem) =
   // (4) Sort the root set by date.
   roots = await sortSiblings(roots, budget);
   // (5) Gather roots with the same base subject.
-  const subjectOf = (n: Node): string => asciiCasemap((n.item ?? n.children[0]?.item)?.keys.subject ?? '');
-  const isReply = (n: Node): boolean => (n.item ?? n.children[0]?.item)?.keys.isReply ?? false;
+  const subjectOf = (n: Node): string => (n.item ?? n.children[0]?.item)?.subject ?? '';
+  const isReply = (n: Node): boolean => (n.item ?? n.children[0]?.item)?.isReply ?? false;
   const bySubject = new Map<string, Node>();
   for (const r of roots) {
     const s = subjectOf(r);
@@ -248,5 +304,5 @@ export async function references(items: readonly SortItem[], id: (i: SortItem) =
     }
   }
   await sortTrees(merged, budget);
-  return render(await sortSiblings(merged, budget), id, budget);
+  return render(await sortSiblings(merged, budget), budget);
 }
