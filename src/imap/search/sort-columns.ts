@@ -40,6 +40,16 @@ export interface Rank {
   readonly distinct: number;
 }
 
+/** Interned Message-IDs of a set (ColumnSet.threadIds). */
+export interface ThreadIds {
+  /** Each slot's Message-ID, -1 when it has none. */
+  readonly own: Int32Array;
+  /** Slot s's parent chain is refs[refStart[s]] … refs[refStart[s + 1] - 1], oldest first. */
+  readonly refStart: Int32Array;
+  readonly refs: Int32Array;
+  readonly distinct: number;
+}
+
 /** One message's column values, before they are merged into a set. */
 interface Row {
   uid: number;
@@ -91,6 +101,7 @@ export class ColumnSet {
   readonly inReplyTo: readonly string[];
   readonly references: readonly (readonly string[])[];
   private readonly ranks = new Map<SortKey, Promise<Rank>>();
+  private ids: ThreadIds | null = null;
 
   /** Merge `rows` (ascending UIDs, none already in `old`) into the slots of `old`. */
   constructor(old: ColumnSet | null, rows: readonly Row[]) {
@@ -160,6 +171,34 @@ export class ColumnSet {
       this.ranks.set(key, r);
     }
     return r;
+  }
+
+  /**
+   * Message-IDs as numbers (RFC 5256 §4 step 1's id table), computed once per
+   * set: each slot's own id and its parent chain (References, else
+   * In-Reply-To), as numbers 0..distinct-1.
+   */
+  threadIds(): ThreadIds {
+    if (this.ids) return this.ids;
+    const table = new Map<string, number>();
+    const num = (id: string): number => {
+      let x = table.get(id);
+      if (x === undefined) table.set(id, (x = table.size));
+      return x;
+    };
+    const own = new Int32Array(this.n);
+    const refStart = new Int32Array(this.n + 1);
+    const refs: number[] = [];
+    for (let s = 0; s < this.n; s++) {
+      own[s] = this.messageId[s] === '' ? -1 : num(this.messageId[s]!);
+      refStart[s] = refs.length;
+      const r = this.references[s]!;
+      if (r.length > 0) for (const id of r) refs.push(num(id));
+      else if (this.inReplyTo[s] !== '') refs.push(num(this.inReplyTo[s]!));
+    }
+    refStart[this.n] = refs.length;
+    this.ids = { own, refStart, refs: Int32Array.from(refs), distinct: table.size };
+    return this.ids;
   }
 
   private async numberRank(key: 'ARRIVAL' | 'DATE' | 'SIZE'): Promise<Rank> {
