@@ -62,4 +62,17 @@ describe('sort columns', () => {
     // The old set, which a command may still hold, is unchanged.
     expect(first.n).toBe(3);
   });
+
+  it('builds a set for ARRIVAL/SIZE from the records alone, and one with keys when a key is needed', async () => {
+    const cache = new SortColumnCache(100);
+    const bare = await cache.columns(n.account.id, b, b.snapshot().messages, new WorkBudget(), false);
+    expect(bare.hasKeys).toBe(false);
+    expect(() => bare.rank('SUBJECT')).toThrow();
+    expect((await bare.rank('ARRIVAL')).rank.length).toBe(2);
+    const keyed = await columns(cache, b);
+    expect(keyed.hasKeys).toBe(true);
+    expect(Array.from((await keyed.rank('SUBJECT')).rank)).toEqual([0, 1]);
+    // Keys once read are kept for the next ARRIVAL sort.
+    expect(await cache.columns(n.account.id, b, b.snapshot().messages, new WorkBudget(), false)).toBe(keyed);
+  });
 });

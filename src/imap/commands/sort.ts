@@ -11,7 +11,7 @@
 import type { CommandOf } from '../wire/types.js';
 import { UnsupportedSearchKey, usesModseq } from '../search/evaluate.js';
 import { answerModseq, esearchLine, saveResult, type Hit } from '../search/result.js';
-import { numberLine, selectMessages, sortSelected, type Selected } from '../search/sort.js';
+import { needsKeys, numberLine, selectMessages, sortSelected, type Selected } from '../search/sort.js';
 import type { CommandEnv, CommandResult } from '../session.js';
 import { bad, ok } from '../session.js';
 import { WorkBudget } from '../../work/budget.js';
@@ -26,7 +26,7 @@ export async function sortCommand(env: CommandEnv, cmd: CommandOf<'SORT'>): Prom
   const budget = new WorkBudget();
   let sel: Selected;
   try {
-    sel = await selectMessages(view, cmd.args.program, budget);
+    sel = await selectMessages(view, cmd.args.program, budget, needsKeys(cmd.args.criteria));
   } catch (err) {
     if (opts?.includes('SAVE')) view.searchResult = [];
     if (err instanceof UnsupportedSearchKey) return bad(err.message);

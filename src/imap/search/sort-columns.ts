@@ -65,8 +65,13 @@ interface Row {
 
 const STRING_KEYS: readonly StringKey[] = ['SUBJECT', 'FROM', 'TO', 'CC', 'DISPLAYFROM', 'DISPLAYTO'];
 
-/** Column values of one message from its stored keys and record. */
-function rowOf(rec: MessageRecord, k: SortKeys): Row {
+const NO_STRINGS: Readonly<Record<StringKey, string>> = Object.freeze({ SUBJECT: '', FROM: '', TO: '', CC: '', DISPLAYFROM: '', DISPLAYTO: '' });
+
+/** Column values of one message from its stored keys and record; `k` null: the record's alone (ARRIVAL, SIZE). */
+function rowOf(rec: MessageRecord, k: SortKeys | null): Row {
+  if (k === null) {
+    return { uid: rec.uid, arrival: rec.internalDate, size: rec.vsize, date: rec.internalDate, strings: NO_STRINGS, isReply: false, messageId: '', inReplyTo: '', references: [] };
+  }
   return {
     uid: rec.uid,
     arrival: rec.internalDate,
@@ -91,6 +96,12 @@ function rowOf(rec: MessageRecord, k: SortKeys): Row {
 /** An immutable set of columns: slot i is the message with the i-th smallest UID the set knows. */
 export class ColumnSet {
   readonly n: number;
+  /**
+   * Whether the stored keys were read: a set for ARRIVAL and SIZE only comes
+   * from the message records, without a look at the index; the first SORT
+   * on another key or THREAD builds a set with keys.
+   */
+  readonly hasKeys: boolean;
   readonly uids: Float64Array;
   readonly arrival: Float64Array;
   readonly size: Float64Array;
@@ -103,11 +114,12 @@ export class ColumnSet {
   private readonly ranks = new Map<SortKey, Promise<Rank>>();
   private ids: ThreadIds | null = null;
 
-  /** Merge `rows` (ascending UIDs, none already in `old`) into the slots of `old`. */
-  constructor(old: ColumnSet | null, rows: readonly Row[]) {
+  /** Merge `rows` (ascending UIDs, none already in `old`, keys read when `hasKeys`) into the slots of `old`. */
+  constructor(old: ColumnSet | null, rows: readonly Row[], hasKeys: boolean) {
     const m = old ? old.n : 0;
     const n = m + rows.length;
     this.n = n;
+    this.hasKeys = hasKeys;
     this.uids = new Float64Array(n);
     this.arrival = new Float64Array(n);
     this.size = new Float64Array(n);
@@ -165,6 +177,7 @@ export class ColumnSet {
 
   /** Ranks under `key`, computed once per set (concurrent commands share the computation). */
   rank(key: SortKey): Promise<Rank> {
+    if (!this.hasKeys && key !== 'ARRIVAL' && key !== 'SIZE') throw new Error(`sort columns without keys cannot rank ${key}`);
     let r = this.ranks.get(key);
     if (!r) {
       r = key === 'ARRIVAL' || key === 'DATE' || key === 'SIZE' ? this.numberRank(key) : this.stringRank(key);
@@ -179,6 +192,7 @@ export class ColumnSet {
    * In-Reply-To), as numbers 0..distinct-1.
    */
   threadIds(): ThreadIds {
+    if (!this.hasKeys) throw new Error('sort columns without keys have no thread ids');
     if (this.ids) return this.ids;
     const table = new Map<string, number>();
     const num = (id: string): number => {
@@ -255,7 +269,8 @@ export class ColumnSet {
 }
 
 /** Column values of `recs` (ascending) from the index; those expunged meanwhile are left out. */
-async function readRows(handle: MailboxHandle, recs: readonly MessageRecord[], work: WorkBudget): Promise<Row[]> {
+async function readRows(handle: MailboxHandle, recs: readonly MessageRecord[], work: WorkBudget, withKeys: boolean): Promise<Row[]> {
+  if (!withKeys) return recs.map((rec) => rowOf(rec, null));
   const out: Row[] = [];
   for (let i = 0; i < recs.length; i += PAGE) {
     const batch = recs.slice(i, i + PAGE);
@@ -303,16 +318,19 @@ export class SortColumnCache {
 
   /**
    * The column set of a mailbox holding every message of `recs` (ascending;
-   * the mailbox's current messages) that still exists. `accountId` '':
-   * the owner is unknown, so the set is built for this command alone.
+   * the mailbox's current messages) that still exists, with the stored keys
+   * when `withKeys` (else perhaps without: ARRIVAL and SIZE need none).
+   * `accountId` '': the owner is unknown, so the set is built for this
+   * command alone.
    */
   async columns(
     accountId: string,
     handle: MailboxHandle,
     recs: readonly MessageRecord[],
     budget: WorkBudget,
+    withKeys = true,
   ): Promise<ColumnSet> {
-    if (accountId === '') return this.extend(null, handle, recs, budget);
+    if (accountId === '') return this.extend(null, handle, recs, budget, withKeys);
     const key = `${accountId}\0${handle.name}\0${handle.uidvalidity}`;
     let e = this.boxes.get(key);
     if (e) this.boxes.delete(key);
@@ -320,7 +338,7 @@ export class SortColumnCache {
     this.boxes.set(key, e);
     const entry = e;
     const run = entry.busy.catch(() => undefined).then(async () => {
-      const set = await this.extend(entry.set, handle, recs, budget);
+      const set = await this.extend(entry.set, handle, recs, budget, withKeys);
       entry.set = set;
       this.evict(entry);
       return set;
@@ -330,9 +348,18 @@ export class SortColumnCache {
   }
 
   /** `old` with the messages of `recs` it lacks merged in (`old` itself when it lacks none). */
-  private async extend(old: ColumnSet | null, handle: MailboxHandle, recs: readonly MessageRecord[], budget: WorkBudget): Promise<ColumnSet> {
+  private async extend(
+    old: ColumnSet | null,
+    handle: MailboxHandle,
+    recs: readonly MessageRecord[],
+    budget: WorkBudget,
+    withKeys: boolean,
+  ): Promise<ColumnSet> {
     // Mostly expunged since it was built: start again rather than carry the dead slots.
     if (old !== null && old.n > 2 * recs.length + PAGE) old = null;
+    // Keys wanted and not read yet: a set with keys from the start. Keys once read are kept.
+    if (old !== null && withKeys && !old.hasKeys) old = null;
+    const keys = withKeys || (old?.hasKeys ?? false);
     const missing: MessageRecord[] = [];
     if (old === null) missing.push(...recs);
     else {
@@ -341,9 +368,9 @@ export class SortColumnCache {
     }
     budget.charge(recs.length);
     if (old !== null && missing.length === 0) return old;
-    const rows = await readRows(handle, missing, new WorkBudget(Number.POSITIVE_INFINITY));
-    budget.charge(missing.length * 16);
-    return new ColumnSet(old, rows);
+    const rows = await readRows(handle, missing, new WorkBudget(Number.POSITIVE_INFINITY), keys);
+    budget.charge(missing.length * (keys ? 16 : 1));
+    return new ColumnSet(old, rows, keys);
   }
 
   private evict(keep: Entry): void {

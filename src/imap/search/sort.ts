@@ -37,9 +37,10 @@ export interface Selected {
 /**
  * Messages of the view the search program selects (those another session
  * expunged meanwhile left out), with the mailbox's columns. `ALL` takes the
- * view as it is, without a key evaluation per message.
+ * view as it is, without a key evaluation per message. `withKeys` false
+ * (needsKeys): the criteria are ARRIVAL and SIZE only, which need no stored key.
  */
-export async function selectMessages(view: MailboxView, program: SearchKey, budget: WorkBudget): Promise<Selected> {
+export async function selectMessages(view: MailboxView, program: SearchKey, budget: WorkBudget, withKeys = true): Promise<Selected> {
   const snapshot = view.handle.snapshot();
   const msgs = snapshot.messages;
   const uids: number[] = [];
@@ -62,7 +63,7 @@ export async function selectMessages(view: MailboxView, program: SearchKey, budg
       seqs.push(h.seq);
     }
   }
-  const cols = await sortColumns.columns(view.accountId, view.handle, msgs, budget);
+  const cols = await sortColumns.columns(view.accountId, view.handle, msgs, budget, withKeys);
   const at = cols.slots(uids);
   // A message whose keys could not be read (expunged while they were) is left out.
   let n = 0;
@@ -76,6 +77,11 @@ export async function selectMessages(view: MailboxView, program: SearchKey, budg
     slot[n++] = at[i]!;
   }
   return { cols, count: n, uid: uid.subarray(0, n), seq: seq.subarray(0, n), slot: slot.subarray(0, n) };
+}
+
+/** Do the criteria look at the stored keys (all but ARRIVAL and SIZE, which the message record has)? */
+export function needsKeys(criteria: readonly SortCriterion[]): boolean {
+  return criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
 }
 
 /**
