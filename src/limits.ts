@@ -219,6 +219,13 @@ export const LIMITS = {
      * million units a second on one core here, so this is some 40 s of CPU.
      */
     commandWorkUnits: 4_000_000_000,
+    /**
+     * Messages whose SORT/THREAD columns (imap/search/sort-columns.ts) are kept
+     * in memory, over all mailboxes of the process: a few hundred bytes each
+     * (case-mapped keys, message ids); past it the least recently sorted
+     * mailbox is dropped and built again from the index when next sorted.
+     */
+    sortColumnMessages: 1_000_000,
   },
   work: {
     /**

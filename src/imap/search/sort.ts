@@ -1,54 +1,83 @@
 /**
  * SORT keys and ordering (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).
- * Keys come from the index: INTERNALDATE and RFC822.SIZE from the message
- * record, the others from the sort keys stored with the MIME structure at
- * delivery (MimeTree.sort, kept in their own small index rows and read a
- * page of messages per query), so no message file is read and no whole
- * structure parsed.
+ * Keys come from the index, read once per mailbox into shared columns
+ * (sort-columns.ts): INTERNALDATE and RFC822.SIZE from the message record,
+ * the others from the sort keys stored with the MIME structure at delivery,
+ * so no message file is read and no whole structure parsed.
  *
  * Comparisons: i;ascii-casemap for addresses and subjects (RFC 5256 §3:
  * ASCII letters compared as upper case), i;unicode-casemap for display names
- * (RFC 5957 §3, RFC 5051). Equal messages are ordered by sequence number
- * (RFC 5256 §3, last paragraph).
+ * (RFC 5957 §3, RFC 5051). Each key is a rank per message (equal keys,
+ * equal rank); the sort is a stable counting sort per criterion, last
+ * criterion first (least significant digit first), over the messages in
+ * sequence order, so equal messages stay ordered by sequence number (RFC
+ * 5256 §3, last paragraph) and REVERSE flips a key's ranks only.
  *
- * Loading, key extraction and sorting run in slices under the command's
- * budget (src/work/budget.ts), so SORT over a big mailbox does not hold
- * the event loop.
+ * Every pass is charged to the command's budget (src/work/budget.ts) and
+ * yields between passes.
  */
-import type { MessageRecord } from '../../store/types.js';
-import type { SortKeys } from '../../store/mime/types.js';
-import type { MailboxHandle } from '../../store/store.js';
-import type { SortCriterion } from '../wire/types.js';
+import type { SearchKey, SortCriterion } from '../wire/types.js';
+import type { MailboxView } from '../mailbox-view.js';
 import type { WorkBudget } from '../../work/budget.js';
-import { sortInSlices } from '../../work/sort.js';
+import { evaluateSearch } from './evaluate.js';
+import { sortColumns, type ColumnSet } from './sort-columns.js';
 
-/** What SORT and THREAD know about one message. */
-export interface SortItem {
-  readonly uid: number;
-  readonly seq: number;
-  readonly rec: MessageRecord;
-  readonly keys: SortKeys;
-  /** Sent date (Date: header, else INTERNALDATE; RFC 5256 §3 DATE). */
-  readonly date: number;
+export { asciiCasemap, unicodeCasemap } from './casemap.js';
+
+/** The messages a SORT or THREAD works on, in sequence order, with their column slots. */
+export interface Selected {
+  readonly cols: ColumnSet;
+  readonly count: number;
+  readonly uid: Float64Array;
+  readonly seq: Float64Array;
+  /** Slot of each message in `cols`. */
+  readonly slot: Int32Array;
 }
 
-/** Messages whose sort keys are read from the index in one query. */
-const PAGE = 1024;
-
-/** Keys of an item sorted by ARRIVAL/SIZE only, which come from the message record. */
-const NO_KEYS: SortKeys = Object.freeze({
-  date: null,
-  subject: '',
-  from: '',
-  to: '',
-  cc: '',
-  displayFrom: '',
-  displayTo: '',
-  messageId: '',
-  inReplyTo: '',
-  references: [],
-  isReply: false,
-});
+/**
+ * Messages of the view the search program selects (those another session
+ * expunged meanwhile left out), with the mailbox's columns. `ALL` takes the
+ * view as it is, without a key evaluation per message. `withKeys` false
+ * (needsKeys): the criteria are ARRIVAL and SIZE only, which need no stored key.
+ */
+export async function selectMessages(view: MailboxView, program: SearchKey, budget: WorkBudget, withKeys = true): Promise<Selected> {
+  const snapshot = view.handle.snapshot();
+  const msgs = snapshot.messages;
+  const uids: number[] = [];
+  const seqs: number[] = [];
+  if (program.key === 'ALL') {
+    // The view's UIDs and the store's current messages are both ascending: a merge walk.
+    let j = 0;
+    for (let seq = 1; seq <= view.exists; seq++) {
+      const uid = view.uidAt(seq);
+      while (j < msgs.length && msgs[j]!.uid < uid) j++;
+      if (j < msgs.length && msgs[j]!.uid === uid) {
+        uids.push(uid);
+        seqs.push(seq);
+      }
+    }
+    await budget.step(view.exists);
+  } else {
+    for (const h of await evaluateSearch(view, program, budget)) {
+      uids.push(h.uid);
+      seqs.push(h.seq);
+    }
+  }
+  const cols = await sortColumns.columns(view.accountId, view.handle, msgs, budget, withKeys);
+  const at = cols.slots(uids);
+  // A message whose keys could not be read (expunged while they were) is left out.
+  let n = 0;
+  const uid = new Float64Array(uids.length);
+  const seq = new Float64Array(uids.length);
+  const slot = new Int32Array(uids.length);
+  for (let i = 0; i < uids.length; i++) {
+    if (at[i] === -1) continue;
+    uid[n] = uids[i]!;
+    seq[n] = seqs[i]!;
+    slot[n++] = at[i]!;
+  }
+  return { cols, count: n, uid: uid.subarray(0, n), seq: seq.subarray(0, n), slot: slot.subarray(0, n) };
+}
 
 /** Do the criteria look at the stored keys (all but ARRIVAL and SIZE, which the message record has)? */
 export function needsKeys(criteria: readonly SortCriterion[]): boolean {
@@ -56,122 +85,58 @@ export function needsKeys(criteria: readonly SortCriterion[]): boolean {
 }
 
 /**
- * Load sort items for records (those expunged meanwhile are left out);
- * `withKeys` false (needsKeys): the stored keys are not read at all.
+ * One stable counting-sort pass: `order` (positions into `slot`) reordered by
+ * the rank of each position's slot, descending when `reverse`.
  */
-export async function loadItems(
-  handle: MailboxHandle,
-  recs: readonly { rec: MessageRecord; seq: number }[],
-  budget: WorkBudget,
-  withKeys = true,
-): Promise<SortItem[]> {
-  const out: SortItem[] = [];
-  if (!withKeys) {
-    for (const { rec, seq } of recs) out.push({ uid: rec.uid, seq, rec, keys: NO_KEYS, date: rec.internalDate });
-    await budget.step(recs.length);
-    return out;
-  }
-  for (let i = 0; i < recs.length; i += PAGE) {
-    const batch = recs.slice(i, i + PAGE);
-    const stored = await handle.sortKeys(batch.map((r) => r.rec.uid));
-    for (const { rec, seq } of batch) {
-      let keys = stored.get(rec.uid);
-      // No structure stored yet: parsed from the file (and stored with its keys).
-      if (!keys) {
-        const tree = await handle.structure(rec.uid).catch((err: unknown) => {
-          if ((err as { code?: string }).code === 'NOTFOUND') return null;
-          throw err;
-        });
-        if (!tree) continue;
-        keys = tree.sort;
-      }
-      out.push({ uid: rec.uid, seq, rec, keys, date: keys.date ?? rec.internalDate });
-    }
-    await budget.step(batch.length);
+export function countingPass(order: Int32Array, slot: Int32Array, rank: Int32Array, distinct: number, reverse: boolean): Int32Array<ArrayBuffer> {
+  const counts = new Int32Array(distinct + 1);
+  const key = (p: number): number => {
+    const r = rank[slot[p]!]!;
+    return reverse ? distinct - 1 - r : r;
+  };
+  for (let i = 0; i < order.length; i++) counts[key(order[i]!) + 1]!++;
+  for (let r = 1; r <= distinct; r++) counts[r]! += counts[r - 1]!;
+  const out = new Int32Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    const p = order[i]!;
+    out[counts[key(p)]!++] = p;
   }
   return out;
 }
 
-/** i;ascii-casemap key: ASCII a-z as A-Z, everything else unchanged. */
-export function asciiCasemap(s: string): string {
-  // In an all-ASCII string the native upper-casing touches a-z only (and is much faster than the replace).
-  return NON_ASCII.test(s) ? s.replace(/[a-z]+/g, (m) => m.toUpperCase()) : s.toUpperCase();
+/** Positions of `sel` in sort order under the criteria (RFC 5256 §3). */
+export async function sortSelected(sel: Selected, criteria: readonly SortCriterion[], budget: WorkBudget): Promise<Int32Array> {
+  let order: Int32Array<ArrayBuffer> = new Int32Array(sel.count);
+  for (let i = 0; i < sel.count; i++) order[i] = i;
+  for (let c = criteria.length - 1; c >= 0; c--) {
+    const { key, reverse } = criteria[c]!;
+    const { rank, distinct } = await sel.cols.rank(key);
+    await budget.step(sel.count + distinct);
+    order = countingPass(order, sel.slot, rank, distinct, reverse);
+  }
+  return order;
 }
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** The four digraphs whose title case differs from their upper case (U+01C4-U+01CC, U+01F1-U+01F3). */
-const TITLE_DIGRAPHS: Record<string, string> = {
-  '\u01c4': '\u01c5', '\u01c5': '\u01c5', '\u01c6': '\u01c5',
-  '\u01c7': '\u01c8', '\u01c8': '\u01c8', '\u01c9': '\u01c8',
-  '\u01ca': '\u01cb', '\u01cb': '\u01cb', '\u01cc': '\u01cb',
-  '\u01f1': '\u01f2', '\u01f2': '\u01f2', '\u01f3': '\u01f2',
-};
 
 /**
- * i;unicode-casemap key (RFC 5051 §2): each character mapped by its simple
- * title case (one character to one: upper case where that is one
- * character, so "ß" stays "ß"), then fully decomposed (NFKD), so "É" sorts
- * as "E" + U+0301, next to "E", as Dovecot sorts it.
+ * `prefix` and the numbers, each after a space, then `suffix`, as one
+ * buffer: a 100,000-number answer is written digit by digit, not as
+ * 100,000 strings concatenated.
  */
-export function unicodeCasemap(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    const digraph = TITLE_DIGRAPHS[ch];
-    if (digraph !== undefined) {
-      out += digraph;
-      continue;
-    }
-    const up = ch.toUpperCase();
-    out += [...up].length === 1 ? up : ch;
+export function numberLine(prefix: string, nums: ArrayLike<number>, suffix: string): Buffer {
+  // A UID or sequence number has at most 10 digits.
+  const buf = Buffer.allocUnsafe(prefix.length + nums.length * 11 + suffix.length);
+  let o = buf.write(prefix, 0, 'latin1');
+  const digits = new Uint8Array(10);
+  for (let i = 0; i < nums.length; i++) {
+    let v = nums[i]!;
+    buf[o++] = 0x20;
+    let d = 0;
+    do {
+      digits[d++] = 0x30 + (v % 10);
+      v = Math.floor(v / 10);
+    } while (v > 0);
+    while (d > 0) buf[o++] = digits[--d]!;
   }
-  return out.normalize('NFKD');
-}
-
-function cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-type Extract = (i: SortItem) => string | number;
-
-function extractor(key: SortCriterion['key']): Extract {
-  switch (key) {
-    case 'ARRIVAL':
-      return (i) => i.rec.internalDate;
-    case 'DATE':
-      return (i) => i.date;
-    case 'SIZE':
-      return (i) => i.rec.vsize;
-    case 'FROM':
-      return (i) => asciiCasemap(i.keys.from);
-    case 'TO':
-      return (i) => asciiCasemap(i.keys.to);
-    case 'CC':
-      return (i) => asciiCasemap(i.keys.cc);
-    case 'SUBJECT':
-      return (i) => asciiCasemap(i.keys.subject);
-    case 'DISPLAYFROM':
-      return (i) => unicodeCasemap(i.keys.displayFrom);
-    case 'DISPLAYTO':
-      return (i) => unicodeCasemap(i.keys.displayTo);
-  }
-}
-
-/** Sort items by the criteria (stable on sequence number). Keys are computed once per item. */
-export async function sortItems(items: readonly SortItem[], criteria: readonly SortCriterion[], budget: WorkBudget): Promise<SortItem[]> {
-  const ex = criteria.map((c) => extractor(c.key));
-  const keyed: { it: SortItem; k: (string | number)[] }[] = [];
-  for (const it of items) {
-    keyed.push({ it, k: ex.map((f) => f(it)) });
-    await budget.step(ex.length);
-  }
-  const sorted = await sortInSlices(keyed, (a, b) => {
-    for (let c = 0; c < criteria.length; c++) {
-      const x = a.k[c]!;
-      const y = b.k[c]!;
-      const r = typeof x === 'number' ? x - (y as number) : cmpStr(x, y as string);
-      if (r !== 0) return criteria[c]!.reverse ? -r : r;
-    }
-    return a.it.seq - b.it.seq;
-  }, budget);
-  return sorted.map((k) => k.it);
+  o += buf.write(suffix, o, 'latin1');
+  return buf.subarray(0, o);
 }
