@@ -266,6 +266,14 @@ export const LIMITS = {
     requestTimeoutMs: 10_000,
     /** nginx sends about ten headers (plus auth_http_header ones). */
     maxHeaders: 64,
+    /**
+     * Connections open to the service at once. nginx opens one HTTP/1.0
+     * connection per login attempt and closes it with the answer, so this is
+     * also the logins being decided at once; past it a request is answered
+     * at once with a temporary error and Auth-Wait (nginx ignores the HTTP
+     * status and reads only Auth-Status), not queued behind the directory.
+     */
+    maxConnections: 512,
     /** A pair given by its nodes (src/proxy/pairs.ts): each /health gets this long to answer… */
     healthTimeoutMs: 2000,
     /** …its answer is at most this large… */

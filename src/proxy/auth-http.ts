@@ -189,6 +189,9 @@ export function answerHeaders(a: AuthAnswer): Record<string, string> {
   return { 'Auth-Status': a.text, ...(a.waitSeconds !== undefined ? { 'Auth-Wait': String(a.waitSeconds) } : {}) };
 }
 
+/** The attempt is not decided now; nginx tells the client and lets it try again after Auth-Wait. */
+const BUSY: AuthAnswer = { kind: 'error', text: 'Temporary server problem, try again later', waitSeconds: 1 };
+
 /** The HTTP listener on `proxy.auth_listen`. */
 export class AuthHttpServer {
   private readonly server: http.Server;
@@ -196,6 +199,9 @@ export class AuthHttpServer {
   /** proxy.auth_secret as bytes, or null when none is set (then the peer check alone decides). */
   private readonly secret: Buffer | null;
   private port: number | null = null;
+  /** Sockets open now (LIMITS.proxyAuth.maxConnections); the one a request came on counts. */
+  private connections = 0;
+  private lastBusyWarning = 0;
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.trusted = parseCidrList(deps.config.proxy.trusted);
@@ -207,6 +213,21 @@ export class AuthHttpServer {
     this.server.headersTimeout = LIMITS.proxyAuth.requestTimeoutMs;
     this.server.requestTimeout = LIMITS.proxyAuth.requestTimeoutMs;
     this.server.maxHeadersCount = LIMITS.proxyAuth.maxHeaders;
+    this.server.on('connection', (socket) => {
+      this.connections++;
+      socket.once('close', () => this.connections--);
+    });
+  }
+
+  /** Past maxConnections: say so once per 10 s in the log, and turn the attempt away undecided. */
+  private overLimit(): boolean {
+    if (this.connections <= LIMITS.proxyAuth.maxConnections) return false;
+    const now = Date.now();
+    if (now - this.lastBusyWarning >= 10_000) {
+      this.lastBusyWarning = now;
+      this.deps.log.warn({ connections: this.connections, limit: LIMITS.proxyAuth.maxConnections }, 'auth_http: too many connections; logins answered with a temporary error');
+    }
+    return true;
   }
 
   private allowed(req: http.IncomingMessage): boolean {
@@ -227,8 +248,9 @@ export class AuthHttpServer {
     try {
       if (!this.allowed(req)) return void res.writeHead(403, { 'Content-Type': 'text/plain' }).end('forbidden\n');
       if (req.method !== 'GET') return void res.writeHead(405, { Allow: 'GET', 'Content-Type': 'text/plain' }).end('method not allowed\n');
+      if (this.overLimit()) return void res.writeHead(200, { ...answerHeaders(BUSY), 'Content-Length': '0', 'Cache-Control': 'no-store', Connection: 'close' }).end();
       const parsed = parseAuthRequest(req.headers);
-      const answer: AuthAnswer = 'error' in parsed ? { kind: 'error', text: 'Temporary server problem, try again later', waitSeconds: 1 } : await answerAttempt(this.deps, parsed);
+      const answer: AuthAnswer = 'error' in parsed ? BUSY : await answerAttempt(this.deps, parsed);
       if ('error' in parsed) this.deps.log.warn({ problem: parsed.error }, 'auth_http: unusable request');
       // nginx reads the answer from the headers of a 200 response; the body is ignored.
       res.writeHead(200, { ...answerHeaders(answer), 'Content-Length': '0', 'Cache-Control': 'no-store' }).end();

@@ -228,6 +228,48 @@ describe('the auth_http endpoint itself', () => {
     expect((await ask(noSecret)).status).toBe(403);
   });
 
+  it(`proxyAuth.maxConnections: a request on the N-th open connection is answered; on the N+1-th a temporary error with Auth-Wait, which nginx hands the client`, { timeout: 60_000 }, async () => {
+    const limit = LIMITS.proxyAuth as { maxConnections: number };
+    const savedMax = limit.maxConnections;
+    const N = 3;
+    // One request on a connection we keep open (HTTP/1.1 keep-alive), so the server's count is exactly ours.
+    const request = async (c: RawConn): Promise<Record<string, string>> => {
+      const head = Object.entries(attempt()).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      c.s.write(`GET /auth HTTP/1.1\r\nHost: roost\r\nConnection: keep-alive\r\n${head}\r\n`);
+      const text = await c.until(/\r\n\r\n/);
+      return Object.fromEntries(text.split('\r\n').slice(1).filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    };
+    const held: RawConn[] = [];
+    try {
+      // Earlier requests' sockets may still be closing: with a limit of 1, wait (20 tries) until one connection alone is answered.
+      limit.maxConnections = 1;
+      for (let i = 0; i < 20 && held.length === 0; i++) {
+        const c = await connect(authPort, '127.0.0.1');
+        if ((await request(c))['auth-status'] === 'OK') held.push(c);
+        else {
+          c.s.destroy();
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(held.length).toBe(1);
+      limit.maxConnections = N;
+      while (held.length < N) held.push(await connect(authPort, '127.0.0.1'));
+      expect(await request(held[N - 1]!)).toMatchObject({ 'auth-status': 'OK', 'auth-port': String(t.node.ports().imapProxy) });
+      const over = await connect(authPort, '127.0.0.1');
+      const refused = await request(over);
+      expect(over.text()).toMatch(/^HTTP\/1\.1 200 /);
+      expect(refused).toMatchObject({ 'auth-status': 'Temporary server problem, try again later', 'auth-wait': '1' });
+      // Through nginx (its connection to the service is past the limit as well): the client is told to try again.
+      const viaNginx = await imapLogin('127.0.0.3', PASS, 'b1');
+      expect(viaNginx.line).toMatch(/^b1 NO .*Temporary server problem, try again later/);
+    } finally {
+      for (const c of held) c.s.destroy();
+      limit.maxConnections = savedMax;
+    }
+    const again = await imapLogin('127.0.0.3', PASS, 'b2');
+    expect(again.line).toMatch(/^b2 OK/);
+  });
+
   it('says no to what it cannot check: APOP / CRAM-MD5, SMTP, a missing Client-IP', async () => {
     expect((await ask(attempt({ 'Auth-Method': 'apop' }))).headers['auth-status']).toBe('Authentication method not supported');
     expect((await ask(attempt({ 'Auth-Method': 'cram-md5' }))).headers['auth-status']).toBe('Authentication method not supported');
