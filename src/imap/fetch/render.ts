@@ -206,8 +206,9 @@ function buildFetch(plan: FetchPlan, m: FetchTarget, fileValue: (it: FetchItem) 
     sep = ' ';
   }
   for (const it of plan.items) {
-    if (!readsFile(it)) {
-      text += sep + metaItem(it, m);
+    const meta = metaItem(it, m);
+    if (meta !== null) {
+      text += sep + meta;
       sep = ' ';
       continue;
     }
@@ -227,9 +228,10 @@ function buildFetch(plan: FetchPlan, m: FetchTarget, fileValue: (it: FetchItem) 
 
 /**
  * One index-data item, or a structure item from the cached rendered texts
- * or else the stored structure, as `NAME value`.
+ * or else the stored structure, as `NAME value`; null for an item that
+ * reads the message file (readsFile).
  */
-function metaItem(it: FetchItem, m: FetchTarget): string {
+function metaItem(it: FetchItem, m: FetchTarget): string | null {
   switch (it.item) {
     case 'FLAGS':
       return `FLAGS ${flagsText(m.flags)}`;
@@ -247,7 +249,7 @@ function metaItem(it: FetchItem, m: FetchTarget): string {
     case 'BODYSTRUCTURE':
       return `BODYSTRUCTURE ${textOf(m.texts?.bodystructure ?? (m.tree ? renderBodyStructure(m.tree, true) : undefined), it.item)}`;
     default:
-      throw new Error(`FETCH ${it.item} reads the message file`);
+      return null;
   }
 }
 
@@ -267,6 +269,8 @@ class TextLine implements LineOut {
   }
 }
 
+const META_LINE = new TextLine();
+
 const noFile = (it: FetchItem): FileValue => {
   throw new Error(`FETCH ${it.item} needs more than the index`);
 };
@@ -278,9 +282,12 @@ const noFile = (it: FetchItem): FileValue => {
  * 1:* (FLAGS UID) over 100,000 messages cheap.
  */
 export function renderMetaLine(plan: FetchPlan, m: FetchTarget): string {
-  const line = new TextLine();
-  buildFetch(plan, m, noFile, line);
-  return line.s;
+  // One collector reused: the line is built synchronously, so no other call can interleave.
+  META_LINE.s = '';
+  buildFetch(plan, m, noFile, META_LINE);
+  const s = META_LINE.s;
+  META_LINE.s = '';
+  return s;
 }
 
 /** BODY[] or RFC822 of the whole message: the file's bytes (CRLF line ends), no structure needed. */
