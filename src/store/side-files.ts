@@ -25,7 +25,7 @@ import { LIMITS } from '../limits.js';
 import type { AccountState } from './account.js';
 import type { IndexDb, MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
-import { formatDovecotKeywords, installKeywordTable, keywordTable, readDovecotKeywords, type KeywordTable } from './maildir/keyword-letters.js';
+import { formatDovecotKeywords, installKeywordTable, keywordTable, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { formatRecordedUidls, parseRecordedUidls, readRecordedUidlsTextSync, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';
 import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
@@ -132,7 +132,8 @@ export function sideFileDrafts(st: AccountState): RecordDraft[] {
   for (const mb of st.db().mailboxes()) {
     const dir = st.dir(mb.name);
     if (!fs.existsSync(path.join(dir, 'dovecot-keywords')) && st.db().meta(keywordsMeta(mb.uidvalidity)) === null) continue;
-    const d = keywordsDraft(st, mb, readDovecotKeywords(dir));
+    // Read again (and cached): another program may have written it while no process had the account open.
+    const d = keywordsDraft(st, mb, reloadKeywordTable(dir));
     if (d) drafts.push(d);
   }
   return [...drafts, ...pop3UidlsDrafts(st)];
