@@ -426,6 +426,13 @@ export const LIMITS = {
     readBatch: 256,
     /** Bytes of records in flight to the replica before the primary waits for acks. */
     maxInFlightBytes: 64 * 1024 * 1024,
+    /**
+     * Recorded POP3 UIDLs per 'pop3-uidls' record (store/side-files.ts): a
+     * record rides in its frame's JSON header, and 5,000 entries of the
+     * longest UIDL (70 characters, RFC 1939 §7) and a 10-digit UID take
+     * about 440 KB of JSON, under maxFrameHeader and maxFrameBody.
+     */
+    pop3UidlsPerRecord: 5000,
     /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
     accountSeedBatch: 200,
     /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */

@@ -20,6 +20,7 @@ import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
+import { applyKeywordsFs, applySideIndex, writePop3FromIndex } from './side-files.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
@@ -337,6 +338,9 @@ export class AccountState {
         }
         return [root];
       }
+      case 'keywords':
+        applyKeywordsFs(this, rec);
+        return [];
       default:
         return [];
     }
@@ -352,6 +356,7 @@ export class AccountState {
     const appends = new Map<string, { id: number; origin: string | null; list: MessageRecord[] }>();
     let maxLsn = 0n;
     let schedule = false;
+    let uidlsDone = false;
     db.tx(() => {
       for (const rec of recs) {
         if (rec.lsn > maxLsn) maxLsn = rec.lsn;
@@ -519,6 +524,10 @@ export class AccountState {
             if (row && row.uidvalidity === num(d.uidvalidity)) db.raiseRecent(row.id, num(d.uid));
             break;
           }
+          case 'keywords':
+          case 'pop3-uidls':
+            if (applySideIndex(db, rec)) uidlsDone = true;
+            break;
           default:
             break;
         }
@@ -534,7 +543,10 @@ export class AccountState {
     for (const g of appends.values()) this.emit(g.id, { type: 'append', origin: g.origin, messages: g.list });
     for (const [id, ev] of events) this.emit(id, ev);
     if (schedule) this.scheduleFsWork();
-    if (recs.some(changesSubscriptions)) this.writeSubscriptions();
+    const writable = this.core.isWritable();
+    if (recs.some((r) => changesSubscriptions(r, writable))) this.writeSubscriptions();
+    // On the primary the file is the source of the record; a replica writes it from the index.
+    if (uidlsDone && !writable) writePop3FromIndex(this);
   }
 
   /**
@@ -606,12 +618,14 @@ export class AccountState {
 }
 
 /**
- * Whether a record can change the subscription list. Mailboxes a Maildir
- * import creates are left out: the import reads the old server's file for
- * each of them, so the file must not be rewritten halfway through.
+ * Whether a record can change the subscription list. On the primary,
+ * mailboxes a Maildir import creates are left out: the import reads the old
+ * server's file for each of them, so the file must not be rewritten halfway
+ * through. A replica reads no such file (each record says whether its
+ * mailbox is subscribed) and writes its own from every one.
  */
-function changesSubscriptions(rec: JournalRecord): boolean {
-  if (rec.kind === 'mailbox-create') return rec.data.fromMaildir !== true;
+function changesSubscriptions(rec: JournalRecord, writable: boolean): boolean {
+  if (rec.kind === 'mailbox-create') return rec.data.fromMaildir !== true || !writable;
   return rec.kind === 'subscribe' || rec.kind === 'mailbox-rename' || rec.kind === 'mailbox-delete';
 }
 

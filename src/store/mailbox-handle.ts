@@ -16,6 +16,7 @@ import { searchHeader, type SearchHeader, type StoredSearchFields } from './mime
 import type { RecordDraft } from './index/journal.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
+import { journalKeywords } from './side-files.js';
 import { normalizeMailboxName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { placeInTmp } from './maildir/save.js';
@@ -294,6 +295,10 @@ export class MailboxHandleImpl implements MailboxHandle {
       if (groups.size === 0) return { updated: [], modified };
       const changed = new Set<number>();
       for (const g of groups.values()) for (const u of g.uids) changed.add(u);
+      // New keywords get their letters now, and the table is journaled before the flags record
+      // (store/side-files.ts), so the replica's renames use the primary's letters.
+      ensureKeywordLetters(this.st.dir(mb.name), [...new Set([...groups.values()].flatMap((g) => g.flags))]);
+      await journalKeywords(this.st, mb.name);
       await this.store.committer.submit({
         build: () => {
           this.store.assertWritable();
@@ -426,6 +431,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           const filename = e.flags.length > 0 ? `cur/${curName(basename, e.flags, '', ensureKeywordLetters(dstDir, e.flags))}` : `new/${basename}`;
           placed.push({ e, basename, filename, tmp });
         }
+        if (placed.some((p) => p.filename.startsWith('cur/'))) await journalKeywords(this.st, dst.name);
         const structures = new Map<string, string>();
         const searchFields = new Map<string, SearchFieldsRow>();
         const sortKeys = new Map<string, string>();

@@ -37,6 +37,7 @@ import { readUidList } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
 import type { JournalRecord } from './types.js';
+import { keywordsDraft, pop3UidlsDrafts, restoreSideFiles, sideFileDrafts } from './side-files.js';
 
 /** See LIMITS.store.importBatch and parseAtReconcile. */
 const IMPORT_BATCH = LIMITS.store.importBatch;
@@ -49,12 +50,17 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   if (core.isWritable()) ensureMaildir(root, false);
   const recs = core.journal.forAccount(st.id, db.appliedLsn());
   if (recs.length > 0) replay(core, st, recs);
-  if (!core.isWritable()) return;
+  if (!core.isWritable()) {
+    restoreSideFiles(st);
+    return;
+  }
   if (!db.mailbox(INBOX)) {
     const done = importMaildir(core, st, new Map(), st.firstImport?.onProgress ?? undefined);
     if (st.firstImport) st.firstImport.result = done;
   }
   else discoverFolders(core, st);
+  // Side files changed while no process had the account open (store/side-files.ts).
+  commitNow(core, st, sideFileDrafts(st));
   // After replay (which may still need tmp/ files of committed deliveries).
   for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));
   if (db.hasPending()) st.scheduleFsWork();
@@ -115,6 +121,8 @@ export function importMaildir(
     messages += importMailbox(core, st, name, keep, onProgress && ((n) => onProgress(before + n)));
     mailboxes++;
   }
+  // UIDLs an import recorded from the old server's POP3 (store/side-files.ts).
+  commitNow(core, st, pop3UidlsDrafts(st));
   return { mailboxes, messages };
 }
 
@@ -189,6 +197,10 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const keywordTable = reloadKeywordTable(dir);
   // Courier-IMAP keeps keywords beside the folder instead (./maildir/courier-keywords.ts).
   const courier = readCourierKeywords(dir);
+  // The table before the names that use its letters (store/side-files.ts).
+  const created = st.db().mailbox(name);
+  const kw = created ? keywordsDraft(st, created, keywordTable) : null;
+  if (kw) commitNow(core, st, [kw]);
   // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
   for (let at = 0; at < found.length; at += IMPORT_BATCH) {
     const drafts: RecordDraft[] = [];
@@ -312,6 +324,9 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
         const db = st.db();
         const drafts: RecordDraft[] = [];
         const base = { maildir: st.account.maildir, mailbox: name, uidvalidity: mb.uidvalidity };
+        // Another program's dovecot-keywords first: the names below use its letters.
+        const kw = keywordsDraft(st, mb, table);
+        if (kw) drafts.push(kw);
         if (expunged.length > 0) {
           drafts.push({ accountId: st.id, kind: 'expunge', data: { ...base, modseq: String(db.allocModseq(mb.id)), uids: expunged } });
         }

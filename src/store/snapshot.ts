@@ -29,6 +29,7 @@ import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
 import { placeDurable, readWhole, writeDurable } from './maildir/fd.js';
 import type { StoreImpl } from './store-impl.js';
+import { installSideFiles } from './side-files.js';
 import type { AccountSnapshot, ReplicaBody, SnapshotFile } from './store.js';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -127,6 +128,13 @@ export async function installIndex(store: StoreImpl, account: Account, image: Bu
   await fsp.rename(tmp, indexFile);
   await fsyncDir(path.dirname(indexFile));
   for (const name of mailboxes) ensureMaildir(mailboxDir(account.maildir, name), name !== INBOX);
+  // dovecot-keywords, roost-pop3-uidls and subscriptions as the stream would have written them (./side-files.ts).
+  const installed = new Database(indexFile);
+  try {
+    installSideFiles(installed, account.maildir);
+  } finally {
+    installed.close();
+  }
   // No expunge history below the image: QRESYNC from an older modseq gets the complete answer.
   store.journal.raiseExpungeFloor(account.id, maxModseq);
   store.state(account);

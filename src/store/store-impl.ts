@@ -40,6 +40,7 @@ import { IndexDb, type SearchFieldsRow } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
+import { journalKeywords } from './side-files.js';
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
@@ -400,6 +401,8 @@ export class StoreImpl implements Store, StoreCore {
         prepared.push({ t: { ...t, flags }, basename, filename, tmp });
       }
       done();
+      // Tables that grew go to the journal before the deliveries naming their letters (./side-files.ts).
+      for (const p of prepared) if (p.filename.startsWith('cur/')) await journalKeywords(p.t.st, p.t.mailbox);
       const structures = new Map<string, string>();
       const fields = draft.searchFields();
       const searchFields = new Map<string, SearchFieldsRow>();

@@ -146,7 +146,11 @@ export interface JournalRecord {
     /** The \Recent boundary moved (store/recent.ts): {mailbox, uidvalidity, uid}. */
     | 'recent'
     | 'account'
-    | 'quota';
+    | 'quota'
+    /** A folder's dovecot-keywords table (store/side-files.ts): {mailbox, uidvalidity, table}. */
+    | 'keywords'
+    /** Recorded POP3 UIDLs of INBOX, in pieces (store/side-files.ts): {uidvalidity, reset, last, uidls}. */
+    | 'pop3-uidls';
   /** Kind-specific data (JSON-serialisable, bigint as decimal strings). */
   readonly data: Record<string, unknown>;
 }

@@ -89,7 +89,8 @@ describe('store core', () => {
     const forced = await a.expunge({ uids: [3], force: true });
     expect(forced).toEqual([3]);
     const kinds = (await store.readJournal(0n, 1000)).filter((x) => x.accountId === carol.id).map((x) => x.kind);
-    expect(kinds).toEqual(['mailbox-create', 'deliver', 'deliver', 'deliver', 'flags', 'flags', 'flags', 'expunge', 'expunge']);
+    // $Junk's new letter is journaled before the flags record that uses it (store/side-files.ts).
+    expect(kinds).toEqual(['mailbox-create', 'deliver', 'deliver', 'deliver', 'keywords', 'flags', 'flags', 'flags', 'expunge', 'expunge']);
     a.close();
     b.close();
     await store.close();

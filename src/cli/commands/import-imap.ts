@@ -256,7 +256,8 @@ export async function importImap(cli: CliContext, address: string, url: string, 
   } finally {
     await client.logout().catch(() => client.close());
   }
-  if (summary.messages > 0 || created > 0) await reindexAccount(cli, address);
+  // Recorded UIDLs reach the index (and so the replica) through the rebuild too (store/side-files.ts).
+  if (summary.messages > 0 || created > 0 || summary.pop3Uidls !== null) await reindexAccount(cli, address);
   summary.seconds = (performance.now() - started) / 1000;
   summary.messagesPerSecond = summary.seconds > 0 ? Math.round(summary.messages / summary.seconds) : 0;
   summary.megabytesPerSecond = summary.seconds > 0 ? Math.round((summary.bytes / 1048576 / summary.seconds) * 100) / 100 : 0;

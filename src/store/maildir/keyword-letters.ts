@@ -93,6 +93,17 @@ export function writeDovecotKeywords(dir: string, table: KeywordTable): void {
   replaceFileSync(path.join(dir, KEYWORDS_FILE), formatDovecotKeywords(table));
 }
 
+/**
+ * Make `table` the folder's table, on disk and in the cache: a replica
+ * takes the primary's table from a 'keywords' record (store/side-files.ts)
+ * before any name that uses its letters arrives, so its own flag renames
+ * never give a letter another meaning.
+ */
+export function installKeywordTable(dir: string, table: KeywordTable): void {
+  if (formatDovecotKeywords(readDovecotKeywords(dir)) !== formatDovecotKeywords(table)) writeDovecotKeywords(dir, table);
+  remember(dir, [...table]);
+}
+
 /** The table's index of a keyword (case-insensitive, RFC 3501 §2.3.2), or -1. */
 export function keywordIndex(keyword: string, table: KeywordTable): number {
   const lower = keyword.toLowerCase();

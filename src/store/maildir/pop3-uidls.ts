@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { replaceFileSync } from './fd.js';
 
 export const POP3_UIDLS_FILE = 'roost-pop3-uidls';
 
@@ -73,4 +74,19 @@ export async function writeRecordedUidls(maildir: string, r: RecordedUidls): Pro
   } finally {
     await d.close();
   }
+}
+
+/** The file's text, or null when there is none (synchronous: index recovery runs on the event loop). */
+export function readRecordedUidlsTextSync(maildir: string): string | null {
+  try {
+    return fs.readFileSync(path.join(maildir, POP3_UIDLS_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Write the file from text already in formatRecordedUidls form (a replica, from its index): tmp, fsync, rename. */
+export function writeRecordedUidlsTextSync(maildir: string, text: string): void {
+  replaceFileSync(path.join(maildir, POP3_UIDLS_FILE), text);
 }

@@ -1,0 +1,70 @@
+/**
+ * Side files through the journal (store/side-files.ts), between two real
+ * stores in one process: a primary whose Maildir came with Dovecot's
+ * dovecot-keywords and recorded POP3 UIDLs journals both at its first open,
+ * a replica applying its records writes them, a record of a kind the
+ * replica does not know (what an older release meets from a newer primary)
+ * is journaled and passed over without stopping the stream, and a replica
+ * that lost the files after its index had them (a crash between the two)
+ * writes them again at its next open.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { JournalRecord } from '../../src/store/types.js';
+import { account, deliver, message, open, tempDir } from './helpers.js';
+
+const root = tempDir();
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+async function readAll(s: AsyncIterable<unknown>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+describe('side files on a replica', () => {
+  it('keywords and recorded UIDLs are applied, an unknown kind is passed over, lost files come back at the next open', async () => {
+    const primary = await open(path.join(root, 'p'));
+    const pa = account(path.join(root, 'p'), 'side');
+    fs.mkdirSync(path.join(pa.maildir, 'cur'), { recursive: true });
+    fs.mkdirSync(path.join(pa.maildir, 'new'), { recursive: true });
+    fs.writeFileSync(path.join(pa.maildir, 'cur', '1700000001.M1P1.old:2,Sa'), message('imported'));
+    fs.writeFileSync(path.join(pa.maildir, 'dovecot-keywords'), '0 $Forwarded\n1 $Junk\n');
+    fs.writeFileSync(path.join(pa.maildir, 'roost-pop3-uidls'), 'V1\n1 old-uidl-1\n');
+    primary.user(pa);
+    await deliver(primary, [pa], message('one'));
+    // What a newer release might journal: this release's applier must not stop at it.
+    primary.journal.append([{ accountId: pa.id, kind: 'from-the-future' as JournalRecord['kind'], data: { maildir: pa.maildir, anything: [1, 2] } }], 1);
+    await deliver(primary, [pa], message('two'));
+    await primary.settle();
+    const recs = await primary.readJournal(0n, 1000);
+    expect(recs.map((r) => r.kind)).toEqual(['mailbox-create', 'keywords', 'deliver', 'pop3-uidls', 'deliver', 'from-the-future', 'deliver']);
+
+    fs.mkdirSync(path.join(root, 'r'), { recursive: true });
+    let replica = await open(path.join(root, 'r'));
+    replica.replication.setWritable(false);
+    const ra = account(path.join(root, 'r'), 'side');
+    replica.user(ra);
+    for (const r of recs) {
+      const body = r.kind === 'deliver' ? await primary.replication.openDelivered(r).then(readAll, () => null) : null;
+      await replica.replication.apply(r, body);
+    }
+    await replica.settle();
+    expect(replica.replication.appliedLsn()).toBe(primary.lastLsn());
+    expect((await replica.user(ra).status('INBOX')).messages).toBe(3);
+    expect((await replica.readJournal(0n, 1000)).map((r) => r.kind)).toEqual(recs.map((r) => r.kind));
+    const side = ['dovecot-keywords', 'roost-pop3-uidls'];
+    for (const f of side) expect(fs.readFileSync(path.join(ra.maildir, f), 'utf8'), f).toBe(fs.readFileSync(path.join(pa.maildir, f), 'utf8'));
+
+    // The files go (a crash after the index commit, before the file's rename); the next open writes them.
+    await replica.close();
+    for (const f of side) fs.rmSync(path.join(ra.maildir, f));
+    replica = await open(path.join(root, 'r'));
+    replica.replication.setWritable(false);
+    expect((await replica.user(ra).status('INBOX')).messages).toBe(3);
+    for (const f of side) expect(fs.readFileSync(path.join(ra.maildir, f), 'utf8'), f).toBe(fs.readFileSync(path.join(pa.maildir, f), 'utf8'));
+    await replica.close();
+    await primary.close();
+  });
+});
