@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { compareNames } from '../../src/store/maildir/filename.js';
 import { login, type RawImap } from './helpers/client.js';
 import { message, startImapNode, type ImapTestNode } from './helpers/node.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
@@ -33,8 +34,9 @@ async function flagsByUid(c: RawImap): Promise<Map<number, string[]>> {
   return out;
 }
 
+/** cur/ in delivery order (the store's own order: seconds, then microseconds, numerically — M99999 before M100000). */
 function curNames(dir: string): string[] {
-  return fs.readdirSync(path.join(dir, 'cur')).sort();
+  return fs.readdirSync(path.join(dir, 'cur')).sort(compareNames);
 }
 
 /** Wait (bounded) until every file in cur/ matches `ok` — the renames run in the background. */
