@@ -309,6 +309,11 @@ export class SortColumnCache {
 
   constructor(private readonly maxMessages: number = LIMITS.imap.sortColumnMessages) {}
 
+  /** Forget every set: the next SORT or THREAD of each mailbox reads its keys from the index again. */
+  clear(): void {
+    this.boxes.clear();
+  }
+
   /** Slots held by all kept sets. */
   get slots(): number {
     let n = 0;

@@ -23,6 +23,7 @@ import { evaluateSearch } from './evaluate.js';
 import { sortColumns, type ColumnSet } from './sort-columns.js';
 
 export { asciiCasemap, unicodeCasemap } from './casemap.js';
+export { numberLine } from './digits.js';
 
 /** The messages a SORT or THREAD works on, in sequence order, with their column slots. */
 export interface Selected {
@@ -115,28 +116,4 @@ export async function sortSelected(sel: Selected, criteria: readonly SortCriteri
     order = countingPass(order, sel.slot, rank, distinct, reverse);
   }
   return order;
-}
-
-/**
- * `prefix` and the numbers, each after a space, then `suffix`, as one
- * buffer: a 100,000-number answer is written digit by digit, not as
- * 100,000 strings concatenated.
- */
-export function numberLine(prefix: string, nums: ArrayLike<number>, suffix: string): Buffer {
-  // A UID or sequence number has at most 10 digits.
-  const buf = Buffer.allocUnsafe(prefix.length + nums.length * 11 + suffix.length);
-  let o = buf.write(prefix, 0, 'latin1');
-  const digits = new Uint8Array(10);
-  for (let i = 0; i < nums.length; i++) {
-    let v = nums[i]!;
-    buf[o++] = 0x20;
-    let d = 0;
-    do {
-      digits[d++] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
-    } while (v > 0);
-    while (d > 0) buf[o++] = digits[--d]!;
-  }
-  o += buf.write(suffix, o, 'latin1');
-  return buf.subarray(0, o);
 }

@@ -15,12 +15,14 @@
  */
 import type { WorkBudget } from '../../work/budget.js';
 import { sortInSlices } from '../../work/sort.js';
+import type { NumberWriter } from './digits.js';
 import type { Selected } from './sort.js';
 
 /** Sibling lists longer than this are sorted in slices; shorter ones in one native call. */
 const SLICED_SORT = 4096;
 
-export async function references(sel: Selected, uid: boolean, budget: WorkBudget): Promise<string> {
+/** §4 over the selection, the thread list written to `w` (numbers: UIDs when `uid`, else sequence numbers). */
+export async function references(w: NumberWriter, sel: Selected, uid: boolean, budget: WorkBudget): Promise<void> {
   const cols = sel.cols;
   const ids = cols.threadIds();
   const dateRank = (await cols.rank('DATE')).rank;
@@ -219,7 +221,7 @@ export async function references(sel: Selected, uid: boolean, budget: WorkBudget
   }
   await budget.step(roots.length);
   await sortTrees(merged);
-  return render(await sortList(merged), kids, item, uid ? sel.uid : sel.seq, budget);
+  await render(w, await sortList(merged), kids, item, uid ? sel.uid : sel.seq, budget);
 }
 
 /** Containers of the forest, every one after all of its descendants (a reversed pre-order walk). */
@@ -236,17 +238,18 @@ function bottomUp(roots: readonly number[], kids: readonly (number[] | undefined
 }
 
 /**
- * Thread list text (§5): a chain of single children written flat ("1 2 3"),
- * siblings each in parentheses after it; an explicit stack instead of recursion.
+ * Thread list (§5) into `w`: a chain of single children written flat
+ * ("1 2 3"), siblings each in parentheses after it; an explicit stack
+ * instead of recursion.
  */
 async function render(
+  w: NumberWriter,
   roots: readonly number[],
   kids: readonly (number[] | undefined)[],
   item: Int32Array,
   ids: Float64Array,
   budget: WorkBudget,
-): Promise<string> {
-  const out: string[] = [];
+): Promise<void> {
   // -1 stands for ")" and -2 for "(".
   const stack: number[] = [];
   for (let i = roots.length - 1; i >= 0; i--) stack.push(-1, roots[i]!, -2);
@@ -254,21 +257,25 @@ async function render(
   while (stack.length > 0) {
     const x = stack.pop()!;
     if (x < 0) {
-      out.push(x === -1 ? ')' : '(');
+      w.byte(x === -1 ? 0x29 : 0x28);
       continue;
     }
-    let text = '';
+    let wrote = false;
     let cur = x;
     for (;;) {
       const p = item[cur]!;
-      if (p !== -1) text += text === '' ? `${ids[p]}` : ` ${ids[p]}`;
+      if (p !== -1) {
+        if (wrote) w.byte(0x20);
+        w.num(ids[p]!);
+        wrote = true;
+      }
       const list = kids[cur];
       if (p !== -1 && list?.length === 1) cur = list[0]!;
       else break;
       steps++;
     }
     const list = kids[cur] ?? [];
-    out.push(text !== '' && list.length > 0 ? `${text} ` : text);
+    if (wrote && list.length > 0) w.byte(0x20);
     for (let i = list.length - 1; i >= 0; i--) stack.push(-1, list[i]!, -2);
     steps += 1 + list.length;
     if (steps >= 4096) {
@@ -277,5 +284,4 @@ async function render(
     }
   }
   budget.charge(steps);
-  return out.join('');
 }

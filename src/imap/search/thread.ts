@@ -6,6 +6,7 @@
  * command's budget (src/work/budget.ts) and pauses between passes.
  */
 import type { WorkBudget } from '../../work/budget.js';
+import type { NumberWriter } from './digits.js';
 import { countingPass, type Selected } from './sort.js';
 
 export { references } from './thread-references.js';
@@ -16,7 +17,7 @@ export { references } from './thread-references.js';
  * thread, all children of its first message; threads ordered by the sent
  * date of their first message.
  */
-export async function orderedSubject(sel: Selected, uid: boolean, budget: WorkBudget): Promise<string> {
+export async function orderedSubject(w: NumberWriter, sel: Selected, uid: boolean, budget: WorkBudget): Promise<void> {
   const subject = await sel.cols.rank('SUBJECT');
   const date = await sel.cols.rank('DATE');
   let order: Int32Array<ArrayBuffer> = new Int32Array(sel.count);
@@ -38,19 +39,24 @@ export async function orderedSubject(sel: Selected, uid: boolean, budget: WorkBu
   const threads = countingPass(firsts, sel.slot, date.rank, date.distinct, false);
   const ids = uid ? sel.uid : sel.seq;
   // §5: a thread of one message is "(a)", of two "(a b)", of more "(a (b)(c)…)".
-  const out: string[] = [];
   for (let k = 0; k < threads.length; k++) {
     const t = at.get(threads[k]!)!;
     const from = starts[t]!;
     const to = t + 1 < starts.length ? starts[t + 1]! : order.length;
-    let text = `(${ids[order[from]!]}`;
-    if (to - from === 2) text += ` ${ids[order[from + 1]!]}`;
-    else if (to - from > 2) {
-      text += ' ';
-      for (let i = from + 1; i < to; i++) text += `(${ids[order[i]!]})`;
+    w.byte(0x28);
+    w.num(ids[order[from]!]!);
+    if (to - from === 2) {
+      w.byte(0x20);
+      w.num(ids[order[from + 1]!]!);
+    } else if (to - from > 2) {
+      w.byte(0x20);
+      for (let i = from + 1; i < to; i++) {
+        w.byte(0x28);
+        w.num(ids[order[i]!]!);
+        w.byte(0x29);
+      }
     }
-    out.push(`${text})`);
+    w.byte(0x29);
     if ((k & 1023) === 1023) await budget.step(1024);
   }
-  return out.join('');
 }
