@@ -69,12 +69,16 @@ function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void 
   st.applyIndex(recs, extras);
 }
 
-/** Apply records written synchronously (recovery, import): journal, files, index. */
-function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>): void {
+/**
+ * Apply records written synchronously (recovery, import): journal, files,
+ * index. `foundInPlace`: the deliver records name files just listed where
+ * they are, so their file step (a stat each, 100,000 at a first open) is skipped.
+ */
+function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>, foundInPlace = false): void {
   if (drafts.length === 0) return;
   const recs = core.journal.append(drafts, core.epoch());
   const extras = { structures };
-  for (const r of recs) st.applyFs(r, extras);
+  for (const r of recs) if (!(foundInPlace && r.kind === 'deliver')) st.applyFs(r, extras);
   st.applyIndex(recs, extras);
   core.notifyJournal(recs);
 }
@@ -195,7 +199,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
       drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered]), true));
     }
-    commitNow(core, st, drafts);
+    commitNow(core, st, drafts, undefined, true);
     onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
   }
   const mb = st.db().mailbox(name);
