@@ -207,11 +207,12 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
     if (keptAttrs?.recentUid !== undefined) st.db().raiseRecent(mb.id, keptAttrs.recentUid);
     st.noteMtimes(mb);
     // A large imported mailbox gets its packed list now, so the first SELECT
-    // after `roost reindex` / a migration does not read every row.
+    // after `roost reindex` / a migration does not read every row. The list
+    // stays loaded (the store bounds what all caches hold): the SELECT that
+    // made this first open is about to ask for it.
     if (found.length >= PACK_MIN && !st.caches.has(mb.id)) {
       st.cache(mb);
       st.packCaches(mb.id);
-      st.caches.delete(mb.id);
     }
   }
   return found.length;
