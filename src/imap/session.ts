@@ -98,6 +98,8 @@ export class Session {
   private badCommands = 0;
   /** Commands received before login (LIMITS.imap.maxCommandsBeforeAuth). */
   private preAuthCommands = 0;
+  /** Commands between dispatch and their result: the client is waiting on us, not idle. */
+  private running = 0;
   private closed = false;
   private ended = false;
   private pumping = false;
@@ -322,6 +324,13 @@ export class Session {
   }
 
   private readonly onTimeout = (): void => {
+    // RFC 3501 §5.4 autologout is for an idle client. A command still running
+    // (a LOGIN whose account's first open indexes 100,000 files, issue 16 §4)
+    // is the server's time: the clock starts again instead.
+    if (this.running > 0) {
+      this.restartAutologout();
+      return;
+    }
     this.byeAndClose('Autologout; idle for too long');
   };
 
@@ -396,6 +405,7 @@ export class Session {
     // Every command resets the autologout timer (RFC 3501 §5.4).
     this.restartAutologout();
     let result: CommandResult;
+    this.running++;
     try {
       result = await spec.run({ s: this, tag: cmd.tag }, cmd as never);
     } catch (err) {
@@ -405,6 +415,8 @@ export class Session {
         const a = answerForError(err, this.log, cmd.name);
         result = { status: a.status, text: a.text, code: a.code ? { name: a.code } : undefined };
       }
+    } finally {
+      this.running--;
     }
     if (result === PENDING) return;
     if (this.state.kind === 'selected' || this.notifier) await this.pushUpdates(allowsExpunge(spec, cmd));
