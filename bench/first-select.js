@@ -14,7 +14,7 @@
 // Files are hard links of one file per 10,000 messages. Results:
 // bench/results/first-select-<ts>.json and bench/results/first-select.md (latest).
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, BIN, spawnRoost } from './lib/node.js';
@@ -184,9 +184,9 @@ function save() {
   const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
   let branch = '';
   try {
-    branch = readFileSync(path.join(ROOT, '.git'), 'utf8').trim();
+    branch = execFileSync('git', ['-C', ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim();
   } catch {
-    // A plain checkout: .git is a directory.
+    // Not a git checkout (an exported tree).
   }
   const result = { benchmark: 'first-select', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: load, bodyBytes: BODY_BYTES, checkout: branch, rows };
   writeFileSync(path.join(outDir, `first-select-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
