@@ -71,6 +71,8 @@ export class Session implements CommandSession {
   private badCommands = 0;
   /** Commands received before login (LIMITS.imap.maxCommandsBeforeAuth). */
   private preAuthCommands = 0;
+  /** Commands between dispatch and their result: the client is waiting on us, not idle. */
+  private running = 0;
   private closed = false;
   private ended = false;
   private pumping = false;
@@ -295,6 +297,13 @@ export class Session implements CommandSession {
   }
 
   private readonly onTimeout = (): void => {
+    // RFC 3501 §5.4 autologout is for an idle client. A command still running
+    // (a LOGIN whose account's first open indexes 100,000 files, issue 16 §4)
+    // is the server's time: the clock starts again instead.
+    if (this.running > 0) {
+      this.restartAutologout();
+      return;
+    }
     this.byeAndClose('Autologout; idle for too long');
   };
 
@@ -365,6 +374,7 @@ export class Session implements CommandSession {
     // Every command resets the autologout timer (RFC 3501 §5.4).
     this.restartAutologout();
     let result: CommandResult;
+    this.running++;
     try {
       result = await runCommand({ s: this, tag: cmd.tag }, cmd);
     } catch (err) {
@@ -374,6 +384,8 @@ export class Session implements CommandSession {
         const a = answerForError(err, this.log, cmd.name);
         result = { status: a.status, text: a.text, code: a.code ? { name: a.code } : undefined };
       }
+    } finally {
+      this.running--;
     }
     if (result === PENDING) return;
     if (this.state.kind === 'selected' || this.notifier) await this.pushUpdates(allowsExpunge(spec, cmd));

@@ -357,15 +357,30 @@ export class AccountState {
     let maxLsn = 0n;
     let schedule = false;
     let uidlsDone = false;
+    // Runs of deliver records (an import writes 5,000 per call): the mailbox row is looked up
+    // once and UIDNEXT/HIGHESTMODSEQ raised once per mailbox, before any other kind of record.
+    const rows = new Map<string, MailboxRow | null>();
+    const bumps = new Map<number, { uidnext: number; modseq: number }>();
+    const flushBumps = (): void => {
+      for (const [id, b] of bumps) {
+        db.bumpUidnext(id, b.uidnext);
+        db.bumpModseq(id, b.modseq);
+      }
+      bumps.clear();
+      rows.clear();
+    };
     db.tx(() => {
       for (const rec of recs) {
         if (rec.lsn > maxLsn) maxLsn = rec.lsn;
         if (extras.lost?.has(rec.lsn)) continue;
         const d = rec.data;
         const origin = (d.origin as string | undefined) ?? null;
+        if (rec.kind !== 'deliver') flushBumps();
         switch (rec.kind) {
           case 'deliver': {
-            const mb = this.ensureMailboxRow(String(d.mailbox), num(d.uidvalidity));
+            const rk = `${String(d.mailbox)}\u0000${num(d.uidvalidity)}`;
+            let mb = rows.get(rk);
+            if (mb === undefined) rows.set(rk, (mb = this.ensureMailboxRow(String(d.mailbox), num(d.uidvalidity))));
             if (!mb) break;
             const renamedTo = extras.renamedTo?.get(rec.lsn);
             const filename = renamedTo ?? String(d.filename);
@@ -384,8 +399,12 @@ export class AccountState {
               vsize: num(d.vsize),
             };
             if (!db.insertMessage(row)) break;
-            db.bumpUidnext(mb.id, row.uid + 1);
-            db.bumpModseq(mb.id, row.modseq);
+            const b = bumps.get(mb.id);
+            if (!b) bumps.set(mb.id, { uidnext: row.uid + 1, modseq: row.modseq });
+            else {
+              if (row.uid + 1 > b.uidnext) b.uidnext = row.uid + 1;
+              if (row.modseq > b.modseq) b.modseq = row.modseq;
+            }
             const st = extras.structures?.get(`${d.mailbox}\u0000${row.uid}`);
             if (st) db.setStructure(mb.id, row.uid, st, extras.sortKeys?.get(`${d.mailbox}\u0000${row.uid}`));
             const sf = extras.searchFields?.get(`${d.mailbox}\u0000${row.uid}`);
@@ -532,6 +551,7 @@ export class AccountState {
             break;
         }
       }
+      flushBumps();
       if (extras.noteMtimes) {
         for (const id of new Set([...appends.values()].map((g) => g.id))) {
           const mb = db.mailboxById(id);

@@ -78,12 +78,16 @@ function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void 
   st.applyIndex(recs, extras);
 }
 
-/** Apply records written synchronously (recovery, import): journal, files, index. */
-function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>): void {
+/**
+ * Apply records written synchronously (recovery, import): journal, files,
+ * index. `foundInPlace`: the deliver records name files just listed where
+ * they are, so their file step (a stat each, 100,000 at a first open) is skipped.
+ */
+function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>, foundInPlace = false): void {
   if (drafts.length === 0) return;
   const recs = core.journal.append(drafts, core.epoch());
   const extras = { structures };
-  for (const r of recs) st.applyFs(r, extras);
+  for (const r of recs) if (!(foundInPlace && r.kind === 'deliver')) st.applyFs(r, extras);
   st.applyIndex(recs, extras);
   core.notifyJournal(recs);
 }
@@ -213,7 +217,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       const fromCourier = courier.get(m.basename) ?? [];
       drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true));
     }
-    commitNow(core, st, drafts);
+    commitNow(core, st, drafts, undefined, true);
     onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
   }
   const mb = st.db().mailbox(name);
@@ -221,11 +225,12 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
     if (keptAttrs?.recentUid !== undefined) st.db().raiseRecent(mb.id, keptAttrs.recentUid);
     st.noteMtimes(mb);
     // A large imported mailbox gets its packed list now, so the first SELECT
-    // after `roost reindex` / a migration does not read every row.
+    // after `roost reindex` / a migration does not read every row. The list
+    // stays loaded (the store bounds what all caches hold): the SELECT that
+    // made this first open is about to ask for it.
     if (found.length >= PACK_MIN && !st.caches.has(mb.id)) {
       st.cache(mb);
       st.packCaches(mb.id);
-      st.caches.delete(mb.id);
     }
   }
   return found.length;
