@@ -303,6 +303,21 @@ export const LIMITS = {
     keywordTables: 4096,
     /** Largest Courier keyword file read (courierimapkeywords/:list or one update file); a larger one is ignored. */
     maxCourierKeywordsBytes: 64 * 1024 * 1024,
+    /**
+     * Whole-message reads up to this size (POP3 RETR, small FETCH bodies) are
+     * done on the main thread while files come from the page cache: three
+     * system calls instead of three thread-pool round trips (maildir/quick-read.ts).
+     */
+    quickReadMaxBytes: 128 * 1024,
+    /**
+     * Quick reads between two looks at the process's block-input count
+     * (getrusage ru_inblock): when it grew, files came from the disk, and
+     * reads go through the thread pool again for quickReadBackoffMs. A single
+     * quick read slower than quickReadSlowMs (a remote file system) does the same.
+     */
+    quickReadCheckEvery: 32,
+    quickReadSlowMs: 20,
+    quickReadBackoffMs: 1000,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,

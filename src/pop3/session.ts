@@ -183,6 +183,11 @@ export class Session {
     return this.reader.readLine();
   }
 
+  /** A complete command line from the client is waiting (it pipelines). */
+  commandWaiting(): boolean {
+    return this.reader.hasLine();
+  }
+
   /** Up to `max` command lines the client has already sent (pipelining), without consuming them. */
   peekCommands(max: number): string[] {
     return this.reader.peekLines(max);

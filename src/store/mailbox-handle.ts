@@ -28,6 +28,7 @@ import type { MimeTree, SortKeys } from './mime/types.js';
 import type { StoreImpl } from './store-impl.js';
 import type { MailboxHandle, MessageFile, StoredFieldsNeedle } from './store.js';
 import { FdMessageFile } from './maildir/message-file.js';
+import { quickRead, quickReadAllowed } from './maildir/quick-read.js';
 import type { CopyResult, FlagOp, MailboxEvent, MailboxSnapshot, RecentRange, StoreFlagsResult } from './types.js';
 
 export class MailboxHandleImpl implements MailboxHandle {
@@ -140,6 +141,18 @@ export class MailboxHandleImpl implements MailboxHandle {
   }
 
   async readMessage(uid: number, range?: { start: number; end: number }): Promise<Buffer> {
+    if (!range && this.knownDir !== null) {
+      // A small file at the name the cache knows: read on the main thread while the disk is warm (maildir/quick-read.ts).
+      const e = this.entry(uid);
+      if (quickReadAllowed(e.size)) {
+        noteForeground();
+        try {
+          return quickRead(path.join(this.knownDir, e.diskName), e.size);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    }
     // Plain descriptors and callbacks: a FileHandle costs noticeably more per call, and SEARCH/FETCH read thousands of small files.
     const fd = await this.openFile(uid, fdOpen);
     try {

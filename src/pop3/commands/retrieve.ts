@@ -127,9 +127,7 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
     await s.reply(errorReply(e, s.log));
     return false;
   }
-  // Pipelining: RETR/TOP commands already received get their messages
-  // opened while this one is on the wire.
-  s.readAhead(planAhead(s, lines === null ? msg : null));
+  const plan = planAhead(s, lines === null ? msg : null);
   const first = Buffer.from(lines === null ? `+OK ${look.record.vsize} octets\r\n` : '+OK Top of message follows.\r\n');
   // size = vsize: the file has no bare LF (vsize counts each as two octets), so only dots need adding.
   const stuffer = new DotStuffer(lines, look.record.size === look.record.vsize);
@@ -139,9 +137,17 @@ async function send(s: Session, msg: number, lines: number | null): Promise<bool
     const converted = stuffer.convert(body);
     octets = converted.length;
     pop3BytesRetrieved.inc(octets);
-    await s.out.write(first, converted, stuffer.end());
+    const queued = s.out.write(first, converted, stuffer.end());
+    // A client that waits for this reply gets it before the guess at its next
+    // message is read: the read then overlaps the client's turn, not ours.
+    if (!s.commandWaiting()) s.out.push();
+    s.readAhead(plan);
+    await queued;
     return !s.socket.destroyed;
   }
+  // Pipelining: RETR/TOP commands already received get their messages
+  // opened while this one is on the wire.
+  s.readAhead(plan);
   // A large one streams straight into the socket, after the replies queued before it.
   await s.out.flush();
   try {

@@ -1,0 +1,49 @@
+/**
+ * maildir/quick-read.ts: whole small files read on the main thread. Real
+ * files in a temporary directory; the size limit at N and N+1.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/limits.js';
+import { quickRead, quickReadAllowed, quickReadCold } from '../../src/store/maildir/quick-read.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-quick-read-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, bytes: Buffer): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, bytes);
+  return f;
+}
+
+describe('quickRead', () => {
+  const body = Buffer.from('Subject: x\n\n' + 'line of text\n'.repeat(500));
+
+  it('reads a file of the expected size whole', () => {
+    expect(quickRead(file('exact', body), body.length).equals(body)).toBe(true);
+  });
+
+  it('reads on to the end of a file longer than expected (the index is behind)', () => {
+    expect(quickRead(file('longer', body), 10).equals(body)).toBe(true);
+  });
+
+  it('returns what is there of a file shorter than expected (the caller judges truncation)', () => {
+    expect(quickRead(file('shorter', body), body.length + 100).equals(body)).toBe(true);
+  });
+
+  it('reads an empty file', () => {
+    expect(quickRead(file('empty', Buffer.alloc(0)), 0).length).toBe(0);
+  });
+
+  it('throws ENOENT for a missing file, so the caller looks the message up again', () => {
+    expect(() => quickRead(path.join(dir, 'missing'), 10)).toThrow(expect.objectContaining({ code: 'ENOENT' }) as Error);
+  });
+
+  it('is allowed up to quickReadMaxBytes, not one byte more', () => {
+    expect(quickReadCold()).toBe(false);
+    expect(quickReadAllowed(LIMITS.store.quickReadMaxBytes)).toBe(true);
+    expect(quickReadAllowed(LIMITS.store.quickReadMaxBytes + 1)).toBe(false);
+  });
+});
