@@ -177,6 +177,11 @@ export class UserStoreImpl implements UserStore {
     return { messages: r.n, recent: r.recent, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };
   }
 
+  async checkMailbox(name: MailboxName): Promise<void> {
+    // The row is read from the index file, so a mailbox another process made is seen too.
+    this.st.requireMailbox(normalizeMailboxName(name));
+  }
+
   async openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle> {
     const n = normalizeMailboxName(name);
     await this.store.prepareIndex(this.st);
