@@ -359,6 +359,10 @@ export class StoreImpl implements Store, StoreCore {
     try {
       if (!draft.finished) await draft.finish();
       if (draft.isDiscarded) throw new RoostError('TEMP', 'draft was discarded');
+      // The data fdatasync starts now, beside the stat, the tmp/ links and the journal commit
+      // instead of after them; no job resolves (no OK, no K) before it has completed (commit.ts).
+      const dataSynced = draft.datasync();
+      dataSynced.catch(() => undefined);
       // Built while the bytes streamed in (SpoolDraft): the message is not read back.
       const content = draft.smallContent();
       let structure: string | null = null;
@@ -433,7 +437,7 @@ export class StoreImpl implements Store, StoreCore {
           });
         },
         // Copies (EXDEV) were fsync'd when made; the hard links share the spool inode.
-        dataSync: () => draft.datasync(),
+        dataSync: () => dataSynced,
         afterJournal: async (recs) => {
           if (content) for (const r of recs) this.keepBody(r.lsn, content);
           // rename(2) can wait on the filesystem journal: run them in the thread pool.
