@@ -375,8 +375,11 @@ export class StoreImpl implements Store, StoreCore {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
       // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
-      if (o.internalDate) await fsp.utimes(draft.path, o.internalDate, o.internalDate);
-      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((await fsp.stat(draft.path)).mtimeMs);
+      // Beside the tmp/ links below (they share the inode, and link(2) leaves the mtime alone).
+      const dated = o.internalDate
+        ? fsp.utimes(draft.path, o.internalDate, o.internalDate).then(() => o.internalDate!.getTime())
+        : fsp.stat(draft.path).then((st) => Math.floor(st.mtimeMs));
+      dated.catch(() => undefined);
       const size = draft.size;
       const vsize = draft.vsize;
       const prepared: { t: SaveTarget; basename: string; filename: string; tmp: string }[] = [];
@@ -399,6 +402,7 @@ export class StoreImpl implements Store, StoreCore {
         inflight.push([t.st, key]);
         prepared.push({ t: { ...t, flags }, basename, filename, tmp });
       }
+      const internalDate = await dated;
       done();
       const structures = new Map<string, string>();
       const fields = draft.searchFields();
