@@ -418,7 +418,8 @@ export class Session implements CommandSession {
     if (head.size > appendLimit(this.ctx)) return refuse('NO', 'Message too large', { name: 'TOOBIG' });
     if (this.mode?.kind !== 'append') {
       try {
-        await this.state.user.status(head.mailbox);
+        // Only existence matters here (TRYCREATE): status() would count every message before each "+".
+        await this.state.user.checkMailbox(head.mailbox);
       } catch (err) {
         if (isRoostError(err, 'NOTFOUND')) return refuse('NO', 'Mailbox does not exist', { name: 'TRYCREATE' });
         const a = answerForError(err, this.log, 'APPEND');

@@ -19,7 +19,7 @@ import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import type { Journal, RecordDraft } from './index/journal.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
-import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
+import { writeDovecotSubscriptionsAsync } from './maildir/subscriptions.js';
 import { applyKeywordsFs, applySideIndex, writePop3FromIndex } from './side-files.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
@@ -576,12 +576,24 @@ export class AccountState {
    */
   private writeSubscriptions(): void {
     const db = this.db();
-    const names = [...db.mailboxes().filter((r) => r.subscribed === 1).map((r) => r.name), ...db.orphanSubscriptions()].sort();
-    try {
-      writeDovecotSubscriptions(this.account.maildir, names);
-    } catch (err) {
-      this.core.warn('store: cannot write the subscriptions file', err);
-    }
+    const first = this.subscriptionsNext === null;
+    // The list as of this change; writes run one after another and a burst of changes writes only the last list.
+    this.subscriptionsNext = [...db.mailboxes().filter((r) => r.subscribed === 1).map((r) => r.name), ...db.orphanSubscriptions()].sort();
+    if (!first) return;
+    const maildir = this.account.maildir;
+    this.subscriptionsWriting = this.subscriptionsWriting.then(async () => {
+      const names = this.subscriptionsNext!;
+      this.subscriptionsNext = null;
+      await writeDovecotSubscriptionsAsync(maildir, names).catch((err: unknown) => this.core.warn('store: cannot write the subscriptions file', err));
+    });
+  }
+
+  private subscriptionsNext: string[] | null = null;
+  private subscriptionsWriting: Promise<void> = Promise.resolve();
+
+  /** Resolves once the subscriptions file holds the list of every change applied so far. */
+  subscriptionsWritten(): Promise<void> {
+    return this.subscriptionsWriting;
   }
 
   private ensureMailboxRow(name: string, uidvalidity: number): MailboxRow | null {
@@ -633,7 +645,7 @@ export class AccountState {
 
   /** Resolves when no file work is pending (tests, close). */
   fsIdle(): Promise<void> {
-    return this.files.idle();
+    return Promise.all([this.files.idle(), this.subscriptionsWritten()]).then(() => undefined);
   }
 }
 

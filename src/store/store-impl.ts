@@ -364,6 +364,10 @@ export class StoreImpl implements Store, StoreCore {
     try {
       if (!draft.finished) await draft.finish();
       if (draft.isDiscarded) throw new RoostError('TEMP', 'draft was discarded');
+      // The data fdatasync starts now, beside the stat, the tmp/ links and the journal commit
+      // instead of after them; no job resolves (no OK, no K) before it has completed (commit.ts).
+      const dataSynced = draft.datasync();
+      dataSynced.catch(() => undefined);
       // Built while the bytes streamed in (SpoolDraft): the message is not read back.
       const content = draft.smallContent();
       let structure: string | null = null;
@@ -376,8 +380,11 @@ export class StoreImpl implements Store, StoreCore {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
       // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
-      if (o.internalDate) await fsp.utimes(draft.path, o.internalDate, o.internalDate);
-      const internalDate = o.internalDate ? o.internalDate.getTime() : Math.floor((await fsp.stat(draft.path)).mtimeMs);
+      // Beside the tmp/ links below (they share the inode, and link(2) leaves the mtime alone).
+      const dated = o.internalDate
+        ? fsp.utimes(draft.path, o.internalDate, o.internalDate).then(() => o.internalDate!.getTime())
+        : fsp.stat(draft.path).then((st) => Math.floor(st.mtimeMs));
+      dated.catch(() => undefined);
       const size = draft.size;
       const vsize = draft.vsize;
       const prepared: { t: SaveTarget; basename: string; filename: string; tmp: string }[] = [];
@@ -400,6 +407,7 @@ export class StoreImpl implements Store, StoreCore {
         inflight.push([t.st, key]);
         prepared.push({ t: { ...t, flags }, basename, filename, tmp });
       }
+      const internalDate = await dated;
       done();
       // Tables that grew go to the journal before the deliveries naming their letters (./side-files.ts).
       for (const p of prepared) if (p.filename.startsWith('cur/')) await journalKeywords(p.t.st, p.t.mailbox);
@@ -440,7 +448,7 @@ export class StoreImpl implements Store, StoreCore {
           });
         },
         // Copies (EXDEV) were fsync'd when made; the hard links share the spool inode.
-        dataSync: () => draft.datasync(),
+        dataSync: () => dataSynced,
         afterJournal: async (recs) => {
           if (content) for (const r of recs) this.keepBody(r.lsn, content);
           // rename(2) can wait on the filesystem journal: run them in the thread pool.

@@ -232,6 +232,11 @@ export interface UserStore {
   /** Every subscribed name, sorted: subscribed mailboxes and subscriptions that outlived their mailbox. */
   subscriptions(): Promise<readonly MailboxName[]>;
   status(name: MailboxName): Promise<MailboxStatus>;
+  /**
+   * Throws RoostError('NOTFOUND') unless the mailbox exists: one index row
+   * read, no counts (APPEND's check before its continuation request).
+   */
+  checkMailbox(name: MailboxName): Promise<void>;
   openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle>;
   /** IMAP APPEND: store a finished draft into a mailbox. */
   append(name: MailboxName, draft: Draft, opts?: AppendOptions): Promise<SavedMessage>;

@@ -177,6 +177,11 @@ export class UserStoreImpl implements UserStore {
     return { messages: r.n, recent: r.recent, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };
   }
 
+  async checkMailbox(name: MailboxName): Promise<void> {
+    // The row is read from the index file, so a mailbox another process made is seen too.
+    this.st.requireMailbox(normalizeMailboxName(name));
+  }
+
   async openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle> {
     const n = normalizeMailboxName(name);
     await this.store.prepareIndex(this.st);
@@ -272,12 +277,15 @@ export class UserStoreImpl implements UserStore {
       afterJournal: async (recs) => {
         // New folders' directories made in the thread pool first (mkdir waits on the
         // filesystem journal); applyFs then finds them in place.
-        for (const r of recs) {
-          if (r.kind === 'mailbox-create') await ensureMaildirAsync(this.st.dir(String(r.data.mailbox)), String(r.data.mailbox) !== INBOX);
-        }
+        // All at once: the first login makes five special-use folders (RFC 6154) in one commit.
+        await Promise.all(
+          recs.filter((r) => r.kind === 'mailbox-create').map((r) => ensureMaildirAsync(this.st.dir(String(r.data.mailbox)), String(r.data.mailbox) !== INBOX)),
+        );
         return recs.flatMap((r) => this.st.applyFs(r, {}));
       },
       finish: (recs) => this.st.applyIndex(recs),
     });
+    // The Dovecot subscriptions file (written off the event loop) is in place before the client hears OK.
+    await this.st.subscriptionsWritten();
   }
 }

@@ -289,6 +289,29 @@ describe('mailboxes', () => {
     c.close();
   });
 
+  it('APPEND checks only that the mailbox exists before "+": inbox in any case, one made by another session, none after DELETE', async () => {
+    const c = await login(n.port, n.user, n.pass);
+    const other = await login(n.port, n.user, n.pass);
+    const msg = message(51);
+    const size = Buffer.byteLength(msg);
+    c.write(`q1 APPEND inbox {${size}}\r\n`);
+    expect(await c.line()).toMatch(/^\+ /);
+    c.write(`${msg}\r\n`);
+    expect((await c.until('q1')).tagged).toMatch(/^q1 OK \[APPENDUID \d+ \d+\]/);
+    expect((await other.cmd('CREATE Later')).tagged).toMatch(/OK/);
+    c.write(`q2 APPEND Later {${size}}\r\n`);
+    expect(await c.line()).toMatch(/^\+ /);
+    c.write(`${msg}\r\n`);
+    expect((await c.until('q2')).tagged).toMatch(/^q2 OK \[APPENDUID \d+ 1\]/);
+    expect((await other.cmd('DELETE Later')).tagged).toMatch(/OK/);
+    c.write(`q3 APPEND Later {${size}}\r\n`);
+    expect((await c.until('q3')).tagged).toMatch(/^q3 NO \[TRYCREATE\]/);
+    // The connection is still in step: the refused literal was never sent.
+    expect((await c.cmd('NOOP')).tagged).toMatch(/OK/);
+    c.close();
+    other.close();
+  });
+
   it('COPY and MOVE answer COPYUID; MOVE expunges; missing destination gets TRYCREATE', async () => {
     const c = await login(n.port, n.user, n.pass);
     await c.cmd('CREATE Dest');

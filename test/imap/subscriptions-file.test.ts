@@ -45,4 +45,32 @@ describe('Dovecot subscriptions file', () => {
     expect(parseDovecotSubscriptions(file()).sort()).toEqual(await lsub());
     c.close();
   });
+
+  it('holds the special-use folders when the first LOGIN answers, each folder a whole Maildir++ folder on disk', async () => {
+    const acct = await n.t.addUser('first@example.org', 'first-pw');
+    const c = await login(n.port, 'first@example.org', 'first-pw');
+    const names = parseDovecotSubscriptions(fs.readFileSync(path.join(acct.maildir, 'subscriptions'), 'utf8'));
+    expect(names.sort()).toEqual(['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
+    for (const f of names.filter((x) => x !== 'INBOX')) {
+      for (const sub of ['cur', 'new', 'tmp']) expect(fs.statSync(path.join(acct.maildir, `.${f}`, sub)).isDirectory()).toBe(true);
+      expect(fs.existsSync(path.join(acct.maildir, `.${f}`, 'maildirfolder'))).toBe(true);
+    }
+    c.close();
+  });
+
+  it('after a pipelined burst of SUBSCRIBE and UNSUBSCRIBE holds the last list', async () => {
+    const c = await login(n.port, n.user, n.pass);
+    expect((await c.cmd('CREATE Burst')).tagged).toMatch(/OK/);
+    const tags: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      tags.push(`b${i}`);
+      c.write(`b${i} ${i % 2 === 0 ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} Burst\r\n`);
+    }
+    for (const t of tags) expect((await c.until(t)).tagged).toMatch(/OK/);
+    // Nine changes, the last a SUBSCRIBE.
+    expect(parseDovecotSubscriptions(file())).toContain('Burst');
+    expect((await c.cmd('UNSUBSCRIBE Burst')).tagged).toMatch(/OK/);
+    expect(parseDovecotSubscriptions(file())).not.toContain('Burst');
+    c.close();
+  });
 });

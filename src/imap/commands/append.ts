@@ -40,7 +40,7 @@ export async function appendCommand(env: CommandEnv, cmd: CommandOf<'APPEND'>): 
   if (!assembly) {
     // Only CATENATE URL parts, no literal: the mailbox was not checked yet (TRYCREATE comes before BADURL).
     try {
-      await s.user.status(name);
+      await s.user.checkMailbox(name);
     } catch (err) {
       if (isRoostError(err, 'NOTFOUND')) return no('Mailbox does not exist', { name: 'TRYCREATE' });
       throw err;

@@ -101,6 +101,19 @@ export function replaceFileSync(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
+/** replaceFileSync() in the thread pool: the fsync does not hold the event loop (and every other session) still. */
+export async function replaceFile(file: string, text: string): Promise<void> {
+  const tmp = `${file}.roost-${process.pid}`;
+  const fd = await fdOpen(tmp, 'w');
+  try {
+    await new Promise<void>((resolve, reject) => fs.write(fd, text, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+  } finally {
+    await fdClose(fd);
+  }
+  await fs.promises.rename(tmp, file);
+}
+
 /** Append `text` to `file` (created 0600 when missing) and fsync it before returning. */
 export function appendFileSyncedSync(file: string, text: string): void {
   writeSyncedSync(file, 'a', text);

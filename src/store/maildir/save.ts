@@ -343,8 +343,12 @@ export function fsyncDirSync(dir: string): void {
 
 /** ensureMaildir in the thread pool. */
 export async function ensureMaildirAsync(dir: string, isFolder: boolean): Promise<void> {
-  for (const sub of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
-  if (isFolder) await fsp.writeFile(path.join(dir, 'maildirfolder'), '', { mode: 0o600, flag: 'a' });
+  // Two thread-pool round trips, not four: the folder, then its three subdirectories and marker at once.
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Promise.all([
+    ...['cur', 'new', 'tmp'].map((sub) => fsp.mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 })),
+    ...(isFolder ? [fsp.writeFile(path.join(dir, 'maildirfolder'), '', { mode: 0o600, flag: 'a' })] : []),
+  ]);
 }
 
 /** Create cur/ new/ tmp/ (and `maildirfolder` for a Maildir++ folder) if missing. */

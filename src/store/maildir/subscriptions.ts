@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { replaceFileSync } from './fd.js';
+import { replaceFile, replaceFileSync } from './fd.js';
 import { decodeMUtf7, INBOX, normalizeMailboxName } from './names.js';
 
 const V2_HEADER = 'V\t2';
@@ -115,4 +115,9 @@ export const DOVECOT_SUBSCRIPTIONS_FILE = 'subscriptions';
  */
 export function writeDovecotSubscriptions(maildir: string, names: readonly string[]): void {
   replaceFileSync(path.join(maildir, DOVECOT_SUBSCRIPTIONS_FILE), formatDovecotSubscriptions(names));
+}
+
+/** writeDovecotSubscriptions() in the thread pool. */
+export function writeDovecotSubscriptionsAsync(maildir: string, names: readonly string[]): Promise<void> {
+  return replaceFile(path.join(maildir, DOVECOT_SUBSCRIPTIONS_FILE), formatDovecotSubscriptions(names));
 }
