@@ -15,7 +15,7 @@ export async function* manifest(store: Store, directory: Directory): AsyncGenera
   for (const accountId of ids) {
     const account = await directory.accountById(accountId);
     if (!account) continue;
-    const user = store.user(account);
+    const user = store.user(account, { frozenToo: true });
     const boxes = [...(await user.listMailboxes())].filter((b) => b.selectable).map((b) => b.name).sort();
     for (const name of boxes) {
       const box = await user.openMailbox(name, { readOnly: true });
