@@ -4,16 +4,16 @@
  * file — and the differences are listed. Exit 0 only when there are none.
  */
 import { createHash } from 'node:crypto';
-import type { Directory } from '../accounts/directory.js';
+import type { Account, Directory } from '../accounts/directory.js';
 import type { Store } from '../store/store.js';
 import type { Link, MailboxManifest } from './protocol.js';
 import { expect } from './handshake.js';
 
-/** Every mailbox of every account in this store, in a stable order. */
-export async function* manifest(store: Store, directory: Directory): AsyncGenerator<MailboxManifest> {
-  const ids = [...(await store.replication.listAccountIds())].sort();
+/** Every mailbox of every account in this store (or of `only`), in a stable order. */
+export async function* manifest(store: Store, directory: Directory, only?: Account): AsyncGenerator<MailboxManifest> {
+  const ids = only ? [only.id] : [...(await store.replication.listAccountIds())].sort();
   for (const accountId of ids) {
-    const account = await directory.accountById(accountId);
+    const account = only ?? (await directory.accountById(accountId));
     if (!account) continue;
     const user = store.user(account, { frozenToo: true });
     const boxes = [...(await user.listMailboxes())].filter((b) => b.selectable).map((b) => b.name).sort();
@@ -42,8 +42,8 @@ export async function* manifest(store: Store, directory: Directory): AsyncGenera
   }
 }
 
-export async function sendManifest(store: Store, directory: Directory, link: Link): Promise<void> {
-  for await (const entry of manifest(store, directory)) await link.send({ t: 'manifest', entry });
+export async function sendManifest(store: Store, directory: Directory, link: Link, only?: Account): Promise<void> {
+  for await (const entry of manifest(store, directory, only)) await link.send({ t: 'manifest', entry });
   await link.send({ t: 'manifest-end', lastLsn: store.lastLsn().toString() });
 }
 

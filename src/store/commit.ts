@@ -23,6 +23,12 @@ import { fsyncDir } from './maildir/save.js';
 import { beginIndexBatch, endIndexBatch } from './index/db.js';
 
 export interface CommitJob<T> {
+  /**
+   * The accounts the job's records will name, checked against the committer's
+   * refusal before build() allocates UIDs or modseqs (a frozen account must
+   * not change at all). The records are checked again after build().
+   */
+  accounts?: readonly string[];
   build(): RecordDraft[];
   /**
    * Make the job's new file data durable (fdatasync). Runs in the thread
@@ -153,6 +159,10 @@ export class GroupCommitter {
     const live: Live[] = [];
     for (const q of batch) {
       try {
+        for (const id of q.job.accounts ?? []) {
+          const refused = this.refusal(id);
+          if (refused) throw refused;
+        }
         const drafts = q.job.build();
         for (const d of drafts) {
           const refused = this.refusal(d.accountId);

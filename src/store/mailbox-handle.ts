@@ -282,6 +282,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       const changed = new Set<number>();
       for (const g of groups.values()) for (const u of g.uids) changed.add(u);
       await this.store.committer.submit({
+        accounts: [this.st.id],
         build: () => {
           this.store.assertWritable();
           const modseq = this.st.db().allocModseq(mb.id);
@@ -313,6 +314,7 @@ export class MailboxHandleImpl implements MailboxHandle {
         .map((e) => e.uid);
       if (targets.length === 0) return [];
       await this.store.committer.submit({
+        accounts: [this.st.id],
         build: () => {
           this.store.assertWritable();
           return [this.draft('expunge', { modseq: String(this.st.db().allocModseq(mb.id)), ranges: toRanges(targets, c) })];
@@ -414,6 +416,7 @@ export class MailboxHandleImpl implements MailboxHandle {
         let lastLsn: bigint | undefined;
         const srcDb = this.st.db();
         const result = await this.store.committer.submit({
+        accounts: [this.st.id],
           build: () => {
             this.store.assertWritable();
             const db = this.st.db();

@@ -26,7 +26,7 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { mailboxDir } from './maildir/names.js';
 import { fsyncDir } from './maildir/save.js';
-import { installIndex } from './snapshot.js';
+import { installIndex, liveFiles } from './snapshot.js';
 import type { StoreImpl } from './store-impl.js';
 import type { SnapshotFile } from './store.js';
 
@@ -97,13 +97,14 @@ export async function clearStaging(store: StoreImpl, accountId: string): Promise
  * linked in from staging. Throws NOTFOUND when a file the image names was
  * never staged (the caller refuses the move; nothing is served from it).
  */
-export async function installMoved(store: StoreImpl, account: Account, image: Buffer, files: readonly SnapshotFile[]): Promise<void> {
+export async function installMoved(store: StoreImpl, account: Account, image: Buffer): Promise<{ messages: number; bytes: number }> {
   store.assertWritable();
   const dir = stagingDir(store, account.id);
+  const files = await filesOf(dir, image);
   for (const f of files) {
     if (!fs.existsSync(path.join(dir, stagedName(f)))) throw new RoostError('NOTFOUND', `move of ${account.id}: ${f.mailbox} UID ${f.uid} was never sent`);
   }
-  await installIndex(store, account, rebased(image, store.lastLsn()), store.indexFile(account.id));
+  await installIndex(store, account, image, store.indexFile(account.id), store.lastLsn());
   const dirs = new Set<string>();
   for (const f of files) {
     const target = path.join(mailboxDir(account.maildir, f.mailbox), f.filename);
@@ -114,16 +115,23 @@ export async function installMoved(store: StoreImpl, account: Account, image: Bu
   }
   await Promise.all([...dirs].map((d) => fsyncDir(d)));
   await clearStaging(store, account.id);
+  return { messages: files.length, bytes: files.reduce((n, f) => n + f.size, 0) };
 }
 
-/** The image with its applied_lsn set to `lsn` (this node's LSNs). */
-function rebased(image: Buffer, lsn: bigint): Buffer {
-  const db = new Database(image);
+/** The files an image names (read from a copy on disk: SQLite opens a WAL-mode image only from a file). */
+async function filesOf(dir: string, image: Buffer): Promise<SnapshotFile[]> {
+  await fsp.mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'image.sqlite');
+  await fsp.writeFile(file, image, { mode: 0o600 });
   try {
-    db.prepare("INSERT INTO meta (key, value) VALUES ('applied_lsn', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(lsn.toString());
-    return db.serialize();
+    const db = new Database(file, { readonly: true });
+    try {
+      return liveFiles(db);
+    } finally {
+      db.close();
+    }
   } finally {
-    db.close();
+    for (const ext of ['', '-wal', '-shm']) await fsp.rm(file + ext, { force: true });
   }
 }
 

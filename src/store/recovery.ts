@@ -301,6 +301,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     const structures = new Map<string, string>();
     const sortKeys = new Map<string, string>();
     await core.committer.submit({
+    accounts: [st.id],
       build: () => {
         const db = st.db();
         const drafts: RecordDraft[] = [];

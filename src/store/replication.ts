@@ -65,7 +65,7 @@ export class ReplicationImpl implements ReplicationSupport {
       hasMail: (account) => accountHasMail(st, account),
       stage: (id, file) => stageWriter(st, id, file),
       clearStaging: (id) => clearStaging(st, id),
-      install: (account, image, files) => this.chain.run(() => installMoved(st, account, image, files)),
+      install: (account, image) => this.chain.run(() => installMoved(st, account, image)),
     };
   }
 

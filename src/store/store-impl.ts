@@ -406,6 +406,7 @@ export class StoreImpl implements Store, StoreCore {
       const searchFields = new Map<string, SearchFieldsRow>();
       const sortKeys = new Map<string, string>();
       const saved = await this.committer.submit({
+        accounts: prepared.map((p) => p.t.st.id),
         build: () => {
           this.assertWritable();
           return prepared.map((p): RecordDraft => {
@@ -499,6 +500,7 @@ export class StoreImpl implements Store, StoreCore {
   async journalAccountChange(accountId: string, data: Record<string, unknown>): Promise<bigint> {
     this.assertWritable();
     const recs = await this.committer.submit({
+      accounts: [accountId],
       build: (): RecordDraft[] => {
         this.assertWritable();
         return [{ accountId, kind: 'account', data }];

@@ -425,7 +425,7 @@ export interface AccountMoves {
   stage(accountId: string, file: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void> }>;
   clearStaging(accountId: string): Promise<void>;
   /** Destination: the final image becomes the index; each file it names comes from staging. */
-  install(account: Account, image: Buffer, files: readonly SnapshotFile[]): Promise<void>;
+  install(account: Account, image: Buffer): Promise<{ messages: number; bytes: number }>;
 }
 
 /** One live message named by an account snapshot. */

@@ -1,0 +1,132 @@
+/**
+ * `roost account move` between the primaries of two pairs (issue 18 §3):
+ * two real nodes on loopback sharing replication.secret, QMQP deliveries
+ * and an IMAP session changing flags on the account while it moves; then
+ * the destination's store equals the source's (UIDVALIDITY, UIDs, modseqs,
+ * flags and keywords, POP3 UIDLs, bytes), every acknowledged message is
+ * there once, and the source refuses logins and deliveries. A destination
+ * that already holds mail for the account refuses, and the source serves on
+ * unchanged.
+ */
+import { ImapFlow } from 'imapflow';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Pair, control, deliverUntil, ports, qmqpSend, testMessage, waitUntil } from './pair.js';
+import { listStore } from './inspect.js';
+
+const ALICE = 'alice@example.org';
+
+const pairs: Pair[] = [];
+afterEach(async () => {
+  for (const p of pairs.splice(0)) await p.cleanup();
+});
+
+/** One pair's primary alone (async acknowledgement: its replica is not started). */
+async function primaryOf(users: string[]): Promise<Pair> {
+  const p = await Pair.create({ ack: 'async', users });
+  pairs.push(p);
+  await p.start(p.a);
+  await waitUntil('primary ready', async () => (await control(p.a, 'status')).ok);
+  return p;
+}
+
+async function imap(port: number): Promise<ImapFlow> {
+  const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: ALICE, pass: `pw-${ALICE}` }, tls: { rejectUnauthorized: false }, logger: false });
+  await c.connect();
+  return c;
+}
+
+const comparable = (m: Awaited<ReturnType<typeof listStore>>[number]): string =>
+  [m.mailbox, m.uidvalidity, m.uid, m.modseq, m.basename, m.flags, m.sha256, m.messageId].join(' ');
+
+describe('roost account move', () => {
+  it('moves an account under QMQP load and an IMAP session: identical stores, nothing lost or duplicated', { timeout: 240_000 }, async () => {
+    const src = await primaryOf([ALICE]);
+    const dst = await primaryOf([ALICE]);
+    const sp = await ports(src.a);
+    // Enough before the move that the first round is larger than LIMITS.move.freezeBelowMessages.
+    const before = deliverUntil({ port: sp.qmqp!, users: [ALICE], tag: 'before', clients: 4, perClient: 75, size: (i) => 600 + (i % 7) * 300 });
+    await before.done;
+    expect(before.acked).toHaveLength(300);
+
+    const client = await imap(sp.imap!);
+    await client.mailboxCreate('Archive');
+    await client.mailboxOpen('INBOX');
+    await client.messageFlagsAdd('1:50', ['\\Seen', '$Label1'], { uid: true });
+    await client.messageMove('51:60', 'Archive', { uid: true });
+
+    // During the move: more deliveries, and flag changes from the session until it is refused.
+    let moving = true;
+    const during = deliverUntil({ port: sp.qmqp!, users: [ALICE], tag: 'during', clients: 2, perClient: 400, size: () => 900, stop: () => !moving });
+    let flagged = 0;
+    let refused = 0;
+    const session = (async () => {
+      for (let uid = 61; uid <= 300 && moving; uid++) {
+        try {
+          await client.messageFlagsAdd(String(uid), ['\\Flagged'], { uid: true });
+          flagged++;
+        } catch {
+          refused++;
+          break;
+        }
+      }
+    })();
+    const moved = await control(src.a, 'account-move', { address: ALICE, to: `127.0.0.1:${dst.a.replPort}` });
+    moving = false;
+    await Promise.all([during.done, session]);
+    await client.logout().catch(() => undefined);
+    expect(moved.error).toBeUndefined();
+    expect(moved.ok).toBe(true);
+    expect(moved.result.report.identical).toBe(true);
+    expect(moved.result.freezeMs).toBeLessThan(60_000);
+    expect(flagged + refused).toBeGreaterThan(0);
+
+    // The source no longer takes mail or logins for the account.
+    const z = await qmqpSend(sp.qmqp!, testMessage(0, 'after'), 's@example.net', [ALICE]);
+    expect(z[0]).toBe('Z');
+    await expect(imap(sp.imap!)).rejects.toThrow();
+
+    // The destination serves it: the session's flags and the moved messages are there.
+    const dp = await ports(dst.a);
+    const c2 = await imap(dp.imap!);
+    const box = await c2.mailboxOpen('INBOX');
+    expect(box.exists).toBeGreaterThan(0);
+    await c2.logout();
+
+    await src.kill(src.a, 'SIGTERM');
+    await dst.kill(dst.a, 'SIGTERM');
+    const a = await listStore(src.a.dataDir, [ALICE]);
+    const b = await listStore(dst.a.dataDir, [ALICE]);
+    expect(b.map(comparable).sort()).toEqual(a.map(comparable).sort());
+    // Every acknowledged delivery is there exactly once.
+    const ids = b.map((m) => m.messageId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const k of [...before.acked, ...during.acked]) expect(ids).toContain(k.slice(ALICE.length + 1));
+    expect(b.length).toBe(before.acked.length + during.acked.length);
+    expect(b.filter((m) => m.mailbox === 'Archive')).toHaveLength(10);
+    expect(b.filter((m) => m.flags.includes('$Label1'))).toHaveLength(50);
+  });
+
+  it('a destination that holds mail for the account refuses; the source serves on unchanged', { timeout: 120_000 }, async () => {
+    const src = await primaryOf([ALICE]);
+    const dst = await primaryOf([ALICE]);
+    const sp = await ports(src.a);
+    const dp = await ports(dst.a);
+    expect((await qmqpSend(sp.qmqp!, testMessage(1, 'src'), 's@example.net', [ALICE]))[0]).toBe('K');
+    expect((await qmqpSend(dp.qmqp!, testMessage(2, 'dst'), 's@example.net', [ALICE]))[0]).toBe('K');
+    const r = await control(src.a, 'account-move', { address: ALICE, to: `127.0.0.1:${dst.a.replPort}` });
+    expect(r.ok).toBe(false);
+    expect(r.error?.message).toMatch(/already holds mail/);
+    // Still serving: a delivery and a login work.
+    expect((await qmqpSend(sp.qmqp!, testMessage(3, 'src'), 's@example.net', [ALICE]))[0]).toBe('K');
+    const c = await imap(sp.imap!);
+    expect((await c.mailboxOpen('INBOX')).exists).toBe(2);
+    await c.logout();
+    // The destination's own copy is untouched.
+    const c2 = await imap(dp.imap!);
+    expect((await c2.mailboxOpen('INBOX')).exists).toBe(1);
+    await c2.logout();
+    // purge refuses an account that was not moved.
+    const purge = await control(src.a, 'account-purge', { address: ALICE });
+    expect(purge.ok).toBe(false);
+  });
+});
