@@ -12,6 +12,9 @@ import { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pair, control, deliverUntil, ports, qmqpSend, testMessage, waitUntil } from './pair.js';
 import { listStore } from './inspect.js';
+import { roostProcess } from '../helpers/cli.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 const ALICE = 'alice@example.org';
 
@@ -70,14 +73,16 @@ describe('roost account move', () => {
         }
       }
     })();
-    const moved = await control(src.a, 'account-move', { address: ALICE, to: `127.0.0.1:${dst.a.replPort}` });
+    const run = await roostProcess(['account', 'move', ALICE, '--to', `127.0.0.1:${dst.a.replPort}`, '--json', '--config', src.a.proc!.configFile], { timeoutMs: 180_000 });
     moving = false;
     await Promise.all([during.done, session]);
     await client.logout().catch(() => undefined);
-    expect(moved.error).toBeUndefined();
-    expect(moved.ok).toBe(true);
-    expect(moved.result.report.identical).toBe(true);
-    expect(moved.result.freezeMs).toBeLessThan(60_000);
+    expect(run.stderr).toMatch(/"progress":"account move"/);
+    expect(run.code).toBe(0);
+    const moved = JSON.parse(run.stdout) as { report: { identical: boolean }; freezeMs: number; messages: number; messagesPerSecond: number; rounds: number };
+    expect(moved.report.identical).toBe(true);
+    expect(moved.rounds).toBeGreaterThanOrEqual(2);
+    expect(moved.freezeMs).toBeLessThan(60_000);
     expect(flagged + refused).toBeGreaterThan(0);
 
     // The source no longer takes mail or logins for the account.
@@ -104,6 +109,15 @@ describe('roost account move', () => {
     expect(b.length).toBe(before.acked.length + during.acked.length);
     expect(b.filter((m) => m.mailbox === 'Archive')).toHaveLength(10);
     expect(b.filter((m) => m.flags.includes('$Label1'))).toHaveLength(50);
+    expect(moved.messages).toBe(b.length);
+
+    // The moved mark is durable: restarted, the source still refuses; purge then removes its copy.
+    await src.start(src.a);
+    expect((await qmqpSend((await ports(src.a)).qmqp!, testMessage(1, 'after'), 's@example.net', [ALICE]))[0]).toBe('Z');
+    const purged = await roostProcess(['account', 'purge', ALICE, '--config', src.a.proc!.configFile]);
+    expect(purged.stdout).toMatch(/purged the copy of alice@example.org \(moved to 127\.0\.0\.1\)/);
+    expect(purged.code).toBe(0);
+    expect(existsSync(path.join(src.a.dataDir, 'mail', 'example.org', 'alice', 'Maildir'))).toBe(false);
   });
 
   it('a destination that holds mail for the account refuses; the source serves on unchanged', { timeout: 120_000 }, async () => {
@@ -113,9 +127,9 @@ describe('roost account move', () => {
     const dp = await ports(dst.a);
     expect((await qmqpSend(sp.qmqp!, testMessage(1, 'src'), 's@example.net', [ALICE]))[0]).toBe('K');
     expect((await qmqpSend(dp.qmqp!, testMessage(2, 'dst'), 's@example.net', [ALICE]))[0]).toBe('K');
-    const r = await control(src.a, 'account-move', { address: ALICE, to: `127.0.0.1:${dst.a.replPort}` });
-    expect(r.ok).toBe(false);
-    expect(r.error?.message).toMatch(/already holds mail/);
+    const r = await roostProcess(['account', 'move', ALICE, '--to', `127.0.0.1:${dst.a.replPort}`, '--config', src.a.proc!.configFile]);
+    expect(r.stderr).toMatch(/already holds mail/);
+    expect(r.code).not.toBe(0);
     // Still serving: a delivery and a login work.
     expect((await qmqpSend(sp.qmqp!, testMessage(3, 'src'), 's@example.net', [ALICE]))[0]).toBe('K');
     const c = await imap(sp.imap!);
