@@ -406,6 +406,8 @@ export const LIMITS = {
     freezeBelowMessages: 200,
     /** Longest the frozen source waits for commits in flight to reach the account's index. */
     settleTimeoutMs: 5000,
+    /** Staged files of a move whose fdatasync runs at once on the destination (each holds an open file). */
+    syncsInFlight: 32,
     /** Longest a move waits for the destination's answer to one step (a round's install, the final manifest). */
     stepTimeoutMs: 10 * 60_000,
   },

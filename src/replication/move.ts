@@ -165,6 +165,8 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string):
     for (;;) {
       const r = await expect(link, 'move-round', LIMITS.move.stepTimeoutMs);
       const image = r.final ? await receiveImage(link, r.imageBytes) : null;
+      // Each staged file's fdatasync runs in the thread pool while the next one arrives; at most syncsInFlight at once.
+      const syncing = new Set<Promise<void>>();
       for (let i = 0; i < r.files; i++) {
         const m = await link.next(LIMITS.move.stepTimeoutMs);
         const frame = m.frame;
@@ -172,8 +174,13 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string):
         if (frame.lost) continue;
         const w = await moves.stage(account.id, frame.file);
         await receiveBody(link, m, (piece) => w.write(piece), LIMITS.move.stepTimeoutMs);
-        await w.finish();
+        const done: Promise<void> = w.finish().finally(() => syncing.delete(done));
+        // Awaited below (race, all); this only keeps a failure seen there from also being unhandled.
+        done.catch(() => undefined);
+        syncing.add(done);
+        if (syncing.size >= LIMITS.move.syncsInFlight) await Promise.race(syncing);
       }
+      await Promise.all(syncing);
       const flush = await expect(link, 'snap-flush', LIMITS.move.stepTimeoutMs);
       if (image) {
         const got = await moves.install(account, image);

@@ -10,7 +10,7 @@
  */
 import { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pair, control, deliverUntil, ports, qmqpSend, testMessage, waitUntil } from './pair.js';
+import { Pair, control, deliverUntil, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 import { listStore } from './inspect.js';
 import { roostProcess } from '../helpers/cli.js';
 import { existsSync } from 'node:fs';
@@ -118,6 +118,31 @@ describe('roost account move', () => {
     expect(purged.stdout).toMatch(/purged the copy of alice@example.org \(moved to 127\.0\.0\.1\)/);
     expect(purged.code).toBe(0);
     expect(existsSync(path.join(src.a.dataDir, 'mail', 'example.org', 'alice', 'Maildir'))).toBe(false);
+  });
+
+  it("the destination pair's replica gets the moved account (a full resync) and verifies identical", { timeout: 240_000 }, async () => {
+    const src = await primaryOf([ALICE]);
+    const dst = await Pair.create({ ack: 'sync', users: [ALICE, 'bob@example.org'] });
+    pairs.push(dst);
+    await dst.startBoth();
+    await waitUntil('destination replica following', async () => (await replStatus(dst.a)).replication.connected === true, 60_000);
+    const sp = await ports(src.a);
+    const load = deliverUntil({ port: sp.qmqp!, users: [ALICE], tag: 'pair', clients: 2, perClient: 40, size: () => 700 });
+    await load.done;
+    expect((await qmqpSend((await ports(dst.a)).qmqp!, testMessage(1, 'bob'), 's@example.net', ['bob@example.org']))[0]).toBe('K');
+    const run = await roostProcess(['account', 'move', ALICE, '--to', `127.0.0.1:${dst.a.replPort}`, '--config', src.a.proc!.configFile], { timeoutMs: 180_000 });
+    expect(run.stderr).not.toMatch(/error/i);
+    expect(run.stdout).toMatch(/moved alice@example.org to 127\.0\.0\.1 .*: 80 messages/);
+    expect(run.code).toBe(0);
+    // The replica had no record of the account: it is re-seeded, then both nodes of the pair agree.
+    await waitUntil(
+      'destination pair identical',
+      async () => {
+        const v = await roostProcess(['verify', '--json', '--config', dst.a.proc!.configFile], { timeoutMs: 60_000 });
+        return v.code === 0 && (JSON.parse(v.stdout) as { messages: number }).messages === 81;
+      },
+      120_000,
+    );
   });
 
   it('a destination that holds mail for the account refuses; the source serves on unchanged', { timeout: 120_000 }, async () => {
