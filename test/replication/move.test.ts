@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pair, control, deliverUntil, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 import { listStore } from './inspect.js';
 import { roostProcess } from '../helpers/cli.js';
+import { login } from '../imap/helpers/client.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
@@ -57,6 +58,16 @@ describe('roost account move', () => {
     await client.messageFlagsAdd('1:50', ['\\Seen', '$Label1'], { uid: true });
     await client.messageMove('51:60', 'Archive', { uid: true });
 
+    // What a QRESYNC client knew just before the move (RFC 7162 §3.2.5).
+    const before0 = await login(sp.imap!, ALICE, `pw-${ALICE}`);
+    await before0.cmd('ENABLE QRESYNC');
+    const sel0 = await before0.cmd('SELECT INBOX');
+    const known = {
+      uidvalidity: Number(/UIDVALIDITY (\d+)/.exec(sel0.untagged.join('\n'))![1]),
+      modseq: BigInt(/HIGHESTMODSEQ (\d+)/.exec(sel0.untagged.join('\n'))![1]!),
+    };
+    await before0.cmd('LOGOUT');
+
     // During the move: more deliveries, and flag changes from the session until it is refused.
     let moving = true;
     const during = deliverUntil({ port: sp.qmqp!, users: [ALICE], tag: 'during', clients: 2, perClient: 400, size: () => 900, stop: () => !moving });
@@ -96,6 +107,16 @@ describe('roost account move', () => {
     const box = await c2.mailboxOpen('INBOX');
     expect(box.exists).toBeGreaterThan(0);
     await c2.logout();
+    // The client resynchronises against the new host: same UIDVALIDITY, and only what changed since.
+    const q = await login(dp.imap!, ALICE, `pw-${ALICE}`);
+    await q.cmd('ENABLE QRESYNC');
+    const sel = await q.cmd(`SELECT INBOX (QRESYNC (${known.uidvalidity} ${known.modseq}))`, 30_000);
+    await q.cmd('LOGOUT');
+    expect(sel.tagged).toMatch(/OK/);
+    expect(sel.untagged.join('\n')).toContain(`UIDVALIDITY ${known.uidvalidity}`);
+    const fetched = sel.untagged.filter((l) => / FETCH \(/.test(l)).map((l) => BigInt(/MODSEQ \((\d+)\)/.exec(l)![1]!));
+    expect(fetched.length).toBeGreaterThan(0);
+    for (const m of fetched) expect(m > known.modseq).toBe(true);
 
     await src.kill(src.a, 'SIGTERM');
     await dst.kill(dst.a, 'SIGTERM');
@@ -110,6 +131,7 @@ describe('roost account move', () => {
     expect(b.filter((m) => m.mailbox === 'Archive')).toHaveLength(10);
     expect(b.filter((m) => m.flags.includes('$Label1'))).toHaveLength(50);
     expect(moved.messages).toBe(b.length);
+    expect(fetched).toHaveLength(b.filter((m) => m.mailbox === 'INBOX' && BigInt(m.modseq) > known.modseq).length);
 
     // The moved mark is durable: restarted, the source still refuses; purge then removes its copy.
     await src.start(src.a);
