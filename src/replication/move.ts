@@ -20,7 +20,11 @@
  * then compares its manifest of the account with the destination's, as
  * `roost verify` does, and only when they are identical marks the account
  * moved; any failure before that thaws it, and it serves on unchanged.
+ * The manifests' SHA-256s are those of the bytes as the source sent them
+ * and as the destination received and staged them, hashed on the way, so
+ * the comparison in the freeze does not read every message again.
  */
+import { createHash, type Hash } from 'node:crypto';
 import type { Account, Directory } from '../accounts/directory.js';
 import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -28,7 +32,7 @@ import type { Logger } from '../log/logger.js';
 import type { AccountMoves, AccountSnapshot, Store } from '../store/store.js';
 import { snapshotBody } from './catchup.js';
 import { HandshakeError, expect, refuse } from './handshake.js';
-import type { Link } from './protocol.js';
+import type { BodySource, Link } from './protocol.js';
 import { receiveBody } from './protocol.js';
 import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyReport } from './verify.js';
 
@@ -69,7 +73,8 @@ export async function sendMove(deps: MoveDeps, link: Link, account: Account, to:
   const rs = store.replication;
   await link.send({ t: 'move-begin', account });
   await expect(link, 'move-ready', LIMITS.move.stepTimeoutMs);
-  const sent = new Set<string>();
+  /** Staged name → SHA-256 of the bytes sent. */
+  const sent = new Map<string, string>();
   const p: MoveProgress = { round: 0, messages: 0, bytes: 0, frozen: false };
   let seq = 0;
 
@@ -83,10 +88,11 @@ export async function sendMove(deps: MoveDeps, link: Link, account: Account, to:
     }
     for (const f of fresh) {
       const body = await snapshotBody(store, account.id, f);
-      await link.sendBody({ t: 'snap-file', accountId: account.id, file: f, ...(body ? {} : { lost: true }) }, body ?? undefined);
+      const hash = createHash('sha256');
+      await link.sendBody({ t: 'snap-file', accountId: account.id, file: f, ...(body ? {} : { lost: true }) }, body ? hashed(body, hash) : undefined);
       // A lost file (expunged since the image) is not sent; should a later image still name it, it goes again.
       if (!body) continue;
-      sent.add(staged(f));
+      sent.set(staged(f), hash.digest('hex'));
       p.messages++;
       p.bytes += f.size;
       progress?.({ ...p });
@@ -109,9 +115,13 @@ export async function sendMove(deps: MoveDeps, link: Link, account: Account, to:
   let done = false;
   try {
     await round(await frozenSnapshot(store, account.id), true);
+    const sentAt = Date.now();
     const result = await expect(link, 'move-done', LIMITS.move.stepTimeoutMs);
-    const [peer, local] = await Promise.all([receiveManifest(link), collect(manifest(store, deps.directory, account))]);
+    const installedAt = Date.now();
+    const [peer, local] = await Promise.all([receiveManifest(link), collect(manifest(store, deps.directory, account, sent))]);
     const report = compareManifests(local, peer.entries);
+    // Where the freeze went: the last round, the destination's install, the comparison (both sides hash every message).
+    const phases = { finalRoundMs: sentAt - frozenAt, installMs: installedAt - sentAt, verifyMs: Date.now() - installedAt };
     if (!report.identical) {
       log.error({ accountId: account.id, to, differences: report.differences.slice(0, 20) }, 'account move: the destination differs; the account stays here');
       throw new HandshakeError('INTERNAL', `the destination's copy differs: ${report.differences[0] ?? ''}`);
@@ -119,7 +129,7 @@ export async function sendMove(deps: MoveDeps, link: Link, account: Account, to:
     moves.markMoved(account.id, to);
     done = true;
     const freezeMs = Date.now() - frozenAt;
-    log.warn({ accountId: account.id, to, messages: result.messages, bytes: result.bytes, rounds: p.round, freezeMs }, 'account move: done; this copy stays frozen until `roost account purge`');
+    log.warn({ accountId: account.id, to, messages: result.messages, bytes: result.bytes, rounds: p.round, freezeMs, ...phases }, 'account move: done; this copy stays frozen until `roost account purge`');
     return { messages: result.messages, bytes: result.bytes, rounds: p.round, freezeMs, report };
   } finally {
     if (!done) moves.thaw(account.id);
@@ -142,6 +152,20 @@ async function frozenSnapshot(store: Store, accountId: string): Promise<AccountS
   }
 }
 
+/** The body as sent, each piece hashed on its way. */
+function hashed(body: BodySource, hash: Hash): BodySource {
+  if (Buffer.isBuffer(body)) {
+    hash.update(body);
+    return body;
+  }
+  return (async function* () {
+    for await (const piece of body) {
+      hash.update(piece);
+      yield piece;
+    }
+  })();
+}
+
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
@@ -160,6 +184,8 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string):
   if (moves.hasMail(account)) return refuse(link, 'EXISTS', `account ${account.address} already holds mail on this node; nothing was changed`);
   await moves.clearStaging(account.id);
   log.warn({ accountId: account.id, from: peerNode }, 'account move: receiving an account');
+  /** Staged name → SHA-256 of the bytes received and staged (the manifest's content check). */
+  const received = new Map<string, string>();
   try {
     await link.send({ t: 'move-ready' });
     for (;;) {
@@ -173,7 +199,17 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string):
         if (frame.t !== 'snap-file') throw new HandshakeError('PROTOCOL', `expected snap-file, got ${frame.t}`);
         if (frame.lost) continue;
         const w = await moves.stage(account.id, frame.file);
-        await receiveBody(link, m, (piece) => w.write(piece), LIMITS.move.stepTimeoutMs);
+        const hash = createHash('sha256');
+        await receiveBody(
+          link,
+          m,
+          (piece) => {
+            hash.update(piece);
+            return w.write(piece);
+          },
+          LIMITS.move.stepTimeoutMs,
+        );
+        received.set(staged(frame.file), hash.digest('hex'));
         const done: Promise<void> = w.finish().finally(() => syncing.delete(done));
         // Awaited below (race, all); this only keeps a failure seen there from also being unhandled.
         done.catch(() => undefined);
@@ -186,7 +222,7 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string):
         const got = await moves.install(account, image);
         await link.send({ t: 'snap-ack', seq: flush.seq });
         await link.send({ t: 'move-done', ...got });
-        await sendManifest(store, directory, link, account);
+        await sendManifest(store, directory, link, account, received);
         log.warn({ accountId: account.id, from: peerNode, ...got }, 'account move: account installed');
         return { account, ...got };
       }
