@@ -173,7 +173,8 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** Destination side (a primary), after the handshake. */
-export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string): Promise<{ account: Account; messages: number; bytes: number }> {
+/** `installed` runs as soon as the account is this node's (before the manifest is sent, which may still fail). */
+export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, installed?: () => void): Promise<{ account: Account; messages: number; bytes: number }> {
   const { store, directory, log } = deps;
   const begin = await expect(link, 'move-begin', LIMITS.move.stepTimeoutMs);
   const moves = store.replication.moves;
@@ -220,6 +221,7 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string):
       const flush = await expect(link, 'snap-flush', LIMITS.move.stepTimeoutMs);
       if (image) {
         const got = await moves.install(account, image);
+        installed?.();
         await link.send({ t: 'snap-ack', seq: flush.seq });
         await link.send({ t: 'move-done', ...got });
         await sendManifest(store, directory, link, account, received);

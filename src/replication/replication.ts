@@ -510,8 +510,8 @@ export class Replication {
       serveResync: (link) => this.reportingSnapshot('sending', (progress) => serveResync({ store, directory }, link, log, progress)),
       sendManifest: (link) => sendManifest(store, directory, link),
       receiveMove: async (link, peer) => {
-        await receiveMove({ store, directory, log }, link, peer.nodeId);
-        this.listener?.resyncFollower();
+        // The follower has no record of the account: it is re-seeded as soon as the account is installed.
+        await receiveMove({ store, directory, log }, link, peer.nodeId, () => this.listener?.resyncFollower());
       },
       refused: (peer, reason) => {
         this.lastRefusal = { peer, reason, at: new Date().toISOString() };
