@@ -16,7 +16,9 @@
  *    retried by the relay and reaches the new host once LDAP says so.
  *
  * The check sits in the group committer (./commit.ts) — the one place every
- * write passes — and in StoreImpl.user() for logins.
+ * write passes — and in StoreImpl.user() for logins. The refusal is a TEMP
+ * error: QMQP Z, IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP] — not
+ * UNAVAILABLE, which the QMQP reply would call a directory outage.
  */
 import { RoostError } from '../errors.js';
 import type { Journal } from './index/journal.js';
@@ -41,8 +43,8 @@ export class AccountFreezer {
   /** Why a change to this account is refused now, or null. */
   refusal(accountId: string): RoostError | null {
     const to = this.moved.get(accountId);
-    if (to !== undefined) return new RoostError('UNAVAILABLE', `account ${accountId} moved to ${to}; waiting for its mailHost to change`);
-    if (this.moving.has(accountId)) return new RoostError('UNAVAILABLE', `account ${accountId} is being moved; try again in a few seconds`);
+    if (to !== undefined) return new RoostError('TEMP', `account ${accountId} moved to ${to}; waiting for its mailHost to change`);
+    if (this.moving.has(accountId)) return new RoostError('TEMP', `account ${accountId} is being moved; try again in a few seconds`);
     return null;
   }
 

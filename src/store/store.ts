@@ -280,7 +280,7 @@ export interface Store {
   deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]>;
   /**
    * The per-account API; cheap to call (handles are pooled in an LRU).
-   * Throws RoostError('UNAVAILABLE') for an account being moved or moved
+   * Throws RoostError('TEMP') for an account being moved or moved
    * away (a login's temporary failure) unless `frozenToo` (verify, purge).
    */
   user(account: Account, opts?: { frozenToo?: boolean }): UserStore;
