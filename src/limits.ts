@@ -461,6 +461,19 @@ export const LIMITS = {
     reconnectMinMs: 100,
     reconnectMaxMs: 2000,
   },
+  /** `roost account move` (src/replication/move.ts). */
+  move: {
+    /** Catch-up rounds (each sends the messages the round before did not) before the account is frozen anyway. */
+    maxRounds: 8,
+    /** Freeze once a round had at most this many new messages: the frozen round sends about as many. */
+    freezeBelowMessages: 200,
+    /** Longest the frozen source waits for commits in flight to reach the account's index. */
+    settleTimeoutMs: 5000,
+    /** Staged files of a move whose fdatasync runs at once on the destination (each holds an open file). */
+    syncsInFlight: 32,
+    /** Longest a move waits for the destination's answer to one step (a round's install, the final manifest). */
+    stepTimeoutMs: 10 * 60_000,
+  },
   ldap: {
     /** Entries kept in each of the positive and negative recipient caches (oldest dropped first). */
     maxCacheEntries: 100_000,

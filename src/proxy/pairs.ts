@@ -84,6 +84,8 @@ export interface PrimaryPorts {
   readonly imap?: number;
   readonly pop3?: number;
   readonly qmqp?: number;
+  /** Its replication listener (`roost account move` hands accounts there). */
+  readonly replication?: number;
 }
 
 /** Asks pairs' nodes who is primary; answers are kept LIMITS.proxyAuth.primaryCacheMs. */
@@ -115,6 +117,6 @@ export class PrimaryFinder {
     }
     const { admin, ports } = primaries[0]!;
     const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
-    return { host: admin.host, imap: num(ports.imapProxy) ?? num(ports.imap), pop3: num(ports.pop3Proxy) ?? num(ports.pop3), qmqp: num(ports.qmqp) };
+    return { host: admin.host, imap: num(ports.imapProxy) ?? num(ports.imap), pop3: num(ports.pop3Proxy) ?? num(ports.pop3), qmqp: num(ports.qmqp), replication: num(ports.replication) };
   }
 }

@@ -288,7 +288,7 @@ class FlushWindow {
 const FLUSH_BYTES = 8 * 1024 * 1024;
 
 /** A snapshot file's bytes: whole when small, else a stream read in chunks as the link takes them; null when gone. */
-async function snapshotBody(store: Store, id: string, f: SnapshotFile): Promise<BodySource | null> {
+export async function snapshotBody(store: Store, id: string, f: SnapshotFile): Promise<BodySource | null> {
   const rs = store.replication;
   if (f.size > LIMITS.replication.bodyChunkBytes && rs.openSnapshotFile) return rs.openSnapshotFile(id, f);
   return rs.readSnapshotFile!(id, f);

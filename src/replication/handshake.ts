@@ -6,7 +6,8 @@
  * connecting side proves first; the listener answers with its own proof only
  * then, and each side sends its node state only after the other has proved
  * the secret. Cluster ids must match once both sides have one: a replica of
- * another cluster is refused.
+ * another cluster is refused, except for a move (an account handed to the
+ * primary of another pair, move.ts).
  */
 import {
   PROTOCOL_VERSION,
@@ -59,7 +60,8 @@ export async function acceptHandshake(link: Link, me: NodeState, secret: string)
   link.authenticated();
   await link.send({ t: 'proof', mac: proofMac(secret, 'S', t) });
   const peer = stateOf(await expect(link, 'state'));
-  if (peer.clusterId && me.clusterId && peer.clusterId !== me.clusterId) {
+  // A move comes from another pair, which is another cluster by design.
+  if (t.purpose !== 'move' && peer.clusterId && me.clusterId && peer.clusterId !== me.clusterId) {
     return refuse(link, 'CLUSTER', `peer belongs to cluster ${peer.clusterId}, this node to ${me.clusterId}`);
   }
   await link.send({ t: 'state', ...me });
@@ -80,7 +82,7 @@ export async function offerHandshake(link: Link, me: NodeState, secret: string, 
   link.authenticated();
   await link.send({ t: 'state', ...me });
   const peer = stateOf(await expect(link, 'state'));
-  if (peer.clusterId && me.clusterId && peer.clusterId !== me.clusterId) {
+  if (purpose !== 'move' && peer.clusterId && me.clusterId && peer.clusterId !== me.clusterId) {
     return refuse(link, 'CLUSTER', `peer belongs to cluster ${peer.clusterId}, this node to ${me.clusterId}`);
   }
   return peer;

@@ -40,6 +40,10 @@ export async function attachReplication(node: RoostNode): Promise<Replication> {
     return { ...r, status: replication.status() };
   });
   node.control.register('verify', async (_args, _body, progress) => replication.verify((p) => progress(p)));
+  node.control.register('account-move', async (args, _body, progress) =>
+    replication.moveAccount(String(args.address ?? ''), String(args.to ?? ''), { mailHost: typeof args.mailHost === 'string' ? args.mailHost : undefined }, (p) => progress({ ...p })),
+  );
+  node.control.register('account-purge', async (args) => replication.purgeAccount(String(args.address ?? '')));
   node.control.register('replication-status', async () => replication.status());
 
   await replication.start();

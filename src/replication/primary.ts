@@ -36,6 +36,8 @@ export interface PrimaryHost {
   serveResync(link: Link, peer: PeerHello): Promise<ResyncStart>;
   /** Send this node's manifest (verify.ts). */
   sendManifest(link: Link): Promise<void>;
+  /** Take an account another pair's primary moves here (move.ts). */
+  receiveMove(link: Link, peer: PeerHello): Promise<void>;
   /** A peer failed the handshake or was refused there (status: lastRefusal). */
   refused(peer: string, reason: string): void;
 }
@@ -45,6 +47,7 @@ export class PrimaryListener {
   private port: number | null = null;
   private readonly sockets = new Set<TLSSocket>();
   private session: ShipSession | null = null;
+  private followerNeedsResync = false;
   private dropLoggedAt = 0;
 
   constructor(
@@ -89,6 +92,17 @@ export class PrimaryListener {
     this.session?.stop();
   }
 
+  /**
+   * An account was installed here outside the journal (a move from another
+   * pair): the follower has no record of it, so its next connection gets a
+   * full resync, and the current one is dropped to make that now. In memory:
+   * a restart before the follower reconnects forgets it (README, limits).
+   */
+  resyncFollower(): void {
+    this.followerNeedsResync = true;
+    this.dropFollower();
+  }
+
   async close(): Promise<void> {
     this.session?.stop();
     for (const s of this.sockets) s.destroy();
@@ -119,6 +133,21 @@ export class PrimaryListener {
     if (peer.purpose === 'verify') {
       await this.host.sendManifest(link);
       link.socket.end();
+      return;
+    }
+    // Before the epoch fencing below: a moving node belongs to another pair, whose epochs are its own.
+    if (peer.purpose === 'move') {
+      if (me.role !== 'primary') {
+        await refuse(link, 'ROLE', 'this node is a replica; move the account to its pair\'s primary').catch(() => undefined);
+        return;
+      }
+      try {
+        await this.host.receiveMove(link, peer);
+        link.socket.end();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'account move: refused or failed');
+        link.close();
+      }
       return;
     }
     if (peer.epoch > me.epoch && (peer.role === 'primary' || me.role === 'replica')) {
@@ -188,6 +217,10 @@ export class PrimaryListener {
    * expunged mail included).
    */
   private async needsFullResync(peer: PeerHello, peerLast: bigint, method: 'snapshot' | 'replay'): Promise<boolean> {
+    if (this.followerNeedsResync) {
+      this.followerNeedsResync = false;
+      return true;
+    }
     if (peer.needsResync || !(await this.journalServes(peerLast))) return true;
     return method === 'snapshot' && peerLast === 0n && this.host.store.lastLsn() > 0n;
   }

@@ -82,9 +82,13 @@ export const PROTOCOL_VERSION = 3;
 
 export type Role = 'primary' | 'replica';
 
-/** Why a node connects: to stream from a primary, to compare epochs with a peer primary, or to fetch a manifest for `roost verify`. */
-export type Purpose = 'follow' | 'probe' | 'verify';
-export const PURPOSES: readonly Purpose[] = ['follow', 'probe', 'verify'];
+/**
+ * Why a node connects: to stream from a primary, to compare epochs with a
+ * peer primary, to fetch a manifest for `roost verify`, or to hand one
+ * account to the primary of another pair (`roost account move`, move.ts).
+ */
+export type Purpose = 'follow' | 'probe' | 'verify' | 'move';
+export const PURPOSES: readonly Purpose[] = ['follow', 'probe', 'verify', 'move'];
 
 /** One step of a node's ancestry: epoch `epoch` started writing at LSN `startLsn`. */
 export interface EpochStart {
@@ -149,7 +153,14 @@ export type Frame =
   | { t: 'snap-end'; from: string }
   /** `roost verify`: one mailbox of the peer's manifest per frame, then the end marker. */
   | { t: 'manifest'; entry: MailboxManifest }
-  | { t: 'manifest-end'; lastLsn: string };
+  | { t: 'manifest-end'; lastLsn: string }
+  /** `roost account move` (move.ts): the account the source sends; answered move-ready or refuse {EXISTS | ROLE}. */
+  | { t: 'move-begin'; account: Account }
+  | { t: 'move-ready' }
+  /** One round: `files` snap-file frames (only messages not sent before), then snap-flush; the final round first sends its index image as snap-image pieces. */
+  | { t: 'move-round'; final: boolean; files: number; imageBytes: number }
+  /** The destination installed the final round; its manifest of the account follows (manifest frames, manifest-end). */
+  | { t: 'move-done'; messages: number; bytes: number };
 
 /** What `roost verify` compares for one mailbox. */
 export interface MailboxManifest {
@@ -162,7 +173,7 @@ export interface MailboxManifest {
 }
 
 /** AUTH: the secret differs; CHANNEL: the secret is right but the TLS sessions differ (a relay terminates TLS); PROTOCOL: malformed or oversized frames. */
-export type RefuseCode = 'VERSION' | 'AUTH' | 'CHANNEL' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'RESYNC' | 'PROTOCOL' | 'INTERNAL';
+export type RefuseCode = 'VERSION' | 'AUTH' | 'CHANNEL' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'RESYNC' | 'PROTOCOL' | 'INTERNAL' | 'EXISTS';
 
 export interface Message {
   frame: Frame;

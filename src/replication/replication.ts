@@ -27,6 +27,8 @@ import { ReceiveSpool } from './spool.js';
 import { acceptResync, receiveHandback, sendHandback, serveResync, type SnapshotProgress } from './catchup.js';
 import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyReport } from './verify.js';
 import type { MailboxManifest } from './protocol.js';
+import { receiveMove, type MoveProgress } from './move.js';
+import { runMove, runPurge, type MoveCommandResult } from './move-command.js';
 
 /** How the component opens and closes the client-facing listeners (src/node.ts provides them). */
 export interface ClientPorts {
@@ -329,6 +331,17 @@ export class Replication {
     }
   }
 
+  /** `roost account move` (move-command.ts): the account serves on here until the destination's copy is verified identical. */
+  moveAccount(address: string, to: string, opts: { mailHost?: string }, onProgress?: (p: MoveProgress) => void): Promise<MoveCommandResult> {
+    if (this.role !== 'primary') return Promise.reject(new RoostError('NOTPRIMARY', 'accounts are moved from the primary'));
+    return runMove({ ...this.deps, log: this.log, nodeState: () => this.nodeState() }, address, to, opts, onProgress);
+  }
+
+  /** `roost account purge`: remove the copy of an account that was moved away. */
+  purgeAccount(address: string): Promise<{ accountId: string; movedTo: string }> {
+    return runPurge(this.deps, address);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     setStatusSource(null);
@@ -496,6 +509,10 @@ export class Replication {
       },
       serveResync: (link) => this.reportingSnapshot('sending', (progress) => serveResync({ store, directory }, link, log, progress)),
       sendManifest: (link) => sendManifest(store, directory, link),
+      receiveMove: async (link, peer) => {
+        // The follower has no record of the account: it is re-seeded as soon as the account is installed.
+        await receiveMove({ store, directory, log }, link, peer.nodeId, () => this.listener?.resyncFollower());
+      },
       refused: (peer, reason) => {
         this.lastRefusal = { peer, reason, at: new Date().toISOString() };
       },

@@ -4,18 +4,24 @@
  * file — and the differences are listed. Exit 0 only when there are none.
  */
 import { createHash } from 'node:crypto';
-import type { Directory } from '../accounts/directory.js';
+import type { Account, Directory } from '../accounts/directory.js';
 import type { Store } from '../store/store.js';
 import type { Link, MailboxManifest } from './protocol.js';
 import { expect } from './handshake.js';
 
-/** Every mailbox of every account in this store, in a stable order. */
-export async function* manifest(store: Store, directory: Directory): AsyncGenerator<MailboxManifest> {
-  const ids = [...(await store.replication.listAccountIds())].sort();
+/**
+ * SHA-256s already known by "UIDVALIDITY.UID" (a move hashes each message
+ * as it sends or receives it, so the frozen comparison need not read them again).
+ */
+export type KnownHashes = ReadonlyMap<string, string>;
+
+/** Every mailbox of every account in this store (or of `only`), in a stable order. */
+export async function* manifest(store: Store, directory: Directory, only?: Account, known?: KnownHashes): AsyncGenerator<MailboxManifest> {
+  const ids = only ? [only.id] : [...(await store.replication.listAccountIds())].sort();
   for (const accountId of ids) {
-    const account = await directory.accountById(accountId);
+    const account = only ?? (await directory.accountById(accountId));
     if (!account) continue;
-    const user = store.user(account);
+    const user = store.user(account, { frozenToo: true });
     const boxes = [...(await user.listMailboxes())].filter((b) => b.selectable).map((b) => b.name).sort();
     for (const name of boxes) {
       const box = await user.openMailbox(name, { readOnly: true });
@@ -23,8 +29,8 @@ export async function* manifest(store: Store, directory: Directory): AsyncGenera
         const snap = box.snapshot();
         const messages: MailboxManifest['messages'] = [];
         for (const m of snap.messages) {
-          let sum = 'missing';
-          try {
+          let sum = known?.get(`${snap.uidvalidity}.${m.uid}`) ?? 'missing';
+          if (sum === 'missing') try {
             // Hashed as it is read: a large message is never held whole (issue 13 §5).
             const hash = createHash('sha256');
             for await (const chunk of await box.openMessage(m.uid)) hash.update(chunk as Buffer);
@@ -42,8 +48,8 @@ export async function* manifest(store: Store, directory: Directory): AsyncGenera
   }
 }
 
-export async function sendManifest(store: Store, directory: Directory, link: Link): Promise<void> {
-  for await (const entry of manifest(store, directory)) await link.send({ t: 'manifest', entry });
+export async function sendManifest(store: Store, directory: Directory, link: Link, only?: Account, known?: KnownHashes): Promise<void> {
+  for await (const entry of manifest(store, directory, only, known)) await link.send({ t: 'manifest', entry });
   await link.send({ t: 'manifest-end', lastLsn: store.lastLsn().toString() });
 }
 

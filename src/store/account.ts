@@ -621,7 +621,7 @@ export class AccountState {
     };
     try {
       this.core.committer
-        .submit({ build: () => [draft], finish: (recs) => this.applyIndex(recs) })
+        .submit({ accounts: [this.id], build: () => [draft], finish: (recs) => this.applyIndex(recs) })
         .catch((err: unknown) => this.core.warn('store: could not journal the \\Recent boundary', err));
     } catch (err) {
       this.core.warn('store: could not journal the \\Recent boundary', err);

@@ -23,6 +23,12 @@ import { fsyncDir } from './maildir/save.js';
 import { beginIndexBatch, endIndexBatch } from './index/db.js';
 
 export interface CommitJob<T> {
+  /**
+   * The accounts the job's records will name, checked against the committer's
+   * refusal before build() allocates UIDs or modseqs (a frozen account must
+   * not change at all). The records are checked again after build().
+   */
+  accounts?: readonly string[];
   build(): RecordDraft[];
   /**
    * Make the job's new file data durable (fdatasync). Runs in the thread
@@ -61,6 +67,8 @@ export class GroupCommitter {
     private readonly onRecords: (records: readonly JournalRecord[]) => void,
     /** Records committed and their files renamed into place, before any fsync is awaited (replication ships from here). */
     private readonly onCommitted: (records: readonly JournalRecord[]) => void = () => undefined,
+    /** Why a record naming this account may not be committed now (an account being moved, ./freezer.ts), or null. */
+    private readonly refusal: (accountId: string) => Error | null = () => null,
   ) {}
 
   /** A delivery is being prepared and will submit soon (lets the flush wait for it briefly). */
@@ -151,7 +159,16 @@ export class GroupCommitter {
     const live: Live[] = [];
     for (const q of batch) {
       try {
-        live.push({ q, drafts: q.job.build(), records: [], dirs: [], failed: null });
+        for (const id of q.job.accounts ?? []) {
+          const refused = this.refusal(id);
+          if (refused) throw refused;
+        }
+        const drafts = q.job.build();
+        for (const d of drafts) {
+          const refused = this.refusal(d.accountId);
+          if (refused) throw refused;
+        }
+        live.push({ q, drafts, records: [], dirs: [], failed: null });
       } catch (err) {
         safeAbort(q.job, err);
         q.reject(err);

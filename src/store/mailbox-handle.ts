@@ -313,6 +313,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       ensureKeywordLetters(this.st.dir(mb.name), [...new Set([...groups.values()].flatMap((g) => g.flags))]);
       await journalKeywords(this.st, mb.name);
       await this.store.committer.submit({
+        accounts: [this.st.id],
         build: () => {
           this.store.assertWritable();
           const modseq = this.st.db().allocModseq(mb.id);
@@ -344,6 +345,7 @@ export class MailboxHandleImpl implements MailboxHandle {
         .map((e) => e.uid);
       if (targets.length === 0) return [];
       await this.store.committer.submit({
+        accounts: [this.st.id],
         build: () => {
           this.store.assertWritable();
           return [this.draft('expunge', { modseq: String(this.st.db().allocModseq(mb.id)), ranges: toRanges(targets, c) })];
@@ -451,6 +453,7 @@ export class MailboxHandleImpl implements MailboxHandle {
         let lastLsn: bigint | undefined;
         const srcDb = this.st.db();
         const result = await this.store.committer.submit({
+        accounts: [this.st.id],
           build: () => {
             this.store.assertWritable();
             const db = this.st.db();

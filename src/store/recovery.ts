@@ -325,6 +325,7 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     const sortKeys = new Map<string, string>();
     const searchFields = new Map<string, SearchFieldsRow>();
     await core.committer.submit({
+    accounts: [st.id],
       build: () => {
         const db = st.db();
         const drafts: RecordDraft[] = [];

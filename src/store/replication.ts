@@ -19,8 +19,9 @@ import { parseMessage } from './mime/parse.js';
 import { parseChunks } from './mime/stream.js';
 import { LIMITS } from '../limits.js';
 import type { StoreImpl } from './store-impl.js';
+import { accountHasMail, clearStaging, installMoved, purgeMoved, stageWriter } from './move-install.js';
 import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './snapshot.js';
-import type { AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
+import type { AccountMoves, AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
 import type { JournalRecord } from './types.js';
 
 const APPLIED_KEY = 'replica_applied_lsn';
@@ -47,7 +48,26 @@ export class ReplicationImpl implements ReplicationSupport {
   /** Accounts whose index this process has seen the stream pass (see inSnapshot). */
   private readonly caughtUp = new Set<string>();
 
-  constructor(private readonly store: StoreImpl) {}
+  readonly moves: AccountMoves;
+
+  constructor(private readonly store: StoreImpl) {
+    const st = store;
+    this.moves = {
+      freeze: (id) => st.freezer.freeze(id),
+      thaw: (id) => st.freezer.thaw(id),
+      markMoved: (id, host) => {
+        st.freezer.markMoved(id, host);
+        // Open sessions on the account hear 'gone' and end (IMAP BYE): they would show a copy that no longer changes.
+        st.forgetAccount(id);
+      },
+      movedTo: (id) => st.freezer.movedTo(id),
+      purge: (account) => purgeMoved(st, account),
+      hasMail: (account) => accountHasMail(st, account),
+      stage: (id, file) => stageWriter(st, id, file),
+      clearStaging: (id) => clearStaging(st, id),
+      install: (account, image) => this.chain.run(() => installMoved(st, account, image)),
+    };
+  }
 
   private account(rec: JournalRecord): AccountState {
     const known = this.store.stateById(rec.accountId);

@@ -44,14 +44,19 @@ export function takeSnapshot(store: StoreImpl, accountId: string): AccountSnapsh
   // Everything below runs in this one synchronous step: no commit can slip in between.
   const image = db.db.serialize();
   const appliedLsn = db.appliedLsn();
-  const files = db.db
+  const files = liveFiles(db.db);
+  const firstAfter = store.journal.firstForAccountAfter(accountId, appliedLsn);
+  return { account: st.account, appliedLsn, firstAfter, image, files };
+}
+
+/** The live messages an index (or an index image) names, by mailbox and UID. */
+export function liveFiles(db: Database.Database): SnapshotFile[] {
+  return db
     .prepare(
       `SELECT b.name AS mailbox, b.uidvalidity, m.uid, m.basename, m.filename, m.disk_name AS diskName, m.internal_date AS internalDate, m.size
          FROM messages m JOIN mailboxes b ON b.id = m.mailbox WHERE m.state <> 2 ORDER BY b.name, m.uid`,
     )
     .all() as SnapshotFile[];
-  const firstAfter = store.journal.firstForAccountAfter(accountId, appliedLsn);
-  return { account: st.account, appliedLsn, firstAfter, image, files };
 }
 
 /** Primary: the bytes of one snapshot file, or null when it was expunged or moved after the image was taken. */
@@ -90,8 +95,9 @@ async function withSnapshotFile<T>(store: StoreImpl, accountId: string, f: Snaps
 /**
  * Replica: make `image` the account's index, replacing whatever this node had
  * for the account (its Maildir included), and create its folders.
+ * `rebaseLsn` replaces the image's applied_lsn (a moved account).
  */
-export async function installIndex(store: StoreImpl, account: Account, image: Buffer, indexFile: string): Promise<void> {
+export async function installIndex(store: StoreImpl, account: Account, image: Buffer, indexFile: string, rebaseLsn?: bigint): Promise<void> {
   store.forgetAccount(account.id);
   await fsp.rm(account.maildir, { recursive: true, force: true });
   for (const ext of ['', '-wal', '-shm']) await fsp.rm(indexFile + ext, { force: true });
@@ -115,6 +121,10 @@ export async function installIndex(store: StoreImpl, account: Account, image: Bu
       db.prepare('UPDATE messages SET disk_name = filename, state = 0 WHERE state <> 0').run();
       db.prepare("UPDATE mailboxes SET new_mtime = '', cur_mtime = ''").run();
       db.prepare('DELETE FROM snapshots').run();
+      // A move from another pair (./move-install.ts): the image's LSNs are the source's.
+      if (rebaseLsn !== undefined) {
+        db.prepare("INSERT INTO meta (key, value) VALUES ('applied_lsn', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(rebaseLsn.toString());
+      }
     })();
     db.pragma('wal_checkpoint(TRUNCATE)');
     const rows = db.prepare('SELECT name, highestmodseq FROM mailboxes').all() as { name: string; highestmodseq: number }[];

@@ -52,6 +52,7 @@ import type { Draft, DraftOptions, DeliverOptions, Store, StoreOptions, UserStor
 import type { JournalRecord, SavedMessage } from './types.js';
 import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
+import { AccountFreezer } from './freezer.js';
 
 /**
  * Messages kept in mailbox caches across all accounts (about 200 bytes
@@ -97,6 +98,8 @@ export class StoreImpl implements Store, StoreCore {
   private readonly log: (msg: string, fields: Record<string, unknown>) => void;
   writable = true;
   currentEpoch = 0;
+  /** Accounts being moved to another pair or moved away (./freezer.ts). */
+  readonly freezer: AccountFreezer;
   private closed = false;
 
   constructor(readonly opts: StoreOptions) {
@@ -110,12 +113,14 @@ export class StoreImpl implements Store, StoreCore {
     this.spool = new SpoolPool(this.spoolDir, () => uniqueName(this.hostname));
     this.journal = new Journal(opts.dataDir);
     this.currentEpoch = Number(this.journal.meta('epoch') ?? '0');
+    this.freezer = new AccountFreezer(this.journal);
     this.placed = this.journal.lastLsn();
     this.committer = new GroupCommitter(
       this.journal,
       () => this.currentEpoch,
       (recs) => this.notifyJournal(recs),
       (recs) => this.notifyCommitted(recs),
+      (id) => this.freezer.refusal(id),
     );
     this.replication = new ReplicationImpl(this);
     // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
@@ -416,6 +421,7 @@ export class StoreImpl implements Store, StoreCore {
       const searchFields = new Map<string, SearchFieldsRow>();
       const sortKeys = new Map<string, string>();
       const saved = await this.committer.submit({
+        accounts: prepared.map((p) => p.t.st.id),
         build: () => {
           this.assertWritable();
           return prepared.map((p): RecordDraft => {
@@ -486,7 +492,10 @@ export class StoreImpl implements Store, StoreCore {
     }
   }
 
-  user(account: Account): UserStore {
+  user(account: Account, opts: { frozenToo?: boolean } = {}): UserStore {
+    // A login to an account being moved (or moved away) is a temporary failure: IMAP NO [UNAVAILABLE].
+    const refused = opts.frozenToo ? null : this.freezer.refusal(account.id);
+    if (refused) throw refused;
     return new UserStoreImpl(this, this.state(account));
   }
 
@@ -506,6 +515,7 @@ export class StoreImpl implements Store, StoreCore {
   async journalAccountChange(accountId: string, data: Record<string, unknown>): Promise<bigint> {
     this.assertWritable();
     const recs = await this.committer.submit({
+      accounts: [accountId],
       build: (): RecordDraft[] => {
         this.assertWritable();
         return [{ accountId, kind: 'account', data }];

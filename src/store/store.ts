@@ -285,8 +285,12 @@ export interface Store {
    * Over quota: OVERQUOTA (bounce) or TEMP (defer) as `opts.overQuota` says.
    */
   deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]>;
-  /** The per-account API; cheap to call (handles are pooled in an LRU). */
-  user(account: Account): UserStore;
+  /**
+   * The per-account API; cheap to call (handles are pooled in an LRU).
+   * Throws RoostError('TEMP') for an account being moved or moved
+   * away (a login's temporary failure) unless `frozenToo` (verify, purge).
+   */
+  user(account: Account, opts?: { frozenToo?: boolean }): UserStore;
   /**
    * Rebuild an account's index from its Maildir, keeping UIDs from
    * dovecot-uidlist/courierimapuiddb. `onProgress` hears the messages
@@ -408,6 +412,27 @@ export interface ReplicationSupport {
   installSnapshotFiles?(account: Account, items: readonly { file: SnapshotFile; body: ReplicaBody }[]): Promise<void>;
   /** Replica: every account is installed; the journal continues after `lsn` (appliedLsn() = lastLsn() = lsn). Durable. */
   finishSnapshot?(lsn: bigint): Promise<void>;
+  /** Moving accounts between pairs (`roost account move`); optional. */
+  moves?: AccountMoves;
+}
+
+/** The store's half of `roost account move` (./freezer.ts, ./move-install.ts). */
+export interface AccountMoves {
+  /** Source: refuse every change to the account (and its logins) until thaw() or markMoved(). */
+  freeze(accountId: string): void;
+  thaw(accountId: string): void;
+  /** Source: the destination holds the account; keep refusing, durably. */
+  markMoved(accountId: string, host: string): void;
+  movedTo(accountId: string): string | null;
+  /** Source: remove a moved account's copy. */
+  purge(account: Account): Promise<void>;
+  /** Destination: this node holds mail for the account (a move to it is refused). */
+  hasMail(account: Account): boolean;
+  /** Destination: a writer for one file of a round, staged by UIDVALIDITY and UID. */
+  stage(accountId: string, file: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void> }>;
+  clearStaging(accountId: string): Promise<void>;
+  /** Destination: the final image becomes the index; each file it names comes from staging. */
+  install(account: Account, image: Buffer): Promise<{ messages: number; bytes: number }>;
 }
 
 /** One live message named by an account snapshot. */

@@ -270,6 +270,7 @@ export class UserStoreImpl implements UserStore {
   /** Commit records of a mailbox-level change: files, then index (under the account mutex). */
   private async commit(build: () => RecordDraft[]): Promise<void> {
     await this.store.committer.submit({
+      accounts: [this.st.id],
       build: () => {
         this.store.assertWritable();
         return build();

@@ -22,15 +22,22 @@ export interface SeenMessage {
 }
 
 export async function inspectStore(dataDir: string, accounts: string[]): Promise<Map<string, SeenMessage>> {
+  const out = new Map<string, SeenMessage>();
+  for (const m of await listStore(dataDir, accounts)) out.set(`${m.account} ${m.messageId}`, m);
+  return out;
+}
+
+/** Every message of the accounts, in mailbox and UID order (duplicates kept); accounts moved away included. */
+export async function listStore(dataDir: string, accounts: string[]): Promise<(SeenMessage & { messageId: string })[]> {
   const mailDir = path.join(dataDir, 'mail');
   const dir = openSqliteDirectory(dataDir, mailDir);
   const store = await openStore({ dataDir, mailDir, hostname: 'inspect.invalid', watch: false });
-  const out = new Map<string, SeenMessage>();
+  const out: (SeenMessage & { messageId: string })[] = [];
   try {
     for (const address of accounts) {
       const account = await dir.accountById(address);
       if (!account) continue;
-      const user = store.user(account);
+      const user = store.user(account, { frozenToo: true });
       for (const info of await user.listMailboxes()) {
         if (!info.selectable) continue;
         const box = await user.openMailbox(info.name, { readOnly: true });
@@ -39,7 +46,8 @@ export async function inspectStore(dataDir: string, accounts: string[]): Promise
           for (const m of snap.messages) {
             const bytes = await box.readMessage(m.uid);
             const id = messageIdOf(bytes) ?? `no-id-${m.basename}`;
-            out.set(`${address} ${id}`, {
+            out.push({
+              messageId: id,
               account: address,
               mailbox: info.name,
               uid: m.uid,

@@ -13,6 +13,7 @@ import { serve } from './serve.js';
 import { status } from './status.js';
 import { clusterStatus } from './cluster-status.js';
 import { verify } from './verify.js';
+import { accountMove, accountPurge } from './account-move.js';
 import { aliasAdd, userAdd, userDel, userList, userPasswd, userUidl } from './user.js';
 import { userShow } from './user-show.js';
 import { forwardAdd, forwardDel, forwardList, vacationOff, vacationSet } from './user-forward.js';
@@ -39,5 +40,7 @@ export const COMMANDS: readonly CliCommand[] = [
   promote,
   demote,
   verify,
+  accountMove,
+  accountPurge,
   secret,
 ];
