@@ -8,6 +8,7 @@
 //   pop3-login    connect, greeting, USER, PASS, QUIT            (logins/s)
 //   imap-session  login, SELECT, FETCH 1:* BODY.PEEK[], LOGOUT   (sessions/s, MB/s)
 //   pop3-session  login, RETR 1..N one at a time, QUIT           (sessions/s, MB/s)
+//   then one client's RETR time by message size, direct and through nginx
 //
 // Rounds alternate which target goes first (direct, nginx / nginx, direct),
 // so drift in the machine's load falls on both; the table gives each row's
@@ -179,9 +180,32 @@ async function measure(fn, port) {
   };
 }
 
+/**
+ * One client, one session per target: each RETR's time by message size
+ * (under one 4 KiB page, under 64 KiB, larger), to show where a proxy's
+ * per-message cost lies (nginx's writes to the client and delayed ACKs).
+ */
+async function retrLatency(port) {
+  const c = await pop3Login(port, 0);
+  c.s.write('LIST\r\n');
+  await c.line();
+  const sizes = (await c.until('\r\n.\r\n')).toString('latin1').split('\r\n').slice(0, -2).map((l) => Number(l.split(' ')[1]));
+  const classes = { 'under 4 KiB': [], '4-64 KiB': [], 'over 64 KiB': [] };
+  for (let k = 1; k <= sizes.length; k++) {
+    const a = performance.now();
+    await c.multi(`RETR ${k}`);
+    const size = sizes[k - 1];
+    classes[size < 4096 ? 'under 4 KiB' : size < 65536 ? '4-64 KiB' : 'over 64 KiB'].push(performance.now() - a);
+  }
+  await c.cmd('QUIT');
+  c.close();
+  return Object.fromEntries(Object.entries(classes).map(([k, v]) => [k, { messages: v.length, p50ms: v.length ? Number(median(v).toFixed(2)) : null }]));
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  const m = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return Number(m.toFixed(2));
 };
 
 // ---------------------------------------------------------------- run
@@ -251,8 +275,10 @@ try {
     summary[w] = row;
   }
 
+  const retr = { direct: await retrLatency(targets.direct.pop3), nginx: await retrLatency(targets.nginx.pop3) };
+
   const pad = (v, n) => String(v).padStart(n);
-  console.log(`\n${CLIENTS} clients, ${SECONDS} s per row, median of ${ROUNDS} alternating rounds; an account each, INBOX ${MESSAGES} messages, ${(corpusBytes / 1e6).toFixed(2)} MB`);
+  console.log(`\n${CLIENTS} clients, ${SECONDS} s per row, nginx proxy_buffer ${PROXY_BUFFER}, median of ${ROUNDS} alternating rounds; an account each, INBOX ${MESSAGES} messages, ${(corpusBytes / 1e6).toFixed(2)} MB`);
   console.log(`${'workload'.padEnd(13)}${pad('direct/s', 10)}${pad('nginx/s', 10)}${pad('direct MB/s', 12)}${pad('nginx MB/s', 12)}${pad('p50 direct', 12)}${pad('p50 nginx', 11)}${pad('overhead', 10)}${pad('range', 16)}${pad('failed', 8)}`);
   for (const [w, row] of Object.entries(summary)) {
     console.log(
@@ -260,12 +286,16 @@ try {
     );
   }
 
+  console.log('\nPOP3 RETR, one client, p50 by message size (messages):');
+  for (const k of Object.keys(retr.direct)) console.log(`  ${k.padEnd(12)} direct ${pad(retr.direct[k].p50ms, 7)} ms   nginx ${pad(retr.nginx[k].p50ms, 7)} ms   (${retr.direct[k].messages})`);
+
   const result = {
     bench: 'cluster',
     date: new Date().toISOString(),
     host: { cpus: os.cpus().length, loadavg: os.loadavg() },
-    params: { seconds: SECONDS, rounds: ROUNDS, clients: CLIENTS, messages: MESSAGES, corpusBytes, nginxWorkers: 1 },
+    params: { seconds: SECONDS, rounds: ROUNDS, clients: CLIENTS, messages: MESSAGES, corpusBytes, nginxWorkers: 1, proxyBuffer: PROXY_BUFFER },
     summary,
+    retrLatency: retr,
     rounds,
   };
   const out = path.join(ROOT, 'bench', 'results', `cluster-${result.date.replace(/[:.]/g, '-')}.json`);
