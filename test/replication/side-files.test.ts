@@ -177,7 +177,16 @@ async function checkPromoted(p: Pair, before: Awaited<ReturnType<typeof primaryV
     const dir = maildirOf(p.b, u);
     expect(fs.readFileSync(path.join(dir, 'roost-pop3-uidls'), 'utf8'), `${u}: roost-pop3-uidls`).toBe(before[u]!.uidls);
     expect(fs.readFileSync(path.join(dir, 'dovecot-keywords'), 'utf8')).toBe(fs.readFileSync(path.join(maildirOf(p.a, u), 'dovecot-keywords'), 'utf8'));
-    expect(parseDovecotSubscriptions(fs.readFileSync(path.join(dir, 'subscriptions'), 'utf8')).sort()).toEqual(before[u]!.imap.lsub);
+    // The replica writes its subscriptions file off the event loop after applying the records: wait for it (bounded).
+    const subscribed = (): string[] => {
+      try {
+        return parseDovecotSubscriptions(fs.readFileSync(path.join(dir, 'subscriptions'), 'utf8')).sort();
+      } catch {
+        return [];
+      }
+    };
+    await waitUntil(`${u}: the replica's subscriptions file`, () => JSON.stringify(subscribed()) === JSON.stringify(before[u]!.imap.lsub), 30_000).catch(() => undefined);
+    expect(subscribed()).toEqual(before[u]!.imap.lsub);
   }
   await p.kill(p.a, 'SIGKILL');
   const promoted = await roostProcess(['promote', '--config', p.b.proc!.configFile]);
