@@ -59,6 +59,8 @@ export interface PrivatePostfix {
   log(): Promise<string>;
   /** Wait until `pred(log)` holds, polling with a bound; returns the log. */
   waitLog(pred: (log: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** `postfix flush`: try every deferred message now (a queue scan can skip one that was still being delivered). */
+  flush(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -158,6 +160,9 @@ export async function startPostfix(opts: { lmtpPort: number; domain: string; mai
         if (Date.now() > deadline) throw new Error(`postfix log did not show what the test waits for:\n${text}`);
         await new Promise((r) => setTimeout(r, 200));
       }
+    },
+    async flush() {
+      await run(['-c', etc, 'flush']);
     },
     async stop() {
       await run(['-c', etc, 'stop']);

@@ -17,7 +17,9 @@ async function fresh(count: number): Promise<{ c: RawImap; name: string }> {
   const name = `Ctx${++box}`;
   const c = await login(n.port, n.user, n.pass);
   await c.cmd(`CREATE ${name}`);
-  if (count > 0) await n.deliver(Array.from({ length: count }, (_, i) => message(i + 1)), { mailbox: name });
+  // One second apart: ARRIVAL (RFC 5256 §3) is the INTERNALDATE, and messages delivered in the same instant tie —
+  // a tie is broken by sequence number ascending even under REVERSE, so equal dates would make the order depend on timing.
+  for (let i = 0; i < count; i++) await n.deliver([message(i + 1)], { mailbox: name, internalDate: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
   expect((await c.cmd(`SELECT ${name}`)).tagged).toMatch(/OK/);
   return { c, name };
 }

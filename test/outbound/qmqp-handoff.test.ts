@@ -10,13 +10,15 @@ import type { Account } from '../../src/accounts/directory.js';
 import { deliverStream } from '../../src/delivery/deliver.js';
 import { inboxMessages, RECEIVED_RE, spoolLeftovers, splitReceived } from '../helpers/maildir.js';
 import { startTestNode, type Overrides, type TestNode } from '../helpers/node.js';
-import { freePort } from '../helpers/postfix.js';
 import { lmtpSend } from '../helpers/lmtp.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 import { SMTP_SINK, startSink, type Sink } from '../helpers/smtp-sink.js';
 
 const MESSAGE = 'From: alice@local.test\nTo: bob@remote.test, carol@local.test\nSubject: hand-off\n\n.dot\nbody\n';
 const LOCAL = 'carol@local.test';
+// A smarthost that is down: port 1 (tcpmux) on loopback, where nothing here listens. A port from freePort()
+// could be taken meanwhile by a listener of a test running in parallel, which accepts and never answers.
+const DOWN = '127.0.0.1:1';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -69,7 +71,7 @@ describe.skipIf(!SMTP_SINK)('QMQP with remote recipients', () => {
   });
 
   it('smarthost down: Z and no local copy', { timeout: 30_000 }, async () => {
-    const { t, carol } = await node([`127.0.0.1:${await freePort()}`]);
+    const { t, carol } = await node([DOWN]);
     const r = await qmqpSend(t.ports.qmqp!, MESSAGE, 'alice@local.test', ['bob@remote.test', LOCAL]);
     expect(r.code).toBe('Z');
     expect(r.text).toMatch(/ECONNREFUSED.*\(#4\.4\.0\)$/);
@@ -78,7 +80,7 @@ describe.skipIf(!SMTP_SINK)('QMQP with remote recipients', () => {
 
   it('the first smarthost refuses connections: the second gets the message, K', { timeout: 30_000 }, async () => {
     const s = await sink();
-    const { t, carol } = await node([`127.0.0.1:${await freePort()}`, `127.0.0.1:${s.port}`]);
+    const { t, carol } = await node([DOWN, `127.0.0.1:${s.port}`]);
     const r = await qmqpSend(t.ports.qmqp!, MESSAGE, 'alice@local.test', ['bob@remote.test', LOCAL]);
     expect(r.code, r.text).toBe('K');
     expect((await s.waitDumps(1)).length).toBe(1);
