@@ -3,9 +3,10 @@
  *
  *   build()        sync, in commit order: allocate UIDs/modseqs, return records
  *   journal        one SQLite transaction for the whole batch (committed, not yet synced)
- *   afterJournal() rename tmp/ → new/, return dirs to fsync
+ *   dataSync()     the new files' data, in the thread pool (started by the job, beside the journal)
+ *   afterJournal() once the job's data is synced: rename tmp/ → new/, return dirs to fsync
  *   fsyncs         at once, in the thread pool: the journal's WAL (shared by
- *                  concurrent batches), the new files' data (dataSync), each
+ *                  concurrent batches, running since the journal commit), each
  *                  distinct directory (shared too)
  *   finish()       sync: index update, caches, events; the job's promise resolves
  *
@@ -186,15 +187,20 @@ export class GroupCommitter {
       return;
     }
     const walSynced = all.length > 0 ? this.journal.durable() : Promise.resolve();
-    const synced = Promise.allSettled(live.map((l) => (l.q.job.dataSync ? l.q.job.dataSync() : Promise.resolve())));
+    const syncs = live.map((l) => (l.q.job.dataSync ? l.q.job.dataSync() : Promise.resolve()));
+    const synced = Promise.allSettled(syncs);
     let i = 0;
     const after: Promise<void>[] = [];
-    for (const l of live) {
+    for (const [k, l] of live.entries()) {
       l.records = all.slice(i, i + l.drafts.length);
       i += l.drafts.length;
       after.push(
         (async () => {
           try {
+            // maildir(5): a file's data is on disk before its name appears in new/ or cur/, so a
+            // crash never leaves a visible name over data the disk did not keep. A failed sync
+            // fails the job (below) without the rename.
+            await syncs[k];
             l.dirs = (await l.q.job.afterJournal?.(l.records)) ?? [];
           } catch (err) {
             l.failed = err;
