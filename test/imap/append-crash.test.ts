@@ -6,7 +6,6 @@
  * under that UID, byte for byte; nothing half-written is visible; tmp/ is
  * empty and the index agrees with the Maildir.
  */
-import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { maildirFiles } from '../helpers/maildir.js';
 import { makeTempDir, startTestNode } from '../helpers/node.js';
 import { spawnNode } from '../helpers/spawn.js';
 import { login, type RawImap } from './helpers/client.js';
+import { deterministicMessage } from '../helpers/messages.js';
 
 const ROUNDS = 4;
 const CLIENTS = 3;
@@ -28,20 +28,9 @@ const MAX_PER_CLIENT = 2000;
 const USER = 'append-crash@example.org';
 const PASS = 'append-crash-pw';
 
-/** Deterministic CRLF message for an id, 200 B – 40 KB. */
+/** The deterministic message of an id (test/helpers/messages.ts). */
 function messageFor(id: string): Buffer {
-  const seed = createHash('sha256').update(id).digest();
-  const size = 200 + (seed.readUInt32BE(0) % 40_000);
-  const lines: string[] = [`Message-Id: <${id}@append.test>`, 'Subject: append crash test', ''];
-  let h = seed;
-  let len = 0;
-  while (len < size) {
-    h = createHash('sha256').update(h).digest();
-    const line = h.toString('base64');
-    lines.push(line);
-    len += line.length + 2;
-  }
-  return Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1');
+  return deterministicMessage(id, { domain: 'append.test', subject: 'append crash test', eol: '\r\n' });
 }
 
 const idOf = (body: Buffer): string | null => /^Message-Id: <([^@>]+)@append\.test>/.exec(body.toString('latin1'))?.[1] ?? null;

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { RawClient, startNode, type TestNode } from './helpers.js';
+import { POP3_EDGE_MESSAGES } from '../helpers/messages.js';
 
 const run = promisify(execFile);
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clients', 'poplib_dump.py');
@@ -36,20 +37,7 @@ function streamed(crlf: boolean): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
-const MESSAGES: Buffer[] = [
-  'From: a@example.org\nSubject: lf\n\nline\n.leading dot\n..two\n.\nlast\n',
-  'From: b@example.org\r\nSubject: crlf\r\n\r\nline\r\n.\r\n..\r\nend\r\n',
-  'From: c@example.org\nSubject: open end\n\nno final newline',
-  'From: d@example.org\r\nSubject: open end crlf\r\n\r\nno final line end',
-  '.From: dot first\n\n.body',
-  'Subject: bare CR\n\na\rb\n\rc\n.\rd\nends in CR\r',
-  'Subject: mixed\r\n\r\ncrlf\r\nlf\nlf again\n\r\n.crlf dot\r\n.lf dot\n',
-  '',
-  '\n',
-  '.',
-  'Subject: header only, no blank line\n',
-  'Subject: blank body\n\n',
-].map((m) => Buffer.from(m, 'latin1'));
+const MESSAGES: Buffer[] = POP3_EDGE_MESSAGES.map((m) => Buffer.from(m, 'latin1'));
 MESSAGES.push(streamed(false), streamed(true));
 
 /** Lines with their line ends (LF, after conversion CRLF); the last may have none. */

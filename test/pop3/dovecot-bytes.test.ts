@@ -19,24 +19,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dovecotVersion, startDovecot } from '../../bench/compare/dovecot.js';
 import { makeTempDir } from '../helpers/node.js';
 import { startNode, type TestNode } from './helpers.js';
+import { POP3_EDGE_MESSAGES } from '../helpers/messages.js';
 
 const has = dovecotVersion() !== null;
 type PrivateDovecot = Awaited<ReturnType<typeof startDovecot>>;
 
-const MESSAGES = [
-  'From: a@example.org\nSubject: lf\n\nline\n.leading dot\n..two\n.\nlast\n',
-  'From: b@example.org\r\nSubject: crlf\r\n\r\nline\r\n.\r\n..\r\nend\r\n',
-  'From: c@example.org\nSubject: open end\n\nno final newline',
-  'From: d@example.org\r\nSubject: open end crlf\r\n\r\nno final line end',
-  '.From: dot first\n\n.body',
-  'Subject: bare CR\n\na\rb\n\rc\n.\rd\nends in CR\r',
-  'Subject: mixed\r\n\r\ncrlf\r\nlf\nlf again\n\r\n.crlf dot\r\n.lf dot\n',
-  '',
-  '\n',
-  '.',
-  'Subject: header only, no blank line\n',
-  'Subject: blank body\n\n',
-];
+const MESSAGES = POP3_EDGE_MESSAGES;
 const COMMANDS = ['RETR 1', 'TOP 1 0', 'TOP 1 1'];
 
 /** Send the commands after login; return each multi-line reply's body (after its +OK line, up to and including the terminator). */

@@ -5,7 +5,6 @@
  * nothing half-written may be visible; tmp/ is cleaned; the index (read
  * through the store API) agrees with the Maildir files.
  */
-import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,26 +14,16 @@ import { maildirFiles, RECEIVED_RE, splitReceived } from '../helpers/maildir.js'
 import { makeTempDir, startTestNode } from '../helpers/node.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 import { spawnNode } from '../helpers/spawn.js';
+import { deterministicMessage } from '../helpers/messages.js';
 
 const ROUNDS = 5;
 const CLIENTS = 4;
 /** Each round runs this long at most before the kill (random point inside it). */
 const ROUND_MS = [300, 1500] as const;
 
-/** Deterministic message for an id: headers plus pseudo-random lines, 200 B – 40 KB. */
+/** The deterministic message of an id (test/helpers/messages.ts). */
 function messageFor(id: string): Buffer {
-  const seed = createHash('sha256').update(id).digest();
-  const size = 200 + (seed.readUInt32BE(0) % 40_000);
-  const lines: string[] = [`Message-Id: <${id}@crash.test>`, 'Subject: crash test', ''];
-  let h = seed;
-  let len = 0;
-  while (len < size) {
-    h = createHash('sha256').update(h).digest();
-    const line = h.toString('base64');
-    lines.push(line);
-    len += line.length + 1;
-  }
-  return Buffer.from(`${lines.join('\n')}\n`, 'latin1');
+  return deterministicMessage(id, { domain: 'crash.test', subject: 'crash test', eol: '\n' });
 }
 
 const idOf = (body: Buffer): string | null => /^Message-Id: <([^@>]+)@crash\.test>/.exec(body.toString('latin1'))?.[1] ?? null;
