@@ -25,13 +25,15 @@ import { LIMITS } from '../limits.js';
 import type { AccountState } from './account.js';
 import type { IndexDb, MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
-import { formatDovecotKeywords, installKeywordTable, keywordTable, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
+import { formatDovecotKeywords, installKeywordTable, keywordTable, parseDovecotKeywords, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { formatRecordedUidls, parseRecordedUidls, readRecordedUidlsTextSync, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';
 import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
 import type { JournalRecord } from './types.js';
 
 export const POP3_META = 'pop3_uidls';
+/** The pieces of a 'pop3-uidls' series received so far (moved to POP3_META by its last piece). */
+const POP3_PARTIAL = 'pop3_uidls.partial';
 export const keywordsMeta = (uidvalidity: number): string => `keywords:${uidvalidity}`;
 
 /** A 'keywords' record for the folder when its table is not the one the index last journaled, else null. */
@@ -107,12 +109,19 @@ export function applySideIndex(db: IndexDb, rec: JournalRecord): boolean {
     return false;
   }
   if (rec.kind !== 'pop3-uidls') return false;
-  // Pieces arrive in order; the first starts the text again, so a repeat of the series is harmless.
-  let text = d.reset === true ? '' : (db.meta(POP3_META) ?? '');
+  // Pieces arrive in order and gather under their own key; the first starts the text again, so a
+  // repeat of the series is harmless. Only a complete series becomes POP3_META, so a series cut
+  // short (a crash, a reconnect) never reaches the file a promoted replica answers UIDL from.
+  let text = d.reset === true ? '' : (db.meta(POP3_PARTIAL) ?? '');
   if (text === '') text = `V${Number(d.uidvalidity)}\n`;
   for (const [uid, uidl] of (d.uidls as [number, string][]) ?? []) text += `${uid} ${uidl}\n`;
+  if (d.last !== true) {
+    db.setMeta(POP3_PARTIAL, text);
+    return false;
+  }
   db.setMeta(POP3_META, text);
-  return d.last === true;
+  db.setMeta(POP3_PARTIAL, '');
+  return true;
 }
 
 /** Replica: write `roost-pop3-uidls` from the index. */
@@ -146,21 +155,12 @@ export function restoreSideFiles(st: AccountState): void {
     const dir = st.dir(mb.name);
     if (text === null || !fs.existsSync(dir) || formatDovecotKeywords(readDovecotKeywords(dir)) === text) continue;
     try {
-      installKeywordTable(dir, parseTableText(text));
+      installKeywordTable(dir, parseDovecotKeywords(text));
     } catch (err) {
       st.core.warn('store: cannot write dovecot-keywords', err);
     }
   }
   writePop3FromIndex(st);
-}
-
-function parseTableText(text: string): KeywordTable {
-  const t: KeywordTable = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\d+) (\S+)$/.exec(line);
-    if (m) t[Number(m[1])] = m[2]!;
-  }
-  return t;
 }
 
 /**
@@ -173,7 +173,7 @@ export function installSideFiles(db: Database.Database, maildir: string): void {
   const rows = db.prepare('SELECT name, uidvalidity, subscribed FROM mailboxes ORDER BY name').all() as { name: string; uidvalidity: number; subscribed: number }[];
   for (const r of rows) {
     const text = meta(keywordsMeta(r.uidvalidity));
-    if (text !== null && text !== '') installKeywordTable(mailboxDir(maildir, r.name), parseTableText(text));
+    if (text !== null && text !== '') installKeywordTable(mailboxDir(maildir, r.name), parseDovecotKeywords(text));
   }
   const uidls = meta(POP3_META);
   if (uidls !== null) writeRecordedUidlsTextSync(mailboxDir(maildir, INBOX), uidls);

@@ -12,6 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../src/store/types.js';
+import { IndexDb } from '../../src/store/index/db.js';
+import { applySideIndex, POP3_META } from '../../src/store/side-files.js';
 import { account, deliver, message, open, tempDir } from './helpers.js';
 
 const root = tempDir();
@@ -66,5 +68,29 @@ describe('side files on a replica', () => {
     for (const f of side) expect(fs.readFileSync(path.join(ra.maildir, f), 'utf8'), f).toBe(fs.readFileSync(path.join(pa.maildir, f), 'utf8'));
     await replica.close();
     await primary.close();
+  });
+});
+
+describe("a 'pop3-uidls' series", () => {
+  it('counts only when complete: a series cut short leaves the last complete list in place', () => {
+    const root = tempDir();
+    try {
+      const db = new IndexDb(path.join(root, 'index.sqlite'));
+      const piece = (uidls: [number, string][], reset: boolean, last: boolean) =>
+        ({ lsn: 1n, kind: 'pop3-uidls', accountId: 'a', data: { uidvalidity: 7, reset, last, uidls } }) as unknown as JournalRecord;
+      expect(applySideIndex(db, piece([[1, 'u1']], true, true))).toBe(true);
+      expect(db.meta(POP3_META)).toBe('V7\n1 u1\n');
+      // A new series whose last piece never comes (a crash, a reconnect): the complete list stays.
+      expect(applySideIndex(db, piece([[1, 'x1']], true, false))).toBe(false);
+      expect(applySideIndex(db, piece([[2, 'x2']], false, false))).toBe(false);
+      expect(db.meta(POP3_META)).toBe('V7\n1 u1\n');
+      // The series sent again in full replaces it.
+      applySideIndex(db, piece([[1, 'y1']], true, false));
+      expect(applySideIndex(db, piece([[2, 'y2']], false, true))).toBe(true);
+      expect(db.meta(POP3_META)).toBe('V7\n1 y1\n2 y2\n');
+      db.close();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

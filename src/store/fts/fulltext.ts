@@ -203,6 +203,9 @@ export class FullTextIndex {
   async catchUp(uidvalidity: number, live: readonly number[], src: MessageSource): Promise<void> {
     const bg = this.background.get(uidvalidity);
     if (bg) return bg.done;
+    // A search's inline indexing of the same mailbox: wait, then index only what it left.
+    for (let run = this.running.get(uidvalidity); run; run = this.running.get(uidvalidity)) await run;
+    if (this.background.has(uidvalidity)) return this.background.get(uidvalidity)!.done;
     const { missing, gone } = this.diff(uidvalidity, live);
     if (gone.length > 0) this.remove(uidvalidity, gone);
     if (missing.length > 0) await this.startJob(uidvalidity, missing, src).done;
