@@ -299,8 +299,9 @@ export class Session implements CommandSession {
   private readonly onTimeout = (): void => {
     // RFC 3501 §5.4 autologout is for an idle client. A command still running
     // (a LOGIN whose account's first open indexes 100,000 files, issue 16 §4)
-    // is the server's time: the clock starts again instead.
-    if (this.running > 0) {
+    // is the server's time: the clock starts again instead — unless the command
+    // waits for the client to read its answer (a client that stopped reading is idle too).
+    if (this.running > 0 && !this.socket.writableNeedDrain) {
       this.restartAutologout();
       return;
     }

@@ -57,4 +57,27 @@ describe('autologout', () => {
     expect(sel.untagged).toContain('* 2 EXISTS');
     await d.cmd('LOGOUT');
   });
+
+  it('a client that stops reading a long answer is idle too: autologout closes it, the answer is never finished', { timeout: 60_000 }, async () => {
+    // Larger than loopback's socket buffers and the server's output buffer together, so the server blocks on drain.
+    const big = `Subject: big\r\n\r\n${`${'x'.repeat(998)}\r\n`.repeat(24_000)}`;
+    const [uid] = await n.deliver([big]);
+    const c = await login(n.port, n.user, n.pass);
+    expect((await c.cmd('SELECT INBOX')).tagged).toMatch(/OK/);
+    // From here the test reads the raw stream itself (the answer is 24 MB): only its end and the close matter.
+    c.socket.removeAllListeners('data');
+    let tail = '';
+    let closed = false;
+    c.socket.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString('latin1')).slice(-200);
+    });
+    c.socket.on('close', () => (closed = true));
+    c.socket.pause();
+    c.write(`f1 UID FETCH ${uid} BODY.PEEK[]\r\n`);
+    await sleep(IDLE * 3);
+    c.socket.resume();
+    for (let i = 0; i < 1000 && !closed; i++) await sleep(20);
+    expect(closed).toBe(true);
+    expect(tail).not.toMatch(/f1 OK/);
+  });
 });
