@@ -66,10 +66,28 @@ function movesOf(store: Store): AccountMoves {
 
 const staged = (f: { uidvalidity: number; uid: number }): string => `${f.uidvalidity}.${f.uid}`;
 
+/** A peer's file description that can become a path here: 32-bit UID and UIDVALIDITY, a plain file name. */
+export function safeFile(f: { uidvalidity: unknown; uid: unknown; filename?: unknown }): boolean {
+  const u32 = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0 && (n as number) <= 0xffffffff;
+  // "cur/NAME" or "new/NAME" (or a bare NAME): never another directory, never a dot file.
+  const plain = (s: unknown): boolean => s === undefined || (typeof s === 'string' && /^(?:(?:new|cur)\/)?[^/.\0][^/\0]*$/.test(s));
+  return u32(f.uidvalidity) && u32(f.uid) && plain(f.filename);
+}
+
 /** Source side, after the handshake. Throws when the move did not complete; the account then serves on here. */
 export async function sendMove(deps: MoveDeps, link: Link, account: Account, to: string, progress?: (p: MoveProgress) => void): Promise<MoveOutcome> {
   const { store, log } = deps;
   const moves = movesOf(store);
+  if (!moves.claim(account.id)) throw new HandshakeError('INTERNAL', `account ${account.id} is being moved already, or was moved`);
+  try {
+    return await sendClaimed(deps, link, account, to, moves, progress);
+  } finally {
+    moves.release(account.id);
+  }
+}
+
+async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: string, moves: AccountMoves, progress?: (p: MoveProgress) => void): Promise<MoveOutcome> {
+  const { store, log } = deps;
   const rs = store.replication;
   await link.send({ t: 'move-begin', account });
   await expect(link, 'move-ready', LIMITS.move.stepTimeoutMs);
@@ -179,9 +197,10 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
   const begin = await expect(link, 'move-begin', LIMITS.move.stepTimeoutMs);
   const moves = store.replication.moves;
   if (!moves) return refuse(link, 'INTERNAL', 'this store cannot take moved accounts');
-  // This node's view of the account (its Maildir path), else the source's.
-  const found = await directory.lookupRecipient(begin.account.address).catch(() => null);
-  const account = (await directory.accountById(begin.account.id)) ?? (found?.kind === 'found' ? found.account : null) ?? begin.account;
+  // This node's own view of the account (its Maildir path): a peer of another pair never chooses where files go.
+  const found = await directory.lookupRecipient(String(begin.account?.address ?? '')).catch(() => null);
+  const account = (await directory.accountById(String(begin.account?.id ?? ''))) ?? (found?.kind === 'found' ? found.account : null);
+  if (!account) return refuse(link, 'NOTFOUND', `this node's directory does not know ${String(begin.account?.address)}; add the account here first`);
   if (moves.hasMail(account)) return refuse(link, 'EXISTS', `account ${account.address} already holds mail on this node; nothing was changed`);
   await moves.clearStaging(account.id);
   log.warn({ accountId: account.id, from: peerNode }, 'account move: receiving an account');
@@ -199,6 +218,7 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
         const frame = m.frame;
         if (frame.t !== 'snap-file') throw new HandshakeError('PROTOCOL', `expected snap-file, got ${frame.t}`);
         if (frame.lost) continue;
+        if (!safeFile(frame.file)) throw new HandshakeError('PROTOCOL', 'snap-file with a UID, UIDVALIDITY or name this node will not write');
         const w = await moves.stage(account.id, frame.file);
         const hash = createHash('sha256');
         await receiveBody(

@@ -173,7 +173,7 @@ export interface MailboxManifest {
 }
 
 /** AUTH: the secret differs; CHANNEL: the secret is right but the TLS sessions differ (a relay terminates TLS); PROTOCOL: malformed or oversized frames. */
-export type RefuseCode = 'VERSION' | 'AUTH' | 'CHANNEL' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'RESYNC' | 'PROTOCOL' | 'INTERNAL' | 'EXISTS';
+export type RefuseCode = 'VERSION' | 'AUTH' | 'CHANNEL' | 'CLUSTER' | 'ROLE' | 'EPOCH' | 'BUSY' | 'RESYNC' | 'PROTOCOL' | 'INTERNAL' | 'EXISTS' | 'NOTFOUND';
 
 export interface Message {
   frame: Frame;

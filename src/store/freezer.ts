@@ -27,6 +27,8 @@ const MOVED_KEY = 'moved_accounts';
 
 export class AccountFreezer {
   private readonly moving = new Set<string>();
+  /** Accounts a move is running for (frozen or not yet). */
+  private readonly claimed = new Set<string>();
   /** Account id → the host it moved to. */
   private readonly moved: Map<string, string>;
 
@@ -50,6 +52,17 @@ export class AccountFreezer {
 
   movedTo(accountId: string): string | null {
     return this.moved.get(accountId) ?? null;
+  }
+
+  /** One move per account at a time: a second would thaw the first's frozen final round. */
+  claim(accountId: string): boolean {
+    if (this.claimed.has(accountId) || this.moved.has(accountId)) return false;
+    this.claimed.add(accountId);
+    return true;
+  }
+
+  release(accountId: string): void {
+    this.claimed.delete(accountId);
   }
 
   freeze(accountId: string): void {

@@ -53,6 +53,8 @@ export class ReplicationImpl implements ReplicationSupport {
   constructor(private readonly store: StoreImpl) {
     const st = store;
     this.moves = {
+      claim: (id) => st.freezer.claim(id),
+      release: (id) => st.freezer.release(id),
       freeze: (id) => st.freezer.freeze(id),
       thaw: (id) => st.freezer.thaw(id),
       markMoved: (id, host) => {

@@ -418,6 +418,10 @@ export interface ReplicationSupport {
 
 /** The store's half of `roost account move` (./freezer.ts, ./move-install.ts). */
 export interface AccountMoves {
+  /** Source: take the account for one move; false when another move of it is running (or it was moved). */
+  claim(accountId: string): boolean;
+  /** Source: the move that claimed the account ended (done or not). */
+  release(accountId: string): void;
   /** Source: refuse every change to the account (and its logins) until thaw() or markMoved(). */
   freeze(accountId: string): void;
   thaw(accountId: string): void;
