@@ -4,8 +4,6 @@
  * with "." gets one more (transparency); the body ends with CRLF "." CRLF.
  * Chunk by chunk, split anywhere: no message is held whole.
  */
-import { isAscii } from 'node:buffer';
-import type { Readable } from 'node:stream';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -44,22 +42,6 @@ export class DataEncoder {
   /** The terminating sequence; a last line without its line end gets one first. */
   end(): Buffer {
     return this.atLineStart ? END : Buffer.concat([CRLF, END]);
-  }
-}
-
-/**
- * Whether a stored message has any octet above 127, so needs BODY=8BITMIME
- * (RFC 6152 §2-3). Stops at the first such chunk; the stream is destroyed.
- */
-export async function hasEightBit(source: Readable): Promise<boolean> {
-  try {
-    for await (const chunk of source) {
-      const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer);
-      if (!isAscii(b)) return true;
-    }
-    return false;
-  } finally {
-    source.destroy();
   }
 }
 

@@ -9,7 +9,6 @@
 import type { Config } from '../config/schema.js';
 import { LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
-import { hasEightBit } from './body.js';
 import { handoffAttempts, handoffLatency, handoffRecipients, handoffs } from './metrics.js';
 import { sendMail, type OutboundMessage, type RecipientOutcome, type RecipientStatus } from './smtp.js';
 import { parseHostPort, type HostPort } from './targets.js';
@@ -60,11 +59,8 @@ export class Outbound {
   }
 
   /** Hand `message` to a smarthost for `remoteRecipients`. Never throws. */
-  async handOff(original: OutboundMessage, remoteRecipients: readonly string[]): Promise<HandOffResult> {
+  async handOff(message: OutboundMessage, remoteRecipients: readonly string[]): Promise<HandOffResult> {
     const started = process.hrtime.bigint();
-    // Scanned once for every smarthost tried; a read error leaves it to sendMail, which reports it.
-    const eightBit = original.eightBit ?? (await hasEightBit(original.open()).catch(() => undefined));
-    const message: OutboundMessage = { ...original, eightBit };
     const decided = new Map<string, RecipientOutcome>();
     let pending = [...new Set(remoteRecipients)];
     let last: RecipientOutcome[] = pending.map((r) => ({ recipient: r, status: 'temporary', reply: 'no smarthost configured' }));

@@ -105,10 +105,11 @@ class Peer {
 /**
  * Send `prefix` + the stored message for `recipients` to a QMQP server and
  * return its answer; a connection failure, timeout or malformed reply is Z.
+ * QMQP carries any octets (netstrings), so no 8-bit flag is needed.
  */
 export async function qmqpHandOff(
   target: HostPort,
-  message: OutboundMessage,
+  message: Omit<OutboundMessage, 'eightBit'>,
   prefix: Buffer,
   recipients: readonly string[],
   timeoutMs: number,

@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { LIMITS } from '../limits.js';
-import { DataEncoder, hasEightBit, isNonAsciiAddress } from './body.js';
+import { DataEncoder, isNonAsciiAddress } from './body.js';
 import { SessionError, SmtpConnection } from './connection.js';
 import { replyText, type SmtpReply } from './reply.js';
 
@@ -32,8 +32,11 @@ export interface OutboundMessage {
   size: number;
   /** A fresh stream of the stored bytes, read once per smarthost tried. */
   open(): Readable;
-  /** Whether the bytes have an octet above 127 (RFC 6152); scanned from open() when absent. */
-  eightBit?: boolean;
+  /**
+   * Whether the bytes have an octet above 127 (RFC 6152), as the receiving
+   * side saw them (Incoming.eightBit): the copy is not read again to find out.
+   */
+  eightBit: boolean;
 }
 
 export type RecipientStatus = 'accepted' | 'temporary' | 'permanent';
@@ -109,7 +112,7 @@ export async function sendMail(
     tls: conn?.encrypted ?? false,
   });
   try {
-    const eightBit = message.eightBit ?? (await hasEightBit(message.open()));
+    const eightBit = message.eightBit;
     const utf8 = isNonAsciiAddress(message.sender) || recipients.some(isNonAsciiAddress);
     conn = await SmtpConnection.connect(host, port, t.connect);
     const c = conn;

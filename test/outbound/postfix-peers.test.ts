@@ -130,7 +130,7 @@ describe.skipIf(!usable)('outbound clients against a private Postfix', () => {
     const res = await sendMail(
       '127.0.0.1',
       pf.smtpPort,
-      { sender: '', size: body.length, open: () => Readable.from([body]) },
+      { sender: '', size: body.length, eightBit: true, open: () => Readable.from([body]) },
       ['\u7528\u6237@far.test'],
       { helo: 'roost.test', starttls: 'off', tlsVerify: false, timeoutMs: 20_000 },
     );

@@ -5,6 +5,7 @@
  * options (-f hard, -r soft, -W delay, -p no PIPELINING, -h long name,
  * -8 no 8BITMIME; smtp-sink never offers SMTPUTF8).
  */
+import { isAscii } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -26,6 +27,7 @@ function message(bytes: Buffer, sender = 'alice@local.test'): OutboundMessage {
   return {
     sender,
     size: bytes.length,
+    eightBit: !isAscii(bytes),
     open: () => Readable.from([bytes.subarray(0, 7), bytes.subarray(7, 300), bytes.subarray(300)]),
   };
 }
@@ -204,7 +206,7 @@ describe.skipIf(!SMTP_SINK)('SMTP client with smtp-sink', () => {
       const big = Buffer.from(`Subject: big\n\n${line.repeat(Math.ceil((20 * 1024 * 1024) / line.length))}`, 'latin1');
       await writeFile(file, big);
       const s = await sink();
-      const res = await sendMail('127.0.0.1', s.port, { sender: 'a@local.test', size: big.length, open: () => createReadStream(file) }, ['bob@remote.test'], OPTS);
+      const res = await sendMail('127.0.0.1', s.port, { sender: 'a@local.test', size: big.length, eightBit: false, open: () => createReadStream(file) }, ['bob@remote.test'], OPTS);
       expect(res.recipients[0]!.status).toBe('accepted');
       // The dump may still be being written after the 250: wait (bounded) for all of it.
       let d = (await s.waitDumps(1, 60_000))[0];
