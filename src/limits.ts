@@ -274,6 +274,13 @@ export const LIMITS = {
      * status and reads only Auth-Status), not queued behind the directory.
      */
     maxConnections: 512,
+    /**
+     * Sockets held at once, answered or not: past it a new connection is
+     * closed at accept, unread, so a peer that opens sockets and sends
+     * nothing (or keeps them alive) cannot take every descriptor. Above
+     * maxConnections, so nginx is normally told "try again" first.
+     */
+    maxSockets: 1024,
     /** A pair given by its nodes (src/proxy/pairs.ts): each /health gets this long to answer… */
     healthTimeoutMs: 2000,
     /** …its answer is at most this large… */

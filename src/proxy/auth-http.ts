@@ -214,20 +214,28 @@ export class AuthHttpServer {
     this.server.requestTimeout = LIMITS.proxyAuth.requestTimeoutMs;
     this.server.maxHeadersCount = LIMITS.proxyAuth.maxHeaders;
     this.server.on('connection', (socket) => {
+      if (this.connections >= LIMITS.proxyAuth.maxSockets) {
+        this.warnBusy('auth_http: socket limit reached; new connections closed unanswered', LIMITS.proxyAuth.maxSockets);
+        socket.destroy();
+        return;
+      }
       this.connections++;
       socket.once('close', () => this.connections--);
     });
   }
 
-  /** Past maxConnections: say so once per 10 s in the log, and turn the attempt away undecided. */
+  /** Past maxConnections: say so (at most once per 10 s in the log), and turn the attempt away undecided. */
   private overLimit(): boolean {
     if (this.connections <= LIMITS.proxyAuth.maxConnections) return false;
-    const now = Date.now();
-    if (now - this.lastBusyWarning >= 10_000) {
-      this.lastBusyWarning = now;
-      this.deps.log.warn({ connections: this.connections, limit: LIMITS.proxyAuth.maxConnections }, 'auth_http: too many connections; logins answered with a temporary error');
-    }
+    this.warnBusy('auth_http: too many connections; logins answered with a temporary error', LIMITS.proxyAuth.maxConnections);
     return true;
+  }
+
+  private warnBusy(msg: string, limit: number): void {
+    const now = Date.now();
+    if (now - this.lastBusyWarning < 10_000) return;
+    this.lastBusyWarning = now;
+    this.deps.log.warn({ connections: this.connections, limit }, msg);
   }
 
   private allowed(req: http.IncomingMessage): boolean {

@@ -270,6 +270,39 @@ describe('the auth_http endpoint itself', () => {
     expect(again.line).toMatch(/^b2 OK/);
   });
 
+  it('proxyAuth.maxSockets: the N-th socket is held and answered; the N+1-th is closed at accept, unanswered, and the service serves again once sockets close', { timeout: 60_000 }, async () => {
+    const limit = LIMITS.proxyAuth as { maxConnections: number; maxSockets: number };
+    const saved = { ...limit };
+    const held: RawConn[] = [];
+    try {
+      // Sockets from earlier tests may still be closing, so the server may hold a few already: open sockets,
+      // each with a keep-alive request, until one is closed unanswered. Each one held was answered.
+      const N = 4;
+      limit.maxSockets = N;
+      limit.maxConnections = N;
+      const head = Object.entries(attempt()).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      let over: RawConn | null = null;
+      for (let i = 0; i < N + 20 && over === null; i++) {
+        const c = await connect(authPort, '127.0.0.1');
+        c.s.write(`GET /auth HTTP/1.1\r\nHost: roost\r\nConnection: keep-alive\r\n${head}\r\n`);
+        const said = await c.until(/\r\n\r\n/);
+        if (said === '' && c.s.destroyed) over = c;
+        else {
+          expect(said).toMatch(/Auth-Status: OK/);
+          held.push(c);
+        }
+      }
+      expect(over).not.toBeNull();
+      expect(held.length).toBeGreaterThan(0);
+      expect(held.length).toBeLessThanOrEqual(N);
+    } finally {
+      for (const c of held) c.s.destroy();
+      Object.assign(limit, saved);
+    }
+    const again = await imapLogin('127.0.0.3', PASS, 's2');
+    expect(again.line).toMatch(/^s2 OK/);
+  });
+
   it('says no to what it cannot check: APOP / CRAM-MD5, SMTP, a missing Client-IP', async () => {
     expect((await ask(attempt({ 'Auth-Method': 'apop' }))).headers['auth-status']).toBe('Authentication method not supported');
     expect((await ask(attempt({ 'Auth-Method': 'cram-md5' }))).headers['auth-status']).toBe('Authentication method not supported');
