@@ -39,7 +39,8 @@ import { createLmtpServer } from './lmtp/server.js';
 import { createPop3Server } from './pop3/server.js';
 import { createQmqpServer } from './qmqp/server.js';
 import { attachReplication } from './replication/index.js';
-import { openStore, type Store } from './store/store.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
 
 /** delivery.vacation_days in milliseconds. */
 const DAY_MS = 24 * 3600 * 1000;

@@ -1,5 +1,5 @@
 /**
- * The store behind ./store.ts: owns the journal, the group committer, the
+ * The store behind ./store.ts (opened by ./open.ts): owns the journal, the group committer, the
  * event hub, the LRU of per-account index handles, and the delivery path.
  *
  * Delivery, step by step (what makes QMQP's K mean "durable"):
@@ -674,8 +674,4 @@ function sameAccount(a: Account, b: Account): boolean {
     a.maxMessageSize === b.maxMessageSize &&
     a.status === b.status
   );
-}
-
-export async function openStore(opts: StoreOptions): Promise<Store> {
-  return new StoreImpl(opts);
 }

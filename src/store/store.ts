@@ -1,8 +1,8 @@
 /**
- * THE storage API (STYLE.md habit 4). IMAP, POP3, QMQP, replication and the
- * CLI use only what this file exports (plus ./types.ts and ./mime/*); Maildir
- * and index internals under ./maildir and ./index are private and the linter
- * keeps it so.
+ * THE storage API (STYLE.md habit 4), types only. IMAP, POP3, QMQP,
+ * replication and the CLI use only what this file declares (plus ./types.ts
+ * and ./mime/*) and get a Store from ./open.ts; everything else under
+ * src/store is private and the linter keeps it so.
  *
  * Truth and caches (DESIGN.md "The store"):
  *  - Maildir++ files are the truth for message bodies and, in their names, flags.
@@ -475,7 +475,4 @@ export interface JournalInfo {
   maxBytes: number | null;
   pruned: number;
 }
-
-/** Open the store (creates data_dir/journal.sqlite, index/ and spool/ as needed). */
-export { openStore } from './store-impl.js';
 export type { RecordedUidls };
