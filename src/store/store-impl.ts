@@ -31,7 +31,7 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError, isRoostError, tempFromOs } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { logger } from '../log/logger.js';
-import { AccountState, type StoreCore } from './account.js';
+import { AccountState } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
 import { closeFullText } from './fts/fulltext.js';
@@ -53,6 +53,7 @@ import type { JournalRecord, SavedMessage } from './types.js';
 import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
 import { AccountFreezer } from './freezer.js';
+import type { SaveTarget, StoreInterior } from './interior.js';
 
 /**
  * Messages kept in mailbox caches across all accounts (about 200 bytes
@@ -60,13 +61,7 @@ import { AccountFreezer } from './freezer.js';
  */
 const MAX_CACHED_MESSAGES = 1_000_000;
 
-export interface SaveTarget {
-  st: AccountState;
-  mailbox: string;
-  flags: string[];
-}
-
-export class StoreImpl implements Store, StoreCore {
+export class StoreImpl implements Store, StoreInterior {
   readonly journal: Journal;
   readonly committer: GroupCommitter;
   readonly hub = new ChangeHub((msg, err) => this.warn(msg, err));
