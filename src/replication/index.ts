@@ -4,7 +4,7 @@
  * promote/demote, control-socket commands (promote, demote, verify,
  * replication-status), the `replication` block of `roost status` and /health.
  */
-import type { RoostNode } from '../node.js';
+import type { RoostNode } from '../node-api.js';
 import { Replication } from './replication.js';
 
 export { Replication } from './replication.js';
