@@ -26,8 +26,7 @@ import type { Readable } from 'node:stream';
 import { LIMITS } from '../limits.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';
-import { receiveBody, type BodySource, type Frame, type Link, type Message } from './protocol.js';
-import { deliveredBytes, streamed } from './primary.js';
+import { receiveBody, streamed, type BodySource, type Frame, type Link, type Message } from './protocol.js';
 import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
@@ -115,7 +114,7 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
  */
 async function handbackBody(store: Store, r: JournalRecord): Promise<{ head: Buffer; body: BodySource }> {
   if (!streamed(r)) {
-    const bytes = await deliveredBytes(store, r);
+    const bytes = await store.replication.readDelivered(r);
     return { head: bytes, body: bytes };
   }
   const stream = await store.replication.openDelivered(r);

@@ -362,8 +362,8 @@ export type ReplicaBody = Buffer | { file: string; size: number };
 export interface ReplicationSupport {
   /** The message bytes a 'deliver' record refers to (as stored). */
   openDelivered(record: JournalRecord): Promise<Readable>;
-  /** The same bytes read whole (cheaper per small message than a stream). Optional. */
-  readDelivered?(record: JournalRecord): Promise<Buffer>;
+  /** The same bytes read whole (cheaper per small message than a stream). */
+  readDelivered(record: JournalRecord): Promise<Buffer>;
   /**
    * Apply a record received from the primary, idempotently (a record at or
    * below appliedLsn() is a no-op). `body` carries the bytes of a 'deliver'.

@@ -49,6 +49,7 @@ export class MemStore {
       },
       replication: {
         openDelivered: async (r: JournalRecord) => Readable.from([self.bodies.get(r.lsn) ?? Buffer.alloc(0)]),
+        readDelivered: async (r: JournalRecord) => self.bodies.get(r.lsn) ?? Buffer.alloc(0),
         apply: async (r: JournalRecord, body: Buffer | null) => {
           if (r.lsn <= self.applied) return;
           if (self.applyDelayMs) await new Promise((res) => setTimeout(res, self.applyDelayMs));
