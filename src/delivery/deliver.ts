@@ -203,7 +203,7 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger):
     await draft.discard();
     return { verdict: accepted(), plan };
   }
-  const saved = await ctx.store.deliver(plan.local, draft, { sender: req.sender, overQuota: 'bounce' });
+  const saved = await ctx.store.deliver(plan.local, draft, { sender: req.sender });
   await ctx.replication.waitFor(maxLsn(saved));
   return { verdict: accepted(), plan };
 }
@@ -307,7 +307,7 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
   if (group.length > 0) {
     let v: Verdict;
     try {
-      const saved = await ctx.store.deliver(group.map(accountOf), draft, { sender: req.sender, overQuota: 'bounce' });
+      const saved = await ctx.store.deliver(group.map(accountOf), draft, { sender: req.sender });
       outcome.stored = true;
       await ctx.replication.waitFor(maxLsn(saved));
       v = accepted();

@@ -57,6 +57,6 @@ export interface StoreInterior extends StoreCore {
   save(
     draft: Draft,
     targets: SaveTarget[],
-    o: { internalDate?: Date; overQuota: 'defer' | 'bounce'; origin: string | null; sender?: string },
+    o: { internalDate?: Date; origin: string | null; sender?: string },
   ): Promise<SavedMessage[]>;
 }

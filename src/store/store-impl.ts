@@ -341,7 +341,7 @@ export class StoreImpl implements Store, StoreInterior {
     // answer still has one entry per recipient, in order.
     const unique = [...new Map(recipients.map((a) => [a.id, a])).values()];
     const targets = unique.map((a) => ({ st: this.state(a), mailbox, flags: [] as string[] }));
-    const saved = await this.save(draft, targets, { internalDate: opts.internalDate, overQuota: opts.overQuota ?? 'defer', origin: null, sender: opts.sender });
+    const saved = await this.save(draft, targets, { internalDate: opts.internalDate, origin: null, sender: opts.sender });
     const byId = new Map(saved.map((m) => [m.accountId, m]));
     return recipients.map((a) => byId.get(a.id)!);
   }
@@ -355,7 +355,7 @@ export class StoreImpl implements Store, StoreInterior {
   async save(
     draft: Draft,
     targets: SaveTarget[],
-    o: { internalDate?: Date; overQuota: 'defer' | 'bounce'; origin: string | null; sender?: string },
+    o: { internalDate?: Date; origin: string | null; sender?: string },
   ): Promise<SavedMessage[]> {
     if (!(draft instanceof SpoolDraft)) throw new TypeError('draft does not come from this store');
     const done = this.committer.preparing();
@@ -392,7 +392,7 @@ export class StoreImpl implements Store, StoreInterior {
         const mb = t.st.mailbox(t.mailbox);
         if (!mb) throw new RoostError('NOTFOUND', `no mailbox ${t.mailbox}`);
         if (wouldExceed(t.st.account, size, 1)) {
-          throw new RoostError(o.overQuota === 'bounce' ? 'OVERQUOTA' : 'TEMP', `mailbox of ${t.st.account.address} is over quota`);
+          throw new RoostError('OVERQUOTA', `mailbox of ${t.st.account.address} is over quota`);
         }
         const basename = withSizes(uniqueName(this.hostname), size, vsize);
         const flags = normalizeFlags(t.flags);

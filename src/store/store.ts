@@ -83,8 +83,6 @@ export interface DeliverOptions {
   internalDate?: Date;
   /** Mailbox per recipient; default INBOX. */
   mailbox?: MailboxName;
-  /** What over-quota means for this caller: 'defer' (TEMP) or 'bounce' (OVERQUOTA). Default 'defer'. */
-  overQuota?: 'defer' | 'bounce';
 }
 
 export interface AppendOptions {
@@ -282,7 +280,8 @@ export interface Store {
    * Final delivery of a finished draft to every recipient, all-or-nothing:
    * either every recipient has it (file + dir fsync'd, indexed, journaled) or
    * none shows it. One spool file, hard-linked where the filesystem allows.
-   * Over quota: OVERQUOTA (bounce) or TEMP (defer) as `opts.overQuota` says.
+   * Over quota: OVERQUOTA; whether that bounces or defers is the caller's
+   * policy (src/delivery/verdict.ts, `qmqp.over_quota`).
    */
   deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]>;
   /**

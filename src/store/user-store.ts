@@ -206,7 +206,6 @@ export class UserStoreImpl implements UserStore {
     this.st.requireMailbox(n);
     const [saved] = await this.store.save(draft, [{ st: this.st, mailbox: n, flags: [...(opts?.flags ?? [])] }], {
       internalDate: opts?.internalDate,
-      overQuota: 'bounce',
       origin: opts?.origin ?? null,
     });
     return saved!;
