@@ -188,7 +188,7 @@ export class PrimaryListener {
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
     } else if (await this.needsFullResync(peer, peerLast, method)) {
-      log.warn({ peerLastLsn: peer.lastLsn, journalFirstLsn: this.host.store.replication.journalInfo?.().firstLsn }, 'replication: follower needs a full resync');
+      log.warn({ peerLastLsn: peer.lastLsn, journalFirstLsn: this.host.store.replication.journalInfo().firstLsn }, 'replication: follower needs a full resync');
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
     } else {

@@ -74,7 +74,7 @@ export interface ReplicationStatus {
   /** A snapshot being sent to the follower (primary) or installed (replica). */
   snapshot: { role: 'sending' | 'receiving'; accounts: number; accountsDone: number; files: number; bytes: number; lsn: string; since: string } | null;
   /** The journal's bounded history (replication.journal_max_bytes). */
-  journal: JournalInfo | null;
+  journal: JournalInfo;
   /** Primary: the replica's last acknowledged LSN is no longer in the journal, so it gets a full resync when it connects. */
   replicaNeedsResync: boolean;
   lastError: string | null;
@@ -170,8 +170,7 @@ export class Replication {
           while (j < items.length - 1 && items[j]!.record.kind !== 'account') j++;
           const run = items.slice(i, j + 1);
           for (const id of new Set(run.map((r) => r.record.accountId))) await this.introduceAccount(id);
-          if (store.replication.applyBatch) await store.replication.applyBatch(run);
-          else for (const r of run) await store.replication.apply(r.record, r.body);
+          await store.replication.applyBatch(run);
           metrics.recordsApplied.inc(run.length);
           i = j + 1;
         }
@@ -268,7 +267,7 @@ export class Replication {
       };
     }
     const degradedSince = this.gate.degradedSinceMs;
-    const journal = store.replication.journalInfo?.() ?? null;
+    const journal = store.replication.journalInfo();
     return {
       enabled: this.enabled,
       role: s.role,

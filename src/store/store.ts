@@ -372,10 +372,9 @@ export interface ReplicationSupport {
   /**
    * apply() for a run of records in LSN order, with consecutive deliveries
    * group-committed (parallel file fsyncs, one journal sync, one index
-   * transaction per account). Durable when it resolves. Optional: callers
-   * fall back to apply() one record at a time.
+   * transaction per account). Durable when it resolves.
    */
-  applyBatch?(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void>;
+  applyBatch(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void>;
   /** Highest LSN applied from the primary (durable across restarts). */
   appliedLsn(): bigint;
   /** Epoch stamped on new journal records. */
@@ -393,18 +392,18 @@ export interface ReplicationSupport {
    */
   reset?(): Promise<void>;
 
-  // --- Bounded journal and snapshots (optional: without them a full resync replays the journal from LSN 1) ---
+  // --- Bounded journal and snapshots (without the snapshot members a full resync replays the journal from LSN 1) ---
 
   /** Size and range of the journal's history. */
-  journalInfo?(): JournalInfo;
+  journalInfo(): JournalInfo;
   /** Keep every journal record above `lsn` until the returned function is called (a snapshot's stream start). */
-  pinJournal?(lsn: bigint): () => void;
+  pinJournal(lsn: bigint): () => void;
   /** Primary: a consistent copy of one account's index; null when the account is unknown. */
   snapshotAccount?(accountId: string): Promise<AccountSnapshot | null>;
   /** Primary: the bytes of a snapshot's file, or null when it went after the image was taken. */
   readSnapshotFile?(accountId: string, file: SnapshotFile): Promise<Buffer | null>;
   /** Primary: the same bytes as a stream read in chunks (large files), or null when gone. */
-  openSnapshotFile?(accountId: string, file: SnapshotFile): Promise<Readable | null>;
+  openSnapshotFile(accountId: string, file: SnapshotFile): Promise<Readable | null>;
   /** Replica (after reset()): make a snapshot's image this account's index; `account` carries this node's Maildir path. */
   installSnapshot?(account: Account, image: Buffer): Promise<void>;
   /** Replica: write a batch of a snapshot's files durably. */
