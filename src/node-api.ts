@@ -42,7 +42,7 @@ export interface NodeStatus {
 
 /**
  * A running node. src/replication attaches through this: it replaces the
- * gate, sets the role, opens/closes client listeners on promote/demote,
+ * gate, becomes the owner of the role, opens/closes client listeners on promote/demote,
  * registers control commands, adds status fields and its port.
  */
 export interface RoostNode {
@@ -50,7 +50,10 @@ export interface RoostNode {
   readonly ctx: NodeContext;
   readonly log: Logger;
   readonly control: ControlServer;
-  role: Role;
+  /** Read from its one owner: the replication state once attached, else the configured role. */
+  readonly role: Role;
+  /** Where `role` is read from from now on (src/replication: its durable state, ./replication/epoch.ts). */
+  setRoleSource(source: () => Role): void;
   setReplicationGate(gate: ReplicationGate): void;
   /** Extra fields for `roost status` and /health, under `name`. */
   addStatus(name: string, provider: () => Record<string, unknown>): void;

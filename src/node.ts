@@ -199,12 +199,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const writeNodeFile = (): Promise<void> =>
     writeAtomic(path.join(dataDir, NODE_FILE), `${JSON.stringify({ pid: process.pid, ports: ports(), startedAt: new Date(started).toISOString() })}\n`);
 
+  let roleSource = (): Role => config.replication.role as Role;
   const node: RoostNode = {
     config,
     ctx,
     log,
     control,
-    role: config.replication.role as Role,
+    get role(): Role {
+      return roleSource();
+    },
+    setRoleSource(source) {
+      roleSource = source;
+    },
     setReplicationGate(gate) {
       ctx.replication = gate;
     },

@@ -21,11 +21,9 @@ export async function attachReplication(node: RoostNode): Promise<Replication> {
       open: () => node.openClientListeners(),
       close: () => node.closeClientListeners(),
     },
-    roleChanged: (role) => {
-      node.role = role;
-    },
   });
   node.setReplicationGate(replication.gate);
+  node.setRoleSource(() => replication.role);
   node.addStatus('replication', () => ({ ...replication.status() }));
   node.addPorts(() => (replication.port !== null ? { replication: replication.port } : {}));
   node.addReadiness(() => replication.ready());

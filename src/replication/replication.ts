@@ -43,8 +43,6 @@ export interface ReplicationDeps {
   directory: Directory;
   tls: SecureContextOptions;
   ports: ClientPorts;
-  /** Told after every role change (node.role, node.json). */
-  roleChanged(role: Role): void;
 }
 
 export interface ReplicationStatus {
@@ -118,6 +116,7 @@ export class Replication {
       syncTimeoutMs: r.sync_timeout_ms,
       onSyncTimeout: r.on_sync_timeout as 'tempfail' | 'degrade',
       lastLsn: () => deps.store.lastLsn(),
+      isPrimary: () => epochs.state.role === 'primary',
       log: this.log,
     });
   }
@@ -387,10 +386,9 @@ export class Replication {
     const { store } = this.deps;
     store.replication.setEpoch(this.epochs.state.epoch);
     store.replication.setWritable(role === 'primary');
-    this.gate.setPrimary(role === 'primary');
+    if (role !== 'primary') this.gate.steppedDown();
     metrics.primary.set(role === 'primary' ? 1 : 0);
     metrics.epoch.set(this.epochs.state.epoch);
-    this.deps.roleChanged(role);
   }
 
   /** Primary → replica (operator demote or a newer epoch seen). Caller holds the serial lock. */
