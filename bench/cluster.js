@@ -44,7 +44,7 @@ const user = (w) => `bench${w}@example.org`;
 const PASS = 'bench-password';
 const SECRET = 'bench-auth-secret';
 
-if (!existsSync(path.join(ROOT, 'dist', 'store', 'store.js'))) {
+if (!existsSync(path.join(ROOT, 'dist', 'store', 'open.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
   process.exit(1);
 }
@@ -53,7 +53,7 @@ if (!nginxAvailable()) {
   process.exit(1);
 }
 const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
-const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'store.js'));
+const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'open.js'));
 
 /** Every client's account gets the same MESSAGES corpus messages; returns one INBOX's bytes. */
 async function populate(dataDir) {

@@ -45,12 +45,12 @@ const SEED = 42;
 const USER = 'bench@example.org';
 const PASS = 'bench-password';
 
-if (!existsSync(path.join(ROOT, 'dist', 'store', 'store.js'))) {
+if (!existsSync(path.join(ROOT, 'dist', 'store', 'open.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
   process.exit(1);
 }
 const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
-const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'store.js'));
+const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'open.js'));
 
 // ---------------------------------------------------------------- raw client
 

@@ -39,12 +39,12 @@ const POP = 'pop@example.org';
 const NOISY = 'noisy@example.org';
 const SINK = 'sink@example.org';
 
-if (!existsSync(path.join(ROOT, 'dist', 'store', 'store.js'))) {
+if (!existsSync(path.join(ROOT, 'dist', 'store', 'open.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
   process.exit(1);
 }
 const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
-const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'store.js'));
+const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'open.js'));
 
 // ---------------------------------------------------------------- raw clients
 

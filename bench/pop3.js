@@ -318,7 +318,7 @@ async function main() {
   const count = arg('messages', 10_000);
   const { loadConfig } = await import(path.join(dist, 'config/load.js'));
   const { initLogger } = await import(path.join(dist, 'log/logger.js'));
-  const { openStore } = await import(path.join(dist, 'store/store.js'));
+  const { openStore } = await import(path.join(dist, 'store/open.js'));
   const { SqliteDirectory } = await import(path.join(dist, 'accounts/sqlite.js'));
   const { loadTls } = await import(path.join(dist, 'net/tls.js'));
   const { createPop3Server } = await import(path.join(dist, 'pop3/server.js'));

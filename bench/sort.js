@@ -42,12 +42,12 @@ const QUERIES = [
   'THREAD ORDEREDSUBJECT UTF-8 ALL',
 ];
 
-if (!existsSync(path.join(ROOT, 'dist', 'store', 'store.js'))) {
+if (!existsSync(path.join(ROOT, 'dist', 'store', 'open.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
   process.exit(1);
 }
 const { openSqliteDirectory } = await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'));
-const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'store.js'));
+const { openStore } = await import(path.join(ROOT, 'dist', 'store', 'open.js'));
 
 
 async function populate(dataDir) {

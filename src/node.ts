@@ -24,7 +24,7 @@ import { AdminHttpServer, type HealthReport } from './admin/http.js';
 import type { Config } from './config/schema.js';
 import { smarthostHandOff } from './delivery/smarthost.js';
 import { VacationMemory } from './delivery/vacation/memory.js';
-import type { NodeContext, ProtocolServer, ReplicationGate } from './context.js';
+import type { NodeContext, ProtocolServer } from './context.js';
 import { RoostError } from './errors.js';
 import { initLogger, type Logger } from './log/logger.js';
 import { loadTls } from './net/tls.js';
@@ -39,74 +39,15 @@ import { createLmtpServer } from './lmtp/server.js';
 import { createPop3Server } from './pop3/server.js';
 import { createQmqpServer } from './qmqp/server.js';
 import { attachReplication } from './replication/index.js';
-import { openStore, type Store } from './store/store.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
+import type { NodePorts, NodeStatus, Role, RoostNode } from './node-api.js';
 
 /** delivery.vacation_days in milliseconds. */
 const DAY_MS = 24 * 3600 * 1000;
 
-/** Bound ports (port 0 in the config resolves to the real one). Absent = listener disabled or closed. */
-export interface NodePorts {
-  imap?: number;
-  imaps?: number;
-  pop3?: number;
-  pop3s?: number;
-  /** imap.proxy_listen and pop3.proxy_listen (PROXY protocol first). */
-  imapProxy?: number;
-  pop3Proxy?: number;
-  qmqp?: number;
-  lmtp?: number;
-  admin?: number;
-  /** proxy.auth_listen (nginx auth_http). */
-  proxyAuth?: number;
-  replication?: number;
-}
-
-export type Role = 'primary' | 'replica';
-
+export type { NodePorts, NodeStatus, Role, RoostNode };
 export { CONTROL_SOCKET, NODE_FILE };
-
-export interface NodeStatus {
-  pid: number;
-  role: Role;
-  ready: boolean;
-  writable: boolean;
-  lsn: string;
-  ports: NodePorts;
-  directory: ReturnType<Directory['health']>;
-  uptimeSeconds: number;
-  [module: string]: unknown;
-}
-
-/**
- * A running node. src/replication attaches through this: it replaces the
- * gate, sets the role, opens/closes client listeners on promote/demote,
- * registers control commands, adds status fields and its port.
- */
-export interface RoostNode {
-  readonly config: Config;
-  readonly ctx: NodeContext;
-  readonly log: Logger;
-  readonly control: ControlServer;
-  role: Role;
-  setReplicationGate(gate: ReplicationGate): void;
-  /** Extra fields for `roost status` and /health, under `name`. */
-  addStatus(name: string, provider: () => Record<string, unknown>): void;
-  /** Extra ports for node.json/status (e.g. replication). */
-  addPorts(provider: () => Partial<NodePorts>): void;
-  /** Run before the store closes on stop (reverse order of registration). */
-  onStop(fn: () => Promise<void>): void;
-  /** Health override hook: return false to report not ready (e.g. replica not yet caught up). */
-  addReadiness(check: () => boolean): void;
-  /** IMAP, POP3, QMQP, LMTP listeners: open on a primary, closed on a replica. */
-  openClientListeners(): Promise<void>;
-  closeClientListeners(): Promise<void>;
-  readonly clientListenersOpen: boolean;
-  ports(): NodePorts;
-  status(): NodeStatus;
-  /** Write data_dir/node.json again (after ports changed). */
-  writeNodeFile(): Promise<void>;
-  stop(): Promise<void>;
-}
 
 export interface StartOptions {
   /** Where JSON logs go (default stdout). */
@@ -258,12 +199,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const writeNodeFile = (): Promise<void> =>
     writeAtomic(path.join(dataDir, NODE_FILE), `${JSON.stringify({ pid: process.pid, ports: ports(), startedAt: new Date(started).toISOString() })}\n`);
 
+  let roleSource = (): Role => config.replication.role as Role;
   const node: RoostNode = {
     config,
     ctx,
     log,
     control,
-    role: config.replication.role as Role,
+    get role(): Role {
+      return roleSource();
+    },
+    setRoleSource(source) {
+      roleSource = source;
+    },
     setReplicationGate(gate) {
       ctx.replication = gate;
     },

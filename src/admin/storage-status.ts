@@ -7,7 +7,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { LIMITS } from '../limits.js';
-import type { RoostNode } from '../node.js';
+import type { RoostNode } from '../node-api.js';
 
 export interface StorageStatus {
   accounts: number | null;

@@ -13,7 +13,6 @@
  *    is then the same for all of them, so nothing is half-delivered and a
  *    recipient answered 250 stays delivered.
  */
-import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { Account, Directory, RecipientResult } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
@@ -22,15 +21,17 @@ import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Outbound } from '../outbound/handoff.js';
 import type { PrimaryFinder } from '../proxy/pairs.js';
-import type { Draft, DraftOptions, SavedMessage, Store } from '../store/store.js';
+import type { SavedMessage, Store } from '../store/store.js';
 import { deliveredBytes, deliveries, deliveryLatency } from './metrics.js';
 import { clusterLoop, handOffCluster } from './cluster.js';
 import { handOffDraft, relayDenied, splitRecipients } from './remote.js';
 import { TraceScanner } from './trace.js';
 import { planDelivery, sendReplies, type DeliveryPlan, type HandOff } from './forward.js';
-import { HeaderCapture } from './vacation/header.js';
+import { Incoming } from './incoming.js';
 import type { VacationMemory } from './vacation/memory.js';
 import { accepted, overQuotaVerdict, TEXT, verdictForError, type Verdict } from './verdict.js';
+
+export { Incoming } from './incoming.js';
 
 export type DeliveryVia = 'qmqp' | 'lmtp' | 'local';
 
@@ -49,50 +50,6 @@ export interface DeliveryContext {
   readonly handOff?: HandOff;
   /** Once-per-sender memory of vacation replies (./vacation/memory.ts). */
   readonly vacation?: VacationMemory;
-}
-
-/**
- * A message being received: the store's draft plus the header scan for the
- * loop checks and the header copy a vacation reply is decided on, fed with
- * the same chunks (the client's bytes; a prefix given to the draft is ours
- * and not scanned), and whether any octet is above 127, so a hand-off knows
- * it needs BODY=8BITMIME (RFC 6152 §2-3) without reading the stored copy again.
- */
-export class Incoming {
-  readonly trace = new TraceScanner();
-  readonly header = new HeaderCapture();
-  private ascii: boolean;
-
-  /** A new draft in `store` for a message being received; the prefix counts for the 8-bit check. */
-  static async open(store: Store, opts: DraftOptions, deliveredTo?: string): Promise<Incoming> {
-    return new Incoming(await store.createDraft(opts), deliveredTo, opts.prefix);
-  }
-
-  /**
-   * @param deliveredTo the address of the `Delivered-To:` line the draft's
-   * prefix already carries (LMTP with one recipient), so a forward for that
-   * address does not get the line twice.
-   * @param prefix the bytes the draft was started with, checked for 8-bit octets only.
-   */
-  constructor(
-    readonly draft: Draft,
-    readonly deliveredTo?: string,
-    prefix?: Buffer,
-  ) {
-    this.ascii = prefix === undefined || isAscii(prefix);
-  }
-
-  /** Some octet so far (prefix included) is above 127. */
-  get eightBit(): boolean {
-    return !this.ascii;
-  }
-
-  write(chunk: Buffer): Promise<void> {
-    this.trace.push(chunk);
-    this.header.push(chunk);
-    if (this.ascii && !isAscii(chunk)) this.ascii = false;
-    return this.draft.write(chunk);
-  }
 }
 
 /** A directory answer as a verdict, or the account. */
@@ -246,7 +203,7 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger):
     await draft.discard();
     return { verdict: accepted(), plan };
   }
-  const saved = await ctx.store.deliver(plan.local, draft, { sender: req.sender, overQuota: 'bounce' });
+  const saved = await ctx.store.deliver(plan.local, draft, { sender: req.sender });
   await ctx.replication.waitFor(maxLsn(saved));
   return { verdict: accepted(), plan };
 }
@@ -350,7 +307,7 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
   if (group.length > 0) {
     let v: Verdict;
     try {
-      const saved = await ctx.store.deliver(group.map(accountOf), draft, { sender: req.sender, overQuota: 'bounce' });
+      const saved = await ctx.store.deliver(group.map(accountOf), draft, { sender: req.sender });
       outcome.stored = true;
       await ctx.replication.waitFor(maxLsn(saved));
       v = accepted();

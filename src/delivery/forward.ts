@@ -21,7 +21,7 @@ import type { Account } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
 import { SeenOnce } from '../log/seen-once.js';
 import { LIMITS } from '../limits.js';
-import type { Incoming } from './deliver.js';
+import type { Incoming } from './incoming.js';
 import { expandMessage, type ForwardGroup, type VacationPlan } from './expand.js';
 import { vacationReplies } from './metrics.js';
 import { composeReply } from './vacation/compose.js';

@@ -7,49 +7,28 @@
  * commands (RFC 2449 §6.6) are therefore answered in order, and a client that
  * sends without reading stalls itself, not the server's memory.
  */
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { serverTls } from '../net/tls-handshake.js';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { Account } from '../accounts/directory.js';
 import type { NodeContext } from '../context.js';
 import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
-import type { AuthGuard, LoginOutcome } from '../net/auth-guard.js';
+import type { LoginOutcome } from '../net/auth-guard.js';
 import type { ClientPeer } from '../net/proxied.js';
 import type { MailboxHandle } from '../store/store.js';
 import { COMMANDS, ArgError, type StateKind } from './commands/index.js';
+import type { CommandSession, MessageBody, SessionEnv, SessionState, TransactionState } from './session-api.js';
 import { Maildrop } from './maildrop.js';
 import { uidlFormatter } from '../accounts/uidl-format.js';
 import { pop3Logins, pop3SessionsOpen } from './metrics.js';
 import { LineReader, ListingWriter, Output, type LineResult } from './wire.js';
 import { errorReply, loginRefusal } from './replies.js';
 
-/** What the server gives every session. */
-export interface SessionEnv {
-  readonly ctx: NodeContext;
-  readonly guard: AuthGuard;
-  readonly secureContext: SecureContext;
-  readonly idleTimeoutMs: number;
-  /** Last successful login per account id, for RFC 2449 LOGIN-DELAY. */
-  readonly lastLogin: Map<string, number>;
-}
+export type { MessageBody, SessionEnv, SessionState, TransactionState };
 
-/** Session state (STYLE.md habit 7): transaction data exists only after login. */
-export type SessionState =
-  | { kind: 'authorization'; user: string | null; failures: number; commands: number }
-  | { kind: 'transaction'; account: Account; handle: MailboxHandle; maildrop: Maildrop; release: () => void }
-  /** QUIT is applying deletions (RFC 1939 §6). */
-  | { kind: 'update' }
-  | { kind: 'closed' };
-
-export type TransactionState = Extract<SessionState, { kind: 'transaction' }>;
-
-/** A message to send: read whole (small ones) or streamed from the file. */
-export type MessageBody = Buffer | Readable;
-
-export class Session {
+export class Session implements CommandSession {
   state: SessionState = { kind: 'authorization', user: null, failures: 0, commands: 0 };
   socket: Duplex;
   secure: boolean;

@@ -26,8 +26,7 @@ import type { Readable } from 'node:stream';
 import { LIMITS } from '../limits.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';
-import { receiveBody, type BodySource, type Frame, type Link, type Message } from './protocol.js';
-import { deliveredBytes, streamed } from './primary.js';
+import { receiveBody, streamed, type BodySource, type Frame, type Link, type Message } from './protocol.js';
 import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
@@ -51,7 +50,7 @@ function str(v: unknown, fallback: string): string {
 export async function sendHandback(store: Store, link: Link, fork: bigint, handedBackThrough: bigint, log: Logger): Promise<{ sent: number; missing: number; through: bigint }> {
   // Records handed back in an earlier attempt are not sent twice.
   let after = fork - 1n > handedBackThrough ? fork - 1n : handedBackThrough;
-  const first = BigInt(store.replication.journalInfo?.().firstLsn ?? '0');
+  const first = BigInt(store.replication.journalInfo().firstLsn);
   if (first > after + 1n) {
     // journal_max_bytes pruned part of the divergence. A resync would delete those messages with the
     // rest of this node's data, so stop here: the node stays a read-only replica until an operator acts.
@@ -115,7 +114,7 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
  */
 async function handbackBody(store: Store, r: JournalRecord): Promise<{ head: Buffer; body: BodySource }> {
   if (!streamed(r)) {
-    const bytes = await deliveredBytes(store, r);
+    const bytes = await store.replication.readDelivered(r);
     return { head: bytes, body: bytes };
   }
   const stream = await store.replication.openDelivered(r);
@@ -290,14 +289,14 @@ const FLUSH_BYTES = 8 * 1024 * 1024;
 /** A snapshot file's bytes: whole when small, else a stream read in chunks as the link takes them; null when gone. */
 export async function snapshotBody(store: Store, id: string, f: SnapshotFile): Promise<BodySource | null> {
   const rs = store.replication;
-  if (f.size > LIMITS.replication.bodyChunkBytes && rs.openSnapshotFile) return rs.openSnapshotFile(id, f);
+  if (f.size > LIMITS.replication.bodyChunkBytes) return rs.openSnapshotFile(id, f);
   return rs.readSnapshotFile!(id, f);
 }
 
 async function serveSnapshot(deps: { store: Store; directory: Directory }, link: Link, log: Logger, progress?: (p: SnapshotProgress) => void): Promise<ResyncStart> {
   const { store, directory } = deps;
   const rs = store.replication;
-  const pin = (lsn: bigint): (() => void) => rs.pinJournal?.(lsn) ?? (() => undefined);
+  const pin = (lsn: bigint): (() => void) => rs.pinJournal(lsn);
   // The stream after the snapshot starts here, or earlier when an account had commits in flight.
   let from = store.lastLsn();
   let unpin = pin(from);

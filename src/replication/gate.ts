@@ -28,6 +28,8 @@ export interface GateOptions {
   onSyncTimeout: 'tempfail' | 'degrade';
   /** Current journal head, to decide when a degraded node has caught up. */
   lastLsn: () => bigint;
+  /** The node's role as its one owner (the replication state, ./epoch.ts) has it: the gate keeps no copy. */
+  isPrimary: () => boolean;
   log: Logger;
 }
 
@@ -43,12 +45,11 @@ export class AckGate implements ReplicationGate {
   private acked = 0n;
   private committed = 0n;
   private degradedSince: number | null = null;
-  private primary = true;
 
   constructor(private readonly opts: GateOptions) {}
 
   get writable(): boolean {
-    return this.primary;
+    return this.opts.isPrimary();
   }
 
   get ackedLsn(): bigint {
@@ -76,9 +77,9 @@ export class AckGate implements ReplicationGate {
     return this.waiters.length;
   }
 
-  setPrimary(primary: boolean): void {
-    this.primary = primary;
-    if (!primary) this.failAll(new RoostError('NOTPRIMARY', 'this node stepped down to replica'));
+  /** The node stepped down to replica: every waiting write fails (the client retries on the new primary). */
+  steppedDown(): void {
+    this.failAll(new RoostError('NOTPRIMARY', 'this node stepped down to replica'));
   }
 
   /** A fresh replica session starts at the LSN the replica already holds. */
@@ -88,7 +89,7 @@ export class AckGate implements ReplicationGate {
   }
 
   waitFor(lsn: bigint): Promise<void> {
-    if (!this.primary) return Promise.reject(new RoostError('NOTPRIMARY', 'this node is a replica'));
+    if (!this.opts.isPrimary()) return Promise.reject(new RoostError('NOTPRIMARY', 'this node is a replica'));
     if (!this.opts.enabled || this.opts.ack === 'async' || this.degradedSince !== null || lsn <= this.acked) {
       this.commit(lsn);
       return Promise.resolve();

@@ -4,7 +4,7 @@
  * promote/demote, control-socket commands (promote, demote, verify,
  * replication-status), the `replication` block of `roost status` and /health.
  */
-import type { RoostNode } from '../node.js';
+import type { RoostNode } from '../node-api.js';
 import { Replication } from './replication.js';
 
 export { Replication } from './replication.js';
@@ -21,11 +21,9 @@ export async function attachReplication(node: RoostNode): Promise<Replication> {
       open: () => node.openClientListeners(),
       close: () => node.closeClientListeners(),
     },
-    roleChanged: (role) => {
-      node.role = role;
-    },
   });
   node.setReplicationGate(replication.gate);
+  node.setRoleSource(() => replication.role);
   node.addStatus('replication', () => ({ ...replication.status() }));
   node.addPorts(() => (replication.port !== null ? { replication: replication.port } : {}));
   node.addReadiness(() => replication.ready());

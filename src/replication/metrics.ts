@@ -15,7 +15,7 @@ let statusSource: (() => ReplicationStatusLike) | null = null;
 interface ReplicationStatusLike {
   lastLsn: string;
   lag: { records: number };
-  journal: { firstLsn: string; usedBytes: number } | null;
+  journal: { firstLsn: string; usedBytes: number };
   snapshot: unknown;
   replicaNeedsResync: boolean;
 }
@@ -59,8 +59,8 @@ export const metrics = {
   lastLsn: live('roost_replication_last_lsn', 'Highest LSN in the local journal', (s) => Number(s.lastLsn)),
   ackedLsn: gauge('roost_replication_acked_lsn', 'Highest LSN the replica has acknowledged (primary side)'),
   lagRecords: live('roost_replication_lag_records', 'Journal records not yet acknowledged by the replica (primary) or not yet applied (replica)', (s) => s.lag.records),
-  journalBytes: live('roost_journal_bytes', 'Bytes the journal occupies (bounded by replication.journal_max_bytes)', (s) => s.journal?.usedBytes ?? 0),
-  journalFirstLsn: live('roost_journal_first_lsn', 'Lowest LSN still in the journal (older records were pruned)', (s) => Number(s.journal?.firstLsn ?? 0)),
+  journalBytes: live('roost_journal_bytes', 'Bytes the journal occupies (bounded by replication.journal_max_bytes)', (s) => s.journal.usedBytes),
+  journalFirstLsn: live('roost_journal_first_lsn', 'Lowest LSN still in the journal (older records were pruned)', (s) => Number(s.journal.firstLsn)),
   snapshotActive: live('roost_replication_snapshot_active', '1 while a full-resync snapshot is being sent or installed', (s) => (s.snapshot ? 1 : 0)),
   replicaNeedsResync: live('roost_replication_replica_needs_resync', '1 on a primary whose replica fell out of the journal (full resync on its next connect)', (s) => (s.replicaNeedsResync ? 1 : 0)),
   syncTimeouts: counter('roost_replication_sync_timeouts_total', 'Writes whose replica ack did not come within sync_timeout_ms'),

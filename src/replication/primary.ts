@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { LIMITS } from '../limits.js';
 import { closeServer, listenOn } from '../net/listen.js';
 import { acceptHandshake, HandshakeError, refuse, type PeerHello } from './handshake.js';
-import { Link, forkPoint, toWire, type BodySource, type NodeState } from './protocol.js';
+import { Link, forkPoint, recordBytes, streamed, toWire, type BodySource, type NodeState } from './protocol.js';
 import type { AckGate } from './gate.js';
 import { isRoostError } from '../errors.js';
 import { metrics } from './metrics.js';
@@ -188,7 +188,7 @@ export class PrimaryListener {
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
     } else if (await this.needsFullResync(peer, peerLast, method)) {
-      log.warn({ peerLastLsn: peer.lastLsn, journalFirstLsn: this.host.store.replication.journalInfo?.().firstLsn }, 'replication: follower needs a full resync');
+      log.warn({ peerLastLsn: peer.lastLsn, journalFirstLsn: this.host.store.replication.journalInfo().firstLsn }, 'replication: follower needs a full resync');
       await link.send({ t: 'start', mode: 'resync', history: me.history, clusterId, method });
       resync = await this.host.serveResync(link, peer);
     } else {
@@ -235,16 +235,6 @@ export class PrimaryListener {
 
 /** Delivered messages whose bytes are read ahead of the one being sent. */
 export const READ_AHEAD = 16;
-
-/** The body bytes a record brings (its message size for a 'deliver', else 0). */
-function recordBytes(r: JournalRecord): number {
-  return r.kind === 'deliver' ? Number(r.data.size) || 0 : 0;
-}
-
-/** A body too large for one frame: streamed from its file in chunks when its turn comes, never read ahead or whole. */
-export function streamed(r: JournalRecord): boolean {
-  return recordBytes(r) > LIMITS.replication.bodyChunkBytes;
-}
 
 /**
  * Records [next, end) to read now, when `cur` is about to be sent and `held`
@@ -427,7 +417,7 @@ export class ShipSession {
    * for it, which is what the later expunge would have left.
    */
   private delivered(r: JournalRecord): Promise<Buffer> {
-    return this.whilePlaced(r, () => deliveredBytes(this.host.store, r), Buffer.alloc(0));
+    return this.whilePlaced(r, () => this.host.store.replication.readDelivered(r), Buffer.alloc(0));
   }
 
   /** The file of a large 'deliver', opened now and read in chunks as the link takes them (empty when gone, as delivered()). */
@@ -461,15 +451,4 @@ export class ShipSession {
 }
 
 /** The stored bytes of a 'deliver' record (read whole where the store can; NOTFOUND when gone). */
-export async function deliveredBytes(store: Store, r: JournalRecord): Promise<Buffer> {
-  const rs = store.replication;
-  return rs.readDelivered ? rs.readDelivered(r) : readAll(await rs.openDelivered(r));
-}
-
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 export { HandshakeError };

@@ -532,3 +532,13 @@ export function forkPoint(primary: readonly EpochStart[], follower: readonly Epo
   const fork = candidates.reduce((a, b) => (b < a ? b : a));
   return followerLastLsn >= fork ? fork : null;
 }
+
+/** The body bytes a record brings (its message size for a 'deliver', else 0). */
+export function recordBytes(r: JournalRecord): number {
+  return r.kind === 'deliver' ? Number(r.data.size) || 0 : 0;
+}
+
+/** A body too large for one frame: streamed from its file in chunks when its turn comes, never read ahead or whole. */
+export function streamed(r: JournalRecord): boolean {
+  return recordBytes(r) > LIMITS.replication.bodyChunkBytes;
+}

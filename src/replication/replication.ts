@@ -43,8 +43,6 @@ export interface ReplicationDeps {
   directory: Directory;
   tls: SecureContextOptions;
   ports: ClientPorts;
-  /** Told after every role change (node.role, node.json). */
-  roleChanged(role: Role): void;
 }
 
 export interface ReplicationStatus {
@@ -74,7 +72,7 @@ export interface ReplicationStatus {
   /** A snapshot being sent to the follower (primary) or installed (replica). */
   snapshot: { role: 'sending' | 'receiving'; accounts: number; accountsDone: number; files: number; bytes: number; lsn: string; since: string } | null;
   /** The journal's bounded history (replication.journal_max_bytes). */
-  journal: JournalInfo | null;
+  journal: JournalInfo;
   /** Primary: the replica's last acknowledged LSN is no longer in the journal, so it gets a full resync when it connects. */
   replicaNeedsResync: boolean;
   lastError: string | null;
@@ -118,6 +116,7 @@ export class Replication {
       syncTimeoutMs: r.sync_timeout_ms,
       onSyncTimeout: r.on_sync_timeout as 'tempfail' | 'degrade',
       lastLsn: () => deps.store.lastLsn(),
+      isPrimary: () => epochs.state.role === 'primary',
       log: this.log,
     });
   }
@@ -170,8 +169,7 @@ export class Replication {
           while (j < items.length - 1 && items[j]!.record.kind !== 'account') j++;
           const run = items.slice(i, j + 1);
           for (const id of new Set(run.map((r) => r.record.accountId))) await this.introduceAccount(id);
-          if (store.replication.applyBatch) await store.replication.applyBatch(run);
-          else for (const r of run) await store.replication.apply(r.record, r.body);
+          await store.replication.applyBatch(run);
           metrics.recordsApplied.inc(run.length);
           i = j + 1;
         }
@@ -268,7 +266,7 @@ export class Replication {
       };
     }
     const degradedSince = this.gate.degradedSinceMs;
-    const journal = store.replication.journalInfo?.() ?? null;
+    const journal = store.replication.journalInfo();
     return {
       enabled: this.enabled,
       role: s.role,
@@ -388,10 +386,9 @@ export class Replication {
     const { store } = this.deps;
     store.replication.setEpoch(this.epochs.state.epoch);
     store.replication.setWritable(role === 'primary');
-    this.gate.setPrimary(role === 'primary');
+    if (role !== 'primary') this.gate.steppedDown();
     metrics.primary.set(role === 'primary' ? 1 : 0);
     metrics.epoch.set(this.epochs.state.epoch);
-    this.deps.roleChanged(role);
   }
 
   /** Primary → replica (operator demote or a newer epoch seen). Caller holds the serial lock. */

@@ -24,6 +24,7 @@ import { applyKeywordsFs, applySideIndex, writePop3FromIndex } from './side-file
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
+import { findByBasename } from './maildir/scan.js';
 import { FileWork } from './file-work.js';
 import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
@@ -694,18 +695,4 @@ export function dirMtimes(dir: string): { newMtime: string; curMtime: string } {
     }
   };
   return { newMtime: m('new'), curMtime: m('cur') };
-}
-
-/** "new/<name>" or "cur/<name>" of the file with this base name, or null. */
-export function findByBasename(dir: string, basename: string): string | null {
-  for (const sub of ['new', 'cur']) {
-    let names: string[];
-    try {
-      names = fs.readdirSync(path.join(dir, sub));
-    } catch {
-      continue;
-    }
-    for (const n of names) if (n === basename || n.startsWith(basename + ':')) return `${sub}/${n}`;
-  }
-  return null;
 }

@@ -22,8 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LIMITS } from '../limits.js';
-import type { AccountState } from './account.js';
-import { findByBasename } from './account.js';
+import type { AccountView } from './account-view.js';
 import { flat, internFlags } from './cache.js';
 import type { MailboxRow, MessageRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
@@ -31,6 +30,7 @@ import { targetName } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { addQuotaDelta } from './maildir/quota.js';
 import { fsyncDir } from './maildir/save.js';
+import { findByBasename } from './maildir/scan.js';
 
 /** Tuning of this worker: see LIMITS.store.fileWork*. */
 const PAGE = LIMITS.store.fileWorkPage;
@@ -49,7 +49,7 @@ export class FileWork {
   /** Told about each rename and unlink before it happens (the watcher: these events are ours). */
   onRename: OwnRename | null = null;
 
-  constructor(private readonly st: AccountState) {}
+  constructor(private readonly st: AccountView) {}
 
   schedule(): void {
     if (this.running) {

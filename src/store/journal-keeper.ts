@@ -22,7 +22,8 @@
  * if longer, VANISHED answer instead of a wrong one.
  */
 import { LIMITS } from '../limits.js';
-import type { StoreImpl } from './store-impl.js';
+import type { AccountState } from './account.js';
+import type { Journal } from './index/journal.js';
 
 export interface JournalStatus {
   /** Lowest LSN still held (0: none held). */
@@ -46,7 +47,7 @@ export class JournalKeeper {
   private readonly checkEvery: number;
 
   constructor(
-    private readonly store: StoreImpl,
+    private readonly store: { readonly journal: Journal; stateById(id: string): AccountState | null },
     readonly maxBytes: number,
     private readonly log: (msg: string, fields: Record<string, unknown>) => void,
   ) {

@@ -25,7 +25,7 @@ import { parseChunks } from './mime/stream.js';
 import { fullTextFor, indexable } from './fts/fulltext.js';
 import { noteForeground } from './file-work.js';
 import type { MimeTree, SortKeys } from './mime/types.js';
-import type { StoreImpl } from './store-impl.js';
+import type { StoreInterior } from './interior.js';
 import type { MailboxHandle, MessageFile, StoredFieldsNeedle } from './store.js';
 import { FdMessageFile } from './maildir/message-file.js';
 import { quickRead, quickReadAllowed } from './maildir/quick-read.js';
@@ -43,7 +43,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   private knownDir: string | null = null;
 
   constructor(
-    private readonly store: StoreImpl,
+    private readonly store: StoreInterior,
     private readonly st: AccountState,
     mb: MailboxRow,
     readonly readOnly: boolean,

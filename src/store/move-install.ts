@@ -27,14 +27,14 @@ import { RoostError } from '../errors.js';
 import { mailboxDir } from './maildir/names.js';
 import { fsyncDir } from './maildir/save.js';
 import { installIndex, liveFiles } from './snapshot.js';
-import type { StoreImpl } from './store-impl.js';
+import type { StoreInterior } from './interior.js';
 import type { SnapshotFile } from './store.js';
 
 /** Files linked into place at once by the final install. */
 const LINK_GROUP = 64;
 
 /** Where a moving account's files wait for the final image. */
-export function stagingDir(store: StoreImpl, accountId: string): string {
+export function stagingDir(store: StoreInterior, accountId: string): string {
   return path.join(store.opts.dataDir, 'move', encodeURIComponent(accountId));
 }
 
@@ -43,7 +43,7 @@ export function stagedName(f: Pick<SnapshotFile, 'uidvalidity' | 'uid'>): string
 }
 
 /** True when this node holds mail for the account: indexed messages, or any file in a Maildir folder's new/ or cur/. */
-export function accountHasMail(store: StoreImpl, account: Account): boolean {
+export function accountHasMail(store: StoreInterior, account: Account): boolean {
   const st = store.stateById(account.id);
   if (st) {
     const n = st.db().db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number };
@@ -71,7 +71,7 @@ function maildirHasFiles(root: string): boolean {
 }
 
 /** A staged file's writer: pieces appended, fdatasync'd at finish. */
-export async function stageWriter(store: StoreImpl, accountId: string, f: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void> }> {
+export async function stageWriter(store: StoreInterior, accountId: string, f: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void> }> {
   const dir = stagingDir(store, accountId);
   await fsp.mkdir(dir, { recursive: true });
   const file = path.join(dir, stagedName(f));
@@ -91,7 +91,7 @@ export async function stageWriter(store: StoreImpl, accountId: string, f: Snapsh
 }
 
 /** Forget what an earlier, failed move left staged. */
-export async function clearStaging(store: StoreImpl, accountId: string): Promise<void> {
+export async function clearStaging(store: StoreInterior, accountId: string): Promise<void> {
   await fsp.rm(stagingDir(store, accountId), { recursive: true, force: true });
 }
 
@@ -100,7 +100,7 @@ export async function clearStaging(store: StoreImpl, accountId: string): Promise
  * linked in from staging. Throws NOTFOUND when a file the image names was
  * never staged (the caller refuses the move; nothing is served from it).
  */
-export async function installMoved(store: StoreImpl, account: Account, image: Buffer): Promise<{ messages: number; bytes: number }> {
+export async function installMoved(store: StoreInterior, account: Account, image: Buffer): Promise<{ messages: number; bytes: number }> {
   store.assertWritable();
   const dir = stagingDir(store, account.id);
   const files = await filesOf(dir, image);
@@ -144,7 +144,7 @@ async function filesOf(dir: string, image: Buffer): Promise<SnapshotFile[]> {
 }
 
 /** Source: delete a moved account's Maildir and index (`roost account purge`). */
-export async function purgeMoved(store: StoreImpl, account: Account): Promise<void> {
+export async function purgeMoved(store: StoreInterior, account: Account): Promise<void> {
   if (store.freezer.movedTo(account.id) === null) throw new RoostError('NOPERM', `account ${account.id} has not been moved; purge removes only a moved account's old copy`);
   store.forgetAccount(account.id);
   await fsp.rm(account.maildir, { recursive: true, force: true });

@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import { RoostError, isRoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { importMaildir, removeIndexFiles, type KeptUids } from './recovery.js';
-import type { StoreImpl } from './store-impl.js';
+import type { StoreInterior } from './interior.js';
 
 export async function reindexAccount(
-  store: StoreImpl,
+  store: StoreInterior,
   st: AccountState,
   file: string,
   onProgress?: (messages: number) => void,

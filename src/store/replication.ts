@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
-import { findByBasename, Mutex, type AccountState } from './account.js';
+import { Mutex, type AccountState } from './account.js';
+import { findByBasename } from './maildir/scan.js';
 import { fsyncDir, ensureMaildir } from './maildir/save.js';
 import { placeDurable, readWhole } from './maildir/fd.js';
 import { addQuotaDelta } from './maildir/quota.js';
@@ -18,7 +19,7 @@ import { INBOX, mailboxDir } from './maildir/names.js';
 import { parseMessage } from './mime/parse.js';
 import { parseChunks } from './mime/stream.js';
 import { LIMITS } from '../limits.js';
-import type { StoreImpl } from './store-impl.js';
+import type { StoreInterior } from './interior.js';
 import { accountHasMail, clearStaging, installMoved, purgeMoved, stageWriter } from './move-install.js';
 import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './snapshot.js';
 import type { AccountMoves, AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
@@ -50,7 +51,7 @@ export class ReplicationImpl implements ReplicationSupport {
 
   readonly moves: AccountMoves;
 
-  constructor(private readonly store: StoreImpl) {
+  constructor(private readonly store: StoreInterior) {
     const st = store;
     this.moves = {
       claim: (id) => st.freezer.claim(id),

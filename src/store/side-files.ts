@@ -22,7 +22,7 @@ import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LIMITS } from '../limits.js';
-import type { AccountState } from './account.js';
+import type { AccountView } from './account-view.js';
 import type { IndexDb, MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { formatDovecotKeywords, installKeywordTable, keywordTable, parseDovecotKeywords, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
@@ -37,7 +37,7 @@ const POP3_PARTIAL = 'pop3_uidls.partial';
 export const keywordsMeta = (uidvalidity: number): string => `keywords:${uidvalidity}`;
 
 /** A 'keywords' record for the folder when its table is not the one the index last journaled, else null. */
-export function keywordsDraft(st: AccountState, mb: MailboxRow, table: KeywordTable = keywordTable(st.dir(mb.name))): RecordDraft | null {
+export function keywordsDraft(st: AccountView, mb: MailboxRow, table: KeywordTable = keywordTable(st.dir(mb.name))): RecordDraft | null {
   const text = formatDovecotKeywords(table);
   if (text === (st.db().meta(keywordsMeta(mb.uidvalidity)) ?? '')) return null;
   return {
@@ -52,7 +52,7 @@ export function keywordsDraft(st: AccountState, mb: MailboxRow, table: KeywordTa
  * gave a keyword its letter): committed before the caller's own record, so
  * the replica has the letter before any name that carries it.
  */
-export async function journalKeywords(st: AccountState, mailbox: string): Promise<void> {
+export async function journalKeywords(st: AccountView, mailbox: string): Promise<void> {
   if (!st.core.isWritable()) return;
   const mb = st.db().mailbox(mailbox);
   const draft = mb ? keywordsDraft(st, mb) : null;
@@ -66,7 +66,7 @@ export async function journalKeywords(st: AccountState, mailbox: string): Promis
  * LIMITS.replication.pop3UidlsPerRecord (the first replaces, the last
  * completes), so no frame outgrows its limit at any list size.
  */
-export function pop3UidlsDrafts(st: AccountState): RecordDraft[] {
+export function pop3UidlsDrafts(st: AccountView): RecordDraft[] {
   const text = readRecordedUidlsTextSync(st.account.maildir);
   const parsed = text === null ? null : parseRecordedUidls(text);
   if (!parsed) return [];
@@ -90,7 +90,7 @@ function tableOf(rec: JournalRecord): KeywordTable {
 }
 
 /** File effect of a 'keywords' record on a replica (the primary wrote the file before journaling it). */
-export function applyKeywordsFs(st: AccountState, rec: JournalRecord): void {
+export function applyKeywordsFs(st: AccountView, rec: JournalRecord): void {
   if (st.core.isWritable()) return;
   const name = String(rec.data.mailbox);
   const row = st.db().mailbox(name);
@@ -125,7 +125,7 @@ export function applySideIndex(db: IndexDb, rec: JournalRecord): boolean {
 }
 
 /** Replica: write `roost-pop3-uidls` from the index. */
-export function writePop3FromIndex(st: AccountState): void {
+export function writePop3FromIndex(st: AccountView): void {
   const text = st.db().meta(POP3_META);
   if (text === null) return;
   try {
@@ -136,7 +136,7 @@ export function writePop3FromIndex(st: AccountState): void {
 }
 
 /** Primary, first open in a process: journal what changed on disk meanwhile (an import, Dovecot writing dovecot-keywords). */
-export function sideFileDrafts(st: AccountState): RecordDraft[] {
+export function sideFileDrafts(st: AccountView): RecordDraft[] {
   const drafts: RecordDraft[] = [];
   for (const mb of st.db().mailboxes()) {
     const dir = st.dir(mb.name);
@@ -149,7 +149,7 @@ export function sideFileDrafts(st: AccountState): RecordDraft[] {
 }
 
 /** Replica, first open in a process: write the side files the index has and the disk lacks (a crash between the two). */
-export function restoreSideFiles(st: AccountState): void {
+export function restoreSideFiles(st: AccountView): void {
   for (const mb of st.db().mailboxes()) {
     const text = st.db().meta(keywordsMeta(mb.uidvalidity));
     const dir = st.dir(mb.name);

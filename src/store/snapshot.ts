@@ -24,11 +24,11 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
-import { findByBasename } from './account.js';
+import { findByBasename } from './maildir/scan.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
 import { placeDurable, readWhole, writeDurable } from './maildir/fd.js';
-import type { StoreImpl } from './store-impl.js';
+import type { StoreInterior } from './interior.js';
 import { installSideFiles } from './side-files.js';
 import type { AccountSnapshot, ReplicaBody, SnapshotFile } from './store.js';
 import fs from 'node:fs';
@@ -36,7 +36,7 @@ import type { Readable } from 'node:stream';
 import { LIMITS } from '../limits.js';
 
 /** Primary: a consistent image of one account's index and the files it names; null for an unknown account. */
-export function takeSnapshot(store: StoreImpl, accountId: string): AccountSnapshot | null {
+export function takeSnapshot(store: StoreInterior, accountId: string): AccountSnapshot | null {
   const st = store.stateById(accountId);
   if (!st) return null;
   const db = st.db();
@@ -60,19 +60,19 @@ export function liveFiles(db: Database.Database): SnapshotFile[] {
 }
 
 /** Primary: the bytes of one snapshot file, or null when it was expunged or moved after the image was taken. */
-export function readSnapshotFile(store: StoreImpl, accountId: string, f: SnapshotFile): Promise<Buffer | null> {
+export function readSnapshotFile(store: StoreInterior, accountId: string, f: SnapshotFile): Promise<Buffer | null> {
   return withSnapshotFile(store, accountId, f, (file) => readWhole(file, f.size));
 }
 
 /** Primary: one snapshot file as a stream read in chunks (opened here, so a later rename does not matter), or null when gone. */
-export function openSnapshotFile(store: StoreImpl, accountId: string, f: SnapshotFile): Promise<Readable | null> {
+export function openSnapshotFile(store: StoreInterior, accountId: string, f: SnapshotFile): Promise<Readable | null> {
   return withSnapshotFile(store, accountId, f, async (file) => {
     const fh = await fs.promises.open(file, 'r');
     return fh.createReadStream({ autoClose: true, highWaterMark: LIMITS.store.readChunkBytes });
   });
 }
 
-async function withSnapshotFile<T>(store: StoreImpl, accountId: string, f: SnapshotFile, use: (file: string) => Promise<T>): Promise<T | null> {
+async function withSnapshotFile<T>(store: StoreInterior, accountId: string, f: SnapshotFile, use: (file: string) => Promise<T>): Promise<T | null> {
   const st = store.stateById(accountId);
   if (!st) return null;
   // The mailbox may have been renamed since: UIDVALIDITY finds it.
@@ -97,7 +97,7 @@ async function withSnapshotFile<T>(store: StoreImpl, accountId: string, f: Snaps
  * for the account (its Maildir included), and create its folders.
  * `rebaseLsn` replaces the image's applied_lsn (a moved account).
  */
-export async function installIndex(store: StoreImpl, account: Account, image: Buffer, indexFile: string, rebaseLsn?: bigint): Promise<void> {
+export async function installIndex(store: StoreInterior, account: Account, image: Buffer, indexFile: string, rebaseLsn?: bigint): Promise<void> {
   store.forgetAccount(account.id);
   await fsp.rm(account.maildir, { recursive: true, force: true });
   for (const ext of ['', '-wal', '-shm']) await fsp.rm(indexFile + ext, { force: true });

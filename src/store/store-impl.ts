@@ -1,5 +1,5 @@
 /**
- * The store behind ./store.ts: owns the journal, the group committer, the
+ * The store behind ./store.ts (opened by ./open.ts): owns the journal, the group committer, the
  * event hub, the LRU of per-account index handles, and the delivery path.
  *
  * Delivery, step by step (what makes QMQP's K mean "durable"):
@@ -31,7 +31,7 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError, isRoostError, tempFromOs } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { logger } from '../log/logger.js';
-import { AccountState, type StoreCore } from './account.js';
+import { AccountState } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
 import { closeFullText } from './fts/fulltext.js';
@@ -53,6 +53,7 @@ import type { JournalRecord, SavedMessage } from './types.js';
 import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
 import { AccountFreezer } from './freezer.js';
+import type { SaveTarget, StoreInterior } from './interior.js';
 
 /**
  * Messages kept in mailbox caches across all accounts (about 200 bytes
@@ -60,13 +61,7 @@ import { AccountFreezer } from './freezer.js';
  */
 const MAX_CACHED_MESSAGES = 1_000_000;
 
-export interface SaveTarget {
-  st: AccountState;
-  mailbox: string;
-  flags: string[];
-}
-
-export class StoreImpl implements Store, StoreCore {
+export class StoreImpl implements Store, StoreInterior {
   readonly journal: Journal;
   readonly committer: GroupCommitter;
   readonly hub = new ChangeHub((msg, err) => this.warn(msg, err));
@@ -346,7 +341,7 @@ export class StoreImpl implements Store, StoreCore {
     // answer still has one entry per recipient, in order.
     const unique = [...new Map(recipients.map((a) => [a.id, a])).values()];
     const targets = unique.map((a) => ({ st: this.state(a), mailbox, flags: [] as string[] }));
-    const saved = await this.save(draft, targets, { internalDate: opts.internalDate, overQuota: opts.overQuota ?? 'defer', origin: null, sender: opts.sender });
+    const saved = await this.save(draft, targets, { internalDate: opts.internalDate, origin: null, sender: opts.sender });
     const byId = new Map(saved.map((m) => [m.accountId, m]));
     return recipients.map((a) => byId.get(a.id)!);
   }
@@ -360,7 +355,7 @@ export class StoreImpl implements Store, StoreCore {
   async save(
     draft: Draft,
     targets: SaveTarget[],
-    o: { internalDate?: Date; overQuota: 'defer' | 'bounce'; origin: string | null; sender?: string },
+    o: { internalDate?: Date; origin: string | null; sender?: string },
   ): Promise<SavedMessage[]> {
     if (!(draft instanceof SpoolDraft)) throw new TypeError('draft does not come from this store');
     const done = this.committer.preparing();
@@ -397,7 +392,7 @@ export class StoreImpl implements Store, StoreCore {
         const mb = t.st.mailbox(t.mailbox);
         if (!mb) throw new RoostError('NOTFOUND', `no mailbox ${t.mailbox}`);
         if (wouldExceed(t.st.account, size, 1)) {
-          throw new RoostError(o.overQuota === 'bounce' ? 'OVERQUOTA' : 'TEMP', `mailbox of ${t.st.account.address} is over quota`);
+          throw new RoostError('OVERQUOTA', `mailbox of ${t.st.account.address} is over quota`);
         }
         const basename = withSizes(uniqueName(this.hostname), size, vsize);
         const flags = normalizeFlags(t.flags);
@@ -674,8 +669,4 @@ function sameAccount(a: Account, b: Account): boolean {
     a.maxMessageSize === b.maxMessageSize &&
     a.status === b.status
   );
-}
-
-export async function openStore(opts: StoreOptions): Promise<Store> {
-  return new StoreImpl(opts);
 }

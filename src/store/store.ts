@@ -1,8 +1,8 @@
 /**
- * THE storage API (STYLE.md habit 4). IMAP, POP3, QMQP, replication and the
- * CLI use only what this file exports (plus ./types.ts and ./mime/*); Maildir
- * and index internals under ./maildir and ./index are private and the linter
- * keeps it so.
+ * THE storage API (STYLE.md habit 4), types only. IMAP, POP3, QMQP,
+ * replication and the CLI use only what this file declares (plus ./types.ts
+ * and ./mime/*) and get a Store from ./open.ts; everything else under
+ * src/store is private and the linter keeps it so.
  *
  * Truth and caches (DESIGN.md "The store"):
  *  - Maildir++ files are the truth for message bodies and, in their names, flags.
@@ -83,8 +83,6 @@ export interface DeliverOptions {
   internalDate?: Date;
   /** Mailbox per recipient; default INBOX. */
   mailbox?: MailboxName;
-  /** What over-quota means for this caller: 'defer' (TEMP) or 'bounce' (OVERQUOTA). Default 'defer'. */
-  overQuota?: 'defer' | 'bounce';
 }
 
 export interface AppendOptions {
@@ -282,7 +280,8 @@ export interface Store {
    * Final delivery of a finished draft to every recipient, all-or-nothing:
    * either every recipient has it (file + dir fsync'd, indexed, journaled) or
    * none shows it. One spool file, hard-linked where the filesystem allows.
-   * Over quota: OVERQUOTA (bounce) or TEMP (defer) as `opts.overQuota` says.
+   * Over quota: OVERQUOTA; whether that bounces or defers is the caller's
+   * policy (src/delivery/verdict.ts, `qmqp.over_quota`).
    */
   deliver(recipients: readonly Account[], draft: Draft, opts: DeliverOptions): Promise<readonly SavedMessage[]>;
   /**
@@ -362,8 +361,8 @@ export type ReplicaBody = Buffer | { file: string; size: number };
 export interface ReplicationSupport {
   /** The message bytes a 'deliver' record refers to (as stored). */
   openDelivered(record: JournalRecord): Promise<Readable>;
-  /** The same bytes read whole (cheaper per small message than a stream). Optional. */
-  readDelivered?(record: JournalRecord): Promise<Buffer>;
+  /** The same bytes read whole (cheaper per small message than a stream). */
+  readDelivered(record: JournalRecord): Promise<Buffer>;
   /**
    * Apply a record received from the primary, idempotently (a record at or
    * below appliedLsn() is a no-op). `body` carries the bytes of a 'deliver'.
@@ -373,10 +372,9 @@ export interface ReplicationSupport {
   /**
    * apply() for a run of records in LSN order, with consecutive deliveries
    * group-committed (parallel file fsyncs, one journal sync, one index
-   * transaction per account). Durable when it resolves. Optional: callers
-   * fall back to apply() one record at a time.
+   * transaction per account). Durable when it resolves.
    */
-  applyBatch?(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void>;
+  applyBatch(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void>;
   /** Highest LSN applied from the primary (durable across restarts). */
   appliedLsn(): bigint;
   /** Epoch stamped on new journal records. */
@@ -394,18 +392,18 @@ export interface ReplicationSupport {
    */
   reset?(): Promise<void>;
 
-  // --- Bounded journal and snapshots (optional: without them a full resync replays the journal from LSN 1) ---
+  // --- Bounded journal and snapshots (without the snapshot members a full resync replays the journal from LSN 1) ---
 
   /** Size and range of the journal's history. */
-  journalInfo?(): JournalInfo;
+  journalInfo(): JournalInfo;
   /** Keep every journal record above `lsn` until the returned function is called (a snapshot's stream start). */
-  pinJournal?(lsn: bigint): () => void;
+  pinJournal(lsn: bigint): () => void;
   /** Primary: a consistent copy of one account's index; null when the account is unknown. */
   snapshotAccount?(accountId: string): Promise<AccountSnapshot | null>;
   /** Primary: the bytes of a snapshot's file, or null when it went after the image was taken. */
   readSnapshotFile?(accountId: string, file: SnapshotFile): Promise<Buffer | null>;
   /** Primary: the same bytes as a stream read in chunks (large files), or null when gone. */
-  openSnapshotFile?(accountId: string, file: SnapshotFile): Promise<Readable | null>;
+  openSnapshotFile(accountId: string, file: SnapshotFile): Promise<Readable | null>;
   /** Replica (after reset()): make a snapshot's image this account's index; `account` carries this node's Maildir path. */
   installSnapshot?(account: Account, image: Buffer): Promise<void>;
   /** Replica: write a batch of a snapshot's files durably. */
@@ -475,7 +473,4 @@ export interface JournalInfo {
   maxBytes: number | null;
   pruned: number;
 }
-
-/** Open the store (creates data_dir/journal.sqlite, index/ and spool/ as needed). */
-export { openStore } from './store-impl.js';
 export type { RecordedUidls };

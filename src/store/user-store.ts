@@ -15,7 +15,7 @@ import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
 import { ensureMaildirAsync } from './maildir/save.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
-import type { StoreImpl } from './store-impl.js';
+import type { StoreInterior } from './interior.js';
 import type { AppendOptions, Draft, MailboxHandle, OpenOptions, UserStore } from './store.js';
 import type { MailboxInfo, MailboxName, MailboxStatus, QuotaUsage, SavedMessage, SpecialUse } from './types.js';
 
@@ -29,7 +29,7 @@ const SPECIAL: readonly [string, SpecialUse][] = [
 
 export class UserStoreImpl implements UserStore {
   constructor(
-    private readonly store: StoreImpl,
+    private readonly store: StoreInterior,
     private readonly st: AccountState,
   ) {}
 
@@ -206,7 +206,6 @@ export class UserStoreImpl implements UserStore {
     this.st.requireMailbox(n);
     const [saved] = await this.store.save(draft, [{ st: this.st, mailbox: n, flags: [...(opts?.flags ?? [])] }], {
       internalDate: opts?.internalDate,
-      overQuota: 'bounce',
       origin: opts?.origin ?? null,
     });
     return saved!;

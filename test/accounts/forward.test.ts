@@ -14,7 +14,8 @@ import { JournaledDirectory, parseUserOp } from '../../src/accounts/journaled.js
 import { openSqliteDirectory, type SqliteDirectory } from '../../src/accounts/sqlite.js';
 import { isRoostError } from '../../src/errors.js';
 import { LIMITS } from '../../src/limits.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-fwd-'));
 const opened: { close(): Promise<void> }[] = [];

@@ -12,7 +12,8 @@ import { LIMITS } from '../../src/limits.js';
 import { composeReply, NO_SUBJECT } from '../../src/delivery/vacation/compose.js';
 import { HeaderCapture, readReplyHeader } from '../../src/delivery/vacation/header.js';
 import { VacationMemory } from '../../src/delivery/vacation/memory.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-vac-'));
 const opened: { close(): Promise<void> }[] = [];

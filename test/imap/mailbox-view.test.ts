@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import { openSqliteDirectory } from '../../src/accounts/sqlite.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 import { MailboxView, SequenceError } from '../../src/imap/mailbox-view.js';
 import { message } from './helpers/node.js';
 

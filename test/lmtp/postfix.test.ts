@@ -17,7 +17,7 @@ import { inboxMessages, maildirFiles } from '../helpers/maildir.js';
 import { makeTempDir, startTestNode, type TestNode } from '../helpers/node.js';
 import { postfixUsable, startPostfix, type PrivatePostfix } from '../helpers/postfix.js';
 import { spawnNode, type SpawnedNode } from '../helpers/spawn.js';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
 
 const usable = await postfixUsable();
 

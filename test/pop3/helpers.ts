@@ -17,7 +17,8 @@ import { Outbound } from '../../src/outbound/handoff.js';
 import { PrimaryFinder } from '../../src/proxy/pairs.js';
 import { loadTls } from '../../src/net/tls.js';
 import { createPop3Server, type Pop3Options, type Pop3Server } from '../../src/pop3/server.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 
 export interface TestNode {
   dir: string;

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
 import { RawClient, startNode, type TestNode } from './helpers.js';
 
 const body = (n: number, eol: string): string =>

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { JournaledDirectory } from '../../src/accounts/journaled.js';
 import { openSqliteDirectory, type SqliteDirectory } from '../../src/accounts/sqlite.js';
 import { isRoostError } from '../../src/errors.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-acctj-'));
 const opened: { close(): Promise<void> }[] = [];

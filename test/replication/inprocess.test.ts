@@ -52,7 +52,6 @@ async function side(role: 'primary' | 'replica', own: number, peer: number, over
         s.portsOpen = false;
       },
     },
-    roleChanged: () => undefined,
   });
   await s.repl.start();
   if (s.repl.role === 'primary' && !s.portsOpen) await s.repl['deps'].ports.open();

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { openSqliteDirectory } from '../../src/accounts/sqlite.js';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
 import { messageIdOf } from '../../src/replication/catchup.js';
 
 export interface SeenMessage {

@@ -37,6 +37,13 @@ export class MemStore {
 
   asStore(): Store {
     const self = this;
+    const apply = async (r: JournalRecord, body: Buffer | null): Promise<void> => {
+      if (r.lsn <= self.applied) return;
+      if (self.applyDelayMs) await new Promise((res) => setTimeout(res, self.applyDelayMs));
+      self.records.push(r);
+      if (body) self.bodies.set(r.lsn, body);
+      self.applied = r.lsn;
+    };
     return {
       lastLsn: () => self.lastLsn(),
       readJournal: async (after: bigint, limit: number) => {
@@ -49,13 +56,13 @@ export class MemStore {
       },
       replication: {
         openDelivered: async (r: JournalRecord) => Readable.from([self.bodies.get(r.lsn) ?? Buffer.alloc(0)]),
-        apply: async (r: JournalRecord, body: Buffer | null) => {
-          if (r.lsn <= self.applied) return;
-          if (self.applyDelayMs) await new Promise((res) => setTimeout(res, self.applyDelayMs));
-          self.records.push(r);
-          if (body) self.bodies.set(r.lsn, body);
-          self.applied = r.lsn;
+        readDelivered: async (r: JournalRecord) => self.bodies.get(r.lsn) ?? Buffer.alloc(0),
+        apply,
+        applyBatch: async (items: readonly { record: JournalRecord; body: Buffer | null }[]) => {
+          for (const it of items) await apply(it.record, it.body);
         },
+        journalInfo: () => ({ firstLsn: String(self.records[0]?.lsn ?? 0n), lastLsn: String(self.lastLsn()), usedBytes: 0, maxBytes: null, pruned: 0 }),
+        pinJournal: () => () => undefined,
         appliedLsn: () => self.applied,
         setEpoch: (e: number) => {
           self.epoch = e;

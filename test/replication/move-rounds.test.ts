@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { Link } from '../../src/replication/protocol.js';
 import { receiveMove, sendMove } from '../../src/replication/move.js';
 import { compareManifests, manifest } from '../../src/replication/verify.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 import { deliver, message, tempDir } from '../store/helpers.js';
 
 const root = tempDir('roost-move-');

@@ -209,7 +209,7 @@ describe('fork point (DRBD generation identifiers)', () => {
 
 describe('ack gate', () => {
   const gate = (over: Partial<ConstructorParameters<typeof AckGate>[0]> = {}): AckGate =>
-    new AckGate({ enabled: true, ack: 'sync', syncTimeoutMs: 200, onSyncTimeout: 'tempfail', lastLsn: () => 10n, log: silent, ...over });
+    new AckGate({ enabled: true, ack: 'sync', syncTimeoutMs: 200, onSyncTimeout: 'tempfail', lastLsn: () => 10n, isPrimary: () => true, log: silent, ...over });
 
   it('releases every waiter at or below one ack (group commit)', async () => {
     const g = gate();
@@ -250,10 +250,25 @@ describe('ack gate', () => {
   it('async mode and disabled replication never wait; a replica refuses', async () => {
     await gate({ ack: 'async' }).waitFor(9n);
     await gate({ enabled: false }).waitFor(9n);
-    const g = gate();
-    g.setPrimary(false);
+    const g = gate({ isPrimary: () => false });
     expect(g.writable).toBe(false);
     expect(isRoostError(await g.waitFor(1n).catch((e: unknown) => e), 'NOTPRIMARY')).toBe(true);
+  });
+
+  it('keeps no copy of the role: it reads its owner, and a step-down fails the writes waiting', async () => {
+    let role: 'primary' | 'replica' = 'primary';
+    const g = gate({ isPrimary: () => role === 'primary' });
+    expect(g.writable).toBe(true);
+    const waiting = g.waitFor(11n).catch((e: unknown) => e);
+    role = 'replica';
+    expect(g.writable).toBe(false);
+    expect(isRoostError(await g.waitFor(12n).catch((e: unknown) => e), 'NOTPRIMARY')).toBe(true);
+    g.steppedDown();
+    expect(isRoostError(await waiting, 'NOTPRIMARY')).toBe(true);
+    role = 'primary';
+    expect(g.writable).toBe(true);
+    g.onAck(13n);
+    await g.waitFor(13n);
   });
 });
 

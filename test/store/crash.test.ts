@@ -33,7 +33,7 @@ function build(): string {
   fs.symlinkSync(path.join(repo, 'node_modules'), path.join(out, 'node_modules'));
   fs.writeFileSync(
     path.join(out, 'child.js'),
-    `import { openStore } from './store/store.js';
+    `import { openStore } from './store/open.js';
 const [dataDir, maildirA, maildirB, round] = process.argv.slice(2);
 const acct = (id, maildir) => ({ id, address: id, login: id, maildir, quotaBytes: 0, quotaMessages: 0, maxMessageSize: 0, status: 'active' });
 const a = acct('a@x', maildirA), b = acct('b@x', maildirB);

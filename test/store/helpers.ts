@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Account } from '../../src/accounts/directory.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 import type { StoreImpl } from '../../src/store/store-impl.js';
 
 export function tempDir(prefix = 'roost-store-'): string {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
 import type { StoreImpl } from '../../src/store/store-impl.js';
 import { LIMITS } from '../../src/limits.js';
 import { account, deliver, message, tempDir } from './helpers.js';

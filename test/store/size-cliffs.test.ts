@@ -18,7 +18,7 @@ import { splitFields } from '../../src/store/mime/header.js';
 import { RawImap } from '../imap/helpers/client.js';
 import { RawClient } from '../pop3/helpers.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
 import { account, open, tempDir } from './helpers.js';
 
 const BIG = 300_000;

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { INLINE_MAX } from '../../src/store/fts/fulltext.js';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open.js';
 import type { StoreImpl } from '../../src/store/store-impl.js';
 import { TextIndexer } from '../../src/store/text-indexer.js';
 import { account, deliver, message, tempDir, waitFor } from './helpers.js';

@@ -24,7 +24,7 @@ async function viaNode(cli: CliContext, sender: string, recipients: string[]): P
 
 async function inProcess(cli: CliContext, sender: string, recipients: string[]): Promise<Verdict> {
   const config = cli.config();
-  const { openStore } = await import('../../store/store.js');
+  const { openStore } = await import('../../store/open.js');
   const { openDirectory } = await import('../../node.js');
   const log = logger().child({ component: 'deliver' });
   const directory = await openDirectory(config, log);

@@ -15,7 +15,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { RoostError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
-import { isValidUidl, readRecordedUidls, writeRecordedUidls } from '../../store/maildir/pop3-uidls.js';
+import { isValidUidl, readRecordedUidls, writeRecordedUidls } from '../../store/maildir-import.js';
 import { parseServerUrl, type ServerUrl, type ServerUrlForm } from '../server-url.js';
 
 export type Pop3Source = ServerUrl;

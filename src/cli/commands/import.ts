@@ -8,7 +8,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RoostError } from '../../errors.js';
-import { folderDirProblem } from '../../store/maildir/names.js';
+import { folderDirProblem } from '../../store/maildir-import.js';
 import { EXIT, UsageError, type CliCommand } from '../command.js';
 import { copyMaildir } from './import-copy.js';
 import { importImap, isImapUrl } from './import-imap.js';

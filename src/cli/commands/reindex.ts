@@ -36,7 +36,7 @@ export async function maildirOf(cli: CliContext, address: string): Promise<strin
 
 async function inProcess(cli: CliContext, address: string, progress: Progress): Promise<Result> {
   const config = cli.config();
-  const { openStore } = await import('../../store/store.js');
+  const { openStore } = await import('../../store/open.js');
   const { openDirectory } = await import('../../node.js');
   const directory = await openDirectory(config, logger());
   try {

@@ -29,7 +29,7 @@ export async function change(cli: CliContext, op: UserOp): Promise<ChangeResult>
   const state = await readFile(path.join(config.paths.dataDir, 'replication.json'), 'utf8').catch(() => null);
   if (state !== null && (JSON.parse(state) as { role?: string }).role === 'replica')
     throw new RoostError('NOTPRIMARY', 'this data directory belongs to a replica: change accounts on the primary');
-  const { openStore } = await import('../../store/store.js');
+  const { openStore } = await import('../../store/open.js');
   const store = await openStore({ dataDir: config.paths.dataDir, mailDir: config.paths.mailDir, hostname: config.hostname });
   try {
     const dir = openEmbeddedDirectory(config);

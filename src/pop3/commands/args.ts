@@ -2,7 +2,7 @@
  * The command shape and the argument parsers the POP3 handlers share
  * (STYLE.md habit 1: arguments are parsed at the edge into typed values).
  */
-import type { Session } from '../session.js';
+import type { CommandSession } from '../session-api.js';
 
 /** States in which commands run (UPDATE is entered only by QUIT). */
 export type StateKind = 'authorization' | 'transaction';
@@ -16,7 +16,7 @@ export interface Command<A> {
   readonly states: readonly StateKind[];
   /** The text after the command name (may be ""), parsed at the edge. */
   parse(args: string): A | ArgError;
-  run(session: Session, args: A): Promise<void>;
+  run(session: CommandSession, args: A): Promise<void>;
 }
 
 /** No argument allowed. */
@@ -57,7 +57,7 @@ export function splitArgs(args: string): string[] {
 }
 
 /** "-ERR" text for a message number that is out of range or marked deleted. */
-export function noSuchMessage(session: Session, msg: number): string | null {
+export function noSuchMessage(session: CommandSession, msg: number): string | null {
   const look = session.tx().maildrop.get(msg);
   if (look.kind === 'nosuch') return `-ERR There's no message ${msg}.`;
   if (look.kind === 'deleted') return `-ERR Message ${msg} is deleted.`;

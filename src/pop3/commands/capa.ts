@@ -1,10 +1,10 @@
 /** CAPA (RFC 2449 §5) and STLS (RFC 2595 §4). */
 import { SASL_MECHANISMS } from '../../net/auth-guard.js';
-import type { Session } from '../session.js';
+import type { CommandSession } from '../session-api.js';
 import { noArgs, type Command } from './args.js';
 
 /** The capability list for the session's current state (RFC 2449 §6). */
-export function capabilities(s: Session): string[] {
+export function capabilities(s: CommandSession): string[] {
   const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING'];
   if (s.state.kind === 'authorization') {
     // RFC 2595 §2.2: do not offer plaintext logins the server would refuse.

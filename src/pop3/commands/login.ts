@@ -4,13 +4,13 @@
  * them (RFC 2595 §2.2); the check is the shared AuthGuard's.
  */
 import { createSaslExchange, SASL_MECHANISMS, type SaslStep } from '../../net/auth-guard.js';
-import type { Session } from '../session.js';
+import type { CommandSession } from '../session-api.js';
 import { ArgError, splitArgs, type Command } from './args.js';
 
 /** Dovecot's wording, which clients have seen for years. */
 const PLAINTEXT_REFUSED = '-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.';
 
-function plaintextAllowed(s: Session): boolean {
+function plaintextAllowed(s: CommandSession): boolean {
   return s.env.guard.allowPlaintext(s.secure, s.remoteAddress, s.peer.via !== null);
 }
 

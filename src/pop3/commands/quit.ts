@@ -6,7 +6,7 @@
  * never gets here, so it deletes nothing.
  */
 import { pop3MessagesDeleted } from '../metrics.js';
-import type { TransactionState } from '../session.js';
+import type { TransactionState } from '../session-api.js';
 import { noArgs, type Command } from './args.js';
 
 export const quit: Command<null> = {

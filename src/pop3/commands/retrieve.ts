@@ -10,7 +10,7 @@ import { pop3BytesRetrieved, pop3MessagesRetrieved } from '../metrics.js';
 import { errorReply } from '../replies.js';
 import { LIMITS } from '../../limits.js';
 import type { MailboxHandle, MessageRecord } from '../../store/store.js';
-import type { MessageBody, Session } from '../session.js';
+import type { MessageBody, CommandSession } from '../session-api.js';
 import { ArgError, noSuchMessage, oneMessage, parseNumber, splitArgs, type Command } from './args.js';
 
 export const retr: Command<{ msg: number }> = {
@@ -63,7 +63,7 @@ function nextRetrieval(line: string | null): number | null {
  * that send one RETR at a time (fetchmail, poplib) download in order, and
  * their next RETR then finds its message read.
  */
-function planAhead(s: Session, after: number | null): { uid: number; open: () => Promise<MessageBody> }[] {
+function planAhead(s: CommandSession, after: number | null): { uid: number; open: () => Promise<MessageBody> }[] {
   const { handle, maildrop } = s.tx();
   const plan: { uid: number; open: () => Promise<MessageBody> }[] = [];
   const lines = s.peekCommands(LIMITS.pop3.readAheadMessages);
@@ -109,7 +109,7 @@ function whole(size: number): (src: AsyncIterable<Buffer>) => AsyncGenerator<Buf
 }
 
 /** Stream message `msg` (all of it, or TOP's header + `lines`); true when sent in full. */
-async function send(s: Session, msg: number, lines: number | null): Promise<boolean> {
+async function send(s: CommandSession, msg: number, lines: number | null): Promise<boolean> {
   const err = noSuchMessage(s, msg);
   if (err) {
     await s.reply(err);

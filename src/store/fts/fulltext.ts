@@ -363,13 +363,6 @@ export class FullTextIndexes {
     return idx;
   }
 
-  /** Forget an account's index (reindex rebuilds it on the next search). */
-  drop(accountId: string): void {
-    this.open.get(accountId)?.close();
-    this.open.delete(accountId);
-    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(this.file(accountId) + suffix, { force: true });
-  }
-
   close(): void {
     for (const idx of this.open.values()) idx.close();
     this.open.clear();

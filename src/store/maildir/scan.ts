@@ -166,3 +166,17 @@ export function listFolderDirs(maildir: string): string[] {
     return [];
   }
 }
+
+/** "new/<name>" or "cur/<name>" of the file with this base name, or null. */
+export function findByBasename(dir: string, basename: string): string | null {
+  for (const sub of ['new', 'cur']) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(dir, sub));
+    } catch {
+      continue;
+    }
+    for (const n of names) if (n === basename || n.startsWith(basename + ':')) return `${sub}/${n}`;
+  }
+  return null;
+}

@@ -22,13 +22,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LIMITS } from '../../limits.js';
-import { isOwnName, type AccountState } from '../account.js';
+import { isOwnName, type AccountState, type StoreCore } from '../account.js';
 import { internFlags } from '../cache.js';
 import { parseName, targetName } from './filename.js';
 import { keywordTable } from './keyword-letters.js';
 import { STATE_UNLINK, type MessageRow } from '../index/db.js';
 import { looksChanged, reconcileMailbox } from '../recovery.js';
-import type { StoreImpl } from '../store-impl.js';
 
 /** Events within this window are looked at together. */
 const DEBOUNCE_MS = 40;
@@ -51,7 +50,7 @@ interface Watched {
 export class MailboxWatcher {
   private readonly watched = new Map<string, Watched>();
 
-  constructor(private readonly store: StoreImpl) {}
+  constructor(private readonly store: StoreCore) {}
 
   add(st: AccountState, mailboxId: number): void {
     const key = st.key(mailboxId);
