@@ -34,7 +34,7 @@ import { logger } from '../log/logger.js';
 import { AccountState, type StoreCore } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
-import { closeFullText } from './fts/fulltext.js';
+import { closeFullText, releaseFullText } from './fts/fulltext.js';
 import { TextIndexer } from './text-indexer.js';
 import { IndexDb, type SearchFieldsRow } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
@@ -220,6 +220,7 @@ export class StoreImpl implements Store, StoreCore {
       if (st.busy()) continue;
       this.lru.delete(id);
       st.dropIndex();
+      releaseFullText(this, id);
       // Caches of unused accounts go too: memory stays bounded with the LRU.
       st.caches.clear();
       for (const [k, u] of this.cacheUse) {
@@ -314,6 +315,7 @@ export class StoreImpl implements Store, StoreCore {
       for (const mb of st.caches.keys()) this.hub.emit(st.key(mb), { type: 'gone', origin: null });
       st.dropIndex();
     }
+    releaseFullText(this, id);
     this.states.delete(id);
     this.lru.delete(id);
   }

@@ -331,6 +331,11 @@ export class FullTextIndex {
     })();
   }
 
+  /** No search or background job is using the database (it may be closed without cutting one short). */
+  get idle(): boolean {
+    return this.running.size === 0 && this.background.size === 0;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -370,6 +375,14 @@ export class FullTextIndexes {
     for (const suffix of ['', '-wal', '-shm']) fs.rmSync(this.file(accountId) + suffix, { force: true });
   }
 
+  /** Close an account's index when nothing uses it (the account left the store's LRU); the file stays. */
+  release(accountId: string): void {
+    const idx = this.open.get(accountId);
+    if (!idx?.idle) return;
+    idx.close();
+    this.open.delete(accountId);
+  }
+
   close(): void {
     for (const idx of this.open.values()) idx.close();
     this.open.clear();
@@ -389,6 +402,11 @@ export function fullTextFor(store: { readonly opts: { readonly dataDir: string }
 export function closeFullText(store: object): void {
   perStore.get(store)?.close();
   perStore.delete(store);
+}
+
+/** Close one account's FTS database if open and idle (its index was closed); a later search opens it again. */
+export function releaseFullText(store: object, accountId: string): void {
+  perStore.get(store)?.release(accountId);
 }
 
 /** Can the trigram index answer this needle (at least three characters)? */
