@@ -10,7 +10,8 @@
  * parse-mailbox.ts, search programs / SORT / THREAD in parse-search.ts.
  */
 import { LIMITS } from '../../limits.js';
-import { Args, flagList, decodeBase64Strict, parseDateTime, parseModseq, ParseError, tagOf } from './args.js';
+import { decodeBase64 } from '../../net/auth-guard.js';
+import { Args, flagList, parseDateTime, parseModseq, ParseError, tagOf } from './args.js';
 import { parseImapUrl } from './imap-url.js';
 import { statusItems } from './parse-mailbox.js';
 import type {
@@ -113,7 +114,7 @@ export function authenticateArgs(a: Args): AuthenticateArgs {
   if (!a.done) {
     // RFC 4959 §3: "=" is an empty initial response.
     const text = a.astring('initial response').toString('latin1');
-    initialResponse = text === '=' ? Buffer.alloc(0) : decodeBase64Strict(text);
+    initialResponse = text === '=' ? Buffer.alloc(0) : decodeBase64(text);
     if (initialResponse === null) throw new ParseError('Invalid base64 in initial response');
   }
   a.end();
