@@ -18,9 +18,9 @@ import type { Readable } from 'node:stream';
 import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { chunkDecoder } from './framing.js';
+import { LIMITS } from '../limits.js';
 
-/** Longest request line accepted (JSON args are small). */
-const MAX_REQUEST_LINE = 64 * 1024;
+const MAX_REQUEST_LINE = LIMITS.admin.maxRequestLine;
 
 export type ControlArgs = Record<string, unknown>;
 

@@ -9,9 +9,9 @@
  * CHUNK plus the socket's high-water mark per connection.
  */
 import type { Readable } from 'node:stream';
+import { LIMITS } from '../limits.js';
 
-/** Gather up to this many bytes before writing (also the per-client memory bound, with the socket's own buffer). */
-const CHUNK = 64 * 1024;
+const CHUNK = LIMITS.tuning.imapOutputChunkBytes;
 
 export interface Sink {
   write(chunk: Buffer | string): boolean;

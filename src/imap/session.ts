@@ -608,7 +608,7 @@ export class Session implements CommandSession {
     if (this.compression) this.compression.sink.end();
     else this.socket.end();
     // A peer that never reads its last bytes must not keep the socket forever.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    setTimeout(() => this.socket.destroy(), LIMITS.imap.closeLingerMs).unref();
     this.done();
   }
 }

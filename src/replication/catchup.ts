@@ -32,7 +32,7 @@ import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
 
-const HEADER_PEEK = 16 * 1024;
+const HEADER_PEEK = LIMITS.tuning.handbackHeaderPeekBytes;
 
 /** The Message-ID header of a message (first header block only), or null. */
 export function messageIdOf(bytes: Buffer): string | null {
@@ -284,8 +284,7 @@ class FlushWindow {
   }
 }
 
-/** Bytes of snapshot files sent between two snap-flush frames (what the follower holds before it installs them). */
-const FLUSH_BYTES = 8 * 1024 * 1024;
+const FLUSH_BYTES = LIMITS.tuning.snapshotFlushBytes;
 
 /** A snapshot file's bytes: whole when small, else a stream read in chunks as the link takes them; null when gone. */
 export async function snapshotBody(store: Store, id: string, f: SnapshotFile): Promise<BodySource | null> {

@@ -233,8 +233,7 @@ export class PrimaryListener {
   }
 }
 
-/** Delivered messages whose bytes are read ahead of the one being sent. */
-export const READ_AHEAD = 16;
+export const READ_AHEAD = LIMITS.tuning.shipReadAheadMessages;
 
 /** The body bytes a record brings (its message size for a 'deliver', else 0). */
 function recordBytes(r: JournalRecord): number {

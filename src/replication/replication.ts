@@ -29,6 +29,7 @@ import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyR
 import type { MailboxManifest } from './protocol.js';
 import { receiveMove, type MoveProgress } from './move.js';
 import { runMove, runPurge, type MoveCommandResult } from './move-command.js';
+import { LIMITS } from '../limits.js';
 
 /** How the component opens and closes the client-facing listeners (src/node.ts provides them). */
 export interface ClientPorts {
@@ -82,8 +83,7 @@ export interface ReplicationStatus {
   lastRefusal: { peer: string; reason: string; at: string } | null;
 }
 
-/** How long a primary looks for a newer-epoch peer before opening its ports at start. */
-const START_PROBE_MS = 1500;
+const START_PROBE_MS = LIMITS.tuning.startProbeMs;
 
 export class Replication {
   readonly gate: AckGate;

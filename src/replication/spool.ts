@@ -34,8 +34,7 @@ import { FrameDecoder, ProtocolError, encodeFrame, fromWire, toWire, type Frame 
 export const SPOOL_FILE = 'replication-spool';
 /** Directory (in data_dir) of the bodies received in chunks. */
 export const SPOOL_BODIES = 'replication-spool.d';
-/** Records handed to the store per apply call (one group commit on the replica). */
-const APPLY_BATCH = 256;
+const APPLY_BATCH = LIMITS.tuning.replicaApplyBatch;
 
 export interface Spooled {
   record: JournalRecord;

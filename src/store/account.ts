@@ -27,6 +27,7 @@ import { ensureMaildir } from './maildir/save.js';
 import { FileWork } from './file-work.js';
 import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
+import { LIMITS } from '../limits.js';
 
 /** What an account needs from the store around it. */
 export interface StoreCore {
@@ -79,8 +80,7 @@ export interface ApplyExtras {
 
 export const num = (v: unknown): number => Number(v);
 
-/** Mailboxes smaller than this load fast enough from rows. */
-export const PACK_MIN = 5000;
+export const PACK_MIN = LIMITS.tuning.packMinMessages;
 
 export class AccountState {
   private idx: IndexDb | null = null;

@@ -29,9 +29,9 @@ import { fsyncDir } from './maildir/save.js';
 import { installIndex, liveFiles } from './snapshot.js';
 import type { StoreImpl } from './store-impl.js';
 import type { SnapshotFile } from './store.js';
+import { LIMITS } from '../limits.js';
 
-/** Files linked into place at once by the final install. */
-const LINK_GROUP = 64;
+const LINK_GROUP = LIMITS.tuning.moveLinkGroup;
 
 /** Where a moving account's files wait for the final image. */
 export function stagingDir(store: StoreImpl, accountId: string): string {

@@ -54,11 +54,7 @@ import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
 import { AccountFreezer } from './freezer.js';
 
-/**
- * Messages kept in mailbox caches across all accounts (about 200 bytes
- * each). Belongs in LIMITS.store once that file is free to change.
- */
-const MAX_CACHED_MESSAGES = 1_000_000;
+const MAX_CACHED_MESSAGES = LIMITS.tuning.cachedMessages;
 
 export interface SaveTarget {
   st: AccountState;

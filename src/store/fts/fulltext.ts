@@ -45,20 +45,13 @@ import { LIMITS } from '../../limits.js';
 import { decodedHeaders, textForSearch } from '../mime/decode.js';
 import type { MimePart, MimeTree } from '../mime/types.js';
 
-/** Open FTS databases kept per process (least recently used is closed beyond this). */
-export const MAX_OPEN_FTS = 64;
-/** Messages read and decoded at once while catching up (the file system works in parallel). */
-const PARALLEL = 16;
-/** Catch-up commits every this many messages, so a reader never waits long behind a big backlog. */
-const BATCH = 64;
-/** Longest rest between background batches (ms). */
-const BACKGROUND_PAUSE_MAX_MS = 200;
-/** Missing messages indexed inside a query; more go to the background and the query scans. */
-export const INLINE_MAX = 500;
-/** Characters inserted per transaction; the event loop runs between transactions. */
-const INSERT_GROUP_CHARS = 256 * 1024;
-/** Characters of a needle the index is asked about: a text holding the needle holds its start, and the query stays small. */
-const QUERY_MAX_CHARS = 64;
+export const MAX_OPEN_FTS = LIMITS.tuning.ftsOpenDatabases;
+const PARALLEL = LIMITS.tuning.ftsParallelReads;
+const BATCH = LIMITS.tuning.ftsCommitBatch;
+const BACKGROUND_PAUSE_MAX_MS = LIMITS.tuning.ftsPauseMaxMs;
+export const INLINE_MAX = LIMITS.tuning.ftsInlineMax;
+const INSERT_GROUP_CHARS = LIMITS.tuning.ftsInsertGroupChars;
+const QUERY_MAX_CHARS = LIMITS.tuning.ftsQueryMaxChars;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (

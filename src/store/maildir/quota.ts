@@ -8,11 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Account } from '../../accounts/directory.js';
 import { parseName } from './filename.js';
+import { LIMITS } from '../../limits.js';
 
-/** Recount when the file grows past this (Courier / qmail-ldap / Dovecot). */
-const MAX_FILE_SIZE = 5120;
-/** A small, fresh file is trusted even when a delivery would exceed the quota. */
-const FRESH_SECONDS = 900;
+const MAX_FILE_SIZE = LIMITS.store.maildirsizeMaxBytes;
 
 export interface MaildirSize {
   limitBytes: number;
@@ -53,8 +51,7 @@ interface Parsed {
   lines: number;
 }
 const parsed = new Map<string, Parsed>();
-/** Accounts whose parse we remember (Map order = insertion; oldest dropped first). */
-const MAX_PARSED = 10_000;
+const MAX_PARSED = LIMITS.tuning.quotaParsedAccounts;
 
 export function readMaildirSize(maildir: string): MaildirSize | null {
   const file = path.join(maildir, 'maildirsize');
@@ -185,7 +182,7 @@ export function wouldExceed(a: Account, addBytes: number, addMessages: number): 
   const over = (s: MaildirSize): boolean =>
     (a.quotaBytes > 0 && s.bytes + addBytes > a.quotaBytes) || (a.quotaMessages > 0 && s.messages + addMessages > a.quotaMessages);
   if (!over(q)) return false;
-  const fresh = q.lines <= 2 && Date.now() - q.mtimeMs < FRESH_SECONDS * 1000;
+  const fresh = q.lines <= 2 && Date.now() - q.mtimeMs < LIMITS.store.maildirsizeFreshMs;
   if (!fresh) q = recalculate(a);
   return over(q);
 }

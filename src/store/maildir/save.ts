@@ -366,7 +366,7 @@ export function ensureMaildir(dir: string, isFolder: boolean): void {
  * than 36 hours whoever wrote them (maildir(5)). A live process's files —
  * another Roost process delivering right now — are left alone.
  */
-export function cleanLeftovers(dir: string, maxAgeMs = 36 * 3600 * 1000): number {
+export function cleanLeftovers(dir: string, maxAgeMs = LIMITS.store.tmpMaxAgeMs): number {
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -30,8 +30,7 @@ import { STATE_UNLINK, type MessageRow } from '../index/db.js';
 import { looksChanged, reconcileMailbox } from '../recovery.js';
 import type { StoreImpl } from '../store-impl.js';
 
-/** Events within this window are looked at together. */
-const DEBOUNCE_MS = 40;
+const DEBOUNCE_MS = LIMITS.tuning.watcherDebounceMs;
 /** Names our file work announced: see LIMITS.store.watcherOwn*. */
 const OWN_TTL_MS = LIMITS.store.watcherOwnTtlMs;
 const OWN_MAX = LIMITS.store.watcherOwnMax;
