@@ -186,7 +186,7 @@ export const LIMITS = {
     appendOpenDrafts: 8,
     maxBadCommands: 20,
     /** RFC 3501 §5.4: at least 30 minutes. */
-    /** RFC 2971 §3.3: an ID list has at most 30 field-value pairs; more is BAD (src/imap/commands/id.ts). */
+    /** RFC 2971 §3.3: an ID list has at most 30 field-value pairs; more is BAD (src/imap/wire/parser.ts). */
     maxIdPairs: 30,
     /** After LOGOUT or BYE, how long a client that does not read may hold the closing socket. */
     closeLingerMs: 5000,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/limits.js';
 import { encodeNetstring, NetstringDecoder, NetstringError, type NetstringEvent } from '../../src/qmqp/netstring.js';
 import { QmqpFormatError, QmqpRequestParser, type QmqpEvent } from '../../src/qmqp/request.js';
 
@@ -77,6 +78,22 @@ describe('NetstringDecoder', () => {
   it('accepts a length exactly at the limit and refuses one above (N and N+1)', () => {
     expect(decode([Buffer.from(`5:abcde,`)], 5).items[0]!.length).toBe(5);
     expect(() => decode([Buffer.from(`6:abcdef,`)], 5)).toThrow(NetstringError);
+  });
+
+  it('accepts a length of qmqp.maxLengthDigits digits and refuses one more digit (N and N+1), whatever the body limit', () => {
+    const feedLength = (digits: number): void => {
+      const d = new NetstringDecoder(Number.MAX_SAFE_INTEGER);
+      d.feed(Buffer.from(`${'9'.repeat(digits)}:`), () => false);
+    };
+    expect(() => feedLength(LIMITS.qmqp.maxLengthDigits)).not.toThrow();
+    let caught: unknown;
+    try {
+      feedLength(LIMITS.qmqp.maxLengthDigits + 1);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(NetstringError);
+    expect((caught as NetstringError).fault).toBe('toolong');
   });
 
   it('encodes', () => {

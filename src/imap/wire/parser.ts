@@ -95,7 +95,7 @@ export function idArgs(a: Args): IdArgs {
   if (t.type !== 'list') throw new ParseError('Invalid ID parameters: expected NIL or a list');
   // RFC 2971 §3.3: at most 30 field-value pairs.
   if (t.items.length % 2 !== 0) throw new ParseError('ID parameter list must hold field-value pairs');
-  if (t.items.length > 60) throw new ParseError('Too many ID parameters (at most 30 pairs)');
+  if (t.items.length > 2 * LIMITS.imap.maxIdPairs) throw new ParseError(`Too many ID parameters (at most ${LIMITS.imap.maxIdPairs} pairs)`);
   const params: (readonly [string, string | null])[] = [];
   for (let i = 0; i < t.items.length; i += 2) {
     const k = t.items[i]!;
