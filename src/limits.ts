@@ -185,11 +185,11 @@ export const LIMITS = {
     /** Messages of one MULTIAPPEND that keep their spool descriptor open; later ones are synced and closed (park). */
     appendOpenDrafts: 8,
     maxBadCommands: 20,
-    /** RFC 3501 §5.4: at least 30 minutes. */
     /** RFC 2971 §3.3: an ID list has at most 30 field-value pairs; more is BAD (src/imap/wire/parser.ts). */
     maxIdPairs: 30,
     /** After LOGOUT or BYE, how long a client that does not read may hold the closing socket. */
     closeLingerMs: 5000,
+    /** RFC 3501 §5.4: at least 30 minutes. */
     idleTimeoutMs: 30 * 60 * 1000,
     notAuthTimeoutMs: 60 * 1000,
     /** Before login: commands answered (POP3 has the same), and total time however busy (Dovecot: 180 s). */
