@@ -1,6 +1,6 @@
 /**
  * Verification of the password hashes found in `userPassword` of qmail-ldap
- * directories (protocols.md §2.4; RFC 2307 §5.3 "{scheme}value" form, the
+ * directories (qmail-ldap's checkpassword.c; RFC 2307 §5.3 "{scheme}value" form, the
  * scheme name matched case-insensitively).
  *
  *   {SSHA} {SSHA256} {SSHA512} {SMD5}   base64(digest(pw ‖ salt) ‖ salt)

@@ -7,7 +7,7 @@
  *   server: {"ok":true,"result":…}\n  or  {"ok":false,"error":{"code":"TEMP","message":"…"}}\n
  *
  * A long command (reindex, verify) may send {"progress":{…}}\n lines before
- * its answer (issue 15 §8); the answer is always the last line.
+ * its answer; the answer is always the last line.
  *
  * Modules register handlers (replication registers promote/demote); the
  * socket itself knows nothing about what they do.

@@ -1,5 +1,5 @@
 /**
- * The session's outgoing byte stream with back-pressure (STYLE.md habit 3).
+ * The session's outgoing byte stream with back-pressure.
  *
  * Small responses are gathered into one write (a FETCH 1:* of 100,000
  * messages is 100,000 lines, and one syscall per line would dominate); when

@@ -1,7 +1,7 @@
 /**
  * Bringing a follower back onto the primary's line.
  *
- * Hand-back (split brain recovery, after Cyrus practice in protocols.md §5.3):
+ * Hand-back (split brain recovery, after Cyrus practice, sync_client(8)):
  * a node that kept accepting mail while cut off, and then met a primary of a
  * newer epoch, sends every message it delivered at or after the fork point.
  * The primary delivers each one again unless the mailbox already holds it

@@ -151,7 +151,7 @@ export class PrimaryListener {
       return;
     }
     if (peer.epoch > me.epoch && (peer.role === 'primary' || me.role === 'replica')) {
-      // Fencing by epoch (protocols.md §5.5): the newer generation wins.
+      // Fencing by epoch (as DRBD's generation identifiers): the newer generation wins.
       link.close();
       this.host.peerHasHigherEpoch(peer);
       return;

@@ -1,5 +1,5 @@
 /**
- * The replica's receive spool. DRBD protocol C (protocols.md §5.1) counts a
+ * The replica's receive spool. DRBD protocol C (drbd.conf(5)) counts a
  * write once it is on the remote *disk*, not once the remote has finished
  * processing it; the spool gives the replica that cheap durable step. A batch
  * of received records is appended to data_dir/replication-spool with one

@@ -258,7 +258,7 @@ export class AccountState {
     return ChangeHub.key(this.id, mailboxId);
   }
 
-  /** Record the new/ and cur/ mtimes the index has seen (DESIGN.md: detect external changes at open). */
+  /** Record the new/ and cur/ mtimes the index has seen (to detect external changes at open). */
   noteMtimes(mb: MailboxRow): void {
     const m = dirMtimes(this.dir(mb.name));
     this.db().setMtimes(mb.id, m.newMtime, m.curMtime);
@@ -571,7 +571,7 @@ export class AccountState {
 
   /**
    * Keep the Maildir's Dovecot `subscriptions` file equal to the index's
-   * list (issue 15 §3), so the Maildir handed back to Dovecot keeps what the
+   * list, so the Maildir handed back to Dovecot keeps what the
    * user subscribed. Best effort: the index stays the truth for Roost.
    */
   private writeSubscriptions(): void {

@@ -1,5 +1,5 @@
 /**
- * The store's half of `roost account move` (issue 18 §3).
+ * The store's half of `roost account move`.
  *
  * Destination (a primary of another pair): the account arrives as the
  * snapshots a full resync sends (./snapshot.ts), in rounds: the files of

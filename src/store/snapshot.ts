@@ -1,6 +1,6 @@
 /**
- * Account snapshots for a full resync (issue 5: "a consistent snapshot —
- * Maildir files + index state at an LSN, then the stream from that LSN").
+ * Account snapshots for a full resync: a consistent snapshot —
+ * Maildir files and index state at an LSN, then the stream from that LSN.
  *
  * Primary side: an account's index database is serialised in one
  * synchronous step (SQLite's own image of the file, taken between two

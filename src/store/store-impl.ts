@@ -260,7 +260,7 @@ export class StoreImpl implements Store, StoreCore {
     try {
       recoverAccount(this, st);
     } catch (err) {
-      // Never a lock-out (issue 15): the client gets a temporary failure
+      // Never a lock-out — the client gets a temporary failure
       // (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP]), the operator the cause,
       // and the next use of the account tries again (AccountState.db()).
       this.log('store: index rebuild failed; the next login retries', { account: st.id, err: (err as Error)?.stack ?? String(err) });
@@ -382,7 +382,7 @@ export class StoreImpl implements Store, StoreCore {
       } catch (err) {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
-      // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
+      // INTERNALDATE is the file's mtime (maildir.html); an APPEND date is set on the inode.
       // Beside the tmp/ links below (they share the inode, and link(2) leaves the mtime alone).
       const dated = o.internalDate
         ? fsp.utimes(draft.path, o.internalDate, o.internalDate).then(() => o.internalDate!.getTime())

@@ -1,5 +1,5 @@
 /**
- * Crash safety of APPEND's tagged OK (RFC 3501 §6.3.11; issue 16 §6): a node
+ * Crash safety of APPEND's tagged OK (RFC 3501 §6.3.11): a node
  * in its own process takes APPENDs with synchronizing literals from several
  * clients and is killed with SIGKILL at a random moment, several times.
  * After each restart every message whose APPEND got OK [APPENDUID] is there

@@ -1,5 +1,5 @@
 /**
- * Isolation (issue 13 §1): one node serves every session from one event
+ * Isolation: one node serves every session from one event
  * loop, so while one user runs the most expensive command we can build —
  * SEARCH BODY over a 40 MB text body, SEARCH with 4,000 NOT BODY keys over
  * 4 MB bodies, SORT and THREAD REFERENCES over 20,000 messages — another

@@ -1,6 +1,6 @@
 /**
  * UIDLs of a Maildir written by qmail conventions are what qmail-pop3d and
- * Courier report: the base file name without ":2,…" (protocols.md §4.3), and
+ * Courier report: the base file name without ":2,…", and
  * they stay the same across a reindex and a restart of the store.
  */
 import { mkdirSync, writeFileSync, utimesSync } from 'node:fs';

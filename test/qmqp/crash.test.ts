@@ -1,5 +1,5 @@
 /**
- * Crash safety of QMQP "K" (issue 2): a node in its own process takes a stream
+ * Crash safety of QMQP "K": a node in its own process takes a stream
  * of deliveries and is killed with SIGKILL at a random moment, several times.
  * After each restart every message that got K must be there, intact, once;
  * nothing half-written may be visible; tmp/ is cleaned; the index (read

@@ -102,7 +102,7 @@ describe('NetstringDecoder', () => {
   });
 });
 
-/** The example from protocols.md §1.1, as qmail-qmqpc builds it. */
+/** The example from qmqp.html (cr.yp.to/proto/qmqp.html), as qmail-qmqpc builds it. */
 const EXAMPLE = Buffer.from('65:19:Subject: hi\n\nhello\n,18:sender@example.org,16:rcpt@example.net,,', 'latin1');
 
 function parseAll(pieces: Buffer[], maxRecipients = 10): { message: string; events: QmqpEvent[] } {

@@ -1,5 +1,5 @@
 /**
- * First open of a Maildir that has no index (issue 16 §4: pointed at, restored
+ * First open of a Maildir that has no index (pointed at, restored
  * from backup, written by another tool) against a brute-force reading of the
  * same files, and against `roost reindex` of the result: the same UIDs
  * (dovecot-uidlist where it names the file, then Dovecot's name order above

@@ -1,7 +1,7 @@
 /**
  * The full-text databases a search opened are closed with the store, with
  * an account that leaves the store's LRU of open indexes, and with the node:
- * no descriptor of data_dir/fts stays open after them (issue 17 §4).
+ * no descriptor of data_dir/fts stays open after them.
  */
 import fs from 'node:fs';
 import path from 'node:path';

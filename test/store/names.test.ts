@@ -58,7 +58,7 @@ describe('mailbox names', () => {
     expect(normalizeMailboxName('inbox')).toBe('INBOX');
     expect(normalizeMailboxName('Inbox.Sub')).toBe('INBOX.Sub');
     expect(normalizeMailboxName('Archive.2024')).toBe('Archive.2024');
-    // Legal names (issue 15 §4: Dovecot and Courier keep them); LIST reads them as wildcards only in patterns.
+    // Legal names (Dovecot and Courier keep them); LIST reads them as wildcards only in patterns.
     expect(normalizeMailboxName('a*')).toBe('a*');
     expect(normalizeMailboxName('Percent 50%')).toBe('Percent 50%');
     const bad = ['', '.', '..', 'a..b', '.a', 'a.', 'a/b', 'x\u0001', 'x'.repeat(LIMITS.store.maxMailboxNameLength + 1), Array(LIMITS.store.maxMailboxDepth + 1).fill('a').join('.')];

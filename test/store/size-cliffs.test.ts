@@ -1,5 +1,5 @@
 /**
- * Issue 15 §1: no size cliffs, and a failed index rebuild never locks a user out.
+ * No size cliffs, and a failed index rebuild never locks a user out.
  *
  * 300,000 files in one folder take minutes to write and index on the shared
  * test machine, so the 300k-element code paths are driven as pure functions

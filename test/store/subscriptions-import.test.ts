@@ -1,4 +1,4 @@
-/** Dovecot and Courier subscription files read on import (issue 15 §3). */
+/** Dovecot and Courier subscription files read on import. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

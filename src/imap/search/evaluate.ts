@@ -444,7 +444,7 @@ function collectNeedles(prog: SearchKey): { needles: Needles; size: number } {
     size++;
     switch (k.key) {
       case 'AND':
-        // A loop, not push(...operands): no spread of a client-sized list into arguments (issue 15 §1).
+        // A loop, not push(...operands): no spread of a client-sized list into arguments.
         for (const o of k.operands) stack.push(o);
         break;
       case 'OR':

@@ -1,5 +1,5 @@
 /**
- * Tokens → typed `Command` (STYLE.md habit 1). Grammar references are to
+ * Tokens → typed `Command`. Grammar references are to
  * RFC 3501 §9 unless noted. Every refusal is a `ParseError` whose message is
  * sent as the BAD (or NO) text, so it names what was wrong.
  *

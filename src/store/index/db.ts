@@ -1,5 +1,5 @@
 /**
- * One account's index (DESIGN.md "The store"): SQLite in WAL mode with
+ * One account's index: SQLite in WAL mode with
  * synchronous=NORMAL. That is safe because the index is a cache: everything
  * in it is either in the journal (durable at each commit, replayed at open from
  * `applied_lsn`) or recoverable from the Maildir.

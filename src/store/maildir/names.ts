@@ -1,6 +1,6 @@
 /**
  * Mailbox names: validation of the Unicode names the store API takes, and
- * their Maildir++ directory names (protocols.md §3.3, §6.4).
+ * their Maildir++ directory names (Maildir++ layout; RFC 3501 §5.1.3).
  *
  * API names use "." as hierarchy separator and "INBOX" (any case) for the
  * root. On disk, folder "A.B" is `<maildir>/.A.B`, each component written in

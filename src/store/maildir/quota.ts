@@ -1,5 +1,5 @@
 /**
- * Maildir++ quota (protocols.md §3.4; Courier README.maildirquota, qmail-ldap
+ * Maildir++ quota (Courier README.maildirquota, qmail-ldap
  * maildir++.c). `maildirsize` in the Maildir root: line 1 the limits
  * `<bytes>S,<count>C`, then `<bytes> <count>` delta lines. Kept only for
  * accounts with a limit, as qmail-ldap and Dovecot do.
@@ -190,7 +190,7 @@ export function wouldExceed(a: Account, addBytes: number, addMessages: number): 
 /**
  * Append a delta line (O_APPEND, as qmail-ldap and Courier do); no file =
  * quota not kept. No fsync, unlike qmail-ldap: maildirsize is a cache of the
- * Maildir's usage (protocols.md §3.4 recount rules), the journal and the
+ * Maildir's usage (README.maildirquota recount rules), the journal and the
  * index are the truth, and a line lost to a power cut only makes the next
  * over-quota check recount.
  */

@@ -1,5 +1,5 @@
 /**
- * Subscriptions other servers left in a Maildir++ (issue 15 §3), read when
+ * Subscriptions other servers left in a Maildir++, read when
  * a Maildir is imported so a user who had 5 of 17 folders subscribed still
  * sees 5:
  *

@@ -1,7 +1,7 @@
 /**
- * Watching open mailboxes for files other programs add or remove (DESIGN.md
- * "Events"). Only mailboxes with an open handle are watched: inotify
- * instances and watches are a per-user kernel budget.
+ * Watching open mailboxes for files other programs add or remove. Only
+ * mailboxes with an open handle are watched: inotify instances and watches
+ * are a per-user kernel budget.
  *
  * Why fs.watch and not chokidar: chokidar adds an fs.watch (an inotify
  * watch) for every file it finds in a watched directory, so one Maildir
