@@ -13,6 +13,7 @@ import { controlRequest } from '../../src/cli/control-client.js';
 import type { NodePorts } from '../../src/node.js';
 import { makeTempDir, merge, type Overrides } from '../helpers/node.js';
 import { spawnNode, type SpawnedNode } from '../helpers/spawn.js';
+import { parseReply, qmqpPacket, qmqpRaw } from '../helpers/qmqp.js';
 
 /**
  * A free port for a node that must keep it across restarts (its peer knows
@@ -157,29 +158,12 @@ export async function waitUntil(what: string, check: () => Promise<boolean> | bo
   }
 }
 
-const ns = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
-
-/** One QMQP delivery (one message per connection); resolves with the reply netstring's text, e.g. "Kok". */
-export function qmqpSend(port: number, message: Buffer, sender: string, recipients: string[], timeoutMs = 30_000): Promise<string> {
-  const inner = Buffer.concat([ns(message), ns(Buffer.from(sender)), ...recipients.map((r) => ns(Buffer.from(r)))]);
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => s.destroy(new Error('qmqp: timeout')), timeoutMs);
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    s.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('latin1');
-      const m = /^(\d+):([\s\S]*),$/.exec(text);
-      if (m) resolve(m[2]!);
-      else reject(new Error(`qmqp: no reply (${JSON.stringify(text)})`));
-    });
-    s.write(ns(inner));
-  });
+/** One QMQP delivery (one message per connection, test/helpers/qmqp.ts); resolves with the reply netstring's text, e.g. "Kok". */
+export async function qmqpSend(port: number, message: Buffer, sender: string, recipients: string[], timeoutMs = 30_000): Promise<string> {
+  const r = await qmqpRaw(port, [qmqpPacket(message, sender, recipients)], { timeoutMs });
+  const reply = parseReply(r.reply);
+  if (!reply) throw new Error('qmqp: no reply');
+  return reply.code + reply.text;
 }
 
 export function testMessage(i: number, tag: string, size = 600): Buffer {
