@@ -44,7 +44,7 @@ afterAll(async () => {
 async function loggedId(): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const l = logLines.findLast((x) => x.msg === 'client ID');
+    const l = [...logLines].reverse().find((x) => x.msg === 'client ID');
     if (l) return l.client as Record<string, unknown>;
     if (Date.now() > deadline) throw new Error('no "client ID" log line');
     await new Promise((r) => setTimeout(r, 20));

@@ -20,7 +20,7 @@ import { LIMITS } from '../../src/limits.js';
 import { WorkBudget } from '../../src/work/budget.js';
 import { login, RawImap } from '../imap/helpers/client.js';
 import { startImapNode, message, type ImapTestNode } from '../imap/helpers/node.js';
-import { RawClient } from '../pop3/helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 
 /** Generous bound for one quiet-client answer while the noisy command runs (see the file comment). */

@@ -16,7 +16,7 @@ import { parseUidList } from '../../src/store/maildir/uidlist-import.js';
 import { envelopeFields } from '../../src/store/mime/envelope.js';
 import { splitFields } from '../../src/store/mime/header.js';
 import { RawImap } from '../imap/helpers/client.js';
-import { RawClient } from '../pop3/helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { openStore } from '../../src/store/store.js';
 import { account, open, tempDir } from './helpers.js';
