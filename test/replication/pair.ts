@@ -166,13 +166,8 @@ export async function qmqpSend(port: number, message: Buffer, sender: string, re
   return reply.code + reply.text;
 }
 
-export function testMessage(i: number, tag: string, size = 600): Buffer {
-  const head = `From: sender@example.net\r\nTo: alice@example.org\r\nSubject: ${tag} ${i}\r\nMessage-ID: <${tag}-${i}@test.invalid>\r\n\r\n`;
-  const line = `line of ${tag} message ${i} `.padEnd(70, 'x') + '\r\n';
-  let body = '';
-  while (body.length + head.length < size) body += line;
-  return Buffer.from(head + body);
-}
+/** The replication tests' message builder (test/helpers/messages.ts). */
+export { taggedMessage as testMessage } from '../helpers/messages.js';
 
 /**
  * `clients` QMQP senders delivering back to back to `users` in turn until
