@@ -14,6 +14,7 @@ import type { NodePorts } from '../../src/node.js';
 import { makeTempDir, merge, type Overrides } from '../helpers/node.js';
 import { spawnNode, type SpawnedNode } from '../helpers/spawn.js';
 import { parseReply, qmqpPacket, qmqpRaw } from '../helpers/qmqp.js';
+import { taggedMessage } from '../helpers/messages.js';
 
 /**
  * A free port for a node that must keep it across restarts (its peer knows
@@ -167,7 +168,7 @@ export async function qmqpSend(port: number, message: Buffer, sender: string, re
 }
 
 /** The replication tests' message builder (test/helpers/messages.ts). */
-export { taggedMessage as testMessage } from '../helpers/messages.js';
+export const testMessage = taggedMessage;
 
 /**
  * `clients` QMQP senders delivering back to back to `users` in turn until
