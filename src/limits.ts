@@ -426,7 +426,7 @@ export const LIMITS = {
     maxMimeDepth: 40,
     /** Members parsed per address field for SEARCH FROM/TO/CC/BCC (store/mime/search-header.ts); a longer list is matched in its decoded text form. */
     maxSearchAddresses: 1000,
-    /** Maildir++ quota: a maildirsize file past this many bytes is recounted (Courier, qmail-ldap and Dovecot use 5120). */
+    /** Maildir++ quota: a maildirsize file of this many bytes or more is recounted (Courier, qmail-ldap and Dovecot use 5120; src/store/maildir/quota.ts). */
     maildirsizeMaxBytes: 5120,
     /** …and a small file younger than this (15 minutes, as they do) is trusted even when a delivery would exceed the quota. */
     maildirsizeFreshMs: 900_000,

@@ -169,8 +169,8 @@ export function recalculate(a: Account): MaildirSize {
 }
 
 /**
- * Would adding this much exceed the quota? Applies the recount rules of
- * §3.4: missing file, file ≥ 5120 bytes or changed limits → recount; over
+ * Would adding this much exceed the quota? Applies README.maildirquota's
+ * recount rules: missing file, file ≥ 5120 bytes or changed limits → recount; over
  * quota → recount unless the file is small (≤ 2 lines) and under 15 minutes old.
  */
 export function wouldExceed(a: Account, addBytes: number, addMessages: number): boolean {
