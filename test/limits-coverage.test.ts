@@ -36,7 +36,6 @@ const UNTESTED = new Set([
   'lmtp.shutdownGraceMs',
   'pop3.idleTimeoutMs',
   'pop3.closeLingerMs',
-  'imap.maxNonSyncLiteral',
   'imap.closeLingerMs',
   'imap.idleTimeoutMs',
   'imap.idleKeepaliveMs',
