@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeBenchConfig } from './lib/node.js';
 
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROOT = process.env.BENCH_ROOT ?? HERE;
@@ -42,12 +43,9 @@ for (const u of users) {
   }
 }
 await directory.close();
-const cfg = path.join(work, 'roost.toml');
-writeFileSync(
-  cfg,
+const cfg = writeBenchConfig(
+  dataDir,
   [
-    `data_dir = "${dataDir}"`,
-    'hostname = "bench.example.org"',
     '[log]\nlevel = "warn"',
     '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
     '[pop3]\nlisten = ""\ntls_listen = ""',
@@ -56,8 +54,8 @@ writeFileSync(
     '[admin]\nlisten = "127.0.0.1:0"',
     '[auth]\nallow_plaintext = "always"',
     '[replication]\nlisten = ""',
-    '',
-  ].join('\n'),
+  ],
+  path.join(work, 'roost.toml'),
 );
 const nodeArgs = process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(HERE, 'bench/results/profiles')}`] : [];
 const { child, ports } = await spawnRoost(dataDir, cfg, { nodeArgs });

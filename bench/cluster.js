@@ -27,7 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { message } from './lib/corpus.js';
 import { Raw } from './lib/imap.js';
-import { spawnRoost } from './lib/node.js';
+import { spawnRoost, writeBenchConfig } from './lib/node.js';
 import { freePort, nginxAvailable, startNginx } from './lib/nginx.js';
 import { Pop3 } from './lib/pop3.js';
 
@@ -76,12 +76,9 @@ async function populate(dataDir) {
 }
 
 async function startNode(dataDir) {
-  const cfg = path.join(dataDir, 'roost.toml');
-  writeFileSync(
-    cfg,
+  const cfg = writeBenchConfig(
+    dataDir,
     [
-      `data_dir = "${dataDir}"`,
-      'hostname = "bench.example.org"',
       '[log]\nlevel = "error"',
       '[imap]\nlisten = "127.0.0.1:0"\nproxy_listen = "127.0.0.1:0"\ntls_listen = ""\nmax_connections_per_ip = 10000\nmax_userip_connections = 10000',
       '[pop3]\nlisten = "127.0.0.1:0"\nproxy_listen = "127.0.0.1:0"\ntls_listen = ""\nmax_connections_per_ip = 10000',
@@ -91,8 +88,7 @@ async function startNode(dataDir) {
       '[auth]\nallow_plaintext = "loopback"',
       `[proxy]\ntrusted = ["127.0.0.1"]\nauth_listen = "127.0.0.1:0"\nauth_secret = "${SECRET}"`,
       '[replication]\nlisten = ""',
-      '',
-    ].join('\n'),
+    ],
   );
   return spawnRoost(dataDir, cfg);
 }

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { message, RARE_WORD } from './lib/corpus.js';
 import { Raw } from './lib/imap.js';
-import { qmqpPacket, spawnRoost } from './lib/node.js';
+import { qmqpPacket, spawnRoost, writeBenchConfig } from './lib/node.js';
 import { waitForLetter } from './lib/maildir.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -106,12 +106,9 @@ async function populate(dataDir) {
 }
 
 async function startNode(dataDir) {
-  const cfg = path.join(dataDir, 'roost.toml');
-  writeFileSync(
-    cfg,
+  const cfg = writeBenchConfig(
+    dataDir,
     [
-      `data_dir = "${dataDir}"`,
-      'hostname = "bench.example.org"',
       '[log]\nlevel = "warn"',
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000',
       '[pop3]\nlisten = ""\ntls_listen = ""',
@@ -120,8 +117,7 @@ async function startNode(dataDir) {
       '[admin]\nlisten = ""',
       '[auth]\nallow_plaintext = "loopback"',
       '[replication]\nlisten = ""',
-      '',
-    ].join('\n'),
+    ],
   );
   const { child, ports } = await spawnRoost(dataDir, cfg);
   return { child, imap: ports.imap, qmqp: ports.qmqp };

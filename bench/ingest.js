@@ -17,7 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lmtpConnection, measureDeliveries, qmqpPacket, spawnRoost } from './lib/node.js';
+import { lmtpConnection, measureDeliveries, qmqpPacket, spawnRoost, writeBenchConfig } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -121,12 +121,9 @@ async function startSink() {
 }
 
 async function startNode(dataDir, sinkPort) {
-  const cfg = path.join(dataDir, 'roost.toml');
-  writeFileSync(
-    cfg,
+  const cfg = writeBenchConfig(
+    dataDir,
     [
-      `data_dir = "${dataDir}"`,
-      'hostname = "bench.example.org"',
       '[log]\nlevel = "warn"',
       '[imap]\nlisten = ""\ntls_listen = ""',
       '[pop3]\nlisten = ""\ntls_listen = ""',
@@ -135,8 +132,7 @@ async function startNode(dataDir, sinkPort) {
       '[admin]\nlisten = "127.0.0.1:0"',
       '[replication]\nlisten = ""',
       ...(sinkPort ? [`[outbound]\nsmarthosts = ["127.0.0.1:${sinkPort}"]\nlocal_domains = ["example.org"]\nstarttls = "off"`] : []),
-      '',
-    ].join('\n'),
+    ],
   );
   const { child, ports } = await spawnRoost(dataDir, cfg);
   return { child, ports: { qmqp: ports.qmqp, lmtp: ports.lmtp }, adminPort: ports.admin };

@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { message } from './lib/corpus.js';
-import { qmqpPacket, qmqpSend, spawnRoost } from './lib/node.js';
+import { qmqpPacket, qmqpSend, spawnRoost, writeBenchConfig } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 15);
@@ -179,12 +179,9 @@ async function populate(dataDir) {
 }
 
 async function startNode(dataDir) {
-  const cfg = path.join(dataDir, 'roost.toml');
-  writeFileSync(
-    cfg,
+  const cfg = writeBenchConfig(
+    dataDir,
     [
-      `data_dir = "${dataDir}"`,
-      'hostname = "bench.example.org"',
       '[log]\nlevel = "warn"',
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
       '[pop3]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
@@ -192,8 +189,7 @@ async function startNode(dataDir) {
       '[admin]\nlisten = ""',
       '[auth]\nallow_plaintext = "loopback"',
       '[replication]\nlisten = ""',
-      '',
-    ].join('\n'),
+    ],
   );
   return spawnRoost(dataDir, cfg);
 }

@@ -21,7 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureDeliveries, qmqpPacket, qmqpSend, spawnRoost } from './lib/node.js';
+import { measureDeliveries, qmqpPacket, qmqpSend, spawnRoost, writeBenchConfig } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'roost');
@@ -74,12 +74,9 @@ async function addUsers(dataDir) {
 }
 
 function writeConfig(dataDir, repl) {
-  const cfg = path.join(dataDir, 'roost.toml');
-  writeFileSync(
-    cfg,
+  const cfg = writeBenchConfig(
+    dataDir,
     [
-      `data_dir = "${dataDir}"`,
-      'hostname = "bench.example.org"',
       '[log]\nlevel = "warn"',
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
       '[pop3]\nlisten = ""\ntls_listen = ""',
@@ -89,8 +86,7 @@ function writeConfig(dataDir, repl) {
       repl
         ? `[replication]\nrole = "${repl.role}"\nlisten = "127.0.0.1:${repl.own}"\npeer = "127.0.0.1:${repl.peer}"\nsecret = "bench-replication-secret-0123456789abcdef"\nack = "${repl.ack}"\nsync_timeout_ms = 10000`
         : '[replication]\nlisten = ""',
-      '',
-    ].join('\n'),
+    ],
   );
   return cfg;
 }

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { message } from './lib/corpus.js';
 import { Raw } from './lib/imap.js';
-import { spawnRoost } from './lib/node.js';
+import { spawnRoost, writeBenchConfig } from './lib/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -78,12 +78,9 @@ if (!existsSync(path.join(dataDir, 'populated'))) {
   await populate(dataDir);
   writeFileSync(path.join(dataDir, 'populated'), String(MESSAGES));
 }
-const cfg = path.join(dataDir, 'roost.toml');
-writeFileSync(
-  cfg,
+const cfg = writeBenchConfig(
+  dataDir,
   [
-    `data_dir = "${dataDir}"`,
-    'hostname = "bench.example.org"',
     '[log]\nlevel = "warn"',
     '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
     '[pop3]\nlisten = ""\ntls_listen = ""',
@@ -92,8 +89,7 @@ writeFileSync(
     '[admin]\nlisten = ""',
     '[auth]\nallow_plaintext = "loopback"',
     '[replication]\nlisten = ""',
-    '',
-  ].join('\n'),
+  ],
 );
 const prof = process.env.BENCH_PROF;
 const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];

@@ -14,7 +14,7 @@ import type { Outbound } from './outbound/handoff.js';
 import type { PrimaryFinder } from './proxy/pairs.js';
 
 /**
- * Replica acknowledgement (issue 5). A write is acknowledged to the client
+ * Replica acknowledgement. A write is acknowledged to the client
  * (QMQP K, APPEND OK, POP3 QUIT +OK) only after `waitFor(lsn)` resolves.
  * Without replication it resolves at once. In sync mode it waits for the
  * replica's ack of that LSN; on timeout it throws RoostError('TEMP') (policy

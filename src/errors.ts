@@ -1,8 +1,8 @@
 /**
- * Typed errors (STYLE.md habit 5). The store and the directory throw these;
+ * Typed errors. The store and the directory throw these;
  * each protocol maps `code` to its answer in exactly one switch:
  *   IMAP  -> NO [CODE]          (src/imap/responses.ts)
- *   POP3  -> -ERR [SYS/...]     (src/pop3/session.ts)
+ *   POP3  -> -ERR [SYS/...]     (src/pop3/replies.ts)
  *   QMQP  -> Z / D              (src/delivery/verdict.ts)
  *   LMTP  -> 4xx / 5xx          (that verdict, then src/lmtp/replies.ts)
  * Anything that is not a RoostError is a bug or an OS failure: the client gets

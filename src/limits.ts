@@ -1,7 +1,12 @@
 /**
- * Every protocol and resource limit in one place (STYLE.md habit 8).
- * Config keys may lower or raise some of these per site; the constants here
- * are the defaults and the hard ceilings. Each limit has a test at N and N+1.
+ * Every protocol and resource limit in one place, and the internal tuning
+ * constants beside them. Config keys may lower or raise some of these per
+ * site; the constants here are the defaults and the hard ceilings.
+ *
+ * A limit a client (or a peer, a file, a directory entry) can reach should
+ * have a test at N and N+1. test/limits-coverage.test.ts checks that each
+ * key outside `tuning` and INTERNAL_LIMITS is named by at least one test
+ * file, and lists by name the limits still waiting for such a test.
  */
 export const LIMITS = {
   net: {
@@ -35,6 +40,8 @@ export const LIMITS = {
     maxPacketLength: 200_000_000,
     /** qmqp.html: "a session should take at most 1 hour"; receiving is cut after this (qmail-qmqpd: alarm(3600)). */
     maxSessionMs: 3_600_000,
+    /** After the answer, how long the client may take to close before we cut the connection (src/qmqp/server.ts). */
+    closeLingerMs: 10_000,
     /** SIGTERM: how long in-flight QMQP sessions may take to finish before they are cut. */
     shutdownGraceMs: 30_000,
   },
@@ -43,6 +50,10 @@ export const LIMITS = {
     maxTraceHeaderBytes: 256 * 1024,
     /** Distinct Delivered-To addresses remembered from one header. */
     maxDeliveredTo: 1000,
+    /** RFC 5321 §4.5.3.1.1: a local part is at most 64 octets; a longer address is not one (src/accounts/address.ts). */
+    maxLocalPartLength: 64,
+    /** RFC 5321 §4.5.3.1.2: a domain is at most 255 octets. */
+    maxDomainLength: 255,
     /** Forwarding targets of one account: `roost user forward add` refuses more; an LDAP entry with more distinct mailForwardingAddress values is deferred. */
     maxForwards: 32,
     /** Vacation text bytes (qmail-ldap's mailReplyText is DirectoryString {4096}; UTF-8 may take more bytes). */
@@ -174,6 +185,10 @@ export const LIMITS = {
     /** Messages of one MULTIAPPEND that keep their spool descriptor open; later ones are synced and closed (park). */
     appendOpenDrafts: 8,
     maxBadCommands: 20,
+    /** RFC 2971 §3.3: an ID list has at most 30 field-value pairs; more is BAD (src/imap/wire/parser.ts). */
+    maxIdPairs: 30,
+    /** After LOGOUT or BYE, how long a client that does not read may hold the closing socket. */
+    closeLingerMs: 5000,
     /** RFC 3501 §5.4: at least 30 minutes. */
     idleTimeoutMs: 30 * 60 * 1000,
     notAuthTimeoutMs: 60 * 1000,
@@ -235,6 +250,74 @@ export const LIMITS = {
      */
     sliceMs: 2,
   },
+  /**
+   * Internal tuning: cache sizes, batch and chunk sizes, read-ahead and
+   * pacing. No client can reach them as a bound (a request never fails
+   * because of one); they trade memory against speed, so they have no test
+   * at N and N+1 (test/limits-coverage.test.ts skips this group).
+   */
+  tuning: {
+    /** Messages kept in mailbox caches across all accounts (about 200 bytes each; src/store/store-impl.ts). */
+    cachedMessages: 1_000_000,
+    /** A mailbox cache of at least this many messages is packed (smaller ones load fast enough from rows; store/account.ts). */
+    packMinMessages: 5000,
+    /** Rendered ENVELOPE/BODYSTRUCTURE text kept (about 100,000 messages' worth; src/imap/fetch/cache.ts). */
+    structureTextCacheBytes: 64 * 1024 * 1024,
+    /** IMAP output gathered before one socket write (also the per-client memory bound beside the socket's buffer; src/imap/output.ts). */
+    imapOutputChunkBytes: 64 * 1024,
+    /** Longest string the IMAP encoder sends quoted; longer ones go as literals (src/imap/wire/encoder.ts). */
+    imapMaxQuotedLength: 1024,
+    /** SEARCH BODY/TEXT: messages up to this size are read whole, bigger ones in windows (src/imap/search/evaluate.ts)… */
+    searchWholeReadMaxBytes: 1024 * 1024,
+    /** …of this many bytes, read and transfer-decoded at once (src/imap/search/body-text.ts)… */
+    searchWindowBytes: 256 * 1024,
+    /** …and folded and matched this many characters per slice step. */
+    searchFeedChars: 64 * 1024,
+    /** Characters of header text matched per slice step (src/imap/search/evaluate.ts). */
+    searchHeaderChunkChars: 256 * 1024,
+    /** Bytes read to find the end of a header when no stored structure is at hand. */
+    searchHeadProbeBytes: 8192,
+    /** Messages evaluated at once when search keys read files (the file system works in parallel). */
+    searchParallel: 16,
+    /** Messages whose stored search fields are read from the index in one query. */
+    searchStoredPage: 512,
+    /** Strings per stored-fields narrowing query: a few narrow about as well as many (src/imap/search/stored-fields.ts). */
+    searchNarrowingNeedles: 8,
+    /** Full-text index queries per command: each is a synchronous SQLite call, and a few required strings narrow as well as thousands (src/imap/search/fulltext.ts). */
+    searchIndexQueries: 8,
+    /** Needles matched one by one with indexOf; more use the automaton (src/imap/search/matcher.ts). */
+    searchIndexOfMax: 8,
+    /** Open full-text databases per process; the least recently used is closed beyond this (src/store/fts/fulltext.ts). */
+    ftsOpenDatabases: 64,
+    /** Messages read and decoded at once while the full-text index catches up. */
+    ftsParallelReads: 16,
+    /** The catch-up commits every this many messages, so a reader never waits long behind a big backlog. */
+    ftsCommitBatch: 64,
+    /** Longest rest between background indexing batches (ms). */
+    ftsPauseMaxMs: 200,
+    /** Missing messages indexed inside a query; more go to the background and the query scans. */
+    ftsInlineMax: 500,
+    /** Characters inserted per full-text transaction; the event loop runs between transactions. */
+    ftsInsertGroupChars: 256 * 1024,
+    /** Characters of a needle the index is asked about: a text holding the needle holds its start, and the query stays small. */
+    ftsQueryMaxChars: 64,
+    /** Maildir events within this window are looked at together (src/store/maildir/watcher.ts). */
+    watcherDebounceMs: 40,
+    /** Accounts whose parsed maildirsize is remembered (src/store/maildir/quota.ts; oldest dropped first). */
+    quotaParsedAccounts: 10_000,
+    /** Files linked into place at once by an account move's final install (src/store/move-install.ts). */
+    moveLinkGroup: 64,
+    /** Delivered messages whose bytes the primary reads ahead of the one being sent (src/replication/primary.ts). */
+    shipReadAheadMessages: 16,
+    /** Records handed to the store per apply call on a replica (one group commit; src/replication/spool.ts). */
+    replicaApplyBatch: 256,
+    /** Bytes of snapshot files sent between two snap-flush frames: what the follower holds before it installs them (src/replication/catchup.ts). */
+    snapshotFlushBytes: 8 * 1024 * 1024,
+    /** First bytes of a diverged delivery looked at for its Message-ID when it is handed back (src/replication/catchup.ts). */
+    handbackHeaderPeekBytes: 16 * 1024,
+    /** How long a primary looks for a newer-epoch peer before opening its ports at start (src/replication/replication.ts). */
+    startProbeMs: 1500,
+  },
   auth: {
     /** Failures per connection before it is closed. */
     maxFailuresPerConnection: 3,
@@ -250,6 +333,16 @@ export const LIMITS = {
     verifiedCacheEntries: 10_000,
     verifiedCacheTtlMs: 5 * 60 * 1000,
     maxLoginLength: 255,
+    /**
+     * Upper bounds on the scrypt parameters read back from a stored hash
+     * (src/accounts/password.ts: N = 2^logN, r, p; memory is 128·N·r bytes),
+     * so a tampered directory row cannot make one login eat the memory.
+     */
+    maxScryptLogN: 20,
+    maxScryptR: 32,
+    maxScryptP: 16,
+    /** A sha-crypt hash with more rounds than this is refused rather than spending minutes of CPU on one login (src/accounts/schemes.ts). */
+    maxShaCryptRounds: 10_000_000,
     /** Addresses / login names tracked for throttling (oldest dropped beyond this). */
     maxTrackedKeys: 100_000,
     /**
@@ -287,6 +380,15 @@ export const LIMITS = {
     maxHealthBytes: 65_536,
     /** …and who is primary is asked again after this (a failover is seen within it). */
     primaryCacheMs: 2000,
+  },
+  /** The control socket `roost` CLI commands talk to (src/admin/control.ts, framing.ts, src/cli/control-client.ts). */
+  admin: {
+    /** Longest request line accepted (JSON arguments are small). */
+    maxRequestLine: 64 * 1024,
+    /** Largest chunk a client may frame (stream chunks are 64 KiB). */
+    maxFrameChunk: 1024 * 1024,
+    /** Longest the CLI waits for an answer (promote waits for catch-up; deliver for fsync and the replica's ack). */
+    controlTimeoutMs: 120_000,
   },
   /** `roost cluster status` and the storage figures in /health (src/admin/storage-status.ts). */
   cluster: {
@@ -329,6 +431,14 @@ export const LIMITS = {
     maxHeaderBytes: 1024 * 1024,
     maxMimeParts: 10_000,
     maxMimeDepth: 40,
+    /** Members parsed per address field for SEARCH FROM/TO/CC/BCC (store/mime/search-header.ts); a longer list is matched in its decoded text form. */
+    maxSearchAddresses: 1000,
+    /** Maildir++ quota: a maildirsize file of this many bytes or more is recounted (Courier, qmail-ldap and Dovecot use 5120; src/store/maildir/quota.ts). */
+    maildirsizeMaxBytes: 5120,
+    /** …and a small file younger than this (15 minutes, as they do) is trusted even when a delivery would exceed the quota. */
+    maildirsizeFreshMs: 900_000,
+    /** Files in tmp/ older than this are removed at recovery (the Maildir convention: 36 hours). */
+    tmpMaxAgeMs: 36 * 3600 * 1000,
     /** Decoded body text per message handed to SEARCH / the full-text index (characters). */
     maxSearchTextChars: 16 * 1024 * 1024,
     /**
@@ -518,3 +628,79 @@ export const LIMITS = {
     jsonEveryMs: 10_000,
   },
 } as const;
+
+/**
+ * Keys of LIMITS outside `tuning` that are internal tuning as well: pacing,
+ * batch sizes, read-ahead, caches and refresh intervals no request fails
+ * on. They stay in their protocol's group (their call sites are many);
+ * like `tuning` they get no N/N+1 test.
+ */
+export const INTERNAL_LIMITS: readonly string[] = [
+  'lmtp.maxQueuedOutput',
+  'pop3.maxPipelinedInput',
+  'pop3.listingChunkBytes',
+  'pop3.readAheadMessages',
+  'pop3.readAheadBytes',
+  'pop3.guessAheadMaxBytes',
+  'pop3.outputBatchBytes',
+  'imap.fetchWholeReadMaxBytes',
+  'imap.fetchReadAhead',
+  'imap.fetchReadAheadBytes',
+  'imap.searchHeaderCacheBytes',
+  'work.sliceMs',
+  'auth.verifiedCacheEntries',
+  'auth.verifiedCacheTtlMs',
+  'auth.maxTrackedKeys',
+  'auth.maxConcurrentChecks',
+  'auth.maxConcurrentChecksPerAddress',
+  'proxyAuth.primaryCacheMs',
+  'cluster.storageRefreshMs',
+  'store.maxOpenIndexes',
+  'store.keywordTables',
+  'store.quickReadMaxBytes',
+  'store.quickReadCheckEvery',
+  'store.quickReadSlowMs',
+  'store.quickReadBackoffMs',
+  'store.ftsQuietMs',
+  'store.ftsMaxDelayMs',
+  'store.ftsMaxQueued',
+  'store.ftsSearchWaitMs',
+  'store.ftsSearchWaitMessages',
+  'store.groupCommitMaxWaitMs',
+  'store.journalCheckEveryRecords',
+  'store.journalCheckMs',
+  'store.journalKeepFraction',
+  'store.journalPruneChunk',
+  'store.fileWorkPage',
+  'store.fileWorkSliceMs',
+  'store.fileWorkBusyPauseMs',
+  'store.fileWorkForegroundMs',
+  'store.fileWorkStartDelayMs',
+  'store.watcherOwnTtlMs',
+  'store.watcherOwnMax',
+  'store.importBatch',
+  'store.parseAtReconcile',
+  'store.readChunkBytes',
+  'replication.receiveQueueBytes',
+  'replication.heartbeatMs',
+  'replication.readBatch',
+  'replication.maxInFlightBytes',
+  'replication.accountSeedBatch',
+  'replication.shipCacheBytes',
+  'replication.shipCacheMaxMessage',
+  'replication.readAheadBytes',
+  'replication.snapshotWriteBatch',
+  'replication.reconnectMinMs',
+  'replication.reconnectMaxMs',
+  'move.maxRounds',
+  'move.freezeBelowMessages',
+  'move.syncsInFlight',
+  'ldap.probeIntervalMs',
+  'importImap.batch',
+  'importImap.inlineBytes',
+  'importImap.batchBytes',
+  'importImap.syncConcurrency',
+  'import.copyConcurrency',
+  'progress.ttyEveryMs',
+  'progress.jsonEveryMs',
+];

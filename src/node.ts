@@ -70,7 +70,7 @@ async function writeAtomic(file: string, data: string): Promise<void> {
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RoostNode> {
   const dataDir = config.paths.dataDir;
-  // Everything the node writes is private (issue 13 §6): password hashes, mail, the TLS key.
+  // Everything the node writes is private: password hashes, mail, the TLS key.
   usePrivateUmask();
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await mkdir(config.paths.mailDir, { recursive: true, mode: 0o700 });

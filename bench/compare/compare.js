@@ -22,7 +22,7 @@ import { message, RARE_WORD } from '../lib/corpus.js';
 import { Imap, Pop3, Lmtp, qmqpDeliver } from './clients.js';
 import { startDovecot, dovecotVersion } from './dovecot.js';
 import { renderSvg } from './chart.js';
-import { spawnRoost } from '../lib/node.js';
+import { spawnRoost, writeBenchConfig } from '../lib/node.js';
 import { waitForLetter } from '../lib/maildir.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -134,12 +134,9 @@ async function startRoost(dir) {
     maildirs[u] = acct.maildir;
   }
   await directory.close();
-  const cfg = path.join(dir, 'roost.toml');
-  writeFileSync(
-    cfg,
+  const cfg = writeBenchConfig(
+    dataDir,
     [
-      `data_dir = "${dataDir}"`,
-      'hostname = "bench.example.org"',
       '[log]\nlevel = "warn"',
       // Many connections from one test client on loopback: the per-address caps (issue 13) would refuse the idle and mixed rows.
       '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""\nmax_connections = 100000\nmax_connections_per_ip = 100000\nmax_userip_connections = 100000',
@@ -149,8 +146,8 @@ async function startRoost(dir) {
       '[admin]\nlisten = "127.0.0.1:0"',
       '[auth]\nallow_plaintext = "always"',
       '[replication]\nlisten = ""',
-      '',
-    ].join('\n'),
+    ],
+    path.join(dir, 'roost.toml'),
   );
   return {
     kind: 'roost',

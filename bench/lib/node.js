@@ -1,7 +1,7 @@
 // What every benchmark needs to run Roost as a user would: `roost serve` from
 // the built checkout in its own process, and QMQP packets to feed it.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,15 @@ export async function spawnRoost(dataDir, cfgFile, { stdio = ['ignore', 'inherit
   }
   child.kill('SIGKILL');
   throw new Error('roost did not start');
+}
+
+/**
+ * Write a benchmark node's roost.toml: its data_dir, the bench hostname, then
+ * `sections` (each a TOML section's text), one per line. Returns the file.
+ */
+export function writeBenchConfig(dataDir, sections, file = path.join(dataDir, 'roost.toml')) {
+  writeFileSync(file, [`data_dir = "${dataDir}"`, 'hostname = "bench.example.org"', ...sections, ''].join('\n'));
+  return file;
 }
 
 export const netstring = (b) => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);

@@ -2,6 +2,7 @@
  * Mail addresses as account keys: normalised for lookup, and checked before
  * they become directory names under mail_dir (no "/", no "..", no control bytes).
  */
+import { LIMITS } from '../limits.js';
 
 /** Lower-case and strip one pair of angle brackets; addresses compare case-insensitively here, as in qmail-ldap. */
 export function normalizeAddress(address: string): string {
@@ -10,9 +11,8 @@ export function normalizeAddress(address: string): string {
   return a.toLowerCase();
 }
 
-/** RFC 5321 §4.5.3.1: local part ≤ 64 octets, domain ≤ 255. */
-const MAX_LOCAL = 64;
-const MAX_DOMAIN = 255;
+const MAX_LOCAL = LIMITS.delivery.maxLocalPartLength;
+const MAX_DOMAIN = LIMITS.delivery.maxDomainLength;
 /** Dot-atom local parts (RFC 5322 §3.4.1) minus characters awkward in file names. */
 const LOCAL_RE = /^[a-z0-9!#$%&'*+=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+=?^_`{|}~-]+)*$/;
 const DOMAIN_RE = /^(?=.{1,255}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;

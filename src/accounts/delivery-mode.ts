@@ -1,7 +1,7 @@
 /**
  * qmail-ldap's deliveryMode, mailForwardingAddress and mailReplyText turned
  * into DeliveryOptions, with qmail-local's exact semantics (qmail-local.c,
- * QLDAPINSTALL "LDAP_MODE"; protocols.md §2.1):
+ * QLDAPINSTALL "LDAP_MODE"):
  *
  *  - no value (or `normal`, a placeholder since 20030901): Maildir copy plus
  *    every forward;

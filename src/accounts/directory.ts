@@ -14,7 +14,7 @@ export type AccountStatus = 'active' | 'noaccess' | 'disabled' | 'deleted';
 /**
  * What final delivery does besides (or instead of) the Maildir copy, from
  * qmail-ldap's mailForwardingAddress, deliveryMode and mailReplyText
- * (protocols.md §2.1; qmail-local.c) or the embedded directory's
+ * (QLDAPINSTALL; qmail-local.c) or the embedded directory's
  * `roost user forward` / `roost user vacation`. Absent on an Account: a
  * local copy only. Built by src/accounts/delivery-mode.ts.
  */

@@ -1,6 +1,6 @@
 /**
- * The embedded directory under replication (issue 5: "embedded-directory
- * account changes (users, aliases, passwords)" are in the stream).
+ * The embedded directory under replication: embedded-directory
+ * account changes (users, aliases, passwords) are in the stream.
  *
  * Every management change runs inside one accounts.sqlite write transaction
  * that also journals the rows it produced (full rows, password hashes only)
@@ -50,7 +50,7 @@ export type UserOp =
 const SEEDED_KEY = 'journal_seeded';
 const STATUSES: readonly AccountStatus[] = ['active', 'noaccess', 'disabled', 'deleted'];
 
-/** Control-socket arguments to a UserOp (typed at the edge; STYLE.md habit 1). */
+/** Control-socket arguments to a UserOp (typed at the edge). */
 export function parseUserOp(args: Record<string, unknown>): UserOp {
   const str = (k: string): string => {
     const v = args[k];

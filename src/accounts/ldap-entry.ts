@@ -1,6 +1,6 @@
 /**
  * Turning one qmail-ldap entry into Roost's view of an account
- * (protocols.md §2.1–2.2): status, quota, size limit, mail host and the
+ * (qmail.schema, QLDAPINSTALL): status, quota, size limit, mail host and the
  * Maildir path, which must stay inside the places the operator allowed.
  */
 import path from 'node:path';
@@ -25,7 +25,7 @@ export interface AttrNames {
   host: string;
   /** Per-account pop3.uidl_format (directory.ldap.attr_uidl_format); '' = not read. */
   uidlFormat?: string;
-  /** mailForwardingAddress, deliveryMode, mailReplyText, deliveryProgramPath (protocols.md §2.1). */
+  /** mailForwardingAddress, deliveryMode, mailReplyText, deliveryProgramPath (QLDAPINSTALL). */
   forwards: string;
   deliveryMode: string;
   replyText: string;

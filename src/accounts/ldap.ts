@@ -1,6 +1,6 @@
 /**
  * The `ldap` directory backend: reads accounts kept in LDAP with the
- * qmail-ldap schema (protocols.md §2), as the sites Roost replaces have them.
+ * qmail-ldap schema (qmail.schema, QLDAPINSTALL; contrib/ldap/README.md), as the sites Roost replaces have them.
  *
  * Recipients: `(|(mail=A)(mailAlternateAddress=A))` (optionally wrapped in
  * `(&(objectClass=X)…)`), then `catchall@domain`, as qmail-ldap's
@@ -32,7 +32,7 @@ import { SeenOnce } from '../log/seen-once.js';
 
 export type LdapConfig = Config['directory']['ldap'];
 
-/** qmail-ldap's texts (protocols.md §2.2); 4.x variants where Roost defers instead of bouncing. */
+/** qmail-ldap's texts (QLDAPINSTALL, accountStatus); 4.x variants where Roost defers instead of bouncing. */
 export const TEXTS = {
   noMailbox: 'Sorry, no mailbox here by that name. (#5.1.1)',
   disabled: 'Mailaddress is administratively disabled. (#5.2.1)',

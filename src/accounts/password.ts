@@ -12,10 +12,9 @@ const DEFAULT_R = 8;
 const DEFAULT_P = 1;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
-/** Upper bounds on parameters read back from a stored hash (a tampered row must not eat all memory). */
-const MAX_LOG_N = 20;
-const MAX_R = 32;
-const MAX_P = 16;
+const MAX_LOG_N = LIMITS.auth.maxScryptLogN;
+const MAX_R = LIMITS.auth.maxScryptR;
+const MAX_P = LIMITS.auth.maxScryptP;
 
 function scryptAsync(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {

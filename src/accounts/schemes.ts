@@ -1,6 +1,6 @@
 /**
  * Verification of the password hashes found in `userPassword` of qmail-ldap
- * directories (protocols.md §2.4; RFC 2307 §5.3 "{scheme}value" form, the
+ * directories (qmail-ldap's checkpassword.c; RFC 2307 §5.3 "{scheme}value" form, the
  * scheme name matched case-insensitively).
  *
  *   {SSHA} {SSHA256} {SSHA512} {SMD5}   base64(digest(pw ‖ salt) ‖ salt)
@@ -14,13 +14,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { createRequire } from 'node:module';
+import { LIMITS } from '../limits.js';
 
 const require = createRequire(import.meta.url);
 /** Traditional DES crypt(3) in plain JavaScript (Seventh Edition algorithm). */
 const desCrypt = require('unix-crypt-td-js') as (pw: number[] | string, salt: string) => string;
 
-/** A sha-crypt rounds value above this is refused rather than spending minutes of CPU on one login. */
-const MAX_SHA_CRYPT_ROUNDS = 10_000_000;
+const MAX_SHA_CRYPT_ROUNDS = LIMITS.auth.maxShaCryptRounds;
 
 export type SchemeName =
   | 'SSHA'

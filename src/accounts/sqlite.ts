@@ -74,7 +74,7 @@ export interface NewUser {
 
 /**
  * One change of the embedded directory as it travels in an 'account' journal
- * record (issue 5): the full row after the change (the password as its hash),
+ * record: the full row after the change (the password as its hash),
  * or its removal. Applying one twice, or a put over an equal row, changes
  * nothing, so replay and replication may repeat them.
  */
@@ -362,7 +362,7 @@ export class SqliteDirectory implements Directory {
       })),
     );
   }
-  // --- Replication (issue 5): the directory follows the journal (src/accounts/journaled.ts) ---
+  // --- Replication: the directory follows the journal (src/accounts/journaled.ts) ---
 
   /** The rows behind these keys as changes; a missing row becomes a delete. */
   currentState(keys: { users?: readonly string[]; aliases?: readonly string[] }): DirectoryChange[] {

@@ -1,7 +1,7 @@
 /**
  * POP3 UIDL values (RFC 1939 §7) in the form the server a site comes from
  * answered, so "leave mail on server" clients download nothing twice after
- * a migration (issue 15 §6):
+ * a migration:
  *
  *  - "filename": the Maildir base name (up to ":2,"), as qmail-pop3d and
  *    Courier answer; Roost's default.

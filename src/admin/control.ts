@@ -7,7 +7,7 @@
  *   server: {"ok":true,"result":…}\n  or  {"ok":false,"error":{"code":"TEMP","message":"…"}}\n
  *
  * A long command (reindex, verify) may send {"progress":{…}}\n lines before
- * its answer (issue 15 §8); the answer is always the last line.
+ * its answer; the answer is always the last line.
  *
  * Modules register handlers (replication registers promote/demote); the
  * socket itself knows nothing about what they do.
@@ -18,9 +18,9 @@ import type { Readable } from 'node:stream';
 import { isRoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { chunkDecoder } from './framing.js';
+import { LIMITS } from '../limits.js';
 
-/** Longest request line accepted (JSON args are small). */
-const MAX_REQUEST_LINE = 64 * 1024;
+const MAX_REQUEST_LINE = LIMITS.admin.maxRequestLine;
 
 export type ControlArgs = Record<string, unknown>;
 

@@ -6,9 +6,9 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { NetstringDecoder } from '../qmqp/netstring.js';
+import { LIMITS } from '../limits.js';
 
-/** Largest chunk a client may frame (stream chunks are 64 KiB). */
-const MAX_CHUNK = 1024 * 1024;
+const MAX_CHUNK = LIMITS.admin.maxFrameChunk;
 
 export function chunkEncoder(): Transform {
   return new Transform({

@@ -1,5 +1,5 @@
 /**
- * The shape of a `roost` command (STYLE.md habit 2: one module per command,
+ * The shape of a `roost` command (one module per command,
  * declared in one table — src/cli/commands/index.ts). main.ts turns the table
  * into commander commands; a command module only parses its typed arguments
  * and does its work.
@@ -7,7 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 
-/** Exit codes of the operator contract (DESIGN.md), as mail tools expect (sysexits.h). */
+/** Exit codes of the operator contract, as mail tools expect (sysexits.h). */
 export const EXIT = {
   OK: 0,
   FAILURE: 1,

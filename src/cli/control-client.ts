@@ -9,6 +9,7 @@ import type { ControlResponse } from '../admin/control.js';
 import type { Config } from '../config/schema.js';
 import { CONTROL_SOCKET } from '../admin/files.js';
 import { chunkEncoder } from '../admin/framing.js';
+import { LIMITS } from '../limits.js';
 
 /** No node answers on this data directory's control socket. */
 export class NodeNotRunning extends Error {
@@ -20,8 +21,7 @@ export class NodeNotRunning extends Error {
 
 export const controlSocketPath = (config: Config): string => path.join(config.paths.dataDir, CONTROL_SOCKET);
 
-/** Longest a response may take (promote waits for catch-up; deliver for fsync and replica ack). */
-const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_TIMEOUT_MS = LIMITS.admin.controlTimeoutMs;
 
 export async function controlRequest(
   socketPath: string,

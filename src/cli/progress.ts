@@ -1,5 +1,5 @@
 /**
- * Progress of a long operator command (issue 15 §8: import, reindex,
+ * Progress of a long operator command (import, reindex,
  * verify). On a terminal one line is redrawn in place (count, rate, ETA);
  * otherwise — a pipe, a log file, cron — a JSON line every
  * LIMITS.progress.jsonEveryMs, and always one at the end, so a log shows

@@ -1,5 +1,5 @@
 /**
- * The data directory is private to the node (issue 13 §6): it holds password
+ * The data directory is private to the node: it holds password
  * hashes (accounts.sqlite), every message (the journal, the spool, the
  * Maildirs) and the TLS key. So the process runs with umask 077 — every file
  * it makes is 0600, every directory 0700, as qmail and Dovecot keep Maildirs —

@@ -1,6 +1,6 @@
 /**
  * Every configuration key Roost knows, with its type and default.
- * DESIGN.md's operator contract lists the keys tests outside the repo rely on;
+ * The operator contract: the keys tests outside the repo rely on;
  * keep those names exact. Each key has a default, so an empty file is valid.
  */
 import { LIMITS } from '../limits.js';

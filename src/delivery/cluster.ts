@@ -1,5 +1,5 @@
 /**
- * mailHost hand-off (issue 14 §4, qmail-ldap clustering): with
+ * mailHost hand-off (qmail-ldap clustering): with
  * `directory.ldap.other_host = "forward"`, a recipient whose account lives on
  * another mailHost is handed to that host's QMQP port within the
  * transaction, one packet per recipient (qmail-lspawn forwards each

@@ -183,7 +183,7 @@ async function attempt(ctx: DeliveryContext, req: DeliveryRequest, log: Logger):
   // Per-account size limit (LDAP mailSizeMax); the global limit was enforced while receiving.
   if (resolved.some((r) => r.account.maxMessageSize > 0 && draft.size > r.account.maxMessageSize)) return { code: 'D', text: TEXT.userTooBig, reason: 'usertoobig' };
   const plan = planDelivery(ctx, resolved, req.sender, req.incoming);
-  // Remote recipients, then each account's forwards behind its Delivered-To line (issue 14 §1, §2), before the local
+  // Remote recipients, then each account's forwards behind its Delivered-To line, before the local
   // copy: a refusal then leaves nothing to undo here (./remote.ts). A refusal after an earlier hand-off answers Z, and
   // the retry may send that one again: duplicated, never lost.
   if (remote.length > 0) {

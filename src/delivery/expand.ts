@@ -1,7 +1,7 @@
 /**
- * What final delivery does for one local recipient beyond the Maildir copy
- * (issue 14 §2, §3): qmail-local's order of things for an LDAP account
- * (protocols.md §2.1) — forwards, the Maildir copy unless nolocal, and a
+ * What final delivery does for one local recipient beyond the Maildir copy:
+ * qmail-local's order of things for an LDAP account
+ * (qmail-ldap's QLDAPINSTALL, deliveryMode) — forwards, the Maildir copy unless nolocal, and a
  * vacation reply when deliveryMode reply — decided from the account, the
  * envelope and the incoming header, without I/O. The once-per-sender memory
  * (./vacation/memory.ts) and the hand-off of forwards and replies to the

@@ -1,5 +1,5 @@
 /**
- * Forwards and vacation replies in final delivery (issue 14 §2, §3), around
+ * Forwards and vacation replies in final delivery, around
  * the pure expansion (./expand.ts):
  *
  *  - planDelivery: which accounts get the Maildir copy and which addresses
@@ -9,7 +9,7 @@
  *  - sendReplies: after the verdict is K, each due reply is composed, handed
  *    off from <> and remembered. Best effort: a failure is logged, never a Z.
  *
- * INTEGRATION POINT with src/outbound (issue 14 §1): the smarthost client
+ * INTEGRATION POINT with src/outbound: the smarthost client
  * is reached through `DeliveryContext.handOff` (the HandOff interface
  * below; ./smarthost.ts builds it from `[outbound] smarthosts`; QMQP hands
  * forwards off together with its remote recipients, ./remote.ts). Without

@@ -1,5 +1,5 @@
 /**
- * Recipients that are not delivered here (issue 14 §1): split from the local
+ * Recipients that are not delivered here: split from the local
  * ones, checked against the relay permission, handed off within the
  * transaction, and the outcome turned into a verdict. The hand-off comes
  * before the local commit, so a refusal leaves no local copy (the draft is

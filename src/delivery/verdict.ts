@@ -3,7 +3,6 @@
  * A verdict is QMQP's K/Z/D (cr.yp.to/proto/qmqp.html) plus a typed reason,
  * from which LMTP derives its reply codes in one switch (src/lmtp/replies.ts).
  * Typed errors become verdicts in exactly one switch (verdictForError), per
- * STYLE.md habit 5.
  */
 import { isRoostError } from '../errors.js';
 

@@ -1,5 +1,5 @@
 /**
- * Capabilities of the issue-7 extensions, advertised after authentication
+ * Capabilities of the extensions beyond IMAP4rev1, advertised after authentication
  * (only what is implemented: RFC 3501 §7.2.1 lets clients rely on the list).
  */
 export const EXTENSION_CAPABILITIES: readonly string[] = [

@@ -1,5 +1,5 @@
 /**
- * One session's view of its selected mailbox (STYLE.md habit 6: store events
+ * One session's view of its selected mailbox (store events
  * in, untagged responses out at safe points).
  *
  * Every session keeps its own sequence map (RFC 3501 §2.3.1.2): message

@@ -3,7 +3,7 @@
  * which events, and the notifications waiting for a safe point.
  *
  * Changes come from the store's per-account journal subscription
- * (Store.onAccountJournal, STYLE.md habit 6), not from open mailboxes: a
+ * (Store.onAccountJournal), not from open mailboxes: a
  * session watching every mailbox of a 10,000-folder account holds one
  * listener and a small map of the mailboxes that changed, never a
  * MailboxHandle per mailbox. Counts are read from the index (STATUS) only

@@ -1,5 +1,5 @@
 /**
- * The session's outgoing byte stream with back-pressure (STYLE.md habit 3).
+ * The session's outgoing byte stream with back-pressure.
  *
  * Small responses are gathered into one write (a FETCH 1:* of 100,000
  * messages is 100,000 lines, and one syscall per line would dominate); when
@@ -9,9 +9,9 @@
  * CHUNK plus the socket's high-water mark per connection.
  */
 import type { Readable } from 'node:stream';
+import { LIMITS } from '../limits.js';
 
-/** Gather up to this many bytes before writing (also the per-client memory bound, with the socket's own buffer). */
-const CHUNK = 64 * 1024;
+const CHUNK = LIMITS.tuning.imapOutputChunkBytes;
 
 export interface Sink {
   write(chunk: Buffer | string): boolean;

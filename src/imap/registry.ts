@@ -1,5 +1,5 @@
 /**
- * THE command table (STYLE.md habit 2). One row per command: the session
+ * THE command table. One row per command: the session
  * states it is allowed in, its argument grammar (wire/), whether it takes
  * the UID prefix, how it relates to message sequence numbers, and the
  * module that runs it. The table is also the grammar the wire reader parses

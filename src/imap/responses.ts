@@ -1,5 +1,5 @@
 /**
- * Typed errors mapped to IMAP answers in ONE switch (STYLE.md habit 5).
+ * Typed errors mapped to IMAP answers in ONE switch.
  * Response codes are RFC 5530's (plus RFC 3501's READ-ONLY and RFC 3516's
  * UNKNOWN-CTE). Anything that is not a RoostError is a bug or an OS failure:
  * the client gets a generic answer and the cause goes to the log with the

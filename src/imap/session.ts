@@ -3,7 +3,7 @@
  * through the command table, writes answers with back-pressure, and hands
  * the selected mailbox's queued changes out at safe points.
  *
- * State is a discriminated union (STYLE.md habit 7): what exists only after
+ * State is a discriminated union: what exists only after
  * LOGIN (the user's store) or SELECT (the mailbox view) cannot be reached
  * before. Multi-line exchanges (AUTHENTICATE continuations, IDLE, the
  * message literals of APPEND) are a separate `mode`, because they are
@@ -298,7 +298,7 @@ export class Session implements CommandSession {
 
   private readonly onTimeout = (): void => {
     // RFC 3501 §5.4 autologout is for an idle client. A command still running
-    // (a LOGIN whose account's first open indexes 100,000 files, issue 16 §4)
+    // (a LOGIN whose account's first open indexes 100,000 files)
     // is the server's time: the clock starts again instead — unless the command
     // waits for the client to read its answer (a client that stopped reading is idle too).
     if (this.running > 0 && !this.socket.writableNeedDrain) {
@@ -608,7 +608,7 @@ export class Session implements CommandSession {
     if (this.compression) this.compression.sink.end();
     else this.socket.end();
     // A peer that never reads its last bytes must not keep the socket forever.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    setTimeout(() => this.socket.destroy(), LIMITS.imap.closeLingerMs).unref();
     this.done();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * LMTP command lines (RFC 2033 §4, RFC 5321 §4.1) parsed at the edge into
- * typed commands (STYLE.md habit 1). The session never sees the raw line.
+ * typed commands. The session never sees the raw line.
  */
 import { LIMITS } from '../limits.js';
 

@@ -1,5 +1,5 @@
 /**
- * Pull-based reading of an LMTP connection (STYLE.md habit 3): the session
+ * Pull-based reading of an LMTP connection: the session
  * asks for the next line or the next piece of data only when the previous
  * one is dealt with, so a slow disk slows the client instead of filling
  * memory. Bytes read past what a step needs (pipelined commands, RFC 2920)

@@ -4,7 +4,7 @@
  * recipient (§4.2), every 250 meaning what QMQP's K means: on disk, synced,
  * indexed, and on the replica in sync mode (src/delivery).
  *
- * The state is a union carrying its data (STYLE.md habit 7); the command
+ * The state is a union carrying its data; the command
  * table says which states each command is allowed in. Replies to pipelined
  * commands (RFC 2920) are corked and written together when the session next
  * waits for input.

@@ -401,8 +401,12 @@ export type SaslStep =
 /** A server-side exchange; the protocol module moves the lines. */
 export interface SaslExchange {
   readonly mechanism: SaslMechanism;
-  /** Start, with the initial response if the client sent one ("=" = empty, RFC 5034 §4 / RFC 4959). */
-  start(initialResponse: string | null): SaslStep;
+  /**
+   * Start, with the initial response if the client sent one: as sent, base64
+   * with "=" for empty (RFC 5034 §4), or as bytes a wire layer already
+   * decoded with decodeBase64 (IMAP SASL-IR, RFC 4959 §3).
+   */
+  start(initialResponse: string | Buffer | null): SaslStep;
   /** The client's next line. */
   next(response: string): SaslStep;
 }
@@ -434,9 +438,10 @@ function decodeUtf8(bytes: Uint8Array): string | null {
   }
 }
 
-/** Decode a base64 client response ("=" = empty); null when malformed. */
-function responseBytes(text: string): Buffer | null {
-  return text === '=' ? Buffer.alloc(0) : decodeBase64(text);
+/** Decode a base64 client response ("=" = empty); null when malformed. Bytes already decoded pass as they are. */
+function responseBytes(response: string | Buffer): Buffer | null {
+  if (Buffer.isBuffer(response)) return response;
+  return response === '=' ? Buffer.alloc(0) : decodeBase64(response);
 }
 
 /**
@@ -444,7 +449,7 @@ function responseBytes(text: string): Buffer | null {
  * not let one user act as another: an authzid other than empty or the authcid
  * itself is refused.
  */
-export function decodeSaslPlain(response: string): SaslCredentials | { error: string } {
+export function decodeSaslPlain(response: string | Buffer): SaslCredentials | { error: string } {
   const bytes = responseBytes(response);
   if (!bytes) return { error: 'invalid base64' };
   const first = bytes.indexOf(0);
@@ -461,11 +466,11 @@ export function decodeSaslPlain(response: string): SaslCredentials | { error: st
 
 class PlainExchange implements SaslExchange {
   readonly mechanism = 'PLAIN' as const;
-  start(initialResponse: string | null): SaslStep {
+  start(initialResponse: string | Buffer | null): SaslStep {
     // RFC 4616: the server sends an empty challenge when there is no initial response.
     return initialResponse === null ? { kind: 'challenge', challenge: '' } : this.next(initialResponse);
   }
-  next(response: string): SaslStep {
+  next(response: string | Buffer): SaslStep {
     if (response === '*') return { kind: 'cancelled' };
     const r = decodeSaslPlain(response);
     return 'error' in r ? { kind: 'error', reason: r.error } : { kind: 'done', credentials: r };
@@ -476,10 +481,10 @@ class PlainExchange implements SaslExchange {
 class LoginExchange implements SaslExchange {
   readonly mechanism = 'LOGIN' as const;
   private user: string | null = null;
-  start(initialResponse: string | null): SaslStep {
+  start(initialResponse: string | Buffer | null): SaslStep {
     return initialResponse === null ? { kind: 'challenge', challenge: b64('Username:') } : this.next(initialResponse);
   }
-  next(response: string): SaslStep {
+  next(response: string | Buffer): SaslStep {
     if (response === '*') return { kind: 'cancelled' };
     const bytes = responseBytes(response);
     if (!bytes) return { kind: 'error', reason: 'invalid base64' };

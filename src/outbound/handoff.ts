@@ -1,7 +1,7 @@
 /**
  * The remote queue without a queue: a message's remote recipients are handed
  * to the configured smarthosts, tried in turn, while the sending client
- * waits (issue 14 §1). A recipient a smarthost answered for for good (250
+ * waits. A recipient a smarthost answered for for good (250
  * after DATA, or 5xx) is decided; the ones left temporary (connection
  * refused, timeout, 4xx, bad replies) go to the next smarthost. Forwards add
  * their targets to the same recipient list.

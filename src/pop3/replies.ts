@@ -19,10 +19,10 @@ export function loginRefusal(outcome: Exclude<LoginOutcome, { kind: 'ok' } | { k
 }
 
 /**
- * THE mapping of store and directory errors to POP3 replies (STYLE.md habit
- * 5; RFC 2449 §8 [IN-USE], RFC 3206 [SYS/TEMP] [SYS/PERM] [AUTH]). Anything
- * that is not a RoostError is a bug or an OS failure: a temporary failure to
- * the client, the cause to the log.
+ * THE mapping of store and directory errors to POP3 replies (RFC 2449 §8
+ * [IN-USE], RFC 3206 [SYS/TEMP] [SYS/PERM] [AUTH]). Anything that is not a
+ * RoostError is a bug or an OS failure: a temporary failure to the client,
+ * the cause to the log.
  */
 export function errorReply(err: unknown, log: Logger): string {
   if (!isRoostError(err)) {

@@ -1,6 +1,6 @@
 /**
- * One POP3 connection (RFC 1939 §3): the state machine, the command loop and
- * the one place where store and directory errors become POP3 replies.
+ * One POP3 connection (RFC 1939 §3): the state machine and the command loop;
+ * store and directory errors become POP3 replies in ./replies.ts.
  *
  * The loop pulls one command line, runs it to the end of its reply (awaiting
  * 'drain' as it writes), and only then reads the next line. Pipelined

@@ -1,6 +1,6 @@
 /**
  * The POP3 wire: command lines in (with a length limit), replies out with
- * back-pressure. STYLE.md habit 3: the session pulls one line at a time, and
+ * back-pressure. The session pulls one line at a time, and
  * the reader stops reading from the socket once a bounded amount of pipelined
  * input is waiting, so a client that sends without reading is held up by TCP,
  * not by our memory.

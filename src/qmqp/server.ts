@@ -23,8 +23,7 @@ import { parseCidrList, type AddressSet } from '../net/cidr.js';
 import { encodeNetstring } from './netstring.js';
 import { QmqpFormatError, QmqpRequestParser, type Envelope } from './request.js';
 
-/** After the answer, how long the client may take to close before we cut the connection. */
-const LINGER_MS = 10_000;
+const LINGER_MS = LIMITS.qmqp.closeLingerMs;
 
 /**
  * Answer and close. Reading resumes (discarding anything after the packet) so

@@ -1,7 +1,7 @@
 /**
  * Bringing a follower back onto the primary's line.
  *
- * Hand-back (split brain recovery, after Cyrus practice in protocols.md §5.3):
+ * Hand-back (split brain recovery, after Cyrus practice, sync_client(8)):
  * a node that kept accepting mail while cut off, and then met a primary of a
  * newer epoch, sends every message it delivered at or after the fork point.
  * The primary delivers each one again unless the mailbox already holds it
@@ -31,7 +31,7 @@ import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
 
-const HEADER_PEEK = 16 * 1024;
+const HEADER_PEEK = LIMITS.tuning.handbackHeaderPeekBytes;
 
 /** The Message-ID header of a message (first header block only), or null. */
 export function messageIdOf(bytes: Buffer): string | null {
@@ -283,8 +283,7 @@ class FlushWindow {
   }
 }
 
-/** Bytes of snapshot files sent between two snap-flush frames (what the follower holds before it installs them). */
-const FLUSH_BYTES = 8 * 1024 * 1024;
+const FLUSH_BYTES = LIMITS.tuning.snapshotFlushBytes;
 
 /** A snapshot file's bytes: whole when small, else a stream read in chunks as the link takes them; null when gone. */
 export async function snapshotBody(store: Store, id: string, f: SnapshotFile): Promise<BodySource | null> {

@@ -1,6 +1,6 @@
 /**
  * The node's durable replication identity: role, epoch, cluster id and the
- * epoch history (DRBD generation identifiers, protocols.md §5.1/§5.5). It lives
+ * epoch history (DRBD generation identifiers, DRBD User's Guide). It lives
  * in `data_dir/replication.json` and every change is written to a temporary
  * file, fsync'd, renamed over the old one and the directory fsync'd before
  * the caller acts on it — a promote that crashes half-way is either fully
@@ -41,7 +41,7 @@ export class EpochStore {
 
   /**
    * Load the state, or create it from the configured initial role on first
-   * start ("the node's own state wins after first start", DESIGN.md).
+   * start (the node's own state wins after first start).
    */
   static async open(dataDir: string, initialRole: Role, lastLsn: bigint): Promise<EpochStore> {
     const file = path.join(dataDir, STATE_FILE);
@@ -111,7 +111,7 @@ export class EpochStore {
    * still run, so after a power loss a replica may hold records this node
    * lost — and this node would hand the same LSNs out again. The generation
    * boundary makes forkPoint() see that (DRBD does the same with a new
-   * current UUID after an unclean primary shutdown, protocols.md §5.1); a
+   * current UUID after an unclean primary shutdown, DRBD User's Guide); a
    * replica that holds nothing past it just follows on.
    */
   async newGeneration(lastLsn: bigint): Promise<void> {

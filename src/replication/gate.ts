@@ -3,9 +3,12 @@
  * answers that promise durability — QMQP K, IMAP APPEND/COPY/MOVE OK, POP3
  * QUIT's +OK after deletions — wait on `waitFor(lsn)`.
  *
- * Sync mode is DRBD protocol C (protocols.md §5.1): the write counts once it
- * is on the local disk and the replica has acknowledged it. Waiters are kept
- * sorted by LSN; each ack (the highest LSN applied on the replica) releases
+ * Sync mode is DRBD protocol C (drbd.conf(5)): the write counts once it is
+ * on the local disk and on the replica's. The replica acknowledges a record
+ * once it is in its receive spool (fdatasync'd, ./spool.ts), before it is
+ * applied — deliberately: applying is not needed for durability, and the
+ * spool is applied first after a crash and before promote. Waiters are kept
+ * sorted by LSN; each ack (the highest LSN spooled on the replica) releases
  * every waiter at or below it, so concurrent deliveries share one replica
  * round trip (group commit).
  *

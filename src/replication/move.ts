@@ -1,5 +1,5 @@
 /**
- * `roost account move` (issue 18 §3): one account handed from this pair's
+ * `roost account move`: one account handed from this pair's
  * primary to another pair's, over a replication link (purpose `move`,
  * authenticated with replication.secret, which both pairs must share).
  *

@@ -151,7 +151,7 @@ export class PrimaryListener {
       return;
     }
     if (peer.epoch > me.epoch && (peer.role === 'primary' || me.role === 'replica')) {
-      // Fencing by epoch (protocols.md §5.5): the newer generation wins.
+      // Fencing by epoch (as DRBD's generation identifiers): the newer generation wins.
       link.close();
       this.host.peerHasHigherEpoch(peer);
       return;
@@ -233,8 +233,7 @@ export class PrimaryListener {
   }
 }
 
-/** Delivered messages whose bytes are read ahead of the one being sent. */
-export const READ_AHEAD = 16;
+export const READ_AHEAD = LIMITS.tuning.shipReadAheadMessages;
 
 /**
  * Records [next, end) to read now, when `cur` is about to be sent and `held`

@@ -1,5 +1,5 @@
 /**
- * The replication wire protocol (issue 5), spoken over TLS between the two
+ * The replication wire protocol spoken over TLS between the two
  * nodes of a pair. The replica (or a primary probing its peer for a higher
  * epoch) connects to `replication.peer`; the other side listens on
  * `replication.listen`.
@@ -57,7 +57,7 @@
  *   S → C  hb         {lastLsn, committedLsn}   keepalive; committedLsn = highest LSN acknowledged to a client
  *   C → S  ack        {lsn}                     batched: highest LSN applied and fsync'd
  *
- * Epochs follow DRBD's generation identifiers (protocols.md §5.1, §5.5): each
+ * Epochs follow DRBD's generation identifiers (DRBD User's Guide, "Generation Identifiers"): each
  * node carries `history`, the (epoch, startLsn) pairs of the primaries its data
  * descends from. A node that learns of a higher epoch stops writing and
  * follows; records it holds beyond the fork point are handed back
@@ -270,7 +270,7 @@ export class FrameDecoder {
 
 /**
  * A framed connection: `next()` pulls one message (with a timeout), `send()`
- * writes one and honours back-pressure (STYLE.md habit 3).
+ * writes one and honours back-pressure.
  */
 export class Link {
   /** Handshake limits until authenticated() (the peer proved the secret). */
@@ -516,7 +516,7 @@ export function fromWire(r: WireRecord): JournalRecord {
 
 /**
  * Where a follower's data leaves the primary's line (DRBD generation
- * identifiers, protocols.md §5.1). Both histories list (epoch, startLsn) in
+ * identifiers, DRBD User's Guide). Both histories list (epoch, startLsn) in
  * order; they agree on a common prefix, and the first entry where they differ
  * starts a generation one side lacks. Records of the follower at or after that
  * LSN are not on the primary. Returns null when the follower's journal is a

@@ -2,12 +2,12 @@
  * The replication component of a node: durable role and epoch, the ack gate,
  * the listener for peers, the follower (on a replica) or prober (on a
  * primary), and the role changes — promote, demote, and stepping down when a
- * peer of a newer epoch shows up (protocols.md §5.5). Role changes are
+ * peer of a newer epoch shows up (fencing by epoch, as DRBD's generation
+ * identifiers). Role changes are
  * serialised: one at a time, each durable before the ports change.
  *
  * A replica keeps the QMQP, IMAP and POP3 ports closed (connections refused),
- * because qmail-qmqpc tries the next server only when connect() fails
- * (DESIGN.md "Replication and failover").
+ * because qmail-qmqpc tries the next server only when connect() fails.
  */
 import type { Directory } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
@@ -29,6 +29,7 @@ import { compareManifests, manifest, receiveManifest, sendManifest, type VerifyR
 import type { MailboxManifest } from './protocol.js';
 import { receiveMove, type MoveProgress } from './move.js';
 import { runMove, runPurge, type MoveCommandResult } from './move-command.js';
+import { LIMITS } from '../limits.js';
 
 /** How the component opens and closes the client-facing listeners (src/node.ts provides them). */
 export interface ClientPorts {
@@ -80,8 +81,7 @@ export interface ReplicationStatus {
   lastRefusal: { peer: string; reason: string; at: string } | null;
 }
 
-/** How long a primary looks for a newer-epoch peer before opening its ports at start. */
-const START_PROBE_MS = 1500;
+const START_PROBE_MS = LIMITS.tuning.startProbeMs;
 
 export class Replication {
   readonly gate: AckGate;
@@ -304,7 +304,7 @@ export class Replication {
   }
 
   /** `roost verify`: compare this node's mailboxes with the peer's. */
-  /** `onProgress` hears the local mailboxes and messages described so far (issue 15 §8). */
+  /** `onProgress` hears the local mailboxes and messages described so far. */
   async verify(onProgress?: (p: { mailboxes: number; messages: number }) => void): Promise<VerifyReport & { peerLastLsn: string; lastLsn: string }> {
     if (!this.enabled) throw new RoostError('UNAVAILABLE', 'replication is not configured (replication.peer is empty)');
     const { store, directory } = this.deps;

@@ -1,5 +1,5 @@
 /**
- * The replica's receive spool. DRBD protocol C (protocols.md §5.1) counts a
+ * The replica's receive spool. DRBD protocol C (drbd.conf(5)) counts a
  * write once it is on the remote *disk*, not once the remote has finished
  * processing it; the spool gives the replica that cheap durable step. A batch
  * of received records is appended to data_dir/replication-spool with one
@@ -34,8 +34,7 @@ import { FrameDecoder, ProtocolError, encodeFrame, fromWire, toWire, type Frame 
 export const SPOOL_FILE = 'replication-spool';
 /** Directory (in data_dir) of the bodies received in chunks. */
 export const SPOOL_BODIES = 'replication-spool.d';
-/** Records handed to the store per apply call (one group commit on the replica). */
-const APPLY_BATCH = 256;
+const APPLY_BATCH = LIMITS.tuning.replicaApplyBatch;
 
 export interface Spooled {
   record: JournalRecord;

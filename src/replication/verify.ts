@@ -31,7 +31,7 @@ export async function* manifest(store: Store, directory: Directory, only?: Accou
         for (const m of snap.messages) {
           let sum = known?.get(`${snap.uidvalidity}.${m.uid}`) ?? 'missing';
           if (sum === 'missing') try {
-            // Hashed as it is read: a large message is never held whole (issue 13 §5).
+            // Hashed as it is read: a large message is never held whole.
             const hash = createHash('sha256');
             for await (const chunk of await box.openMessage(m.uid)) hash.update(chunk as Buffer);
             sum = hash.digest('hex');

@@ -28,6 +28,7 @@ import { findByBasename } from './maildir/scan.js';
 import { FileWork } from './file-work.js';
 import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
+import { LIMITS } from '../limits.js';
 
 /** What an account needs from the store around it. */
 export interface StoreCore {
@@ -80,8 +81,7 @@ export interface ApplyExtras {
 
 export const num = (v: unknown): number => Number(v);
 
-/** Mailboxes smaller than this load fast enough from rows. */
-export const PACK_MIN = 5000;
+export const PACK_MIN = LIMITS.tuning.packMinMessages;
 
 export class AccountState {
   private idx: IndexDb | null = null;
@@ -259,7 +259,7 @@ export class AccountState {
     return ChangeHub.key(this.id, mailboxId);
   }
 
-  /** Record the new/ and cur/ mtimes the index has seen (DESIGN.md: detect external changes at open). */
+  /** Record the new/ and cur/ mtimes the index has seen (to detect external changes at open). */
   noteMtimes(mb: MailboxRow): void {
     const m = dirMtimes(this.dir(mb.name));
     this.db().setMtimes(mb.id, m.newMtime, m.curMtime);
@@ -572,7 +572,7 @@ export class AccountState {
 
   /**
    * Keep the Maildir's Dovecot `subscriptions` file equal to the index's
-   * list (issue 15 §3), so the Maildir handed back to Dovecot keeps what the
+   * list, so the Maildir handed back to Dovecot keeps what the
    * user subscribed. Best effort: the index stays the truth for Roost.
    */
   private writeSubscriptions(): void {

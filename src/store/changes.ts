@@ -1,5 +1,5 @@
 /**
- * Change events per (account, mailbox) — STYLE.md habit 6. The store emits
+ * Change events per (account, mailbox). The store emits
  * after the journal commit and the index update, so a listener that reads
  * the snapshot in its callback sees the change. Keys use the mailbox's
  * internal id, so a rename does not mix the streams of two mailboxes.

@@ -1,5 +1,5 @@
 /**
- * Group commit (issue 2 benchmark; STYLE.md habit 6). Every change is a job:
+ * Group commit. Every change is a job:
  *
  *   build()        sync, in commit order: allocate UIDs/modseqs, return records
  *   journal        one SQLite transaction for the whole batch (committed, not yet synced)

@@ -1,5 +1,5 @@
 /**
- * Accounts this node must not change (issue 18 §3, `roost account move`):
+ * Accounts this node must not change (`roost account move`):
  *
  *  - `moving`: the last records are being transferred to the destination
  *    pair. Every commit naming the account is refused (deliveries get Z,

@@ -1,7 +1,7 @@
 /**
- * Bounded journal history (replication.journal_max_bytes; issue 5: "the
+ * Bounded journal history (replication.journal_max_bytes): the
  * journal is kept until acked, bounded by config; beyond the bound the
- * replica is marked for full resync").
+ * replica is marked for full resync.
  *
  * The journal is the commit point, the replication stream, the source of
  * crash replay for per-account indexes and of QRESYNC's expunge history. It

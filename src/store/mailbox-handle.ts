@@ -185,7 +185,7 @@ export class MailboxHandleImpl implements MailboxHandle {
     const db = this.st.db();
     const json = db.structure(this.mailboxId, uid);
     if (json) return JSON.parse(json) as MimeTree;
-    // Parsed from the file in chunks: a large message is never read whole (issue 13 §5).
+    // Parsed from the file in chunks: a large message is never read whole.
     const tree = await parseChunks(await this.openMessage(uid));
     // A message that arrived without its search fields (imported, reindexed, dropped in by another
     // program) gets them now, from the header block just parsed (in the page cache), so SUBJECT/FROM/
@@ -195,7 +195,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       headerBytes <= LIMITS.store.searchHeadBytes && !db.searchFields(this.mailboxId, uid)
         ? await this.readMessage(uid, { start: tree.headerStart, end: tree.bodyStart })
         : null;
-    // Parse once (DESIGN.md): keep it for the next FETCH.
+    // Parse once: keep it for the next FETCH.
     const now = this.st.db();
     now.tx(() => {
       now.setStructure(this.mailboxId, uid, JSON.stringify(tree), JSON.stringify(tree.sort));

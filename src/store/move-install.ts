@@ -1,5 +1,5 @@
 /**
- * The store's half of `roost account move` (issue 18 §3).
+ * The store's half of `roost account move`.
  *
  * Destination (a primary of another pair): the account arrives as the
  * snapshots a full resync sends (./snapshot.ts), in rounds: the files of
@@ -29,9 +29,9 @@ import { fsyncDir } from './maildir/save.js';
 import { installIndex, liveFiles } from './snapshot.js';
 import type { StoreInterior } from './interior.js';
 import type { SnapshotFile } from './store.js';
+import { LIMITS } from '../limits.js';
 
-/** Files linked into place at once by the final install. */
-const LINK_GROUP = 64;
+const LINK_GROUP = LIMITS.tuning.moveLinkGroup;
 
 /** Where a moving account's files wait for the final image. */
 export function stagingDir(store: StoreInterior, accountId: string): string {

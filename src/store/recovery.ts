@@ -267,7 +267,7 @@ export function deliverDraft(
   };
 }
 
-/** Whether new/ or cur/ changed since the index last looked (DESIGN.md: checked when a mailbox is opened). */
+/** Whether new/ or cur/ changed since the index last looked (checked when a mailbox is opened). */
 export function looksChanged(st: AccountState, mb: MailboxRow): boolean {
   const m = dirMtimes(st.dir(mb.name));
   return m.newMtime !== mb.new_mtime || m.curMtime !== mb.cur_mtime;

@@ -62,7 +62,7 @@ export async function reindexAccount(
     st.dropIndex();
     // The old index stays aside until the new one is complete: a rebuild that
     // fails (a folder it cannot create, a full disk) must not leave the
-    // account with half an index (issue 15: that locked users out).
+    // account with half an index (that locked users out).
     const aside = `${file}.before-reindex`;
     removeIndexFiles(aside);
     moveIndexFiles(file, aside);

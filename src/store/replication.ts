@@ -1,5 +1,5 @@
 /**
- * ReplicationSupport (issue 5): what src/replication needs beyond the
+ * ReplicationSupport: what src/replication needs beyond the
  * journal. A replica applies the primary's records with the same LSNs, file
  * names, UIDs, UIDVALIDITY and modseqs through the same applyFs/applyIndex
  * code the primary used, so both sides run one implementation.

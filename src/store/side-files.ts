@@ -1,5 +1,5 @@
 /**
- * The Maildir's side files on a replica (issue 15): a folder's
+ * The Maildir's side files on a replica: a folder's
  * `dovecot-keywords`, INBOX's `roost-pop3-uidls` and the root's
  * `subscriptions` are not messages, yet after `roost promote` a POP3 client
  * must see the same UIDLs (RFC 1939 §7), an IMAP client the same keywords

@@ -1,6 +1,6 @@
 /**
- * Account snapshots for a full resync (issue 5: "a consistent snapshot —
- * Maildir files + index state at an LSN, then the stream from that LSN").
+ * Account snapshots for a full resync: a consistent snapshot —
+ * Maildir files and index state at an LSN, then the stream from that LSN.
  *
  * Primary side: an account's index database is serialised in one
  * synchronous step (SQLite's own image of the file, taken between two
@@ -25,6 +25,7 @@ import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { findByBasename } from './maildir/scan.js';
+import { STATE_OK, STATE_UNLINK } from './index/db.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
 import { placeDurable, readWhole, writeDurable } from './maildir/fd.js';
@@ -54,7 +55,7 @@ export function liveFiles(db: Database.Database): SnapshotFile[] {
   return db
     .prepare(
       `SELECT b.name AS mailbox, b.uidvalidity, m.uid, m.basename, m.filename, m.disk_name AS diskName, m.internal_date AS internalDate, m.size
-         FROM messages m JOIN mailboxes b ON b.id = m.mailbox WHERE m.state <> 2 ORDER BY b.name, m.uid`,
+         FROM messages m JOIN mailboxes b ON b.id = m.mailbox WHERE m.state <> ${STATE_UNLINK} ORDER BY b.name, m.uid`,
     )
     .all() as SnapshotFile[];
 }
@@ -110,15 +111,15 @@ export async function installIndex(store: StoreInterior, account: Account, image
   try {
     db.pragma('journal_mode = WAL');
     db.transaction(() => {
-      db.prepare('DELETE FROM structures WHERE (mailbox, uid) IN (SELECT mailbox, uid FROM messages WHERE state = 2)').run();
+      db.prepare(`DELETE FROM structures WHERE (mailbox, uid) IN (SELECT mailbox, uid FROM messages WHERE state = ${STATE_UNLINK})`).run();
       // An image from a node before index versions 3 and 4 lacks these tables (the open migrates it).
       for (const table of ['search_fields', 'sort_keys']) {
         if (db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table)) {
-          db.prepare(`DELETE FROM ${table} WHERE (mailbox, uid) IN (SELECT mailbox, uid FROM messages WHERE state = 2)`).run();
+          db.prepare(`DELETE FROM ${table} WHERE (mailbox, uid) IN (SELECT mailbox, uid FROM messages WHERE state = ${STATE_UNLINK})`).run();
         }
       }
-      db.prepare('DELETE FROM messages WHERE state = 2').run();
-      db.prepare('UPDATE messages SET disk_name = filename, state = 0 WHERE state <> 0').run();
+      db.prepare(`DELETE FROM messages WHERE state = ${STATE_UNLINK}`).run();
+      db.prepare(`UPDATE messages SET disk_name = filename, state = ${STATE_OK} WHERE state <> ${STATE_OK}`).run();
       db.prepare("UPDATE mailboxes SET new_mtime = '', cur_mtime = ''").run();
       db.prepare('DELETE FROM snapshots').run();
       // A move from another pair (./move-install.ts): the image's LSNs are the source's.

@@ -34,7 +34,7 @@ import { logger } from '../log/logger.js';
 import { AccountState } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
-import { closeFullText } from './fts/fulltext.js';
+import { closeFullText, releaseFullText } from './fts/fulltext.js';
 import { TextIndexer } from './text-indexer.js';
 import { IndexDb, type SearchFieldsRow } from './index/db.js';
 import { Journal, type RecordDraft } from './index/journal.js';
@@ -55,11 +55,7 @@ import { MailboxWatcher } from './maildir/watcher.js';
 import { AccountFreezer } from './freezer.js';
 import type { SaveTarget, StoreInterior } from './interior.js';
 
-/**
- * Messages kept in mailbox caches across all accounts (about 200 bytes
- * each). Belongs in LIMITS.store once that file is free to change.
- */
-const MAX_CACHED_MESSAGES = 1_000_000;
+const MAX_CACHED_MESSAGES = LIMITS.tuning.cachedMessages;
 
 export class StoreImpl implements Store, StoreInterior {
   readonly journal: Journal;
@@ -215,6 +211,7 @@ export class StoreImpl implements Store, StoreInterior {
       if (st.busy()) continue;
       this.lru.delete(id);
       st.dropIndex();
+      releaseFullText(this, id);
       // Caches of unused accounts go too: memory stays bounded with the LRU.
       st.caches.clear();
       for (const [k, u] of this.cacheUse) {
@@ -258,7 +255,7 @@ export class StoreImpl implements Store, StoreInterior {
     try {
       recoverAccount(this, st);
     } catch (err) {
-      // Never a lock-out (issue 15): the client gets a temporary failure
+      // Never a lock-out — the client gets a temporary failure
       // (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP]), the operator the cause,
       // and the next use of the account tries again (AccountState.db()).
       this.log('store: index rebuild failed; the next login retries', { account: st.id, err: (err as Error)?.stack ?? String(err) });
@@ -309,6 +306,7 @@ export class StoreImpl implements Store, StoreInterior {
       for (const mb of st.caches.keys()) this.hub.emit(st.key(mb), { type: 'gone', origin: null });
       st.dropIndex();
     }
+    releaseFullText(this, id);
     this.states.delete(id);
     this.lru.delete(id);
   }
@@ -379,7 +377,7 @@ export class StoreImpl implements Store, StoreInterior {
       } catch (err) {
         this.warn('store: MIME parse failed at delivery (will retry on access)', err);
       }
-      // INTERNALDATE is the file's mtime (protocols.md §3.2); an APPEND date is set on the inode.
+      // INTERNALDATE is the file's mtime (maildir.html); an APPEND date is set on the inode.
       // Beside the tmp/ links below (they share the inode, and link(2) leaves the mtime alone).
       const dated = o.internalDate
         ? fsp.utimes(draft.path, o.internalDate, o.internalDate).then(() => o.internalDate!.getTime())

@@ -1,10 +1,10 @@
 /**
- * THE storage API (STYLE.md habit 4), types only. IMAP, POP3, QMQP,
+ * THE storage API, types only. IMAP, POP3, QMQP,
  * replication and the CLI use only what this file declares (plus ./types.ts
  * and ./mime/*) and get a Store from ./open.ts; everything else under
  * src/store is private and the linter keeps it so.
  *
- * Truth and caches (DESIGN.md "The store"):
+ * Truth and caches:
  *  - Maildir++ files are the truth for message bodies and, in their names, flags.
  *  - The per-user SQLite index (WAL) holds what files cannot: UIDVALIDITY,
  *    UID <-> file, UIDNEXT, modseqs, keywords, internal date, sizes, parsed MIME.
@@ -248,7 +248,7 @@ export interface UserStore {
   lockMaildrop(owner: string): () => void;
   /**
    * The UIDLs another POP3 server answered for INBOX messages, by UID, as
-   * `roost import … --pop3` recorded them (RFC 1939 §7; issue 15 §7), or
+   * `roost import … --pop3` recorded them (RFC 1939 §7), or
    * null when none were recorded.
    */
   recordedUidls(): Promise<RecordedUidls | null>;
@@ -293,7 +293,7 @@ export interface Store {
   /**
    * Rebuild an account's index from its Maildir, keeping UIDs from
    * dovecot-uidlist/courierimapuiddb. `onProgress` hears the messages
-   * indexed so far after each batch (issue 15 §8).
+   * indexed so far after each batch.
    */
   reindex(account: Account, opts?: { onProgress?: (messages: number) => void }): Promise<{ mailboxes: number; messages: number }>;
 
@@ -328,7 +328,7 @@ export interface Store {
   placedLsn?(): bigint;
 
   /**
-   * Journal an embedded-directory change (issue 5: users, aliases, password
+   * Journal an embedded-directory change (users, aliases, password
    * hashes, quota, status) as an 'account' record, so replication ships it
    * like any other write. `data` is the full new state (never a password).
    * NOTPRIMARY on a replica. Resolves with the record's LSN once durable;
@@ -346,7 +346,7 @@ export interface Store {
 }
 
 /**
- * Replication's view of the store (issue 5). The primary ships journal records
+ * Replication's view of the store. The primary ships journal records
  * plus the bytes of delivered messages; the replica applies them with the same
  * file names, UIDs, UIDVALIDITY and modseqs.
  */

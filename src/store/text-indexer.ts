@@ -7,7 +7,7 @@
  * latest LIMITS.store.ftsMaxDelayMs after it was first noted — it is caught
  * up by a paced background job, one mailbox at a time. A burst of
  * deliveries is therefore not slowed by indexing behind each message, and
- * a SEARCH BODY that comes later finds the index complete (issue 16 §3).
+ * a SEARCH BODY that comes later finds the index complete.
  *
  * Bounded: at most LIMITS.store.ftsMaxQueued mailboxes wait; past that the
  * oldest is forgotten and is reconciled by its next search instead, as

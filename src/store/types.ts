@@ -127,7 +127,7 @@ export interface QuotaUsage {
 }
 
 /**
- * A journal record (STYLE.md habit 6): written in the same step as the index
+ * A journal record: written in the same step as the index
  * change it describes, shipped by replication, replayed after a crash.
  */
 export interface JournalRecord {

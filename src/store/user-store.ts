@@ -8,7 +8,7 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { MailboxHandleImpl } from './mailbox-handle.js';
-import type { MailboxRow } from './index/db.js';
+import { STATE_UNLINK, type MailboxRow } from './index/db.js';
 import type { RecordDraft } from './index/journal.js';
 import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
@@ -171,7 +171,7 @@ export class UserStoreImpl implements UserStore {
       .db.prepare(
         `SELECT count(*) AS n, coalesce(sum(instr(flags, '\\Seen') = 0), 0) AS unseen, coalesce(sum(vsize), 0) AS size,
                 coalesce(sum(uid >= ?), 0) AS recent
-         FROM messages WHERE mailbox = ? AND state <> 2`,
+         FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK}`,
       )
       .get(mb.recent_uid, mb.id) as { n: number; unseen: number; size: number; recent: number };
     return { messages: r.n, recent: r.recent, unseen: r.unseen, uidnext: mb.uidnext, uidvalidity: mb.uidvalidity, highestModseq: BigInt(mb.highestmodseq), size: r.size };

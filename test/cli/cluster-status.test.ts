@@ -1,5 +1,5 @@
 /**
- * `roost cluster status` (issue 18 §4) against real processes: a replicating
+ * `roost cluster status` against real processes: a replicating
  * pair whose nodes are listed by their admin listeners, this node answering
  * over its control socket, a pair known only by its service address, and a
  * listed node that does not answer (exit 1, so a monitoring check can use it).

@@ -1,5 +1,5 @@
 /**
- * `roost import imap://` batches (issue 15 §7): at most LIMITS.importImap.batch
+ * `roost import imap://` batches: at most LIMITS.importImap.batch
  * messages and batchBytes of whole-fetched bodies per FETCH — each limit at
  * N (one batch) and N+1 (two).
  */

@@ -1,5 +1,5 @@
 /**
- * `roost import ADDRESS imap://…` from a live, private Dovecot (issue 15 §7):
+ * `roost import ADDRESS imap://…` from a live, private Dovecot:
  * folders (spaces, non-ASCII, %), UIDs with gaps, UIDVALIDITY, flags,
  * keywords, INTERNALDATE and subscriptions equal Dovecot's answers over
  * IMAP; a second run copies nothing; mail that reached Dovecot between runs

@@ -1,5 +1,5 @@
 /**
- * POP3 continuity (issue 15 §7): matching an old server's POP3 listing to
+ * POP3 continuity: matching an old server's POP3 listing to
  * its IMAP INBOX, recording the UIDLs, and Roost's maildrop answering them
  * (only under the UIDVALIDITY they were recorded for). The live path against
  * a real Dovecot is in test/migrate/dovecot.test.ts.

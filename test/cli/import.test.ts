@@ -63,7 +63,7 @@ describe('roost import', () => {
   });
 });
 
-describe('roost import of folders with any legal name (issue 15 §4)', () => {
+describe('roost import of folders with any legal name', () => {
   let src2: string;
   beforeAll(async () => {
     src2 = path.join(dir, 'old2', 'Maildir');
@@ -104,7 +104,7 @@ describe('roost import of folders with any legal name (issue 15 §4)', () => {
   });
 });
 
-describe('roost import carries subscriptions (issue 15 §3)', () => {
+describe('roost import carries subscriptions', () => {
   it("keeps Courier's courierimapsubscribed: only the folders listed there are subscribed", async () => {
     const src3 = path.join(dir, 'old3', 'Maildir');
     for (const f of ['', '.Sent', '.Lists', '.Lists.roost']) for (const d of ['cur', 'new', 'tmp']) await mkdir(path.join(src3, f, d), { recursive: true });
@@ -123,7 +123,7 @@ describe('roost import carries subscriptions (issue 15 §3)', () => {
   });
 });
 
-describe('roost import --link (issue 15 §1: a big Maildir without copying every byte)', () => {
+describe('roost import --link (a big Maildir without copying every byte)', () => {
   it('hard-links the message files, copies the rest, keeps the mtime and leaves tmp/ and the old index behind', async () => {
     const src4 = path.join(dir, 'old4', 'Maildir');
     for (const f of ['', '.Work']) for (const d of ['cur', 'new', 'tmp']) await mkdir(path.join(src4, f, d), { recursive: true });

@@ -1,5 +1,5 @@
 /**
- * Progress of long operator commands (issue 15 §8): the terminal line
+ * Progress of long operator commands: the terminal line
  * (count, rate, ETA), the JSON lines a log gets instead, and `roost reindex`
  * / `roost import` reporting them on stderr — in this process and through a
  * running node's control socket — while stdout keeps the answer.

@@ -21,7 +21,7 @@ async function configFile(name: string, text: string): Promise<string> {
 }
 
 describe('config loading', () => {
-  it('gives every key a default (empty file = DESIGN.md defaults)', async () => {
+  it('gives every key a default (an empty file gives the documented defaults)', async () => {
     const f = await configFile('empty.toml', '');
     const c = loadConfig(f);
     expect(c.imap.listen).toBe('127.0.0.1:1143');

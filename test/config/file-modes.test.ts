@@ -1,5 +1,5 @@
 /**
- * data_dir is private (issue 13 §6): after a start every directory in it is
+ * data_dir is private: after a start every directory in it is
  * 0700 and every file 0600 (group and other bits removed from what an older
  * version or a looser umask left: password hashes in accounts.sqlite, the
  * journal, indexes, the TLS key, Maildirs under data_dir/mail), new files

@@ -1,5 +1,5 @@
 /**
- * Forwards end to end (issue 14 §2): LDAP entries in a real slapd with
+ * Forwards end to end: LDAP entries in a real slapd with
  * mailForwardingAddress and deliveryMode, a node receiving over QMQP and
  * LMTP, and Postfix's smtp-sink as the smarthost. A forward is the stored
  * bytes with the original envelope sender; forwardonly keeps no copy; a

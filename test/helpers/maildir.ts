@@ -4,6 +4,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { expect } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -35,6 +36,14 @@ export async function maildirFiles(account: Account): Promise<{ new: string[]; c
     cur: await list(path.join(account.maildir, 'cur')),
     tmp: await list(path.join(account.maildir, 'tmp')),
   };
+}
+
+/** The INBOX Maildir holds exactly the files the index lists (by base name), and nothing is left in tmp/ (the crash tests' last check). */
+export async function expectMaildirMatchesIndex(account: Account, basenames: readonly string[]): Promise<void> {
+  const files = await maildirFiles(account);
+  expect(files.tmp).toEqual([]);
+  const onDisk = [...files.new, ...files.cur].map((f) => f.split(':')[0]!).sort();
+  expect(onDisk).toEqual([...basenames].sort());
 }
 
 /** Received line the QMQP listener prepends (LF-terminated), checked for shape. */

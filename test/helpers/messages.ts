@@ -42,3 +42,31 @@ export const POP3_EDGE_MESSAGES: readonly string[] = [
   'Subject: header only, no blank line\n',
   'Subject: blank body\n\n',
 ];
+
+/** A small RFC 5322 message numbered `n`, CRLF line ends (the IMAP tests' builder; test/imap/helpers/node.ts re-exports it as `message`). */
+export function numberedMessage(n: number, opts: { subject?: string; from?: string; body?: string; headers?: string } = {}): string {
+  return (
+    `From: ${opts.from ?? `Sender ${n} <sender${n}@example.net>`}\r\n` +
+    `To: Alice <alice@example.org>\r\n` +
+    `Subject: ${opts.subject ?? `Message ${n}`}\r\n` +
+    `Date: Tue, 24 Nov 2026 10:00:${String(n % 60).padStart(2, '0')} +0000\r\n` +
+    `Message-ID: <m${n}@example.net>\r\n` +
+    (opts.headers ?? '') +
+    `\r\n` +
+    `${opts.body ?? `Body of message ${n}.`}\r\n`
+  );
+}
+
+/** A minimal message with LF line ends, as QMQP hands one to a Maildir (the store tests' builder; test/store/helpers.ts re-exports it as `message`). */
+export function plainMessage(subject: string, body = 'Hello\n'): Buffer {
+  return Buffer.from(`From: a@example.org\nTo: b@example.org\nSubject: ${subject}\n\n${body}`);
+}
+
+/** Message `i` of a series `tag`, about `size` bytes, its Message-ID `<tag-i@test.invalid>` (the replication tests' builder; test/replication/pair.ts re-exports it as `testMessage`). */
+export function taggedMessage(i: number, tag: string, size = 600): Buffer {
+  const head = `From: sender@example.net\r\nTo: alice@example.org\r\nSubject: ${tag} ${i}\r\nMessage-ID: <${tag}-${i}@test.invalid>\r\n\r\n`;
+  const line = `line of ${tag} message ${i} `.padEnd(70, 'x') + '\r\n';
+  let body = '';
+  while (body.length + head.length < size) body += line;
+  return Buffer.from(head + body);
+}

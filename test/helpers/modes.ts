@@ -1,4 +1,4 @@
-/** File modes under a data_dir (issue 13 §6: 0700 directories, 0600 files). */
+/** File modes under a data_dir (0700 directories, 0600 files). */
 import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 

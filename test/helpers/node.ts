@@ -46,6 +46,17 @@ export async function makeTempDir(prefix = 'roost-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
+/** A fresh temp data dir whose embedded directory holds one account (for tests that spawn nodes over it). */
+export async function dataDirWithUser(prefix: string, address: string, password?: string): Promise<{ dataDir: string; account: Account }> {
+  const dataDir = await makeTempDir(prefix);
+  const dir = openSqliteDirectory(dataDir, path.join(dataDir, 'mail'));
+  try {
+    return { dataDir, account: await dir.addUser({ address, password }) };
+  } finally {
+    await dir.close();
+  }
+}
+
 /** A validated Config for `dataDir` with test defaults and `overrides`. */
 export function testConfig(dataDir: string, overrides: Overrides = {}): Config {
   return buildConfig(merge(merge(TEST_DEFAULTS, { data_dir: dataDir }), overrides), null, dataDir);

@@ -1,6 +1,6 @@
 /**
  * The structure of an APPENDed message is the one the streaming parser built
- * while the literal arrived (issue 13 §5); in a MULTIAPPEND past
+ * while the literal arrived; in a MULTIAPPEND past
  * LIMITS.imap.appendOpenDrafts the waiting drafts are parked (bytes on disk
  * only) and their structure is parsed from the spool file at commit. Either
  * way BODYSTRUCTURE, ENVELOPE and BINARY.SIZE match what the whole-buffer

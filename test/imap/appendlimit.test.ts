@@ -1,5 +1,5 @@
 /**
- * APPENDLIMIT from config (issue 15 §5, RFC 7889): imap.max_message_size is
+ * APPENDLIMIT from config (RFC 7889): imap.max_message_size is
  * advertised in CAPABILITY and STATUS and is what APPEND accepts, at N and N+1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Base64 bodies whose lines are not multiples of 4 characters (issue 13 §7):
+ * Base64 bodies whose lines are not multiples of 4 characters:
  * RFC 2045 §6.8 lets line breaks fall anywhere ("all line breaks or other
  * characters not found in Table 1 must be ignored by decoding software"), so
  * a part is decoded whole, never line by line. BINARY[1], BINARY.SIZE[1] and

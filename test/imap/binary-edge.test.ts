@@ -109,7 +109,7 @@ describe('empty parts and awkward encodings', () => {
     }
   });
 
-  it('base64 whose lines are not multiples of 4 characters decodes as one stream (issue 13 §7)', async () => {
+  it('base64 whose lines are not multiples of 4 characters decodes as one stream', async () => {
     const text = 'Hello, World! A line that needs more than one base64 quantum.';
     const b64 = Buffer.from(text).toString('base64');
     const lines = b64.match(/.{1,5}/g)!.join('\r\n');

@@ -1,5 +1,5 @@
 /**
- * Two sessions on one mailbox (RFC 3501 §5.2, §7.4.1; protocols.md §6.2):
+ * Two sessions on one mailbox (RFC 3501 §5.2, §7.4.1):
  * EXISTS reaches the other session at its next command (never shrinking),
  * EXPUNGE is held back during FETCH/STORE/SEARCH and sent at NOOP, flag
  * changes arrive as unsolicited FETCH, a FETCH of a message another session
@@ -84,7 +84,7 @@ describe('two sessions', () => {
     b.close();
   });
 
-  // Pushed without any client command; the latency itself is measured in bench/imap.js (STYLE.md: speed is not asserted in tests).
+  // Pushed without any client command; the latency itself is measured in bench/imap.js (speed is not asserted in tests).
   it('IDLE: EXISTS, EXPUNGE and FLAGS are pushed to the idling client', async () => {
     const { a, b, name } = await twoSessions(2);
     b.write('i1 IDLE\r\n');

@@ -1,6 +1,6 @@
 /**
  * A LOGIN that opens an account for the first time indexes its Maildir
- * (issue 16 §4: a Maildir restored from backup or pointed at with mail_dir).
+ * (a Maildir restored from backup or pointed at with mail_dir).
  * However long that takes, the client is waiting on the server, not idle:
  * the not-logged-in autologout (RFC 3501 §5.4, LIMITS.imap.notAuthTimeoutMs)
  * must not cut the LOGIN off. Here the limit is far shorter than indexing

@@ -6,8 +6,8 @@
  * literal sizes, section bytes (sha256), RFC822.SIZE.
  *
  * Compared: the response after "UID n " (Dovecot puts UID first, and so does
- * a UID FETCH here). BINARY is not offered until issue 7, so its entries are
- * skipped.
+ * a UID FETCH here). The BINARY entries are skipped here; binary.test.ts and
+ * binary-edge.test.ts cover BINARY (RFC 3516).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Keywords set over IMAP (RFC 3501 §6.4.6 STORE, §2.3.2 keywords) land in
- * the Maildir the way Dovecot keeps them (issue 15 §2): each folder's
+ * the Maildir the way Dovecot keeps them: each folder's
  * `dovecot-keywords` numbers them and the letters a–z after ":2," name
  * them, 26 at most (the 27th lives only in the index, as in Dovecot). An
  * index rebuilt from the Maildir alone reads them back intact.

@@ -2,7 +2,7 @@
  * Mail that arrives without its search fields — files dropped into the
  * Maildir by another program, an index rebuilt by `roost reindex` — gets
  * them when the store first parses the message (the header is in hand), so
- * SUBJECT/FROM/HEADER searches never read those files (issue 16 §2). Each
+ * SUBJECT/FROM/HEADER searches never read those files. Each
  * filled row equals what delivery stores for the same bytes.
  */
 import fs from 'node:fs';

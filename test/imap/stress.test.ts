@@ -1,5 +1,5 @@
 /**
- * Concurrency stress (issue 12; what imaptest's stress mode checks): many
+ * Concurrency stress (what imaptest's stress mode checks): many
  * sessions over a few shared mailboxes run random SELECT, FETCH, STORE
  * (flags and keywords, .SILENT, UID forms), EXPUNGE, APPEND, COPY, MOVE,
  * IDLE, NOOP, STATUS and LOGOUT (some read-only, some with QRESYNC), and a ViewChecker follows each session's view from

@@ -1,6 +1,6 @@
 /**
  * The subscription list is kept in the Maildir in the form Dovecot 2.3
- * reads (issue 15 §3): `subscriptions` with "V<TAB>2", an empty line, and
+ * reads: `subscriptions` with "V<TAB>2", an empty line, and
  * one name a line with TAB between hierarchy levels, rewritten on SUBSCRIBE,
  * UNSUBSCRIBE (RFC 3501 §6.3.6, §6.3.7) and RENAME (§6.3.5), and read back
  * by the import parser as the same list.

@@ -1,6 +1,6 @@
 /**
  * One session's view stays consistent while another changes the mailbox
- * (issue 12; each case is a failure imaptest's stress mode reported):
+ * (each case is a failure imaptest's stress mode reported):
  *  - a keyword new to the session is announced in FLAGS and PERMANENTFLAGS
  *    before any FETCH shows it, whoever set it (RFC 3501 §7.2.6);
  *  - a flag change queued from another session never shows older flags or a

@@ -1,5 +1,5 @@
 /**
- * "%" and "*" in mailbox names (issue 15 §4): CREATE and RENAME accept them as
+ * "%" and "*" in mailbox names: CREATE and RENAME accept them as
  * Dovecot does (RFC 3501 §5.1 discourages, does not forbid), the names come
  * back quoted, and LIST still reads them as wildcards in a pattern (§6.3.8).
  */

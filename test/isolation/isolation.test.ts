@@ -1,5 +1,5 @@
 /**
- * Isolation (issue 13 §1): one node serves every session from one event
+ * Isolation: one node serves every session from one event
  * loop, so while one user runs the most expensive command we can build —
  * SEARCH BODY over a 40 MB text body, SEARCH with 4,000 NOT BODY keys over
  * 4 MB bodies, SORT and THREAD REFERENCES over 20,000 messages — another
@@ -20,7 +20,7 @@ import { LIMITS } from '../../src/limits.js';
 import { WorkBudget } from '../../src/work/budget.js';
 import { login, RawImap } from '../imap/helpers/client.js';
 import { startImapNode, message, type ImapTestNode } from '../imap/helpers/node.js';
-import { RawClient } from '../pop3/helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 
 /** Generous bound for one quiet-client answer while the noisy command runs (see the file comment). */

@@ -1,7 +1,7 @@
 /**
  * qmail-ldap's mailForwardingAddress, deliveryMode, mailReplyText and
  * deliveryProgramPath read from a real slapd into Account.delivery, with
- * qmail-local's meaning of each deliveryMode value (protocols.md §2.1).
+ * qmail-local's meaning of each deliveryMode value (qmail-ldap's QLDAPINSTALL).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapDirectory } from '../../src/accounts/ldap.js';

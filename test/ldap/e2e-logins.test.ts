@@ -7,7 +7,7 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { READER_DN, READER_PW, SUFFIX, Slapd } from '../helpers/slapd.js';
-import { RawClient } from '../pop3/helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
 import { PW, SCHEMES, schemeLdif } from './scheme-fixtures.js';
 
 let slapd: Slapd;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboxMessages } from '../helpers/maildir.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { qmqpSend } from '../helpers/qmqp.js';
-import { RawClient } from '../pop3/helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
 import { READER_DN, READER_PW, SUFFIX, Slapd, userLdif } from '../helpers/slapd.js';
 import { TEXTS } from '../../src/accounts/ldap.js';
 

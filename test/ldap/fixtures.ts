@@ -1,6 +1,6 @@
 /**
  * Directory fixtures shared by the LDAP tests: one entry per attribute case
- * of issue 6, plus a config builder for an LdapDirectory pointed at a test slapd.
+ * of the qmail-ldap schema, plus a config builder for an LdapDirectory pointed at a test slapd.
  */
 import { buildConfig } from '../../src/config/load.js';
 import { LdapDirectory, type LdapConfig } from '../../src/accounts/ldap.js';

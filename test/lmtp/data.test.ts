@@ -1,6 +1,6 @@
 /**
  * The LMTP wire-edge decoders and the delivery header scan, fed whole, split
- * at every offset, and byte by byte (STYLE.md habit 9).
+ * at every offset, and byte by byte.
  */
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/lmtp/command.js';

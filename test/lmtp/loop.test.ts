@@ -1,5 +1,5 @@
 /**
- * Loop detection for local delivery (issue 14 §5), over QMQP and LMTP: a
+ * Loop detection for local delivery, over QMQP and LMTP: a
  * header that already carries `Delivered-To: <this recipient>` or more than
  * `delivery.max_hops` Received lines is refused permanently (#5.4.6), as
  * qmail-local and qmail-send do; nothing is stored.

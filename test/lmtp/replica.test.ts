@@ -22,7 +22,7 @@ describe('LMTP and replication', () => {
     pair = await Pair.create({ ack: 'sync', users: USERS });
     await pair.startBoth();
     await waitUntil('replica connected', async () => (await replStatus(pair!.b)).replication.connected);
-    // A replica does not listen on client ports (DESIGN.md): no LMTP port in its node.json.
+    // A replica does not listen on client ports: no LMTP port in its node.json.
     expect((await ports(pair.b)).lmtp).toBeUndefined();
     const lmtp = (await ports(pair.a)).lmtp!;
     const expected: [string, string][] = [];

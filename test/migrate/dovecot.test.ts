@@ -1,5 +1,5 @@
 /**
- * A real Dovecot 2.3 account moved with `roost import` (issue 15, Tests):
+ * A real Dovecot 2.3 account moved with `roost import`:
  * a private Dovecot is filled through LMTP and IMAP (flags, keywords,
  * folders named with %, *, spaces and non-ASCII, subscriptions on some,
  * expunges leaving UID gaps, a 60 MB message); after `roost import` of its
@@ -11,7 +11,7 @@
  * second import of either kind
  * changes nothing, and a Dovecot pointed at the Maildir Roost wrote sees
  * the keywords Roost set and its subscriptions. mbsync, synced with Dovecot
- * and then pointed at Roost, transfers nothing (issue 15: a client notices
+ * and then pointed at Roost, transfers nothing (a client notices
  * nothing).
  *
  * Skips only when Dovecot is not installed (CI installs it).

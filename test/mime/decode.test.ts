@@ -150,7 +150,7 @@ describe('sort keys', () => {
   });
 });
 
-describe('base64 and quoted-printable bodies with line breaks anywhere (RFC 2045 §6.7, §6.8; issue 13 §7)', () => {
+describe('base64 and quoted-printable bodies with line breaks anywhere (RFC 2045 §6.7, §6.8)', () => {
   const bytes = Buffer.from(Array.from({ length: 301 }, (_v, i) => (i * 37 + 11) & 0xff));
   const b64 = bytes.toString('base64');
   const lines = (s: string, width: number, eol: string): Buffer => {

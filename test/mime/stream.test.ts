@@ -1,6 +1,6 @@
 /**
  * The streaming MIME parser (src/store/mime/stream.ts) must build exactly the
- * tree the whole-buffer parser builds (issue 13 §5; STYLE.md habit 9: parser
+ * tree the whole-buffer parser builds (parser
  * tests feed split input). Every fixture the MIME tests use — the 74 shared
  * ones, Dovecot's edge, random and address cases, and each of them with LF
  * line ends — is fed in chunks of many sizes, 1 byte included, and the JSON

@@ -1,5 +1,5 @@
 /**
- * Connection slots (issue 13 §3), each limit at N and N+1 over real sockets:
+ * Connection slots, each limit at N and N+1 over real sockets:
  * max_connections and max_connections_per_ip count a socket from accept,
  * unfinished TLS handshakes included; a TLS handshake (IMAPS, POP3S,
  * STARTTLS, STLS) has a deadline; IMAP before login is bounded in commands
@@ -79,7 +79,7 @@ describe('per-address connection limit', () => {
     }
     const over = await greeting(n.port);
     expect(over.line).toBe('* BYE Too many connections from your address, try again later');
-    await over.closed;
+    await over.c.closed;
     held[0]!.s.destroy();
     await held[0]!.closed;
     await settle(n.port);

@@ -1,5 +1,5 @@
 /**
- * imap.proxy_listen / pop3.proxy_listen over real sockets (issue 18 §2): a
+ * imap.proxy_listen / pop3.proxy_listen over real sockets: a
  * trusted proxy's PROXY header (v1 and v2) names the client, and the
  * per-address connection cap and the login throttle count that client, not
  * the proxy; a peer outside proxy.trusted, a malformed, oversized or late

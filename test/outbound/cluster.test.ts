@@ -1,5 +1,5 @@
 /**
- * mailHost hand-off (issue 14 §4): two nodes reading one real slapd, mx-a
+ * mailHost hand-off: two nodes reading one real slapd, mx-a
  * and mx-b, with `other_host = "forward"`. Mail for an account on the other
  * mailHost is handed over QMQP within the transaction and lands there with
  * the CLUSTERHOST trace line; an account whose mailHost neither node serves

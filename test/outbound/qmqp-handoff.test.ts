@@ -1,5 +1,5 @@
 /**
- * Remote recipients over QMQP (issue 14 §1): a real node, Postfix's
+ * Remote recipients over QMQP: a real node, Postfix's
  * smtp-sink as the smarthost. K only when every remote recipient got 250
  * after DATA and the local copies are committed; otherwise Z or D and no
  * local copy, no spool leftovers.

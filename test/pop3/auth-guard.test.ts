@@ -191,6 +191,15 @@ describe('SASL', () => {
     expect(createSaslExchange('CRAM-MD5')).toBeNull();
   });
 
+  it('takes an initial response the wire layer already decoded (IMAP SASL-IR): no second base64 pass', () => {
+    expect(createSaslExchange('PLAIN')!.start(Buffer.from('\0u\0p'))).toEqual({ kind: 'done', credentials: { authzid: '', authcid: 'u', password: 'p' } });
+    // The bytes are not base64 text: "=" as bytes is a one-byte PLAIN message, not "empty".
+    expect(createSaslExchange('PLAIN')!.start(Buffer.from('='))).toEqual({ kind: 'error', reason: 'malformed PLAIN message' });
+    const login = createSaslExchange('LOGIN')!;
+    expect(login.start(Buffer.from('u'))).toEqual({ kind: 'challenge', challenge: b64('Password:') });
+    expect(login.next(b64('p'))).toEqual({ kind: 'done', credentials: { authzid: '', authcid: 'u', password: 'p' } });
+  });
+
   it('LOGIN exchange: Username:/Password: challenges, initial response = user name', () => {
     const a = createSaslExchange('LOGIN')!;
     expect(a.start(null)).toEqual({ kind: 'challenge', challenge: b64('Username:') });

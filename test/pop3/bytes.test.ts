@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
-import { RawClient, startNode, type TestNode } from './helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 import { POP3_EDGE_MESSAGES } from '../helpers/messages.js';
 
 const run = promisify(execFile);
@@ -62,7 +63,7 @@ function topReply(m: Buffer, n: number): Buffer {
 const vsize = (m: Buffer): number => Buffer.byteLength(m.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 
 describe('RETR and TOP byte for byte (RFC 1939 §3, §7)', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   beforeAll(async () => {
     node = await startNode();
     await node.addUser('edge@example.org', 'secret');
@@ -135,7 +136,7 @@ describe('RETR and TOP byte for byte (RFC 1939 §3, §7)', () => {
 });
 
 describe('a 60 MB message (RFC 1939 §3), streamed to a client that stops reading', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   let expected: { length: number; sha: string };
   beforeAll(async () => {
     node = await startNode();

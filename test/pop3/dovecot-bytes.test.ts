@@ -18,7 +18,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dovecotVersion, startDovecot } from '../../bench/compare/dovecot.js';
 import { makeTempDir } from '../helpers/node.js';
-import { startNode, type TestNode } from './helpers.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 import { POP3_EDGE_MESSAGES } from '../helpers/messages.js';
 
 const has = dovecotVersion() !== null;
@@ -62,7 +62,7 @@ async function bodies(port: number, user: string, pass: string, commands: string
 describe.skipIf(!has)('RETR and TOP bytes beside Dovecot (RFC 1939 §3)', () => {
   let dir: string;
   let dv: PrivateDovecot;
-  let node: TestNode;
+  let node: Pop3TestNode;
   beforeAll(async () => {
     dir = await makeTempDir('roost-pop3-dovecot-');
     const mailRoot = path.join(dir, 'mail');

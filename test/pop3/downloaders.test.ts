@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNode, type TestNode } from './helpers.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 
 const run = promisify(execFile);
 const COUNT = 1000;
@@ -20,13 +20,13 @@ function message(i: number): string {
   return i % 3 === 0 ? text.replace(/\n/g, '\r\n') : text;
 }
 
-async function fill(node: TestNode, address: string, count: number): Promise<void> {
+async function fill(node: Pop3TestNode, address: string, count: number): Promise<void> {
   for (let i = 0; i < count; i += 50) {
     await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, k) => node.deliver(address, message(i + k))));
   }
 }
 
-async function listing(node: TestNode, address: string): Promise<string[]> {
+async function listing(node: Pop3TestNode, address: string): Promise<string[]> {
   const box = await node.store.user(node.accounts.get(address)!).openMailbox('INBOX', { readOnly: true });
   const names = box.snapshot().messages.map((m) => m.basename);
   box.close();
@@ -45,7 +45,7 @@ function messageIds(dir: string): string[] {
 }
 
 describe('downloaders', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   beforeAll(async () => {
     node = await startNode({ allowPlaintext: 'loopback' });
     for (const u of ['mpop', 'fetchmail']) {

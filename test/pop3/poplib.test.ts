@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNode, type TestNode } from './helpers.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 
 const run = promisify(execFile);
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clients', 'poplib_client.py');
@@ -35,7 +35,7 @@ interface PoplibResult {
 }
 
 describe('Python poplib', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   beforeAll(async () => {
     node = await startNode({ allowPlaintext: 'loopback' });
     for (const mode of ['plain', 'stls', 'ssl']) {

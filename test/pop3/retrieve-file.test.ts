@@ -10,11 +10,12 @@ import { readdir, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
-import { RawClient, startNode, type TestNode } from './helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 
 const USER = 'bob@example.org';
 const PASS = 'secret';
-let node: TestNode;
+let node: Pop3TestNode;
 
 beforeAll(async () => {
   node = await startNode({ allowPlaintext: 'loopback' });

@@ -6,11 +6,12 @@
 import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
-import { RawClient, startNode, type TestNode } from './helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 
 const MSG = (n: number): string => `From: x@example.org\nSubject: message ${n}\n\nbody ${n}\n`;
 
-async function loggedIn(node: TestNode, user = 'alice@example.org', pass = 'secret'): Promise<RawClient> {
+async function loggedIn(node: Pop3TestNode, user = 'alice@example.org', pass = 'secret'): Promise<RawClient> {
   const c = await RawClient.connect(node.port);
   expect(await c.line()).toMatch(/^\+OK/);
   expect(await c.login(user, pass)).toMatch(/^\+OK Logged in/);
@@ -18,7 +19,7 @@ async function loggedIn(node: TestNode, user = 'alice@example.org', pass = 'secr
 }
 
 describe('POP3 session', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   beforeAll(async () => {
     node = await startNode({ allowPlaintext: 'loopback' });
     await node.addUser('alice@example.org', 'secret');
@@ -185,7 +186,7 @@ describe('POP3 session', () => {
 });
 
 describe('POP3 back-pressure', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   const big = 'From: big@example.org\nSubject: big\n\n' + ('0123456789'.repeat(7) + '\n').repeat(15_000); // ~1.1 MB
   beforeAll(async () => {
     node = await startNode();

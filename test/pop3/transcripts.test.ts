@@ -17,7 +17,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RawClient, startNode, type TestNode } from './helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'transcripts');
 
@@ -36,7 +37,7 @@ function globToRegex(pattern: string): RegExp {
 }
 
 describe('POP3 transcripts', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   beforeEach(async () => {
     node = await startNode({ allowPlaintext: 'loopback' });
     await node.addUser('alice@example.org', 'secret');

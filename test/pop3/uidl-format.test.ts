@@ -1,5 +1,5 @@
 /**
- * POP3 UIDLs a migrated client already knows (issue 15 §6): pop3.uidl_format
+ * POP3 UIDLs a migrated client already knows: pop3.uidl_format
  * "filename" (qmail-pop3d, Courier) or Dovecot's variables, per account from
  * the embedded directory, checked with Python's poplib against a node.
  */

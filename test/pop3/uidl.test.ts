@@ -1,13 +1,14 @@
 /**
  * UIDLs of a Maildir written by qmail conventions are what qmail-pop3d and
- * Courier report: the base file name without ":2,…" (protocols.md §4.3), and
+ * Courier report: the base file name without ":2,…", and
  * they stay the same across a reindex and a restart of the store.
  */
 import { mkdirSync, writeFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
-import { RawClient, startNode, type TestNode } from './helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
+import { startNode, type Pop3TestNode } from './helpers.js';
 
 const body = (n: number, eol: string): string =>
   [`Return-Path: <s${n}@example.org>`, `Delivered-To: q@example.org`, `From: s${n}@example.org`, `Subject: qmail ${n}`, '', `text ${n}`, ''].join(eol);
@@ -21,7 +22,7 @@ const FILES: [string, (size: number) => string, string, string][] = [
   ['cur', (s) => `1234567894.M123456P999.mailhost,S=${s},W=${s + 6}`, ':2,', '\n'],
 ];
 
-async function uidl(node: TestNode): Promise<{ uidl: string[]; list: string[] }> {
+async function uidl(node: Pop3TestNode): Promise<{ uidl: string[]; list: string[] }> {
   const c = await RawClient.connect(node.port);
   await c.line();
   expect(await c.login('q@example.org', 'pw')).toMatch(/^\+OK Logged in, 5 messages/);
@@ -36,7 +37,7 @@ async function uidl(node: TestNode): Promise<{ uidl: string[]; list: string[] }>
 }
 
 describe('qmail-convention UIDLs', () => {
-  let node: TestNode;
+  let node: Pop3TestNode;
   const expected: { base: string; vsize: number }[] = [];
   beforeAll(async () => {
     node = await startNode();

@@ -1,5 +1,5 @@
 /**
- * Past one pair (issue 18, "Tests"): a whole cluster on loopback. One real
+ * Past one pair: a whole cluster on loopback. One real
  * slapd holds qmail-ldap entries on two mailHosts (mx1, mx2); each mailHost
  * is a Roost pair (two processes replicating, four nodes in all); nginx's
  * mail module sits in front with `auth_http` pointed at pair 1's primary and

@@ -1,5 +1,5 @@
 /**
- * Roost behind real nginx (issue 18 §1, §2): nginx's mail module asks
+ * Roost behind real nginx: nginx's mail module asks
  * Roost's auth_http service where each login goes and connects there with
  * `proxy_protocol on;`, so the node sees the client's address. Clients
  * connect from 127.0.0.2 / 127.0.0.3 while nginx reaches Roost from

@@ -1,5 +1,5 @@
 /**
- * auth_http for a pair without a floating address (issue 18 §1): its
+ * auth_http for a pair without a floating address: its
  * cluster.hosts value lists the nodes' admin listeners, the service asks
  * each /health and routes to the one ready primary, on the port that node
  * reports. Two real Roost processes replicating, an LDAP account on their

@@ -1,5 +1,5 @@
 /**
- * auth_http routing by LDAP mailHost (issue 18 §1), asked over HTTP the way
+ * auth_http routing by LDAP mailHost, asked over HTTP the way
  * nginx asks, against a node whose directory is a real slapd: an account on
  * this node's mailHost (or with none) goes to this node's proxied listener,
  * one on another pair to that pair's address from cluster.hosts (a name is

@@ -1,5 +1,5 @@
 /**
- * Memory follows the limits, not the message size (issue 13 §5): 20
+ * Memory follows the limits, not the message size: 20
  * concurrent QMQP deliveries of 20 MB each, and 4 IMAP APPENDs of 20 MB
  * literals at the same time, go through the node while this process (client
  * and node share it) samples its RSS. The clients generate their bytes as they

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/limits.js';
 import { encodeNetstring, NetstringDecoder, NetstringError, type NetstringEvent } from '../../src/qmqp/netstring.js';
 import { QmqpFormatError, QmqpRequestParser, type QmqpEvent } from '../../src/qmqp/request.js';
 
@@ -79,13 +80,29 @@ describe('NetstringDecoder', () => {
     expect(() => decode([Buffer.from(`6:abcdef,`)], 5)).toThrow(NetstringError);
   });
 
+  it('accepts a length of qmqp.maxLengthDigits digits and refuses one more digit (N and N+1), whatever the body limit', () => {
+    const feedLength = (digits: number): void => {
+      const d = new NetstringDecoder(Number.MAX_SAFE_INTEGER);
+      d.feed(Buffer.from(`${'9'.repeat(digits)}:`), () => false);
+    };
+    expect(() => feedLength(LIMITS.qmqp.maxLengthDigits)).not.toThrow();
+    let caught: unknown;
+    try {
+      feedLength(LIMITS.qmqp.maxLengthDigits + 1);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(NetstringError);
+    expect((caught as NetstringError).fault).toBe('toolong');
+  });
+
   it('encodes', () => {
     expect(encodeNetstring('Kok').toString()).toBe('3:Kok,');
     expect(encodeNetstring('').toString()).toBe('0:,');
   });
 });
 
-/** The example from protocols.md §1.1, as qmail-qmqpc builds it. */
+/** The example from qmqp.html (cr.yp.to/proto/qmqp.html), as qmail-qmqpc builds it. */
 const EXAMPLE = Buffer.from('65:19:Subject: hi\n\nhello\n,18:sender@example.org,16:rcpt@example.net,,', 'latin1');
 
 function parseAll(pieces: Buffer[], maxRecipients = 10): { message: string; events: QmqpEvent[] } {

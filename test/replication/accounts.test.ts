@@ -1,5 +1,5 @@
 /**
- * Embedded-directory changes in the replication stream (issue 5: "account
+ * Embedded-directory changes in the replication stream ("account
  * changes (users, aliases, passwords)"). Two spawned nodes; `roost user …` as
  * real processes on the primary (through its control socket), one made while
  * the primary was not yet running (journaled by the CLI itself), one user that

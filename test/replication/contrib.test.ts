@@ -1,7 +1,7 @@
 /**
  * The cluster-manager scripts in contrib/, called the way heartbeat v1,
  * keepalived and Pacemaker call them (arguments, OCF_RESKEY_* environment,
- * exit codes; protocols.md §5.4), against two real nodes.
+ * exit codes), against two real nodes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';

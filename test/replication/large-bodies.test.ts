@@ -1,5 +1,5 @@
 /**
- * Large message bodies over the replication link (issue 13 §5, protocol
+ * Large message bodies over the replication link (protocol
  * version 3): two spawned nodes, a 120 MB message streamed in over QMQP in
  * sync mode. The primary ships it in chunk frames read from the file, the
  * replica writes them to its spool directory and acknowledges only once the

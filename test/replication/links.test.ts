@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { roostProcess } from '../helpers/cli.js';
 import { FaultProxy } from './proxy.js';
-import { pop3Dele } from './pop3.js';
+import { pop3Dele } from '../helpers/pop3-client.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
 let pair: Pair | null = null;

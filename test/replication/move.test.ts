@@ -1,5 +1,5 @@
 /**
- * `roost account move` between the primaries of two pairs (issue 18 §3):
+ * `roost account move` between the primaries of two pairs:
  * two real nodes on loopback sharing replication.secret, QMQP deliveries
  * and an IMAP session changing flags on the account while it moves; then
  * the destination's store equals the source's (UIDVALIDITY, UIDs, modseqs,

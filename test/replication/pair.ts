@@ -13,6 +13,8 @@ import { controlRequest } from '../../src/cli/control-client.js';
 import type { NodePorts } from '../../src/node.js';
 import { makeTempDir, merge, type Overrides } from '../helpers/node.js';
 import { spawnNode, type SpawnedNode } from '../helpers/spawn.js';
+import { parseReply, qmqpPacket, qmqpRaw } from '../helpers/qmqp.js';
+import { taggedMessage } from '../helpers/messages.js';
 
 /**
  * A free port for a node that must keep it across restarts (its peer knows
@@ -157,38 +159,16 @@ export async function waitUntil(what: string, check: () => Promise<boolean> | bo
   }
 }
 
-const ns = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
-
-/** One QMQP delivery (one message per connection); resolves with the reply netstring's text, e.g. "Kok". */
-export function qmqpSend(port: number, message: Buffer, sender: string, recipients: string[], timeoutMs = 30_000): Promise<string> {
-  const inner = Buffer.concat([ns(message), ns(Buffer.from(sender)), ...recipients.map((r) => ns(Buffer.from(r)))]);
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => s.destroy(new Error('qmqp: timeout')), timeoutMs);
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    s.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('latin1');
-      const m = /^(\d+):([\s\S]*),$/.exec(text);
-      if (m) resolve(m[2]!);
-      else reject(new Error(`qmqp: no reply (${JSON.stringify(text)})`));
-    });
-    s.write(ns(inner));
-  });
+/** One QMQP delivery (one message per connection, test/helpers/qmqp.ts); resolves with the reply netstring's text, e.g. "Kok". */
+export async function qmqpSend(port: number, message: Buffer, sender: string, recipients: string[], timeoutMs = 30_000): Promise<string> {
+  const r = await qmqpRaw(port, [qmqpPacket(message, sender, recipients)], { timeoutMs });
+  const reply = parseReply(r.reply);
+  if (!reply) throw new Error('qmqp: no reply');
+  return reply.code + reply.text;
 }
 
-export function testMessage(i: number, tag: string, size = 600): Buffer {
-  const head = `From: sender@example.net\r\nTo: alice@example.org\r\nSubject: ${tag} ${i}\r\nMessage-ID: <${tag}-${i}@test.invalid>\r\n\r\n`;
-  const line = `line of ${tag} message ${i} `.padEnd(70, 'x') + '\r\n';
-  let body = '';
-  while (body.length + head.length < size) body += line;
-  return Buffer.from(head + body);
-}
+/** The replication tests' message builder (test/helpers/messages.ts). */
+export const testMessage = taggedMessage;
 
 /**
  * `clients` QMQP senders delivering back to back to `users` in turn until

@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { roostProcess } from '../helpers/cli.js';
 import { login } from '../imap/helpers/client.js';
-import { pop3Dele } from './pop3.js';
+import { pop3Dele } from '../helpers/pop3-client.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil, type PairNode } from './pair.js';
 
 const USER = 'quota@example.org';

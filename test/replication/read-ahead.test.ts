@@ -1,7 +1,7 @@
 /**
  * The primary reads delivered bodies ahead of the one it sends, bounded by
  * count (READ_AHEAD) and by bytes (LIMITS.replication.readAheadBytes), so a
- * run of 50 MB messages is read one at a time (issue 13 §5). Pure planning
+ * run of 50 MB messages is read one at a time. Pure planning
  * function, at N and N+1 of each bound.
  */
 import { describe, expect, it } from 'vitest';

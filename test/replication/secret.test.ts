@@ -51,6 +51,14 @@ describe('replication.secret strength', () => {
     expect(failure(withPeer({ secret: 'ab'.repeat(N) })).message).toMatch(/replication\.secret: too weak: only 2 different characters/);
   });
 
+  it('accepts replication.minSecretDistinctChars different characters and refuses one fewer', () => {
+    const d = LIMITS.replication.minSecretDistinctChars;
+    const spread = (distinct: number): string => 'abcdefghijklmnopqrstuvwxyz'.slice(0, distinct).repeat(N).slice(0, N);
+    expect(new Set(spread(d)).size).toBe(d);
+    expect(loaded(withPeer({ secret: spread(d) })).replication.secret).toBe(spread(d));
+    expect(failure(withPeer({ secret: spread(d - 1) })).message).toMatch(new RegExp(`replication\\.secret: too weak: only ${d - 1} different characters`));
+  });
+
   it('leaves the default config alone: no peer, no secret starts', () => {
     expect(loaded({}).replication).toMatchObject({ peer: '', secret: '', secret_file: '' });
   });

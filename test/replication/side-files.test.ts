@@ -1,5 +1,5 @@
 /**
- * The Maildir's side files follow the journal (issue 15): a Maildir with
+ * The Maildir's side files follow the journal: a Maildir with
  * Dovecot keywords (dovecot-keywords and letters a–z), a v2 `subscriptions`
  * file and UIDLs recorded from the old server's POP3 (`roost-pop3-uidls`)
  * is imported on the primary with `roost import`; after `roost promote` the

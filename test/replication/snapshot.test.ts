@@ -1,5 +1,5 @@
 /**
- * The bounded journal and the full resync by snapshot (issue 5): with a small
+ * The bounded journal and the full resync by snapshot: with a small
  * `journal_max_bytes`, a replica that is away while the primary takes mail,
  * flag changes, expunges, a MOVE into a new folder, a folder rename and a new
  * user falls out of the journal; the primary says so, and when the replica
@@ -149,7 +149,7 @@ describe('bounded journal and full resync by snapshot', () => {
     expect(pair.a.proc!.output()).toMatch(/snapshot sent; streaming the journal/);
     expect(pair.b.proc!.output()).toMatch(/snapshot installed; following the stream/);
     await verifyIdentical(pair);
-    // What the snapshot wrote on the replica (index images, Maildir files, accounts) is private (issue 13 §6).
+    // What the snapshot wrote on the replica (index images, Maildir files, accounts) is private.
     expect(looseModes(pair.b.dataDir)).toEqual([]);
 
     // The stream goes on after the snapshot.

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import { roostProcess } from '../helpers/cli.js';
-import { pop3Dele } from './pop3.js';
+import { pop3Dele } from '../helpers/pop3-client.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
 describe('sync-mode streaming between two real nodes', () => {

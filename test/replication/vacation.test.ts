@@ -1,5 +1,5 @@
 /**
- * The once-per-sender vacation memory across a failover (issue 14 §3): two
+ * The once-per-sender vacation memory across a failover: two
  * spawned nodes, Postfix's smtp-sink as the smarthost, the text set with
  * `roost user vacation set` on the primary. A sender answered by the old
  * primary is not answered again by the promoted replica; a new sender is.

@@ -1,5 +1,5 @@
 /**
- * Courier-IMAP's keywords (issue 15 §2): courierimapkeywords/:list and the
+ * Courier-IMAP's keywords: courierimapkeywords/:list and the
  * per-message update files are read when a Courier Maildir is taken in, so
  * the keywords come across as they do from Dovecot's dovecot-keywords.
  */

@@ -1,5 +1,5 @@
 /**
- * First open of a Maildir that has no index (issue 16 §4: pointed at, restored
+ * First open of a Maildir that has no index (pointed at, restored
  * from backup, written by another tool) against a brute-force reading of the
  * same files, and against `roost reindex` of the result: the same UIDs
  * (dovecot-uidlist where it names the file, then Dovecot's name order above
@@ -12,21 +12,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { account, open, tempDir } from './helpers.js';
+import { rng } from '../helpers/rng.js';
 
 const root = tempDir('roost-first-open-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-/** mulberry32: a seeded generator, so a failing round can be run again. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Expected {
   basename: string;

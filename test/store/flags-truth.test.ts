@@ -1,5 +1,5 @@
 /**
- * The index is the truth for flags; Maildir names follow it (issue 12).
+ * The index is the truth for flags; Maildir names follow it.
  * A STORE on every message of a large mailbox, its inverse while the
  * renames of the first are still running, body FETCHes (implicit \Seen,
  * RFC 3501 §6.4.5) and a restart must leave the index, SEARCH and the file

@@ -28,9 +28,8 @@ export async function open(root: string, watch = false, maxOpenIndexes?: number)
   return (await openStore({ dataDir: path.join(root, 'data'), mailDir: path.join(root, 'mail'), hostname: 'test.host', watch, maxOpenIndexes })) as StoreImpl;
 }
 
-export function message(subject: string, body = 'Hello\n'): Buffer {
-  return Buffer.from(`From: a@example.org\nTo: b@example.org\nSubject: ${subject}\n\n${body}`);
-}
+/** The store tests' message builder (test/helpers/messages.ts). */
+export { plainMessage as message } from '../helpers/messages.js';
 
 export async function deliver(store: Store, to: Account[], msg: Buffer) {
   const d = await store.createDraft();

@@ -1,4 +1,4 @@
-/** Dovecot's keyword letters and dovecot-keywords (issue 15 §2). */
+/** Dovecot's keyword letters and dovecot-keywords. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -172,7 +172,7 @@ describe('mailboxes', () => {
     expect(saved.uid).toBe(1);
     const cur = files(a.maildir, 'cur');
     expect(cur).toHaveLength(1);
-    // $Work is Dovecot keyword 0, letter a (issue 15 §2).
+    // $Work is Dovecot keyword 0, letter a.
     expect(cur[0]).toMatch(/:2,Sa$/);
     expect(fs.readFileSync(path.join(a.maildir, 'dovecot-keywords'), 'utf8')).toBe('0 $Work\n');
     expect(fs.statSync(path.join(a.maildir, 'cur', cur[0]!)).mtimeMs).toBe(date.getTime());

@@ -10,7 +10,8 @@ import {
   uniqueName,
   withSizes,
 } from '../../src/store/maildir/filename.js';
-import { decodeMUtf7, encodeMUtf7, folderDirName, nameFromFolderDir, normalizeMailboxName, safeFileName } from '../../src/store/maildir/names.js';
+import { folderDirName, nameFromFolderDir, normalizeMailboxName, safeFileName } from '../../src/store/maildir/names.js';
+import { decodeMailboxName, encodeMailboxName } from '../../src/imap/wire/utf7.js';
 import { LIMITS } from '../../src/limits.js';
 import { isRoostError } from '../../src/errors.js';
 
@@ -57,7 +58,7 @@ describe('mailbox names', () => {
     expect(normalizeMailboxName('inbox')).toBe('INBOX');
     expect(normalizeMailboxName('Inbox.Sub')).toBe('INBOX.Sub');
     expect(normalizeMailboxName('Archive.2024')).toBe('Archive.2024');
-    // Legal names (issue 15 §4: Dovecot and Courier keep them); LIST reads them as wildcards only in patterns.
+    // Legal names (Dovecot and Courier keep them); LIST reads them as wildcards only in patterns.
     expect(normalizeMailboxName('a*')).toBe('a*');
     expect(normalizeMailboxName('Percent 50%')).toBe('Percent 50%');
     const bad = ['', '.', '..', 'a..b', '.a', 'a.', 'a/b', 'x\u0001', 'x'.repeat(LIMITS.store.maxMailboxNameLength + 1), Array(LIMITS.store.maxMailboxDepth + 1).fill('a').join('.')];
@@ -75,13 +76,16 @@ describe('mailbox names', () => {
   });
 
   it('encodes modified UTF-7 as RFC 3501 §5.1.3', () => {
-    expect(encodeMUtf7('~peter/mail/台北/日本語')).toBe('~peter/mail/&U,BTFw-/&ZeVnLIqe-');
-    expect(encodeMUtf7('a&b')).toBe('a&-b');
-    expect(decodeMUtf7('~peter/mail/&U,BTFw-/&ZeVnLIqe-')).toBe('~peter/mail/台北/日本語');
-    expect(decodeMUtf7('a&-b')).toBe('a&b');
+    expect(encodeMailboxName('~peter/mail/台北/日本語')).toBe('~peter/mail/&U,BTFw-/&ZeVnLIqe-');
+    expect(encodeMailboxName('a&b')).toBe('a&-b');
+    expect(decodeMailboxName('~peter/mail/&U,BTFw-/&ZeVnLIqe-')).toBe('~peter/mail/台北/日本語');
+    expect(decodeMailboxName('a&-b')).toBe('a&b');
     expect(folderDirName('Entwürfe.Alt')).toBe('.Entw&APw-rfe.Alt');
     expect(nameFromFolderDir('.Entw&APw-rfe.Alt')).toBe('Entwürfe.Alt');
     expect(nameFromFolderDir('..roost-trash-1')).toBeNull();
+    // Only the canonical form names a mailbox: ".&AGE-" (an encoded "a") is not a second ".a".
+    expect(nameFromFolderDir('.&AGE-')).toBeNull();
+    expect(nameFromFolderDir('.a')).toBe('a');
   });
 
   it('makes safe, distinct index file names', () => {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addQuotaDelta, readMaildirSize } from '../../src/store/maildir/quota.js';
+import { addQuotaDelta, readMaildirSize, usage } from '../../src/store/maildir/quota.js';
+import { LIMITS } from '../../src/limits.js';
 import type { Account } from '../../src/accounts/directory.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-quota-'));
@@ -28,5 +29,24 @@ describe('maildirsize parsed incrementally', () => {
     expect(readMaildirSize(dir)).toMatchObject({ limitBytes: 2000, limitMessages: 10, bytes: 7, messages: 1, lines: 2 });
     fs.unlinkSync(file);
     expect(readMaildirSize(dir)).toBeNull();
+  });
+});
+
+describe('maildirsize size bound (store.maildirsizeMaxBytes)', () => {
+  /** A maildirsize claiming 500 bytes in 5 messages, padded with blanks to exactly `size` bytes, over an empty Maildir. */
+  function claimed(size: number): Account {
+    const md = fs.mkdtempSync(path.join(dir, 'size-'));
+    for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(md, sub));
+    const head = '1000000S\n500 5\n';
+    fs.writeFileSync(path.join(md, 'maildirsize'), `${head}0 0${' '.repeat(size - head.length - 4)}\n`);
+    expect(fs.statSync(path.join(md, 'maildirsize')).size).toBe(size);
+    return { id: md, address: 'u@x', login: 'u', maildir: md, quotaBytes: 1_000_000, quotaMessages: 0, maxMessageSize: 0, status: 'active' };
+  }
+
+  it('trusts a file one byte under the bound and recounts one of exactly the bound (README.maildirquota: 5120)', () => {
+    const n = LIMITS.store.maildirsizeMaxBytes;
+    expect(usage(claimed(n - 1))).toEqual({ bytes: 500, messages: 5 });
+    // The Maildir is empty: a recount finds nothing, whatever the file claimed.
+    expect(usage(claimed(n))).toEqual({ bytes: 0, messages: 0 });
   });
 });

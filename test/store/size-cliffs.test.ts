@@ -1,5 +1,5 @@
 /**
- * Issue 15 §1: no size cliffs, and a failed index rebuild never locks a user out.
+ * No size cliffs, and a failed index rebuild never locks a user out.
  *
  * 300,000 files in one folder take minutes to write and index on the shared
  * test machine, so the 300k-element code paths are driven as pure functions
@@ -16,7 +16,7 @@ import { parseUidList } from '../../src/store/maildir/uidlist-import.js';
 import { envelopeFields } from '../../src/store/mime/envelope.js';
 import { splitFields } from '../../src/store/mime/header.js';
 import { RawImap } from '../imap/helpers/client.js';
-import { RawClient } from '../pop3/helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { openStore } from '../../src/store/open.js';
 import { account, open, tempDir } from './helpers.js';

@@ -1,4 +1,4 @@
-/** Dovecot and Courier subscription files read on import (issue 15 §3). */
+/** Dovecot and Courier subscription files read on import. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,11 @@ describe('subscription files', () => {
 
   it('reads Dovecot version 1 and modified UTF-7 names', () => {
     expect(parseDovecotSubscriptions('INBOX\nWork.2024\n&AMk-t&AOk-\n')).toEqual(['INBOX', 'Work.2024', 'Été']);
+  });
+
+  it('takes a name that is not canonical modified UTF-7 as written (one codec, src/imap/wire/utf7.ts)', () => {
+    // "R&D-Team" is not a modified UTF-7 run ("D" is bad padding): the name stays as Dovecot 2.x wrote it, not "RTeam".
+    expect(parseDovecotSubscriptions('V\t2\n\nR&D-Team\n')).toEqual(['R&D-Team']);
   });
 
   it('reads Courier (INBOX. namespace, CRLF tolerated)', () => {

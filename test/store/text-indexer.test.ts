@@ -1,6 +1,5 @@
 /**
- * The full-text index is kept current without a search asking (issue 16
- * §3): a store opened with indexText indexes a mailbox that received mail,
+ * The full-text index is kept current without a search asking: a store opened with indexText indexes a mailbox that received mail,
  * and one a session opened with no index rows, in the background once it is
  * quiet. The queue of waiting mailboxes is bounded (LIMITS.store.ftsMaxQueued:
  * N wait, the N+1st pushes out the oldest).

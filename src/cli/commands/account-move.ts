@@ -1,6 +1,6 @@
 /**
- * `roost account move ADDRESS --to HOST` and `roost account purge ADDRESS`
- * (issue 18 §3): the running primary hands the account to another pair's
+ * `roost account move ADDRESS --to HOST` and `roost account purge ADDRESS`:
+ * the running primary hands the account to another pair's
  * primary (src/replication/move.ts) while it keeps serving, freezes it for
  * the last round, checks the copy as `roost verify` does, and prints the
  * mailHost change the directory needs. Progress on stderr (a line on a TTY,

@@ -1,7 +1,7 @@
 /**
  * `roost cluster status [--json]`: every pair of the cluster, node by node —
  * role, readiness, epoch, journal LSN, replica lag, accounts and mail_dir
- * disk use (issue 18 §4). The pairs are this node plus `cluster.hosts`: a
+ * disk use. The pairs are this node plus `cluster.hosts`: a
  * pair given by its nodes' admin listeners ("10.0.2.11:8025 10.0.2.12:8025")
  * is asked GET /health on each; a pair given only by its service address has
  * no admin listener to ask and is listed as such. This node answers over its

@@ -1,6 +1,6 @@
 /**
  * `roost import ADDRESS imap[s]://user@host[:port]`: copy a mailbox from a
- * running IMAP server (issue 15 §7). Every selectable folder, its messages
+ * running IMAP server. Every selectable folder, its messages
  * with flags, keywords and INTERNALDATE (RFC 3501 §2.3), and the LSUB
  * subscriptions (§6.3.9) come across; UIDVALIDITY and UIDs are kept for a
  * folder that is new in Roost (RFC 3501 §2.3.1.1), so clients keep their

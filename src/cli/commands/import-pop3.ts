@@ -1,6 +1,6 @@
 /**
  * `roost import ADDRESS imap://… --pop3 pop3[s]://user@host[:port]`: POP3
- * continuity from a server whose UIDLs Roost cannot compute (issue 15 §7).
+ * continuity from a server whose UIDLs Roost cannot compute.
  * The old server's POP3 listing (UIDL and LIST, RFC 1939 §7 and §5) is
  * matched to its IMAP INBOX (UID and RFC822.SIZE, RFC 3501 §6.4.5) and
  * recorded by UID (store/maildir/pop3-uidls.ts); Roost's POP3 answers those

@@ -1,5 +1,5 @@
 /**
- * Every `roost` command, in one table (STYLE.md habit 2). Adding a command is
+ * Every `roost` command, in one table. Adding a command is
  * one module plus one row here; main.ts builds the commander tree from it.
  */
 import type { CliCommand } from '../command.js';

@@ -1,6 +1,6 @@
 /**
- * `roost promote [--force]`: make the running replica the primary (DESIGN.md
- * "Replication and failover"). The node bumps its epoch durably, opens the
+ * `roost promote [--force]`: make the running replica the primary (README
+ * "Failover"). The node bumps its epoch durably, opens the
  * QMQP/IMAP/POP3 ports and answers once it serves; exit 0 then. It refuses
  * when it knows it is behind what the old primary acknowledged, unless
  * --force. Already primary: exit 0 (cluster managers retry; start is idempotent).

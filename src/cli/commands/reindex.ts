@@ -1,6 +1,6 @@
 /**
  * `roost reindex ADDRESS`: rebuild an account's index from its Maildir (in
- * the node when one runs), with progress on stderr (issue 15 §8).
+ * the node when one runs), with progress on stderr.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';

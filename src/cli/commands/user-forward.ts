@@ -1,7 +1,7 @@
 /**
  * `roost user forward add|del|list` and `roost user vacation set|off` on the
  * embedded directory: what qmail-ldap keeps in mailForwardingAddress and in
- * deliveryMode reply + mailReplyText (protocols.md §2.1). Forwards are kept
+ * deliveryMode reply + mailReplyText (qmail-ldap's QLDAPINSTALL). Forwards are kept
  * in addition to the Maildir copy. Changes are journaled and replicated like
  * every other account change (./user.ts change()).
  */

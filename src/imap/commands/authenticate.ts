@@ -16,9 +16,8 @@ export async function authenticateCommand(env: CommandEnv, cmd: CommandOf<'AUTHE
   if (!s.guard.allowPlaintext(s.secure, s.remoteAddress, s.peer.via !== null)) {
     return no('Plaintext authentication disallowed on non-secure connections', { name: 'PRIVACYREQUIRED' });
   }
-  const ir = cmd.args.initialResponse;
-  // The wire layer decoded the initial response; the exchange takes base64 ("=" for empty).
-  const step = exchange.start(ir === null ? null : ir.length === 0 ? '=' : ir.toString('base64'));
+  // The wire layer decoded the initial response (decodeBase64, "=" as empty); the exchange takes the bytes.
+  const step = exchange.start(cmd.args.initialResponse);
   return advance(env, exchange, step);
 }
 

@@ -2,9 +2,9 @@
 import type { CommandOf } from '../wire/types.js';
 import type { CommandEnv, CommandResult } from '../command.js';
 import { ok } from '../command.js';
+import { LIMITS } from '../../limits.js';
 
-/** RFC 2971 §3.3: at most 30 pairs, field names up to 30 octets, values up to 1024. */
-const MAX_PAIRS = 30;
+const MAX_PAIRS = LIMITS.imap.maxIdPairs;
 
 export async function idCommand(env: CommandEnv, cmd: CommandOf<'ID'>): Promise<CommandResult> {
   const params = cmd.args.params;

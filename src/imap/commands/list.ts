@@ -1,6 +1,6 @@
 /**
- * LIST, LSUB (RFC 3501 §6.3.8, §6.3.9) and XLIST (Gmail's, for Outlook 2013,
- * protocols.md §6.8). Wildcards: `*` matches anything, `%` anything but the
+ * LIST, LSUB (RFC 3501 §6.3.8, §6.3.9) and XLIST (Gmail's; Outlook 2013 reads
+ * special use from XLIST only). Wildcards: `*` matches anything, `%` anything but the
  * separator. Attributes: \Noselect for parents that exist only through their
  * children, \HasChildren/\HasNoChildren (RFC 3348), special-use (RFC 6154 —
  * returned on every LIST, as Dovecot does), XLIST's \Inbox and its names

@@ -76,8 +76,7 @@ export class MailboxCache<V> {
 /** Rough per-entry bookkeeping (Map slot, object header) counted against the budget. */
 const ENTRY_OVERHEAD = 64;
 
-/** Byte budget for rendered structure text (about 100,000 messages' envelopes and structures). */
-const STRUCTURE_TEXT_BYTES = 64 * 1024 * 1024;
+const STRUCTURE_TEXT_BYTES = LIMITS.tuning.structureTextCacheBytes;
 
 const textsSize = (t: StructureTexts): number => (t.envelope?.length ?? 0) + (t.body?.length ?? 0) + (t.bodystructure?.length ?? 0);
 

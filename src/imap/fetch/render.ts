@@ -1,9 +1,8 @@
 /**
  * Rendering one message's FETCH response (RFC 3501 §7.4.2). Metadata items
  * are strings built from the index record; BODY[section] literals stream
- * from the Maildir file through Output, which waits for 'drain' (STYLE.md
- * habit 3), so a 50 MB body never sits in memory. Bare LFs in stored files
- * are sent as CRLF (the sizes in the index already count them so).
+ * from the Maildir file through Output, which waits for 'drain', so a 50 MB
+ * body never sits in memory. Bare LFs in stored files are sent as CRLF (the sizes in the index already count them so).
  */
 import type { MessageFile } from '../../store/store.js';
 import type { MessageRecord } from '../../store/types.js';

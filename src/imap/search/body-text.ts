@@ -18,10 +18,8 @@ import type { MimePart, MimeTree } from '../../store/mime/types.js';
 import type { WorkBudget } from '../../work/budget.js';
 import type { MatchRun } from './matcher.js';
 
-/** Bytes of a part read, and transfer-decoded, at once. */
-const WINDOW = 256 * 1024;
-/** Characters folded and matched per slice step. */
-const FEED = 64 * 1024;
+const WINDOW = LIMITS.tuning.searchWindowBytes;
+const FEED = LIMITS.tuning.searchFeedChars;
 
 /** Bytes [start, end) of the message (a short read means the file ends there). */
 export type ByteSource = (start: number, end: number) => Promise<Buffer>;

@@ -45,6 +45,7 @@ import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cach
 import { WorkBudget } from '../../work/budget.js';
 import { matchBodyText, type ByteSource } from './body-text.js';
 import { NeedleSet, type MatchRun } from './matcher.js';
+import { LIMITS } from '../../limits.js';
 
 /** The strings a prepared program matches, per text they look at. */
 interface Needles {
@@ -58,10 +59,8 @@ interface Needles {
   readonly addresses: ReadonlyMap<string, NeedleSet>;
 }
 
-/** Messages up to this size are read whole for BODY/TEXT; bigger ones in windows (search/body-text.ts). */
-const WHOLE_READ_MAX = 1024 * 1024;
-/** Characters of header text matched per slice step. */
-const TEXT_CHUNK = 256 * 1024;
+const WHOLE_READ_MAX = LIMITS.tuning.searchWholeReadMaxBytes;
+const TEXT_CHUNK = LIMITS.tuning.searchHeaderChunkChars;
 
 /** Per-message data loaded on demand and shared by all keys of one message. */
 class MessageData {
@@ -215,13 +214,10 @@ class MessageData {
 
 const NONE: readonly string[] = [];
 
-/** Bytes read to find the end of a header without the stored structure. */
-const HEAD_PROBE = 8192;
-/** Messages evaluated at once when keys read files (the file system works in parallel). */
-const PARALLEL = 16;
+const HEAD_PROBE = LIMITS.tuning.searchHeadProbeBytes;
+const PARALLEL = LIMITS.tuning.searchParallel;
 
-/** Messages whose stored search fields are read from the index in one query. */
-const STORED_PAGE = 512;
+const STORED_PAGE = LIMITS.tuning.searchStoredPage;
 
 /** Calendar day (yyyymmdd) of an instant read in UTC. */
 const utcDay = (ms: number): number => {
@@ -448,7 +444,7 @@ function collectNeedles(prog: SearchKey): { needles: Needles; size: number } {
     size++;
     switch (k.key) {
       case 'AND':
-        // A loop, not push(...operands): no spread of a client-sized list into arguments (issue 15 §1).
+        // A loop, not push(...operands): no spread of a client-sized list into arguments.
         for (const o of k.operands) stack.push(o);
         break;
       case 'OR':

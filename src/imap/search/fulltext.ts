@@ -9,13 +9,9 @@
 import type { MailboxHandle } from '../../store/store.js';
 import type { SearchKey } from '../wire/types.js';
 import type { WorkBudget } from '../../work/budget.js';
+import { LIMITS } from '../../limits.js';
 
-/**
- * Index queries per command: a few required strings narrow the candidates
- * about as well as thousands would, and each query is a synchronous SQLite
- * call, so a program of 4,000 BODY keys asks about the first few only.
- */
-const MAX_QUERIES = 8;
+const MAX_QUERIES = LIMITS.tuning.searchIndexQueries;
 
 /** The keys that must hold: operands of the top-level AND, nested ANDs flattened. */
 export function conjuncts(k: SearchKey, out: SearchKey[]): SearchKey[] {

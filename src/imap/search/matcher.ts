@@ -12,9 +12,9 @@
  * either way (a tail is kept for indexOf, the automaton's state carries).
  */
 import type { WorkBudget } from '../../work/budget.js';
+import { LIMITS } from '../../limits.js';
 
-/** Needles searched one by one with indexOf; more use the automaton. */
-const INDEXOF_MAX = 8;
+const INDEXOF_MAX = LIMITS.tuning.searchIndexOfMax;
 
 /** The needles of one text source (body, header text, a field), prepared once per command. */
 export class NeedleSet {

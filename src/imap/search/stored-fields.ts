@@ -14,9 +14,9 @@ import type { MailboxHandle, StoredFieldsNeedle } from '../../store/store.js';
 import type { SearchKey } from '../wire/types.js';
 import type { WorkBudget } from '../../work/budget.js';
 import { conjuncts } from './fulltext.js';
+import { LIMITS } from '../../limits.js';
 
-/** Strings per narrowing query: a few narrow about as well as many, and the query stays small. */
-const MAX_NEEDLES = 8;
+const MAX_NEEDLES = LIMITS.tuning.searchNarrowingNeedles;
 
 /** Is `k` (a single key, not AND/OR/NOT) answered from the stored fields? */
 export function storedKey(k: SearchKey): boolean {

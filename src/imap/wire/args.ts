@@ -1,7 +1,7 @@
 /**
  * The argument cursor and the value grammar every command parser shares
  * (RFC 3501 §9 unless noted: tag, number, mod-sequence, sequence set,
- * mailbox name, flag, date-time, base64). Every refusal is a `ParseError`
+ * mailbox name, flag, date-time). Every refusal is a `ParseError`
  * whose message is sent as the BAD (or NO) text, so it names what was wrong.
  */
 import { decodeMailboxName, Utf7Error } from './utf7.js';
@@ -211,9 +211,3 @@ export function parseDateTime(s: string): Date {
   return new Date(Date.UTC(year, month - 1, day, hh, mi, ss) - offset * 60_000);
 }
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Strict base64 (RFC 4648 §4) as SASL needs it; null if invalid. */
-export function decodeBase64Strict(text: string): Buffer | null {
-  return BASE64_RE.test(text) ? Buffer.from(text, 'base64') : null;
-}

@@ -11,9 +11,9 @@
  */
 import { encodeMailboxName } from './utf7.js';
 import type { AtomValue, FetchItem, ImapValue, RawValue, ResponseCode, ResponseStatus } from './types.js';
+import { LIMITS } from '../../limits.js';
 
-/** Longest string sent quoted; longer ones go as literals. */
-export const MAX_QUOTED_LENGTH = 1024;
+export const MAX_QUOTED_LENGTH = LIMITS.tuning.imapMaxQuotedLength;
 
 const CRLF = Buffer.from('\r\n');
 

@@ -1,5 +1,5 @@
 /**
- * Tokens → typed `Command` (STYLE.md habit 1). Grammar references are to
+ * Tokens → typed `Command`. Grammar references are to
  * RFC 3501 §9 unless noted. Every refusal is a `ParseError` whose message is
  * sent as the BAD (or NO) text, so it names what was wrong.
  *
@@ -10,7 +10,8 @@
  * parse-mailbox.ts, search programs / SORT / THREAD in parse-search.ts.
  */
 import { LIMITS } from '../../limits.js';
-import { Args, flagList, decodeBase64Strict, parseDateTime, parseModseq, ParseError, tagOf } from './args.js';
+import { decodeBase64 } from '../../net/auth-guard.js';
+import { Args, flagList, parseDateTime, parseModseq, ParseError, tagOf } from './args.js';
 import { parseImapUrl } from './imap-url.js';
 import { statusItems } from './parse-mailbox.js';
 import type {
@@ -94,7 +95,7 @@ export function idArgs(a: Args): IdArgs {
   if (t.type !== 'list') throw new ParseError('Invalid ID parameters: expected NIL or a list');
   // RFC 2971 §3.3: at most 30 field-value pairs.
   if (t.items.length % 2 !== 0) throw new ParseError('ID parameter list must hold field-value pairs');
-  if (t.items.length > 60) throw new ParseError('Too many ID parameters (at most 30 pairs)');
+  if (t.items.length > 2 * LIMITS.imap.maxIdPairs) throw new ParseError(`Too many ID parameters (at most ${LIMITS.imap.maxIdPairs} pairs)`);
   const params: (readonly [string, string | null])[] = [];
   for (let i = 0; i < t.items.length; i += 2) {
     const k = t.items[i]!;
@@ -113,7 +114,7 @@ export function authenticateArgs(a: Args): AuthenticateArgs {
   if (!a.done) {
     // RFC 4959 §3: "=" is an empty initial response.
     const text = a.astring('initial response').toString('latin1');
-    initialResponse = text === '=' ? Buffer.alloc(0) : decodeBase64Strict(text);
+    initialResponse = text === '=' ? Buffer.alloc(0) : decodeBase64(text);
     if (initialResponse === null) throw new ParseError('Invalid base64 in initial response');
   }
   a.end();

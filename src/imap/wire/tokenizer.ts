@@ -1,5 +1,5 @@
 /**
- * The resumable IMAP command reader (STYLE.md habits 1, 3, 8).
+ * The resumable IMAP command reader.
  *
  * Bytes are pushed as they arrive; `next()` hands out one event at a time
  * (see `WireEvent` in types.ts). The reader never holds more than one

@@ -1,6 +1,6 @@
 /**
- * The typed seam between the IMAP wire layer and the command modules
- * (STYLE.md habit 1): `CommandReader` (tokenizer.ts) turns bytes into
+ * The typed seam between the IMAP wire layer and the command modules:
+ * `CommandReader` (tokenizer.ts) turns bytes into
  * `WireEvent`s carrying a typed `Command`; command modules never see bytes or
  * token arrays. Responses go the other way through `ImapValue` and the
  * helpers in encoder.ts.

@@ -1,6 +1,6 @@
 /**
  * The command shape and the argument parsers the POP3 handlers share
- * (STYLE.md habit 1: arguments are parsed at the edge into typed values).
+ * (arguments are parsed at the edge into typed values).
  */
 import type { CommandSession } from '../session-api.js';
 

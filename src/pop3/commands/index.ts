@@ -1,5 +1,5 @@
 /**
- * THE POP3 command table (STYLE.md habit 2): each command names the states it
+ * THE POP3 command table: each command names the states it
  * is valid in, parses its argument text into typed arguments, and runs. The
  * session refuses a command in the wrong state before parsing it. Adding a
  * command = one handler + one row here.

@@ -45,20 +45,13 @@ import { LIMITS } from '../../limits.js';
 import { decodedHeaders, textForSearch } from '../mime/decode.js';
 import type { MimePart, MimeTree } from '../mime/types.js';
 
-/** Open FTS databases kept per process (least recently used is closed beyond this). */
-export const MAX_OPEN_FTS = 64;
-/** Messages read and decoded at once while catching up (the file system works in parallel). */
-const PARALLEL = 16;
-/** Catch-up commits every this many messages, so a reader never waits long behind a big backlog. */
-const BATCH = 64;
-/** Longest rest between background batches (ms). */
-const BACKGROUND_PAUSE_MAX_MS = 200;
-/** Missing messages indexed inside a query; more go to the background and the query scans. */
-export const INLINE_MAX = 500;
-/** Characters inserted per transaction; the event loop runs between transactions. */
-const INSERT_GROUP_CHARS = 256 * 1024;
-/** Characters of a needle the index is asked about: a text holding the needle holds its start, and the query stays small. */
-const QUERY_MAX_CHARS = 64;
+export const MAX_OPEN_FTS = LIMITS.tuning.ftsOpenDatabases;
+const PARALLEL = LIMITS.tuning.ftsParallelReads;
+const BATCH = LIMITS.tuning.ftsCommitBatch;
+const BACKGROUND_PAUSE_MAX_MS = LIMITS.tuning.ftsPauseMaxMs;
+export const INLINE_MAX = LIMITS.tuning.ftsInlineMax;
+const INSERT_GROUP_CHARS = LIMITS.tuning.ftsInsertGroupChars;
+const QUERY_MAX_CHARS = LIMITS.tuning.ftsQueryMaxChars;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -331,6 +324,11 @@ export class FullTextIndex {
     })();
   }
 
+  /** No search or background job is using the database (it may be closed without cutting one short). */
+  get idle(): boolean {
+    return this.running.size === 0 && this.background.size === 0;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -363,6 +361,14 @@ export class FullTextIndexes {
     return idx;
   }
 
+  /** Close an account's index when nothing uses it (the account left the store's LRU); the file stays. */
+  release(accountId: string): void {
+    const idx = this.open.get(accountId);
+    if (!idx?.idle) return;
+    idx.close();
+    this.open.delete(accountId);
+  }
+
   close(): void {
     for (const idx of this.open.values()) idx.close();
     this.open.clear();
@@ -382,6 +388,11 @@ export function fullTextFor(store: { readonly opts: { readonly dataDir: string }
 export function closeFullText(store: object): void {
   perStore.get(store)?.close();
   perStore.delete(store);
+}
+
+/** Close one account's FTS database if open and idle (its index was closed); a later search opens it again. */
+export function releaseFullText(store: object, accountId: string): void {
+  perStore.get(store)?.release(accountId);
 }
 
 /** Can the trigram index answer this needle (at least three characters)? */

@@ -1,5 +1,5 @@
 /**
- * One account's index (DESIGN.md "The store"): SQLite in WAL mode with
+ * One account's index: SQLite in WAL mode with
  * synchronous=NORMAL. That is safe because the index is a cache: everything
  * in it is either in the journal (durable at each commit, replayed at open from
  * `applied_lsn`) or recoverable from the Maildir.
@@ -157,33 +157,33 @@ export class IndexDb {
       getMessage: p('SELECT * FROM messages WHERE mailbox = ? AND uid = ?'),
       byBasename: p('SELECT * FROM messages WHERE mailbox = ? AND basename = ?'),
       updateFlags: p('UPDATE messages SET flags = ?, modseq = ?, filename = ?, state = ? WHERE mailbox = ? AND uid = ?'),
-      markExpunged: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid = ? AND state <> 2'),
+      markExpunged: p(`UPDATE messages SET state = ${STATE_UNLINK} WHERE mailbox = ? AND uid = ? AND state <> ${STATE_UNLINK}`),
       deleteMessage: p('DELETE FROM messages WHERE mailbox = ? AND uid = ?'),
       deleteStructure: p('DELETE FROM structures WHERE mailbox = ? AND uid = ?'),
       deleteSearchFields: p('DELETE FROM search_fields WHERE mailbox = ? AND uid = ?'),
       deleteSortKeys: p('DELETE FROM sort_keys WHERE mailbox = ? AND uid = ?'),
       flagsRange: p(
-        'UPDATE messages SET flags = ?, modseq = ?, state = 1 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2 AND modseq < ?',
+        `UPDATE messages SET flags = ?, modseq = ?, state = ${STATE_RENAME} WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> ${STATE_UNLINK} AND modseq < ?`,
       ),
-      expungeRange: p('UPDATE messages SET state = 2 WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> 2'),
+      expungeRange: p(`UPDATE messages SET state = ${STATE_UNLINK} WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> ${STATE_UNLINK}`),
       setFilenames: p('UPDATE messages SET filename = ?, disk_name = ?, renaming = NULL WHERE mailbox = ? AND uid = ?'),
-      pendingMailboxes: p('SELECT DISTINCT mailbox FROM messages WHERE state <> 0').pluck(),
-      pendingPage: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? AND state <> 0 ORDER BY uid LIMIT ?'),
-      hasPending: p('SELECT 1 FROM messages WHERE state <> 0 LIMIT 1').pluck(),
+      pendingMailboxes: p(`SELECT DISTINCT mailbox FROM messages WHERE state <> ${STATE_OK}`).pluck(),
+      pendingPage: p(`SELECT * FROM messages WHERE mailbox = ? AND uid > ? AND state <> ${STATE_OK} ORDER BY uid LIMIT ?`),
+      hasPending: p(`SELECT 1 FROM messages WHERE state <> ${STATE_OK} LIMIT 1`).pluck(),
       setRenaming: p('UPDATE messages SET renaming = ? WHERE mailbox = ? AND uid = ?'),
       renamedTo: p(
         `UPDATE messages SET disk_name = ?, renaming = NULL, filename = CASE WHEN flags = ? THEN ? ELSE filename END,
-           state = CASE WHEN state = 2 THEN 2 WHEN flags = ? THEN 0 ELSE 1 END WHERE mailbox = ? AND uid = ?`,
+           state = CASE WHEN state = ${STATE_UNLINK} THEN ${STATE_UNLINK} WHEN flags = ? THEN ${STATE_OK} ELSE ${STATE_RENAME} END WHERE mailbox = ? AND uid = ?`,
       ),
       moveMessages: p('UPDATE messages SET mailbox = ? WHERE mailbox = ?'),
       moveStructures: p('UPDATE structures SET mailbox = ? WHERE mailbox = ?'),
       moveSearchFields: p('UPDATE search_fields SET mailbox = ? WHERE mailbox = ?'),
       moveSortKeys: p('UPDATE sort_keys SET mailbox = ? WHERE mailbox = ?'),
       loadMessages: p(
-        'SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> 2 ORDER BY uid',
+        `SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK} ORDER BY uid`,
       ).raw(true),
       allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
-      keptRows: p('SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> 2').raw(true),
+      keptRows: p(`SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK}`).raw(true),
       getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
       setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
       setSortKeys: p('INSERT OR REPLACE INTO sort_keys (mailbox, uid, json) VALUES (?, ?, ?)'),
@@ -194,12 +194,12 @@ export class IndexDb {
       setSearchFields: p('INSERT OR REPLACE INTO search_fields (mailbox, uid, fields, addresses) VALUES (?, ?, ?, ?)'),
       fillSearchFields: p(
         `INSERT OR IGNORE INTO search_fields (mailbox, uid, fields, addresses)
-         SELECT mailbox, uid, ?, ? FROM messages WHERE mailbox = ? AND uid = ? AND state <> 2`,
+         SELECT mailbox, uid, ?, ? FROM messages WHERE mailbox = ? AND uid = ? AND state <> ${STATE_UNLINK}`,
       ),
       getSnapshot: p('SELECT data FROM snapshots WHERE mailbox = ? AND uidvalidity = ? AND uidnext = ? AND modseq = ?').pluck(),
       setSnapshot: p('INSERT OR REPLACE INTO snapshots (mailbox, uidvalidity, uidnext, modseq, data) VALUES (?, ?, ?, ?, ?)'),
       dropSnapshot: p('DELETE FROM snapshots WHERE mailbox = ?'),
-      usage: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> 2'),
+      usage: p(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> ${STATE_UNLINK}`),
     };
   }
 

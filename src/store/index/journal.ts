@@ -1,5 +1,5 @@
 /**
- * The change journal (STYLE.md habit 6): one SQLite database per node in WAL
+ * The change journal: one SQLite database per node in WAL
  * mode. Every store change appends records here first; a record counts once
  * its transaction is committed AND the WAL is on stable storage. Several
  * processes (server, `roost deliver`) may append: SQLite's locking

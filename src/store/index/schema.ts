@@ -1,6 +1,6 @@
 /**
  * SQLite schemas of the store: the global change journal and the per-account
- * index (DESIGN.md "The store"). Versioned through `PRAGMA user_version`.
+ * index. Versioned through `PRAGMA user_version`.
  */
 
 export const JOURNAL_VERSION = 1;

@@ -1,5 +1,5 @@
 /**
- * Courier-IMAP's keywords (issue 15 §2), read when a Courier Maildir is
+ * Courier-IMAP's keywords, read when a Courier Maildir is
  * taken in (import, reindex), so `$Label1`, `$Junk`… survive a move from
  * Courier as they do from Dovecot (keyword-letters.ts). Courier keeps them
  * beside the folder, not in the file names:

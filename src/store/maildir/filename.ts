@@ -1,5 +1,5 @@
 /**
- * Maildir file names (protocols.md §3.2): `TIME.M<usec>P<pid>Q<n>.HOST,S=<size>,W=<vsize>:2,<FLAGS>`.
+ * Maildir file names (cr.yp.to/proto/maildir.html; Dovecot's S=/W= and M/P/Q parts): `TIME.M<usec>P<pid>Q<n>.HOST,S=<size>,W=<vsize>:2,<FLAGS>`.
  *
  * The unique part follows djb's maildir.html pieces (M microseconds, P pid,
  * Q deliveries by this process) so names sort by time the way Dovecot sorts

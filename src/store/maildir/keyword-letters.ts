@@ -1,5 +1,5 @@
 /**
- * Dovecot's Maildir keywords (issue 15 §2): a folder's `dovecot-keywords`
+ * Dovecot's Maildir keywords: a folder's `dovecot-keywords`
  * file numbers its keywords, one "<index> <name>" per line, and the info
  * part of a file name ("…:2,Sab") carries letter a for index 0 up to z for
  * index 25. Keywords past the 26th have no letter (Dovecot keeps them in its

@@ -1,6 +1,6 @@
 /**
  * Mailbox names: validation of the Unicode names the store API takes, and
- * their Maildir++ directory names (protocols.md §3.3, §6.4).
+ * their Maildir++ directory names (Maildir++ layout; RFC 3501 §5.1.3).
  *
  * API names use "." as hierarchy separator and "INBOX" (any case) for the
  * root. On disk, folder "A.B" is `<maildir>/.A.B`, each component written in
@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { LIMITS } from '../../limits.js';
 import { RoostError } from '../../errors.js';
+// The one modified UTF-7 codec (strict: only the canonical form decodes, so two directories never name one mailbox).
+import { decodeMailboxName, encodeMailboxName } from '../../imap/wire/utf7.js';
 
 export const INBOX = 'INBOX';
 
@@ -47,7 +49,7 @@ export function mailboxDir(maildir: string, name: string): string {
 }
 
 export function folderDirName(name: string): string {
-  return '.' + name.split('.').map(encodeMUtf7).join('.');
+  return '.' + name.split('.').map(encodeMailboxName).join('.');
 }
 
 /**
@@ -69,7 +71,7 @@ export function folderDirProblem(dir: string): string | null {
   if (!dir.startsWith('.') || dir.startsWith('..') || dir.length < 2) return 'not a Maildir++ folder name';
   let name: string;
   try {
-    name = dir.slice(1).split('.').map(decodeMUtf7).join('.');
+    name = dir.slice(1).split('.').map(decodeMailboxName).join('.');
   } catch {
     return 'not valid modified UTF-7 (RFC 3501 §5.1.3)';
   }
@@ -85,46 +87,11 @@ export function folderDirProblem(dir: string): string | null {
 export function nameFromFolderDir(dir: string): string | null {
   if (!dir.startsWith('.') || dir.startsWith('..') || dir.length < 2) return null;
   try {
-    const name = dir.slice(1).split('.').map(decodeMUtf7).join('.');
+    const name = dir.slice(1).split('.').map(decodeMailboxName).join('.');
     return normalizeMailboxName(name);
   } catch {
     return null;
   }
-}
-
-/** Modified UTF-7 (RFC 3501 §5.1.3): printable ASCII as is, "&" as "&-", the rest as UTF-16BE base64 with "," for "/". */
-export function encodeMUtf7(s: string): string {
-  let out = '';
-  let pending: number[] = [];
-  const flush = (): void => {
-    if (pending.length === 0) return;
-    const buf = Buffer.alloc(pending.length * 2);
-    pending.forEach((u, i) => buf.writeUInt16BE(u, i * 2));
-    out += '&' + buf.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
-    pending = [];
-  };
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x20 && c <= 0x7e) {
-      flush();
-      out += c === 0x26 ? '&-' : s[i];
-    } else {
-      pending.push(c);
-    }
-  }
-  flush();
-  return out;
-}
-
-export function decodeMUtf7(s: string): string {
-  return s.replace(/&([^-]*)-/g, (_m, b64: string) => {
-    if (b64 === '') return '&';
-    const buf = Buffer.from(b64.replace(/,/g, '/'), 'base64');
-    if (buf.length % 2 !== 0) throw new Error('bad modified UTF-7');
-    let r = '';
-    for (let i = 0; i < buf.length; i += 2) r += String.fromCharCode(buf.readUInt16BE(i));
-    return r;
-  });
 }
 
 /** Ancestors of a name: "A.B.C" → ["A", "A.B"]. */

@@ -1,6 +1,6 @@
 /**
  * UIDLs another POP3 server answered, kept so Roost answers the same ones
- * (issue 15 §7, RFC 1939 §7): for a source whose UIDL form Roost cannot
+ * (RFC 1939 §7): for a source whose UIDL form Roost cannot
  * compute (Dovecot's %g or %m, a vendor's own), `roost import … --pop3`
  * fetches its UIDL list and records it here by INBOX UID. The file lives in
  * the Maildir root (INBOX) as `roost-pop3-uidls`:

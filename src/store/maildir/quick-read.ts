@@ -1,5 +1,5 @@
 /**
- * Small message files read on the main thread (issue 16 §1). Through the
+ * Small message files read on the main thread. Through the
  * thread pool, open, read and close of a 4 KB file are three round trips
  * that each cost more main-thread time than the system call itself (the
  * request hand-off and wake-ups: a POP3 download profile showed about a

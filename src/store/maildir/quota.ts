@@ -1,5 +1,5 @@
 /**
- * Maildir++ quota (protocols.md §3.4; Courier README.maildirquota, qmail-ldap
+ * Maildir++ quota (Courier README.maildirquota, qmail-ldap
  * maildir++.c). `maildirsize` in the Maildir root: line 1 the limits
  * `<bytes>S,<count>C`, then `<bytes> <count>` delta lines. Kept only for
  * accounts with a limit, as qmail-ldap and Dovecot do.
@@ -8,11 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Account } from '../../accounts/directory.js';
 import { parseName } from './filename.js';
+import { LIMITS } from '../../limits.js';
 
-/** Recount when the file grows past this (Courier / qmail-ldap / Dovecot). */
-const MAX_FILE_SIZE = 5120;
-/** A small, fresh file is trusted even when a delivery would exceed the quota. */
-const FRESH_SECONDS = 900;
+const MAX_FILE_SIZE = LIMITS.store.maildirsizeMaxBytes;
 
 export interface MaildirSize {
   limitBytes: number;
@@ -53,8 +51,7 @@ interface Parsed {
   lines: number;
 }
 const parsed = new Map<string, Parsed>();
-/** Accounts whose parse we remember (Map order = insertion; oldest dropped first). */
-const MAX_PARSED = 10_000;
+const MAX_PARSED = LIMITS.tuning.quotaParsedAccounts;
 
 export function readMaildirSize(maildir: string): MaildirSize | null {
   const file = path.join(maildir, 'maildirsize');
@@ -172,8 +169,8 @@ export function recalculate(a: Account): MaildirSize {
 }
 
 /**
- * Would adding this much exceed the quota? Applies the recount rules of
- * §3.4: missing file, file ≥ 5120 bytes or changed limits → recount; over
+ * Would adding this much exceed the quota? Applies README.maildirquota's
+ * recount rules: missing file, file ≥ 5120 bytes or changed limits → recount; over
  * quota → recount unless the file is small (≤ 2 lines) and under 15 minutes old.
  */
 export function wouldExceed(a: Account, addBytes: number, addMessages: number): boolean {
@@ -185,7 +182,7 @@ export function wouldExceed(a: Account, addBytes: number, addMessages: number): 
   const over = (s: MaildirSize): boolean =>
     (a.quotaBytes > 0 && s.bytes + addBytes > a.quotaBytes) || (a.quotaMessages > 0 && s.messages + addMessages > a.quotaMessages);
   if (!over(q)) return false;
-  const fresh = q.lines <= 2 && Date.now() - q.mtimeMs < FRESH_SECONDS * 1000;
+  const fresh = q.lines <= 2 && Date.now() - q.mtimeMs < LIMITS.store.maildirsizeFreshMs;
   if (!fresh) q = recalculate(a);
   return over(q);
 }
@@ -193,7 +190,7 @@ export function wouldExceed(a: Account, addBytes: number, addMessages: number): 
 /**
  * Append a delta line (O_APPEND, as qmail-ldap and Courier do); no file =
  * quota not kept. No fsync, unlike qmail-ldap: maildirsize is a cache of the
- * Maildir's usage (protocols.md §3.4 recount rules), the journal and the
+ * Maildir's usage (README.maildirquota recount rules), the journal and the
  * index are the truth, and a line lost to a power cut only makes the next
  * over-quota check recount.
  */

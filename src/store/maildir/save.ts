@@ -1,5 +1,5 @@
 /**
- * Writing message files (protocols.md §3.1): the spool draft, and placing a
+ * Writing message files (maildir(5)): the spool draft, and placing a
  * finished draft into a Maildir's tmp/ so the commit can rename it into new/
  * or cur/.
  *
@@ -23,7 +23,7 @@ import { countBareLf } from './scan.js';
 /**
  * A small message is also kept in memory, for the replication ship cache
  * (up to LIMITS.replication.shipCacheMaxMessage); nothing else needs the
- * bytes, since the MIME structure is built while they stream (issue 13 §5).
+ * bytes, since the MIME structure is built while they stream.
  */
 const KEEP_IN_MEMORY = LIMITS.replication.shipCacheMaxMessage;
 
@@ -366,7 +366,7 @@ export function ensureMaildir(dir: string, isFolder: boolean): void {
  * than 36 hours whoever wrote them (maildir(5)). A live process's files —
  * another Roost process delivering right now — are left alone.
  */
-export function cleanLeftovers(dir: string, maxAgeMs = 36 * 3600 * 1000): number {
+export function cleanLeftovers(dir: string, maxAgeMs = LIMITS.store.tmpMaxAgeMs): number {
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -59,7 +59,7 @@ const CHUNK = LIMITS.store.readChunkBytes;
 /**
  * One read buffer for the bare-LF counts: recovery reads thousands of found
  * files in one step, and a fresh 64 KiB buffer per file was a tenth of a
- * first open's time (issue 16 §4). Safe because nothing keeps what it reads
+ * first open's time. Safe because nothing keeps what it reads
  * and nothing in between yields.
  */
 let countBuffer: Buffer | null = null;
@@ -87,7 +87,7 @@ function readChunks(file: string, each: (chunk: Buffer) => void): void {
 /**
  * Read a found file: size, W= (counting bare LFs when the name lacks it),
  * mtime. Its bytes are not kept: a mailbox of found files would otherwise
- * be held whole in memory (issue 13 §5). A name with W= costs one stat; one
+ * be held whole in memory. A name with W= costs one stat; one
  * without it is opened once and its size and mtime taken from the open file.
  */
 export function readFound(dir: string, f: DiskFile): FoundMessage | null {

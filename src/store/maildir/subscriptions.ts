@@ -1,5 +1,5 @@
 /**
- * Subscriptions other servers left in a Maildir++ (issue 15 §3), read when
+ * Subscriptions other servers left in a Maildir++, read when
  * a Maildir is imported so a user who had 5 of 17 folders subscribed still
  * sees 5:
  *
@@ -18,7 +18,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { replaceFile, replaceFileSync } from './fd.js';
-import { decodeMUtf7, INBOX, normalizeMailboxName } from './names.js';
+import { decodeMailboxName } from '../../imap/wire/utf7.js';
+import { INBOX, normalizeMailboxName } from './names.js';
 
 const V2_HEADER = 'V\t2';
 
@@ -31,7 +32,7 @@ function roostName(raw: string, courier: boolean): string | null {
   // Courier's private namespace is "INBOX."; Dovecot's default has no prefix.
   if (courier && name.toUpperCase().startsWith('INBOX.')) name = name.slice(6);
   try {
-    name = name.split('.').map(decodeMUtf7).join('.');
+    name = name.split('.').map(decodeMailboxName).join('.');
   } catch {
     // Not modified UTF-7: taken as UTF-8.
   }

@@ -1,5 +1,5 @@
 /**
- * UIDs kept across migration (protocols.md §3.5): Dovecot's `dovecot-uidlist`
+ * UIDs kept across migration (Dovecot's maildir-uidlist.h, Courier's courierimapuiddb): Dovecot's `dovecot-uidlist`
  * (version 3 and the Courier-compatible version 1) and Courier's
  * `courierimapuiddb`. Both map a base file name to a UID and give the
  * folder's UIDVALIDITY and next UID, so clients keep their caches and POP3

@@ -1,7 +1,7 @@
 /**
- * Watching open mailboxes for files other programs add or remove (DESIGN.md
- * "Events"). Only mailboxes with an open handle are watched: inotify
- * instances and watches are a per-user kernel budget.
+ * Watching open mailboxes for files other programs add or remove. Only
+ * mailboxes with an open handle are watched: inotify instances and watches
+ * are a per-user kernel budget.
  *
  * Why fs.watch and not chokidar: chokidar adds an fs.watch (an inotify
  * watch) for every file it finds in a watched directory, so one Maildir
@@ -29,8 +29,7 @@ import { keywordTable } from './keyword-letters.js';
 import { STATE_UNLINK, type MessageRow } from '../index/db.js';
 import { looksChanged, reconcileMailbox } from '../recovery.js';
 
-/** Events within this window are looked at together. */
-const DEBOUNCE_MS = 40;
+const DEBOUNCE_MS = LIMITS.tuning.watcherDebounceMs;
 /** Names our file work announced: see LIMITS.store.watcherOwn*. */
 const OWN_TTL_MS = LIMITS.store.watcherOwnTtlMs;
 const OWN_MAX = LIMITS.store.watcherOwnMax;

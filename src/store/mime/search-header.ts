@@ -9,6 +9,7 @@
 import { fieldValue, splitFields, unfold } from './header.js';
 import { decodeHeaderValue } from './decode.js';
 import { addressListText, parseAddressList } from './address.js';
+import { LIMITS } from '../../limits.js';
 
 export interface SearchHeader {
   /**
@@ -26,8 +27,7 @@ export interface SearchHeader {
 /** Header fields whose SEARCH key matches the address forms too (RFC 3501 §6.4.4 BCC, CC, FROM, TO). */
 const ADDRESS_FIELDS = new Set(['from', 'to', 'cc', 'bcc']);
 
-/** Members parsed per address field; a longer list is still matched in its decoded text form. */
-const MAX_ADDRESSES = 1000;
+const MAX_ADDRESSES = LIMITS.store.maxSearchAddresses;
 
 /** Build the SEARCH view of the header block [start, end) of `raw`. */
 export function searchHeader(raw: Buffer, start: number, end: number): SearchHeader {

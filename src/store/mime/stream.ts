@@ -1,7 +1,7 @@
 /**
  * The MIME parser fed chunk by chunk (RFC 2045, RFC 2046): the structure of
  * a message is built while it streams to the spool, so a delivery or APPEND
- * never reads the message back whole (issue 13 §5). Its answers are those of
+ * never reads the message back whole. Its answers are those of
  * parse.ts, which reads a whole buffer (test/mime/stream.test.ts feeds every
  * fixture split at many chunk sizes and compares).
  *

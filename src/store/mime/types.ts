@@ -11,7 +11,7 @@
  * BODYSTRUCTURE (bodystructure.ts), BODY[section] and BINARY (section.ts).
  *
  * Parsed MIME structure of one message, computed once at delivery and kept in
- * the index as JSON (DESIGN.md "Parse once"). Offsets are byte offsets in the
+ * the index as JSON (parse once). Offsets are byte offsets in the
  * file as stored (LF, CRLF or mixed line ends); sizes named `v*` count every
  * bare LF as CRLF, which is what IMAP reports and sends (RFC 3501 §2.3.4,
  * RFC822.SIZE must equal the BODY[] length).

@@ -51,16 +51,5 @@ export async function startImapNode(overrides: Overrides = {}): Promise<ImapTest
   };
 }
 
-/** A small RFC 5322 message. */
-export function message(n: number, opts: { subject?: string; from?: string; body?: string; headers?: string } = {}): string {
-  return (
-    `From: ${opts.from ?? `Sender ${n} <sender${n}@example.net>`}\r\n` +
-    `To: Alice <alice@example.org>\r\n` +
-    `Subject: ${opts.subject ?? `Message ${n}`}\r\n` +
-    `Date: Tue, 24 Nov 2026 10:00:${String(n % 60).padStart(2, '0')} +0000\r\n` +
-    `Message-ID: <m${n}@example.net>\r\n` +
-    (opts.headers ?? '') +
-    `\r\n` +
-    `${opts.body ?? `Body of message ${n}.`}\r\n`
-  );
-}
+/** The IMAP tests' message builder (test/helpers/messages.ts). */
+export { numberedMessage as message } from '../../helpers/messages.js';

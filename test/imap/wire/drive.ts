@@ -1,6 +1,6 @@
 /**
  * Feeds bytes to a CommandReader whole, split at every offset, and byte by
- * byte (STYLE.md habit 9) and collects what came out in a comparable form.
+ * byte and collects what came out in a comparable form.
  */
 import { expect } from 'vitest';
 import { CommandReader } from '../../../src/imap/wire/tokenizer.js';

@@ -1,7 +1,7 @@
 /**
  * Seeded random garbage mixed with real syntax: the reader never throws,
  * gives the same events however the bytes are cut, and is back in step for
- * the next good command (STYLE.md: every bad input gets a clear protocol
+ * the next good command (every bad input gets a clear protocol
  * error and the connection survives).
  */
 import { describe, expect, it } from 'vitest';

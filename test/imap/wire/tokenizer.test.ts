@@ -228,6 +228,24 @@ describe('limits at N and N+1', () => {
     ]);
   });
 
+  it(`with the default limits a non-synchronising literal of imap.maxNonSyncLiteral octets passes that check (the command's line limit refuses it next); one more is BAD [TOOBIG]`, () => {
+    const N = LIMITS.imap.maxNonSyncLiteral;
+    expect(driveAll(`a LOGIN {${N}+}\r\n`)[0]).toEqual({
+      kind: 'error',
+      tag: 'a',
+      status: 'BAD',
+      code: null,
+      text: `Literal too large for this command (limit ${LIMITS.imap.maxLineLength} octets per command)`,
+    });
+    expect(driveAll(`a LOGIN {${N + 1}+}\r\n`)[0]).toEqual({
+      kind: 'error',
+      tag: 'a',
+      status: 'BAD',
+      code: 'TOOBIG',
+      text: `Non-synchronizing literal too large (limit ${N} octets)`,
+    });
+  });
+
   it(`nesting depth ${LIMITS.imap.maxNestingDepth} accepted, ${LIMITS.imap.maxNestingDepth + 1} refused`, () => {
     const N = LIMITS.imap.maxNestingDepth;
     const nested = (d: number) => `a SEARCH ${'('.repeat(d)}ALL${')'.repeat(d)}\r\n`;
