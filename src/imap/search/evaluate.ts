@@ -506,6 +506,24 @@ async function resolveSets(prog: SearchKey, sets: Sets, budget: WorkBudget): Pro
  * RoostError('LIMIT').
  */
 export async function evaluateSearch(view: MailboxView, program: SearchKey, budget: WorkBudget = new WorkBudget()): Promise<{ uid: number; seq: number }[]> {
+  const r = await evaluate(view, program, budget);
+  return Array.isArray(r) ? r : Array.from(r.uid, (uid, i) => ({ uid, seq: r.seq[i]! }));
+}
+
+/** The hits of a search as columns (SORT and THREAD): UIDs and sequence numbers, in sequence order. */
+export interface HitColumns {
+  readonly uid: Float64Array;
+  readonly seq: Float64Array;
+}
+
+/** evaluateSearch's answer as columns: for ALL (most SORTs and THREADs) no object per message is made. */
+export async function searchHits(view: MailboxView, program: SearchKey, budget: WorkBudget): Promise<HitColumns> {
+  const r = await evaluate(view, program, budget);
+  if (!Array.isArray(r)) return r;
+  return { uid: Float64Array.from(r, (h) => h.uid), seq: Float64Array.from(r, (h) => h.seq) };
+}
+
+async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudget): Promise<{ uid: number; seq: number }[] | HitColumns> {
   const prog = prepare(program, budget);
   const { needles, size } = collectNeedles(prog);
   await budget.step(size);
@@ -522,7 +540,15 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
   // SORT/THREAD … ALL: every message, without a key evaluation each.
   if (prog.key === 'ALL') {
     await budget.step(found.length);
-    return found.map((rec) => ({ uid: rec.uid, seq: view.seqOf(rec.uid) }));
+    // `found` is `all` less the messages expunged meanwhile: a merge walk gives each its sequence number.
+    const uid = new Float64Array(found.length);
+    const seq = new Float64Array(found.length);
+    for (let i = 0, j = 0; i < all.length && j < found.length; i++) {
+      if (all[i] !== found[j]!.uid) continue;
+      uid[j] = all[i]!;
+      seq[j++] = i + 1;
+    }
+    return { uid, seq };
   }
   const out: { uid: number; seq: number }[] = [];
   const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();

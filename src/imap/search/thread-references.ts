@@ -155,19 +155,13 @@ export async function references(w: NumberWriter, sel: Selected, uid: boolean, b
 
   // (5) Gather roots with the same base subject.
   /** The subject rank of a container (its message's, or a dummy's first child's), -1 for none or "". */
-  const emptySubject = new Int32Array(1).fill(-1);
-  for (let p = 0; p < m; p++) {
-    if (cols.strings.SUBJECT[sel.slot[p]!] === '') {
-      emptySubject[0] = subjectRank.rank[sel.slot[p]!]!;
-      break;
-    }
-  }
+  const emptySubject = cols.emptySubject;
   const messageOf = (c: number): number => (item[c] !== -1 ? item[c]! : childCount(c) > 0 ? item[kids[c]![0]!]! : -1);
   const subjectOf = (c: number): number => {
     const p = messageOf(c);
     if (p === -1) return -1;
     const r = subjectRank.rank[sel.slot[p]!]!;
-    return r === emptySubject[0] ? -1 : r;
+    return r === emptySubject ? -1 : r;
   };
   const isReply = (c: number): boolean => {
     const p = messageOf(c);
