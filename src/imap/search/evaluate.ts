@@ -45,6 +45,9 @@ import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cach
 import { WorkBudget } from '../../work/budget.js';
 import { matchBodyText, type ByteSource } from './body-text.js';
 import { NeedleSet, type MatchRun } from './matcher.js';
+import { everyMessage, type HitColumns } from './hits.js';
+
+export type { HitColumns } from './hits.js';
 
 /** The strings a prepared program matches, per text they look at. */
 interface Needles {
@@ -510,12 +513,6 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
   return Array.isArray(r) ? r : Array.from(r.uid, (uid, i) => ({ uid, seq: r.seq[i]! }));
 }
 
-/** The hits of a search as columns (SORT and THREAD): UIDs and sequence numbers, in sequence order. */
-export interface HitColumns {
-  readonly uid: Float64Array;
-  readonly seq: Float64Array;
-}
-
 /** evaluateSearch's answer as columns: for ALL (most SORTs and THREADs) no object per message is made. */
 export async function searchHits(view: MailboxView, program: SearchKey, budget: WorkBudget): Promise<HitColumns> {
   const r = await evaluate(view, program, budget);
@@ -529,6 +526,8 @@ async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudge
   await budget.step(size);
   const sets: Sets = { members: new Map(), view, now: Date.now() };
   await resolveSets(prog, sets, budget);
+  // SEARCH/SORT/THREAD … ALL: every message the store still has, without a key evaluation each.
+  if (prog.key === 'ALL') return everyMessage(view, budget);
   const all: number[] = [];
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
   // The full-text index rules out messages that cannot contain a required BODY/TEXT string (fulltext.ts).
@@ -537,19 +536,6 @@ async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudge
   // And the stored fields rule out messages that lack a required SUBJECT/FROM/HEADER… string (stored-fields.ts).
   const excluded = stored ? await storedNarrowing(view.handle, prog, budget) : null;
   const { found } = view.records(possible || excluded ? all.filter((uid) => (!possible || possible.has(uid)) && !excluded?.has(uid)) : all);
-  // SORT/THREAD … ALL: every message, without a key evaluation each.
-  if (prog.key === 'ALL') {
-    await budget.step(found.length);
-    // `found` is `all` less the messages expunged meanwhile: a merge walk gives each its sequence number.
-    const uid = new Float64Array(found.length);
-    const seq = new Float64Array(found.length);
-    for (let i = 0, j = 0; i < all.length && j < found.length; i++) {
-      if (all[i] !== found[j]!.uid) continue;
-      uid[j] = all[i]!;
-      seq[j++] = i + 1;
-    }
-    return { uid, seq };
-  }
   const out: { uid: number; seq: number }[] = [];
   const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();
   /** Stored search fields of the messages of the current page (when the program has keys they answer). */

@@ -67,6 +67,8 @@ interface Entry {
   building: number;
   /** Slots of the set last written to (or read from) the index; 0: none. */
   saved: number;
+  /** The message list (a snapshot's frozen array) the set was last found to hold all of. */
+  covered: readonly MessageRecord[] | null;
 }
 
 /** What the cache did, for tests and the bench: rows read from the index, images read and written. */
@@ -122,13 +124,19 @@ export class SortColumnCache {
     const key = `${accountId}\0${handle.name}\0${handle.uidvalidity}`;
     let e = this.boxes.get(key);
     if (e) this.boxes.delete(key);
-    else e = { set: null, busy: Promise.resolve(), building: 0, saved: 0 };
+    else e = { set: null, busy: Promise.resolve(), building: 0, saved: 0, covered: null };
     this.boxes.set(key, e);
     const entry = e;
     entry.building++;
     const run = entry.busy.catch(() => undefined).then(async () => {
       try {
-        const { set, loaded } = await this.extend(entry.set, handle, recs, budget, withKeys, true);
+        // Nothing changed since the last SORT (the same frozen snapshot): no walk over the messages.
+        if (entry.set !== null && entry.covered === recs && (entry.set.hasKeys || !withKeys)) {
+          budget.charge(recs.length);
+          return entry.set;
+        }
+        const { set, loaded, complete } = await this.extend(entry.set, handle, recs, budget, withKeys, true);
+        entry.covered = complete ? recs : null;
         if (loaded !== 0) entry.saved = loaded;
         if (set !== entry.set && set.hasKeys && (entry.saved === 0 || set.n - entry.saved >= saveStep(set.n))) {
           // The image only saves work later: a failure to write it (disk full, index busy) leaves the answer alone.
@@ -161,7 +169,7 @@ export class SortColumnCache {
     budget: WorkBudget,
     withKeys: boolean,
     useImage: boolean,
-  ): Promise<{ set: ColumnSet; loaded: number }> {
+  ): Promise<{ set: ColumnSet; loaded: number; complete: boolean }> {
     // Keys wanted and not read yet: a set with keys from the start. Keys once read are kept.
     if (old !== null && withKeys && !old.hasKeys) old = null;
     let loaded = 0;
@@ -187,11 +195,11 @@ export class SortColumnCache {
       for (let i = 0; i < recs.length; i++) if (at[i] === -1) missing.push(recs[i]!);
     }
     budget.charge(recs.length);
-    if (old !== null && missing.length === 0) return { set: old, loaded };
+    if (old !== null && missing.length === 0) return { set: old, loaded, complete: true };
     const rows = await readRows(handle, missing, new WorkBudget(Number.POSITIVE_INFINITY), keys);
     if (keys) this.stats.rowsRead += missing.length;
     budget.charge(missing.length * (keys ? 16 : 1));
-    return { set: await merge(old, rows, keys), loaded };
+    return { set: await merge(old, rows, keys), loaded, complete: rows.length === missing.length };
   }
 
   private evict(keep: Entry): void {
