@@ -444,6 +444,20 @@ function refReferences(msgs: readonly Msg[], id: (m: Msg) => number): string {
   return renderForest(roots, id);
 }
 
+/** The most siblings under one parent (or at the top) in a §5 thread list. */
+function maxSiblings(list: string): number {
+  // Groups opened at each depth so far, within the current parent.
+  const open: number[] = [0];
+  let most = 0;
+  for (const ch of list) {
+    if (ch === '(') {
+      most = Math.max(most, ++open[open.length - 1]!);
+      open.push(0);
+    } else if (ch === ')') open.pop();
+  }
+  return most;
+}
+
 // ---------------------------------------------------------------- driving the server
 
 async function deliverRandom(box: string, r: () => number, count: number, into: Msg[]): Promise<void> {
@@ -511,13 +525,13 @@ async function compareAll(live: readonly Msg[], r: () => number): Promise<void> 
 }
 
 describe('SORT and THREAD equal a brute-force reference', () => {
-  for (const seed of [1, 2, 3]) {
-    it(`random mailbox, seed ${seed}`, async () => {
+  for (const [seed, count] of [[1, 90], [2, 90], [3, 90]] as const) {
+    it(`random mailbox, seed ${seed}, ${count} messages`, async () => {
       const r = rng(seed);
       const box = `Eq${seed}`;
       await n.t.ctx.store.user(n.account).createMailbox(box);
       const live: Msg[] = [];
-      await deliverRandom(box, r, 90, live);
+      await deliverRandom(box, r, count, live);
       expect((await c.cmd(`SELECT ${box}`)).tagged).toMatch(/ OK /);
       const flag = live.filter(() => r() < 0.3);
       for (const m of flag) m.flagged = true;
@@ -533,6 +547,45 @@ describe('SORT and THREAD equal a brute-force reference', () => {
       await compareAll(after, r);
     }, 120_000);
   }
+});
+
+describe('THREAD=REFERENCES with long sibling lists (sorted by their keys, thread-references.ts)', () => {
+  it('150 threads at the top and 150 replies to one message, sent dates with ties, equal the reference', async () => {
+    const r = rng(11);
+    const box = 'Wide';
+    await n.t.ctx.store.user(n.account).createMailbox(box);
+    const live: Msg[] = [];
+    for (let i = 0; i < 301; i++) {
+      // Five sent instants, in random order: siblings tie on the date and fall back to the sequence number.
+      const date = Date.UTC(2026, 10, 24, 10, Math.floor(r() * 5));
+      const reply = i > 150;
+      const msg: Omit<Msg, 'uid' | 'size' | 'flagged' | 'internalDate'> = {
+        subject: reply ? 'Re: t0' : `t${i}`,
+        from: { name: '', local: 'a', domain: 'x.example' },
+        to: null,
+        cc: null,
+        date,
+        messageId: `<w${i}@x.example>`,
+        inReplyTo: reply ? '<w0@x.example>' : '',
+        references: [],
+      };
+      const raw =
+        `From: a@x.example\r\nSubject: ${msg.subject}\r\nDate: ${dateHeader(date, 0)}\r\nMessage-ID: ${msg.messageId}\r\n` +
+        `${reply ? 'In-Reply-To: <w0@x.example>\r\n' : ''}\r\nbody\r\n`;
+      const draft = await target.ctx.store.createDraft();
+      await draft.write(Buffer.from(raw));
+      await draft.finish();
+      const [saved] = await target.ctx.store.deliver([n.account], draft, { sender: 'test@example.org', mailbox: box, internalDate: new Date(date) });
+      live.push({ ...msg, uid: saved!.uid, internalDate: date, size: Buffer.byteLength(raw), flagged: false });
+    }
+    expect(maxSiblings(refReferences(live, (m) => m.uid))).toBeGreaterThan(64);
+    expect((await c.cmd(`SELECT ${box}`)).tagged).toMatch(/ OK /);
+    const seqOf = new Map(live.map((m, i) => [m, i + 1]));
+    for (const uid of [false, true]) {
+      const cmd = `${uid ? 'UID ' : ''}THREAD REFERENCES UTF-8 ALL`;
+      expect(await untagged(cmd, 'THREAD'), cmd).toBe(`* THREAD ${refReferences(live, (m) => (uid ? m.uid : seqOf.get(m)!))}`);
+    }
+  }, 120_000);
 });
 
 describe('after a restart the columns come from the image in the index', () => {
