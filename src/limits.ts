@@ -235,12 +235,13 @@ export const LIMITS = {
      */
     commandWorkUnits: 4_000_000_000,
     /**
-     * Messages whose SORT/THREAD columns (imap/search/sort-columns.ts) are kept
-     * in memory, over all mailboxes of the process: a few hundred bytes each
-     * (case-mapped keys, message ids); past it the least recently sorted
-     * mailbox is dropped and built again from the index when next sorted.
+     * Bytes of SORT/THREAD columns (imap/search/sort-columns.ts) kept in
+     * memory over all mailboxes of the process: some 70 bytes a message plus
+     * its distinct case-mapped keys and Message-IDs, so about 1.5 million
+     * messages; past it the least recently sorted mailbox is dropped (never
+     * one being built) and read again from its image in the index.
      */
-    sortColumnMessages: 1_000_000,
+    sortColumnBytes: 256 * 1024 * 1024,
   },
   work: {
     /**

@@ -258,6 +258,14 @@ export class MailboxHandleImpl implements MailboxHandle {
     return out;
   }
 
+  async sortColumns(): Promise<Buffer | null> {
+    return this.st.db().sortColumns(this.mailboxId, this.uidvalidity);
+  }
+
+  async saveSortColumns(image: Buffer): Promise<void> {
+    this.st.db().setSortColumns(this.mailboxId, this.uidvalidity, image);
+  }
+
   async searchFieldsExcluded(needles: readonly StoredFieldsNeedle[]): Promise<ReadonlySet<number>> {
     return new Set(this.st.db().searchFieldsExcluded(this.mailboxId, needles));
   }

@@ -160,6 +160,14 @@ export interface MailboxHandle {
    */
   sortKeys(uids: readonly number[]): Promise<ReadonlyMap<number, SortKeys>>;
   /**
+   * The SORT/THREAD column image last saved for this mailbox under its
+   * current UIDVALIDITY (opaque bytes of imap/search/sort-column-image.ts,
+   * derived from the sort keys alone), or null when there is none.
+   */
+  sortColumns(): Promise<Buffer | null>;
+  /** Keep `image` as this mailbox's column image, replacing the last one (a read-only handle may too: it is a cache). */
+  saveSortColumns(image: Buffer): Promise<void>;
+  /**
    * The stored SEARCH view of the common header fields (store/mime/search-header.ts
    * INDEXED_FIELDS) of the messages `uids` (ascending), from the index alone;
    * the answer may hold other UIDs too. A message missing from it has none

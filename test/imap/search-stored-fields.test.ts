@@ -284,7 +284,11 @@ describe('SORT and THREAD from the stored sort keys (RFC 5256, RFC 5957)', () =>
     for (const p of programs) {
       const fromRows = await c.cmd(p, 30_000);
       expect(fromRows.tagged, p).toMatch(/ OK /);
-      withIndex(n.t.dataDir, (db) => db.prepare("DELETE FROM sort_keys WHERE mailbox = (SELECT id FROM mailboxes WHERE name = 'INBOX')").run());
+      withIndex(n.t.dataDir, (db) => {
+        db.prepare("DELETE FROM sort_keys WHERE mailbox = (SELECT id FROM mailboxes WHERE name = 'INBOX')").run();
+        // And the column image made from them (sort-column-image.ts), which a restart would read instead.
+        db.prepare("DELETE FROM sort_columns WHERE mailbox = (SELECT id FROM mailboxes WHERE name = 'INBOX')").run();
+      });
       // The keys the last command read stay in the process's sort columns: forgotten, so this one reads the index.
       sortColumns.clear();
       const fromStructures = await c.cmd(p, 30_000);

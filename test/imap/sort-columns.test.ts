@@ -1,12 +1,18 @@
 /**
  * The shared SORT/THREAD columns (src/imap/search/sort-columns.ts) over a
- * real store: LIMITS.imap.sortColumnMessages-style bound at N and N+1
- * (here a cache built with a small bound), a set reused while nothing
- * changed, and extended (not rebuilt) when a message arrives.
+ * real store: the LIMITS.imap.sortColumnBytes-style bound at N and N+1
+ * bytes (here a cache built with a bound of two mailboxes' exact size), a
+ * set still being built is never dropped, a set reused while nothing
+ * changed and extended (not rebuilt) when a message arrives, and the image
+ * kept in the index (sort-column-image.ts) gives back the same set — and
+ * none at all when it is damaged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startImapNode, message, type ImapTestNode } from './helpers/node.js';
-import { SortColumnCache } from '../../src/imap/search/sort-columns.js';
+import { LIMITS } from '../../src/limits.js';
+import { SortColumnCache, type ColumnSet } from '../../src/imap/search/sort-columns.js';
+import { decodeColumns, encodeColumns } from '../../src/imap/search/sort-column-image.js';
+import { STRING_KEYS } from '../../src/imap/search/sort-column-set.js';
 import { WorkBudget } from '../../src/work/budget.js';
 import type { MailboxHandle } from '../../src/store/store.js';
 
@@ -32,23 +38,84 @@ afterAll(async () => {
 
 const columns = (cache: SortColumnCache, h: MailboxHandle) => cache.columns(n.account.id, h, h.snapshot().messages, new WorkBudget());
 
+/** Everything a SORT or THREAD reads from a set, as plain values. */
+async function contents(set: ColumnSet) {
+  const ranks: Record<string, number[]> = {};
+  for (const k of [...STRING_KEYS, 'ARRIVAL', 'DATE', 'SIZE'] as const) {
+    const r = await set.rank(k);
+    ranks[k] = [...r.rank, r.distinct];
+  }
+  const ids = set.threadIds();
+  return {
+    uids: [...set.uids],
+    isReply: [...set.isReply],
+    emptySubject: set.emptySubject,
+    ranks,
+    ids: { own: [...ids.own], refStart: [...ids.refStart], refs: [...ids.refs], distinct: ids.distinct },
+    dicts: set.dictionaries(),
+  };
+}
+
 describe('sort columns', () => {
-  it('keeps two mailboxes while their slots fit the bound exactly (N = 5)', async () => {
-    const cache = new SortColumnCache(5);
-    await columns(cache, a);
-    await columns(cache, b);
-    expect(cache.slots).toBe(5);
+  it('the default bound is a byte count in src/limits.ts', () => {
+    expect(LIMITS.imap.sortColumnBytes).toBe(256 * 1024 * 1024);
   });
 
-  it('drops the least recently sorted mailbox one slot past the bound (N + 1: bound 4)', async () => {
-    const cache = new SortColumnCache(4);
-    await columns(cache, a);
+  it('keeps two mailboxes while their bytes fit the bound exactly (N), drops the older at one byte less (N + 1 over it)', async () => {
+    // The first builds write the images; every cache below then starts from them (same sets, same sizes).
+    await columns(new SortColumnCache(), a);
+    await columns(new SortColumnCache(), b);
+    const sizing = new SortColumnCache();
+    const bytes = (await columns(sizing, a)).bytes + (await columns(sizing, b)).bytes;
+    expect(sizing.bytes).toBe(bytes);
+    const fits = new SortColumnCache(bytes);
+    await columns(fits, a);
+    await columns(fits, b);
+    expect(fits.size).toBe(2);
+    expect(fits.bytes).toBe(bytes);
+    const over = new SortColumnCache(bytes - 1);
+    const first = await columns(over, a);
+    const second = await columns(over, b);
+    expect(over.size).toBe(1);
+    expect(over.bytes).toBe(second.bytes);
+    // The one kept is the one sorted last: ColB's set is reused, ColA's is made again (from its image).
+    expect(await columns(over, b)).toBe(second);
+    expect(await columns(over, a)).not.toBe(first);
+  });
+
+  it('never drops a set still being built, even past the bound', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let reads = 0;
+    // The real handle; its key reads wait until the test opens the gate, so ColA is mid-build for certain.
+    const slow = new Proxy(a, {
+      get(target, prop, receiver) {
+        if (prop === 'sortKeys' || prop === 'sortColumns') {
+          return async (...args: unknown[]) => {
+            reads++;
+            await gate;
+            return (Reflect.get(target, prop, receiver) as (...x: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as MailboxHandle;
+    const cache = new SortColumnCache(1);
+    const building = cache.columns(n.account.id, slow, a.snapshot().messages, new WorkBudget());
+    // ColB is built and its own eviction runs while ColA's build waits: ColA's entry must stay.
     await columns(cache, b);
-    expect(cache.slots).toBe(2);
+    expect(reads).toBeGreaterThan(0);
+    expect(cache.size).toBe(2);
+    open();
+    const set = await building;
+    // Once built it is the set in use and kept; the other goes (bound 1 byte).
+    expect(cache.size).toBe(1);
+    expect(await cache.columns(n.account.id, slow, a.snapshot().messages, new WorkBudget())).toBe(set);
   });
 
   it('reuses a set while nothing changed and extends it when a message arrives', async () => {
-    const cache = new SortColumnCache(100);
+    const cache = new SortColumnCache();
     const first = await columns(cache, a);
     expect(await columns(cache, a)).toBe(first);
     const ranks = (await first.rank('SUBJECT')).rank;
@@ -61,10 +128,11 @@ describe('sort columns', () => {
     expect(Array.from((await next.rank('SUBJECT')).rank)).toEqual([3, 2, 1, 0]);
     // The old set, which a command may still hold, is unchanged.
     expect(first.n).toBe(3);
+    expect(Array.from((await first.rank('SUBJECT')).rank)).toEqual([2, 1, 0]);
   });
 
   it('builds a set for ARRIVAL/SIZE from the records alone, and one with keys when a key is needed', async () => {
-    const cache = new SortColumnCache(100);
+    const cache = new SortColumnCache();
     const bare = await cache.columns(n.account.id, b, b.snapshot().messages, new WorkBudget(), false);
     expect(bare.hasKeys).toBe(false);
     expect(() => bare.rank('SUBJECT')).toThrow();
@@ -74,5 +142,29 @@ describe('sort columns', () => {
     expect(Array.from((await keyed.rank('SUBJECT')).rank)).toEqual([0, 1]);
     // Keys once read are kept for the next ARRIVAL sort.
     expect(await cache.columns(n.account.id, b, b.snapshot().messages, new WorkBudget(), false)).toBe(keyed);
+  });
+
+  it('a new cache (a restarted process) takes the set from the image without reading a key row', async () => {
+    const built = await columns(new SortColumnCache(), b);
+    const cache = new SortColumnCache();
+    const loaded = await columns(cache, b);
+    expect(cache.stats).toEqual({ rowsRead: 0, imagesLoaded: 1, imagesSaved: 0 });
+    expect(await contents(loaded)).toEqual(await contents(built));
+  });
+
+  it('an image gives back the set it was made from; a damaged or cut-short one gives none', async () => {
+    await n.deliver([message(20, { subject: 'Re: [x] Grüße', headers: 'Message-ID: <g1@x.example>\r\nReferences: <a@x> <b@x>\r\n' })], { mailbox: 'ColB' });
+    await n.deliver([message(21, { subject: '', headers: 'In-Reply-To: <g1@x.example>\r\n' })], { mailbox: 'ColB' });
+    const set = await columns(new SortColumnCache(), b);
+    const image = encodeColumns(set);
+    const back = decodeColumns(image)!;
+    expect(await contents(back)).toEqual(await contents(set));
+    expect(back.emptySubject).toBe(0);
+    expect(decodeColumns(image.subarray(0, image.length - 1))).toBeNull();
+    const bad = Buffer.from(image);
+    // The first SUBJECT code (after the header and four float64 columns) pointing past its dictionary.
+    bad.writeInt32LE(1_000_000, 112 + 4 * 8 * set.n);
+    expect(decodeColumns(bad)).toBeNull();
+    expect(decodeColumns(Buffer.alloc(8))).toBeNull();
   });
 });

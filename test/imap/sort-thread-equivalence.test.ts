@@ -7,17 +7,28 @@
  * from a model whose decoded values the test knows; every answer over a real
  * socket must equal the reference's, before and after messages are expunged
  * and more are delivered (the server's sort columns are then extended).
+ * And after a restart: the node answers from the column image kept in the
+ * index (src/imap/search/sort-column-image.ts) with every key row, stored
+ * structure and message file content gone, then merges new messages in.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sortColumns } from '../../src/imap/search/sort-columns.js';
+import { startTestNode, type TestNode } from '../helpers/node.js';
 import { login, type RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
 import { rng } from '../helpers/rng.js';
 
 let n: ImapTestNode;
 let c: RawImap;
+/** The node messages are delivered to (the restarted one after a restart). */
+let target: TestNode;
 
 beforeAll(async () => {
   n = await startImapNode();
+  target = n.t;
   c = await login(n.port, n.user, n.pass);
 });
 afterAll(async () => {
@@ -422,6 +433,20 @@ function refReferences(msgs: readonly Msg[], id: (m: Msg) => number): string {
   return renderForest(roots, id);
 }
 
+/** The most siblings under one parent (or at the top) in a §5 thread list. */
+function maxSiblings(list: string): number {
+  // Groups opened at each depth so far, within the current parent.
+  const open: number[] = [0];
+  let most = 0;
+  for (const ch of list) {
+    if (ch === '(') {
+      most = Math.max(most, ++open[open.length - 1]!);
+      open.push(0);
+    } else if (ch === ')') open.pop();
+  }
+  return most;
+}
+
 // ---------------------------------------------------------------- driving the server
 
 async function deliverRandom(box: string, r: () => number, count: number, into: Msg[]): Promise<void> {
@@ -429,8 +454,11 @@ async function deliverRandom(box: string, r: () => number, count: number, into: 
     const { raw, msg } = randomMessage(r);
     // A few arrival instants, so ARRIVAL has ties too.
     const internalDate = Date.UTC(2026, 0, 1 + Math.floor(r() * 5));
-    const [uid] = await n.deliver([raw], { mailbox: box, internalDate: new Date(internalDate) });
-    into.push({ ...msg, uid: uid!, internalDate, size: Buffer.byteLength(raw), flagged: false });
+    const draft = await target.ctx.store.createDraft();
+    await draft.write(Buffer.from(raw));
+    await draft.finish();
+    const [saved] = await target.ctx.store.deliver([n.account], draft, { sender: 'test@example.org', mailbox: box, internalDate: new Date(internalDate) });
+    into.push({ ...msg, uid: saved!.uid, internalDate, size: Buffer.byteLength(raw), flagged: false });
   }
 }
 
@@ -486,13 +514,13 @@ async function compareAll(live: readonly Msg[], r: () => number): Promise<void> 
 }
 
 describe('SORT and THREAD equal a brute-force reference', () => {
-  for (const seed of [1, 2, 3]) {
-    it(`random mailbox, seed ${seed}`, async () => {
+  for (const [seed, count] of [[1, 90], [2, 90], [3, 90]] as const) {
+    it(`random mailbox, seed ${seed}, ${count} messages`, async () => {
       const r = rng(seed);
       const box = `Eq${seed}`;
       await n.t.ctx.store.user(n.account).createMailbox(box);
       const live: Msg[] = [];
-      await deliverRandom(box, r, 90, live);
+      await deliverRandom(box, r, count, live);
       expect((await c.cmd(`SELECT ${box}`)).tagged).toMatch(/ OK /);
       const flag = live.filter(() => r() < 0.3);
       for (const m of flag) m.flagged = true;
@@ -508,4 +536,114 @@ describe('SORT and THREAD equal a brute-force reference', () => {
       await compareAll(after, r);
     }, 120_000);
   }
+});
+
+describe('THREAD=REFERENCES with long sibling lists (sorted by their keys, thread-references.ts)', () => {
+  it('150 threads at the top and 150 replies to one message, sent dates with ties, equal the reference', async () => {
+    const r = rng(11);
+    const box = 'Wide';
+    await n.t.ctx.store.user(n.account).createMailbox(box);
+    const live: Msg[] = [];
+    for (let i = 0; i < 301; i++) {
+      // Five sent instants, in random order: siblings tie on the date and fall back to the sequence number.
+      const date = Date.UTC(2026, 10, 24, 10, Math.floor(r() * 5));
+      const reply = i > 150;
+      const msg: Omit<Msg, 'uid' | 'size' | 'flagged' | 'internalDate'> = {
+        subject: reply ? 'Re: t0' : `t${i}`,
+        from: { name: '', local: 'a', domain: 'x.example' },
+        to: null,
+        cc: null,
+        date,
+        messageId: `<w${i}@x.example>`,
+        inReplyTo: reply ? '<w0@x.example>' : '',
+        references: [],
+      };
+      const raw =
+        `From: a@x.example\r\nSubject: ${msg.subject}\r\nDate: ${dateHeader(date, 0)}\r\nMessage-ID: ${msg.messageId}\r\n` +
+        `${reply ? 'In-Reply-To: <w0@x.example>\r\n' : ''}\r\nbody\r\n`;
+      const draft = await target.ctx.store.createDraft();
+      await draft.write(Buffer.from(raw));
+      await draft.finish();
+      const [saved] = await target.ctx.store.deliver([n.account], draft, { sender: 'test@example.org', mailbox: box, internalDate: new Date(date) });
+      live.push({ ...msg, uid: saved!.uid, internalDate: date, size: Buffer.byteLength(raw), flagged: false });
+    }
+    expect(maxSiblings(refReferences(live, (m) => m.uid))).toBeGreaterThan(64);
+    expect((await c.cmd(`SELECT ${box}`)).tagged).toMatch(/ OK /);
+    const seqOf = new Map(live.map((m, i) => [m, i + 1]));
+    for (const uid of [false, true]) {
+      const cmd = `${uid ? 'UID ' : ''}THREAD REFERENCES UTF-8 ALL`;
+      expect(await untagged(cmd, 'THREAD'), cmd).toBe(`* THREAD ${refReferences(live, (m) => (uid ? m.uid : seqOf.get(m)!))}`);
+    }
+  }, 120_000);
+});
+
+describe('after a restart the columns come from the image in the index', () => {
+  let node: TestNode | null = null;
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  it('random mailbox, seed 7: the same answers with every key row, structure and file content gone; new messages merge in', async () => {
+    const r = rng(7);
+    const box = 'Restart';
+    await n.t.ctx.store.user(n.account).createMailbox(box);
+    const live: Msg[] = [];
+    await deliverRandom(box, r, 90, live);
+    expect((await c.cmd(`SELECT ${box}`)).tagged).toMatch(/ OK /);
+    const flag = live.filter(() => r() < 0.3);
+    for (const m of flag) m.flagged = true;
+    expect((await c.cmd(`UID STORE ${flag.map((m) => m.uid).join(',')} +FLAGS.SILENT (\\Flagged)`)).tagged).toMatch(/ OK /);
+    await compareAll(live, r);
+    c.close();
+    const dataDir = n.t.dataDir;
+    await n.t.stop({ keep: true });
+    // While the node is down: every file of the mailbox says something else (same name and size),
+    // and its key rows and stored structures are gone, so only the column image can give the answers.
+    const dir = path.join(n.account.maildir, `.${box}`);
+    let rewritten = 0;
+    for (const sub of ['new', 'cur']) {
+      for (const f of fs.readdirSync(path.join(dir, sub))) {
+        const p = path.join(dir, sub, f);
+        const size = fs.statSync(p).size;
+        const head = 'Subject: q\r\n\r\n';
+        fs.writeFileSync(p, size >= head.length ? head + 'z'.repeat(size - head.length) : 'z'.repeat(size));
+        rewritten++;
+      }
+    }
+    expect(rewritten).toBe(live.length);
+    const indexDir = path.join(dataDir, 'index');
+    let images = 0;
+    for (const f of fs.readdirSync(indexDir).filter((x) => x.endsWith('.sqlite'))) {
+      const db = new Database(path.join(indexDir, f));
+      try {
+        const id = db.prepare('SELECT id FROM mailboxes WHERE name = ?').pluck().get(box);
+        if (id === undefined) continue;
+        db.prepare('DELETE FROM sort_keys WHERE mailbox = ?').run(id);
+        db.prepare('DELETE FROM structures WHERE mailbox = ?').run(id);
+        images += db.prepare('SELECT count(*) FROM sort_columns WHERE mailbox = ?').pluck().get(id) as number;
+      } finally {
+        db.close();
+      }
+    }
+    expect(images).toBe(1);
+    // A new process has no columns in memory: this one forgets those of the node it replaces.
+    sortColumns.clear();
+    const before = { ...sortColumns.stats };
+    node = await startTestNode({}, { dataDir });
+    target = node;
+    c = await login(node.ports.imap!, n.user, n.pass);
+    expect((await c.cmd(`SELECT ${box}`)).tagged).toMatch(/ OK /);
+    await compareAll(live, r);
+    expect(sortColumns.stats.rowsRead - before.rowsRead).toBe(0);
+    expect(sortColumns.stats.imagesLoaded - before.imagesLoaded).toBe(1);
+    // Expunge some and deliver more (real files and rows): merged into the set read from the image.
+    const gone = live.filter(() => r() < 0.2);
+    expect((await c.cmd(`UID STORE ${gone.map((m) => m.uid).join(',')} +FLAGS.SILENT (\\Deleted)`)).tagged).toMatch(/ OK /);
+    expect((await c.cmd('EXPUNGE')).tagged).toMatch(/ OK /);
+    const after = live.filter((m) => !gone.includes(m));
+    await deliverRandom(box, r, 30, after);
+    expect((await c.cmd('NOOP')).tagged).toMatch(/ OK /);
+    await compareAll(after, r);
+    expect(sortColumns.stats.rowsRead - before.rowsRead).toBe(30);
+  }, 180_000);
 });

@@ -46,6 +46,9 @@ import { WorkBudget } from '../../work/budget.js';
 import { matchBodyText, type ByteSource } from './body-text.js';
 import { NeedleSet, type MatchRun } from './matcher.js';
 import { LIMITS } from '../../limits.js';
+import { everyMessage, type HitColumns } from './hits.js';
+
+export type { HitColumns } from './hits.js';
 
 /** The strings a prepared program matches, per text they look at. */
 interface Needles {
@@ -502,11 +505,25 @@ async function resolveSets(prog: SearchKey, sets: Sets, budget: WorkBudget): Pro
  * RoostError('LIMIT').
  */
 export async function evaluateSearch(view: MailboxView, program: SearchKey, budget: WorkBudget = new WorkBudget()): Promise<{ uid: number; seq: number }[]> {
+  const r = await evaluate(view, program, budget);
+  return Array.isArray(r) ? r : Array.from(r.uid, (uid, i) => ({ uid, seq: r.seq[i]! }));
+}
+
+/** evaluateSearch's answer as columns: for ALL (most SORTs and THREADs) no object per message is made. */
+export async function searchHits(view: MailboxView, program: SearchKey, budget: WorkBudget): Promise<HitColumns> {
+  const r = await evaluate(view, program, budget);
+  if (!Array.isArray(r)) return r;
+  return { uid: Float64Array.from(r, (h) => h.uid), seq: Float64Array.from(r, (h) => h.seq) };
+}
+
+async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudget): Promise<{ uid: number; seq: number }[] | HitColumns> {
   const prog = prepare(program, budget);
   const { needles, size } = collectNeedles(prog);
   await budget.step(size);
   const sets: Sets = { members: new Map(), view, now: Date.now() };
   await resolveSets(prog, sets, budget);
+  // SEARCH/SORT/THREAD … ALL: every message the store still has, without a key evaluation each.
+  if (prog.key === 'ALL') return everyMessage(view, budget);
   const all: number[] = [];
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
   // The full-text index rules out messages that cannot contain a required BODY/TEXT string (fulltext.ts).
@@ -515,11 +532,6 @@ export async function evaluateSearch(view: MailboxView, program: SearchKey, budg
   // And the stored fields rule out messages that lack a required SUBJECT/FROM/HEADER… string (stored-fields.ts).
   const excluded = stored ? await storedNarrowing(view.handle, prog, budget) : null;
   const { found } = view.records(possible || excluded ? all.filter((uid) => (!possible || possible.has(uid)) && !excluded?.has(uid)) : all);
-  // SORT/THREAD … ALL: every message, without a key evaluation each.
-  if (prog.key === 'ALL') {
-    await budget.step(found.length);
-    return found.map((rec) => ({ uid: rec.uid, seq: view.seqOf(rec.uid) }));
-  }
   const out: { uid: number; seq: number }[] = [];
   const headerCache = view.accountId ? decodedHeaderBlocks.forMailbox(view.accountId, view.handle.name, view.uidvalidity) : unshared<SearchHeader>();
   /** Stored search fields of the messages of the current page (when the program has keys they answer). */

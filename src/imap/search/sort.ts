@@ -19,7 +19,7 @@
 import type { SearchKey, SortCriterion } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 import type { WorkBudget } from '../../work/budget.js';
-import { evaluateSearch } from './evaluate.js';
+import { searchHits } from './evaluate.js';
 import { sortColumns, type ColumnSet } from './sort-columns.js';
 
 export { asciiCasemap, unicodeCasemap } from './casemap.js';
@@ -42,39 +42,20 @@ export interface Selected {
  * (needsKeys): the criteria are ARRIVAL and SIZE only, which need no stored key.
  */
 export async function selectMessages(view: MailboxView, program: SearchKey, budget: WorkBudget, withKeys = true): Promise<Selected> {
-  const snapshot = view.handle.snapshot();
-  const msgs = snapshot.messages;
-  const uids: number[] = [];
-  const seqs: number[] = [];
-  if (program.key === 'ALL') {
-    // The view's UIDs and the store's current messages are both ascending: a merge walk.
-    let j = 0;
-    for (let seq = 1; seq <= view.exists; seq++) {
-      const uid = view.uidAt(seq);
-      while (j < msgs.length && msgs[j]!.uid < uid) j++;
-      if (j < msgs.length && msgs[j]!.uid === uid) {
-        uids.push(uid);
-        seqs.push(seq);
-      }
-    }
-    await budget.step(view.exists);
-  } else {
-    for (const h of await evaluateSearch(view, program, budget)) {
-      uids.push(h.uid);
-      seqs.push(h.seq);
-    }
-  }
+  // The store's messages first: the columns then hold every message the search can still find.
+  const msgs = view.handle.snapshot().messages;
+  const hits = await searchHits(view, program, budget);
   const cols = await sortColumns.columns(view.accountId, view.handle, msgs, budget, withKeys);
-  const at = cols.slots(uids);
+  const at = cols.slots(hits.uid);
   // A message whose keys could not be read (expunged while they were) is left out.
   let n = 0;
-  const uid = new Float64Array(uids.length);
-  const seq = new Float64Array(uids.length);
-  const slot = new Int32Array(uids.length);
-  for (let i = 0; i < uids.length; i++) {
+  const uid = new Float64Array(hits.uid.length);
+  const seq = new Float64Array(hits.uid.length);
+  const slot = new Int32Array(hits.uid.length);
+  for (let i = 0; i < hits.uid.length; i++) {
     if (at[i] === -1) continue;
-    uid[n] = uids[i]!;
-    seq[n] = seqs[i]!;
+    uid[n] = hits.uid[i]!;
+    seq[n] = hits.seq[i]!;
     slot[n++] = at[i]!;
   }
   return { cols, count: n, uid: uid.subarray(0, n), seq: seq.subarray(0, n), slot: slot.subarray(0, n) };

@@ -18,8 +18,8 @@ import { sortInSlices } from '../../work/sort.js';
 import type { NumberWriter } from './digits.js';
 import type { Selected } from './sort.js';
 
-/** Sibling lists longer than this are sorted in slices; shorter ones in one native call. */
-const SLICED_SORT = 4096;
+/** Sibling lists up to this long are sorted with a comparison; longer ones as their keys (byKeys). */
+const SMALL_SORT = 64;
 
 /** §4 over the selection, the thread list written to `w` (numbers: UIDs when `uid`, else sequence numbers). */
 export async function references(w: NumberWriter, sel: Selected, uid: boolean, budget: WorkBudget): Promise<void> {
@@ -136,11 +136,32 @@ export async function references(w: NumberWriter, sel: Selected, uid: boolean, b
     const r = rep[c]!;
     return r === -1 ? 0 : msgKey[r]!;
   };
+  /** Container of each representative message, for the list being sorted. */
+  const ofRep = new Int32Array(m);
+  /**
+   * Siblings' keys are distinct (each container's message is in its own
+   * subtree), so a long list is sorted as its keys, natively, each
+   * container found again from its key's message (key % (m + 1)); a list
+   * with a container without a message keeps the comparison sort.
+   */
+  const byKeys = (list: number[]): number[] | null => {
+    const keys = new Float64Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      const r = rep[c]!;
+      if (r === -1) return null;
+      ofRep[r] = c;
+      keys[i] = msgKey[r]!;
+    }
+    keys.sort();
+    for (let i = 0; i < keys.length; i++) list[i] = ofRep[keys[i]! % (m + 1)]!;
+    return list;
+  };
   const sortList = async (list: number[]): Promise<number[]> => {
     if (list.length < 2) return list;
     await budget.step(list.length * Math.ceil(Math.log2(list.length)));
-    if (list.length <= SLICED_SORT) return list.sort((a, b) => keyOf(a) - keyOf(b));
-    return sortInSlices(list, (a, b) => keyOf(a) - keyOf(b), budget);
+    if (list.length <= SMALL_SORT) return list.sort((a, b) => keyOf(a) - keyOf(b));
+    return byKeys(list) ?? sortInSlices(list, (a, b) => keyOf(a) - keyOf(b), budget);
   };
   const sortTrees = async (tops: readonly number[]): Promise<void> => {
     for (const c of bottomUp(tops, kids)) {
@@ -155,19 +176,13 @@ export async function references(w: NumberWriter, sel: Selected, uid: boolean, b
 
   // (5) Gather roots with the same base subject.
   /** The subject rank of a container (its message's, or a dummy's first child's), -1 for none or "". */
-  const emptySubject = new Int32Array(1).fill(-1);
-  for (let p = 0; p < m; p++) {
-    if (cols.strings.SUBJECT[sel.slot[p]!] === '') {
-      emptySubject[0] = subjectRank.rank[sel.slot[p]!]!;
-      break;
-    }
-  }
+  const emptySubject = cols.emptySubject;
   const messageOf = (c: number): number => (item[c] !== -1 ? item[c]! : childCount(c) > 0 ? item[kids[c]![0]!]! : -1);
   const subjectOf = (c: number): number => {
     const p = messageOf(c);
     if (p === -1) return -1;
     const r = subjectRank.rank[sel.slot[p]!]!;
-    return r === emptySubject[0] ? -1 : r;
+    return r === emptySubject ? -1 : r;
   };
   const isReply = (c: number): boolean => {
     const p = messageOf(c);

@@ -117,6 +117,9 @@ export class IndexDb {
     // Subscriptions of names that have no mailbox (RFC 3501 §6.3.6: DELETE
     // does not end a subscription); subscribed mailboxes carry theirs in the row.
     this.db.exec('CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY)');
+    // The SORT/THREAD column image per mailbox (imap/search/sort-column-image.ts): derived from
+    // sort_keys, so added without a version step, and dropped with the mailbox or its messages.
+    this.db.exec('CREATE TABLE IF NOT EXISTS sort_columns (mailbox INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, data BLOB NOT NULL)');
     addRenamingColumn(this.db);
     const p = (sql: string): Database.Statement => this.db.prepare(sql);
     this.s = {
@@ -199,6 +202,9 @@ export class IndexDb {
       getSnapshot: p('SELECT data FROM snapshots WHERE mailbox = ? AND uidvalidity = ? AND uidnext = ? AND modseq = ?').pluck(),
       setSnapshot: p('INSERT OR REPLACE INTO snapshots (mailbox, uidvalidity, uidnext, modseq, data) VALUES (?, ?, ?, ?, ?)'),
       dropSnapshot: p('DELETE FROM snapshots WHERE mailbox = ?'),
+      getSortColumns: p('SELECT data FROM sort_columns WHERE mailbox = ? AND uidvalidity = ?').pluck(),
+      setSortColumns: p('INSERT OR REPLACE INTO sort_columns (mailbox, uidvalidity, data) VALUES (?, ?, ?)'),
+      dropSortColumns: p('DELETE FROM sort_columns WHERE mailbox = ?'),
       usage: p(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> ${STATE_UNLINK}`),
     };
   }
@@ -320,6 +326,7 @@ export class IndexDb {
     this.s.deleteMailboxStructures!.run(id);
     this.s.deleteMailboxSearchFields!.run(id);
     this.s.deleteMailboxSortKeys!.run(id);
+    this.s.dropSortColumns!.run(id);
     this.s.deleteMailbox!.run(id);
   }
   setSubscribed(id: number, on: boolean): void {
@@ -396,6 +403,8 @@ export class IndexDb {
     this.s.moveStructures!.run(to, from);
     this.s.moveSearchFields!.run(to, from);
     this.s.moveSortKeys!.run(to, from);
+    this.s.dropSortColumns!.run(from);
+    this.s.dropSortColumns!.run(to);
   }
   /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state] (fewest columns: 100,000 rows per SELECT). */
   loadMessages(mailbox: number): unknown[][] {
@@ -478,6 +487,13 @@ export class IndexDb {
   }
   setSnapshot(row: { id: number; uidvalidity: number; uidnext: number; highestmodseq: number }, data: Buffer): void {
     this.s.setSnapshot!.run(row.id, row.uidvalidity, row.uidnext, row.highestmodseq, data);
+  }
+  /** The SORT/THREAD column image of a mailbox if it was saved under `uidvalidity`. */
+  sortColumns(mailbox: number, uidvalidity: number): Buffer | null {
+    return (this.s.getSortColumns!.get(mailbox, uidvalidity) as Buffer | undefined) ?? null;
+  }
+  setSortColumns(mailbox: number, uidvalidity: number, data: Buffer): void {
+    this.s.setSortColumns!.run(mailbox, uidvalidity, data);
   }
   usage(): { messages: number; bytes: number } {
     const r = this.s.usage!.get() as { n: number; bytes: number };
