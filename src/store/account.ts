@@ -25,6 +25,7 @@ import { applyKeywordsFs, applySideIndex, writePop3FromIndex } from './side-file
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
 import { FileWork } from './file-work.js';
+import { FactsFill } from './facts.js';
 import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
 
@@ -94,6 +95,8 @@ export class AccountState {
   readonly mutex = new Mutex();
   maildropOwner: string | null = null;
   readonly files: FileWork = new FileWork(this);
+  /** Facts of messages a lazy first open indexed from their names (./facts.ts). */
+  readonly facts: FactsFill = new FactsFill(this);
   /** Which session owns each mailbox's \Recent arrivals (recent.ts). */
   readonly recent = new RecentOwners(
     () => this.db(),
@@ -397,8 +400,10 @@ export class AccountState {
               internal_date: num(d.internalDate),
               size: num(d.size),
               vsize: num(d.vsize),
+              lazy: d.lazy === true ? 1 : 0,
             };
             if (!db.insertMessage(row)) break;
+            if (row.lazy === 1) this.facts.note(mb.id);
             const b = bumps.get(mb.id);
             if (!b) bumps.set(mb.id, { uidnext: row.uid + 1, modseq: row.modseq });
             else {
@@ -547,6 +552,27 @@ export class AccountState {
           case 'pop3-uidls':
             if (applySideIndex(db, rec)) uidlsDone = true;
             break;
+          case 'facts': {
+            const mb = db.mailbox(String(d.mailbox));
+            if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
+            const c = this.caches.get(mb.id);
+            const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
+            for (const [uid, size, vsize, internalDate] of d.facts as [number, number, number, number][]) {
+              if (!db.setFacts(mb.id, uid, size, vsize, internalDate) || !cacheOk) continue;
+              // In place, like diskName: facts never change once read, and every snapshot
+              // holding this entry showed the provisional ones only until now.
+              const e = c.get(uid) as { size: number; vsize: number; internalDate: number } | undefined;
+              if (e) {
+                e.size = size;
+                e.vsize = vsize;
+                e.internalDate = internalDate;
+              }
+            }
+            // The packed list holds the provisional facts under the same modseq.
+            db.dropSnapshot(mb.id);
+            if (cacheOk) c.dirty = true;
+            break;
+          }
           default:
             break;
         }
@@ -643,9 +669,9 @@ export class AccountState {
     this.files.schedule();
   }
 
-  /** Resolves when no file work is pending (tests, close). */
+  /** Resolves when no file work is pending and the facts fill has finished or was stopped (tests, close). */
   fsIdle(): Promise<void> {
-    return Promise.all([this.files.idle(), this.subscriptionsWritten()]).then(() => undefined);
+    return Promise.all([this.files.idle(), this.facts.idle(), this.subscriptionsWritten()]).then(() => undefined);
   }
 }
 

@@ -32,7 +32,7 @@ import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } fro
 import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
-import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
+import { listFolderDirs, listMessages, readFound, sortFound, type DiskFile, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
@@ -64,6 +64,8 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   // After replay (which may still need tmp/ files of committed deliveries).
   for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));
   if (db.hasPending()) st.scheduleFsWork();
+  // Facts a lazy first open left provisional (./facts.ts), here or in a process that stopped mid-fill.
+  st.facts.resume();
 }
 
 function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void {
@@ -155,13 +157,10 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const extra = kept && onDisk && onDisk.uidvalidity === kept.uidvalidity ? onDisk : null;
   const uidvalidity = list ? list.uidvalidity : st.nextUidvalidity();
   st.noteUidvalidity(uidvalidity);
-  // Only the fields the index takes: readFound's lazy content/structure getters
-  // (two closures and the path per message) are not kept for every file.
-  const found: Pick<FoundMessage, 'basename' | 'rel' | 'flags' | 'size' | 'vsize' | 'internalDate'>[] = [];
-  for (const f of listMessages(dir).values()) {
-    const m = readFound(dir, f);
-    if (m) found.push({ basename: m.basename, rel: m.rel, flags: m.flags, size: m.size, vsize: m.vsize, internalDate: m.internalDate });
-  }
+  // From the names alone (issue 16 §4): no file is opened or stat'ed here. Size and
+  // RFC822.SIZE come from S= and W= where the name has them, INTERNALDATE from
+  // the name's time; the rows are marked lazy and ./facts.ts reads the files.
+  const found = [...listMessages(dir).values()].map(listedFacts);
   sortFound(found);
   // Files the list knows keep their UID; the rest get new ones above everything listed.
   let next = list ? list.uidnext : 1;
@@ -215,7 +214,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
       const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
       const fromCourier = courier.get(m.basename) ?? [];
-      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true));
+      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true, true));
     }
     commitNow(core, st, drafts, undefined, true);
     onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
@@ -236,6 +235,18 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   return found.length;
 }
 
+/**
+ * What a listed file's name says (provisional until ./facts.ts reads the
+ * file): S= for the size, W= for RFC822.SIZE (else the size), the
+ * seconds the name begins with for INTERNALDATE (maildir(5): the delivery time).
+ */
+function listedFacts(f: DiskFile): Pick<FoundMessage, 'basename' | 'rel' | 'flags' | 'size' | 'vsize' | 'internalDate'> {
+  const p = parseName(f.rel.slice(4));
+  const size = p.size ?? 0;
+  const secs = /^\d+/.exec(f.basename);
+  return { basename: f.basename, rel: f.rel, flags: flagsFromLetters(f.letters), size, vsize: p.vsize ?? size, internalDate: secs ? Number(secs[0]) * 1000 : 0 };
+}
+
 export function deliverDraft(
   st: AccountState,
   mailbox: string,
@@ -245,6 +256,7 @@ export function deliverDraft(
   m: Pick<FoundMessage, 'basename' | 'rel' | 'size' | 'vsize' | 'internalDate'>,
   flags: string[],
   external: boolean,
+  lazy = false,
 ): RecordDraft {
   return {
     accountId: st.id,
@@ -263,6 +275,8 @@ export function deliverDraft(
       size: m.size,
       vsize: m.vsize,
       external,
+      // Facts from the name only, read from the file later (./facts.ts).
+      ...(lazy ? { lazy } : {}),
     },
   };
 }

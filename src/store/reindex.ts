@@ -59,6 +59,7 @@ export async function reindexAccount(
     // Mailbox ids change with the new index: open sessions must reselect.
     for (const mb of db.mailboxes()) st.emit(mb.id, { type: 'gone', origin: null });
     st.caches.clear();
+    st.facts.forget();
     st.dropIndex();
     // The old index stays aside until the new one is complete: a rebuild that
     // fails (a folder it cannot create, a full disk) must not leave the

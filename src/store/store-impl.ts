@@ -652,6 +652,7 @@ export class StoreImpl implements Store, StoreCore {
     if (this.closed) return;
     this.textIndexer?.stop();
     await this.keeper?.stop();
+    for (const st of this.states.values()) st.facts.stop();
     await this.settle();
     this.closed = true;
     this.spool.close();

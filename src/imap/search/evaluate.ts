@@ -507,6 +507,8 @@ async function resolveSets(prog: SearchKey, sets: Sets, budget: WorkBudget): Pro
  */
 export async function evaluateSearch(view: MailboxView, program: SearchKey, budget: WorkBudget = new WorkBudget()): Promise<{ uid: number; seq: number }[]> {
   const prog = prepare(program, budget);
+  // LARGER, SMALLER, BEFORE, SINCE, ON, OLDER, YOUNGER read sizes and INTERNALDATE (store/facts.ts).
+  await view.handle.ensureFacts();
   const { needles, size } = collectNeedles(prog);
   await budget.step(size);
   const sets: Sets = { members: new Map(), view, now: Date.now() };

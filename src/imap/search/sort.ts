@@ -42,6 +42,8 @@ export interface Selected {
  * (needsKeys): the criteria are ARRIVAL and SIZE only, which need no stored key.
  */
 export async function selectMessages(view: MailboxView, program: SearchKey, budget: WorkBudget, withKeys = true): Promise<Selected> {
+  // The columns (ARRIVAL, SIZE) are built from exact facts only (store/facts.ts): they are kept for later commands.
+  await view.handle.ensureFacts();
   const snapshot = view.handle.snapshot();
   const msgs = snapshot.messages;
   const uids: number[] = [];

@@ -1,0 +1,209 @@
+/**
+ * Facts of messages a lazy first open indexed from their names alone
+ * (issue 16 §4: a Maildir pointed at with mail_dir, restored from backup,
+ * written by another tool). That open lists the folder and gives each file
+ * its UID and flags (./recovery.ts) without opening or stat'ing it, so the
+ * first SELECT of 100,000 messages does not wait for 100,000 files. Its
+ * rows carry provisional facts — size and RFC822.SIZE from S= and W= in the
+ * name where present, INTERNALDATE from the name's time — marked
+ * `lazy` in the index. The facts read from the file (the same reading as an
+ * eager index: ./maildir/scan.ts readFound) then replace them:
+ *
+ *  - in the background, a slice at a time (LIMITS.store.factsSliceFiles
+ *    files or factsSliceMs, whichever comes first), yielding to the event
+ *    loop between slices so other users' commands are answered meanwhile;
+ *  - on demand, for the messages a FETCH, SEARCH, SORT, COPY or a POP3
+ *    listing is about to show (MailboxHandle.ensureFacts), in the same slices.
+ *
+ * Each slice is one 'facts' journal record applied like any change
+ * (account.ts applyIndex), so a replica gets the primary's values
+ * (INTERNALDATE is the primary's file mtime) and a restart resumes from the
+ * rows still marked lazy. A replica reads no file for them: it waits for
+ * the records.
+ */
+import { performance } from 'node:perf_hooks';
+import { LIMITS } from '../limits.js';
+import type { AccountState } from './account.js';
+import type { MailboxRow } from './index/db.js';
+import { readFound } from './maildir/scan.js';
+
+const SLICE_FILES = LIMITS.store.factsSliceFiles;
+const SLICE_MS = LIMITS.store.factsSliceMs;
+
+/** A provisional row: [uid, basename, disk_name]. */
+export type LazyRow = readonly [number, string, string];
+/** Facts read from a file: [uid, size, vsize, internalDate]. */
+export type Facts = [number, number, number, number];
+
+/**
+ * One slice: rows from `from` on, read with `read` until `maxFiles` files
+ * or `maxMs` by `clock` (at least one file). Returns the facts read (a file
+ * that could not be read is left out: it stays provisional) and where the
+ * next slice starts.
+ */
+export function sliceFacts(
+  rows: readonly LazyRow[],
+  from: number,
+  read: (row: LazyRow) => Facts | null,
+  clock: () => number = () => performance.now(),
+  maxFiles = SLICE_FILES,
+  maxMs = SLICE_MS,
+): { facts: Facts[]; next: number } {
+  const t0 = clock();
+  const facts: Facts[] = [];
+  let i = from;
+  while (i < rows.length && i - from < maxFiles && (i === from || clock() - t0 < maxMs)) {
+    const f = read(rows[i]!);
+    if (f) facts.push(f);
+    i++;
+  }
+  return { facts, next: i };
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export class FactsFill {
+  running = false;
+  private stopped = false;
+  private again = false;
+  private done: (() => void)[] = [];
+  /** Mailbox ids with provisional rows, as far as this process knows. */
+  private readonly lazy = new Set<number>();
+
+  constructor(private readonly st: AccountState) {}
+
+  /** A mailbox got provisional rows (applyIndex): fill them in the background. */
+  note(mailboxId: number): void {
+    if (this.lazy.has(mailboxId)) return;
+    this.lazy.add(mailboxId);
+    this.schedule();
+  }
+
+  /** After recovery: the mailboxes a previous process left with provisional rows (a restart mid-fill resumes). */
+  resume(): void {
+    for (const id of this.st.db().lazyMailboxes()) this.note(id);
+  }
+
+  /** Mailbox ids change with a rebuilt index. */
+  forget(): void {
+    this.lazy.clear();
+  }
+
+  has(mailboxId: number): boolean {
+    return this.lazy.has(mailboxId);
+  }
+
+  /** No more slices (store close); idle() resolves after the running one. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((r) => this.done.push(r));
+  }
+
+  private schedule(): void {
+    if (this.stopped || !this.st.core.isWritable()) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    setImmediate(() => void this.run());
+  }
+
+  private async run(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        for (const id of [...this.lazy]) {
+          if (this.stopped) break;
+          const mb = this.st.db().mailboxById(id);
+          if (!mb) {
+            this.lazy.delete(id);
+            continue;
+          }
+          // Keyset paging: a file that cannot be read now stays provisional until the next open.
+          let after = 0;
+          for (;;) {
+            if (this.stopped) break;
+            const page = this.st.db().lazyPage(id, after, SLICE_FILES);
+            if (page.length === 0) {
+              if (after === 0) this.lazy.delete(id);
+              break;
+            }
+            after = page[page.length - 1]![0];
+            await this.fill(mb, page);
+            await yieldToLoop();
+          }
+          if (after !== 0 && !this.stopped && this.st.db().lazyPage(id, 0, 1).length === 0) this.lazy.delete(id);
+        }
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.st.core.warn(`store: facts of ${this.st.id} not filled`, err);
+    } finally {
+      this.running = false;
+      for (const d of this.done.splice(0)) d();
+    }
+  }
+
+  /**
+   * Fill the facts of these UIDs (all provisional rows when not given) before
+   * they are shown. A no-op for a mailbox without provisional rows, and on
+   * a replica (the primary's 'facts' records bring them).
+   */
+  async ensure(mailboxId: number, uids?: readonly number[]): Promise<void> {
+    if (!this.lazy.has(mailboxId) || !this.st.core.isWritable()) return;
+    const db = this.st.db();
+    const mb = db.mailboxById(mailboxId);
+    if (!mb) return;
+    let rows: LazyRow[];
+    if (uids === undefined) rows = db.lazyRange(mailboxId, 0, 0xffffffff);
+    else {
+      if (uids.length === 0) return;
+      let first = uids[0]!;
+      let last = first;
+      for (const u of uids) {
+        if (u < first) first = u;
+        if (u > last) last = u;
+      }
+      rows = db.lazyRange(mailboxId, first, last);
+      if (rows.length > uids.length) {
+        const want = new Set(uids);
+        rows = rows.filter((r) => want.has(r[0]));
+      }
+    }
+    if (rows.length > 0) await this.fill(mb, rows);
+    if (uids === undefined && this.st.db().lazyPage(mailboxId, 0, 1).length === 0) this.lazy.delete(mailboxId);
+  }
+
+  /** Read and commit facts of `rows`, a slice at a time. */
+  private async fill(mb: MailboxRow, rows: readonly LazyRow[]): Promise<void> {
+    const dir = this.st.dir(mb.name);
+    const read = (r: LazyRow): Facts | null => {
+      let m = readFound(dir, { basename: r[1], rel: r[2], letters: '' });
+      if (!m) {
+        // Renamed since (a flag change's file work, another program): look it up.
+        const at = this.st.locate(mb.id, dir, { uid: r[0], basename: r[1], diskName: r[2] });
+        m = at ? readFound(dir, { basename: r[1], rel: at, letters: '' }) : null;
+      }
+      return m ? [r[0], m.size, m.vsize, m.internalDate] : null;
+    };
+    for (let i = 0; i < rows.length; ) {
+      const { facts, next } = sliceFacts(rows, i, read);
+      i = next;
+      if (facts.length > 0) await this.commit(mb, facts);
+      if (i < rows.length) await yieldToLoop();
+    }
+  }
+
+  private async commit(mb: MailboxRow, facts: Facts[]): Promise<void> {
+    const st = this.st;
+    await st.core.committer.submit({
+      accounts: [st.id],
+      build: () => [{ accountId: st.id, kind: 'facts', data: { maildir: st.account.maildir, mailbox: mb.name, uidvalidity: mb.uidvalidity, facts } }],
+      finish: (recs) => st.applyIndex(recs),
+    });
+  }
+}
