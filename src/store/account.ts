@@ -554,23 +554,7 @@ export class AccountState {
             break;
           case 'facts': {
             const mb = db.mailbox(String(d.mailbox));
-            if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
-            const c = this.caches.get(mb.id);
-            const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
-            for (const [uid, size, vsize, internalDate] of d.facts as [number, number, number, number][]) {
-              if (!db.setFacts(mb.id, uid, size, vsize, internalDate) || !cacheOk) continue;
-              // In place, like diskName: facts never change once read, and every snapshot
-              // holding this entry showed the provisional ones only until now.
-              const e = c.get(uid) as { size: number; vsize: number; internalDate: number } | undefined;
-              if (e) {
-                e.size = size;
-                e.vsize = vsize;
-                e.internalDate = internalDate;
-              }
-            }
-            // The packed list holds the provisional facts under the same modseq.
-            db.dropSnapshot(mb.id);
-            if (cacheOk) c.dirty = true;
+            if (mb && mb.uidvalidity === num(d.uidvalidity)) this.setFacts(mb, d.facts as [number, number, number, number][]);
             break;
           }
           default:
@@ -593,6 +577,31 @@ export class AccountState {
     if (recs.some((r) => changesSubscriptions(r, writable))) this.writeSubscriptions();
     // On the primary the file is the source of the record; a replica writes it from the index.
     if (uidlsDone && !writable) writePop3FromIndex(this);
+  }
+
+  /**
+   * Facts read from the files of provisional rows (./facts.ts): [uid, size,
+   * vsize, internalDate] each, into the index and the cache (inside the
+   * caller's transaction, if any).
+   */
+  setFacts(mb: MailboxRow, facts: readonly (readonly [number, number, number, number])[]): void {
+    const db = this.db();
+    const c = this.caches.get(mb.id);
+    const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
+    for (const [uid, size, vsize, internalDate] of facts) {
+      if (!db.setFacts(mb.id, uid, size, vsize, internalDate) || !cacheOk) continue;
+      // In place, like diskName: facts never change once read, and every snapshot
+      // holding this entry showed the provisional ones only until now.
+      const e = c.get(uid) as { size: number; vsize: number; internalDate: number } | undefined;
+      if (e) {
+        e.size = size;
+        e.vsize = vsize;
+        e.internalDate = internalDate;
+      }
+    }
+    // The packed list holds the provisional facts under the same modseq.
+    db.dropSnapshot(mb.id);
+    if (cacheOk) c.dirty = true;
   }
 
   /**

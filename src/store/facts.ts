@@ -24,11 +24,13 @@
 import { performance } from 'node:perf_hooks';
 import { LIMITS } from '../limits.js';
 import type { AccountState } from './account.js';
-import type { MailboxRow } from './index/db.js';
+import type { RecordDraft } from './index/journal.js';
+import { STATE_UNLINK, type MailboxRow, type MessageRow } from './index/db.js';
 import { readFound } from './maildir/scan.js';
 
-const SLICE_FILES = LIMITS.store.factsSliceFiles;
-const SLICE_MS = LIMITS.store.factsSliceMs;
+/** Read at each use (tests lower them to cut a small Maildir into many slices). */
+const sliceFiles = (): number => LIMITS.store.factsSliceFiles;
+const sliceMs = (): number => LIMITS.store.factsSliceMs;
 
 /** A provisional row: [uid, basename, disk_name]. */
 export type LazyRow = readonly [number, string, string];
@@ -46,8 +48,8 @@ export function sliceFacts(
   from: number,
   read: (row: LazyRow) => Facts | null,
   clock: () => number = () => performance.now(),
-  maxFiles = SLICE_FILES,
-  maxMs = SLICE_MS,
+  maxFiles = sliceFiles(),
+  maxMs = sliceMs(),
 ): { facts: Facts[]; next: number } {
   const t0 = clock();
   const facts: Facts[] = [];
@@ -79,18 +81,89 @@ export class FactsFill {
     this.schedule();
   }
 
-  /** After recovery: the mailboxes a previous process left with provisional rows (a restart mid-fill resumes). */
+  /**
+   * After recovery or an import: rows still to be journaled, and the
+   * mailboxes with provisional rows (a restart mid-fill resumes both).
+   */
   resume(): void {
-    for (const id of this.st.db().lazyMailboxes()) this.note(id);
+    const db = this.st.db();
+    if (db.unjournaled().length > 0) this.schedule();
+    for (const id of db.lazyMailboxes()) this.note(id);
+  }
+
+  /**
+   * Journal the deliver records of rows a lazy first open wrote straight
+   * into the index (../recovery.ts importMailbox), a slice at a time from
+   * the mark the index keeps, so replication ships them and replay knows
+   * them. The facts of the slice's provisional rows are read first: a
+   * record carries the exact size (the replica checks the body it gets
+   * against it) and INTERNALDATE. Each record is built from the row as it
+   * is then — flags changed since are in it — and expunged rows are left
+   * out (their expunge record went out already). One pass at a time.
+   */
+  journalPending(): Promise<void> {
+    if (!this.st.core.isWritable()) return Promise.resolve();
+    return (this.journaling ??= this.journalAll().finally(() => (this.journaling = null)));
+  }
+  private journaling: Promise<void> | null = null;
+
+  private async journalAll(): Promise<void> {
+    const st = this.st;
+    for (const [id, mark] of st.db().unjournaled()) {
+      let after = mark;
+      for (;;) {
+        if (this.stopped) return;
+        const db = st.db();
+        const mb = db.mailboxById(id);
+        const rows = mb ? db.rowsAfter(id, after, sliceFiles()) : [];
+        if (!mb || rows.length === 0) {
+          db.setUnjournaled(id, null);
+          break;
+        }
+        const read = this.reader(mb);
+        const facts: Facts[] = [];
+        // As a fill slice: factsSliceFiles rows or factsSliceMs of reading, whichever ends first.
+        const t0 = performance.now();
+        let cut = rows.length;
+        for (let k = 0; k < rows.length; k++) {
+          const r = rows[k]!;
+          if (k > 0 && performance.now() - t0 >= sliceMs()) {
+            cut = k;
+            break;
+          }
+          if (r.state === STATE_UNLINK || r.lazy !== 1) continue;
+          const f = read([r.uid, r.basename, r.disk_name]);
+          if (!f) continue;
+          facts.push(f);
+          r.size = f[1];
+          r.vsize = f[2];
+          r.internal_date = f[3];
+          r.lazy = 0;
+        }
+        const last = rows[cut - 1]!.uid;
+        const live = rows.slice(0, cut).filter((r) => r.state !== STATE_UNLINK);
+        const drafts = live.map((r) => deliverOfRow(st, mb, r));
+        const done = (recs: readonly { lsn: bigint }[]): void => {
+          const now = st.db();
+          now.tx(() => {
+            // Not journaled apart: the deliver records carry them.
+            st.setFacts(mb, facts);
+            now.setUnjournaled(id, last);
+            // The rows are in the index already: these records count as applied.
+            if (recs.length > 0) now.setAppliedLsn(recs[recs.length - 1]!.lsn);
+          });
+        };
+        if (drafts.length === 0) done([]);
+        else await st.core.committer.submit({ accounts: [st.id], build: () => drafts, finish: done });
+        after = last;
+        await yieldToLoop();
+      }
+    }
   }
 
   /** Mailbox ids change with a rebuilt index. */
   forget(): void {
     this.lazy.clear();
-  }
-
-  has(mailboxId: number): boolean {
-    return this.lazy.has(mailboxId);
   }
 
   /** No more slices (store close); idle() resolves after the running one. */
@@ -117,6 +190,8 @@ export class FactsFill {
     try {
       do {
         this.again = false;
+        // Deliver records first: a replica needs the rows before their facts.
+        await this.journalPending();
         for (const id of [...this.lazy]) {
           if (this.stopped) break;
           const mb = this.st.db().mailboxById(id);
@@ -128,7 +203,7 @@ export class FactsFill {
           let after = 0;
           for (;;) {
             if (this.stopped) break;
-            const page = this.st.db().lazyPage(id, after, SLICE_FILES);
+            const page = this.st.db().lazyPage(id, after, sliceFiles());
             if (page.length === 0) {
               if (after === 0) this.lazy.delete(id);
               break;
@@ -151,10 +226,12 @@ export class FactsFill {
   /**
    * Fill the facts of these UIDs (all provisional rows when not given) before
    * they are shown. A no-op for a mailbox without provisional rows, and on
-   * a replica (the primary's 'facts' records bring them).
+   * a replica (the primary's 'facts' records bring them). The index is
+   * asked, not this process's list: `roost import` in another process may
+   * have written the rows (one lookup in the partial index messages_lazy).
    */
   async ensure(mailboxId: number, uids?: readonly number[]): Promise<void> {
-    if (!this.lazy.has(mailboxId) || !this.st.core.isWritable()) return;
+    if (!this.st.core.isWritable()) return;
     const db = this.st.db();
     const mb = db.mailboxById(mailboxId);
     if (!mb) return;
@@ -174,14 +251,16 @@ export class FactsFill {
         rows = rows.filter((r) => want.has(r[0]));
       }
     }
-    if (rows.length > 0) await this.fill(mb, rows);
+    if (rows.length === 0) return;
+    this.note(mailboxId);
+    await this.fill(mb, rows);
     if (uids === undefined && this.st.db().lazyPage(mailboxId, 0, 1).length === 0) this.lazy.delete(mailboxId);
   }
 
-  /** Read and commit facts of `rows`, a slice at a time. */
-  private async fill(mb: MailboxRow, rows: readonly LazyRow[]): Promise<void> {
+  /** The facts of a provisional row from its file (the eager reading: ./maildir/scan.ts readFound); null when it is gone. */
+  private reader(mb: MailboxRow): (r: LazyRow) => Facts | null {
     const dir = this.st.dir(mb.name);
-    const read = (r: LazyRow): Facts | null => {
+    return (r) => {
       let m = readFound(dir, { basename: r[1], rel: r[2], letters: '' });
       if (!m) {
         // Renamed since (a flag change's file work, another program): look it up.
@@ -190,6 +269,11 @@ export class FactsFill {
       }
       return m ? [r[0], m.size, m.vsize, m.internalDate] : null;
     };
+  }
+
+  /** Read and commit facts of `rows`, a slice at a time. */
+  private async fill(mb: MailboxRow, rows: readonly LazyRow[]): Promise<void> {
+    const read = this.reader(mb);
     for (let i = 0; i < rows.length; ) {
       const { facts, next } = sliceFacts(rows, i, read);
       i = next;
@@ -206,4 +290,28 @@ export class FactsFill {
       finish: (recs) => st.applyIndex(recs),
     });
   }
+}
+
+/** The deliver record of a row a lazy first open indexed (the record ../recovery.ts deliverDraft makes for a found file). */
+function deliverOfRow(st: AccountState, mb: MailboxRow, r: MessageRow): RecordDraft {
+  return {
+    accountId: st.id,
+    kind: 'deliver',
+    data: {
+      maildir: st.account.maildir,
+      mailbox: mb.name,
+      uidvalidity: mb.uidvalidity,
+      uid: r.uid,
+      modseq: String(r.modseq),
+      basename: r.basename,
+      filename: r.filename,
+      tmp: '',
+      flags: r.flags === '' ? [] : r.flags.split(' '),
+      internalDate: r.internal_date,
+      size: r.size,
+      vsize: r.vsize,
+      external: true,
+      ...(r.lazy === 1 ? { lazy: true } : {}),
+    },
+  };
 }

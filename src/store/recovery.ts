@@ -24,7 +24,7 @@ import { LIMITS } from '../limits.js';
 import type { AccountState, StoreCore } from './account.js';
 import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
 import type { MailboxRow, SearchFieldsRow } from './index/db.js';
-import { STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
+import { STATE_OK, STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
 import { searchHeader } from './mime/search-header.js';
 import type { MimeTree } from './mime/types.js';
 import type { RecordDraft } from './index/journal.js';
@@ -80,16 +80,12 @@ function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void 
   st.applyIndex(recs, extras);
 }
 
-/**
- * Apply records written synchronously (recovery, import): journal, files,
- * index. `foundInPlace`: the deliver records name files just listed where
- * they are, so their file step (a stat each, 100,000 at a first open) is skipped.
- */
-function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>, foundInPlace = false): void {
+/** Apply records written synchronously (recovery, import): journal, files, index. */
+function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>): void {
   if (drafts.length === 0) return;
   const recs = core.journal.append(drafts, core.epoch());
   const extras = { structures };
-  for (const r of recs) if (!(foundInPlace && r.kind === 'deliver')) st.applyFs(r, extras);
+  for (const r of recs) st.applyFs(r, extras);
   st.applyIndex(recs, extras);
   core.notifyJournal(recs);
 }
@@ -204,20 +200,44 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const created = st.db().mailbox(name);
   const kw = created ? keywordsDraft(st, created, keywordTable) : null;
   if (kw) commitNow(core, st, [kw]);
-  // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
-  for (let at = 0; at < found.length; at += IMPORT_BATCH) {
-    const drafts: RecordDraft[] = [];
-    for (let i = at; i < Math.min(found.length, at + IMPORT_BATCH); i++) {
-      const m = found[i]!;
-      const keptFlags = kept?.flags.get(m.basename);
-      const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
-      // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
-      const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
-      const fromCourier = courier.get(m.basename) ?? [];
-      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true, true));
+  // The rows go straight into the index, in one transaction; their deliver
+  // records follow in the background, a slice at a time from the mark set
+  // here (./facts.ts), so a restart resumes them and the replica gets every
+  // row. Nothing acknowledged depends on them: a lost index is imported again.
+  const db = st.db();
+  if (created) {
+    db.tx(() => {
+      for (let i = 0; i < found.length; i++) {
+        const m = found[i]!;
+        const keptFlags = kept?.flags.get(m.basename);
+        const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
+        // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
+        const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
+        const fromCourier = courier.get(m.basename) ?? [];
+        const flags = normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]);
+        db.insertMessage({
+          mailbox: created.id,
+          uid: assigned[i]!,
+          basename: m.basename,
+          filename: m.rel,
+          disk_name: m.rel,
+          state: STATE_OK,
+          flags: flagsKey(flags),
+          modseq: 1,
+          internal_date: m.internalDate,
+          size: m.size,
+          vsize: m.vsize,
+          lazy: 1,
+        });
+        if ((i + 1) % IMPORT_BATCH === 0) onProgress?.(i + 1);
+      }
+      if (maxUid > 0) db.bumpUidnext(created.id, maxUid + 1);
+      db.setUnjournaled(created.id, 0);
+    });
+    if (found.length > 0) {
+      onProgress?.(found.length);
+      core.noteText(st, created.id);
     }
-    commitNow(core, st, drafts, undefined, true);
-    onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
   }
   const mb = st.db().mailbox(name);
   if (mb) {
@@ -256,7 +276,6 @@ export function deliverDraft(
   m: Pick<FoundMessage, 'basename' | 'rel' | 'size' | 'vsize' | 'internalDate'>,
   flags: string[],
   external: boolean,
-  lazy = false,
 ): RecordDraft {
   return {
     accountId: st.id,
@@ -275,8 +294,6 @@ export function deliverDraft(
       size: m.size,
       vsize: m.vsize,
       external,
-      // Facts from the name only, read from the file later (./facts.ts).
-      ...(lazy ? { lazy } : {}),
     },
   };
 }

@@ -27,6 +27,8 @@ export async function reindexAccount(
       st.firstImport = { onProgress: onProgress ?? null, result: null };
       try {
         st.db();
+        // The deliver records of the imported rows (store/facts.ts), before the CLI's process ends.
+        await st.facts.journalPending();
         if (st.firstImport.result) return st.firstImport.result;
       } finally {
         st.firstImport = null;
@@ -75,6 +77,8 @@ export async function reindexAccount(
       for (const name of orphans) fresh.setOrphanSubscription(name, true);
       const done = importMaildir(store, st, keep, onProgress);
       removeIndexFiles(aside);
+      await st.facts.journalPending();
+      st.facts.resume();
       return done;
     } catch (err) {
       st.caches.clear();

@@ -219,6 +219,9 @@ export class IndexDb {
       getSnapshot: p('SELECT data FROM snapshots WHERE mailbox = ? AND uidvalidity = ? AND uidnext = ? AND modseq = ?').pluck(),
       setSnapshot: p('INSERT OR REPLACE INTO snapshots (mailbox, uidvalidity, uidnext, modseq, data) VALUES (?, ?, ?, ?, ?)'),
       dropSnapshot: p('DELETE FROM snapshots WHERE mailbox = ?'),
+      unjournaled: p("SELECT key, value FROM meta WHERE key LIKE 'unjournaled:%'").raw(true),
+      dropMeta: p('DELETE FROM meta WHERE key = ?'),
+      rowsAfter: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? ORDER BY uid LIMIT ?'),
       lazyMailboxes: p('SELECT DISTINCT mailbox FROM messages WHERE lazy <> 0').pluck(),
       lazyPage: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid > ? ORDER BY uid LIMIT ?').raw(true),
       lazyRange: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid BETWEEN ? AND ? ORDER BY uid').raw(true),
@@ -340,6 +343,8 @@ export class IndexDb {
   }
   deleteMailbox(id: number): void {
     this.s.dropSnapshot!.run(id);
+    // A later mailbox may get the same id.
+    this.setUnjournaled(id, null);
     this.s.deleteMailboxMessages!.run(id);
     this.s.deleteMailboxStructures!.run(id);
     this.s.deleteMailboxSearchFields!.run(id);
@@ -369,6 +374,23 @@ export class IndexDb {
 
   insertMessage(row: MessageRow): boolean {
     return this.s.insertMessage!.run(row.lazy === undefined ? { ...row, lazy: 0 } : row).changes > 0;
+  }
+  /**
+   * Mark a mailbox whose rows above `afterUid` have no deliver record in the
+   * journal yet (a lazy first open wrote them straight into the index:
+   * store/facts.ts journals them); null: all journaled.
+   */
+  setUnjournaled(mailbox: number, afterUid: number | null): void {
+    if (afterUid === null) this.s.dropMeta!.run(`unjournaled:${mailbox}`);
+    else this.setMeta(`unjournaled:${mailbox}`, String(afterUid));
+  }
+  /** The marks of setUnjournaled: [mailbox, afterUid]. */
+  unjournaled(): [number, number][] {
+    return (this.s.unjournaled!.all() as [string, string][]).map(([k, v]) => [Number(k.slice('unjournaled:'.length)), Number(v)]);
+  }
+  /** Up to `limit` rows with UIDs above `afterUid`, in UID order (expunged ones too). */
+  rowsAfter(mailbox: number, afterUid: number, limit: number): MessageRow[] {
+    return this.s.rowsAfter!.all(mailbox, afterUid, limit) as MessageRow[];
   }
   /** Mailboxes with provisional facts (MessageRow.lazy). */
   lazyMailboxes(): number[] {
