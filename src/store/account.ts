@@ -212,6 +212,20 @@ export class AccountState {
   }
 
   /**
+   * The cache of a mailbox whose rows were just written (a lazy first open,
+   * ./recovery.ts): what cache() would load, without reading them back.
+   * `rows` as IndexDb.loadMessages gives them, in UID order. Packed when
+   * the last session leaves or the store evicts it, like any changed list.
+   */
+  seedCache(mb: MailboxRow, rows: unknown[][]): void {
+    this.db().track(mb);
+    const c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), rows);
+    c.dirty = true;
+    this.caches.set(mb.id, c);
+    this.core.usedCache(this, mb.id, c.count);
+  }
+
+  /**
    * Another process (`roost deliver`, a second server on the same data)
    * changed this mailbox's index: bring the shared cache up to date and tell
    * listeners what changed, as if the change had been made here.

@@ -24,7 +24,7 @@ import { LIMITS } from '../limits.js';
 import type { AccountState, StoreCore } from './account.js';
 import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
 import type { MailboxRow, SearchFieldsRow } from './index/db.js';
-import { STATE_OK, STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
+import { STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
 import { searchHeader } from './mime/search-header.js';
 import type { MimeTree } from './mime/types.js';
 import type { RecordDraft } from './index/journal.js';
@@ -205,6 +205,8 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   // here (./facts.ts), so a restart resumes them and the replica gets every
   // row. Nothing acknowledged depends on them: a lost index is imported again.
   const db = st.db();
+  // The cache of a big mailbox is built from the same rows (the SELECT that made this first open is about to ask for it).
+  const seed = found.length >= PACK_MIN && created && !st.caches.has(created.id) ? ([] as unknown[][]) : null;
   if (created) {
     db.tx(() => {
       for (let i = 0; i < found.length; i++) {
@@ -214,21 +216,9 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
         const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
         const fromCourier = courier.get(m.basename) ?? [];
-        const flags = normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]);
-        db.insertMessage({
-          mailbox: created.id,
-          uid: assigned[i]!,
-          basename: m.basename,
-          filename: m.rel,
-          disk_name: m.rel,
-          state: STATE_OK,
-          flags: flagsKey(flags),
-          modseq: 1,
-          internal_date: m.internalDate,
-          size: m.size,
-          vsize: m.vsize,
-          lazy: 1,
-        });
+        const flags = flagsKey(normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]));
+        db.insertListed(created.id, assigned[i]!, m.basename, m.rel, flags, m.internalDate, m.size, m.vsize);
+        seed?.push([assigned[i]!, 1, flags, m.internalDate, m.size, m.vsize, m.basename, m.rel]);
         if ((i + 1) % IMPORT_BATCH === 0) onProgress?.(i + 1);
       }
       if (maxUid > 0) db.bumpUidnext(created.id, maxUid + 1);
@@ -243,14 +233,8 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   if (mb) {
     if (keptAttrs?.recentUid !== undefined) st.db().raiseRecent(mb.id, keptAttrs.recentUid);
     st.noteMtimes(mb);
-    // A large imported mailbox gets its packed list now, so the first SELECT
-    // after `roost reindex` / a migration does not read every row. The list
-    // stays loaded (the store bounds what all caches hold): the SELECT that
-    // made this first open is about to ask for it.
-    if (found.length >= PACK_MIN && !st.caches.has(mb.id)) {
-      st.cache(mb);
-      st.packCaches(mb.id);
-    }
+    // Not packed now: the fill's facts replace what a packed list would hold (./facts.ts).
+    if (seed) st.seedCache(mb, seed.sort((x, y) => (x[0] as number) - (y[0] as number)));
   }
   return found.length;
 }

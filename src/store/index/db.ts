@@ -222,6 +222,10 @@ export class IndexDb {
       unjournaled: p("SELECT key, value FROM meta WHERE key LIKE 'unjournaled:%'").raw(true),
       dropMeta: p('DELETE FROM meta WHERE key = ?'),
       rowsAfter: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? ORDER BY uid LIMIT ?'),
+      insertListed: p(
+        `INSERT OR IGNORE INTO messages (mailbox, uid, basename, filename, disk_name, state, flags, modseq, internal_date, size, vsize, lazy)
+         VALUES (?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, 1)`,
+      ),
       lazyMailboxes: p('SELECT DISTINCT mailbox FROM messages WHERE lazy <> 0').pluck(),
       lazyPage: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid > ? ORDER BY uid LIMIT ?').raw(true),
       lazyRange: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid BETWEEN ? AND ? ORDER BY uid').raw(true),
@@ -391,6 +395,13 @@ export class IndexDb {
   /** Up to `limit` rows with UIDs above `afterUid`, in UID order (expunged ones too). */
   rowsAfter(mailbox: number, afterUid: number, limit: number): MessageRow[] {
     return this.s.rowsAfter!.all(mailbox, afterUid, limit) as MessageRow[];
+  }
+  /**
+   * The row of a file a lazy first open listed (store/recovery.ts): modseq
+   * 1, provisional facts (lazy). Positional: 100,000 of these at one open.
+   */
+  insertListed(mailbox: number, uid: number, basename: string, rel: string, flags: string, internalDate: number, size: number, vsize: number): void {
+    this.s.insertListed!.run(mailbox, uid, basename, rel, rel, flags, internalDate, size, vsize);
   }
   /** Mailboxes with provisional facts (MessageRow.lazy). */
   lazyMailboxes(): number[] {
