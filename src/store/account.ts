@@ -692,9 +692,9 @@ export class AccountState {
     this.files.schedule();
   }
 
-  /** Resolves when no file work is pending and the facts fill has finished or was stopped (tests, close). */
+  /** Resolves when no file work is pending (tests, close). */
   fsIdle(): Promise<void> {
-    return Promise.all([this.files.idle(), this.facts.idle(), this.subscriptionsWritten()]).then(() => undefined);
+    return Promise.all([this.files.idle(), this.subscriptionsWritten()]).then(() => undefined);
   }
 }
 

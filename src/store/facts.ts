@@ -103,62 +103,82 @@ export class FactsFill {
    */
   journalPending(): Promise<void> {
     if (!this.st.core.isWritable()) return Promise.resolve();
-    return (this.journaling ??= this.journalAll().finally(() => (this.journaling = null)));
+    return (this.journaling ??= this.journalAll(false).finally(() => (this.journaling = null)));
   }
   private journaling: Promise<void> | null = null;
 
-  private async journalAll(): Promise<void> {
-    const st = this.st;
-    for (const [id, mark] of st.db().unjournaled()) {
-      let after = mark;
-      for (;;) {
-        if (this.stopped) return;
-        const db = st.db();
-        const mb = db.mailboxById(id);
-        const rows = mb ? db.rowsAfter(id, after, sliceFiles()) : [];
-        if (!mb || rows.length === 0) {
-          db.setUnjournaled(id, null);
-          break;
-        }
-        const read = this.reader(mb);
-        const facts: Facts[] = [];
-        // As a fill slice: factsSliceFiles rows or factsSliceMs of reading, whichever ends first.
-        const t0 = performance.now();
-        let cut = rows.length;
-        for (let k = 0; k < rows.length; k++) {
-          const r = rows[k]!;
-          if (k > 0 && performance.now() - t0 >= sliceMs()) {
-            cut = k;
-            break;
-          }
-          if (r.state === STATE_UNLINK || r.lazy !== 1) continue;
-          const f = read([r.uid, r.basename, r.disk_name]);
-          if (!f) continue;
-          facts.push(f);
-          r.size = f[1];
-          r.vsize = f[2];
-          r.internal_date = f[3];
-          r.lazy = 0;
-        }
-        const last = rows[cut - 1]!.uid;
-        const live = rows.slice(0, cut).filter((r) => r.state !== STATE_UNLINK);
-        const drafts = live.map((r) => deliverOfRow(st, mb, r));
-        const done = (recs: readonly { lsn: bigint }[]): void => {
-          const now = st.db();
-          now.tx(() => {
-            // Not journaled apart: the deliver records carry them.
-            st.setFacts(mb, facts);
-            now.setUnjournaled(id, last);
-            // The rows are in the index already: these records count as applied.
-            if (recs.length > 0) now.setAppliedLsn(recs[recs.length - 1]!.lsn);
-          });
-        };
-        if (drafts.length === 0) done([]);
-        else await st.core.committer.submit({ accounts: [st.id], build: () => drafts, finish: done });
-        after = last;
-        await yieldToLoop();
-      }
+  /** journalPending for a caller that holds the account mutex (reindex). */
+  journalLocked(): Promise<void> {
+    return this.st.core.isWritable() ? this.journalAll(true) : Promise.resolve();
+  }
+
+  /**
+   * Slices until no mark is left. Each runs under the account mutex, as
+   * STORE, EXPUNGE, COPY and reconcile do: a flag change either is in the
+   * index before the slice reads its rows, or is journaled after the
+   * slice's deliver records (the replica applies it to rows it has).
+   */
+  private async journalAll(locked: boolean): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const more = locked ? await this.journalSlice() : await this.st.mutex.run(() => this.journalSlice());
+      if (!more) return;
+      await yieldToLoop();
     }
+  }
+
+  /** One slice of the first mark (read afresh: a reindex in between brings its own); false when none is left. */
+  private async journalSlice(): Promise<boolean> {
+    const st = this.st;
+    if (this.stopped) return false;
+    const db = st.db();
+    const first = db.unjournaled()[0];
+    if (!first) return false;
+    const [id, after] = first;
+    const mb = db.mailboxById(id);
+    const rows = mb ? db.rowsAfter(id, after, sliceFiles()) : [];
+    if (!mb || rows.length === 0) {
+      db.setUnjournaled(id, null);
+      return true;
+    }
+    const read = this.reader(mb);
+    const facts: Facts[] = [];
+    // As a fill slice: factsSliceFiles rows or factsSliceMs of reading, whichever ends first.
+    const t0 = performance.now();
+    let cut = rows.length;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      if (k > 0 && performance.now() - t0 >= sliceMs()) {
+        cut = k;
+        break;
+      }
+      if (r.state === STATE_UNLINK || r.lazy !== 1) continue;
+      const f = read([r.uid, r.basename, r.disk_name]);
+      if (!f) continue;
+      facts.push(f);
+      r.size = f[1];
+      r.vsize = f[2];
+      r.internal_date = f[3];
+      r.lazy = 0;
+    }
+    const last = rows[cut - 1]!.uid;
+    const drafts = rows
+      .slice(0, cut)
+      .filter((r) => r.state !== STATE_UNLINK)
+      .map((r) => deliverOfRow(st, mb, r));
+    const done = (recs: readonly { lsn: bigint }[]): void => {
+      const now = st.db();
+      now.tx(() => {
+        // Not journaled apart: the deliver records carry them.
+        st.setFacts(mb, facts);
+        now.setUnjournaled(id, last);
+        // The rows are in the index already: these records count as applied.
+        if (recs.length > 0) now.setAppliedLsn(recs[recs.length - 1]!.lsn);
+      });
+    };
+    if (drafts.length === 0) done([]);
+    else await st.core.committer.submit({ accounts: [st.id], build: () => drafts, finish: done });
+    return true;
   }
 
   /** Mailbox ids change with a rebuilt index. */

@@ -28,7 +28,7 @@ export async function reindexAccount(
       try {
         st.db();
         // The deliver records of the imported rows (store/facts.ts), before the CLI's process ends.
-        await st.facts.journalPending();
+        await st.facts.journalLocked();
         if (st.firstImport.result) return st.firstImport.result;
       } finally {
         st.firstImport = null;
@@ -77,7 +77,7 @@ export async function reindexAccount(
       for (const name of orphans) fresh.setOrphanSubscription(name, true);
       const done = importMaildir(store, st, keep, onProgress);
       removeIndexFiles(aside);
-      await st.facts.journalPending();
+      await st.facts.journalLocked();
       st.facts.resume();
       return done;
     } catch (err) {

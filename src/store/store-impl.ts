@@ -639,6 +639,8 @@ export class StoreImpl implements Store, StoreCore {
     await this.committer.idle();
     await Promise.all([...this.discards]);
     await Promise.all([...this.states.values()].map((s) => s.fsIdle()));
+    // Not in fsIdle: reindex waits for that under the account mutex, which the facts fill's journal slices take.
+    await Promise.all([...this.states.values()].map((s) => s.facts.idle()));
   }
 
   noteText(st: AccountState, mailboxId: number): void {

@@ -4,8 +4,11 @@
  * read from the files. A store closed mid-way resumes both at its next
  * open, from the marks the index keeps: in the end the journal holds one
  * deliver record per message, carrying the size, RFC822.SIZE and
- * INTERNALDATE read from its file, and no row is provisional. And a slice
- * reads LIMITS.store.factsSliceFiles files, not one more.
+ * INTERNALDATE read from its file, and no row is provisional. A STORE
+ * while the records are being journaled reaches a replica (which applies
+ * the journal in LSN order to the rows it has): each message's deliver
+ * record either carries the new flag or comes before the flags record. And
+ * a slice reads LIMITS.store.factsSliceFiles files, not one more.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -109,6 +112,49 @@ describe('a lazy first open stopped mid-way', () => {
         (d) => JSON.parse(d) as { uid: number; size: number; vsize: number; internalDate: number },
       );
       expect(recs.map((r) => ({ uid: r.uid, size: r.size, vsize: r.vsize, internalDate: r.internalDate }))).toEqual(expected);
+    } finally {
+      journal.close();
+    }
+  }, 300_000);
+});
+
+describe('a STORE while the deliver records are being journaled', () => {
+  it('is in each message\'s deliver record or journaled after it', async () => {
+    const N = 400;
+    limits.factsSliceFiles = 10;
+    const a = account(root, 'race');
+    for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(a.maildir, sub), { recursive: true });
+    for (let i = 0; i < N; i++) fs.writeFileSync(path.join(a.maildir, 'cur', `${1_700_000_000 + i}.M${i}P1.old:2,`), `Subject: race ${i}\n\nbody\n`);
+    const store = await open(root);
+    try {
+      const box = await store.user(a).openMailbox('INBOX');
+      const uids = box.snapshot().messages.map((m) => m.uid);
+      // Every 20th message, in a few rounds, while the background slices run.
+      const flagged = uids.filter((u) => u % 20 === 0);
+      for (let k = 0; k < flagged.length; k += 4) await box.storeFlags(flagged.slice(k, k + 4), 'add', ['\\Flagged']);
+      box.close();
+      await store.settle();
+    } finally {
+      await store.close();
+    }
+    const journal = new Database(path.join(root, 'data', 'journal.sqlite'), { readonly: true, fileMustExist: true });
+    try {
+      const recs = journal.prepare("SELECT lsn, kind, data FROM records WHERE account = ? AND kind IN ('deliver', 'flags') ORDER BY lsn").all(a.id) as { lsn: number; kind: string; data: string }[];
+      const delivered = new Map<number, { lsn: number; flags: string[] }>();
+      const flaggedAt = new Map<number, number>();
+      for (const r of recs) {
+        const d = JSON.parse(r.data) as { uid?: number; flags?: string[]; updates?: { flags: string[]; ranges?: [number, number][]; uids?: number[] }[] };
+        if (r.kind === 'deliver') delivered.set(d.uid!, { lsn: r.lsn, flags: d.flags ?? [] });
+        else
+          for (const u of d.updates ?? [])
+            for (const [x, y] of u.ranges ?? (u.uids ?? []).map((v) => [v, v] as [number, number])) for (let v = x; v <= y; v++) flaggedAt.set(v, r.lsn);
+      }
+      expect(delivered.size).toBe(N);
+      expect(flaggedAt.size).toBe(N / 20);
+      for (const [uid, lsn] of flaggedAt) {
+        const d = delivered.get(uid)!;
+        expect(d.flags.includes('\\Flagged') || lsn > d.lsn, `UID ${uid}`).toBe(true);
+      }
     } finally {
       journal.close();
     }
