@@ -490,6 +490,14 @@ export const LIMITS = {
     watcherOwnMax: 20_000,
     /** Deliver records per journal transaction when a Maildir is imported. */
     importBatch: 5000,
+    /**
+     * Files whose facts (size, RFC822.SIZE, INTERNALDATE) one slice of the
+     * background fill after a lazy first open reads (store/facts.ts), and the
+     * time it may hold the event loop for them; between slices other users'
+     * commands run. Also the size of one 'facts' journal record.
+     */
+    factsSliceFiles: 500,
+    factsSliceMs: 8,
     /** Files found by reconcile whose structure is parsed at once (their bytes are read anyway). */
     parseAtReconcile: 1000,
     /** Bytes per read when a message file is streamed (range reads, recovery scans). */

@@ -293,6 +293,8 @@ export class Session implements CommandSession {
       const user = this.ctx.store.user(account);
       release = user.lockMaildrop(this.cid);
       handle = await user.openMailbox('INBOX', { origin: this.cid });
+      // Octets in STAT and LIST are the exact sizes (a lazily opened Maildir's are read from the files now).
+      await handle.ensureFacts();
       const maildrop = new Maildrop(handle.snapshot(), uidlFormatter(account.uidlFormat || this.ctx.config.pop3.uidl_format), await user.recordedUidls());
       if (this.socket.destroyed || this.state.kind !== 'authorization') {
         // The client went away (or autologout fired) while INBOX was opening.

@@ -26,6 +26,7 @@ import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
 import { findByBasename } from './maildir/scan.js';
 import { FileWork } from './file-work.js';
+import { FactsFill } from './facts.js';
 import { RecentOwners } from './recent.js';
 import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
 import { LIMITS } from '../limits.js';
@@ -95,6 +96,8 @@ export class AccountState {
   readonly mutex = new Mutex();
   maildropOwner: string | null = null;
   readonly files: FileWork = new FileWork(this);
+  /** Facts of messages a lazy first open indexed from their names (./facts.ts). */
+  readonly facts: FactsFill = new FactsFill(this);
   /** Which session owns each mailbox's \Recent arrivals (recent.ts). */
   readonly recent = new RecentOwners(
     () => this.db(),
@@ -207,6 +210,20 @@ export class AccountState {
     }
     this.core.usedCache(this, mb.id, c.count);
     return c;
+  }
+
+  /**
+   * The cache of a mailbox whose rows were just written (a lazy first open,
+   * ./recovery.ts): what cache() would load, without reading them back.
+   * `rows` as IndexDb.loadMessages gives them, in UID order. Packed when
+   * the last session leaves or the store evicts it, like any changed list.
+   */
+  seedCache(mb: MailboxRow, rows: unknown[][]): void {
+    this.db().track(mb);
+    const c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), rows);
+    c.dirty = true;
+    this.caches.set(mb.id, c);
+    this.core.usedCache(this, mb.id, c.count);
   }
 
   /**
@@ -398,8 +415,10 @@ export class AccountState {
               internal_date: num(d.internalDate),
               size: num(d.size),
               vsize: num(d.vsize),
+              lazy: d.lazy === true ? 1 : 0,
             };
             if (!db.insertMessage(row)) break;
+            if (row.lazy === 1) this.facts.note(mb.id);
             const b = bumps.get(mb.id);
             if (!b) bumps.set(mb.id, { uidnext: row.uid + 1, modseq: row.modseq });
             else {
@@ -548,6 +567,11 @@ export class AccountState {
           case 'pop3-uidls':
             if (applySideIndex(db, rec)) uidlsDone = true;
             break;
+          case 'facts': {
+            const mb = db.mailbox(String(d.mailbox));
+            if (mb && mb.uidvalidity === num(d.uidvalidity)) this.setFacts(mb, d.facts as [number, number, number, number][]);
+            break;
+          }
           default:
             break;
         }
@@ -568,6 +592,31 @@ export class AccountState {
     if (recs.some((r) => changesSubscriptions(r, writable))) this.writeSubscriptions();
     // On the primary the file is the source of the record; a replica writes it from the index.
     if (uidlsDone && !writable) writePop3FromIndex(this);
+  }
+
+  /**
+   * Facts read from the files of provisional rows (./facts.ts): [uid, size,
+   * vsize, internalDate] each, into the index and the cache (inside the
+   * caller's transaction, if any).
+   */
+  setFacts(mb: MailboxRow, facts: readonly (readonly [number, number, number, number])[]): void {
+    const db = this.db();
+    const c = this.caches.get(mb.id);
+    const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
+    for (const [uid, size, vsize, internalDate] of facts) {
+      if (!db.setFacts(mb.id, uid, size, vsize, internalDate) || !cacheOk) continue;
+      // In place, like diskName: facts never change once read, and every snapshot
+      // holding this entry showed the provisional ones only until now.
+      const e = c.get(uid) as { size: number; vsize: number; internalDate: number } | undefined;
+      if (e) {
+        e.size = size;
+        e.vsize = vsize;
+        e.internalDate = internalDate;
+      }
+    }
+    // The packed list holds the provisional facts under the same modseq.
+    db.dropSnapshot(mb.id);
+    if (cacheOk) c.dirty = true;
   }
 
   /**

@@ -83,6 +83,10 @@ export class MailboxHandleImpl implements MailboxHandle {
     return this.cache().snapshot();
   }
 
+  ensureFacts(uids?: readonly number[]): Promise<void> {
+    return this.st.facts.ensure(this.mailboxId, uids);
+  }
+
   onChange(listener: (event: MailboxEvent) => void): () => void {
     const off = this.store.hub.on(this.st.key(this.mailboxId), listener);
     this.unsubs.add(off);
@@ -422,10 +426,10 @@ export class MailboxHandleImpl implements MailboxHandle {
       const dst = this.st.requireMailbox(destName);
       // RFC 6851 §3.3 allows MOVE into the same mailbox: the copies get new UIDs and the originals are expunged, all in one commit.
       const c = this.cache();
-      const entries = [...new Set(uids)]
-        .sort((a, b) => a - b)
-        .map((u) => c.get(u))
-        .filter((e): e is Entry => e !== undefined);
+      const sorted = [...new Set(uids)].sort((a, b) => a - b);
+      // The copies' names and records carry sizes and INTERNALDATE (RFC 3501 §6.4.7: preserved).
+      await this.ensureFacts(sorted);
+      const entries = sorted.map((u) => c.get(u)).filter((e): e is Entry => e !== undefined);
       if (entries.length === 0) return { uidvalidity: dst.uidvalidity, pairs: [] };
       if (!opts?.move) {
         const bytes = entries.reduce((s, e) => s + e.size, 0);

@@ -32,7 +32,7 @@ import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } fro
 import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
-import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
+import { listFolderDirs, listMessages, readFound, sortFound, type DiskFile, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
@@ -64,6 +64,8 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
   // After replay (which may still need tmp/ files of committed deliveries).
   for (const mb of db.mailboxes()) cleanLeftovers(path.join(st.dir(mb.name), 'tmp'));
   if (db.hasPending()) st.scheduleFsWork();
+  // Facts a lazy first open left provisional (./facts.ts), here or in a process that stopped mid-fill.
+  st.facts.resume();
 }
 
 function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void {
@@ -78,16 +80,12 @@ function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void 
   st.applyIndex(recs, extras);
 }
 
-/**
- * Apply records written synchronously (recovery, import): journal, files,
- * index. `foundInPlace`: the deliver records name files just listed where
- * they are, so their file step (a stat each, 100,000 at a first open) is skipped.
- */
-function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>, foundInPlace = false): void {
+/** Apply records written synchronously (recovery, import): journal, files, index. */
+function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>): void {
   if (drafts.length === 0) return;
   const recs = core.journal.append(drafts, core.epoch());
   const extras = { structures };
-  for (const r of recs) if (!(foundInPlace && r.kind === 'deliver')) st.applyFs(r, extras);
+  for (const r of recs) st.applyFs(r, extras);
   st.applyIndex(recs, extras);
   core.notifyJournal(recs);
 }
@@ -155,13 +153,10 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const extra = kept && onDisk && onDisk.uidvalidity === kept.uidvalidity ? onDisk : null;
   const uidvalidity = list ? list.uidvalidity : st.nextUidvalidity();
   st.noteUidvalidity(uidvalidity);
-  // Only the fields the index takes: readFound's lazy content/structure getters
-  // (two closures and the path per message) are not kept for every file.
-  const found: Pick<FoundMessage, 'basename' | 'rel' | 'flags' | 'size' | 'vsize' | 'internalDate'>[] = [];
-  for (const f of listMessages(dir).values()) {
-    const m = readFound(dir, f);
-    if (m) found.push({ basename: m.basename, rel: m.rel, flags: m.flags, size: m.size, vsize: m.vsize, internalDate: m.internalDate });
-  }
+  // From the names alone (issue 16 §4): no file is opened or stat'ed here. Size and
+  // RFC822.SIZE come from S= and W= where the name has them, INTERNALDATE from
+  // the name's time; the rows are marked lazy and ./facts.ts reads the files.
+  const found = [...listMessages(dir).values()].map(listedFacts);
   sortFound(found);
   // Files the list knows keep their UID; the rest get new ones above everything listed.
   let next = list ? list.uidnext : 1;
@@ -205,35 +200,55 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const created = st.db().mailbox(name);
   const kw = created ? keywordsDraft(st, created, keywordTable) : null;
   if (kw) commitNow(core, st, [kw]);
-  // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
-  for (let at = 0; at < found.length; at += IMPORT_BATCH) {
-    const drafts: RecordDraft[] = [];
-    for (let i = at; i < Math.min(found.length, at + IMPORT_BATCH); i++) {
-      const m = found[i]!;
-      const keptFlags = kept?.flags.get(m.basename);
-      const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
-      // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
-      const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
-      const fromCourier = courier.get(m.basename) ?? [];
-      drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true));
+  // The rows go straight into the index, in one transaction; their deliver
+  // records follow in the background, a slice at a time from the mark set
+  // here (./facts.ts), so a restart resumes them and the replica gets every
+  // row. Nothing acknowledged depends on them: a lost index is imported again.
+  const db = st.db();
+  // The cache of a big mailbox is built from the same rows (the SELECT that made this first open is about to ask for it).
+  const seed = found.length >= PACK_MIN && created && !st.caches.has(created.id) ? ([] as unknown[][]) : null;
+  if (created) {
+    db.tx(() => {
+      for (let i = 0; i < found.length; i++) {
+        const m = found[i]!;
+        const keptFlags = kept?.flags.get(m.basename);
+        const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
+        // Dovecot's keyword letters a–z in the name, through the folder's dovecot-keywords.
+        const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
+        const fromCourier = courier.get(m.basename) ?? [];
+        const flags = flagsKey(normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]));
+        db.insertListed(created.id, assigned[i]!, m.basename, m.rel, flags, m.internalDate, m.size, m.vsize);
+        seed?.push([assigned[i]!, 1, flags, m.internalDate, m.size, m.vsize, m.basename, m.rel]);
+        if ((i + 1) % IMPORT_BATCH === 0) onProgress?.(i + 1);
+      }
+      if (maxUid > 0) db.bumpUidnext(created.id, maxUid + 1);
+      db.setUnjournaled(created.id, 0);
+    });
+    if (found.length > 0) {
+      onProgress?.(found.length);
+      core.noteText(st, created.id);
     }
-    commitNow(core, st, drafts, undefined, true);
-    onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
   }
   const mb = st.db().mailbox(name);
   if (mb) {
     if (keptAttrs?.recentUid !== undefined) st.db().raiseRecent(mb.id, keptAttrs.recentUid);
     st.noteMtimes(mb);
-    // A large imported mailbox gets its packed list now, so the first SELECT
-    // after `roost reindex` / a migration does not read every row. The list
-    // stays loaded (the store bounds what all caches hold): the SELECT that
-    // made this first open is about to ask for it.
-    if (found.length >= PACK_MIN && !st.caches.has(mb.id)) {
-      st.cache(mb);
-      st.packCaches(mb.id);
-    }
+    // Not packed now: the fill's facts replace what a packed list would hold (./facts.ts).
+    if (seed) st.seedCache(mb, seed.sort((x, y) => (x[0] as number) - (y[0] as number)));
   }
   return found.length;
+}
+
+/**
+ * What a listed file's name says (provisional until ./facts.ts reads the
+ * file): S= for the size, W= for RFC822.SIZE (else the size), the
+ * seconds the name begins with for INTERNALDATE (maildir(5): the delivery time).
+ */
+function listedFacts(f: DiskFile): Pick<FoundMessage, 'basename' | 'rel' | 'flags' | 'size' | 'vsize' | 'internalDate'> {
+  const p = parseName(f.rel.slice(4));
+  const size = p.size ?? 0;
+  const secs = /^\d+/.exec(f.basename);
+  return { basename: f.basename, rel: f.rel, flags: flagsFromLetters(f.letters), size, vsize: p.vsize ?? size, internalDate: secs ? Number(secs[0]) * 1000 : 0 };
 }
 
 export function deliverDraft(

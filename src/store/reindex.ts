@@ -27,6 +27,8 @@ export async function reindexAccount(
       st.firstImport = { onProgress: onProgress ?? null, result: null };
       try {
         st.db();
+        // The deliver records of the imported rows (store/facts.ts), before the CLI's process ends.
+        await st.facts.journalLocked();
         if (st.firstImport.result) return st.firstImport.result;
       } finally {
         st.firstImport = null;
@@ -59,6 +61,7 @@ export async function reindexAccount(
     // Mailbox ids change with the new index: open sessions must reselect.
     for (const mb of db.mailboxes()) st.emit(mb.id, { type: 'gone', origin: null });
     st.caches.clear();
+    st.facts.forget();
     st.dropIndex();
     // The old index stays aside until the new one is complete: a rebuild that
     // fails (a folder it cannot create, a full disk) must not leave the
@@ -74,6 +77,8 @@ export async function reindexAccount(
       for (const name of orphans) fresh.setOrphanSubscription(name, true);
       const done = importMaildir(store, st, keep, onProgress);
       removeIndexFiles(aside);
+      await st.facts.journalLocked();
+      st.facts.resume();
       return done;
     } catch (err) {
       st.caches.clear();

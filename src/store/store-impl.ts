@@ -632,6 +632,8 @@ export class StoreImpl implements Store, StoreInterior {
     await this.committer.idle();
     await Promise.all([...this.discards]);
     await Promise.all([...this.states.values()].map((s) => s.fsIdle()));
+    // Not in fsIdle: reindex waits for that under the account mutex, which the facts fill's journal slices take.
+    await Promise.all([...this.states.values()].map((s) => s.facts.idle()));
   }
 
   noteText(st: AccountState, mailboxId: number): void {
@@ -645,6 +647,7 @@ export class StoreImpl implements Store, StoreInterior {
     if (this.closed) return;
     this.textIndexer?.stop();
     await this.keeper?.stop();
+    for (const st of this.states.values()) st.facts.stop();
     await this.settle();
     this.closed = true;
     this.spool.close();

@@ -131,6 +131,15 @@ export interface MailboxHandle {
 
   /** Current state from the index (sorted by UID). Cheap: no file is opened or stat'ed. */
   snapshot(): MailboxSnapshot;
+  /**
+   * Make size, RFC822.SIZE (vsize) and INTERNALDATE of these messages (all
+   * when not given) exact before they are shown. After a lazy first open of
+   * an unindexed Maildir they are provisional, taken from the file names,
+   * until read from the files (store/facts.ts); the records of snapshots
+   * already taken are updated in place. Resolves at once when nothing is
+   * provisional (every mailbox that was not opened that way).
+   */
+  ensureFacts(uids?: readonly number[]): Promise<void>;
   /** Subscribe to changes of this mailbox made by anyone; returns unsubscribe. */
   onChange(listener: (event: MailboxEvent) => void): () => void;
 

@@ -150,7 +150,12 @@ export interface JournalRecord {
     /** A folder's dovecot-keywords table (store/side-files.ts): {mailbox, uidvalidity, table}. */
     | 'keywords'
     /** Recorded POP3 UIDLs of INBOX, in pieces (store/side-files.ts): {uidvalidity, reset, last, uidls}. */
-    | 'pop3-uidls';
+    | 'pop3-uidls'
+    /**
+     * Facts read from the files of messages a lazy first open indexed from
+     * their names (store/facts.ts): {mailbox, uidvalidity, facts: [uid, size, vsize, internalDate][]}.
+     */
+    | 'facts';
   /** Kind-specific data (JSON-serialisable, bigint as decimal strings). */
   readonly data: Record<string, unknown>;
 }

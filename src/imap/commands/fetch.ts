@@ -36,6 +36,9 @@ import { announceKeywords } from '../updates.js';
 /** Items answerable from the index plus cached ENVELOPE/BODY/BODYSTRUCTURE text. */
 const TEXT_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
 
+/** Items that show no size or date: answered without the facts a lazy first open leaves to be read. */
+const FACT_FREE_ITEMS: ReadonlySet<string> = new Set(['FLAGS', 'MODSEQ', 'UID']);
+
 /** Items that need the stored structure even with the whole message at hand. */
 const STRUCTURE_ITEMS: ReadonlySet<string> = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
 
@@ -109,6 +112,8 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const records = view.records(uids, snapshot);
   const missing = records.missing;
   const found = changedSince === null ? records.found : records.found.filter((m) => m.modseq > changedSince);
+  // INTERNALDATE, RFC822.SIZE and the read-ahead's sizes are exact (a lazily opened Maildir's are read now: store/facts.ts).
+  if (!plan.items.every((i) => FACT_FREE_ITEMS.has(i.item))) await view.handle.ensureFacts(found.map((m) => m.uid));
   if (cmd.args.vanished && changedSince !== null && cmd.args.set.kind === 'ranges') {
     writeVanishedEarlier(s.out, view, snapshot.uidnext, changedSince, setIntervals(cmd.args.set, snapshot.uidnext - 1));
   }

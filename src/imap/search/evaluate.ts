@@ -518,6 +518,8 @@ export async function searchHits(view: MailboxView, program: SearchKey, budget: 
 
 async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudget): Promise<{ uid: number; seq: number }[] | HitColumns> {
   const prog = prepare(program, budget);
+  // LARGER, SMALLER, BEFORE, SINCE, ON, OLDER, YOUNGER read sizes and INTERNALDATE (store/facts.ts).
+  await view.handle.ensureFacts();
   const { needles, size } = collectNeedles(prog);
   await budget.step(size);
   const sets: Sets = { members: new Map(), view, now: Date.now() };

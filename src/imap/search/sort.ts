@@ -42,6 +42,8 @@ export interface Selected {
  * (needsKeys): the criteria are ARRIVAL and SIZE only, which need no stored key.
  */
 export async function selectMessages(view: MailboxView, program: SearchKey, budget: WorkBudget, withKeys = true): Promise<Selected> {
+  // The columns (ARRIVAL, SIZE) are built from exact facts only (store/facts.ts): they are kept for later commands.
+  await view.handle.ensureFacts();
   // The store's messages first: the columns then hold every message the search can still find.
   const msgs = view.handle.snapshot().messages;
   const hits = await searchHits(view, program, budget);

@@ -41,6 +41,12 @@ export interface MessageRow {
    * reconcile know the name as ours even after a crash in between.
    */
   renaming?: string | null;
+  /**
+   * 1 while size, vsize and internal_date are provisional (a lazy first
+   * open took them from the file name alone; store/facts.ts fills them from
+   * the file and clears it). 0 or absent otherwise.
+   */
+  lazy?: number;
 }
 
 /** A search_fields row (schema.ts); both null when the message's fields were too long to keep. */
@@ -93,6 +99,20 @@ function addRenamingColumn(db: Database.Database): void {
   }
   // File work pages through waiting rows of one mailbox in UID order.
   db.exec('CREATE INDEX IF NOT EXISTS messages_pending ON messages (mailbox, uid) WHERE state <> 0');
+  addColumn(db, 'lazy', 'INTEGER NOT NULL DEFAULT 0');
+  // The facts fill (store/facts.ts) pages through provisional rows; a filled mailbox has none in it.
+  db.exec('CREATE INDEX IF NOT EXISTS messages_lazy ON messages (mailbox, uid) WHERE lazy <> 0');
+}
+
+/** An additive column of messages (no version step: other additions may come in any order). */
+function addColumn(db: Database.Database, name: string, decl: string): void {
+  const cols = db.pragma('table_info(messages)') as { name: string }[];
+  if (cols.some((c) => c.name === name)) return;
+  try {
+    db.exec(`ALTER TABLE messages ADD COLUMN ${name} ${decl}`);
+  } catch (err) {
+    if (!/duplicate column/i.test((err as Error).message)) throw err;
+  }
 }
 
 export class IndexDb {
@@ -154,8 +174,8 @@ export class IndexDb {
       setSpecialUse: p('UPDATE mailboxes SET special_use = ? WHERE id = ?'),
       setUidvalidity: p('UPDATE mailboxes SET uidvalidity = ? WHERE id = ?'),
       insertMessage: p(
-        `INSERT OR IGNORE INTO messages (mailbox, uid, basename, filename, disk_name, state, flags, modseq, internal_date, size, vsize)
-         VALUES (@mailbox, @uid, @basename, @filename, @disk_name, @state, @flags, @modseq, @internal_date, @size, @vsize)`,
+        `INSERT OR IGNORE INTO messages (mailbox, uid, basename, filename, disk_name, state, flags, modseq, internal_date, size, vsize, lazy)
+         VALUES (@mailbox, @uid, @basename, @filename, @disk_name, @state, @flags, @modseq, @internal_date, @size, @vsize, @lazy)`,
       ),
       getMessage: p('SELECT * FROM messages WHERE mailbox = ? AND uid = ?'),
       byBasename: p('SELECT * FROM messages WHERE mailbox = ? AND basename = ?'),
@@ -205,6 +225,17 @@ export class IndexDb {
       getSortColumns: p('SELECT data FROM sort_columns WHERE mailbox = ? AND uidvalidity = ?').pluck(),
       setSortColumns: p('INSERT OR REPLACE INTO sort_columns (mailbox, uidvalidity, data) VALUES (?, ?, ?)'),
       dropSortColumns: p('DELETE FROM sort_columns WHERE mailbox = ?'),
+      unjournaled: p("SELECT key, value FROM meta WHERE key LIKE 'unjournaled:%'").raw(true),
+      dropMeta: p('DELETE FROM meta WHERE key = ?'),
+      rowsAfter: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? ORDER BY uid LIMIT ?'),
+      insertListed: p(
+        `INSERT OR IGNORE INTO messages (mailbox, uid, basename, filename, disk_name, state, flags, modseq, internal_date, size, vsize, lazy)
+         VALUES (?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, 1)`,
+      ),
+      lazyMailboxes: p('SELECT DISTINCT mailbox FROM messages WHERE lazy <> 0').pluck(),
+      lazyPage: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid > ? ORDER BY uid LIMIT ?').raw(true),
+      lazyRange: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid BETWEEN ? AND ? ORDER BY uid').raw(true),
+      setFacts: p('UPDATE messages SET size = ?, vsize = ?, internal_date = ?, lazy = 0 WHERE mailbox = ? AND uid = ? AND lazy <> 0'),
       usage: p(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> ${STATE_UNLINK}`),
     };
   }
@@ -322,6 +353,8 @@ export class IndexDb {
   }
   deleteMailbox(id: number): void {
     this.s.dropSnapshot!.run(id);
+    // A later mailbox may get the same id.
+    this.setUnjournaled(id, null);
     this.s.deleteMailboxMessages!.run(id);
     this.s.deleteMailboxStructures!.run(id);
     this.s.deleteMailboxSearchFields!.run(id);
@@ -351,7 +384,47 @@ export class IndexDb {
   }
 
   insertMessage(row: MessageRow): boolean {
-    return this.s.insertMessage!.run(row).changes > 0;
+    return this.s.insertMessage!.run(row.lazy === undefined ? { ...row, lazy: 0 } : row).changes > 0;
+  }
+  /**
+   * Mark a mailbox whose rows above `afterUid` have no deliver record in the
+   * journal yet (a lazy first open wrote them straight into the index:
+   * store/facts.ts journals them); null: all journaled.
+   */
+  setUnjournaled(mailbox: number, afterUid: number | null): void {
+    if (afterUid === null) this.s.dropMeta!.run(`unjournaled:${mailbox}`);
+    else this.setMeta(`unjournaled:${mailbox}`, String(afterUid));
+  }
+  /** The marks of setUnjournaled: [mailbox, afterUid]. */
+  unjournaled(): [number, number][] {
+    return (this.s.unjournaled!.all() as [string, string][]).map(([k, v]) => [Number(k.slice('unjournaled:'.length)), Number(v)]);
+  }
+  /** Up to `limit` rows with UIDs above `afterUid`, in UID order (expunged ones too). */
+  rowsAfter(mailbox: number, afterUid: number, limit: number): MessageRow[] {
+    return this.s.rowsAfter!.all(mailbox, afterUid, limit) as MessageRow[];
+  }
+  /**
+   * The row of a file a lazy first open listed (store/recovery.ts): modseq
+   * 1, provisional facts (lazy). Positional: 100,000 of these at one open.
+   */
+  insertListed(mailbox: number, uid: number, basename: string, rel: string, flags: string, internalDate: number, size: number, vsize: number): void {
+    this.s.insertListed!.run(mailbox, uid, basename, rel, rel, flags, internalDate, size, vsize);
+  }
+  /** Mailboxes with provisional facts (MessageRow.lazy). */
+  lazyMailboxes(): number[] {
+    return this.s.lazyMailboxes!.all() as number[];
+  }
+  /** Up to `limit` provisional rows with UIDs above `afterUid`, in UID order: [uid, basename, disk_name]. */
+  lazyPage(mailbox: number, afterUid: number, limit: number): [number, string, string][] {
+    return this.s.lazyPage!.all(mailbox, afterUid, limit) as [number, string, string][];
+  }
+  /** Provisional rows with UIDs in [first, last]: [uid, basename, disk_name]. */
+  lazyRange(mailbox: number, first: number, last: number): [number, string, string][] {
+    return this.s.lazyRange!.all(mailbox, first, last) as [number, string, string][];
+  }
+  /** Record a provisional row's facts read from its file; false when it was filled already (or is gone). */
+  setFacts(mailbox: number, uid: number, size: number, vsize: number, internalDate: number): boolean {
+    return this.s.setFacts!.run(size, vsize, internalDate, mailbox, uid).changes > 0;
   }
   message(mailbox: number, uid: number): MessageRow | null {
     return (this.s.getMessage!.get(mailbox, uid) as MessageRow | undefined) ?? null;
@@ -494,6 +567,10 @@ export class IndexDb {
   }
   setSortColumns(mailbox: number, uidvalidity: number, data: Buffer): void {
     this.s.setSortColumns!.run(mailbox, uidvalidity, data);
+  }
+  /** Forget the packed message list (its facts changed without a new modseq). */
+  dropSnapshot(mailbox: number): void {
+    this.s.dropSnapshot!.run(mailbox);
   }
   usage(): { messages: number; bytes: number } {
     const r = this.s.usage!.get() as { n: number; bytes: number };
