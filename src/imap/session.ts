@@ -30,7 +30,7 @@ import { continueSasl } from './commands/authenticate.js';
 import { answerForError } from './responses.js';
 import { appendLimit } from './append-limit.js';
 import { writeUpdates } from './updates.js';
-import { EXTENSION_CAPABILITIES } from './extensions.js';
+import { EXTENSION_CAPABILITIES } from './capabilities.js';
 import { compressLayer, type CompressLayer } from './compress.js';
 import { AppendAssembly, appendFailure } from './commands/catenate.js';
 import { SearchContexts } from './search-context.js';

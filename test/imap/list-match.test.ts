@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { patternMatcher, wildcardMatcher } from '../../src/imap/list-match.js';
-import { decodeListPattern } from '../../src/imap/wire/utf7.js';
+import { decodeListPattern } from '../../src/text/mutf7.js';
 
 /** Small exhaustive reference: recursive matching, fine on tiny inputs only. */
 function slowMatch(p: string, n: string): boolean {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, type RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
 import { LIMITS } from '../../src/limits.js';
-import { encodeMailboxName } from '../../src/imap/wire/utf7.js';
+import { encodeMailboxName } from '../../src/text/mutf7.js';
 
 let n: ImapTestNode;
 let c: RawImap;

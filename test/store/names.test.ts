@@ -11,7 +11,7 @@ import {
   withSizes,
 } from '../../src/store/maildir/filename.js';
 import { folderDirName, nameFromFolderDir, normalizeMailboxName, safeFileName } from '../../src/store/maildir/names.js';
-import { decodeMailboxName, encodeMailboxName } from '../../src/imap/wire/utf7.js';
+import { decodeMailboxName, encodeMailboxName } from '../../src/text/mutf7.js';
 import { LIMITS } from '../../src/limits.js';
 import { isRoostError } from '../../src/errors.js';
 

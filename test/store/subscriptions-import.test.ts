@@ -20,7 +20,7 @@ describe('subscription files', () => {
     expect(parseDovecotSubscriptions('INBOX\nWork.2024\n&AMk-t&AOk-\n')).toEqual(['INBOX', 'Work.2024', 'Été']);
   });
 
-  it('takes a name that is not canonical modified UTF-7 as written (one codec, src/imap/wire/utf7.ts)', () => {
+  it('takes a name that is not canonical modified UTF-7 as written (one codec, src/text/mutf7.ts)', () => {
     // "R&D-Team" is not a modified UTF-7 run ("D" is bad padding): the name stays as Dovecot 2.x wrote it, not "RTeam".
     expect(parseDovecotSubscriptions('V\t2\n\nR&D-Team\n')).toEqual(['R&D-Team']);
   });

@@ -4,7 +4,7 @@
  * mailbox name, flag, date-time). Every refusal is a `ParseError`
  * whose message is sent as the BAD (or NO) text, so it names what was wrong.
  */
-import { decodeMailboxName, Utf7Error } from './utf7.js';
+import { decodeMailboxName, Utf7Error } from '../../text/mutf7.js';
 import { parseSequenceSet, SeqSetError } from './seqset.js';
 import type { SequenceSet, Token } from './types.js';
 

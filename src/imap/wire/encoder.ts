@@ -9,7 +9,7 @@
  * where a literal is cheaper than escaping and safer for clients with line
  * limits — is sent as a literal `{n}`.
  */
-import { encodeMailboxName } from './utf7.js';
+import { encodeMailboxName } from '../../text/mutf7.js';
 import type { AtomValue, FetchItem, ImapValue, RawValue, ResponseCode, ResponseStatus } from './types.js';
 import { LIMITS } from '../../limits.js';
 

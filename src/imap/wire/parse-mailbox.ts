@@ -8,7 +8,7 @@
 import type { SpecialUse } from '../../store/types.js';
 import { LIMITS } from '../../limits.js';
 import { Args, ParseError, astringBytes, parseModseq } from './args.js';
-import { decodeListPattern } from './utf7.js';
+import { decodeListPattern } from '../../text/mutf7.js';
 
 import type { ListArgs, ListReturn, ListSelection, QresyncParams, SelectArgs, SequenceSet, StatusItem, Token } from './types.js';
 

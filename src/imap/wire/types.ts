@@ -705,6 +705,6 @@ export interface CommandReaderApi {
  * - seqset.ts: `parseSequenceSet`, `formatSequenceSet`, `expandSequenceSet(set, count)`,
  *   `expandUidSet(set, uids)` (→ sequence numbers), `selectUids`, `normalizeRanges`,
  *   `setContains`, `compactSet(nums, keepOrder?)`, `toSequenceSet`.
- * - utf7.ts: `encodeMailboxName`, `decodeMailboxName` (throws `Utf7Error`).
+ * - src/text/mutf7.ts: `encodeMailboxName`, `decodeMailboxName` (throws `Utf7Error`).
  */
 export type EncoderApiDoc = never;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { LIMITS } from '../../limits.js';
 import { RoostError } from '../../errors.js';
 // The one modified UTF-7 codec (strict: only the canonical form decodes, so two directories never name one mailbox).
-import { decodeMailboxName, encodeMailboxName } from '../../imap/wire/utf7.js';
+import { decodeMailboxName, encodeMailboxName } from '../../text/mutf7.js';
 
 export const INBOX = 'INBOX';
 

@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { replaceFile, replaceFileSync } from './fd.js';
-import { decodeMailboxName } from '../../imap/wire/utf7.js';
+import { decodeMailboxName } from '../../text/mutf7.js';
 import { INBOX, normalizeMailboxName } from './names.js';
 
 const V2_HEADER = 'V\t2';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMailboxName, encodeMailboxName, Utf7Error } from '../../../src/imap/wire/utf7.js';
+import { decodeMailboxName, encodeMailboxName, Utf7Error } from '../../../src/text/mutf7.js';
 import {
   compactSet,
   expandSequenceSet,
