@@ -16,7 +16,7 @@ import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow, SearchFieldsRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
-import type { Journal, RecordDraft } from './index/journal.js';
+import type { Journal, RecordDraft } from './journal/log.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { writeDovecotSubscriptionsAsync } from './maildir/subscriptions.js';

@@ -13,7 +13,7 @@ import type { AccountState } from './account.js';
 import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
 import { keptSearchFields, type MailboxRow, type SearchFieldsRow } from './index/db.js';
 import { searchHeader, type SearchHeader, type StoredSearchFields } from './mime/search-header.js';
-import type { RecordDraft } from './index/journal.js';
+import type { RecordDraft } from './journal/log.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { journalKeywords } from './side-files.js';

@@ -27,7 +27,7 @@ import type { MailboxRow, SearchFieldsRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
 import { searchHeader } from './mime/search-header.js';
 import type { MimeTree } from './mime/types.js';
-import type { RecordDraft } from './index/journal.js';
+import type { RecordDraft } from './journal/log.js';
 import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } from './maildir/filename.js';
 import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';

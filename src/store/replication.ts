@@ -133,7 +133,7 @@ export class ReplicationImpl implements ReplicationSupport {
    * Apply a run of records in LSN order, as apply() would one by one, but
    * with consecutive deliveries group-committed: their files are written and
    * fdatasync'd in parallel, then one journal transaction for all of them
-   * (its WAL fdatasync shared, ./index/journal.ts), renames, one fsync per
+   * (its WAL fdatasync shared, ./journal/log.ts), renames, one fsync per
    * directory and one index transaction per account. Other kinds go one at
    * a time through applyOne. Durable when it resolves.
    */
@@ -331,7 +331,7 @@ export class ReplicationImpl implements ReplicationSupport {
     return this.store.journal.accountIds();
   }
 
-  // --- Bounded journal and snapshots (./journal-keeper.ts, ./snapshot.ts) ---
+  // --- Bounded journal and snapshots (./journal/keeper.ts, ./snapshot.ts) ---
 
   journalInfo(): JournalInfo {
     const j = this.store.journal;

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { LIMITS } from '../limits.js';
 import type { AccountState } from './account.js';
 import type { IndexDb, MailboxRow } from './index/db.js';
-import type { RecordDraft } from './index/journal.js';
+import type { RecordDraft } from './journal/log.js';
 import { formatDovecotKeywords, installKeywordTable, keywordTable, parseDovecotKeywords, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { formatRecordedUidls, parseRecordedUidls, readRecordedUidlsTextSync, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';

@@ -9,7 +9,7 @@ import { RoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { MailboxHandleImpl } from './mailbox-handle.js';
 import type { MailboxRow } from './index/db.js';
-import type { RecordDraft } from './index/journal.js';
+import type { RecordDraft } from './journal/log.js';
 import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
 import { ensureMaildirAsync } from './maildir/save.js';

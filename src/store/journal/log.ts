@@ -40,7 +40,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Account } from '../../accounts/directory.js';
 import type { JournalRecord } from '../types.js';
-import { JOURNAL_SCHEMA, JOURNAL_VERSION } from './schema.js';
+import { JOURNAL_SCHEMA, JOURNAL_VERSION } from '../index/schema.js';
 
 export type RecordKind = JournalRecord['kind'];
 
@@ -328,7 +328,7 @@ export class Journal {
     return (this.db.prepare('SELECT id FROM accounts ORDER BY id').all() as { id: string }[]).map((r) => r.id);
   }
 
-  // --- Bounded history (replication.journal_max_bytes; ../journal-keeper.ts decides what goes) ---
+  // --- Bounded history (replication.journal_max_bytes; ./keeper.ts decides what goes) ---
 
   /** Bytes the journal's records occupy (pages in use; free pages left by pruning are reused). */
   usedBytes(): number {
