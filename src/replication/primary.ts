@@ -238,7 +238,7 @@ export const READ_AHEAD = 16;
 
 /** The body bytes a record brings (its message size for a 'deliver', else 0). */
 function recordBytes(r: JournalRecord): number {
-  return r.kind === 'deliver' ? Number(r.data.size) || 0 : 0;
+  return r.kind === 'deliver' ? r.data.size : 0;
 }
 
 /** A body too large for one frame: streamed from its file in chunks when its turn comes, never read ahead or whole. */

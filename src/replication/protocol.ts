@@ -68,7 +68,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import type { JournalRecord, SnapshotFile } from '../store/store.js';
+import type { SnapshotFile } from '../store/store.js';
+import type { WireRecord } from '../store/journal/codec.js';
 import type { Account } from '../accounts/directory.js';
 import { LIMITS } from '../limits.js';
 
@@ -112,7 +113,8 @@ export interface NodeState {
   needsResync?: boolean;
 }
 
-export type WireRecord = Omit<JournalRecord, 'lsn'> & { lsn: string };
+/** Records travel in the journal's own encoding, versioned and checked on arrival (src/store/journal/codec.ts). */
+export { fromWire, toWire, type WireRecord } from '../store/journal/codec.js';
 
 export type Frame =
   | { t: 'hello'; v: number; nonce: string; purpose: Purpose }
@@ -502,16 +504,6 @@ export function macEqual(a: unknown, b: string): boolean {
   const x = Buffer.from(a, 'hex');
   const y = Buffer.from(b, 'hex');
   return x.length === 32 && y.length === 32 && timingSafeEqual(x, y);
-}
-
-// --- Records ---
-
-export function toWire(r: JournalRecord): WireRecord {
-  return { ...r, lsn: r.lsn.toString() };
-}
-
-export function fromWire(r: WireRecord): JournalRecord {
-  return { ...r, lsn: BigInt(r.lsn) };
 }
 
 /**

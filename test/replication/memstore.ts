@@ -25,10 +25,20 @@ export class MemStore {
     return this.records.length ? this.records[this.records.length - 1]!.lsn : 0n;
   }
 
-  /** A local write (primary). */
-  write(accountId: string, body: Buffer | null, data: Record<string, unknown> = {}): JournalRecord {
+  /** A local write (primary): a delivery of `body`, or a flag change. `extra` fields ride along in the record's data. */
+  write(accountId: string, body: Buffer | null, extra: Record<string, unknown> = {}): JournalRecord {
     if (!this.writable) throw new RoostError('NOTPRIMARY', 'replica');
-    const r: JournalRecord = { lsn: this.lastLsn() + 1n, epoch: this.epoch, time: Date.now(), accountId, kind: body ? 'deliver' : 'flags', data };
+    const lsn = this.lastLsn() + 1n;
+    const head = { lsn, epoch: this.epoch, time: Date.now(), accountId };
+    // Well-formed data of each kind: the replica decodes what it receives (src/store/journal/codec.ts).
+    const mailbox = { maildir: `/mem/${accountId}`, mailbox: 'INBOX', uidvalidity: 1, modseq: lsn.toString() };
+    const r: JournalRecord = body
+      ? {
+          ...head,
+          kind: 'deliver',
+          data: { ...mailbox, ...extra, uid: Number(lsn), basename: `m${lsn}`, filename: `new/m${lsn}`, flags: [], internalDate: head.time, size: body.length, vsize: body.length },
+        }
+      : { ...head, kind: 'flags', data: { ...mailbox, ...extra, updates: [] } };
     this.records.push(r);
     if (body) this.bodies.set(r.lsn, body);
     for (const l of this.listeners) l([r]);
