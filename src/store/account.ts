@@ -515,7 +515,8 @@ export class AccountState {
               const inbox = db.mailbox(INBOX);
               if (!inbox || db.mailbox(d.to)) break;
               const uv = d.uidvalidity;
-              const toId = db.insertMailbox(d.to, uv, null, true, inbox.uidnext, inbox.highestmodseq);
+              // The rename's own modseq counts: the primary allocated it from INBOX before this ran, a replica has not (RFC 7162 §3.1.2: never lower).
+              const toId = db.insertMailbox(d.to, uv, null, true, inbox.uidnext, Math.max(inbox.highestmodseq, Number(d.modseq)));
               this.noteUidvalidity(uv);
               db.moveAllMessages(inbox.id, toId);
               const modseq = Number(d.modseq);
