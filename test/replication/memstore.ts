@@ -15,7 +15,10 @@ export class MemStore {
   writable = true;
   applied = 0n;
   applyDelayMs = 0;
-  /** Slow journal reads on the primary: records are acknowledged (async) before they can be shipped. */
+  /**
+   * Slow reads on the primary, of the journal and of bodies: records are acknowledged (async)
+   * before they can be shipped (live records are shipped as announced, their bodies still read).
+   */
   readDelayMs = 0;
   /** Offer ReplicationSupport.reset (full resync). */
   canReset = true;
@@ -45,6 +48,12 @@ export class MemStore {
     return r;
   }
 
+  /** Append a record as given (one this release may not be able to read) and announce it. */
+  writeRaw(r: JournalRecord): void {
+    this.records.push(r);
+    for (const l of this.listeners) l([r]);
+  }
+
   asStore(): Store {
     const self = this;
     return {
@@ -58,7 +67,10 @@ export class MemStore {
         return () => self.listeners.delete(l);
       },
       replication: {
-        openDelivered: async (r: JournalRecord) => Readable.from([self.bodies.get(r.lsn) ?? Buffer.alloc(0)]),
+        openDelivered: async (r: JournalRecord) => {
+          if (self.readDelayMs) await new Promise((res) => setTimeout(res, self.readDelayMs));
+          return Readable.from([self.bodies.get(r.lsn) ?? Buffer.alloc(0)]);
+        },
         apply: async (r: JournalRecord, body: Buffer | null) => {
           if (r.lsn <= self.applied) return;
           if (self.applyDelayMs) await new Promise((res) => setTimeout(res, self.applyDelayMs));
