@@ -212,13 +212,15 @@ export function toWire(r: JournalRecord): WireRecord {
   return { lsn: r.lsn.toString(), epoch: r.epoch, time: r.time, accountId: r.accountId, kind: r.kind, data: r.data, v: RECORD_VERSION };
 }
 
+const WIRE_HEAD = object({ epoch: count, time, accountId: str, v: opt(count) });
+
 /** A record received from a peer (or read back from the replica's spool), checked. Throws RecordDecodeError. */
 export function fromWire(raw: unknown): JournalRecord {
   if (!isObject(raw)) throw new RecordDecodeError('?', '?', 'record must be an object');
   const lsn = typeof raw.lsn === 'string' && /^[0-9]{1,19}$/.test(raw.lsn) ? BigInt(raw.lsn) : null;
   const kind = typeof raw.kind === 'string' ? raw.kind : '?';
   if (lsn === null) throw new RecordDecodeError('?', kind, 'lsn must be a decimal string');
-  const bad = object({ epoch: count, time, accountId: str, v: opt(count) })(raw, 'record');
+  const bad = WIRE_HEAD(raw, 'record');
   if (bad !== null) throw new RecordDecodeError(lsn.toString(), kind, bad);
   if (typeof raw.kind !== 'string') throw new RecordDecodeError(lsn.toString(), kind, 'kind must be a string');
   return decodeRecord(lsn, raw.epoch as number, raw.time as number, raw.accountId as string, raw.kind, raw.data, raw.v as number | undefined);
