@@ -22,16 +22,17 @@
  * only what its own store announced and would otherwise not see the record
  * until something else woke it; without a node the CLI opens the store itself.
  */
-import type { JournalRecord, Store } from '../store/store.js';
+import type { ChangeLog } from '../store/journal/change-log.js';
+import type { DirectoryChange as JournaledChange, JournalRecord, RecordOf } from '../store/journal/records.js';
 import { RoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { compileUidlFormat } from './uidl-format.js';
-import type { AccountStatus } from './directory.js';
+import type { Account, AccountStatus } from './directory.js';
 import { normalizeAddress } from './address.js';
 import type { DirectoryChange, SqliteDirectory } from './sqlite.js';
 
-/** The store methods this module uses. */
-export type AccountJournal = Pick<Store, 'journalAccountChange' | 'readAccountRecords' | 'onJournal' | 'lastLsn' | 'user'>;
+/** What this module needs: the change log, and (on a replica) a way to make an account known to the mail store. */
+export type AccountJournal = ChangeLog & { user(account: Account): unknown };
 
 export type UserOp =
   | { op: 'add'; address: string; password?: string; quotaBytes?: number; quotaMessages?: number }
@@ -113,8 +114,13 @@ export function parseUserOp(args: Record<string, unknown>): UserOp {
   }
 }
 
-function changesOf(data: Record<string, unknown>): DirectoryChange[] {
-  return Array.isArray(data.changes) ? (data.changes as DirectoryChange[]) : [];
+/** The directory changes of a record (checked when it was decoded); columns a record predates are empty. */
+function changesOf(rec: RecordOf<'account'>): DirectoryChange[] {
+  return (rec.data.changes ?? []).map((c: JournaledChange): DirectoryChange => {
+    if (c.op !== 'user-put') return { ...c };
+    const u = c.user;
+    return { op: 'user-put', user: { ...u, uidl_format: u.uidl_format ?? '', forwards: u.forwards ?? '', reply_text: u.reply_text ?? '' } };
+  });
 }
 
 export class JournaledDirectory {
@@ -229,8 +235,8 @@ export class JournaledDirectory {
     });
   }
 
-  private apply(rec: JournalRecord): void {
-    const changes = changesOf(rec.data);
+  private apply(rec: RecordOf<'account'>): void {
+    const changes = changesOf(rec);
     this.dir.applyChanges(changes, rec.lsn);
     if (this.registerAccounts()) for (const c of changes) if (c.op === 'user-put') this.store.user(this.dir.toAccount(c.user));
     // A directory fed by a primary shares its history: nothing to seed if promoted later.

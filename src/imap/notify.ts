@@ -220,34 +220,37 @@ export class Notifier {
   }
 
   private note(r: JournalRecord): void {
-    const d = r.data;
     switch (r.kind) {
       case 'deliver':
-        return this.message(String(d.mailbox), 'MessageNew');
+        return this.message(r.data.mailbox, 'MessageNew');
       case 'expunge':
-        return this.message(String(d.mailbox), 'MessageExpunge');
+        return this.message(r.data.mailbox, 'MessageExpunge');
       case 'flags':
-        return this.message(String(d.mailbox), 'FlagChange');
-      case 'mailbox-create':
-        return this.list(String(d.mailbox), () => listLine([], String(d.mailbox)));
-      case 'mailbox-delete':
-        return this.list(String(d.mailbox), () => listLine(['\\NonExistent'], String(d.mailbox)));
+        return this.message(r.data.mailbox, 'FlagChange');
+      case 'mailbox-create': {
+        const name = r.data.mailbox;
+        return this.list(name, () => listLine([], name));
+      }
+      case 'mailbox-delete': {
+        const name = r.data.mailbox;
+        return this.list(name, () => listLine(['\\NonExistent'], name));
+      }
       case 'mailbox-rename': {
-        const from = String(d.from);
-        if (from === 'INBOX') {
+        const d = r.data;
+        if (d.pairs === undefined) {
           // RFC 3501 §6.3.5: INBOX stays, its messages move to the new mailbox.
           this.message('INBOX', 'MessageExpunge');
-          return this.list(String(d.to), () => listLine([], String(d.to)));
+          return this.list(d.to, () => listLine([], d.to));
         }
-        for (const [f, t] of d.pairs as [string, string][]) {
+        for (const [f, t] of d.pairs) {
           if (this.subscribed?.delete(f)) this.subscribed.add(t);
           this.list(t, () => listLine([], t, f), f);
         }
         return;
       }
       case 'subscribe': {
-        const name = String(d.mailbox);
-        const on = d.subscribed === true;
+        const name = r.data.mailbox;
+        const on = r.data.subscribed;
         const matched = this.eventsFor(name).includes('SubscriptionChange');
         if (on) this.subscribed?.add(name);
         else this.subscribed?.delete(name);

@@ -42,10 +42,6 @@ export function messageIdOf(bytes: Buffer): string | null {
   return m ? m[1]!.replace(/\s+/g, '').trim() || null : null;
 }
 
-function str(v: unknown, fallback: string): string {
-  return typeof v === 'string' ? v : fallback;
-}
-
 /** Follower side: send every delivery at or after `fork` from our own journal. */
 export async function sendHandback(store: Store, link: Link, fork: bigint, handedBackThrough: bigint, log: Logger): Promise<{ sent: number; missing: number; through: bigint }> {
   // Records handed back in an earlier attempt are not sent twice.
@@ -83,11 +79,11 @@ export async function sendHandback(store: Store, link: Link, fork: bigint, hande
           t: 'handback',
           id: ++id,
           accountId: r.accountId,
-          mailbox: str(r.data.mailbox, 'INBOX'),
-          basename: str(r.data.basename, ''),
-          sender: str(r.data.sender, ''),
-          internalDate: typeof r.data.internalDate === 'number' ? r.data.internalDate : r.time,
-          flags: Array.isArray(r.data.flags) ? (r.data.flags as string[]) : [],
+          mailbox: r.data.mailbox,
+          basename: r.data.basename,
+          sender: r.data.sender ?? '',
+          internalDate: r.data.internalDate,
+          flags: [...r.data.flags],
           messageId,
         },
         body.body,

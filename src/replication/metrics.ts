@@ -65,5 +65,9 @@ export const metrics = {
   replicaNeedsResync: live('roost_replication_replica_needs_resync', '1 on a primary whose replica fell out of the journal (full resync on its next connect)', (s) => (s.replicaNeedsResync ? 1 : 0)),
   syncTimeouts: counter('roost_replication_sync_timeouts_total', 'Writes whose replica ack did not come within sync_timeout_ms'),
   recordsShipped: counter('roost_replication_records_shipped_total', 'Journal records sent to the replica'),
+  recordsReadBack: counter(
+    'roost_replication_records_read_back_total',
+    'Journal records the shipper read from the journal database (a follower catching up); live records are shipped as committed',
+  ),
   recordsApplied: counter('roost_replication_records_applied_total', 'Journal records applied from the primary'),
 };

@@ -261,6 +261,17 @@ export class ShipSession {
   private inFlightBytes = 0;
   private lastHeard = Date.now();
   private visible = 0n;
+  /**
+   * Records as the store announced them (onCommit, then onJournal), in LSN
+   * order, contiguous, above what was last fetched: shipped from here, so a
+   * live record is not read back from the journal database it was just
+   * written to. At most LIMITS.replication.readBatch are held; the rest, and
+   * anything before a gap (a follower catching up, another process's
+   * records), is read from the journal.
+   */
+  private announced: JournalRecord[] = [];
+  /** Highest LSN fetched for shipping, from the journal or from `announced`. */
+  private fetched: bigint;
   readonly since = Date.now();
 
   constructor(
@@ -272,6 +283,38 @@ export class ShipSession {
   ) {
     this.sent = from;
     this.acked = from;
+    this.fetched = from;
+  }
+
+  /** Keep announced records that continue what is fetched or held (a repeat, or one after a gap, is not kept). */
+  private hold(records: readonly JournalRecord[]): void {
+    for (const r of records) {
+      const tail = this.announced[this.announced.length - 1];
+      const next = (tail ? tail.lsn : this.fetched) + 1n;
+      if (r.lsn < next) continue;
+      if (r.lsn > next || this.announced.length >= LIMITS.replication.readBatch) return;
+      this.announced.push(r);
+    }
+  }
+
+  /** The next records to ship after `sent`: held ones when they follow on, else read from the journal. */
+  private async nextBatch(): Promise<readonly JournalRecord[]> {
+    let drop = 0;
+    while (drop < this.announced.length && this.announced[drop]!.lsn <= this.sent) drop++;
+    if (drop > 0) this.announced.splice(0, drop);
+    const first = this.announced[0];
+    let records: readonly JournalRecord[];
+    if (first && first.lsn === this.sent + 1n) {
+      records = this.announced.splice(0, LIMITS.replication.readBatch);
+    } else {
+      // Up to the first held record (or what is visible): the held ones follow from memory.
+      const upTo = first ? first.lsn - 1n : this.visible;
+      records = await this.host.store.readJournal(this.sent, Math.min(LIMITS.replication.readBatch, Number(upTo - this.sent)));
+      metrics.recordsReadBack.inc(records.length);
+    }
+    const last = records[records.length - 1];
+    if (last && last.lsn > this.fetched) this.fetched = last.lsn;
+    return records;
   }
 
   private unpinWhenShipped(force = false): void {
@@ -316,6 +359,7 @@ export class ShipSession {
     const announced = (records: readonly JournalRecord[]): void => {
       const last = records[records.length - 1];
       if (last && last.lsn > this.visible) this.visible = last.lsn;
+      this.hold(records);
       this.wake?.();
     };
     const unsubscribeJournal = store.onJournal(announced);
@@ -338,8 +382,7 @@ export class ShipSession {
     try {
       while (!this.stopped && !this.link.closed) {
         if (this.sent < this.visible && this.inFlightBytes < LIMITS.replication.maxInFlightBytes) {
-          const limit = Math.min(LIMITS.replication.readBatch, Number(this.visible - this.sent));
-          const records = await store.readJournal(this.sent, limit);
+          const records = await this.nextBatch();
           if (records.length === 0 || records[0]!.lsn !== this.sent + 1n) {
             this.log.error({ after: this.sent.toString() }, 'replication: journal no longer holds the records the follower needs; it must resync');
             break;

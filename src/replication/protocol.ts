@@ -69,6 +69,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { JournalRecord, SnapshotFile } from '../store/store.js';
+import type { WireRecord } from '../store/journal/codec.js';
 import type { Account } from '../accounts/directory.js';
 import { LIMITS } from '../limits.js';
 
@@ -112,7 +113,8 @@ export interface NodeState {
   needsResync?: boolean;
 }
 
-export type WireRecord = Omit<JournalRecord, 'lsn'> & { lsn: string };
+/** Records travel in the journal's own encoding, versioned and checked on arrival (src/store/journal/codec.ts). */
+export { fromWire, toWire, type WireRecord } from '../store/journal/codec.js';
 
 export type Frame =
   | { t: 'hello'; v: number; nonce: string; purpose: Purpose }
@@ -504,16 +506,6 @@ export function macEqual(a: unknown, b: string): boolean {
   return x.length === 32 && y.length === 32 && timingSafeEqual(x, y);
 }
 
-// --- Records ---
-
-export function toWire(r: JournalRecord): WireRecord {
-  return { ...r, lsn: r.lsn.toString() };
-}
-
-export function fromWire(r: WireRecord): JournalRecord {
-  return { ...r, lsn: BigInt(r.lsn) };
-}
-
 /**
  * Where a follower's data leaves the primary's line (DRBD generation
  * identifiers, DRBD User's Guide). Both histories list (epoch, startLsn) in
@@ -535,7 +527,7 @@ export function forkPoint(primary: readonly EpochStart[], follower: readonly Epo
 
 /** The body bytes a record brings (its message size for a 'deliver', else 0). */
 export function recordBytes(r: JournalRecord): number {
-  return r.kind === 'deliver' ? Number(r.data.size) || 0 : 0;
+  return r.kind === 'deliver' ? r.data.size : 0;
 }
 
 /** A body too large for one frame: streamed from its file in chunks when its turn comes, never read ahead or whole. */

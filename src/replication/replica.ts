@@ -18,6 +18,7 @@ import { parseListen } from '../config/load.js';
 import { HandshakeError, expect, offerHandshake } from './handshake.js';
 import { Link, ProtocolError, fromWire, type EpochStart, type Message, type NodeState, type Purpose } from './protocol.js';
 import type { JournalRecord } from '../store/store.js';
+import { isRecordDecodeError } from '../store/journal/codec.js';
 import { metrics } from './metrics.js';
 
 export interface FollowerHost {
@@ -117,6 +118,17 @@ export class Follower {
         await this.session(LIMITS.replication.handshakeTimeoutMs);
       } catch (err) {
         const e = err as Error;
+        if (isRecordDecodeError(e)) {
+          // Reconnecting would receive the same record again, and skipping it would leave this
+          // copy silently different: stop here, applied up to the record before it.
+          this.host.log.error(
+            { err: e.message, lsn: e.lsn, kind: e.kind, peer: this.host.peer },
+            'replication: a record from the primary cannot be read by this release; replication stopped (upgrade this node, then restart it)',
+          );
+          this.host.linkChanged({ connected: false, error: `replication stopped: ${e.message}` });
+          this.running = false;
+          break;
+        }
         const level = e instanceof HandshakeError ? 'error' : 'debug';
         this.host.log[level]({ err: e.message, peer: this.host.peer }, `replication: ${this.purpose} link to peer ended`);
         this.host.linkChanged({ connected: false, error: e.message });

@@ -16,11 +16,11 @@ import { pack, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow, SearchFieldsRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
-import type { Journal, RecordDraft } from './index/journal.js';
+import type { Journal, RecordDraft } from './journal/log.js';
 import { flagsKey, targetName } from './maildir/filename.js';
 import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { writeDovecotSubscriptionsAsync } from './maildir/subscriptions.js';
-import { applyKeywordsFs, applySideIndex, writePop3FromIndex } from './side-files.js';
+import { applyKeywordsFs, applyKeywordsIndex, applyPop3UidlsIndex, writePop3FromIndex } from './side-files.js';
 
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir } from './maildir/save.js';
@@ -79,8 +79,6 @@ export interface ApplyExtras {
   /** Record new/ and cur/ mtimes of the mailboxes delivered to, in the same transaction. */
   noteMtimes?: boolean;
 }
-
-export const num = (v: unknown): number => Number(v);
 
 export const PACK_MIN = LIMITS.tuning.packMinMessages;
 
@@ -290,25 +288,25 @@ export class AccountState {
    * fsync'd before the change counts as done.
    */
   applyFs(rec: JournalRecord, extras: ApplyExtras): string[] {
-    const d = rec.data;
     const root = this.account.maildir;
     switch (rec.kind) {
       case 'deliver': {
-        const dir = this.dir(String(d.mailbox));
-        const target = path.join(dir, String(d.filename));
+        const d = rec.data;
+        const dir = this.dir(d.mailbox);
+        const target = path.join(dir, d.filename);
         if (fs.existsSync(target)) return [path.dirname(target)];
-        const tmp = d.tmp ? path.join(dir, String(d.tmp)) : '';
+        const tmp = d.tmp ? path.join(dir, d.tmp) : '';
         try {
           // The data fsync runs in parallel with the journal commit; after a
           // crash between the two a short tmp/ file is not the message.
-          if (tmp && fs.statSync(tmp).size === num(d.size)) {
+          if (tmp && fs.statSync(tmp).size === d.size) {
             fs.renameSync(tmp, target);
             return [path.dirname(target)];
           }
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }
-        const found = findByBasename(dir, String(d.basename));
+        const found = findByBasename(dir, d.basename);
         if (found) {
           (extras.renamedTo ??= new Map()).set(rec.lsn, found);
           return [];
@@ -317,12 +315,13 @@ export class AccountState {
         return [];
       }
       case 'mailbox-create':
-        ensureMaildir(this.dir(String(d.mailbox)), String(d.mailbox) !== INBOX);
+        ensureMaildir(this.dir(rec.data.mailbox), rec.data.mailbox !== INBOX);
         return [root];
       case 'mailbox-delete': {
-        const dir = this.dir(String(d.mailbox));
-        const row = this.db().mailbox(String(d.mailbox));
-        if (row && row.uidvalidity !== num(d.uidvalidity)) return [];
+        const d = rec.data;
+        const dir = this.dir(d.mailbox);
+        const row = this.db().mailbox(d.mailbox);
+        if (row && row.uidvalidity !== d.uidvalidity) return [];
         forgetKeywordTable(dir);
         if (fs.existsSync(dir)) {
           // Rename first (atomic: the folder disappears at once), then remove at leisure.
@@ -335,11 +334,13 @@ export class AccountState {
         return [root];
       }
       case 'mailbox-rename': {
-        if (String(d.from) === INBOX) {
-          const to = this.dir(String(d.to));
+        const d = rec.data;
+        // RENAME INBOX (RFC 3501 §6.3.5): its messages move, INBOX stays.
+        if (d.pairs === undefined) {
+          const to = this.dir(d.to);
           ensureMaildir(to, true);
           const inbox = this.db().mailbox(INBOX);
-          for (const uid of (d.uids as number[]) ?? []) {
+          for (const uid of d.uids) {
             const row = inbox ? this.db().message(inbox.id, uid) : null;
             if (!row) continue;
             const src = path.join(root, row.disk_name);
@@ -347,7 +348,7 @@ export class AccountState {
           }
           return [root, path.join(root, 'new'), path.join(root, 'cur'), path.join(to, 'new'), path.join(to, 'cur')];
         }
-        for (const [f, t] of d.pairs as [string, string][]) {
+        for (const [f, t] of d.pairs) {
           const from = this.dir(f);
           const to = this.dir(t);
           forgetKeywordTable(from);
@@ -391,30 +392,30 @@ export class AccountState {
       for (const rec of recs) {
         if (rec.lsn > maxLsn) maxLsn = rec.lsn;
         if (extras.lost?.has(rec.lsn)) continue;
-        const d = rec.data;
-        const origin = (d.origin as string | undefined) ?? null;
+        const origin = ('origin' in rec.data ? rec.data.origin : undefined) ?? null;
         if (rec.kind !== 'deliver') flushBumps();
         switch (rec.kind) {
           case 'deliver': {
-            const rk = `${String(d.mailbox)}\u0000${num(d.uidvalidity)}`;
+            const d = rec.data;
+            const rk = `${d.mailbox}\u0000${d.uidvalidity}`;
             let mb = rows.get(rk);
-            if (mb === undefined) rows.set(rk, (mb = this.ensureMailboxRow(String(d.mailbox), num(d.uidvalidity))));
+            if (mb === undefined) rows.set(rk, (mb = this.ensureMailboxRow(d.mailbox, d.uidvalidity)));
             if (!mb) break;
             const renamedTo = extras.renamedTo?.get(rec.lsn);
-            const filename = renamedTo ?? String(d.filename);
-            const flags = (d.flags as string[]) ?? [];
+            const filename = renamedTo ?? d.filename;
+            const flags = d.flags;
             const row: MessageRow = {
               mailbox: mb.id,
-              uid: num(d.uid),
-              basename: String(d.basename),
+              uid: d.uid,
+              basename: d.basename,
               filename,
               disk_name: filename,
               state: STATE_OK,
               flags: flagsKey(flags),
-              modseq: num(d.modseq),
-              internal_date: num(d.internalDate),
-              size: num(d.size),
-              vsize: num(d.vsize),
+              modseq: Number(d.modseq),
+              internal_date: d.internalDate,
+              size: d.size,
+              vsize: d.vsize,
               lazy: d.lazy === true ? 1 : 0,
             };
             if (!db.insertMessage(row)) break;
@@ -439,15 +440,16 @@ export class AccountState {
             break;
           }
           case 'flags': {
-            const mb = db.mailbox(String(d.mailbox));
-            if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
-            const modseq = num(d.modseq);
+            const d = rec.data;
+            const mb = db.mailbox(d.mailbox);
+            if (!mb || mb.uidvalidity !== d.uidvalidity) break;
+            const modseq = Number(d.modseq);
             const big = BigInt(modseq);
             const updates: { uid: number; flags: readonly string[]; modseq: bigint }[] = [];
             const c = this.caches.get(mb.id);
             const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
             const changed: Entry[] = [];
-            for (const u of d.updates as { flags: string[]; uids?: number[]; ranges?: [number, number][]; filenames?: string[] }[]) {
+            for (const u of d.updates) {
               const key = flagsKey(u.flags);
               const flags = internFlags(key);
               if (u.filenames) {
@@ -486,9 +488,10 @@ export class AccountState {
             break;
           }
           case 'expunge': {
-            const mb = db.mailbox(String(d.mailbox));
-            if (!mb || mb.uidvalidity !== num(d.uidvalidity)) break;
-            const modseq = num(d.modseq);
+            const d = rec.data;
+            const mb = db.mailbox(d.mailbox);
+            if (!mb || mb.uidvalidity !== d.uidvalidity) break;
+            const modseq = Number(d.modseq);
             const c = this.caches.get(mb.id);
             const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
             const done: number[] = [];
@@ -503,20 +506,22 @@ export class AccountState {
             break;
           }
           case 'mailbox-create': {
-            const name = String(d.mailbox);
-            const uv = num(d.uidvalidity);
+            const d = rec.data;
+            const name = d.mailbox;
+            const uv = d.uidvalidity;
             const row = db.mailbox(name);
             // A subscription that outlived an earlier mailbox of this name (RFC 3501 §6.3.6) applies to the new one.
             const kept = db.hasOrphanSubscription(name);
             if (kept) db.setOrphanSubscription(name, false);
-            if (!row) db.insertMailbox(name, uv, (d.specialUse as string | null) ?? null, d.subscribed !== false || kept, num(d.uidnext ?? 1));
-            else if (d.specialUse !== undefined && d.specialUse !== null && row.special_use !== d.specialUse) db.setSpecialUse(row.id, String(d.specialUse));
+            if (!row) db.insertMailbox(name, uv, d.specialUse ?? null, d.subscribed !== false || kept, d.uidnext ?? 1);
+            else if (d.specialUse !== undefined && d.specialUse !== null && row.special_use !== d.specialUse) db.setSpecialUse(row.id, d.specialUse);
             this.noteUidvalidity(uv);
             break;
           }
           case 'mailbox-delete': {
-            const row = db.mailbox(String(d.mailbox));
-            if (!row || row.uidvalidity !== num(d.uidvalidity)) break;
+            const d = rec.data;
+            const row = db.mailbox(d.mailbox);
+            if (!row || row.uidvalidity !== d.uidvalidity) break;
             // RFC 3501 §6.3.6: the server MUST NOT drop a subscription because the mailbox is gone.
             if (row.subscribed === 1) db.setOrphanSubscription(row.name, true);
             db.deleteMailbox(row.id);
@@ -525,21 +530,23 @@ export class AccountState {
             break;
           }
           case 'mailbox-rename': {
-            if (String(d.from) === INBOX) {
+            const d = rec.data;
+            if (d.pairs === undefined) {
               const inbox = db.mailbox(INBOX);
-              if (!inbox || db.mailbox(String(d.to))) break;
-              const uv = num(d.uidvalidity);
-              const toId = db.insertMailbox(String(d.to), uv, null, true, inbox.uidnext, inbox.highestmodseq);
+              if (!inbox || db.mailbox(d.to)) break;
+              const uv = d.uidvalidity;
+              // The rename's own modseq counts: the primary allocated it from INBOX before this ran, a replica has not (RFC 7162 §3.1.2: never lower).
+              const toId = db.insertMailbox(d.to, uv, null, true, inbox.uidnext, Math.max(inbox.highestmodseq, Number(d.modseq)));
               this.noteUidvalidity(uv);
               db.moveAllMessages(inbox.id, toId);
-              const modseq = num(d.modseq);
+              const modseq = Number(d.modseq);
               db.bumpModseq(inbox.id, modseq);
-              const uids = (d.uids as number[]) ?? [];
+              const uids = d.uids;
               this.caches.get(inbox.id)?.remove(uids, BigInt(modseq));
               if (uids.length > 0) events.push([inbox.id, { type: 'expunge', origin, uids, modseq: BigInt(modseq) }]);
               break;
             }
-            for (const [f, t] of d.pairs as [string, string][]) {
+            for (const [f, t] of d.pairs) {
               const row = db.mailbox(f);
               if (!row || db.mailbox(t)) continue;
               db.renameMailbox(row.id, t);
@@ -552,24 +559,29 @@ export class AccountState {
             break;
           }
           case 'subscribe': {
-            const row = db.mailbox(String(d.mailbox));
-            if (row) db.setSubscribed(row.id, d.subscribed === true);
-            else db.setOrphanSubscription(String(d.mailbox), d.subscribed === true);
+            const d = rec.data;
+            const row = db.mailbox(d.mailbox);
+            if (row) db.setSubscribed(row.id, d.subscribed);
+            else db.setOrphanSubscription(d.mailbox, d.subscribed);
             break;
           }
           case 'recent': {
             // max(): replay and replicas never move the boundary back (recent.ts).
-            const row = db.mailbox(String(d.mailbox));
-            if (row && row.uidvalidity === num(d.uidvalidity)) db.raiseRecent(row.id, num(d.uid));
+            const d = rec.data;
+            const row = db.mailbox(d.mailbox);
+            if (row && row.uidvalidity === d.uidvalidity) db.raiseRecent(row.id, d.uid);
             break;
           }
           case 'keywords':
+            applyKeywordsIndex(db, rec);
+            break;
           case 'pop3-uidls':
-            if (applySideIndex(db, rec)) uidlsDone = true;
+            if (applyPop3UidlsIndex(db, rec)) uidlsDone = true;
             break;
           case 'facts': {
-            const mb = db.mailbox(String(d.mailbox));
-            if (mb && mb.uidvalidity === num(d.uidvalidity)) this.setFacts(mb, d.facts as [number, number, number, number][]);
+            const d = rec.data;
+            const mb = db.mailbox(d.mailbox);
+            if (mb && mb.uidvalidity === d.uidvalidity) this.setFacts(mb, d.facts);
             break;
           }
           default:

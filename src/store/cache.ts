@@ -6,6 +6,7 @@
  * nothing changed costs nothing.
  */
 import type { MailboxSnapshot, MessageRecord } from './types.js';
+import type { UidSet } from './journal/records.js';
 
 /** A cached message: what the API shows plus where the file is. */
 export interface Entry extends MessageRecord {
@@ -205,8 +206,8 @@ export function toRanges(uids: readonly number[], cache?: MailboxCache): [number
 }
 
 /** UIDs of a record: an explicit list or ranges. */
-export function uidsOf(d: { uids?: unknown; ranges?: unknown }): { uids: number[] | null; ranges: [number, number][] } {
-  if (Array.isArray(d.ranges)) return { uids: null, ranges: d.ranges as [number, number][] };
-  const uids = (Array.isArray(d.uids) ? (d.uids as number[]) : []).slice().sort((a, b) => a - b);
+export function uidsOf(d: UidSet): { uids: number[] | null; ranges: readonly (readonly [number, number])[] } {
+  if (d.ranges) return { uids: null, ranges: d.ranges };
+  const uids = (d.uids ?? []).slice().sort((a, b) => a - b);
   return { uids, ranges: toRanges(uids) };
 }

@@ -19,7 +19,7 @@
  */
 import { LIMITS } from '../limits.js';
 import type { JournalRecord } from './types.js';
-import type { Journal, RecordDraft } from './index/journal.js';
+import type { Journal, RecordDraft } from './journal/log.js';
 import { fsyncDir } from './maildir/save.js';
 import { beginIndexBatch, endIndexBatch } from './index/db.js';
 
@@ -133,7 +133,7 @@ export class GroupCommitter {
 
   /**
    * Phase A (this call, holds `flushing`): build, commit the journal
-   * transaction (no fsync: see ./index/journal.ts), start the fsyncs, rename
+   * transaction (no fsync: see ./journal/log.ts), start the fsyncs, rename
    * tmp/ → new/. Phase B (chained on `tail`): wait for the journal's WAL
    * fdatasync, the data fdatasyncs and the directory fsyncs, which all run
    * at once in the thread pool; then finish() in batch order. The next

@@ -24,7 +24,7 @@
 import { performance } from 'node:perf_hooks';
 import { LIMITS } from '../limits.js';
 import type { AccountView } from './account-view.js';
-import type { RecordDraft } from './index/journal.js';
+import type { RecordDraft } from './journal/log.js';
 import { STATE_UNLINK, type MailboxRow, type MessageRow } from './index/db.js';
 import { readFound } from './maildir/scan.js';
 
@@ -141,9 +141,9 @@ export class FactsFill {
     const db = st.db();
     const first = db.unjournaled()[0];
     if (!first) return false;
-    const [id, after] = first;
+    const [id, after, lastListed] = first;
     const mb = db.mailboxById(id);
-    const rows = mb ? db.rowsAfter(id, after, sliceFiles()) : [];
+    const rows = mb ? db.rowsAfter(id, after, lastListed, sliceFiles()) : [];
     if (!mb || rows.length === 0) {
       db.setUnjournaled(id, null);
       return true;
@@ -178,7 +178,7 @@ export class FactsFill {
       now.tx(() => {
         // Not journaled apart: the deliver records carry them.
         st.setFacts(mb, facts);
-        now.setUnjournaled(id, last);
+        now.setUnjournaled(id, last, lastListed);
         // The rows are in the index already: these records count as applied.
         if (recs.length > 0) now.setAppliedLsn(recs[recs.length - 1]!.lsn);
       });

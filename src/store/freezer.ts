@@ -21,7 +21,7 @@
  * UNAVAILABLE, which the QMQP reply would call a directory outage.
  */
 import { RoostError } from '../errors.js';
-import type { Journal } from './index/journal.js';
+import type { Journal } from './journal/log.js';
 
 const MOVED_KEY = 'moved_accounts';
 

@@ -8,7 +8,7 @@
 import type { Account } from '../accounts/directory.js';
 import type { AccountState, StoreCore } from './account.js';
 import type { AccountFreezer } from './freezer.js';
-import type { JournalKeeper } from './journal-keeper.js';
+import type { JournalKeeper } from './journal/keeper.js';
 import type { MailboxWatcher } from './maildir/watcher.js';
 import type { Draft, StoreOptions } from './store.js';
 import type { SavedMessage } from './types.js';

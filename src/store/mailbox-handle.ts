@@ -13,7 +13,7 @@ import type { AccountState } from './account.js';
 import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
 import { keptSearchFields, type MailboxRow, type SearchFieldsRow } from './index/db.js';
 import { searchHeader, type SearchHeader, type StoredSearchFields } from './mime/search-header.js';
-import type { RecordDraft } from './index/journal.js';
+import { draftOf, isKind, type RecordDataByKind, type RecordDraft } from './journal/records.js';
 import { curName, flagsKey, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { journalKeywords } from './side-files.js';
@@ -379,7 +379,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       if (uidnext > 1) ranges.push([1, uidnext - 1]);
     }
     for (const d of history ?? []) {
-      const u = uidsOf(d as { uids?: unknown; ranges?: unknown });
+      const u = uidsOf(d);
       for (const r of u.ranges) ranges.push([r[0], r[1]]);
     }
     ranges.sort((a, b) => a[0] - b[0]);
@@ -511,7 +511,7 @@ export class MailboxHandleImpl implements MailboxHandle {
             if (again) this.st.noteMtimes(again);
             // The last record's LSN: COPY/MOVE answer OK once the replica has it.
             lastLsn = recs.length > 0 ? recs[recs.length - 1]!.lsn : undefined;
-            return recs.filter((r) => r.kind === 'deliver').map((r, i) => [placed[i]!.e.uid, Number(r.data.uid)] as const);
+            return recs.filter(isKind('deliver')).map((r, i) => [placed[i]!.e.uid, r.data.uid] as const);
           },
           abort: () => {
             for (const p of placed) void fsp.unlink(path.join(dstDir, p.tmp)).catch(() => undefined);
@@ -545,18 +545,17 @@ export class MailboxHandleImpl implements MailboxHandle {
     } else this.st.handles.set(this.mailboxId, n);
   }
 
-  private draft(kind: RecordDraft['kind'], data: Record<string, unknown>): RecordDraft {
-    return {
-      accountId: this.st.id,
-      kind,
-      data: {
-        maildir: this.st.account.maildir,
-        mailbox: this.name,
-        uidvalidity: this.uidvalidity,
-        ...data,
-        ...(this.origin ? { origin: this.origin } : {}),
-      },
+  /** A record about this mailbox, from this handle's session. */
+  private draft<K extends 'flags' | 'expunge'>(kind: K, data: Omit<RecordDataByKind[K], 'maildir' | 'mailbox' | 'uidvalidity' | 'origin'>): RecordDraft {
+    const whole = {
+      maildir: this.st.account.maildir,
+      mailbox: this.name,
+      uidvalidity: this.uidvalidity,
+      ...data,
+      ...(this.origin ? { origin: this.origin } : {}),
     };
+    // `whole` is `data` with exactly the fields Omit took out.
+    return draftOf(this.st.id, kind, whole as unknown as RecordDataByKind[K]);
   }
 }
 

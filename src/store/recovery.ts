@@ -27,7 +27,7 @@ import type { MailboxRow, SearchFieldsRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
 import { searchHeader } from './mime/search-header.js';
 import type { MimeTree } from './mime/types.js';
-import type { RecordDraft } from './index/journal.js';
+import type { RecordDraft } from './journal/log.js';
 import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } from './maildir/filename.js';
 import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
@@ -222,7 +222,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         if ((i + 1) % IMPORT_BATCH === 0) onProgress?.(i + 1);
       }
       if (maxUid > 0) db.bumpUidnext(created.id, maxUid + 1);
-      db.setUnjournaled(created.id, 0);
+      db.setUnjournaled(created.id, 0, maxUid);
     });
     if (found.length > 0) {
       onProgress?.(found.length);

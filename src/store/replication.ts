@@ -24,6 +24,7 @@ import { accountHasMail, clearStaging, installMoved, purgeMoved, stageWriter } f
 import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './snapshot.js';
 import type { AccountMoves, AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
 import type { JournalRecord } from './types.js';
+import { asKind, withData, type AccountData, type RecordOf } from './journal/records.js';
 
 const APPLIED_KEY = 'replica_applied_lsn';
 
@@ -41,6 +42,25 @@ async function structureExtras(key: string, body: ReplicaBody): Promise<Paramete
     // Parsed on first access instead.
     return {};
   }
+}
+
+/**
+ * The account row an 'account' record of the first releases carried in
+ * place of directory changes (id, maildir, quotas, status): remembered as
+ * before. Null for every record this release writes.
+ */
+function legacyAccountRow(data: AccountData): Account | null {
+  const a = data as unknown as Partial<Record<keyof Account, unknown>>;
+  const ok =
+    typeof a.id === 'string' &&
+    typeof a.address === 'string' &&
+    typeof a.login === 'string' &&
+    typeof a.maildir === 'string' &&
+    typeof a.quotaBytes === 'number' &&
+    typeof a.quotaMessages === 'number' &&
+    typeof a.maxMessageSize === 'number' &&
+    typeof a.status === 'string';
+  return ok ? (data as unknown as Account) : null;
 }
 
 export class ReplicationImpl implements ReplicationSupport {
@@ -75,7 +95,7 @@ export class ReplicationImpl implements ReplicationSupport {
   private account(rec: JournalRecord): AccountState {
     const known = this.store.stateById(rec.accountId);
     if (known) return known;
-    const maildir = String(rec.data.maildir ?? '');
+    const maildir = rec.kind === 'account' ? '' : (rec.data.maildir ?? '');
     if (!maildir) throw new RoostError('NOTFOUND', `unknown account ${rec.accountId}`);
     const a: Account = {
       id: rec.accountId,
@@ -97,8 +117,7 @@ export class ReplicationImpl implements ReplicationSupport {
   readDelivered(record: JournalRecord): Promise<Buffer> {
     const kept = this.store.takeRecentBody(record.lsn);
     if (kept) return Promise.resolve(kept);
-    const size = Number(record.data.size);
-    return this.withDelivered(record, (file) => readWhole(file, Number.isSafeInteger(size) && size >= 0 ? size : undefined));
+    return this.withDelivered(record, (file) => readWhole(file, record.kind === 'deliver' ? record.data.size : undefined));
   }
 
   /** Run `use` on the file of a 'deliver' record wherever it is now (ENOENT: looked up again); NOTFOUND when gone. */
@@ -108,11 +127,11 @@ export class ReplicationImpl implements ReplicationSupport {
     const d = record.data;
     // The mailbox may have been renamed since: UIDVALIDITY survives a rename
     // and is unique within the account, so it finds the mailbox.
-    const uv = Number(d.uidvalidity);
+    const uv = d.uidvalidity;
     const rows = st.db().mailboxes();
-    const mb = rows.find((r) => r.name === String(d.mailbox) && r.uidvalidity === uv) ?? rows.find((r) => r.uidvalidity === uv) ?? null;
-    const dir = mailboxDir(st.account.maildir, mb ? mb.name : String(d.mailbox));
-    const want = { uid: Number(d.uid), basename: String(d.basename), filename: String(d.filename), diskName: String(d.filename) };
+    const mb = rows.find((r) => r.name === d.mailbox && r.uidvalidity === uv) ?? rows.find((r) => r.uidvalidity === uv) ?? null;
+    const dir = mailboxDir(st.account.maildir, mb ? mb.name : d.mailbox);
+    const want = { uid: d.uid, basename: d.basename, filename: d.filename, diskName: d.filename };
     for (let attempt = 0; attempt < 3; attempt++) {
       // A background flag rename may move the file between looking and opening.
       const n = attempt === 0 ? want.filename : mb ? st.locate(mb.id, dir, want) : findByBasename(dir, want.basename);
@@ -123,7 +142,7 @@ export class ReplicationImpl implements ReplicationSupport {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
-    throw new RoostError('NOTFOUND', `message ${String(d.basename)} is gone`);
+    throw new RoostError('NOTFOUND', `message ${d.basename} is gone`);
   }
 
   apply(record: JournalRecord, body: ReplicaBody | null): Promise<void> {
@@ -134,7 +153,7 @@ export class ReplicationImpl implements ReplicationSupport {
    * Apply a run of records in LSN order, as apply() would one by one, but
    * with consecutive deliveries group-committed: their files are written and
    * fdatasync'd in parallel, then one journal transaction for all of them
-   * (its WAL fdatasync shared, ./index/journal.ts), renames, one fsync per
+   * (its WAL fdatasync shared, ./journal/log.ts), renames, one fsync per
    * directory and one index transaction per account. Other kinds go one at
    * a time through applyOne. Durable when it resolves.
    */
@@ -155,14 +174,14 @@ export class ReplicationImpl implements ReplicationSupport {
   }
 
   private async applyDeliveries(items: readonly { record: JournalRecord; body: ReplicaBody | null }[]): Promise<void> {
-    const todo: { st: AccountState; rec: JournalRecord; extras: Parameters<AccountState['applyFs']>[1] }[] = [];
+    const todo: { st: AccountState; rec: RecordOf<'deliver'>; extras: Parameters<AccountState['applyFs']>[1] }[] = [];
     /** Every new record in LSN order, the ones a snapshot already holds included (journaled, not applied). */
     const journaled: JournalRecord[] = [];
     const writes: Promise<void>[] = [];
     // Items come in LSN order: anything at or below the last one taken is a repeat.
     let last = this.appliedLsn();
     for (const { record, body } of items) {
-      let rec = record;
+      let rec = asKind(record, 'deliver');
       if (rec.lsn <= last) continue;
       last = rec.lsn;
       const st = this.account(rec);
@@ -171,22 +190,22 @@ export class ReplicationImpl implements ReplicationSupport {
         continue;
       }
       const d = rec.data;
-      const dir = mailboxDir(st.account.maildir, String(d.mailbox));
-      ensureMaildir(dir, String(d.mailbox) !== INBOX);
+      const dir = mailboxDir(st.account.maildir, d.mailbox);
+      ensureMaildir(dir, d.mailbox !== INBOX);
       const extras: Parameters<AccountState['applyFs']>[1] = {};
       // A record above the applied LSN cannot have been renamed by a later flag change (those
       // come after it), so its file is at `filename` or nowhere: no directory scan needed.
-      if (!fs.existsSync(path.join(dir, String(d.filename)))) {
+      if (!fs.existsSync(path.join(dir, d.filename))) {
         if (!body) {
           // The primary no longer has it (expunged since); a later expunge record covers it.
           extras.lost = new Set([rec.lsn]);
         } else {
-          const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
-          writes.push(placeDurable(tmp, body, new Date(Number(d.internalDate))));
-          rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
+          const tmp = path.join(dir, d.tmp || `tmp/${d.basename}`);
+          writes.push(placeDurable(tmp, body, new Date(d.internalDate)));
+          rec = withData(rec, { ...d, tmp: path.relative(dir, tmp) });
         }
       }
-      if (body && !extras.lost) Object.assign(extras, await structureExtras(`${String(d.mailbox)}\u0000${Number(d.uid)}`, body));
+      if (body && !extras.lost) Object.assign(extras, await structureExtras(`${d.mailbox}\u0000${d.uid}`, body));
       todo.push({ st, rec, extras });
       journaled.push(rec);
     }
@@ -204,7 +223,7 @@ export class ReplicationImpl implements ReplicationSupport {
     }
     await Promise.all([walSynced, ...[...dirs].map((x) => fsyncDir(x).catch(() => undefined))]);
     this.applied = recs[recs.length - 1]!.lsn;
-    const byAccount = new Map<AccountState, { recs: JournalRecord[]; extras: Parameters<AccountState['applyFs']>[1] }>();
+    const byAccount = new Map<AccountState, { recs: RecordOf<'deliver'>[]; extras: Parameters<AccountState['applyFs']>[1] }>();
     for (const t of todo) {
       let g = byAccount.get(t.st);
       if (!g) byAccount.set(t.st, (g = { recs: [], extras: { structures: new Map(), sortKeys: new Map(), lost: new Set() } }));
@@ -217,7 +236,7 @@ export class ReplicationImpl implements ReplicationSupport {
     for (const [st, g] of byAccount) {
       st.applyIndex(g.recs, g.extras);
       // maildirsize follows deliveries here as on the primary (expunges subtract in file-work.ts).
-      for (const r of g.recs) if (!g.extras.lost?.has(r.lsn)) addQuotaDelta(st.account, Number(r.data.size), 1);
+      for (const r of g.recs) if (!g.extras.lost?.has(r.lsn)) addQuotaDelta(st.account, r.data.size, 1);
     }
     this.store.notifyJournal(recs);
   }
@@ -225,8 +244,8 @@ export class ReplicationImpl implements ReplicationSupport {
   private async applyOne(rec: JournalRecord, body: ReplicaBody | null): Promise<void> {
     if (rec.lsn <= this.appliedLsn()) return;
     if (rec.kind === 'account') {
-      const a = rec.data as unknown as Partial<Account>;
-      if (a && typeof a.id === 'string' && typeof a.maildir === 'string') this.store.journal.rememberAccount(a as Account);
+      const a = legacyAccountRow(rec.data);
+      if (a) this.store.journal.rememberAccount(a);
       this.store.journal.appendAt(rec, APPLIED_KEY);
       this.applied = rec.lsn;
       // The embedded directory follows these through onJournal (src/accounts/journaled.ts), before the ack.
@@ -239,11 +258,11 @@ export class ReplicationImpl implements ReplicationSupport {
       this.applied = rec.lsn;
       return;
     }
-    const d = rec.data;
     if (rec.kind === 'deliver') {
-      const dir = mailboxDir(st.account.maildir, String(d.mailbox));
-      ensureMaildir(dir, String(d.mailbox) !== INBOX);
-      const target = path.join(dir, String(d.filename));
+      const d = rec.data;
+      const dir = mailboxDir(st.account.maildir, d.mailbox);
+      ensureMaildir(dir, d.mailbox !== INBOX);
+      const target = path.join(dir, d.filename);
       if (!fs.existsSync(target)) {
         if (!body) {
           // The primary no longer has it (expunged since: openDelivered said
@@ -254,18 +273,18 @@ export class ReplicationImpl implements ReplicationSupport {
           this.store.notifyJournal([rec]);
           return;
         }
-        const tmp = path.join(dir, String(d.tmp || `tmp/${String(d.basename)}`));
-        await placeDurable(tmp, body, new Date(Number(d.internalDate)));
-        rec = { ...rec, data: { ...d, tmp: path.relative(dir, tmp) } };
+        const tmp = path.join(dir, d.tmp || `tmp/${d.basename}`);
+        await placeDurable(tmp, body, new Date(d.internalDate));
+        rec = withData(rec, { ...d, tmp: path.relative(dir, tmp) });
       }
     }
     this.store.journal.appendAt(rec, APPLIED_KEY);
     this.applied = rec.lsn;
-    const extras = rec.kind === 'deliver' && body ? await structureExtras(`${String(d.mailbox)}\u0000${Number(d.uid)}`, body) : {};
+    const extras = rec.kind === 'deliver' && body ? await structureExtras(`${rec.data.mailbox}\u0000${rec.data.uid}`, body) : {};
     const dirs = st.applyFs(rec, extras);
     await Promise.all([...new Set(dirs)].map((x) => fsyncDir(x).catch(() => undefined)));
     st.applyIndex([rec], extras);
-    if (rec.kind === 'deliver' && !extras.lost?.has(rec.lsn)) addQuotaDelta(st.account, Number(d.size), 1);
+    if (rec.kind === 'deliver' && !extras.lost?.has(rec.lsn)) addQuotaDelta(st.account, rec.data.size, 1);
     this.store.notifyJournal([rec]);
   }
 
@@ -332,7 +351,7 @@ export class ReplicationImpl implements ReplicationSupport {
     return this.store.journal.accountIds();
   }
 
-  // --- Bounded journal and snapshots (./journal-keeper.ts, ./snapshot.ts) ---
+  // --- Bounded journal and snapshots (./journal/keeper.ts, ./snapshot.ts) ---
 
   journalInfo(): JournalInfo {
     const j = this.store.journal;

@@ -16,7 +16,8 @@
  * the file (tmp, fsync, rename), and the first open in a process writes any
  * file a crash left behind the index. A replica from before these kinds
  * journals them and applies nothing (applyFs and applyIndex skip kinds they
- * do not know).
+ * do not know; a replica of this release stops at a kind it does not know,
+ * ./journal/codec.ts).
  */
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -24,12 +25,12 @@ import path from 'node:path';
 import { LIMITS } from '../limits.js';
 import type { AccountView } from './account-view.js';
 import type { IndexDb, MailboxRow } from './index/db.js';
-import type { RecordDraft } from './index/journal.js';
+import type { RecordDraft } from './journal/log.js';
 import { formatDovecotKeywords, installKeywordTable, keywordTable, parseDovecotKeywords, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { formatRecordedUidls, parseRecordedUidls, readRecordedUidlsTextSync, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';
 import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
-import type { JournalRecord } from './types.js';
+import type { RecordOf } from './journal/records.js';
 
 export const POP3_META = 'pop3_uidls';
 /** The pieces of a 'pop3-uidls' series received so far (moved to POP3_META by its last piece). */
@@ -85,37 +86,37 @@ export function pop3UidlsDrafts(st: AccountView): RecordDraft[] {
 }
 
 /** The table a 'keywords' record carries (null entries are unused indexes). */
-function tableOf(rec: JournalRecord): KeywordTable {
-  return ((rec.data.table as (string | null)[]) ?? []).map((k) => (typeof k === 'string' ? k : undefined));
+function tableOf(rec: RecordOf<'keywords'>): KeywordTable {
+  return rec.data.table.map((k) => k ?? undefined);
 }
 
 /** File effect of a 'keywords' record on a replica (the primary wrote the file before journaling it). */
-export function applyKeywordsFs(st: AccountView, rec: JournalRecord): void {
+export function applyKeywordsFs(st: AccountView, rec: RecordOf<'keywords'>): void {
   if (st.core.isWritable()) return;
-  const name = String(rec.data.mailbox);
+  const name = rec.data.mailbox;
   const row = st.db().mailbox(name);
-  if (!row || row.uidvalidity !== Number(rec.data.uidvalidity)) return;
+  if (!row || row.uidvalidity !== rec.data.uidvalidity) return;
   installKeywordTable(st.dir(name), tableOf(rec));
 }
 
+/** Index effect of a 'keywords' record, inside applyIndex's transaction. */
+export function applyKeywordsIndex(db: IndexDb, rec: RecordOf<'keywords'>): void {
+  db.setMeta(keywordsMeta(rec.data.uidvalidity), formatDovecotKeywords(tableOf(rec)));
+}
+
 /**
- * Index effect of a side-file record, inside applyIndex's transaction.
- * Returns true when a 'pop3-uidls' series is complete (then the replica writes the file).
+ * Index effect of a 'pop3-uidls' record, inside applyIndex's transaction.
+ * Returns true when its series is complete (then the replica writes the file).
  */
-export function applySideIndex(db: IndexDb, rec: JournalRecord): boolean {
+export function applyPop3UidlsIndex(db: IndexDb, rec: RecordOf<'pop3-uidls'>): boolean {
   const d = rec.data;
-  if (rec.kind === 'keywords') {
-    db.setMeta(keywordsMeta(Number(d.uidvalidity)), formatDovecotKeywords(tableOf(rec)));
-    return false;
-  }
-  if (rec.kind !== 'pop3-uidls') return false;
   // Pieces arrive in order and gather under their own key; the first starts the text again, so a
   // repeat of the series is harmless. Only a complete series becomes POP3_META, so a series cut
   // short (a crash, a reconnect) never reaches the file a promoted replica answers UIDL from.
-  let text = d.reset === true ? '' : (db.meta(POP3_PARTIAL) ?? '');
-  if (text === '') text = `V${Number(d.uidvalidity)}\n`;
-  for (const [uid, uidl] of (d.uidls as [number, string][]) ?? []) text += `${uid} ${uidl}\n`;
-  if (d.last !== true) {
+  let text = d.reset ? '' : (db.meta(POP3_PARTIAL) ?? '');
+  if (text === '') text = `V${d.uidvalidity}\n`;
+  for (const [uid, uidl] of d.uidls) text += `${uid} ${uidl}\n`;
+  if (!d.last) {
     db.setMeta(POP3_PARTIAL, text);
     return false;
   }

@@ -37,7 +37,8 @@ import { GroupCommitter } from './commit.js';
 import { closeFullText, releaseFullText } from './fts/fulltext.js';
 import { TextIndexer } from './text-indexer.js';
 import { IndexDb, type SearchFieldsRow } from './index/db.js';
-import { Journal, type RecordDraft } from './index/journal.js';
+import { Journal, type RecordDraft } from './journal/log.js';
+import { asKind, type AccountData, type RecordOf } from './journal/records.js';
 import { curName, normalizeFlags, uniqueName, withSizes } from './maildir/filename.js';
 import { ensureKeywordLetters } from './maildir/keyword-letters.js';
 import { journalKeywords } from './side-files.js';
@@ -45,7 +46,7 @@ import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
 import { recoverAccount } from './recovery.js';
-import { JournalKeeper } from './journal-keeper.js';
+import { JournalKeeper } from './journal/keeper.js';
 import { ReplicationImpl } from './replication.js';
 import { reindexAccount } from './reindex.js';
 import type { Draft, DraftOptions, DeliverOptions, Store, StoreOptions, UserStore } from './store.js';
@@ -451,19 +452,21 @@ export class StoreImpl implements Store, StoreInterior {
         afterJournal: async (recs) => {
           if (content) for (const r of recs) this.keepBody(r.lsn, content);
           // rename(2) can wait on the filesystem journal: run them in the thread pool.
-          await Promise.all(recs.map((r, i) => fsp.rename(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), prepared[i]!.tmp), path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))));
-          return [...new Set(recs.map((r, i) => path.dirname(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), String(r.data.filename)))))];
+          const files = recs.map((r, i) => path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), asKind(r, 'deliver').data.filename));
+          await Promise.all(files.map((f, i) => fsp.rename(path.join(prepared[i]!.t.st.dir(prepared[i]!.t.mailbox), prepared[i]!.tmp), f)));
+          return [...new Set(files.map((f) => path.dirname(f)))];
         },
         finish: (recs) =>
-          recs.map((r, i): SavedMessage => {
+          recs.map((rec, i): SavedMessage => {
+            const r = asKind(rec, 'deliver');
             const st = prepared[i]!.t.st;
             st.applyIndex([r], { structures, sortKeys, searchFields, noteMtimes: true });
             addQuotaDelta(st.account, size, 1);
             return {
               accountId: st.id,
-              mailbox: String(r.data.mailbox),
-              uidvalidity: Number(r.data.uidvalidity),
-              uid: Number(r.data.uid),
+              mailbox: r.data.mailbox,
+              uidvalidity: r.data.uidvalidity,
+              uid: r.data.uid,
               basename: prepared[i]!.basename,
               lsn: r.lsn,
             };
@@ -505,7 +508,7 @@ export class StoreImpl implements Store, StoreInterior {
     return this.journal.read(after, limit);
   }
 
-  async journalAccountChange(accountId: string, data: Record<string, unknown>): Promise<bigint> {
+  async journalAccountChange(accountId: string, data: AccountData): Promise<bigint> {
     this.assertWritable();
     const recs = await this.committer.submit({
       accounts: [accountId],
@@ -518,7 +521,7 @@ export class StoreImpl implements Store, StoreInterior {
     return recs[0]!.lsn;
   }
 
-  async readAccountRecords(after: bigint, limit: number): Promise<readonly JournalRecord[]> {
+  async readAccountRecords(after: bigint, limit: number): Promise<readonly RecordOf<'account'>[]> {
     return this.journal.readKind('account', after, limit);
   }
 

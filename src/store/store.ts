@@ -37,6 +37,7 @@ import type {
   SpecialUse,
   StoreFlagsResult,
 } from './types.js';
+import type { AccountData, RecordOf } from './journal/records.js';
 import type { MimeTree, SortKeys } from './mime/types.js';
 import type { SearchHeader, StoredSearchFields } from './mime/search-header.js';
 
@@ -351,9 +352,9 @@ export interface Store {
    * NOTPRIMARY on a replica. Resolves with the record's LSN once durable;
    * onJournal listeners have seen it by then.
    */
-  journalAccountChange(accountId: string, data: Record<string, unknown>): Promise<bigint>;
+  journalAccountChange(accountId: string, data: AccountData): Promise<bigint>;
   /** 'account' records with lsn > after, in order, at most `limit` (the directory catching up after a crash). */
-  readAccountRecords(after: bigint, limit: number): Promise<readonly JournalRecord[]>;
+  readAccountRecords(after: bigint, limit: number): Promise<readonly RecordOf<'account'>[]>;
 
   /** What replication needs beyond the journal (src/replication only). */
   readonly replication: ReplicationSupport;

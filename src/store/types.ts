@@ -126,36 +126,5 @@ export interface QuotaUsage {
   readonly limitMessages: number;
 }
 
-/**
- * A journal record: written in the same step as the index
- * change it describes, shipped by replication, replayed after a crash.
- */
-export interface JournalRecord {
-  readonly lsn: bigint;
-  readonly epoch: number;
-  readonly time: number;
-  readonly accountId: string;
-  readonly kind:
-    | 'deliver'
-    | 'flags'
-    | 'expunge'
-    | 'mailbox-create'
-    | 'mailbox-rename'
-    | 'mailbox-delete'
-    | 'subscribe'
-    /** The \Recent boundary moved (store/recent.ts): {mailbox, uidvalidity, uid}. */
-    | 'recent'
-    | 'account'
-    | 'quota'
-    /** A folder's dovecot-keywords table (store/side-files.ts): {mailbox, uidvalidity, table}. */
-    | 'keywords'
-    /** Recorded POP3 UIDLs of INBOX, in pieces (store/side-files.ts): {uidvalidity, reset, last, uidls}. */
-    | 'pop3-uidls'
-    /**
-     * Facts read from the files of messages a lazy first open indexed from
-     * their names (store/facts.ts): {mailbox, uidvalidity, facts: [uid, size, vsize, internalDate][]}.
-     */
-    | 'facts';
-  /** Kind-specific data (JSON-serialisable, bigint as decimal strings). */
-  readonly data: Record<string, unknown>;
-}
+/** Journal records, one type per kind (./journal/records.ts). */
+export type { JournalRecord, RecordKind, RecordOf } from './journal/records.js';

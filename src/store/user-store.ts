@@ -9,7 +9,7 @@ import { RoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { MailboxHandleImpl } from './mailbox-handle.js';
 import { STATE_UNLINK, type MailboxRow } from './index/db.js';
-import type { RecordDraft } from './index/journal.js';
+import { draftOf, isKind, type DistributiveOmit, type RecordDataByKind, type RecordDraft } from './journal/records.js';
 import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
 import { ensureMaildirAsync } from './maildir/save.js';
@@ -262,8 +262,10 @@ export class UserStoreImpl implements UserStore {
     return mb;
   }
 
-  private draft(kind: RecordDraft['kind'], data: Record<string, unknown>): RecordDraft {
-    return { accountId: this.st.id, kind, data: { maildir: this.st.account.maildir, ...data } };
+  /** A record of a mailbox-level change to this account. */
+  private draft<K extends 'mailbox-create' | 'mailbox-delete' | 'mailbox-rename' | 'subscribe'>(kind: K, data: DistributiveOmit<RecordDataByKind[K], 'maildir'>): RecordDraft {
+    // `data` with exactly the field Omit took out.
+    return draftOf(this.st.id, kind, { maildir: this.st.account.maildir, ...data } as unknown as RecordDataByKind[K]);
   }
 
   /** Commit records of a mailbox-level change: files, then index (under the account mutex). */
@@ -279,7 +281,7 @@ export class UserStoreImpl implements UserStore {
         // filesystem journal); applyFs then finds them in place.
         // All at once: the first login makes five special-use folders (RFC 6154) in one commit.
         await Promise.all(
-          recs.filter((r) => r.kind === 'mailbox-create').map((r) => ensureMaildirAsync(this.st.dir(String(r.data.mailbox)), String(r.data.mailbox) !== INBOX)),
+          recs.filter(isKind('mailbox-create')).map((r) => ensureMaildirAsync(this.st.dir(r.data.mailbox), r.data.mailbox !== INBOX)),
         );
         return recs.flatMap((r) => this.st.applyFs(r, {}));
       },

@@ -13,6 +13,7 @@ import type { Directory } from '../../src/accounts/directory.js';
 import { isRoostError } from '../../src/errors.js';
 import { makeTempDir, testConfig } from '../helpers/node.js';
 import { MemStore } from './memstore.js';
+import type { JournalRecord } from '../../src/store/store.js';
 import { freePort, waitUntil } from './pair.js';
 
 const log = pino({ level: process.env.ROOST_TEST_LOG ?? 'silent' });
@@ -251,6 +252,26 @@ describe('refusals', () => {
     a.mem.write('u', Buffer.from('x'));
     await new Promise((r) => setTimeout(r, 300));
     expect(b.mem.applied).toBe(0n);
+    await stop(a);
+    await stop(b);
+  });
+
+  it('a record the replica cannot read stops replication there, with its LSN and kind, instead of being skipped', async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    const a = await side('primary', pa, pb, { ack: 'async' });
+    const b = await side('replica', pb, pa, { ack: 'async' });
+    await waitUntil('connected', () => b.repl.status().connected);
+    a.mem.write('u', Buffer.from('readable'));
+    await waitUntil('applied', () => b.mem.applied === 1n);
+    // What a newer primary might send: a kind this release does not know (src/store/journal/codec.ts).
+    a.mem.writeRaw({ lsn: 2n, epoch: a.mem.epoch, time: Date.now(), accountId: 'u', kind: 'from-the-future', data: {} } as unknown as JournalRecord);
+    a.mem.write('u', Buffer.from('after it'));
+    await waitUntil('stopped', () => /^replication stopped: journal record 2 \(from-the-future\): unknown record kind$/.test(b.repl.status().lastError ?? ''), 10_000);
+    // The follower's loop has ended (no reconnect), and nothing after the record was applied.
+    await (b.repl['follower'] as unknown as { loop: Promise<void> }).loop;
+    expect(b.repl.status().connected).toBe(false);
+    expect(b.mem.applied).toBe(1n);
+    expect(b.mem.records.map((r) => r.lsn)).toEqual([1n]);
     await stop(a);
     await stop(b);
   });

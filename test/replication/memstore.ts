@@ -15,7 +15,10 @@ export class MemStore {
   writable = true;
   applied = 0n;
   applyDelayMs = 0;
-  /** Slow journal reads on the primary: records are acknowledged (async) before they can be shipped. */
+  /**
+   * Slow reads on the primary, of the journal and of bodies: records are acknowledged (async)
+   * before they can be shipped (live records are shipped as announced, their bodies still read).
+   */
   readDelayMs = 0;
   /** Offer ReplicationSupport.reset (full resync). */
   canReset = true;
@@ -25,14 +28,30 @@ export class MemStore {
     return this.records.length ? this.records[this.records.length - 1]!.lsn : 0n;
   }
 
-  /** A local write (primary). */
-  write(accountId: string, body: Buffer | null, data: Record<string, unknown> = {}): JournalRecord {
+  /** A local write (primary): a delivery of `body`, or a flag change. `extra` fields ride along in the record's data. */
+  write(accountId: string, body: Buffer | null, extra: Record<string, unknown> = {}): JournalRecord {
     if (!this.writable) throw new RoostError('NOTPRIMARY', 'replica');
-    const r: JournalRecord = { lsn: this.lastLsn() + 1n, epoch: this.epoch, time: Date.now(), accountId, kind: body ? 'deliver' : 'flags', data };
+    const lsn = this.lastLsn() + 1n;
+    const head = { lsn, epoch: this.epoch, time: Date.now(), accountId };
+    // Well-formed data of each kind: the replica decodes what it receives (src/store/journal/codec.ts).
+    const mailbox = { maildir: `/mem/${accountId}`, mailbox: 'INBOX', uidvalidity: 1, modseq: lsn.toString() };
+    const r: JournalRecord = body
+      ? {
+          ...head,
+          kind: 'deliver',
+          data: { ...mailbox, ...extra, uid: Number(lsn), basename: `m${lsn}`, filename: `new/m${lsn}`, flags: [], internalDate: head.time, size: body.length, vsize: body.length },
+        }
+      : { ...head, kind: 'flags', data: { ...mailbox, ...extra, updates: [] } };
     this.records.push(r);
     if (body) this.bodies.set(r.lsn, body);
     for (const l of this.listeners) l([r]);
     return r;
+  }
+
+  /** Append a record as given (one this release may not be able to read) and announce it. */
+  writeRaw(r: JournalRecord): void {
+    this.records.push(r);
+    for (const l of this.listeners) l([r]);
   }
 
   asStore(): Store {
@@ -55,8 +74,14 @@ export class MemStore {
         return () => self.listeners.delete(l);
       },
       replication: {
-        openDelivered: async (r: JournalRecord) => Readable.from([self.bodies.get(r.lsn) ?? Buffer.alloc(0)]),
-        readDelivered: async (r: JournalRecord) => self.bodies.get(r.lsn) ?? Buffer.alloc(0),
+        openDelivered: async (r: JournalRecord) => {
+          if (self.readDelayMs) await new Promise((res) => setTimeout(res, self.readDelayMs));
+          return Readable.from([self.bodies.get(r.lsn) ?? Buffer.alloc(0)]);
+        },
+        readDelivered: async (r: JournalRecord) => {
+          if (self.readDelayMs) await new Promise((res) => setTimeout(res, self.readDelayMs));
+          return self.bodies.get(r.lsn) ?? Buffer.alloc(0);
+        },
         apply,
         applyBatch: async (items: readonly { record: JournalRecord; body: Buffer | null }[]) => {
           for (const it of items) await apply(it.record, it.body);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { safeFile } from '../../src/replication/move.js';
 import { AccountFreezer } from '../../src/store/freezer.js';
-import { Journal } from '../../src/store/index/journal.js';
+import { Journal } from '../../src/store/journal/log.js';
 import { tempDir } from '../store/helpers.js';
 
 const root = tempDir();

@@ -12,7 +12,14 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-const rec = (lsn: number): JournalRecord => ({ lsn: BigInt(lsn), epoch: 1, time: 0, accountId: 'a', kind: 'deliver', data: { n: lsn } });
+const rec = (lsn: number): JournalRecord => ({
+  lsn: BigInt(lsn),
+  epoch: 1,
+  time: 0,
+  accountId: 'a',
+  kind: 'deliver',
+  data: { maildir: '/m/a', mailbox: 'INBOX', uidvalidity: 1, uid: lsn, modseq: String(lsn), basename: `m${lsn}`, filename: `new/m${lsn}`, flags: [], internalDate: 0, size: 6, vsize: 6 },
+});
 
 describe('receive spool', () => {
   it('acknowledged records survive a restart before they were applied, and are applied once, in order', async () => {

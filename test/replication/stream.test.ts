@@ -9,6 +9,12 @@ import { roostProcess } from '../helpers/cli.js';
 import { pop3Dele } from '../helpers/pop3-client.js';
 import { Pair, ports, qmqpSend, replStatus, testMessage, waitUntil } from './pair.js';
 
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
 describe('sync-mode streaming between two real nodes', () => {
   let pair: Pair;
 
@@ -24,6 +30,13 @@ describe('sync-mode streaming between two real nodes', () => {
 
   it('deliveries, IMAP flag changes/expunges and POP3 deletions end identical on both nodes', async () => {
     const p = await ports(pair.a);
+    // Caught up first: from here on every record is live, shipped as committed, none read back from the journal.
+    await waitUntil('replica caught up', async () => {
+      const [a, b] = [await replStatus(pair.a), await replStatus(pair.b)];
+      return a.replication.lag.records === 0 && b.replication.appliedLsn === a.replication.lastLsn;
+    });
+    const readBackBefore = await metric(p.admin!, 'roost_replication_records_read_back_total');
+    const shippedBefore = await metric(p.admin!, 'roost_replication_records_shipped_total');
     // Some mail first, so the sessions have something to change.
     for (let i = 0; i < 6; i++) {
       expect((await qmqpSend(p.qmqp!, testMessage(i, 'pre'), 's@example.net', ['alice@example.org', 'bob@example.org']))[0]).toBe('K');
@@ -63,6 +76,8 @@ describe('sync-mode streaming between two real nodes', () => {
     const a = (await replStatus(pair.a)).replication;
     expect(a).toMatchObject({ role: 'primary', connected: true, sync: true, degraded: false });
     expect(a.lag).toMatchObject({ records: 0, bytes: 0 });
+    expect(await metric(p.admin!, 'roost_replication_records_shipped_total')).toBeGreaterThanOrEqual(shippedBefore + 42);
+    expect(await metric(p.admin!, 'roost_replication_records_read_back_total')).toBe(readBackBefore);
 
     const v = await roostProcess(['verify', '--config', pair.a.proc!.configFile, '--json']);
     const report = JSON.parse(v.stdout);

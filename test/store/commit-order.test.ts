@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GroupCommitter } from '../../src/store/commit.js';
-import { Journal } from '../../src/store/index/journal.js';
+import { Journal } from '../../src/store/journal/log.js';
 import { tempDir } from './helpers.js';
 
 const root = tempDir();

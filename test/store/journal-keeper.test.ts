@@ -1,5 +1,5 @@
 /**
- * The bounded journal (replication.journal_max_bytes, src/store/journal-keeper.ts):
+ * The bounded journal (replication.journal_max_bytes, src/store/journal/keeper.ts):
  * pruning keeps the journal near its bound, never drops records an account's
  * index still needs for crash replay, respects pins (a snapshot's stream
  * start), and leaves QRESYNC's expunge history complete, if coarser.

@@ -17,10 +17,11 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { RoostError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
-import type { JournalRecord, Store } from '../../store/store.js';
+import type { ChangeLog } from '../../store/journal/change-log.js';
+import type { JournalRecord, RecordOf, VacationSent } from '../../store/journal/records.js';
 import { traceKey } from '../trace.js';
 
-export type VacationJournal = Pick<Store, 'journalAccountChange' | 'readAccountRecords' | 'onJournal' | 'lastLsn'>;
+export type VacationJournal = ChangeLog;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sent (
@@ -34,20 +35,15 @@ CREATE INDEX IF NOT EXISTS sent_at ON sent (account, at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-interface Sent {
-  sender: string;
-  hash: string;
-  at: number;
-}
+type Sent = VacationSent;
 
 export function textHash(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 32);
 }
 
-function sentOf(rec: JournalRecord): Sent | null {
-  const v = rec.data.vacation as Partial<Sent> | undefined;
-  if (!v || typeof v.sender !== 'string' || typeof v.hash !== 'string' || typeof v.at !== 'number') return null;
-  return { sender: v.sender, hash: v.hash, at: v.at };
+/** The reply an 'account' record remembers, if it is about one (its shape was checked when decoded). */
+function sentOf(rec: RecordOf<'account'>): Sent | null {
+  return rec.data.vacation ?? null;
 }
 
 export class VacationMemory {
@@ -135,7 +131,7 @@ export class VacationMemory {
     return row ? BigInt(row.value) : 0n;
   }
 
-  private apply(rec: JournalRecord): boolean {
+  private apply(rec: RecordOf<'account'>): boolean {
     const s = sentOf(rec);
     if (!s || rec.lsn <= this.appliedLsn()) return false;
     this.put(rec.accountId, s, rec.lsn);

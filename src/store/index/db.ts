@@ -227,7 +227,7 @@ export class IndexDb {
       dropSortColumns: p('DELETE FROM sort_columns WHERE mailbox = ?'),
       unjournaled: p("SELECT key, value FROM meta WHERE key LIKE 'unjournaled:%'").raw(true),
       dropMeta: p('DELETE FROM meta WHERE key = ?'),
-      rowsAfter: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? ORDER BY uid LIMIT ?'),
+      rowsAfter: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? AND uid <= ? ORDER BY uid LIMIT ?'),
       insertListed: p(
         `INSERT OR IGNORE INTO messages (mailbox, uid, basename, filename, disk_name, state, flags, modseq, internal_date, size, vsize, lazy)
          VALUES (?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, 1)`,
@@ -387,21 +387,25 @@ export class IndexDb {
     return this.s.insertMessage!.run(row.lazy === undefined ? { ...row, lazy: 0 } : row).changes > 0;
   }
   /**
-   * Mark a mailbox whose rows above `afterUid` have no deliver record in the
-   * journal yet (a lazy first open wrote them straight into the index:
-   * store/facts.ts journals them); null: all journaled.
+   * Mark a mailbox whose rows in (`afterUid`, `lastUid`] have no deliver
+   * record in the journal yet (a lazy first open wrote them straight into
+   * the index: store/facts.ts journals them); null: all journaled. Rows
+   * above `lastUid` came later, through the journal, and are not its to write.
    */
-  setUnjournaled(mailbox: number, afterUid: number | null): void {
+  setUnjournaled(mailbox: number, afterUid: number | null, lastUid = 0): void {
     if (afterUid === null) this.s.dropMeta!.run(`unjournaled:${mailbox}`);
-    else this.setMeta(`unjournaled:${mailbox}`, String(afterUid));
+    else this.setMeta(`unjournaled:${mailbox}`, `${afterUid} ${lastUid}`);
   }
-  /** The marks of setUnjournaled: [mailbox, afterUid]. */
-  unjournaled(): [number, number][] {
-    return (this.s.unjournaled!.all() as [string, string][]).map(([k, v]) => [Number(k.slice('unjournaled:'.length)), Number(v)]);
+  /** The marks of setUnjournaled: [mailbox, afterUid, lastUid]. */
+  unjournaled(): [number, number, number][] {
+    return (this.s.unjournaled!.all() as [string, string][]).map(([k, v]) => {
+      const [after, last] = v.split(' ');
+      return [Number(k.slice('unjournaled:'.length)), Number(after), Number(last ?? 0)];
+    });
   }
-  /** Up to `limit` rows with UIDs above `afterUid`, in UID order (expunged ones too). */
-  rowsAfter(mailbox: number, afterUid: number, limit: number): MessageRow[] {
-    return this.s.rowsAfter!.all(mailbox, afterUid, limit) as MessageRow[];
+  /** Up to `limit` rows with UIDs in (`afterUid`, `lastUid`], in UID order (expunged ones too). */
+  rowsAfter(mailbox: number, afterUid: number, lastUid: number, limit: number): MessageRow[] {
+    return this.s.rowsAfter!.all(mailbox, afterUid, lastUid, limit) as MessageRow[];
   }
   /**
    * The row of a file a lazy first open listed (store/recovery.ts): modseq

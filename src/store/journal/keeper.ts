@@ -18,12 +18,12 @@
  *    resync (snapshot) when it next connects, and the primary says so.
  *
  * Expunge history that goes is summarised per account in the journal's
- * expunge floor (./index/journal.ts), so QRESYNC falls back to a complete,
+ * expunge floor (./log.ts), so QRESYNC falls back to a complete,
  * if longer, VANISHED answer instead of a wrong one.
  */
-import { LIMITS } from '../limits.js';
-import type { AccountState } from './account.js';
-import type { Journal } from './index/journal.js';
+import { LIMITS } from '../../limits.js';
+import type { AccountState } from '../account.js';
+import type { Journal } from './log.js';
 
 export interface JournalStatus {
   /** Lowest LSN still held (0: none held). */

@@ -39,19 +39,14 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Account } from '../../accounts/directory.js';
-import type { JournalRecord } from '../types.js';
-import { JOURNAL_SCHEMA, JOURNAL_VERSION } from './schema.js';
+import { JOURNAL_SCHEMA, JOURNAL_VERSION } from '../index/schema.js';
+import { decodeRecord, encodeData, RECORD_VERSION, RecordDecodeError } from './codec.js';
+import type { JournalRecord, RecordDraft, RecordKind, RecordOf, UidSet } from './records.js';
 
-export type RecordKind = JournalRecord['kind'];
+export type { RecordDraft, RecordKind } from './records.js';
 
-/** A record before it has an LSN. */
-export interface RecordDraft {
-  readonly accountId: string;
-  readonly kind: RecordKind;
-  readonly data: Record<string, unknown>;
-}
-
-type Row = { lsn: number | bigint; epoch: number; time: number; account: string; kind: string; data: string };
+/** `v` is null for rows written before the column existed (encoding version 1, ./codec.ts). */
+type Row = { lsn: number | bigint; epoch: number | bigint; time: number | bigint; account: string; kind: string; data: string; v: number | bigint | null };
 
 export class Journal {
   readonly db: Database.Database;
@@ -82,8 +77,10 @@ export class Journal {
       this.db.exec(JOURNAL_SCHEMA);
       this.db.pragma(`user_version = ${JOURNAL_VERSION}`);
     }
-    this.insert = this.db.prepare('INSERT INTO records (epoch, time, account, kind, data) VALUES (?, ?, ?, ?, ?)');
-    this.insertAt = this.db.prepare('INSERT OR IGNORE INTO records (lsn, epoch, time, account, kind, data) VALUES (?, ?, ?, ?, ?, ?)');
+    // Added after version 1 (record encoding versions, ./codec.ts): rows without one are version 1.
+    if (!(this.db.pragma('table_info(records)') as { name: string }[]).some((c) => c.name === 'v')) this.db.exec('ALTER TABLE records ADD COLUMN v INTEGER');
+    this.insert = this.db.prepare(`INSERT INTO records (epoch, time, account, kind, data, v) VALUES (?, ?, ?, ?, ?, ${RECORD_VERSION})`);
+    this.insertAt = this.db.prepare(`INSERT OR IGNORE INTO records (lsn, epoch, time, account, kind, data, v) VALUES (?, ?, ?, ?, ?, ?, ${RECORD_VERSION})`);
     this.readAfter = this.db.prepare('SELECT * FROM records WHERE lsn > ? ORDER BY lsn LIMIT ?').safeIntegers(true);
     this.readAccount = this.db.prepare('SELECT * FROM records WHERE account = ? AND lsn > ? ORDER BY lsn').safeIntegers(true);
     this.maxLsn = this.db.prepare('SELECT max(lsn) AS m FROM records').safeIntegers(true);
@@ -199,8 +196,8 @@ export class Journal {
     const out: JournalRecord[] = [];
     this.db.transaction(() => {
       for (const d of drafts) {
-        const info = this.insert.run(epoch, time, d.accountId, d.kind, JSON.stringify(d.data));
-        out.push({ lsn: BigInt(info.lastInsertRowid), epoch, time, accountId: d.accountId, kind: d.kind, data: d.data });
+        const info = this.insert.run(epoch, time, d.accountId, d.kind, encodeData(d));
+        out.push({ ...d, lsn: BigInt(info.lastInsertRowid), epoch, time } as JournalRecord);
       }
     }).immediate();
     const lastRec = out[out.length - 1];
@@ -216,7 +213,7 @@ export class Journal {
   appendAt(rec: JournalRecord, metaKey: string): boolean {
     let inserted = false;
     this.db.transaction(() => {
-      const info = this.insertAt.run(rec.lsn, rec.epoch, rec.time, rec.accountId, rec.kind, JSON.stringify(rec.data));
+      const info = this.insertAt.run(rec.lsn, rec.epoch, rec.time, rec.accountId, rec.kind, encodeData(rec));
       inserted = info.changes > 0;
       this.setMetaStmt.run(metaKey, rec.lsn.toString());
     }).immediate();
@@ -234,7 +231,7 @@ export class Journal {
     const out: boolean[] = [];
     this.db.transaction(() => {
       for (const rec of recs) {
-        const info = this.insertAt.run(rec.lsn, rec.epoch, rec.time, rec.accountId, rec.kind, JSON.stringify(rec.data));
+        const info = this.insertAt.run(rec.lsn, rec.epoch, rec.time, rec.accountId, rec.kind, encodeData(rec));
         out.push(info.changes > 0);
       }
       const lastRec = recs[recs.length - 1];
@@ -249,9 +246,9 @@ export class Journal {
   }
 
   /** Records of one kind with lsn > after, in order (the directory catching up on 'account' records). */
-  readKind(kind: RecordKind, after: bigint, limit: number): JournalRecord[] {
+  readKind<K extends RecordKind>(kind: K, after: bigint, limit: number): RecordOf<K>[] {
     this.readKindStmt ??= this.db.prepare('SELECT * FROM records WHERE kind = ? AND lsn > ? ORDER BY lsn LIMIT ?').safeIntegers(true);
-    return (this.readKindStmt.all(kind, after, limit) as Row[]).map(toRecord);
+    return (this.readKindStmt.all(kind, after, limit) as Row[]).map(toRecord) as RecordOf<K>[];
   }
   private readKindStmt: Database.Statement | undefined;
 
@@ -311,7 +308,7 @@ export class Journal {
    * its UIDVALIDITY (never reused within an account); INBOX also loses all its
    * messages when renamed (RFC 3501 §6.3.5), recorded as 'mailbox-rename'.
    */
-  expungesSince(accountId: string, uidvalidity: number, mailbox: string, modseq: bigint): Record<string, unknown>[] | null {
+  expungesSince(accountId: string, uidvalidity: number, mailbox: string, modseq: bigint): UidSet[] | null {
     const floor = this.q('SELECT modseq FROM expunge_floor WHERE account = ?').get(accountId) as { modseq: bigint } | undefined;
     // Pruned history above the client's modseq (journal_max_bytes): the journal cannot say.
     if (floor && floor.modseq > modseq) return null;
@@ -320,7 +317,8 @@ export class Journal {
          AND ((kind = 'expunge' AND json_extract(data, '$.uidvalidity') = ?) OR (kind = 'mailbox-rename' AND json_extract(data, '$.from') = ?))
          AND CAST(json_extract(data, '$.modseq') AS INTEGER) > ? ORDER BY lsn`,
     );
-    return (this.readExpunges.all(accountId, uidvalidity, mailbox, modseq) as { data: string }[]).map((r) => JSON.parse(r.data) as Record<string, unknown>);
+    // Rows were checked when they were written (append: typed drafts; appendAt: decoded on arrival).
+    return (this.readExpunges.all(accountId, uidvalidity, mailbox, modseq) as { data: string }[]).map((r) => JSON.parse(r.data) as UidSet);
   }
   private readExpunges: Database.Statement | undefined;
 
@@ -328,7 +326,7 @@ export class Journal {
     return (this.db.prepare('SELECT id FROM accounts ORDER BY id').all() as { id: string }[]).map((r) => r.id);
   }
 
-  // --- Bounded history (replication.journal_max_bytes; ../journal-keeper.ts decides what goes) ---
+  // --- Bounded history (replication.journal_max_bytes; ./keeper.ts decides what goes) ---
 
   /** Bytes the journal's records occupy (pages in use; free pages left by pruning are reused). */
   usedBytes(): number {
@@ -415,13 +413,14 @@ export class Journal {
   }
 }
 
+/** A row, decoded and checked (RecordDecodeError for a row this release cannot read). */
 function toRecord(r: Row): JournalRecord {
-  return {
-    lsn: BigInt(r.lsn),
-    epoch: Number(r.epoch),
-    time: Number(r.time),
-    accountId: r.account,
-    kind: r.kind as RecordKind,
-    data: JSON.parse(r.data) as Record<string, unknown>,
-  };
+  const lsn = BigInt(r.lsn);
+  let data: unknown;
+  try {
+    data = JSON.parse(r.data);
+  } catch {
+    throw new RecordDecodeError(lsn.toString(), r.kind, 'data is not JSON');
+  }
+  return decodeRecord(lsn, Number(r.epoch), Number(r.time), r.account, r.kind, data, r.v === null ? undefined : Number(r.v));
 }
