@@ -473,6 +473,12 @@ export const LIMITS = {
     syncsInFlight: 32,
     /** Longest a move waits for the destination's answer to one step (a round's install, the final manifest). */
     stepTimeoutMs: 10 * 60_000,
+    /** Rounds the destination takes in one move: the source's maxRounds catch-up rounds and the frozen one. */
+    receiveRounds: 9,
+    /** Largest index image the destination takes (it is held in memory to be installed). */
+    maxImageBytes: 1024 * 1024 * 1024,
+    /** Message bytes the destination stages for one move, all rounds together (its staging folder's disk use). */
+    maxStagedBytes: 256 * 1024 * 1024 * 1024,
   },
   ldap: {
     /** Entries kept in each of the positive and negative recipient caches (oldest dropped first). */

@@ -53,6 +53,7 @@ import type { JournalRecord, SavedMessage } from './types.js';
 import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
 import { AccountFreezer } from './freezer.js';
+import { discardArrivalsAtOpen } from './move-install.js';
 
 /**
  * Messages kept in mailbox caches across all accounts (about 200 bytes
@@ -126,6 +127,7 @@ export class StoreImpl implements Store, StoreCore {
     // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
     const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => logger().warn(fields, msg));
     this.log = log;
+    for (const id of discardArrivalsAtOpen(this)) log('account move: removed the copy of an account whose move was never confirmed', { accountId: id });
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
     this.keeper?.start();
     this.watcher = opts.watch ? new MailboxWatcher(this) : null;
