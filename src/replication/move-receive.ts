@@ -101,7 +101,7 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
   } catch (err) {
     if (err instanceof HandshakeError && err.code === 'PROTOCOL') await link.send({ t: 'refuse', code: err.code, message: err.message }).catch(() => undefined);
     const removed = await moves.discard(account.id).catch((e: unknown) => {
-      log.error({ accountId: account.id, err: (e as Error).message }, 'account move: could not remove the unconfirmed copy; it stays refused (roost account move --abort)');
+      log.error({ accountId: account.id, err: (e as Error).message }, 'account move: could not remove the unconfirmed copy; it stays refused (tried again at the next start)');
       return false;
     });
     await moves.clearStaging(account.id).catch(() => undefined);

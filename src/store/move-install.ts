@@ -162,22 +162,31 @@ export async function discardArrival(store: StoreImpl, accountId: string): Promi
   return true;
 }
 
-/** At open: copies whose move never confirmed (the process died first) are removed before anything reads them. */
-export function discardArrivalsAtOpen(store: StoreImpl): string[] {
-  const gone = [...store.freezer.arriving()];
-  for (const [id, maildir] of gone) {
-    fs.rmSync(maildir, { recursive: true, force: true });
-    for (const ext of ['', '-wal', '-shm']) fs.rmSync(store.indexFile(id) + ext, { force: true });
-    fs.rmSync(stagingDir(store, id), { recursive: true, force: true });
-    const dir = fs.openSync(path.dirname(store.indexFile(id)), 'r');
+/**
+ * At open: copies whose move never confirmed (the process died first) are
+ * removed before anything reads them. One that cannot be removed keeps its
+ * mark (refused) and is tried again at the next open; the store opens anyway.
+ */
+export function discardArrivalsAtOpen(store: StoreImpl): { removed: string[]; failed: { id: string; err: string }[] } {
+  const out: { removed: string[]; failed: { id: string; err: string }[] } = { removed: [], failed: [] };
+  for (const [id, maildir] of [...store.freezer.arriving()]) {
     try {
-      fs.fsyncSync(dir);
-    } finally {
-      fs.closeSync(dir);
+      fs.rmSync(maildir, { recursive: true, force: true });
+      for (const ext of ['', '-wal', '-shm']) fs.rmSync(store.indexFile(id) + ext, { force: true });
+      fs.rmSync(stagingDir(store, id), { recursive: true, force: true });
+      const dir = fs.openSync(path.dirname(store.indexFile(id)), 'r');
+      try {
+        fs.fsyncSync(dir);
+      } finally {
+        fs.closeSync(dir);
+      }
+      store.freezer.clearArriving(id, false);
+      out.removed.push(id);
+    } catch (err) {
+      out.failed.push({ id, err: (err as Error).message });
     }
-    store.freezer.clearArriving(id, false);
   }
-  return gone.map(([id]) => id);
+  return out;
 }
 
 /** The files an image names (read from a copy on disk: SQLite opens a WAL-mode image only from a file). */

@@ -127,7 +127,9 @@ export class StoreImpl implements Store, StoreCore {
     // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
     const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => logger().warn(fields, msg));
     this.log = log;
-    for (const id of discardArrivalsAtOpen(this)) log('account move: removed the copy of an account whose move was never confirmed', { accountId: id });
+    const arrivals = discardArrivalsAtOpen(this);
+    for (const id of arrivals.removed) log('account move: removed the copy of an account whose move was never confirmed', { accountId: id });
+    for (const f of arrivals.failed) log('account move: cannot remove the unconfirmed copy of a moved account; it stays refused, tried again at the next start', { accountId: f.id, err: f.err });
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
     this.keeper?.start();
     this.watcher = opts.watch ? new MailboxWatcher(this) : null;
