@@ -448,6 +448,8 @@ export const LIMITS = {
      * about 440 KB of JSON, under maxFrameHeader and maxFrameBody.
      */
     pop3UidlsPerRecord: 5000,
+    /** Messages per 'manifest' frame (`roost verify`, account move): 2,000 entries take about 300 KB of JSON, under maxFrameHeader. */
+    manifestEntriesPerFrame: 2000,
     /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
     accountSeedBatch: 200,
     /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */

@@ -4,7 +4,9 @@
  * index image and the bytes staged, each at N and N+1; a body cut short
  * leaves no staged file open; and a move whose final check fails (a byte
  * changed on the way, by a relay between the two stores) leaves no copy on
- * the destination, and the source serving, so the next move succeeds.
+ * the destination, and the source serving, so the next move succeeds. A
+ * mailbox's manifest goes in frames of LIMITS.replication.manifestEntriesPerFrame
+ * messages (a 10,000-message mailbox outgrew one frame header).
  * Two stores in this process over loopback sockets; the peer playing the
  * source in the bounds tests writes the frames the protocol defines.
  */
@@ -18,6 +20,7 @@ import { LIMITS } from '../../src/limits.js';
 import { MoveBudget } from '../../src/replication/move-receive.js';
 import { receiveMove, sendMove } from '../../src/replication/move.js';
 import { Link } from '../../src/replication/protocol.js';
+import { manifestPieces, receiveManifest } from '../../src/replication/verify.js';
 import { stagingDir } from '../../src/store/move-install.js';
 import { openStore } from '../../src/store/store.js';
 import type { StoreImpl } from '../../src/store/store-impl.js';
@@ -223,6 +226,41 @@ describe('a move whose final check fails', () => {
     } finally {
       await src.close();
       await dst.close();
+    }
+  });
+});
+
+describe(`a mailbox manifest in frames of ${LIMITS.replication.manifestEntriesPerFrame} messages`, () => {
+  const N = LIMITS.replication.manifestEntriesPerFrame;
+  const mailbox = (count: number) => ({
+    accountId: 'alice@example.org',
+    mailbox: 'INBOX',
+    uidvalidity: 1,
+    uidnext: count + 1,
+    // Long names and every flag: the largest entries a frame carries.
+    messages: Array.from({ length: count }, (_, i): [number, string, string, string, string] => [i + 1, `${1_700_000_000 + i}.M${i}P99999Q12345.${'h'.repeat(120)}`, '$Label1 \\Answered \\Flagged \\Seen', String(i + 1), 'f'.repeat(64)]),
+  });
+
+  it('N messages go in one frame (under maxFrameHeader), N+1 in two; the receiver joins them', { timeout: 60_000 }, async () => {
+    expect(manifestPieces(mailbox(N))).toHaveLength(1);
+    expect(JSON.stringify({ t: 'manifest', entry: mailbox(N) }).length).toBeLessThan(LIMITS.replication.maxFrameHeader);
+    const big = mailbox(5 * N + 1);
+    const pieces = manifestPieces(big);
+    expect(pieces.map((p) => p.messages.length)).toEqual([N, N, N, N, N, 1]);
+    const [a, b] = await linked();
+    try {
+      const other = { ...mailbox(3), mailbox: 'Archive' };
+      const sending = (async () => {
+        for (const entry of [big, other]) for (const piece of manifestPieces(entry)) await a.send({ t: 'manifest', entry: piece });
+        await a.send({ t: 'manifest-end', lastLsn: '7' });
+      })();
+      const got = await receiveManifest(b);
+      await sending;
+      expect(got.entries).toEqual([big, other]);
+      expect(got.lastLsn).toBe(7n);
+    } finally {
+      a.close();
+      b.close();
     }
   });
 });
