@@ -11,74 +11,21 @@
  * source in the bounds tests writes the frames the protocol defines.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteDirectory } from '../../src/accounts/sqlite.js';
 import { LIMITS } from '../../src/limits.js';
 import { MoveBudget } from '../../src/replication/move-receive.js';
 import { receiveMove, sendMove } from '../../src/replication/move.js';
-import { Link } from '../../src/replication/protocol.js';
 import { manifestPieces, receiveManifest } from '../../src/replication/verify.js';
 import { stagingDir } from '../../src/store/move-install.js';
-import { openStore } from '../../src/store/store.js';
-import type { StoreImpl } from '../../src/store/store-impl.js';
 import { deliver, message, tempDir } from '../store/helpers.js';
+import { linked, moveSide } from './move-sides.js';
 
 const root = tempDir('roost-move-recv-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const log = pino({ level: 'silent' });
-
-async function side(name: string) {
-  const base = path.join(root, name);
-  const mailDir = path.join(base, 'mail');
-  fs.mkdirSync(path.join(base, 'data'), { recursive: true });
-  const directory = openSqliteDirectory(path.join(base, 'data'), mailDir);
-  const account = await directory.addUser({ address: 'alice@example.org', password: 'pw' });
-  const store = (await openStore({ dataDir: path.join(base, 'data'), mailDir, hostname: 'test.host', log: () => undefined })) as StoreImpl;
-  const close = async (): Promise<void> => {
-    await store.close();
-    await directory.close();
-  };
-  return { directory, account, store, close };
-}
-
-/** Two Links over loopback; `relay` (optional) rewrites the bytes going from the first to the second. */
-async function linked(relay?: (b: Buffer) => Buffer): Promise<[Link, Link]> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const port = (server.address() as net.AddressInfo).port;
-  let client: net.Socket;
-  if (relay) {
-    // A relay in between: source → relay (rewrites) → destination.
-    const front = net.createServer();
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-    const inner = new Promise<net.Socket>((r) => front.once('connection', r));
-    client = net.connect((front.address() as net.AddressInfo).port, '127.0.0.1');
-    const src = await inner;
-    const up = net.connect(port, '127.0.0.1');
-    src.on('data', (d: Buffer) => up.write(relay(d)));
-    up.on('data', (d: Buffer) => src.write(d));
-    const end = (): void => {
-      src.destroy();
-      up.destroy();
-    };
-    src.on('close', end);
-    up.on('close', end);
-    src.on('error', end);
-    up.on('error', end);
-    front.close();
-  } else {
-    client = net.connect(port, '127.0.0.1');
-  }
-  const [a, b] = [new Link(client), new Link(await accepted)];
-  server.close();
-  a.authenticated();
-  b.authenticated();
-  return [a, b];
-}
+const side = (name: string) => moveSide(root, name);
 
 /** This process's open descriptors whose target lies under `dir`. */
 function fdsUnder(dir: string): string[] {
