@@ -9,6 +9,9 @@
 //   imap-session  login, SELECT, FETCH 1:* BODY.PEEK[], LOGOUT   (sessions/s, MB/s)
 //   pop3-session  login, RETR 1..N one at a time, QUIT           (sessions/s, MB/s)
 //   then one client's RETR time by message size, direct and through nginx
+//   account-move  `roost account move` of a BENCH_MOVE_MESSAGES (10,000) message
+//                 account between two primaries: messages/s, MB/s, freeze time
+//                 (bench/lib/move.js; first, and alone with BENCH_ONLY=move)
 //
 // Rounds alternate which target goes first (direct, nginx / nginx, direct),
 // so drift in the machine's load falls on both; the table gives each row's
@@ -30,6 +33,7 @@ import { Raw } from './lib/imap.js';
 import { spawnRoost, writeBenchConfig } from './lib/node.js';
 import { freePort, nginxAvailable, startNginx } from './lib/nginx.js';
 import { Pop3 } from './lib/pop3.js';
+import { benchMove } from './lib/move.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -206,6 +210,28 @@ const median = (xs) => {
 
 // ---------------------------------------------------------------- run
 
+const MOVE_MESSAGES = Number(process.env.BENCH_MOVE_MESSAGES ?? 10_000);
+const resultFile = (date) => path.join(ROOT, 'bench', 'results', `cluster-${date.replace(/[:.]/g, '-')}.json`);
+let accountMove = null;
+if (MOVE_MESSAGES > 0) {
+  const moveWork = mkdtempSync(path.join(os.tmpdir(), 'roost-bench-move-'));
+  try {
+    accountMove = await benchMove(moveWork, { messages: MOVE_MESSAGES, seed: SEED });
+  } finally {
+    rmSync(moveWork, { recursive: true, force: true });
+  }
+  const m = accountMove;
+  console.log(`
+account move of ${m.messages} messages (${(m.bytes / 1e6).toFixed(1)} MB) in ${m.rounds} rounds: ${m.seconds.toFixed(1)} s, ${m.messagesPerSecond} messages/s, ${m.mbPerSecond} MB/s; frozen ${m.freezeMs} ms (goal under 2000${m.freezePhasesMs ? `; final round ${m.freezePhasesMs.finalRound}, install ${m.freezePhasesMs.install}, verify ${m.freezePhasesMs.verify}` : ''}); identical ${m.identical}`);
+}
+if (process.env.BENCH_ONLY === 'move') {
+  const date = new Date().toISOString();
+  const out = resultFile(date);
+  writeFileSync(out, JSON.stringify({ bench: 'cluster', date, host: { cpus: os.cpus().length, loadavg: os.loadavg() }, params: { moveMessages: MOVE_MESSAGES }, accountMove }, null, 2) + '\n');
+  console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; written to ${path.relative(ROOT, out)}`);
+  process.exit(0);
+}
+
 const work = mkdtempSync(path.join(os.tmpdir(), 'roost-bench-cluster-'));
 const dataDir = path.join(work, 'node');
 mkdirSync(dataDir);
@@ -289,12 +315,13 @@ try {
     bench: 'cluster',
     date: new Date().toISOString(),
     host: { cpus: os.cpus().length, loadavg: os.loadavg() },
-    params: { seconds: SECONDS, rounds: ROUNDS, clients: CLIENTS, messages: MESSAGES, corpusBytes, nginxWorkers: 1, proxyBuffer: PROXY_BUFFER },
+    params: { seconds: SECONDS, rounds: ROUNDS, clients: CLIENTS, messages: MESSAGES, corpusBytes, nginxWorkers: 1, proxyBuffer: PROXY_BUFFER, moveMessages: MOVE_MESSAGES },
     summary,
     retrLatency: retr,
+    accountMove,
     rounds,
   };
-  const out = path.join(ROOT, 'bench', 'results', `cluster-${result.date.replace(/[:.]/g, '-')}.json`);
+  const out = resultFile(result.date);
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; written to ${path.relative(ROOT, out)}`);
 } finally {

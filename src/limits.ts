@@ -574,6 +574,8 @@ export const LIMITS = {
      * about 440 KB of JSON, under maxFrameHeader and maxFrameBody.
      */
     pop3UidlsPerRecord: 5000,
+    /** Messages per 'manifest' frame (`roost verify`, account move): 2,000 entries take about 300 KB of JSON, under maxFrameHeader. */
+    manifestEntriesPerFrame: 2000,
     /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
     accountSeedBatch: 200,
     /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */
@@ -599,6 +601,12 @@ export const LIMITS = {
     syncsInFlight: 32,
     /** Longest a move waits for the destination's answer to one step (a round's install, the final manifest). */
     stepTimeoutMs: 10 * 60_000,
+    /** Rounds the destination takes in one move: the source's maxRounds catch-up rounds and the frozen one. */
+    receiveRounds: 9,
+    /** Largest index image the destination takes (it is held in memory to be installed). */
+    maxImageBytes: 1024 * 1024 * 1024,
+    /** Message bytes the destination stages for one move, all rounds together (its staging folder's disk use). */
+    maxStagedBytes: 256 * 1024 * 1024 * 1024,
   },
   ldap: {
     /** Entries kept in each of the positive and negative recipient caches (oldest dropped first). */

@@ -96,6 +96,12 @@ export interface Directory {
   authenticate(login: string, password: string, options?: AuthenticateOptions): Promise<AuthResult>;
   /** The account for an id previously returned (used by replication and CLI). */
   accountById(id: string): Promise<Account | null>;
+  /**
+   * Make the directory name `mailHost` as the account's server (`roost account
+   * move --update-ldap`); the entry's DN. Absent where the backend keeps no
+   * mailHost. Throws NOPERM when no write credentials are configured.
+   */
+  setMailHost?(address: string, mailHost: string): Promise<{ dn: string }>;
   health(): DirectoryHealth;
   close(): Promise<void>;
   /**

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Entry } from 'ldapts';
-import { InvalidCredentialsError } from 'ldapts';
+import { Attribute, Change, InvalidCredentialsError } from 'ldapts';
 import type { Config } from '../config/schema.js';
 import { RoostError, isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -111,6 +111,9 @@ export class LdapDirectory implements Directory {
   private readonly multiServer: boolean;
   /** Accounts whose unsupported attributes were logged already (noteOnce). */
   private readonly noted = new SeenOnce(LIMITS.ldap.maxCacheEntries);
+  private readonly common: Omit<ConstructorParameters<typeof LdapPool>[0], 'size' | 'bindDn' | 'bindPassword'>;
+  /** One connection bound as write_bind_dn, made at the first mailHost change. */
+  private writePool: LdapPool | null = null;
 
   constructor(
     private readonly cfg: LdapConfig,
@@ -131,6 +134,7 @@ export class LdapDirectory implements Directory {
       }
     }
     const common = { urls, timeoutMs: cfg.timeout_ms, starttls: cfg.starttls, tls };
+    this.common = common;
     this.pool = new LdapPool({ ...common, size: cfg.pool_size, bindDn: cfg.bind_dn, bindPassword: cfg.bind_password });
     // User binds change a connection's identity, so they get their own connections.
     this.authPool = new LdapPool({ ...common, size: cfg.auth_pool_size, bindDn: '', bindPassword: '' });
@@ -414,6 +418,32 @@ export class LdapDirectory implements Directory {
   }
 
   /** Forget cached answers (tests, and `roost user show` when it must see the directory as it is now). */
+  /**
+   * Replace the entry's mailHost (RFC 4511 §4.6, a replace of one value), bound
+   * as directory.ldap.write_bind_dn; the entry is the one the address finds
+   * without the catch-all. The caches are dropped, so this node's next lookup
+   * sees the new host.
+   */
+  async setMailHost(address: string, mailHost: string): Promise<{ dn: string }> {
+    if (this.cfg.write_bind_dn === '') throw new RoostError('NOPERM', 'directory.ldap.write_bind_dn is not set: no credentials to change the entry');
+    const key = normalizeAddress(address);
+    if (hasControl(key) || key.length > LIMITS.qmqp.maxAddressLength) throw new RoostError('NOTFOUND', `${address}: not an address`);
+    const entries = await this.search(fillFilter(this.recipientFilter, key), 'recipient');
+    if (entries.length !== 1) throw new RoostError('NOTFOUND', `${address}: ${entries.length} LDAP entries match; expected one`);
+    const dn = entries[0]!.dn;
+    this.writePool ??= new LdapPool({ ...this.common, size: 1, bindDn: this.cfg.write_bind_dn, bindPassword: this.cfg.write_bind_password });
+    const change = new Change({ operation: 'replace', modification: new Attribute({ type: this.policy.attrs.host, values: [mailHost] }) });
+    try {
+      // A replace is safe to repeat should the pool retry it on a fresh connection.
+      await this.writePool.with((c) => c.modify(dn, change));
+    } catch (err) {
+      throw new RoostError('UNAVAILABLE', `LDAP modify of ${dn}: ${(err as Error).message}`);
+    }
+    this.clearCache();
+    this.log.warn({ dn, mailHost }, 'account move: mailHost changed in the directory');
+    return { dn };
+  }
+
   clearCache(): void {
     this.positive.clear();
     this.negative.clear();
@@ -427,7 +457,7 @@ export class LdapDirectory implements Directory {
     this.closed = true;
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = null;
-    await Promise.all([this.pool.close(), this.authPool.close()]);
+    await Promise.all([this.pool.close(), this.authPool.close(), this.writePool?.close()]);
   }
 }
 

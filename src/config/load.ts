@@ -126,6 +126,7 @@ export function buildConfig(doc: Record<string, unknown>, configFile: string | n
   if (((root.tls as { cert: string; key: string }).cert === '') !== ((root.tls as { key: string }).key === ''))
     throw new ConfigError('tls.cert', 'tls.cert and tls.key must be set together');
   resolveSecret(root.replication as Config['replication'], cwd);
+  resolveLdapWritePassword((root.directory as Config['directory']).ldap, cwd);
   checkTargets(root);
   try {
     parseCidrList((root.proxy as Config['proxy']).trusted);
@@ -188,6 +189,28 @@ export function secretWeakness(secret: string): string | null {
   return null;
 }
 
+/** A file holding a secret (surrounding whitespace dropped), refused when others may read it. */
+function readPrivateFile(key: string, name: string, cwd: string): string {
+  const file = path.resolve(cwd, name);
+  let mode: number;
+  let text: string;
+  try {
+    mode = statSync(file).mode;
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  if ((mode & 0o007) !== 0) throw new ConfigError(key, `${file} is accessible to other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+  return text;
+}
+
+/** directory.ldap.write_bind_password_file is read into write_bind_password, as replication.secret_file. */
+function resolveLdapWritePassword(l: Config['directory']['ldap'], cwd: string): void {
+  if (l.write_bind_password_file === '') return;
+  if (l.write_bind_password !== '') throw new ConfigError('directory.ldap.write_bind_password_file', 'set directory.ldap.write_bind_password or write_bind_password_file, not both');
+  l.write_bind_password = readPrivateFile('directory.ldap.write_bind_password_file', l.write_bind_password_file, cwd);
+}
+
 /**
  * replication.secret_file is read into replication.secret (surrounding
  * whitespace dropped); a file others may read is refused, as ssh refuses such
@@ -197,17 +220,7 @@ export function secretWeakness(secret: string): string | null {
 function resolveSecret(r: Config['replication'], cwd: string): void {
   if (r.secret_file !== '') {
     if (r.secret !== '') throw new ConfigError('replication.secret_file', 'set replication.secret or replication.secret_file, not both');
-    const file = path.resolve(cwd, r.secret_file);
-    let mode: number;
-    try {
-      mode = statSync(file).mode;
-      r.secret = readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      throw new ConfigError('replication.secret_file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-    }
-    if ((mode & 0o007) !== 0) {
-      throw new ConfigError('replication.secret_file', `${file} is accessible to other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
-    }
+    r.secret = readPrivateFile('replication.secret_file', r.secret_file, cwd);
   }
   const weak = r.peer === '' ? null : secretWeakness(r.secret);
   if (weak) throw new ConfigError(r.secret_file !== '' ? 'replication.secret_file' : 'replication.secret', weak);

@@ -149,6 +149,11 @@ export const SCHEMA = {
     url: { type: 'string', default: '' },
     bind_dn: { type: 'string', default: '' },
     bind_password: { type: 'string', default: '' },
+    /** Who `roost account move --update-ldap` binds as to replace an entry's mailHost (write access to it); empty: the move only prints the change. */
+    write_bind_dn: { type: 'string', default: '' },
+    write_bind_password: { type: 'string', default: '' },
+    /** Or a file holding that password (not readable by others), read at start into write_bind_password. */
+    write_bind_password_file: { type: 'string', default: '' },
     base: { type: 'string', default: '' },
     scope: { type: 'enum', default: 'sub', values: ['base', 'one', 'sub'] },
     starttls: { type: 'bool', default: false },

@@ -13,7 +13,7 @@ import { handoffLatency, handoffRecipients, handoffs } from '../outbound/metrics
 import { qmqpHandOff } from '../outbound/qmqp-client.js';
 import { LIMITS } from '../limits.js';
 import type { HostPort } from '../outbound/targets.js';
-import { parsePairSpec, type PrimaryFinder } from '../proxy/pairs.js';
+import { pairService, type PrimaryFinder } from '../proxy/pairs.js';
 import type { Draft } from '../store/store.js';
 import type { TraceScanner } from './trace.js';
 import type { Verdict } from './verdict.js';
@@ -33,12 +33,8 @@ export function clusterName(cfg: Config): string {
  * not listed is reached by its own name on cluster.qmqp_port.
  */
 export async function clusterTarget(cfg: Config, primaries: PrimaryFinder, mailHost: string): Promise<HostPort | null> {
-  const mapped = Object.entries(cfg.cluster.hosts).find(([h]) => h.toLowerCase() === mailHost.toLowerCase());
-  if (!mapped) return { host: mailHost, port: cfg.cluster.qmqp_port };
-  const spec = parsePairSpec(mapped[1]);
-  if (spec.kind === 'address') return { host: spec.host, port: cfg.cluster.qmqp_port };
-  const primary = await primaries.primary(mapped[0], spec.admins);
-  return primary?.qmqp !== undefined ? { host: primary.host, port: primary.qmqp } : null;
+  const t = await pairService(cfg.cluster.hosts, primaries, mailHost, 'qmqp', () => cfg.cluster.qmqp_port);
+  return t ? { host: t.host, port: t.port } : null;
 }
 
 export function clusterLine(me: string, recipient: string): Buffer {

@@ -120,3 +120,29 @@ export class PrimaryFinder {
     return { host: admin.host, imap: num(ports.imapProxy) ?? num(ports.imap), pop3: num(ports.pop3Proxy) ?? num(ports.pop3), qmqp: num(ports.qmqp), replication: num(ports.replication) };
   }
 }
+
+/**
+ * Where one service of a mailHost's pair listens. cluster.hosts names the
+ * pair by its service address (the service on `port()`) or by its nodes'
+ * admin listeners (the ready primary's port for `service`, as its /health
+ * reports it); a mailHost not listed is reached by its own name on
+ * `port()`. null when the pair has no single ready primary now, or it
+ * reports no such port. `mailHost` is the name as cluster.hosts spells it.
+ * One copy for the QMQP hand-off (delivery/cluster.ts) and `roost account
+ * move` (replication/move-command.ts).
+ */
+export async function pairService(
+  hosts: Readonly<Record<string, string>>,
+  primaries: PrimaryFinder,
+  mailHost: string,
+  service: 'qmqp' | 'replication',
+  port: () => number,
+): Promise<{ host: string; port: number; mailHost: string } | null> {
+  const mapped = Object.entries(hosts).find(([h]) => h.toLowerCase() === mailHost.toLowerCase());
+  if (!mapped) return { host: mailHost, port: port(), mailHost };
+  const spec = parsePairSpec(mapped[1]);
+  if (spec.kind === 'address') return { host: spec.host, port: port(), mailHost: mapped[0] };
+  const primary = await primaries.primary(mapped[0], spec.admins);
+  const found = primary?.[service];
+  return primary && found !== undefined ? { host: primary.host, port: found, mailHost: mapped[0] } : null;
+}

@@ -27,6 +27,7 @@ import { LIMITS } from '../limits.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';
 import { receiveBody, streamed, type BodySource, type Frame, type Link, type Message } from './protocol.js';
+import { receiveImage, sendImage, sendSnapshotFile } from './snap-frames.js';
 import type { ReceiveSpool } from './spool.js';
 
 type HandbackFrame = Extract<Frame, { t: 'handback' }>;
@@ -281,13 +282,6 @@ class FlushWindow {
 
 const FLUSH_BYTES = LIMITS.tuning.snapshotFlushBytes;
 
-/** A snapshot file's bytes: whole when small, else a stream read in chunks as the link takes them; null when gone. */
-export async function snapshotBody(store: Store, id: string, f: SnapshotFile): Promise<BodySource | null> {
-  const rs = store.replication;
-  if (f.size > LIMITS.replication.bodyChunkBytes) return rs.openSnapshotFile(id, f);
-  return rs.readSnapshotFile!(id, f);
-}
-
 async function serveSnapshot(deps: { store: Store; directory: Directory }, link: Link, log: Logger, progress?: (p: SnapshotProgress) => void): Promise<ResyncStart> {
   const { store, directory } = deps;
   const rs = store.replication;
@@ -315,20 +309,11 @@ async function serveSnapshot(deps: { store: Store; directory: Directory }, link:
         old();
       }
       await link.send({ t: 'snap-account', accountId: id, account: snap.account, appliedLsn: snap.appliedLsn.toString(), files: snap.files.length, imageBytes: snap.image.length });
-      // In pieces: a large account's index outgrows one frame (LIMITS.replication.maxFrameBody).
-      const piece = LIMITS.replication.bodyChunkBytes;
-      for (let off = 0; off < snap.image.length; off += piece) await link.send({ t: 'snap-image' }, snap.image.subarray(off, off + piece));
+      await sendImage(link, snap.image);
       let chunk = 0;
       let chunkBytes = 0;
       for (const f of snap.files) {
-        const body = await snapshotBody(store, id, f);
-        try {
-          await link.sendBody({ t: 'snap-file', accountId: id, file: f, ...(body ? {} : { lost: true }) }, body ?? undefined);
-        } catch (err) {
-          if (body && !Buffer.isBuffer(body)) (body as Partial<Readable>).destroy?.();
-          throw err;
-        }
-        const bytes = body ? (Buffer.isBuffer(body) ? body.length : f.size) : 0;
+        const bytes = (await sendSnapshotFile(link, store, id, f)) ?? 0;
         p.files++;
         p.bytes += bytes;
         chunkBytes += bytes;
@@ -405,16 +390,7 @@ async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
       }
       case 'snap-account': {
         account = (await f.localAccount(frame.accountId)) ?? frame.account;
-        const pieces: Buffer[] = [];
-        let got = 0;
-        while (got < frame.imageBytes) {
-          const piece = await link.next(10 * 60_000);
-          if (piece.frame.t !== 'snap-image') throw new HandshakeError('INTERNAL', `expected snap-image, got ${piece.frame.t}`);
-          pieces.push(piece.body);
-          got += piece.body.length;
-        }
-        if (got !== frame.imageBytes) throw new HandshakeError('INTERNAL', `index image of ${frame.accountId}: ${got} bytes, expected ${frame.imageBytes}`);
-        await rs.installSnapshot!(account, Buffer.concat(pieces));
+        await rs.installSnapshot!(account, await receiveImage(link, frame.imageBytes, 10 * 60_000));
         p.accountsDone++;
         f.progress?.({ ...p });
         break;

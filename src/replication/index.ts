@@ -39,7 +39,7 @@ export async function attachReplication(node: RoostNode): Promise<Replication> {
   });
   node.control.register('verify', async (_args, _body, progress) => replication.verify((p) => progress(p)));
   node.control.register('account-move', async (args, _body, progress) =>
-    replication.moveAccount(String(args.address ?? ''), String(args.to ?? ''), { mailHost: typeof args.mailHost === 'string' ? args.mailHost : undefined }, (p) => progress({ ...p })),
+    replication.moveAccount(String(args.address ?? ''), String(args.to ?? ''), { mailHost: typeof args.mailHost === 'string' ? args.mailHost : undefined, updateLdap: args.updateLdap === true }, (p) => progress({ ...p })),
   );
   node.control.register('account-purge', async (args) => replication.purgeAccount(String(args.address ?? '')));
   node.control.register('replication-status', async () => replication.status());

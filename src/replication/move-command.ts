@@ -12,7 +12,7 @@ import type { Directory } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
 import { RoostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { PrimaryFinder, parsePairSpec } from '../proxy/pairs.js';
+import { PrimaryFinder, pairService } from '../proxy/pairs.js';
 import type { Store } from '../store/store.js';
 import { HandshakeError, offerHandshake } from './handshake.js';
 import { sendMove, type MoveOutcome, type MoveProgress } from './move.js';
@@ -27,22 +27,17 @@ export interface MoveTarget {
 
 const HOST_PORT = /^(?:\[[^\]]+\]|[^:\s[\]]+):\d{1,5}$/;
 
-function ownReplicationPort(cfg: Config): string {
+function ownReplicationPort(cfg: Config): number {
   const m = /:(\d+)$/.exec(cfg.replication.listen);
   if (!m) throw new RoostError('NOTFOUND', `replication.listen ${JSON.stringify(cfg.replication.listen)} has no port`);
-  return m[1]!;
+  return Number(m[1]);
 }
 
 export async function moveTarget(cfg: Config, to: string, mailHost: string | undefined, log: Logger): Promise<MoveTarget> {
   if (HOST_PORT.test(to)) return { peer: to, mailHost: mailHost ?? to.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') };
-  const mapped = Object.entries(cfg.cluster.hosts).find(([h]) => h.toLowerCase() === to.toLowerCase());
-  if (!mapped) return { peer: `${to}:${ownReplicationPort(cfg)}`, mailHost: mailHost ?? to };
-  const spec = parsePairSpec(mapped[1]);
-  if (spec.kind === 'address') return { peer: `${spec.host}:${ownReplicationPort(cfg)}`, mailHost: mailHost ?? mapped[0] };
-  const primary = await new PrimaryFinder(log).primary(mapped[0], spec.admins);
-  if (!primary) throw new RoostError('UNAVAILABLE', `${mapped[0]}: no single ready primary answers now`);
-  if (primary.replication === undefined) throw new RoostError('UNAVAILABLE', `${mapped[0]}: its primary reports no replication port`);
-  return { peer: `${primary.host}:${primary.replication}`, mailHost: mailHost ?? mapped[0] };
+  const t = await pairService(cfg.cluster.hosts, new PrimaryFinder(log), to, 'replication', () => ownReplicationPort(cfg));
+  if (!t) throw new RoostError('UNAVAILABLE', `${to}: no single ready primary reporting a replication port answers now`);
+  return { peer: `${t.host}:${t.port}`, mailHost: mailHost ?? t.mailHost };
 }
 
 export interface MoveCommandDeps {
@@ -53,10 +48,13 @@ export interface MoveCommandDeps {
   nodeState(): NodeState;
 }
 
-export type MoveCommandResult = MoveOutcome & { accountId: string; peer: string; mailHost: string; seconds: number };
+/** With --update-ldap: the entry changed (its DN), or why it was not (the move stands; the change is to be made by hand). */
+export type LdapUpdate = { dn: string } | { error: string };
 
-/** `roost account move ADDRESS --to HOST` on this (primary) node. */
-export async function runMove(deps: MoveCommandDeps, address: string, to: string, opts: { mailHost?: string }, onProgress?: (p: MoveProgress) => void): Promise<MoveCommandResult> {
+export type MoveCommandResult = MoveOutcome & { accountId: string; peer: string; mailHost: string; seconds: number; ldap?: LdapUpdate };
+
+/** `roost account move ADDRESS --to HOST [--update-ldap]` on this (primary) node. */
+export async function runMove(deps: MoveCommandDeps, address: string, to: string, opts: { mailHost?: string; updateLdap?: boolean }, onProgress?: (p: MoveProgress) => void): Promise<MoveCommandResult> {
   const { store, directory, config, log } = deps;
   const moves = store.replication.moves;
   if (!moves) throw new RoostError('UNAVAILABLE', 'this store cannot move accounts');
@@ -71,12 +69,25 @@ export async function runMove(deps: MoveCommandDeps, address: string, to: string
   try {
     await offerHandshake(link, deps.nodeState(), config.replication.secret, 'move');
     const outcome = await sendMove({ store, directory, log }, link, account, target.mailHost, onProgress);
-    return { ...outcome, accountId: account.id, peer: target.peer, mailHost: target.mailHost, seconds: (Date.now() - began) / 1000 };
+    // After the final round only: until the destination confirmed, the directory must go on naming this pair.
+    const ldap = opts.updateLdap ? await updateLdap(directory, log, account.address, target.mailHost) : undefined;
+    return { ...outcome, accountId: account.id, peer: target.peer, mailHost: target.mailHost, seconds: (Date.now() - began) / 1000, ...(ldap ? { ldap } : {}) };
   } catch (err) {
     if (err instanceof HandshakeError || err instanceof ProtocolError) throw new RoostError('UNAVAILABLE', `move to ${target.peer}: ${err.message}`);
     throw err;
   } finally {
     link.close();
+  }
+}
+
+/** The mailHost change; a failure is reported, not thrown: the account is moved either way, and both copies stay. */
+async function updateLdap(directory: Directory, log: Logger, address: string, mailHost: string): Promise<LdapUpdate> {
+  try {
+    if (!directory.setMailHost) throw new RoostError('NOPERM', 'this directory backend keeps no mailHost');
+    return await directory.setMailHost(address, mailHost);
+  } catch (err) {
+    log.error({ address, mailHost, err: (err as Error).message }, 'account move: the directory was not changed; change the mailHost by hand');
+    return { error: (err as Error).message };
   }
 }
 

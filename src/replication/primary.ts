@@ -95,8 +95,10 @@ export class PrimaryListener {
   /**
    * An account was installed here outside the journal (a move from another
    * pair): the follower has no record of it, so its next connection gets a
-   * full resync, and the current one is dropped to make that now. In memory:
-   * a restart before the follower reconnects forgets it (README, limits).
+   * full resync, and the current one is dropped to make that now. The
+   * request is the store's (AccountMoves.followerResyncPending, durable with
+   * the move's confirmation), so a restart before the follower reconnects
+   * still re-seeds it.
    */
   resyncFollower(): void {
     this.followerNeedsResync = true;
@@ -217,8 +219,11 @@ export class PrimaryListener {
    * expunged mail included).
    */
   private async needsFullResync(peer: PeerHello, peerLast: bigint, method: 'snapshot' | 'replay'): Promise<boolean> {
-    if (this.followerNeedsResync) {
+    const moves = this.host.store.replication.moves;
+    if (this.followerNeedsResync || moves?.followerResyncPending()) {
+      // Taken as the resync starts: one cut short leaves the follower reset (LSN 0), which asks for another.
       this.followerNeedsResync = false;
+      moves?.followerResynced();
       return true;
     }
     if (peer.needsResync || !(await this.journalServes(peerLast))) return true;

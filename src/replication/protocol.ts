@@ -162,7 +162,11 @@ export type Frame =
   /** One round: `files` snap-file frames (only messages not sent before), then snap-flush; the final round first sends its index image as snap-image pieces. */
   | { t: 'move-round'; final: boolean; files: number; imageBytes: number }
   /** The destination installed the final round; its manifest of the account follows (manifest frames, manifest-end). */
-  | { t: 'move-done'; messages: number; bytes: number };
+  | { t: 'move-done'; messages: number; bytes: number }
+  /** The source's verdict on that manifest: commit (the copy serves; answered move-committed) or abort (the copy is removed). */
+  | { t: 'move-commit' }
+  | { t: 'move-committed' }
+  | { t: 'move-abort'; reason: string };
 
 /** What `roost verify` compares for one mailbox. */
 export interface MailboxManifest {

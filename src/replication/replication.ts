@@ -330,7 +330,7 @@ export class Replication {
   }
 
   /** `roost account move` (move-command.ts): the account serves on here until the destination's copy is verified identical. */
-  moveAccount(address: string, to: string, opts: { mailHost?: string }, onProgress?: (p: MoveProgress) => void): Promise<MoveCommandResult> {
+  moveAccount(address: string, to: string, opts: { mailHost?: string; updateLdap?: boolean }, onProgress?: (p: MoveProgress) => void): Promise<MoveCommandResult> {
     if (this.role !== 'primary') return Promise.reject(new RoostError('NOTPRIMARY', 'accounts are moved from the primary'));
     return runMove({ ...this.deps, log: this.log, nodeState: () => this.nodeState() }, address, to, opts, onProgress);
   }

@@ -4,6 +4,7 @@
  * file — and the differences are listed. Exit 0 only when there are none.
  */
 import { createHash } from 'node:crypto';
+import { LIMITS } from '../limits.js';
 import type { Account, Directory } from '../accounts/directory.js';
 import type { Store } from '../store/store.js';
 import type { Link, MailboxManifest } from './protocol.js';
@@ -49,15 +50,36 @@ export async function* manifest(store: Store, directory: Directory, only?: Accou
 }
 
 export async function sendManifest(store: Store, directory: Directory, link: Link, only?: Account, known?: KnownHashes): Promise<void> {
-  for await (const entry of manifest(store, directory, only, known)) await link.send({ t: 'manifest', entry });
+  for await (const entry of manifest(store, directory, only, known)) for (const piece of manifestPieces(entry)) await link.send({ t: 'manifest', entry: piece });
   await link.send({ t: 'manifest-end', lastLsn: store.lastLsn().toString() });
+}
+
+/**
+ * A mailbox's manifest in frames of at most LIMITS.replication.manifestEntriesPerFrame
+ * messages: the whole of a large mailbox outgrows one frame header
+ * (LIMITS.replication.maxFrameHeader; 10,000 messages take about 1.5 MB of JSON).
+ * The receiver joins consecutive pieces of one mailbox (mergeManifestPiece).
+ */
+export function manifestPieces(entry: MailboxManifest): MailboxManifest[] {
+  const n = LIMITS.replication.manifestEntriesPerFrame;
+  if (entry.messages.length <= n) return [entry];
+  const out: MailboxManifest[] = [];
+  for (let i = 0; i < entry.messages.length; i += n) out.push({ ...entry, messages: entry.messages.slice(i, i + n) });
+  return out;
+}
+
+/** Add one received piece: a continuation of the last mailbox (same account and name) extends it. */
+export function mergeManifestPiece(entries: MailboxManifest[], piece: MailboxManifest): void {
+  const last = entries.at(-1);
+  if (last && last.accountId === piece.accountId && last.mailbox === piece.mailbox) last.messages.push(...piece.messages);
+  else entries.push(piece);
 }
 
 export async function receiveManifest(link: Link): Promise<{ entries: MailboxManifest[]; lastLsn: bigint }> {
   const entries: MailboxManifest[] = [];
   for (;;) {
     const { frame } = await link.next(120_000);
-    if (frame.t === 'manifest') entries.push(frame.entry);
+    if (frame.t === 'manifest') mergeManifestPiece(entries, frame.entry);
     else if (frame.t === 'manifest-end') return { entries, lastLsn: BigInt(frame.lastLsn) };
     else if (frame.t === 'refuse') await expect(link, 'manifest-end'); // surfaces the refusal
     else throw new Error(`unexpected ${frame.t} in manifest`);

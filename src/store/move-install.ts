@@ -6,10 +6,18 @@
  * each round are written to a staging folder under data_dir/move/, named by
  * UIDVALIDITY and UID (a message's bytes never change under its UID, only
  * its flags and so its file name). The last round's image, taken on the
- * frozen source, becomes the account's index through installIndex, and
+ * frozen source, becomes the account's index through installIndex, once
  * every file it names is hard-linked from the staging folder under the name
- * the image wants. Files of messages expunged between rounds are left in
+ * the image wants and the folders are synced: an index never names a file
+ * that is not there. Files of messages expunged between rounds are left in
  * staging and removed with it.
+ *
+ * Before it writes anything the install marks the account arriving
+ * (./freezer.ts, durable): refused for logins and deliveries until the
+ * source confirms its manifest check. A move that fails removes the copy
+ * (discardArrival), and a store opened with a mark left (the node died
+ * mid-install or before the confirmation) removes it at open: a kill at any
+ * step leaves nothing usable, or, once confirmed, the complete account.
  *
  * The image's applied_lsn is set to this node's journal head: it counts in
  * the source's LSNs, and a higher value here would make recovery skip this
@@ -24,8 +32,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
-import { mailboxDir } from './maildir/names.js';
-import { fsyncDir } from './maildir/save.js';
+import { INBOX, mailboxDir } from './maildir/names.js';
+import { ensureMaildir, fsyncDir } from './maildir/save.js';
 import { installIndex, liveFiles } from './snapshot.js';
 import type { StoreInterior } from './interior.js';
 import type { SnapshotFile } from './store.js';
@@ -70,8 +78,8 @@ function maildirHasFiles(root: string): boolean {
   return entries.some((e) => e.isDirectory() && e.name.startsWith('.') && maildirHasFiles(path.join(root, e.name)));
 }
 
-/** A staged file's writer: pieces appended, fdatasync'd at finish. */
-export async function stageWriter(store: StoreInterior, accountId: string, f: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void> }> {
+/** A staged file's writer: pieces appended, fdatasync'd at finish; abort closes it (a failed body leaves no descriptor open). */
+export async function stageWriter(store: StoreInterior, accountId: string, f: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void>; abort(): Promise<void> }> {
   const dir = stagingDir(store, accountId);
   await fsp.mkdir(dir, { recursive: true });
   const file = path.join(dir, stagedName(f));
@@ -86,6 +94,9 @@ export async function stageWriter(store: StoreInterior, accountId: string, f: Sn
       } finally {
         await fh.close();
       }
+    },
+    async abort(): Promise<void> {
+      await fh.close().catch(() => undefined);
     },
   };
 }
@@ -107,7 +118,11 @@ export async function installMoved(store: StoreInterior, account: Account, image
   for (const f of files) {
     if (!fs.existsSync(path.join(dir, stagedName(f)))) throw new RoostError('NOTFOUND', `move of ${account.id}: ${f.mailbox} UID ${f.uid} was never sent`);
   }
-  await installIndex(store, account, image, store.indexFile(account.id), store.lastLsn());
+  store.freezer.markArriving(account.id, account.maildir);
+  // What the node held for the account goes first (hasMail said: no mail), then the files, then the index.
+  store.forgetAccount(account.id);
+  await fsp.rm(account.maildir, { recursive: true, force: true });
+  for (const mb of new Set(files.map((f) => f.mailbox))) ensureMaildir(mailboxDir(account.maildir, mb), mb !== INBOX);
   const dirs = new Set<string>();
   // In groups, so the links and utimes of a large account run in the thread pool together (the account is frozen meanwhile).
   for (let i = 0; i < files.length; i += LINK_GROUP) {
@@ -122,8 +137,56 @@ export async function installMoved(store: StoreInterior, account: Account, image
     );
   }
   await Promise.all([...dirs].map((d) => fsyncDir(d)));
+  await installIndex(store, account, image, store.indexFile(account.id), store.lastLsn(), true);
   await clearStaging(store, account.id);
   return { messages: files.length, bytes: files.reduce((n, f) => n + f.size, 0) };
+}
+
+/** Destination: the source confirmed the copy; it serves from now on, and the pair's replica is re-seeded. */
+export function confirmArrival(store: StoreInterior, accountId: string): void {
+  if (!store.freezer.isArriving(accountId)) throw new RoostError('NOTFOUND', `account ${accountId}: no unconfirmed copy here (removed meanwhile?)`);
+  store.freezer.clearArriving(accountId, true);
+}
+
+/** Destination: remove an unconfirmed copy (its index, its Maildir, its staging), then its mark; false when none is marked. */
+export async function discardArrival(store: StoreInterior, accountId: string): Promise<boolean> {
+  const maildir = store.freezer.arriving().get(accountId);
+  if (maildir === undefined) return false;
+  store.forgetAccount(accountId);
+  await fsp.rm(maildir, { recursive: true, force: true });
+  const index = store.indexFile(accountId);
+  for (const ext of ['', '-wal', '-shm']) await fsp.rm(index + ext, { force: true });
+  await fsyncDir(path.dirname(index));
+  await clearStaging(store, accountId);
+  store.freezer.clearArriving(accountId, false);
+  return true;
+}
+
+/**
+ * At open: copies whose move never confirmed (the process died first) are
+ * removed before anything reads them. One that cannot be removed keeps its
+ * mark (refused) and is tried again at the next open; the store opens anyway.
+ */
+export function discardArrivalsAtOpen(store: StoreInterior): { removed: string[]; failed: { id: string; err: string }[] } {
+  const out: { removed: string[]; failed: { id: string; err: string }[] } = { removed: [], failed: [] };
+  for (const [id, maildir] of [...store.freezer.arriving()]) {
+    try {
+      fs.rmSync(maildir, { recursive: true, force: true });
+      for (const ext of ['', '-wal', '-shm']) fs.rmSync(store.indexFile(id) + ext, { force: true });
+      fs.rmSync(stagingDir(store, id), { recursive: true, force: true });
+      const dir = fs.openSync(path.dirname(store.indexFile(id)), 'r');
+      try {
+        fs.fsyncSync(dir);
+      } finally {
+        fs.closeSync(dir);
+      }
+      store.freezer.clearArriving(id, false);
+      out.removed.push(id);
+    } catch (err) {
+      out.failed.push({ id, err: (err as Error).message });
+    }
+  }
+  return out;
 }
 
 /** The files an image names (read from a copy on disk: SQLite opens a WAL-mode image only from a file). */

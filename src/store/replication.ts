@@ -20,7 +20,7 @@ import { parseMessage } from './mime/parse.js';
 import { parseChunks } from './mime/stream.js';
 import { LIMITS } from '../limits.js';
 import type { StoreInterior } from './interior.js';
-import { accountHasMail, clearStaging, installMoved, purgeMoved, stageWriter } from './move-install.js';
+import { accountHasMail, clearStaging, confirmArrival, discardArrival, installMoved, purgeMoved, stageWriter } from './move-install.js';
 import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './snapshot.js';
 import type { AccountMoves, AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
 import type { JournalRecord } from './types.js';
@@ -89,6 +89,10 @@ export class ReplicationImpl implements ReplicationSupport {
       stage: (id, file) => stageWriter(st, id, file),
       clearStaging: (id) => clearStaging(st, id),
       install: (account, image) => this.chain.run(() => installMoved(st, account, image)),
+      confirm: (id) => confirmArrival(st, id),
+      discard: (id) => this.chain.run(() => discardArrival(st, id)),
+      followerResyncPending: () => st.freezer.followerResyncPending(),
+      followerResynced: () => st.freezer.followerResynced(),
     };
   }
 

@@ -96,11 +96,12 @@ async function withSnapshotFile<T>(store: StoreInterior, accountId: string, f: S
 /**
  * Replica: make `image` the account's index, replacing whatever this node had
  * for the account (its Maildir included), and create its folders.
- * `rebaseLsn` replaces the image's applied_lsn (a moved account).
+ * `rebaseLsn` replaces the image's applied_lsn (a moved account);
+ * `keepMaildir`: the files are in place already (./move-install.ts links them first).
  */
-export async function installIndex(store: StoreInterior, account: Account, image: Buffer, indexFile: string, rebaseLsn?: bigint): Promise<void> {
+export async function installIndex(store: StoreInterior, account: Account, image: Buffer, indexFile: string, rebaseLsn?: bigint, keepMaildir = false): Promise<void> {
   store.forgetAccount(account.id);
-  await fsp.rm(account.maildir, { recursive: true, force: true });
+  if (!keepMaildir) await fsp.rm(account.maildir, { recursive: true, force: true });
   for (const ext of ['', '-wal', '-shm']) await fsp.rm(indexFile + ext, { force: true });
   const tmp = `${indexFile}.snapshot-${process.pid}`;
   await writeDurable(tmp, image, new Date());

@@ -55,6 +55,7 @@ import { UserStoreImpl } from './user-store.js';
 import { MailboxWatcher } from './maildir/watcher.js';
 import { AccountFreezer } from './freezer.js';
 import type { SaveTarget, StoreInterior } from './interior.js';
+import { discardArrivalsAtOpen } from './move-install.js';
 
 const MAX_CACHED_MESSAGES = LIMITS.tuning.cachedMessages;
 
@@ -118,6 +119,9 @@ export class StoreImpl implements Store, StoreInterior {
     // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
     const log = opts.log ?? ((msg: string, fields: Record<string, unknown>) => logger().warn(fields, msg));
     this.log = log;
+    const arrivals = discardArrivalsAtOpen(this);
+    for (const id of arrivals.removed) log('account move: removed the copy of an account whose move was never confirmed', { accountId: id });
+    for (const f of arrivals.failed) log('account move: cannot remove the unconfirmed copy of a moved account; it stays refused, tried again at the next start', { accountId: f.id, err: f.err });
     this.keeper = opts.journalMaxBytes ? new JournalKeeper(this, opts.journalMaxBytes, log) : null;
     this.keeper?.start();
     this.watcher = opts.watch ? new MailboxWatcher(this) : null;

@@ -449,10 +449,17 @@ export interface AccountMoves {
   /** Destination: this node holds mail for the account (a move to it is refused). */
   hasMail(account: Account): boolean;
   /** Destination: a writer for one file of a round, staged by UIDVALIDITY and UID. */
-  stage(accountId: string, file: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void> }>;
+  stage(accountId: string, file: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void>; abort(): Promise<void> }>;
   clearStaging(accountId: string): Promise<void>;
-  /** Destination: the final image becomes the index; each file it names comes from staging. */
+  /** Destination: each file the final image names comes from staging, then the image becomes the index; the account stays refused (arriving) until confirm(). */
   install(account: Account, image: Buffer): Promise<{ messages: number; bytes: number }>;
+  /** Destination: the source confirmed the copy: it serves, and the pair's replica is to be re-seeded (followerResyncPending). */
+  confirm(accountId: string): void;
+  /** Destination: remove an installed copy not confirmed; false when there is none. */
+  discard(accountId: string): Promise<boolean>;
+  /** Destination: a confirmed arrival since the replica's last full resync (durable). */
+  followerResyncPending(): boolean;
+  followerResynced(): void;
 }
 
 /** One live message named by an account snapshot. */

@@ -15,7 +15,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -25,19 +26,20 @@ import { LIMITS } from '../../src/limits.js';
 import { roost } from '../helpers/cli.js';
 import { freePort as anyFreePort, nginxAvailable, startNginx, type Nginx } from '../helpers/nginx.js';
 import { rawConnect, type RawConn } from '../helpers/raw-conn.js';
-import { READER_DN, READER_PW, SUFFIX, Slapd, userLdif } from '../helpers/slapd.js';
+import { READER_DN, READER_PW, ROOT_DN, ROOT_PW, SUFFIX, Slapd, userLdif } from '../helpers/slapd.js';
 import { freePort, Pair, ports, qmqpSend, testMessage, type PairNode } from '../replication/pair.js';
 
 const run = promisify(execFile);
 const SECRET = 'cluster-auth-secret';
-/** Login (uid) → mailHost. ann and cat live on pair 1, bob and dan on pair 2. */
-const USERS = { ann: 'mx1.test', cat: 'mx1.test', bob: 'mx2.test', dan: 'mx2.test' } as const;
+/** Login (uid) → mailHost. ann, cat and eve live on pair 1 (cat and eve are moved to pair 2), bob and dan on pair 2. */
+const USERS = { ann: 'mx1.test', cat: 'mx1.test', eve: 'mx1.test', bob: 'mx2.test', dan: 'mx2.test' } as const;
 type User = keyof typeof USERS;
 const pw = (u: User): string => `pw-${u}`;
 /** Messages delivered to each account before the clients come. */
 const PER_USER = 3;
 
 let slapd: Slapd;
+let writePasswordFile: string;
 let pair1: Pair;
 let pair2: Pair;
 let nginx: Nginx;
@@ -57,7 +59,19 @@ function nodeOverrides(mailHost: string, admin: number, hosts: Record<string, st
     cluster: { hosts },
     directory: {
       backend: 'ldap',
-      ldap: { url: slapd.url, bind_dn: READER_DN, bind_password: READER_PW, base: SUFFIX, timeout_ms: 2000, cache_ttl_ms: 0, negative_cache_ttl_ms: 0, mail_host: mailHost },
+      ldap: {
+        url: slapd.url,
+        bind_dn: READER_DN,
+        bind_password: READER_PW,
+        // `roost account move --update-ldap` changes mailHost as the directory's manager.
+        write_bind_dn: ROOT_DN,
+        write_bind_password_file: writePasswordFile,
+        base: SUFFIX,
+        timeout_ms: 2000,
+        cache_ttl_ms: 0,
+        negative_cache_ttl_ms: 0,
+        mail_host: mailHost,
+      },
     },
   };
 }
@@ -104,6 +118,8 @@ function logged(n: PairNode, msg: string): Record<string, unknown>[] {
 beforeAll(async () => {
   if (!nginxAvailable()) throw new Error('nginx with the mail module is needed (apt-get install nginx libnginx-mod-mail)');
   slapd = await Slapd.create();
+  writePasswordFile = path.join(mkdtempSync(path.join(tmpdir(), 'roost-cluster-')), 'ldap-write-password');
+  writeFileSync(writePasswordFile, `${ROOT_PW}\n`, { mode: 0o600 });
   const sha = (p: string): string => '{SHA}' + createHash('sha1').update(p).digest('base64');
   await slapd.ldapadd(
     Object.entries(USERS)
@@ -238,6 +254,36 @@ describe('a cluster of two pairs behind nginx', () => {
     const owner = await rawLogin('127.0.0.1', 'dan', pw('dan'), 'o1');
     expect(owner.line).toMatch(/^o1 OK/);
     expect(logged(pair1.a, 'login throttled').length).toBeGreaterThan(0);
+  });
+
+  it('roost account move --update-ldap: after the final round the entry names the new mailHost and a login through nginx reaches pair 2; a failed change leaves both copies, prints it and exits 1', { timeout: 240_000 }, async () => {
+    const mailHostOf = async (uid: string): Promise<string> => {
+      const { stdout } = await run('/usr/bin/ldapsearch', ['-x', '-LLL', '-H', slapd.url, '-D', ROOT_DN, '-w', ROOT_PW, '-b', SUFFIX, `(uid=${uid})`, 'mailHost'], { timeout: 10_000 });
+      return /^mailHost: (.*)$/m.exec(stdout)?.[1] ?? `(none in ${JSON.stringify(stdout)})`;
+    };
+    const moved = await roost(['account', 'move', 'cat@example.org', '--to', 'mx2.test', '--update-ldap', '--config', pair1.a.proc!.configFile]);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toMatch(/moved cat@example\.org to mx2\.test .*: 3 messages/);
+    expect(moved.stdout).toMatch(/changed mailHost of cn=cat,\S+ to mx2\.test/);
+    expect(await mailHostOf('cat')).toBe('mx2.test');
+    // Through nginx: auth_http now sends cat to pair 2's primary, which holds the same mailbox.
+    const client = imapflow('cat');
+    await client.connect();
+    const box = await inbox(client);
+    await client.logout();
+    expect(box.messages.map(([, subject]) => subject)).toEqual(subjects('cat'));
+    expect(logged(pair2.a, 'logged in').some((l) => l.login === 'cat')).toBe(true);
+
+    // A mailHost the directory refuses (mailHost is IA5 text): the move stands, the entry is unchanged.
+    const failed = await roost(['account', 'move', 'eve@example.org', '--to', 'mx2.test', '--mail-host', 'mx2.t\u00e9st', '--update-ldap', '--config', pair1.a.proc!.configFile]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/moved eve@example\.org to mx2\.t\u00e9st .*: 3 messages/);
+    expect(failed.stderr).toMatch(/the account is moved \(both copies stay\), but the directory was not changed: LDAP modify of cn=eve,/);
+    expect(failed.stderr).toContain('replace: mailHost\n  mailHost: mx2.t\u00e9st\n');
+    expect(await mailHostOf('eve')).toBe('mx1.test');
+    // Both copies: the source's, kept until purge, and the destination's.
+    expect(existsSync(path.join(pair1.a.dataDir, 'mail', 'eve'))).toBe(true);
+    expect(existsSync(path.join(pair2.a.dataDir, 'mail', 'eve'))).toBe(true);
   });
 
   it('failover of pair 2 under use: pair 1 sessions carry on; pair 2 clients reconnect through nginx to the new primary with the same UIDVALIDITY and UIDs', { timeout: 60_000 }, async () => {

@@ -5,45 +5,21 @@
  * N+1, and the destination's copy equal to the source's.
  */
 import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteDirectory } from '../../src/accounts/sqlite.js';
 import { LIMITS } from '../../src/limits.js';
 import { pino } from 'pino';
-import { Link } from '../../src/replication/protocol.js';
 import { receiveMove, sendMove } from '../../src/replication/move.js';
 import { compareManifests, manifest } from '../../src/replication/verify.js';
-import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
 import { deliver, message, tempDir } from '../store/helpers.js';
+import { linked, moveSide } from './move-sides.js';
 
 const root = tempDir('roost-move-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-async function side(name: string) {
-  const base = path.join(root, name);
-  const mailDir = path.join(base, 'mail');
-  fs.mkdirSync(path.join(base, 'data'), { recursive: true });
-  const directory = openSqliteDirectory(path.join(base, 'data'), mailDir);
-  const account = await directory.addUser({ address: 'alice@example.org', password: 'pw' });
-  const store = await openStore({ dataDir: path.join(base, 'data'), mailDir, hostname: 'test.host', log: () => undefined });
-  return { directory, account, store };
-}
+const side = (name: string) => moveSide(root, name);
 
-async function linked(): Promise<[Link, Link]> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [a, b] = [new Link(client), new Link(await accepted)];
-  server.close();
-  a.authenticated();
-  b.authenticated();
-  return [a, b];
-}
-
-async function collect(store: Store, directory: ReturnType<typeof openSqliteDirectory>, account: Awaited<ReturnType<typeof side>>['account']) {
+async function collect(store: Store, directory: Awaited<ReturnType<typeof side>>['directory'], account: Awaited<ReturnType<typeof side>>['account']) {
   const out = [];
   for await (const m of manifest(store, directory, account)) out.push(m);
   return out;

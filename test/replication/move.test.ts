@@ -33,6 +33,18 @@ async function primaryOf(users: string[]): Promise<Pair> {
   return p;
 }
 
+/** Until `roost verify` on the pair's primary finds both nodes identical, holding `messages` messages. */
+async function pairIdentical(p: Pair, messages: number, timeoutMs: number): Promise<void> {
+  await waitUntil(
+    `pair identical with ${messages} messages`,
+    async () => {
+      const v = await roostProcess(['verify', '--json', '--config', p.a.proc!.configFile], { timeoutMs: 60_000 });
+      return v.code === 0 && (JSON.parse(v.stdout) as { messages: number }).messages === messages;
+    },
+    timeoutMs,
+  );
+}
+
 async function imap(port: number): Promise<ImapFlow> {
   const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: ALICE, pass: `pw-${ALICE}` }, tls: { rejectUnauthorized: false }, logger: false });
   await c.connect();
@@ -157,14 +169,28 @@ describe('roost account move', () => {
     expect(run.stdout).toMatch(/moved alice@example.org to 127\.0\.0\.1 .*: 80 messages/);
     expect(run.code).toBe(0);
     // The replica had no record of the account: it is re-seeded, then both nodes of the pair agree.
-    await waitUntil(
-      'destination pair identical',
-      async () => {
-        const v = await roostProcess(['verify', '--json', '--config', dst.a.proc!.configFile], { timeoutMs: 60_000 });
-        return v.code === 0 && (JSON.parse(v.stdout) as { messages: number }).messages === 81;
-      },
-      120_000,
-    );
+    await pairIdentical(dst, 81, 120_000);
+  });
+
+  it("the destination's replica is re-seeded also when its primary restarts before the replica reconnects (the request is durable)", { timeout: 300_000 }, async () => {
+    const src = await primaryOf([ALICE]);
+    const dst = await Pair.create({ ack: 'async', users: [ALICE, 'bob@example.org'] });
+    pairs.push(dst);
+    await dst.startBoth();
+    await waitUntil('destination replica following', async () => (await replStatus(dst.a)).replication.connected === true, 60_000);
+    const load = deliverUntil({ port: (await ports(src.a)).qmqp!, users: [ALICE], tag: 'restart', clients: 2, perClient: 15, size: () => 700 });
+    await load.done;
+    expect((await qmqpSend((await ports(dst.a)).qmqp!, testMessage(1, 'bob'), 's@example.net', ['bob@example.org']))[0]).toBe('K');
+    // The replica is away during the move, and its primary restarts before it comes back.
+    await dst.kill(dst.b, 'SIGTERM');
+    const run = await roostProcess(['account', 'move', ALICE, '--to', `127.0.0.1:${dst.a.replPort}`, '--config', src.a.proc!.configFile], { timeoutMs: 180_000 });
+    expect(run.stdout).toMatch(/: 30 messages/);
+    expect(run.code).toBe(0);
+    await dst.kill(dst.a, 'SIGTERM');
+    await dst.start(dst.a);
+    await waitUntil('destination primary ready again', async () => (await control(dst.a, 'status')).ok, 60_000);
+    await dst.start(dst.b);
+    await pairIdentical(dst, 31, 150_000);
   });
 
   it('a destination that holds mail for the account refuses; the source serves on unchanged', { timeout: 120_000 }, async () => {

@@ -1,0 +1,160 @@
+/**
+ * The destination of `roost account move` (move.ts has the protocol): a
+ * primary of another pair, which trusts its peer only as far as the shared
+ * replication secret goes. So what one move may make it hold is bounded
+ * (MoveBudget: rounds, the index image held in memory, the bytes staged on
+ * disk), every file description is checked before it becomes a path
+ * (safeFile), and a failed body closes its staged file at once.
+ *
+ * The installed copy stays refused (arriving, ../store/freezer.ts) until
+ * the source's move-commit; an abort, a refusal of ours or a broken link
+ * removes it (AccountMoves.discard), so a failed move never leaves a copy
+ * here that could be served.
+ */
+import { createHash } from 'node:crypto';
+import type { Account, Directory } from '../accounts/directory.js';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
+import { LIMITS } from '../limits.js';
+import { HandshakeError, expect, refuse } from './handshake.js';
+import type { Link } from './protocol.js';
+import { receiveBody } from './protocol.js';
+import { receiveImage } from './snap-frames.js';
+import { sendManifest } from './verify.js';
+
+export const staged = (f: { uidvalidity: number; uid: number }): string => `${f.uidvalidity}.${f.uid}`;
+
+/** A peer's file description that can become a path here: 32-bit UID and UIDVALIDITY, a plain file name. */
+export function safeFile(f: { uidvalidity: unknown; uid: unknown; filename?: unknown }): boolean {
+  const u32 = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0 && (n as number) <= 0xffffffff;
+  // "cur/NAME" or "new/NAME" (or a bare NAME): never another directory, never a dot file.
+  const plain = (s: unknown): boolean => s === undefined || (typeof s === 'string' && /^(?:(?:new|cur)\/)?[^/.\0][^/\0]*$/.test(s));
+  return u32(f.uidvalidity) && u32(f.uid) && plain(f.filename);
+}
+
+/** What one move has made this node hold so far; each step past a LIMITS.move bound throws PROTOCOL. */
+export class MoveBudget {
+  private rounds = 0;
+  private stagedBytes = 0;
+
+  /** A move-round frame: one more round, and its image no larger than LIMITS.move.maxImageBytes. */
+  round(r: { final: unknown; files: unknown; imageBytes: unknown }): void {
+    if (++this.rounds > LIMITS.move.receiveRounds) throw new HandshakeError('PROTOCOL', `round ${this.rounds}: a move takes at most ${LIMITS.move.receiveRounds} rounds`);
+    if (!Number.isSafeInteger(r.files) || (r.files as number) < 0) throw new HandshakeError('PROTOCOL', `move-round with ${String(r.files)} files`);
+    const image = r.final === true ? r.imageBytes : 0;
+    if (!Number.isSafeInteger(image) || (image as number) < 0 || (image as number) > LIMITS.move.maxImageBytes) {
+      throw new HandshakeError('PROTOCOL', `index image of ${String(image)} bytes: this node takes at most ${LIMITS.move.maxImageBytes}`);
+    }
+  }
+
+  /** `bytes` more of a file arrived; over LIMITS.move.maxStagedBytes for the move in all throws before they are written. */
+  stage(bytes: number): void {
+    if (this.stagedBytes + bytes > LIMITS.move.maxStagedBytes) throw new HandshakeError('PROTOCOL', `more than ${LIMITS.move.maxStagedBytes} message bytes staged for one move`);
+    this.stagedBytes += bytes;
+  }
+}
+
+/** What both sides of a move use (the store, the directory, the log). */
+export interface MoveDeps {
+  store: Store;
+  directory: Directory;
+  log: Logger;
+}
+
+/**
+ * Destination side (a primary), after the handshake. `confirmed` runs once
+ * the account is this node's (the source committed).
+ */
+export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, confirmed?: () => void): Promise<{ account: Account; messages: number; bytes: number }> {
+  const { store, directory, log } = deps;
+  const begin = await expect(link, 'move-begin', LIMITS.move.stepTimeoutMs);
+  const moves = store.replication.moves;
+  if (!moves) return refuse(link, 'INTERNAL', 'this store cannot take moved accounts');
+  // This node's own view of the account (its Maildir path): a peer of another pair never chooses where files go.
+  const found = await directory.lookupRecipient(String(begin.account?.address ?? '')).catch(() => null);
+  const account = (await directory.accountById(String(begin.account?.id ?? ''))) ?? (found?.kind === 'found' ? found.account : null);
+  if (!account) return refuse(link, 'NOTFOUND', `this node's directory does not know ${String(begin.account?.address)}; add the account here first`);
+  if (moves.hasMail(account)) return refuse(link, 'EXISTS', `account ${account.address} already holds mail on this node; nothing was changed`);
+  await moves.clearStaging(account.id);
+  log.warn({ accountId: account.id, from: peerNode }, 'account move: receiving an account');
+  /** Staged name → SHA-256 of the bytes received and staged (the manifest's content check). */
+  const received = new Map<string, string>();
+  const budget = new MoveBudget();
+  try {
+    await link.send({ t: 'move-ready' });
+    for (;;) {
+      const r = await expect(link, 'move-round', LIMITS.move.stepTimeoutMs);
+      budget.round(r);
+      const image = r.final ? await receiveImage(link, r.imageBytes, LIMITS.move.stepTimeoutMs, LIMITS.move.maxImageBytes) : null;
+      await receiveFiles(deps, link, account.id, r.files, budget, received);
+      const flush = await expect(link, 'snap-flush', LIMITS.move.stepTimeoutMs);
+      if (image) {
+        const got = await moves.install(account, image);
+        await link.send({ t: 'snap-ack', seq: flush.seq });
+        await link.send({ t: 'move-done', ...got });
+        await sendManifest(store, directory, link, account, received);
+        const verdict = await link.next(LIMITS.move.stepTimeoutMs);
+        if (verdict.frame.t !== 'move-commit') {
+          const why = verdict.frame.t === 'move-abort' ? verdict.frame.reason : `expected move-commit, got ${verdict.frame.t}`;
+          throw new HandshakeError('INTERNAL', `the source aborted the move: ${why}`);
+        }
+        moves.confirm(account.id);
+        confirmed?.();
+        await link.send({ t: 'move-committed' }).catch(() => undefined);
+        log.warn({ accountId: account.id, from: peerNode, ...got }, 'account move: account installed and confirmed');
+        return { account, ...got };
+      }
+      await link.send({ t: 'snap-ack', seq: flush.seq });
+    }
+  } catch (err) {
+    if (err instanceof HandshakeError && err.code === 'PROTOCOL') await link.send({ t: 'refuse', code: err.code, message: err.message }).catch(() => undefined);
+    const removed = await moves.discard(account.id).catch((e: unknown) => {
+      log.error({ accountId: account.id, err: (e as Error).message }, 'account move: could not remove the unconfirmed copy; it stays refused (tried again at the next start)');
+      return false;
+    });
+    await moves.clearStaging(account.id).catch(() => undefined);
+    log.warn({ accountId: account.id, from: peerNode, err: (err as Error).message, removed }, 'account move: failed; nothing of it serves here');
+    throw err;
+  }
+}
+
+/** One round's snap-file frames, each staged and hashed; fdatasyncs run in the thread pool, at most syncsInFlight at once. */
+async function receiveFiles(deps: MoveDeps, link: Link, accountId: string, count: number, budget: MoveBudget, received: Map<string, string>): Promise<void> {
+  const moves = deps.store.replication.moves!;
+  const syncing = new Set<Promise<void>>();
+  let failed: unknown = null;
+  try {
+    for (let i = 0; i < count; i++) {
+      const m = await link.next(LIMITS.move.stepTimeoutMs);
+      const frame = m.frame;
+      if (frame.t !== 'snap-file') throw new HandshakeError('PROTOCOL', `expected snap-file, got ${frame.t}`);
+      if (frame.lost) continue;
+      if (!safeFile(frame.file)) throw new HandshakeError('PROTOCOL', 'snap-file with a UID, UIDVALIDITY or name this node will not write');
+      const w = await moves.stage(accountId, frame.file);
+      const hash = createHash('sha256');
+      try {
+        const sink = (piece: Buffer): Promise<void> => {
+          budget.stage(piece.length);
+          hash.update(piece);
+          return w.write(piece);
+        };
+        await receiveBody(link, m, sink, LIMITS.move.stepTimeoutMs);
+      } catch (err) {
+        await w.abort();
+        throw err;
+      }
+      received.set(staged(frame.file), hash.digest('hex'));
+      const done: Promise<void> = w
+        .finish()
+        .catch((e: unknown) => void (failed ??= e))
+        .finally(() => syncing.delete(done));
+      syncing.add(done);
+      if (syncing.size >= LIMITS.move.syncsInFlight) await Promise.race(syncing);
+      if (failed) throw failed;
+    }
+  } finally {
+    // Also on failure: every staged file is closed before the caller removes the staging folder.
+    await Promise.all([...syncing]);
+  }
+  if (failed) throw failed;
+}
