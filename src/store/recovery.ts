@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LIMITS } from '../limits.js';
 import type { AccountState, StoreCore } from './account.js';
 import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
@@ -55,10 +56,10 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
     return;
   }
   if (!db.mailbox(INBOX)) {
-    const done = importMaildir(core, st, new Map(), st.firstImport?.onProgress ?? undefined);
-    if (st.firstImport) st.firstImport.result = done;
-  }
-  else discoverFolders(core, st);
+    // A reindex (the one to set deferImport) builds the missing index itself, in slices (importMaildirSliced), side files included.
+    if (st.deferImport) return;
+    importMaildir(core, st, new Map());
+  } else discoverFolders(core, st);
   // Side files changed while no process had the account open (store/side-files.ts).
   commitNow(core, st, sideFileDrafts(st));
   // After replay (which may still need tmp/ files of committed deliveries).
@@ -92,13 +93,71 @@ function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], str
   core.notifyJournal(recs);
 }
 
+/**
+ * commitNow for a sliced import: the journal's WAL is synced in the thread
+ * pool (Journal.durable) instead of on the loop, and the index follows only
+ * once the records are durable, as commitNow's order has it.
+ */
+function* commitSliced(core: StoreCore, st: AccountState, drafts: RecordDraft[]): ImportSteps<void> {
+  const recs = core.journal.appendCommitted(drafts, core.epoch());
+  yield core.journal.durable();
+  // The deliver records name files just listed where they are (commitNow's foundInPlace).
+  st.applyIndex(recs, {});
+  core.notifyJournal(recs);
+}
+
 /** Folders created on disk by other programs become mailboxes. */
 function discoverFolders(core: StoreCore, st: AccountState): void {
   const db = st.db();
   for (const dir of listFolderDirs(st.account.maildir)) {
     const name = nameFromFolderDir(dir);
     if (!name || db.mailbox(name)) continue;
-    importMailbox(core, st, name, new Map());
+    drain(importMailbox(core, st, name, new Map(), false));
+  }
+}
+
+/**
+ * Where an import may pause: it yields between slices of files and of
+ * records, never inside a transaction, and yields a promise where it must
+ * wait for one (commitSliced). The first open drains it at once (it runs
+ * inside AccountState.db(), and commits with commitNow); a reindex in the
+ * node lets the event loop run at each pause once LIMITS.work.sliceMs has
+ * passed, so other users are answered while a big folder is rebuilt.
+ */
+type ImportSteps<T> = Generator<Promise<void> | void, T, void>;
+
+/** Files read (a stat each) between two pauses of an import. */
+const FILES_PER_STEP = 256;
+/**
+ * Deliver records per journal transaction in a sliced import: each costs
+ * about 0.1 ms to journal and as much to index, so a slice of 500 keeps
+ * other sessions waiting tens of milliseconds, not the half second of a
+ * whole IMPORT_BATCH.
+ */
+const SLICED_BATCH = 500;
+
+function drain<T>(steps: ImportSteps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (r.value) throw new Error('import: a synchronous import cannot wait');
+  }
+}
+
+async function drainSliced<T>(steps: ImportSteps<T>): Promise<T> {
+  let sliceStart = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (r.value) {
+      await r.value;
+      sliceStart = performance.now();
+      continue;
+    }
+    if (performance.now() - sliceStart < LIMITS.work.sliceMs) continue;
+    // setImmediate: pending socket callbacks run first.
+    await nextTurn();
+    sliceStart = performance.now();
   }
 }
 
@@ -113,6 +172,26 @@ export function importMaildir(
   keep: Map<string, KeptUids>,
   onProgress?: (messages: number) => void,
 ): { mailboxes: number; messages: number } {
+  return drain(importMaildirSteps(core, st, keep, false, onProgress));
+}
+
+/** importMaildir, yielding to the event loop between slices (`roost reindex`, and `roost import` through it, in the node). */
+export function importMaildirSliced(
+  core: StoreCore,
+  st: AccountState,
+  keep: Map<string, KeptUids>,
+  onProgress?: (messages: number) => void,
+): Promise<{ mailboxes: number; messages: number }> {
+  return drainSliced(importMaildirSteps(core, st, keep, true, onProgress));
+}
+
+function* importMaildirSteps(
+  core: StoreCore,
+  st: AccountState,
+  keep: Map<string, KeptUids>,
+  sliced: boolean,
+  onProgress?: (messages: number) => void,
+): ImportSteps<{ mailboxes: number; messages: number }> {
   let mailboxes = 0;
   let messages = 0;
   const names = [INBOX];
@@ -122,7 +201,7 @@ export function importMaildir(
   }
   for (const name of names) {
     const before = messages;
-    messages += importMailbox(core, st, name, keep, onProgress && ((n) => onProgress(before + n)));
+    messages += yield* importMailbox(core, st, name, keep, sliced, onProgress && ((n) => onProgress(before + n)));
     mailboxes++;
   }
   // UIDLs an import recorded from the old server's POP3 (store/side-files.ts).
@@ -141,7 +220,14 @@ export interface KeptUids {
   flags: Map<string, string>;
 }
 
-function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>, onProgress?: (messages: number) => void): number {
+function* importMailbox(
+  core: StoreCore,
+  st: AccountState,
+  name: string,
+  keep: Map<string, KeptUids>,
+  sliced: boolean,
+  onProgress?: (messages: number) => void,
+): ImportSteps<number> {
   const dir = mailboxDir(st.account.maildir, name);
   const onDisk = readUidList(dir);
   // A kept mailbox that never held a message (INBOX made at the account's
@@ -158,11 +244,15 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   // Only the fields the index takes: readFound's lazy content/structure getters
   // (two closures and the path per message) are not kept for every file.
   const found: Pick<FoundMessage, 'basename' | 'rel' | 'flags' | 'size' | 'vsize' | 'internalDate'>[] = [];
+  let read = 0;
   for (const f of listMessages(dir).values()) {
     const m = readFound(dir, f);
     if (m) found.push({ basename: m.basename, rel: m.rel, flags: m.flags, size: m.size, vsize: m.vsize, internalDate: m.internalDate });
+    if (++read % FILES_PER_STEP === 0) yield;
   }
+  yield;
   sortFound(found);
+  yield;
   // Files the list knows keep their UID; the rest get new ones above everything listed.
   let next = list ? list.uidnext : 1;
   const used = new Set<number>();
@@ -206,9 +296,10 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const kw = created ? keywordsDraft(st, created, keywordTable) : null;
   if (kw) commitNow(core, st, [kw]);
   // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
-  for (let at = 0; at < found.length; at += IMPORT_BATCH) {
+  const batch = sliced ? SLICED_BATCH : IMPORT_BATCH;
+  for (let at = 0; at < found.length; at += batch) {
     const drafts: RecordDraft[] = [];
-    for (let i = at; i < Math.min(found.length, at + IMPORT_BATCH); i++) {
+    for (let i = at; i < Math.min(found.length, at + batch); i++) {
       const m = found[i]!;
       const keptFlags = kept?.flags.get(m.basename);
       const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
@@ -217,8 +308,10 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
       const fromCourier = courier.get(m.basename) ?? [];
       drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true));
     }
-    commitNow(core, st, drafts, undefined, true);
-    onProgress?.(Math.min(found.length, at + IMPORT_BATCH));
+    if (sliced) yield* commitSliced(core, st, drafts);
+    else commitNow(core, st, drafts, undefined, true);
+    onProgress?.(Math.min(found.length, at + batch));
+    yield;
   }
   const mb = st.db().mailbox(name);
   if (mb) {

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { RoostError, isRoostError } from '../errors.js';
 import type { AccountState } from './account.js';
-import { importMaildir, removeIndexFiles, type KeptUids } from './recovery.js';
+import { importMaildirSliced, removeIndexFiles, type KeptUids } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
 
 export async function reindexAccount(
@@ -18,73 +18,85 @@ export async function reindexAccount(
   onProgress?: (messages: number) => void,
 ): Promise<{ mailboxes: number; messages: number }> {
   return st.mutex.run(async () => {
-    await store.committer.idle();
-    await st.fsIdle();
-    // The account's first open in this process imports the Maildir when its index
-    // has no INBOX (a fresh `roost import`), with the UID lists on disk: that is
-    // all a rebuild would do, so it is not done twice. Otherwise rebuild below.
-    if (!st.recovered) {
-      st.firstImport = { onProgress: onProgress ?? null, result: null };
-      try {
-        st.db();
-        if (st.firstImport.result) return st.firstImport.result;
-      } finally {
-        st.firstImport = null;
-      }
-    }
-    const keep = new Map<string, KeptUids>();
-    const db = st.db();
-    for (const mb of db.mailboxes()) {
-      const uids = new Map<string, number>();
-      const flags = new Map<string, string>();
-      // keptRows leaves out rows waiting to be unlinked.
-      for (const [uid, basename, f] of db.keptRows(mb.id)) {
-        uids.set(basename, uid);
-        // Only what a rebuild cannot read back from the name: keywords (system flags come from the letters).
-        if (/(?:^| )[^\\ ]/.test(f)) flags.set(basename, f);
-      }
-      keep.set(mb.name, {
-        uidvalidity: mb.uidvalidity,
-        uidnext: mb.uidnext,
-        recentUid: mb.recent_uid,
-        uids,
-        flags,
-        specialUse: mb.special_use,
-        subscribed: mb.subscribed === 1,
-      });
-    }
-    const lastUv = db.meta('last_uidvalidity');
-    // Subscriptions that outlived their mailbox are not in the Maildir (RFC 3501 §6.3.6: keep them).
-    const orphans = db.orphanSubscriptions();
-    // Mailbox ids change with the new index: open sessions must reselect.
-    for (const mb of db.mailboxes()) st.emit(mb.id, { type: 'gone', origin: null });
-    st.caches.clear();
-    st.dropIndex();
-    // The old index stays aside until the new one is complete: a rebuild that
-    // fails (a folder it cannot create, a full disk) must not leave the
-    // account with half an index (issue 15: that locked users out).
-    const aside = `${file}.before-reindex`;
-    removeIndexFiles(aside);
-    moveIndexFiles(file, aside);
+    // The rebuild yields to the event loop (other users are served meanwhile):
+    // until it ends the account's logins and commits get a temporary failure
+    // rather than a half-built index (IMAP NO [UNAVAILABLE], POP3 -ERR
+    // [SYS/TEMP], QMQP Z).
+    store.rebuilding.add(st.id);
     try {
-      const fresh = st.db();
-      // Old journal records describe the old index: the new one starts after them.
-      fresh.setAppliedLsn(store.journal.refreshLastLsn());
-      if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
-      for (const name of orphans) fresh.setOrphanSubscription(name, true);
-      const done = importMaildir(store, st, keep, onProgress);
-      removeIndexFiles(aside);
-      return done;
-    } catch (err) {
-      st.caches.clear();
-      st.dropIndex();
-      removeIndexFiles(file);
-      moveIndexFiles(aside, file);
-      // The records the failed rebuild journaled describe the discarded index (same UIDs): not replayed onto the old one.
-      st.db().setAppliedLsn(store.journal.refreshLastLsn());
-      throw isRoostError(err) ? err : new RoostError('TEMP', `reindex of ${st.id} failed, old index kept: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      await store.committer.idle();
+      await st.fsIdle();
+      return await rebuild(store, st, file, onProgress);
+    } finally {
+      store.rebuilding.delete(st.id);
     }
   });
+}
+
+async function rebuild(store: StoreImpl, st: AccountState, file: string, onProgress?: (messages: number) => void): Promise<{ mailboxes: number; messages: number }> {
+  // The account's first open in this process would import the Maildir in one
+  // go when its index has no INBOX (a fresh `roost import`): left to the
+  // rebuild below, which keeps the UID lists on disk the same way.
+  if (!st.recovered) {
+    st.deferImport = true;
+    try {
+      st.db();
+    } finally {
+      st.deferImport = false;
+    }
+  }
+  const keep = new Map<string, KeptUids>();
+  const db = st.db();
+  for (const mb of db.mailboxes()) {
+    const uids = new Map<string, number>();
+    const flags = new Map<string, string>();
+    // keptRows leaves out rows waiting to be unlinked.
+    for (const [uid, basename, f] of db.keptRows(mb.id)) {
+      uids.set(basename, uid);
+      // Only what a rebuild cannot read back from the name: keywords (system flags come from the letters).
+      if (/(?:^| )[^\\ ]/.test(f)) flags.set(basename, f);
+    }
+    keep.set(mb.name, {
+      uidvalidity: mb.uidvalidity,
+      uidnext: mb.uidnext,
+      recentUid: mb.recent_uid,
+      uids,
+      flags,
+      specialUse: mb.special_use,
+      subscribed: mb.subscribed === 1,
+    });
+  }
+  const lastUv = db.meta('last_uidvalidity');
+  // Subscriptions that outlived their mailbox are not in the Maildir (RFC 3501 §6.3.6: keep them).
+  const orphans = db.orphanSubscriptions();
+  // Mailbox ids change with the new index: open sessions must reselect.
+  for (const mb of db.mailboxes()) st.emit(mb.id, { type: 'gone', origin: null });
+  st.caches.clear();
+  st.dropIndex();
+  // The old index stays aside until the new one is complete: a rebuild that
+  // fails (a folder it cannot create, a full disk) must not leave the
+  // account with half an index (issue 15: that locked users out).
+  const aside = `${file}.before-reindex`;
+  removeIndexFiles(aside);
+  moveIndexFiles(file, aside);
+  try {
+    const fresh = st.db();
+    // Old journal records describe the old index: the new one starts after them.
+    fresh.setAppliedLsn(store.journal.refreshLastLsn());
+    if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
+    for (const name of orphans) fresh.setOrphanSubscription(name, true);
+    const done = await importMaildirSliced(store, st, keep, onProgress);
+    removeIndexFiles(aside);
+    return done;
+  } catch (err) {
+    st.caches.clear();
+    st.dropIndex();
+    removeIndexFiles(file);
+    moveIndexFiles(aside, file);
+    // The records the failed rebuild journaled describe the discarded index (same UIDs): not replayed onto the old one.
+    st.db().setAppliedLsn(store.journal.refreshLastLsn());
+    throw isRoostError(err) ? err : new RoostError('TEMP', `reindex of ${st.id} failed, old index kept: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
 }
 
 /** Rename an index database and its WAL files (missing ones are skipped). */
