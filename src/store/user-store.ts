@@ -15,6 +15,7 @@ import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
 import { ensureMaildirAsync } from './maildir/save.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
+import { pop3UidlsDrafts } from './side-files.js';
 import type { StoreImpl } from './store-impl.js';
 import type { AppendOptions, Draft, MailboxHandle, OpenOptions, UserStore } from './store.js';
 import type { MailboxInfo, MailboxName, MailboxStatus, QuotaUsage, SavedMessage, SpecialUse } from './types.js';
@@ -235,7 +236,16 @@ export class UserStoreImpl implements UserStore {
   }
 
   async recordedUidls(): Promise<RecordedUidls | null> {
-    return readRecordedUidls(this.st.account.maildir);
+    const recorded = await readRecordedUidls(this.st.account.maildir);
+    // On the primary the file is the source and an operator may change or remove it while the
+    // node runs: what POP3 is about to answer goes to the replica now, not at the next first open.
+    if (this.store.isWritable()) {
+      await this.st.mutex.run(async () => {
+        const drafts = pop3UidlsDrafts(this.st);
+        if (drafts.length > 0) await this.commit(() => drafts);
+      });
+    }
+    return recorded;
   }
 
   lockMaildrop(owner: string): () => void {
