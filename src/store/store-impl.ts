@@ -505,6 +505,12 @@ export class StoreImpl implements Store, StoreCore {
     return this.rebuilding.has(accountId) ? new RoostError('TEMP', `the index of ${accountId} is being rebuilt; try again when it is done`) : null;
   }
 
+  /** Throws the temporary failure while a reindex builds the account's index (./reindex.ts). */
+  refuseWhileRebuilding(accountId: string): void {
+    const refused = this.rebuildRefusal(accountId);
+    if (refused) throw refused;
+  }
+
   async reindex(account: Account, opts: { onProgress?: (messages: number) => void } = {}): Promise<{ mailboxes: number; messages: number }> {
     this.assertWritable();
     return reindexAccount(this, this.state(account), this.indexFile(account.id), opts.onProgress);

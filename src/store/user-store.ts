@@ -263,6 +263,8 @@ export class UserStoreImpl implements UserStore {
 
   /** The mailbox row, after reconciling with the disk if new/ or cur/ changed behind our back. */
   private async fresh(name: string): Promise<MailboxRow> {
+    // A session that logged in before a reindex began must not open the half-built index either.
+    this.store.refuseWhileRebuilding(this.st.id);
     let mb = this.st.requireMailbox(name);
     if (looksChanged(this.st, mb) && this.st.inflight.size === 0) {
       await reconcileMailbox(this.store, this.st, name);

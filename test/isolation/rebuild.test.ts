@@ -43,6 +43,8 @@ interface Observed {
   aliceDuring: string | null;
   /** QMQP's answer to a delivery to alice while her index is half built. */
   qmqpDuring: string | null;
+  /** SELECT INBOX in a session alice opened before the rebuild, answered during it. */
+  selectDuring: string | null;
 }
 
 describe('isolation: rebuilding a big folder does not stall other users', () => {
@@ -60,12 +62,14 @@ describe('isolation: rebuilding a big folder does not stall other users', () => 
   });
 
   /** Rebuild alice's index the way the control socket's `reindex` does, while bob and carol ask. */
-  async function rebuildWhileAsking(): Promise<{ result: { messages: number }; seen: Observed }> {
+  /** `early`: alice logs in before it starts (not before her first index: that login would build it). */
+  async function rebuildWhileAsking(early: boolean): Promise<{ result: { messages: number }; seen: Observed }> {
     const bob = await login(n.port, 'bob@example.org', 'bob-pw');
+    const before = early ? await login(n.port, n.user, n.pass) : null;
     const carol = await RawClient.connect(n.t.ports.pop3!);
     await carol.line();
     expect(await carol.login('carol@example.org', 'carol-pw')).toMatch(/^\+OK/);
-    const seen: Observed = { noopDuring: 0, statDuring: 0, maxGapMs: 0, progress: [], aliceDuring: null, qmqpDuring: null };
+    const seen: Observed = { noopDuring: 0, statDuring: 0, maxGapMs: 0, progress: [], aliceDuring: null, qmqpDuring: null, selectDuring: null };
     let progress = 0;
     let done = false;
     let last = performance.now();
@@ -112,10 +116,13 @@ describe('isolation: rebuilding a big folder does not stall other users', () => 
       }
       const q = await qmqpSend(n.t.ports.qmqp!, message(1), 'x@example.net', [n.user]);
       if (!done) seen.qmqpDuring = q.code;
+      const sel = await before?.cmd('SELECT INBOX', 60_000);
+      if (sel && !done) seen.selectDuring = sel.tagged;
     })();
     const result = await rebuild;
     await Promise.all([noops, stats, alice]);
     bob.close();
+    before?.close();
     carol.destroy();
     return { result, seen };
   }
@@ -138,21 +145,24 @@ describe('isolation: rebuilding a big folder does not stall other users', () => 
     if (seen.aliceDuring !== null) expect(seen.aliceDuring).toMatch(/^a\d+ NO \[UNAVAILABLE\]/);
     // Deferred (the relay retries), not delivered into a half-built index.
     if (seen.qmqpDuring !== null) expect(seen.qmqpDuring).toBe('Z');
+    // Not a partial mailbox for a session that was already logged in.
+    if (seen.selectDuring !== null) expect(seen.selectDuring).toMatch(/^a\d+ NO \[UNAVAILABLE\]/);
     expect(seen.aliceDuring !== null || seen.qmqpDuring !== null, 'alice asked while her index was half built').toBe(true);
-    console.info(`rebuild of ${MANY}: ${seen.noopDuring} NOOP and ${seen.statDuring} STAT answers during it, largest gap ${seen.maxGapMs.toFixed(0)} ms; alice ${seen.aliceDuring}, QMQP ${seen.qmqpDuring}`);
+    console.info(`rebuild of ${MANY}: ${seen.noopDuring} NOOP and ${seen.statDuring} STAT answers during it, largest gap ${seen.maxGapMs.toFixed(0)} ms; alice ${seen.aliceDuring}, QMQP ${seen.qmqpDuring}, SELECT ${seen.selectDuring}`);
   }
 
   it(`the first index of a ${MANY}-message Maildir (roost import in the node)`, async () => {
-    const { result, seen } = await rebuildWhileAsking();
+    const { result, seen } = await rebuildWhileAsking(false);
     expect(result.messages).toBe(MANY);
     expectAnsweredDuring(seen);
     expect(await aliceAfter()).toContain(`* STATUS INBOX (MESSAGES ${MANY} UIDNEXT ${MANY + 1})`);
   }, 600_000);
 
   it(`a reindex of the same ${MANY} messages (roost reindex in the node)`, async () => {
-    const { result, seen } = await rebuildWhileAsking();
+    const { result, seen } = await rebuildWhileAsking(true);
     expect(result.messages).toBe(MANY);
     expectAnsweredDuring(seen);
+    expect(seen.selectDuring, 'the early session asked during the rebuild').not.toBeNull();
     // UIDs kept from the old index.
     expect(await aliceAfter()).toContain(`* STATUS INBOX (MESSAGES ${MANY} UIDNEXT ${MANY + 1})`);
   }, 600_000);
