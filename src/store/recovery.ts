@@ -33,7 +33,7 @@ import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } fro
 import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
-import { listFolderDirs, listMessages, readFound, sortFound, type FoundMessage } from './maildir/scan.js';
+import { addNames, listFolderDirs, listMessages, readFound, sortFound, type DiskFile, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
@@ -94,15 +94,19 @@ function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], str
 }
 
 /**
- * commitNow for a sliced import: the journal's WAL is synced in the thread
- * pool (Journal.durable) instead of on the loop, and the index follows only
- * once the records are durable, as commitNow's order has it.
+ * commitNow, or for a sliced import the same steps with the journal's WAL
+ * synced in the thread pool (Journal.durable) instead of on the loop (a
+ * synchronous fdatasync on a busy disk holds every session for as long);
+ * files and index follow only once the records are durable, as in commitNow.
  */
-function* commitSliced(core: StoreCore, st: AccountState, drafts: RecordDraft[]): ImportSteps<void> {
+function* commitSteps(core: StoreCore, st: AccountState, drafts: RecordDraft[], sliced: boolean, foundInPlace = false): ImportSteps<void> {
+  if (!sliced) return commitNow(core, st, drafts, undefined, foundInPlace);
+  if (drafts.length === 0) return;
   const recs = core.journal.appendCommitted(drafts, core.epoch());
   yield core.journal.durable();
-  // The deliver records name files just listed where they are (commitNow's foundInPlace).
-  st.applyIndex(recs, {});
+  const extras = {};
+  for (const r of recs) if (!(foundInPlace && r.kind === 'deliver')) st.applyFs(r, extras);
+  st.applyIndex(recs, extras);
   core.notifyJournal(recs);
 }
 
@@ -124,7 +128,7 @@ function discoverFolders(core: StoreCore, st: AccountState): void {
  * node lets the event loop run at each pause once LIMITS.work.sliceMs has
  * passed, so other users are answered while a big folder is rebuilt.
  */
-type ImportSteps<T> = Generator<Promise<void> | void, T, void>;
+type ImportSteps<T> = Generator<Promise<unknown> | void, T, unknown>;
 
 /** Files read (a stat each) between two pauses of an import. */
 const FILES_PER_STEP = 256;
@@ -138,7 +142,7 @@ const SLICED_BATCH = 500;
 
 function drain<T>(steps: ImportSteps<T>): T {
   for (;;) {
-    const r = steps.next();
+    const r = steps.next(undefined);
     if (r.done) return r.value;
     if (r.value) throw new Error('import: a synchronous import cannot wait');
   }
@@ -146,11 +150,14 @@ function drain<T>(steps: ImportSteps<T>): T {
 
 async function drainSliced<T>(steps: ImportSteps<T>): Promise<T> {
   let sliceStart = performance.now();
+  let answer: unknown;
   for (;;) {
-    const r = steps.next();
+    const r = steps.next(answer);
+    answer = undefined;
     if (r.done) return r.value;
     if (r.value) {
-      await r.value;
+      // What the step waited for goes back to it (a directory listing).
+      answer = await r.value;
       sliceStart = performance.now();
       continue;
     }
@@ -205,7 +212,7 @@ function* importMaildirSteps(
     mailboxes++;
   }
   // UIDLs an import recorded from the old server's POP3 (store/side-files.ts).
-  commitNow(core, st, pop3UidlsDrafts(st));
+  yield* commitSteps(core, st, pop3UidlsDrafts(st), sliced);
   return { mailboxes, messages };
 }
 
@@ -244,8 +251,20 @@ function* importMailbox(
   // Only the fields the index takes: readFound's lazy content/structure getters
   // (two closures and the path per message) are not kept for every file.
   const found: Pick<FoundMessage, 'basename' | 'rel' | 'flags' | 'size' | 'vsize' | 'internalDate'>[] = [];
+  let listed: Map<string, DiskFile>;
+  if (sliced) {
+    // Listed in the thread pool and parsed in parts: 300,000 names take seconds to read and parse.
+    listed = new Map();
+    for (const sub of ['new', 'cur'] as const) {
+      const names = (yield fs.promises.readdir(path.join(dir, sub)).catch(() => [] as string[])) as string[];
+      for (let i = 0; i < names.length; i += FILES_PER_STEP) {
+        addNames(listed, sub, names, i, Math.min(names.length, i + FILES_PER_STEP));
+        yield;
+      }
+    }
+  } else listed = listMessages(dir);
   let read = 0;
-  for (const f of listMessages(dir).values()) {
+  for (const f of listed.values()) {
     const m = readFound(dir, f);
     if (m) found.push({ basename: m.basename, rel: m.rel, flags: m.flags, size: m.size, vsize: m.vsize, internalDate: m.internalDate });
     if (++read % FILES_PER_STEP === 0) yield;
@@ -272,7 +291,7 @@ function* importMailbox(
   for (let i = 0; i < found.length; i++) if (assigned[i] === 0) assigned[i] = next++;
   // A loop, not Math.max(...assigned): spreading a few hundred thousand arguments overflows the stack.
   const maxUid = assigned.reduce((a, b) => (b > a ? b : a), 0);
-  commitNow(core, st, [
+  yield* commitSteps(core, st, [
     {
       accountId: st.id,
       kind: 'mailbox-create',
@@ -287,14 +306,14 @@ function* importMailbox(
         fromMaildir: true,
       },
     },
-  ]);
+  ], sliced);
   const keywordTable = reloadKeywordTable(dir);
   // Courier-IMAP keeps keywords beside the folder instead (./maildir/courier-keywords.ts).
   const courier = readCourierKeywords(dir);
   // The table before the names that use its letters (store/side-files.ts).
   const created = st.db().mailbox(name);
   const kw = created ? keywordsDraft(st, created, keywordTable) : null;
-  if (kw) commitNow(core, st, [kw]);
+  if (kw) yield* commitSteps(core, st, [kw], sliced);
   // In batches: 100,000 records, their index rows and their append event at once cost hundreds of MB.
   const batch = sliced ? SLICED_BATCH : IMPORT_BATCH;
   for (let at = 0; at < found.length; at += batch) {
@@ -308,8 +327,7 @@ function* importMailbox(
       const fromCourier = courier.get(m.basename) ?? [];
       drafts.push(deliverDraft(st, name, uidvalidity, assigned[i]!, 1, m, normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]), true));
     }
-    if (sliced) yield* commitSliced(core, st, drafts);
-    else commitNow(core, st, drafts, undefined, true);
+    yield* commitSteps(core, st, drafts, sliced, true);
     onProgress?.(Math.min(found.length, at + batch));
     yield;
   }

@@ -6,10 +6,14 @@
  * Keywords survive from the old index; system flags come from file names.
  */
 import fs from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RoostError, isRoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { importMaildirSliced, removeIndexFiles, type KeptUids } from './recovery.js';
 import type { StoreImpl } from './store-impl.js';
+
+/** Index rows a rebuild reads between two turns of the event loop (about 10 ms of work). */
+const KEEP_PAGE = 2000;
 
 export async function reindexAccount(
   store: StoreImpl,
@@ -46,15 +50,21 @@ async function rebuild(store: StoreImpl, st: AccountState, file: string, onProgr
     }
   }
   const keep = new Map<string, KeptUids>();
-  const db = st.db();
-  for (const mb of db.mailboxes()) {
+  for (const mb of st.db().mailboxes()) {
     const uids = new Map<string, number>();
     const flags = new Map<string, string>();
-    // keptRows leaves out rows waiting to be unlinked.
-    for (const [uid, basename, f] of db.keptRows(mb.id)) {
-      uids.set(basename, uid);
-      // Only what a rebuild cannot read back from the name: keywords (system flags come from the letters).
-      if (/(?:^| )[^\\ ]/.test(f)) flags.set(basename, f);
+    // Page by page with a turn of the event loop between (a 300,000-message
+    // folder takes seconds to read); keptRows leaves out rows waiting to be unlinked.
+    for (let after = 0; ; await nextTurn()) {
+      // st.db() each time: the index LRU may close the handle while we wait.
+      const page = st.db().keptRowsPage(mb.id, after, KEEP_PAGE);
+      for (const [uid, basename, f] of page) {
+        uids.set(basename, uid);
+        // Only what a rebuild cannot read back from the name: keywords (system flags come from the letters).
+        if (/(?:^| )[^\\ ]/.test(f)) flags.set(basename, f);
+      }
+      if (page.length < KEEP_PAGE) break;
+      after = page[page.length - 1]![0];
     }
     keep.set(mb.name, {
       uidvalidity: mb.uidvalidity,
@@ -66,6 +76,7 @@ async function rebuild(store: StoreImpl, st: AccountState, file: string, onProgr
       subscribed: mb.subscribed === 1,
     });
   }
+  const db = st.db();
   const lastUv = db.meta('last_uidvalidity');
   // Subscriptions that outlived their mailbox are not in the Maildir (RFC 3501 §6.3.6: keep them).
   const orphans = db.orphanSubscriptions();
