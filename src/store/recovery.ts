@@ -123,7 +123,7 @@ function discoverFolders(core: StoreCore, st: AccountState): void {
 /**
  * Where an import may pause: it yields between slices of files and of
  * records, never inside a transaction, and yields a promise where it must
- * wait for one (commitSliced). The first open drains it at once (it runs
+ * wait for one (commitSteps, the listing). The first open drains it at once (it runs
  * inside AccountState.db(), and commits with commitNow); a reindex in the
  * node lets the event loop run at each pause once LIMITS.work.sliceMs has
  * passed, so other users are answered while a big folder is rebuilt.
