@@ -678,6 +678,7 @@ export const INTERNAL_LIMITS: readonly string[] = [
   'store.quickReadCheckEvery',
   'store.quickReadSlowMs',
   'store.quickReadBackoffMs',
+  'store.factsSliceMs',
   'store.ftsQuietMs',
   'store.ftsMaxDelayMs',
   'store.ftsMaxQueued',

@@ -57,7 +57,6 @@ const UNTESTED = new Set([
   'store.maxSearchAddresses',
   'store.maildirsizeFreshMs',
   'store.tmpMaxAgeMs',
-  'replication.maxFrameHeader',
   'replication.maxSpoolFrameBody',
   'replication.handshakeTimeoutMs',
   'replication.maxHandshakeBytes',

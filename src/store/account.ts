@@ -85,8 +85,8 @@ export const PACK_MIN = LIMITS.tuning.packMinMessages;
 export class AccountState {
   private idx: IndexDb | null = null;
   recovered = false;
-  /** Set by reindex for the first open's import (recovery.ts): hears its progress, keeps its counts. */
-  firstImport: { onProgress: ((messages: number) => void) | null; result: { mailboxes: number; messages: number } | null } | null = null;
+  /** Set by reindex around the first open: an index with no INBOX is left for the reindex to build in slices (recovery.ts). */
+  deferImport = false;
   readonly caches = new Map<number, MailboxCache>();
   readonly handles = new Map<number, number>();
   /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */

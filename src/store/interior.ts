@@ -27,6 +27,10 @@ export interface StoreInterior extends StoreCore {
   /** Bounds the journal's history; null when unbounded (CLI tools). */
   readonly keeper: JournalKeeper | null;
   readonly freezer: AccountFreezer;
+  /** Accounts whose index a reindex is rebuilding now (store/reindex.ts): their logins and commits get TEMP. */
+  readonly rebuilding: Set<string>;
+  /** Throws TEMP while the account's index is being rebuilt. */
+  refuseWhileRebuilding(accountId: string): void;
   /** Client writes allowed (primary) or refused (replica). */
   writable: boolean;
   /** Epoch stamped on new journal records. */

@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LIMITS } from '../limits.js';
 import type { AccountState, StoreCore } from './account.js';
 import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
@@ -32,7 +33,7 @@ import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } fro
 import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
-import { listFolderDirs, listMessages, readFound, sortFound, type DiskFile, type FoundMessage } from './maildir/scan.js';
+import { addNames, listFolderDirs, listMessages, readFound, sortFound, type DiskFile, type FoundMessage } from './maildir/scan.js';
 import { readUidList } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
@@ -55,10 +56,10 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
     return;
   }
   if (!db.mailbox(INBOX)) {
-    const done = importMaildir(core, st, new Map(), st.firstImport?.onProgress ?? undefined);
-    if (st.firstImport) st.firstImport.result = done;
-  }
-  else discoverFolders(core, st);
+    // A reindex (the one to set deferImport) builds the missing index itself, in slices (importMaildirSliced), side files included.
+    if (st.deferImport) return;
+    importMaildir(core, st, new Map());
+  } else discoverFolders(core, st);
   // Side files changed while no process had the account open (store/side-files.ts).
   commitNow(core, st, sideFileDrafts(st));
   // After replay (which may still need tmp/ files of committed deliveries).
@@ -81,11 +82,28 @@ function replay(core: StoreCore, st: AccountState, recs: JournalRecord[]): void 
 }
 
 /** Apply records written synchronously (recovery, import): journal, files, index. */
-function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>): void {
+function commitNow(core: StoreCore, st: AccountState, drafts: RecordDraft[], structures?: Map<string, string>, foundInPlace = false): void {
   if (drafts.length === 0) return;
   const recs = core.journal.append(drafts, core.epoch());
   const extras = { structures };
-  for (const r of recs) st.applyFs(r, extras);
+  for (const r of recs) if (!(foundInPlace && r.kind === 'deliver')) st.applyFs(r, extras);
+  st.applyIndex(recs, extras);
+  core.notifyJournal(recs);
+}
+
+/**
+ * commitNow, or for a sliced import the same steps with the journal's WAL
+ * synced in the thread pool (Journal.durable) instead of on the loop (a
+ * synchronous fdatasync on a busy disk holds every session for as long);
+ * files and index follow only once the records are durable, as in commitNow.
+ */
+function* commitSteps(core: StoreCore, st: AccountState, drafts: RecordDraft[], sliced: boolean, foundInPlace = false): ImportSteps<void> {
+  if (!sliced) return commitNow(core, st, drafts, undefined, foundInPlace);
+  if (drafts.length === 0) return;
+  const recs = core.journal.appendCommitted(drafts, core.epoch());
+  yield core.journal.durable();
+  const extras = {};
+  for (const r of recs) if (!(foundInPlace && r.kind === 'deliver')) st.applyFs(r, extras);
   st.applyIndex(recs, extras);
   core.notifyJournal(recs);
 }
@@ -96,7 +114,55 @@ function discoverFolders(core: StoreCore, st: AccountState): void {
   for (const dir of listFolderDirs(st.account.maildir)) {
     const name = nameFromFolderDir(dir);
     if (!name || db.mailbox(name)) continue;
-    importMailbox(core, st, name, new Map());
+    drain(importMailbox(core, st, name, new Map(), false));
+  }
+}
+
+/**
+ * Where an import may pause: it yields between slices of files and of
+ * records, never inside a transaction, and yields a promise where it must
+ * wait for one (commitSteps, the listing). The first open drains it at once (it runs
+ * inside AccountState.db(), and commits with commitNow); a reindex in the
+ * node lets the event loop run at each pause once LIMITS.work.sliceMs has
+ * passed, so other users are answered while a big folder is rebuilt.
+ */
+type ImportSteps<T> = Generator<Promise<unknown> | void, T, unknown>;
+
+/** Files read (a stat each) between two pauses of an import. */
+const FILES_PER_STEP = 256;
+/**
+ * Deliver records per journal transaction in a sliced import: each costs
+ * about 0.1 ms to journal and as much to index, so a slice of 500 keeps
+ * other sessions waiting tens of milliseconds, not the half second of a
+ * whole IMPORT_BATCH.
+ */
+const SLICED_BATCH = 500;
+
+function drain<T>(steps: ImportSteps<T>): T {
+  for (;;) {
+    const r = steps.next(undefined);
+    if (r.done) return r.value;
+    if (r.value) throw new Error('import: a synchronous import cannot wait');
+  }
+}
+
+async function drainSliced<T>(steps: ImportSteps<T>): Promise<T> {
+  let sliceStart = performance.now();
+  let answer: unknown;
+  for (;;) {
+    const r = steps.next(answer);
+    answer = undefined;
+    if (r.done) return r.value;
+    if (r.value) {
+      // What the step waited for goes back to it (a directory listing).
+      answer = await r.value;
+      sliceStart = performance.now();
+      continue;
+    }
+    if (performance.now() - sliceStart < LIMITS.work.sliceMs) continue;
+    // setImmediate: pending socket callbacks run first.
+    await nextTurn();
+    sliceStart = performance.now();
   }
 }
 
@@ -111,6 +177,26 @@ export function importMaildir(
   keep: Map<string, KeptUids>,
   onProgress?: (messages: number) => void,
 ): { mailboxes: number; messages: number } {
+  return drain(importMaildirSteps(core, st, keep, false, onProgress));
+}
+
+/** importMaildir, yielding to the event loop between slices (`roost reindex`, and `roost import` through it, in the node). */
+export function importMaildirSliced(
+  core: StoreCore,
+  st: AccountState,
+  keep: Map<string, KeptUids>,
+  onProgress?: (messages: number) => void,
+): Promise<{ mailboxes: number; messages: number }> {
+  return drainSliced(importMaildirSteps(core, st, keep, true, onProgress));
+}
+
+function* importMaildirSteps(
+  core: StoreCore,
+  st: AccountState,
+  keep: Map<string, KeptUids>,
+  sliced: boolean,
+  onProgress?: (messages: number) => void,
+): ImportSteps<{ mailboxes: number; messages: number }> {
   let mailboxes = 0;
   let messages = 0;
   const names = [INBOX];
@@ -120,11 +206,11 @@ export function importMaildir(
   }
   for (const name of names) {
     const before = messages;
-    messages += importMailbox(core, st, name, keep, onProgress && ((n) => onProgress(before + n)));
+    messages += yield* importMailbox(core, st, name, keep, sliced, onProgress && ((n) => onProgress(before + n)));
     mailboxes++;
   }
   // UIDLs an import recorded from the old server's POP3 (store/side-files.ts).
-  commitNow(core, st, pop3UidlsDrafts(st));
+  yield* commitSteps(core, st, pop3UidlsDrafts(st), sliced);
   return { mailboxes, messages };
 }
 
@@ -139,7 +225,14 @@ export interface KeptUids {
   flags: Map<string, string>;
 }
 
-function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Map<string, KeptUids>, onProgress?: (messages: number) => void): number {
+function* importMailbox(
+  core: StoreCore,
+  st: AccountState,
+  name: string,
+  keep: Map<string, KeptUids>,
+  sliced: boolean,
+  onProgress?: (messages: number) => void,
+): ImportSteps<number> {
   const dir = mailboxDir(st.account.maildir, name);
   const onDisk = readUidList(dir);
   // A kept mailbox that never held a message (INBOX made at the account's
@@ -153,11 +246,25 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   const extra = kept && onDisk && onDisk.uidvalidity === kept.uidvalidity ? onDisk : null;
   const uidvalidity = list ? list.uidvalidity : st.nextUidvalidity();
   st.noteUidvalidity(uidvalidity);
-  // From the names alone (issue 16 §4): no file is opened or stat'ed here. Size and
+  // From the names alone: no file is opened or stat'ed here. Size and
   // RFC822.SIZE come from S= and W= where the name has them, INTERNALDATE from
   // the name's time; the rows are marked lazy and ./facts.ts reads the files.
-  const found = [...listMessages(dir).values()].map(listedFacts);
+  let listed: Map<string, DiskFile>;
+  if (sliced) {
+    // Listed in the thread pool and parsed in parts: 300,000 names take seconds to read and parse.
+    listed = new Map();
+    for (const sub of ['new', 'cur'] as const) {
+      const names = (yield fs.promises.readdir(path.join(dir, sub)).catch(() => [] as string[])) as string[];
+      for (let i = 0; i < names.length; i += FILES_PER_STEP) {
+        addNames(listed, sub, names, i, Math.min(names.length, i + FILES_PER_STEP));
+        yield;
+      }
+    }
+  } else listed = listMessages(dir);
+  const found = [...listed.values()].map(listedFacts);
+  yield;
   sortFound(found);
+  yield;
   // Files the list knows keep their UID; the rest get new ones above everything listed.
   let next = list ? list.uidnext : 1;
   const used = new Set<number>();
@@ -177,7 +284,7 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
   for (let i = 0; i < found.length; i++) if (assigned[i] === 0) assigned[i] = next++;
   // A loop, not Math.max(...assigned): spreading a few hundred thousand arguments overflows the stack.
   const maxUid = assigned.reduce((a, b) => (b > a ? b : a), 0);
-  commitNow(core, st, [
+  yield* commitSteps(core, st, [
     {
       accountId: st.id,
       kind: 'mailbox-create',
@@ -192,14 +299,14 @@ function importMailbox(core: StoreCore, st: AccountState, name: string, keep: Ma
         fromMaildir: true,
       },
     },
-  ]);
+  ], sliced);
   const keywordTable = reloadKeywordTable(dir);
   // Courier-IMAP keeps keywords beside the folder instead (./maildir/courier-keywords.ts).
   const courier = readCourierKeywords(dir);
   // The table before the names that use its letters (store/side-files.ts).
   const created = st.db().mailbox(name);
   const kw = created ? keywordsDraft(st, created, keywordTable) : null;
-  if (kw) commitNow(core, st, [kw]);
+  if (kw) yield* commitSteps(core, st, [kw], sliced);
   // The rows go straight into the index, in one transaction; their deliver
   // records follow in the background, a slice at a time from the mark set
   // here (./facts.ts), so a restart resumes them and the replica gets every

@@ -28,7 +28,7 @@ import type { IndexDb, MailboxRow } from './index/db.js';
 import type { RecordDraft } from './journal/log.js';
 import { formatDovecotKeywords, installKeywordTable, keywordTable, parseDovecotKeywords, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
-import { formatRecordedUidls, parseRecordedUidls, readRecordedUidlsTextSync, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';
+import { formatRecordedUidls, parseRecordedUidls, readRecordedUidlsTextSync, removeRecordedUidlsSync, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';
 import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
 import type { RecordOf } from './journal/records.js';
 
@@ -65,13 +65,19 @@ export async function journalKeywords(st: AccountView, mailbox: string): Promise
  * 'pop3-uidls' records for INBOX's recorded UIDLs when the file differs from
  * what the index last journaled: the whole list again, in pieces of
  * LIMITS.replication.pop3UidlsPerRecord (the first replaces, the last
- * completes), so no frame outgrows its limit at any list size.
+ * completes), so no frame outgrows its limit at any list size. A file
+ * removed (or made unreadable, which POP3 answers the same way) after a
+ * list was journaled is one record `removed`, so the replica's POP3 stops
+ * answering the old UIDLs too.
  */
 export function pop3UidlsDrafts(st: AccountView): RecordDraft[] {
   const text = readRecordedUidlsTextSync(st.account.maildir);
+  const journaled = st.db().meta(POP3_META) ?? '';
+  // The file as the import wrote it is the journaled text: no parse at each POP3 login.
+  if (text !== null && text === journaled) return [];
   const parsed = text === null ? null : parseRecordedUidls(text);
-  if (!parsed) return [];
-  if (formatRecordedUidls(parsed) === (st.db().meta(POP3_META) ?? '')) return [];
+  if (!parsed) return journaled === '' ? [] : [{ accountId: st.id, kind: 'pop3-uidls', data: { maildir: st.account.maildir, removed: true } }];
+  if (formatRecordedUidls(parsed) === journaled) return [];
   const entries = [...parsed.byUid].sort((a, b) => a[0] - b[0]);
   const per = LIMITS.replication.pop3UidlsPerRecord;
   const drafts: RecordDraft[] = [];
@@ -110,6 +116,11 @@ export function applyKeywordsIndex(db: IndexDb, rec: RecordOf<'keywords'>): void
  */
 export function applyPop3UidlsIndex(db: IndexDb, rec: RecordOf<'pop3-uidls'>): boolean {
   const d = rec.data;
+  if ('removed' in d) {
+    db.setMeta(POP3_META, '');
+    db.setMeta(POP3_PARTIAL, '');
+    return true;
+  }
   // Pieces arrive in order and gather under their own key; the first starts the text again, so a
   // repeat of the series is harmless. Only a complete series becomes POP3_META, so a series cut
   // short (a crash, a reconnect) never reaches the file a promoted replica answers UIDL from.
@@ -125,12 +136,13 @@ export function applyPop3UidlsIndex(db: IndexDb, rec: RecordOf<'pop3-uidls'>): b
   return true;
 }
 
-/** Replica: write `roost-pop3-uidls` from the index. */
+/** Replica: write `roost-pop3-uidls` from the index (remove it when the primary removed its own). */
 export function writePop3FromIndex(st: AccountView): void {
   const text = st.db().meta(POP3_META);
   if (text === null) return;
   try {
-    if (readRecordedUidlsTextSync(st.account.maildir) !== text) writeRecordedUidlsTextSync(st.account.maildir, text);
+    if (text === '') removeRecordedUidlsSync(st.account.maildir);
+    else if (readRecordedUidlsTextSync(st.account.maildir) !== text) writeRecordedUidlsTextSync(st.account.maildir, text);
   } catch (err) {
     st.core.warn('store: cannot write the recorded POP3 UIDLs', err);
   }
@@ -177,7 +189,7 @@ export function installSideFiles(db: Database.Database, maildir: string): void {
     if (text !== null && text !== '') installKeywordTable(mailboxDir(maildir, r.name), parseDovecotKeywords(text));
   }
   const uidls = meta(POP3_META);
-  if (uidls !== null) writeRecordedUidlsTextSync(mailboxDir(maildir, INBOX), uidls);
+  if (uidls) writeRecordedUidlsTextSync(mailboxDir(maildir, INBOX), uidls);
   const hasOrphans = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'subscriptions'").get() !== undefined;
   const orphans = hasOrphans ? (db.prepare('SELECT name FROM subscriptions').pluck().all() as string[]) : [];
   writeDovecotSubscriptions(maildir, [...rows.filter((r) => r.subscribed === 1).map((r) => r.name), ...orphans].sort());

@@ -93,6 +93,8 @@ export class StoreImpl implements Store, StoreInterior {
   currentEpoch = 0;
   /** Accounts being moved to another pair or moved away (./freezer.ts). */
   readonly freezer: AccountFreezer;
+  /** Accounts whose index a reindex is building (./reindex.ts): their logins and commits wait for it with a temporary failure. */
+  readonly rebuilding = new Set<string>();
   private closed = false;
 
   constructor(readonly opts: StoreOptions) {
@@ -113,7 +115,7 @@ export class StoreImpl implements Store, StoreInterior {
       () => this.currentEpoch,
       (recs) => this.notifyJournal(recs),
       (recs) => this.notifyCommitted(recs),
-      (id) => this.freezer.refusal(id),
+      (id) => this.freezer.refusal(id) ?? this.rebuildRefusal(id),
     );
     this.replication = new ReplicationImpl(this);
     // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
@@ -494,9 +496,19 @@ export class StoreImpl implements Store, StoreInterior {
 
   user(account: Account, opts: { frozenToo?: boolean } = {}): UserStore {
     // A login to an account being moved (or moved away) is a temporary failure: IMAP NO [UNAVAILABLE].
-    const refused = opts.frozenToo ? null : this.freezer.refusal(account.id);
+    const refused = (opts.frozenToo ? null : this.freezer.refusal(account.id)) ?? this.rebuildRefusal(account.id);
     if (refused) throw refused;
     return new UserStoreImpl(this, this.state(account));
+  }
+
+  private rebuildRefusal(accountId: string): RoostError | null {
+    return this.rebuilding.has(accountId) ? new RoostError('TEMP', `the index of ${accountId} is being rebuilt; try again when it is done`) : null;
+  }
+
+  /** Throws the temporary failure while a reindex builds the account's index (./reindex.ts). */
+  refuseWhileRebuilding(accountId: string): void {
+    const refused = this.rebuildRefusal(accountId);
+    if (refused) throw refused;
   }
 
   async reindex(account: Account, opts: { onProgress?: (messages: number) => void } = {}): Promise<{ mailboxes: number; messages: number }> {

@@ -16,6 +16,7 @@ import { ensureMaildirAsync } from './maildir/save.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
 import type { StoreInterior } from './interior.js';
+import { pop3UidlsDrafts } from './side-files.js';
 import type { AppendOptions, Draft, MailboxHandle, OpenOptions, UserStore } from './store.js';
 import type { MailboxInfo, MailboxName, MailboxStatus, QuotaUsage, SavedMessage, SpecialUse } from './types.js';
 
@@ -234,7 +235,16 @@ export class UserStoreImpl implements UserStore {
   }
 
   async recordedUidls(): Promise<RecordedUidls | null> {
-    return readRecordedUidls(this.st.account.maildir);
+    const recorded = await readRecordedUidls(this.st.account.maildir);
+    // On the primary the file is the source and an operator may change or remove it while the
+    // node runs: what POP3 is about to answer goes to the replica now, not at the next first open.
+    if (this.store.isWritable()) {
+      await this.st.mutex.run(async () => {
+        const drafts = pop3UidlsDrafts(this.st);
+        if (drafts.length > 0) await this.commit(() => drafts);
+      });
+    }
+    return recorded;
   }
 
   lockMaildrop(owner: string): () => void {
@@ -252,6 +262,8 @@ export class UserStoreImpl implements UserStore {
 
   /** The mailbox row, after reconciling with the disk if new/ or cur/ changed behind our back. */
   private async fresh(name: string): Promise<MailboxRow> {
+    // A session that logged in before a reindex began must not open the half-built index either.
+    this.store.refuseWhileRebuilding(this.st.id);
     let mb = this.st.requireMailbox(name);
     if (looksChanged(this.st, mb) && this.st.inflight.size === 0) {
       await reconcileMailbox(this.store, this.st, name);

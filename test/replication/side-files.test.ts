@@ -250,3 +250,38 @@ describe('side files on the replica', () => {
     await checkPromoted(pair, before);
   }, 240_000);
 });
+
+describe('recorded UIDLs changed on the primary while it runs', () => {
+  it('an edited roost-pop3-uidls reaches the replica at the next POP3 login, a removed one is removed there; promoted, it answers the same', async () => {
+    pair = await Pair.create({ ack: 'sync', users: USERS });
+    await pair.startBoth();
+    await waitUntil('replica connected', async () => (await replStatus(pair!.b)).replication.connected);
+    await importInto(pair.a, ALICE, await sourceMaildir('c', 3));
+    await waitUntil('replicated after the import', () => caughtUp(pair!), 30_000);
+    const file = (n: PairNode): string => path.join(maildirOf(n, ALICE), 'roost-pop3-uidls');
+    const pop3 = (await ports(pair.a)).pop3!;
+    expect(fs.readFileSync(file(pair.b), 'utf8')).toBe(fs.readFileSync(file(pair.a), 'utf8'));
+
+    // An operator edits the list (RFC 1939 §7: what UIDL answers is what a client keeps).
+    const edited = `V${UV}\n1 edited-1\n2 edited-2\n3 edited-3\n`;
+    fs.writeFileSync(file(pair.a), edited);
+    expect(await pop3Uidl(pop3, ALICE)).toEqual(['1 edited-1', '2 edited-2', '3 edited-3']);
+    await waitUntil('replicated after the edit', () => caughtUp(pair!), 30_000);
+    expect(fs.readFileSync(file(pair.b), 'utf8')).toBe(edited);
+
+    // Removed: the primary answers its own UIDLs (the base names) and the replica must not keep the old list.
+    fs.rmSync(file(pair.a));
+    const own = await pop3Uidl(pop3, ALICE);
+    expect(own).toEqual([1, 2, 3].map((i) => `${i} ${UV + i}.M${i}P1.old`));
+    await waitUntil('replicated after the removal', () => caughtUp(pair!), 30_000);
+    expect(fs.existsSync(file(pair.b))).toBe(false);
+    // A second login with nothing changed journals nothing more.
+    const lsn = (await replStatus(pair.a)).replication.lastLsn;
+    expect(await pop3Uidl(pop3, ALICE)).toEqual(own);
+    expect((await replStatus(pair.a)).replication.lastLsn).toBe(lsn);
+
+    await pair.kill(pair.a, 'SIGKILL');
+    expect((await roostProcess(['promote', '--config', pair.b.proc!.configFile])).code).toBe(0);
+    expect(await pop3Uidl((await ports(pair.b)).pop3!, ALICE)).toEqual(own);
+  }, 180_000);
+});

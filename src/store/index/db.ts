@@ -207,6 +207,7 @@ export class IndexDb {
       ).raw(true),
       allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
       keptRows: p(`SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK}`).raw(true),
+      keptRowsPage: p(`SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK} AND uid > ? ORDER BY uid LIMIT ?`).raw(true),
       getStructure: p('SELECT json FROM structures WHERE mailbox = ? AND uid = ?'),
       setStructure: p('INSERT OR REPLACE INTO structures (mailbox, uid, json) VALUES (?, ?, ?)'),
       setSortKeys: p('INSERT OR REPLACE INTO sort_keys (mailbox, uid, json) VALUES (?, ?, ?)'),
@@ -493,6 +494,10 @@ export class IndexDb {
    */
   *keptRows(mailbox: number): Generator<[number, string, string]> {
     for (const r of this.s.keptRows!.iterate(mailbox) as IterableIterator<[number, string, string]>) yield r;
+  }
+  /** keptRows above `afterUid`, at most `limit`, in UID order: a rebuild in the node reads them page by page between turns of the event loop. */
+  keptRowsPage(mailbox: number, afterUid: number, limit: number): [number, string, string][] {
+    return this.s.keptRowsPage!.all(mailbox, afterUid, limit) as [number, string, string][];
   }
   allRows(mailbox: number): MessageRow[] {
     return this.s.allRows!.all(mailbox) as MessageRow[];

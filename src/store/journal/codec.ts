@@ -184,7 +184,11 @@ const SHAPES: Readonly<Record<RecordKind, Check>> = {
   account: object({ changes: opt(arrayOf(directoryChange)), vacation: opt(object({ sender: str, hash: str, at: time })) }),
   quota: object({ maildir: opt(str) }),
   keywords: object({ ...inMailbox, table: arrayOf(nullable(str)) }),
-  'pop3-uidls': object({ ...mail, uidvalidity: count, reset: bool, last: bool, uidls: arrayOf(tuple(count, str)) }),
+  'pop3-uidls': oneOf((d) =>
+    d.removed !== undefined
+      ? object({ ...mail, removed: test((v) => v === true, 'true') })
+      : object({ ...mail, uidvalidity: count, reset: bool, last: bool, uidls: arrayOf(tuple(count, str)) }),
+  ),
   facts: object({ ...inMailbox, facts: arrayOf(tuple(count, count, count, time)) }),
 };
 

@@ -107,13 +107,15 @@ export interface KeywordsData extends InMailbox {
   readonly table: readonly (string | null)[];
 }
 
-/** One piece of INBOX's recorded POP3 UIDLs (store/side-files.ts): the first resets, the last completes. */
-export interface Pop3UidlsData extends MailData {
-  readonly uidvalidity: number;
-  readonly reset: boolean;
-  readonly last: boolean;
-  readonly uidls: readonly (readonly [number, string])[];
-}
+/**
+ * One piece of INBOX's recorded POP3 UIDLs (store/side-files.ts): the first
+ * resets, the last completes; or the file was removed on the primary.
+ */
+export type Pop3UidlsData = MailData &
+  (
+    | { readonly uidvalidity: number; readonly reset: boolean; readonly last: boolean; readonly uidls: readonly (readonly [number, string])[] }
+    | { readonly removed: true }
+  );
 
 /**
  * Facts read from the files of messages a lazy first open indexed from their

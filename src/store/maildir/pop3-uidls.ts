@@ -90,3 +90,12 @@ export function readRecordedUidlsTextSync(maildir: string): string | null {
 export function writeRecordedUidlsTextSync(maildir: string, text: string): void {
   replaceFileSync(path.join(maildir, POP3_UIDLS_FILE), text);
 }
+
+/** Remove the file (a replica following the primary's removal); none there is fine. */
+export function removeRecordedUidlsSync(maildir: string): void {
+  try {
+    fs.unlinkSync(path.join(maildir, POP3_UIDLS_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}

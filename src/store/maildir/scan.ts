@@ -27,15 +27,21 @@ export function listMessages(dir: string): Map<string, DiskFile> {
     } catch {
       continue;
     }
-    for (const n of names) {
-      if (n.startsWith('.')) continue;
-      const p = parseName(n);
-      // A name in both new/ and cur/ (crash during a move by another program): cur/ wins.
-      if (out.has(p.basename) && sub === 'new') continue;
-      out.set(p.basename, { basename: p.basename, rel: `${sub}/${n}`, letters: sub === 'cur' ? p.letters : '' });
-    }
+    addNames(out, sub, names, 0, names.length);
   }
   return out;
+}
+
+/** names[from, to) of new/ or cur/ into `out` by listMessages' rules (new/ first; a sliced import lists in parts). */
+export function addNames(out: Map<string, DiskFile>, sub: 'new' | 'cur', names: readonly string[], from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const n = names[i]!;
+    if (n.startsWith('.')) continue;
+    const p = parseName(n);
+    // A name in both new/ and cur/ (crash during a move by another program): cur/ wins.
+    if (out.has(p.basename) && sub === 'new') continue;
+    out.set(p.basename, { basename: p.basename, rel: `${sub}/${n}`, letters: sub === 'cur' ? p.letters : '' });
+  }
 }
 
 export interface FoundMessage {
