@@ -72,8 +72,11 @@ class ReadAhead {
     const rec = this.records[i]!;
     if (rec.size > LIMITS.imap.fetchWholeReadMaxBytes) return;
     this.held += rec.size;
+    // The whole file, not a range: a small one is then read on the main thread at the name the
+    // index knows (store/maildir/quick-read.ts), one open/read/close with no thread-pool round trip
+    // each. A file of another length than the index says takes the general path.
     // Never rejects: an unread promise must not become an unhandled rejection when the command ends early.
-    const data = this.handle.readMessage(rec.uid, { start: 0, end: rec.size }).then(
+    const data = this.handle.readMessage(rec.uid).then(
       (b) => (b.length === rec.size ? b : null),
       () => null,
     );
