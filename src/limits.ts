@@ -341,6 +341,11 @@ export const LIMITS = {
     /** Mailboxes waiting for background indexing; past this the oldest waits for its next search instead. */
     ftsMaxQueued: 10_000,
     /**
+     * UIDs of new mail one waiting mailbox remembers, so its catch-up indexes
+     * just those; past this it compares the whole mailbox with the index instead.
+     */
+    ftsMaxNotedUids: 10_000,
+    /**
      * Longest a SEARCH waits for a background indexing job (which it speeds up
      * by lifting the job's pauses) before it scans the files instead (ms).
      */

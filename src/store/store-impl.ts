@@ -641,11 +641,15 @@ export class StoreImpl implements Store, StoreCore {
     await Promise.all([...this.states.values()].map((s) => s.fsIdle()));
   }
 
-  noteText(st: AccountState, mailboxId: number): void {
-    this.textIndexer?.note(st.key(mailboxId), () => {
-      if (this.closed) return null;
-      return new UserStoreImpl(this, st).catchUpText(mailboxId);
-    });
+  noteText(st: AccountState, mailboxId: number, appended: readonly number[] | null = null): void {
+    this.textIndexer?.note(
+      st.key(mailboxId),
+      (uids) => {
+        if (this.closed) return null;
+        return new UserStoreImpl(this, st).catchUpText(mailboxId, uids);
+      },
+      appended,
+    );
   }
 
   async close(): Promise<void> {
