@@ -1,0 +1,64 @@
+/**
+ * Account-index WAL checkpoints run in a worker thread after
+ * LIMITS.store.indexCheckpointCommits commits, not inside a commit on the
+ * event loop (store/index/checkpoint.ts). Judged by the database file
+ * itself: a copy of it without its WAL holds a value once, and only once,
+ * a checkpoint has moved it there.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/limits.js';
+import { IndexDb } from '../../src/store/index/db.js';
+import { walCheckpoints } from '../../src/store/index/checkpoint.js';
+import { tempDir } from './helpers.js';
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+});
+
+/** The value of `key` in the database file alone (its WAL left behind), or null. */
+function inMainFile(file: string, key: string): string | null {
+  const copy = `${file}.copy`;
+  fs.copyFileSync(file, copy);
+  const db = new Database(copy, { readonly: true });
+  try {
+    const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  } catch (err) {
+    // Not even the schema has been checkpointed yet.
+    if (/no such table/.test((err as Error).message)) return null;
+    throw err;
+  } finally {
+    db.close();
+    fs.rmSync(copy, { force: true });
+  }
+}
+
+describe('index checkpoints in a worker thread', () => {
+  it(`checkpoints after ${LIMITS.store.indexCheckpointCommits} commits, not after one fewer`, { timeout: 60_000 }, async () => {
+    const root = tempDir();
+    roots.push(root);
+    const file = path.join(root, 'index.sqlite');
+    const db = new IndexDb(file);
+    // SQLite's own checkpoint (in the committing call) is off.
+    expect(db.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    const N = LIMITS.store.indexCheckpointCommits;
+    const before = { ...walCheckpoints.stats };
+    for (let i = 1; i < N; i++) db.tx(() => db.setMeta('counter', String(i)));
+    await walCheckpoints.idle();
+    expect(walCheckpoints.stats.requested).toBe(before.requested);
+    expect(inMainFile(file, 'counter')).toBeNull();
+    db.tx(() => db.setMeta('counter', String(N)));
+    expect(walCheckpoints.stats.requested).toBe(before.requested + 1);
+    await walCheckpoints.idle();
+    expect(walCheckpoints.stats.done).toBe(before.done + 1);
+    expect(inMainFile(file, 'counter')).toBe(String(N));
+    // The connection still reads and writes as before.
+    db.tx(() => db.setMeta('counter', 'after'));
+    expect(db.meta('counter')).toBe('after');
+    db.close();
+  });
+});
