@@ -193,6 +193,7 @@ export const LIMITS = {
      * messages (and at most fetchReadAheadBytes of whole small files) before
      * it applies the flag change for them, so the file renames of that change
      * never pull a file from under its own reads; one store call per window.
+     * The next window is read and flagged while one is written (two held).
      */
     fetchSeenWindow: 64,
     /**
