@@ -356,11 +356,11 @@ export const LIMITS = {
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
     /**
-     * An account index's WAL is checkpointed in a worker thread after this
-     * many commits (store/index/checkpoint.ts), instead of by SQLite on the
-     * event loop at 1,000 pages (an APPEND commits about ten).
+     * An account index's or the journal's WAL is checkpointed in a worker
+     * thread after this many commits (store/index/checkpoint.ts), instead of
+     * by SQLite on the event loop at 1,000 pages (an APPEND commits about ten).
      */
-    indexCheckpointCommits: 64,
+    walCheckpointCommits: 64,
     /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */
     journalCheckEveryRecords: 256,
     journalCheckMs: 10_000,

@@ -1,5 +1,6 @@
 /**
- * WAL checkpoints of the account indexes off the event loop (issue 16 §6).
+ * WAL checkpoints of the account indexes and the journal off the event loop
+ * (issue 16 §6).
  *
  * SQLite checkpoints a WAL database by itself once a commit leaves 1,000
  * pages in the WAL, in the committing call: with synchronous=NORMAL that is
@@ -8,8 +9,10 @@
  * every session waited 10–30 ms behind it about every hundred APPENDs (an
  * APPEND's index commit writes some ten pages), which was APPEND's p99.
  *
- * So an index connection turns the automatic checkpoint off and counts its
- * commits; every LIMITS.store.indexCheckpointCommits commits a worker
+ * The journal (a few pages per commit) did the same every ~200 APPENDs.
+ *
+ * So such a connection turns the automatic checkpoint off and counts its
+ * commits; every LIMITS.store.walCheckpointCommits commits a worker
  * thread opens its own connection to the file and runs a PASSIVE checkpoint
  * (sqlite.org/wal.html#ckpt: any connection may checkpoint; PASSIVE never
  * blocks or waits for the writer). The checkpoint is SQLite's own, with its
@@ -73,7 +76,7 @@ class Checkpointer {
   committed(db: CheckpointedDb): void {
     const n = this.tracked.get(db);
     if (n === undefined) return;
-    if (n + 1 < LIMITS.store.indexCheckpointCommits || this.inFlight.has(db.file)) {
+    if (n + 1 < LIMITS.store.walCheckpointCommits || this.inFlight.has(db.file)) {
       this.tracked.set(db, n + 1);
       return;
     }
@@ -132,5 +135,5 @@ class Checkpointer {
   }
 }
 
-/** One worker for every index of the process. */
+/** One worker for every index and the journal of the process. */
 export const walCheckpoints = new Checkpointer();

@@ -41,6 +41,7 @@ import path from 'node:path';
 import type { Account } from '../../accounts/directory.js';
 import type { JournalRecord } from '../types.js';
 import { JOURNAL_SCHEMA, JOURNAL_VERSION } from './schema.js';
+import { walCheckpoints, type CheckpointedDb } from './checkpoint.js';
 
 export type RecordKind = JournalRecord['kind'];
 
@@ -70,6 +71,7 @@ export class Journal {
   /** The fdatasync in flight, and whether commits arrived after it started (they need another). */
   private syncing: Promise<void> | null = null;
   private next: Promise<void> | null = null;
+  private readonly checkpointed: CheckpointedDb;
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'journal.sqlite');
@@ -78,6 +80,14 @@ export class Journal {
     // See the top of this file: durable() / syncNow() supply FULL's WAL sync.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
+    // Checkpoints (SQLite's, with its syncs) run in a worker thread, not in a commit on the event loop (./checkpoint.ts).
+    this.checkpointed = {
+      file: this.file,
+      autoCheckpoint: (on) => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
+      },
+    };
+    walCheckpoints.track(this.checkpointed);
     if ((this.db.pragma('user_version', { simple: true }) as number) === 0) {
       this.db.exec(JOURNAL_SCHEMA);
       this.db.pragma(`user_version = ${JOURNAL_VERSION}`);
@@ -203,6 +213,7 @@ export class Journal {
         out.push({ lsn: BigInt(info.lastInsertRowid), epoch, time, accountId: d.accountId, kind: d.kind, data: d.data });
       }
     }).immediate();
+    walCheckpoints.committed(this.checkpointed);
     const lastRec = out[out.length - 1];
     if (lastRec && lastRec.lsn > this.last) this.last = lastRec.lsn;
     return out;
@@ -240,6 +251,7 @@ export class Journal {
       const lastRec = recs[recs.length - 1];
       if (lastRec) this.setMetaStmt.run(metaKey, lastRec.lsn.toString());
     }).immediate();
+    walCheckpoints.committed(this.checkpointed);
     for (const rec of recs) if (rec.lsn > this.last) this.last = rec.lsn;
     return out;
   }
@@ -407,6 +419,7 @@ export class Journal {
   }
 
   close(): void {
+    walCheckpoints.untrack(this.checkpointed);
     if (this.walFd !== null) {
       fs.closeSync(this.walFd);
       this.walFd = null;
