@@ -358,9 +358,10 @@ export const LIMITS = {
     /**
      * An account index's or the journal's WAL is checkpointed in a worker
      * thread after this many commits (store/index/checkpoint.ts), instead of
-     * by SQLite on the event loop at 1,000 pages (an APPEND commits about ten).
+     * by SQLite on the event loop at 1,000 pages (an APPEND commits about ten
+     * to its index and five to the journal: about as often as before).
      */
-    walCheckpointCommits: 64,
+    walCheckpointCommits: 128,
     /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */
     journalCheckEveryRecords: 256,
     journalCheckMs: 10_000,
