@@ -208,6 +208,7 @@ export const LIMITS = {
      * messages (and at most fetchReadAheadBytes of whole small files) before
      * it applies the flag change for them, so the file renames of that change
      * never pull a file from under its own reads; one store call per window.
+     * The next window is read and flagged while one is written (two held).
      */
     fetchSeenWindow: 64,
     /**
@@ -459,6 +460,11 @@ export const LIMITS = {
     /** Mailboxes waiting for background indexing; past this the oldest waits for its next search instead. */
     ftsMaxQueued: 10_000,
     /**
+     * UIDs of new mail one waiting mailbox remembers, so its catch-up indexes
+     * just those; past this it compares the whole mailbox with the index instead.
+     */
+    ftsMaxNotedUids: 10_000,
+    /**
      * Longest a SEARCH waits for a background indexing job (which it speeds up
      * by lifting the job's pauses) before it scans the files instead (ms).
      */
@@ -467,6 +473,13 @@ export const LIMITS = {
     ftsSearchWaitMessages: 5000,
     /** Longest we wait to batch fsyncs of concurrent deliveries (group commit). */
     groupCommitMaxWaitMs: 2,
+    /**
+     * An account index's or the journal's WAL is checkpointed in a worker
+     * thread after this many commits (store/index/checkpoint.ts), instead of
+     * by SQLite on the event loop at 1,000 pages (an APPEND commits about ten
+     * to its index and five to the journal: about as often as before).
+     */
+    walCheckpointCommits: 128,
     /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */
     journalCheckEveryRecords: 256,
     journalCheckMs: 10_000,

@@ -49,7 +49,8 @@ export interface StoreCore {
   /** A mailbox cache was built or used (keeps the total of cached messages bounded). */
   usedCache(st: AccountState, mailboxId: number, count: number): void;
   /** A mailbox received messages or was opened: its full-text index wants catching up (./text-indexer.ts). */
-  noteText(st: AccountState, mailboxId: number): void;
+  /** A mailbox to index for SEARCH BODY: the messages `appended`, or (null) whatever its index lacks. */
+  noteText(st: AccountState, mailboxId: number, appended?: readonly number[] | null): void;
 }
 
 export class Mutex {
@@ -695,7 +696,7 @@ export class AccountState {
     if (ev.type === 'append') this.recent.arrived(mailboxId, ev.messages);
     else if (ev.type === 'gone') this.recent.forget(mailboxId);
     this.core.hub.emit(this.key(mailboxId), ev);
-    if (ev.type === 'append') this.core.noteText(this, mailboxId);
+    if (ev.type === 'append') this.core.noteText(this, mailboxId, ev.messages.map((m) => m.uid));
   }
 
   // ---------------------------------------------------------------- background file work

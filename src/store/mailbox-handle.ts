@@ -406,9 +406,16 @@ export class MailboxHandleImpl implements MailboxHandle {
     return out;
   }
 
-  /** Index this mailbox's missing text in the background, paced (./text-indexer.ts). */
-  catchUpText(): Promise<void> {
-    return fullTextFor(this.store).get(this.st.id).catchUp(this.uidvalidity, this.cache().all().map((e) => e.uid), this);
+  /**
+   * Index this mailbox's missing text in the background, paced
+   * (./text-indexer.ts): of the messages `uids` that are still here, or
+   * (null) of every message the index lacks.
+   */
+  catchUpText(uids: readonly number[] | null = null): Promise<void> {
+    const idx = fullTextFor(this.store).get(this.st.id);
+    if (uids === null) return idx.catchUp(this.uidvalidity, this.cache().all().map((e) => e.uid), this);
+    const c = this.cache();
+    return idx.catchUpNew(this.uidvalidity, [...new Set(uids)].filter((u) => c.get(u) !== undefined).sort((a, b) => a - b), this);
   }
 
   async textCandidates(field: 'BODY' | 'TEXT', needle: string): Promise<ReadonlySet<number> | null> {

@@ -19,6 +19,7 @@
  * commit did not; reconcile then indexes that file, see ./commit.ts.)
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LIMITS } from '../limits.js';
@@ -27,6 +28,7 @@ import { PACK_MIN, dirMtimes, isOwnName } from './account.js';
 import type { MailboxRow, SearchFieldsRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK, keptSearchFields } from './index/db.js';
 import { searchHeader } from './mime/search-header.js';
+import { parseChunks } from './mime/stream.js';
 import type { MimeTree } from './mime/types.js';
 import type { RecordDraft } from './journal/log.js';
 import { flagsFromLetters, flagsKey, normalizeFlags, parseName, targetName } from './maildir/filename.js';
@@ -43,6 +45,8 @@ import { keywordsDraft, pop3UidlsDrafts, restoreSideFiles, sideFileDrafts } from
 /** See LIMITS.store.importBatch and parseAtReconcile. */
 const IMPORT_BATCH = LIMITS.store.importBatch;
 const PARSE_AT_RECONCILE = LIMITS.store.parseAtReconcile;
+/** Found files parsed at once by reconcile (each holds a descriptor and a read buffer). */
+const PARSE_PARALLEL = 16;
 
 /** First open of an account in this process (synchronous: runs inside AccountState.db()). */
 export function recoverAccount(core: StoreCore, st: AccountState): void {
@@ -446,6 +450,10 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
     const structures = new Map<string, string>();
     const sortKeys = new Map<string, string>();
     const searchFields = new Map<string, SearchFieldsRow>();
+    // A handful are parsed now, before the commit and off the event loop (build() below runs
+    // synchronously inside the group commit, where every other change of the process waits);
+    // the rest on first access.
+    const parsed = await parseFound(dir, found.slice(0, PARSE_AT_RECONCILE));
     await core.committer.submit({
     accounts: [st.id],
       build: () => {
@@ -474,15 +482,11 @@ export async function reconcileMailbox(core: StoreCore, st: AccountState, name: 
           const modseq = db.allocModseq(mb.id);
           found.forEach((m, i) => {
             drafts.push(deliverDraft(st, name, mb.uidvalidity, first + i, modseq, m, m.flags, true));
-            // A handful are parsed now (from the file, in chunks); the rest on first access.
-            if (i < PARSE_AT_RECONCILE) {
-              const tree = m.structure;
-              if (tree) {
-                structures.set(`${name}\u0000${first + i}`, JSON.stringify(tree));
-                sortKeys.set(`${name}\u0000${first + i}`, JSON.stringify(tree.sort));
-                const fields = headerFields(path.join(dir, m.rel), tree);
-                if (fields) searchFields.set(`${name}\u0000${first + i}`, fields);
-              }
+            const p = parsed[i];
+            if (p) {
+              structures.set(`${name}\u0000${first + i}`, JSON.stringify(p.tree));
+              sortKeys.set(`${name}\u0000${first + i}`, JSON.stringify(p.tree.sort));
+              if (p.fields) searchFields.set(`${name}\u0000${first + i}`, p.fields);
             }
           });
         }
@@ -509,28 +513,33 @@ export function removeIndexFiles(file: string): void {
 }
 
 /**
- * The search fields of a file parsed at reconcile (a message another program
- * dropped in), from its header block, so SUBJECT/FROM/HEADER searches never
- * read it; null past LIMITS.store.searchHeadBytes (the first SEARCH stores
- * those) or when the file is gone.
+ * The structure of each file found at reconcile (a message another program
+ * dropped in), parsed from the file in chunks through the thread pool, and
+ * its search fields from its header block, so SUBJECT/FROM/HEADER searches
+ * never read it (none past LIMITS.store.searchHeadBytes: the first SEARCH
+ * stores those); null for a file gone or unreadable meanwhile.
  */
-function headerFields(file: string, tree: MimeTree): SearchFieldsRow | null {
-  const n = tree.bodyStart - tree.headerStart;
-  if (n > LIMITS.store.searchHeadBytes) return null;
+async function parseFound(dir: string, found: readonly FoundMessage[]): Promise<({ tree: MimeTree; fields: SearchFieldsRow | null } | null)[]> {
+  const out: ({ tree: MimeTree; fields: SearchFieldsRow | null } | null)[] = [];
+  // A few files at a time: parseAtReconcile of them at once would be as many open descriptors.
+  for (let k = 0; k < found.length; k += PARSE_PARALLEL) out.push(...(await Promise.all(found.slice(k, k + PARSE_PARALLEL).map((m) => parseOne(dir, m)))));
+  return out;
+}
+
+async function parseOne(dir: string, m: FoundMessage): Promise<{ tree: MimeTree; fields: SearchFieldsRow | null } | null> {
+  const file = path.join(dir, m.rel);
   try {
-    const buf = Buffer.allocUnsafe(n);
-    const fd = fs.openSync(file, 'r');
-    let got = 0;
+    const tree = await parseChunks(fs.createReadStream(file, { highWaterMark: LIMITS.store.readChunkBytes }));
+    const n = tree.bodyStart - tree.headerStart;
+    if (n > LIMITS.store.searchHeadBytes) return { tree, fields: null };
+    const fh = await fsp.open(file, 'r');
     try {
-      while (got < n) {
-        const r = fs.readSync(fd, buf, got, n - got, tree.headerStart + got);
-        if (r === 0) break;
-        got += r;
-      }
+      const buf = Buffer.allocUnsafe(n);
+      const { bytesRead } = await fh.read(buf, 0, n, tree.headerStart);
+      return { tree, fields: keptSearchFields(searchHeader(buf, 0, bytesRead)) };
     } finally {
-      fs.closeSync(fd);
+      await fh.close();
     }
-    return keptSearchFields(searchHeader(buf, 0, got));
   } catch {
     return null;
   }

@@ -655,11 +655,15 @@ export class StoreImpl implements Store, StoreInterior {
     await Promise.all([...this.states.values()].map((s) => s.facts.idle()));
   }
 
-  noteText(st: AccountState, mailboxId: number): void {
-    this.textIndexer?.note(st.key(mailboxId), () => {
-      if (this.closed) return null;
-      return new UserStoreImpl(this, st).catchUpText(mailboxId);
-    });
+  noteText(st: AccountState, mailboxId: number, appended: readonly number[] | null = null): void {
+    this.textIndexer?.note(
+      st.key(mailboxId),
+      (uids) => {
+        if (this.closed) return null;
+        return new UserStoreImpl(this, st).catchUpText(mailboxId, uids);
+      },
+      appended,
+    );
   }
 
   async close(): Promise<void> {

@@ -9,17 +9,29 @@
  * deliveries is therefore not slowed by indexing behind each message, and
  * a SEARCH BODY that comes later finds the index complete.
  *
+ * A mailbox noted only for new mail remembers the new UIDs, and its
+ * catch-up indexes just those: a burst into a mailbox of 100,000 messages
+ * costs the burst, not a comparison of every UID with the index. One
+ * opened (whose index may lack anything) or with more than
+ * LIMITS.store.ftsMaxNotedUids new messages is compared whole.
+ *
  * Bounded: at most LIMITS.store.ftsMaxQueued mailboxes wait; past that the
  * oldest is forgotten and is reconciled by its next search instead, as
  * before this existed.
  */
 import { LIMITS } from '../limits.js';
 
-/** What a noted mailbox is caught up with: a way to run its catch-up, or null when it is gone. */
-export type CatchUp = () => Promise<void> | null;
+/**
+ * What a noted mailbox is caught up with: a way to run its catch-up (of the
+ * UIDs given, or of everything the index lacks when null), or null when it
+ * is gone.
+ */
+export type CatchUp = (uids: readonly number[] | null) => Promise<void> | null;
 
 interface Waiting {
   run: CatchUp;
+  /** New mail's UIDs since it was noted; null: compare the whole mailbox. */
+  uids: number[] | null;
   first: number;
   last: number;
 }
@@ -34,18 +46,24 @@ export class TextIndexer {
 
   constructor(private readonly warn: (msg: string, err: unknown) => void) {}
 
-  /** `key` (one mailbox) changed or was opened; `run` catches it up when it is due. */
-  note(key: string, run: CatchUp): void {
+  /**
+   * `key` (one mailbox) received the messages `appended`, or was opened
+   * (null); `run` catches it up when it is due.
+   */
+  note(key: string, run: CatchUp, appended: readonly number[] | null = null): void {
     if (this.closed) return;
     const now = Date.now();
     const w = this.waiting.get(key);
     if (w) {
       w.last = now;
       w.run = run;
+      w.uids = w.uids === null || appended === null ? null : w.uids.concat(appended);
     } else {
       if (this.waiting.size >= LIMITS.store.ftsMaxQueued) this.waiting.delete(this.waiting.keys().next().value as string);
-      this.waiting.set(key, { run, first: now, last: now });
+      this.waiting.set(key, { run, uids: appended === null ? null : [...appended], first: now, last: now });
     }
+    const noted = this.waiting.get(key)!;
+    if (noted.uids !== null && noted.uids.length > LIMITS.store.ftsMaxNotedUids) noted.uids = null;
     this.arm();
   }
 
@@ -78,7 +96,7 @@ export class TextIndexer {
       for (let next = this.due(Date.now()); next && !this.closed; next = this.due(Date.now())) {
         const [key, w] = next;
         this.waiting.delete(key);
-        const job = w.run();
+        const job = w.run(w.uids);
         if (!job) continue;
         this.current = job.catch((err: unknown) => {
           // A mailbox deleted or an account moved while waiting is not worth a warning.

@@ -193,12 +193,16 @@ export class UserStoreImpl implements UserStore {
     return h;
   }
 
-  /** Catch a mailbox's full-text index up in the background (the store's TextIndexer); null when it is gone. */
-  catchUpText(mailboxId: number): Promise<void> | null {
+  /**
+   * Catch a mailbox's full-text index up in the background (the store's
+   * TextIndexer): the messages `uids`, or (null) whatever it lacks; null
+   * when the mailbox is gone.
+   */
+  catchUpText(mailboxId: number, uids: readonly number[] | null = null): Promise<void> | null {
     const mb = this.st.db().mailboxById(mailboxId);
     if (!mb) return null;
     const h = new MailboxHandleImpl(this.store, this.st, mb, true, null);
-    return h.catchUpText().finally(() => h.close());
+    return h.catchUpText(uids).finally(() => h.close());
   }
 
   async append(name: MailboxName, draft: Draft, opts?: AppendOptions): Promise<SavedMessage> {

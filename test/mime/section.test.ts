@@ -112,6 +112,17 @@ describe('sections', () => {
     expect(part.equals(raw.subarray(10, 40))).toBe(true);
     expect(toCrlf(Buffer.from('a\nb\r\nc\n')).toString()).toBe('a\r\nb\r\nc\r\n');
   });
+
+  it('gives the same CRLF form whatever count of bare LFs the index hints', () => {
+    // Bare LF first, last, doubled, beside CRLF and a lone CR: the hint is right, too low, too high or absent.
+    const inputs = ['a\nb\r\nc\n', '\n\nx\r\n\ry\n', 'no line end', '\r\n\r\n', '\n', `${'long line '.repeat(20)}\n`.repeat(50)];
+    for (const s of inputs) {
+      const b = Buffer.from(s, 'latin1');
+      const want = Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'latin1');
+      const bare = want.length - b.length;
+      for (const hint of [undefined, bare, bare - 1, bare + 1, 0, 10_000]) expect(toCrlf(b, hint).equals(want), `${JSON.stringify(s.slice(0, 20))} hint ${hint}`).toBe(true);
+    }
+  });
 });
 
 describe('BINARY', () => {

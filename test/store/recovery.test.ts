@@ -63,6 +63,29 @@ describe('crash recovery', () => {
     await store.close();
   });
 
+  it('a file another program drops into a mailbox already open gets its structure and search fields when reconcile indexes it', async () => {
+    const a = account(root, 'hugo');
+    const store = await open(root);
+    await deliver(store, [a], message('first'));
+    (await store.user(a).openMailbox('INBOX')).close();
+    fs.writeFileSync(
+      path.join(a.maildir, 'new', '1700000100.M1P99.other'),
+      'From: Dora <dora@example.org>\nSubject: =?UTF-8?B?R3LDvMOfZQ==?=\nMessage-ID: <drop@x>\n\nbody\n',
+    );
+    const box = await store.user(a).openMailbox('INBOX');
+    expect(box.snapshot().messages.map((m) => m.basename)).toContain('1700000100.M1P99.other');
+    const uid = box.snapshot().messages.find((m) => m.basename === '1700000100.M1P99.other')!.uid;
+    const idx = new Database(path.join(root, 'data', 'index', safeFileName(a.id) + '.sqlite'), { readonly: true });
+    const structure = idx.prepare('SELECT json FROM structures WHERE uid = ?').pluck().get(uid) as string | undefined;
+    const fields = idx.prepare('SELECT fields FROM search_fields WHERE uid = ?').pluck().get(uid) as string | undefined;
+    idx.close();
+    expect(JSON.parse(structure!)).toMatchObject({ type: 'text', subtype: 'plain' });
+    expect(fields).toContain('subject: grüße');
+    expect(fields).toContain('<drop@x>');
+    box.close();
+    await store.close();
+  });
+
   it('resumes flag renames and unlinks that a crash interrupted', async () => {
     const a = account(root, 'hank');
     let store = await open(root);

@@ -95,3 +95,54 @@ describe('background full-text indexing', () => {
     await ix.idle();
   });
 });
+
+describe('background full-text indexing of new mail only', () => {
+  it('a delivery indexes the delivered message, not the rest of the mailbox; opening it indexes the rest', { timeout: 120_000 }, async () => {
+    const root = tempDir();
+    roots.push(root);
+    const carol = account(root, 'carol');
+    // Delivered with no background indexing: the index knows none of these 30.
+    let store = (await openStore({ dataDir: path.join(root, 'data'), mailDir: path.join(root, 'mail'), hostname: 'test.host' })) as StoreImpl;
+    for (let i = 0; i < 30; i++) await deliver(store, [carol], message(`old${i}`, `heron ${i}\n`));
+    await store.close();
+    store = await openIndexing(root);
+    await deliver(store, [carol], message('new', 'a new heron\n'));
+    await waitFor(() => indexedDocs(root, carol.id) > 0, 100_000);
+    // Comparing the whole mailbox with the index would have indexed all 31 in one batch.
+    expect(indexedDocs(root, carol.id)).toBe(1);
+    const box = await store.user(carol).openMailbox('INBOX', { readOnly: true });
+    await waitFor(() => indexedDocs(root, carol.id) === 31, 100_000);
+    box.close();
+    await store.close();
+  });
+
+  it(`remembers at most ${LIMITS.store.ftsMaxNotedUids} new UIDs per mailbox: one more compares the whole mailbox`, { timeout: 60_000 }, async () => {
+    const got = new Map<string, readonly number[] | null>();
+    const ix = new TextIndexer(() => undefined);
+    const N = LIMITS.store.ftsMaxNotedUids;
+    let all!: () => void;
+    const finished = new Promise<void>((r) => (all = r));
+    const run = (key: string) => (uids: readonly number[] | null) => {
+      got.set(key, uids);
+      if (got.size === 4) all();
+      return Promise.resolve();
+    };
+    const uids = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+    ix.note('at-limit', run('at-limit'), uids(1, N - 1));
+    ix.note('at-limit', run('at-limit'), [N]);
+    ix.note('past-limit', run('past-limit'), uids(1, N));
+    ix.note('past-limit', run('past-limit'), [N + 1]);
+    // Opened (null) after new mail: the whole mailbox, whatever came before or after.
+    ix.note('opened', run('opened'), [1, 2]);
+    ix.note('opened', run('opened'), null);
+    ix.note('opened', run('opened'), [3]);
+    ix.note('new-only', run('new-only'), [7, 9]);
+    await finished;
+    expect(got.get('at-limit')).toEqual(uids(1, N));
+    expect(got.get('past-limit')).toBeNull();
+    expect(got.get('opened')).toBeNull();
+    expect(got.get('new-only')).toEqual([7, 9]);
+    ix.stop();
+    await ix.idle();
+  });
+});

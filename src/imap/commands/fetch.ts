@@ -75,8 +75,11 @@ class ReadAhead {
     const rec = this.records[i]!;
     if (rec.size > LIMITS.imap.fetchWholeReadMaxBytes) return;
     this.held += rec.size;
+    // The whole file, not a range: a small one is then read on the main thread at the name the
+    // index knows (store/maildir/quick-read.ts), one open/read/close with no thread-pool round trip
+    // each. A file of another length than the index says takes the general path.
     // Never rejects: an unread promise must not become an unhandled rejection when the command ends early.
-    const data = this.handle.readMessage(rec.uid, { start: 0, end: rec.size }).then(
+    const data = this.handle.readMessage(rec.uid).then(
       (b) => (b.length === rec.size ? b : null),
       () => null,
     );
@@ -94,6 +97,16 @@ interface Slot {
   readonly record: MessageRecord;
   readonly seq: number;
   readonly ready: Ready;
+}
+
+/** A window's messages made ready, and the \Seen change made for them. */
+interface Window {
+  readonly slots: readonly Slot[];
+  readonly changed: SeenChange;
+}
+
+async function closeFiles(slots: readonly Slot[]): Promise<void> {
+  for (const { ready } of slots) if (ready.kind === 'file') await ready.file?.close();
 }
 
 export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Promise<CommandResult> {
@@ -177,8 +190,10 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
     }
   };
 
-  for (let w = 0; w < found.length; ) {
-    // Gather a window: every message read or opened before its flags change.
+  let w = 0;
+  /** Read or open the next window's messages, then flag them: every file is read or opened before its flags change. */
+  const gather = async (): Promise<Window | null> => {
+    if (w >= found.length) return null;
     const slots: Slot[] = [];
     let rawBytes = 0;
     try {
@@ -191,34 +206,59 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
         if (ready.kind === 'whole') rawBytes += ready.raw.length;
         slots.push({ record, seq, ready });
       }
-      const changed = flagging ? await markSeen(view.handle, slots) : NO_CHANGE;
-      // RFC 7162 §3.1: under CONDSTORE an answer reporting the new \Seen also carries UID and MODSEQ.
-      const changedPlan = changed.modseq.size > 0 && condstore ? reportingChange(plan) : plan;
-      for (const { record, seq, ready } of slots) {
-        const flags = view.reportFlags(record.uid, changed.flags.get(record.uid) ?? record.flags);
-        if (showsFlags) announceKeywords(s.out, view, flags);
-        const modseq = changed.modseq.get(record.uid);
-        const p = modseq !== undefined ? changedPlan : plan;
-        if (ready.kind === 'texts') {
-          s.out.push(renderMetaLine(p, { seq, record, flags, tree: null, texts: ready.texts, modseq }));
-        } else if (ready.kind === 'whole') {
-          renderWholeMessage(s.out, p, { seq, record, flags, tree: null, modseq }, ready.raw);
-        } else {
-          try {
-            await renderFetch(s.out, p, { seq, record, flags, tree: ready.tree, texts: ready.texts, modseq }, ready.file);
-          } catch (err) {
-            // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.
-            if (err instanceof ResponseAbortedError) s.log.error({ uid: record.uid, mailbox: view.handle.name, reason: err.reason }, 'FETCH response aborted, closing the connection');
-            throw err;
-          }
-        }
-        if (s.out.full) await s.out.flush();
-      }
-    } finally {
-      for (const { ready } of slots) if (ready.kind === 'file') await ready.file?.close();
+      return { slots, changed: flagging ? await markSeen(view.handle, slots) : NO_CHANGE };
+    } catch (err) {
+      await closeFiles(slots);
+      throw err;
     }
+  };
+
+  let next = gather();
+  try {
+    for (let win = await next; win; win = await next) {
+      // Under implicit \Seen the next window is read and its flag change committed (a journal
+      // fsync) while this one is written, so the command does not wait for each commit in turn.
+      // Its answers still go out after this window's, in order. At most two windows are held.
+      next = flagging ? gather() : Promise.resolve(null);
+      next.catch(() => undefined);
+      try {
+        await writeWindow(win);
+      } finally {
+        await closeFiles(win.slots);
+      }
+      if (!flagging) next = gather();
+    }
+  } finally {
+    // Cut short (the client went away): the window read ahead is closed too.
+    const left = await next.catch(() => null);
+    if (left) await closeFiles(left.slots);
   }
   return done(vanished);
+
+  async function writeWindow({ slots, changed }: Window): Promise<void> {
+    // RFC 7162 §3.1: under CONDSTORE an answer reporting the new \Seen also carries UID and MODSEQ.
+    const changedPlan = changed.modseq.size > 0 && condstore ? reportingChange(plan) : plan;
+    for (const { record, seq, ready } of slots) {
+      const flags = view.reportFlags(record.uid, changed.flags.get(record.uid) ?? record.flags);
+      if (showsFlags) announceKeywords(s.out, view, flags);
+      const modseq = changed.modseq.get(record.uid);
+      const p = modseq !== undefined ? changedPlan : plan;
+      if (ready.kind === 'texts') {
+        s.out.push(renderMetaLine(p, { seq, record, flags, tree: null, texts: ready.texts, modseq }));
+      } else if (ready.kind === 'whole') {
+        renderWholeMessage(s.out, p, { seq, record, flags, tree: null, modseq }, ready.raw);
+      } else {
+        try {
+          await renderFetch(s.out, p, { seq, record, flags, tree: ready.tree, texts: ready.texts, modseq }, ready.file);
+        } catch (err) {
+          // Cut off mid-literal: the session ends (output.ts); the cause is worth an operator's look.
+          if (err instanceof ResponseAbortedError) s.log.error({ uid: record.uid, mailbox: view.handle.name, reason: err.reason }, 'FETCH response aborted, closing the connection');
+          throw err;
+        }
+      }
+      if (s.out.full) await s.out.flush();
+    }
+  }
 }
 
 /** The flag change of one window: new flags and modseqs by UID. */

@@ -299,10 +299,11 @@ export function isWholeMessageItem(it: FetchItem): boolean {
  * (isWholeMessageItem) and the file was read into `raw` in one piece:
  * queued synchronously, one string plus the literal per message, so 1,000
  * small bodies cost no stream and no stored structure each. Bare LFs become
- * CRLF (toCrlf returns `raw` itself when there are none), as openBody does.
+ * CRLF (toCrlf returns `raw` itself when there are none), as openBody does;
+ * the index's count of them (vsize − size) spares the counting pass.
  */
 export function renderWholeMessage(out: Output, plan: FetchPlan, m: FetchTarget, raw: Buffer): void {
-  const content = withoutNuls(toCrlf(raw));
+  const content = withoutNuls(toCrlf(raw, m.record.vsize - m.record.size));
   const whole = (it: FetchItem): FileValue => {
     const partial = it.item === 'BODY[]' ? it.partial : null;
     const data = applyPartial(content, partial ?? undefined);

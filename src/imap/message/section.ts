@@ -106,21 +106,39 @@ export function sectionRange(tree: MimeTree, spec: SectionSpec): ByteRange | nul
   }
 }
 
-/** Convert bare LF to CRLF (RFC 5322 §2.3: CR and LF only together). */
-export function toCrlf(b: Buffer): Buffer {
+/**
+ * Convert bare LF to CRLF (RFC 5322 §2.3: CR and LF only together).
+ * `bareHint`, the count the index holds (vsize − size), saves the counting
+ * pass over a message stored with LF line ends; the result is the same
+ * whatever the hint says: a count that turns out wrong falls back to
+ * counting.
+ */
+export function toCrlf(b: Buffer, bareHint?: number): Buffer {
+  if (bareHint !== undefined && bareHint > 0) {
+    const out = convertBareLf(b, bareHint);
+    if (out) return out;
+  }
   let bare = 0;
   for (let p = b.indexOf(0x0a); p >= 0; p = b.indexOf(0x0a, p + 1)) if (p === 0 || b[p - 1] !== 0x0d) bare++;
   if (bare === 0) return b;
+  return convertBareLf(b, bare)!;
+}
+
+/** `b` with a CR before each of its `bare` bare LFs; null when it has another number of them. */
+function convertBareLf(b: Buffer, bare: number): Buffer | null {
   const out = Buffer.allocUnsafe(b.length + bare);
   let o = 0;
   let s = 0;
+  let n = 0;
   for (let p = b.indexOf(0x0a); p >= 0; p = b.indexOf(0x0a, p + 1)) {
     if (p === 0 || b[p - 1] !== 0x0d) {
+      if (++n > bare) return null;
       o += b.copy(out, o, s, p);
       out[o++] = 0x0d;
       s = p;
     }
   }
+  if (n !== bare) return null;
   b.copy(out, o, s);
   return out;
 }

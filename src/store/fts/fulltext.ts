@@ -204,6 +204,20 @@ export class FullTextIndex {
     if (missing.length > 0) await this.startJob(uidvalidity, missing, src).done;
   }
 
+  /**
+   * Index in the background, paced, those of `uids` (new mail, ascending)
+   * that the index lacks, looking at no other row: a delivery into a big
+   * mailbox costs its own messages only. A job already running is awaited
+   * first (it may be indexing some of these).
+   */
+  async catchUpNew(uidvalidity: number, uids: readonly number[], src: MessageSource): Promise<void> {
+    await this.background.get(uidvalidity)?.done;
+    for (let run = this.running.get(uidvalidity); run; run = this.running.get(uidvalidity)) await run;
+    if (this.background.has(uidvalidity)) return this.background.get(uidvalidity)!.done;
+    const missing = uids.filter((u) => this.s.docId!.get(uidvalidity, u) === undefined);
+    if (missing.length > 0) await this.startJob(uidvalidity, missing, src).done;
+  }
+
   private startJob(uidvalidity: number, missing: readonly number[], src: MessageSource): Job {
     const job: Job = { left: missing.length, waiters: 0, done: Promise.resolve() };
     job.done = this.index(uidvalidity, missing, src, job)

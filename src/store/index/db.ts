@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { INDEX_MIGRATIONS, INDEX_SCHEMA, INDEX_VERSION } from './schema.js';
 import { LIMITS } from '../../limits.js';
 import { storedFields, type SearchHeader } from '../mime/search-header.js';
+import { walCheckpoints } from './checkpoint.js';
 
 export interface MailboxRow {
   id: number;
@@ -81,7 +82,11 @@ export function beginIndexBatch(): void {
 export function endIndexBatch(): void {
   const dbs = batch;
   batch = null;
-  for (const d of dbs ?? []) if (d.db.open && d.db.inTransaction) d.db.exec('COMMIT');
+  for (const d of dbs ?? []) {
+    if (!d.db.open || !d.db.inTransaction) continue;
+    d.db.exec('COMMIT');
+    walCheckpoints.committed(d);
+  }
 }
 
 /**
@@ -132,6 +137,8 @@ export class IndexDb {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
     this.upgrade();
+    // Checkpoints run in a worker thread, not in a commit on the event loop (./checkpoint.ts).
+    walCheckpoints.track(this);
     // Added after version 1; harmless when present.
     this.db.exec('CREATE TABLE IF NOT EXISTS snapshots (mailbox INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL, data BLOB NOT NULL)');
     // Subscriptions of names that have no mailbox (RFC 3501 §6.3.6: DELETE
@@ -271,7 +278,14 @@ export class IndexDb {
       // so a failing job rolls back only its own writes.
       return this.db.transaction(fn)();
     }
-    return this.db.transaction(fn).immediate();
+    const r = this.db.transaction(fn).immediate();
+    walCheckpoints.committed(this);
+    return r;
+  }
+
+  /** SQLite's automatic checkpoint on or off (./checkpoint.ts). */
+  autoCheckpoint(on: boolean): void {
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
   }
 
   meta(key: string): string | null {
@@ -587,6 +601,7 @@ export class IndexDb {
   }
 
   close(): void {
+    walCheckpoints.untrack(this);
     if (this.db.open) this.db.close();
   }
 }

@@ -42,6 +42,7 @@ import type { Account } from '../../accounts/directory.js';
 import { JOURNAL_SCHEMA, JOURNAL_VERSION } from '../index/schema.js';
 import { decodeRecord, encodeData, RECORD_VERSION, RecordDecodeError } from './codec.js';
 import type { JournalRecord, RecordDraft, RecordKind, RecordOf, UidSet } from './records.js';
+import { walCheckpoints, type CheckpointedDb } from '../index/checkpoint.js';
 
 export type { RecordDraft, RecordKind } from './records.js';
 
@@ -65,6 +66,7 @@ export class Journal {
   /** The fdatasync in flight, and whether commits arrived after it started (they need another). */
   private syncing: Promise<void> | null = null;
   private next: Promise<void> | null = null;
+  private readonly checkpointed: CheckpointedDb;
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'journal.sqlite');
@@ -73,6 +75,14 @@ export class Journal {
     // See the top of this file: durable() / syncNow() supply FULL's WAL sync.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
+    // Checkpoints (SQLite's, with its syncs) run in a worker thread, not in a commit on the event loop (./checkpoint.ts).
+    this.checkpointed = {
+      file: this.file,
+      autoCheckpoint: (on) => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
+      },
+    };
+    walCheckpoints.track(this.checkpointed);
     if ((this.db.pragma('user_version', { simple: true }) as number) === 0) {
       this.db.exec(JOURNAL_SCHEMA);
       this.db.pragma(`user_version = ${JOURNAL_VERSION}`);
@@ -200,6 +210,7 @@ export class Journal {
         out.push({ ...d, lsn: BigInt(info.lastInsertRowid), epoch, time } as JournalRecord);
       }
     }).immediate();
+    walCheckpoints.committed(this.checkpointed);
     const lastRec = out[out.length - 1];
     if (lastRec && lastRec.lsn > this.last) this.last = lastRec.lsn;
     return out;
@@ -237,6 +248,7 @@ export class Journal {
       const lastRec = recs[recs.length - 1];
       if (lastRec) this.setMetaStmt.run(metaKey, lastRec.lsn.toString());
     }).immediate();
+    walCheckpoints.committed(this.checkpointed);
     for (const rec of recs) if (rec.lsn > this.last) this.last = rec.lsn;
     return out;
   }
@@ -405,6 +417,7 @@ export class Journal {
   }
 
   close(): void {
+    walCheckpoints.untrack(this.checkpointed);
     if (this.walFd !== null) {
       fs.closeSync(this.walFd);
       this.walFd = null;
