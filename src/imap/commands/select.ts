@@ -15,6 +15,7 @@ import type { CommandEnv, CommandResult } from '../command.js';
 import { bad, ok } from '../command.js';
 import { flagsResponses } from '../updates.js';
 import { resyncOnSelect } from '../qresync.js';
+import type { MessageRecord } from '../../store/types.js';
 
 export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
   const s = env.s;
@@ -38,13 +39,8 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
 
   // Keywords in use (RFC 3501 §7.2.6 FLAGS lists the flags applicable here); the view
   // remembers them, and announces any later one before a FETCH shows it.
-  let firstUnseen = 0;
-  const msgs = snapshot.messages;
-  for (let i = 0; i < msgs.length; i++) {
-    const f = msgs[i]!.flags;
-    view.learnKeywords(f);
-    if (firstUnseen === 0 && !f.includes('\\Seen')) firstUnseen = i + 1;
-  }
+  const { flagSets, firstUnseen } = summaryOf(snapshot.messages);
+  for (const f of flagSets) view.learnKeywords(f);
   s.out.push(flagsResponses(view));
   s.out.push(`* ${view.exists} EXISTS\r\n`);
   s.out.push(`* ${view.recent} RECENT\r\n`);
@@ -54,4 +50,34 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   s.out.push(`* OK [HIGHESTMODSEQ ${snapshot.highestModseq}] Highest\r\n`);
   if (args.qresync) await resyncOnSelect(s.out, view, snapshot, args.qresync);
   return ok(`${readOnly ? 'Examine' : 'Select'} completed`, { name: handle.readOnly ? 'READ-ONLY' : 'READ-WRITE' });
+}
+
+interface Summary {
+  /** The distinct flag arrays (the store interns them: a handful in a mailbox of 100,000). */
+  readonly flagSets: ReadonlySet<readonly string[]>;
+  /** Sequence number of the first message without \Seen, 0 when none (RFC 3501 §7.1 UNSEEN). */
+  readonly firstUnseen: number;
+}
+
+/**
+ * Per snapshot array: the store hands every session the same frozen array
+ * until the mailbox changes, so a SELECT of an unchanged mailbox reads the
+ * summary the last one made instead of looking at every message again.
+ */
+const summaries = new WeakMap<readonly MessageRecord[], Summary>();
+
+function summaryOf(msgs: readonly MessageRecord[]): Summary {
+  let s = summaries.get(msgs);
+  if (s) return s;
+  const flagSets = new Set<readonly string[]>();
+  let firstUnseen = 0;
+  for (let i = 0; i < msgs.length; i++) {
+    const f = msgs[i]!.flags;
+    if (flagSets.has(f)) continue;
+    flagSets.add(f);
+    if (firstUnseen === 0 && !f.includes('\\Seen')) firstUnseen = i + 1;
+  }
+  s = { flagSets, firstUnseen };
+  summaries.set(msgs, s);
+  return s;
 }
