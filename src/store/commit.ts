@@ -30,6 +30,12 @@ export interface CommitJob<T> {
    * not change at all). The records are checked again after build().
    */
   accounts?: readonly string[];
+  /**
+   * The store's own bookkeeping of a rebuild (store/facts.ts journaling the
+   * rows a rebuild wrote): not refused while that account's index is being
+   * rebuilt, only while it is frozen.
+   */
+  rebuildWork?: boolean;
   build(): RecordDraft[];
   /**
    * Make the job's new file data durable (fdatasync). Runs in the thread
@@ -69,7 +75,7 @@ export class GroupCommitter {
     /** Records committed and their files renamed into place, before any fsync is awaited (replication ships from here). */
     private readonly onCommitted: (records: readonly JournalRecord[]) => void = () => undefined,
     /** Why a record naming this account may not be committed now (an account being moved, ./freezer.ts), or null. */
-    private readonly refusal: (accountId: string) => Error | null = () => null,
+    private readonly refusal: (accountId: string, rebuildWork: boolean) => Error | null = () => null,
   ) {}
 
   /** A delivery is being prepared and will submit soon (lets the flush wait for it briefly). */
@@ -160,13 +166,14 @@ export class GroupCommitter {
     const live: Live[] = [];
     for (const q of batch) {
       try {
+        const rebuildWork = q.job.rebuildWork === true;
         for (const id of q.job.accounts ?? []) {
-          const refused = this.refusal(id);
+          const refused = this.refusal(id, rebuildWork);
           if (refused) throw refused;
         }
         const drafts = q.job.build();
         for (const d of drafts) {
-          const refused = this.refusal(d.accountId);
+          const refused = this.refusal(d.accountId, rebuildWork);
           if (refused) throw refused;
         }
         live.push({ q, drafts, records: [], dirs: [], failed: null });

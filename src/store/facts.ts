@@ -184,7 +184,7 @@ export class FactsFill {
       });
     };
     if (drafts.length === 0) done([]);
-    else await st.core.committer.submit({ accounts: [st.id], build: () => drafts, finish: done });
+    else await st.core.committer.submit({ accounts: [st.id], rebuildWork: true, build: () => drafts, finish: done });
     return true;
   }
 
@@ -313,6 +313,7 @@ export class FactsFill {
     const st = this.st;
     await st.core.committer.submit({
       accounts: [st.id],
+      rebuildWork: true,
       build: () => [{ accountId: st.id, kind: 'facts', data: { maildir: st.account.maildir, mailbox: mb.name, uidvalidity: mb.uidvalidity, facts } }],
       finish: (recs) => st.applyIndex(recs),
     });

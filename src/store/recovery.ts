@@ -134,13 +134,8 @@ type ImportSteps<T> = Generator<Promise<unknown> | void, T, unknown>;
 
 /** Files read (a stat each) between two pauses of an import. */
 const FILES_PER_STEP = 256;
-/**
- * Deliver records per journal transaction in a sliced import: each costs
- * about 0.1 ms to journal and as much to index, so a slice of 500 keeps
- * other sessions waiting tens of milliseconds, not the half second of a
- * whole IMPORT_BATCH.
- */
-const SLICED_BATCH = 500;
+/** Listed rows per index transaction in a sliced import (about 10 ms of inserts). */
+const SLICED_ROWS = 2000;
 
 function drain<T>(steps: ImportSteps<T>): T {
   for (;;) {
@@ -319,8 +314,10 @@ function* importMailbox(
   // The cache of a big mailbox is built from the same rows (the SELECT that made this first open is about to ask for it).
   const seed = found.length >= PACK_MIN && created && !st.caches.has(created.id) ? ([] as unknown[][]) : null;
   if (created) {
-    db.tx(() => {
-      for (let i = 0; i < found.length; i++) {
+    const insert = (from: number, to: number): void => {
+      // st.db() each time: the index LRU may close the handle while a sliced import waits.
+      const idx = st.db();
+      for (let i = from; i < to; i++) {
         const m = found[i]!;
         const keptFlags = kept?.flags.get(m.basename);
         const keywords = keptFlags ? keptFlags.split(' ').filter((f) => f && !f.startsWith('\\')) : [];
@@ -328,13 +325,24 @@ function* importMailbox(
         const lettered = keywordTable.length > 0 ? keywordsFromLetters(parseName(m.rel.slice(4)).letters, keywordTable) : [];
         const fromCourier = courier.get(m.basename) ?? [];
         const flags = flagsKey(normalizeFlags([...m.flags, ...keywords, ...lettered, ...fromCourier]));
-        db.insertListed(created.id, assigned[i]!, m.basename, m.rel, flags, m.internalDate, m.size, m.vsize);
+        idx.insertListed(created.id, assigned[i]!, m.basename, m.rel, flags, m.internalDate, m.size, m.vsize);
         seed?.push([assigned[i]!, 1, flags, m.internalDate, m.size, m.vsize, m.basename, m.rel]);
         if ((i + 1) % IMPORT_BATCH === 0) onProgress?.(i + 1);
       }
+    };
+    // UIDNEXT and the mark go in with the first rows; a sliced import (a rebuild in the node) then
+    // inserts SLICED_ROWS at a time with a pause between, so other users are answered meanwhile.
+    const step = sliced ? SLICED_ROWS : Math.max(1, found.length);
+    db.tx(() => {
+      insert(0, Math.min(found.length, step));
       if (maxUid > 0) db.bumpUidnext(created.id, maxUid + 1);
       db.setUnjournaled(created.id, 0, maxUid);
     });
+    for (let at = step; at < found.length; at += step) {
+      onProgress?.(at);
+      yield;
+      st.db().tx(() => insert(at, Math.min(found.length, at + step)));
+    }
     if (found.length > 0) {
       onProgress?.(found.length);
       core.noteText(st, created.id);

@@ -30,7 +30,12 @@ export async function reindexAccount(
     try {
       await store.committer.idle();
       await st.fsIdle();
-      return await rebuild(store, st, file, onProgress);
+      const done = await rebuild(store, st, file, onProgress);
+      // The deliver records of the imported rows (store/facts.ts), before the CLI's process ends
+      // (commits marked rebuildWork, which the rebuild's refusal lets through).
+      await st.facts.journalLocked();
+      st.facts.resume();
+      return done;
     } finally {
       store.rebuilding.delete(st.id);
     }
@@ -99,9 +104,6 @@ async function rebuild(store: StoreInterior, st: AccountState, file: string, onP
     for (const name of orphans) fresh.setOrphanSubscription(name, true);
     const done = await importMaildirSliced(store, st, keep, onProgress);
     removeIndexFiles(aside);
-    // The deliver records of the imported rows (store/facts.ts), before the CLI's process ends.
-    await st.facts.journalLocked();
-    st.facts.resume();
     return done;
   } catch (err) {
     st.caches.clear();

@@ -115,7 +115,7 @@ export class StoreImpl implements Store, StoreInterior {
       () => this.currentEpoch,
       (recs) => this.notifyJournal(recs),
       (recs) => this.notifyCommitted(recs),
-      (id) => this.freezer.refusal(id) ?? this.rebuildRefusal(id),
+      (id, rebuildWork) => this.freezer.refusal(id) ?? (rebuildWork ? null : this.rebuildRefusal(id)),
     );
     this.replication = new ReplicationImpl(this);
     // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).

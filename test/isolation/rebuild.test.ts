@@ -21,7 +21,7 @@ import { LIMITS } from '../../src/limits.js';
 import { login, RawImap } from '../imap/helpers/client.js';
 import { message, startImapNode, type ImapTestNode } from '../imap/helpers/node.js';
 import { qmqpSend } from '../helpers/qmqp.js';
-import { RawClient } from '../pop3/helpers.js';
+import { RawClient } from '../helpers/pop3-client.js';
 
 const MANY = 20_000;
 /** Rounds each quiet client runs at most (the loops also end with the rebuild). */

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { IndexDb } from '../../src/store/index/db.js';
-import { Journal } from '../../src/store/index/journal.js';
+import { Journal } from '../../src/store/journal/log.js';
 import { walCheckpoints } from '../../src/store/index/checkpoint.js';
 import { tempDir } from './helpers.js';
 
