@@ -15,12 +15,12 @@ const repo = path.resolve(__dirname, '../..');
 const root = tempDir('roost-crash-');
 afterAll(() => { if (!process.env.KEEP) fs.rmSync(root, { recursive: true, force: true }); else console.log("ROOT", root); });
 
-/** Transpile src/store, src/errors.ts, src/limits.ts and src/log/logger.ts into root/js (same layout). */
+/** Transpile src/store, src/text, src/errors.ts, src/limits.ts and src/log/logger.ts into root/js (same layout). */
 function build(): string {
   const out = path.join(root, 'js');
   const walk = (dir: string): string[] =>
     fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-  const srcs = [...walk(path.join(repo, 'src/store')), path.join(repo, 'src/errors.ts'), path.join(repo, 'src/limits.ts'), path.join(repo, 'src/log/logger.ts')].filter((f) => f.endsWith('.ts'));
+  const srcs = [...walk(path.join(repo, 'src/store')), ...walk(path.join(repo, 'src/text')), path.join(repo, 'src/errors.ts'), path.join(repo, 'src/limits.ts'), path.join(repo, 'src/log/logger.ts')].filter((f) => f.endsWith('.ts'));
   for (const f of srcs) {
     const js = ts.transpileModule(fs.readFileSync(f, 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
