@@ -53,6 +53,23 @@ async function waitListening(port: number, child: ChildProcess, timeoutMs: numbe
 }
 
 /**
+ * The mail block the proxy tests use: nginx asks Roost's auth_http (with the
+ * shared secret header) and proxies IMAP and POP3 with the PROXY protocol.
+ */
+export function mailProxyBlock(o: { serverName: string; authPort: number; secret: string; imapPort: number; pop3Port: number }): string {
+  return [
+    `  server_name ${o.serverName};`,
+    `  auth_http 127.0.0.1:${o.authPort}/auth;`,
+    `  auth_http_header X-Roost-Secret "${o.secret}";`,
+    '  proxy_pass_error_message on;',
+    '  imap_auth login plain;',
+    '  pop3_auth plain;',
+    `  server { listen 127.0.0.1:${o.imapPort}; protocol imap; proxy_protocol on; }`,
+    `  server { listen 127.0.0.1:${o.pop3Port}; protocol pop3; proxy_protocol on; }`,
+  ].join('\n');
+}
+
+/**
  * Start nginx with `mailBlock` as the body of its `mail { }` block;
  * `ports` are the listeners to wait for.
  */

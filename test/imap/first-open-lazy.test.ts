@@ -23,21 +23,10 @@ import type { Account } from '../../src/accounts/directory.js';
 import { RawImap } from './helpers/client.js';
 import { startImapNode, type ImapTestNode } from './helpers/node.js';
 import { RawClient } from '../helpers/pop3-client.js';
+import { rng } from '../helpers/rng.js';
 
 const N = 240;
 let n: ImapTestNode;
-
-/** mulberry32: a seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Made {
   basename: string;

@@ -24,7 +24,7 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { roost } from '../helpers/cli.js';
-import { freePort as anyFreePort, nginxAvailable, startNginx, type Nginx } from '../helpers/nginx.js';
+import { freePort as anyFreePort, mailProxyBlock, nginxAvailable, startNginx, type Nginx } from '../helpers/nginx.js';
 import { rawConnect, type RawConn } from '../helpers/raw-conn.js';
 import { READER_DN, READER_PW, ROOT_DN, ROOT_PW, SUFFIX, Slapd, userLdif } from '../helpers/slapd.js';
 import { freePort, Pair, ports, qmqpSend, replStatus, testMessage, waitUntil, type PairNode } from '../replication/pair.js';
@@ -147,19 +147,7 @@ beforeAll(async () => {
   }
   imapPort = await anyFreePort();
   pop3Port = await anyFreePort();
-  nginx = await startNginx(
-    [
-      '  server_name cluster.roost.invalid;',
-      `  auth_http 127.0.0.1:${(await ports(pair1.a)).proxyAuth}/auth;`,
-      `  auth_http_header X-Roost-Secret "${SECRET}";`,
-      '  proxy_pass_error_message on;',
-      '  imap_auth login plain;',
-      '  pop3_auth plain;',
-      `  server { listen 127.0.0.1:${imapPort}; protocol imap; proxy_protocol on; }`,
-      `  server { listen 127.0.0.1:${pop3Port}; protocol pop3; proxy_protocol on; }`,
-    ].join('\n'),
-    [imapPort, pop3Port],
-  );
+  nginx = await startNginx(mailProxyBlock({ serverName: 'cluster.roost.invalid', authPort: (await ports(pair1.a)).proxyAuth!, secret: SECRET, imapPort, pop3Port }), [imapPort, pop3Port]);
 }, 60_000);
 afterEach(() => {
   for (const s of open.splice(0)) s.destroy();

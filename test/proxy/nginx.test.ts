@@ -13,7 +13,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { message } from '../imap/helpers/node.js';
-import { freePort, nginxAvailable, startNginx, type Nginx } from '../helpers/nginx.js';
+import { freePort, mailProxyBlock, nginxAvailable, startNginx, type Nginx } from '../helpers/nginx.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { rawConnect, type RawConn } from '../helpers/raw-conn.js';
 
@@ -72,19 +72,7 @@ beforeAll(async () => {
   authPort = t.node.ports().proxyAuth!;
   imapPort = await freePort();
   pop3Port = await freePort();
-  nginx = await startNginx(
-    [
-      '  server_name test.roost.invalid;',
-      `  auth_http 127.0.0.1:${authPort}/auth;`,
-      `  auth_http_header X-Roost-Secret "${SECRET}";`,
-      '  proxy_pass_error_message on;',
-      '  imap_auth login plain;',
-      '  pop3_auth plain;',
-      `  server { listen 127.0.0.1:${imapPort}; protocol imap; proxy_protocol on; }`,
-      `  server { listen 127.0.0.1:${pop3Port}; protocol pop3; proxy_protocol on; }`,
-    ].join('\n'),
-    [imapPort, pop3Port],
-  );
+  nginx = await startNginx(mailProxyBlock({ serverName: 'test.roost.invalid', authPort, secret: SECRET, imapPort, pop3Port }), [imapPort, pop3Port]);
 });
 afterEach(() => {
   for (const s of open.splice(0)) s.destroy();
