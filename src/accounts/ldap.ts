@@ -417,7 +417,6 @@ export class LdapDirectory implements Directory {
     return v.ok ? v.account : null;
   }
 
-  /** Forget cached answers (tests, and `roost user show` when it must see the directory as it is now). */
   /**
    * Replace the entry's mailHost (RFC 4511 §4.6, a replace of one value), bound
    * as directory.ldap.write_bind_dn; the entry is the one the address finds
@@ -444,6 +443,7 @@ export class LdapDirectory implements Directory {
     return { dn };
   }
 
+  /** Forget cached answers (tests, and `roost user show` when it must see the directory as it is now). */
   clearCache(): void {
     this.positive.clear();
     this.negative.clear();

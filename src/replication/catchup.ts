@@ -22,7 +22,6 @@
 import type { Account, Directory } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
 import type { JournalRecord, ReplicaBody, SnapshotFile, Store } from '../store/store.js';
-import type { Readable } from 'node:stream';
 import { LIMITS } from '../limits.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { PeerHello } from './handshake.js';

@@ -20,9 +20,10 @@ import { HandshakeError, expect, refuse } from './handshake.js';
 import type { Link } from './protocol.js';
 import { receiveBody } from './protocol.js';
 import { receiveImage } from './snap-frames.js';
-import { sendManifest } from './verify.js';
+import { knownKey, sendManifest } from './verify.js';
 
-export const staged = (f: { uidvalidity: number; uid: number }): string => `${f.uidvalidity}.${f.uid}`;
+/** A file's key in the maps of SHA-256s both sides keep: the one the manifest looks its hashes up by. */
+export const staged = (f: { uidvalidity: number; uid: number }): string => knownKey(f.uidvalidity, f.uid);
 
 /** A peer's file description that can become a path here: 32-bit UID and UIDVALIDITY, a plain file name. */
 export function safeFile(f: { uidvalidity: unknown; uid: unknown; filename?: unknown }): boolean {

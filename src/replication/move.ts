@@ -31,10 +31,9 @@
  * the comparison in the freeze does not read every message again.
  */
 import { createHash } from 'node:crypto';
-import type { Account, Directory } from '../accounts/directory.js';
+import type { Account } from '../accounts/directory.js';
 import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import type { Logger } from '../log/logger.js';
 import type { AccountMoves, AccountSnapshot, Store } from '../store/store.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { Link } from './protocol.js';
@@ -69,8 +68,7 @@ function movesOf(store: Store): AccountMoves {
 
 /** Source side, after the handshake. Throws when the move did not complete; the account then serves on here. */
 export async function sendMove(deps: MoveDeps, link: Link, account: Account, to: string, progress?: (p: MoveProgress) => void): Promise<MoveOutcome> {
-  const { store, log } = deps;
-  const moves = movesOf(store);
+  const moves = movesOf(deps.store);
   if (!moves.claim(account.id)) throw new HandshakeError('INTERNAL', `account ${account.id} is being moved already, or was moved`);
   try {
     return await sendClaimed(deps, link, account, to, moves, progress);

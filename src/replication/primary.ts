@@ -497,5 +497,4 @@ export class ShipSession {
   }
 }
 
-/** The stored bytes of a 'deliver' record (read whole where the store can; NOTFOUND when gone). */
 export { HandshakeError };

@@ -19,7 +19,6 @@ import { HandshakeError, expect, offerHandshake } from './handshake.js';
 import { Link, ProtocolError, fromWire, type EpochStart, type Message, type NodeState, type Purpose } from './protocol.js';
 import type { JournalRecord } from '../store/store.js';
 import { isRecordDecodeError } from '../store/journal/codec.js';
-import { metrics } from './metrics.js';
 
 export interface FollowerHost {
   readonly store: Store;

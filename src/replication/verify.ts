@@ -16,6 +16,9 @@ import { expect } from './handshake.js';
  */
 export type KnownHashes = ReadonlyMap<string, string>;
 
+/** A message's key in KnownHashes: "UIDVALIDITY.UID" (move.ts and move-receive.ts fill the maps with it). */
+export const knownKey = (uidvalidity: number, uid: number): string => `${uidvalidity}.${uid}`;
+
 /** Every mailbox of every account in this store (or of `only`), in a stable order. */
 export async function* manifest(store: Store, directory: Directory, only?: Account, known?: KnownHashes): AsyncGenerator<MailboxManifest> {
   const ids = only ? [only.id] : [...(await store.replication.listAccountIds())].sort();
@@ -30,7 +33,7 @@ export async function* manifest(store: Store, directory: Directory, only?: Accou
         const snap = box.snapshot();
         const messages: MailboxManifest['messages'] = [];
         for (const m of snap.messages) {
-          let sum = known?.get(`${snap.uidvalidity}.${m.uid}`) ?? 'missing';
+          let sum = known?.get(knownKey(snap.uidvalidity, m.uid)) ?? 'missing';
           if (sum === 'missing') try {
             // Hashed as it is read: a large message is never held whole.
             const hash = createHash('sha256');
