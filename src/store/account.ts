@@ -48,8 +48,7 @@ export interface StoreCore {
   epoch(): number;
   /** A mailbox cache was built or used (keeps the total of cached messages bounded). */
   usedCache(st: AccountState, mailboxId: number, count: number): void;
-  /** A mailbox received messages or was opened: its full-text index wants catching up (./text-indexer.ts). */
-  /** A mailbox to index for SEARCH BODY: the messages `appended`, or (null) whatever its index lacks. */
+  /** A mailbox to index for SEARCH BODY: the messages `appended`, or (null) whatever its index lacks (./text-indexer.ts). */
   noteText(st: AccountState, mailboxId: number, appended?: readonly number[] | null): void;
 }
 
