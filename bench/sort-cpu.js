@@ -8,21 +8,47 @@
 //   BENCH_DATA=/tmp/sortbench node bench/sort.js      # fills and keeps the data dir (and its roost.toml)
 //   BENCH_DATA=/tmp/sortbench node bench/sort-cpu.js  # then this, any number of times
 //
+//   BENCH_ROOT=/path/to/other/checkout   spawn that checkout's bin/roost (its dist/), for before/after runs
+//   BENCH_DROP_COLUMNS=1                 delete the saved sort column images first (a mailbox never sorted)
+//   BENCH_SETTLE_MS=5000                 wait this long after SELECT before the first query
+//
 // Each query runs once cold (the first after the node started: for SORT on a
 // key, the columns are read from the image in the index, or built from the
 // key rows when there is none yet) and then 8 times warm (mean CPU).
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Raw } from './lib/imap.js';
-import { spawnRoost } from './lib/node.js';
+import { fileURLToPath } from 'node:url';
+
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(process.env.BENCH_ROOT ?? here);
+const { Raw } = await import(path.join(here, 'bench', 'lib', 'imap.js'));
+const { spawnRoost } = await import(path.join(root, 'bench', 'lib', 'node.js'));
 
 const dataDir = process.env.BENCH_DATA;
 if (!dataDir || !existsSync(path.join(dataDir, 'roost.toml'))) {
   console.error('BENCH_DATA must name a data dir filled by bench/sort.js (with its roost.toml)');
   process.exit(1);
 }
-const QUERIES = ['SORT (SUBJECT) UTF-8 ALL', 'SORT (DATE) UTF-8 ALL', 'SORT (FROM) UTF-8 ALL', 'THREAD REFERENCES UTF-8 ALL'];
+const QUERIES = [
+  'SORT (SUBJECT) UTF-8 ALL',
+  'SORT (ARRIVAL) UTF-8 ALL',
+  'SORT (DATE) UTF-8 ALL',
+  'SORT (FROM) UTF-8 ALL',
+  'SORT (DISPLAYFROM) UTF-8 ALL',
+  'SORT (SUBJECT DATE) UTF-8 UNSEEN',
+  'SORT (REVERSE DATE) UTF-8 SEEN',
+  'THREAD REFERENCES UTF-8 ALL',
+  'THREAD ORDEREDSUBJECT UTF-8 ALL',
+];
 const WARM = 8;
+
+if (process.env.BENCH_DROP_COLUMNS === '1') {
+  const dir = path.join(dataDir, 'index');
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.sqlite'))) {
+    execFileSync('sqlite3', [path.join(dir, f), 'DELETE FROM sort_columns;']);
+  }
+}
 
 /** CPU ms the process has used (user + system; /proc ticks are 10 ms). */
 const cpu = (pid) => {
@@ -37,6 +63,8 @@ try {
   await c.wait(/^\* OK/);
   await c.cmd('LOGIN bench@example.org bench-password');
   await c.cmd('SELECT INBOX');
+  const settle = Number(process.env.BENCH_SETTLE_MS ?? 0);
+  if (settle > 0) await new Promise((r) => setTimeout(r, settle));
   for (const q of QUERIES) {
     let at = cpu(child.pid);
     const cold = (await c.cmd(q)).ms;
@@ -53,6 +81,6 @@ try {
   child.kill('SIGINT');
   await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
 }
-console.log(`| query | cold wall ms | cold CPU ms | warm median wall ms | warm mean CPU ms |`);
+console.log(`| query (${root}) | cold wall ms | cold CPU ms | warm median wall ms | warm mean CPU ms |`);
 console.log('|---|---:|---:|---:|---:|');
 for (const r of rows) console.log(`| ${r.query} | ${r.coldMs} | ${r.coldCpuMs} | ${r.warmMedianMs} | ${r.warmCpuMs} |`);

@@ -61,6 +61,7 @@ interface Msg {
   inReplyTo: string;
   references: string[];
   flagged: boolean;
+  seen: boolean;
 }
 
 // Base subjects: case variants (i;ascii-casemap: equal), non-ASCII (compared by octet after ASCII upper-casing only),
@@ -129,7 +130,7 @@ function dateHeader(ms: number, zone: number): string {
 }
 
 /** One random message: its raw text and what the reference knows of it. */
-function randomMessage(r: () => number): { raw: string; msg: Omit<Msg, 'uid' | 'size' | 'flagged'> } {
+function randomMessage(r: () => number): { raw: string; msg: Omit<Msg, 'uid' | 'size' | 'flagged' | 'seen'> } {
   const subject = r() < 0.08 ? null : `${pick(r, LEADERS)}${r() < 0.1 ? `[Fwd: ${pick(r, BASES)}]` : pick(r, BASES)}${pick(r, TRAILERS)}`;
   const from = addr(r, false);
   const to = addr(r, true);
@@ -458,7 +459,7 @@ async function deliverRandom(box: string, r: () => number, count: number, into: 
     await draft.write(Buffer.from(raw));
     await draft.finish();
     const [saved] = await target.ctx.store.deliver([n.account], draft, { sender: 'test@example.org', mailbox: box, internalDate: new Date(internalDate) });
-    into.push({ ...msg, uid: saved!.uid, internalDate, size: Buffer.byteLength(raw), flagged: false });
+    into.push({ ...msg, uid: saved!.uid, internalDate, size: Buffer.byteLength(raw), flagged: false, seen: false });
   }
 }
 
@@ -483,6 +484,12 @@ async function compareAll(live: readonly Msg[], r: () => number): Promise<void> 
     ['ALL', () => true],
     ['FLAGGED', (m) => m.flagged],
     ['NOT FLAGGED', (m) => !m.flagged],
+    // Flag-only programs: answered from the index's records in one walk (evaluate.ts recordHits).
+    ['UNSEEN', (m) => !m.seen],
+    ['SEEN', (m) => m.seen],
+    ['OR FLAGGED UNSEEN', (m) => m.flagged || !m.seen],
+    ['NOT SEEN FLAGGED', (m) => !m.seen && m.flagged],
+    [`UNSEEN UID ${live[2]!.uid}:*`, (m) => !m.seen && m.uid >= live[2]!.uid],
     [`1:${Math.ceil(live.length / 2)}`, (m) => seqOf.get(m)! <= Math.ceil(live.length / 2)],
     [`UID ${live[3]!.uid}:${live[live.length - 4]!.uid}`, (m) => m.uid >= live[3]!.uid && m.uid <= live[live.length - 4]!.uid],
   ];
@@ -525,6 +532,9 @@ describe('SORT and THREAD equal a brute-force reference', () => {
       const flag = live.filter(() => r() < 0.3);
       for (const m of flag) m.flagged = true;
       expect((await c.cmd(`UID STORE ${flag.map((m) => m.uid).join(',')} +FLAGS.SILENT (\\Flagged)`)).tagged).toMatch(/ OK /);
+      const seen = live.filter(() => r() < 0.5);
+      for (const m of seen) m.seen = true;
+      expect((await c.cmd(`UID STORE ${seen.map((m) => m.uid).join(',')} +FLAGS.SILENT (\\Seen)`)).tagged).toMatch(/ OK /);
       await compareAll(live, r);
       // Expunge some, deliver more: the columns the first round built are extended, not rebuilt.
       const gone = live.filter(() => r() < 0.2);
@@ -548,7 +558,7 @@ describe('THREAD=REFERENCES with long sibling lists (sorted by their keys, threa
       // Five sent instants, in random order: siblings tie on the date and fall back to the sequence number.
       const date = Date.UTC(2026, 10, 24, 10, Math.floor(r() * 5));
       const reply = i > 150;
-      const msg: Omit<Msg, 'uid' | 'size' | 'flagged' | 'internalDate'> = {
+      const msg: Omit<Msg, 'uid' | 'size' | 'flagged' | 'seen' | 'internalDate'> = {
         subject: reply ? 'Re: t0' : `t${i}`,
         from: { name: '', local: 'a', domain: 'x.example' },
         to: null,
@@ -565,7 +575,7 @@ describe('THREAD=REFERENCES with long sibling lists (sorted by their keys, threa
       await draft.write(Buffer.from(raw));
       await draft.finish();
       const [saved] = await target.ctx.store.deliver([n.account], draft, { sender: 'test@example.org', mailbox: box, internalDate: new Date(date) });
-      live.push({ ...msg, uid: saved!.uid, internalDate: date, size: Buffer.byteLength(raw), flagged: false });
+      live.push({ ...msg, uid: saved!.uid, internalDate: date, size: Buffer.byteLength(raw), flagged: false, seen: false });
     }
     expect(maxSiblings(refReferences(live, (m) => m.uid))).toBeGreaterThan(64);
     expect((await c.cmd(`SELECT ${box}`)).tagged).toMatch(/ OK /);

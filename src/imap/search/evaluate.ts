@@ -290,7 +290,43 @@ interface Sets {
 }
 
 async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): Promise<boolean> {
-  const r = m.rec;
+  // Keys the message record answers alone (flags, sizes, dates, UIDs, sequence numbers, modseq).
+  if (cost(k) === 0) return recordMatches(k, m.rec, seq, sets);
+  switch (k.key) {
+    case 'SENTBEFORE':
+    case 'SENTON':
+    case 'SENTSINCE':
+      return compareDay(k.key === 'SENTBEFORE' ? 'BEFORE' : k.key === 'SENTON' ? 'ON' : 'SINCE', await m.sentDay(), dayOfImap(k.date));
+    // String keys were lower-cased by prepare(), the message's text by MessageData.
+    case 'BCC':
+    case 'CC':
+    case 'FROM':
+    case 'TO':
+      return m.fieldHas(k.key.toLowerCase(), k.value, true);
+    case 'SUBJECT':
+      return m.fieldHas('subject', k.value, false);
+    case 'HEADER':
+      // §6.4.4: an empty string matches every message that has the field.
+      return k.value === '' ? (await m.field(k.field)).length > 0 : m.fieldHas(k.field, k.value, false);
+    case 'BODY':
+      return m.bodyHas(k.value);
+    case 'TEXT':
+      return (await m.headerHas(k.value)) || (await m.bodyHas(k.value));
+    case 'NOT':
+      return !(await matches(k.operand, m, seq, sets));
+    case 'OR':
+      return (await matches(k.left, m, seq, sets)) || (await matches(k.right, m, seq, sets));
+    case 'AND': {
+      for (const op of k.operands) if (!(await matches(op, m, seq, sets))) return false;
+      return true;
+    }
+    default:
+      return recordMatches(k, m.rec, seq, sets);
+  }
+}
+
+/** A key of cost 0 (costOf) against the message record: no file, no stored field, no await. */
+function recordMatches(k: SearchKey, r: MessageRecord, seq: number, sets: Sets): boolean {
   switch (k.key) {
     case 'ALL':
       return true;
@@ -333,10 +369,6 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
     case 'ON':
     case 'SINCE':
       return compareDay(k.key, localDay(r.internalDate), dayOfImap(k.date));
-    case 'SENTBEFORE':
-    case 'SENTON':
-    case 'SENTSINCE':
-      return compareDay(k.key === 'SENTBEFORE' ? 'BEFORE' : k.key === 'SENTON' ? 'ON' : 'SINCE', await m.sentDay(), dayOfImap(k.date));
     case 'OLDER':
       return r.internalDate <= sets.now - k.seconds * 1000;
     case 'YOUNGER':
@@ -345,32 +377,19 @@ async function matches(k: SearchKey, m: MessageData, seq: number, sets: Sets): P
       return setMembers(k.set, true, sets).has(r.uid);
     case 'SEQ':
       return setMembers(k.set, false, sets).has(seq);
-    // String keys were lower-cased by prepare(), the message's text by MessageData.
-    case 'BCC':
-    case 'CC':
-    case 'FROM':
-    case 'TO':
-      return m.fieldHas(k.key.toLowerCase(), k.value, true);
-    case 'SUBJECT':
-      return m.fieldHas('subject', k.value, false);
-    case 'HEADER':
-      // §6.4.4: an empty string matches every message that has the field.
-      return k.value === '' ? (await m.field(k.field)).length > 0 : m.fieldHas(k.field, k.value, false);
-    case 'BODY':
-      return m.bodyHas(k.value);
-    case 'TEXT':
-      return (await m.headerHas(k.value)) || (await m.bodyHas(k.value));
-    case 'NOT':
-      return !(await matches(k.operand, m, seq, sets));
-    case 'OR':
-      return (await matches(k.left, m, seq, sets)) || (await matches(k.right, m, seq, sets));
-    case 'AND': {
-      for (const op of k.operands) if (!(await matches(op, m, seq, sets))) return false;
-      return true;
-    }
     // RFC 7162 §3.1.5: modseq at or above the value. Only flag changes have modseqs here, so every entry name matches the message's one modseq.
     case 'MODSEQ':
       return r.modseq >= k.modseq;
+    case 'NOT':
+      return !recordMatches(k.operand, r, seq, sets);
+    case 'OR':
+      return recordMatches(k.left, r, seq, sets) || recordMatches(k.right, r, seq, sets);
+    case 'AND': {
+      for (const op of k.operands) if (!recordMatches(op, r, seq, sets)) return false;
+      return true;
+    }
+    default:
+      throw new Error(`search key ${k.key} needs more than the message record`);
   }
 }
 
@@ -526,6 +545,8 @@ async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudge
   await resolveSets(prog, sets, budget);
   // SEARCH/SORT/THREAD … ALL: every message the store still has, without a key evaluation each.
   if (prog.key === 'ALL') return everyMessage(view, budget);
+  // Flags, sizes, dates, UIDs alone (SORT … UNSEEN): one synchronous walk over the index's records.
+  if (cost(prog) === 0) return recordHits(view, prog, sets, size, budget);
   const all: number[] = [];
   for (let seq = 1; seq <= view.exists; seq++) all.push(view.uidAt(seq));
   // The full-text index rules out messages that cannot contain a required BODY/TEXT string (fulltext.ts).
@@ -554,10 +575,6 @@ async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudge
   };
   // Keys that only look at the index run one by one; keys that read files keep PARALLEL messages in flight
   // (a sliding window: a slow file does not hold up the next fifteen, as fixed batches would).
-  if (cost(prog) === 0) {
-    for (const rec of found) if (await one(rec)) out.push({ uid: rec.uid, seq: view.seqOf(rec.uid) });
-    return out;
-  }
   const hit = new Uint8Array(found.length);
   let next = 0;
   let stop = 0;
@@ -589,6 +606,34 @@ async function evaluate(view: MailboxView, program: SearchKey, budget: WorkBudge
   }
   for (let i = 0; i < found.length; i++) if (hit[i]) out.push({ uid: found[i]!.uid, seq: view.seqOf(found[i]!.uid) });
   return out;
+}
+
+/** Messages a record-only walk tests between two budget steps (each step may yield). */
+const RECORD_SLICE = 4096;
+
+/**
+ * Hits of a program whose keys the message record answers alone (cost 0):
+ * the view's messages less those expunged meanwhile (everyMessage's merge
+ * walk), each tested by recordMatches with no promise per message. Charged
+ * `size` units per message, as the per-message evaluation is.
+ */
+async function recordHits(view: MailboxView, prog: SearchKey, sets: Sets, size: number, budget: WorkBudget): Promise<HitColumns> {
+  const msgs = view.handle.snapshot().messages;
+  const uid = new Float64Array(view.exists);
+  const seq = new Float64Array(view.exists);
+  let n = 0;
+  let j = 0;
+  for (let s = 1; s <= view.exists; s++) {
+    const u = view.uidAt(s);
+    while (j < msgs.length && msgs[j]!.uid < u) j++;
+    if (j < msgs.length && msgs[j]!.uid === u && recordMatches(prog, msgs[j]!, s, sets)) {
+      uid[n] = u;
+      seq[n++] = s;
+    }
+    if (s % RECORD_SLICE === 0) await budget.step(RECORD_SLICE * size);
+  }
+  await budget.step((view.exists % RECORD_SLICE) * size);
+  return { uid: uid.subarray(0, n), seq: seq.subarray(0, n) };
 }
 
 /** Does the program use the MODSEQ key (RFC 7162 §3.1.5: then the answer carries the highest modseq)? */
