@@ -259,6 +259,13 @@ export const LIMITS = {
    * at N and N+1 (test/limits-coverage.test.ts skips this group).
    */
   tuning: {
+    /**
+     * Messages the background build of a mailbox's SORT/THREAD columns merges
+     * in its first turn (later turns take as many as the set holds); a SORT
+     * arriving meanwhile waits for one turn, then merges the rest itself
+     * (src/imap/search/sort-columns.ts background).
+     */
+    sortBuildChunk: 1024,
     /** Messages kept in mailbox caches across all accounts (about 200 bytes each; src/store/store-impl.ts). */
     cachedMessages: 1_000_000,
     /** A mailbox cache of at least this many messages is packed (smaller ones load fast enough from rows; store/account.ts). */

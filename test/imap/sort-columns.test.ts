@@ -168,3 +168,73 @@ describe('sort columns', () => {
     expect(decodeColumns(Buffer.alloc(8))).toBeNull();
   });
 });
+
+describe('background build of the columns (SortColumnCache.background, LIMITS.tuning.sortBuildChunk)', () => {
+  /** A new mailbox of `count` messages with distinct subjects, opened read-only. */
+  async function mailboxOf(name: string, count: number): Promise<MailboxHandle> {
+    const user = n.t.ctx.store.user(n.account);
+    await user.createMailbox(name);
+    for (let i = 0; i < count; i++) await n.deliver([message(i, { subject: `${name} ${count - i}` })], { mailbox: name });
+    return user.openMailbox(name, { readOnly: true });
+  }
+
+  it('the default first turn is a tuning value in src/limits.ts', () => {
+    expect(LIMITS.tuning.sortBuildChunk).toBeGreaterThan(0);
+  });
+
+  it('N messages with a first turn of N: one turn, one image; N + 1: a second turn for the last message, a second image', async () => {
+    const N = 3;
+    const exact = await mailboxOf('BgN', N);
+    const over = await mailboxOf('BgN1', N + 1);
+    try {
+      const one = new SortColumnCache();
+      await one.background(n.account.id, exact, N);
+      expect(one.stats).toEqual({ rowsRead: N, imagesLoaded: 0, imagesSaved: 1 });
+      const two = new SortColumnCache();
+      await two.background(n.account.id, over, N);
+      expect(two.stats).toEqual({ rowsRead: N + 1, imagesLoaded: 0, imagesSaved: 2 });
+      // The SORT that comes next reads nothing: the set is complete, and equals one built by a SORT alone.
+      const set = await columns(two, over);
+      expect(two.stats.rowsRead).toBe(N + 1);
+      expect(await contents(set)).toEqual(await contents(await cache0(over)));
+    } finally {
+      await exact.close();
+      await over.close();
+    }
+  });
+
+  it('a restarted process goes on from the last image: only the messages it lacks are read', async () => {
+    const h = await mailboxOf('BgResume', 4);
+    try {
+      await new SortColumnCache().background(n.account.id, h, 2);
+      await n.deliver([message(50, { subject: 'late' }), message(51, { subject: 'later' })], { mailbox: 'BgResume' });
+      const again = new SortColumnCache();
+      await again.background(n.account.id, h, 2);
+      expect(again.stats).toEqual({ rowsRead: 2, imagesLoaded: 1, imagesSaved: 1 });
+      expect((await columns(again, h)).n).toBe(6);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a SORT arriving during the build waits for one turn, then merges the rest itself; no key row is read twice', async () => {
+    const h = await mailboxOf('BgRace', 7);
+    try {
+      const cache = new SortColumnCache();
+      const bg = cache.background(n.account.id, h, 2);
+      // Until the first turn has read its rows (a turn this small never yields to the event loop: microtasks, bounded).
+      for (let i = 0; i < 100_000 && cache.stats.rowsRead === 0; i++) await Promise.resolve();
+      expect(cache.stats.rowsRead).toBe(2);
+      const set = await columns(cache, h);
+      await bg;
+      expect(set.n).toBe(7);
+      expect(cache.stats.rowsRead).toBe(7);
+      expect(await contents(set)).toEqual(await contents(await cache0(h)));
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** The set a SORT builds alone, from the key rows, in a cache of its own (no image). */
+const cache0 = (h: MailboxHandle) => new SortColumnCache().columns('', h, h.snapshot().messages, new WorkBudget());

@@ -16,6 +16,7 @@ import { bad, ok } from '../command.js';
 import { flagsResponses } from '../updates.js';
 import { resyncOnSelect } from '../qresync.js';
 import type { MessageRecord } from '../../store/types.js';
+import { sortColumns } from '../search/sort-columns.js';
 
 export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
   const s = env.s;
@@ -49,6 +50,9 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   s.out.push(`* OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID\r\n`);
   s.out.push(`* OK [HIGHESTMODSEQ ${snapshot.highestModseq}] Highest\r\n`);
   if (args.qresync) await resyncOnSelect(s.out, view, snapshot, args.qresync);
+  // RFC 5256 SORT/THREAD keys of mail not yet in the mailbox's columns (never sorted, imported, delivered since)
+  // are merged in the background, in sliced turns, so the first SORT or THREAD finds them ready.
+  void sortColumns.background(user.account.id, handle);
   return ok(`${readOnly ? 'Examine' : 'Select'} completed`, { name: handle.readOnly ? 'READ-ONLY' : 'READ-WRITE' });
 }
 

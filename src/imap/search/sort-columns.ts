@@ -121,24 +121,76 @@ export class SortColumnCache {
     withKeys = true,
   ): Promise<ColumnSet> {
     if (accountId === '') return (await this.extend(null, handle, recs, budget, withKeys, false)).set;
-    const key = `${accountId}\0${handle.name}\0${handle.uidvalidity}`;
+    return (await this.turn(accountId, handle, recs, budget, withKeys)).set;
+  }
+
+  /**
+   * Build a mailbox's set with keys (and its image) ahead of the first SORT
+   * or THREAD: for a mailbox never sorted, or mail imported or delivered
+   * since, whose key rows (or, with none stored, files) would otherwise be
+   * read by that command. Runs in turns on the mailbox's queue, each merging
+   * the next `chunk` missing messages — or as many as the set already holds,
+   * so the merges cost about twice one build — then writing the image, so
+   * a node killed meanwhile goes on from the last image. A SORT that arrives
+   * meanwhile waits for the turn under way only, then merges the rest
+   * itself; the next turn then finds nothing missing. Every turn is sliced
+   * and yields (readRows, merge). Resolves when the set holds every message
+   * of the mailbox's snapshot, or after a failure (it only saves later work).
+   */
+  async background(accountId: string, handle: MailboxHandle, chunk: number = LIMITS.tuning.sortBuildChunk): Promise<void> {
+    if (accountId === '') return;
+    try {
+      // As selectMessages: the columns hold exact INTERNALDATE and RFC822.SIZE only (store/facts.ts).
+      await handle.ensureFacts();
+      const recs = handle.snapshot().messages;
+      // Each turn reads at least `chunk` messages, so this many turns cover the mailbox; one more finds it complete.
+      const turns = Math.ceil(recs.length / Math.max(1, chunk)) + 1;
+      for (let t = 0; t < turns; t++) {
+        const size = Math.max(chunk, this.boxes.get(this.keyOf(accountId, handle))?.set?.n ?? 0);
+        const r = await this.turn(accountId, handle, recs, new WorkBudget(Number.POSITIVE_INFINITY), true, size);
+        if (r.rest === 0) return;
+      }
+    } catch {
+      // The mailbox was deleted or its index closed meanwhile: the next SORT builds what it needs.
+    }
+  }
+
+  private keyOf(accountId: string, handle: MailboxHandle): string {
+    return `${accountId}\0${handle.name}\0${handle.uidvalidity}`;
+  }
+
+  /**
+   * One turn on a mailbox's queue: its set extended by the messages of
+   * `recs` it lacks (at most `maxRows` of them: a background turn, whose
+   * image is then always written), the image written when the set grew.
+   */
+  private turn(
+    accountId: string,
+    handle: MailboxHandle,
+    recs: readonly MessageRecord[],
+    budget: WorkBudget,
+    withKeys: boolean,
+    maxRows = Number.POSITIVE_INFINITY,
+  ): Promise<{ set: ColumnSet; rest: number }> {
+    const key = this.keyOf(accountId, handle);
     let e = this.boxes.get(key);
     if (e) this.boxes.delete(key);
     else e = { set: null, busy: Promise.resolve(), building: 0, saved: 0, covered: null };
     this.boxes.set(key, e);
     const entry = e;
     entry.building++;
+    const partial = maxRows !== Number.POSITIVE_INFINITY;
     const run = entry.busy.catch(() => undefined).then(async () => {
       try {
         // Nothing changed since the last SORT (the same frozen snapshot): no walk over the messages.
         if (entry.set !== null && entry.covered === recs && (entry.set.hasKeys || !withKeys)) {
           budget.charge(recs.length);
-          return entry.set;
+          return { set: entry.set, rest: 0 };
         }
-        const { set, loaded, complete } = await this.extend(entry.set, handle, recs, budget, withKeys, true);
+        const { set, loaded, complete, rest } = await this.extend(entry.set, handle, recs, budget, withKeys, true, maxRows);
         entry.covered = complete ? recs : null;
         if (loaded !== 0) entry.saved = loaded;
-        if (set !== entry.set && set.hasKeys && (entry.saved === 0 || set.n - entry.saved >= saveStep(set.n))) {
+        if (set !== entry.set && set.hasKeys && (partial || entry.saved === 0 || set.n - entry.saved >= saveStep(set.n))) {
           // The image only saves work later: a failure to write it (disk full, index busy) leaves the answer alone.
           const saved = await handle.saveSortColumns(encodeColumns(set)).then(() => true, () => false);
           if (saved) {
@@ -147,7 +199,7 @@ export class SortColumnCache {
           }
         }
         entry.set = set;
-        return set;
+        return { set, rest };
       } finally {
         entry.building--;
         this.evict(entry);
@@ -169,7 +221,8 @@ export class SortColumnCache {
     budget: WorkBudget,
     withKeys: boolean,
     useImage: boolean,
-  ): Promise<{ set: ColumnSet; loaded: number; complete: boolean }> {
+    maxRows = Number.POSITIVE_INFINITY,
+  ): Promise<{ set: ColumnSet; loaded: number; complete: boolean; rest: number }> {
     // Keys wanted and not read yet: a set with keys from the start. Keys once read are kept.
     if (old !== null && withKeys && !old.hasKeys) old = null;
     let loaded = 0;
@@ -195,11 +248,14 @@ export class SortColumnCache {
       for (let i = 0; i < recs.length; i++) if (at[i] === -1) missing.push(recs[i]!);
     }
     budget.charge(recs.length);
-    if (old !== null && missing.length === 0) return { set: old, loaded, complete: true };
+    if (old !== null && missing.length === 0) return { set: old, loaded, complete: true, rest: 0 };
+    // A background turn reads the lowest missing UIDs only; the rest is left for the next turn.
+    const rest = Math.max(0, missing.length - maxRows);
+    if (rest > 0) missing.length = maxRows;
     const rows = await readRows(handle, missing, new WorkBudget(Number.POSITIVE_INFINITY), keys);
     if (keys) this.stats.rowsRead += missing.length;
     budget.charge(missing.length * (keys ? 16 : 1));
-    return { set: await merge(old, rows, keys), loaded, complete: rows.length === missing.length };
+    return { set: await merge(old, rows, keys), loaded, complete: rest === 0 && rows.length === missing.length, rest };
   }
 
   private evict(keep: Entry): void {
