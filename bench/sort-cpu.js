@@ -11,6 +11,7 @@
 //   BENCH_ROOT=/path/to/other/checkout   spawn that checkout's bin/roost (its dist/), for before/after runs
 //   BENCH_DROP_COLUMNS=1                 delete the saved sort column images first (a mailbox never sorted)
 //   BENCH_SETTLE_MS=5000                 wait this long after SELECT before the first query
+//   BENCH_PROF=/tmp/prof                 run the node under --cpu-prof into that dir
 //
 // Each query runs once cold (the first after the node started: for SORT on a
 // key, the columns are read from the image in the index, or built from the
@@ -56,7 +57,9 @@ const cpu = (pid) => {
   return (Number(f[11]) + Number(f[12])) * 10;
 };
 
-const { child, ports } = await spawnRoost(dataDir, path.join(dataDir, 'roost.toml'));
+const prof = process.env.BENCH_PROF;
+const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+const { child, ports } = await spawnRoost(dataDir, path.join(dataDir, 'roost.toml'), { nodeArgs });
 const rows = [];
 try {
   const c = await Raw.connect(ports.imap);
