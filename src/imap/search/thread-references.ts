@@ -200,6 +200,15 @@ export async function references(w: NumberWriter, sel: Selected, uid: boolean, b
   await budget.step(roots.length);
   const merged: number[] = [];
   const placedAt = new Int32Array(cap).fill(-1);
+  // Roots whose children step 5 changed, in the order first changed (a dummy after the root it takes in):
+  // the only lists step 6 has to sort again, every other subtree is still as step 4 sorted it.
+  const touched: number[] = [];
+  const isTouched = new Uint8Array(cap);
+  const touch = (c: number): void => {
+    if (isTouched[c]) return;
+    isTouched[c] = 1;
+    touched.push(c);
+  };
   for (const r of roots) {
     // Already placed under an earlier root of the same subject (a dummy made for it).
     if (parent[r] !== -1) continue;
@@ -214,13 +223,17 @@ export async function references(w: NumberWriter, sel: Selected, uid: boolean, b
     const rItem = item[r] !== -1;
     if (!tItem && !rItem) {
       for (const c of [...(kids[r] ?? [])]) link(t, c);
+      touch(t);
     } else if (!tItem && rItem) {
       link(t, r);
+      touch(t);
     } else if (tItem && !isReply(t) && rItem && isReply(r)) {
       link(t, r);
+      touch(t);
     } else {
       // Neither is a reply of the other: both become children of a new dummy in t's place.
       const d = made++;
+      touch(d);
       const at = placedAt[t]!;
       link(d, t);
       link(d, r);
@@ -235,7 +248,12 @@ export async function references(w: NumberWriter, sel: Selected, uid: boolean, b
     }
   }
   await budget.step(roots.length);
-  await sortTrees(merged);
+  // (6) Sort again what step 5 changed; a touched root's own children were sorted before it took them.
+  for (const c of touched) {
+    const list = kids[c];
+    if (list && list.length > 0) kids[c] = await sortList(list);
+    rep[c] = item[c] !== -1 ? item[c]! : list && list.length > 0 ? rep[kids[c]![0]!]! : -1;
+  }
   await render(w, await sortList(merged), kids, item, uid ? sel.uid : sel.seq, budget);
 }
 
