@@ -266,6 +266,8 @@ export const LIMITS = {
      * (src/imap/search/sort-columns.ts background).
      */
     sortBuildChunk: 1024,
+    /** Delay before mail delivered to a selected mailbox is merged into its SORT/THREAD columns (one merge per burst). */
+    sortFollowMs: 250,
     /** Messages kept in mailbox caches across all accounts (about 200 bytes each; src/store/store-impl.ts). */
     cachedMessages: 1_000_000,
     /** A mailbox cache of at least this many messages is packed (smaller ones load fast enough from rows; store/account.ts). */

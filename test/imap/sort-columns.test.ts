@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startImapNode, message, type ImapTestNode } from './helpers/node.js';
 import { LIMITS } from '../../src/limits.js';
-import { SortColumnCache, type ColumnSet } from '../../src/imap/search/sort-columns.js';
+import { SortColumnCache, sortColumns, type ColumnSet } from '../../src/imap/search/sort-columns.js';
+import { login } from './helpers/client.js';
 import { decodeColumns, encodeColumns } from '../../src/imap/search/sort-column-image.js';
 import { STRING_KEYS } from '../../src/imap/search/sort-column-set.js';
 import { WorkBudget } from '../../src/work/budget.js';
@@ -232,6 +233,38 @@ describe('background build of the columns (SortColumnCache.background, LIMITS.tu
       expect(await contents(set)).toEqual(await contents(await cache0(h)));
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('the process cache follows SELECT and delivery (select.ts)', () => {
+  /** Until the process cache has read `n` key rows in all (bounded: 60 s). */
+  async function rowsReadReach(n: number): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (sortColumns.stats.rowsRead < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(sortColumns.stats.rowsRead).toBe(n);
+  }
+
+  it('SELECT builds the columns and mail delivered meanwhile is merged in the background: the next SORT reads no key row', async () => {
+    const user = n.t.ctx.store.user(n.account);
+    await user.createMailbox('Follow');
+    for (let i = 0; i < 3; i++) await n.deliver([message(i, { subject: `f ${3 - i}` })], { mailbox: 'Follow' });
+    const start = sortColumns.stats.rowsRead;
+    const c = await login(n.port, n.user, n.pass);
+    try {
+      expect((await c.cmd('SELECT Follow')).tagged).toMatch(/ OK /);
+      await rowsReadReach(start + 3);
+      await n.deliver([message(7, { subject: 'f 0' })], { mailbox: 'Follow' });
+      await n.deliver([message(8, { subject: 'f 00' })], { mailbox: 'Follow' });
+      await rowsReadReach(start + 5);
+      // The session learns of the two first (RFC 3501 §7.3.1 EXISTS), then sorts all five.
+      expect((await c.cmd('NOOP')).untagged).toContain('* 5 EXISTS');
+      const r = await c.cmd('SORT (SUBJECT) UTF-8 ALL');
+      expect(r.tagged).toMatch(/ OK /);
+      expect(r.untagged).toContain('* SORT 4 5 3 2 1');
+      expect(sortColumns.stats.rowsRead).toBe(start + 5);
+    } finally {
+      c.close();
     }
   });
 });

@@ -53,6 +53,10 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   // RFC 5256 SORT/THREAD keys of mail not yet in the mailbox's columns (never sorted, imported, delivered since)
   // are merged in the background, in sliced turns, so the first SORT or THREAD finds them ready.
   void sortColumns.background(user.account.id, handle);
+  // And mail delivered while the mailbox is selected, a burst at a time (the listener goes with the handle).
+  handle.onChange((e) => {
+    if (e.type === 'append') sortColumns.follow(user.account.id, handle);
+  });
   return ok(`${readOnly ? 'Examine' : 'Select'} completed`, { name: handle.readOnly ? 'READ-ONLY' : 'READ-WRITE' });
 }
 

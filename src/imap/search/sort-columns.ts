@@ -85,6 +85,8 @@ export interface ColumnStats {
  */
 export class SortColumnCache {
   private readonly boxes = new Map<string, Entry>();
+  /** Mailboxes with a follow() merge pending. */
+  private readonly following = new Set<string>();
   readonly stats: ColumnStats = { rowsRead: 0, imagesLoaded: 0, imagesSaved: 0 };
 
   constructor(private readonly maxBytes: number = LIMITS.imap.sortColumnBytes) {}
@@ -153,6 +155,25 @@ export class SortColumnCache {
     } catch {
       // The mailbox was deleted or its index closed meanwhile: the next SORT builds what it needs.
     }
+  }
+
+  /**
+   * Mail arrived in a mailbox a session has selected: its keys (stored at
+   * delivery, the sort_keys rows) are merged into the set by a background
+   * build `delayMs` later, once for a burst of deliveries, so the next SORT
+   * or THREAD does not pay for the merge.
+   */
+  follow(accountId: string, handle: MailboxHandle, delayMs: number = LIMITS.tuning.sortFollowMs): void {
+    if (accountId === '') return;
+    const key = this.keyOf(accountId, handle);
+    if (this.following.has(key)) return;
+    this.following.add(key);
+    const timer = setTimeout(() => {
+      this.following.delete(key);
+      void this.background(accountId, handle);
+    }, delayMs);
+    // A pending merge never keeps the process alive.
+    timer.unref();
   }
 
   private keyOf(accountId: string, handle: MailboxHandle): string {
