@@ -246,6 +246,14 @@ export class IndexDb {
       lazyMailboxes: p('SELECT id FROM mailboxes b WHERE EXISTS (SELECT 1 FROM messages m INDEXED BY messages_lazy WHERE m.mailbox = b.id AND m.lazy <> 0) ORDER BY id').pluck(),
       lazyPage: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid > ? ORDER BY uid LIMIT ?').raw(true),
       lazyRange: p('SELECT uid, basename, disk_name FROM messages WHERE mailbox = ? AND lazy <> 0 AND uid BETWEEN ? AND ? ORDER BY uid').raw(true),
+      unparsedRange: p(
+        `SELECT uid, basename, disk_name, lazy FROM messages m WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> ${STATE_UNLINK}
+         AND NOT EXISTS (SELECT 1 FROM structures s WHERE s.mailbox = m.mailbox AND s.uid = m.uid) ORDER BY uid`,
+      ).raw(true),
+      fillStructure: p(
+        `INSERT OR REPLACE INTO structures (mailbox, uid, json)
+         SELECT mailbox, uid, ? FROM messages WHERE mailbox = ? AND uid = ? AND state <> ${STATE_UNLINK}`,
+      ),
       setFacts: p('UPDATE messages SET size = ?, vsize = ?, internal_date = ?, lazy = 0 WHERE mailbox = ? AND uid = ? AND lazy <> 0'),
       usage: p(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> ${STATE_UNLINK}`),
     };
@@ -445,6 +453,11 @@ export class IndexDb {
     return this.s.lazyRange!.all(mailbox, first, last) as [number, string, string][];
   }
   /** Record a provisional row's facts read from its file; false when it was filled already (or is gone). */
+  /** Rows with UIDs in [first, last] and no stored structure: [uid, basename, disk_name, lazy]. */
+  unparsedRange(mailbox: number, first: number, last: number): [number, string, string, number][] {
+    return this.s.unparsedRange!.all(mailbox, first, last) as [number, string, string, number][];
+  }
+
   setFacts(mailbox: number, uid: number, size: number, vsize: number, internalDate: number): boolean {
     return this.s.setFacts!.run(size, vsize, internalDate, mailbox, uid).changes > 0;
   }
@@ -538,6 +551,12 @@ export class IndexDb {
   setStructure(mailbox: number, uid: number, json: string, sortJson?: string): void {
     this.s.setStructure!.run(mailbox, uid, json);
     this.setSortKeys(mailbox, uid, sortJson ?? JSON.stringify((JSON.parse(json) as { sort: unknown }).sort));
+  }
+  /** setStructure for a message that is still there (a fill read its file; it may be expunged since); false when it is not. */
+  fillStructure(mailbox: number, uid: number, json: string, sortJson: string): boolean {
+    if (this.s.fillStructure!.run(json, mailbox, uid).changes === 0) return false;
+    this.setSortKeys(mailbox, uid, sortJson);
+    return true;
   }
   setSortKeys(mailbox: number, uid: number, sortJson: string): void {
     this.s.setSortKeys!.run(mailbox, uid, sortJson);
