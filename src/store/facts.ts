@@ -48,6 +48,13 @@ export interface Parsed {
 }
 
 /**
+ * One read buffer for every readParsed, not an allocation per file: nothing
+ * keeps its bytes (the parser copies what it keeps, the search fields are
+ * strings) and nothing in between yields.
+ */
+let readBuffer: Buffer | null = null;
+
+/**
  * Read and parse the file `rel` of `dir` in one synchronous step: the facts
  * exactly as readFound gives them (W= from the name where present, else the
  * size plus the bare LFs counted) and the structure the on-demand parse
@@ -65,7 +72,7 @@ export function readParsed(dir: string, uid: number, rel: string): Parsed | 'big
   try {
     const st = fs.fstatSync(fd);
     if (st.size > LIMITS.store.quickReadMaxBytes) return 'big';
-    const buf = Buffer.allocUnsafe(st.size);
+    const buf = (readBuffer ??= Buffer.allocUnsafe(LIMITS.store.quickReadMaxBytes)).subarray(0, st.size);
     let got = 0;
     while (got < buf.length) {
       const n = fs.readSync(fd, buf, got, buf.length - got, got);
