@@ -21,12 +21,78 @@
  * rows still marked lazy. A replica reads no file for them: it waits for
  * the records.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LIMITS } from '../limits.js';
 import type { AccountView } from './account-view.js';
 import type { RecordDraft } from './journal/log.js';
-import { STATE_UNLINK, type MailboxRow, type MessageRow } from './index/db.js';
-import { readFound } from './maildir/scan.js';
+import { keptSearchFields, STATE_UNLINK, type MailboxRow, type MessageRow } from './index/db.js';
+import { countBareLf, readFound } from './maildir/scan.js';
+import { parseName } from './maildir/filename.js';
+import { MimeStreamParser } from './mime/stream.js';
+import { searchHeader, type SearchHeader } from './mime/search-header.js';
+import type { MimeTree } from './mime/types.js';
+import { demandIdle, onDemand } from './demand.js';
+
+/**
+ * A file read whole and parsed once: its facts, MIME structure and search
+ * fields (null when the header is past LIMITS.store.searchHeadBytes, as
+ * MailboxHandle.structure leaves it to the first SEARCH).
+ */
+export interface Parsed {
+  readonly uid: number;
+  readonly facts: Facts;
+  readonly tree: MimeTree;
+  readonly header: SearchHeader | null;
+}
+
+/**
+ * One read buffer for every readParsed, not an allocation per file: nothing
+ * keeps its bytes (the parser copies what it keeps, the search fields are
+ * strings) and nothing in between yields.
+ */
+let readBuffer: Buffer | null = null;
+
+/**
+ * Read and parse the file `rel` of `dir` in one synchronous step: the facts
+ * exactly as readFound gives them (W= from the name where present, else the
+ * size plus the bare LFs counted) and the structure the on-demand parse
+ * (MailboxHandle.structure) would store. Null when it cannot be read;
+ * 'big' past LIMITS.store.quickReadMaxBytes (never read whole: the caller
+ * reads its facts alone and its structure is parsed in chunks on demand).
+ */
+export function readParsed(dir: string, uid: number, rel: string): Parsed | 'big' | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(path.join(dir, rel), 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.size > LIMITS.store.quickReadMaxBytes) return 'big';
+    const buf = (readBuffer ??= Buffer.allocUnsafe(LIMITS.store.quickReadMaxBytes)).subarray(0, st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    const data = buf.subarray(0, got);
+    const named = parseName(rel.slice(4)).vsize;
+    const vsize = named !== undefined && named !== null ? named : st.size + countBareLf(data);
+    const parser = new MimeStreamParser();
+    parser.push(data);
+    const tree = parser.end();
+    const header = tree.bodyStart - tree.headerStart <= LIMITS.store.searchHeadBytes ? searchHeader(data, tree.headerStart, tree.bodyStart) : null;
+    return { uid, facts: [uid, st.size, vsize, Math.floor(st.mtimeMs)], tree, header };
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 /** Read at each use (tests lower them to cut a small Maildir into many slices). */
 const sliceFiles = (): number => LIMITS.store.factsSliceFiles;
@@ -78,11 +144,19 @@ export class FactsFill {
   private done: (() => void)[] = [];
   /** Mailbox ids with provisional rows, as far as this process knows. */
   private readonly lazy = new Set<number>();
+  /**
+   * Mailbox ids that had provisional rows in this process and may still
+   * hold rows without a stored structure (the background fill reads facts
+   * only): ensure(…, structure) looks for them there, and nowhere else —
+   * mail delivered the ordinary way has its structure stored at delivery.
+   */
+  private readonly unparsed = new Set<number>();
 
   constructor(private readonly st: FactsHost) {}
 
   /** A mailbox got provisional rows (applyIndex): fill them in the background. */
   note(mailboxId: number): void {
+    this.unparsed.add(mailboxId);
     if (this.lazy.has(mailboxId)) return;
     this.lazy.add(mailboxId);
     this.schedule();
@@ -127,6 +201,8 @@ export class FactsFill {
    */
   private async journalAll(locked: boolean): Promise<void> {
     for (;;) {
+      // A client's fill first (./demand.ts); under a reindex's mutex no fill is waited for.
+      if (!locked) await demandIdle();
       if (this.stopped) return;
       const more = locked ? await this.journalSlice() : await this.st.mutex.run(() => this.journalSlice());
       if (!more) return;
@@ -191,6 +267,7 @@ export class FactsFill {
   /** Mailbox ids change with a rebuilt index. */
   forget(): void {
     this.lazy.clear();
+    this.unparsed.clear();
   }
 
   /** No more slices (store close); idle() resolves after the running one. */
@@ -229,6 +306,7 @@ export class FactsFill {
           // Keyset paging: a file that cannot be read now stays provisional until the next open.
           let after = 0;
           for (;;) {
+            await demandIdle();
             if (this.stopped) break;
             const page = this.st.db().lazyPage(id, after, sliceFiles());
             if (page.length === 0) {
@@ -257,31 +335,114 @@ export class FactsFill {
    * asked, not this process's list: `roost import` in another process may
    * have written the rows (one lookup in the partial index messages_lazy).
    */
-  async ensure(mailboxId: number, uids?: readonly number[]): Promise<void> {
+  async ensure(mailboxId: number, uids?: readonly number[], structure = false): Promise<void> {
     if (!this.st.core.isWritable()) return;
+    await onDemand(() => this.ensureNow(mailboxId, uids, structure));
+  }
+
+  private async ensureNow(mailboxId: number, uids: readonly number[] | undefined, structure: boolean): Promise<void> {
     const db = this.st.db();
     const mb = db.mailboxById(mailboxId);
     if (!mb) return;
-    let rows: LazyRow[];
-    if (uids === undefined) rows = db.lazyRange(mailboxId, 0, 0xffffffff);
-    else {
+    let first = 0;
+    let last = 0xffffffff;
+    if (uids !== undefined) {
       if (uids.length === 0) return;
-      let first = uids[0]!;
-      let last = first;
+      first = last = uids[0]!;
       for (const u of uids) {
         if (u < first) first = u;
         if (u > last) last = u;
       }
-      rows = db.lazyRange(mailboxId, first, last);
-      if (rows.length > uids.length) {
-        const want = new Set(uids);
-        rows = rows.filter((r) => want.has(r[0]));
-      }
     }
-    if (rows.length === 0) return;
-    this.note(mailboxId);
-    await this.fill(mb, rows);
+    const want = <T extends readonly [number, ...unknown[]]>(rows: T[]): T[] => {
+      if (uids === undefined || rows.length <= uids.length) return rows;
+      const set = new Set(uids);
+      return rows.filter((r) => set.has(r[0]));
+    };
+    // Provisional rows written by another process (roost import): one lookup in the partial index messages_lazy.
+    if (structure && !this.unparsed.has(mailboxId) && db.lazyPage(mailboxId, 0, 1).length > 0) this.note(mailboxId);
+    if (structure && this.unparsed.has(mailboxId)) {
+      const rows = want(db.unparsedRange(mailboxId, first, last));
+      if (rows.length === 0) {
+        // Nothing left anywhere in it (asked once): later FETCHes skip the lookup.
+        if (db.lazyPage(mailboxId, 0, 1).length === 0 && db.unparsedRange(mailboxId, 0, 0xffffffff).length === 0) this.unparsed.delete(mailboxId);
+        return;
+      }
+      if (rows.some((r) => r[3] !== 0)) this.note(mailboxId);
+      await this.fillParsed(mb, rows);
+    } else {
+      const rows = want(db.lazyRange(mailboxId, first, last));
+      if (rows.length === 0) return;
+      this.note(mailboxId);
+      await this.fill(mb, rows);
+    }
     if (uids === undefined && this.st.db().lazyPage(mailboxId, 0, 1).length === 0) this.lazy.delete(mailboxId);
+  }
+
+  /**
+   * ensure() for messages about to be shown with their structure (FETCH
+   * ENVELOPE, BODY, BODYSTRUCTURE): rows without a stored structure, lazy
+   * or not, each file read and parsed once (readParsed) — its facts, its
+   * structure and its search fields from the same bytes. Read a slice at a
+   * time (factsSliceFiles or factsSliceMs, the loop turning in between);
+   * one 'facts' record and one index transaction per factsSliceFiles files,
+   * not per message, the next batch read while the last one is committed.
+   */
+  private async fillParsed(mb: MailboxRow, rows: readonly (readonly [number, string, string, number])[]): Promise<void> {
+    const dir = this.st.dir(mb.name);
+    const readOne = (r: readonly [number, string, string, number]): { parsed: Parsed | null; facts: Facts | null } => {
+      let got = readParsed(dir, r[0], r[2]);
+      if (got === null) {
+        // Renamed since (a flag change's file work, another program): look it up.
+        const at = this.st.locate(mb.id, dir, { uid: r[0], basename: r[1], diskName: r[2] });
+        got = at ? readParsed(dir, r[0], at) : null;
+      }
+      if (got === 'big') {
+        // Its structure is parsed in chunks when shown (MailboxHandle.structure); its facts as by the background fill.
+        return { parsed: null, facts: r[3] !== 0 ? this.reader(mb)([r[0], r[1], r[2]]) : null };
+      }
+      return { parsed: got, facts: got && r[3] !== 0 ? got.facts : null };
+    };
+    let pending: Promise<void> = Promise.resolve();
+    let parsed: Parsed[] = [];
+    let facts: Facts[] = [];
+    let inBatch = 0;
+    for (let i = 0; i < rows.length; ) {
+      const t0 = performance.now();
+      // One slice of reading: factsSliceFiles files or factsSliceMs, at least one file.
+      for (let k = 0; i < rows.length && k < sliceFiles() && (k === 0 || performance.now() - t0 < sliceMs()); k++, i++) {
+        const got = readOne(rows[i]!);
+        if (got.parsed) parsed.push(got.parsed);
+        if (got.facts) facts.push(got.facts);
+        inBatch++;
+      }
+      if (inBatch >= sliceFiles() || i >= rows.length) {
+        await pending;
+        pending = this.commitParsed(mb, facts, parsed);
+        // Awaited at the next batch or the end; handled now so a failure meanwhile is no unhandled rejection.
+        pending.catch(() => undefined);
+        parsed = [];
+        facts = [];
+        inBatch = 0;
+      }
+      if (i < rows.length) await yieldToLoop();
+    }
+    await pending;
+  }
+
+  /** The facts of one batch as one record (if any row was provisional), then its structures in one transaction. */
+  private async commitParsed(mb: MailboxRow, facts: Facts[], parsed: readonly Parsed[]): Promise<void> {
+    if (facts.length > 0) await this.commit(mb, facts);
+    if (parsed.length === 0) return;
+    const db = this.st.db();
+    // A rebuilt index (reindex) has other mailbox ids: what was read belongs to no row there.
+    if (db.mailboxById(mb.id)?.uidvalidity !== mb.uidvalidity) return;
+    db.tx(() => {
+      for (const p of parsed) {
+        if (!db.fillStructure(mb.id, p.uid, JSON.stringify(p.tree), JSON.stringify(p.tree.sort))) continue;
+        if (p.header) db.fillSearchFields(mb.id, p.uid, keptSearchFields(p.header));
+      }
+    });
   }
 
   /** The facts of a provisional row from its file (the eager reading: ./maildir/scan.ts readFound); null when it is gone. */

@@ -83,8 +83,8 @@ export class MailboxHandleImpl implements MailboxHandle {
     return this.cache().snapshot();
   }
 
-  ensureFacts(uids?: readonly number[]): Promise<void> {
-    return this.st.facts.ensure(this.mailboxId, uids);
+  ensureFacts(uids?: readonly number[], opts?: { structure?: boolean }): Promise<void> {
+    return this.st.facts.ensure(this.mailboxId, uids, opts?.structure === true);
   }
 
   onChange(listener: (event: MailboxEvent) => void): () => void {

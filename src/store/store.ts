@@ -139,8 +139,11 @@ export interface MailboxHandle {
    * until read from the files (store/facts.ts); the records of snapshots
    * already taken are updated in place. Resolves at once when nothing is
    * provisional (every mailbox that was not opened that way).
+   * `structure`: their structures are about to be shown too (ENVELOPE,
+   * BODYSTRUCTURE): each file not parsed yet is read once for both, in
+   * batches, so structure() afterwards is an index lookup.
    */
-  ensureFacts(uids?: readonly number[]): Promise<void>;
+  ensureFacts(uids?: readonly number[], opts?: { structure?: boolean }): Promise<void>;
   /** Subscribe to changes of this mailbox made by anyone; returns unsubscribe. */
   onChange(listener: (event: MailboxEvent) => void): () => void;
 

@@ -126,7 +126,8 @@ export async function fetchCommand(env: CommandEnv, cmd: CommandOf<'FETCH'>): Pr
   const missing = records.missing;
   const found = changedSince === null ? records.found : records.found.filter((m) => m.modseq > changedSince);
   // INTERNALDATE, RFC822.SIZE and the read-ahead's sizes are exact (a lazily opened Maildir's are read now: store/facts.ts).
-  if (!plan.items.every((i) => FACT_FREE_ITEMS.has(i.item))) await view.handle.ensureFacts(found.map((m) => m.uid));
+  // With ENVELOPE/BODY/BODYSTRUCTURE, files not parsed yet are parsed in batches first: each structure below is then a lookup.
+  if (!plan.items.every((i) => FACT_FREE_ITEMS.has(i.item))) await view.handle.ensureFacts(found.map((m) => m.uid), { structure: plan.needsStructure });
   if (cmd.args.vanished && changedSince !== null && cmd.args.set.kind === 'ranges') {
     writeVanishedEarlier(s.out, view, snapshot.uidnext, changedSince, setIntervals(cmd.args.set, snapshot.uidnext - 1));
   }

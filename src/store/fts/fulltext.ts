@@ -43,6 +43,7 @@ import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LIMITS } from '../../limits.js';
 import { decodedHeaders, textForSearch } from '../mime/decode.js';
+import { demandIdle } from '../demand.js';
 import type { MimePart, MimeTree } from '../mime/types.js';
 
 export const MAX_OPEN_FTS = LIMITS.tuning.ftsOpenDatabases;
@@ -295,7 +296,11 @@ export class FullTextIndex {
       if (job === null) continue;
       job.left = missing.length - k - batch.length;
       // In the background, rest as long as the batch took: at most half the CPU goes to indexing, sessions keep the rest.
-      if (job.waiters === 0) await new Promise((r) => setTimeout(r, Math.min(BACKGROUND_PAUSE_MAX_MS, performance.now() - t0)));
+      if (job.waiters === 0) {
+        await new Promise((r) => setTimeout(r, Math.min(BACKGROUND_PAUSE_MAX_MS, performance.now() - t0)));
+        // A client waits on a fill (a first FETCH after a lazy open): step back; its structures are then stored.
+        await demandIdle();
+      }
       else await nextTurn();
     }
     if (pending.length > 0) await this.add(uidvalidity, pending);

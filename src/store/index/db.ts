@@ -248,6 +248,14 @@ export class IndexDb {
       // INDEXED BY as above: without it the planner walks the primary key, every row of the mailbox, on each
       // ensureFacts() (twice per SORT/THREAD: some 15-30 ms at 100,000 messages) to find none.
       lazyRange: p('SELECT uid, basename, disk_name FROM messages INDEXED BY messages_lazy WHERE mailbox = ? AND lazy <> 0 AND uid BETWEEN ? AND ? ORDER BY uid').raw(true),
+      unparsedRange: p(
+        `SELECT uid, basename, disk_name, lazy FROM messages m WHERE mailbox = ? AND uid BETWEEN ? AND ? AND state <> ${STATE_UNLINK}
+         AND NOT EXISTS (SELECT 1 FROM structures s WHERE s.mailbox = m.mailbox AND s.uid = m.uid) ORDER BY uid`,
+      ).raw(true),
+      fillStructure: p(
+        `INSERT OR REPLACE INTO structures (mailbox, uid, json)
+         SELECT mailbox, uid, ? FROM messages WHERE mailbox = ? AND uid = ? AND state <> ${STATE_UNLINK}`,
+      ),
       setFacts: p('UPDATE messages SET size = ?, vsize = ?, internal_date = ?, lazy = 0 WHERE mailbox = ? AND uid = ? AND lazy <> 0'),
       usage: p(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM messages WHERE state <> ${STATE_UNLINK}`),
     };
@@ -447,6 +455,11 @@ export class IndexDb {
     return this.s.lazyRange!.all(mailbox, first, last) as [number, string, string][];
   }
   /** Record a provisional row's facts read from its file; false when it was filled already (or is gone). */
+  /** Rows with UIDs in [first, last] and no stored structure: [uid, basename, disk_name, lazy]. */
+  unparsedRange(mailbox: number, first: number, last: number): [number, string, string, number][] {
+    return this.s.unparsedRange!.all(mailbox, first, last) as [number, string, string, number][];
+  }
+
   setFacts(mailbox: number, uid: number, size: number, vsize: number, internalDate: number): boolean {
     return this.s.setFacts!.run(size, vsize, internalDate, mailbox, uid).changes > 0;
   }
@@ -540,6 +553,12 @@ export class IndexDb {
   setStructure(mailbox: number, uid: number, json: string, sortJson?: string): void {
     this.s.setStructure!.run(mailbox, uid, json);
     this.setSortKeys(mailbox, uid, sortJson ?? JSON.stringify((JSON.parse(json) as { sort: unknown }).sort));
+  }
+  /** setStructure for a message that is still there (a fill read its file; it may be expunged since); false when it is not. */
+  fillStructure(mailbox: number, uid: number, json: string, sortJson: string): boolean {
+    if (this.s.fillStructure!.run(json, mailbox, uid).changes === 0) return false;
+    this.setSortKeys(mailbox, uid, sortJson);
+    return true;
   }
   setSortKeys(mailbox: number, uid: number, sortJson: string): void {
     this.s.setSortKeys!.run(mailbox, uid, sortJson);

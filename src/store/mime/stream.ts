@@ -279,6 +279,14 @@ export class MimeStreamParser {
     const n = chunk.length;
     let p = 0;
     while (p < n) {
+      if (this.lineLen === 0 && this.want.mode !== 'all') {
+        // In a body most lines are only counted: skip them here without a copy or an object per line.
+        const q = this.skipLines(chunk, p);
+        if (q !== p) {
+          p = q;
+          continue;
+        }
+      }
       if (this.lineLen === 0) this.startLine(this.base + p);
       const nl = chunk.indexOf(LF, p);
       const segEnd = nl < 0 ? n : nl + 1;
@@ -317,6 +325,36 @@ export class MimeStreamParser {
       return { mode: 'none', cap: 0 };
     }
     return r.value;
+  }
+
+  /**
+   * From the start of a line at `p`: count the lines the parser does not
+   * look at (every line in 'none' mode; in 'dash' mode those not starting
+   * "--") as endLine would, and return where the first other one starts —
+   * `p` itself when that line is a candidate or its first two bytes are
+   * not in this chunk yet (push's general path takes it). A line the chunk
+   * ends inside is begun as unkept.
+   */
+  private skipLines(chunk: Buffer, p: number): number {
+    const n = chunk.length;
+    const dash = this.want.mode === 'dash';
+    while (p < n) {
+      if (dash && (p + 1 >= n || (chunk[p] === DASH && chunk[p + 1] === DASH))) return p;
+      const nl = chunk.indexOf(LF, p);
+      if (nl < 0) {
+        this.startLine(this.base + p);
+        this.keep = false;
+        this.lineLen = n - p;
+        return n;
+      }
+      // As push: CRLF only when the CR is on this line.
+      const eol: Eol = nl > p && chunk[nl - 1] === CR ? 2 : 1;
+      this.lf++;
+      if (eol === 1) this.bare++;
+      this.prevEol = eol;
+      p = nl + 1;
+    }
+    return p;
   }
 
   private startLine(off: number): void {
