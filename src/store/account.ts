@@ -87,6 +87,8 @@ export class AccountState {
   recovered = false;
   /** Set by reindex around the first open: an index with no INBOX is left for the reindex to build in slices (recovery.ts). */
   deferImport = false;
+  /** A session's first open building the index in slices (recovery.ts importAtFirstOpen); the account's other users wait for it. */
+  opening: Promise<void> | null = null;
   readonly caches = new Map<number, MailboxCache>();
   readonly handles = new Map<number, number>();
   /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */
