@@ -168,7 +168,7 @@ export class StoreImpl implements Store, StoreInterior {
    */
   async prepareIndex(st: AccountState): Promise<void> {
     if (st.opening) return st.opening;
-    if (st.hasIndexOpen()) return;
+    if (st.hasIndexOpen()) return this.firstOpen(st);
     const file = this.indexFile(st.id);
     if (await fsp.access(file).then(() => true, () => false)) return this.firstOpen(st);
     const tmp = `${file}.${process.pid}.${uniqueName(this.hostname)}.new`;
@@ -203,6 +203,12 @@ export class StoreImpl implements Store, StoreInterior {
       try {
         await this.committer.idle();
         await importAtFirstOpen(this, st);
+      } catch (err) {
+        // recover() already reported a failure of the open itself (and db() retries it);
+        // one of the import after it is reported here, and the next use retries as well.
+        if (!st.recovered) throw err;
+        st.recovered = false;
+        throw this.rebuildFailed(st, err);
       } finally {
         this.rebuilding.delete(st.id);
       }
@@ -291,12 +297,18 @@ export class StoreImpl implements Store, StoreInterior {
     try {
       recoverAccount(this, st);
     } catch (err) {
-      // Never a lock-out — the client gets a temporary failure
-      // (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP]), the operator the cause,
-      // and the next use of the account tries again (AccountState.db()).
-      this.log('store: index rebuild failed; the next login retries', { account: st.id, err: (err as Error)?.stack ?? String(err) });
-      throw isRoostError(err) && err.code !== 'NOTFOUND' ? err : new RoostError('TEMP', `index rebuild of ${st.id} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw this.rebuildFailed(st, err);
     }
+  }
+
+  /**
+   * Never a lock-out — the client gets a temporary failure
+   * (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP]), the operator the cause,
+   * and the next use of the account tries again (AccountState.db()).
+   */
+  private rebuildFailed(st: AccountState, err: unknown): Error {
+    this.log('store: index rebuild failed; the next login retries', { account: st.id, err: (err as Error)?.stack ?? String(err) });
+    return isRoostError(err) && err.code !== 'NOTFOUND' ? err : new RoostError('TEMP', `index rebuild of ${st.id} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
 
   warn(msg: string, err?: unknown): void {
