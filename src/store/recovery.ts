@@ -36,7 +36,7 @@ import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { addNames, listFolderDirs, listMessages, readFound, sortFound, type DiskFile, type FoundMessage } from './maildir/scan.js';
-import { readUidList } from './maildir/uidlist-import.js';
+import { readUidList, readUidListSteps } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
 import type { JournalRecord } from './types.js';
@@ -266,7 +266,7 @@ function* importMailbox(
   resume = false,
 ): ImportSteps<number> {
   const dir = mailboxDir(st.account.maildir, name);
-  const onDisk = readUidList(dir);
+  const onDisk = sliced ? yield* readUidListSteps(dir) : readUidList(dir);
   // Resuming (db.listings): the mailbox row, if its create record got in, has the
   // UIDVALIDITY the rows were given; the same list gives them the same UIDs again.
   const resumed = resume ? st.db().mailbox(name) : null;
@@ -296,7 +296,11 @@ function* importMailbox(
       }
     }
   } else listed = listMessages(dir);
-  const found = [...listed.values()].map(listedFacts);
+  const found: ReturnType<typeof listedFacts>[] = [];
+  for (const f of listed.values()) {
+    found.push(listedFacts(f));
+    if (sliced && found.length % FILES_PER_STEP === 0) yield;
+  }
   yield;
   sortFound(found);
   yield;
