@@ -8,11 +8,12 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { ChangeHub } from './changes.js';
 import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
-import { pack, unpack } from './index/snapshot.js';
+import { pack, packSteps, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow, SearchFieldsRow } from './index/db.js';
 import { STATE_OK, STATE_UNLINK } from './index/db.js';
@@ -87,6 +88,8 @@ export class AccountState {
   recovered = false;
   /** Set by reindex around the first open: an index with no INBOX is left for the reindex to build in slices (recovery.ts). */
   deferImport = false;
+  /** A session's first open building the index in slices (recovery.ts importAtFirstOpen); the account's other users wait for it. */
+  opening: Promise<void> | null = null;
   readonly caches = new Map<number, MailboxCache>();
   readonly handles = new Map<number, number>();
   /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */
@@ -150,6 +153,54 @@ export class AccountState {
       } catch (err) {
         this.core.warn('store: could not pack a mailbox list', err);
       }
+    }
+  }
+
+  /**
+   * packCaches for one mailbox, a slice at a time with turns of the event
+   * loop between (LIMITS.work.sliceMs each): the last session leaving a
+   * 100,000-message mailbox must not hold every other user's commands while
+   * its list is packed. The list packed is a copy taken at the start; a
+   * change meanwhile (a flag, a fill batch's facts) leaves it dirty, to be
+   * packed next time, instead of storing a copy that is already old.
+   */
+  async packSliced(id: number): Promise<void> {
+    const c = this.caches.get(id);
+    if (!c || !c.dirty || c.count < PACK_MIN || !this.hasIndexOpen()) return;
+    const at = { uidvalidity: c.uidvalidity, uidnext: c.uidnext, modseq: c.highestModseq };
+    c.dirty = false;
+    let buf: Buffer;
+    try {
+      // A copy of the list as it is now: adds and removes in the meantime go to the cache's own array.
+      const steps = packSteps(c.all().slice());
+      let t = performance.now();
+      for (let r = steps.next(); ; r = steps.next()) {
+        if (r.done) {
+          buf = r.value;
+          break;
+        }
+        if (performance.now() - t < LIMITS.work.sliceMs) continue;
+        await nextTurn();
+        t = performance.now();
+      }
+    } catch (err) {
+      c.dirty = true;
+      this.core.warn('store: could not pack a mailbox list', err);
+      return;
+    }
+    const db = this.idx;
+    const row = db?.db.open ? db.mailboxById(id) : null;
+    const same = (x: { uidvalidity: number; uidnext: number }, modseq: bigint): boolean =>
+      x.uidvalidity === at.uidvalidity && x.uidnext === at.uidnext && modseq === at.modseq;
+    if (c.dirty || this.caches.get(id) !== c || !db || !row || !same(c, c.highestModseq) || !same(row, BigInt(row.highestmodseq))) {
+      c.dirty = true;
+      return;
+    }
+    try {
+      db.setSnapshot(row, buf);
+    } catch (err) {
+      c.dirty = true;
+      this.core.warn('store: could not pack a mailbox list', err);
     }
   }
 

@@ -545,9 +545,9 @@ export class MailboxHandleImpl implements MailboxHandle {
     if (n <= 0) {
       this.st.handles.delete(this.mailboxId);
       this.store.watcher?.remove(this.st, this.mailboxId);
-      // Pack a large list when the last session leaves, off the critical path.
+      // Pack a large list when the last session leaves, off the critical path and in slices.
       setImmediate(() => {
-        if (!this.st.handles.has(this.mailboxId)) this.st.packCaches(this.mailboxId);
+        if (!this.st.handles.has(this.mailboxId)) void this.st.packSliced(this.mailboxId);
       });
     } else this.st.handles.set(this.mailboxId, n);
   }

@@ -36,7 +36,7 @@ import { readCourierKeywords } from './maildir/courier-keywords.js';
 import { INBOX, mailboxDir, nameFromFolderDir } from './maildir/names.js';
 import { cleanLeftovers, ensureMaildir } from './maildir/save.js';
 import { addNames, listFolderDirs, listMessages, readFound, sortFound, type DiskFile, type FoundMessage } from './maildir/scan.js';
-import { readUidList } from './maildir/uidlist-import.js';
+import { readUidList, readUidListSteps } from './maildir/uidlist-import.js';
 import { subscribedOnImport } from './maildir/subscriptions.js';
 import { keywordIndex, keywordsFromLetters, reloadKeywordTable } from './maildir/keyword-letters.js';
 import type { JournalRecord } from './types.js';
@@ -59,11 +59,21 @@ export function recoverAccount(core: StoreCore, st: AccountState): void {
     restoreSideFiles(st);
     return;
   }
+  // A first open that stopped mid-way (kill -9, power loss) while it wrote its listed rows:
+  // the rest, under the UIDs it had given them (clients may have seen them).
+  for (const name of db.listings()) drain(importMailbox(core, st, name, new Map(), false, undefined, true));
   if (!db.mailbox(INBOX)) {
-    // A reindex (the one to set deferImport) builds the missing index itself, in slices (importMaildirSliced), side files included.
+    // A reindex or a session's first open (the ones to set deferImport) builds the missing
+    // index itself, in slices (importMaildirSliced, importAtFirstOpen), side files included.
     if (st.deferImport) return;
     importMaildir(core, st, new Map());
   } else discoverFolders(core, st);
+  afterImport(core, st);
+}
+
+/** The rest of an account's first open, once its mailboxes are indexed. */
+function afterImport(core: StoreCore, st: AccountState): void {
+  const db = st.db();
   // Side files changed while no process had the account open (store/side-files.ts).
   commitNow(core, st, sideFileDrafts(st));
   // After replay (which may still need tmp/ files of committed deliveries).
@@ -179,6 +189,28 @@ export function importMaildir(
   return drain(importMaildirSteps(core, st, keep, false, onProgress));
 }
 
+/**
+ * The first open of an account from a session (StoreImpl.prepareIndex,
+ * before LOGIN's or SELECT's first index use): an index with no INBOX is
+ * built as importMaildirSliced builds it — the listing in the thread pool,
+ * the rows written SLICED_ROWS at a time with a turn of the event loop
+ * between — so other users' commands are answered meanwhile (issue 16 §4).
+ * The caller keeps the account's other users out until it ends. Returns
+ * whether it imported.
+ */
+export async function importAtFirstOpen(core: StoreCore, st: AccountState): Promise<boolean> {
+  st.deferImport = true;
+  try {
+    st.db();
+  } finally {
+    st.deferImport = false;
+  }
+  if (st.db().mailbox(INBOX)) return false;
+  await drainSliced(importMaildirSteps(core, st, new Map(), true));
+  afterImport(core, st);
+  return true;
+}
+
 /** importMaildir, yielding to the event loop between slices (`roost reindex`, and `roost import` through it, in the node). */
 export function importMaildirSliced(
   core: StoreCore,
@@ -231,19 +263,23 @@ function* importMailbox(
   keep: Map<string, KeptUids>,
   sliced: boolean,
   onProgress?: (messages: number) => void,
+  resume = false,
 ): ImportSteps<number> {
   const dir = mailboxDir(st.account.maildir, name);
-  const onDisk = readUidList(dir);
+  const onDisk = sliced ? yield* readUidListSteps(dir) : readUidList(dir);
+  // Resuming (db.listings): the mailbox row, if its create record got in, has the
+  // UIDVALIDITY the rows were given; the same list gives them the same UIDs again.
+  const resumed = resume ? st.db().mailbox(name) : null;
   // A kept mailbox that never held a message (INBOX made at the account's
   // first open) has no UIDs a client could have cached: a UID list on disk
   // (a migration into it) wins, so UIDVALIDITY and UIDs come across.
   const kept = onDisk && keep.get(name)?.uidnext === 1 ? null : (keep.get(name) ?? null);
   const keptAttrs = keep.get(name) ?? null;
-  const list = kept ?? onDisk;
+  const list = resumed ? (onDisk?.uidvalidity === resumed.uidvalidity ? onDisk : null) : (kept ?? onDisk);
   // Files the kept index does not know but a UID list of the same UIDVALIDITY
   // names above the kept UIDNEXT (a resumed `roost import imap://…`) keep that UID.
   const extra = kept && onDisk && onDisk.uidvalidity === kept.uidvalidity ? onDisk : null;
-  const uidvalidity = list ? list.uidvalidity : st.nextUidvalidity();
+  const uidvalidity = resumed ? resumed.uidvalidity : list ? list.uidvalidity : st.nextUidvalidity();
   st.noteUidvalidity(uidvalidity);
   // From the names alone: no file is opened or stat'ed here. Size and
   // RFC822.SIZE come from S= and W= where the name has them, INTERNALDATE from
@@ -260,7 +296,11 @@ function* importMailbox(
       }
     }
   } else listed = listMessages(dir);
-  const found = [...listed.values()].map(listedFacts);
+  const found: ReturnType<typeof listedFacts>[] = [];
+  for (const f of listed.values()) {
+    found.push(listedFacts(f));
+    if (sliced && found.length % FILES_PER_STEP === 0) yield;
+  }
   yield;
   sortFound(found);
   yield;
@@ -283,7 +323,9 @@ function* importMailbox(
   for (let i = 0; i < found.length; i++) if (assigned[i] === 0) assigned[i] = next++;
   // A loop, not Math.max(...assigned): spreading a few hundred thousand arguments overflows the stack.
   const maxUid = assigned.reduce((a, b) => (b > a ? b : a), 0);
-  yield* commitSteps(core, st, [
+  // Until the last slice of rows is in (see db.setListing).
+  st.db().setListing(name, true);
+  if (!resumed) yield* commitSteps(core, st, [
     {
       accountId: st.id,
       kind: 'mailbox-create',
@@ -337,17 +379,23 @@ function* importMailbox(
       insert(0, Math.min(found.length, step));
       if (maxUid > 0) db.bumpUidnext(created.id, maxUid + 1);
       db.setUnjournaled(created.id, 0, maxUid);
+      if (step >= found.length) db.setListing(name, false);
     });
     for (let at = step; at < found.length; at += step) {
       onProgress?.(at);
       yield;
-      st.db().tx(() => insert(at, Math.min(found.length, at + step)));
+      const to = Math.min(found.length, at + step);
+      const idx = st.db();
+      idx.tx(() => {
+        insert(at, to);
+        if (to === found.length) idx.setListing(name, false);
+      });
     }
     if (found.length > 0) {
       onProgress?.(found.length);
       core.noteText(st, created.id);
     }
-  }
+  } else st.db().setListing(name, false);
   const mb = st.db().mailbox(name);
   if (mb) {
     if (keptAttrs?.recentUid !== undefined) st.db().raiseRecent(mb.id, keptAttrs.recentUid);

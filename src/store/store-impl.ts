@@ -45,7 +45,7 @@ import { journalKeywords } from './side-files.js';
 import { INBOX, normalizeMailboxName, safeFileName } from './maildir/names.js';
 import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
-import { recoverAccount } from './recovery.js';
+import { importAtFirstOpen, recoverAccount } from './recovery.js';
 import { JournalKeeper } from './journal/keeper.js';
 import { ReplicationImpl } from './replication.js';
 import { reindexAccount } from './reindex.js';
@@ -167,9 +167,10 @@ export class StoreImpl implements Store, StoreInterior {
    * Linked into place, never renamed over: a file another process made first wins.
    */
   async prepareIndex(st: AccountState): Promise<void> {
-    if (st.hasIndexOpen()) return;
+    if (st.opening) return st.opening;
+    if (st.hasIndexOpen()) return this.firstOpen(st);
     const file = this.indexFile(st.id);
-    if (await fsp.access(file).then(() => true, () => false)) return;
+    if (await fsp.access(file).then(() => true, () => false)) return this.firstOpen(st);
     const tmp = `${file}.${process.pid}.${uniqueName(this.hostname)}.new`;
     try {
       await fsp.copyFile(await this.indexTemplate(), tmp);
@@ -182,6 +183,40 @@ export class StoreImpl implements Store, StoreInterior {
     } finally {
       await fsp.unlink(tmp).catch(() => undefined);
     }
+    return this.firstOpen(st);
+  }
+
+  /**
+   * The account's first open in this process, from a session: a Maildir
+   * with no index yet is indexed in slices (recovery.ts importAtFirstOpen),
+   * not inside a synchronous db() that would hold every other user's
+   * commands for as long (issue 16 §4). Until it ends the account's new
+   * logins and commits get a temporary failure, as during a reindex, and
+   * its sessions already in wait here.
+   */
+  private firstOpen(st: AccountState): Promise<void> {
+    if (st.recovered || !this.isWritable()) return Promise.resolve();
+    if (st.opening) return st.opening;
+    const run = st.mutex.run(async () => {
+      if (st.recovered) return;
+      this.rebuilding.add(st.id);
+      try {
+        await this.committer.idle();
+        await importAtFirstOpen(this, st);
+      } catch (err) {
+        // recover() already reported a failure of the open itself (and db() retries it);
+        // one of the import after it is reported here, and the next use retries as well.
+        if (!st.recovered) throw err;
+        st.recovered = false;
+        throw this.rebuildFailed(st, err);
+      } finally {
+        this.rebuilding.delete(st.id);
+      }
+    });
+    st.opening = run.finally(() => {
+      st.opening = null;
+    });
+    return st.opening;
   }
 
   private template: Promise<string> | null = null;
@@ -262,12 +297,18 @@ export class StoreImpl implements Store, StoreInterior {
     try {
       recoverAccount(this, st);
     } catch (err) {
-      // Never a lock-out — the client gets a temporary failure
-      // (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP]), the operator the cause,
-      // and the next use of the account tries again (AccountState.db()).
-      this.log('store: index rebuild failed; the next login retries', { account: st.id, err: (err as Error)?.stack ?? String(err) });
-      throw isRoostError(err) && err.code !== 'NOTFOUND' ? err : new RoostError('TEMP', `index rebuild of ${st.id} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw this.rebuildFailed(st, err);
     }
+  }
+
+  /**
+   * Never a lock-out — the client gets a temporary failure
+   * (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP]), the operator the cause,
+   * and the next use of the account tries again (AccountState.db()).
+   */
+  private rebuildFailed(st: AccountState, err: unknown): Error {
+    this.log('store: index rebuild failed; the next login retries', { account: st.id, err: (err as Error)?.stack ?? String(err) });
+    return isRoostError(err) && err.code !== 'NOTFOUND' ? err : new RoostError('TEMP', `index rebuild of ${st.id} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
 
   warn(msg: string, err?: unknown): void {

@@ -235,6 +235,7 @@ export class IndexDb {
       dropSortColumns: p('DELETE FROM sort_columns WHERE mailbox = ?'),
       unjournaled: p("SELECT key, value FROM meta WHERE key LIKE 'unjournaled:%'").raw(true),
       dropMeta: p('DELETE FROM meta WHERE key = ?'),
+      listingMarks: p("SELECT substr(key, 9) FROM meta WHERE key LIKE 'listing:%' ORDER BY key").pluck(),
       rowsAfter: p('SELECT * FROM messages WHERE mailbox = ? AND uid > ? AND uid <= ? ORDER BY uid LIMIT ?'),
       insertListed: p(
         `INSERT OR IGNORE INTO messages (mailbox, uid, basename, filename, disk_name, state, flags, modseq, internal_date, size, vsize, lazy)
@@ -423,6 +424,20 @@ export class IndexDb {
   setUnjournaled(mailbox: number, afterUid: number | null, lastUid = 0): void {
     if (afterUid === null) this.s.dropMeta!.run(`unjournaled:${mailbox}`);
     else this.setMeta(`unjournaled:${mailbox}`, `${afterUid} ${lastUid}`);
+  }
+  /**
+   * Mark a mailbox whose listed rows a first open is still writing, a slice
+   * at a time (store/recovery.ts importMailbox): set before its
+   * mailbox-create record, dropped in the transaction of the last slice, so
+   * an open after a crash mid-way writes the rest under the same UIDs.
+   */
+  setListing(name: string, pending: boolean): void {
+    if (pending) this.setMeta(`listing:${name}`, '1');
+    else this.s.dropMeta!.run(`listing:${name}`);
+  }
+  /** Mailbox names marked by setListing. */
+  listings(): string[] {
+    return this.s.listingMarks!.all() as string[];
   }
   /** The marks of setUnjournaled: [mailbox, afterUid, lastUid]. */
   unjournaled(): [number, number, number][] {

@@ -17,6 +17,22 @@ export interface Packed {
 }
 
 export function pack(entries: readonly Entry[]): Buffer {
+  const steps = packSteps(entries);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Entries packed between two pauses of packSteps (a few ms of work). */
+const PACK_STEP = 2000;
+
+/**
+ * pack, pausing (a bare yield) after each PACK_STEP entries, so a caller can
+ * let the event loop run between: 100,000 entries take a few hundred ms.
+ * `entries` must not change meanwhile (a cache's frozen snapshot).
+ */
+export function* packSteps(entries: readonly Entry[]): Generator<void, Buffer, void> {
   const n = entries.length;
   const sets = new Map<readonly string[], number>();
   const setList: string[] = [];
@@ -40,6 +56,7 @@ export function pack(entries: readonly Entry[]): Buffer {
     f64[n + i] = e.internalDate;
     bases[i] = e.basename;
     disks[i] = e.diskName;
+    if ((i + 1) % PACK_STEP === 0) yield;
   }
   const header = Buffer.from(JSON.stringify({ n, flagSets: setList }));
   const names = Buffer.from(bases.join('\n') + '\u0000' + disks.join('\n'));
