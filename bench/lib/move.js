@@ -106,7 +106,7 @@ export async function benchMove(work, { messages, seed }) {
       messagesPerSecond: Number((r.messages / r.seconds).toFixed(1)),
       mbPerSecond: Number((r.bytes / 1e6 / r.seconds).toFixed(2)),
       freezeMs: r.freezeMs,
-      freezePhasesMs: done ? { imageBytes: done.imageBytes, snapshot: done.snapshotMs, finalRound: done.finalRoundMs, finalFiles: done.finalFiles, destinationInstall: done.destinationInstallMs, install: done.installMs, verify: done.verifyMs } : null,
+      freezePhasesMs: done ? { imageBytes: done.imageBytes, imageSentBytes: done.imageSentBytes, snapshot: done.snapshotMs, finalRound: done.finalRoundMs, finalFiles: done.finalFiles, destinationInstall: done.destinationInstallMs, install: done.installMs, verify: done.verifyMs } : null,
       identical: r.report.identical,
     };
   } finally {

@@ -74,8 +74,12 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
   const moves = store.replication.moves;
   if (!moves) return refuse(link, 'INTERNAL', 'this store cannot take moved accounts');
   // This node's own view of the account (its Maildir path): a peer of another pair never chooses where files go.
-  const found = await directory.lookupRecipient(String(begin.account?.address ?? '')).catch(() => null);
-  const account = (await directory.accountById(String(begin.account?.id ?? ''))) ?? (found?.kind === 'found' ? found.account : null);
+  // By id first; the recipient search (an LDAP query) only when the id is not known here.
+  let account = await directory.accountById(String(begin.account?.id ?? ''));
+  if (!account) {
+    const found = await directory.lookupRecipient(String(begin.account?.address ?? '')).catch(() => null);
+    account = found?.kind === 'found' ? found.account : null;
+  }
   if (!account) return refuse(link, 'NOTFOUND', `this node's directory does not know ${String(begin.account?.address)}; add the account here first`);
   if (moves.hasMail(account)) return refuse(link, 'EXISTS', `account ${account.address} already holds mail on this node; nothing was changed`);
   await moves.clearStaging(account.id);

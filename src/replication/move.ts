@@ -146,7 +146,14 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
     const sentAt = Date.now();
     const result = await expect(link, 'move-done', LIMITS.move.stepTimeoutMs);
     const installedAt = Date.now();
-    const [peer, local] = await Promise.all([receiveManifest(link), collect(manifest(store, deps.directory, account, sent))]);
+    // A true copy has the mailboxes and messages this image names and no more: a peer's manifest past that is refused unread.
+    const boxes = (await store.user(account, { frozenToo: true }).listMailboxes()).length;
+    const maxEntries = boxes + snap.files.length + Math.ceil(snap.files.length / LIMITS.replication.manifestEntriesPerFrame);
+    const [peer, local] = await Promise.all([receiveManifest(link, { maxEntries }), collect(manifest(store, deps.directory, account, sent))]).catch(async (err: unknown) => {
+      // The destination removes its copy on the abort (or when the link closes).
+      await link.send({ t: 'move-abort', reason: (err as Error).message }).catch(() => undefined);
+      throw err;
+    });
     const report = compareManifests(local, peer.entries);
     // Where the freeze went: the last round, the destination's install, the comparison (both sides hash every message).
     const phases = {
