@@ -142,6 +142,9 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   try {
     const snap = await frozenSnapshot(store, account.id);
     const snappedAt = Date.now();
+    // The frozen account no longer changes: its manifest is built here while the destination installs.
+    const localManifest = collect(manifest(store, deps.directory, account, sent));
+    localManifest.catch(() => undefined);
     const finalFiles = await round(snap, true);
     const sentAt = Date.now();
     const result = await expect(link, 'move-done', LIMITS.move.stepTimeoutMs);
@@ -149,7 +152,7 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
     // A true copy has the mailboxes and messages this image names and no more: a peer's manifest past that is refused unread.
     const boxes = (await store.user(account, { frozenToo: true }).listMailboxes()).length;
     const maxEntries = boxes + snap.files.length + Math.ceil(snap.files.length / LIMITS.replication.manifestEntriesPerFrame);
-    const [peer, local] = await Promise.all([receiveManifest(link, { maxEntries }), collect(manifest(store, deps.directory, account, sent))]).catch(async (err: unknown) => {
+    const [peer, local] = await Promise.all([receiveManifest(link, { maxEntries }), localManifest]).catch(async (err: unknown) => {
       // The destination removes its copy on the abort (or when the link closes).
       await link.send({ t: 'move-abort', reason: (err as Error).message }).catch(() => undefined);
       throw err;
