@@ -598,6 +598,14 @@ export const LIMITS = {
     pop3UidlsPerRecord: 5000,
     /** Messages per 'manifest' frame (`roost verify`, account move): 2,000 entries take about 300 KB of JSON, under maxFrameHeader. */
     manifestEntriesPerFrame: 2000,
+    /** Entries (messages, and one per mailbox piece) a received manifest may hold in memory: about 150 bytes each, so 1.5 GB at most. */
+    maxManifestEntries: 10_000_000,
+    /** Longest wait for the peer's next manifest frame (it hashes the messages it has no SHA-256 for). */
+    manifestFrameTimeoutMs: 120_000,
+    /** Largest index image of one account a replica takes in a full resync (it is held in memory to be installed). */
+    maxSnapshotImageBytes: 1024 * 1024 * 1024,
+    /** Longest wait for the primary's next frame of a full resync's snapshot. */
+    snapshotFrameTimeoutMs: 10 * 60_000,
     /** Directory entries per 'account' record when a primary first journals its existing users (far below maxFrameHeader). */
     accountSeedBatch: 200,
     /** Bodies of just-committed deliveries kept in memory for shipping (bytes in all, largest one). */
@@ -621,6 +629,8 @@ export const LIMITS = {
     settleTimeoutMs: 5000,
     /** Staged files of a move whose fdatasync runs at once on the destination (each holds an open file). */
     syncsInFlight: 32,
+    /** Longest `roost account move` waits to connect to the destination's replication listener. */
+    connectTimeoutMs: 10_000,
     /** Longest a move waits for the destination's answer to one step (a round's install, the final manifest). */
     stepTimeoutMs: 10 * 60_000,
     /** Rounds the destination takes in one move: the source's maxRounds catch-up rounds and the frozen one. */

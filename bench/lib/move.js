@@ -73,7 +73,7 @@ function run(args) {
 export async function benchMove(work, { messages, seed }) {
   const dist = {
     ...(await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'))),
-    ...(await import(path.join(ROOT, 'dist', 'store', 'store.js'))),
+    ...(await import(path.join(ROOT, 'dist', 'store', 'open.js'))),
   };
   const [srcRepl, dstRepl, dead] = [await freePort(), await freePort(), await freePort()];
   // The source logs at warn: its "account move: done" line says where the freeze went.
@@ -106,7 +106,7 @@ export async function benchMove(work, { messages, seed }) {
       messagesPerSecond: Number((r.messages / r.seconds).toFixed(1)),
       mbPerSecond: Number((r.bytes / 1e6 / r.seconds).toFixed(2)),
       freezeMs: r.freezeMs,
-      freezePhasesMs: done ? { finalRound: done.finalRoundMs, install: done.installMs, verify: done.verifyMs } : null,
+      freezePhasesMs: done ? { imageBytes: done.imageBytes, imageSentBytes: done.imageSentBytes, snapshot: done.snapshotMs, finalRound: done.finalRoundMs, finalFiles: done.finalFiles, destinationInstall: done.destinationInstallMs, install: done.installMs, verify: done.verifyMs } : null,
       identical: r.report.identical,
     };
   } finally {

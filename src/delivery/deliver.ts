@@ -304,6 +304,10 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
   // Recipients whose mail only goes on (nolocal/forwardonly) are done once their forwards were taken.
   for (const i of group) if (!localIds.has(accountOf(i).id)) out[i] = accepted();
   group = stored;
+  // An account that refuses changes now (frozen for a move, being rebuilt) would fail the one store call for every
+  // recipient: it gets its own temporary answer and the others are delivered (RFC 2033 §4.2).
+  for (const i of group) if (mailboxBusy(ctx.store, accountOf(i))) out[i] = { code: 'Z', text: TEXT.mailboxBusy, reason: 'mailboxbusy' };
+  group = group.filter((i) => out[i] === null);
   if (group.length > 0) {
     let v: Verdict;
     try {
@@ -324,6 +328,16 @@ async function decideEach(ctx: DeliveryContext, req: EachRequest, log: Logger, o
   const answered = new Set(out.flatMap((v, i) => (v?.code === 'K' ? [accountOf(i).id] : [])));
   outcome.plan = { ...plan, replies: plan.replies.filter((r) => answered.has(r.account.id)) };
   return out.map((v) => v ?? { code: 'Z', text: TEXT.temporary, reason: 'temporary' });
+}
+
+/** The store refuses the account's changes for a while (Store.user throws TEMP then); a failure to open it is the store call's to report. */
+function mailboxBusy(store: Store, account: Account): boolean {
+  try {
+    store.user(account);
+    return false;
+  } catch (err) {
+    return isRoostError(err, 'TEMP');
+  }
 }
 
 /**

@@ -25,6 +25,8 @@ export type VerdictReason =
   | 'notprimary'
   | 'directorydown'
   | 'temporary'
+  /** The mailbox refuses changes for a few seconds (an account move's freeze, a reindex): try this recipient again. */
+  | 'mailboxbusy'
   /** Delivered-To of this recipient already present, or too many hops (#5.4.6). */
   | 'loop'
   /** A recipient that is not local, from a peer not in qmqp.relay_from (#5.7.1). */
@@ -52,6 +54,7 @@ export const TEXT = {
   notPrimary: 'this server is not accepting mail right now (#4.3.2)',
   directoryDown: 'account directory temporarily unavailable (#4.3.0)',
   temporary: 'temporary failure storing the message (#4.3.0)',
+  mailboxBusy: 'this mailbox is busy (being moved or rebuilt); try again in a few seconds (#4.2.1)',
   limit: 'sorry, a server limit was exceeded (#5.3.4)',
   // qmail-local's texts for its two loop checks.
   loopDeliveredTo: 'This message is looping: it already has my Delivered-To line. (#5.4.6)',

@@ -59,6 +59,9 @@ export function replyForVerdict(v: Verdict, recipient: string): Reply {
       return { code: 451, status: '4.4.3', text };
     case 'temporary':
       return { code: 451, status: '4.3.0', text };
+    case 'mailboxbusy':
+      // RFC 5321 §4.2.3: 450 "mailbox unavailable (e.g., mailbox busy)"; RFC 3463 X.2.1 with a 4: not accepting messages for now.
+      return { code: 450, status: '4.2.1', text };
     case 'loop':
       // RFC 3463 X.4.6: routing loop detected.
       return { code: 554, status: '5.4.6', text };

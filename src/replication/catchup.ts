@@ -371,25 +371,25 @@ export async function acceptResync(f: ResyncFollower, link: Link, method: 'snaps
 async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
   const { store, spool, directory, log } = f;
   const rs = store.replication;
-  const begin = await expect(link, 'snap-begin', 10 * 60_000);
+  const begin = await expect(link, 'snap-begin', LIMITS.replication.snapshotFrameTimeoutMs);
   const p: SnapshotProgress = { accounts: begin.accounts, accountsDone: 0, files: 0, bytes: 0, lsn: begin.lsn };
   const began = Date.now();
   let account: Account | null = null;
   let pending: { file: SnapshotFile; body: ReplicaBody }[] = [];
   for (;;) {
-    const m = await link.next(10 * 60_000);
+    const m = await link.next(LIMITS.replication.snapshotFrameTimeoutMs);
     const { frame, body } = m;
     switch (frame.t) {
       case 'snap-dir': {
         // The directory's state, not a message: taken whole (in pieces when large).
         const pieces: Buffer[] = [];
-        await receiveBody(link, m, async (piece) => void pieces.push(piece), 10 * 60_000);
+        await receiveBody(link, m, async (piece) => void pieces.push(piece), LIMITS.replication.snapshotFrameTimeoutMs);
         directory.replaceState?.(JSON.parse(Buffer.concat(pieces).toString('utf8')) as unknown[], BigInt(begin.lsn));
         break;
       }
       case 'snap-account': {
         account = (await f.localAccount(frame.accountId)) ?? frame.account;
-        await rs.installSnapshot!(account, await receiveImage(link, frame.imageBytes, 10 * 60_000));
+        await rs.installSnapshot!(account, await receiveImage(link, frame.imageBytes, LIMITS.replication.snapshotFrameTimeoutMs, LIMITS.replication.maxSnapshotImageBytes));
         p.accountsDone++;
         f.progress?.({ ...p });
         break;
@@ -401,7 +401,7 @@ async function receiveSnapshot(f: ResyncFollower, link: Link): Promise<void> {
           // A large file goes to the spool directory as it comes, then is linked into place at the flush.
           const writer = await spool.bodyWriter(BigInt(begin.lsn));
           try {
-            file = await writer.finish(await receiveBody(link, m, (piece) => writer.write(piece), 10 * 60_000));
+            file = await writer.finish(await receiveBody(link, m, (piece) => writer.write(piece), LIMITS.replication.snapshotFrameTimeoutMs));
           } catch (err) {
             await writer.abort();
             throw err;

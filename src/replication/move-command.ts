@@ -11,6 +11,7 @@
 import type { Directory } from '../accounts/directory.js';
 import type { Config } from '../config/schema.js';
 import { RoostError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import { PrimaryFinder, pairService } from '../proxy/pairs.js';
 import type { Store } from '../store/store.js';
@@ -65,7 +66,7 @@ export async function runMove(deps: MoveCommandDeps, address: string, to: string
   if (already !== null) throw new RoostError('EXISTS', `${address} was already moved to ${already}`);
   const target = await moveTarget(config, to, opts.mailHost, log);
   const began = Date.now();
-  const link = new Link(await connectPeer(target.peer, 10_000));
+  const link = new Link(await connectPeer(target.peer, LIMITS.move.connectTimeoutMs));
   try {
     await offerHandshake(link, deps.nodeState(), config.replication.secret, 'move');
     const outcome = await sendMove({ store, directory, log }, link, account, target.mailHost, onProgress);

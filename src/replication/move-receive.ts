@@ -19,7 +19,7 @@ import { LIMITS } from '../limits.js';
 import { HandshakeError, expect, refuse } from './handshake.js';
 import type { Link } from './protocol.js';
 import { receiveBody } from './protocol.js';
-import { receiveImage } from './snap-frames.js';
+import { applyImageDelta, receiveImage } from './snap-frames.js';
 import { knownKey, sendManifest } from './verify.js';
 
 /** A file's key in the maps of SHA-256s both sides keep: the one the manifest looks its hashes up by. */
@@ -39,12 +39,14 @@ export class MoveBudget {
   private stagedBytes = 0;
 
   /** A move-round frame: one more round, and its image no larger than LIMITS.move.maxImageBytes. */
-  round(r: { final: unknown; files: unknown; imageBytes: unknown }): void {
+  round(r: { final: unknown; files: unknown; imageBytes: unknown; deltaBytes?: unknown }): void {
     if (++this.rounds > LIMITS.move.receiveRounds) throw new HandshakeError('PROTOCOL', `round ${this.rounds}: a move takes at most ${LIMITS.move.receiveRounds} rounds`);
     if (!Number.isSafeInteger(r.files) || (r.files as number) < 0) throw new HandshakeError('PROTOCOL', `move-round with ${String(r.files)} files`);
-    const image = r.final === true ? r.imageBytes : 0;
-    if (!Number.isSafeInteger(image) || (image as number) < 0 || (image as number) > LIMITS.move.maxImageBytes) {
-      throw new HandshakeError('PROTOCOL', `index image of ${String(image)} bytes: this node takes at most ${LIMITS.move.maxImageBytes}`);
+    // A catch-up round's image is the frozen round's base; a delta is held in memory too.
+    for (const [what, n] of [['index image', r.imageBytes], ['image delta', r.deltaBytes ?? 0]] as const) {
+      if (!Number.isSafeInteger(n) || (n as number) < 0 || (n as number) > LIMITS.move.maxImageBytes) {
+        throw new HandshakeError('PROTOCOL', `${what} of ${String(n)} bytes: this node takes at most ${LIMITS.move.maxImageBytes}`);
+      }
     }
   }
 
@@ -72,8 +74,12 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
   const moves = store.replication.moves;
   if (!moves) return refuse(link, 'INTERNAL', 'this store cannot take moved accounts');
   // This node's own view of the account (its Maildir path): a peer of another pair never chooses where files go.
-  const found = await directory.lookupRecipient(String(begin.account?.address ?? '')).catch(() => null);
-  const account = (await directory.accountById(String(begin.account?.id ?? ''))) ?? (found?.kind === 'found' ? found.account : null);
+  // By id first; the recipient search (an LDAP query) only when the id is not known here.
+  let account = await directory.accountById(String(begin.account?.id ?? ''));
+  if (!account) {
+    const found = await directory.lookupRecipient(String(begin.account?.address ?? '')).catch(() => null);
+    account = found?.kind === 'found' ? found.account : null;
+  }
   if (!account) return refuse(link, 'NOTFOUND', `this node's directory does not know ${String(begin.account?.address)}; add the account here first`);
   if (moves.hasMail(account)) return refuse(link, 'EXISTS', `account ${account.address} already holds mail on this node; nothing was changed`);
   await moves.clearStaging(account.id);
@@ -83,16 +89,22 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
   const budget = new MoveBudget();
   try {
     await link.send({ t: 'move-ready' });
+    /** The last catch-up round's image: the frozen round may send only the blocks that differ from it. */
+    let base: Buffer | null = null;
     for (;;) {
       const r = await expect(link, 'move-round', LIMITS.move.stepTimeoutMs);
       budget.round(r);
-      const image = r.final ? await receiveImage(link, r.imageBytes, LIMITS.move.stepTimeoutMs, LIMITS.move.maxImageBytes) : null;
+      let image: Buffer | null = null;
+      if (r.final) image = await finalImage(link, r, base);
+      else if (r.imageBytes > 0) base = await receiveImage(link, r.imageBytes, LIMITS.move.stepTimeoutMs, LIMITS.move.maxImageBytes);
       await receiveFiles(deps, link, account.id, r.files, budget, received);
       const flush = await expect(link, 'snap-flush', LIMITS.move.stepTimeoutMs);
       if (image) {
+        const installStart = Date.now();
         const got = await moves.install(account, image);
         await link.send({ t: 'snap-ack', seq: flush.seq });
-        await link.send({ t: 'move-done', ...got });
+        // The install's share of the source's freeze, for its log line.
+        await link.send({ t: 'move-done', ...got, installMs: Date.now() - installStart });
         await sendManifest(store, directory, link, account, received);
         const verdict = await link.next(LIMITS.move.stepTimeoutMs);
         if (verdict.frame.t !== 'move-commit') {
@@ -117,6 +129,16 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
     log.warn({ accountId: account.id, from: peerNode, err: (err as Error).message, removed }, 'account move: failed; nothing of it serves here');
     throw err;
   }
+}
+
+/** The frozen round's image: sent whole, or as a delta against `base` whose result must match the SHA-256 sent. */
+async function finalImage(link: Link, r: { imageBytes: number; deltaBytes?: number; imageSha256?: string }, base: Buffer | null): Promise<Buffer> {
+  if (r.deltaBytes === undefined) return receiveImage(link, r.imageBytes, LIMITS.move.stepTimeoutMs, LIMITS.move.maxImageBytes);
+  if (!base) throw new HandshakeError('PROTOCOL', 'an image delta with no base image sent before it');
+  const delta = await receiveImage(link, r.deltaBytes, LIMITS.move.stepTimeoutMs, LIMITS.move.maxImageBytes);
+  const image = applyImageDelta(base, delta, r.imageBytes);
+  if (createHash('sha256').update(image).digest('hex') !== r.imageSha256) throw new HandshakeError('PROTOCOL', 'the index image made from the delta differs from the one the source took');
+  return image;
 }
 
 /** One round's snap-file frames, each staged and hashed; fdatasyncs run in the thread pool, at most syncsInFlight at once. */

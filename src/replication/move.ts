@@ -34,10 +34,10 @@ import { createHash } from 'node:crypto';
 import type { Account } from '../accounts/directory.js';
 import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import type { AccountMoves, AccountSnapshot, Store } from '../store/store.js';
+import type { AccountMoves, AccountSnapshot, SnapshotFile, Store } from '../store/store.js';
 import { HandshakeError, expect } from './handshake.js';
 import type { Link } from './protocol.js';
-import { sendImage, sendSnapshotFile } from './snap-frames.js';
+import { imageDelta, sendImage, sendSnapshotFile } from './snap-frames.js';
 import { compareManifests, manifest, receiveManifest, type VerifyReport } from './verify.js';
 
 import { staged, type MoveDeps } from './move-receive.js';
@@ -57,6 +57,8 @@ export interface MoveOutcome {
   rounds: number;
   /** How long the account refused changes and logins. */
   freezeMs: number;
+  /** Bytes of index image the frozen round put on the wire (a delta against the last catch-up round's image when there was one). */
+  frozenImageBytes: number;
   report: VerifyReport;
 }
 
@@ -87,11 +89,28 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   const p: MoveProgress = { round: 0, messages: 0, bytes: 0, frozen: false };
   let seq = 0;
 
-  const round = async (snap: AccountSnapshot, final: boolean): Promise<number> => {
+  /** The image the last catch-up round sent: the frozen round sends only the blocks that differ from it. */
+  let base: Buffer | null = null;
+  /** Bytes of the frozen round's image (or delta) on the wire. */
+  let imageSent = 0;
+  const unsent = (snap: AccountSnapshot): SnapshotFile[] => snap.files.filter((f) => !sent.has(staged(f)));
+
+  const round = async (snap: AccountSnapshot, final: boolean, withBase = false): Promise<number> => {
     p.round++;
-    const fresh = snap.files.filter((f) => !sent.has(staged(f)));
-    await link.send({ t: 'move-round', final, files: fresh.length, imageBytes: final ? snap.image.length : 0 });
-    if (final) await sendImage(link, snap.image);
+    const fresh = unsent(snap);
+    if (final && base) {
+      const delta = imageDelta(base, snap.image);
+      const imageSha256 = createHash('sha256').update(snap.image).digest('hex');
+      await link.send({ t: 'move-round', final, files: fresh.length, imageBytes: snap.image.length, deltaBytes: delta.length, imageSha256 });
+      await sendImage(link, delta);
+      imageSent = delta.length;
+    } else {
+      const image = final || withBase ? snap.image : null;
+      await link.send({ t: 'move-round', final, files: fresh.length, imageBytes: image ? image.length : 0 });
+      if (image) await sendImage(link, image);
+      if (final) imageSent = snap.image.length;
+      if (withBase) base = snap.image;
+    }
     for (const f of fresh) {
       const hash = createHash('sha256');
       // A lost file (expunged since the image) is not sent; should a later image still name it, it goes again.
@@ -109,7 +128,10 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   for (let n = 0; n < LIMITS.move.maxRounds; n++) {
     const snap = await rs.snapshotAccount!(account.id);
     if (!snap) throw new HandshakeError('INTERNAL', `account ${account.id} has no data here`);
-    if ((await round(snap, false)) <= LIMITS.move.freezeBelowMessages) break;
+    // The last catch-up round (few messages left, or no rounds left) also sends its image, the frozen round's base.
+    const last = n === LIMITS.move.maxRounds - 1 || unsent(snap).length <= LIMITS.move.freezeBelowMessages;
+    await round(snap, false, last);
+    if (last) break;
   }
   moves.freeze(account.id);
   const frozenAt = Date.now();
@@ -118,14 +140,35 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   log.warn({ accountId: account.id, to }, 'account move: account frozen for the final round');
   let done = false;
   try {
-    await round(await frozenSnapshot(store, account.id), true);
+    const snap = await frozenSnapshot(store, account.id);
+    const snappedAt = Date.now();
+    // The frozen account no longer changes: its manifest is built here while the destination installs.
+    const localManifest = collect(manifest(store, deps.directory, account, sent));
+    localManifest.catch(() => undefined);
+    const finalFiles = await round(snap, true);
     const sentAt = Date.now();
     const result = await expect(link, 'move-done', LIMITS.move.stepTimeoutMs);
     const installedAt = Date.now();
-    const [peer, local] = await Promise.all([receiveManifest(link), collect(manifest(store, deps.directory, account, sent))]);
+    // A true copy has the mailboxes and messages this image names and no more: a peer's manifest past that is refused unread.
+    const boxes = (await store.user(account, { frozenToo: true }).listMailboxes()).length;
+    const maxEntries = boxes + snap.files.length + Math.ceil(snap.files.length / LIMITS.replication.manifestEntriesPerFrame);
+    const [peer, local] = await Promise.all([receiveManifest(link, { maxEntries }), localManifest]).catch(async (err: unknown) => {
+      // The destination removes its copy on the abort (or when the link closes).
+      await link.send({ t: 'move-abort', reason: (err as Error).message }).catch(() => undefined);
+      throw err;
+    });
     const report = compareManifests(local, peer.entries);
     // Where the freeze went: the last round, the destination's install, the comparison (both sides hash every message).
-    const phases = { finalRoundMs: sentAt - frozenAt, installMs: installedAt - sentAt, verifyMs: Date.now() - installedAt };
+    const phases = {
+      snapshotMs: snappedAt - frozenAt,
+      imageBytes: snap.image.length,
+      imageSentBytes: imageSent,
+      finalRoundMs: sentAt - frozenAt,
+      finalFiles: finalFiles,
+      destinationInstallMs: typeof result.installMs === 'number' ? result.installMs : null,
+      installMs: installedAt - sentAt,
+      verifyMs: Date.now() - installedAt,
+    };
     if (!report.identical) {
       log.error({ accountId: account.id, to, differences: report.differences.slice(0, 20) }, 'account move: the destination differs; the account stays here');
       const reason = `the destination's copy differs: ${report.differences[0] ?? ''}`;
@@ -139,7 +182,7 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
     done = true;
     const freezeMs = Date.now() - frozenAt;
     log.warn({ accountId: account.id, to, messages: result.messages, bytes: result.bytes, rounds: p.round, freezeMs, ...phases }, 'account move: done; this copy stays frozen until `roost account purge`');
-    return { messages: result.messages, bytes: result.bytes, rounds: p.round, freezeMs, report };
+    return { messages: result.messages, bytes: result.bytes, rounds: p.round, freezeMs, frozenImageBytes: imageSent, report };
   } finally {
     if (!done) moves.thaw(account.id);
   }

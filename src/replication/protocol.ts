@@ -159,10 +159,15 @@ export type Frame =
   /** `roost account move` (move.ts): the account the source sends; answered move-ready or refuse {EXISTS | ROLE}. */
   | { t: 'move-begin'; account: Account }
   | { t: 'move-ready' }
-  /** One round: `files` snap-file frames (only messages not sent before), then snap-flush; the final round first sends its index image as snap-image pieces. */
-  | { t: 'move-round'; final: boolean; files: number; imageBytes: number }
+  /**
+   * One round: `files` snap-file frames (only messages not sent before), then snap-flush. The final round
+   * first sends its index image of `imageBytes` as snap-image pieces: whole, or, with `deltaBytes`, as an
+   * image delta (snap-frames.ts) against the base image the last catch-up round sent (its `imageBytes` > 0),
+   * whose result must have the SHA-256 `imageSha256`.
+   */
+  | { t: 'move-round'; final: boolean; files: number; imageBytes: number; deltaBytes?: number; imageSha256?: string }
   /** The destination installed the final round; its manifest of the account follows (manifest frames, manifest-end). */
-  | { t: 'move-done'; messages: number; bytes: number }
+  | { t: 'move-done'; messages: number; bytes: number; installMs?: number }
   /** The source's verdict on that manifest: commit (the copy serves; answered move-committed) or abort (the copy is removed). */
   | { t: 'move-commit' }
   | { t: 'move-committed' }

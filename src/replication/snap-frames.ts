@@ -71,3 +71,49 @@ function hashed(body: BodySource, hash: Hash): BodySource {
     }
   })();
 }
+
+/**
+ * The blocks an image delta compares and carries: SQLite's default page
+ * size (an index's pages change whole, so a finer block saves nothing).
+ */
+export const IMAGE_DELTA_BLOCK = 4096;
+
+/**
+ * `next` as the blocks that differ from `base`: per block its index (u32,
+ * big-endian) and its bytes (the last block of `next` may be short). The
+ * frozen round of a move sends this against the image the round before it
+ * sent, so the freeze carries the few pages its last changes touched
+ * instead of the whole index.
+ */
+export function imageDelta(base: Buffer, next: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let off = 0, i = 0; off < next.length; off += IMAGE_DELTA_BLOCK, i++) {
+    const end = Math.min(off + IMAGE_DELTA_BLOCK, next.length);
+    if (end <= base.length && base.compare(next, off, end, off, end) === 0) continue;
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(i);
+    parts.push(head, next.subarray(off, end));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The image of `length` bytes that `delta` (imageDelta's) makes of `base`.
+ * The peer chose every number in it, so each block must lie inside the
+ * image and the delta; the caller checks the result's SHA-256.
+ */
+export function applyImageDelta(base: Buffer, delta: Buffer, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  base.copy(out, 0, 0, Math.min(base.length, length));
+  let at = 0;
+  while (at < delta.length) {
+    if (at + 4 > delta.length) throw new HandshakeError('PROTOCOL', 'image delta cut inside a block number');
+    const off = delta.readUInt32BE(at) * IMAGE_DELTA_BLOCK;
+    if (off >= length) throw new HandshakeError('PROTOCOL', `image delta names a block at byte ${off} of a ${length}-byte image`);
+    const size = Math.min(IMAGE_DELTA_BLOCK, length - off);
+    if (at + 4 + size > delta.length) throw new HandshakeError('PROTOCOL', 'image delta cut inside a block');
+    delta.copy(out, off, at + 4, at + 4 + size);
+    at += 4 + size;
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { LIMITS } from '../limits.js';
 import type { Account, Directory } from '../accounts/directory.js';
 import type { Store } from '../store/store.js';
 import type { Link, MailboxManifest } from './protocol.js';
-import { expect } from './handshake.js';
+import { HandshakeError, expect } from './handshake.js';
 
 /**
  * SHA-256s already known by "UIDVALIDITY.UID" (a move hashes each message
@@ -78,12 +78,31 @@ export function mergeManifestPiece(entries: MailboxManifest[], piece: MailboxMan
   else entries.push(piece);
 }
 
-export async function receiveManifest(link: Link): Promise<{ entries: MailboxManifest[]; lastLsn: bigint }> {
+/**
+ * Counts what a peer's manifest makes this node hold: each message, and
+ * each mailbox piece as one; past `max` it throws PROTOCOL before the piece
+ * is kept (a move passes the number of messages it sent: a true copy has no more).
+ */
+export class ManifestBudget {
+  private entries = 0;
+  constructor(private readonly max: number = LIMITS.replication.maxManifestEntries) {}
+
+  add(piece: { messages?: unknown }): void {
+    if (!Array.isArray(piece.messages)) throw new HandshakeError('PROTOCOL', 'a manifest piece without a message list');
+    this.entries += 1 + piece.messages.length;
+    if (this.entries > this.max) throw new HandshakeError('PROTOCOL', `the peer's manifest holds more than ${this.max} entries`);
+  }
+}
+
+export async function receiveManifest(link: Link, opts: { maxEntries?: number; timeoutMs?: number } = {}): Promise<{ entries: MailboxManifest[]; lastLsn: bigint }> {
   const entries: MailboxManifest[] = [];
+  const budget = new ManifestBudget(opts.maxEntries);
   for (;;) {
-    const { frame } = await link.next(120_000);
-    if (frame.t === 'manifest') mergeManifestPiece(entries, frame.entry);
-    else if (frame.t === 'manifest-end') return { entries, lastLsn: BigInt(frame.lastLsn) };
+    const { frame } = await link.next(opts.timeoutMs ?? LIMITS.replication.manifestFrameTimeoutMs);
+    if (frame.t === 'manifest') {
+      budget.add(frame.entry);
+      mergeManifestPiece(entries, frame.entry);
+    } else if (frame.t === 'manifest-end') return { entries, lastLsn: BigInt(frame.lastLsn) };
     else if (frame.t === 'refuse') await expect(link, 'manifest-end'); // surfaces the refusal
     else throw new Error(`unexpected ${frame.t} in manifest`);
   }
