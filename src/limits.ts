@@ -642,8 +642,8 @@ export const LIMITS = {
     syncConcurrency: 32,
   },
   import: {
-    /** `roost import ADDRESS MAILDIR`: worker threads copying (or linking) files (src/cli/commands/import-copy.ts). */
-    copyWorkers: 2,
+    /** `roost import ADDRESS MAILDIR`: worker threads copying (or linking) files (src/cli/commands/import-copy.ts); more than the cores, as the disk waits between calls. */
+    copyWorkers: 4,
     /** Files handed to a copy worker at once. */
     copyBatch: 256,
     /** A copy worker's read buffer at most (a bigger message is copied in parts of this). */
