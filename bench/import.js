@@ -44,15 +44,17 @@ writeFileSync(cfg, `data_dir = ${JSON.stringify(path.join(work, 'data'))}\nhostn
 /** Run `roost ARGS` under /usr/bin/time; resolves {code, seconds, peakMB, stdout, stderr}. */
 function roost(args, stdin = '') {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', 'TIME %M %e', process.execPath, BIN, ...args, '--config', cfg], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', 'TIME %M %e %U %S', process.execPath, BIN, ...args, '--config', cfg], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      const m = /TIME (\d+) ([\d.]+)\s*$/.exec(err);
-      resolve({ code, seconds: m ? Number(m[2]) : NaN, peakMB: m ? Math.round(Number(m[1]) / 1024) : NaN, stdout: out, stderr: err });
+      const m = /TIME (\d+) ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(err);
+      // CPU seconds (user + system, every thread): steadier than wall time on a shared machine.
+      const cpuSeconds = m ? Math.round((Number(m[3]) + Number(m[4])) * 100) / 100 : NaN;
+      resolve({ code, seconds: m ? Number(m[2]) : NaN, cpuSeconds, peakMB: m ? Math.round(Number(m[1]) / 1024) : NaN, stdout: out, stderr: err });
     });
     child.stdin.end(stdin);
   });
@@ -90,10 +92,10 @@ const mb = (b) => b / 1048576;
 const rows = [];
 function row(step, messages, bytes, r, extra = {}) {
   if (r.code !== 0) throw new Error(`${step}: exit ${r.code}\n${r.stderr.slice(-2000)}`);
-  const x = { step, messages, MB: Math.round(mb(bytes)), seconds: r.seconds, perSecond: Math.round(messages / r.seconds), MBps: Math.round((mb(bytes) / r.seconds) * 10) / 10, peakRssMB: r.peakMB, ...extra };
+  const x = { step, messages, MB: Math.round(mb(bytes)), seconds: r.seconds, cpuSeconds: r.cpuSeconds, perSecond: Math.round(messages / r.seconds), MBps: Math.round((mb(bytes) / r.seconds) * 10) / 10, peakRssMB: r.peakMB, ...extra };
   rows.push(x);
   const more = Object.entries(extra).map(([k, v]) => `, ${k} ${v}`).join('');
-  process.stderr.write(`  ${step}: ${x.messages} messages in ${x.seconds} s = ${x.perSecond}/s, ${x.MBps} MB/s, peak RSS ${x.peakRssMB} MB${more}\n`);
+  process.stderr.write(`  ${step}: ${x.messages} messages in ${x.seconds} s (CPU ${x.cpuSeconds} s) = ${x.perSecond}/s, ${x.MBps} MB/s, peak RSS ${x.peakRssMB} MB${more}\n`);
 }
 
 const rssMB = (pid) => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024);
@@ -252,17 +254,26 @@ function save() {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
   const result = { benchmark: 'import', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: load, bodyBytes: BODY_BYTES, rows };
-  writeFileSync(path.join(outDir, `import-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const dash = (v) => (v === undefined ? '–' : v);
   const table = [
-    '| step | messages | MB | seconds | messages/s | MB/s | peak RSS MB (CLI) | node RSS MB before / peak / after | NOOP answers, largest gap ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| step | messages | MB | seconds | CLI CPU s | messages/s | MB/s | peak RSS MB (CLI) | node RSS MB before / peak / after | NOOP answers, largest gap ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.step} | ${r.messages} | ${r.MB} | ${r.seconds} | ${r.perSecond} | ${r.MBps} | ${r.peakRssMB} | ${r.nodeRssBeforeMB === undefined ? '–' : `${r.nodeRssBeforeMB} / ${r.nodeRssPeakMB} / ${r.nodeRssAfterMB}`} | ${r.noops === undefined ? '–' : `${r.noops}, ${dash(r.noopMaxGapMs)}`} |`,
+        `| ${r.step} | ${r.messages} | ${r.MB} | ${r.seconds} | ${dash(r.cpuSeconds)} | ${r.perSecond} | ${r.MBps} | ${r.peakRssMB} | ${r.nodeRssBeforeMB === undefined ? '–' : `${r.nodeRssBeforeMB} / ${r.nodeRssPeakMB} / ${r.nodeRssAfterMB}`} | ${r.noops === undefined ? '–' : `${r.noops}, ${dash(r.noopMaxGapMs)}`} |`,
     ),
   ].join('\n');
-  const md = `# roost import / reindex (npm run bench:import)\n\n${result.date}, Node ${process.version}, ${result.cpus} CPUs, load average at the end ${load}, messages of about ${BODY_BYTES} bytes.\n\n${table}\n`;
+  // Issue 15: the reindex curve must stay linear — its cost per message at each size, against the smallest.
+  const reindexRows = rows.filter((r) => /^reindex \d+$/.test(r.step));
+  const perMsg = (r) => (r.seconds * 1e6) / r.messages;
+  const linear = reindexRows.length === 0 ? '' : [
+    '| reindex (CLI) | messages | seconds | µs per message | × the smallest size\'s |',
+    '|---|---:|---:|---:|---:|',
+    ...reindexRows.map((r) => `| ${r.step} | ${r.messages} | ${r.seconds} | ${Math.round(perMsg(r))} | ${(perMsg(r) / perMsg(reindexRows[0])).toFixed(2)} |`),
+  ].join('\n');
+  result.reindexLinearity = reindexRows.map((r) => ({ messages: r.messages, seconds: r.seconds, usPerMessage: Math.round(perMsg(r)) }));
+  const md = `# roost import / reindex (npm run bench:import)\n\n${result.date}, Node ${process.version}, ${result.cpus} CPUs, load average at the end ${load}, messages of about ${BODY_BYTES} bytes.\n\n${table}\n${linear ? `\n${linear}\n` : ''}`;
+  writeFileSync(path.join(outDir, `import-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(outDir, 'import.md'), md);
-  console.log(`\n${table}\n\nsaved bench/results/import-${stamp}.json and bench/results/import.md`);
+  console.log(`\n${table}\n\n${linear}\n\nsaved bench/results/import-${stamp}.json and bench/results/import.md`);
 }

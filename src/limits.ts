@@ -661,8 +661,12 @@ export const LIMITS = {
     syncConcurrency: 32,
   },
   import: {
-    /** `roost import ADDRESS MAILDIR`: message files copied (or linked) at once. */
-    copyConcurrency: 16,
+    /** `roost import ADDRESS MAILDIR`: worker threads copying (or linking) files (src/cli/commands/import-copy.ts); more than the cores, as the disk waits between calls. */
+    copyWorkers: 4,
+    /** Files handed to a copy worker at once. */
+    copyBatch: 256,
+    /** A copy worker's read buffer at most (a bigger message is copied in parts of this). */
+    copyBufferBytes: 1024 * 1024,
   },
   importPop3: {
     /** `roost import … --pop3`: the old server's POP3 must answer each step within this. */
@@ -750,7 +754,9 @@ export const INTERNAL_LIMITS: readonly string[] = [
   'importImap.inlineBytes',
   'importImap.batchBytes',
   'importImap.syncConcurrency',
-  'import.copyConcurrency',
+  'import.copyWorkers',
+  'import.copyBatch',
+  'import.copyBufferBytes',
   'progress.ttyEveryMs',
   'progress.jsonEveryMs',
 ];

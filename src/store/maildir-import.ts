@@ -5,6 +5,7 @@
  * ordinary index rebuild. Part of the store's public surface; the rest of
  * ./maildir stays private to src/store.
  */
-export { FolderWriter, addSubscriptions, readImportState } from './maildir/import-folder.js';
+export { FolderWriter, IMPORT_MARKER, addSubscriptions, readImportState } from './maildir/import-folder.js';
+export { replaceFile } from './maildir/fd.js';
 export { INBOX, assertFolderDirFits, folderDirProblem, mailboxDir, normalizeMailboxName } from './maildir/names.js';
 export { isValidUidl, readRecordedUidls, writeRecordedUidls } from './maildir/pop3-uidls.js';

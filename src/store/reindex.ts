@@ -6,11 +6,13 @@
  * Keywords survive from the old index; system flags come from file names.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RoostError, isRoostError } from '../errors.js';
 import type { AccountState } from './account.js';
 import { importMaildirSliced, removeIndexFiles, type KeptUids } from './recovery.js';
 import type { StoreInterior } from './interior.js';
+import { IMPORT_MARKER } from './maildir/import-folder.js';
 
 /** Index rows a rebuild reads between two turns of the event loop (about 10 ms of work). */
 const KEEP_PAGE = 2000;
@@ -81,6 +83,8 @@ async function rebuild(store: StoreInterior, st: AccountState, file: string, onP
       subscribed: mb.subscribed === 1,
     });
   }
+  // A `roost import` that was interrupted mid-rebuild: the half-built index is no one's (IMPORT_MARKER).
+  if (await fs.promises.access(path.join(st.account.maildir, IMPORT_MARKER)).then(() => true, () => false)) keep.clear();
   const db = st.db();
   const lastUv = db.meta('last_uidvalidity');
   // Subscriptions that outlived their mailbox are not in the Maildir (RFC 3501 §6.3.6: keep them).

@@ -28,7 +28,7 @@ import type { IndexDb, MailboxRow } from './index/db.js';
 import type { RecordDraft } from './journal/log.js';
 import { formatDovecotKeywords, installKeywordTable, keywordTable, parseDovecotKeywords, readDovecotKeywords, reloadKeywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
-import { formatRecordedUidls, parseRecordedUidls, readRecordedUidlsTextSync, removeRecordedUidlsSync, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';
+import { parseRecordedUidls, readRecordedUidlsTextSync, removeRecordedUidlsSync, sortedUidls, uidlsHead, uidlsLines, writeRecordedUidlsTextSync } from './maildir/pop3-uidls.js';
 import { writeDovecotSubscriptions } from './maildir/subscriptions.js';
 import type { RecordOf } from './journal/records.js';
 
@@ -70,15 +70,15 @@ export async function journalKeywords(st: AccountView, mailbox: string): Promise
  * list was journaled is one record `removed`, so the replica's POP3 stops
  * answering the old UIDLs too.
  */
-export function pop3UidlsDrafts(st: AccountView): RecordDraft[] {
-  const text = readRecordedUidlsTextSync(st.account.maildir);
+export function pop3UidlsDrafts(st: AccountView, text: string | null = readRecordedUidlsTextSync(st.account.maildir)): RecordDraft[] {
   const journaled = st.db().meta(POP3_META) ?? '';
   // The file as the import wrote it is the journaled text: no parse at each POP3 login.
   if (text !== null && text === journaled) return [];
   const parsed = text === null ? null : parseRecordedUidls(text);
   if (!parsed) return journaled === '' ? [] : [{ accountId: st.id, kind: 'pop3-uidls', data: { maildir: st.account.maildir, removed: true } }];
-  if (formatRecordedUidls(parsed) === journaled) return [];
-  const entries = [...parsed.byUid].sort((a, b) => a[0] - b[0]);
+  // Sorted once: the same entries give the text compared and the records' pieces.
+  const entries = sortedUidls(parsed);
+  if (uidlsHead(parsed.uidvalidity) + uidlsLines(entries) === journaled) return [];
   const per = LIMITS.replication.pop3UidlsPerRecord;
   const drafts: RecordDraft[] = [];
   for (let at = 0; at === 0 || at < entries.length; at += per) {
@@ -125,8 +125,9 @@ export function applyPop3UidlsIndex(db: IndexDb, rec: RecordOf<'pop3-uidls'>): b
   // repeat of the series is harmless. Only a complete series becomes POP3_META, so a series cut
   // short (a crash, a reconnect) never reaches the file a promoted replica answers UIDL from.
   let text = d.reset ? '' : (db.meta(POP3_PARTIAL) ?? '');
-  if (text === '') text = `V${d.uidvalidity}\n`;
-  for (const [uid, uidl] of d.uidls) text += `${uid} ${uidl}\n`;
+  if (text === '') text = uidlsHead(d.uidvalidity);
+  // The pieces come in UID order (pop3UidlsDrafts): their lines make the file's text.
+  text += uidlsLines(d.uidls);
   if (!d.last) {
     db.setMeta(POP3_PARTIAL, text);
     return false;
@@ -182,7 +183,9 @@ export function restoreSideFiles(st: AccountView): void {
  * following the stream would have made it.
  */
 export function installSideFiles(db: Database.Database, maildir: string): void {
-  const meta = (key: string): string | null => (db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) as string | undefined) ?? null;
+  // Prepared once, not once per mailbox.
+  const metaValue = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
+  const meta = (key: string): string | null => (metaValue.get(key) as string | undefined) ?? null;
   const rows = db.prepare('SELECT name, uidvalidity, subscribed FROM mailboxes ORDER BY name').all() as { name: string; uidvalidity: number; subscribed: number }[];
   for (const r of rows) {
     const text = meta(keywordsMeta(r.uidvalidity));

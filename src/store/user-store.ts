@@ -11,7 +11,7 @@ import { MailboxHandleImpl } from './mailbox-handle.js';
 import { STATE_UNLINK, type MailboxRow } from './index/db.js';
 import { draftOf, isKind, type DistributiveOmit, type RecordDataByKind, type RecordDraft } from './journal/records.js';
 import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
-import { readRecordedUidls, type RecordedUidls } from './maildir/pop3-uidls.js';
+import { parseRecordedUidls, readRecordedUidlsText, recordedUidlsStamp, type RecordedUidls } from './maildir/pop3-uidls.js';
 import { ensureMaildirAsync } from './maildir/save.js';
 import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
@@ -27,6 +27,9 @@ const SPECIAL: readonly [string, SpecialUse][] = [
   ['Junk', '\\Junk'],
   ['Archive', '\\Archive'],
 ];
+
+/** Per account: the recorded UIDLs file as the last POP3 login read it (its stat stamp and what it said). */
+const uidlsSeen = new WeakMap<object, { stamp: string | null; recorded: RecordedUidls | null }>();
 
 export class UserStoreImpl implements UserStore {
   constructor(
@@ -239,15 +242,24 @@ export class UserStoreImpl implements UserStore {
   }
 
   async recordedUidls(): Promise<RecordedUidls | null> {
-    const recorded = await readRecordedUidls(this.st.account.maildir);
+    const maildir = this.st.account.maildir;
+    // Every POP3 login asks: the file (15 MB for 300,000 UIDLs) is read and parsed only when its
+    // stat says it changed since the last login read it.
+    const stamp = await recordedUidlsStamp(maildir);
+    const seen = uidlsSeen.get(this.st);
+    if (seen && seen.stamp === stamp) return seen.recorded;
+    const text = stamp === null ? null : await readRecordedUidlsText(maildir);
+    const recorded = text === null ? null : parseRecordedUidls(text);
     // On the primary the file is the source and an operator may change or remove it while the
     // node runs: what POP3 is about to answer goes to the replica now, not at the next first open.
     if (this.store.isWritable()) {
       await this.st.mutex.run(async () => {
-        const drafts = pop3UidlsDrafts(this.st);
+        const drafts = pop3UidlsDrafts(this.st, text);
         if (drafts.length > 0) await this.commit(() => drafts);
       });
     }
+    // Kept only once journaled: a login that failed to commit reads it again next time.
+    uidlsSeen.set(this.st, { stamp, recorded });
     return recorded;
   }
 

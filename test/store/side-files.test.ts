@@ -13,7 +13,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordOf } from '../../src/store/types.js';
 import { IndexDb } from '../../src/store/index/db.js';
-import { applyPop3UidlsIndex, POP3_META } from '../../src/store/side-files.js';
+import { applyPop3UidlsIndex, POP3_META, pop3UidlsDrafts } from '../../src/store/side-files.js';
+import { formatRecordedUidls, parseRecordedUidls } from '../../src/store/maildir/pop3-uidls.js';
 import { account, deliver, message, open, tempDir } from './helpers.js';
 
 const root = tempDir();
@@ -92,6 +93,72 @@ describe("a 'pop3-uidls' series", () => {
       db.close();
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("the records' pieces, applied, give the file's own text (UID order, whatever order the file had)", async () => {
+    const dir = path.join(root, 'order');
+    const store = await open(dir);
+    try {
+      const a = account(dir, 'order');
+      fs.mkdirSync(path.join(a.maildir, 'cur'), { recursive: true });
+      fs.mkdirSync(path.join(a.maildir, 'new'), { recursive: true });
+      // Out of order on disk, as an operator may have edited it.
+      const text = 'V9\n30 u30\n2 u2\n11 u11\n1 u1\n';
+      fs.writeFileSync(path.join(a.maildir, 'roost-pop3-uidls'), text);
+      await store.user(a).status('INBOX');
+      const st = store.state(a);
+      const db = new IndexDb(path.join(dir, 'scratch.sqlite'));
+      // Journaled at the first open: nothing more to send for the same file, read or given.
+      expect(pop3UidlsDrafts(st)).toEqual([]);
+      expect(pop3UidlsDrafts(st, text)).toEqual([]);
+      const sorted = formatRecordedUidls(parseRecordedUidls(text)!);
+      expect(sorted).toBe('V9\n1 u1\n2 u2\n11 u11\n30 u30\n');
+      // A changed file: its pieces, applied on a replica, make the sorted text.
+      const changed = 'V9\n30 u30\n2 u2-new\n1 u1\n';
+      const drafts = pop3UidlsDrafts(st, changed);
+      expect(drafts.length).toBe(1);
+      for (const d of drafts) applyPop3UidlsIndex(db, { lsn: 1n, epoch: 1, time: 0, ...d } as RecordOf<'pop3-uidls'>);
+      expect(db.meta(POP3_META)).toBe(formatRecordedUidls(parseRecordedUidls(changed)!));
+      expect(db.meta(POP3_META)).toBe('V9\n1 u1\n2 u2-new\n30 u30\n');
+      db.close();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('recorded UIDLs at POP3 login', () => {
+  it('answers the file as it is now: rewritten (same size), removed, written again', async () => {
+    const dir = path.join(root, 'login');
+    const store = await open(dir);
+    try {
+      const a = account(dir, 'login');
+      fs.mkdirSync(path.join(a.maildir, 'cur'), { recursive: true });
+      fs.mkdirSync(path.join(a.maildir, 'new'), { recursive: true });
+      const file = path.join(a.maildir, 'roost-pop3-uidls');
+      fs.writeFileSync(file, 'V5\n1 aaaa\n');
+      const u = store.user(a);
+      const at = async (): Promise<[number, string][] | null> => {
+        const r = await u.recordedUidls();
+        return r && [...r.byUid];
+      };
+      expect(await at()).toEqual([[1, 'aaaa']]);
+      expect(await at()).toEqual([[1, 'aaaa']]);
+      // Rewritten in place with the same size: the next login sees the new UIDL.
+      fs.writeFileSync(file, 'V5\n1 bbbb\n');
+      expect(await at()).toEqual([[1, 'bbbb']]);
+      fs.rmSync(file);
+      expect(await at()).toBeNull();
+      fs.writeFileSync(file, 'V5\n1 cccc\n2 dddd\n');
+      expect(await at()).toEqual([[1, 'cccc'], [2, 'dddd']]);
+      // Each change went to the journal (what a replica answers after promotion).
+      await store.settle();
+      const kinds = (await store.readJournal(0n, 1000)).filter((r) => r.kind === 'pop3-uidls').map((r) => r.data);
+      expect(kinds.at(-2)).toEqual({ maildir: a.maildir, removed: true });
+      expect(kinds.at(-1)).toMatchObject({ uidvalidity: 5, uidls: [[1, 'cccc'], [2, 'dddd']] });
+    } finally {
+      await store.close();
     }
   });
 });

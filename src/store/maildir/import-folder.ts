@@ -30,6 +30,15 @@ import { LIMITS } from '../../limits.js';
 import { DOVECOT_SUBSCRIPTIONS_FILE, parseDovecotSubscriptions, writeDovecotSubscriptions } from './subscriptions.js';
 
 const STATE_FILE = 'roost-import';
+/**
+ * In a Maildir root while `roost import ADDRESS MAILDIR` runs (the source's
+ * path): made before the first file is copied, removed once the index is
+ * built. A rerun of the same import after a crash goes on from it, and the
+ * index rebuild takes UIDs from the UID lists on disk rather than from a
+ * half-built index (the import refuses an account that has mail, so no
+ * client saw other UIDs).
+ */
+export const IMPORT_MARKER = 'roost-import-maildir';
 const UIDLIST = 'dovecot-uidlist';
 const COPIED = /^\d+\.V(\d+)U(\d+)\./;
 

@@ -40,10 +40,21 @@ export function parseRecordedUidls(text: string): RecordedUidls | null {
 }
 
 export function formatRecordedUidls(r: RecordedUidls): string {
-  let out = `V${r.uidvalidity}\n`;
-  for (const [uid, uidl] of [...r.byUid].sort((a, b) => a[0] - b[0])) out += `${uid} ${uidl}\n`;
+  return uidlsHead(r.uidvalidity) + uidlsLines(sortedUidls(r));
+}
+
+/** The file's first line. */
+export const uidlsHead = (uidvalidity: number): string => `V${uidvalidity}\n`;
+
+/** The file's lines for these entries, in the order given. */
+export function uidlsLines(entries: Iterable<readonly [number, string]>): string {
+  let out = '';
+  for (const [uid, uidl] of entries) out += `${uid} ${uidl}\n`;
   return out;
 }
+
+/** The entries by ascending UID (the file's order). */
+export const sortedUidls = (r: RecordedUidls): [number, string][] => [...r.byUid].sort((a, b) => a[0] - b[0]);
 
 /** The recorded UIDLs of a Maildir's INBOX, or null when none were recorded. */
 export async function readRecordedUidls(maildir: string): Promise<RecordedUidls | null> {
@@ -73,6 +84,31 @@ export async function writeRecordedUidls(maildir: string, r: RecordedUidls): Pro
     await d.sync();
   } finally {
     await d.close();
+  }
+}
+
+/**
+ * What identifies the file's present content without reading it: inode
+ * (every writer here renames a new file in), size, mtime and ctime; null
+ * when there is none.
+ */
+export async function recordedUidlsStamp(maildir: string): Promise<string | null> {
+  try {
+    const st = await fs.promises.stat(path.join(maildir, POP3_UIDLS_FILE), { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** The file's text, or null when there is none (in the thread pool: POP3 logins read it). */
+export async function readRecordedUidlsText(maildir: string): Promise<string | null> {
+  try {
+    return await fs.promises.readFile(path.join(maildir, POP3_UIDLS_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
 }
 

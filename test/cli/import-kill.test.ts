@@ -1,0 +1,146 @@
+/**
+ * `roost import ADDRESS MAILDIR` killed with SIGKILL and run again (issue
+ * 15: the copy is made durable once, at its end, not per file — so what a
+ * kill leaves behind must be finished by a rerun). The rerun succeeds, and
+ * the account then holds every message exactly once, byte for byte as in
+ * the source, with the source's UIDs and UIDVALIDITY and no leftover
+ * temporary file. Killed twice: during the copy (some files placed) and
+ * once every file is placed (durability step or index build).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, requireBuild, roostProcess } from '../helpers/cli.js';
+import { makeTempDir, startTestNode } from '../helpers/node.js';
+
+const INBOX_N = 4000;
+const WORK_N = 1000;
+/** Polls of the target while waiting for the moment to kill (each 2 ms apart at least). */
+const MAX_POLLS = 60_000;
+
+let dir: string;
+let cfg: string;
+let src: string;
+
+const bodyOf = (folder: string, i: number): string => `Subject: ${folder} ${i}\n\nmessage ${i} of ${folder}\n`;
+const baseOf = (folder: string, i: number): string => `${1_600_000_000 + i}.M${i}P7.old${folder},S=${bodyOf(folder, i).length}`;
+
+/** A Dovecot-style folder: UIDs 3, 6, 9… in its dovecot-uidlist. */
+function writeFolder(d: string, folder: string, n: number, uidvalidity: number): void {
+  for (const s of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(d, s), { recursive: true });
+  const lines = [`3 V${uidvalidity} N${3 * n + 3} G0123456789abcdef0123456789abcdef`];
+  for (let i = 0; i < n; i++) {
+    fs.writeFileSync(path.join(d, 'cur', `${baseOf(folder, i)}:2,S`), bodyOf(folder, i));
+    lines.push(`${3 * i + 3} :${baseOf(folder, i)}:2,S`);
+  }
+  fs.writeFileSync(path.join(d, 'dovecot-uidlist'), lines.join('\n') + '\n');
+}
+
+const placed = (maildir: string): number =>
+  ['', '.Work'].reduce((k, f) => k + (fs.existsSync(path.join(maildir, f, 'cur')) ? fs.readdirSync(path.join(maildir, f, 'cur')).length : 0), 0);
+
+/** Start the import and SIGKILL it once `ready(placed files)` holds; resolves with how it ended. */
+async function importKilledWhen(address: string, maildir: string, ready: (n: number) => boolean): Promise<{ signal: string | null; code: number | null }> {
+  requireBuild();
+  const child = spawn(process.execPath, [BIN, 'import', address, src, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROOST_CONFIG: '' } });
+  child.stderr.resume();
+  const ended = new Promise<{ signal: string | null; code: number | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+  let exited = false;
+  void ended.then(() => (exited = true));
+  for (let i = 0; i < MAX_POLLS && !exited; i++) {
+    if (ready(placed(maildir))) {
+      child.kill('SIGKILL');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  if (!exited && child.exitCode === null) child.kill('SIGKILL');
+  return ended;
+}
+
+async function maildirOf(address: string): Promise<string> {
+  const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+  try {
+    const found = await t.ctx.directory.lookupRecipient(address);
+    if (found.kind !== 'found') throw new Error('account missing');
+    return found.account.maildir;
+  } finally {
+    await t.stop();
+  }
+}
+
+/** Every message once, with its UID from the source's list and its bytes. */
+async function expectComplete(address: string): Promise<void> {
+  const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+  try {
+    const found = await t.ctx.directory.lookupRecipient(address);
+    if (found.kind !== 'found') throw new Error('account missing');
+    const m = found.account.maildir;
+    for (const [folder, name, n, uv] of [['INBOX', 'INBOX', INBOX_N, 11111], ['Work', 'Work', WORK_N, 22222]] as const) {
+      const box = await t.ctx.store.user(found.account).openMailbox(name, { readOnly: true });
+      const snap = box.snapshot();
+      box.close();
+      expect(snap.uidvalidity).toBe(uv);
+      expect(snap.messages.length).toBe(n);
+      expect(snap.messages.map((x) => [x.uid, x.basename])).toEqual(Array.from({ length: n }, (_, i) => [3 * i + 3, baseOf(folder, i)]));
+      const cur = path.join(m, folder === 'INBOX' ? '' : '.Work', 'cur');
+      const files = fs.readdirSync(cur);
+      expect(files.length).toBe(n);
+      for (const f of files) {
+        const i = Number(/\.M(\d+)P7/.exec(f)![1]);
+        expect(fs.readFileSync(path.join(cur, f), 'utf8')).toBe(bodyOf(folder, i));
+      }
+      expect(fs.readdirSync(path.join(m, folder === 'INBOX' ? '' : '.Work', 'tmp'))).toEqual([]);
+    }
+    expect(fs.readdirSync(m).filter((f) => f.includes('roost-import'))).toEqual([]);
+  } finally {
+    await t.stop();
+  }
+}
+
+beforeAll(async () => {
+  dir = await makeTempDir();
+  cfg = path.join(dir, 'roost.toml');
+  fs.writeFileSync(cfg, `data_dir = ${JSON.stringify(path.join(dir, 'data'))}\n[log]\nlevel = "warn"\n`);
+  src = path.join(dir, 'old', 'Maildir');
+  writeFolder(src, 'INBOX', INBOX_N, 11111);
+  writeFolder(path.join(src, '.Work'), 'Work', WORK_N, 22222);
+  for (const a of ['during@example.org', 'after@example.org', 'other@example.org'])
+    expect((await roostProcess(['user', 'add', a, '--config', cfg])).code).toBe(0);
+}, 120_000);
+afterAll(async () => {
+  await fs.promises.rm(dir, { recursive: true, force: true });
+});
+
+describe('roost import killed with SIGKILL, then run again', () => {
+  it('killed during the copy: the rerun finishes it, every message once, complete, with its UID', async () => {
+    const m = await maildirOf('during@example.org');
+    const r1 = await importKilledWhen('during@example.org', m, (n) => n >= 500);
+    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
+    expect(placed(m)).toBeLessThan(INBOX_N + WORK_N);
+    const r2 = await roostProcess(['import', 'during@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stdout).toMatch(/2 mailboxes, 5000 messages/);
+    await expectComplete('during@example.org');
+  }, 240_000);
+
+  it('killed once every file is placed (before the import answered): the rerun indexes it all with the source UIDs', async () => {
+    const m = await maildirOf('after@example.org');
+    const r1 = await importKilledWhen('after@example.org', m, (n) => n >= INBOX_N + WORK_N);
+    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
+    const r2 = await roostProcess(['import', 'after@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
+    expect(r2.code, r2.stderr).toBe(0);
+    await expectComplete('after@example.org');
+  }, 240_000);
+
+  it('an account that has mail from elsewhere is still refused, marker or not of another source', async () => {
+    const m = await maildirOf('other@example.org');
+    fs.mkdirSync(path.join(m, 'cur'), { recursive: true });
+    fs.writeFileSync(path.join(m, 'cur', '1600000000.M1P1.elsewhere:2,'), 'Subject: mine\n\nmine\n');
+    fs.writeFileSync(path.join(m, 'roost-import-maildir'), '/some/other/Maildir\n');
+    const r = await roostProcess(['import', 'other@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/already holds messages/);
+  }, 120_000);
+});
