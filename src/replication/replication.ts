@@ -103,6 +103,9 @@ export class Replication {
   /** A snapshot being sent (primary) or installed (replica). */
   private snapshotProgress: (SnapshotProgress & { role: 'sending' | 'receiving'; since: number }) | null = null;
 
+  /** The node's role as its one owner (./epoch.ts) holds it; the gate, the store and the node read this. */
+  private readonly isPrimary = (): boolean => this.epochs.state.role === 'primary';
+
   private constructor(
     private readonly deps: ReplicationDeps,
     private readonly epochs: EpochStore,
@@ -116,7 +119,7 @@ export class Replication {
       syncTimeoutMs: r.sync_timeout_ms,
       onSyncTimeout: r.on_sync_timeout as 'tempfail' | 'degrade',
       lastLsn: () => deps.store.lastLsn(),
-      isPrimary: () => epochs.state.role === 'primary',
+      isPrimary: this.isPrimary,
       log: this.log,
     });
   }
@@ -385,7 +388,8 @@ export class Replication {
   private applyRole(role: Role): void {
     const { store } = this.deps;
     store.replication.setEpoch(this.epochs.state.epoch);
-    store.replication.setWritable(role === 'primary');
+    // The store reads the role from its owner, the epoch state, as the gate does (no copy).
+    store.replication.followRole(this.isPrimary);
     if (role !== 'primary') this.gate.steppedDown();
     metrics.primary.set(role === 'primary' ? 1 : 0);
     metrics.epoch.set(this.epochs.state.epoch);

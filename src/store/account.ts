@@ -1,12 +1,12 @@
 /**
  * One account's live state: its index handle (via the store's LRU), the
- * caches of loaded mailboxes, and the one place where journal records are
+ * caches of loaded mailboxes, and the entry points where journal records are
  * applied — to the files (applyFs) and to the index, caches and event
- * listeners (applyIndex). Live changes, crash-recovery replay and replication
- * all go through these two functions, so they stay idempotent and agree.
+ * listeners (applyIndex), each through the one applier of the record's kind
+ * (./appliers.ts). Live changes, crash-recovery replay and replication all
+ * go through these two functions, so they stay idempotent and agree.
  */
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Account } from '../accounts/directory.js';
@@ -15,21 +15,19 @@ import { ChangeHub } from './changes.js';
 import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
 import { pack, packSteps, unpack } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
-import type { IndexDb, MailboxRow, MessageRow, SearchFieldsRow } from './index/db.js';
-import { STATE_OK, STATE_UNLINK } from './index/db.js';
+import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import type { Journal, RecordDraft } from './journal/log.js';
-import { flagsKey, targetName } from './maildir/filename.js';
-import { forgetKeywordTable, keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
+import { targetName } from './maildir/filename.js';
+import { keywordTable, type KeywordTable } from './maildir/keyword-letters.js';
 import { writeDovecotSubscriptionsAsync } from './maildir/subscriptions.js';
-import { applyKeywordsFs, applyKeywordsIndex, applyPop3UidlsIndex, writePop3FromIndex } from './side-files.js';
-
-import { INBOX, mailboxDir } from './maildir/names.js';
-import { ensureMaildir } from './maildir/save.js';
+import { writePop3FromIndex } from './side-files.js';
+import { applyRecordFs, applyRecordIndex, changesSubscriptions, IndexPass, type ApplyExtras } from './appliers.js';
+import { mailboxDir } from './maildir/names.js';
 import { findByBasename } from './maildir/scan.js';
 import { FileWork } from './file-work.js';
 import { FactsFill } from './facts.js';
 import { RecentOwners } from './recent.js';
-import type { JournalRecord, MailboxEvent, MessageRecord } from './types.js';
+import type { JournalRecord, MailboxEvent } from './types.js';
 import { LIMITS } from '../limits.js';
 
 /** What an account needs from the store around it. */
@@ -65,21 +63,7 @@ export class Mutex {
   }
 }
 
-/** Extra facts a live change hands to applyIndex that the record does not carry. */
-export interface ApplyExtras {
-  /** MIME structure JSON by "mailbox\0uid". */
-  structures?: Map<string, string>;
-  /** JSON of the structures' sort keys by "mailbox\0uid" (else taken from the structure JSON). */
-  sortKeys?: Map<string, string>;
-  /** Stored search fields (index search_fields) by "mailbox\0uid". */
-  searchFields?: Map<string, SearchFieldsRow>;
-  /** LSNs whose files were not found during replay (not indexed). */
-  lost?: Set<bigint>;
-  /** Replay found a delivered file under another name (flags changed by another program). */
-  renamedTo?: Map<bigint, string>;
-  /** Record new/ and cur/ mtimes of the mailboxes delivered to, in the same transaction. */
-  noteMtimes?: boolean;
-}
+export type { ApplyExtras } from './appliers.js';
 
 export const PACK_MIN = LIMITS.tuning.packMinMessages;
 
@@ -331,330 +315,45 @@ export class AccountState {
     this.db().setMtimes(mb.id, m.newMtime, m.curMtime);
   }
 
-  // ---------------------------------------------------------------- files
+  // ---------------------------------------------------------------- applying records
 
   /**
-   * File effects of a committed record; idempotent (replay may run it twice or
-   * after a partial first run). Returns directories whose entries must be
-   * fsync'd before the change counts as done.
+   * File effects of a committed record (./appliers.ts); idempotent (replay may
+   * run it twice or after a partial first run). Returns directories whose
+   * entries must be fsync'd before the change counts as done.
    */
   applyFs(rec: JournalRecord, extras: ApplyExtras): string[] {
-    const root = this.account.maildir;
-    switch (rec.kind) {
-      case 'deliver': {
-        const d = rec.data;
-        const dir = this.dir(d.mailbox);
-        const target = path.join(dir, d.filename);
-        if (fs.existsSync(target)) return [path.dirname(target)];
-        const tmp = d.tmp ? path.join(dir, d.tmp) : '';
-        try {
-          // The data fsync runs in parallel with the journal commit; after a
-          // crash between the two a short tmp/ file is not the message.
-          if (tmp && fs.statSync(tmp).size === d.size) {
-            fs.renameSync(tmp, target);
-            return [path.dirname(target)];
-          }
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
-        const found = findByBasename(dir, d.basename);
-        if (found) {
-          (extras.renamedTo ??= new Map()).set(rec.lsn, found);
-          return [];
-        }
-        (extras.lost ??= new Set()).add(rec.lsn);
-        return [];
-      }
-      case 'mailbox-create':
-        ensureMaildir(this.dir(rec.data.mailbox), rec.data.mailbox !== INBOX);
-        return [root];
-      case 'mailbox-delete': {
-        const d = rec.data;
-        const dir = this.dir(d.mailbox);
-        const row = this.db().mailbox(d.mailbox);
-        if (row && row.uidvalidity !== d.uidvalidity) return [];
-        forgetKeywordTable(dir);
-        if (fs.existsSync(dir)) {
-          // Rename first (atomic: the folder disappears at once), then remove at leisure.
-          const trash = path.join(root, `..roost-trash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-          fs.renameSync(dir, trash);
-          // A big folder takes seconds to remove: never on the event loop (a crash leaves a
-          // "..roost-trash-*" directory, which no folder scan reads).
-          void fsp.rm(trash, { recursive: true, force: true }).catch((err: unknown) => this.core.warn('store: could not remove a deleted mailbox', err));
-        }
-        return [root];
-      }
-      case 'mailbox-rename': {
-        const d = rec.data;
-        // RENAME INBOX (RFC 3501 §6.3.5): its messages move, INBOX stays.
-        if (d.pairs === undefined) {
-          const to = this.dir(d.to);
-          ensureMaildir(to, true);
-          const inbox = this.db().mailbox(INBOX);
-          for (const uid of d.uids) {
-            const row = inbox ? this.db().message(inbox.id, uid) : null;
-            if (!row) continue;
-            const src = path.join(root, row.disk_name);
-            if (fs.existsSync(src)) fs.renameSync(src, path.join(to, row.disk_name));
-          }
-          return [root, path.join(root, 'new'), path.join(root, 'cur'), path.join(to, 'new'), path.join(to, 'cur')];
-        }
-        for (const [f, t] of d.pairs) {
-          const from = this.dir(f);
-          const to = this.dir(t);
-          forgetKeywordTable(from);
-          forgetKeywordTable(to);
-          if (fs.existsSync(from) && !fs.existsSync(to)) fs.renameSync(from, to);
-        }
-        return [root];
-      }
-      case 'keywords':
-        applyKeywordsFs(this, rec);
-        return [];
-      default:
-        return [];
-    }
+    return applyRecordFs(this, rec, extras);
   }
 
-  // ---------------------------------------------------------------- index
-
-  /** Apply committed records to the index (one transaction), then caches and events. */
+  /** Apply committed records to the index (one transaction), then caches and events (./appliers.ts). */
   applyIndex(recs: readonly JournalRecord[], extras: ApplyExtras = {}): void {
     if (recs.length === 0) return;
     const db = this.db();
-    const events: [number, MailboxEvent][] = [];
-    const appends = new Map<string, { id: number; origin: string | null; list: MessageRecord[] }>();
+    const pass = new IndexPass(this, db, extras);
     let maxLsn = 0n;
-    let schedule = false;
-    let uidlsDone = false;
-    // Runs of deliver records (an import writes 5,000 per call): the mailbox row is looked up
-    // once and UIDNEXT/HIGHESTMODSEQ raised once per mailbox, before any other kind of record.
-    const rows = new Map<string, MailboxRow | null>();
-    const bumps = new Map<number, { uidnext: number; modseq: number }>();
-    const flushBumps = (): void => {
-      for (const [id, b] of bumps) {
-        db.bumpUidnext(id, b.uidnext);
-        db.bumpModseq(id, b.modseq);
-      }
-      bumps.clear();
-      rows.clear();
-    };
     db.tx(() => {
       for (const rec of recs) {
         if (rec.lsn > maxLsn) maxLsn = rec.lsn;
         if (extras.lost?.has(rec.lsn)) continue;
-        const origin = ('origin' in rec.data ? rec.data.origin : undefined) ?? null;
-        if (rec.kind !== 'deliver') flushBumps();
-        switch (rec.kind) {
-          case 'deliver': {
-            const d = rec.data;
-            const rk = `${d.mailbox}\u0000${d.uidvalidity}`;
-            let mb = rows.get(rk);
-            if (mb === undefined) rows.set(rk, (mb = this.ensureMailboxRow(d.mailbox, d.uidvalidity)));
-            if (!mb) break;
-            const renamedTo = extras.renamedTo?.get(rec.lsn);
-            const filename = renamedTo ?? d.filename;
-            const flags = d.flags;
-            const row: MessageRow = {
-              mailbox: mb.id,
-              uid: d.uid,
-              basename: d.basename,
-              filename,
-              disk_name: filename,
-              state: STATE_OK,
-              flags: flagsKey(flags),
-              modseq: Number(d.modseq),
-              internal_date: d.internalDate,
-              size: d.size,
-              vsize: d.vsize,
-              lazy: d.lazy === true ? 1 : 0,
-            };
-            if (!db.insertMessage(row)) break;
-            if (row.lazy === 1) this.facts.note(mb.id);
-            const b = bumps.get(mb.id);
-            if (!b) bumps.set(mb.id, { uidnext: row.uid + 1, modseq: row.modseq });
-            else {
-              if (row.uid + 1 > b.uidnext) b.uidnext = row.uid + 1;
-              if (row.modseq > b.modseq) b.modseq = row.modseq;
-            }
-            const st = extras.structures?.get(`${d.mailbox}\u0000${row.uid}`);
-            if (st) db.setStructure(mb.id, row.uid, st, extras.sortKeys?.get(`${d.mailbox}\u0000${row.uid}`));
-            const sf = extras.searchFields?.get(`${d.mailbox}\u0000${row.uid}`);
-            if (sf) db.setSearchFields(mb.id, row.uid, sf);
-            const c = this.caches.get(mb.id);
-            const e = entryOf(row);
-            if (c && c.uidvalidity === mb.uidvalidity) c.add(e);
-            const ak = `${mb.id}\u0000${origin ?? ''}`;
-            let group = appends.get(ak);
-            if (!group) appends.set(ak, (group = { id: mb.id, origin, list: [] }));
-            group.list.push(e);
-            break;
-          }
-          case 'flags': {
-            const d = rec.data;
-            const mb = db.mailbox(d.mailbox);
-            if (!mb || mb.uidvalidity !== d.uidvalidity) break;
-            const modseq = Number(d.modseq);
-            const big = BigInt(modseq);
-            const updates: { uid: number; flags: readonly string[]; modseq: bigint }[] = [];
-            const c = this.caches.get(mb.id);
-            const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
-            const changed: Entry[] = [];
-            for (const u of d.updates) {
-              const key = flagsKey(u.flags);
-              const flags = internFlags(key);
-              if (u.filenames) {
-                // Another program renamed these files (reconcile): the name on disk is the truth.
-                (u.uids ?? []).forEach((uid, k) => {
-                  const row = db.message(mb.id, uid);
-                  if (!row || row.state === STATE_UNLINK || row.modseq >= modseq) return;
-                  const name = u.filenames![k]!;
-                  db.setFilenames(mb.id, uid, name);
-                  db.updateFlags(mb.id, uid, key, modseq, name, STATE_OK);
-                  const e = entryOf({ ...row, flags: key, modseq, disk_name: name });
-                  changed.push(e);
-                  updates.push({ uid, flags: e.flags, modseq: big });
-                });
-                continue;
-              }
-              const { ranges } = uidsOf(u);
-              for (const [first, last] of ranges) {
-                if (db.flagsRange(mb.id, first, last, key, modseq) === 0) continue;
-                schedule = true;
-                if (!cacheOk) continue;
-                for (const e of c.range(first, last)) {
-                  if (e.modseq >= big) continue;
-                  const ne: Entry = { ...e, flags, modseq: big };
-                  changed.push(ne);
-                  updates.push({ uid: e.uid, flags, modseq: big });
-                }
-              }
-            }
-            db.bumpModseq(mb.id, modseq);
-            if (cacheOk) {
-              c.replaceMany(changed);
-              c.bump(0, big);
-            }
-            if (updates.length > 0) events.push([mb.id, { type: 'flags', origin, updates }]);
-            break;
-          }
-          case 'expunge': {
-            const d = rec.data;
-            const mb = db.mailbox(d.mailbox);
-            if (!mb || mb.uidvalidity !== d.uidvalidity) break;
-            const modseq = Number(d.modseq);
-            const c = this.caches.get(mb.id);
-            const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
-            const done: number[] = [];
-            for (const [first, last] of uidsOf(d).ranges) {
-              if (db.expungeRange(mb.id, first, last) === 0) continue;
-              schedule = true;
-              if (cacheOk) for (const e of c.range(first, last)) done.push(e.uid);
-            }
-            db.bumpModseq(mb.id, modseq);
-            if (cacheOk) c.remove(done, BigInt(modseq));
-            if (done.length > 0) events.push([mb.id, { type: 'expunge', origin, uids: done, modseq: BigInt(modseq) }]);
-            break;
-          }
-          case 'mailbox-create': {
-            const d = rec.data;
-            const name = d.mailbox;
-            const uv = d.uidvalidity;
-            const row = db.mailbox(name);
-            // A subscription that outlived an earlier mailbox of this name (RFC 3501 §6.3.6) applies to the new one.
-            const kept = db.hasOrphanSubscription(name);
-            if (kept) db.setOrphanSubscription(name, false);
-            if (!row) db.insertMailbox(name, uv, d.specialUse ?? null, d.subscribed !== false || kept, d.uidnext ?? 1);
-            else if (d.specialUse !== undefined && d.specialUse !== null && row.special_use !== d.specialUse) db.setSpecialUse(row.id, d.specialUse);
-            this.noteUidvalidity(uv);
-            break;
-          }
-          case 'mailbox-delete': {
-            const d = rec.data;
-            const row = db.mailbox(d.mailbox);
-            if (!row || row.uidvalidity !== d.uidvalidity) break;
-            // RFC 3501 §6.3.6: the server MUST NOT drop a subscription because the mailbox is gone.
-            if (row.subscribed === 1) db.setOrphanSubscription(row.name, true);
-            db.deleteMailbox(row.id);
-            this.caches.delete(row.id);
-            events.push([row.id, { type: 'gone', origin }]);
-            break;
-          }
-          case 'mailbox-rename': {
-            const d = rec.data;
-            if (d.pairs === undefined) {
-              const inbox = db.mailbox(INBOX);
-              if (!inbox || db.mailbox(d.to)) break;
-              const uv = d.uidvalidity;
-              // The rename's own modseq counts: the primary allocated it from INBOX before this ran, a replica has not (RFC 7162 §3.1.2: never lower).
-              const toId = db.insertMailbox(d.to, uv, null, true, inbox.uidnext, Math.max(inbox.highestmodseq, Number(d.modseq)));
-              this.noteUidvalidity(uv);
-              db.moveAllMessages(inbox.id, toId);
-              const modseq = Number(d.modseq);
-              db.bumpModseq(inbox.id, modseq);
-              const uids = d.uids;
-              this.caches.get(inbox.id)?.remove(uids, BigInt(modseq));
-              if (uids.length > 0) events.push([inbox.id, { type: 'expunge', origin, uids, modseq: BigInt(modseq) }]);
-              break;
-            }
-            for (const [f, t] of d.pairs) {
-              const row = db.mailbox(f);
-              if (!row || db.mailbox(t)) continue;
-              db.renameMailbox(row.id, t);
-              if (db.hasOrphanSubscription(t)) {
-                db.setOrphanSubscription(t, false);
-                db.setSubscribed(row.id, true);
-              }
-              events.push([row.id, { type: 'gone', origin }]);
-            }
-            break;
-          }
-          case 'subscribe': {
-            const d = rec.data;
-            const row = db.mailbox(d.mailbox);
-            if (row) db.setSubscribed(row.id, d.subscribed);
-            else db.setOrphanSubscription(d.mailbox, d.subscribed);
-            break;
-          }
-          case 'recent': {
-            // max(): replay and replicas never move the boundary back (recent.ts).
-            const d = rec.data;
-            const row = db.mailbox(d.mailbox);
-            if (row && row.uidvalidity === d.uidvalidity) db.raiseRecent(row.id, d.uid);
-            break;
-          }
-          case 'keywords':
-            applyKeywordsIndex(db, rec);
-            break;
-          case 'pop3-uidls':
-            if (applyPop3UidlsIndex(db, rec)) uidlsDone = true;
-            break;
-          case 'facts': {
-            const d = rec.data;
-            const mb = db.mailbox(d.mailbox);
-            if (mb && mb.uidvalidity === d.uidvalidity) this.setFacts(mb, d.facts);
-            break;
-          }
-          default:
-            break;
-        }
+        applyRecordIndex(pass, rec);
       }
-      flushBumps();
+      pass.flushBumps();
       if (extras.noteMtimes) {
-        for (const id of new Set([...appends.values()].map((g) => g.id))) {
+        for (const id of new Set([...pass.appends.values()].map((g) => g.id))) {
           const mb = db.mailboxById(id);
           if (mb) this.noteMtimes(mb);
         }
       }
       db.setAppliedLsn(maxLsn);
     });
-    for (const g of appends.values()) this.emit(g.id, { type: 'append', origin: g.origin, messages: g.list });
-    for (const [id, ev] of events) this.emit(id, ev);
-    if (schedule) this.scheduleFsWork();
+    for (const g of pass.appends.values()) this.emit(g.id, { type: 'append', origin: g.origin, messages: g.list });
+    for (const [id, ev] of pass.events) this.emit(id, ev);
+    if (pass.schedule) this.scheduleFsWork();
     const writable = this.core.isWritable();
     if (recs.some((r) => changesSubscriptions(r, writable))) this.writeSubscriptions();
     // On the primary the file is the source of the record; a replica writes it from the index.
-    if (uidlsDone && !writable) writePop3FromIndex(this);
+    if (pass.uidlsDone && !writable) writePop3FromIndex(this);
   }
 
   /**
@@ -709,15 +408,6 @@ export class AccountState {
     return this.subscriptionsWriting;
   }
 
-  private ensureMailboxRow(name: string, uidvalidity: number): MailboxRow | null {
-    const db = this.db();
-    const row = db.mailbox(name);
-    if (row) return row.uidvalidity === uidvalidity ? row : null;
-    db.insertMailbox(name, uidvalidity, null, true);
-    this.noteUidvalidity(uidvalidity);
-    return db.mailbox(name);
-  }
-
   /**
    * Journal a moved \Recent boundary (recent.ts) so replay and the replica
    * learn it. Best effort and not awaited: the index row is already written,
@@ -760,31 +450,6 @@ export class AccountState {
   fsIdle(): Promise<void> {
     return Promise.all([this.files.idle(), this.subscriptionsWritten()]).then(() => undefined);
   }
-}
-
-/**
- * Whether a record can change the subscription list. On the primary,
- * mailboxes a Maildir import creates are left out: the import reads the old
- * server's file for each of them, so the file must not be rewritten halfway
- * through. A replica reads no such file (each record says whether its
- * mailbox is subscribed) and writes its own from every one.
- */
-function changesSubscriptions(rec: JournalRecord, writable: boolean): boolean {
-  if (rec.kind === 'mailbox-create') return rec.data.fromMaildir !== true || !writable;
-  return rec.kind === 'subscribe' || rec.kind === 'mailbox-rename' || rec.kind === 'mailbox-delete';
-}
-
-export function entryOf(row: MessageRow): Entry {
-  return {
-    uid: row.uid,
-    modseq: BigInt(row.modseq),
-    flags: internFlags(row.flags),
-    internalDate: row.internal_date,
-    size: row.size,
-    vsize: row.vsize,
-    basename: row.basename,
-    diskName: row.disk_name,
-  };
 }
 
 /**

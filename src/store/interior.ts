@@ -31,8 +31,8 @@ export interface StoreInterior extends StoreCore {
   readonly rebuilding: Set<string>;
   /** Throws TEMP while the account's index is being rebuilt. */
   refuseWhileRebuilding(accountId: string): void;
-  /** Client writes allowed (primary) or refused (replica). */
-  writable: boolean;
+  /** Whether client writes are allowed (primary) or refused (replica), read from the role's owner (ReplicationSupport.followRole). */
+  writableSource: () => boolean;
   /** Epoch stamped on new journal records. */
   currentEpoch: number;
   /** NOTPRIMARY on a replica, TEMP while closing. */

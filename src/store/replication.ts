@@ -65,6 +65,8 @@ function legacyAccountRow(data: AccountData): Account | null {
 
 export class ReplicationImpl implements ReplicationSupport {
   private applied: bigint | null = null;
+  /** The role followRole last saw, for its edges (a new store is writable). */
+  private wasWritable = true;
   private readonly chain = new Mutex();
   /** Accounts whose index this process has seen the stream pass (see inSnapshot). */
   private readonly caughtUp = new Set<string>();
@@ -326,11 +328,18 @@ export class ReplicationImpl implements ReplicationSupport {
     this.store.journal.setMeta('epoch', String(epoch));
   }
 
-  setWritable(writable: boolean): void {
-    if (writable && !this.store.writable) this.store.recoverAgainWhenWritable();
+  followRole(isPrimary: () => boolean): void {
+    this.store.writableSource = isPrimary;
+    const writable = isPrimary();
+    if (writable === this.wasWritable) return;
+    this.wasWritable = writable;
+    if (writable) this.store.recoverAgainWhenWritable();
     // Stepping down: the records written as primary are applied (appliedLsn reads the head again).
-    if (!writable && this.store.writable) this.applied = null;
-    this.store.writable = writable;
+    else this.applied = null;
+  }
+
+  setWritable(writable: boolean): void {
+    this.followRole(() => writable);
   }
 
   /**

@@ -89,7 +89,8 @@ export class StoreImpl implements Store, StoreInterior {
   /** Prunes the journal past journal_max_bytes (null: unbounded, e.g. CLI tools). */
   readonly keeper: JournalKeeper | null;
   private readonly log: (msg: string, fields: Record<string, unknown>) => void;
-  writable = true;
+  /** Set by ReplicationSupport.followRole; without a replication node the store is writable. */
+  writableSource: () => boolean = () => true;
   currentEpoch = 0;
   /** Accounts being moved to another pair or moved away (./freezer.ts). */
   readonly freezer: AccountFreezer;
@@ -137,11 +138,11 @@ export class StoreImpl implements Store, StoreInterior {
   }
 
   isWritable(): boolean {
-    return this.writable;
+    return this.writableSource();
   }
 
   assertWritable(): void {
-    if (!this.writable) throw new RoostError('NOTPRIMARY', 'this node is a replica');
+    if (!this.writableSource()) throw new RoostError('NOTPRIMARY', 'this node is a replica');
     if (this.closed) throw new RoostError('TEMP', 'store is closing');
   }
 

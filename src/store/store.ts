@@ -400,7 +400,15 @@ export interface ReplicationSupport {
   appliedLsn(): bigint;
   /** Epoch stamped on new journal records. */
   setEpoch(epoch: number): void;
-  /** Refuse client writes (replica) or allow them (primary). */
+  /**
+   * Take client writability from its one owner: `isPrimary` is read at every
+   * write, so the store never holds a copy of the role (src/replication/epoch.ts
+   * owns it; the ack gate and the node read the same function). Call again
+   * after every role change: the edges run here (promote re-runs the writable
+   * half of recovery, a step-down re-reads the journal head).
+   */
+  followRole(isPrimary: () => boolean): void;
+  /** For a store no replication node drives (tools, tests): a fixed role, followRole(() => writable). */
   setWritable(writable: boolean): void;
   /** Account ids with data in this store (full resync, verify). */
   listAccountIds(): Promise<readonly string[]>;

@@ -12,7 +12,11 @@ export class MemStore {
   records: JournalRecord[] = [];
   bodies = new Map<bigint, Buffer>();
   epoch = 1;
-  writable = true;
+  /** Read from the role's owner at each write (ReplicationSupport.followRole). */
+  writableSource: () => boolean = () => true;
+  get writable(): boolean {
+    return this.writableSource();
+  }
   applied = 0n;
   applyDelayMs = 0;
   /**
@@ -92,8 +96,11 @@ export class MemStore {
         setEpoch: (e: number) => {
           self.epoch = e;
         },
+        followRole: (isPrimary: () => boolean) => {
+          self.writableSource = isPrimary;
+        },
         setWritable: (w: boolean) => {
-          self.writable = w;
+          self.writableSource = () => w;
         },
         listAccountIds: async () => [],
         ...(self.canReset
