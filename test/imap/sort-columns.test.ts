@@ -235,6 +235,23 @@ describe('background build of the columns (SortColumnCache.background, LIMITS.tu
       await h.close();
     }
   });
+
+  it('a SORT on ARRIVAL or SIZE during the build does not wait for it: a set from the records, no key row read', async () => {
+    const h = await mailboxOf('BgArrival', 7);
+    try {
+      const cache = new SortColumnCache();
+      const bg = cache.background(n.account.id, h, 2);
+      for (let i = 0; i < 100_000 && cache.stats.rowsRead === 0; i++) await Promise.resolve();
+      expect(cache.stats.rowsRead).toBe(2);
+      const bare = await cache.columns(n.account.id, h, h.snapshot().messages, new WorkBudget(), false);
+      expect(bare.hasKeys).toBe(false);
+      expect(bare.n).toBe(7);
+      await bg;
+      expect(cache.stats.rowsRead).toBe(7);
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('the process cache follows SELECT and delivery (select.ts)', () => {

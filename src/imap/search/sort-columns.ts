@@ -87,6 +87,8 @@ export class SortColumnCache {
   private readonly boxes = new Map<string, Entry>();
   /** Mailboxes with a follow() merge pending. */
   private readonly following = new Set<string>();
+  /** Mailboxes with a background build under way. */
+  private readonly inBackground = new Set<string>();
   readonly stats: ColumnStats = { rowsRead: 0, imagesLoaded: 0, imagesSaved: 0 };
 
   constructor(private readonly maxBytes: number = LIMITS.imap.sortColumnBytes) {}
@@ -123,6 +125,9 @@ export class SortColumnCache {
     withKeys = true,
   ): Promise<ColumnSet> {
     if (accountId === '') return (await this.extend(null, handle, recs, budget, withKeys, false)).set;
+    // ARRIVAL and SIZE need no key: rather than wait behind a background build (whose set would then make this
+    // command read every key row left), a set from the records for this command alone.
+    if (!withKeys && this.inBackground.has(this.keyOf(accountId, handle))) return (await this.extend(null, handle, recs, budget, false, false)).set;
     return (await this.turn(accountId, handle, recs, budget, withKeys)).set;
   }
 
@@ -141,6 +146,10 @@ export class SortColumnCache {
    */
   async background(accountId: string, handle: MailboxHandle, chunk: number = LIMITS.tuning.sortBuildChunk): Promise<void> {
     if (accountId === '') return;
+    const key = this.keyOf(accountId, handle);
+    // One background build per mailbox at a time: a second SELECT meanwhile adds nothing.
+    if (this.inBackground.has(key)) return;
+    this.inBackground.add(key);
     try {
       // As selectMessages: the columns hold exact INTERNALDATE and RFC822.SIZE only (store/facts.ts).
       await handle.ensureFacts();
@@ -148,12 +157,14 @@ export class SortColumnCache {
       // Each turn reads at least `chunk` messages, so this many turns cover the mailbox; one more finds it complete.
       const turns = Math.ceil(recs.length / Math.max(1, chunk)) + 1;
       for (let t = 0; t < turns; t++) {
-        const size = Math.max(chunk, this.boxes.get(this.keyOf(accountId, handle))?.set?.n ?? 0);
+        const size = Math.max(chunk, this.boxes.get(key)?.set?.n ?? 0);
         const r = await this.turn(accountId, handle, recs, new WorkBudget(Number.POSITIVE_INFINITY), true, size);
         if (r.rest === 0) return;
       }
     } catch {
       // The mailbox was deleted or its index closed meanwhile: the next SORT builds what it needs.
+    } finally {
+      this.inBackground.delete(key);
     }
   }
 
@@ -170,7 +181,9 @@ export class SortColumnCache {
     this.following.add(key);
     const timer = setTimeout(() => {
       this.following.delete(key);
-      void this.background(accountId, handle);
+      // A build under way works from its own snapshot: come back once it is done.
+      if (this.inBackground.has(key)) this.follow(accountId, handle, delayMs);
+      else void this.background(accountId, handle);
     }, delayMs);
     // A pending merge never keeps the process alive.
     timer.unref();
