@@ -692,8 +692,6 @@ export const INTERNAL_LIMITS: readonly string[] = [
   'lmtp.maxQueuedOutput',
   'pop3.maxPipelinedInput',
   'pop3.listingChunkBytes',
-  'pop3.readAheadMessages',
-  'pop3.readAheadBytes',
   'pop3.guessAheadMaxBytes',
   'pop3.outputBatchBytes',
   'imap.fetchWholeReadMaxBytes',

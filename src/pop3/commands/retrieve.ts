@@ -57,37 +57,56 @@ function nextRetrieval(line: string | null): number | null {
 }
 
 /**
+ * How many of the messages named by consecutive pipelined RETR/TOP lines
+ * (`sizes`, in command order) are read ahead: at most
+ * LIMITS.pop3.readAheadMessages, and no more than LIMITS.pop3.readAheadBytes
+ * held, a streamed message counting one chunk (readWholeMaxBytes). The
+ * first always goes, whatever its size: it is the next to be sent. With the
+ * shipped values (8 × 128 KiB = 1 MiB) the count binds first; `limits` lets
+ * a test reach the byte bound as well.
+ */
+export function readAheadCount(
+  sizes: readonly number[],
+  limits: Pick<typeof LIMITS.pop3, 'readAheadMessages' | 'readAheadBytes' | 'readWholeMaxBytes'> = LIMITS.pop3,
+): number {
+  let bytes = 0;
+  let n = 0;
+  for (const size of sizes) {
+    if (n >= limits.readAheadMessages) break;
+    bytes += Math.min(size, limits.readWholeMaxBytes);
+    if (n > 0 && bytes > limits.readAheadBytes) break;
+    n++;
+  }
+  return n;
+}
+
+/**
  * The messages that the consecutive RETR/TOP lines waiting in the input will
- * send, within the read-ahead budget. With none waiting after a RETR of
+ * send, within the read-ahead budget (readAheadCount). With none waiting after a RETR of
  * message `after`, the next message is read as a guess (when small): clients
  * that send one RETR at a time (fetchmail, poplib) download in order, and
  * their next RETR then finds its message read.
  */
 function planAhead(s: CommandSession, after: number | null): { uid: number; open: () => Promise<MessageBody> }[] {
   const { handle, maildrop } = s.tx();
-  const plan: { uid: number; open: () => Promise<MessageBody> }[] = [];
   const lines = s.peekCommands(LIMITS.pop3.readAheadMessages);
   if (lines.length === 0 && after !== null) {
     const look = maildrop.get(after + 1);
     if (look.kind === 'ok' && look.record.size <= LIMITS.pop3.guessAheadMaxBytes) {
       const record = look.record;
-      plan.push({ uid: record.uid, open: () => openBody(handle, record) });
+      return [{ uid: record.uid, open: () => openBody(handle, record) }];
     }
-    return plan;
+    return [];
   }
-  let bytes = 0;
+  const records: MessageRecord[] = [];
   for (const line of lines) {
     const n = nextRetrieval(line);
     if (n === null) break;
     const look = maildrop.get(n);
     if (look.kind !== 'ok') break;
-    const record = look.record;
-    // A streamed message holds one chunk (at most readWholeMaxBytes) until it is sent.
-    bytes += Math.min(record.size, LIMITS.pop3.readWholeMaxBytes);
-    if (plan.length > 0 && bytes > LIMITS.pop3.readAheadBytes) break;
-    plan.push({ uid: record.uid, open: () => openBody(handle, record) });
+    records.push(look.record);
   }
-  return plan;
+  return records.slice(0, readAheadCount(records.map((r) => r.size))).map((record) => ({ uid: record.uid, open: () => openBody(handle, record) }));
 }
 
 /**
