@@ -116,7 +116,7 @@ export class StoreImpl implements Store, StoreInterior {
       () => this.currentEpoch,
       (recs) => this.notifyJournal(recs),
       (recs) => this.notifyCommitted(recs),
-      (id, rebuildWork) => this.freezer.refusal(id) ?? (rebuildWork ? null : this.rebuildRefusal(id)),
+      (id, rebuildWork) => this.freezer.refusal(id) ?? (rebuildWork ? null : (this.rebuildRefusal(id) ?? this.openingRefusal(id))),
     );
     this.replication = new ReplicationImpl(this);
     // Without a caller's sink, warnings still reach the JSON log (never process.emitWarning).
@@ -191,16 +191,17 @@ export class StoreImpl implements Store, StoreInterior {
    * The account's first open in this process, from a session: a Maildir
    * with no index yet is indexed in slices (recovery.ts importAtFirstOpen),
    * not inside a synchronous db() that would hold every other user's
-   * commands for as long (issue 16 §4). Until it ends the account's new
-   * logins and commits get a temporary failure, as during a reindex, and
-   * its sessions already in wait here.
+   * commands for as long (issue 16 §4). Until it ends the account's
+   * commits (a delivery) get a temporary failure, as during a reindex, and
+   * its sessions wait here (prepareIndex comes before their index use).
    */
   private firstOpen(st: AccountState): Promise<void> {
-    if (st.recovered || !this.isWritable()) return Promise.resolve();
+    // First: 'recovered' is set as soon as the import has begun.
     if (st.opening) return st.opening;
+    if (st.recovered || !this.isWritable()) return Promise.resolve();
     const run = st.mutex.run(async () => {
       if (st.recovered) return;
-      this.rebuilding.add(st.id);
+      this.opening.add(st.id);
       try {
         await this.committer.idle();
         await importAtFirstOpen(this, st);
@@ -211,7 +212,7 @@ export class StoreImpl implements Store, StoreInterior {
         st.recovered = false;
         throw this.rebuildFailed(st, err);
       } finally {
-        this.rebuilding.delete(st.id);
+        this.opening.delete(st.id);
       }
     });
     st.opening = run.finally(() => {
@@ -541,6 +542,13 @@ export class StoreImpl implements Store, StoreInterior {
     const refused = (opts.frozenToo ? null : this.freezer.refusal(account.id)) ?? this.rebuildRefusal(account.id);
     if (refused) throw refused;
     return new UserStoreImpl(this, this.state(account));
+  }
+
+  /** Accounts whose first open builds the index now (firstOpen): their commits get TEMP, their logins wait. */
+  private readonly opening = new Set<string>();
+
+  private openingRefusal(accountId: string): RoostError | null {
+    return this.opening.has(accountId) ? new RoostError('TEMP', `the index of ${accountId} is being built; try again when it is done`) : null;
   }
 
   private rebuildRefusal(accountId: string): RoostError | null {
