@@ -104,7 +104,7 @@ export class FileWork {
       if (r.state !== STATE_RENAME) continue;
       const flags = internFlags(r.flags);
       // dovecot-keywords first: no name may carry a letter the file does not define yet.
-      const want = targetName({ basename: r.basename, diskName: r.disk_name }, flags, ensureKeywordLetters(dir, flags));
+      const want = targetName({ basename: r.basename, diskName: r.disk_name }, flags, await ensureKeywordLetters(dir, flags));
       // A leftover `renaming` (a crash between rename and record) means the file may be there instead.
       if (want === r.disk_name && !r.renaming) renamed.push([r.uid, want, r.flags]);
       else renames.push({ r, want });
@@ -149,7 +149,7 @@ export class FileWork {
     });
     if (unlinked.length > 0) {
       const bytes = unlinked.reduce((s, r) => s + r.size, 0);
-      addQuotaDelta(this.st.account, -bytes, -unlinked.length);
+      await addQuotaDelta(this.st.account, -bytes, -unlinked.length);
     }
     await pause();
   }

@@ -322,7 +322,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       for (const g of groups.values()) for (const u of g.uids) changed.add(u);
       // New keywords get their letters now, and the table is journaled before the flags record
       // (store/side-files.ts), so the replica's renames use the primary's letters.
-      ensureKeywordLetters(this.st.dir(mb.name), [...new Set([...groups.values()].flatMap((g) => g.flags))]);
+      await ensureKeywordLetters(this.st.dir(mb.name), [...new Set([...groups.values()].flatMap((g) => g.flags))]);
       await journalKeywords(this.st, mb.name);
       await this.store.committer.submit({
         accounts: [this.st.id],
@@ -440,7 +440,7 @@ export class MailboxHandleImpl implements MailboxHandle {
       if (entries.length === 0) return { uidvalidity: dst.uidvalidity, pairs: [] };
       if (!opts?.move) {
         const bytes = entries.reduce((s, e) => s + e.size, 0);
-        if (wouldExceed(this.st.account, bytes, entries.length)) throw new RoostError('OVERQUOTA', 'copy would exceed the quota');
+        if (await wouldExceed(this.st.account, bytes, entries.length)) throw new RoostError('OVERQUOTA', 'copy would exceed the quota');
       }
       const srcDir = this.st.dir(src.name);
       const dstDir = this.st.dir(dst.name);
@@ -462,7 +462,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           }
           if (!ok) continue;
           // The copy's keywords get the target folder's letters (its dovecot-keywords written first).
-          const filename = e.flags.length > 0 ? `cur/${curName(basename, e.flags, '', ensureKeywordLetters(dstDir, e.flags))}` : `new/${basename}`;
+          const filename = e.flags.length > 0 ? `cur/${curName(basename, e.flags, '', await ensureKeywordLetters(dstDir, e.flags))}` : `new/${basename}`;
           placed.push({ e, basename, filename, tmp });
         }
         if (placed.some((p) => p.filename.startsWith('cur/'))) await journalKeywords(this.st, dst.name);
@@ -525,7 +525,7 @@ export class MailboxHandleImpl implements MailboxHandle {
           },
         });
         if (!opts?.move) {
-          addQuotaDelta(this.st.account, placed.reduce((s, p) => s + p.e.size, 0), placed.length);
+          await addQuotaDelta(this.st.account, placed.reduce((s, p) => s + p.e.size, 0), placed.length);
         }
         return { uidvalidity: dst.uidvalidity, pairs: result, ...(lastLsn !== undefined ? { lsn: lastLsn } : {}) };
       } catch (err) {

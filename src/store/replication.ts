@@ -239,12 +239,14 @@ export class ReplicationImpl implements ReplicationSupport {
       for (const l of t.extras.lost ?? []) g.extras.lost!.add(l);
       for (const [k, v] of t.extras.renamedTo ?? []) (g.extras.renamedTo ??= new Map()).set(k, v);
     }
+    const deltas: Promise<void>[] = [];
     for (const [st, g] of byAccount) {
       st.applyIndex(g.recs, g.extras);
       // maildirsize follows deliveries here as on the primary (expunges subtract in file-work.ts).
-      for (const r of g.recs) if (!g.extras.lost?.has(r.lsn)) addQuotaDelta(st.account, r.data.size, 1);
+      for (const r of g.recs) if (!g.extras.lost?.has(r.lsn)) deltas.push(addQuotaDelta(st.account, r.data.size, 1));
     }
     this.store.notifyJournal(recs);
+    await Promise.all(deltas);
   }
 
   private async applyOne(rec: JournalRecord, body: ReplicaBody | null): Promise<void> {
@@ -290,7 +292,7 @@ export class ReplicationImpl implements ReplicationSupport {
     const dirs = st.applyFs(rec, extras);
     await Promise.all([...new Set(dirs)].map((x) => fsyncDir(x).catch(() => undefined)));
     st.applyIndex([rec], extras);
-    if (rec.kind === 'deliver' && !extras.lost?.has(rec.lsn)) addQuotaDelta(st.account, rec.data.size, 1);
+    if (rec.kind === 'deliver' && !extras.lost?.has(rec.lsn)) await addQuotaDelta(st.account, rec.data.size, 1);
     this.store.notifyJournal([rec]);
   }
 

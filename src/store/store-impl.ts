@@ -439,13 +439,13 @@ export class StoreImpl implements Store, StoreInterior {
       for (const t of targets) {
         const mb = t.st.mailbox(t.mailbox);
         if (!mb) throw new RoostError('NOTFOUND', `no mailbox ${t.mailbox}`);
-        if (wouldExceed(t.st.account, size, 1)) {
+        if (await wouldExceed(t.st.account, size, 1)) {
           throw new RoostError('OVERQUOTA', `mailbox of ${t.st.account.address} is over quota`);
         }
         const basename = withSizes(uniqueName(this.hostname), size, vsize);
         const flags = normalizeFlags(t.flags);
         // Keywords get their Dovecot letters (dovecot-keywords written first).
-        const filename = flags.length > 0 ? `cur/${curName(basename, flags, '', ensureKeywordLetters(t.st.dir(t.mailbox), flags))}` : `new/${basename}`;
+        const filename = flags.length > 0 ? `cur/${curName(basename, flags, '', await ensureKeywordLetters(t.st.dir(t.mailbox), flags))}` : `new/${basename}`;
         const tmp = `tmp/${basename}`;
         const abs = path.join(t.st.dir(t.mailbox), tmp);
         await placeInTmp(draft.path, abs);

@@ -13,7 +13,7 @@ import { draftOf, isKind, type DistributiveOmit, type RecordDataByKind, type Rec
 import { INBOX, ancestors, assertFolderDirFits, normalizeMailboxName } from './maildir/names.js';
 import { parseRecordedUidls, readRecordedUidlsText, recordedUidlsStamp, type RecordedUidls } from './maildir/pop3-uidls.js';
 import { ensureMaildirAsync } from './maildir/save.js';
-import { addQuotaDelta, quotaEnabled, usage } from './maildir/quota.js';
+import { addQuotaDelta, quotaEnabled, quotaWritten, usage } from './maildir/quota.js';
 import { looksChanged, reconcileMailbox } from './recovery.js';
 import type { StoreInterior } from './interior.js';
 import { pop3UidlsDrafts } from './side-files.js';
@@ -97,7 +97,7 @@ export class UserStoreImpl implements UserStore {
       const before = quotaEnabled(this.st.account) ? this.st.db().allRows(mb.id) : [];
       await this.commit(() => [this.draft('mailbox-delete', { mailbox: n, uidvalidity: mb.uidvalidity })]);
       if (before.length > 0) {
-        addQuotaDelta(this.st.account, -before.reduce((s, r) => s + r.size, 0), -before.length);
+        await addQuotaDelta(this.st.account, -before.reduce((s, r) => s + r.size, 0), -before.length);
       }
     });
   }
@@ -221,6 +221,7 @@ export class UserStoreImpl implements UserStore {
 
   async quota(): Promise<QuotaUsage> {
     const a = this.st.account;
+    await quotaWritten(a.maildir);
     const u = usage(a);
     return { bytes: u.bytes, messages: u.messages, limitBytes: a.quotaBytes, limitMessages: a.quotaMessages };
   }

@@ -8,6 +8,8 @@ import {
   lettersForKeywords,
   parseDovecotKeywords,
   readDovecotKeywords,
+  ensureKeywordLetters,
+  keywordIndex,
   writeDovecotKeywords,
   type KeywordTable,
 } from '../../src/store/maildir/keyword-letters.js';
@@ -40,6 +42,29 @@ describe('keyword letters (pure)', () => {
       writeDovecotKeywords(dir, table);
       expect(fs.readFileSync(path.join(dir, 'dovecot-keywords'), 'utf8')).toBe(formatDovecotKeywords(table));
       expect(readDovecotKeywords(dir)).toEqual(table);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('letters given concurrently', () => {
+  it('concurrent assignments in one folder give distinct letters, all in dovecot-keywords, old indexes kept', async () => {
+    const dir = tempDir();
+    try {
+      fs.writeFileSync(path.join(dir, 'dovecot-keywords'), '0 $Forwarded\n');
+      const n = 20;
+      const names = Array.from({ length: n }, (_, i) => `$Tag${i}`);
+      const tables = await Promise.all(names.map((k) => ensureKeywordLetters(dir, ['\\Seen', k])));
+      const onDisk = readDovecotKeywords(dir);
+      expect(keywordIndex('$Forwarded', onDisk)).toBe(0);
+      const indexes = names.map((k) => keywordIndex(k, onDisk));
+      expect(new Set(indexes).size).toBe(n);
+      expect(indexes.every((i) => i > 0)).toBe(true);
+      // Each caller names its file with the letter the file gives its keyword.
+      names.forEach((k, i) => expect(keywordIndex(k, tables[i]!)).toBe(indexes[i]));
+      // Known keywords: no file read or write, the same table.
+      expect(await ensureKeywordLetters(dir, ['$tag3'])).toBe(tables[n - 1]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -8,14 +8,14 @@
  *
  * Parsing, formatting and the letter mapping are pure. The tables of the
  * folders in use are cached here (bounded, LIMITS.store.keywordTables);
- * a writer of names (file work, delivery, COPY) calls ensureKeywordLetters
+ * a writer of names (file work, delivery, COPY) awaits ensureKeywordLetters
  * first, which gives new keywords their letters and writes the file before
  * any name carries them, so a reader never meets a letter the file lacks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { LIMITS } from '../../limits.js';
-import { replaceFileSync } from './fd.js';
+import { replaceFile, replaceFileSync } from './fd.js';
 
 export const KEYWORDS_FILE = 'dovecot-keywords';
 /** a..z */
@@ -150,20 +150,43 @@ export function forgetKeywordTable(dir: string): void {
   for (const d of [...tables.keys()]) if (d === dir || d.startsWith(dir + path.sep)) tables.delete(d);
 }
 
+/** Whether naming with `table` would leave a keyword of `flags` without a letter while one is free. */
+function lacksLetters(table: KeywordTable, flags: readonly string[]): boolean {
+  if (table.length >= MAX_LETTERS && !table.includes(undefined)) return false;
+  return flags.some((f) => !f.startsWith('\\') && keywordIndex(f, table) < 0);
+}
+
+/** Letter assignments in progress, per folder: one at a time, so two never give one index to two keywords. */
+const assigning = new Map<string, Promise<unknown>>();
+
 /**
  * Give every keyword of `flags` a letter if one is free, writing the
- * folder's dovecot-keywords (tmp + rename) before returning when the table
- * grew; the file is read again first, so indexes another writer added
- * (Dovecot, a second Roost process) are kept. Past 26 keywords the rest
- * live only in the index, as in Dovecot. Returns the table to name with.
+ * folder's dovecot-keywords (tmp, fsync, rename; off the event loop) before
+ * resolving when the table grew; the file is read again first, so indexes
+ * another writer added (Dovecot, a second Roost process) are kept.
+ * Assignments in one folder run one after another: concurrent ones (two
+ * APPENDs, a STORE beside a COPY) each see the letters the other gave.
+ * Past 26 keywords the rest live only in the index, as in Dovecot.
+ * Resolves to the table to name with.
  */
-export function ensureKeywordLetters(dir: string, flags: readonly string[]): KeywordTable {
-  const cached = keywordTable(dir);
-  const missing = flags.some((f) => !f.startsWith('\\') && keywordIndex(f, cached) < 0);
-  if (!missing || (cached.length >= MAX_LETTERS && !cached.includes(undefined))) return cached;
-  const table = readDovecotKeywords(dir);
-  const { grew } = lettersForKeywords(flags, table);
-  if (grew) writeDovecotKeywords(dir, table);
-  remember(dir, table);
-  return table;
+export function ensureKeywordLetters(dir: string, flags: readonly string[]): Promise<KeywordTable> {
+  const cached = tables.get(dir);
+  // The common case: every keyword has its letter already; nothing to wait for.
+  if (cached && !lacksLetters(cached, flags) && !assigning.has(dir)) return Promise.resolve(cached);
+  const run = (assigning.get(dir) ?? Promise.resolve()).then(async () => {
+    const known = tables.get(dir);
+    if (known && !lacksLetters(known, flags)) return known;
+    const table = parseDovecotKeywords(await fs.promises.readFile(path.join(dir, KEYWORDS_FILE), 'utf8').catch(() => ''));
+    const { grew } = lettersForKeywords(flags, table);
+    // Durable before the rename (replaceFile): names with its letters may follow at once.
+    if (grew) await replaceFile(path.join(dir, KEYWORDS_FILE), formatDovecotKeywords(table));
+    remember(dir, table);
+    return table;
+  });
+  const tail = run.catch(() => undefined);
+  assigning.set(dir, tail);
+  void tail.then(() => {
+    if (assigning.get(dir) === tail) assigning.delete(dir);
+  });
+  return run;
 }

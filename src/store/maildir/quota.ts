@@ -5,6 +5,7 @@
  * accounts with a limit, as qmail-ldap and Dovecot do.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../../accounts/directory.js';
 import { parseName } from './filename.js';
@@ -173,8 +174,10 @@ export function recalculate(a: Account): MaildirSize {
  * recount rules: missing file, file ≥ 5120 bytes or changed limits → recount; over
  * quota → recount unless the file is small (≤ 2 lines) and under 15 minutes old.
  */
-export function wouldExceed(a: Account, addBytes: number, addMessages: number): boolean {
+export async function wouldExceed(a: Account, addBytes: number, addMessages: number): Promise<boolean> {
   if (!quotaEnabled(a)) return false;
+  // Every delta asked for before this check counts (addQuotaDelta writes behind its caller).
+  await quotaWritten(a.maildir);
   let q = readMaildirSize(a.maildir);
   if (!q || q.fileSize >= MAX_FILE_SIZE || q.limitBytes !== a.quotaBytes || q.limitMessages !== a.quotaMessages) {
     q = recalculate(a);
@@ -187,29 +190,51 @@ export function wouldExceed(a: Account, addBytes: number, addMessages: number): 
   return over(q);
 }
 
+/** Delta lines being written, per Maildir: one write at a time, in the order asked. */
+const deltaWrites = new Map<string, Promise<void>>();
+
 /**
  * Append a delta line (O_APPEND, as qmail-ldap and Courier do); no file =
- * quota not kept. No fsync, unlike qmail-ldap: maildirsize is a cache of the
- * Maildir's usage (README.maildirquota recount rules), the journal and the
- * index are the truth, and a line lost to a power cut only makes the next
- * over-quota check recount.
+ * quota not kept. Off the event loop: the lines of one Maildir are written
+ * one after another, in the order asked, and every reader that decides on
+ * them (wouldExceed, UserStore.quota) first waits for those asked for
+ * before it (quotaWritten), so two deltas never race and a check never
+ * misses one. No fsync, unlike qmail-ldap: maildirsize is
+ * a cache of the Maildir's usage (README.maildirquota recount rules), the
+ * journal and the index are the truth, and a line lost to a power cut only
+ * makes the next over-quota check recount.
  */
-export function addQuotaDelta(a: Account, bytes: number, messages: number): void {
-  if (!quotaEnabled(a) || (bytes === 0 && messages === 0)) return;
-  let fd: number;
-  try {
-    // No O_CREAT: a missing file means the quota is recounted when next needed.
-    fd = fs.openSync(path.join(a.maildir, 'maildirsize'), fs.constants.O_WRONLY | fs.constants.O_APPEND);
-  } catch {
-    return;
-  }
-  try {
-    fs.writeSync(fd, `${bytes} ${messages}\n`);
-  } catch {
-    // Usage is recounted from the Maildir when the file is wrong or missing.
-  } finally {
-    fs.closeSync(fd);
-  }
+export function addQuotaDelta(a: Account, bytes: number, messages: number): Promise<void> {
+  if (!quotaEnabled(a) || (bytes === 0 && messages === 0)) return quotaWritten(a.maildir);
+  const file = path.join(a.maildir, 'maildirsize');
+  const line = `${bytes} ${messages}\n`;
+  const run = quotaWritten(a.maildir).then(async () => {
+    let fh: fsp.FileHandle;
+    try {
+      // No O_CREAT: a missing file means the quota is recounted when next needed.
+      fh = await fsp.open(file, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+    } catch {
+      return;
+    }
+    try {
+      await fh.write(line);
+    } catch {
+      // Usage is recounted from the Maildir when the file is wrong or missing.
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  });
+  deltaWrites.set(a.maildir, run);
+  // The map holds only Maildirs with a write in progress.
+  void run.then(() => {
+    if (deltaWrites.get(a.maildir) === run) deltaWrites.delete(a.maildir);
+  });
+  return run;
+}
+
+/** Resolves once every delta line asked for so far for this Maildir is written (or given up). */
+export function quotaWritten(maildir: string): Promise<void> {
+  return deltaWrites.get(maildir) ?? Promise.resolve();
 }
 
 export function usage(a: Account): { bytes: number; messages: number } {
