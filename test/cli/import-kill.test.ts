@@ -4,8 +4,9 @@
  * kill leaves behind must be finished by a rerun). The rerun succeeds, and
  * the account then holds every message exactly once, byte for byte as in
  * the source, with the source's UIDs and UIDVALIDITY and no leftover
- * temporary file. Killed twice: during the copy (some files placed) and
- * once every file is placed (durability step or index build).
+ * temporary file. Killed during the copy (some files placed), once every
+ * file is placed (durability step or index build) and with the index build
+ * under way (rows in the account index's WAL).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +17,8 @@ import { makeTempDir, startTestNode } from '../helpers/node.js';
 
 const INBOX_N = 4000;
 const WORK_N = 1000;
+/** WAL bytes of the account's index that show rows of the rebuild committed (a slice of rows is about this much). */
+const WAL_BYTES_MID_REBUILD = 64 * 1024;
 /** Polls of the target while waiting for the moment to kill (each 2 ms apart at least). */
 const MAX_POLLS = 60_000;
 
@@ -41,7 +44,7 @@ const placed = (maildir: string): number =>
   ['', '.Work'].reduce((k, f) => k + (fs.existsSync(path.join(maildir, f, 'cur')) ? fs.readdirSync(path.join(maildir, f, 'cur')).length : 0), 0);
 
 /** Start the import and SIGKILL it once `ready(placed files)` holds; resolves with how it ended. */
-async function importKilledWhen(address: string, maildir: string, ready: (n: number) => boolean): Promise<{ signal: string | null; code: number | null }> {
+async function importKilledWhen(address: string, ready: () => boolean): Promise<{ signal: string | null; code: number | null }> {
   requireBuild();
   const child = spawn(process.execPath, [BIN, 'import', address, src, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROOST_CONFIG: '' } });
   child.stderr.resume();
@@ -49,7 +52,7 @@ async function importKilledWhen(address: string, maildir: string, ready: (n: num
   let exited = false;
   void ended.then(() => (exited = true));
   for (let i = 0; i < MAX_POLLS && !exited; i++) {
-    if (ready(placed(maildir))) {
+    if (ready()) {
       child.kill('SIGKILL');
       break;
     }
@@ -106,7 +109,7 @@ beforeAll(async () => {
   src = path.join(dir, 'old', 'Maildir');
   writeFolder(src, 'INBOX', INBOX_N, 11111);
   writeFolder(path.join(src, '.Work'), 'Work', WORK_N, 22222);
-  for (const a of ['during@example.org', 'after@example.org', 'other@example.org'])
+  for (const a of ['during@example.org', 'after@example.org', 'rebuild@example.org', 'other@example.org'])
     expect((await roostProcess(['user', 'add', a, '--config', cfg])).code).toBe(0);
 }, 120_000);
 afterAll(async () => {
@@ -116,7 +119,7 @@ afterAll(async () => {
 describe('roost import killed with SIGKILL, then run again', () => {
   it('killed during the copy: the rerun finishes it, every message once, complete, with its UID', async () => {
     const m = await maildirOf('during@example.org');
-    const r1 = await importKilledWhen('during@example.org', m, (n) => n >= 500);
+    const r1 = await importKilledWhen('during@example.org', () => placed(m) >= 500);
     expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
     expect(placed(m)).toBeLessThan(INBOX_N + WORK_N);
     const r2 = await roostProcess(['import', 'during@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
@@ -127,11 +130,23 @@ describe('roost import killed with SIGKILL, then run again', () => {
 
   it('killed once every file is placed (before the import answered): the rerun indexes it all with the source UIDs', async () => {
     const m = await maildirOf('after@example.org');
-    const r1 = await importKilledWhen('after@example.org', m, (n) => n >= INBOX_N + WORK_N);
+    const r1 = await importKilledWhen('after@example.org', () => placed(m) >= INBOX_N + WORK_N);
     expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
     const r2 = await roostProcess(['import', 'after@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
     expect(r2.code, r2.stderr).toBe(0);
     await expectComplete('after@example.org');
+  }, 240_000);
+
+  it('killed while the index is being built: the rerun rebuilds it with the source UIDs, not the half-built index\'s', async () => {
+    await maildirOf('rebuild@example.org');
+    // The account's index with rows in its WAL: the rebuild is under way (it commits a slice at a time).
+    const wal = path.join(dir, 'data', 'index', 'rebuild@example%2Eorg.sqlite-wal');
+    const walBytes = (): number => (fs.existsSync(wal) ? fs.statSync(wal).size : 0);
+    const r1 = await importKilledWhen('rebuild@example.org', () => walBytes() >= WAL_BYTES_MID_REBUILD);
+    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
+    const r2 = await roostProcess(['import', 'rebuild@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
+    expect(r2.code, r2.stderr).toBe(0);
+    await expectComplete('rebuild@example.org');
   }, 240_000);
 
   it('an account that has mail from elsewhere is still refused, marker or not of another source', async () => {
