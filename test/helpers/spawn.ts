@@ -50,7 +50,7 @@ export async function spawnNode(dataDir: string, overrides: Overrides = {}, opts
     gone = c;
   });
   const output = (): string => Buffer.concat(out).toString('utf8');
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   const nodeFile = path.join(dataDir, 'node.json');
   for (;;) {
     if (gone !== null) throw new Error(`node exited (${gone}) before it listened:\n${output()}`);

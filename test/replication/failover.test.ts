@@ -34,7 +34,6 @@ describe('failover under load', () => {
       await senders;
       expect(acked.length).toBeGreaterThan(0);
 
-      const t0 = Date.now();
       const promoted = await roostProcess(['promote', '--config', pair.b.proc!.configFile]);
       expect(promoted.stderr).toBe('');
       expect(promoted.code).toBe(0);
@@ -46,8 +45,7 @@ describe('failover under load', () => {
       await client.connect();
       const box = await client.mailboxOpen('INBOX');
       await client.logout();
-      const promoteToImapMs = Date.now() - t0;
-      expect(promoteToImapMs).toBeLessThan(10_000);
+      // How fast the promoted node answers is measured by bench:replication (failover row), not judged here.
       const s = (await replStatus(pair.b)).replication;
       expect(s).toMatchObject({ role: 'primary', epoch: 2 });
 
