@@ -80,6 +80,7 @@ export class ReplicationImpl implements ReplicationSupport {
       release: (id) => st.freezer.release(id),
       freeze: (id) => st.freezer.freeze(id),
       thaw: (id) => st.freezer.thaw(id),
+      committed: (next) => (next ? st.committer.nextBatch() : st.committer.inFlight()),
       markMoved: (id, host) => {
         st.freezer.markMoved(id, host);
         // Open sessions on the account hear 'gone' and end (IMAP BYE): they would show a copy that no longer changes.

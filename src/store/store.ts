@@ -452,6 +452,13 @@ export interface AccountMoves {
   /** Source: refuse every change to the account (and its logins) until thaw() or markMoved(). */
   freeze(accountId: string): void;
   thaw(accountId: string): void;
+  /**
+   * Source: resolves once the commits that had begun when it was called have
+   * finished and updated their indexes (`next`: once the next commit after
+   * that has). After freeze() no commit naming the account begins, so the
+   * account's index stops changing here.
+   */
+  committed(next?: boolean): Promise<void>;
   /** Source: the destination holds the account; keep refusing, durably. */
   markMoved(accountId: string, host: string): void;
   movedTo(accountId: string): string | null;
