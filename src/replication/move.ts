@@ -166,6 +166,7 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
       finalRoundMs: sentAt - frozenAt,
       finalFiles: finalFiles,
       destinationInstallMs: typeof result.installMs === 'number' ? result.installMs : null,
+      destinationPhases: result.installPhases ?? null,
       installMs: installedAt - sentAt,
       verifyMs: Date.now() - installedAt,
     };
