@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { Account, Directory } from '../accounts/directory.js';
 import type { Logger } from '../log/logger.js';
-import type { Store } from '../store/store.js';
+import type { SnapshotFile, Store } from '../store/store.js';
 import { LIMITS } from '../limits.js';
 import { HandshakeError, expect, refuse } from './handshake.js';
 import type { Link } from './protocol.js';
@@ -95,16 +95,18 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
       const r = await expect(link, 'move-round', LIMITS.move.stepTimeoutMs);
       budget.round(r);
       let image: Buffer | null = null;
+      const roundStart = Date.now();
       if (r.final) image = await finalImage(link, r, base);
       else if (r.imageBytes > 0) base = await receiveImage(link, r.imageBytes, LIMITS.move.stepTimeoutMs, LIMITS.move.maxImageBytes);
-      await receiveFiles(deps, link, account.id, r.files, budget, received);
+      const files = await receiveFiles(deps, link, account.id, r.files, budget, received);
       const flush = await expect(link, 'snap-flush', LIMITS.move.stepTimeoutMs);
       if (image) {
         const installStart = Date.now();
-        const got = await moves.install(account, image);
+        const { phases, ...got } = await moves.install(account, image);
         await link.send({ t: 'snap-ack', seq: flush.seq });
         // The install's share of the source's freeze, for its log line.
-        await link.send({ t: 'move-done', ...got, installMs: Date.now() - installStart });
+        const installPhases = { receiveMs: installStart - roundStart, ...phases };
+        await link.send({ t: 'move-done', ...got, installMs: Date.now() - installStart, installPhases });
         await sendManifest(store, directory, link, account, received);
         const verdict = await link.next(LIMITS.move.stepTimeoutMs);
         if (verdict.frame.t !== 'move-commit') {
@@ -114,9 +116,14 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
         moves.confirm(account.id);
         confirmed?.();
         await link.send({ t: 'move-committed' }).catch(() => undefined);
-        log.warn({ accountId: account.id, from: peerNode, ...got }, 'account move: account installed and confirmed');
+        log.warn({ accountId: account.id, from: peerNode, ...got, installPhases }, 'account move: account installed and confirmed');
+        // After the freeze: the staged names (the Maildir's files are linked under theirs) and leftovers.
+        await moves.clearStaging(account.id).catch((e: unknown) => log.error({ accountId: account.id, err: (e as Error).message }, 'account move: could not remove the staging folder; the next move of the account removes it'));
         return { account, ...got };
       }
+      // While the source serves: the round's files go into the staged Maildir, and its image is kept as the frozen round's base.
+      await moves.prepareRound(account.id, files);
+      if (base && r.imageBytes > 0) await moves.stageImage(account.id, base);
       await link.send({ t: 'snap-ack', seq: flush.seq });
     }
   } catch (err) {
@@ -142,8 +149,9 @@ async function finalImage(link: Link, r: { imageBytes: number; deltaBytes?: numb
 }
 
 /** One round's snap-file frames, each staged and hashed; fdatasyncs run in the thread pool, at most syncsInFlight at once. */
-async function receiveFiles(deps: MoveDeps, link: Link, accountId: string, count: number, budget: MoveBudget, received: Map<string, string>): Promise<void> {
+async function receiveFiles(deps: MoveDeps, link: Link, accountId: string, count: number, budget: MoveBudget, received: Map<string, string>): Promise<SnapshotFile[]> {
   const moves = deps.store.replication.moves!;
+  const files: SnapshotFile[] = [];
   const syncing = new Set<Promise<void>>();
   let failed: unknown = null;
   try {
@@ -167,6 +175,7 @@ async function receiveFiles(deps: MoveDeps, link: Link, accountId: string, count
         throw err;
       }
       received.set(staged(frame.file), hash.digest('hex'));
+      files.push(frame.file);
       const done: Promise<void> = w
         .finish()
         .catch((e: unknown) => void (failed ??= e))
@@ -180,4 +189,5 @@ async function receiveFiles(deps: MoveDeps, link: Link, accountId: string, count
     await Promise.all([...syncing]);
   }
   if (failed) throw failed;
+  return files;
 }

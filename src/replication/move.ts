@@ -140,7 +140,7 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   log.warn({ accountId: account.id, to }, 'account move: account frozen for the final round');
   let done = false;
   try {
-    const snap = await frozenSnapshot(store, account.id);
+    const snap = await frozenSnapshot(store, moves, account.id);
     const snappedAt = Date.now();
     // The frozen account no longer changes: its manifest is built here while the destination installs.
     const localManifest = collect(manifest(store, deps.directory, account, sent));
@@ -166,6 +166,7 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
       finalRoundMs: sentAt - frozenAt,
       finalFiles: finalFiles,
       destinationInstallMs: typeof result.installMs === 'number' ? result.installMs : null,
+      destinationPhases: result.installPhases ?? null,
       installMs: installedAt - sentAt,
       verifyMs: Date.now() - installedAt,
     };
@@ -188,19 +189,30 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   }
 }
 
-/** The final image: taken once no commit naming the account is in flight (they are refused from now on). */
-async function frozenSnapshot(store: Store, accountId: string): Promise<AccountSnapshot> {
-  const until = Date.now() + LIMITS.move.settleTimeoutMs;
-  for (;;) {
-    try {
-      const snap = await store.replication.snapshotAccount!(accountId);
-      if (!snap) throw new HandshakeError('INTERNAL', `account ${accountId} has no data here`);
-      if (snap.firstAfter === null) return snap;
-    } catch (err) {
-      if (!isRoostError(err, 'TEMP')) throw err;
+/**
+ * The final image: taken once the commits in flight at the freeze have
+ * finished (no commit naming the account begins after it). Should the image
+ * still name a record not yet applied to the index, it is taken again after
+ * the next commit finishes, until LIMITS.move.settleTimeoutMs.
+ */
+async function frozenSnapshot(store: Store, moves: AccountMoves, accountId: string): Promise<AccountSnapshot> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), LIMITS.move.settleTimeoutMs)));
+  try {
+    for (let next = false; ; next = true) {
+      if ((await Promise.race([moves.committed(next), expired])) === 'expired') {
+        throw new HandshakeError('BUSY', `account ${accountId}: commits still in flight after ${LIMITS.move.settleTimeoutMs} ms`);
+      }
+      try {
+        const snap = await store.replication.snapshotAccount!(accountId);
+        if (!snap) throw new HandshakeError('INTERNAL', `account ${accountId} has no data here`);
+        if (snap.firstAfter === null) return snap;
+      } catch (err) {
+        if (!isRoostError(err, 'TEMP')) throw err;
+      }
     }
-    if (Date.now() > until) throw new HandshakeError('BUSY', `account ${accountId}: commits still in flight after ${LIMITS.move.settleTimeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -167,7 +167,7 @@ export type Frame =
    */
   | { t: 'move-round'; final: boolean; files: number; imageBytes: number; deltaBytes?: number; imageSha256?: string }
   /** The destination installed the final round; its manifest of the account follows (manifest frames, manifest-end). */
-  | { t: 'move-done'; messages: number; bytes: number; installMs?: number }
+  | { t: 'move-done'; messages: number; bytes: number; installMs?: number; installPhases?: Record<string, number> }
   /** The source's verdict on that manifest: commit (the copy serves; answered move-committed) or abort (the copy is removed). */
   | { t: 'move-commit' }
   | { t: 'move-committed' }

@@ -64,6 +64,10 @@ export class GroupCommitter {
   /** Batches past their journal commit whose finish has not run yet. */
   private outstanding = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Phase A of the batch being flushed now (it chains its phase B on `tail` before it resolves). */
+  private running: Promise<void> | null = null;
+  /** Called once after the next batch's finish (or failure) and then forgotten. */
+  private batchWaiters: (() => void)[] = [];
   private readonly dirSyncs = new SharedSync((d) => fsyncDir(d));
   /** Batches flushed and jobs committed (for tests and metrics). */
   stats = { batches: 0, jobs: 0 };
@@ -103,6 +107,23 @@ export class GroupCommitter {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /**
+   * Resolves once every batch that has begun committing (past its refusal
+   * check) has finished: its index updates are applied and its jobs settled.
+   * Jobs still queued, and batches begun later, are not waited for: a job
+   * naming a frozen account is refused when its batch begins (`refusal`), so
+   * after a freeze this is the moment the account's index stops changing.
+   */
+  async inFlight(): Promise<void> {
+    if (this.running) await this.running.catch(() => undefined);
+    await this.tail.catch(() => undefined);
+  }
+
+  /** Resolves after the next batch finishes (a wait for the index to move on, without a timer). */
+  nextBatch(): Promise<void> {
+    return new Promise((r) => this.batchWaiters.push(r));
+  }
+
   private schedule(): void {
     if (this.flushing || this.scheduled) return;
     this.scheduled = true;
@@ -129,8 +150,12 @@ export class GroupCommitter {
     try {
       await this.waitForPreparers();
       const batch = this.queue.splice(0);
-      if (batch.length > 0) await this.run(batch);
+      if (batch.length > 0) {
+        this.running = this.run(batch);
+        await this.running;
+      }
     } finally {
+      this.running = null;
       this.flushing = false;
       if (this.queue.length > 0) this.schedule();
       else if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -240,15 +265,19 @@ export class GroupCommitter {
   }
 
   private finishBatch(live: Live[], failedDirs: Set<string>, all: JournalRecord[]): void {
-    beginIndexBatch();
     try {
-      this.finishJobs(live, failedDirs);
+      beginIndexBatch();
+      try {
+        this.finishJobs(live, failedDirs);
+      } finally {
+        endIndexBatch();
+      }
+      this.stats.batches++;
+      this.stats.jobs += live.length;
+      if (all.length > 0) this.onRecords(all);
     } finally {
-      endIndexBatch();
+      for (const w of this.batchWaiters.splice(0)) w();
     }
-    this.stats.batches++;
-    this.stats.jobs += live.length;
-    if (all.length > 0) this.onRecords(all);
   }
 
   /** Promises resolve after endIndexBatch() commits (their callbacks run later, as microtasks). */

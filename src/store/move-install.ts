@@ -5,12 +5,17 @@
  * snapshots a full resync sends (./snapshot.ts), in rounds: the files of
  * each round are written to a staging folder under data_dir/move/, named by
  * UIDVALIDITY and UID (a message's bytes never change under its UID, only
- * its flags and so its file name). The last round's image, taken on the
- * frozen source, becomes the account's index through installIndex, once
- * every file it names is hard-linked from the staging folder under the name
- * the image wants and the folders are synced: an index never names a file
- * that is not there. Files of messages expunged between rounds are left in
- * staging and removed with it.
+ * its flags and so its file name). After each catch-up round, while the
+ * source still serves, the round's files are hard-linked into a Maildir
+ * inside the staging folder under the names that round's image gave them,
+ * their dates set and its folders synced (prepareRound), and the image the
+ * last catch-up round sent is written there too (stageImage). The frozen
+ * round then touches only what changed since: links for the files that
+ * arrived in it or changed name (flags, a renamed mailbox), unlinks for the
+ * messages expunged, the index blocks that differ; the staged Maildir is
+ * renamed into place as a whole, and its image becomes the account's index
+ * through installIndex once the folders are synced: an index never names a
+ * file that is not there.
  *
  * Before it writes anything the install marks the account arriving
  * (./freezer.ts, durable): refused for logins and deliveries until the
@@ -34,6 +39,7 @@ import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
+import { writeDurable } from './maildir/fd.js';
 import { installIndex, liveFiles } from './snapshot.js';
 import type { StoreInterior } from './interior.js';
 import type { SnapshotFile } from './store.js';
@@ -44,6 +50,128 @@ const LINK_GROUP = LIMITS.tuning.moveLinkGroup;
 /** Where a moving account's files wait for the final image. */
 export function stagingDir(store: StoreInterior, accountId: string): string {
   return path.join(store.opts.dataDir, 'move', encodeURIComponent(accountId));
+}
+
+/** The Maildir the catch-up rounds build inside the staging folder (renamed into place by the install). */
+export function stagedMaildir(store: StoreInterior, accountId: string): string {
+  return path.join(stagingDir(store, accountId), 'maildir');
+}
+
+/** The last catch-up round's index image, written to staging: the install writes only the blocks the final image changes. */
+const STAGED_IMAGE = 'image.staged';
+/** The blocks compared between the staged image and the final one (the image delta's block size). */
+const IMAGE_BLOCK = 4096;
+
+/**
+ * What the catch-up rounds of one move have prepared in staging (held in
+ * memory: a restarted node clears staging at the next move-begin, and an
+ * install without it links every file from staging as before).
+ */
+export interface PreparedMove {
+  /** Staged name → the path in the staged Maildir it is linked under. */
+  placed: Map<string, string>;
+  /** The bytes of the image written to staging as STAGED_IMAGE, or null. */
+  image: Buffer | null;
+}
+
+export const preparedMove = (): PreparedMove => ({ placed: new Map(), image: null });
+
+/** A file's path in a Maildir rooted at `root`, under the name the image gives it. */
+const pathIn = (root: string, f: SnapshotFile): string => path.join(mailboxDir(root, f.mailbox), f.filename);
+
+/**
+ * Link `files` (staged and fdatasync'd, from `staged`) into `root` under the
+ * names they have, with their INTERNALDATEs as mtime, and fsync the folders
+ * that got or lost names. A file `prep` shows linked elsewhere is unlinked
+ * there first; `gone` are unlinked too. Runs in LINK_GROUP groups in the
+ * thread pool. link(2) never replaces a name, so two files wanting one name
+ * fail the install rather than lose one.
+ */
+async function placeFiles(staged: string, root: string, files: readonly SnapshotFile[], prep: PreparedMove, gone: readonly string[] = []): Promise<number> {
+  const dirs = new Set<string>();
+  const todo: SnapshotFile[] = [];
+  /** Staged names linked under a name no longer wanted. */
+  const stale: string[] = [...gone];
+  for (const f of files) {
+    const at = prep.placed.get(stagedName(f));
+    if (at === pathIn(root, f)) continue;
+    if (at !== undefined) stale.push(stagedName(f));
+    todo.push(f);
+  }
+  for (const mb of new Set(todo.map((f) => f.mailbox))) ensureMaildir(mailboxDir(root, mb), mb !== INBOX);
+  for (let i = 0; i < stale.length; i += LINK_GROUP) {
+    await Promise.all(
+      stale.slice(i, i + LINK_GROUP).map(async (key) => {
+        const at = prep.placed.get(key)!;
+        dirs.add(path.dirname(at));
+        await fsp.rm(at, { force: true });
+        prep.placed.delete(key);
+      }),
+    );
+  }
+  for (let i = 0; i < todo.length; i += LINK_GROUP) {
+    await Promise.all(
+      todo.slice(i, i + LINK_GROUP).map(async (f) => {
+        const target = pathIn(root, f);
+        dirs.add(path.dirname(target));
+        await fsp.link(path.join(staged, stagedName(f)), target);
+        prep.placed.set(stagedName(f), target);
+        const mtime = new Date(f.internalDate);
+        await fsp.utimes(target, mtime, mtime);
+      }),
+    );
+  }
+  await Promise.all([...dirs].map((d) => fsyncDir(d)));
+  return todo.length + stale.length;
+}
+
+/**
+ * Destination, after a catch-up round's files are staged and synced: link
+ * them into the staged Maildir (placeFiles). Before the round is acknowledged;
+ * the frozen round then has only the rest to do.
+ */
+export async function prepareRound(store: StoreInterior, accountId: string, files: readonly SnapshotFile[], prep: PreparedMove): Promise<void> {
+  await placeFiles(stagingDir(store, accountId), stagedMaildir(store, accountId), files, prep);
+}
+
+/** Destination: the last catch-up round's image, written durably to staging (the frozen round's base). */
+export async function stageImage(store: StoreInterior, accountId: string, image: Buffer, prep: PreparedMove): Promise<void> {
+  const dir = stagingDir(store, accountId);
+  await fsp.mkdir(dir, { recursive: true });
+  prep.image = null;
+  await writeDurable(path.join(dir, STAGED_IMAGE), image, new Date());
+  prep.image = image;
+}
+
+/**
+ * The final image in a file of the staging folder, durable: the staged image
+ * with only the blocks that differ rewritten, or, with none staged, the whole.
+ * Returns the file and how many bytes were written.
+ */
+async function writeImage(dir: string, image: Buffer, prep: PreparedMove): Promise<{ file: string; written: number }> {
+  const file = path.join(dir, STAGED_IMAGE);
+  const base = prep.image;
+  prep.image = null;
+  if (!base) {
+    await fsp.mkdir(dir, { recursive: true });
+    await writeDurable(file, image, new Date());
+    return { file, written: image.length };
+  }
+  const fh = await fsp.open(file, 'r+');
+  let written = 0;
+  try {
+    for (let off = 0; off < image.length; off += IMAGE_BLOCK) {
+      const end = Math.min(off + IMAGE_BLOCK, image.length);
+      if (end <= base.length && image.compare(base, off, end, off, end) === 0) continue;
+      await fh.write(image, off, end - off, off);
+      written += end - off;
+    }
+    if (base.length !== image.length) await fh.truncate(image.length);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  return { file, written };
 }
 
 export function stagedName(f: Pick<SnapshotFile, 'uidvalidity' | 'uid'>): string {
@@ -107,39 +235,51 @@ export async function clearStaging(store: StoreInterior, accountId: string): Pro
 }
 
 /**
- * The last round: the image becomes the index and each file it names is
- * linked in from staging. Throws NOTFOUND when a file the image names was
- * never staged (the caller refuses the move; nothing is served from it).
+ * The last round: the image becomes the index and each file it names is in
+ * place under the name it wants — linked by the catch-up rounds already
+ * (`prep`), else now. Throws NOTFOUND when a file the image names was never
+ * staged (the caller refuses the move; nothing is served from it). Staging
+ * is left for the caller to remove (clearStaging) once the freeze is over.
  */
-export async function installMoved(store: StoreInterior, account: Account, image: Buffer): Promise<{ messages: number; bytes: number }> {
+export async function installMoved(store: StoreInterior, account: Account, image: Buffer, prep: PreparedMove = preparedMove()): Promise<InstallReport> {
   store.assertWritable();
+  const t0 = Date.now();
   const dir = stagingDir(store, account.id);
-  const files = await filesOf(dir, image);
+  const { file: imageFile, written } = await writeImage(dir, image, prep);
+  const files = filesOf(imageFile);
   for (const f of files) {
     if (!fs.existsSync(path.join(dir, stagedName(f)))) throw new RoostError('NOTFOUND', `move of ${account.id}: ${f.mailbox} UID ${f.uid} was never sent`);
   }
+  const t1 = Date.now();
+  const root = stagedMaildir(store, account.id);
+  const keys = new Set(files.map((f) => stagedName(f)));
+  const gone = [...prep.placed.keys()].filter((k) => !keys.has(k));
+  const changed = await placeFiles(dir, root, files, prep, gone);
+  const t2 = Date.now();
   store.freezer.markArriving(account.id, account.maildir);
-  // What the node held for the account goes first (hasMail said: no mail), then the files, then the index.
+  // What the node held for the account goes first (hasMail said: no mail), then the Maildir, then the index.
   store.forgetAccount(account.id);
   await fsp.rm(account.maildir, { recursive: true, force: true });
-  for (const mb of new Set(files.map((f) => f.mailbox))) ensureMaildir(mailboxDir(account.maildir, mb), mb !== INBOX);
-  const dirs = new Set<string>();
-  // In groups, so the links and utimes of a large account run in the thread pool together (the account is frozen meanwhile).
-  for (let i = 0; i < files.length; i += LINK_GROUP) {
-    await Promise.all(
-      files.slice(i, i + LINK_GROUP).map(async (f) => {
-        const target = path.join(mailboxDir(account.maildir, f.mailbox), f.filename);
-        dirs.add(path.dirname(target));
-        await fsp.link(path.join(dir, stagedName(f)), target);
-        const mtime = new Date(f.internalDate);
-        await fsp.utimes(target, mtime, mtime);
-      }),
-    );
-  }
-  await Promise.all([...dirs].map((d) => fsyncDir(d)));
-  await installIndex(store, account, image, store.indexFile(account.id), store.lastLsn(), true);
-  await clearStaging(store, account.id);
-  return { messages: files.length, bytes: files.reduce((n, f) => n + f.size, 0) };
+  await fsp.mkdir(path.dirname(account.maildir), { recursive: true });
+  if (fs.existsSync(root)) await fsp.rename(root, account.maildir);
+  else await fsp.mkdir(account.maildir, { recursive: true });
+  await fsyncDir(path.dirname(account.maildir));
+  prep.placed.clear();
+  const t3 = Date.now();
+  await installIndex(store, account, image, store.indexFile(account.id), store.lastLsn(), true, imageFile);
+  const t4 = Date.now();
+  return {
+    messages: files.length,
+    bytes: files.reduce((n, f) => n + f.size, 0),
+    phases: { imageMs: t1 - t0, imageWritten: written, linkMs: t2 - t1, linked: changed, placeMs: t3 - t2, indexMs: t4 - t3 },
+  };
+}
+
+/** What the install did, for the source's log line of the freeze. */
+export interface InstallReport {
+  messages: number;
+  bytes: number;
+  phases: { imageMs: number; imageWritten: number; linkMs: number; linked: number; placeMs: number; indexMs: number };
 }
 
 /** Destination: the source confirmed the copy; it serves from now on, and the pair's replica is re-seeded. */
@@ -189,20 +329,14 @@ export function discardArrivalsAtOpen(store: StoreInterior): { removed: string[]
   return out;
 }
 
-/** The files an image names (read from a copy on disk: SQLite opens a WAL-mode image only from a file). */
-async function filesOf(dir: string, image: Buffer): Promise<SnapshotFile[]> {
-  await fsp.mkdir(dir, { recursive: true });
-  const file = path.join(dir, 'image.sqlite');
-  await fsp.writeFile(file, image, { mode: 0o600 });
+/** The files an image names (read from its copy on disk: SQLite opens a WAL-mode image only from a file). */
+function filesOf(file: string): SnapshotFile[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const db = new Database(file, { readonly: true });
-    try {
-      return liveFiles(db);
-    } finally {
-      db.close();
-    }
+    return liveFiles(db);
   } finally {
-    for (const ext of ['', '-wal', '-shm']) await fsp.rm(file + ext, { force: true });
+    db.close();
+    for (const ext of ['-wal', '-shm']) fs.rmSync(file + ext, { force: true });
   }
 }
 

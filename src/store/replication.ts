@@ -20,7 +20,7 @@ import { parseMessage } from './mime/parse.js';
 import { parseChunks } from './mime/stream.js';
 import { LIMITS } from '../limits.js';
 import type { StoreInterior } from './interior.js';
-import { accountHasMail, clearStaging, confirmArrival, discardArrival, installMoved, purgeMoved, stageWriter } from './move-install.js';
+import { accountHasMail, clearStaging, confirmArrival, discardArrival, installMoved, prepareRound, preparedMove, purgeMoved, stageImage, stageWriter, type PreparedMove } from './move-install.js';
 import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './snapshot.js';
 import type { AccountMoves, AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
 import type { JournalRecord } from './types.js';
@@ -70,6 +70,8 @@ export class ReplicationImpl implements ReplicationSupport {
   private readonly chain = new Mutex();
   /** Accounts whose index this process has seen the stream pass (see inSnapshot). */
   private readonly caughtUp = new Set<string>();
+  /** Moves arriving here: what their catch-up rounds placed in staging (move-install.ts). */
+  private readonly prepared = new Map<string, PreparedMove>();
 
   readonly moves: AccountMoves;
 
@@ -80,6 +82,7 @@ export class ReplicationImpl implements ReplicationSupport {
       release: (id) => st.freezer.release(id),
       freeze: (id) => st.freezer.freeze(id),
       thaw: (id) => st.freezer.thaw(id),
+      committed: (next) => (next ? st.committer.nextBatch() : st.committer.inFlight()),
       markMoved: (id, host) => {
         st.freezer.markMoved(id, host);
         // Open sessions on the account hear 'gone' and end (IMAP BYE): they would show a copy that no longer changes.
@@ -89,13 +92,27 @@ export class ReplicationImpl implements ReplicationSupport {
       purge: (account) => purgeMoved(st, account),
       hasMail: (account) => accountHasMail(st, account),
       stage: (id, file) => stageWriter(st, id, file),
-      clearStaging: (id) => clearStaging(st, id),
-      install: (account, image) => this.chain.run(() => installMoved(st, account, image)),
+      clearStaging: (id) => {
+        this.prepared.delete(id);
+        return clearStaging(st, id);
+      },
+      prepareRound: (id, files) => prepareRound(st, id, files, this.preparing(id)),
+      stageImage: (id, image) => stageImage(st, id, image, this.preparing(id)),
+      install: (account, image) => this.chain.run(() => installMoved(st, account, image, this.preparing(account.id))),
       confirm: (id) => confirmArrival(st, id),
-      discard: (id) => this.chain.run(() => discardArrival(st, id)),
+      discard: (id) => {
+        this.prepared.delete(id);
+        return this.chain.run(() => discardArrival(st, id));
+      },
       followerResyncPending: () => st.freezer.followerResyncPending(),
       followerResynced: () => st.freezer.followerResynced(),
     };
+  }
+
+  private preparing(accountId: string): PreparedMove {
+    let p = this.prepared.get(accountId);
+    if (!p) this.prepared.set(accountId, (p = preparedMove()));
+    return p;
   }
 
   private account(rec: JournalRecord): AccountState {

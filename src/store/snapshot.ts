@@ -97,14 +97,24 @@ async function withSnapshotFile<T>(store: StoreInterior, accountId: string, f: S
  * Replica: make `image` the account's index, replacing whatever this node had
  * for the account (its Maildir included), and create its folders.
  * `rebaseLsn` replaces the image's applied_lsn (a moved account);
- * `keepMaildir`: the files are in place already (./move-install.ts links them first).
+ * `keepMaildir`: the files are in place already (./move-install.ts links them first);
+ * `written`: a file that holds `image` durably already (renamed, not written again).
  */
-export async function installIndex(store: StoreInterior, account: Account, image: Buffer, indexFile: string, rebaseLsn?: bigint, keepMaildir = false): Promise<void> {
+export async function installIndex(store: StoreInterior, account: Account, image: Buffer, indexFile: string, rebaseLsn?: bigint, keepMaildir = false, written?: string): Promise<void> {
   store.forgetAccount(account.id);
   if (!keepMaildir) await fsp.rm(account.maildir, { recursive: true, force: true });
   for (const ext of ['', '-wal', '-shm']) await fsp.rm(indexFile + ext, { force: true });
   const tmp = `${indexFile}.snapshot-${process.pid}`;
-  await writeDurable(tmp, image, new Date());
+  if (written === undefined) await writeDurable(tmp, image, new Date());
+  else {
+    try {
+      await fsp.rename(written, tmp);
+    } catch (err) {
+      // Staging on another filesystem than the indexes.
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await writeDurable(tmp, image, new Date());
+    }
+  }
   // Settle what was pending on the primary: files are written under the name the index wants.
   const db = new Database(tmp);
   let maxModseq = 0;

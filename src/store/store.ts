@@ -452,6 +452,13 @@ export interface AccountMoves {
   /** Source: refuse every change to the account (and its logins) until thaw() or markMoved(). */
   freeze(accountId: string): void;
   thaw(accountId: string): void;
+  /**
+   * Source: resolves once the commits that had begun when it was called have
+   * finished and updated their indexes (`next`: once the next commit after
+   * that has). After freeze() no commit naming the account begins, so the
+   * account's index stops changing here.
+   */
+  committed(next?: boolean): Promise<void>;
   /** Source: the destination holds the account; keep refusing, durably. */
   markMoved(accountId: string, host: string): void;
   movedTo(accountId: string): string | null;
@@ -461,9 +468,24 @@ export interface AccountMoves {
   hasMail(account: Account): boolean;
   /** Destination: a writer for one file of a round, staged by UIDVALIDITY and UID. */
   stage(accountId: string, file: SnapshotFile): Promise<{ write(piece: Buffer): Promise<void>; finish(): Promise<void>; abort(): Promise<void> }>;
+  /** Destination: remove the staging folder (what a failed move left, or a finished install's leftovers). */
   clearStaging(accountId: string): Promise<void>;
-  /** Destination: each file the final image names comes from staging, then the image becomes the index; the account stays refused (arriving) until confirm(). */
-  install(account: Account, image: Buffer): Promise<{ messages: number; bytes: number }>;
+  /**
+   * Destination, after a catch-up round's files are staged and synced: link
+   * them into a Maildir in staging under the names they have now, with their
+   * dates, and sync its folders, so the frozen round's install has only the
+   * files that arrived or changed since to place.
+   */
+  prepareRound(accountId: string, files: readonly SnapshotFile[]): Promise<void>;
+  /** Destination: the last catch-up round's image, written durably to staging (the install rewrites only the blocks that differ). */
+  stageImage(accountId: string, image: Buffer): Promise<void>;
+  /**
+   * Destination: each file the final image names comes from staging (most of
+   * them placed by prepareRound), then the image becomes the index; the
+   * account stays refused (arriving) until confirm(). `phases` says where
+   * the time went (for the source's log line of the freeze).
+   */
+  install(account: Account, image: Buffer): Promise<{ messages: number; bytes: number; phases?: Record<string, number> }>;
   /** Destination: the source confirmed the copy: it serves, and the pair's replica is to be re-seeded (followerResyncPending). */
   confirm(accountId: string): void;
   /** Destination: remove an installed copy not confirmed; false when there is none. */
