@@ -83,7 +83,9 @@ async function rebuild(store: StoreInterior, st: AccountState, file: string, onP
       subscribed: mb.subscribed === 1,
     });
   }
-  // A `roost import` that was interrupted mid-rebuild: the half-built index is no one's (IMPORT_MARKER).
+  // A `roost import` under way or interrupted (IMPORT_MARKER): an index made of the partial copy
+  // meanwhile (a session's open picks its files up as new mail, under Roost's own UIDVALIDITY) is
+  // no one's; the UIDs come from the source's lists (test/cli/import-kill.test.ts).
   if (await fs.promises.access(path.join(st.account.maildir, IMPORT_MARKER)).then(() => true, () => false)) keep.clear();
   const db = st.db();
   const lastUv = db.meta('last_uidvalidity');

@@ -6,7 +6,11 @@
  * the source, with the source's UIDs and UIDVALIDITY and no leftover
  * temporary file. Killed during the copy (some files placed), once every
  * file is placed (durability step or index build) and with the index build
- * under way (rows in the account index's WAL).
+ * under way (rows in the account index's WAL). And killed during the copy
+ * when the user had an (empty) INBOX and opened it before the rerun: the
+ * index that open made of the partial copy (its own UIDVALIDITY, UIDs 1, 2,
+ * 3… for the files it found) is not the source's, and the rerun's rebuild
+ * must not keep it (reindex.ts, IMPORT_MARKER).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -109,7 +113,7 @@ beforeAll(async () => {
   src = path.join(dir, 'old', 'Maildir');
   writeFolder(src, 'INBOX', INBOX_N, 11111);
   writeFolder(path.join(src, '.Work'), 'Work', WORK_N, 22222);
-  for (const a of ['during@example.org', 'after@example.org', 'rebuild@example.org', 'other@example.org'])
+  for (const a of ['during@example.org', 'after@example.org', 'rebuild@example.org', 'seen@example.org', 'other@example.org'])
     expect((await roostProcess(['user', 'add', a, '--config', cfg])).code).toBe(0);
 }, 120_000);
 afterAll(async () => {
@@ -147,6 +151,37 @@ describe('roost import killed with SIGKILL, then run again', () => {
     const r2 = await roostProcess(['import', 'rebuild@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
     expect(r2.code, r2.stderr).toBe(0);
     await expectComplete('rebuild@example.org');
+  }, 240_000);
+
+  it('killed during the copy, the partial copy indexed by an open of the INBOX, then run again: the source UIDs, not that index\'s', async () => {
+    const m = await maildirOf('seen@example.org');
+    /** Open INBOX as a session does (index, reconcile with the disk); returns its UIDVALIDITY and UIDs. */
+    const openInbox = async (): Promise<{ uidvalidity: number; uids: number[] }> => {
+      const t = await startTestNode({}, { dataDir: path.join(dir, 'data') });
+      try {
+        const found = await t.ctx.directory.lookupRecipient('seen@example.org');
+        if (found.kind !== 'found') throw new Error('account missing');
+        const box = await t.ctx.store.user(found.account).openMailbox('INBOX', { readOnly: true });
+        const snap = box.snapshot();
+        box.close();
+        return { uidvalidity: snap.uidvalidity, uids: snap.messages.map((x) => x.uid) };
+      } finally {
+        await t.stop();
+      }
+    };
+    // The user had logged in before the import: an empty INBOX of Roost's own.
+    const own = await openInbox();
+    expect(own.uids).toEqual([]);
+    const r1 = await importKilledWhen('seen@example.org', () => placed(m) >= 500);
+    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
+    // Between the two runs the INBOX is opened again: its files so far are picked up as new mail.
+    const partial = await openInbox();
+    expect(partial.uidvalidity).toBe(own.uidvalidity);
+    expect(partial.uids.length).toBeGreaterThan(0);
+    expect(partial.uids.slice(0, 3)).toEqual([1, 2, 3]);
+    const r2 = await roostProcess(['import', 'seen@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
+    expect(r2.code, r2.stderr).toBe(0);
+    await expectComplete('seen@example.org');
   }, 240_000);
 
   it('an account that has mail from elsewhere is still refused, marker or not of another source', async () => {
