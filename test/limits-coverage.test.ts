@@ -16,12 +16,6 @@ const TEST_DIR = path.dirname(fileURLToPath(import.meta.url));
 /** Limits a client, peer or file can reach that have no N/N+1 test yet (most are timeouts). */
 const UNTESTED = new Set([
   'net.tlsHandshakeTimeoutMs',
-  'qmqp.maxReplyText',
-  'qmqp.maxPacketLength',
-  'qmqp.maxSessionMs',
-  'qmqp.closeLingerMs',
-  'qmqp.shutdownGraceMs',
-  'delivery.maxDeliveredTo',
   'outbound.greetingTimeoutMs',
   'outbound.mailTimeoutMs',
   'outbound.rcptTimeoutMs',
@@ -32,8 +26,6 @@ const UNTESTED = new Set([
   'outbound.connectTimeoutMs',
   'outbound.qmqpTimeoutMs',
   'outbound.maxQmqpReply',
-  'lmtp.closeLingerMs',
-  'lmtp.shutdownGraceMs',
   'pop3.closeLingerMs',
   'auth.failureDelayMaxMs',
   'auth.perAddressFailures',

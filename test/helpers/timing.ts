@@ -7,6 +7,7 @@
  * taken before the client's last write, and "cut after N" as the event
  * arriving at all (within a generous bound, never a tight one).
  */
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 
 /** Timers may fire a millisecond or two early against performance.now() (libuv rounds to whole ms). */
@@ -116,4 +117,40 @@ export async function silentListener(greet?: (s: net.Socket) => void): Promise<{
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The inode of the server's end of the TCP connection from `clientPort` to
+ * `serverPort` (Linux /proc/net/tcp): non-zero while a process holds the
+ * socket, 0 once it closed it (an orphan in FIN_WAIT2 or TIME_WAIT), null
+ * when the kernel has forgotten it.
+ */
+async function serverSideInode(serverPort: number, clientPort: number): Promise<number | null> {
+  const rows = (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1);
+  for (const row of rows) {
+    const f = row.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    if (parseInt(f[1]!.split(':')[1]!, 16) === serverPort && parseInt(f[2]!.split(':')[1]!, 16) === clientPort) return Number(f[9]);
+  }
+  return null;
+}
+
+/**
+ * For a client that says nothing and never closes: milliseconds from
+ * `since` until the server has closed its socket of this connection, seen
+ * in the kernel's socket table (the server sends nothing when it closes a
+ * socket it already shut down for writing, so the silent client cannot see
+ * it on the wire). Polls every 20 ms; rejects after `timeoutMs`.
+ */
+export async function serverClosedAfter(serverPort: number, client: net.Socket, since: number, timeoutMs = 30_000): Promise<number> {
+  const clientPort = client.localPort!;
+  const deadline = performance.now() + timeoutMs;
+  // Seen held first, so a lookup that cannot find the connection never passes for a close.
+  if (!((await serverSideInode(serverPort, clientPort)) ?? 0)) throw new Error(`no server socket ${serverPort} <- ${clientPort} held in /proc/net/tcp`);
+  for (;;) {
+    const inode = await serverSideInode(serverPort, clientPort);
+    if (inode === null || inode === 0) return performance.now() - since;
+    if (performance.now() > deadline) throw new Error(`the server still holds the connection after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
