@@ -36,7 +36,12 @@ export const LIMITS = {
     maxLengthDigits: 10,
     /** Bytes of reply text we send. */
     maxReplyText: 400,
-    /** qmail-qmqpd drops a packet whose length exceeds 200,000,000 bytes without a reply; so do we. */
+    /**
+     * qmail-qmqpd's bound on a packet's length (200,000,000 bytes). It drops a
+     * longer packet without a reply (the client defers and retries); we answer
+     * D (#5.5.2) as soon as the length prefix says so, and close, so the
+     * sender learns at once (test/qmqp/limits.test.ts).
+     */
     maxPacketLength: 200_000_000,
     /** qmqp.html: "a session should take at most 1 hour"; receiving is cut after this (qmail-qmqpd: alarm(3600)). */
     maxSessionMs: 3_600_000,

@@ -22,11 +22,16 @@ function scryptAsync(password: string, salt: Buffer, keylen: number, opts: Scryp
   });
 }
 
-const memFor = (logN: number, r: number): number => 128 * 2 ** logN * r * 2;
+/**
+ * maxmem for node:crypto (OpenSSL counts 128·r·(N + 2) for V plus 128·r·p
+ * for B), doubled for headroom. Leaving p out refused valid hashes with a
+ * high p and a small N (memory limit exceeded, answered as "unavailable").
+ */
+const memFor = (logN: number, r: number, p: number): number => 2 * 128 * r * (2 ** logN + 2 + p);
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(SALT_LENGTH);
-  const opts = { N: 2 ** DEFAULT_LOG_N, r: DEFAULT_R, p: DEFAULT_P, maxmem: memFor(DEFAULT_LOG_N, DEFAULT_R) };
+  const opts = { N: 2 ** DEFAULT_LOG_N, r: DEFAULT_R, p: DEFAULT_P, maxmem: memFor(DEFAULT_LOG_N, DEFAULT_R, DEFAULT_P) };
   const key = await scryptAsync(password, salt, KEY_LENGTH, opts);
   return `$scrypt$ln=${DEFAULT_LOG_N},r=${DEFAULT_R},p=${DEFAULT_P}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
@@ -70,6 +75,6 @@ async function verifyScrypt(password: string, stored: string): Promise<boolean> 
   const salt = Buffer.from(m[4]!, 'base64');
   const expected = Buffer.from(m[5]!, 'base64');
   if (expected.length < 16) return false;
-  const key = await scryptAsync(password, salt, expected.length, { N: 2 ** logN, r, p, maxmem: memFor(logN, r) });
+  const key = await scryptAsync(password, salt, expected.length, { N: 2 ** logN, r, p, maxmem: memFor(logN, r, p) });
   return timingSafeEqual(key, expected);
 }

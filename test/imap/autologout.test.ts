@@ -7,18 +7,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
+import { closedAfter, collect, goneAfter, holdingConnect, TIMER_SLACK_MS } from '../helpers/timing.js';
 import { login, RawImap } from './helpers/client.js';
 import { message, startImapNode, type ImapTestNode } from './helpers/node.js';
 
-const limits = LIMITS.imap as { notAuthTimeoutMs: number; idleTimeoutMs: number };
+const limits = LIMITS.imap as { notAuthTimeoutMs: number; idleTimeoutMs: number; idleKeepaliveMs: number; closeLingerMs: number };
 const saved = { ...limits };
 const NOT_AUTH = 1000;
 const IDLE = 2500;
+const KEEPALIVE = 700;
+const LINGER = 800;
 let n: ImapTestNode;
 
 beforeAll(async () => {
   limits.notAuthTimeoutMs = NOT_AUTH;
   limits.idleTimeoutMs = IDLE;
+  limits.idleKeepaliveMs = KEEPALIVE;
+  limits.closeLingerMs = LINGER;
   n = await startImapNode();
 });
 afterAll(async () => {
@@ -79,5 +84,47 @@ describe('autologout', () => {
     for (let i = 0; i < 1000 && !closed; i++) await sleep(20);
     expect(closed).toBe(true);
     expect(tail).not.toMatch(/f1 OK/);
+  });
+});
+
+describe('imap timers at N and N+1 (shortened for the test node)', () => {
+  it('imap.idleTimeoutMs: a logged-in client silent for less is kept; at the limit it gets BYE and the close', async () => {
+    const c = await login(n.port, n.user, n.pass);
+    const since = performance.now();
+    expect((await c.cmd('NOOP')).tagged).toMatch(/OK/);
+    const bye = c.waitFor(/^\* BYE Autologout/, IDLE * 8);
+    const closed = closedAfter(c.socket, since, IDLE * 8);
+    expect(await bye).toMatch(/BYE/);
+    expect(await closed).toBeGreaterThanOrEqual(IDLE - TIMER_SLACK_MS);
+  });
+
+  it('imap.idleKeepaliveMs: no keep-alive before the interval, then "* OK Still here" once per interval during IDLE', async () => {
+    const c = await login(n.port, n.user, n.pass);
+    expect((await c.cmd('SELECT INBOX')).tagged).toMatch(/OK/);
+    const since = performance.now();
+    c.write('i1 IDLE\r\n');
+    expect(await c.line()).toBe('+ idling');
+    expect(await c.line(KEEPALIVE * 8)).toBe('* OK Still here');
+    const first = performance.now() - since;
+    expect(first).toBeGreaterThanOrEqual(KEEPALIVE - TIMER_SLACK_MS);
+    expect(await c.line(KEEPALIVE * 8)).toBe('* OK Still here');
+    expect(performance.now() - since).toBeGreaterThanOrEqual(2 * KEEPALIVE - TIMER_SLACK_MS);
+    c.write('DONE\r\n');
+    expect((await c.until('i1')).tagged).toMatch(/^i1 OK/);
+    await c.cmd('LOGOUT');
+  });
+
+  it('imap.closeLingerMs: after LOGOUT a client that never closes its side holds the socket that long, then it is destroyed', async () => {
+    const s = await holdingConnect(n.port);
+    const got = collect(s);
+    await got.until(/^\* OK/);
+    s.write(`a1 LOGIN "${n.user}" "${n.pass}"\r\n`);
+    await got.until(/a1 OK/);
+    const since = performance.now();
+    s.write('a2 LOGOUT\r\n');
+    await got.until(/a2 OK/);
+    // The server has ended its side (FIN); our bytes are still taken until the linger ends and the socket is destroyed.
+    await new Promise<void>((resolve) => (s.readableEnded ? resolve() : s.once('end', () => resolve())));
+    expect(await goneAfter(s, since, { timeoutMs: LINGER * 20 })).toBeGreaterThanOrEqual(LINGER - TIMER_SLACK_MS);
   });
 });

@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverStream } from '../../src/delivery/deliver.js';
+import { LIMITS } from '../../src/limits.js';
 import type { Account } from '../../src/accounts/directory.js';
 import { lmtpSend } from '../helpers/lmtp.js';
 import { inboxMessages, maildirFiles, spoolLeftovers } from '../helpers/maildir.js';
@@ -99,6 +100,22 @@ describe('loops in local delivery (roost deliver)', () => {
     expect([looping.code, looping.reason]).toEqual(['D', 'loop']);
     const ok = await deliverStream(t.ctx, Readable.from([Buffer.from('Subject: fine\n\nfine\n')]), { sender: '', recipients: ['alice@example.org'], via: 'local' });
     expect(ok.code).toBe('K');
+    expect(await count(alice)).toBe(a0 + 1);
+  });
+});
+
+describe('delivery.maxDeliveredTo', () => {
+  // Distinct Delivered-To addresses remembered from one header: the recipient's own line among the first N is a loop; as the N+1st it is past what is looked at.
+  const N = LIMITS.delivery.maxDeliveredTo;
+  const others = (k: number): string => Array.from({ length: k }, (_, i) => `Delivered-To: relay${i}@example.net\n`).join('');
+  it(`the recipient's Delivered-To as the ${N}th distinct one is a loop (D #5.4.6); as the ${N + 1}st it is not looked at and the message is delivered`, async () => {
+    const a0 = await count(alice);
+    const atN = await qmqpSend(t.ports.qmqp!, `${others(N - 1)}Delivered-To: alice@example.org\nSubject: n\n\nn\n`, '', ['alice@example.org']);
+    expect(atN.code).toBe('D');
+    expect(atN.text).toMatch(/#5\.4\.6/);
+    expect(await count(alice)).toBe(a0);
+    const past = await qmqpSend(t.ports.qmqp!, `${others(N)}Delivered-To: alice@example.org\nSubject: n+1\n\nn+1\n`, '', ['alice@example.org']);
+    expect(past.code).toBe('K');
     expect(await count(alice)).toBe(a0 + 1);
   });
 });

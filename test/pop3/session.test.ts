@@ -3,10 +3,12 @@
  * plaintext policy, implicit TLS, directory outage, concurrent store changes,
  * back-pressure with a client that does not read, LOGIN-DELAY, \Seen at QUIT.
  */
+import type { Socket } from 'node:net';
 import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { RawClient } from '../helpers/pop3-client.js';
+import { closedAfter, TIMER_SLACK_MS } from '../helpers/timing.js';
 import { startNode, type Pop3TestNode } from './helpers.js';
 
 const MSG = (n: number): string => `From: x@example.org\nSubject: message ${n}\n\nbody ${n}\n`;
@@ -254,15 +256,22 @@ describe('POP3 policies', () => {
     }
   });
 
-  it('autologout: idle session is closed, its deletions are not applied, the lock is released', async () => {
-    const node = await startNode({ idleTimeoutMs: 2000 });
+  it('autologout (pop3.idleTimeoutMs): silent for less is kept, at the limit closed; its deletions are not applied, the lock is released', async () => {
+    const limits = LIMITS.pop3 as { idleTimeoutMs: number };
+    const saved = limits.idleTimeoutMs;
+    const IDLE = 2000;
+    limits.idleTimeoutMs = IDLE; // the server's default, read when it is created
+    const node = await startNode();
+    limits.idleTimeoutMs = saved;
     try {
       await node.addUser('alice@example.org', 'secret');
       await node.deliver('alice@example.org', MSG(1));
       const c = await loggedIn(node);
+      const since = performance.now();
       expect(await c.cmd('DELE 1')).toMatch(/^\+OK/);
-      expect(await c.line(30_000)).toBe('-ERR Autologout; idle for too long.');
-      await c.waitClosed();
+      const closed = closedAfter(c.socket as Socket, since, IDLE * 15);
+      expect(await c.line(IDLE * 15)).toBe('-ERR Autologout; idle for too long.');
+      expect(await closed).toBeGreaterThanOrEqual(IDLE - TIMER_SLACK_MS);
       const d = await loggedIn(node);
       expect(await d.cmd('STAT')).toMatch(/^\+OK 1 /);
       expect(await d.cmd('QUIT')).toBe('+OK Logging out.');
