@@ -362,6 +362,9 @@ export interface Store {
   /** What replication needs beyond the journal (src/replication only). */
   readonly replication: ReplicationSupport;
 
+  /** Wait for queued commits and background file work (index fills, unlinks); tests and shutdown. */
+  settle(): Promise<void>;
+
   /** Flush and close everything (SIGTERM). */
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  */
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answered } from '../helpers/imapflow.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { READER_DN, READER_PW, SUFFIX, Slapd } from '../helpers/slapd.js';
 import { RawClient } from '../helpers/pop3-client.js';
@@ -58,7 +59,7 @@ async function imap(t: TestNode, user: string, pass: string): Promise<boolean> {
     return false;
   }
   try {
-    const status = await client.status('INBOX', { messages: true });
+    const status = answered(await client.status('INBOX', { messages: true }), 'STATUS');
     expect(status.messages).toBe(0);
     return true;
   } finally {

@@ -160,7 +160,7 @@ describe('a 60 MB message (RFC 1939 §3), streamed to a client that stops readin
 
   it('arrives exact, while the server holds a bounded amount when the client pauses', async () => {
     const socket = net.connect({ port: node.port, host: '127.0.0.1' });
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let onData: () => void = () => undefined;
     socket.on('data', (d: Buffer) => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GroupCommitter } from '../../src/store/commit.js';
-import { Journal } from '../../src/store/journal/log.js';
+import { Journal, type RecordDraft } from '../../src/store/journal/log.js';
 import { tempDir } from './helpers.js';
 
 const root = tempDir();
@@ -19,7 +19,7 @@ describe('group commit order', () => {
   const journal = new Journal(path.join(root, 'data'));
   const committer = new GroupCommitter(journal, () => 0, () => undefined);
   afterAll(() => journal.close());
-  const draft = () => [{ accountId: 'a', kind: 'test-order', data: {} }];
+  const draft = (): RecordDraft[] => [{ accountId: 'a', kind: 'mailbox-create', data: { maildir: root, mailbox: 'Order', uidvalidity: 1 } }];
 
   it('renames only after the data sync has finished', async () => {
     const order: string[] = [];

@@ -33,7 +33,7 @@ describe('group commit', () => {
     expect(box.snapshot().messages.map((m) => m.uid)).toEqual([1, ...appended]);
     // LSNs reported to callers are the journal's.
     const recs = await store.readJournal(0n, 1000);
-    for (const s of saved) expect(recs.find((r) => r.lsn === s.lsn)?.data.uid).toBe(s.uid);
+    for (const s of saved) expect(recs.find((r) => r.lsn === s.lsn)).toMatchObject({ kind: 'deliver', data: { uid: s.uid } });
     box.close();
     await store.close();
   });

@@ -106,7 +106,7 @@ describe('flags: the index is the truth, file names follow', () => {
       expect(letterCounts(acct.maildir)).toEqual({ flagged: 0, seen: 3000, total: N });
       // No flag change was taken from a file name: every flags record in the journal is a STORE.
       const recs = await t.ctx.store.readJournal(0n, 100_000);
-      const fromNames = recs.filter((r) => r.kind === 'flags' && (r.data.updates as { filenames?: unknown }[]).some((u) => u.filenames));
+      const fromNames = recs.filter((r) => r.kind === 'flags' && r.data.updates.some((u) => u.filenames));
       expect(fromNames).toEqual([]);
       c.close();
       c = null;

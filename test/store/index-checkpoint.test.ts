@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { IndexDb } from '../../src/store/index/db.js';
-import { Journal } from '../../src/store/journal/log.js';
+import { Journal, type RecordDraft } from '../../src/store/journal/log.js';
 import { walCheckpoints } from '../../src/store/index/checkpoint.js';
 import { tempDir } from './helpers.js';
 
@@ -76,7 +76,7 @@ describe('index checkpoints in a worker thread', () => {
     expect(journal.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     const N = LIMITS.store.walCheckpointCommits;
     const before = { ...walCheckpoints.stats };
-    const draft = (i: number) => [{ accountId: 'a', kind: 'mailbox-create' as const, data: { n: i } }];
+    const draft = (i: number): RecordDraft[] => [{ accountId: 'a', kind: 'mailbox-create', data: { maildir: root, mailbox: `M${i}`, uidvalidity: i } }];
     for (let i = 1; i < N; i++) journal.appendCommitted(draft(i), 1);
     await walCheckpoints.idle();
     expect(walCheckpoints.stats.requested).toBe(before.requested);

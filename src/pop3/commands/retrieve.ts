@@ -56,6 +56,9 @@ function nextRetrieval(line: string | null): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** The LIMITS.pop3 keys readAheadCount reads, as numbers (not the shipped literals). */
+export type ReadAheadLimits = { readonly [K in 'readAheadMessages' | 'readAheadBytes' | 'readWholeMaxBytes']: number };
+
 /**
  * How many of the messages named by consecutive pipelined RETR/TOP lines
  * (`sizes`, in command order) are read ahead: at most
@@ -67,7 +70,7 @@ function nextRetrieval(line: string | null): number | null {
  */
 export function readAheadCount(
   sizes: readonly number[],
-  limits: Pick<typeof LIMITS.pop3, 'readAheadMessages' | 'readAheadBytes' | 'readWholeMaxBytes'> = LIMITS.pop3,
+  limits: ReadAheadLimits = LIMITS.pop3,
 ): number {
   let bytes = 0;
   let n = 0;

@@ -6,6 +6,7 @@
  */
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answered } from '../../helpers/imapflow.js';
 import { message, startImapNode, type ImapTestNode } from '../helpers/node.js';
 
 let n: ImapTestNode;
@@ -79,7 +80,7 @@ describe('imapflow', () => {
     expect(msgs).toHaveLength(3);
     expect(msgs[1]!.envelope!.subject).toBe('Quarterly report');
     expect(msgs[2]!.bodyStructure!.childNodes!.map((p) => p.type)).toEqual(['text/plain', 'application/octet-stream']);
-    const one = await c.fetchOne('3', { source: true, bodyParts: ['1'] });
+    const one = answered(await c.fetchOne('3', { source: true, bodyParts: ['1'] }), 'FETCH');
     expect(one.source!.toString()).toContain('Subject: multipart');
     expect(one.size ?? one.source!.length).toBe(one.source!.length);
     await c.logout();
@@ -100,19 +101,19 @@ describe('imapflow', () => {
     const c = client();
     await c.connect();
     await c.mailboxCreate('Projects');
-    const app = await c.append('Projects', message(10), ['\\Seen'], new Date('2025-02-03T04:05:06Z'));
+    const app = answered(await c.append('Projects', message(10), ['\\Seen'], new Date('2025-02-03T04:05:06Z')), 'APPEND');
     expect(app.uid).toBe(1);
     expect(app.uidValidity).toBeGreaterThan(0);
     await c.mailboxOpen('INBOX');
     await c.messageFlagsAdd('1', ['\\Flagged']);
-    const f = await c.fetchOne('1', { flags: true });
+    const f = answered(await c.fetchOne('1', { flags: true }), 'FETCH');
     expect([...f.flags!]).toContain('\\Flagged');
-    const copy = await c.messageCopy('1:2', 'Projects');
+    const copy = answered(await c.messageCopy('1:2', 'Projects'), 'COPY');
     expect(copy.uidMap?.size).toBe(2);
     await c.mailboxOpen('Projects');
-    const moved = await c.messageMove('1', 'Archive', { uid: true });
+    const moved = answered(await c.messageMove('1', 'Archive', { uid: true }), 'MOVE');
     expect(moved.uidMap?.get(1)).toBeGreaterThan(0);
-    const st = await c.status('Projects', { messages: true });
+    const st = answered(await c.status('Projects', { messages: true }), 'STATUS');
     expect(st.messages).toBe(2);
     await c.messageFlagsAdd('1:*', ['\\Deleted']);
     await c.messageDelete('2', { uid: true });

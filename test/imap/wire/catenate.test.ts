@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../src/limits.js';
 import { parseImapUrl } from '../../../src/imap/wire/imap-url.js';
-import { drive, driveAll } from './drive.js';
+import { drive, driveAll, type Seen } from './drive.js';
 
 const noop = (tag: string) => ({ kind: 'command', command: { tag, uid: false, name: 'NOOP', args: {} } });
 const url = (u: string) => ({ kind: 'url', url: u, ref: parseImapUrl(u) });
@@ -34,7 +34,7 @@ describe('CATENATE in the command reader', () => {
     // Earlier CATENATE messages come along, complete, so the session can finish them before this body.
     expect(ev[0]).toMatchObject({ append: { index: 1, flags: ['\\Answered'], size: 2, catenate: null }, before: [{ index: 0, catenate: [url(u)] }] });
     expect(ev[2]).toMatchObject({ append: { index: 2, catenate: [{ kind: 'text', size: 1, binary: true }] }, before: [{ index: 0 }] });
-    expect((ev[2] as { before: unknown[] }).before).toHaveLength(1);
+    expect((ev[2] as Extract<Seen, { kind: 'literal' }>).before).toHaveLength(1);
     const cmd = ev[4] as { command: { args: { messages: { catenate: unknown }[] } } };
     expect(cmd.command.args.messages.map((m) => m.catenate)).toEqual([[url(u)], null, [{ kind: 'text', size: 1, binary: true }]]);
     expect(driveAll(`a APPEND INBOX CATENATE (URL "${u}")\r\n`)).toMatchObject([{ kind: 'command', command: { args: { messages: [{ catenate: [url(u)] }] } } }]);

@@ -10,7 +10,7 @@ import type { ReaderLimits, WireEvent } from '../../../src/imap/wire/types.js';
 /** Events with APPEND bodies joined per message and Buffers as strings. */
 export type Seen =
   | { kind: 'command'; command: unknown }
-  | { kind: 'literal'; tag: string; size: number; sync: boolean; binary: boolean; append: unknown }
+  | { kind: 'literal'; tag: string; size: number; sync: boolean; binary: boolean; append: unknown; before?: unknown[] }
   | { kind: 'body'; data: string }
   | { kind: 'error'; tag: string | null; status: string; code: string | null; text: string }
   | { kind: 'line'; text: string };
