@@ -437,11 +437,14 @@ export const LIMITS = {
     /**
      * Quick reads between two looks at the process's block-input count
      * (getrusage ru_inblock): when it grew, files came from the disk, and
-     * reads go through the thread pool again for quickReadBackoffMs. A single
-     * quick read slower than quickReadSlowMs (a remote file system) does the same.
+     * reads go through the thread pool again for quickReadBackoffMs. So do
+     * quickReadSlowInARow quick reads in a row each slower than quickReadSlowMs
+     * (a remote file system); one alone is often the scheduler on a loaded
+     * machine, and only makes the count be looked at at once.
      */
     quickReadCheckEvery: 32,
     quickReadSlowMs: 20,
+    quickReadSlowInARow: 2,
     quickReadBackoffMs: 1000,
     /** A parsed header block larger than this is truncated for ENVELOPE/structure purposes. */
     maxHeaderBytes: 1024 * 1024,
@@ -716,6 +719,7 @@ export const INTERNAL_LIMITS: readonly string[] = [
   'store.quickReadMaxBytes',
   'store.quickReadCheckEvery',
   'store.quickReadSlowMs',
+  'store.quickReadSlowInARow',
   'store.quickReadBackoffMs',
   'store.factsSliceMs',
   'store.ftsQuietMs',

@@ -123,6 +123,16 @@ describe('sections', () => {
       for (const hint of [undefined, bare, bare - 1, bare + 1, 0, 10_000]) expect(toCrlf(b, hint).equals(want), `${JSON.stringify(s.slice(0, 20))} hint ${hint}`).toBe(true);
     }
   });
+
+  it('converts runs of every length around the byte-loop bound (text/copy-run.ts) the same', () => {
+    // Lines of 0..140 octets, LF or CRLF, so runs between bare LFs fall on both sides of 64.
+    let s = '';
+    for (let n = 0; n <= 140; n++) s += `${'x'.repeat(n)}${n % 3 === 0 ? '\r\n' : '\n'}${'y'.repeat(140 - n)}`;
+    const b = Buffer.from(s, 'latin1');
+    const want = Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'latin1');
+    expect(toCrlf(b, want.length - b.length).equals(want)).toBe(true);
+    expect(toCrlf(b).equals(want)).toBe(true);
+  });
 });
 
 describe('BINARY', () => {

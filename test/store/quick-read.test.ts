@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
-import { quickRead, quickReadAllowed, quickReadCold } from '../../src/store/maildir/quick-read.js';
+import { noteQuickReadForTest, quickRead, quickReadAllowed, quickReadCold } from '../../src/store/maildir/quick-read.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-quick-read-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -42,11 +42,40 @@ describe('quickRead', () => {
   });
 
   it('is allowed up to quickReadMaxBytes, not one byte more', async () => {
-    // A read above that took longer than quickReadSlowMs (a loaded machine) backs the quick path off for a
-    // while: wait that out (bounded) so the size bound is what this checks.
-    for (let i = 0; i < 100 && quickReadCold(); i++) await new Promise((r) => setTimeout(r, LIMITS.store.quickReadBackoffMs / 10 + 10));
-    expect(quickReadCold()).toBe(false);
+    await warm();
     expect(quickReadAllowed(LIMITS.store.quickReadMaxBytes)).toBe(true);
     expect(quickReadAllowed(LIMITS.store.quickReadMaxBytes + 1)).toBe(false);
+  });
+});
+
+/** Wait out a back-off (bounded): reads above may have been slow on a loaded machine. */
+async function warm(): Promise<void> {
+  for (let i = 0; i < 100 && quickReadCold(); i++) await new Promise((r) => setTimeout(r, LIMITS.store.quickReadBackoffMs / 10 + 10));
+  expect(quickReadCold()).toBe(false);
+}
+
+describe('quick-read back-off after slow reads', () => {
+  const slow = LIMITS.store.quickReadSlowMs + 1;
+  const n = LIMITS.store.quickReadSlowInARow;
+
+  it(`stays on the main thread after ${n - 1} slow reads in a row, backs off at ${n}`, async () => {
+    await warm();
+    for (let i = 0; i < n - 1; i++) expect(noteQuickReadForTest(slow)).toBe(false);
+    expect(noteQuickReadForTest(slow)).toBe(true);
+    expect(quickReadAllowed(1)).toBe(false);
+  });
+
+  it('a fast read between two slow ones starts the count again', async () => {
+    await warm();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < n - 1; i++) expect(noteQuickReadForTest(slow)).toBe(false);
+      expect(noteQuickReadForTest(0)).toBe(false);
+    }
+    expect(quickReadAllowed(1)).toBe(true);
+  });
+
+  it('a read just under quickReadSlowMs is not slow, however many', async () => {
+    await warm();
+    for (let i = 0; i < n + 2; i++) expect(noteQuickReadForTest(LIMITS.store.quickReadSlowMs - 0.5)).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ import { RoostError } from '../../errors.js';
 import type { MimePart, MimeTree } from '../../store/mime/types.js';
 import { splitFields } from '../../store/mime/header.js';
 import { decodeTransfer } from '../../store/mime/decode.js';
+import { copyRun } from '../../text/copy-run.js';
 
 export type SectionKind =
   | { kind: '' }
@@ -133,13 +134,13 @@ function convertBareLf(b: Buffer, bare: number): Buffer | null {
   for (let p = b.indexOf(0x0a); p >= 0; p = b.indexOf(0x0a, p + 1)) {
     if (p === 0 || b[p - 1] !== 0x0d) {
       if (++n > bare) return null;
-      o += b.copy(out, o, s, p);
+      o = copyRun(b, s, p, out, o);
       out[o++] = 0x0d;
       s = p;
     }
   }
   if (n !== bare) return null;
-  b.copy(out, o, s);
+  copyRun(b, s, b.length, out, o);
   return out;
 }
 
