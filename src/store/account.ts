@@ -77,6 +77,8 @@ export class AccountState {
   readonly caches = new Map<number, MailboxCache>();
   /** Sliced loads of mailbox lists under way (loadCache), by mailbox id. */
   private readonly loads = new Map<number, Promise<boolean>>();
+  /** Per mailbox, a count of the changes made to cached entries in place (facts read, a file renamed): no modseq shows them. */
+  private readonly inPlace = new Map<number, number>();
   readonly handles = new Map<number, number>();
   /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */
   readonly inflight = new Set<string>();
@@ -268,7 +270,13 @@ export class AccountState {
     return p;
   }
 
+  /** A mailbox's cached entries are changed in place (setFacts, FileWork renames): a list being read meanwhile is not kept. */
+  noteInPlace(mailboxId: number): void {
+    this.inPlace.set(mailboxId, (this.inPlace.get(mailboxId) ?? 0) + 1);
+  }
+
   private async loadSliced(mb: MailboxRow): Promise<boolean> {
+    const gen = this.inPlace.get(mb.id) ?? 0;
     let t = performance.now();
     const pause = async (): Promise<void> => {
       if (performance.now() - t < LIMITS.work.sliceMs) return;
@@ -298,7 +306,8 @@ export class AccountState {
       }
     }
     const now = this.db().mailboxById(mb.id);
-    const same = now !== null && now.uidvalidity === mb.uidvalidity && now.uidnext === mb.uidnext && now.highestmodseq === mb.highestmodseq;
+    const same =
+      now !== null && now.uidvalidity === mb.uidvalidity && now.uidnext === mb.uidnext && now.highestmodseq === mb.highestmodseq && (this.inPlace.get(mb.id) ?? 0) === gen;
     const had = this.caches.get(mb.id);
     // Changed meanwhile, or a synchronous cache() got there first: what it has is at least as new.
     if (!same || (had && had.uidvalidity === mb.uidvalidity)) return true;
@@ -431,6 +440,7 @@ export class AccountState {
     const db = this.db();
     const c = this.caches.get(mb.id);
     const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
+    this.noteInPlace(mb.id);
     for (const [uid, size, vsize, internalDate] of facts) {
       if (!db.setFacts(mb.id, uid, size, vsize, internalDate) || !cacheOk) continue;
       // In place, like diskName: facts never change once read, and every snapshot
