@@ -277,6 +277,8 @@ export const LIMITS = {
     cachedMessages: 1_000_000,
     /** A mailbox cache of at least this many messages is packed (smaller ones load fast enough from rows; store/account.ts). */
     packMinMessages: 5000,
+    /** Message rows of a mailbox list with no packed copy read in one query when it is loaded in slices (src/store/account.ts loadCache). */
+    listPageRows: 2000,
     /** Rendered ENVELOPE/BODYSTRUCTURE text kept (about 100,000 messages' worth; src/imap/fetch/cache.ts). */
     structureTextCacheBytes: 64 * 1024 * 1024,
     /** IMAP output gathered before one socket write (also the per-client memory bound beside the socket's buffer; src/imap/output.ts). */

@@ -21,6 +21,8 @@ export interface AccountView {
   };
   /** Loaded mailbox caches by mailbox id. */
   readonly caches: ReadonlyMap<number, MailboxCache>;
+  /** Cached entries of a mailbox are about to change in place (a list being loaded meanwhile is not kept). */
+  noteInPlace(mailboxId: number): void;
   /** The index (opened on demand). */
   db(): IndexDb;
   /** A mailbox's Maildir folder. */

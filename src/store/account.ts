@@ -12,8 +12,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { ChangeHub } from './changes.js';
-import { MailboxCache, internFlags, uidsOf, type Entry } from './cache.js';
-import { pack, packSteps, unpack } from './index/snapshot.js';
+import { MailboxCache, entryOf, internFlags, uidsOf, type Entry } from './cache.js';
+import { pack, packSteps, unpack, unpackSteps } from './index/snapshot.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import type { Journal, RecordDraft } from './journal/log.js';
@@ -75,6 +75,10 @@ export class AccountState {
   /** A session's first open building the index in slices (recovery.ts importAtFirstOpen); the account's other users wait for it. */
   opening: Promise<void> | null = null;
   readonly caches = new Map<number, MailboxCache>();
+  /** Sliced loads of mailbox lists under way (loadCache), by mailbox id. */
+  private readonly loads = new Map<number, Promise<boolean>>();
+  /** Per mailbox, a count of the changes made to cached entries in place (facts read, a file renamed): no modseq shows them. */
+  private readonly inPlace = new Map<number, number>();
   readonly handles = new Map<number, number>();
   /** "mailboxId/basename" of deliveries between tmp/ link and index apply (reconcile must not adopt them). */
   readonly inflight = new Set<string>();
@@ -246,6 +250,77 @@ export class AccountState {
   }
 
   /**
+   * Load what cache(mb) would, a slice at a time (LIMITS.work.sliceMs) with
+   * turns of the event loop between: the first SELECT of a 100,000-message
+   * mailbox after a restart unpacks its list in about 100 ms of CPU, which
+   * in one piece held every other session's commands as long. Opens of the
+   * same mailbox meanwhile share the load. The list is kept only if the
+   * mailbox did not change while it was read (a delivery in between);
+   * otherwise cache() reads it again in one go, as before. Resolves true
+   * when turns passed (the caller's MailboxRow may be old).
+   */
+  loadCache(mb: MailboxRow): Promise<boolean> {
+    const c = this.caches.get(mb.id);
+    if (c && c.uidvalidity === mb.uidvalidity) return Promise.resolve(false);
+    let p = this.loads.get(mb.id);
+    if (!p) {
+      p = this.loadSliced(mb).finally(() => this.loads.delete(mb.id));
+      this.loads.set(mb.id, p);
+    }
+    return p;
+  }
+
+  /** A mailbox's cached entries are changed in place (setFacts, FileWork renames): a list being read meanwhile is not kept. */
+  noteInPlace(mailboxId: number): void {
+    this.inPlace.set(mailboxId, (this.inPlace.get(mailboxId) ?? 0) + 1);
+  }
+
+  private async loadSliced(mb: MailboxRow): Promise<boolean> {
+    const gen = this.inPlace.get(mb.id) ?? 0;
+    let t = performance.now();
+    const pause = async (): Promise<void> => {
+      if (performance.now() - t < LIMITS.work.sliceMs) return;
+      await nextTurn();
+      t = performance.now();
+    };
+    const packed = this.db().snapshot(mb);
+    let entries: Entry[];
+    if (packed) {
+      const steps = unpackSteps(packed, internFlags);
+      for (let r = steps.next(); ; r = steps.next()) {
+        if (r.done) {
+          entries = r.value;
+          break;
+        }
+        await pause();
+      }
+    } else {
+      entries = [];
+      for (let after = 0; ; ) {
+        // The index may have been closed by the LRU between pages: db() opens it again.
+        const page = this.db().loadMessagesPage(mb.id, after, LIMITS.tuning.listPageRows);
+        for (const r of page) entries.push(entryOf(r));
+        if (page.length < LIMITS.tuning.listPageRows) break;
+        after = page[page.length - 1]![0] as number;
+        await pause();
+      }
+    }
+    const now = this.db().mailboxById(mb.id);
+    const same =
+      now !== null && now.uidvalidity === mb.uidvalidity && now.uidnext === mb.uidnext && now.highestmodseq === mb.highestmodseq && (this.inPlace.get(mb.id) ?? 0) === gen;
+    const had = this.caches.get(mb.id);
+    // Changed meanwhile, or a synchronous cache() got there first: what it has is at least as new.
+    if (!same || (had && had.uidvalidity === mb.uidvalidity)) return true;
+    this.db().track(mb);
+    const c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), entries, true);
+    // A big mailbox read from its rows: keep a packed copy for the next cold start.
+    if (!packed && c.count >= PACK_MIN) c.dirty = true;
+    this.caches.set(mb.id, c);
+    this.core.usedCache(this, mb.id, c.count);
+    return true;
+  }
+
+  /**
    * The cache of a mailbox whose rows were just written (a lazy first open,
    * ./recovery.ts): what cache() would load, without reading them back.
    * `rows` as IndexDb.loadMessages gives them, in UID order. Packed when
@@ -365,6 +440,7 @@ export class AccountState {
     const db = this.db();
     const c = this.caches.get(mb.id);
     const cacheOk = c !== undefined && c.uidvalidity === mb.uidvalidity;
+    this.noteInPlace(mb.id);
     for (const [uid, size, vsize, internalDate] of facts) {
       if (!db.setFacts(mb.id, uid, size, vsize, internalDate) || !cacheOk) continue;
       // In place, like diskName: facts never change once read, and every snapshot

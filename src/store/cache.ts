@@ -40,6 +40,20 @@ export function flat(s: string): string {
   return Buffer.from(s, 'utf8').toString('utf8');
 }
 
+/** A cache entry from a row as IndexDb.loadMessages gives it. */
+export function entryOf(r: unknown[]): Entry {
+  return {
+    uid: r[0] as number,
+    modseq: BigInt(r[1] as number),
+    flags: internFlags(r[2] as string),
+    internalDate: r[3] as number,
+    size: r[4] as number,
+    vsize: r[5] as number,
+    basename: r[6] as string,
+    diskName: r[7] as string,
+  };
+}
+
 export class MailboxCache {
   private entries: Entry[] = [];
   /** Changed since it was loaded or last packed (worth packing again when dropped). */
@@ -66,19 +80,7 @@ export class MailboxCache {
     }
     rows = rows as unknown[][];
     const out: Entry[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      out[i] = {
-        uid: r[0] as number,
-        modseq: BigInt(r[1] as number),
-        flags: internFlags(r[2] as string),
-        internalDate: r[3] as number,
-        size: r[4] as number,
-        vsize: r[5] as number,
-        basename: r[6] as string,
-        diskName: r[7] as string,
-      };
-    }
+    for (let i = 0; i < rows.length; i++) out[i] = entryOf(rows[i]!);
     this.entries = out;
   }
 

@@ -110,6 +110,7 @@ export class FileWork {
       else renames.push({ r, want });
     }
     if (renames.length > 0) db.tx(() => renames.forEach(({ r, want }) => db.setRenaming(mb.id, r.uid, want)));
+    if (renames.length > 0) this.st.noteInPlace(mb.id);
     let sliceStart = performance.now();
     const maybeYield = async (): Promise<void> => {
       if (performance.now() - sliceStart < SLICE_MS) return;

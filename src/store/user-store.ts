@@ -189,7 +189,9 @@ export class UserStoreImpl implements UserStore {
   async openMailbox(name: MailboxName, opts?: OpenOptions): Promise<MailboxHandle> {
     const n = normalizeMailboxName(name);
     await this.store.prepareIndex(this.st);
-    const mb = await this.fresh(n);
+    let mb = await this.fresh(n);
+    // The list of a mailbox not in memory is read in slices; after turns of the event loop, the row as it is now.
+    if (await this.st.loadCache(mb)) mb = await this.fresh(n);
     const h = new MailboxHandleImpl(this.store, this.st, mb, opts?.readOnly === true, opts?.origin ?? null, opts?.recent === true);
     // Imported, reindexed or dropped-in mail gets indexed for SEARCH BODY before anyone searches it.
     this.store.noteText(this.st, mb.id);

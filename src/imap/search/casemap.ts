@@ -27,6 +27,9 @@ const TITLE_DIGRAPHS: Record<string, string> = {
  * as "E" + U+0301, next to "E", as Dovecot sorts it.
  */
 export function unicodeCasemap(s: string): string {
+  // ASCII: the simple title case of a-z is A-Z and NFKD changes nothing, so the native upper-casing is the key
+  // (most display names; the loop below was most of a 100,000-message column build).
+  if (!NON_ASCII.test(s)) return s.toUpperCase();
   let out = '';
   for (const ch of s) {
     const digraph = TITLE_DIGRAPHS[ch];

@@ -212,6 +212,9 @@ export class IndexDb {
       loadMessages: p(
         `SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK} ORDER BY uid`,
       ).raw(true),
+      loadMessagesPage: p(
+        `SELECT uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK} AND uid > ? ORDER BY uid LIMIT ?`,
+      ).raw(true),
       allRows: p('SELECT * FROM messages WHERE mailbox = ?'),
       keptRows: p(`SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK}`).raw(true),
       keptRowsPage: p(`SELECT uid, basename, flags FROM messages WHERE mailbox = ? AND state <> ${STATE_UNLINK} AND uid > ? ORDER BY uid LIMIT ?`).raw(true),
@@ -534,6 +537,10 @@ export class IndexDb {
   /** Raw rows for the cache: [uid, modseq, flags, internal_date, size, vsize, basename, disk_name, state] (fewest columns: 100,000 rows per SELECT). */
   loadMessages(mailbox: number): unknown[][] {
     return this.s.loadMessages!.all(mailbox) as unknown[][];
+  }
+  /** loadMessages above `afterUid`, at most `limit` rows: a list read page by page between turns of the event loop. */
+  loadMessagesPage(mailbox: number, afterUid: number, limit: number): unknown[][] {
+    return this.s.loadMessagesPage!.all(mailbox, afterUid, limit) as unknown[][];
   }
   /**
    * What a rebuild keeps of each live message — [uid, basename, flags] — one

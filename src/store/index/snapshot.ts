@@ -74,6 +74,20 @@ export function* packSteps(entries: readonly Entry[]): Generator<void, Buffer, v
 
 /** Entries from a packed buffer; `intern` maps a flag string to the shared frozen array. */
 export function unpack(buf: Buffer, intern: (key: string) => readonly string[]): Entry[] {
+  const steps = unpackSteps(buf, intern);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * unpack, pausing (a bare yield) after each PACK_STEP entries, so a caller
+ * can let the event loop run between: the first SELECT of a 100,000-message
+ * mailbox after a restart must not hold every other session's commands for
+ * the whole list (AccountState.loadCache).
+ */
+export function* unpackSteps(buf: Buffer, intern: (key: string) => readonly string[]): Generator<void, Entry[], void> {
   const hlen = buf.readUInt32LE(0);
   const header = JSON.parse(buf.toString('utf8', 4, 4 + hlen)) as { n: number; flagSets: string[] };
   const n = header.n;
@@ -86,22 +100,37 @@ export function unpack(buf: Buffer, intern: (key: string) => readonly string[]):
   const u32 = new Uint32Array(n * 4);
   Buffer.from(u32.buffer).set(buf.subarray(off, off + u32.byteLength));
   off += u32.byteLength;
+  // The names are cut out of the text one by one as the entries are made (one split of 200,000 names was
+  // a single step of tens of ms); a slice keeps the joined text alive, which is what the split did too.
   const text = buf.toString('utf8', off);
   const cut = text.indexOf('\u0000');
-  const bases = n > 0 ? text.slice(0, cut).split('\n') : [];
-  const disks = n > 0 ? text.slice(cut + 1).split('\n') : [];
+  let b = 0;
+  let d = cut + 1;
   const out: Entry[] = new Array(n);
+  // Equal modseqs (a bulk STORE, an import) share one BigInt.
+  let lastNum = -1;
+  let lastBig = 0n;
   for (let i = 0; i < n; i++) {
+    const be = i === n - 1 ? cut : text.indexOf('\n', b);
+    const de = i === n - 1 ? text.length : text.indexOf('\n', d);
+    const num = f64[i]!;
+    if (num !== lastNum) {
+      lastNum = num;
+      lastBig = BigInt(num);
+    }
     out[i] = {
       uid: u32[i]!,
-      modseq: BigInt(f64[i]!),
+      modseq: lastBig,
       flags: sets[u32[3 * n + i]!]!,
       internalDate: f64[n + i]!,
       size: u32[n + i]!,
       vsize: u32[2 * n + i]!,
-      basename: bases[i]!,
-      diskName: disks[i]!,
+      basename: text.slice(b, be),
+      diskName: text.slice(d, de),
     };
+    b = be + 1;
+    d = de + 1;
+    if ((i + 1) % PACK_STEP === 0) yield;
   }
   return out;
 }
