@@ -499,6 +499,20 @@ export const LIMITS = {
      * to its index and five to the journal: about as often as before).
      */
     walCheckpointCommits: 128,
+    /**
+     * …but only once no index or journal of the process has committed for
+     * this long (a pause between bursts of APPENDs): the checkpoint's writes
+     * and its fsync of the database file then do not queue in the disk (and
+     * the filesystem journal) in front of the message, directory and WAL
+     * syncs an APPEND's tagged OK waits for.
+     */
+    walCheckpointQuietMs: 20,
+    /**
+     * A connection that keeps committing without such a pause is checkpointed
+     * at this many commits all the same, which bounds its WAL (some 20 MB for
+     * an account index at about ten pages per APPEND).
+     */
+    walCheckpointMaxCommits: 512,
     /** The journal's size is checked against replication.journal_max_bytes after this many records, and at least this often. */
     journalCheckEveryRecords: 256,
     journalCheckMs: 10_000,

@@ -1,9 +1,12 @@
 /**
  * Account-index WAL checkpoints run in a worker thread after
  * LIMITS.store.walCheckpointCommits commits, not inside a commit on the
- * event loop (store/index/checkpoint.ts). Judged by the database file
+ * event loop (store/index/checkpoint.ts), once the commits pause
+ * (LIMITS.store.walCheckpointQuietMs) or at the latest at
+ * LIMITS.store.walCheckpointMaxCommits. Judged by the database file
  * itself: a copy of it without its WAL holds a value once, and only once,
- * a checkpoint has moved it there.
+ * a checkpoint has moved it there. "No pause" is a synchronous loop of
+ * commits (no timer can run inside it), so nothing here depends on timing.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -58,8 +61,10 @@ describe('index checkpoints in a worker thread', () => {
     expect(walCheckpoints.stats.requested).toBe(before.requested);
     expect(inMainFile(file, 'counter')).toBeNull();
     db.tx(() => db.setMeta('counter', String(N)));
-    expect(walCheckpoints.stats.requested).toBe(before.requested + 1);
+    // Due, and asked of the worker once the commits pause (idle() waits for that too).
+    expect(walCheckpoints.stats.requested).toBe(before.requested);
     await walCheckpoints.idle();
+    expect(walCheckpoints.stats.requested).toBe(before.requested + 1);
     expect(walCheckpoints.stats.done).toBe(before.done + 1);
     expect(inMainFile(file, 'counter')).toBe(String(N));
     // The connection still reads and writes as before.
@@ -82,9 +87,40 @@ describe('index checkpoints in a worker thread', () => {
     expect(walCheckpoints.stats.requested).toBe(before.requested);
     expect(fromMainFile(file, 'SELECT max(lsn) FROM records')).toBeNull();
     journal.appendCommitted(draft(N), 1);
-    expect(walCheckpoints.stats.requested).toBe(before.requested + 1);
+    expect(walCheckpoints.stats.requested).toBe(before.requested);
     await walCheckpoints.idle();
+    expect(walCheckpoints.stats.requested).toBe(before.requested + 1);
     expect(fromMainFile(file, 'SELECT max(lsn) FROM records')).toBe(String(N));
     journal.close();
+  });
+
+  it(`with no pause in the commits, checkpoints at ${LIMITS.store.walCheckpointMaxCommits} commits, not one before (store.walCheckpointMaxCommits, store.walCheckpointQuietMs)`, { timeout: 60_000 }, async () => {
+    const root = tempDir();
+    roots.push(root);
+    const file = path.join(root, 'index.sqlite');
+    const db = new IndexDb(file);
+    const M = LIMITS.store.walCheckpointMaxCommits;
+    expect(M).toBeGreaterThan(LIMITS.store.walCheckpointCommits);
+    const before = { ...walCheckpoints.stats };
+    // One synchronous loop: the commits never pause, so the due checkpoint waits.
+    for (let i = 1; i < M; i++) db.tx(() => db.setMeta('counter', String(i)));
+    expect(walCheckpoints.stats.requested).toBe(before.requested);
+    db.tx(() => db.setMeta('counter', String(M)));
+    expect(walCheckpoints.stats.requested).toBe(before.requested + 1);
+    await walCheckpoints.idle();
+    expect(walCheckpoints.stats.done).toBe(before.done + 1);
+    expect(inMainFile(file, 'counter')).toBe(String(M));
+    db.close();
+  });
+
+  it('a due checkpoint of a connection closed before the pause is dropped, and idle() still resolves', { timeout: 60_000 }, async () => {
+    const root = tempDir();
+    roots.push(root);
+    const db = new IndexDb(path.join(root, 'index.sqlite'));
+    const before = { ...walCheckpoints.stats };
+    for (let i = 1; i <= LIMITS.store.walCheckpointCommits; i++) db.tx(() => db.setMeta('counter', String(i)));
+    db.close();
+    await walCheckpoints.idle();
+    expect(walCheckpoints.stats.requested).toBe(before.requested);
   });
 });

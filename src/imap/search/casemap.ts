@@ -27,8 +27,9 @@ const TITLE_DIGRAPHS: Record<string, string> = {
  * as "E" + U+0301, next to "E", as Dovecot sorts it.
  */
 export function unicodeCasemap(s: string): string {
-  // ASCII: the simple title case of a-z is A-Z and NFKD changes nothing, so the native upper-casing is the key
-  // (most display names; the loop below was most of a 100,000-message column build).
+  // ASCII (most display names): each letter's title case is its upper case, one character, and
+  // NFKD changes nothing, so the native upper-casing of the whole string is the key. About a
+  // tenth of the per-character walk below, which was most of the first SORT's key reading.
   if (!NON_ASCII.test(s)) return s.toUpperCase();
   let out = '';
   for (const ch of s) {
@@ -38,7 +39,12 @@ export function unicodeCasemap(s: string): string {
       continue;
     }
     const up = ch.toUpperCase();
-    out += [...up].length === 1 ? up : ch;
+    out += oneCodePoint(up) ? up : ch;
   }
   return out.normalize('NFKD');
+}
+
+/** Whether `s` is a single code point (one BMP character or one surrogate pair), without spreading it into an array. */
+function oneCodePoint(s: string): boolean {
+  return s.length === 1 || (s.length === 2 && s.codePointAt(0)! > 0xffff);
 }

@@ -19,6 +19,16 @@
  * own syncs in their order, so nothing about durability changes: only the
  * thread that waits for the disk. If the worker cannot run (it failed to
  * start or died), every index goes back to SQLite's automatic checkpoint.
+ *
+ * Off the event loop is not off the disk: the checkpoint writes the pages
+ * of a hundred commits into the database file and fsyncs it, and an APPEND
+ * whose message, directory and WAL syncs were issued meanwhile waits behind
+ * those writes in the device queue and the filesystem journal (issue 16 §6,
+ * APPEND p99). So a checkpoint that is due waits for a pause: it is asked
+ * of the worker once no tracked connection has committed for
+ * LIMITS.store.walCheckpointQuietMs, or at the latest when its connection
+ * reaches LIMITS.store.walCheckpointMaxCommits commits without one (which
+ * bounds the WAL under a load that never pauses).
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -56,6 +66,12 @@ class Checkpointer {
   private readonly tracked = new Map<CheckpointedDb, number>();
   /** Files with a checkpoint in the worker now (one at a time per file). */
   private readonly inFlight = new Set<string>();
+  /** Connections past walCheckpointCommits whose checkpoint waits for a pause in the commits. */
+  private readonly due = new Set<CheckpointedDb>();
+  /** When a tracked connection last committed (performance.now()). */
+  private lastCommit = 0;
+  /** Looks for the pause the due checkpoints wait for. */
+  private timer: NodeJS.Timeout | null = null;
   /** Checkpoints asked of the worker and finished by it (tests, metrics). */
   readonly stats = { requested: 0, done: 0, failed: 0 };
   private waiters: (() => void)[] = [];
@@ -70,16 +86,32 @@ class Checkpointer {
   /** `db` is being closed: forget it (a checkpoint already asked for still runs on its own connection). */
   untrack(db: CheckpointedDb): void {
     this.tracked.delete(db);
+    if (this.due.delete(db)) this.wake();
   }
 
   /** `db` committed a write transaction. */
   committed(db: CheckpointedDb): void {
     const n = this.tracked.get(db);
     if (n === undefined) return;
-    if (n + 1 < LIMITS.store.walCheckpointCommits || this.inFlight.has(db.file)) {
-      this.tracked.set(db, n + 1);
+    this.lastCommit = performance.now();
+    this.tracked.set(db, n + 1);
+    if (n + 1 < LIMITS.store.walCheckpointCommits || this.inFlight.has(db.file)) return;
+    if (n + 1 >= LIMITS.store.walCheckpointMaxCommits) {
+      this.due.delete(db);
+      this.request(db);
       return;
     }
+    this.due.add(db);
+    this.armQuiet();
+  }
+
+  /** Resolves when no checkpoint is in flight or waiting for a pause (tests). */
+  idle(): Promise<void> {
+    if (this.inFlight.size === 0 && this.due.size === 0) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  private request(db: CheckpointedDb): void {
     const w = this.start();
     if (!w) return;
     this.tracked.set(db, 0);
@@ -88,10 +120,23 @@ class Checkpointer {
     w.postMessage(db.file);
   }
 
-  /** Resolves when no checkpoint is in flight (tests). */
-  idle(): Promise<void> {
-    if (this.inFlight.size === 0) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
+  /** Check for the pause once walCheckpointQuietMs after the last commit. */
+  private armQuiet(): void {
+    if (this.timer || this.due.size === 0) return;
+    const wait = Math.max(0, this.lastCommit + LIMITS.store.walCheckpointQuietMs - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (performance.now() - this.lastCommit < LIMITS.store.walCheckpointQuietMs) {
+        this.armQuiet();
+        return;
+      }
+      const due = [...this.due];
+      this.due.clear();
+      for (const db of due) if (this.tracked.has(db) && !this.inFlight.has(db.file)) this.request(db);
+      this.wake();
+    }, wait);
+    // Never what keeps a process (a CLI tool, a test) alive.
+    this.timer.unref();
   }
 
   private start(): Worker | null {
@@ -126,11 +171,14 @@ class Checkpointer {
     for (const db of this.tracked.keys()) db.autoCheckpoint(true);
     this.tracked.clear();
     this.inFlight.clear();
+    this.due.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.wake();
   }
 
   private wake(): void {
-    if (this.inFlight.size > 0) return;
+    if (this.inFlight.size > 0 || this.due.size > 0) return;
     for (const w of this.waiters.splice(0)) w();
   }
 }
