@@ -9,10 +9,10 @@
 // after each move and printed with its figures.
 //
 //   node bench/move-ab.js /work/wt/base-checkout
-//   BENCH_ROUNDS=3 BENCH_MOVE_MESSAGES=10000 node bench/move-ab.js OTHER
+//   BENCH_ROUNDS=3 BENCH_MOVE_MESSAGES=10000 BENCH_MOVE_WORK=/var/tmp/move-ab node bench/move-ab.js OTHER
 //
 // Prints a table and writes bench/results/cluster-move-ab-<timestamp>.json.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -42,7 +42,10 @@ const sides = [
 ];
 const load = () => os.loadavg().map((x) => Number(x.toFixed(1)));
 
-const work = mkdtempSync(path.join(os.tmpdir(), 'roost-bench-move-ab-'));
+// BENCH_MOVE_WORK: a folder kept between runs, so the source account is delivered only once.
+const KEEP = process.env.BENCH_MOVE_WORK ? path.resolve(process.env.BENCH_MOVE_WORK) : null;
+if (KEEP) mkdirSync(KEEP, { recursive: true });
+const work = KEEP ?? mkdtempSync(path.join(os.tmpdir(), 'roost-bench-move-ab-'));
 const runs = [];
 try {
   for (let r = 0; r < ROUNDS; r++) {
@@ -58,7 +61,7 @@ try {
     }
   }
 } finally {
-  rmSync(work, { recursive: true, force: true });
+  if (!KEEP) rmSync(work, { recursive: true, force: true });
 }
 
 const pad = (v, n) => String(v).padStart(n);
