@@ -332,3 +332,5 @@ try {
   }
   rmSync(work, { recursive: true, force: true });
 }
+// Done: the nodes and nginx are stopped above; a client socket or timer left open must not keep the process waiting.
+process.exit(0);

@@ -6,7 +6,7 @@
 // rate (messages/s, MB/s over the whole command) and the freeze time (the
 // span in which the account refused changes and logins: goal under 2 s).
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { message } from './corpus.js';
 import { BIN, ROOT, spawnRoost } from './node.js';
@@ -57,9 +57,9 @@ async function populate(dist, dataDir, messages, seed) {
   return bytes;
 }
 
-function run(args) {
+function run(bin, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -69,29 +69,49 @@ function run(args) {
   });
 }
 
-/** One move of a MESSAGES-message account; the command's own figures. */
-export async function benchMove(work, { messages, seed }) {
+/**
+ * One move of a MESSAGES-message account; the command's own figures.
+ * `root`: the checkout whose dist/ and bin/roost run (bench/move-ab.js
+ * alternates two). `reuse`: the source's data, once populated, is kept in
+ * `work` and restored (same paths) for the next call instead of delivered again.
+ */
+export async function benchMove(work, { messages, seed, root = ROOT, reuse = false }) {
   const dist = {
-    ...(await import(path.join(ROOT, 'dist', 'accounts', 'sqlite.js'))),
-    ...(await import(path.join(ROOT, 'dist', 'store', 'open.js'))),
+    ...(await import(path.join(root, 'dist', 'accounts', 'sqlite.js'))),
+    ...(await import(path.join(root, 'dist', 'store', 'open.js'))),
   };
+  const bin = root === ROOT ? BIN : path.join(root, 'bin', 'roost');
   const [srcRepl, dstRepl, dead] = [await freePort(), await freePort(), await freePort()];
+  const template = path.join(work, 'move-src.template');
+  const srcData = path.join(work, 'move-src');
+  let corpusBytes;
+  for (const d of [srcData, path.join(work, 'move-dst')]) rmSync(d, { recursive: true, force: true });
+  if (reuse && existsSync(template)) {
+    cpSync(template, srcData, { recursive: true, preserveTimestamps: true });
+    corpusBytes = JSON.parse(readFileSync(`${template}.json`, 'utf8')).corpusBytes;
+  }
   // The source logs at warn: its "account move: done" line says where the freeze went.
   const src = await node(work, 'move-src', srcRepl, dead, 'warn');
   const dst = await node(work, 'move-dst', dstRepl, dead);
-  process.stderr.write(`  move: delivering ${messages} messages to the source account\n`);
-  const corpusBytes = await populate(dist, src.dataDir, messages, seed);
+  if (corpusBytes === undefined) {
+    process.stderr.write(`  move: delivering ${messages} messages to the source account\n`);
+    corpusBytes = await populate(dist, src.dataDir, messages, seed);
+    if (reuse) {
+      cpSync(srcData, template, { recursive: true, preserveTimestamps: true });
+      writeFileSync(`${template}.json`, JSON.stringify({ corpusBytes }));
+    }
+  }
   const dstDir = dist.openSqliteDirectory(dst.dataDir, path.join(dst.dataDir, 'mail'));
   await dstDir.addUser({ address: ADDRESS, password: 'pw' });
   await dstDir.close();
   const nodes = [];
   try {
-    const source = await spawnRoost(src.dataDir, src.cfg, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const source = await spawnRoost(src.dataDir, src.cfg, { stdio: ['ignore', 'pipe', 'inherit'], bin });
     let log = '';
     source.child.stdout.on('data', (d) => (log += d));
-    nodes.push(source, await spawnRoost(dst.dataDir, dst.cfg));
-    process.stderr.write('  move: roost account move --json\n');
-    const r = JSON.parse(await run(['account', 'move', ADDRESS, '--to', `127.0.0.1:${dstRepl}`, '--json', '--config', src.cfg]));
+    nodes.push(source, await spawnRoost(dst.dataDir, dst.cfg, { bin }));
+    process.stderr.write(`  move: roost account move --json (${root})\n`);
+    const r = JSON.parse(await run(bin, ['account', 'move', ADDRESS, '--to', `127.0.0.1:${dstRepl}`, '--json', '--config', src.cfg]));
     const done = log
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -106,7 +126,7 @@ export async function benchMove(work, { messages, seed }) {
       messagesPerSecond: Number((r.messages / r.seconds).toFixed(1)),
       mbPerSecond: Number((r.bytes / 1e6 / r.seconds).toFixed(2)),
       freezeMs: r.freezeMs,
-      freezePhasesMs: done ? { imageBytes: done.imageBytes, imageSentBytes: done.imageSentBytes, snapshot: done.snapshotMs, finalRound: done.finalRoundMs, finalFiles: done.finalFiles, destinationInstall: done.destinationInstallMs, install: done.installMs, verify: done.verifyMs } : null,
+      freezePhasesMs: done ? { imageBytes: done.imageBytes, imageSentBytes: done.imageSentBytes, snapshot: done.snapshotMs, delta: done.deltaMs, localManifest: done.localManifestMs, finalRound: done.finalRoundMs, finalFiles: done.finalFiles, destinationInstall: done.destinationInstallMs, destination: done.destinationPhases ?? null, install: done.installMs, verify: done.verifyMs } : null,
       identical: r.report.identical,
     };
   } finally {

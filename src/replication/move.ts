@@ -91,16 +91,19 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
 
   /** The image the last catch-up round sent: the frozen round sends only the blocks that differ from it. */
   let base: Buffer | null = null;
-  /** Bytes of the frozen round's image (or delta) on the wire. */
+  /** Bytes of the frozen round's image (or delta) on the wire, and the time its delta and SHA-256 took. */
   let imageSent = 0;
+  let deltaMs = 0;
   const unsent = (snap: AccountSnapshot): SnapshotFile[] => snap.files.filter((f) => !sent.has(staged(f)));
 
   const round = async (snap: AccountSnapshot, final: boolean, withBase = false): Promise<number> => {
     p.round++;
     const fresh = unsent(snap);
     if (final && base) {
+      const deltaStart = Date.now();
       const delta = imageDelta(base, snap.image);
       const imageSha256 = createHash('sha256').update(snap.image).digest('hex');
+      deltaMs = Date.now() - deltaStart;
       await link.send({ t: 'move-round', final, files: fresh.length, imageBytes: snap.image.length, deltaBytes: delta.length, imageSha256 });
       await sendImage(link, delta);
       imageSent = delta.length;
@@ -143,7 +146,11 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
     const snap = await frozenSnapshot(store, moves, account.id);
     const snappedAt = Date.now();
     // The frozen account no longer changes: its manifest is built here while the destination installs.
-    const localManifest = collect(manifest(store, deps.directory, account, sent));
+    let manifestAt = 0;
+    const localManifest = collect(manifest(store, deps.directory, account, sent)).then((m) => {
+      manifestAt = Date.now();
+      return m;
+    });
     localManifest.catch(() => undefined);
     const finalFiles = await round(snap, true);
     const sentAt = Date.now();
@@ -163,12 +170,14 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
       snapshotMs: snappedAt - frozenAt,
       imageBytes: snap.image.length,
       imageSentBytes: imageSent,
+      deltaMs,
       finalRoundMs: sentAt - frozenAt,
       finalFiles: finalFiles,
       destinationInstallMs: typeof result.installMs === 'number' ? result.installMs : null,
       destinationPhases: result.installPhases ?? null,
       installMs: installedAt - sentAt,
       verifyMs: Date.now() - installedAt,
+      localManifestMs: manifestAt - frozenAt,
     };
     if (!report.identical) {
       log.error({ accountId: account.id, to, differences: report.differences.slice(0, 20) }, 'account move: the destination differs; the account stays here');
