@@ -67,8 +67,14 @@ interface Entry {
   building: number;
   /** Slots of the set last written to (or read from) the index; 0: none. */
   saved: number;
-  /** The message list (a snapshot's frozen array) the set was last found to hold all of. */
-  covered: readonly MessageRecord[] | null;
+  /**
+   * The message list (a snapshot's frozen array) the set was last found to
+   * hold all of. Weak: it is compared by identity only, and a strong hold
+   * kept every message record of a mailbox nobody had open any more (30 MB
+   * at 100,000 messages) until the set was evicted — after a reindex, a
+   * second copy beside the rebuilt cache (bench/reindex-memory.js).
+   */
+  covered: WeakRef<readonly MessageRecord[]> | null;
 }
 
 /** What the cache did, for tests and the bench: rows read from the index, images read and written. */
@@ -217,12 +223,12 @@ export class SortColumnCache {
     const run = entry.busy.catch(() => undefined).then(async () => {
       try {
         // Nothing changed since the last SORT (the same frozen snapshot): no walk over the messages.
-        if (entry.set !== null && entry.covered === recs && (entry.set.hasKeys || !withKeys)) {
+        if (entry.set !== null && entry.covered?.deref() === recs && (entry.set.hasKeys || !withKeys)) {
           budget.charge(recs.length);
           return { set: entry.set, rest: 0 };
         }
         const { set, loaded, complete, rest } = await this.extend(entry.set, handle, recs, budget, withKeys, true, maxRows);
-        entry.covered = complete ? recs : null;
+        entry.covered = complete ? new WeakRef(recs) : null;
         if (loaded !== 0) entry.saved = loaded;
         if (set !== entry.set && set.hasKeys && (partial || entry.saved === 0 || set.n - entry.saved >= saveStep(set.n))) {
           // The image only saves work later: a failure to write it (disk full, index busy) leaves the answer alone.
