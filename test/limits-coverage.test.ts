@@ -15,17 +15,6 @@ const TEST_DIR = path.dirname(fileURLToPath(import.meta.url));
 
 /** Limits a client, peer or file can reach that have no N/N+1 test yet (most are timeouts). */
 const UNTESTED = new Set([
-  'net.tlsHandshakeTimeoutMs',
-  'outbound.greetingTimeoutMs',
-  'outbound.mailTimeoutMs',
-  'outbound.rcptTimeoutMs',
-  'outbound.dataInitTimeoutMs',
-  'outbound.dataBlockTimeoutMs',
-  'outbound.dataTermTimeoutMs',
-  'outbound.quitTimeoutMs',
-  'outbound.connectTimeoutMs',
-  'outbound.qmqpTimeoutMs',
-  'outbound.maxQmqpReply',
   'pop3.closeLingerMs',
   'cluster.statusTimeoutMs',
   'store.maxSearchAddresses',
