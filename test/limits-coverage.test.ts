@@ -19,7 +19,6 @@ const UNTESTED = new Set([
   'cluster.statusTimeoutMs',
   'store.maxSearchAddresses',
   'store.maildirsizeFreshMs',
-  'store.tmpMaxAgeMs',
   'replication.maxSpoolFrameBody',
   'replication.handshakeTimeoutMs',
   'replication.maxHandshakeBytes',
@@ -27,8 +26,6 @@ const UNTESTED = new Set([
   'move.settleTimeoutMs',
   'move.stepTimeoutMs',
   'ldap.maxSearchResults',
-  'importPop3.timeoutMs',
-  'importPop3.maxListingBytes',
 ]);
 
 /** Every test source (this file aside, which names every key). */
