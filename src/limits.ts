@@ -752,6 +752,8 @@ export const INTERNAL_LIMITS: readonly string[] = [
   'move.maxRounds',
   'move.freezeBelowMessages',
   'move.syncsInFlight',
+  // Waits only for this node's own commits already in flight at the freeze (new ones are refused then): no client, peer or file lengthens it.
+  'move.settleTimeoutMs',
   'ldap.probeIntervalMs',
   'importImap.batch',
   'importImap.inlineBytes',

@@ -19,7 +19,6 @@ const UNTESTED = new Set([
   'replication.handshakeTimeoutMs',
   'replication.maxHandshakeBytes',
   'replication.refuseLingerMs',
-  'move.settleTimeoutMs',
   'move.stepTimeoutMs',
   'ldap.maxSearchResults',
 ]);
