@@ -20,7 +20,6 @@ const UNTESTED = new Set([
   'replication.maxHandshakeBytes',
   'replication.refuseLingerMs',
   'move.stepTimeoutMs',
-  'ldap.maxSearchResults',
 ]);
 
 /** Every test source (this file aside, which names every key). */
