@@ -695,7 +695,7 @@ export const LIMITS = {
   importPop3: {
     /** `roost import … --pop3`: the old server's POP3 must answer each step within this. */
     timeoutMs: 120_000,
-    /** Its UIDL and LIST answers together (a 300,000-message maildrop is about 15 MB). */
+    /** Bytes of one UIDL or LIST answer held until its final dot (a 300,000-message maildrop's are about 15 MB together); past it the import stops (LIMIT). */
     maxListingBytes: 64 * 1024 * 1024,
   },
   progress: {
@@ -772,6 +772,8 @@ export const INTERNAL_LIMITS: readonly string[] = [
   'move.maxRounds',
   'move.freezeBelowMessages',
   'move.syncsInFlight',
+  // Waits only for this node's own commits already in flight at the freeze (new ones are refused then): no client, peer or file lengthens it.
+  'move.settleTimeoutMs',
   'ldap.probeIntervalMs',
   'importImap.batch',
   'importImap.inlineBytes',

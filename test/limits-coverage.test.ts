@@ -15,38 +15,11 @@ const TEST_DIR = path.dirname(fileURLToPath(import.meta.url));
 
 /** Limits a client, peer or file can reach that have no N/N+1 test yet (most are timeouts). */
 const UNTESTED = new Set([
-  'net.tlsHandshakeTimeoutMs',
-  'outbound.greetingTimeoutMs',
-  'outbound.mailTimeoutMs',
-  'outbound.rcptTimeoutMs',
-  'outbound.dataInitTimeoutMs',
-  'outbound.dataBlockTimeoutMs',
-  'outbound.dataTermTimeoutMs',
-  'outbound.quitTimeoutMs',
-  'outbound.connectTimeoutMs',
-  'outbound.qmqpTimeoutMs',
-  'outbound.maxQmqpReply',
   'pop3.closeLingerMs',
-  'proxyAuth.requestTimeoutMs',
-  'proxyAuth.maxHeaders',
-  'proxyAuth.healthTimeoutMs',
-  'proxyAuth.maxHealthBytes',
-  'admin.maxRequestLine',
-  'admin.maxFrameChunk',
-  'admin.controlTimeoutMs',
-  'cluster.statusTimeoutMs',
-  'store.maxSearchAddresses',
-  'store.maildirsizeFreshMs',
-  'store.tmpMaxAgeMs',
-  'replication.maxSpoolFrameBody',
   'replication.handshakeTimeoutMs',
   'replication.maxHandshakeBytes',
   'replication.refuseLingerMs',
-  'move.settleTimeoutMs',
   'move.stepTimeoutMs',
-  'ldap.maxSearchResults',
-  'importPop3.timeoutMs',
-  'importPop3.maxListingBytes',
 ]);
 
 /** Every test source (this file aside, which names every key). */

@@ -95,13 +95,13 @@ export class ControlServer {
     const onData = (chunk: Buffer): void => {
       buf = Buffer.concat([buf, chunk]);
       const nl = buf.indexOf(0x0a);
-      if (nl < 0) {
-        if (buf.length > MAX_REQUEST_LINE) {
-          socket.off('data', onData);
-          this.respond(socket, { ok: false, error: { code: 'LIMIT', message: 'request line too long' } });
-        }
+      // The line is its bytes before the LF, whether or not the LF came in the same read.
+      if ((nl < 0 ? buf.length : nl) > MAX_REQUEST_LINE) {
+        socket.off('data', onData);
+        this.respond(socket, { ok: false, error: { code: 'LIMIT', message: 'request line too long' } });
         return;
       }
+      if (nl < 0) return;
       socket.off('data', onData);
       socket.pause();
       const rest = buf.subarray(nl + 1);

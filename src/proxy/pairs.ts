@@ -60,10 +60,16 @@ export function getHealth(admin: Endpoint, timeoutMs: number): Promise<Health | 
     };
     const req = http.get({ host: admin.host, port: admin.port, path: '/health', timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
+      let bytes = 0;
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         body += c;
-        if (body.length > LIMITS.proxyAuth.maxHealthBytes) req.destroy();
+        bytes += Buffer.byteLength(c);
+        // Settled here: an answer that arrived whole still ends (and parses) after the destroy.
+        if (bytes > LIMITS.proxyAuth.maxHealthBytes) {
+          req.destroy();
+          resolve(null);
+        }
       });
       res.on('end', () => {
         try {

@@ -124,9 +124,14 @@ export class ReceiveSpool {
     if (data.length > 0) {
       // Not the link's cap: a spool from before protocol version 3 holds large bodies inline.
       const decoder = new FrameDecoder(false, LIMITS.replication.maxSpoolFrameBody);
-      let items: Spooled[] = [];
+      const items: Spooled[] = [];
       try {
-        items = decoder.push(data).flatMap(({ frame, body }) => (frame.t === 'rec' ? [spool.itemOf(frame, body)] : []));
+        // Fed one frame at a time: a damaged frame throws, and the records before it (acknowledged) must be kept.
+        for (let off = 0; off < data.length; ) {
+          const end = off + 8 <= data.length ? Math.min(data.length, off + 8 + data.readUInt32BE(off) + data.readUInt32BE(off + 4)) : data.length;
+          for (const { frame, body } of decoder.push(data.subarray(off, end))) if (frame.t === 'rec') items.push(spool.itemOf(frame, body));
+          off = end;
+        }
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
         log.warn({ err: err.message }, 'replication: spool ends in a damaged frame (never acknowledged); ignoring the rest');

@@ -7,6 +7,7 @@
  * taken before the client's last write, and "cut after N" as the event
  * arriving at all (within a generous bound, never a tight one).
  */
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 
@@ -153,4 +154,32 @@ export async function serverClosedAfter(serverPort: number, client: net.Socket, 
     if (performance.now() > deadline) throw new Error(`the server still holds the connection after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * A TCP listener whose accept queue is full and that never accepts: a
+ * connect to it stays in SYN_SENT (Linux drops the SYN), as to a host that
+ * does not answer. Python holds the socket (node:net accepts on its own).
+ */
+export async function unacceptingListener(): Promise<{ port: number; stop(): void }> {
+  const code = [
+    'import socket, sys, time',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'port = s.getsockname()[1]',
+    'fill = []',
+    'for i in range(4):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(("127.0.0.1", port))',
+    '    except BlockingIOError: pass',
+    '    fill.append(c)',
+    'print(port, flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  // Held until stop() (or until our process ends: stdin closes and Python exits).
+  return { port, stop: () => child.kill('SIGTERM') };
 }

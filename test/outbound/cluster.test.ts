@@ -7,11 +7,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
+import { LIMITS } from '../../src/limits.js';
 import { inboxMessages, RECEIVED_RE, spoolLeftovers } from '../helpers/maildir.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { freePort } from '../helpers/postfix.js';
 import { qmqpSend } from '../helpers/qmqp.js';
 import { READER_DN, READER_PW, SUFFIX, Slapd, userLdif } from '../helpers/slapd.js';
+import { silentListener, TIMER_SLACK_MS } from '../helpers/timing.js';
 
 const MSG = 'From: x@example.net\nSubject: cluster\n\nhello\n';
 
@@ -124,6 +126,61 @@ describe('mailHost hand-off', () => {
       expect(await inboxMessages(c.ctx.store, await account(c, 'anna@example.org'))).toEqual([]);
     } finally {
       await c.stop();
+    }
+  });
+});
+
+describe('mailHost hand-off limits at N and N+1', () => {
+  const limits = LIMITS.outbound as { qmqpTimeoutMs: number };
+  const saved = limits.qmqpTimeoutMs;
+
+  /** A node whose mx-b.test is a service address on `port` (its QMQP port). */
+  async function nodeTo(port: number): Promise<TestNode> {
+    return startTestNode({ directory: ldap('mx-a.test'), cluster: { hosts: { 'mx-b.test': '127.0.0.1' }, qmqp_port: port } });
+  }
+
+  it('outbound.qmqpTimeoutMs: a peer that accepts and never answers is waited for that long, then Z and no local copy', { timeout: 30_000 }, async () => {
+    const T = 700;
+    const silent = await silentListener();
+    const c = await nodeTo(silent.port);
+    limits.qmqpTimeoutMs = T;
+    try {
+      const since = performance.now();
+      const r = await qmqpSend(c.ports.qmqp!, MSG, 'x@example.net', ['ben@example.org', 'anna@example.org']);
+      expect(performance.now() - since).toBeGreaterThanOrEqual(T - TIMER_SLACK_MS);
+      expect(r.code).toBe('Z');
+      expect(r.text).toMatch(new RegExp(`no progress within ${T} ms`));
+      expect(silent.accepted.length).toBe(1);
+      expect(await inboxMessages(c.ctx.store, await account(c, 'anna@example.org'))).toEqual([]);
+    } finally {
+      limits.qmqpTimeoutMs = saved;
+      await c.stop();
+      await silent.close();
+    }
+  });
+
+  it('outbound.maxQmqpReply: a peer\'s reply netstring of N bytes is read (K), one of N+1 is refused as a bad reply (Z)', { timeout: 30_000 }, async () => {
+    const N = LIMITS.outbound.maxQmqpReply;
+    let replyBytes = N;
+    // A QMQP peer: reads the packet to its last two commas (the last recipient's and the outer one), then answers K padded to replyBytes.
+    const peer = await silentListener((s) => {
+      let tail = '';
+      s.on('data', (b: Buffer) => {
+        tail = (tail + b.toString('latin1')).slice(-2);
+        if (tail === ',,') s.end(`${replyBytes}:K${'k'.repeat(replyBytes - 1)},`);
+      });
+    });
+    const c = await nodeTo(peer.port);
+    try {
+      expect((await qmqpSend(c.ports.qmqp!, MSG, 'x@example.net', ['ben@example.org'])).code).toBe('K');
+      replyBytes = N + 1;
+      const over = await qmqpSend(c.ports.qmqp!, MSG, 'x@example.net', ['ben@example.org']);
+      expect(over.code).toBe('Z');
+      expect(over.text).toMatch(/bad reply/);
+      expect(peer.accepted.length).toBe(2);
+    } finally {
+      await c.stop();
+      await peer.close();
     }
   });
 });
