@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, requireBuild, roostProcess } from '../helpers/cli.js';
+import { BIN, requireBuild, roostProcess, type CliRun } from '../helpers/cli.js';
 import { makeTempDir, startTestNode } from '../helpers/node.js';
 
 const INBOX_N = 4000;
@@ -47,8 +47,8 @@ function writeFolder(d: string, folder: string, n: number, uidvalidity: number):
 const placed = (maildir: string): number =>
   ['', '.Work'].reduce((k, f) => k + (fs.existsSync(path.join(maildir, f, 'cur')) ? fs.readdirSync(path.join(maildir, f, 'cur')).length : 0), 0);
 
-/** Start the import and SIGKILL it once `ready(placed files)` holds; resolves with how it ended. */
-async function importKilledWhen(address: string, ready: () => boolean): Promise<{ signal: string | null; code: number | null }> {
+/** Start the import and SIGKILL it once `ready()` holds; fails when the import ended before it could be killed. */
+async function importKilledWhen(address: string, ready: () => boolean): Promise<void> {
   requireBuild();
   const child = spawn(process.execPath, [BIN, 'import', address, src, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROOST_CONFIG: '' } });
   child.stderr.resume();
@@ -63,7 +63,15 @@ async function importKilledWhen(address: string, ready: () => boolean): Promise<
     await new Promise((r) => setTimeout(r, 2));
   }
   if (!exited && child.exitCode === null) child.kill('SIGKILL');
-  return ended;
+  expect((await ended).signal, 'the import ended before it could be killed').toBe('SIGKILL');
+}
+
+/** The same import run again after the kill: it succeeds and leaves `address` complete (expectComplete). */
+async function rerun(address: string): Promise<CliRun> {
+  const r = await roostProcess(['import', address, src, '--config', cfg], { timeoutMs: 120_000 });
+  expect(r.code, r.stderr).toBe(0);
+  await expectComplete(address);
+  return r;
 }
 
 async function maildirOf(address: string): Promise<string> {
@@ -123,22 +131,15 @@ afterAll(async () => {
 describe('roost import killed with SIGKILL, then run again', () => {
   it('killed during the copy: the rerun finishes it, every message once, complete, with its UID', async () => {
     const m = await maildirOf('during@example.org');
-    const r1 = await importKilledWhen('during@example.org', () => placed(m) >= 500);
-    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
+    await importKilledWhen('during@example.org', () => placed(m) >= 500);
     expect(placed(m)).toBeLessThan(INBOX_N + WORK_N);
-    const r2 = await roostProcess(['import', 'during@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
-    expect(r2.code, r2.stderr).toBe(0);
-    expect(r2.stdout).toMatch(/2 mailboxes, 5000 messages/);
-    await expectComplete('during@example.org');
+    expect((await rerun('during@example.org')).stdout).toMatch(/2 mailboxes, 5000 messages/);
   }, 240_000);
 
   it('killed once every file is placed (before the import answered): the rerun indexes it all with the source UIDs', async () => {
     const m = await maildirOf('after@example.org');
-    const r1 = await importKilledWhen('after@example.org', () => placed(m) >= INBOX_N + WORK_N);
-    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
-    const r2 = await roostProcess(['import', 'after@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
-    expect(r2.code, r2.stderr).toBe(0);
-    await expectComplete('after@example.org');
+    await importKilledWhen('after@example.org', () => placed(m) >= INBOX_N + WORK_N);
+    await rerun('after@example.org');
   }, 240_000);
 
   it('killed while the index is being built: the rerun rebuilds it with the source UIDs, not the half-built index\'s', async () => {
@@ -146,11 +147,8 @@ describe('roost import killed with SIGKILL, then run again', () => {
     // The account's index with rows in its WAL: the rebuild is under way (it commits a slice at a time).
     const wal = path.join(dir, 'data', 'index', 'rebuild@example%2Eorg.sqlite-wal');
     const walBytes = (): number => (fs.existsSync(wal) ? fs.statSync(wal).size : 0);
-    const r1 = await importKilledWhen('rebuild@example.org', () => walBytes() >= WAL_BYTES_MID_REBUILD);
-    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
-    const r2 = await roostProcess(['import', 'rebuild@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
-    expect(r2.code, r2.stderr).toBe(0);
-    await expectComplete('rebuild@example.org');
+    await importKilledWhen('rebuild@example.org', () => walBytes() >= WAL_BYTES_MID_REBUILD);
+    await rerun('rebuild@example.org');
   }, 240_000);
 
   it('killed during the copy, the partial copy indexed by an open of the INBOX, then run again: the source UIDs, not that index\'s', async () => {

@@ -132,9 +132,11 @@ export function dataBlock(message: Buffer | string): Buffer {
 
 /** One whole transaction; resolves with the per-recipient replies after DATA (RFC 2033 §4.2). */
 export async function lmtpSend(port: number, message: Buffer | string, sender: string, recipients: string[]): Promise<{ rcpt: LmtpReply[]; data: LmtpReply[] }> {
-  const { client } = await LmtpClient.connect(port);
+  const { client, greeting } = await LmtpClient.connect(port);
   try {
-    await client.cmd('LHLO test.example');
+    if (greeting.code !== 220) throw new Error(`greeting: ${greeting.code} ${greeting.text}`);
+    const lhlo = await client.cmd('LHLO test.example');
+    if (lhlo.code !== 250) throw new Error(`LHLO refused: ${lhlo.code} ${lhlo.text}`);
     const mail = await client.cmd(`MAIL FROM:<${sender}>`);
     if (mail.code !== 250) throw new Error(`MAIL refused: ${mail.code} ${mail.text}`);
     const rcpt: LmtpReply[] = [];

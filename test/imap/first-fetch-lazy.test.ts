@@ -20,10 +20,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
 import { LIMITS } from '../../src/limits.js';
+import { countRows } from '../helpers/index-db.js';
 import { dataDirWithUser, startTestNode } from '../helpers/node.js';
 import { spawnNode } from '../helpers/spawn.js';
 import { rng } from '../helpers/rng.js';
@@ -153,15 +153,7 @@ describe('first FETCH after a lazy first open', () => {
 function progress(dataDir: string): { structures: number; lazy: number } {
   const dir = path.join(dataDir, 'index');
   const file = fs.readdirSync(dir).find((f) => f.endsWith('.sqlite'));
-  const db = new Database(path.join(dir, file!), { readonly: true, fileMustExist: true });
-  try {
-    return {
-      structures: db.prepare('SELECT count(*) FROM structures').pluck().get() as number,
-      lazy: db.prepare('SELECT count(*) FROM messages WHERE lazy <> 0').pluck().get() as number,
-    };
-  } finally {
-    db.close();
-  }
+  return countRows(path.join(dir, file!), { structures: 'SELECT count(*) FROM structures', lazy: 'SELECT count(*) FROM messages WHERE lazy <> 0' });
 }
 
 describe('SIGKILL during the first FETCH fill', () => {

@@ -179,6 +179,16 @@ describe('background build of the columns (SortColumnCache.background, LIMITS.tu
     return user.openMailbox(name, { readOnly: true });
   }
 
+  /** mailboxOf(name, count) and a background build of its columns two rows a turn, left after its first turn. */
+  async function buildUnderway(name: string, count: number): Promise<{ h: MailboxHandle; cache: SortColumnCache; bg: Promise<void> }> {
+    const h = await mailboxOf(name, count);
+    const cache = new SortColumnCache();
+    const bg = cache.background(n.account.id, h, 2);
+    // Until the first turn has read its rows (a turn this small never yields to the event loop: microtasks, bounded).
+    for (let i = 0; i < 100_000 && cache.stats.rowsRead === 0; i++) await Promise.resolve();
+    return { h, cache, bg };
+  }
+
   it('the default first turn is a tuning value in src/limits.ts', () => {
     expect(LIMITS.tuning.sortBuildChunk).toBeGreaterThan(0);
   });
@@ -219,12 +229,8 @@ describe('background build of the columns (SortColumnCache.background, LIMITS.tu
   });
 
   it('a SORT arriving during the build waits for one turn, then merges the rest itself; no key row is read twice', async () => {
-    const h = await mailboxOf('BgRace', 7);
+    const { h, cache, bg } = await buildUnderway('BgRace', 7);
     try {
-      const cache = new SortColumnCache();
-      const bg = cache.background(n.account.id, h, 2);
-      // Until the first turn has read its rows (a turn this small never yields to the event loop: microtasks, bounded).
-      for (let i = 0; i < 100_000 && cache.stats.rowsRead === 0; i++) await Promise.resolve();
       expect(cache.stats.rowsRead).toBe(2);
       const set = await columns(cache, h);
       await bg;
@@ -237,11 +243,8 @@ describe('background build of the columns (SortColumnCache.background, LIMITS.tu
   });
 
   it('a SORT on ARRIVAL or SIZE during the build does not wait for it: a set from the records, no key row read', async () => {
-    const h = await mailboxOf('BgArrival', 7);
+    const { h, cache, bg } = await buildUnderway('BgArrival', 7);
     try {
-      const cache = new SortColumnCache();
-      const bg = cache.background(n.account.id, h, 2);
-      for (let i = 0; i < 100_000 && cache.stats.rowsRead === 0; i++) await Promise.resolve();
       expect(cache.stats.rowsRead).toBe(2);
       const bare = await cache.columns(n.account.id, h, h.snapshot().messages, new WorkBudget(), false);
       expect(bare.hasKeys).toBe(false);

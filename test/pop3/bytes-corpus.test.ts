@@ -13,26 +13,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { RawClient } from '../helpers/pop3-client.js';
-import { startNode, type Pop3TestNode } from './helpers.js';
+import { rng } from '../helpers/rng.js';
+import { mailboxNode } from './helpers.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
-
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One random message; `style` picks its line ends, `bytes` its rough size. */
 function randomMessage(r: () => number, style: 'lf' | 'crlf' | 'mixed', bytes: number): Buffer {
@@ -127,22 +116,8 @@ const FIXTURES = readdirSync(FIXTURE_DIR)
 const MESSAGES = [...RANDOM, ...FIXTURES];
 
 describe('RETR and TOP byte for byte: a seeded random corpus and the golden MIME fixtures (RFC 1939 §3, §7)', () => {
-  let node: Pop3TestNode;
-  beforeAll(async () => {
-    node = await startNode();
-    await node.addUser('corpus@example.org', 'secret');
-    for (const m of MESSAGES) await node.deliver('corpus@example.org', m);
-  }, 120_000);
-  afterAll(async () => {
-    await node.close();
-  });
-
-  async function session(): Promise<RawClient> {
-    const c = await RawClient.connect(node.port);
-    expect(await c.line()).toMatch(/^\+OK/);
-    expect(await c.login('corpus@example.org', 'secret')).toMatch(/^\+OK/);
-    return c;
-  }
+  const box = mailboxNode('corpus@example.org', MESSAGES, 120_000);
+  const session = (): Promise<RawClient> => box.session();
 
   it('the corpus has what it is meant to test', () => {
     expect(FIXTURES.length).toBeGreaterThanOrEqual(70);

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { RawClient } from '../helpers/pop3-client.js';
-import { startNode, type Pop3TestNode } from './helpers.js';
+import { mailboxNode, startNode, type Pop3TestNode } from './helpers.js';
 import { POP3_EDGE_MESSAGES } from '../helpers/messages.js';
 
 const run = promisify(execFile);
@@ -63,22 +63,8 @@ function topReply(m: Buffer, n: number): Buffer {
 const vsize = (m: Buffer): number => Buffer.byteLength(m.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 
 describe('RETR and TOP byte for byte (RFC 1939 §3, §7)', () => {
-  let node: Pop3TestNode;
-  beforeAll(async () => {
-    node = await startNode();
-    await node.addUser('edge@example.org', 'secret');
-    for (const m of MESSAGES) await node.deliver('edge@example.org', m);
-  }, 60_000);
-  afterAll(async () => {
-    await node.close();
-  });
-
-  async function session(): Promise<RawClient> {
-    const c = await RawClient.connect(node.port);
-    expect(await c.line()).toMatch(/^\+OK/);
-    expect(await c.login('edge@example.org', 'secret')).toMatch(/^\+OK/);
-    return c;
-  }
+  const box = mailboxNode('edge@example.org', MESSAGES, 60_000);
+  const session = (): Promise<RawClient> => box.session();
 
   it('LIST gives each message its size with CRLF line ends', async () => {
     const c = await session();
@@ -117,7 +103,7 @@ describe('RETR and TOP byte for byte (RFC 1939 §3, §7)', () => {
   });
 
   it('Python poplib reads back every line of every message, and of TOP 0 and TOP 3', async () => {
-    const { stdout } = await run('python3', [script, String(node.port), 'edge@example.org', 'secret', '0', '3'], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run('python3', [script, String(box.node.port), 'edge@example.org', 'secret', '0', '3'], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
     const got = JSON.parse(stdout) as { resp: string; lines: string[]; octets: number; top: Record<string, string[]> }[];
     expect(got.length).toBe(MESSAGES.length);
     // poplib's lines: split at CRLF, dot-unstuffed, the terminator removed.

@@ -4,6 +4,7 @@
  * The raw-socket POP3 client is test/helpers/pop3-client.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, expect } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteDirectory } from '../../src/accounts/sqlite.js';
@@ -17,6 +18,7 @@ import { loadTls } from '../../src/net/tls.js';
 import { createPop3Server, type Pop3Options, type Pop3Server } from '../../src/pop3/server.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
+import { RawClient } from '../helpers/pop3-client.js';
 
 export interface Pop3TestNode {
   dir: string;
@@ -91,4 +93,33 @@ export async function startNode(opts: NodeOptions = {}): Promise<Pop3TestNode> {
     },
   };
   return node;
+}
+
+/**
+ * Inside a describe: a node started before its tests (within `setupMs`) with
+ * one account, `address` (password "secret"), holding `messages` in order,
+ * and closed after them. `session()` is a raw client logged in to it.
+ */
+export function mailboxNode(address: string, messages: readonly Buffer[], setupMs: number): { readonly node: Pop3TestNode; session(): Promise<RawClient> } {
+  let node: Pop3TestNode | null = null;
+  beforeAll(async () => {
+    node = await startNode();
+    await node.addUser(address, 'secret');
+    for (const m of messages) await node.deliver(address, m);
+  }, setupMs);
+  afterAll(async () => {
+    await node?.close();
+  });
+  return {
+    get node(): Pop3TestNode {
+      if (!node) throw new Error('mailboxNode: the node starts in beforeAll');
+      return node;
+    },
+    async session(): Promise<RawClient> {
+      const c = await RawClient.connect(this.node.port);
+      expect(await c.line()).toMatch(/^\+OK/);
+      expect(await c.login(address, 'secret')).toMatch(/^\+OK/);
+      return c;
+    },
+  };
 }

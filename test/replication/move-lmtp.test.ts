@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/directory.js';
-import { LmtpClient, dataBlock } from '../helpers/lmtp.js';
+import { lmtpSend } from '../helpers/lmtp.js';
 import { inboxMessages } from '../helpers/maildir.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 
@@ -27,23 +27,10 @@ afterAll(async () => {
   await t?.stop();
 });
 
-/** One LMTP transaction; the RCPT replies and the per-recipient replies after DATA. */
+/** One LMTP transaction (lmtpSend): the RCPT reply codes and the per-recipient replies after DATA. */
 async function transaction(recipients: string[], message: string): Promise<{ rcpt: number[]; data: { code: number; text: string }[] }> {
-  const { client, greeting } = await LmtpClient.connect(t.ports.lmtp!);
-  expect(greeting.code).toBe(220);
-  try {
-    expect((await client.cmd('LHLO relay.example')).code).toBe(250);
-    expect((await client.cmd('MAIL FROM:<sender@example.net>')).code).toBe(250);
-    const rcpt: number[] = [];
-    for (const r of recipients) rcpt.push((await client.cmd(`RCPT TO:<${r}>`)).code);
-    expect((await client.cmd('DATA')).code).toBe(354);
-    client.send(dataBlock(message));
-    const data = (await client.replies(recipients.length)).map((r) => ({ code: r.code, text: r.text }));
-    await client.cmd('QUIT');
-    return { rcpt, data };
-  } finally {
-    client.socket.destroy();
-  }
+  const r = await lmtpSend(t.ports.lmtp!, message, 'sender@example.net', recipients);
+  return { rcpt: r.rcpt.map((x) => x.code), data: r.data.map(({ code, text }) => ({ code, text })) };
 }
 
 const count = async (a: Account, marker: string): Promise<number> => (await inboxMessages(t.ctx.store, a)).filter((m) => m.toString('latin1').includes(marker)).length;

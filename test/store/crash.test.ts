@@ -7,33 +7,15 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { account, spoolWithData, files, open, tempDir } from './helpers.js';
+import { buildStoreChild } from '../helpers/store-child.js';
 
-const repo = path.resolve(__dirname, '../..');
 const root = tempDir('roost-crash-');
 afterAll(() => { if (!process.env.KEEP) fs.rmSync(root, { recursive: true, force: true }); else console.log("ROOT", root); });
 
-/** Transpile src/store, src/text, src/errors.ts, src/limits.ts and src/log/logger.ts into root/js (same layout). */
-function build(): string {
-  const out = path.join(root, 'js');
-  const walk = (dir: string): string[] =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-  const srcs = [...walk(path.join(repo, 'src/store')), ...walk(path.join(repo, 'src/text')), path.join(repo, 'src/errors.ts'), path.join(repo, 'src/limits.ts'), path.join(repo, 'src/log/logger.ts')].filter((f) => f.endsWith('.ts'));
-  for (const f of srcs) {
-    const js = ts.transpileModule(fs.readFileSync(f, 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-    }).outputText;
-    const dest = path.join(out, path.relative(path.join(repo, 'src'), f)).replace(/\.ts$/, '.js');
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, js);
-  }
-  fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
-  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(out, 'node_modules'));
-  fs.writeFileSync(
-    path.join(out, 'child.js'),
-    `import { openStore } from './store/open.js';
+// The child: eight writers deliver until killed, printing K <id> <copies> once a delivery is acknowledged.
+const CHILD = `import { openStore } from './store/open.js';
 const [dataDir, maildirA, maildirB, round] = process.argv.slice(2);
 const acct = (id, maildir) => ({ id, address: id, login: id, maildir, quotaBytes: 0, quotaMessages: 0, maxMessageSize: 0, status: 'active' });
 const a = acct('a@x', maildirA), b = acct('b@x', maildirB);
@@ -53,10 +35,7 @@ const worker = async (w) => {
   }
 };
 for (let w = 0; w < 8; w++) worker(w);
-`,
-  );
-  return out;
-}
+`;
 
 function readAllFiles(dir: string): Map<string, Buffer> {
   const m = new Map<string, Buffer>();
@@ -66,7 +45,7 @@ function readAllFiles(dir: string): Map<string, Buffer> {
 
 describe('kill -9 during deliveries', () => {
   it('keeps every acknowledged message once, intact, with the index matching the Maildir', async () => {
-    const js = build();
+    const js = buildStoreChild(root, CHILD);
     const dataDir = path.join(root, 'data');
     const a = account(root, 'a');
     const b = account(root, 'b');

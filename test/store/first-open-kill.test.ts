@@ -12,36 +12,17 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { account, open, tempDir } from './helpers.js';
+import { buildStoreChild } from '../helpers/store-child.js';
 
 const FILES = 20_000;
-const repo = path.resolve(__dirname, '../..');
 const root = tempDir('roost-first-open-kill-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/** Transpile what the store needs into root/js (same layout as src). */
-function build(): string {
-  const out = path.join(root, 'js');
-  const walk = (dir: string): string[] =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-  const srcs = [...walk(path.join(repo, 'src/store')), ...walk(path.join(repo, 'src/text')), path.join(repo, 'src/errors.ts'), path.join(repo, 'src/limits.ts'), path.join(repo, 'src/log/logger.ts')].filter((f) => f.endsWith('.ts'));
-  for (const f of srcs) {
-    const js = ts.transpileModule(fs.readFileSync(f, 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-    }).outputText;
-    const dest = path.join(out, path.relative(path.join(repo, 'src'), f)).replace(/\.ts$/, '.js');
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, js);
-  }
-  fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
-  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(out, 'node_modules'));
-  // The child watches its own index file between the import's slices (they yield with
-  // setImmediate, so this loop runs between two of them) and kills itself mid-way.
-  fs.writeFileSync(
-    path.join(out, 'child.js'),
-    `import Database from 'better-sqlite3';
+// The child watches its own index file between the import's slices (they yield with
+// setImmediate, so this loop runs between two of them) and kills itself mid-way.
+const CHILD = `import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import { openStore } from './store/open.js';
 const [dataDir, mailDir, maildir, total] = process.argv.slice(2);
@@ -71,10 +52,7 @@ setImmediate(watch);
 await store.user(acct).openMailbox('INBOX');
 process.stdout.write('DONE\\n');
 process.exit(0);
-`,
-  );
-  return out;
-}
+`;
 
 /** FILES bare qmail names (no S=, no uidlist: UIDs come from the name order alone), hard links of one file. */
 function populate(maildir: string): void {
@@ -87,7 +65,7 @@ function populate(maildir: string): void {
 
 describe('kill -9 while a first open writes its rows in slices', () => {
   it('leaves a store whose next open gives every file the UID an uninterrupted first open gives', async () => {
-    const js = build();
+    const js = buildStoreChild(root, CHILD);
     const a = account(root, 'a');
     const b = account(root, 'b');
     populate(a.maildir);

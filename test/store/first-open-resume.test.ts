@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { sliceFacts, type Facts, type LazyRow } from '../../src/store/facts.js';
 import { account, open, tempDir } from './helpers.js';
+import { countRows } from '../helpers/index-db.js';
 
 const root = tempDir('roost-first-open-resume-');
 const limits = LIMITS.store as { factsSliceFiles: number };
@@ -82,17 +83,8 @@ describe('a lazy first open stopped mid-way', () => {
     box.close();
     const indexFile = first.indexFile(a.id);
     await first.close();
-    const left = (): { unjournaled: number; lazy: number } => {
-      const db = new Database(indexFile, { readonly: true, fileMustExist: true });
-      try {
-        return {
-          unjournaled: db.prepare("SELECT count(*) FROM meta WHERE key LIKE 'unjournaled:%'").pluck().get() as number,
-          lazy: db.prepare('SELECT count(*) FROM messages WHERE lazy <> 0').pluck().get() as number,
-        };
-      } finally {
-        db.close();
-      }
-    };
+    const left = (): { unjournaled: number; lazy: number } =>
+      countRows(indexFile, { unjournaled: "SELECT count(*) FROM meta WHERE key LIKE 'unjournaled:%'", lazy: 'SELECT count(*) FROM messages WHERE lazy <> 0' });
     const mid = left();
     // Closed after a slice or two of thirty: work is left for the next open.
     expect(mid.unjournaled + mid.lazy).toBeGreaterThan(0);

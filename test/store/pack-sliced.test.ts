@@ -38,20 +38,25 @@ function populate(maildir: string): void {
   fs.rmSync(tpl);
 }
 
+/** Account `name` with a populated INBOX, opened in a store, the facts fill finished (nothing changes the list while a test packs it). */
+async function bigInbox(name: string) {
+  const a = account(root, name);
+  populate(a.maildir);
+  const store = await open(root);
+  const st = store.state(a);
+  const box = await store.user(a).openMailbox('INBOX');
+  await store.settle();
+  const mb = st.db().mailbox('INBOX')!;
+  return { a, store, st, box, mb, c: st.caches.get(mb.id)! };
+}
+
 describe('packing a big list when its last session leaves', () => {
   it('lets the event loop turn, stores the list as it is, and a restart reads the same messages', async () => {
-    const a = account(root, 'a');
-    populate(a.maildir);
-    let store = await open(root);
-    const st = store.state(a);
-    const box = await store.user(a).openMailbox('INBOX');
+    const { a, store: first, st, box, mb, c } = await bigInbox('a');
+    let store = first;
     const listed = box.snapshot().messages.map((m) => [m.uid, m.basename, m.flags.join(' ')]);
     expect(listed.length).toBe(FILES);
-    // The facts fill may still be running: let it finish, so nothing changes the list while it is packed.
-    await store.settle();
     box.close();
-    const mb = st.db().mailbox('INBOX')!;
-    const c = st.caches.get(mb.id)!;
     c.dirty = true;
     let turned = false;
     setImmediate(() => (turned = true));
@@ -71,14 +76,7 @@ describe('packing a big list when its last session leaves', () => {
   }, 300_000);
 
   it('stores no stale copy when a fill batch changes facts while it is packed', async () => {
-    const b = account(root, 'b');
-    populate(b.maildir);
-    const store = await open(root);
-    const st = store.state(b);
-    const box = await store.user(b).openMailbox('INBOX');
-    await store.settle();
-    const mb = st.db().mailbox('INBOX')!;
-    const c = st.caches.get(mb.id)!;
+    const { store, st, box, mb, c } = await bigInbox('b');
     // UID 1 provisional again, as if its fill batch had not run yet.
     st.db().db.prepare('UPDATE messages SET lazy = 1 WHERE mailbox = ? AND uid = 1').run(mb.id);
     st.db().dropSnapshot(mb.id);

@@ -11,7 +11,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Account } from '../../src/accounts/directory.js';
 import type { RecordOf } from '../../src/store/types.js';
+import type { StoreImpl } from '../../src/store/store-impl.js';
 import { IndexDb } from '../../src/store/index/db.js';
 import { applyPop3UidlsIndex, POP3_META, pop3UidlsDrafts } from '../../src/store/side-files.js';
 import { formatRecordedUidls, parseRecordedUidls } from '../../src/store/maildir/pop3-uidls.js';
@@ -19,6 +21,20 @@ import { account, deliver, message, open, tempDir } from './helpers.js';
 
 const root = tempDir();
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+/** A store over root/<name> and account <name> with an empty Maildir (cur/, new/); the store is closed after `body`. */
+async function withMaildir(name: string, body: (store: StoreImpl, a: Account, dir: string) => Promise<void>): Promise<void> {
+  const dir = path.join(root, name);
+  const store = await open(dir);
+  try {
+    const a = account(dir, name);
+    fs.mkdirSync(path.join(a.maildir, 'cur'), { recursive: true });
+    fs.mkdirSync(path.join(a.maildir, 'new'), { recursive: true });
+    await body(store, a, dir);
+  } finally {
+    await store.close();
+  }
+}
 
 async function readAll(s: AsyncIterable<unknown>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -97,12 +113,7 @@ describe("a 'pop3-uidls' series", () => {
   });
 
   it("the records' pieces, applied, give the file's own text (UID order, whatever order the file had)", async () => {
-    const dir = path.join(root, 'order');
-    const store = await open(dir);
-    try {
-      const a = account(dir, 'order');
-      fs.mkdirSync(path.join(a.maildir, 'cur'), { recursive: true });
-      fs.mkdirSync(path.join(a.maildir, 'new'), { recursive: true });
+    await withMaildir('order', async (store, a, dir) => {
       // Out of order on disk, as an operator may have edited it.
       const text = 'V9\n30 u30\n2 u2\n11 u11\n1 u1\n';
       fs.writeFileSync(path.join(a.maildir, 'roost-pop3-uidls'), text);
@@ -122,20 +133,13 @@ describe("a 'pop3-uidls' series", () => {
       expect(db.meta(POP3_META)).toBe(formatRecordedUidls(parseRecordedUidls(changed)!));
       expect(db.meta(POP3_META)).toBe('V9\n1 u1\n2 u2-new\n30 u30\n');
       db.close();
-    } finally {
-      await store.close();
-    }
+    });
   });
 });
 
 describe('recorded UIDLs at POP3 login', () => {
   it('answers the file as it is now: rewritten (same size), removed, written again', async () => {
-    const dir = path.join(root, 'login');
-    const store = await open(dir);
-    try {
-      const a = account(dir, 'login');
-      fs.mkdirSync(path.join(a.maildir, 'cur'), { recursive: true });
-      fs.mkdirSync(path.join(a.maildir, 'new'), { recursive: true });
+    await withMaildir('login', async (store, a) => {
       const file = path.join(a.maildir, 'roost-pop3-uidls');
       fs.writeFileSync(file, 'V5\n1 aaaa\n');
       const u = store.user(a);
@@ -157,8 +161,6 @@ describe('recorded UIDLs at POP3 login', () => {
       const kinds = (await store.readJournal(0n, 1000)).filter((r) => r.kind === 'pop3-uidls').map((r) => r.data);
       expect(kinds.at(-2)).toEqual({ maildir: a.maildir, removed: true });
       expect(kinds.at(-1)).toMatchObject({ uidvalidity: 5, uidls: [[1, 'cccc'], [2, 'dddd']] });
-    } finally {
-      await store.close();
-    }
+    });
   });
 });

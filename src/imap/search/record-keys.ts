@@ -9,7 +9,7 @@ import type { MessageRecord } from '../../store/types.js';
 import type { ImapDate, SearchKey, SequenceSet } from '../wire/types.js';
 import type { MailboxView } from '../mailbox-view.js';
 import type { WorkBudget } from '../../work/budget.js';
-import type { HitColumns } from './hits.js';
+import { liveHits, type HitColumns } from './hits.js';
 
 /**
  * Calendar day of INTERNALDATE in the server's time zone: §6.4.4 BEFORE/ON/
@@ -134,21 +134,6 @@ const RECORD_SLICE = 4096;
  * walk), each tested by recordMatches with no promise per message. Charged
  * `size` units per message, as the per-message evaluation is.
  */
-export async function recordHits(view: MailboxView, prog: SearchKey, sets: Sets, size: number, budget: WorkBudget): Promise<HitColumns> {
-  const msgs = view.handle.snapshot().messages;
-  const uid = new Float64Array(view.exists);
-  const seq = new Float64Array(view.exists);
-  let n = 0;
-  let j = 0;
-  for (let s = 1; s <= view.exists; s++) {
-    const u = view.uidAt(s);
-    while (j < msgs.length && msgs[j]!.uid < u) j++;
-    if (j < msgs.length && msgs[j]!.uid === u && recordMatches(prog, msgs[j]!, s, sets)) {
-      uid[n] = u;
-      seq[n++] = s;
-    }
-    if (s % RECORD_SLICE === 0) await budget.step(RECORD_SLICE * size);
-  }
-  await budget.step((view.exists % RECORD_SLICE) * size);
-  return { uid: uid.subarray(0, n), seq: seq.subarray(0, n) };
+export function recordHits(view: MailboxView, prog: SearchKey, sets: Sets, size: number, budget: WorkBudget): Promise<HitColumns> {
+  return liveHits(view, budget, (m, s) => recordMatches(prog, m, s, sets), { perMessage: size, slice: RECORD_SLICE });
 }
