@@ -11,6 +11,7 @@
 // command, so it counts every thread (libuv's pool, GC) but not the client.
 //
 //   node bench/bodies.js --a /path/to/base --b /path/to/branch [--messages 5000] [--rounds 3]
+//   node bench/bodies.js --a … --b … --only pop3-serial,pop3-pipe   # some workloads
 //   node bench/bodies.js --b . --profile imap-bodies   # one side, --cpu-prof; the profile's directory is printed
 //   node bench/bodies.js --b . --strace pop3-serial    # one side, strace -f -c around that workload
 //
@@ -188,7 +189,8 @@ async function measure(t, id) {
   return { ...r, cpu, load };
 }
 
-const ids = PROFILE || STRACE ? [PROFILE ?? STRACE] : Object.keys(WORKLOADS);
+const ONLY = arg('only', null);
+const ids = PROFILE || STRACE ? [PROFILE ?? STRACE] : ONLY ? ONLY.split(',') : Object.keys(WORKLOADS);
 const results = [];
 for (const id of ids) {
   const row = { id, sides: Object.fromEntries(sides.map((t) => [t.kind, []])) };

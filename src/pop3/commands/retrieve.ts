@@ -65,8 +65,9 @@ export type ReadAheadLimits = { readonly [K in 'readAheadMessages' | 'readAheadB
  * LIMITS.pop3.readAheadMessages, and no more than LIMITS.pop3.readAheadBytes
  * held, a streamed message counting one chunk (readWholeMaxBytes). The
  * first always goes, whatever its size: it is the next to be sent. With the
- * shipped values (8 × 128 KiB = 1 MiB) the count binds first; `limits` lets
- * a test reach the byte bound as well.
+ * shipped values (8 messages, 1 MiB, whole up to 512 KiB) the count binds
+ * for mail of a few KiB and the bytes for attachments; `limits` lets a test
+ * move either bound.
  */
 export function readAheadCount(
   sizes: readonly number[],
