@@ -126,7 +126,7 @@ export class AccountState {
     this.idx = null;
   }
 
-  /** Store packed copies of large changed caches (on eviction, close, last handle closed). */
+  /** Store packed copies of large changed caches, in one piece (the index is about to close: store close, the LRU). */
   packCaches(only?: number): void {
     const db = this.idx;
     if (!db || !db.db.open) return;
@@ -152,10 +152,12 @@ export class AccountState {
    * change meanwhile (a flag, a fill batch's facts) leaves it dirty, to be
    * packed next time, instead of storing a copy that is already old.
    */
-  async packSliced(id: number): Promise<void> {
-    const c = this.caches.get(id);
+  async packSliced(id: number, detached?: MailboxCache): Promise<void> {
+    const c = detached ?? this.caches.get(id);
     if (!c || !c.dirty || c.count < PACK_MIN || !this.hasIndexOpen()) return;
     const at = { uidvalidity: c.uidvalidity, uidnext: c.uidnext, modseq: c.highestModseq };
+    // A detached list (dropped from memory) is told of no change: facts set in place meanwhile must be seen here.
+    const gen = this.inPlace.get(id) ?? 0;
     c.dirty = false;
     let buf: Buffer;
     try {
@@ -180,7 +182,8 @@ export class AccountState {
     const row = db?.db.open ? db.mailboxById(id) : null;
     const same = (x: { uidvalidity: number; uidnext: number }, modseq: bigint): boolean =>
       x.uidvalidity === at.uidvalidity && x.uidnext === at.uidnext && modseq === at.modseq;
-    if (c.dirty || this.caches.get(id) !== c || !db || !row || !same(c, c.highestModseq) || !same(row, BigInt(row.highestmodseq))) {
+    const current = detached ? (this.inPlace.get(id) ?? 0) === gen : this.caches.get(id) === c;
+    if (c.dirty || !current || !db || !row || !same(c, c.highestModseq) || !same(row, BigInt(row.highestmodseq))) {
       c.dirty = true;
       return;
     }

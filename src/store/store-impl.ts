@@ -57,7 +57,6 @@ import { AccountFreezer } from './freezer.js';
 import type { SaveTarget, StoreInterior } from './interior.js';
 import { discardArrivalsAtOpen } from './move-install.js';
 
-const MAX_CACHED_MESSAGES = LIMITS.tuning.cachedMessages;
 
 export class StoreImpl implements Store, StoreInterior {
   readonly journal: Journal;
@@ -272,8 +271,8 @@ export class StoreImpl implements Store, StoreInterior {
 
   /**
    * Caches of mailboxes nobody has open are dropped, least recently used
-   * first, once more than MAX_CACHED_MESSAGES messages are cached (a large
-   * one is packed first, so reloading it stays fast).
+   * first, once more than LIMITS.tuning.cachedMessages messages are cached (a large
+   * one is packed, in slices after it is dropped, so reloading it stays fast).
    */
   usedCache(st: AccountState, mailboxId: number, count: number): void {
     const key = st.key(mailboxId);
@@ -284,12 +283,16 @@ export class StoreImpl implements Store, StoreInterior {
     }
     this.cacheUse.set(key, { st, mailboxId, count });
     this.cachedTotal += count;
-    if (this.cachedTotal <= MAX_CACHED_MESSAGES) return;
+    // Read at each use, like the other tuning values a test may lower.
+    const max = LIMITS.tuning.cachedMessages;
+    if (this.cachedTotal <= max) return;
     for (const [k, u] of this.cacheUse) {
-      if (this.cachedTotal <= MAX_CACHED_MESSAGES) break;
+      if (this.cachedTotal <= max) break;
       if (u.st.handles.has(u.mailboxId) && u.st.caches.has(u.mailboxId)) continue;
-      if (u.st.hasIndexOpen() && u.st.caches.has(u.mailboxId)) u.st.packCaches(u.mailboxId);
+      // Packed in slices after it is dropped (a 100,000-message list must not hold the event loop here).
+      const dropped = u.st.caches.get(u.mailboxId);
       u.st.caches.delete(u.mailboxId);
+      if (dropped && u.st.hasIndexOpen()) void u.st.packSliced(u.mailboxId, dropped);
       this.cacheUse.delete(k);
       this.cachedTotal -= u.count;
     }

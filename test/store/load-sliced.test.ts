@@ -4,13 +4,17 @@
  * event loop turns while it is read — from its packed copy or, with none,
  * from its rows — the list is the one a one-piece read gives, and a change
  * made in place meanwhile (facts read, which no modseq shows) is not lost
- * to a list read before it.
+ * to a list read before it. A list dropped from memory to keep the cached
+ * total bounded is packed in slices after it is dropped, not inside the
+ * call that dropped it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { PACK_MIN } from '../../src/store/account.js';
+import { unpack } from '../../src/store/index/snapshot.js';
+import { internFlags } from '../../src/store/cache.js';
 import { account, open, tempDir } from './helpers.js';
 
 const FILES = PACK_MIN + 1000;
@@ -100,6 +104,38 @@ describe('reading a big mailbox list at its first open in the process', () => {
     });
     expect(box.snapshot().messages[0]!.size).toBe(7);
     box.close();
+    await store.close();
+  }, 300_000);
+
+  it('packs a list dropped from memory in slices, after the drop', async () => {
+    const { a } = await indexed('c');
+    const store = await open(root);
+    const st = store.state(a);
+    const box = await store.user(a).openMailbox('INBOX');
+    const mb = st.db().mailbox('INBOX')!;
+    const list = [...st.caches.get(mb.id)!.all()];
+    box.close();
+    // Let the last session's pack end, then make the list one the index has no copy of.
+    for (let i = 0; i < 1000 && st.db().snapshot(mb) === null; i++) await new Promise((r) => setTimeout(r, 10));
+    st.db().dropSnapshot(mb.id);
+    st.caches.get(mb.id)!.dirty = true;
+    const tuning = LIMITS.tuning as { cachedMessages: number };
+    const was = tuning.cachedMessages;
+    tuning.cachedMessages = FILES;
+    try {
+      await everyStep(async () => {
+        // Another big mailbox's use puts the total past the bound: this one, closed, is dropped.
+        store.usedCache(st, mb.id + 1000, FILES);
+        expect(st.caches.has(mb.id)).toBe(false);
+        expect(st.db().snapshot(mb)).toBeNull();
+        for (let i = 0; i < 10_000 && st.db().snapshot(mb) === null; i++) await new Promise((r) => setImmediate(r));
+      });
+    } finally {
+      tuning.cachedMessages = was;
+    }
+    const packed = st.db().snapshot(st.db().mailbox('INBOX')!);
+    expect(packed).not.toBeNull();
+    expect(unpack(packed!, internFlags)).toEqual(list);
     await store.close();
   }, 300_000);
 });

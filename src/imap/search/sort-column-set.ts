@@ -250,19 +250,34 @@ const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 
 /**
  * `old` (sorted, distinct) with `added` merged in: the new dictionary, where
- * each old entry went, and the new code of each added string.
+ * each old entry went, and the new code of each added string (by position
+ * in `added`). One hash lookup per added string (numbering its distinct
+ * values), one more per distinct value: a 100,000-message build is 600,000
+ * strings, and a second lookup of each (a Set, then a Map) was most of it.
  */
 async function mergeDictionary(
   old: readonly string[],
-  added: Iterable<string>,
+  added: readonly string[],
   work: WorkBudget,
-): Promise<{ dict: string[]; moved: Int32Array; codeOf: Map<string, number> }> {
-  const fresh = new Set<string>(added);
-  let sorted = [...fresh];
-  sorted = sorted.length <= SLICED_SORT ? sorted.sort(byCodeUnits) : await sortInSlices(sorted, byCodeUnits, work);
+): Promise<{ dict: string[]; moved: Int32Array; codes: Int32Array }> {
+  const local = new Map<string, number>();
+  const fresh: string[] = [];
+  const which = new Int32Array(added.length);
+  for (let r = 0; r < added.length; r++) {
+    const v = added[r]!;
+    let x = local.get(v);
+    if (x === undefined) {
+      x = fresh.length;
+      local.set(v, x);
+      fresh.push(v);
+    }
+    which[r] = x;
+    if ((r & 4095) === 4095) await work.pause();
+  }
+  const sorted = fresh.length <= SLICED_SORT ? fresh.slice().sort(byCodeUnits) : await sortInSlices(fresh.slice(), byCodeUnits, work);
   const dict: string[] = [];
   const moved = new Int32Array(old.length);
-  const codeOf = new Map<string, number>();
+  const codeOfFresh = new Int32Array(fresh.length);
   let i = 0;
   let j = 0;
   while (i < old.length || j < sorted.length) {
@@ -270,16 +285,18 @@ async function mergeDictionary(
       moved[i++] = dict.length;
       dict.push(old[i - 1]!);
     } else if (i < old.length && old[i] === sorted[j]) {
-      codeOf.set(sorted[j++]!, dict.length);
+      codeOfFresh[local.get(sorted[j++]!)!] = dict.length;
       moved[i++] = dict.length;
       dict.push(old[i - 1]!);
     } else {
-      codeOf.set(sorted[j]!, dict.length);
+      codeOfFresh[local.get(sorted[j]!)!] = dict.length;
       dict.push(sorted[j++]!);
     }
     if ((dict.length & 4095) === 0) await work.pause();
   }
-  return { dict, moved, codeOf };
+  const codes = new Int32Array(added.length);
+  for (let r = 0; r < added.length; r++) codes[r] = codeOfFresh[which[r]!]!;
+  return { dict, moved, codes };
 }
 
 /** A new set: `rows` (ascending UIDs, none already in `old`, keys read when `hasKeys`) merged into the slots of `old`. */
@@ -333,12 +350,12 @@ export async function merge(old: ColumnSet | null, rows: readonly Row[], hasKeys
   const codes = {} as Record<StringKey, Int32Array>;
   const distinct = {} as Record<StringKey, number>;
   for (const k of STRING_KEYS) {
-    const { dict, moved, codeOf } = await mergeDictionary(oldDicts.strings[k], rows.map((r) => r.strings[k]), work);
+    const { dict, moved, codes: added } = await mergeDictionary(oldDicts.strings[k], rows.map((r) => r.strings[k]), work);
     const oldCodes = old?.hasKeys ? old.codes[k] : null;
     const c = new Int32Array(n);
     for (let s = 0; s < n; s++) {
       const f = from[s]!;
-      c[s] = f >= 0 ? moved[oldCodes![f]!]! : codeOf.get(rows[-1 - f]!.strings[k])!;
+      c[s] = f >= 0 ? moved[oldCodes![f]!]! : added[-1 - f]!;
     }
     strings[k] = dict;
     codes[k] = c;
