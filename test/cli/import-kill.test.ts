@@ -170,16 +170,13 @@ describe('roost import killed with SIGKILL, then run again', () => {
     // The user had logged in before the import: an empty INBOX of Roost's own.
     const own = await openInbox();
     expect(own.uids).toEqual([]);
-    const r1 = await importKilledWhen('seen@example.org', () => placed(m) >= 500);
-    expect(r1.signal, 'the import ended before it could be killed').toBe('SIGKILL');
+    await importKilledWhen('seen@example.org', () => placed(m) >= 500);
     // Between the two runs the INBOX is opened again: its files so far are picked up as new mail.
     const partial = await openInbox();
     expect(partial.uidvalidity).toBe(own.uidvalidity);
     expect(partial.uids.length).toBeGreaterThan(0);
     expect(partial.uids.slice(0, 3)).toEqual([1, 2, 3]);
-    const r2 = await roostProcess(['import', 'seen@example.org', src, '--config', cfg], { timeoutMs: 120_000 });
-    expect(r2.code, r2.stderr).toBe(0);
-    await expectComplete('seen@example.org');
+    await rerun('seen@example.org');
   }, 240_000);
 
   it('an account that has mail from elsewhere is still refused, marker or not of another source', async () => {
