@@ -16,9 +16,7 @@ const TEST_DIR = path.dirname(fileURLToPath(import.meta.url));
 /** Limits a client, peer or file can reach that have no N/N+1 test yet (most are timeouts). */
 const UNTESTED = new Set([
   'pop3.closeLingerMs',
-  'replication.handshakeTimeoutMs',
   'replication.maxHandshakeBytes',
-  'replication.refuseLingerMs',
   'move.stepTimeoutMs',
 ]);
 
