@@ -385,7 +385,11 @@ export const LIMITS = {
   },
   /** The nginx auth_http service (src/proxy/auth-http.ts). */
   proxyAuth: {
-    /** A request (nginx sends one small GET per login) must be complete by then. */
+    /**
+     * A request (nginx sends one small GET per login) must be complete by then
+     * (node:http's headersTimeout/requestTimeout; it checks them every 30 s, so
+     * a stalled request is answered 408 between this and 30 s later).
+     */
     requestTimeoutMs: 10_000,
     /** nginx sends about ten headers (plus auth_http_header ones). */
     maxHeaders: 64,

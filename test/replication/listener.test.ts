@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { FrameDecoder, PROTOCOL_VERSION, channelBinding, encodeFrame, newNonce, proofMac, type Frame, type Transcript } from '../../src/replication/protocol.js';
+import { serverClosedAfter, TIMER_SLACK_MS } from '../helpers/timing.js';
 import { Pair, SECRET, replStatus, waitUntil } from './pair.js';
 
 let pair: Pair;
@@ -210,6 +211,20 @@ describe('the replication listener before the peer proved the secret', () => {
     expect(r).toEqual({ t: 'refuse', code: 'PROTOCOL', message: `frame body of ${max + 1} bytes (limit ${max})` });
     expect(sent).toBeLessThan(64 * 1024 * 1024);
     expect((await replStatus(pair.a)).replication.lastRefusal.reason).toBe(`frame body of ${max + 1} bytes (limit ${max})`);
+  }, 60_000);
+
+  it('replication.refuseLingerMs: a refused peer that never closes is cut that long after the refusal, not before', async () => {
+    const p = await RawPeer.openWhenFree(pair.a.replPort);
+    p.send({ t: 'hello', v: PROTOCOL_VERSION, nonce: newNonce(), purpose: 'follow' });
+    await p.frame('challenge');
+    // From here we read nothing more: the listener's end of the stream stays unread, so our side never ends.
+    p.socket.pause();
+    const since = performance.now();
+    p.send({ t: 'auth', mac: '00'.repeat(32), unbound: '00'.repeat(32) });
+    const N = LIMITS.replication.refuseLingerMs;
+    expect(await serverClosedAfter(pair.a.replPort, p.socket, since, N * 20)).toBeGreaterThanOrEqual(N - TIMER_SLACK_MS);
+    p.socket.destroy();
+    expect((await replStatus(pair.a)).replication.lastRefusal.reason).toMatch(/authentication failed/);
   }, 60_000);
 
   it('drops a peer that says nothing once the handshake deadline has passed', async () => {
