@@ -127,8 +127,11 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
       progress?.({ ...p });
     }
     await link.send({ t: 'snap-flush', seq: ++seq });
+    if (whileAcked) {
+      await link.flushed();
+      whileAcked();
+    }
     flushedAt = Date.now();
-    whileAcked?.();
     await expect(link, 'snap-ack', LIMITS.move.stepTimeoutMs);
     return fresh.length;
   };
@@ -151,7 +154,7 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
     const snap = await frozenSnapshot(store, moves, account.id);
     const snappedAt = Date.now();
     // The frozen account no longer changes: its manifest is built here while the destination installs,
-    // begun once the round is on the wire (built before, its synchronous stretches held the round's frames back).
+    // begun once the round's frames have left this process (begun before, its synchronous stretches held them back).
     let manifestAt = 0;
     let localManifest: Promise<MailboxManifest[]> | null = null;
     const buildManifest = (): void => {
