@@ -126,7 +126,7 @@ export async function benchMove(work, { messages, seed, root = ROOT, reuse = fal
       messagesPerSecond: Number((r.messages / r.seconds).toFixed(1)),
       mbPerSecond: Number((r.bytes / 1e6 / r.seconds).toFixed(2)),
       freezeMs: r.freezeMs,
-      freezePhasesMs: done ? { imageBytes: done.imageBytes, imageSentBytes: done.imageSentBytes, snapshot: done.snapshotMs, delta: done.deltaMs, localManifest: done.localManifestMs, finalRound: done.finalRoundMs, finalFiles: done.finalFiles, destinationInstall: done.destinationInstallMs, destination: done.destinationPhases ?? null, install: done.installMs, verify: done.verifyMs } : null,
+      freezePhasesMs: done ? { imageBytes: done.imageBytes, imageSentBytes: done.imageSentBytes, snapshot: done.snapshotMs, delta: done.deltaMs, localManifest: done.localManifestMs, finalRoundSent: done.finalRoundSentMs, finalRound: done.finalRoundMs, finalFiles: done.finalFiles, destinationInstall: done.destinationInstallMs, destination: done.destinationPhases ?? null, install: done.installMs, verify: done.verifyMs } : null,
       identical: r.report.identical,
     };
   } finally {

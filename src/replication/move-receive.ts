@@ -91,11 +91,14 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
     await link.send({ t: 'move-ready' });
     /** The last catch-up round's image: the frozen round may send only the blocks that differ from it. */
     let base: Buffer | null = null;
+    /** When the last round was acknowledged (the source's freeze begins after it). */
+    let ackedAt = Date.now();
     for (;;) {
       const r = await expect(link, 'move-round', LIMITS.move.stepTimeoutMs);
       budget.round(r);
       let image: Buffer | null = null;
       const roundStart = Date.now();
+      const waitedMs = roundStart - ackedAt;
       if (r.final) image = await finalImage(link, r, base);
       else if (r.imageBytes > 0) base = await receiveImage(link, r.imageBytes, LIMITS.move.stepTimeoutMs, LIMITS.move.maxImageBytes);
       const files = await receiveFiles(deps, link, account.id, r.files, budget, received);
@@ -105,7 +108,7 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
         const { phases, ...got } = await moves.install(account, image);
         await link.send({ t: 'snap-ack', seq: flush.seq });
         // The install's share of the source's freeze, for its log line.
-        const installPhases = { receiveMs: installStart - roundStart, ...phases };
+        const installPhases = { waitedMs, receiveMs: installStart - roundStart, ...phases };
         await link.send({ t: 'move-done', ...got, installMs: Date.now() - installStart, installPhases });
         await sendManifest(store, directory, link, account, received);
         const verdict = await link.next(LIMITS.move.stepTimeoutMs);
@@ -125,6 +128,7 @@ export async function receiveMove(deps: MoveDeps, link: Link, peerNode: string, 
       await moves.prepareRound(account.id, files);
       if (base && r.imageBytes > 0) await moves.stageImage(account.id, base);
       await link.send({ t: 'snap-ack', seq: flush.seq });
+      ackedAt = Date.now();
     }
   } catch (err) {
     if (err instanceof HandshakeError && err.code === 'PROTOCOL') await link.send({ t: 'refuse', code: err.code, message: err.message }).catch(() => undefined);

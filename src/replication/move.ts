@@ -36,7 +36,7 @@ import { isRoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { AccountMoves, AccountSnapshot, SnapshotFile, Store } from '../store/store.js';
 import { HandshakeError, expect } from './handshake.js';
-import type { Link } from './protocol.js';
+import type { Link, MailboxManifest } from './protocol.js';
 import { imageDelta, sendImage, sendSnapshotFile } from './snap-frames.js';
 import { compareManifests, manifest, receiveManifest, type VerifyReport } from './verify.js';
 
@@ -94,9 +94,12 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   /** Bytes of the frozen round's image (or delta) on the wire, and the time its delta and SHA-256 took. */
   let imageSent = 0;
   let deltaMs = 0;
+  /** When the last round's frames were all written (the rest of it is the destination's). */
+  let flushedAt = 0;
   const unsent = (snap: AccountSnapshot): SnapshotFile[] => snap.files.filter((f) => !sent.has(staged(f)));
 
-  const round = async (snap: AccountSnapshot, final: boolean, withBase = false): Promise<number> => {
+  /** `whileAcked`: started once the round's frames are written, to run while the destination works on them. */
+  const round = async (snap: AccountSnapshot, final: boolean, withBase = false, whileAcked?: () => void): Promise<number> => {
     p.round++;
     const fresh = unsent(snap);
     if (final && base) {
@@ -124,6 +127,11 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
       progress?.({ ...p });
     }
     await link.send({ t: 'snap-flush', seq: ++seq });
+    if (whileAcked) {
+      await link.flushed();
+      whileAcked();
+    }
+    flushedAt = Date.now();
     await expect(link, 'snap-ack', LIMITS.move.stepTimeoutMs);
     return fresh.length;
   };
@@ -145,21 +153,25 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
   try {
     const snap = await frozenSnapshot(store, moves, account.id);
     const snappedAt = Date.now();
-    // The frozen account no longer changes: its manifest is built here while the destination installs.
+    // The frozen account no longer changes: its manifest is built here while the destination installs,
+    // begun once the round's frames have left this process (begun before, its synchronous stretches held them back).
     let manifestAt = 0;
-    const localManifest = collect(manifest(store, deps.directory, account, sent)).then((m) => {
-      manifestAt = Date.now();
-      return m;
-    });
-    localManifest.catch(() => undefined);
-    const finalFiles = await round(snap, true);
+    let localManifest: Promise<MailboxManifest[]> | null = null;
+    const buildManifest = (): void => {
+      localManifest = collect(manifest(store, deps.directory, account, sent)).then((m) => {
+        manifestAt = Date.now();
+        return m;
+      });
+      localManifest.catch(() => undefined);
+    };
+    const finalFiles = await round(snap, true, false, buildManifest);
     const sentAt = Date.now();
     const result = await expect(link, 'move-done', LIMITS.move.stepTimeoutMs);
     const installedAt = Date.now();
     // A true copy has the mailboxes and messages this image names and no more: a peer's manifest past that is refused unread.
     const boxes = (await store.user(account, { frozenToo: true }).listMailboxes()).length;
     const maxEntries = boxes + snap.files.length + Math.ceil(snap.files.length / LIMITS.replication.manifestEntriesPerFrame);
-    const [peer, local] = await Promise.all([receiveManifest(link, { maxEntries }), localManifest]).catch(async (err: unknown) => {
+    const [peer, local] = await Promise.all([receiveManifest(link, { maxEntries }), localManifest ?? collect(manifest(store, deps.directory, account, sent))]).catch(async (err: unknown) => {
       // The destination removes its copy on the abort (or when the link closes).
       await link.send({ t: 'move-abort', reason: (err as Error).message }).catch(() => undefined);
       throw err;
@@ -171,6 +183,7 @@ async function sendClaimed(deps: MoveDeps, link: Link, account: Account, to: str
       imageBytes: snap.image.length,
       imageSentBytes: imageSent,
       deltaMs,
+      finalRoundSentMs: flushedAt - frozenAt,
       finalRoundMs: sentAt - frozenAt,
       finalFiles: finalFiles,
       destinationInstallMs: typeof result.installMs === 'number' ? result.installMs : null,

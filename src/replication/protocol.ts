@@ -357,6 +357,17 @@ export class Link {
   }
 
   /**
+   * Resolves once every frame written so far has been handed on by the
+   * socket (writes complete in order: an empty one's callback runs after
+   * theirs), so a long synchronous stretch that follows no longer holds
+   * them back in this process.
+   */
+  flushed(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.socket.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
    * Send `frame` with `body`: inline when it is a buffer of at most
    * LIMITS.replication.bodyChunkBytes, else as `chunked` followed by chunk
    * frames (each written with back-pressure, so a file source is read no

@@ -245,10 +245,11 @@ export async function installMoved(store: StoreInterior, account: Account, image
   store.assertWritable();
   const t0 = Date.now();
   const dir = stagingDir(store, account.id);
+  const files = filesOf(image);
   const { file: imageFile, written } = await writeImage(dir, image, prep);
-  const files = filesOf(imageFile);
+  // A file the rounds placed was staged; only the others are looked for.
   for (const f of files) {
-    if (!fs.existsSync(path.join(dir, stagedName(f)))) throw new RoostError('NOTFOUND', `move of ${account.id}: ${f.mailbox} UID ${f.uid} was never sent`);
+    if (!prep.placed.has(stagedName(f)) && !fs.existsSync(path.join(dir, stagedName(f)))) throw new RoostError('NOTFOUND', `move of ${account.id}: ${f.mailbox} UID ${f.uid} was never sent`);
   }
   const t1 = Date.now();
   const root = stagedMaildir(store, account.id);
@@ -329,14 +330,20 @@ export function discardArrivalsAtOpen(store: StoreInterior): { removed: string[]
   return out;
 }
 
-/** The files an image names (read from its copy on disk: SQLite opens a WAL-mode image only from a file). */
-function filesOf(file: string): SnapshotFile[] {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+/**
+ * The files an image names, read from an in-memory copy of it. SQLite
+ * deserializes a WAL-mode image only as a rollback-journal one: the copy's
+ * file format bytes (offsets 18 and 19, 2 for WAL) say 1. The install's
+ * file keeps the image as sent.
+ */
+function filesOf(image: Buffer): SnapshotFile[] {
+  const copy = Buffer.from(image);
+  for (const at of [18, 19]) if (copy[at] === 2) copy[at] = 1;
+  const db = new Database(copy);
   try {
     return liveFiles(db);
   } finally {
     db.close();
-    for (const ext of ['-wal', '-shm']) fs.rmSync(file + ext, { force: true });
   }
 }
 
