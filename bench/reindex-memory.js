@@ -14,18 +14,20 @@
 //
 // For each: RSS before, the peak (sampled every 100 ms) and after, once the
 // node's background work (facts fill, full-text catch-up, packing) is done —
-// "settled" means it used under 2 % of a CPU for 5 s in a row (at most
+// "settled" means it used under 2 % of a CPU for --quiet s in a row (default 20; at most
 // --settle-max seconds) — plus V8 heap used/total and external from the
 // node's /metrics (prom-client) and Anonymous/RssFile from smaps_rollup.
 //
 //   npm run build && node bench/reindex-memory.js [--count 300000] [--rounds 2]
-//     [--env MALLOC_ARENA_MAX=2] [--heapsnapshot] [--settle-max 900]
+//     [--env MALLOC_ARENA_MAX=2] [--heapsnapshot] [--settle-max 900] [--quiet 20]
 //
 // --heapsnapshot starts the node with --heapsnapshot-signal=SIGUSR2 and takes
-// one snapshot after each step (largest self sizes by constructor printed).
+// one snapshot after each step (largest self sizes by constructor printed);
+// taking one forces a full GC and grows the node's RSS by itself, so the
+// figures of a run with snapshots are for finding retainers only.
 // Results: bench/results/reindex-memory-<ts>.json; the table on stdout.
 import { spawn } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +43,8 @@ function arg(name, dflt) {
 const COUNT = Number(arg('count', 100_000));
 const ROUNDS = Number(arg('rounds', 2));
 const SETTLE_MAX_S = Number(arg('settle-max', 600));
+/** Seconds in a row under 2 % of a CPU that count as settled. */
+const QUIET_S = Number(arg('quiet', 20));
 const SNAPSHOTS = arg('heapsnapshot', false) === true;
 const BODY_BYTES = Number(arg('body-bytes', 2000));
 const extraEnv = Object.fromEntries(
@@ -131,7 +135,7 @@ function metrics(port) {
   });
 }
 
-/** Wait until the node used < 2 % of a CPU for 5 s in a row (background work done), at most SETTLE_MAX_S. */
+/** Wait until the node used < 2 % of a CPU for QUIET_S s in a row (background work done), at most SETTLE_MAX_S. */
 async function settle(pid) {
   const t0 = Date.now();
   let quiet = 0;
@@ -141,7 +145,7 @@ async function settle(pid) {
     const now = cpuSeconds(pid);
     quiet = now - last < 0.02 ? quiet + 1 : 0;
     last = now;
-    if (quiet >= 5) return Math.round((Date.now() - t0) / 1000);
+    if (quiet >= QUIET_S) return Math.round((Date.now() - t0) / 1000);
   }
   return -Math.round((Date.now() - t0) / 1000);
 }
@@ -178,7 +182,9 @@ async function heapSnapshot(pid, label) {
       if (statSync(path.join(work, fresh)).size === a && a > 0) {
         const top = summarise(path.join(work, fresh));
         process.stderr.write(`  heap snapshot after ${label}: ${top.join('; ')}\n`);
-        rmSync(path.join(work, fresh));
+        // BENCH_KEEP_SNAPSHOTS=DIR keeps them there (for a retainers view in DevTools).
+        if (process.env.BENCH_KEEP_SNAPSHOTS) renameSync(path.join(work, fresh), path.join(process.env.BENCH_KEEP_SNAPSHOTS, `${label.replace(/\W+/g, '-')}.heapsnapshot`));
+        else rmSync(path.join(work, fresh));
         return top;
       }
     }
@@ -260,7 +266,7 @@ try {
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
 const out = path.join(ROOT, 'bench', 'results', `reindex-memory-${stamp}.json`);
-writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, count: COUNT, bodyBytes: BODY_BYTES, env: extraEnv, cpus: os.cpus().length, rows }, null, 2));
+writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, count: COUNT, quietS: QUIET_S, snapshots: SNAPSHOTS, bodyBytes: BODY_BYTES, env: extraEnv, cpus: os.cpus().length, rows }, null, 2));
 console.log(`\n${COUNT} messages in one folder, Node ${process.version}, env ${JSON.stringify(extraEnv)}\n`);
 console.log('| step | s | settle s | node CPU s | RSS before / peak / after MB | heap used before → after MB | anon before → after MB | load |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---|');
