@@ -19,7 +19,7 @@
 // node's /metrics (prom-client) and Anonymous/RssFile from smaps_rollup.
 //
 //   npm run build && node bench/reindex-memory.js [--count 300000] [--rounds 2]
-//     [--env MALLOC_ARENA_MAX=2] [--heapsnapshot] [--settle-max 900] [--quiet 20]
+//     [--env MALLOC_ARENA_MAX=2] [--heapsnapshot] [--settle-max 900] [--quiet 20] [--no-first-open]
 //
 // --heapsnapshot starts the node with --heapsnapshot-signal=SIGUSR2 and takes
 // one snapshot after each step (largest self sizes by constructor printed);
@@ -47,6 +47,8 @@ const SETTLE_MAX_S = Number(arg('settle-max', 600));
 const QUIET_S = Number(arg('quiet', 20));
 const SNAPSHOTS = arg('heapsnapshot', false) === true;
 const BODY_BYTES = Number(arg('body-bytes', 2000));
+/** --no-first-open: the index is built by `roost reindex` without a node before it starts (the in-node reindex rounds only). */
+const FIRST_OPEN = !process.argv.includes('--no-first-open');
 const extraEnv = Object.fromEntries(
   process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1].split('=')] : [])).map(([k, ...v]) => [k, v.join('=')]),
 );
@@ -236,12 +238,17 @@ try {
   if (!maildir) throw new Error(`no maildir in: ${shown.stdout}`);
   process.stderr.write(`writing ${COUNT} messages into ${maildir}…\n`);
   populate(maildir, COUNT);
+  if (!FIRST_OPEN) {
+    process.stderr.write('indexing it with roost reindex (no node)…\n');
+    const r = await run(['reindex', USER]);
+    if (r.code !== 0) throw new Error(`reindex failed: ${r.stderr}`);
+  }
   node = await startNode();
   await new Promise((r) => setTimeout(r, 2000));
   const pid = node.child.pid;
   await settle(pid);
   rows.push({ step: 'node started, settled', rssAfterMB: round(rssMB(pid)), after: { rssMB: round(rssMB(pid)), ...(await metrics(node.ports.admin)), ...smaps(pid) }, loadavg: readFileSync('/proc/loadavg', 'utf8').trim() });
-  await step(node, `first login + SELECT (${COUNT} indexed at first open), LOGOUT`, async () => {
+  if (FIRST_OPEN) await step(node, `first login + SELECT (${COUNT} indexed at first open), LOGOUT`, async () => {
     const c = await Raw.connect(node.ports.imap);
     await c.wait(/^\* OK/);
     await c.cmd(`LOGIN ${USER} ${PASS}`);
@@ -255,12 +262,15 @@ try {
       if (r.code !== 0) throw new Error(`reindex failed: ${r.stderr}`);
     });
   }
+} catch (err) {
+  process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+  process.exitCode = 1;
 } finally {
   if (node) {
     node.child.kill('SIGTERM');
     await new Promise((r) => (node.child.exitCode !== null ? r() : node.child.once('exit', r)));
   }
-  rmSync(work, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true, maxRetries: 5 });
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
