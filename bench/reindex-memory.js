@@ -20,6 +20,7 @@
 //
 //   npm run build && node bench/reindex-memory.js [--count 300000] [--rounds 2]
 //     [--env MALLOC_ARENA_MAX=2] [--heapsnapshot] [--settle-max 900] [--quiet 20] [--no-first-open]
+//     [--malloc-trim-probe]
 //
 // --heapsnapshot starts the node with --heapsnapshot-signal=SIGUSR2 and takes
 // one snapshot after each step (largest self sizes by constructor printed);
@@ -49,6 +50,12 @@ const SNAPSHOTS = arg('heapsnapshot', false) === true;
 const BODY_BYTES = Number(arg('body-bytes', 2000));
 /** --no-first-open: the index is built by `roost reindex` without a node before it starts (the in-node reindex rounds only). */
 const FIRST_OPEN = !process.argv.includes('--no-first-open');
+/**
+ * --malloc-trim-probe: after each step, gdb(1) calls glibc's malloc_trim(0)
+ * in the node and the RSS is read again — how much of what is kept is free
+ * memory glibc holds (Node cannot call malloc_trim itself). Diagnosis only.
+ */
+const TRIM_PROBE = process.argv.includes('--malloc-trim-probe');
 const extraEnv = Object.fromEntries(
   process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1].split('=')] : [])).map(([k, ...v]) => [k, v.join('=')]),
 );
@@ -197,7 +204,8 @@ async function heapSnapshot(pid, label) {
 async function startNode() {
   const nodeArgs = SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2'] : [];
   const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', cfg], { cwd: work, env: { ...process.env, ...extraEnv, ROOST_CONFIG: '' }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 2400; i++) {
+  // Up to 10 minutes: a node opening a journal of 300,000 fresh records on a loaded machine is slow to listen.
+  for (let i = 0; i < 24_000; i++) {
     try {
       const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
       if (info.pid === child.pid) return { child, ports: info.ports };
@@ -207,6 +215,7 @@ async function startNode() {
     if (child.exitCode !== null) throw new Error('roost exited during start');
     await new Promise((r) => setTimeout(r, 25));
   }
+  child.kill('SIGKILL');
   throw new Error('roost did not start');
 }
 
@@ -226,6 +235,11 @@ async function step(node, label, action) {
   const nodeCpuS = round(cpuSeconds(pid) - cpu0);
   const r = { step: label, seconds, settleS, nodeCpuS, rssBeforeMB: before.rssMB, rssPeakMB: round(Math.max(peak, after.rssMB)), rssAfterMB: after.rssMB, before, after, loadavg: readFileSync('/proc/loadavg', 'utf8').trim() };
   r.heapTop = await heapSnapshot(pid, label);
+  if (TRIM_PROBE) {
+    await new Promise((resolve) => spawn('gdb', ['-p', String(pid), '-batch', '-ex', 'call (int)malloc_trim(0)'], { stdio: 'ignore' }).on('close', resolve));
+    r.rssAfterMallocTrimMB = round(rssMB(pid));
+    process.stderr.write(`  after malloc_trim(0) from gdb: RSS ${r.rssAfterMallocTrimMB} MB\n`);
+  }
   rows.push(r);
   process.stderr.write(`  ${label}: ${seconds} s (+${settleS} s to settle, node CPU ${nodeCpuS} s); RSS ${r.rssBeforeMB} / ${r.rssPeakMB} / ${r.rssAfterMB} MB; heap used ${before.heapUsedMB} → ${after.heapUsedMB} MB; anon ${before.anonMB} → ${after.anonMB} MB; load ${r.loadavg}\n`);
 }

@@ -274,6 +274,8 @@ export const LIMITS = {
     heapCheckMs: 10_000,
     /** …and the garbage (heap used over what the last full collection left) it collects at once. */
     heapGarbageBytes: 48 * 1024 * 1024,
+    /** Event loop utilization over one look that counts as busy: the look after it that is not ends a big job (src/work/heap-release.ts). */
+    heapBusyShare: 0.2,
     /** A mailbox cache of at least this many messages is packed (smaller ones load fast enough from rows; store/account.ts). */
     packMinMessages: 5000,
     /** Rendered ENVELOPE/BODYSTRUCTURE text kept (about 100,000 messages' worth; src/imap/fetch/cache.ts). */

@@ -11,10 +11,15 @@
  *
  * So the node looks at the heap every LIMITS.tuning.heapCheckMs and runs one
  * full collection when it holds more than LIMITS.tuning.heapGarbageBytes
- * over what the last collection left. A busy node collects on its own before
- * that (its heap use falls back); one whose live set grew (a cache filled)
- * sets a new base after one collection, so this never repeats for nothing.
+ * over what the last collection left, or when it has just gone quiet after
+ * a busy look (event loop utilization at least LIMITS.tuning.heapBusyShare:
+ * a rebuild, a fill, a catch-up has ended). `onCollect` then gives back
+ * native caches too (the store's SQLite page caches). A busy node collects
+ * on its own (its heap use falls back); one whose live set grew (a cache
+ * filled) sets a new base after one collection, so this never repeats for
+ * nothing: at most once per busy stretch, or per heapGarbageBytes allocated.
  */
+import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { LIMITS } from '../limits.js';
@@ -45,14 +50,19 @@ export function startHeapRelease(opts: { checkMs?: number; garbageBytes?: number
   const checkMs = opts.checkMs ?? LIMITS.tuning.heapCheckMs;
   const garbage = opts.garbageBytes ?? LIMITS.tuning.heapGarbageBytes;
   let base = used();
+  let wasBusy = false;
+  let elu = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     const now = used();
+    const look = performance.eventLoopUtilization(elu);
+    elu = performance.eventLoopUtilization();
+    const busy = look.utilization >= LIMITS.tuning.heapBusyShare;
+    const wentQuiet = wasBusy && !busy;
+    wasBusy = busy;
     // V8 collected meanwhile (a busy node): what is left is the new base.
     if (now < base) base = now;
-    if (now - base <= garbage) return;
-    const gc = collector();
-    if (!gc) return;
-    gc();
+    if (now - base <= garbage && !wentQuiet) return;
+    collector()?.();
     base = used();
     opts.onCollect?.(now, base);
   }, checkMs);
