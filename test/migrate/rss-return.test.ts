@@ -15,7 +15,7 @@ import { openSqliteDirectory } from '../../src/accounts/sqlite.js';
 import type { Account } from '../../src/accounts/directory.js';
 import { roostProcess } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/node.js';
-import { spawnNode, type SpawnedNode } from '../helpers/spawn.js';
+import { spawnNode, writeTestConfig, type SpawnedNode } from '../helpers/spawn.js';
 import { RawImap } from '../imap/helpers/client.js';
 
 const MANY = 20_000;
@@ -84,13 +84,10 @@ describe(`a rebuild of ${MANY} messages returns its memory`, () => {
     alice = await dir.addUser({ address: 'alice@example.org', password: 'alice-pw' });
     await dir.close();
     writeFolder(alice.maildir, MANY);
-    node = await spawnNode(dataDir);
-    // Indexed by the CLI on its own first (its control socket is the node's: stop the node meanwhile).
-    node.kill('SIGTERM');
-    await node.exited;
-    const r = await roostProcess(['reindex', 'alice@example.org', '--config', node.configFile], { timeoutMs: 540_000 });
+    // Indexed by the CLI on its own first (no node running: it rebuilds in its own process).
+    const r = await roostProcess(['reindex', 'alice@example.org', '--config', await writeTestConfig(dataDir)], { timeoutMs: 540_000 });
     expect(r.code, r.stderr).toBe(0);
-    // Opening a journal of MANY fresh records takes the node a while on a loaded machine before it listens.
+    // Loading and opening a journal of MANY fresh records take the node a while on a loaded machine.
     node = await spawnNode(dataDir, {}, { startTimeoutMs: 300_000 });
   }, 300_000);
 
