@@ -32,7 +32,8 @@ import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, BIN } from './lib/node.js';
+import { ROOT, BIN, spawnRoost, writeBenchConfig } from './lib/node.js';
+import { summarise } from './lib/heap.js';
 import { Raw } from './lib/imap.js';
 
 function arg(name, dflt) {
@@ -68,12 +69,10 @@ const USER = 'big@example.org';
 const PASS = 'big-password';
 const work = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-rss-'));
 const dataDir = path.join(work, 'data');
-const cfg = path.join(work, 'roost.toml');
-writeFileSync(
-  cfg,
+mkdirSync(dataDir);
+const cfg = writeBenchConfig(
+  dataDir,
   [
-    `data_dir = ${JSON.stringify(dataDir)}`,
-    'hostname = "bench.example.org"',
     '[log]\nlevel = "warn"',
     '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
     '[pop3]\nlisten = ""\ntls_listen = ""',
@@ -82,8 +81,8 @@ writeFileSync(
     '[admin]\nlisten = "127.0.0.1:0"',
     '[auth]\nallow_plaintext = "loopback"',
     '[replication]\nlisten = ""',
-    '',
-  ].join('\n'),
+  ],
+  path.join(work, 'roost.toml'),
 );
 
 function run(args, stdin = '') {
@@ -159,23 +158,6 @@ async function settle(pid) {
   return -Math.round((Date.now() - t0) / 1000);
 }
 
-/** Largest self sizes in a heap snapshot, by constructor (or "(type)"). */
-function summarise(file) {
-  const snap = JSON.parse(readFileSync(file, 'utf8'));
-  const f = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0];
-  const [iType, iName, iSize] = ['type', 'name', 'self_size'].map((k) => f.indexOf(k));
-  const by = new Map();
-  for (let i = 0; i < snap.nodes.length; i += f.length) {
-    const type = types[snap.nodes[i + iType]];
-    const name = type === 'object' || type === 'closure' ? snap.strings[snap.nodes[i + iName]] : `(${type})`;
-    const e = by.get(name) ?? { count: 0, bytes: 0 };
-    e.count++;
-    e.bytes += snap.nodes[i + iSize];
-    by.set(name, e);
-  }
-  return [...by.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 8).map(([name, e]) => `${name} ${e.count} × ${round(e.bytes / 1048576)} MB`);
-}
 
 async function heapSnapshot(pid, label) {
   if (!SNAPSHOTS) return undefined;
@@ -189,7 +171,7 @@ async function heapSnapshot(pid, label) {
       const a = statSync(path.join(work, fresh)).size;
       await new Promise((r) => setTimeout(r, 1000));
       if (statSync(path.join(work, fresh)).size === a && a > 0) {
-        const top = summarise(path.join(work, fresh));
+        const top = summarise(path.join(work, fresh), 8);
         process.stderr.write(`  heap snapshot after ${label}: ${top.join('; ')}\n`);
         // BENCH_KEEP_SNAPSHOTS=DIR keeps them there (for a retainers view in DevTools).
         if (process.env.BENCH_KEEP_SNAPSHOTS) renameSync(path.join(work, fresh), path.join(process.env.BENCH_KEEP_SNAPSHOTS, `${label.replace(/\W+/g, '-')}.heapsnapshot`));
@@ -201,22 +183,10 @@ async function heapSnapshot(pid, label) {
   return undefined;
 }
 
-async function startNode() {
+function startNode() {
   const nodeArgs = SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2'] : [];
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', cfg], { cwd: work, env: { ...process.env, ...extraEnv, ROOST_CONFIG: '' }, stdio: ['ignore', 'ignore', 'inherit'] });
   // Up to 10 minutes: a node opening a journal of 300,000 fresh records on a loaded machine is slow to listen.
-  for (let i = 0; i < 24_000; i++) {
-    try {
-      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-      if (info.pid === child.pid) return { child, ports: info.ports };
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null) throw new Error('roost exited during start');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  child.kill('SIGKILL');
-  throw new Error('roost did not start');
+  return spawnRoost(dataDir, cfg, { stdio: ['ignore', 'ignore', 'inherit'], nodeArgs, timeoutMs: 600_000, cwd: work, env: { ...process.env, ...extraEnv, ROOST_CONFIG: '' } });
 }
 
 const rows = [];
