@@ -17,6 +17,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { ROOT } from './lib/node.js';
 import { waitForLetter } from './lib/maildir.js';
+import { summarise } from './lib/heap.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 /** Body size of the generated messages (the corpus of bench/imap.js averages about 15 KB). */
@@ -112,23 +113,6 @@ function measure(step) {
   process.stderr.write(`  ${step}: rss ${r.rssBeforeGcMB} MB before GC, ${r.rssMB} MB after, heap ${r.heapUsedMB} MB, external ${r.externalMB} MB\n`);
 }
 
-/** Largest self sizes in a heap snapshot, by node name (constructor or string kind). */
-function summarise(file) {
-  const snap = JSON.parse(readFileSync(file, 'utf8'));
-  const f = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0];
-  const [iType, iName, iSize] = ['type', 'name', 'self_size'].map((k) => f.indexOf(k));
-  const by = new Map();
-  for (let i = 0; i < snap.nodes.length; i += f.length) {
-    const type = types[snap.nodes[i + iType]];
-    const name = type === 'object' || type === 'closure' ? snap.strings[snap.nodes[i + iName]] : `(${type})`;
-    const e = by.get(name) ?? { count: 0, bytes: 0 };
-    e.count++;
-    e.bytes += snap.nodes[i + iSize];
-    by.set(name, e);
-  }
-  return [...by.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 15).map(([name, e]) => ({ name, count: e.count, MB: Math.round((e.bytes / 1048576) * 10) / 10 }));
-}
 
 const dataDir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-mem-'));
 let node;

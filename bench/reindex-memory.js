@@ -14,22 +14,26 @@
 //
 // For each: RSS before, the peak (sampled every 100 ms) and after, once the
 // node's background work (facts fill, full-text catch-up, packing) is done —
-// "settled" means it used under 2 % of a CPU for 5 s in a row (at most
+// "settled" means it used under 2 % of a CPU for --quiet s in a row (default 20; at most
 // --settle-max seconds) — plus V8 heap used/total and external from the
 // node's /metrics (prom-client) and Anonymous/RssFile from smaps_rollup.
 //
 //   npm run build && node bench/reindex-memory.js [--count 300000] [--rounds 2]
-//     [--env MALLOC_ARENA_MAX=2] [--heapsnapshot] [--settle-max 900]
+//     [--env MALLOC_ARENA_MAX=2] [--heapsnapshot] [--settle-max 900] [--quiet 20] [--no-first-open]
+//     [--malloc-trim-probe]
 //
 // --heapsnapshot starts the node with --heapsnapshot-signal=SIGUSR2 and takes
-// one snapshot after each step (largest self sizes by constructor printed).
+// one snapshot after each step (largest self sizes by constructor printed);
+// taking one forces a full GC and grows the node's RSS by itself, so the
+// figures of a run with snapshots are for finding retainers only.
 // Results: bench/results/reindex-memory-<ts>.json; the table on stdout.
 import { spawn } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, BIN } from './lib/node.js';
+import { ROOT, BIN, spawnRoost, writeBenchConfig } from './lib/node.js';
+import { summarise } from './lib/heap.js';
 import { Raw } from './lib/imap.js';
 
 function arg(name, dflt) {
@@ -41,8 +45,18 @@ function arg(name, dflt) {
 const COUNT = Number(arg('count', 100_000));
 const ROUNDS = Number(arg('rounds', 2));
 const SETTLE_MAX_S = Number(arg('settle-max', 600));
+/** Seconds in a row under 2 % of a CPU that count as settled. */
+const QUIET_S = Number(arg('quiet', 20));
 const SNAPSHOTS = arg('heapsnapshot', false) === true;
 const BODY_BYTES = Number(arg('body-bytes', 2000));
+/** --no-first-open: the index is built by `roost reindex` without a node before it starts (the in-node reindex rounds only). */
+const FIRST_OPEN = !process.argv.includes('--no-first-open');
+/**
+ * --malloc-trim-probe: after each step, gdb(1) calls glibc's malloc_trim(0)
+ * in the node and the RSS is read again — how much of what is kept is free
+ * memory glibc holds (Node cannot call malloc_trim itself). Diagnosis only.
+ */
+const TRIM_PROBE = process.argv.includes('--malloc-trim-probe');
 const extraEnv = Object.fromEntries(
   process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1].split('=')] : [])).map(([k, ...v]) => [k, v.join('=')]),
 );
@@ -55,12 +69,10 @@ const USER = 'big@example.org';
 const PASS = 'big-password';
 const work = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'roost-bench-rss-'));
 const dataDir = path.join(work, 'data');
-const cfg = path.join(work, 'roost.toml');
-writeFileSync(
-  cfg,
+mkdirSync(dataDir);
+const cfg = writeBenchConfig(
+  dataDir,
   [
-    `data_dir = ${JSON.stringify(dataDir)}`,
-    'hostname = "bench.example.org"',
     '[log]\nlevel = "warn"',
     '[imap]\nlisten = "127.0.0.1:0"\ntls_listen = ""',
     '[pop3]\nlisten = ""\ntls_listen = ""',
@@ -69,8 +81,8 @@ writeFileSync(
     '[admin]\nlisten = "127.0.0.1:0"',
     '[auth]\nallow_plaintext = "loopback"',
     '[replication]\nlisten = ""',
-    '',
-  ].join('\n'),
+  ],
+  path.join(work, 'roost.toml'),
 );
 
 function run(args, stdin = '') {
@@ -131,7 +143,7 @@ function metrics(port) {
   });
 }
 
-/** Wait until the node used < 2 % of a CPU for 5 s in a row (background work done), at most SETTLE_MAX_S. */
+/** Wait until the node used < 2 % of a CPU for QUIET_S s in a row (background work done), at most SETTLE_MAX_S. */
 async function settle(pid) {
   const t0 = Date.now();
   let quiet = 0;
@@ -141,28 +153,11 @@ async function settle(pid) {
     const now = cpuSeconds(pid);
     quiet = now - last < 0.02 ? quiet + 1 : 0;
     last = now;
-    if (quiet >= 5) return Math.round((Date.now() - t0) / 1000);
+    if (quiet >= QUIET_S) return Math.round((Date.now() - t0) / 1000);
   }
   return -Math.round((Date.now() - t0) / 1000);
 }
 
-/** Largest self sizes in a heap snapshot, by constructor (or "(type)"). */
-function summarise(file) {
-  const snap = JSON.parse(readFileSync(file, 'utf8'));
-  const f = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0];
-  const [iType, iName, iSize] = ['type', 'name', 'self_size'].map((k) => f.indexOf(k));
-  const by = new Map();
-  for (let i = 0; i < snap.nodes.length; i += f.length) {
-    const type = types[snap.nodes[i + iType]];
-    const name = type === 'object' || type === 'closure' ? snap.strings[snap.nodes[i + iName]] : `(${type})`;
-    const e = by.get(name) ?? { count: 0, bytes: 0 };
-    e.count++;
-    e.bytes += snap.nodes[i + iSize];
-    by.set(name, e);
-  }
-  return [...by.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 8).map(([name, e]) => `${name} ${e.count} × ${round(e.bytes / 1048576)} MB`);
-}
 
 async function heapSnapshot(pid, label) {
   if (!SNAPSHOTS) return undefined;
@@ -176,9 +171,11 @@ async function heapSnapshot(pid, label) {
       const a = statSync(path.join(work, fresh)).size;
       await new Promise((r) => setTimeout(r, 1000));
       if (statSync(path.join(work, fresh)).size === a && a > 0) {
-        const top = summarise(path.join(work, fresh));
+        const top = summarise(path.join(work, fresh), 8);
         process.stderr.write(`  heap snapshot after ${label}: ${top.join('; ')}\n`);
-        rmSync(path.join(work, fresh));
+        // BENCH_KEEP_SNAPSHOTS=DIR keeps them there (for a retainers view in DevTools).
+        if (process.env.BENCH_KEEP_SNAPSHOTS) renameSync(path.join(work, fresh), path.join(process.env.BENCH_KEEP_SNAPSHOTS, `${label.replace(/\W+/g, '-')}.heapsnapshot`));
+        else rmSync(path.join(work, fresh));
         return top;
       }
     }
@@ -186,20 +183,10 @@ async function heapSnapshot(pid, label) {
   return undefined;
 }
 
-async function startNode() {
+function startNode() {
   const nodeArgs = SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2'] : [];
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', cfg], { cwd: work, env: { ...process.env, ...extraEnv, ROOST_CONFIG: '' }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 2400; i++) {
-    try {
-      const info = JSON.parse(readFileSync(path.join(dataDir, 'node.json'), 'utf8'));
-      if (info.pid === child.pid) return { child, ports: info.ports };
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null) throw new Error('roost exited during start');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('roost did not start');
+  // Up to 10 minutes: a node opening a journal of 300,000 fresh records on a loaded machine is slow to listen.
+  return spawnRoost(dataDir, cfg, { stdio: ['ignore', 'ignore', 'inherit'], nodeArgs, timeoutMs: 600_000, cwd: work, env: { ...process.env, ...extraEnv, ROOST_CONFIG: '' } });
 }
 
 const rows = [];
@@ -218,6 +205,11 @@ async function step(node, label, action) {
   const nodeCpuS = round(cpuSeconds(pid) - cpu0);
   const r = { step: label, seconds, settleS, nodeCpuS, rssBeforeMB: before.rssMB, rssPeakMB: round(Math.max(peak, after.rssMB)), rssAfterMB: after.rssMB, before, after, loadavg: readFileSync('/proc/loadavg', 'utf8').trim() };
   r.heapTop = await heapSnapshot(pid, label);
+  if (TRIM_PROBE) {
+    await new Promise((resolve) => spawn('gdb', ['-p', String(pid), '-batch', '-ex', 'call (int)malloc_trim(0)'], { stdio: 'ignore' }).on('close', resolve));
+    r.rssAfterMallocTrimMB = round(rssMB(pid));
+    process.stderr.write(`  after malloc_trim(0) from gdb: RSS ${r.rssAfterMallocTrimMB} MB\n`);
+  }
   rows.push(r);
   process.stderr.write(`  ${label}: ${seconds} s (+${settleS} s to settle, node CPU ${nodeCpuS} s); RSS ${r.rssBeforeMB} / ${r.rssPeakMB} / ${r.rssAfterMB} MB; heap used ${before.heapUsedMB} → ${after.heapUsedMB} MB; anon ${before.anonMB} → ${after.anonMB} MB; load ${r.loadavg}\n`);
 }
@@ -230,12 +222,17 @@ try {
   if (!maildir) throw new Error(`no maildir in: ${shown.stdout}`);
   process.stderr.write(`writing ${COUNT} messages into ${maildir}…\n`);
   populate(maildir, COUNT);
+  if (!FIRST_OPEN) {
+    process.stderr.write('indexing it with roost reindex (no node)…\n');
+    const r = await run(['reindex', USER]);
+    if (r.code !== 0) throw new Error(`reindex failed: ${r.stderr}`);
+  }
   node = await startNode();
   await new Promise((r) => setTimeout(r, 2000));
   const pid = node.child.pid;
   await settle(pid);
   rows.push({ step: 'node started, settled', rssAfterMB: round(rssMB(pid)), after: { rssMB: round(rssMB(pid)), ...(await metrics(node.ports.admin)), ...smaps(pid) }, loadavg: readFileSync('/proc/loadavg', 'utf8').trim() });
-  await step(node, `first login + SELECT (${COUNT} indexed at first open), LOGOUT`, async () => {
+  if (FIRST_OPEN) await step(node, `first login + SELECT (${COUNT} indexed at first open), LOGOUT`, async () => {
     const c = await Raw.connect(node.ports.imap);
     await c.wait(/^\* OK/);
     await c.cmd(`LOGIN ${USER} ${PASS}`);
@@ -249,18 +246,21 @@ try {
       if (r.code !== 0) throw new Error(`reindex failed: ${r.stderr}`);
     });
   }
+} catch (err) {
+  process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+  process.exitCode = 1;
 } finally {
   if (node) {
     node.child.kill('SIGTERM');
     await new Promise((r) => (node.child.exitCode !== null ? r() : node.child.once('exit', r)));
   }
-  rmSync(work, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true, maxRetries: 5 });
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
 const out = path.join(ROOT, 'bench', 'results', `reindex-memory-${stamp}.json`);
-writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, count: COUNT, bodyBytes: BODY_BYTES, env: extraEnv, cpus: os.cpus().length, rows }, null, 2));
+writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, count: COUNT, quietS: QUIET_S, snapshots: SNAPSHOTS, bodyBytes: BODY_BYTES, env: extraEnv, cpus: os.cpus().length, rows }, null, 2));
 console.log(`\n${COUNT} messages in one folder, Node ${process.version}, env ${JSON.stringify(extraEnv)}\n`);
 console.log('| step | s | settle s | node CPU s | RSS before / peak / after MB | heap used before → after MB | anon before → after MB | load |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---|');

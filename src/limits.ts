@@ -287,6 +287,12 @@ export const LIMITS = {
     sortFollowMs: 250,
     /** Messages kept in mailbox caches across all accounts (about 200 bytes each; src/store/store-impl.ts). */
     cachedMessages: 1_000_000,
+    /** How often the node looks at its V8 heap for garbage a big job left (src/work/heap-release.ts)… */
+    heapCheckMs: 10_000,
+    /** …and the garbage (heap used over what the last full collection left) it collects at once. */
+    heapGarbageBytes: 48 * 1024 * 1024,
+    /** Event loop utilization over one look that counts as busy: the look after it that is not ends a big job (src/work/heap-release.ts). */
+    heapBusyShare: 0.2,
     /** A mailbox cache of at least this many messages is packed (smaller ones load fast enough from rows; store/account.ts). */
     packMinMessages: 5000,
     /** Message rows of a mailbox list with no packed copy read in one query when it is loaded in slices (src/store/account.ts loadCache). */

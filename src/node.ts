@@ -42,6 +42,7 @@ import { attachReplication } from './replication/index.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import type { NodePorts, NodeStatus, Role, RoostNode } from './node-api.js';
+import { startHeapRelease } from './work/heap-release.js';
 
 /** delivery.vacation_days in milliseconds. */
 const DAY_MS = 24 * 3600 * 1000;
@@ -85,6 +86,16 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const control = new ControlServer(log.child({ component: 'control' }));
   await control.listen(path.join(dataDir, CONTROL_SOCKET));
   const cleanups: (() => Promise<void>)[] = [() => control.close()];
+  // What a rebuild or another big job left in the V8 heap goes back once the node is quiet (issue 15 §1).
+  // The store's SQLite page caches with it (opened below; a rebuild filled them).
+  let releaseStore: (() => void) | null = null;
+  const stopHeapRelease = startHeapRelease({
+    onCollect: (before, after) => {
+      releaseStore?.();
+      log.debug({ heapBefore: before, heapAfter: after }, 'heap garbage collected');
+    },
+  });
+  cleanups.push(async () => stopHeapRelease());
   const unwind = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) {
       await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
@@ -111,6 +122,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       log: (msg, fields) => storeLog.warn(fields, msg),
     });
     cleanups.push(() => store.close());
+    releaseStore = () => store.releaseMemory();
     vacation = new VacationMemory(path.join(dataDir, 'vacation.sqlite'), store, config.delivery.vacation_days * DAY_MS);
     cleanups.push(() => vacation.close());
     await followVacation(log, vacation, cleanups);

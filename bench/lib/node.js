@@ -13,11 +13,12 @@ export const BIN = path.join(ROOT, 'bin', 'roost');
  * Start `roost serve --config cfgFile` and resolve once the node has written
  * data_dir/node.json with its bound ports. Returns {child, ports}.
  */
-export async function spawnRoost(dataDir, cfgFile, { stdio = ['ignore', 'inherit', 'inherit'], nodeArgs = [], timeoutMs = 60_000, cpus = null, bin = BIN } = {}) {
+export async function spawnRoost(dataDir, cfgFile, { stdio = ['ignore', 'inherit', 'inherit'], nodeArgs = [], timeoutMs = 60_000, cpus = null, bin = BIN, env = process.env, cwd = undefined } = {}) {
   // cpus: "0" or "1,2" runs the node on those CPUs only (taskset(1) execs it, so the pid is the node's).
   // bin: another checkout's bin/roost (bench/move-ab.js runs two builds in one run).
   const argv = [...nodeArgs, bin, 'serve', '--config', cfgFile];
-  const child = cpus ? spawn('taskset', ['-c', cpus, process.execPath, ...argv], { stdio }) : spawn(process.execPath, argv, { stdio });
+  const opts = { stdio, env, cwd };
+  const child = cpus ? spawn('taskset', ['-c', cpus, process.execPath, ...argv], opts) : spawn(process.execPath, argv, opts);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {

@@ -195,6 +195,11 @@ export class AccountState {
     }
   }
 
+  /** Give back the index connection's page cache (PRAGMA shrink_memory), unless a transaction holds it. */
+  releaseMemory(): void {
+    if (this.idx?.db.open && !this.idx.db.inTransaction) this.idx.db.pragma('shrink_memory');
+  }
+
   hasIndexOpen(): boolean {
     return this.idx !== null && this.idx.db.open;
   }

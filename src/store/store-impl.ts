@@ -34,7 +34,7 @@ import { logger } from '../log/logger.js';
 import { AccountState } from './account.js';
 import { ChangeHub } from './changes.js';
 import { GroupCommitter } from './commit.js';
-import { closeFullText, releaseFullText } from './fts/fulltext.js';
+import { closeFullText, releaseFullText, releaseFullTextMemory } from './fts/fulltext.js';
 import { TextIndexer } from './text-indexer.js';
 import { IndexDb, type SearchFieldsRow } from './index/db.js';
 import { Journal, type RecordDraft } from './journal/log.js';
@@ -717,6 +717,13 @@ export class StoreImpl implements Store, StoreInterior {
       },
       appended,
     );
+  }
+
+  releaseMemory(): void {
+    if (this.closed) return;
+    if (!this.journal.db.inTransaction) this.journal.db.pragma('shrink_memory');
+    for (const st of this.lru.values()) st.releaseMemory();
+    releaseFullTextMemory(this);
   }
 
   async close(): Promise<void> {

@@ -365,6 +365,15 @@ export interface Store {
   /** Wait for queued commits and background file work (index fills, unlinks); tests and shutdown. */
   settle(): Promise<void>;
 
+  /**
+   * Give back the SQLite page caches of the journal and of every open index
+   * and full-text database (PRAGMA shrink_memory; each may hold 16 MB, the
+   * default of the bundled SQLite). Called once a big job's garbage was
+   * collected (src/work/heap-release.ts): what a rebuild filled them with is
+   * read again from the OS page cache when it is needed.
+   */
+  releaseMemory(): void;
+
   /** Flush and close everything (SIGTERM). */
   close(): Promise<void>;
 }

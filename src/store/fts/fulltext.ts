@@ -348,6 +348,11 @@ export class FullTextIndex {
     return this.running.size === 0 && this.background.size === 0;
   }
 
+  /** Give back the connection's page cache (PRAGMA shrink_memory), unless a transaction holds it. */
+  releaseMemory(): void {
+    if (this.db.open && !this.db.inTransaction) this.db.pragma('shrink_memory');
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -388,6 +393,10 @@ export class FullTextIndexes {
     this.open.delete(accountId);
   }
 
+  releaseMemory(): void {
+    for (const idx of this.open.values()) idx.releaseMemory();
+  }
+
   close(): void {
     for (const idx of this.open.values()) idx.close();
     this.open.clear();
@@ -407,6 +416,11 @@ export function fullTextFor(store: { readonly opts: { readonly dataDir: string }
 export function closeFullText(store: object): void {
   perStore.get(store)?.close();
   perStore.delete(store);
+}
+
+/** Give back the page caches of a store's open FTS databases. */
+export function releaseFullTextMemory(store: object): void {
+  perStore.get(store)?.releaseMemory();
 }
 
 /** Close one account's FTS database if open and idle (its index was closed); a later search opens it again. */
