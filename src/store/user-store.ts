@@ -224,7 +224,7 @@ export class UserStoreImpl implements UserStore {
   async quota(): Promise<QuotaUsage> {
     const a = this.st.account;
     await quotaWritten(a.maildir);
-    const u = usage(a);
+    const u = await usage(a);
     return { bytes: u.bytes, messages: u.messages, limitBytes: a.quotaBytes, limitMessages: a.quotaMessages };
   }
 

@@ -179,14 +179,22 @@ describe('background build of the columns (SortColumnCache.background, LIMITS.tu
     return user.openMailbox(name, { readOnly: true });
   }
 
-  /** mailboxOf(name, count) and a background build of its columns two rows a turn, left after its first turn. */
-  async function buildUnderway(name: string, count: number): Promise<{ h: MailboxHandle; cache: SortColumnCache; bg: Promise<void> }> {
+  /**
+   * `body` on mailboxOf(name, count) while a background build of its columns,
+   * two rows a turn, has done its first turn (and no more); the mailbox is closed after.
+   */
+  async function duringBuild(name: string, count: number, body: (h: MailboxHandle, cache: SortColumnCache, bg: Promise<void>) => Promise<void>): Promise<void> {
     const h = await mailboxOf(name, count);
-    const cache = new SortColumnCache();
-    const bg = cache.background(n.account.id, h, 2);
-    // Until the first turn has read its rows (a turn this small never yields to the event loop: microtasks, bounded).
-    for (let i = 0; i < 100_000 && cache.stats.rowsRead === 0; i++) await Promise.resolve();
-    return { h, cache, bg };
+    try {
+      const cache = new SortColumnCache();
+      const bg = cache.background(n.account.id, h, 2);
+      // Until the first turn has read its rows (a turn this small never yields to the event loop: microtasks, bounded).
+      for (let i = 0; i < 100_000 && cache.stats.rowsRead === 0; i++) await Promise.resolve();
+      expect(cache.stats.rowsRead).toBe(2);
+      await body(h, cache, bg);
+    } finally {
+      await h.close();
+    }
   }
 
   it('the default first turn is a tuning value in src/limits.ts', () => {
@@ -229,31 +237,23 @@ describe('background build of the columns (SortColumnCache.background, LIMITS.tu
   });
 
   it('a SORT arriving during the build waits for one turn, then merges the rest itself; no key row is read twice', async () => {
-    const { h, cache, bg } = await buildUnderway('BgRace', 7);
-    try {
-      expect(cache.stats.rowsRead).toBe(2);
+    await duringBuild('BgRace', 7, async (h, cache, bg) => {
       const set = await columns(cache, h);
       await bg;
       expect(set.n).toBe(7);
       expect(cache.stats.rowsRead).toBe(7);
       expect(await contents(set)).toEqual(await contents(await cache0(h)));
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('a SORT on ARRIVAL or SIZE during the build does not wait for it: a set from the records, no key row read', async () => {
-    const { h, cache, bg } = await buildUnderway('BgArrival', 7);
-    try {
-      expect(cache.stats.rowsRead).toBe(2);
+    await duringBuild('BgArrival', 7, async (h, cache, bg) => {
       const bare = await cache.columns(n.account.id, h, h.snapshot().messages, new WorkBudget(), false);
       expect(bare.hasKeys).toBe(false);
       expect(bare.n).toBe(7);
       await bg;
       expect(cache.stats.rowsRead).toBe(7);
-    } finally {
-      await h.close();
-    }
+    });
   });
 });
 

@@ -16,19 +16,44 @@ describe('maildirsize parsed incrementally', () => {
     await addQuotaDelta(a, 5, 1); // no file: quota not kept, nothing created
     expect(fs.existsSync(file)).toBe(false);
     fs.writeFileSync(file, '1000S\n100 2\n');
-    expect(readMaildirSize(dir)).toMatchObject({ limitBytes: 1000, bytes: 100, messages: 2, lines: 2 });
+    expect(await readMaildirSize(dir)).toMatchObject({ limitBytes: 1000, bytes: 100, messages: 2, lines: 2 });
     await addQuotaDelta(a, 50, 1);
     fs.appendFileSync(file, '-20 -1\n30 ');
     // The trailing half line is not counted until it is complete.
-    expect(readMaildirSize(dir)).toMatchObject({ bytes: 130, messages: 2, lines: 4 });
+    expect(await readMaildirSize(dir)).toMatchObject({ bytes: 130, messages: 2, lines: 4 });
     fs.appendFileSync(file, '1\n');
-    expect(readMaildirSize(dir)).toMatchObject({ bytes: 160, messages: 3, lines: 5 });
+    expect(await readMaildirSize(dir)).toMatchObject({ bytes: 160, messages: 3, lines: 5 });
     const tmp = path.join(dir, 'maildirsize.tmp');
     fs.writeFileSync(tmp, '2000S,10C\n7 1\n');
     fs.renameSync(tmp, file);
-    expect(readMaildirSize(dir)).toMatchObject({ limitBytes: 2000, limitMessages: 10, bytes: 7, messages: 1, lines: 2 });
+    expect(await readMaildirSize(dir)).toMatchObject({ limitBytes: 2000, limitMessages: 10, bytes: 7, messages: 1, lines: 2 });
     fs.unlinkSync(file);
-    expect(readMaildirSize(dir)).toBeNull();
+    expect(await readMaildirSize(dir)).toBeNull();
+  });
+});
+
+describe('maildirsize read off the event loop, by overlapping callers', () => {
+  it('overlapping reads of a grown file count each new line once', async () => {
+    const md = fs.mkdtempSync(path.join(dir, 'overlap-'));
+    const file = path.join(md, 'maildirsize');
+    fs.writeFileSync(file, '1000S\n100 2\n');
+    expect(await readMaildirSize(md)).toMatchObject({ bytes: 100, messages: 2, lines: 2 });
+    fs.appendFileSync(file, '10 1\n20 1\n');
+    const all = await Promise.all(Array.from({ length: 8 }, () => readMaildirSize(md)));
+    for (const q of all) expect(q).toMatchObject({ bytes: 130, messages: 4, lines: 4 });
+    expect(await readMaildirSize(md)).toMatchObject({ bytes: 130, messages: 4, lines: 4 });
+  });
+
+  it('overlapping recounts (limits changed) all finish and agree with the Maildir', async () => {
+    const md = fs.mkdtempSync(path.join(dir, 'recount-'));
+    for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(md, sub));
+    for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(md, 'cur', `17000000${i}.M${i}P1.h,S=5:2,`), 'hello');
+    fs.writeFileSync(path.join(md, 'maildirsize'), '999S\n0 0\n');
+    const a: Account = { id: md, address: 'u@x', login: 'u', maildir: md, quotaBytes: 1000, quotaMessages: 0, maxMessageSize: 0, status: 'active' };
+    const all = await Promise.all(Array.from({ length: 6 }, () => usage(a)));
+    for (const u of all) expect(u).toEqual({ bytes: 15, messages: 3 });
+    expect(fs.readFileSync(path.join(md, 'maildirsize'), 'utf8')).toBe('1000S\n15 3\n');
+    expect(fs.readdirSync(path.join(md, 'tmp'))).toEqual([]);
   });
 });
 
@@ -43,11 +68,11 @@ describe('maildirsize size bound (store.maildirsizeMaxBytes)', () => {
     return { id: md, address: 'u@x', login: 'u', maildir: md, quotaBytes: 1_000_000, quotaMessages: 0, maxMessageSize: 0, status: 'active' };
   }
 
-  it('trusts a file one byte under the bound and recounts one of exactly the bound (README.maildirquota: 5120)', () => {
+  it('trusts a file one byte under the bound and recounts one of exactly the bound (README.maildirquota: 5120)', async () => {
     const n = LIMITS.store.maildirsizeMaxBytes;
-    expect(usage(claimed(n - 1))).toEqual({ bytes: 500, messages: 5 });
+    expect(await usage(claimed(n - 1))).toEqual({ bytes: 500, messages: 5 });
     // The Maildir is empty: a recount finds nothing, whatever the file claimed.
-    expect(usage(claimed(n))).toEqual({ bytes: 0, messages: 0 });
+    expect(await usage(claimed(n))).toEqual({ bytes: 0, messages: 0 });
   });
 });
 
@@ -63,7 +88,7 @@ describe('maildirsize deltas written off the event loop', () => {
     fs.writeFileSync(path.join(a.maildir, 'maildirsize'), '1000000S\n0 0\n');
     const n = 40;
     await Promise.all(Array.from({ length: n }, (_, i) => addQuotaDelta(a, i + 1, 1)));
-    expect(readMaildirSize(a.maildir)).toMatchObject({ bytes: (n * (n + 1)) / 2, messages: n, lines: n + 2 });
+    expect(await readMaildirSize(a.maildir)).toMatchObject({ bytes: (n * (n + 1)) / 2, messages: n, lines: n + 2 });
     const lines = fs.readFileSync(path.join(a.maildir, 'maildirsize'), 'utf8').split('\n').slice(2, -1);
     expect(lines.map((l) => Number(l.split(' ')[0])).sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
   });
@@ -80,6 +105,6 @@ describe('maildirsize deltas written off the event loop', () => {
     void addQuotaDelta(a, 5, 1);
     expect(await wouldExceed(a, 5, 1)).toBe(true);
     await quotaWritten(a.maildir);
-    expect(readMaildirSize(a.maildir)).toMatchObject({ messages: n });
+    expect(await readMaildirSize(a.maildir)).toMatchObject({ messages: n });
   });
 });

@@ -54,23 +54,30 @@ interface Parsed {
 const parsed = new Map<string, Parsed>();
 const MAX_PARSED = LIMITS.tuning.quotaParsedAccounts;
 
-export function readMaildirSize(maildir: string): MaildirSize | null {
+/**
+ * The limits and sums of the Maildir's maildirsize, or null when it has
+ * none (or it cannot be read). Off the event loop (one stat, one read of
+ * the new tail). Calls may overlap: each works on its own copy of the
+ * cached parse and stores a consistent one, so none counts a line twice.
+ */
+export async function readMaildirSize(maildir: string): Promise<MaildirSize | null> {
   const file = path.join(maildir, 'maildirsize');
   let st: fs.Stats;
   try {
-    st = fs.statSync(file);
+    st = await fsp.stat(file);
   } catch {
     parsed.delete(maildir);
     return null;
   }
-  let p = parsed.get(maildir);
-  if (!p || p.ino !== st.ino || st.size < p.consumed) {
-    p = { ino: st.ino, consumed: 0, limitBytes: 0, limitMessages: 0, bytes: 0, messages: 0, lines: 0 };
-  }
+  const known = parsed.get(maildir);
+  const p: Parsed =
+    known && known.ino === st.ino && st.size >= known.consumed
+      ? { ...known }
+      : { ino: st.ino, consumed: 0, limitBytes: 0, limitMessages: 0, bytes: 0, messages: 0, lines: 0 };
   if (st.size > p.consumed) {
     let text: string;
     try {
-      text = readFrom(file, p.consumed, st.size - p.consumed);
+      text = await readFrom(file, p.consumed, st.size - p.consumed);
     } catch {
       parsed.delete(maildir);
       return null;
@@ -103,29 +110,29 @@ export function readMaildirSize(maildir: string): MaildirSize | null {
   return { limitBytes: p.limitBytes, limitMessages: p.limitMessages, bytes: p.bytes, messages: p.messages, lines: p.lines, fileSize: st.size, mtimeMs: st.mtimeMs };
 }
 
-function readFrom(file: string, offset: number, length: number): string {
-  const fd = fs.openSync(file, 'r');
+async function readFrom(file: string, offset: number, length: number): Promise<string> {
+  const fh = await fsp.open(file, 'r');
   try {
     const buf = Buffer.alloc(length);
     let got = 0;
     while (got < length) {
-      const n = fs.readSync(fd, buf, got, length - got, offset + got);
-      if (n === 0) break;
-      got += n;
+      const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
     }
     return buf.toString('latin1', 0, got);
   } finally {
-    fs.closeSync(fd);
+    await fh.close();
   }
 }
 
 /** Walk INBOX and every folder, summing S= (or stat) sizes; `T` (trashed) messages do not count. */
-export function countUsage(maildir: string): { bytes: number; messages: number } {
+export async function countUsage(maildir: string): Promise<{ bytes: number; messages: number }> {
   let bytes = 0;
   let messages = 0;
   const dirs = [maildir];
   try {
-    for (const e of fs.readdirSync(maildir, { withFileTypes: true })) {
+    for (const e of await fsp.readdir(maildir, { withFileTypes: true })) {
       if (e.isDirectory() && e.name.startsWith('.') && !e.name.startsWith('..')) dirs.push(path.join(maildir, e.name));
     }
   } catch {
@@ -135,7 +142,7 @@ export function countUsage(maildir: string): { bytes: number; messages: number }
     for (const sub of ['new', 'cur']) {
       let names: string[];
       try {
-        names = fs.readdirSync(path.join(d, sub));
+        names = await fsp.readdir(path.join(d, sub));
       } catch {
         continue;
       }
@@ -146,7 +153,7 @@ export function countUsage(maildir: string): { bytes: number; messages: number }
         let size = p.size;
         if (size === null) {
           try {
-            size = fs.statSync(path.join(d, sub, n)).size;
+            size = (await fsp.stat(path.join(d, sub, n))).size;
           } catch {
             continue;
           }
@@ -159,14 +166,22 @@ export function countUsage(maildir: string): { bytes: number; messages: number }
   return { bytes, messages };
 }
 
+/** Tells apart the temporary files of recounts that overlap within one millisecond. */
+let recountSeq = 0;
+
 /** Rewrite maildirsize from a recount: write in tmp/, then rename over the old file. */
-export function recalculate(a: Account): MaildirSize {
-  const u = countUsage(a.maildir);
-  const tmp = path.join(a.maildir, 'tmp', `maildirsize.${Date.now()}.${process.pid}`);
-  fs.mkdirSync(path.dirname(tmp), { recursive: true });
-  fs.writeFileSync(tmp, `${limitsLine(a)}\n${u.bytes} ${u.messages}\n`);
-  fs.renameSync(tmp, path.join(a.maildir, 'maildirsize'));
-  return readMaildirSize(a.maildir)!;
+export async function recalculate(a: Account): Promise<MaildirSize> {
+  const u = await countUsage(a.maildir);
+  const tmp = path.join(a.maildir, 'tmp', `maildirsize.${Date.now()}.${process.pid}.${++recountSeq}`);
+  await fsp.mkdir(path.dirname(tmp), { recursive: true });
+  await fsp.writeFile(tmp, `${limitsLine(a)}\n${u.bytes} ${u.messages}\n`);
+  await fsp.rename(tmp, path.join(a.maildir, 'maildirsize'));
+  return (await readMaildirSize(a.maildir))!;
+}
+
+/** A maildirsize to be trusted as it is (README.maildirquota): there, under the size bound, for the account's limits. */
+function trusted(q: MaildirSize | null, a: Account): q is MaildirSize {
+  return q !== null && q.fileSize < MAX_FILE_SIZE && q.limitBytes === a.quotaBytes && q.limitMessages === a.quotaMessages;
 }
 
 /**
@@ -178,15 +193,13 @@ export async function wouldExceed(a: Account, addBytes: number, addMessages: num
   if (!quotaEnabled(a)) return false;
   // Every delta asked for before this check counts (addQuotaDelta writes behind its caller).
   await quotaWritten(a.maildir);
-  let q = readMaildirSize(a.maildir);
-  if (!q || q.fileSize >= MAX_FILE_SIZE || q.limitBytes !== a.quotaBytes || q.limitMessages !== a.quotaMessages) {
-    q = recalculate(a);
-  }
+  let q = await readMaildirSize(a.maildir);
+  if (!trusted(q, a)) q = await recalculate(a);
   const over = (s: MaildirSize): boolean =>
     (a.quotaBytes > 0 && s.bytes + addBytes > a.quotaBytes) || (a.quotaMessages > 0 && s.messages + addMessages > a.quotaMessages);
   if (!over(q)) return false;
   const fresh = q.lines <= 2 && Date.now() - q.mtimeMs < LIMITS.store.maildirsizeFreshMs;
-  if (!fresh) q = recalculate(a);
+  if (!fresh) q = await recalculate(a);
   return over(q);
 }
 
@@ -237,10 +250,11 @@ export function quotaWritten(maildir: string): Promise<void> {
   return deltaWrites.get(maildir) ?? Promise.resolve();
 }
 
-export function usage(a: Account): { bytes: number; messages: number } {
+/** The account's usage: from maildirsize when a quota is kept (recounted when it cannot be trusted), else a count of the Maildir. */
+export async function usage(a: Account): Promise<{ bytes: number; messages: number }> {
   if (quotaEnabled(a)) {
-    let q = readMaildirSize(a.maildir);
-    if (!q || q.fileSize >= MAX_FILE_SIZE || q.limitBytes !== a.quotaBytes || q.limitMessages !== a.quotaMessages) q = recalculate(a);
+    let q = await readMaildirSize(a.maildir);
+    if (!trusted(q, a)) q = await recalculate(a);
     return { bytes: Math.max(0, q.bytes), messages: Math.max(0, q.messages) };
   }
   return countUsage(a.maildir);
