@@ -24,6 +24,7 @@ import { startDovecot, dovecotVersion } from './dovecot.js';
 import { renderSvg } from './chart.js';
 import { spawnRoost, writeBenchConfig } from '../lib/node.js';
 import { waitForLetter } from '../lib/maildir.js';
+import { waitForTextIndex } from '../lib/text-index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -655,28 +656,7 @@ for (const t of [roost, dovecot]) {
 }
 // Roost indexes opened mailboxes for SEARCH BODY in the background (src/store/text-indexer.ts); Dovecot
 // has no full-text index here. Wait for it, so it does not run under the timed rows; its time is reported.
-{
-  const Database = (await import('better-sqlite3')).default;
-  const want = N.pop + N.big + 10 + 500 * USERS.mixed.length;
-  const ftsDir = path.join(roost.dataDir, 'fts');
-  const indexed = () => {
-    let n = 0;
-    for (const f of existsSync(ftsDir) ? readdirSync(ftsDir).filter((x) => x.endsWith('.sqlite')) : []) {
-      const db = new Database(path.join(ftsDir, f), { readonly: true });
-      try {
-        n += db.prepare('SELECT count(*) AS c FROM docs').get().c;
-      } catch {
-        // schema not made yet
-      } finally {
-        db.close();
-      }
-    }
-    return n;
-  };
-  const a = now();
-  while (indexed() < want && now() - a < 30 * 60_000) await sleep(500);
-  setup.roost.ftsBuildMs = Math.round(now() - a);
-}
+setup.roost.ftsBuildMs = await waitForTextIndex(roost.dataDir, N.pop + N.big + 10 + 500 * USERS.mixed.length);
 log(`setup: ${JSON.stringify(setup)}`);
 
 const results = [];
