@@ -294,10 +294,7 @@ const WORKLOADS = [
       await c.send(`PASS ${PASS}`, false);
       const stat = await c.send('STAT', false);
       const count = Number(stat.first.split(' ')[1]);
-      const a = now();
-      let bytes = 0;
-      for (let i = 1; i <= count; i++) bytes += (await c.send(`RETR ${i}`, true)).size;
-      const s = (now() - a) / 1000;
+      const { bytes, seconds: s } = await c.retrieveAll(count);
       await c.send('QUIT', false);
       c.close();
       return bytes / 1e6 / s;
