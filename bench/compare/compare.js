@@ -157,7 +157,7 @@ async function startRoost(dir) {
     maildir: (u) => maildirs[u],
     login: (u) => `${u}@${DOMAIN}`,
     async start() {
-      const started = await spawnRoost(dataDir, cfg, { nodeArgs: ['--max-old-space-size=4096'], timeoutMs: 30_000 });
+      const started = await spawnRoost(dataDir, cfg, { nodeArgs: ['--max-old-space-size=4096'], timeoutMs: 180_000 });
       this.child = started.child;
       this.ports = { imap: started.ports.imap, pop3: started.ports.pop3, qmqp: started.ports.qmqp, lmtp: started.ports.lmtp };
       this.lmtpPool = [];
