@@ -17,12 +17,13 @@
 //
 // Prints a table (with the load average per round) and writes bench/results/bodies-<stamp>.json.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { message } from './lib/corpus.js';
 import { Imap, Pop3 } from './compare/clients.js';
 import { ROOT, writeBenchConfig } from './lib/node.js';
+import { waitForTextIndex } from './lib/text-index.js';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -100,25 +101,8 @@ async function startSide(kind, root, work) {
   await imap.cmd('SELECT INBOX');
   await imap.cmd('FETCH 1:* (RFC822.SIZE)');
   // The background text indexer (src/store/text-indexer.ts) works through the new mailbox: wait for it, so it does not run under the timed rows.
-  const Database = (await import('better-sqlite3')).default;
-  const ftsDir = path.join(dataDir, 'fts');
-  const indexed = () => {
-    let n = 0;
-    for (const f of existsSync(ftsDir) ? readdirSync(ftsDir).filter((x) => x.endsWith('.sqlite')) : []) {
-      const db = new Database(path.join(ftsDir, f), { readonly: true });
-      try {
-        n += db.prepare('SELECT count(*) AS c FROM docs').get().c;
-      } catch {
-        // schema not made yet
-      } finally {
-        db.close();
-      }
-    }
-    return n;
-  };
-  const a = now();
-  while (indexed() < MESSAGES && now() - a < 10 * 60_000) await new Promise((r) => setTimeout(r, 500));
-  process.stderr.write(`${kind}: text index built in ${Math.round(now() - a)} ms\n`);
+  const waited = await waitForTextIndex(dataDir, MESSAGES, 10 * 60_000);
+  process.stderr.write(`${kind}: text index built in ${waited} ms\n`);
   return { kind, root, child, ports, imap, bytes, profDir };
 }
 
@@ -138,22 +122,14 @@ const WORKLOADS = {
   },
   async 'pop3-serial'(t) {
     const { c, count } = await pop3Session(t);
-    const a = now();
-    let bytes = 0;
-    for (let i = 1; i <= count; i++) bytes += (await c.send(`RETR ${i}`, true)).size;
-    const s = (now() - a) / 1000;
+    const { bytes, seconds: s } = await c.retrieveAll(count);
     await c.send('QUIT', false);
     c.close();
     return { value: bytes / 1e6 / s, unit: 'MB/s' };
   },
   async 'pop3-pipe'(t) {
     const { c, count } = await pop3Session(t);
-    const a = now();
-    const replies = [];
-    for (let i = 1; i <= count; i++) replies.push(c.send(`RETR ${i}`, true));
-    let bytes = 0;
-    for (const r of replies) bytes += (await r).size;
-    const s = (now() - a) / 1000;
+    const { bytes, seconds: s } = await c.retrieveAll(count, true);
     await c.send('QUIT', false);
     c.close();
     return { value: bytes / 1e6 / s, unit: 'MB/s' };

@@ -169,6 +169,20 @@ export class Pop3 {
     }
   }
 
+  /** RETR 1..count, one at a time (each reply awaited) or all sent at once; resolves with {bytes, seconds}. */
+  async retrieveAll(count, pipelined = false) {
+    const a = performance.now();
+    let bytes = 0;
+    if (pipelined) {
+      const replies = [];
+      for (let i = 1; i <= count; i++) replies.push(this.send(`RETR ${i}`, true));
+      for (const r of replies) bytes += (await r).size;
+    } else {
+      for (let i = 1; i <= count; i++) bytes += (await this.send(`RETR ${i}`, true)).size;
+    }
+    return { bytes, seconds: (performance.now() - a) / 1000 };
+  }
+
   send(line, multi, keepText = false) {
     const p = new Promise((resolve, reject) => {
       this.queue.push({ multi, resolve, reject, size: 0, first: null, keepText });

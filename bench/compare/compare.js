@@ -24,6 +24,7 @@ import { startDovecot, dovecotVersion } from './dovecot.js';
 import { renderSvg } from './chart.js';
 import { spawnRoost, writeBenchConfig } from '../lib/node.js';
 import { waitForLetter } from '../lib/maildir.js';
+import { waitForTextIndex } from '../lib/text-index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -156,7 +157,7 @@ async function startRoost(dir) {
     maildir: (u) => maildirs[u],
     login: (u) => `${u}@${DOMAIN}`,
     async start() {
-      const started = await spawnRoost(dataDir, cfg, { nodeArgs: ['--max-old-space-size=4096'], timeoutMs: 30_000 });
+      const started = await spawnRoost(dataDir, cfg, { nodeArgs: ['--max-old-space-size=4096'], timeoutMs: 180_000 });
       this.child = started.child;
       this.ports = { imap: started.ports.imap, pop3: started.ports.pop3, qmqp: started.ports.qmqp, lmtp: started.ports.lmtp };
       this.lmtpPool = [];
@@ -293,10 +294,7 @@ const WORKLOADS = [
       await c.send(`PASS ${PASS}`, false);
       const stat = await c.send('STAT', false);
       const count = Number(stat.first.split(' ')[1]);
-      const a = now();
-      let bytes = 0;
-      for (let i = 1; i <= count; i++) bytes += (await c.send(`RETR ${i}`, true)).size;
-      const s = (now() - a) / 1000;
+      const { bytes, seconds: s } = await c.retrieveAll(count);
       await c.send('QUIT', false);
       c.close();
       return bytes / 1e6 / s;
@@ -655,28 +653,7 @@ for (const t of [roost, dovecot]) {
 }
 // Roost indexes opened mailboxes for SEARCH BODY in the background (src/store/text-indexer.ts); Dovecot
 // has no full-text index here. Wait for it, so it does not run under the timed rows; its time is reported.
-{
-  const Database = (await import('better-sqlite3')).default;
-  const want = N.pop + N.big + 10 + 500 * USERS.mixed.length;
-  const ftsDir = path.join(roost.dataDir, 'fts');
-  const indexed = () => {
-    let n = 0;
-    for (const f of existsSync(ftsDir) ? readdirSync(ftsDir).filter((x) => x.endsWith('.sqlite')) : []) {
-      const db = new Database(path.join(ftsDir, f), { readonly: true });
-      try {
-        n += db.prepare('SELECT count(*) AS c FROM docs').get().c;
-      } catch {
-        // schema not made yet
-      } finally {
-        db.close();
-      }
-    }
-    return n;
-  };
-  const a = now();
-  while (indexed() < want && now() - a < 30 * 60_000) await sleep(500);
-  setup.roost.ftsBuildMs = Math.round(now() - a);
-}
+setup.roost.ftsBuildMs = await waitForTextIndex(roost.dataDir, N.pop + N.big + 10 + 500 * USERS.mixed.length);
 log(`setup: ${JSON.stringify(setup)}`);
 
 const results = [];
