@@ -4,7 +4,9 @@
 // sort columns: read from their image, or built from the key rows), then the
 // same SORT warm. Server CPU time (utime + stime of `roost serve` over the
 // command, /proc, 10 ms ticks) beside the wall time, and the load average with
-// every row: on a shared VM the CPU time is the steadier figure.
+// every row: on a shared VM the CPU time is the steadier figure. A second
+// session NOOPs meanwhile; its longest wait for an answer shows how long the
+// SELECT and the SORT held the other sessions of the process.
 //
 // Two checkouts in alternating rounds, each on its own copy of a data dir that
 // bench/sort.js filled (BENCH_DATA=DIR node bench/sort.js): before the first
@@ -84,6 +86,16 @@ async function round(side, dir, prepare = false) {
     const c = await Raw.connect(ports.imap);
     await c.wait(/^\* OK/);
     await c.cmd('LOGIN bench@example.org bench-password');
+    // A second session NOOPs one after another while SELECT and the first SORT run: the longest wait for
+    // an answer is how long those commands held everyone else's.
+    const other = await Raw.connect(ports.imap);
+    await other.wait(/^\* OK/);
+    await other.cmd('LOGIN bench@example.org bench-password');
+    let busy = true;
+    let longestNoop = 0;
+    const pinger = (async () => {
+      for (let i = 0; i < 100_000 && busy; i++) longestNoop = Math.max(longestNoop, (await other.cmd('NOOP')).ms);
+    })();
     let at = cpu(child.pid);
     const sel = await c.cmd('SELECT INBOX', { keep: true });
     const selectCpu = cpu(child.pid) - at;
@@ -91,6 +103,9 @@ async function round(side, dir, prepare = false) {
     at = cpu(child.pid);
     const first = await c.cmd(QUERY);
     const firstCpu = cpu(child.pid) - at;
+    busy = false;
+    await pinger;
+    await other.cmd('LOGOUT');
     at = cpu(child.pid);
     const warm = [];
     for (let i = 0; i < WARM; i++) warm.push((await c.cmd(QUERY)).ms);
@@ -101,7 +116,7 @@ async function round(side, dir, prepare = false) {
     return {
       side: side.name, exists, load: load(),
       selectMs: Math.round(sel.ms * 10) / 10, selectCpuMs: selectCpu,
-      firstSortMs: Math.round(first.ms), firstSortCpuMs: firstCpu,
+      firstSortMs: Math.round(first.ms), firstSortCpuMs: firstCpu, longestNoopMs: Math.round(longestNoop),
       warmSortMs: Math.round(warm[WARM >> 1]), warmSortCpuMs: warmCpu,
     };
   } finally {
@@ -131,9 +146,9 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 const table = [
-  `| round | side | SELECT after restart ms (server CPU) | first ${QUERY} ms (server CPU) | warm median ms (mean server CPU) | load average |`,
-  '|---:|---|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.round} | ${r.side} | ${r.selectMs} (${r.selectCpuMs}) | ${r.firstSortMs} (${r.firstSortCpuMs}) | ${r.warmSortMs} (${r.warmSortCpuMs}) | ${r.load} |`),
+  `| round | side | SELECT after restart ms (server CPU) | first ${QUERY} ms (server CPU) | warm median ms (mean server CPU) | longest NOOP wait meanwhile ms | load average |`,
+  '|---:|---|---:|---:|---:|---:|---|',
+  ...rows.map((r) => `| ${r.round} | ${r.side} | ${r.selectMs} (${r.selectCpuMs}) | ${r.firstSortMs} (${r.firstSortCpuMs}) | ${r.warmSortMs} (${r.warmSortCpuMs}) | ${r.longestNoopMs} | ${r.load} |`),
 ].join('\n');
 console.log(table);
 const outDir = path.join(here, 'bench', 'results');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Account } from '../../src/accounts/directory.js';
+import { LIMITS } from '../../src/limits.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
 import type { StoreImpl } from '../../src/store/store-impl.js';
@@ -64,4 +65,24 @@ export function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
 /** Spool files holding data (the pool keeps a few empty ones ready). */
 export function spoolWithData(dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).size > 0);
+}
+
+/** `fn` with slices of no time (a pause after every step of sliced work, however fast the machine). */
+export async function everyStep<T>(fn: () => Promise<T>): Promise<T> {
+  const was = LIMITS.work.sliceMs;
+  (LIMITS.work as { sliceMs: number }).sliceMs = 0;
+  try {
+    return await fn();
+  } finally {
+    (LIMITS.work as { sliceMs: number }).sliceMs = was;
+  }
+}
+
+/** A Maildir of `count` hard links of one small message in cur/, named `name(i)`. */
+export function linkedMaildir(maildir: string, count: number, subject: string, name: (i: number) => string): void {
+  for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(maildir, sub), { recursive: true });
+  const tpl = path.join(maildir, 'template');
+  fs.writeFileSync(tpl, `From: s@example.net\nSubject: ${subject}\n\nBody\n`);
+  for (let i = 0; i < count; i++) fs.linkSync(tpl, path.join(maildir, 'cur', name(i)));
+  fs.rmSync(tpl);
 }

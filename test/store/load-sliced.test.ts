@@ -15,30 +15,13 @@ import { LIMITS } from '../../src/limits.js';
 import { PACK_MIN } from '../../src/store/account.js';
 import { unpack } from '../../src/store/index/snapshot.js';
 import { internFlags } from '../../src/store/cache.js';
-import { account, open, tempDir } from './helpers.js';
+import { account, everyStep, linkedMaildir, open, tempDir } from './helpers.js';
 
 const FILES = PACK_MIN + 1000;
 const root = tempDir('roost-load-sliced-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/** `fn` with slices of no time (a pause after every step, however fast the machine). */
-async function everyStep<T>(fn: () => Promise<T>): Promise<T> {
-  const was = LIMITS.work.sliceMs;
-  (LIMITS.work as { sliceMs: number }).sliceMs = 0;
-  try {
-    return await fn();
-  } finally {
-    (LIMITS.work as { sliceMs: number }).sliceMs = was;
-  }
-}
-
-function populate(maildir: string): void {
-  for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(maildir, sub), { recursive: true });
-  const tpl = path.join(maildir, 'template');
-  fs.writeFileSync(tpl, 'From: s@example.net\nSubject: sliced\n\nBody\n');
-  for (let i = 0; i < FILES; i++) fs.linkSync(tpl, path.join(maildir, 'cur', `${1_700_000_000 + i}.M${i}P1.old,S=42:2,${i % 3 ? 'S' : ''}`));
-  fs.rmSync(tpl);
-}
+const populate = (maildir: string): void => linkedMaildir(maildir, FILES, 'sliced', (i) => `${1_700_000_000 + i}.M${i}P1.old,S=42:2,${i % 3 ? 'S' : ''}`);
 
 type Listed = [number, number, string, string, string, string][];
 const listOf = (msgs: readonly { uid: number; size: number; modseq: bigint; flags: readonly string[]; basename: string }[], disk: (uid: number) => string): Listed =>

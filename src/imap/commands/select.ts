@@ -51,8 +51,10 @@ export async function selectCommand(env: CommandEnv, cmd: CommandOf<'SELECT' | '
   s.out.push(`* OK [HIGHESTMODSEQ ${snapshot.highestModseq}] Highest\r\n`);
   if (args.qresync) await resyncOnSelect(s.out, view, snapshot, args.qresync);
   // RFC 5256 SORT/THREAD keys of mail not yet in the mailbox's columns (never sorted, imported, delivered since)
-  // are merged in the background, in sliced turns, so the first SORT or THREAD finds them ready.
-  void sortColumns.background(user.account.id, handle);
+  // are merged in the background, in sliced turns, so the first SORT or THREAD finds them ready. Begun on the
+  // next turn of the event loop: reading a 100,000-message column image is no part of this SELECT's answer.
+  // (A handle closed by then: background() gives up, and the next SORT builds what it needs.)
+  setImmediate(() => void sortColumns.background(user.account.id, handle));
   // And mail delivered while the mailbox is selected, a burst at a time (the listener goes with the handle).
   handle.onChange((e) => {
     if (e.type === 'append') sortColumns.follow(user.account.id, handle);
