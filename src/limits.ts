@@ -523,12 +523,13 @@ export const LIMITS = {
     walCheckpointCommits: 128,
     /**
      * …but only once no index or journal of the process has committed for
-     * this long (a pause between bursts of APPENDs): the checkpoint's writes
+     * this long (a pause between bursts of APPENDs, longer than a checkpoint
+     * of 128 commits takes to write, and than one APPEND under load): the checkpoint's writes
      * and its fsync of the database file then do not queue in the disk (and
      * the filesystem journal) in front of the message, directory and WAL
      * syncs an APPEND's tagged OK waits for.
      */
-    walCheckpointQuietMs: 20,
+    walCheckpointQuietMs: 100,
     /**
      * A connection that keeps committing without such a pause is checkpointed
      * at this many commits all the same, which bounds its WAL (some 20 MB for

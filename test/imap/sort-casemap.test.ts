@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { asciiCasemap, unicodeCasemap } from '../../src/imap/search/sort.js';
+import { rng } from '../helpers/rng.js';
 
 const DIGRAPHS: Record<string, string> = {
   '\u01c4': '\u01c5', '\u01c5': '\u01c5', '\u01c6': '\u01c5',
@@ -28,18 +29,6 @@ function byDefinition(s: string): string {
     out += [...up].length === 1 ? up : ch;
   }
   return out.normalize('NFKD');
-}
-
-/** A deterministic pseudo-random generator (mulberry32), so a failure names its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('i;unicode-casemap keys', () => {
