@@ -297,7 +297,7 @@ export const LIMITS = {
     packMinMessages: 5000,
     /** Message rows of a mailbox list with no packed copy read in one query when it is loaded in slices (src/store/account.ts loadCache). */
     listPageRows: 2000,
-    /** Rendered ENVELOPE/BODYSTRUCTURE text kept (about 100,000 messages' worth; src/imap/fetch/cache.ts). */
+    /** Rendered ENVELOPE/BODYSTRUCTURE text kept (about 100,000 messages' worth; src/imap/fetch/shared-values.ts). */
     structureTextCacheBytes: 64 * 1024 * 1024,
     /** IMAP output gathered before one socket write (also the per-client memory bound beside the socket's buffer; src/imap/output.ts). */
     imapOutputChunkBytes: 64 * 1024,
@@ -351,7 +351,7 @@ export const LIMITS = {
     snapshotFlushBytes: 8 * 1024 * 1024,
     /** First bytes of a diverged delivery looked at for its Message-ID when it is handed back (src/replication/catchup.ts). */
     handbackHeaderPeekBytes: 16 * 1024,
-    /** How long a primary looks for a newer-epoch peer before opening its ports at start (src/replication/replication.ts). */
+    /** How long a primary looks for a newer-epoch peer before opening its ports at start (src/replication/node-replication.ts). */
     startProbeMs: 1500,
   },
   auth: {

@@ -131,7 +131,7 @@ export class MailboxView {
     return { view, snapshot };
   }
 
-  /** Owner of the mailbox, for process-wide caches keyed by mailbox (fetch/cache.ts); '' when unknown (no sharing). */
+  /** Owner of the mailbox, for process-wide caches keyed by mailbox (fetch/shared-values.ts); '' when unknown (no sharing). */
   accountId = '';
 
   get exists(): number {

@@ -13,7 +13,7 @@
  * or one whose data left the primary's line): the follower resets its store
  * (ReplicationSupport.reset), then the primary sends a snapshot — the
  * embedded directory, and per account its index image and message files
- * (../store/snapshot.ts) — while it keeps serving, and streams the journal
+ * (../store/account-snapshot.ts) — while it keeps serving, and streams the journal
  * from the snapshot's LSN. A store without snapshots replays its journal
  * from LSN 1 instead (possible only while nothing was pruned). A follower
  * without reset() stays marked `needsResync` (roost status) and read-only

@@ -5,9 +5,9 @@
  * replication-status), the `replication` block of `roost status` and /health.
  */
 import type { RoostNode } from '../node-api.js';
-import { Replication } from './replication.js';
+import { Replication } from './node-replication.js';
 
-export { Replication } from './replication.js';
+export { Replication } from './node-replication.js';
 
 export async function attachReplication(node: RoostNode): Promise<Replication> {
   const { ctx } = node;

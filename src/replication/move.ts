@@ -12,7 +12,7 @@
  *   S → D  move-commit (manifests identical) | move-abort {reason}
  *   D → S  move-committed                     (the copy serves from now on)
  *
- * The copy is the full-resync machinery (../store/snapshot.ts, catchup.ts)
+ * The copy is the full-resync machinery (../store/account-snapshot.ts, catchup.ts)
  * per account, in rounds instead of snapshot + journal tail: the tail is in
  * the source's LSNs, which mean nothing on another pair's journal. A
  * message's bytes never change under its UID, so each round sends only the

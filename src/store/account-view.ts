@@ -5,7 +5,7 @@
  * them while they read it, without the modules importing each other.
  */
 import type { Account } from '../accounts/directory.js';
-import type { MailboxCache } from './cache.js';
+import type { MessageList } from './message-list.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow } from './index/db.js';
 import type { JournalRecord } from './types.js';
@@ -20,7 +20,7 @@ export interface AccountView {
     warn(msg: string, err?: unknown): void;
   };
   /** Loaded mailbox caches by mailbox id. */
-  readonly caches: ReadonlyMap<number, MailboxCache>;
+  readonly caches: ReadonlyMap<number, MessageList>;
   /** Cached entries of a mailbox are about to change in place (a list being loaded meanwhile is not kept). */
   noteInPlace(mailboxId: number): void;
   /** The index (opened on demand). */

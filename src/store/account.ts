@@ -12,8 +12,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Account } from '../accounts/directory.js';
 import { RoostError } from '../errors.js';
 import { ChangeHub } from './changes.js';
-import { MailboxCache, entryOf, internFlags, uidsOf, type Entry } from './cache.js';
-import { pack, packSteps, unpack, unpackSteps } from './index/snapshot.js';
+import { MessageList, entryOf, internFlags, uidsOf, type Entry } from './message-list.js';
+import { pack, packSteps, unpack, unpackSteps } from './index/list-image.js';
 import type { GroupCommitter } from './commit.js';
 import type { IndexDb, MailboxRow, MessageRow } from './index/db.js';
 import type { Journal, RecordDraft } from './journal/log.js';
@@ -74,7 +74,7 @@ export class AccountState {
   deferImport = false;
   /** A session's first open building the index in slices (recovery.ts importAtFirstOpen); the account's other users wait for it. */
   opening: Promise<void> | null = null;
-  readonly caches = new Map<number, MailboxCache>();
+  readonly caches = new Map<number, MessageList>();
   /** Sliced loads of mailbox lists under way (loadCache), by mailbox id. */
   private readonly loads = new Map<number, Promise<boolean>>();
   /** Per mailbox, a count of the changes made to cached entries in place (facts read, a file renamed): no modseq shows them. */
@@ -152,7 +152,7 @@ export class AccountState {
    * change meanwhile (a flag, a fill batch's facts) leaves it dirty, to be
    * packed next time, instead of storing a copy that is already old.
    */
-  async packSliced(id: number, detached?: MailboxCache): Promise<void> {
+  async packSliced(id: number, detached?: MessageList): Promise<void> {
     const c = detached ?? this.caches.get(id);
     if (!c || !c.dirty || c.count < PACK_MIN || !this.hasIndexOpen()) return;
     const at = { uidvalidity: c.uidvalidity, uidnext: c.uidnext, modseq: c.highestModseq };
@@ -238,16 +238,16 @@ export class AccountState {
     if (uv > Number(db.meta('last_uidvalidity') ?? '0')) db.setMeta('last_uidvalidity', String(uv));
   }
 
-  cache(mb: MailboxRow): MailboxCache {
+  cache(mb: MailboxRow): MessageList {
     let c = this.caches.get(mb.id);
     if (!c || c.uidvalidity !== mb.uidvalidity) {
       const db = this.db();
       db.track(mb);
       const packed = db.snapshot(mb);
       if (packed) {
-        c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), unpack(packed, internFlags), true);
+        c = new MessageList(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), unpack(packed, internFlags), true);
       } else {
-        c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), db.loadMessages(mb.id));
+        c = new MessageList(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), db.loadMessages(mb.id));
         // A big mailbox: keep a packed copy for the next cold start.
         if (c.count >= PACK_MIN) c.dirty = true;
       }
@@ -320,7 +320,7 @@ export class AccountState {
     // Changed meanwhile, or a synchronous cache() got there first: what it has is at least as new.
     if (!same || (had && had.uidvalidity === mb.uidvalidity)) return true;
     this.db().track(mb);
-    const c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), entries, true);
+    const c = new MessageList(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), entries, true);
     // A big mailbox read from its rows: keep a packed copy for the next cold start.
     if (!packed && c.count >= PACK_MIN) c.dirty = true;
     this.caches.set(mb.id, c);
@@ -336,7 +336,7 @@ export class AccountState {
    */
   seedCache(mb: MailboxRow, rows: unknown[][]): void {
     this.db().track(mb);
-    const c = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), rows);
+    const c = new MessageList(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), rows);
     c.dirty = true;
     this.caches.set(mb.id, c);
     this.core.usedCache(this, mb.id, c.count);
@@ -357,7 +357,7 @@ export class AccountState {
     }
     if (!force && !this.db().changedElsewhere(mb)) return;
     this.db().track(mb);
-    const fresh = new MailboxCache(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), this.db().loadMessages(mb.id));
+    const fresh = new MessageList(mb.id, mb.uidvalidity, mb.uidnext, BigInt(mb.highestmodseq), this.db().loadMessages(mb.id));
     const now = new Map(fresh.all().map((e) => [e.uid, e]));
     const gone: number[] = [];
     const flags: { uid: number; flags: readonly string[]; modseq: bigint }[] = [];

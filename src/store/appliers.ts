@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../accounts/directory.js';
-import { internFlags, uidsOf, type Entry, type MailboxCache } from './cache.js';
+import { internFlags, uidsOf, type Entry, type MessageList } from './message-list.js';
 import { STATE_OK, STATE_UNLINK, type IndexDb, type MailboxRow, type MessageRow, type SearchFieldsRow } from './index/db.js';
 import type { RecordDataByKind, RecordKind } from './journal/records.js';
 import { flagsKey } from './maildir/filename.js';
@@ -45,7 +45,7 @@ export interface ApplyExtras {
  */
 export interface ApplyTarget extends AccountView {
   readonly account: Account;
-  readonly caches: Map<number, MailboxCache>;
+  readonly caches: Map<number, MessageList>;
   readonly facts: { note(mailboxId: number): void };
   noteUidvalidity(uv: number): void;
   setFacts(mb: MailboxRow, facts: readonly (readonly [number, number, number, number])[]): void;

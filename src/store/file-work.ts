@@ -23,7 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LIMITS } from '../limits.js';
 import type { AccountView } from './account-view.js';
-import { flat, internFlags } from './cache.js';
+import { flat, internFlags } from './message-list.js';
 import type { MailboxRow, MessageRow } from './index/db.js';
 import { STATE_RENAME, STATE_UNLINK } from './index/db.js';
 import { targetName } from './maildir/filename.js';

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { RoostError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { AccountState } from './account.js';
-import { toRanges, uidsOf, type MailboxCache, type Entry } from './cache.js';
+import { toRanges, uidsOf, type MessageList, type Entry } from './message-list.js';
 import { keptSearchFields, type MailboxRow, type SearchFieldsRow } from './index/db.js';
 import { searchHeader, type SearchHeader, type StoredSearchFields } from './mime/search-header.js';
 import { draftOf, isKind, type RecordDataByKind, type RecordDraft } from './journal/records.js';
@@ -38,7 +38,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   private readonly mailboxId: number;
   private closed = false;
   private readonly unsubs = new Set<() => void>();
-  private last: MailboxCache;
+  private last: MessageList;
   /** The mailbox directory as last resolved from the index (openFile); null until the first open. */
   private knownDir: string | null = null;
 
@@ -61,7 +61,7 @@ export class MailboxHandleImpl implements MailboxHandle {
   }
 
   /** The shared cache (reloaded if the LRU dropped it). */
-  private cache(): MailboxCache {
+  private cache(): MessageList {
     const c = this.st.caches.get(this.mailboxId);
     if (c) return (this.last = c);
     const mb = this.st.db().mailboxById(this.mailboxId);

@@ -2,7 +2,7 @@
  * The store's half of `roost account move`.
  *
  * Destination (a primary of another pair): the account arrives as the
- * snapshots a full resync sends (./snapshot.ts), in rounds: the files of
+ * snapshots a full resync sends (./account-snapshot.ts), in rounds: the files of
  * each round are written to a staging folder under data_dir/move/, named by
  * UIDVALIDITY and UID (a message's bytes never change under its UID, only
  * its flags and so its file name). After each catch-up round, while the
@@ -40,7 +40,7 @@ import { RoostError } from '../errors.js';
 import { INBOX, mailboxDir } from './maildir/names.js';
 import { ensureMaildir, fsyncDir } from './maildir/save.js';
 import { writeDurable } from './maildir/fd.js';
-import { installIndex, liveFiles } from './snapshot.js';
+import { installIndex, liveFiles } from './account-snapshot.js';
 import type { StoreInterior } from './interior.js';
 import type { SnapshotFile } from './store.js';
 import { LIMITS } from '../limits.js';

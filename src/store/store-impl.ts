@@ -47,7 +47,7 @@ import { addQuotaDelta, wouldExceed } from './maildir/quota.js';
 import { SpoolDraft, SpoolPool, cleanLeftovers, placeInTmp } from './maildir/save.js';
 import { importAtFirstOpen, recoverAccount } from './recovery.js';
 import { JournalKeeper } from './journal/keeper.js';
-import { ReplicationImpl } from './replication.js';
+import { ReplicationImpl } from './replica-support.js';
 import { reindexAccount } from './reindex.js';
 import type { Draft, DraftOptions, DeliverOptions, Store, StoreOptions, UserStore } from './store.js';
 import type { JournalRecord, SavedMessage } from './types.js';

@@ -521,7 +521,7 @@ export interface SnapshotFile {
   size: number;
 }
 
-/** A consistent copy of one account's index (full resync; ./snapshot.ts). */
+/** A consistent copy of one account's index (full resync; ./account-snapshot.ts). */
 export interface AccountSnapshot {
   /** The account as the primary's store knows it. */
   account: Account;

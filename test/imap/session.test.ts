@@ -127,7 +127,7 @@ describe('selected state', () => {
     expect(r.untagged).toHaveLength(3);
     expect(r.untagged[0]).toMatch(/^\* 1 FETCH \(UID 1 FLAGS \(\) RFC822\.SIZE \d+ INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}"\)$/);
     const env = await c.cmd('UID FETCH 2 (ENVELOPE BODYSTRUCTURE)');
-    // The second answer comes from the rendered-text cache (fetch/cache.ts) and must be identical; BODY is added to the entry.
+    // The second answer comes from the rendered-text cache (fetch/shared-values.ts) and must be identical; BODY is added to the entry.
     expect((await c.cmd('UID FETCH 2 (ENVELOPE BODYSTRUCTURE)')).untagged).toEqual(env.untagged);
     const body = await c.cmd('UID FETCH 2 (BODY)');
     expect(body.untagged[0]).toMatch(/^\* 2 FETCH \(UID 2 BODY \("text" "plain" \("charset" "us-ascii"\) NIL NIL "7bit" \d+ \d+\)\)$/);

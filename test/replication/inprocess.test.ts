@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
-import { Replication } from '../../src/replication/replication.js';
+import { Replication } from '../../src/replication/node-replication.js';
 import { loadTls } from '../../src/net/tls.js';
 import type { Directory } from '../../src/accounts/directory.js';
 import { isRoostError } from '../../src/errors.js';

@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { Replication } from '../../src/replication/replication.js';
+import { Replication } from '../../src/replication/node-replication.js';
 import { loadTls } from '../../src/net/tls.js';
 import type { Directory } from '../../src/accounts/directory.js';
 import { isRoostError } from '../../src/errors.js';

@@ -13,8 +13,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/limits.js';
 import { PACK_MIN } from '../../src/store/account.js';
-import { unpack } from '../../src/store/index/snapshot.js';
-import { internFlags } from '../../src/store/cache.js';
+import { unpack } from '../../src/store/index/list-image.js';
+import { internFlags } from '../../src/store/message-list.js';
 import { account, everyStep, linkedMaildir, open, tempDir } from './helpers.js';
 
 const FILES = PACK_MIN + 1000;

@@ -100,8 +100,8 @@ describe('mailbox names', () => {
 
 describe('packed mailbox lists', () => {
   it('round-trips entries exactly', async () => {
-    const { pack, unpack } = await import('../../src/store/index/snapshot.js');
-    const { internFlags } = await import('../../src/store/cache.js');
+    const { pack, unpack } = await import('../../src/store/index/list-image.js');
+    const { internFlags } = await import('../../src/store/message-list.js');
     const entries = Array.from({ length: 50 }, (_, i) => ({
       uid: i * 3 + 1,
       modseq: BigInt(1000 + i),

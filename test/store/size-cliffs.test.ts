@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { internFlags, type Entry } from '../../src/store/cache.js';
-import { pack, unpack } from '../../src/store/index/snapshot.js';
+import { internFlags, type Entry } from '../../src/store/message-list.js';
+import { pack, unpack } from '../../src/store/index/list-image.js';
 import { parseUidList } from '../../src/store/maildir/uidlist-import.js';
 import { envelopeFields } from '../../src/store/mime/envelope.js';
 import { splitFields } from '../../src/store/mime/header.js';

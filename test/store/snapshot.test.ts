@@ -1,5 +1,5 @@
 /**
- * Account snapshots through the store API alone (src/store/snapshot.ts):
+ * Account snapshots through the store API alone (src/store/account-snapshot.ts):
  * many accounts with a small open-index LRU on both sides (so indexes are
  * closed and reopened while snapshots are taken and installed), pending flag
  * renames and expunges settled on the way, and records the image already

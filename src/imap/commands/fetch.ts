@@ -22,7 +22,7 @@ import type { MimeTree } from '../../store/mime/types.js';
 import type { CommandOf } from '../wire/types.js';
 import { planFetch, reportingChange } from '../fetch/plan.js';
 import { isWholeMessageItem, readsMessageFile, renderFetch, renderMetaLine, renderWholeMessage } from '../fetch/render.js';
-import { structureTexts, type StructureTexts } from '../fetch/cache.js';
+import { structureTexts, type StructureTexts } from '../fetch/shared-values.js';
 import type { MailboxHandle, MessageFile, MessageRecord } from '../../store/store.js';
 import { LIMITS } from '../../limits.js';
 import { renderBodyStructure } from '../message/bodystructure.js';

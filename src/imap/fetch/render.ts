@@ -14,7 +14,7 @@ import { fetchItemLabel, formatDateTime } from '../wire/encoder.js';
 import { ClosedError, ResponseAbortedError, type Output } from '../output.js';
 import { flagsText } from '../updates.js';
 import type { FetchPlan } from './plan.js';
-import type { StructureTexts } from './cache.js';
+import type { StructureTexts } from './shared-values.js';
 
 export interface FetchTarget {
   readonly seq: number;
@@ -22,7 +22,7 @@ export interface FetchTarget {
   /** Flags to report (after an implicit \Seen). */
   readonly flags: readonly string[];
   readonly tree: MimeTree | null;
-  /** ENVELOPE/BODY/BODYSTRUCTURE already rendered (fetch/cache.ts); used instead of `tree` when present. */
+  /** ENVELOPE/BODY/BODYSTRUCTURE already rendered (fetch/shared-values.ts); used instead of `tree` when present. */
   readonly texts?: StructureTexts;
   /** Modseq to report when it changed with the flags (implicit \Seen); else the record's. */
   readonly modseq?: bigint;
@@ -240,7 +240,7 @@ function metaItem(it: FetchItem, m: FetchTarget): string | null {
       return `RFC822.SIZE ${m.record.vsize}`;
     case 'MODSEQ':
       return `MODSEQ (${m.modseq ?? m.record.modseq})`;
-    // Rendered-text cache hits (fetch/cache.ts): still one synchronous line per message.
+    // Rendered-text cache hits (fetch/shared-values.ts): still one synchronous line per message.
     case 'ENVELOPE':
       return `ENVELOPE ${textOf(m.texts?.envelope ?? m.tree?.envelope, it.item)}`;
     case 'BODY':

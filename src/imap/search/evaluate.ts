@@ -41,7 +41,7 @@ import {
   type SearchHeader,
   type StoredSearchFields,
 } from '../../store/mime/search-header.js';
-import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/cache.js';
+import { decodedHeaderBlocks, unshared, type MailboxValues } from '../fetch/shared-values.js';
 import { WorkBudget } from '../../work/budget.js';
 import { matchBodyText, type ByteSource } from './body-text.js';
 import { NeedleSet, type MatchRun } from './matcher.js';
@@ -100,7 +100,7 @@ class MessageData {
    * avoids loading the stored structure; a longer header falls back to it.
    */
   async searchHeader(): Promise<SearchHeader> {
-    // Process-wide cache (fetch/cache.ts): a repeated SEARCH FROM/HEADER opens no file.
+    // Process-wide cache (fetch/shared-values.ts): a repeated SEARCH FROM/HEADER opens no file.
     if (this.header !== null) return this.header;
     this.header = this.headerCache.get(this.rec.uid) ?? null;
     if (this.header === null) {

@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LIMITS } from '../../limits.js';
 import { isOwnName, type AccountState, type StoreCore } from '../account.js';
-import { internFlags } from '../cache.js';
+import { internFlags } from '../message-list.js';
 import { parseName, targetName } from './filename.js';
 import { keywordTable } from './keyword-letters.js';
 import { STATE_UNLINK, type MessageRow } from '../index/db.js';

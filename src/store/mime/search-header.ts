@@ -1,6 +1,6 @@
 /**
  * What SEARCH keeps of a message's header block, computed once per message
- * and shared by every key of every command (imap/fetch/cache.ts keeps it per
+ * and shared by every key of every command (imap/fetch/shared-values.ts keeps it per
  * process; the index keeps the common fields of every message, storedFields
  * below). Everything is lower-cased here, once: RFC 3501 §6.4.4 matching
  * is case-insensitive, and lower-casing per key was the cost of a program

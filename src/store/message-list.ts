@@ -54,7 +54,7 @@ export function entryOf(r: unknown[]): Entry {
   };
 }
 
-export class MailboxCache {
+export class MessageList {
   private entries: Entry[] = [];
   /** Changed since it was loaded or last packed (worth packing again when dropped). */
   dirty = false;
@@ -192,7 +192,7 @@ export class MailboxCache {
  * cache form one range even when UIDs have gaps (expunged messages have no
  * live row), else consecutive integers.
  */
-export function toRanges(uids: readonly number[], cache?: MailboxCache): [number, number][] {
+export function toRanges(uids: readonly number[], cache?: MessageList): [number, number][] {
   const out: [number, number][] = [];
   let prevPos = -2;
   let prevUid = -2;

@@ -21,7 +21,7 @@ import { parseChunks } from './mime/stream.js';
 import { LIMITS } from '../limits.js';
 import type { StoreInterior } from './interior.js';
 import { accountHasMail, clearStaging, confirmArrival, discardArrival, installMoved, prepareRound, preparedMove, purgeMoved, stageImage, stageWriter, type PreparedMove } from './move-install.js';
-import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './snapshot.js';
+import { installFiles, installIndex, openSnapshotFile, readSnapshotFile, takeSnapshot } from './account-snapshot.js';
 import type { AccountMoves, AccountSnapshot, JournalInfo, ReplicaBody, ReplicationSupport, SnapshotFile } from './store.js';
 import type { JournalRecord } from './types.js';
 import { asKind, withData, type AccountData, type RecordOf } from './journal/records.js';

@@ -10,7 +10,7 @@
  * u32 uid, u32 size, u32 vsize, u32 flag-set index, f64 modseq, f64
  * internal date (column-wise), then base names and disk names joined by "\n".
  */
-import type { Entry } from '../cache.js';
+import type { Entry } from '../message-list.js';
 
 export interface Packed {
   entries: Entry[];

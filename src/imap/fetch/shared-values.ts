@@ -27,7 +27,7 @@ export interface MailboxValues<V> {
   set(uid: number, value: V): void;
 }
 
-export class MailboxCache<V> {
+export class SharedValues<V> {
   private readonly boxes = new Map<string, Map<number, V>>();
   private bytes = 0;
 
@@ -80,10 +80,10 @@ const STRUCTURE_TEXT_BYTES = LIMITS.tuning.structureTextCacheBytes;
 
 const textsSize = (t: StructureTexts): number => (t.envelope?.length ?? 0) + (t.body?.length ?? 0) + (t.bodystructure?.length ?? 0);
 
-export const structureTexts = new MailboxCache<StructureTexts>(STRUCTURE_TEXT_BYTES, textsSize);
+export const structureTexts = new SharedValues<StructureTexts>(STRUCTURE_TEXT_BYTES, textsSize);
 
 /** Decoded header blocks and their address forms for SEARCH (search/header.ts, search/evaluate.ts). */
-export const decodedHeaderBlocks = new MailboxCache<SearchHeader>(LIMITS.imap.searchHeaderCacheBytes, searchHeaderSize);
+export const decodedHeaderBlocks = new SharedValues<SearchHeader>(LIMITS.imap.searchHeaderCacheBytes, searchHeaderSize);
 
 /** Values kept nowhere: for a view whose owner is unknown (no risk of mixing accounts). */
 export function unshared<V>(): MailboxValues<V> {
