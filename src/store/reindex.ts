@@ -109,6 +109,9 @@ async function rebuild(store: StoreInterior, st: AccountState, file: string, onP
     if (lastUv) fresh.setMeta('last_uidvalidity', lastUv);
     for (const name of orphans) fresh.setOrphanSubscription(name, true);
     const done = await importMaildirSliced(store, st, keep, onProgress);
+    // A list read from the half-built index while the slices yielded (background work
+    // asking for a mailbox) is not the mailbox: the next use reads the finished rows.
+    st.caches.clear();
     removeIndexFiles(aside);
     return done;
   } catch (err) {
