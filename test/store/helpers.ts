@@ -86,3 +86,19 @@ export function linkedMaildir(maildir: string, count: number, subject: string, n
   for (let i = 0; i < count; i++) fs.linkSync(tpl, path.join(maildir, 'cur', name(i)));
   fs.rmSync(tpl);
 }
+
+/**
+ * Account `name` under `root` with an INBOX of `count` linked messages (names
+ * `<time>.M<i>P1.old,S=42:2,<flags(i)>`), opened in a store with the facts
+ * fill finished, so nothing changes the list while a test packs or reloads it.
+ */
+export async function openedBigInbox(root: string, name: string, count: number, subject: string, flags: (i: number) => string) {
+  const a = account(root, name);
+  linkedMaildir(a.maildir, count, subject, (i) => `${1_700_000_000 + i}.M${i}P1.old,S=42:2,${flags(i)}`);
+  const store = await open(root);
+  const st = store.state(a);
+  const box = await store.user(a).openMailbox('INBOX');
+  await store.settle();
+  const mb = st.db().mailbox('INBOX')!;
+  return { a, store, st, box, mb, c: st.caches.get(mb.id)! };
+}

@@ -15,28 +15,20 @@ import { LIMITS } from '../../src/limits.js';
 import { PACK_MIN } from '../../src/store/account.js';
 import { unpack } from '../../src/store/index/list-image.js';
 import { internFlags } from '../../src/store/message-list.js';
-import { account, everyStep, linkedMaildir, open, tempDir } from './helpers.js';
+import { everyStep, open, openedBigInbox, tempDir } from './helpers.js';
+import type { Account } from '../../src/accounts/directory.js';
 
 const FILES = PACK_MIN + 1000;
 const root = tempDir('roost-load-sliced-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-const populate = (maildir: string): void => linkedMaildir(maildir, FILES, 'sliced', (i) => `${1_700_000_000 + i}.M${i}P1.old,S=42:2,${i % 3 ? 'S' : ''}`);
 
 type Listed = [number, number, string, string, string, string][];
 const listOf = (msgs: readonly { uid: number; size: number; modseq: bigint; flags: readonly string[]; basename: string }[], disk: (uid: number) => string): Listed =>
   msgs.map((m) => [m.uid, m.size, m.modseq.toString(), m.flags.join(' '), m.basename, disk(m.uid)]);
 
 /** A mailbox of FILES messages with every fact read, then a restart: the list only in the index. */
-async function indexed(name: string): Promise<{ a: ReturnType<typeof account>; listed: Listed }> {
-  const a = account(root, name);
-  populate(a.maildir);
-  const store = await open(root);
-  const st = store.state(a);
-  const box = await store.user(a).openMailbox('INBOX');
-  await store.settle();
-  const mb = st.db().mailbox('INBOX')!;
-  const c = st.caches.get(mb.id)!;
+async function indexed(name: string): Promise<{ a: Account; listed: Listed }> {
+  const { a, store, box, c } = await openedBigInbox(root, name, FILES, 'sliced', (i) => (i % 3 ? 'S' : ''));
   const listed = listOf(box.snapshot().messages, (uid) => c.get(uid)!.diskName);
   expect(listed.length).toBe(FILES);
   box.close();

@@ -12,25 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PACK_MIN } from '../../src/store/account.js';
 import { unpack } from '../../src/store/index/list-image.js';
 import { internFlags } from '../../src/store/message-list.js';
-import { account, everyStep, linkedMaildir, open, tempDir } from './helpers.js';
+import { everyStep, open, openedBigInbox, tempDir } from './helpers.js';
 
 const FILES = PACK_MIN + 1000;
 const root = tempDir('roost-pack-sliced-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-const populate = (maildir: string): void => linkedMaildir(maildir, FILES, 'packed', (i) => `${1_700_000_000 + i}.M${i}P1.old,S=42:2,${i % 2 ? 'S' : ''}`);
-
-/** Account `name` with a populated INBOX, opened in a store, the facts fill finished (nothing changes the list while a test packs it). */
-async function bigInbox(name: string) {
-  const a = account(root, name);
-  populate(a.maildir);
-  const store = await open(root);
-  const st = store.state(a);
-  const box = await store.user(a).openMailbox('INBOX');
-  await store.settle();
-  const mb = st.db().mailbox('INBOX')!;
-  return { a, store, st, box, mb, c: st.caches.get(mb.id)! };
-}
+/** Account `name` with a big INBOX, opened, the facts fill finished (nothing changes the list while a test packs it). */
+const bigInbox = (name: string) => openedBigInbox(root, name, FILES, 'packed', (i) => (i % 2 ? 'S' : ''));
 
 describe('packing a big list when its last session leaves', () => {
   it('lets the event loop turn, stores the list as it is, and a restart reads the same messages', async () => {
